@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Regenerates the generated sections of docs/ from the single sources of truth (config schema,
+# instruction table). Tests fail when a generated section is out of date.
+# Usage: scripts/gen-docs.sh [BUILD_DIR]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BUILD=${1:-$ROOT/build}
+F="$BUILD/bin/fractal"
+
+# replace_section FILE GENERATED_TEXT_FILE: swaps the text between the BEGIN/END GENERATED markers.
+replace_section() {
+  local file=$1 gen=$2 tmp
+  tmp=$(mktemp "$file.XXXXXX")
+  awk -v gen="$gen" '
+    /<!-- BEGIN GENERATED/ { print; while ((getline line < gen) > 0) print line; skip = 1; next }
+    /<!-- END GENERATED/ { skip = 0 }
+    !skip { print }' "$file" > "$tmp"
+  mv "$tmp" "$file"
+}
+
+gen=$(mktemp)
+"$F" config schema > "$gen"
+replace_section "$ROOT/docs/config.md" "$gen"
+rm -f "$gen"
+echo "regenerated docs/config.md"

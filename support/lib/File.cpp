@@ -1,0 +1,59 @@
+#include "fractal/support/File.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <unistd.h>
+
+namespace fractal {
+
+namespace {
+std::string systemError() { return std::strerror(errno); }
+} // namespace
+
+Expected<std::string> readTextFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Error::badInput(path + ": cannot open: " + systemError());
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad())
+    return Error::badInput(path + ": read error");
+  return buffer.str();
+}
+
+Expected<std::vector<uint8_t>> readBinaryFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Error::badInput(path + ": cannot open: " + systemError());
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad())
+    return Error::badInput(path + ": read error");
+  return bytes;
+}
+
+Status writeFileAtomically(const std::string &path, const void *data, size_t size) {
+  // The temporary lives in the same directory so that rename() stays within one file system.
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  FILE *f = std::fopen(tmp.c_str(), "wb");
+  if (!f)
+    return Error::badInput(path + ": cannot write: " + systemError());
+  bool ok = size == 0 || std::fwrite(data, 1, size, f) == size;
+  ok = (std::fflush(f) == 0) && ok;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    std::remove(tmp.c_str());
+    return Error::badInput(path + ": write failed: " + systemError());
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string why = systemError();
+    std::remove(tmp.c_str());
+    return Error::badInput(path + ": cannot rename temporary file: " + why);
+  }
+  return Status::success();
+}
+
+} // namespace fractal

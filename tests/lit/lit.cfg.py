@@ -1,0 +1,20 @@
+# lit configuration for Fractal's CLI and compiler tests. RUN lines execute in /bin/bash so that
+# tests can record exact exit codes (`...; echo "exit=$?"`), which the CLI contract promises.
+import os
+import lit.formats
+
+config.name = "Fractal"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".test", ".mlir", ".s"]
+config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(lit_config.params.get("build_root", "."), "tests", "lit")
+
+config.substitutions.append(("%fractal-opt", os.path.join(config.fractal_tools_dir, "fractal-opt")))
+config.substitutions.append(("%fractal", os.path.join(config.fractal_tools_dir, "fractal")))
+config.substitutions.append(("%FileCheck", config.filecheck))
+config.substitutions.append(("%src", config.fractal_source_dir))
+if config.mlir_enabled:
+    config.available_features.add("mlir")
+# Tests never depend on the caller's environment for presets or colours.
+config.environment["LC_ALL"] = "C"

@@ -1,0 +1,66 @@
+// `fractal`: the one command-line entry point of the toolchain. Subcommands live in *Command.cpp.
+#include "Commands.h"
+
+#include <cstdio>
+#include <iostream>
+
+namespace fractal::cli {
+
+int reportError(const Error &error) {
+  std::cerr << "fractal: error: " << error.message << "\n";
+  return static_cast<int>(error.code);
+}
+
+namespace {
+
+struct Subcommand {
+  const char *name;
+  const char *summary;
+  int (*run)(const Args &);
+};
+
+const Subcommand kSubcommands[] = {
+    {"config", "show, check or document chip configs", runConfigCommand},
+};
+
+void printHelp() {
+  std::cout << "OVERVIEW: Fractal, an open Ascend-style NPU toolchain\n\n"
+               "USAGE: fractal <command> [options]\n\nCOMMANDS:\n";
+  for (const Subcommand &c : kSubcommands)
+    std::printf("  %-14s%s\n", c.name, c.summary);
+  std::cout << "\nRun 'fractal <command> --help' for a command's options.\n\n"
+               "EXIT CODES: 0 ok, 1 internal error, 2 bad input or usage, "
+               "3 simulated-device fault\n";
+}
+
+} // namespace
+} // namespace fractal::cli
+
+int main(int argc, char **argv) {
+  using namespace fractal::cli;
+  if (argc < 2) {
+    printHelp();
+    return 2;
+  }
+  std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    printHelp();
+    return 0;
+  }
+  if (command == "--version") {
+    std::cout << "fractal " FRACTAL_VERSION "\n";
+    return 0;
+  }
+  Args rest(argv + 2, argv + argc);
+  for (const Subcommand &c : kSubcommands)
+    if (command == c.name) {
+      try {
+        return c.run(rest);
+      } catch (const std::exception &e) {
+        // Anything that escapes a command is a bug in Fractal, not bad input.
+        return reportError(fractal::Error::internal(std::string("internal error: ") + e.what()));
+      }
+    }
+  return reportError(fractal::Error::badInput("unknown command '" + command +
+                                              "' (see 'fractal --help')"));
+}

@@ -18,8 +18,17 @@ replace_section() {
   mv "$tmp" "$file"
 }
 
-gen=$(mktemp)
-"$F" config schema > "$gen"
-replace_section "$ROOT/docs/config.md" "$gen"
-rm -f "$gen"
-echo "regenerated docs/config.md"
+# regenerate FILE MARKER COMMAND...: replaces the section whose BEGIN marker names MARKER.
+regenerate() {
+  local file=$1 marker=$2; shift 2
+  local gen
+  gen=$(mktemp)
+  "$@" > "$gen"
+  grep -q "<!-- BEGIN GENERATED: $marker" "$file" || { echo "no '$marker' section in $file" >&2; exit 1; }
+  replace_section "$file" "$gen"
+  rm -f "$gen"
+  echo "regenerated $marker in ${file#$ROOT/}"
+}
+
+regenerate "$ROOT/docs/config.md" "fractal config schema" "$F" config schema
+regenerate "$ROOT/docs/isa.md" "fractal isa table" "$F" isa table

@@ -15,5 +15,8 @@ using Args = std::vector<std::string>;
 int reportError(const Error &error);
 
 int runConfigCommand(const Args &args);
+int runAsmCommand(const Args &args);
+int runDisasmCommand(const Args &args);
+int runIsaCommand(const Args &args);
 
 } // namespace fractal::cli

@@ -20,6 +20,9 @@ struct Subcommand {
 };
 
 const Subcommand kSubcommands[] = {
+    {"asm", "assemble Fractal assembly into a kernel binary", runAsmCommand},
+    {"disasm", "disassemble a kernel binary", runDisasmCommand},
+    {"isa", "print the instruction table as Markdown or a SystemVerilog package", runIsaCommand},
     {"config", "show, check or document chip configs", runConfigCommand},
 };
 

@@ -1,0 +1,118 @@
+// Fractal's NPU instruction set: enums and the instruction table. Every instruction is defined
+// once, in Instructions.def; the opcode enum (the simulator's dispatch), the encoder, decoder,
+// assembler, disassembler, docs/isa.md and the RTL's SystemVerilog package all derive from it.
+#pragma once
+
+#include "fractal/config/ChipConfig.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fractal::isa {
+
+constexpr int kInstructionBytes = 16; // fixed 128-bit instructions
+constexpr int kInstructionBits = 128;
+constexpr int kOpcodeBits = 8;
+constexpr int kNumRegisters = 32;     // x0 reads as zero, writes to it are ignored
+constexpr int kMaxOperands = 16;
+constexpr int kNumEventIds = 8;
+
+enum class Opcode : uint8_t {
+#define FRACTAL_INSTR(id, ...) id,
+#include "fractal/isa/Instructions.def"
+#undef FRACTAL_INSTR
+};
+int numOpcodes();
+
+// Pipes, numbered as in AscendNPU-IR's HIVM (npu-facts.md).
+enum class Pipe : uint8_t { S = 0, V = 1, M = 2, MTE1 = 3, MTE2 = 4, MTE3 = 5, ALL = 6, FIX = 10 };
+const char *pipeName(Pipe pipe); // "s", "v", "m", "mte1", ...
+std::optional<Pipe> pipeFromName(const std::string &name);
+bool isValidPipeEncoding(int64_t value);
+
+// Memory spaces a memory operand can name.
+enum class Space : uint8_t { GM = 0, L1 = 1, L0A = 2, L0B = 3, L0C = 4, UB = 5 };
+constexpr int kNumSpaces = 6;
+const char *spaceName(Space space); // "gm", "l1", ...
+std::optional<Space> spaceFromName(const std::string &name);
+constexpr uint32_t spaceBit(Space s) { return 1u << static_cast<int>(s); }
+
+enum class DataType : uint8_t { F16 = 0, F32 = 1, S8 = 2, S32 = 3 };
+constexpr int kNumDataTypes = 4;
+const char *dataTypeName(DataType t); // "f16", ...
+std::optional<DataType> dataTypeFromName(const std::string &name);
+int dataTypeBytes(DataType t);
+constexpr uint32_t typeBit(DataType t) { return 1u << static_cast<int>(t); }
+
+enum class CompareMode : uint8_t { EQ = 0, NE = 1, LT = 2, LE = 3, GT = 4, GE = 5 };
+const char *compareModeName(CompareMode m);
+std::optional<CompareMode> compareModeFromName(const std::string &name);
+
+// Registers a kernel reads with `mfsr`.
+enum class SpecialReg : uint8_t { BlockIdx = 0, BlockDim = 1, CoreId = 2, Cycle = 3, DataBase = 4, Args = 5 };
+const char *specialRegName(SpecialReg r);
+std::optional<SpecialReg> specialRegFromName(const std::string &name);
+
+enum class OperandKind : uint8_t {
+  Reg,        // x0..x31
+  Mem,        // space[xN]: a 3-bit space field and a 5-bit register holding the byte address
+  Imm,        // integer immediate (signed when min < 0)
+  Label,      // branch target: signed offset in instructions relative to this instruction
+  PipeSel,    // a pipe name (sync instructions)
+  SReg,       // a special register name
+  Type,       // data type, written as a mnemonic suffix (.f16)
+  Cmp,        // compare mode, written as a mnemonic suffix (.lt)
+};
+
+struct OperandSpec {
+  const char *name;
+  OperandKind kind;
+  int bits;
+  int64_t min, max;     // legal values (Imm/Label); for Reg 0..31
+  int64_t defaultValue; // used when a keyed operand is omitted
+  uint32_t allowed;     // Mem: allowed spaces; Type: allowed data types; 0 = any
+  bool keyed;           // written `name=value`, optional
+  int64_t alignment;    // Imm: value must be a multiple of this (1 = any)
+  const char *doc;
+  int lsb = 0;          // bit position, assigned from the operand order
+};
+
+struct InstructionSpec {
+  Opcode opcode;
+  const char *mnemonic;
+  Pipe pipe;            // the pipe that executes it (sync instructions: see pipeOperand)
+  int pipeOperand;      // >= 0: the pipe comes from this PipeSel operand instead
+  std::optional<VectorTimingClass> vectorTiming;
+  const char *semantics;
+  std::vector<OperandSpec> operands;
+  int usedBits = 0;     // opcode + operand bits; the rest are reserved and must be zero
+};
+
+const InstructionSpec &spec(Opcode op);
+const std::vector<InstructionSpec> &instructionTable();
+// Looks up by base mnemonic (without suffixes).
+const InstructionSpec *findByMnemonic(const std::string &mnemonic);
+
+// A decoded instruction: one value per operand in table order. Mem operands keep the register in
+// `values` and the space in `spaces`.
+struct Instruction {
+  Opcode opcode = Opcode::Nop;
+  std::array<int64_t, kMaxOperands> values{};
+  std::array<Space, kMaxOperands> spaces{};
+
+  const InstructionSpec &info() const { return spec(opcode); }
+  // Position of the operand called `name`; throws std::out_of_range if there is none.
+  size_t operandIndex(const char *name) const;
+  int64_t operand(const char *name) const;
+  Space space(const char *name) const;
+  // Pipe that executes this instruction (resolves sync instructions' pipe operand).
+  Pipe pipe() const;
+};
+
+// Builds an instruction with every operand at its default (positional ones zero).
+Instruction makeInstruction(Opcode op);
+
+} // namespace fractal::isa

@@ -1,0 +1,59 @@
+// The kernel binary (.bin): what `fractal asm` writes, the compiler emits, and the simulator
+// loads. Layout (all integers little-endian; docs/isa.md "Kernel binary format"):
+//
+//   header (80 bytes): magic "FRKB", version, target name, then (offset, count/size) pairs for the
+//   code, data, symbol, debug and string sections, the source-name string, and a CRC-32 of the
+//   whole file computed with the checksum field zeroed.
+//   code:    count x 16-byte instructions
+//   data:    constant bytes, placed in GM by the loader (address: special register data_base)
+//   symbols: count x {u32 name (string offset), u32 value, u8 section (0 code, 1 data), u8 pad[3]}
+//   debug:   count x {u32 source line, u32 note (string offset of the ONNX node name or
+//            0xffffffff)}: one per instruction, or none
+//   strings: NUL-terminated strings
+//
+// The reader validates every offset, size, count and string before use and decodes every
+// instruction, so a corrupt file is rejected before anything executes.
+#pragma once
+
+#include "fractal/isa/Isa.h"
+#include "fractal/support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fractal::isa {
+
+constexpr uint16_t kKernelFormatMajor = 1;
+constexpr uint16_t kKernelFormatMinor = 0;
+constexpr size_t kKernelHeaderBytes = 80;
+constexpr size_t kKernelTargetBytes = 16;
+
+struct Symbol {
+  enum class Section : uint8_t { Code = 0, Data = 1 };
+  std::string name;
+  Section section = Section::Code;
+  uint32_t value = 0; // instruction index (code) or byte offset (data)
+};
+
+struct DebugEntry {
+  uint32_t line = 0;
+  std::string note; // ONNX node the instruction came from ("" if none)
+};
+
+struct KernelBinary {
+  std::string target; // chip config name it was built for; "" means any
+  std::string source; // source file name (assembly or model)
+  std::vector<Instruction> code;
+  std::vector<uint8_t> data;
+  std::vector<Symbol> symbols;
+  std::vector<DebugEntry> debug; // empty, or one per instruction
+};
+
+std::vector<uint8_t> serializeKernel(const KernelBinary &kernel);
+// `name` is the file name used in error messages.
+Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std::string &name);
+Expected<KernelBinary> readKernelFile(const std::string &path);
+Status writeKernelFile(const std::string &path, const KernelBinary &kernel);
+
+} // namespace fractal::isa

@@ -1,0 +1,261 @@
+#include "fractal/isa/KernelBinary.h"
+
+#include "fractal/isa/Encoding.h"
+#include "fractal/support/Checksum.h"
+#include "fractal/support/File.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+namespace fractal::isa {
+
+namespace {
+
+constexpr char kMagic[4] = {'F', 'R', 'K', 'B'};
+constexpr uint32_t kNoNote = 0xffffffffu;
+constexpr size_t kSymbolBytes = 12;
+constexpr size_t kDebugBytes = 8;
+constexpr size_t kChecksumOffset = 72;
+
+// Header field offsets.
+enum : size_t {
+  kVersionMajor = 4,
+  kVersionMinor = 6,
+  kHeaderSize = 8,
+  kFlags = 12,
+  kTarget = 16,
+  kCodeOffset = 32,
+  kCodeCount = 36,
+  kDataOffset = 40,
+  kDataSize = 44,
+  kSymOffset = 48,
+  kSymCount = 52,
+  kDebugOffset = 56,
+  kDebugCount = 60,
+  kStrOffset = 64,
+  kStrSize = 68,
+  kSourceName = 76,
+};
+
+void put16(std::vector<uint8_t> &b, size_t at, uint16_t v) {
+  b[at] = v & 0xff;
+  b[at + 1] = v >> 8;
+}
+void put32(std::vector<uint8_t> &b, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i)
+    b[at + i] = (v >> (8 * i)) & 0xff;
+}
+uint16_t get16(const std::vector<uint8_t> &b, size_t at) { return b[at] | (b[at + 1] << 8); }
+uint32_t get32(const std::vector<uint8_t> &b, size_t at) {
+  return uint32_t(b[at]) | uint32_t(b[at + 1]) << 8 | uint32_t(b[at + 2]) << 16 |
+         uint32_t(b[at + 3]) << 24;
+}
+
+void padTo16(std::vector<uint8_t> &b) {
+  while (b.size() % 16)
+    b.push_back(0);
+}
+
+class StringTable {
+public:
+  uint32_t add(const std::string &s) {
+    if (auto it = index_.find(s); it != index_.end())
+      return it->second;
+    auto off = static_cast<uint32_t>(bytes_.size());
+    bytes_.insert(bytes_.end(), s.begin(), s.end());
+    bytes_.push_back(0);
+    index_[s] = off;
+    return off;
+  }
+  const std::vector<uint8_t> &bytes() const { return bytes_; }
+
+private:
+  std::vector<uint8_t> bytes_;
+  std::map<std::string, uint32_t> index_;
+};
+
+} // namespace
+
+std::vector<uint8_t> serializeKernel(const KernelBinary &k) {
+  std::vector<uint8_t> out(kKernelHeaderBytes, 0);
+  std::memcpy(out.data(), kMagic, 4);
+  put16(out, kVersionMajor, kKernelFormatMajor);
+  put16(out, kVersionMinor, kKernelFormatMinor);
+  put32(out, kHeaderSize, kKernelHeaderBytes);
+  std::memcpy(out.data() + kTarget, k.target.data(),
+              std::min(k.target.size(), kKernelTargetBytes - 1));
+  StringTable strings;
+  put32(out, kSourceName, strings.add(k.source));
+
+  put32(out, kCodeOffset, static_cast<uint32_t>(out.size()));
+  put32(out, kCodeCount, static_cast<uint32_t>(k.code.size()));
+  for (const Instruction &inst : k.code) {
+    uint8_t word[kInstructionBytes];
+    encodeInstruction(inst, word);
+    out.insert(out.end(), word, word + kInstructionBytes);
+  }
+  padTo16(out);
+  put32(out, kDataOffset, static_cast<uint32_t>(out.size()));
+  put32(out, kDataSize, static_cast<uint32_t>(k.data.size()));
+  out.insert(out.end(), k.data.begin(), k.data.end());
+  padTo16(out);
+  put32(out, kSymOffset, static_cast<uint32_t>(out.size()));
+  put32(out, kSymCount, static_cast<uint32_t>(k.symbols.size()));
+  for (const Symbol &s : k.symbols) {
+    size_t at = out.size();
+    out.resize(at + kSymbolBytes, 0);
+    put32(out, at, strings.add(s.name));
+    put32(out, at + 4, s.value);
+    out[at + 8] = static_cast<uint8_t>(s.section);
+  }
+  padTo16(out);
+  put32(out, kDebugOffset, static_cast<uint32_t>(out.size()));
+  put32(out, kDebugCount, static_cast<uint32_t>(k.debug.size()));
+  for (const DebugEntry &d : k.debug) {
+    size_t at = out.size();
+    out.resize(at + kDebugBytes, 0);
+    put32(out, at, d.line);
+    put32(out, at + 4, d.note.empty() ? kNoNote : strings.add(d.note));
+  }
+  padTo16(out);
+  put32(out, kStrOffset, static_cast<uint32_t>(out.size()));
+  put32(out, kStrSize, static_cast<uint32_t>(strings.bytes().size()));
+  out.insert(out.end(), strings.bytes().begin(), strings.bytes().end());
+  put32(out, kChecksumOffset, crc32(out.data(), out.size()));
+  return out;
+}
+
+Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std::string &name) {
+  auto fail = [&](const std::string &why) {
+    return Error::badInput(name + ": invalid kernel binary: " + why);
+  };
+  if (bytes.size() < kKernelHeaderBytes)
+    return fail("file is " + std::to_string(bytes.size()) + " bytes, shorter than the " +
+                std::to_string(kKernelHeaderBytes) + "-byte header");
+  if (std::memcmp(bytes.data(), kMagic, 4) != 0)
+    return fail("bad magic (not a Fractal kernel binary)");
+  if (get16(bytes, kVersionMajor) != kKernelFormatMajor)
+    return fail("format version " + std::to_string(get16(bytes, kVersionMajor)) + "." +
+                std::to_string(get16(bytes, kVersionMinor)) + " is not supported (expected " +
+                std::to_string(kKernelFormatMajor) + ".x)");
+  if (get32(bytes, kHeaderSize) != kKernelHeaderBytes)
+    return fail("header size " + std::to_string(get32(bytes, kHeaderSize)) + " (expected " +
+                std::to_string(kKernelHeaderBytes) + ")");
+  if (get32(bytes, kFlags) != 0)
+    return fail("unknown flags set in the header");
+  {
+    std::vector<uint8_t> copy = bytes;
+    put32(copy, kChecksumOffset, 0);
+    uint32_t expect = get32(bytes, kChecksumOffset);
+    uint32_t actual = crc32(copy.data(), copy.size());
+    if (expect != actual)
+      return fail("checksum mismatch (file is corrupt or truncated)");
+  }
+
+  struct Section {
+    const char *what;
+    uint64_t offset, size;
+  };
+  const uint64_t codeCount = get32(bytes, kCodeCount), symCount = get32(bytes, kSymCount),
+                 debugCount = get32(bytes, kDebugCount);
+  std::vector<Section> sections = {
+      {"code", get32(bytes, kCodeOffset), codeCount * kInstructionBytes},
+      {"data", get32(bytes, kDataOffset), get32(bytes, kDataSize)},
+      {"symbol", get32(bytes, kSymOffset), symCount * kSymbolBytes},
+      {"debug", get32(bytes, kDebugOffset), debugCount * kDebugBytes},
+      {"string", get32(bytes, kStrOffset), get32(bytes, kStrSize)},
+  };
+  for (const Section &s : sections) {
+    if (s.offset < kKernelHeaderBytes && s.size > 0)
+      return fail(std::string(s.what) + " section overlaps the header");
+    if (s.offset > bytes.size() || s.size > bytes.size() - s.offset)
+      return fail(std::string(s.what) + " section [" + std::to_string(s.offset) + ", +" +
+                  std::to_string(s.size) + ") lies outside the " + std::to_string(bytes.size()) +
+                  "-byte file");
+  }
+  std::vector<Section> sorted = sections;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Section &a, const Section &b) { return a.offset < b.offset; });
+  for (size_t i = 0; i + 1 < sorted.size(); ++i)
+    if (sorted[i].size > 0 && sorted[i + 1].size > 0 &&
+        sorted[i].offset + sorted[i].size > sorted[i + 1].offset)
+      return fail(std::string(sorted[i].what) + " and " + sorted[i + 1].what +
+                  " sections overlap");
+  if (debugCount != 0 && debugCount != codeCount)
+    return fail("debug section has " + std::to_string(debugCount) + " entries for " +
+                std::to_string(codeCount) + " instructions");
+
+  const Section &str = sections[4];
+  auto stringAt = [&](uint32_t off, std::string &out) -> bool {
+    if (off >= str.size)
+      return false;
+    const uint8_t *begin = bytes.data() + str.offset + off;
+    const uint8_t *end = bytes.data() + str.offset + str.size;
+    const uint8_t *nul = std::find(begin, end, 0);
+    if (nul == end)
+      return false;
+    out.assign(begin, nul);
+    return true;
+  };
+
+  KernelBinary k;
+  const char *target = reinterpret_cast<const char *>(bytes.data() + kTarget);
+  size_t targetLen = strnlen(target, kKernelTargetBytes);
+  if (targetLen == kKernelTargetBytes)
+    return fail("target name is not NUL-terminated");
+  k.target.assign(target, targetLen);
+  if (!stringAt(get32(bytes, kSourceName), k.source))
+    return fail("source name string offset " + std::to_string(get32(bytes, kSourceName)) +
+                " is outside the string table");
+
+  k.code.reserve(codeCount);
+  for (uint64_t i = 0; i < codeCount; ++i) {
+    uint64_t at = sections[0].offset + i * kInstructionBytes;
+    Expected<Instruction> inst = decodeInstruction(bytes.data() + at, at);
+    if (!inst)
+      return fail("instruction " + std::to_string(i) + ": " + inst.error().message);
+    k.code.push_back(*inst);
+  }
+  k.data.assign(bytes.begin() + sections[1].offset,
+                bytes.begin() + sections[1].offset + sections[1].size);
+  for (uint64_t i = 0; i < symCount; ++i) {
+    size_t at = sections[2].offset + i * kSymbolBytes;
+    Symbol s;
+    if (!stringAt(get32(bytes, at), s.name) || s.name.empty())
+      return fail("symbol " + std::to_string(i) + " has an invalid name offset");
+    s.value = get32(bytes, at + 4);
+    uint8_t section = bytes[at + 8];
+    if (section > 1 || bytes[at + 9] || bytes[at + 10] || bytes[at + 11])
+      return fail("symbol '" + s.name + "' has an invalid section");
+    s.section = static_cast<Symbol::Section>(section);
+    uint64_t limit = s.section == Symbol::Section::Code ? codeCount : sections[1].size;
+    if (s.value > limit)
+      return fail("symbol '" + s.name + "' value " + std::to_string(s.value) +
+                  " is beyond the end of its section");
+    k.symbols.push_back(std::move(s));
+  }
+  for (uint64_t i = 0; i < debugCount; ++i) {
+    size_t at = sections[3].offset + i * kDebugBytes;
+    DebugEntry d;
+    d.line = get32(bytes, at);
+    uint32_t note = get32(bytes, at + 4);
+    if (note != kNoNote && !stringAt(note, d.note))
+      return fail("debug entry " + std::to_string(i) + " has an invalid note offset");
+    k.debug.push_back(std::move(d));
+  }
+  return k;
+}
+
+Expected<KernelBinary> readKernelFile(const std::string &path) {
+  Expected<std::vector<uint8_t>> bytes = readBinaryFile(path);
+  if (!bytes)
+    return bytes.takeError();
+  return parseKernel(*bytes, path);
+}
+
+Status writeKernelFile(const std::string &path, const KernelBinary &kernel) {
+  return writeFileAtomically(path, serializeKernel(kernel));
+}
+
+} // namespace fractal::isa

@@ -1,0 +1,127 @@
+// The kernel binary format: round trip, and rejection of every kind of corruption before use.
+#include "fractal/isa/Assembler.h"
+#include "fractal/isa/KernelBinary.h"
+#include "fractal/support/Checksum.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+using namespace fractal;
+using namespace fractal::isa;
+
+namespace {
+
+KernelBinary sample() {
+  Expected<KernelBinary> k = assemble(".target edge\nstart:\n.node \"n1\"\n  li x1, 5\n"
+                                      "  dbnz x1, start\n  end\n.data\ntbl: .byte 1, 2, 3\n",
+                                      "sample.s");
+  EXPECT_TRUE(k.ok());
+  return *k;
+}
+
+void put32(std::vector<uint8_t> &b, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i)
+    b[at + i] = (v >> (8 * i)) & 0xff;
+}
+// Re-seals a deliberately corrupted file so that the structural checks, not the CRC, must catch it.
+void reseal(std::vector<uint8_t> &b) {
+  put32(b, 72, 0);
+  put32(b, 72, crc32(b.data(), b.size()));
+}
+std::string errorOf(const std::vector<uint8_t> &bytes) {
+  Expected<KernelBinary> k = parseKernel(bytes, "k.bin");
+  return k ? "(accepted)" : k.error().message;
+}
+
+} // namespace
+
+TEST(KernelBinary, RoundTrip) {
+  KernelBinary k = sample();
+  std::vector<uint8_t> bytes = serializeKernel(k);
+  Expected<KernelBinary> back = parseKernel(bytes, "k.bin");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->target, "edge");
+  EXPECT_EQ(back->source, "sample.s");
+  EXPECT_EQ(back->code.size(), 3u);
+  EXPECT_EQ(back->data, (std::vector<uint8_t>{1, 2, 3}));
+  ASSERT_EQ(back->symbols.size(), 2u);
+  EXPECT_EQ(back->debug.size(), 3u);
+  EXPECT_EQ(back->debug[0].note, "n1");
+  EXPECT_EQ(back->debug[1].line, 5u);
+  EXPECT_EQ(serializeKernel(*back), bytes);
+}
+
+TEST(KernelBinary, EveryTruncationIsRejected) {
+  std::vector<uint8_t> bytes = serializeKernel(sample());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + n);
+    EXPECT_NE(errorOf(cut).find("k.bin: invalid kernel binary:"), std::string::npos) << n;
+  }
+  EXPECT_EQ(errorOf({}), "k.bin: invalid kernel binary: file is 0 bytes, shorter than the "
+                         "80-byte header");
+}
+
+TEST(KernelBinary, EveryFlippedByteIsRejected) {
+  std::vector<uint8_t> bytes = serializeKernel(sample());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::vector<uint8_t> bad = bytes;
+    bad[i] ^= 0x5a;
+    EXPECT_NE(errorOf(bad), "(accepted)") << "byte " << i;
+  }
+}
+
+TEST(KernelBinary, StructuralCorruptionIsNamed) {
+  const std::vector<uint8_t> good = serializeKernel(sample());
+  auto withField = [&](size_t at, uint32_t v) {
+    std::vector<uint8_t> b = good;
+    put32(b, at, v);
+    reseal(b);
+    return errorOf(b);
+  };
+  EXPECT_EQ(withField(36, 0x10000000), // code count
+            "k.bin: invalid kernel binary: code section [80, +4294967296) lies outside the " +
+                std::to_string(good.size()) + "-byte file");
+  EXPECT_NE(withField(40, 0xfffffff0).find("data section"), std::string::npos);
+  EXPECT_NE(withField(64, 0).find("string section overlaps the header"), std::string::npos);
+  EXPECT_NE(withField(60, 1).find("debug section has 1 entries for 3 instructions"),
+            std::string::npos);
+  EXPECT_NE(withField(76, 0xffff).find("source name string offset 65535"), std::string::npos);
+  EXPECT_NE(withField(4, 2).find("format version 2.0 is not supported"), std::string::npos);
+  EXPECT_NE(withField(12, 1).find("unknown flags"), std::string::npos);
+  EXPECT_NE(withField(40, 80).find("overlap"), std::string::npos); // data over code
+  std::vector<uint8_t> magic = good;
+  magic[0] = 'X';
+  EXPECT_EQ(errorOf(magic), "k.bin: invalid kernel binary: bad magic (not a Fractal kernel binary)");
+  std::vector<uint8_t> crc = good;
+  crc[90] ^= 1;
+  EXPECT_EQ(errorOf(crc), "k.bin: invalid kernel binary: checksum mismatch (file is corrupt or "
+                          "truncated)");
+}
+
+TEST(KernelBinary, IllegalInstructionInsideAValidFileNamesItsOffset) {
+  std::vector<uint8_t> b = serializeKernel(sample());
+  b[80 + 16] = 0xfe; // opcode of instruction 1
+  reseal(b);
+  EXPECT_EQ(errorOf(b),
+            "k.bin: invalid kernel binary: instruction 1: illegal opcode 0xfe at byte offset 96");
+}
+
+TEST(KernelBinary, RandomCorruptionNeverCrashes) {
+  const std::vector<uint8_t> good = serializeKernel(sample());
+  std::mt19937 rng(7);
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::vector<uint8_t> b = good;
+    int flips = 1 + rng() % 4;
+    for (int f = 0; f < flips; ++f)
+      b[rng() % b.size()] = static_cast<uint8_t>(rng());
+    if (rng() % 2)
+      b.resize(rng() % (b.size() + 64), 0);
+    if (b.size() >= 80)
+      reseal(b);
+    Expected<KernelBinary> k = parseKernel(b, "k.bin"); // must return, accepted or not
+    if (!k) {
+      EXPECT_EQ(k.error().message.rfind("k.bin: invalid kernel binary: ", 0), 0u);
+    }
+  }
+}

@@ -111,6 +111,64 @@ uint16_t floatToHalf(float f) {
   return h;
 }
 
+float fractalExp(float xf) {
+  if (std::isnan(xf))
+    return xf;
+  if (xf > 88.72284f)
+    return INFINITY;
+  if (xf < -103.97909f)
+    return 0.0f;
+  const double ln2 = 0.6931471805599453094;
+  double x = xf;
+  double n = std::nearbyint(x / ln2);
+  double r = x - n * ln2; // |r| <= ln2/2
+  // Taylor series to r^13/13!: the truncation error is far below double precision here.
+  double term = 1.0, sum = 1.0;
+  for (int i = 1; i <= 13; ++i) {
+    term = term * r / i;
+    sum = sum + term;
+  }
+  return static_cast<float>(std::ldexp(sum, static_cast<int>(n)));
+}
+
+float fractalLog(float xf) {
+  if (std::isnan(xf) || xf == INFINITY)
+    return xf;
+  if (xf == 0.0f)
+    return -INFINITY;
+  if (xf < 0.0f)
+    return NAN;
+  int e = 0;
+  double m = std::frexp(static_cast<double>(xf), &e); // m in [0.5, 1)
+  if (m < 0.70710678118654752) {
+    m = m * 2.0;
+    e = e - 1;
+  }
+  // ln(m) = 2 atanh(s), s = (m-1)/(m+1), |s| < 0.172: the series to s^29 is exact in double.
+  double s = (m - 1.0) / (m + 1.0), s2 = s * s, power = s, sum = 0.0;
+  for (int i = 1; i <= 29; i += 2) {
+    sum = sum + power / i;
+    power = power * s2;
+  }
+  return static_cast<float>(2.0 * sum + e * 0.6931471805599453094);
+}
+
+float fractalMax(float a, float b) {
+  if (std::isnan(a) || std::isnan(b))
+    return a + b;
+  if (a == b)
+    return std::signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+
+float fractalMin(float a, float b) {
+  if (std::isnan(a) || std::isnan(b))
+    return a + b;
+  if (a == b)
+    return std::signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+
 int8_t floatToInt8Saturate(float f) {
   if (std::isnan(f))
     return 0;

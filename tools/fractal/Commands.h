@@ -18,5 +18,6 @@ int runConfigCommand(const Args &args);
 int runAsmCommand(const Args &args);
 int runDisasmCommand(const Args &args);
 int runIsaCommand(const Args &args);
+int runSimCommand(const Args &args);
 
 } // namespace fractal::cli

@@ -20,6 +20,7 @@ struct Subcommand {
 };
 
 const Subcommand kSubcommands[] = {
+    {"sim", "run a kernel on the simulated NPU (functional or timing mode)", runSimCommand},
     {"asm", "assemble Fractal assembly into a kernel binary", runAsmCommand},
     {"disasm", "disassemble a kernel binary", runDisasmCommand},
     {"isa", "print the instruction table as Markdown or a SystemVerilog package", runIsaCommand},

@@ -34,6 +34,16 @@ void halfToFloatArray(const uint16_t *in, float *out, size_t n);
 void floatToHalfArray(const float *in, uint16_t *out, size_t n);
 bool hostHasF16C();
 
+// exp and ln as the vector unit computes them: evaluated in double precision with Fractal's own
+// range reduction and series (so every host gives the same bits), then rounded to fp32.
+float fractalExp(float x);
+float fractalLog(float x);
+
+// IEEE-style max/min as the ISA defines them: NaN if either input is NaN; max(-0, +0) = +0,
+// min(-0, +0) = -0.
+float fractalMax(float a, float b);
+float fractalMin(float a, float b);
+
 int8_t floatToInt8Saturate(float f);   // RNE, saturate to [-128, 127], NaN -> 0
 int32_t floatToInt32Saturate(float f); // RNE, saturate to int32 range, NaN -> 0
 int8_t int32ToInt8Saturate(int32_t v);

@@ -1,0 +1,65 @@
+// The architectural state of one AI core: registers, the mask and feature-map registers, and the
+// local buffers (L1, L0A, L0B, L0C, UB) sized from the chip config.
+#pragma once
+
+#include "fractal/config/ChipConfig.h"
+#include "fractal/isa/Isa.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fractal::sim {
+
+struct LocalBuffer {
+  BufferKind kind;
+  int64_t alignment;
+  std::vector<uint8_t> bytes;
+};
+
+// What a non-scalar instruction carries in its pipe's queue: the instruction, the register values
+// and mask/feature-map state captured when the scalar unit dispatched it.
+struct DispatchedOp {
+  isa::Instruction inst;
+  int64_t pc = 0;
+  std::array<uint64_t, isa::kMaxOperands> regs{}; // value of the register of each Reg/Mem operand
+  uint64_t maskHi = 0, maskLo = 0;
+  uint64_t fmap = 0;
+
+  uint64_t address(size_t operand) const { return regs[operand]; }
+};
+
+class CoreState {
+public:
+  CoreState(const ChipConfig &config, int coreId);
+
+  int coreId() const { return coreId_; }
+  const ChipConfig &config() const { return *config_; }
+
+  uint64_t reg(int r) const { return r == 0 ? 0 : regs_[r]; }
+  void setReg(int r, uint64_t v) {
+    if (r != 0)
+      regs_[r] = v;
+  }
+  void resetRegisters() { regs_.fill(0); maskHi = maskLo = ~0ull; fmap = 0; }
+
+  // Bytes of [address, address + length) in `space` (a local buffer), after bounds and alignment
+  // checks; throws FaultError naming `what` (the operand) otherwise.
+  uint8_t *local(isa::Space space, uint64_t address, uint64_t length, const char *what);
+  LocalBuffer &buffer(BufferKind kind) { return buffers_[static_cast<int>(kind)]; }
+
+  uint64_t maskHi = ~0ull, maskLo = ~0ull;
+  uint64_t fmap = 0;
+
+private:
+  const ChipConfig *config_;
+  int coreId_;
+  std::array<uint64_t, isa::kNumRegisters> regs_{};
+  std::array<LocalBuffer, kNumBufferKinds> buffers_;
+};
+
+// Maps an ISA space to the config's buffer kind (GM has none).
+BufferKind bufferKindOf(isa::Space space);
+
+} // namespace fractal::sim

@@ -1,0 +1,68 @@
+// The functional semantics of every instruction, as docs/isa.md defines them. Both engines
+// (functional and timing) call these; they differ only in when.
+#pragma once
+
+#include "fractal/isa/KernelBinary.h"
+#include "fractal/sim/CoreState.h"
+#include "fractal/sim/GlobalMemory.h"
+
+#include <cstdint>
+
+namespace fractal::sim {
+
+// Data paths counted in the report ("gm->l1", "l1->l0a", ...).
+enum class DataPath { GmToL1, GmToUb, UbToGm, UbToUb, L1ToL0A, L1ToL0B, L0CToGm, L0CToUb, L0CToL1, ScalarGm, None };
+constexpr int kNumDataPaths = 10;
+const char *dataPathName(DataPath path);
+
+// What one pipe instruction did, for counters and for the timing model.
+struct OpEffects {
+  DataPath path = DataPath::None;
+  uint64_t bytes = 0;        // bytes moved along `path`
+  uint64_t macs = 0;         // cube multiply-accumulates
+  uint64_t gmAddress = 0;    // GM span touched (DMA/FixPipe to or from GM)
+  uint64_t gmLength = 0;
+  bool gmWrite = false;
+  uint64_t fractalCycles = 0; // mmad: ceil(m/16)*ceil(n/16)*ceil(k/k0)
+};
+
+// Executes a non-scalar, non-sync instruction (DMA, cube, vector). Throws FaultError.
+void executeOp(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &effects);
+
+struct LaunchInfo {
+  int64_t blockIdx = 0;
+  int64_t blockDim = 1;
+  uint64_t dataBase = 0;
+  uint64_t args = 0;
+};
+
+// What the scalar unit did with the instruction at `pc`.
+struct ScalarStep {
+  enum class Kind {
+    Executed,   // a scalar instruction ran; continue at nextPc
+    Dispatch,   // `op` goes into the queue of pipe `pipe`
+    SetFlag,    // set_flag with src = s: the scalar unit sets the flag itself
+    WaitFlag,   // wait_flag with dst = s: the scalar unit waits itself
+    BarrierAll, // wait until every pipe has drained
+    End,
+  };
+  Kind kind = Kind::Executed;
+  int64_t nextPc = 0;
+  bool branchTaken = false;
+  bool gmAccess = false;     // scalar load/store (costs scalar_gm_latency_cycles)
+  isa::Pipe pipe = isa::Pipe::S;
+  DispatchedOp op;           // for Dispatch (and SetFlag/WaitFlag: the sync operands)
+};
+
+// Executes or classifies the instruction at `pc`. `cycle` is what `mfsr cycle` reads.
+ScalarStep stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kernel,
+                      int64_t pc, const LaunchInfo &launch, uint64_t cycle);
+
+// Flag identity (src pipe, dst pipe, event) packed into one index.
+inline int flagIndex(isa::Pipe src, isa::Pipe dst, int64_t event) {
+  return (static_cast<int>(src) * 16 + static_cast<int>(dst)) * isa::kNumEventIds +
+         static_cast<int>(event);
+}
+constexpr int kNumFlags = 16 * 16 * isa::kNumEventIds;
+
+} // namespace fractal::sim

@@ -1,0 +1,114 @@
+// The simulated NPU device: a chip config, its global memory and its AI cores. `run` launches a
+// kernel on `block_dim` blocks and returns counters, the simulated cycles and, when asked, a
+// trace. Faults come back as Errors with ExitCode::DeviceFault (and in RunResult::fault).
+//
+// One SystemC simulation context exists per process, so runs are serialised by a process-wide
+// lock; several Simulator objects may exist (the runtime has one per device).
+#pragma once
+
+#include "fractal/config/ChipConfig.h"
+#include "fractal/isa/KernelBinary.h"
+#include "fractal/sim/CoreState.h"
+#include "fractal/sim/Execute.h"
+#include "fractal/sim/Fault.h"
+#include "fractal/sim/GlobalMemory.h"
+#include "fractal/support/Error.h"
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fractal::sim {
+
+enum class SimMode { Functional, Timing };
+const char *simModeName(SimMode mode);
+
+// Pipes in report order: s, v, m, mte1, mte2, mte3, fix.
+constexpr int kNumPipes = 7;
+const char *pipeLabel(int pipeIndex);
+int pipeIndexOf(isa::Pipe pipe);
+
+struct SimOptions {
+  SimMode mode = SimMode::Timing;
+  int64_t blockDim = 1;
+  // Timing mode: stop after this many cycles; functional mode: after this many scalar
+  // instructions per core. 0 = the default (10^10).
+  uint64_t watchdog = 0;
+  bool trace = false;
+};
+
+struct PipeStats {
+  uint64_t instructions = 0;
+  uint64_t busyCycles = 0;     // cycles the pipe was occupied issuing its instructions
+  uint64_t flagWaitCycles = 0; // blocked in wait_flag
+  uint64_t memoryStallCycles = 0; // DMA time beyond the local ports: GM bandwidth and contention
+};
+
+struct CoreStats {
+  std::array<PipeStats, kNumPipes> pipes{};
+  uint64_t queueFullStallCycles = 0; // scalar unit waiting for room in a pipe queue
+  uint64_t barrierStallCycles = 0;   // scalar unit in `barrier all` or draining at `end`
+  uint64_t scalarGmCycles = 0;       // scalar loads/stores to GM
+  uint64_t macs = 0;
+  std::array<uint64_t, kNumDataPaths> bytes{};
+  uint64_t l2Hits = 0, l2Misses = 0; // lines
+  uint64_t blocks = 0;
+  uint64_t finishCycle = 0;
+};
+
+struct TraceSlice {
+  int core;
+  int pipe;       // pipe index
+  uint64_t start; // cycle
+  uint64_t duration;
+  int64_t pc;
+};
+
+struct RunResult {
+  SimMode mode = SimMode::Timing;
+  std::string config;
+  int64_t blockDim = 1;
+  uint64_t cycles = 0;   // until the last core finished (0 in functional mode)
+  double latencyUs = 0;  // cycles / clock
+  double wallSeconds = 0;
+  uint64_t instructions = 0;
+  std::vector<CoreStats> cores;
+  uint64_t dramBytes = 0;
+  std::optional<Fault> fault;
+  std::vector<TraceSlice> trace;
+};
+
+class Simulator {
+public:
+  explicit Simulator(ChipConfig config);
+  ~Simulator();
+  Simulator(const Simulator &) = delete;
+  Simulator &operator=(const Simulator &) = delete;
+
+  const ChipConfig &config() const { return config_; }
+  GlobalMemory &gm() { return gm_; }
+  CoreState &core(int i) { return *cores_.at(i); }
+
+  // Runs `kernel`. `launch.blockIdx` is ignored (each block gets its own). The kernel's data
+  // section must already be in GM at launch.dataBase (see loadKernelData).
+  Expected<RunResult> run(const isa::KernelBinary &kernel, const LaunchInfo &launch,
+                          const SimOptions &options);
+
+  // Allocates GM for the kernel's data section (if any) and copies it in; returns its address.
+  Expected<uint64_t> loadKernelData(const isa::KernelBinary &kernel, const std::string &name);
+
+private:
+  ChipConfig config_;
+  GlobalMemory gm_;
+  std::vector<std::unique_ptr<CoreState>> cores_;
+};
+
+// The run report as JSON (schema in docs/simulator.md).
+std::string runReportJson(const RunResult &result, const ChipConfig &config);
+// Chrome/Perfetto trace JSON: one process per core, one thread (lane) per pipe.
+std::string traceJson(const RunResult &result, const ChipConfig &config,
+                      const isa::KernelBinary &kernel);
+
+} // namespace fractal::sim

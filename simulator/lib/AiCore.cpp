@@ -1,0 +1,358 @@
+#include "AiCore.h"
+
+#include "CostModel.h"
+
+#include "fractal/isa/Disassembler.h"
+
+#include <algorithm>
+
+namespace fractal::sim::detail {
+
+using sc_core::sc_time;
+using sc_core::SC_NS;
+using sc_core::SC_ZERO_TIME;
+
+AiCore::AiCore(sc_core::sc_module_name name, const ChipConfig &config, int id)
+    : sc_module(name), gmSocket("gm"), config_(config), id_(id) {
+  sc_core::sc_spawn_options scalarOptions;
+  sc_core::sc_spawn([this] { scalarThread(); }, "scalar", &scalarOptions);
+  for (int p = 1; p < kNumPipes; ++p) {
+    std::string pipeName = std::string("pipe_") + pipeLabel(p);
+    sc_core::sc_spawn([this, p] { pipeThread(p); }, pipeName.c_str());
+  }
+}
+
+sc_time AiCore::cycles(uint64_t n) const {
+  return run_ && run_->timed ? sc_time(static_cast<double>(n), SC_NS) : SC_ZERO_TIME;
+}
+
+uint64_t AiCore::now() const {
+  return static_cast<uint64_t>((sc_core::sc_time_stamp() - run_->start).to_seconds() * 1e9 + 0.5);
+}
+
+void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
+  run_ = run;
+  state_ = state;
+  stats_ = stats;
+  finished_ = run->blockDim <= id_; // cores without a block have nothing to do
+  for (auto &q : queues_)
+    q.clear();
+  executing_.fill(false);
+  lastCompletion_.fill(SC_ZERO_TIME);
+  flags_.fill(Flag{});
+  waitingFor_.fill("");
+  scalarSteps_ = 0;
+  if (!finished_) {
+    launchPending_ = true;
+    launchEvent_.notify(SC_ZERO_TIME);
+  }
+}
+
+[[noreturn]] void AiCore::fault(const FaultError &e, int pipe, const DispatchedOp *op) {
+  if (!run_->fault) {
+    Fault f;
+    f.kind = e.kind;
+    f.core = id_;
+    f.block = static_cast<int>(block_);
+    f.pipe = pipeLabel(pipe);
+    f.cause = e.what();
+    f.cycle = run_->timed ? now() : 0;
+    if (op) {
+      f.pc = op->pc;
+      f.instruction = isa::formatInstruction(op->inst);
+      if (op->pc >= 0 && static_cast<size_t>(op->pc) < run_->kernel->debug.size())
+        f.note = run_->kernel->debug[op->pc].note;
+    }
+    run_->fault = f;
+  }
+  sc_core::sc_stop();
+  for (;;)
+    wait(never_); // the simulation has stopped; this thread is never resumed
+}
+
+// ---- scalar unit ----
+
+void AiCore::scalarThread() {
+  for (;;) {
+    // The flag, not only the event: a notification made before the very first sc_start is lost
+    // in SystemC's initialization phase.
+    while (!launchPending_)
+      wait(launchEvent_);
+    launchPending_ = false;
+    runBlocks();
+  }
+}
+
+void AiCore::runBlocks() {
+  for (int64_t b = id_; b < run_->blockDim; b += run_->numCores) {
+    block_ = b;
+    runOneBlock(b);
+    ++stats_->blocks;
+  }
+  stats_->finishCycle = run_->timed ? now() : 0;
+  finished_ = true;
+  ++run_->finishedCores;
+}
+
+void AiCore::runOneBlock(int64_t block) {
+  state_->resetRegisters();
+  LaunchInfo launch = run_->launch;
+  launch.blockIdx = block;
+  PipeStats &scalar = stats_->pipes[0];
+  int64_t pc = 0;
+  const uint64_t cpi = static_cast<uint64_t>(config_.core.scalarCyclesPerInstruction);
+  for (;;) {
+    if (!run_->timed && ++scalarSteps_ > run_->instructionBudget) {
+      DispatchedOp at;
+      at.pc = pc;
+      at.inst = run_->kernel->code.at(static_cast<size_t>(pc));
+      fault(FaultError(FaultKind::Watchdog,
+                       "watchdog: more than " + std::to_string(run_->instructionBudget) +
+                           " scalar instructions (an endless loop?)"),
+            0, &at);
+    }
+    ScalarStep step;
+    try {
+      step = stepScalar(*state_, *run_->gm, *run_->kernel, pc, launch,
+                        run_->timed ? now() : 0);
+    } catch (const FaultError &e) {
+      DispatchedOp at;
+      at.pc = pc;
+      if (pc >= 0 && static_cast<size_t>(pc) < run_->kernel->code.size())
+        at.inst = run_->kernel->code[pc];
+      fault(e, 0, pc >= 0 && static_cast<size_t>(pc) < run_->kernel->code.size() ? &at : nullptr);
+    }
+    ++scalar.instructions;
+    uint64_t cost = cpi;
+    switch (step.kind) {
+    case ScalarStep::Kind::Executed:
+      if (step.branchTaken)
+        cost += static_cast<uint64_t>(config_.core.branchTakenPenaltyCycles);
+      if (step.gmAccess) {
+        cost += static_cast<uint64_t>(config_.core.scalarGmLatencyCycles);
+        if (run_->timed)
+          stats_->scalarGmCycles += static_cast<uint64_t>(config_.core.scalarGmLatencyCycles);
+        stats_->bytes[static_cast<int>(DataPath::ScalarGm)] +=
+            step.op.inst.opcode == isa::Opcode::Ld || step.op.inst.opcode == isa::Opcode::St ? 8 : 4;
+      }
+      break;
+    case ScalarStep::Kind::Dispatch: {
+      int p = pipeIndexOf(step.pipe);
+      sc_time t0 = sc_core::sc_time_stamp();
+      waitingFor_[0] = std::string("room in the ") + pipeLabel(p) + " queue";
+      waitingPc_[0] = pc;
+      while (queues_[p].size() >= static_cast<size_t>(config_.core.pipeQueueDepth))
+        wait(popped_[p]);
+      waitingFor_[0].clear();
+      if (run_->timed)
+        stats_->queueFullStallCycles +=
+            static_cast<uint64_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
+      queues_[p].push_back(step.op);
+      pushed_[p].notify();
+      break;
+    }
+    case ScalarStep::Kind::SetFlag: setFlag(0, step.op); break;
+    case ScalarStep::Kind::WaitFlag: waitFlag(0, step.op); break;
+    case ScalarStep::Kind::BarrierAll:
+    case ScalarStep::Kind::End: {
+      sc_time t0 = sc_core::sc_time_stamp();
+      waitingFor_[0] = step.kind == ScalarStep::Kind::End ? "the pipes to drain at end"
+                                                          : "every pipe to drain (barrier all)";
+      waitingPc_[0] = pc;
+      waitDrained();
+      waitingFor_[0].clear();
+      if (run_->timed)
+        stats_->barrierStallCycles +=
+            static_cast<uint64_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
+      break;
+    }
+    }
+    if (run_->timed) {
+      scalar.busyCycles += cost;
+      wait(cycles(cost));
+    }
+    if (step.kind == ScalarStep::Kind::End)
+      return;
+    pc = step.nextPc;
+  }
+}
+
+void AiCore::waitDrained() {
+  for (;;) {
+    bool busy = false;
+    sc_time latest = SC_ZERO_TIME;
+    for (int p = 1; p < kNumPipes; ++p) {
+      busy = busy || !queues_[p].empty() || executing_[p];
+      latest = std::max(latest, lastCompletion_[p]);
+    }
+    if (busy) {
+      wait(activity_);
+      continue;
+    }
+    if (latest > sc_core::sc_time_stamp()) {
+      wait(latest - sc_core::sc_time_stamp());
+      continue;
+    }
+    return;
+  }
+}
+
+// ---- flags ----
+
+void AiCore::setFlag(int pipe, const DispatchedOp &op) {
+  waitPipeIdle(pipe);
+  auto src = static_cast<isa::Pipe>(op.inst.operand("src"));
+  auto dst = static_cast<isa::Pipe>(op.inst.operand("dst"));
+  int64_t event = op.inst.operand("event");
+  Flag &f = flags_[flagIndex(src, dst, event)];
+  if (f.set)
+    fault(FaultError(FaultKind::FlagSetTwice,
+                     std::string("flag ") + isa::pipeName(src) + "->" + isa::pipeName(dst) + " #" +
+                         std::to_string(event) + " is set again before anyone waited on it"),
+          pipe, &op);
+  f.set = true;
+  sc_time latency = cycles(static_cast<uint64_t>(config_.core.syncLatencyCycles));
+  f.visibleAt = sc_core::sc_time_stamp() + latency;
+  flagEvent_.notify(latency);
+}
+
+void AiCore::waitFlag(int pipe, const DispatchedOp &op) {
+  auto src = static_cast<isa::Pipe>(op.inst.operand("src"));
+  auto dst = static_cast<isa::Pipe>(op.inst.operand("dst"));
+  int64_t event = op.inst.operand("event");
+  Flag &f = flags_[flagIndex(src, dst, event)];
+  sc_time t0 = sc_core::sc_time_stamp();
+  waitingFor_[pipe] = std::string("flag ") + isa::pipeName(src) + "->" + isa::pipeName(dst) +
+                      " #" + std::to_string(event);
+  waitingPc_[pipe] = op.pc;
+  while (!(f.set && f.visibleAt <= sc_core::sc_time_stamp())) {
+    if (f.set)
+      wait(f.visibleAt - sc_core::sc_time_stamp());
+    else
+      wait(flagEvent_);
+  }
+  waitingFor_[pipe].clear();
+  f.set = false;
+  if (run_->timed)
+    stats_->pipes[pipe].flagWaitCycles +=
+        static_cast<uint64_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
+}
+
+void AiCore::waitPipeIdle(int pipe) {
+  if (pipe > 0 && lastCompletion_[pipe] > sc_core::sc_time_stamp())
+    wait(lastCompletion_[pipe] - sc_core::sc_time_stamp());
+}
+
+// ---- pipes ----
+
+void AiCore::pipeThread(int pipe) {
+  for (;;) {
+    while (queues_[pipe].empty()) {
+      activity_.notify();
+      wait(pushed_[pipe]);
+    }
+    DispatchedOp op = std::move(queues_[pipe].front());
+    queues_[pipe].pop_front();
+    popped_[pipe].notify();
+    executing_[pipe] = true;
+    ++stats_->pipes[pipe].instructions;
+    switch (op.inst.opcode) {
+    case isa::Opcode::WaitFlag: waitFlag(pipe, op); break;
+    case isa::Opcode::SetFlag: setFlag(pipe, op); break;
+    case isa::Opcode::Barrier: waitPipeIdle(pipe); break;
+    default: executePipeOp(pipe, op); break;
+    }
+    executing_[pipe] = false;
+    activity_.notify();
+  }
+}
+
+uint64_t AiCore::gmTransfer(const OpEffects &fx, uint64_t &latency) {
+  tlm::tlm_generic_payload trans;
+  static unsigned char noData; // timing-only transaction: the bytes were moved functionally
+  trans.set_command(fx.gmWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+  trans.set_address(fx.gmAddress);
+  trans.set_data_ptr(&noData);
+  trans.set_data_length(static_cast<unsigned int>(fx.gmLength));
+  trans.set_streaming_width(static_cast<unsigned int>(fx.gmLength));
+  trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  GmTiming timing;
+  trans.set_extension(&timing);
+  sc_time delay = SC_ZERO_TIME;
+  gmSocket->b_transport(trans, delay);
+  trans.clear_extension(&timing);
+  latency = timing.latencyCycles;
+  stats_->l2Hits += timing.lineHits;
+  stats_->l2Misses += timing.lineMisses;
+  return static_cast<uint64_t>(delay.to_seconds() * 1e9 + 0.5);
+}
+
+void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
+  OpEffects fx;
+  try {
+    executeOp(*state_, *run_->gm, op, fx);
+  } catch (const FaultError &e) {
+    fault(e, pipe, &op);
+  }
+  stats_->macs += fx.macs;
+  if (fx.path != DataPath::None)
+    stats_->bytes[static_cast<int>(fx.path)] += fx.bytes;
+  if (!run_->timed)
+    return;
+  OpTiming t = pipeTiming(config_, op, fx);
+  uint64_t busy = t.busy, latency = t.latency;
+  if (fx.gmLength > 0) {
+    uint64_t gmLatency = 0;
+    uint64_t dramTime = gmTransfer(fx, gmLatency);
+    int64_t portBw = fx.gmWrite ? config_.dma.gmWriteBytesPerCycle : config_.dma.gmReadBytesPerCycle;
+    uint64_t port = ceilDivCycles(fx.gmLength, portBw);
+    uint64_t withMemory = static_cast<uint64_t>(config_.dma.issueCycles) + std::max(port, dramTime);
+    if (withMemory > busy) {
+      stats_->pipes[pipe].memoryStallCycles += withMemory - busy;
+      busy = withMemory;
+    }
+    latency += gmLatency;
+  }
+  const uint64_t start = now();
+  stats_->pipes[pipe].busyCycles += busy;
+  if (run_->trace)
+    run_->traceOut->push_back({id_, pipe, start, busy, op.pc});
+  wait(cycles(busy));
+  lastCompletion_[pipe] = std::max(lastCompletion_[pipe], sc_core::sc_time_stamp() + cycles(latency));
+}
+
+std::optional<Fault> AiCore::describeBlocked() const {
+  if (finished_)
+    return std::nullopt;
+  Fault f;
+  f.core = id_;
+  f.block = static_cast<int>(block_);
+  std::string cause;
+  bool first = true;
+  for (int p = 0; p < kNumPipes; ++p) {
+    if (waitingFor_[p].empty())
+      continue;
+    const int64_t pc = waitingPc_[p];
+    std::string text = pc >= 0 && static_cast<size_t>(pc) < run_->kernel->code.size()
+                           ? isa::formatInstruction(run_->kernel->code[pc])
+                           : "?";
+    if (first) {
+      f.pipe = pipeLabel(p);
+      f.pc = pc;
+      f.instruction = text;
+      if (static_cast<size_t>(pc) < run_->kernel->debug.size())
+        f.note = run_->kernel->debug[pc].note;
+    }
+    cause += std::string(first ? "" : "; ") + (p == 0 ? "the scalar unit" : "pipe " + std::string(pipeLabel(p))) +
+             " at pc " + std::to_string(pc) + " `" + text + "` waits for " + waitingFor_[p];
+    first = false;
+  }
+  for (int p = 1; p < kNumPipes; ++p)
+    if (!queues_[p].empty() && waitingFor_[p].empty())
+      cause += "; pipe " + std::string(pipeLabel(p)) + " holds " +
+               std::to_string(queues_[p].size()) + " queued instruction(s)";
+  f.cause = cause.empty() ? "no unit is waiting, yet the core has not finished" : cause;
+  return f;
+}
+
+} // namespace fractal::sim::detail

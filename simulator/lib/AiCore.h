@@ -1,0 +1,104 @@
+// One AI core as a SystemC module: a scalar thread that fetches, executes scalar instructions and
+// dispatches the rest into per-pipe in-order queues, and one thread per pipe (v, m, mte1, mte2,
+// mte3, fix) that executes its queue. Simulated time counts core cycles (1 ns = 1 cycle).
+//
+// An instruction occupies its pipe for `busy` cycles and completes `latency` cycles later, so a
+// pipe overlaps consecutive instructions; set_flag and barrier wait for completion. In functional
+// mode every cost is zero: the same machinery gives the same results and the same deadlock and
+// fault diagnostics, just without time.
+#pragma once
+
+#ifndef SC_INCLUDE_DYNAMIC_PROCESSES
+#define SC_INCLUDE_DYNAMIC_PROCESSES
+#endif
+
+#include "MemorySystem.h"
+
+#include "fractal/sim/Simulator.h"
+
+#include <systemc>
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include <array>
+#include <deque>
+#include <optional>
+#include <string>
+
+namespace fractal::sim::detail {
+
+// State shared by every core during one run.
+struct RunContext {
+  const isa::KernelBinary *kernel = nullptr;
+  GlobalMemory *gm = nullptr;
+  LaunchInfo launch;
+  int64_t blockDim = 1;
+  int numCores = 1;
+  bool timed = true;
+  uint64_t instructionBudget = 0; // functional-mode watchdog, per core
+  bool trace = false;
+  std::vector<TraceSlice> *traceOut = nullptr;
+  std::optional<Fault> fault;
+  int finishedCores = 0;
+  sc_core::sc_time start;
+};
+
+class AiCore : public sc_core::sc_module {
+public:
+  tlm_utils::simple_initiator_socket<AiCore> gmSocket;
+
+  AiCore(sc_core::sc_module_name name, const ChipConfig &config, int id);
+
+  // Prepares a run; the core starts at the next delta cycle.
+  void launch(RunContext *run, CoreState *state, CoreStats *stats);
+  bool finished() const { return finished_; }
+  // For deadlock and watchdog reports: what each unit of this core is waiting for.
+  std::optional<Fault> describeBlocked() const;
+
+private:
+  static constexpr int kPipeThreads = kNumPipes - 1; // pipe indices 1..6
+
+  struct Flag {
+    bool set = false;
+    sc_core::sc_time visibleAt;
+  };
+
+  void scalarThread();
+  void pipeThread(int pipe);
+  void runBlocks();
+  void runOneBlock(int64_t block);
+  void executePipeOp(int pipe, const DispatchedOp &op);
+  void setFlag(int pipe, const DispatchedOp &op);
+  void waitFlag(int pipe, const DispatchedOp &op);
+  void waitPipeIdle(int pipe);
+  void waitDrained();
+  uint64_t gmTransfer(const OpEffects &fx, uint64_t &latency);
+  [[noreturn]] void fault(const FaultError &e, int pipe, const DispatchedOp *op);
+  sc_core::sc_time cycles(uint64_t n) const;
+  uint64_t now() const; // cycles since the run started
+
+  const ChipConfig &config_;
+  const int id_;
+  RunContext *run_ = nullptr;
+  CoreState *state_ = nullptr;
+  CoreStats *stats_ = nullptr;
+  bool finished_ = true;
+  int64_t block_ = -1;
+
+  std::array<std::deque<DispatchedOp>, kNumPipes> queues_;
+  std::array<sc_core::sc_event, kNumPipes> pushed_, popped_;
+  std::array<bool, kNumPipes> executing_{};
+  std::array<sc_core::sc_time, kNumPipes> lastCompletion_;
+  sc_core::sc_event activity_; // a pipe finished something or went idle
+  std::array<Flag, kNumFlags> flags_;
+  sc_core::sc_event flagEvent_;
+  sc_core::sc_event launchEvent_;
+  bool launchPending_ = false;
+  sc_core::sc_event never_; // never notified: where a faulted thread parks
+
+  // What each unit (index 0 = scalar) is blocked on, for diagnostics.
+  std::array<std::string, kNumPipes> waitingFor_;
+  std::array<int64_t, kNumPipes> waitingPc_{};
+  uint64_t scalarSteps_ = 0;
+};
+
+} // namespace fractal::sim::detail

@@ -1,0 +1,229 @@
+// Cube (mmad) and FixPipe semantics. mmad follows the accumulation order of docs/isa.md exactly:
+// fp32 products (exact), a pairwise tree per 16-deep k-block with every addition rounded to fp32,
+// then acc += block sum. The loops run across the 16 output columns so that they vectorize; the
+// build compiles this file with -ffp-contract=off so no addition is fused into a multiply.
+#include "ExecUtil.h"
+
+#include "fractal/isa/Numerics.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace fractal::sim::detail {
+
+using isa::DataType;
+
+namespace {
+
+constexpr int kF = 16; // fractal rows / columns
+
+// acc[16] += tree-sum over t of a[t] * b[t][0..15], in the defined order.
+__attribute__((target_clones("avx2", "default"))) void mmadBlockF16(const float *a,
+                                                                     const float *b, float *acc) {
+  float p[16][16];
+  for (int t = 0; t < 16; ++t)
+    for (int j = 0; j < 16; ++j)
+      p[t][j] = a[t] * b[t * 16 + j];
+  for (int t = 0; t < 8; ++t)
+    for (int j = 0; j < 16; ++j)
+      p[t][j] = p[2 * t][j] + p[2 * t + 1][j];
+  for (int t = 0; t < 4; ++t)
+    for (int j = 0; j < 16; ++j)
+      p[t][j] = p[2 * t][j] + p[2 * t + 1][j];
+  for (int t = 0; t < 2; ++t)
+    for (int j = 0; j < 16; ++j)
+      p[t][j] = p[2 * t][j] + p[2 * t + 1][j];
+  for (int j = 0; j < 16; ++j)
+    acc[j] += p[0][j] + p[1][j];
+}
+
+__attribute__((target_clones("avx2", "default"))) void mmadBlockS8(const int32_t *a,
+                                                                    const int32_t *b,
+                                                                    int32_t *acc) {
+  uint32_t sum[16] = {};
+  for (int t = 0; t < 32; ++t)
+    for (int j = 0; j < 16; ++j)
+      sum[j] += static_cast<uint32_t>(a[t]) * static_cast<uint32_t>(b[t * 16 + j]);
+  for (int j = 0; j < 16; ++j)
+    acc[j] = static_cast<int32_t>(static_cast<uint32_t>(acc[j]) + sum[j]);
+}
+
+template <typename Acc>
+void loadAccumulators(Acc *acc, const uint8_t *c, uint64_t mf, uint64_t nfIdx, uint64_t i,
+                      bool init, const uint8_t *bias, uint64_t n) {
+  for (int j = 0; j < kF; ++j) {
+    uint64_t col = nfIdx * kF + j;
+    if (!init)
+      std::memcpy(&acc[j], c + ((nfIdx * mf * kF + i) * kF + j) * 4, 4);
+    else if (bias && col < n)
+      std::memcpy(&acc[j], bias + col * 4, 4);
+    else
+      acc[j] = 0;
+  }
+}
+
+template <typename Acc>
+void storeAccumulators(const Acc *acc, uint8_t *c, uint64_t mf, uint64_t nfIdx, uint64_t i,
+                       uint64_t n) {
+  for (int j = 0; j < kF; ++j)
+    if (nfIdx * kF + j < n)
+      std::memcpy(c + ((nfIdx * mf * kF + i) * kF + j) * 4, &acc[j], 4);
+}
+
+} // namespace
+
+void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
+  const auto type = static_cast<DataType>(operand(op, "type"));
+  const uint64_t m = operand(op, "m"), k = operand(op, "k"), n = operand(op, "n");
+  const bool init = operand(op, "init");
+  const uint64_t k0 = type == DataType::S8 ? 32 : 16;
+  const uint64_t mf = ceilDiv(m, kF), kf = ceilDiv(k, k0), nf = ceilDiv(n, kF);
+  fx.macs = m * n * k;
+  fx.fractalCycles = mf * nf * kf;
+  if (m == 0 || n == 0 || k == 0)
+    return;
+  const uint8_t *a = operandMemory(core, gm, op, "a", mf * kf * 512);
+  const uint8_t *b = operandMemory(core, gm, op, "b", kf * nf * 512);
+  uint8_t *c = operandMemory(core, gm, op, "dst", nf * mf * 1024);
+  const uint8_t *bias = nullptr;
+  size_t biasIdx = op.inst.operandIndex("bias");
+  if (op.inst.values[biasIdx] != 0 && init)
+    bias = core.local(isa::Space::L1, op.address(biasIdx), n * 4, "bias");
+
+  const uint64_t kp = kf * k0; // padded depth
+  if (type == DataType::F16) {
+    // A as floats, row-major m x kp; B as floats, kp x (nf*16); depth >= k reads as zero.
+    std::vector<float> af(m * kp), bf(kp * nf * kF);
+    std::vector<uint16_t> row(kp);
+    for (uint64_t i = 0; i < m; ++i) {
+      for (uint64_t kb = 0; kb < kf; ++kb)
+        std::memcpy(&row[kb * 16], a + ((i / kF) * kf + kb) * 512 + (i % kF) * 32, 32);
+      isa::halfToFloatArray(row.data(), &af[i * kp], kp);
+      for (uint64_t kk = k; kk < kp; ++kk)
+        af[i * kp + kk] = 0.0f;
+    }
+    std::vector<float> frac(256);
+    for (uint64_t kb = 0; kb < kf; ++kb)
+      for (uint64_t jb = 0; jb < nf; ++jb) {
+        // ZN fractal: element (kk, j) at j*16 + kk.
+        isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(b + (kb * nf + jb) * 512),
+                              frac.data(), 256);
+        for (int kk = 0; kk < 16; ++kk)
+          for (int j = 0; j < 16; ++j)
+            bf[(kb * 16 + kk) * nf * kF + jb * kF + j] =
+                kb * 16 + kk < k ? frac[j * 16 + kk] : 0.0f;
+      }
+    for (uint64_t jb = 0; jb < nf; ++jb) {
+      // Contiguous copies of this column block's B rows, one 16x16 block per kb.
+      std::vector<float> bcol(kp * kF);
+      for (uint64_t kk = 0; kk < kp; ++kk)
+        std::memcpy(&bcol[kk * kF], &bf[kk * nf * kF + jb * kF], kF * sizeof(float));
+      for (uint64_t i = 0; i < m; ++i) {
+        float acc[16];
+        loadAccumulators(acc, c, mf, jb, i, init, bias, n);
+        for (uint64_t kb = 0; kb < kf; ++kb)
+          mmadBlockF16(&af[i * kp + kb * 16], &bcol[kb * 16 * kF], acc);
+        storeAccumulators(acc, c, mf, jb, i, n);
+      }
+    }
+    return;
+  }
+  // s8: A row-major m x kp and B kp x 16 per column block, as int32; exact wrapping arithmetic.
+  std::vector<int32_t> ai(m * kp), bcol(kp * kF);
+  for (uint64_t i = 0; i < m; ++i)
+    for (uint64_t kk = 0; kk < kp; ++kk)
+      ai[i * kp + kk] =
+          kk < k ? static_cast<int8_t>(a[((i / kF) * kf + kk / k0) * 512 + (i % kF) * k0 + kk % k0])
+                 : 0;
+  for (uint64_t jb = 0; jb < nf; ++jb) {
+    for (uint64_t kk = 0; kk < kp; ++kk)
+      for (int j = 0; j < kF; ++j)
+        bcol[kk * kF + j] =
+            kk < k ? static_cast<int8_t>(b[((kk / k0) * nf + jb) * 512 + j * k0 + kk % k0]) : 0;
+    for (uint64_t i = 0; i < m; ++i) {
+      int32_t acc[16];
+      loadAccumulators(acc, c, mf, jb, i, init, bias, n);
+      for (uint64_t kb = 0; kb < kf; ++kb)
+        mmadBlockS8(&ai[i * kp + kb * k0], &bcol[kb * k0 * kF], acc);
+      storeAccumulators(acc, c, mf, jb, i, n);
+    }
+  }
+}
+
+void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
+  const auto from = static_cast<DataType>(operand(op, "from"));
+  const auto to = static_cast<DataType>(operand(op, "to"));
+  const uint64_t m = operand(op, "m"), n = operand(op, "n");
+  const uint64_t srcRows = operand(op, "src_rows"), dstStride = operand(op, "dst_stride");
+  const bool relu = operand(op, "relu"), nz2nd = operand(op, "nz2nd");
+  const size_t scaleIdx = op.inst.operandIndex("scale");
+  const bool hasScale = op.inst.values[scaleIdx] != 0;
+  const float scale = isa::bitsToFloat(static_cast<uint32_t>(op.address(scaleIdx)));
+  const uint64_t outSize = isa::dataTypeBytes(to);
+  const uint64_t nf = ceilDiv(n, kF);
+  if (!nz2nd && dstStride < m)
+    throw FaultError(FaultKind::BadOperand, "fixp: NZ output needs dst_stride >= m");
+
+  const uint8_t *src = operandMemory(core, gm, op, "src", ((nf - 1) * srcRows + m) * 64);
+  const uint64_t dstSpan = nz2nd ? ((m - 1) * dstStride + n) * outSize
+                                 : (((nf - 1) * dstStride + m) * kF) * outSize;
+  uint8_t *dst = operandMemory(core, gm, op, "dst", dstSpan);
+  const bool integerPath = from == DataType::S32 && !hasScale &&
+                           (to == DataType::S32 || to == DataType::S8);
+  for (uint64_t i = 0; i < m; ++i)
+    for (uint64_t j = 0; j < n; ++j) {
+      const uint8_t *in = src + (((j / kF) * srcRows + i) * kF + j % kF) * 4;
+      uint8_t *out = dst + (nz2nd ? (i * dstStride + j) * outSize
+                                  : (((j / kF) * dstStride + i) * kF + j % kF) * outSize);
+      if (integerPath) {
+        int32_t x;
+        std::memcpy(&x, in, 4);
+        if (relu && x < 0)
+          x = 0;
+        if (to == DataType::S32)
+          std::memcpy(out, &x, 4);
+        else
+          *reinterpret_cast<int8_t *>(out) = isa::int32ToInt8Saturate(x);
+        continue;
+      }
+      float v;
+      if (from == DataType::S32) {
+        int32_t x;
+        std::memcpy(&x, in, 4);
+        v = static_cast<float>(x); // round to nearest even
+      } else {
+        std::memcpy(&v, in, 4);
+      }
+      if (hasScale)
+        v = v * scale;
+      if (relu)
+        v = (v > 0.0f || std::isnan(v)) ? v : 0.0f;
+      switch (to) {
+      case DataType::F32: std::memcpy(out, &v, 4); break;
+      case DataType::F16: {
+        uint16_t h = isa::floatToHalf(v);
+        std::memcpy(out, &h, 2);
+        break;
+      }
+      case DataType::S8: *reinterpret_cast<int8_t *>(out) = isa::floatToInt8Saturate(v); break;
+      case DataType::S32: {
+        int32_t x = isa::floatToInt32Saturate(v);
+        std::memcpy(out, &x, 4);
+        break;
+      }
+      }
+    }
+  const isa::Space dstSpace = op.inst.space("dst");
+  fx.path = dstSpace == isa::Space::GM ? DataPath::L0CToGm
+            : dstSpace == isa::Space::UB ? DataPath::L0CToUb
+                                         : DataPath::L0CToL1;
+  fx.bytes = m * n * outSize;
+  if (dstSpace == isa::Space::GM) {
+    fx.gmAddress = op.address(op.inst.operandIndex("dst"));
+    fx.gmLength = dstSpan;
+    fx.gmWrite = true;
+  }
+}
+
+} // namespace fractal::sim::detail

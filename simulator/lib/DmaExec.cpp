@@ -1,0 +1,158 @@
+// DMA semantics: burst copies, ND->NZ, load2d, load3d (img2col). Layouts as in docs/isa.md.
+#include "ExecUtil.h"
+
+#include <cstring>
+
+namespace fractal::sim::detail {
+
+using isa::Opcode;
+using isa::Space;
+
+namespace {
+
+constexpr uint64_t kBlock = 32;
+constexpr uint64_t kFractal = 512;
+
+DataPath pathOf(Opcode op, Space dst) {
+  switch (op) {
+  case Opcode::Gm2L1:
+  case Opcode::Gm2L1Nz: return DataPath::GmToL1;
+  case Opcode::Gm2Ub: return DataPath::GmToUb;
+  case Opcode::Ub2Gm: return DataPath::UbToGm;
+  case Opcode::Ub2Ub: return DataPath::UbToUb;
+  default: return dst == Space::L0B ? DataPath::L1ToL0B : DataPath::L1ToL0A;
+  }
+}
+
+void burstCopy(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
+  uint64_t nburst = operand(op, "nburst"), len = operand(op, "len");
+  uint64_t srcGap = operand(op, "src_gap"), dstGap = operand(op, "dst_gap");
+  uint64_t burstBytes = len * kBlock;
+  uint64_t srcSpan = ((nburst - 1) * (len + srcGap) + len) * kBlock;
+  uint64_t dstSpan = ((nburst - 1) * (len + dstGap) + len) * kBlock;
+  const uint8_t *src = operandMemory(core, gm, op, "src", srcSpan);
+  uint8_t *dst = operandMemory(core, gm, op, "dst", dstSpan);
+  for (uint64_t b = 0; b < nburst; ++b)
+    std::memmove(dst + b * (len + dstGap) * kBlock, src + b * (len + srcGap) * kBlock, burstBytes);
+  fx.bytes = nburst * burstBytes;
+  bool gmSrc = op.inst.space("src") == Space::GM;
+  bool gmDst = op.inst.space("dst") == Space::GM;
+  if (gmSrc || gmDst) {
+    fx.gmAddress = op.address(op.inst.operandIndex(gmSrc ? "src" : "dst"));
+    fx.gmLength = gmSrc ? srcSpan : dstSpan;
+    fx.gmWrite = gmDst;
+  }
+}
+
+void ndToNz(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
+  auto type = static_cast<isa::DataType>(operand(op, "type"));
+  uint64_t size = isa::dataTypeBytes(type), c0 = kBlock / size;
+  uint64_t rows = operand(op, "rows"), cols = operand(op, "cols");
+  uint64_t stride = operand(op, "src_stride"), dstRows = operand(op, "dst_rows");
+  uint64_t colBlocks = ceilDiv(cols, c0);
+  uint64_t srcSpan = ((rows - 1) * stride + cols) * size;
+  const uint8_t *src = operandMemory(core, gm, op, "src", srcSpan);
+  uint8_t *dst = operandMemory(core, gm, op, "dst", colBlocks * dstRows * kBlock);
+  for (uint64_t cb = 0; cb < colBlocks; ++cb) {
+    uint64_t width = std::min(c0, cols - cb * c0) * size;
+    for (uint64_t r = 0; r < dstRows; ++r) {
+      uint8_t *row = dst + (cb * dstRows + r) * kBlock;
+      if (r < rows) {
+        std::memcpy(row, src + (r * stride + cb * c0) * size, width);
+        std::memset(row + width, 0, kBlock - width);
+      } else {
+        std::memset(row, 0, kBlock);
+      }
+    }
+  }
+  fx.bytes = colBlocks * dstRows * kBlock;
+  fx.gmAddress = op.address(op.inst.operandIndex("src"));
+  fx.gmLength = srcSpan;
+}
+
+void load2d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
+  uint64_t repeat = operand(op, "repeat"), srcStride = operand(op, "src_stride");
+  uint64_t dstGap = operand(op, "dst_gap");
+  bool transpose = operand(op, "transpose");
+  const uint8_t *src =
+      operandMemory(core, gm, op, "src", ((repeat - 1) * srcStride + 1) * kFractal);
+  uint8_t *dst = operandMemory(core, gm, op, "dst", ((repeat - 1) * (1 + dstGap) + 1) * kFractal);
+  for (uint64_t i = 0; i < repeat; ++i) {
+    const uint8_t *s = src + i * srcStride * kFractal;
+    uint8_t *d = dst + i * (1 + dstGap) * kFractal;
+    if (!transpose) {
+      std::memmove(d, s, kFractal);
+      continue;
+    }
+    uint16_t tmp[256];
+    std::memcpy(tmp, s, kFractal);
+    auto *out = reinterpret_cast<uint16_t *>(d);
+    for (int r = 0; r < 16; ++r)
+      for (int c = 0; c < 16; ++c)
+        std::memcpy(out + c * 16 + r, tmp + r * 16 + c, 2);
+  }
+  fx.bytes = repeat * kFractal;
+}
+
+void load3d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
+  auto type = static_cast<isa::DataType>(operand(op, "type"));
+  const int64_t size = isa::dataTypeBytes(type), c0 = kBlock / size;
+  const int64_t W = op.fmap & 0xffff, H = (op.fmap >> 16) & 0xffff;
+  const int64_t pl = (op.fmap >> 32) & 0xff, pr = (op.fmap >> 40) & 0xff;
+  const int64_t pt = (op.fmap >> 48) & 0xff, pb = (op.fmap >> 56) & 0xff;
+  const int64_t kh = operand(op, "kh"), kw = operand(op, "kw"), sh = operand(op, "sh"),
+                sw = operand(op, "sw"), dh = operand(op, "dh"), dw = operand(op, "dw"),
+                c1 = operand(op, "c1"), mcount = operand(op, "mcount");
+  const int64_t wo = (W + pl + pr - dw * (kw - 1) - 1) / sw + 1;
+  const int64_t ho = (H + pt + pb - dh * (kh - 1) - 1) / sh + 1;
+  if (W == 0 || H == 0 || W + pl + pr - dw * (kw - 1) - 1 < 0 ||
+      H + pt + pb - dh * (kh - 1) - 1 < 0)
+    throw FaultError(FaultKind::BadOperand,
+                     "load3d: feature map " + std::to_string(H) + "x" + std::to_string(W) +
+                         " with these pads is smaller than the " + std::to_string(kh) + "x" +
+                         std::to_string(kw) + " (dilated) kernel; was setfmap run?");
+  const int64_t kf = c1 * kh * kw;
+  const uint8_t *src = operandMemory(core, gm, op, "src", c1 * H * W * kBlock);
+  uint8_t *dst = operandMemory(core, gm, op, "dst", mcount * kf * kFractal);
+  const int64_t start = static_cast<int64_t>(op.address(op.inst.operandIndex("xm")));
+  for (int64_t f = 0; f < mcount; ++f)
+    for (int64_t t = 0; t < 16; ++t) {
+      int64_t p = start + f * 16 + t;
+      bool valid = p >= 0 && p < ho * wo;
+      int64_t oh = valid ? p / wo : 0, ow = valid ? p % wo : 0;
+      for (int64_t ci = 0; ci < c1; ++ci)
+        for (int64_t y = 0; y < kh; ++y)
+          for (int64_t x = 0; x < kw; ++x) {
+            int64_t k = (ci * kh + y) * kw + x;
+            uint8_t *out = dst + ((f * kf + k) * 16 + t) * kBlock;
+            int64_t ih = oh * sh - pt + y * dh, iw = ow * sw - pl + x * dw;
+            if (valid && ih >= 0 && ih < H && iw >= 0 && iw < W)
+              std::memcpy(out, src + ((ci * H + ih) * W + iw) * c0 * size, kBlock);
+            else
+              std::memset(out, 0, kBlock);
+          }
+    }
+  fx.bytes = mcount * kf * kFractal;
+}
+
+} // namespace
+
+void executeDma(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
+  Opcode code = op.inst.opcode;
+  fx.path = pathOf(code, op.inst.spaces[0]);
+  switch (code) {
+  case Opcode::Gm2L1:
+  case Opcode::Gm2Ub:
+  case Opcode::Ub2Gm:
+  case Opcode::Ub2Ub: burstCopy(core, gm, op, fx); return;
+  case Opcode::Gm2L1Nz: ndToNz(core, gm, op, fx); return;
+  case Opcode::Load2d: load2d(core, gm, op, fx); return;
+  case Opcode::Load3d:
+    fx.path = DataPath::L1ToL0A;
+    load3d(core, gm, op, fx);
+    return;
+  default: throw FaultError(FaultKind::BadOperand, "not a DMA instruction");
+  }
+}
+
+} // namespace fractal::sim::detail

@@ -1,0 +1,114 @@
+#include "MemorySystem.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fractal::sim::detail {
+
+using sc_core::sc_time;
+using sc_core::SC_NS;
+
+// SystemC time counts core cycles: 1 ns of simulated time is one cycle (see AiCore.h).
+static sc_time cycles(double n) { return sc_time(n, SC_NS); }
+
+Dram::Dram(sc_core::sc_module_name name, const ChipConfig &config)
+    : sc_module(name), socket("socket"), bytesPerCycle_(config.dramBytesPerCycle()),
+      latency_(static_cast<uint64_t>(config.dram.latencyCycles)) {
+  socket.register_b_transport(this, &Dram::b_transport);
+}
+
+void Dram::b_transport(tlm::tlm_generic_payload &trans, sc_time &delay) {
+  sc_time arrival = sc_core::sc_time_stamp() + delay;
+  sc_time start = std::max(arrival, busyUntil_);
+  sc_time occupancy = cycles(std::ceil(trans.get_data_length() / bytesPerCycle_));
+  busyUntil_ = start + occupancy;
+  delay += (start - arrival) + occupancy;
+  bytes_ += trans.get_data_length();
+  if (auto *t = trans.get_extension<GmTiming>()) {
+    t->latencyCycles += latency_;
+    t->dramBytes += trans.get_data_length();
+  }
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+L2Cache::L2Cache(sc_core::sc_module_name name, const ChipConfig &config)
+    : sc_module(name), cores("cores"), dram("dram"), config_(config) {
+  lineBytes_ = static_cast<uint64_t>(config.l2.lineBytes);
+  uint64_t lines = std::max<uint64_t>(1, static_cast<uint64_t>(config.l2.sizeBytes) / lineBytes_);
+  ways_ = std::min<uint64_t>(16, lines);
+  sets_ = std::max<uint64_t>(1, lines / ways_);
+  cores.register_b_transport(this, &L2Cache::b_transport);
+  reset();
+}
+
+void L2Cache::reset() {
+  tags_.assign(sets_ * ways_, UINT64_MAX);
+  lastUse_.assign(sets_ * ways_, 0);
+  clock_ = hits_ = misses_ = 0;
+}
+
+bool L2Cache::lookup(uint64_t line, bool allocate) {
+  uint64_t set = line % sets_;
+  uint64_t *tags = &tags_[set * ways_];
+  uint64_t *use = &lastUse_[set * ways_];
+  ++clock_;
+  for (uint64_t w = 0; w < ways_; ++w)
+    if (tags[w] == line) {
+      use[w] = clock_;
+      return true;
+    }
+  if (allocate) {
+    uint64_t victim = std::min_element(use, use + ways_) - use;
+    tags[victim] = line;
+    use[victim] = clock_;
+  }
+  return false;
+}
+
+void L2Cache::b_transport(int id, tlm::tlm_generic_payload &trans, sc_time &delay) {
+  (void)id;
+  const bool write = trans.is_write();
+  const uint64_t address = trans.get_address(), length = trans.get_data_length();
+  GmTiming *timing = trans.get_extension<GmTiming>();
+  uint64_t missLines = 0, hitLines = 0;
+  if (length > 0)
+    for (uint64_t line = address / lineBytes_; line <= (address + length - 1) / lineBytes_; ++line) {
+      // Reads allocate on a miss; writes go through to DRAM and only refresh lines already held.
+      if (lookup(line, !write))
+        ++hitLines;
+      else
+        ++missLines;
+    }
+  hits_ += hitLines;
+  misses_ += missLines;
+  if (timing) {
+    timing->lineHits += hitLines;
+    timing->lineMisses += missLines;
+    timing->latencyCycles += static_cast<uint64_t>(
+        (write ? config_.dma.gmWritePathLatencyCycles : config_.dma.gmReadPathLatencyCycles) +
+        config_.l2.hitLatencyCycles);
+  }
+  const uint64_t dramBytes = write ? length : missLines * lineBytes_;
+  if (dramBytes > 0) {
+    tlm::tlm_generic_payload down;
+    down.set_command(trans.get_command());
+    down.set_address(address);
+    down.set_data_ptr(trans.get_data_ptr());
+    down.set_data_length(static_cast<unsigned int>(dramBytes));
+    down.set_streaming_width(static_cast<unsigned int>(dramBytes));
+    down.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    GmTiming dramTiming;
+    down.set_extension(&dramTiming);
+    dram->b_transport(down, delay);
+    down.clear_extension(&dramTiming);
+    if (timing && (!write || dramBytes)) {
+      // The DRAM latency is seen once per transfer: the lines stream behind the first.
+      if (!write)
+        timing->latencyCycles += dramTiming.latencyCycles;
+      timing->dramBytes += dramTiming.dramBytes;
+    }
+  }
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+} // namespace fractal::sim::detail

@@ -1,0 +1,68 @@
+// The shared memory system behind the AI cores, as SystemC modules talking TLM-2.0:
+//   core.gmSocket --> L2Cache (one target socket per core) --> Dram
+// Transactions carry timing only: the functional semantics have already moved the bytes. The
+// returned delay is the bandwidth occupancy (including waiting for DRAM used by other cores); the
+// fixed latency comes back in a GmTiming extension, so that the DMA engine can overlap latency
+// with later transfers (it is pipelined).
+#pragma once
+
+#include "fractal/config/ChipConfig.h"
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/multi_passthrough_target_socket.h>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include <vector>
+
+namespace fractal::sim::detail {
+
+struct GmTiming : tlm::tlm_extension<GmTiming> {
+  uint64_t latencyCycles = 0;
+  uint64_t lineHits = 0, lineMisses = 0;
+  uint64_t dramBytes = 0;
+  tlm::tlm_extension_base *clone() const override { return new GmTiming(*this); }
+  void copy_from(const tlm::tlm_extension_base &other) override {
+    *this = static_cast<const GmTiming &>(other);
+  }
+};
+
+// DRAM: one shared channel of `dram.bandwidth_gbs`; requests queue behind each other.
+class Dram : public sc_core::sc_module {
+public:
+  tlm_utils::simple_target_socket<Dram> socket;
+  Dram(sc_core::sc_module_name name, const ChipConfig &config);
+  void reset() { busyUntil_ = sc_core::SC_ZERO_TIME; bytes_ = 0; }
+  uint64_t bytesTransferred() const { return bytes_; }
+
+private:
+  void b_transport(tlm::tlm_generic_payload &trans, sc_core::sc_time &delay);
+  double bytesPerCycle_;
+  uint64_t latency_;
+  sc_core::sc_time busyUntil_;
+  uint64_t bytes_ = 0;
+};
+
+// L2: set-associative, LRU, write-through without allocation on writes.
+class L2Cache : public sc_core::sc_module {
+public:
+  tlm_utils::multi_passthrough_target_socket<L2Cache> cores;
+  tlm_utils::simple_initiator_socket<L2Cache> dram;
+  L2Cache(sc_core::sc_module_name name, const ChipConfig &config);
+  void reset(); // empties the cache (a new kernel run starts cold)
+  uint64_t hits() const { return hits_; }
+  uint64_t misses() const { return misses_; }
+
+private:
+  void b_transport(int id, tlm::tlm_generic_payload &trans, sc_core::sc_time &delay);
+  bool lookup(uint64_t line, bool allocate);
+  const ChipConfig &config_;
+  uint64_t lineBytes_, sets_, ways_;
+  std::vector<uint64_t> tags_;     // sets_ * ways_, UINT64_MAX = empty
+  std::vector<uint64_t> lastUse_;  // LRU stamps
+  uint64_t clock_ = 0;
+  uint64_t hits_ = 0, misses_ = 0;
+};
+
+} // namespace fractal::sim::detail

@@ -1,0 +1,207 @@
+// The device and the process-wide SystemC host. SystemC 2.3 has one simulation context per
+// process, can elaborate only before the first sc_start, and cannot restart after sc_stop. So the
+// host keeps one elaboration (cores, L2, DRAM) for the current chip config and reuses it run after
+// run; a config change or a fault (which stops the simulation) makes it elaborate again in a fresh
+// context. The old context is deliberately leaked: SystemC cannot delete a context safely.
+#include "fractal/sim/Simulator.h"
+
+#include "AiCore.h"
+#include "MemorySystem.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+
+namespace fractal::sim {
+
+using namespace detail;
+
+const char *simModeName(SimMode mode) { return mode == SimMode::Functional ? "functional" : "timing"; }
+
+const char *pipeLabel(int pipeIndex) {
+  static const char *names[kNumPipes] = {"s", "v", "m", "mte1", "mte2", "mte3", "fix"};
+  return pipeIndex >= 0 && pipeIndex < kNumPipes ? names[pipeIndex] : "?";
+}
+
+int pipeIndexOf(isa::Pipe pipe) {
+  switch (pipe) {
+  case isa::Pipe::S: return 0;
+  case isa::Pipe::V: return 1;
+  case isa::Pipe::M: return 2;
+  case isa::Pipe::MTE1: return 3;
+  case isa::Pipe::MTE2: return 4;
+  case isa::Pipe::MTE3: return 5;
+  case isa::Pipe::FIX: return 6;
+  case isa::Pipe::ALL: break;
+  }
+  return 0;
+}
+
+namespace {
+
+constexpr uint64_t kDefaultWatchdog = 10'000'000'000ull;
+
+struct Elaboration {
+  explicit Elaboration(const ChipConfig &c) : config(c) {
+    dram = std::make_unique<Dram>("dram", config);
+    l2 = std::make_unique<L2Cache>("l2", config);
+    l2->dram.bind(dram->socket);
+    for (int i = 0; i < config.chip.cores; ++i) {
+      cores.push_back(std::make_unique<AiCore>(("core" + std::to_string(i)).c_str(), config, i));
+      cores.back()->gmSocket.bind(l2->cores);
+    }
+  }
+  ChipConfig config; // the modules keep references into it
+  std::unique_ptr<Dram> dram;
+  std::unique_ptr<L2Cache> l2;
+  std::vector<std::unique_ptr<AiCore>> cores;
+};
+
+class SystemCHost {
+public:
+  static SystemCHost &instance() {
+    static SystemCHost host;
+    return host;
+  }
+  std::mutex mutex;
+
+  Elaboration &prepare(const ChipConfig &config) {
+    std::string key = chipConfigToYaml(config);
+    if (elaboration_ && usable_ && key == key_)
+      return *elaboration_;
+    if (elaboration_ && usable_)
+      elaboration_.reset(); // a clean context: its modules can be destroyed
+    else
+      elaboration_.release(); // stopped mid-run: leave it with its leaked context
+    freshContext();
+    elaboration_ = std::make_unique<Elaboration>(config);
+    key_ = key;
+    usable_ = true;
+    return *elaboration_;
+  }
+  void poison() { usable_ = false; }
+
+private:
+  SystemCHost() {
+    // No banner on stdout, no "simulation stopped" notes: the CLI's output is for the user.
+    setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
+  }
+  static void freshContext() {
+    sc_core::sc_curr_simcontext = new sc_core::sc_simcontext;
+    sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
+    sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+    sc_core::sc_report_handler::set_actions(sc_core::SC_WARNING, sc_core::SC_DO_NOTHING);
+  }
+  std::unique_ptr<Elaboration> elaboration_;
+  std::string key_;
+  bool usable_ = false;
+};
+
+} // namespace
+
+Simulator::Simulator(ChipConfig config)
+    : config_(std::move(config)), gm_(static_cast<uint64_t>(config_.chip.gmSizeBytes)) {
+  for (int i = 0; i < config_.chip.cores; ++i)
+    cores_.push_back(std::make_unique<CoreState>(config_, i));
+}
+
+Simulator::~Simulator() = default;
+
+Expected<uint64_t> Simulator::loadKernelData(const isa::KernelBinary &kernel,
+                                             const std::string &name) {
+  if (kernel.data.empty())
+    return uint64_t(0);
+  uint64_t address = gm_.findFree(kernel.data.size(), 512);
+  if (address == 0)
+    return Error::badInput("no room in device memory for the " +
+                           std::to_string(kernel.data.size()) + "-byte data section of " + name);
+  if (Status s = gm_.allocate(address, kernel.data.size(), name + " .data"); !s)
+    return s.error();
+  if (Status s = gm_.write(address, kernel.data.data(), kernel.data.size()); !s)
+    return s.error();
+  return address;
+}
+
+Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const LaunchInfo &launch,
+                                   const SimOptions &options) {
+  if (!kernel.target.empty() && kernel.target != config_.name)
+    return Error::badInput("kernel " + kernel.source + " was built for target '" + kernel.target +
+                           "', the device is '" + config_.name + "'");
+  if (options.blockDim < 1)
+    return Error::badInput("block_dim must be at least 1, got " + std::to_string(options.blockDim));
+  if (kernel.code.empty())
+    return Error::badInput("kernel " + kernel.source + " has no instructions");
+
+  SystemCHost &host = SystemCHost::instance();
+  std::lock_guard<std::mutex> lock(host.mutex);
+  Elaboration &elab = host.prepare(config_);
+  elab.l2->reset();
+  elab.dram->reset();
+
+  RunResult result;
+  result.mode = options.mode;
+  result.config = config_.name;
+  result.blockDim = options.blockDim;
+  result.cores.assign(cores_.size(), CoreStats{});
+  const uint64_t watchdog = options.watchdog ? options.watchdog : kDefaultWatchdog;
+
+  RunContext ctx;
+  ctx.kernel = &kernel;
+  ctx.gm = &gm_;
+  ctx.launch = launch;
+  ctx.launch.blockDim = options.blockDim;
+  ctx.blockDim = options.blockDim;
+  ctx.numCores = static_cast<int>(cores_.size());
+  ctx.timed = options.mode == SimMode::Timing;
+  ctx.instructionBudget = watchdog;
+  ctx.trace = options.trace;
+  ctx.traceOut = &result.trace;
+  ctx.start = sc_core::sc_time_stamp();
+  for (size_t i = 0; i < cores_.size(); ++i)
+    elab.cores[i]->launch(&ctx, cores_[i].get(), &result.cores[i]);
+
+  const int activeCores = static_cast<int>(std::min<int64_t>(options.blockDim, ctx.numCores));
+  auto wallStart = std::chrono::steady_clock::now();
+  if (ctx.timed)
+    sc_core::sc_start(sc_core::sc_time(static_cast<double>(watchdog), sc_core::SC_NS));
+  else
+    sc_core::sc_start();
+  result.wallSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
+
+  if (!ctx.fault && ctx.finishedCores < activeCores) {
+    // Nothing can move (deadlock) or time ran out (watchdog): say what each unit waits for.
+    const bool watchdogHit = ctx.timed && sc_core::sc_pending_activity();
+    for (auto &core : elab.cores)
+      if (std::optional<Fault> blocked = core->describeBlocked()) {
+        blocked->kind = watchdogHit ? FaultKind::Watchdog : FaultKind::Deadlock;
+        blocked->cause = (watchdogHit ? "watchdog: no end after " + std::to_string(watchdog) +
+                                            " cycles; "
+                                      : std::string("every unfinished unit is blocked: ")) +
+                         blocked->cause;
+        blocked->cycle = ctx.timed ? static_cast<uint64_t>((sc_core::sc_time_stamp() - ctx.start)
+                                                               .to_seconds() * 1e9 + 0.5)
+                                   : 0;
+        ctx.fault = *blocked;
+        break;
+      }
+  }
+  for (const CoreStats &c : result.cores) {
+    result.cycles = std::max(result.cycles, c.finishCycle);
+    result.instructions += c.pipes[0].instructions; // every instruction is fetched by the scalar unit
+  }
+  result.latencyUs = config_.cyclesToMicroseconds(static_cast<double>(result.cycles));
+  result.dramBytes = elab.dram->bytesTransferred();
+  if (ctx.fault) {
+    host.poison(); // the simulation was stopped or is stuck mid-kernel
+    result.fault = ctx.fault;
+    return Error::deviceFault(ctx.fault->message());
+  }
+  return result;
+}
+
+} // namespace fractal::sim
+
+// libsystemc.so carries a main() that calls sc_main(). Fractal's programs have their own main(),
+// so this is never called, but the shared library needs the symbol to link.
+int sc_main(int, char **) { return 1; }

@@ -1,0 +1,402 @@
+// Vector unit semantics (docs/isa.md, "Vector instructions"): repeats of 8 blocks of 32 bytes,
+// block and repeat strides, a 128-bit mask, fp16 computed in fp32 and rounded once. Each repeat
+// reads all its sources before it writes its destination; repeats run in order.
+#include "ExecUtil.h"
+
+#include "fractal/isa/Numerics.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace fractal::sim::detail {
+
+using isa::DataType;
+using isa::Opcode;
+
+namespace {
+
+constexpr uint64_t kBlock = 32;
+constexpr int kMaxElements = 128; // per repeat (fp16)
+
+struct Operand {
+  uint8_t *base = nullptr;
+  uint64_t size = 0; // element size
+  uint64_t blk = 1, rep = 8;
+  uint8_t *element(uint64_t r, uint64_t e) const {
+    uint64_t perBlock = kBlock / size;
+    return base + r * rep * kBlock + (e / perBlock) * blk * kBlock + (e % perBlock) * size;
+  }
+};
+
+// Resolves a UB operand after checking the whole span it touches for `repeat` repeats of
+// `elements` elements of `size` bytes.
+Operand vectorOperand(CoreState &core, const DispatchedOp &op, const char *name, uint64_t size,
+                      uint64_t elements, uint64_t repeat, uint64_t blk, uint64_t rep) {
+  Operand o;
+  o.size = size;
+  o.blk = blk;
+  o.rep = rep;
+  uint64_t blocks = ceilDiv(elements * size, kBlock);
+  uint64_t span = repeat == 0 ? 0 : (repeat - 1) * rep * kBlock + (blocks - 1) * blk * kBlock + kBlock;
+  size_t i = op.inst.operandIndex(name);
+  o.base = core.local(op.inst.spaces[i], op.address(i), span, name);
+  return o;
+}
+
+// The operand's strides from the instruction (`dst_blk`/`dst_rep`, `src0_blk`/`src0_rep`, ...).
+std::pair<uint64_t, uint64_t> strides(const DispatchedOp &op, const std::string &name) {
+  return {static_cast<uint64_t>(op.inst.operand((name + "_blk").c_str())),
+          static_cast<uint64_t>(op.inst.operand((name + "_rep").c_str()))};
+}
+
+bool enabled(const DispatchedOp &op, uint64_t e) {
+  return e < 64 ? (op.maskLo >> e) & 1 : (op.maskHi >> (e - 64)) & 1;
+}
+
+// Element values are carried as double: exact for fp16, fp32 and int32.
+double loadElement(const uint8_t *p, DataType t) {
+  switch (t) {
+  case DataType::F16: {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return isa::halfToFloat(h);
+  }
+  case DataType::F32: {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+  case DataType::S32: {
+    int32_t x;
+    std::memcpy(&x, p, 4);
+    return x;
+  }
+  case DataType::S8: return static_cast<int8_t>(*p);
+  }
+  return 0;
+}
+
+void loadRepeat(const Operand &o, uint64_t r, uint64_t n, DataType t, float *out) {
+  if (t == DataType::F16 && o.blk == 1) {
+    // Contiguous blocks: one F16C conversion per repeat.
+    isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(o.element(r, 0)), out, n);
+    return;
+  }
+  for (uint64_t e = 0; e < n; ++e)
+    out[e] = static_cast<float>(loadElement(o.element(r, e), t));
+}
+
+void storeFloat(uint8_t *p, DataType t, float v) {
+  if (t == DataType::F16) {
+    uint16_t h = isa::floatToHalf(v);
+    std::memcpy(p, &h, 2);
+  } else {
+    std::memcpy(p, &v, 4);
+  }
+}
+
+void storeRepeat(const Operand &o, const DispatchedOp &op, uint64_t r, uint64_t n, DataType t,
+                 const float *values) {
+  for (uint64_t e = 0; e < n; ++e)
+    if (enabled(op, e))
+      storeFloat(o.element(r, e), t, values[e]);
+}
+
+uint64_t elementsPerRepeat(DataType t) { return 256 / isa::dataTypeBytes(t); }
+
+float scalarOperand(const DispatchedOp &op, DataType t) {
+  uint64_t raw = op.address(op.inst.operandIndex("xs"));
+  if (t == DataType::F16)
+    return isa::halfToFloat(static_cast<uint16_t>(raw));
+  return isa::bitsToFloat(static_cast<uint32_t>(raw));
+}
+
+int32_t wrap(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
+
+// Integer (s32) element-wise ops, exact and wrapping.
+int32_t integerOp(Opcode code, int32_t a, int32_t b) {
+  switch (code) {
+  case Opcode::Vadd:
+  case Opcode::Vadds: return wrap(int64_t(a) + b);
+  case Opcode::Vsub: return wrap(int64_t(a) - b);
+  case Opcode::Vmul:
+  case Opcode::Vmuls: return wrap(int64_t(a) * b);
+  case Opcode::Vmax:
+  case Opcode::Vmaxs: return std::max(a, b);
+  case Opcode::Vmin:
+  case Opcode::Vmins: return std::min(a, b);
+  case Opcode::Vabs: return a == INT32_MIN ? a : std::abs(a);
+  case Opcode::Vrelu: return std::max(a, 0);
+  case Opcode::Vmov: return a;
+  default: throw FaultError(FaultKind::BadOperand, "no integer form of this vector op");
+  }
+}
+
+float floatOp(Opcode code, float a, float b) {
+  switch (code) {
+  case Opcode::Vadd:
+  case Opcode::Vadds: return a + b;
+  case Opcode::Vsub: return a - b;
+  case Opcode::Vmul:
+  case Opcode::Vmuls: return a * b;
+  case Opcode::Vdiv: return a / b;
+  case Opcode::Vmax:
+  case Opcode::Vmaxs: return isa::fractalMax(a, b);
+  case Opcode::Vmin:
+  case Opcode::Vmins: return isa::fractalMin(a, b);
+  case Opcode::Vabs: return std::fabs(a);
+  case Opcode::Vexp: return isa::fractalExp(a);
+  case Opcode::Vln: return isa::fractalLog(a);
+  case Opcode::Vsqrt: return std::sqrt(a);
+  case Opcode::Vrsqrt: return 1.0f / std::sqrt(a);
+  case Opcode::Vrec: return 1.0f / a;
+  case Opcode::Vrelu: return isa::fractalMax(a, 0.0f);
+  case Opcode::Vmov: return a;
+  default: throw FaultError(FaultKind::BadOperand, "not an element-wise vector op");
+  }
+}
+
+bool compare(isa::CompareMode mode, double a, double b) {
+  switch (mode) {
+  case isa::CompareMode::EQ: return a == b;
+  case isa::CompareMode::NE: return a != b;
+  case isa::CompareMode::LT: return a < b;
+  case isa::CompareMode::LE: return a <= b;
+  case isa::CompareMode::GT: return a > b;
+  case isa::CompareMode::GE: return a >= b;
+  }
+  return false;
+}
+
+// Pairwise tree over `n` (a power of two) values, every step in fp32.
+float treeReduce(float *v, uint64_t n, Opcode code) {
+  for (uint64_t width = n; width > 1; width /= 2)
+    for (uint64_t i = 0; i < width / 2; ++i) {
+      float a = v[2 * i], b = v[2 * i + 1];
+      v[i] = code == Opcode::Vcadd || code == Opcode::Vcgadd   ? a + b
+             : code == Opcode::Vcmax || code == Opcode::Vcgmax ? isa::fractalMax(a, b)
+                                                               : isa::fractalMin(a, b);
+    }
+  return v[0];
+}
+
+float identity(Opcode code) {
+  if (code == Opcode::Vcadd || code == Opcode::Vcgadd)
+    return 0.0f;
+  return code == Opcode::Vcmax || code == Opcode::Vcgmax ? -INFINITY : INFINITY;
+}
+
+void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat) {
+  const Opcode code = op.inst.opcode;
+  const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
+  const auto &specOps = op.inst.info().operands;
+  auto has = [&](const char *name) {
+    for (const auto &o : specOps)
+      if (std::string(o.name) == name)
+        return true;
+    return false;
+  };
+  const bool binary = has("src1");
+  const bool scalar = has("xs");
+  const std::string srcName = binary ? "src0" : "src";
+  auto [db, dr] = strides(op, "dst");
+  auto [s0b, s0r] = strides(op, srcName);
+  Operand dst = vectorOperand(core, op, "dst", size, n, repeat, db, dr);
+  Operand src0 = vectorOperand(core, op, srcName.c_str(), size, n, repeat, s0b, s0r);
+  Operand src1;
+  if (binary) {
+    auto [s1b, s1r] = strides(op, "src1");
+    src1 = vectorOperand(core, op, "src1", size, n, repeat, s1b, s1r);
+  }
+  Operand sel;
+  if (code == Opcode::Vsel)
+    sel.base = core.local(isa::Space::UB, op.address(op.inst.operandIndex("sel")),
+                          repeat * n / 8, "sel");
+
+  float a[kMaxElements], b[kMaxElements], out[kMaxElements];
+  for (uint64_t r = 0; r < repeat; ++r) {
+    if (t == DataType::S32) {
+      int32_t ai[kMaxElements], bi[kMaxElements], oi[kMaxElements];
+      int32_t s = scalar ? static_cast<int32_t>(op.address(op.inst.operandIndex("xs"))) : 0;
+      for (uint64_t e = 0; e < n; ++e) {
+        std::memcpy(&ai[e], src0.element(r, e), 4);
+        bi[e] = s;
+        if (binary)
+          std::memcpy(&bi[e], src1.element(r, e), 4);
+      }
+      for (uint64_t e = 0; e < n; ++e)
+        oi[e] = code == Opcode::Vsel ? ((sel.base[r * n / 8 + e / 8] >> (e % 8)) & 1 ? ai[e] : bi[e])
+                                     : integerOp(code, ai[e], bi[e]);
+      for (uint64_t e = 0; e < n; ++e)
+        if (enabled(op, e))
+          std::memcpy(dst.element(r, e), &oi[e], 4);
+      continue;
+    }
+    loadRepeat(src0, r, n, t, a);
+    if (binary)
+      loadRepeat(src1, r, n, t, b);
+    else if (scalar)
+      std::fill(b, b + n, scalarOperand(op, t));
+    if (code == Opcode::Vsel) {
+      for (uint64_t e = 0; e < n; ++e)
+        out[e] = (sel.base[r * n / 8 + e / 8] >> (e % 8)) & 1 ? a[e] : b[e];
+    } else {
+      for (uint64_t e = 0; e < n; ++e)
+        out[e] = floatOp(code, a[e], b[e]);
+    }
+    storeRepeat(dst, op, r, n, t, out);
+  }
+}
+
+void vcompare(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat) {
+  const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
+  auto mode = static_cast<isa::CompareMode>(op.inst.operand("cmp"));
+  auto [s0b, s0r] = strides(op, "src0");
+  auto [s1b, s1r] = strides(op, "src1");
+  Operand src0 = vectorOperand(core, op, "src0", size, n, repeat, s0b, s0r);
+  Operand src1 = vectorOperand(core, op, "src1", size, n, repeat, s1b, s1r);
+  uint8_t *dst = core.local(isa::Space::UB, op.address(op.inst.operandIndex("dst")),
+                            repeat * n / 8, "dst");
+  for (uint64_t r = 0; r < repeat; ++r) {
+    uint8_t bits[kMaxElements / 8] = {};
+    for (uint64_t e = 0; e < n; ++e)
+      if (enabled(op, e) &&
+          compare(mode, loadElement(src0.element(r, e), t), loadElement(src1.element(r, e), t)))
+        bits[e / 8] |= static_cast<uint8_t>(1u << (e % 8));
+    std::memcpy(dst + r * n / 8, bits, n / 8);
+  }
+}
+
+void vconvert(CoreState &core, const DispatchedOp &op, uint64_t repeat) {
+  auto from = static_cast<DataType>(op.inst.operand("from"));
+  auto to = static_cast<DataType>(op.inst.operand("to"));
+  const uint64_t fs = isa::dataTypeBytes(from), ts = isa::dataTypeBytes(to);
+  const uint64_t n = 256 / std::max(fs, ts);
+  auto [db, dr] = strides(op, "dst");
+  auto [sb, sr] = strides(op, "src");
+  Operand dst = vectorOperand(core, op, "dst", ts, n, repeat, db, dr);
+  Operand src = vectorOperand(core, op, "src", fs, n, repeat, sb, sr);
+  uint8_t tmp[kMaxElements * 4];
+  for (uint64_t r = 0; r < repeat; ++r) {
+    for (uint64_t e = 0; e < n; ++e) {
+      double v = loadElement(src.element(r, e), from);
+      uint8_t *out = tmp + e * ts;
+      switch (to) {
+      case DataType::F16: {
+        // int32 -> fp16 goes through fp32 (two roundings), as docs/isa.md defines.
+        uint16_t h = isa::floatToHalf(static_cast<float>(v));
+        std::memcpy(out, &h, 2);
+        break;
+      }
+      case DataType::F32: {
+        float f = static_cast<float>(v);
+        std::memcpy(out, &f, 4);
+        break;
+      }
+      case DataType::S8: *reinterpret_cast<int8_t *>(out) = isa::floatToInt8Saturate(static_cast<float>(v)); break;
+      case DataType::S32: {
+        int32_t x = isa::floatToInt32Saturate(static_cast<float>(v));
+        std::memcpy(out, &x, 4);
+        break;
+      }
+      }
+    }
+    for (uint64_t e = 0; e < n; ++e)
+      if (enabled(op, e))
+        std::memcpy(dst.element(r, e), tmp + e * ts, ts);
+  }
+}
+
+void vreduce(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat) {
+  const Opcode code = op.inst.opcode;
+  const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
+  const bool perBlock = code == Opcode::Vcgadd || code == Opcode::Vcgmax || code == Opcode::Vcgmin;
+  auto [sb, sr] = strides(op, "src");
+  Operand src = vectorOperand(core, op, "src", size, n, repeat, sb, sr);
+  const uint64_t results = perBlock ? 8 : 1;
+  uint8_t *dst = core.local(isa::Space::UB, op.address(op.inst.operandIndex("dst")),
+                            repeat * results * size, "dst");
+  float v[kMaxElements];
+  for (uint64_t r = 0; r < repeat; ++r) {
+    loadRepeat(src, r, n, t, v);
+    for (uint64_t e = 0; e < n; ++e)
+      if (!enabled(op, e))
+        v[e] = identity(code);
+    const uint64_t group = n / results;
+    for (uint64_t g = 0; g < results; ++g)
+      storeFloat(dst + (r * results + g) * size, t, treeReduce(v + g * group, group, code));
+  }
+}
+
+void vduplicate(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat) {
+  const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
+  auto [db, dr] = strides(op, "dst");
+  Operand dst = vectorOperand(core, op, "dst", size, n, repeat, db, dr);
+  uint64_t raw = op.address(op.inst.operandIndex("xs"));
+  for (uint64_t r = 0; r < repeat; ++r)
+    for (uint64_t e = 0; e < n; ++e)
+      if (enabled(op, e))
+        std::memcpy(dst.element(r, e), &raw, size); // low bits, little-endian
+}
+
+} // namespace
+
+void executeVector(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
+  (void)gm;
+  const Opcode code = op.inst.opcode;
+  const uint64_t repeat = op.inst.operand("repeat");
+  fx.bytes = repeat * 256;
+  if (code == Opcode::Vconv) {
+    vconvert(core, op, repeat);
+    return;
+  }
+  const auto t = static_cast<DataType>(op.inst.operand("type"));
+  switch (code) {
+  case Opcode::Vcmp: vcompare(core, op, t, repeat); return;
+  case Opcode::Vcadd:
+  case Opcode::Vcmax:
+  case Opcode::Vcmin:
+  case Opcode::Vcgadd:
+  case Opcode::Vcgmax:
+  case Opcode::Vcgmin: vreduce(core, op, t, repeat); return;
+  case Opcode::Vdup: vduplicate(core, op, t, repeat); return;
+  default: elementwise(core, op, t, repeat); return;
+  }
+}
+
+} // namespace fractal::sim::detail
+
+namespace fractal::sim {
+
+const char *dataPathName(DataPath path) {
+  switch (path) {
+  case DataPath::GmToL1: return "gm->l1";
+  case DataPath::GmToUb: return "gm->ub";
+  case DataPath::UbToGm: return "ub->gm";
+  case DataPath::UbToUb: return "ub->ub";
+  case DataPath::L1ToL0A: return "l1->l0a";
+  case DataPath::L1ToL0B: return "l1->l0b";
+  case DataPath::L0CToGm: return "l0c->gm";
+  case DataPath::L0CToUb: return "l0c->ub";
+  case DataPath::L0CToL1: return "l0c->l1";
+  case DataPath::ScalarGm: return "scalar<->gm";
+  case DataPath::None: return "none";
+  }
+  return "?";
+}
+
+void executeOp(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &effects) {
+  switch (op.inst.pipe()) {
+  case isa::Pipe::M: detail::executeCube(core, gm, op, effects); return;
+  case isa::Pipe::FIX: detail::executeFixPipe(core, gm, op, effects); return;
+  case isa::Pipe::V:
+    if (op.inst.opcode == isa::Opcode::Ub2Ub)
+      detail::executeDma(core, gm, op, effects);
+    else
+      detail::executeVector(core, gm, op, effects);
+    return;
+  default: detail::executeDma(core, gm, op, effects); return;
+  }
+}
+
+} // namespace fractal::sim

@@ -146,16 +146,21 @@ struct Label {
 
 class Assembler {
 public:
-  Assembler(const std::string &source, const std::string &fileName) : file_(fileName) {
+  Assembler(const std::string &source, const std::string &fileName, const Defines &defines)
+      : file_(fileName), defines_(defines) {
     std::istringstream in(source);
+    std::vector<std::string> raw;
     for (std::string l; std::getline(in, l);)
-      lines_.push_back(l);
+      raw.push_back(l);
+    expandMacros(raw);
   }
 
   Expected<KernelBinary> run() {
-    pass(/*layoutOnly=*/true);
+    equs_ = defines_;
+    if (diagnostics_.empty())
+      pass(/*layoutOnly=*/true);
     if (diagnostics_.empty()) {
-      equs_.clear(); // .equ values are re-established in order during the second pass
+      equs_ = defines_; // .equ values are re-established in order during the second pass
       pass(/*layoutOnly=*/false);
     }
     if (!diagnostics_.empty()) {
@@ -181,9 +186,9 @@ private:
     dataSize_ = 0;
     note_.clear();
     kernel_ = KernelBinary();
-    for (size_t n = 0; n < lines_.size(); ++n) {
-      lineNo_ = static_cast<int>(n) + 1;
-      std::string text = stripComment(lines_[n]);
+    for (const SourceLine &line : lines_) {
+      lineNo_ = line.number;
+      std::string text = stripComment(line.text);
       statement_ = text;
       Cursor c(text);
       try {
@@ -351,6 +356,10 @@ private:
       int64_t v = expression(c);
       if (labels_.count(sym))
         fail(ncol, "'" + sym + "' is already a label");
+      if (defines_.count(sym)) {
+        expectEnd(c);
+        return; // the value given with -D wins over the file's default
+      }
       if (equs_.count(sym))
         fail(ncol, "'" + sym + "' is already defined");
       equs_[sym] = v;
@@ -685,8 +694,172 @@ private:
       fail(col, why);
   }
 
+  // ---- macros: `.macro NAME a, b` ... `.endm`; `\a` is replaced by the argument and `\@` by a
+  // number unique to each expansion (for local labels). Expanded lines keep the line number of
+  // the invocation, so diagnostics point at the source the user wrote.
+  struct SourceLine {
+    std::string text;
+    int number;
+  };
+  struct Macro {
+    std::vector<std::string> params;
+    std::vector<std::string> body;
+    int line;
+  };
+
+  static std::vector<std::string> splitArguments(const std::string &text) {
+    std::vector<std::string> out;
+    std::string cur;
+    int depth = 0;
+    for (char ch : text) {
+      if (ch == '(' || ch == '[')
+        ++depth;
+      if (ch == ')' || ch == ']')
+        --depth;
+      if (ch == ',' && depth == 0) {
+        out.push_back(cur);
+        cur.clear();
+        continue;
+      }
+      cur += ch;
+    }
+    out.push_back(cur);
+    for (std::string &a : out) {
+      size_t b = a.find_first_not_of(" \t"), e = a.find_last_not_of(" \t\r");
+      a = b == std::string::npos ? "" : a.substr(b, e - b + 1);
+    }
+    if (out.size() == 1 && out[0].empty())
+      out.clear();
+    return out;
+  }
+
+  void expandMacros(const std::vector<std::string> &raw) {
+    for (size_t n = 0; n < raw.size(); ++n) {
+      lineNo_ = static_cast<int>(n) + 1;
+      std::string text = stripComment(raw[n]);
+      Cursor c(text);
+      int col = c.col();
+      std::string first = c.identifier();
+      if (first == ".endm") {
+        report(col, "'.endm' without '.macro'");
+        continue;
+      }
+      if (first != ".macro") {
+        expandLine(raw[n], lineNo_, 0);
+        continue;
+      }
+      int ncol = c.col();
+      std::string name = c.identifier();
+      if (name.empty() || name[0] == '.') {
+        report(ncol, "expected a macro name after .macro");
+        continue;
+      }
+      if (macros_.count(name) || findByMnemonic(name)) {
+        report(ncol, "macro '" + name + "' is already defined or is an instruction");
+        continue;
+      }
+      Macro m;
+      m.line = lineNo_;
+      m.params = splitArguments(c.rest());
+      bool closed = false;
+      for (++n; n < raw.size(); ++n) {
+        Cursor b(stripComment(raw[n]));
+        std::string head = b.identifier();
+        if (head == ".endm") {
+          closed = true;
+          break;
+        }
+        if (head == ".macro") {
+          lineNo_ = static_cast<int>(n) + 1;
+          report(1, "macros cannot be defined inside a macro");
+        }
+        m.body.push_back(raw[n]);
+      }
+      if (!closed) {
+        report(ncol, "macro '" + name + "' has no '.endm'");
+        return;
+      }
+      macros_[name] = std::move(m);
+    }
+  }
+
+  void expandLine(const std::string &line, int number, int depth) {
+    std::string text = stripComment(line);
+    Cursor c(text);
+    // Skip leading labels to find the statement's first word.
+    size_t statementStart = 0;
+    for (;;) {
+      if (c.atEnd())
+        break;
+      size_t save = c.pos();
+      std::string id = c.identifier();
+      if (!id.empty() && c.peekRaw() == ':') {
+        c.consume(':');
+        statementStart = c.pos();
+        continue;
+      }
+      c.setPos(save);
+      break;
+    }
+    int col = c.col();
+    std::string word = c.identifier();
+    auto it = macros_.find(word);
+    if (it == macros_.end()) {
+      lines_.push_back({line, number});
+      return;
+    }
+    if (depth > 32) {
+      lineNo_ = number;
+      report(col, "macro '" + word + "' expands too deeply (recursive?)");
+      return;
+    }
+    const Macro &m = it->second;
+    std::vector<std::string> args = splitArguments(c.rest());
+    if (args.size() != m.params.size()) {
+      lineNo_ = number;
+      report(col, "macro '" + word + "' takes " + std::to_string(m.params.size()) +
+                      " argument(s), got " + std::to_string(args.size()));
+      return;
+    }
+    if (statementStart > 0)
+      lines_.push_back({text.substr(0, statementStart), number}); // the labels
+    const std::string unique = std::to_string(expansions_++);
+    for (const std::string &bodyLine : m.body) {
+      std::string out;
+      for (size_t i = 0; i < bodyLine.size(); ++i) {
+        if (bodyLine[i] != '\\') {
+          out += bodyLine[i];
+          continue;
+        }
+        if (i + 1 < bodyLine.size() && bodyLine[i + 1] == '@') {
+          out += unique;
+          ++i;
+          continue;
+        }
+        size_t j = i + 1;
+        while (j < bodyLine.size() && Cursor::isIdentChar(bodyLine[j]) && bodyLine[j] != '.')
+          ++j;
+        std::string param = bodyLine.substr(i + 1, j - i - 1);
+        bool found = false;
+        for (size_t p = 0; p < m.params.size(); ++p)
+          if (m.params[p] == param) {
+            out += args[p];
+            found = true;
+          }
+        if (!found)
+          out += bodyLine.substr(i, j - i);
+        i = j - 1;
+      }
+      expandLine(out, number, depth + 1);
+    }
+  }
+
+  std::map<std::string, Macro> macros_;
+  int expansions_ = 0;
+
   std::string file_;
-  std::vector<std::string> lines_;
+  Defines defines_;
+  std::vector<SourceLine> lines_;
   std::vector<Diagnostic> diagnostics_;
   std::map<std::string, Label> labels_;
   std::map<std::string, int64_t> equs_;
@@ -703,9 +876,27 @@ private:
 
 } // namespace
 
-Expected<KernelBinary> assemble(const std::string &source, const std::string &fileName) {
-  Assembler assembler(source, fileName);
+Expected<KernelBinary> assemble(const std::string &source, const std::string &fileName,
+                                const Defines &defines) {
+  Assembler assembler(source, fileName, defines);
   return assembler.run();
+}
+
+Status parseDefine(const std::string &text, Defines &defines) {
+  size_t eq = text.find('=');
+  std::string name = text.substr(0, eq);
+  bool validName = !name.empty() && Cursor::isIdentStart(name[0]);
+  for (char c : name)
+    validName = validName && Cursor::isIdentChar(c);
+  if (eq == std::string::npos || !validName)
+    return Error::badInput("-D expects NAME=VALUE, got '" + text + "'");
+  std::string value = text.substr(eq + 1);
+  bool negative = !value.empty() && value[0] == '-';
+  int64_t v = 0;
+  if (!parseIntegerLiteral(negative ? value.substr(1) : value, negative, v))
+    return Error::badInput("-D " + name + ": '" + value + "' is not an integer");
+  defines[name] = v;
+  return Status::success();
 }
 
 } // namespace fractal::isa

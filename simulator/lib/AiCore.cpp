@@ -233,9 +233,13 @@ void AiCore::waitFlag(int pipe, const DispatchedOp &op) {
   }
   waitingFor_[pipe].clear();
   f.set = false;
-  if (run_->timed)
-    stats_->pipes[pipe].flagWaitCycles +=
+  if (run_->timed) {
+    const uint64_t waited =
         static_cast<uint64_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
+    stats_->pipes[pipe].flagWaitCycles += waited;
+    if (run_->trace && waited > 0) // stalls are visible in the trace as wait_flag slices
+      run_->traceOut->push_back({id_, pipe, now() - waited, waited, op.pc});
+  }
 }
 
 void AiCore::waitPipeIdle(int pipe) {
@@ -273,10 +277,12 @@ uint64_t AiCore::gmTransfer(const OpEffects &fx, uint64_t &latency) {
   trans.set_command(fx.gmWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
   trans.set_address(fx.gmAddress);
   trans.set_data_ptr(&noData);
-  trans.set_data_length(static_cast<unsigned int>(fx.gmLength));
-  trans.set_streaming_width(static_cast<unsigned int>(fx.gmLength));
+  trans.set_data_length(static_cast<unsigned int>(fx.gmRowBytes));
+  trans.set_streaming_width(static_cast<unsigned int>(fx.gmRowBytes));
   trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   GmTiming timing;
+  timing.rows = fx.gmRows;
+  timing.rowStride = fx.gmRowStride;
   trans.set_extension(&timing);
   sc_time delay = SC_ZERO_TIME;
   gmSocket->b_transport(trans, delay);
@@ -301,11 +307,11 @@ void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
     return;
   OpTiming t = pipeTiming(config_, op, fx);
   uint64_t busy = t.busy, latency = t.latency;
-  if (fx.gmLength > 0) {
+  if (fx.gmBytes() > 0) {
     uint64_t gmLatency = 0;
     uint64_t dramTime = gmTransfer(fx, gmLatency);
     int64_t portBw = fx.gmWrite ? config_.dma.gmWriteBytesPerCycle : config_.dma.gmReadBytesPerCycle;
-    uint64_t port = ceilDivCycles(fx.gmLength, portBw);
+    uint64_t port = ceilDivCycles(fx.gmBytes(), portBw);
     uint64_t withMemory = static_cast<uint64_t>(config_.dma.issueCycles) + std::max(port, dramTime);
     if (withMemory > busy) {
       stats_->pipes[pipe].memoryStallCycles += withMemory - busy;

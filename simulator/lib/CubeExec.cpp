@@ -221,8 +221,16 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
   fx.bytes = m * n * outSize;
   if (dstSpace == isa::Space::GM) {
     fx.gmAddress = op.address(op.inst.operandIndex("dst"));
-    fx.gmLength = dstSpan;
     fx.gmWrite = true;
+    if (nz2nd) { // m rows of n elements
+      fx.gmRows = m;
+      fx.gmRowBytes = n * outSize;
+      fx.gmRowStride = dstStride * outSize;
+    } else { // one block of m rows x 16 elements per column block
+      fx.gmRows = nf;
+      fx.gmRowBytes = m * kF * outSize;
+      fx.gmRowStride = dstStride * kF * outSize;
+    }
   }
 }
 

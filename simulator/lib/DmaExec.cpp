@@ -39,7 +39,9 @@ void burstCopy(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffe
   bool gmDst = op.inst.space("dst") == Space::GM;
   if (gmSrc || gmDst) {
     fx.gmAddress = op.address(op.inst.operandIndex(gmSrc ? "src" : "dst"));
-    fx.gmLength = gmSrc ? srcSpan : dstSpan;
+    fx.gmRows = nburst;
+    fx.gmRowBytes = burstBytes;
+    fx.gmRowStride = (len + (gmSrc ? srcGap : dstGap)) * kBlock;
     fx.gmWrite = gmDst;
   }
 }
@@ -67,7 +69,9 @@ void ndToNz(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
   }
   fx.bytes = colBlocks * dstRows * kBlock;
   fx.gmAddress = op.address(op.inst.operandIndex("src"));
-  fx.gmLength = srcSpan;
+  fx.gmRows = rows;
+  fx.gmRowBytes = cols * size;
+  fx.gmRowStride = stride * size;
 }
 
 void load2d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {

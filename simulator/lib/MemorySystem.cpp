@@ -70,15 +70,22 @@ void L2Cache::b_transport(int id, tlm::tlm_generic_payload &trans, sc_time &dela
   const bool write = trans.is_write();
   const uint64_t address = trans.get_address(), length = trans.get_data_length();
   GmTiming *timing = trans.get_extension<GmTiming>();
+  const uint64_t rows = timing ? timing->rows : 1, stride = timing ? timing->rowStride : 0;
   uint64_t missLines = 0, hitLines = 0;
-  if (length > 0)
-    for (uint64_t line = address / lineBytes_; line <= (address + length - 1) / lineBytes_; ++line) {
+  uint64_t lastLine = UINT64_MAX; // rows closer than a line share it: count each line once
+  for (uint64_t r = 0; r < rows && length > 0; ++r) {
+    const uint64_t start = address + r * stride;
+    for (uint64_t line = start / lineBytes_; line <= (start + length - 1) / lineBytes_; ++line) {
+      if (line == lastLine)
+        continue;
+      lastLine = line;
       // Reads allocate on a miss; writes go through to DRAM and only refresh lines already held.
       if (lookup(line, !write))
         ++hitLines;
       else
         ++missLines;
     }
+  }
   hits_ += hitLines;
   misses_ += missLines;
   if (timing) {
@@ -88,7 +95,7 @@ void L2Cache::b_transport(int id, tlm::tlm_generic_payload &trans, sc_time &dela
         (write ? config_.dma.gmWritePathLatencyCycles : config_.dma.gmReadPathLatencyCycles) +
         config_.l2.hitLatencyCycles);
   }
-  const uint64_t dramBytes = write ? length : missLines * lineBytes_;
+  const uint64_t dramBytes = write ? rows * length : missLines * lineBytes_;
   if (dramBytes > 0) {
     tlm::tlm_generic_payload down;
     down.set_command(trans.get_command());

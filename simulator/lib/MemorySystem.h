@@ -19,6 +19,11 @@
 namespace fractal::sim::detail {
 
 struct GmTiming : tlm::tlm_extension<GmTiming> {
+  // In: the transfer is `rows` copies of the payload's [address, +length), `rowStride` bytes apart
+  // (DMA bursts, matrix rows); TLM's payload has no 2-D form of its own.
+  uint64_t rows = 1;
+  uint64_t rowStride = 0;
+  // Out:
   uint64_t latencyCycles = 0;
   uint64_t lineHits = 0, lineMisses = 0;
   uint64_t dramBytes = 0;

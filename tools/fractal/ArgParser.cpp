@@ -10,8 +10,9 @@ void ArgParser::option(const std::string &name, const std::string &metavar,
 }
 
 void ArgParser::list(const std::string &name, const std::string &metavar,
-                     const std::string &help, std::vector<std::string> *out) {
-  specs_.push_back({Kind::List, name, "", metavar, help, nullptr, out, nullptr});
+                     const std::string &help, std::vector<std::string> *out,
+                     const std::string &shortName) {
+  specs_.push_back({Kind::List, name, shortName, metavar, help, nullptr, out, nullptr});
 }
 
 void ArgParser::flag(const std::string &name, const std::string &help, bool *out) {

@@ -20,7 +20,7 @@ public:
               std::string *out, const std::string &shortName = "");
   // Repeatable `--name VALUE`.
   void list(const std::string &name, const std::string &metavar, const std::string &help,
-            std::vector<std::string> *out);
+            std::vector<std::string> *out, const std::string &shortName = "");
   void flag(const std::string &name, const std::string &help, bool *out);
   void positional(const std::string &metavar, const std::string &help, std::string *out,
                   bool required = true);

@@ -25,7 +25,9 @@ std::string defaultOutput(const std::string &input, const std::string &ext) {
 
 int runAsmCommand(const Args &args) {
   std::string input, output, target;
+  std::vector<std::string> defineArgs;
   ArgParser parser("fractal asm", "assemble Fractal assembly into a kernel binary");
+  parser.list("--define", "NAME=VALUE", "define a symbol; overrides a .equ of that name", &defineArgs, "-D");
   parser.positional("INPUT.s", "assembly source (syntax: docs/isa.md)", &input);
   parser.option("--output", "FILE", "output kernel binary (default: INPUT with .bin)", &output, "-o");
   parser.option("--target", "NAME|FILE",
@@ -42,7 +44,11 @@ int runAsmCommand(const Args &args) {
   Expected<std::string> text = readTextFile(input);
   if (!text)
     return reportError(text.error());
-  Expected<isa::KernelBinary> kernel = isa::assemble(*text, input);
+  isa::Defines defines;
+  for (const std::string &d : defineArgs)
+    if (Status s = isa::parseDefine(d, defines); !s)
+      return reportError(s.error());
+  Expected<isa::KernelBinary> kernel = isa::assemble(*text, input, defines);
   if (!kernel)
     return reportError(kernel.error());
   if (!target.empty()) {

@@ -26,13 +26,15 @@ bool parseUnsigned(const std::string &text, uint64_t &out) {
   return true;
 }
 
-Expected<isa::KernelBinary> loadKernel(const std::string &path) {
+Expected<isa::KernelBinary> loadKernel(const std::string &path, const isa::Defines &defines) {
   if (path.size() > 2 && path.compare(path.size() - 2, 2, ".s") == 0) {
     Expected<std::string> text = readTextFile(path);
     if (!text)
       return text.takeError();
-    return isa::assemble(*text, path);
+    return isa::assemble(*text, path, defines);
   }
+  if (!defines.empty())
+    return Error::badInput("-D applies to assembly (.s) input, not to the binary " + path);
   return isa::readKernelFile(path);
 }
 
@@ -45,7 +47,7 @@ struct DumpRequest {
 
 int runSimCommand(const Args &args) {
   std::string input, target = "edge", mode = "timing", blocks = "1", report, trace, watchdog;
-  std::vector<std::string> inits, allocs, dumps, kernelArgs;
+  std::vector<std::string> inits, allocs, dumps, kernelArgs, defineArgs;
   ArgParser parser("fractal sim", "run a kernel on the simulated NPU");
   parser.positional("KERNEL", "kernel binary (.bin) or assembly (.s)", &input);
   parser.option("--target", "NAME|FILE", "chip: preset (edge, cloud) or config file (default: edge)", &target);
@@ -56,6 +58,7 @@ int runSimCommand(const Args &args) {
   parser.list("--gm-dump", "ADDR:LEN=FILE", "after the run, write GM [ADDR, +LEN) to FILE "
               "(allocated zeroed first if needed)", &dumps);
   parser.list("--arg", "VALUE", "kernel argument (64-bit word at the `args` special register)", &kernelArgs);
+  parser.list("--define", "NAME=VALUE", "for .s input: define a symbol (overrides its .equ)", &defineArgs, "-D");
   parser.option("--report", "FILE.json", "write the run report (docs/simulator.md)", &report);
   parser.option("--trace", "FILE.json", "write a Perfetto/Chrome trace (one lane per pipe per core)", &trace);
   parser.option("--watchdog", "N", "stop after N cycles (timing) or N scalar instructions per core "
@@ -90,7 +93,11 @@ int runSimCommand(const Args &args) {
   Expected<ChipConfig> config = loadChipConfig(target);
   if (!config)
     return reportError(config.error());
-  Expected<isa::KernelBinary> kernel = loadKernel(input);
+  isa::Defines defines;
+  for (const std::string &d : defineArgs)
+    if (Status s = isa::parseDefine(d, defines); !s)
+      return reportError(s.error());
+  Expected<isa::KernelBinary> kernel = loadKernel(input, defines);
   if (!kernel)
     return reportError(kernel.error());
 

@@ -20,9 +20,13 @@ struct OpEffects {
   DataPath path = DataPath::None;
   uint64_t bytes = 0;        // bytes moved along `path`
   uint64_t macs = 0;         // cube multiply-accumulates
-  uint64_t gmAddress = 0;    // GM span touched (DMA/FixPipe to or from GM)
-  uint64_t gmLength = 0;
+  // GM traffic of a DMA/FixPipe, as `gmRows` rows of `gmRowBytes` bytes, `gmRowStride` apart.
+  uint64_t gmAddress = 0;
+  uint64_t gmRows = 0;
+  uint64_t gmRowBytes = 0;
+  uint64_t gmRowStride = 0;
   bool gmWrite = false;
+  uint64_t gmBytes() const { return gmRows * gmRowBytes; }
   uint64_t fractalCycles = 0; // mmad: ceil(m/16)*ceil(n/16)*ceil(k/k0)
 };
 

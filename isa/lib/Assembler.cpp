@@ -262,8 +262,45 @@ private:
                                 std::to_string(it->second.line)};
   }
 
-  // ---- expressions: sums and products of numbers, .equ constants and labels ----
+  // ---- expressions over numbers, .equ constants and labels, with C's operators and precedence:
+  // | ^ & (lowest), << >>, + -, * / % (highest), unary -, parentheses ----
   int64_t expression(Cursor &c) {
+    int64_t v = bitXor(c);
+    while (c.peek() == '|' && c.consume('|'))
+      v |= bitXor(c);
+    return v;
+  }
+  int64_t bitXor(Cursor &c) {
+    int64_t v = bitAnd(c);
+    while (c.peek() == '^' && c.consume('^'))
+      v ^= bitAnd(c);
+    return v;
+  }
+  int64_t bitAnd(Cursor &c) {
+    int64_t v = shift(c);
+    while (c.peek() == '&' && c.consume('&'))
+      v &= shift(c);
+    return v;
+  }
+  int64_t shift(Cursor &c) {
+    int64_t v = additive(c);
+    for (;;) {
+      char a = c.peek();
+      if ((a != '<' && a != '>') || c.peekAt(1) != a)
+        return v;
+      int col = c.col();
+      c.consume(a);
+      c.consume(a);
+      int64_t amount = additive(c);
+      if (amount < 0 || amount > 63) {
+        if (!layoutOnly_)
+          fail(col, "shift amount " + std::to_string(amount) + " is outside 0..63");
+        amount = 0;
+      }
+      v = a == '<' ? static_cast<int64_t>(static_cast<uint64_t>(v) << amount) : v >> amount;
+    }
+  }
+  int64_t additive(Cursor &c) {
     int64_t v = term(c);
     for (;;) {
       if (c.consume('+'))

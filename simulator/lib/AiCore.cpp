@@ -111,16 +111,20 @@ void AiCore::runOneBlock(int64_t block) {
                            " scalar instructions (an endless loop?)"),
             0, &at);
     }
+    scalarPc_ = pc;
     ScalarStep step;
     try {
       step = stepScalar(*state_, *run_->gm, *run_->kernel, pc, launch,
                         run_->timed ? now() : 0);
-    } catch (const FaultError &e) {
+    } catch (const std::exception &e) {
       DispatchedOp at;
       at.pc = pc;
-      if (pc >= 0 && static_cast<size_t>(pc) < run_->kernel->code.size())
+      const bool known = pc >= 0 && static_cast<size_t>(pc) < run_->kernel->code.size();
+      if (known)
         at.inst = run_->kernel->code[pc];
-      fault(e, 0, pc >= 0 && static_cast<size_t>(pc) < run_->kernel->code.size() ? &at : nullptr);
+      const auto *f = dynamic_cast<const FaultError *>(&e);
+      fault(f ? *f : FaultError(FaultKind::Internal, std::string("simulator bug: ") + e.what()), 0,
+            known ? &at : nullptr);
     }
     ++scalar.instructions;
     uint64_t cost = cpi;
@@ -141,6 +145,7 @@ void AiCore::runOneBlock(int64_t block) {
       sc_time t0 = sc_core::sc_time_stamp();
       waitingFor_[0] = std::string("room in the ") + pipeLabel(p) + " queue";
       waitingPc_[0] = pc;
+      waitingSince_[0] = run_->timed ? now() : 0;
       while (queues_[p].size() >= static_cast<size_t>(config_.core.pipeQueueDepth))
         wait(popped_[p]);
       waitingFor_[0].clear();
@@ -159,6 +164,7 @@ void AiCore::runOneBlock(int64_t block) {
       waitingFor_[0] = step.kind == ScalarStep::Kind::End ? "the pipes to drain at end"
                                                           : "every pipe to drain (barrier all)";
       waitingPc_[0] = pc;
+      waitingSince_[0] = run_->timed ? now() : 0;
       waitDrained();
       waitingFor_[0].clear();
       if (run_->timed)
@@ -225,6 +231,7 @@ void AiCore::waitFlag(int pipe, const DispatchedOp &op) {
   waitingFor_[pipe] = std::string("flag ") + isa::pipeName(src) + "->" + isa::pipeName(dst) +
                       " #" + std::to_string(event);
   waitingPc_[pipe] = op.pc;
+  waitingSince_[pipe] = run_->timed ? now() : 0;
   while (!(f.set && f.visibleAt <= sc_core::sc_time_stamp())) {
     if (f.set)
       wait(f.visibleAt - sc_core::sc_time_stamp());
@@ -299,13 +306,20 @@ void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
     executeOp(*state_, *run_->gm, op, fx);
   } catch (const FaultError &e) {
     fault(e, pipe, &op);
+  } catch (const std::exception &e) {
+    fault(FaultError(FaultKind::Internal, std::string("simulator bug: ") + e.what()), pipe, &op);
   }
   stats_->macs += fx.macs;
   if (fx.path != DataPath::None)
     stats_->bytes[static_cast<int>(fx.path)] += fx.bytes;
   if (!run_->timed)
     return;
-  OpTiming t = pipeTiming(config_, op, fx);
+  OpTiming t;
+  try {
+    t = pipeTiming(config_, op, fx);
+  } catch (const std::exception &e) {
+    fault(FaultError(FaultKind::Internal, std::string("simulator bug: ") + e.what()), pipe, &op);
+  }
   uint64_t busy = t.busy, latency = t.latency;
   if (fx.gmBytes() > 0) {
     uint64_t gmLatency = 0;
@@ -335,6 +349,16 @@ std::optional<Fault> AiCore::describeBlocked() const {
   f.block = static_cast<int>(block_);
   std::string cause;
   bool first = true;
+  if (waitingFor_[0].empty() && run_->kernel &&
+      static_cast<size_t>(scalarPc_) < run_->kernel->code.size()) {
+    // Not waiting: the scalar unit is busy (a watchdog stop in an endless loop).
+    f.pipe = "s";
+    f.pc = scalarPc_;
+    f.instruction = isa::formatInstruction(run_->kernel->code[scalarPc_]);
+    cause = "the scalar unit is running at pc " + std::to_string(scalarPc_) + " `" +
+            f.instruction + "`";
+    first = false;
+  }
   for (int p = 0; p < kNumPipes; ++p) {
     if (waitingFor_[p].empty())
       continue;
@@ -351,13 +375,16 @@ std::optional<Fault> AiCore::describeBlocked() const {
     }
     cause += std::string(first ? "" : "; ") + (p == 0 ? "the scalar unit" : "pipe " + std::string(pipeLabel(p))) +
              " at pc " + std::to_string(pc) + " `" + text + "` waits for " + waitingFor_[p];
+    if (p > 0 && !queues_[p].empty())
+      cause += " (" + std::to_string(queues_[p].size()) + " more queued behind it)";
+    f.cycle = std::max(f.cycle, waitingSince_[p]); // when the last unit got stuck
     first = false;
   }
   for (int p = 1; p < kNumPipes; ++p)
     if (!queues_[p].empty() && waitingFor_[p].empty())
       cause += "; pipe " + std::string(pipeLabel(p)) + " holds " +
                std::to_string(queues_[p].size()) + " queued instruction(s)";
-  f.cause = cause.empty() ? "no unit is waiting, yet the core has not finished" : cause;
+  f.cause = cause;
   return f;
 }
 

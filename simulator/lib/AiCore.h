@@ -98,7 +98,10 @@ private:
   // What each unit (index 0 = scalar) is blocked on, for diagnostics.
   std::array<std::string, kNumPipes> waitingFor_;
   std::array<int64_t, kNumPipes> waitingPc_{};
+  std::array<uint64_t, kNumPipes> waitingSince_{}; // cycle
+
   uint64_t scalarSteps_ = 0;
+  int64_t scalarPc_ = 0; // where the scalar unit is, for watchdog reports
 };
 
 } // namespace fractal::sim::detail

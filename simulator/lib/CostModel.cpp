@@ -38,7 +38,7 @@ OpTiming pipeTiming(const ChipConfig &c, const DispatchedOp &op, const OpEffects
   }
   case isa::Pipe::MTE1: {
     const BufferSpec &l1 = c.buffer(BufferKind::L1);
-    const BufferSpec &dst = bufferOf(c, inst.spaces[0]);
+    const BufferSpec &dst = bufferOf(c, inst.space("dst"));
     t.busy = std::max<uint64_t>(
         1, ceilDivCycles(fx.bytes, std::min(l1.readBytesPerCycle, dst.writeBytesPerCycle)));
     t.latency = inst.opcode == Opcode::Load3d ? c.dma.load3dCycles : c.dma.load2dCycles;

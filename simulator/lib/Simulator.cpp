@@ -175,13 +175,11 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
     for (auto &core : elab.cores)
       if (std::optional<Fault> blocked = core->describeBlocked()) {
         blocked->kind = watchdogHit ? FaultKind::Watchdog : FaultKind::Deadlock;
-        blocked->cause = (watchdogHit ? "watchdog: no end after " + std::to_string(watchdog) +
-                                            " cycles; "
+        blocked->cause = (watchdogHit ? "no end after " + std::to_string(watchdog) + " cycles; "
                                       : std::string("every unfinished unit is blocked: ")) +
                          blocked->cause;
-        blocked->cycle = ctx.timed ? static_cast<uint64_t>((sc_core::sc_time_stamp() - ctx.start)
-                                                               .to_seconds() * 1e9 + 0.5)
-                                   : 0;
+        if (watchdogHit)
+          blocked->cycle = watchdog;
         ctx.fault = *blocked;
         break;
       }
@@ -195,6 +193,8 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
   if (ctx.fault) {
     host.poison(); // the simulation was stopped or is stuck mid-kernel
     result.fault = ctx.fault;
+    if (ctx.fault->kind == FaultKind::Internal)
+      return Error::internal(ctx.fault->message());
     return Error::deviceFault(ctx.fault->message());
   }
   return result;

@@ -48,6 +48,130 @@ TEST_P(Kernels, GemmFp16MatchesReferenceBitForBit) {
   EXPECT_EQ(r->cores[0].macs, M * N * K);
 }
 
+TEST_P(Kernels, GemmInt8IsExact) {
+  const size_t M = 64, K = 64, N = 64;
+  std::mt19937 rng(3);
+  std::vector<int8_t> a(M * K), bt(N * K);
+  for (auto &v : a)
+    v = static_cast<int8_t>(rng());
+  for (auto &v : bt)
+    v = static_cast<int8_t>(rng());
+  Device dev;
+  uint64_t pa = dev.buffer(a), pb = dev.buffer(bt), pc = dev.buffer(std::vector<int32_t>(M * N));
+  SimOptions options;
+  options.mode = GetParam();
+  Expected<RunResult> r = dev.run(assembleFile("tests/sim/kernels/gemm_int8.s"), {pa, pb, pc}, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  std::vector<int32_t> c = dev.read<int32_t>(pc, M * N);
+  for (size_t i = 0; i < M; ++i)
+    for (size_t j = 0; j < N; ++j) {
+      int32_t want = 0;
+      for (size_t k = 0; k < K; ++k)
+        want += int32_t(a[i * K + k]) * int32_t(bt[j * K + k]);
+      ASSERT_EQ(c[i * N + j], want) << i << "," << j;
+    }
+}
+
+TEST_P(Kernels, VectorMaskAndStrides) {
+  std::vector<uint16_t> x = randomHalves(384, 4, 4.0f);
+  Device dev;
+  uint64_t px = dev.buffer(x), py = dev.buffer(std::vector<uint16_t>(384)),
+           pz = dev.buffer(std::vector<uint16_t>(128)), pm = dev.buffer(std::vector<uint16_t>(16));
+  SimOptions options;
+  options.mode = GetParam();
+  Expected<RunResult> r =
+      dev.run(assembleFile("tests/sim/kernels/vector_masked.s"), {px, py, pz, pm}, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto h = [](float f) { return isa::floatToHalfReference(f); };
+  auto f = [](uint16_t v) { return isa::halfToFloatReference(v); };
+  std::vector<uint16_t> y = dev.read<uint16_t>(py, 384), z = dev.read<uint16_t>(pz, 128),
+                        m = dev.read<uint16_t>(pm, 3);
+  for (size_t e = 0; e < 384; ++e) {
+    float v = f(h(f(h(f(x[e]) * 2.0f)) + 1.0f)); // vmuls then vadds, each rounded to fp16
+    EXPECT_EQ(y[e], v > 0 ? h(v) : 0) << e;       // relu(-0) is +0
+  }
+  for (size_t e = 0; e < 128; ++e)
+    EXPECT_EQ(z[e], x[(e / 16) * 32 + e % 16]) << e; // block stride 2: every other block
+  for (size_t rep = 0; rep < 3; ++rep) {
+    float best = -INFINITY;
+    for (size_t e = 0; e < 16; ++e) // mask: lanes 0..15 only
+      best = std::max(best, f(x[rep * 128 + e]));
+    EXPECT_EQ(m[rep], h(best)) << rep;
+  }
+}
+
+TEST_P(Kernels, ConvolutionThroughImg2col) {
+  const int H = 8, W = 8, C = 16, CO = 16;
+  std::vector<uint16_t> in = randomHalves(H * W * C, 5); // NC1HWC0 with C1 = 1: [h][w][c]
+  std::vector<uint16_t> w = randomHalves(CO * C * 9, 6); // [co][c][y][x]
+  // Packed weights: B (144 x 16), k = (y*3 + x)*16 + c, in ZN fractals (k-block kb, inner [co][c]).
+  std::vector<uint16_t> packed(9 * 256);
+  for (int kb = 0; kb < 9; ++kb)
+    for (int co = 0; co < CO; ++co)
+      for (int c = 0; c < C; ++c)
+        packed[kb * 256 + co * 16 + c] = w[((co * C + c) * 3 + kb / 3) * 3 + kb % 3];
+  Device dev;
+  uint64_t pin = dev.buffer(in), pw = dev.buffer(packed),
+           pout = dev.buffer(std::vector<float>(H * W * CO));
+  SimOptions options;
+  options.mode = GetParam();
+  Expected<RunResult> r =
+      dev.run(assembleFile("tests/sim/kernels/conv3x3_fp16.s"), {pin, pw, pout}, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  std::vector<float> out = dev.read<float>(pout, H * W * CO);
+  // Reference: an independent img2col (pad 1), then the documented mmad order per output.
+  std::vector<uint16_t> cols(H * W * 144), bmat(144 * CO);
+  for (int oh = 0; oh < H; ++oh)
+    for (int ow = 0; ow < W; ++ow)
+      for (int y = 0; y < 3; ++y)
+        for (int x = 0; x < 3; ++x)
+          for (int c = 0; c < C; ++c) {
+            int ih = oh - 1 + y, iw = ow - 1 + x;
+            bool inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+            cols[(oh * W + ow) * 144 + (y * 3 + x) * 16 + c] = inside ? in[(ih * W + iw) * C + c] : 0;
+          }
+  for (int k = 0; k < 144; ++k)
+    for (int co = 0; co < CO; ++co)
+      bmat[k * CO + co] = w[((co * C + k % 16) * 3 + (k / 16) / 3) * 3 + (k / 16) % 3];
+  for (int p = 0; p < H * W; ++p)
+    for (int co = 0; co < CO; ++co)
+      ASSERT_EQ(isa::floatBits(out[p * CO + co]),
+                isa::floatBits(referenceDotF16(cols, 144, p, bmat, CO, co, 144, 0.0f)))
+          << "pixel " << p << " channel " << co;
+}
+
+TEST_P(Kernels, TiledDoubleBufferedGemmOnTwoCores) {
+  const size_t M = 512, N = 256, K = 512;
+  std::vector<uint16_t> a = randomHalves(M * K, 7), b = randomHalves(K * N, 8);
+  Device dev;
+  uint64_t pa = dev.buffer(a), pb = dev.buffer(b), pc = dev.buffer(std::vector<uint16_t>(M * N));
+  Expected<std::string> text = readTextFile(sourcePath("tests/sim/kernels/gemm_tiled_fp16.s"));
+  ASSERT_TRUE(text.ok());
+  Expected<isa::KernelBinary> kernel =
+      isa::assemble(*text, "gemm_tiled_fp16.s", {{"M", M}, {"N", N}, {"K", K}});
+  ASSERT_TRUE(kernel.ok()) << kernel.error().message;
+  SimOptions options;
+  options.mode = GetParam();
+  options.blockDim = 2;
+  Expected<RunResult> r = dev.run(*kernel, {pa, pb, pc}, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  std::vector<uint16_t> c = dev.read<uint16_t>(pc, M * N);
+  for (size_t i = 0; i < M; ++i)
+    for (size_t j = 0; j < N; ++j)
+      ASSERT_EQ(c[i * N + j], isa::floatToHalfReference(referenceDotF16(a, K, i, b, N, j, K, 0.0f)))
+          << i << "," << j;
+  EXPECT_EQ(r->cores[0].blocks, 1u);
+  EXPECT_EQ(r->cores[1].blocks, 1u);
+  EXPECT_EQ(r->cores[0].macs + r->cores[1].macs, M * N * K);
+  if (GetParam() == SimMode::Timing) {
+    // Double buffering overlaps the pipes: their busy cycles add up to more than the run took.
+    const CoreStats &c0 = r->cores[0];
+    uint64_t busy = c0.pipes[2].busyCycles + c0.pipes[3].busyCycles + c0.pipes[4].busyCycles +
+                    c0.pipes[6].busyCycles;
+    EXPECT_GT(busy, c0.finishCycle * 5 / 4) << "cube, MTE1, MTE2 and FIX did not overlap";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(BothModes, Kernels,
                          ::testing::Values(SimMode::Functional, SimMode::Timing),
                          [](const auto &info) { return std::string(simModeName(info.param)); });

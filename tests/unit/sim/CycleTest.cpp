@@ -1,0 +1,143 @@
+// Exact cycle counts for small kernels, derived from the chip config in each test's comment. A
+// timing-model change breaks these on purpose: update the derivation along with the model.
+#include "SimTestUtil.h"
+
+using namespace fractal;
+using namespace fractal::sim;
+using namespace fractal::sim::testing;
+
+namespace {
+
+struct Timed {
+  RunResult result;
+  const CoreStats &core0() const { return result.cores[0]; }
+};
+
+Timed runTimed(Device &dev, const std::string &text, int64_t blocks = 1) {
+  SimOptions options;
+  options.blockDim = blocks;
+  Expected<RunResult> r = dev.run(assembleText(text), {}, options);
+  EXPECT_TRUE(r.ok()) << (r ? "" : r.error().message);
+  return {r ? *r : RunResult()};
+}
+
+uint64_t ceilDiv(uint64_t a, double b) { return static_cast<uint64_t>(std::ceil(a / b)); }
+
+} // namespace
+
+TEST(Cycles, MmadIsFractalsPlusLatency) {
+  // mmad dispatches at cycle 0 and occupies the cube for ceil(M/16)ceil(N/16)ceil(K/16) = 64
+  // cycles; it completes mmad_latency later; `end` waits for that, then takes its own cycle.
+  ChipConfig c = edge();
+  Device dev(c);
+  Timed t = runTimed(dev, "mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=64, k=64, n=64, init=1\nend\n");
+  const uint64_t cpi = c.core.scalarCyclesPerInstruction;
+  EXPECT_EQ(t.result.cycles, 64 + c.cube.mmadLatencyCycles + cpi);
+  EXPECT_EQ(t.core0().pipes[2].busyCycles, 64u);
+  EXPECT_EQ(t.core0().macs, 64u * 64 * 64);
+}
+
+TEST(Cycles, VectorIsBytesOverParallelBytesPlusLatency) {
+  ChipConfig c = edge();
+  Device dev(c);
+  const uint64_t cpi = c.core.scalarCyclesPerInstruction;
+  const VectorTiming add = c.vectorTiming(VectorTimingClass::Simple);
+  Timed t = runTimed(dev, "vadd.f16 ub[x0], ub[x0], ub[x0], repeat=4\nend\n");
+  EXPECT_EQ(t.result.cycles, ceilDiv(4 * 256, add.bytesPerCycle) + add.latencyCycles +
+                                 c.vector.pipelineDelayCycles + cpi);
+  const VectorTiming exp = c.vectorTiming(VectorTimingClass::Exp);
+  Timed e = runTimed(dev, "vexp.f16 ub[x0], ub[x0], repeat=4\nend\n");
+  EXPECT_EQ(e.result.cycles, ceilDiv(4 * 256, exp.bytesPerCycle) + exp.latencyCycles +
+                                 c.vector.pipelineDelayCycles + cpi);
+}
+
+TEST(Cycles, DmaFromGmMissesL2ThenHits) {
+  // li (1 cycle), then gm2ub of one 512-byte L2 line at cycle 1. Busy = issue + the larger of the
+  // port time (512/87) and the DRAM occupancy (512 / (51.2 GB/s / 680 MHz)), since the line
+  // misses; it completes path + L2 hit + DRAM latency later. `end` waits, plus its own cycle.
+  ChipConfig c = edge();
+  Device dev(c);
+  uint64_t buf = dev.buffer(std::vector<uint8_t>(4096, 1));
+  const uint64_t cpi = c.core.scalarCyclesPerInstruction;
+  std::string load = "gm2ub ub[x0], gm[x1], len=16\n";
+  Timed t = runTimed(dev, "li x1, " + std::to_string(buf) + "\n" + load + "end\n");
+  const uint64_t port = ceilDiv(512, double(c.dma.gmReadBytesPerCycle));
+  const uint64_t dram = ceilDiv(512, c.dramBytesPerCycle());
+  const uint64_t missBusy = c.dma.issueCycles + std::max(port, dram);
+  const uint64_t missLatency =
+      c.dma.gmReadPathLatencyCycles + c.l2.hitLatencyCycles + c.dram.latencyCycles;
+  EXPECT_EQ(t.result.cycles, cpi + missBusy + missLatency + cpi);
+  EXPECT_EQ(t.core0().l2Misses, 1u);
+  EXPECT_EQ(t.core0().pipes[4].busyCycles, missBusy);
+  EXPECT_EQ(t.core0().pipes[4].memoryStallCycles, missBusy - (c.dma.issueCycles + 512 / 128));
+  EXPECT_EQ(t.result.dramBytes, 512u);
+
+  // The L2 starts cold for every run; within one run the second read of the line hits.
+  Timed twice = runTimed(dev, "li x1, " + std::to_string(buf) + "\n" + load + load + "end\n");
+  EXPECT_EQ(twice.core0().l2Misses, 1u);
+  EXPECT_EQ(twice.core0().l2Hits, 1u);
+}
+
+TEST(Cycles, FlagsWaitForCompletionPlusSyncLatency) {
+  // mmad (1 fractal) busy 1 cycle from 0, completes at 1 + mmad_latency; set_flag on the cube
+  // waits for that and makes the flag visible sync_latency later; FixPipe (waiting since cycle 2)
+  // then moves 16x16 f32 from L0C to UB: issue + 1024 bytes / L0C read port; `end` +1.
+  ChipConfig c = edge();
+  Device dev(c);
+  Timed t = runTimed(dev, "mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=16, k=16, n=16, init=1\n"
+                          "set_flag m, fix, 0\nwait_flag m, fix, 0\n"
+                          "fixp.f32.f32 ub[x0], l0c[x0], m=16, n=16, src_rows=16, dst_stride=16\n"
+                          "end\n");
+  const uint64_t flagVisible = 1 + c.cube.mmadLatencyCycles + c.core.syncLatencyCycles;
+  const uint64_t fix = c.dma.issueCycles + ceilDiv(1024, double(c.buffer(BufferKind::L0C).readBytesPerCycle));
+  EXPECT_EQ(t.result.cycles, flagVisible + fix + c.core.scalarCyclesPerInstruction);
+  EXPECT_EQ(t.core0().pipes[6].flagWaitCycles, flagVisible - 2); // wait_flag dispatched at cycle 2
+}
+
+TEST(Cycles, FullQueueStallsTheScalarUnit) {
+  // 20 vadds of 255 repeats (busy 255 each) into a queue of depth 16: the first starts at once,
+  // 16 more queue up by cycle 16; the 18th waits until cycle 255 (238 cycles), the 19th and 20th
+  // 254 cycles each. The last completes at 20*255 + latency; `end` +1.
+  ChipConfig c = edge();
+  ASSERT_EQ(c.core.pipeQueueDepth, 16);
+  Device dev(c);
+  std::string text;
+  for (int i = 0; i < 20; ++i)
+    text += "vadd.f16 ub[x0], ub[x0], ub[x0], repeat=255\n";
+  Timed t = runTimed(dev, text + "end\n");
+  const VectorTiming add = c.vectorTiming(VectorTimingClass::Simple);
+  EXPECT_EQ(t.result.cycles,
+            20 * 255 + add.latencyCycles + c.vector.pipelineDelayCycles + 1);
+  EXPECT_EQ(t.core0().queueFullStallCycles, 238u + 254 + 254);
+}
+
+TEST(Cycles, CoresContendForDram) {
+  // Each of two blocks reads its own 64 KiB (all misses). DRAM serves one request at a time:
+  // the first core's transfer occupies it for ceil(65536 / bytes-per-cycle) cycles, the second
+  // waits for that and then takes as long again.
+  ChipConfig c = edge();
+  Device dev(c);
+  uint64_t buf = dev.buffer(std::vector<uint8_t>(2 * 65536, 1));
+  Timed t = runTimed(dev,
+                     "li x1, " + std::to_string(buf) + "\nmfsr x2, block_idx\nmuli x2, x2, 65536\n"
+                     "add x1, x1, x2\ngm2ub ub[x0], gm[x1], len=2048\nend\n",
+                     2);
+  const uint64_t occupancy = ceilDiv(65536, c.dramBytesPerCycle());
+  uint64_t a = t.result.cores[0].pipes[4].busyCycles, b = t.result.cores[1].pipes[4].busyCycles;
+  EXPECT_EQ(std::min(a, b), c.dma.issueCycles + occupancy);
+  EXPECT_EQ(std::max(a, b), c.dma.issueCycles + 2 * occupancy);
+  EXPECT_EQ(t.result.dramBytes, 2u * 65536);
+}
+
+TEST(Cycles, FunctionalModeHasNoTimeButTheSameCounts) {
+  Device dev;
+  SimOptions options;
+  options.mode = SimMode::Functional;
+  Expected<RunResult> r =
+      dev.run(assembleText("mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=64, k=64, n=64, init=1\nend\n"),
+              {}, options);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->cycles, 0u);
+  EXPECT_EQ(r->cores[0].macs, 64u * 64 * 64);
+  EXPECT_EQ(r->instructions, 2u);
+}

@@ -18,24 +18,25 @@ namespace {
 
 constexpr int kF = 16; // fractal rows / columns
 
-// acc[16] += tree-sum over t of a[t] * b[t][0..15], in the defined order.
+// acc[16] += tree-sum over t of a[t] * b[t][0..15], in the defined order: level 1 adds products
+// (0,1), (2,3), ...; each later level adds neighbouring partial sums. Written as one expression per
+// column so that the compiler keeps everything in registers and vectorises across the columns.
 __attribute__((target_clones("avx2", "default"))) void mmadBlockF16(const float *a,
                                                                      const float *b, float *acc) {
-  float p[16][16];
-  for (int t = 0; t < 16; ++t)
-    for (int j = 0; j < 16; ++j)
-      p[t][j] = a[t] * b[t * 16 + j];
-  for (int t = 0; t < 8; ++t)
-    for (int j = 0; j < 16; ++j)
-      p[t][j] = p[2 * t][j] + p[2 * t + 1][j];
-  for (int t = 0; t < 4; ++t)
-    for (int j = 0; j < 16; ++j)
-      p[t][j] = p[2 * t][j] + p[2 * t + 1][j];
-  for (int t = 0; t < 2; ++t)
-    for (int j = 0; j < 16; ++j)
-      p[t][j] = p[2 * t][j] + p[2 * t + 1][j];
-  for (int j = 0; j < 16; ++j)
-    acc[j] += p[0][j] + p[1][j];
+  const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6],
+              a7 = a[7], a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11], a12 = a[12],
+              a13 = a[13], a14 = a[14], a15 = a[15];
+  for (int j = 0; j < 16; ++j) {
+    const float p0 = a0 * b[0 * 16 + j], p1 = a1 * b[1 * 16 + j], p2 = a2 * b[2 * 16 + j],
+                p3 = a3 * b[3 * 16 + j], p4 = a4 * b[4 * 16 + j], p5 = a5 * b[5 * 16 + j],
+                p6 = a6 * b[6 * 16 + j], p7 = a7 * b[7 * 16 + j], p8 = a8 * b[8 * 16 + j],
+                p9 = a9 * b[9 * 16 + j], p10 = a10 * b[10 * 16 + j], p11 = a11 * b[11 * 16 + j],
+                p12 = a12 * b[12 * 16 + j], p13 = a13 * b[13 * 16 + j],
+                p14 = a14 * b[14 * 16 + j], p15 = a15 * b[15 * 16 + j];
+    const float sum = (((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))) +
+                      (((p8 + p9) + (p10 + p11)) + ((p12 + p13) + (p14 + p15)));
+    acc[j] = acc[j] + sum;
+  }
 }
 
 __attribute__((target_clones("avx2", "default"))) void mmadBlockS8(const int32_t *a,

@@ -32,3 +32,8 @@ regenerate() {
 
 regenerate "$ROOT/docs/config.md" "fractal config schema" "$F" config schema
 regenerate "$ROOT/docs/isa.md" "fractal isa table" "$F" isa table
+
+# The RTL's generated packages (committed: Verilator runs when CMake configures).
+"$F" isa sv > "$ROOT/rtl/generated/fractal_isa_pkg.sv.tmp" && mv "$ROOT/rtl/generated/fractal_isa_pkg.sv.tmp" "$ROOT/rtl/generated/fractal_isa_pkg.sv"
+"$F" config sv --target edge > "$ROOT/rtl/generated/fractal_chip_pkg.sv.tmp" && mv "$ROOT/rtl/generated/fractal_chip_pkg.sv.tmp" "$ROOT/rtl/generated/fractal_chip_pkg.sv"
+echo "regenerated rtl/generated/*.sv"

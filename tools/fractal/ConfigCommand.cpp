@@ -73,6 +73,24 @@ int runSchema(const Args &args) {
   return 0;
 }
 
+int runSv(const Args &args) {
+  std::string target = "edge";
+  ArgParser parser("fractal config sv",
+                   "print the SystemVerilog package fractal_chip_pkg the RTL tiles are built for");
+  parser.option("--target", "NAME|FILE", kTargetHelp, &target);
+  if (Status s = parser.parse(args); !s)
+    return reportError(s.error());
+  if (parser.helpRequested()) {
+    std::cout << parser.helpText();
+    return 0;
+  }
+  Expected<ChipConfig> config = loadChipConfig(target);
+  if (!config)
+    return reportError(config.error());
+  std::cout << chipSystemVerilogPackage(*config);
+  return 0;
+}
+
 } // namespace
 
 int runConfigCommand(const Args &args) {
@@ -80,7 +98,8 @@ int runConfigCommand(const Args &args) {
                       "USAGE: fractal config <show|check|schema> [options]\n\n"
                       "  show [--target NAME|FILE]   canonical YAML of a config plus derived peaks\n"
                       "  check NAME|FILE             validate; errors name file:line:col and key\n"
-                      "  schema                      Markdown table of every key (docs/config.md)\n";
+                      "  schema                      Markdown table of every key (docs/config.md)\n"
+                      "  sv [--target NAME|FILE]     SystemVerilog package for the RTL tiles\n";
   if (args.empty())
     return reportError(Error::badInput("fractal config: missing action (show, check, schema)"));
   const std::string &action = args[0];
@@ -95,8 +114,10 @@ int runConfigCommand(const Args &args) {
     return runCheck(rest);
   if (action == "schema")
     return runSchema(rest);
+  if (action == "sv")
+    return runSv(rest);
   return reportError(Error::badInput("fractal config: unknown action '" + action +
-                                     "' (expected show, check or schema)"));
+                                     "' (expected show, check, schema or sv)"));
 }
 
 } // namespace fractal::cli

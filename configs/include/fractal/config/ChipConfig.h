@@ -129,4 +129,8 @@ std::string chipConfigToYaml(const ChipConfig &config);
 // Markdown reference of every key (the generated part of docs/config.md).
 std::string chipConfigSchemaMarkdown();
 
+// SystemVerilog package `fractal_chip_pkg` with the numbers the RTL tiles are built for (cube
+// shapes, vector repeat size and latencies), so hardware and timing model share one source.
+std::string chipSystemVerilogPackage(const ChipConfig &config);
+
 } // namespace fractal

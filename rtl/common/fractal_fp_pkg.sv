@@ -210,4 +210,38 @@ package fractal_fp_pkg;
     return {sr, 8'(exp), rounded[22:0]};
   endfunction
 
+  // IEEE comparisons (any comparison with a NaN is false; -0 equals +0).
+  function automatic logic fp32_lt(input logic [31:0] a, input logic [31:0] b);
+    if (is_nan32(a[30:0]) || is_nan32(b[30:0]))
+      return 1'b0;
+    if (a[30:0] == 0 && b[30:0] == 0)
+      return 1'b0;
+    if (a[31] != b[31])
+      return a[31];
+    return a[31] ? a[30:0] > b[30:0] : a[30:0] < b[30:0];
+  endfunction
+
+  function automatic logic fp32_eq(input logic [31:0] a, input logic [31:0] b);
+    if (is_nan32(a[30:0]) || is_nan32(b[30:0]))
+      return 1'b0;
+    return a == b || (a[30:0] == 0 && b[30:0] == 0);
+  endfunction
+
+  // max/min as docs/isa.md defines them: NaN if either is NaN; max(-0, +0) = +0, min = -0.
+  function automatic logic [31:0] fp32_max(input logic [31:0] a, input logic [31:0] b);
+    if (is_nan32(a[30:0]) || is_nan32(b[30:0]))
+      return FP32_QNAN;
+    if (fp32_eq(a, b))
+      return a[31] ? b : a;
+    return fp32_lt(a, b) ? b : a;
+  endfunction
+
+  function automatic logic [31:0] fp32_min(input logic [31:0] a, input logic [31:0] b);
+    if (is_nan32(a[30:0]) || is_nan32(b[30:0]))
+      return FP32_QNAN;
+    if (fp32_eq(a, b))
+      return a[31] ? a : b;
+    return fp32_lt(a, b) ? a : b;
+  endfunction
+
 endpackage

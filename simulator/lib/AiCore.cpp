@@ -303,7 +303,16 @@ uint64_t AiCore::gmTransfer(const OpEffects &fx, uint64_t &latency) {
 void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
   OpEffects fx;
   try {
-    executeOp(*state_, *run_->gm, op, fx);
+    uint64_t tileCycles = 0, modelCycles = 0;
+    if (run_->backend &&
+        run_->backend->execute(*state_, *run_->gm, op, fx, tileCycles, modelCycles)) {
+      ++stats_->rtlInstructions;
+      stats_->rtlTileCycles += tileCycles;
+      if (tileCycles != modelCycles)
+        ++stats_->rtlCycleMismatches;
+    } else {
+      executeOp(*state_, *run_->gm, op, fx);
+    }
   } catch (const FaultError &e) {
     fault(e, pipe, &op);
   } catch (const std::exception &e) {

@@ -34,6 +34,7 @@ struct RunContext {
   int64_t blockDim = 1;
   int numCores = 1;
   bool timed = true;
+  TileBackend *backend = nullptr; // rtl mode
   uint64_t instructionBudget = 0; // functional-mode watchdog, per core
   bool trace = false;
   std::vector<TraceSlice> *traceOut = nullptr;

@@ -107,6 +107,19 @@ std::string runReportJson(const RunResult &r, const ChipConfig &config) {
       .field("misses", total.l2Misses)
       .field("hit_rate", ratio(total.l2Hits, static_cast<double>(total.l2Hits + total.l2Misses)))
       .endObject();
+  if (r.mode == SimMode::Rtl) {
+    uint64_t instructions = 0, tileCycles = 0, mismatches = 0;
+    for (const CoreStats &c : r.cores) {
+      instructions += c.rtlInstructions;
+      tileCycles += c.rtlTileCycles;
+      mismatches += c.rtlCycleMismatches;
+    }
+    j.key("rtl").beginObject()
+        .field("instructions", instructions)
+        .field("tile_cycles", tileCycles)
+        .field("cycle_mismatches", mismatches)
+        .endObject();
+  }
   j.key("pipes");
   pipes(j, total, coreCycles);
   j.key("stalls");

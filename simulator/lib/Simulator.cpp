@@ -16,7 +16,14 @@ namespace fractal::sim {
 
 using namespace detail;
 
-const char *simModeName(SimMode mode) { return mode == SimMode::Functional ? "functional" : "timing"; }
+const char *simModeName(SimMode mode) {
+  switch (mode) {
+  case SimMode::Functional: return "functional";
+  case SimMode::Timing: return "timing";
+  case SimMode::Rtl: return "rtl";
+  }
+  return "?";
+}
 
 const char *pipeLabel(int pipeIndex) {
   static const char *names[kNumPipes] = {"s", "v", "m", "mte1", "mte2", "mte3", "fix"};
@@ -152,7 +159,10 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
   ctx.launch.blockDim = options.blockDim;
   ctx.blockDim = options.blockDim;
   ctx.numCores = static_cast<int>(cores_.size());
-  ctx.timed = options.mode == SimMode::Timing;
+  ctx.timed = options.mode != SimMode::Functional;
+  if (options.mode == SimMode::Rtl && !options.backend)
+    return Error::badInput("rtl mode needs the RTL tiles (this program was built without them)");
+  ctx.backend = options.mode == SimMode::Rtl ? options.backend : nullptr;
   ctx.instructionBudget = watchdog;
   ctx.trace = options.trace;
   ctx.traceOut = &result.trace;

@@ -4,6 +4,7 @@
 
 #include "fractal/isa/Assembler.h"
 #include "fractal/sim/Simulator.h"
+#include "RtlBackend.h"
 #include "fractal/support/File.h"
 
 #include <cerrno>
@@ -51,7 +52,8 @@ int runSimCommand(const Args &args) {
   ArgParser parser("fractal sim", "run a kernel on the simulated NPU");
   parser.positional("KERNEL", "kernel binary (.bin) or assembly (.s)", &input);
   parser.option("--target", "NAME|FILE", "chip: preset (edge, cloud) or config file (default: edge)", &target);
-  parser.option("--mode", "MODE", "functional (results only) or timing (default)", &mode);
+  parser.option("--mode", "MODE", "functional (results only), timing (default), or rtl (timing with the "
+                "cube and vector tiles run on their Verilated RTL)", &mode);
   parser.option("--blocks", "N", "number of blocks (block_dim) to launch (default: 1)", &blocks);
   parser.list("--gm-init", "FILE@ADDR", "allocate GM at ADDR and fill it with FILE's bytes", &inits);
   parser.list("--gm-alloc", "ADDR:LEN", "allocate LEN zeroed GM bytes at ADDR", &allocs);
@@ -78,10 +80,16 @@ int runSimCommand(const Args &args) {
   };
 
   sim::SimOptions options;
-  if (mode == "functional")
+  std::unique_ptr<sim::TileBackend> rtlBackend;
+  if (mode == "functional") {
     options.mode = sim::SimMode::Functional;
-  else if (mode != "timing")
-    return usage("--mode must be functional or timing, got '" + mode + "'");
+  } else if (mode == "rtl") {
+    options.mode = sim::SimMode::Rtl;
+    rtlBackend = sim::makeRtlBackend();
+    options.backend = rtlBackend.get();
+  } else if (mode != "timing") {
+    return usage("--mode must be functional, timing or rtl, got '" + mode + "'");
+  }
   uint64_t n = 0;
   if (!parseUnsigned(blocks, n) || n == 0 || n > 65535)
     return usage("--blocks must be 1..65535, got '" + blocks + "'");
@@ -188,7 +196,7 @@ int runSimCommand(const Args &args) {
   std::printf("%s: %s mode on %s, %lld block(s): %llu instructions", input.c_str(),
               sim::simModeName(r.mode), config->name.c_str(), (long long)r.blockDim,
               (unsigned long long)r.instructions);
-  if (r.mode == sim::SimMode::Timing) {
+  if (r.mode != sim::SimMode::Functional) {
     uint64_t mBusy = 0, macs = 0;
     for (const sim::CoreStats &c : r.cores) {
       mBusy += c.pipes[2].busyCycles;
@@ -199,6 +207,15 @@ int runSimCommand(const Args &args) {
     if (macs)
       std::printf(", cube busy %.1f%%",
                   100.0 * mBusy / (double(r.cycles) * std::min<int64_t>(r.blockDim, config->chip.cores)));
+  }
+  if (r.mode == sim::SimMode::Rtl) {
+    uint64_t onRtl = 0, mismatches = 0;
+    for (const sim::CoreStats &c : r.cores) {
+      onRtl += c.rtlInstructions;
+      mismatches += c.rtlCycleMismatches;
+    }
+    std::printf(", %llu instructions on the RTL tiles (%llu cycle mismatches)",
+                (unsigned long long)onRtl, (unsigned long long)mismatches);
   }
   std::printf(", %.3f s wall\n", r.wallSeconds);
   return 0;

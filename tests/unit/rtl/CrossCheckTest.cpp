@@ -12,6 +12,8 @@
 #include "fractal/isa/Numerics.h"
 #include "fractal/sim/Execute.h"
 
+#include "RtlTestUtil.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -22,13 +24,9 @@
 
 using namespace fractal;
 using namespace fractal::isa;
+using fractal::rtl::testing::envOr;
 
 namespace {
-
-uint64_t envOr(const char *name, uint64_t fallback) {
-  const char *v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 0) : fallback;
-}
 
 bool sameValue(uint32_t a, uint32_t b) {
   bool nanA = std::isnan(bitsToFloat(a)), nanB = std::isnan(bitsToFloat(b));

@@ -12,6 +12,7 @@
 #include "fractal/sim/Execute.h"
 #include "fractal/sim/Fault.h"
 #include "fractal/sim/GlobalMemory.h"
+#include "fractal/sim/TileBackend.h"
 #include "fractal/support/Error.h"
 
 #include <array>
@@ -22,7 +23,7 @@
 
 namespace fractal::sim {
 
-enum class SimMode { Functional, Timing };
+enum class SimMode { Functional, Timing, Rtl };
 const char *simModeName(SimMode mode);
 
 // Pipes in report order: s, v, m, mte1, mte2, mte3, fix.
@@ -37,6 +38,8 @@ struct SimOptions {
   // instructions per core. 0 = the default (10^10).
   uint64_t watchdog = 0;
   bool trace = false;
+  // Rtl mode: who runs the cube and vector instructions it supports (makeRtlBackend()).
+  class TileBackend *backend = nullptr;
 };
 
 struct PipeStats {
@@ -56,6 +59,11 @@ struct CoreStats {
   uint64_t l2Hits = 0, l2Misses = 0; // lines
   uint64_t blocks = 0;
   uint64_t finishCycle = 0;
+  // Rtl mode: instructions run on the RTL tiles, their cycles, and how many disagreed with the
+  // timing model's cycles for the same tile work (must be 0).
+  uint64_t rtlInstructions = 0;
+  uint64_t rtlTileCycles = 0;
+  uint64_t rtlCycleMismatches = 0;
 };
 
 struct TraceSlice {

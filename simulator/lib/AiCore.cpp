@@ -42,6 +42,11 @@ void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
   flags_.fill(Flag{});
   waitingFor_.fill("");
   scalarSteps_ = 0;
+  if (run->checkRaces) {
+    if (!races_)
+      races_ = std::make_unique<RaceDetector>(config_);
+    races_->reset();
+  }
   if (!finished_) {
     launchPending_ = true;
     launchEvent_.notify(SC_ZERO_TIME);
@@ -127,6 +132,10 @@ void AiCore::runOneBlock(int64_t block) {
             known ? &at : nullptr);
     }
     ++scalar.instructions;
+    if (run_->checkRaces) {
+      races_->scalarStep();
+      step.op.clock = races_->scalarClock();
+    }
     uint64_t cost = cpi;
     switch (step.kind) {
     case ScalarStep::Kind::Executed:
@@ -161,6 +170,13 @@ void AiCore::runOneBlock(int64_t block) {
     case ScalarStep::Kind::BarrierAll:
     case ScalarStep::Kind::End: {
       sc_time t0 = sc_core::sc_time_stamp();
+      struct JoinAfterDrain {
+        RaceDetector *races;
+        ~JoinAfterDrain() {
+          if (races)
+            races->joinAllIntoScalar();
+        }
+      } join{run_->checkRaces ? races_.get() : nullptr};
       waitingFor_[0] = step.kind == ScalarStep::Kind::End ? "the pipes to drain at end"
                                                           : "every pipe to drain (barrier all)";
       waitingPc_[0] = pc;
@@ -217,6 +233,8 @@ void AiCore::setFlag(int pipe, const DispatchedOp &op) {
                          std::to_string(event) + " is set again before anyone waited on it"),
           pipe, &op);
   f.set = true;
+  if (run_->checkRaces)
+    races_->setFlag(pipe, flagIndex(src, dst, event));
   sc_time latency = cycles(static_cast<uint64_t>(config_.core.syncLatencyCycles));
   f.visibleAt = sc_core::sc_time_stamp() + latency;
   flagEvent_.notify(latency);
@@ -240,6 +258,8 @@ void AiCore::waitFlag(int pipe, const DispatchedOp &op) {
   }
   waitingFor_[pipe].clear();
   f.set = false;
+  if (run_->checkRaces)
+    races_->waitFlag(pipe, flagIndex(src, dst, event));
   if (run_->timed) {
     const uint64_t waited =
         static_cast<uint64_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
@@ -267,6 +287,8 @@ void AiCore::pipeThread(int pipe) {
     popped_[pipe].notify();
     executing_[pipe] = true;
     ++stats_->pipes[pipe].instructions;
+    if (run_->checkRaces)
+      races_->beginOp(pipe, op.clock);
     switch (op.inst.opcode) {
     case isa::Opcode::WaitFlag: waitFlag(pipe, op); break;
     case isa::Opcode::SetFlag: setFlag(pipe, op); break;
@@ -302,6 +324,9 @@ uint64_t AiCore::gmTransfer(const OpEffects &fx, uint64_t &latency) {
 
 void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
   OpEffects fx;
+  std::vector<MemoryAccess> accesses;
+  if (run_->checkRaces)
+    fx.accesses = &accesses;
   try {
     uint64_t tileCycles = 0, modelCycles = 0;
     if (run_->backend &&
@@ -318,6 +343,8 @@ void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
   } catch (const std::exception &e) {
     fault(FaultError(FaultKind::Internal, std::string("simulator bug: ") + e.what()), pipe, &op);
   }
+  if (run_->checkRaces)
+    checkAccesses(pipe, op, accesses);
   stats_->macs += fx.macs;
   if (fx.path != DataPath::None)
     stats_->bytes[static_cast<int>(fx.path)] += fx.bytes;
@@ -348,6 +375,31 @@ void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
     run_->traceOut->push_back({id_, pipe, start, busy, op.pc});
   wait(cycles(busy));
   lastCompletion_[pipe] = std::max(lastCompletion_[pipe], sc_core::sc_time_stamp() + cycles(latency));
+}
+
+void AiCore::checkAccesses(int pipe, const DispatchedOp &op,
+                           const std::vector<MemoryAccess> &accesses) {
+  for (const MemoryAccess &a : accesses) {
+    std::optional<RaceDetector::Race> race = races_->access(pipe, op.pc, a);
+    if (!race)
+      continue;
+    const auto &code = run_->kernel->code;
+    std::string other = race->otherPc >= 0 && static_cast<size_t>(race->otherPc) < code.size()
+                            ? isa::formatInstruction(code[race->otherPc])
+                            : "?";
+    char range[64];
+    std::snprintf(range, sizeof range, "[0x%llx, +%llu)", (unsigned long long)a.address,
+                  (unsigned long long)a.length);
+    fault(FaultError(FaultKind::DataRace,
+                     std::string(a.write ? "writes " : "reads ") + isa::spaceName(a.space) + " " +
+                         range + ", which " +
+                         (race->otherPipe == 0 ? std::string("the scalar unit")
+                                               : "pipe " + std::string(pipeLabel(race->otherPipe))) +
+                         (race->otherWrote ? " wrote" : " read") + " at pc " +
+                         std::to_string(race->otherPc) + " `" + other +
+                         "` with no flag or barrier ordering the two"),
+          pipe, &op);
+  }
 }
 
 std::optional<Fault> AiCore::describeBlocked() const {

@@ -13,6 +13,7 @@
 #endif
 
 #include "MemorySystem.h"
+#include "RaceDetector.h"
 
 #include "fractal/sim/Simulator.h"
 
@@ -21,6 +22,7 @@
 
 #include <array>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -35,6 +37,7 @@ struct RunContext {
   int numCores = 1;
   bool timed = true;
   TileBackend *backend = nullptr; // rtl mode
+  bool checkRaces = false;
   uint64_t instructionBudget = 0; // functional-mode watchdog, per core
   bool trace = false;
   std::vector<TraceSlice> *traceOut = nullptr;
@@ -102,6 +105,8 @@ private:
   std::array<uint64_t, kNumPipes> waitingSince_{}; // cycle
 
   uint64_t scalarSteps_ = 0;
+  std::unique_ptr<RaceDetector> races_; // created on the first run that checks races
+  void checkAccesses(int pipe, const DispatchedOp &op, const std::vector<MemoryAccess> &accesses);
   int64_t scalarPc_ = 0; // where the scalar unit is, for watchdog reports
 };
 

@@ -84,13 +84,15 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
   fx.fractalCycles = mf * nf * kf;
   if (m == 0 || n == 0 || k == 0)
     return;
-  const uint8_t *a = operandMemory(core, gm, op, "a", mf * kf * 512);
-  const uint8_t *b = operandMemory(core, gm, op, "b", kf * nf * 512);
-  uint8_t *c = operandMemory(core, gm, op, "dst", nf * mf * 1024);
+  const uint8_t *a = operandMemory(core, gm, op, "a", mf * kf * 512, &fx, false);
+  const uint8_t *b = operandMemory(core, gm, op, "b", kf * nf * 512, &fx, false);
+  uint8_t *c = operandMemory(core, gm, op, "dst", nf * mf * 1024, &fx, true);
   const uint8_t *bias = nullptr;
   size_t biasIdx = op.inst.operandIndex("bias");
   if (op.inst.values[biasIdx] != 0 && init)
     bias = core.local(isa::Space::L1, op.address(biasIdx), n * 4, "bias");
+  if (bias)
+    fx.touched(isa::Space::L1, op.address(biasIdx), n * 4, false);
 
   const uint64_t kp = kf * k0; // padded depth
   if (type == DataType::F16) {
@@ -166,10 +168,10 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
   if (!nz2nd && dstStride < m)
     throw FaultError(FaultKind::BadOperand, "fixp: NZ output needs dst_stride >= m");
 
-  const uint8_t *src = operandMemory(core, gm, op, "src", ((nf - 1) * srcRows + m) * 64);
+  const uint8_t *src = operandMemory(core, gm, op, "src", ((nf - 1) * srcRows + m) * 64, &fx, false);
   const uint64_t dstSpan = nz2nd ? ((m - 1) * dstStride + n) * outSize
                                  : (((nf - 1) * dstStride + m) * kF) * outSize;
-  uint8_t *dst = operandMemory(core, gm, op, "dst", dstSpan);
+  uint8_t *dst = operandMemory(core, gm, op, "dst", dstSpan, &fx, true);
   const bool integerPath = from == DataType::S32 && !hasScale &&
                            (to == DataType::S32 || to == DataType::S8);
   for (uint64_t i = 0; i < m; ++i)

@@ -30,8 +30,8 @@ void burstCopy(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffe
   uint64_t burstBytes = len * kBlock;
   uint64_t srcSpan = ((nburst - 1) * (len + srcGap) + len) * kBlock;
   uint64_t dstSpan = ((nburst - 1) * (len + dstGap) + len) * kBlock;
-  const uint8_t *src = operandMemory(core, gm, op, "src", srcSpan);
-  uint8_t *dst = operandMemory(core, gm, op, "dst", dstSpan);
+  const uint8_t *src = operandMemory(core, gm, op, "src", srcSpan, &fx, false);
+  uint8_t *dst = operandMemory(core, gm, op, "dst", dstSpan, &fx, true);
   for (uint64_t b = 0; b < nburst; ++b)
     std::memmove(dst + b * (len + dstGap) * kBlock, src + b * (len + srcGap) * kBlock, burstBytes);
   fx.bytes = nburst * burstBytes;
@@ -53,8 +53,8 @@ void ndToNz(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
   uint64_t stride = operand(op, "src_stride"), dstRows = operand(op, "dst_rows");
   uint64_t colBlocks = ceilDiv(cols, c0);
   uint64_t srcSpan = ((rows - 1) * stride + cols) * size;
-  const uint8_t *src = operandMemory(core, gm, op, "src", srcSpan);
-  uint8_t *dst = operandMemory(core, gm, op, "dst", colBlocks * dstRows * kBlock);
+  const uint8_t *src = operandMemory(core, gm, op, "src", srcSpan, &fx, false);
+  uint8_t *dst = operandMemory(core, gm, op, "dst", colBlocks * dstRows * kBlock, &fx, true);
   for (uint64_t cb = 0; cb < colBlocks; ++cb) {
     uint64_t width = std::min(c0, cols - cb * c0) * size;
     for (uint64_t r = 0; r < dstRows; ++r) {
@@ -79,8 +79,9 @@ void load2d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
   uint64_t dstGap = operand(op, "dst_gap");
   bool transpose = operand(op, "transpose");
   const uint8_t *src =
-      operandMemory(core, gm, op, "src", ((repeat - 1) * srcStride + 1) * kFractal);
-  uint8_t *dst = operandMemory(core, gm, op, "dst", ((repeat - 1) * (1 + dstGap) + 1) * kFractal);
+      operandMemory(core, gm, op, "src", ((repeat - 1) * srcStride + 1) * kFractal, &fx, false);
+  uint8_t *dst = operandMemory(core, gm, op, "dst", ((repeat - 1) * (1 + dstGap) + 1) * kFractal,
+                               &fx, true);
   for (uint64_t i = 0; i < repeat; ++i) {
     const uint8_t *s = src + i * srcStride * kFractal;
     uint8_t *d = dst + i * (1 + dstGap) * kFractal;
@@ -116,8 +117,8 @@ void load3d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
                          " with these pads is smaller than the " + std::to_string(kh) + "x" +
                          std::to_string(kw) + " (dilated) kernel; was setfmap run?");
   const int64_t kf = c1 * kh * kw;
-  const uint8_t *src = operandMemory(core, gm, op, "src", c1 * H * W * kBlock);
-  uint8_t *dst = operandMemory(core, gm, op, "dst", mcount * kf * kFractal);
+  const uint8_t *src = operandMemory(core, gm, op, "src", c1 * H * W * kBlock, &fx, false);
+  uint8_t *dst = operandMemory(core, gm, op, "dst", mcount * kf * kFractal, &fx, true);
   const int64_t start = static_cast<int64_t>(op.address(op.inst.operandIndex("xm")));
   for (int64_t f = 0; f < mcount; ++f)
     for (int64_t t = 0; t < 16; ++t) {

@@ -18,10 +18,14 @@ inline uint8_t *gmSpan(GlobalMemory &gm, uint64_t address, uint64_t length, cons
 }
 
 // Memory of a Mem operand: GM or a local buffer, bounds- and alignment-checked for `length` bytes.
+// Records the span in `fx` for the race detector; `write` says which way the data goes.
 inline uint8_t *operandMemory(CoreState &core, GlobalMemory &gm, const DispatchedOp &op,
-                              const char *name, uint64_t length) {
+                              const char *name, uint64_t length, OpEffects *fx = nullptr,
+                              bool write = false) {
   size_t i = op.inst.operandIndex(name);
   isa::Space space = op.inst.spaces[i];
+  if (fx)
+    fx->touched(space, op.address(i), length, write);
   if (space == isa::Space::GM)
     return gmSpan(gm, op.address(i), length, name);
   return core.local(space, op.address(i), length, name);

@@ -163,6 +163,7 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
   if (options.mode == SimMode::Rtl && !options.backend)
     return Error::badInput("rtl mode needs the RTL tiles (this program was built without them)");
   ctx.backend = options.mode == SimMode::Rtl ? options.backend : nullptr;
+  ctx.checkRaces = options.checkRaces;
   ctx.instructionBudget = watchdog;
   ctx.trace = options.trace;
   ctx.traceOut = &result.trace;

@@ -31,7 +31,8 @@ struct Operand {
 // Resolves a UB operand after checking the whole span it touches for `repeat` repeats of
 // `elements` elements of `size` bytes.
 Operand vectorOperand(CoreState &core, const DispatchedOp &op, const char *name, uint64_t size,
-                      uint64_t elements, uint64_t repeat, uint64_t blk, uint64_t rep) {
+                      uint64_t elements, uint64_t repeat, uint64_t blk, uint64_t rep,
+                      OpEffects &fx) {
   Operand o;
   o.size = size;
   o.blk = blk;
@@ -40,6 +41,7 @@ Operand vectorOperand(CoreState &core, const DispatchedOp &op, const char *name,
   uint64_t span = repeat == 0 ? 0 : (repeat - 1) * rep * kBlock + (blocks - 1) * blk * kBlock + kBlock;
   size_t i = op.inst.operandIndex(name);
   o.base = core.local(op.inst.spaces[i], op.address(i), span, name);
+  fx.touched(op.inst.spaces[i], op.address(i), span, std::string(name) == "dst");
   return o;
 }
 
@@ -186,7 +188,7 @@ float identity(Opcode code) {
   return code == Opcode::Vcmax || code == Opcode::Vcgmax ? -INFINITY : INFINITY;
 }
 
-void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat) {
+void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat, OpEffects &fx) {
   const Opcode code = op.inst.opcode;
   const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
   const auto &specOps = op.inst.info().operands;
@@ -201,17 +203,19 @@ void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t r
   const std::string srcName = binary ? "src0" : "src";
   auto [db, dr] = strides(op, "dst");
   auto [s0b, s0r] = strides(op, srcName);
-  Operand dst = vectorOperand(core, op, "dst", size, n, repeat, db, dr);
-  Operand src0 = vectorOperand(core, op, srcName.c_str(), size, n, repeat, s0b, s0r);
+  Operand dst = vectorOperand(core, op, "dst", size, n, repeat, db, dr, fx);
+  Operand src0 = vectorOperand(core, op, srcName.c_str(), size, n, repeat, s0b, s0r, fx);
   Operand src1;
   if (binary) {
     auto [s1b, s1r] = strides(op, "src1");
-    src1 = vectorOperand(core, op, "src1", size, n, repeat, s1b, s1r);
+    src1 = vectorOperand(core, op, "src1", size, n, repeat, s1b, s1r, fx);
   }
   Operand sel;
   if (code == Opcode::Vsel)
     sel.base = core.local(isa::Space::UB, op.address(op.inst.operandIndex("sel")),
                           repeat * n / 8, "sel");
+  if (code == Opcode::Vsel)
+    fx.touched(isa::Space::UB, op.address(op.inst.operandIndex("sel")), repeat * n / 8, false);
 
   float a[kMaxElements], b[kMaxElements], out[kMaxElements];
   for (uint64_t r = 0; r < repeat; ++r) {
@@ -248,15 +252,16 @@ void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t r
   }
 }
 
-void vcompare(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat) {
+void vcompare(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat, OpEffects &fx) {
   const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
   auto mode = static_cast<isa::CompareMode>(op.inst.operand("cmp"));
   auto [s0b, s0r] = strides(op, "src0");
   auto [s1b, s1r] = strides(op, "src1");
-  Operand src0 = vectorOperand(core, op, "src0", size, n, repeat, s0b, s0r);
-  Operand src1 = vectorOperand(core, op, "src1", size, n, repeat, s1b, s1r);
+  Operand src0 = vectorOperand(core, op, "src0", size, n, repeat, s0b, s0r, fx);
+  Operand src1 = vectorOperand(core, op, "src1", size, n, repeat, s1b, s1r, fx);
   uint8_t *dst = core.local(isa::Space::UB, op.address(op.inst.operandIndex("dst")),
                             repeat * n / 8, "dst");
+  fx.touched(isa::Space::UB, op.address(op.inst.operandIndex("dst")), repeat * n / 8, true);
   for (uint64_t r = 0; r < repeat; ++r) {
     uint8_t bits[kMaxElements / 8] = {};
     for (uint64_t e = 0; e < n; ++e)
@@ -267,15 +272,15 @@ void vcompare(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repe
   }
 }
 
-void vconvert(CoreState &core, const DispatchedOp &op, uint64_t repeat) {
+void vconvert(CoreState &core, const DispatchedOp &op, uint64_t repeat, OpEffects &fx) {
   auto from = static_cast<DataType>(op.inst.operand("from"));
   auto to = static_cast<DataType>(op.inst.operand("to"));
   const uint64_t fs = isa::dataTypeBytes(from), ts = isa::dataTypeBytes(to);
   const uint64_t n = 256 / std::max(fs, ts);
   auto [db, dr] = strides(op, "dst");
   auto [sb, sr] = strides(op, "src");
-  Operand dst = vectorOperand(core, op, "dst", ts, n, repeat, db, dr);
-  Operand src = vectorOperand(core, op, "src", fs, n, repeat, sb, sr);
+  Operand dst = vectorOperand(core, op, "dst", ts, n, repeat, db, dr, fx);
+  Operand src = vectorOperand(core, op, "src", fs, n, repeat, sb, sr, fx);
   uint8_t tmp[kMaxElements * 4];
   for (uint64_t r = 0; r < repeat; ++r) {
     for (uint64_t e = 0; e < n; ++e) {
@@ -307,15 +312,16 @@ void vconvert(CoreState &core, const DispatchedOp &op, uint64_t repeat) {
   }
 }
 
-void vreduce(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat) {
+void vreduce(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat, OpEffects &fx) {
   const Opcode code = op.inst.opcode;
   const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
   const bool perBlock = code == Opcode::Vcgadd || code == Opcode::Vcgmax || code == Opcode::Vcgmin;
   auto [sb, sr] = strides(op, "src");
-  Operand src = vectorOperand(core, op, "src", size, n, repeat, sb, sr);
+  Operand src = vectorOperand(core, op, "src", size, n, repeat, sb, sr, fx);
   const uint64_t results = perBlock ? 8 : 1;
   uint8_t *dst = core.local(isa::Space::UB, op.address(op.inst.operandIndex("dst")),
                             repeat * results * size, "dst");
+  fx.touched(isa::Space::UB, op.address(op.inst.operandIndex("dst")), repeat * results * size, true);
   float v[kMaxElements];
   for (uint64_t r = 0; r < repeat; ++r) {
     loadRepeat(src, r, n, t, v);
@@ -328,10 +334,10 @@ void vreduce(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repea
   }
 }
 
-void vduplicate(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat) {
+void vduplicate(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat, OpEffects &fx) {
   const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
   auto [db, dr] = strides(op, "dst");
-  Operand dst = vectorOperand(core, op, "dst", size, n, repeat, db, dr);
+  Operand dst = vectorOperand(core, op, "dst", size, n, repeat, db, dr, fx);
   uint64_t raw = op.address(op.inst.operandIndex("xs"));
   for (uint64_t r = 0; r < repeat; ++r)
     for (uint64_t e = 0; e < n; ++e)
@@ -347,20 +353,20 @@ void executeVector(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, Op
   const uint64_t repeat = op.inst.operand("repeat");
   fx.bytes = repeat * 256;
   if (code == Opcode::Vconv) {
-    vconvert(core, op, repeat);
+    vconvert(core, op, repeat, fx);
     return;
   }
   const auto t = static_cast<DataType>(op.inst.operand("type"));
   switch (code) {
-  case Opcode::Vcmp: vcompare(core, op, t, repeat); return;
+  case Opcode::Vcmp: vcompare(core, op, t, repeat, fx); return;
   case Opcode::Vcadd:
   case Opcode::Vcmax:
   case Opcode::Vcmin:
   case Opcode::Vcgadd:
   case Opcode::Vcgmax:
-  case Opcode::Vcgmin: vreduce(core, op, t, repeat); return;
-  case Opcode::Vdup: vduplicate(core, op, t, repeat); return;
-  default: elementwise(core, op, t, repeat); return;
+  case Opcode::Vcgmin: vreduce(core, op, t, repeat, fx); return;
+  case Opcode::Vdup: vduplicate(core, op, t, repeat, fx); return;
+  default: elementwise(core, op, t, repeat, fx); return;
   }
 }
 

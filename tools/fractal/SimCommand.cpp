@@ -63,6 +63,9 @@ int runSimCommand(const Args &args) {
   parser.list("--define", "NAME=VALUE", "for .s input: define a symbol (overrides its .equ)", &defineArgs, "-D");
   parser.option("--report", "FILE.json", "write the run report (docs/simulator.md)", &report);
   parser.option("--trace", "FILE.json", "write a Perfetto/Chrome trace (one lane per pipe per core)", &trace);
+  bool checkRaces = false;
+  parser.flag("--check-races", "stop on a data race: two pipes touching the same bytes (one "
+              "writing) with no flag or barrier between them", &checkRaces);
   parser.option("--watchdog", "N", "stop after N cycles (timing) or N scalar instructions per core "
                 "(functional); default 10^10", &watchdog);
   parser.epilog("EXIT CODES: 0 ok, 2 bad input, 3 the device faulted (the message names core, pipe,\n"
@@ -97,6 +100,7 @@ int runSimCommand(const Args &args) {
   if (!watchdog.empty() && (!parseUnsigned(watchdog, options.watchdog) || options.watchdog == 0))
     return usage("--watchdog must be a positive integer, got '" + watchdog + "'");
   options.trace = !trace.empty();
+  options.checkRaces = checkRaces;
 
   Expected<ChipConfig> config = loadChipConfig(target);
   if (!config)

@@ -30,6 +30,7 @@ TEST_P(Kernels, GemmFp16MatchesReferenceBitForBit) {
   uint64_t pa = dev.buffer(a), pb = dev.buffer(b), pc = dev.buffer(std::vector<float>(M * N));
   SimOptions options;
   options.mode = GetParam();
+  options.checkRaces = true; // correct kernels have no data races
   Expected<RunResult> r = dev.run(assembleFile("tests/sim/kernels/gemm_fp16.s"), {pa, pb, pc}, options);
   ASSERT_TRUE(r.ok()) << r.error().message;
   std::vector<float> c = dev.read<float>(pc, M * N);
@@ -60,6 +61,7 @@ TEST_P(Kernels, GemmInt8IsExact) {
   uint64_t pa = dev.buffer(a), pb = dev.buffer(bt), pc = dev.buffer(std::vector<int32_t>(M * N));
   SimOptions options;
   options.mode = GetParam();
+  options.checkRaces = true; // correct kernels have no data races
   Expected<RunResult> r = dev.run(assembleFile("tests/sim/kernels/gemm_int8.s"), {pa, pb, pc}, options);
   ASSERT_TRUE(r.ok()) << r.error().message;
   std::vector<int32_t> c = dev.read<int32_t>(pc, M * N);
@@ -79,6 +81,7 @@ TEST_P(Kernels, VectorMaskAndStrides) {
            pz = dev.buffer(std::vector<uint16_t>(128)), pm = dev.buffer(std::vector<uint16_t>(16));
   SimOptions options;
   options.mode = GetParam();
+  options.checkRaces = true; // correct kernels have no data races
   Expected<RunResult> r =
       dev.run(assembleFile("tests/sim/kernels/vector_masked.s"), {px, py, pz, pm}, options);
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -115,6 +118,7 @@ TEST_P(Kernels, ConvolutionThroughImg2col) {
            pout = dev.buffer(std::vector<float>(H * W * CO));
   SimOptions options;
   options.mode = GetParam();
+  options.checkRaces = true; // correct kernels have no data races
   Expected<RunResult> r =
       dev.run(assembleFile("tests/sim/kernels/conv3x3_fp16.s"), {pin, pw, pout}, options);
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -152,6 +156,7 @@ TEST_P(Kernels, TiledDoubleBufferedGemmOnTwoCores) {
   ASSERT_TRUE(kernel.ok()) << kernel.error().message;
   SimOptions options;
   options.mode = GetParam();
+  options.checkRaces = true; // correct kernels have no data races
   options.blockDim = 2;
   Expected<RunResult> r = dev.run(*kernel, {pa, pb, pc}, options);
   ASSERT_TRUE(r.ok()) << r.error().message;

@@ -26,6 +26,7 @@ struct DispatchedOp {
   std::array<uint64_t, isa::kMaxOperands> regs{}; // value of the register of each Reg/Mem operand
   uint64_t maskHi = 0, maskLo = 0;
   uint64_t fmap = 0;
+  std::array<uint32_t, 7> clock{}; // the scalar unit's vector clock at dispatch (race checking)
 
   uint64_t address(size_t operand) const { return regs[operand]; }
 };

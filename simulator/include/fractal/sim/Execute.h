@@ -7,6 +7,7 @@
 #include "fractal/sim/GlobalMemory.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace fractal::sim {
 
@@ -15,8 +16,23 @@ enum class DataPath { GmToL1, GmToUb, UbToGm, UbToUb, L1ToL0A, L1ToL0B, L0CToGm,
 constexpr int kNumDataPaths = 10;
 const char *dataPathName(DataPath path);
 
+// One span of memory an instruction read or wrote (for the data race detector).
+struct MemoryAccess {
+  isa::Space space;
+  uint64_t address;
+  uint64_t length;
+  bool write;
+};
+
 // What one pipe instruction did, for counters and for the timing model.
 struct OpEffects {
+  // The spans it touched, when the run checks for data races (strided accesses are recorded as
+  // their whole span: the check may see a conflict between interleaved disjoint accesses).
+  std::vector<MemoryAccess> *accesses = nullptr;
+  void touched(isa::Space space, uint64_t address, uint64_t length, bool write) {
+    if (accesses && length)
+      accesses->push_back({space, address, length, write});
+  }
   DataPath path = DataPath::None;
   uint64_t bytes = 0;        // bytes moved along `path`
   uint64_t macs = 0;         // cube multiply-accumulates

@@ -38,6 +38,9 @@ struct SimOptions {
   // instructions per core. 0 = the default (10^10).
   uint64_t watchdog = 0;
   bool trace = false;
+  // Stop with a data-race fault when two pipes touch the same bytes (one writing) with no flag or
+  // barrier ordering them. Costs time and memory; off by default.
+  bool checkRaces = false;
   // Rtl mode: who runs the cube and vector instructions it supports (makeRtlBackend()).
   class TileBackend *backend = nullptr;
 };

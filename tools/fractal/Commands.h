@@ -19,5 +19,6 @@ int runAsmCommand(const Args &args);
 int runDisasmCommand(const Args &args);
 int runIsaCommand(const Args &args);
 int runSimCommand(const Args &args);
+int runCompileCommand(const Args &args);
 
 } // namespace fractal::cli

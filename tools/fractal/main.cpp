@@ -20,6 +20,7 @@ struct Subcommand {
 };
 
 const Subcommand kSubcommands[] = {
+    {"compile", "check an ONNX model (--check-only); code generation is being built", runCompileCommand},
     {"sim", "run a kernel on the simulated NPU (functional or timing mode)", runSimCommand},
     {"asm", "assemble Fractal assembly into a kernel binary", runAsmCommand},
     {"disasm", "disassemble a kernel binary", runDisasmCommand},

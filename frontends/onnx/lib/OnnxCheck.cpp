@@ -1,0 +1,449 @@
+#include "fractal/onnx/OnnxCheck.h"
+
+#include "OpSupport.h"
+
+#include "fractal/support/File.h"
+#include "fractal/support/Json.h"
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace fractal::onnx_frontend {
+
+using detail::findOpRule;
+using detail::OpRule;
+
+const char *placementName(Placement p) {
+  switch (p) {
+  case Placement::Cube: return "cube";
+  case Placement::Vector: return "vector";
+  case Placement::Dma: return "dma";
+  case Placement::Host: return "host";
+  }
+  return "?";
+}
+
+Expected<std::vector<InputShape>> parseInputShapes(const std::string &text) {
+  std::vector<InputShape> shapes;
+  std::stringstream all(text);
+  for (std::string item; std::getline(all, item, ';');) {
+    if (item.empty())
+      continue;
+    size_t colon = item.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+      return Error::badInput("--input-shape: expected NAME:D1,D2,... in '" + item + "'");
+    InputShape s{item.substr(0, colon), {}};
+    std::stringstream dims(item.substr(colon + 1));
+    for (std::string d; std::getline(dims, d, ',');) {
+      errno = 0;
+      char *end = nullptr;
+      long long v = std::strtoll(d.c_str(), &end, 10);
+      if (d.empty() || *end != '\0' || errno == ERANGE || v <= 0)
+        return Error::badInput("--input-shape: dimension '" + d + "' of input '" + s.name +
+                               "' must be a positive integer");
+      s.dims.push_back(v);
+    }
+    if (s.dims.empty())
+      return Error::badInput("--input-shape: input '" + s.name + "' has no dimensions");
+    shapes.push_back(std::move(s));
+  }
+  return shapes;
+}
+
+namespace {
+
+std::string nodeName(const onnx::NodeProto &node, int index) {
+  return node.name().empty() ? node.op_type() + "_" + std::to_string(index) : node.name();
+}
+
+std::string attributeValue(const onnx::AttributeProto &a) {
+  switch (a.type()) {
+  case onnx::AttributeProto::INT: return std::to_string(a.i());
+  case onnx::AttributeProto::STRING: return a.s();
+  case onnx::AttributeProto::FLOAT: return std::to_string(a.f());
+  default: return "";
+  }
+}
+
+// Product of dims, or -1 on overflow or a negative dim.
+int64_t elementCount(const google::protobuf::RepeatedField<int64_t> &dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || (d > 0 && n > INT64_MAX / d))
+      return -1;
+    n *= d;
+  }
+  return n;
+}
+
+int elementBytes(int type) {
+  switch (type) {
+  case 1: case 6: case 12: return 4;
+  case 2: case 3: case 9: return 1;
+  case 4: case 5: case 10: case 16: return 2;
+  case 7: case 11: case 13: return 8;
+  default: return 0;
+  }
+}
+
+// How many elements a typed (non-raw) initializer carries.
+int64_t typedCount(const onnx::TensorProto &t) {
+  switch (t.data_type()) {
+  case 1: return t.float_data_size();
+  case 7: return t.int64_data_size();
+  case 11: return t.double_data_size();
+  case 13: case 12: return t.uint64_data_size();
+  default: return t.int32_data_size(); // int8/16/32, uint8/16, bool, float16 live in int32_data
+  }
+}
+
+class Checker {
+public:
+  Checker(CheckReport &report, const std::vector<InputShape> &shapes)
+      : report_(report), shapes_(shapes) {}
+
+  void run(const std::string &bytes) {
+    if (bytes.size() > static_cast<size_t>(INT_MAX) || !model_.ParseFromString(bytes)) {
+      problem("", "", "not a valid ONNX model: the protobuf does not parse (a truncated or corrupt "
+                      "file?)");
+      return;
+    }
+    report_.producer = model_.producer_name() + (model_.producer_version().empty()
+                                                     ? ""
+                                                     : " " + model_.producer_version());
+    if (!model_.has_graph() || model_.graph().node_size() == 0) {
+      problem("", "", "the model has no graph nodes");
+      return;
+    }
+    checkOpset();
+    checkTensors();
+    checkInputs();
+    checkStructure();
+    if (!report_.ok())
+      return; // shape inference needs a well-formed graph
+    inferShapes();
+    checkNodes();
+  }
+
+private:
+  void problem(const std::string &node, const std::string &op, const std::string &message) {
+    report_.problems.push_back({node, op, message});
+  }
+
+  void checkOpset() {
+    bool found = false;
+    for (const auto &o : model_.opset_import())
+      if (o.domain().empty() || o.domain() == "ai.onnx") {
+        found = true;
+        report_.opset = o.version();
+      }
+    if (!found)
+      problem("", "", "the model imports no opset of the default ONNX domain");
+    else if (report_.opset < kMinOpset || report_.opset > kMaxOpset)
+      problem("", "", "opset " + std::to_string(report_.opset) + " is not supported (Fractal "
+                      "supports opsets " + std::to_string(kMinOpset) + " to " +
+                      std::to_string(kMaxOpset) + ")");
+  }
+
+  void checkTensors() {
+    for (const auto &t : model_.graph().initializer()) {
+      defined_.insert(t.name());
+      types_[t.name()] = t.data_type();
+      const int64_t count = elementCount(t.dims());
+      if (count < 0) {
+        problem("", "", "initializer '" + t.name() + "' has negative or overflowing dimensions");
+        continue;
+      }
+      if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+        problem("", "", "initializer '" + t.name() + "' keeps its data in an external file, "
+                        "which Fractal does not read yet");
+        continue;
+      }
+      const int size = elementBytes(t.data_type());
+      if (size == 0) {
+        problem("", "", "initializer '" + t.name() + "' has unsupported element type " +
+                            detail::elementTypeName(t.data_type()));
+        continue;
+      }
+      const bool raw = t.has_raw_data();
+      const int64_t have = raw ? static_cast<int64_t>(t.raw_data().size()) : typedCount(t);
+      const int64_t need = raw ? (count > INT64_MAX / size ? -1 : count * size) : count;
+      if (have != need)
+        problem("", "", "initializer '" + t.name() + "' holds " + std::to_string(have) +
+                            (raw ? " bytes" : " values") + " but its dimensions need " +
+                            std::to_string(need));
+    }
+  }
+
+  void checkInputs() {
+    std::set<std::string> graphInputs;
+    for (auto &input : *model_.mutable_graph()->mutable_input()) {
+      graphInputs.insert(input.name());
+      if (defined_.count(input.name()))
+        continue; // an initializer listed as an input (old exporters)
+      defined_.insert(input.name());
+      if (!input.type().has_tensor_type()) {
+        problem("", "", "graph input '" + input.name() + "' is not a tensor");
+        continue;
+      }
+      auto *tensor = input.mutable_type()->mutable_tensor_type();
+      types_[input.name()] = tensor->elem_type();
+      auto *shape = tensor->mutable_shape();
+      for (const InputShape &s : shapes_) {
+        if (s.name != input.name())
+          continue;
+        if (tensor->has_shape() && shape->dim_size() != static_cast<int>(s.dims.size())) {
+          problem("", "", "--input-shape gives input '" + s.name + "' " +
+                              std::to_string(s.dims.size()) + " dimensions; the model says " +
+                              std::to_string(shape->dim_size()));
+          continue;
+        }
+        shape->clear_dim();
+        for (int64_t d : s.dims)
+          shape->add_dim()->set_dim_value(d);
+      }
+      std::string dims;
+      for (int i = 0; i < shape->dim_size(); ++i) {
+        const auto &d = shape->dim(i);
+        if (!d.has_dim_value() || d.dim_value() <= 0) {
+          std::string example;
+          for (int j = 0; j < shape->dim_size(); ++j)
+            example += (j ? "," : "") + (shape->dim(j).has_dim_value() && shape->dim(j).dim_value() > 0
+                                             ? std::to_string(shape->dim(j).dim_value())
+                                             : std::string("1"));
+          problem("", "", "input '" + input.name() + "' has a dynamic dimension " +
+                              std::to_string(i) +
+                              (d.has_dim_param() ? " ('" + d.dim_param() + "')" : "") +
+                              "; fix it with --input-shape " + input.name() + ":" + example);
+          dims.clear();
+          break;
+        }
+        dims += (i ? "x" : "") + std::to_string(d.dim_value());
+      }
+      report_.inputs.push_back(input.name() + ": " + (dims.empty() ? "?" : dims) + " " +
+                               detail::elementTypeName(tensor->elem_type()));
+    }
+    for (const InputShape &s : shapes_)
+      if (!graphInputs.count(s.name)) {
+        std::string names;
+        for (const auto &n : graphInputs)
+          if (!types_.count(n) || !isInitializer(n))
+            names += (names.empty() ? "" : ", ") + n;
+        problem("", "", "--input-shape names '" + s.name + "', which is not a graph input "
+                        "(inputs: " + names + ")");
+      }
+  }
+
+  bool isInitializer(const std::string &name) const {
+    for (const auto &t : model_.graph().initializer())
+      if (t.name() == name)
+        return true;
+    return false;
+  }
+
+  // Every node input must come from a graph input, an initializer or another node, and the
+  // nodes must form an acyclic graph.
+  void checkStructure() {
+    const auto &nodes = model_.graph().node();
+    std::map<std::string, int> producer;
+    for (int i = 0; i < nodes.size(); ++i)
+      for (const auto &out : nodes[i].output()) {
+        if (out.empty())
+          continue;
+        auto [it, inserted] = producer.emplace(out, i);
+        if (!inserted)
+          problem(nodeName(nodes[i], i), nodes[i].op_type(),
+                  "output '" + out + "' is also produced by node '" +
+                      nodeName(nodes[it->second], it->second) + "'");
+        if (defined_.count(out))
+          problem(nodeName(nodes[i], i), nodes[i].op_type(),
+                  "output '" + out + "' has the name of a graph input or initializer");
+      }
+    std::vector<int> pending(nodes.size(), 0);
+    std::map<int, std::vector<int>> users;
+    for (int i = 0; i < nodes.size(); ++i)
+      for (const auto &in : nodes[i].input()) {
+        if (in.empty() || defined_.count(in))
+          continue;
+        auto it = producer.find(in);
+        if (it == producer.end()) {
+          problem(nodeName(nodes[i], i), nodes[i].op_type(),
+                  "input '" + in + "' is not a graph input, an initializer or any node's output "
+                                   "(a missing initializer?)");
+          continue;
+        }
+        ++pending[i];
+        users[it->second].push_back(i);
+      }
+    std::vector<int> ready;
+    for (int i = 0; i < nodes.size(); ++i)
+      if (pending[i] == 0)
+        ready.push_back(i);
+    size_t done = 0;
+    while (!ready.empty()) {
+      int n = ready.back();
+      ready.pop_back();
+      ++done;
+      for (int u : users[n])
+        if (--pending[u] == 0)
+          ready.push_back(u);
+    }
+    if (done < static_cast<size_t>(nodes.size()) && report_.problems.empty()) {
+      std::string cycle;
+      for (int i = 0; i < nodes.size(); ++i)
+        if (pending[i] > 0)
+          cycle += (cycle.empty() ? "" : ", ") + nodeName(nodes[i], i);
+      problem("", "", "the graph has a cycle through nodes " + cycle);
+    }
+    sorted_ = done == static_cast<size_t>(nodes.size());
+  }
+
+  void inferShapes() {
+    try {
+      // ONNX's own inference, strict: type and shape conflicts are errors naming the node.
+      onnx::ShapeInferenceOptions options{/*check_type=*/true, /*error_mode=*/1,
+                                          /*enable_data_propagation=*/true};
+      onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(), options);
+    } catch (const std::exception &e) {
+      std::string what = e.what();
+      problem("", "", "shape inference failed: " + what.substr(0, what.find('\n')));
+      return;
+    }
+    for (const auto &v : model_.graph().value_info())
+      if (v.type().has_tensor_type())
+        types_[v.name()] = v.type().tensor_type().elem_type();
+    for (const auto &v : model_.graph().output())
+      if (v.type().has_tensor_type())
+        types_[v.name()] = v.type().tensor_type().elem_type();
+  }
+
+  void checkNodes() {
+    const auto &nodes = model_.graph().node();
+    for (int i = 0; i < nodes.size(); ++i) {
+      const onnx::NodeProto &node = nodes[i];
+      const std::string name = nodeName(node, i);
+      if (!node.domain().empty() && node.domain() != "ai.onnx") {
+        problem(name, node.op_type(), "operator " + node.domain() + "." + node.op_type() +
+                                          " (a custom domain) is not supported");
+        continue;
+      }
+      const OpRule *rule = findOpRule(node.op_type());
+      if (!rule) {
+        problem(name, node.op_type(), "operator " + node.op_type() + " is not supported");
+        continue;
+      }
+      bool ok = true;
+      for (const auto &a : node.attribute()) {
+        auto it = std::find_if(rule->attributes.begin(), rule->attributes.end(),
+                               [&](const detail::AttributeRule &r) { return r.name == a.name(); });
+        if (it == rule->attributes.end()) {
+          problem(name, node.op_type(), "attribute '" + a.name() + "' is not supported");
+          ok = false;
+          continue;
+        }
+        if (it->allowed.empty())
+          continue;
+        const std::string value = attributeValue(a);
+        if (std::find(it->allowed.begin(), it->allowed.end(), value) == it->allowed.end()) {
+          std::string allowed;
+          for (const auto &v : it->allowed)
+            allowed += (allowed.empty() ? "" : ", ") + v;
+          problem(name, node.op_type(), "attribute " + a.name() + "='" + value +
+                                            "' is not supported (supported: " + allowed + ")");
+          ok = false;
+        }
+      }
+      if (node.input_size() > 0 && !node.input(0).empty()) {
+        auto t = types_.find(node.input(0));
+        if (t != types_.end() && !(rule->dataTypes & (1u << t->second))) {
+          problem(name, node.op_type(), "input '" + node.input(0) + "' has type " +
+                                            detail::elementTypeName(t->second) +
+                                            ", which this operator does not support");
+          ok = false;
+        }
+      }
+      if (ok)
+        report_.nodes.push_back({name, node.op_type(), rule->placement, rule->reason});
+    }
+  }
+
+  CheckReport &report_;
+  const std::vector<InputShape> &shapes_;
+  onnx::ModelProto model_;
+  std::set<std::string> defined_;
+  std::map<std::string, int> types_;
+  bool sorted_ = false;
+};
+
+} // namespace
+
+CheckReport checkOnnxBytes(const std::string &bytes, const std::string &name,
+                           const std::vector<InputShape> &shapes) {
+  CheckReport report;
+  report.model = name;
+  Checker(report, shapes).run(bytes);
+  return report;
+}
+
+Expected<CheckReport> checkOnnxModel(const std::string &path,
+                                     const std::vector<InputShape> &shapes) {
+  Expected<std::string> bytes = readTextFile(path);
+  if (!bytes)
+    return bytes.takeError();
+  return checkOnnxBytes(*bytes, path, shapes);
+}
+
+std::string CheckReport::text() const {
+  std::ostringstream os;
+  os << model << ": opset " << opset;
+  if (!producer.empty())
+    os << ", from " << producer;
+  os << "\n";
+  for (const std::string &i : inputs)
+    os << "  input " << i << "\n";
+  std::map<std::string, int> perPlacement;
+  for (const NodeReport &n : nodes)
+    ++perPlacement[placementName(n.placement)];
+  os << "  " << nodes.size() << " supported node(s):";
+  for (const auto &[where, count] : perPlacement)
+    os << " " << count << " " << where;
+  os << "\n";
+  if (!problems.empty()) {
+    os << "  " << problems.size() << " problem(s):\n";
+    for (const Problem &p : problems) {
+      os << "    ";
+      if (!p.node.empty())
+        os << "node '" << p.node << "' (" << p.opType << "): ";
+      os << p.message << "\n";
+    }
+  }
+  return os.str();
+}
+
+std::string CheckReport::json() const {
+  JsonWriter j;
+  j.beginObject().field("schema", "fractal.compile.check/1").field("model", model)
+      .field("opset", opset).field("producer", producer).field("supported", ok());
+  j.key("inputs").beginArray();
+  for (const std::string &i : inputs)
+    j.value(i);
+  j.endArray().key("nodes").beginArray();
+  for (const NodeReport &n : nodes)
+    j.beginObject().field("node", n.name).field("op", n.opType)
+        .field("placement", placementName(n.placement)).field("reason", n.reason).endObject();
+  j.endArray().key("problems").beginArray();
+  for (const Problem &p : problems)
+    j.beginObject().field("node", p.node).field("op", p.opType).field("message", p.message).endObject();
+  j.endArray().endObject();
+  return j.str() + "\n";
+}
+
+} // namespace fractal::onnx_frontend

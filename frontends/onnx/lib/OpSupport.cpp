@@ -1,0 +1,115 @@
+// The ONNX operators of the compiler's first op set (issue 5: everything BlazeFace and PP-OCRv4
+// detection need), with the attribute values and types it accepts and where each runs. Placement
+// follows the NPU: matrix products on the cube; element-wise math, activations, pooling,
+// normalisation and resizing on the vector unit; pure data movement by DMA; shape bookkeeping on
+// the host (no device work).
+#include "OpSupport.h"
+
+namespace fractal::onnx_frontend::detail {
+
+namespace {
+
+const char *kCube = "matrix product: runs on the cube (convolution through img2col)";
+const char *kVector = "element-wise or reduction math: runs on the vector unit";
+const char *kDma = "data movement: DMA (MTE) copies or strided addressing, no arithmetic";
+const char *kView = "shape bookkeeping: a view of the same bytes, no device work";
+const char *kConst = "constant or shape computation: folded at compile time, host fallback otherwise";
+
+AttributeRule any(const char *name) { return {name, {}}; }
+AttributeRule only(const char *name, std::vector<std::string> values) { return {name, std::move(values)}; }
+
+std::vector<OpRule> buildRules() {
+  const AttributeRule autoPad = only("auto_pad", {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"});
+  return {
+      {"Conv", Placement::Cube, kCube,
+       {autoPad, any("dilations"), any("group"), any("kernel_shape"), any("pads"), any("strides")},
+       kFloats},
+      {"ConvTranspose", Placement::Cube, kCube,
+       {autoPad, any("dilations"), any("group"), any("kernel_shape"), any("output_padding"),
+        any("output_shape"), any("pads"), any("strides")},
+       kFloats},
+      {"MatMul", Placement::Cube, kCube, {}, kFloats},
+      {"Gemm", Placement::Cube, kCube, {any("alpha"), any("beta"), any("transA"), any("transB")},
+       kFloats},
+      {"Add", Placement::Vector, kVector, {}, kFloats},
+      {"Sub", Placement::Vector, kVector, {}, kFloats},
+      {"Mul", Placement::Vector, kVector, {}, kFloats},
+      {"Div", Placement::Vector, kVector, {}, kFloats},
+      {"Relu", Placement::Vector, "activation: fused into the producer's epilogue, else vector",
+       {}, kFloats},
+      {"Clip", Placement::Vector, "activation: fused into the producer's epilogue, else vector",
+       {any("min"), any("max")}, kFloats},
+      {"Sigmoid", Placement::Vector, kVector, {}, kFloats},
+      {"HardSigmoid", Placement::Vector, kVector, {any("alpha"), any("beta")}, kFloats},
+      {"BatchNormalization", Placement::Vector,
+       "normalisation: folded into the preceding Conv's weights, else vector",
+       {any("epsilon"), any("momentum"), any("spatial"), only("training_mode", {"0"})}, kFloats},
+      {"MaxPool", Placement::Vector, kVector,
+       {autoPad, any("ceil_mode"), any("dilations"), any("kernel_shape"), any("pads"),
+        only("storage_order", {"0"}), any("strides")},
+       kFloats},
+      {"AveragePool", Placement::Vector, kVector,
+       {autoPad, any("ceil_mode"), any("count_include_pad"), any("kernel_shape"), any("pads"),
+        any("strides")},
+       kFloats},
+      {"GlobalAveragePool", Placement::Vector, kVector, {}, kFloats},
+      {"Resize", Placement::Vector, kVector,
+       {only("mode", {"nearest", "linear"}),
+        only("coordinate_transformation_mode",
+             {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel"}),
+        only("nearest_mode", {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}),
+        any("cubic_coeff_a"), only("exclude_outside", {"0"}), any("extrapolation_value"),
+        only("antialias", {"0"}), any("axes"), only("keep_aspect_ratio_policy", {"stretch"})},
+       kFloats},
+      {"Concat", Placement::Dma, kDma, {any("axis")}, kFloats | kInt64},
+      {"Transpose", Placement::Dma, kDma, {any("perm")}, kFloats | kInt64},
+      {"Slice", Placement::Dma, kDma, {any("starts"), any("ends"), any("axes")}, kFloats | kInt64},
+      {"Pad", Placement::Dma, kDma, {only("mode", {"constant"}), any("pads"), any("value")},
+       kFloats},
+      {"Reshape", Placement::Host, kView, {only("allowzero", {"0"})}, kFloats | kInt64},
+      {"Flatten", Placement::Host, kView, {any("axis")}, kFloats | kInt64},
+      {"Identity", Placement::Host, kView, {}, kFloats | kInt64 | kInt32 | kBool},
+      {"Shape", Placement::Host, kConst, {any("start"), any("end")},
+       kFloats | kInt64 | kInt32 | kInt8 | kUint8 | kBool},
+      {"Constant", Placement::Host, kConst,
+       {any("value"), any("value_float"), any("value_floats"), any("value_int"),
+        any("value_ints")},
+       ~0u},
+      {"ConstantOfShape", Placement::Host, kConst, {any("value")}, kInt64},
+      {"Cast", Placement::Vector, "conversion: vector unit (vconv), folded when constant",
+       {only("to", {"1", "10", "7", "6", "3", "2", "9"})},
+       kFloats | kInt64 | kInt32 | kInt8 | kUint8 | kBool},
+  };
+}
+
+} // namespace
+
+const OpRule *findOpRule(const std::string &opType) {
+  static const std::vector<OpRule> rules = buildRules();
+  for (const OpRule &r : rules)
+    if (r.op == opType)
+      return &r;
+  return nullptr;
+}
+
+std::string elementTypeName(int type) {
+  switch (type) {
+  case 1: return "float";
+  case 2: return "uint8";
+  case 3: return "int8";
+  case 4: return "uint16";
+  case 5: return "int16";
+  case 6: return "int32";
+  case 7: return "int64";
+  case 8: return "string";
+  case 9: return "bool";
+  case 10: return "float16";
+  case 11: return "double";
+  case 12: return "uint32";
+  case 13: return "uint64";
+  case 16: return "bfloat16";
+  default: return "type " + std::to_string(type);
+  }
+}
+
+} // namespace fractal::onnx_frontend::detail

@@ -1,0 +1,227 @@
+// The support check on malformed and unsupported models: every problem is reported, with the node
+// name, and nothing crashes.
+#include "fractal/onnx/OnnxCheck.h"
+#include "fractal/support/File.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <gtest/gtest.h>
+
+using namespace fractal;
+using namespace fractal::onnx_frontend;
+
+namespace {
+
+// A small valid model: y = Relu(Conv(x, w)), x 1x1x4x4, w 1x1x3x3.
+onnx::ModelProto convRelu(int64_t opset = 13) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.set_producer_name("test");
+  auto *op = m.add_opset_import();
+  op->set_domain("");
+  op->set_version(opset);
+  onnx::GraphProto *g = m.mutable_graph();
+  g->set_name("g");
+  auto tensorInput = [&](const std::string &name, std::vector<int64_t> dims, int type = 1) {
+    auto *in = g->add_input();
+    in->set_name(name);
+    auto *t = in->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(type);
+    for (int64_t d : dims)
+      t->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  tensorInput("x", {1, 1, 4, 4});
+  onnx::TensorProto *w = g->add_initializer();
+  w->set_name("w");
+  w->set_data_type(1);
+  for (int64_t d : {1, 1, 3, 3})
+    w->add_dims(d);
+  for (int i = 0; i < 9; ++i)
+    w->add_float_data(1.0f);
+  onnx::NodeProto *conv = g->add_node();
+  conv->set_name("conv1");
+  conv->set_op_type("Conv");
+  conv->add_input("x");
+  conv->add_input("w");
+  conv->add_output("c");
+  onnx::NodeProto *relu = g->add_node();
+  relu->set_name("relu1");
+  relu->set_op_type("Relu");
+  relu->add_input("c");
+  relu->add_output("y");
+  auto *out = g->add_output();
+  out->set_name("y");
+  out->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+  return m;
+}
+
+CheckReport check(const onnx::ModelProto &m, const std::vector<InputShape> &shapes = {}) {
+  return checkOnnxBytes(m.SerializeAsString(), "m.onnx", shapes);
+}
+
+std::string problems(const CheckReport &r) {
+  std::string all;
+  for (const Problem &p : r.problems)
+    all += (p.node.empty() ? "" : p.node + ": ") + p.message + "\n";
+  return all;
+}
+
+} // namespace
+
+TEST(OnnxCheck, ValidModelIsSupportedWithPlacements) {
+  CheckReport r = check(convRelu());
+  ASSERT_TRUE(r.ok()) << problems(r);
+  EXPECT_EQ(r.opset, 13);
+  ASSERT_EQ(r.nodes.size(), 2u);
+  EXPECT_EQ(r.nodes[0].name, "conv1");
+  EXPECT_EQ(r.nodes[0].placement, Placement::Cube);
+  EXPECT_EQ(r.nodes[1].placement, Placement::Vector);
+  EXPECT_EQ(r.inputs, (std::vector<std::string>{"x: 1x1x4x4 float"}));
+}
+
+TEST(OnnxCheck, TruncatedProtobuf) {
+  std::string bytes = convRelu().SerializeAsString();
+  CheckReport r = checkOnnxBytes(bytes.substr(0, bytes.size() / 2), "cut.onnx", {});
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].message, "not a valid ONNX model: the protobuf does not parse (a "
+                                   "truncated or corrupt file?)");
+}
+
+TEST(OnnxCheck, MissingInitializer) {
+  onnx::ModelProto m = convRelu();
+  m.mutable_graph()->clear_initializer();
+  CheckReport r = check(m);
+  EXPECT_EQ(problems(r), "conv1: input 'w' is not a graph input, an initializer or any node's "
+                         "output (a missing initializer?)\n");
+}
+
+TEST(OnnxCheck, CyclicGraph) {
+  onnx::ModelProto m = convRelu();
+  m.mutable_graph()->mutable_node(0)->set_input(0, "y"); // conv reads relu's output
+  CheckReport r = check(m);
+  EXPECT_EQ(problems(r), "the graph has a cycle through nodes conv1, relu1\n");
+}
+
+TEST(OnnxCheck, UnknownOperatorAndAttributeAreNamed) {
+  onnx::ModelProto m = convRelu();
+  onnx::NodeProto *n = m.mutable_graph()->add_node();
+  n->set_name("mystery");
+  n->set_op_type("Celu");
+  n->add_input("y");
+  n->add_output("z");
+  m.mutable_graph()->mutable_output(0)->set_name("z");
+  auto *a = m.mutable_graph()->mutable_node(0)->add_attribute();
+  a->set_name("auto_pad");
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s("SAME_UPPER");
+  auto *bad = m.mutable_graph()->mutable_node(1)->add_attribute();
+  bad->set_name("alpha");
+  bad->set_type(onnx::AttributeProto::FLOAT);
+  bad->set_f(0.1f);
+  CheckReport r = check(m);
+  EXPECT_NE(problems(r).find("mystery: operator Celu is not supported"), std::string::npos)
+      << problems(r);
+}
+
+TEST(OnnxCheck, UnsupportedAttributeValue) {
+  onnx::ModelProto m = convRelu();
+  auto *a = m.mutable_graph()->mutable_node(0)->add_attribute();
+  a->set_name("auto_pad");
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s("WRAP");
+  CheckReport r = check(m);
+  EXPECT_NE(problems(r).find("conv1: attribute auto_pad='WRAP' is not supported (supported: "
+                             "NOTSET, SAME_UPPER, SAME_LOWER, VALID)"),
+            std::string::npos)
+      << problems(r);
+}
+
+TEST(OnnxCheck, WrongOpset) {
+  CheckReport r = check(convRelu(19));
+  EXPECT_EQ(problems(r).rfind("opset 19 is not supported (Fractal supports opsets 7 to 18)", 0), 0u)
+      << problems(r);
+  r = check(convRelu(6));
+  EXPECT_NE(problems(r).find("opset 6 is not supported"), std::string::npos);
+}
+
+TEST(OnnxCheck, DtypeMismatchIsFoundByShapeInference) {
+  onnx::ModelProto m = convRelu();
+  onnx::TensorProto *b = m.mutable_graph()->add_initializer();
+  b->set_name("k");
+  b->set_data_type(7); // int64
+  b->add_dims(1);
+  b->add_int64_data(3);
+  onnx::NodeProto *add = m.mutable_graph()->add_node();
+  add->set_name("add1");
+  add->set_op_type("Add");
+  add->add_input("y");
+  add->add_input("k"); // float + int64
+  add->add_output("z");
+  m.mutable_graph()->mutable_output(0)->set_name("z");
+  CheckReport r = check(m);
+  EXPECT_NE(problems(r).find("shape inference failed"), std::string::npos) << problems(r);
+  EXPECT_NE(problems(r).find("add1"), std::string::npos) << problems(r);
+}
+
+TEST(OnnxCheck, DimsThatOverflow) {
+  onnx::ModelProto m = convRelu();
+  onnx::TensorProto *w = m.mutable_graph()->mutable_initializer(0);
+  w->clear_dims();
+  for (int64_t d : {int64_t(1) << 40, int64_t(1) << 40, int64_t(1), int64_t(1)})
+    w->add_dims(d);
+  CheckReport r = check(m);
+  EXPECT_NE(problems(r).find("initializer 'w' has negative or overflowing dimensions"),
+            std::string::npos)
+      << problems(r);
+}
+
+TEST(OnnxCheck, InitializerSizeMismatch) {
+  onnx::ModelProto m = convRelu();
+  m.mutable_graph()->mutable_initializer(0)->add_float_data(2.0f);
+  CheckReport r = check(m);
+  EXPECT_EQ(problems(r), "initializer 'w' holds 10 values but its dimensions need 9\n");
+}
+
+TEST(OnnxCheck, DynamicDimsNeedInputShape) {
+  onnx::ModelProto m = convRelu();
+  auto *dim = m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
+                  ->mutable_shape()->mutable_dim(0);
+  dim->set_dim_param("N");
+  CheckReport r = check(m);
+  EXPECT_EQ(problems(r), "input 'x' has a dynamic dimension 0 ('N'); fix it with --input-shape "
+                         "x:1,1,4,4\n");
+  CheckReport fixed = check(m, {{"x", {1, 1, 4, 4}}});
+  EXPECT_TRUE(fixed.ok()) << problems(fixed);
+  CheckReport wrong = check(m, {{"nope", {1}}});
+  EXPECT_NE(problems(wrong).find("--input-shape names 'nope', which is not a graph input (inputs: x)"),
+            std::string::npos)
+      << problems(wrong);
+}
+
+TEST(OnnxCheck, EveryProblemIsReportedAtOnce) {
+  onnx::ModelProto m = convRelu();
+  m.mutable_graph()->mutable_node(1)->set_op_type("Mish");
+  auto *a = m.mutable_graph()->mutable_node(0)->add_attribute();
+  a->set_name("auto_pad");
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s("WRAP");
+  CheckReport r = check(m);
+  EXPECT_EQ(r.problems.size(), 2u) << problems(r);
+}
+
+TEST(OnnxCheck, InputShapeParsing) {
+  Expected<std::vector<InputShape>> s = parseInputShapes("data:1,3,224,224;ns:in:put:1,128");
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->size(), 2u);
+  EXPECT_EQ((*s)[1].name, "ns:in:put"); // names may contain ':'; dims follow the last one
+  EXPECT_EQ((*s)[1].dims, (std::vector<int64_t>{1, 128}));
+  EXPECT_FALSE(parseInputShapes("data:1,-3").ok());
+  EXPECT_EQ(parseInputShapes("data").error().message,
+            "--input-shape: expected NAME:D1,D2,... in 'data'");
+}
+
+TEST(OnnxCheck, UnreadableFileIsAnError) {
+  Expected<CheckReport> r = checkOnnxModel("/nonexistent/model.onnx", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ExitCode::BadInput);
+}

@@ -35,12 +35,8 @@ int runAsmCommand(const Args &args) {
                 "directive, else none)",
                 &target);
   parser.epilog("EXAMPLE:\n  fractal asm tests/sim/kernels/gemm_fp16.s -o gemm.bin");
-  if (Status s = parser.parse(args); !s)
-    return reportError(s.error());
-  if (parser.helpRequested()) {
-    std::cout << parser.helpText();
-    return 0;
-  }
+  if (std::optional<int> exit = parseArguments(parser, args))
+    return *exit;
   Expected<std::string> text = readTextFile(input);
   if (!text)
     return reportError(text.error());
@@ -77,12 +73,8 @@ int runDisasmCommand(const Args &args) {
                 "-o");
   parser.flag("--show-encoding", "append each instruction's index and 128-bit word as a comment",
               &showEncoding);
-  if (Status s = parser.parse(args); !s)
-    return reportError(s.error());
-  if (parser.helpRequested()) {
-    std::cout << parser.helpText();
-    return 0;
-  }
+  if (std::optional<int> exit = parseArguments(parser, args))
+    return *exit;
   Expected<isa::KernelBinary> kernel = isa::readKernelFile(input);
   if (!kernel)
     return reportError(kernel.error());

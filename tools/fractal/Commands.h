@@ -4,6 +4,7 @@
 
 #include "fractal/support/Error.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,11 @@ using Args = std::vector<std::string>;
 
 // Prints `fractal: error: <message>` to stderr and returns the error's exit code.
 int reportError(const Error &error);
+
+class ArgParser;
+// Parses a command's arguments. Returns the exit code when the command should stop right away:
+// 0 after printing --help, 2 after reporting a usage error; nothing when it should go on.
+std::optional<int> parseArguments(ArgParser &parser, const Args &args);
 
 int runConfigCommand(const Args &args);
 int runAsmCommand(const Args &args);

@@ -25,12 +25,8 @@ int runCompileCommand(const Args &args) {
   parser.option("--report", "FILE.json", "write the check report as JSON", &report);
   parser.epilog("EXIT CODES: 0 the model is supported, 2 it is not (or bad input).\n\n"
                 "This version runs the support check only: pass --check-only.");
-  if (Status s = parser.parse(args); !s)
-    return reportError(s.error());
-  if (parser.helpRequested()) {
-    std::cout << parser.helpText();
-    return 0;
-  }
+  if (std::optional<int> exit = parseArguments(parser, args))
+    return *exit;
   if (!checkOnly)
     return reportError(Error::badInput(
         "fractal compile: code generation is not available yet; this version runs the support "

@@ -19,12 +19,8 @@ int runShow(const Args &args) {
                    "print a chip config in canonical form, with derived figures");
   parser.option("--target", "NAME|FILE", kTargetHelp, &target);
   parser.positional("TARGET", "same as --target", &target, /*required=*/false);
-  if (Status s = parser.parse(args); !s)
-    return reportError(s.error());
-  if (parser.helpRequested()) {
-    std::cout << parser.helpText();
-    return 0;
-  }
+  if (std::optional<int> exit = parseArguments(parser, args))
+    return *exit;
   Expected<ChipConfig> config = loadChipConfig(target);
   if (!config)
     return reportError(config.error());
@@ -46,12 +42,8 @@ int runCheck(const Args &args) {
   std::string target;
   ArgParser parser("fractal config check", "validate a chip config; exit 0 if valid, 2 if not");
   parser.positional("NAME|FILE", "preset name or path to a chip config .yaml", &target);
-  if (Status s = parser.parse(args); !s)
-    return reportError(s.error());
-  if (parser.helpRequested()) {
-    std::cout << parser.helpText();
-    return 0;
-  }
+  if (std::optional<int> exit = parseArguments(parser, args))
+    return *exit;
   Expected<ChipConfig> config = loadChipConfig(target);
   if (!config)
     return reportError(config.error());
@@ -63,12 +55,8 @@ int runCheck(const Args &args) {
 int runSchema(const Args &args) {
   ArgParser parser("fractal config schema",
                    "print the reference table of every config key (Markdown)");
-  if (Status s = parser.parse(args); !s)
-    return reportError(s.error());
-  if (parser.helpRequested()) {
-    std::cout << parser.helpText();
-    return 0;
-  }
+  if (std::optional<int> exit = parseArguments(parser, args))
+    return *exit;
   std::cout << chipConfigSchemaMarkdown();
   return 0;
 }
@@ -78,12 +66,8 @@ int runSv(const Args &args) {
   ArgParser parser("fractal config sv",
                    "print the SystemVerilog package fractal_chip_pkg the RTL tiles are built for");
   parser.option("--target", "NAME|FILE", kTargetHelp, &target);
-  if (Status s = parser.parse(args); !s)
-    return reportError(s.error());
-  if (parser.helpRequested()) {
-    std::cout << parser.helpText();
-    return 0;
-  }
+  if (std::optional<int> exit = parseArguments(parser, args))
+    return *exit;
   Expected<ChipConfig> config = loadChipConfig(target);
   if (!config)
     return reportError(config.error());

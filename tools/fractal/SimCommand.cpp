@@ -72,12 +72,8 @@ int runSimCommand(const Args &args) {
                 "pc and instruction)\n\nEXAMPLE:\n  fractal sim tests/sim/kernels/gemm_fp16.s "
                 "--gm-init a.bin@0x100000 --gm-init b.bin@0x200000 \\\n"
                 "      --gm-dump 0x300000:16384=c.bin --arg 0x100000 --arg 0x200000 --arg 0x300000");
-  if (Status s = parser.parse(args); !s)
-    return reportError(s.error());
-  if (parser.helpRequested()) {
-    std::cout << parser.helpText();
-    return 0;
-  }
+  if (std::optional<int> exit = parseArguments(parser, args))
+    return *exit;
   auto usage = [&](const std::string &why) {
     return reportError(Error::badInput("fractal sim: " + why));
   };

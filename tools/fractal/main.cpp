@@ -1,4 +1,5 @@
 // `fractal`: the one command-line entry point of the toolchain. Subcommands live in *Command.cpp.
+#include "ArgParser.h"
 #include "Commands.h"
 
 #include <cstdio>
@@ -9,6 +10,16 @@ namespace fractal::cli {
 int reportError(const Error &error) {
   std::cerr << "fractal: error: " << error.message << "\n";
   return static_cast<int>(error.code);
+}
+
+std::optional<int> parseArguments(ArgParser &parser, const Args &args) {
+  if (Status s = parser.parse(args); !s)
+    return reportError(s.error());
+  if (parser.helpRequested()) {
+    std::cout << parser.helpText();
+    return 0;
+  }
+  return std::nullopt;
 }
 
 namespace {

@@ -1,0 +1,112 @@
+/* The Fractal runtime: a C API shaped like AscendCL, over simulated NPU devices.
+ *
+ *   frtInit(NULL);                          one device: the edge chip, timing mode
+ *   frtSetDevice(0);                        make device 0 (its default context) current
+ *   frtMalloc(&dev, bytes, FRT_MEM_MALLOC_HUGE_FIRST);
+ *   frtMemcpy(dev, bytes, host, bytes, FRT_MEMCPY_HOST_TO_DEVICE);
+ *   frtLoadKernelFromFile("gemm.bin", &kernel);
+ *   frtLaunchKernel(kernel, blocks, args, nargs, stream);
+ *   frtSynchronizeStream(stream);
+ *
+ * Every call returns FRT_SUCCESS or an error code; frtGetRecentErrMsg() explains the last error of
+ * the calling thread. Device pointers are opaque: they are not host addresses. docs/runtime.md has
+ * the full reference and a complete example. Thread-safe: any thread may call any function.
+ */
+#ifndef FRACTAL_RUNTIME_H
+#define FRACTAL_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef int frtError;
+#define FRT_SUCCESS 0
+#define FRT_ERROR_INVALID_PARAM 100000      /* a null pointer, a bad size or enum value */
+#define FRT_ERROR_UNINITIALIZED 100001      /* frtInit was not called (or frtFinalize was) */
+#define FRT_ERROR_REPEAT_INITIALIZE 100002
+#define FRT_ERROR_INVALID_FILE 100003       /* a kernel or config that does not load */
+#define FRT_ERROR_INVALID_DEVICE 100004
+#define FRT_ERROR_INVALID_HANDLE 100005     /* a context, stream, event or kernel that is not live */
+#define FRT_ERROR_INVALID_POINTER 100006    /* not a live device allocation of this device */
+#define FRT_ERROR_OUT_OF_MEMORY 100007
+#define FRT_ERROR_NO_CONTEXT 100008         /* the thread has no current context: frtSetDevice */
+#define FRT_ERROR_DEVICE_FAULT 100009       /* a kernel faulted on the device */
+#define FRT_ERROR_INTERNAL 500000
+
+typedef struct frtContextImpl *frtContext;
+typedef struct frtStreamImpl *frtStream;     /* NULL means the context's default stream */
+typedef struct frtEventImpl *frtEvent;
+typedef struct frtKernelImpl *frtKernel;
+
+typedef enum {
+  FRT_MEMCPY_HOST_TO_HOST = 0,
+  FRT_MEMCPY_HOST_TO_DEVICE = 1,
+  FRT_MEMCPY_DEVICE_TO_HOST = 2,
+  FRT_MEMCPY_DEVICE_TO_DEVICE = 3,
+} frtMemcpyKind;
+
+typedef enum { FRT_MEM_MALLOC_HUGE_FIRST = 0, FRT_MEM_MALLOC_NORMAL_ONLY = 2 } frtMemMallocPolicy;
+typedef enum { FRT_EVENT_NOT_READY = 0, FRT_EVENT_COMPLETE = 1 } frtEventStatus;
+
+typedef struct {
+  char target[32];       /* chip config name, e.g. "edge" */
+  char mode[16];         /* "functional", "timing" or "rtl" */
+  uint32_t aiCores;
+  double clockMhz;
+  uint64_t memoryBytes;  /* device global memory */
+} frtDeviceInfo;
+
+/* devices: NULL for one "edge" device in timing mode, or a comma-separated list of
+ * TARGET[:MODE] (TARGET a preset name or a chip config path), e.g. "edge,cloud:functional". */
+frtError frtInit(const char *devices);
+frtError frtFinalize(void);
+const char *frtGetRecentErrMsg(void);
+
+frtError frtGetDeviceCount(uint32_t *count);
+frtError frtSetDevice(int32_t deviceId);
+frtError frtResetDevice(int32_t deviceId);
+frtError frtGetDevice(int32_t *deviceId);
+frtError frtGetDeviceInfo(int32_t deviceId, frtDeviceInfo *info);
+
+frtError frtCreateContext(frtContext *context, int32_t deviceId);
+frtError frtDestroyContext(frtContext context);
+frtError frtSetCurrentContext(frtContext context);
+frtError frtGetCurrentContext(frtContext *context);
+
+frtError frtCreateStream(frtStream *stream);
+frtError frtDestroyStream(frtStream stream);
+frtError frtSynchronizeStream(frtStream stream);
+
+frtError frtCreateEvent(frtEvent *event);
+frtError frtDestroyEvent(frtEvent event);
+frtError frtRecordEvent(frtEvent event, frtStream stream);
+frtError frtSynchronizeEvent(frtEvent event);
+frtError frtQueryEventStatus(frtEvent event, frtEventStatus *status);
+/* Simulated device time between two completed events, in milliseconds. */
+frtError frtEventElapsedTime(float *ms, frtEvent start, frtEvent end);
+
+frtError frtMalloc(void **devPtr, size_t size, frtMemMallocPolicy policy);
+frtError frtFree(void *devPtr);
+frtError frtMemset(void *devPtr, size_t maxCount, int32_t value, size_t count);
+frtError frtMemcpy(void *dst, size_t destMax, const void *src, size_t count, frtMemcpyKind kind);
+frtError frtMemsetAsync(void *devPtr, size_t maxCount, int32_t value, size_t count, frtStream stream);
+frtError frtMemcpyAsync(void *dst, size_t destMax, const void *src, size_t count,
+                        frtMemcpyKind kind, frtStream stream);
+
+/* Kernels (kernel binaries from `fractal asm` or the compiler) load onto the current device. */
+frtError frtLoadKernelFromFile(const char *path, frtKernel *kernel);
+frtError frtLoadKernelFromMem(const void *data, size_t size, frtKernel *kernel);
+frtError frtUnloadKernel(frtKernel kernel);
+/* args: 64-bit words the kernel reads at its `args` special register (device pointers are passed
+ * as returned by frtMalloc). */
+frtError frtLaunchKernel(frtKernel kernel, uint32_t blockDim, const uint64_t *args, size_t numArgs,
+                         frtStream stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FRACTAL_RUNTIME_H */

@@ -1,0 +1,290 @@
+// The runtime's C API: every call, including misuse (null pointers, wrong or destroyed handles,
+// double free, pointers from another device), kernels that run and kernels that fault, events
+// with simulated time, and several threads at once.
+#include "fractal/runtime/fractal_runtime.h"
+
+#include "fractal/isa/Assembler.h"
+#include "fractal/isa/Numerics.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace fractal;
+
+namespace {
+
+// A small GEMM kernel as bytes: C (16x16 f32) = A (16x16 f16) x B (16x16 f16); args A, B, C.
+std::vector<uint8_t> gemmKernel(const std::string &target = "edge") {
+  std::string text = ".target " + target + R"(
+  mfsr x1, args
+  ld x2, gm[x1]
+  ld x3, gm[x1], offset=8
+  ld x4, gm[x1], offset=16
+  gm2l1_nz.f16 l1[x0], gm[x2], rows=16, cols=16, src_stride=16, dst_rows=16
+  li x5, 512
+  gm2l1_nz.f16 l1[x5], gm[x3], rows=16, cols=16, src_stride=16, dst_rows=16
+  set_flag mte2, mte1, 0
+  wait_flag mte2, mte1, 0
+  load2d l0a[x0], l1[x0]
+  load2d l0b[x0], l1[x5], transpose=1
+  set_flag mte1, m, 0
+  wait_flag mte1, m, 0
+  mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=16, k=16, n=16, init=1
+  set_flag m, fix, 0
+  wait_flag m, fix, 0
+  fixp.f32.f32 gm[x4], l0c[x0], m=16, n=16, src_rows=16, dst_stride=16
+  end
+)";
+  Expected<isa::KernelBinary> k = isa::assemble(text, "gemm16.s");
+  EXPECT_TRUE(k.ok()) << k.error().message;
+  return isa::serializeKernel(*k);
+}
+
+class Runtime : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_EQ(frtInit("edge,edge:functional"), FRT_SUCCESS) << frtGetRecentErrMsg();
+    ASSERT_EQ(frtSetDevice(0), FRT_SUCCESS);
+  }
+  void TearDown() override { EXPECT_EQ(frtFinalize(), FRT_SUCCESS) << frtGetRecentErrMsg(); }
+
+  // Runs the 16x16 GEMM with A = B = all 1.0 on `stream`; C must be all 16.0.
+  void runGemm(frtStream stream, int device = 0) {
+    ASSERT_EQ(frtSetDevice(device), FRT_SUCCESS);
+    std::vector<uint16_t> ones(256, 0x3c00);
+    void *a, *b, *c;
+    ASSERT_EQ(frtMalloc(&a, 512, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
+    ASSERT_EQ(frtMalloc(&b, 512, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
+    ASSERT_EQ(frtMalloc(&c, 1024, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
+    ASSERT_EQ(frtMemcpy(a, 512, ones.data(), 512, FRT_MEMCPY_HOST_TO_DEVICE), FRT_SUCCESS);
+    ASSERT_EQ(frtMemcpy(b, 512, ones.data(), 512, FRT_MEMCPY_HOST_TO_DEVICE), FRT_SUCCESS);
+    std::vector<uint8_t> bytes = gemmKernel();
+    frtKernel k;
+    ASSERT_EQ(frtLoadKernelFromMem(bytes.data(), bytes.size(), &k), FRT_SUCCESS) << frtGetRecentErrMsg();
+    uint64_t args[3] = {reinterpret_cast<uint64_t>(a), reinterpret_cast<uint64_t>(b),
+                        reinterpret_cast<uint64_t>(c)};
+    ASSERT_EQ(frtLaunchKernel(k, 1, args, 3, stream), FRT_SUCCESS) << frtGetRecentErrMsg();
+    ASSERT_EQ(frtSynchronizeStream(stream), FRT_SUCCESS) << frtGetRecentErrMsg();
+    std::vector<float> out(256);
+    ASSERT_EQ(frtMemcpy(out.data(), 1024, c, 1024, FRT_MEMCPY_DEVICE_TO_HOST), FRT_SUCCESS);
+    for (float v : out)
+      ASSERT_EQ(v, 16.0f);
+    EXPECT_EQ(frtUnloadKernel(k), FRT_SUCCESS);
+    EXPECT_EQ(frtFree(a), FRT_SUCCESS);
+    EXPECT_EQ(frtFree(b), FRT_SUCCESS);
+    EXPECT_EQ(frtFree(c), FRT_SUCCESS);
+  }
+};
+
+} // namespace
+
+TEST(RuntimeInit, CallsBeforeInitAndDoubleInit) {
+  uint32_t count = 0;
+  EXPECT_EQ(frtGetDeviceCount(&count), FRT_ERROR_UNINITIALIZED);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "the runtime is not initialized: call frtInit");
+  EXPECT_EQ(frtFinalize(), FRT_ERROR_UNINITIALIZED);
+  ASSERT_EQ(frtInit(nullptr), FRT_SUCCESS);
+  EXPECT_EQ(frtInit(nullptr), FRT_ERROR_REPEAT_INITIALIZE);
+  EXPECT_EQ(frtGetDeviceCount(&count), FRT_SUCCESS);
+  EXPECT_EQ(count, 1u);
+  EXPECT_EQ(frtFinalize(), FRT_SUCCESS);
+}
+
+TEST(RuntimeInit, BadDeviceSpecs) {
+  EXPECT_EQ(frtInit("edge:fast"), FRT_ERROR_INVALID_PARAM);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "frtInit: device 'edge:fast': mode must be functional, timing or rtl");
+  EXPECT_EQ(frtInit("nosuchchip"), FRT_ERROR_INVALID_FILE);
+  EXPECT_NE(std::string(frtGetRecentErrMsg()).find("unknown target 'nosuchchip'"), std::string::npos);
+}
+
+TEST_F(Runtime, Devices) {
+  uint32_t count = 0;
+  ASSERT_EQ(frtGetDeviceCount(&count), FRT_SUCCESS);
+  EXPECT_EQ(count, 2u);
+  frtDeviceInfo info;
+  ASSERT_EQ(frtGetDeviceInfo(1, &info), FRT_SUCCESS);
+  EXPECT_STREQ(info.target, "edge");
+  EXPECT_STREQ(info.mode, "functional");
+  EXPECT_EQ(info.aiCores, 2u);
+  EXPECT_EQ(info.memoryBytes, uint64_t(8) << 30);
+  EXPECT_EQ(frtSetDevice(2), FRT_ERROR_INVALID_DEVICE);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "frtSetDevice: no device 2 (there are 2)");
+  EXPECT_EQ(frtGetDeviceInfo(0, nullptr), FRT_ERROR_INVALID_PARAM);
+  int32_t current = -1;
+  ASSERT_EQ(frtGetDevice(&current), FRT_SUCCESS);
+  EXPECT_EQ(current, 0);
+}
+
+TEST_F(Runtime, MemoryRoundTripAndMisuse) {
+  void *p = nullptr;
+  ASSERT_EQ(frtMalloc(&p, 1000, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
+  std::vector<uint8_t> in(1000), out(1000);
+  for (size_t i = 0; i < in.size(); ++i)
+    in[i] = static_cast<uint8_t>(i * 7);
+  ASSERT_EQ(frtMemcpy(p, 1000, in.data(), 1000, FRT_MEMCPY_HOST_TO_DEVICE), FRT_SUCCESS);
+  ASSERT_EQ(frtMemcpy(out.data(), 1000, p, 1000, FRT_MEMCPY_DEVICE_TO_HOST), FRT_SUCCESS);
+  EXPECT_EQ(in, out);
+  ASSERT_EQ(frtMemset(p, 1000, 0xab, 10), FRT_SUCCESS);
+  ASSERT_EQ(frtMemcpy(out.data(), 1000, p, 1000, FRT_MEMCPY_DEVICE_TO_HOST), FRT_SUCCESS);
+  EXPECT_EQ(out[9], 0xab);
+  EXPECT_EQ(out[10], in[10]);
+
+  EXPECT_EQ(frtMemcpy(out.data(), 10, p, 100, FRT_MEMCPY_DEVICE_TO_HOST), FRT_ERROR_INVALID_PARAM);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "frtMemcpy: count 100 exceeds destMax 10");
+  EXPECT_EQ(frtMemcpy(out.data(), 2000, p, 1001, FRT_MEMCPY_DEVICE_TO_HOST), FRT_ERROR_INVALID_PARAM);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "src: 1001 bytes run past the end of its allocation");
+  EXPECT_EQ(frtMemcpy(p, 1000, out.data(), 10, FRT_MEMCPY_DEVICE_TO_HOST), FRT_ERROR_INVALID_POINTER);
+  EXPECT_EQ(frtMalloc(&p, 0, FRT_MEM_MALLOC_HUGE_FIRST), FRT_ERROR_INVALID_PARAM);
+  EXPECT_EQ(frtMalloc(nullptr, 10, FRT_MEM_MALLOC_HUGE_FIRST), FRT_ERROR_INVALID_PARAM);
+  EXPECT_EQ(frtMalloc(&p, size_t(1) << 40, FRT_MEM_MALLOC_HUGE_FIRST), FRT_ERROR_OUT_OF_MEMORY);
+
+  ASSERT_EQ(frtFree(p), FRT_SUCCESS);
+  EXPECT_EQ(frtFree(p), FRT_ERROR_INVALID_POINTER);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "frtFree: not the start of a live allocation (freed twice?)");
+  EXPECT_EQ(frtMemcpy(out.data(), 1000, p, 10, FRT_MEMCPY_DEVICE_TO_HOST), FRT_ERROR_INVALID_POINTER);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "src is not inside a live allocation (freed, or never allocated)");
+  EXPECT_EQ(frtFree(in.data()), FRT_ERROR_INVALID_POINTER);
+}
+
+TEST_F(Runtime, PointerOfAnotherDevice) {
+  void *p;
+  ASSERT_EQ(frtMalloc(&p, 512, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS); // on device 0
+  std::vector<uint8_t> bytes = gemmKernel();
+  ASSERT_EQ(frtSetDevice(1), FRT_SUCCESS);
+  frtKernel k;
+  ASSERT_EQ(frtLoadKernelFromMem(bytes.data(), bytes.size(), &k), FRT_SUCCESS);
+  uint64_t args[3] = {reinterpret_cast<uint64_t>(p), 0, 0};
+  EXPECT_EQ(frtLaunchKernel(k, 1, args, 3, nullptr), FRT_ERROR_INVALID_POINTER);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "frtLaunchKernel: argument 0 is a pointer of another device");
+}
+
+TEST_F(Runtime, KernelRunsOnBothModes) {
+  runGemm(nullptr, 0);
+  runGemm(nullptr, 1);
+}
+
+TEST_F(Runtime, StreamsAndHandles) {
+  frtStream s;
+  ASSERT_EQ(frtCreateStream(&s), FRT_SUCCESS);
+  runGemm(s);
+  ASSERT_EQ(frtDestroyStream(s), FRT_SUCCESS);
+  EXPECT_EQ(frtDestroyStream(s), FRT_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(frtSynchronizeStream(s), FRT_ERROR_INVALID_HANDLE);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "stream is not a live stream (destroyed, or never created)");
+  frtContext ctx;
+  ASSERT_EQ(frtGetCurrentContext(&ctx), FRT_SUCCESS);
+  EXPECT_EQ(frtDestroyStream(nullptr), FRT_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(frtCreateStream(nullptr), FRT_ERROR_INVALID_PARAM);
+}
+
+TEST_F(Runtime, ContextsAreCurrentPerThread) {
+  frtContext mine;
+  ASSERT_EQ(frtCreateContext(&mine, 1), FRT_SUCCESS);
+  int32_t device = -1;
+  ASSERT_EQ(frtGetDevice(&device), FRT_SUCCESS);
+  EXPECT_EQ(device, 1);
+  std::thread other([] {
+    int32_t d = -1;
+    EXPECT_EQ(frtGetDevice(&d), FRT_ERROR_NO_CONTEXT); // a new thread has no current context
+    EXPECT_EQ(frtSetDevice(0), FRT_SUCCESS);
+    EXPECT_EQ(frtGetDevice(&d), FRT_SUCCESS);
+    EXPECT_EQ(d, 0);
+  });
+  other.join();
+  ASSERT_EQ(frtDestroyContext(mine), FRT_SUCCESS);
+  EXPECT_EQ(frtDestroyContext(mine), FRT_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(frtGetDevice(&device), FRT_ERROR_NO_CONTEXT);
+}
+
+TEST_F(Runtime, EventsMeasureSimulatedTime) {
+  frtEvent start, end;
+  ASSERT_EQ(frtCreateEvent(&start), FRT_SUCCESS);
+  ASSERT_EQ(frtCreateEvent(&end), FRT_SUCCESS);
+  EXPECT_EQ(frtSynchronizeEvent(start), FRT_ERROR_INVALID_HANDLE); // never recorded
+  ASSERT_EQ(frtRecordEvent(start, nullptr), FRT_SUCCESS);
+  runGemm(nullptr);
+  ASSERT_EQ(frtRecordEvent(end, nullptr), FRT_SUCCESS);
+  ASSERT_EQ(frtSynchronizeEvent(end), FRT_SUCCESS);
+  frtEventStatus status;
+  ASSERT_EQ(frtQueryEventStatus(end, &status), FRT_SUCCESS);
+  EXPECT_EQ(status, FRT_EVENT_COMPLETE);
+  float ms = 0;
+  ASSERT_EQ(frtEventElapsedTime(&ms, start, end), FRT_SUCCESS);
+  // At least the kernel-launch cost of the config (20 us) plus the kernel's own time.
+  EXPECT_GT(ms, 0.020f);
+  EXPECT_LT(ms, 1.0f);
+  EXPECT_EQ(frtEventElapsedTime(&ms, start, start), FRT_SUCCESS);
+  EXPECT_EQ(ms, 0.0f);
+  EXPECT_EQ(frtDestroyEvent(start), FRT_SUCCESS);
+  EXPECT_EQ(frtDestroyEvent(start), FRT_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(frtDestroyEvent(end), FRT_SUCCESS);
+}
+
+TEST_F(Runtime, DeviceFaultSurfacesAtSynchronize) {
+  Expected<isa::KernelBinary> k = isa::assemble("wait_flag mte2, mte1, 0\nload2d l0a[x0], l1[x0]\nend\n",
+                                                "deadlock.s");
+  ASSERT_TRUE(k.ok());
+  std::vector<uint8_t> bytes = isa::serializeKernel(*k);
+  frtKernel kernel;
+  ASSERT_EQ(frtLoadKernelFromMem(bytes.data(), bytes.size(), &kernel), FRT_SUCCESS);
+  ASSERT_EQ(frtLaunchKernel(kernel, 1, nullptr, 0, nullptr), FRT_SUCCESS);
+  EXPECT_EQ(frtSynchronizeStream(nullptr), FRT_ERROR_DEVICE_FAULT);
+  EXPECT_EQ(std::string(frtGetRecentErrMsg()).rfind("kernel deadlock.s: deadlock: core 0", 0), 0u)
+      << frtGetRecentErrMsg();
+  EXPECT_EQ(frtSynchronizeStream(nullptr), FRT_SUCCESS); // reported once
+  runGemm(nullptr); // the device works again afterwards
+}
+
+TEST_F(Runtime, BadKernels) {
+  frtKernel k;
+  std::vector<uint8_t> junk(100, 7);
+  EXPECT_EQ(frtLoadKernelFromMem(junk.data(), junk.size(), &k), FRT_ERROR_INVALID_FILE);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "<memory>: invalid kernel binary: bad magic (not a Fractal kernel binary)");
+  std::vector<uint8_t> cloud = gemmKernel("cloud");
+  EXPECT_EQ(frtLoadKernelFromMem(cloud.data(), cloud.size(), &k), FRT_ERROR_INVALID_FILE);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "kernel gemm16.s was built for target 'cloud', device 0 is 'edge'");
+  EXPECT_EQ(frtLoadKernelFromFile("/nonexistent.bin", &k), FRT_ERROR_INVALID_FILE);
+  std::vector<uint8_t> good = gemmKernel();
+  ASSERT_EQ(frtLoadKernelFromMem(good.data(), good.size(), &k), FRT_SUCCESS);
+  EXPECT_EQ(frtLaunchKernel(k, 0, nullptr, 0, nullptr), FRT_ERROR_INVALID_PARAM);
+  ASSERT_EQ(frtUnloadKernel(k), FRT_SUCCESS);
+  EXPECT_EQ(frtUnloadKernel(k), FRT_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(frtLaunchKernel(k, 1, nullptr, 0, nullptr), FRT_ERROR_INVALID_HANDLE);
+}
+
+TEST_F(Runtime, ResetDeviceReleasesEverything) {
+  void *p;
+  ASSERT_EQ(frtMalloc(&p, 512, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
+  ASSERT_EQ(frtResetDevice(0), FRT_SUCCESS);
+  EXPECT_EQ(frtFree(p), FRT_ERROR_INVALID_POINTER);
+  EXPECT_EQ(frtMalloc(&p, 512, FRT_MEM_MALLOC_HUGE_FIRST), FRT_ERROR_NO_CONTEXT);
+  ASSERT_EQ(frtSetDevice(0), FRT_SUCCESS);
+  runGemm(nullptr);
+}
+
+TEST_F(Runtime, ManyThreadsStreamsAndDevices) {
+  // Four threads, each with its own stream on one of the two devices, launching kernels and
+  // copying concurrently; every result must be right. Run under ThreadSanitizer with
+  // `make tsan-test` (docs/runtime.md).
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([this, t, &failures] {
+      ASSERT_EQ(frtSetDevice(t % 2), FRT_SUCCESS);
+      frtStream s;
+      ASSERT_EQ(frtCreateStream(&s), FRT_SUCCESS);
+      for (int i = 0; i < 3; ++i) {
+        runGemm(s, t % 2);
+        if (::testing::Test::HasFailure())
+          ++failures;
+      }
+      ASSERT_EQ(frtDestroyStream(s), FRT_SUCCESS);
+    });
+  for (std::thread &t : threads)
+    t.join();
+  EXPECT_EQ(failures.load(), 0);
+}

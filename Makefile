@@ -3,7 +3,7 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build demo test clean
+.PHONY: all setup configure build demo test tsan-test clean
 
 all: build
 
@@ -21,6 +21,13 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The runtime's multi-threaded tests under ThreadSanitizer, in a separate build directory.
+tsan-test: setup
+	@if [ ! -f build-tsan/build.ninja ]; then cmake -S . -B build-tsan -G Ninja \
+	  -DFRACTAL_SANITIZE=thread -DFRACTAL_ENABLE_MLIR=OFF; fi
+	cmake --build build-tsan -j $(JOBS) --target runtime_tests
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1" ./tests/unit/runtime_tests
 
 clean:
 	rm -rf $(BUILD)

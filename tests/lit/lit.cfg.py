@@ -10,6 +10,7 @@ config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(lit_config.params.get("build_root", "."), "tests", "lit")
 
+config.substitutions.append(("%bindir", config.fractal_tools_dir))
 config.substitutions.append(("%fractal-opt", os.path.join(config.fractal_tools_dir, "fractal-opt")))
 config.substitutions.append(("%fractal", os.path.join(config.fractal_tools_dir, "fractal")))
 config.substitutions.append(("%FileCheck", config.filecheck))

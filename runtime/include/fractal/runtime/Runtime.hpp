@@ -1,0 +1,137 @@
+// A thin C++ layer over fractal_runtime.h: RAII owners for the runtime, streams, events, device
+// buffers and kernels, and errors as exceptions that carry the code and the runtime's message.
+//
+//   fractal::rt::Runtime runtime;            // frtInit(nullptr) ... frtFinalize()
+//   fractal::rt::setDevice(0);
+//   fractal::rt::DeviceBuffer a(bytes);      // frtMalloc ... frtFree
+//   a.upload(host.data(), bytes);
+//   fractal::rt::Kernel k("gemm.bin");
+//   fractal::rt::Stream s;
+//   k.launch(1, {a.word(), b.word(), c.word()}, s);
+//   s.synchronize();
+#pragma once
+
+#include "fractal/runtime/fractal_runtime.h"
+
+#include <cstdint>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fractal::rt {
+
+class Error : public std::runtime_error {
+public:
+  Error(frtError code, const std::string &what) : std::runtime_error(what), code_(code) {}
+  frtError code() const { return code_; }
+
+private:
+  frtError code_;
+};
+
+inline void check(frtError e, const char *call) {
+  if (e != FRT_SUCCESS)
+    throw Error(e, std::string(call) + ": " + frtGetRecentErrMsg());
+}
+
+class Runtime {
+public:
+  explicit Runtime(const char *devices = nullptr) { check(frtInit(devices), "frtInit"); }
+  ~Runtime() { frtFinalize(); }
+  Runtime(const Runtime &) = delete;
+  Runtime &operator=(const Runtime &) = delete;
+};
+
+inline void setDevice(int32_t id) { check(frtSetDevice(id), "frtSetDevice"); }
+
+class Stream {
+public:
+  Stream() { check(frtCreateStream(&stream_), "frtCreateStream"); }
+  ~Stream() { frtDestroyStream(stream_); }
+  Stream(const Stream &) = delete;
+  Stream &operator=(const Stream &) = delete;
+  void synchronize() { check(frtSynchronizeStream(stream_), "frtSynchronizeStream"); }
+  frtStream get() const { return stream_; }
+
+private:
+  frtStream stream_ = nullptr;
+};
+
+class Event {
+public:
+  Event() { check(frtCreateEvent(&event_), "frtCreateEvent"); }
+  ~Event() { frtDestroyEvent(event_); }
+  Event(const Event &) = delete;
+  Event &operator=(const Event &) = delete;
+  void record(const Stream *stream = nullptr) {
+    check(frtRecordEvent(event_, stream ? stream->get() : nullptr), "frtRecordEvent");
+  }
+  void synchronize() { check(frtSynchronizeEvent(event_), "frtSynchronizeEvent"); }
+  // Simulated milliseconds from `start` to this event.
+  float elapsedSince(const Event &start) const {
+    float ms = 0;
+    check(frtEventElapsedTime(&ms, start.event_, event_), "frtEventElapsedTime");
+    return ms;
+  }
+
+private:
+  frtEvent event_ = nullptr;
+};
+
+class DeviceBuffer {
+public:
+  explicit DeviceBuffer(size_t bytes) : size_(bytes) {
+    check(frtMalloc(&ptr_, bytes, FRT_MEM_MALLOC_HUGE_FIRST), "frtMalloc");
+  }
+  ~DeviceBuffer() {
+    if (ptr_)
+      frtFree(ptr_);
+  }
+  DeviceBuffer(DeviceBuffer &&o) noexcept : ptr_(o.ptr_), size_(o.size_) { o.ptr_ = nullptr; }
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+
+  void upload(const void *host, size_t bytes) {
+    check(frtMemcpy(ptr_, size_, host, bytes, FRT_MEMCPY_HOST_TO_DEVICE), "frtMemcpy");
+  }
+  void download(void *host, size_t bytes) const {
+    check(frtMemcpy(host, bytes, ptr_, bytes, FRT_MEMCPY_DEVICE_TO_HOST), "frtMemcpy");
+  }
+  template <typename T> std::vector<T> download() const {
+    std::vector<T> out(size_ / sizeof(T));
+    download(out.data(), out.size() * sizeof(T));
+    return out;
+  }
+  void *get() const { return ptr_; }
+  uint64_t word() const { return reinterpret_cast<uint64_t>(ptr_); } // as a kernel argument
+  size_t size() const { return size_; }
+
+private:
+  void *ptr_ = nullptr;
+  size_t size_;
+};
+
+class Kernel {
+public:
+  explicit Kernel(const std::string &path) {
+    check(frtLoadKernelFromFile(path.c_str(), &kernel_), "frtLoadKernelFromFile");
+  }
+  Kernel(const void *data, size_t size) {
+    check(frtLoadKernelFromMem(data, size, &kernel_), "frtLoadKernelFromMem");
+  }
+  ~Kernel() { frtUnloadKernel(kernel_); }
+  Kernel(const Kernel &) = delete;
+  Kernel &operator=(const Kernel &) = delete;
+  void launch(uint32_t blockDim, std::initializer_list<uint64_t> args, const Stream *stream = nullptr) {
+    std::vector<uint64_t> words(args);
+    check(frtLaunchKernel(kernel_, blockDim, words.data(), words.size(),
+                          stream ? stream->get() : nullptr),
+          "frtLaunchKernel");
+  }
+
+private:
+  frtKernel kernel_ = nullptr;
+};
+
+} // namespace fractal::rt

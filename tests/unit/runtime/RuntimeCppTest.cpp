@@ -1,0 +1,47 @@
+// The C++ layer: the same GEMM through RAII owners, and errors as exceptions.
+#include "fractal/runtime/Runtime.hpp"
+
+#include "fractal/isa/Assembler.h"
+#include "fractal/support/File.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+using namespace fractal;
+
+TEST(RuntimeCpp, GemmThroughRaiiOwners) {
+  const char *root = std::getenv("FRACTAL_SOURCE_DIR");
+  Expected<std::string> text = readTextFile(std::string(root ? root : ".") +
+                                            "/tests/sim/kernels/gemm_fp16.s");
+  ASSERT_TRUE(text.ok());
+  Expected<isa::KernelBinary> binary = isa::assemble(*text, "gemm_fp16.s");
+  ASSERT_TRUE(binary.ok());
+  std::vector<uint8_t> bytes = isa::serializeKernel(*binary);
+
+  rt::Runtime runtime;
+  rt::setDevice(0);
+  std::vector<uint16_t> ones(64 * 64, 0x3c00); // 1.0 in fp16
+  rt::DeviceBuffer a(ones.size() * 2), b(ones.size() * 2), c(64 * 64 * 4);
+  a.upload(ones.data(), ones.size() * 2);
+  b.upload(ones.data(), ones.size() * 2);
+  rt::Kernel kernel(bytes.data(), bytes.size());
+  rt::Stream stream;
+  rt::Event start, end;
+  start.record(&stream);
+  kernel.launch(1, {a.word(), b.word(), c.word()}, &stream);
+  end.record(&stream);
+  stream.synchronize();
+  for (float v : c.download<float>())
+    ASSERT_EQ(v, 64.0f);
+  end.synchronize();
+  EXPECT_GT(end.elapsedSince(start), 0.0f);
+
+  try {
+    rt::DeviceBuffer huge(size_t(1) << 40);
+    FAIL() << "a 1 TiB allocation succeeded";
+  } catch (const rt::Error &e) {
+    EXPECT_EQ(e.code(), FRT_ERROR_OUT_OF_MEMORY);
+    EXPECT_EQ(std::string(e.what()).rfind("frtMalloc: frtMalloc: no room for", 0), 0u) << e.what();
+  }
+}

@@ -1,6 +1,8 @@
 // fractal-opt: mlir-opt for Fractal. Registers the dialects and passes the compiler uses so that
-// lit tests can run any pass on any IR. The upstream dialects below are the compiler's kernel-level
-// vocabulary; Fractal's own graph and npu dialects are registered here as they land (issue 5).
+// lit tests can run any pass on any IR: Fractal's graph dialect, and the upstream dialects that
+// are the compiler's kernel-level vocabulary. The npu dialect joins as it lands (issue 5).
+#include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -13,7 +15,7 @@
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  registry.insert<mlir::arith::ArithDialect, mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
+  registry.insert<fractal::graph::GraphDialect, mlir::arith::ArithDialect, mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
                   mlir::memref::MemRefDialect, mlir::scf::SCFDialect,
                   mlir::tensor::TensorDialect>();
   mlir::registerCanonicalizerPass();

@@ -1,0 +1,174 @@
+// The `graph` dialect: ONNX-level operations on tensors, the first IR of the compiler. One op per
+// ONNX operator of the supported set (frontends/onnx/lib/OpSupport.cpp), with ONNX attributes
+// made explicit and checked: the importer resolves auto_pad into pads, Flatten into reshape,
+// constant inputs (Clip bounds, Slice starts, Resize scales) into attributes, and shape
+// computations on static shapes into constants. Locations carry the ONNX node names.
+#ifndef FRACTAL_GRAPH_OPS
+#define FRACTAL_GRAPH_OPS
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Graph_Dialect : Dialect {
+  let name = "graph";
+  let cppNamespace = "::fractal::graph";
+  let summary = "ONNX-level tensor operations, the compiler's first IR";
+  let description = [{
+    Operations mirror the ONNX operators Fractal supports, on ranked tensors with static shapes
+    (the importer fixes every dynamic dimension). Attributes that ONNX leaves implicit are
+    explicit here: convolution pads are always four numbers, pooling kernels always given.
+  }];
+}
+
+class Graph_Op<string mnemonic, list<Trait> traits = []> : Op<Graph_Dialect, mnemonic, traits>;
+
+//===--- element-wise ------------------------------------------------------------------------===//
+
+class Graph_BinaryOp<string mnemonic> : Graph_Op<mnemonic, [Pure]> {
+  let summary = "element-wise " # mnemonic # " with ONNX (numpy) broadcasting";
+  let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+def Graph_AddOp : Graph_BinaryOp<"add">;
+def Graph_SubOp : Graph_BinaryOp<"sub">;
+def Graph_MulOp : Graph_BinaryOp<"mul">;
+def Graph_DivOp : Graph_BinaryOp<"div">;
+
+class Graph_UnaryOp<string mnemonic, dag attrs = (ins)> : Graph_Op<mnemonic, [Pure]> {
+  let summary = "element-wise " # mnemonic;
+  let arguments = !con((ins AnyRankedTensor:$input), attrs);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+def Graph_ReluOp : Graph_UnaryOp<"relu">;
+def Graph_SigmoidOp : Graph_UnaryOp<"sigmoid">;
+def Graph_ClipOp : Graph_UnaryOp<"clip", (ins F32Attr:$min, F32Attr:$max)>;
+def Graph_HardSigmoidOp : Graph_UnaryOp<"hard_sigmoid", (ins F32Attr:$alpha, F32Attr:$beta)>;
+def Graph_CastOp : Graph_UnaryOp<"cast">;
+
+//===--- matrix products ---------------------------------------------------------------------===//
+
+def Graph_ConvOp : Graph_Op<"conv", [Pure]> {
+  let summary = "N-d convolution (NCHW), groups and dilations, explicit pads";
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
+                   Optional<AnyRankedTensor>:$bias, DenseI64ArrayAttr:$strides,
+                   DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations, I64Attr:$group);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Graph_ConvTransposeOp : Graph_Op<"conv_transpose", [Pure]> {
+  let summary = "transposed convolution (NCHW), explicit pads and output padding";
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
+                   Optional<AnyRankedTensor>:$bias, DenseI64ArrayAttr:$strides,
+                   DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
+                   DenseI64ArrayAttr:$output_padding, I64Attr:$group);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
+}
+
+def Graph_MatMulOp : Graph_Op<"matmul", [Pure]> {
+  let summary = "matrix product with numpy batching";
+  let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Graph_GemmOp : Graph_Op<"gemm", [Pure]> {
+  let summary = "alpha * op(A) x op(B) + beta * C";
+  let arguments = (ins AnyRankedTensor:$a, AnyRankedTensor:$b, Optional<AnyRankedTensor>:$c,
+                   F32Attr:$alpha, F32Attr:$beta, BoolAttr:$trans_a, BoolAttr:$trans_b);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$a `,` $b (`,` $c^)? attr-dict `:` functional-type(operands, results)";
+}
+
+//===--- normalisation, pooling, resizing ----------------------------------------------------===//
+
+def Graph_BatchNormOp : Graph_Op<"batch_norm", [Pure]> {
+  let summary = "inference batch normalisation over the channel axis";
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$scale, AnyRankedTensor:$bias,
+                   AnyRankedTensor:$mean, AnyRankedTensor:$variance, F32Attr:$epsilon);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $scale `,` $bias `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
+}
+
+class Graph_PoolOp<string mnemonic, dag extra> : Graph_Op<mnemonic, [Pure]> {
+  let summary = mnemonic # " over spatial windows, explicit pads";
+  let arguments = !con((ins AnyRankedTensor:$input, DenseI64ArrayAttr:$kernel,
+                        DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads, BoolAttr:$ceil_mode),
+                       extra);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+def Graph_MaxPoolOp : Graph_PoolOp<"max_pool", (ins DenseI64ArrayAttr:$dilations)>;
+def Graph_AvgPoolOp : Graph_PoolOp<"avg_pool", (ins BoolAttr:$count_include_pad)>;
+
+def Graph_GlobalAvgPoolOp : Graph_UnaryOp<"global_avg_pool">;
+
+def Graph_ResizeOp : Graph_Op<"resize", [Pure]> {
+  let summary = "resize to the result shape (nearest or linear)";
+  let arguments = (ins AnyRankedTensor:$input, StrAttr:$mode,
+                   StrAttr:$coordinate_transformation_mode, StrAttr:$nearest_mode);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+//===--- data movement -----------------------------------------------------------------------===//
+
+def Graph_ConcatOp : Graph_Op<"concat", [Pure]> {
+  let summary = "concatenation along an axis";
+  let arguments = (ins Variadic<AnyRankedTensor>:$inputs, I64Attr:$axis);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Graph_TransposeOp : Graph_Op<"transpose", [Pure]> {
+  let summary = "axis permutation";
+  let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Graph_ReshapeOp : Graph_Op<"reshape", [Pure]> {
+  let summary = "a new shape for the same elements (Reshape, Flatten)";
+  let arguments = (ins AnyRankedTensor:$input);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Graph_SliceOp : Graph_Op<"slice", [Pure]> {
+  let summary = "strided slice with constant bounds (one entry per axis)";
+  let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$starts,
+                   DenseI64ArrayAttr:$ends, DenseI64ArrayAttr:$steps);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Graph_PadOp : Graph_Op<"pad", [Pure]> {
+  let summary = "constant padding (ONNX pads order: all begins, then all ends)";
+  let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$pads, F32Attr:$value);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+//===--- constants ---------------------------------------------------------------------------===//
+
+def Graph_ConstantOp : Graph_Op<"constant", [Pure, ConstantLike, InferTypeOpAdaptor]> {
+  let summary = "a constant tensor (weights are dense_resource blobs, not inline elements)";
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$value attr-dict";
+  let hasFolder = 1;
+}
+
+#endif // FRACTAL_GRAPH_OPS

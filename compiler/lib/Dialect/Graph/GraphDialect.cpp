@@ -1,0 +1,173 @@
+// The graph dialect's registration and verifiers. The verifiers check what types alone do not:
+// broadcasting, convolution channel and group arithmetic, matrix-product inner dimensions,
+// concatenation sums, permutations and element counts. Debian's LLVM has assertions off, so these
+// are the only guard against malformed IR.
+#include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+
+#include "mlir/IR/Builders.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace fractal::graph;
+
+#include "fractal/compiler/Dialect/Graph/GraphDialect.cpp.inc"
+
+void GraphDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "fractal/compiler/Dialect/Graph/GraphOps.cpp.inc"
+      >();
+}
+
+namespace {
+
+RankedTensorType ranked(Value v) { return llvm::cast<RankedTensorType>(v.getType()); }
+
+// ONNX (numpy) broadcasting of two shapes; false when they do not broadcast.
+bool broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b, SmallVectorImpl<int64_t> &out) {
+  size_t rank = std::max(a.size(), b.size());
+  out.assign(rank, 1);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1)
+      return false;
+    out[i] = da == 1 ? db : da;
+  }
+  return true;
+}
+
+LogicalResult verifyBinary(Operation *op) {
+  auto lhs = ranked(op->getOperand(0)), rhs = ranked(op->getOperand(1));
+  auto result = ranked(op->getResult(0));
+  if (lhs.getElementType() != rhs.getElementType() ||
+      lhs.getElementType() != result.getElementType())
+    return op->emitOpError("operands and result must have the same element type");
+  SmallVector<int64_t> shape;
+  if (!broadcastShapes(lhs.getShape(), rhs.getShape(), shape))
+    return op->emitOpError("operand shapes do not broadcast");
+  if (ArrayRef<int64_t>(shape) != result.getShape())
+    return op->emitOpError("result shape must be the broadcast of the operand shapes");
+  return success();
+}
+
+LogicalResult verifySameShape(Operation *op, bool sameElementType) {
+  auto in = ranked(op->getOperand(0)), out = ranked(op->getResult(0));
+  if (in.getShape() != out.getShape())
+    return op->emitOpError("result shape must equal the input shape");
+  if (sameElementType && in.getElementType() != out.getElementType())
+    return op->emitOpError("result element type must equal the input element type");
+  return success();
+}
+
+} // namespace
+
+LogicalResult AddOp::verify() { return verifyBinary(*this); }
+LogicalResult SubOp::verify() { return verifyBinary(*this); }
+LogicalResult MulOp::verify() { return verifyBinary(*this); }
+LogicalResult DivOp::verify() { return verifyBinary(*this); }
+LogicalResult ReluOp::verify() { return verifySameShape(*this, true); }
+LogicalResult SigmoidOp::verify() { return verifySameShape(*this, true); }
+LogicalResult ClipOp::verify() {
+  if (getMin().convertToFloat() > getMax().convertToFloat())
+    return emitOpError("min must not exceed max");
+  return verifySameShape(*this, true);
+}
+LogicalResult HardSigmoidOp::verify() { return verifySameShape(*this, true); }
+LogicalResult CastOp::verify() { return verifySameShape(*this, false); }
+
+LogicalResult GlobalAvgPoolOp::verify() {
+  auto in = ranked(getInput()), out = ranked(getResult());
+  if (in.getRank() < 3 || out.getRank() != in.getRank())
+    return emitOpError("expects an N x C x spatial input and a result of the same rank");
+  for (int64_t i = 2; i < out.getRank(); ++i)
+    if (out.getDimSize(i) != 1)
+      return emitOpError("result spatial dimensions must be 1");
+  return success();
+}
+
+LogicalResult ConvOp::verify() {
+  auto in = ranked(getInput()), w = ranked(getWeight());
+  const int64_t spatial = in.getRank() - 2;
+  if (spatial < 1 || w.getRank() != in.getRank())
+    return emitOpError("expects N x C x spatial input and weight of the same rank");
+  if (static_cast<int64_t>(getStrides().size()) != spatial ||
+      static_cast<int64_t>(getDilations().size()) != spatial ||
+      static_cast<int64_t>(getPads().size()) != 2 * spatial)
+    return emitOpError("strides and dilations need one value per spatial axis, pads two");
+  const int64_t group = getGroup();
+  if (group < 1 || in.getDimSize(1) != w.getDimSize(1) * group || w.getDimSize(0) % group != 0)
+    return emitOpError("input channels (") << in.getDimSize(1) << ") must equal weight channels ("
+                                           << w.getDimSize(1) << ") x group (" << group << ")";
+  if (getBias() && ranked(getBias()).getNumElements() != w.getDimSize(0))
+    return emitOpError("bias must have one value per output channel");
+  return success();
+}
+
+LogicalResult MatMulOp::verify() {
+  auto a = ranked(getLhs()), b = ranked(getRhs());
+  if (a.getRank() < 1 || b.getRank() < 1)
+    return emitOpError("operands must have rank >= 1");
+  int64_t k1 = a.getDimSize(a.getRank() - 1);
+  int64_t k2 = b.getRank() == 1 ? b.getDimSize(0) : b.getDimSize(b.getRank() - 2);
+  if (k1 != k2)
+    return emitOpError("inner dimensions differ: ") << k1 << " vs " << k2;
+  return success();
+}
+
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("needs at least one input");
+  auto out = ranked(getResult());
+  const int64_t rank = out.getRank(), axis = getAxis();
+  if (axis < 0 || axis >= rank)
+    return emitOpError("axis ") << axis << " is outside the rank " << rank;
+  int64_t sum = 0;
+  for (Value v : getInputs()) {
+    auto t = ranked(v);
+    if (t.getRank() != rank)
+      return emitOpError("inputs must all have the result's rank");
+    for (int64_t i = 0; i < rank; ++i)
+      if (i != axis && t.getDimSize(i) != out.getDimSize(i))
+        return emitOpError("inputs differ from the result outside the concatenation axis");
+    sum += t.getDimSize(axis);
+  }
+  if (sum != out.getDimSize(axis))
+    return emitOpError("result axis size must be the sum of the inputs'");
+  return success();
+}
+
+LogicalResult TransposeOp::verify() {
+  auto in = ranked(getInput()), out = ranked(getResult());
+  ArrayRef<int64_t> perm = getPerm();
+  if (static_cast<int64_t>(perm.size()) != in.getRank())
+    return emitOpError("perm must have one entry per axis");
+  SmallVector<bool> seen(perm.size(), false);
+  for (int64_t p : perm) {
+    if (p < 0 || p >= in.getRank() || seen[p])
+      return emitOpError("perm is not a permutation");
+    seen[p] = true;
+  }
+  for (size_t i = 0; i < perm.size(); ++i)
+    if (out.getDimSize(i) != in.getDimSize(perm[i]))
+      return emitOpError("result dimension ") << i << " must be input dimension " << perm[i];
+  return success();
+}
+
+LogicalResult ReshapeOp::verify() {
+  if (ranked(getInput()).getNumElements() != ranked(getResult()).getNumElements())
+    return emitOpError("reshape must keep the number of elements");
+  return success();
+}
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+LogicalResult ConstantOp::inferReturnTypes(MLIRContext *, std::optional<Location>, Adaptor adaptor,
+                                           SmallVectorImpl<Type> &types) {
+  types.push_back(llvm::cast<TypedAttr>(adaptor.getValue()).getType());
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "fractal/compiler/Dialect/Graph/GraphOps.cpp.inc"

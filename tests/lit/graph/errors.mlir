@@ -1,0 +1,73 @@
+// REQUIRES: mlir
+// The graph dialect's verifiers: each malformed op gets its own diagnostic.
+// RUN: %fractal-opt %s -split-input-file -verify-diagnostics
+
+func.func @bad_broadcast(%a: tensor<2x3xf32>, %b: tensor<4x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{operand shapes do not broadcast}}
+  %r = graph.add %a, %b : (tensor<2x3xf32>, tensor<4x3xf32>) -> tensor<2x3xf32>
+  return %r : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @bad_broadcast_result(%a: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{result shape must be the broadcast of the operand shapes}}
+  %r = graph.add %a, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  return %r : tensor<3xf32>
+}
+
+// -----
+
+func.func @bad_groups(%x: tensor<1x6x8x8xf32>, %w: tensor<6x4x3x3xf32>) -> tensor<1x6x8x8xf32> {
+  // expected-error @+1 {{input channels (6) must equal weight channels (4) x group (1)}}
+  %c = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x6x8x8xf32>, tensor<6x4x3x3xf32>) -> tensor<1x6x8x8xf32>
+  return %c : tensor<1x6x8x8xf32>
+}
+
+// -----
+
+func.func @bad_pads(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x8x8xf32> {
+  // expected-error @+1 {{strides and dilations need one value per spatial axis, pads two}}
+  %c = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x8x8xf32>
+  return %c : tensor<1x4x8x8xf32>
+}
+
+// -----
+
+func.func @bad_matmul(%a: tensor<4x5xf32>, %b: tensor<6x7xf32>) -> tensor<4x7xf32> {
+  // expected-error @+1 {{inner dimensions differ: 5 vs 6}}
+  %r = graph.matmul %a, %b : (tensor<4x5xf32>, tensor<6x7xf32>) -> tensor<4x7xf32>
+  return %r : tensor<4x7xf32>
+}
+
+// -----
+
+func.func @bad_concat(%a: tensor<2x3xf32>, %b: tensor<2x4xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{result axis size must be the sum of the inputs'}}
+  %r = graph.concat %a, %b {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2x4xf32>) -> tensor<2x8xf32>
+  return %r : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @bad_perm(%a: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  // expected-error @+1 {{perm is not a permutation}}
+  %r = graph.transpose %a {perm = array<i64: 0, 0>} : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  return %r : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @bad_reshape(%a: tensor<2x3xf32>) -> tensor<5xf32> {
+  // expected-error @+1 {{reshape must keep the number of elements}}
+  %r = graph.reshape %a : (tensor<2x3xf32>) -> tensor<5xf32>
+  return %r : tensor<5xf32>
+}
+
+// -----
+
+func.func @bad_clip(%a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{min must not exceed max}}
+  %r = graph.clip %a {min = 6.0 : f32, max = 0.0 : f32} : (tensor<2xf32>) -> tensor<2xf32>
+  return %r : tensor<2xf32>
+}

@@ -1,0 +1,29 @@
+// REQUIRES: mlir
+// The graph dialect prints and parses back every op it has.
+// RUN: %fractal-opt %s | %fractal-opt | %FileCheck %s
+
+// CHECK-LABEL: func.func @cnn
+func.func @cnn(%x: tensor<1x3x8x8xf32>, %w: tensor<16x3x3x3xf32>, %b: tensor<16xf32>) -> tensor<1x16x4x4xf32> {
+  // CHECK: graph.conv %{{.*}}, %{{.*}}, %{{.*}} {dilations = array<i64: 1, 1>, group = 1 : i64, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>}
+  %c = graph.conv %x, %w, %b {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<16x3x3x3xf32>, tensor<16xf32>) -> tensor<1x16x8x8xf32>
+  // CHECK: graph.clip %{{.*}} {max = 6.000000e+00 : f32, min = 0.000000e+00 : f32}
+  %r = graph.clip %c {min = 0.0 : f32, max = 6.0 : f32} : (tensor<1x16x8x8xf32>) -> tensor<1x16x8x8xf32>
+  // CHECK: graph.max_pool
+  %p = graph.max_pool %r {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = false} : (tensor<1x16x8x8xf32>) -> tensor<1x16x4x4xf32>
+  %s = graph.constant dense<2.0> : tensor<1xf32>
+  // CHECK: graph.mul %{{.*}}, %{{.*}} : (tensor<1x16x4x4xf32>, tensor<1xf32>) -> tensor<1x16x4x4xf32>
+  %m = graph.mul %p, %s : (tensor<1x16x4x4xf32>, tensor<1xf32>) -> tensor<1x16x4x4xf32>
+  return %m : tensor<1x16x4x4xf32>
+}
+
+// CHECK-LABEL: func.func @shapes
+func.func @shapes(%a: tensor<2x3x4xf32>, %b: tensor<2x5x4xf32>) -> tensor<24x2xf32> {
+  // CHECK: graph.concat %{{.*}}, %{{.*}} {axis = 1 : i64}
+  %c = graph.concat %a, %b {axis = 1 : i64} : (tensor<2x3x4xf32>, tensor<2x5x4xf32>) -> tensor<2x8x4xf32>
+  // CHECK: graph.transpose %{{.*}} {perm = array<i64: 2, 0, 1>}
+  %t = graph.transpose %c {perm = array<i64: 2, 0, 1>} : (tensor<2x8x4xf32>) -> tensor<4x2x8xf32>
+  %s = graph.slice %t {starts = array<i64: 0, 0, 0>, ends = array<i64: 4, 2, 6>, steps = array<i64: 1, 1, 1>} : (tensor<4x2x8xf32>) -> tensor<4x2x6xf32>
+  // CHECK: graph.reshape %{{.*}} : (tensor<4x2x6xf32>) -> tensor<24x2xf32>
+  %r = graph.reshape %s : (tensor<4x2x6xf32>) -> tensor<24x2xf32>
+  return %r : tensor<24x2xf32>
+}

@@ -212,7 +212,3 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
 }
 
 } // namespace fractal::sim
-
-// libsystemc.so carries a main() that calls sc_main(). Fractal's programs have their own main(),
-// so this is never called, but the shared library needs the symbol to link.
-int sc_main(int, char **) { return 1; }

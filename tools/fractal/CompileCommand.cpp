@@ -7,12 +7,19 @@
 #include "fractal/onnx/OnnxCheck.h"
 #include "fractal/support/File.h"
 
+#ifdef FRACTAL_HAS_MLIR
+#include "fractal/onnx/OnnxImport.h"
+#include "mlir/IR/OperationSupport.h"
+#include "llvm/Support/raw_ostream.h"
+#endif
+
 #include <iostream>
+#include <sys/stat.h>
 
 namespace fractal::cli {
 
 int runCompileCommand(const Args &args) {
-  std::string input, output, target = "edge", shapes, report;
+  std::string input, output, target = "edge", shapes, report, compileTo, dumpIr;
   bool checkOnly = false;
   ArgParser parser("fractal compile", "compile an ONNX model for the NPU");
   parser.positional("MODEL.onnx", "the model", &input);
@@ -23,17 +30,56 @@ int runCompileCommand(const Args &args) {
   parser.flag("--check-only", "only run the support check: list every unsupported operator, "
               "attribute and type, and where each node would run", &checkOnly);
   parser.option("--report", "FILE.json", "write the check report as JSON", &report);
-  parser.epilog("EXIT CODES: 0 the model is supported, 2 it is not (or bad input).\n\n"
-                "This version runs the support check only: pass --check-only.");
+  parser.option("--compile-to", "PHASE", "stop after PHASE and write its IR: graph (the only "
+                "phase available yet)", &compileTo);
+  parser.option("--dump-ir", "DIR", "write the IR of every phase into DIR, with locations "
+                "(ONNX node names)", &dumpIr);
+  parser.epilog("EXIT CODES: 0 ok, 2 unsupported model or bad input.\n\n"
+                "Available today: --check-only (the support check) and --compile-to=graph (the "
+                "imported graph dialect IR);\nlowering to the NPU is being built.");
   if (std::optional<int> exit = parseArguments(parser, args))
     return *exit;
-  if (!checkOnly)
+  if (!checkOnly && compileTo != "graph")
     return reportError(Error::badInput(
         "fractal compile: code generation is not available yet; this version runs the support "
-        "check only (pass --check-only)"));
+        "check (--check-only) and the import into graph IR (--compile-to=graph)"));
   Expected<std::vector<onnx_frontend::InputShape>> parsed = onnx_frontend::parseInputShapes(shapes);
   if (!parsed)
     return reportError(parsed.error());
+  if (!checkOnly) {
+#ifndef FRACTAL_HAS_MLIR
+    return reportError(Error::badInput("fractal compile: this build has no MLIR compiler "
+                                       "(FRACTAL_ENABLE_MLIR=OFF); only --check-only works"));
+#else
+    mlir::MLIRContext context;
+    Expected<mlir::OwningOpRef<mlir::ModuleOp>> module =
+        onnx_frontend::importOnnxModel(context, input, *parsed);
+    if (!module)
+      return reportError(module.error());
+    auto render = [&](bool locations) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      mlir::OpPrintingFlags flags;
+      flags.elideLargeResourceString(64); // weights stay in the package, not in IR dumps
+      if (locations)
+        flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+      (*module)->print(os, flags);
+      return text;
+    };
+    if (!dumpIr.empty()) {
+      ::mkdir(dumpIr.c_str(), 0755);
+      if (Status s = writeFileAtomically(dumpIr + "/01-graph.mlir", render(true)); !s)
+        return reportError(s.error());
+    }
+    if (output.empty() || output == "-") {
+      std::cout << render(false);
+      return 0;
+    }
+    if (Status s = writeFileAtomically(output, render(false)); !s)
+      return reportError(s.error());
+    return 0;
+#endif
+  }
   Expected<onnx_frontend::CheckReport> result = onnx_frontend::checkOnnxModel(input, *parsed);
   if (!result)
     return reportError(result.error());

@@ -1,5 +1,6 @@
 #include "fractal/onnx/OnnxCheck.h"
 
+#include "OnnxModel.h"
 #include "OpSupport.h"
 
 #include "fractal/support/File.h"
@@ -132,6 +133,9 @@ public:
     inferShapes();
     checkNodes();
   }
+
+  // The model with the --input-shape dims and ONNX's inferred value types.
+  onnx::ModelProto takeModel() { return std::move(model_); }
 
 private:
   void problem(const std::string &node, const std::string &op, const std::string &message) {
@@ -361,6 +365,29 @@ private:
           ok = false;
         }
       }
+      // Inputs the compiler needs as constants: they become attributes (bounds, pads, slice
+      // ranges) or fix a shape. A graph input here would make shapes depend on runtime data.
+      static const std::map<std::string, std::vector<int>> kConstantInputs = {
+          {"Clip", {1, 2}}, {"Slice", {1, 2, 3, 4}}, {"Pad", {1, 2}}, {"ConstantOfShape", {0}},
+          {"Reshape", {1}}, {"Resize", {1, 2, 3}}};
+      if (auto c = kConstantInputs.find(node.op_type()); c != kConstantInputs.end())
+        for (int idx : c->second) {
+          if (idx >= node.input_size() || node.input(idx).empty() || isConstant(node.input(idx)))
+            continue;
+          problem(name, node.op_type(), "input '" + node.input(idx) + "' must be a constant (an "
+                                        "initializer or a Constant node), not runtime data");
+          ok = false;
+        }
+      // Optional extra outputs (MaxPool's argmax indices, BatchNormalization's training
+      // statistics) have no NPU kernel.
+      int usedOutputs = 0;
+      for (const auto &o : node.output())
+        usedOutputs += !o.empty();
+      if (usedOutputs > 1 && (node.op_type() == "MaxPool" || node.op_type() == "BatchNormalization")) {
+        problem(name, node.op_type(), "only the first output is supported (this node uses " +
+                                          std::to_string(usedOutputs) + ")");
+        ok = false;
+      }
       if (node.input_size() > 0 && !node.input(0).empty()) {
         auto t = types_.find(node.input(0));
         if (t != types_.end() && !(rule->dataTypes & (1u << t->second))) {
@@ -375,6 +402,17 @@ private:
     }
   }
 
+  // An initializer, or the output of a Constant or Shape node (static shapes make Shape constant).
+  bool isConstant(const std::string &name) const {
+    if (isInitializer(name))
+      return true;
+    for (const auto &n : model_.graph().node())
+      if ((n.op_type() == "Constant" || n.op_type() == "Shape") && n.output_size() > 0 &&
+          n.output(0) == name)
+        return true;
+    return false;
+  }
+
   CheckReport &report_;
   const std::vector<InputShape> &shapes_;
   onnx::ModelProto model_;
@@ -387,9 +425,17 @@ private:
 
 CheckReport checkOnnxBytes(const std::string &bytes, const std::string &name,
                            const std::vector<InputShape> &shapes) {
+  onnx::ModelProto unused;
+  return detail::checkAndInfer(bytes, name, shapes, unused);
+}
+
+CheckReport detail::checkAndInfer(const std::string &bytes, const std::string &name,
+                                  const std::vector<InputShape> &shapes, onnx::ModelProto &model) {
   CheckReport report;
   report.model = name;
-  Checker(report, shapes).run(bytes);
+  Checker checker(report, shapes);
+  checker.run(bytes);
+  model = checker.takeModel();
   return report;
 }
 

@@ -1,0 +1,534 @@
+// ONNX -> graph dialect. The support check has already validated the model and ONNX shape inference
+// has typed every value, so each node becomes one graph op with its inferred result type; the
+// importer's own work is making implicit ONNX semantics explicit (auto_pad, defaults, constant
+// inputs that are really attributes, shape computations on static shapes).
+#include "fractal/onnx/OnnxImport.h"
+
+#include "OnnxModel.h"
+
+#include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+#include "fractal/support/File.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+
+#include <cfloat>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+
+namespace fractal::onnx_frontend {
+
+using namespace mlir;
+namespace g = fractal::graph;
+
+void loadImportDialects(MLIRContext &context) {
+  context.loadDialect<g::GraphDialect, func::FuncDialect>();
+}
+
+namespace {
+
+struct ImportError {
+  std::string message;
+};
+
+class Importer {
+public:
+  Importer(MLIRContext &ctx, const onnx::ModelProto &model, const std::string &path)
+      : ctx_(ctx), model_(model), path_(path), b_(&ctx) {}
+
+  OwningOpRef<ModuleOp> run() {
+    const onnx::GraphProto &graph = model_.graph();
+    for (const auto &v : graph.value_info())
+      recordType(v);
+    for (const auto &v : graph.output())
+      recordType(v);
+    for (const auto &v : graph.input())
+      recordType(v);
+    for (const auto &t : graph.initializer())
+      initializers_[t.name()] = &t;
+
+    OwningOpRef<ModuleOp> module = ModuleOp::create(FileLineColLoc::get(&ctx_, path_, 0, 0));
+    SmallVector<Type> inputTypes, outputTypes;
+    std::vector<std::string> inputNames;
+    for (const auto &in : graph.input())
+      if (!initializers_.count(in.name())) {
+        inputTypes.push_back(typeOf(in.name(), "graph input"));
+        inputNames.push_back(in.name());
+      }
+    for (const auto &out : graph.output())
+      outputTypes.push_back(typeOf(out.name(), "graph output"));
+    b_.setInsertionPointToEnd(module->getBody());
+    auto func = b_.create<func::FuncOp>(module->getLoc(), "main",
+                                        b_.getFunctionType(inputTypes, outputTypes));
+    Block *entry = func.addEntryBlock();
+    for (size_t i = 0; i < inputNames.size(); ++i) {
+      values_[inputNames[i]] = entry->getArgument(i);
+      func.setArgAttr(i, "onnx.name", b_.getStringAttr(inputNames[i]));
+    }
+    b_.setInsertionPointToStart(entry);
+    for (int index : topologicalOrder())
+      importNode(graph.node(index), index);
+    SmallVector<Value> results;
+    for (const auto &out : graph.output())
+      results.push_back(value(out.name(), "graph output"));
+    b_.create<func::ReturnOp>(module->getLoc(), results);
+    return module;
+  }
+
+private:
+  // ---- types and values ----
+  Type elementType(int t) {
+    switch (t) {
+    case 1: return b_.getF32Type();
+    case 10: return b_.getF16Type();
+    case 11: return b_.getF64Type();
+    case 7: return b_.getI64Type();
+    case 6: return b_.getI32Type();
+    case 3: return b_.getIntegerType(8);
+    case 2: return b_.getIntegerType(8, /*isSigned=*/false);
+    case 9: return b_.getI1Type();
+    default: throw ImportError{"element type " + std::to_string(t) + " has no MLIR equivalent"};
+    }
+  }
+  void recordType(const onnx::ValueInfoProto &v) {
+    if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape())
+      return;
+    const auto &t = v.type().tensor_type();
+    SmallVector<int64_t> dims;
+    for (const auto &d : t.shape().dim()) {
+      if (!d.has_dim_value())
+        return; // not static: left for the error at its use
+      dims.push_back(d.dim_value());
+    }
+    types_[v.name()] = RankedTensorType::get(dims, elementType(t.elem_type()));
+  }
+  RankedTensorType typeOf(const std::string &name, const std::string &what) {
+    auto it = types_.find(name);
+    if (it != types_.end())
+      return it->second;
+    if (auto init = initializers_.find(name); init != initializers_.end())
+      return RankedTensorType::get(SmallVector<int64_t>(init->second->dims().begin(),
+                                                        init->second->dims().end()),
+                                   elementType(init->second->data_type()));
+    throw ImportError{what + " '" + name + "' has no static shape after shape inference"};
+  }
+  Value value(const std::string &name, const std::string &user) {
+    if (auto it = values_.find(name); it != values_.end())
+      return it->second;
+    if (auto init = initializers_.find(name); init != initializers_.end()) {
+      Value v = constant(*init->second, NameLoc::get(b_.getStringAttr(name)));
+      values_[name] = v;
+      return v;
+    }
+    throw ImportError{user + ": no value named '" + name + "'"};
+  }
+
+  // The raw little-endian bytes of a tensor, whichever field ONNX stored them in.
+  std::vector<char> tensorBytes(const onnx::TensorProto &t) {
+    if (t.has_raw_data())
+      return std::vector<char>(t.raw_data().begin(), t.raw_data().end());
+    std::vector<char> out;
+    auto append = [&](const void *p, size_t n) {
+      out.insert(out.end(), static_cast<const char *>(p), static_cast<const char *>(p) + n);
+    };
+    switch (t.data_type()) {
+    case 1:
+      for (float f : t.float_data())
+        append(&f, 4);
+      break;
+    case 7:
+      for (int64_t v : t.int64_data())
+        append(&v, 8);
+      break;
+    case 11:
+      for (double v : t.double_data())
+        append(&v, 8);
+      break;
+    case 6:
+      for (int32_t v : t.int32_data())
+        append(&v, 4);
+      break;
+    case 10:
+      for (int32_t v : t.int32_data()) {
+        uint16_t h = static_cast<uint16_t>(v);
+        append(&h, 2);
+      }
+      break;
+    case 2: case 3: case 9:
+      for (int32_t v : t.int32_data()) {
+        int8_t x = static_cast<int8_t>(v);
+        append(&x, 1);
+      }
+      break;
+    default: throw ImportError{"tensor '" + t.name() + "' has an unsupported element type"};
+    }
+    return out;
+  }
+
+  // Small tensors inline; anything larger as a dense_resource blob (never a giant attribute).
+  Value constant(const onnx::TensorProto &t, Location loc) {
+    SmallVector<int64_t> dims(t.dims().begin(), t.dims().end());
+    auto type = RankedTensorType::get(dims, elementType(t.data_type()));
+    std::vector<char> bytes = tensorBytes(t);
+    ElementsAttr attr;
+    if (type.getNumElements() <= 16 && !type.getElementType().isInteger(1)) {
+      bool splat = false;
+      if (!DenseElementsAttr::isValidRawBuffer(type, bytes, splat))
+        throw ImportError{"constant '" + t.name() + "' does not match its type"};
+      attr = DenseElementsAttr::getFromRawBuffer(type, bytes);
+    } else {
+      std::string blob = t.name().empty() ? "onnx_constant" : t.name();
+      attr = DenseResourceElementsAttr::get(
+          type, blob, HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, alignof(uint64_t)));
+    }
+    return b_.create<g::ConstantOp>(loc, attr);
+  }
+
+  // Integers or floats of a constant input (an initializer or a Constant node), for attributes.
+  const onnx::TensorProto *constantInput(const std::string &name) {
+    if (auto it = initializers_.find(name); it != initializers_.end())
+      return it->second;
+    if (auto it = constantNodes_.find(name); it != constantNodes_.end())
+      return it->second;
+    return nullptr;
+  }
+  std::vector<int64_t> intsOf(const onnx::TensorProto &t) {
+    std::vector<char> bytes = tensorBytes(t);
+    std::vector<int64_t> out;
+    if (t.data_type() == 7)
+      for (size_t i = 0; i + 8 <= bytes.size(); i += 8) {
+        int64_t v;
+        std::memcpy(&v, &bytes[i], 8);
+        out.push_back(v);
+      }
+    else if (t.data_type() == 6)
+      for (size_t i = 0; i + 4 <= bytes.size(); i += 4) {
+        int32_t v;
+        std::memcpy(&v, &bytes[i], 4);
+        out.push_back(v);
+      }
+    else
+      throw ImportError{"constant '" + t.name() + "' must be int64 or int32"};
+    return out;
+  }
+  float floatOf(const onnx::TensorProto &t) {
+    std::vector<char> bytes = tensorBytes(t);
+    if (t.data_type() == 1 && bytes.size() >= 4) {
+      float f;
+      std::memcpy(&f, bytes.data(), 4);
+      return f;
+    }
+    throw ImportError{"constant '" + t.name() + "' must be a float scalar"};
+  }
+
+  // ---- attributes ----
+  const onnx::AttributeProto *attr(const onnx::NodeProto &n, const char *name) {
+    for (const auto &a : n.attribute())
+      if (a.name() == name)
+        return &a;
+    return nullptr;
+  }
+  std::vector<int64_t> ints(const onnx::NodeProto &n, const char *name, std::vector<int64_t> def) {
+    const auto *a = attr(n, name);
+    return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : def;
+  }
+  int64_t intAttr(const onnx::NodeProto &n, const char *name, int64_t def) {
+    const auto *a = attr(n, name);
+    return a ? a->i() : def;
+  }
+  float floatAttr(const onnx::NodeProto &n, const char *name, float def) {
+    const auto *a = attr(n, name);
+    return a ? a->f() : def;
+  }
+  std::string stringAttr(const onnx::NodeProto &n, const char *name, const std::string &def) {
+    const auto *a = attr(n, name);
+    return a ? a->s() : def;
+  }
+
+  // Explicit pads (ONNX order: all begins, then all ends) from pads or auto_pad.
+  std::vector<int64_t> resolvePads(const onnx::NodeProto &n, RankedTensorType input,
+                                   const std::vector<int64_t> &kernel,
+                                   const std::vector<int64_t> &strides,
+                                   const std::vector<int64_t> &dilations) {
+    const size_t spatial = kernel.size();
+    const std::string autoPad = stringAttr(n, "auto_pad", "NOTSET");
+    if (autoPad == "NOTSET")
+      return ints(n, "pads", std::vector<int64_t>(2 * spatial, 0));
+    std::vector<int64_t> pads(2 * spatial, 0);
+    if (autoPad == "VALID")
+      return pads;
+    for (size_t i = 0; i < spatial; ++i) {
+      const int64_t in = input.getDimSize(2 + i);
+      const int64_t out = (in + strides[i] - 1) / strides[i];
+      const int64_t total =
+          std::max<int64_t>(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - in);
+      const int64_t small = total / 2;
+      pads[i] = autoPad == "SAME_UPPER" ? small : total - small;
+      pads[spatial + i] = total - pads[i];
+    }
+    return pads;
+  }
+
+  // ---- nodes ----
+  std::vector<int> topologicalOrder() {
+    const auto &nodes = model_.graph().node();
+    std::map<std::string, int> producer;
+    for (int i = 0; i < nodes.size(); ++i)
+      for (const auto &o : nodes[i].output())
+        producer[o] = i;
+    std::vector<int> order, state(nodes.size(), 0);
+    std::function<void(int)> visit = [&](int i) {
+      if (state[i])
+        return;
+      state[i] = 1;
+      for (const auto &in : nodes[i].input())
+        if (auto it = producer.find(in); it != producer.end())
+          visit(it->second);
+      order.push_back(i);
+    };
+    for (int i = 0; i < nodes.size(); ++i)
+      visit(i);
+    return order;
+  }
+
+  void importNode(const onnx::NodeProto &n, int index) {
+    const std::string name = n.name().empty() ? n.op_type() + "_" + std::to_string(index) : n.name();
+    Location loc = NameLoc::get(b_.getStringAttr(name));
+    const std::string &op = n.op_type();
+    auto in = [&](int i) { return value(n.input(i), "node '" + name + "'"); };
+    auto hasInput = [&](int i) { return n.input_size() > i && !n.input(i).empty(); };
+    auto out = [&](int i = 0) { return typeOf(n.output(i), "output of node '" + name + "'"); };
+    auto i64s = [&](const std::vector<int64_t> &v) { return b_.getDenseI64ArrayAttr(v); };
+    auto bind = [&](Value v) { values_[n.output(0)] = v; };
+    auto needConstant = [&](int i, const char *what) -> const onnx::TensorProto & {
+      const onnx::TensorProto *t = hasInput(i) ? constantInput(n.input(i)) : nullptr;
+      if (!t)
+        throw ImportError{"node '" + name + "' (" + op + "): its " + what +
+                          " must be a constant (an initializer or a Constant node)"};
+      return *t;
+    };
+
+    if (op == "Conv" || op == "ConvTranspose") {
+      Value x = in(0), w = in(1), bias = hasInput(2) ? in(2) : Value();
+      auto wt = llvm::cast<RankedTensorType>(w.getType());
+      std::vector<int64_t> kernel(wt.getShape().begin() + 2, wt.getShape().end());
+      const size_t spatial = kernel.size();
+      auto strides = ints(n, "strides", std::vector<int64_t>(spatial, 1));
+      auto dilations = ints(n, "dilations", std::vector<int64_t>(spatial, 1));
+      auto xt = llvm::cast<RankedTensorType>(x.getType());
+      auto pads = resolvePads(n, xt, kernel, strides, dilations);
+      const int64_t group = intAttr(n, "group", 1);
+      if (op == "Conv")
+        bind(b_.create<g::ConvOp>(loc, out(), x, w, bias, i64s(strides), i64s(pads), i64s(dilations),
+                                  b_.getI64IntegerAttr(group)));
+      else
+        bind(b_.create<g::ConvTransposeOp>(
+            loc, out(), x, w, bias, i64s(strides), i64s(pads), i64s(dilations),
+            i64s(ints(n, "output_padding", std::vector<int64_t>(spatial, 0))),
+            b_.getI64IntegerAttr(group)));
+    } else if (op == "MatMul") {
+      bind(b_.create<g::MatMulOp>(loc, out(), in(0), in(1)));
+    } else if (op == "Gemm") {
+      bind(b_.create<g::GemmOp>(loc, out(), in(0), in(1), hasInput(2) ? in(2) : Value(),
+                                b_.getF32FloatAttr(floatAttr(n, "alpha", 1.0f)),
+                                b_.getF32FloatAttr(floatAttr(n, "beta", 1.0f)),
+                                b_.getBoolAttr(intAttr(n, "transA", 0)),
+                                b_.getBoolAttr(intAttr(n, "transB", 0))));
+    } else if (op == "Add") {
+      bind(b_.create<g::AddOp>(loc, out(), in(0), in(1)));
+    } else if (op == "Sub") {
+      bind(b_.create<g::SubOp>(loc, out(), in(0), in(1)));
+    } else if (op == "Mul") {
+      bind(b_.create<g::MulOp>(loc, out(), in(0), in(1)));
+    } else if (op == "Div") {
+      bind(b_.create<g::DivOp>(loc, out(), in(0), in(1)));
+    } else if (op == "Relu") {
+      bind(b_.create<g::ReluOp>(loc, out(), in(0)));
+    } else if (op == "Sigmoid") {
+      bind(b_.create<g::SigmoidOp>(loc, out(), in(0)));
+    } else if (op == "Clip") {
+      float lo = floatAttr(n, "min", -FLT_MAX), hi = floatAttr(n, "max", FLT_MAX);
+      if (hasInput(1))
+        lo = floatOf(needConstant(1, "min input"));
+      if (hasInput(2))
+        hi = floatOf(needConstant(2, "max input"));
+      bind(b_.create<g::ClipOp>(loc, out(), in(0), b_.getF32FloatAttr(lo), b_.getF32FloatAttr(hi)));
+    } else if (op == "HardSigmoid") {
+      bind(b_.create<g::HardSigmoidOp>(loc, out(), in(0),
+                                       b_.getF32FloatAttr(floatAttr(n, "alpha", 0.2f)),
+                                       b_.getF32FloatAttr(floatAttr(n, "beta", 0.5f))));
+    } else if (op == "BatchNormalization") {
+      bind(b_.create<g::BatchNormOp>(loc, out(), in(0), in(1), in(2), in(3), in(4),
+                                     b_.getF32FloatAttr(floatAttr(n, "epsilon", 1e-5f))));
+    } else if (op == "MaxPool" || op == "AveragePool") {
+      auto kernel = ints(n, "kernel_shape", {});
+      auto strides = ints(n, "strides", std::vector<int64_t>(kernel.size(), 1));
+      auto dilations = ints(n, "dilations", std::vector<int64_t>(kernel.size(), 1));
+      auto pads = resolvePads(n, llvm::cast<RankedTensorType>(in(0).getType()), kernel, strides,
+                              dilations);
+      auto ceil = b_.getBoolAttr(intAttr(n, "ceil_mode", 0));
+      if (op == "MaxPool")
+        bind(b_.create<g::MaxPoolOp>(loc, out(), in(0), i64s(kernel), i64s(strides), i64s(pads),
+                                     ceil, i64s(dilations)));
+      else
+        bind(b_.create<g::AvgPoolOp>(loc, out(), in(0), i64s(kernel), i64s(strides), i64s(pads),
+                                     ceil, b_.getBoolAttr(intAttr(n, "count_include_pad", 0))));
+    } else if (op == "GlobalAveragePool") {
+      bind(b_.create<g::GlobalAvgPoolOp>(loc, out(), in(0)));
+    } else if (op == "Resize") {
+      bind(b_.create<g::ResizeOp>(
+          loc, out(), in(0), b_.getStringAttr(stringAttr(n, "mode", "nearest")),
+          b_.getStringAttr(stringAttr(n, "coordinate_transformation_mode", "half_pixel")),
+          b_.getStringAttr(stringAttr(n, "nearest_mode", "round_prefer_floor"))));
+    } else if (op == "Concat") {
+      SmallVector<Value> inputs;
+      for (int i = 0; i < n.input_size(); ++i)
+        inputs.push_back(in(i));
+      int64_t axis = intAttr(n, "axis", 0);
+      if (axis < 0)
+        axis += out().getRank();
+      bind(b_.create<g::ConcatOp>(loc, out(), inputs, b_.getI64IntegerAttr(axis)));
+    } else if (op == "Transpose") {
+      const int64_t rank = llvm::cast<RankedTensorType>(in(0).getType()).getRank();
+      std::vector<int64_t> reversed;
+      for (int64_t i = rank - 1; i >= 0; --i)
+        reversed.push_back(i);
+      bind(b_.create<g::TransposeOp>(loc, out(), in(0), i64s(ints(n, "perm", reversed))));
+    } else if (op == "Reshape" || op == "Flatten") {
+      bind(b_.create<g::ReshapeOp>(loc, out(), in(0)));
+    } else if (op == "Identity") {
+      bind(in(0));
+    } else if (op == "Slice") {
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      const int64_t rank = xt.getRank();
+      std::vector<int64_t> starts, ends, axes, steps;
+      if (hasInput(1)) {
+        starts = intsOf(needConstant(1, "starts input"));
+        ends = intsOf(needConstant(2, "ends input"));
+        if (hasInput(3))
+          axes = intsOf(needConstant(3, "axes input"));
+        if (hasInput(4))
+          steps = intsOf(needConstant(4, "steps input"));
+      } else {
+        starts = ints(n, "starts", {});
+        ends = ints(n, "ends", {});
+        axes = ints(n, "axes", {});
+      }
+      if (axes.empty())
+        for (size_t i = 0; i < starts.size(); ++i)
+          axes.push_back(static_cast<int64_t>(i));
+      if (steps.empty())
+        steps.assign(starts.size(), 1);
+      std::vector<int64_t> s(rank, 0), e(xt.getShape().begin(), xt.getShape().end()), st(rank, 1);
+      for (size_t i = 0; i < axes.size(); ++i) {
+        const int64_t a = axes[i] < 0 ? axes[i] + rank : axes[i], dim = xt.getDimSize(a);
+        auto clamp = [&](int64_t v, int64_t lo, int64_t hi) {
+          if (v < 0)
+            v += dim;
+          return std::min(std::max(v, lo), hi);
+        };
+        st[a] = steps[i];
+        s[a] = steps[i] > 0 ? clamp(starts[i], 0, dim) : clamp(starts[i], 0, dim - 1);
+        e[a] = steps[i] > 0 ? clamp(ends[i], 0, dim) : clamp(ends[i], -1, dim - 1);
+      }
+      bind(b_.create<g::SliceOp>(loc, out(), in(0), i64s(s), i64s(e), i64s(st)));
+    } else if (op == "Pad") {
+      std::vector<int64_t> pads = hasInput(1) ? intsOf(needConstant(1, "pads input")) : ints(n, "pads", {});
+      float v = floatAttr(n, "value", 0.0f);
+      if (hasInput(2))
+        v = floatOf(needConstant(2, "constant_value input"));
+      bind(b_.create<g::PadOp>(loc, out(), in(0), i64s(pads), b_.getF32FloatAttr(v)));
+    } else if (op == "Constant") {
+      const auto *a = attr(n, "value");
+      if (!a || !a->has_t())
+        throw ImportError{"node '" + name + "' (Constant): only the 'value' tensor form is imported"};
+      constantNodes_[n.output(0)] = &a->t();
+      bind(constant(a->t(), loc));
+    } else if (op == "Shape") {
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      int64_t rank = xt.getRank(), start = intAttr(n, "start", 0), end = intAttr(n, "end", rank);
+      start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+      end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+      owned_.emplace_back();
+      onnx::TensorProto &t = owned_.back();
+      t.set_name(n.output(0));
+      t.set_data_type(7);
+      t.add_dims(std::max<int64_t>(0, end - start));
+      for (int64_t i = start; i < end; ++i)
+        t.add_int64_data(xt.getDimSize(i));
+      constantNodes_[n.output(0)] = &t; // shape arithmetic downstream can read it
+      bind(constant(t, loc));
+    } else if (op == "ConstantOfShape") {
+      std::vector<int64_t> dims = intsOf(needConstant(0, "shape input"));
+      owned_.emplace_back();
+      onnx::TensorProto &t = owned_.back();
+      t.set_name(n.output(0));
+      const auto *a = attr(n, "value");
+      const int type = a && a->has_t() ? a->t().data_type() : 1;
+      t.set_data_type(type);
+      for (int64_t d : dims)
+        t.add_dims(d);
+      std::vector<char> one = a && a->has_t() ? tensorBytes(a->t()) : std::vector<char>(4, 0);
+      std::string raw;
+      int64_t count = 1;
+      for (int64_t d : dims)
+        count *= d;
+      for (int64_t i = 0; i < count; ++i)
+        raw.append(one.data(), one.size());
+      t.set_raw_data(raw);
+      constantNodes_[n.output(0)] = &t;
+      bind(constant(t, loc));
+    } else if (op == "Cast") {
+      bind(b_.create<g::CastOp>(loc, out(), in(0)));
+    } else {
+      throw ImportError{"node '" + name + "': operator " + op + " passed the check but has no importer"};
+    }
+  }
+
+  MLIRContext &ctx_;
+  const onnx::ModelProto &model_;
+  std::string path_;
+  OpBuilder b_;
+  std::map<std::string, RankedTensorType> types_;
+  std::map<std::string, Value> values_;
+  std::map<std::string, const onnx::TensorProto *> initializers_, constantNodes_;
+  std::deque<onnx::TensorProto> owned_; // tensors the importer made (stable addresses)
+};
+
+} // namespace
+
+Expected<OwningOpRef<ModuleOp>> importOnnxModel(MLIRContext &context, const std::string &path,
+                                                const std::vector<InputShape> &shapes) {
+  Expected<std::string> bytes = readTextFile(path);
+  if (!bytes)
+    return bytes.takeError();
+  onnx::ModelProto model;
+  CheckReport report = detail::checkAndInfer(*bytes, path, shapes, model);
+  if (!report.ok())
+    return Error::badInput(report.text() + path + " is not supported: " +
+                           std::to_string(report.problems.size()) + " problem(s), listed above");
+  loadImportDialects(context);
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &d) {
+    diagnostics += (diagnostics.empty() ? "" : "\n");
+    llvm::raw_string_ostream os(diagnostics);
+    os << d.getLocation() << ": " << d.str();
+    return success();
+  });
+  try {
+    OwningOpRef<ModuleOp> module = Importer(context, model, path).run();
+    if (failed(verify(*module)))
+      return Error::internal(path + ": the imported graph IR does not verify (a bug in the "
+                                    "importer):\n" + diagnostics);
+    return module;
+  } catch (const ImportError &e) {
+    return Error::badInput(path + ": " + e.message);
+  }
+}
+
+} // namespace fractal::onnx_frontend

@@ -1,0 +1,11 @@
+// Internal: the support check, keeping the checked and shape-inferred model for the importer.
+#pragma once
+
+#include "fractal/onnx/OnnxCheck.h"
+
+#include <onnx/onnx_pb.h>
+
+namespace fractal::onnx_frontend::detail {
+CheckReport checkAndInfer(const std::string &bytes, const std::string &name,
+                          const std::vector<InputShape> &shapes, onnx::ModelProto &model);
+} // namespace fractal::onnx_frontend::detail

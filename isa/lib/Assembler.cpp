@@ -30,9 +30,10 @@ struct ParseError {
 };
 
 // Character cursor over one source line.
+// The cursor owns a copy of its line: callers build it from temporaries (stripComment()).
 class Cursor {
 public:
-  explicit Cursor(const std::string &text) : s_(text) {}
+  explicit Cursor(std::string text) : s_(std::move(text)) {}
   void skipSpace() {
     while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_])))
       ++i_;
@@ -93,7 +94,7 @@ public:
   }
 
 private:
-  const std::string &s_;
+  std::string s_;
   size_t i_ = 0;
 };
 

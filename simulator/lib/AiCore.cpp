@@ -71,13 +71,20 @@ void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
     run_->fault = f;
   }
   sc_core::sc_stop();
-  for (;;)
-    wait(never_); // the simulation has stopped; this thread is never resumed
+  // Unwind this thread to its entry function, which returns: nothing stays parked on its stack.
+  throw StopThread{};
 }
 
 // ---- scalar unit ----
 
 void AiCore::scalarThread() {
+  try {
+    scalarLoop();
+  } catch (const StopThread &) {
+  }
+}
+
+void AiCore::scalarLoop() {
   for (;;) {
     // The flag, not only the event: a notification made before the very first sc_start is lost
     // in SystemC's initialization phase.
@@ -277,6 +284,13 @@ void AiCore::waitPipeIdle(int pipe) {
 // ---- pipes ----
 
 void AiCore::pipeThread(int pipe) {
+  try {
+    pipeLoop(pipe);
+  } catch (const StopThread &) {
+  }
+}
+
+void AiCore::pipeLoop(int pipe) {
   for (;;) {
     while (queues_[pipe].empty()) {
       activity_.notify();

@@ -66,8 +66,12 @@ private:
     sc_core::sc_time visibleAt;
   };
 
+  // Thrown by fault() after sc_stop(): unwinds a thread to its entry function, which returns.
+  struct StopThread {};
   void scalarThread();
+  void scalarLoop();
   void pipeThread(int pipe);
+  void pipeLoop(int pipe);
   void runBlocks();
   void runOneBlock(int64_t block);
   void executePipeOp(int pipe, const DispatchedOp &op);
@@ -97,7 +101,6 @@ private:
   sc_core::sc_event flagEvent_;
   sc_core::sc_event launchEvent_;
   bool launchPending_ = false;
-  sc_core::sc_event never_; // never notified: where a faulted thread parks
 
   // What each unit (index 0 = scalar) is blocked on, for diagnostics.
   std::array<std::string, kNumPipes> waitingFor_;

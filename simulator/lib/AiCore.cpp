@@ -338,6 +338,9 @@ uint64_t AiCore::gmTransfer(const OpEffects &fx, uint64_t &latency) {
 
 void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
   OpEffects fx;
+  {
+  // Scoped so that it is gone before this thread waits: a thread still waiting when another one
+  // faults is never resumed, and must not own memory then.
   std::vector<MemoryAccess> accesses;
   if (run_->checkRaces)
     fx.accesses = &accesses;
@@ -359,6 +362,8 @@ void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
   }
   if (run_->checkRaces)
     checkAccesses(pipe, op, accesses);
+  fx.accesses = nullptr;
+  }
   stats_->macs += fx.macs;
   if (fx.path != DataPath::None)
     stats_->bytes[static_cast<int>(fx.path)] += fx.bytes;

@@ -19,3 +19,7 @@ if config.mlir_enabled:
     config.available_features.add("mlir")
 # Tests never depend on the caller's environment for presets or colours.
 config.environment["LC_ALL"] = "C"
+# Sanitizer builds configure their runtimes through the environment: pass it on.
+for name in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+    if name in os.environ:
+        config.environment[name] = os.environ[name]

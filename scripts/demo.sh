@@ -10,7 +10,7 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
 echo "== Fractal demo: a 1024^3 fp16 GEMM on the simulated edge NPU =="
-echo "   (compiler and runtime come next; this kernel is hand-written assembly)"
+echo "   (the kernel is hand-written assembly: the compiler's code generation comes next)"
 echo
 "$F" config show --target edge | grep -E "^description|^#   peak"
 echo
@@ -34,3 +34,8 @@ echo
 mkdir -p "$BUILD/demo"
 cp "$OUT/report.json" "$OUT/trace.json" "$BUILD/demo/"
 echo "Report and trace kept in $BUILD/demo/ (open trace.json in ui.perfetto.dev)."
+echo
+MODEL=/usr/share/libonnx-testdata/data/node/test_conv_with_autopad_same/model.onnx
+echo "-- The compiler's first phases on an ONNX model (from Debian's ONNX test data):"
+"$F" compile "$MODEL" --check-only
+"$F" compile "$MODEL" --compile-to=graph

@@ -18,10 +18,19 @@ namespace {
 
 constexpr int kF = 16; // fractal rows / columns
 
+// AVX2 and baseline versions of the hot loops, chosen at load time through an ifunc. Sanitizer
+// builds go without: the ifunc resolver runs during dynamic relocation, before the sanitizer's
+// runtime is up, and crashes when instrumented. (Both versions compute the same bits.)
+#ifdef FRACTAL_NO_TARGET_CLONES
+#define FRACTAL_TARGET_CLONES
+#else
+#define FRACTAL_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+
 // acc[16] += tree-sum over t of a[t] * b[t][0..15], in the defined order: level 1 adds products
 // (0,1), (2,3), ...; each later level adds neighbouring partial sums. Written as one expression per
 // column so that the compiler keeps everything in registers and vectorises across the columns.
-__attribute__((target_clones("avx2", "default"))) void mmadBlockF16(const float *a,
+FRACTAL_TARGET_CLONES void mmadBlockF16(const float *a,
                                                                      const float *b, float *acc) {
   const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6],
               a7 = a[7], a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11], a12 = a[12],
@@ -39,7 +48,7 @@ __attribute__((target_clones("avx2", "default"))) void mmadBlockF16(const float 
   }
 }
 
-__attribute__((target_clones("avx2", "default"))) void mmadBlockS8(const int32_t *a,
+FRACTAL_TARGET_CLONES void mmadBlockS8(const int32_t *a,
                                                                     const int32_t *b,
                                                                     int32_t *acc) {
   uint32_t sum[16] = {};

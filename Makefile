@@ -38,7 +38,7 @@ tsan-test: setup
 	@if [ ! -f build-tsan/build.ninja ]; then cmake -S . -B build-tsan -G Ninja \
 	  -DFRACTAL_SANITIZE=thread -DFRACTAL_ENABLE_MLIR=OFF; fi
 	cmake --build build-tsan -j $(JOBS) --target runtime_tests
-	cd build-tsan && TSAN_OPTIONS="halt_on_error=1" ./tests/unit/runtime_tests
+	cd build-tsan && FRACTAL_SOURCE_DIR=$(CURDIR) TSAN_OPTIONS="halt_on_error=1" ./tests/unit/runtime_tests
 
 clean:
 	rm -rf $(BUILD)

@@ -2,6 +2,7 @@
 // lit tests can run any pass on any IR: Fractal's graph dialect, and the upstream dialects that
 // are the compiler's kernel-level vocabulary. The npu dialect joins as it lands (issue 5).
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+#include "fractal/compiler/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -18,6 +19,7 @@ int main(int argc, char **argv) {
   registry.insert<fractal::graph::GraphDialect, mlir::arith::ArithDialect, mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
                   mlir::memref::MemRefDialect, mlir::scf::SCFDialect,
                   mlir::tensor::TensorDialect>();
+  fractal::registerFractalPasses();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::registerSymbolDCEPass();

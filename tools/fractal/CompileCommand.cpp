@@ -8,8 +8,10 @@
 #include "fractal/support/File.h"
 
 #ifdef FRACTAL_HAS_MLIR
+#include "fractal/compiler/Transforms/Passes.h"
 #include "fractal/onnx/OnnxImport.h"
 #include "mlir/IR/OperationSupport.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 #endif
 
@@ -30,19 +32,23 @@ int runCompileCommand(const Args &args) {
   parser.flag("--check-only", "only run the support check: list every unsupported operator, "
               "attribute and type, and where each node would run", &checkOnly);
   parser.option("--report", "FILE.json", "write the check report as JSON", &report);
-  parser.option("--compile-to", "PHASE", "stop after PHASE and write its IR: graph (the only "
-                "phase available yet)", &compileTo);
+  parser.option("--compile-to", "PHASE", "stop after PHASE and write its IR: graph (the "
+                "imported model) or placement (graph IR with each op's unit and why)", &compileTo);
   parser.option("--dump-ir", "DIR", "write the IR of every phase into DIR, with locations "
                 "(ONNX node names)", &dumpIr);
   parser.epilog("EXIT CODES: 0 ok, 2 unsupported model or bad input.\n\n"
-                "Available today: --check-only (the support check) and --compile-to=graph (the "
-                "imported graph dialect IR);\nlowering to the NPU is being built.");
+                "Available today: --check-only (the support check) and --compile-to=graph|placement "
+                "(the graph dialect IR, before and after placement);\nlowering to the NPU is being built.");
   if (std::optional<int> exit = parseArguments(parser, args))
     return *exit;
-  if (!checkOnly && compileTo != "graph")
+  if (!checkOnly && compileTo != "graph" && compileTo != "placement")
     return reportError(Error::badInput(
-        "fractal compile: code generation is not available yet; this version runs the support "
-        "check (--check-only) and the import into graph IR (--compile-to=graph)"));
+        compileTo.empty()
+            ? std::string("fractal compile: code generation is not available yet; this version "
+                          "runs the support check (--check-only) and the graph phases "
+                          "(--compile-to=graph or --compile-to=placement)")
+            : "fractal compile: unknown phase '" + compileTo +
+                  "' for --compile-to; the phases available are: graph, placement"));
   Expected<std::vector<onnx_frontend::InputShape>> parsed = onnx_frontend::parseInputShapes(shapes);
   if (!parsed)
     return reportError(parsed.error());
@@ -70,6 +76,16 @@ int runCompileCommand(const Args &args) {
       ::mkdir(dumpIr.c_str(), 0755);
       if (Status s = writeFileAtomically(dumpIr + "/01-graph.mlir", render(true)); !s)
         return reportError(s.error());
+    }
+    if (compileTo == "placement") {
+      mlir::PassManager pm(&context);
+      pm.addNestedPass<mlir::func::FuncOp>(fractal::createPlacement());
+      // The pass emits its own diagnostics (with the ONNX node's location) before failing.
+      if (mlir::failed(pm.run(**module)))
+        return reportError(Error::badInput("fractal compile: placement failed for " + input));
+      if (!dumpIr.empty())
+        if (Status s = writeFileAtomically(dumpIr + "/02-placement.mlir", render(true)); !s)
+          return reportError(s.error());
     }
     if (output.empty() || output == "-") {
       std::cout << render(false);

@@ -12,6 +12,7 @@ using namespace mlir;
 using namespace fractal::graph;
 
 #include "fractal/compiler/Dialect/Graph/GraphDialect.cpp.inc"
+#include "fractal/compiler/Dialect/Graph/GraphOpInterfaces.cpp.inc"
 
 void GraphDialect::initialize() {
   addOperations<

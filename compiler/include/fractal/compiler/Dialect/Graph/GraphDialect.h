@@ -11,6 +11,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h.inc"
+#include "fractal/compiler/Dialect/Graph/GraphOpInterfaces.h.inc"
 
 #define GET_OP_CLASSES
 #include "fractal/compiler/Dialect/Graph/GraphOps.h.inc"

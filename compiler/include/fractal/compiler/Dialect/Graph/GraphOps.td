@@ -22,7 +22,28 @@ def Graph_Dialect : Dialect {
   }];
 }
 
-class Graph_Op<string mnemonic, list<Trait> traits = []> : Op<Graph_Dialect, mnemonic, traits>;
+// Where an op runs on the NPU and why: data of each op, read by the placement pass
+// (lib/Transforms/Placement.cpp) and printed in compile reports.
+def Graph_PlacedOpInterface : OpInterface<"PlacedOpInterface"> {
+  let cppNamespace = "::fractal::graph";
+  let description = "An op whose execution unit is fixed by what it computes.";
+  let methods = [
+    StaticInterfaceMethod<"cube, vector, dma or host", "::llvm::StringRef", "getPlacement">,
+    StaticInterfaceMethod<"why it runs there", "::llvm::StringRef", "getPlacementReason">,
+  ];
+}
+
+class Graph_Op<string mnemonic, list<Trait> traits = [], string where = "vector",
+               string why = "element-wise or reduction math: runs on the vector unit">
+    : Op<Graph_Dialect, mnemonic, !listconcat(traits, [Graph_PlacedOpInterface])> {
+  let extraClassDeclaration = "static ::llvm::StringRef getPlacement() { return \"" # where #
+      "\"; }\n  static ::llvm::StringRef getPlacementReason() { return \"" # why # "\"; }";
+}
+
+defvar kCube = "matrix product: runs on the cube (convolution through img2col)";
+defvar kDma = "data movement: DMA (MTE) copies or strided addressing, no arithmetic";
+defvar kView = "shape bookkeeping: a view of the same bytes, no device work";
+defvar kConst = "constant: placed in the model package's weights, no device work";
 
 //===--- element-wise ------------------------------------------------------------------------===//
 
@@ -53,7 +74,7 @@ def Graph_CastOp : Graph_UnaryOp<"cast">;
 
 //===--- matrix products ---------------------------------------------------------------------===//
 
-def Graph_ConvOp : Graph_Op<"conv", [Pure]> {
+def Graph_ConvOp : Graph_Op<"conv", [Pure], "cube", kCube> {
   let summary = "N-d convolution (NCHW), groups and dilations, explicit pads";
   let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
                    Optional<AnyRankedTensor>:$bias, DenseI64ArrayAttr:$strides,
@@ -63,7 +84,7 @@ def Graph_ConvOp : Graph_Op<"conv", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Graph_ConvTransposeOp : Graph_Op<"conv_transpose", [Pure]> {
+def Graph_ConvTransposeOp : Graph_Op<"conv_transpose", [Pure], "cube", kCube> {
   let summary = "transposed convolution (NCHW), explicit pads and output padding";
   let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
                    Optional<AnyRankedTensor>:$bias, DenseI64ArrayAttr:$strides,
@@ -73,7 +94,7 @@ def Graph_ConvTransposeOp : Graph_Op<"conv_transpose", [Pure]> {
   let assemblyFormat = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
 }
 
-def Graph_MatMulOp : Graph_Op<"matmul", [Pure]> {
+def Graph_MatMulOp : Graph_Op<"matmul", [Pure], "cube", kCube> {
   let summary = "matrix product with numpy batching";
   let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs);
   let results = (outs AnyRankedTensor:$result);
@@ -81,7 +102,7 @@ def Graph_MatMulOp : Graph_Op<"matmul", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Graph_GemmOp : Graph_Op<"gemm", [Pure]> {
+def Graph_GemmOp : Graph_Op<"gemm", [Pure], "cube", kCube> {
   let summary = "alpha * op(A) x op(B) + beta * C";
   let arguments = (ins AnyRankedTensor:$a, AnyRankedTensor:$b, Optional<AnyRankedTensor>:$c,
                    F32Attr:$alpha, F32Attr:$beta, BoolAttr:$trans_a, BoolAttr:$trans_b);
@@ -122,7 +143,7 @@ def Graph_ResizeOp : Graph_Op<"resize", [Pure]> {
 
 //===--- data movement -----------------------------------------------------------------------===//
 
-def Graph_ConcatOp : Graph_Op<"concat", [Pure]> {
+def Graph_ConcatOp : Graph_Op<"concat", [Pure], "dma", kDma> {
   let summary = "concatenation along an axis";
   let arguments = (ins Variadic<AnyRankedTensor>:$inputs, I64Attr:$axis);
   let results = (outs AnyRankedTensor:$result);
@@ -130,7 +151,7 @@ def Graph_ConcatOp : Graph_Op<"concat", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Graph_TransposeOp : Graph_Op<"transpose", [Pure]> {
+def Graph_TransposeOp : Graph_Op<"transpose", [Pure], "dma", kDma> {
   let summary = "axis permutation";
   let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$perm);
   let results = (outs AnyRankedTensor:$result);
@@ -138,7 +159,7 @@ def Graph_TransposeOp : Graph_Op<"transpose", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Graph_ReshapeOp : Graph_Op<"reshape", [Pure]> {
+def Graph_ReshapeOp : Graph_Op<"reshape", [Pure], "host", kView> {
   let summary = "a new shape for the same elements (Reshape, Flatten)";
   let arguments = (ins AnyRankedTensor:$input);
   let results = (outs AnyRankedTensor:$result);
@@ -146,7 +167,7 @@ def Graph_ReshapeOp : Graph_Op<"reshape", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Graph_SliceOp : Graph_Op<"slice", [Pure]> {
+def Graph_SliceOp : Graph_Op<"slice", [Pure], "dma", kDma> {
   let summary = "strided slice with constant bounds (one entry per axis)";
   let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$starts,
                    DenseI64ArrayAttr:$ends, DenseI64ArrayAttr:$steps);
@@ -154,7 +175,7 @@ def Graph_SliceOp : Graph_Op<"slice", [Pure]> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def Graph_PadOp : Graph_Op<"pad", [Pure]> {
+def Graph_PadOp : Graph_Op<"pad", [Pure], "dma", kDma> {
   let summary = "constant padding (ONNX pads order: all begins, then all ends)";
   let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$pads, F32Attr:$value);
   let results = (outs AnyRankedTensor:$result);
@@ -163,7 +184,8 @@ def Graph_PadOp : Graph_Op<"pad", [Pure]> {
 
 //===--- constants ---------------------------------------------------------------------------===//
 
-def Graph_ConstantOp : Graph_Op<"constant", [Pure, ConstantLike, InferTypeOpAdaptor]> {
+def Graph_ConstantOp : Graph_Op<"constant", [Pure, ConstantLike, InferTypeOpAdaptor], "host",
+                                 kConst> {
   let summary = "a constant tensor (weights are dense_resource blobs, not inline elements)";
   let arguments = (ins ElementsAttr:$value);
   let results = (outs AnyRankedTensor:$result);

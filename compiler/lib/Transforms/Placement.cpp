@@ -1,0 +1,42 @@
+// fractal-placement: record each graph op's execution unit (see Passes.td).
+#include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+#include "fractal/compiler/Transforms/Passes.h"
+
+namespace fractal {
+#define GEN_PASS_DEF_PLACEMENT
+#include "fractal/compiler/Transforms/Passes.h.inc"
+} // namespace fractal
+
+namespace {
+
+struct PlacementPass : fractal::impl::PlacementBase<PlacementPass> {
+  void runOnOperation() override {
+    mlir::Builder b(&getContext());
+    bool failed = false;
+    getOperation().walk([&](mlir::Operation *op) {
+      if (!llvm::isa<fractal::graph::GraphDialect>(op->getDialect()))
+        return;
+      auto placed = llvm::dyn_cast<fractal::graph::PlacedOpInterface>(op);
+      if (!placed) {
+        op->emitError("graph op has no placement");
+        failed = true;
+        return;
+      }
+      const llvm::StringRef where = placed.getPlacement();
+      op->setAttr("fractal.placement", b.getStringAttr(where));
+      op->setAttr("fractal.placement_reason", b.getStringAttr(placed.getPlacementReason()));
+      if (where == "cube")
+        ++numCube;
+      else if (where == "vector")
+        ++numVector;
+      else if (where == "dma")
+        ++numDma;
+      else
+        ++numHost;
+    });
+    if (failed)
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -38,4 +38,4 @@ echo
 MODEL=/usr/share/libonnx-testdata/data/node/test_conv_with_autopad_same/model.onnx
 echo "-- The compiler's first phases on an ONNX model (from Debian's ONNX test data):"
 "$F" compile "$MODEL" --check-only
-"$F" compile "$MODEL" --compile-to=graph
+"$F" compile "$MODEL" --compile-to=placement

@@ -15,10 +15,36 @@
 #include "llvm/Support/raw_ostream.h"
 #endif
 
+#include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <sys/stat.h>
 
 namespace fractal::cli {
+
+namespace {
+
+// The compiler's phases in order; --compile-to stops after one, --dump-ir writes each as
+// NN-name.mlir. "graph" is the import itself; every later phase is a pass pipeline.
+constexpr const char *kPhases[] = {"graph", "optimize", "placement"};
+
+std::string phaseList() {
+  std::string list;
+  for (const char *phase : kPhases)
+    list += std::string(list.empty() ? "" : ", ") + phase;
+  return list;
+}
+
+#ifdef FRACTAL_HAS_MLIR
+void addPhasePasses(mlir::PassManager &pm, llvm::StringRef phase) {
+  if (phase == "optimize")
+    pm.addNestedPass<mlir::func::FuncOp>(fractal::createFoldBatchNorm());
+  else if (phase == "placement")
+    pm.addNestedPass<mlir::func::FuncOp>(fractal::createPlacement());
+}
+#endif
+
+} // namespace
 
 int runCompileCommand(const Args &args) {
   std::string input, output, target = "edge", shapes, report, compileTo, dumpIr;
@@ -33,22 +59,24 @@ int runCompileCommand(const Args &args) {
               "attribute and type, and where each node would run", &checkOnly);
   parser.option("--report", "FILE.json", "write the check report as JSON", &report);
   parser.option("--compile-to", "PHASE", "stop after PHASE and write its IR: graph (the "
-                "imported model) or placement (graph IR with each op's unit and why)", &compileTo);
+                "imported model), optimize (BatchNorm folded into Conv) or placement (each op's "
+                "unit and why)", &compileTo);
   parser.option("--dump-ir", "DIR", "write the IR of every phase into DIR, with locations "
                 "(ONNX node names)", &dumpIr);
   parser.epilog("EXIT CODES: 0 ok, 2 unsupported model or bad input.\n\n"
-                "Available today: --check-only (the support check) and --compile-to=graph|placement "
-                "(the graph dialect IR, before and after placement);\nlowering to the NPU is being built.");
+                "Available today: --check-only (the support check) and --compile-to=graph|optimize|"
+                "placement (the graph dialect IR after each phase);\nlowering to the NPU is being built.");
   if (std::optional<int> exit = parseArguments(parser, args))
     return *exit;
-  if (!checkOnly && compileTo != "graph" && compileTo != "placement")
+  const auto *lastPhase = std::find(std::begin(kPhases), std::end(kPhases), compileTo);
+  if (!checkOnly && lastPhase == std::end(kPhases))
     return reportError(Error::badInput(
         compileTo.empty()
-            ? std::string("fractal compile: code generation is not available yet; this version "
-                          "runs the support check (--check-only) and the graph phases "
-                          "(--compile-to=graph or --compile-to=placement)")
+            ? "fractal compile: code generation is not available yet; this version runs the "
+              "support check (--check-only) and the graph phases (--compile-to=PHASE, one of: " +
+                  phaseList() + ")"
             : "fractal compile: unknown phase '" + compileTo +
-                  "' for --compile-to; the phases available are: graph, placement"));
+                  "' for --compile-to; the phases available are: " + phaseList()));
   Expected<std::vector<onnx_frontend::InputShape>> parsed = onnx_frontend::parseInputShapes(shapes);
   if (!parsed)
     return reportError(parsed.error());
@@ -72,20 +100,24 @@ int runCompileCommand(const Args &args) {
       (*module)->print(os, flags);
       return text;
     };
-    if (!dumpIr.empty()) {
+    if (!dumpIr.empty())
       ::mkdir(dumpIr.c_str(), 0755);
-      if (Status s = writeFileAtomically(dumpIr + "/01-graph.mlir", render(true)); !s)
-        return reportError(s.error());
-    }
-    if (compileTo == "placement") {
-      mlir::PassManager pm(&context);
-      pm.addNestedPass<mlir::func::FuncOp>(fractal::createPlacement());
-      // The pass emits its own diagnostics (with the ONNX node's location) before failing.
-      if (mlir::failed(pm.run(**module)))
-        return reportError(Error::badInput("fractal compile: placement failed for " + input));
-      if (!dumpIr.empty())
-        if (Status s = writeFileAtomically(dumpIr + "/02-placement.mlir", render(true)); !s)
+    for (const auto *phase = std::begin(kPhases); phase <= lastPhase; ++phase) {
+      if (phase != std::begin(kPhases)) {
+        mlir::PassManager pm(&context);
+        addPhasePasses(pm, *phase);
+        // Passes emit their own diagnostics (at the ONNX node's location) before failing.
+        if (mlir::failed(pm.run(**module)))
+          return reportError(Error::badInput("fractal compile: phase '" + std::string(*phase) +
+                                             "' failed for " + input));
+      }
+      if (!dumpIr.empty()) {
+        char name[64];
+        std::snprintf(name, sizeof name, "/%02d-%s.mlir",
+                      static_cast<int>(phase - std::begin(kPhases)) + 1, *phase);
+        if (Status s = writeFileAtomically(dumpIr + name, render(true)); !s)
           return reportError(s.error());
+      }
     }
     if (output.empty() || output == "-") {
       std::cout << render(false);

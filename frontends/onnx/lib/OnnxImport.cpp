@@ -7,6 +7,7 @@
 #include "OnnxModel.h"
 
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+#include "fractal/compiler/Dialect/Graph/Constants.h"
 #include "fractal/support/File.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -174,18 +175,10 @@ private:
   Value constant(const onnx::TensorProto &t, Location loc) {
     SmallVector<int64_t> dims(t.dims().begin(), t.dims().end());
     auto type = RankedTensorType::get(dims, elementType(t.data_type()));
-    std::vector<char> bytes = tensorBytes(t);
-    ElementsAttr attr;
-    if (type.getNumElements() <= 16 && !type.getElementType().isInteger(1)) {
-      bool splat = false;
-      if (!DenseElementsAttr::isValidRawBuffer(type, bytes, splat))
-        throw ImportError{"constant '" + t.name() + "' does not match its type"};
-      attr = DenseElementsAttr::getFromRawBuffer(type, bytes);
-    } else {
-      std::string blob = t.name().empty() ? "onnx_constant" : t.name();
-      attr = DenseResourceElementsAttr::get(
-          type, blob, HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, alignof(uint64_t)));
-    }
+    ElementsAttr attr = g::makeConstantAttr(type, tensorBytes(t),
+                                            t.name().empty() ? "onnx_constant" : t.name());
+    if (!attr)
+      throw ImportError{"constant '" + t.name() + "' does not match its type"};
     return b_.create<g::ConstantOp>(loc, attr);
   }
 

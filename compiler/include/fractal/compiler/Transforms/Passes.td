@@ -25,4 +25,16 @@ def Placement : Pass<"fractal-placement", "::mlir::func::FuncOp"> {
   ];
 }
 
+def FoldBatchNorm : Pass<"fractal-fold-batchnorm", "::mlir::func::FuncOp"> {
+  let summary = "Fold inference BatchNormalization into the convolution that feeds it";
+  let description = [{
+    `batch_norm(conv(x, W, b), scale, B, mean, var)` becomes `conv(x, W', b')` with, per output
+    channel c, `s = scale[c] / sqrt(var[c] + epsilon)`, `W'[c] = W[c] * s` and
+    `b'[c] = (b[c] - mean[c]) * s + B[c]` (b = 0 without a bias). The arithmetic is done in
+    double and rounded once to f32. This removes a whole vector pass over the activation.
+    Applies only when the convolution has no other user and W, b and all four statistics are
+    f32 constants; otherwise the batch_norm stays and runs on the vector unit.
+  }];
+}
+
 #endif // FRACTAL_PASSES

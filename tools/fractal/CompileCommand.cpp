@@ -37,8 +37,12 @@ std::string phaseList() {
 
 #ifdef FRACTAL_HAS_MLIR
 void addPhasePasses(mlir::PassManager &pm, llvm::StringRef phase) {
-  if (phase == "optimize")
+  if (phase == "optimize") {
+    // BatchNorm first: it folds only into a conv without a clamp, and fusing the clamp then
+    // picks up Conv -> BN -> Relu chains whole.
     pm.addNestedPass<mlir::func::FuncOp>(fractal::createFoldBatchNorm());
+    pm.addNestedPass<mlir::func::FuncOp>(fractal::createFuseEpilogue());
+  }
   else if (phase == "placement")
     pm.addNestedPass<mlir::func::FuncOp>(fractal::createPlacement());
 }
@@ -59,7 +63,8 @@ int runCompileCommand(const Args &args) {
               "attribute and type, and where each node would run", &checkOnly);
   parser.option("--report", "FILE.json", "write the check report as JSON", &report);
   parser.option("--compile-to", "PHASE", "stop after PHASE and write its IR: graph (the "
-                "imported model), optimize (BatchNorm folded into Conv) or placement (each op's "
+                "imported model), optimize (BatchNorm folded into Conv, Relu/Clip into "
+                "the cube epilogue) or placement (each op's "
                 "unit and why)", &compileTo);
   parser.option("--dump-ir", "DIR", "write the IR of every phase into DIR, with locations "
                 "(ONNX node names)", &dumpIr);

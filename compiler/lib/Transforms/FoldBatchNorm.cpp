@@ -32,6 +32,9 @@ struct FoldIntoConv : mlir::OpRewritePattern<g::BatchNormOp> {
     auto conv = bn.getInput().getDefiningOp<g::ConvOp>();
     if (!conv || !conv->hasOneUse())
       return rewriter.notifyMatchFailure(bn, "input is not a convolution used only here");
+    // A fused clamp runs before the batch_norm; scaling the weights would move it after.
+    if (conv.getClampMin() || conv.getClampMax())
+      return rewriter.notifyMatchFailure(bn, "the convolution already has a fused clamp");
     auto weightType = llvm::cast<mlir::RankedTensorType>(conv.getWeight().getType());
     const int64_t channels = weightType.getDimSize(0);
     if (!weightType.getElementType().isF32() || channels <= 0)
@@ -72,7 +75,8 @@ struct FoldIntoConv : mlir::OpRewritePattern<g::BatchNormOp> {
     auto loc = rewriter.getFusedLoc({conv.getLoc(), bn.getLoc()});
     auto folded = rewriter.create<g::ConvOp>(
         loc, bn.getType(), conv.getInput(), weightOp.getResult(), biasOp.getResult(),
-        conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(), conv.getGroupAttr());
+        conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(), conv.getGroupAttr(),
+        /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
     rewriter.replaceOp(bn, folded.getResult());
     rewriter.eraseOp(conv);
     return mlir::success();

@@ -318,20 +318,23 @@ private:
       const int64_t group = intAttr(n, "group", 1);
       if (op == "Conv")
         bind(b_.create<g::ConvOp>(loc, out(), x, w, bias, i64s(strides), i64s(pads), i64s(dilations),
-                                  b_.getI64IntegerAttr(group)));
+                                  b_.getI64IntegerAttr(group), /*clamp_min=*/nullptr,
+                                  /*clamp_max=*/nullptr));
       else
         bind(b_.create<g::ConvTransposeOp>(
             loc, out(), x, w, bias, i64s(strides), i64s(pads), i64s(dilations),
             i64s(ints(n, "output_padding", std::vector<int64_t>(spatial, 0))),
             b_.getI64IntegerAttr(group)));
     } else if (op == "MatMul") {
-      bind(b_.create<g::MatMulOp>(loc, out(), in(0), in(1)));
+      bind(b_.create<g::MatMulOp>(loc, out(), in(0), in(1), /*clamp_min=*/nullptr,
+                                  /*clamp_max=*/nullptr));
     } else if (op == "Gemm") {
       bind(b_.create<g::GemmOp>(loc, out(), in(0), in(1), hasInput(2) ? in(2) : Value(),
                                 b_.getF32FloatAttr(floatAttr(n, "alpha", 1.0f)),
                                 b_.getF32FloatAttr(floatAttr(n, "beta", 1.0f)),
                                 b_.getBoolAttr(intAttr(n, "transA", 0)),
-                                b_.getBoolAttr(intAttr(n, "transB", 0))));
+                                b_.getBoolAttr(intAttr(n, "transB", 0)), /*clamp_min=*/nullptr,
+                                /*clamp_max=*/nullptr));
     } else if (op == "Add") {
       bind(b_.create<g::AddOp>(loc, out(), in(0), in(1)));
     } else if (op == "Sub") {

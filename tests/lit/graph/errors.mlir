@@ -71,3 +71,11 @@ func.func @bad_clip(%a: tensor<2xf32>) -> tensor<2xf32> {
   %r = graph.clip %a {min = 6.0 : f32, max = 0.0 : f32} : (tensor<2xf32>) -> tensor<2xf32>
   return %r : tensor<2xf32>
 }
+
+// -----
+
+func.func @bad_clamp(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{clamp_min (6.000000e+00) exceeds clamp_max (0.000000e+00)}}
+  %r = graph.matmul %a, %b {clamp_min = 6.0 : f32, clamp_max = 0.0 : f32} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  return %r : tensor<2x4xf32>
+}

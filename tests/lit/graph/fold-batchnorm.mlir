@@ -78,3 +78,16 @@ func.func @runtime_stats(%x: tensor<1x1x4x4xf32>, %mean: tensor<2xf32>) -> tenso
   %y = graph.batch_norm %c, %s, %s, %mean, %s {epsilon = 1.0 : f32} : (tensor<1x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x4x4xf32>
   return %y : tensor<1x2x4x4xf32>
 }
+
+// -----
+
+// A conv with a fused clamp (a Relu already folded in) clamps before the batch_norm: no fold.
+// CHECK-LABEL: func.func @clamped_conv
+// CHECK: graph.batch_norm
+func.func @clamped_conv(%x: tensor<1x1x4x4xf32>) -> tensor<1x2x4x4xf32> {
+  %w = graph.constant dense<[[[[2.0]]], [[[3.0]]]]> : tensor<2x1x1x1xf32>
+  %s = graph.constant dense<[1.0, 2.0]> : tensor<2xf32>
+  %c = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64, clamp_min = 0.0 : f32} : (tensor<1x1x4x4xf32>, tensor<2x1x1x1xf32>) -> tensor<1x2x4x4xf32>
+  %y = graph.batch_norm %c, %s, %s, %s, %s {epsilon = 1.0 : f32} : (tensor<1x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x4x4xf32>
+  return %y : tensor<1x2x4x4xf32>
+}

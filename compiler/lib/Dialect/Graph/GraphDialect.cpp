@@ -88,6 +88,16 @@ LogicalResult GlobalAvgPoolOp::verify() {
   return success();
 }
 
+// The fused output clamp of a matrix product (the cube epilogue: ReLU, Clip) must be a range.
+template <typename MatrixOp> LogicalResult verifyClamp(MatrixOp op) {
+  if (op.getClampMin() && op.getClampMax() &&
+      op.getClampMinAttr().getValueAsDouble() > op.getClampMaxAttr().getValueAsDouble())
+    return op.emitOpError("clamp_min (") << op.getClampMinAttr().getValueAsDouble()
+                                          << ") exceeds clamp_max ("
+                                          << op.getClampMaxAttr().getValueAsDouble() << ")";
+  return success();
+}
+
 LogicalResult ConvOp::verify() {
   auto in = ranked(getInput()), w = ranked(getWeight());
   const int64_t spatial = in.getRank() - 2;
@@ -103,7 +113,7 @@ LogicalResult ConvOp::verify() {
                                            << w.getDimSize(1) << ") x group (" << group << ")";
   if (getBias() && ranked(getBias()).getNumElements() != w.getDimSize(0))
     return emitOpError("bias must have one value per output channel");
-  return success();
+  return verifyClamp(*this);
 }
 
 LogicalResult MatMulOp::verify() {
@@ -114,8 +124,10 @@ LogicalResult MatMulOp::verify() {
   int64_t k2 = b.getRank() == 1 ? b.getDimSize(0) : b.getDimSize(b.getRank() - 2);
   if (k1 != k2)
     return emitOpError("inner dimensions differ: ") << k1 << " vs " << k2;
-  return success();
+  return verifyClamp(*this);
 }
+
+LogicalResult GemmOp::verify() { return verifyClamp(*this); }
 
 LogicalResult ConcatOp::verify() {
   if (getInputs().empty())

@@ -37,4 +37,15 @@ def FoldBatchNorm : Pass<"fractal-fold-batchnorm", "::mlir::func::FuncOp"> {
   }];
 }
 
+def FuseEpilogue : Pass<"fractal-fuse-epilogue", "::mlir::func::FuncOp"> {
+  let summary = "Fuse Relu and Clip into the matrix product that feeds them (cube epilogue)";
+  let description = [{
+    `relu(conv|matmul|gemm(...))` and `clip(...)` become the matrix product with
+    `clamp_min` / `clamp_max` attributes, applied by FixPipe as the result leaves L0C, so the
+    activation never makes a separate trip through the vector unit. Clamps compose (the range
+    narrows: a Relu after a Clip(-1, 6) gives [0, 6]). Applies only when the matrix product has no
+    other user: its unclamped result must not be needed elsewhere.
+  }];
+}
+
 #endif // FRACTAL_PASSES

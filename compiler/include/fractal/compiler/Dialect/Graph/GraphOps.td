@@ -78,7 +78,8 @@ def Graph_ConvOp : Graph_Op<"conv", [Pure], "cube", kCube> {
   let summary = "N-d convolution (NCHW), groups and dilations, explicit pads";
   let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
                    Optional<AnyRankedTensor>:$bias, DenseI64ArrayAttr:$strides,
-                   DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations, I64Attr:$group);
+                   DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations, I64Attr:$group,
+                   OptionalAttr<F32Attr>:$clamp_min, OptionalAttr<F32Attr>:$clamp_max);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
@@ -96,7 +97,8 @@ def Graph_ConvTransposeOp : Graph_Op<"conv_transpose", [Pure], "cube", kCube> {
 
 def Graph_MatMulOp : Graph_Op<"matmul", [Pure], "cube", kCube> {
   let summary = "matrix product with numpy batching";
-  let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs);
+  let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs,
+                   OptionalAttr<F32Attr>:$clamp_min, OptionalAttr<F32Attr>:$clamp_max);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
@@ -105,9 +107,11 @@ def Graph_MatMulOp : Graph_Op<"matmul", [Pure], "cube", kCube> {
 def Graph_GemmOp : Graph_Op<"gemm", [Pure], "cube", kCube> {
   let summary = "alpha * op(A) x op(B) + beta * C";
   let arguments = (ins AnyRankedTensor:$a, AnyRankedTensor:$b, Optional<AnyRankedTensor>:$c,
-                   F32Attr:$alpha, F32Attr:$beta, BoolAttr:$trans_a, BoolAttr:$trans_b);
+                   F32Attr:$alpha, F32Attr:$beta, BoolAttr:$trans_a, BoolAttr:$trans_b,
+                   OptionalAttr<F32Attr>:$clamp_min, OptionalAttr<F32Attr>:$clamp_max);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$a `,` $b (`,` $c^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 //===--- normalisation, pooling, resizing ----------------------------------------------------===//

@@ -1,0 +1,79 @@
+// fractal-fuse-epilogue: Relu and Clip folded into the cube's output stage (Passes.td).
+#include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+#include "fractal/compiler/Transforms/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace fractal {
+#define GEN_PASS_DEF_FUSEEPILOGUE
+#include "fractal/compiler/Transforms/Passes.h.inc"
+} // namespace fractal
+
+namespace {
+
+namespace g = fractal::graph;
+
+// Narrows the clamp of `producer` (a conv, matmul or gemm) to [lo, hi] intersected with its own
+// range, and makes it stand for `activation` too.
+template <typename MatrixOp>
+mlir::LogicalResult fuseInto(mlir::Operation *activation, mlir::Value input, float lo, float hi,
+                             mlir::PatternRewriter &rewriter) {
+  auto producer = input.getDefiningOp<MatrixOp>();
+  if (!producer || !producer->hasOneUse())
+    return mlir::failure();
+  if (auto min = producer.getClampMinAttr())
+    lo = std::max(lo, static_cast<float>(min.getValueAsDouble()));
+  if (auto max = producer.getClampMaxAttr())
+    hi = std::min(hi, static_cast<float>(max.getValueAsDouble()));
+  if (lo > hi) // disjoint ranges (Clip(5, 6) after Clip(0, 1)): every output is hi; leave as is
+    return mlir::failure();
+  rewriter.modifyOpInPlace(producer, [&] {
+    if (lo != -std::numeric_limits<float>::infinity())
+      producer.setClampMinAttr(rewriter.getF32FloatAttr(lo));
+    if (hi != std::numeric_limits<float>::infinity())
+      producer.setClampMaxAttr(rewriter.getF32FloatAttr(hi));
+    // The fused op answers to both ONNX nodes (diagnostics, debug map, profile).
+    producer->setLoc(rewriter.getFusedLoc({producer->getLoc(), activation->getLoc()}));
+  });
+  rewriter.replaceOp(activation, producer->getResults());
+  return mlir::success();
+}
+
+mlir::LogicalResult fuseAny(mlir::Operation *activation, mlir::Value input, float lo, float hi,
+                            mlir::PatternRewriter &rewriter) {
+  if (mlir::succeeded(fuseInto<g::ConvOp>(activation, input, lo, hi, rewriter)) ||
+      mlir::succeeded(fuseInto<g::MatMulOp>(activation, input, lo, hi, rewriter)) ||
+      mlir::succeeded(fuseInto<g::GemmOp>(activation, input, lo, hi, rewriter)))
+    return mlir::success();
+  return rewriter.notifyMatchFailure(activation, "input is not a matrix product used only here");
+}
+
+struct FuseRelu : mlir::OpRewritePattern<g::ReluOp> {
+  using OpRewritePattern::OpRewritePattern;
+  mlir::LogicalResult matchAndRewrite(g::ReluOp op, mlir::PatternRewriter &rewriter) const override {
+    return fuseAny(op, op.getInput(), 0.0f, std::numeric_limits<float>::infinity(), rewriter);
+  }
+};
+
+struct FuseClip : mlir::OpRewritePattern<g::ClipOp> {
+  using OpRewritePattern::OpRewritePattern;
+  mlir::LogicalResult matchAndRewrite(g::ClipOp op, mlir::PatternRewriter &rewriter) const override {
+    return fuseAny(op, op.getInput(), op.getMin().convertToFloat(), op.getMax().convertToFloat(),
+                   rewriter);
+  }
+};
+
+struct FuseEpiloguePass : fractal::impl::FuseEpilogueBase<FuseEpiloguePass> {
+  void runOnOperation() override {
+    mlir::RewritePatternSet patterns(&getContext());
+    patterns.add<FuseRelu, FuseClip>(&getContext());
+    if (mlir::failed(mlir::applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,51 @@
+// REQUIRES: mlir
+// fractal-fuse-epilogue: Relu and Clip after a matrix product become its clamp (FixPipe).
+// RUN: %fractal-opt %s --fractal-fuse-epilogue --split-input-file --mlir-print-debuginfo | %FileCheck %s
+
+// CHECK-LABEL: func.func @conv_relu
+// CHECK: %[[C:.*]] = graph.conv {{.*}}clamp_min = 0.000000e+00 : f32{{.*}} loc(#[[FUSED:loc[0-9]+]])
+// CHECK-NOT: clamp_max
+// CHECK-NOT: graph.relu
+// CHECK: return %[[C]]
+// CHECK-DAG: #[[CONV:loc[0-9]+]] = loc("conv1")
+// CHECK-DAG: #[[RELU:loc[0-9]+]] = loc("relu1")
+// CHECK-DAG: #[[FUSED]] = loc(fused[#[[CONV]], #[[RELU]]])
+func.func @conv_relu(%x: tensor<1x1x4x4xf32>, %w: tensor<2x1x1x1xf32>) -> tensor<1x2x4x4xf32> {
+  %c = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x1x4x4xf32>, tensor<2x1x1x1xf32>) -> tensor<1x2x4x4xf32> loc("conv1")
+  %r = graph.relu %c : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> loc("relu1")
+  return %r : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+// Clip(-1, 6) then Relu narrows to [0, 6] (ReLU6); on a gemm and a matmul alike.
+// CHECK-LABEL: func.func @gemm_clip_relu
+// CHECK: graph.gemm {{.*}}clamp_max = 6.000000e+00 : f32, clamp_min = 0.000000e+00 : f32
+// CHECK-NOT: graph.clip
+// CHECK-NOT: graph.relu
+// CHECK: graph.matmul {{.*}}clamp_max = 2.500000e-01 : f32, clamp_min = -2.500000e-01 : f32
+// CHECK-NOT: graph.clip
+func.func @gemm_clip_relu(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>, %m: tensor<4x4xf32>) -> tensor<2x4xf32> {
+  %g = graph.gemm %a, %b {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = false} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  %c = graph.clip %g {min = -1.0 : f32, max = 6.0 : f32} : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  %r = graph.relu %c : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  %p = graph.matmul %r, %m : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+  %q = graph.clip %p {min = -0.25 : f32, max = 0.25 : f32} : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %q : tensor<2x4xf32>
+}
+
+// -----
+
+// The unclamped product is returned too, so the Relu stays a separate (vector) op; a Relu after
+// a non-matrix op is not touched.
+// CHECK-LABEL: func.func @no_fusion
+// CHECK-NOT: clamp_min
+// CHECK: graph.relu
+// CHECK: graph.relu
+func.func @no_fusion(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {
+  %p = graph.matmul %a, %b : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  %r = graph.relu %p : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  %s = graph.sigmoid %p : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  %t = graph.relu %s : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %r, %p, %t : tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+}

@@ -1,20 +1,43 @@
 // The importer: one graph op per node, located at the node's name; weights as dense_resource blobs
 // (small constants inline); shape computations on static shapes folded; a verified module.
+#include "fractal/compiler/Dialect/Graph/Constants.h"
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+#include "fractal/compiler/Transforms/Passes.h"
 #include "fractal/onnx/OnnxImport.h"
 #include "fractal/support/File.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
 
 #include <onnx/onnx_pb.h>
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <unistd.h>
 
 using namespace fractal;
 
 namespace {
+
+onnx::NodeProto *addNode(onnx::GraphProto *g, const char *name, const char *type,
+                         std::vector<std::string> inputs, const char *output) {
+  auto *n = g->add_node();
+  n->set_name(name);
+  n->set_op_type(type);
+  for (auto &i : inputs)
+    n->add_input(i);
+  n->add_output(output);
+  return n;
+}
+
+void addFloatInput(onnx::GraphProto *g, const char *name, std::vector<int64_t> dims) {
+  auto *x = g->add_input();
+  x->set_name(name);
+  x->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+  for (int64_t d : dims)
+    x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+}
 
 // x (1x2x4x4) -> Conv(w 3x2x3x3, 54 weights) -> Shape -> (folded) ; Reshape to (1, 48) via a
 // Constant shape; Relu.
@@ -24,11 +47,7 @@ std::string writeModel() {
   auto *op = m.add_opset_import();
   op->set_version(13);
   auto *g = m.mutable_graph();
-  auto *x = g->add_input();
-  x->set_name("x");
-  x->mutable_type()->mutable_tensor_type()->set_elem_type(1);
-  for (int64_t d : {1, 2, 4, 4})
-    x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  addFloatInput(g, "x", {1, 2, 4, 4});
   auto *w = g->add_initializer();
   w->set_name("w");
   w->set_data_type(1);
@@ -42,24 +61,15 @@ std::string writeModel() {
   shape->add_dims(2);
   shape->add_int64_data(1);
   shape->add_int64_data(48);
-  auto node = [&](const char *name, const char *type, std::vector<std::string> in, const char *out) {
-    auto *n = g->add_node();
-    n->set_name(name);
-    n->set_op_type(type);
-    for (auto &i : in)
-      n->add_input(i);
-    n->add_output(out);
-    return n;
-  };
-  auto *conv = node("stem/conv", "Conv", {"x", "w"}, "c");
+  auto *conv = addNode(g, "stem/conv", "Conv", {"x", "w"}, "c");
   auto *pads = conv->add_attribute();
   pads->set_name("pads");
   pads->set_type(onnx::AttributeProto::INTS);
   for (int i = 0; i < 4; ++i)
     pads->add_ints(1);
-  node("stem/shape", "Shape", {"c"}, "s");
-  node("stem/flatten", "Reshape", {"c", "target_shape"}, "r");
-  node("stem/relu", "Relu", {"r"}, "y");
+  addNode(g, "stem/shape", "Shape", {"c"}, "s");
+  addNode(g, "stem/flatten", "Reshape", {"c", "target_shape"}, "r");
+  addNode(g, "stem/relu", "Relu", {"r"}, "y");
   auto *y = g->add_output();
   y->set_name("y");
   auto *s = g->add_output();
@@ -69,7 +79,105 @@ std::string writeModel() {
   return path;
 }
 
+// x (1x2x4x4) -> Conv(w 3x2x3x3 + bias) -> BatchNormalization -> Relu, with distinct values
+// everywhere so a mixed-up channel or element shows.
+struct ConvBnRelu {
+  std::vector<float> w, b, scale, shift, mean, var;
+  float epsilon = 1e-3f;
+  std::string path;
+};
+
+ConvBnRelu writeConvBnRelu() {
+  ConvBnRelu model;
+  for (int i = 0; i < 54; ++i)
+    model.w.push_back(0.25f * static_cast<float>(i % 7) - 0.5f);
+  model.b = {0.5f, -1.0f, 2.0f};
+  model.scale = {1.5f, 0.75f, -2.0f};
+  model.shift = {0.1f, 0.2f, 0.3f};
+  model.mean = {1.0f, -0.5f, 0.25f};
+  model.var = {4.0f, 0.5f, 9.0f};
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto *g = m.mutable_graph();
+  addFloatInput(g, "x", {1, 2, 4, 4});
+  auto initializer = [&](const char *name, std::vector<int64_t> dims, const std::vector<float> &v) {
+    auto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(1);
+    for (int64_t d : dims)
+      t->add_dims(d);
+    for (float f : v)
+      t->add_float_data(f);
+  };
+  initializer("w", {3, 2, 3, 3}, model.w);
+  initializer("b", {3}, model.b);
+  initializer("scale", {3}, model.scale);
+  initializer("shift", {3}, model.shift);
+  initializer("mean", {3}, model.mean);
+  initializer("var", {3}, model.var);
+  addNode(g, "conv", "Conv", {"x", "w", "b"}, "c");
+  auto *eps = addNode(g, "bn", "BatchNormalization", {"c", "scale", "shift", "mean", "var"}, "n")
+                  ->add_attribute();
+  eps->set_name("epsilon");
+  eps->set_type(onnx::AttributeProto::FLOAT);
+  eps->set_f(model.epsilon);
+  addNode(g, "relu", "Relu", {"n"}, "y");
+  g->add_output()->set_name("y");
+  model.path = ::testing::TempDir() + "convbn_" + std::to_string(::getpid()) + ".onnx";
+  EXPECT_TRUE(writeFileAtomically(model.path, m.SerializeAsString()).ok());
+  return model;
+}
+
 } // namespace
+
+// The optimize phase on an imported model: Conv -> BatchNorm -> Relu becomes one conv whose
+// weights and bias are the folded values (computed here independently) and whose clamp is Relu's.
+TEST(OnnxImport, OptimizeFoldsBatchNormAndFusesRelu) {
+  mlir::MLIRContext context;
+  ConvBnRelu model = writeConvBnRelu();
+  Expected<mlir::OwningOpRef<mlir::ModuleOp>> module =
+      onnx_frontend::importOnnxModel(context, model.path, {});
+  ::unlink(model.path.c_str());
+  ASSERT_TRUE(module.ok()) << module.error().message;
+  mlir::PassManager pm(&context);
+  pm.addNestedPass<mlir::func::FuncOp>(fractal::createFoldBatchNorm());
+  pm.addNestedPass<mlir::func::FuncOp>(fractal::createFuseEpilogue());
+  ASSERT_TRUE(mlir::succeeded(pm.run(**module)));
+
+  std::vector<fractal::graph::ConvOp> convs;
+  int others = 0;
+  (*module)->walk([&](mlir::Operation *op) {
+    if (auto conv = llvm::dyn_cast<fractal::graph::ConvOp>(op))
+      convs.push_back(conv);
+    else if (llvm::isa<fractal::graph::BatchNormOp, fractal::graph::ReluOp>(op))
+      ++others;
+  });
+  ASSERT_EQ(convs.size(), 1u);
+  EXPECT_EQ(others, 0) << "batch_norm and relu should be gone";
+  fractal::graph::ConvOp conv = convs[0];
+  ASSERT_TRUE(conv.getClampMinAttr());
+  EXPECT_EQ(conv.getClampMinAttr().getValueAsDouble(), 0.0);
+  EXPECT_FALSE(conv.getClampMaxAttr());
+
+  auto constant = [](mlir::Value v) {
+    auto op = v.getDefiningOp<fractal::graph::ConstantOp>();
+    EXPECT_TRUE(op);
+    return op ? fractal::graph::readF32Constant(op.getValue()) : std::nullopt;
+  };
+  std::optional<std::vector<float>> w = constant(conv.getWeight());
+  ASSERT_TRUE(conv.getBias());
+  std::optional<std::vector<float>> b = constant(conv.getBias());
+  ASSERT_TRUE(w && b);
+  ASSERT_EQ(w->size(), 54u);
+  ASSERT_EQ(b->size(), 3u);
+  for (int c = 0; c < 3; ++c) {
+    const double s = model.scale[c] / std::sqrt(double(model.var[c]) + double(model.epsilon));
+    for (int i = 0; i < 18; ++i)
+      EXPECT_FLOAT_EQ((*w)[c * 18 + i], float(model.w[c * 18 + i] * s)) << "channel " << c;
+    EXPECT_FLOAT_EQ((*b)[c], float((model.b[c] - model.mean[c]) * s + model.shift[c]));
+  }
+}
 
 TEST(OnnxImport, GraphOpsLocationsResourcesAndFolding) {
   mlir::MLIRContext context;

@@ -8,6 +8,7 @@
 #include "fractal/support/File.h"
 
 #ifdef FRACTAL_HAS_MLIR
+#include "fractal/compiler/CompileReport.h"
 #include "fractal/compiler/Transforms/Passes.h"
 #include "fractal/onnx/OnnxImport.h"
 #include "mlir/IR/OperationSupport.h"
@@ -61,7 +62,8 @@ int runCompileCommand(const Args &args) {
                 &shapes);
   parser.flag("--check-only", "only run the support check: list every unsupported operator, "
               "attribute and type, and where each node would run", &checkOnly);
-  parser.option("--report", "FILE.json", "write the check report as JSON", &report);
+  parser.option("--report", "FILE.json", "write the report as JSON: the check's with --check-only, "
+                "otherwise every graph op with its ONNX nodes, unit and reason", &report);
   parser.option("--compile-to", "PHASE", "stop after PHASE and write its IR: graph (the "
                 "imported model), optimize (BatchNorm folded into Conv, Relu/Clip into "
                 "the cube epilogue) or placement (each op's "
@@ -124,6 +126,11 @@ int runCompileCommand(const Args &args) {
           return reportError(s.error());
       }
     }
+    if (!report.empty())
+      if (Status s = writeFileAtomically(
+              report, fractal::compiler::compileReportJson(**module, input, compileTo));
+          !s)
+        return reportError(s.error());
     if (output.empty() || output == "-") {
       std::cout << render(false);
       return 0;

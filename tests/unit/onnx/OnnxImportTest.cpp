@@ -1,5 +1,6 @@
 // The importer: one graph op per node, located at the node's name; weights as dense_resource blobs
 // (small constants inline); shape computations on static shapes folded; a verified module.
+#include "fractal/compiler/CompileReport.h"
 #include "fractal/compiler/Dialect/Graph/Constants.h"
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 #include "fractal/compiler/Transforms/Passes.h"
@@ -159,6 +160,9 @@ TEST(OnnxImport, OptimizeFoldsBatchNormAndFusesRelu) {
   ASSERT_TRUE(conv.getClampMinAttr());
   EXPECT_EQ(conv.getClampMinAttr().getValueAsDouble(), 0.0);
   EXPECT_FALSE(conv.getClampMaxAttr());
+  // The fused conv answers to all three ONNX nodes (compile report, diagnostics).
+  EXPECT_EQ(fractal::compiler::onnxNodeNames(conv.getLoc()),
+            (std::vector<std::string>{"conv", "bn", "relu"}));
 
   auto constant = [](mlir::Value v) {
     auto op = v.getDefiningOp<fractal::graph::ConstantOp>();

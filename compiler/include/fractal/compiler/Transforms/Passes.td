@@ -48,4 +48,21 @@ def FuseEpilogue : Pass<"fractal-fuse-epilogue", "::mlir::func::FuncOp"> {
   }];
 }
 
+def FoldConstants : Pass<"fractal-fold-constants", "::mlir::func::FuncOp"> {
+  let summary = "Evaluate graph ops whose inputs are all f32 constants, within a budget";
+  let description = [{
+    Replaces add, sub, mul, div (numpy broadcasting), relu, sigmoid, clip, reshape and transpose
+    of f32 constants by their result, computed in f32 like the device would for the same op.
+    Bounded: an op whose result exceeds `max-elements` stays (it would bloat the package more
+    than it saves), and the pass stops folding once `budget` element operations are spent in a
+    function, so a pathological model cannot stall the compiler.
+  }];
+  let options = [
+    Option<"maxElements", "max-elements", "int64_t", "1 << 20",
+           "largest result (in elements) that is folded">,
+    Option<"budget", "budget", "int64_t", "64 << 20",
+           "element operations spent per function before folding stops">,
+  ];
+}
+
 #endif // FRACTAL_PASSES

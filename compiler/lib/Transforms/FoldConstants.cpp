@@ -1,0 +1,168 @@
+// fractal-fold-constants: bounded evaluation of graph ops on constants (Passes.td).
+#include "fractal/compiler/Dialect/Graph/Constants.h"
+#include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+#include "fractal/compiler/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fractal {
+#define GEN_PASS_DEF_FOLDCONSTANTS
+#include "fractal/compiler/Transforms/Passes.h.inc"
+} // namespace fractal
+
+namespace {
+
+namespace g = fractal::graph;
+
+llvm::ArrayRef<int64_t> shapeOf(mlir::Value v) {
+  return llvm::cast<mlir::RankedTensorType>(v.getType()).getShape();
+}
+
+// Row-major strides of `shape`, right-aligned to `rank` dims, with 0 for broadcast dims.
+std::vector<int64_t> broadcastStrides(llvm::ArrayRef<int64_t> shape, size_t rank) {
+  std::vector<int64_t> strides(rank, 0);
+  int64_t stride = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const size_t dim = shape.size() - 1 - i, out = rank - 1 - i;
+    strides[out] = shape[dim] == 1 ? 0 : stride;
+    stride *= shape[dim];
+  }
+  return strides;
+}
+
+// Calls f(outputIndex, offsetA, offsetB) over the output of a broadcasting binary op.
+template <typename F>
+void forEachBroadcast(llvm::ArrayRef<int64_t> out, llvm::ArrayRef<int64_t> a,
+                      llvm::ArrayRef<int64_t> b, F f) {
+  const std::vector<int64_t> sa = broadcastStrides(a, out.size()), sb = broadcastStrides(b, out.size());
+  std::vector<int64_t> index(out.size(), 0);
+  int64_t total = 1;
+  for (int64_t d : out)
+    total *= d;
+  int64_t offA = 0, offB = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    f(i, offA, offB);
+    for (size_t d = out.size(); d-- > 0;) { // odometer increment, carrying offsets along
+      offA += sa[d];
+      offB += sb[d];
+      if (++index[d] < out[d])
+        break;
+      offA -= sa[d] * out[d];
+      offB -= sb[d] * out[d];
+      index[d] = 0;
+    }
+  }
+}
+
+std::optional<std::vector<float>> evaluate(mlir::Operation *op,
+                                           const std::vector<std::vector<float>> &in) {
+  auto binary = [&](auto fn) {
+    std::vector<float> out(mlir::ShapedType::getNumElements(shapeOf(op->getResult(0))));
+    forEachBroadcast(shapeOf(op->getResult(0)), shapeOf(op->getOperand(0)),
+                     shapeOf(op->getOperand(1)),
+                     [&](int64_t i, int64_t a, int64_t b) { out[i] = fn(in[0][a], in[1][b]); });
+    return std::optional<std::vector<float>>(std::move(out));
+  };
+  auto unary = [&](auto fn) {
+    std::vector<float> out(in[0].size());
+    std::transform(in[0].begin(), in[0].end(), out.begin(), fn);
+    return std::optional<std::vector<float>>(std::move(out));
+  };
+  if (llvm::isa<g::AddOp>(op))
+    return binary([](float a, float b) { return a + b; });
+  if (llvm::isa<g::SubOp>(op))
+    return binary([](float a, float b) { return a - b; });
+  if (llvm::isa<g::MulOp>(op))
+    return binary([](float a, float b) { return a * b; });
+  if (llvm::isa<g::DivOp>(op))
+    return binary([](float a, float b) { return a / b; });
+  if (llvm::isa<g::ReluOp>(op))
+    return unary([](float x) { return x > 0.0f ? x : 0.0f; });
+  if (llvm::isa<g::SigmoidOp>(op))
+    return unary([](float x) { return 1.0f / (1.0f + std::exp(-x)); });
+  if (auto clip = llvm::dyn_cast<g::ClipOp>(op)) {
+    const float lo = clip.getMin().convertToFloat(), hi = clip.getMax().convertToFloat();
+    return unary([&](float x) { return std::min(std::max(x, lo), hi); });
+  }
+  if (llvm::isa<g::ReshapeOp>(op))
+    return in[0]; // the same elements in the same order
+  if (auto transpose = llvm::dyn_cast<g::TransposeOp>(op)) {
+    llvm::ArrayRef<int64_t> inShape = shapeOf(transpose.getInput());
+    llvm::ArrayRef<int64_t> perm = transpose.getPerm();
+    const size_t rank = inShape.size();
+    // Input strides permuted into output order; walk the output row-major.
+    std::vector<int64_t> inStrides(rank, 1), permuted(rank);
+    for (size_t d = rank; d-- > 1;)
+      inStrides[d - 1] = inStrides[d] * inShape[d];
+    for (size_t d = 0; d < rank; ++d)
+      permuted[d] = inStrides[perm[d]];
+    llvm::ArrayRef<int64_t> outShape = shapeOf(transpose.getResult());
+    std::vector<float> out(in[0].size());
+    std::vector<int64_t> index(rank, 0);
+    int64_t offset = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+      out[i] = in[0][offset];
+      for (size_t d = rank; d-- > 0;) {
+        offset += permuted[d];
+        if (++index[d] < outShape[d])
+          break;
+        offset -= permuted[d] * outShape[d];
+        index[d] = 0;
+      }
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+struct FoldConstantsPass : fractal::impl::FoldConstantsBase<FoldConstantsPass> {
+  using FoldConstantsBase::FoldConstantsBase;
+
+  void runOnOperation() override {
+    int64_t spent = 0;
+    // Ops are visited in order, so a chain of constant ops folds front to back in one walk.
+    getOperation().walk([&](mlir::Operation *op) {
+      if (!llvm::isa<g::GraphDialect>(op->getDialect()) || llvm::isa<g::ConstantOp>(op) ||
+          op->getNumResults() != 1)
+        return;
+      auto type = llvm::dyn_cast<mlir::RankedTensorType>(op->getResult(0).getType());
+      if (!type || !type.getElementType().isF32() || type.getNumElements() > maxElements)
+        return;
+      std::vector<std::vector<float>> inputs;
+      int64_t work = type.getNumElements();
+      for (mlir::Value operand : op->getOperands()) {
+        auto constant = operand.getDefiningOp<g::ConstantOp>();
+        std::optional<std::vector<float>> values =
+            constant ? g::readF32Constant(constant.getValue()) : std::nullopt;
+        if (!values)
+          return;
+        work += static_cast<int64_t>(values->size());
+        inputs.push_back(std::move(*values));
+      }
+      if (spent + work > budget)
+        return;
+      std::optional<std::vector<float>> result = evaluate(op, inputs);
+      if (!result)
+        return;
+      spent += work;
+      mlir::OpBuilder b(op);
+      mlir::ElementsAttr attr = g::makeConstantAttr(
+          type, llvm::ArrayRef<char>(reinterpret_cast<const char *>(result->data()),
+                                     result->size() * sizeof(float)),
+          "folded_constant");
+      auto folded = b.create<g::ConstantOp>(op->getLoc(), attr);
+      op->getResult(0).replaceAllUsesWith(folded.getResult());
+      op->erase();
+    });
+    // Constants nobody reads any more (the folded ops' inputs) go too.
+    getOperation().walk([](g::ConstantOp constant) {
+      if (constant->use_empty())
+        constant->erase();
+    });
+  }
+};
+
+} // namespace

@@ -1,0 +1,48 @@
+// REQUIRES: mlir
+// fractal-fold-constants: graph ops on f32 constants evaluated at compile time, within bounds.
+// RUN: %fractal-opt %s --fractal-fold-constants --split-input-file | %FileCheck %s
+// RUN: %fractal-opt %s --fractal-fold-constants="max-elements=4" --split-input-file | %FileCheck --check-prefix=SMALL %s
+// RUN: %fractal-opt %s --fractal-fold-constants="budget=16" --split-input-file | %FileCheck --check-prefix=BUDGET %s
+
+// Broadcasting [2x3] + [3], then * [2x1], relu, transpose, reshape: all folded, inputs erased.
+// (a + r) = [[11, 22, 33], [14, 25, 36]]; * [[1], [-1]] = [[11, 22, 33], [-14, -25, -36]];
+// relu -> [[11, 22, 33], [0, 0, 0]]; transpose -> [[11, 0], [22, 0], [33, 0]]; reshape -> 6.
+// CHECK-LABEL: func.func @chain
+// CHECK-NEXT: %[[C:.*]] = graph.constant dense<[1.100000e+01, 0.000000e+00, 2.200000e+01, 0.000000e+00, 3.300000e+01, 0.000000e+00]> : tensor<6xf32>
+// CHECK-NEXT: return %[[C]]
+// Every result here has 6 elements: with max-elements=4 nothing folds.
+// SMALL-LABEL: func.func @chain
+// SMALL: graph.add
+// SMALL: graph.transpose
+// The add costs 6 + 3 + 6 = 15 element operations and fits a budget of 16; the mul does not.
+// BUDGET-LABEL: func.func @chain
+// BUDGET-NOT: graph.add
+// BUDGET: graph.constant dense<{{\[\[}}1.100000e+01, 2.200000e+01, 3.300000e+01], [1.400000e+01, 2.500000e+01, 3.600000e+01]]>
+// BUDGET-NOT: graph.add
+// BUDGET: graph.mul
+func.func @chain() -> tensor<6xf32> {
+  %a = graph.constant dense<[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]> : tensor<2x3xf32>
+  %r = graph.constant dense<[10.0, 20.0, 30.0]> : tensor<3xf32>
+  %s = graph.constant dense<[[1.0], [-1.0]]> : tensor<2x1xf32>
+  %0 = graph.add %a, %r : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  %1 = graph.mul %0, %s : (tensor<2x3xf32>, tensor<2x1xf32>) -> tensor<2x3xf32>
+  %2 = graph.relu %1 : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %3 = graph.transpose %2 {perm = array<i64: 1, 0>} : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  %4 = graph.reshape %3 : (tensor<3x2xf32>) -> tensor<6xf32>
+  return %4 : tensor<6xf32>
+}
+
+// -----
+
+// Runtime data is never folded; a constant branch next to it is.
+// CHECK-LABEL: func.func @mixed
+// CHECK: graph.constant dense<[5.000000e-01, 2.500000e-01]>
+// CHECK-NEXT: graph.sub %arg0
+// CHECK-NOT: graph.div
+func.func @mixed(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %one = graph.constant dense<[1.0, 1.0]> : tensor<2xf32>
+  %d = graph.constant dense<[2.0, 4.0]> : tensor<2xf32>
+  %q = graph.div %one, %d : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  %y = graph.sub %x, %q : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  return %y : tensor<2xf32>
+}

@@ -52,7 +52,7 @@ def FoldConstants : Pass<"fractal-fold-constants", "::mlir::func::FuncOp"> {
   let summary = "Evaluate graph ops whose inputs are all f32 constants, within a budget";
   let description = [{
     Replaces add, sub, mul, div (numpy broadcasting), relu, sigmoid, clip, reshape and transpose
-    of f32 constants by their result, computed in f32 like the device would for the same op.
+    of f32 constants by their result, computed in f32 with ONNX semantics.
     Bounded: an op whose result exceeds `max-elements` stays (it would bloat the package more
     than it saves), and the pass stops folding once `budget` element operations are spent in a
     function, so a pathological model cannot stall the compiler.

@@ -43,6 +43,7 @@ void addPhasePasses(mlir::PassManager &pm, llvm::StringRef phase) {
     // BatchNorm: it folds only into a conv without a clamp, so fusing the clamp afterwards
     // picks up Conv -> BN -> Relu chains whole.
     pm.addNestedPass<mlir::func::FuncOp>(fractal::createFoldConstants());
+    pm.addNestedPass<mlir::func::FuncOp>(fractal::createCancelDataMovement());
     pm.addNestedPass<mlir::func::FuncOp>(fractal::createFoldBatchNorm());
     pm.addNestedPass<mlir::func::FuncOp>(fractal::createFuseEpilogue());
   }
@@ -67,8 +68,8 @@ int runCompileCommand(const Args &args) {
   parser.option("--report", "FILE.json", "write the report as JSON: the check's with --check-only, "
                 "otherwise every graph op with its ONNX nodes, unit and reason", &report);
   parser.option("--compile-to", "PHASE", "stop after PHASE and write its IR: graph (the "
-                "imported model), optimize (constants folded, BatchNorm folded into "
-                "Conv, Relu/Clip into the cube epilogue) or placement (each op's "
+                "imported model), optimize (constants folded, data movement cancelled, "
+                "BatchNorm folded into Conv, Relu/Clip into the cube epilogue) or placement (each op's "
                 "unit and why)", &compileTo);
   parser.option("--dump-ir", "DIR", "write the IR of every phase into DIR, with locations "
                 "(ONNX node names)", &dumpIr);

@@ -65,4 +65,14 @@ def FoldConstants : Pass<"fractal-fold-constants", "::mlir::func::FuncOp"> {
   ];
 }
 
+def CancelDataMovement : Pass<"fractal-cancel-data-movement", "::mlir::func::FuncOp"> {
+  let summary = "Compose chained transposes and reshapes; drop the ones that do nothing";
+  let description = [{
+    `transpose(transpose(x, p), q)` becomes one transpose by the composed permutation, and
+    disappears when that is the identity; `reshape(reshape(x))` becomes one reshape, and a
+    reshape or transpose that does not change its input disappears. Each removed op is a DMA pass
+    over the tensor that no longer runs. The surviving op's location fuses the ONNX nodes.
+  }];
+}
+
 #endif // FRACTAL_PASSES

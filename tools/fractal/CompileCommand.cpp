@@ -9,7 +9,7 @@
 
 #ifdef FRACTAL_HAS_MLIR
 #include "fractal/compiler/CompileReport.h"
-#include "fractal/compiler/Transforms/Passes.h"
+#include "fractal/compiler/Transforms/Pipelines.h"
 #include "fractal/onnx/OnnxImport.h"
 #include "mlir/IR/OperationSupport.h"
 #include "mlir/Pass/PassManager.h"
@@ -36,21 +36,6 @@ std::string phaseList() {
   return list;
 }
 
-#ifdef FRACTAL_HAS_MLIR
-void addPhasePasses(mlir::PassManager &pm, llvm::StringRef phase) {
-  if (phase == "optimize") {
-    // Constants first (BatchNorm statistics computed from constants become constants), then
-    // BatchNorm: it folds only into a conv without a clamp, so fusing the clamp afterwards
-    // picks up Conv -> BN -> Relu chains whole.
-    pm.addNestedPass<mlir::func::FuncOp>(fractal::createFoldConstants());
-    pm.addNestedPass<mlir::func::FuncOp>(fractal::createCancelDataMovement());
-    pm.addNestedPass<mlir::func::FuncOp>(fractal::createFoldBatchNorm());
-    pm.addNestedPass<mlir::func::FuncOp>(fractal::createFuseEpilogue());
-  }
-  else if (phase == "placement")
-    pm.addNestedPass<mlir::func::FuncOp>(fractal::createPlacement());
-}
-#endif
 
 } // namespace
 
@@ -115,7 +100,7 @@ int runCompileCommand(const Args &args) {
     for (const auto *phase = std::begin(kPhases); phase <= lastPhase; ++phase) {
       if (phase != std::begin(kPhases)) {
         mlir::PassManager pm(&context);
-        addPhasePasses(pm, *phase);
+        fractal::addPhasePasses(pm, *phase);
         // Passes emit their own diagnostics (at the ONNX node's location) before failing.
         if (mlir::failed(pm.run(**module)))
           return reportError(Error::badInput("fractal compile: phase '" + std::string(*phase) +

@@ -3,7 +3,7 @@
 #include "fractal/compiler/CompileReport.h"
 #include "fractal/compiler/Dialect/Graph/Constants.h"
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
-#include "fractal/compiler/Transforms/Passes.h"
+#include "fractal/compiler/Transforms/Pipelines.h"
 #include "fractal/onnx/OnnxImport.h"
 #include "fractal/support/File.h"
 
@@ -142,8 +142,7 @@ TEST(OnnxImport, OptimizeFoldsBatchNormAndFusesRelu) {
   ::unlink(model.path.c_str());
   ASSERT_TRUE(module.ok()) << module.error().message;
   mlir::PassManager pm(&context);
-  pm.addNestedPass<mlir::func::FuncOp>(fractal::createFoldBatchNorm());
-  pm.addNestedPass<mlir::func::FuncOp>(fractal::createFuseEpilogue());
+  ASSERT_TRUE(fractal::addPhasePasses(pm, "optimize"));
   ASSERT_TRUE(mlir::succeeded(pm.run(**module)));
 
   std::vector<fractal::graph::ConvOp> convs;

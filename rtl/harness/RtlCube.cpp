@@ -74,19 +74,13 @@ uint64_t RtlCube::mmad(const MmadOperands &op) {
   Vcube_tile &t = *impl_->tile;
 
   // Operand fractals for one step, with depth beyond k zeroed (docs/isa.md: those products are +0).
-  auto fractalA = [&](uint64_t fm, uint64_t kb, uint8_t *out) {
-    std::memcpy(out, op.a + (fm * kf + kb) * 512, 512);
-    for (uint64_t r = 0; r < kF; ++r)
+  // Both operands hold a fractal as kF rows of k0 depth elements, so one copy serves A and B.
+  auto loadFractal = [&](const uint8_t *src, uint64_t kb, uint8_t *out) {
+    std::memcpy(out, src, 512);
+    for (uint64_t row = 0; row < kF; ++row)
       for (uint64_t c = 0; c < k0; ++c)
         if (kb * k0 + c >= op.k)
-          std::memset(out + (r * k0 + c) * elem, 0, elem);
-  };
-  auto fractalB = [&](uint64_t kb, uint64_t fn, uint8_t *out) {
-    std::memcpy(out, op.b + (kb * nf + fn) * 512, 512);
-    for (uint64_t j = 0; j < kF; ++j)
-      for (uint64_t c = 0; c < k0; ++c)
-        if (kb * k0 + c >= op.k)
-          std::memset(out + (j * k0 + c) * elem, 0, elem);
+          std::memset(out + (row * k0 + c) * elem, 0, elem);
   };
   // L0C accumulators of output fractal (fm, fn), row-major 16 x 16.
   auto accumulator = [&](uint64_t fm, uint64_t fn, uint64_t i, uint64_t j) {
@@ -119,8 +113,8 @@ uint64_t RtlCube::mmad(const MmadOperands &op) {
     // Issue the next step: k-blocks outer, output fractals inner.
     if (issued < steps) {
       const uint64_t kb = issued / (mf * nf), fractal = issued % (mf * nf);
-      fractalA(fractal / nf, kb, a);
-      fractalB(kb, fractal % nf, b);
+      loadFractal(op.a + ((fractal / nf) * kf + kb) * 512, kb, a);
+      loadFractal(op.b + (kb * nf + fractal % nf) * 512, kb, b);
       setBytes(t.a, a, sizeof a);
       setBytes(t.b, b, sizeof b);
       t.in_valid = 1;

@@ -76,6 +76,18 @@ struct GemmDevice {
   LaunchInfo launch;
 };
 
+// Simulated instructions (and, in timing mode, cycles) per host second, for every iteration run.
+void addRunCounters(benchmark::State &state, const RunResult &last, SimMode mode) {
+  const double runs = double(state.iterations());
+  state.counters["instructions_per_s"] =
+      benchmark::Counter(double(last.instructions) * runs, benchmark::Counter::kIsRate);
+  if (mode == SimMode::Timing) {
+    state.counters["sim_cycles"] = double(last.cycles);
+    state.counters["sim_cycles_per_s"] =
+        benchmark::Counter(double(last.cycles) * runs, benchmark::Counter::kIsRate);
+  }
+}
+
 double cubeUtilization(const RunResult &r, const ChipConfig &c, int64_t blocks) {
   uint64_t busy = 0;
   for (const CoreStats &core : r.cores)
@@ -94,14 +106,9 @@ void gemm(benchmark::State &state, SimMode mode, const std::string &config, int6
   state.counters["macs_per_s"] =
       benchmark::Counter(double(GemmDevice::kN * GemmDevice::kN * GemmDevice::kN) * runs,
                          benchmark::Counter::kIsRate);
-  state.counters["instructions_per_s"] =
-      benchmark::Counter(double(last.instructions) * runs, benchmark::Counter::kIsRate);
-  if (mode == SimMode::Timing) {
-    state.counters["sim_cycles"] = double(last.cycles);
-    state.counters["sim_cycles_per_s"] =
-        benchmark::Counter(double(last.cycles) * runs, benchmark::Counter::kIsRate);
+  addRunCounters(state, last, mode);
+  if (mode == SimMode::Timing)
     state.counters["cube_utilization"] = cubeUtilization(last, c, blocks);
-  }
   state.counters["peak_rss_MiB"] = peakRssMiB();
 }
 
@@ -182,13 +189,7 @@ void vectorLarge(benchmark::State &state, SimMode mode) {
   const double runs = double(state.iterations());
   const double elements = 64.0 * 6 * 255 * 128; // passes x instructions x repeats x lanes
   state.counters["elements_per_s"] = benchmark::Counter(elements * runs, benchmark::Counter::kIsRate);
-  state.counters["instructions_per_s"] =
-      benchmark::Counter(double(last.instructions) * runs, benchmark::Counter::kIsRate);
-  if (mode == SimMode::Timing) {
-    state.counters["sim_cycles"] = double(last.cycles);
-    state.counters["sim_cycles_per_s"] =
-        benchmark::Counter(double(last.cycles) * runs, benchmark::Counter::kIsRate);
-  }
+  addRunCounters(state, last, mode);
   state.counters["peak_rss_MiB"] = peakRssMiB();
 }
 

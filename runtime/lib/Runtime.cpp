@@ -38,6 +38,11 @@ namespace {
 thread_local std::string recentError;
 thread_local frtContextImpl *currentContext = nullptr;
 
+// This thread's current context, if it is still alive (another thread may have destroyed it).
+bool hasLiveCurrentContext(const Runtime &r) {
+  return currentContext && r.contexts.count(currentContext);
+}
+
 frtError fail(frtError code, const std::string &message) {
   recentError = message;
   return code;
@@ -132,7 +137,7 @@ frtError resolveStream(frtStream stream, frtStreamImpl *&out) {
     out = stream;
     return ok();
   }
-  FRT_REQUIRE(currentContext && r.contexts.count(currentContext), FRT_ERROR_NO_CONTEXT,
+  FRT_REQUIRE(hasLiveCurrentContext(r), FRT_ERROR_NO_CONTEXT,
               "no current context on this thread: call frtSetDevice or frtSetCurrentContext");
   out = currentContext->defaultStream;
   return ok();
@@ -302,7 +307,7 @@ frtError frtResetDevice(int32_t deviceId) {
 frtError frtGetDevice(int32_t *deviceId) {
   FRT_LOCKED_INIT(r);
   FRT_REQUIRE(deviceId, FRT_ERROR_INVALID_PARAM, "frtGetDevice: deviceId is NULL");
-  FRT_REQUIRE(currentContext && r.contexts.count(currentContext), FRT_ERROR_NO_CONTEXT,
+  FRT_REQUIRE(hasLiveCurrentContext(r), FRT_ERROR_NO_CONTEXT,
               "frtGetDevice: no current context on this thread");
   *deviceId = currentContext->device->id;
   return ok();
@@ -356,7 +361,7 @@ frtError frtSetCurrentContext(frtContext context) {
 frtError frtGetCurrentContext(frtContext *context) {
   FRT_LOCKED_INIT(r);
   FRT_REQUIRE(context, FRT_ERROR_INVALID_PARAM, "frtGetCurrentContext: context is NULL");
-  FRT_REQUIRE(currentContext && r.contexts.count(currentContext), FRT_ERROR_NO_CONTEXT,
+  FRT_REQUIRE(hasLiveCurrentContext(r), FRT_ERROR_NO_CONTEXT,
               "frtGetCurrentContext: no current context on this thread");
   *context = currentContext;
   return ok();
@@ -365,7 +370,7 @@ frtError frtGetCurrentContext(frtContext *context) {
 frtError frtCreateStream(frtStream *stream) {
   FRT_LOCKED_INIT(r);
   FRT_REQUIRE(stream, FRT_ERROR_INVALID_PARAM, "frtCreateStream: stream is NULL");
-  FRT_REQUIRE(currentContext && r.contexts.count(currentContext), FRT_ERROR_NO_CONTEXT,
+  FRT_REQUIRE(hasLiveCurrentContext(r), FRT_ERROR_NO_CONTEXT,
               "frtCreateStream: no current context on this thread: call frtSetDevice first");
   frtStreamImpl *s = newStream(currentContext);
   r.streams.insert(s);
@@ -495,7 +500,7 @@ frtError frtMalloc(void **devPtr, size_t size, frtMemMallocPolicy policy) {
   FRT_REQUIRE(size > 0, FRT_ERROR_INVALID_PARAM, "frtMalloc: size is 0");
   FRT_REQUIRE(policy == FRT_MEM_MALLOC_HUGE_FIRST || policy == FRT_MEM_MALLOC_NORMAL_ONLY,
               FRT_ERROR_INVALID_PARAM, "frtMalloc: unknown policy");
-  FRT_REQUIRE(currentContext && r.contexts.count(currentContext), FRT_ERROR_NO_CONTEXT,
+  FRT_REQUIRE(hasLiveCurrentContext(r), FRT_ERROR_NO_CONTEXT,
               "frtMalloc: no current context on this thread: call frtSetDevice first");
   Device &d = *currentContext->device;
   std::lock_guard<std::mutex> lock(d.mutex);
@@ -649,7 +654,7 @@ frtError frtMemsetAsync(void *devPtr, size_t maxCount, int32_t value, size_t cou
 static frtError loadKernel(Expected<isa::KernelBinary> binary, frtKernel *kernel) {
   FRT_LOCKED_INIT(r);
   FRT_REQUIRE(kernel, FRT_ERROR_INVALID_PARAM, "frtLoadKernel: kernel is NULL");
-  FRT_REQUIRE(currentContext && r.contexts.count(currentContext), FRT_ERROR_NO_CONTEXT,
+  FRT_REQUIRE(hasLiveCurrentContext(r), FRT_ERROR_NO_CONTEXT,
               "frtLoadKernel: no current context on this thread: call frtSetDevice first");
   if (!binary)
     return fail(FRT_ERROR_INVALID_FILE, binary.error().message);

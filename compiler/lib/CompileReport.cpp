@@ -1,6 +1,7 @@
 #include "fractal/compiler/CompileReport.h"
 
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+#include "fractal/compiler/Transforms/Passes.h"
 #include "fractal/support/Json.h"
 
 #include <map>
@@ -48,10 +49,10 @@ std::string compileReportJson(mlir::ModuleOp module, const std::string &model,
     for (const std::string &name : onnxNodeNames(op->getLoc()))
       j.value(name);
     j.endArray();
-    const std::string unit = stringAttr(op, "fractal.placement");
+    const std::string unit = stringAttr(op, fractal::kPlacementAttr);
     if (!unit.empty()) {
       ++perUnit[unit];
-      j.field("placement", unit).field("reason", stringAttr(op, "fractal.placement_reason"));
+      j.field("placement", unit).field("reason", stringAttr(op, fractal::kPlacementReasonAttr));
     }
     for (const char *clamp : {"clamp_min", "clamp_max"})
       if (auto value = op->getAttrOfType<mlir::FloatAttr>(clamp))

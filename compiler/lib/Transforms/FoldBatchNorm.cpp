@@ -17,13 +17,6 @@ namespace {
 
 namespace g = fractal::graph;
 
-std::optional<std::vector<float>> constantF32(mlir::Value v) {
-  auto constant = v.getDefiningOp<g::ConstantOp>();
-  if (!constant)
-    return std::nullopt;
-  return g::readF32Constant(constant.getValue());
-}
-
 struct FoldIntoConv : mlir::OpRewritePattern<g::BatchNormOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -39,13 +32,13 @@ struct FoldIntoConv : mlir::OpRewritePattern<g::BatchNormOp> {
     const int64_t channels = weightType.getDimSize(0);
     if (!weightType.getElementType().isF32() || channels <= 0)
       return rewriter.notifyMatchFailure(bn, "weights are not static f32");
-    std::optional<std::vector<float>> weight = constantF32(conv.getWeight());
-    std::optional<std::vector<float>> scale = constantF32(bn.getScale());
-    std::optional<std::vector<float>> shift = constantF32(bn.getBias());
-    std::optional<std::vector<float>> mean = constantF32(bn.getMean());
-    std::optional<std::vector<float>> variance = constantF32(bn.getVariance());
+    std::optional<std::vector<float>> weight = g::readF32Constant(conv.getWeight());
+    std::optional<std::vector<float>> scale = g::readF32Constant(bn.getScale());
+    std::optional<std::vector<float>> shift = g::readF32Constant(bn.getBias());
+    std::optional<std::vector<float>> mean = g::readF32Constant(bn.getMean());
+    std::optional<std::vector<float>> variance = g::readF32Constant(bn.getVariance());
     std::optional<std::vector<float>> bias =
-        conv.getBias() ? constantF32(conv.getBias()) : std::vector<float>(channels, 0.0f);
+        conv.getBias() ? g::readF32Constant(conv.getBias()) : std::vector<float>(channels, 0.0f);
     for (const auto *stats : {&scale, &shift, &mean, &variance, &bias})
       if (!*stats || static_cast<int64_t>((*stats)->size()) != channels)
         return rewriter.notifyMatchFailure(bn, "statistics or bias are not per-channel constants");

@@ -33,15 +33,13 @@ std::vector<int64_t> broadcastStrides(llvm::ArrayRef<int64_t> shape, size_t rank
   return strides;
 }
 
-// Calls f(outputIndex, offsetA, offsetB) over the output of a broadcasting binary op.
+// Walks `out` row-major and calls f(outputIndex, offsetA, offsetB), where each offset steps by
+// its own per-dimension strides: broadcast strides for binary ops, permuted ones for transpose.
 template <typename F>
-void forEachBroadcast(llvm::ArrayRef<int64_t> out, llvm::ArrayRef<int64_t> a,
-                      llvm::ArrayRef<int64_t> b, F f) {
-  const std::vector<int64_t> sa = broadcastStrides(a, out.size()), sb = broadcastStrides(b, out.size());
+void forEachStrided(llvm::ArrayRef<int64_t> out, const std::vector<int64_t> &sa,
+                    const std::vector<int64_t> &sb, F f) {
   std::vector<int64_t> index(out.size(), 0);
-  int64_t total = 1;
-  for (int64_t d : out)
-    total *= d;
+  const int64_t total = mlir::ShapedType::getNumElements(out);
   int64_t offA = 0, offB = 0;
   for (int64_t i = 0; i < total; ++i) {
     f(i, offA, offB);
@@ -60,10 +58,11 @@ void forEachBroadcast(llvm::ArrayRef<int64_t> out, llvm::ArrayRef<int64_t> a,
 std::optional<std::vector<float>> evaluate(mlir::Operation *op,
                                            const std::vector<std::vector<float>> &in) {
   auto binary = [&](auto fn) {
-    std::vector<float> out(mlir::ShapedType::getNumElements(shapeOf(op->getResult(0))));
-    forEachBroadcast(shapeOf(op->getResult(0)), shapeOf(op->getOperand(0)),
-                     shapeOf(op->getOperand(1)),
-                     [&](int64_t i, int64_t a, int64_t b) { out[i] = fn(in[0][a], in[1][b]); });
+    llvm::ArrayRef<int64_t> shape = shapeOf(op->getResult(0));
+    std::vector<float> out(mlir::ShapedType::getNumElements(shape));
+    forEachStrided(shape, broadcastStrides(shapeOf(op->getOperand(0)), shape.size()),
+                   broadcastStrides(shapeOf(op->getOperand(1)), shape.size()),
+                   [&](int64_t i, int64_t a, int64_t b) { out[i] = fn(in[0][a], in[1][b]); });
     return std::optional<std::vector<float>>(std::move(out));
   };
   auto unary = [&](auto fn) {
@@ -99,20 +98,9 @@ std::optional<std::vector<float>> evaluate(mlir::Operation *op,
       inStrides[d - 1] = inStrides[d] * inShape[d];
     for (size_t d = 0; d < rank; ++d)
       permuted[d] = inStrides[perm[d]];
-    llvm::ArrayRef<int64_t> outShape = shapeOf(transpose.getResult());
     std::vector<float> out(in[0].size());
-    std::vector<int64_t> index(rank, 0);
-    int64_t offset = 0;
-    for (size_t i = 0; i < out.size(); ++i) {
-      out[i] = in[0][offset];
-      for (size_t d = rank; d-- > 0;) {
-        offset += permuted[d];
-        if (++index[d] < outShape[d])
-          break;
-        offset -= permuted[d] * outShape[d];
-        index[d] = 0;
-      }
-    }
+    forEachStrided(shapeOf(transpose.getResult()), permuted, permuted,
+                   [&](int64_t i, int64_t from, int64_t) { out[i] = in[0][from]; });
     return out;
   }
   return std::nullopt;
@@ -134,9 +122,7 @@ struct FoldConstantsPass : fractal::impl::FoldConstantsBase<FoldConstantsPass> {
       std::vector<std::vector<float>> inputs;
       int64_t work = type.getNumElements();
       for (mlir::Value operand : op->getOperands()) {
-        auto constant = operand.getDefiningOp<g::ConstantOp>();
-        std::optional<std::vector<float>> values =
-            constant ? g::readF32Constant(constant.getValue()) : std::nullopt;
+        std::optional<std::vector<float>> values = g::readF32Constant(operand);
         if (!values)
           return;
         work += static_cast<int64_t>(values->size());

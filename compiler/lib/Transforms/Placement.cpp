@@ -23,8 +23,8 @@ struct PlacementPass : fractal::impl::PlacementBase<PlacementPass> {
         return;
       }
       const llvm::StringRef where = placed.getPlacement();
-      op->setAttr("fractal.placement", b.getStringAttr(where));
-      op->setAttr("fractal.placement_reason", b.getStringAttr(placed.getPlacementReason()));
+      op->setAttr(fractal::kPlacementAttr, b.getStringAttr(where));
+      op->setAttr(fractal::kPlacementReasonAttr, b.getStringAttr(placed.getPlacementReason()));
       if (where == "cube")
         ++numCube;
       else if (where == "vector")

@@ -163,14 +163,9 @@ TEST(OnnxImport, OptimizeFoldsBatchNormAndFusesRelu) {
   EXPECT_EQ(fractal::compiler::onnxNodeNames(conv.getLoc()),
             (std::vector<std::string>{"conv", "bn", "relu"}));
 
-  auto constant = [](mlir::Value v) {
-    auto op = v.getDefiningOp<fractal::graph::ConstantOp>();
-    EXPECT_TRUE(op);
-    return op ? fractal::graph::readF32Constant(op.getValue()) : std::nullopt;
-  };
-  std::optional<std::vector<float>> w = constant(conv.getWeight());
+  std::optional<std::vector<float>> w = fractal::graph::readF32Constant(conv.getWeight());
   ASSERT_TRUE(conv.getBias());
-  std::optional<std::vector<float>> b = constant(conv.getBias());
+  std::optional<std::vector<float>> b = fractal::graph::readF32Constant(conv.getBias());
   ASSERT_TRUE(w && b);
   ASSERT_EQ(w->size(), 54u);
   ASSERT_EQ(b->size(), 3u);

@@ -1,5 +1,7 @@
 #include "fractal/compiler/Dialect/Graph/Constants.h"
 
+#include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
@@ -34,6 +36,11 @@ std::optional<std::vector<float>> readF32Constant(mlir::ElementsAttr attr) {
     return std::vector<float>(values->begin(), values->end());
   }
   return std::nullopt;
+}
+
+std::optional<std::vector<float>> readF32Constant(mlir::Value value) {
+  auto constant = value.getDefiningOp<ConstantOp>();
+  return constant ? readF32Constant(constant.getValue()) : std::nullopt;
 }
 
 } // namespace fractal::graph

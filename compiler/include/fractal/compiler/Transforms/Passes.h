@@ -6,6 +6,10 @@
 
 namespace fractal {
 
+// The attributes fractal-placement writes and later phases (and the compile report) read.
+inline constexpr llvm::StringLiteral kPlacementAttr = "fractal.placement";
+inline constexpr llvm::StringLiteral kPlacementReasonAttr = "fractal.placement_reason";
+
 #define GEN_PASS_DECL
 #include "fractal/compiler/Transforms/Passes.h.inc"
 

@@ -22,4 +22,7 @@ mlir::ElementsAttr makeConstantAttr(mlir::RankedTensorType type, llvm::ArrayRef<
 // The elements of an f32 constant (inline or blob), or nullopt for other types or missing blobs.
 std::optional<std::vector<float>> readF32Constant(mlir::ElementsAttr attr);
 
+// The same for a value, when a graph.constant defines it; nullopt for runtime data.
+std::optional<std::vector<float>> readF32Constant(mlir::Value value);
+
 } // namespace fractal::graph

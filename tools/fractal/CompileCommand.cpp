@@ -1,6 +1,6 @@
-// `fractal compile`: ONNX model -> model package. Today only the first phase exists: the support
-// check (`--check-only`), which reads the model and reports every problem and where each node
-// will run. Code generation arrives with the compiler (compiler/README.md).
+// `fractal compile`: ONNX model -> model package. Today: the support check (`--check-only`) and
+// the graph phases (import, optimize, placement; `--compile-to`, `--dump-ir`, `--report`).
+// Code generation arrives with the compiler (compiler/README.md, docs/compiler.md).
 #include "ArgParser.h"
 #include "Commands.h"
 
@@ -98,14 +98,12 @@ int runCompileCommand(const Args &args) {
     if (!dumpIr.empty())
       ::mkdir(dumpIr.c_str(), 0755);
     for (const auto *phase = std::begin(kPhases); phase <= lastPhase; ++phase) {
-      if (phase != std::begin(kPhases)) {
-        mlir::PassManager pm(&context);
-        fractal::addPhasePasses(pm, *phase);
-        // Passes emit their own diagnostics (at the ONNX node's location) before failing.
-        if (mlir::failed(pm.run(**module)))
-          return reportError(Error::badInput("fractal compile: phase '" + std::string(*phase) +
-                                             "' failed for " + input));
-      }
+      mlir::PassManager pm(&context);
+      fractal::addPhasePasses(pm, *phase); // none for "graph": the import already ran
+      // Passes emit their own diagnostics (at the ONNX node's location) before failing.
+      if (mlir::failed(pm.run(**module)))
+        return reportError(Error::badInput("fractal compile: phase '" + std::string(*phase) +
+                                           "' failed for " + input));
       if (!dumpIr.empty()) {
         char name[64];
         std::snprintf(name, sizeof name, "/%02d-%s.mlir",

@@ -31,10 +31,6 @@ bool decodeDevicePointer(const void *ptr, int &device, uint64_t &address) {
   return true;
 }
 
-} // namespace fractal::runtime
-
-namespace {
-
 thread_local std::string recentError;
 thread_local frtContextImpl *currentContext = nullptr;
 
@@ -49,12 +45,6 @@ frtError fail(frtError code, const std::string &message) {
 }
 frtError fail(const Failure &f) { return fail(f.code, f.message); }
 frtError ok() { return FRT_SUCCESS; }
-
-#define FRT_REQUIRE(cond, code, message)                                                           \
-  do {                                                                                             \
-    if (!(cond))                                                                                   \
-      return fail(code, message);                                                                  \
-  } while (0)
 
 // Runs the stream's tasks in order on its own thread.
 void streamLoop(frtStreamImpl *s) {
@@ -119,6 +109,14 @@ Device *deviceById(int32_t id) {
   return r.devices[id].get();
 }
 
+uint64_t allocateLocked(Device &d, uint64_t size, const std::string &name) {
+  sim::GlobalMemory &gm = simulatorOf(d).gm();
+  const uint64_t address = gm.findFree(size, 512, 0x100000);
+  if (address == 0 || !gm.allocate(address, size, name))
+    return 0;
+  return address;
+}
+
 // The simulator of a device, created on first use.
 sim::Simulator &simulatorOf(Device &d) {
   if (!d.simulator) {
@@ -166,6 +164,10 @@ frtError checkDeviceRange(const void *ptr, size_t count, Device *&device, uint64
                                              " bytes run past the end of its allocation");
   return ok();
 }
+
+} // namespace fractal::runtime
+
+namespace {
 
 void destroyContextLocked(frtContextImpl *ctx) {
   Runtime &r = state();
@@ -240,16 +242,13 @@ frtError frtFinalize(void) {
     delete k;
   r.events.clear();
   r.kernels.clear();
+  releaseModelsLocked(nullptr);
   r.devices.clear();
   r.initialized = false;
   currentContext = nullptr;
   return ok();
 }
 
-#define FRT_LOCKED_INIT(r)                                                                          \
-  Runtime &r = state();                                                                          \
-  std::lock_guard<std::mutex> runtimeLock(r.mutex);                                                \
-  FRT_REQUIRE(r.initialized, FRT_ERROR_UNINITIALIZED, "the runtime is not initialized: call frtInit")
 
 frtError frtGetDeviceCount(uint32_t *count) {
   FRT_LOCKED_INIT(r);
@@ -293,6 +292,7 @@ frtError frtResetDevice(int32_t deviceId) {
   for (frtKernelImpl *k : r.kernels)
     if (k->device == d)
       kernels.push_back(k);
+  releaseModelsLocked(d);
   for (frtKernelImpl *k : kernels) {
     r.kernels.erase(k);
     delete k;
@@ -504,9 +504,8 @@ frtError frtMalloc(void **devPtr, size_t size, frtMemMallocPolicy policy) {
               "frtMalloc: no current context on this thread: call frtSetDevice first");
   Device &d = *currentContext->device;
   std::lock_guard<std::mutex> lock(d.mutex);
-  sim::GlobalMemory &gm = simulatorOf(d).gm();
-  const uint64_t address = gm.findFree(size, 512, 0x100000);
-  if (address == 0 || !gm.allocate(address, size, "frtMalloc"))
+  const uint64_t address = allocateLocked(d, size, "frtMalloc");
+  if (address == 0)
     return fail(FRT_ERROR_OUT_OF_MEMORY, "frtMalloc: no room for " + std::to_string(size) +
                                              " bytes on device " + std::to_string(d.id));
   d.allocations[address] = size;

@@ -82,9 +82,44 @@ struct Runtime {
   std::unordered_set<frtStreamImpl *> streams;
   std::unordered_set<frtEventImpl *> events;
   std::unordered_set<frtKernelImpl *> kernels;
+  std::unordered_set<frtModelImpl *> models;
+  std::unordered_set<frtDatasetImpl *> datasets;
 };
 
 Runtime &state(); // the one runtime of the process
+
+// ---- helpers shared by the API's translation units (Runtime.cpp, Model.cpp) ----
+extern thread_local std::string recentError;
+extern thread_local frtContextImpl *currentContext;
+
+bool hasLiveCurrentContext(const Runtime &r); // this thread's current context is still alive
+frtError fail(frtError code, const std::string &message); // records the recent error message
+frtError fail(const Failure &f);
+frtError ok();
+Device *deviceById(int32_t id);
+sim::Simulator &simulatorOf(Device &d); // created on first use; call with d.mutex held
+// GM for `size` bytes at 512-byte alignment, or 0; call with d.mutex held.
+uint64_t allocateLocked(Device &d, uint64_t size, const std::string &name);
+frtError resolveStream(frtStream stream, frtStreamImpl *&out); // NULL: the current default stream
+// Checks that [ptr, ptr + count) lies inside one live allocation; returns its device and address.
+frtError checkDeviceRange(const void *ptr, size_t count, Device *&device, uint64_t &address,
+                          const char *what);
+void enqueue(frtStreamImpl *s, std::function<void()> task);
+void streamFailed(frtStreamImpl *s, Failure f); // the stream's first asynchronous failure wins
+std::unique_ptr<Failure> drain(frtStreamImpl *s); // waits until idle; returns its failure
+// Unloads the models of `device` (all models and datasets when null); runtime lock held.
+void releaseModelsLocked(Device *device);
+
+#define FRT_REQUIRE(cond, code, message)                                                           \
+  do {                                                                                             \
+    if (!(cond))                                                                                   \
+      return ::fractal::runtime::fail(code, message);                                             \
+  } while (0)
+
+#define FRT_LOCKED_INIT(r)                                                                         \
+  ::fractal::runtime::Runtime &r = ::fractal::runtime::state();                                    \
+  std::lock_guard<std::mutex> runtimeLock(r.mutex);                                                \
+  FRT_REQUIRE(r.initialized, FRT_ERROR_UNINITIALIZED, "the runtime is not initialized: call frtInit")
 
 // Device pointers: bit 62 set (a non-canonical address, so a host dereference traps), the device
 // id in bits 52..61, the GM address below.

@@ -2,6 +2,7 @@
 // process exit code (see fractal::ExitCode).
 #pragma once
 
+#include "fractal/package/Package.h"
 #include "fractal/support/Error.h"
 
 #include <optional>
@@ -26,5 +27,8 @@ int runDisasmCommand(const Args &args);
 int runIsaCommand(const Args &args);
 int runSimCommand(const Args &args);
 int runCompileCommand(const Args &args);
+int runRunCommand(const Args &args);
+int runInfoCommand(const Args &args);
+
 
 } // namespace fractal::cli

@@ -1,6 +1,7 @@
-// `fractal compile`: ONNX model -> model package. Today: the support check (`--check-only`) and
-// the graph phases (import, optimize, placement; `--compile-to`, `--dump-ir`, `--report`).
-// Code generation arrives with the compiler (compiler/README.md, docs/compiler.md).
+// `fractal compile`: ONNX model -> model package (.fpk). The support check (`--check-only`), the
+// graph phases (import, optimize, placement; `--compile-to`, `--dump-ir`, `--report`), then kernel
+// lowering, memory planning and packaging (compiler/lib/Codegen). `fractal run model.onnx` uses
+// compileOnnxModel to compile in memory.
 #include "ArgParser.h"
 #include "Commands.h"
 
@@ -9,12 +10,10 @@
 
 #ifdef FRACTAL_HAS_MLIR
 #include "fractal/compiler/CompileReport.h"
-#include "fractal/compiler/Transforms/Pipelines.h"
-#include "fractal/onnx/OnnxImport.h"
 #include "mlir/IR/OperationSupport.h"
-#include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 #endif
+#include "fractal/onnx/OnnxCompile.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -25,17 +24,14 @@ namespace fractal::cli {
 
 namespace {
 
-// The compiler's phases in order; --compile-to stops after one, --dump-ir writes each as
-// NN-name.mlir. "graph" is the import itself; every later phase is a pass pipeline.
-constexpr const char *kPhases[] = {"graph", "optimize", "placement"};
+using onnx_frontend::kCompilePhases;
 
 std::string phaseList() {
   std::string list;
-  for (const char *phase : kPhases)
+  for (const char *phase : kCompilePhases)
     list += std::string(list.empty() ? "" : ", ") + phase;
   return list;
 }
-
 
 } // namespace
 
@@ -55,73 +51,64 @@ int runCompileCommand(const Args &args) {
   parser.option("--compile-to", "PHASE", "stop after PHASE and write its IR: graph (the "
                 "imported model), optimize (constants folded, data movement cancelled, "
                 "BatchNorm folded into Conv, Relu/Clip into the cube epilogue) or placement (each op's "
-                "unit and why)", &compileTo);
+                "unit and why); without it the package is written", &compileTo);
   parser.option("--dump-ir", "DIR", "write the IR of every phase into DIR, with locations "
                 "(ONNX node names)", &dumpIr);
   parser.epilog("EXIT CODES: 0 ok, 2 unsupported model or bad input.\n\n"
-                "Available today: --check-only (the support check) and --compile-to=graph|optimize|"
-                "placement (the graph dialect IR after each phase);\nlowering to the NPU is being built.");
+                "Kernels exist today for element-wise ops, activations, casts, MatMul and Gemm; other "
+                "ops are listed with the reason\nand the command exits 2 (docs/compiler.md).");
   if (std::optional<int> exit = parseArguments(parser, args))
     return *exit;
-  const auto *lastPhase = std::find(std::begin(kPhases), std::end(kPhases), compileTo);
-  if (!checkOnly && lastPhase == std::end(kPhases))
-    return reportError(Error::badInput(
-        compileTo.empty()
-            ? "fractal compile: code generation is not available yet; this version runs the "
-              "support check (--check-only) and the graph phases (--compile-to=PHASE, one of: " +
-                  phaseList() + ")"
-            : "fractal compile: unknown phase '" + compileTo +
-                  "' for --compile-to; the phases available are: " + phaseList()));
+  const auto *lastPhase = std::find(std::begin(kCompilePhases), std::end(kCompilePhases), compileTo);
+  if (!checkOnly && !compileTo.empty() && lastPhase == std::end(kCompilePhases))
+    return reportError(Error::badInput("fractal compile: unknown phase '" + compileTo +
+                                       "' for --compile-to; the phases are: " + phaseList() +
+                                       " (without --compile-to: the whole compile to a package)"));
   Expected<std::vector<onnx_frontend::InputShape>> parsed = onnx_frontend::parseInputShapes(shapes);
   if (!parsed)
     return reportError(parsed.error());
+  if (!checkOnly && compileTo.empty()) {
+    if (output.empty() || output == "-")
+      return reportError(Error::badInput("fractal compile: give the package file with -o FILE.fpk "
+                                         "(or --compile-to=PHASE to print IR)"));
+    Expected<ChipConfig> config = loadChipConfig(target);
+    if (!config)
+      return reportError(config.error());
+#ifdef FRACTAL_HAS_MLIR
+    Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(input, shapes, *config, dumpIr);
+#else
+    Expected<pkg::Package> package = Error::badInput(
+        "fractal compile: this build has no MLIR compiler (FRACTAL_ENABLE_MLIR=OFF); only "
+        "--check-only works");
+#endif
+    if (!package)
+      return reportError(package.error());
+    if (Status s = pkg::writePackageFile(output, *package); !s)
+      return reportError(s.error());
+    std::cout << pkg::describePackage(*package);
+    return 0;
+  }
   if (!checkOnly) {
 #ifndef FRACTAL_HAS_MLIR
     return reportError(Error::badInput("fractal compile: this build has no MLIR compiler "
                                        "(FRACTAL_ENABLE_MLIR=OFF); only --check-only works"));
 #else
     mlir::MLIRContext context;
-    Expected<mlir::OwningOpRef<mlir::ModuleOp>> module =
-        onnx_frontend::importOnnxModel(context, input, *parsed);
-    if (!module)
-      return reportError(module.error());
-    auto render = [&](bool locations) {
-      std::string text;
-      llvm::raw_string_ostream os(text);
-      mlir::OpPrintingFlags flags;
-      flags.elideLargeResourceString(64); // weights stay in the package, not in IR dumps
-      if (locations)
-        flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
-      (*module)->print(os, flags);
-      return text;
-    };
-    if (!dumpIr.empty())
-      ::mkdir(dumpIr.c_str(), 0755);
-    for (const auto *phase = std::begin(kPhases); phase <= lastPhase; ++phase) {
-      mlir::PassManager pm(&context);
-      fractal::addPhasePasses(pm, *phase); // none for "graph": the import already ran
-      // Passes emit their own diagnostics (at the ONNX node's location) before failing.
-      if (mlir::failed(pm.run(**module)))
-        return reportError(Error::badInput("fractal compile: phase '" + std::string(*phase) +
-                                           "' failed for " + input));
-      if (!dumpIr.empty()) {
-        char name[64];
-        std::snprintf(name, sizeof name, "/%02d-%s.mlir",
-                      static_cast<int>(phase - std::begin(kPhases)) + 1, *phase);
-        if (Status s = writeFileAtomically(dumpIr + name, render(true)); !s)
-          return reportError(s.error());
-      }
-    }
+    mlir::OwningOpRef<mlir::ModuleOp> module;
+    if (Status s = onnx_frontend::runGraphPhases(context, module, input, *parsed,
+                                                 lastPhase - std::begin(kCompilePhases), dumpIr);
+        !s)
+      return reportError(s.error());
     if (!report.empty())
       if (Status s = writeFileAtomically(
-              report, fractal::compiler::compileReportJson(**module, input, compileTo));
+              report, fractal::compiler::compileReportJson(*module, input, compileTo));
           !s)
         return reportError(s.error());
     if (output.empty() || output == "-") {
-      std::cout << render(false);
+      std::cout << onnx_frontend::renderModule(*module, false);
       return 0;
     }
-    if (Status s = writeFileAtomically(output, render(false)); !s)
+    if (Status s = writeFileAtomically(output, onnx_frontend::renderModule(*module, false)); !s)
       return reportError(s.error());
     return 0;
 #endif

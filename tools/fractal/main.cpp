@@ -31,7 +31,9 @@ struct Subcommand {
 };
 
 const Subcommand kSubcommands[] = {
-    {"compile", "check an ONNX model (--check-only); code generation is being built", runCompileCommand},
+    {"compile", "compile an ONNX model into a model package (.fpk), or check it (--check-only)", runCompileCommand},
+    {"run", "run a model package (or an ONNX model) on the simulated NPU with .npy inputs", runRunCommand},
+    {"info", "describe a model package", runInfoCommand},
     {"sim", "run a kernel on the simulated NPU (functional or timing mode)", runSimCommand},
     {"asm", "assemble Fractal assembly into a kernel binary", runAsmCommand},
     {"disasm", "disassemble a kernel binary", runDisasmCommand},

@@ -75,8 +75,10 @@ public:
     for (int index : topologicalOrder())
       importNode(graph.node(index), index);
     SmallVector<Value> results;
-    for (const auto &out : graph.output())
+    for (const auto &out : graph.output()) {
+      func.setResultAttr(results.size(), "onnx.name", b_.getStringAttr(out.name()));
       results.push_back(value(out.name(), "graph output"));
+    }
     b_.create<func::ReturnOp>(module->getLoc(), results);
     return module;
   }

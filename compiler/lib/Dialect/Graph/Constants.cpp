@@ -43,4 +43,45 @@ std::optional<std::vector<float>> readF32Constant(mlir::Value value) {
   return constant ? readF32Constant(constant.getValue()) : std::nullopt;
 }
 
+std::optional<std::vector<char>> readConstantBytes(mlir::ElementsAttr attr) {
+  if (!attr)
+    return std::nullopt;
+  mlir::Type type = attr.getElementType();
+  const int64_t count = attr.getNumElements();
+  if (auto resource = llvm::dyn_cast<mlir::DenseResourceElementsAttr>(attr)) {
+    mlir::AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob || type.isInteger(1))
+      return std::nullopt;
+    llvm::ArrayRef<char> data = blob->getData();
+    if (int64_t(data.size()) * 8 != count * int64_t(type.getIntOrFloatBitWidth()))
+      return std::nullopt;
+    return std::vector<char>(data.begin(), data.end());
+  }
+  auto dense = llvm::dyn_cast<mlir::DenseElementsAttr>(attr);
+  if (!dense)
+    return std::nullopt;
+  std::vector<char> out;
+  auto append = [&out](const void *p, size_t n) {
+    out.insert(out.end(), static_cast<const char *>(p), static_cast<const char *>(p) + n);
+  };
+  if (type.isInteger(1)) {
+    for (bool b : dense.getValues<bool>())
+      out.push_back(b ? 1 : 0);
+  } else if (llvm::isa<mlir::FloatType>(type)) {
+    for (const llvm::APFloat &v : dense.getValues<llvm::APFloat>()) {
+      uint64_t bits = v.bitcastToAPInt().getZExtValue();
+      append(&bits, type.getIntOrFloatBitWidth() / 8);
+    }
+  } else if (type.isIntOrIndex()) {
+    unsigned width = type.isIndex() ? 64 : type.getIntOrFloatBitWidth();
+    for (const llvm::APInt &v : dense.getValues<llvm::APInt>()) {
+      uint64_t bits = v.getZExtValue();
+      append(&bits, width / 8);
+    }
+  } else {
+    return std::nullopt;
+  }
+  return out;
+}
+
 } // namespace fractal::graph

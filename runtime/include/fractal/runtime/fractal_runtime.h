@@ -105,6 +105,52 @@ frtError frtUnloadKernel(frtKernel kernel);
 frtError frtLaunchKernel(frtKernel kernel, uint32_t blockDim, const uint64_t *args, size_t numArgs,
                          frtStream stream);
 
+/* ---- models (aclmdl*): compiled model packages (.fpk) loaded on the current context's device ---- */
+
+typedef struct frtModelImpl *frtModel;
+typedef struct frtDatasetImpl *frtDataset;
+
+/* Element types, numbered as AscendCL's aclDataType. */
+typedef enum {
+  FRT_FLOAT = 0,
+  FRT_FLOAT16 = 1,
+  FRT_INT8 = 2,
+  FRT_INT32 = 3,
+  FRT_INT64 = 9,
+  FRT_BOOL = 12,
+} frtDataType;
+
+#define FRT_MAX_DIMS 16
+typedef struct {
+  char name[256];           /* the ONNX input/output name (truncated if longer) */
+  frtDataType dataType;
+  uint32_t numDims;
+  int64_t dims[FRT_MAX_DIMS];
+  size_t size;              /* bytes of the tensor's data */
+} frtTensorDesc;
+
+/* Loading checks the package completely (checksum, every offset and index, every kernel) and that
+ * it was compiled for this device's chip config; then weights and kernels go into device memory. */
+frtError frtModelLoadFromFile(const char *path, frtModel *model);
+frtError frtModelLoadFromMem(const void *data, size_t size, frtModel *model);
+frtError frtModelUnload(frtModel model);
+frtError frtModelGetNumInputs(frtModel model, size_t *count);
+frtError frtModelGetNumOutputs(frtModel model, size_t *count);
+frtError frtModelGetInputDesc(frtModel model, size_t index, frtTensorDesc *desc);
+frtError frtModelGetOutputDesc(frtModel model, size_t index, frtTensorDesc *desc);
+
+/* A dataset lists device buffers (from frtMalloc), one per model input or output, in order. */
+frtError frtCreateDataset(frtDataset *dataset);
+frtError frtDestroyDataset(frtDataset dataset);
+frtError frtAddDatasetBuffer(frtDataset dataset, void *devPtr, size_t size);
+frtError frtGetDatasetNumBuffers(frtDataset dataset, size_t *count);
+
+/* Runs the model's task graph: kernels on the AI cores, host-fallback ops on the host. Execute
+ * waits for the result; ExecuteAsync queues it on a stream (frtSynchronizeStream reports faults).
+ * Executions of one model are serialised; different models run concurrently. */
+frtError frtModelExecute(frtModel model, frtDataset inputs, frtDataset outputs);
+frtError frtModelExecuteAsync(frtModel model, frtDataset inputs, frtDataset outputs, frtStream stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,4 +25,8 @@ std::optional<std::vector<float>> readF32Constant(mlir::ElementsAttr attr);
 // The same for a value, when a graph.constant defines it; nullopt for runtime data.
 std::optional<std::vector<float>> readF32Constant(mlir::Value value);
 
+// The elements of any constant as packed little-endian bytes (bool as one byte per element), or
+// nullopt for an element type without a packed form or a missing blob.
+std::optional<std::vector<char>> readConstantBytes(mlir::ElementsAttr attr);
+
 } // namespace fractal::graph

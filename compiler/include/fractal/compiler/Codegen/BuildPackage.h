@@ -1,0 +1,21 @@
+// Kernel lowering, memory planning and packaging: a placed graph-dialect module -> a model package.
+//
+// Each graph op becomes one task: a kernel generated for its shapes (KernelTemplates.h), a view of
+// another tensor (Reshape, Flatten, Identity), or a host-fallback op when no NPU kernel handles that
+// case yet (the task records why). Global memory is planned with reuse from the tasks' order.
+#pragma once
+
+#include "fractal/config/ChipConfig.h"
+#include "fractal/package/Package.h"
+#include "fractal/support/Error.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+namespace fractal::compiler {
+
+// Everything in the package that depends on the model; `sourceModel` names it in the package and
+// in errors. Ops no kernel and no host fallback handles are reported all at once (BadInput).
+Expected<pkg::Package> buildPackage(mlir::ModuleOp module, const ChipConfig &config,
+                                    const std::string &sourceModel);
+
+} // namespace fractal::compiler

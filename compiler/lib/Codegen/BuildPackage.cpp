@@ -1,0 +1,565 @@
+// Graph module -> model package (BuildPackage.h). Three steps over the function `main`:
+//   1. tensors: one per value that tasks read or write (inputs, constants, activations, views);
+//   2. tasks: one per op, in program order, from the kernel generators or the host fallbacks;
+//   3. memory plan: offsets by first fit over the tasks' live ranges (tensors whose ranges do not
+//      overlap share bytes), constants first so their region is written once at load.
+#include "fractal/compiler/Codegen/BuildPackage.h"
+
+#include "fractal/compiler/CompileReport.h"
+#include "fractal/compiler/Codegen/KernelTemplates.h"
+#include "fractal/compiler/Dialect/Graph/Constants.h"
+#include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+#include "fractal/isa/Assembler.h"
+#include "fractal/isa/Numerics.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <sstream>
+
+namespace fractal::compiler {
+namespace {
+
+namespace g = fractal::graph;
+using pkg::DType;
+using pkg::TensorKind;
+using namespace fractal::codegen;
+
+constexpr uint64_t kGmAlignment = 512; // one fractal; also covers a vector kernel's whole repeats
+
+std::optional<DType> dtypeOf(mlir::Type type) {
+  if (type.isF32()) return DType::F32;
+  if (type.isF16()) return DType::F16;
+  if (type.isInteger(64)) return DType::I64;
+  if (type.isInteger(32)) return DType::I32;
+  if (type.isInteger(8)) return DType::I8;
+  if (type.isInteger(1)) return DType::Bool;
+  return std::nullopt;
+}
+
+std::string joined(const std::vector<std::string> &names) {
+  std::string out;
+  for (const std::string &n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+class Builder {
+public:
+  Builder(const ChipConfig &config, const std::string &source) : config_(config), source_(source) {}
+
+  Expected<pkg::Package> run(mlir::func::FuncOp func) {
+    p_.producer = "fractal 0.1.0";
+    p_.sourceModel = source_;
+    p_.target = config_.name;
+    p_.targetDigest = pkg::targetDigest(config_);
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      auto name = func.getArgAttrOfType<mlir::StringAttr>(i, "onnx.name");
+      uint32_t t = newTensor(func.getArgument(i), name ? name.str() : "input" + std::to_string(i),
+                             TensorKind::Input);
+      p_.inputs.push_back(t);
+    }
+    for (mlir::Operation &op : func.getBody().front()) {
+      if (auto ret = llvm::dyn_cast<mlir::func::ReturnOp>(op)) {
+        outputs(func, ret);
+        continue;
+      }
+      lower(op);
+    }
+    if (!problems_.empty()) {
+      std::string message = source_ + ": " + std::to_string(problems_.size()) +
+                            " op(s) have no NPU kernel or host fallback yet:";
+      for (const std::string &p : problems_) message += "\n  " + p;
+      return Error::badInput(message);
+    }
+    if (Status s = planMemory(); !s) return s.error();
+    return std::move(p_);
+  }
+
+private:
+  // ---- tensors ----
+  uint32_t newTensor(mlir::Value value, const std::string &name, TensorKind kind) {
+    auto type = llvm::cast<mlir::RankedTensorType>(value.getType());
+    pkg::Tensor t;
+    t.name = name;
+    t.dtype = dtypeOf(type.getElementType()).value_or(DType::F32);
+    t.shape.assign(type.getShape().begin(), type.getShape().end());
+    t.kind = kind;
+    p_.tensors.push_back(std::move(t));
+    uint32_t index = uint32_t(p_.tensors.size() - 1);
+    if (value) tensorOf_[value] = index;
+    return index;
+  }
+
+  uint32_t scratch(const std::string &name, DType dtype, std::vector<int64_t> shape) {
+    pkg::Tensor t;
+    t.name = name;
+    t.dtype = dtype;
+    t.shape = std::move(shape);
+    p_.tensors.push_back(std::move(t));
+    return uint32_t(p_.tensors.size() - 1);
+  }
+
+  uint32_t constant(const std::string &name, DType dtype, std::vector<int64_t> shape,
+                    std::vector<uint8_t> data) {
+    uint32_t t = scratch(name, dtype, std::move(shape));
+    p_.tensors[t].kind = TensorKind::Constant;
+    p_.tensors[t].data = std::move(data);
+    return t;
+  }
+
+  // The tensor holding `value`; graph.constant results become constant tensors on first use.
+  std::optional<uint32_t> tensor(mlir::Value value) {
+    auto it = tensorOf_.find(value);
+    if (it != tensorOf_.end()) return it->second;
+    auto c = value.getDefiningOp<g::ConstantOp>();
+    if (!c) return std::nullopt;
+    std::optional<std::vector<char>> bytes = g::readConstantBytes(c.getValue());
+    if (!bytes || !dtypeOf(c.getType().getElementType())) return std::nullopt;
+    uint32_t t = newTensor(value, opName(c), TensorKind::Constant);
+    p_.tensors[t].data.assign(bytes->begin(), bytes->end());
+    return t;
+  }
+
+  uint32_t result(mlir::Operation &op) { return newTensor(op.getResult(0), opName(op), TensorKind::Activation); }
+
+  static std::string opName(mlir::Operation *op) {
+    std::vector<std::string> names = onnxNodeNames(op->getLoc());
+    return names.empty() ? op->getName().stripDialect().str() : names.front();
+  }
+  static std::string opName(mlir::Operation &op) { return opName(&op); }
+
+  // ---- tasks ----
+  void addKernelTask(mlir::Operation &op, const std::string &opType, const GeneratedKernel &k,
+                     std::vector<uint32_t> args) {
+    std::vector<std::string> nodes = onnxNodeNames(op.getLoc());
+    auto it = kernelOf_.find(k.assembly);
+    uint32_t index;
+    if (it != kernelOf_.end()) {
+      index = it->second;
+    } else {
+      Expected<isa::KernelBinary> bin = isa::assemble(k.assembly, "<" + opName(op) + " kernel>");
+      if (!bin) {
+        problems_.push_back(opName(op) + " (" + opType + "): internal error: generated kernel does "
+                            "not assemble: " + bin.error().message);
+        return;
+      }
+      bin->target = config_.name;
+      bin->source = source_;
+      index = uint32_t(p_.kernels.size());
+      p_.kernels.push_back({opType + "_" + std::to_string(index), std::move(*bin)});
+      kernelOf_[k.assembly] = index;
+    }
+    pkg::Task task;
+    task.name = opName(op);
+    task.opType = opType;
+    task.onnxNodes = nodes;
+    task.launch = {index, uint32_t(k.blockDim), std::move(args)};
+    p_.tasks.push_back(std::move(task));
+  }
+
+  void addHostTask(mlir::Operation &op, const std::string &opType, std::vector<uint32_t> inputs,
+                   std::vector<uint32_t> outputs, const std::string &reason) {
+    pkg::Task task;
+    task.name = opName(op);
+    task.opType = opType;
+    task.onnxNodes = onnxNodeNames(op.getLoc());
+    task.isHost = true;
+    task.host.opType = opType;
+    task.host.inputs = std::move(inputs);
+    task.host.outputs = std::move(outputs);
+    task.host.reason = reason;
+    p_.tasks.push_back(std::move(task));
+  }
+
+  void unsupported(mlir::Operation &op, const std::string &why) {
+    problems_.push_back(opName(op) + " (" + op.getName().getStringRef().str() + "): " + why);
+  }
+
+  bool require(mlir::Operation &op, std::initializer_list<mlir::Value> values,
+               std::vector<uint32_t> &out) {
+    for (mlir::Value v : values) {
+      std::optional<uint32_t> t = tensor(v);
+      if (!t) {
+        unsupported(op, "an operand is neither a tensor nor a readable constant");
+        return false;
+      }
+      out.push_back(*t);
+    }
+    return true;
+  }
+
+  // One element-wise kernel (or an error recorded for op).
+  void elementwise(mlir::Operation &op, const std::string &opType, ElementwiseKernel k,
+                   std::vector<uint32_t> args) {
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    Expected<GeneratedKernel> gen = generateElementwise(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    addKernelTask(op, opType, *gen, std::move(args));
+  }
+
+  static bool isF32(mlir::Value v) {
+    return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isF32();
+  }
+  static int64_t elements(mlir::Value v) {
+    return llvm::cast<mlir::RankedTensorType>(v.getType()).getNumElements();
+  }
+
+  void lower(mlir::Operation &op) {
+    if (llvm::isa<g::ConstantOp>(op)) return; // materialised by first use
+    if (llvm::isa<g::ReshapeOp>(op)) {
+      std::optional<uint32_t> in = tensor(op.getOperand(0));
+      if (!in) return unsupported(op, "input is not a tensor");
+      uint32_t out = result(op);
+      p_.tensors[out].aliasOf = *in; // same bytes, new shape: no task
+      return;
+    }
+    llvm::TypeSwitch<mlir::Operation *>(&op)
+        .Case<g::AddOp>([&](auto o) { binary(op, "Add", "vadd.f32", o.getLhs(), o.getRhs()); })
+        .Case<g::SubOp>([&](auto o) { binary(op, "Sub", "vsub.f32", o.getLhs(), o.getRhs()); })
+        .Case<g::MulOp>([&](auto o) { binary(op, "Mul", "vmul.f32", o.getLhs(), o.getRhs()); })
+        .Case<g::DivOp>([&](auto o) { binary(op, "Div", "vdiv.f32", o.getLhs(), o.getRhs()); })
+        .Case<g::ReluOp>([&](auto o) { unary(op, "Relu", {"vrelu.f32 {out}, {in0}, repeat={rep}"}, {}); })
+        .Case<g::SigmoidOp>([&](auto o) {
+          // 1 / (1 + exp(-x)), in fp32 on the vector unit.
+          unary(op, "Sigmoid",
+                {"vmuls.f32 {out}, {in0}, {s0}, repeat={rep}", "vexp.f32 {out}, {out}, repeat={rep}",
+                 "vadds.f32 {out}, {out}, {s1}, repeat={rep}", "vrec.f32 {out}, {out}, repeat={rep}"},
+                {-1.0f, 1.0f});
+        })
+        .Case<g::ClipOp>([&](auto o) {
+          unary(op, "Clip",
+                {"vmaxs.f32 {out}, {in0}, {s0}, repeat={rep}", "vmins.f32 {out}, {out}, {s1}, repeat={rep}"},
+                {o.getMin().convertToFloat(), o.getMax().convertToFloat()});
+        })
+        .Case<g::HardSigmoidOp>([&](auto o) {
+          unary(op, "HardSigmoid",
+                {"vmuls.f32 {out}, {in0}, {s0}, repeat={rep}", "vadds.f32 {out}, {out}, {s1}, repeat={rep}",
+                 "vmaxs.f32 {out}, {out}, {s2}, repeat={rep}", "vmins.f32 {out}, {out}, {s3}, repeat={rep}"},
+                {o.getAlpha().convertToFloat(), o.getBeta().convertToFloat(), 0.0f, 1.0f});
+        })
+        .Case<g::CastOp>([&](auto o) { cast(op, o.getInput()); })
+        .Case<g::MatMulOp>([&](auto o) { matmul(op, o.getLhs(), o.getRhs()); })
+        .Case<g::GemmOp>([&](auto o) { gemm(op, o); })
+        .Default([&](mlir::Operation *) {
+          unsupported(op, "no kernel generator for this op yet");
+        });
+  }
+
+  void unary(mlir::Operation &op, const std::string &opType, std::vector<std::string> body,
+             std::vector<float> scalars) {
+    if (!isF32(op.getOperand(0))) return unsupported(op, "only float32 tensors have a kernel");
+    std::vector<uint32_t> args;
+    if (!require(op, {op.getOperand(0)}, args)) return;
+    args.push_back(result(op));
+    ElementwiseKernel k;
+    k.numInputs = 1;
+    k.elements = elements(op.getResult(0));
+    k.body = std::move(body);
+    k.scalars = std::move(scalars);
+    elementwise(op, opType, std::move(k), std::move(args));
+  }
+
+  void cast(mlir::Operation &op, mlir::Value input) {
+    auto from = dtypeOf(llvm::cast<mlir::RankedTensorType>(input.getType()).getElementType());
+    auto to = dtypeOf(llvm::cast<mlir::RankedTensorType>(op.getResult(0).getType()).getElementType());
+    std::vector<uint32_t> args;
+    if (!require(op, {input}, args)) return;
+    if (from == to) {
+      p_.tensors[result(op)].aliasOf = args[0];
+      return;
+    }
+    if (!((from == DType::F32 && to == DType::F16) || (from == DType::F16 && to == DType::F32)))
+      return unsupported(op, "only float32 <-> float16 casts have a kernel");
+    args.push_back(result(op));
+    ElementwiseKernel k = castKernel(from == DType::F32, elements(input));
+    elementwise(op, "Cast", std::move(k), std::move(args));
+  }
+
+  static ElementwiseKernel castKernel(bool toHalf, int64_t count) {
+    ElementwiseKernel k;
+    k.numInputs = 1;
+    k.elements = count;
+    k.inBytes = toHalf ? 4 : 2;
+    k.outBytes = toHalf ? 2 : 4;
+    // A conversion repeat holds 64 elements: 128 bytes on the fp16 side (4 blocks apart).
+    k.body = {toHalf ? "vconv.f32.f16 {out}, {in0}, repeat={rep}, dst_rep=4"
+                     : "vconv.f16.f32 {out}, {in0}, repeat={rep}, src_rep=4"};
+    return k;
+  }
+
+  void binary(mlir::Operation &op, const std::string &opType, const std::string &instr,
+              mlir::Value lhs, mlir::Value rhs) {
+    if (!isF32(lhs) || !isF32(rhs)) return unsupported(op, "only float32 tensors have a kernel");
+    const int64_t n = elements(op.getResult(0));
+    ElementwiseKernel k;
+    k.elements = n;
+    std::vector<uint32_t> args;
+    if (elements(lhs) == n && elements(rhs) == n && lhs.getType() == rhs.getType()) {
+      if (!require(op, {lhs, rhs}, args)) return;
+      k.numInputs = 2;
+      k.body = {instr + " {out}, {in0}, {in1}, repeat={rep}"};
+    } else if (bool right = elements(rhs) == 1 && elements(lhs) == n && g::readF32Constant(rhs);
+               right || (elements(lhs) == 1 && elements(rhs) == n && g::readF32Constant(lhs))) {
+      // x op c or c op x: the scalar is broadcast from a one-repeat UB block read with repeat
+      // stride 0, so the operand order (which matters for sub and div) stays as written.
+      mlir::Value tensorSide = right ? lhs : rhs, scalarSide = right ? rhs : lhs;
+      if (!require(op, {tensorSide}, args)) return;
+      k.numInputs = 1;
+      k.scalars = {(*g::readF32Constant(scalarSide))[0]};
+      k.prologue = {"vdup.f32 {in1}, {s0}, repeat=1"};
+      k.body = {instr + (right ? " {out}, {in0}, {in1}, repeat={rep}, src1_rep=0"
+                               : " {out}, {in1}, {in0}, repeat={rep}, src0_rep=0")};
+    } else {
+      // General numpy broadcasting: the host's element-wise kernel (AI CPU).
+      if (!require(op, {lhs, rhs}, args)) return;
+      addHostTask(op, opType, args, {result(op)}, "broadcast pattern without an NPU kernel yet");
+      return;
+    }
+    args.push_back(result(op));
+    elementwise(op, opType, std::move(k), std::move(args));
+  }
+
+  // A fused clamp other than ReLU (which rides on FixPipe): an in-place vector clip after the cube.
+  void clampAfterCube(mlir::Operation &op, uint32_t out, float min, float max) {
+    ElementwiseKernel k;
+    k.numInputs = 1;
+    k.elements = p_.tensors[out].elementCount();
+    k.scalars = {min, max};
+    k.body = {"vmaxs.f32 {out}, {in0}, {s0}, repeat={rep}", "vmins.f32 {out}, {out}, {s1}, repeat={rep}"};
+    elementwise(op, "Clip", std::move(k), {out, out});
+  }
+
+  // An f16 copy of an f32 operand for the cube: packed now for a constant, a Cast kernel otherwise.
+  std::optional<uint32_t> halfOperand(mlir::Operation &op, mlir::Value v, int64_t rows, int64_t cols,
+                                      bool transpose) {
+    if (std::optional<std::vector<float>> values = g::readF32Constant(v)) {
+      std::vector<uint8_t> packed(size_t(rows * cols) * 2);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) {
+          float x = transpose ? (*values)[size_t(c * rows + r)] : (*values)[size_t(r * cols + c)];
+          uint16_t h = isa::floatToHalf(x);
+          std::memcpy(&packed[size_t(r * cols + c) * 2], &h, 2);
+        }
+      return constant(opName(op) + "/weight_f16", DType::F16, {rows, cols}, std::move(packed));
+    }
+    if (transpose) return std::nullopt;
+    std::optional<uint32_t> in = tensor(v);
+    if (!in) return std::nullopt;
+    uint32_t half = scratch(opName(op) + "/f16", DType::F16, {rows, cols});
+    ElementwiseKernel k = castKernel(true, rows * cols);
+    elementwise(op, "Cast", std::move(k), {*in, half});
+    return half;
+  }
+
+  void cube(mlir::Operation &op, const std::string &opType, mlir::Value a, mlir::Value b, int64_t m,
+            int64_t kk, int64_t n, bool transB, std::optional<std::vector<float>> bias, float alpha,
+            mlir::FloatAttr lo, mlir::FloatAttr hi) {
+    std::optional<uint32_t> a16 = halfOperand(op, a, m, kk, false);
+    std::optional<uint32_t> b16 = halfOperand(op, b, kk, n, transB);
+    if (!a16 || !b16) return unsupported(op, "operands must be tensors (a transposed B must be constant)");
+    std::vector<uint32_t> args{*a16, *b16};
+    if (bias) {
+      std::vector<uint8_t> bytes(bias->size() * 4);
+      std::memcpy(bytes.data(), bias->data(), bytes.size());
+      args.push_back(constant(opName(op) + "/bias", DType::F32, {n}, std::move(bytes)));
+    }
+    uint32_t out = result(op);
+    args.push_back(out);
+    MatMulKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.m = m;
+    k.k = kk;
+    k.n = n;
+    k.hasBias = bias.has_value();
+    k.alpha = alpha;
+    const float inf = std::numeric_limits<float>::infinity();
+    const float min = lo ? float(lo.getValueAsDouble()) : -inf, max = hi ? float(hi.getValueAsDouble()) : inf;
+    k.relu = min == 0.0f && max == inf;
+    Expected<GeneratedKernel> gen = generateMatMul(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    addKernelTask(op, opType, *gen, std::move(args));
+    if ((lo || hi) && !k.relu) clampAfterCube(op, out, min, max);
+  }
+
+  void matmul(mlir::Operation &op, mlir::Value lhs, mlir::Value rhs) {
+    auto lt = llvm::cast<mlir::RankedTensorType>(lhs.getType());
+    auto rt = llvm::cast<mlir::RankedTensorType>(rhs.getType());
+    auto mm = llvm::cast<g::MatMulOp>(op);
+    if (!isF32(lhs) || !isF32(rhs)) return unsupported(op, "only float32 matmul has a kernel");
+    if (rt.getRank() == 2 && lt.getRank() >= 2) {
+      // [..., M, K] x [K, N]: leading dims fold into M (row-major).
+      int64_t kk = lt.getShape().back(), n = rt.getShape()[1];
+      int64_t m = lt.getNumElements() / std::max<int64_t>(kk, 1);
+      if (m > 0 && kk > 0 && n > 0)
+        return cube(op, "MatMul", lhs, rhs, m, kk, n, false, std::nullopt, 1.0f,
+                    mm.getClampMinAttr(), mm.getClampMaxAttr());
+    }
+    if (mm.getClampMinAttr() || mm.getClampMaxAttr())
+      return unsupported(op, "a fused clamp on a batched matmul has no kernel yet");
+    std::vector<uint32_t> args;
+    if (!require(op, {lhs, rhs}, args)) return;
+    addHostTask(op, "MatMul", args, {result(op)}, "batched or 1-D matmul without an NPU kernel yet");
+  }
+
+  void gemm(mlir::Operation &op, g::GemmOp o) {
+    auto at = llvm::cast<mlir::RankedTensorType>(o.getA().getType());
+    auto bt = llvm::cast<mlir::RankedTensorType>(o.getB().getType());
+    if (!isF32(o.getA()) || !isF32(o.getB())) return unsupported(op, "only float32 gemm has a kernel");
+    if (o.getTransA()) return unsupported(op, "transA=1 has no kernel yet");
+    int64_t m = at.getShape()[0], kk = at.getShape()[1];
+    int64_t n = o.getTransB() ? bt.getShape()[0] : bt.getShape()[1];
+    std::optional<std::vector<float>> bias;
+    if (o.getC()) {
+      std::optional<std::vector<float>> c = g::readF32Constant(o.getC());
+      if (!c) return unsupported(op, "C must be a constant to fold into the cube's bias");
+      float beta = o.getBeta().convertToFloat();
+      bias = std::vector<float>(size_t(n));
+      if (c->size() == 1) std::fill(bias->begin(), bias->end(), beta * (*c)[0]);
+      else if (int64_t(c->size()) == n) for (int64_t j = 0; j < n; ++j) (*bias)[j] = beta * (*c)[j];
+      else return unsupported(op, "C must be a scalar or one value per column");
+    }
+    cube(op, "Gemm", o.getA(), o.getB(), m, kk, n, o.getTransB(), bias, o.getAlpha().convertToFloat(),
+         o.getClampMinAttr(), o.getClampMaxAttr());
+  }
+
+  void outputs(mlir::func::FuncOp func, mlir::func::ReturnOp ret) {
+    for (unsigned i = 0; i < ret.getNumOperands(); ++i) {
+      auto name = func.getResultAttrOfType<mlir::StringAttr>(i, "onnx.name");
+      std::string outName = name ? name.str() : "output" + std::to_string(i);
+      std::optional<uint32_t> t = tensor(ret.getOperand(i));
+      if (!t) {
+        if (problems_.empty()) // otherwise the op that failed to produce it is already listed
+          problems_.push_back(outName + ": output is not a tensor");
+        continue;
+      }
+      pkg::Tensor &tensor = p_.tensors[*t];
+      bool ownedActivation = tensor.kind == TensorKind::Activation && tensor.aliasOf == pkg::kNoAlias;
+      if (ownedActivation) {
+        tensor.kind = TensorKind::Output;
+        tensor.name = outName;
+        p_.outputs.push_back(*t);
+        continue;
+      }
+      // Inputs, constants, views and repeated outputs get their own copy, so each output owns
+      // exactly its bytes.
+      uint32_t copy = scratch(outName, tensor.dtype, tensor.shape);
+      p_.tensors[copy].kind = TensorKind::Output;
+      pkg::Task task;
+      task.name = outName;
+      task.opType = "Copy";
+      task.isHost = true;
+      task.host.opType = "Copy";
+      task.host.inputs = {*t};
+      task.host.outputs = {copy};
+      p_.tasks.push_back(std::move(task));
+      p_.outputs.push_back(copy);
+    }
+  }
+
+  // ---- memory plan ----
+  Status planMemory() {
+    const size_t n = p_.tensors.size();
+    auto base = [&](uint32_t t) {
+      while (p_.tensors[t].aliasOf != pkg::kNoAlias) t = p_.tensors[t].aliasOf;
+      return t;
+    };
+    // Live range [first, last] in task indices; inputs live from the start, outputs to the end.
+    const int end = int(p_.tasks.size());
+    std::vector<int> first(n, std::numeric_limits<int>::max()), last(n, -1);
+    auto touch = [&](uint32_t t, int at) {
+      t = base(t);
+      first[t] = std::min(first[t], at);
+      last[t] = std::max(last[t], at);
+    };
+    for (int i = 0; i < end; ++i) {
+      const pkg::Task &task = p_.tasks[size_t(i)];
+      for (uint32_t t : task.isHost ? task.host.inputs : task.launch.tensors) touch(t, i);
+      for (uint32_t t : task.host.outputs) touch(t, i);
+    }
+    for (uint32_t t : p_.inputs) touch(t, -1);
+    for (uint32_t t : p_.outputs) touch(t, end);
+
+    uint64_t top = 0;
+    auto reserve = [](const pkg::Tensor &t) {
+      uint64_t bytes = std::max<uint64_t>(t.dataBytes(), 1);
+      return (bytes + kGmAlignment - 1) / kGmAlignment * kGmAlignment;
+    };
+    for (pkg::Tensor &t : p_.tensors)
+      if (t.kind == TensorKind::Constant) {
+        t.offset = top;
+        t.bytes = reserve(t);
+        top += t.bytes;
+      }
+    const uint64_t dynamicBase = top;
+    // First fit, largest first, against every already placed tensor whose range overlaps.
+    std::vector<uint32_t> order;
+    for (uint32_t i = 0; i < n; ++i)
+      if (p_.tensors[i].kind != TensorKind::Constant && p_.tensors[i].aliasOf == pkg::kNoAlias &&
+          last[i] >= first[i])
+        order.push_back(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return reserve(p_.tensors[a]) > reserve(p_.tensors[b]); });
+    std::vector<uint32_t> placed;
+    for (uint32_t t : order) {
+      pkg::Tensor &tensor = p_.tensors[t];
+      tensor.bytes = reserve(tensor);
+      std::vector<std::pair<uint64_t, uint64_t>> busy;
+      for (uint32_t o : placed)
+        if (first[o] <= last[t] && first[t] <= last[o])
+          busy.push_back({p_.tensors[o].offset, p_.tensors[o].offset + p_.tensors[o].bytes});
+      std::sort(busy.begin(), busy.end());
+      uint64_t at = dynamicBase;
+      for (auto [lo, hi] : busy) {
+        if (at + tensor.bytes <= lo) break;
+        at = std::max(at, hi);
+      }
+      tensor.offset = at;
+      top = std::max(top, at + tensor.bytes);
+      placed.push_back(t);
+    }
+    for (uint32_t i = 0; i < n; ++i)
+      if (p_.tensors[i].aliasOf != pkg::kNoAlias) {
+        const pkg::Tensor &b = p_.tensors[base(i)];
+        p_.tensors[i].offset = b.offset;
+        p_.tensors[i].bytes = b.bytes;
+      }
+    p_.gmBytes = top;
+    if (top > uint64_t(config_.chip.gmSizeBytes))
+      return Error::badInput(source_ + ": GM overflow: the model needs " + std::to_string(top) +
+                             " bytes of global memory, target '" + config_.name + "' has " +
+                             std::to_string(config_.chip.gmSizeBytes));
+    return Status::success();
+  }
+
+  const ChipConfig &config_;
+  std::string source_;
+  pkg::Package p_;
+  llvm::DenseMap<mlir::Value, uint32_t> tensorOf_;
+  std::map<std::string, uint32_t> kernelOf_;
+  std::vector<std::string> problems_;
+};
+
+} // namespace
+
+Expected<pkg::Package> buildPackage(mlir::ModuleOp module, const ChipConfig &config,
+                                    const std::string &sourceModel) {
+  auto func = module.lookupSymbol<mlir::func::FuncOp>("main");
+  if (!func) return Error::badInput(sourceModel + ": no function 'main' to compile");
+  return Builder(config, sourceModel).run(func);
+}
+
+} // namespace fractal::compiler

@@ -1,0 +1,199 @@
+// Kernel generators (see KernelTemplates.h). Register conventions inside generated kernels:
+//   x1 args, x2..x4 GM bases of the arguments, x5 chunk/block index, x6 block_dim, x7 chunk count,
+//   x8..x11 addresses, x12..x14 UB buffers, x15/x16 scratch, x20.. scalars.
+#include "fractal/compiler/Codegen/KernelTemplates.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+namespace fractal::codegen {
+namespace {
+
+constexpr int64_t kRepeatBytes = 256; // one vector repeat
+constexpr int64_t kBlockBytes = 32;   // DMA and vector block
+constexpr int64_t kMaxRepeat = 255;
+constexpr int64_t kFractalBytes = 512;
+
+std::string replaceAll(std::string text, const std::string &from, const std::string &to) {
+  for (size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size()))
+    text.replace(pos, from.size(), to);
+  return text;
+}
+
+uint32_t floatBits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  return bits;
+}
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+
+} // namespace
+
+int64_t elementsPerRepeat(int inBytes, int outBytes) {
+  return kRepeatBytes / std::max(inBytes, outBytes);
+}
+
+Expected<GeneratedKernel> generateElementwise(const ChipConfig &config,
+                                              const ElementwiseKernel &k) {
+  const int64_t perRepeat = elementsPerRepeat(k.inBytes, k.outBytes);
+  const int64_t totalRepeats = ceilDiv(std::max<int64_t>(k.elements, 1), perRepeat);
+  // UB holds two input chunks and one output chunk; a chunk is at most 255 repeats (one vector
+  // instruction) so the body never needs an inner loop.
+  const int64_t ubBytes = config.buffer(BufferKind::UB).sizeBytes;
+  const int64_t inRepeatBytes = perRepeat * k.inBytes, outRepeatBytes = perRepeat * k.outBytes;
+  int64_t chunkRepeats = std::min<int64_t>(kMaxRepeat, ubBytes / (2 * inRepeatBytes + outRepeatBytes));
+  if (chunkRepeats < 1)
+    return Error::badInput(k.name + ": UB overflow: one repeat of the element-wise kernel needs " +
+                           std::to_string(2 * inRepeatBytes + outRepeatBytes) + " bytes, UB has " +
+                           std::to_string(ubBytes));
+  chunkRepeats = std::min(chunkRepeats, totalRepeats);
+  const int64_t chunks = ceilDiv(totalRepeats, chunkRepeats);
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, chunks));
+  const int64_t tailRepeats = totalRepeats - (chunks - 1) * chunkRepeats;
+  const int64_t inChunkBytes = chunkRepeats * inRepeatBytes, outChunkBytes = chunkRepeats * outRepeatBytes;
+
+  std::ostringstream s;
+  s << "# " << k.name << ": element-wise over " << k.elements << " elements, " << chunks
+    << " chunk(s) of " << chunkRepeats << " repeat(s), block_dim " << blockDim << "\n";
+  s << ".node \"" << k.node << "\"\n.text\n";
+  s << "  mfsr x1, args\n";
+  for (int i = 0; i <= k.numInputs; ++i)
+    s << "  ld x" << (2 + i) << ", gm[x1], offset=" << 8 * i << "\n";
+  s << "  mfsr x5, block_idx\n  mfsr x6, block_dim\n  li x7, " << chunks << "\n";
+  s << "  li x12, 0\n  li x13, " << inChunkBytes << "\n  li x14, " << 2 * inChunkBytes << "\n";
+  for (size_t i = 0; i < k.scalars.size(); ++i)
+    s << "  li x" << (20 + i) << ", " << floatBits(k.scalars[i]) << "   # " << k.scalars[i] << "\n";
+
+  auto expand = [&](const std::string &line, int64_t repeats) {
+    std::string text = replaceAll(line, "{in0}", "ub[x12]");
+    text = replaceAll(text, "{in1}", "ub[x13]");
+    text = replaceAll(text, "{out}", "ub[x14]");
+    text = replaceAll(text, "{rep}", std::to_string(repeats));
+    for (size_t i = 0; i < k.scalars.size(); ++i)
+      text = replaceAll(text, "{s" + std::to_string(i) + "}", "x" + std::to_string(20 + i));
+    return text;
+  };
+  for (const std::string &line : k.prologue) s << "  " << expand(line, 1) << "\n";
+
+  // One chunk: load, compute, store, and wait until the store has read UB before the next load.
+  auto chunk = [&](int64_t repeats) {
+    s << "  muli x8, x5, " << inChunkBytes << "\n";
+    s << "  muli x9, x5, " << outChunkBytes << "\n  add x11, x" << (2 + k.numInputs) << ", x9\n";
+    for (int i = 0; i < k.numInputs; ++i)
+      s << "  add x10, x" << (2 + i) << ", x8\n  gm2ub ub[x" << (12 + i) << "], gm[x10], len="
+        << repeats * inRepeatBytes / kBlockBytes << "\n";
+    s << "  set_flag mte2, v, 0\n  wait_flag mte2, v, 0\n";
+    for (const std::string &line : k.body) s << "  " << expand(line, repeats) << "\n";
+    s << "  set_flag v, mte3, 0\n  wait_flag v, mte3, 0\n";
+    s << "  ub2gm gm[x11], ub[x14], len=" << repeats * outRepeatBytes / kBlockBytes << "\n";
+    s << "  set_flag mte3, mte2, 0\n  wait_flag mte3, mte2, 0\n";
+  };
+  s << "loop:\n  bge x5, x7, done\n";
+  if (tailRepeats != chunkRepeats) s << "  li x15, " << chunks - 1 << "\n  beq x5, x15, tail\n";
+  chunk(chunkRepeats);
+  s << "  add x5, x5, x6\n  jmp loop\n";
+  if (tailRepeats != chunkRepeats) {
+    s << "tail:\n";
+    chunk(tailRepeats);
+  }
+  s << "done:\n  end\n";
+  return GeneratedKernel{s.str(), blockDim};
+}
+
+Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulKernel &k) {
+  const int64_t l1 = config.buffer(BufferKind::L1).sizeBytes;
+  const int64_t l0a = config.buffer(BufferKind::L0A).sizeBytes;
+  const int64_t l0b = config.buffer(BufferKind::L0B).sizeBytes;
+  const int64_t l0c = config.buffer(BufferKind::L0C).sizeBytes;
+  const int64_t mp = roundUp(k.m, 16), kp = roundUp(k.k, 16), np = roundUp(k.n, 16);
+
+  // Tile sizes: M and N tiles up to 128 (bounded by L0C), then the largest K step that fits L0A,
+  // L0B and, with the bias, L1.
+  const int64_t biasBytes = k.hasBias ? roundUp(np * 4, kBlockBytes) : 0;
+  int64_t mt = std::min<int64_t>(mp, 128), nt = std::min<int64_t>(np, 128);
+  while (mt * nt * 4 > l0c && (mt > 16 || nt > 16)) (mt >= nt ? mt : nt) -= 16;
+  int64_t kt = std::min({kp, (l0a / (mt * 2)) / 16 * 16, (l0b / (nt * 2)) / 16 * 16,
+                         ((l1 - biasBytes) / ((mt + nt) * 2)) / 16 * 16, int64_t(4080)});
+  if (mt * nt * 4 > l0c || kt < 16)
+    return Error::badInput(k.name + ": L0 overflow: the smallest matmul tile needs L0A " +
+                           std::to_string(mt * 16 * 2) + ", L0B " + std::to_string(16 * nt * 2) +
+                           ", L0C " + std::to_string(mt * nt * 4) + " bytes and L1 " +
+                           std::to_string(biasBytes + (mt + nt) * 32) + "; the config has L0A " +
+                           std::to_string(l0a) + ", L0B " + std::to_string(l0b) + ", L0C " +
+                           std::to_string(l0c) + ", L1 " + std::to_string(l1));
+
+  const int64_t l1A = biasBytes, l1B = l1A + roundUp(mt * kt * 2, kFractalBytes);
+  std::ostringstream s;
+  s << "# " << k.name << ": C[" << k.m << "," << k.n << "] = A[" << k.m << "," << k.k << "] x B["
+    << k.k << "," << k.n << "], tiles " << mt << "x" << kt << "x" << nt << "\n";
+  s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
+  s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
+  int argC = 2;
+  if (k.hasBias) {
+    s << "  ld x4, gm[x1], offset=16\n  gm2l1 l1[x0], gm[x4], len=" << biasBytes / kBlockBytes << "\n";
+    argC = 3;
+  }
+  s << "  ld x5, gm[x1], offset=" << 8 * argC << "\n";
+  s << "  li x20, " << floatBits(k.alpha) << "   # alpha " << k.alpha << "\n";
+  s << "  li x12, " << l1A << "\n  li x13, " << l1B << "\n";
+
+  struct Step { int64_t m0, n0, k0, mc, nc, kc; };
+  std::vector<Step> steps;
+  for (int64_t m0 = 0; m0 < k.m; m0 += mt)
+    for (int64_t n0 = 0; n0 < k.n; n0 += nt)
+      for (int64_t k0 = 0; k0 < k.k; k0 += kt)
+        steps.push_back({m0, n0, k0, std::min(mt, k.m - m0), std::min(nt, k.n - n0),
+                         std::min(kt, k.k - k0)});
+
+  // Serial pipeline with explicit flags: each step waits for the previous one to release the
+  // buffers it reuses (L1 by MTE1, L0A/L0B by the cube, L0C by FixPipe).
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step &st = steps[i];
+    const bool first = i == 0, last = i + 1 == steps.size();
+    const bool firstK = st.k0 == 0, lastK = st.k0 + st.kc >= k.k;
+    const int64_t mcp = roundUp(st.mc, 16), ncp = roundUp(st.nc, 16), kcp = roundUp(st.kc, 16);
+    s << "  # tile m0=" << st.m0 << " n0=" << st.n0 << " k0=" << st.k0 << "\n";
+    if (!first) s << "  wait_flag mte1, mte2, 1\n";
+    s << "  li x8, " << (st.m0 * k.k + st.k0) * 2 << "\n  add x8, x2, x8\n";
+    s << "  gm2l1_nz.f16 l1[x12], gm[x8], rows=" << st.mc << ", cols=" << st.kc
+      << ", src_stride=" << k.k << ", dst_rows=" << mcp << "\n";
+    s << "  li x8, " << (st.k0 * k.n + st.n0) * 2 << "\n  add x8, x3, x8\n";
+    s << "  gm2l1_nz.f16 l1[x13], gm[x8], rows=" << st.kc << ", cols=" << st.nc
+      << ", src_stride=" << k.n << ", dst_rows=" << kcp << "\n";
+    s << "  set_flag mte2, mte1, 0\n  wait_flag mte2, mte1, 0\n";
+    if (!first) s << "  wait_flag m, mte1, 2\n";
+    // A: NZ -> ZZ, one load2d per row of fractals; B: NZ -> ZN, transposed per fractal.
+    for (int64_t r = 0; r < mcp / 16; ++r)
+      s << "  li x9, " << r * (kcp / 16) * kFractalBytes << "\n  li x10, " << l1A + r * kFractalBytes
+        << "\n  load2d l0a[x9], l1[x10], repeat=" << kcp / 16 << ", src_stride=" << mcp / 16 << "\n";
+    for (int64_t r = 0; r < kcp / 16; ++r)
+      s << "  li x9, " << r * (ncp / 16) * kFractalBytes << "\n  li x10, " << l1B + r * kFractalBytes
+        << "\n  load2d l0b[x9], l1[x10], repeat=" << ncp / 16 << ", src_stride=" << kcp / 16
+        << ", transpose=1\n";
+    if (!last) s << "  set_flag mte1, mte2, 1\n";
+    s << "  set_flag mte1, m, 0\n  wait_flag mte1, m, 0\n";
+    if (firstK && !first) s << "  wait_flag fix, m, 3\n";
+    if (firstK && k.hasBias)
+      s << "  li x11, " << st.n0 * 4 << "\n  mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=" << mcp
+        << ", k=" << kcp << ", n=" << ncp << ", init=1, bias=x11\n";
+    else
+      s << "  mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=" << mcp << ", k=" << kcp << ", n=" << ncp
+        << ", init=" << (firstK ? 1 : 0) << "\n";
+    if (!last) s << "  set_flag m, mte1, 2\n";
+    if (lastK) {
+      s << "  set_flag m, fix, 0\n  wait_flag m, fix, 0\n";
+      s << "  li x8, " << (st.m0 * k.n + st.n0) * 4 << "\n  add x8, x5, x8\n";
+      s << "  fixp.f32.f32 gm[x8], l0c[x0], m=" << st.mc << ", n=" << st.nc << ", src_rows=" << mcp
+        << ", dst_stride=" << k.n << ", relu=" << (k.relu ? 1 : 0)
+        << (k.alpha != 1.0f ? ", scale=x20" : "") << "\n";
+      if (!last) s << "  set_flag fix, m, 3\n";
+    }
+  }
+  s << "  end\n";
+  return GeneratedKernel{s.str(), 1};
+}
+
+} // namespace fractal::codegen

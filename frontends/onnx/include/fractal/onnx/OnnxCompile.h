@@ -1,0 +1,37 @@
+// The compile driver: ONNX file -> graph phases -> model package. Shared by `fractal compile`,
+// `fractal run model.onnx` and the end-to-end tests, so all compile a model the same way.
+#pragma once
+
+#include "fractal/config/ChipConfig.h"
+#include "fractal/package/Package.h"
+#include "fractal/support/Error.h"
+
+#include <string>
+
+#ifdef FRACTAL_HAS_MLIR
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#endif
+
+namespace fractal::onnx_frontend {
+
+struct InputShape;
+
+// The graph phases in order; --compile-to stops after one, --dump-ir writes each as NN-name.mlir.
+// "graph" is the import itself; every later phase is a pass pipeline (compiler Pipelines.h).
+inline constexpr const char *kCompilePhases[] = {"graph", "optimize", "placement"};
+
+// The whole compile. `shapes` as --input-shape; `dumpIr` ("" for none) receives every phase's IR.
+Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::string &shapes,
+                                        const ChipConfig &config, const std::string &dumpIr);
+
+#ifdef FRACTAL_HAS_MLIR
+// Imports `input` and runs phases 0..lastPhase (indices into kCompilePhases).
+Status runGraphPhases(mlir::MLIRContext &context, mlir::OwningOpRef<mlir::ModuleOp> &module,
+                      const std::string &input, const std::vector<InputShape> &shapes,
+                      long lastPhase, const std::string &dumpIr);
+// The module as text; weights elided; with `locations`, ONNX node names as locations.
+std::string renderModule(mlir::ModuleOp module, bool locations);
+#endif
+
+} // namespace fractal::onnx_frontend

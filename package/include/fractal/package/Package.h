@@ -1,0 +1,99 @@
+// The model package (.fpk): what `fractal compile` writes and the runtime loads. Plain C++ structs
+// here; the on-disk form is a small header plus a protobuf message (proto/fractal_package.proto,
+// docs/package.md), kept out of this header so users of the package need no protobuf.
+//
+// The reader is an attack surface: parsePackage checks the header, the CRC, the protobuf, and then
+// every index, offset, size, shape and kernel binary before returning, so the runtime can trust
+// what it gets.
+#pragma once
+
+#include "fractal/isa/KernelBinary.h"
+#include "fractal/support/Error.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace fractal::pkg {
+
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kHeaderBytes = 24; // "FRACTPKG", u32 version, u32 crc32, u64 payload size
+
+enum class DType : uint8_t { F32, F16, I64, I32, I8, Bool };
+size_t dtypeSize(DType type);
+const char *dtypeName(DType type); // numpy-style: "float32", "float16", "int64", ...
+
+enum class TensorKind : uint8_t { Activation, Input, Output, Constant };
+
+constexpr uint32_t kNoAlias = UINT32_MAX;
+
+struct Tensor {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  uint64_t offset = 0; // in the model's GM region
+  uint64_t bytes = 0;  // reserved; >= elementCount() * dtypeSize(dtype)
+  TensorKind kind = TensorKind::Activation;
+  std::string layout = "ND";
+  std::vector<uint8_t> data;   // constants: the packed contents
+  uint32_t aliasOf = kNoAlias; // views (Reshape, Flatten): the tensor whose memory this is
+
+  int64_t elementCount() const;
+  uint64_t dataBytes() const { return uint64_t(elementCount()) * dtypeSize(dtype); }
+};
+
+struct KernelLaunch {
+  uint32_t kernel = 0;
+  uint32_t blockDim = 1;
+  std::vector<uint32_t> tensors; // argument i = GM address of tensors[i]
+};
+
+struct HostOp {
+  std::string opType;
+  std::vector<uint32_t> inputs, outputs;
+  std::map<std::string, std::vector<int64_t>> ints;
+  std::map<std::string, float> floats;
+  std::string reason; // why this op runs on the host
+};
+
+struct Task {
+  std::string name;
+  std::string opType;
+  std::vector<std::string> onnxNodes;
+  bool isHost = false;
+  KernelLaunch launch; // when !isHost
+  HostOp host;         // when isHost
+};
+
+struct Kernel {
+  std::string name;
+  isa::KernelBinary binary;
+};
+
+struct Package {
+  std::string producer;
+  std::string sourceModel;
+  std::string target;
+  uint32_t targetDigest = 0;
+  uint64_t gmBytes = 0;
+  std::vector<Tensor> tensors;
+  std::vector<uint32_t> inputs, outputs;
+  std::vector<Kernel> kernels;
+  std::vector<Task> tasks;
+};
+
+// The digest a package records for its target: CRC-32 of the config's canonical YAML.
+uint32_t targetDigest(const ChipConfig &config);
+
+std::vector<uint8_t> serializePackage(const Package &package);
+// `name` (the file name) prefixes every error; every error is BadInput.
+Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::string &name);
+Expected<Package> readPackageFile(const std::string &path);
+Status writePackageFile(const std::string &path, const Package &package); // atomic
+
+// Human-readable listing (`fractal info`, `fractal compile`): target, IO, tasks with their kernels
+// or host-fallback reasons, kernels, memory plan and sizes.
+std::string describePackage(const Package &package);
+
+} // namespace fractal::pkg

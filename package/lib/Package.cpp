@@ -1,0 +1,388 @@
+// Reading and writing model packages. Layout of the file (little-endian):
+//   0  "FRACTPKG"   magic
+//   8  u32          format version (kFormatVersion)
+//   12 u32          CRC-32 of the payload
+//   16 u64          payload size in bytes
+//   24 payload      one serialized fractal.pkgproto.Package
+// Everything the protobuf parser accepts is then checked field by field (checkPackage), because a
+// well-formed message can still hold indices and offsets that point anywhere.
+#include "fractal/package/Package.h"
+
+#include "fractal/support/Checksum.h"
+#include "fractal/support/File.h"
+
+#include "fractal_package.pb.h"
+
+#include <cstring>
+#include <limits>
+#include <sstream>
+
+namespace fractal::pkg {
+namespace {
+
+constexpr char kMagic[8] = {'F', 'R', 'A', 'C', 'T', 'P', 'K', 'G'};
+
+pkgproto::DataType toProto(DType t) {
+  switch (t) {
+  case DType::F32: return pkgproto::DT_FLOAT32;
+  case DType::F16: return pkgproto::DT_FLOAT16;
+  case DType::I64: return pkgproto::DT_INT64;
+  case DType::I32: return pkgproto::DT_INT32;
+  case DType::I8: return pkgproto::DT_INT8;
+  case DType::Bool: return pkgproto::DT_BOOL;
+  }
+  return pkgproto::DT_UNDEFINED;
+}
+
+bool fromProto(int t, DType &out) {
+  switch (t) {
+  case pkgproto::DT_FLOAT32: out = DType::F32; return true;
+  case pkgproto::DT_FLOAT16: out = DType::F16; return true;
+  case pkgproto::DT_INT64: out = DType::I64; return true;
+  case pkgproto::DT_INT32: out = DType::I32; return true;
+  case pkgproto::DT_INT8: out = DType::I8; return true;
+  case pkgproto::DT_BOOL: out = DType::Bool; return true;
+  default: return false;
+  }
+}
+
+void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (8 * i));
+}
+void put64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = uint8_t(v >> (8 * i));
+}
+uint32_t get32(const uint8_t *p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t(p[i]) << (8 * i);
+  return v;
+}
+uint64_t get64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t(p[i]) << (8 * i);
+  return v;
+}
+
+// Semantic checks on a decoded package; `problem` collects the first failure.
+struct Checker {
+  const Package &p;
+  std::string problem;
+
+  bool fail(std::string message) {
+    if (problem.empty()) problem = std::move(message);
+    return false;
+  }
+
+  bool tensorIndex(uint32_t index, const std::string &where) {
+    if (index < p.tensors.size()) return true;
+    return fail(where + " refers to tensor " + std::to_string(index) + ", but the package has " +
+                std::to_string(p.tensors.size()));
+  }
+
+  bool tensors() {
+    for (size_t i = 0; i < p.tensors.size(); ++i) {
+      const Tensor &t = p.tensors[i];
+      std::string where = "tensor " + std::to_string(i) + " '" + t.name + "'";
+      if (t.shape.size() > 16) return fail(where + ": more than 16 dimensions");
+      uint64_t elements = 1;
+      for (int64_t d : t.shape) {
+        if (d < 0) return fail(where + ": negative dimension " + std::to_string(d));
+        if (d != 0 && elements > (uint64_t(1) << 48) / uint64_t(d))
+          return fail(where + ": shape has more than 2^48 elements");
+        elements *= uint64_t(d);
+      }
+      uint64_t needed = elements * dtypeSize(t.dtype);
+      if (t.bytes < needed)
+        return fail(where + ": reserves " + std::to_string(t.bytes) + " bytes but its elements need " +
+                    std::to_string(needed));
+      if (t.offset > p.gmBytes || t.bytes > p.gmBytes - t.offset)
+        return fail(where + ": bytes [" + std::to_string(t.offset) + ", +" + std::to_string(t.bytes) +
+                    ") lie outside the model's " + std::to_string(p.gmBytes) + "-byte memory region");
+      if (t.kind == TensorKind::Constant && t.data.size() != needed)
+        return fail(where + ": constant holds " + std::to_string(t.data.size()) + " bytes, expected " +
+                    std::to_string(needed));
+      if (t.kind != TensorKind::Constant && !t.data.empty())
+        return fail(where + ": only constants carry data");
+      if (t.aliasOf != kNoAlias) {
+        if (t.aliasOf >= p.tensors.size() || t.aliasOf == i)
+          return fail(where + ": aliases a tensor that does not exist");
+        const Tensor &base = p.tensors[t.aliasOf];
+        if (t.offset < base.offset || t.offset + t.bytes > base.offset + base.bytes)
+          return fail(where + ": view lies outside the tensor it aliases");
+      }
+    }
+    return true;
+  }
+
+  bool io() {
+    for (uint32_t i : p.inputs)
+      if (!tensorIndex(i, "input list") ||
+          (p.tensors[i].kind != TensorKind::Input &&
+           !fail("input list: tensor '" + p.tensors[i].name + "' is not an input")))
+        return false;
+    for (uint32_t i : p.outputs)
+      if (!tensorIndex(i, "output list")) return false;
+    return true;
+  }
+
+  bool tasks() {
+    for (size_t i = 0; i < p.tasks.size(); ++i) {
+      const Task &t = p.tasks[i];
+      std::string where = "task " + std::to_string(i) + " '" + t.name + "'";
+      if (t.isHost) {
+        if (t.host.opType.empty()) return fail(where + ": host op without an op type");
+        for (uint32_t x : t.host.inputs)
+          if (!tensorIndex(x, where)) return false;
+        for (uint32_t x : t.host.outputs)
+          if (!tensorIndex(x, where)) return false;
+        continue;
+      }
+      if (t.launch.kernel >= p.kernels.size())
+        return fail(where + ": launches kernel " + std::to_string(t.launch.kernel) +
+                    ", but the package has " + std::to_string(p.kernels.size()));
+      if (t.launch.blockDim < 1 || t.launch.blockDim > 65535)
+        return fail(where + ": block_dim " + std::to_string(t.launch.blockDim) + " outside 1..65535");
+      if (t.launch.tensors.size() > 4096) return fail(where + ": more than 4096 arguments");
+      for (uint32_t x : t.launch.tensors)
+        if (!tensorIndex(x, where)) return false;
+    }
+    return true;
+  }
+};
+
+} // namespace
+
+size_t dtypeSize(DType type) {
+  switch (type) {
+  case DType::F32: case DType::I32: return 4;
+  case DType::F16: return 2;
+  case DType::I64: return 8;
+  case DType::I8: case DType::Bool: return 1;
+  }
+  return 1;
+}
+
+const char *dtypeName(DType type) {
+  switch (type) {
+  case DType::F32: return "float32";
+  case DType::F16: return "float16";
+  case DType::I64: return "int64";
+  case DType::I32: return "int32";
+  case DType::I8: return "int8";
+  case DType::Bool: return "bool";
+  }
+  return "?";
+}
+
+int64_t Tensor::elementCount() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+uint32_t targetDigest(const ChipConfig &config) {
+  std::string yaml = chipConfigToYaml(config);
+  return crc32(yaml.data(), yaml.size());
+}
+
+std::vector<uint8_t> serializePackage(const Package &package) {
+  pkgproto::Package msg;
+  msg.set_producer(package.producer);
+  msg.set_source_model(package.sourceModel);
+  msg.set_target(package.target);
+  msg.set_target_digest(package.targetDigest);
+  msg.set_gm_bytes(package.gmBytes);
+  for (const Tensor &t : package.tensors) {
+    pkgproto::Tensor *m = msg.add_tensors();
+    m->set_name(t.name);
+    m->set_dtype(toProto(t.dtype));
+    for (int64_t d : t.shape) m->add_shape(d);
+    m->set_offset(t.offset);
+    m->set_bytes(t.bytes);
+    m->set_kind(static_cast<pkgproto::TensorKind>(t.kind));
+    m->set_layout(t.layout);
+    m->set_data(t.data.data(), t.data.size());
+    m->set_alias_of(t.aliasOf == kNoAlias ? 0 : t.aliasOf + 1);
+  }
+  for (uint32_t i : package.inputs) msg.add_inputs(i);
+  for (uint32_t i : package.outputs) msg.add_outputs(i);
+  for (const Kernel &k : package.kernels) {
+    pkgproto::Kernel *m = msg.add_kernels();
+    m->set_name(k.name);
+    std::vector<uint8_t> bin = isa::serializeKernel(k.binary);
+    m->set_binary(bin.data(), bin.size());
+  }
+  for (const Task &t : package.tasks) {
+    pkgproto::Task *m = msg.add_tasks();
+    m->set_name(t.name);
+    m->set_op_type(t.opType);
+    for (const std::string &n : t.onnxNodes) m->add_onnx_nodes(n);
+    if (t.isHost) {
+      pkgproto::HostOp *h = m->mutable_host();
+      h->set_op_type(t.host.opType);
+      for (uint32_t x : t.host.inputs) h->add_inputs(x);
+      for (uint32_t x : t.host.outputs) h->add_outputs(x);
+      for (const auto &[key, values] : t.host.ints)
+        for (int64_t v : values) (*h->mutable_ints())[key].add_values(v);
+      for (const auto &[key, value] : t.host.floats) (*h->mutable_floats())[key] = value;
+      h->set_reason(t.host.reason);
+    } else {
+      pkgproto::KernelLaunch *l = m->mutable_launch();
+      l->set_kernel(t.launch.kernel);
+      l->set_block_dim(t.launch.blockDim);
+      for (uint32_t x : t.launch.tensors) l->add_tensors(x);
+    }
+  }
+  std::string payload;
+  msg.SerializeToString(&payload);
+
+  std::vector<uint8_t> out(kHeaderBytes + payload.size());
+  std::memcpy(out.data(), kMagic, 8);
+  put32(out.data() + 8, kFormatVersion);
+  put32(out.data() + 12, crc32(payload.data(), payload.size()));
+  put64(out.data() + 16, payload.size());
+  std::memcpy(out.data() + kHeaderBytes, payload.data(), payload.size());
+  return out;
+}
+
+Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::string &name) {
+  auto bad = [&](const std::string &m) { return Error::badInput(name + ": " + m); };
+  if (size < kHeaderBytes)
+    return bad("not a model package: " + std::to_string(size) + " bytes, shorter than the " +
+               std::to_string(kHeaderBytes) + "-byte header");
+  if (std::memcmp(bytes, kMagic, 8) != 0) return bad("not a model package (no FRACTPKG magic)");
+  uint32_t version = get32(bytes + 8);
+  if (version != kFormatVersion)
+    return bad("package format version " + std::to_string(version) + ", this build reads version " +
+               std::to_string(kFormatVersion) + "; recompile the model");
+  uint64_t payloadSize = get64(bytes + 16);
+  if (payloadSize != size - kHeaderBytes)
+    return bad("truncated or padded: the header announces " + std::to_string(payloadSize) +
+               " payload bytes, the file has " + std::to_string(size - kHeaderBytes));
+  if (payloadSize > uint64_t(std::numeric_limits<int>::max()))
+    return bad("payload larger than 2 GiB");
+  uint32_t crc = crc32(bytes + kHeaderBytes, payloadSize);
+  if (crc != get32(bytes + 12)) return bad("checksum mismatch: the file is corrupt");
+
+  pkgproto::Package msg;
+  if (!msg.ParseFromArray(bytes + kHeaderBytes, int(payloadSize)))
+    return bad("payload is not a valid package message");
+
+  Package p;
+  p.producer = msg.producer();
+  p.sourceModel = msg.source_model();
+  p.target = msg.target();
+  p.targetDigest = msg.target_digest();
+  p.gmBytes = msg.gm_bytes();
+  for (int i = 0; i < msg.tensors_size(); ++i) {
+    const pkgproto::Tensor &m = msg.tensors(i);
+    Tensor t;
+    t.name = m.name();
+    if (!fromProto(m.dtype(), t.dtype))
+      return bad("tensor " + std::to_string(i) + " '" + t.name + "': unknown dtype " +
+                 std::to_string(m.dtype()));
+    t.shape.assign(m.shape().begin(), m.shape().end());
+    t.offset = m.offset();
+    t.bytes = m.bytes();
+    if (m.kind() < pkgproto::TK_ACTIVATION || m.kind() > pkgproto::TK_CONSTANT)
+      return bad("tensor " + std::to_string(i) + " '" + t.name + "': unknown kind");
+    t.kind = static_cast<TensorKind>(m.kind());
+    t.layout = m.layout();
+    t.data.assign(m.data().begin(), m.data().end());
+    t.aliasOf = m.alias_of() == 0 ? kNoAlias : m.alias_of() - 1;
+    p.tensors.push_back(std::move(t));
+  }
+  p.inputs.assign(msg.inputs().begin(), msg.inputs().end());
+  p.outputs.assign(msg.outputs().begin(), msg.outputs().end());
+  for (int i = 0; i < msg.kernels_size(); ++i) {
+    const pkgproto::Kernel &m = msg.kernels(i);
+    std::vector<uint8_t> bin(m.binary().begin(), m.binary().end());
+    Expected<isa::KernelBinary> kernel = isa::parseKernel(bin, name + ": kernel '" + m.name() + "'");
+    if (!kernel) return Error::badInput(kernel.error().message);
+    p.kernels.push_back({m.name(), std::move(*kernel)});
+  }
+  for (int i = 0; i < msg.tasks_size(); ++i) {
+    const pkgproto::Task &m = msg.tasks(i);
+    Task t;
+    t.name = m.name();
+    t.opType = m.op_type();
+    t.onnxNodes.assign(m.onnx_nodes().begin(), m.onnx_nodes().end());
+    if (m.has_host()) {
+      t.isHost = true;
+      t.host.opType = m.host().op_type();
+      t.host.inputs.assign(m.host().inputs().begin(), m.host().inputs().end());
+      t.host.outputs.assign(m.host().outputs().begin(), m.host().outputs().end());
+      for (const auto &[key, list] : m.host().ints())
+        t.host.ints[key].assign(list.values().begin(), list.values().end());
+      for (const auto &[key, value] : m.host().floats()) t.host.floats[key] = value;
+      t.host.reason = m.host().reason();
+    } else if (m.has_launch()) {
+      t.launch.kernel = m.launch().kernel();
+      t.launch.blockDim = m.launch().block_dim();
+      t.launch.tensors.assign(m.launch().tensors().begin(), m.launch().tensors().end());
+    } else {
+      return bad("task " + std::to_string(i) + " '" + t.name + "' has neither a launch nor a host op");
+    }
+    p.tasks.push_back(std::move(t));
+  }
+
+  Checker check{p, {}};
+  if (!check.tensors() || !check.io() || !check.tasks()) return bad(check.problem);
+  return p;
+}
+
+Expected<Package> readPackageFile(const std::string &path) {
+  Expected<std::vector<uint8_t>> bytes = readBinaryFile(path);
+  if (!bytes) return bytes.takeError();
+  return parsePackage(bytes->data(), bytes->size(), path);
+}
+
+Status writePackageFile(const std::string &path, const Package &package) {
+  return writeFileAtomically(path, serializePackage(package));
+}
+
+std::string describePackage(const Package &p) {
+  std::ostringstream s;
+  auto shape = [](const Tensor &t) {
+    std::string text = std::string(dtypeName(t.dtype)) + "[";
+    for (size_t i = 0; i < t.shape.size(); ++i) text += (i ? "," : "") + std::to_string(t.shape[i]);
+    return text + "]";
+  };
+  uint64_t weights = 0, code = 0;
+  for (const Tensor &t : p.tensors)
+    if (t.kind == TensorKind::Constant) weights += t.data.size();
+  for (const Kernel &k : p.kernels) code += k.binary.code.size() * 16;
+  s << "package: " << p.sourceModel << " (" << p.producer << ")\n";
+  s << "target: " << p.target << " (config digest " << std::hex << p.targetDigest << std::dec << ")\n";
+  s << "inputs:\n";
+  for (uint32_t i : p.inputs) s << "  " << p.tensors[i].name << ": " << shape(p.tensors[i]) << "\n";
+  s << "outputs:\n";
+  for (uint32_t i : p.outputs) s << "  " << p.tensors[i].name << ": " << shape(p.tensors[i]) << "\n";
+  size_t hostTasks = 0;
+  s << "tasks (" << p.tasks.size() << "):\n";
+  for (size_t i = 0; i < p.tasks.size(); ++i) {
+    const Task &t = p.tasks[i];
+    s << "  " << i << ". " << t.opType << " '" << t.name << "' ";
+    if (t.isHost) {
+      ++hostTasks;
+      s << "host";
+      if (!t.host.reason.empty()) s << " (" << t.host.reason << ")";
+    } else {
+      s << "kernel " << p.kernels[t.launch.kernel].name << " block_dim " << t.launch.blockDim;
+    }
+    s << "\n";
+  }
+  s << "kernels: " << p.kernels.size() << " (" << code << " bytes of code), host tasks: " << hostTasks
+    << "\n";
+  s << "memory: " << p.gmBytes << " bytes of global memory, " << weights << " bytes of weights\n";
+  static const char *kinds[] = {"activation", "input", "output", "constant"};
+  for (const Tensor &t : p.tensors) {
+    s << "  [" << t.offset << ", +" << t.bytes << ") " << kinds[int(t.kind)] << " " << t.name << ": "
+      << shape(t);
+    if (t.aliasOf != kNoAlias) s << " (view of " << p.tensors[t.aliasOf].name << ")";
+    s << "\n";
+  }
+  return s.str();
+}
+
+} // namespace fractal::pkg

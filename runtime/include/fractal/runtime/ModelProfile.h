@@ -1,0 +1,53 @@
+// Per-execution profile of a model (C++ only; `fractal run --profile` and --report use it): one
+// entry per task with its simulated time and pipe utilization, in the spirit of msprof's
+// op_summary.
+#pragma once
+
+#include "fractal/runtime/fractal_runtime.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fractal::runtime {
+
+struct PipeUse {
+  std::string pipe;     // "v", "m", "mte1", ...
+  double ratio = 0;     // busy cycles / task cycles, averaged over the task's blocks
+};
+
+struct TraceEvent {       // one instruction slice, in model-relative cycles
+  int core, pipe;
+  uint64_t start, duration;
+  int64_t pc;
+};
+
+struct TaskProfile {
+  std::string name, opType;
+  std::vector<std::string> onnxNodes;
+  bool host = false;
+  std::string hostReason;
+  uint32_t blockDim = 0;
+  uint64_t cycles = 0;       // simulated (0 for host ops and in functional mode)
+  double deviceUs = 0;       // simulated duration incl. the launch overhead; host ops: wall time
+  uint64_t startCycle = 0;   // within the execution
+  uint64_t macs = 0;
+  std::vector<PipeUse> pipes;
+  std::vector<TraceEvent> trace; // only when tracing is on
+};
+
+struct ModelProfile {
+  std::vector<TaskProfile> tasks;
+  uint64_t cycles = 0;     // sum over the tasks (they run one after another)
+  double simulatedUs = 0;  // kernels' simulated time + launch overheads + host ops' wall time
+  double wallSeconds = 0;  // host time the execution took
+  double clockMhz = 0;
+};
+
+// The profile of the model's last finished execution; false (and frtGetRecentErrMsg) if none.
+bool lastModelProfile(frtModel model, ModelProfile &out);
+// Collect instruction-level trace slices in later executions (off by default: costs memory).
+void setModelTracing(frtModel model, bool on);
+
+} // namespace fractal::runtime

@@ -1,0 +1,146 @@
+// Host-fallback kernels (HostKernels.h). Broadcasting follows numpy: shapes aligned at the right,
+// a dimension of 1 stretches.
+#include "HostKernels.h"
+
+#include <cstring>
+#include <functional>
+
+namespace fractal::runtime {
+namespace {
+
+std::vector<float> floats(const HostTensor &t) {
+  std::vector<float> v(t.bytes.size() / 4);
+  std::memcpy(v.data(), t.bytes.data(), v.size() * 4);
+  return v;
+}
+
+void store(HostTensor &t, const std::vector<float> &v) { std::memcpy(t.bytes.data(), v.data(), v.size() * 4); }
+
+// Row-major strides of `shape` as seen from an output of rank `rank` (0 where broadcast).
+std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &shape, const std::vector<int64_t> &out) {
+  std::vector<int64_t> strides(out.size(), 0);
+  int64_t stride = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    size_t d = shape.size() - 1 - i, o = out.size() - 1 - i;
+    strides[o] = shape[d] == 1 ? 0 : stride;
+    stride *= shape[d];
+  }
+  return strides;
+}
+
+bool broadcastable(const std::vector<int64_t> &in, const std::vector<int64_t> &out) {
+  if (in.size() > out.size()) return false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    int64_t a = in[in.size() - 1 - i], b = out[out.size() - 1 - i];
+    if (a != b && a != 1) return false;
+  }
+  return true;
+}
+
+Status binary(const pkg::Task &task, const std::vector<HostTensor> &in, HostTensor &out,
+              const std::function<float(float, float)> &f) {
+  const std::vector<int64_t> &shape = out.desc->shape;
+  if (!broadcastable(in[0].desc->shape, shape) || !broadcastable(in[1].desc->shape, shape))
+    return Error::badInput("host op " + task.name + ": operand shapes do not broadcast to the output");
+  std::vector<float> a = floats(in[0]), b = floats(in[1]), c(size_t(out.desc->elementCount()));
+  std::vector<int64_t> sa = broadcastStrides(in[0].desc->shape, shape);
+  std::vector<int64_t> sb = broadcastStrides(in[1].desc->shape, shape);
+  std::vector<int64_t> index(shape.size(), 0);
+  for (size_t e = 0; e < c.size(); ++e) {
+    int64_t ia = 0, ib = 0;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      ia += index[d] * sa[d];
+      ib += index[d] * sb[d];
+    }
+    c[e] = f(a[size_t(ia)], b[size_t(ib)]);
+    for (size_t d = shape.size(); d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  store(out, c);
+  return Status::success();
+}
+
+// numpy matmul: 1-D operands are promoted, leading (batch) dims broadcast.
+Status matmul(const pkg::Task &task, const std::vector<HostTensor> &in, HostTensor &out) {
+  std::vector<int64_t> as = in[0].desc->shape, bs = in[1].desc->shape;
+  if (as.empty() || bs.empty()) return Error::badInput("host op " + task.name + ": scalar matmul operand");
+  if (as.size() == 1) as.insert(as.begin(), 1);
+  if (bs.size() == 1) bs.push_back(1);
+  const int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
+  if (bs[bs.size() - 2] != k) return Error::badInput("host op " + task.name + ": inner dimensions differ");
+  std::vector<int64_t> batchA(as.begin(), as.end() - 2), batchB(bs.begin(), bs.end() - 2);
+  std::vector<int64_t> batch = batchA.size() >= batchB.size() ? batchA : batchB;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    int64_t a = i + batchA.size() >= batch.size() ? batchA[i + batchA.size() - batch.size()] : 1;
+    int64_t b = i + batchB.size() >= batch.size() ? batchB[i + batchB.size() - batch.size()] : 1;
+    if (a != b && a != 1 && b != 1) return Error::badInput("host op " + task.name + ": batch dims do not broadcast");
+    batch[i] = std::max(a, b);
+  }
+  if (!broadcastable(batchA, batch) || !broadcastable(batchB, batch))
+    return Error::badInput("host op " + task.name + ": batch dims do not broadcast");
+  int64_t batches = 1;
+  for (int64_t d : batch) batches *= d;
+  if (batches * m * n != out.desc->elementCount())
+    return Error::badInput("host op " + task.name + ": output size does not match the operands");
+  std::vector<int64_t> sa = broadcastStrides(batchA, batch), sb = broadcastStrides(batchB, batch);
+  std::vector<float> a = floats(in[0]), b = floats(in[1]), c(size_t(batches * m * n));
+  std::vector<int64_t> index(batch.size(), 0);
+  for (int64_t t = 0; t < batches; ++t) {
+    int64_t ia = 0, ib = 0;
+    for (size_t d = 0; d < batch.size(); ++d) {
+      ia += index[d] * sa[d];
+      ib += index[d] * sb[d];
+    }
+    const float *pa = &a[size_t(ia * m * k)], *pb = &b[size_t(ib * k * n)];
+    float *pc = &c[size_t(t * m * n)];
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        float sum = 0;
+        for (int64_t x = 0; x < k; ++x) sum += pa[i * k + x] * pb[x * n + j];
+        pc[i * n + j] = sum;
+      }
+    for (size_t d = batch.size(); d-- > 0;) {
+      if (++index[d] < batch[d]) break;
+      index[d] = 0;
+    }
+  }
+  store(out, c);
+  return Status::success();
+}
+
+bool allF32(const std::vector<HostTensor> &ts) {
+  for (const HostTensor &t : ts)
+    if (t.desc->dtype != pkg::DType::F32) return false;
+  return true;
+}
+
+} // namespace
+
+Status runHostOp(const pkg::Task &task, const std::vector<HostTensor> &inputs,
+                 std::vector<HostTensor> &outputs) {
+  const std::string &op = task.host.opType;
+  auto arity = [&](size_t in, size_t out) {
+    return inputs.size() == in && outputs.size() == out;
+  };
+  if (op == "Copy") {
+    if (!arity(1, 1) || inputs[0].bytes.size() != outputs[0].bytes.size())
+      return Error::badInput("host op " + task.name + ": Copy needs one input and one output of equal size");
+    outputs[0].bytes = inputs[0].bytes;
+    return Status::success();
+  }
+  if (!allF32(inputs) || !allF32(outputs))
+    return Error::badInput("host op " + task.name + " (" + op + "): only float32 tensors are supported");
+  if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && arity(2, 1)) {
+    if (op == "Add") return binary(task, inputs, outputs[0], [](float a, float b) { return a + b; });
+    if (op == "Sub") return binary(task, inputs, outputs[0], [](float a, float b) { return a - b; });
+    if (op == "Mul") return binary(task, inputs, outputs[0], [](float a, float b) { return a * b; });
+    return binary(task, inputs, outputs[0], [](float a, float b) { return a / b; });
+  }
+  if (op == "MatMul" && arity(2, 1)) return matmul(task, inputs, outputs[0]);
+  return Error::badInput("host op " + task.name + ": no host kernel for '" + op + "' with " +
+                         std::to_string(inputs.size()) + " input(s)");
+}
+
+} // namespace fractal::runtime

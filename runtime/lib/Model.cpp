@@ -1,0 +1,433 @@
+// Model API (frtModel*, frtDataset*): loading packages onto a device and running their task graphs.
+// A loaded model owns one GM region (the package's memory plan: weights, activations, inputs and
+// outputs at planned offsets) and its kernels' data sections. An execution copies the dataset's
+// inputs into the region, runs every task in order, and copies the outputs out.
+#include "HostKernels.h"
+#include "RuntimeState.h"
+
+#include "fractal/package/Package.h"
+#include "fractal/runtime/ModelProfile.h"
+
+#include <chrono>
+#include <cstring>
+
+using namespace fractal;
+using namespace fractal::runtime;
+
+struct frtModelImpl {
+  Device *device = nullptr;
+  pkg::Package package;
+  std::string name;                 // file name, for messages
+  uint64_t region = 0;              // GM base of the memory plan
+  std::vector<uint64_t> kernelData; // per kernel: GM address of its data section (0 = none)
+  std::mutex runMutex;              // one execution at a time: they share the region
+  bool tracing = false;
+  bool hasProfile = false;
+  ModelProfile profile;             // of the last finished execution
+};
+
+struct frtDatasetImpl {
+  std::vector<std::pair<void *, size_t>> buffers;
+};
+
+namespace {
+
+frtDataType toApi(pkg::DType t) {
+  switch (t) {
+  case pkg::DType::F32: return FRT_FLOAT;
+  case pkg::DType::F16: return FRT_FLOAT16;
+  case pkg::DType::I8: return FRT_INT8;
+  case pkg::DType::I32: return FRT_INT32;
+  case pkg::DType::I64: return FRT_INT64;
+  case pkg::DType::Bool: return FRT_BOOL;
+  }
+  return FRT_FLOAT;
+}
+
+// Frees a model's device memory; call with the runtime lock held and no execution running.
+void releaseModel(frtModelImpl *m) {
+  std::lock_guard<std::mutex> lock(m->device->mutex);
+  sim::GlobalMemory &gm = simulatorOf(*m->device).gm();
+  if (m->region) gm.release(m->region);
+  for (uint64_t a : m->kernelData)
+    if (a) gm.release(a);
+}
+
+frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtModel *model) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(model, FRT_ERROR_INVALID_PARAM, "frtModelLoad: model is NULL");
+  FRT_REQUIRE(hasLiveCurrentContext(r), FRT_ERROR_NO_CONTEXT,
+              "frtModelLoad: no current context on this thread: call frtSetDevice first");
+  if (!package) return fail(FRT_ERROR_INVALID_FILE, package.error().message);
+  Device &d = *currentContext->device;
+  if (package->target != d.config.name || package->targetDigest != pkg::targetDigest(d.config))
+    return fail(FRT_ERROR_INVALID_FILE,
+                name + ": compiled for target '" + package->target + "' (config digest " +
+                    std::to_string(package->targetDigest) + "), but device " + std::to_string(d.id) +
+                    " is '" + d.config.name + "' (digest " + std::to_string(pkg::targetDigest(d.config)) +
+                    "); recompile with --target " + d.config.name);
+  auto m = std::make_unique<frtModelImpl>();
+  m->device = &d;
+  m->name = name;
+  m->package = std::move(*package);
+  {
+    std::lock_guard<std::mutex> lock(d.mutex);
+    sim::Simulator &sim = simulatorOf(d);
+    m->region = allocateLocked(d, std::max<uint64_t>(m->package.gmBytes, 512), "model " + name);
+    if (!m->region)
+      return fail(FRT_ERROR_OUT_OF_MEMORY, name + ": no room for the model's " +
+                                               std::to_string(m->package.gmBytes) +
+                                               " bytes of device memory on device " + std::to_string(d.id));
+    for (const pkg::Tensor &t : m->package.tensors)
+      if (t.kind == pkg::TensorKind::Constant && !t.data.empty())
+        sim.gm().write(m->region + t.offset, t.data.data(), t.data.size());
+    for (const pkg::Kernel &k : m->package.kernels) {
+      Expected<uint64_t> data = sim.loadKernelData(k.binary, name + ": kernel " + k.name);
+      if (!data) {
+        for (uint64_t a : m->kernelData)
+          if (a) sim.gm().release(a);
+        sim.gm().release(m->region);
+        return fail(FRT_ERROR_OUT_OF_MEMORY, data.error().message);
+      }
+      m->kernelData.push_back(*data);
+    }
+  }
+  *model = m.get();
+  r.models.insert(m.release());
+  return ok();
+}
+
+bool liveModel(Runtime &r, frtModel m) { return m && r.models.count(m); }
+
+frtError describe(frtModel model, size_t index, frtTensorDesc *desc, bool input) {
+  FRT_LOCKED_INIT(r);
+  const char *fn = input ? "frtModelGetInputDesc" : "frtModelGetOutputDesc";
+  FRT_REQUIRE(liveModel(r, model), FRT_ERROR_INVALID_HANDLE, std::string(fn) + ": not a loaded model");
+  FRT_REQUIRE(desc, FRT_ERROR_INVALID_PARAM, std::string(fn) + ": desc is NULL");
+  const std::vector<uint32_t> &list = input ? model->package.inputs : model->package.outputs;
+  FRT_REQUIRE(index < list.size(), FRT_ERROR_INVALID_PARAM,
+              std::string(fn) + ": index " + std::to_string(index) + " out of range (the model has " +
+                  std::to_string(list.size()) + ")");
+  const pkg::Tensor &t = model->package.tensors[list[index]];
+  std::memset(desc, 0, sizeof *desc);
+  std::strncpy(desc->name, t.name.c_str(), sizeof desc->name - 1);
+  desc->dataType = toApi(t.dtype);
+  desc->numDims = uint32_t(std::min<size_t>(t.shape.size(), FRT_MAX_DIMS));
+  for (uint32_t i = 0; i < desc->numDims; ++i) desc->dims[i] = t.shape[i];
+  desc->size = size_t(t.dataBytes());
+  return ok();
+}
+
+// Checks a dataset against the model's inputs or outputs; collects the GM addresses.
+frtError checkDataset(frtModel model, frtDataset ds, bool input, std::vector<uint64_t> &addresses) {
+  const char *what = input ? "inputs" : "outputs";
+  const std::vector<uint32_t> &list = input ? model->package.inputs : model->package.outputs;
+  FRT_REQUIRE(ds->buffers.size() == list.size(), FRT_ERROR_INVALID_PARAM,
+              std::string("frtModelExecute: the ") + what + " dataset has " +
+                  std::to_string(ds->buffers.size()) + " buffer(s), the model has " +
+                  std::to_string(list.size()) + " " + what);
+  for (size_t i = 0; i < list.size(); ++i) {
+    const pkg::Tensor &t = model->package.tensors[list[i]];
+    const uint64_t need = t.dataBytes();
+    FRT_REQUIRE(ds->buffers[i].second >= need, FRT_ERROR_INVALID_PARAM,
+                std::string("frtModelExecute: ") + what + " buffer " + std::to_string(i) + " ('" +
+                    t.name + "') holds " + std::to_string(ds->buffers[i].second) + " bytes, the tensor needs " +
+                    std::to_string(need));
+    Device *d = nullptr;
+    uint64_t address = 0;
+    if (frtError e = checkDeviceRange(ds->buffers[i].first, need, d, address, t.name.c_str())) return e;
+    FRT_REQUIRE(d == model->device, FRT_ERROR_INVALID_POINTER,
+                "frtModelExecute: buffer for '" + t.name + "' is on another device than the model");
+    addresses.push_back(address);
+  }
+  return ok();
+}
+
+std::string nodesOf(const pkg::Task &t) {
+  std::string s;
+  for (const std::string &n : t.onnxNodes) s += (s.empty() ? "" : ", ") + n;
+  return s.empty() ? t.name : s;
+}
+
+void gmCopy(sim::GlobalMemory &gm, uint64_t dst, uint64_t src, uint64_t n) {
+  std::vector<uint8_t> bounce(n);
+  gm.read(src, bounce.data(), n);
+  gm.write(dst, bounce.data(), n);
+}
+
+// One execution; returns a failure or fills `prof`. Runs with the model's run lock held.
+std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
+                               const std::vector<uint64_t> &out, ModelProfile &prof) {
+  const auto wallStart = std::chrono::steady_clock::now();
+  Device &d = *m.device;
+  const pkg::Package &p = m.package;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  sim::Simulator &sim = simulatorOf(d);
+  sim::GlobalMemory &gm = sim.gm();
+  prof.clockMhz = d.config.chip.clockMhz;
+  for (size_t i = 0; i < p.inputs.size(); ++i) {
+    const pkg::Tensor &t = p.tensors[p.inputs[i]];
+    gmCopy(gm, m.region + t.offset, in[i], t.dataBytes());
+  }
+  for (const pkg::Task &task : p.tasks) {
+    TaskProfile tp;
+    tp.name = task.name;
+    tp.opType = task.opType;
+    tp.onnxNodes = task.onnxNodes;
+    tp.startCycle = prof.cycles;
+    if (task.isHost) {
+      const auto start = std::chrono::steady_clock::now();
+      std::vector<HostTensor> ins, outs;
+      for (uint32_t x : task.host.inputs) {
+        HostTensor h{&p.tensors[x], std::vector<uint8_t>(p.tensors[x].dataBytes())};
+        gm.read(m.region + p.tensors[x].offset, h.bytes.data(), h.bytes.size());
+        ins.push_back(std::move(h));
+      }
+      for (uint32_t x : task.host.outputs)
+        outs.push_back({&p.tensors[x], std::vector<uint8_t>(p.tensors[x].dataBytes())});
+      if (Status s = runHostOp(task, ins, outs); !s)
+        return Failure{FRT_ERROR_INVALID_FILE, m.name + ": " + s.error().message};
+      for (const HostTensor &h : outs) gm.write(m.region + h.desc->offset, h.bytes.data(), h.bytes.size());
+      tp.host = true;
+      tp.hostReason = task.host.reason;
+      tp.deviceUs = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+      prof.simulatedUs += tp.deviceUs;
+      prof.tasks.push_back(std::move(tp));
+      continue;
+    }
+    std::vector<uint64_t> words;
+    for (uint32_t x : task.launch.tensors) words.push_back(m.region + p.tensors[x].offset);
+    sim::LaunchInfo launch;
+    launch.dataBase = m.kernelData[task.launch.kernel];
+    launch.args = gm.findFree(words.size() * 8, 512, 0x1000);
+    if (!launch.args || !gm.allocate(launch.args, words.size() * 8, "kernel arguments"))
+      return Failure{FRT_ERROR_OUT_OF_MEMORY, m.name + ": no device memory for kernel arguments"};
+    gm.write(launch.args, words.data(), words.size() * 8);
+    sim::SimOptions options;
+    options.mode = d.mode;
+    options.blockDim = task.launch.blockDim;
+    options.backend = d.rtl.get();
+    options.trace = m.tracing;
+    Expected<sim::RunResult> result = sim.run(p.kernels[task.launch.kernel].binary, launch, options);
+    gm.release(launch.args);
+    if (!result) {
+      const frtError code = result.error().code == ExitCode::DeviceFault ? FRT_ERROR_DEVICE_FAULT
+                                                                         : FRT_ERROR_INTERNAL;
+      return Failure{code, m.name + ": task '" + task.name + "' (" + task.opType + ", ONNX nodes: " +
+                               nodesOf(task) + "), kernel " + p.kernels[task.launch.kernel].name +
+                               ": " + result.error().message};
+    }
+    tp.blockDim = task.launch.blockDim;
+    tp.cycles = result->cycles;
+    tp.deviceUs = result->latencyUs + d.config.runtime.kernelLaunchUs;
+    for (const sim::CoreStats &c : result->cores) tp.macs += c.macs;
+    for (int pipe = 0; pipe < sim::kNumPipes; ++pipe) {
+      uint64_t busy = 0;
+      for (const sim::CoreStats &c : result->cores) busy += c.pipes[pipe].busyCycles;
+      const double capacity = double(result->cycles) * double(std::max<size_t>(result->cores.size(), 1));
+      tp.pipes.push_back({sim::pipeLabel(pipe), capacity > 0 ? double(busy) / capacity : 0.0});
+    }
+    for (const sim::TraceSlice &sl : result->trace)
+      tp.trace.push_back({sl.core, sl.pipe, prof.cycles + sl.start, sl.duration, sl.pc});
+    prof.cycles += result->cycles;
+    prof.simulatedUs += tp.deviceUs;
+    prof.tasks.push_back(std::move(tp));
+  }
+  for (size_t i = 0; i < p.outputs.size(); ++i) {
+    const pkg::Tensor &t = p.tensors[p.outputs[i]];
+    gmCopy(gm, out[i], m.region + t.offset, t.dataBytes());
+  }
+  prof.wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
+  return std::nullopt;
+}
+
+void executeAndRecord(frtModelImpl *m, const std::vector<uint64_t> &in, const std::vector<uint64_t> &out,
+                      std::optional<Failure> &failure) {
+  std::lock_guard<std::mutex> run(m->runMutex);
+  ModelProfile prof;
+  failure = execute(*m, in, out, prof);
+  if (!failure) {
+    m->profile = std::move(prof);
+    m->hasProfile = true;
+  }
+}
+
+} // namespace
+
+namespace fractal::runtime {
+
+void releaseModelsLocked(Device *device) {
+  Runtime &r = state();
+  std::vector<frtModelImpl *> doomed;
+  for (frtModelImpl *m : r.models)
+    if (!device || m->device == device) doomed.push_back(m);
+  for (frtModelImpl *m : doomed) {
+    if (device) releaseModel(m); // after frtFinalize the devices are gone with their memory
+    r.models.erase(m);
+    delete m;
+  }
+  if (!device) {
+    for (frtDatasetImpl *ds : r.datasets) delete ds;
+    r.datasets.clear();
+  }
+}
+
+bool lastModelProfile(frtModel model, ModelProfile &out) {
+  {
+    Runtime &r = state();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (!liveModel(r, model)) {
+      fail(FRT_ERROR_INVALID_HANDLE, "lastModelProfile: not a loaded model");
+      return false;
+    }
+  }
+  std::lock_guard<std::mutex> run(model->runMutex);
+  if (!model->hasProfile) {
+    fail(FRT_ERROR_INVALID_PARAM, "lastModelProfile: the model has not finished an execution yet");
+    return false;
+  }
+  out = model->profile;
+  return true;
+}
+
+void setModelTracing(frtModel model, bool on) {
+  Runtime &r = state();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (liveModel(r, model)) {
+    std::lock_guard<std::mutex> run(model->runMutex);
+    model->tracing = on;
+  }
+}
+
+} // namespace fractal::runtime
+
+extern "C" {
+
+frtError frtModelLoadFromFile(const char *path, frtModel *model) {
+  if (!path) return fail(FRT_ERROR_INVALID_PARAM, "frtModelLoadFromFile: path is NULL");
+  return loadModel(pkg::readPackageFile(path), path, model);
+}
+
+frtError frtModelLoadFromMem(const void *data, size_t size, frtModel *model) {
+  if (!data || size == 0) return fail(FRT_ERROR_INVALID_PARAM, "frtModelLoadFromMem: no data");
+  return loadModel(pkg::parsePackage(static_cast<const uint8_t *>(data), size, "<memory>"), "<memory>", model);
+}
+
+frtError frtModelUnload(frtModel model) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(liveModel(r, model), FRT_ERROR_INVALID_HANDLE,
+              "frtModelUnload: not a loaded model (unloaded twice?)");
+  // Queued executions use the model: let the device's streams finish first.
+  for (frtStreamImpl *s : r.streams)
+    if (s->context->device == model->device)
+      if (std::unique_ptr<Failure> f = drain(s)) streamFailed(s, *f);
+  releaseModel(model);
+  r.models.erase(model);
+  delete model;
+  return ok();
+}
+
+frtError frtModelGetNumInputs(frtModel model, size_t *count) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(liveModel(r, model), FRT_ERROR_INVALID_HANDLE, "frtModelGetNumInputs: not a loaded model");
+  FRT_REQUIRE(count, FRT_ERROR_INVALID_PARAM, "frtModelGetNumInputs: count is NULL");
+  *count = model->package.inputs.size();
+  return ok();
+}
+
+frtError frtModelGetNumOutputs(frtModel model, size_t *count) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(liveModel(r, model), FRT_ERROR_INVALID_HANDLE, "frtModelGetNumOutputs: not a loaded model");
+  FRT_REQUIRE(count, FRT_ERROR_INVALID_PARAM, "frtModelGetNumOutputs: count is NULL");
+  *count = model->package.outputs.size();
+  return ok();
+}
+
+frtError frtModelGetInputDesc(frtModel model, size_t index, frtTensorDesc *desc) {
+  return describe(model, index, desc, true);
+}
+
+frtError frtModelGetOutputDesc(frtModel model, size_t index, frtTensorDesc *desc) {
+  return describe(model, index, desc, false);
+}
+
+frtError frtCreateDataset(frtDataset *dataset) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(dataset, FRT_ERROR_INVALID_PARAM, "frtCreateDataset: dataset is NULL");
+  auto *ds = new frtDatasetImpl;
+  r.datasets.insert(ds);
+  *dataset = ds;
+  return ok();
+}
+
+frtError frtDestroyDataset(frtDataset dataset) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(dataset && r.datasets.count(dataset), FRT_ERROR_INVALID_HANDLE,
+              "frtDestroyDataset: not a live dataset (destroyed twice?)");
+  r.datasets.erase(dataset);
+  delete dataset;
+  return ok();
+}
+
+frtError frtAddDatasetBuffer(frtDataset dataset, void *devPtr, size_t size) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(dataset && r.datasets.count(dataset), FRT_ERROR_INVALID_HANDLE,
+              "frtAddDatasetBuffer: not a live dataset");
+  FRT_REQUIRE(devPtr && size > 0, FRT_ERROR_INVALID_PARAM, "frtAddDatasetBuffer: no buffer");
+  dataset->buffers.push_back({devPtr, size});
+  return ok();
+}
+
+frtError frtGetDatasetNumBuffers(frtDataset dataset, size_t *count) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(dataset && r.datasets.count(dataset), FRT_ERROR_INVALID_HANDLE,
+              "frtGetDatasetNumBuffers: not a live dataset");
+  FRT_REQUIRE(count, FRT_ERROR_INVALID_PARAM, "frtGetDatasetNumBuffers: count is NULL");
+  *count = dataset->buffers.size();
+  return ok();
+}
+
+frtError frtModelExecuteAsync(frtModel model, frtDataset inputs, frtDataset outputs, frtStream stream) {
+  frtStreamImpl *s = nullptr;
+  std::vector<uint64_t> in, out;
+  {
+    FRT_LOCKED_INIT(r);
+    FRT_REQUIRE(liveModel(r, model), FRT_ERROR_INVALID_HANDLE, "frtModelExecute: not a loaded model");
+    FRT_REQUIRE(inputs && r.datasets.count(inputs) && outputs && r.datasets.count(outputs),
+                FRT_ERROR_INVALID_HANDLE, "frtModelExecute: inputs or outputs is not a live dataset");
+    if (frtError e = resolveStream(stream, s)) return e;
+    FRT_REQUIRE(s->context->device == model->device, FRT_ERROR_INVALID_HANDLE,
+                "frtModelExecute: the model is loaded on another device than the stream's");
+    if (frtError e = checkDataset(model, inputs, true, in)) return e;
+    if (frtError e = checkDataset(model, outputs, false, out)) return e;
+  }
+  enqueue(s, [model, in, out, s] {
+    std::optional<Failure> failure;
+    executeAndRecord(model, in, out, failure);
+    if (failure) {
+      streamFailed(s, *failure);
+      return;
+    }
+    double us;
+    {
+      std::lock_guard<std::mutex> run(model->runMutex);
+      us = model->profile.simulatedUs;
+    }
+    std::lock_guard<std::mutex> streamLock(s->mutex);
+    s->simulatedUs += us;
+  });
+  return ok();
+}
+
+frtError frtModelExecute(frtModel model, frtDataset inputs, frtDataset outputs) {
+  frtStreamImpl *s = nullptr;
+  {
+    FRT_LOCKED_INIT(r);
+    if (frtError e = resolveStream(nullptr, s)) return e;
+  }
+  if (frtError e = frtModelExecuteAsync(model, inputs, outputs, nullptr)) return e;
+  if (std::unique_ptr<Failure> f = drain(s)) return fail(*f);
+  return ok();
+}
+
+} // extern "C"

@@ -1,0 +1,189 @@
+// The model package reader: round trip, and every kind of damage rejected with a message (never a
+// crash): each truncation, each flipped byte, and semantic corruption behind a valid checksum.
+#include "fractal/isa/Assembler.h"
+#include "fractal/package/Package.h"
+#include "fractal/support/Npy.h"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace fractal;
+using namespace fractal::pkg;
+
+Package samplePackage() {
+  Package p;
+  p.producer = "test";
+  p.sourceModel = "sample.onnx";
+  p.target = "edge";
+  p.targetDigest = 42;
+  p.gmBytes = 4096;
+  Tensor in{"x", DType::F32, {2, 3}, 0, 512, TensorKind::Input};
+  Tensor w{"w", DType::F32, {3}, 512, 512, TensorKind::Constant};
+  w.data = std::vector<uint8_t>(12, 7);
+  Tensor out{"y", DType::F32, {2, 3}, 1024, 512, TensorKind::Output};
+  Tensor view{"y_flat", DType::F32, {6}, 1024, 512, TensorKind::Activation};
+  view.aliasOf = 2;
+  p.tensors = {in, w, out, view};
+  p.inputs = {0};
+  p.outputs = {2};
+  Expected<isa::KernelBinary> k = isa::assemble(".node \"Add_0\"\n.text\n  nop\n  end\n", "k.s");
+  EXPECT_TRUE(k.ok());
+  p.kernels.push_back({"add", *k});
+  Task launch;
+  launch.name = "Add_0";
+  launch.opType = "Add";
+  launch.onnxNodes = {"Add_0"};
+  launch.launch = {0, 2, {0, 1, 2}};
+  Task host;
+  host.name = "copy";
+  host.opType = "Copy";
+  host.isHost = true;
+  host.host.opType = "Copy";
+  host.host.inputs = {2};
+  host.host.outputs = {3};
+  host.host.ints["axes"] = {1, -1};
+  host.host.floats["value"] = 0.5f;
+  host.host.reason = "test";
+  p.tasks = {launch, host};
+  return p;
+}
+
+std::string parseError(const Package &p) {
+  std::vector<uint8_t> bytes = serializePackage(p);
+  Expected<Package> r = parsePackage(bytes.data(), bytes.size(), "p.fpk");
+  return r ? "" : r.error().message;
+}
+
+TEST(Package, RoundTrip) {
+  Package p = samplePackage();
+  std::vector<uint8_t> bytes = serializePackage(p);
+  Expected<Package> r = parsePackage(bytes.data(), bytes.size(), "p.fpk");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->target, "edge");
+  EXPECT_EQ(r->targetDigest, 42u);
+  ASSERT_EQ(r->tensors.size(), 4u);
+  EXPECT_EQ(r->tensors[1].data, p.tensors[1].data);
+  EXPECT_EQ(r->tensors[3].aliasOf, 2u);
+  EXPECT_EQ(r->tensors[0].aliasOf, kNoAlias);
+  EXPECT_EQ(r->tasks[0].launch.blockDim, 2u);
+  EXPECT_EQ(r->tasks[0].launch.tensors, (std::vector<uint32_t>{0, 1, 2}));
+  EXPECT_TRUE(r->tasks[1].isHost);
+  EXPECT_EQ(r->tasks[1].host.ints.at("axes"), (std::vector<int64_t>{1, -1}));
+  EXPECT_EQ(r->tasks[1].host.floats.at("value"), 0.5f);
+  EXPECT_EQ(r->tasks[1].host.reason, "test");
+  ASSERT_EQ(r->kernels.size(), 1u);
+  EXPECT_EQ(r->kernels[0].binary.code.size(), 2u);
+  EXPECT_EQ(r->kernels[0].binary.debug.at(0).note, "Add_0");
+}
+
+TEST(Package, EveryTruncationIsRejected) {
+  std::vector<uint8_t> bytes = serializePackage(samplePackage());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    Expected<Package> r = parsePackage(bytes.data(), n, "p.fpk");
+    ASSERT_FALSE(r.ok()) << "accepted a package cut to " << n << " bytes";
+    EXPECT_EQ(r.error().code, ExitCode::BadInput);
+  }
+}
+
+TEST(Package, EveryFlippedByteIsRejected) {
+  const std::vector<uint8_t> good = serializePackage(samplePackage());
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::vector<uint8_t> bytes = good;
+    bytes[i] ^= 0x5a;
+    Expected<Package> r = parsePackage(bytes.data(), bytes.size(), "p.fpk");
+    ASSERT_FALSE(r.ok()) << "accepted a flip at byte " << i;
+  }
+}
+
+TEST(Package, SemanticCorruptionBehindAValidChecksum) {
+  struct Case {
+    const char *expected;
+    void (*damage)(Package &);
+  };
+  const Case cases[] = {
+      {"tensor 2 'y': bytes [4000, +512) lie outside the model's 4096-byte memory region",
+       [](Package &p) { p.tensors[2].offset = 4000; }},
+      {"tensor 2 'y': bytes [18446744073709551615, +512) lie outside",
+       [](Package &p) { p.tensors[2].offset = UINT64_MAX; }},
+      {"tensor 0 'x': reserves 8 bytes but its elements need 24", [](Package &p) { p.tensors[0].bytes = 8; }},
+      {"tensor 0 'x': negative dimension -2", [](Package &p) { p.tensors[0].shape = {-2, 3}; }},
+      {"tensor 0 'x': shape has more than 2^48 elements",
+       [](Package &p) { p.tensors[0].shape = {1 << 30, 1 << 30}; }},
+      {"tensor 1 'w': constant holds 4 bytes, expected 12", [](Package &p) { p.tensors[1].data.resize(4); }},
+      {"tensor 0 'x': only constants carry data", [](Package &p) { p.tensors[0].data = {1}; }},
+      {"tensor 3 'y_flat': aliases a tensor that does not exist", [](Package &p) { p.tensors[3].aliasOf = 9; }},
+      {"tensor 3 'y_flat': view lies outside the tensor it aliases", [](Package &p) { p.tensors[3].offset = 0; }},
+      {"input list refers to tensor 7, but the package has 4", [](Package &p) { p.inputs = {7}; }},
+      {"input list: tensor 'w' is not an input", [](Package &p) { p.inputs = {1}; }},
+      {"output list refers to tensor 5", [](Package &p) { p.outputs = {5}; }},
+      {"task 0 'Add_0': launches kernel 3, but the package has 1", [](Package &p) { p.tasks[0].launch.kernel = 3; }},
+      {"task 0 'Add_0': block_dim 0 outside 1..65535", [](Package &p) { p.tasks[0].launch.blockDim = 0; }},
+      {"task 0 'Add_0' refers to tensor 4, but the package has 4", [](Package &p) { p.tasks[0].launch.tensors = {4}; }},
+      {"task 1 'copy' refers to tensor 99", [](Package &p) { p.tasks[1].host.outputs = {99}; }},
+      {"task 1 'copy': host op without an op type", [](Package &p) { p.tasks[1].host.opType.clear(); }},
+  };
+  for (const Case &c : cases) {
+    Package p = samplePackage();
+    c.damage(p);
+    std::string error = parseError(p);
+    EXPECT_NE(error.find(c.expected), std::string::npos) << "expected: " << c.expected << "\ngot: " << error;
+    EXPECT_EQ(error.rfind("p.fpk: ", 0), 0u) << error;
+  }
+}
+
+TEST(Package, OtherFilesAndVersions) {
+  const uint8_t notPackage[32] = {'P', 'K'};
+  Expected<Package> r = parsePackage(notPackage, sizeof notPackage, "x.fpk");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "x.fpk: not a model package (no FRACTPKG magic)");
+  std::vector<uint8_t> bytes = serializePackage(samplePackage());
+  bytes[8] = 9; // format version
+  r = parsePackage(bytes.data(), bytes.size(), "v.fpk");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "v.fpk: package format version 9, this build reads version 1; recompile the model");
+}
+
+TEST(Npy, RoundTripAndShapes) {
+  for (std::vector<int64_t> shape : {std::vector<int64_t>{}, {4}, {2, 3}, {1, 0, 5}}) {
+    NpyArray a{"<f4", shape, {}};
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    for (int64_t i = 0; i < n * 4; ++i) a.data.push_back(uint8_t(i));
+    std::vector<uint8_t> bytes = serializeNpy(a);
+    EXPECT_EQ((10 + bytes[8]) % 64, 0) << "header not padded to 64 bytes";
+    Expected<NpyArray> b = parseNpy(bytes, "a.npy");
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    EXPECT_EQ(b->descr, "<f4");
+    EXPECT_EQ(b->shape, shape);
+    EXPECT_EQ(b->data, a.data);
+  }
+}
+
+TEST(Npy, DamageIsRejected) {
+  NpyArray a{"<f4", {2, 2}, std::vector<uint8_t>(16, 1)};
+  const std::vector<uint8_t> good = serializeNpy(a);
+  for (size_t n = 0; n < good.size(); ++n) {
+    std::vector<uint8_t> cut(good.begin(), good.begin() + long(n));
+    EXPECT_FALSE(parseNpy(cut, "a.npy").ok()) << "accepted a cut to " << n;
+  }
+  auto withHeader = [&](const std::string &from, const std::string &to) {
+    std::string text(good.begin(), good.end());
+    text.replace(text.find(from), from.size(), to);
+    return parseNpy(std::vector<uint8_t>(text.begin(), text.end()), "a.npy");
+  };
+  Expected<NpyArray> r = withHeader("'fortran_order': False", "'fortran_order': True ");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "a.npy: not a valid .npy file: Fortran-ordered arrays are not supported (save in C order)");
+  r = withHeader("<f4", "<c8");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("dtype '<c8' is not supported"), std::string::npos);
+  r = withHeader("(2, 2)", "(2, 3)");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "a.npy: not a valid .npy file: shape and dtype need 24 data bytes, the file has 16");
+  r = withHeader("(2, 2)", "(2,-2)");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("shape entry '-2' is not a dimension"), std::string::npos);
+}
+
+} // namespace

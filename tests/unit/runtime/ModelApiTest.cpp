@@ -1,0 +1,259 @@
+// The model API (frtModel*, frtDataset*): load, describe, execute (sync and async), profiles, the
+// host fallback, misuse, device faults, and several threads x streams x models at once. Packages
+// are built here from hand-written kernels, so the runtime is tested without the compiler.
+#include "fractal/runtime/ModelProfile.h"
+#include "fractal/runtime/fractal_runtime.h"
+
+#include "fractal/isa/Assembler.h"
+#include "fractal/package/Package.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <atomic>
+#include <thread>
+
+using namespace fractal;
+
+namespace {
+
+// y = x + w over 64 floats (one vector repeat); args x, w, y. With `fault`, y's address is bogus.
+isa::KernelBinary addKernel(bool fault) {
+  std::string text = std::string(R"(.node "Add_0"
+.text
+  mfsr x1, args
+  ld x2, gm[x1]
+  ld x3, gm[x1], offset=8
+  ld x4, gm[x1], offset=16
+)") + (fault ? "  li x4, 0x7ffffff00\n" : "") + R"(  li x5, 256
+  li x6, 512
+  gm2ub ub[x0], gm[x2], len=8
+  gm2ub ub[x5], gm[x3], len=8
+  set_flag mte2, v, 0
+  wait_flag mte2, v, 0
+  vadd.f32 ub[x6], ub[x0], ub[x5]
+  set_flag v, mte3, 0
+  wait_flag v, mte3, 0
+  ub2gm gm[x4], ub[x6], len=8
+  end
+)";
+  Expected<isa::KernelBinary> k = isa::assemble(text, "add.s");
+  EXPECT_TRUE(k.ok()) << (k ? "" : k.error().message);
+  return *k;
+}
+
+// Inputs x [64]; constant w = 0.5 * i; task 0: kernel y = x + w; task 1: host Add z = y + x
+// (the broadcast fallback); outputs y and z.
+std::vector<uint8_t> package(const std::string &target = "edge", bool fault = false) {
+  pkg::Package p;
+  p.target = target;
+  p.targetDigest = pkg::targetDigest(*loadChipConfig(target));
+  p.sourceModel = "test.onnx";
+  p.gmBytes = 4 * 512;
+  pkg::Tensor x{"x:0", pkg::DType::F32, {64}, 0, 512, pkg::TensorKind::Input};
+  pkg::Tensor w{"w", pkg::DType::F32, {64}, 512, 512, pkg::TensorKind::Constant};
+  for (int i = 0; i < 64; ++i) {
+    float v = 0.5f * float(i);
+    const auto *b = reinterpret_cast<const uint8_t *>(&v);
+    w.data.insert(w.data.end(), b, b + 4);
+  }
+  pkg::Tensor y{"y", pkg::DType::F32, {64}, 1024, 512, pkg::TensorKind::Output};
+  pkg::Tensor z{"z", pkg::DType::F32, {1, 64}, 1536, 512, pkg::TensorKind::Output};
+  p.tensors = {x, w, y, z};
+  p.inputs = {0};
+  p.outputs = {2, 3};
+  p.kernels.push_back({"add", addKernel(fault)});
+  pkg::Task add;
+  add.name = "Add_0";
+  add.opType = "Add";
+  add.onnxNodes = {"Add_0"};
+  add.launch = {0, 1, {0, 1, 2}};
+  pkg::Task host;
+  host.name = "Add_1";
+  host.opType = "Add";
+  host.onnxNodes = {"Add_1"};
+  host.isHost = true;
+  host.host = {"Add", {2, 0}, {3}, {}, {}, "broadcast"};
+  p.tasks = {add, host};
+  return pkg::serializePackage(p);
+}
+
+class Models : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_EQ(frtInit("edge:functional,edge:timing,cloud:functional"), FRT_SUCCESS);
+    ASSERT_EQ(frtSetDevice(0), FRT_SUCCESS);
+  }
+  void TearDown() override { frtFinalize(); }
+
+  frtModel load(const std::vector<uint8_t> &bytes) {
+    frtModel m = nullptr;
+    EXPECT_EQ(frtModelLoadFromMem(bytes.data(), bytes.size(), &m), FRT_SUCCESS) << frtGetRecentErrMsg();
+    return m;
+  }
+
+  // Runs `m` on x = i - 10 and checks y and z; returns the call's status.
+  frtError runAndCheck(frtModel m, frtStream stream = nullptr) {
+    std::vector<float> x(64);
+    for (int i = 0; i < 64; ++i) x[size_t(i)] = float(i) - 10;
+    void *dx, *dy, *dz;
+    frtMalloc(&dx, 256, FRT_MEM_MALLOC_HUGE_FIRST);
+    frtMalloc(&dy, 256, FRT_MEM_MALLOC_HUGE_FIRST);
+    frtMalloc(&dz, 256, FRT_MEM_MALLOC_HUGE_FIRST);
+    frtMemcpy(dx, 256, x.data(), 256, FRT_MEMCPY_HOST_TO_DEVICE);
+    frtDataset in, out;
+    frtCreateDataset(&in);
+    frtCreateDataset(&out);
+    frtAddDatasetBuffer(in, dx, 256);
+    frtAddDatasetBuffer(out, dy, 256);
+    frtAddDatasetBuffer(out, dz, 256);
+    frtError e = stream ? frtModelExecuteAsync(m, in, out, stream) : frtModelExecute(m, in, out);
+    if (e == FRT_SUCCESS && stream) e = frtSynchronizeStream(stream);
+    if (e == FRT_SUCCESS) {
+      std::vector<float> y(64), z(64);
+      frtMemcpy(y.data(), 256, dy, 256, FRT_MEMCPY_DEVICE_TO_HOST);
+      frtMemcpy(z.data(), 256, dz, 256, FRT_MEMCPY_DEVICE_TO_HOST);
+      for (int i = 0; i < 64; ++i) {
+        EXPECT_EQ(y[size_t(i)], x[size_t(i)] + 0.5f * float(i)) << i;
+        EXPECT_EQ(z[size_t(i)], y[size_t(i)] + x[size_t(i)]) << i;
+      }
+    }
+    frtDestroyDataset(in);
+    frtDestroyDataset(out);
+    frtFree(dx);
+    frtFree(dy);
+    frtFree(dz);
+    return e;
+  }
+};
+
+TEST_F(Models, LoadDescribeExecuteProfile) {
+  frtModel m = load(package());
+  size_t n = 0;
+  ASSERT_EQ(frtModelGetNumInputs(m, &n), FRT_SUCCESS);
+  EXPECT_EQ(n, 1u);
+  ASSERT_EQ(frtModelGetNumOutputs(m, &n), FRT_SUCCESS);
+  EXPECT_EQ(n, 2u);
+  frtTensorDesc d;
+  ASSERT_EQ(frtModelGetInputDesc(m, 0, &d), FRT_SUCCESS);
+  EXPECT_STREQ(d.name, "x:0");
+  EXPECT_EQ(d.dataType, FRT_FLOAT);
+  EXPECT_EQ(d.numDims, 1u);
+  EXPECT_EQ(d.dims[0], 64);
+  EXPECT_EQ(d.size, 256u);
+  ASSERT_EQ(frtModelGetOutputDesc(m, 1, &d), FRT_SUCCESS);
+  EXPECT_STREQ(d.name, "z");
+  EXPECT_EQ(d.numDims, 2u);
+  EXPECT_EQ(frtModelGetOutputDesc(m, 2, &d), FRT_ERROR_INVALID_PARAM);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "frtModelGetOutputDesc: index 2 out of range (the model has 2)");
+
+  runtime::ModelProfile prof;
+  EXPECT_FALSE(runtime::lastModelProfile(m, prof));
+  ASSERT_EQ(runAndCheck(m), FRT_SUCCESS) << frtGetRecentErrMsg();
+  ASSERT_TRUE(runtime::lastModelProfile(m, prof));
+  ASSERT_EQ(prof.tasks.size(), 2u);
+  EXPECT_FALSE(prof.tasks[0].host);
+  EXPECT_EQ(prof.tasks[0].onnxNodes, std::vector<std::string>{"Add_0"});
+  EXPECT_TRUE(prof.tasks[1].host);
+  EXPECT_EQ(prof.tasks[1].hostReason, "broadcast");
+  EXPECT_EQ(frtModelUnload(m), FRT_SUCCESS);
+}
+
+TEST_F(Models, TimingModeCountsCycles) {
+  ASSERT_EQ(frtSetDevice(1), FRT_SUCCESS);
+  frtModel m = load(package());
+  frtStream s;
+  frtCreateStream(&s);
+  ASSERT_EQ(runAndCheck(m, s), FRT_SUCCESS) << frtGetRecentErrMsg();
+  runtime::ModelProfile prof;
+  ASSERT_TRUE(runtime::lastModelProfile(m, prof));
+  EXPECT_GT(prof.tasks[0].cycles, 0u);
+  EXPECT_EQ(prof.cycles, prof.tasks[0].cycles);
+  double v = 0;
+  for (const runtime::PipeUse &u : prof.tasks[0].pipes)
+    if (u.pipe == "v") v = u.ratio;
+  EXPECT_GT(v, 0.0);
+  EXPECT_LT(v, 1.0);
+  frtDestroyStream(s);
+}
+
+TEST_F(Models, Misuse) {
+  frtModel m = nullptr;
+  EXPECT_EQ(frtModelLoadFromMem(nullptr, 0, &m), FRT_ERROR_INVALID_PARAM);
+  std::vector<uint8_t> bytes = package();
+  EXPECT_EQ(frtModelLoadFromMem(bytes.data(), bytes.size(), nullptr), FRT_ERROR_INVALID_PARAM);
+  std::vector<uint8_t> bad = bytes;
+  bad.back() ^= 1;
+  EXPECT_EQ(frtModelLoadFromMem(bad.data(), bad.size(), &m), FRT_ERROR_INVALID_FILE);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "<memory>: checksum mismatch: the file is corrupt");
+  EXPECT_EQ(frtModelLoadFromFile("/nonexistent.fpk", &m), FRT_ERROR_INVALID_FILE);
+
+  // Another target's package.
+  std::vector<uint8_t> cloud = package("cloud");
+  EXPECT_EQ(frtModelLoadFromMem(cloud.data(), cloud.size(), &m), FRT_ERROR_INVALID_FILE);
+  EXPECT_NE(std::string(frtGetRecentErrMsg()).find("compiled for target 'cloud'"), std::string::npos);
+
+  m = load(bytes);
+  frtDataset in, out;
+  frtCreateDataset(&in);
+  frtCreateDataset(&out);
+  EXPECT_EQ(frtModelExecute(m, in, out), FRT_ERROR_INVALID_PARAM);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "frtModelExecute: the inputs dataset has 0 buffer(s), the model has 1 inputs");
+  void *small;
+  frtMalloc(&small, 128, FRT_MEM_MALLOC_HUGE_FIRST);
+  frtAddDatasetBuffer(in, small, 128);
+  EXPECT_EQ(frtModelExecute(m, in, out), FRT_ERROR_INVALID_PARAM);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "frtModelExecute: inputs buffer 0 ('x:0') holds 128 bytes, the tensor needs 256");
+  frtDataset hostIn;
+  frtCreateDataset(&hostIn);
+  float host[64];
+  frtAddDatasetBuffer(hostIn, host, sizeof host);
+  EXPECT_EQ(frtModelExecute(m, hostIn, out), FRT_ERROR_INVALID_POINTER);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "x:0 is not a device pointer");
+  EXPECT_EQ(frtAddDatasetBuffer(in, nullptr, 4), FRT_ERROR_INVALID_PARAM);
+
+  EXPECT_EQ(frtModelUnload(m), FRT_SUCCESS);
+  EXPECT_EQ(frtModelUnload(m), FRT_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(frtModelExecute(m, in, out), FRT_ERROR_INVALID_HANDLE);
+  size_t n;
+  EXPECT_EQ(frtModelGetNumInputs(m, &n), FRT_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(frtDestroyDataset(hostIn), FRT_SUCCESS);
+  EXPECT_EQ(frtDestroyDataset(hostIn), FRT_ERROR_INVALID_HANDLE);
+  frtDestroyDataset(in);
+  frtDestroyDataset(out);
+  frtFree(small);
+}
+
+TEST_F(Models, DeviceFaultNamesTheTaskAndNode) {
+  frtModel m = load(package("edge", /*fault=*/true));
+  EXPECT_EQ(runAndCheck(m), FRT_ERROR_DEVICE_FAULT);
+  std::string message = frtGetRecentErrMsg();
+  EXPECT_NE(message.find("task 'Add_0' (Add, ONNX nodes: Add_0), kernel add"), std::string::npos) << message;
+  EXPECT_NE(message.find("ub2gm"), std::string::npos) << message;
+  EXPECT_NE(message.find("Add_0"), std::string::npos) << message;
+}
+
+TEST_F(Models, ThreadsStreamsAndModelsAtOnce) {
+  // 4 threads, each with its own stream on device 0 or 1, two models per device, 5 runs each.
+  std::vector<std::thread> threads;
+  std::vector<frtModel> models(4);
+  for (int d = 0; d < 2; ++d) {
+    ASSERT_EQ(frtSetDevice(d), FRT_SUCCESS);
+    models[size_t(2 * d)] = load(package());
+    models[size_t(2 * d + 1)] = load(package());
+  }
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      frtSetDevice(t / 2);
+      frtStream s;
+      frtCreateStream(&s);
+      for (int run = 0; run < 5; ++run)
+        if (runAndCheck(models[size_t((t + run) % 2 + 2 * (t / 2))], s) != FRT_SUCCESS) ++failures;
+      frtDestroyStream(s);
+    });
+  for (std::thread &t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+} // namespace

@@ -1,0 +1,324 @@
+// `fractal run` and `fractal info`: a model package (or an ONNX model, compiled in memory) on a
+// simulated device through the runtime's model API, with .npy inputs and outputs, a JSON report,
+// and an msprof-style profile (op_summary.csv + Perfetto trace).
+#include "ArgParser.h"
+#include "Commands.h"
+
+#ifdef FRACTAL_HAS_MLIR
+#include "fractal/onnx/OnnxCompile.h"
+#endif
+#include "fractal/runtime/ModelProfile.h"
+#include "fractal/runtime/fractal_runtime.h"
+#include "fractal/support/File.h"
+#include "fractal/support/Json.h"
+#include "fractal/support/Npy.h"
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace fractal::cli {
+namespace {
+
+const char *npyDescr(pkg::DType t) {
+  switch (t) {
+  case pkg::DType::F32: return "<f4";
+  case pkg::DType::F16: return "<f2";
+  case pkg::DType::I64: return "<i8";
+  case pkg::DType::I32: return "<i4";
+  case pkg::DType::I8: return "|i1";
+  case pkg::DType::Bool: return "|b1";
+  }
+  return "?";
+}
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// Output file name for a tensor name: characters a file name cannot hold become '_'.
+std::string fileNameFor(const std::string &name) {
+  std::string out = name;
+  for (char &c : out)
+    if (c == '/' || c == '\\' || c == ':' || c == '\0') c = '_';
+  return out.empty() || out == "." || out == ".." ? "output_" + out : out;
+}
+
+// Deterministic data for an input nobody gave: uniform in [-1, 1) (0/1 for bool, small integers).
+NpyArray randomInput(const pkg::Tensor &t, uint32_t seed) {
+  NpyArray a{npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  const int64_t n = t.elementCount();
+  for (int64_t i = 0; i < n; ++i) {
+    float f = uniform(rng);
+    switch (t.dtype) {
+    case pkg::DType::F32: std::memcpy(&a.data[size_t(i) * 4], &f, 4); break;
+    case pkg::DType::I64: { int64_t v = int64_t(f * 4); std::memcpy(&a.data[size_t(i) * 8], &v, 8); break; }
+    case pkg::DType::I32: { int32_t v = int32_t(f * 4); std::memcpy(&a.data[size_t(i) * 4], &v, 4); break; }
+    case pkg::DType::I8: a.data[size_t(i)] = uint8_t(int8_t(f * 4)); break;
+    case pkg::DType::Bool: a.data[size_t(i)] = f > 0; break;
+    case pkg::DType::F16: break; // the caller refuses float16 inputs before this
+    }
+  }
+  return a;
+}
+
+std::string opSummaryCsv(const runtime::ModelProfile &prof) {
+  std::ostringstream s;
+  auto ratio = [](const runtime::TaskProfile &t, const char *pipe) {
+    for (const runtime::PipeUse &p : t.pipes)
+      if (p.pipe == pipe) return p.ratio;
+    return 0.0;
+  };
+  s << "Op Name,OP Type,Task Type,Block Dim,Task Start Time(us),Task Duration(us),aicore_time(cycles),"
+       "aic_mac_ratio,aic_mte1_ratio,aic_mte2_ratio,aic_fixpipe_ratio,aiv_vec_ratio,aiv_mte2_ratio,"
+       "aiv_mte3_ratio,aic_scalar_ratio,ONNX Nodes,Host Reason\n";
+  double start = 0;
+  for (const runtime::TaskProfile &t : prof.tasks) {
+    std::string nodes;
+    for (const std::string &n : t.onnxNodes) nodes += (nodes.empty() ? "" : ";") + n;
+    char line[512];
+    std::snprintf(line, sizeof line, "%s,%s,%s,%u,%.3f,%.3f,%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,",
+                  t.name.c_str(), t.opType.c_str(), t.host ? "AI_CPU" : "AI_CORE", t.blockDim, start,
+                  t.deviceUs, (unsigned long long)t.cycles, ratio(t, "m"), ratio(t, "mte1"),
+                  ratio(t, "mte2"), ratio(t, "fix"), ratio(t, "v"), ratio(t, "mte2"), ratio(t, "mte3"),
+                  ratio(t, "s"));
+    s << line << nodes << "," << t.hostReason << "\n";
+    start += t.deviceUs;
+  }
+  return s.str();
+}
+
+// Chrome/Perfetto trace: one lane of tasks, then one lane per (core, pipe) when tracing was on.
+std::string modelTrace(const runtime::ModelProfile &prof) {
+  JsonWriter j(false);
+  j.beginObject().key("traceEvents").beginArray();
+  double at = 0;
+  for (const runtime::TaskProfile &t : prof.tasks) {
+    const double startUs = t.host ? at : double(t.startCycle) / prof.clockMhz;
+    j.beginObject().field("name", t.name).field("cat", t.opType).field("ph", "X").field("ts", startUs)
+        .field("dur", t.deviceUs).field("pid", 0).field("tid", t.host ? 1 : 0).endObject();
+    for (const runtime::TraceEvent &e : t.trace)
+      j.beginObject().field("name", "pc " + std::to_string(e.pc)).field("ph", "X")
+          .field("ts", double(e.start) / prof.clockMhz).field("dur", double(e.duration) / prof.clockMhz)
+          .field("pid", 1 + e.core).field("tid", e.pipe).endObject();
+    at = startUs + t.deviceUs;
+  }
+  j.endArray().endObject();
+  return j.str();
+}
+
+std::string runReport(const std::string &model, const pkg::Package &p, const std::string &mode,
+                      const runtime::ModelProfile &prof) {
+  JsonWriter j;
+  j.beginObject().field("schema", "fractal.run/1").field("model", model).field("target", p.target)
+      .field("mode", mode).field("cycles", prof.cycles).field("simulated_us", prof.simulatedUs)
+      .field("wall_seconds", prof.wallSeconds);
+  j.key("tasks").beginArray();
+  for (const runtime::TaskProfile &t : prof.tasks) {
+    j.beginObject().field("name", t.name).field("op_type", t.opType).field("unit", t.host ? "host" : "npu");
+    j.key("onnx_nodes").beginArray();
+    for (const std::string &n : t.onnxNodes) j.value(n);
+    j.endArray();
+    if (t.host) j.field("host_reason", t.hostReason);
+    j.field("block_dim", int64_t(t.blockDim)).field("cycles", t.cycles).field("us", t.deviceUs)
+        .field("macs", t.macs);
+    j.key("pipe_utilization").beginObject();
+    for (const runtime::PipeUse &u : t.pipes) j.field(u.pipe, u.ratio);
+    j.endObject().endObject();
+  }
+  j.endArray().endObject();
+  return j.str() + "\n";
+}
+
+int runtimeError(frtError code, const std::string &what) {
+  return reportError(code == FRT_ERROR_DEVICE_FAULT ? Error::deviceFault(what + ": " + frtGetRecentErrMsg())
+                     : code == FRT_ERROR_INTERNAL   ? Error::internal(what + ": " + frtGetRecentErrMsg())
+                                                    : Error::badInput(what + ": " + frtGetRecentErrMsg()));
+}
+
+} // namespace
+
+int runRunCommand(const Args &args) {
+  std::string model, target, mode = "timing", outputDir = ".", report, profileDir, shapes;
+  std::vector<std::string> inputs;
+  bool randomInputs = false;
+  ArgParser parser("fractal run", "run a model package (or an ONNX model) on the simulated NPU");
+  parser.positional("MODEL.fpk|MODEL.onnx", "the model; an .onnx file is compiled in memory first", &model);
+  parser.list("--input", "NAME=FILE.npy", "an input tensor (split at the last '=', ONNX names may "
+              "contain ':')", &inputs, "-i");
+  parser.option("--target", "NAME|FILE", "chip config (default: the package's target; edge for .onnx)", &target);
+  parser.option("--mode", "MODE", "functional (results only) or timing (default: cycles too)", &mode);
+  parser.option("--output-dir", "DIR", "where outputs go, as NAME.npy (default: .)", &outputDir);
+  parser.option("--report", "FILE.json", "write the run report (schema fractal.run/1)", &report);
+  parser.option("--profile", "DIR", "write op_summary.csv (msprof columns) and trace.json (Perfetto)",
+                &profileDir);
+  parser.option("--input-shape", "SHAPES", "for .onnx: fix input dims as fractal compile does", &shapes);
+  parser.flag("--random-inputs", "fill inputs not given with deterministic seeded random data "
+              "(said on stderr)", &randomInputs);
+  parser.epilog("EXIT CODES: 0 ok, 2 bad model, input or flag, 3 the device faulted.");
+  if (std::optional<int> exit = parseArguments(parser, args)) return *exit;
+  if (mode != "functional" && mode != "timing")
+    return reportError(Error::badInput("fractal run: --mode must be functional or timing, got '" + mode + "'"));
+
+  // The package: read (fully validated) or compiled now.
+  pkg::Package package;
+  const bool isOnnx = model.size() > 5 && model.compare(model.size() - 5, 5, ".onnx") == 0;
+  if (isOnnx) {
+    Expected<ChipConfig> config = loadChipConfig(target.empty() ? "edge" : target);
+    if (!config) return reportError(config.error());
+#ifdef FRACTAL_HAS_MLIR
+    Expected<pkg::Package> compiled = onnx_frontend::compileOnnxModel(model, shapes, *config, "");
+#else
+    Expected<pkg::Package> compiled = Error::badInput(
+        "fractal run: this build has no MLIR compiler (FRACTAL_ENABLE_MLIR=OFF): compile " + model +
+        " with a full build first");
+#endif
+    if (!compiled) return reportError(compiled.error());
+    package = std::move(*compiled);
+  } else {
+    Expected<pkg::Package> read = pkg::readPackageFile(model);
+    if (!read) return reportError(read.error());
+    package = std::move(*read);
+  }
+  if (target.empty()) target = package.target;
+  if (!isOnnx) {
+    Expected<ChipConfig> config = loadChipConfig(target);
+    if (!config) return reportError(config.error());
+    if (config->name != package.target)
+      return reportError(Error::badInput(model + ": compiled for target '" + package.target +
+                                         "', not '" + config->name + "'; recompile with --target " +
+                                         target + " or run on --target " + package.target));
+  }
+
+  // Inputs: every NAME=FILE must name a model input; every model input needs data.
+  std::map<std::string, std::string> given;
+  for (const std::string &item : inputs) {
+    size_t eq = item.rfind('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      return reportError(Error::badInput("fractal run: --input '" + item + "' is not NAME=FILE.npy"));
+    given[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  std::string names;
+  for (uint32_t i : package.inputs) names += (names.empty() ? "" : ", ") + package.tensors[i].name;
+  for (const auto &[name, file] : given) {
+    bool known = false;
+    for (uint32_t i : package.inputs) known |= package.tensors[i].name == name;
+    if (!known)
+      return reportError(Error::badInput("fractal run: --input " + name + ": the model has no input '" +
+                                         name + "' (its inputs: " + names + ")"));
+  }
+  std::vector<NpyArray> data;
+  for (size_t k = 0; k < package.inputs.size(); ++k) {
+    const pkg::Tensor &t = package.tensors[package.inputs[k]];
+    auto it = given.find(t.name);
+    if (it == given.end()) {
+      if (!randomInputs)
+        return reportError(Error::badInput("fractal run: no data for input '" + t.name + "' (" +
+                                           npyDescr(t.dtype) + shapeText(t.shape) +
+                                           "): give --input " + t.name + "=FILE.npy, or --random-inputs"));
+      if (t.dtype == pkg::DType::F16)
+        return reportError(Error::badInput("fractal run: --random-inputs does not fill float16 input '" + t.name + "'"));
+      std::cerr << "fractal: warning: input '" << t.name << "' not given: using seeded random data "
+                << "(uniform [-1, 1), seed " << k << ") because of --random-inputs\n";
+      data.push_back(randomInput(t, uint32_t(k)));
+      continue;
+    }
+    Expected<NpyArray> a = readNpyFile(it->second);
+    if (!a) return reportError(a.error());
+    if (a->descr != npyDescr(t.dtype) || a->shape != t.shape)
+      return reportError(Error::badInput(it->second + ": input '" + t.name + "' must be " +
+                                         npyDescr(t.dtype) + shapeText(t.shape) + ", the file holds " +
+                                         a->descr + shapeText(a->shape)));
+    data.push_back(std::move(*a));
+  }
+
+  // The device: one simulator of the target, the model loaded from the (re)serialized package.
+  struct Session {
+    bool up = false;
+    ~Session() { if (up) frtFinalize(); }
+  } session;
+  const std::string device = target + ":" + mode;
+  if (frtError e = frtInit(device.c_str())) return runtimeError(e, "fractal run: device " + device);
+  session.up = true;
+  if (frtError e = frtSetDevice(0)) return runtimeError(e, "fractal run");
+  frtModel handle = nullptr;
+  if (isOnnx) {
+    std::vector<uint8_t> bytes = pkg::serializePackage(package);
+    if (frtError e = frtModelLoadFromMem(bytes.data(), bytes.size(), &handle)) return runtimeError(e, model);
+  } else if (frtError e = frtModelLoadFromFile(model.c_str(), &handle)) {
+    return runtimeError(e, "fractal run");
+  }
+  runtime::setModelTracing(handle, !profileDir.empty());
+  frtDataset in = nullptr, out = nullptr;
+  frtCreateDataset(&in);
+  frtCreateDataset(&out);
+  for (size_t k = 0; k < data.size(); ++k) {
+    void *p = nullptr;
+    size_t n = std::max<size_t>(data[k].data.size(), 1);
+    if (frtError e = frtMalloc(&p, n, FRT_MEM_MALLOC_HUGE_FIRST)) return runtimeError(e, "fractal run");
+    if (!data[k].data.empty())
+      frtMemcpy(p, n, data[k].data.data(), data[k].data.size(), FRT_MEMCPY_HOST_TO_DEVICE);
+    frtAddDatasetBuffer(in, p, n);
+  }
+  std::vector<void *> outPtrs;
+  for (uint32_t i : package.outputs) {
+    void *p = nullptr;
+    size_t n = std::max<size_t>(package.tensors[i].dataBytes(), 1);
+    if (frtError e = frtMalloc(&p, n, FRT_MEM_MALLOC_HUGE_FIRST)) return runtimeError(e, "fractal run");
+    frtAddDatasetBuffer(out, p, n);
+    outPtrs.push_back(p);
+  }
+  if (frtError e = frtModelExecute(handle, in, out)) return runtimeError(e, model);
+
+  ::mkdir(outputDir.c_str(), 0755);
+  for (size_t k = 0; k < package.outputs.size(); ++k) {
+    const pkg::Tensor &t = package.tensors[package.outputs[k]];
+    NpyArray a{npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
+    if (!a.data.empty())
+      frtMemcpy(a.data.data(), a.data.size(), outPtrs[k], a.data.size(), FRT_MEMCPY_DEVICE_TO_HOST);
+    std::string path = outputDir + "/" + fileNameFor(t.name) + ".npy";
+    if (Status s = writeNpyFile(path, a); !s) return reportError(s.error());
+    std::cout << "output " << t.name << ": " << npyDescr(t.dtype) << shapeText(t.shape) << " -> " << path << "\n";
+  }
+  runtime::ModelProfile prof;
+  if (!runtime::lastModelProfile(handle, prof))
+    return reportError(Error::internal(std::string("fractal run: ") + frtGetRecentErrMsg()));
+  size_t host = 0;
+  for (const runtime::TaskProfile &t : prof.tasks) host += t.host;
+  std::printf("%s on %s (%s): %zu task(s) (%zu on the host), %llu cycles, %.3f us simulated, %.3f s wall\n",
+              model.c_str(), target.c_str(), mode.c_str(), prof.tasks.size(), host,
+              (unsigned long long)prof.cycles, prof.simulatedUs, prof.wallSeconds);
+  if (!report.empty())
+    if (Status s = writeFileAtomically(report, runReport(model, package, mode, prof)); !s)
+      return reportError(s.error());
+  if (!profileDir.empty()) {
+    ::mkdir(profileDir.c_str(), 0755);
+    if (Status s = writeFileAtomically(profileDir + "/op_summary.csv", opSummaryCsv(prof)); !s)
+      return reportError(s.error());
+    if (Status s = writeFileAtomically(profileDir + "/trace.json", modelTrace(prof)); !s)
+      return reportError(s.error());
+  }
+  return 0;
+}
+
+int runInfoCommand(const Args &args) {
+  std::string model;
+  ArgParser parser("fractal info", "describe a model package: target, inputs/outputs, tasks, kernels, memory plan");
+  parser.positional("MODEL.fpk", "the package", &model);
+  parser.epilog("EXIT CODES: 0 ok, 2 not a valid package.");
+  if (std::optional<int> exit = parseArguments(parser, args)) return *exit;
+  Expected<pkg::Package> p = pkg::readPackageFile(model);
+  if (!p) return reportError(p.error());
+  std::cout << pkg::describePackage(*p);
+  return 0;
+}
+
+} // namespace fractal::cli

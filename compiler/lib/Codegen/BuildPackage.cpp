@@ -339,101 +339,169 @@ private:
     elementwise(op, "Clip", std::move(k), {out, out});
   }
 
-  // An f16 copy of an f32 operand for the cube: packed now for a constant, a Cast kernel otherwise.
-  std::optional<uint32_t> halfOperand(mlir::Operation &op, mlir::Value v, int64_t rows, int64_t cols,
-                                      bool transpose) {
+  // An f16 copy of an f32 operand for the cube: converted now for a constant (bit-exact to the
+  // vector unit's RNE conversion), by a Cast kernel otherwise. Layout unchanged.
+  std::optional<uint32_t> halfOperand(mlir::Operation &op, mlir::Value v) {
+    auto type = llvm::cast<mlir::RankedTensorType>(v.getType());
+    std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
     if (std::optional<std::vector<float>> values = g::readF32Constant(v)) {
-      std::vector<uint8_t> packed(size_t(rows * cols) * 2);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c) {
-          float x = transpose ? (*values)[size_t(c * rows + r)] : (*values)[size_t(r * cols + c)];
-          uint16_t h = isa::floatToHalf(x);
-          std::memcpy(&packed[size_t(r * cols + c) * 2], &h, 2);
-        }
-      return constant(opName(op) + "/weight_f16", DType::F16, {rows, cols}, std::move(packed));
+      std::vector<uint8_t> packed(values->size() * 2);
+      for (size_t i = 0; i < values->size(); ++i) {
+        uint16_t h = isa::floatToHalf((*values)[i]);
+        std::memcpy(&packed[i * 2], &h, 2);
+      }
+      return constant(opName(op) + "/f16_" + std::to_string(p_.tensors.size()), DType::F16, shape,
+                      std::move(packed));
     }
-    if (transpose) return std::nullopt;
     std::optional<uint32_t> in = tensor(v);
     if (!in) return std::nullopt;
-    uint32_t half = scratch(opName(op) + "/f16", DType::F16, {rows, cols});
-    ElementwiseKernel k = castKernel(true, rows * cols);
-    elementwise(op, "Cast", std::move(k), {*in, half});
+    uint32_t half = scratch(opName(op) + "/f16_" + std::to_string(p_.tensors.size()), DType::F16, shape);
+    elementwise(op, "Cast", castKernel(true, type.getNumElements()), {*in, half});
     return half;
   }
 
-  void cube(mlir::Operation &op, const std::string &opType, mlir::Value a, mlir::Value b, int64_t m,
-            int64_t kk, int64_t n, bool transB, std::optional<std::vector<float>> bias, float alpha,
-            mlir::FloatAttr lo, mlir::FloatAttr hi) {
-    std::optional<uint32_t> a16 = halfOperand(op, a, m, kk, false);
-    std::optional<uint32_t> b16 = halfOperand(op, b, kk, n, transB);
-    if (!a16 || !b16) return unsupported(op, "operands must be tensors (a transposed B must be constant)");
+  // One cube kernel for op: `spec` has the shapes and options; a and b are the operands as stored.
+  void cube(mlir::Operation &op, const std::string &opType, mlir::Value a, mlir::Value b, MatMulKernel spec,
+            std::optional<uint32_t> bias, mlir::FloatAttr lo, mlir::FloatAttr hi) {
+    std::optional<uint32_t> a16 = halfOperand(op, a);
+    std::optional<uint32_t> b16 = halfOperand(op, b);
+    if (!a16 || !b16) return unsupported(op, "operands must be tensors or readable constants");
     std::vector<uint32_t> args{*a16, *b16};
-    if (bias) {
-      std::vector<uint8_t> bytes(bias->size() * 4);
-      std::memcpy(bytes.data(), bias->data(), bytes.size());
-      args.push_back(constant(opName(op) + "/bias", DType::F32, {n}, std::move(bytes)));
-    }
+    if (bias) args.push_back(*bias);
     uint32_t out = result(op);
     args.push_back(out);
-    MatMulKernel k;
-    k.name = opName(op);
-    k.node = joined(onnxNodeNames(op.getLoc()));
-    k.m = m;
-    k.k = kk;
-    k.n = n;
-    k.hasBias = bias.has_value();
-    k.alpha = alpha;
+    spec.name = opName(op);
+    spec.node = joined(onnxNodeNames(op.getLoc()));
+    spec.hasBias = bias.has_value();
     const float inf = std::numeric_limits<float>::infinity();
     const float min = lo ? float(lo.getValueAsDouble()) : -inf, max = hi ? float(hi.getValueAsDouble()) : inf;
-    k.relu = min == 0.0f && max == inf;
-    Expected<GeneratedKernel> gen = generateMatMul(config_, k);
+    spec.relu = min == 0.0f && max == inf;
+    Expected<GeneratedKernel> gen = generateMatMul(config_, spec);
     if (!gen) {
       problems_.push_back(gen.error().message);
       return;
     }
     addKernelTask(op, opType, *gen, std::move(args));
-    if ((lo || hi) && !k.relu) clampAfterCube(op, out, min, max);
+    if ((lo || hi) && !spec.relu) clampAfterCube(op, out, min, max);
+  }
+
+  static std::vector<int64_t> shapeOf(mlir::Value v) {
+    auto t = llvm::cast<mlir::RankedTensorType>(v.getType());
+    return std::vector<int64_t>(t.getShape().begin(), t.getShape().end());
   }
 
   void matmul(mlir::Operation &op, mlir::Value lhs, mlir::Value rhs) {
-    auto lt = llvm::cast<mlir::RankedTensorType>(lhs.getType());
-    auto rt = llvm::cast<mlir::RankedTensorType>(rhs.getType());
     auto mm = llvm::cast<g::MatMulOp>(op);
     if (!isF32(lhs) || !isF32(rhs)) return unsupported(op, "only float32 matmul has a kernel");
-    if (rt.getRank() == 2 && lt.getRank() >= 2) {
-      // [..., M, K] x [K, N]: leading dims fold into M (row-major).
-      int64_t kk = lt.getShape().back(), n = rt.getShape()[1];
-      int64_t m = lt.getNumElements() / std::max<int64_t>(kk, 1);
-      if (m > 0 && kk > 0 && n > 0)
-        return cube(op, "MatMul", lhs, rhs, m, kk, n, false, std::nullopt, 1.0f,
-                    mm.getClampMinAttr(), mm.getClampMaxAttr());
+    std::vector<int64_t> ls = shapeOf(lhs), rs = shapeOf(rhs);
+    if (ls.size() >= 2 && rs.size() >= 2) {
+      MatMulKernel spec;
+      spec.k = ls.back();
+      spec.n = rs.back();
+      const int64_t m = ls[ls.size() - 2];
+      std::vector<int64_t> lb(ls.begin(), ls.end() - 2), rb(rs.begin(), rs.end() - 2);
+      auto product = [](const std::vector<int64_t> &v) {
+        int64_t p = 1;
+        for (int64_t d : v) p *= d;
+        return p;
+      };
+      bool ok = spec.k > 0 && spec.n > 0 && m > 0;
+      if (rb.empty()) { // [..., M, K] x [K, N]: leading dims fold into M (row-major)
+        spec.m = m * product(lb);
+      } else if (lb == rb || product(lb) == 1 || product(rb) == 1) { // same batch, or one shared
+        spec.m = m;
+        spec.batch = std::max(product(lb), product(rb));
+        spec.strideA = product(lb) == 1 && !lb.empty() && lb != rb ? 0 : m * spec.k;
+        spec.strideB = product(rb) == 1 && lb != rb ? 0 : spec.k * spec.n;
+        spec.strideC = m * spec.n;
+        if (lb.size() != rb.size() && product(lb) != 1 && product(rb) != 1) ok = false;
+      } else {
+        ok = false;
+      }
+      if (ok)
+        return cube(op, "MatMul", lhs, rhs, spec, std::nullopt, mm.getClampMinAttr(), mm.getClampMaxAttr());
     }
     if (mm.getClampMinAttr() || mm.getClampMaxAttr())
-      return unsupported(op, "a fused clamp on a batched matmul has no kernel yet");
+      return unsupported(op, "a fused clamp on a broadcast or 1-D matmul has no kernel yet");
     std::vector<uint32_t> args;
     if (!require(op, {lhs, rhs}, args)) return;
-    addHostTask(op, "MatMul", args, {result(op)}, "batched or 1-D matmul without an NPU kernel yet");
+    addHostTask(op, "MatMul", args, {result(op)}, "1-D or mixed-broadcast matmul without an NPU kernel yet");
   }
 
   void gemm(mlir::Operation &op, g::GemmOp o) {
-    auto at = llvm::cast<mlir::RankedTensorType>(o.getA().getType());
-    auto bt = llvm::cast<mlir::RankedTensorType>(o.getB().getType());
     if (!isF32(o.getA()) || !isF32(o.getB())) return unsupported(op, "only float32 gemm has a kernel");
-    if (o.getTransA()) return unsupported(op, "transA=1 has no kernel yet");
-    int64_t m = at.getShape()[0], kk = at.getShape()[1];
-    int64_t n = o.getTransB() ? bt.getShape()[0] : bt.getShape()[1];
-    std::optional<std::vector<float>> bias;
+    std::vector<int64_t> as = shapeOf(o.getA()), bs = shapeOf(o.getB());
+    MatMulKernel spec;
+    spec.transA = o.getTransA();
+    spec.transB = o.getTransB();
+    spec.m = spec.transA ? as[1] : as[0];
+    spec.k = spec.transA ? as[0] : as[1];
+    spec.n = spec.transB ? bs[0] : bs[1];
+    spec.alpha = o.getAlpha().convertToFloat();
+    std::optional<uint32_t> bias;
     if (o.getC()) {
-      std::optional<std::vector<float>> c = g::readF32Constant(o.getC());
-      if (!c) return unsupported(op, "C must be a constant to fold into the cube's bias");
-      float beta = o.getBeta().convertToFloat();
-      bias = std::vector<float>(size_t(n));
-      if (c->size() == 1) std::fill(bias->begin(), bias->end(), beta * (*c)[0]);
-      else if (int64_t(c->size()) == n) for (int64_t j = 0; j < n; ++j) (*bias)[j] = beta * (*c)[j];
-      else return unsupported(op, "C must be a scalar or one value per column");
+      const float beta = o.getBeta().convertToFloat();
+      const int64_t cElements = elements(o.getC());
+      if (std::optional<std::vector<float>> c = g::readF32Constant(o.getC());
+          c && (cElements == 1 || cElements == spec.n) && spec.alpha != 0.0f) {
+        // One value per column: the cube's bias. FixPipe's alpha scales the bias too, so it is
+        // stored divided by alpha.
+        std::vector<float> values(size_t(spec.n));
+        for (int64_t j = 0; j < spec.n; ++j)
+          values[size_t(j)] = beta * (*c)[cElements == 1 ? 0 : size_t(j)] / spec.alpha;
+        std::vector<uint8_t> bytes(values.size() * 4);
+        std::memcpy(bytes.data(), values.data(), bytes.size());
+        bias = constant(opName(op) + "/bias", DType::F32, {spec.n}, std::move(bytes));
+      } else if (cElements == spec.n && spec.alpha != 0.0f && isF32(o.getC())) {
+        // A runtime row of biases feeds the cube, scaled by beta / alpha on the vector unit first.
+        bias = tensor(o.getC());
+        if (bias && beta != spec.alpha) {
+          uint32_t scaled = scratch(opName(op) + "/bias", DType::F32, {spec.n});
+          ElementwiseKernel k;
+          k.elements = spec.n;
+          k.scalars = {beta / spec.alpha};
+          k.body = {"vmuls.f32 {out}, {in0}, {s0}, repeat={rep}"};
+          elementwise(op, "Mul", std::move(k), {*bias, scaled});
+          bias = scaled;
+        }
+      } else {
+        return gemmWithRuntimeC(op, o, spec);
+      }
     }
-    cube(op, "Gemm", o.getA(), o.getB(), m, kk, n, o.getTransB(), bias, o.getAlpha().convertToFloat(),
-         o.getClampMinAttr(), o.getClampMaxAttr());
+    cube(op, "Gemm", o.getA(), o.getB(), spec, bias, o.getClampMinAttr(), o.getClampMaxAttr());
+  }
+
+  void gemmWithRuntimeC(mlir::Operation &op, g::GemmOp o, const MatMulKernel &spec) {
+    if (o.getClampMinAttr() || o.getClampMaxAttr())
+      return unsupported(op, "a fused clamp on a gemm with a runtime C has no kernel yet");
+    const float beta = o.getBeta().convertToFloat();
+    std::optional<uint32_t> a16 = halfOperand(op, o.getA()), b16 = halfOperand(op, o.getB());
+    std::optional<uint32_t> c = tensor(o.getC());
+    if (!a16 || !b16 || !c) return unsupported(op, "operands must be tensors or readable constants");
+    MatMulKernel k = spec;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    uint32_t product = scratch(opName(op) + "/product", DType::F32, {spec.m, spec.n});
+    Expected<GeneratedKernel> gen = generateMatMul(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    addKernelTask(op, "Gemm", *gen, {*a16, *b16, product});
+    uint32_t out = result(op);
+    if (p_.tensors[*c].elementCount() == spec.m * spec.n) {
+      // out = product + beta * C, on the vector unit (C is scaled in UB, not in GM).
+      ElementwiseKernel add;
+      add.numInputs = 2;
+      add.elements = spec.m * spec.n;
+      add.scalars = {beta};
+      add.body = {"vmuls.f32 {in1}, {in1}, {s0}, repeat={rep}", "vadd.f32 {out}, {in0}, {in1}, repeat={rep}"};
+      elementwise(op, "Add", std::move(add), {product, *c, out});
+    } else if (beta == 1.0f) {
+      addHostTask(op, "Add", {product, *c}, {out}, "broadcast of Gemm's C without an NPU kernel yet");
+    } else {
+      unsupported(op, "beta != 1 with a broadcast runtime C has no kernel yet");
+    }
   }
 
   void outputs(mlir::func::FuncOp func, mlir::func::ReturnOp ret) {

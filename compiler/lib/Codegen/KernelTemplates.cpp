@@ -109,6 +109,8 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   const int64_t l0b = config.buffer(BufferKind::L0B).sizeBytes;
   const int64_t l0c = config.buffer(BufferKind::L0C).sizeBytes;
   const int64_t mp = roundUp(k.m, 16), kp = roundUp(k.k, 16), np = roundUp(k.n, 16);
+  const int64_t ldc = k.ldc ? k.ldc : k.n;
+  const int outBytes = k.outHalf ? 2 : 4;
 
   // Tile sizes: M and N tiles up to 128 (bounded by L0C), then the largest K step that fits L0A,
   // L0B and, with the bias, L1.
@@ -125,10 +127,14 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
                            std::to_string(l0a) + ", L0B " + std::to_string(l0b) + ", L0C " +
                            std::to_string(l0c) + ", L1 " + std::to_string(l1));
 
+  const int64_t mTiles = ceilDiv(k.m, mt), items = k.batch * mTiles;
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   const int64_t l1A = biasBytes, l1B = l1A + roundUp(mt * kt * 2, kFractalBytes);
   std::ostringstream s;
-  s << "# " << k.name << ": C[" << k.m << "," << k.n << "] = A[" << k.m << "," << k.k << "] x B["
-    << k.k << "," << k.n << "], tiles " << mt << "x" << kt << "x" << nt << "\n";
+  s << "# " << k.name << ": " << k.batch << " x C[" << k.m << "," << k.n << "] = A[" << k.m << ","
+    << k.k << "]" << (k.transA ? "^T" : "") << " x B[" << k.k << "," << k.n << "]"
+    << (k.transB ? "^T" : "") << ", tiles " << mt << "x" << kt << "x" << nt << ", " << items
+    << " work item(s) on " << blockDim << " block(s)\n";
   s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
   s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
   int argC = 2;
@@ -139,61 +145,107 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   s << "  ld x5, gm[x1], offset=" << 8 * argC << "\n";
   s << "  li x20, " << floatBits(k.alpha) << "   # alpha " << k.alpha << "\n";
   s << "  li x12, " << l1A << "\n  li x13, " << l1B << "\n";
+  s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n";
 
-  struct Step { int64_t m0, n0, k0, mc, nc, kc; };
-  std::vector<Step> steps;
-  for (int64_t m0 = 0; m0 < k.m; m0 += mt)
+  // One work item: x16 = product index, x15 = first row of the M tile; bases in x17 (A), x18 (B),
+  // x19 (C). `mc` rows (the last tile may be short).
+  auto item = [&](int64_t mc) {
+    s << "  muli x17, x16, " << k.strideA * 2 << "\n  add x17, x17, x2\n";
+    s << "  muli x8, x15, " << (k.transA ? 2 : k.k * 2) << "\n  add x17, x17, x8\n";
+    s << "  muli x18, x16, " << k.strideB * 2 << "\n  add x18, x18, x3\n";
+    s << "  muli x19, x16, " << k.strideC * outBytes << "\n  add x19, x19, x5\n";
+    s << "  muli x8, x15, " << ldc * outBytes << "\n  add x19, x19, x8\n";
+    struct Step { int64_t n0, k0, nc, kc; };
+    std::vector<Step> steps;
     for (int64_t n0 = 0; n0 < k.n; n0 += nt)
       for (int64_t k0 = 0; k0 < k.k; k0 += kt)
-        steps.push_back({m0, n0, k0, std::min(mt, k.m - m0), std::min(nt, k.n - n0),
-                         std::min(kt, k.k - k0)});
-
-  // Serial pipeline with explicit flags: each step waits for the previous one to release the
-  // buffers it reuses (L1 by MTE1, L0A/L0B by the cube, L0C by FixPipe).
-  for (size_t i = 0; i < steps.size(); ++i) {
-    const Step &st = steps[i];
-    const bool first = i == 0, last = i + 1 == steps.size();
-    const bool firstK = st.k0 == 0, lastK = st.k0 + st.kc >= k.k;
-    const int64_t mcp = roundUp(st.mc, 16), ncp = roundUp(st.nc, 16), kcp = roundUp(st.kc, 16);
-    s << "  # tile m0=" << st.m0 << " n0=" << st.n0 << " k0=" << st.k0 << "\n";
-    if (!first) s << "  wait_flag mte1, mte2, 1\n";
-    s << "  li x8, " << (st.m0 * k.k + st.k0) * 2 << "\n  add x8, x2, x8\n";
-    s << "  gm2l1_nz.f16 l1[x12], gm[x8], rows=" << st.mc << ", cols=" << st.kc
-      << ", src_stride=" << k.k << ", dst_rows=" << mcp << "\n";
-    s << "  li x8, " << (st.k0 * k.n + st.n0) * 2 << "\n  add x8, x3, x8\n";
-    s << "  gm2l1_nz.f16 l1[x13], gm[x8], rows=" << st.kc << ", cols=" << st.nc
-      << ", src_stride=" << k.n << ", dst_rows=" << kcp << "\n";
-    s << "  set_flag mte2, mte1, 0\n  wait_flag mte2, mte1, 0\n";
-    if (!first) s << "  wait_flag m, mte1, 2\n";
-    // A: NZ -> ZZ, one load2d per row of fractals; B: NZ -> ZN, transposed per fractal.
-    for (int64_t r = 0; r < mcp / 16; ++r)
-      s << "  li x9, " << r * (kcp / 16) * kFractalBytes << "\n  li x10, " << l1A + r * kFractalBytes
-        << "\n  load2d l0a[x9], l1[x10], repeat=" << kcp / 16 << ", src_stride=" << mcp / 16 << "\n";
-    for (int64_t r = 0; r < kcp / 16; ++r)
-      s << "  li x9, " << r * (ncp / 16) * kFractalBytes << "\n  li x10, " << l1B + r * kFractalBytes
-        << "\n  load2d l0b[x9], l1[x10], repeat=" << ncp / 16 << ", src_stride=" << kcp / 16
-        << ", transpose=1\n";
-    if (!last) s << "  set_flag mte1, mte2, 1\n";
-    s << "  set_flag mte1, m, 0\n  wait_flag mte1, m, 0\n";
-    if (firstK && !first) s << "  wait_flag fix, m, 3\n";
-    if (firstK && k.hasBias)
-      s << "  li x11, " << st.n0 * 4 << "\n  mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=" << mcp
-        << ", k=" << kcp << ", n=" << ncp << ", init=1, bias=x11\n";
-    else
-      s << "  mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=" << mcp << ", k=" << kcp << ", n=" << ncp
-        << ", init=" << (firstK ? 1 : 0) << "\n";
-    if (!last) s << "  set_flag m, mte1, 2\n";
-    if (lastK) {
-      s << "  set_flag m, fix, 0\n  wait_flag m, fix, 0\n";
-      s << "  li x8, " << (st.m0 * k.n + st.n0) * 4 << "\n  add x8, x5, x8\n";
-      s << "  fixp.f32.f32 gm[x8], l0c[x0], m=" << st.mc << ", n=" << st.nc << ", src_rows=" << mcp
-        << ", dst_stride=" << k.n << ", relu=" << (k.relu ? 1 : 0)
-        << (k.alpha != 1.0f ? ", scale=x20" : "") << "\n";
-      if (!last) s << "  set_flag fix, m, 3\n";
+        steps.push_back({n0, k0, std::min(nt, k.n - n0), std::min(kt, k.k - k0)});
+    const int64_t mcp = roundUp(mc, 16);
+    // Serial pipeline with explicit flags: each step waits for the previous one to release the
+    // buffers it reuses (L1 by MTE1, L0A/L0B by the cube, L0C by FixPipe).
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const Step &st = steps[i];
+      const bool first = i == 0, last = i + 1 == steps.size();
+      const bool firstK = st.k0 == 0, lastK = st.k0 + st.kc >= k.k;
+      const int64_t ncp = roundUp(st.nc, 16), kcp = roundUp(st.kc, 16);
+      s << "  # n0=" << st.n0 << " k0=" << st.k0 << "\n";
+      if (!first) s << "  wait_flag mte1, mte2, 1\n";
+      if (!k.transA)
+        s << "  li x8, " << st.k0 * 2 << "\n  add x8, x17, x8\n  gm2l1_nz.f16 l1[x12], gm[x8], rows=" << mc
+          << ", cols=" << st.kc << ", src_stride=" << k.k << ", dst_rows=" << mcp << "\n";
+      else
+        s << "  li x8, " << st.k0 * k.m * 2 << "\n  add x8, x17, x8\n  gm2l1_nz.f16 l1[x12], gm[x8], rows="
+          << st.kc << ", cols=" << mc << ", src_stride=" << k.m << ", dst_rows=" << kcp << "\n";
+      if (!k.transB)
+        s << "  li x8, " << (st.k0 * k.n + st.n0) * 2 << "\n  add x8, x18, x8\n  gm2l1_nz.f16 l1[x13], gm[x8], rows="
+          << st.kc << ", cols=" << st.nc << ", src_stride=" << k.n << ", dst_rows=" << kcp << "\n";
+      else
+        s << "  li x8, " << (st.n0 * k.k + st.k0) * 2 << "\n  add x8, x18, x8\n  gm2l1_nz.f16 l1[x13], gm[x8], rows="
+          << st.nc << ", cols=" << st.kc << ", src_stride=" << k.k << ", dst_rows=" << ncp << "\n";
+      s << "  set_flag mte2, mte1, 0\n  wait_flag mte2, mte1, 0\n";
+      if (!first) s << "  wait_flag m, mte1, 2\n";
+      // A to ZZ, one load2d per row of fractals: from NZ(A) as is, or from NZ(A^T) transposed.
+      for (int64_t r = 0; r < mcp / 16; ++r) {
+        s << "  li x9, " << r * (kcp / 16) * kFractalBytes << "\n";
+        if (!k.transA)
+          s << "  li x10, " << l1A + r * kFractalBytes << "\n  load2d l0a[x9], l1[x10], repeat="
+            << kcp / 16 << ", src_stride=" << mcp / 16 << "\n";
+        else
+          s << "  li x10, " << l1A + r * (kcp / 16) * kFractalBytes << "\n  load2d l0a[x9], l1[x10], repeat="
+            << kcp / 16 << ", src_stride=1, transpose=1\n";
+      }
+      // B to ZN: from NZ(B), one transposing load2d per row of fractals; NZ(B^T) is ZN already.
+      if (!k.transB) {
+        for (int64_t r = 0; r < kcp / 16; ++r)
+          s << "  li x9, " << r * (ncp / 16) * kFractalBytes << "\n  li x10, " << l1B + r * kFractalBytes
+            << "\n  load2d l0b[x9], l1[x10], repeat=" << ncp / 16 << ", src_stride=" << kcp / 16
+            << ", transpose=1\n";
+      } else {
+        for (int64_t f = 0; f < (kcp / 16) * (ncp / 16); f += 255)
+          s << "  li x9, " << f * kFractalBytes << "\n  li x10, " << l1B + f * kFractalBytes
+            << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, (kcp / 16) * (ncp / 16) - f)
+            << "\n";
+      }
+      if (!last) s << "  set_flag mte1, mte2, 1\n";
+      s << "  set_flag mte1, m, 0\n  wait_flag mte1, m, 0\n";
+      if (firstK && !first) s << "  wait_flag fix, m, 3\n";
+      if (firstK && k.hasBias)
+        s << "  li x11, " << st.n0 * 4 << "\n  mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=" << mcp
+          << ", k=" << kcp << ", n=" << ncp << ", init=1, bias=x11\n";
+      else
+        s << "  mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=" << mcp << ", k=" << kcp << ", n=" << ncp
+          << ", init=" << (firstK ? 1 : 0) << "\n";
+      if (!last) s << "  set_flag m, mte1, 2\n";
+      if (lastK) {
+        s << "  set_flag m, fix, 0\n  wait_flag m, fix, 0\n";
+        s << "  li x8, " << st.n0 * outBytes << "\n  add x8, x19, x8\n";
+        s << "  fixp.f32." << (k.outHalf ? "f16" : "f32") << " gm[x8], l0c[x0], m=" << mc << ", n=" << st.nc
+          << ", src_rows=" << mcp << ", dst_stride=" << ldc << ", relu=" << (k.relu ? 1 : 0)
+          << (k.alpha != 1.0f ? ", scale=x20" : "") << "\n";
+        if (!last) s << "  set_flag fix, m, 3\n";
+      }
     }
+    // Every pipe drains before the next item reuses L1, L0 and the flags.
+    s << "  barrier all\n";
+  };
+
+  // Items round-robin over the blocks; the last M tile of each product may be short.
+  const int64_t tailRows = k.m - (mTiles - 1) * mt;
+  s << "loop:\n  bge x6, x14, done\n";
+  s << "  li x8, " << mTiles << "\n  div x16, x6, x8\n  rem x15, x6, x8\n";
+  if (mTiles > 1) { // full tiles exist (a single short tile has only the tail path)
+    if (tailRows != mt) s << "  li x9, " << mTiles - 1 << "\n  beq x15, x9, tail\n";
+    s << "  muli x15, x15, " << mt << "\n";
+    item(mt);
+    s << "  add x6, x6, x7\n  jmp loop\n";
   }
-  s << "  end\n";
-  return GeneratedKernel{s.str(), 1};
+  if (tailRows != mt || mTiles == 1) {
+    s << "tail:\n  muli x15, x15, " << mt << "\n";
+    item(tailRows);
+    s << "  add x6, x6, x7\n  jmp loop\n";
+  }
+  s << "done:\n  end\n";
+  return GeneratedKernel{s.str(), blockDim};
 }
 
 } // namespace fractal::codegen

@@ -45,15 +45,22 @@ Expected<GeneratedKernel> generateElementwise(const ChipConfig &config, const El
 // Elements covered by one vector repeat for a kernel with these element sizes.
 int64_t elementsPerRepeat(int inBytes, int outBytes);
 
-// C[M,N] (f32, ND) = alpha * A[M,K] (f16, ND) x B[K,N] (f16, ND) + bias[N] (f32, optional), then
-// ReLU when relu. Tiled over M, N and K to the config's L1/L0A/L0B/L0C; each (M, N) tile
-// accumulates its K steps in L0C and leaves through FixPipe.
+// C[M,N] (f32 or f16, ND) = alpha * op(A)[M,K] x op(B)[K,N] + bias[N] (f32, optional), then ReLU
+// when relu; A and B are f16 in GM. op(A) = A ([M,K] row-major) or, with transA, A stored as
+// [K,M]; op(B) = B ([K,N]) or, with transB, B stored as [N,K]. `batch` independent products, the
+// operands `stride*` elements apart (stride 0: shared by every product). Work items (product, M
+// tile) are split across min(cores, items) blocks; each item runs its N tiles and K steps with the
+// tile in L0C accumulating over K, and leaves through FixPipe.
 struct MatMulKernel {
   std::string name, node;
   int64_t m = 0, k = 0, n = 0;
+  bool transA = false, transB = false;
+  int64_t batch = 1, strideA = 0, strideB = 0, strideC = 0;
+  int64_t ldc = 0;      // C's row stride in elements (0: n)
   bool hasBias = false; // argument order: A, B, [bias], C
   float alpha = 1.0f;
   bool relu = false;
+  bool outHalf = false; // C as f16 instead of f32
 };
 
 Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulKernel &k);

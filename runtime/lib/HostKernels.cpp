@@ -2,6 +2,8 @@
 // a dimension of 1 stretches.
 #include "HostKernels.h"
 
+#include "fractal/package/WeightLayouts.h"
+
 #include <cstring>
 #include <functional>
 
@@ -116,6 +118,38 @@ bool allF32(const std::vector<HostTensor> &ts) {
   return true;
 }
 
+// Run-time convolution weights into the cube's layout (package WeightLayouts.h); groups become a
+// dense block-diagonal kernel as the compiler does for constant weights.
+Status packConvWeights(const pkg::Task &task, const HostTensor &in, HostTensor &out) {
+  auto layout = task.host.ints.find("layout");
+  auto groups = task.host.ints.find("group");
+  if (layout == task.host.ints.end() || layout->second.size() != 8 || groups == task.host.ints.end() ||
+      groups->second.size() != 1)
+    return Error::badInput("host op " + task.name + ": PackConvWeights needs 'layout' (8 values) and 'group'");
+  const std::vector<int64_t> &v = layout->second;
+  pkg::ConvWeightLayout l{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+  const int64_t group = groups->second[0];
+  if (l.cout <= 0 || l.cin <= 0 || l.kh <= 0 || l.kw <= 0 || group <= 0 || l.cout % group || l.cin % group ||
+      l.cop < l.cout || l.cip < l.cin || l.cop % 16 || l.cip % 16 || l.nt < 16 || l.nt % 16 || l.kc1 < 1 ||
+      l.cout > (1 << 16) || l.cin > (1 << 16) || l.kh > 255 || l.kw > 255)
+    return Error::badInput("host op " + task.name + ": inconsistent weight layout");
+  const int64_t taps = l.kh * l.kw, cinPerGroup = l.cin / group, coutPerGroup = l.cout / group;
+  if (in.desc->dtype != pkg::DType::F32 || int64_t(in.bytes.size()) != l.cout * cinPerGroup * taps * 4)
+    return Error::badInput("host op " + task.name + ": weights are not float32 [" + std::to_string(l.cout) + "," +
+                           std::to_string(cinPerGroup) + "," + std::to_string(l.kh) + "," + std::to_string(l.kw) + "]");
+  std::vector<float> w = floats(in), dense(size_t(l.cout * l.cin * taps), 0.0f);
+  for (int64_t oc = 0; oc < l.cout; ++oc)
+    for (int64_t ic = 0; ic < cinPerGroup; ++ic)
+      for (int64_t t = 0; t < taps; ++t)
+        dense[size_t((oc * l.cin + (oc / coutPerGroup) * cinPerGroup + ic) * taps + t)] =
+            w[size_t((oc * cinPerGroup + ic) * taps + t)];
+  std::vector<uint16_t> packed = pkg::packConvWeights(l, dense.data());
+  if (packed.size() * 2 != out.bytes.size())
+    return Error::badInput("host op " + task.name + ": packed weights do not match the output tensor");
+  std::memcpy(out.bytes.data(), packed.data(), out.bytes.size());
+  return Status::success();
+}
+
 } // namespace
 
 Status runHostOp(const pkg::Task &task, const std::vector<HostTensor> &inputs,
@@ -128,6 +162,14 @@ Status runHostOp(const pkg::Task &task, const std::vector<HostTensor> &inputs,
     if (!arity(1, 1) || inputs[0].bytes.size() != outputs[0].bytes.size())
       return Error::badInput("host op " + task.name + ": Copy needs one input and one output of equal size");
     outputs[0].bytes = inputs[0].bytes;
+    return Status::success();
+  }
+  if (op == "PackConvWeights" && arity(1, 1)) return packConvWeights(task, inputs[0], outputs[0]);
+  if (op == "PadBias" && arity(1, 1)) {
+    if (inputs[0].bytes.size() > outputs[0].bytes.size())
+      return Error::badInput("host op " + task.name + ": bias larger than its padded form");
+    std::fill(outputs[0].bytes.begin(), outputs[0].bytes.end(), 0);
+    std::copy(inputs[0].bytes.begin(), inputs[0].bytes.end(), outputs[0].bytes.begin());
     return Status::success();
   }
   if (!allF32(inputs) || !allF32(outputs))

@@ -117,6 +117,7 @@ private:
   std::optional<uint32_t> tensor(mlir::Value value) {
     auto it = tensorOf_.find(value);
     if (it != tensorOf_.end()) return it->second;
+    if (auto f = nhwc16Of_.find(value); f != nhwc16Of_.end()) return toNchw(value, f->second);
     auto c = value.getDefiningOp<g::ConstantOp>();
     if (!c) return std::nullopt;
     std::optional<std::vector<char>> bytes = g::readConstantBytes(c.getValue());
@@ -127,6 +128,88 @@ private:
   }
 
   uint32_t result(mlir::Operation &op) { return newTensor(op.getResult(0), opName(op), TensorKind::Activation); }
+
+  // ---- layouts ----
+  // Besides its ONNX form (NCHW, as typed), a rank-4 float value can live as NHWC16: f16, NHWC, with
+  // channels padded to a multiple of 16 (zeros). Convolutions read and write NHWC16; element-wise
+  // ops on NHWC16 values stay in it; each form is made on first demand (once), so a chain of
+  // convolutions never converts back and forth.
+  static int64_t pad16(int64_t c) { return (c + 15) / 16 * 16; }
+
+  // f16 [rows, cols] with ones on the diagonal: the cube's operand for layout changes.
+  uint32_t identity(int64_t rows, int64_t cols) {
+    auto key = std::make_pair(rows, cols);
+    if (auto it = identities_.find(key); it != identities_.end()) return it->second;
+    std::vector<uint8_t> bytes(size_t(rows * cols) * 2, 0);
+    const uint16_t one = isa::floatToHalf(1.0f);
+    for (int64_t i = 0; i < std::min(rows, cols); ++i) std::memcpy(&bytes[size_t(i * cols + i) * 2], &one, 2);
+    uint32_t t = constant("identity_" + std::to_string(rows) + "x" + std::to_string(cols), DType::F16,
+                          {rows, cols}, std::move(bytes));
+    identities_[key] = t;
+    return t;
+  }
+
+  mlir::Operation &ownerOf(mlir::Value v) {
+    if (mlir::Operation *op = v.getDefiningOp()) return *op;
+    return *v.getParentBlock()->getParentOp();
+  }
+
+  // A per-image layout change on the cube: out = op(A) x op(B) with an identity on one side.
+  // Batched over the images; `toHalf` for an NHWC16 result. False (with a problem) on failure.
+  bool layoutKernel(mlir::Operation &op, const std::string &what, int64_t images, int64_t m, int64_t kk,
+                    int64_t n, bool transA, bool transB, bool toHalf, std::vector<uint32_t> args) {
+    MatMulKernel k;
+    k.name = opName(op) + " (" + what + ")";
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.m = m;
+    k.k = kk;
+    k.n = n;
+    k.transA = transA;
+    k.transB = transB;
+    k.batch = images;
+    k.strideA = transA ? m * kk : 0; // the identity is the shared operand
+    k.strideB = transB ? n * kk : 0;
+    k.strideC = m * n;
+    k.outHalf = toHalf;
+    Expected<GeneratedKernel> gen = generateMatMul(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return false;
+    }
+    addKernelTask(op, "TransData", *gen, std::move(args));
+    return true;
+  }
+
+  // NHWC16 -> NCHW f32: per image, out[C, HW] = I[C, Cp] x X^T with X = [HW, Cp] (transB).
+  std::optional<uint32_t> toNchw(mlir::Value value, uint32_t nhwc) {
+    const std::vector<int64_t> shape = shapeOf(value);
+    const int64_t c = shape[1], hw = shape[2] * shape[3], cp = pad16(c);
+    mlir::Operation &op = ownerOf(value);
+    uint32_t out = newTensor(value, opName(op), TensorKind::Activation);
+    layoutKernel(op, "to NCHW", shape[0], c, cp, hw, false, true, false, {identity(c, cp), nhwc, out});
+    return out;
+  }
+
+  // The NHWC16 form of a rank-4 f32 value: NCHW -> f16 (vector) -> per image out[HW, Cp] =
+  // X^T x I[C, Cp] with X = [C, HW] (transA).
+  std::optional<uint32_t> nhwc16(mlir::Value value) {
+    if (auto it = nhwc16Of_.find(value); it != nhwc16Of_.end()) return it->second;
+    const std::vector<int64_t> shape = shapeOf(value);
+    if (shape.size() != 4 || !isF32(value)) return std::nullopt;
+    mlir::Operation &op = ownerOf(value);
+    std::optional<uint32_t> half = halfOperand(op, value);
+    if (!half) return std::nullopt;
+    const int64_t c = shape[1], hw = shape[2] * shape[3], cp = pad16(c);
+    uint32_t out = scratch(opName(op) + "/nhwc16", DType::F16, {shape[0], shape[2], shape[3], cp});
+    p_.tensors[out].layout = "NHWC16";
+    if (!layoutKernel(op, "to NHWC16", shape[0], hw, c, cp, true, false, true, {*half, identity(c, cp), out}))
+      return std::nullopt;
+    nhwc16Of_[value] = out;
+    return out;
+  }
+
+  // True when v exists only as NHWC16 (made by a convolution), so consumers should stay in it.
+  bool onlyNhwc16(mlir::Value v) const { return nhwc16Of_.count(v) && !tensorOf_.count(v); }
 
   static std::string opName(mlir::Operation *op) {
     std::vector<std::string> names = onnxNodeNames(op->getLoc());
@@ -249,14 +332,151 @@ private:
         })
         .Case<g::CastOp>([&](auto o) { cast(op, o.getInput()); })
         .Case<g::MatMulOp>([&](auto o) { matmul(op, o.getLhs(), o.getRhs()); })
+        .Case<g::ConvOp>([&](auto o) { conv(op, o); })
         .Case<g::GemmOp>([&](auto o) { gemm(op, o); })
         .Default([&](mlir::Operation *) {
           unsupported(op, "no kernel generator for this op yet");
         });
   }
 
+  void conv(mlir::Operation &op, g::ConvOp o) {
+    const std::vector<int64_t> in = shapeOf(o.getInput()), w = shapeOf(o.getWeight()), out = shapeOf(o.getResult());
+    if (in.size() != 4 || !isF32(o.getInput())) return unsupported(op, "only 2-D float32 convolutions have a kernel");
+    std::optional<std::vector<float>> weights = g::readF32Constant(o.getWeight());
+    std::optional<std::vector<float>> bias;
+    if (o.getBias()) bias = g::readF32Constant(o.getBias());
+    const int64_t group = o.getGroup(), cin = in[1], cout = out[1], cinPerGroup = w[1];
+    const int64_t coutPerGroup = cout / group, taps = w[2] * w[3];
+    ConvKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.n = in[0];
+    k.h = in[2];
+    k.w = in[3];
+    k.cip = pad16(cin);
+    k.cop = pad16(cout);
+    k.kh = w[2];
+    k.kw = w[3];
+    k.sh = o.getStrides()[0];
+    k.sw = o.getStrides()[1];
+    k.dh = o.getDilations()[0];
+    k.dw = o.getDilations()[1];
+    k.pt = o.getPads()[0];
+    k.pl = o.getPads()[1];
+    k.pb = o.getPads()[2];
+    k.pr = o.getPads()[3];
+    k.ho = out[2];
+    k.wo = out[3];
+    const float inf = std::numeric_limits<float>::infinity();
+    auto lo = o.getClampMinAttr(), hi = o.getClampMaxAttr();
+    const float min = lo ? float(lo.getValueAsDouble()) : -inf, max = hi ? float(hi.getValueAsDouble()) : inf;
+    k.relu = min == 0.0f && max == inf;
+    Expected<ConvTiling> tiling = planConv(config_, k);
+    if (!tiling) {
+      problems_.push_back(tiling.error().message);
+      return;
+    }
+    Expected<GeneratedKernel> gen = generateConv(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    std::optional<uint32_t> input = nhwc16(o.getInput());
+    if (!input) return unsupported(op, "input cannot be converted to NHWC16");
+    const pkg::ConvWeightLayout layout = convWeightLayout(k, *tiling, cout, cin);
+    uint32_t wt, bt;
+    if (weights) {
+      // Grouped (incl. depthwise) convolutions run as one dense convolution whose weights are zero
+      // outside each group's block: exact, at the cost of cube work for the zeros.
+      std::vector<float> dense(size_t(cout * cin * taps), 0.0f);
+      for (int64_t oc = 0; oc < cout; ++oc)
+        for (int64_t ic = 0; ic < cinPerGroup; ++ic)
+          for (int64_t t = 0; t < taps; ++t)
+            dense[size_t((oc * cin + (oc / coutPerGroup) * cinPerGroup + ic) * taps + t)] =
+                (*weights)[size_t((oc * cinPerGroup + ic) * taps + t)];
+      std::vector<uint16_t> packed = pkg::packConvWeights(layout, dense.data());
+      std::vector<uint8_t> bytes(packed.size() * 2);
+      std::memcpy(bytes.data(), packed.data(), bytes.size());
+      wt = constant(opName(op) + "/weight", DType::F16, {int64_t(packed.size())}, std::move(bytes));
+    } else {
+      // Weights given at run time: the host packs them (a layout change, like CANN's TransData
+      // for weights) before the kernel runs.
+      std::optional<uint32_t> raw = tensor(o.getWeight());
+      if (!raw) return unsupported(op, "the weights are neither constant nor a tensor");
+      wt = scratch(opName(op) + "/weight", DType::F16, {int64_t(pkg::packConvWeights(layout, dense0(layout)).size())});
+      addHostTask(op, "PackConvWeights", {*raw}, {wt}, "layout change of run-time weights");
+      p_.tasks.back().host.ints = {{"layout", {cout, cin, k.kh, k.kw, k.cop, k.cip, layout.nt, layout.kc1}},
+                                   {"group", {group}}};
+    }
+    if (!o.getBias() || bias) {
+      std::vector<float> b(size_t(k.cop), 0.0f);
+      if (bias) std::copy(bias->begin(), bias->end(), b.begin());
+      std::vector<uint8_t> bbytes(b.size() * 4);
+      std::memcpy(bbytes.data(), b.data(), bbytes.size());
+      bt = constant(opName(op) + "/bias", DType::F32, {k.cop}, std::move(bbytes));
+    } else {
+      std::optional<uint32_t> raw = tensor(o.getBias());
+      if (!raw) return unsupported(op, "the bias is neither constant nor a tensor");
+      bt = scratch(opName(op) + "/bias", DType::F32, {k.cop});
+      addHostTask(op, "PadBias", {*raw}, {bt}, "zero-padding of a run-time bias to 16-channel blocks");
+    }
+    uint32_t result = scratch(opName(op), DType::F16, {k.n, k.ho, k.wo, k.cop});
+    p_.tensors[result].layout = "NHWC16";
+    addKernelTask(op, "Conv", *gen, {*input, wt, bt, result});
+    nhwc16Of_[o.getResult()] = result;
+    if ((lo || hi) && !k.relu) {
+      ElementwiseKernel clip;
+      clip.elements = k.n * k.ho * k.wo * k.cop;
+      clip.inBytes = clip.outBytes = 2;
+      clip.halfScalars = true;
+      clip.scalars = {min, max};
+      clip.body = {"vmaxs.f16 {out}, {in0}, {s0}, repeat={rep}", "vmins.f16 {out}, {out}, {s1}, repeat={rep}"};
+      elementwise(op, "Clip", std::move(clip), {result, result});
+    }
+  }
+
+  // Zero weights of a layout's logical size (only the packed size is used).
+  std::vector<float> zeroWeights_;
+  const float *dense0(const pkg::ConvWeightLayout &l) {
+    zeroWeights_.assign(size_t(l.cout * l.cin * l.kh * l.kw), 0.0f);
+    return zeroWeights_.data();
+  }
+
+  // An element-wise op whose inputs exist only as NHWC16 runs on NHWC16 in f16 and yields NHWC16
+  // (padding channels take whatever the op makes of zeros; convolutions ignore them, the
+  // conversion to NCHW drops them). `f32Body` is rewritten to .f16.
+  bool elementwiseNhwc16(mlir::Operation &op, const std::string &opType, std::vector<mlir::Value> inputs,
+                         ElementwiseKernel k) {
+    if (inputs.empty()) return false;
+    for (mlir::Value v : inputs)
+      if (!onlyNhwc16(v) || v.getType() != inputs[0].getType()) return false;
+    if (shapeOf(op.getResult(0)) != shapeOf(inputs[0])) return false;
+    std::vector<uint32_t> args;
+    for (mlir::Value v : inputs) args.push_back(nhwc16Of_[v]);
+    const pkg::Tensor &first = p_.tensors[args[0]];
+    uint32_t out = scratch(opName(op), DType::F16, first.shape);
+    p_.tensors[out].layout = "NHWC16";
+    args.push_back(out);
+    k.elements = p_.tensors[out].elementCount();
+    k.inBytes = k.outBytes = 2;
+    k.halfScalars = true;
+    for (std::vector<std::string> *list : {&k.body, &k.prologue})
+      for (std::string &line : *list)
+        for (size_t pos; (pos = line.find(".f32")) != std::string::npos;) line.replace(pos, 4, ".f16");
+    elementwise(op, opType, std::move(k), std::move(args));
+    nhwc16Of_[op.getResult(0)] = out;
+    return true;
+  }
+
   void unary(mlir::Operation &op, const std::string &opType, std::vector<std::string> body,
              std::vector<float> scalars) {
+    {
+      ElementwiseKernel k;
+      k.numInputs = 1;
+      k.body = body;
+      k.scalars = scalars;
+      if (elementwiseNhwc16(op, opType, {op.getOperand(0)}, std::move(k))) return;
+    }
     if (!isF32(op.getOperand(0))) return unsupported(op, "only float32 tensors have a kernel");
     std::vector<uint32_t> args;
     if (!require(op, {op.getOperand(0)}, args)) return;
@@ -301,6 +521,23 @@ private:
               mlir::Value lhs, mlir::Value rhs) {
     if (!isF32(lhs) || !isF32(rhs)) return unsupported(op, "only float32 tensors have a kernel");
     const int64_t n = elements(op.getResult(0));
+    {
+      ElementwiseKernel k;
+      k.numInputs = 2;
+      k.body = {instr + " {out}, {in0}, {in1}, repeat={rep}"};
+      // Not for Div: the zero padding channels would become NaN and poison later convolutions.
+      if (opType != "Div" && elementwiseNhwc16(op, opType, {lhs, rhs}, k)) return;
+      const bool right = elements(rhs) == 1 && g::readF32Constant(rhs);
+      const bool left = elements(lhs) == 1 && g::readF32Constant(lhs);
+      if (right || left) {
+        k.numInputs = 1;
+        k.scalars = {(*g::readF32Constant(right ? rhs : lhs))[0]};
+        k.prologue = {"vdup.f32 {in1}, {s0}, repeat=1"};
+        k.body = {instr + (right ? " {out}, {in0}, {in1}, repeat={rep}, src1_rep=0"
+                                 : " {out}, {in1}, {in0}, repeat={rep}, src0_rep=0")};
+        if ((opType != "Div" || right) && elementwiseNhwc16(op, opType, {right ? lhs : rhs}, k)) return;
+      }
+    }
     ElementwiseKernel k;
     k.elements = n;
     std::vector<uint32_t> args;
@@ -616,7 +853,9 @@ private:
   const ChipConfig &config_;
   std::string source_;
   pkg::Package p_;
-  llvm::DenseMap<mlir::Value, uint32_t> tensorOf_;
+  llvm::DenseMap<mlir::Value, uint32_t> tensorOf_;  // ONNX form (NCHW for feature maps)
+  llvm::DenseMap<mlir::Value, uint32_t> nhwc16Of_;  // NHWC16 form, when made
+  std::map<std::pair<int64_t, int64_t>, uint32_t> identities_;
   std::map<std::string, uint32_t> kernelOf_;
   std::vector<std::string> problems_;
 };

@@ -3,6 +3,8 @@
 //   x8..x11 addresses, x12..x14 UB buffers, x15/x16 scratch, x20.. scalars.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
+#include "fractal/isa/Numerics.h"
+
 #include <algorithm>
 #include <cstring>
 #include <sstream>
@@ -65,7 +67,9 @@ Expected<GeneratedKernel> generateElementwise(const ChipConfig &config,
   s << "  mfsr x5, block_idx\n  mfsr x6, block_dim\n  li x7, " << chunks << "\n";
   s << "  li x12, 0\n  li x13, " << inChunkBytes << "\n  li x14, " << 2 * inChunkBytes << "\n";
   for (size_t i = 0; i < k.scalars.size(); ++i)
-    s << "  li x" << (20 + i) << ", " << floatBits(k.scalars[i]) << "   # " << k.scalars[i] << "\n";
+    s << "  li x" << (20 + i) << ", "
+      << (k.halfScalars ? uint32_t(isa::floatToHalf(k.scalars[i])) : floatBits(k.scalars[i])) << "   # "
+      << k.scalars[i] << "\n";
 
   auto expand = [&](const std::string &line, int64_t repeats) {
     std::string text = replaceAll(line, "{in0}", "ub[x12]");

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "fractal/config/ChipConfig.h"
+#include "fractal/package/WeightLayouts.h"
 #include "fractal/support/Error.h"
 
 #include <cstdint>
@@ -24,7 +25,8 @@ struct ElementwiseKernel {
   int numInputs = 1;                // 1 or 2 GM inputs; argument order: inputs..., output
   int64_t elements = 0;
   int inBytes = 4, outBytes = 4;    // element sizes (differ for conversions)
-  std::vector<float> scalars;       // fp32 constants, available to the body as {s0}, {s1}, ...
+  std::vector<float> scalars;       // constants, available to the body as {s0}, {s1}, ...
+  bool halfScalars = false;         // pass the scalars as fp16 bits (for .f16 instructions)
   // Vector instructions applied to each chunk; placeholders: {in0} {in1} {out} (UB operands),
   // {rep} (repeats in this chunk), {s0}.. (scalar registers). Run in order on the V pipe.
   std::vector<std::string> body;
@@ -64,5 +66,39 @@ struct MatMulKernel {
 };
 
 Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulKernel &k);
+
+// A convolution (groups = 1) on the cube through img2col (load3d). Input and output are NHWC16:
+// NHWC f16 with channels padded to a multiple of 16 (cip, cop), so one pixel's 16-channel slice is
+// one 32-byte block and a DMA with a gap gathers an NC1HWC0 slice into L1. The output is cut into
+// bands of output rows; each band loads its input rows (halo included, padding via the feature-map
+// register), and accumulates every K step in L0C before FixPipe writes f16 NHWC16 rows.
+// Arguments: input, packed weights (packConvWeights), bias (f32, cop values), output.
+struct ConvKernel {
+  std::string name, node;
+  int64_t n = 1, h = 0, w = 0, cip = 0, cop = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pt = 0, pl = 0, pb = 0, pr = 0;
+  int64_t ho = 0, wo = 0;
+  bool relu = false;
+};
+
+// How a convolution is cut to the buffers (chosen from the config).
+struct ConvTiling {
+  int64_t nt = 0;   // output channels per N tile
+  int64_t kc1 = 0;  // input-channel slices (16 channels) per K step
+  int64_t mt = 0;   // pixels per mmad (multiple of 16)
+  int64_t ohb = 0;  // output rows per band
+};
+
+Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k);
+
+// The weights (f32 [cout][cin][kh][kw]) as the kernel reads them: for each N tile, for each K step,
+// a ZN block of (kc1 * kh * kw * 16) x (tile channels) f16 values; missing channels are zero.
+std::vector<uint16_t> packConvWeights(const ConvKernel &k, const ConvTiling &t, const std::vector<float> &w,
+                                      int64_t cout, int64_t cin);
+// The same layout as numbers, for a host-side packing task when the weights arrive at run time.
+pkg::ConvWeightLayout convWeightLayout(const ConvKernel &k, const ConvTiling &t, int64_t cout, int64_t cin);
+
+Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKernel &k);
 
 } // namespace fractal::codegen

@@ -1,0 +1,229 @@
+// The convolution kernel (KernelTemplates.h): tiling, weight packing and code. Register use inside
+// the kernel: x2 input, x3 weights, x4 bias, x5 output, x6 item, x7 block_dim, x14 item count,
+// x15 band, x16 image, x17 band input base, x19 band output base, x8..x12 scratch.
+#include "fractal/compiler/Codegen/KernelTemplates.h"
+
+#include "fractal/isa/Numerics.h"
+#include "fractal/package/WeightLayouts.h"
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+namespace fractal::codegen {
+namespace {
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+
+constexpr int64_t kFractal = 512;
+constexpr int64_t kMaxTilesPerBand = 32; // bounds the unrolled code per band
+
+// Input rows a band of `rows` output rows starting at output row oh0 needs.
+int64_t bandInputRows(const ConvKernel &k, int64_t rows) { return (rows - 1) * k.sh + (k.kh - 1) * k.dh + 1; }
+
+struct L1Plan {
+  int64_t bias, weights, band, end;
+};
+
+L1Plan l1Plan(const ConvKernel &k, const ConvTiling &t) {
+  const int64_t kst = t.kc1 * k.kh * k.kw * 16;
+  L1Plan p;
+  p.bias = 0;
+  p.weights = roundUp(t.nt * 4, kFractal);
+  p.band = p.weights + roundUp(kst * t.nt * 2, kFractal);
+  p.end = p.band + t.kc1 * std::min(k.h, bandInputRows(k, t.ohb)) * k.w * 32;
+  return p;
+}
+
+} // namespace
+
+Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
+  const int64_t l1 = config.buffer(BufferKind::L1).sizeBytes;
+  const int64_t l0a = config.buffer(BufferKind::L0A).sizeBytes;
+  const int64_t l0b = config.buffer(BufferKind::L0B).sizeBytes;
+  const int64_t l0c = config.buffer(BufferKind::L0C).sizeBytes;
+  const int64_t c1 = k.cip / 16, taps = k.kh * k.kw;
+  ConvTiling t;
+  t.nt = std::min<int64_t>(k.cop, 128);
+  t.kc1 = c1;
+  while (t.kc1 > 1 && (16 * t.kc1 * taps * 16 * 2 > l0a || t.kc1 * taps * 16 * t.nt * 2 > l0b)) --t.kc1;
+  while (t.nt > 16 && t.kc1 * taps * 16 * t.nt * 2 > l0b) t.nt -= 16;
+  const int64_t kst = t.kc1 * taps * 16;
+  if (16 * kst * 2 > l0a || kst * t.nt * 2 > l0b)
+    return Error::badInput(k.name + ": L0 overflow: one K step of the " + std::to_string(k.kh) + "x" +
+                           std::to_string(k.kw) + " kernel needs L0A " + std::to_string(16 * kst * 2) +
+                           " and L0B " + std::to_string(kst * t.nt * 2) + " bytes; the config has L0A " +
+                           std::to_string(l0a) + ", L0B " + std::to_string(l0b));
+  t.mt = std::max<int64_t>(16, std::min<int64_t>(l0a / (kst * 2) / 16 * 16, 4080));
+  for (t.ohb = k.ho; t.ohb >= 1; --t.ohb) {
+    const int64_t pixels = t.ohb * k.wo, tiles = ceilDiv(pixels, t.mt);
+    const int64_t accumulators = tiles * t.mt * t.nt * 4; // every tile of the band stays in L0C
+    if (tiles <= kMaxTilesPerBand && accumulators <= l0c && l1Plan(k, t).end <= l1) break;
+  }
+  if (t.ohb < 1) {
+    ConvTiling one = t;
+    one.ohb = 1;
+    return Error::badInput(k.name + ": L1/L0C overflow: one output row (" + std::to_string(k.wo) +
+                           " pixels, input width " + std::to_string(k.w) + ") needs L1 " +
+                           std::to_string(l1Plan(k, one).end) + " and L0C " +
+                           std::to_string(ceilDiv(k.wo, t.mt) * t.mt * t.nt * 4) + " bytes; the config has L1 " +
+                           std::to_string(l1) + ", L0C " + std::to_string(l0c));
+  }
+  return t;
+}
+
+std::vector<uint16_t> packConvWeights(const ConvKernel &k, const ConvTiling &t, const std::vector<float> &w,
+                                      int64_t cout, int64_t cin) {
+  return pkg::packConvWeights(convWeightLayout(k, t, cout, cin), w.data());
+}
+
+pkg::ConvWeightLayout convWeightLayout(const ConvKernel &k, const ConvTiling &t, int64_t cout, int64_t cin) {
+  return {cout, cin, k.kh, k.kw, k.cop, k.cip, t.nt, t.kc1};
+}
+
+Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKernel &k) {
+  Expected<ConvTiling> planned = planConv(config, k);
+  if (!planned) return planned.takeError();
+  const ConvTiling t = *planned;
+  const L1Plan l1 = l1Plan(k, t);
+  const int64_t c1 = k.cip / 16, taps = k.kh * k.kw;
+  const int64_t bands = ceilDiv(k.ho, t.ohb), items = k.n * bands;
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
+  const int64_t rowBytes = k.w * k.cip * 2;
+
+  // Per band: rows, first loaded input row, loaded rows, and the pads the feature map needs.
+  struct Band { int64_t rows, ihs, hl, pt, pb; };
+  std::vector<Band> plan;
+  for (int64_t b = 0; b < bands; ++b) {
+    Band band;
+    band.rows = std::min(t.ohb, k.ho - b * t.ohb);
+    const int64_t ih0 = b * t.ohb * k.sh - k.pt;
+    band.ihs = std::max<int64_t>(ih0, 0);
+    const int64_t ihe = std::min(ih0 + bandInputRows(k, band.rows) - 1, k.h - 1);
+    band.hl = ihe - band.ihs + 1;
+    band.pt = band.ihs - ih0;
+    band.pb = std::max<int64_t>(0, (band.rows - 1) * k.sh + (k.kh - 1) * k.dh + 1 - band.hl - band.pt);
+    if (band.hl < 1 || band.pt > 255 || band.pb > 255 || k.pl > 255 || k.pr > 255)
+      return Error::badInput(k.name + ": padding too large for the feature-map register (band " +
+                             std::to_string(b) + ")");
+    plan.push_back(band);
+  }
+  // Consecutive bands with the same shape share code; their input rows advance linearly.
+  struct Group { int64_t first, end; Band shape; };
+  std::vector<Group> groups;
+  for (int64_t b = 0; b < bands; ++b) {
+    const Band &x = plan[size_t(b)];
+    if (!groups.empty()) {
+      Group &g = groups.back();
+      const Band &y = g.shape;
+      if (std::tie(x.rows, x.hl, x.pt, x.pb) == std::tie(y.rows, y.hl, y.pt, y.pb) &&
+          x.ihs == y.ihs + (b - g.first) * t.ohb * k.sh) {
+        g.end = b + 1;
+        continue;
+      }
+    }
+    groups.push_back({b, b + 1, x});
+  }
+
+  std::ostringstream s;
+  s << "# " << k.name << ": conv " << k.kh << "x" << k.kw << " s" << k.sh << "x" << k.sw << " on NHWC16 "
+    << k.n << "x" << k.h << "x" << k.w << "x" << k.cip << " -> " << k.ho << "x" << k.wo << "x" << k.cop
+    << "; tiles: " << t.nt << " channels, " << t.kc1 << " slice(s) per K step, " << t.mt << " pixels, "
+    << t.ohb << " row(s) per band; " << items << " band(s) on " << blockDim << " block(s)\n";
+  s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
+  s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n  ld x4, gm[x1], offset=16\n  ld x5, gm[x1], offset=24\n";
+  s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n";
+  s << "loop:\n  bge x6, x14, done\n  li x8, " << bands << "\n  div x16, x6, x8\n  rem x15, x6, x8\n";
+  for (size_t g = 0; g < groups.size(); ++g)
+    s << "  li x8, " << groups[g].end << "\n  blt x15, x8, group" << g << "\n";
+  s << "  jmp next\n";
+
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const Group &grp = groups[g];
+    const Band &band = grp.shape;
+    const int64_t pixels = band.rows * k.wo;
+    s << "group" << g << ":   # bands " << grp.first << ".." << grp.end - 1 << ": " << band.rows
+      << " row(s), input rows " << band.hl << ", pads " << band.pt << "/" << band.pb << "\n";
+    // Bases: input rows of this band, output pixels of this band.
+    s << "  muli x17, x16, " << k.h * rowBytes << "\n  add x17, x17, x2\n";
+    s << "  li x8, " << grp.first << "\n  sub x8, x15, x8\n  muli x8, x8, " << t.ohb * k.sh * rowBytes
+      << "\n  add x17, x17, x8\n  li x8, " << band.ihs * rowBytes << "\n  add x17, x17, x8\n";
+    s << "  muli x19, x16, " << k.ho * k.wo * k.cop * 2 << "\n  add x19, x19, x5\n";
+    s << "  muli x8, x15, " << t.ohb * k.wo * k.cop * 2 << "\n  add x19, x19, x8\n";
+    const uint64_t fmap = uint64_t(k.w) | (uint64_t(band.hl) << 16) | (uint64_t(k.pl) << 32) |
+                          (uint64_t(k.pr) << 40) | (uint64_t(band.pt) << 48) | (uint64_t(band.pb) << 56);
+    s << "  li x9, " << int64_t(fmap) << "\n  setfmap x9\n";
+
+    struct Stage { int64_t n0, s0; };
+    std::vector<Stage> stages;
+    for (int64_t n0 = 0; n0 < k.cop; n0 += t.nt)
+      for (int64_t s0 = 0; s0 < c1; s0 += t.kc1) stages.push_back({n0, s0});
+    const bool oneKStep = t.kc1 >= c1;
+    int64_t weightOffset = 0;
+    for (size_t i = 0; i < stages.size(); ++i) {
+      const Stage &st = stages[i];
+      const bool first = i == 0, last = i + 1 == stages.size();
+      const int64_t ntc = std::min(t.nt, k.cop - st.n0), slices = std::min(t.kc1, c1 - st.s0);
+      const int64_t kst = slices * taps * 16;
+      const bool firstK = st.s0 == 0, lastK = st.s0 + slices >= c1;
+      s << "  # channels " << st.n0 << "+" << ntc << ", slices " << st.s0 << "+" << slices << "\n";
+      if (!first) s << "  wait_flag mte1, mte2, 1\n";
+      if (first || !oneKStep) // the band's slices of this K step (NC1HWC0 in L1)
+        for (int64_t sl = 0; sl < slices; ++sl) {
+          const int64_t rowsPerDma = std::max<int64_t>(1, 65535 / k.w);
+          for (int64_t r = 0; r < band.hl; r += rowsPerDma) {
+            const int64_t rows = std::min(rowsPerDma, band.hl - r);
+            s << "  li x8, " << (st.s0 + sl) * 32 + r * rowBytes << "\n  add x8, x17, x8\n  li x9, "
+              << l1.band + (sl * band.hl + r) * k.w * 32 << "\n  gm2l1 l1[x9], gm[x8], nburst=" << rows * k.w
+              << ", len=1, src_gap=" << c1 - 1 << "\n";
+          }
+        }
+      const int64_t weightBytes = kst * ntc * 2;
+      s << "  li x8, " << weightOffset << "\n  add x8, x3, x8\n  li x9, " << l1.weights
+        << "\n  gm2l1 l1[x9], gm[x8], len=" << weightBytes / 32 << "\n";
+      weightOffset += weightBytes;
+      if (firstK)
+        s << "  li x8, " << st.n0 * 4 << "\n  add x8, x4, x8\n  li x9, " << l1.bias << "\n  gm2l1 l1[x9], gm[x8], len="
+          << ceilDiv(ntc * 4, 32) << "\n";
+      s << "  set_flag mte2, mte1, 0\n  wait_flag mte2, mte1, 0\n";
+      if (!first) s << "  wait_flag m, mte1, 2\n";
+      for (int64_t f = 0; f < weightBytes / kFractal; f += 255)
+        s << "  li x9, " << f * kFractal << "\n  li x10, " << l1.weights + f * kFractal
+          << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, weightBytes / kFractal - f) << "\n";
+      const int64_t tiles = ceilDiv(pixels, t.mt);
+      for (int64_t tile = 0; tile < tiles; ++tile) {
+        const int64_t m0 = tile * t.mt, mc = std::min(t.mt, pixels - m0), mcp = roundUp(mc, 16);
+        if (tile > 0) s << "  wait_flag m, mte1, 4\n";
+        s << "  li x9, " << l1.band << "\n  li x10, " << m0 << "\n  load3d.f16 l0a[x0], l1[x9], x10, mcount="
+          << mcp / 16 << ", kh=" << k.kh << ", kw=" << k.kw << ", sh=" << k.sh << ", sw=" << k.sw
+          << ", dh=" << k.dh << ", dw=" << k.dw << ", c1=" << slices << "\n";
+        if (tile + 1 == tiles && !last) s << "  set_flag mte1, mte2, 1\n";
+        s << "  set_flag mte1, m, 0\n  wait_flag mte1, m, 0\n";
+        if (firstK && tile == 0 && !first) s << "  wait_flag fix, m, 3\n";
+        s << "  li x11, " << tile * t.mt * roundUp(ntc, 16) * 4 << "\n  li x12, " << l1.bias << "\n";
+        s << "  mmad.f16 l0c[x11], l0a[x0], l0b[x0], m=" << mcp << ", k=" << kst << ", n=" << ntc
+          << ", init=" << (firstK ? 1 : 0) << (firstK ? ", bias=x12" : "") << "\n";
+        if (tile + 1 < tiles) s << "  set_flag m, mte1, 4\n";
+      }
+      if (!last) s << "  set_flag m, mte1, 2\n";
+      if (lastK) {
+        s << "  set_flag m, fix, 0\n  wait_flag m, fix, 0\n";
+        for (int64_t tile = 0; tile < tiles; ++tile) {
+          const int64_t m0 = tile * t.mt, mc = std::min(t.mt, pixels - m0);
+          s << "  li x8, " << (m0 * k.cop + st.n0) * 2 << "\n  add x8, x19, x8\n  li x11, "
+            << tile * t.mt * roundUp(ntc, 16) * 4 << "\n";
+          s << "  fixp.f32.f16 gm[x8], l0c[x11], m=" << mc << ", n=" << ntc << ", src_rows=" << roundUp(mc, 16)
+            << ", dst_stride=" << k.cop << ", relu=" << (k.relu ? 1 : 0) << "\n";
+        }
+        if (!last) s << "  set_flag fix, m, 3\n";
+      }
+    }
+    s << "  barrier all\n  jmp next\n";
+  }
+  s << "next:\n  add x6, x6, x7\n  jmp loop\ndone:\n  end\n";
+  return GeneratedKernel{s.str(), blockDim};
+}
+
+} // namespace fractal::codegen

@@ -1,0 +1,22 @@
+// Weight layouts that kernels in a package read, shared by the compiler (packs constant weights)
+// and the runtime (packs weights that arrive as model inputs, in a host task).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace fractal::pkg {
+
+// Convolution weights for the cube (compiler/lib/Codegen/ConvKernel.cpp): for each N tile of `nt`
+// output channels, for each K step of `kc1` 16-channel input slices, a ZN block of
+// (slices * kh * kw * 16) x (tile channels) f16 values, K ordered (slice, y, x, channel).
+// Channels beyond cout/cin are zero.
+struct ConvWeightLayout {
+  int64_t cout, cin, kh, kw; // the f32 weights: [cout][cin][kh][kw]
+  int64_t cop, cip;          // padded to multiples of 16
+  int64_t nt, kc1;
+};
+
+std::vector<uint16_t> packConvWeights(const ConvWeightLayout &layout, const float *weights);
+
+} // namespace fractal::pkg

@@ -118,6 +118,67 @@ bool allF32(const std::vector<HostTensor> &ts) {
   return true;
 }
 
+// Element moves of any dtype (by element size): Transpose with 'perm', Concat along 'axis'.
+Status transpose(const pkg::Task &task, const HostTensor &in, HostTensor &out) {
+  auto it = task.host.ints.find("perm");
+  const std::vector<int64_t> &shape = in.desc->shape;
+  if (it == task.host.ints.end() || it->second.size() != shape.size() || in.desc->dtype != out.desc->dtype)
+    return Error::badInput("host op " + task.name + ": Transpose needs 'perm' of the input's rank");
+  const std::vector<int64_t> &perm = it->second;
+  std::vector<bool> seen(shape.size(), false);
+  for (int64_t p : perm) {
+    if (p < 0 || p >= int64_t(shape.size()) || seen[size_t(p)])
+      return Error::badInput("host op " + task.name + ": 'perm' is not a permutation");
+    seen[size_t(p)] = true;
+  }
+  const size_t size = pkg::dtypeSize(in.desc->dtype), rank = shape.size();
+  std::vector<int64_t> inStrides(rank, 1);
+  for (size_t d = rank; d-- > 1;) inStrides[d - 1] = inStrides[d] * shape[d];
+  std::vector<int64_t> outShape(rank), index(rank, 0);
+  for (size_t d = 0; d < rank; ++d) outShape[d] = shape[size_t(perm[d])];
+  if (outShape != out.desc->shape) return Error::badInput("host op " + task.name + ": output shape does not match");
+  const int64_t n = out.desc->elementCount();
+  for (int64_t e = 0; e < n; ++e) {
+    int64_t src = 0;
+    for (size_t d = 0; d < rank; ++d) src += index[d] * inStrides[size_t(perm[d])];
+    std::memcpy(&out.bytes[size_t(e) * size], &in.bytes[size_t(src) * size], size);
+    for (size_t d = rank; d-- > 0;) {
+      if (++index[d] < outShape[d]) break;
+      index[d] = 0;
+    }
+  }
+  return Status::success();
+}
+
+Status concat(const pkg::Task &task, const std::vector<HostTensor> &in, HostTensor &out) {
+  auto it = task.host.ints.find("axis");
+  const std::vector<int64_t> &shape = out.desc->shape;
+  if (it == task.host.ints.end() || it->second.size() != 1 || it->second[0] < 0 ||
+      it->second[0] >= int64_t(shape.size()))
+    return Error::badInput("host op " + task.name + ": Concat needs an 'axis' inside the output's rank");
+  const size_t axis = size_t(it->second[0]), size = pkg::dtypeSize(out.desc->dtype);
+  int64_t outer = 1, inner = 1, total = 0;
+  for (size_t d = 0; d < axis; ++d) outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
+  for (const HostTensor &t : in) {
+    if (t.desc->dtype != out.desc->dtype || t.desc->shape.size() != shape.size())
+      return Error::badInput("host op " + task.name + ": inputs differ from the output in dtype or rank");
+    total += t.desc->shape[axis];
+    if (t.desc->elementCount() != outer * inner * t.desc->shape[axis])
+      return Error::badInput("host op " + task.name + ": an input's shape does not fit the output");
+  }
+  if (total != shape[axis]) return Error::badInput("host op " + task.name + ": inputs do not add up to the output");
+  int64_t offset = 0;
+  for (const HostTensor &t : in) {
+    const int64_t width = t.desc->shape[axis] * inner;
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(&out.bytes[size_t((o * shape[axis] * inner + offset * inner)) * size],
+                  &t.bytes[size_t(o * width) * size], size_t(width) * size);
+    offset += t.desc->shape[axis];
+  }
+  return Status::success();
+}
+
 // Run-time convolution weights into the cube's layout (package WeightLayouts.h); groups become a
 // dense block-diagonal kernel as the compiler does for constant weights.
 Status packConvWeights(const pkg::Task &task, const HostTensor &in, HostTensor &out) {
@@ -172,6 +233,8 @@ Status runHostOp(const pkg::Task &task, const std::vector<HostTensor> &inputs,
     std::copy(inputs[0].bytes.begin(), inputs[0].bytes.end(), outputs[0].bytes.begin());
     return Status::success();
   }
+  if (op == "Transpose" && arity(1, 1)) return transpose(task, inputs[0], outputs[0]);
+  if (op == "Concat" && !inputs.empty() && outputs.size() == 1) return concat(task, inputs, outputs[0]);
   if (!allF32(inputs) || !allF32(outputs))
     return Error::badInput("host op " + task.name + " (" + op + "): only float32 tensors are supported");
   if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && arity(2, 1)) {

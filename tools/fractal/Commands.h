@@ -29,6 +29,7 @@ int runSimCommand(const Args &args);
 int runCompileCommand(const Args &args);
 int runRunCommand(const Args &args);
 int runInfoCommand(const Args &args);
+int runCompareCommand(const Args &args);
 
 
 } // namespace fractal::cli

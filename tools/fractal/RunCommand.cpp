@@ -13,7 +13,9 @@
 #include "fractal/support/Json.h"
 #include "fractal/support/Npy.h"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -226,9 +228,12 @@ int runRunCommand(const Args &args) {
                                            "): give --input " + t.name + "=FILE.npy, or --random-inputs"));
       if (t.dtype == pkg::DType::F16)
         return reportError(Error::badInput("fractal run: --random-inputs does not fill float16 input '" + t.name + "'"));
+      const std::string saved = outputDir + "/" + fileNameFor(t.name) + ".input.npy";
       std::cerr << "fractal: warning: input '" << t.name << "' not given: using seeded random data "
-                << "(uniform [-1, 1), seed " << k << ") because of --random-inputs\n";
+                << "(uniform [-1, 1), seed " << k << ") because of --random-inputs; saved as " << saved << "\n";
       data.push_back(randomInput(t, uint32_t(k)));
+      ::mkdir(outputDir.c_str(), 0755);
+      if (Status st = writeNpyFile(saved, data.back()); !st) return reportError(st.error());
       continue;
     }
     Expected<NpyArray> a = readNpyFile(it->second);
@@ -305,6 +310,50 @@ int runRunCommand(const Args &args) {
       return reportError(s.error());
     if (Status s = writeFileAtomically(profileDir + "/trace.json", modelTrace(prof)); !s)
       return reportError(s.error());
+  }
+  return 0;
+}
+
+int runCompareCommand(const Args &args) {
+  std::string actualPath, expectedPath, minCosine = "0.999";
+  ArgParser parser("fractal compare", "compare two tensors (.npy): max abs/relative error and cosine similarity");
+  parser.positional("ACTUAL.npy", "the tensor to check", &actualPath);
+  parser.positional("EXPECTED.npy", "the reference (e.g. from ONNX Runtime)", &expectedPath);
+  parser.option("--min-cosine", "X", "fail below this cosine similarity (default 0.999)", &minCosine);
+  parser.epilog("EXIT CODES: 0 within tolerance, 2 unreadable or different shapes, 4 below --min-cosine.");
+  if (std::optional<int> exit = parseArguments(parser, args)) return *exit;
+  char *end = nullptr;
+  const double threshold = std::strtod(minCosine.c_str(), &end);
+  if (!end || *end || !(threshold >= -1 && threshold <= 1))
+    return reportError(Error::badInput("fractal compare: --min-cosine must be a number in [-1, 1]"));
+  Expected<NpyArray> a = readNpyFile(actualPath), b = readNpyFile(expectedPath);
+  if (!a) return reportError(a.error());
+  if (!b) return reportError(b.error());
+  if (a->descr != "<f4" || b->descr != "<f4" || a->shape != b->shape)
+    return reportError(Error::badInput("fractal compare: " + actualPath + " is " + a->descr + shapeText(a->shape) +
+                                       ", " + expectedPath + " is " + b->descr + shapeText(b->shape) +
+                                       "; both must be <f4 of one shape"));
+  const size_t n = a->data.size() / 4;
+  std::vector<float> x(n), y(n);
+  std::memcpy(x.data(), a->data.data(), n * 4);
+  std::memcpy(y.data(), b->data.data(), n * 4);
+  double dot = 0, nx = 0, ny = 0, maxAbs = 0, maxRef = 0;
+  size_t worst = 0;
+  for (size_t i = 0; i < n; ++i) {
+    dot += double(x[i]) * y[i];
+    nx += double(x[i]) * x[i];
+    ny += double(y[i]) * y[i];
+    const double d = std::fabs(double(x[i]) - y[i]);
+    if (d > maxAbs || std::isnan(d)) { maxAbs = d; worst = i; }
+    maxRef = std::max(maxRef, std::fabs(double(y[i])));
+  }
+  const double cosine = nx == 0 && ny == 0 ? 1.0 : dot / (std::sqrt(nx) * std::sqrt(ny));
+  std::printf("%zu elements: cosine %.6f, max abs error %.6g at %zu (%g vs %g), max |expected| %.6g\n", n, cosine,
+              maxAbs, worst, n ? x[worst] : 0.0f, n ? y[worst] : 0.0f, maxRef);
+  if (!(cosine >= threshold)) {
+    std::fprintf(stderr, "fractal: error: %s differs from %s: cosine %.6f below %s\n", actualPath.c_str(),
+                 expectedPath.c_str(), cosine, minCosine.c_str());
+    return static_cast<int>(ExitCode::Mismatch);
   }
   return 0;
 }

@@ -34,6 +34,7 @@ const Subcommand kSubcommands[] = {
     {"compile", "compile an ONNX model into a model package (.fpk), or check it (--check-only)", runCompileCommand},
     {"run", "run a model package (or an ONNX model) on the simulated NPU with .npy inputs", runRunCommand},
     {"info", "describe a model package", runInfoCommand},
+    {"compare", "compare two .npy tensors (cosine similarity, max error)", runCompareCommand},
     {"sim", "run a kernel on the simulated NPU (functional or timing mode)", runSimCommand},
     {"asm", "assemble Fractal assembly into a kernel binary", runAsmCommand},
     {"disasm", "disassemble a kernel binary", runDisasmCommand},

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace fractal::compiler {
@@ -205,6 +206,7 @@ private:
     if (!layoutKernel(op, "to NHWC16", shape[0], hw, c, cp, true, false, true, {*half, identity(c, cp), out}))
       return std::nullopt;
     nhwc16Of_[value] = out;
+    zeroPadded_.insert(out);
     return out;
   }
 
@@ -333,6 +335,22 @@ private:
         .Case<g::CastOp>([&](auto o) { cast(op, o.getInput()); })
         .Case<g::MatMulOp>([&](auto o) { matmul(op, o.getLhs(), o.getRhs()); })
         .Case<g::ConvOp>([&](auto o) { conv(op, o); })
+        .Case<g::TransposeOp>([&](auto o) { transpose(op, o); })
+        .Case<g::ConcatOp>([&](auto o) { concat(op, o); })
+        .Case<g::MaxPoolOp>([&](auto o) {
+          for (int64_t d : o.getDilations())
+            if (d != 1) return unsupported(op, "dilated pooling has no kernel yet");
+          pool(op, o.getInput(), o.getKernel(), o.getStrides(), o.getPads(), true);
+        })
+        .Case<g::AvgPoolOp>([&](auto o) {
+          bool pads = false;
+          for (int64_t p : o.getPads()) pads |= p != 0;
+          if (pads && !o.getCountIncludePad())
+            return unsupported(op, "average pooling that excludes padding has no kernel yet");
+          if (o.getCeilMode())
+            return unsupported(op, "average pooling with ceil_mode has no kernel yet (partial windows)");
+          pool(op, o.getInput(), o.getKernel(), o.getStrides(), o.getPads(), false);
+        })
         .Case<g::GemmOp>([&](auto o) { gemm(op, o); })
         .Default([&](mlir::Operation *) {
           unsupported(op, "no kernel generator for this op yet");
@@ -424,6 +442,7 @@ private:
     p_.tensors[result].layout = "NHWC16";
     addKernelTask(op, "Conv", *gen, {*input, wt, bt, result});
     nhwc16Of_[o.getResult()] = result;
+    if (min <= 0.0f && max >= 0.0f) zeroPadded_.insert(result); // zero weights and bias: 0 stays 0
     if ((lo || hi) && !k.relu) {
       ElementwiseKernel clip;
       clip.elements = k.n * k.ho * k.wo * k.cop;
@@ -433,6 +452,141 @@ private:
       clip.body = {"vmaxs.f16 {out}, {in0}, {s0}, repeat={rep}", "vmins.f16 {out}, {out}, {s1}, repeat={rep}"};
       elementwise(op, "Clip", std::move(clip), {result, result});
     }
+  }
+
+  // ---- data movement and pooling ----
+  void transpose(mlir::Operation &op, g::TransposeOp o) {
+    llvm::ArrayRef<int64_t> perm = o.getPerm();
+    const std::vector<int64_t> in = shapeOf(o.getInput());
+    if (in.size() == 4 && isF32(o.getInput()) && perm == llvm::ArrayRef<int64_t>{0, 3, 1, 2}) {
+      // NHWC -> NCHW: the result's NHWC16 form is the input in f16 with channels padded.
+      std::optional<uint32_t> half = halfOperand(op, o.getInput());
+      if (!half) return unsupported(op, "input is not a tensor");
+      const int64_t c = in[3], cp = pad16(c);
+      uint32_t out = scratch(opName(op), DType::F16, {in[0], in[1], in[2], cp});
+      p_.tensors[out].layout = "NHWC16";
+      if (c == cp) {
+        p_.tensors[out].aliasOf = *half;
+      } else if (!layoutKernel(op, "pad channels", 1, in[0] * in[1] * in[2], c, cp, false, false, true,
+                               {*half, identity(c, cp), out})) {
+        return;
+      }
+      nhwc16Of_[o.getResult()] = out;
+      zeroPadded_.insert(out);
+      return;
+    }
+    if (in.size() == 4 && perm == llvm::ArrayRef<int64_t>{0, 2, 3, 1} && nhwc16Of_.count(o.getInput())) {
+      // NCHW -> NHWC of a value held as NHWC16: drop the padding channels, back to f32.
+      const int64_t c = in[1], cp = pad16(c);
+      uint32_t out = result(op);
+      layoutKernel(op, "drop channel padding", 1, in[0] * in[2] * in[3], cp, c, false, false, false,
+                   {nhwc16Of_[o.getInput()], identity(cp, c), out});
+      return;
+    }
+    std::vector<uint32_t> args;
+    if (!require(op, {o.getInput()}, args)) return;
+    addHostTask(op, "Transpose", args, {result(op)}, "permutation without an NPU kernel yet");
+    p_.tasks.back().host.ints["perm"] = std::vector<int64_t>(perm.begin(), perm.end());
+  }
+
+  static bool allZero(mlir::Value v) {
+    std::optional<std::vector<float>> values = g::readF32Constant(v);
+    if (!values) return false;
+    for (float x : *values)
+      if (x != 0.0f) return false;
+    return true;
+  }
+
+  void concat(mlir::Operation &op, g::ConcatOp o) {
+    const std::vector<int64_t> out = shapeOf(o.getResult());
+    const int64_t axis = o.getAxis() < 0 ? o.getAxis() + int64_t(out.size()) : o.getAxis();
+    if (out.size() == 4 && axis == 1 && isF32(o.getResult()) && concatNhwc16(op, o, out)) return;
+    std::vector<uint32_t> args;
+    for (mlir::Value v : o.getInputs())
+      if (!require(op, {v}, args)) return;
+    addHostTask(op, "Concat", args, {result(op)}, "concatenation without an NPU kernel yet");
+    p_.tasks.back().host.ints["axis"] = {axis};
+  }
+
+  // Channel concatenation in NHWC16 when every input starts on a 16-channel boundary, or is an
+  // all-zero constant following an input whose padding channels are zero (BlazeFace's channel
+  // padding). False when that does not hold (nothing emitted).
+  bool concatNhwc16(mlir::Operation &op, g::ConcatOp o, const std::vector<int64_t> &out) {
+    ChannelConcatKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.pixels = out[0] * out[2] * out[3];
+    k.outBlocks = pad16(out[1]) / 16;
+    std::vector<mlir::Value> sources;
+    int64_t offset = 0;
+    bool lastZeroPadded = true; // the channels after the previous input up to its 16-boundary are 0
+    for (mlir::Value v : o.getInputs()) {
+      const int64_t c = shapeOf(v)[1];
+      if (allZero(v)) {
+        const int64_t firstBlock = pad16(offset) / 16, endBlock = pad16(offset + c) / 16;
+        if (offset % 16 && !lastZeroPadded) return false;
+        if (endBlock > firstBlock) k.pieces.push_back({-1, 0, endBlock - firstBlock, firstBlock});
+        lastZeroPadded = true;
+      } else {
+        if (offset % 16 || !onlyNhwc16(v)) return false;
+        sources.push_back(v);
+        const int64_t blocks = pad16(c) / 16;
+        k.pieces.push_back({int(sources.size() - 1), blocks, blocks, offset / 16});
+        lastZeroPadded = zeroPadded_.count(nhwc16Of_[v]) > 0;
+      }
+      offset += c;
+    }
+    std::vector<uint32_t> args;
+    for (mlir::Value v : sources) args.push_back(nhwc16Of_[v]);
+    k.numInputs = int(args.size());
+    Expected<GeneratedKernel> gen = generateChannelConcat(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return true;
+    }
+    uint32_t result = scratch(opName(op), DType::F16, {out[0], out[2], out[3], pad16(out[1])});
+    p_.tensors[result].layout = "NHWC16";
+    args.push_back(result);
+    addKernelTask(op, "Concat", *gen, std::move(args));
+    nhwc16Of_[o.getResult()] = result;
+    if (lastZeroPadded) zeroPadded_.insert(result);
+    return true;
+  }
+
+  void pool(mlir::Operation &op, mlir::Value input, llvm::ArrayRef<int64_t> kernel, llvm::ArrayRef<int64_t> strides,
+            llvm::ArrayRef<int64_t> pads, bool max) {
+    const std::vector<int64_t> in = shapeOf(input), out = shapeOf(op.getResult(0));
+    if (in.size() != 4 || !isF32(input)) return unsupported(op, "only 2-D float32 pooling has a kernel");
+    std::optional<uint32_t> x = nhwc16(input);
+    if (!x) return unsupported(op, "input cannot be converted to NHWC16");
+    PoolKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.n = in[0];
+    k.h = in[2];
+    k.w = in[3];
+    k.cp = pad16(in[1]);
+    k.kh = kernel[0];
+    k.kw = kernel[1];
+    k.sh = strides[0];
+    k.sw = strides[1];
+    k.pt = pads[0];
+    k.pl = pads[1];
+    k.pb = pads[2];
+    k.pr = pads[3];
+    k.ho = out[2];
+    k.wo = out[3];
+    k.max = max;
+    Expected<GeneratedKernel> gen = generatePool(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    uint32_t result = scratch(opName(op), DType::F16, {k.n, k.ho, k.wo, k.cp});
+    p_.tensors[result].layout = "NHWC16";
+    addKernelTask(op, max ? "MaxPool" : "AveragePool", *gen, {*x, result});
+    nhwc16Of_[op.getResult(0)] = result;
+    if (zeroPadded_.count(*x)) zeroPadded_.insert(result);
   }
 
   // Zero weights of a layout's logical size (only the packed size is used).
@@ -463,8 +617,13 @@ private:
     for (std::vector<std::string> *list : {&k.body, &k.prologue})
       for (std::string &line : *list)
         for (size_t pos; (pos = line.find(".f32")) != std::string::npos;) line.replace(pos, 4, ".f16");
+    // Ops that map zeros to zero keep the padding channels zero.
+    bool zeros = opType == "Add" || opType == "Sub" || opType == "Mul" || opType == "Relu";
+    for (size_t i = 0; i + 1 < args.size(); ++i) zeros &= zeroPadded_.count(args[i]) > 0;
+    if (k.numInputs == 1 && inputs.size() == 1 && !k.scalars.empty() && opType != "Mul") zeros = false;
     elementwise(op, opType, std::move(k), std::move(args));
     nhwc16Of_[op.getResult(0)] = out;
+    if (zeros) zeroPadded_.insert(out);
     return true;
   }
 
@@ -856,6 +1015,7 @@ private:
   llvm::DenseMap<mlir::Value, uint32_t> tensorOf_;  // ONNX form (NCHW for feature maps)
   llvm::DenseMap<mlir::Value, uint32_t> nhwc16Of_;  // NHWC16 form, when made
   std::map<std::pair<int64_t, int64_t>, uint32_t> identities_;
+  std::set<uint32_t> zeroPadded_; // NHWC16 tensors whose padding channels are known to be 0
   std::map<std::string, uint32_t> kernelOf_;
   std::vector<std::string> problems_;
 };

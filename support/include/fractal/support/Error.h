@@ -16,6 +16,7 @@ enum class ExitCode : int {
   Internal = 1,    // a bug in Fractal
   BadInput = 2,    // malformed file, bad flag, unsupported model, invalid config
   DeviceFault = 3, // the simulated device stopped on a fault
+  Mismatch = 4,    // `fractal compare`: the tensors differ beyond the tolerance
 };
 
 struct Error {

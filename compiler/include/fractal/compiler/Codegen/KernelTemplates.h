@@ -101,4 +101,33 @@ pkg::ConvWeightLayout convWeightLayout(const ConvKernel &k, const ConvTiling &t,
 
 Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKernel &k);
 
+// ---- NHWC16 feature-map kernels (FeatureMapKernels.cpp) ----
+
+// Channel concatenation of NHWC16 tensors by DMA: each piece copies `blocks` 16-channel blocks
+// per pixel from an input with `srcBlocks` blocks per pixel (arg >= 0) or writes zeros (arg < 0)
+// into output blocks [dstBlock, dstBlock + blocks) of `outBlocks`. Arguments: the inputs, output.
+struct ChannelConcatKernel {
+  std::string name, node;
+  int64_t pixels = 0, outBlocks = 0;
+  int numInputs = 0;
+  struct Piece {
+    int arg;
+    int64_t srcBlocks, blocks, dstBlock;
+  };
+  std::vector<Piece> pieces;
+};
+Expected<GeneratedKernel> generateChannelConcat(const ChipConfig &config, const ChannelConcatKernel &k);
+
+// Max or average pooling over NHWC16 f16, one output row per work item: the window's input rows
+// go to UB (padding filled with -inf or 0), then one vector op per tap and channel block with
+// strided addressing. Arguments: input, output.
+struct PoolKernel {
+  std::string name, node;
+  int64_t n = 1, h = 0, w = 0, cp = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
+  int64_t ho = 0, wo = 0;
+  bool max = true; // else average over kh * kw (padding counted)
+};
+Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKernel &k);
+
 } // namespace fractal::codegen

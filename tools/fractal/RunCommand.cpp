@@ -347,7 +347,8 @@ int runCompareCommand(const Args &args) {
     if (d > maxAbs || std::isnan(d)) { maxAbs = d; worst = i; }
     maxRef = std::max(maxRef, std::fabs(double(y[i])));
   }
-  const double cosine = nx == 0 && ny == 0 ? 1.0 : dot / (std::sqrt(nx) * std::sqrt(ny));
+  // Two all-zero tensors agree; one all-zero tensor against another does not.
+  const double cosine = nx == 0 || ny == 0 ? (nx == ny ? 1.0 : 0.0) : dot / (std::sqrt(nx) * std::sqrt(ny));
   std::printf("%zu elements: cosine %.6f, max abs error %.6g at %zu (%g vs %g), max |expected| %.6g\n", n, cosine,
               maxAbs, worst, n ? x[worst] : 0.0f, n ? y[worst] : 0.0f, maxRef);
   if (!(cosine >= threshold)) {

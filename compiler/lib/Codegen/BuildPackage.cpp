@@ -336,6 +336,10 @@ private:
         .Case<g::MatMulOp>([&](auto o) { matmul(op, o.getLhs(), o.getRhs()); })
         .Case<g::ConvOp>([&](auto o) { conv(op, o); })
         .Case<g::TransposeOp>([&](auto o) { transpose(op, o); })
+        .Case<g::GlobalAvgPoolOp>([&](auto o) { globalAvgPool(op, o.getInput()); })
+        .Case<g::BatchNormOp>([&](auto o) { batchNorm(op, o); })
+        .Case<g::ResizeOp>([&](auto o) { resize(op, o); })
+        .Case<g::ConvTransposeOp>([&](auto o) { convTranspose(op, o); })
         .Case<g::ConcatOp>([&](auto o) { concat(op, o); })
         .Case<g::MaxPoolOp>([&](auto o) {
           for (int64_t d : o.getDilations())
@@ -455,6 +459,33 @@ private:
   }
 
   // ---- data movement and pooling ----
+  // Names a feature-map kernel after op and fills its NHWC16 input geometry from `in` (NCHW).
+  template <typename Kernel> Kernel featureMapKernel(mlir::Operation &op, const std::vector<int64_t> &in) {
+    Kernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.n = in[0];
+    k.h = in[2];
+    k.w = in[3];
+    k.cp = pad16(in[1]);
+    return k;
+  }
+
+  // The task of a kernel that makes op's result as NHWC16 of `shape`; `zeros` when its padding
+  // channels are zero.
+  void nhwc16Task(mlir::Operation &op, const std::string &opType, Expected<GeneratedKernel> gen,
+                  std::vector<uint32_t> args, std::vector<int64_t> shape, bool zeros) {
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    uint32_t result = scratch(opName(op), DType::F16, std::move(shape));
+    p_.tensors[result].layout = "NHWC16";
+    args.push_back(result);
+    addKernelTask(op, opType, *gen, std::move(args));
+    nhwc16Of_[op.getResult(0)] = result;
+    if (zeros) zeroPadded_.insert(result);
+  }
   void transpose(mlir::Operation &op, g::TransposeOp o) {
     llvm::ArrayRef<int64_t> perm = o.getPerm();
     const std::vector<int64_t> in = shapeOf(o.getInput());
@@ -559,13 +590,7 @@ private:
     if (in.size() != 4 || !isF32(input)) return unsupported(op, "only 2-D float32 pooling has a kernel");
     std::optional<uint32_t> x = nhwc16(input);
     if (!x) return unsupported(op, "input cannot be converted to NHWC16");
-    PoolKernel k;
-    k.name = opName(op);
-    k.node = joined(onnxNodeNames(op.getLoc()));
-    k.n = in[0];
-    k.h = in[2];
-    k.w = in[3];
-    k.cp = pad16(in[1]);
+    PoolKernel k = featureMapKernel<PoolKernel>(op, in);
     k.kh = kernel[0];
     k.kw = kernel[1];
     k.sh = strides[0];
@@ -577,16 +602,187 @@ private:
     k.ho = out[2];
     k.wo = out[3];
     k.max = max;
-    Expected<GeneratedKernel> gen = generatePool(config_, k);
+    nhwc16Task(op, max ? "MaxPool" : "AveragePool", generatePool(config_, k), {*x}, {k.n, k.ho, k.wo, k.cp},
+               zeroPadded_.count(*x) > 0);
+  }
+
+  // A [cp] f16 constant from per-channel f32 values (zero padded).
+  uint32_t channelVector(mlir::Operation &op, const std::string &what, const std::vector<float> &values, int64_t cp) {
+    std::vector<uint8_t> bytes(size_t(cp) * 2, 0);
+    for (size_t i = 0; i < values.size(); ++i) {
+      uint16_t h = isa::floatToHalf(values[i]);
+      std::memcpy(&bytes[i * 2], &h, 2);
+    }
+    return constant(opName(op) + "/" + what, DType::F16, {cp}, std::move(bytes));
+  }
+
+  // Emits a per-channel kernel; the result is NHWC16 like x.
+  void channelOp(mlir::Operation &op, const std::string &opType, uint32_t x, std::vector<ChannelOpKernel::Step> steps,
+                 std::vector<uint32_t> vectors, bool keepsZeros) {
+    const pkg::Tensor &in = p_.tensors[x];
+    ChannelOpKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.n = in.shape[0];
+    k.pixels = in.shape[1] * in.shape[2];
+    k.cp = in.shape[3];
+    k.steps = std::move(steps);
+    Expected<GeneratedKernel> gen = generateChannelOp(config_, k);
     if (!gen) {
       problems_.push_back(gen.error().message);
       return;
     }
-    uint32_t result = scratch(opName(op), DType::F16, {k.n, k.ho, k.wo, k.cp});
-    p_.tensors[result].layout = "NHWC16";
-    addKernelTask(op, max ? "MaxPool" : "AveragePool", *gen, {*x, result});
-    nhwc16Of_[op.getResult(0)] = result;
-    if (zeroPadded_.count(*x)) zeroPadded_.insert(result);
+    uint32_t out = scratch(opName(op), DType::F16, in.shape);
+    p_.tensors[out].layout = "NHWC16";
+    std::vector<uint32_t> args{x};
+    args.insert(args.end(), vectors.begin(), vectors.end());
+    args.push_back(out);
+    const bool zeros = keepsZeros && zeroPadded_.count(x);
+    addKernelTask(op, opType, *gen, std::move(args));
+    nhwc16Of_[op.getResult(0)] = out;
+    if (zeros) zeroPadded_.insert(out);
+  }
+
+  // x [N,C,H,W] op v with v per channel ([N|1, C, 1, 1] or [C, 1, 1]): the NHWC16 per-channel kernel.
+  bool channelBroadcast(mlir::Operation &op, const std::string &opType, const std::string &instr, mlir::Value lhs,
+                        mlir::Value rhs) {
+    auto perChannel = [](const std::vector<int64_t> &v, const std::vector<int64_t> &x) {
+      if (v.size() == 4) return (v[0] == x[0] || v[0] == 1) && v[1] == x[1] && v[2] == 1 && v[3] == 1;
+      return v.size() == 3 && v[0] == x[1] && v[1] == 1 && v[2] == 1;
+    };
+    const std::vector<int64_t> ls = shapeOf(lhs), rs = shapeOf(rhs), out = shapeOf(op.getResult(0));
+    const bool vectorRight = ls == out && ls.size() == 4 && perChannel(rs, ls);
+    const bool vectorLeft = !vectorRight && rs == out && rs.size() == 4 && perChannel(ls, rs);
+    if (!vectorRight && !vectorLeft) return false;
+    mlir::Value x = vectorRight ? lhs : rhs, v = vectorRight ? rhs : lhs;
+    const std::vector<int64_t> xs = shapeOf(x), vs = shapeOf(v);
+    // Division must not meet the zero padding channels (0/0 would poison later convolutions):
+    // only x / constant, whose padding divides by one.
+    const bool divide = opType == "Div";
+    if (divide && (vectorLeft || !g::readF32Constant(v))) return false;
+    std::optional<uint32_t> xt = nhwc16(x);
+    if (!xt) return false;
+    ChannelOpKernel::Step step{instr, false, vectorLeft};
+    uint32_t vt;
+    if (std::optional<std::vector<float>> values = g::readF32Constant(v)) {
+      if (vs.size() == 4 && vs[0] != 1) return false; // per-image constants: rare, not handled
+      std::vector<float> padded(*values);
+      if (divide) padded.resize(size_t(pad16(xs[1])), 1.0f);
+      vt = channelVector(op, "vector", padded, pad16(xs[1]));
+    } else {
+      std::optional<uint32_t> vn = vs.size() == 4 ? nhwc16(v) : std::nullopt;
+      if (!vn) return false;
+      vt = *vn;
+      step.perImage = vs[0] > 1;
+    }
+    channelOp(op, opType, *xt, {step}, {vt}, opType == "Mul");
+    return true;
+  }
+
+  void globalAvgPool(mlir::Operation &op, mlir::Value input) {
+    const std::vector<int64_t> in = shapeOf(input);
+    if (in.size() != 4 || !isF32(input)) return unsupported(op, "only 4-D float32 global pooling has a kernel");
+    std::optional<uint32_t> x = nhwc16(input);
+    if (!x) return unsupported(op, "input cannot be converted to NHWC16");
+    GlobalAvgPoolKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.n = in[0];
+    k.pixels = in[2] * in[3];
+    k.cp = pad16(in[1]);
+    nhwc16Task(op, "GlobalAveragePool", generateGlobalAvgPool(config_, k), {*x}, {k.n, 1, 1, k.cp},
+               zeroPadded_.count(*x) > 0);
+  }
+
+  // Inference batch norm that was not folded into a convolution: x * s + t per channel.
+  void batchNorm(mlir::Operation &op, g::BatchNormOp o) {
+    const std::vector<int64_t> in = shapeOf(o.getInput());
+    auto scale = g::readF32Constant(o.getScale()), bias = g::readF32Constant(o.getBias());
+    auto mean = g::readF32Constant(o.getMean()), var = g::readF32Constant(o.getVariance());
+    if (in.size() != 4 || !scale || !bias || !mean || !var)
+      return unsupported(op, "only 4-D batch norm with constant parameters has a kernel");
+    std::optional<uint32_t> x = nhwc16(o.getInput());
+    if (!x) return unsupported(op, "input cannot be converted to NHWC16");
+    const float eps = o.getEpsilon().convertToFloat();
+    std::vector<float> s(scale->size()), t(scale->size());
+    for (size_t c = 0; c < s.size(); ++c) {
+      s[c] = (*scale)[c] / std::sqrt((*var)[c] + eps);
+      t[c] = (*bias)[c] - (*mean)[c] * s[c];
+    }
+    const int64_t cp = pad16(in[1]);
+    channelOp(op, "BatchNormalization", *x, {{"vmul.f16", false, false}, {"vadd.f16", false, false}},
+              {channelVector(op, "scale", s, cp), channelVector(op, "shift", t, cp)}, true);
+  }
+
+  void resize(mlir::Operation &op, g::ResizeOp o) {
+    const std::vector<int64_t> in = shapeOf(o.getInput()), out = shapeOf(o.getResult());
+    const bool nearestFloor = o.getMode() == "nearest" && o.getNearestMode() == "floor" &&
+                              o.getCoordinateTransformationMode() == "asymmetric";
+    if (in.size() != 4 || !isF32(o.getInput()) || !nearestFloor || out[0] != in[0] || out[1] != in[1] ||
+        out[2] % in[2] || out[3] % in[3])
+      return unsupported(op, "only nearest (asymmetric, floor) resizing by integer factors has a kernel yet");
+    std::optional<uint32_t> x = nhwc16(o.getInput());
+    if (!x) return unsupported(op, "input cannot be converted to NHWC16");
+    ResizeNearestKernel k = featureMapKernel<ResizeNearestKernel>(op, in);
+    k.fy = out[2] / in[2];
+    k.fx = out[3] / in[3];
+    nhwc16Task(op, "Resize", generateResizeNearest(config_, k), {*x}, {k.n, out[2], out[3], k.cp},
+               zeroPadded_.count(*x) > 0);
+  }
+
+  // Transposed convolution with kernel == stride (no overlap), no pads: per input pixel a matmul
+  // into f x f output pixels, then a pixel shuffle by DMA.
+  void convTranspose(mlir::Operation &op, g::ConvTransposeOp o) {
+    const std::vector<int64_t> in = shapeOf(o.getInput()), w = shapeOf(o.getWeight()), out = shapeOf(o.getResult());
+    std::optional<std::vector<float>> weights = g::readF32Constant(o.getWeight());
+    std::optional<std::vector<float>> bias;
+    if (o.getBias()) bias = g::readF32Constant(o.getBias());
+    bool simple = in.size() == 4 && isF32(o.getInput()) && weights && (!o.getBias() || bias) && o.getGroup() == 1 &&
+                  w[2] == w[3] && o.getStrides()[0] == w[2] && o.getStrides()[1] == w[3];
+    for (int64_t v : o.getPads()) simple &= v == 0;
+    for (int64_t v : o.getOutputPadding()) simple &= v == 0;
+    for (int64_t v : o.getDilations()) simple &= v == 1;
+    if (!simple)
+      return unsupported(op, "only transposed convolutions with kernel == stride, no pads, groups or dilations, "
+                             "and constant weights have a kernel yet");
+    std::optional<uint32_t> x = nhwc16(o.getInput());
+    if (!x) return unsupported(op, "input cannot be converted to NHWC16");
+    const int64_t f = w[2], cin = in[1], cout = out[1], cip = pad16(cin), cop = pad16(cout), cols = f * f * cop;
+    // B[ci][(a * f + b) * cop + co] = W[ci][co][a][b]; the bias repeats per (a, b).
+    std::vector<uint8_t> packed(size_t(cip * cols) * 2, 0);
+    std::vector<float> biasRow(size_t(cols), 0.0f);
+    for (int64_t ci = 0; ci < cin; ++ci)
+      for (int64_t co = 0; co < cout; ++co)
+        for (int64_t a = 0; a < f; ++a)
+          for (int64_t b = 0; b < f; ++b) {
+            uint16_t h = isa::floatToHalf((*weights)[size_t(((ci * cout + co) * f + a) * f + b)]);
+            std::memcpy(&packed[size_t(ci * cols + (a * f + b) * cop + co) * 2], &h, 2);
+          }
+    for (int64_t ab = 0; ab < f * f; ++ab)
+      for (int64_t co = 0; co < cout && bias; ++co) biasRow[size_t(ab * cop + co)] = (*bias)[size_t(co)];
+    uint32_t wt = constant(opName(op) + "/weight", DType::F16, {cip, cols}, std::move(packed));
+    std::vector<uint8_t> bbytes(biasRow.size() * 4);
+    std::memcpy(bbytes.data(), biasRow.data(), bbytes.size());
+    uint32_t bt = constant(opName(op) + "/bias", DType::F32, {cols}, std::move(bbytes));
+    uint32_t y = scratch(opName(op) + "/pixels", DType::F16, {in[0] * in[2] * in[3], cols});
+    MatMulKernel mm;
+    mm.name = opName(op);
+    mm.node = joined(onnxNodeNames(op.getLoc()));
+    mm.m = in[0] * in[2] * in[3];
+    mm.k = cip;
+    mm.n = cols;
+    mm.hasBias = true;
+    mm.outHalf = true;
+    Expected<GeneratedKernel> gen = generateMatMul(config_, mm);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    addKernelTask(op, "ConvTranspose", *gen, {*x, wt, bt, y});
+    PixelShuffleKernel ps = featureMapKernel<PixelShuffleKernel>(op, in);
+    ps.cp = cop;
+    ps.f = f;
+    nhwc16Task(op, "PixelShuffle", generatePixelShuffle(config_, ps), {y}, {in[0], out[2], out[3], cop}, true);
   }
 
   // Zero weights of a layout's logical size (only the packed size is used).
@@ -715,6 +911,8 @@ private:
       k.prologue = {"vdup.f32 {in1}, {s0}, repeat=1"};
       k.body = {instr + (right ? " {out}, {in0}, {in1}, repeat={rep}, src1_rep=0"
                                : " {out}, {in1}, {in0}, repeat={rep}, src0_rep=0")};
+    } else if (channelBroadcast(op, opType, std::string(instr).replace(instr.find(".f32"), 4, ".f16"), lhs, rhs)) {
+      return;
     } else {
       // General numpy broadcasting: the host's element-wise kernel (AI CPU).
       if (!require(op, {lhs, rhs}, args)) return;

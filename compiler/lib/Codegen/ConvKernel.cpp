@@ -57,10 +57,16 @@ Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
                            " and L0B " + std::to_string(kst * t.nt * 2) + " bytes; the config has L0A " +
                            std::to_string(l0a) + ", L0B " + std::to_string(l0b));
   t.mt = std::max<int64_t>(16, std::min<int64_t>(l0a / (kst * 2) / 16 * 16, 4080));
-  for (t.ohb = k.ho; t.ohb >= 1; --t.ohb) {
-    const int64_t pixels = t.ohb * k.wo, tiles = ceilDiv(pixels, t.mt);
-    const int64_t accumulators = tiles * t.mt * t.nt * 4; // every tile of the band stays in L0C
-    if (tiles <= kMaxTilesPerBand && accumulators <= l0c && l1Plan(k, t).end <= l1) break;
+  // The largest band whose tiles all fit L0C at once (their rows rounded to 16); if one output row
+  // does not fit with this N tile, narrow the N tile.
+  for (;;) {
+    for (t.ohb = k.ho; t.ohb >= 1; --t.ohb) {
+      const int64_t pixels = t.ohb * k.wo, tiles = ceilDiv(pixels, t.mt);
+      const int64_t accumulators = roundUp(pixels, 16) * t.nt * 4;
+      if (tiles <= kMaxTilesPerBand && accumulators <= l0c && l1Plan(k, t).end <= l1) break;
+    }
+    if (t.ohb >= 1 || t.nt <= 16) break;
+    t.nt -= 16;
   }
   if (t.ohb < 1) {
     ConvTiling one = t;
@@ -68,7 +74,7 @@ Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
     return Error::badInput(k.name + ": L1/L0C overflow: one output row (" + std::to_string(k.wo) +
                            " pixels, input width " + std::to_string(k.w) + ") needs L1 " +
                            std::to_string(l1Plan(k, one).end) + " and L0C " +
-                           std::to_string(ceilDiv(k.wo, t.mt) * t.mt * t.nt * 4) + " bytes; the config has L1 " +
+                           std::to_string(roundUp(k.wo, 16) * t.nt * 4) + " bytes; the config has L1 " +
                            std::to_string(l1) + ", L0C " + std::to_string(l0c));
   }
   return t;

@@ -130,4 +130,44 @@ struct PoolKernel {
 };
 Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKernel &k);
 
+// Global average pooling of NHWC16 f16 to [n, 1, 1, cp] f16, summing in f32: chunks of pixels
+// are converted to f32 and halved pairwise (a tree) into a per-image accumulator. Arguments:
+// input, output.
+struct GlobalAvgPoolKernel {
+  std::string name, node;
+  int64_t n = 1, pixels = 0, cp = 0;
+};
+Expected<GeneratedKernel> generateGlobalAvgPool(const ChipConfig &config, const GlobalAvgPoolKernel &k);
+
+// Per-channel operations on NHWC16 f16: out = x op1 v1 op2 v2 ..., each v a [cp] f16 vector
+// broadcast over the pixels (one per image when perImage, else shared). `vectorFirst` puts the
+// vector on the left (for sub/div). Arguments: x, the vectors, output.
+struct ChannelOpKernel {
+  std::string name, node;
+  int64_t n = 1, pixels = 0, cp = 0;
+  struct Step {
+    std::string instr; // "vadd.f16", "vmul.f16", ...
+    bool perImage = false;
+    bool vectorFirst = false;
+  };
+  std::vector<Step> steps;
+};
+Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const ChannelOpKernel &k);
+
+// Nearest-neighbour upsampling of NHWC16 by integer factors (asymmetric, floor): each input row
+// goes to UB once and out by DMA fy x fx times with a pixel gap. Arguments: input, output.
+struct ResizeNearestKernel {
+  std::string name, node;
+  int64_t n = 1, h = 0, w = 0, cp = 0, fy = 1, fx = 1;
+};
+Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const ResizeNearestKernel &k);
+
+// Pixel shuffle for a transposed convolution with kernel == stride == f: y [n, h*w, f*f*cp]
+// (columns ordered (a, b, channel)) -> out NHWC16 [n, f*h, f*w, cp]. Arguments: y, output.
+struct PixelShuffleKernel {
+  std::string name, node;
+  int64_t n = 1, h = 0, w = 0, cp = 0, f = 2;
+};
+Expected<GeneratedKernel> generatePixelShuffle(const ChipConfig &config, const PixelShuffleKernel &k);
+
 } // namespace fractal::codegen

@@ -30,6 +30,8 @@ int runCompileCommand(const Args &args);
 int runRunCommand(const Args &args);
 int runInfoCommand(const Args &args);
 int runCompareCommand(const Args &args);
+int runPrepCommand(const Args &args);
+int runDetectCommand(const Args &args);
 
 
 } // namespace fractal::cli

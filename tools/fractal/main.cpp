@@ -35,6 +35,8 @@ const Subcommand kSubcommands[] = {
     {"run", "run a model package (or an ONNX model) on the simulated NPU with .npy inputs", runRunCommand},
     {"info", "describe a model package", runInfoCommand},
     {"compare", "compare two .npy tensors (cosine similarity, max error)", runCompareCommand},
+    {"prep", "turn an image into a model input tensor (.npy)", runPrepCommand},
+    {"detect", "decode face or text detections from a model's output tensors", runDetectCommand},
     {"sim", "run a kernel on the simulated NPU (functional or timing mode)", runSimCommand},
     {"asm", "assemble Fractal assembly into a kernel binary", runAsmCommand},
     {"disasm", "disassemble a kernel binary", runDisasmCommand},

@@ -11,6 +11,7 @@
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 #include "fractal/isa/Assembler.h"
 #include "fractal/isa/Numerics.h"
+#include "fractal/support/File.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
@@ -23,6 +24,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace fractal::compiler {
 namespace {
@@ -52,7 +54,8 @@ std::string joined(const std::vector<std::string> &names) {
 
 class Builder {
 public:
-  Builder(const ChipConfig &config, const std::string &source) : config_(config), source_(source) {}
+  Builder(const ChipConfig &config, const std::string &source, const std::string &kernelDir)
+      : config_(config), source_(source), kernelDir_(kernelDir) {}
 
   Expected<pkg::Package> run(mlir::func::FuncOp func) {
     p_.producer = "fractal 0.1.0";
@@ -239,6 +242,9 @@ private:
       index = uint32_t(p_.kernels.size());
       p_.kernels.push_back({opType + "_" + std::to_string(index), std::move(*bin)});
       kernelOf_[k.assembly] = index;
+      if (!kernelDir_.empty())
+        if (Status s = writeFileAtomically(kernelDir_ + "/" + p_.kernels.back().name + ".s", k.assembly); !s)
+          problems_.push_back(s.error().message);
     }
     pkg::Task task;
     task.name = opName(op);
@@ -1209,6 +1215,7 @@ private:
 
   const ChipConfig &config_;
   std::string source_;
+  std::string kernelDir_;
   pkg::Package p_;
   llvm::DenseMap<mlir::Value, uint32_t> tensorOf_;  // ONNX form (NCHW for feature maps)
   llvm::DenseMap<mlir::Value, uint32_t> nhwc16Of_;  // NHWC16 form, when made
@@ -1221,10 +1228,11 @@ private:
 } // namespace
 
 Expected<pkg::Package> buildPackage(mlir::ModuleOp module, const ChipConfig &config,
-                                    const std::string &sourceModel) {
+                                    const std::string &sourceModel, const std::string &kernelDir) {
   auto func = module.lookupSymbol<mlir::func::FuncOp>("main");
   if (!func) return Error::badInput(sourceModel + ": no function 'main' to compile");
-  return Builder(config, sourceModel).run(func);
+  if (!kernelDir.empty()) ::mkdir(kernelDir.c_str(), 0755);
+  return Builder(config, sourceModel, kernelDir).run(func);
 }
 
 } // namespace fractal::compiler

@@ -175,7 +175,9 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       const int64_t kst = slices * taps * 16;
       const bool firstK = st.s0 == 0, lastK = st.s0 + slices >= c1;
       s << "  # channels " << st.n0 << "+" << ntc << ", slices " << st.s0 << "+" << slices << "\n";
-      if (!first) s << "  wait_flag mte1, mte2, 1\n";
+      // L1 (band, weights, bias) is reloaded only after the cube's last read of it: the bias is
+      // read by mmad itself, so waiting for MTE1 alone would race.
+      if (!first) s << "  wait_flag m, mte2, 1\n";
       if (first || !oneKStep) // the band's slices of this K step (NC1HWC0 in L1)
         for (int64_t sl = 0; sl < slices; ++sl) {
           const int64_t rowsPerDma = std::max<int64_t>(1, 65535 / k.w);
@@ -205,13 +207,13 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         s << "  li x9, " << l1.band << "\n  li x10, " << m0 << "\n  load3d.f16 l0a[x0], l1[x9], x10, mcount="
           << mcp / 16 << ", kh=" << k.kh << ", kw=" << k.kw << ", sh=" << k.sh << ", sw=" << k.sw
           << ", dh=" << k.dh << ", dw=" << k.dw << ", c1=" << slices << "\n";
-        if (tile + 1 == tiles && !last) s << "  set_flag mte1, mte2, 1\n";
         s << "  set_flag mte1, m, 0\n  wait_flag mte1, m, 0\n";
         if (firstK && tile == 0 && !first) s << "  wait_flag fix, m, 3\n";
         s << "  li x11, " << tile * t.mt * roundUp(ntc, 16) * 4 << "\n  li x12, " << l1.bias << "\n";
         s << "  mmad.f16 l0c[x11], l0a[x0], l0b[x0], m=" << mcp << ", k=" << kst << ", n=" << ntc
           << ", init=" << (firstK ? 1 : 0) << (firstK ? ", bias=x12" : "") << "\n";
         if (tile + 1 < tiles) s << "  set_flag m, mte1, 4\n";
+        if (tile + 1 == tiles && !last) s << "  set_flag m, mte2, 1\n";
       }
       if (!last) s << "  set_flag m, mte1, 2\n";
       if (lastK) {

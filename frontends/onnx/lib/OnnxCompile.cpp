@@ -62,7 +62,7 @@ Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::str
   const long last = long(std::size(kCompilePhases)) - 1;
   if (Status s = runGraphPhases(context, module, input, *parsed, last, dumpIr); !s)
     return s.error();
-  return compiler::buildPackage(*module, config, input);
+  return compiler::buildPackage(*module, config, input, dumpIr.empty() ? "" : dumpIr + "/04-kernels");
 }
 
 } // namespace fractal::onnx_frontend

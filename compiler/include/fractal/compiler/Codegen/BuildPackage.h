@@ -15,7 +15,8 @@ namespace fractal::compiler {
 
 // Everything in the package that depends on the model; `sourceModel` names it in the package and
 // in errors. Ops no kernel and no host fallback handles are reported all at once (BadInput).
+// `kernelDir` (optional) receives every generated kernel's assembly as NAME.s.
 Expected<pkg::Package> buildPackage(mlir::ModuleOp module, const ChipConfig &config,
-                                    const std::string &sourceModel);
+                                    const std::string &sourceModel, const std::string &kernelDir = "");
 
 } // namespace fractal::compiler

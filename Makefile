@@ -3,7 +3,7 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build demo test asan-test tsan-test clean
+.PHONY: all setup configure build assets demo test asan-test tsan-test clean
 
 all: build
 
@@ -19,8 +19,12 @@ build: configure
 demo: build
 	@bash scripts/demo.sh $(BUILD)
 
-test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+# Models, ONNX Runtime and test images for the end-to-end tests (by package name, not committed).
+assets:
+	@bash scripts/fetch-assets.sh $(BUILD)/assets
+
+test: build assets
+	cd $(BUILD) && FRACTAL_REQUIRE_ASSETS=1 ctest --output-on-failure -j $(JOBS)
 
 # Every test under AddressSanitizer + UndefinedBehaviorSanitizer, in a separate build directory.
 # SystemC switches stacks, so ASan's stack-use-after-return check is off; scripts/lsan.supp lists

@@ -26,7 +26,7 @@ using namespace fractal;
 
 std::string assets() {
   const char *dir = std::getenv("FRACTAL_ASSETS_DIR");
-  return dir ? dir : "build/assets";
+  return dir ? dir : FRACTAL_DEFAULT_ASSETS_DIR; // the build's assets (make assets)
 }
 
 bool present(const std::string &path) { return std::ifstream(path).good(); }

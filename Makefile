@@ -16,7 +16,7 @@ configure: setup
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+demo: build assets
 	@bash scripts/demo.sh $(BUILD)
 
 # Models, ONNX Runtime and test images for the end-to-end tests (by package name, not committed).

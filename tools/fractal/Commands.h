@@ -32,6 +32,7 @@ int runInfoCommand(const Args &args);
 int runCompareCommand(const Args &args);
 int runPrepCommand(const Args &args);
 int runDetectCommand(const Args &args);
+int runConformanceCommand(const Args &args);
 
 
 } // namespace fractal::cli

@@ -37,6 +37,9 @@ const Subcommand kSubcommands[] = {
     {"compare", "compare two .npy tensors (cosine similarity, max error)", runCompareCommand},
     {"prep", "turn an image into a model input tensor (.npy)", runPrepCommand},
     {"detect", "decode face or text detections from a model's output tensors", runDetectCommand},
+#ifdef FRACTAL_HAS_CONFORMANCE
+    {"conformance", "run the ONNX backend test suite on the simulated NPU and classify every test", runConformanceCommand},
+#endif
     {"sim", "run a kernel on the simulated NPU (functional or timing mode)", runSimCommand},
     {"asm", "assemble Fractal assembly into a kernel binary", runAsmCommand},
     {"disasm", "disassemble a kernel binary", runDisasmCommand},

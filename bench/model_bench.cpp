@@ -1,0 +1,259 @@
+// Whole-model benchmarks (issues: compiler and runtime performance). Needs `make assets`.
+//
+//   Compile/<model>            compile time; counters: peak RSS of the process, kernels, code bytes
+//   Infer/<model>/<mode>       per-inference wall time with the model loaded once, next to ONNX
+//                              Runtime's single-thread median measured in the same run
+//                              (ort_ms; ratio_vs_ort = our wall / ORT), simulated latency and cycles,
+//                              cube utilization, and the ratio to the roofline bound
+//   MatMul1024/<mode>          a 1024^3 MatMul compiled from ONNX: cube utilization and roofline
+//
+// The roofline bound of a run is max(compute, memory): compute = MACs / (cube MACs per cycle x
+// cores), memory = the bytes the model must move at least once (weights, inputs, outputs) / DRAM
+// bytes per cycle. ratio_to_roofline = bound / simulated cycles (1.0 = at the roofline).
+#include "fractal/onnx/OnnxCompile.h"
+#include "fractal/runtime/ModelProfile.h"
+#include "fractal/runtime/fractal_runtime.h"
+#include "fractal/support/Npy.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sys/resource.h>
+
+namespace {
+
+using namespace fractal;
+
+const std::string kAssets = FRACTAL_ASSETS_DIR;
+
+struct Model {
+  const char *name, *path, *shapes;
+  int64_t inputBytesHint;
+};
+
+const Model kBlazeFront{"blazeface_front", "/blazeface/ONNX/face_detection_front_128x128_barracuda.onnx", "", 0};
+const Model kBlazeBack{"blazeface_back", "/blazeface/ONNX/face_detection_back_256x256_barracuda.onnx", "", 0};
+const Model kPpOcrDet{"ppocr_det_640", "/ocr/assets/ch_PP-OCRv4_det_infer.onnx", "x:1,3,640,640", 0};
+
+double peakRssMiB() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;
+}
+
+ChipConfig edge() { return *loadChipConfig("edge"); }
+
+bool haveAssets(benchmark::State &state, const std::string &path) {
+  if (std::ifstream(path).good()) return true;
+  state.SkipWithError(("missing " + path + ": run make assets").c_str());
+  return false;
+}
+
+void compile(benchmark::State &state, const Model &m) {
+  const std::string path = kAssets + m.path;
+  if (!haveAssets(state, path)) return;
+  const ChipConfig config = edge();
+  size_t kernels = 0, code = 0;
+  for (auto _ : state) {
+    Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, m.shapes, config, "");
+    if (!p) {
+      state.SkipWithError(p.error().message.c_str());
+      return;
+    }
+    kernels = p->kernels.size();
+    code = 0;
+    for (const pkg::Kernel &k : p->kernels) code += k.binary.code.size() * 16;
+  }
+  state.counters["kernels"] = double(kernels);
+  state.counters["code_bytes"] = double(code);
+  state.counters["peak_rss_MiB"] = peakRssMiB();
+}
+
+// ONNX Runtime's median single-thread latency for `model` on `input`, measured by the reference
+// script (10 runs).
+double ortMillis(const std::string &model, const std::string &inputName, const std::string &inputFile) {
+  const std::string out = "/tmp/fractal-bench-ort";
+  const std::string cmd = "NODE_PATH='" + kAssets + "/ort/node_modules' node '" FRACTAL_SOURCE_DIR "/scripts/ort-run.mjs' '" +
+                          model + "' " + out + " '" + inputName + "=" + inputFile + "' --time 10";
+  FILE *p = popen(cmd.c_str(), "r");
+  if (!p) return 0;
+  char line[256];
+  double ms = 0;
+  while (std::fgets(line, sizeof line, p)) std::sscanf(line, "onnxruntime: median %lf ms", &ms);
+  pclose(p);
+  return ms;
+}
+
+struct Loaded {
+  pkg::Package package;
+  frtModel model = nullptr;
+  frtDataset in = nullptr, out = nullptr;
+  std::string inputFile;
+};
+
+// Compiles, writes a seeded random input, loads the model on a fresh runtime in `mode`.
+bool load(benchmark::State &state, const std::string &path, const std::string &shapes, const char *mode, Loaded &l) {
+  Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, shapes, edge(), "");
+  if (!p) {
+    state.SkipWithError(p.error().message.c_str());
+    return false;
+  }
+  l.package = std::move(*p);
+  const pkg::Tensor &x = l.package.tensors[l.package.inputs[0]];
+  NpyArray input{"<f4", x.shape, std::vector<uint8_t>(x.dataBytes())};
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (size_t i = 0; i < input.data.size() / 4; ++i) {
+    float v = u(rng);
+    std::memcpy(&input.data[i * 4], &v, 4);
+  }
+  l.inputFile = "/tmp/fractal-bench-input.npy";
+  writeNpyFile(l.inputFile, input);
+  frtInit((std::string("edge:") + mode).c_str());
+  frtSetDevice(0);
+  std::vector<uint8_t> bytes = pkg::serializePackage(l.package);
+  if (frtModelLoadFromMem(bytes.data(), bytes.size(), &l.model) != FRT_SUCCESS) {
+    state.SkipWithError(frtGetRecentErrMsg());
+    return false;
+  }
+  frtCreateDataset(&l.in);
+  frtCreateDataset(&l.out);
+  void *d;
+  frtMalloc(&d, input.data.size(), FRT_MEM_MALLOC_HUGE_FIRST);
+  frtMemcpy(d, input.data.size(), input.data.data(), input.data.size(), FRT_MEMCPY_HOST_TO_DEVICE);
+  frtAddDatasetBuffer(l.in, d, input.data.size());
+  for (uint32_t o : l.package.outputs) {
+    frtMalloc(&d, l.package.tensors[o].dataBytes(), FRT_MEM_MALLOC_HUGE_FIRST);
+    frtAddDatasetBuffer(l.out, d, l.package.tensors[o].dataBytes());
+  }
+  return true;
+}
+
+// Roofline bound in cycles for one execution of `p` with `macs`.
+double rooflineCycles(const pkg::Package &p, double macs) {
+  const ChipConfig c = edge();
+  const double peak = double(c.cube.fp16.m * c.cube.fp16.k * c.cube.fp16.n * c.chip.cores);
+  double bytes = 0;
+  for (const pkg::Tensor &t : p.tensors)
+    if (t.kind != pkg::TensorKind::Activation) bytes += double(t.dataBytes());
+  return std::max(macs / peak, bytes / c.dramBytesPerCycle());
+}
+
+void reportRun(benchmark::State &state, Loaded &l, double ortMs) {
+  runtime::ModelProfile prof;
+  if (!runtime::lastModelProfile(l.model, prof)) return;
+  double macs = 0, cube = 0;
+  for (const runtime::TaskProfile &t : prof.tasks) {
+    macs += double(t.macs);
+    for (const runtime::PipeUse &u : t.pipes)
+      if (u.pipe == "m") cube += u.ratio * double(t.cycles);
+  }
+  state.counters["simulated_us"] = prof.simulatedUs;
+  state.counters["host_tasks"] = 0;
+  for (const runtime::TaskProfile &t : prof.tasks) state.counters["host_tasks"] += t.host ? 1 : 0;
+  if (prof.cycles) {
+    state.counters["sim_cycles"] = double(prof.cycles);
+    state.counters["cube_utilization"] = cube / double(prof.cycles);
+    state.counters["ratio_to_roofline"] = rooflineCycles(l.package, macs) / double(prof.cycles);
+  }
+  state.counters["macs"] = macs;
+  if (ortMs > 0) {
+    state.counters["ort_ms"] = ortMs;
+    state.counters["ratio_vs_ort"] = prof.wallSeconds * 1e3 / ortMs;
+  }
+  // The model's device memory: weights plus the planned (reused) activations.
+  state.counters["peak_rss_MiB"] = peakRssMiB();
+  state.counters["model_MiB"] = double(l.package.gmBytes) / (1 << 20);
+}
+
+void infer(benchmark::State &state, const Model &m, const char *mode) {
+  const std::string path = kAssets + m.path;
+  if (!haveAssets(state, path)) return;
+  Loaded l;
+  if (!load(state, path, m.shapes, mode, l)) return;
+  const pkg::Tensor &x = l.package.tensors[l.package.inputs[0]];
+  const double ort = ortMillis(path, x.name, l.inputFile);
+  for (auto _ : state)
+    if (frtModelExecute(l.model, l.in, l.out) != FRT_SUCCESS) {
+      state.SkipWithError(frtGetRecentErrMsg());
+      break;
+    }
+  reportRun(state, l, ort);
+  frtFinalize();
+}
+
+// out[1024,1024] = a[1024,1024] x w[1024,1024] (constant), as an ONNX model written here.
+void matmul1024(benchmark::State &state, const char *mode) {
+  const std::string path = "/tmp/fractal-bench-matmul1024.onnx";
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(13);
+  onnx::GraphProto *g = model.mutable_graph();
+  g->set_name("matmul1024");
+  auto value = [](onnx::ValueInfoProto *v, const char *name) {
+    v->set_name(name);
+    auto *t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    t->mutable_shape()->add_dim()->set_dim_value(1024);
+    t->mutable_shape()->add_dim()->set_dim_value(1024);
+  };
+  value(g->add_input(), "a");
+  value(g->add_output(), "c");
+  onnx::TensorProto *w = g->add_initializer();
+  w->set_name("w");
+  w->set_data_type(onnx::TensorProto::FLOAT);
+  w->add_dims(1024);
+  w->add_dims(1024);
+  std::vector<float> values(1024 * 1024);
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> u(-0.05f, 0.05f);
+  for (float &v : values) v = u(rng);
+  w->set_raw_data(values.data(), values.size() * 4);
+  onnx::NodeProto *n = g->add_node();
+  n->set_op_type("MatMul");
+  n->set_name("MatMul_0");
+  n->add_input("a");
+  n->add_input("w");
+  n->add_output("c");
+  {
+    std::ofstream f(path, std::ios::binary);
+    model.SerializeToOstream(&f);
+  }
+  Loaded l;
+  if (!load(state, path, "", mode, l)) return;
+  for (auto _ : state)
+    if (frtModelExecute(l.model, l.in, l.out) != FRT_SUCCESS) {
+      state.SkipWithError(frtGetRecentErrMsg());
+      break;
+    }
+  reportRun(state, l, 0);
+  // The matmul kernel alone, without the input's f32 -> f16 cast.
+  runtime::ModelProfile prof;
+  if (runtime::lastModelProfile(l.model, prof))
+    for (const runtime::TaskProfile &t : prof.tasks)
+      if (t.opType == "MatMul" && t.cycles) {
+        for (const runtime::PipeUse &p : t.pipes)
+          if (p.pipe == "m") state.counters["matmul_kernel_cube_utilization"] = p.ratio;
+        state.counters["matmul_kernel_cycles"] = double(t.cycles);
+      }
+  frtFinalize();
+}
+
+BENCHMARK_CAPTURE(compile, blazeface_front, kBlazeFront)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(compile, blazeface_back, kBlazeBack)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(compile, ppocr_det_640, kPpOcrDet)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(infer, blazeface_front_functional, kBlazeFront, "functional")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(infer, blazeface_front_timing, kBlazeFront, "timing")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(infer, blazeface_back_timing, kBlazeBack, "timing")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(infer, ppocr_det_640_functional, kPpOcrDet, "functional")->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK_CAPTURE(infer, ppocr_det_640_timing, kPpOcrDet, "timing")->Unit(benchmark::kMillisecond)->Iterations(2);
+BENCHMARK_CAPTURE(matmul1024, timing, "timing")->Unit(benchmark::kMillisecond)->Iterations(1);
+
+} // namespace
+
+BENCHMARK_MAIN();

@@ -84,6 +84,18 @@ void loadRepeat(const Operand &o, uint64_t r, uint64_t n, DataType t, float *out
     isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(o.element(r, 0)), out, n);
     return;
   }
+  if (t == DataType::F16 || t == DataType::F32) {
+    // Strided blocks (feature-map kernels): a block's elements are contiguous, convert per block.
+    const uint64_t perBlock = kBlock / o.size;
+    for (uint64_t e = 0; e < n; e += perBlock) {
+      const uint8_t *p = o.element(r, e);
+      if (t == DataType::F16)
+        isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(p), out + e, perBlock);
+      else
+        std::memcpy(out + e, p, perBlock * 4);
+    }
+    return;
+  }
   for (uint64_t e = 0; e < n; ++e)
     out[e] = static_cast<float>(loadElement(o.element(r, e), t));
 }
@@ -99,6 +111,19 @@ void storeFloat(uint8_t *p, DataType t, float v) {
 
 void storeRepeat(const Operand &o, const DispatchedOp &op, uint64_t r, uint64_t n, DataType t,
                  const float *values) {
+  const bool allEnabled = op.maskLo == ~0ull && (n <= 64 || op.maskHi == ~0ull);
+  if (allEnabled && (t == DataType::F16 || t == DataType::F32)) {
+    // No masked lanes: convert or copy a whole block at a time.
+    const uint64_t perBlock = kBlock / o.size;
+    for (uint64_t e = 0; e < n; e += perBlock) {
+      uint8_t *p = o.element(r, e);
+      if (t == DataType::F16)
+        isa::floatToHalfArray(values + e, reinterpret_cast<uint16_t *>(p), perBlock);
+      else
+        std::memcpy(p, values + e, perBlock * 4);
+    }
+    return;
+  }
   for (uint64_t e = 0; e < n; ++e)
     if (enabled(op, e))
       storeFloat(o.element(r, e), t, values[e]);

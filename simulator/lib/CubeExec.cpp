@@ -183,6 +183,25 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
   uint8_t *dst = operandMemory(core, gm, op, "dst", dstSpan, &fx, true);
   const bool integerPath = from == DataType::S32 && !hasScale &&
                            (to == DataType::S32 || to == DataType::S8);
+  if (from == DataType::F32 && (to == DataType::F32 || to == DataType::F16)) {
+    // The common float path, a 16-accumulator row of a column block at a time (same arithmetic
+    // as the element loop below: scale, ReLU keeping NaN, then RNE conversion).
+    float row[kF];
+    for (uint64_t i = 0; i < m; ++i)
+      for (uint64_t jb = 0; jb < nf; ++jb) {
+        const uint64_t count = std::min<uint64_t>(kF, n - jb * kF);
+        std::memcpy(row, src + ((jb * srcRows + i) * kF) * 4, count * 4);
+        for (uint64_t j = 0; j < count; ++j) {
+          float v = hasScale ? row[j] * scale : row[j];
+          row[j] = relu && !(v > 0.0f || std::isnan(v)) ? 0.0f : v;
+        }
+        uint8_t *out = dst + (nz2nd ? (i * dstStride + jb * kF) * outSize : ((jb * dstStride + i) * kF) * outSize);
+        if (to == DataType::F16)
+          isa::floatToHalfArray(row, reinterpret_cast<uint16_t *>(out), count);
+        else
+          std::memcpy(out, row, count * 4);
+      }
+  } else
   for (uint64_t i = 0; i < m; ++i)
     for (uint64_t j = 0; j < n; ++j) {
       const uint8_t *in = src + (((j / kF) * srcRows + i) * kF + j % kF) * 4;

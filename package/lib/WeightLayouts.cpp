@@ -11,7 +11,7 @@ std::vector<uint16_t> packConvWeights(const ConvWeightLayout &l, const float *w)
   const int64_t c1 = l.cip / 16, taps = l.kh * l.kw;
   for (int64_t n0 = 0; n0 < l.cop; n0 += l.nt) {
     const int64_t ntc = std::min(l.nt, l.cop - n0), nf = ntc / 16;
-    for (int64_t s0 = 0; s0 < c1; s0 += l.kc1) {
+    for (int64_t s0 = l.depthwise ? n0 / 16 : 0; s0 < (l.depthwise ? n0 / 16 + 1 : c1); s0 += l.kc1) {
       const int64_t slices = std::min(l.kc1, c1 - s0), kst = slices * taps * 16;
       std::vector<uint16_t> block(size_t(kst * ntc), 0);
       for (int64_t kk = 0; kk < kst; ++kk) {

@@ -184,14 +184,15 @@ Status concat(const pkg::Task &task, const std::vector<HostTensor> &in, HostTens
 Status packConvWeights(const pkg::Task &task, const HostTensor &in, HostTensor &out) {
   auto layout = task.host.ints.find("layout");
   auto groups = task.host.ints.find("group");
-  if (layout == task.host.ints.end() || layout->second.size() != 8 || groups == task.host.ints.end() ||
+  if (layout == task.host.ints.end() || layout->second.size() != 9 || groups == task.host.ints.end() ||
       groups->second.size() != 1)
-    return Error::badInput("host op " + task.name + ": PackConvWeights needs 'layout' (8 values) and 'group'");
+    return Error::badInput("host op " + task.name + ": PackConvWeights needs 'layout' (9 values) and 'group'");
   const std::vector<int64_t> &v = layout->second;
-  pkg::ConvWeightLayout l{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+  pkg::ConvWeightLayout l{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8] != 0};
   const int64_t group = groups->second[0];
   if (l.cout <= 0 || l.cin <= 0 || l.kh <= 0 || l.kw <= 0 || group <= 0 || l.cout % group || l.cin % group ||
       l.cop < l.cout || l.cip < l.cin || l.cop % 16 || l.cip % 16 || l.nt < 16 || l.nt % 16 || l.kc1 < 1 ||
+      (l.depthwise && (l.nt != 16 || l.kc1 != 1 || l.cip != l.cop)) ||
       l.cout > (1 << 16) || l.cin > (1 << 16) || l.kh > 255 || l.kw > 255)
     return Error::badInput("host op " + task.name + ": inconsistent weight layout");
   const int64_t taps = l.kh * l.kw, cinPerGroup = l.cin / group, coutPerGroup = l.cout / group;

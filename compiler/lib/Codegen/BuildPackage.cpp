@@ -395,6 +395,7 @@ private:
     k.pr = o.getPads()[3];
     k.ho = out[2];
     k.wo = out[3];
+    k.depthwise = group > 1 && group == cin && group == cout;
     const float inf = std::numeric_limits<float>::infinity();
     auto lo = o.getClampMinAttr(), hi = o.getClampMaxAttr();
     const float min = lo ? float(lo.getValueAsDouble()) : -inf, max = hi ? float(hi.getValueAsDouble()) : inf;
@@ -433,7 +434,8 @@ private:
       if (!raw) return unsupported(op, "the weights are neither constant nor a tensor");
       wt = scratch(opName(op) + "/weight", DType::F16, {int64_t(pkg::packConvWeights(layout, dense0(layout)).size())});
       addHostTask(op, "PackConvWeights", {*raw}, {wt}, "layout change of run-time weights");
-      p_.tasks.back().host.ints = {{"layout", {cout, cin, k.kh, k.kw, k.cop, k.cip, layout.nt, layout.kc1}},
+      p_.tasks.back().host.ints = {{"layout", {cout, cin, k.kh, k.kw, k.cop, k.cip, layout.nt, layout.kc1,
+                                               layout.depthwise ? 1 : 0}},
                                    {"group", {group}}};
     }
     if (!o.getBias() || bias) {

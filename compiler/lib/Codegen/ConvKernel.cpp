@@ -46,8 +46,8 @@ Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
   const int64_t l0c = config.buffer(BufferKind::L0C).sizeBytes;
   const int64_t c1 = k.cip / 16, taps = k.kh * k.kw;
   ConvTiling t;
-  t.nt = std::min<int64_t>(k.cop, 128);
-  t.kc1 = c1;
+  t.nt = k.depthwise ? 16 : std::min<int64_t>(k.cop, 128);
+  t.kc1 = k.depthwise ? 1 : c1;
   while (t.kc1 > 1 && (16 * t.kc1 * taps * 16 * 2 > l0a || t.kc1 * taps * 16 * t.nt * 2 > l0b)) --t.kc1;
   while (t.nt > 16 && t.kc1 * taps * 16 * t.nt * 2 > l0b) t.nt -= 16;
   const int64_t kst = t.kc1 * taps * 16;
@@ -86,7 +86,7 @@ std::vector<uint16_t> packConvWeights(const ConvKernel &k, const ConvTiling &t, 
 }
 
 pkg::ConvWeightLayout convWeightLayout(const ConvKernel &k, const ConvTiling &t, int64_t cout, int64_t cin) {
-  return {cout, cin, k.kh, k.kw, k.cop, k.cip, t.nt, t.kc1};
+  return {cout, cin, k.kh, k.kw, k.cop, k.cip, t.nt, t.kc1, k.depthwise};
 }
 
 Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKernel &k) {
@@ -165,15 +165,16 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     struct Stage { int64_t n0, s0; };
     std::vector<Stage> stages;
     for (int64_t n0 = 0; n0 < k.cop; n0 += t.nt)
-      for (int64_t s0 = 0; s0 < c1; s0 += t.kc1) stages.push_back({n0, s0});
-    const bool oneKStep = t.kc1 >= c1;
+      for (int64_t s0 = k.depthwise ? n0 / 16 : 0; s0 < (k.depthwise ? n0 / 16 + 1 : c1); s0 += t.kc1)
+        stages.push_back({n0, s0});
+    const bool oneKStep = t.kc1 >= c1 && !k.depthwise;
     int64_t weightOffset = 0;
     for (size_t i = 0; i < stages.size(); ++i) {
       const Stage &st = stages[i];
       const bool first = i == 0, last = i + 1 == stages.size();
       const int64_t ntc = std::min(t.nt, k.cop - st.n0), slices = std::min(t.kc1, c1 - st.s0);
       const int64_t kst = slices * taps * 16;
-      const bool firstK = st.s0 == 0, lastK = st.s0 + slices >= c1;
+      const bool firstK = k.depthwise || st.s0 == 0, lastK = k.depthwise || st.s0 + slices >= c1;
       s << "  # channels " << st.n0 << "+" << ntc << ", slices " << st.s0 << "+" << slices << "\n";
       // L1 (band, weights, bias) is reloaded only after the cube's last read of it: the bias is
       // read by mmad itself, so waiting for MTE1 alone would race.

@@ -14,6 +14,7 @@ using namespace fractal::sim::testing;
 struct Case {
   const char *name;
   int64_t n, h, w, cin, cout, kh, kw, s, d, pad;
+  bool depthwise = false; // one filter per channel (cin == cout)
 };
 
 void runCase(const Case &c, bool checkRaces) {
@@ -30,6 +31,7 @@ void runCase(const Case &c, bool checkRaces) {
   k.sh = k.sw = c.s;
   k.dh = k.dw = c.d;
   k.pt = k.pl = k.pb = k.pr = c.pad;
+  k.depthwise = c.depthwise;
   k.ho = (c.h + 2 * c.pad - c.d * (c.kh - 1) - 1) / c.s + 1;
   k.wo = (c.w + 2 * c.pad - c.d * (c.kw - 1) - 1) / c.s + 1;
   const ChipConfig config = edge();
@@ -46,6 +48,11 @@ void runCase(const Case &c, bool checkRaces) {
   std::vector<uint16_t> wHalf = randomHalves(size_t(c.cout * c.cin * c.kh * c.kw), 8, 0.2f);
   std::vector<float> weights(wHalf.size());
   for (size_t i = 0; i < wHalf.size(); ++i) weights[i] = isa::halfToFloatReference(wHalf[i]);
+  if (c.depthwise) // block-diagonal: output channel o reads input channel o only
+    for (int64_t o = 0; o < c.cout; ++o)
+      for (int64_t ci = 0; ci < c.cin; ++ci)
+        if (ci != o)
+          for (int64_t t = 0; t < c.kh * c.kw; ++t) weights[size_t((o * c.cin + ci) * c.kh * c.kw + t)] = 0.0f;
   std::vector<float> bias(size_t(k.cop), 0.0f);
   for (int64_t o = 0; o < c.cout; ++o) bias[size_t(o)] = 0.01f * float(o);
   std::vector<uint16_t> packed = packConvWeights(k, *tiling, weights, c.cout, c.cin);
@@ -97,6 +104,8 @@ TEST(ConvKernel, TilingCases) {
       {"k_steps_5x5", 1, 9, 7, 256, 32, 5, 5, 1, 1, 2},
       {"bands_wide_map", 1, 40, 96, 16, 32, 3, 3, 1, 1, 1},
       {"dilation_batch", 2, 11, 11, 32, 16, 3, 3, 1, 2, 2},
+      {"depthwise_3x3_s2", 1, 20, 18, 40, 40, 3, 3, 2, 1, 1, true},
+      {"depthwise_5x5_wide", 2, 12, 30, 96, 96, 5, 5, 1, 1, 2, true},
   };
   for (const Case &c : cases) runCase(c, false);
 }

@@ -10,11 +10,13 @@ namespace fractal::pkg {
 // Convolution weights for the cube (compiler/lib/Codegen/ConvKernel.cpp): for each N tile of `nt`
 // output channels, for each K step of `kc1` 16-channel input slices, a ZN block of
 // (slices * kh * kw * 16) x (tile channels) f16 values, K ordered (slice, y, x, channel).
-// Channels beyond cout/cin are zero.
+// Channels beyond cout/cin are zero. `depthwise`: each N tile (nt = 16) has one K step, the
+// slice of its own 16 channels.
 struct ConvWeightLayout {
   int64_t cout, cin, kh, kw; // the f32 weights: [cout][cin][kh][kw]
   int64_t cop, cip;          // padded to multiples of 16
   int64_t nt, kc1;
+  bool depthwise = false;
 };
 
 std::vector<uint16_t> packConvWeights(const ConvWeightLayout &layout, const float *weights);

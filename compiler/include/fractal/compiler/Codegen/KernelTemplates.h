@@ -80,6 +80,10 @@ struct ConvKernel {
   int64_t pt = 0, pl = 0, pb = 0, pr = 0;
   int64_t ho = 0, wo = 0;
   bool relu = false;
+  // One filter per channel (groups == channels): N tiles of 16 channels, each reading only its
+  // own 16 input channels, so the cube multiplies 16x fewer zeros than a dense block-diagonal
+  // kernel of all channels would.
+  bool depthwise = false;
 };
 
 // How a convolution is cut to the buffers (chosen from the config).

@@ -4,6 +4,7 @@
 
 #include "fractal/package/WeightLayouts.h"
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 
@@ -238,6 +239,8 @@ Status runHostOp(const pkg::Task &task, const std::vector<HostTensor> &inputs,
   if (op == "Concat" && !inputs.empty() && outputs.size() == 1) return concat(task, inputs, outputs[0]);
   if (!allF32(inputs) || !allF32(outputs))
     return Error::badInput("host op " + task.name + " (" + op + "): only float32 tensors are supported");
+  if (op == "Max" && arity(2, 1)) return binary(task, inputs, outputs[0], [](float a, float b) { return std::max(a, b); });
+  if (op == "Min" && arity(2, 1)) return binary(task, inputs, outputs[0], [](float a, float b) { return std::min(a, b); });
   if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && arity(2, 1)) {
     if (op == "Add") return binary(task, inputs, outputs[0], [](float a, float b) { return a + b; });
     if (op == "Sub") return binary(task, inputs, outputs[0], [](float a, float b) { return a - b; });

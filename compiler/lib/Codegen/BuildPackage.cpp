@@ -319,7 +319,15 @@ private:
         .Case<g::SubOp>([&](auto o) { binary(op, "Sub", "vsub.f32", o.getLhs(), o.getRhs()); })
         .Case<g::MulOp>([&](auto o) { binary(op, "Mul", "vmul.f32", o.getLhs(), o.getRhs()); })
         .Case<g::DivOp>([&](auto o) { binary(op, "Div", "vdiv.f32", o.getLhs(), o.getRhs()); })
+        .Case<g::MaxOp>([&](auto o) { binary(op, "Max", "vmax.f32", o.getLhs(), o.getRhs()); })
+        .Case<g::MinOp>([&](auto o) { binary(op, "Min", "vmin.f32", o.getLhs(), o.getRhs()); })
         .Case<g::ReluOp>([&](auto o) { unary(op, "Relu", {"vrelu.f32 {out}, {in0}, repeat={rep}"}, {}); })
+        .Case<g::NegOp>([&](auto o) { unary(op, "Neg", {"vmuls.f32 {out}, {in0}, {s0}, repeat={rep}"}, {-1.0f}); })
+        .Case<g::AbsOp>([&](auto o) { unary(op, "Abs", {"vabs.f32 {out}, {in0}, repeat={rep}"}, {}); })
+        .Case<g::SqrtOp>([&](auto o) { unary(op, "Sqrt", {"vsqrt.f32 {out}, {in0}, repeat={rep}"}, {}); })
+        .Case<g::ReciprocalOp>([&](auto o) { unary(op, "Reciprocal", {"vrec.f32 {out}, {in0}, repeat={rep}"}, {}); })
+        .Case<g::ExpOp>([&](auto o) { unary(op, "Exp", {"vexp.f32 {out}, {in0}, repeat={rep}"}, {}); })
+        .Case<g::LogOp>([&](auto o) { unary(op, "Log", {"vln.f32 {out}, {in0}, repeat={rep}"}, {}); })
         .Case<g::SigmoidOp>([&](auto o) {
           // 1 / (1 + exp(-x)), in fp32 on the vector unit.
           unary(op, "Sigmoid",

@@ -78,8 +78,24 @@ std::optional<std::vector<float>> evaluate(mlir::Operation *op,
     return binary([](float a, float b) { return a * b; });
   if (llvm::isa<g::DivOp>(op))
     return binary([](float a, float b) { return a / b; });
+  if (llvm::isa<g::MaxOp>(op))
+    return binary([](float a, float b) { return std::max(a, b); });
+  if (llvm::isa<g::MinOp>(op))
+    return binary([](float a, float b) { return std::min(a, b); });
   if (llvm::isa<g::ReluOp>(op))
     return unary([](float x) { return x > 0.0f ? x : 0.0f; });
+  if (llvm::isa<g::NegOp>(op))
+    return unary([](float x) { return -x; });
+  if (llvm::isa<g::AbsOp>(op))
+    return unary([](float x) { return std::fabs(x); });
+  if (llvm::isa<g::SqrtOp>(op))
+    return unary([](float x) { return std::sqrt(x); });
+  if (llvm::isa<g::ReciprocalOp>(op))
+    return unary([](float x) { return 1.0f / x; });
+  if (llvm::isa<g::ExpOp>(op))
+    return unary([](float x) { return std::exp(x); });
+  if (llvm::isa<g::LogOp>(op))
+    return unary([](float x) { return std::log(x); });
   if (llvm::isa<g::SigmoidOp>(op))
     return unary([](float x) { return 1.0f / (1.0f + std::exp(-x)); });
   if (auto clip = llvm::dyn_cast<g::ClipOp>(op)) {

@@ -369,7 +369,7 @@ private:
       // ranges) or fix a shape. A graph input here would make shapes depend on runtime data.
       static const std::map<std::string, std::vector<int>> kConstantInputs = {
           {"Clip", {1, 2}}, {"Slice", {1, 2, 3, 4}}, {"Pad", {1, 2}}, {"ConstantOfShape", {0}},
-          {"Reshape", {1}}, {"Resize", {1, 2, 3}}};
+          {"Reshape", {1}}, {"Resize", {1, 2, 3}}, {"Squeeze", {1}}, {"Unsqueeze", {1}}};
       if (auto c = kConstantInputs.find(node.op_type()); c != kConstantInputs.end())
         for (int idx : c->second) {
           if (idx >= node.input_size() || node.input(idx).empty() || isConstant(node.input(idx)))

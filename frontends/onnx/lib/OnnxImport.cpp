@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Dialect/Traits.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 
@@ -84,6 +85,26 @@ public:
   }
 
 private:
+  // Attribute-free element-wise ops: ONNX name -> graph op.
+  using MakeUnary = Operation *(*)(OpBuilder &, Location, Type, Value);
+  static const std::map<std::string, MakeUnary> &unaryOps() {
+    static const std::map<std::string, MakeUnary> kUnary = {
+        {"Relu", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::ReluOp>(l, t, v); }},
+        {"Sigmoid", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::SigmoidOp>(l, t, v); }},
+        {"Neg", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::NegOp>(l, t, v); }},
+        {"Abs", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::AbsOp>(l, t, v); }},
+        {"Sqrt", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::SqrtOp>(l, t, v); }},
+        {"Reciprocal", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::ReciprocalOp>(l, t, v); }},
+        {"Exp", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::ExpOp>(l, t, v); }},
+        {"Log", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::LogOp>(l, t, v); }},
+    };
+    return kUnary;
+  }
+  static bool isUnary(const std::string &op) { return unaryOps().count(op) > 0; }
+  Operation *createUnary(const std::string &op, Location loc, Type type, Value x) {
+    return unaryOps().at(op)(b_, loc, type, x);
+  }
+
   // ---- types and values ----
   Type elementType(int t) {
     switch (t) {
@@ -345,10 +366,21 @@ private:
       bind(b_.create<g::MulOp>(loc, out(), in(0), in(1)));
     } else if (op == "Div") {
       bind(b_.create<g::DivOp>(loc, out(), in(0), in(1)));
-    } else if (op == "Relu") {
-      bind(b_.create<g::ReluOp>(loc, out(), in(0)));
-    } else if (op == "Sigmoid") {
-      bind(b_.create<g::SigmoidOp>(loc, out(), in(0)));
+    } else if (op == "Max" || op == "Min") {
+      // Variadic: a chain of binary ops, each result broadcast to the node's output shape (the
+      // intermediate shapes follow from the inputs seen so far).
+      Value acc = in(0);
+      for (int i = 1; i < n.input_size(); ++i) {
+        auto at = llvm::cast<RankedTensorType>(acc.getType()), bt = llvm::cast<RankedTensorType>(in(i).getType());
+        SmallVector<int64_t> shape;
+        if (!OpTrait::util::getBroadcastedShape(at.getShape(), bt.getShape(), shape))
+          throw ImportError{"inputs of " + op + " do not broadcast"};
+        Type t = i + 1 == n.input_size() ? out() : Type(RankedTensorType::get(shape, at.getElementType()));
+        acc = op == "Max" ? Value(b_.create<g::MaxOp>(loc, t, acc, in(i))) : Value(b_.create<g::MinOp>(loc, t, acc, in(i)));
+      }
+      bind(acc);
+    } else if (isUnary(op)) { // checked first: in(0) of an input-less node (Constant) must not run
+      bind(createUnary(op, loc, out(), in(0))->getResult(0));
     } else if (op == "Clip") {
       float lo = floatAttr(n, "min", -FLT_MAX), hi = floatAttr(n, "max", FLT_MAX);
       if (hasInput(1))
@@ -397,7 +429,7 @@ private:
       for (int64_t i = rank - 1; i >= 0; --i)
         reversed.push_back(i);
       bind(b_.create<g::TransposeOp>(loc, out(), in(0), i64s(ints(n, "perm", reversed))));
-    } else if (op == "Reshape" || op == "Flatten") {
+    } else if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") {
       bind(b_.create<g::ReshapeOp>(loc, out(), in(0)));
     } else if (op == "Identity") {
       bind(in(0));

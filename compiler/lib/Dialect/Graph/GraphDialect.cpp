@@ -68,8 +68,16 @@ LogicalResult AddOp::verify() { return verifyBinary(*this); }
 LogicalResult SubOp::verify() { return verifyBinary(*this); }
 LogicalResult MulOp::verify() { return verifyBinary(*this); }
 LogicalResult DivOp::verify() { return verifyBinary(*this); }
+LogicalResult MaxOp::verify() { return verifyBinary(*this); }
+LogicalResult MinOp::verify() { return verifyBinary(*this); }
 LogicalResult ReluOp::verify() { return verifySameShape(*this, true); }
 LogicalResult SigmoidOp::verify() { return verifySameShape(*this, true); }
+LogicalResult NegOp::verify() { return verifySameShape(*this, true); }
+LogicalResult AbsOp::verify() { return verifySameShape(*this, true); }
+LogicalResult SqrtOp::verify() { return verifySameShape(*this, true); }
+LogicalResult ReciprocalOp::verify() { return verifySameShape(*this, true); }
+LogicalResult ExpOp::verify() { return verifySameShape(*this, true); }
+LogicalResult LogOp::verify() { return verifySameShape(*this, true); }
 LogicalResult ClipOp::verify() {
   if (getMin().convertToFloat() > getMax().convertToFloat())
     return emitOpError("min must not exceed max");

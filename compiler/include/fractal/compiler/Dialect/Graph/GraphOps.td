@@ -58,6 +58,8 @@ def Graph_AddOp : Graph_BinaryOp<"add">;
 def Graph_SubOp : Graph_BinaryOp<"sub">;
 def Graph_MulOp : Graph_BinaryOp<"mul">;
 def Graph_DivOp : Graph_BinaryOp<"div">;
+def Graph_MaxOp : Graph_BinaryOp<"max">;
+def Graph_MinOp : Graph_BinaryOp<"min">;
 
 class Graph_UnaryOp<string mnemonic, dag attrs = (ins)> : Graph_Op<mnemonic, [Pure]> {
   let summary = "element-wise " # mnemonic;
@@ -68,6 +70,12 @@ class Graph_UnaryOp<string mnemonic, dag attrs = (ins)> : Graph_Op<mnemonic, [Pu
 }
 def Graph_ReluOp : Graph_UnaryOp<"relu">;
 def Graph_SigmoidOp : Graph_UnaryOp<"sigmoid">;
+def Graph_NegOp : Graph_UnaryOp<"neg">;
+def Graph_AbsOp : Graph_UnaryOp<"abs">;
+def Graph_SqrtOp : Graph_UnaryOp<"sqrt">;
+def Graph_ReciprocalOp : Graph_UnaryOp<"reciprocal">;
+def Graph_ExpOp : Graph_UnaryOp<"exp">;
+def Graph_LogOp : Graph_UnaryOp<"log">;
 def Graph_ClipOp : Graph_UnaryOp<"clip", (ins F32Attr:$min, F32Attr:$max)>;
 def Graph_HardSigmoidOp : Graph_UnaryOp<"hard_sigmoid", (ins F32Attr:$alpha, F32Attr:$beta)>;
 def Graph_CastOp : Graph_UnaryOp<"cast">;

@@ -116,39 +116,48 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   const int64_t ldc = k.ldc ? k.ldc : k.n;
   const int outBytes = k.outHalf ? 2 : 4;
 
-  // Tile sizes: M and N tiles up to 128 (bounded by L0C), then the largest K step that fits L0A,
-  // L0B and, with the bias, L1.
-  const int64_t biasBytes = k.hasBias ? roundUp(np * 4, kBlockBytes) : 0;
-  int64_t mt = std::min<int64_t>(mp, 128), nt = std::min<int64_t>(np, 128);
-  while (mt * nt * 4 > l0c && (mt > 16 || nt > 16)) (mt >= nt ? mt : nt) -= 16;
-  int64_t kt = std::min({kp, (l0a / (mt * 2)) / 16 * 16, (l0b / (nt * 2)) / 16 * 16,
-                         ((l1 - biasBytes) / ((mt + nt) * 2)) / 16 * 16, int64_t(4080)});
-  if (mt * nt * 4 > l0c || kt < 16)
-    return Error::badInput(k.name + ": L0 overflow: the smallest matmul tile needs L0A " +
-                           std::to_string(mt * 16 * 2) + ", L0B " + std::to_string(16 * nt * 2) +
-                           ", L0C " + std::to_string(mt * nt * 4) + " bytes and L1 " +
-                           std::to_string(biasBytes + (mt + nt) * 32) + "; the config has L0A " +
-                           std::to_string(l0a) + ", L0B " + std::to_string(l0b) + ", L0C " +
-                           std::to_string(l0c) + ", L1 " + std::to_string(l1));
+  // Double buffering everywhere: two L0C tiles, two L0A/L0B halves, two L1 slots for B (and for
+  // A when the item's A panel does not stay in L1), so step s+1 loads while step s computes.
+  const int64_t biasBytes = k.hasBias ? roundUp(np * 4, kFractalBytes) : 0;
+  // M tiles up to 256 rows: each B tile loaded from GM then feeds twice the cube work, which keeps
+  // two cores under the DRAM bandwidth of the edge chip.
+  int64_t mt = std::min<int64_t>(mp, 256), nt = std::min<int64_t>(np, 128);
+  while (2 * mt * nt * 4 > l0c && (mt > 16 || nt > 16)) (mt >= nt ? mt : nt) -= 16;
+  int64_t kt = std::min({kp, (l0a / 2 / (mt * 2)) / 16 * 16, (l0b / 2 / (nt * 2)) / 16 * 16, int64_t(4080)});
+  // The A panel (mt rows x all of K) stays in L1 for the whole item when it fits in half of it.
+  const int64_t panelBytes = roundUp(mt * kp * 2, kFractalBytes);
+  const bool panel = biasBytes + panelBytes <= l1 / 2;
+  const int64_t aSlot = panel ? 0 : roundUp(mt * kt * 2, kFractalBytes), bSlot = roundUp(kt * nt * 2, kFractalBytes);
+  while (kt > 16 && biasBytes + (panel ? panelBytes : 0) + 2 * (aSlot + bSlot) > l1) kt -= 16;
+  if (2 * mt * nt * 4 > l0c || kt < 16 || biasBytes + (panel ? panelBytes : 0) + 2 * (roundUp(mt * kt * 2, kFractalBytes) * !panel + roundUp(kt * nt * 2, kFractalBytes)) > l1)
+    return Error::badInput(k.name + ": L0/L1 overflow: the smallest double-buffered matmul tile needs L0A " +
+                           std::to_string(2 * mt * 16 * 2) + ", L0B " + std::to_string(2 * 16 * nt * 2) + ", L0C " +
+                           std::to_string(2 * mt * nt * 4) + " bytes; the config has L0A " + std::to_string(l0a) +
+                           ", L0B " + std::to_string(l0b) + ", L0C " + std::to_string(l0c) + ", L1 " + std::to_string(l1));
+  const int64_t aSlotBytes = panel ? 0 : roundUp(mt * kt * 2, kFractalBytes), bSlotBytes = roundUp(kt * nt * 2, kFractalBytes);
+  const int64_t l1Panel = biasBytes, l1Slots = biasBytes + (panel ? panelBytes : 0);
+  auto l1A = [&](int p) { return l1Slots + p * (aSlotBytes + bSlotBytes); };
+  auto l1B = [&](int p) { return l1A(p) + aSlotBytes; };
+  const int64_t l0aHalf = l0a / 2, l0bHalf = l0b / 2, l0cHalf = l0c / 2;
 
   const int64_t mTiles = ceilDiv(k.m, mt), items = k.batch * mTiles;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
-  const int64_t l1A = biasBytes, l1B = l1A + roundUp(mt * kt * 2, kFractalBytes);
   std::ostringstream s;
   s << "# " << k.name << ": " << k.batch << " x C[" << k.m << "," << k.n << "] = A[" << k.m << ","
     << k.k << "]" << (k.transA ? "^T" : "") << " x B[" << k.k << "," << k.n << "]"
-    << (k.transB ? "^T" : "") << ", tiles " << mt << "x" << kt << "x" << nt << ", " << items
-    << " work item(s) on " << blockDim << " block(s)\n";
+    << (k.transB ? "^T" : "") << ", tiles " << mt << "x" << kt << "x" << nt << (panel ? ", A panel in L1" : "")
+    << ", double-buffered; " << items << " work item(s) on " << blockDim << " block(s)\n";
+  s << "# flags: mte2->mte1 #p slot p loaded; mte1->mte2 #2+p slot p free; mte1->m #p L0 half p loaded;\n"
+    << "# m->mte1 #2+p L0 half p free; m->fix #q tile q done; fix->m #2+q L0C half q free (p, q = 0/1).\n";
   s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
   s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
   int argC = 2;
   if (k.hasBias) {
-    s << "  ld x4, gm[x1], offset=16\n  gm2l1 l1[x0], gm[x4], len=" << biasBytes / kBlockBytes << "\n";
+    s << "  ld x4, gm[x1], offset=16\n  gm2l1 l1[x0], gm[x4], len=" << ceilDiv(np * 4, kBlockBytes) << "\n";
     argC = 3;
   }
   s << "  ld x5, gm[x1], offset=" << 8 * argC << "\n";
   s << "  li x20, " << floatBits(k.alpha) << "   # alpha " << k.alpha << "\n";
-  s << "  li x12, " << l1A << "\n  li x13, " << l1B << "\n";
   s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n";
 
   // One work item: x16 = product index, x15 = first row of the M tile; bases in x17 (A), x18 (B),
@@ -159,78 +168,106 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     s << "  muli x18, x16, " << k.strideB * 2 << "\n  add x18, x18, x3\n";
     s << "  muli x19, x16, " << k.strideC * outBytes << "\n  add x19, x19, x5\n";
     s << "  muli x8, x15, " << ldc * outBytes << "\n  add x19, x19, x8\n";
+    const int64_t mcp = roundUp(mc, 16);
+    // Every buffer starts free.
+    s << "  set_flag mte1, mte2, 2\n  set_flag mte1, mte2, 3\n  set_flag m, mte1, 2\n  set_flag m, mte1, 3\n"
+      << "  set_flag fix, m, 2\n  set_flag fix, m, 3\n";
+    if (panel) { // the whole A panel, NZ (transA: NZ of A^T), once per item; step 0's "loaded"
+                 // flag, set by MTE2 after it, covers it too (one MTE2 queue, in order). Loading it
+                 // slice by slice during the first N tile measured slower (that tile turns DMA-bound).
+      s << "  li x9, " << l1Panel << "\n";
+      if (!k.transA)
+        s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << mc << ", cols=" << k.k << ", src_stride=" << k.k
+          << ", dst_rows=" << mcp << "\n";
+      else
+        s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << k.k << ", cols=" << mc << ", src_stride=" << k.m
+          << ", dst_rows=" << kp << "\n";
+    }
     struct Step { int64_t n0, k0, nc, kc; };
     std::vector<Step> steps;
     for (int64_t n0 = 0; n0 < k.n; n0 += nt)
       for (int64_t k0 = 0; k0 < k.k; k0 += kt)
         steps.push_back({n0, k0, std::min(nt, k.n - n0), std::min(kt, k.k - k0)});
-    const int64_t mcp = roundUp(mc, 16);
-    // Serial pipeline with explicit flags: each step waits for the previous one to release the
-    // buffers it reuses (L1 by MTE1, L0A/L0B by the cube, L0C by FixPipe).
+    int tile = 0;
     for (size_t i = 0; i < steps.size(); ++i) {
       const Step &st = steps[i];
-      const bool first = i == 0, last = i + 1 == steps.size();
+      const int p = int(i % 2), q = tile % 2;
       const bool firstK = st.k0 == 0, lastK = st.k0 + st.kc >= k.k;
       const int64_t ncp = roundUp(st.nc, 16), kcp = roundUp(st.kc, 16);
-      s << "  # n0=" << st.n0 << " k0=" << st.k0 << "\n";
-      if (!first) s << "  wait_flag mte1, mte2, 1\n";
-      if (!k.transA)
-        s << "  li x8, " << st.k0 * 2 << "\n  add x8, x17, x8\n  gm2l1_nz.f16 l1[x12], gm[x8], rows=" << mc
-          << ", cols=" << st.kc << ", src_stride=" << k.k << ", dst_rows=" << mcp << "\n";
-      else
-        s << "  li x8, " << st.k0 * k.m * 2 << "\n  add x8, x17, x8\n  gm2l1_nz.f16 l1[x12], gm[x8], rows="
-          << st.kc << ", cols=" << mc << ", src_stride=" << k.m << ", dst_rows=" << kcp << "\n";
-      if (!k.transB)
-        s << "  li x8, " << (st.k0 * k.n + st.n0) * 2 << "\n  add x8, x18, x8\n  gm2l1_nz.f16 l1[x13], gm[x8], rows="
-          << st.kc << ", cols=" << st.nc << ", src_stride=" << k.n << ", dst_rows=" << kcp << "\n";
-      else
-        s << "  li x8, " << (st.n0 * k.k + st.k0) * 2 << "\n  add x8, x18, x8\n  gm2l1_nz.f16 l1[x13], gm[x8], rows="
-          << st.nc << ", cols=" << st.kc << ", src_stride=" << k.k << ", dst_rows=" << ncp << "\n";
-      s << "  set_flag mte2, mte1, 0\n  wait_flag mte2, mte1, 0\n";
-      if (!first) s << "  wait_flag m, mte1, 2\n";
-      // A to ZZ, one load2d per row of fractals: from NZ(A) as is, or from NZ(A^T) transposed.
-      for (int64_t r = 0; r < mcp / 16; ++r) {
-        s << "  li x9, " << r * (kcp / 16) * kFractalBytes << "\n";
+      s << "  # step " << i << ": n0=" << st.n0 << " k0=" << st.k0 << ", slot " << p << ", L0C " << q << "\n";
+      // MTE2: this step's operands into slot p.
+      s << "  wait_flag mte1, mte2, " << 2 + p << "\n";
+      if (!panel) {
         if (!k.transA)
-          s << "  li x10, " << l1A + r * kFractalBytes << "\n  load2d l0a[x9], l1[x10], repeat="
-            << kcp / 16 << ", src_stride=" << mcp / 16 << "\n";
+          s << "  li x8, " << st.k0 * 2 << "\n  add x8, x17, x8\n  li x9, " << l1A(p) << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows="
+            << mc << ", cols=" << st.kc << ", src_stride=" << k.k << ", dst_rows=" << mcp << "\n";
         else
-          s << "  li x10, " << l1A + r * (kcp / 16) * kFractalBytes << "\n  load2d l0a[x9], l1[x10], repeat="
+          s << "  li x8, " << st.k0 * k.m * 2 << "\n  add x8, x17, x8\n  li x9, " << l1A(p)
+            << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.kc << ", cols=" << mc << ", src_stride=" << k.m
+            << ", dst_rows=" << kcp << "\n";
+      }
+      if (!k.transB)
+        s << "  li x8, " << (st.k0 * k.n + st.n0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
+          << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.kc << ", cols=" << st.nc << ", src_stride=" << k.n
+          << ", dst_rows=" << kcp << "\n";
+      else
+        s << "  li x8, " << (st.n0 * k.k + st.k0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
+          << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.nc << ", cols=" << st.kc << ", src_stride=" << k.k
+          << ", dst_rows=" << ncp << "\n";
+      s << "  set_flag mte2, mte1, " << p << "\n";
+      // MTE1: slot p -> L0 half p.
+      s << "  wait_flag mte2, mte1, " << p << "\n  wait_flag m, mte1, " << 2 + p << "\n";
+      for (int64_t r = 0; r < mcp / 16; ++r) {
+        s << "  li x9, " << p * l0aHalf + r * (kcp / 16) * kFractalBytes << "\n";
+        if (panel && !k.transA) // NZ panel: fractal (r, kk) at (kk * mcp/16 + r)
+          s << "  li x10, " << l1Panel + ((st.k0 / 16) * (mcp / 16) + r) * kFractalBytes
+            << "\n  load2d l0a[x9], l1[x10], repeat=" << kcp / 16 << ", src_stride=" << mcp / 16 << "\n";
+        else if (panel) // NZ of A^T with kp rows per column block: fractal (kk, r) at (r * kp/16 + kk)
+          s << "  li x10, " << l1Panel + (r * (kp / 16) + st.k0 / 16) * kFractalBytes
+            << "\n  load2d l0a[x9], l1[x10], repeat=" << kcp / 16 << ", src_stride=1, transpose=1\n";
+        else if (!k.transA)
+          s << "  li x10, " << l1A(p) + r * kFractalBytes << "\n  load2d l0a[x9], l1[x10], repeat=" << kcp / 16
+            << ", src_stride=" << mcp / 16 << "\n";
+        else
+          s << "  li x10, " << l1A(p) + r * (kcp / 16) * kFractalBytes << "\n  load2d l0a[x9], l1[x10], repeat="
             << kcp / 16 << ", src_stride=1, transpose=1\n";
       }
-      // B to ZN: from NZ(B), one transposing load2d per row of fractals; NZ(B^T) is ZN already.
       if (!k.transB) {
         for (int64_t r = 0; r < kcp / 16; ++r)
-          s << "  li x9, " << r * (ncp / 16) * kFractalBytes << "\n  li x10, " << l1B + r * kFractalBytes
-            << "\n  load2d l0b[x9], l1[x10], repeat=" << ncp / 16 << ", src_stride=" << kcp / 16
-            << ", transpose=1\n";
+          s << "  li x9, " << p * l0bHalf + r * (ncp / 16) * kFractalBytes << "\n  li x10, " << l1B(p) + r * kFractalBytes
+            << "\n  load2d l0b[x9], l1[x10], repeat=" << ncp / 16 << ", src_stride=" << kcp / 16 << ", transpose=1\n";
       } else {
         for (int64_t f = 0; f < (kcp / 16) * (ncp / 16); f += 255)
-          s << "  li x9, " << f * kFractalBytes << "\n  li x10, " << l1B + f * kFractalBytes
-            << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, (kcp / 16) * (ncp / 16) - f)
-            << "\n";
+          s << "  li x9, " << p * l0bHalf + f * kFractalBytes << "\n  li x10, " << l1B(p) + f * kFractalBytes
+            << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, (kcp / 16) * (ncp / 16) - f) << "\n";
       }
-      if (!last) s << "  set_flag mte1, mte2, 1\n";
-      s << "  set_flag mte1, m, 0\n  wait_flag mte1, m, 0\n";
-      if (firstK && !first) s << "  wait_flag fix, m, 3\n";
+      s << "  set_flag mte1, mte2, " << 2 + p << "\n  set_flag mte1, m, " << p << "\n";
+      // M: L0 half p into L0C half q.
+      s << "  wait_flag mte1, m, " << p << "\n";
+      if (firstK) s << "  wait_flag fix, m, " << 2 + q << "\n";
+      s << "  li x9, " << p * l0aHalf << "\n  li x10, " << p * l0bHalf << "\n  li x12, " << q * l0cHalf << "\n";
       if (firstK && k.hasBias)
-        s << "  li x11, " << st.n0 * 4 << "\n  mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=" << mcp
-          << ", k=" << kcp << ", n=" << ncp << ", init=1, bias=x11\n";
+        s << "  li x11, " << st.n0 * 4 << "\n  mmad.f16 l0c[x12], l0a[x9], l0b[x10], m=" << mcp << ", k=" << kcp
+          << ", n=" << ncp << ", init=1, bias=x11\n";
       else
-        s << "  mmad.f16 l0c[x0], l0a[x0], l0b[x0], m=" << mcp << ", k=" << kcp << ", n=" << ncp
+        s << "  mmad.f16 l0c[x12], l0a[x9], l0b[x10], m=" << mcp << ", k=" << kcp << ", n=" << ncp
           << ", init=" << (firstK ? 1 : 0) << "\n";
-      if (!last) s << "  set_flag m, mte1, 2\n";
+      s << "  set_flag m, mte1, " << 2 + p << "\n";
       if (lastK) {
-        s << "  set_flag m, fix, 0\n  wait_flag m, fix, 0\n";
+        // FIX: the finished tile out, while the cube fills the other L0C half.
+        s << "  set_flag m, fix, " << q << "\n  wait_flag m, fix, " << q << "\n";
         s << "  li x8, " << st.n0 * outBytes << "\n  add x8, x19, x8\n";
-        s << "  fixp.f32." << (k.outHalf ? "f16" : "f32") << " gm[x8], l0c[x0], m=" << mc << ", n=" << st.nc
+        s << "  fixp.f32." << (k.outHalf ? "f16" : "f32") << " gm[x8], l0c[x12], m=" << mc << ", n=" << st.nc
           << ", src_rows=" << mcp << ", dst_stride=" << ldc << ", relu=" << (k.relu ? 1 : 0)
           << (k.alpha != 1.0f ? ", scale=x20" : "") << "\n";
-        if (!last) s << "  set_flag fix, m, 3\n";
+        s << "  set_flag fix, m, " << 2 + q << "\n";
+        ++tile;
       }
     }
-    // Every pipe drains before the next item reuses L1, L0 and the flags.
-    s << "  barrier all\n";
+    // Consume the last "free" flags, then drain every pipe: the next item sets them again, which
+    // must not overtake these waits on the other pipes.
+    s << "  wait_flag mte1, mte2, 2\n  wait_flag mte1, mte2, 3\n  wait_flag m, mte1, 2\n  wait_flag m, mte1, 3\n"
+      << "  wait_flag fix, m, 2\n  wait_flag fix, m, 3\n  barrier all\n";
   };
 
   // Items round-robin over the blocks; the last M tile of each product may be short.

@@ -547,7 +547,9 @@ private:
   void concat(mlir::Operation &op, g::ConcatOp o) {
     const std::vector<int64_t> out = shapeOf(o.getResult());
     const int64_t axis = o.getAxis() < 0 ? o.getAxis() + int64_t(out.size()) : o.getAxis();
-    if (out.size() == 4 && axis == 1 && isF32(o.getResult()) && concatNhwc16(op, o, out)) return;
+    if (out.size() == 4 && axis == 1 && isF32(o.getResult()) &&
+        (concatNhwc16(op, o, out) || concatCompacted(op, o, out)))
+      return;
     std::vector<uint32_t> args;
     for (mlir::Value v : o.getInputs())
       if (!require(op, {v}, args)) return;
@@ -597,6 +599,55 @@ private:
     addKernelTask(op, "Concat", *gen, std::move(args));
     nhwc16Of_[o.getResult()] = result;
     if (lastZeroPadded) zeroPadded_.insert(result);
+    return true;
+  }
+
+  // Channel concatenation when inputs do not start on 16-channel boundaries (PP-OCR's 4 x 24):
+  // DMA places each input at its own block boundary ("gapped"), then the cube compacts the
+  // channels with a 0/1 selection matrix, exact in fp32 accumulation.
+  bool concatCompacted(mlir::Operation &op, g::ConcatOp o, const std::vector<int64_t> &out) {
+    std::vector<uint32_t> args;
+    ChannelConcatKernel k;
+    k.name = opName(op) + " (gapped)";
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.pixels = out[0] * out[2] * out[3];
+    int64_t gappedBlocks = 0;
+    std::vector<std::pair<int64_t, int64_t>> placed; // (gapped channel offset, channels)
+    for (mlir::Value v : o.getInputs()) {
+      std::optional<uint32_t> x = shapeOf(v).size() == 4 && isF32(v) ? nhwc16(v) : std::nullopt;
+      if (!x) return false;
+      const int64_t c = shapeOf(v)[1], blocks = pad16(c) / 16;
+      k.pieces.push_back({int(args.size()), blocks, blocks, gappedBlocks});
+      args.push_back(*x);
+      placed.push_back({gappedBlocks * 16, c});
+      gappedBlocks += blocks;
+    }
+    k.outBlocks = gappedBlocks;
+    k.numInputs = int(args.size());
+    Expected<GeneratedKernel> gen = generateChannelConcat(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return true;
+    }
+    const int64_t g = gappedBlocks * 16, cp = pad16(out[1]);
+    uint32_t gapped = scratch(opName(op) + "/gapped", DType::F16, {out[0], out[2], out[3], g});
+    args.push_back(gapped);
+    addKernelTask(op, "Concat", *gen, std::move(args));
+    // S[gapped channel][output channel] = 1 where an input's channel lands.
+    std::vector<uint8_t> select(size_t(g * cp) * 2, 0);
+    const uint16_t one = isa::floatToHalf(1.0f);
+    int64_t offset = 0;
+    for (auto [from, c] : placed) {
+      for (int64_t i = 0; i < c; ++i) std::memcpy(&select[size_t((from + i) * cp + offset + i) * 2], &one, 2);
+      offset += c;
+    }
+    uint32_t selection = constant(opName(op) + "/select", DType::F16, {g, cp}, std::move(select));
+    uint32_t result = scratch(opName(op), DType::F16, {out[0], out[2], out[3], cp});
+    p_.tensors[result].layout = "NHWC16";
+    if (!layoutKernel(op, "compact channels", 1, k.pixels, g, cp, false, false, true, {gapped, selection, result}))
+      return true;
+    nhwc16Of_[o.getResult()] = result;
+    zeroPadded_.insert(result);
     return true;
   }
 

@@ -78,7 +78,7 @@ std::vector<uint8_t> package(const std::string &target = "edge", bool fault = fa
   return pkg::serializePackage(p);
 }
 
-class Models : public ::testing::Test {
+class ModelApi : public ::testing::Test {
 protected:
   void SetUp() override {
     ASSERT_EQ(frtInit("edge:functional,edge:timing,cloud:functional"), FRT_SUCCESS);
@@ -127,7 +127,7 @@ protected:
   }
 };
 
-TEST_F(Models, LoadDescribeExecuteProfile) {
+TEST_F(ModelApi, LoadDescribeExecuteProfile) {
   frtModel m = load(package());
   size_t n = 0;
   ASSERT_EQ(frtModelGetNumInputs(m, &n), FRT_SUCCESS);
@@ -159,7 +159,7 @@ TEST_F(Models, LoadDescribeExecuteProfile) {
   EXPECT_EQ(frtModelUnload(m), FRT_SUCCESS);
 }
 
-TEST_F(Models, TimingModeCountsCycles) {
+TEST_F(ModelApi, TimingModeCountsCycles) {
   ASSERT_EQ(frtSetDevice(1), FRT_SUCCESS);
   frtModel m = load(package());
   frtStream s;
@@ -177,7 +177,7 @@ TEST_F(Models, TimingModeCountsCycles) {
   frtDestroyStream(s);
 }
 
-TEST_F(Models, Misuse) {
+TEST_F(ModelApi, Misuse) {
   frtModel m = nullptr;
   EXPECT_EQ(frtModelLoadFromMem(nullptr, 0, &m), FRT_ERROR_INVALID_PARAM);
   std::vector<uint8_t> bytes = package();
@@ -224,7 +224,7 @@ TEST_F(Models, Misuse) {
   frtFree(small);
 }
 
-TEST_F(Models, DeviceFaultNamesTheTaskAndNode) {
+TEST_F(ModelApi, DeviceFaultNamesTheTaskAndNode) {
   frtModel m = load(package("edge", /*fault=*/true));
   EXPECT_EQ(runAndCheck(m), FRT_ERROR_DEVICE_FAULT);
   std::string message = frtGetRecentErrMsg();
@@ -233,7 +233,7 @@ TEST_F(Models, DeviceFaultNamesTheTaskAndNode) {
   EXPECT_NE(message.find("Add_0"), std::string::npos) << message;
 }
 
-TEST_F(Models, ThreadsStreamsAndModelsAtOnce) {
+TEST_F(ModelApi, ThreadsStreamsAndModelsAtOnce) {
   // 4 threads, each with its own stream on device 0 or 1, two models per device, 5 runs each.
   std::vector<std::thread> threads;
   std::vector<frtModel> models(4);

@@ -81,6 +81,7 @@ public:
       for (const std::string &p : problems_) message += "\n  " + p;
       return Error::badInput(message);
     }
+    dropUnusedKernels();
     if (Status s = planMemory(); !s) return s.error();
     return std::move(p_);
   }
@@ -289,7 +290,7 @@ private:
   void elementwise(mlir::Operation &op, const std::string &opType, ElementwiseKernel k,
                    std::vector<uint32_t> args) {
     k.name = opName(op);
-    k.node = joined(onnxNodeNames(op.getLoc()));
+    if (k.node.empty()) k.node = joined(onnxNodeNames(op.getLoc()));
     Expected<GeneratedKernel> gen = generateElementwise(config_, k);
     if (!gen) {
       problems_.push_back(gen.error().message);
@@ -884,9 +885,76 @@ private:
     bool zeros = opType == "Add" || opType == "Sub" || opType == "Mul" || opType == "Relu";
     for (size_t i = 0; i + 1 < args.size(); ++i) zeros &= zeroPadded_.count(args[i]) > 0;
     if (k.numInputs == 1 && inputs.size() == 1 && !k.scalars.empty() && opType != "Mul") zeros = false;
-    elementwise(op, opType, std::move(k), std::move(args));
+    std::vector<std::string> nodes = onnxNodeNames(op.getLoc());
+    if (!fuseIntoPending(op, opType, inputs, k, args, zeros, nodes)) {
+      elementwise(op, opType, k, args);
+      pending_ = Pending{p_.tasks.size() - 1, k, args, op.getResult(0), opType, nodes, zeros};
+    }
     nhwc16Of_[op.getResult(0)] = out;
-    if (zeros) zeroPadded_.insert(out);
+    if (pending_ && pending_->result == op.getResult(0) ? pending_->zeros : zeros) zeroPadded_.insert(out);
+    return true;
+  }
+
+  // Element-wise fusion on NHWC16: when op's input is the result of the element-wise kernel just
+  // emitted, and op is its only user, op's instructions join that kernel (one pass through UB
+  // instead of two through GM). A binary op brings its other operand in as the kernel's second
+  // input. Kernels with a prologue (a broadcast scalar in UB) are not fused.
+  struct Pending {
+    size_t task;
+    ElementwiseKernel k;
+    std::vector<uint32_t> args; // inputs..., output
+    mlir::Value result;
+    std::string opType;
+    std::vector<std::string> nodes;
+    bool zeros;
+  };
+  std::optional<Pending> pending_;
+
+  bool fuseIntoPending(mlir::Operation &op, const std::string &opType, const std::vector<mlir::Value> &inputs,
+                       ElementwiseKernel k, const std::vector<uint32_t> &args, bool zeros,
+                       const std::vector<std::string> &nodes) {
+    if (!pending_ || pending_->task + 1 != p_.tasks.size() || !pending_->k.prologue.empty() || !k.prologue.empty() ||
+        !pending_->result.hasOneUse())
+      return false;
+    int which = -1;
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (inputs[i] == pending_->result) which = int(i);
+    if (which < 0 || (inputs.size() == 2 && (inputs[0] == inputs[1] || pending_->k.numInputs != 1))) return false;
+    Pending merged = *pending_;
+    const size_t base = merged.k.scalars.size();
+    auto rename = [](std::string line, const std::string &from, const std::string &to) {
+      for (size_t pos; (pos = line.find(from)) != std::string::npos;) line.replace(pos, from.size(), to);
+      return line;
+    };
+    for (std::string line : k.body) {
+      for (size_t j = k.scalars.size(); j-- > 0;)
+        line = rename(line, "{s" + std::to_string(j) + "}", "{S" + std::to_string(base + j) + "}");
+      line = rename(line, "{S", "{s");
+      // The pending result is already in {out}; a second operand arrives as {in1}.
+      line = rename(line, "{in" + std::to_string(which) + "}", "{OUT}");
+      if (inputs.size() == 2) line = rename(line, "{in" + std::to_string(1 - which) + "}", "{in1}");
+      merged.k.body.push_back(rename(line, "{OUT}", "{out}"));
+    }
+    merged.k.scalars.insert(merged.k.scalars.end(), k.scalars.begin(), k.scalars.end());
+    std::vector<uint32_t> mergedArgs(merged.args.begin(), merged.args.end() - 1);
+    if (inputs.size() == 2) {
+      mergedArgs.push_back(args[size_t(1 - which)]);
+      merged.k.numInputs = 2;
+    }
+    mergedArgs.push_back(args.back());
+    // The intermediate tensor is never written now: it views the fused kernel's output.
+    p_.tensors[merged.args.back()].aliasOf = args.back();
+    p_.tasks.pop_back();
+    merged.opType += "+" + opType;
+    merged.nodes.insert(merged.nodes.end(), nodes.begin(), nodes.end());
+    merged.k.node = joined(merged.nodes);
+    elementwise(op, merged.opType, merged.k, mergedArgs);
+    p_.tasks.back().onnxNodes = merged.nodes;
+    merged.task = p_.tasks.size() - 1;
+    merged.args = mergedArgs;
+    merged.result = op.getResult(0);
+    merged.zeros = merged.zeros && zeros;
+    pending_ = merged;
     return true;
   }
 
@@ -953,10 +1021,24 @@ private:
       const bool left = elements(lhs) == 1 && g::readF32Constant(lhs);
       if (right || left) {
         k.numInputs = 1;
-        k.scalars = {(*g::readF32Constant(right ? rhs : lhs))[0]};
-        k.prologue = {"vdup.f32 {in1}, {s0}, repeat=1"};
-        k.body = {instr + (right ? " {out}, {in0}, {in1}, repeat={rep}, src1_rep=0"
-                                 : " {out}, {in1}, {in0}, repeat={rep}, src0_rep=0")};
+        const float c = (*g::readF32Constant(right ? rhs : lhs))[0];
+        k.scalars = {c};
+        // Scalar forms where they are exact rewrites (x - c = x + (-c), c - x = -x + c, the
+        // commutative ones either way); division keeps the broadcast block in UB.
+        if (opType == "Add" || opType == "Mul" || opType == "Max" || opType == "Min") {
+          const std::string scalarInstr = opType == "Add" ? "vadds" : opType == "Mul" ? "vmuls" : opType == "Max" ? "vmaxs" : "vmins";
+          k.body = {scalarInstr + ".f32 {out}, {in0}, {s0}, repeat={rep}"};
+        } else if (opType == "Sub" && right) {
+          k.scalars = {-c};
+          k.body = {"vadds.f32 {out}, {in0}, {s0}, repeat={rep}"};
+        } else if (opType == "Sub") {
+          k.scalars = {-1.0f, c};
+          k.body = {"vmuls.f32 {out}, {in0}, {s0}, repeat={rep}", "vadds.f32 {out}, {out}, {s1}, repeat={rep}"};
+        } else {
+          k.prologue = {"vdup.f32 {in1}, {s0}, repeat=1"};
+          k.body = {instr + (right ? " {out}, {in0}, {in1}, repeat={rep}, src1_rep=0"
+                                   : " {out}, {in1}, {in0}, repeat={rep}, src0_rep=0")};
+        }
         if ((opType != "Div" || right) && elementwiseNhwc16(op, opType, {right ? lhs : rhs}, k)) return;
       }
     }
@@ -1197,6 +1279,22 @@ private:
       p_.tasks.push_back(std::move(task));
       p_.outputs.push_back(copy);
     }
+  }
+
+  // Kernels whose tasks were replaced by a fused kernel: removed, task indices renumbered.
+  void dropUnusedKernels() {
+    std::vector<uint32_t> newIndex(p_.kernels.size(), UINT32_MAX);
+    for (const pkg::Task &t : p_.tasks)
+      if (!t.isHost) newIndex[t.launch.kernel] = 0;
+    std::vector<pkg::Kernel> kept;
+    for (size_t i = 0; i < p_.kernels.size(); ++i)
+      if (newIndex[i] == 0) {
+        newIndex[i] = uint32_t(kept.size());
+        kept.push_back(std::move(p_.kernels[i]));
+      }
+    p_.kernels = std::move(kept);
+    for (pkg::Task &t : p_.tasks)
+      if (!t.isHost) t.launch.kernel = newIndex[t.launch.kernel];
   }
 
   // ---- memory plan ----

@@ -1258,7 +1258,11 @@ private:
         continue;
       }
       pkg::Tensor &tensor = p_.tensors[*t];
-      bool ownedActivation = tensor.kind == TensorKind::Activation && tensor.aliasOf == pkg::kNoAlias;
+      uint32_t base = *t;
+      while (p_.tensors[base].aliasOf != pkg::kNoAlias) base = p_.tensors[base].aliasOf;
+      // An activation, or a view (Reshape) of one, is the output as it is; the runtime copies it
+      // out of the region after the last task.
+      bool ownedActivation = tensor.kind == TensorKind::Activation && p_.tensors[base].kind == TensorKind::Activation;
       if (ownedActivation) {
         tensor.kind = TensorKind::Output;
         tensor.name = outName;

@@ -329,6 +329,7 @@ private:
         .Case<g::ReciprocalOp>([&](auto o) { unary(op, "Reciprocal", {"vrec.f32 {out}, {in0}, repeat={rep}"}, {}); })
         .Case<g::ExpOp>([&](auto o) { unary(op, "Exp", {"vexp.f32 {out}, {in0}, repeat={rep}"}, {}); })
         .Case<g::LogOp>([&](auto o) { unary(op, "Log", {"vln.f32 {out}, {in0}, repeat={rep}"}, {}); })
+        .Case<g::ActivationOp>([&](auto o) { activation(op, o); })
         .Case<g::SigmoidOp>([&](auto o) {
           // 1 / (1 + exp(-x)), in fp32 on the vector unit.
           unary(op, "Sigmoid",
@@ -956,6 +957,51 @@ private:
     merged.zeros = merged.zeros && zeros;
     pending_ = merged;
     return true;
+  }
+
+  // Parameterised activations from the vector unit's instructions; {in1} is scratch (one input).
+  void activation(mlir::Operation &op, g::ActivationOp o) {
+    const std::string kind = o.getKind().str();
+    const float alpha = o.getAlpha().convertToFloat(), beta = o.getBeta().convertToFloat();
+    // max(x, 0) + min(alpha * (exp(x) - 1), 0): exp(x) - 1 <= 0 exactly when x <= 0.
+    const std::vector<std::string> elu = {
+        "vexp.f32 {in1}, {in0}, repeat={rep}", "vadds.f32 {in1}, {in1}, {s0}, repeat={rep}",
+        "vmuls.f32 {in1}, {in1}, {s1}, repeat={rep}", "vmins.f32 {in1}, {in1}, {s2}, repeat={rep}",
+        "vmaxs.f32 {out}, {in0}, {s2}, repeat={rep}", "vadd.f32 {out}, {out}, {in1}, repeat={rep}"};
+    if (kind == "tanh") // 1 - 2 / (exp(2x) + 1)
+      return unary(op, "Tanh",
+                   {"vmuls.f32 {out}, {in0}, {s0}, repeat={rep}", "vexp.f32 {out}, {out}, repeat={rep}",
+                    "vadds.f32 {out}, {out}, {s1}, repeat={rep}", "vrec.f32 {out}, {out}, repeat={rep}",
+                    "vmuls.f32 {out}, {out}, {s2}, repeat={rep}", "vadds.f32 {out}, {out}, {s1}, repeat={rep}"},
+                   {2.0f, 1.0f, -2.0f});
+    if (kind == "leaky_relu") // max(x, 0) + alpha * min(x, 0)
+      return unary(op, "LeakyRelu",
+                   {"vmins.f32 {in1}, {in0}, {s1}, repeat={rep}", "vmuls.f32 {in1}, {in1}, {s0}, repeat={rep}",
+                    "vmaxs.f32 {out}, {in0}, {s1}, repeat={rep}", "vadd.f32 {out}, {out}, {in1}, repeat={rep}"},
+                   {alpha, 0.0f});
+    if (kind == "elu") return unary(op, "Elu", elu, {-1.0f, alpha, 0.0f});
+    if (kind == "selu") {
+      std::vector<std::string> body = elu;
+      body.push_back("vmuls.f32 {out}, {out}, {s3}, repeat={rep}");
+      return unary(op, "Selu", body, {-1.0f, alpha, 0.0f, beta});
+    }
+    if (kind == "softplus") // ln(exp(x) + 1)
+      return unary(op, "Softplus",
+                   {"vexp.f32 {out}, {in0}, repeat={rep}", "vadds.f32 {out}, {out}, {s0}, repeat={rep}",
+                    "vln.f32 {out}, {out}, repeat={rep}"},
+                   {1.0f});
+    if (kind == "softsign") // x / (1 + |x|)
+      return unary(op, "Softsign",
+                   {"vabs.f32 {in1}, {in0}, repeat={rep}", "vadds.f32 {in1}, {in1}, {s0}, repeat={rep}",
+                    "vdiv.f32 {out}, {in0}, {in1}, repeat={rep}"},
+                   {1.0f});
+    if (kind == "hard_swish") // x * clip(x / 6 + 1/2, 0, 1)
+      return unary(op, "HardSwish",
+                   {"vmuls.f32 {in1}, {in0}, {s0}, repeat={rep}", "vadds.f32 {in1}, {in1}, {s1}, repeat={rep}",
+                    "vmaxs.f32 {in1}, {in1}, {s2}, repeat={rep}", "vmins.f32 {in1}, {in1}, {s3}, repeat={rep}",
+                    "vmul.f32 {out}, {in0}, {in1}, repeat={rep}"},
+                   {1.0f / 6.0f, 0.5f, 0.0f, 1.0f});
+    unsupported(op, "activation '" + kind + "' has no kernel");
   }
 
   void unary(mlir::Operation &op, const std::string &opType, std::vector<std::string> body,

@@ -381,6 +381,19 @@ private:
       bind(acc);
     } else if (isUnary(op)) { // checked first: in(0) of an input-less node (Constant) must not run
       bind(createUnary(op, loc, out(), in(0))->getResult(0));
+    } else if (op == "Tanh" || op == "LeakyRelu" || op == "Elu" || op == "Selu" || op == "Softplus" ||
+               op == "Softsign" || op == "HardSwish") {
+      static const std::map<std::string, std::pair<const char *, std::pair<float, float>>> kinds = {
+          {"Tanh", {"tanh", {0.0f, 0.0f}}},          {"LeakyRelu", {"leaky_relu", {0.01f, 0.0f}}},
+          {"Elu", {"elu", {1.0f, 0.0f}}},            {"Selu", {"selu", {1.67326319217681884765625f, 1.05070102214813232421875f}}},
+          {"Softplus", {"softplus", {0.0f, 0.0f}}},  {"Softsign", {"softsign", {0.0f, 0.0f}}},
+          {"HardSwish", {"hard_swish", {0.0f, 0.0f}}}};
+      const auto &[kind, defaults] = kinds.at(op);
+      // ONNX names Selu's scale `gamma`; it is carried as beta.
+      const float alpha = floatAttr(n, "alpha", defaults.first);
+      const float beta = op == "Selu" ? floatAttr(n, "gamma", defaults.second) : defaults.second;
+      bind(b_.create<g::ActivationOp>(loc, out(), in(0), b_.getStringAttr(kind), b_.getF32FloatAttr(alpha),
+                                      b_.getF32FloatAttr(beta)));
     } else if (op == "Clip") {
       float lo = floatAttr(n, "min", -FLT_MAX), hi = floatAttr(n, "max", FLT_MAX);
       if (hasInput(1))

@@ -78,6 +78,12 @@ LogicalResult SqrtOp::verify() { return verifySameShape(*this, true); }
 LogicalResult ReciprocalOp::verify() { return verifySameShape(*this, true); }
 LogicalResult ExpOp::verify() { return verifySameShape(*this, true); }
 LogicalResult LogOp::verify() { return verifySameShape(*this, true); }
+LogicalResult ActivationOp::verify() {
+  static const char *const kinds[] = {"tanh", "leaky_relu", "elu", "selu", "softplus", "softsign", "hard_swish"};
+  if (std::find(std::begin(kinds), std::end(kinds), getKind()) == std::end(kinds))
+    return emitOpError("unknown activation kind '") << getKind() << "'";
+  return verifySameShape(*this, true);
+}
 LogicalResult ClipOp::verify() {
   if (getMin().convertToFloat() > getMax().convertToFloat())
     return emitOpError("min must not exceed max");

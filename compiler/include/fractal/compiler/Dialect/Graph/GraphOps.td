@@ -76,6 +76,9 @@ def Graph_SqrtOp : Graph_UnaryOp<"sqrt">;
 def Graph_ReciprocalOp : Graph_UnaryOp<"reciprocal">;
 def Graph_ExpOp : Graph_UnaryOp<"exp">;
 def Graph_LogOp : Graph_UnaryOp<"log">;
+// Parameterised activations (kind: tanh, leaky_relu, elu, selu, softplus, softsign, hard_swish),
+// alpha/beta as ONNX defines them for each; one op keeps the table short.
+def Graph_ActivationOp : Graph_UnaryOp<"activation", (ins StrAttr:$kind, F32Attr:$alpha, F32Attr:$beta)>;
 def Graph_ClipOp : Graph_UnaryOp<"clip", (ins F32Attr:$min, F32Attr:$max)>;
 def Graph_HardSigmoidOp : Graph_UnaryOp<"hard_sigmoid", (ins F32Attr:$alpha, F32Attr:$beta)>;
 def Graph_CastOp : Graph_UnaryOp<"cast">;

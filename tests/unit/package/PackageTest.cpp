@@ -18,11 +18,11 @@ Package samplePackage() {
   p.target = "edge";
   p.targetDigest = 42;
   p.gmBytes = 4096;
-  Tensor in{"x", DType::F32, {2, 3}, 0, 512, TensorKind::Input};
-  Tensor w{"w", DType::F32, {3}, 512, 512, TensorKind::Constant};
+  Tensor in{"x", DType::F32, {2, 3}, 0, 512, TensorKind::Input, "ND", {}, kNoAlias};
+  Tensor w{"w", DType::F32, {3}, 512, 512, TensorKind::Constant, "ND", {}, kNoAlias};
   w.data = std::vector<uint8_t>(12, 7);
-  Tensor out{"y", DType::F32, {2, 3}, 1024, 512, TensorKind::Output};
-  Tensor view{"y_flat", DType::F32, {6}, 1024, 512, TensorKind::Activation};
+  Tensor out{"y", DType::F32, {2, 3}, 1024, 512, TensorKind::Output, "ND", {}, kNoAlias};
+  Tensor view{"y_flat", DType::F32, {6}, 1024, 512, TensorKind::Activation, "ND", {}, kNoAlias};
   view.aliasOf = 2;
   p.tensors = {in, w, out, view};
   p.inputs = {0};

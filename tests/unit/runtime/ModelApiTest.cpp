@@ -50,15 +50,15 @@ std::vector<uint8_t> package(const std::string &target = "edge", bool fault = fa
   p.targetDigest = pkg::targetDigest(*loadChipConfig(target));
   p.sourceModel = "test.onnx";
   p.gmBytes = 4 * 512;
-  pkg::Tensor x{"x:0", pkg::DType::F32, {64}, 0, 512, pkg::TensorKind::Input};
-  pkg::Tensor w{"w", pkg::DType::F32, {64}, 512, 512, pkg::TensorKind::Constant};
+  pkg::Tensor x{"x:0", pkg::DType::F32, {64}, 0, 512, pkg::TensorKind::Input, "ND", {}, pkg::kNoAlias};
+  pkg::Tensor w{"w", pkg::DType::F32, {64}, 512, 512, pkg::TensorKind::Constant, "ND", {}, pkg::kNoAlias};
   for (int i = 0; i < 64; ++i) {
     float v = 0.5f * float(i);
     const auto *b = reinterpret_cast<const uint8_t *>(&v);
     w.data.insert(w.data.end(), b, b + 4);
   }
-  pkg::Tensor y{"y", pkg::DType::F32, {64}, 1024, 512, pkg::TensorKind::Output};
-  pkg::Tensor z{"z", pkg::DType::F32, {1, 64}, 1536, 512, pkg::TensorKind::Output};
+  pkg::Tensor y{"y", pkg::DType::F32, {64}, 1024, 512, pkg::TensorKind::Output, "ND", {}, pkg::kNoAlias};
+  pkg::Tensor z{"z", pkg::DType::F32, {1, 64}, 1536, 512, pkg::TensorKind::Output, "ND", {}, pkg::kNoAlias};
   p.tensors = {x, w, y, z};
   p.inputs = {0};
   p.outputs = {2, 3};

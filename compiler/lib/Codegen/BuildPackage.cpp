@@ -185,13 +185,44 @@ private:
     return true;
   }
 
-  // NHWC16 -> NCHW f32: per image, out[C, HW] = I[C, Cp] x X^T with X = [HW, Cp] (transB).
+  // NHWC16 -> NCHW f32: per image, out[C, HW] = I[C, Cp] x X^T with X = [HW, Cp] (transB). The
+  // pixels are cut into chunks that are separate products (columns of out, ldc = HW), so a map
+  // with few channels still spreads over the cores.
   std::optional<uint32_t> toNchw(mlir::Value value, uint32_t nhwc) {
     const std::vector<int64_t> shape = shapeOf(value);
     const int64_t c = shape[1], hw = shape[2] * shape[3], cp = pad16(c);
     mlir::Operation &op = ownerOf(value);
     uint32_t out = newTensor(value, opName(op), TensorKind::Activation);
-    layoutKernel(op, "to NCHW", shape[0], c, cp, hw, false, true, false, {identity(c, cp), nhwc, out});
+    int64_t chunk = hw;
+    for (int64_t candidate = 4096; candidate >= 256; candidate -= 16)
+      if (hw > candidate && hw % candidate == 0) {
+        chunk = candidate;
+        break;
+      }
+    MatMulKernel k;
+    k.name = opName(op) + " (to NCHW)";
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.m = c;
+    k.k = cp;
+    k.n = chunk;
+    k.transB = true;
+    k.batch = shape[0] * (hw / chunk);
+    k.strideB = chunk * cp; // consecutive chunks of pixels, image after image
+    k.strideC = chunk;      // the chunk's columns of out ...
+    k.ldc = hw;             // ... in rows of hw
+    if (shape[0] > 1) { // images are c*hw apart in out: one product per image
+      k.n = hw;
+      k.batch = shape[0];
+      k.strideB = hw * cp;
+      k.strideC = c * hw;
+      k.ldc = 0;
+    }
+    Expected<GeneratedKernel> gen = generateMatMul(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return out;
+    }
+    addKernelTask(op, "TransData", *gen, {identity(c, cp), nhwc, out});
     return out;
   }
 

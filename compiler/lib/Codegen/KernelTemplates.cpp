@@ -122,6 +122,9 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // M tiles up to 256 rows: each B tile loaded from GM then feeds twice the cube work, which keeps
   // two cores under the DRAM bandwidth of the edge chip.
   int64_t mt = std::min<int64_t>(mp, 256), nt = std::min<int64_t>(np, 128);
+  // Few rows (layout changes to NCHW: one row per channel): wider N tiles instead, as far as L0C
+  // (two tiles) and a 16-deep L0B half allow, so each step does more than a sliver of work.
+  if (mt <= 64) nt = std::min({np, (l0c / (2 * mt * 4)) / 16 * 16, (l0b / 2 / (16 * 2)) / 16 * 16, int64_t(1024)});
   while (2 * mt * nt * 4 > l0c && (mt > 16 || nt > 16)) (mt >= nt ? mt : nt) -= 16;
   int64_t kt = std::min({kp, (l0a / 2 / (mt * 2)) / 16 * 16, (l0b / 2 / (nt * 2)) / 16 * 16, int64_t(4080)});
   // The A panel (mt rows x all of K) stays in L1 for the whole item when it fits in half of it.

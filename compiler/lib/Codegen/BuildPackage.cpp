@@ -945,9 +945,18 @@ private:
   bool fuseIntoPending(mlir::Operation &op, const std::string &opType, const std::vector<mlir::Value> &inputs,
                        ElementwiseKernel k, const std::vector<uint32_t> &args, bool zeros,
                        const std::vector<std::string> &nodes) {
-    if (!pending_ || pending_->task + 1 != p_.tasks.size() || !pending_->k.prologue.empty() || !k.prologue.empty() ||
-        !pending_->result.hasOneUse())
-      return false;
+    if (!pending_ || pending_->task + 1 != p_.tasks.size() || !pending_->result.hasOneUse()) return false;
+    // Broadcast constants ({cN}) of the two kernels are renumbered; four fit.
+    auto constants = [](const ElementwiseKernel &e) {
+      int used = 0;
+      for (const auto *list : {&e.body, &e.prologue})
+        for (const std::string &line : *list)
+          for (int j = 0; j < 4; ++j)
+            if (line.find("{c" + std::to_string(j) + "}") != std::string::npos) used = std::max(used, j + 1);
+      return used;
+    };
+    const int constBase = constants(pending_->k);
+    if (constBase + constants(k) > 4 || pending_->k.scalars.size() + k.scalars.size() > 8) return false;
     int which = -1;
     for (size_t i = 0; i < inputs.size(); ++i)
       if (inputs[i] == pending_->result) which = int(i);
@@ -958,15 +967,21 @@ private:
       for (size_t pos; (pos = line.find(from)) != std::string::npos;) line.replace(pos, from.size(), to);
       return line;
     };
-    for (std::string line : k.body) {
+    auto renumber = [&](std::string line) {
       for (size_t j = k.scalars.size(); j-- > 0;)
         line = rename(line, "{s" + std::to_string(j) + "}", "{S" + std::to_string(base + j) + "}");
-      line = rename(line, "{S", "{s");
+      for (int j = 4; j-- > 0;)
+        line = rename(line, "{c" + std::to_string(j) + "}", "{C" + std::to_string(constBase + j) + "}");
+      return rename(rename(line, "{S", "{s"), "{C", "{c");
+    };
+    for (std::string line : k.body) {
+      line = renumber(line);
       // The pending result is already in {out}; a second operand arrives as {in1}.
       line = rename(line, "{in" + std::to_string(which) + "}", "{OUT}");
       if (inputs.size() == 2) line = rename(line, "{in" + std::to_string(1 - which) + "}", "{in1}");
       merged.k.body.push_back(rename(line, "{OUT}", "{out}"));
     }
+    for (const std::string &line : k.prologue) merged.k.prologue.push_back(renumber(line));
     merged.k.scalars.insert(merged.k.scalars.end(), k.scalars.begin(), k.scalars.end());
     std::vector<uint32_t> mergedArgs(merged.args.begin(), merged.args.end() - 1);
     if (inputs.size() == 2) {
@@ -1112,9 +1127,9 @@ private:
           k.scalars = {-1.0f, c};
           k.body = {"vmuls.f32 {out}, {in0}, {s0}, repeat={rep}", "vadds.f32 {out}, {out}, {s1}, repeat={rep}"};
         } else {
-          k.prologue = {"vdup.f32 {in1}, {s0}, repeat=1"};
-          k.body = {instr + (right ? " {out}, {in0}, {in1}, repeat={rep}, src1_rep=0"
-                                   : " {out}, {in1}, {in0}, repeat={rep}, src0_rep=0")};
+          k.prologue = {"vdup.f32 {c0}, {s0}, repeat=1"};
+          k.body = {instr + (right ? " {out}, {in0}, {c0}, repeat={rep}, src1_rep=0"
+                                   : " {out}, {c0}, {in0}, repeat={rep}, src0_rep=0")};
         }
         if ((opType != "Div" || right) && elementwiseNhwc16(op, opType, {right ? lhs : rhs}, k)) return;
       }
@@ -1134,9 +1149,9 @@ private:
       if (!require(op, {tensorSide}, args)) return;
       k.numInputs = 1;
       k.scalars = {(*g::readF32Constant(scalarSide))[0]};
-      k.prologue = {"vdup.f32 {in1}, {s0}, repeat=1"};
-      k.body = {instr + (right ? " {out}, {in0}, {in1}, repeat={rep}, src1_rep=0"
-                               : " {out}, {in1}, {in0}, repeat={rep}, src0_rep=0")};
+      k.prologue = {"vdup.f32 {c0}, {s0}, repeat=1"};
+      k.body = {instr + (right ? " {out}, {in0}, {c0}, repeat={rep}, src1_rep=0"
+                               : " {out}, {c0}, {in0}, repeat={rep}, src0_rep=0")};
     } else if (channelBroadcast(op, opType, std::string(instr).replace(instr.find(".f32"), 4, ".f16"), lhs, rhs)) {
       return;
     } else {

@@ -46,7 +46,11 @@ Expected<GeneratedKernel> generateElementwise(const ChipConfig &config,
   // instruction) so the body never needs an inner loop.
   const int64_t ubBytes = config.buffer(BufferKind::UB).sizeBytes;
   const int64_t inRepeatBytes = perRepeat * k.inBytes, outRepeatBytes = perRepeat * k.outBytes;
-  int64_t chunkRepeats = std::min<int64_t>(kMaxRepeat, ubBytes / (2 * inRepeatBytes + outRepeatBytes));
+  // The top kConstBuffers repeats of UB hold broadcast constants ({c0}..{c3}, filled by the
+  // prologue), apart from the chunk buffers so that fused kernels keep {in1} for an operand.
+  constexpr int64_t kConstBuffers = 4;
+  const int64_t constBase = ubBytes - kConstBuffers * kRepeatBytes;
+  int64_t chunkRepeats = std::min<int64_t>(kMaxRepeat, constBase / (2 * inRepeatBytes + outRepeatBytes));
   if (chunkRepeats < 1)
     return Error::badInput(k.name + ": UB overflow: one repeat of the element-wise kernel needs " +
                            std::to_string(2 * inRepeatBytes + outRepeatBytes) + " bytes, UB has " +
@@ -78,8 +82,13 @@ Expected<GeneratedKernel> generateElementwise(const ChipConfig &config,
     text = replaceAll(text, "{rep}", std::to_string(repeats));
     for (size_t i = 0; i < k.scalars.size(); ++i)
       text = replaceAll(text, "{s" + std::to_string(i) + "}", "x" + std::to_string(20 + i));
+    for (int i = 0; i < kConstBuffers; ++i)
+      text = replaceAll(text, "{c" + std::to_string(i) + "}", "ub[x" + std::to_string(28 + i) + "]");
     return text;
   };
+  if (k.scalars.size() > 8)
+    return Error::internal(k.name + ": more than 8 scalars in one element-wise kernel");
+  for (int i = 0; i < kConstBuffers; ++i) s << "  li x" << 28 + i << ", " << constBase + i * kRepeatBytes << "\n";
   for (const std::string &line : k.prologue) s << "  " << expand(line, 1) << "\n";
 
   // One chunk: load, compute, store, and wait until the store has read UB before the next load.

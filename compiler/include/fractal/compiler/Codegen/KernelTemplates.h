@@ -30,7 +30,8 @@ struct ElementwiseKernel {
   // Vector instructions applied to each chunk; placeholders: {in0} {in1} {out} (UB operands),
   // {rep} (repeats in this chunk), {s0}.. (scalar registers). Run in order on the V pipe.
   std::vector<std::string> body;
-  // Vector instructions run once before the loop (e.g. vdup of a broadcast scalar into {in1}).
+  // Vector instructions run once before the loop (e.g. vdup of a broadcast scalar into {c0}; {c0}
+  // to {c3} are one-repeat UB buffers for such constants, apart from the chunk buffers).
   std::vector<std::string> prologue;
 };
 

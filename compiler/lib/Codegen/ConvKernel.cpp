@@ -48,15 +48,16 @@ Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
   ConvTiling t;
   t.nt = k.depthwise ? 16 : std::min<int64_t>(k.cop, 128);
   t.kc1 = k.depthwise ? 1 : c1;
-  while (t.kc1 > 1 && (16 * t.kc1 * taps * 16 * 2 > l0a || t.kc1 * taps * 16 * t.nt * 2 > l0b)) --t.kc1;
+  while (t.kc1 > 1 && (16 * t.kc1 * taps * 16 * 2 > l0a / 2 || t.kc1 * taps * 16 * t.nt * 2 > l0b)) --t.kc1;
   while (t.nt > 16 && t.kc1 * taps * 16 * t.nt * 2 > l0b) t.nt -= 16;
   const int64_t kst = t.kc1 * taps * 16;
-  if (16 * kst * 2 > l0a || kst * t.nt * 2 > l0b)
+  if (16 * kst * 2 > l0a / 2 || kst * t.nt * 2 > l0b)
     return Error::badInput(k.name + ": L0 overflow: one K step of the " + std::to_string(k.kh) + "x" +
-                           std::to_string(k.kw) + " kernel needs L0A " + std::to_string(16 * kst * 2) +
+                           std::to_string(k.kw) + " kernel needs L0A " + std::to_string(2 * 16 * kst * 2) +
                            " and L0B " + std::to_string(kst * t.nt * 2) + " bytes; the config has L0A " +
                            std::to_string(l0a) + ", L0B " + std::to_string(l0b));
-  t.mt = std::max<int64_t>(16, std::min<int64_t>(l0a / (kst * 2) / 16 * 16, 4080));
+  // M tiles fill half of L0A: img2col of tile t+1 runs while the cube works on tile t.
+  t.mt = std::max<int64_t>(16, std::min<int64_t>(l0a / 2 / (kst * 2) / 16 * 16, 4080));
   // The largest band whose tiles all fit L0C at once (their rows rounded to 16); if one output row
   // does not fit with this N tile, narrow the N tile.
   for (;;) {
@@ -98,6 +99,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   const int64_t bands = ceilDiv(k.ho, t.ohb), items = k.n * bands;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   const int64_t rowBytes = k.w * k.cip * 2;
+  const int64_t l0aHalf = config.buffer(BufferKind::L0A).sizeBytes / 2;
 
   // Per band: rows, first loaded input row, loaded rows, and the pads the feature map needs.
   struct Band { int64_t rows, ihs, hl, pt, pb; };
@@ -161,6 +163,8 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     const uint64_t fmap = uint64_t(k.w) | (uint64_t(band.hl) << 16) | (uint64_t(k.pl) << 32) |
                           (uint64_t(k.pr) << 40) | (uint64_t(band.pt) << 48) | (uint64_t(band.pb) << 56);
     s << "  li x9, " << int64_t(fmap) << "\n  setfmap x9\n";
+    s << "  set_flag m, mte1, 4\n  set_flag m, mte1, 5\n"; // both L0A halves free
+    int64_t half = 0;
 
     struct Stage { int64_t n0, s0; };
     std::vector<Stage> stages;
@@ -202,18 +206,20 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         s << "  li x9, " << f * kFractal << "\n  li x10, " << l1.weights + f * kFractal
           << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, weightBytes / kFractal - f) << "\n";
       const int64_t tiles = ceilDiv(pixels, t.mt);
-      for (int64_t tile = 0; tile < tiles; ++tile) {
+      for (int64_t tile = 0; tile < tiles; ++tile, ++half) {
+        // L0A half h: MTE1 waits until the cube is done with it, img2col, hands it over (#h).
+        const int h = int(half % 2);
         const int64_t m0 = tile * t.mt, mc = std::min(t.mt, pixels - m0), mcp = roundUp(mc, 16);
-        if (tile > 0) s << "  wait_flag m, mte1, 4\n";
-        s << "  li x9, " << l1.band << "\n  li x10, " << m0 << "\n  load3d.f16 l0a[x0], l1[x9], x10, mcount="
-          << mcp / 16 << ", kh=" << k.kh << ", kw=" << k.kw << ", sh=" << k.sh << ", sw=" << k.sw
-          << ", dh=" << k.dh << ", dw=" << k.dw << ", c1=" << slices << "\n";
-        s << "  set_flag mte1, m, 0\n  wait_flag mte1, m, 0\n";
+        s << "  wait_flag m, mte1, " << 4 + h << "\n";
+        s << "  li x9, " << l1.band << "\n  li x10, " << m0 << "\n  li x13, " << h * l0aHalf
+          << "\n  load3d.f16 l0a[x13], l1[x9], x10, mcount=" << mcp / 16 << ", kh=" << k.kh << ", kw=" << k.kw
+          << ", sh=" << k.sh << ", sw=" << k.sw << ", dh=" << k.dh << ", dw=" << k.dw << ", c1=" << slices << "\n";
+        s << "  set_flag mte1, m, " << h << "\n  wait_flag mte1, m, " << h << "\n";
         if (firstK && tile == 0 && !first) s << "  wait_flag fix, m, 3\n";
         s << "  li x11, " << tile * t.mt * roundUp(ntc, 16) * 4 << "\n  li x12, " << l1.bias << "\n";
-        s << "  mmad.f16 l0c[x11], l0a[x0], l0b[x0], m=" << mcp << ", k=" << kst << ", n=" << ntc
+        s << "  mmad.f16 l0c[x11], l0a[x13], l0b[x0], m=" << mcp << ", k=" << kst << ", n=" << ntc
           << ", init=" << (firstK ? 1 : 0) << (firstK ? ", bias=x12" : "") << "\n";
-        if (tile + 1 < tiles) s << "  set_flag m, mte1, 4\n";
+        s << "  set_flag m, mte1, " << 4 + h << "\n";
         if (tile + 1 == tiles && !last) s << "  set_flag m, mte2, 1\n";
       }
       if (!last) s << "  set_flag m, mte1, 2\n";
@@ -229,7 +235,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         if (!last) s << "  set_flag fix, m, 3\n";
       }
     }
-    s << "  barrier all\n  jmp next\n";
+    s << "  wait_flag m, mte1, 4\n  wait_flag m, mte1, 5\n  barrier all\n  jmp next\n";
   }
   s << "next:\n  add x6, x6, x7\n  jmp loop\ndone:\n  end\n";
   return GeneratedKernel{s.str(), blockDim};

@@ -79,3 +79,19 @@ func.func @bad_clamp(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32
   %r = graph.matmul %a, %b {clamp_min = 6.0 : f32, clamp_max = 0.0 : f32} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
   return %r : tensor<2x4xf32>
 }
+
+// -----
+
+func.func @bad_activation(%a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{unknown activation kind 'swish'}}
+  %r = graph.activation %a {kind = "swish", alpha = 0.0 : f32, beta = 0.0 : f32} : (tensor<2xf32>) -> tensor<2xf32>
+  return %r : tensor<2xf32>
+}
+
+// -----
+
+func.func @bad_max(%a: tensor<2x3xf32>, %b: tensor<4xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{operand shapes do not broadcast}}
+  %r = graph.max %a, %b : (tensor<2x3xf32>, tensor<4xf32>) -> tensor<2x3xf32>
+  return %r : tensor<2x3xf32>
+}

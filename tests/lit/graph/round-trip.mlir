@@ -27,3 +27,14 @@ func.func @shapes(%a: tensor<2x3x4xf32>, %b: tensor<2x5x4xf32>) -> tensor<24x2xf
   %r = graph.reshape %s : (tensor<4x2x6xf32>) -> tensor<24x2xf32>
   return %r : tensor<24x2xf32>
 }
+
+// CHECK-LABEL: func.func @elementwise
+func.func @elementwise(%a: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<2x3xf32> {
+  // CHECK: graph.max %{{.*}}, %{{.*}} : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  %m = graph.max %a, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  // CHECK: graph.neg
+  %n = graph.neg %m : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  // CHECK: graph.activation %{{.*}} {alpha = 1.000000e-01 : f32, beta = 0.000000e+00 : f32, kind = "leaky_relu"}
+  %l = graph.activation %n {kind = "leaky_relu", alpha = 0.1 : f32, beta = 0.0 : f32} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %l : tensor<2x3xf32>
+}

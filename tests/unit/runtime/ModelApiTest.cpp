@@ -2,6 +2,7 @@
 // host fallback, misuse, device faults, and several threads x streams x models at once. Packages
 // are built here from hand-written kernels, so the runtime is tested without the compiler.
 #include "fractal/runtime/ModelProfile.h"
+#include "fractal/runtime/Runtime.hpp"
 #include "fractal/runtime/fractal_runtime.h"
 
 #include "fractal/isa/Assembler.h"
@@ -254,6 +255,39 @@ TEST_F(ModelApi, ThreadsStreamsAndModelsAtOnce) {
     });
   for (std::thread &t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+} // namespace
+
+namespace {
+
+// The C++ layer: Model owns the loaded package, execute() builds and frees the datasets.
+TEST(ModelCpp, RaiiModelRunsAndThrows) {
+  rt::Runtime runtime("edge:functional");
+  rt::setDevice(0);
+  std::vector<uint8_t> bytes = package();
+  rt::Model model(bytes.data(), bytes.size());
+  EXPECT_EQ(model.numInputs(), 1u);
+  EXPECT_EQ(model.numOutputs(), 2u);
+  EXPECT_STREQ(model.output(1).name, "z");
+  std::vector<float> x(64, 2.0f);
+  rt::DeviceBuffer in(256), y(256), z(256);
+  in.upload(x.data(), 256);
+  rt::Stream stream;
+  model.execute({&in}, {&y, &z}, &stream);
+  std::vector<float> got = y.download<float>();
+  for (int i = 0; i < 64; ++i) EXPECT_EQ(got[size_t(i)], 2.0f + 0.5f * float(i));
+  rt::DeviceBuffer small(128);
+  try {
+    model.execute({&small}, {&y, &z});
+    FAIL() << "a too small input buffer was accepted";
+  } catch (const rt::Error &e) {
+    EXPECT_EQ(e.code(), FRT_ERROR_INVALID_PARAM);
+    EXPECT_NE(std::string(e.what()).find("holds 128 bytes, the tensor needs 256"), std::string::npos);
+  }
+  std::vector<uint8_t> corrupt = bytes;
+  corrupt[30] ^= 1;
+  EXPECT_THROW(rt::Model(corrupt.data(), corrupt.size()), rt::Error);
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 // A thin C++ layer over fractal_runtime.h: RAII owners for the runtime, streams, events, device
-// buffers and kernels, and errors as exceptions that carry the code and the runtime's message.
+// buffers, kernels and models, and errors as exceptions that carry the code and the runtime's
+// message.
 //
 //   fractal::rt::Runtime runtime;            // frtInit(nullptr) ... frtFinalize()
 //   fractal::rt::setDevice(0);
@@ -132,6 +133,72 @@ public:
 
 private:
   frtKernel kernel_ = nullptr;
+};
+
+// A loaded model package; inputs and outputs are described by frtTensorDesc.
+class Model {
+public:
+  explicit Model(const std::string &path) { check(frtModelLoadFromFile(path.c_str(), &model_), "frtModelLoadFromFile"); }
+  Model(const void *data, size_t size) { check(frtModelLoadFromMem(data, size, &model_), "frtModelLoadFromMem"); }
+  ~Model() { frtModelUnload(model_); }
+  Model(const Model &) = delete;
+  Model &operator=(const Model &) = delete;
+
+  size_t numInputs() const {
+    size_t n = 0;
+    check(frtModelGetNumInputs(model_, &n), "frtModelGetNumInputs");
+    return n;
+  }
+  size_t numOutputs() const {
+    size_t n = 0;
+    check(frtModelGetNumOutputs(model_, &n), "frtModelGetNumOutputs");
+    return n;
+  }
+  frtTensorDesc input(size_t i) const {
+    frtTensorDesc d;
+    check(frtModelGetInputDesc(model_, i, &d), "frtModelGetInputDesc");
+    return d;
+  }
+  frtTensorDesc output(size_t i) const {
+    frtTensorDesc d;
+    check(frtModelGetOutputDesc(model_, i, &d), "frtModelGetOutputDesc");
+    return d;
+  }
+  // Runs the model on device buffers, one per input and output in order (sync, or on `stream`).
+  void execute(const std::vector<const DeviceBuffer *> &inputs, const std::vector<const DeviceBuffer *> &outputs,
+               const Stream *stream = nullptr) {
+    Dataset in(inputs), out(outputs);
+    if (stream) {
+      check(frtModelExecuteAsync(model_, in.get(), out.get(), stream->get()), "frtModelExecuteAsync");
+      const_cast<Stream *>(stream)->synchronize(); // the datasets end with this call
+    } else {
+      check(frtModelExecute(model_, in.get(), out.get()), "frtModelExecute");
+    }
+  }
+  frtModel get() const { return model_; }
+
+private:
+  class Dataset {
+  public:
+    explicit Dataset(const std::vector<const DeviceBuffer *> &buffers) {
+      check(frtCreateDataset(&ds_), "frtCreateDataset");
+      for (const DeviceBuffer *b : buffers) {
+        frtError e = frtAddDatasetBuffer(ds_, b->get(), b->size());
+        if (e != FRT_SUCCESS) {
+          frtDestroyDataset(ds_);
+          check(e, "frtAddDatasetBuffer");
+        }
+      }
+    }
+    ~Dataset() { frtDestroyDataset(ds_); }
+    Dataset(const Dataset &) = delete;
+    Dataset &operator=(const Dataset &) = delete;
+    frtDataset get() const { return ds_; }
+
+  private:
+    frtDataset ds_ = nullptr;
+  };
+  frtModel model_ = nullptr;
 };
 
 } // namespace fractal::rt

@@ -6,6 +6,12 @@
 #   - test images astronaut.png and page.png: Debian's python3-skimage, unpacked without installing
 set -euo pipefail
 ASSETS_DIR=${1:-${ASSETS_DIR:-build/assets}}
+for tool in npm node apt-get dpkg; do
+  if ! command -v "$tool" > /dev/null; then
+    echo "fetch-assets: error: '$tool' is not installed; the model tests need Node.js with npm (by package name) and apt-get" >&2
+    exit 2
+  fi
+done
 mkdir -p "$ASSETS_DIR"
 cd "$ASSETS_DIR"
 

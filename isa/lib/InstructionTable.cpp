@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -206,7 +207,7 @@ std::optional<SpecialReg> specialRegFromName(const std::string &n) {
 size_t Instruction::operandIndex(const char *name) const {
   const InstructionSpec &s = info();
   for (size_t i = 0; i < s.operands.size(); ++i)
-    if (std::string(s.operands[i].name) == name)
+    if (std::strcmp(s.operands[i].name, name) == 0)
       return i;
   throw std::out_of_range(std::string(s.mnemonic) + " has no operand '" + name + "'");
 }

@@ -219,7 +219,7 @@ void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t r
   const auto &specOps = op.inst.info().operands;
   auto has = [&](const char *name) {
     for (const auto &o : specOps)
-      if (std::string(o.name) == name)
+      if (std::strcmp(o.name, name) == 0)
         return true;
     return false;
   };

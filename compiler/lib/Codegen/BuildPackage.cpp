@@ -594,6 +594,17 @@ private:
   // all-zero constant following an input whose padding channels are zero (BlazeFace's channel
   // padding). False when that does not hold (nothing emitted).
   bool concatNhwc16(mlir::Operation &op, g::ConcatOp o, const std::vector<int64_t> &out) {
+    // Channel padding that stays inside x's own 16-channel padding, which is already zero:
+    // nothing to do, the result is x's NHWC16 tensor.
+    if (o.getInputs().size() == 2 && onlyNhwc16(o.getInputs()[0]) && allZero(o.getInputs()[1]) &&
+        zeroPadded_.count(nhwc16Of_[o.getInputs()[0]]) && pad16(out[1]) == pad16(shapeOf(o.getInputs()[0])[1])) {
+      uint32_t view = scratch(opName(op), DType::F16, {out[0], out[2], out[3], pad16(out[1])});
+      p_.tensors[view].layout = "NHWC16";
+      p_.tensors[view].aliasOf = nhwc16Of_[o.getInputs()[0]];
+      nhwc16Of_[o.getResult()] = view;
+      zeroPadded_.insert(view);
+      return true;
+    }
     ChannelConcatKernel k;
     k.name = opName(op);
     k.node = joined(onnxNodeNames(op.getLoc()));

@@ -365,6 +365,12 @@ private:
           ok = false;
         }
       }
+      // Dropout runs as in inference: no mask output and no training mode.
+      if (node.op_type() == "Dropout" &&
+          ((node.output_size() > 1 && !node.output(1).empty()) || (node.input_size() > 2 && !node.input(2).empty()))) {
+        problem(name, node.op_type(), "only inference Dropout is supported (no mask output, no training_mode input)");
+        ok = false;
+      }
       // Inputs the compiler needs as constants: they become attributes (bounds, pads, slice
       // ranges) or fix a shape. A graph input here would make shapes depend on runtime data.
       static const std::map<std::string, std::vector<int>> kConstantInputs = {

@@ -506,6 +506,17 @@ private:
         t.add_int64_data(xt.getDimSize(i));
       constantNodes_[n.output(0)] = &t; // shape arithmetic downstream can read it
       bind(constant(t, loc));
+    } else if (op == "Size") { // a static shape's element count, folded like Shape
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      owned_.emplace_back();
+      onnx::TensorProto &t = owned_.back();
+      t.set_name(n.output(0));
+      t.set_data_type(7);
+      t.add_int64_data(xt.getNumElements());
+      constantNodes_[n.output(0)] = &t;
+      bind(constant(t, loc));
+    } else if (op == "Dropout") { // inference: the identity (the check refuses the mask output)
+      bind(in(0));
     } else if (op == "ConstantOfShape") {
       std::vector<int64_t> dims = intsOf(needConstant(0, "shape input"));
       owned_.emplace_back();

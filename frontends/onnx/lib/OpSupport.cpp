@@ -86,6 +86,8 @@ std::vector<OpRule> buildRules() {
       {"Squeeze", Placement::Host, kView, {any("axes")}, kFloats | kInt64},
       {"Unsqueeze", Placement::Host, kView, {any("axes")}, kFloats | kInt64},
       {"Identity", Placement::Host, kView, {}, kFloats | kInt64 | kInt32 | kBool},
+      {"Dropout", Placement::Host, kView, {any("ratio"), any("seed")}, kFloats},
+      {"Size", Placement::Host, kConst, {}, kFloats | kInt64 | kInt32 | kInt8 | kUint8 | kBool},
       {"Shape", Placement::Host, kConst, {any("start"), any("end")},
        kFloats | kInt64 | kInt32 | kInt8 | kUint8 | kBool},
       {"Constant", Placement::Host, kConst,

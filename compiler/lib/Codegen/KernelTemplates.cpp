@@ -151,6 +151,9 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // M tiles up to 256 rows: each B tile loaded from GM then feeds twice the cube work, which keeps
   // two cores under the DRAM bandwidth of the edge chip.
   int64_t mt = std::min<int64_t>(mp, 256), nt = std::min<int64_t>(np, 128);
+  // Narrow products (layout changes to NHWC16: few channels, many pixels): taller M tiles, so a
+  // work item is more than one short step.
+  if (np <= 32 && kp <= 32) mt = std::min<int64_t>(mp, 1024);
   // Few rows (layout changes to NCHW: one row per channel): wider N tiles instead, as far as L0C
   // (two tiles) and a 16-deep L0B half allow, so each step does more than a sliver of work.
   if (mt <= 64) nt = std::min({np, (l0c / (2 * mt * 4)) / 16 * 16, (l0b / 2 / (16 * 2)) / 16 * 16, int64_t(1024)});

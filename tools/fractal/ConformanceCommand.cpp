@@ -13,6 +13,7 @@
 #include "Commands.h"
 
 #include "fractal/onnx/OnnxCompile.h"
+#include "fractal/onnx/OnnxTensor.h"
 #include "fractal/runtime/fractal_runtime.h"
 #include "fractal/support/File.h"
 #include "fractal/support/Json.h"
@@ -61,23 +62,10 @@ bool readTensor(const std::string &path, onnx::TensorProto &t) {
   return f && t.ParseFromIstream(&f);
 }
 
+// The tensor's bytes (empty for element types the reader does not know: the sizes then differ).
 std::vector<uint8_t> tensorBytes(const onnx::TensorProto &t) {
-  if (!t.raw_data().empty()) return std::vector<uint8_t>(t.raw_data().begin(), t.raw_data().end());
-  std::vector<uint8_t> out;
-  auto append = [&](const void *p, size_t n) {
-    out.insert(out.end(), static_cast<const uint8_t *>(p), static_cast<const uint8_t *>(p) + n);
-  };
-  for (float v : t.float_data()) append(&v, 4);
-  for (int64_t v : t.int64_data()) append(&v, 8);
-  for (double v : t.double_data()) append(&v, 8);
-  if (t.data_type() == onnx::TensorProto::BOOL || t.data_type() == onnx::TensorProto::INT8 ||
-      t.data_type() == onnx::TensorProto::UINT8)
-    for (int32_t v : t.int32_data()) out.push_back(uint8_t(v));
-  else if (t.data_type() == onnx::TensorProto::FLOAT16)
-    for (int32_t v : t.int32_data()) append(&v, 2);
-  else
-    for (int32_t v : t.int32_data()) append(&v, 4);
-  return out;
+  std::optional<std::vector<char>> bytes = onnx_frontend::tensorData(t);
+  return bytes ? std::vector<uint8_t>(bytes->begin(), bytes->end()) : std::vector<uint8_t>();
 }
 
 // Training-only operators are out of scope.

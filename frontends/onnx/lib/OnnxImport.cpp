@@ -3,6 +3,7 @@
 // importer's own work is making implicit ONNX semantics explicit (auto_pad, defaults, constant
 // inputs that are really attributes, shape computations on static shapes).
 #include "fractal/onnx/OnnxImport.h"
+#include "fractal/onnx/OnnxTensor.h"
 
 #include "OnnxModel.h"
 
@@ -154,44 +155,10 @@ private:
 
   // The raw little-endian bytes of a tensor, whichever field ONNX stored them in.
   std::vector<char> tensorBytes(const onnx::TensorProto &t) {
-    if (t.has_raw_data())
-      return std::vector<char>(t.raw_data().begin(), t.raw_data().end());
-    std::vector<char> out;
-    auto append = [&](const void *p, size_t n) {
-      out.insert(out.end(), static_cast<const char *>(p), static_cast<const char *>(p) + n);
-    };
-    switch (t.data_type()) {
-    case 1:
-      for (float f : t.float_data())
-        append(&f, 4);
-      break;
-    case 7:
-      for (int64_t v : t.int64_data())
-        append(&v, 8);
-      break;
-    case 11:
-      for (double v : t.double_data())
-        append(&v, 8);
-      break;
-    case 6:
-      for (int32_t v : t.int32_data())
-        append(&v, 4);
-      break;
-    case 10:
-      for (int32_t v : t.int32_data()) {
-        uint16_t h = static_cast<uint16_t>(v);
-        append(&h, 2);
-      }
-      break;
-    case 2: case 3: case 9:
-      for (int32_t v : t.int32_data()) {
-        int8_t x = static_cast<int8_t>(v);
-        append(&x, 1);
-      }
-      break;
-    default: throw ImportError{"tensor '" + t.name() + "' has an unsupported element type"};
-    }
-    return out;
+    std::optional<std::vector<char>> bytes = tensorData(t);
+    if (!bytes)
+      throw ImportError{"tensor '" + t.name() + "' has an unsupported element type"};
+    return std::move(*bytes);
   }
 
   // Small tensors inline; anything larger as a dense_resource blob (never a giant attribute).

@@ -162,14 +162,17 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // The A panel (mt rows x all of K) stays in L1 for the whole item when it fits in half of it.
   const int64_t panelBytes = roundUp(mt * kp * 2, kFractalBytes);
   const bool panel = biasBytes + panelBytes <= l1 / 2;
-  const int64_t aSlot = panel ? 0 : roundUp(mt * kt * 2, kFractalBytes), bSlot = roundUp(kt * nt * 2, kFractalBytes);
-  while (kt > 16 && biasBytes + (panel ? panelBytes : 0) + 2 * (aSlot + bSlot) > l1) kt -= 16;
-  if (2 * mt * nt * 4 > l0c || kt < 16 || biasBytes + (panel ? panelBytes : 0) + 2 * (roundUp(mt * kt * 2, kFractalBytes) * !panel + roundUp(kt * nt * 2, kFractalBytes)) > l1)
+  // Per L1 slot: an A tile (unless the panel holds A) and a B tile, for a K step of kt.
+  auto aSlotFor = [&](int64_t kt) { return panel ? 0 : roundUp(mt * kt * 2, kFractalBytes); };
+  auto bSlotFor = [&](int64_t kt) { return roundUp(kt * nt * 2, kFractalBytes); };
+  auto l1Need = [&](int64_t kt) { return biasBytes + (panel ? panelBytes : 0) + 2 * (aSlotFor(kt) + bSlotFor(kt)); };
+  while (kt > 16 && l1Need(kt) > l1) kt -= 16;
+  if (2 * mt * nt * 4 > l0c || kt < 16 || l1Need(kt) > l1)
     return Error::badInput(k.name + ": L0/L1 overflow: the smallest double-buffered matmul tile needs L0A " +
                            std::to_string(2 * mt * 16 * 2) + ", L0B " + std::to_string(2 * 16 * nt * 2) + ", L0C " +
                            std::to_string(2 * mt * nt * 4) + " bytes; the config has L0A " + std::to_string(l0a) +
                            ", L0B " + std::to_string(l0b) + ", L0C " + std::to_string(l0c) + ", L1 " + std::to_string(l1));
-  const int64_t aSlotBytes = panel ? 0 : roundUp(mt * kt * 2, kFractalBytes), bSlotBytes = roundUp(kt * nt * 2, kFractalBytes);
+  const int64_t aSlotBytes = aSlotFor(kt), bSlotBytes = bSlotFor(kt);
   const int64_t l1Panel = biasBytes, l1Slots = biasBytes + (panel ? panelBytes : 0);
   auto l1A = [&](int p) { return l1Slots + p * (aSlotBytes + bSlotBytes); };
   auto l1B = [&](int p) { return l1A(p) + aSlotBytes; };

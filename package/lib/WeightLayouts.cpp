@@ -6,8 +6,19 @@
 
 namespace fractal::pkg {
 
+int64_t packedConvWeightCount(const ConvWeightLayout &l) {
+  // Per N tile, per K step: (slices x taps x 16) rows of the tile's channels.
+  int64_t count = 0;
+  const int64_t c1 = l.cip / 16, taps = l.kh * l.kw;
+  for (int64_t n0 = 0; n0 < l.cop; n0 += l.nt)
+    for (int64_t s0 = l.depthwise ? n0 / 16 : 0; s0 < (l.depthwise ? n0 / 16 + 1 : c1); s0 += l.kc1)
+      count += std::min(l.kc1, c1 - s0) * taps * 16 * std::min(l.nt, l.cop - n0);
+  return count;
+}
+
 std::vector<uint16_t> packConvWeights(const ConvWeightLayout &l, const float *w) {
   std::vector<uint16_t> out;
+  out.reserve(size_t(packedConvWeightCount(l)));
   const int64_t c1 = l.cip / 16, taps = l.kh * l.kw;
   for (int64_t n0 = 0; n0 < l.cop; n0 += l.nt) {
     const int64_t ntc = std::min(l.nt, l.cop - n0), nf = ntc / 16;

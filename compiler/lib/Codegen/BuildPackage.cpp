@@ -473,7 +473,7 @@ private:
       // for weights) before the kernel runs.
       std::optional<uint32_t> raw = tensor(o.getWeight());
       if (!raw) return unsupported(op, "the weights are neither constant nor a tensor");
-      wt = scratch(opName(op) + "/weight", DType::F16, {int64_t(pkg::packConvWeights(layout, dense0(layout)).size())});
+      wt = scratch(opName(op) + "/weight", DType::F16, {pkg::packedConvWeightCount(layout)});
       addHostTask(op, "PackConvWeights", {*raw}, {wt}, "layout change of run-time weights");
       p_.tasks.back().host.ints = {{"layout", {cout, cin, k.kh, k.kw, k.cop, k.cip, layout.nt, layout.kc1,
                                                layout.depthwise ? 1 : 0}},
@@ -894,13 +894,6 @@ private:
     ps.cp = cop;
     ps.f = f;
     nhwc16Task(op, "PixelShuffle", generatePixelShuffle(config_, ps), {y}, {in[0], out[2], out[3], cop}, true);
-  }
-
-  // Zero weights of a layout's logical size (only the packed size is used).
-  std::vector<float> zeroWeights_;
-  const float *dense0(const pkg::ConvWeightLayout &l) {
-    zeroWeights_.assign(size_t(l.cout * l.cin * l.kh * l.kw), 0.0f);
-    return zeroWeights_.data();
   }
 
   // An element-wise op whose inputs exist only as NHWC16 runs on NHWC16 in f16 and yields NHWC16

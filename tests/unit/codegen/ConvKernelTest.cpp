@@ -56,6 +56,7 @@ void runCase(const Case &c, bool checkRaces) {
   std::vector<float> bias(size_t(k.cop), 0.0f);
   for (int64_t o = 0; o < c.cout; ++o) bias[size_t(o)] = 0.01f * float(o);
   std::vector<uint16_t> packed = packConvWeights(k, *tiling, weights, c.cout, c.cin);
+  EXPECT_EQ(int64_t(packed.size()), pkg::packedConvWeightCount(convWeightLayout(k, *tiling, c.cout, c.cin)));
 
   Device dev(config);
   uint64_t in = dev.buffer(input), wt = dev.buffer(packed), bs = dev.buffer(bias);

@@ -20,5 +20,7 @@ struct ConvWeightLayout {
 };
 
 std::vector<uint16_t> packConvWeights(const ConvWeightLayout &layout, const float *weights);
+// How many f16 values packConvWeights writes for `layout`.
+int64_t packedConvWeightCount(const ConvWeightLayout &layout);
 
 } // namespace fractal::pkg

@@ -113,6 +113,12 @@ std::vector<uint8_t> serializeNpy(const NpyArray &a) {
   return out;
 }
 
+std::vector<float> npyFloats(const NpyArray &a) {
+  std::vector<float> v(a.data.size() / 4);
+  std::memcpy(v.data(), a.data.data(), v.size() * 4);
+  return v;
+}
+
 Status writeNpyFile(const std::string &path, const NpyArray &a) {
   return writeFileAtomically(path, serializeNpy(a));
 }

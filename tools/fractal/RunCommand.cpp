@@ -333,10 +333,8 @@ int runCompareCommand(const Args &args) {
     return reportError(Error::badInput("fractal compare: " + actualPath + " is " + a->descr + shapeText(a->shape) +
                                        ", " + expectedPath + " is " + b->descr + shapeText(b->shape) +
                                        "; both must be <f4 of one shape"));
-  const size_t n = a->data.size() / 4;
-  std::vector<float> x(n), y(n);
-  std::memcpy(x.data(), a->data.data(), n * 4);
-  std::memcpy(y.data(), b->data.data(), n * 4);
+  const std::vector<float> x = npyFloats(*a), y = npyFloats(*b);
+  const size_t n = x.size();
   double dot = 0, nx = 0, ny = 0, maxAbs = 0, maxRef = 0;
   size_t worst = 0;
   for (size_t i = 0; i < n; ++i) {

@@ -17,9 +17,7 @@ Expected<std::vector<float>> readFloats(const std::string &path, size_t expected
   if (!a) return a.takeError();
   if (a->descr != "<f4" || a->data.size() != expected * 4)
     return Error::badInput(path + ": expected " + std::to_string(expected) + " float32 values");
-  std::vector<float> v(expected);
-  std::memcpy(v.data(), a->data.data(), a->data.size());
-  return v;
+  return npyFloats(*a);
 }
 
 } // namespace

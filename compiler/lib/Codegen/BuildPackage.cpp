@@ -922,12 +922,18 @@ private:
     for (size_t i = 0; i + 1 < args.size(); ++i) zeros &= zeroPadded_.count(args[i]) > 0;
     if (k.numInputs == 1 && inputs.size() == 1 && !k.scalars.empty() && opType != "Mul") zeros = false;
     std::vector<std::string> nodes = onnxNodeNames(op.getLoc());
-    if (!fuseIntoPending(op, opType, inputs, k, args, zeros, nodes)) {
+    bool outZeros = zeros;
+    if (fuseIntoPending(op, opType, inputs, k, args, zeros, nodes)) {
+      outZeros = pending_->zeros; // every op fused into the kernel must keep zeros
+    } else {
+      const size_t before = p_.tasks.size();
       elementwise(op, opType, k, args);
-      pending_ = Pending{p_.tasks.size() - 1, k, args, op.getResult(0), opType, nodes, zeros};
+      // Only a kernel actually emitted can take later ops (a failed one left a problem instead).
+      pending_.reset();
+      if (p_.tasks.size() > before) pending_ = Pending{p_.tasks.size() - 1, k, args, op.getResult(0), opType, nodes, zeros};
     }
     nhwc16Of_[op.getResult(0)] = out;
-    if (pending_ && pending_->result == op.getResult(0) ? pending_->zeros : zeros) zeroPadded_.insert(out);
+    if (outZeros) zeroPadded_.insert(out);
     return true;
   }
 

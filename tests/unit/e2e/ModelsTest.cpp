@@ -40,11 +40,7 @@ bool present(const std::string &path) { return std::ifstream(path).good(); }
     }                                                                                              \
   } while (0)
 
-std::vector<float> floats(const NpyArray &a) {
-  std::vector<float> v(a.data.size() / 4);
-  std::memcpy(v.data(), a.data.data(), a.data.size());
-  return v;
-}
+std::vector<float> floats(const NpyArray &a) { return npyFloats(a); }
 
 double cosine(const std::vector<float> &a, const std::vector<float> &b) {
   double dot = 0, na = 0, nb = 0;

@@ -20,6 +20,8 @@ struct NpyArray {
 Expected<NpyArray> parseNpy(const std::vector<uint8_t> &bytes, const std::string &name);
 Expected<NpyArray> readNpyFile(const std::string &path);
 std::vector<uint8_t> serializeNpy(const NpyArray &array); // version 1.0
+// The elements of a float32 ("<f4") array; the caller checks descr.
+std::vector<float> npyFloats(const NpyArray &array);
 Status writeNpyFile(const std::string &path, const NpyArray &array); // atomic
 
 } // namespace fractal

@@ -44,13 +44,17 @@ frtDataType toApi(pkg::DType t) {
   return FRT_FLOAT;
 }
 
+// Frees what the model holds in `gm`; call with the device lock held.
+void releaseMemoryLocked(const frtModelImpl &m, sim::GlobalMemory &gm) {
+  if (m.region) gm.release(m.region);
+  for (uint64_t a : m.kernelData)
+    if (a) gm.release(a);
+}
+
 // Frees a model's device memory; call with the runtime lock held and no execution running.
 void releaseModel(frtModelImpl *m) {
   std::lock_guard<std::mutex> lock(m->device->mutex);
-  sim::GlobalMemory &gm = simulatorOf(*m->device).gm();
-  if (m->region) gm.release(m->region);
-  for (uint64_t a : m->kernelData)
-    if (a) gm.release(a);
+  releaseMemoryLocked(*m, simulatorOf(*m->device).gm());
 }
 
 frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtModel *model) {
@@ -84,9 +88,7 @@ frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtM
     for (const pkg::Kernel &k : m->package.kernels) {
       Expected<uint64_t> data = sim.loadKernelData(k.binary, name + ": kernel " + k.name);
       if (!data) {
-        for (uint64_t a : m->kernelData)
-          if (a) sim.gm().release(a);
-        sim.gm().release(m->region);
+        releaseMemoryLocked(*m, sim.gm());
         return fail(FRT_ERROR_OUT_OF_MEMORY, data.error().message);
       }
       m->kernelData.push_back(*data);

@@ -14,11 +14,14 @@
 #include "llvm/Support/raw_ostream.h"
 #endif
 #include "fractal/onnx/OnnxCompile.h"
+#include "fractal/onnx/OnnxTensor.h"
+#include "fractal/support/Npy.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace fractal::cli {
 
@@ -33,10 +36,59 @@ std::string phaseList() {
   return list;
 }
 
+// `--bind-input NAME=FILE.npy`: a temporary copy of the model with those inputs as initializers
+// (compile-time constants). Removed when the command ends.
+struct BoundModel {
+  std::string path;
+  ~BoundModel() {
+    if (!path.empty()) unlink(path.c_str());
+  }
+};
+
+Status bindModelInputs(const std::string &model, const std::vector<std::string> &binds, BoundModel &out) {
+  Expected<std::string> bytes = readTextFile(model);
+  if (!bytes) return bytes.error();
+  onnx::ModelProto proto;
+  if (!proto.ParseFromString(*bytes)) return Error::badInput(model + ": not a valid ONNX model (protobuf parse failed)");
+  static const std::pair<const char *, int> kTypes[] = {{"<f4", 1}, {"<f2", 10}, {"<i8", 7}, {"<i4", 6},
+                                                        {"|i1", 3}, {"|u1", 2},  {"|b1", 9}};
+  std::vector<onnx::TensorProto> values;
+  for (const std::string &bind : binds) {
+    const size_t eq = bind.rfind('='); // ONNX names may contain '='? never a file name's last one
+    if (eq == std::string::npos || eq == 0)
+      return Error::badInput("fractal compile: --bind-input expects NAME=FILE.npy, got '" + bind + "'");
+    Expected<NpyArray> array = readNpyFile(bind.substr(eq + 1));
+    if (!array) return array.error();
+    int type = 0;
+    for (const auto &[descr, t] : kTypes)
+      if (array->descr == descr) type = t;
+    if (!type) return Error::badInput(bind.substr(eq + 1) + ": dtype " + array->descr + " cannot be bound");
+    onnx::TensorProto t;
+    t.set_name(bind.substr(0, eq));
+    t.set_data_type(type);
+    for (int64_t d : array->shape) t.add_dims(d);
+    t.set_raw_data(std::string(array->data.begin(), array->data.end()));
+    values.push_back(std::move(t));
+  }
+  if (Status s = onnx_frontend::bindInputs(proto, values); !s) return s.error().withContext(model);
+  char path[] = "/tmp/fractal-bound-XXXXXX.onnx";
+  const int fd = mkstemps(path, 5);
+  if (fd < 0) return Error::internal("fractal compile: cannot create a temporary model file in /tmp");
+  close(fd);
+  out.path = path;
+  std::string text;
+  proto.SerializeToString(&text);
+  if (Status s = writeFileAtomically(path, text); !s) return s;
+  std::cerr << "fractal: note: compiling " << model << " with " << binds.size()
+            << " input(s) bound at compile time (as " << path << ")\n";
+  return Status::success();
+}
+
 } // namespace
 
 int runCompileCommand(const Args &args) {
   std::string input, output, target = "edge", shapes, report, compileTo, dumpIr;
+  std::vector<std::string> binds;
   bool checkOnly = false;
   ArgParser parser("fractal compile", "compile an ONNX model for the NPU");
   parser.positional("MODEL.onnx", "the model", &input);
@@ -44,6 +96,10 @@ int runCompileCommand(const Args &args) {
   parser.option("--target", "NAME|FILE", "chip (default: edge)", &target);
   parser.option("--input-shape", "SHAPES", "fix input dims, ATC style: \"data:1,3,224,224;mask:1,128\"",
                 &shapes);
+  parser.list("--bind-input", "NAME=FILE.npy",
+              "bind a graph input to a value at compile time (a constant: for inputs the compiler needs "
+              "as constants, e.g. Reshape shapes, Clip bounds, reduction axes); repeatable",
+              &binds);
   parser.flag("--check-only", "only run the support check: list every unsupported operator, "
               "attribute and type, and where each node would run", &checkOnly);
   parser.option("--report", "FILE.json", "write the report as JSON: the check's with --check-only, "
@@ -59,6 +115,12 @@ int runCompileCommand(const Args &args) {
                 "ops are listed with the reason\nand the command exits 2 (docs/compiler.md).");
   if (std::optional<int> exit = parseArguments(parser, args))
     return *exit;
+  BoundModel bound;
+  const std::string model = input; // what the package records as its source
+  if (!binds.empty()) {
+    if (Status s = bindModelInputs(input, binds, bound); !s) return reportError(s.error());
+    input = bound.path;
+  }
   const auto *lastPhase = std::find(std::begin(kCompilePhases), std::end(kCompilePhases), compileTo);
   if (!checkOnly && !compileTo.empty() && lastPhase == std::end(kCompilePhases))
     return reportError(Error::badInput("fractal compile: unknown phase '" + compileTo +
@@ -83,6 +145,7 @@ int runCompileCommand(const Args &args) {
 #endif
     if (!package)
       return reportError(package.error());
+    package->sourceModel = model;
     if (Status s = pkg::writePackageFile(output, *package); !s)
       return reportError(s.error());
     std::cout << pkg::describePackage(*package);

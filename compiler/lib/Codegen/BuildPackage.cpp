@@ -384,6 +384,20 @@ private:
         .Case<g::ConvOp>([&](auto o) { conv(op, o); })
         .Case<g::TransposeOp>([&](auto o) { transpose(op, o); })
         .Case<g::GlobalAvgPoolOp>([&](auto o) { globalAvgPool(op, o.getInput()); })
+        .Case<g::ReduceOp>([&](auto o) {
+          static const std::map<std::string, ReduceKernel::Kind> kinds = {
+              {"sum", ReduceKernel::Kind::Sum},        {"mean", ReduceKernel::Kind::Mean},
+              {"max", ReduceKernel::Kind::Max},        {"min", ReduceKernel::Kind::Min},
+              {"l1", ReduceKernel::Kind::L1},          {"l2", ReduceKernel::Kind::L2},
+              {"sum_square", ReduceKernel::Kind::SumSquare}, {"log_sum", ReduceKernel::Kind::LogSum},
+              {"log_sum_exp", ReduceKernel::Kind::LogSumExp}};
+          reduce(op, o.getInput(), o.getAxes(), kinds.at(o.getKind().str()), "Reduce");
+        })
+        .Case<g::SoftmaxOp>([&](auto o) {
+          const bool log = o.getKind() == "log_softmax";
+          reduce(op, o.getInput(), o.getAxes(), log ? ReduceKernel::Kind::LogSoftmax : ReduceKernel::Kind::Softmax,
+                 log ? "LogSoftmax" : "Softmax");
+        })
         .Case<g::BatchNormOp>([&](auto o) { batchNorm(op, o); })
         .Case<g::ResizeOp>([&](auto o) { resize(op, o); })
         .Case<g::ConvTransposeOp>([&](auto o) { convTranspose(op, o); })
@@ -788,6 +802,40 @@ private:
     }
     channelOp(op, opType, *xt, {step}, {vt}, opType == "Mul");
     return true;
+  }
+
+  // Reductions and softmax over axes: the input as [outer, r, inner] (the reduced axes must be
+  // adjacent once size-1 axes are ignored), one vector kernel (ReduceKernels.cpp).
+  void reduce(mlir::Operation &op, mlir::Value input, llvm::ArrayRef<int64_t> axes, ReduceKernel::Kind kind,
+              const std::string &opType) {
+    if (!isF32(input)) return unsupported(op, "only float32 reductions have a kernel");
+    const std::vector<int64_t> shape = shapeOf(input);
+    ReduceKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.kind = kind;
+    k.outer = k.r = k.inner = 1;
+    int stage = 0; // 0 before the reduced axes, 1 inside them, 2 after
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] == 1) continue;
+      const bool reduced = llvm::is_contained(axes, int64_t(d));
+      if (reduced && stage == 2)
+        return unsupported(op, "reduction over axes that are not adjacent has no kernel yet");
+      if (reduced) stage = 1;
+      else if (stage == 1) stage = 2;
+      (stage == 0 ? k.outer : stage == 1 ? k.r : k.inner) *= shape[d];
+    }
+    std::vector<uint32_t> args;
+    if (!require(op, {input}, args)) return;
+    Expected<GeneratedKernel> gen = generateReduce(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    args.push_back(result(op));
+    // The kernel's DMAs move whole 32-byte blocks past unaligned row ends (see ReduceKernel).
+    for (uint32_t t : args) tailSlack_.insert(t);
+    addKernelTask(op, opType, *gen, std::move(args));
   }
 
   void globalAvgPool(mlir::Operation &op, mlir::Value input) {
@@ -1427,8 +1475,11 @@ private:
     for (uint32_t t : p_.outputs) touch(t, end);
 
     uint64_t top = 0;
-    auto reserve = [](const pkg::Tensor &t) {
-      uint64_t bytes = std::max<uint64_t>(t.dataBytes(), 1);
+    std::set<uint32_t> slack; // by base tensor
+    for (uint32_t t : tailSlack_) slack.insert(base(t));
+    auto reserve = [&](const pkg::Tensor &t) {
+      const uint32_t index = uint32_t(&t - p_.tensors.data());
+      uint64_t bytes = std::max<uint64_t>(t.dataBytes(), 1) + (slack.count(index) ? uint64_t(kTailSlackBytes) : 0);
       return (bytes + kGmAlignment - 1) / kGmAlignment * kGmAlignment;
     };
     for (pkg::Tensor &t : p_.tensors)
@@ -1486,6 +1537,7 @@ private:
   llvm::DenseMap<mlir::Value, uint32_t> nhwc16Of_;  // NHWC16 form, when made
   std::map<std::pair<int64_t, int64_t>, uint32_t> identities_;
   std::set<uint32_t> zeroPadded_; // NHWC16 tensors whose padding channels are known to be 0
+  std::set<uint32_t> tailSlack_;  // tensors that kernels read or write up to kTailSlackBytes past the end
   std::map<std::string, uint32_t> kernelOf_;
   std::vector<std::string> problems_;
 };

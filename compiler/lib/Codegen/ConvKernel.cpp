@@ -3,6 +3,8 @@
 // x15 band, x16 image, x17 band input base, x19 band output base, x8..x12 scratch.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
+#include "EmitUtil.h"
+
 #include "fractal/isa/Numerics.h"
 #include "fractal/package/WeightLayouts.h"
 
@@ -14,8 +16,8 @@
 namespace fractal::codegen {
 namespace {
 
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+using emit::ceilDiv;
+using emit::roundUp;
 
 constexpr int64_t kFractal = 512;
 constexpr int64_t kMaxTilesPerBand = 32; // bounds the unrolled code per band

@@ -3,6 +3,8 @@
 // blocks round-robin; each item ends with `barrier all`, so items never share a buffer in flight.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
+#include "EmitUtil.h"
+
 #include "fractal/isa/Numerics.h"
 
 #include <algorithm>
@@ -14,8 +16,10 @@
 namespace fractal::codegen {
 namespace {
 
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+using emit::ceilDiv;
+using emit::fill32;
+using emit::floatBits;
+using emit::roundUp;
 
 // Fills `bytes` of UB at `address` with the f16 value in register `reg` (vdup, 255 repeats at most).
 void fill(std::ostringstream &s, int64_t address, int64_t bytes, const char *reg) {
@@ -23,20 +27,6 @@ void fill(std::ostringstream &s, int64_t address, int64_t bytes, const char *reg
     const int64_t repeats = std::min<int64_t>(255, ceilDiv(bytes - off, 256));
     s << "  li x8, " << address + off << "\n  vdup.f16 ub[x8], " << reg << ", repeat=" << repeats << "\n";
   }
-}
-
-// Fills `bytes` of UB at `address` with f32 zeros.
-void fill32(std::ostringstream &s, int64_t address, int64_t bytes) {
-  for (int64_t off = 0; off < bytes; off += 255 * 256) {
-    const int64_t repeats = std::min<int64_t>(255, ceilDiv(bytes - off, 256));
-    s << "  li x8, " << address + off << "\n  vdup.f32 ub[x8], x0, repeat=" << repeats << "\n";
-  }
-}
-
-uint32_t floatBits(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, 4);
-  return bits;
 }
 
 // The work-item loop around `body`, which is emitted for full items and, when the last item is

@@ -3,6 +3,8 @@
 //   x8..x11 addresses, x12..x14 UB buffers, x15/x16 scratch, x20.. scalars.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
+#include "EmitUtil.h"
+
 #include "fractal/isa/Numerics.h"
 
 #include <algorithm>
@@ -23,14 +25,9 @@ std::string replaceAll(std::string text, const std::string &from, const std::str
   return text;
 }
 
-uint32_t floatBits(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, 4);
-  return bits;
-}
-
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+using emit::ceilDiv;
+using emit::floatBits;
+using emit::roundUp;
 
 } // namespace
 

@@ -61,6 +61,16 @@ Expected<std::vector<InputShape>> parseInputShapes(const std::string &text) {
 
 namespace {
 
+// Operand positions the compiler needs as constants, by operator.
+const std::map<std::string, std::vector<int>> &constantInputSlots() {
+  static const std::map<std::string, std::vector<int>> slots = {
+      {"Clip", {1, 2}}, {"Slice", {1, 2, 3, 4}}, {"Pad", {1, 2}}, {"ConstantOfShape", {0}},
+      {"Reshape", {1}}, {"Resize", {1, 2, 3}}, {"Squeeze", {1}}, {"Unsqueeze", {1}},
+      {"ReduceSum", {1}}, {"ReduceMean", {1}}, {"ReduceMax", {1}}, {"ReduceMin", {1}}, {"ReduceL1", {1}},
+      {"ReduceL2", {1}}, {"ReduceSumSquare", {1}}, {"ReduceLogSum", {1}}, {"ReduceLogSumExp", {1}}};
+  return slots;
+}
+
 std::string nodeName(const onnx::NodeProto &node, int index) {
   return node.name().empty() ? node.op_type() + "_" + std::to_string(index) : node.name();
 }
@@ -373,10 +383,8 @@ private:
       }
       // Inputs the compiler needs as constants: they become attributes (bounds, pads, slice
       // ranges) or fix a shape. A graph input here would make shapes depend on runtime data.
-      static const std::map<std::string, std::vector<int>> kConstantInputs = {
-          {"Clip", {1, 2}}, {"Slice", {1, 2, 3, 4}}, {"Pad", {1, 2}}, {"ConstantOfShape", {0}},
-          {"Reshape", {1}}, {"Resize", {1, 2, 3}}, {"Squeeze", {1}}, {"Unsqueeze", {1}}};
-      if (auto c = kConstantInputs.find(node.op_type()); c != kConstantInputs.end())
+      const auto &constantInputs = constantInputSlots();
+      if (auto c = constantInputs.find(node.op_type()); c != constantInputs.end())
         for (int idx : c->second) {
           if (idx >= node.input_size() || node.input(idx).empty() || isConstant(node.input(idx)))
             continue;
@@ -443,6 +451,23 @@ CheckReport detail::checkAndInfer(const std::string &bytes, const std::string &n
   checker.run(bytes);
   model = checker.takeModel();
   return report;
+}
+
+std::vector<std::string> inputsNeededAsConstants(const std::string &modelBytes) {
+  onnx::ModelProto model;
+  std::vector<std::string> names;
+  if (!model.ParseFromString(modelBytes)) return names;
+  std::set<std::string> initializers;
+  for (const auto &t : model.graph().initializer()) initializers.insert(t.name());
+  for (const auto &in : model.graph().input()) {
+    if (initializers.count(in.name())) continue;
+    bool needed = false;
+    for (const auto &node : model.graph().node())
+      if (auto c = constantInputSlots().find(node.op_type()); c != constantInputSlots().end())
+        for (int idx : c->second) needed |= idx < node.input_size() && node.input(idx) == in.name();
+    if (needed) names.push_back(in.name());
+  }
+  return names;
 }
 
 Expected<CheckReport> checkOnnxModel(const std::string &path,

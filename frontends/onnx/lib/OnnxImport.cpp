@@ -18,6 +18,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <cstring>
 #include <deque>
@@ -54,6 +55,9 @@ public:
       recordType(v);
     for (const auto &t : graph.initializer())
       initializers_[t.name()] = &t;
+    for (const auto &o : model_.opset_import())
+      if (o.domain().empty() || o.domain() == "ai.onnx")
+        opset_ = o.version();
 
     OwningOpRef<ModuleOp> module = ModuleOp::create(FileLineColLoc::get(&ctx_, path_, 0, 0));
     SmallVector<Type> inputTypes, outputTypes;
@@ -361,6 +365,34 @@ private:
       const float beta = op == "Selu" ? floatAttr(n, "gamma", defaults.second) : defaults.second;
       bind(b_.create<g::ActivationOp>(loc, out(), in(0), b_.getStringAttr(kind), b_.getF32FloatAttr(alpha),
                                       b_.getF32FloatAttr(beta)));
+    } else if (op.rfind("Reduce", 0) == 0) {
+      static const std::map<std::string, const char *> kinds = {
+          {"ReduceSum", "sum"},       {"ReduceMean", "mean"}, {"ReduceMax", "max"},
+          {"ReduceMin", "min"},       {"ReduceL1", "l1"},     {"ReduceL2", "l2"},
+          {"ReduceSumSquare", "sum_square"}, {"ReduceLogSum", "log_sum"}, {"ReduceLogSumExp", "log_sum_exp"}};
+      const int64_t rank = llvm::cast<RankedTensorType>(in(0).getType()).getRank();
+      std::vector<int64_t> axes = hasInput(1) ? intsOf(needConstant(1, "axes input")) : ints(n, "axes", {});
+      if (axes.empty() && intAttr(n, "noop_with_empty_axes", 0)) { // ONNX: the input unchanged
+        bind(in(0));
+        return;
+      }
+      if (axes.empty())
+        for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
+      for (int64_t &a : axes)
+        if (a < 0) a += rank;
+      std::sort(axes.begin(), axes.end());
+      axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
+      bind(b_.create<g::ReduceOp>(loc, out(), in(0), b_.getStringAttr(kinds.at(op)), i64s(axes),
+                                  b_.getBoolAttr(intAttr(n, "keepdims", 1) != 0)));
+    } else if (op == "Softmax" || op == "LogSoftmax") {
+      // Opset 13 normalises over `axis` (default -1); before, over every axis from `axis` (default 1).
+      const int64_t rank = llvm::cast<RankedTensorType>(in(0).getType()).getRank();
+      int64_t axis = intAttr(n, "axis", opset_ >= 13 ? -1 : 1);
+      if (axis < 0) axis += rank;
+      std::vector<int64_t> axes;
+      for (int64_t d = axis; d < (opset_ >= 13 ? axis + 1 : rank); ++d) axes.push_back(d);
+      bind(b_.create<g::SoftmaxOp>(loc, out(), in(0), b_.getStringAttr(op == "Softmax" ? "softmax" : "log_softmax"),
+                                   i64s(axes)));
     } else if (op == "Clip") {
       float lo = floatAttr(n, "min", -FLT_MAX), hi = floatAttr(n, "max", FLT_MAX);
       if (hasInput(1))
@@ -518,6 +550,7 @@ private:
   std::map<std::string, RankedTensorType> types_;
   std::map<std::string, Value> values_;
   std::map<std::string, const onnx::TensorProto *> initializers_, constantNodes_;
+  int64_t opset_ = 0; // of the default ONNX domain
   std::deque<onnx::TensorProto> owned_; // tensors the importer made (stable addresses)
 };
 

@@ -46,4 +46,30 @@ std::optional<std::vector<char>> tensorData(const onnx::TensorProto &t) {
   return out;
 }
 
+Status bindInputs(onnx::ModelProto &model, const std::vector<onnx::TensorProto> &values) {
+  onnx::GraphProto &graph = *model.mutable_graph();
+  for (const onnx::TensorProto &value : values) {
+    int at = -1;
+    for (int i = 0; i < graph.input_size(); ++i)
+      if (graph.input(i).name() == value.name()) at = i;
+    bool initialized = false;
+    for (const auto &t : graph.initializer()) initialized |= t.name() == value.name();
+    if (at < 0 || initialized)
+      return Error::badInput("cannot bind '" + value.name() + "': the model has no runtime input of that name");
+    const auto &type = graph.input(at).type().tensor_type();
+    if (type.elem_type() != value.data_type())
+      return Error::badInput("cannot bind '" + value.name() + "': element type " + std::to_string(value.data_type()) +
+                             " differs from the input's " + std::to_string(type.elem_type()));
+    if (type.has_shape()) {
+      bool same = type.shape().dim_size() == value.dims_size();
+      for (int d = 0; same && d < value.dims_size(); ++d)
+        same = !type.shape().dim(d).has_dim_value() || type.shape().dim(d).dim_value() == value.dims(d);
+      if (!same) return Error::badInput("cannot bind '" + value.name() + "': its shape differs from the input's");
+    }
+    *graph.add_initializer() = value;
+    graph.mutable_input()->DeleteSubrange(at, 1);
+  }
+  return Status::success();
+}
+
 } // namespace fractal::onnx_frontend

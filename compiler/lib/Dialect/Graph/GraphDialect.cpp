@@ -92,6 +92,49 @@ LogicalResult ClipOp::verify() {
 LogicalResult HardSigmoidOp::verify() { return verifySameShape(*this, true); }
 LogicalResult CastOp::verify() { return verifySameShape(*this, false); }
 
+// Reduction axes: sorted, distinct, inside the rank, at least one.
+static LogicalResult verifyAxes(Operation *op, ArrayRef<int64_t> axes, int64_t rank) {
+  if (axes.empty())
+    return op->emitOpError("needs at least one axis");
+  for (size_t i = 0; i < axes.size(); ++i) {
+    if (axes[i] < 0 || axes[i] >= rank)
+      return op->emitOpError("axis ") << axes[i] << " is outside the input's rank " << rank;
+    if (i > 0 && axes[i] <= axes[i - 1])
+      return op->emitOpError("axes must be sorted and distinct");
+  }
+  return success();
+}
+
+LogicalResult ReduceOp::verify() {
+  static const char *const kinds[] = {"sum", "mean", "max", "min", "l1", "l2", "sum_square", "log_sum", "log_sum_exp"};
+  if (std::find(std::begin(kinds), std::end(kinds), getKind()) == std::end(kinds))
+    return emitOpError("unknown reduction kind '") << getKind() << "'";
+  auto in = ranked(getInput()), out = ranked(getResult());
+  if (failed(verifyAxes(*this, getAxes(), in.getRank())))
+    return failure();
+  SmallVector<int64_t> expected;
+  for (int64_t d = 0; d < in.getRank(); ++d) {
+    const bool reduced = llvm::is_contained(getAxes(), d);
+    if (!reduced) expected.push_back(in.getDimSize(d));
+    else if (getKeepdims()) expected.push_back(1);
+  }
+  if (ArrayRef<int64_t>(expected) != out.getShape())
+    return emitOpError("result shape does not match the reduction of the input over the axes");
+  if (in.getElementType() != out.getElementType())
+    return emitOpError("result element type must equal the input element type");
+  return success();
+}
+
+LogicalResult SoftmaxOp::verify() {
+  if (getKind() != "softmax" && getKind() != "log_softmax")
+    return emitOpError("unknown softmax kind '") << getKind() << "'";
+  if (failed(verifyAxes(*this, getAxes(), ranked(getInput()).getRank())))
+    return failure();
+  if (getAxes().back() - getAxes().front() + 1 != int64_t(getAxes().size()))
+    return emitOpError("axes must be contiguous");
+  return verifySameShape(*this, true);
+}
+
 LogicalResult GlobalAvgPoolOp::verify() {
   auto in = ranked(getInput()), out = ranked(getResult());
   if (in.getRank() < 3 || out.getRank() != in.getRank())

@@ -175,4 +175,24 @@ struct PixelShuffleKernel {
 };
 Expected<GeneratedKernel> generatePixelShuffle(const ChipConfig &config, const PixelShuffleKernel &k);
 
+// ---- reductions over an axis group of ND f32 tensors (ReduceKernels.cpp) ----
+
+// A reduction or softmax over one contiguous group of axes: the input is viewed as
+// [outer, r, inner] (ND f32) and reduced over r. Each of the `outer` slices goes to UB (r rows of
+// `inner` values, each row padded to whole repeats), is combined by a pairwise tree of vector
+// instructions (rows, then - when inner == 1 - the lanes of one repeat by vcadd/vcmax/vcmin), and
+// leaves by DMA: [outer, inner] for reductions, [outer, r, inner] for softmax. Rows need not be
+// 32-byte aligned in GM: a DMA writes whole 32-byte blocks, so each store spills up to 28 bytes of
+// scratch past its row, which the next (ascending) store overwrites; the kernel therefore runs on
+// one core, and the memory plan gives its input and output `kTailSlackBytes` beyond their end.
+// Arguments: input, output.
+struct ReduceKernel {
+  enum class Kind { Sum, Mean, Max, Min, L1, L2, SumSquare, LogSum, LogSumExp, Softmax, LogSoftmax };
+  std::string name, node;
+  Kind kind = Kind::Sum;
+  int64_t outer = 1, r = 1, inner = 1;
+};
+constexpr int64_t kTailSlackBytes = 32;
+Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceKernel &k);
+
 } // namespace fractal::codegen

@@ -56,6 +56,12 @@ Expected<CheckReport> checkOnnxModel(const std::string &path, const std::vector<
 CheckReport checkOnnxBytes(const std::string &bytes, const std::string &name,
                            const std::vector<InputShape> &shapes);
 
+// Graph inputs that feed operands the compiler needs as constants (Clip bounds, Reshape shapes,
+// Slice ranges, reduction axes, ...): such a model compiles only with their values bound at
+// compile time (`fractal compile --bind-input`; the conformance runner binds them from the test
+// data). Empty for unparsable bytes.
+std::vector<std::string> inputsNeededAsConstants(const std::string &modelBytes);
+
 // The opset versions of the default domain Fractal accepts.
 constexpr int64_t kMinOpset = 7;
 constexpr int64_t kMaxOpset = 18;

@@ -3,6 +3,8 @@
 // data (`fractal conformance`).
 #pragma once
 
+#include "fractal/support/Error.h"
+
 #include <onnx/onnx_pb.h>
 
 #include <optional>
@@ -12,5 +14,11 @@ namespace fractal::onnx_frontend {
 
 // float, float16, double, int64, int32, int8, uint8, bool (one byte each); nullopt for other types.
 std::optional<std::vector<char>> tensorData(const onnx::TensorProto &t);
+
+// Binds graph inputs to values at compile time: each value (named after a graph input) becomes an
+// initializer and the input leaves the graph's runtime inputs, so the compiler sees a constant
+// (inputsNeededAsConstants says which inputs need this). An error names a value that is not a
+// runtime input of the graph or whose type or shape differs from the input's declaration.
+Status bindInputs(onnx::ModelProto &model, const std::vector<onnx::TensorProto> &values);
 
 } // namespace fractal::onnx_frontend

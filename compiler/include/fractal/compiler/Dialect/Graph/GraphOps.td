@@ -156,6 +156,33 @@ def Graph_ResizeOp : Graph_Op<"resize", [Pure]> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
+//===--- reductions --------------------------------------------------------------------------===//
+
+def Graph_ReduceOp : Graph_Op<"reduce", [Pure]> {
+  let summary = "reduction over axes (sum, mean, max, min, l1, l2, sum_square, log_sum, log_sum_exp)";
+  let description = [{
+    ONNX ReduceSum/Mean/Max/Min/L1/L2/SumSquare/LogSum/LogSumExp with the axes resolved: sorted,
+    non-negative, never empty (an empty ONNX axes list means every axis). `keepdims` keeps the
+    reduced axes as size 1.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, StrAttr:$kind, DenseI64ArrayAttr:$axes, BoolAttr:$keepdims);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Graph_SoftmaxOp : Graph_Op<"softmax", [Pure]> {
+  let summary = "softmax or log-softmax (kind) over a contiguous group of axes";
+  let description = [{
+    Opset 13 normalises over one axis; earlier opsets over every axis from `axis` on (the input
+    coerced to 2-D). Both are a sorted, contiguous axes list here.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, StrAttr:$kind, DenseI64ArrayAttr:$axes);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 //===--- data movement -----------------------------------------------------------------------===//
 
 def Graph_ConcatOp : Graph_Op<"concat", [Pure], "dma", kDma> {

@@ -1,0 +1,29 @@
+// Small helpers shared by the kernel generators (private to lib/Codegen): integer rounding, float
+// bit patterns for `li`, and UB fills.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <sstream>
+
+namespace fractal::codegen::emit {
+
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+
+inline uint32_t floatBits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  return bits;
+}
+
+// Fills `bytes` of UB at `address` with f32 zeros (vdup, 255 repeats at most per instruction).
+inline void fill32(std::ostringstream &s, int64_t address, int64_t bytes) {
+  for (int64_t off = 0; off < bytes; off += 255 * 256) {
+    const int64_t repeats = std::min<int64_t>(255, ceilDiv(bytes - off, 256));
+    s << "  li x8, " << address + off << "\n  vdup.f32 ub[x8], x0, repeat=" << repeats << "\n";
+  }
+}
+
+} // namespace fractal::codegen::emit

@@ -1,0 +1,229 @@
+// Reductions and softmax over an axis group (KernelTemplates.h, ReduceKernel). Register use:
+//   x2 input, x3 output, x5 slices left, x8 input slice, x9 output slice, x10..x13 operands and
+//   row-loop addresses, x15/x16 mask and fill values, x21 scalar (1/r).
+// Every vector instruction works on whole f32 repeats (64 lanes); lanes past a row's end carry
+// whatever the DMA brought and are either neutralised (set to the operation's identity under a
+// lane mask) or never stored.
+#include "fractal/compiler/Codegen/KernelTemplates.h"
+
+#include "EmitUtil.h"
+
+#include <limits>
+#include <sstream>
+
+namespace fractal::codegen {
+namespace {
+
+using emit::ceilDiv;
+using emit::floatBits;
+using emit::roundUp;
+using Kind = ReduceKernel::Kind;
+
+constexpr int64_t kRepeat = 256; // bytes of one vector repeat: 64 f32 lanes
+constexpr int64_t kLanes = 64;
+
+class ReduceEmitter {
+public:
+  explicit ReduceEmitter(std::ostringstream &s) : s_(s) {}
+
+  // `op dst, a, b` over `repeats` contiguous repeats (255 per instruction).
+  void binary(const char *op, int64_t dst, int64_t a, int64_t b, int64_t repeats) {
+    for (int64_t done = 0; done < repeats; done += 255)
+      s_ << "  li x10, " << dst + done * kRepeat << "\n  li x11, " << a + done * kRepeat << "\n  li x12, "
+         << b + done * kRepeat << "\n  " << op << " ub[x10], ub[x11], ub[x12], repeat="
+         << std::min<int64_t>(255, repeats - done) << "\n";
+  }
+  // `op dst, src` over `repeats` contiguous repeats.
+  void unary(const char *op, int64_t dst, int64_t src, int64_t repeats) {
+    for (int64_t done = 0; done < repeats; done += 255)
+      s_ << "  li x10, " << dst + done * kRepeat << "\n  li x11, " << src + done * kRepeat << "\n  " << op
+         << " ub[x10], ub[x11], repeat=" << std::min<int64_t>(255, repeats - done) << "\n";
+  }
+  // `op dst, src, block` where `block` holds 8 copies of one value, read again for every block.
+  void broadcast(const char *op, int64_t dst, int64_t src, int64_t block, int64_t repeats) {
+    for (int64_t done = 0; done < repeats; done += 255)
+      s_ << "  li x10, " << dst + done * kRepeat << "\n  li x11, " << src + done * kRepeat << "\n  li x12, " << block
+         << "\n  " << op << " ub[x10], ub[x11], ub[x12], repeat=" << std::min<int64_t>(255, repeats - done)
+         << ", src1_blk=0, src1_rep=0\n";
+  }
+  // Combines `count` units of `unitRepeats` repeats at `base` pairwise until unit 0 holds the
+  // result: unit i takes unit i + keep (keep = count - count / 2), so sources never overlap
+  // destinations and an odd unit simply waits a level.
+  void tree(const char *op, int64_t base, int64_t count, int64_t unitRepeats) {
+    while (count > 1) {
+      const int64_t half = count / 2, keep = count - half;
+      binary(op, base, base, base + keep * unitRepeats * kRepeat, half * unitRepeats);
+      count = keep;
+    }
+  }
+  // Lanes [lanes, 64) of the repeat at `address` = the f32 value with bits `identity`.
+  void fillTail(int64_t address, int64_t lanes, uint32_t identity) {
+    if (lanes % kLanes == 0) return;
+    const uint64_t mask = ~((uint64_t(1) << (lanes % kLanes)) - 1);
+    s_ << "  li x15, " << int64_t(mask) << "\n  setmask x0, x15\n  li x16, " << identity << "\n  li x10, " << address
+       << "\n  vdup.f32 ub[x10], x16, repeat=1\n  li x15, -1\n  setmask x15, x15\n";
+  }
+  // 8 copies of the lane reduction (vcadd/vcmax/vcmin) of one repeat: the same source read by 8
+  // repeats, so the result is a block that `broadcast` can use.
+  void lanes(const char *op, int64_t dst, int64_t src) {
+    s_ << "  li x10, " << dst << "\n  li x11, " << src << "\n  " << op << " ub[x10], ub[x11], repeat=8, src_rep=0\n";
+  }
+
+private:
+  std::ostringstream &s_;
+};
+
+const char *combineOp(Kind kind) {
+  switch (kind) {
+  case Kind::Max: return "vmax.f32";
+  case Kind::Min: return "vmin.f32";
+  default: return "vadd.f32";
+  }
+}
+
+uint32_t identityBits(Kind kind) {
+  switch (kind) {
+  case Kind::Max: return floatBits(-std::numeric_limits<float>::infinity());
+  case Kind::Min: return floatBits(std::numeric_limits<float>::infinity());
+  case Kind::LogSumExp:
+  case Kind::Softmax:
+  case Kind::LogSoftmax: return floatBits(-std::numeric_limits<float>::infinity()); // exp(-inf) = 0
+  default: return 0;
+  }
+}
+
+bool isSoftmax(Kind kind) { return kind == Kind::Softmax || kind == Kind::LogSoftmax; }
+
+} // namespace
+
+Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceKernel &k) {
+  if (k.outer < 1 || k.r < 1 || k.inner < 1)
+    return Error::badInput(k.name + ": reduction over an empty tensor has no kernel");
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
+  const bool rowwise = k.inner == 1; // one row of r values per slice, reduced across lanes
+  // Rows: r rows of `inner` values (rowwise: one row of r values), each padded to whole repeats.
+  const int64_t rows = rowwise ? 1 : k.r, rowValues = rowwise ? k.r : k.inner;
+  const int64_t rowRepeats = ceilDiv(rowValues, kLanes), rowBytes = rowRepeats * kRepeat;
+  const int64_t tileBytes = rows * rowBytes;
+  // UB: tile | copy of the tile (for trees that must not destroy it) | the max row (across rows) |
+  // blocks of 8 copies of the max and the sum (across lanes).
+  const int64_t copyBase = tileBytes, maxRow = 2 * tileBytes, blockBase = maxRow + rowBytes;
+  const int64_t needed = blockBase + 2 * kRepeat;
+  if (needed > ub)
+    return Error::badInput(k.name + ": UB overflow: one slice of the reduction (" + std::to_string(k.r) + " x " +
+                           std::to_string(k.inner) + " values) needs " + std::to_string(needed) +
+                           " bytes of UB, the target has " + std::to_string(ub));
+  const int64_t maxBlock = blockBase, sumBlock = blockBase + kRepeat;
+  const int64_t rowBlocks = ceilDiv(rowValues * 4, 32);
+  if (rowBlocks > 65535 || rows > 65535)
+    return Error::badInput(k.name + ": a row of the reduction is longer than one DMA can move");
+
+  std::ostringstream s;
+  ReduceEmitter e(s);
+  s << "# " << k.name << ": reduction " << int(k.kind) << " of [" << k.outer << ", " << k.r << ", " << k.inner
+    << "] over the middle axis, " << (rowwise ? "across lanes" : "across rows") << ", one core\n";
+  s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
+  s << "  li x21, " << floatBits(1.0f / float(k.r)) << "\n";
+  s << "  li x5, " << k.outer << "\n  mv x8, x2\n  mv x9, x3\n";
+  s << "slice:\n";
+  // Load the slice: rows of `inner` values `inner * 4` bytes apart in GM, `rowBytes` apart in UB.
+  if (rowwise || (k.inner * 4) % 32 == 0) {
+    const int64_t gap = (rowBytes - rowBlocks * 32) / 32;
+    s << "  gm2ub ub[x0], gm[x8], nburst=" << rows << ", len=" << rowBlocks << ", dst_gap=" << gap << "\n";
+  } else {
+    s << "  li x10, 0\n  mv x11, x8\n  li x12, " << rows << "\nload:\n  gm2ub ub[x10], gm[x11], len=" << rowBlocks
+      << "\n  addi x10, x10, " << rowBytes << "\n  addi x11, x11, " << k.inner * 4 << "\n  dbnz x12, load\n";
+  }
+  s << "  set_flag mte2, v, 0\n  wait_flag mte2, v, 0\n";
+
+  const Kind kind = k.kind;
+  const int64_t tileRepeats = rows * rowRepeats;
+  // (A zero tail stays zero through |x| and x*x, so the fill may come before those.)
+  if (rowwise) e.fillTail((rowRepeats - 1) * kRepeat, k.r, identityBits(kind));
+  // Reduces the tile at `base` (destroyed) to one row; rowwise, on to 8 copies in `block`.
+  auto reduceTile = [&](const char *op, const char *laneOp, int64_t base, int64_t block) {
+    if (rowwise) {
+      e.tree(op, base, rowRepeats, 1);
+      e.lanes(laneOp, block, base);
+    } else {
+      e.tree(op, base, rows, rowRepeats);
+    }
+  };
+  // x - m for every row, m being the reduced row (rowwise: the block of copies).
+  auto eachRow = [&](const char *op, int64_t dst, int64_t src, int64_t reduced) {
+    if (rowwise) {
+      e.broadcast(op, dst, src, reduced, rowRepeats);
+      return;
+    }
+    for (int64_t row = 0; row < rows; ++row)
+      e.binary(op, dst + row * rowBytes, src + row * rowBytes, reduced, rowRepeats);
+  };
+  const int64_t result = rowwise ? sumBlock : 0; // where a reduction's row (or block) ends up
+  switch (kind) {
+  case Kind::Sum:
+  case Kind::Mean:
+  case Kind::L1:
+  case Kind::L2:
+  case Kind::SumSquare:
+  case Kind::LogSum:
+  case Kind::Max:
+  case Kind::Min: {
+    if (kind == Kind::L1) e.unary("vabs.f32", 0, 0, tileRepeats);
+    if (kind == Kind::L2 || kind == Kind::SumSquare) e.binary("vmul.f32", 0, 0, 0, tileRepeats);
+    const char *laneOp = kind == Kind::Max ? "vcmax.f32" : kind == Kind::Min ? "vcmin.f32" : "vcadd.f32";
+    reduceTile(combineOp(kind), laneOp, 0, sumBlock);
+    const int64_t n = rowwise ? 1 : rowRepeats;
+    if (kind == Kind::Mean)
+      for (int64_t done = 0; done < n; done += 255)
+        s << "  li x10, " << result + done * kRepeat << "\n  vmuls.f32 ub[x10], ub[x10], x21, repeat="
+          << std::min<int64_t>(255, n - done) << "\n";
+    if (kind == Kind::L2) e.unary("vsqrt.f32", result, result, n);
+    if (kind == Kind::LogSum) e.unary("vln.f32", result, result, n);
+    break;
+  }
+  case Kind::LogSumExp:
+  case Kind::Softmax:
+  case Kind::LogSoftmax: {
+    // m = max (on a copy), x -= m, then sum exp(x) (on a copy unless the tile is no longer needed).
+    e.unary("vmov.f32", copyBase, 0, tileRepeats);
+    reduceTile("vmax.f32", "vcmax.f32", copyBase, maxBlock);
+    if (!rowwise) e.unary("vmov.f32", maxRow, copyBase, rowRepeats); // the copy is reused for the sum
+    const int64_t mKept = rowwise ? maxBlock : maxRow;
+    eachRow("vsub.f32", 0, 0, mKept);
+    if (kind == Kind::Softmax) {
+      e.unary("vexp.f32", 0, 0, tileRepeats);
+      e.unary("vmov.f32", copyBase, 0, tileRepeats);
+      reduceTile("vadd.f32", "vcadd.f32", copyBase, sumBlock);
+      eachRow("vdiv.f32", 0, 0, rowwise ? sumBlock : copyBase);
+    } else {
+      e.unary("vexp.f32", copyBase, 0, tileRepeats);
+      reduceTile("vadd.f32", "vcadd.f32", copyBase, sumBlock);
+      const int64_t sum = rowwise ? sumBlock : copyBase;
+      e.unary("vln.f32", sum, sum, rowwise ? 1 : rowRepeats);
+      if (kind == Kind::LogSoftmax) {
+        eachRow("vsub.f32", 0, 0, sum);
+      } else { // log-sum-exp = m + ln(sum exp(x - m)), left in the result row / block
+        e.binary("vadd.f32", result, sum, mKept, rowwise ? 1 : rowRepeats);
+      }
+    }
+    break;
+  }
+  }
+
+  s << "  set_flag v, mte3, 0\n  wait_flag v, mte3, 0\n";
+  if (isSoftmax(kind)) { // every row back, ascending, so each spill is overwritten by the next row
+    if (rowwise)
+      s << "  ub2gm gm[x9], ub[x0], len=" << rowBlocks << "\n";
+    else
+      s << "  li x10, 0\n  mv x11, x9\n  li x12, " << rows << "\nstore:\n  ub2gm gm[x11], ub[x10], len=" << rowBlocks
+        << "\n  addi x10, x10, " << rowBytes << "\n  addi x11, x11, " << k.inner * 4 << "\n  dbnz x12, store\n";
+  } else {
+    s << "  li x10, " << result << "\n  ub2gm gm[x9], ub[x10], len=" << (rowwise ? 1 : rowBlocks) << "\n";
+  }
+  // The next slice reuses every buffer: drain all pipes first.
+  s << "  barrier all\n  addi x8, x8, " << k.r * k.inner * 4 << "\n  addi x9, x9, "
+    << (isSoftmax(kind) ? k.r * k.inner * 4 : k.inner * 4) << "\n  dbnz x5, slice\n  end\n";
+  return GeneratedKernel{s.str(), 1};
+}
+
+} // namespace fractal::codegen

@@ -95,3 +95,35 @@ func.func @bad_max(%a: tensor<2x3xf32>, %b: tensor<4xf32>) -> tensor<2x3xf32> {
   %r = graph.max %a, %b : (tensor<2x3xf32>, tensor<4xf32>) -> tensor<2x3xf32>
   return %r : tensor<2x3xf32>
 }
+
+// -----
+
+func.func @bad_reduce_kind(%a: tensor<3x4xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{unknown reduction kind 'prod'}}
+  %r = graph.reduce %a {kind = "prod", axes = array<i64: 1>, keepdims = false} : (tensor<3x4xf32>) -> tensor<3xf32>
+  return %r : tensor<3xf32>
+}
+
+// -----
+
+func.func @bad_reduce_shape(%a: tensor<3x4xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{result shape does not match the reduction of the input over the axes}}
+  %r = graph.reduce %a {kind = "sum", axes = array<i64: 1>, keepdims = true} : (tensor<3x4xf32>) -> tensor<3xf32>
+  return %r : tensor<3xf32>
+}
+
+// -----
+
+func.func @bad_reduce_axes(%a: tensor<3x4xf32>) -> tensor<f32> {
+  // expected-error @+1 {{axes must be sorted and distinct}}
+  %r = graph.reduce %a {kind = "max", axes = array<i64: 1, 0>, keepdims = false} : (tensor<3x4xf32>) -> tensor<f32>
+  return %r : tensor<f32>
+}
+
+// -----
+
+func.func @bad_softmax_axes(%a: tensor<3x4x5xf32>) -> tensor<3x4x5xf32> {
+  // expected-error @+1 {{axes must be contiguous}}
+  %r = graph.softmax %a {kind = "softmax", axes = array<i64: 0, 2>} : (tensor<3x4x5xf32>) -> tensor<3x4x5xf32>
+  return %r : tensor<3x4x5xf32>
+}

@@ -38,3 +38,12 @@ func.func @elementwise(%a: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<2x3xf32
   %l = graph.activation %n {kind = "leaky_relu", alpha = 0.1 : f32, beta = 0.0 : f32} : (tensor<2x3xf32>) -> tensor<2x3xf32>
   return %l : tensor<2x3xf32>
 }
+
+// CHECK-LABEL: func.func @reductions
+func.func @reductions(%a: tensor<3x4x5xf32>) -> (tensor<3x1x5xf32>, tensor<3x4x5xf32>) {
+  // CHECK: graph.reduce %{{.*}} {axes = array<i64: 1>, keepdims = true, kind = "log_sum_exp"} : (tensor<3x4x5xf32>) -> tensor<3x1x5xf32>
+  %r = graph.reduce %a {kind = "log_sum_exp", axes = array<i64: 1>, keepdims = true} : (tensor<3x4x5xf32>) -> tensor<3x1x5xf32>
+  // CHECK: graph.softmax %{{.*}} {axes = array<i64: 1, 2>, kind = "log_softmax"}
+  %s = graph.softmax %a {kind = "log_softmax", axes = array<i64: 1, 2>} : (tensor<3x4x5xf32>) -> tensor<3x4x5xf32>
+  return %r, %s : tensor<3x1x5xf32>, tensor<3x4x5xf32>
+}

@@ -393,6 +393,7 @@ private:
               {"log_sum_exp", ReduceKernel::Kind::LogSumExp}};
           reduce(op, o.getInput(), o.getAxes(), kinds.at(o.getKind().str()), "Reduce");
         })
+        .Case<g::LayerNormOp>([&](auto o) { layerNorm(op, o); })
         .Case<g::SoftmaxOp>([&](auto o) {
           const bool log = o.getKind() == "log_softmax";
           reduce(op, o.getInput(), o.getAxes(), log ? ReduceKernel::Kind::LogSoftmax : ReduceKernel::Kind::Softmax,
@@ -838,6 +839,36 @@ private:
     addKernelTask(op, opType, *gen, std::move(args));
   }
 
+  // LayerNormalization over the trailing axes: one lane-reduction kernel per row (ReduceKernels.cpp)
+  // writing y and both statistics.
+  void layerNorm(mlir::Operation &op, g::LayerNormOp o) {
+    if (!isF32(o.getInput()) || !isF32(o.getScale())) return unsupported(op, "only float32 layer norm has a kernel");
+    const std::vector<int64_t> shape = shapeOf(o.getInput());
+    ReduceKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.kind = ReduceKernel::Kind::LayerNorm;
+    k.outer = k.r = 1;
+    for (size_t d = 0; d < shape.size(); ++d) (int64_t(d) < o.getAxis() ? k.outer : k.r) *= shape[d];
+    k.epsilon = o.getEpsilon().convertToFloat();
+    k.hasScale = true;
+    k.hasBias = bool(o.getBias());
+    k.meanOut = k.invStdOut = true;
+    std::vector<uint32_t> args;
+    if (!require(op, {o.getInput(), o.getScale()}, args)) return;
+    if (o.getBias() && !require(op, {o.getBias()}, args)) return;
+    Expected<GeneratedKernel> gen = generateReduce(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    args.push_back(result(op));
+    args.push_back(newTensor(o.getMean(), opName(op) + "/mean", TensorKind::Activation));
+    args.push_back(newTensor(o.getInvStdDev(), opName(op) + "/inv_std_dev", TensorKind::Activation));
+    for (uint32_t t : args) tailSlack_.insert(t);
+    addKernelTask(op, "LayerNormalization", *gen, std::move(args));
+  }
+
   void globalAvgPool(mlir::Operation &op, mlir::Value input) {
     const std::vector<int64_t> in = shapeOf(input);
     if (in.size() != 4 || !isF32(input)) return unsupported(op, "only 4-D float32 global pooling has a kernel");
@@ -1212,14 +1243,46 @@ private:
                                : " {out}, {c0}, {in0}, repeat={rep}, src0_rep=0")};
     } else if (channelBroadcast(op, opType, std::string(instr).replace(instr.find(".f32"), 4, ".f16"), lhs, rhs)) {
       return;
+    } else if (std::optional<uint32_t> a = expanded(op, lhs), b = a ? expanded(op, rhs) : std::nullopt; a && b) {
+      // General numpy broadcasting: each broadcast operand expanded by DMA, then element-wise.
+      args = {*a, *b};
+      k.numInputs = 2;
+      k.body = {instr + " {out}, {in0}, {in1}, repeat={rep}"};
     } else {
-      // General numpy broadcasting: the host's element-wise kernel (AI CPU).
+      // Broadcasts too large for the unrolled expand kernel: the host's element-wise kernel (AI CPU).
       if (!require(op, {lhs, rhs}, args)) return;
       addHostTask(op, opType, args, {result(op)}, "broadcast pattern without an NPU kernel yet");
       return;
     }
     args.push_back(result(op));
     elementwise(op, opType, std::move(k), std::move(args));
+  }
+
+  // `v` broadcast to op's result shape (f32): v's tensor when the shapes already agree, else a
+  // scratch tensor filled by an expand kernel; nullopt (and no problem recorded) when the
+  // broadcast is too large for it.
+  std::optional<uint32_t> expanded(mlir::Operation &op, mlir::Value v) {
+    const std::vector<int64_t> out = shapeOf(op.getResult(0)), in = shapeOf(v);
+    std::optional<uint32_t> src = tensor(v);
+    if (!src || in == out) return src;
+    ExpandKernel k;
+    k.name = opName(op) + " (broadcast)";
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.shape = out;
+    k.strides.assign(out.size(), 0);
+    int64_t stride = 1;
+    for (size_t i = 0; i < in.size() && i < out.size(); ++i) { // in right-aligned to out
+      const size_t d = in.size() - 1 - i;
+      k.strides[out.size() - 1 - i] = in[d] == 1 ? 0 : stride;
+      stride *= in[d];
+    }
+    Expected<GeneratedKernel> gen = generateExpand(config_, k);
+    if (!gen) return std::nullopt;
+    uint32_t t = scratch(opName(op) + "/broadcast", DType::F32, out);
+    tailSlack_.insert(*src);
+    tailSlack_.insert(t);
+    addKernelTask(op, "Expand", *gen, {*src, t});
+    return t;
   }
 
   // A fused clamp other than ReLU (which rides on FixPipe): an in-place vector clip after the cube.

@@ -92,7 +92,8 @@ uint32_t identityBits(Kind kind) {
   }
 }
 
-bool isSoftmax(Kind kind) { return kind == Kind::Softmax || kind == Kind::LogSoftmax; }
+// Kinds whose output has the input's shape.
+bool keepsShape(Kind kind) { return kind == Kind::Softmax || kind == Kind::LogSoftmax || kind == Kind::LayerNorm; }
 
 } // namespace
 
@@ -108,7 +109,11 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   // UB: tile | copy of the tile (for trees that must not destroy it) | the max row (across rows) |
   // blocks of 8 copies of the max and the sum (across lanes).
   const int64_t copyBase = tileBytes, maxRow = 2 * tileBytes, blockBase = maxRow + rowBytes;
-  const int64_t needed = blockBase + 2 * kRepeat;
+  // LayerNorm also keeps the scale and bias rows.
+  const int64_t scaleRow = blockBase + 2 * kRepeat, biasRow = scaleRow + rowBytes;
+  const int64_t needed = k.kind == Kind::LayerNorm ? biasRow + rowBytes : blockBase + 2 * kRepeat;
+  if (k.kind == Kind::LayerNorm && !rowwise)
+    return Error::internal(k.name + ": LayerNorm normalises the trailing axes (inner must be 1)");
   if (needed > ub)
     return Error::badInput(k.name + ": UB overflow: one slice of the reduction (" + std::to_string(k.r) + " x " +
                            std::to_string(k.inner) + " values) needs " + std::to_string(needed) +
@@ -122,9 +127,22 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   ReduceEmitter e(s);
   s << "# " << k.name << ": reduction " << int(k.kind) << " of [" << k.outer << ", " << k.r << ", " << k.inner
     << "] over the middle axis, " << (rowwise ? "across lanes" : "across rows") << ", one core\n";
-  s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
+  s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n";
+  // Arguments in order: input, [scale -> x17], [bias -> x18], output -> x3, [mean -> x19], [inv std -> x20].
+  int arg = 1;
+  auto loadArg = [&](int reg) { s << "  ld x" << reg << ", gm[x1], offset=" << 8 * arg++ << "\n"; };
+  if (k.kind == Kind::LayerNorm && k.hasScale) loadArg(17);
+  if (k.kind == Kind::LayerNorm && k.hasBias) loadArg(18);
+  loadArg(3);
+  if (k.kind == Kind::LayerNorm && k.meanOut) loadArg(19);
+  if (k.kind == Kind::LayerNorm && k.invStdOut) loadArg(20);
+  if (k.kind == Kind::LayerNorm) {
+    s << "  li x22, " << floatBits(k.epsilon) << "\n";
+    if (k.hasScale) s << "  li x10, " << scaleRow << "\n  gm2ub ub[x10], gm[x17], len=" << ceilDiv(k.r * 4, 32) << "\n";
+    if (k.hasBias) s << "  li x10, " << biasRow << "\n  gm2ub ub[x10], gm[x18], len=" << ceilDiv(k.r * 4, 32) << "\n";
+  }
   s << "  li x21, " << floatBits(1.0f / float(k.r)) << "\n";
-  s << "  li x5, " << k.outer << "\n  mv x8, x2\n  mv x9, x3\n";
+  s << "  li x5, " << k.outer << "\n  mv x8, x2\n  mv x9, x3\n  li x23, 0\n";
   s << "slice:\n";
   // Load the slice: rows of `inner` values `inner * 4` bytes apart in GM, `rowBytes` apart in UB.
   if (rowwise || (k.inner * 4) % 32 == 0) {
@@ -181,6 +199,27 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
     if (kind == Kind::LogSum) e.unary("vln.f32", result, result, n);
     break;
   }
+  case Kind::LayerNorm: {
+    // mean = sum / r; x -= mean; var = sum(x * x) / r; x *= 1 / sqrt(var + eps); x = x * scale + bias.
+    auto scaleBlock = [&](int64_t block) {
+      s << "  li x10, " << block << "\n  vmuls.f32 ub[x10], ub[x10], x21, repeat=1\n";
+    };
+    e.unary("vmov.f32", copyBase, 0, tileRepeats);
+    reduceTile("vadd.f32", "vcadd.f32", copyBase, maxBlock);
+    scaleBlock(maxBlock); // the mean, 8 copies
+    eachRow("vsub.f32", 0, 0, maxBlock);
+    e.fillTail((rowRepeats - 1) * kRepeat, k.r, 0);
+    e.binary("vmul.f32", copyBase, 0, 0, tileRepeats);
+    reduceTile("vadd.f32", "vcadd.f32", copyBase, sumBlock);
+    scaleBlock(sumBlock);
+    s << "  li x10, " << sumBlock << "\n  vadds.f32 ub[x10], ub[x10], x22, repeat=1\n";
+    e.unary("vsqrt.f32", sumBlock, sumBlock, 1);
+    e.unary("vrec.f32", sumBlock, sumBlock, 1); // 1 / sqrt(var + eps), 8 copies
+    eachRow("vmul.f32", 0, 0, sumBlock);
+    if (k.hasScale) e.binary("vmul.f32", 0, 0, scaleRow, rowRepeats);
+    if (k.hasBias) e.binary("vadd.f32", 0, 0, biasRow, rowRepeats);
+    break;
+  }
   case Kind::LogSumExp:
   case Kind::Softmax:
   case Kind::LogSoftmax: {
@@ -211,7 +250,12 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   }
 
   s << "  set_flag v, mte3, 0\n  wait_flag v, mte3, 0\n";
-  if (isSoftmax(kind)) { // every row back, ascending, so each spill is overwritten by the next row
+  if (kind == Kind::LayerNorm) { // y row; mean and 1/std one value per row (x23: the row's offset)
+    s << "  ub2gm gm[x9], ub[x0], len=" << rowBlocks << "\n";
+    if (k.meanOut) s << "  li x10, " << maxBlock << "\n  add x11, x19, x23\n  ub2gm gm[x11], ub[x10], len=1\n";
+    if (k.invStdOut) s << "  li x10, " << sumBlock << "\n  add x11, x20, x23\n  ub2gm gm[x11], ub[x10], len=1\n";
+    s << "  addi x23, x23, 4\n";
+  } else if (keepsShape(kind)) { // every row back, ascending, so each spill is overwritten by the next row
     if (rowwise)
       s << "  ub2gm gm[x9], ub[x0], len=" << rowBlocks << "\n";
     else
@@ -222,7 +266,7 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   }
   // The next slice reuses every buffer: drain all pipes first.
   s << "  barrier all\n  addi x8, x8, " << k.r * k.inner * 4 << "\n  addi x9, x9, "
-    << (isSoftmax(kind) ? k.r * k.inner * 4 : k.inner * 4) << "\n  dbnz x5, slice\n  end\n";
+    << (keepsShape(kind) ? k.r * k.inner * 4 : k.inner * 4) << "\n  dbnz x5, slice\n  end\n";
   return GeneratedKernel{s.str(), 1};
 }
 

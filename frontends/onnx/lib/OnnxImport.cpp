@@ -393,6 +393,18 @@ private:
       for (int64_t d = axis; d < (opset_ >= 13 ? axis + 1 : rank); ++d) axes.push_back(d);
       bind(b_.create<g::SoftmaxOp>(loc, out(), in(0), b_.getStringAttr(op == "Softmax" ? "softmax" : "log_softmax"),
                                    i64s(axes)));
+    } else if (op == "LayerNormalization") {
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      int64_t axis = intAttr(n, "axis", -1);
+      if (axis < 0) axis += xt.getRank();
+      SmallVector<int64_t> stats;
+      for (int64_t d = 0; d < xt.getRank(); ++d) stats.push_back(d >= axis ? 1 : xt.getDimSize(d));
+      auto statsType = RankedTensorType::get(stats, xt.getElementType());
+      auto ln = b_.create<g::LayerNormOp>(loc, TypeRange{out(), statsType, statsType}, in(0), in(1),
+                                          hasInput(2) ? in(2) : Value(), b_.getI64IntegerAttr(axis),
+                                          b_.getF32FloatAttr(floatAttr(n, "epsilon", 1e-5f)));
+      for (int i = 0; i < 3 && i < n.output_size(); ++i)
+        if (!n.output(i).empty()) values_[n.output(i)] = ln->getResult(i);
     } else if (op == "Clip") {
       float lo = floatAttr(n, "min", -FLT_MAX), hi = floatAttr(n, "max", FLT_MAX);
       if (hasInput(1))

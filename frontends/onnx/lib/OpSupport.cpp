@@ -65,6 +65,8 @@ std::vector<OpRule> buildRules() {
       {"ReduceSumSquare", Placement::Vector, kVector, {any("axes"), any("keepdims"), any("noop_with_empty_axes")}, kFloats},
       {"ReduceLogSum", Placement::Vector, kVector, {any("axes"), any("keepdims"), any("noop_with_empty_axes")}, kFloats},
       {"ReduceLogSumExp", Placement::Vector, kVector, {any("axes"), any("keepdims"), any("noop_with_empty_axes")}, kFloats},
+      {"LayerNormalization", Placement::Vector, kVector, {any("axis"), any("epsilon"), only("stash_type", {"1"})},
+       kFloats},
       {"Softmax", Placement::Vector, kVector, {any("axis")}, kFloats},
       {"LogSoftmax", Placement::Vector, kVector, {any("axis")}, kFloats},
       {"BatchNormalization", Placement::Vector,

@@ -125,3 +125,125 @@ TEST(ReduceKernel, SliceTooLargeForUbIsAnError) {
 }
 
 } // namespace
+
+namespace {
+
+// LayerNorm rows with scale, bias and both statistics outputs, against a double reference.
+void runLayerNorm(int64_t outer, int64_t r, bool checkRaces) {
+  ReduceKernel k;
+  k.name = k.node = "layer_norm_" + std::to_string(outer) + "x" + std::to_string(r);
+  k.kind = Kind::LayerNorm;
+  k.outer = outer;
+  k.r = r;
+  k.epsilon = 1e-2f;
+  k.hasScale = k.hasBias = k.meanOut = k.invStdOut = true;
+  const ChipConfig config = edge();
+  Expected<GeneratedKernel> gen = generateReduce(config, k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  const size_t slack = size_t(kTailSlackBytes / 4);
+  std::vector<float> x(size_t(outer * r) + slack), scale(size_t(r) + slack), bias(size_t(r) + slack);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::cos(double(i) * 0.37) * 2.0 + double(i % 7));
+  for (size_t i = 0; i < scale.size(); ++i) scale[i] = 0.5f + float(i % 5) * 0.25f, bias[i] = float(i % 3) - 1.0f;
+  Device dev(config);
+  uint64_t px = dev.buffer(x), ps = dev.buffer(scale), pb = dev.buffer(bias);
+  uint64_t py = dev.buffer(std::vector<float>(size_t(outer * r) + slack, -7.0f));
+  uint64_t pm = dev.buffer(std::vector<float>(size_t(outer) + slack, -7.0f));
+  uint64_t pi = dev.buffer(std::vector<float>(size_t(outer) + slack, -7.0f));
+  Expected<isa::KernelBinary> bin = isa::assemble(gen->assembly, k.name);
+  ASSERT_TRUE(bin.ok()) << bin.error().message;
+  sim::SimOptions options;
+  options.mode = checkRaces ? sim::SimMode::Timing : sim::SimMode::Functional;
+  options.checkRaces = checkRaces;
+  Expected<sim::RunResult> run = dev.run(*bin, {px, ps, pb, py, pm, pi}, options);
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  std::vector<float> y = dev.read<float>(py, size_t(outer * r)), mean = dev.read<float>(pm, size_t(outer)),
+                     inv = dev.read<float>(pi, size_t(outer));
+  int bad = 0;
+  auto near = [&](double got, double want, const std::string &what) {
+    if (!(std::fabs(got - want) <= 1e-5 * std::fabs(want) + 1e-5) && bad++ < 5)
+      ADD_FAILURE() << k.name << ": " << what << ": got " << got << ", expected " << want;
+  };
+  for (int64_t o = 0; o < outer; ++o) {
+    double m = 0, v = 0;
+    for (int64_t j = 0; j < r; ++j) m += x[size_t(o * r + j)];
+    m /= double(r);
+    for (int64_t j = 0; j < r; ++j) v += (x[size_t(o * r + j)] - m) * (x[size_t(o * r + j)] - m);
+    const double is = 1.0 / std::sqrt(v / double(r) + 1e-2);
+    near(mean[size_t(o)], m, "mean of row " + std::to_string(o));
+    near(inv[size_t(o)], is, "inv std of row " + std::to_string(o));
+    for (int64_t j = 0; j < r; ++j)
+      near(y[size_t(o * r + j)], (x[size_t(o * r + j)] - m) * is * scale[size_t(j)] + bias[size_t(j)],
+           "y[" + std::to_string(o) + "][" + std::to_string(j) + "]");
+  }
+  EXPECT_EQ(bad, 0);
+}
+
+TEST(ReduceKernel, LayerNorm) {
+  runLayerNorm(6, 5, false);
+  runLayerNorm(3, 64, false);
+  runLayerNorm(2, 200, true);
+}
+
+} // namespace
+
+namespace {
+
+// Broadcasting by DMA against index arithmetic, with the race detector on.
+void runExpand(std::vector<int64_t> in, std::vector<int64_t> out) {
+  ExpandKernel k;
+  k.name = k.node = "expand";
+  k.shape = out;
+  k.strides.assign(out.size(), 0);
+  int64_t stride = 1, inCount = 1, outCount = 1;
+  for (size_t i = 0; i < in.size(); ++i) { // in right-aligned to out
+    const size_t d = in.size() - 1 - i, o = out.size() - 1 - i;
+    k.strides[o] = in[d] == 1 ? 0 : stride;
+    stride *= in[d];
+  }
+  for (int64_t d : in) inCount *= d;
+  for (int64_t d : out) outCount *= d;
+  Expected<GeneratedKernel> gen = generateExpand(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  const size_t slack = size_t(kTailSlackBytes / 4);
+  std::vector<float> src(size_t(inCount) + slack);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = float(i) * 1.5f - 7.0f;
+  Device dev(edge());
+  uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<float>(size_t(outCount) + slack, -99.0f));
+  Expected<isa::KernelBinary> bin = isa::assemble(gen->assembly, "expand");
+  ASSERT_TRUE(bin.ok()) << bin.error().message;
+  sim::SimOptions options;
+  options.mode = sim::SimMode::Timing;
+  options.checkRaces = true;
+  Expected<sim::RunResult> run = dev.run(*bin, {ps, po}, options);
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  std::vector<float> got = dev.read<float>(po, size_t(outCount));
+  for (int64_t i = 0; i < outCount; ++i) {
+    int64_t rest = i, from = 0;
+    for (size_t d = out.size(); d-- > 0;) {
+      from += (rest % out[d]) * k.strides[d];
+      rest /= out[d];
+    }
+    ASSERT_EQ(got[size_t(i)], src[size_t(from)]) << "element " << i;
+  }
+}
+
+TEST(ExpandKernel, BroadcastPatterns) {
+  runExpand({3, 1}, {3, 5});          // each element repeated along the last axis
+  runExpand({1, 5}, {3, 5});          // a row repeated
+  runExpand({2, 1, 4}, {2, 3, 4});    // rows of 4 repeated in the middle
+  runExpand({5}, {2, 3, 5});          // rank extension
+  runExpand({3, 1, 1}, {3, 70, 2});   // long repeat runs (two repeats of 64 lanes)
+  runExpand({1}, {9000});             // one element, more than one DMA piece
+}
+
+TEST(ExpandKernel, TooManyPiecesIsAnError) {
+  ExpandKernel k;
+  k.name = "wide";
+  k.shape = {4096, 2};
+  k.strides = {1, 0};
+  Expected<GeneratedKernel> gen = generateExpand(edge(), k);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_NE(gen.error().message.find("4096 DMA pieces"), std::string::npos) << gen.error().message;
+}
+
+} // namespace

@@ -135,6 +135,24 @@ LogicalResult SoftmaxOp::verify() {
   return verifySameShape(*this, true);
 }
 
+LogicalResult LayerNormOp::verify() {
+  auto in = ranked(getInput());
+  const int64_t rank = in.getRank(), axis = getAxis();
+  if (axis < 0 || axis >= rank)
+    return emitOpError("axis ") << axis << " is outside the input's rank " << rank;
+  int64_t normalized = 1;
+  SmallVector<int64_t> stats;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (d >= axis) normalized *= in.getDimSize(d);
+    stats.push_back(d >= axis ? 1 : in.getDimSize(d));
+  }
+  if (ranked(getScale()).getNumElements() != normalized || (getBias() && ranked(getBias()).getNumElements() != normalized))
+    return emitOpError("scale and bias must hold one value per normalised element (") << normalized << ")";
+  if (ranked(getMean()).getShape() != ArrayRef<int64_t>(stats) || ranked(getInvStdDev()).getShape() != ArrayRef<int64_t>(stats))
+    return emitOpError("mean and inv_std_dev must have the input's shape with the normalised axes set to 1");
+  return verifySameShape(*this, true);
+}
+
 LogicalResult GlobalAvgPoolOp::verify() {
   auto in = ranked(getInput()), out = ranked(getResult());
   if (in.getRank() < 3 || out.getRank() != in.getRank())

@@ -186,13 +186,33 @@ Expected<GeneratedKernel> generatePixelShuffle(const ChipConfig &config, const P
 // scratch past its row, which the next (ascending) store overwrites; the kernel therefore runs on
 // one core, and the memory plan gives its input and output `kTailSlackBytes` beyond their end.
 // Arguments: input, output.
+//
+// LayerNorm (inner == 1): y = (x - mean) / sqrt(var + epsilon) * scale + bias per row of r values,
+// scale and bias [r] f32 read once; the row's mean and 1/sqrt(var + epsilon) are written too when
+// asked. Arguments: input, [scale], [bias], output, [mean], [inv_std_dev].
 struct ReduceKernel {
-  enum class Kind { Sum, Mean, Max, Min, L1, L2, SumSquare, LogSum, LogSumExp, Softmax, LogSoftmax };
+  enum class Kind { Sum, Mean, Max, Min, L1, L2, SumSquare, LogSum, LogSumExp, Softmax, LogSoftmax, LayerNorm };
   std::string name, node;
   Kind kind = Kind::Sum;
   int64_t outer = 1, r = 1, inner = 1;
+  // LayerNorm only.
+  float epsilon = 1e-5f;
+  bool hasScale = false, hasBias = false, meanOut = false, invStdOut = false;
 };
 constexpr int64_t kTailSlackBytes = 32;
 Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceKernel &k);
+
+// Numpy broadcasting by DMA: out (ND, `shape`) receives, at every index, the source element at
+// sum(index[d] * strides[d]) (strides in elements, 0 along broadcast axes). Contiguous source runs
+// are copied GM -> UB -> GM; a run that repeats one element is built in UB (the element picked by
+// a one-lane vcmax, then read with stride 0). Runs are unrolled, in ascending order on one core
+// (stores spill up to 28 bytes, see ReduceKernel); more than kMaxExpandPieces DMA pieces is an
+// error, so huge broadcasts stay with the host. Arguments: source, output.
+struct ExpandKernel {
+  std::string name, node;
+  std::vector<int64_t> shape, strides;
+};
+constexpr int64_t kMaxExpandPieces = 2048;
+Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandKernel &k);
 
 } // namespace fractal::codegen

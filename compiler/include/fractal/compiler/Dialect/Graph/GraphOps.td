@@ -183,6 +183,20 @@ def Graph_SoftmaxOp : Graph_Op<"softmax", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Graph_LayerNormOp : Graph_Op<"layer_norm", [Pure]> {
+  let summary = "layer normalisation over the axes from `axis` on, with its statistics";
+  let description = [{
+    ONNX LayerNormalization: y = (x - mean) / sqrt(var + epsilon) * scale + bias over the axes
+    [axis, rank). The row statistics (mean, 1 / sqrt(var + epsilon)) are results too, shaped like
+    the input with the normalised axes set to 1, whether or not the model reads them.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$scale, Optional<AnyRankedTensor>:$bias,
+                   I64Attr:$axis, F32Attr:$epsilon);
+  let results = (outs AnyRankedTensor:$result, AnyRankedTensor:$mean, AnyRankedTensor:$inv_std_dev);
+  let assemblyFormat = "$input `,` $scale (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 //===--- data movement -----------------------------------------------------------------------===//
 
 def Graph_ConcatOp : Graph_Op<"concat", [Pure], "dma", kDma> {

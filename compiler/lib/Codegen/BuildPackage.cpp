@@ -395,9 +395,16 @@ private:
         })
         .Case<g::LayerNormOp>([&](auto o) { layerNorm(op, o); })
         .Case<g::SoftmaxOp>([&](auto o) {
+          if (o.getKind() == "hardmax") return reduce(op, o.getInput(), o.getAxes(), ReduceKernel::Kind::Hardmax, "Hardmax");
           const bool log = o.getKind() == "log_softmax";
           reduce(op, o.getInput(), o.getAxes(), log ? ReduceKernel::Kind::LogSoftmax : ReduceKernel::Kind::Softmax,
                  log ? "LogSoftmax" : "Softmax");
+        })
+        .Case<g::ArgReduceOp>([&](auto o) {
+          const bool max = o.getKind() == "max";
+          const int64_t axis = o.getAxis();
+          reduce(op, o.getInput(), llvm::ArrayRef<int64_t>(axis), max ? ReduceKernel::Kind::ArgMax : ReduceKernel::Kind::ArgMin,
+                 max ? "ArgMax" : "ArgMin", o.getSelectLastIndex());
         })
         .Case<g::BatchNormOp>([&](auto o) { batchNorm(op, o); })
         .Case<g::ResizeOp>([&](auto o) { resize(op, o); })
@@ -808,13 +815,15 @@ private:
   // Reductions and softmax over axes: the input as [outer, r, inner] (the reduced axes must be
   // adjacent once size-1 axes are ignored), one vector kernel (ReduceKernels.cpp).
   void reduce(mlir::Operation &op, mlir::Value input, llvm::ArrayRef<int64_t> axes, ReduceKernel::Kind kind,
-              const std::string &opType) {
+              const std::string &opType, bool selectLast = false) {
     if (!isF32(input)) return unsupported(op, "only float32 reductions have a kernel");
+    if (shapeOf(input).empty()) return unsupported(op, "reduction of a scalar has no kernel yet");
     const std::vector<int64_t> shape = shapeOf(input);
     ReduceKernel k;
     k.name = opName(op);
     k.node = joined(onnxNodeNames(op.getLoc()));
     k.kind = kind;
+    k.selectLast = selectLast;
     k.outer = k.r = k.inner = 1;
     int stage = 0; // 0 before the reduced axes, 1 inside them, 2 after
     for (size_t d = 0; d < shape.size(); ++d) {
@@ -833,7 +842,16 @@ private:
       problems_.push_back(gen.error().message);
       return;
     }
+    const bool arg = kind == ReduceKernel::Kind::ArgMax || kind == ReduceKernel::Kind::ArgMin;
+    if (arg || kind == ReduceKernel::Kind::Hardmax) { // the index row 0, 1, ... (whole repeats)
+      std::vector<float> iota(size_t((k.r + 63) / 64 * 64));
+      for (size_t i = 0; i < iota.size(); ++i) iota[i] = float(i);
+      std::vector<uint8_t> bytes(iota.size() * 4);
+      std::memcpy(bytes.data(), iota.data(), bytes.size());
+      args.push_back(constant(opName(op) + "/index_row", DType::F32, {int64_t(iota.size())}, std::move(bytes)));
+    }
     args.push_back(result(op));
+    if (arg) args.push_back(scratch(opName(op) + "/int32_indices", DType::I32, {k.outer * k.inner}));
     // The kernel's DMAs move whole 32-byte blocks past unaligned row ends (see ReduceKernel).
     for (uint32_t t : args) tailSlack_.insert(t);
     addKernelTask(op, opType, *gen, std::move(args));

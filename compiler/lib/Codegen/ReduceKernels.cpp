@@ -83,8 +83,11 @@ const char *combineOp(Kind kind) {
 
 uint32_t identityBits(Kind kind) {
   switch (kind) {
-  case Kind::Max: return floatBits(-std::numeric_limits<float>::infinity());
-  case Kind::Min: return floatBits(std::numeric_limits<float>::infinity());
+  case Kind::Max:
+  case Kind::ArgMax:
+  case Kind::Hardmax: return floatBits(-std::numeric_limits<float>::infinity());
+  case Kind::Min:
+  case Kind::ArgMin: return floatBits(std::numeric_limits<float>::infinity());
   case Kind::LogSumExp:
   case Kind::Softmax:
   case Kind::LogSoftmax: return floatBits(-std::numeric_limits<float>::infinity()); // exp(-inf) = 0
@@ -93,7 +96,9 @@ uint32_t identityBits(Kind kind) {
 }
 
 // Kinds whose output has the input's shape.
-bool keepsShape(Kind kind) { return kind == Kind::Softmax || kind == Kind::LogSoftmax || kind == Kind::LayerNorm; }
+bool keepsShape(Kind kind) {
+  return kind == Kind::Softmax || kind == Kind::LogSoftmax || kind == Kind::LayerNorm || kind == Kind::Hardmax;
+}
 
 } // namespace
 
@@ -111,7 +116,15 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   const int64_t copyBase = tileBytes, maxRow = 2 * tileBytes, blockBase = maxRow + rowBytes;
   // LayerNorm also keeps the scale and bias rows.
   const int64_t scaleRow = blockBase + 2 * kRepeat, biasRow = scaleRow + rowBytes;
-  const int64_t needed = k.kind == Kind::LayerNorm ? biasRow + rowBytes : blockBase + 2 * kRepeat;
+  // Arg kinds and Hardmax: index row | selection bits | best values | best indices | constant
+  // blocks (the fill for unselected lanes, 1.0, 0.0).
+  const bool argKind = k.kind == Kind::ArgMax || k.kind == Kind::ArgMin || k.kind == Kind::Hardmax;
+  const int64_t iotaRow = blockBase + 2 * kRepeat, selRow = iotaRow + rowBytes, bestRow = selRow + rowBytes,
+                indexRow = bestRow + rowBytes, fillBlock = indexRow + rowBytes, oneBlock = fillBlock + kRepeat,
+                zeroBlock = oneBlock + kRepeat;
+  const int64_t needed = k.kind == Kind::LayerNorm ? biasRow + rowBytes
+                         : argKind                ? zeroBlock + kRepeat
+                                                  : blockBase + 2 * kRepeat;
   if (k.kind == Kind::LayerNorm && !rowwise)
     return Error::internal(k.name + ": LayerNorm normalises the trailing axes (inner must be 1)");
   if (needed > ub)
@@ -133,16 +146,28 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   auto loadArg = [&](int reg) { s << "  ld x" << reg << ", gm[x1], offset=" << 8 * arg++ << "\n"; };
   if (k.kind == Kind::LayerNorm && k.hasScale) loadArg(17);
   if (k.kind == Kind::LayerNorm && k.hasBias) loadArg(18);
+  if (argKind) loadArg(17); // index row
   loadArg(3);
+  if (k.kind == Kind::ArgMax || k.kind == Kind::ArgMin) loadArg(18); // int32 scratch
   if (k.kind == Kind::LayerNorm && k.meanOut) loadArg(19);
   if (k.kind == Kind::LayerNorm && k.invStdOut) loadArg(20);
+  if (argKind) {
+    // Unselected lanes hold an index no reduction picks: +inf for the first index (min), -inf for
+    // the last (max).
+    const bool last = k.selectLast && k.kind != Kind::Hardmax; // Hardmax marks the first maximum
+    const float fill = last ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
+    if (rowwise) s << "  li x10, " << iotaRow << "\n  gm2ub ub[x10], gm[x17], len=" << rowRepeats * 8 << "\n";
+    for (auto [block, value] : {std::pair<int64_t, float>{fillBlock, fill}, {oneBlock, 1.0f}, {zeroBlock, 0.0f}})
+      s << "  li x10, " << block << "\n  li x16, " << floatBits(value) << "\n  vdup.f32 ub[x10], x16, repeat=1\n";
+  }
   if (k.kind == Kind::LayerNorm) {
     s << "  li x22, " << floatBits(k.epsilon) << "\n";
     if (k.hasScale) s << "  li x10, " << scaleRow << "\n  gm2ub ub[x10], gm[x17], len=" << ceilDiv(k.r * 4, 32) << "\n";
     if (k.hasBias) s << "  li x10, " << biasRow << "\n  gm2ub ub[x10], gm[x18], len=" << ceilDiv(k.r * 4, 32) << "\n";
   }
   s << "  li x21, " << floatBits(1.0f / float(k.r)) << "\n";
-  s << "  li x5, " << k.outer << "\n  mv x8, x2\n  mv x9, x3\n  li x23, 0\n";
+  const bool toScratch = k.kind == Kind::ArgMax || k.kind == Kind::ArgMin;
+  s << "  li x5, " << k.outer << "\n  mv x8, x2\n  mv x9, x" << (toScratch ? 18 : 3) << "\n  li x23, 0\n";
   s << "slice:\n";
   // Load the slice: rows of `inner` values `inner * 4` bytes apart in GM, `rowBytes` apart in UB.
   if (rowwise || (k.inner * 4) % 32 == 0) {
@@ -220,6 +245,60 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
     if (k.hasBias) e.binary("vadd.f32", 0, 0, biasRow, rowRepeats);
     break;
   }
+  case Kind::ArgMax:
+  case Kind::ArgMin:
+  case Kind::Hardmax: {
+    const bool max = kind != Kind::ArgMin;
+    const char *v = max ? "vmax.f32" : "vmin.f32";
+    if (rowwise) {
+      // The extreme value (8 copies), the lanes equal to it, their indices (others: the fill),
+      // then the smallest (first) or largest (last) of those indices.
+      e.unary("vmov.f32", copyBase, 0, tileRepeats);
+      reduceTile(v, max ? "vcmax.f32" : "vcmin.f32", copyBase, maxBlock);
+      s << "  li x10, " << selRow << "\n  li x11, 0\n  li x12, " << maxBlock << "\n  vcmp.eq.f32 ub[x10], ub[x11], ub[x12], repeat="
+        << rowRepeats << ", src1_blk=0, src1_rep=0\n";
+      s << "  li x10, " << copyBase << "\n  li x11, " << iotaRow << "\n  li x12, " << fillBlock << "\n  li x13, " << selRow
+        << "\n  vsel.f32 ub[x10], ub[x11], ub[x12], ub[x13], repeat=" << rowRepeats << ", src1_blk=0, src1_rep=0\n";
+      const bool last = k.selectLast && kind != Kind::Hardmax;
+      reduceTile(last ? "vmax.f32" : "vmin.f32", last ? "vcmax.f32" : "vcmin.f32", copyBase, sumBlock);
+      if (kind == Kind::Hardmax) { // 1.0 where the index row equals the chosen index
+        s << "  li x10, " << selRow << "\n  li x11, " << iotaRow << "\n  li x12, " << sumBlock
+          << "\n  vcmp.eq.f32 ub[x10], ub[x11], ub[x12], repeat=" << rowRepeats << ", src1_blk=0, src1_rep=0\n";
+        s << "  li x10, 0\n  li x11, " << oneBlock << "\n  li x12, " << zeroBlock << "\n  li x13, " << selRow
+          << "\n  vsel.f32 ub[x10], ub[x11], ub[x12], ub[x13], repeat=" << rowRepeats
+          << ", src0_blk=0, src0_rep=0, src1_blk=0, src1_rep=0\n";
+      } else {
+        s << "  li x10, " << sumBlock << "\n  vconv.f32.s32 ub[x10], ub[x10], repeat=1\n";
+      }
+      break;
+    }
+    // Across rows: a running best value and index per column; row j replaces them where it is
+    // strictly better (first index) or at least as good (last index).
+    const char *cmp = max ? (k.selectLast && kind != Kind::Hardmax ? "ge" : "gt") : (k.selectLast ? "le" : "lt");
+    e.unary("vmov.f32", bestRow, 0, rowRepeats);
+    s << "  li x10, " << indexRow << "\n  vdup.f32 ub[x10], x0, repeat=" << rowRepeats << "\n";
+    for (int64_t row = 1; row < rows; ++row) {
+      s << "  li x10, " << selRow << "\n  li x11, " << row * rowBytes << "\n  li x12, " << bestRow << "\n  vcmp." << cmp
+        << ".f32 ub[x10], ub[x11], ub[x12], repeat=" << rowRepeats << "\n";
+      s << "  li x13, " << selRow << "\n  vsel.f32 ub[x12], ub[x11], ub[x12], ub[x13], repeat=" << rowRepeats << "\n";
+      s << "  li x10, " << maxRow << "\n  li x16, " << floatBits(float(row)) << "\n  vdup.f32 ub[x10], x16, repeat="
+        << rowRepeats << "\n  li x11, " << indexRow << "\n  vsel.f32 ub[x11], ub[x10], ub[x11], ub[x13], repeat="
+        << rowRepeats << "\n";
+    }
+    if (kind == Kind::Hardmax) {
+      for (int64_t row = 0; row < rows; ++row) {
+        s << "  li x10, " << maxRow << "\n  li x16, " << floatBits(float(row)) << "\n  vdup.f32 ub[x10], x16, repeat="
+          << rowRepeats << "\n  li x11, " << indexRow << "\n  li x12, " << selRow << "\n  vcmp.eq.f32 ub[x12], ub[x10], ub[x11], repeat="
+          << rowRepeats << "\n";
+        s << "  li x10, " << row * rowBytes << "\n  li x11, " << oneBlock << "\n  li x13, " << zeroBlock
+          << "\n  vsel.f32 ub[x10], ub[x11], ub[x13], ub[x12], repeat=" << rowRepeats
+          << ", src0_blk=0, src0_rep=0, src1_blk=0, src1_rep=0\n";
+      }
+    } else {
+      e.unary("vconv.f32.s32", 0, indexRow, rowRepeats); // the result row
+    }
+    break;
+  }
   case Kind::LogSumExp:
   case Kind::Softmax:
   case Kind::LogSoftmax: {
@@ -264,9 +343,15 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   } else {
     s << "  li x10, " << result << "\n  ub2gm gm[x9], ub[x10], len=" << (rowwise ? 1 : rowBlocks) << "\n";
   }
+  const bool widen = kind == Kind::ArgMax || kind == Kind::ArgMin; // int32 in scratch (x9), int64 later
   // The next slice reuses every buffer: drain all pipes first.
   s << "  barrier all\n  addi x8, x8, " << k.r * k.inner * 4 << "\n  addi x9, x9, "
-    << (keepsShape(kind) ? k.r * k.inner * 4 : k.inner * 4) << "\n  dbnz x5, slice\n  end\n";
+    << (keepsShape(kind) ? k.r * k.inner * 4 : k.inner * 4) << "\n  dbnz x5, slice\n";
+  if (widen) { // int32 -> int64 (indices are never negative: the high word is 0), on the scalar unit
+    s << "  barrier all\n  li x5, " << k.outer * k.inner << "\n  mv x8, x18\n  mv x9, x3\nwiden:\n"
+      << "  ldw x16, gm[x8]\n  st x16, gm[x9]\n  addi x8, x8, 4\n  addi x9, x9, 8\n  dbnz x5, widen\n";
+  }
+  s << "  end\n";
   return GeneratedKernel{s.str(), 1};
 }
 

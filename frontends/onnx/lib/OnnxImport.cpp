@@ -384,15 +384,21 @@ private:
       axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
       bind(b_.create<g::ReduceOp>(loc, out(), in(0), b_.getStringAttr(kinds.at(op)), i64s(axes),
                                   b_.getBoolAttr(intAttr(n, "keepdims", 1) != 0)));
-    } else if (op == "Softmax" || op == "LogSoftmax") {
+    } else if (op == "ArgMax" || op == "ArgMin") {
+      int64_t axis = intAttr(n, "axis", 0);
+      if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();
+      bind(b_.create<g::ArgReduceOp>(loc, out(), in(0), b_.getStringAttr(op == "ArgMax" ? "max" : "min"),
+                                     b_.getI64IntegerAttr(axis), b_.getBoolAttr(intAttr(n, "keepdims", 1) != 0),
+                                     b_.getBoolAttr(intAttr(n, "select_last_index", 0) != 0)));
+    } else if (op == "Softmax" || op == "LogSoftmax" || op == "Hardmax") {
       // Opset 13 normalises over `axis` (default -1); before, over every axis from `axis` (default 1).
       const int64_t rank = llvm::cast<RankedTensorType>(in(0).getType()).getRank();
       int64_t axis = intAttr(n, "axis", opset_ >= 13 ? -1 : 1);
       if (axis < 0) axis += rank;
       std::vector<int64_t> axes;
       for (int64_t d = axis; d < (opset_ >= 13 ? axis + 1 : rank); ++d) axes.push_back(d);
-      bind(b_.create<g::SoftmaxOp>(loc, out(), in(0), b_.getStringAttr(op == "Softmax" ? "softmax" : "log_softmax"),
-                                   i64s(axes)));
+      const char *kind = op == "Softmax" ? "softmax" : op == "LogSoftmax" ? "log_softmax" : "hardmax";
+      bind(b_.create<g::SoftmaxOp>(loc, out(), in(0), b_.getStringAttr(kind), i64s(axes)));
     } else if (op == "LayerNormalization") {
       auto xt = llvm::cast<RankedTensorType>(in(0).getType());
       int64_t axis = intAttr(n, "axis", -1);

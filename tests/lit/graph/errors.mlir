@@ -127,3 +127,11 @@ func.func @bad_softmax_axes(%a: tensor<3x4x5xf32>) -> tensor<3x4x5xf32> {
   %r = graph.softmax %a {kind = "softmax", axes = array<i64: 0, 2>} : (tensor<3x4x5xf32>) -> tensor<3x4x5xf32>
   return %r : tensor<3x4x5xf32>
 }
+
+// -----
+
+func.func @bad_arg_reduce(%a: tensor<3x4xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{result must be int64 with the input's shape reduced over the axis}}
+  %r = graph.arg_reduce %a {kind = "min", axis = 1 : i64, keepdims = false, select_last_index = true} : (tensor<3x4xf32>) -> tensor<3xf32>
+  return %r : tensor<3xf32>
+}

@@ -47,3 +47,10 @@ func.func @reductions(%a: tensor<3x4x5xf32>) -> (tensor<3x1x5xf32>, tensor<3x4x5
   %s = graph.softmax %a {kind = "log_softmax", axes = array<i64: 1, 2>} : (tensor<3x4x5xf32>) -> tensor<3x4x5xf32>
   return %r, %s : tensor<3x1x5xf32>, tensor<3x4x5xf32>
 }
+
+// CHECK-LABEL: func.func @arg_reduce
+func.func @arg_reduce(%a: tensor<3x4xf32>) -> tensor<3x1xi64> {
+  // CHECK: graph.arg_reduce %{{.*}} {axis = 1 : i64, keepdims = true, kind = "max", select_last_index = false} : (tensor<3x4xf32>) -> tensor<3x1xi64>
+  %r = graph.arg_reduce %a {kind = "max", axis = 1 : i64, keepdims = true, select_last_index = false} : (tensor<3x4xf32>) -> tensor<3x1xi64>
+  return %r : tensor<3x1xi64>
+}

@@ -247,3 +247,65 @@ TEST(ExpandKernel, TooManyPiecesIsAnError) {
 }
 
 } // namespace
+
+namespace {
+
+// ArgMax / ArgMin (first and last index, int64) and Hardmax, with ties, against a reference.
+void runArg(Kind kind, int64_t outer, int64_t r, int64_t inner, bool last) {
+  ReduceKernel k;
+  k.name = k.node = "arg" + std::to_string(int(kind)) + "_" + std::to_string(r) + "x" + std::to_string(inner);
+  k.kind = kind;
+  k.outer = outer;
+  k.r = r;
+  k.inner = inner;
+  k.selectLast = last;
+  Expected<GeneratedKernel> gen = generateReduce(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  const size_t slack = size_t(kTailSlackBytes / 4), n = size_t(outer * r * inner), outs = size_t(outer * inner);
+  std::vector<float> x(n + slack), iota(size_t((r + 63) / 64 * 64));
+  for (size_t i = 0; i < n; ++i) x[i] = float((i * 7919) % 13); // small integers: many ties
+  for (size_t i = 0; i < iota.size(); ++i) iota[i] = float(i);
+  const bool hard = kind == Kind::Hardmax;
+  Device dev(edge());
+  uint64_t px = dev.buffer(x), pi = dev.buffer(iota);
+  uint64_t po = dev.buffer(std::vector<float>((hard ? n : 2 * outs) + slack, -7.0f));
+  uint64_t ps = dev.buffer(std::vector<int32_t>(outs + slack, -1));
+  Expected<isa::KernelBinary> bin = isa::assemble(gen->assembly, k.name);
+  ASSERT_TRUE(bin.ok()) << bin.error().message;
+  sim::SimOptions options;
+  options.mode = sim::SimMode::Timing;
+  options.checkRaces = true;
+  std::vector<uint64_t> args = {px, pi, po};
+  if (!hard) args.push_back(ps);
+  Expected<sim::RunResult> run = dev.run(*bin, args, options);
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  std::vector<int64_t> got = dev.read<int64_t>(po, hard ? 0 : outs);
+  std::vector<float> gotHard = dev.read<float>(po, hard ? n : 0);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      int64_t best = 0;
+      for (int64_t j = 1; j < r; ++j) {
+        const float v = x[size_t((o * r + j) * inner + i)], b = x[size_t((o * r + best) * inner + i)];
+        const bool better = kind == Kind::ArgMin ? (last ? v <= b : v < b) : (last && !hard ? v >= b : v > b);
+        if (better) best = j;
+      }
+      if (hard) {
+        for (int64_t j = 0; j < r; ++j)
+          ASSERT_EQ(gotHard[size_t((o * r + j) * inner + i)], j == best ? 1.0f : 0.0f) << k.name << " " << o << "," << j << "," << i;
+      } else {
+        ASSERT_EQ(got[size_t(o * inner + i)], best) << k.name << " slice " << o << " column " << i;
+      }
+    }
+}
+
+TEST(ReduceKernel, ArgMaxArgMinHardmax) {
+  for (Kind kind : {Kind::ArgMax, Kind::ArgMin, Kind::Hardmax})
+    for (bool last : {false, true}) {
+      runArg(kind, 4, 5, 1, last);    // across lanes, short rows
+      runArg(kind, 2, 130, 1, last);  // across lanes, several repeats
+      runArg(kind, 3, 4, 5, last);    // across rows, unaligned
+      runArg(kind, 2, 3, 70, last);   // across rows, two repeats
+    }
+}
+
+} // namespace

@@ -125,8 +125,23 @@ LogicalResult ReduceOp::verify() {
   return success();
 }
 
+LogicalResult ArgReduceOp::verify() {
+  if (getKind() != "max" && getKind() != "min")
+    return emitOpError("unknown arg reduction kind '") << getKind() << "'";
+  auto in = ranked(getInput()), out = ranked(getResult());
+  if (getAxis() < 0 || getAxis() >= in.getRank())
+    return emitOpError("axis ") << getAxis() << " is outside the input's rank " << in.getRank();
+  SmallVector<int64_t> expected;
+  for (int64_t d = 0; d < in.getRank(); ++d)
+    if (d != getAxis()) expected.push_back(in.getDimSize(d));
+    else if (getKeepdims()) expected.push_back(1);
+  if (ArrayRef<int64_t>(expected) != out.getShape() || !out.getElementType().isInteger(64))
+    return emitOpError("result must be int64 with the input's shape reduced over the axis");
+  return success();
+}
+
 LogicalResult SoftmaxOp::verify() {
-  if (getKind() != "softmax" && getKind() != "log_softmax")
+  if (getKind() != "softmax" && getKind() != "log_softmax" && getKind() != "hardmax")
     return emitOpError("unknown softmax kind '") << getKind() << "'";
   if (failed(verifyAxes(*this, getAxes(), ranked(getInput()).getRank())))
     return failure();

@@ -190,14 +190,24 @@ Expected<GeneratedKernel> generatePixelShuffle(const ChipConfig &config, const P
 // LayerNorm (inner == 1): y = (x - mean) / sqrt(var + epsilon) * scale + bias per row of r values,
 // scale and bias [r] f32 read once; the row's mean and 1/sqrt(var + epsilon) are written too when
 // asked. Arguments: input, [scale], [bias], output, [mean], [inv_std_dev].
+//
+// ArgMax / ArgMin: the index of the first (or, with selectLast, the last) extreme value, as int64;
+// Hardmax: 1.0 at that index of the first maximum, 0.0 elsewhere (the input's shape). Lane
+// reductions compare against an index row (a constant [r] f32 0, 1, ... argument); row reductions
+// keep a running best value and index per column. ArgMax/ArgMin write int32 indices to a scratch
+// argument, then widen them to int64 with the scalar unit. Arguments: input, index row, output,
+// [int32 scratch of outer * inner] (arg kinds).
 struct ReduceKernel {
-  enum class Kind { Sum, Mean, Max, Min, L1, L2, SumSquare, LogSum, LogSumExp, Softmax, LogSoftmax, LayerNorm };
+  enum class Kind { Sum, Mean, Max, Min, L1, L2, SumSquare, LogSum, LogSumExp, Softmax, LogSoftmax, LayerNorm,
+                    ArgMax, ArgMin, Hardmax };
   std::string name, node;
   Kind kind = Kind::Sum;
   int64_t outer = 1, r = 1, inner = 1;
   // LayerNorm only.
   float epsilon = 1e-5f;
   bool hasScale = false, hasBias = false, meanOut = false, invStdOut = false;
+  // ArgMax / ArgMin only.
+  bool selectLast = false;
 };
 constexpr int64_t kTailSlackBytes = 32;
 Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceKernel &k);

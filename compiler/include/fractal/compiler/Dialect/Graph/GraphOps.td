@@ -171,8 +171,17 @@ def Graph_ReduceOp : Graph_Op<"reduce", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Graph_ArgReduceOp : Graph_Op<"arg_reduce", [Pure]> {
+  let summary = "index (int64) of the maximum or minimum (kind: max, min) along one axis";
+  let arguments = (ins AnyRankedTensor:$input, StrAttr:$kind, I64Attr:$axis, BoolAttr:$keepdims,
+                   BoolAttr:$select_last_index);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Graph_SoftmaxOp : Graph_Op<"softmax", [Pure]> {
-  let summary = "softmax or log-softmax (kind) over a contiguous group of axes";
+  let summary = "softmax, log-softmax or hardmax (kind) over a contiguous group of axes";
   let description = [{
     Opset 13 normalises over one axis; earlier opsets over every axis from `axis` on (the input
     coerced to 2-D). Both are a sorted, contiguous axes list here.

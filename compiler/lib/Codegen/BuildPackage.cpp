@@ -8,6 +8,8 @@
 #include "fractal/compiler/CompileReport.h"
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 #include "fractal/compiler/Dialect/Graph/Constants.h"
+
+#include "EmitUtil.h"
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 #include "fractal/isa/Assembler.h"
 #include "fractal/isa/Numerics.h"
@@ -400,6 +402,32 @@ private:
           reduce(op, o.getInput(), o.getAxes(), log ? ReduceKernel::Kind::LogSoftmax : ReduceKernel::Kind::Softmax,
                  log ? "LogSoftmax" : "Softmax");
         })
+        .Case<g::SliceOp>([&](auto o) {
+          llvm::ArrayRef<int64_t> starts = o.getStarts(), steps = o.getSteps();
+          moveMapped(op, "Slice", o.getInput(), 0, [&](size_t d, int64_t i) { return starts[d] + i * steps[d]; });
+        })
+        .Case<g::PadOp>([&](auto o) {
+          llvm::ArrayRef<int64_t> pads = o.getPads();
+          const std::vector<int64_t> in = shapeOf(o.getInput());
+          const float value = o.getValue().convertToFloat();
+          if (!isF32(o.getInput()) && value != 0.0f)
+            return unsupported(op, "padding a non-float tensor with a value other than 0 has no kernel yet");
+          const std::string mode = o.getMode().str();
+          if (mode != "constant" && mode != "edge" && mode != "reflect")
+            return unsupported(op, "padding mode '" + mode + "' has no kernel");
+          moveMapped(op, "Pad", o.getInput(), emit::floatBits(value), [&](size_t d, int64_t i) -> int64_t {
+            int64_t s = i - pads[d];
+            if (s >= 0 && s < in[d]) return s;
+            if (mode == "edge") return std::clamp<int64_t>(s, 0, in[d] - 1);
+            if (mode == "reflect" && in[d] > 1) { // mirror without repeating the edge element
+              const int64_t period = 2 * (in[d] - 1);
+              s = ((s % period) + period) % period;
+              return s < in[d] ? s : period - s;
+            }
+            return mode == "reflect" ? 0 : -1;
+          });
+        })
+        .Case<g::TriluOp>([&](auto o) { trilu(op, o); })
         .Case<g::ArgReduceOp>([&](auto o) {
           const bool max = o.getKind() == "max";
           const int64_t axis = o.getAxis();
@@ -855,6 +883,93 @@ private:
     // The kernel's DMAs move whole 32-byte blocks past unaligned row ends (see ReduceKernel).
     for (uint32_t t : args) tailSlack_.insert(t);
     addKernelTask(op, opType, *gen, std::move(args));
+  }
+
+  // ---- data movement by segments (SegmentKernel.cpp) ----
+  static int64_t elementBytes(mlir::Value v) {
+    return int64_t(pkg::dtypeSize(dtypeOf(llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType()).value_or(DType::F32)));
+  }
+
+  // One segment-copy task from `input` to op's result; false (no problem recorded) when the kernel
+  // cannot take that many pieces.
+  void segmentTask(mlir::Operation &op, const std::string &opType, mlir::Value input,
+                   std::vector<SegmentCopyKernel::Segment> segments, uint32_t fillWord) {
+    std::vector<uint32_t> args;
+    if (!require(op, {input}, args)) return;
+    SegmentCopyKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.segments = std::move(segments);
+    k.totalBytes = elements(op.getResult(0)) * elementBytes(op.getResult(0));
+    k.fillWord = fillWord;
+    args.push_back(result(op));
+    if (k.totalBytes == 0) return; // an empty result: nothing to move
+    Expected<GeneratedKernel> gen = generateSegmentCopy(config_, k);
+    if (!gen) return unsupported(op, gen.error().message);
+    for (uint32_t t : args) tailSlack_.insert(t);
+    addKernelTask(op, opType, *gen, std::move(args));
+  }
+
+  // Result element (o_0, ..., o_n) = input element (map(0, o_0), ..., map(n, o_n)), or the fill when
+  // any map gives -1 (Slice, Pad): rows of the result become segments, runs of consecutive source
+  // elements merging into one.
+  template <typename Map>
+  void moveMapped(mlir::Operation &op, const std::string &opType, mlir::Value input, uint32_t fillWord, Map map) {
+    const std::vector<int64_t> in = shapeOf(input), out = shapeOf(op.getResult(0));
+    const int64_t size = elementBytes(input), rank = int64_t(out.size());
+    std::vector<int64_t> inStride(in.size(), 1);
+    for (int64_t d = rank - 1; d > 0; --d) inStride[size_t(d - 1)] = inStride[size_t(d)] * in[size_t(d)];
+    std::vector<SegmentCopyKernel::Segment> segments;
+    auto add = [&](int64_t src, int64_t dst) { // one element
+      if (!segments.empty()) {
+        SegmentCopyKernel::Segment &last = segments.back();
+        if ((src < 0 && last.src < 0) || (src >= 0 && last.src >= 0 && last.src + last.bytes == src)) {
+          last.bytes += size;
+          return;
+        }
+      }
+      segments.push_back({src, dst, size});
+    };
+    const int64_t total = elements(op.getResult(0)), cols = rank ? out.back() : 1;
+    std::vector<int64_t> index(size_t(std::max<int64_t>(rank, 1)), 0);
+    for (int64_t row = 0; row * cols < total; ++row) {
+      int64_t base = 0;
+      for (int64_t d = 0; d + 1 < rank && base >= 0; ++d) {
+        const int64_t s = map(size_t(d), index[size_t(d)]);
+        base = s < 0 ? -1 : base + s * inStride[size_t(d)];
+      }
+      for (int64_t j = 0; j < cols; ++j) {
+        const int64_t s = rank ? map(size_t(rank - 1), j) : 0;
+        add(base < 0 || s < 0 ? -1 : (base + s) * size, (row * cols + j) * size);
+      }
+      if (int64_t(segments.size()) > kMaxSegmentPieces)
+        return unsupported(op, "data movement with more than " + std::to_string(kMaxSegmentPieces) +
+                                   " separate runs has no kernel yet");
+      for (int64_t d = rank - 2; d >= 0; --d) { // odometer over the outer axes
+        if (++index[size_t(d)] < out[size_t(d)]) break;
+        index[size_t(d)] = 0;
+      }
+    }
+    segmentTask(op, opType, input, std::move(segments), fillWord);
+  }
+
+  // Trilu: per matrix row i, keep columns j <= i + k (lower) or j >= i + k (upper), zero the rest.
+  void trilu(mlir::Operation &op, g::TriluOp o) {
+    const std::vector<int64_t> shape = shapeOf(o.getInput());
+    if (shape.size() < 2) return unsupported(op, "Trilu needs a matrix");
+    const int64_t size = elementBytes(o.getInput()), rows = shape[shape.size() - 2], cols = shape.back();
+    const int64_t k = o.getK(), matrices = elements(o.getInput()) / std::max<int64_t>(rows * cols, 1);
+    std::vector<SegmentCopyKernel::Segment> segments;
+    for (int64_t m = 0; m < matrices; ++m)
+      for (int64_t i = 0; i < rows; ++i) {
+        const int64_t at = (m * rows + i) * cols * size;
+        // Columns [0, split) and [split, cols): the first kept for lower, the second for upper.
+        const int64_t split = std::clamp<int64_t>(o.getUpper() ? i + k : i + k + 1, 0, cols);
+        const bool firstKept = !o.getUpper();
+        segments.push_back({firstKept ? at : -1, at, split * size});
+        segments.push_back({firstKept ? -1 : at + split * size, at + split * size, (cols - split) * size});
+      }
+    segmentTask(op, "Trilu", o.getInput(), std::move(segments), 0);
   }
 
   // LayerNormalization over the trailing axes: one lane-reduction kernel per row (ReduceKernels.cpp)

@@ -497,12 +497,41 @@ private:
         e[a] = steps[i] > 0 ? clamp(ends[i], 0, dim) : clamp(ends[i], -1, dim - 1);
       }
       bind(b_.create<g::SliceOp>(loc, out(), in(0), i64s(s), i64s(e), i64s(st)));
+    } else if (op == "Trilu") {
+      const int64_t k = hasInput(1) ? intsOf(needConstant(1, "k input")).at(0) : 0;
+      bind(b_.create<g::TriluOp>(loc, out(), in(0), b_.getBoolAttr(intAttr(n, "upper", 1) != 0), b_.getI64IntegerAttr(k)));
+    } else if (op == "Split") {
+      // One slice per output along the axis: sizes from `split` (input or attribute), else equal
+      // parts (opset 18's num_outputs: the last part may be smaller).
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      const int64_t rank = xt.getRank();
+      int64_t axis = intAttr(n, "axis", 0);
+      if (axis < 0) axis += rank;
+      const int64_t dim = xt.getDimSize(axis), parts = n.output_size();
+      std::vector<int64_t> sizes = hasInput(1) ? intsOf(needConstant(1, "split input")) : ints(n, "split", {});
+      if (sizes.empty()) {
+        const int64_t each = (dim + parts - 1) / parts;
+        for (int64_t i = 0; i < parts; ++i) sizes.push_back(std::max<int64_t>(0, std::min(each, dim - i * each)));
+      }
+      if (int64_t(sizes.size()) != parts)
+        throw ImportError{"node '" + name + "' (Split): " + std::to_string(sizes.size()) + " split sizes for " +
+                          std::to_string(parts) + " outputs"};
+      int64_t start = 0;
+      for (int64_t i = 0; i < parts; ++i) {
+        std::vector<int64_t> s(rank, 0), e(xt.getShape().begin(), xt.getShape().end()), st(rank, 1);
+        s[axis] = start;
+        e[axis] = start + sizes[i];
+        start += sizes[i];
+        if (n.output(i).empty()) continue;
+        values_[n.output(i)] = b_.create<g::SliceOp>(loc, out(i), in(0), i64s(s), i64s(e), i64s(st));
+      }
     } else if (op == "Pad") {
       std::vector<int64_t> pads = hasInput(1) ? intsOf(needConstant(1, "pads input")) : ints(n, "pads", {});
       float v = floatAttr(n, "value", 0.0f);
       if (hasInput(2))
         v = floatOf(needConstant(2, "constant_value input"));
-      bind(b_.create<g::PadOp>(loc, out(), in(0), i64s(pads), b_.getF32FloatAttr(v)));
+      bind(b_.create<g::PadOp>(loc, out(), in(0), i64s(pads), b_.getF32FloatAttr(v),
+                               b_.getStringAttr(stringAttr(n, "mode", "constant"))));
     } else if (op == "Constant") {
       const auto *a = attr(n, "value");
       if (!a || !a->has_t())

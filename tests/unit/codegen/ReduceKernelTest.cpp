@@ -1,4 +1,4 @@
-// The generated reduction / softmax kernel against a double-precision reference, for every kind,
+// The generated reduction / softmax / layer-norm / arg kernel against a double-precision reference, for every kind,
 // across lane reductions (a row per slice, with and without a partial last repeat, several
 // repeats) and row reductions (aligned and unaligned rows, rows wider than one repeat); buffers
 // have just the tail slack the memory plan gives, so a store or load past it would fault.
@@ -182,68 +182,6 @@ TEST(ReduceKernel, LayerNorm) {
   runLayerNorm(6, 5, false);
   runLayerNorm(3, 64, false);
   runLayerNorm(2, 200, true);
-}
-
-} // namespace
-
-namespace {
-
-// Broadcasting by DMA against index arithmetic, with the race detector on.
-void runExpand(std::vector<int64_t> in, std::vector<int64_t> out) {
-  ExpandKernel k;
-  k.name = k.node = "expand";
-  k.shape = out;
-  k.strides.assign(out.size(), 0);
-  int64_t stride = 1, inCount = 1, outCount = 1;
-  for (size_t i = 0; i < in.size(); ++i) { // in right-aligned to out
-    const size_t d = in.size() - 1 - i, o = out.size() - 1 - i;
-    k.strides[o] = in[d] == 1 ? 0 : stride;
-    stride *= in[d];
-  }
-  for (int64_t d : in) inCount *= d;
-  for (int64_t d : out) outCount *= d;
-  Expected<GeneratedKernel> gen = generateExpand(edge(), k);
-  ASSERT_TRUE(gen.ok()) << gen.error().message;
-  const size_t slack = size_t(kTailSlackBytes / 4);
-  std::vector<float> src(size_t(inCount) + slack);
-  for (size_t i = 0; i < src.size(); ++i) src[i] = float(i) * 1.5f - 7.0f;
-  Device dev(edge());
-  uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<float>(size_t(outCount) + slack, -99.0f));
-  Expected<isa::KernelBinary> bin = isa::assemble(gen->assembly, "expand");
-  ASSERT_TRUE(bin.ok()) << bin.error().message;
-  sim::SimOptions options;
-  options.mode = sim::SimMode::Timing;
-  options.checkRaces = true;
-  Expected<sim::RunResult> run = dev.run(*bin, {ps, po}, options);
-  ASSERT_TRUE(run.ok()) << run.error().message;
-  std::vector<float> got = dev.read<float>(po, size_t(outCount));
-  for (int64_t i = 0; i < outCount; ++i) {
-    int64_t rest = i, from = 0;
-    for (size_t d = out.size(); d-- > 0;) {
-      from += (rest % out[d]) * k.strides[d];
-      rest /= out[d];
-    }
-    ASSERT_EQ(got[size_t(i)], src[size_t(from)]) << "element " << i;
-  }
-}
-
-TEST(ExpandKernel, BroadcastPatterns) {
-  runExpand({3, 1}, {3, 5});          // each element repeated along the last axis
-  runExpand({1, 5}, {3, 5});          // a row repeated
-  runExpand({2, 1, 4}, {2, 3, 4});    // rows of 4 repeated in the middle
-  runExpand({5}, {2, 3, 5});          // rank extension
-  runExpand({3, 1, 1}, {3, 70, 2});   // long repeat runs (two repeats of 64 lanes)
-  runExpand({1}, {9000});             // one element, more than one DMA piece
-}
-
-TEST(ExpandKernel, TooManyPiecesIsAnError) {
-  ExpandKernel k;
-  k.name = "wide";
-  k.shape = {4096, 2};
-  k.strides = {1, 0};
-  Expected<GeneratedKernel> gen = generateExpand(edge(), k);
-  ASSERT_FALSE(gen.ok());
-  EXPECT_NE(gen.error().message.find("4096 DMA pieces"), std::string::npos) << gen.error().message;
 }
 
 } // namespace

@@ -241,8 +241,16 @@ def Graph_SliceOp : Graph_Op<"slice", [Pure], "dma", kDma> {
 }
 
 def Graph_PadOp : Graph_Op<"pad", [Pure], "dma", kDma> {
-  let summary = "constant padding (ONNX pads order: all begins, then all ends)";
-  let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$pads, F32Attr:$value);
+  let summary = "padding (ONNX pads order: all begins, then all ends; mode constant, edge or reflect)";
+  let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$pads, F32Attr:$value,
+                   DefaultValuedStrAttr<StrAttr, "constant">:$mode);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Graph_TriluOp : Graph_Op<"trilu", [Pure], "dma", kDma> {
+  let summary = "upper or lower triangle of the last two axes (diagonal offset k), the rest zero";
+  let arguments = (ins AnyRankedTensor:$input, BoolAttr:$upper, I64Attr:$k);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }

@@ -1,0 +1,120 @@
+// The data-movement kernels on the simulator with the race detector on: numpy broadcasting by DMA
+// (expand) against index arithmetic, and segment copies/fills of unaligned lengths (Slice, Pad,
+// Split, Trilu) byte for byte.
+#include "fractal/compiler/Codegen/KernelTemplates.h"
+
+#include "../sim/SimTestUtil.h"
+
+using namespace fractal;
+using namespace fractal::codegen;
+using namespace fractal::sim::testing;
+
+namespace {
+
+// Assembles `gen` and runs it in timing mode with the simulator's race detector on.
+void runRaceChecked(Device &dev, const GeneratedKernel &gen, const char *name, const std::vector<uint64_t> &args) {
+  Expected<isa::KernelBinary> bin = isa::assemble(gen.assembly, name);
+  ASSERT_TRUE(bin.ok()) << bin.error().message;
+  sim::SimOptions options;
+  options.mode = sim::SimMode::Timing;
+  options.checkRaces = true;
+  Expected<sim::RunResult> run = dev.run(*bin, args, options);
+  ASSERT_TRUE(run.ok()) << run.error().message;
+}
+
+} // namespace
+
+namespace {
+
+// Broadcasting by DMA against index arithmetic, with the race detector on.
+void runExpand(std::vector<int64_t> in, std::vector<int64_t> out) {
+  ExpandKernel k;
+  k.name = k.node = "expand";
+  k.shape = out;
+  k.strides.assign(out.size(), 0);
+  int64_t stride = 1, inCount = 1, outCount = 1;
+  for (size_t i = 0; i < in.size(); ++i) { // in right-aligned to out
+    const size_t d = in.size() - 1 - i, o = out.size() - 1 - i;
+    k.strides[o] = in[d] == 1 ? 0 : stride;
+    stride *= in[d];
+  }
+  for (int64_t d : in) inCount *= d;
+  for (int64_t d : out) outCount *= d;
+  Expected<GeneratedKernel> gen = generateExpand(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  const size_t slack = size_t(kTailSlackBytes / 4);
+  std::vector<float> src(size_t(inCount) + slack);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = float(i) * 1.5f - 7.0f;
+  Device dev(edge());
+  uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<float>(size_t(outCount) + slack, -99.0f));
+  runRaceChecked(dev, *gen, "expand", {ps, po});
+  if (::testing::Test::HasFatalFailure()) return;
+  std::vector<float> got = dev.read<float>(po, size_t(outCount));
+  for (int64_t i = 0; i < outCount; ++i) {
+    int64_t rest = i, from = 0;
+    for (size_t d = out.size(); d-- > 0;) {
+      from += (rest % out[d]) * k.strides[d];
+      rest /= out[d];
+    }
+    ASSERT_EQ(got[size_t(i)], src[size_t(from)]) << "element " << i;
+  }
+}
+
+TEST(ExpandKernel, BroadcastPatterns) {
+  runExpand({3, 1}, {3, 5});          // each element repeated along the last axis
+  runExpand({1, 5}, {3, 5});          // a row repeated
+  runExpand({2, 1, 4}, {2, 3, 4});    // rows of 4 repeated in the middle
+  runExpand({5}, {2, 3, 5});          // rank extension
+  runExpand({3, 1, 1}, {3, 70, 2});   // long repeat runs (two repeats of 64 lanes)
+  runExpand({1}, {9000});             // one element, more than one DMA piece
+}
+
+TEST(ExpandKernel, TooManyPiecesIsAnError) {
+  ExpandKernel k;
+  k.name = "wide";
+  k.shape = {4096, 2};
+  k.strides = {1, 0};
+  Expected<GeneratedKernel> gen = generateExpand(edge(), k);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_NE(gen.error().message.find("4096 DMA pieces"), std::string::npos) << gen.error().message;
+}
+
+} // namespace
+
+namespace {
+
+// Segment copies and fills of unaligned lengths tiling the output, with the race detector on.
+TEST(SegmentCopyKernel, CopiesAndFillsTileTheOutput) {
+  SegmentCopyKernel k;
+  k.name = k.node = "segments";
+  k.fillWord = 0x3f800000; // 1.0f
+  // dst ranges: [0,12) copy from 40, [12,20) fill, [20,64) copy from 4 (merges with the next),
+  // [64,100) copy from 48, [100,140) fill, and a 40 KiB copy (two pieces).
+  k.segments = {{40, 0, 12}, {-1, 12, 8}, {4, 20, 44}, {48, 64, 36}, {-1, 100, 40}, {0, 140, 40960}};
+  k.totalBytes = 140 + 40960;
+  Expected<GeneratedKernel> gen = generateSegmentCopy(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  std::vector<uint8_t> src(41000 + kTailSlackBytes);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = uint8_t(i * 37 + 11);
+  Device dev(edge());
+  uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<uint8_t>(size_t(k.totalBytes + kTailSlackBytes), 0xee));
+  runRaceChecked(dev, *gen, "segments", {ps, po});
+  if (::testing::Test::HasFatalFailure()) return;
+  std::vector<uint8_t> got = dev.read<uint8_t>(po, size_t(k.totalBytes));
+  const uint8_t one[4] = {0x00, 0x00, 0x80, 0x3f};
+  for (const auto &sg : k.segments)
+    for (int64_t b = 0; b < sg.bytes; ++b)
+      ASSERT_EQ(got[size_t(sg.dst + b)], sg.src < 0 ? one[(sg.dst + b) % 4] : src[size_t(sg.src + b)]) << "byte " << sg.dst + b;
+}
+
+TEST(SegmentCopyKernel, SegmentsThatLeaveAGapAreRejected) {
+  SegmentCopyKernel k;
+  k.name = "gap";
+  k.segments = {{0, 0, 8}, {16, 16, 8}};
+  k.totalBytes = 24;
+  Expected<GeneratedKernel> gen = generateSegmentCopy(edge(), k);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_NE(gen.error().message.find("gap or overlap at byte 8"), std::string::npos) << gen.error().message;
+}
+
+} // namespace

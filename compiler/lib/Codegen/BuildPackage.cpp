@@ -428,6 +428,7 @@ private:
           });
         })
         .Case<g::TriluOp>([&](auto o) { trilu(op, o); })
+        .Case<g::NllLossOp>([&](auto o) { nllLoss(op, o); })
         .Case<g::ArgReduceOp>([&](auto o) {
           const bool max = o.getKind() == "max";
           const int64_t axis = o.getAxis();
@@ -970,6 +971,67 @@ private:
         segments.push_back({firstKept ? -1 : at + split * size, at + split * size, (cols - split) * size});
       }
     segmentTask(op, "Trilu", o.getInput(), std::move(segments), 0);
+  }
+
+  // NegativeLogLikelihoodLoss: the scalar unit gathers x = input[n, t, d] and w = weight[t]
+  // (LossKernels.cpp), the vector unit forms -x * w, then sums it (sum), or divides that sum by
+  // the sum of w (mean).
+  void nllLoss(mlir::Operation &op, g::NllLossOp o) {
+    if (!isF32(o.getInput()) || (o.getWeight() && !isF32(o.getWeight())))
+      return unsupported(op, "only float32 losses have a kernel");
+    if (!llvm::cast<mlir::RankedTensorType>(o.getTarget().getType()).getElementType().isInteger(64))
+      return unsupported(op, "only int64 targets have a kernel");
+    const std::vector<int64_t> in = shapeOf(o.getInput());
+    NllGatherKernel g;
+    g.name = opName(op);
+    g.node = joined(onnxNodeNames(op.getLoc()));
+    g.n = in[0];
+    g.c = in[1];
+    for (size_t d = 2; d < in.size(); ++d) g.d *= in[d];
+    g.hasWeight = bool(o.getWeight());
+    g.hasIgnore = o.getIgnoreIndex().has_value();
+    if (g.hasIgnore) g.ignoreIndex = *o.getIgnoreIndex();
+    const int64_t m = g.n * g.d;
+    std::vector<uint32_t> args;
+    if (!require(op, {o.getInput(), o.getTarget()}, args)) return;
+    if (o.getWeight() && !require(op, {o.getWeight()}, args)) return;
+    Expected<GeneratedKernel> gather = generateNllGather(config_, g);
+    if (!gather) return unsupported(op, gather.error().message);
+    const uint32_t x = scratch(opName(op) + "/picked", DType::F32, {m}), w = scratch(opName(op) + "/weights", DType::F32, {m});
+    args.push_back(x);
+    args.push_back(w);
+    addKernelTask(op, "NllGather", *gather, std::move(args));
+    const std::string reduction = o.getReduction().str();
+    const uint32_t loss = reduction == "none" ? result(op) : scratch(opName(op) + "/losses", DType::F32, {m});
+    ElementwiseKernel k;
+    k.numInputs = 2;
+    k.elements = m;
+    k.scalars = {-1.0f};
+    k.body = {"vmul.f32 {out}, {in0}, {in1}, repeat={rep}", "vmuls.f32 {out}, {out}, {s0}, repeat={rep}"};
+    elementwise(op, "Mul", std::move(k), {x, w, loss});
+    if (reduction == "none") return;
+    auto sum = [&](uint32_t from, uint32_t to) {
+      ReduceKernel r;
+      r.name = opName(op) + " (sum)";
+      r.node = joined(onnxNodeNames(op.getLoc()));
+      r.kind = ReduceKernel::Kind::Sum;
+      r.r = m;
+      Expected<GeneratedKernel> gen = generateReduce(config_, r);
+      if (!gen) return problems_.push_back(gen.error().message);
+      tailSlack_.insert(from);
+      tailSlack_.insert(to);
+      addKernelTask(op, "ReduceSum", *gen, {from, to});
+    };
+    if (reduction == "sum") return sum(loss, result(op));
+    const uint32_t total = scratch(opName(op) + "/loss_sum", DType::F32, {1});
+    const uint32_t weightTotal = scratch(opName(op) + "/weight_sum", DType::F32, {1});
+    sum(loss, total);
+    sum(w, weightTotal);
+    ElementwiseKernel div;
+    div.numInputs = 2;
+    div.elements = 1;
+    div.body = {"vdiv.f32 {out}, {in0}, {in1}, repeat={rep}"};
+    elementwise(op, "Div", std::move(div), {total, weightTotal, result(op)});
   }
 
   // LayerNormalization over the trailing axes: one lane-reduction kernel per row (ReduceKernels.cpp)

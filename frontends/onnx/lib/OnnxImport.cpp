@@ -384,6 +384,16 @@ private:
       axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
       bind(b_.create<g::ReduceOp>(loc, out(), in(0), b_.getStringAttr(kinds.at(op)), i64s(axes),
                                   b_.getBoolAttr(intAttr(n, "keepdims", 1) != 0)));
+    } else if (op == "NegativeLogLikelihoodLoss" || op == "SoftmaxCrossEntropyLoss") {
+      Value logProb = in(0);
+      if (op == "SoftmaxCrossEntropyLoss") { // log_softmax over the classes, then the NLL
+        logProb = b_.create<g::SoftmaxOp>(loc, in(0).getType(), in(0), b_.getStringAttr("log_softmax"), i64s({1}));
+        if (n.output_size() > 1 && !n.output(1).empty()) values_[n.output(1)] = logProb;
+      }
+      const auto *ignore = attr(n, "ignore_index");
+      bind(b_.create<g::NllLossOp>(loc, out(), logProb, in(1), hasInput(2) ? in(2) : Value(),
+                                   b_.getStringAttr(stringAttr(n, "reduction", "mean")),
+                                   ignore ? b_.getI64IntegerAttr(ignore->i()) : IntegerAttr()));
     } else if (op == "ArgMax" || op == "ArgMin") {
       int64_t axis = intAttr(n, "axis", 0);
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();

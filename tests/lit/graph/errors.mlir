@@ -135,3 +135,11 @@ func.func @bad_arg_reduce(%a: tensor<3x4xf32>) -> tensor<3xf32> {
   %r = graph.arg_reduce %a {kind = "min", axis = 1 : i64, keepdims = false, select_last_index = true} : (tensor<3x4xf32>) -> tensor<3xf32>
   return %r : tensor<3xf32>
 }
+
+// -----
+
+func.func @bad_nll_target(%x: tensor<3x5xf32>, %t: tensor<5xi64>) -> tensor<f32> {
+  // expected-error @+1 {{target must have the input's shape without the class axis}}
+  %l = graph.nll_loss %x, %t {reduction = "sum"} : (tensor<3x5xf32>, tensor<5xi64>) -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -54,3 +54,12 @@ func.func @arg_reduce(%a: tensor<3x4xf32>) -> tensor<3x1xi64> {
   %r = graph.arg_reduce %a {kind = "max", axis = 1 : i64, keepdims = true, select_last_index = false} : (tensor<3x4xf32>) -> tensor<3x1xi64>
   return %r : tensor<3x1xi64>
 }
+
+// CHECK-LABEL: func.func @loss_and_trilu
+func.func @loss_and_trilu(%x: tensor<3x5x2xf32>, %t: tensor<3x2xi64>, %w: tensor<5xf32>) -> (tensor<f32>, tensor<3x5x2xf32>) {
+  // CHECK: graph.nll_loss %{{.*}}, %{{.*}}, %{{.*}} {ignore_index = -1 : i64, reduction = "mean"}
+  %l = graph.nll_loss %x, %t, %w {reduction = "mean", ignore_index = -1 : i64} : (tensor<3x5x2xf32>, tensor<3x2xi64>, tensor<5xf32>) -> tensor<f32>
+  // CHECK: graph.trilu %{{.*}} {k = 1 : i64, upper = false}
+  %u = graph.trilu %x {upper = false, k = 1 : i64} : (tensor<3x5x2xf32>) -> tensor<3x5x2xf32>
+  return %l, %u : tensor<f32>, tensor<3x5x2xf32>
+}

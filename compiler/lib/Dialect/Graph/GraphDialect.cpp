@@ -168,6 +168,24 @@ LogicalResult LayerNormOp::verify() {
   return verifySameShape(*this, true);
 }
 
+LogicalResult NllLossOp::verify() {
+  auto in = ranked(getInput()), target = ranked(getTarget()), out = ranked(getResult());
+  if (getReduction() != "none" && getReduction() != "sum" && getReduction() != "mean")
+    return emitOpError("unknown reduction '") << getReduction() << "'";
+  if (in.getRank() < 2)
+    return emitOpError("input must be [N, C, ...]");
+  SmallVector<int64_t> expected;
+  for (int64_t d = 0; d < in.getRank(); ++d)
+    if (d != 1) expected.push_back(in.getDimSize(d));
+  if (target.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError("target must have the input's shape without the class axis");
+  if (getWeight() && ranked(getWeight()).getShape() != ArrayRef<int64_t>{in.getDimSize(1)})
+    return emitOpError("weight must hold one value per class");
+  if (out.getShape() != (getReduction() == "none" ? ArrayRef<int64_t>(expected) : ArrayRef<int64_t>{}))
+    return emitOpError("result must be the per-target losses (reduction none) or a scalar");
+  return success();
+}
+
 LogicalResult GlobalAvgPoolOp::verify() {
   auto in = ranked(getInput()), out = ranked(getResult());
   if (in.getRank() < 3 || out.getRank() != in.getRank())

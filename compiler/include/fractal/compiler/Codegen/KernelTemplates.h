@@ -243,4 +243,17 @@ struct SegmentCopyKernel {
 constexpr int64_t kMaxSegmentPieces = 2048;
 Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const SegmentCopyKernel &k);
 
+// The gather of NegativeLogLikelihoodLoss on the scalar unit: for each of the m = n * d targets
+// t = target[i] (int64; input is [n, c, d] f32), x[i] = input[i / d, t, i % d] and w[i] =
+// weight[t] (1.0 without weights); both 0 when t == ignoreIndex, and x NaN when t is outside
+// [0, c) (ONNX leaves it undefined; NaN keeps it visible). The vector unit then forms
+// -x * w and the reductions. Arguments: input, target, [weight], x, w.
+struct NllGatherKernel {
+  std::string name, node;
+  int64_t n = 1, c = 1, d = 1;
+  bool hasWeight = false, hasIgnore = false;
+  int64_t ignoreIndex = -100;
+};
+Expected<GeneratedKernel> generateNllGather(const ChipConfig &config, const NllGatherKernel &k);
+
 } // namespace fractal::codegen

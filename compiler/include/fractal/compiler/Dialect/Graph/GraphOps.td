@@ -206,6 +206,21 @@ def Graph_LayerNormOp : Graph_Op<"layer_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Graph_NllLossOp : Graph_Op<"nll_loss", [Pure]> {
+  let summary = "negative log-likelihood loss (reduction: none, sum, mean)";
+  let description = [{
+    ONNX NegativeLogLikelihoodLoss: input [N, C, d...] (log-probabilities), target [N, d...]
+    int64, optional weight [C]. The target gather runs on the scalar unit, the products and sums
+    on the vector unit. SoftmaxCrossEntropyLoss imports as graph.softmax (log_softmax over axis
+    1) followed by this op.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$target, Optional<AnyRankedTensor>:$weight,
+                   StrAttr:$reduction, OptionalAttr<I64Attr>:$ignore_index);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $target (`,` $weight^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 //===--- data movement -----------------------------------------------------------------------===//
 
 def Graph_ConcatOp : Graph_Op<"concat", [Pure], "dma", kDma> {

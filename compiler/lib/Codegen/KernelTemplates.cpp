@@ -183,7 +183,8 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     << (k.transB ? "^T" : "") << ", tiles " << mt << "x" << kt << "x" << nt << (panel ? ", A panel in L1" : "")
     << ", double-buffered; " << items << " work item(s) on " << blockDim << " block(s)\n";
   s << "# flags: mte2->mte1 #p slot p loaded; mte1->mte2 #2+p slot p free; mte1->m #p L0 half p loaded;\n"
-    << "# m->mte1 #2+p L0 half p free; m->fix #q tile q done; fix->m #2+q L0C half q free (p, q = 0/1).\n";
+    << "# m->mte1 #2+p L0 half p free; m->fix #q tile q done; fix->m #2+q L0C half q free (p, q = 0/1);\n"
+    << "# mte1->mte2 #4 the A panel is free (read by the previous item).\n";
   s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
   s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
   int argC = 2;
@@ -204,13 +205,11 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     s << "  muli x19, x16, " << k.strideC * outBytes << "\n  add x19, x19, x5\n";
     s << "  muli x8, x15, " << ldc * outBytes << "\n  add x19, x19, x8\n";
     const int64_t mcp = roundUp(mc, 16);
-    // Every buffer starts free.
-    s << "  set_flag mte1, mte2, 2\n  set_flag mte1, mte2, 3\n  set_flag m, mte1, 2\n  set_flag m, mte1, 3\n"
-      << "  set_flag fix, m, 2\n  set_flag fix, m, 3\n";
-    if (panel) { // the whole A panel, NZ (transA: NZ of A^T), once per item; step 0's "loaded"
-                 // flag, set by MTE2 after it, covers it too (one MTE2 queue, in order). Loading it
-                 // slice by slice during the first N tile measured slower (that tile turns DMA-bound).
-      s << "  li x9, " << l1Panel << "\n";
+    if (panel) { // the whole A panel, NZ (transA: NZ of A^T), once per item, after MTE1 has read
+                 // the previous item's (#4); step 0's "loaded" flag, set by MTE2 after it, covers it
+                 // too (one MTE2 queue, in order). Loading it slice by slice during the first N tile
+                 // measured slower (that tile turns DMA-bound).
+      s << "  wait_flag mte1, mte2, 4\n  li x9, " << l1Panel << "\n";
       if (!k.transA)
         s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << mc << ", cols=" << k.k << ", src_stride=" << k.k
           << ", dst_rows=" << mcp << "\n";
@@ -299,14 +298,17 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
         ++tile;
       }
     }
-    // Consume the last "free" flags, then drain every pipe: the next item sets them again, which
-    // must not overtake these waits on the other pipes.
-    s << "  wait_flag mte1, mte2, 2\n  wait_flag mte1, mte2, 3\n  wait_flag m, mte1, 2\n  wait_flag m, mte1, 3\n"
-      << "  wait_flag fix, m, 2\n  wait_flag fix, m, 3\n  barrier all\n";
+    // No drain between items: the next item's first steps load while this one's last tiles are
+    // still in the cube and FixPipe (the per-buffer flags order every hand-over); only the panel
+    // waits until MTE1 is done with this item's.
+    if (panel) s << "  set_flag mte1, mte2, 4\n";
   };
 
-  // Items round-robin over the blocks; the last M tile of each product may be short.
+  // Items round-robin over the blocks; the last M tile of each product may be short. Every
+  // buffer starts free (and the panel area); the "free" flags are consumed after the last item.
   const int64_t tailRows = k.m - (mTiles - 1) * mt;
+  s << "  set_flag mte1, mte2, 2\n  set_flag mte1, mte2, 3\n  set_flag m, mte1, 2\n  set_flag m, mte1, 3\n"
+    << "  set_flag fix, m, 2\n  set_flag fix, m, 3\n" << (panel ? "  set_flag mte1, mte2, 4\n" : "");
   s << "loop:\n  bge x6, x14, done\n";
   s << "  li x8, " << mTiles << "\n  div x16, x6, x8\n  rem x15, x6, x8\n";
   if (mTiles > 1) { // full tiles exist (a single short tile has only the tail path)
@@ -320,7 +322,8 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     item(tailRows);
     s << "  add x6, x6, x7\n  jmp loop\n";
   }
-  s << "done:\n  end\n";
+  s << "done:\n  wait_flag mte1, mte2, 2\n  wait_flag mte1, mte2, 3\n  wait_flag m, mte1, 2\n  wait_flag m, mte1, 3\n"
+    << "  wait_flag fix, m, 2\n  wait_flag fix, m, 3\n" << (panel ? "  wait_flag mte1, mte2, 4\n" : "") << "  end\n";
   return GeneratedKernel{s.str(), blockDim};
 }
 

@@ -3,13 +3,14 @@
 // slices that do not fit L0A at once), several N tiles, padding, strides, dilations, batches.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
-#include "../sim/SimTestUtil.h"
+#include "CodegenTestUtil.h"
 
 namespace {
 
 using namespace fractal;
 using namespace fractal::codegen;
 using namespace fractal::sim::testing;
+using namespace fractal::codegen::testing;
 
 struct Case {
   const char *name;
@@ -61,14 +62,7 @@ void runCase(const Case &c, bool checkRaces) {
   Device dev(config);
   uint64_t in = dev.buffer(input), wt = dev.buffer(packed), bs = dev.buffer(bias);
   uint64_t out = dev.buffer(std::vector<uint16_t>(size_t(k.n * k.ho * k.wo * k.cop), 0x7e00));
-  Expected<isa::KernelBinary> bin = isa::assemble(gen->assembly, c.name);
-  ASSERT_TRUE(bin.ok()) << bin.error().message;
-  sim::SimOptions options;
-  options.mode = sim::SimMode::Functional;
-  options.blockDim = gen->blockDim;
-  options.checkRaces = checkRaces;
-  Expected<sim::RunResult> r = dev.run(*bin, {in, wt, bs, out}, options);
-  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(runGenerated(dev, *gen, c.name, {in, wt, bs, out}, checkRaces));
   std::vector<uint16_t> got = dev.read<uint16_t>(out, size_t(k.n * k.ho * k.wo * k.cop));
 
   int bad = 0;
@@ -137,16 +131,66 @@ TEST(ElementwiseKernel, DoubleBufferedChunksWithShortTail) {
   }
   Device dev(config);
   uint64_t pa = dev.buffer(a), pb = dev.buffer(b), pc = dev.buffer(std::vector<float>(padded, -1.0f));
-  Expected<isa::KernelBinary> bin = isa::assemble(gen->assembly, "add_scaled");
-  ASSERT_TRUE(bin.ok()) << bin.error().message;
-  sim::SimOptions options;
-  options.mode = sim::SimMode::Timing;
-  options.blockDim = gen->blockDim;
-  options.checkRaces = true;
-  Expected<sim::RunResult> r = dev.run(*bin, {pa, pb, pc}, options);
-  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(runGenerated(dev, *gen, "add_scaled", {pa, pb, pc}, true));
   EXPECT_EQ(gen->blockDim, 2);
   std::vector<float> c = dev.read<float>(pc, padded);
   for (size_t i = 0; i < size_t(k.elements); ++i)
     ASSERT_EQ(c[i], (a[i] + b[i]) * 0.5f) << "element " << i;
 }
+
+namespace {
+
+// The matmul kernel with several work items per core (items pipelined: no drain between them),
+// the last M tile short, with and without the A panel in L1: results against a double-precision
+// reference on the same fp16 inputs, and no races between pipes.
+void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, bool bias) {
+  MatMulKernel k;
+  k.name = k.node = "matmul_" + std::to_string(m) + "x" + std::to_string(kk) + "x" + std::to_string(n);
+  k.m = m;
+  k.k = kk;
+  k.n = n;
+  k.transB = transB;
+  k.batch = batch;
+  k.strideA = m * kk;
+  k.strideB = kk * n;
+  k.strideC = m * n;
+  k.hasBias = bias;
+  const ChipConfig config = edge();
+  Expected<GeneratedKernel> gen = generateMatMul(config, k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  std::vector<uint16_t> a = randomHalves(size_t(batch * m * kk), 3), b = randomHalves(size_t(batch * kk * n), 4);
+  std::vector<float> biasValues(size_t((n + 15) / 16 * 16), 0.0f);
+  for (int64_t j = 0; j < n; ++j) biasValues[size_t(j)] = 0.25f * float(j % 9) - 1.0f;
+  Device dev(config);
+  uint64_t pa = dev.buffer(a), pb = dev.buffer(b), pbias = dev.buffer(biasValues);
+  uint64_t pc = dev.buffer(std::vector<float>(size_t(batch * m * n), -5.0f));
+  std::vector<uint64_t> args = {pa, pb};
+  if (bias) args.push_back(pbias);
+  args.push_back(pc);
+  ASSERT_TRUE(runGenerated(dev, *gen, k.name, args, true));
+  std::vector<float> c = dev.read<float>(pc, size_t(batch * m * n));
+  int bad = 0;
+  for (int64_t p = 0; p < batch; ++p)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = bias ? biasValues[size_t(j)] : 0.0, magnitude = std::fabs(sum);
+        for (int64_t t = 0; t < kk; ++t) {
+          const double av = isa::halfToFloatReference(a[size_t(p * m * kk + i * kk + t)]);
+          const double bv = isa::halfToFloatReference(b[size_t(p * kk * n + (transB ? j * kk + t : t * n + j))]);
+          sum += av * bv;
+          magnitude += std::fabs(av * bv);
+        }
+        const double got = c[size_t(p * m * n + i * n + j)];
+        if (!(std::fabs(got - sum) <= 1e-5 * magnitude + 1e-6) && bad++ < 5)
+          ADD_FAILURE() << k.name << ": product " << p << " (" << i << "," << j << "): got " << got << ", expected " << sum;
+      }
+  EXPECT_EQ(bad, 0) << k.name;
+}
+
+TEST(MatMulKernel, PipelinedItemsMatchTheReferenceWithoutRaces) {
+  runMatMul(1, 600, 200, 300, false, false); // 3 M tiles (short last) on 2 cores, A panel in L1
+  runMatMul(1, 1100, 64, 48, false, false);  // 5 short items: the next panel load meets the last reads
+  runMatMul(2, 100, 96, 40, true, true);     // batched, B transposed, bias; one item per product
+}
+
+} // namespace

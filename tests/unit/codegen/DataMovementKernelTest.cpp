@@ -3,26 +3,13 @@
 // Split, Trilu) byte for byte.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
-#include "../sim/SimTestUtil.h"
+#include "CodegenTestUtil.h"
 
 using namespace fractal;
 using namespace fractal::codegen;
 using namespace fractal::sim::testing;
+using namespace fractal::codegen::testing;
 
-namespace {
-
-// Assembles `gen` and runs it in timing mode with the simulator's race detector on.
-void runRaceChecked(Device &dev, const GeneratedKernel &gen, const char *name, const std::vector<uint64_t> &args) {
-  Expected<isa::KernelBinary> bin = isa::assemble(gen.assembly, name);
-  ASSERT_TRUE(bin.ok()) << bin.error().message;
-  sim::SimOptions options;
-  options.mode = sim::SimMode::Timing;
-  options.checkRaces = true;
-  Expected<sim::RunResult> run = dev.run(*bin, args, options);
-  ASSERT_TRUE(run.ok()) << run.error().message;
-}
-
-} // namespace
 
 namespace {
 
@@ -47,8 +34,7 @@ void runExpand(std::vector<int64_t> in, std::vector<int64_t> out) {
   for (size_t i = 0; i < src.size(); ++i) src[i] = float(i) * 1.5f - 7.0f;
   Device dev(edge());
   uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<float>(size_t(outCount) + slack, -99.0f));
-  runRaceChecked(dev, *gen, "expand", {ps, po});
-  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_TRUE(runGenerated(dev, *gen, "expand", {ps, po}, true));
   std::vector<float> got = dev.read<float>(po, size_t(outCount));
   for (int64_t i = 0; i < outCount; ++i) {
     int64_t rest = i, from = 0;
@@ -98,8 +84,7 @@ TEST(SegmentCopyKernel, CopiesAndFillsTileTheOutput) {
   for (size_t i = 0; i < src.size(); ++i) src[i] = uint8_t(i * 37 + 11);
   Device dev(edge());
   uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<uint8_t>(size_t(k.totalBytes + kTailSlackBytes), 0xee));
-  runRaceChecked(dev, *gen, "segments", {ps, po});
-  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_TRUE(runGenerated(dev, *gen, "segments", {ps, po}, true));
   std::vector<uint8_t> got = dev.read<uint8_t>(po, size_t(k.totalBytes));
   const uint8_t one[4] = {0x00, 0x00, 0x80, 0x3f};
   for (const auto &sg : k.segments)

@@ -4,7 +4,7 @@
 // have just the tail slack the memory plan gives, so a store or load past it would fault.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
-#include "../sim/SimTestUtil.h"
+#include "CodegenTestUtil.h"
 
 #include <cmath>
 
@@ -13,6 +13,7 @@ namespace {
 using namespace fractal;
 using namespace fractal::codegen;
 using namespace fractal::sim::testing;
+using namespace fractal::codegen::testing;
 using Kind = ReduceKernel::Kind;
 
 std::vector<double> reference(Kind kind, const std::vector<float> &x, int64_t outer, int64_t r, int64_t inner) {
@@ -72,14 +73,7 @@ void runCase(Kind kind, int64_t outer, int64_t r, int64_t inner, bool checkRaces
   padded.resize(x.size() + slack, 0.0f);
   Device dev(config);
   uint64_t in = dev.buffer(padded), out = dev.buffer(std::vector<float>(outCount + slack, -7.0f));
-  Expected<isa::KernelBinary> bin = isa::assemble(gen->assembly, name);
-  ASSERT_TRUE(bin.ok()) << bin.error().message << "\n" << gen->assembly;
-  sim::SimOptions options;
-  options.mode = checkRaces ? sim::SimMode::Timing : sim::SimMode::Functional;
-  options.blockDim = gen->blockDim;
-  options.checkRaces = checkRaces;
-  Expected<sim::RunResult> run = dev.run(*bin, {in, out}, options);
-  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(runGenerated(dev, *gen, name, {in, out}, checkRaces));
   std::vector<float> got = dev.read<float>(out, outCount);
   std::vector<double> want = reference(kind, x, outer, r, inner);
   int bad = 0;
@@ -149,13 +143,7 @@ void runLayerNorm(int64_t outer, int64_t r, bool checkRaces) {
   uint64_t py = dev.buffer(std::vector<float>(size_t(outer * r) + slack, -7.0f));
   uint64_t pm = dev.buffer(std::vector<float>(size_t(outer) + slack, -7.0f));
   uint64_t pi = dev.buffer(std::vector<float>(size_t(outer) + slack, -7.0f));
-  Expected<isa::KernelBinary> bin = isa::assemble(gen->assembly, k.name);
-  ASSERT_TRUE(bin.ok()) << bin.error().message;
-  sim::SimOptions options;
-  options.mode = checkRaces ? sim::SimMode::Timing : sim::SimMode::Functional;
-  options.checkRaces = checkRaces;
-  Expected<sim::RunResult> run = dev.run(*bin, {px, ps, pb, py, pm, pi}, options);
-  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(runGenerated(dev, *gen, k.name, {px, ps, pb, py, pm, pi}, checkRaces));
   std::vector<float> y = dev.read<float>(py, size_t(outer * r)), mean = dev.read<float>(pm, size_t(outer)),
                      inv = dev.read<float>(pi, size_t(outer));
   int bad = 0;
@@ -208,15 +196,9 @@ void runArg(Kind kind, int64_t outer, int64_t r, int64_t inner, bool last) {
   uint64_t px = dev.buffer(x), pi = dev.buffer(iota);
   uint64_t po = dev.buffer(std::vector<float>((hard ? n : 2 * outs) + slack, -7.0f));
   uint64_t ps = dev.buffer(std::vector<int32_t>(outs + slack, -1));
-  Expected<isa::KernelBinary> bin = isa::assemble(gen->assembly, k.name);
-  ASSERT_TRUE(bin.ok()) << bin.error().message;
-  sim::SimOptions options;
-  options.mode = sim::SimMode::Timing;
-  options.checkRaces = true;
   std::vector<uint64_t> args = {px, pi, po};
   if (!hard) args.push_back(ps);
-  Expected<sim::RunResult> run = dev.run(*bin, args, options);
-  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(runGenerated(dev, *gen, k.name, args, true));
   std::vector<int64_t> got = dev.read<int64_t>(po, hard ? 0 : outs);
   std::vector<float> gotHard = dev.read<float>(po, hard ? n : 0);
   for (int64_t o = 0; o < outer; ++o)

@@ -38,13 +38,16 @@ L2Cache::L2Cache(sc_core::sc_module_name name, const ChipConfig &config)
   ways_ = std::min<uint64_t>(16, lines);
   sets_ = std::max<uint64_t>(1, lines / ways_);
   cores.register_b_transport(this, &L2Cache::b_transport);
+  tags_.assign(sets_ * ways_, UINT64_MAX);
+  lastUse_.assign(sets_ * ways_, 0);
   reset();
 }
 
+// Empties the cache in O(1) (it runs before every kernel launch): lines last used before now are
+// stale — never hits, and the first victims since their stamps are the oldest.
 void L2Cache::reset() {
-  tags_.assign(sets_ * ways_, UINT64_MAX);
-  lastUse_.assign(sets_ * ways_, 0);
-  clock_ = hits_ = misses_ = 0;
+  validAfter_ = clock_;
+  hits_ = misses_ = 0;
 }
 
 bool L2Cache::lookup(uint64_t line, bool allocate) {
@@ -53,7 +56,7 @@ bool L2Cache::lookup(uint64_t line, bool allocate) {
   uint64_t *use = &lastUse_[set * ways_];
   ++clock_;
   for (uint64_t w = 0; w < ways_; ++w)
-    if (tags[w] == line) {
+    if (tags[w] == line && use[w] > validAfter_) {
       use[w] = clock_;
       return true;
     }

@@ -64,9 +64,10 @@ private:
   bool lookup(uint64_t line, bool allocate);
   const ChipConfig &config_;
   uint64_t lineBytes_, sets_, ways_;
-  std::vector<uint64_t> tags_;     // sets_ * ways_, UINT64_MAX = empty
+  std::vector<uint64_t> tags_;     // sets_ * ways_, UINT64_MAX = never used
   std::vector<uint64_t> lastUse_;  // LRU stamps
-  uint64_t clock_ = 0;
+  uint64_t clock_ = 0;       // never reset: stamps only grow
+  uint64_t validAfter_ = 0;  // lines stamped at or before this are empty (see reset)
   uint64_t hits_ = 0, misses_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include "fractal/isa/Numerics.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 namespace fractal::sim::detail {
@@ -41,14 +42,17 @@ Operand vectorOperand(CoreState &core, const DispatchedOp &op, const char *name,
   uint64_t span = repeat == 0 ? 0 : (repeat - 1) * rep * kBlock + (blocks - 1) * blk * kBlock + kBlock;
   size_t i = op.inst.operandIndex(name);
   o.base = core.local(op.inst.spaces[i], op.address(i), span, name);
-  fx.touched(op.inst.spaces[i], op.address(i), span, std::string(name) == "dst");
+  fx.touched(op.inst.spaces[i], op.address(i), span, std::strcmp(name, "dst") == 0);
   return o;
 }
 
 // The operand's strides from the instruction (`dst_blk`/`dst_rep`, `src0_blk`/`src0_rep`, ...).
-std::pair<uint64_t, uint64_t> strides(const DispatchedOp &op, const std::string &name) {
-  return {static_cast<uint64_t>(op.inst.operand((name + "_blk").c_str())),
-          static_cast<uint64_t>(op.inst.operand((name + "_rep").c_str()))};
+// (Names built on the stack: this runs for every vector instruction.)
+std::pair<uint64_t, uint64_t> strides(const DispatchedOp &op, const char *name) {
+  char blk[16], rep[16];
+  std::snprintf(blk, sizeof blk, "%s_blk", name);
+  std::snprintf(rep, sizeof rep, "%s_rep", name);
+  return {static_cast<uint64_t>(op.inst.operand(blk)), static_cast<uint64_t>(op.inst.operand(rep))};
 }
 
 bool enabled(const DispatchedOp &op, uint64_t e) {
@@ -183,6 +187,48 @@ float floatOp(Opcode code, float a, float b) {
   }
 }
 
+// floatOp over n lanes with the opcode switch outside the loops, so the common arithmetic
+// vectorises (max/min keep docs/isa.md's NaN and signed-zero rules, branch-free).
+void floatOpLanes(Opcode code, const float *a, const float *b, float *out, uint64_t n) {
+  auto maxLane = [](float x, float y) {
+    const float bigger = x > y ? x : y, equal = std::signbit(x) ? y : x;
+    return std::isnan(x) || std::isnan(y) ? x + y : x == y ? equal : bigger;
+  };
+  auto minLane = [](float x, float y) {
+    const float smaller = x < y ? x : y, equal = std::signbit(x) ? x : y;
+    return std::isnan(x) || std::isnan(y) ? x + y : x == y ? equal : smaller;
+  };
+  switch (code) {
+  case Opcode::Vadd:
+  case Opcode::Vadds:
+    for (uint64_t e = 0; e < n; ++e) out[e] = a[e] + b[e];
+    return;
+  case Opcode::Vsub:
+    for (uint64_t e = 0; e < n; ++e) out[e] = a[e] - b[e];
+    return;
+  case Opcode::Vmul:
+  case Opcode::Vmuls:
+    for (uint64_t e = 0; e < n; ++e) out[e] = a[e] * b[e];
+    return;
+  case Opcode::Vmax:
+  case Opcode::Vmaxs:
+    for (uint64_t e = 0; e < n; ++e) out[e] = maxLane(a[e], b[e]);
+    return;
+  case Opcode::Vmin:
+  case Opcode::Vmins:
+    for (uint64_t e = 0; e < n; ++e) out[e] = minLane(a[e], b[e]);
+    return;
+  case Opcode::Vrelu:
+    for (uint64_t e = 0; e < n; ++e) out[e] = maxLane(a[e], 0.0f);
+    return;
+  case Opcode::Vmov:
+    std::copy(a, a + n, out);
+    return;
+  default:
+    for (uint64_t e = 0; e < n; ++e) out[e] = floatOp(code, a[e], b[e]);
+  }
+}
+
 bool compare(isa::CompareMode mode, double a, double b) {
   switch (mode) {
   case isa::CompareMode::EQ: return a == b;
@@ -225,11 +271,11 @@ void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t r
   };
   const bool binary = has("src1");
   const bool scalar = has("xs");
-  const std::string srcName = binary ? "src0" : "src";
+  const char *srcName = binary ? "src0" : "src";
   auto [db, dr] = strides(op, "dst");
   auto [s0b, s0r] = strides(op, srcName);
   Operand dst = vectorOperand(core, op, "dst", size, n, repeat, db, dr, fx);
-  Operand src0 = vectorOperand(core, op, srcName.c_str(), size, n, repeat, s0b, s0r, fx);
+  Operand src0 = vectorOperand(core, op, srcName, size, n, repeat, s0b, s0r, fx);
   Operand src1;
   if (binary) {
     auto [s1b, s1r] = strides(op, "src1");
@@ -270,8 +316,7 @@ void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t r
       for (uint64_t e = 0; e < n; ++e)
         out[e] = (sel.base[r * n / 8 + e / 8] >> (e % 8)) & 1 ? a[e] : b[e];
     } else {
-      for (uint64_t e = 0; e < n; ++e)
-        out[e] = floatOp(code, a[e], b[e]);
+      floatOpLanes(code, a, b, out, n);
     }
     storeRepeat(dst, op, r, n, t, out);
   }

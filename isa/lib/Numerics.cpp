@@ -1,6 +1,7 @@
 #include "fractal/isa/Numerics.h"
 
 #include <cmath>
+#include <cstring>
 #include <immintrin.h>
 
 namespace fractal::isa {
@@ -128,7 +129,12 @@ float fractalExp(float xf) {
     term = term * r / i;
     sum = sum + term;
   }
-  return static_cast<float>(std::ldexp(sum, static_cast<int>(n)));
+  // sum * 2^n with 2^n built from its bits (n is within [-150, 128], far inside double's range,
+  // so the product is exact, as ldexp's is; this runs for every vexp lane).
+  const uint64_t scaleBits = static_cast<uint64_t>(static_cast<int64_t>(n) + 1023) << 52;
+  double scale;
+  std::memcpy(&scale, &scaleBits, 8);
+  return static_cast<float>(sum * scale);
 }
 
 float fractalLog(float xf) {

@@ -81,9 +81,10 @@ std::string trainingOp(const std::string &modelPath) {
   return "";
 }
 
-// Host ops that only move or lay out data; any other host op means the test did not run on the NPU.
+// Host ops that only copy outputs or lay out run-time weights; any other host op (arithmetic,
+// concatenation, permutation) means the test did not run on the NPU.
 bool bookkeeping(const std::string &op) {
-  return op == "Copy" || op == "Transpose" || op == "Concat" || op == "PackConvWeights" || op == "PadBias";
+  return op == "Copy" || op == "PackConvWeights" || op == "PadBias";
 }
 
 // Runs one test in this process; the outcome as "status\tdetail".
@@ -438,7 +439,7 @@ int runConformanceCommand(const Args &args) {
         << "Each test's model is compiled for the `" << config->name << "` chip and every data set run on the simulator "
         << "(functional mode) through the runtime, in its own process with a time limit. Classes: **pass** (every output "
         << "within tolerance), **fail** (wrong numbers), **unsupported** (the support check or the code generator "
-        << "names what is missing, or a non-bookkeeping op would run on the host), **error** (a crash, a time-out or "
+        << "names what is missing, or any op other than an output copy or run-time weight packing would run on the host), **error** (a crash, a time-out or "
         << "an unexpected diagnostic), **skipped** (training operators).\n\n"
         << "Tolerances: integers and booleans exactly. float32: `|got - want| <= rtol * |want| + atol * max|want|`, "
         << "rtol 1e-5 and atol 1e-6 when the package computes in fp32; rtol 2e-3 (about 4 fp16 ulps) and atol 2e-3 "

@@ -614,9 +614,35 @@ private:
                    {nhwc16Of_[o.getInput()], identity(cp, c), out});
       return;
     }
+    // Any other permutation: by DMA segments (runs of consecutive source elements) when that
+    // takes few enough pieces, else on the host.
+    {
+      const int64_t size = elementBytes(o.getInput()), rank = int64_t(in.size());
+      std::vector<int64_t> inStride(in.size(), 1), out(in.size());
+      for (int64_t d = rank - 1; d > 0; --d) inStride[size_t(d - 1)] = inStride[size_t(d)] * in[size_t(d)];
+      for (int64_t d = 0; d < rank; ++d) out[size_t(d)] = in[size_t(perm[size_t(d)])];
+      std::vector<SegmentCopyKernel::Segment> segments;
+      std::vector<int64_t> index(size_t(rank), 0);
+      const int64_t total = elements(o.getResult());
+      for (int64_t i = 0; i < total && int64_t(segments.size()) <= kMaxSegmentPieces; ++i) {
+        int64_t src = 0;
+        for (int64_t d = 0; d < rank; ++d) src += index[size_t(d)] * inStride[size_t(perm[size_t(d)])];
+        if (!segments.empty() && segments.back().src + segments.back().bytes == src * size)
+          segments.back().bytes += size;
+        else
+          segments.push_back({src * size, i * size, size});
+        for (int64_t d = rank - 1; d >= 0; --d) { // odometer over the result's axes
+          if (++index[size_t(d)] < out[size_t(d)]) break;
+          index[size_t(d)] = 0;
+        }
+      }
+      if (int64_t(segments.size()) <= kMaxSegmentPieces &&
+          segmentTask(op, "Transpose", o.getInput(), std::move(segments), 0, /*orHost=*/true))
+        return;
+    }
     std::vector<uint32_t> args;
     if (!require(op, {o.getInput()}, args)) return;
-    addHostTask(op, "Transpose", args, {result(op)}, "permutation without an NPU kernel yet");
+    addHostTask(op, "Transpose", args, {result(op)}, "permutation with more than 2048 separate runs: no NPU kernel yet");
     p_.tasks.back().host.ints["perm"] = std::vector<int64_t>(perm.begin(), perm.end());
   }
 
@@ -637,7 +663,32 @@ private:
     std::vector<uint32_t> args;
     for (mlir::Value v : o.getInputs())
       if (!require(op, {v}, args)) return;
-    addHostTask(op, "Concat", args, {result(op)}, "concatenation without an NPU kernel yet");
+    // Any axis by DMA segments: each result row over the axis is the inputs' rows in turn.
+    if (args.size() <= 12) {
+      SegmentCopyKernel k;
+      k.name = opName(op);
+      k.node = joined(onnxNodeNames(op.getLoc()));
+      k.numSources = int(args.size());
+      const int64_t size = elementBytes(o.getResult());
+      int64_t outer = 1;
+      for (int64_t d = 0; d < axis; ++d) outer *= out[size_t(d)];
+      std::vector<int64_t> rowBytes; // per input: its slab (axis and inner dims) in bytes
+      for (mlir::Value v : o.getInputs()) rowBytes.push_back(outer ? elements(v) / outer * size : 0);
+      int64_t at = 0;
+      for (int64_t r = 0; r < outer; ++r)
+        for (size_t i = 0; i < rowBytes.size(); ++i) {
+          if (rowBytes[i]) k.segments.push_back({r * rowBytes[i], at, rowBytes[i], int(i)});
+          at += rowBytes[i];
+        }
+      k.totalBytes = at;
+      if (Expected<GeneratedKernel> gen = generateSegmentCopy(config_, k); gen && at > 0) {
+        args.push_back(result(op));
+        for (uint32_t t : args) tailSlack_.insert(t);
+        addKernelTask(op, "Concat", *gen, std::move(args));
+        return;
+      }
+    }
+    addHostTask(op, "Concat", args, {result(op)}, "concatenation with more than 2048 DMA pieces or 12 inputs: no NPU kernel yet");
     p_.tasks.back().host.ints["axis"] = {axis};
   }
 
@@ -891,24 +942,29 @@ private:
     return int64_t(pkg::dtypeSize(dtypeOf(llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType()).value_or(DType::F32)));
   }
 
-  // One segment-copy task from `input` to op's result; false (no problem recorded) when the kernel
-  // cannot take that many pieces.
-  void segmentTask(mlir::Operation &op, const std::string &opType, mlir::Value input,
-                   std::vector<SegmentCopyKernel::Segment> segments, uint32_t fillWord) {
+  // One segment-copy task from `input` to op's result. When the kernel cannot take that many
+  // pieces: a problem recorded, or with `orHost`, false and nothing done (the caller falls back).
+  bool segmentTask(mlir::Operation &op, const std::string &opType, mlir::Value input,
+                   std::vector<SegmentCopyKernel::Segment> segments, uint32_t fillWord, bool orHost = false) {
     std::vector<uint32_t> args;
-    if (!require(op, {input}, args)) return;
+    if (!require(op, {input}, args)) return true;
     SegmentCopyKernel k;
     k.name = opName(op);
     k.node = joined(onnxNodeNames(op.getLoc()));
     k.segments = std::move(segments);
     k.totalBytes = elements(op.getResult(0)) * elementBytes(op.getResult(0));
     k.fillWord = fillWord;
-    args.push_back(result(op));
-    if (k.totalBytes == 0) return; // an empty result: nothing to move
     Expected<GeneratedKernel> gen = generateSegmentCopy(config_, k);
-    if (!gen) return unsupported(op, gen.error().message);
+    if (!gen && orHost) return false;
+    args.push_back(result(op));
+    if (k.totalBytes == 0) return true; // an empty result: nothing to move
+    if (!gen) {
+      unsupported(op, gen.error().message);
+      return true;
+    }
     for (uint32_t t : args) tailSlack_.insert(t);
     addKernelTask(op, opType, *gen, std::move(args));
+    return true;
   }
 
   // Result element (o_0, ..., o_n) = input element (map(0, o_0), ..., map(n, o_n)), or the fill when

@@ -1,5 +1,5 @@
-// Data movement by byte segments (KernelTemplates.h, SegmentCopyKernel). Register use: x2 source,
-// x3 output, x8/x9 addresses, x10 UB copy buffer, x11 UB fill buffer, x16 fill word.
+// Data movement by byte segments (KernelTemplates.h, SegmentCopyKernel). Register use: x3 output,
+// x8/x9 addresses, x10 UB copy buffer, x11 UB fill buffer, x16 fill word, x17.. the sources.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
 #include "EmitUtil.h"
@@ -27,7 +27,7 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
     if (!merged.empty()) {
       SegmentCopyKernel::Segment &last = merged.back();
       const bool fills = last.src < 0 && sg.src < 0;
-      const bool copies = last.src >= 0 && sg.src >= 0 && last.src + last.bytes == sg.src;
+      const bool copies = last.src >= 0 && sg.src >= 0 && last.source == sg.source && last.src + last.bytes == sg.src;
       if (fills || copies) {
         last.bytes += sg.bytes;
         continue;
@@ -35,6 +35,11 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
     }
     merged.push_back(sg);
   }
+  if (k.numSources < 1 || k.numSources > 12)
+    return Error::internal(k.name + ": a segment kernel takes 1 to 12 sources");
+  for (const auto &sg : merged)
+    if (sg.src >= 0 && (sg.source < 0 || sg.source >= k.numSources))
+      return Error::internal(k.name + ": a segment names source " + std::to_string(sg.source));
   if (at != k.totalBytes)
     return Error::internal(k.name + ": segments cover " + std::to_string(at) + " of " + std::to_string(k.totalBytes) +
                            " output bytes");
@@ -50,8 +55,9 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
 
   std::ostringstream s;
   s << "# " << k.name << ": " << merged.size() << " segment(s), " << pieces << " DMA piece(s), one core\n.node \""
-    << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n  li x10, 0\n  li x11, "
-    << kPiece << "\n";
+    << k.node << "\"\n.text\n  mfsr x1, args\n";
+  for (int i = 0; i < k.numSources; ++i) s << "  ld x" << 17 + i << ", gm[x1], offset=" << 8 * i << "\n";
+  s << "  ld x3, gm[x1], offset=" << 8 * k.numSources << "\n  li x10, 0\n  li x11, " << kPiece << "\n";
   if (fills)
     s << "  li x16, " << k.fillWord << "\n  vdup.s32 ub[x11], x16, repeat=" << kPiece / 256
       << "\n  set_flag v, mte3, 0\n  wait_flag v, mte3, 0\n";
@@ -63,7 +69,7 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
         s << "  ub2gm gm[x9], ub[x11], len=" << blocks << "\n";
         continue;
       }
-      s << "  li x8, " << sg.src + done << "\n  add x8, x8, x2\n  gm2ub ub[x10], gm[x8], len=" << blocks
+      s << "  li x8, " << sg.src + done << "\n  add x8, x8, x" << 17 + sg.source << "\n  gm2ub ub[x10], gm[x8], len=" << blocks
         << "\n  set_flag mte2, mte3, 0\n  wait_flag mte2, mte3, 0\n  ub2gm gm[x9], ub[x10], len=" << blocks
         << "\n  set_flag mte3, mte2, 0\n  wait_flag mte3, mte2, 0\n";
     }

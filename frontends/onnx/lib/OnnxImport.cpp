@@ -507,6 +507,29 @@ private:
         e[a] = steps[i] > 0 ? clamp(ends[i], 0, dim) : clamp(ends[i], -1, dim - 1);
       }
       bind(b_.create<g::SliceOp>(loc, out(), in(0), i64s(s), i64s(e), i64s(st)));
+    } else if (op == "DepthToSpace" || op == "SpaceToDepth") {
+      // A 6-D reshape, a transpose, a reshape to the result (ONNX defines them this way).
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      if (xt.getRank() != 4) throw ImportError{"node '" + name + "' (" + op + "): input must be 4-D"};
+      const int64_t b = intAttr(n, "blocksize", 0), nn = xt.getDimSize(0), c = xt.getDimSize(1), h = xt.getDimSize(2),
+                    w = xt.getDimSize(3);
+      if (b < 1) throw ImportError{"node '" + name + "' (" + op + "): blocksize must be positive"};
+      std::vector<int64_t> shape6, perm;
+      if (op == "SpaceToDepth") {
+        shape6 = {nn, c, h / b, b, w / b, b};
+        perm = {0, 3, 5, 1, 2, 4};
+      } else if (stringAttr(n, "mode", "DCR") == "DCR") {
+        shape6 = {nn, b, b, c / (b * b), h, w};
+        perm = {0, 3, 4, 1, 5, 2};
+      } else {
+        shape6 = {nn, c / (b * b), b, b, h, w};
+        perm = {0, 1, 4, 2, 5, 3};
+      }
+      SmallVector<int64_t> permuted;
+      for (int64_t d : perm) permuted.push_back(shape6[d]);
+      Value r6 = b_.create<g::ReshapeOp>(loc, RankedTensorType::get(shape6, xt.getElementType()), in(0));
+      Value t6 = b_.create<g::TransposeOp>(loc, RankedTensorType::get(permuted, xt.getElementType()), r6, i64s(perm));
+      bind(b_.create<g::ReshapeOp>(loc, out(), t6));
     } else if (op == "Trilu") {
       const int64_t k = hasInput(1) ? intsOf(needConstant(1, "k input")).at(0) : 0;
       bind(b_.create<g::TriluOp>(loc, out(), in(0), b_.getBoolAttr(intAttr(n, "upper", 1) != 0), b_.getI64IntegerAttr(k)));

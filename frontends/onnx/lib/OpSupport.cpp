@@ -103,6 +103,8 @@ std::vector<OpRule> buildRules() {
       {"Slice", Placement::Dma, kDma, {any("starts"), any("ends"), any("axes")}, kFloats | kInt64},
       {"Split", Placement::Dma, kDma, {any("axis"), any("split"), any("num_outputs")}, kFloats | kInt64 | kInt32},
       {"Trilu", Placement::Dma, kDma, {any("upper")}, kFloats | kInt64 | kInt32},
+      {"DepthToSpace", Placement::Dma, kDma, {any("blocksize"), only("mode", {"DCR", "CRD"})}, kFloats},
+      {"SpaceToDepth", Placement::Dma, kDma, {any("blocksize")}, kFloats},
       {"Pad", Placement::Dma, kDma, {only("mode", {"constant", "edge", "reflect"}), any("pads"), any("value")},
        kFloats | kInt64 | kInt32},
       {"Reshape", Placement::Host, kView, {only("allowzero", {"0"})}, kFloats | kInt64},

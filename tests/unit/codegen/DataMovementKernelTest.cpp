@@ -103,3 +103,31 @@ TEST(SegmentCopyKernel, SegmentsThatLeaveAGapAreRejected) {
 }
 
 } // namespace
+
+namespace {
+
+// Concatenation of two sources along an inner axis: rows of 12 and 20 bytes interleaved.
+TEST(SegmentCopyKernel, TwoSourcesInterleaved) {
+  SegmentCopyKernel k;
+  k.name = k.node = "concat";
+  k.numSources = 2;
+  for (int64_t r = 0; r < 5; ++r) {
+    k.segments.push_back({r * 12, r * 32, 12, 0});
+    k.segments.push_back({r * 20, r * 32 + 12, 20, 1});
+  }
+  k.totalBytes = 5 * 32;
+  Expected<GeneratedKernel> gen = generateSegmentCopy(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  std::vector<uint8_t> a(60 + kTailSlackBytes), b(100 + kTailSlackBytes);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = uint8_t(i);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = uint8_t(200 - i);
+  Device dev(edge());
+  uint64_t pa = dev.buffer(a), pb = dev.buffer(b), po = dev.buffer(std::vector<uint8_t>(160 + kTailSlackBytes, 0xee));
+  ASSERT_TRUE(runGenerated(dev, *gen, "concat", {pa, pb, po}, true));
+  std::vector<uint8_t> got = dev.read<uint8_t>(po, 160);
+  for (int64_t r = 0; r < 5; ++r)
+    for (int64_t i = 0; i < 32; ++i)
+      ASSERT_EQ(got[size_t(r * 32 + i)], i < 12 ? a[size_t(r * 12 + i)] : b[size_t(r * 20 + i - 12)]) << r << "," << i;
+}
+
+} // namespace

@@ -230,15 +230,18 @@ Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandK
 // fill them with `fillWord` (a 32-bit pattern repeated; src < 0). Each piece goes GM -> UB -> GM
 // (fills from a UB buffer set once); stores spill up to 28 bytes past their end, which the next
 // segment overwrites, so the segments must cover the output and the kernel runs on one core.
-// Unrolled; more than kMaxSegmentPieces pieces is an error. Arguments: source, output.
+// Unrolled; more than kMaxSegmentPieces pieces is an error. Segments copy from source argument
+// `source` (Concat has one per input). Arguments: the sources, output.
 struct SegmentCopyKernel {
   std::string name, node;
   struct Segment {
     int64_t src = -1, dst = 0, bytes = 0;
+    int source = 0;
   };
   std::vector<Segment> segments;
   int64_t totalBytes = 0;
   uint32_t fillWord = 0;
+  int numSources = 1;
 };
 constexpr int64_t kMaxSegmentPieces = 2048;
 Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const SegmentCopyKernel &k);

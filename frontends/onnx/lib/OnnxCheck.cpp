@@ -321,12 +321,70 @@ private:
     sorted_ = done == static_cast<size_t>(nodes.size());
   }
 
+  // Static shapes known so far (inputs, initializers, inferred values), by value name.
+  std::map<std::string, std::vector<int64_t>> staticShapes() const {
+    std::map<std::string, std::vector<int64_t>> shapes;
+    auto record = [&](const onnx::ValueInfoProto &v) {
+      if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape()) return;
+      std::vector<int64_t> dims;
+      for (const auto &d : v.type().tensor_type().shape().dim()) {
+        if (!d.has_dim_value()) return;
+        dims.push_back(d.dim_value());
+      }
+      shapes[v.name()] = dims;
+    };
+    for (const auto &v : model_.graph().input()) record(v);
+    for (const auto &v : model_.graph().value_info()) record(v);
+    for (const auto &v : model_.graph().output()) record(v);
+    for (const auto &t : model_.graph().initializer())
+      shapes[t.name()] = std::vector<int64_t>(t.dims().begin(), t.dims().end());
+    return shapes;
+  }
+
+  // A Shape node whose input shape is static becomes a Constant node holding it (same position,
+  // so unnamed nodes keep their names): shapes computed from it (Reshape(x, Shape(y))) then infer
+  // statically. True when any node changed.
+  bool foldStaticShapes() {
+    const auto shapes = staticShapes();
+    bool changed = false;
+    for (auto &node : *model_.mutable_graph()->mutable_node()) {
+      if (node.op_type() != "Shape" || node.input_size() != 1) continue;
+      auto it = shapes.find(node.input(0));
+      if (it == shapes.end()) continue;
+      const int64_t rank = int64_t(it->second.size());
+      int64_t start = 0, end = rank;
+      for (const auto &a : node.attribute()) {
+        if (a.name() == "start") start = a.i();
+        if (a.name() == "end") end = a.i();
+      }
+      start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+      end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+      onnx::TensorProto value;
+      value.set_data_type(onnx::TensorProto::INT64);
+      value.add_dims(std::max<int64_t>(0, end - start));
+      for (int64_t d = start; d < end; ++d) value.add_int64_data(it->second[size_t(d)]);
+      node.clear_input();
+      node.clear_attribute();
+      node.set_op_type("Constant");
+      auto *attr = node.add_attribute();
+      attr->set_name("value");
+      attr->set_type(onnx::AttributeProto::TENSOR);
+      *attr->mutable_t() = value;
+      changed = true;
+    }
+    return changed;
+  }
+
   void inferShapes() {
     try {
-      // ONNX's own inference, strict: type and shape conflicts are errors naming the node.
+      // ONNX's own inference, strict: type and shape conflicts are errors naming the node. Shapes
+      // that become known let Shape nodes fold, which can fix more shapes: a few rounds.
       onnx::ShapeInferenceOptions options{/*check_type=*/true, /*error_mode=*/1,
                                           /*enable_data_propagation=*/true};
-      onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(), options);
+      for (int round = 0; round < 4; ++round) {
+        onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(), options);
+        if (!foldStaticShapes()) break;
+      }
     } catch (const std::exception &e) {
       std::string what = e.what();
       problem("", "", "shape inference failed: " + what.substr(0, what.find('\n')));

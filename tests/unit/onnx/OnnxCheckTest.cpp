@@ -225,3 +225,36 @@ TEST(OnnxCheck, UnreadableFileIsAnError) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ExitCode::BadInput);
 }
+
+namespace {
+
+// y = Reshape(Relu(Conv(x)), Shape(x)): the shape comes from a Shape node, which the check folds
+// into a constant once x's shape is known, so the Reshape's result is static; a Reshape to a shape
+// read from a graph input is still reported (it depends on run-time data).
+TEST(OnnxCheck, ShapeNodesFoldSoComputedShapesAreStatic) {
+  onnx::ModelProto m = convRelu();
+  onnx::GraphProto *g = m.mutable_graph();
+  g->mutable_node(1)->set_output(0, "r");
+  onnx::NodeProto *shape = g->add_node();
+  shape->set_op_type("Shape");
+  shape->add_input("x");
+  shape->add_output("s");
+  onnx::NodeProto *reshape = g->add_node();
+  reshape->set_op_type("Reshape");
+  reshape->add_input("r");
+  reshape->add_input("s");
+  reshape->add_output("y");
+  CheckReport r = check(m);
+  EXPECT_TRUE(r.ok()) << r.text();
+
+  auto *in = g->add_input(); // now the shape is a run-time input
+  in->set_name("target");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(7);
+  in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
+  g->mutable_node(3)->set_input(1, "target");
+  r = check(m);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.text().find("input 'target' must be a constant"), std::string::npos) << r.text();
+}
+
+} // namespace

@@ -428,6 +428,7 @@ private:
           });
         })
         .Case<g::TriluOp>([&](auto o) { trilu(op, o); })
+        .Case<g::GatherOp>([&](auto o) { gather(op, o); })
         .Case<g::NllLossOp>([&](auto o) { nllLoss(op, o); })
         .Case<g::ArgReduceOp>([&](auto o) {
           const bool max = o.getKind() == "max";
@@ -1008,6 +1009,33 @@ private:
       }
     }
     segmentTask(op, opType, input, std::move(segments), fillWord);
+  }
+
+  // Gather / GatherElements with run-time indices (LossKernels.cpp).
+  void gather(mlir::Operation &op, g::GatherOp o) {
+    const std::vector<int64_t> data = shapeOf(o.getData()), indices = shapeOf(o.getIndices());
+    GatherKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.elements = o.getElements();
+    k.axis = o.getAxis();
+    k.axisDim = data[size_t(k.axis)];
+    k.elementBytes = int(elementBytes(o.getData()));
+    k.indexBytes = int(elementBytes(o.getIndices()));
+    k.count = elements(o.getIndices());
+    for (size_t d = 0; d < data.size(); ++d)
+      if (int64_t(d) < k.axis) k.outer *= data[d];
+      else if (int64_t(d) > k.axis) k.inner *= data[d];
+    k.shape = indices;
+    k.dataShape = data;
+    std::vector<uint32_t> args;
+    if (!require(op, {o.getData(), o.getIndices()}, args)) return;
+    args.push_back(result(op));
+    if (elements(o.getResult()) == 0) return;
+    Expected<GeneratedKernel> gen = generateGather(config_, k);
+    if (!gen) return unsupported(op, gen.error().message);
+    for (uint32_t t : args) tailSlack_.insert(t);
+    addKernelTask(op, o.getElements() ? "GatherElements" : "Gather", *gen, std::move(args));
   }
 
   // Trilu: per matrix row i, keep columns j <= i + k (lower) or j >= i + k (upper), zero the rest.

@@ -1,5 +1,6 @@
-// The scalar-unit gather of NegativeLogLikelihoodLoss (KernelTemplates.h, NllGatherKernel). One
-// pass over the targets; every access is a 4- or 8-byte GM word, so nothing needs alignment.
+// Gathers with run-time indices on the scalar unit (KernelTemplates.h): the NLL loss's target
+// gather (NllGatherKernel), Gather and GatherElements (GatherKernel). Every scalar access is a 4-
+// or 8-byte GM word, so nothing needs alignment.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
 #include "EmitUtil.h"
@@ -27,6 +28,59 @@ Expected<GeneratedKernel> generateNllGather(const ChipConfig &, const NllGatherK
   if (k.hasWeight) s << "  shli x20, x14, 2\n  add x20, x20, x4\n  ldw x21, gm[x20]\n";
   s << "store:\n  add x22, x5, x15\n  stw x19, gm[x22]\n  add x22, x6, x15\n  stw x21, gm[x22]\n  addi x8, x8, 1\n"
        "  jmp target\ndone:\n  end\n";
+  return GeneratedKernel{s.str(), 1};
+}
+
+Expected<GeneratedKernel> generateGather(const ChipConfig &config, const GatherKernel &k) {
+  if (k.elementBytes != 4 && k.elementBytes != 8)
+    return Error::badInput(k.name + ": gather of " + std::to_string(k.elementBytes) + "-byte elements has no kernel");
+  if (k.outer < 1 || k.axisDim < 1 || k.inner < 1 || k.count < 1)
+    return Error::badInput(k.name + ": gather over an empty tensor has no kernel");
+  const char *loadIndex = k.indexBytes == 8 ? "ld" : "ldw";
+  const char *load = k.elementBytes == 8 ? "ld" : "ldw", *store = k.elementBytes == 8 ? "st" : "stw";
+  std::ostringstream s;
+  s << "# " << k.name << ": " << (k.elements ? "GatherElements" : "Gather") << " of " << k.count
+    << " index(es), addresses on the scalar unit\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n"
+    << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n  ld x4, gm[x1], offset=16\n  li x9, " << k.axisDim << "\n";
+  // x14 = the index at x3 + x13 * indexBytes, made non-negative; out of range faults at address 0.
+  auto readIndex = [&]() {
+    s << "  muli x15, x13, " << k.indexBytes << "\n  add x15, x15, x3\n  " << loadIndex << " x14, gm[x15]\n"
+      << "  bge x14, x0, nonneg\n  add x14, x14, x9\nnonneg:\n  blt x14, x0, bad\n  bge x14, x9, bad\n";
+  };
+  if (!k.elements) {
+    const int64_t rowBytes = k.inner * k.elementBytes;
+    if (rowBytes > config.buffer(BufferKind::UB).sizeBytes)
+      return Error::badInput(k.name + ": UB overflow: a gathered row of " + std::to_string(rowBytes) + " bytes");
+    // x5 outer slice, x13 index number, x7 output row address; rows ascend, so store spills land
+    // on rows written next.
+    s << "  li x5, 0\n  mv x7, x4\nslice:\n  li x13, 0\nrow:\n";
+    readIndex();
+    s << "  muli x16, x5, " << k.axisDim << "\n  add x16, x16, x14\n  muli x16, x16, " << rowBytes
+      << "\n  add x16, x16, x2\n  gm2ub ub[x0], gm[x16], len=" << (rowBytes + 31) / 32
+      << "\n  set_flag mte2, mte3, 0\n  wait_flag mte2, mte3, 0\n  ub2gm gm[x7], ub[x0], len=" << (rowBytes + 31) / 32
+      << "\n  set_flag mte3, mte2, 0\n  wait_flag mte3, mte2, 0\n  addi x7, x7, " << rowBytes
+      << "\n  addi x13, x13, 1\n  li x17, " << k.count << "\n  blt x13, x17, row\n  addi x5, x5, 1\n  li x17, "
+      << k.outer << "\n  blt x5, x17, slice\n  end\n";
+  } else {
+    const size_t rank = k.shape.size();
+    if (rank == 0 || k.dataShape.size() != rank || k.axis < 0 || k.axis >= int64_t(rank))
+      return Error::internal(k.name + ": GatherElements needs indices and data of the same rank");
+    std::vector<int64_t> dataStride(rank, 1);
+    for (size_t d = rank - 1; d > 0; --d) dataStride[d - 1] = dataStride[d] * k.dataShape[d];
+    // x13 output element; its coordinates by div/rem over the indices' shape, innermost first.
+    s << "  li x13, 0\nelement:\n";
+    readIndex();
+    s << "  mv x18, x13\n  li x16, 0\n";
+    for (size_t d = rank; d-- > 0;) {
+      s << "  li x19, " << k.shape[d] << "\n  rem x20, x18, x19\n  div x18, x18, x19\n";
+      if (int64_t(d) == k.axis) s << "  mv x20, x14\n";
+      s << "  muli x20, x20, " << dataStride[d] << "\n  add x16, x16, x20\n";
+    }
+    s << "  muli x16, x16, " << k.elementBytes << "\n  add x16, x16, x2\n  " << load << " x21, gm[x16]\n"
+      << "  muli x17, x13, " << k.elementBytes << "\n  add x17, x17, x4\n  " << store << " x21, gm[x17]\n"
+      << "  addi x13, x13, 1\n  li x17, " << k.count << "\n  blt x13, x17, element\n  end\n";
+  }
+  s << "bad:\n  ld x16, gm[x0]\n  end\n"; // index out of range: a GM access fault at address 0
   return GeneratedKernel{s.str(), 1};
 }
 

@@ -530,6 +530,11 @@ private:
       Value r6 = b_.create<g::ReshapeOp>(loc, RankedTensorType::get(shape6, xt.getElementType()), in(0));
       Value t6 = b_.create<g::TransposeOp>(loc, RankedTensorType::get(permuted, xt.getElementType()), r6, i64s(perm));
       bind(b_.create<g::ReshapeOp>(loc, out(), t6));
+    } else if (op == "Gather" || op == "GatherElements") {
+      int64_t axis = intAttr(n, "axis", 0);
+      if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();
+      bind(b_.create<g::GatherOp>(loc, out(), in(0), in(1), b_.getI64IntegerAttr(axis),
+                                  b_.getBoolAttr(op == "GatherElements")));
     } else if (op == "Trilu") {
       const int64_t k = hasInput(1) ? intsOf(needConstant(1, "k input")).at(0) : 0;
       bind(b_.create<g::TriluOp>(loc, out(), in(0), b_.getBoolAttr(intAttr(n, "upper", 1) != 0), b_.getI64IntegerAttr(k)));

@@ -143,3 +143,11 @@ func.func @bad_nll_target(%x: tensor<3x5xf32>, %t: tensor<5xi64>) -> tensor<f32>
   %l = graph.nll_loss %x, %t {reduction = "sum"} : (tensor<3x5xf32>, tensor<5xi64>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+func.func @bad_gather(%d: tensor<5x4xf32>, %i: tensor<3xi64>) -> tensor<3x5xf32> {
+  // expected-error @+1 {{result shape or type does not follow from the data and indices}}
+  %g = graph.gather %d, %i {axis = 1 : i64, elements = false} : (tensor<5x4xf32>, tensor<3xi64>) -> tensor<3x5xf32>
+  return %g : tensor<3x5xf32>
+}

@@ -63,3 +63,10 @@ func.func @loss_and_trilu(%x: tensor<3x5x2xf32>, %t: tensor<3x2xi64>, %w: tensor
   %u = graph.trilu %x {upper = false, k = 1 : i64} : (tensor<3x5x2xf32>) -> tensor<3x5x2xf32>
   return %l, %u : tensor<f32>, tensor<3x5x2xf32>
 }
+
+// CHECK-LABEL: func.func @gather
+func.func @gather(%d: tensor<5x4xf32>, %i: tensor<2x3xi64>) -> tensor<2x3x4xf32> {
+  // CHECK: graph.gather %{{.*}}, %{{.*}} {axis = 0 : i64, elements = false} : (tensor<5x4xf32>, tensor<2x3xi64>) -> tensor<2x3x4xf32>
+  %g = graph.gather %d, %i {axis = 0 : i64, elements = false} : (tensor<5x4xf32>, tensor<2x3xi64>) -> tensor<2x3x4xf32>
+  return %g : tensor<2x3x4xf32>
+}

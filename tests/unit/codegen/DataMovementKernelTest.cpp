@@ -131,3 +131,35 @@ TEST(SegmentCopyKernel, TwoSourcesInterleaved) {
 }
 
 } // namespace
+
+namespace {
+
+// Gather rows by run-time int64 indices (negative ones count from the end); an index out of range
+// stops the kernel with a fault instead of reading some other memory.
+TEST(GatherKernel, RowsByRunTimeIndicesAndOutOfRangeFaults) {
+  GatherKernel k;
+  k.name = k.node = "gather";
+  k.outer = 2;
+  k.axisDim = 4;
+  k.inner = 3; // 12-byte rows: unaligned in GM
+  k.count = 3;
+  Expected<GeneratedKernel> gen = generateGather(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  std::vector<float> data(24 + 8);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = float(i);
+  const std::vector<int64_t> indices = {3, -4, 1};
+  Device dev(edge());
+  uint64_t pd = dev.buffer(data), pi = dev.buffer(indices), po = dev.buffer(std::vector<float>(18 + 8, -1.0f));
+  ASSERT_TRUE(runGenerated(dev, *gen, "gather", {pd, pi, po}, true));
+  std::vector<float> got = dev.read<float>(po, 18);
+  for (int64_t o = 0; o < 2; ++o)
+    for (int64_t j = 0; j < 3; ++j)
+      for (int64_t e = 0; e < 3; ++e) {
+        const int64_t row = (indices[size_t(j)] + 4) % 4;
+        ASSERT_EQ(got[size_t((o * 3 + j) * 3 + e)], data[size_t((o * 4 + row) * 3 + e)]) << o << "," << j << "," << e;
+      }
+  uint64_t bad = dev.buffer(std::vector<int64_t>{0, 4, 1});
+  EXPECT_FALSE(runGenerated(dev, *gen, "gather", {pd, bad, po}, false));
+}
+
+} // namespace

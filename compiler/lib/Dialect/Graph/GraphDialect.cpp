@@ -186,6 +186,28 @@ LogicalResult NllLossOp::verify() {
   return success();
 }
 
+LogicalResult GatherOp::verify() {
+  auto data = ranked(getData()), indices = ranked(getIndices()), out = ranked(getResult());
+  const int64_t axis = getAxis();
+  if (axis < 0 || axis >= data.getRank())
+    return emitOpError("axis ") << axis << " is outside the data's rank " << data.getRank();
+  if (!indices.getElementType().isInteger(64) && !indices.getElementType().isInteger(32))
+    return emitOpError("indices must be int64 or int32");
+  SmallVector<int64_t> expected;
+  if (getElements()) {
+    if (indices.getRank() != data.getRank())
+      return emitOpError("GatherElements indices must have the data's rank");
+    expected.assign(indices.getShape().begin(), indices.getShape().end());
+  } else {
+    expected.assign(data.getShape().begin(), data.getShape().begin() + axis);
+    expected.append(indices.getShape().begin(), indices.getShape().end());
+    expected.append(data.getShape().begin() + axis + 1, data.getShape().end());
+  }
+  if (out.getShape() != ArrayRef<int64_t>(expected) || out.getElementType() != data.getElementType())
+    return emitOpError("result shape or type does not follow from the data and indices");
+  return success();
+}
+
 LogicalResult GlobalAvgPoolOp::verify() {
   auto in = ranked(getInput()), out = ranked(getResult());
   if (in.getRank() < 3 || out.getRank() != in.getRank())

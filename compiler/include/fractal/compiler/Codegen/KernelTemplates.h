@@ -259,4 +259,22 @@ struct NllGatherKernel {
 };
 Expected<GeneratedKernel> generateNllGather(const ChipConfig &config, const NllGatherKernel &k);
 
+// Gather with run-time indices, addresses computed by the scalar unit (LossKernels.cpp).
+// Gather: data viewed as [outer, axisDim, inner]; for each outer slice and each of the `count`
+// indices (int64 or int32; negative counts from the end) the row of `inner` elements moves by DMA
+// (rows in ascending order, one core). GatherElements (`elements`): for each of the `count` output
+// elements, its index replaces the axis coordinate of its own position (`shape` = the indices'
+// shape, `dataShape`, `axis`), and the element moves by scalar loads and stores. An index outside
+// [-axisDim, axisDim) stops the kernel with a GM access fault at address 0 (ONNX: an error).
+// Arguments: data, indices, output.
+struct GatherKernel {
+  std::string name, node;
+  bool elements = false;
+  int64_t outer = 1, axisDim = 1, inner = 1, count = 1;
+  std::vector<int64_t> shape, dataShape; // GatherElements
+  int64_t axis = 0;                       // GatherElements
+  int elementBytes = 4, indexBytes = 8;
+};
+Expected<GeneratedKernel> generateGather(const ChipConfig &config, const GatherKernel &k);
+
 } // namespace fractal::codegen

@@ -270,6 +270,15 @@ def Graph_TriluOp : Graph_Op<"trilu", [Pure], "dma", kDma> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
+def Graph_GatherOp : Graph_Op<"gather", [Pure], "dma",
+    "data movement: the scalar unit computes addresses from the run-time indices, DMA or scalar copies move the data"> {
+  let summary = "Gather (rows along an axis) or GatherElements (`elements`) with run-time indices";
+  let arguments = (ins AnyRankedTensor:$data, AnyRankedTensor:$indices, I64Attr:$axis, BoolAttr:$elements);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$data `,` $indices attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 //===--- constants ---------------------------------------------------------------------------===//
 
 def Graph_ConstantOp : Graph_Op<"constant", [Pure, ConstantLike, InferTypeOpAdaptor], "host",

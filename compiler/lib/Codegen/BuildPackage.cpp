@@ -1723,17 +1723,19 @@ private:
       return;
     }
     addKernelTask(op, "Gemm", *gen, {*a16, *b16, product});
+    // C broadcast to [m, n] by DMA first when it is smaller (a bias row, a scalar).
+    std::optional<uint32_t> full = p_.tensors[*c].elementCount() == spec.m * spec.n ? c : expanded(op, o.getC());
     uint32_t out = result(op);
-    if (p_.tensors[*c].elementCount() == spec.m * spec.n) {
+    if (full) {
       // out = product + beta * C, on the vector unit (C is scaled in UB, not in GM).
       ElementwiseKernel add;
       add.numInputs = 2;
       add.elements = spec.m * spec.n;
       add.scalars = {beta};
       add.body = {"vmuls.f32 {in1}, {in1}, {s0}, repeat={rep}", "vadd.f32 {out}, {in0}, {in1}, repeat={rep}"};
-      elementwise(op, "Add", std::move(add), {product, *c, out});
+      elementwise(op, "Add", std::move(add), {product, *full, out});
     } else if (beta == 1.0f) {
-      addHostTask(op, "Add", {product, *c}, {out}, "broadcast of Gemm's C without an NPU kernel yet");
+      addHostTask(op, "Add", {product, *c}, {out}, "broadcast of Gemm's C too large for the expand kernel");
     } else {
       unsupported(op, "beta != 1 with a broadcast runtime C has no kernel yet");
     }

@@ -4,6 +4,7 @@
 #include "OpSupport.h"
 
 #include "fractal/support/File.h"
+#include "fractal/onnx/OnnxTensor.h"
 #include "fractal/support/Json.h"
 
 #include <onnx/checker.h>
@@ -13,6 +14,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
+#include <optional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -341,35 +344,157 @@ private:
     return shapes;
   }
 
-  // A Shape node whose input shape is static becomes a Constant node holding it (same position,
-  // so unnamed nodes keep their names): shapes computed from it (Reshape(x, Shape(y))) then infer
+  // A small int64 tensor known at compile time (an initializer, a Constant node, a folded node).
+  struct IntTensor {
+    std::vector<int64_t> dims, values;
+  };
+  static onnx::TensorProto toProto(const IntTensor &t) {
+    onnx::TensorProto value;
+    value.set_data_type(onnx::TensorProto::INT64);
+    for (int64_t d : t.dims) value.add_dims(d);
+    for (int64_t v : t.values) value.add_int64_data(v);
+    return value;
+  }
+  static std::optional<IntTensor> fromProto(const onnx::TensorProto &t) {
+    if (t.data_type() != onnx::TensorProto::INT64) return std::nullopt;
+    std::optional<std::vector<char>> bytes = tensorData(t);
+    if (!bytes || bytes->size() > 64 * 8) return std::nullopt;
+    IntTensor out{std::vector<int64_t>(t.dims().begin(), t.dims().end()), std::vector<int64_t>(bytes->size() / 8)};
+    std::memcpy(out.values.data(), bytes->data(), bytes->size());
+    return out;
+  }
+
+  // The value of a shape computation on compile-time int64 tensors (the arithmetic ONNX functions
+  // such as LayerNormalization's body do on shapes), or nullopt.
+  std::optional<onnx::TensorProto> evaluate(const onnx::NodeProto &node,
+                                            const std::map<std::string, std::vector<int64_t>> &shapes,
+                                            const std::map<std::string, IntTensor> &known) {
+    const std::string &op = node.op_type();
+    auto in = [&](int i) -> const IntTensor * {
+      if (i >= node.input_size() || node.input(i).empty()) return nullptr;
+      auto it = known.find(node.input(i));
+      return it == known.end() ? nullptr : &it->second;
+    };
+    auto attrInt = [&](const char *name, int64_t def) {
+      for (const auto &a : node.attribute())
+        if (a.name() == name) return a.i();
+      return def;
+    };
+    if (op == "Shape" || op == "Size") {
+      auto it = shapes.find(node.input(0));
+      if (it == shapes.end()) return std::nullopt;
+      const int64_t rank = int64_t(it->second.size());
+      if (op == "Size") {
+        int64_t n = 1;
+        for (int64_t d : it->second) n *= d;
+        return toProto({{}, {n}});
+      }
+      int64_t start = attrInt("start", 0), end = attrInt("end", rank);
+      start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+      end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+      IntTensor t{{std::max<int64_t>(0, end - start)}, {}};
+      for (int64_t d = start; d < end; ++d) t.values.push_back(it->second[size_t(d)]);
+      return toProto(t);
+    }
+    if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+      const IntTensor *a = in(0), *b = in(1);
+      if (!a || !b) return std::nullopt;
+      const bool aScalar = a->values.size() == 1, bScalar = b->values.size() == 1;
+      if (a->values.size() != b->values.size() && !aScalar && !bScalar) return std::nullopt;
+      // The broadcast shape: the larger operand's, or of equal sizes the higher rank's.
+      const bool useA = a->values.size() != b->values.size() ? a->values.size() > b->values.size()
+                                                              : a->dims.size() >= b->dims.size();
+      IntTensor out{useA ? a->dims : b->dims, {}};
+      for (size_t i = 0; i < std::max(a->values.size(), b->values.size()); ++i) {
+        const int64_t x = a->values[aScalar ? 0 : i], y = b->values[bScalar ? 0 : i];
+        if (op == "Div" && y == 0) return std::nullopt;
+        out.values.push_back(op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : x / y);
+      }
+      return toProto(out);
+    }
+    if (op == "Neg") {
+      const IntTensor *a = in(0);
+      if (!a) return std::nullopt;
+      IntTensor out = *a;
+      for (int64_t &v : out.values) v = -v;
+      return toProto(out);
+    }
+    if (op == "Concat") {
+      IntTensor out{{0}, {}};
+      for (int i = 0; i < node.input_size(); ++i) {
+        const IntTensor *a = in(i);
+        if (!a || a->dims.size() != 1) return std::nullopt;
+        out.values.insert(out.values.end(), a->values.begin(), a->values.end());
+      }
+      out.dims[0] = int64_t(out.values.size());
+      return toProto(out);
+    }
+    if (op == "Slice") {
+      const IntTensor *data = in(0), *starts = in(1), *ends = in(2), *axes = in(3), *steps = in(4);
+      if (!data || data->dims.size() != 1 || !starts || !ends || starts->values.size() != 1 ||
+          ends->values.size() != 1 || (node.input_size() > 3 && !node.input(3).empty() && !axes) ||
+          (node.input_size() > 4 && !node.input(4).empty() && !steps) || (steps && steps->values[0] != 1))
+        return std::nullopt;
+      const int64_t n = int64_t(data->values.size());
+      int64_t s = starts->values[0], e = ends->values[0];
+      s = std::clamp<int64_t>(s < 0 ? s + n : s, 0, n);
+      e = std::clamp<int64_t>(e < 0 ? e + n : e, 0, n);
+      IntTensor out{{std::max<int64_t>(0, e - s)}, {}};
+      for (int64_t i = s; i < e; ++i) out.values.push_back(data->values[size_t(i)]);
+      return toProto(out);
+    }
+    if (op == "ConstantOfShape") {
+      const IntTensor *shape = in(0);
+      if (!shape) return std::nullopt;
+      int64_t count = 1;
+      for (int64_t d : shape->values) count *= d;
+      if (count < 0 || count > 64) return std::nullopt;
+      onnx::TensorProto value;
+      value.set_data_type(onnx::TensorProto::FLOAT);
+      value.add_float_data(0.0f);
+      for (const auto &a : node.attribute())
+        if (a.name() == "value") value = a.t();
+      std::optional<std::vector<char>> one = tensorData(value);
+      if (!one || one->empty()) return std::nullopt;
+      onnx::TensorProto out;
+      out.set_data_type(value.data_type());
+      for (int64_t d : shape->values) out.add_dims(d);
+      std::string raw;
+      for (int64_t i = 0; i < count; ++i) raw.append(one->data(), one->size());
+      out.set_raw_data(raw);
+      return out;
+    }
+    return std::nullopt;
+  }
+
+  // Shape computations the compiler can do now become Constant nodes (same position, so unnamed
+  // nodes keep their names): Shape and Size of values with static shapes, and small int64
+  // arithmetic on constants. Shapes computed from them (Reshape(x, Shape(y))) then infer
   // statically. True when any node changed.
   bool foldStaticShapes() {
     const auto shapes = staticShapes();
+    std::map<std::string, IntTensor> known;
+    for (const auto &t : model_.graph().initializer())
+      if (auto v = fromProto(t)) known[t.name()] = *v;
     bool changed = false;
     for (auto &node : *model_.mutable_graph()->mutable_node()) {
-      if (node.op_type() != "Shape" || node.input_size() != 1) continue;
-      auto it = shapes.find(node.input(0));
-      if (it == shapes.end()) continue;
-      const int64_t rank = int64_t(it->second.size());
-      int64_t start = 0, end = rank;
-      for (const auto &a : node.attribute()) {
-        if (a.name() == "start") start = a.i();
-        if (a.name() == "end") end = a.i();
+      if (node.op_type() == "Constant") {
+        for (const auto &a : node.attribute())
+          if (a.name() == "value" && node.output_size() == 1)
+            if (auto v = fromProto(a.t())) known[node.output(0)] = *v;
+        continue;
       }
-      start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
-      end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
-      onnx::TensorProto value;
-      value.set_data_type(onnx::TensorProto::INT64);
-      value.add_dims(std::max<int64_t>(0, end - start));
-      for (int64_t d = start; d < end; ++d) value.add_int64_data(it->second[size_t(d)]);
+      if (node.output_size() != 1 || (!node.domain().empty() && node.domain() != "ai.onnx")) continue;
+      std::optional<onnx::TensorProto> value = evaluate(node, shapes, known);
+      if (!value) continue;
+      if (auto v = fromProto(*value)) known[node.output(0)] = *v;
       node.clear_input();
       node.clear_attribute();
       node.set_op_type("Constant");
       auto *attr = node.add_attribute();
       attr->set_name("value");
       attr->set_type(onnx::AttributeProto::TENSOR);
-      *attr->mutable_t() = value;
+      *attr->mutable_t() = *value;
       changed = true;
     }
     return changed;

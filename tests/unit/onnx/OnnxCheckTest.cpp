@@ -258,3 +258,48 @@ TEST(OnnxCheck, ShapeNodesFoldSoComputedShapesAreStatic) {
 }
 
 } // namespace
+
+namespace {
+
+// Shape arithmetic as ONNX function bodies do it (Shape, Size, Slice, Sub with broadcasting, Add,
+// Neg, Concat on int64) folds into constants, so the Reshape to the computed shape is static.
+TEST(OnnxCheck, Int64ShapeArithmeticFolds) {
+  onnx::ModelProto m = convRelu();
+  onnx::GraphProto *g = m.mutable_graph();
+  g->mutable_node(1)->set_output(0, "r");
+  auto node = [&](const char *op, std::vector<std::string> in, const std::string &out) {
+    onnx::NodeProto *n = g->add_node();
+    n->set_op_type(op);
+    for (const auto &i : in) n->add_input(i);
+    n->add_output(out);
+    return n;
+  };
+  auto ints = [&](const std::string &name, std::vector<int64_t> v) {
+    onnx::TensorProto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(7);
+    t->add_dims(int64_t(v.size()));
+    for (int64_t x : v) t->add_int64_data(x);
+  };
+  ints("zero", {0});
+  ints("two", {2});
+  ints("four", {4});
+  node("Shape", {"x"}, "s");
+  node("Slice", {"s", "zero", "two"}, "head");
+  node("Slice", {"s", "two", "four"}, "tail");
+  node("Size", {"s"}, "n");
+  node("Sub", {"n", "four"}, "z");     // scalar - [4] = [0]
+  node("Add", {"tail", "z"}, "tail2"); // [4, 4]
+  node("Neg", {"tail2"}, "neg");
+  node("Neg", {"neg"}, "pos");
+  onnx::NodeProto *concat = node("Concat", {"head", "pos"}, "shape");
+  auto *axis = concat->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto::INT);
+  axis->set_i(0);
+  node("Reshape", {"r", "shape"}, "y");
+  CheckReport r = check(m);
+  EXPECT_TRUE(r.ok()) << r.text();
+}
+
+} // namespace

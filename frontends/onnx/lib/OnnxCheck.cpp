@@ -609,10 +609,12 @@ private:
                                           std::to_string(usedOutputs) + ")");
         ok = false;
       }
-      if (node.input_size() > 0 && !node.input(0).empty()) {
-        auto t = types_.find(node.input(0));
+      // The data input's type (and CastLike's target type, its second input's).
+      for (int idx : {0, node.op_type() == "CastLike" ? 1 : -1}) {
+        if (idx < 0 || node.input_size() <= idx || node.input(idx).empty()) continue;
+        auto t = types_.find(node.input(idx));
         if (t != types_.end() && !(rule->dataTypes & (1u << t->second))) {
-          problem(name, node.op_type(), "input '" + node.input(0) + "' has type " +
+          problem(name, node.op_type(), "input '" + node.input(idx) + "' has type " +
                                             detail::elementTypeName(t->second) +
                                             ", which this operator does not support");
           ok = false;

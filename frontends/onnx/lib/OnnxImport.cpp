@@ -621,7 +621,7 @@ private:
       t.set_raw_data(raw);
       constantNodes_[n.output(0)] = &t;
       bind(constant(t, loc));
-    } else if (op == "Cast") {
+    } else if (op == "Cast" || op == "CastLike") { // CastLike: the result type (from inference) is the target's
       bind(b_.create<g::CastOp>(loc, out(), in(0)));
     } else {
       throw ImportError{"node '" + name + "': operator " + op + " passed the check but has no importer"};

@@ -125,6 +125,8 @@ std::vector<OpRule> buildRules() {
         any("value_ints")},
        ~0u},
       {"ConstantOfShape", Placement::Host, kConst, {any("value")}, kInt64},
+      {"CastLike", Placement::Vector, "conversion: vector unit (vconv), folded when constant",
+       {only("saturate", {"1"})}, kFloats | kInt64 | kInt32 | kInt8 | kUint8 | kBool},
       {"Cast", Placement::Vector, "conversion: vector unit (vconv), folded when constant",
        {only("to", {"1", "10", "7", "6", "3", "2", "9"})},
        kFloats | kInt64 | kInt32 | kInt8 | kUint8 | kBool},

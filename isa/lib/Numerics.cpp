@@ -159,21 +159,6 @@ float fractalLog(float xf) {
   return static_cast<float>(2.0 * sum + e * 0.6931471805599453094);
 }
 
-float fractalMax(float a, float b) {
-  if (std::isnan(a) || std::isnan(b))
-    return a + b;
-  if (a == b)
-    return std::signbit(a) ? b : a;
-  return a > b ? a : b;
-}
-
-float fractalMin(float a, float b) {
-  if (std::isnan(a) || std::isnan(b))
-    return a + b;
-  if (a == b)
-    return std::signbit(a) ? a : b;
-  return a < b ? a : b;
-}
 
 int8_t floatToInt8Saturate(float f) {
   if (std::isnan(f))

@@ -188,16 +188,8 @@ float floatOp(Opcode code, float a, float b) {
 }
 
 // floatOp over n lanes with the opcode switch outside the loops, so the common arithmetic
-// vectorises (max/min keep docs/isa.md's NaN and signed-zero rules, branch-free).
+// vectorises.
 void floatOpLanes(Opcode code, const float *a, const float *b, float *out, uint64_t n) {
-  auto maxLane = [](float x, float y) {
-    const float bigger = x > y ? x : y, equal = std::signbit(x) ? y : x;
-    return std::isnan(x) || std::isnan(y) ? x + y : x == y ? equal : bigger;
-  };
-  auto minLane = [](float x, float y) {
-    const float smaller = x < y ? x : y, equal = std::signbit(x) ? x : y;
-    return std::isnan(x) || std::isnan(y) ? x + y : x == y ? equal : smaller;
-  };
   switch (code) {
   case Opcode::Vadd:
   case Opcode::Vadds:
@@ -212,14 +204,14 @@ void floatOpLanes(Opcode code, const float *a, const float *b, float *out, uint6
     return;
   case Opcode::Vmax:
   case Opcode::Vmaxs:
-    for (uint64_t e = 0; e < n; ++e) out[e] = maxLane(a[e], b[e]);
+    for (uint64_t e = 0; e < n; ++e) out[e] = isa::fractalMax(a[e], b[e]);
     return;
   case Opcode::Vmin:
   case Opcode::Vmins:
-    for (uint64_t e = 0; e < n; ++e) out[e] = minLane(a[e], b[e]);
+    for (uint64_t e = 0; e < n; ++e) out[e] = isa::fractalMin(a[e], b[e]);
     return;
   case Opcode::Vrelu:
-    for (uint64_t e = 0; e < n; ++e) out[e] = maxLane(a[e], 0.0f);
+    for (uint64_t e = 0; e < n; ++e) out[e] = isa::fractalMax(a[e], 0.0f);
     return;
   case Opcode::Vmov:
     std::copy(a, a + n, out);

@@ -6,6 +6,7 @@
 // - float -> integer conversions round to nearest even and saturate; NaN converts to 0.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -40,9 +41,15 @@ float fractalExp(float x);
 float fractalLog(float x);
 
 // IEEE-style max/min as the ISA defines them: NaN if either input is NaN; max(-0, +0) = +0,
-// min(-0, +0) = -0.
-float fractalMax(float a, float b);
-float fractalMin(float a, float b);
+// min(-0, +0) = -0. Inline and branch-free, so the simulator's lane loops vectorise them.
+inline float fractalMax(float a, float b) {
+  const float bigger = a > b ? a : b, equal = std::signbit(a) ? b : a;
+  return std::isnan(a) || std::isnan(b) ? a + b : a == b ? equal : bigger;
+}
+inline float fractalMin(float a, float b) {
+  const float smaller = a < b ? a : b, equal = std::signbit(a) ? a : b;
+  return std::isnan(a) || std::isnan(b) ? a + b : a == b ? equal : smaller;
+}
 
 int8_t floatToInt8Saturate(float f);   // RNE, saturate to [-128, 127], NaN -> 0
 int32_t floatToInt32Saturate(float f); // RNE, saturate to int32 range, NaN -> 0

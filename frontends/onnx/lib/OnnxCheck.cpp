@@ -523,15 +523,7 @@ private:
         types_[v.name()] = v.type().tensor_type().elem_type();
     // Every node result needs a static shape (the compiler plans memory and tiles from it); one
     // that inference could not fix depends on run-time data (e.g. a Reshape to a computed shape).
-    std::set<std::string> fixed;
-    auto record = [&](const onnx::ValueInfoProto &v) {
-      if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape()) return;
-      for (const auto &d : v.type().tensor_type().shape().dim())
-        if (!d.has_dim_value()) return;
-      fixed.insert(v.name());
-    };
-    for (const auto &v : model_.graph().value_info()) record(v);
-    for (const auto &v : model_.graph().output()) record(v);
+    const auto fixed = staticShapes();
     const auto &nodes = model_.graph().node();
     for (int i = 0; i < nodes.size(); ++i) {
       // Constants are typed by their value; an unknown operator is reported as such.

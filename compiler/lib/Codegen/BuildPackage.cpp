@@ -120,6 +120,13 @@ private:
     return t;
   }
 
+  // A 1-D f32 constant tensor holding `values`.
+  uint32_t f32Constant(const std::string &name, const std::vector<float> &values) {
+    std::vector<uint8_t> bytes(values.size() * 4);
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    return constant(name, DType::F32, {int64_t(values.size())}, std::move(bytes));
+  }
+
   // The tensor holding `value`; graph.constant results become constant tensors on first use.
   std::optional<uint32_t> tensor(mlir::Value value) {
     auto it = tensorOf_.find(value);
@@ -286,6 +293,14 @@ private:
     task.onnxNodes = nodes;
     task.launch = {index, uint32_t(k.blockDim), std::move(args)};
     p_.tasks.push_back(std::move(task));
+  }
+
+  // A kernel whose DMAs move whole 32-byte blocks past unaligned row ends (the reduction, expand,
+  // segment, gather and layer-norm kernels): its tensors get kTailSlackBytes in the memory plan.
+  void addSpillingKernelTask(mlir::Operation &op, const std::string &opType, const GeneratedKernel &k,
+                             std::vector<uint32_t> args) {
+    for (uint32_t t : args) tailSlack_.insert(t);
+    addKernelTask(op, opType, k, std::move(args));
   }
 
   void addHostTask(mlir::Operation &op, const std::string &opType, std::vector<uint32_t> inputs,
@@ -534,9 +549,7 @@ private:
     if (!o.getBias() || bias) {
       std::vector<float> b(size_t(k.cop), 0.0f);
       if (bias) std::copy(bias->begin(), bias->end(), b.begin());
-      std::vector<uint8_t> bbytes(b.size() * 4);
-      std::memcpy(bbytes.data(), b.data(), bbytes.size());
-      bt = constant(opName(op) + "/bias", DType::F32, {k.cop}, std::move(bbytes));
+      bt = f32Constant(opName(op) + "/bias", b);
     } else {
       std::optional<uint32_t> raw = tensor(o.getBias());
       if (!raw) return unsupported(op, "the bias is neither constant nor a tensor");
@@ -628,10 +641,7 @@ private:
       for (int64_t i = 0; i < total && int64_t(segments.size()) <= kMaxSegmentPieces; ++i) {
         int64_t src = 0;
         for (int64_t d = 0; d < rank; ++d) src += index[size_t(d)] * inStride[size_t(perm[size_t(d)])];
-        if (!segments.empty() && segments.back().src + segments.back().bytes == src * size)
-          segments.back().bytes += size;
-        else
-          segments.push_back({src * size, i * size, size});
+        appendElement(segments, src * size, i * size, size);
         for (int64_t d = rank - 1; d >= 0; --d) { // odometer over the result's axes
           if (++index[size_t(d)] < out[size_t(d)]) break;
           index[size_t(d)] = 0;
@@ -684,8 +694,7 @@ private:
       k.totalBytes = at;
       if (Expected<GeneratedKernel> gen = generateSegmentCopy(config_, k); gen && at > 0) {
         args.push_back(result(op));
-        for (uint32_t t : args) tailSlack_.insert(t);
-        addKernelTask(op, "Concat", *gen, std::move(args));
+        addSpillingKernelTask(op, "Concat", *gen, std::move(args));
         return;
       }
     }
@@ -927,20 +936,31 @@ private:
     if (arg || kind == ReduceKernel::Kind::Hardmax) { // the index row 0, 1, ... (whole repeats)
       std::vector<float> iota(size_t((k.r + 63) / 64 * 64));
       for (size_t i = 0; i < iota.size(); ++i) iota[i] = float(i);
-      std::vector<uint8_t> bytes(iota.size() * 4);
-      std::memcpy(bytes.data(), iota.data(), bytes.size());
-      args.push_back(constant(opName(op) + "/index_row", DType::F32, {int64_t(iota.size())}, std::move(bytes)));
+      args.push_back(f32Constant(opName(op) + "/index_row", iota));
     }
     args.push_back(result(op));
     if (arg) args.push_back(scratch(opName(op) + "/int32_indices", DType::I32, {k.outer * k.inner}));
-    // The kernel's DMAs move whole 32-byte blocks past unaligned row ends (see ReduceKernel).
-    for (uint32_t t : args) tailSlack_.insert(t);
-    addKernelTask(op, opType, *gen, std::move(args));
+    addSpillingKernelTask(op, opType, *gen, std::move(args));
   }
 
   // ---- data movement by segments (SegmentKernel.cpp) ----
   static int64_t elementBytes(mlir::Value v) {
     return int64_t(pkg::dtypeSize(dtypeOf(llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType()).value_or(DType::F32)));
+  }
+
+  // Appends one element (source byte offset, or -1 for the fill) at the end of `segments`,
+  // extending the last segment when it continues it (the next source element, or more fill), so
+  // segment counts stay those of runs, not of elements.
+  static void appendElement(std::vector<SegmentCopyKernel::Segment> &segments, int64_t src, int64_t dst,
+                            int64_t size) {
+    if (!segments.empty()) {
+      SegmentCopyKernel::Segment &last = segments.back();
+      if ((src < 0 && last.src < 0) || (src >= 0 && last.src >= 0 && last.src + last.bytes == src)) {
+        last.bytes += size;
+        return;
+      }
+    }
+    segments.push_back({src, dst, size});
   }
 
   // One segment-copy task from `input` to op's result. When the kernel cannot take that many
@@ -963,8 +983,7 @@ private:
       unsupported(op, gen.error().message);
       return true;
     }
-    for (uint32_t t : args) tailSlack_.insert(t);
-    addKernelTask(op, opType, *gen, std::move(args));
+    addSpillingKernelTask(op, opType, *gen, std::move(args));
     return true;
   }
 
@@ -978,16 +997,6 @@ private:
     std::vector<int64_t> inStride(in.size(), 1);
     for (int64_t d = rank - 1; d > 0; --d) inStride[size_t(d - 1)] = inStride[size_t(d)] * in[size_t(d)];
     std::vector<SegmentCopyKernel::Segment> segments;
-    auto add = [&](int64_t src, int64_t dst) { // one element
-      if (!segments.empty()) {
-        SegmentCopyKernel::Segment &last = segments.back();
-        if ((src < 0 && last.src < 0) || (src >= 0 && last.src >= 0 && last.src + last.bytes == src)) {
-          last.bytes += size;
-          return;
-        }
-      }
-      segments.push_back({src, dst, size});
-    };
     const int64_t total = elements(op.getResult(0)), cols = rank ? out.back() : 1;
     std::vector<int64_t> index(size_t(std::max<int64_t>(rank, 1)), 0);
     for (int64_t row = 0; row * cols < total; ++row) {
@@ -998,7 +1007,7 @@ private:
       }
       for (int64_t j = 0; j < cols; ++j) {
         const int64_t s = rank ? map(size_t(rank - 1), j) : 0;
-        add(base < 0 || s < 0 ? -1 : (base + s) * size, (row * cols + j) * size);
+        appendElement(segments, base < 0 || s < 0 ? -1 : (base + s) * size, (row * cols + j) * size, size);
       }
       if (int64_t(segments.size()) > kMaxSegmentPieces)
         return unsupported(op, "data movement with more than " + std::to_string(kMaxSegmentPieces) +
@@ -1034,8 +1043,7 @@ private:
     if (elements(o.getResult()) == 0) return;
     Expected<GeneratedKernel> gen = generateGather(config_, k);
     if (!gen) return unsupported(op, gen.error().message);
-    for (uint32_t t : args) tailSlack_.insert(t);
-    addKernelTask(op, o.getElements() ? "GatherElements" : "Gather", *gen, std::move(args));
+    addSpillingKernelTask(op, o.getElements() ? "GatherElements" : "Gather", *gen, std::move(args));
   }
 
   // Trilu: per matrix row i, keep columns j <= i + k (lower) or j >= i + k (upper), zero the rest.
@@ -1102,9 +1110,7 @@ private:
       r.r = m;
       Expected<GeneratedKernel> gen = generateReduce(config_, r);
       if (!gen) return problems_.push_back(gen.error().message);
-      tailSlack_.insert(from);
-      tailSlack_.insert(to);
-      addKernelTask(op, "ReduceSum", *gen, {from, to});
+      addSpillingKernelTask(op, "ReduceSum", *gen, {from, to});
     };
     if (reduction == "sum") return sum(loss, result(op));
     const uint32_t total = scratch(opName(op) + "/loss_sum", DType::F32, {1});
@@ -1144,8 +1150,7 @@ private:
     args.push_back(result(op));
     args.push_back(newTensor(o.getMean(), opName(op) + "/mean", TensorKind::Activation));
     args.push_back(newTensor(o.getInvStdDev(), opName(op) + "/inv_std_dev", TensorKind::Activation));
-    for (uint32_t t : args) tailSlack_.insert(t);
-    addKernelTask(op, "LayerNormalization", *gen, std::move(args));
+    addSpillingKernelTask(op, "LayerNormalization", *gen, std::move(args));
   }
 
   void globalAvgPool(mlir::Operation &op, mlir::Value input) {
@@ -1230,9 +1235,7 @@ private:
     for (int64_t ab = 0; ab < f * f; ++ab)
       for (int64_t co = 0; co < cout && bias; ++co) biasRow[size_t(ab * cop + co)] = (*bias)[size_t(co)];
     uint32_t wt = constant(opName(op) + "/weight", DType::F16, {cip, cols}, std::move(packed));
-    std::vector<uint8_t> bbytes(biasRow.size() * 4);
-    std::memcpy(bbytes.data(), biasRow.data(), bbytes.size());
-    uint32_t bt = constant(opName(op) + "/bias", DType::F32, {cols}, std::move(bbytes));
+    uint32_t bt = f32Constant(opName(op) + "/bias", biasRow);
     uint32_t y = scratch(opName(op) + "/pixels", DType::F16, {in[0] * in[2] * in[3], cols});
     MatMulKernel mm;
     mm.name = opName(op);
@@ -1558,9 +1561,7 @@ private:
     Expected<GeneratedKernel> gen = generateExpand(config_, k);
     if (!gen) return std::nullopt;
     uint32_t t = scratch(opName(op) + "/broadcast", DType::F32, out);
-    tailSlack_.insert(*src);
-    tailSlack_.insert(t);
-    addKernelTask(op, "Expand", *gen, {*src, t});
+    addSpillingKernelTask(op, "Expand", *gen, {*src, t});
     return t;
   }
 
@@ -1684,9 +1685,7 @@ private:
         std::vector<float> values(size_t(spec.n));
         for (int64_t j = 0; j < spec.n; ++j)
           values[size_t(j)] = beta * (*c)[cElements == 1 ? 0 : size_t(j)] / spec.alpha;
-        std::vector<uint8_t> bytes(values.size() * 4);
-        std::memcpy(bytes.data(), values.data(), bytes.size());
-        bias = constant(opName(op) + "/bias", DType::F32, {spec.n}, std::move(bytes));
+        bias = f32Constant(opName(op) + "/bias", values);
       } else if (cElements == spec.n && spec.alpha != 0.0f && isF32(o.getC())) {
         // A runtime row of biases feeds the cube, scaled by beta / alpha on the vector unit first.
         bias = tensor(o.getC());

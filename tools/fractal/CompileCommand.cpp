@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <iostream>
 #include <sys/stat.h>
-#include <unistd.h>
 
 namespace fractal::cli {
 
@@ -38,14 +37,8 @@ std::string phaseList() {
 
 // `--bind-input NAME=FILE.npy`: a temporary copy of the model with those inputs as initializers
 // (compile-time constants). Removed when the command ends.
-struct BoundModel {
-  std::string path;
-  ~BoundModel() {
-    if (!path.empty()) unlink(path.c_str());
-  }
-};
-
-Status bindModelInputs(const std::string &model, const std::vector<std::string> &binds, BoundModel &out) {
+Status bindModelInputs(const std::string &model, const std::vector<std::string> &binds,
+                       onnx_frontend::TemporaryModelFile &out) {
   Expected<std::string> bytes = readTextFile(model);
   if (!bytes) return bytes.error();
   onnx::ModelProto proto;
@@ -71,16 +64,9 @@ Status bindModelInputs(const std::string &model, const std::vector<std::string> 
     values.push_back(std::move(t));
   }
   if (Status s = onnx_frontend::bindInputs(proto, values); !s) return s.error().withContext(model);
-  char path[] = "/tmp/fractal-bound-XXXXXX.onnx";
-  const int fd = mkstemps(path, 5);
-  if (fd < 0) return Error::internal("fractal compile: cannot create a temporary model file in /tmp");
-  close(fd);
-  out.path = path;
-  std::string text;
-  proto.SerializeToString(&text);
-  if (Status s = writeFileAtomically(path, text); !s) return s;
+  if (Status s = onnx_frontend::writeTemporaryModel(proto, "bound", out); !s) return s;
   std::cerr << "fractal: note: compiling " << model << " with " << binds.size()
-            << " input(s) bound at compile time (as " << path << ")\n";
+            << " input(s) bound at compile time (as " << out.path << ")\n";
   return Status::success();
 }
 
@@ -115,7 +101,7 @@ int runCompileCommand(const Args &args) {
                 "ops are listed with the reason\nand the command exits 2 (docs/compiler.md).");
   if (std::optional<int> exit = parseArguments(parser, args))
     return *exit;
-  BoundModel bound;
+  onnx_frontend::TemporaryModelFile bound;
   const std::string model = input; // what the package records as its source
   if (!binds.empty()) {
     if (Status s = bindModelInputs(input, binds, bound); !s) return reportError(s.error());

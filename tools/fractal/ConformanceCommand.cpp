@@ -124,19 +124,13 @@ std::string runTest(const std::string &dir, const ChipConfig &config, const std:
       values.push_back(std::move(t));
     }
     if (Status s = onnx_frontend::bindInputs(copy, values); !s) return s.error();
-    char path[] = "/tmp/fractal-conformance-XXXXXX.onnx";
-    const int fd = mkstemps(path, 5);
-    if (fd < 0) return Error::internal("cannot create a temporary model file in /tmp");
-    close(fd);
-    std::string text;
-    copy.SerializeToString(&text);
-    Expected<pkg::Package> p = Error::internal("cannot write " + std::string(path));
-    if (writeFileAtomically(path, text)) p = onnx_frontend::compileOnnxModel(path, "", config, "");
-    unlink(path);
+    onnx_frontend::TemporaryModelFile file;
+    if (Status s = onnx_frontend::writeTemporaryModel(copy, "conformance", file); !s) return s.error();
+    Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(file.path, "", config, "");
     if (!p) { // messages name the test's model, not the temporary copy
       std::string message = p.error().message;
-      for (size_t at = message.find(path); at != std::string::npos; at = message.find(path, at + modelPath.size()))
-        message.replace(at, std::strlen(path), modelPath);
+      for (size_t at = message.find(file.path); at != std::string::npos; at = message.find(file.path, at + modelPath.size()))
+        message.replace(at, file.path.size(), modelPath);
       return Error{p.error().code, message};
     }
     return p;

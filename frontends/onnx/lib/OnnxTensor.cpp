@@ -1,6 +1,10 @@
 #include "fractal/onnx/OnnxTensor.h"
 
+#include "fractal/support/File.h"
+
 #include <cstdint>
+#include <cstdlib>
+#include <unistd.h>
 
 namespace fractal::onnx_frontend {
 
@@ -70,6 +74,21 @@ Status bindInputs(onnx::ModelProto &model, const std::vector<onnx::TensorProto> 
     graph.mutable_input()->DeleteSubrange(at, 1);
   }
   return Status::success();
+}
+
+TemporaryModelFile::~TemporaryModelFile() {
+  if (!path.empty()) unlink(path.c_str());
+}
+
+Status writeTemporaryModel(const onnx::ModelProto &model, const std::string &tag, TemporaryModelFile &out) {
+  std::string name = "/tmp/fractal-" + tag + "-XXXXXX.onnx";
+  const int fd = mkstemps(name.data(), 5);
+  if (fd < 0) return Error::internal("cannot create a temporary model file in /tmp");
+  close(fd);
+  out.path = name;
+  std::string text;
+  model.SerializeToString(&text);
+  return writeFileAtomically(name, text);
 }
 
 } // namespace fractal::onnx_frontend

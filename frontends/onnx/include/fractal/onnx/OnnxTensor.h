@@ -8,6 +8,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace fractal::onnx_frontend {
@@ -20,5 +21,17 @@ std::optional<std::vector<char>> tensorData(const onnx::TensorProto &t);
 // (inputsNeededAsConstants says which inputs need this). An error names a value that is not a
 // runtime input of the graph or whose type or shape differs from the input's declaration.
 Status bindInputs(onnx::ModelProto &model, const std::vector<onnx::TensorProto> &values);
+
+// A model written to a temporary file, for the compile driver, which reads models by path (a model
+// with bound inputs, say); the file is removed with this object.
+struct TemporaryModelFile {
+  std::string path;
+  TemporaryModelFile() = default;
+  TemporaryModelFile(const TemporaryModelFile &) = delete;
+  TemporaryModelFile &operator=(const TemporaryModelFile &) = delete;
+  ~TemporaryModelFile();
+};
+// Writes `model` to a new /tmp/fractal-<tag>-XXXXXX.onnx and names it in `out.path`.
+Status writeTemporaryModel(const onnx::ModelProto &model, const std::string &tag, TemporaryModelFile &out);
 
 } // namespace fractal::onnx_frontend

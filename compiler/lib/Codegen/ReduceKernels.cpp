@@ -119,6 +119,8 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   // Arg kinds and Hardmax: index row | selection bits | best values | best indices | constant
   // blocks (the fill for unselected lanes, 1.0, 0.0).
   const bool argKind = k.kind == Kind::ArgMax || k.kind == Kind::ArgMin || k.kind == Kind::Hardmax;
+  // ArgMax/ArgMin write int32 indices to the scratch argument, widened to the int64 output at the end.
+  const bool toScratch = k.kind == Kind::ArgMax || k.kind == Kind::ArgMin;
   const int64_t iotaRow = blockBase + 2 * kRepeat, selRow = iotaRow + rowBytes, bestRow = selRow + rowBytes,
                 indexRow = bestRow + rowBytes, fillBlock = indexRow + rowBytes, oneBlock = fillBlock + kRepeat,
                 zeroBlock = oneBlock + kRepeat;
@@ -141,14 +143,16 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   s << "# " << k.name << ": reduction " << int(k.kind) << " of [" << k.outer << ", " << k.r << ", " << k.inner
     << "] over the middle axis, " << (rowwise ? "across lanes" : "across rows") << ", one core\n";
   s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n";
-  // Arguments in order: input, [scale -> x17], [bias -> x18], output -> x3, [mean -> x19], [inv std -> x20].
+  // Arguments in order: input; LayerNorm: [scale -> x17], [bias -> x18]; arg kinds and Hardmax: the
+  // index row -> x17; output -> x3; ArgMax/ArgMin: int32 scratch -> x18; LayerNorm: [mean -> x19],
+  // [inv std -> x20].
   int arg = 1;
   auto loadArg = [&](int reg) { s << "  ld x" << reg << ", gm[x1], offset=" << 8 * arg++ << "\n"; };
   if (k.kind == Kind::LayerNorm && k.hasScale) loadArg(17);
   if (k.kind == Kind::LayerNorm && k.hasBias) loadArg(18);
   if (argKind) loadArg(17); // index row
   loadArg(3);
-  if (k.kind == Kind::ArgMax || k.kind == Kind::ArgMin) loadArg(18); // int32 scratch
+  if (toScratch) loadArg(18);
   if (k.kind == Kind::LayerNorm && k.meanOut) loadArg(19);
   if (k.kind == Kind::LayerNorm && k.invStdOut) loadArg(20);
   if (argKind) {
@@ -166,7 +170,6 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
     if (k.hasBias) s << "  li x10, " << biasRow << "\n  gm2ub ub[x10], gm[x18], len=" << ceilDiv(k.r * 4, 32) << "\n";
   }
   s << "  li x21, " << floatBits(1.0f / float(k.r)) << "\n";
-  const bool toScratch = k.kind == Kind::ArgMax || k.kind == Kind::ArgMin;
   s << "  li x5, " << k.outer << "\n  mv x8, x2\n  mv x9, x" << (toScratch ? 18 : 3) << "\n  li x23, 0\n";
   s << "slice:\n";
   // Load the slice: rows of `inner` values `inner * 4` bytes apart in GM, `rowBytes` apart in UB.
@@ -343,11 +346,10 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   } else {
     s << "  li x10, " << result << "\n  ub2gm gm[x9], ub[x10], len=" << (rowwise ? 1 : rowBlocks) << "\n";
   }
-  const bool widen = kind == Kind::ArgMax || kind == Kind::ArgMin; // int32 in scratch (x9), int64 later
   // The next slice reuses every buffer: drain all pipes first.
   s << "  barrier all\n  addi x8, x8, " << k.r * k.inner * 4 << "\n  addi x9, x9, "
     << (keepsShape(kind) ? k.r * k.inner * 4 : k.inner * 4) << "\n  dbnz x5, slice\n";
-  if (widen) { // int32 -> int64 (indices are never negative: the high word is 0), on the scalar unit
+  if (toScratch) { // int32 -> int64 (indices are never negative: the high word is 0), on the scalar unit
     s << "  barrier all\n  li x5, " << k.outer * k.inner << "\n  mv x8, x18\n  mv x9, x3\nwiden:\n"
       << "  ldw x16, gm[x8]\n  st x16, gm[x9]\n  addi x8, x8, 4\n  addi x9, x9, 8\n  dbnz x5, widen\n";
   }

@@ -1551,13 +1551,7 @@ private:
     k.name = opName(op) + " (broadcast)";
     k.node = joined(onnxNodeNames(op.getLoc()));
     k.shape = out;
-    k.strides.assign(out.size(), 0);
-    int64_t stride = 1;
-    for (size_t i = 0; i < in.size() && i < out.size(); ++i) { // in right-aligned to out
-      const size_t d = in.size() - 1 - i;
-      k.strides[out.size() - 1 - i] = in[d] == 1 ? 0 : stride;
-      stride *= in[d];
-    }
+    k.strides = g::broadcastStrides(in, out.size());
     Expected<GeneratedKernel> gen = generateExpand(config_, k);
     if (!gen) return std::nullopt;
     uint32_t t = scratch(opName(op) + "/broadcast", DType::F32, out);

@@ -21,17 +21,7 @@ llvm::ArrayRef<int64_t> shapeOf(mlir::Value v) {
   return llvm::cast<mlir::RankedTensorType>(v.getType()).getShape();
 }
 
-// Row-major strides of `shape`, right-aligned to `rank` dims, with 0 for broadcast dims.
-std::vector<int64_t> broadcastStrides(llvm::ArrayRef<int64_t> shape, size_t rank) {
-  std::vector<int64_t> strides(rank, 0);
-  int64_t stride = 1;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    const size_t dim = shape.size() - 1 - i, out = rank - 1 - i;
-    strides[out] = shape[dim] == 1 ? 0 : stride;
-    stride *= shape[dim];
-  }
-  return strides;
-}
+using fractal::graph::broadcastStrides;
 
 // Walks `out` row-major and calls f(outputIndex, offsetA, offsetB), where each offset steps by
 // its own per-dimension strides: broadcast strides for binary ops, permuted ones for transpose.

@@ -15,3 +15,23 @@
 
 #define GET_OP_CLASSES
 #include "fractal/compiler/Dialect/Graph/GraphOps.h.inc"
+
+#include <vector>
+
+namespace fractal::graph {
+
+// Numpy broadcasting as strides: the row-major element strides of `shape`, right-aligned to
+// `rank` dims, 0 along broadcast (size-1 or missing) dims. For constant folding and the expand
+// kernel alike.
+inline std::vector<int64_t> broadcastStrides(llvm::ArrayRef<int64_t> shape, size_t rank) {
+  std::vector<int64_t> strides(rank, 0);
+  int64_t stride = 1;
+  for (size_t i = 0; i < shape.size() && i < rank; ++i) {
+    const size_t dim = shape.size() - 1 - i, out = rank - 1 - i;
+    strides[out] = shape[dim] == 1 ? 0 : stride;
+    stride *= shape[dim];
+  }
+  return strides;
+}
+
+} // namespace fractal::graph

@@ -18,6 +18,7 @@ constexpr int64_t kRepeatBytes = 256; // one vector repeat
 constexpr int64_t kBlockBytes = 32;   // DMA and vector block
 constexpr int64_t kMaxRepeat = 255;
 constexpr int64_t kFractalBytes = 512;
+constexpr int64_t kFixBandRows = 32; // matmul results leave L0C in bands of this many rows
 
 std::string replaceAll(std::string text, const std::string &from, const std::string &to) {
   for (size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size()))
@@ -159,32 +160,78 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // The A panel (mt rows x all of K) stays in L1 for the whole item when it fits in half of it.
   const int64_t panelBytes = roundUp(mt * kp * 2, kFractalBytes);
   const bool panel = biasBytes + panelBytes <= l1 / 2;
-  // Per L1 slot: an A tile (unless the panel holds A) and a B tile, for a K step of kt.
+  // Per L1 slot: an A tile (unless the panel holds A) and a B tile, for a K step of kt. The
+  // slots form two groups of `group` steps, double-buffered: MTE2 loads a whole group, then sets
+  // one flag. A set_flag waits until the pipe's earlier transfers have completed (GM latency
+  // included), so one flag per step would expose the GM latency once per step; per group it is
+  // paid once per `group` transfers. Groups of 4 when L1 has room, else 2, else 1.
   auto aSlotFor = [&](int64_t kt) { return panel ? 0 : roundUp(mt * kt * 2, kFractalBytes); };
   auto bSlotFor = [&](int64_t kt) { return roundUp(kt * nt * 2, kFractalBytes); };
-  auto l1Need = [&](int64_t kt) { return biasBytes + (panel ? panelBytes : 0) + 2 * (aSlotFor(kt) + bSlotFor(kt)); };
-  while (kt > 16 && l1Need(kt) > l1) kt -= 16;
-  if (2 * mt * nt * 4 > l0c || kt < 16 || l1Need(kt) > l1)
+  auto l1Need = [&](int64_t kt, int slots) {
+    return biasBytes + (panel ? panelBytes : 0) + slots * (aSlotFor(kt) + bSlotFor(kt));
+  };
+  while (kt > 16 && l1Need(kt, 2) > l1) kt -= 16;
+  if (2 * mt * nt * 4 > l0c || kt < 16 || l1Need(kt, 2) > l1)
     return Error::badInput(k.name + ": L0/L1 overflow: the smallest double-buffered matmul tile needs L0A " +
                            std::to_string(2 * mt * 16 * 2) + ", L0B " + std::to_string(2 * 16 * nt * 2) + ", L0C " +
                            std::to_string(2 * mt * nt * 4) + " bytes; the config has L0A " + std::to_string(l0a) +
                            ", L0B " + std::to_string(l0b) + ", L0C " + std::to_string(l0c) + ", L1 " + std::to_string(l1));
+  const int64_t kSteps = ceilDiv(k.k, kt), nTiles = ceilDiv(k.n, nt), stepsPerItem = kSteps * nTiles;
+  int64_t group = 1;
+  for (int64_t g : {4, 2})
+    if (group == 1 && g <= stepsPerItem && l1Need(kt, int(2 * g)) <= l1) group = g;
+  const int64_t slots = 2 * group;
   const int64_t aSlotBytes = aSlotFor(kt), bSlotBytes = bSlotFor(kt);
-  const int64_t l1Panel = biasBytes, l1Slots = biasBytes + (panel ? panelBytes : 0);
-  auto l1A = [&](int p) { return l1Slots + p * (aSlotBytes + bSlotBytes); };
-  auto l1B = [&](int p) { return l1A(p) + aSlotBytes; };
   const int64_t l0aHalf = l0a / 2, l0bHalf = l0b / 2, l0cHalf = l0c / 2;
-
   const int64_t mTiles = ceilDiv(k.m, mt), items = k.batch * mTiles;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
+  const int64_t tailRows = k.m - (mTiles - 1) * mt;
+  const int64_t groupsPerItem = ceilDiv(stepsPerItem, group);
+  const int64_t lastTileStep = (nTiles - 1) * kSteps; // the first step of the last N tile
+
+  // Panel prefetch: the next item's panel is loaded while this one computes, so that no item
+  // but a block's first waits for a whole panel from DRAM. The panel area is a ring of `ring`
+  // K slices (mt x kt each; as many as L1 holds, up to two panels); an item's slices start at
+  // ring slot x25, the next item's at x25 + kSteps. The next item's first slices go to ring
+  // slots this item does not use, spread over the item; the rest overlay this item's slices and
+  // are loaded once MTE1 has read those for the last time (in the last N tile). MTE2 knows MTE1
+  // is done with group g - 2 when it has waited for group g's slots, so the slices freed by an
+  // item's last two groups are loaded by the next item's first two groups ("own"). Needs whole
+  // groups per N tile and an even number per item; only full M tiles (the NZ slice offsets depend
+  // on the tile height) and untransposed A (whose NZ panel keeps K slices contiguous).
+  const int64_t sliceBytes = mt * kt * 2;
+  const int64_t ringRoom = (l1 - biasBytes - slots * (aSlotBytes + bSlotBytes)) / sliceBytes;
+  // Early slices are spread over groups 2.. of the item, so an item of two groups has none.
+  const int64_t ring = groupsPerItem > 2 ? std::min(2 * kSteps, ringRoom) : kSteps;
+  bool nextFullItem = false; // some block's second or later item is a full M tile
+  for (int64_t j = blockDim; j < items && !nextFullItem; ++j) nextFullItem = tailRows == mt || j % mTiles != mTiles - 1;
+  bool prefetch = panel && !k.transA && nextFullItem && kSteps % group == 0 && kSteps >= slots &&
+                  groupsPerItem % 2 == 0 && ringRoom >= kSteps;
+  struct SliceLoad { int64_t group; bool own; };
+  std::vector<SliceLoad> plan(static_cast<size_t>(kSteps));
+  const int64_t early = ring - kSteps; // next slices into ring slots this item does not use
+  for (int64_t t = 0; t < kSteps && prefetch; ++t) {
+    if (t < early) {
+      plan[size_t(t)] = {2 + t * (groupsPerItem - 2) / early, false};
+      continue;
+    }
+    const int64_t used = (lastTileStep + t - (ring - kSteps)) / group; // last reader of the overlaid slice
+    plan[size_t(t)] = used + 2 < groupsPerItem ? SliceLoad{used + 2, false} : SliceLoad{used + 2 - groupsPerItem, true};
+    if (plan[size_t(t)].own && plan[size_t(t)].group > t / group) prefetch = false; // would arrive after its use
+  }
+  const int64_t panelArea = prefetch ? std::max(panelBytes, ring * sliceBytes) : panelBytes;
+  const int64_t l1Panel = biasBytes, l1Slots = biasBytes + (panel ? panelArea : 0);
+  auto l1A = [&](int64_t p) { return l1Slots + p * (aSlotBytes + bSlotBytes); };
+  auto l1B = [&](int64_t p) { return l1A(p) + aSlotBytes; };
   std::ostringstream s;
   s << "# " << k.name << ": " << k.batch << " x C[" << k.m << "," << k.n << "] = A[" << k.m << ","
     << k.k << "]" << (k.transA ? "^T" : "") << " x B[" << k.k << "," << k.n << "]"
-    << (k.transB ? "^T" : "") << ", tiles " << mt << "x" << kt << "x" << nt << (panel ? ", A panel in L1" : "")
-    << ", double-buffered; " << items << " work item(s) on " << blockDim << " block(s)\n";
-  s << "# flags: mte2->mte1 #p slot p loaded; mte1->mte2 #2+p slot p free; mte1->m #p L0 half p loaded;\n"
-    << "# m->mte1 #2+p L0 half p free; m->fix #q tile q done; fix->m #2+q L0C half q free (p, q = 0/1);\n"
-    << "# mte1->mte2 #4 the A panel is free (read by the previous item).\n";
+    << (k.transB ? "^T" : "") << ", tiles " << mt << "x" << kt << "x" << nt
+    << (panel ? prefetch ? ", A panel in L1 (next one prefetched, ring of " + std::to_string(ring) + " K slices)" : ", A panel in L1" : "") << ", loads in groups of "
+    << group << " steps; " << items << " work item(s) on " << blockDim << " block(s)\n";
+  s << "# flags: mte2->mte1 #g group g's slots loaded; mte1->mte2 #2+g group g's slots free; mte1->m #h\n"
+    << "# L0 half h loaded; m->mte1 #2+h L0 half h free; m->fix #q tile q done; fix->m #2+q L0C half q\n"
+    << "# free (g, h, q = 0/1); mte1->mte2 #4 the A panel is free (read by the previous item).\n";
   s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
   s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
   int argC = 2;
@@ -194,10 +241,23 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   }
   s << "  ld x5, gm[x1], offset=" << 8 * argC << "\n";
   s << "  li x20, " << floatBits(k.alpha) << "   # alpha " << k.alpha << "\n";
-  s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n";
+  s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n  li x23, 0\n";
+
+  int labels = 0;
+  auto label = [&] { return "pf" + std::to_string(labels++); };
+  // Slice t of a full-height panel (rows mt of the A at x`base`) into ring slot x25 + `slot`.
+  auto panelSlice = [&](int base, int64_t slot, int64_t t) {
+    const int64_t k0 = t * kt;
+    s << "  addi x9, x25, " << slot << "\n  li x8, " << ring << "\n  rem x9, x9, x8\n  muli x9, x9, " << sliceBytes
+      << "\n  addi x9, x9, " << l1Panel << "\n  li x8, " << k0 * 2 << "\n  add x8, x" << base
+      << ", x8\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << mt << ", cols=" << std::min(kt, k.k - k0) << ", src_stride="
+      << k.k << ", dst_rows=" << mt << "\n";
+  };
 
   // One work item: x16 = product index, x15 = first row of the M tile; bases in x17 (A), x18 (B),
-  // x19 (C). `mc` rows (the last tile may be short).
+  // x19 (C). `mc` rows (the last tile may be short). With prefetching, x23 says whether this
+  // item's panel was (mostly) loaded by the previous item, x24 whether this item loads the next
+  // one's (base in x22).
   auto item = [&](int64_t mc) {
     s << "  muli x17, x16, " << k.strideA * 2 << "\n  add x17, x17, x2\n";
     s << "  muli x8, x15, " << (k.transA ? 2 : k.k * 2) << "\n  add x17, x17, x8\n";
@@ -205,55 +265,100 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     s << "  muli x19, x16, " << k.strideC * outBytes << "\n  add x19, x19, x5\n";
     s << "  muli x8, x15, " << ldc * outBytes << "\n  add x19, x19, x8\n";
     const int64_t mcp = roundUp(mc, 16);
+    const bool ringed = prefetch && mc == mt; // a short tile neither is nor loads a prefetched panel
+    if (ringed) { // x24 = the next item (x6 + x7) exists and is a full M tile; x22 its A
+      const std::string none = label();
+      s << "  li x24, 0\n  add x21, x6, x7\n  bge x21, x14, " << none << "\n  li x8, " << mTiles
+        << "\n  div x9, x21, x8\n  rem x10, x21, x8\n";
+      if (tailRows != mt) s << "  li x8, " << mTiles - 1 << "\n  beq x10, x8, " << none << "\n";
+      s << "  muli x22, x9, " << k.strideA * 2 << "\n  add x22, x22, x2\n  muli x8, x10, " << mt * k.k * 2
+        << "\n  add x22, x22, x8\n  li x24, 1\n" << none << ":\n";
+    }
     if (panel) { // the whole A panel, NZ (transA: NZ of A^T), once per item, after MTE1 has read
-                 // the previous item's (#4); step 0's "loaded" flag, set by MTE2 after it, covers it
-                 // too (one MTE2 queue, in order). Loading it slice by slice during the first N tile
-                 // measured slower (that tile turns DMA-bound).
-      s << "  wait_flag mte1, mte2, 4\n  li x9, " << l1Panel << "\n";
-      if (!k.transA)
+                 // the previous item's; group 0's "loaded" flag, set by MTE2 after it, covers it
+                 // too (one MTE2 queue, in order).
+      const std::string loaded = label();
+      if (ringed) // not prefetched: slice by slice with the first N tile's groups (below)
+        s << "  bne x23, x0, " << loaded << "\n  li x25, 0\n  wait_flag mte1, mte2, 4\n";
+      else
+        s << "  wait_flag mte1, mte2, 4\n  li x9, " << l1Panel << "\n";
+      if (ringed)
+        ;
+      else if (!k.transA)
         s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << mc << ", cols=" << k.k << ", src_stride=" << k.k
           << ", dst_rows=" << mcp << "\n";
       else
         s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << k.k << ", cols=" << mc << ", src_stride=" << k.m
           << ", dst_rows=" << kp << "\n";
+      if (ringed) s << loaded << ":\n";
     }
     struct Step { int64_t n0, k0, nc, kc; };
     std::vector<Step> steps;
     for (int64_t n0 = 0; n0 < k.n; n0 += nt)
       for (int64_t k0 = 0; k0 < k.k; k0 += kt)
         steps.push_back({n0, k0, std::min(nt, k.n - n0), std::min(kt, k.k - k0)});
-    int tile = 0;
-    for (size_t i = 0; i < steps.size(); ++i) {
-      const Step &st = steps[i];
-      const int p = int(i % 2), q = tile % 2;
-      const bool firstK = st.k0 == 0, lastK = st.k0 + st.kc >= k.k;
-      const int64_t ncp = roundUp(st.nc, 16), kcp = roundUp(st.kc, 16);
-      s << "  # step " << i << ": n0=" << st.n0 << " k0=" << st.k0 << ", slot " << p << ", L0C " << q << "\n";
-      // MTE2: this step's operands into slot p.
-      s << "  wait_flag mte1, mte2, " << 2 + p << "\n";
-      if (!panel) {
-        if (!k.transA)
-          s << "  li x8, " << st.k0 * 2 << "\n  add x8, x17, x8\n  li x9, " << l1A(p) << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows="
-            << mc << ", cols=" << st.kc << ", src_stride=" << k.k << ", dst_rows=" << mcp << "\n";
-        else
-          s << "  li x8, " << st.k0 * k.m * 2 << "\n  add x8, x17, x8\n  li x9, " << l1A(p)
-            << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.kc << ", cols=" << mc << ", src_stride=" << k.m
-            << ", dst_rows=" << kcp << "\n";
+    // MTE2: group g's operands into its slots, once MTE1 is done with group g - 2.
+    auto loadGroup = [&](int64_t g) {
+      s << "  # loads of group " << g << "\n  wait_flag mte1, mte2, " << 2 + g % 2 << "\n";
+      // A panel that was not prefetched arrives slice by slice, each in the group of its first
+      // reader, so the first steps start after a few slices instead of the whole panel.
+      for (int64_t t = g * group; ringed && t < std::min((g + 1) * group, kSteps); ++t) {
+        const std::string skip = label();
+        s << "  bne x23, x0, " << skip << "\n";
+        panelSlice(17, t, t);
+        s << skip << ":\n";
       }
-      if (!k.transB)
-        s << "  li x8, " << (st.k0 * k.n + st.n0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
-          << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.kc << ", cols=" << st.nc << ", src_stride=" << k.n
-          << ", dst_rows=" << kcp << "\n";
-      else
-        s << "  li x8, " << (st.n0 * k.k + st.k0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
-          << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.nc << ", cols=" << st.kc << ", src_stride=" << k.k
-          << ", dst_rows=" << ncp << "\n";
-      s << "  set_flag mte2, mte1, " << p << "\n";
-      // MTE1: slot p -> L0 half p.
-      s << "  wait_flag mte2, mte1, " << p << "\n  wait_flag m, mte1, " << 2 + p << "\n";
+      for (int64_t t = 0; ringed && t < kSteps; ++t) { // prefetch slices due in this group
+        if (plan[size_t(t)].group != g) continue;
+        const bool own = plan[size_t(t)].own; // this item's, left over by the previous one
+        const std::string skip = label();
+        s << "  beq x" << (own ? 23 : 24) << ", x0, " << skip << "\n";
+        panelSlice(own ? 17 : 22, own ? t : kSteps + t, t);
+        s << skip << ":\n";
+      }
+      for (int64_t i = g * group; i < std::min<int64_t>((g + 1) * group, stepsPerItem); ++i) {
+        const Step &st = steps[size_t(i)];
+        const int64_t p = i % slots, kcp = roundUp(st.kc, 16), ncp = roundUp(st.nc, 16);
+        if (!panel) {
+          if (!k.transA)
+            s << "  li x8, " << st.k0 * 2 << "\n  add x8, x17, x8\n  li x9, " << l1A(p) << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows="
+              << mc << ", cols=" << st.kc << ", src_stride=" << k.k << ", dst_rows=" << mcp << "\n";
+          else
+            s << "  li x8, " << st.k0 * k.m * 2 << "\n  add x8, x17, x8\n  li x9, " << l1A(p)
+              << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.kc << ", cols=" << mc << ", src_stride=" << k.m
+              << ", dst_rows=" << kcp << "\n";
+        }
+        if (!k.transB)
+          s << "  li x8, " << (st.k0 * k.n + st.n0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
+            << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.kc << ", cols=" << st.nc << ", src_stride=" << k.n
+            << ", dst_rows=" << kcp << "\n";
+        else
+          s << "  li x8, " << (st.n0 * k.k + st.k0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
+            << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.nc << ", cols=" << st.kc << ", src_stride=" << k.k
+            << ", dst_rows=" << ncp << "\n";
+      }
+      s << "  set_flag mte2, mte1, " << g % 2 << "\n";
+    };
+    // MTE1: slot p -> L0 half h; M: L0 half h into L0C half q; FIX: a finished tile out.
+    auto compute = [&](int64_t i) {
+      const Step &st = steps[size_t(i)];
+      const int64_t g = i / group, p = i % slots, h = i % 2, q = st.n0 / nt % 2;
+      const bool firstK = st.k0 == 0, lastK = st.k0 + st.kc >= k.k;
+      const bool groupStart = i % group == 0, groupEnd = (i + 1) % group == 0 || i + 1 == stepsPerItem;
+      const int64_t ncp = roundUp(st.nc, 16), kcp = roundUp(st.kc, 16);
+      s << "  # step " << i << ": n0=" << st.n0 << " k0=" << st.k0 << ", slot " << p << ", L0 half " << h
+        << ", L0C " << q << "\n";
+      if (groupStart) s << "  wait_flag mte2, mte1, " << g % 2 << "\n";
+      s << "  wait_flag m, mte1, " << 2 + h << "\n";
+      if (ringed) // x26 = this step's K slice in the ring
+        s << "  addi x26, x25, " << st.k0 / kt << "\n  li x27, " << ring << "\n  rem x26, x26, x27\n  muli x26, x26, "
+          << sliceBytes << "\n";
       for (int64_t r = 0; r < mcp / 16; ++r) {
-        s << "  li x9, " << p * l0aHalf + r * (kcp / 16) * kFractalBytes << "\n";
-        if (panel && !k.transA) // NZ panel: fractal (r, kk) at (kk * mcp/16 + r)
+        s << "  li x9, " << h * l0aHalf + r * (kcp / 16) * kFractalBytes << "\n";
+        if (ringed) // NZ slice: fractal (r, kk) at (kk * mt/16 + r)
+          s << "  addi x10, x26, " << l1Panel + r * kFractalBytes << "\n  load2d l0a[x9], l1[x10], repeat=" << kcp / 16
+            << ", src_stride=" << mcp / 16 << "\n";
+        else if (panel && !k.transA) // NZ panel: fractal (r, kk) at (kk * mcp/16 + r)
           s << "  li x10, " << l1Panel + ((st.k0 / 16) * (mcp / 16) + r) * kFractalBytes
             << "\n  load2d l0a[x9], l1[x10], repeat=" << kcp / 16 << ", src_stride=" << mcp / 16 << "\n";
         else if (panel) // NZ of A^T with kp rows per column block: fractal (kk, r) at (r * kp/16 + kk)
@@ -268,47 +373,70 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
       }
       if (!k.transB) {
         for (int64_t r = 0; r < kcp / 16; ++r)
-          s << "  li x9, " << p * l0bHalf + r * (ncp / 16) * kFractalBytes << "\n  li x10, " << l1B(p) + r * kFractalBytes
+          s << "  li x9, " << h * l0bHalf + r * (ncp / 16) * kFractalBytes << "\n  li x10, " << l1B(p) + r * kFractalBytes
             << "\n  load2d l0b[x9], l1[x10], repeat=" << ncp / 16 << ", src_stride=" << kcp / 16 << ", transpose=1\n";
       } else {
         for (int64_t f = 0; f < (kcp / 16) * (ncp / 16); f += 255)
-          s << "  li x9, " << p * l0bHalf + f * kFractalBytes << "\n  li x10, " << l1B(p) + f * kFractalBytes
+          s << "  li x9, " << h * l0bHalf + f * kFractalBytes << "\n  li x10, " << l1B(p) + f * kFractalBytes
             << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, (kcp / 16) * (ncp / 16) - f) << "\n";
       }
-      s << "  set_flag mte1, mte2, " << 2 + p << "\n  set_flag mte1, m, " << p << "\n";
-      // M: L0 half p into L0C half q.
-      s << "  wait_flag mte1, m, " << p << "\n";
+      if (groupEnd) s << "  set_flag mte1, mte2, " << 2 + g % 2 << "\n";
+      s << "  set_flag mte1, m, " << h << "\n";
+      // M: L0 half h into L0C half q.
+      s << "  wait_flag mte1, m, " << h << "\n";
       if (firstK) s << "  wait_flag fix, m, " << 2 + q << "\n";
-      s << "  li x9, " << p * l0aHalf << "\n  li x10, " << p * l0bHalf << "\n  li x12, " << q * l0cHalf << "\n";
+      s << "  li x9, " << h * l0aHalf << "\n  li x10, " << h * l0bHalf << "\n  li x12, " << q * l0cHalf << "\n";
       if (firstK && k.hasBias)
         s << "  li x11, " << st.n0 * 4 << "\n  mmad.f16 l0c[x12], l0a[x9], l0b[x10], m=" << mcp << ", k=" << kcp
           << ", n=" << ncp << ", init=1, bias=x11\n";
       else
         s << "  mmad.f16 l0c[x12], l0a[x9], l0b[x10], m=" << mcp << ", k=" << kcp << ", n=" << ncp
           << ", init=" << (firstK ? 1 : 0) << "\n";
-      s << "  set_flag m, mte1, " << 2 + p << "\n";
+      s << "  set_flag m, mte1, " << 2 + h << "\n";
       if (lastK) {
-        // FIX: the finished tile out, while the cube fills the other L0C half.
+        // FIX: the finished tile out, while the cube fills the other L0C half, in bands of rows:
+        // a GM write holds the DRAM channel for its whole length, and MTE2's reads queued behind
+        // a whole tile (and the other core's) would starve the cube. (Pacing the bands with
+        // flags from the cube's next steps measured no better.)
         s << "  set_flag m, fix, " << q << "\n  wait_flag m, fix, " << q << "\n";
-        s << "  li x8, " << st.n0 * outBytes << "\n  add x8, x19, x8\n";
-        s << "  fixp.f32." << (k.outHalf ? "f16" : "f32") << " gm[x8], l0c[x12], m=" << mc << ", n=" << st.nc
-          << ", src_rows=" << mcp << ", dst_stride=" << ldc << ", relu=" << (k.relu ? 1 : 0)
-          << (k.alpha != 1.0f ? ", scale=x20" : "") << "\n";
+        for (int64_t r0 = 0; r0 < mc; r0 += kFixBandRows)
+          s << "  li x8, " << st.n0 * outBytes + r0 * ldc * outBytes << "\n  add x8, x19, x8\n  li x13, "
+            << q * l0cHalf + r0 * 16 * 4 << "\n  fixp.f32." << (k.outHalf ? "f16" : "f32") << " gm[x8], l0c[x13], m="
+            << std::min(kFixBandRows, mc - r0) << ", n=" << st.nc << ", src_rows=" << mcp << ", dst_stride=" << ldc
+            << ", relu=" << (k.relu ? 1 : 0) << (k.alpha != 1.0f ? ", scale=x20" : "") << "\n";
         s << "  set_flag fix, m, " << 2 + q << "\n";
-        ++tile;
       }
+    };
+    // Software-pipelined in program order: the scalar unit dispatches group g + 1's loads before
+    // group g's compute. Dispatch is in order and a step's MTE1 work alone is more than a pipe
+    // queue holds, so with a group's loads right before its own compute the scalar unit would
+    // stall on MTE1 before it could queue the next loads, and MTE2 would never run ahead.
+    loadGroup(0);
+    for (int64_t g = 0; g < groupsPerItem; ++g) {
+      if (g + 1 < groupsPerItem) loadGroup(g + 1);
+      for (int64_t i = g * group; i < std::min<int64_t>((g + 1) * group, stepsPerItem); ++i) compute(i);
     }
     // No drain between items: the next item's first steps load while this one's last tiles are
-    // still in the cube and FixPipe (the per-buffer flags order every hand-over); only the panel
-    // waits until MTE1 is done with this item's.
-    if (panel) s << "  set_flag mte1, mte2, 4\n";
+    // still in the cube and FixPipe (the per-buffer flags order every hand-over); a whole-panel
+    // load waits until MTE1 is done with this item's panel.
+    if (panel) {
+      const std::string skip = label();
+      if (ringed) s << "  bne x24, x0, " << skip << "\n";
+      s << "  set_flag mte1, mte2, 4\n";
+      if (ringed)
+        s << skip << ":\n  add x23, x24, x0\n  addi x25, x25, " << kSteps << "\n  li x8, " << ring
+          << "\n  rem x25, x25, x8\n";
+    }
   };
 
   // Items round-robin over the blocks; the last M tile of each product may be short. Every
   // buffer starts free (and the panel area); the "free" flags are consumed after the last item.
-  const int64_t tailRows = k.m - (mTiles - 1) * mt;
-  s << "  set_flag mte1, mte2, 2\n  set_flag mte1, mte2, 3\n  set_flag m, mte1, 2\n  set_flag m, mte1, 3\n"
-    << "  set_flag fix, m, 2\n  set_flag fix, m, 3\n" << (panel ? "  set_flag mte1, mte2, 4\n" : "");
+  auto flags = [&](const char *op) {
+    s << "  " << op << " mte1, mte2, 2\n  " << op << " mte1, mte2, 3\n  " << op << " m, mte1, 2\n  " << op
+      << " m, mte1, 3\n  " << op << " fix, m, 2\n  " << op << " fix, m, 3\n";
+    if (panel) s << "  " << op << " mte1, mte2, 4\n";
+  };
+  flags("set_flag");
   s << "loop:\n  bge x6, x14, done\n";
   s << "  li x8, " << mTiles << "\n  div x16, x6, x8\n  rem x15, x6, x8\n";
   if (mTiles > 1) { // full tiles exist (a single short tile has only the tail path)
@@ -322,9 +450,11 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     item(tailRows);
     s << "  add x6, x6, x7\n  jmp loop\n";
   }
-  s << "done:\n  wait_flag mte1, mte2, 2\n  wait_flag mte1, mte2, 3\n  wait_flag m, mte1, 2\n  wait_flag m, mte1, 3\n"
-    << "  wait_flag fix, m, 2\n  wait_flag fix, m, 3\n" << (panel ? "  wait_flag mte1, mte2, 4\n" : "") << "  end\n";
+  s << "done:\n";
+  flags("wait_flag");
+  s << "  end\n";
   return GeneratedKernel{s.str(), blockDim};
 }
+
 
 } // namespace fractal::codegen

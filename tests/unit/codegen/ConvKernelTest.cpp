@@ -143,7 +143,7 @@ namespace {
 // The matmul kernel with several work items per core (items pipelined: no drain between them),
 // the last M tile short, with and without the A panel in L1: results against a double-precision
 // reference on the same fp16 inputs, and no races between pipes.
-void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, bool bias) {
+void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, bool bias, bool prefetched = false) {
   MatMulKernel k;
   k.name = k.node = "matmul_" + std::to_string(m) + "x" + std::to_string(kk) + "x" + std::to_string(n);
   k.m = m;
@@ -158,6 +158,7 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
   const ChipConfig config = edge();
   Expected<GeneratedKernel> gen = generateMatMul(config, k);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
+  EXPECT_EQ(gen->assembly.find("next one prefetched") != std::string::npos, prefetched) << gen->assembly.substr(0, 300);
   std::vector<uint16_t> a = randomHalves(size_t(batch * m * kk), 3), b = randomHalves(size_t(batch * kk * n), 4);
   std::vector<float> biasValues(size_t((n + 15) / 16 * 16), 0.0f);
   for (int64_t j = 0; j < n; ++j) biasValues[size_t(j)] = 0.25f * float(j % 9) - 1.0f;
@@ -191,6 +192,15 @@ TEST(MatMulKernel, PipelinedItemsMatchTheReferenceWithoutRaces) {
   runMatMul(1, 600, 200, 300, false, false); // 3 M tiles (short last) on 2 cores, A panel in L1
   runMatMul(1, 1100, 64, 48, false, false);  // 5 short items: the next panel load meets the last reads
   runMatMul(2, 100, 96, 40, true, true);     // batched, B transposed, bias; one item per product
+}
+
+// The next item's A panel is refilled slice by slice during the current item's last N tile (and
+// its last slices during the next item's first steps): the slices must land where MTE1 reads them,
+// never over a slice still in use, and a short last tile must still get its whole panel.
+TEST(MatMulKernel, PrefetchedPanelsMatchTheReferenceWithoutRaces) {
+  runMatMul(1, 1024, 500, 100, false, false, true); // 8 K slices, one N tile, short last slice
+  runMatMul(1, 1100, 512, 200, false, false, true); // short tail item (loads its whole panel)
+  runMatMul(3, 256, 512, 64, false, true, true);    // across products of a batch, with bias
 }
 
 } // namespace

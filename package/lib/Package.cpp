@@ -8,6 +8,8 @@
 // well-formed message can still hold indices and offsets that point anywhere.
 #include "fractal/package/Package.h"
 
+#include "fractal/isa/SyncTransform.h"
+
 #include "fractal/support/Checksum.h"
 #include "fractal/support/File.h"
 
@@ -383,6 +385,20 @@ std::string describePackage(const Package &p) {
     s << "\n";
   }
   return s.str();
+}
+
+Status applySyncMode(Package &package, const std::string &mode) {
+  if (mode.empty() || mode == "flags")
+    return Status::success();
+  if (mode != "barrier-all")
+    return Error::badInput("--sync must be flags or barrier-all, got '" + mode + "'");
+  for (Kernel &k : package.kernels) {
+    Expected<isa::KernelBinary> serialized = isa::serializeSync(k.binary);
+    if (!serialized)
+      return serialized.error().withContext("kernel " + k.name);
+    k.binary = std::move(*serialized);
+  }
+  return Status::success();
 }
 
 } // namespace fractal::pkg

@@ -5,6 +5,7 @@
 #include "ArgParser.h"
 #include "Commands.h"
 
+#include "fractal/isa/Disassembler.h"
 #include "fractal/onnx/OnnxCheck.h"
 #include "fractal/support/File.h"
 
@@ -28,11 +29,39 @@ namespace {
 
 using onnx_frontend::kCompilePhases;
 
+using onnx_frontend::kCodegenPhases;
+
 std::string phaseList() {
   std::string list;
   for (const char *phase : kCompilePhases)
     list += std::string(list.empty() ? "" : ", ") + phase;
+  for (const char *phase : kCodegenPhases)
+    list += std::string(", ") + phase;
   return list;
+}
+
+// `--compile-to=kernel`: each kernel's generated assembly, after the tasks that launch it.
+// `--compile-to=isa`: each kernel's machine code as the package holds it (after --sync).
+std::string renderCodegenPhase(const pkg::Package &package, const std::vector<std::string> &assembly,
+                               const std::string &phase) {
+  std::string text;
+  for (size_t k = 0; k < package.kernels.size(); ++k) {
+    std::string users;
+    for (const pkg::Task &t : package.tasks)
+      if (!t.isHost && t.launch.kernel == k)
+        users += (users.empty() ? "" : ", ") + t.name + " (block_dim " + std::to_string(t.launch.blockDim) + ")";
+    text += "// ===== kernel " + package.kernels[k].name + ", " +
+            std::to_string(package.kernels[k].binary.code.size()) + " instructions; launched by " + users + "\n";
+    if (phase == "kernel")
+      text += k < assembly.size() ? assembly[k] : "";
+    else {
+      isa::DisassemblyOptions options;
+      options.showEncoding = true;
+      text += isa::disassemble(package.kernels[k].binary, options);
+    }
+    text += "\n";
+  }
+  return text;
 }
 
 // `--bind-input NAME=FILE.npy`: a temporary copy of the model with those inputs as initializers
@@ -73,7 +102,7 @@ Status bindModelInputs(const std::string &model, const std::vector<std::string> 
 } // namespace
 
 int runCompileCommand(const Args &args) {
-  std::string input, output, target = "edge", shapes, report, compileTo, dumpIr;
+  std::string input, output, target = "edge", shapes, report, compileTo, dumpIr, sync = "flags";
   std::vector<std::string> binds;
   bool checkOnly = false;
   ArgParser parser("fractal compile", "compile an ONNX model for the NPU");
@@ -92,10 +121,15 @@ int runCompileCommand(const Args &args) {
                 "otherwise every graph op with its ONNX nodes, unit and reason", &report);
   parser.option("--compile-to", "PHASE", "stop after PHASE and write its IR: graph (the "
                 "imported model), optimize (constants folded, data movement cancelled, "
-                "BatchNorm folded into Conv, Relu/Clip into the cube epilogue) or placement (each op's "
-                "unit and why); without it the package is written", &compileTo);
+                "BatchNorm folded into Conv, Relu/Clip into the cube epilogue), placement (each op's "
+                "unit and why), kernel (each generated kernel's assembly with its tiling) or isa "
+                "(the package's machine code: every instruction with its encoding and ONNX node); "
+                "without it the package is written", &compileTo);
   parser.option("--dump-ir", "DIR", "write the IR of every phase into DIR, with locations "
                 "(ONNX node names)", &dumpIr);
+  parser.option("--sync", "MODE", "flags (default) or barrier-all: a debug mode that replaces every "
+                "kernel's set/wait flags by a barrier after each pipe instruction (slow, but needs no "
+                "flags: if results change, a kernel's synchronisation is wrong)", &sync);
   parser.epilog("EXIT CODES: 0 ok, 2 unsupported model or bad input.\n\n"
                 "Kernels exist today for element-wise ops, activations, casts, MatMul and Gemm; other "
                 "ops are listed with the reason\nand the command exits 2 (docs/compiler.md).");
@@ -108,22 +142,25 @@ int runCompileCommand(const Args &args) {
     input = bound.path;
   }
   const auto *lastPhase = std::find(std::begin(kCompilePhases), std::end(kCompilePhases), compileTo);
-  if (!checkOnly && !compileTo.empty() && lastPhase == std::end(kCompilePhases))
+  const bool codegenPhase =
+      std::find(std::begin(kCodegenPhases), std::end(kCodegenPhases), compileTo) != std::end(kCodegenPhases);
+  if (!checkOnly && !compileTo.empty() && lastPhase == std::end(kCompilePhases) && !codegenPhase)
     return reportError(Error::badInput("fractal compile: unknown phase '" + compileTo +
                                        "' for --compile-to; the phases are: " + phaseList() +
                                        " (without --compile-to: the whole compile to a package)"));
   Expected<std::vector<onnx_frontend::InputShape>> parsed = onnx_frontend::parseInputShapes(shapes);
   if (!parsed)
     return reportError(parsed.error());
-  if (!checkOnly && compileTo.empty()) {
-    if (output.empty() || output == "-")
+  if (!checkOnly && (compileTo.empty() || codegenPhase)) {
+    if (!codegenPhase && (output.empty() || output == "-"))
       return reportError(Error::badInput("fractal compile: give the package file with -o FILE.fpk "
                                          "(or --compile-to=PHASE to print IR)"));
     Expected<ChipConfig> config = loadChipConfig(target);
     if (!config)
       return reportError(config.error());
 #ifdef FRACTAL_HAS_MLIR
-    Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(input, shapes, *config, dumpIr);
+    std::vector<std::string> assembly;
+    Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(input, shapes, *config, dumpIr, &assembly);
 #else
     Expected<pkg::Package> package = Error::badInput(
         "fractal compile: this build has no MLIR compiler (FRACTAL_ENABLE_MLIR=OFF); only "
@@ -131,7 +168,21 @@ int runCompileCommand(const Args &args) {
 #endif
     if (!package)
       return reportError(package.error());
+    if (Status s = pkg::applySyncMode(*package, sync); !s)
+      return reportError(s.error());
     package->sourceModel = model;
+#ifdef FRACTAL_HAS_MLIR
+    if (codegenPhase) {
+      const std::string text = renderCodegenPhase(*package, assembly, compileTo);
+      if (output.empty() || output == "-") {
+        std::cout << text;
+        return 0;
+      }
+      if (Status s = writeFileAtomically(output, text); !s)
+        return reportError(s.error());
+      return 0;
+    }
+#endif
     if (Status s = pkg::writePackageFile(output, *package); !s)
       return reportError(s.error());
     std::cout << pkg::describePackage(*package);

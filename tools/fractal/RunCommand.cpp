@@ -149,7 +149,7 @@ int runtimeError(frtError code, const std::string &what) {
 } // namespace
 
 int runRunCommand(const Args &args) {
-  std::string model, target, mode = "timing", outputDir = ".", report, profileDir, shapes;
+  std::string model, target, mode = "timing", outputDir = ".", report, profileDir, shapes, sync = "flags";
   std::vector<std::string> inputs;
   bool randomInputs = false;
   ArgParser parser("fractal run", "run a model package (or an ONNX model) on the simulated NPU");
@@ -163,6 +163,8 @@ int runRunCommand(const Args &args) {
   parser.option("--profile", "DIR", "write op_summary.csv (msprof columns) and trace.json (Perfetto)",
                 &profileDir);
   parser.option("--input-shape", "SHAPES", "for .onnx: fix input dims as fractal compile does", &shapes);
+  parser.option("--sync", "MODE", "flags (default) or barrier-all: run every kernel with its flags "
+                "replaced by a barrier after each pipe instruction (the fractal compile debug mode)", &sync);
   parser.flag("--random-inputs", "fill inputs not given with deterministic seeded random data "
               "(said on stderr)", &randomInputs);
   parser.epilog("EXIT CODES: 0 ok, 2 bad model, input or flag, 3 the device faulted.");
@@ -190,6 +192,7 @@ int runRunCommand(const Args &args) {
     if (!read) return reportError(read.error());
     package = std::move(*read);
   }
+  if (Status s = pkg::applySyncMode(package, sync); !s) return reportError(s.error());
   if (target.empty()) target = package.target;
   if (!isOnnx) {
     Expected<ChipConfig> config = loadChipConfig(target);

@@ -56,8 +56,9 @@ std::string joined(const std::vector<std::string> &names) {
 
 class Builder {
 public:
-  Builder(const ChipConfig &config, const std::string &source, const std::string &kernelDir)
-      : config_(config), source_(source), kernelDir_(kernelDir) {}
+  Builder(const ChipConfig &config, const std::string &source, const std::string &kernelDir,
+          std::vector<std::string> *kernelAssembly)
+      : config_(config), source_(source), kernelDir_(kernelDir), kernelAssembly_(kernelAssembly) {}
 
   Expected<pkg::Package> run(mlir::func::FuncOp func) {
     p_.producer = "fractal 0.1.0";
@@ -286,6 +287,7 @@ private:
       if (!kernelDir_.empty())
         if (Status s = writeFileAtomically(kernelDir_ + "/" + p_.kernels.back().name + ".s", k.assembly); !s)
           problems_.push_back(s.error().message);
+      if (kernelAssembly_) kernelAssembly_->push_back(k.assembly);
     }
     pkg::Task task;
     task.name = opName(op);
@@ -667,7 +669,7 @@ private:
 
   void concat(mlir::Operation &op, g::ConcatOp o) {
     const std::vector<int64_t> out = shapeOf(o.getResult());
-    const int64_t axis = o.getAxis() < 0 ? o.getAxis() + int64_t(out.size()) : o.getAxis();
+    const int64_t axis = int64_t(o.getAxis()); // the importer made it non-negative
     if (out.size() == 4 && axis == 1 && isF32(o.getResult()) &&
         (concatNhwc16(op, o, out) || concatCompacted(op, o, out)))
       return;
@@ -1134,7 +1136,7 @@ private:
     k.node = joined(onnxNodeNames(op.getLoc()));
     k.kind = ReduceKernel::Kind::LayerNorm;
     k.outer = k.r = 1;
-    for (size_t d = 0; d < shape.size(); ++d) (int64_t(d) < o.getAxis() ? k.outer : k.r) *= shape[d];
+    for (size_t d = 0; d < shape.size(); ++d) (int64_t(d) < int64_t(o.getAxis()) ? k.outer : k.r) *= shape[d];
     k.epsilon = o.getEpsilon().convertToFloat();
     k.hasScale = true;
     k.hasBias = bool(o.getBias());
@@ -1869,6 +1871,7 @@ private:
   const ChipConfig &config_;
   std::string source_;
   std::string kernelDir_;
+  std::vector<std::string> *kernelAssembly_;
   pkg::Package p_;
   llvm::DenseMap<mlir::Value, uint32_t> tensorOf_;  // ONNX form (NCHW for feature maps)
   llvm::DenseMap<mlir::Value, uint32_t> nhwc16Of_;  // NHWC16 form, when made
@@ -1882,11 +1885,12 @@ private:
 } // namespace
 
 Expected<pkg::Package> buildPackage(mlir::ModuleOp module, const ChipConfig &config,
-                                    const std::string &sourceModel, const std::string &kernelDir) {
+                                    const std::string &sourceModel, const std::string &kernelDir,
+                                    std::vector<std::string> *kernelAssembly) {
   auto func = module.lookupSymbol<mlir::func::FuncOp>("main");
   if (!func) return Error::badInput(sourceModel + ": no function 'main' to compile");
   if (!kernelDir.empty()) ::mkdir(kernelDir.c_str(), 0755);
-  return Builder(config, sourceModel, kernelDir).run(func);
+  return Builder(config, sourceModel, kernelDir, kernelAssembly).run(func);
 }
 
 } // namespace fractal::compiler

@@ -53,7 +53,8 @@ Status runGraphPhases(mlir::MLIRContext &context, mlir::OwningOpRef<mlir::Module
 }
 
 Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::string &shapes,
-                                        const ChipConfig &config, const std::string &dumpIr) {
+                                        const ChipConfig &config, const std::string &dumpIr,
+                                        std::vector<std::string> *kernelAssembly) {
   Expected<std::vector<InputShape>> parsed = parseInputShapes(shapes);
   if (!parsed)
     return parsed.takeError();
@@ -62,7 +63,8 @@ Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::str
   const long last = long(std::size(kCompilePhases)) - 1;
   if (Status s = runGraphPhases(context, module, input, *parsed, last, dumpIr); !s)
     return s.error();
-  return compiler::buildPackage(*module, config, input, dumpIr.empty() ? "" : dumpIr + "/04-kernels");
+  return compiler::buildPackage(*module, config, input, dumpIr.empty() ? "" : dumpIr + "/04-kernels",
+                                kernelAssembly);
 }
 
 } // namespace fractal::onnx_frontend

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "fractal/compiler/Codegen/KernelTemplates.h"
+#include "fractal/isa/SyncTransform.h"
 
 #include "../sim/SimTestUtil.h"
 
@@ -11,9 +12,13 @@ namespace fractal::codegen::testing {
 // Timing mode with the race detector on when `checkRaces`, else functional mode.
 inline ::testing::AssertionResult runGenerated(sim::testing::Device &dev, const GeneratedKernel &gen,
                                                const std::string &name, const std::vector<uint64_t> &args,
-                                               bool checkRaces) {
+                                               bool checkRaces, bool barrierAll = false) {
   Expected<isa::KernelBinary> bin = isa::assemble(gen.assembly, name);
   if (!bin) return ::testing::AssertionFailure() << bin.error().message << "\n" << gen.assembly;
+  if (barrierAll) { // --sync=barrier-all: the kernel's flags replaced by barriers
+    bin = isa::serializeSync(*bin);
+    if (!bin) return ::testing::AssertionFailure() << bin.error().message;
+  }
   sim::SimOptions options;
   options.mode = checkRaces ? sim::SimMode::Timing : sim::SimMode::Functional;
   options.blockDim = gen.blockDim;

@@ -186,6 +186,12 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
           ADD_FAILURE() << k.name << ": product " << p << " (" << i << "," << j << "): got " << got << ", expected " << sum;
       }
   EXPECT_EQ(bad, 0) << k.name;
+  if (prefetched) { // the same kernel in the --sync=barrier-all debug mode: the same bits
+    uint64_t pc2 = dev.buffer(std::vector<float>(size_t(batch * m * n), -5.0f));
+    args.back() = pc2;
+    ASSERT_TRUE(runGenerated(dev, *gen, k.name, args, false, true));
+    EXPECT_EQ(dev.read<float>(pc2, size_t(batch * m * n)), c) << k.name << " with barrier-all";
+  }
 }
 
 TEST(MatMulKernel, PipelinedItemsMatchTheReferenceWithoutRaces) {

@@ -96,4 +96,9 @@ Status writePackageFile(const std::string &path, const Package &package); // ato
 // or host-fallback reasons, kernels, memory plan and sizes.
 std::string describePackage(const Package &package);
 
+// `--sync=MODE` of fractal compile and fractal run: "flags" (the default: each kernel's own
+// set/wait flags) or "barrier-all" (a debug mode: in every kernel the flags give way to a
+// `barrier all` after each pipe instruction, isa/SyncTransform.h). Anything else is BadInput.
+Status applySyncMode(Package &package, const std::string &mode);
+
 } // namespace fractal::pkg

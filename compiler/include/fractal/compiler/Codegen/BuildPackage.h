@@ -15,8 +15,10 @@ namespace fractal::compiler {
 
 // Everything in the package that depends on the model; `sourceModel` names it in the package and
 // in errors. Ops no kernel and no host fallback handles are reported all at once (BadInput).
-// `kernelDir` (optional) receives every generated kernel's assembly as NAME.s.
+// `kernelDir` (optional) receives every generated kernel's assembly as NAME.s; `kernelAssembly`
+// (optional) the same texts, one per package kernel in order (`--compile-to=kernel`).
 Expected<pkg::Package> buildPackage(mlir::ModuleOp module, const ChipConfig &config,
-                                    const std::string &sourceModel, const std::string &kernelDir = "");
+                                    const std::string &sourceModel, const std::string &kernelDir = "",
+                                    std::vector<std::string> *kernelAssembly = nullptr);
 
 } // namespace fractal::compiler

@@ -1,0 +1,16 @@
+// Whole-kernel synchronisation rewrites on assembled code.
+//
+// serializeSync is the `--sync=barrier-all` debug mode: every set_flag / wait_flag is dropped and a
+// `barrier all` follows every instruction that runs on a pipe, so each transfer and computation
+// finishes before the scalar unit dispatches the next one. The kernel then needs no flags to be
+// correct: when a kernel computes something different with and without it, its flags are wrong.
+// Branch offsets, code symbols and the debug map (instruction -> ONNX node) follow the moved code.
+#pragma once
+
+#include "fractal/isa/KernelBinary.h"
+
+namespace fractal::isa {
+
+Expected<KernelBinary> serializeSync(const KernelBinary &kernel);
+
+} // namespace fractal::isa

@@ -1,0 +1,58 @@
+#include "fractal/isa/SyncTransform.h"
+
+#include "fractal/isa/Disassembler.h"
+
+namespace fractal::isa {
+
+Expected<KernelBinary> serializeSync(const KernelBinary &kernel) {
+  const std::vector<Instruction> &code = kernel.code;
+  KernelBinary out = kernel;
+  out.code.clear();
+  out.debug.clear();
+  // newPc[i]: where old instruction i (or, for a dropped flag, the next kept one) lands.
+  std::vector<size_t> newPc(code.size() + 1, 0);
+  std::vector<size_t> origin; // old pc of each new instruction
+  Instruction barrier = makeInstruction(Opcode::Barrier);
+  barrier.values[barrier.operandIndex("pipe")] = static_cast<int64_t>(Pipe::ALL);
+  for (size_t pc = 0; pc < code.size(); ++pc) {
+    newPc[pc] = out.code.size();
+    const Instruction &inst = code[pc];
+    if (inst.opcode == Opcode::SetFlag || inst.opcode == Opcode::WaitFlag)
+      continue;
+    out.code.push_back(inst);
+    origin.push_back(pc);
+    const Pipe pipe = inst.pipe();
+    if (pipe != Pipe::S && pipe != Pipe::ALL) {
+      out.code.push_back(barrier);
+      origin.push_back(pc);
+    }
+  }
+  newPc[code.size()] = out.code.size();
+  for (size_t n = 0; n < out.code.size(); ++n) {
+    Instruction &inst = out.code[n];
+    const InstructionSpec &spec = inst.info();
+    for (size_t o = 0; o < spec.operands.size(); ++o) {
+      if (spec.operands[o].kind != OperandKind::Label)
+        continue;
+      const int64_t target = int64_t(origin[n]) + inst.values[o];
+      if (target < 0 || target > int64_t(code.size()))
+        return Error::badInput(kernel.source + ": pc " + std::to_string(origin[n]) + " `" +
+                               formatInstruction(code[origin[n]]) + "` branches outside the kernel");
+      const int64_t offset = int64_t(newPc[size_t(target)]) - int64_t(n);
+      if (offset < spec.operands[o].min || offset > spec.operands[o].max)
+        return Error::badInput(kernel.source + ": pc " + std::to_string(origin[n]) + " `" +
+                               formatInstruction(code[origin[n]]) + "`: with a barrier after every pipe "
+                               "instruction the branch offset " + std::to_string(offset) +
+                               " no longer fits the instruction");
+      inst.values[o] = offset;
+    }
+  }
+  for (Symbol &s : out.symbols)
+    if (s.section == Symbol::Section::Code)
+      s.value = static_cast<uint32_t>(newPc[std::min<size_t>(s.value, code.size())]);
+  if (!kernel.debug.empty())
+    for (size_t pc : origin) out.debug.push_back(kernel.debug[pc]);
+  return out;
+}
+
+} // namespace fractal::isa

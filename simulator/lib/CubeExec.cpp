@@ -24,7 +24,7 @@ constexpr int kF = 16; // fractal rows / columns
 #ifdef FRACTAL_NO_TARGET_CLONES
 #define FRACTAL_TARGET_CLONES
 #else
-#define FRACTAL_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
+#define FRACTAL_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 
 // acc[16] += tree-sum over t of a[t] * b[t][0..15], in the defined order: level 1 adds products

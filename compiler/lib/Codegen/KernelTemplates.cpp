@@ -156,6 +156,11 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // (two tiles) and a 16-deep L0B half allow, so each step does more than a sliver of work.
   if (mt <= 64) nt = std::min({np, (l0c / (2 * mt * 4)) / 16 * 16, (l0b / 2 / (16 * 2)) / 16 * 16, int64_t(1024)});
   while (2 * mt * nt * 4 > l0c && (mt > 16 || nt > 16)) (mt >= nt ? mt : nt) -= 16;
+  // Fewer (product, M tile) items than cores: the N tiles are also shared out, in chunks, so that
+  // every core gets work (N tiles narrowed to give at least one per core where N allows).
+  const int64_t mItems = k.batch * ceilDiv(k.m, mt);
+  if (mItems < config.chip.cores)
+    nt = std::min(nt, std::max<int64_t>(16, roundUp(ceilDiv(np, ceilDiv(config.chip.cores, mItems)), 16)));
   int64_t kt = std::min({kp, (l0a / 2 / (mt * 2)) / 16 * 16, (l0b / 2 / (nt * 2)) / 16 * 16, int64_t(4080)});
   // The A panel (mt rows x all of K) stays in L1 for the whole item when it fits in half of it.
   const int64_t panelBytes = roundUp(mt * kp * 2, kFractalBytes);
@@ -183,7 +188,13 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   const int64_t slots = 2 * group;
   const int64_t aSlotBytes = aSlotFor(kt), bSlotBytes = bSlotFor(kt);
   const int64_t l0aHalf = l0a / 2, l0bHalf = l0b / 2, l0cHalf = l0c / 2;
-  const int64_t mTiles = ceilDiv(k.m, mt), items = k.batch * mTiles;
+  const int64_t mTiles = ceilDiv(k.m, mt);
+  // Items are (product, M tile, N chunk), the chunk fastest so that the cores working at the same
+  // time share one A panel through L2. A chunk is `chunkTiles` N tiles; the last may be narrower.
+  const int64_t nChunks0 = mItems < config.chip.cores ? std::min(nTiles, ceilDiv(config.chip.cores, mItems)) : 1;
+  const int64_t chunkTiles = ceilDiv(nTiles, nChunks0), nChunks = ceilDiv(nTiles, chunkTiles);
+  const int64_t chunkCols = chunkTiles * nt, lastChunkCols = k.n - (nChunks - 1) * chunkCols;
+  const int64_t items = mItems * nChunks;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   const int64_t tailRows = k.m - (mTiles - 1) * mt;
   const int64_t groupsPerItem = ceilDiv(stepsPerItem, group);
@@ -205,7 +216,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   const int64_t ring = groupsPerItem > 2 ? std::min(2 * kSteps, ringRoom) : kSteps;
   bool nextFullItem = false; // some block's second or later item is a full M tile
   for (int64_t j = blockDim; j < items && !nextFullItem; ++j) nextFullItem = tailRows == mt || j % mTiles != mTiles - 1;
-  bool prefetch = panel && !k.transA && nextFullItem && kSteps % group == 0 && kSteps >= slots &&
+  bool prefetch = panel && !k.transA && nextFullItem && nChunks == 1 && kSteps % group == 0 && kSteps >= slots &&
                   groupsPerItem % 2 == 0 && ringRoom >= kSteps;
   struct SliceLoad { int64_t group; bool own; };
   std::vector<SliceLoad> plan(static_cast<size_t>(kSteps));
@@ -228,7 +239,8 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     << k.k << "]" << (k.transA ? "^T" : "") << " x B[" << k.k << "," << k.n << "]"
     << (k.transB ? "^T" : "") << ", tiles " << mt << "x" << kt << "x" << nt
     << (panel ? prefetch ? ", A panel in L1 (next one prefetched, ring of " + std::to_string(ring) + " K slices)" : ", A panel in L1" : "") << ", loads in groups of "
-    << group << " steps; " << items << " work item(s) on " << blockDim << " block(s)\n";
+    << group << " steps; " << items << " work item(s)" << (nChunks > 1 ? " (" + std::to_string(nChunks) + " N chunks per M tile)" : "")
+    << " on " << blockDim << " block(s)\n";
   s << "# flags: mte2->mte1 #g group g's slots loaded; mte1->mte2 #2+g group g's slots free; mte1->m #h\n"
     << "# L0 half h loaded; m->mte1 #2+h L0 half h free; m->fix #q tile q done; fix->m #2+q L0C half q\n"
     << "# free (g, h, q = 0/1); mte1->mte2 #4 the A panel is free (read by the previous item).\n";
@@ -241,7 +253,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   }
   s << "  ld x5, gm[x1], offset=" << 8 * argC << "\n";
   s << "  li x20, " << floatBits(k.alpha) << "   # alpha " << k.alpha << "\n";
-  s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n  li x23, 0\n";
+  s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n  li x23, 0\n  li x28, 0\n  li x29, 0\n";
 
   int labels = 0;
   auto label = [&] { return "pf" + std::to_string(labels++); };
@@ -254,16 +266,20 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
       << k.k << ", dst_rows=" << mt << "\n";
   };
 
-  // One work item: x16 = product index, x15 = first row of the M tile; bases in x17 (A), x18 (B),
-  // x19 (C). `mc` rows (the last tile may be short). With prefetching, x23 says whether this
+  // One work item: x16 = product index, x15 = first row of the M tile, x28 = first column of the
+  // N chunk (x29 = its byte offset in the f32 bias); bases in x17 (A), x18 (B), x19 (C). `mc`
+  // rows (the last tile may be short), `nLen` columns (the last chunk may be narrower). With prefetching, x23 says whether this
   // item's panel was (mostly) loaded by the previous item, x24 whether this item loads the next
   // one's (base in x22).
-  auto item = [&](int64_t mc) {
+  auto item = [&](int64_t mc, int64_t nLen) {
     s << "  muli x17, x16, " << k.strideA * 2 << "\n  add x17, x17, x2\n";
     s << "  muli x8, x15, " << (k.transA ? 2 : k.k * 2) << "\n  add x17, x17, x8\n";
     s << "  muli x18, x16, " << k.strideB * 2 << "\n  add x18, x18, x3\n";
     s << "  muli x19, x16, " << k.strideC * outBytes << "\n  add x19, x19, x5\n";
     s << "  muli x8, x15, " << ldc * outBytes << "\n  add x19, x19, x8\n";
+    if (nChunks > 1)
+      s << "  muli x8, x28, " << (k.transB ? k.k * 2 : 2) << "\n  add x18, x18, x8\n  muli x8, x28, " << outBytes
+        << "\n  add x19, x19, x8\n  muli x29, x28, 4\n";
     const int64_t mcp = roundUp(mc, 16);
     const bool ringed = prefetch && mc == mt; // a short tile neither is nor loads a prefetched panel
     if (ringed) { // x24 = the next item (x6 + x7) exists and is a full M tile; x22 its A
@@ -294,9 +310,10 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     }
     struct Step { int64_t n0, k0, nc, kc; };
     std::vector<Step> steps;
-    for (int64_t n0 = 0; n0 < k.n; n0 += nt)
+    for (int64_t n0 = 0; n0 < nLen; n0 += nt)
       for (int64_t k0 = 0; k0 < k.k; k0 += kt)
-        steps.push_back({n0, k0, std::min(nt, k.n - n0), std::min(kt, k.k - k0)});
+        steps.push_back({n0, k0, std::min(nt, nLen - n0), std::min(kt, k.k - k0)});
+    const int64_t itemSteps = int64_t(steps.size()), itemGroups = ceilDiv(itemSteps, group);
     // MTE2: group g's operands into its slots, once MTE1 is done with group g - 2.
     auto loadGroup = [&](int64_t g) {
       s << "  # loads of group " << g << "\n  wait_flag mte1, mte2, " << 2 + g % 2 << "\n";
@@ -316,7 +333,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
         panelSlice(own ? 17 : 22, own ? t : kSteps + t, t);
         s << skip << ":\n";
       }
-      for (int64_t i = g * group; i < std::min<int64_t>((g + 1) * group, stepsPerItem); ++i) {
+      for (int64_t i = g * group; i < std::min((g + 1) * group, itemSteps); ++i) {
         const Step &st = steps[size_t(i)];
         const int64_t p = i % slots, kcp = roundUp(st.kc, 16), ncp = roundUp(st.nc, 16);
         if (!panel) {
@@ -344,7 +361,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
       const Step &st = steps[size_t(i)];
       const int64_t g = i / group, p = i % slots, h = i % 2, q = st.n0 / nt % 2;
       const bool firstK = st.k0 == 0, lastK = st.k0 + st.kc >= k.k;
-      const bool groupStart = i % group == 0, groupEnd = (i + 1) % group == 0 || i + 1 == stepsPerItem;
+      const bool groupStart = i % group == 0, groupEnd = (i + 1) % group == 0 || i + 1 == itemSteps;
       const int64_t ncp = roundUp(st.nc, 16), kcp = roundUp(st.kc, 16);
       s << "  # step " << i << ": n0=" << st.n0 << " k0=" << st.k0 << ", slot " << p << ", L0 half " << h
         << ", L0C " << q << "\n";
@@ -387,7 +404,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
       if (firstK) s << "  wait_flag fix, m, " << 2 + q << "\n";
       s << "  li x9, " << h * l0aHalf << "\n  li x10, " << h * l0bHalf << "\n  li x12, " << q * l0cHalf << "\n";
       if (firstK && k.hasBias)
-        s << "  li x11, " << st.n0 * 4 << "\n  mmad.f16 l0c[x12], l0a[x9], l0b[x10], m=" << mcp << ", k=" << kcp
+        s << "  addi x11, x29, " << st.n0 * 4 << "\n  mmad.f16 l0c[x12], l0a[x9], l0b[x10], m=" << mcp << ", k=" << kcp
           << ", n=" << ncp << ", init=1, bias=x11\n";
       else
         s << "  mmad.f16 l0c[x12], l0a[x9], l0b[x10], m=" << mcp << ", k=" << kcp << ", n=" << ncp
@@ -412,9 +429,9 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     // queue holds, so with a group's loads right before its own compute the scalar unit would
     // stall on MTE1 before it could queue the next loads, and MTE2 would never run ahead.
     loadGroup(0);
-    for (int64_t g = 0; g < groupsPerItem; ++g) {
-      if (g + 1 < groupsPerItem) loadGroup(g + 1);
-      for (int64_t i = g * group; i < std::min<int64_t>((g + 1) * group, stepsPerItem); ++i) compute(i);
+    for (int64_t g = 0; g < itemGroups; ++g) {
+      if (g + 1 < itemGroups) loadGroup(g + 1);
+      for (int64_t i = g * group; i < std::min((g + 1) * group, itemSteps); ++i) compute(i);
     }
     // No drain between items: the next item's first steps load while this one's last tiles are
     // still in the cube and FixPipe (the per-buffer flags order every hand-over); a whole-panel
@@ -437,19 +454,31 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     if (panel) s << "  " << op << " mte1, mte2, 4\n";
   };
   flags("set_flag");
+  // The item variants: full or short M tile x full or narrower last N chunk.
   s << "loop:\n  bge x6, x14, done\n";
-  s << "  li x8, " << mTiles << "\n  div x16, x6, x8\n  rem x15, x6, x8\n";
-  if (mTiles > 1) { // full tiles exist (a single short tile has only the tail path)
-    if (tailRows != mt) s << "  li x9, " << mTiles - 1 << "\n  beq x15, x9, tail\n";
-    s << "  muli x15, x15, " << mt << "\n";
-    item(mt);
+  if (nChunks > 1)
+    s << "  li x8, " << nChunks << "\n  rem x28, x6, x8\n  div x9, x6, x8\n  li x8, " << mTiles
+      << "\n  div x16, x9, x8\n  rem x15, x9, x8\n";
+  else
+    s << "  li x8, " << mTiles << "\n  div x16, x6, x8\n  rem x15, x6, x8\n";
+  const bool shortM = tailRows != mt, narrowN = lastChunkCols != chunkCols;
+  if (shortM) s << "  li x9, " << mTiles - 1 << "\n  beq x15, x9, tailm\n";
+  auto variant = [&](const std::string &name, int64_t mc) {
+    s << name << ":\n  muli x15, x15, " << mt << "\n";
+    if (nChunks > 1) {
+      if (narrowN) s << "  li x9, " << nChunks - 1 << "\n  beq x28, x9, " << name << "_lastn\n";
+      s << "  muli x28, x28, " << chunkCols << "\n";
+    }
+    item(mc, chunkCols < k.n ? chunkCols : k.n);
     s << "  add x6, x6, x7\n  jmp loop\n";
-  }
-  if (tailRows != mt || mTiles == 1) {
-    s << "tail:\n  muli x15, x15, " << mt << "\n";
-    item(tailRows);
-    s << "  add x6, x6, x7\n  jmp loop\n";
-  }
+    if (nChunks > 1 && narrowN) {
+      s << name << "_lastn:\n  muli x28, x28, " << chunkCols << "\n";
+      item(mc, lastChunkCols);
+      s << "  add x6, x6, x7\n  jmp loop\n";
+    }
+  };
+  if (mTiles > 1 || !shortM) variant("fullm", mt); // full M tiles exist
+  if (shortM) variant("tailm", tailRows);
   s << "done:\n";
   flags("wait_flag");
   s << "  end\n";

@@ -159,6 +159,9 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
   Expected<GeneratedKernel> gen = generateMatMul(config, k);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   EXPECT_EQ(gen->assembly.find("next one prefetched") != std::string::npos, prefetched) << gen->assembly.substr(0, 300);
+  // Every core has work: items >= cores, or N too narrow to share out.
+  EXPECT_EQ(gen->blockDim, std::min<int64_t>(edge().chip.cores, batch * ((m + 255) / 256) * ((n + 15) / 16)))
+      << gen->assembly.substr(0, 300);
   std::vector<uint16_t> a = randomHalves(size_t(batch * m * kk), 3), b = randomHalves(size_t(batch * kk * n), 4);
   std::vector<float> biasValues(size_t((n + 15) / 16 * 16), 0.0f);
   for (int64_t j = 0; j < n; ++j) biasValues[size_t(j)] = 0.25f * float(j % 9) - 1.0f;
@@ -198,6 +201,14 @@ TEST(MatMulKernel, PipelinedItemsMatchTheReferenceWithoutRaces) {
   runMatMul(1, 600, 200, 300, false, false); // 3 M tiles (short last) on 2 cores, A panel in L1
   runMatMul(1, 1100, 64, 48, false, false);  // 5 short items: the next panel load meets the last reads
   runMatMul(2, 100, 96, 40, true, true);     // batched, B transposed, bias; one item per product
+}
+
+// Fewer M tiles than cores: the N tiles are shared out in chunks (the last one narrower), each
+// chunk's B, C and bias columns found from its first column at run time.
+TEST(MatMulKernel, NChunksShareOutASingleMTileOverTheCores) {
+  runMatMul(1, 100, 96, 300, false, true);  // 3 N tiles in chunks of 2 and 1, bias
+  runMatMul(1, 40, 64, 200, true, false);   // B transposed
+  runMatMul(1, 1, 512, 1000, true, true);   // a classifier's Gemm: one row, wide N
 }
 
 // The next item's A panel is refilled slice by slice during the current item's last N tile (and

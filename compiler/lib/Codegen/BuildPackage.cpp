@@ -510,6 +510,7 @@ private:
     auto lo = o.getClampMinAttr(), hi = o.getClampMaxAttr();
     const float min = lo ? float(lo.getValueAsDouble()) : -inf, max = hi ? float(hi.getValueAsDouble()) : inf;
     k.relu = min == 0.0f && max == inf;
+    k.residual = bool(o.getResidual());
     Expected<ConvTiling> tiling = planConv(config_, k);
     if (!tiling) {
       problems_.push_back(tiling.error().message);
@@ -522,6 +523,9 @@ private:
     }
     std::optional<uint32_t> input = nhwc16(o.getInput());
     if (!input) return unsupported(op, "input cannot be converted to NHWC16");
+    std::optional<uint32_t> residual;
+    if (k.residual && !(residual = nhwc16(o.getResidual())))
+      return unsupported(op, "the residual cannot be converted to NHWC16");
     const pkg::ConvWeightLayout layout = convWeightLayout(k, *tiling, cout, cin);
     uint32_t wt, bt;
     if (weights) {
@@ -560,9 +564,12 @@ private:
     }
     uint32_t result = scratch(opName(op), DType::F16, {k.n, k.ho, k.wo, k.cop});
     p_.tensors[result].layout = "NHWC16";
-    addKernelTask(op, "Conv", *gen, {*input, wt, bt, result});
+    std::vector<uint32_t> args = {*input, wt, bt, result};
+    if (residual) args.insert(args.begin() + 3, *residual);
+    addKernelTask(op, "Conv", *gen, std::move(args));
     nhwc16Of_[o.getResult()] = result;
-    if (min <= 0.0f && max >= 0.0f) zeroPadded_.insert(result); // zero weights and bias: 0 stays 0
+    // Zero weights and bias (and a residual's zero padding channels): 0 stays 0.
+    if (min <= 0.0f && max >= 0.0f && (!residual || zeroPadded_.count(*residual))) zeroPadded_.insert(result);
     if ((lo || hi) && !k.relu) {
       ElementwiseKernel clip;
       clip.elements = k.n * k.ho * k.wo * k.cop;

@@ -1,6 +1,7 @@
 // The convolution kernel (KernelTemplates.h): tiling, weight packing and code. Register use inside
 // the kernel: x2 input, x3 weights, x4 bias, x5 output, x6 item, x7 block_dim, x14 item count,
-// x15 band, x16 image, x17 band input base, x19 band output base, x8..x12 scratch.
+// x15 band, x16 image, x17 band input base, x19 band output base, x18 residual, x20 band residual
+// base, x8..x12 scratch.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
 #include "EmitUtil.h"
@@ -25,8 +26,21 @@ constexpr int64_t kMaxTilesPerBand = 32; // bounds the unrolled code per band
 // Input rows a band of `rows` output rows starting at output row oh0 needs.
 int64_t bandInputRows(const ConvKernel &k, int64_t rows) { return (rows - 1) * k.sh + (k.kh - 1) * k.dh + 1; }
 
+// The distinct N-tile widths (the last tile may be narrower): one identity each for a residual.
+std::vector<int64_t> tileWidths(const ConvKernel &k, const ConvTiling &t) {
+  std::vector<int64_t> widths = {std::min(t.nt, k.cop)};
+  if (k.cop % t.nt != 0 && k.cop > t.nt) widths.push_back(k.cop % t.nt);
+  return widths;
+}
+
+// With a residual, L0B holds an N tile's identity after the largest K step's weights.
+int64_t l0bNeed(const ConvKernel &k, const ConvTiling &t) {
+  const int64_t kst = t.kc1 * k.kh * k.kw * 16;
+  return roundUp(kst * t.nt * 2, kFractal) + (k.residual ? t.nt * t.nt * 2 : 0);
+}
+
 struct L1Plan {
-  int64_t bias, weights, band, end;
+  int64_t bias, weights, band, identity, residual, end;
 };
 
 L1Plan l1Plan(const ConvKernel &k, const ConvTiling &t) {
@@ -35,7 +49,11 @@ L1Plan l1Plan(const ConvKernel &k, const ConvTiling &t) {
   p.bias = 0;
   p.weights = roundUp(t.nt * 4, kFractal);
   p.band = p.weights + roundUp(kst * t.nt * 2, kFractal);
-  p.end = p.band + t.kc1 * std::min(k.h, bandInputRows(k, t.ohb)) * k.w * 32;
+  p.identity = p.band + t.kc1 * std::min(k.h, bandInputRows(k, t.ohb)) * k.w * 32;
+  p.residual = p.identity;
+  if (k.residual)
+    for (int64_t width : tileWidths(k, t)) p.residual += width * width * 2;
+  p.end = p.residual + (k.residual ? t.nt / 16 * t.ohb * k.wo * 32 : 0);
   return p;
 }
 
@@ -50,16 +68,18 @@ Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
   ConvTiling t;
   t.nt = k.depthwise ? 16 : std::min<int64_t>(k.cop, 128);
   t.kc1 = k.depthwise ? 1 : c1;
-  while (t.kc1 > 1 && (16 * t.kc1 * taps * 16 * 2 > l0a / 2 || t.kc1 * taps * 16 * t.nt * 2 > l0b)) --t.kc1;
-  while (t.nt > 16 && t.kc1 * taps * 16 * t.nt * 2 > l0b) t.nt -= 16;
+  while (t.kc1 > 1 && (16 * t.kc1 * taps * 16 * 2 > l0a / 2 || l0bNeed(k, t) > l0b)) --t.kc1;
+  while (t.nt > 16 && l0bNeed(k, t) > l0b) t.nt -= 16;
   const int64_t kst = t.kc1 * taps * 16;
-  if (16 * kst * 2 > l0a / 2 || kst * t.nt * 2 > l0b)
+  if (16 * kst * 2 > l0a / 2 || l0bNeed(k, t) > l0b)
     return Error::badInput(k.name + ": L0 overflow: one K step of the " + std::to_string(k.kh) + "x" +
                            std::to_string(k.kw) + " kernel needs L0A " + std::to_string(2 * 16 * kst * 2) +
-                           " and L0B " + std::to_string(kst * t.nt * 2) + " bytes; the config has L0A " +
+                           " and L0B " + std::to_string(l0bNeed(k, t)) + " bytes; the config has L0A " +
                            std::to_string(l0a) + ", L0B " + std::to_string(l0b));
-  // M tiles fill half of L0A: img2col of tile t+1 runs while the cube works on tile t.
-  t.mt = std::max<int64_t>(16, std::min<int64_t>(l0a / 2 / (kst * 2) / 16 * 16, 4080));
+  // M tiles fill half of L0A: img2col of tile t+1 runs while the cube works on tile t. (A
+  // residual's K step is one N tile deep.)
+  const int64_t deepest = k.residual ? std::max(kst, t.nt) : kst;
+  t.mt = std::max<int64_t>(16, std::min<int64_t>(l0a / 2 / (deepest * 2) / 16 * 16, 4080));
   // The largest band whose tiles all fit L0C at once (their rows rounded to 16); if one output row
   // does not fit with this N tile, narrow the N tile.
   for (;;) {
@@ -143,7 +163,34 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     << "; tiles: " << t.nt << " channels, " << t.kc1 << " slice(s) per K step, " << t.mt << " pixels, "
     << t.ohb << " row(s) per band; " << items << " band(s) on " << blockDim << " block(s)\n";
   s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
-  s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n  ld x4, gm[x1], offset=16\n  ld x5, gm[x1], offset=24\n";
+  s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n  ld x4, gm[x1], offset=16\n";
+  if (k.residual) s << "  ld x18, gm[x1], offset=24\n";
+  s << "  ld x5, gm[x1], offset=" << (k.residual ? 32 : 24) << "\n";
+  // The residual's identities (data section, packed as 1x1 weights) into L1 once; the first
+  // stage's mte2 -> mte1 flag, set after later MTE2 work, covers them.
+  const int64_t identityL0b = roundUp(t.kc1 * taps * 16 * t.nt * 2, kFractal);
+  std::map<int64_t, int64_t> identityAt; // tile width -> L1 address
+  std::ostringstream data;
+  if (k.residual) {
+    int64_t at = l1.identity;
+    data << ".data\n";
+    for (int64_t width : tileWidths(k, t)) {
+      std::vector<float> eye(size_t(width * width), 0.0f);
+      for (int64_t c = 0; c < width; ++c) eye[size_t(c * width + c)] = 1.0f;
+      const std::vector<uint16_t> packed =
+          pkg::packConvWeights({width, width, 1, 1, width, width, width, width / 16, false}, eye.data());
+      data << "identity" << width << ":\n";
+      for (size_t i = 0; i < packed.size(); i += 16) {
+        data << "  .half ";
+        for (size_t j = i; j < std::min(packed.size(), i + 16); ++j) data << (j > i ? ", " : "") << packed[j];
+        data << "\n";
+      }
+      s << "  mfsr x9, data_base\n  addi x9, x9, identity" << width << "\n  li x10, " << at
+        << "\n  gm2l1 l1[x10], gm[x9], len=" << width * width * 2 / 32 << "\n";
+      identityAt[width] = at;
+      at += width * width * 2;
+    }
+  }
   s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n";
   s << "loop:\n  bge x6, x14, done\n  li x8, " << bands << "\n  div x16, x6, x8\n  rem x15, x6, x8\n";
   for (size_t g = 0; g < groups.size(); ++g)
@@ -162,6 +209,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       << "\n  add x17, x17, x8\n  li x8, " << band.ihs * rowBytes << "\n  add x17, x17, x8\n";
     s << "  muli x19, x16, " << k.ho * k.wo * k.cop * 2 << "\n  add x19, x19, x5\n";
     s << "  muli x8, x15, " << t.ohb * k.wo * k.cop * 2 << "\n  add x19, x19, x8\n";
+    if (k.residual) s << "  sub x20, x19, x5\n  add x20, x20, x18\n"; // the same pixels of the residual
     const uint64_t fmap = uint64_t(k.w) | (uint64_t(band.hl) << 16) | (uint64_t(k.pl) << 32) |
                           (uint64_t(k.pr) << 40) | (uint64_t(band.pt) << 48) | (uint64_t(band.pb) << 56);
     s << "  li x9, " << int64_t(fmap) << "\n  setfmap x9\n";
@@ -202,11 +250,23 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       if (firstK)
         s << "  li x8, " << st.n0 * 4 << "\n  add x8, x4, x8\n  li x9, " << l1.bias << "\n  gm2l1 l1[x9], gm[x8], len="
           << ceilDiv(ntc * 4, 32) << "\n";
+      const bool addResidual = k.residual && lastK;
+      if (addResidual) // this N tile's residual channels of the band's pixels, NC1HWC0 in L1
+        for (int64_t sl = 0; sl < ntc / 16; ++sl)
+          for (int64_t p0 = 0; p0 < pixels; p0 += 65535) {
+            const int64_t count = std::min<int64_t>(65535, pixels - p0);
+            s << "  li x8, " << (st.n0 / 16 + sl) * 32 + p0 * k.cop * 2 << "\n  add x8, x20, x8\n  li x9, "
+              << l1.residual + (sl * pixels + p0) * 32 << "\n  gm2l1 l1[x9], gm[x8], nburst=" << count
+              << ", len=1, src_gap=" << k.cop / 16 - 1 << "\n";
+          }
       s << "  set_flag mte2, mte1, 0\n  wait_flag mte2, mte1, 0\n";
       if (!first) s << "  wait_flag m, mte1, 2\n";
       for (int64_t f = 0; f < weightBytes / kFractal; f += 255)
         s << "  li x9, " << f * kFractal << "\n  li x10, " << l1.weights + f * kFractal
           << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, weightBytes / kFractal - f) << "\n";
+      if (addResidual)
+        s << "  li x9, " << identityL0b << "\n  li x10, " << identityAt.at(ntc) << "\n  load2d l0b[x9], l1[x10], repeat="
+          << ntc * ntc * 2 / kFractal << "\n";
       const int64_t tiles = ceilDiv(pixels, t.mt);
       for (int64_t tile = 0; tile < tiles; ++tile, ++half) {
         // L0A half h: MTE1 waits until the cube is done with it, img2col, hands it over (#h).
@@ -222,9 +282,25 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         s << "  mmad.f16 l0c[x11], l0a[x13], l0b[x0], m=" << mcp << ", k=" << kst << ", n=" << ntc
           << ", init=" << (firstK ? 1 : 0) << (firstK ? ", bias=x12" : "") << "\n";
         s << "  set_flag m, mte1, " << 4 + h << "\n";
-        if (tile + 1 == tiles && !last) s << "  set_flag m, mte2, 1\n";
       }
-      if (!last) s << "  set_flag m, mte1, 2\n";
+      if (addResidual) {
+        // One more K step per tile: the residual's pixels x channels (img2col of a 1x1 "conv" over
+        // the residual band) times the identity, accumulated onto the finished sums.
+        s << "  li x9, " << int64_t(uint64_t(k.wo) | (uint64_t(band.rows) << 16)) << "\n  setfmap x9\n";
+        for (int64_t tile = 0; tile < tiles; ++tile, ++half) {
+          const int h = int(half % 2);
+          const int64_t m0 = tile * t.mt, mc = std::min(t.mt, pixels - m0), mcp = roundUp(mc, 16);
+          s << "  wait_flag m, mte1, " << 4 + h << "\n  li x9, " << l1.residual << "\n  li x10, " << m0
+            << "\n  li x13, " << h * l0aHalf << "\n  load3d.f16 l0a[x13], l1[x9], x10, mcount=" << mcp / 16
+            << ", kh=1, kw=1, sh=1, sw=1, dh=1, dw=1, c1=" << ntc / 16 << "\n";
+          s << "  set_flag mte1, m, " << h << "\n  wait_flag mte1, m, " << h << "\n  li x11, "
+            << tile * t.mt * roundUp(ntc, 16) * 4 << "\n  li x12, " << identityL0b
+            << "\n  mmad.f16 l0c[x11], l0a[x13], l0b[x12], m=" << mcp << ", k=" << ntc << ", n=" << ntc
+            << ", init=0\n  set_flag m, mte1, " << 4 + h << "\n";
+        }
+        s << "  li x9, " << int64_t(fmap) << "\n  setfmap x9\n"; // the input's again
+      }
+      if (!last) s << "  set_flag m, mte2, 1\n  set_flag m, mte1, 2\n";
       if (lastK) {
         s << "  set_flag m, fix, 0\n  wait_flag m, fix, 0\n";
         for (int64_t tile = 0; tile < tiles; ++tile) {
@@ -239,7 +315,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     }
     s << "  wait_flag m, mte1, 4\n  wait_flag m, mte1, 5\n  barrier all\n  jmp next\n";
   }
-  s << "next:\n  add x6, x6, x7\n  jmp loop\ndone:\n  end\n";
+  s << "next:\n  add x6, x6, x7\n  jmp loop\ndone:\n  end\n" << data.str();
   return GeneratedKernel{s.str(), blockDim};
 }
 

@@ -28,6 +28,8 @@ struct FoldIntoConv : mlir::OpRewritePattern<g::BatchNormOp> {
     // A fused clamp runs before the batch_norm; scaling the weights would move it after.
     if (conv.getClampMin() || conv.getClampMax())
       return rewriter.notifyMatchFailure(bn, "the convolution already has a fused clamp");
+    if (conv.getResidual()) // scaling the weights would scale the residual too
+      return rewriter.notifyMatchFailure(bn, "the convolution already has a fused residual add");
     auto weightType = llvm::cast<mlir::RankedTensorType>(conv.getWeight().getType());
     const int64_t channels = weightType.getDimSize(0);
     if (!weightType.getElementType().isF32() || channels <= 0)
@@ -67,7 +69,7 @@ struct FoldIntoConv : mlir::OpRewritePattern<g::BatchNormOp> {
     // The folded op keeps both ONNX names, so diagnostics and the debug map still find the BN.
     auto loc = rewriter.getFusedLoc({conv.getLoc(), bn.getLoc()});
     auto folded = rewriter.create<g::ConvOp>(
-        loc, bn.getType(), conv.getInput(), weightOp.getResult(), biasOp.getResult(),
+        loc, bn.getType(), conv.getInput(), weightOp.getResult(), biasOp.getResult(), /*residual=*/mlir::Value(),
         conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(), conv.getGroupAttr(),
         /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
     rewriter.replaceOp(bn, folded.getResult());

@@ -1,4 +1,5 @@
-// fractal-fuse-epilogue: Relu and Clip folded into the cube's output stage (Passes.td).
+// fractal-fuse-epilogue: a skip connection's Add, then Relu and Clip, folded into the cube's output
+// stage (Passes.td).
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 #include "fractal/compiler/Transforms/Passes.h"
 
@@ -67,10 +68,35 @@ struct FuseClip : mlir::OpRewritePattern<g::ClipOp> {
   }
 };
 
+// Add(conv, r) with r of the same type as the convolution's result (a residual / skip
+// connection): the convolution takes r as its residual operand. Only while the convolution has
+// no clamp (a fused Relu applies before this Add) and no residual yet. The new convolution is
+// created where the Add is, so that r (which may be defined after the convolution) dominates it.
+struct FuseResidualAdd : mlir::OpRewritePattern<g::AddOp> {
+  using OpRewritePattern::OpRewritePattern;
+  mlir::LogicalResult matchAndRewrite(g::AddOp add, mlir::PatternRewriter &rewriter) const override {
+    for (auto [mine, other] : {std::pair{add.getLhs(), add.getRhs()}, std::pair{add.getRhs(), add.getLhs()}}) {
+      auto conv = mine.getDefiningOp<g::ConvOp>();
+      if (!conv || !conv->hasOneUse() || conv.getResidual() || conv.getClampMinAttr() || conv.getClampMaxAttr() ||
+          other == mine || other.getType() != conv.getType() || add.getType() != conv.getType())
+        continue;
+      auto fused = rewriter.create<g::ConvOp>(
+          rewriter.getFusedLoc({conv.getLoc(), add.getLoc()}), conv.getType(), conv.getInput(), conv.getWeight(),
+          conv.getBias(), other, conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
+          conv.getGroupAttr(), /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
+      rewriter.replaceOp(add, fused.getResult());
+      rewriter.eraseOp(conv);
+      return mlir::success();
+    }
+    return rewriter.notifyMatchFailure(add, "no operand is a convolution (used only here, without clamp or "
+                                            "residual) of the Add's type");
+  }
+};
+
 struct FuseEpiloguePass : fractal::impl::FuseEpilogueBase<FuseEpiloguePass> {
   void runOnOperation() override {
     mlir::RewritePatternSet patterns(&getContext());
-    patterns.add<FuseRelu, FuseClip>(&getContext());
+    patterns.add<FuseResidualAdd, FuseRelu, FuseClip>(&getContext());
     if (mlir::failed(mlir::applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -311,7 +311,7 @@ private:
       auto pads = resolvePads(n, xt, kernel, strides, dilations);
       const int64_t group = intAttr(n, "group", 1);
       if (op == "Conv")
-        bind(b_.create<g::ConvOp>(loc, out(), x, w, bias, i64s(strides), i64s(pads), i64s(dilations),
+        bind(b_.create<g::ConvOp>(loc, out(), x, w, bias, /*residual=*/Value(), i64s(strides), i64s(pads), i64s(dilations),
                                   b_.getI64IntegerAttr(group), /*clamp_min=*/nullptr,
                                   /*clamp_max=*/nullptr));
       else

@@ -1,5 +1,6 @@
 // REQUIRES: mlir
-// fractal-fuse-epilogue: Relu and Clip after a matrix product become its clamp (FixPipe).
+// fractal-fuse-epilogue: a skip connection's Add into the convolution (its residual operand), then
+// Relu and Clip after a matrix product become its clamp (FixPipe).
 // RUN: %fractal-opt %s --fractal-fuse-epilogue --split-input-file --mlir-print-debuginfo | %FileCheck %s
 
 // CHECK-LABEL: func.func @conv_relu
@@ -48,4 +49,44 @@ func.func @no_fusion(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> (tensor<2x4xf3
   %s = graph.sigmoid %p : (tensor<2x4xf32>) -> tensor<2x4xf32>
   %t = graph.relu %s : (tensor<2x4xf32>) -> tensor<2x4xf32>
   return %r, %p, %t : tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+}
+
+// -----
+
+// Add(conv, r) + Relu: the conv takes r as its residual, then the Relu as its clamp; the fused
+// conv stands where the Add was (r is defined after the first conv) and answers to all three
+// ONNX nodes. The second Add's conv has a fused Relu already (Relu before Add): not fused.
+// CHECK-LABEL: func.func @residual
+// CHECK: %[[R:.*]] = graph.conv %arg0, %arg1 {{{.*}}} : {{.*}} loc(#[[LR:loc[0-9]+]])
+// CHECK-NEXT: %[[C:.*]] = graph.conv %arg0, %arg1, %arg2 residual(%[[R]]) {clamp_min = 0.000000e+00 : f32{{.*}}} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>, tensor<2xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> loc(#[[FUSED:loc[0-9]+]])
+// CHECK-NEXT: %[[D:.*]] = graph.conv %[[C]], %arg1 {clamp_min
+// CHECK-NEXT: graph.add %[[D]], %[[C]]
+// CHECK-DAG: #[[CONV:loc[0-9]+]] = loc("conv1")
+// CHECK-DAG: #[[ADD:loc[0-9]+]] = loc("add1")
+// CHECK-DAG: #[[RELU:loc[0-9]+]] = loc("relu1")
+// CHECK-DAG: #[[FUSED]] = loc(fused[#[[CONV]], #[[ADD]], #[[RELU]]])
+func.func @residual(%x: tensor<1x2x4x4xf32>, %w: tensor<2x2x1x1xf32>, %b: tensor<2xf32>) -> tensor<1x2x4x4xf32> {
+  %c = graph.conv %x, %w, %b {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>, tensor<2xf32>) -> tensor<1x2x4x4xf32> loc("conv1")
+  %r = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> loc("conv0")
+  %s = graph.add %c, %r : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> loc("add1")
+  %y = graph.relu %s : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> loc("relu1")
+  %d = graph.conv %y, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
+  %e = graph.relu %d : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %f = graph.add %e, %y : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  return %f : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+// A broadcast Add (a per-channel tensor) is not a residual; neither is x + x.
+// CHECK-LABEL: func.func @not_residual
+// CHECK-NOT: residual
+// CHECK: graph.add
+// CHECK: graph.add
+func.func @not_residual(%x: tensor<1x2x4x4xf32>, %w: tensor<2x2x1x1xf32>, %k: tensor<1x2x1x1xf32>) -> (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) {
+  %c = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
+  %a = graph.add %c, %k : (tensor<1x2x4x4xf32>, tensor<1x2x1x1xf32>) -> tensor<1x2x4x4xf32>
+  %d = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
+  %e = graph.add %d, %d : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  return %a, %e : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>
 }

@@ -16,6 +16,7 @@ struct Case {
   const char *name;
   int64_t n, h, w, cin, cout, kh, kw, s, d, pad;
   bool depthwise = false; // one filter per channel (cin == cout)
+  bool residual = false;  // a skip connection added before the ReLU
 };
 
 void runCase(const Case &c, bool checkRaces) {
@@ -33,6 +34,7 @@ void runCase(const Case &c, bool checkRaces) {
   k.dh = k.dw = c.d;
   k.pt = k.pl = k.pb = k.pr = c.pad;
   k.depthwise = c.depthwise;
+  k.residual = k.relu = c.residual;
   k.ho = (c.h + 2 * c.pad - c.d * (c.kh - 1) - 1) / c.s + 1;
   k.wo = (c.w + 2 * c.pad - c.d * (c.kw - 1) - 1) / c.s + 1;
   const ChipConfig config = edge();
@@ -62,7 +64,16 @@ void runCase(const Case &c, bool checkRaces) {
   Device dev(config);
   uint64_t in = dev.buffer(input), wt = dev.buffer(packed), bs = dev.buffer(bias);
   uint64_t out = dev.buffer(std::vector<uint16_t>(size_t(k.n * k.ho * k.wo * k.cop), 0x7e00));
-  ASSERT_TRUE(runGenerated(dev, *gen, c.name, {in, wt, bs, out}, checkRaces));
+  // The residual: NHWC16 of the output's shape, padding channels zero.
+  std::vector<uint16_t> residual(size_t(k.n * k.ho * k.wo * k.cop), 0);
+  if (c.residual) {
+    std::vector<uint16_t> r = randomHalves(residual.size(), 9);
+    for (size_t i = 0; i < residual.size(); ++i)
+      if (int64_t(i % size_t(k.cop)) < c.cout) residual[i] = r[i];
+  }
+  std::vector<uint64_t> args = {in, wt, bs, out};
+  if (c.residual) args.insert(args.begin() + 3, dev.buffer(residual));
+  ASSERT_TRUE(runGenerated(dev, *gen, c.name, args, checkRaces));
   std::vector<uint16_t> got = dev.read<uint16_t>(out, size_t(k.n * k.ho * k.wo * k.cop));
 
   int bad = 0;
@@ -81,7 +92,13 @@ void runCase(const Case &c, bool checkRaces) {
                 sum += term;
                 magnitude += std::fabs(term);
               }
-          const double value = isa::halfToFloatReference(got[size_t(((b * k.ho + oh) * k.wo + ow) * k.cop + o)]);
+          const size_t at = size_t(((b * k.ho + oh) * k.wo + ow) * k.cop + o);
+          if (c.residual) {
+            sum += isa::halfToFloatReference(residual[at]);
+            magnitude += std::fabs(isa::halfToFloatReference(residual[at]));
+            sum = std::max(sum, 0.0);
+          }
+          const double value = isa::halfToFloatReference(got[at]);
           // fp32 accumulation of exact products, one rounding to fp16 at the end.
           if (!(std::fabs(value - sum) <= 1e-3 * magnitude + std::fabs(sum) * 1e-3 + 1e-4) && bad++ < 5)
             ADD_FAILURE() << c.name << ": image " << b << " pixel (" << oh << "," << ow << ") channel " << o
@@ -101,13 +118,20 @@ TEST(ConvKernel, TilingCases) {
       {"dilation_batch", 2, 11, 11, 32, 16, 3, 3, 1, 2, 2},
       {"depthwise_3x3_s2", 1, 20, 18, 40, 40, 3, 3, 2, 1, 1, true},
       {"depthwise_5x5_wide", 2, 12, 30, 96, 96, 5, 5, 1, 1, 2, true},
+      {"residual_n_tiles_k_steps", 1, 9, 7, 256, 144, 3, 3, 1, 1, 1, false, true},
+      {"residual_bands_batch", 2, 40, 96, 16, 32, 3, 3, 1, 1, 1, false, true},
+      {"residual_depthwise", 1, 12, 30, 48, 48, 5, 5, 1, 1, 2, true, true},
   };
   for (const Case &c : cases) runCase(c, false);
 }
 
 // Several M tiles, N tiles and K steps in one band: every hand-over between pipes is checked by
 // the simulator's race detector (the bias in L1 is read by mmad, so its reload must wait for M).
-TEST(ConvKernel, NoDataRacesBetweenPipes) { runCase({"race_check", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0}, true); }
+TEST(ConvKernel, NoDataRacesBetweenPipes) {
+  runCase({"race_check", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0}, true);
+  runCase({"race_check_residual", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0, false, true}, true);
+  runCase({"race_check_residual_depthwise", 1, 8, 20, 48, 48, 3, 3, 1, 1, 1, true, true}, true);
+}
 
 } // namespace
 

@@ -243,6 +243,9 @@ LogicalResult ConvOp::verify() {
                                            << w.getDimSize(1) << ") x group (" << group << ")";
   if (getBias() && ranked(getBias()).getNumElements() != w.getDimSize(0))
     return emitOpError("bias must have one value per output channel");
+  if (getResidual() && getResidual().getType() != getResult().getType())
+    return emitOpError("residual must have the result's type ") << getResult().getType() << ", got "
+                                                                  << getResidual().getType();
   return verifyClamp(*this);
 }
 

@@ -85,6 +85,11 @@ struct ConvKernel {
   // own 16 input channels, so the cube multiplies 16x fewer zeros than a dense block-diagonal
   // kernel of all channels would.
   bool depthwise = false;
+  // A residual (skip connection) added before the ReLU: an NHWC16 f16 tensor of the output's
+  // shape, added by the cube as one more K step per N tile (the residual's channels times an
+  // identity from the kernel's data section). Arguments then: input, weights, bias, residual,
+  // output.
+  bool residual = false;
 };
 
 // How a convolution is cut to the buffers (chosen from the config).

@@ -38,13 +38,16 @@ def FoldBatchNorm : Pass<"fractal-fold-batchnorm", "::mlir::func::FuncOp"> {
 }
 
 def FuseEpilogue : Pass<"fractal-fuse-epilogue", "::mlir::func::FuncOp"> {
-  let summary = "Fuse Relu and Clip into the matrix product that feeds them (cube epilogue)";
+  let summary = "Fuse residual Adds, Relu and Clip into the matrix product that feeds them (cube epilogue)";
   let description = [{
-    `relu(conv|matmul|gemm(...))` and `clip(...)` become the matrix product with
-    `clamp_min` / `clamp_max` attributes, applied by FixPipe as the result leaves L0C, so the
-    activation never makes a separate trip through the vector unit. Clamps compose (the range
-    narrows: a Relu after a Clip(-1, 6) gives [0, 6]). Applies only when the matrix product has no
-    other user: its unclamped result must not be needed elsewhere.
+    `add(conv(...), r)` with `r` of the convolution's type (a skip connection) becomes the
+    convolution with `r` as its residual operand: the cube adds it as one more K step (r times an
+    identity), so the sum never makes a separate trip through the vector unit, and it is rounded
+    to fp16 once instead of twice. `relu(conv|matmul|gemm(...))` and `clip(...)` then become the
+    matrix product with `clamp_min` / `clamp_max` attributes, applied by FixPipe as the result
+    leaves L0C. Clamps compose (the range narrows: a Relu after a Clip(-1, 6) gives [0, 6]); an Add
+    after a clamp is not fused (the clamp comes first). Applies only when the matrix product has
+    no other user: its unclamped result must not be needed elsewhere.
   }];
 }
 

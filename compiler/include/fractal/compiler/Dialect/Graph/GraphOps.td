@@ -85,14 +85,21 @@ def Graph_CastOp : Graph_UnaryOp<"cast">;
 
 //===--- matrix products ---------------------------------------------------------------------===//
 
-def Graph_ConvOp : Graph_Op<"conv", [Pure], "cube", kCube> {
+def Graph_ConvOp : Graph_Op<"conv", [Pure, AttrSizedOperandSegments], "cube", kCube> {
   let summary = "N-d convolution (NCHW), groups and dilations, explicit pads";
+  let description = [{
+    result = clamp(conv(input, weight) + bias + residual). The residual (a tensor of the result's
+    type) is a skip connection's Add fused into the convolution (fractal-fuse-epilogue): the cube
+    adds it as one more K step before the output stage's clamp.
+  }];
   let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
-                   Optional<AnyRankedTensor>:$bias, DenseI64ArrayAttr:$strides,
+                   Optional<AnyRankedTensor>:$bias, Optional<AnyRankedTensor>:$residual,
+                   DenseI64ArrayAttr:$strides,
                    DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations, I64Attr:$group,
                    OptionalAttr<F32Attr>:$clamp_min, OptionalAttr<F32Attr>:$clamp_max);
   let results = (outs AnyRankedTensor:$result);
-  let assemblyFormat = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
+  let assemblyFormat = "$input `,` $weight (`,` $bias^)? (`residual` `(` $residual^ `)`)? attr-dict `:` "
+                       "functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

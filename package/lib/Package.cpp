@@ -219,6 +219,7 @@ std::vector<uint8_t> serializePackage(const Package &package) {
     m->set_name(t.name);
     m->set_op_type(t.opType);
     for (const std::string &n : t.onnxNodes) m->add_onnx_nodes(n);
+    m->set_model_macs(t.modelMacs);
     if (t.isHost) {
       pkgproto::HostOp *h = m->mutable_host();
       h->set_op_type(t.host.opType);
@@ -309,6 +310,7 @@ Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::str
     t.name = m.name();
     t.opType = m.op_type();
     t.onnxNodes.assign(m.onnx_nodes().begin(), m.onnx_nodes().end());
+    t.modelMacs = m.model_macs();
     if (m.has_host()) {
       t.isHost = true;
       t.host.opType = m.host().op_type();
@@ -361,7 +363,9 @@ std::string describePackage(const Package &p) {
   s << "outputs:\n";
   for (uint32_t i : p.outputs) s << "  " << p.tensors[i].name << ": " << shape(p.tensors[i]) << "\n";
   size_t hostTasks = 0;
-  s << "tasks (" << p.tasks.size() << "):\n";
+  uint64_t modelMacs = 0;
+  for (const Task &t : p.tasks) modelMacs += t.modelMacs;
+  s << "tasks (" << p.tasks.size() << "; the model's multiply-accumulates: " << modelMacs << "):\n";
   for (size_t i = 0; i < p.tasks.size(); ++i) {
     const Task &t = p.tasks[i];
     s << "  " << i << ". " << t.opType << " '" << t.name << "' ";

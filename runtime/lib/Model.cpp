@@ -176,6 +176,7 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     tp.name = task.name;
     tp.opType = task.opType;
     tp.onnxNodes = task.onnxNodes;
+    tp.modelMacs = task.modelMacs;
     tp.startCycle = prof.cycles;
     if (task.isHost) {
       const auto start = std::chrono::steady_clock::now();

@@ -131,7 +131,7 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
     j.endArray();
     if (t.host) j.field("host_reason", t.hostReason);
     j.field("block_dim", int64_t(t.blockDim)).field("cycles", t.cycles).field("us", t.deviceUs)
-        .field("macs", t.macs);
+        .field("macs", t.macs).field("model_macs", t.modelMacs);
     j.key("pipe_utilization").beginObject();
     for (const runtime::PipeUse &u : t.pipes) j.field(u.pipe, u.ratio);
     j.endObject().endObject();

@@ -264,9 +264,27 @@ private:
   }
   static std::string opName(mlir::Operation &op) { return opName(&op); }
 
+  // The multiply-accumulates an ONNX matrix op defines (pkg::Task::modelMacs), from its shapes.
+  static uint64_t modelMacsOf(mlir::Operation &op) {
+    auto elements = [](mlir::Value v) { return uint64_t(llvm::cast<mlir::RankedTensorType>(v.getType()).getNumElements()); };
+    auto dims = [](mlir::Value v) { return llvm::cast<mlir::RankedTensorType>(v.getType()).getShape(); };
+    return llvm::TypeSwitch<mlir::Operation *, uint64_t>(&op)
+        .Case<g::ConvOp>([&](auto o) { // every output x (input channels per group x kernel taps)
+          return elements(o.getResult()) * uint64_t(elements(o.getWeight()) / dims(o.getWeight())[0]);
+        })
+        .Case<g::ConvTransposeOp>([&](auto o) { // every input x (output channels per group x taps)
+          return elements(o.getInput()) * uint64_t(elements(o.getWeight()) / dims(o.getWeight())[0]);
+        })
+        .Case<g::MatMulOp>([&](auto o) { return elements(o.getResult()) * uint64_t(dims(o.getLhs()).back()); })
+        .Case<g::GemmOp>([&](auto o) {
+          return elements(o.getResult()) * uint64_t(dims(o.getA())[o.getTransA() ? 0 : 1]);
+        })
+        .Default([](mlir::Operation *) { return uint64_t(0); });
+  }
+
   // ---- tasks ----
   void addKernelTask(mlir::Operation &op, const std::string &opType, const GeneratedKernel &k,
-                     std::vector<uint32_t> args) {
+                     std::vector<uint32_t> args, uint64_t modelMacs = 0) {
     std::vector<std::string> nodes = onnxNodeNames(op.getLoc());
     auto it = kernelOf_.find(k.assembly);
     uint32_t index;
@@ -294,6 +312,7 @@ private:
     task.opType = opType;
     task.onnxNodes = nodes;
     task.launch = {index, uint32_t(k.blockDim), std::move(args)};
+    task.modelMacs = modelMacs;
     p_.tasks.push_back(std::move(task));
   }
 
@@ -566,7 +585,7 @@ private:
     p_.tensors[result].layout = "NHWC16";
     std::vector<uint32_t> args = {*input, wt, bt, result};
     if (residual) args.insert(args.begin() + 3, *residual);
-    addKernelTask(op, "Conv", *gen, std::move(args));
+    addKernelTask(op, "Conv", *gen, std::move(args), modelMacsOf(op));
     nhwc16Of_[o.getResult()] = result;
     // Zero weights and bias (and a residual's zero padding channels): 0 stays 0.
     if (min <= 0.0f && max >= 0.0f && (!residual || zeroPadded_.count(*residual))) zeroPadded_.insert(result);
@@ -1259,7 +1278,7 @@ private:
       problems_.push_back(gen.error().message);
       return;
     }
-    addKernelTask(op, "ConvTranspose", *gen, {*x, wt, bt, y});
+    addKernelTask(op, "ConvTranspose", *gen, {*x, wt, bt, y}, modelMacsOf(op));
     PixelShuffleKernel ps = featureMapKernel<PixelShuffleKernel>(op, in);
     ps.cp = cop;
     ps.f = f;
@@ -1620,7 +1639,7 @@ private:
       problems_.push_back(gen.error().message);
       return;
     }
-    addKernelTask(op, opType, *gen, std::move(args));
+    addKernelTask(op, opType, *gen, std::move(args), modelMacsOf(op));
     if ((lo || hi) && !spec.relu) clampAfterCube(op, out, min, max);
   }
 
@@ -1724,7 +1743,7 @@ private:
       problems_.push_back(gen.error().message);
       return;
     }
-    addKernelTask(op, "Gemm", *gen, {*a16, *b16, product});
+    addKernelTask(op, "Gemm", *gen, {*a16, *b16, product}, modelMacsOf(op));
     // C broadcast to [m, n] by DMA first when it is smaller (a bias row, a scalar).
     std::optional<uint32_t> full = p_.tensors[*c].elementCount() == spec.m * spec.n ? c : expanded(op, o.getC());
     uint32_t out = result(op);

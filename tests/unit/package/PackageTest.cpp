@@ -35,6 +35,7 @@ Package samplePackage() {
   launch.opType = "Add";
   launch.onnxNodes = {"Add_0"};
   launch.launch = {0, 2, {0, 1, 2}};
+  launch.modelMacs = 12345678901ull;
   Task host;
   host.name = "copy";
   host.opType = "Copy";
@@ -67,6 +68,8 @@ TEST(Package, RoundTrip) {
   EXPECT_EQ(r->tensors[3].aliasOf, 2u);
   EXPECT_EQ(r->tensors[0].aliasOf, kNoAlias);
   EXPECT_EQ(r->tasks[0].launch.blockDim, 2u);
+  EXPECT_EQ(r->tasks[0].modelMacs, 12345678901ull);
+  EXPECT_EQ(r->tasks[1].modelMacs, 0u);
   EXPECT_EQ(r->tasks[0].launch.tensors, (std::vector<uint32_t>{0, 1, 2}));
   EXPECT_TRUE(r->tasks[1].isHost);
   EXPECT_EQ(r->tasks[1].host.ints.at("axes"), (std::vector<int64_t>{1, -1}));

@@ -62,6 +62,7 @@ struct Task {
   std::string opType;
   std::vector<std::string> onnxNodes;
   bool isHost = false;
+  uint64_t modelMacs = 0; // the ONNX ops' multiply-accumulates (Conv, ConvTranspose, MatMul, Gemm)
   KernelLaunch launch; // when !isHost
   HostOp host;         // when isHost
 };

@@ -32,7 +32,8 @@ struct TaskProfile {
   uint64_t cycles = 0;       // simulated (0 for host ops and in functional mode)
   double deviceUs = 0;       // simulated duration incl. the launch overhead; host ops: wall time
   uint64_t startCycle = 0;   // within the execution
-  uint64_t macs = 0;
+  uint64_t macs = 0;      // issued by the cube (incl. padding and depthwise zeros)
+  uint64_t modelMacs = 0; // the ONNX ops' own (pkg::Task::modelMacs)
   std::vector<PipeUse> pipes;
   std::vector<TraceEvent> trace; // only when tracing is on
 };

@@ -59,14 +59,17 @@ L1Plan l1Plan(const ConvKernel &k, const ConvTiling &t) {
 
 } // namespace
 
-Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
+namespace {
+
+// The tiling with N tiles of at most ntCap channels.
+Expected<ConvTiling> planConvWithin(const ChipConfig &config, const ConvKernel &k, int64_t ntCap) {
   const int64_t l1 = config.buffer(BufferKind::L1).sizeBytes;
   const int64_t l0a = config.buffer(BufferKind::L0A).sizeBytes;
   const int64_t l0b = config.buffer(BufferKind::L0B).sizeBytes;
   const int64_t l0c = config.buffer(BufferKind::L0C).sizeBytes;
   const int64_t c1 = k.cip / 16, taps = k.kh * k.kw;
   ConvTiling t;
-  t.nt = k.depthwise ? 16 : std::min<int64_t>(k.cop, 128);
+  t.nt = k.depthwise ? 16 : std::min<int64_t>(k.cop, ntCap);
   t.kc1 = k.depthwise ? 1 : c1;
   while (t.kc1 > 1 && (16 * t.kc1 * taps * 16 * 2 > l0a / 2 || l0bNeed(k, t) > l0b)) --t.kc1;
   while (t.nt > 16 && l0bNeed(k, t) > l0b) t.nt -= 16;
@@ -103,6 +106,22 @@ Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
   return t;
 }
 
+} // namespace
+
+Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
+  Expected<ConvTiling> t = planConvWithin(config, k, 128);
+  if (!t) return t;
+  // Fewer (image, band) items than cores: the N tiles are shared out too (generateConv), so
+  // narrow them until there is one per core where the channels allow.
+  const int64_t items = k.n * ceilDiv(k.ho, t->ohb), cores = config.chip.cores;
+  if (items < cores && !k.depthwise && ceilDiv(k.cop, t->nt) < cores) {
+    const int64_t cap = std::max<int64_t>(16, roundUp(ceilDiv(k.cop, ceilDiv(cores, items)), 16));
+    if (cap < t->nt)
+      if (Expected<ConvTiling> narrower = planConvWithin(config, k, cap)) return narrower;
+  }
+  return t;
+}
+
 std::vector<uint16_t> packConvWeights(const ConvKernel &k, const ConvTiling &t, const std::vector<float> &w,
                                       int64_t cout, int64_t cin) {
   return pkg::packConvWeights(convWeightLayout(k, t, cout, cin), w.data());
@@ -118,7 +137,31 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   const ConvTiling t = *planned;
   const L1Plan l1 = l1Plan(k, t);
   const int64_t c1 = k.cip / 16, taps = k.kh * k.kw;
-  const int64_t bands = ceilDiv(k.ho, t.ohb), items = k.n * bands;
+  const int64_t bands = ceilDiv(k.ho, t.ohb);
+  // The stages of a band: N tiles x K steps, each with its weights' offset in the packed tensor.
+  struct Stage { int64_t n0, s0, weightOffset; };
+  std::vector<Stage> stages;
+  int64_t nTiles = 0;
+  for (int64_t n0 = 0, offset = 0; n0 < k.cop; n0 += t.nt, ++nTiles)
+    for (int64_t s0 = k.depthwise ? n0 / 16 : 0; s0 < (k.depthwise ? n0 / 16 + 1 : c1); s0 += t.kc1) {
+      stages.push_back({n0, s0, offset});
+      offset += std::min(t.kc1, c1 - s0) * taps * 16 * std::min(t.nt, k.cop - n0) * 2;
+    }
+  // Items are (image, band, N chunk): with fewer (image, band) pairs than cores, the N tiles are
+  // shared out in chunks (stage ranges), the chunk fastest.
+  const int64_t nChunks0 = k.n * bands < config.chip.cores ? std::min(nTiles, ceilDiv(config.chip.cores, k.n * bands)) : 1;
+  const int64_t chunkTiles = ceilDiv(nTiles, nChunks0), nChunks = ceilDiv(nTiles, chunkTiles);
+  std::vector<std::pair<size_t, size_t>> chunks; // stage index ranges
+  for (int64_t c = 0; c < nChunks; ++c) {
+    size_t b = 0, e = 0;
+    for (size_t i = 0; i < stages.size(); ++i) {
+      const int64_t tileIdx = stages[i].n0 / t.nt;
+      if (tileIdx < c * chunkTiles) b = e = i + 1;
+      else if (tileIdx < (c + 1) * chunkTiles) e = i + 1;
+    }
+    chunks.push_back({b, e});
+  }
+  const int64_t items = k.n * bands * nChunks;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   const int64_t rowBytes = k.w * k.cip * 2;
   const int64_t l0aHalf = config.buffer(BufferKind::L0A).sizeBytes / 2;
@@ -161,7 +204,9 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   s << "# " << k.name << ": conv " << k.kh << "x" << k.kw << " s" << k.sh << "x" << k.sw << " on NHWC16 "
     << k.n << "x" << k.h << "x" << k.w << "x" << k.cip << " -> " << k.ho << "x" << k.wo << "x" << k.cop
     << "; tiles: " << t.nt << " channels, " << t.kc1 << " slice(s) per K step, " << t.mt << " pixels, "
-    << t.ohb << " row(s) per band; " << items << " band(s) on " << blockDim << " block(s)\n";
+    << t.ohb << " row(s) per band; " << items << " item(s)"
+    << (nChunks > 1 ? " (bands x " + std::to_string(nChunks) + " N chunks)" : " (bands)") << " on " << blockDim
+    << " block(s)\n";
   s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
   s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n  ld x4, gm[x1], offset=16\n";
   if (k.residual) s << "  ld x18, gm[x1], offset=24\n";
@@ -192,7 +237,8 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     }
   }
   s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n";
-  s << "loop:\n  bge x6, x14, done\n  li x8, " << bands << "\n  div x16, x6, x8\n  rem x15, x6, x8\n";
+  s << "loop:\n  bge x6, x14, done\n  li x8, " << nChunks << "\n  rem x21, x6, x8\n  div x9, x6, x8\n  li x8, " << bands
+    << "\n  div x16, x9, x8\n  rem x15, x9, x8\n";
   for (size_t g = 0; g < groups.size(); ++g)
     s << "  li x8, " << groups[g].end << "\n  blt x15, x8, group" << g << "\n";
   s << "  jmp next\n";
@@ -213,107 +259,104 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     const uint64_t fmap = uint64_t(k.w) | (uint64_t(band.hl) << 16) | (uint64_t(k.pl) << 32) |
                           (uint64_t(k.pr) << 40) | (uint64_t(band.pt) << 48) | (uint64_t(band.pb) << 56);
     s << "  li x9, " << int64_t(fmap) << "\n  setfmap x9\n";
-    s << "  set_flag m, mte1, 4\n  set_flag m, mte1, 5\n"; // both L0A halves free
-    int64_t half = 0;
-
-    struct Stage { int64_t n0, s0; };
-    std::vector<Stage> stages;
-    for (int64_t n0 = 0; n0 < k.cop; n0 += t.nt)
-      for (int64_t s0 = k.depthwise ? n0 / 16 : 0; s0 < (k.depthwise ? n0 / 16 + 1 : c1); s0 += t.kc1)
-        stages.push_back({n0, s0});
+    for (int64_t c = 1; c < nChunks; ++c) s << "  li x8, " << c << "\n  beq x21, x8, group" << g << "_n" << c << "\n";
     const bool oneKStep = t.kc1 >= c1 && !k.depthwise;
-    int64_t weightOffset = 0;
-    for (size_t i = 0; i < stages.size(); ++i) {
-      const Stage &st = stages[i];
-      const bool first = i == 0, last = i + 1 == stages.size();
-      const int64_t ntc = std::min(t.nt, k.cop - st.n0), slices = std::min(t.kc1, c1 - st.s0);
-      const int64_t kst = slices * taps * 16;
-      const bool firstK = k.depthwise || st.s0 == 0, lastK = k.depthwise || st.s0 + slices >= c1;
-      s << "  # channels " << st.n0 << "+" << ntc << ", slices " << st.s0 << "+" << slices << "\n";
-      // L1 (band, weights, bias) is reloaded only after the cube's last read of it: the bias is
-      // read by mmad itself, so waiting for MTE1 alone would race.
-      if (!first) s << "  wait_flag m, mte2, 1\n";
-      if (first || !oneKStep) // the band's slices of this K step (NC1HWC0 in L1)
-        for (int64_t sl = 0; sl < slices; ++sl) {
-          const int64_t rowsPerDma = std::max<int64_t>(1, 65535 / k.w);
-          for (int64_t r = 0; r < band.hl; r += rowsPerDma) {
-            const int64_t rows = std::min(rowsPerDma, band.hl - r);
-            s << "  li x8, " << (st.s0 + sl) * 32 + r * rowBytes << "\n  add x8, x17, x8\n  li x9, "
-              << l1.band + (sl * band.hl + r) * k.w * 32 << "\n  gm2l1 l1[x9], gm[x8], nburst=" << rows * k.w
-              << ", len=1, src_gap=" << c1 - 1 << "\n";
+    for (int64_t c = 0; c < nChunks; ++c) {
+      const auto [firstStage, endStage] = chunks[size_t(c)];
+      s << "group" << g << "_n" << c << ":   # N tiles " << c * chunkTiles << "..\n";
+      s << "  set_flag m, mte1, 4\n  set_flag m, mte1, 5\n"; // both L0A halves free
+      int64_t half = 0;
+      for (size_t i = firstStage; i < endStage; ++i) {
+        const Stage &st = stages[i];
+        const bool first = i == firstStage, last = i + 1 == endStage;
+        const int64_t ntc = std::min(t.nt, k.cop - st.n0), slices = std::min(t.kc1, c1 - st.s0);
+        const int64_t kst = slices * taps * 16;
+        const bool firstK = k.depthwise || st.s0 == 0, lastK = k.depthwise || st.s0 + slices >= c1;
+        s << "  # channels " << st.n0 << "+" << ntc << ", slices " << st.s0 << "+" << slices << "\n";
+        // L1 (band, weights, bias) is reloaded only after the cube's last read of it: the bias is
+        // read by mmad itself, so waiting for MTE1 alone would race.
+        if (!first) s << "  wait_flag m, mte2, 1\n";
+        if (first || !oneKStep) // the band's slices of this K step (NC1HWC0 in L1)
+          for (int64_t sl = 0; sl < slices; ++sl) {
+            const int64_t rowsPerDma = std::max<int64_t>(1, 65535 / k.w);
+            for (int64_t r = 0; r < band.hl; r += rowsPerDma) {
+              const int64_t rows = std::min(rowsPerDma, band.hl - r);
+              s << "  li x8, " << (st.s0 + sl) * 32 + r * rowBytes << "\n  add x8, x17, x8\n  li x9, "
+                << l1.band + (sl * band.hl + r) * k.w * 32 << "\n  gm2l1 l1[x9], gm[x8], nburst=" << rows * k.w
+                << ", len=1, src_gap=" << c1 - 1 << "\n";
+            }
           }
-        }
-      const int64_t weightBytes = kst * ntc * 2;
-      s << "  li x8, " << weightOffset << "\n  add x8, x3, x8\n  li x9, " << l1.weights
-        << "\n  gm2l1 l1[x9], gm[x8], len=" << weightBytes / 32 << "\n";
-      weightOffset += weightBytes;
-      if (firstK)
-        s << "  li x8, " << st.n0 * 4 << "\n  add x8, x4, x8\n  li x9, " << l1.bias << "\n  gm2l1 l1[x9], gm[x8], len="
-          << ceilDiv(ntc * 4, 32) << "\n";
-      const bool addResidual = k.residual && lastK;
-      if (addResidual) // this N tile's residual channels of the band's pixels, NC1HWC0 in L1
-        for (int64_t sl = 0; sl < ntc / 16; ++sl)
-          for (int64_t p0 = 0; p0 < pixels; p0 += 65535) {
-            const int64_t count = std::min<int64_t>(65535, pixels - p0);
-            s << "  li x8, " << (st.n0 / 16 + sl) * 32 + p0 * k.cop * 2 << "\n  add x8, x20, x8\n  li x9, "
-              << l1.residual + (sl * pixels + p0) * 32 << "\n  gm2l1 l1[x9], gm[x8], nburst=" << count
-              << ", len=1, src_gap=" << k.cop / 16 - 1 << "\n";
-          }
-      s << "  set_flag mte2, mte1, 0\n  wait_flag mte2, mte1, 0\n";
-      if (!first) s << "  wait_flag m, mte1, 2\n";
-      for (int64_t f = 0; f < weightBytes / kFractal; f += 255)
-        s << "  li x9, " << f * kFractal << "\n  li x10, " << l1.weights + f * kFractal
-          << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, weightBytes / kFractal - f) << "\n";
-      if (addResidual)
-        s << "  li x9, " << identityL0b << "\n  li x10, " << identityAt.at(ntc) << "\n  load2d l0b[x9], l1[x10], repeat="
-          << ntc * ntc * 2 / kFractal << "\n";
-      const int64_t tiles = ceilDiv(pixels, t.mt);
-      for (int64_t tile = 0; tile < tiles; ++tile, ++half) {
-        // L0A half h: MTE1 waits until the cube is done with it, img2col, hands it over (#h).
-        const int h = int(half % 2);
-        const int64_t m0 = tile * t.mt, mc = std::min(t.mt, pixels - m0), mcp = roundUp(mc, 16);
-        s << "  wait_flag m, mte1, " << 4 + h << "\n";
-        s << "  li x9, " << l1.band << "\n  li x10, " << m0 << "\n  li x13, " << h * l0aHalf
-          << "\n  load3d.f16 l0a[x13], l1[x9], x10, mcount=" << mcp / 16 << ", kh=" << k.kh << ", kw=" << k.kw
-          << ", sh=" << k.sh << ", sw=" << k.sw << ", dh=" << k.dh << ", dw=" << k.dw << ", c1=" << slices << "\n";
-        s << "  set_flag mte1, m, " << h << "\n  wait_flag mte1, m, " << h << "\n";
-        if (firstK && tile == 0 && !first) s << "  wait_flag fix, m, 3\n";
-        s << "  li x11, " << tile * t.mt * roundUp(ntc, 16) * 4 << "\n  li x12, " << l1.bias << "\n";
-        s << "  mmad.f16 l0c[x11], l0a[x13], l0b[x0], m=" << mcp << ", k=" << kst << ", n=" << ntc
-          << ", init=" << (firstK ? 1 : 0) << (firstK ? ", bias=x12" : "") << "\n";
-        s << "  set_flag m, mte1, " << 4 + h << "\n";
-      }
-      if (addResidual) {
-        // One more K step per tile: the residual's pixels x channels (img2col of a 1x1 "conv" over
-        // the residual band) times the identity, accumulated onto the finished sums.
-        s << "  li x9, " << int64_t(uint64_t(k.wo) | (uint64_t(band.rows) << 16)) << "\n  setfmap x9\n";
+        const int64_t weightBytes = kst * ntc * 2;
+        s << "  li x8, " << st.weightOffset << "\n  add x8, x3, x8\n  li x9, " << l1.weights
+          << "\n  gm2l1 l1[x9], gm[x8], len=" << weightBytes / 32 << "\n";
+        if (firstK)
+          s << "  li x8, " << st.n0 * 4 << "\n  add x8, x4, x8\n  li x9, " << l1.bias << "\n  gm2l1 l1[x9], gm[x8], len="
+            << ceilDiv(ntc * 4, 32) << "\n";
+        const bool addResidual = k.residual && lastK;
+        if (addResidual) // this N tile's residual channels of the band's pixels, NC1HWC0 in L1
+          for (int64_t sl = 0; sl < ntc / 16; ++sl)
+            for (int64_t p0 = 0; p0 < pixels; p0 += 65535) {
+              const int64_t count = std::min<int64_t>(65535, pixels - p0);
+              s << "  li x8, " << (st.n0 / 16 + sl) * 32 + p0 * k.cop * 2 << "\n  add x8, x20, x8\n  li x9, "
+                << l1.residual + (sl * pixels + p0) * 32 << "\n  gm2l1 l1[x9], gm[x8], nburst=" << count
+                << ", len=1, src_gap=" << k.cop / 16 - 1 << "\n";
+            }
+        s << "  set_flag mte2, mte1, 0\n  wait_flag mte2, mte1, 0\n";
+        if (!first) s << "  wait_flag m, mte1, 2\n";
+        for (int64_t f = 0; f < weightBytes / kFractal; f += 255)
+          s << "  li x9, " << f * kFractal << "\n  li x10, " << l1.weights + f * kFractal
+            << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, weightBytes / kFractal - f) << "\n";
+        if (addResidual)
+          s << "  li x9, " << identityL0b << "\n  li x10, " << identityAt.at(ntc) << "\n  load2d l0b[x9], l1[x10], repeat="
+            << ntc * ntc * 2 / kFractal << "\n";
+        const int64_t tiles = ceilDiv(pixels, t.mt);
         for (int64_t tile = 0; tile < tiles; ++tile, ++half) {
+          // L0A half h: MTE1 waits until the cube is done with it, img2col, hands it over (#h).
           const int h = int(half % 2);
           const int64_t m0 = tile * t.mt, mc = std::min(t.mt, pixels - m0), mcp = roundUp(mc, 16);
-          s << "  wait_flag m, mte1, " << 4 + h << "\n  li x9, " << l1.residual << "\n  li x10, " << m0
-            << "\n  li x13, " << h * l0aHalf << "\n  load3d.f16 l0a[x13], l1[x9], x10, mcount=" << mcp / 16
-            << ", kh=1, kw=1, sh=1, sw=1, dh=1, dw=1, c1=" << ntc / 16 << "\n";
-          s << "  set_flag mte1, m, " << h << "\n  wait_flag mte1, m, " << h << "\n  li x11, "
-            << tile * t.mt * roundUp(ntc, 16) * 4 << "\n  li x12, " << identityL0b
-            << "\n  mmad.f16 l0c[x11], l0a[x13], l0b[x12], m=" << mcp << ", k=" << ntc << ", n=" << ntc
-            << ", init=0\n  set_flag m, mte1, " << 4 + h << "\n";
+          s << "  wait_flag m, mte1, " << 4 + h << "\n";
+          s << "  li x9, " << l1.band << "\n  li x10, " << m0 << "\n  li x13, " << h * l0aHalf
+            << "\n  load3d.f16 l0a[x13], l1[x9], x10, mcount=" << mcp / 16 << ", kh=" << k.kh << ", kw=" << k.kw
+            << ", sh=" << k.sh << ", sw=" << k.sw << ", dh=" << k.dh << ", dw=" << k.dw << ", c1=" << slices << "\n";
+          s << "  set_flag mte1, m, " << h << "\n  wait_flag mte1, m, " << h << "\n";
+          if (firstK && tile == 0 && !first) s << "  wait_flag fix, m, 3\n";
+          s << "  li x11, " << tile * t.mt * roundUp(ntc, 16) * 4 << "\n  li x12, " << l1.bias << "\n";
+          s << "  mmad.f16 l0c[x11], l0a[x13], l0b[x0], m=" << mcp << ", k=" << kst << ", n=" << ntc
+            << ", init=" << (firstK ? 1 : 0) << (firstK ? ", bias=x12" : "") << "\n";
+          s << "  set_flag m, mte1, " << 4 + h << "\n";
         }
-        s << "  li x9, " << int64_t(fmap) << "\n  setfmap x9\n"; // the input's again
-      }
-      if (!last) s << "  set_flag m, mte2, 1\n  set_flag m, mte1, 2\n";
-      if (lastK) {
-        s << "  set_flag m, fix, 0\n  wait_flag m, fix, 0\n";
-        for (int64_t tile = 0; tile < tiles; ++tile) {
-          const int64_t m0 = tile * t.mt, mc = std::min(t.mt, pixels - m0);
-          s << "  li x8, " << (m0 * k.cop + st.n0) * 2 << "\n  add x8, x19, x8\n  li x11, "
-            << tile * t.mt * roundUp(ntc, 16) * 4 << "\n";
-          s << "  fixp.f32.f16 gm[x8], l0c[x11], m=" << mc << ", n=" << ntc << ", src_rows=" << roundUp(mc, 16)
-            << ", dst_stride=" << k.cop << ", relu=" << (k.relu ? 1 : 0) << "\n";
+        if (addResidual) {
+          // One more K step per tile: the residual's pixels x channels (img2col of a 1x1 "conv" over
+          // the residual band) times the identity, accumulated onto the finished sums.
+          s << "  li x9, " << int64_t(uint64_t(k.wo) | (uint64_t(band.rows) << 16)) << "\n  setfmap x9\n";
+          for (int64_t tile = 0; tile < tiles; ++tile, ++half) {
+            const int h = int(half % 2);
+            const int64_t m0 = tile * t.mt, mc = std::min(t.mt, pixels - m0), mcp = roundUp(mc, 16);
+            s << "  wait_flag m, mte1, " << 4 + h << "\n  li x9, " << l1.residual << "\n  li x10, " << m0
+              << "\n  li x13, " << h * l0aHalf << "\n  load3d.f16 l0a[x13], l1[x9], x10, mcount=" << mcp / 16
+              << ", kh=1, kw=1, sh=1, sw=1, dh=1, dw=1, c1=" << ntc / 16 << "\n";
+            s << "  set_flag mte1, m, " << h << "\n  wait_flag mte1, m, " << h << "\n  li x11, "
+              << tile * t.mt * roundUp(ntc, 16) * 4 << "\n  li x12, " << identityL0b
+              << "\n  mmad.f16 l0c[x11], l0a[x13], l0b[x12], m=" << mcp << ", k=" << ntc << ", n=" << ntc
+              << ", init=0\n  set_flag m, mte1, " << 4 + h << "\n";
+          }
+          s << "  li x9, " << int64_t(fmap) << "\n  setfmap x9\n"; // the input's again
         }
-        if (!last) s << "  set_flag fix, m, 3\n";
+        if (!last) s << "  set_flag m, mte2, 1\n  set_flag m, mte1, 2\n";
+        if (lastK) {
+          s << "  set_flag m, fix, 0\n  wait_flag m, fix, 0\n";
+          for (int64_t tile = 0; tile < tiles; ++tile) {
+            const int64_t m0 = tile * t.mt, mc = std::min(t.mt, pixels - m0);
+            s << "  li x8, " << (m0 * k.cop + st.n0) * 2 << "\n  add x8, x19, x8\n  li x11, "
+              << tile * t.mt * roundUp(ntc, 16) * 4 << "\n";
+            s << "  fixp.f32.f16 gm[x8], l0c[x11], m=" << mc << ", n=" << ntc << ", src_rows=" << roundUp(mc, 16)
+              << ", dst_stride=" << k.cop << ", relu=" << (k.relu ? 1 : 0) << "\n";
+          }
+          if (!last) s << "  set_flag fix, m, 3\n";
+        }
       }
+      s << "  wait_flag m, mte1, 4\n  wait_flag m, mte1, 5\n  barrier all\n  jmp next\n";
     }
-    s << "  wait_flag m, mte1, 4\n  wait_flag m, mte1, 5\n  barrier all\n  jmp next\n";
   }
   s << "next:\n  add x6, x6, x7\n  jmp loop\ndone:\n  end\n" << data.str();
   return GeneratedKernel{s.str(), blockDim};

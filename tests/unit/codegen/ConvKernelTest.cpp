@@ -127,6 +127,25 @@ TEST(ConvKernel, TilingCases) {
 
 // Several M tiles, N tiles and K steps in one band: every hand-over between pipes is checked by
 // the simulator's race detector (the bias in L1 is read by mmad, so its reload must wait for M).
+// One band of one image: the N tiles are shared out over both cores in chunks, with and without
+// a residual, on the cube and (depthwise) per 16 channels.
+TEST(ConvKernel, NChunksKeepBothCoresBusyOnSmallMaps) {
+  for (const Case &c : {Case{"chunks_3x3", 1, 8, 8, 32, 96, 3, 3, 1, 1, 1},
+                        Case{"chunks_residual", 1, 8, 8, 32, 96, 3, 3, 1, 1, 1, false, true},
+                        Case{"chunks_depthwise", 1, 8, 8, 48, 48, 5, 5, 1, 1, 2, true}}) {
+    ConvKernel k;
+    k.name = k.node = c.name;
+    k.h = c.h, k.w = c.w, k.cip = (c.cin + 15) / 16 * 16, k.cop = (c.cout + 15) / 16 * 16;
+    k.kh = c.kh, k.kw = c.kw, k.pt = k.pl = k.pb = k.pr = c.pad, k.ho = k.wo = 8, k.depthwise = c.depthwise;
+    k.residual = c.residual;
+    Expected<GeneratedKernel> gen = generateConv(edge(), k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    EXPECT_EQ(gen->blockDim, 2) << gen->assembly.substr(0, 300);
+    EXPECT_NE(gen->assembly.find("N chunks"), std::string::npos) << c.name;
+    runCase(c, true);
+  }
+}
+
 TEST(ConvKernel, NoDataRacesBetweenPipes) {
   runCase({"race_check", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0}, true);
   runCase({"race_check_residual", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0, false, true}, true);

@@ -60,7 +60,7 @@ CoreState::CoreState(const ChipConfig &config, int coreId) : config_(&config), c
   for (int i = 0; i < kNumBufferKinds; ++i) {
     const BufferSpec &spec = config.buffers[i];
     buffers_[i] = LocalBuffer{static_cast<BufferKind>(i), spec.alignmentBytes,
-                              std::vector<uint8_t>(static_cast<size_t>(spec.sizeBytes), 0)};
+                              ZeroedBytes(static_cast<size_t>(spec.sizeBytes))};
   }
 }
 

@@ -96,12 +96,12 @@ TEST(VectorLane, RandomInstructionsMatchTheSimulator) {
     Expected<KernelBinary> k = assemble(text, "case.s");
     ASSERT_TRUE(k.ok()) << text << ": " << k.error().message;
     sim::CoreState model(config, 0), hardware(config, 0);
-    std::vector<uint8_t> &ub = model.buffer(BufferKind::UB).bytes;
+    sim::ZeroedBytes &ub = model.buffer(BufferKind::UB).bytes;
     for (size_t b = 0; b + 1 < ub.size(); b += 2) {
       uint16_t h = randomHalf(rng);
-      std::memcpy(&ub[b], &h, 2);
+      std::memcpy(ub.data() + b, &h, 2);
     }
-    hardware.buffer(BufferKind::UB).bytes = ub;
+    std::memcpy(hardware.buffer(BufferKind::UB).bytes.data(), ub.data(), ub.size());
     sim::DispatchedOp op;
     op.inst = k->code[0];
     const auto &operands = op.inst.info().operands;
@@ -118,8 +118,8 @@ TEST(VectorLane, RandomInstructionsMatchTheSimulator) {
     uint64_t tileCycles = 0, modelCycles = 0;
     ASSERT_TRUE(rtl->execute(hardware, gm, op, fxRtl, tileCycles, modelCycles)) << text;
     EXPECT_EQ(tileCycles, modelCycles) << text;
-    const std::vector<uint8_t> &want = model.buffer(BufferKind::UB).bytes;
-    const std::vector<uint8_t> &got = hardware.buffer(BufferKind::UB).bytes;
+    const uint8_t *want = model.buffer(BufferKind::UB).bytes.data();
+    const uint8_t *got = hardware.buffer(BufferKind::UB).bytes.data();
     const size_t step = f32Dst ? 4 : 2;
     for (size_t b = kDst; b < kSrc0; b += step)
       if (!sameElement(&got[b], &want[b], f32Dst)) {

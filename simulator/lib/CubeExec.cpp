@@ -48,6 +48,57 @@ FRACTAL_TARGET_CLONES void mmadBlockF16(const float *a,
   }
 }
 
+// The same sum when the B block is diagonal (every off-diagonal b is +-0, the diagonal finite:
+// depthwise convolutions, whose 16 input channels each feed only their own output channel) and
+// the 16 a's are finite; false (nothing done) when an a is not. Then every product but
+// a[j] * d[j] is a zero, and adding zeros to a nonzero value is exact, so the tree sum is that
+// product; when it is zero too, the tree sum of sixteen zeros is -0 exactly when every product is
+// -0 (round to nearest), that is when a[t] and b[t][j] differ in sign for every t (bit t of
+// `bSigns[j]` = sign of b[t][j]). Written as whole-vector steps so that it vectorises.
+FRACTAL_TARGET_CLONES bool mmadDiagonalF16(const float *a, const float *d, const uint16_t *bSigns, float *acc) {
+  uint32_t bits[16];
+  std::memcpy(bits, a, sizeof bits);
+  uint32_t notFinite = 0, aSigns = 0;
+  for (int t = 0; t < 16; ++t) {
+    notFinite |= (bits[t] & 0x7fffffffu) >= 0x7f800000u ? 1u : 0u;
+    aSigns |= (bits[t] >> 31) << t;
+  }
+  if (notFinite)
+    return false;
+  for (int j = 0; j < 16; ++j) {
+    const float p = a[j] * d[j];
+    const float zero = ((aSigns ^ bSigns[j]) & 0xffffu) == 0xffffu ? -0.0f : 0.0f;
+    acc[j] = acc[j] + (p == 0.0f ? zero : p);
+  }
+  return true;
+}
+
+// Fills `cache` with the B operand of an f16 mmad: fp32 columns per 16-column block and which
+// 16x16 blocks are diagonal.
+void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t kf, uint64_t nf) {
+  const uint64_t kp = kf * 16;
+  cache.columns.assign(nf * kp * kF, 0.0f);
+  cache.diagonal.assign(nf * kf, 1);
+  cache.diagonals.assign(nf * kf * 16, 0.0f);
+  cache.signs.assign(nf * kf * 16, 0);
+  std::vector<float> frac(256);
+  for (uint64_t kb = 0; kb < kf; ++kb)
+    for (uint64_t jb = 0; jb < nf; ++jb) {
+      // ZN fractal: element (kk, j) at j*16 + kk.
+      isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(b + (kb * nf + jb) * 512), frac.data(), 256);
+      float *col = &cache.columns[jb * kp * kF];
+      const uint64_t blk = jb * kf + kb;
+      for (int kk = 0; kk < 16; ++kk)
+        for (int j = 0; j < 16; ++j) {
+          const float v = kb * 16 + kk < k ? frac[j * 16 + kk] : 0.0f;
+          col[(kb * 16 + kk) * kF + j] = v;
+          if (kk == j ? !std::isfinite(v) : v != 0.0f) cache.diagonal[blk] = 0;
+          if (std::signbit(v)) cache.signs[blk * 16 + j] = uint16_t(cache.signs[blk * 16 + j] | (1u << kk));
+          if (kk == j) cache.diagonals[blk * 16 + j] = v;
+        }
+    }
+}
+
 FRACTAL_TARGET_CLONES void mmadBlockS8(const int32_t *a,
                                                                     const int32_t *b,
                                                                     int32_t *acc) {
@@ -62,6 +113,14 @@ FRACTAL_TARGET_CLONES void mmadBlockS8(const int32_t *a,
 template <typename Acc>
 void loadAccumulators(Acc *acc, const uint8_t *c, uint64_t mf, uint64_t nfIdx, uint64_t i,
                       bool init, const uint8_t *bias, uint64_t n) {
+  if (!init) { // the row's 16 accumulators are contiguous in L0C
+    std::memcpy(acc, c + (nfIdx * mf * kF + i) * kF * 4, kF * 4);
+    return;
+  }
+  if (bias && (nfIdx + 1) * kF <= n) {
+    std::memcpy(acc, bias + nfIdx * kF * 4, kF * 4);
+    return;
+  }
   for (int j = 0; j < kF; ++j) {
     uint64_t col = nfIdx * kF + j;
     if (!init)
@@ -76,6 +135,10 @@ void loadAccumulators(Acc *acc, const uint8_t *c, uint64_t mf, uint64_t nfIdx, u
 template <typename Acc>
 void storeAccumulators(const Acc *acc, uint8_t *c, uint64_t mf, uint64_t nfIdx, uint64_t i,
                        uint64_t n) {
+  if ((nfIdx + 1) * kF <= n) { // all 16 columns exist: one contiguous row
+    std::memcpy(c + (nfIdx * mf * kF + i) * kF * 4, acc, kF * 4);
+    return;
+  }
   for (int j = 0; j < kF; ++j)
     if (nfIdx * kF + j < n)
       std::memcpy(c + ((nfIdx * mf * kF + i) * kF + j) * 4, &acc[j], 4);
@@ -105,8 +168,8 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
 
   const uint64_t kp = kf * k0; // padded depth
   if (type == DataType::F16) {
-    // A as floats, row-major m x kp; B as floats, kp x (nf*16); depth >= k reads as zero.
-    std::vector<float> af(m * kp), bf(kp * nf * kF);
+    // A as floats, row-major m x kp; depth >= k reads as zero.
+    std::vector<float> af(m * kp);
     std::vector<uint16_t> row(kp);
     for (uint64_t i = 0; i < m; ++i) {
       for (uint64_t kb = 0; kb < kf; ++kb)
@@ -115,27 +178,29 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
       for (uint64_t kk = k; kk < kp; ++kk)
         af[i * kp + kk] = 0.0f;
     }
-    std::vector<float> frac(256);
-    for (uint64_t kb = 0; kb < kf; ++kb)
-      for (uint64_t jb = 0; jb < nf; ++jb) {
-        // ZN fractal: element (kk, j) at j*16 + kk.
-        isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(b + (kb * nf + jb) * 512),
-                              frac.data(), 256);
-        for (int kk = 0; kk < 16; ++kk)
-          for (int j = 0; j < 16; ++j)
-            bf[(kb * 16 + kk) * nf * kF + jb * kF + j] =
-                kb * 16 + kk < k ? frac[j * 16 + kk] : 0.0f;
-      }
+    // B from the cache when L0B has not been written since it was converted for these bytes.
+    CubeOperandCache &cb = core.cubeB;
+    const uint64_t bAddress = op.address(op.inst.operandIndex("b"));
+    const uint64_t generation = core.writeGeneration(BufferKind::L0B);
+    if (op.inst.space("b") != isa::Space::L0B || cb.generation != generation || cb.address != bAddress ||
+        cb.k != k || cb.n != n) {
+      fillCubeB(cb, b, k, kf, nf);
+      cb.generation = op.inst.space("b") == isa::Space::L0B ? generation : ~0ull;
+      cb.address = bAddress;
+      cb.k = k;
+      cb.n = n;
+    }
     for (uint64_t jb = 0; jb < nf; ++jb) {
-      // Contiguous copies of this column block's B rows, one 16x16 block per kb.
-      std::vector<float> bcol(kp * kF);
-      for (uint64_t kk = 0; kk < kp; ++kk)
-        std::memcpy(&bcol[kk * kF], &bf[kk * nf * kF + jb * kF], kF * sizeof(float));
+      const float *bcol = &cb.columns[jb * kp * kF];
       for (uint64_t i = 0; i < m; ++i) {
         float acc[16];
         loadAccumulators(acc, c, mf, jb, i, init, bias, n);
-        for (uint64_t kb = 0; kb < kf; ++kb)
-          mmadBlockF16(&af[i * kp + kb * 16], &bcol[kb * 16 * kF], acc);
+        for (uint64_t kb = 0; kb < kf; ++kb) {
+          const float *arow = &af[i * kp + kb * 16];
+          const uint64_t blk = jb * kf + kb;
+          if (!cb.diagonal[blk] || !mmadDiagonalF16(arow, &cb.diagonals[blk * 16], &cb.signs[blk * 16], acc))
+            mmadBlockF16(arow, &bcol[kb * 16 * kF], acc);
+        }
         storeAccumulators(acc, c, mf, jb, i, n);
       }
     }

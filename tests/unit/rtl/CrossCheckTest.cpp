@@ -221,6 +221,58 @@ TEST(CubeTile, RandomMmadsMatchTheSimulatorBitForBitAndCycleForCycle) {
               (unsigned long long)cube.totalCycles());
 }
 
+// Diagonal B blocks (depthwise convolutions) take the simulator's shortcut (the product on the
+// diagonal instead of the 16-product tree): the RTL computes the whole tree. Zeros of both signs
+// in A and off the diagonal, zero diagonal values, and infinities/NaNs in A (which must fall back
+// to the tree: inf * 0 is NaN) all have to come out the same.
+TEST(CubeTile, DiagonalBlocksMatchTheRtlBitForBit) {
+  std::mt19937_64 rng(envOr("FRACTAL_RTL_SEED", 20261125));
+  rtl::RtlCube cube;
+  uint64_t failures = 0;
+  for (int i = 0; i < 200 && failures < 4; ++i) {
+    MmadCase mc = randomCase(rng);
+    if (mc.int8) continue;
+    const uint64_t kf = (mc.k + 15) / 16, nf = (mc.n + 15) / 16;
+    for (uint64_t blk = 0; blk < kf * nf; ++blk) // ZN fractal: element (kk, j) at j*16 + kk
+      for (int j = 0; j < 16; ++j)
+        for (int kk = 0; kk < 16; ++kk) {
+          uint16_t h;
+          std::memcpy(&h, &mc.b[blk * 512 + size_t(j * 16 + kk) * 2], 2);
+          if (kk != j) h = rng() % 3 == 0 ? 0x8000 : 0x0000; // +-0 off the diagonal
+          else if (rng() % 8 == 0) h = rng() % 2 ? 0x8000 : 0x0000; // some zero diagonals
+          else if ((h & 0x7c00) == 0x7c00) h = 0x3c00; // a finite diagonal (else no shortcut)
+          std::memcpy(&mc.b[blk * 512 + size_t(j * 16 + kk) * 2], &h, 2);
+        }
+    for (size_t e = 0; e + 1 < mc.a.size(); e += 2) // many zeros of both signs in A
+      if (rng() % 4 == 0) {
+        const uint16_t z = rng() % 2 ? 0x8000 : 0x0000;
+        std::memcpy(&mc.a[e], &z, 2);
+      }
+    CheckResult r = crossCheck(cube, mc, simulatorModel);
+    if (r.mismatches && ++failures)
+      ADD_FAILURE() << "case " << i << " (" << mc.describe() << "): " << r.mismatches << " mismatches; first: " << r.first;
+  }
+  EXPECT_EQ(failures, 0u);
+  // The sign of an all-zero sum: accumulators at -0, A rows of -0 (and of +0), a diagonal B with
+  // some zero diagonal values: -0 + (-0 x +0, sixteen times) stays -0, anything else gives +0.
+  MmadCase z{false, 16, 16, 16, false, false, {}, {}, {}, {}};
+  z.a.assign(512, 0);
+  z.b.assign(512, 0);
+  z.c.assign(1024, 0);
+  z.biasBytes.assign(64, 0);
+  for (int row = 0; row < 16; ++row)
+    for (int t = 0; t < 16; ++t)
+      if (row % 2 == 0) z.a[size_t(row * 32 + t * 2 + 1)] = 0x80; // -0
+  for (int j = 0; j < 16; ++j)
+    if (j % 3 != 0) {
+      const uint16_t one = 0x3c00; // 1.0 on the diagonal; columns j % 3 == 0 keep +0 there
+      std::memcpy(&z.b[size_t(j * 16 + j) * 2], &one, 2);
+    }
+  for (size_t w = 0; w < z.c.size(); w += 4) z.c[w + 3] = 0x80; // -0.0f
+  CheckResult r = crossCheck(cube, z, simulatorModel);
+  EXPECT_EQ(r.mismatches, 0u) << r.first;
+}
+
 TEST(CubeTile, TheCheckerCatchesAWrongModel) {
   // A model that accumulates the 16 products of a k-block one by one instead of as a tree: a
   // plausible mistake, close in value, wrong in bits. The cross-check must notice.

@@ -57,6 +57,17 @@ struct DispatchedOp {
   uint64_t address(size_t operand) const { return regs[operand]; }
 };
 
+// The cube's B operand as the mmad semantics use it (fp32 columns, which 16x16 blocks are
+// diagonal), kept between mmads that read the same L0B bytes: a convolution's K step feeds every
+// tile of a band from one L0B load. Valid while L0B's write generation is unchanged.
+struct CubeOperandCache {
+  uint64_t generation = ~0ull, address = 0, k = 0, n = 0;
+  std::vector<float> columns;      // per 16-column block jb: kp x 16 floats
+  std::vector<uint8_t> diagonal;   // per (jb, kb): every off-diagonal b is +-0, the diagonal finite
+  std::vector<float> diagonals;    // per (jb, kb): the 16 diagonal values
+  std::vector<uint16_t> signs;     // per (jb, kb, column): sign bits of the column's 16 b's
+};
+
 class CoreState {
 public:
   CoreState(const ChipConfig &config, int coreId);
@@ -75,6 +86,11 @@ public:
   // checks; throws FaultError naming `what` (the operand) otherwise.
   uint8_t *local(isa::Space space, uint64_t address, uint64_t length, const char *what);
   LocalBuffer &buffer(BufferKind kind) { return buffers_[static_cast<int>(kind)]; }
+  // Every instruction that writes a local buffer counts it (ExecUtil operandMemory), so derived
+  // data (cubeB) knows when it is stale.
+  void noteWrite(BufferKind kind) { ++writeGeneration_[static_cast<int>(kind)]; }
+  uint64_t writeGeneration(BufferKind kind) const { return writeGeneration_[static_cast<int>(kind)]; }
+  CubeOperandCache cubeB;
 
   uint64_t maskHi = ~0ull, maskLo = ~0ull;
   uint64_t fmap = 0;
@@ -84,6 +100,7 @@ private:
   int coreId_;
   std::array<uint64_t, isa::kNumRegisters> regs_{};
   std::array<LocalBuffer, kNumBufferKinds> buffers_;
+  std::array<uint64_t, kNumBufferKinds> writeGeneration_{};
 };
 
 // Maps an ISA space to the config's buffer kind (GM has none).

@@ -164,8 +164,12 @@ private:
     return t;
   }
 
+  // The op a conversion of v is named after and attributed to: v's producer, or for a graph input
+  // its first consumer (so a graph input's cast and layout change carry that node's name in
+  // reports and profiles, not the function's).
   mlir::Operation &ownerOf(mlir::Value v) {
     if (mlir::Operation *op = v.getDefiningOp()) return *op;
+    for (mlir::Operation *user : v.getUsers()) return *user;
     return *v.getParentBlock()->getParentOp();
   }
 

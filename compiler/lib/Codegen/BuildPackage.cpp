@@ -534,6 +534,7 @@ private:
     const float min = lo ? float(lo.getValueAsDouble()) : -inf, max = hi ? float(hi.getValueAsDouble()) : inf;
     k.relu = min == 0.0f && max == inf;
     k.residual = bool(o.getResidual());
+    if (k.residual) k.residualChannels = pad16(shapeOf(o.getResidual())[1]); // may be fewer than cop
     Expected<ConvTiling> tiling = planConv(config_, k);
     if (!tiling) {
       problems_.push_back(tiling.error().message);

@@ -138,6 +138,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   const L1Plan l1 = l1Plan(k, t);
   const int64_t c1 = k.cip / 16, taps = k.kh * k.kw;
   const int64_t bands = ceilDiv(k.ho, t.ohb);
+  const int64_t rc = k.residualChannels ? k.residualChannels : k.cop; // the residual's channels
   // The stages of a band: N tiles x K steps, each with its weights' offset in the packed tensor.
   struct Stage { int64_t n0, s0, weightOffset; };
   std::vector<Stage> stages;
@@ -255,7 +256,9 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       << "\n  add x17, x17, x8\n  li x8, " << band.ihs * rowBytes << "\n  add x17, x17, x8\n";
     s << "  muli x19, x16, " << k.ho * k.wo * k.cop * 2 << "\n  add x19, x19, x5\n";
     s << "  muli x8, x15, " << t.ohb * k.wo * k.cop * 2 << "\n  add x19, x19, x8\n";
-    if (k.residual) s << "  sub x20, x19, x5\n  add x20, x20, x18\n"; // the same pixels of the residual
+    if (k.residual) // the same pixels of the residual (rc channels per pixel)
+      s << "  muli x20, x16, " << k.ho * k.wo * rc * 2 << "\n  add x20, x20, x18\n  muli x8, x15, " << t.ohb * k.wo * rc * 2
+        << "\n  add x20, x20, x8\n";
     const uint64_t fmap = uint64_t(k.w) | (uint64_t(band.hl) << 16) | (uint64_t(k.pl) << 32) |
                           (uint64_t(k.pr) << 40) | (uint64_t(band.pt) << 48) | (uint64_t(band.pb) << 56);
     s << "  li x9, " << int64_t(fmap) << "\n  setfmap x9\n";
@@ -292,14 +295,16 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         if (firstK)
           s << "  li x8, " << st.n0 * 4 << "\n  add x8, x4, x8\n  li x9, " << l1.bias << "\n  gm2l1 l1[x9], gm[x8], len="
             << ceilDiv(ntc * 4, 32) << "\n";
-        const bool addResidual = k.residual && lastK;
+        // The residual's channels in this N tile (none past its last: those read as zero).
+        const int64_t rk = std::clamp<int64_t>(rc - st.n0, 0, ntc);
+        const bool addResidual = k.residual && lastK && rk > 0;
         if (addResidual) // this N tile's residual channels of the band's pixels, NC1HWC0 in L1
-          for (int64_t sl = 0; sl < ntc / 16; ++sl)
+          for (int64_t sl = 0; sl < rk / 16; ++sl)
             for (int64_t p0 = 0; p0 < pixels; p0 += 65535) {
               const int64_t count = std::min<int64_t>(65535, pixels - p0);
-              s << "  li x8, " << (st.n0 / 16 + sl) * 32 + p0 * k.cop * 2 << "\n  add x8, x20, x8\n  li x9, "
+              s << "  li x8, " << (st.n0 / 16 + sl) * 32 + p0 * rc * 2 << "\n  add x8, x20, x8\n  li x9, "
                 << l1.residual + (sl * pixels + p0) * 32 << "\n  gm2l1 l1[x9], gm[x8], nburst=" << count
-                << ", len=1, src_gap=" << k.cop / 16 - 1 << "\n";
+                << ", len=1, src_gap=" << rc / 16 - 1 << "\n";
             }
         s << "  set_flag mte2, mte1, 0\n  wait_flag mte2, mte1, 0\n";
         if (!first) s << "  wait_flag m, mte1, 2\n";
@@ -334,10 +339,10 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
             const int64_t m0 = tile * t.mt, mc = std::min(t.mt, pixels - m0), mcp = roundUp(mc, 16);
             s << "  wait_flag m, mte1, " << 4 + h << "\n  li x9, " << l1.residual << "\n  li x10, " << m0
               << "\n  li x13, " << h * l0aHalf << "\n  load3d.f16 l0a[x13], l1[x9], x10, mcount=" << mcp / 16
-              << ", kh=1, kw=1, sh=1, sw=1, dh=1, dw=1, c1=" << ntc / 16 << "\n";
+              << ", kh=1, kw=1, sh=1, sw=1, dh=1, dw=1, c1=" << rk / 16 << "\n";
             s << "  set_flag mte1, m, " << h << "\n  wait_flag mte1, m, " << h << "\n  li x11, "
               << tile * t.mt * roundUp(ntc, 16) * 4 << "\n  li x12, " << identityL0b
-              << "\n  mmad.f16 l0c[x11], l0a[x13], l0b[x12], m=" << mcp << ", k=" << ntc << ", n=" << ntc
+              << "\n  mmad.f16 l0c[x11], l0a[x13], l0b[x12], m=" << mcp << ", k=" << rk << ", n=" << ntc
               << ", init=0\n  set_flag m, mte1, " << 4 + h << "\n";
           }
           s << "  li x9, " << int64_t(fmap) << "\n  setfmap x9\n"; // the input's again

@@ -16,7 +16,8 @@ Expected<GeneratedKernel> generateNllGather(const ChipConfig &, const NllGatherK
     << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
   int arg = 2;
   if (k.hasWeight) s << "  ld x4, gm[x1], offset=" << 8 * arg++ << "\n";
-  s << "  ld x5, gm[x1], offset=" << 8 * arg++ << "\n  ld x6, gm[x1], offset=" << 8 * arg++ << "\n";
+  s << "  ld x5, gm[x1], offset=" << 8 * arg << "\n  ld x6, gm[x1], offset=" << 8 * (arg + 1) << "\n";
+  arg += 2;
   s << "  li x7, " << k.n * k.d << "\n  li x8, 0\n  li x9, " << k.d << "\n  li x10, " << k.c << "\n  li x11, "
     << k.ignoreIndex << "\n  li x12, " << emit::floatBits(1.0f) << "\n  li x23, " << 0x7fc00000 << "\n";
   s << "target:\n  beq x8, x7, done\n  shli x13, x8, 3\n  add x13, x13, x3\n  ld x14, gm[x13]\n  shli x15, x8, 2\n";

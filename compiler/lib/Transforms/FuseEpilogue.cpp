@@ -1,5 +1,6 @@
 // fractal-fuse-epilogue: a skip connection's Add, then Relu and Clip, folded into the cube's output
 // stage (Passes.td).
+#include "fractal/compiler/Dialect/Graph/Constants.h"
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 #include "fractal/compiler/Transforms/Passes.h"
 
@@ -7,6 +8,7 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace fractal {
@@ -93,10 +95,31 @@ struct FuseResidualAdd : mlir::OpRewritePattern<g::AddOp> {
   }
 };
 
+// residual(concat(x, zeros) on channels) -> residual(x): a channel padding only the residual
+// reads (BlazeFace's blocks widen the skip path this way) need not be materialised, since the
+// residual's missing channels read as zero.
+struct DropResidualZeroPadding : mlir::OpRewritePattern<g::ConvOp> {
+  using OpRewritePattern::OpRewritePattern;
+  mlir::LogicalResult matchAndRewrite(g::ConvOp conv, mlir::PatternRewriter &rewriter) const override {
+    auto concat = conv.getResidual() ? conv.getResidual().getDefiningOp<g::ConcatOp>() : g::ConcatOp();
+    if (!concat || !concat->hasOneUse() || concat.getAxis() != 1 || concat.getInputs().size() != 2)
+      return rewriter.notifyMatchFailure(conv, "residual is not a two-input channel concat used only here");
+    std::optional<std::vector<float>> pad = g::readF32Constant(concat.getInputs()[1]);
+    if (!pad || std::any_of(pad->begin(), pad->end(), [](float v) { return v != 0.0f || std::signbit(v); }))
+      return rewriter.notifyMatchFailure(conv, "the concat's second input is not a constant of +0");
+    rewriter.modifyOpInPlace(conv, [&] {
+      conv.getResidualMutable().assign(concat.getInputs()[0]);
+      conv->setLoc(rewriter.getFusedLoc({conv->getLoc(), concat->getLoc()}));
+    });
+    rewriter.eraseOp(concat);
+    return mlir::success();
+  }
+};
+
 struct FuseEpiloguePass : fractal::impl::FuseEpilogueBase<FuseEpiloguePass> {
   void runOnOperation() override {
     mlir::RewritePatternSet patterns(&getContext());
-    patterns.add<FuseResidualAdd, FuseRelu, FuseClip>(&getContext());
+    patterns.add<FuseResidualAdd, DropResidualZeroPadding, FuseRelu, FuseClip>(&getContext());
     if (mlir::failed(mlir::applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -27,8 +27,16 @@ func.func @bad_groups(%x: tensor<1x6x8x8xf32>, %w: tensor<6x4x3x3xf32>) -> tenso
 // -----
 
 func.func @bad_residual(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %r: tensor<1x4x8x7xf32>) -> tensor<1x4x8x8xf32> {
-  // expected-error @+1 {{residual must have the result's type 'tensor<1x4x8x8xf32>', got 'tensor<1x4x8x7xf32>'}}
+  // expected-error @+1 {{residual must have the result's type 'tensor<1x4x8x8xf32>' (or fewer channels), got 'tensor<1x4x8x7xf32>'}}
   %c = graph.conv %x, %w residual(%r) {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<1x4x8x7xf32>) -> tensor<1x4x8x8xf32>
+  return %c : tensor<1x4x8x8xf32>
+}
+
+// -----
+
+func.func @residual_more_channels(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %r: tensor<1x5x8x8xf32>) -> tensor<1x4x8x8xf32> {
+  // expected-error @+1 {{(or fewer channels), got 'tensor<1x5x8x8xf32>'}}
+  %c = graph.conv %x, %w residual(%r) {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<1x5x8x8xf32>) -> tensor<1x4x8x8xf32>
   return %c : tensor<1x4x8x8xf32>
 }
 

@@ -90,3 +90,31 @@ func.func @not_residual(%x: tensor<1x2x4x4xf32>, %w: tensor<2x2x1x1xf32>, %k: te
   %e = graph.add %d, %d : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
   return %a, %e : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>
 }
+
+// -----
+
+// A residual that is its input padded with zero channels (concat with a +0 constant) reads the
+// input itself: the concat goes. A nonzero padding stays.
+// CHECK-LABEL: func.func @residual_zero_padding
+// CHECK-NOT: graph.concat
+// CHECK: graph.conv %arg0, %arg1 residual(%arg2) {{.*}} (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>, tensor<1x2x4x4xf32>) -> tensor<1x3x4x4xf32>
+func.func @residual_zero_padding(%x: tensor<1x2x4x4xf32>, %w: tensor<3x2x1x1xf32>, %r: tensor<1x2x4x4xf32>) -> tensor<1x3x4x4xf32> {
+  %z = graph.constant dense<0.0> : tensor<1x1x4x4xf32>
+  %p = graph.concat %r, %z {axis = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x3x4x4xf32>
+  %c = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>) -> tensor<1x3x4x4xf32>
+  %s = graph.add %c, %p : (tensor<1x3x4x4xf32>, tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32>
+  return %s : tensor<1x3x4x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @residual_nonzero_padding
+// CHECK: graph.concat
+// CHECK: residual(%{{.*}}) {{.*}} (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>, tensor<1x3x4x4xf32>)
+func.func @residual_nonzero_padding(%x: tensor<1x2x4x4xf32>, %w: tensor<3x2x1x1xf32>, %r: tensor<1x2x4x4xf32>) -> tensor<1x3x4x4xf32> {
+  %z = graph.constant dense<1.0> : tensor<1x1x4x4xf32>
+  %p = graph.concat %r, %z {axis = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x3x4x4xf32>
+  %c = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>) -> tensor<1x3x4x4xf32>
+  %s = graph.add %c, %p : (tensor<1x3x4x4xf32>, tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32>
+  return %s : tensor<1x3x4x4xf32>
+}

@@ -17,6 +17,7 @@ struct Case {
   int64_t n, h, w, cin, cout, kh, kw, s, d, pad;
   bool depthwise = false; // one filter per channel (cin == cout)
   bool residual = false;  // a skip connection added before the ReLU
+  int64_t residualChannels = 0; // the residual's channels when fewer than cout (the rest read as 0)
 };
 
 void runCase(const Case &c, bool checkRaces) {
@@ -35,6 +36,8 @@ void runCase(const Case &c, bool checkRaces) {
   k.pt = k.pl = k.pb = k.pr = c.pad;
   k.depthwise = c.depthwise;
   k.residual = k.relu = c.residual;
+  const int64_t rcount = c.residualChannels ? c.residualChannels : c.cout, rc = (rcount + 15) / 16 * 16;
+  if (c.residualChannels) k.residualChannels = rc;
   k.ho = (c.h + 2 * c.pad - c.d * (c.kh - 1) - 1) / c.s + 1;
   k.wo = (c.w + 2 * c.pad - c.d * (c.kw - 1) - 1) / c.s + 1;
   const ChipConfig config = edge();
@@ -64,12 +67,12 @@ void runCase(const Case &c, bool checkRaces) {
   Device dev(config);
   uint64_t in = dev.buffer(input), wt = dev.buffer(packed), bs = dev.buffer(bias);
   uint64_t out = dev.buffer(std::vector<uint16_t>(size_t(k.n * k.ho * k.wo * k.cop), 0x7e00));
-  // The residual: NHWC16 of the output's shape, padding channels zero.
-  std::vector<uint16_t> residual(size_t(k.n * k.ho * k.wo * k.cop), 0);
+  // The residual: NHWC16 of the output's pixels with rc channels, padding channels zero.
+  std::vector<uint16_t> residual(size_t(k.n * k.ho * k.wo * rc), 0);
   if (c.residual) {
     std::vector<uint16_t> r = randomHalves(residual.size(), 9);
     for (size_t i = 0; i < residual.size(); ++i)
-      if (int64_t(i % size_t(k.cop)) < c.cout) residual[i] = r[i];
+      if (int64_t(i % size_t(rc)) < rcount) residual[i] = r[i];
   }
   std::vector<uint64_t> args = {in, wt, bs, out};
   if (c.residual) args.insert(args.begin() + 3, dev.buffer(residual));
@@ -94,8 +97,9 @@ void runCase(const Case &c, bool checkRaces) {
               }
           const size_t at = size_t(((b * k.ho + oh) * k.wo + ow) * k.cop + o);
           if (c.residual) {
-            sum += isa::halfToFloatReference(residual[at]);
-            magnitude += std::fabs(isa::halfToFloatReference(residual[at]));
+            const double r = o < rc ? isa::halfToFloatReference(residual[size_t(((b * k.ho + oh) * k.wo + ow) * rc + o)]) : 0.0;
+            sum += r;
+            magnitude += std::fabs(r);
             sum = std::max(sum, 0.0);
           }
           const double value = isa::halfToFloatReference(got[at]);
@@ -121,6 +125,8 @@ TEST(ConvKernel, TilingCases) {
       {"residual_n_tiles_k_steps", 1, 9, 7, 256, 144, 3, 3, 1, 1, 1, false, true},
       {"residual_bands_batch", 2, 40, 96, 16, 32, 3, 3, 1, 1, 1, false, true},
       {"residual_depthwise", 1, 12, 30, 48, 48, 5, 5, 1, 1, 2, true, true},
+      {"residual_fewer_channels", 1, 9, 7, 64, 144, 3, 3, 1, 1, 1, false, true, 36},  // N tiles past it skip
+      {"residual_fewer_depthwise", 1, 12, 30, 48, 48, 3, 3, 1, 1, 1, true, true, 20},
   };
   for (const Case &c : cases) runCase(c, false);
 }

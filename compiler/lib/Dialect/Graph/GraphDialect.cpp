@@ -129,11 +129,12 @@ LogicalResult ArgReduceOp::verify() {
   if (getKind() != "max" && getKind() != "min")
     return emitOpError("unknown arg reduction kind '") << getKind() << "'";
   auto in = ranked(getInput()), out = ranked(getResult());
-  if (getAxis() < 0 || getAxis() >= in.getRank())
-    return emitOpError("axis ") << getAxis() << " is outside the input's rank " << in.getRank();
+  const int64_t axis = static_cast<int64_t>(getAxis()); // I64Attr reads back unsigned
+  if (axis < 0 || axis >= in.getRank())
+    return emitOpError("axis ") << axis << " is outside the input's rank " << in.getRank();
   SmallVector<int64_t> expected;
   for (int64_t d = 0; d < in.getRank(); ++d)
-    if (d != getAxis()) expected.push_back(in.getDimSize(d));
+    if (d != axis) expected.push_back(in.getDimSize(d));
     else if (getKeepdims()) expected.push_back(1);
   if (ArrayRef<int64_t>(expected) != out.getShape() || !out.getElementType().isInteger(64))
     return emitOpError("result must be int64 with the input's shape reduced over the axis");
@@ -243,9 +244,16 @@ LogicalResult ConvOp::verify() {
                                            << w.getDimSize(1) << ") x group (" << group << ")";
   if (getBias() && ranked(getBias()).getNumElements() != w.getDimSize(0))
     return emitOpError("bias must have one value per output channel");
-  if (getResidual() && getResidual().getType() != getResult().getType())
-    return emitOpError("residual must have the result's type ") << getResult().getType() << ", got "
-                                                                  << getResidual().getType();
+  if (auto r = getResidual()) { // the result's shape, or fewer channels (the rest read as zero)
+    auto rt = ranked(r), out = ranked(getResult());
+    bool fits = rt.getRank() == out.getRank() && rt.getElementType() == out.getElementType() &&
+                rt.getDimSize(1) <= out.getDimSize(1);
+    for (int64_t d = 0; fits && d < rt.getRank(); ++d)
+      fits = d == 1 || rt.getDimSize(d) == out.getDimSize(d);
+    if (!fits)
+      return emitOpError("residual must have the result's type ")
+             << getResult().getType() << " (or fewer channels), got " << r.getType();
+  }
   return verifyClamp(*this);
 }
 

@@ -90,6 +90,8 @@ struct ConvKernel {
   // identity from the kernel's data section). Arguments then: input, weights, bias, residual,
   // output.
   bool residual = false;
+  int64_t residualChannels = 0; // the residual's NHWC16 channels (a multiple of 16, <= cop; 0 = cop):
+                                // channels beyond them read as zero
 };
 
 // How a convolution is cut to the buffers (chosen from the config).

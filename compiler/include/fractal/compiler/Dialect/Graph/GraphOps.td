@@ -89,8 +89,9 @@ def Graph_ConvOp : Graph_Op<"conv", [Pure, AttrSizedOperandSegments], "cube", kC
   let summary = "N-d convolution (NCHW), groups and dilations, explicit pads";
   let description = [{
     result = clamp(conv(input, weight) + bias + residual). The residual (a tensor of the result's
-    type) is a skip connection's Add fused into the convolution (fractal-fuse-epilogue): the cube
-    adds it as one more K step before the output stage's clamp.
+    type, or with fewer channels: the missing ones read as zero) is a skip connection's Add fused
+    into the convolution (fractal-fuse-epilogue): the cube adds it as one more K step before the
+    output stage's clamp.
   }];
   let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
                    Optional<AnyRankedTensor>:$bias, Optional<AnyRankedTensor>:$residual,

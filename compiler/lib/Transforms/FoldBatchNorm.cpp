@@ -1,4 +1,5 @@
-// fractal-fold-batchnorm: BatchNormalization folded into the producing convolution (Passes.td).
+// fractal-fold-batchnorm: BatchNormalization, and per-channel constant scales and shifts, folded
+// into the producing convolution (Passes.td).
 #include "fractal/compiler/Dialect/Graph/Constants.h"
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 #include "fractal/compiler/Transforms/Passes.h"
@@ -6,6 +7,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace fractal {
@@ -78,10 +80,74 @@ struct FoldIntoConv : mlir::OpRewritePattern<g::BatchNormOp> {
   }
 };
 
+// A constant that applies one value per output channel of an NCHW conv result: a single value,
+// or shaped [..1, C, 1, 1]. Its values per channel, or nothing.
+std::optional<std::vector<float>> perChannel(mlir::Value v, int64_t channels) {
+  auto type = llvm::dyn_cast<mlir::RankedTensorType>(v.getType());
+  std::optional<std::vector<float>> values = g::readF32Constant(v);
+  if (!type || !values || std::any_of(values->begin(), values->end(), [](float x) { return !std::isfinite(x); }))
+    return std::nullopt;
+  if (values->size() == 1) return std::vector<float>(size_t(channels), values->front());
+  auto shape = type.getShape();
+  if (shape.size() < 3 || shape[shape.size() - 1] != 1 || shape[shape.size() - 2] != 1 ||
+      shape[shape.size() - 3] != channels || int64_t(values->size()) != channels)
+    return std::nullopt;
+  return values;
+}
+
+// x * k and x + k with x a convolution's result (used only there, no clamp or residual, constant
+// f32 weights) and k a per-channel constant: the scale goes into the weights and bias, the shift
+// into the bias (PP-OCRv4's "learnable affine" after every conv). In double, rounded once.
+template <typename ArithOp, bool Scale>
+struct FoldAffineIntoConv : mlir::OpRewritePattern<ArithOp> {
+  using mlir::OpRewritePattern<ArithOp>::OpRewritePattern;
+  mlir::LogicalResult matchAndRewrite(ArithOp op, mlir::PatternRewriter &rewriter) const override {
+    for (auto [mine, other] : {std::pair{op.getLhs(), op.getRhs()}, std::pair{op.getRhs(), op.getLhs()}}) {
+      auto conv = mine.template getDefiningOp<g::ConvOp>();
+      if (!conv || !conv->hasOneUse() || conv.getClampMinAttr() || conv.getClampMaxAttr() || conv.getResidual() ||
+          op.getType() != conv.getType())
+        continue;
+      auto weightType = llvm::cast<mlir::RankedTensorType>(conv.getWeight().getType());
+      const int64_t channels = weightType.getDimSize(0);
+      std::optional<std::vector<float>> k = perChannel(other, channels);
+      std::optional<std::vector<float>> weight = g::readF32Constant(conv.getWeight());
+      std::optional<std::vector<float>> bias =
+          conv.getBias() ? g::readF32Constant(conv.getBias()) : std::vector<float>(size_t(channels), 0.0f);
+      if (!k || !weight || !bias || int64_t(bias->size()) != channels)
+        continue;
+      const int64_t per = int64_t(weight->size()) / channels;
+      std::vector<float> newWeight = *weight;
+      std::vector<float> newBias(static_cast<size_t>(channels));
+      for (int64_t c = 0; c < channels; ++c) {
+        const double v = (*k)[size_t(c)];
+        if (Scale)
+          for (int64_t i = 0; i < per; ++i) newWeight[size_t(c * per + i)] = float(double((*weight)[size_t(c * per + i)]) * v);
+        newBias[size_t(c)] = float(Scale ? double((*bias)[size_t(c)]) * v : double((*bias)[size_t(c)]) + v);
+      }
+      auto bytes = [](const std::vector<float> &v) {
+        return llvm::ArrayRef<char>(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(float));
+      };
+      auto biasType = mlir::RankedTensorType::get({channels}, rewriter.getF32Type());
+      mlir::Value w = conv.getWeight();
+      if (Scale)
+        w = rewriter.create<g::ConstantOp>(conv.getWeight().getLoc(), g::makeConstantAttr(weightType, bytes(newWeight), "folded_weight"));
+      auto b = rewriter.create<g::ConstantOp>(op.getLoc(), g::makeConstantAttr(biasType, bytes(newBias), "folded_bias"));
+      auto folded = rewriter.create<g::ConvOp>(
+          rewriter.getFusedLoc({conv.getLoc(), op.getLoc()}), conv.getType(), conv.getInput(), w, b.getResult(),
+          /*residual=*/mlir::Value(), conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
+          conv.getGroupAttr(), /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
+      rewriter.replaceOp(op, folded.getResult());
+      rewriter.eraseOp(conv);
+      return mlir::success();
+    }
+    return rewriter.notifyMatchFailure(op, "not a single-use convolution and a per-channel constant");
+  }
+};
+
 struct FoldBatchNormPass : fractal::impl::FoldBatchNormBase<FoldBatchNormPass> {
   void runOnOperation() override {
     mlir::RewritePatternSet patterns(&getContext());
-    patterns.add<FoldIntoConv>(&getContext());
+    patterns.add<FoldIntoConv, FoldAffineIntoConv<g::MulOp, true>, FoldAffineIntoConv<g::AddOp, false>>(&getContext());
     // Constants the fold leaves unused are erased as dead code by the driver.
     if (mlir::failed(mlir::applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();

@@ -91,3 +91,41 @@ func.func @clamped_conv(%x: tensor<1x1x4x4xf32>) -> tensor<1x2x4x4xf32> {
   %y = graph.batch_norm %c, %s, %s, %s, %s {epsilon = 1.0 : f32} : (tensor<1x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x4x4xf32>
   return %y : tensor<1x2x4x4xf32>
 }
+
+// -----
+
+// A constant scale (one value) and a per-channel shift ([1, C, 1, 1]) after a conv fold into its
+// weights and bias: W' = W * 0.5, b' = b * 0.5 + [1, 2].
+// CHECK-LABEL: func.func @affine
+// CHECK-DAG: %[[W:.*]] = graph.constant dense<{{\[\[\[\[}}1.000000e+00]]], {{\[\[\[}}1.500000e+00]]]]> : tensor<2x1x1x1xf32>
+// CHECK-DAG: %[[B:.*]] = graph.constant dense<[2.000000e+00, 4.000000e+00]> : tensor<2xf32>
+// CHECK: %[[C:.*]] = graph.conv %arg0, %[[W]], %[[B]]
+// CHECK-NOT: graph.mul
+// CHECK-NOT: graph.add
+// CHECK: return %[[C]]
+func.func @affine(%x: tensor<1x1x4x4xf32>) -> tensor<1x2x4x4xf32> {
+  %w = graph.constant dense<[[[[2.0]]], [[[3.0]]]]> : tensor<2x1x1x1xf32>
+  %b = graph.constant dense<[2.0, 4.0]> : tensor<2xf32>
+  %s = graph.constant dense<0.5> : tensor<1xf32>
+  %t = graph.constant dense<[[[[1.0]], [[2.0]]]]> : tensor<1x2x1x1xf32>
+  %c = graph.conv %x, %w, %b {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x1x4x4xf32>, tensor<2x1x1x1xf32>, tensor<2xf32>) -> tensor<1x2x4x4xf32>
+  %m = graph.mul %s, %c : (tensor<1xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %a = graph.add %m, %t : (tensor<1x2x4x4xf32>, tensor<1x2x1x1xf32>) -> tensor<1x2x4x4xf32>
+  return %a : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+// Not per channel (one value per pixel), or the conv's result used elsewhere: nothing folds.
+// CHECK-LABEL: func.func @not_affine
+// CHECK: graph.mul
+// CHECK: graph.add
+func.func @not_affine(%x: tensor<1x1x4x4xf32>, %w: tensor<2x1x1x1xf32>) -> (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) {
+  %p = graph.constant dense<2.0> : tensor<1x1x4x4xf32>
+  %k = graph.constant dense<2.0> : tensor<1xf32>
+  %c = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x1x4x4xf32>, tensor<2x1x1x1xf32>) -> tensor<1x2x4x4xf32>
+  %m = graph.mul %c, %p : (tensor<1x2x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %d = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x1x4x4xf32>, tensor<2x1x1x1xf32>) -> tensor<1x2x4x4xf32>
+  %a = graph.add %d, %k : (tensor<1x2x4x4xf32>, tensor<1xf32>) -> tensor<1x2x4x4xf32>
+  return %m, %a, %d : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>
+}

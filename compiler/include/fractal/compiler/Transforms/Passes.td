@@ -33,7 +33,9 @@ def FoldBatchNorm : Pass<"fractal-fold-batchnorm", "::mlir::func::FuncOp"> {
     `b'[c] = (b[c] - mean[c]) * s + B[c]` (b = 0 without a bias). The arithmetic is done in
     double and rounded once to f32. This removes a whole vector pass over the activation.
     Applies only when the convolution has no other user and W, b and all four statistics are
-    f32 constants; otherwise the batch_norm stays and runs on the vector unit.
+    f32 constants; otherwise the batch_norm stays and runs on the vector unit. In the same way
+    `mul(conv, k)` and `add(conv, k)` with k a constant of one value or one per output channel
+    ([..1, C, 1, 1]) fold into W and b (PP-OCRv4 scales and shifts every convolution's output).
   }];
 }
 

@@ -15,6 +15,7 @@ bool addPhasePasses(mlir::OpPassManager &pm, llvm::StringRef phase) {
     pm.addNestedPass<mlir::func::FuncOp>(createCancelDataMovement());
     pm.addNestedPass<mlir::func::FuncOp>(createFoldBatchNorm());
     pm.addNestedPass<mlir::func::FuncOp>(createFuseEpilogue());
+    pm.addNestedPass<mlir::func::FuncOp>(createFactorScale());
     return true;
   }
   if (phase == "placement") {

@@ -53,6 +53,17 @@ def FuseEpilogue : Pass<"fractal-fuse-epilogue", "::mlir::func::FuncOp"> {
   }];
 }
 
+def FactorScale : Pass<"fractal-factor-scale", "::mlir::func::FuncOp"> {
+  let summary = "x + x * s becomes x * (1 + s) when s is much smaller than x";
+  let description = [{
+    The residual squeeze-excitation of PP-OCRv4 (`x + x * hardsigmoid(se(x))`, s of shape
+    [1, C, 1, 1]) makes two passes over the whole feature map, an element-wise Mul and an Add.
+    Factored, the big tensor is read once by one Mul, and `1 + s` is a tiny op that joins the
+    kernel computing s. Applies when s broadcasts to x with fewer elements than x (so the rewrite
+    saves work); the result rounds once less (x * (1 + s) instead of x + x * s).
+  }];
+}
+
 def FoldConstants : Pass<"fractal-fold-constants", "::mlir::func::FuncOp"> {
   let summary = "Evaluate graph ops whose inputs are all f32 constants, within a budget";
   let description = [{

@@ -143,8 +143,9 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   const int64_t ldc = k.ldc ? k.ldc : k.n;
   const int outBytes = k.outHalf ? 2 : 4;
 
-  // Double buffering everywhere: two L0C tiles, two L0A/L0B halves, two L1 slots for B (and for
-  // A when the item's A panel does not stay in L1), so step s+1 loads while step s computes.
+  // Double buffering everywhere: two L0C tiles, two L0A/L0B halves, two groups of L1 slots for B
+  // (and for A when the item's A panel does not stay in L1), so later steps load while step s
+  // computes.
   const int64_t biasBytes = k.hasBias ? roundUp(np * 4, kFractalBytes) : 0;
   // M tiles up to 256 rows: each B tile loaded from GM then feeds twice the cube work, which keeps
   // two cores under the DRAM bandwidth of the edge chip.

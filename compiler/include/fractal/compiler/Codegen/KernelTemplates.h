@@ -52,8 +52,9 @@ int64_t elementsPerRepeat(int inBytes, int outBytes);
 // when relu; A and B are f16 in GM. op(A) = A ([M,K] row-major) or, with transA, A stored as
 // [K,M]; op(B) = B ([K,N]) or, with transB, B stored as [N,K]. `batch` independent products, the
 // operands `stride*` elements apart (stride 0: shared by every product). Work items (product, M
-// tile) are split across min(cores, items) blocks; each item runs its N tiles and K steps with the
-// tile in L0C accumulating over K, and leaves through FixPipe.
+// tile, and a chunk of N tiles when there are fewer (product, M tile) pairs than cores) are split
+// across min(cores, items) blocks; each item runs its N tiles and K steps with the tile in L0C
+// accumulating over K, and leaves through FixPipe. The A panel of the next item is prefetched.
 struct MatMulKernel {
   std::string name, node;
   int64_t m = 0, k = 0, n = 0;
@@ -72,8 +73,9 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
 // NHWC f16 with channels padded to a multiple of 16 (cip, cop), so one pixel's 16-channel slice is
 // one 32-byte block and a DMA with a gap gathers an NC1HWC0 slice into L1. The output is cut into
 // bands of output rows; each band loads its input rows (halo included, padding via the feature-map
-// register), and accumulates every K step in L0C before FixPipe writes f16 NHWC16 rows.
-// Arguments: input, packed weights (packConvWeights), bias (f32, cop values), output.
+// register), and accumulates every K step in L0C before FixPipe writes f16 NHWC16 rows. Items are
+// (image, band), and chunks of N tiles when there are fewer of those than cores.
+// Arguments: input, packed weights (packConvWeights), bias (f32, cop values), [residual], output.
 struct ConvKernel {
   std::string name, node;
   int64_t n = 1, h = 0, w = 0, cip = 0, cop = 0;

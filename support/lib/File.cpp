@@ -26,16 +26,24 @@ Expected<std::string> readTextFile(const std::string &path) {
 }
 
 Expected<std::vector<uint8_t>> readBinaryFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::ifstream in(path, std::ios::binary);
   if (!in)
     return Error::badInput(path + ": cannot open: " + systemError());
-  // One allocation of the file's size (not a byte-by-byte copy that doubles its buffer: a
-  // model package is megabytes, and the transient copies showed in the runtime's peak RSS).
-  const std::streamoff size = in.tellg();
-  if (size < 0)
-    return Error::badInput(path + ": cannot tell its size (not a regular file?)");
+  // One allocation of the file's size (not a byte-by-byte copy that doubles its buffer: a model
+  // package is megabytes, and the transient copies showed in the runtime's peak RSS). A pipe has
+  // no size: it is read as a stream.
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in ? std::streamoff(in.tellg()) : std::streamoff(-1);
+  in.clear();
+  in.seekg(0, std::ios::beg);
+  if (size < 0 || !in) {
+    in.clear();
+    std::vector<uint8_t> streamed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad())
+      return Error::badInput(path + ": read error");
+    return streamed;
+  }
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.seekg(0);
   if (size > 0 && !in.read(reinterpret_cast<char *>(bytes.data()), size))
     return Error::badInput(path + ": read error");
   return bytes;

@@ -19,6 +19,29 @@ namespace {
 
 namespace g = fractal::graph;
 
+// Replaces `folded` (the op after `conv` that was folded into it) with a convolution of conv's
+// input and geometry, `weight` (nothing: conv's own) and `bias` as new f32 constants, then erases
+// conv. The new op keeps both ONNX names, so diagnostics and the debug map still find both.
+void replaceWithFoldedConv(mlir::PatternRewriter &rewriter, g::ConvOp conv, mlir::Operation *folded,
+                           const std::vector<float> *weight, const std::vector<float> &bias) {
+  auto bytes = [](const std::vector<float> &v) {
+    return llvm::ArrayRef<char>(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(float));
+  };
+  mlir::Value w = conv.getWeight();
+  if (weight)
+    w = rewriter.create<g::ConstantOp>(conv.getWeight().getLoc(),
+                                       g::makeConstantAttr(llvm::cast<mlir::RankedTensorType>(w.getType()),
+                                                           bytes(*weight), "folded_weight"));
+  auto biasType = mlir::RankedTensorType::get({int64_t(bias.size())}, rewriter.getF32Type());
+  auto b = rewriter.create<g::ConstantOp>(folded->getLoc(), g::makeConstantAttr(biasType, bytes(bias), "folded_bias"));
+  auto conv2 = rewriter.create<g::ConvOp>(
+      rewriter.getFusedLoc({conv.getLoc(), folded->getLoc()}), folded->getResult(0).getType(), conv.getInput(), w,
+      b.getResult(), /*residual=*/mlir::Value(), conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
+      conv.getGroupAttr(), /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
+  rewriter.replaceOp(folded, conv2.getResult());
+  rewriter.eraseOp(conv);
+}
+
 struct FoldIntoConv : mlir::OpRewritePattern<g::BatchNormOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -59,23 +82,7 @@ struct FoldIntoConv : mlir::OpRewritePattern<g::BatchNormOp> {
       newBias[c] = static_cast<float>((double((*bias)[c]) - double((*mean)[c])) * s +
                                       double((*shift)[c]));
     }
-
-    auto bytes = [](const std::vector<float> &v) {
-      return llvm::ArrayRef<char>(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(float));
-    };
-    auto biasType = mlir::RankedTensorType::get({channels}, rewriter.getF32Type());
-    mlir::ElementsAttr weightAttr = g::makeConstantAttr(weightType, bytes(newWeight), "folded_weight");
-    mlir::ElementsAttr biasAttr = g::makeConstantAttr(biasType, bytes(newBias), "folded_bias");
-    auto weightOp = rewriter.create<g::ConstantOp>(conv.getWeight().getLoc(), weightAttr);
-    auto biasOp = rewriter.create<g::ConstantOp>(bn.getLoc(), biasAttr);
-    // The folded op keeps both ONNX names, so diagnostics and the debug map still find the BN.
-    auto loc = rewriter.getFusedLoc({conv.getLoc(), bn.getLoc()});
-    auto folded = rewriter.create<g::ConvOp>(
-        loc, bn.getType(), conv.getInput(), weightOp.getResult(), biasOp.getResult(), /*residual=*/mlir::Value(),
-        conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(), conv.getGroupAttr(),
-        /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
-    rewriter.replaceOp(bn, folded.getResult());
-    rewriter.eraseOp(conv);
+    replaceWithFoldedConv(rewriter, conv, bn, &newWeight, newBias);
     return mlir::success();
   }
 };
@@ -116,7 +123,7 @@ struct FoldAffineIntoConv : mlir::OpRewritePattern<ArithOp> {
       if (!k || !weight || !bias || int64_t(bias->size()) != channels)
         continue;
       const int64_t per = int64_t(weight->size()) / channels;
-      std::vector<float> newWeight = *weight;
+      std::vector<float> newWeight = Scale ? *weight : std::vector<float>();
       std::vector<float> newBias(static_cast<size_t>(channels));
       for (int64_t c = 0; c < channels; ++c) {
         const double v = (*k)[size_t(c)];
@@ -124,20 +131,7 @@ struct FoldAffineIntoConv : mlir::OpRewritePattern<ArithOp> {
           for (int64_t i = 0; i < per; ++i) newWeight[size_t(c * per + i)] = float(double((*weight)[size_t(c * per + i)]) * v);
         newBias[size_t(c)] = float(Scale ? double((*bias)[size_t(c)]) * v : double((*bias)[size_t(c)]) + v);
       }
-      auto bytes = [](const std::vector<float> &v) {
-        return llvm::ArrayRef<char>(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(float));
-      };
-      auto biasType = mlir::RankedTensorType::get({channels}, rewriter.getF32Type());
-      mlir::Value w = conv.getWeight();
-      if (Scale)
-        w = rewriter.create<g::ConstantOp>(conv.getWeight().getLoc(), g::makeConstantAttr(weightType, bytes(newWeight), "folded_weight"));
-      auto b = rewriter.create<g::ConstantOp>(op.getLoc(), g::makeConstantAttr(biasType, bytes(newBias), "folded_bias"));
-      auto folded = rewriter.create<g::ConvOp>(
-          rewriter.getFusedLoc({conv.getLoc(), op.getLoc()}), conv.getType(), conv.getInput(), w, b.getResult(),
-          /*residual=*/mlir::Value(), conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
-          conv.getGroupAttr(), /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
-      rewriter.replaceOp(op, folded.getResult());
-      rewriter.eraseOp(conv);
+      replaceWithFoldedConv(rewriter, conv, op, Scale ? &newWeight : nullptr, newBias);
       return mlir::success();
     }
     return rewriter.notifyMatchFailure(op, "not a single-use convolution and a per-channel constant");

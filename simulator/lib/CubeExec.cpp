@@ -121,11 +121,9 @@ void loadAccumulators(Acc *acc, const uint8_t *c, uint64_t mf, uint64_t nfIdx, u
     std::memcpy(acc, bias + nfIdx * kF * 4, kF * 4);
     return;
   }
-  for (int j = 0; j < kF; ++j) {
+  for (int j = 0; j < kF; ++j) { // init: the bias where a column exists, else zero
     uint64_t col = nfIdx * kF + j;
-    if (!init)
-      std::memcpy(&acc[j], c + ((nfIdx * mf * kF + i) * kF + j) * 4, 4);
-    else if (bias && col < n)
+    if (bias && col < n)
       std::memcpy(&acc[j], bias + col * 4, 4);
     else
       acc[j] = 0;

@@ -258,20 +258,25 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
 
   int labels = 0;
   auto label = [&] { return "pf" + std::to_string(labels++); };
+  // x`dst` = byte offset of ring slot x25 + `slot` (mod the ring) from the panel area's start.
+  auto ringOffset = [&](int dst, int scratch, int64_t slot) {
+    s << "  addi x" << dst << ", x25, " << slot << "\n  li x" << scratch << ", " << ring << "\n  rem x" << dst << ", x"
+      << dst << ", x" << scratch << "\n  muli x" << dst << ", x" << dst << ", " << sliceBytes << "\n";
+  };
   // Slice t of a full-height panel (rows mt of the A at x`base`) into ring slot x25 + `slot`.
   auto panelSlice = [&](int base, int64_t slot, int64_t t) {
     const int64_t k0 = t * kt;
-    s << "  addi x9, x25, " << slot << "\n  li x8, " << ring << "\n  rem x9, x9, x8\n  muli x9, x9, " << sliceBytes
-      << "\n  addi x9, x9, " << l1Panel << "\n  li x8, " << k0 * 2 << "\n  add x8, x" << base
+    ringOffset(9, 8, slot);
+    s << "  addi x9, x9, " << l1Panel << "\n  li x8, " << k0 * 2 << "\n  add x8, x" << base
       << ", x8\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << mt << ", cols=" << std::min(kt, k.k - k0) << ", src_stride="
       << k.k << ", dst_rows=" << mt << "\n";
   };
 
   // One work item: x16 = product index, x15 = first row of the M tile, x28 = first column of the
   // N chunk (x29 = its byte offset in the f32 bias); bases in x17 (A), x18 (B), x19 (C). `mc`
-  // rows (the last tile may be short), `nLen` columns (the last chunk may be narrower). With prefetching, x23 says whether this
-  // item's panel was (mostly) loaded by the previous item, x24 whether this item loads the next
-  // one's (base in x22).
+  // rows (the last tile may be short), `nLen` columns (the last chunk may be narrower). With
+  // prefetching, x23 says whether this item's panel was (mostly) loaded by the previous item, x24
+  // whether this item loads the next one's (base in x22), x25 where its slices start in the ring.
   auto item = [&](int64_t mc, int64_t nLen) {
     s << "  muli x17, x16, " << k.strideA * 2 << "\n  add x17, x17, x2\n";
     s << "  muli x8, x15, " << (k.transA ? 2 : k.k * 2) << "\n  add x17, x17, x8\n";
@@ -291,23 +296,19 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
       s << "  muli x22, x9, " << k.strideA * 2 << "\n  add x22, x22, x2\n  muli x8, x10, " << mt * k.k * 2
         << "\n  add x22, x22, x8\n  li x24, 1\n" << none << ":\n";
     }
-    if (panel) { // the whole A panel, NZ (transA: NZ of A^T), once per item, after MTE1 has read
-                 // the previous item's; group 0's "loaded" flag, set by MTE2 after it, covers it
-                 // too (one MTE2 queue, in order).
+    if (ringed) { // a panel not prefetched arrives slice by slice with the first N tile's groups
       const std::string loaded = label();
-      if (ringed) // not prefetched: slice by slice with the first N tile's groups (below)
-        s << "  bne x23, x0, " << loaded << "\n  li x25, 0\n  wait_flag mte1, mte2, 4\n";
-      else
-        s << "  wait_flag mte1, mte2, 4\n  li x9, " << l1Panel << "\n";
-      if (ringed)
-        ;
-      else if (!k.transA)
+      s << "  bne x23, x0, " << loaded << "\n  li x25, 0\n  wait_flag mte1, mte2, 4\n" << loaded << ":\n";
+    } else if (panel) { // the whole A panel, NZ (transA: NZ of A^T), once per item, after MTE1 has
+                        // read the previous item's; group 0's "loaded" flag, set by MTE2 after it,
+                        // covers it too (one MTE2 queue, in order).
+      s << "  wait_flag mte1, mte2, 4\n  li x9, " << l1Panel << "\n";
+      if (!k.transA)
         s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << mc << ", cols=" << k.k << ", src_stride=" << k.k
           << ", dst_rows=" << mcp << "\n";
       else
         s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << k.k << ", cols=" << mc << ", src_stride=" << k.m
           << ", dst_rows=" << kp << "\n";
-      if (ringed) s << loaded << ":\n";
     }
     struct Step { int64_t n0, k0, nc, kc; };
     std::vector<Step> steps;
@@ -368,9 +369,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
         << ", L0C " << q << "\n";
       if (groupStart) s << "  wait_flag mte2, mte1, " << g % 2 << "\n";
       s << "  wait_flag m, mte1, " << 2 + h << "\n";
-      if (ringed) // x26 = this step's K slice in the ring
-        s << "  addi x26, x25, " << st.k0 / kt << "\n  li x27, " << ring << "\n  rem x26, x26, x27\n  muli x26, x26, "
-          << sliceBytes << "\n";
+      if (ringed) ringOffset(26, 27, st.k0 / kt); // x26 = this step's K slice in the ring
       for (int64_t r = 0; r < mcp / 16; ++r) {
         s << "  li x9, " << h * l0aHalf + r * (kcp / 16) * kFractalBytes << "\n";
         if (ringed) // NZ slice: fractal (r, kk) at (kk * mt/16 + r)

@@ -150,17 +150,13 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     }
   // Items are (image, band, N chunk): with fewer (image, band) pairs than cores, the N tiles are
   // shared out in chunks (stage ranges), the chunk fastest.
-  const int64_t nChunks0 = k.n * bands < config.chip.cores ? std::min(nTiles, ceilDiv(config.chip.cores, k.n * bands)) : 1;
-  const int64_t chunkTiles = ceilDiv(nTiles, nChunks0), nChunks = ceilDiv(nTiles, chunkTiles);
-  std::vector<std::pair<size_t, size_t>> chunks; // stage index ranges
-  for (int64_t c = 0; c < nChunks; ++c) {
-    size_t b = 0, e = 0;
-    for (size_t i = 0; i < stages.size(); ++i) {
-      const int64_t tileIdx = stages[i].n0 / t.nt;
-      if (tileIdx < c * chunkTiles) b = e = i + 1;
-      else if (tileIdx < (c + 1) * chunkTiles) e = i + 1;
-    }
-    chunks.push_back({b, e});
+  const emit::NChunks chunking = emit::shareOutNTiles(nTiles, k.n * bands, config.chip.cores);
+  const int64_t chunkTiles = chunking.tilesPerChunk, nChunks = chunking.count;
+  std::vector<std::pair<size_t, size_t>> chunks(size_t(nChunks), {stages.size(), 0}); // stage ranges
+  for (size_t i = 0; i < stages.size(); ++i) { // stages run N tile by N tile
+    auto &[first, end] = chunks[size_t(stages[i].n0 / t.nt / chunkTiles)];
+    first = std::min(first, i);
+    end = i + 1;
   }
   const int64_t items = k.n * bands * nChunks;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));

@@ -12,6 +12,17 @@ namespace fractal::codegen::emit {
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
+// Fewer `items` than `cores`: each item is also cut into chunks of N tiles so that every core
+// gets work. The tiles per chunk and the number of chunks (1 chunk of all `tiles` otherwise).
+struct NChunks {
+  int64_t tilesPerChunk, count;
+};
+inline NChunks shareOutNTiles(int64_t tiles, int64_t items, int64_t cores) {
+  const int64_t wanted = items < cores ? std::min(tiles, ceilDiv(cores, items)) : 1;
+  const int64_t perChunk = ceilDiv(tiles, wanted);
+  return {perChunk, ceilDiv(tiles, perChunk)};
+}
+
 inline uint32_t floatBits(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, 4);

@@ -192,8 +192,8 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   const int64_t mTiles = ceilDiv(k.m, mt);
   // Items are (product, M tile, N chunk), the chunk fastest so that the cores working at the same
   // time share one A panel through L2. A chunk is `chunkTiles` N tiles; the last may be narrower.
-  const int64_t nChunks0 = mItems < config.chip.cores ? std::min(nTiles, ceilDiv(config.chip.cores, mItems)) : 1;
-  const int64_t chunkTiles = ceilDiv(nTiles, nChunks0), nChunks = ceilDiv(nTiles, chunkTiles);
+  const emit::NChunks chunking = emit::shareOutNTiles(nTiles, mItems, config.chip.cores);
+  const int64_t chunkTiles = chunking.tilesPerChunk, nChunks = chunking.count;
   const int64_t chunkCols = chunkTiles * nt, lastChunkCols = k.n - (nChunks - 1) * chunkCols;
   const int64_t items = mItems * nChunks;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));

@@ -64,6 +64,17 @@ std::string renderCodegenPhase(const pkg::Package &package, const std::vector<st
   return text;
 }
 
+// A phase's IR (--compile-to): to stdout, or written to `output` (atomically).
+int writePhaseText(const std::string &output, const std::string &text) {
+  if (output.empty() || output == "-") {
+    std::cout << text;
+    return 0;
+  }
+  if (Status s = writeFileAtomically(output, text); !s)
+    return reportError(s.error());
+  return 0;
+}
+
 // `--bind-input NAME=FILE.npy`: a temporary copy of the model with those inputs as initializers
 // (compile-time constants). Removed when the command ends.
 Status bindModelInputs(const std::string &model, const std::vector<std::string> &binds,
@@ -158,8 +169,8 @@ int runCompileCommand(const Args &args) {
     Expected<ChipConfig> config = loadChipConfig(target);
     if (!config)
       return reportError(config.error());
+    std::vector<std::string> assembly; // each kernel's generated source, for --compile-to=kernel
 #ifdef FRACTAL_HAS_MLIR
-    std::vector<std::string> assembly;
     Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(input, shapes, *config, dumpIr, &assembly);
 #else
     Expected<pkg::Package> package = Error::badInput(
@@ -171,18 +182,8 @@ int runCompileCommand(const Args &args) {
     if (Status s = pkg::applySyncMode(*package, sync); !s)
       return reportError(s.error());
     package->sourceModel = model;
-#ifdef FRACTAL_HAS_MLIR
-    if (codegenPhase) {
-      const std::string text = renderCodegenPhase(*package, assembly, compileTo);
-      if (output.empty() || output == "-") {
-        std::cout << text;
-        return 0;
-      }
-      if (Status s = writeFileAtomically(output, text); !s)
-        return reportError(s.error());
-      return 0;
-    }
-#endif
+    if (codegenPhase)
+      return writePhaseText(output, renderCodegenPhase(*package, assembly, compileTo));
     if (Status s = pkg::writePackageFile(output, *package); !s)
       return reportError(s.error());
     std::cout << pkg::describePackage(*package);
@@ -204,13 +205,7 @@ int runCompileCommand(const Args &args) {
               report, fractal::compiler::compileReportJson(*module, input, compileTo));
           !s)
         return reportError(s.error());
-    if (output.empty() || output == "-") {
-      std::cout << onnx_frontend::renderModule(*module, false);
-      return 0;
-    }
-    if (Status s = writeFileAtomically(output, onnx_frontend::renderModule(*module, false)); !s)
-      return reportError(s.error());
-    return 0;
+    return writePhaseText(output, onnx_frontend::renderModule(*module, false));
 #endif
   }
   Expected<onnx_frontend::CheckReport> result = onnx_frontend::checkOnnxModel(input, *parsed);

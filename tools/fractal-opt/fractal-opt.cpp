@@ -1,7 +1,8 @@
 // fractal-opt: mlir-opt for Fractal. Registers the dialects and passes the compiler uses so that
 // lit tests can run any pass on any IR: Fractal's graph dialect, and the upstream dialects that
-// are the compiler's kernel-level vocabulary. The npu dialect joins as it lands (issue 5).
+// are the compiler's kernel-level vocabulary, and the npu dialect of kernels.
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+#include "fractal/compiler/Dialect/Npu/NpuDialect.h"
 #include "fractal/compiler/Transforms/Passes.h"
 #include "fractal/compiler/Transforms/Pipelines.h"
 
@@ -17,7 +18,7 @@
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  registry.insert<fractal::graph::GraphDialect, mlir::arith::ArithDialect, mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
+  registry.insert<fractal::graph::GraphDialect, fractal::npu::NpuDialect, mlir::arith::ArithDialect, mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
                   mlir::memref::MemRefDialect, mlir::scf::SCFDialect,
                   mlir::tensor::TensorDialect>();
   fractal::registerFractalPasses();

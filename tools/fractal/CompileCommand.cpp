@@ -40,10 +40,11 @@ std::string phaseList() {
   return list;
 }
 
+// `--compile-to=npu`: each kernel's npu dialect IR (kernels not yet lowered through it say so).
 // `--compile-to=kernel`: each kernel's generated assembly, after the tasks that launch it.
 // `--compile-to=isa`: each kernel's machine code as the package holds it (after --sync).
 std::string renderCodegenPhase(const pkg::Package &package, const std::vector<std::string> &assembly,
-                               const std::string &phase) {
+                               const std::vector<std::string> &npu, const std::string &phase) {
   std::string text;
   for (size_t k = 0; k < package.kernels.size(); ++k) {
     std::string users;
@@ -52,7 +53,11 @@ std::string renderCodegenPhase(const pkg::Package &package, const std::vector<st
         users += (users.empty() ? "" : ", ") + t.name + " (block_dim " + std::to_string(t.launch.blockDim) + ")";
     text += "// ===== kernel " + package.kernels[k].name + ", " +
             std::to_string(package.kernels[k].binary.code.size()) + " instructions; launched by " + users + "\n";
-    if (phase == "kernel")
+    if (phase == "npu")
+      text += k < npu.size() && !npu[k].empty()
+                  ? npu[k]
+                  : "// generated directly as assembly, not through the npu dialect (--compile-to=kernel shows it)\n";
+    else if (phase == "kernel")
       text += k < assembly.size() ? assembly[k] : "";
     else {
       isa::DisassemblyOptions options;
@@ -133,7 +138,9 @@ int runCompileCommand(const Args &args) {
   parser.option("--compile-to", "PHASE", "stop after PHASE and write its IR: graph (the "
                 "imported model), optimize (constants folded, data movement cancelled, "
                 "BatchNorm folded into Conv, Relu/Clip into the cube epilogue), placement (each op's "
-                "unit and why), kernel (each generated kernel's assembly with its tiling) or isa "
+                "unit and why), npu (the kernels lowered through the npu dialect, after memory "
+                "planning and sync injection), kernel (each generated kernel's assembly with its "
+                "tiling) or isa "
                 "(the package's machine code: every instruction with its encoding and ONNX node); "
                 "without it the package is written", &compileTo);
   parser.option("--dump-ir", "DIR", "write the IR of every phase into DIR, with locations "
@@ -169,9 +176,9 @@ int runCompileCommand(const Args &args) {
     Expected<ChipConfig> config = loadChipConfig(target);
     if (!config)
       return reportError(config.error());
-    std::vector<std::string> assembly; // each kernel's generated source, for --compile-to=kernel
+    std::vector<std::string> assembly, npu; // each kernel's generated source, for --compile-to=kernel|npu
 #ifdef FRACTAL_HAS_MLIR
-    Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(input, shapes, *config, dumpIr, &assembly);
+    Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(input, shapes, *config, dumpIr, &assembly, &npu);
 #else
     Expected<pkg::Package> package = Error::badInput(
         "fractal compile: this build has no MLIR compiler (FRACTAL_ENABLE_MLIR=OFF); only "
@@ -183,7 +190,7 @@ int runCompileCommand(const Args &args) {
       return reportError(s.error());
     package->sourceModel = model;
     if (codegenPhase)
-      return writePhaseText(output, renderCodegenPhase(*package, assembly, compileTo));
+      return writePhaseText(output, renderCodegenPhase(*package, assembly, npu, compileTo));
     if (Status s = pkg::writePackageFile(output, *package); !s)
       return reportError(s.error());
     std::cout << pkg::describePackage(*package);

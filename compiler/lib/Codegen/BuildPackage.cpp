@@ -57,8 +57,9 @@ std::string joined(const std::vector<std::string> &names) {
 class Builder {
 public:
   Builder(const ChipConfig &config, const std::string &source, const std::string &kernelDir,
-          std::vector<std::string> *kernelAssembly)
-      : config_(config), source_(source), kernelDir_(kernelDir), kernelAssembly_(kernelAssembly) {}
+          std::vector<std::string> *kernelAssembly, std::vector<std::string> *kernelNpu)
+      : config_(config), source_(source), kernelDir_(kernelDir), kernelAssembly_(kernelAssembly),
+        kernelNpu_(kernelNpu) {}
 
   Expected<pkg::Package> run(mlir::func::FuncOp func) {
     p_.producer = "fractal 0.1.0";
@@ -310,6 +311,7 @@ private:
         if (Status s = writeFileAtomically(kernelDir_ + "/" + p_.kernels.back().name + ".s", k.assembly); !s)
           problems_.push_back(s.error().message);
       if (kernelAssembly_) kernelAssembly_->push_back(k.assembly);
+      if (kernelNpu_) kernelNpu_->push_back(k.npu);
     }
     pkg::Task task;
     task.name = opName(op);
@@ -1903,6 +1905,7 @@ private:
   std::string source_;
   std::string kernelDir_;
   std::vector<std::string> *kernelAssembly_;
+  std::vector<std::string> *kernelNpu_;
   pkg::Package p_;
   llvm::DenseMap<mlir::Value, uint32_t> tensorOf_;  // ONNX form (NCHW for feature maps)
   llvm::DenseMap<mlir::Value, uint32_t> nhwc16Of_;  // NHWC16 form, when made
@@ -1917,11 +1920,11 @@ private:
 
 Expected<pkg::Package> buildPackage(mlir::ModuleOp module, const ChipConfig &config,
                                     const std::string &sourceModel, const std::string &kernelDir,
-                                    std::vector<std::string> *kernelAssembly) {
+                                    std::vector<std::string> *kernelAssembly, std::vector<std::string> *kernelNpu) {
   auto func = module.lookupSymbol<mlir::func::FuncOp>("main");
   if (!func) return Error::badInput(sourceModel + ": no function 'main' to compile");
   if (!kernelDir.empty()) ::mkdir(kernelDir.c_str(), 0755);
-  return Builder(config, sourceModel, kernelDir, kernelAssembly).run(func);
+  return Builder(config, sourceModel, kernelDir, kernelAssembly, kernelNpu).run(func);
 }
 
 } // namespace fractal::compiler

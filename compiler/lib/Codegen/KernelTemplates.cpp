@@ -1,6 +1,5 @@
-// Kernel generators (see KernelTemplates.h). Register conventions inside generated kernels:
-//   x1 args, x2..x4 GM bases of the arguments, x5 chunk/block index, x6 block_dim, x7 chunk count,
-//   x8..x11 addresses, x12..x14 UB buffers, x15/x16 scratch, x20.. scalars.
+// The matmul kernel generator (see KernelTemplates.h); the element-wise kernel is lowered through
+// the npu dialect (NpuElementwise.cpp).
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
 #include "EmitUtil.h"
@@ -20,12 +19,6 @@ constexpr int64_t kMaxRepeat = 255;
 constexpr int64_t kFractalBytes = 512;
 constexpr int64_t kFixBandRows = 32; // matmul results leave L0C in bands of this many rows
 
-std::string replaceAll(std::string text, const std::string &from, const std::string &to) {
-  for (size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size()))
-    text.replace(pos, from.size(), to);
-  return text;
-}
-
 using emit::ceilDiv;
 using emit::floatBits;
 using emit::roundUp;
@@ -34,104 +27,6 @@ using emit::roundUp;
 
 int64_t elementsPerRepeat(int inBytes, int outBytes) {
   return kRepeatBytes / std::max(inBytes, outBytes);
-}
-
-Expected<GeneratedKernel> generateElementwise(const ChipConfig &config,
-                                              const ElementwiseKernel &k) {
-  const int64_t perRepeat = elementsPerRepeat(k.inBytes, k.outBytes);
-  const int64_t totalRepeats = ceilDiv(std::max<int64_t>(k.elements, 1), perRepeat);
-  // UB holds two sets (double buffering) of two input chunks and one output chunk; a chunk is at
-  // most 255 repeats (one vector instruction) so the body never needs an inner loop.
-  const int64_t ubBytes = config.buffer(BufferKind::UB).sizeBytes;
-  const int64_t inRepeatBytes = perRepeat * k.inBytes, outRepeatBytes = perRepeat * k.outBytes;
-  // The top kConstBuffers repeats of UB hold broadcast constants ({c0}..{c3}, filled by the
-  // prologue), apart from the chunk buffers so that fused kernels keep {in1} for an operand.
-  constexpr int64_t kConstBuffers = 4;
-  const int64_t constBase = ubBytes - kConstBuffers * kRepeatBytes;
-  int64_t chunkRepeats = std::min<int64_t>(kMaxRepeat, constBase / (2 * (2 * inRepeatBytes + outRepeatBytes)));
-  if (chunkRepeats < 1)
-    return Error::badInput(k.name + ": UB overflow: one repeat of the element-wise kernel needs " +
-                           std::to_string(2 * (2 * inRepeatBytes + outRepeatBytes)) + " bytes, UB has " +
-                           std::to_string(ubBytes));
-  chunkRepeats = std::min(chunkRepeats, totalRepeats);
-  const int64_t chunks = ceilDiv(totalRepeats, chunkRepeats);
-  const int blockDim = int(std::min<int64_t>(config.chip.cores, chunks));
-  const int64_t tailRepeats = totalRepeats - (chunks - 1) * chunkRepeats;
-  const int64_t inChunkBytes = chunkRepeats * inRepeatBytes, outChunkBytes = chunkRepeats * outRepeatBytes;
-
-  std::ostringstream s;
-  s << "# " << k.name << ": element-wise over " << k.elements << " elements, " << chunks
-    << " chunk(s) of " << chunkRepeats << " repeat(s), block_dim " << blockDim << "\n";
-  s << ".node \"" << k.node << "\"\n.text\n";
-  s << "  mfsr x1, args\n";
-  for (int i = 0; i <= k.numInputs; ++i)
-    s << "  ld x" << (2 + i) << ", gm[x1], offset=" << 8 * i << "\n";
-  s << "  mfsr x5, block_idx\n  mfsr x6, block_dim\n  li x7, " << chunks << "\n";
-  // Buffer set A in x12..x14, set B in x16..x18.
-  const int64_t setBytes = 2 * inChunkBytes + outChunkBytes;
-  s << "  li x12, 0\n  li x13, " << inChunkBytes << "\n  li x14, " << 2 * inChunkBytes << "\n";
-  s << "  li x16, " << setBytes << "\n  li x17, " << setBytes + inChunkBytes << "\n  li x18, "
-    << setBytes + 2 * inChunkBytes << "\n";
-  for (size_t i = 0; i < k.scalars.size(); ++i)
-    s << "  li x" << (20 + i) << ", "
-      << (k.halfScalars ? uint32_t(isa::floatToHalf(k.scalars[i])) : floatBits(k.scalars[i])) << "   # "
-      << k.scalars[i] << "\n";
-
-  auto expand = [&](const std::string &line, int64_t repeats, int set = 0) {
-    const int r = set ? 16 : 12;
-    std::string text = replaceAll(line, "{in0}", "ub[x" + std::to_string(r) + "]");
-    text = replaceAll(text, "{in1}", "ub[x" + std::to_string(r + 1) + "]");
-    text = replaceAll(text, "{out}", "ub[x" + std::to_string(r + 2) + "]");
-    text = replaceAll(text, "{rep}", std::to_string(repeats));
-    for (size_t i = 0; i < k.scalars.size(); ++i)
-      text = replaceAll(text, "{s" + std::to_string(i) + "}", "x" + std::to_string(20 + i));
-    for (int i = 0; i < kConstBuffers; ++i)
-      text = replaceAll(text, "{c" + std::to_string(i) + "}", "ub[x" + std::to_string(28 + i) + "]");
-    return text;
-  };
-  if (k.scalars.size() > 8)
-    return Error::internal(k.name + ": more than 8 scalars in one element-wise kernel");
-  for (int i = 0; i < kConstBuffers; ++i) s << "  li x" << 28 + i << ", " << constBase + i * kRepeatBytes << "\n";
-  for (const std::string &line : k.prologue) s << "  " << expand(line, 1) << "\n";
-
-  // One chunk on buffer set p: MTE2 loads once V is done with the set's inputs (#2+p), V computes
-  // once loaded (#p) and once MTE3 has stored the set's previous output (#4+p), MTE3 stores. While
-  // V works on one set, MTE2 fills the other and MTE3 drains it.
-  auto chunk = [&](int64_t repeats, int p) {
-    const int r = p ? 16 : 12;
-    s << "  muli x8, x5, " << inChunkBytes << "\n";
-    s << "  muli x9, x5, " << outChunkBytes << "\n  add x11, x" << (2 + k.numInputs) << ", x9\n";
-    s << "  wait_flag v, mte2, " << 2 + p << "\n";
-    for (int i = 0; i < k.numInputs; ++i)
-      s << "  add x10, x" << (2 + i) << ", x8\n  gm2ub ub[x" << (r + i) << "], gm[x10], len="
-        << repeats * inRepeatBytes / kBlockBytes << "\n";
-    s << "  set_flag mte2, v, " << p << "\n  wait_flag mte2, v, " << p << "\n  wait_flag mte3, v, " << 4 + p << "\n";
-    for (const std::string &line : k.body) s << "  " << expand(line, repeats, p) << "\n";
-    s << "  set_flag v, mte2, " << 2 + p << "\n  set_flag v, mte3, " << p << "\n  wait_flag v, mte3, " << p << "\n";
-    s << "  ub2gm gm[x11], ub[x" << r + 2 << "], len=" << repeats * outRepeatBytes / kBlockBytes << "\n";
-    s << "  set_flag mte3, v, " << 4 + p << "\n";
-  };
-  // Both sets start free; the loop alternates them (two chunks per turn), the last chunk may be
-  // short and land on either set; at the end the "free" flags are consumed.
-  s << "  set_flag v, mte2, 2\n  set_flag v, mte2, 3\n  set_flag mte3, v, 4\n  set_flag mte3, v, 5\n";
-  const bool shortTail = tailRepeats != chunkRepeats;
-  if (shortTail) s << "  li x15, " << chunks - 1 << "\n";
-  s << "loop:\n  bge x5, x7, done\n";
-  if (shortTail) s << "  beq x5, x15, tail0\n";
-  chunk(chunkRepeats, 0);
-  s << "  add x5, x5, x6\n  bge x5, x7, done\n";
-  if (shortTail) s << "  beq x5, x15, tail1\n";
-  chunk(chunkRepeats, 1);
-  s << "  add x5, x5, x6\n  jmp loop\n";
-  if (shortTail) {
-    for (int p = 0; p < 2; ++p) {
-      s << "tail" << p << ":\n";
-      chunk(tailRepeats, p);
-      s << "  jmp done\n";
-    }
-  }
-  s << "done:\n  wait_flag v, mte2, 2\n  wait_flag v, mte2, 3\n  wait_flag mte3, v, 4\n  wait_flag mte3, v, 5\n  end\n";
-  return GeneratedKernel{s.str(), blockDim};
 }
 
 Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulKernel &k) {

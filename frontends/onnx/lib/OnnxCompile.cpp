@@ -54,7 +54,8 @@ Status runGraphPhases(mlir::MLIRContext &context, mlir::OwningOpRef<mlir::Module
 
 Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::string &shapes,
                                         const ChipConfig &config, const std::string &dumpIr,
-                                        std::vector<std::string> *kernelAssembly) {
+                                        std::vector<std::string> *kernelAssembly,
+                                        std::vector<std::string> *kernelNpu) {
   Expected<std::vector<InputShape>> parsed = parseInputShapes(shapes);
   if (!parsed)
     return parsed.takeError();
@@ -64,7 +65,7 @@ Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::str
   if (Status s = runGraphPhases(context, module, input, *parsed, last, dumpIr); !s)
     return s.error();
   return compiler::buildPackage(*module, config, input, dumpIr.empty() ? "" : dumpIr + "/04-kernels",
-                                kernelAssembly);
+                                kernelAssembly, kernelNpu);
 }
 
 } // namespace fractal::onnx_frontend

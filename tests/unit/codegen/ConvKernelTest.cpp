@@ -187,6 +187,40 @@ TEST(ElementwiseKernel, DoubleBufferedChunksWithShortTail) {
     ASSERT_EQ(c[i], (a[i] + b[i]) * 0.5f) << "element " << i;
 }
 
+// The element-wise kernel on fp16 with a broadcast constant made by the prologue ({c0}, a UB
+// buffer of its own) and fp16 scalars: 3 chunks on 2 cores, so one core's second buffer set
+// is skipped on its last turn; results against the reference and no races between pipes.
+TEST(ElementwiseKernel, HalfPrecisionConstantsOddChunkCount) {
+  const ChipConfig config = edge();
+  ElementwiseKernel k;
+  k.name = k.node = "clip_max";
+  k.numInputs = 1;
+  k.inBytes = k.outBytes = 2;
+  k.halfScalars = true;
+  k.scalars = {1.5f, -2.0f};
+  k.prologue = {"vdup.f16 {c0}, {s0}, repeat=1"};
+  k.body = {"vmax.f16 {out}, {in0}, {c0}, repeat={rep}, src1_rep=0", "vmuls.f16 {out}, {out}, {s1}, repeat={rep}"};
+  k.elements = 1 << 24;
+  Expected<GeneratedKernel> gen = generateElementwise(config, k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  // The chunk size this UB gives, times 2.5: three chunks, the last one half full.
+  const int64_t chunk = std::stoll(gen->assembly.substr(gen->assembly.find("chunk(s) of ") + 12));
+  k.elements = chunk * 128 * 5 / 2;
+  gen = generateElementwise(config, k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  ASSERT_NE(gen->assembly.find("3 chunk(s)"), std::string::npos) << gen->assembly.substr(0, 200);
+  EXPECT_NE(gen->npu.find("npu.vector \"vdup.f16\""), std::string::npos);
+  EXPECT_EQ(gen->blockDim, 2);
+  std::vector<uint16_t> a(size_t(k.elements));
+  for (size_t i = 0; i < a.size(); ++i) a[i] = isa::floatToHalf(float(int(i % 17) - 8) * 0.25f);
+  Device dev(config);
+  uint64_t pa = dev.buffer(a), pc = dev.buffer(std::vector<uint16_t>(a.size(), 0x7e00));
+  ASSERT_TRUE(runGenerated(dev, *gen, "clip_max", {pa, pc}, true));
+  std::vector<uint16_t> c = dev.read<uint16_t>(pc, a.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_EQ(c[i], isa::floatToHalf(std::max(isa::halfToFloat(a[i]), 1.5f) * -2.0f)) << "element " << i;
+}
+
 namespace {
 
 // The matmul kernel with several work items per core (items pipelined: no drain between them),

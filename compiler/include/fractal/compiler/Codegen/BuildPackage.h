@@ -16,9 +16,12 @@ namespace fractal::compiler {
 // Everything in the package that depends on the model; `sourceModel` names it in the package and
 // in errors. Ops no kernel and no host fallback handles are reported all at once (BadInput).
 // `kernelDir` (optional) receives every generated kernel's assembly as NAME.s; `kernelAssembly`
-// (optional) the same texts, one per package kernel in order (`--compile-to=kernel`).
+// (optional) the same texts, one per package kernel in order (`--compile-to=kernel`); `kernelNpu`
+// (optional) each kernel's npu dialect IR, empty for kernels generated directly as assembly
+// (`--compile-to=npu`).
 Expected<pkg::Package> buildPackage(mlir::ModuleOp module, const ChipConfig &config,
                                     const std::string &sourceModel, const std::string &kernelDir = "",
-                                    std::vector<std::string> *kernelAssembly = nullptr);
+                                    std::vector<std::string> *kernelAssembly = nullptr,
+                                    std::vector<std::string> *kernelNpu = nullptr);
 
 } // namespace fractal::compiler

@@ -35,14 +35,17 @@ struct ElementwiseKernel {
   std::vector<std::string> prologue;
 };
 
-// A generated kernel: its assembly and how many blocks to launch it with.
+// A generated kernel: its assembly and how many blocks to launch it with; for kernels lowered
+// through the npu dialect, also that IR (after memory planning and sync injection).
 struct GeneratedKernel {
   std::string assembly;
   int blockDim = 1;
+  std::string npu{};
 };
 
 // Returns the assembly, or an error when the op cannot be laid out in the config's UB. The kernel
-// is launched on min(cores, chunks) blocks.
+// is launched on min(cores, chunks) blocks. Lowered through the npu dialect (NpuElementwise.cpp):
+// its flags come from fractal-npu-inject-sync, its buffers from fractal-npu-plan-memory.
 Expected<GeneratedKernel> generateElementwise(const ChipConfig &config, const ElementwiseKernel &k);
 
 // Elements covered by one vector repeat for a kernel with these element sizes.

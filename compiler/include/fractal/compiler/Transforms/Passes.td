@@ -91,4 +91,44 @@ def CancelDataMovement : Pass<"fractal-cancel-data-movement", "::mlir::func::Fun
   }];
 }
 
+//===--- npu dialect (kernel level) ----------------------------------------------------------===//
+
+def NpuPlanMemory : Pass<"fractal-npu-plan-memory", "::mlir::func::FuncOp"> {
+  let summary = "Give every npu.alloc a byte offset in its buffer, reusing space";
+  let description = [{
+    For each kernel (a function with npu.alloc ops), every buffer gets an `offset` in its
+    memory space, aligned as the ISA wants (32 bytes in L1/UB, 512 in L0A/L0B/L0C). A buffer
+    lives from its first to its last use; a use inside a loop that the buffer was allocated
+    outside of keeps it alive for the whole loop. Buffers whose lives do not overlap share bytes
+    (first fit, largest first). The capacities come from the function's `npu.buffer_bytes`
+    dictionary (`{ub = 196608, l1 = 1048576}`, the target's sizes, written by the kernel
+    lowering). A buffer that does not fit is an error naming the buffer (its location is the
+    ONNX node), the space, the bytes needed and the bytes the space has.
+  }];
+  let dependentDialects = ["::fractal::npu::NpuDialect"];
+}
+
+def NpuInjectSync : Pass<"fractal-npu-inject-sync", "::mlir::func::FuncOp"> {
+  let summary = "Order the pipes with set/wait flags derived from memory dependences";
+  let description = [{
+    Pipes run in parallel and in order; two ops on different pipes that touch the same buffer
+    (one of them writing) need a flag: `npu.set_flag P -> Q` after the producer on pipe P and
+    `npu.wait_flag P -> Q` before the consumer on pipe Q. Per block, each op waits only for the
+    nearest conflicting op of each other pipe (pipes are in order, so earlier ones are covered),
+    and a dependence already implied by another flag between the same pipes is dropped. In a
+    `scf.for` body the analysis wraps around: a dependence on the previous iteration is primed
+    with a set before the loop and drained with a wait after it (double buffering falls out of
+    this). An `scf.if` or `scf.for` counts as one op with the accesses of everything inside it;
+    dependences inside it are handled in its own blocks. Event ids are allocated per pipe pair,
+    shared only between the two branches of an `scf.if`; more than 8 live at once is an error.
+    GM arguments are assumed not to overlap each other.
+    `mode=barrier-all` instead puts `npu.barrier all` after every pipe op: slow, but obviously
+    ordered (the debug fallback, as `fractal compile --sync=barrier-all`).
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", "\"flags\"", "flags (from dependences) or barrier-all">,
+  ];
+  let dependentDialects = ["::fractal::npu::NpuDialect"];
+}
+
 #endif // FRACTAL_PASSES

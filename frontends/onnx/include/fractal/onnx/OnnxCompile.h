@@ -20,16 +20,19 @@ struct InputShape;
 // The graph phases in order; --compile-to stops after one, --dump-ir writes each as NN-name.mlir.
 // "graph" is the import itself; every later phase is a pass pipeline (compiler Pipelines.h).
 inline constexpr const char *kCompilePhases[] = {"graph", "optimize", "placement"};
-// The phases after them, which --compile-to can also stop after: "kernel" (every generated
-// kernel's assembly, with its tiling comments) and "isa" (the package's machine code, each
-// instruction with its encoding and ONNX node).
-inline constexpr const char *kCodegenPhases[] = {"kernel", "isa"};
+// The phases after them, which --compile-to can also stop after: "npu" (the kernels lowered
+// through the npu dialect, as that IR after memory planning and sync injection), "kernel"
+// (every generated kernel's assembly, with its tiling comments) and "isa" (the package's machine
+// code, each instruction with its encoding and ONNX node).
+inline constexpr const char *kCodegenPhases[] = {"npu", "kernel", "isa"};
 
 // The whole compile. `shapes` as --input-shape; `dumpIr` ("" for none) receives every phase's IR;
-// `kernelAssembly` (optional) every kernel's generated assembly, one per package kernel.
+// `kernelAssembly` (optional) every kernel's generated assembly, one per package kernel;
+// `kernelNpu` (optional) likewise its npu dialect IR ("" when generated directly as assembly).
 Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::string &shapes,
                                         const ChipConfig &config, const std::string &dumpIr,
-                                        std::vector<std::string> *kernelAssembly = nullptr);
+                                        std::vector<std::string> *kernelAssembly = nullptr,
+                                        std::vector<std::string> *kernelNpu = nullptr);
 
 #ifdef FRACTAL_HAS_MLIR
 // Imports `input` and runs phases 0..lastPhase (indices into kCompilePhases).

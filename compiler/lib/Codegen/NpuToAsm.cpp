@@ -1,0 +1,371 @@
+// npu dialect -> Fractal assembly (NpuKernel.h). Register conventions of the emitted code:
+//   x1 the argument block; x8, x9 DMA addresses; x15..x17 constants materialised at their use;
+//   every other register holds one SSA value (a GM base, a buffer address, an index) from its
+//   definition to its last use, a use inside a loop keeping it for the whole loop.
+#include "fractal/compiler/Codegen/NpuKernel.h"
+
+#include "fractal/compiler/Dialect/Npu/NpuDialect.h"
+#include "fractal/compiler/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <sstream>
+#include <vector>
+
+namespace fractal::codegen {
+namespace {
+
+namespace npu = fractal::npu;
+
+std::string locationText(mlir::Location loc) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  loc.print(os);
+  return text;
+}
+
+class Emitter {
+public:
+  explicit Emitter(mlir::func::FuncOp func) : func_(func), order_(func) {}
+
+  Expected<std::string> run(const std::string &header) {
+    std::istringstream lines(header);
+    for (std::string line; std::getline(lines, line);) s_ << "# " << line << "\n";
+    if (auto node = func_->getAttrOfType<mlir::StringAttr>("npu.node")) s_ << ".node \"" << node.str() << "\"\n";
+    s_ << ".text\n";
+    number();
+    for (int r = 2; r < 32; ++r)
+      if (r != 8 && r != 9 && (r < 15 || r > 17)) free_.push_back(r);
+    s_ << "  mfsr x1, args\n";
+    for (mlir::BlockArgument arg : func_.getArguments()) {
+      if (npu::spaceOf(arg.getType()) != npu::Space::gm) return fail(func_, "kernel arguments must be GM memrefs");
+      if (arg.use_empty()) continue;
+      Expected<int> r = define(arg);
+      if (!r) return r.error();
+      s_ << "  ld x" << *r << ", gm[x1], offset=" << 8 * arg.getArgNumber() << "\n";
+    }
+    if (Status st = block(func_.getBody().front()); !st) return st.error();
+    s_ << "  end\n";
+    return s_.str();
+  }
+
+private:
+  mlir::func::FuncOp func_;
+  std::ostringstream s_;
+  npu::ProgramOrder order_;
+  llvm::DenseMap<mlir::Value, int64_t> lastUse_;
+  llvm::DenseMap<mlir::Value, int> reg_;
+  std::vector<int> free_;
+  int labels_ = 0, scratch_ = 0;
+
+  Error fail(mlir::Operation *op, const std::string &what) {
+    return Error::internal("npu kernel '" + func_.getSymName().str() + "': " + what + " (" +
+                           op->getName().getStringRef().str() + " at " + locationText(op->getLoc()) + ")");
+  }
+
+  // Every value's last use (NpuDialect.h: ProgramOrder); a loop's induction variable lives
+  // through the loop, whose end increments it.
+  void number() {
+    for (mlir::BlockArgument arg : func_.getArguments()) lastUse_[arg] = order_.lastUse(arg);
+    func_.walk([&](mlir::Operation *op) {
+      for (mlir::Value r : op->getResults()) lastUse_[r] = order_.lastUse(r);
+      if (auto loop = llvm::dyn_cast<mlir::scf::ForOp>(op)) lastUse_[loop.getInductionVar()] = order_.end.lookup(op);
+    });
+  }
+
+  Expected<int> define(mlir::Value v) {
+    if (free_.empty())
+      return Error::internal("npu kernel '" + func_.getSymName().str() +
+                             "': more live scalar values than registers");
+    const int r = free_.back();
+    free_.pop_back();
+    reg_[v] = r;
+    return r;
+  }
+
+  // Frees the registers of values whose last use is at or before `at`.
+  void release(int64_t at) {
+    std::vector<mlir::Value> dead;
+    for (auto &[value, r] : reg_)
+      if (lastUse_.lookup(value) <= at) dead.push_back(value);
+    for (mlir::Value v : dead) {
+      free_.push_back(reg_[v]);
+      reg_.erase(v);
+    }
+  }
+
+  static std::optional<int64_t> constantInt(mlir::Value v) {
+    if (auto c = v.getDefiningOp<mlir::arith::ConstantOp>())
+      if (auto i = llvm::dyn_cast<mlir::IntegerAttr>(c.getValue())) return i.getValue().getSExtValue();
+    return std::nullopt;
+  }
+
+  // The register holding v; constants are loaded into a scratch register here.
+  Expected<int> use(mlir::Value v) {
+    if (auto c = v.getDefiningOp<mlir::arith::ConstantOp>()) {
+      int64_t bits;
+      if (auto i = llvm::dyn_cast<mlir::IntegerAttr>(c.getValue())) bits = i.getValue().getSExtValue();
+      else if (auto f = llvm::dyn_cast<mlir::FloatAttr>(c.getValue()))
+        bits = int64_t(f.getValue().bitcastToAPInt().getZExtValue());
+      else
+        return fail(c, "constant of an unsupported type");
+      const int r = 15 + scratch_;
+      scratch_ = (scratch_ + 1) % 3;
+      s_ << "  li x" << r << ", " << bits << "\n";
+      return r;
+    }
+    auto it = reg_.find(v);
+    if (it == reg_.end()) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      v.print(os);
+      return Error::internal("npu kernel '" + func_.getSymName().str() + "': value used without a register: " + text +
+                             "\n" + s_.str());
+    }
+    return it->second;
+  }
+
+  Status block(mlir::Block &b) {
+    for (mlir::Operation &op : b) {
+      if (Status st = operation(op); !st) return st;
+      release(order_.end.lookup(&op));
+    }
+    return Status::success();
+  }
+
+  Status operation(mlir::Operation &op) {
+    if (llvm::isa<mlir::arith::ConstantOp, mlir::scf::YieldOp, mlir::func::ReturnOp>(op)) return Status::success();
+    if (op.getNumResults() == 1 && op.getResult(0).use_empty() && mlir::isPure(&op)) return Status::success();
+    if (auto x = llvm::dyn_cast<npu::BlockIdxOp>(op)) return special(x.getResult(), "block_idx");
+    if (auto x = llvm::dyn_cast<npu::BlockDimOp>(op)) return special(x.getResult(), "block_dim");
+    if (auto alloc = llvm::dyn_cast<npu::AllocOp>(op)) {
+      if (!alloc.getOffset()) return fail(&op, "buffer without an offset (run fractal-npu-plan-memory)");
+      Expected<int> r = define(alloc.getBuffer());
+      if (!r) return r.error();
+      s_ << "  li x" << *r << ", " << *alloc.getOffset() << "\n";
+      return Status::success();
+    }
+    if (auto dma = llvm::dyn_cast<npu::DmaOp>(op)) return emitDma(dma);
+    if (auto vector = llvm::dyn_cast<npu::VectorOp>(op)) return emitVector(vector);
+    if (auto set = llvm::dyn_cast<npu::SetFlagOp>(op)) {
+      s_ << "  set_flag " << npu::stringifyPipe(set.getFrom()).str() << ", " << npu::stringifyPipe(set.getTo()).str()
+         << ", " << set.getEvent() << "\n";
+      return Status::success();
+    }
+    if (auto wait = llvm::dyn_cast<npu::WaitFlagOp>(op)) {
+      s_ << "  wait_flag " << npu::stringifyPipe(wait.getFrom()).str() << ", "
+         << npu::stringifyPipe(wait.getTo()).str() << ", " << wait.getEvent() << "\n";
+      return Status::success();
+    }
+    if (auto barrier = llvm::dyn_cast<npu::BarrierOp>(op)) {
+      s_ << "  barrier " << npu::stringifyPipe(barrier.getPipe()).str() << "\n";
+      return Status::success();
+    }
+    if (auto loop = llvm::dyn_cast<mlir::scf::ForOp>(op)) return emitFor(loop);
+    if (auto branch = llvm::dyn_cast<mlir::scf::IfOp>(op)) return emitIf(branch);
+    if (auto cmp = llvm::dyn_cast<mlir::arith::CmpIOp>(op)) return emitCmp(cmp);
+    if (llvm::isa<mlir::arith::AddIOp, mlir::arith::SubIOp, mlir::arith::MulIOp, mlir::arith::DivSIOp,
+                  mlir::arith::RemSIOp, mlir::arith::MinSIOp, mlir::arith::MaxSIOp>(op))
+      return emitBinary(op);
+    return fail(&op, "no instruction for this op");
+  }
+
+  Status special(mlir::Value v, const char *name) {
+    Expected<int> r = define(v);
+    if (!r) return r.error();
+    s_ << "  mfsr x" << *r << ", " << name << "\n";
+    return Status::success();
+  }
+
+  Status emitBinary(mlir::Operation &op) {
+    static const std::pair<llvm::StringRef, const char *> kNames[] = {
+        {"arith.addi", "add"}, {"arith.subi", "sub"},   {"arith.muli", "mul"}, {"arith.divsi", "div"},
+        {"arith.remsi", "rem"}, {"arith.minsi", "min"}, {"arith.maxsi", "max"}};
+    const char *name = nullptr;
+    for (const auto &[opName, instr] : kNames)
+      if (op.getName().getStringRef() == opName) name = instr;
+    Expected<int> a = use(op.getOperand(0));
+    if (!a) return a.error();
+    const std::optional<int64_t> imm = constantInt(op.getOperand(1));
+    const bool immediate = imm && *imm >= INT32_MIN && *imm <= INT32_MAX &&
+                           (llvm::isa<mlir::arith::AddIOp, mlir::arith::MulIOp>(op) ||
+                            (llvm::isa<mlir::arith::SubIOp>(op) && *imm > INT32_MIN));
+    int b = 0;
+    if (!immediate) {
+      Expected<int> rb = use(op.getOperand(1));
+      if (!rb) return rb.error();
+      b = *rb;
+    }
+    Expected<int> d = define(op.getResult(0));
+    if (!d) return d.error();
+    if (immediate) {
+      const bool sub = llvm::isa<mlir::arith::SubIOp>(op);
+      s_ << "  " << (llvm::isa<mlir::arith::MulIOp>(op) ? "muli" : "addi") << " x" << *d << ", x" << *a << ", "
+         << (sub ? -*imm : *imm) << "\n";
+    } else {
+      s_ << "  " << name << " x" << *d << ", x" << *a << ", x" << b << "\n";
+    }
+    return Status::success();
+  }
+
+  Status emitCmp(mlir::arith::CmpIOp cmp) {
+    using P = mlir::arith::CmpIPredicate;
+    Expected<int> a = use(cmp.getLhs());
+    if (!a) return a.error();
+    Expected<int> b = use(cmp.getRhs());
+    if (!b) return b.error();
+    Expected<int> d = define(cmp.getResult());
+    if (!d) return d.error();
+    const std::string x = "x" + std::to_string(*a), y = "x" + std::to_string(*b), r = "x" + std::to_string(*d);
+    switch (cmp.getPredicate()) {
+    case P::eq: s_ << "  seq " << r << ", " << x << ", " << y << "\n"; break;
+    case P::ne: s_ << "  sne " << r << ", " << x << ", " << y << "\n"; break;
+    case P::slt: s_ << "  slt " << r << ", " << x << ", " << y << "\n"; break;
+    case P::sgt: s_ << "  slt " << r << ", " << y << ", " << x << "\n"; break;
+    case P::sle: s_ << "  slt " << r << ", " << y << ", " << x << "\n  xori " << r << ", " << r << ", 1\n"; break;
+    case P::sge: s_ << "  slt " << r << ", " << x << ", " << y << "\n  xori " << r << ", " << r << ", 1\n"; break;
+    case P::ult: s_ << "  sltu " << r << ", " << x << ", " << y << "\n"; break;
+    case P::ugt: s_ << "  sltu " << r << ", " << y << ", " << x << "\n"; break;
+    case P::ule: s_ << "  sltu " << r << ", " << y << ", " << x << "\n  xori " << r << ", " << r << ", 1\n"; break;
+    case P::uge: s_ << "  sltu " << r << ", " << x << ", " << y << "\n  xori " << r << ", " << r << ", 1\n"; break;
+    }
+    return Status::success();
+  }
+
+  Status emitFor(mlir::scf::ForOp loop) {
+    if (loop.getNumRegionIterArgs() != 0) return fail(loop, "loops carrying values are not supported");
+    Expected<int> lb = use(loop.getLowerBound());
+    if (!lb) return lb.error();
+    Expected<int> iv = define(loop.getInductionVar());
+    if (!iv) return iv.error();
+    const int id = labels_++;
+    s_ << "  add x" << *iv << ", x" << *lb << ", x0\nfor" << id << ":\n";
+    Expected<int> ub = use(loop.getUpperBound());
+    if (!ub) return ub.error();
+    s_ << "  bge x" << *iv << ", x" << *ub << ", for" << id << "_end\n";
+    // The step's register is looked up before the body, whose end releases it.
+    const std::optional<int64_t> constantStep = constantInt(loop.getStep());
+    const bool immediateStep = constantStep && *constantStep >= INT32_MIN && *constantStep <= INT32_MAX;
+    int stepReg = 0;
+    if (!immediateStep) {
+      if (loop.getStep().getDefiningOp<mlir::arith::ConstantOp>())
+        return fail(loop, "a loop step beyond 32 bits");
+      Expected<int> st = use(loop.getStep());
+      if (!st) return st.error();
+      stepReg = *st;
+    }
+    if (Status st = block(*loop.getBody()); !st) return st;
+    if (immediateStep)
+      s_ << "  addi x" << *iv << ", x" << *iv << ", " << *constantStep << "\n";
+    else
+      s_ << "  add x" << *iv << ", x" << *iv << ", x" << stepReg << "\n";
+    s_ << "  jmp for" << id << "\nfor" << id << "_end:\n";
+    return Status::success();
+  }
+
+  Status emitIf(mlir::scf::IfOp branch) {
+    if (branch.getNumResults() != 0) return fail(branch, "scf.if with results is not supported");
+    Expected<int> c = use(branch.getCondition());
+    if (!c) return c.error();
+    const int id = labels_++;
+    const bool hasElse = !branch.getElseRegion().empty();
+    s_ << "  beq x" << *c << ", x0, if" << id << (hasElse ? "_else" : "_end") << "\n";
+    if (Status st = block(branch.getThenRegion().front()); !st) return st;
+    if (hasElse) {
+      s_ << "  jmp if" << id << "_end\nif" << id << "_else:\n";
+      if (Status st = block(branch.getElseRegion().front()); !st) return st;
+    }
+    s_ << "if" << id << "_end:\n";
+    return Status::success();
+  }
+
+  // The register holding base register + offset (elements) * element bytes: the base's own for
+  // offset 0, else `target`.
+  Expected<int> address(int target, mlir::Value buffer, mlir::Value offset, int64_t elementBytes) {
+    Expected<int> base = use(buffer);
+    if (!base) return base.error();
+    if (std::optional<int64_t> c = constantInt(offset); c && *c * elementBytes <= INT32_MAX) {
+      if (*c == 0) return *base;
+      s_ << "  addi x" << target << ", x" << *base << ", " << *c * elementBytes << "\n";
+      return target;
+    }
+    Expected<int> off = use(offset);
+    if (!off) return off.error();
+    s_ << "  muli x" << target << ", x" << *off << ", " << elementBytes << "\n  add x" << target << ", x" << target
+       << ", x" << *base << "\n";
+    return target;
+  }
+
+  Status emitDma(npu::DmaOp dma) {
+    auto source = llvm::cast<mlir::MemRefType>(dma.getSource().getType());
+    const int64_t elementBytes = source.getElementTypeBitWidth() / 8;
+    const int64_t blocks = int64_t(dma.getElements()) * elementBytes / 32;
+    if (blocks > 65535) return fail(dma, "copy of " + std::to_string(blocks) + " blocks exceeds one DMA's 65535");
+    Expected<int> from = address(8, dma.getSource(), dma.getSourceOffset(), elementBytes);
+    if (!from) return from.error();
+    Expected<int> to = address(9, dma.getTarget(), dma.getTargetOffset(), elementBytes);
+    if (!to) return to.error();
+    const npu::Space fromSpace = *npu::spaceOf(source), toSpace = *npu::spaceOf(dma.getTarget().getType());
+    const std::string instr = fromSpace == npu::Space::ub ? "ub2gm" : toSpace == npu::Space::l1 ? "gm2l1" : "gm2ub";
+    s_ << "  " << instr << " " << npu::stringifySpace(toSpace).str() << "[x" << *to << "], "
+       << npu::stringifySpace(fromSpace).str() << "[x" << *from << "], len=" << blocks << "\n";
+    return Status::success();
+  }
+
+  Status emitVector(npu::VectorOp vector) {
+    std::string text = "  " + vector.getInstruction().str();
+    bool first = true;
+    for (mlir::Value v : vector.getOperands()) {
+      Expected<int> r = use(v);
+      if (!r) return r.error();
+      text += std::string(first ? " " : ", ") + (llvm::isa<mlir::MemRefType>(v.getType()) ? "ub[x" : "x") +
+              std::to_string(*r) + (llvm::isa<mlir::MemRefType>(v.getType()) ? "]" : "");
+      first = false;
+    }
+    text += ", repeat=" + std::to_string(vector.getRepeat());
+    if (std::optional<mlir::DictionaryAttr> params = vector.getParams())
+      for (mlir::NamedAttribute p : *params)
+        text += ", " + p.getName().str() + "=" +
+                std::to_string(llvm::cast<mlir::IntegerAttr>(p.getValue()).getValue().getSExtValue());
+    s_ << text << "\n";
+    return Status::success();
+  }
+};
+
+} // namespace
+
+Status finishNpuKernel(mlir::func::FuncOp kernel) {
+  mlir::PassManager pm(kernel.getContext(), mlir::func::FuncOp::getOperationName());
+  // Constants hoisted and shared first: the IR people read (--compile-to=npu) stays short.
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+  pm.addPass(createNpuPlanMemory());
+  pm.addPass(createNpuInjectSync());
+  std::string diagnostics;
+  mlir::ScopedDiagnosticHandler handler(kernel.getContext(), [&](mlir::Diagnostic &d) {
+    diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
+    return mlir::success();
+  });
+  if (mlir::failed(pm.run(kernel)))
+    return Error::badInput(kernel.getSymName().str() + ": " + diagnostics);
+  return Status::success();
+}
+
+Expected<std::string> emitNpuAssembly(mlir::func::FuncOp kernel, const std::string &header) {
+  return Emitter(kernel).run(header);
+}
+
+std::string printNpuKernel(mlir::func::FuncOp kernel) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  kernel.print(os);
+  return text + "\n";
+}
+
+} // namespace fractal::codegen

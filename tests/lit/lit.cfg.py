@@ -1,6 +1,7 @@
 # lit configuration for Fractal's CLI and compiler tests. RUN lines execute in /bin/bash so that
 # tests can record exact exit codes (`...; echo "exit=$?"`), which the CLI contract promises.
 import os
+import sys
 import lit.formats
 
 config.name = "Fractal"
@@ -15,6 +16,8 @@ config.substitutions.append(("%fractal-opt", os.path.join(config.fractal_tools_d
 config.substitutions.append(("%fractal", os.path.join(config.fractal_tools_dir, "fractal")))
 config.substitutions.append(("%FileCheck", config.filecheck))
 config.substitutions.append(("%src", config.fractal_source_dir))
+# The interpreter running lit: for small reference computations inside tests.
+config.substitutions.append(("%python", sys.executable))
 if config.mlir_enabled:
     config.available_features.add("mlir")
 # Tests never depend on the caller's environment for presets or colours.

@@ -16,6 +16,10 @@ using Args = std::vector<std::string>;
 // Prints `fractal: error: <message>` to stderr and returns the error's exit code.
 int reportError(const Error &error);
 
+// Writes `text` to stdout when `output` is empty or "-", else to that file (atomically); returns
+// the exit code.
+int writeTextOutput(const std::string &output, const std::string &text);
+
 class ArgParser;
 // Parses a command's arguments. Returns the exit code when the command should stop right away:
 // 0 after printing --help, 2 after reporting a usage error; nothing when it should go on.
@@ -33,6 +37,7 @@ int runCompareCommand(const Args &args);
 int runPrepCommand(const Args &args);
 int runDetectCommand(const Args &args);
 int runConformanceCommand(const Args &args);
+int runNpuCommand(const Args &args);
 
 
 } // namespace fractal::cli

@@ -69,17 +69,6 @@ std::string renderCodegenPhase(const pkg::Package &package, const std::vector<st
   return text;
 }
 
-// A phase's IR (--compile-to): to stdout, or written to `output` (atomically).
-int writePhaseText(const std::string &output, const std::string &text) {
-  if (output.empty() || output == "-") {
-    std::cout << text;
-    return 0;
-  }
-  if (Status s = writeFileAtomically(output, text); !s)
-    return reportError(s.error());
-  return 0;
-}
-
 // `--bind-input NAME=FILE.npy`: a temporary copy of the model with those inputs as initializers
 // (compile-time constants). Removed when the command ends.
 Status bindModelInputs(const std::string &model, const std::vector<std::string> &binds,
@@ -190,7 +179,7 @@ int runCompileCommand(const Args &args) {
       return reportError(s.error());
     package->sourceModel = model;
     if (codegenPhase)
-      return writePhaseText(output, renderCodegenPhase(*package, assembly, npu, compileTo));
+      return writeTextOutput(output, renderCodegenPhase(*package, assembly, npu, compileTo));
     if (Status s = pkg::writePackageFile(output, *package); !s)
       return reportError(s.error());
     std::cout << pkg::describePackage(*package);
@@ -212,7 +201,7 @@ int runCompileCommand(const Args &args) {
               report, fractal::compiler::compileReportJson(*module, input, compileTo));
           !s)
         return reportError(s.error());
-    return writePhaseText(output, onnx_frontend::renderModule(*module, false));
+    return writeTextOutput(output, onnx_frontend::renderModule(*module, false));
 #endif
   }
   Expected<onnx_frontend::CheckReport> result = onnx_frontend::checkOnnxModel(input, *parsed);

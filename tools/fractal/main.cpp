@@ -2,6 +2,8 @@
 #include "ArgParser.h"
 #include "Commands.h"
 
+#include "fractal/support/File.h"
+
 #include <cstdio>
 #include <iostream>
 
@@ -10,6 +12,16 @@ namespace fractal::cli {
 int reportError(const Error &error) {
   std::cerr << "fractal: error: " << error.message << "\n";
   return static_cast<int>(error.code);
+}
+
+int writeTextOutput(const std::string &output, const std::string &text) {
+  if (output.empty() || output == "-") {
+    std::cout << text;
+    return 0;
+  }
+  if (Status s = writeFileAtomically(output, text); !s)
+    return reportError(s.error());
+  return 0;
 }
 
 std::optional<int> parseArguments(ArgParser &parser, const Args &args) {
@@ -37,6 +49,9 @@ const Subcommand kSubcommands[] = {
     {"compare", "compare two .npy tensors (cosine similarity, max error)", runCompareCommand},
     {"prep", "turn an image into a model input tensor (.npy)", runPrepCommand},
     {"detect", "decode face or text detections from a model's output tensors", runDetectCommand},
+#ifdef FRACTAL_HAS_MLIR
+    {"npu", "lower a kernel written in the npu dialect (MLIR) to assembly: plan memory, inject sync, emit", runNpuCommand},
+#endif
 #ifdef FRACTAL_HAS_CONFORMANCE
     {"conformance", "run the ONNX backend test suite on the simulated NPU and classify every test", runConformanceCommand},
 #endif

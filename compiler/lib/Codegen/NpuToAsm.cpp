@@ -151,8 +151,24 @@ private:
       s_ << "  li x" << *r << ", " << *alloc.getOffset() << "\n";
       return Status::success();
     }
+    if (auto view = llvm::dyn_cast<npu::ViewOp>(op)) {
+      const int64_t elementBytes = llvm::cast<mlir::MemRefType>(view.getSource().getType()).getElementTypeBitWidth() / 8;
+      Expected<int> r = define(view.getResult());
+      if (!r) return r.error();
+      Expected<int> at = address(*r, view.getSource(), view.getOffset(), elementBytes);
+      if (!at) return at.error();
+      if (*at != *r) s_ << "  add x" << *r << ", x" << *at << ", x0\n"; // offset 0: a copy of the base
+      return Status::success();
+    }
     if (auto dma = llvm::dyn_cast<npu::DmaOp>(op)) return emitDma(dma);
-    if (auto vector = llvm::dyn_cast<npu::VectorOp>(op)) return emitVector(vector);
+    if (std::optional<npu::InstructionText> instruction = npu::instructionText(&op))
+      return emitInstruction(op, *instruction);
+    if (auto fmap = llvm::dyn_cast<npu::SetFmapOp>(op)) {
+      Expected<int> r = use(fmap.getValue());
+      if (!r) return r.error();
+      s_ << "  setfmap x" << *r << "\n";
+      return Status::success();
+    }
     if (auto set = llvm::dyn_cast<npu::SetFlagOp>(op)) {
       s_ << "  set_flag " << npu::stringifyPipe(set.getFrom()).str() << ", " << npu::stringifyPipe(set.getTo()).str()
          << ", " << set.getEvent() << "\n";
@@ -318,21 +334,20 @@ private:
     return Status::success();
   }
 
-  Status emitVector(npu::VectorOp vector) {
-    std::string text = "  " + vector.getInstruction().str();
+  // A vector, copy, load, cube or fixpipe op: its mnemonic, buffers as space[xN], scalars as xN,
+  // then its keyed parameters.
+  Status emitInstruction(mlir::Operation &op, const npu::InstructionText &instruction) {
+    std::string text = "  " + instruction.mnemonic;
     bool first = true;
-    for (mlir::Value v : vector.getOperands()) {
+    for (mlir::Value v : op.getOperands()) {
       Expected<int> r = use(v);
       if (!r) return r.error();
-      text += std::string(first ? " " : ", ") + (llvm::isa<mlir::MemRefType>(v.getType()) ? "ub[x" : "x") +
-              std::to_string(*r) + (llvm::isa<mlir::MemRefType>(v.getType()) ? "]" : "");
+      const std::optional<npu::Space> space = npu::spaceOf(v.getType());
+      const std::string reg = "x" + std::to_string(*r);
+      text += std::string(first ? " " : ", ") + (space ? npu::stringifySpace(*space).str() + "[" + reg + "]" : reg);
       first = false;
     }
-    text += ", repeat=" + std::to_string(vector.getRepeat());
-    if (std::optional<mlir::DictionaryAttr> params = vector.getParams())
-      for (mlir::NamedAttribute p : *params)
-        text += ", " + p.getName().str() + "=" +
-                std::to_string(llvm::cast<mlir::IntegerAttr>(p.getValue()).getValue().getSExtValue());
+    for (const auto &[key, value] : instruction.params) text += ", " + key + "=" + std::to_string(value);
     s_ << text << "\n";
     return Status::success();
   }
@@ -340,13 +355,15 @@ private:
 
 } // namespace
 
-Status finishNpuKernel(mlir::func::FuncOp kernel) {
+Status finishNpuKernel(mlir::func::FuncOp kernel, const std::string &sync) {
   mlir::PassManager pm(kernel.getContext(), mlir::func::FuncOp::getOperationName());
   // Constants hoisted and shared first: the IR people read (--compile-to=npu) stays short.
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
   pm.addPass(createNpuPlanMemory());
-  pm.addPass(createNpuInjectSync());
+  NpuInjectSyncOptions options;
+  options.mode = sync;
+  pm.addPass(createNpuInjectSync(options));
   std::string diagnostics;
   mlir::ScopedDiagnosticHandler handler(kernel.getContext(), [&](mlir::Diagnostic &d) {
     diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();

@@ -34,17 +34,9 @@ std::vector<Access> accessesOf(mlir::Operation *root) {
   int64_t pos = 0;
   root->walk<mlir::WalkOrder::PreOrder>([&](mlir::Operation *op) {
     ++pos;
-    if (auto dma = llvm::dyn_cast<npu::DmaOp>(op)) {
-      out.push_back({dma.getSource(), false, dma.getPipe(), op, pos});
-      out.push_back({dma.getTarget(), true, dma.getPipe(), op, pos});
-    } else if (auto vector = llvm::dyn_cast<npu::VectorOp>(op)) {
-      bool first = true; // the first buffer is the one written
-      for (mlir::Value v : vector.getOperands())
-        if (llvm::isa<mlir::MemRefType>(v.getType())) {
-          out.push_back({v, first, Pipe::v, op, pos});
-          first = false;
-        }
-    }
+    if (std::optional<Pipe> pipe = npu::pipeOf(op))
+      for (const npu::BufferAccess &a : npu::bufferAccesses(op))
+        out.push_back({npu::rootBuffer(a.operand->get()), a.write, *pipe, op, pos});
   });
   return out;
 }

@@ -14,6 +14,14 @@
 using namespace mlir;
 using namespace fractal::npu;
 
+// The instruction ops' effects and verifier, used by the generated op definitions (NpuOps.td).
+namespace fractal::npu::detail {
+void instructionEffects(Operation *op, SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects);
+LogicalResult verifyInstruction(Operation *op, llvm::StringRef instruction, ValueRange operands,
+                                std::optional<DictionaryAttr> params, ArrayRef<fractal::isa::Pipe> pipes,
+                                llvm::StringRef unit, bool hasRepeatAttr);
+} // namespace fractal::npu::detail
+
 #include "fractal/compiler/Dialect/Npu/NpuEnums.cpp.inc"
 #include "fractal/compiler/Dialect/Npu/NpuDialect.cpp.inc"
 #define GET_ATTRDEF_CLASSES
@@ -45,10 +53,75 @@ int64_t bytesOf(MemRefType type) {
   return type.getNumElements() * int64_t(type.getElementTypeBitWidth()) / 8;
 }
 
+namespace {
+
+const fractal::isa::InstructionSpec *specOf(llvm::StringRef instruction) {
+  return fractal::isa::findByMnemonic(instruction.substr(0, instruction.find('.')).str());
+}
+
+// The instruction string of an instruction op ("" for other ops).
+llvm::StringRef instructionOf(Operation *op) {
+  if (auto x = llvm::dyn_cast<VectorOp>(op)) return x.getInstruction();
+  if (auto x = llvm::dyn_cast<CopyOp>(op)) return x.getInstruction();
+  if (auto x = llvm::dyn_cast<LoadOp>(op)) return x.getInstruction();
+  if (auto x = llvm::dyn_cast<CubeOp>(op)) return x.getInstruction();
+  if (auto x = llvm::dyn_cast<FixpipeOp>(op)) return x.getInstruction();
+  return "";
+}
+
+// The positional (register or memory) operands of an instruction, in order.
+std::vector<const fractal::isa::OperandSpec *> positional(const fractal::isa::InstructionSpec &spec) {
+  std::vector<const fractal::isa::OperandSpec *> out;
+  for (const fractal::isa::OperandSpec &o : spec.operands)
+    if (!o.keyed && (o.kind == fractal::isa::OperandKind::Mem || o.kind == fractal::isa::OperandKind::Reg))
+      out.push_back(&o);
+  return out;
+}
+
+} // namespace
+
 std::optional<Pipe> pipeOf(Operation *op) {
   if (auto dma = llvm::dyn_cast<DmaOp>(op)) return dma.getPipe();
-  if (llvm::isa<VectorOp>(op)) return Pipe::v;
-  return std::nullopt;
+  llvm::StringRef instruction = instructionOf(op);
+  if (instruction.empty()) return std::nullopt;
+  const fractal::isa::InstructionSpec *spec = specOf(instruction);
+  if (!spec) return std::nullopt;
+  return static_cast<Pipe>(static_cast<int>(spec->pipe));
+}
+
+Value rootBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewOp>()) v = view.getSource();
+  return v;
+}
+
+std::vector<BufferAccess> bufferAccesses(Operation *op) {
+  std::vector<BufferAccess> out;
+  if (auto dma = llvm::dyn_cast<DmaOp>(op)) {
+    out.push_back({&dma->getOpOperand(0), false});
+    out.push_back({&dma->getOpOperand(2), true});
+    return out;
+  }
+  llvm::StringRef instruction = instructionOf(op);
+  const fractal::isa::InstructionSpec *spec = instruction.empty() ? nullptr : specOf(instruction);
+  if (!spec) return out;
+  const std::vector<const fractal::isa::OperandSpec *> slots = positional(*spec);
+  for (OpOperand &operand : op->getOpOperands()) {
+    if (!llvm::isa<MemRefType>(operand.get().getType())) continue;
+    const size_t i = operand.getOperandNumber();
+    out.push_back({&operand, i < slots.size() && std::string(slots[i]->name) == "dst"});
+  }
+  return out;
+}
+
+std::optional<InstructionText> instructionText(Operation *op) {
+  llvm::StringRef instruction = instructionOf(op);
+  if (instruction.empty()) return std::nullopt;
+  InstructionText text{instruction.str(), {}};
+  if (auto vector = llvm::dyn_cast<VectorOp>(op)) text.params.push_back({"repeat", int64_t(vector.getRepeat())});
+  if (auto params = op->getAttrOfType<DictionaryAttr>("params"))
+    for (NamedAttribute p : params)
+      text.params.push_back({p.getName().str(), llvm::cast<IntegerAttr>(p.getValue()).getValue().getSExtValue()});
+  return text;
 }
 
 ProgramOrder::ProgramOrder(Operation *root) : root(root) {
@@ -67,6 +140,8 @@ int64_t ProgramOrder::lastUse(Value v) const {
   Operation *def = v.getDefiningOp() ? v.getDefiningOp() : v.getParentBlock()->getParentOp();
   int64_t last = -1;
   for (Operation *user : v.getUsers()) {
+    if (auto view = llvm::dyn_cast<ViewOp>(user); view && view.getSource() == v) // the buffer lives as long as its views
+      last = std::max(last, lastUse(view.getResult()));
     int64_t at = llvm::isa<scf::ForOp>(user) ? end.lookup(user) : position.lookup(user);
     for (Operation *p = user->getParentOp(); p && p != root; p = p->getParentOp())
       if (llvm::isa<scf::ForOp, scf::WhileOp>(p) && !p->isAncestor(def)) at = std::max(at, end.lookup(p));
@@ -99,6 +174,19 @@ LogicalResult AllocOp::verify() {
 }
 
 int64_t AllocOp::getSizeInBytes() { return bytesOf(getBuffer().getType()); }
+
+LogicalResult ViewOp::verify() {
+  auto source = llvm::cast<MemRefType>(getSource().getType()), result = llvm::cast<MemRefType>(getResult().getType());
+  if (spaceOf(source) != spaceOf(result) || source.getElementType() != result.getElementType())
+    return emitOpError("a view keeps its buffer's memory space and element type");
+  if (!result.getLayout().isIdentity()) return emitOpError("a view must have the identity layout");
+  APInt offset;
+  if (matchPattern(getOffset(), m_ConstantInt(&offset)) &&
+      (offset.isNegative() || offset.getSExtValue() + result.getNumElements() > source.getNumElements()))
+    return emitOpError("view [") << offset.getSExtValue() << ", " << offset.getSExtValue() + result.getNumElements()
+                                 << ") is outside the buffer's " << source.getNumElements() << " elements";
+  return success();
+}
 
 Pipe DmaOp::getPipe() {
   return spaceOf(getSource().getType()) == Space::gm ? Pipe::mte2 : Pipe::mte3;
@@ -133,60 +221,81 @@ LogicalResult DmaOp::verify() {
                  failed(check(getTargetOffset(), target, "target")));
 }
 
-void VectorOp::getEffects(SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects) {
-  bool first = true;
-  for (OpOperand &operand : getOperation()->getOpOperands()) {
-    if (!llvm::isa<MemRefType>(operand.get().getType())) continue;
-    if (first) effects.emplace_back(MemoryEffects::Write::get(), &operand);
-    else effects.emplace_back(MemoryEffects::Read::get(), &operand);
-    first = false;
+namespace fractal::npu::detail {
+
+void instructionEffects(Operation *op, SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects) {
+  for (const BufferAccess &access : bufferAccesses(op)) {
+    effects.emplace_back(MemoryEffects::Read::get(), access.operand);
+    if (access.write) effects.emplace_back(MemoryEffects::Write::get(), access.operand);
   }
 }
 
-LogicalResult VectorOp::verify() {
-  const std::string text = getInstruction().str();
-  const std::string mnemonic = text.substr(0, text.find('.'));
-  const fractal::isa::InstructionSpec *spec = fractal::isa::findByMnemonic(mnemonic);
-  if (!spec || spec->pipe != fractal::isa::Pipe::V)
-    return emitOpError("'") << mnemonic << "' is not a vector instruction of the ISA";
-  // Positional register/memory operands of the instruction, in order, against ours.
-  std::vector<bool> wantsBuffer;
-  bool hasRepeat = false;
-  for (const fractal::isa::OperandSpec &o : spec->operands) {
-    if (o.keyed) {
-      hasRepeat |= std::string(o.name) == "repeat";
-      continue;
-    }
-    if (o.kind == fractal::isa::OperandKind::Mem) wantsBuffer.push_back(true);
-    else if (o.kind == fractal::isa::OperandKind::Reg) wantsBuffer.push_back(false);
-  }
-  if (!hasRepeat) return emitOpError("'") << mnemonic << "' takes no repeat count";
-  if (wantsBuffer.size() != getOperands().size())
-    return emitOpError("'") << mnemonic << "' takes " << wantsBuffer.size() << " operands, got "
-                            << getOperands().size();
-  for (auto [i, operand] : llvm::enumerate(getOperands())) {
+// An instruction op against the ISA's table: a mnemonic of one of `pipes`, the positional
+// operands (buffers in allowed spaces, scalars) in kind and number, the keyed parameters by name.
+LogicalResult verifyInstruction(Operation *op, llvm::StringRef instruction, ValueRange operands,
+                                std::optional<DictionaryAttr> params, ArrayRef<fractal::isa::Pipe> pipes,
+                                llvm::StringRef unit, bool hasRepeatAttr) {
+  const std::string mnemonic = instruction.substr(0, instruction.find('.')).str();
+  const fractal::isa::InstructionSpec *spec = specOf(instruction);
+  if (!spec) return op->emitOpError("'") << mnemonic << "' is not an instruction of the ISA";
+  if (!llvm::is_contained(pipes, spec->pipe))
+    return op->emitOpError("'") << mnemonic << "' is not a " << unit << " instruction (it runs on "
+                                << fractal::isa::pipeName(spec->pipe) << ")";
+  bool takesRepeat = false;
+  for (const fractal::isa::OperandSpec &o : spec->operands) takesRepeat |= o.keyed && std::string(o.name) == "repeat";
+  if (hasRepeatAttr && !takesRepeat) return op->emitOpError("'") << mnemonic << "' takes no repeat count";
+  const std::vector<const fractal::isa::OperandSpec *> slots = positional(*spec);
+  if (slots.size() != operands.size())
+    return op->emitOpError("'") << mnemonic << "' takes " << slots.size() << " operands, got " << operands.size();
+  for (auto [i, operand] : llvm::enumerate(operands)) {
+    const bool wantsBuffer = slots[i]->kind == fractal::isa::OperandKind::Mem;
     const bool isBuffer = llvm::isa<MemRefType>(operand.getType());
-    if (isBuffer != wantsBuffer[i])
-      return emitOpError("operand ") << i << " must be " << (wantsBuffer[i] ? "a UB buffer" : "a scalar");
-    if (isBuffer && spaceOf(operand.getType()) != Space::ub)
-      return emitOpError("operand ") << i << " must be in #npu.space<ub>";
-    if (!isBuffer && !operand.getType().isIntOrFloat())
-      return emitOpError("scalar operand ") << i << " must be an integer or float";
+    if (isBuffer != wantsBuffer)
+      return op->emitOpError("operand ") << i << " (" << slots[i]->name << ") must be "
+                                         << (wantsBuffer ? "a buffer" : "a scalar");
+    if (isBuffer) {
+      std::optional<Space> space = spaceOf(operand.getType());
+      if (!space || !(slots[i]->allowed & (1u << static_cast<int>(*space)))) {
+        std::string allowed;
+        for (int s = 0; s <= static_cast<int>(Space::ub); ++s)
+          if (slots[i]->allowed & (1u << s))
+            allowed += std::string(allowed.empty() ? "" : "|") + stringifySpace(static_cast<Space>(s)).str();
+        return op->emitOpError("operand ") << i << " (" << slots[i]->name << ") must be in #npu.space<" << allowed
+                                           << ">";
+      }
+    } else if (!operand.getType().isIntOrIndexOrFloat()) {
+      return op->emitOpError("scalar operand ") << i << " must be an integer, index or float";
+    }
   }
-  if (std::optional<DictionaryAttr> params = getParams()) {
+  if (params) {
     for (NamedAttribute param : *params) {
       const auto known = llvm::find_if(spec->operands, [&](const fractal::isa::OperandSpec &o) {
-        return o.keyed && param.getName().strref() == o.name && param.getName().strref() != "repeat";
+        return o.keyed && o.kind != fractal::isa::OperandKind::Reg && param.getName().strref() == o.name &&
+               !(hasRepeatAttr && param.getName().strref() == "repeat");
       });
       if (known == spec->operands.end())
-        return emitOpError("'") << mnemonic << "' has no parameter '" << param.getName().strref() << "'";
-      if (!llvm::isa<IntegerAttr>(param.getValue()))
-        return emitOpError("parameter '") << param.getName().strref() << "' must be an integer";
+        return op->emitOpError("'") << mnemonic << "' has no parameter '" << param.getName().strref() << "'";
+      auto value = llvm::dyn_cast<IntegerAttr>(param.getValue());
+      if (!value) return op->emitOpError("parameter '") << param.getName().strref() << "' must be an integer";
+      const int64_t v = value.getValue().getSExtValue();
+      if (v < known->min || v > known->max)
+        return op->emitOpError("parameter '") << param.getName().strref() << "' = " << v << " is outside ["
+                                             << known->min << ", " << known->max << "]";
     }
   }
   return success();
 }
 
+} // namespace fractal::npu::detail
+
+using IsaPipe = fractal::isa::Pipe;
+
+void VectorOp::getEffects(SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects) {
+  detail::instructionEffects(*this, effects);
+}
+LogicalResult VectorOp::verify() {
+  return detail::verifyInstruction(*this, getInstruction(), getOperands(), getParams(), {IsaPipe::V}, "vector", true);
+}
 namespace {
 template <typename FlagOp> LogicalResult verifyFlag(FlagOp op) {
   if (op.getFrom() == op.getTo()) return op.emitOpError("flag from a pipe to itself (a barrier orders one pipe)");

@@ -17,7 +17,8 @@ namespace fractal::codegen {
 // Canonicalises the kernel, plans its buffers and places its set/wait flags
 // (fractal-npu-plan-memory, fractal-npu-inject-sync); errors (overflow, too many flags) carry
 // the pass's diagnostic.
-Status finishNpuKernel(mlir::func::FuncOp kernel);
+// `sync`: "flags" (from memory dependences) or "barrier-all".
+Status finishNpuKernel(mlir::func::FuncOp kernel, const std::string &sync = "flags");
 
 // The finished kernel as assembly: scalar code for `arith`/`scf`, one instruction per npu op.
 // `header` is written first as `#` comments. Errors name the op that cannot be emitted.

@@ -20,6 +20,8 @@
 #include "fractal/compiler/Dialect/Npu/NpuOps.h.inc"
 
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace fractal::npu {
 
@@ -29,8 +31,27 @@ std::optional<Space> spaceOf(mlir::Type type);
 // A memref's size in bytes (static shape, integer or float elements).
 int64_t bytesOf(mlir::MemRefType type);
 
-// The pipe an op of this dialect runs on (dma: by its spaces; vector: v), if it runs on one.
+// The pipe an op of this dialect runs on (dma: by its spaces; instructions: the ISA's), if it
+// runs on one.
 std::optional<Pipe> pipeOf(mlir::Operation *op);
+
+// The buffer (an npu.alloc result or a kernel argument) a value is a view of, or the value itself.
+mlir::Value rootBuffer(mlir::Value v);
+
+// The buffers an op of this dialect reads and writes, in operand order.
+struct BufferAccess {
+  mlir::OpOperand *operand;
+  bool write;
+};
+std::vector<BufferAccess> bufferAccesses(mlir::Operation *op);
+
+// For the instruction ops (vector, copy, load, cube, fixpipe): the mnemonic and its keyed
+// parameters as written in assembly, without the operands.
+struct InstructionText {
+  std::string mnemonic;                             // with type suffixes: "mmad.f16"
+  std::vector<std::pair<std::string, int64_t>> params; // repeat first for vector ops
+};
+std::optional<InstructionText> instructionText(mlir::Operation *op);
 
 // Program order of the ops in a kernel, in which buffer and register lifetimes are measured:
 // pre-order positions, and for each op the last position inside it.

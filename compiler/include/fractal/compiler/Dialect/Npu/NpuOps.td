@@ -78,6 +78,20 @@ def Npu_AllocOp : Npu_Op<"alloc", [MemoryEffects<[MemAlloc]>]> {
   let extraClassDeclaration = "int64_t getSizeInBytes();";
 }
 
+def Npu_ViewOp : Npu_Op<"view", [Pure]> {
+  let summary = "the part of a buffer that starts at an element offset";
+  let description = [{
+    `%v = npu.view %buf[%offset] : memref<NxT, S> -> memref<MxT, S>`: the M elements of `buf`
+    from element `offset` on (a tile of a larger buffer, or of a GM argument), as an operand for
+    instructions that take whole buffers. Same space and element type; a constant offset must
+    keep the view inside the buffer. Sync and memory planning see a view as its buffer.
+  }];
+  let arguments = (ins AnyStaticShapeMemRef:$source, Index:$offset);
+  let results = (outs AnyStaticShapeMemRef:$result);
+  let assemblyFormat = "$source `[` $offset `]` attr-dict `:` type($source) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 def Npu_DmaOp : Npu_Op<"dma"> {
   let summary = "copy contiguous elements between memory spaces on an MTE pipe";
   let description = [{
@@ -111,6 +125,66 @@ def Npu_VectorOp : Npu_Op<"vector", [DeclareOpInterfaceMethods<MemoryEffectsOpIn
     $instruction $operands `repeat` $repeat (`params` $params^)? attr-dict `:` type($operands)
   }];
   let hasVerifier = 1;
+}
+
+// The other pipes' instructions, one op per unit: the mnemonic and its keyed operands come from
+// the ISA table (checked by the verifier), the positional operands are buffers (memrefs of the
+// spaces the instruction allows) and scalars. The operand the ISA calls `dst` is written, the
+// other buffers read.
+class Npu_InstructionOp<string mnemonic, string unit, string pipes> : Npu_Op<mnemonic,
+    [DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "one " # unit # " instruction";
+  // Effects and verifier shared by every instruction op (NpuDialect.cpp, namespace detail).
+  let extraClassDefinition = [{
+    void $cppClass::getEffects(
+        ::llvm::SmallVectorImpl<::mlir::SideEffects::EffectInstance<::mlir::MemoryEffects::Effect>> &effects) {
+      detail::instructionEffects(*this, effects);
+    }
+    ::mlir::LogicalResult $cppClass::verify() {
+      return detail::verifyInstruction(*this, getInstruction(), getOperands(), getParams(), }] # pipes # [{,
+                                       "}] # unit # [{", false);
+    }
+  }];
+  let arguments = (ins StrAttr:$instruction, Variadic<AnyType>:$operands,
+                       OptionalAttr<DictionaryAttr>:$params);
+  let assemblyFormat = [{
+    $instruction $operands (`params` $params^)? attr-dict `:` type($operands)
+  }];
+  let hasVerifier = 1;
+}
+
+def Npu_CopyOp : Npu_InstructionOp<"copy", "DMA", "{fractal::isa::Pipe::MTE2, fractal::isa::Pipe::MTE3}"> {
+  let description = [{
+    A DMA instruction with layout or stride parameters, e.g. `gm2l1_nz.f16` (a row-major GM
+    matrix into NZ fractals in L1). Plain contiguous copies are `npu.dma`.
+  }];
+}
+
+def Npu_LoadOp : Npu_InstructionOp<"load", "mte1 load", "{fractal::isa::Pipe::MTE1}"> {
+  let description = [{
+    `load2d` (fractals, optionally transposed) or `load3d.f16` (img2col from NC1HWC0 slices
+    in L1, with the feature map set by `npu.set_fmap`; its output-pixel operand is a scalar).
+  }];
+}
+
+def Npu_CubeOp : Npu_InstructionOp<"cube", "cube", "{fractal::isa::Pipe::M}"> {
+  let description = [{
+    `mmad.f16` / `mmad.s8`: C (L0C) = (init ? 0 : C) + A (L0A, ZZ) x B (L0B, ZN), params
+    `m`, `k`, `n`, `init`.
+  }];
+}
+
+def Npu_FixpipeOp : Npu_InstructionOp<"fixpipe", "FixPipe", "{fractal::isa::Pipe::FIX}"> {
+  let description = [{
+    `fixp.FROM.TO`: accumulators from L0C to GM, UB or L1, with ReLU and conversion (params
+    `m`, `n`, `src_rows`, `dst_stride`, `relu`, `nz2nd`).
+  }];
+}
+
+def Npu_SetFmapOp : Npu_Op<"set_fmap"> {
+  let summary = "set the load3d feature-map register (scalar unit, captured by each load3d)";
+  let arguments = (ins I64:$value);
+  let assemblyFormat = "$value attr-dict";
 }
 
 //===--- synchronisation ---------------------------------------------------------------------===//

@@ -348,25 +348,4 @@ Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const 
   return GeneratedKernel{s.str(), int(std::min<int64_t>(config.chip.cores, items))};
 }
 
-Expected<GeneratedKernel> generatePixelShuffle(const ChipConfig &config, const PixelShuffleKernel &k) {
-  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, cb = k.cp / 16, f = k.f;
-  const int64_t rowBytes = k.w * f * f * k.cp * 2;
-  if (rowBytes > ub)
-    return Error::badInput(k.name + ": UB overflow: one row of the transposed convolution needs " +
-                           std::to_string(rowBytes) + " bytes");
-  const int64_t items = k.n * k.h, wo = k.w * f;
-  std::ostringstream s;
-  s << "# " << k.name << ": pixel shuffle x" << f << " into NHWC16 " << k.n << "x" << k.h * f << "x" << wo << "x"
-    << k.cp << "\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
-  itemLoop(s, items, 1, 1, [&](int64_t) {
-    s << "  muli x8, x6, " << rowBytes << "\n  add x8, x8, x2\n  gm2ub ub[x0], gm[x8], len=" << k.w * f * f * cb << "\n";
-    s << "  set_flag mte2, mte3, 0\n  wait_flag mte2, mte3, 0\n";
-    for (int64_t a = 0; a < f; ++a)
-      s << "  muli x9, x6, " << f * wo * k.cp * 2 << "\n  li x10, " << a * wo * k.cp * 2
-        << "\n  add x9, x9, x10\n  add x9, x9, x3\n  li x11, " << a * f * k.cp * 2 << "\n  ub2gm gm[x9], ub[x11], nburst="
-        << k.w << ", len=" << f * cb << ", src_gap=" << (f - 1) * f * cb << "\n";
-  });
-  return GeneratedKernel{s.str(), int(std::min<int64_t>(config.chip.cores, items))};
-}
-
 } // namespace fractal::codegen

@@ -1,0 +1,122 @@
+// NpuKernelBuilder (NpuBuilder.h).
+#include "NpuBuilder.h"
+
+#include "fractal/compiler/Codegen/NpuKernel.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+
+#include <memory>
+
+namespace fractal::codegen {
+namespace {
+
+// One MLIR context per compiling thread for kernel IR (cheap to reuse, costly to create).
+mlir::MLIRContext &kernelContext() {
+  thread_local std::unique_ptr<mlir::MLIRContext> context = [] {
+    auto c = std::make_unique<mlir::MLIRContext>(mlir::MLIRContext::Threading::DISABLED);
+    c->loadDialect<npu::NpuDialect, mlir::arith::ArithDialect, mlir::scf::SCFDialect, mlir::func::FuncDialect>();
+    return c;
+  }();
+  return *context;
+}
+
+} // namespace
+
+NpuKernelBuilder::NpuKernelBuilder(const ChipConfig &config, const std::string &name, const std::string &node)
+    : config_(config), name_(name), node_(node), b_(&kernelContext()),
+      loc_(mlir::NameLoc::get(b_.getStringAttr(node.empty() ? name : node))),
+      module_(mlir::ModuleOp::create(loc_)) {}
+
+void NpuKernelBuilder::begin(const std::vector<std::pair<mlir::Type, int64_t>> &args, int blockDim) {
+  auto gm = npu::SpaceAttr::get(b_.getContext(), npu::Space::gm);
+  std::vector<mlir::Type> types;
+  for (const auto &[element, count] : args) types.push_back(mlir::MemRefType::get({count}, element, nullptr, gm));
+  b_.setInsertionPointToEnd(module_->getBody());
+  func_ = b_.create<mlir::func::FuncOp>(loc_, name_, b_.getFunctionType(types, {}));
+  std::vector<mlir::NamedAttribute> sizes;
+  for (auto [key, kind] : {std::pair{"l1", BufferKind::L1}, {"l0a", BufferKind::L0A}, {"l0b", BufferKind::L0B},
+                           {"l0c", BufferKind::L0C}, {"ub", BufferKind::UB}})
+    sizes.push_back(b_.getNamedAttr(key, b_.getI64IntegerAttr(config_.buffer(kind).sizeBytes)));
+  func_->setAttr("npu.buffer_bytes", b_.getDictionaryAttr(sizes));
+  func_->setAttr("npu.block_dim", b_.getI64IntegerAttr(blockDim));
+  func_->setAttr("npu.node", b_.getStringAttr(node_));
+  blockDimCount_ = blockDim;
+  mlir::Block *entry = func_.addEntryBlock();
+  args_.assign(entry->getArguments().begin(), entry->getArguments().end());
+  b_.setInsertionPointToEnd(entry);
+  blockIdx_ = b_.create<npu::BlockIdxOp>(loc_, b_.getIndexType());
+  blockDim_ = b_.create<npu::BlockDimOp>(loc_, b_.getIndexType());
+}
+
+mlir::Value NpuKernelBuilder::index(int64_t v) { return b_.create<mlir::arith::ConstantIndexOp>(loc_, v); }
+mlir::Value NpuKernelBuilder::mul(mlir::Value a, int64_t v) { return b_.create<mlir::arith::MulIOp>(loc_, a, index(v)); }
+mlir::Value NpuKernelBuilder::add(mlir::Value a, mlir::Value v) { return b_.create<mlir::arith::AddIOp>(loc_, a, v); }
+mlir::Value NpuKernelBuilder::add(mlir::Value a, int64_t v) { return add(a, index(v)); }
+
+mlir::Value NpuKernelBuilder::alloc(npu::Space space, mlir::Type element, int64_t elements) {
+  return b_.create<npu::AllocOp>(
+      loc_, mlir::MemRefType::get({elements}, element, nullptr, npu::SpaceAttr::get(b_.getContext(), space)), nullptr);
+}
+
+mlir::Value NpuKernelBuilder::view(mlir::Value buffer, mlir::Value offset, int64_t elements) {
+  auto type = llvm::cast<mlir::MemRefType>(buffer.getType());
+  return b_.create<npu::ViewOp>(loc_, mlir::MemRefType::get({elements}, type.getElementType(), nullptr, type.getMemorySpace()),
+                                buffer, offset);
+}
+
+void NpuKernelBuilder::dma(mlir::Value from, mlir::Value fromOffset, mlir::Value to, mlir::Value toOffset, int64_t elements) {
+  b_.create<npu::DmaOp>(loc_, from, fromOffset, to, toOffset, elements);
+}
+
+mlir::DictionaryAttr NpuKernelBuilder::paramsAttr(const std::vector<std::pair<std::string, int64_t>> &params) {
+  if (params.empty()) return nullptr;
+  std::vector<mlir::NamedAttribute> attrs;
+  for (const auto &[key, value] : params) attrs.push_back(b_.getNamedAttr(key, b_.getI64IntegerAttr(value)));
+  return b_.getDictionaryAttr(attrs);
+}
+
+Status NpuKernelBuilder::item(mlir::Value index, int set, int64_t items, bool splitLast, const ItemBody &body) {
+  if (!splitLast) return body(index, set, false);
+  mlir::Value isLast = b_.create<mlir::arith::CmpIOp>(loc_, mlir::arith::CmpIPredicate::eq, index, this->index(items - 1));
+  auto branch = b_.create<mlir::scf::IfOp>(loc_, isLast, /*withElseRegion=*/true);
+  mlir::OpBuilder::InsertionGuard guard(b_);
+  b_.setInsertionPoint(branch.thenBlock()->getTerminator());
+  if (Status s = body(index, set, true); !s) return s;
+  b_.setInsertionPoint(branch.elseBlock()->getTerminator());
+  return body(index, set, false);
+}
+
+Status NpuKernelBuilder::itemLoop(int64_t items, bool splitLast, const ItemBody &body) {
+  mlir::Value step = b_.create<mlir::arith::MulIOp>(loc_, blockDim_, index(2));
+  auto loop = b_.create<mlir::scf::ForOp>(loc_, blockIdx_, index(items), step);
+  mlir::OpBuilder::InsertionGuard guard(b_);
+  b_.setInsertionPoint(loop.getBody()->getTerminator());
+  if (Status s = item(loop.getInductionVar(), 0, items, splitLast, body); !s) return s;
+  mlir::Value second = add(loop.getInductionVar(), blockDim_);
+  mlir::Value more = b_.create<mlir::arith::CmpIOp>(loc_, mlir::arith::CmpIPredicate::slt, second, index(items));
+  auto ifMore = b_.create<mlir::scf::IfOp>(loc_, more, /*withElseRegion=*/false);
+  b_.setInsertionPoint(ifMore.thenBlock()->getTerminator());
+  return item(second, 1, items, splitLast, body);
+}
+
+Expected<GeneratedKernel> NpuKernelBuilder::finish(const std::string &header) {
+  b_.create<mlir::func::ReturnOp>(loc_);
+  std::string diagnostics;
+  {
+    mlir::ScopedDiagnosticHandler handler(b_.getContext(), [&](mlir::Diagnostic &d) {
+      diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
+      return mlir::success();
+    });
+    if (mlir::failed(mlir::verify(*module_)))
+      return Error::internal(name_ + ": the kernel's npu IR does not verify: " + diagnostics);
+  }
+  if (Status s = finishNpuKernel(func_); !s) return s.error();
+  Expected<std::string> assembly = emitNpuAssembly(func_, header + " (via the npu dialect)");
+  if (!assembly) return assembly.error();
+  return GeneratedKernel{*assembly, blockDimCount_, printNpuKernel(func_)};
+}
+
+} // namespace fractal::codegen

@@ -1,0 +1,76 @@
+// Building kernels in the npu dialect (private to lib/Codegen): the func with its GM arguments
+// and attributes, buffers, index arithmetic, and the double-buffered work-item loop the vector
+// and data-movement kernels share; then the passes and the emitter (NpuKernel.h).
+#pragma once
+
+#include "fractal/compiler/Codegen/KernelTemplates.h"
+#include "fractal/compiler/Dialect/Npu/NpuDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace fractal::codegen {
+
+class NpuKernelBuilder {
+public:
+  // A kernel named `name` for ONNX node(s) `node`, sized for `config`.
+  NpuKernelBuilder(const ChipConfig &config, const std::string &name, const std::string &node);
+
+  mlir::OpBuilder &builder() { return b_; }
+  mlir::Location loc() const { return loc_; }
+  mlir::Type f16() { return b_.getF16Type(); }
+  mlir::Type f32() { return b_.getF32Type(); }
+
+  // Starts the kernel body: GM arguments (element type, element count) in launch order, and the
+  // block_dim it is launched with.
+  void begin(const std::vector<std::pair<mlir::Type, int64_t>> &args, int blockDim);
+  mlir::Value arg(size_t i) const { return args_[i]; }
+
+  mlir::Value index(int64_t v);
+  mlir::Value mul(mlir::Value a, int64_t b);
+  mlir::Value add(mlir::Value a, mlir::Value b);
+  mlir::Value add(mlir::Value a, int64_t b);
+  // An on-chip buffer of `elements` elements.
+  mlir::Value alloc(npu::Space space, mlir::Type element, int64_t elements);
+  // `elements` elements of `buffer` from element `offset`.
+  mlir::Value view(mlir::Value buffer, mlir::Value offset, int64_t elements);
+  void dma(mlir::Value from, mlir::Value fromOffset, mlir::Value to, mlir::Value toOffset, int64_t elements);
+  // One instruction op (npu.copy, npu.vector, ...) with keyed parameters.
+  template <typename Op>
+  void instruction(const std::string &mnemonic, std::vector<mlir::Value> operands,
+                   const std::vector<std::pair<std::string, int64_t>> &params) {
+    b_.create<Op>(loc_, b_.getStringAttr(mnemonic), operands, paramsAttr(params));
+  }
+
+  // Work items 0..items-1 over the blocks, two per turn: item i on buffer set 0 and item
+  // i + block_dim on set 1, so that sync injection lets one set's DMA overlap the other's work.
+  // `body(item, set, last)` emits one item; with `splitLast` the last item gets its own copy of
+  // the body (last = true), for a short tail.
+  using ItemBody = std::function<Status(mlir::Value item, int set, bool last)>;
+  Status itemLoop(int64_t items, bool splitLast, const ItemBody &body);
+
+  // Verifies the kernel, plans its memory, injects its sync and emits it, `header` first.
+  Expected<GeneratedKernel> finish(const std::string &header);
+
+private:
+  const ChipConfig &config_;
+  std::string name_, node_;
+  mlir::OpBuilder b_;
+  mlir::Location loc_;
+  mlir::OwningOpRef<mlir::ModuleOp> module_;
+  mlir::func::FuncOp func_;
+  std::vector<mlir::Value> args_;
+  mlir::Value blockIdx_, blockDim_;
+  int blockDimCount_ = 1;
+
+  mlir::DictionaryAttr paramsAttr(const std::vector<std::pair<std::string, int64_t>> &params);
+  Status item(mlir::Value index, int set, int64_t items, bool splitLast, const ItemBody &body);
+};
+
+} // namespace fractal::codegen

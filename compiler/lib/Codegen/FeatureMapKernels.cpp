@@ -1,6 +1,8 @@
-// Kernels over NHWC16 feature maps (KernelTemplates.h): channel concatenation and pooling. Both
-// loop over work items at run time (x6 item, x7 block_dim, x14 item count), items split across
-// blocks round-robin; each item ends with `barrier all`, so items never share a buffer in flight.
+// Kernels over NHWC16 feature maps (KernelTemplates.h) still generated directly as assembly:
+// channel concatenation, global average pooling, per-channel ops, nearest resize (pooling and
+// the pixel shuffle go through the npu dialect: NpuFeatureMapKernels.cpp). They loop over work
+// items at run time (x6 item, x7 block_dim, x14 item count), items split across blocks
+// round-robin; each item ends with `barrier all`, so items never share a buffer in flight.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
 #include "EmitUtil.h"
@@ -91,92 +93,6 @@ Expected<GeneratedKernel> generateChannelConcat(const ChipConfig &config, const 
           << ", dst_gap=" << k.outBlocks - p.blocks << "\n";
       }
     }
-  });
-  return GeneratedKernel{s.str(), int(std::min<int64_t>(config.chip.cores, items))};
-}
-
-Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKernel &k) {
-  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
-  const int64_t cb = k.cp / 16;                       // blocks per pixel
-  const int64_t wo8 = roundUp(k.wo, 8);               // whole repeats of 8 pixels
-  const int64_t wp = std::max(k.w + k.pl + k.pr, (wo8 - 1) * k.sw + k.kw); // padded row, with overrun
-  const int64_t rowBytes = wp * k.cp * 2, outBase = k.kh * rowBytes, need = outBase + wo8 * k.cp * 2;
-  if (need > ub)
-    return Error::badInput(k.name + ": UB overflow: a pooling row needs " + std::to_string(need) +
-                           " bytes (window rows " + std::to_string(k.kh) + " x " + std::to_string(wp) +
-                           " pixels x " + std::to_string(k.cp) + " channels), UB has " + std::to_string(ub));
-  // Windows reaching past the map (pads, or ceil_mode's extra outputs) read the fill value.
-  const bool padded = k.pt || k.pl || k.pb || k.pr || (k.ho - 1) * k.sh + k.kh > k.h + k.pt ||
-                      (k.wo - 1) * k.sw + k.kw > k.w + k.pl;
-  const int64_t items = k.n * k.ho;
-  std::ostringstream s;
-  s << "# " << k.name << ": " << (k.max ? "max" : "average") << " pool " << k.kh << "x" << k.kw << " s" << k.sh
-    << "x" << k.sw << " on NHWC16 " << k.n << "x" << k.h << "x" << k.w << "x" << k.cp << " -> " << k.ho << "x"
-    << k.wo << ", one output row per item\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
-  s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
-  const uint16_t padValue = k.max ? isa::floatToHalf(-std::numeric_limits<float>::infinity()) : 0;
-  s << "  li x21, " << padValue << "\n  li x22, " << isa::floatToHalf(1.0f / float(k.kh * k.kw)) << "\n";
-  s << "  li x23, " << k.h << "\n";
-  // Strided operands: 8 output pixels per repeat; if a repeat's stride does not fit 8 bits, one
-  // instruction per 8-pixel group.
-  const bool wide = 8 * k.sw * cb > 255 || 8 * cb > 255;
-  itemLoop(s, items, 1, 1, [&](int64_t) {
-    s << "  li x8, " << k.ho << "\n  div x16, x6, x8\n  rem x15, x6, x8\n"; // image, output row
-    if (padded) {
-      fill(s, 0, outBase, "x21");
-      s << "  set_flag v, mte2, 0\n  wait_flag v, mte2, 0\n";
-    }
-    for (int64_t y = 0; y < k.kh; ++y) {
-      // Input row ih = oh * sh - pt + y, loaded only when inside the map.
-      s << "  muli x9, x15, " << k.sh << "\n  addi x9, x9, " << y - k.pt << "\n";
-      s << "  blt x9, x0, skip" << y << "\n  bge x9, x23, skip" << y << "\n";
-      s << "  muli x10, x16, " << k.h << "\n  add x10, x10, x9\n  muli x10, x10, " << k.w * k.cp * 2
-        << "\n  add x10, x10, x2\n  li x11, " << y * rowBytes + k.pl * k.cp * 2 << "\n";
-      s << "  gm2ub ub[x11], gm[x10], len=" << k.w * cb << "\n";
-      s << "skip" << y << ":\n";
-    }
-    s << "  set_flag mte2, v, 0\n  wait_flag mte2, v, 0\n";
-    for (int64_t c = 0; c < cb; ++c)
-      for (int64_t y = 0; y < k.kh; ++y)
-        for (int64_t x = 0; x < k.kw; ++x) {
-          const bool first = y == 0 && x == 0;
-          const int64_t src = y * rowBytes + (x * cb + c) * 32, dst = outBase + c * 32;
-          auto emit = [&](int64_t srcAddr, int64_t dstAddr, int64_t repeats, bool strided) {
-            s << "  li x8, " << dstAddr << "\n  li x9, " << srcAddr << "\n";
-            const std::string strides = strided ? ", dst_blk=" + std::to_string(cb) + ", dst_rep=" +
-                                                      std::to_string(8 * cb) + ", src_blk=" + std::to_string(k.sw * cb) +
-                                                      ", src_rep=" + std::to_string(8 * k.sw * cb)
-                                                : ", dst_blk=" + std::to_string(cb) + ", src_blk=" +
-                                                      std::to_string(k.sw * cb);
-            if (first)
-              s << "  vadds.f16 ub[x8], ub[x9], x0, repeat=" << repeats << strides << "\n";
-            else {
-              const std::string binStrides = strided
-                  ? ", dst_blk=" + std::to_string(cb) + ", dst_rep=" + std::to_string(8 * cb) + ", src0_blk=" +
-                        std::to_string(cb) + ", src0_rep=" + std::to_string(8 * cb) + ", src1_blk=" +
-                        std::to_string(k.sw * cb) + ", src1_rep=" + std::to_string(8 * k.sw * cb)
-                  : ", dst_blk=" + std::to_string(cb) + ", src0_blk=" + std::to_string(cb) + ", src1_blk=" +
-                        std::to_string(k.sw * cb);
-              s << "  " << (k.max ? "vmax" : "vadd") << ".f16 ub[x8], ub[x8], ub[x9], repeat=" << repeats
-                << binStrides << "\n";
-            }
-          };
-          if (!wide) {
-            for (int64_t g = 0; g < wo8 / 8; g += 255)
-              emit(src + g * 8 * k.sw * cb * 32, dst + g * 8 * cb * 32, std::min<int64_t>(255, wo8 / 8 - g), true);
-          } else {
-            for (int64_t g = 0; g < wo8 / 8; ++g)
-              emit(src + g * 8 * k.sw * cb * 32, dst + g * 8 * cb * 32, 1, false);
-          }
-        }
-    if (!k.max)
-      for (int64_t c = 0; c < cb; ++c)
-        for (int64_t g = 0; g < wo8 / 8; ++g)
-          s << "  li x8, " << outBase + (g * 8 * cb + c) * 32 << "\n  vmuls.f16 ub[x8], ub[x8], x22, dst_blk=" << cb
-            << ", src_blk=" << cb << "\n";
-    s << "  set_flag v, mte3, 0\n  wait_flag v, mte3, 0\n";
-    s << "  muli x10, x6, " << k.wo * k.cp * 2 << "\n  add x10, x10, x3\n  li x11, " << outBase << "\n";
-    s << "  ub2gm gm[x10], ub[x11], len=" << k.wo * cb << "\n";
   });
   return GeneratedKernel{s.str(), int(std::min<int64_t>(config.chip.cores, items))};
 }

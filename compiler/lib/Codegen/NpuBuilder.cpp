@@ -71,6 +71,11 @@ void NpuKernelBuilder::dma(mlir::Value from, mlir::Value fromOffset, mlir::Value
   b_.create<npu::DmaOp>(loc_, from, fromOffset, to, toOffset, elements);
 }
 
+void NpuKernelBuilder::vector(const std::string &mnemonic, std::vector<mlir::Value> operands, int64_t repeat,
+                              const std::vector<std::pair<std::string, int64_t>> &params) {
+  b_.create<npu::VectorOp>(loc_, b_.getStringAttr(mnemonic), operands, b_.getI64IntegerAttr(repeat), paramsAttr(params));
+}
+
 mlir::DictionaryAttr NpuKernelBuilder::paramsAttr(const std::vector<std::pair<std::string, int64_t>> &params) {
   if (params.empty()) return nullptr;
   std::vector<mlir::NamedAttribute> attrs;

@@ -41,7 +41,10 @@ public:
   // `elements` elements of `buffer` from element `offset`.
   mlir::Value view(mlir::Value buffer, mlir::Value offset, int64_t elements);
   void dma(mlir::Value from, mlir::Value fromOffset, mlir::Value to, mlir::Value toOffset, int64_t elements);
-  // One instruction op (npu.copy, npu.vector, ...) with keyed parameters.
+  // One vector instruction with `repeat` repeats and keyed parameters.
+  void vector(const std::string &mnemonic, std::vector<mlir::Value> operands, int64_t repeat,
+              const std::vector<std::pair<std::string, int64_t>> &params);
+  // One instruction op (npu.copy, npu.load, ...) with keyed parameters.
   template <typename Op>
   void instruction(const std::string &mnemonic, std::vector<mlir::Value> operands,
                    const std::vector<std::pair<std::string, int64_t>> &params) {

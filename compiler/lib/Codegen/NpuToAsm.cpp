@@ -187,7 +187,8 @@ private:
     if (auto branch = llvm::dyn_cast<mlir::scf::IfOp>(op)) return emitIf(branch);
     if (auto cmp = llvm::dyn_cast<mlir::arith::CmpIOp>(op)) return emitCmp(cmp);
     if (llvm::isa<mlir::arith::AddIOp, mlir::arith::SubIOp, mlir::arith::MulIOp, mlir::arith::DivSIOp,
-                  mlir::arith::RemSIOp, mlir::arith::MinSIOp, mlir::arith::MaxSIOp>(op))
+                  mlir::arith::RemSIOp, mlir::arith::MinSIOp, mlir::arith::MaxSIOp, mlir::arith::AndIOp,
+                  mlir::arith::OrIOp, mlir::arith::XOrIOp>(op))
       return emitBinary(op);
     return fail(&op, "no instruction for this op");
   }
@@ -202,7 +203,8 @@ private:
   Status emitBinary(mlir::Operation &op) {
     static const std::pair<llvm::StringRef, const char *> kNames[] = {
         {"arith.addi", "add"}, {"arith.subi", "sub"},   {"arith.muli", "mul"}, {"arith.divsi", "div"},
-        {"arith.remsi", "rem"}, {"arith.minsi", "min"}, {"arith.maxsi", "max"}};
+        {"arith.remsi", "rem"}, {"arith.minsi", "min"}, {"arith.maxsi", "max"}, {"arith.andi", "and"},
+        {"arith.ori", "or"},    {"arith.xori", "xor"}};
     const char *name = nullptr;
     for (const auto &[opName, instr] : kNames)
       if (op.getName().getStringRef() == opName) name = instr;

@@ -85,6 +85,42 @@ struct NpuInjectSyncPass : fractal::impl::NpuInjectSyncBase<NpuInjectSyncPass> {
     bool carried;
   };
 
+  // A conditional op that depends on itself across loop turns (its pipe-to pipe reads what its
+  // pipe-from wrote last turn, or overwrites what it read): the wait goes at the start and the set
+  // at the end of each branch that touches those buffers, not around the scf.if. Around it, a
+  // turn that skips the branch would set the flag with nothing ordering that after the wait of
+  // the turn before (a flag set twice); inside, the branch's own flags order its pipe-to access
+  // before its pipe-from access. False (nothing placed) when a branch touches the buffers from
+  // only one of the two pipes, or the op is no scf.if.
+  bool insideBranches(const std::vector<Access> &accesses, mlir::Operation *op, const Pair &p, int64_t event) {
+    auto ifOp = llvm::dyn_cast<mlir::scf::IfOp>(op);
+    if (!ifOp) return false;
+    std::vector<mlir::Value> buffers; // those on which the two pipes conflict
+    for (const Access &a : accesses)
+      for (const Access &c : accesses)
+        if (a.pipe == p.from && c.pipe == p.to && conflicts(a, c)) buffers.push_back(a.buffer);
+    std::vector<mlir::Block *> branches;
+    for (mlir::Region *region : {&ifOp.getThenRegion(), &ifOp.getElseRegion()}) {
+      if (region->empty()) continue;
+      bool from = false, to = false;
+      for (const Access &a : accesses)
+        if (region->isAncestor(a.op->getParentRegion()) && llvm::is_contained(buffers, a.buffer)) {
+          from |= a.pipe == p.from;
+          to |= a.pipe == p.to;
+        }
+      if (from != to) return false;
+      if (from) branches.push_back(&region->front());
+    }
+    mlir::OpBuilder b(op->getContext());
+    for (mlir::Block *branch : branches) {
+      b.setInsertionPointToStart(branch);
+      b.create<npu::WaitFlagOp>(op->getLoc(), p.from, p.to, event);
+      b.setInsertionPoint(branch->getTerminator());
+      b.create<npu::SetFlagOp>(op->getLoc(), p.from, p.to, event);
+    }
+    return true;
+  }
+
   mlir::LogicalResult processBlock(mlir::Block &block, bool loop, Counters &counters) {
     // Dependences inside nested regions first; branches of one scf.if may share event ids.
     for (mlir::Operation &op : block) {
@@ -150,10 +186,12 @@ struct NpuInjectSyncPass : fractal::impl::NpuInjectSyncBase<NpuInjectSyncPass> {
         return consumer->emitOpError("needs more than 8 flags from ")
                << npu::stringifyPipe(p.from) << " to " << npu::stringifyPipe(p.to) << " live at once";
       mlir::OpBuilder b(producer->getContext());
-      b.setInsertionPointAfter(producer);
-      b.create<npu::SetFlagOp>(producer->getLoc(), p.from, p.to, event);
-      b.setInsertionPoint(consumer);
-      b.create<npu::WaitFlagOp>(consumer->getLoc(), p.from, p.to, event);
+      if (!(p.carried && producer == consumer && insideBranches(items[p.consumer].accesses, consumer, p, event))) {
+        b.setInsertionPointAfter(producer);
+        b.create<npu::SetFlagOp>(producer->getLoc(), p.from, p.to, event);
+        b.setInsertionPoint(consumer);
+        b.create<npu::WaitFlagOp>(consumer->getLoc(), p.from, p.to, event);
+      }
       if (p.carried) {
         // The first iteration's wait finds the flag primed; the last iteration's set is drained.
         mlir::Operation *loopOp = block.getParentOp();

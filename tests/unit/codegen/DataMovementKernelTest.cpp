@@ -197,3 +197,60 @@ TEST(PixelShuffleKernel, RowsThroughTwoBuffers) {
           }
   }
 }
+
+// Max and average pooling through the npu dialect (two buffer sets of window rows and output
+// row, rows outside the map skipped and padded): every output against a direct computation on
+// the same fp16 inputs, with the race detector on. Max pooling is exact; the average sums in
+// fp16 in tap order then scales, as the kernel does.
+TEST(PoolKernel, PaddedWindowsOverTwoBufferSets) {
+  struct Case {
+    bool max;
+    int64_t h, w, cp, kh, kw, s, pad;
+  };
+  for (const Case &c : {Case{true, 9, 11, 32, 3, 3, 2, 1}, Case{false, 7, 6, 16, 3, 3, 1, 1},
+                        Case{true, 6, 6, 48, 2, 2, 2, 0}}) {
+    PoolKernel k;
+    k.name = k.node = "pool";
+    k.n = 2;
+    k.h = c.h;
+    k.w = c.w;
+    k.cp = c.cp;
+    k.kh = c.kh;
+    k.kw = c.kw;
+    k.sh = k.sw = c.s;
+    k.pt = k.pl = k.pb = k.pr = c.pad;
+    k.ho = (c.h + 2 * c.pad - c.kh) / c.s + 1;
+    k.wo = (c.w + 2 * c.pad - c.kw) / c.s + 1;
+    k.max = c.max;
+    Expected<GeneratedKernel> gen = generatePool(edge(), k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    const int64_t inCount = k.n * k.h * k.w * k.cp, outCount = k.n * k.ho * k.wo * k.cp;
+    std::vector<uint16_t> in(static_cast<size_t>(inCount));
+    for (size_t i = 0; i < in.size(); ++i) in[i] = isa::floatToHalf(float(int(i * 37 % 101) - 50) * 0.125f);
+    Device dev(edge());
+    uint64_t pi = dev.buffer(in), po = dev.buffer(std::vector<uint16_t>(static_cast<size_t>(outCount) + 64, 0x7e00));
+    ASSERT_TRUE(runGenerated(dev, *gen, "pool", {pi, po}, true));
+    std::vector<uint16_t> out = dev.read<uint16_t>(po, static_cast<size_t>(outCount));
+    const uint16_t scale = isa::floatToHalf(1.0f / float(k.kh * k.kw));
+    for (int64_t n = 0; n < k.n; ++n)
+      for (int64_t y = 0; y < k.ho; ++y)
+        for (int64_t x = 0; x < k.wo; ++x)
+          for (int64_t ch = 0; ch < k.cp; ++ch) {
+            float acc = 0;
+            for (int64_t dy = 0; dy < k.kh; ++dy)
+              for (int64_t dx = 0; dx < k.kw; ++dx) {
+                const int64_t iy = y * k.sh - k.pt + dy, ix = x * k.sw - k.pl + dx;
+                const bool inside = iy >= 0 && iy < k.h && ix >= 0 && ix < k.w;
+                const float v = inside ? isa::halfToFloat(in[size_t(((n * k.h + iy) * k.w + ix) * k.cp + ch)])
+                                       : (k.max ? -INFINITY : 0.0f);
+                acc = dy == 0 && dx == 0 ? v
+                      : k.max            ? std::max(acc, v)
+                                         : isa::halfToFloat(isa::floatToHalf(acc + v));
+              }
+            const uint16_t want = k.max ? isa::floatToHalf(acc)
+                                        : isa::floatToHalf(acc * isa::halfToFloat(scale));
+            ASSERT_EQ(out[size_t(((n * k.ho + y) * k.wo + x) * k.cp + ch)], want)
+                << (k.max ? "max" : "average") << " n " << n << " y " << y << " x " << x << " c " << ch;
+          }
+  }
+}

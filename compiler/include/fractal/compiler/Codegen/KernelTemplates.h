@@ -137,7 +137,8 @@ Expected<GeneratedKernel> generateChannelConcat(const ChipConfig &config, const 
 
 // Max or average pooling over NHWC16 f16, one output row per work item: the window's input rows
 // go to UB (padding filled with -inf or 0), then one vector op per tap and channel block with
-// strided addressing. Arguments: input, output.
+// strided addressing; through the npu dialect, two buffer sets overlap consecutive rows.
+// Arguments: input, output.
 struct PoolKernel {
   std::string name, node;
   int64_t n = 1, h = 0, w = 0, cp = 0;

@@ -119,7 +119,9 @@ def NpuInjectSync : Pass<"fractal-npu-inject-sync", "::mlir::func::FuncOp"> {
     `scf.for` body the analysis wraps around: a dependence on the previous iteration is primed
     with a set before the loop and drained with a wait after it (double buffering falls out of
     this). An `scf.if` or `scf.for` counts as one op with the accesses of everything inside it;
-    dependences inside it are handled in its own blocks. Event ids are allocated per pipe pair,
+    dependences inside it are handled in its own blocks. An `scf.if` that depends on itself across
+    loop turns gets that flag's wait at the start and its set at the end of its branches, so that
+    a turn skipping the branch neither waits nor sets. Event ids are allocated per pipe pair,
     shared only between the two branches of an `scf.if`; more than 8 live at once is an error.
     GM arguments are assumed not to overlap each other.
     `mode=barrier-all` instead puts `npu.barrier all` after every pipe op: slow, but obviously

@@ -1,0 +1,170 @@
+// NHWC16 feature-map kernels lowered through the npu dialect (NpuBuilder.h): each work item's
+// data passes through one of two UB buffer sets, so that sync injection overlaps one item's
+// loads with the previous item's compute and stores.
+#include "NpuBuilder.h"
+
+#include "EmitUtil.h"
+
+#include "fractal/isa/Numerics.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <limits>
+
+namespace fractal::codegen {
+
+using emit::roundUp;
+
+namespace {
+
+// An f16 constant for vector instructions.
+mlir::Value halfConstant(NpuKernelBuilder &kb, float value) {
+  mlir::OpBuilder &b = kb.builder();
+  const llvm::APFloat bits(llvm::APFloat::IEEEhalf(), llvm::APInt(16, isa::floatToHalf(value)));
+  return b.create<mlir::arith::ConstantOp>(kb.loc(), kb.f16(), b.getFloatAttr(kb.f16(), bits));
+}
+
+// The rest of `buffer` from element `offset` on, as an instruction operand.
+mlir::Value from(NpuKernelBuilder &kb, mlir::Value buffer, int64_t offset) {
+  return kb.view(buffer, kb.index(offset), llvm::cast<mlir::MemRefType>(buffer.getType()).getNumElements() - offset);
+}
+
+// Fills `elements` f16 elements of `buffer` from `offset` with `value` (vdup, 255 repeats at most).
+void fill(NpuKernelBuilder &kb, mlir::Value buffer, int64_t offset, int64_t elements, mlir::Value value) {
+  for (int64_t off = 0; off < elements; off += 255 * 128)
+    kb.vector("vdup.f16", {from(kb, buffer, offset + off), value}, std::min<int64_t>(255, emit::ceilDiv(elements - off, 128)), {});
+}
+
+} // namespace
+
+// Max or average pooling, one output row per item: the window's input rows (padding filled with
+// -inf or 0, rows outside the map skipped) into the item's UB rows buffer, one vector op per tap
+// and channel block with strided addressing into its output row buffer, then one store.
+Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKernel &k) {
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
+  const int64_t cb = k.cp / 16;                       // blocks per pixel
+  const int64_t wo8 = roundUp(k.wo, 8);               // whole repeats of 8 pixels
+  const int64_t wp = std::max(k.w + k.pl + k.pr, (wo8 - 1) * k.sw + k.kw); // padded row, with overrun
+  // The window buffer in whole vector repeats, so that the padding fill (vdup) stays inside it.
+  const int64_t rowElements = wp * k.cp, windowElements = roundUp(k.kh * rowElements, 128), outElements = wo8 * k.cp;
+  const int64_t need = (windowElements + outElements) * 2;
+  if (need > ub)
+    return Error::badInput(k.name + ": UB overflow: a pooling row needs " + std::to_string(need) +
+                           " bytes (window rows " + std::to_string(k.kh) + " x " + std::to_string(wp) +
+                           " pixels x " + std::to_string(k.cp) + " channels), UB has " + std::to_string(ub));
+  // Windows reaching past the map (pads, or ceil_mode's extra outputs) read the fill value.
+  const bool padded = k.pt || k.pl || k.pb || k.pr || (k.ho - 1) * k.sh + k.kh > k.h + k.pt ||
+                      (k.wo - 1) * k.sw + k.kw > k.w + k.pl;
+  const int64_t items = k.n * k.ho;
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
+  NpuKernelBuilder kb(config, k.name, k.node);
+  kb.begin({{kb.f16(), k.n * k.h * k.w * k.cp}, {kb.f16(), items * k.wo * k.cp}}, blockDim);
+  // Two buffer sets when they fit, else one shared by both (items then wait for each other).
+  mlir::Value window[2], out[2];
+  window[0] = kb.alloc(npu::Space::ub, kb.f16(), windowElements);
+  out[0] = kb.alloc(npu::Space::ub, kb.f16(), outElements);
+  const bool twoSets = 2 * need <= ub;
+  window[1] = twoSets ? kb.alloc(npu::Space::ub, kb.f16(), windowElements) : window[0];
+  out[1] = twoSets ? kb.alloc(npu::Space::ub, kb.f16(), outElements) : out[0];
+  mlir::Value padValue = halfConstant(kb, k.max ? -std::numeric_limits<float>::infinity() : 0.0f);
+  mlir::Value zero = halfConstant(kb, 0.0f), scale = halfConstant(kb, 1.0f / float(k.kh * k.kw));
+  mlir::OpBuilder &b = kb.builder();
+  // Strided operands: 8 output pixels per repeat; if a repeat's stride does not fit 8 bits, one
+  // instruction per 8-pixel group.
+  const bool wide = 8 * k.sw * cb > 255 || 8 * cb > 255;
+  auto row = [&](mlir::Value item, int set, bool) -> Status {
+    mlir::Value image = b.create<mlir::arith::DivSIOp>(kb.loc(), item, kb.index(k.ho));
+    mlir::Value outRow = b.create<mlir::arith::RemSIOp>(kb.loc(), item, kb.index(k.ho));
+    if (padded) fill(kb, window[set], 0, windowElements, padValue);
+    for (int64_t y = 0; y < k.kh; ++y) {
+      // Input row ih = oh * sh - pt + y, loaded only when inside the map.
+      mlir::Value ih = kb.add(kb.mul(outRow, k.sh), y - k.pt);
+      mlir::Value inside = b.create<mlir::arith::AndIOp>(
+          kb.loc(), b.create<mlir::arith::CmpIOp>(kb.loc(), mlir::arith::CmpIPredicate::sge, ih, kb.index(0)),
+          b.create<mlir::arith::CmpIOp>(kb.loc(), mlir::arith::CmpIPredicate::slt, ih, kb.index(k.h)));
+      auto load = b.create<mlir::scf::IfOp>(kb.loc(), inside, /*withElseRegion=*/false);
+      mlir::OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(load.thenBlock()->getTerminator());
+      kb.dma(kb.arg(0), kb.mul(kb.add(kb.mul(image, k.h), ih), k.w * k.cp), window[set],
+             kb.index(y * rowElements + k.pl * k.cp), k.w * k.cp);
+    }
+    for (int64_t c = 0; c < cb; ++c)
+      for (int64_t y = 0; y < k.kh; ++y)
+        for (int64_t x = 0; x < k.kw; ++x) {
+          const bool first = y == 0 && x == 0;
+          const int64_t src = y * rowElements + (x * cb + c) * 16, dst = c * 16;
+          auto emit = [&](int64_t srcAt, int64_t dstAt, int64_t repeats, bool strided) {
+            std::vector<std::pair<std::string, int64_t>> strides = {{"dst_blk", cb}};
+            if (strided) strides.push_back({"dst_rep", 8 * cb});
+            if (first) {
+              strides.push_back({"src_blk", k.sw * cb});
+              if (strided) strides.push_back({"src_rep", 8 * k.sw * cb});
+              kb.vector("vadds.f16", {from(kb, out[set], dstAt), from(kb, window[set], srcAt), zero}, repeats, strides);
+              return;
+            }
+            strides.push_back({"src0_blk", cb});
+            if (strided) strides.push_back({"src0_rep", 8 * cb});
+            strides.push_back({"src1_blk", k.sw * cb});
+            if (strided) strides.push_back({"src1_rep", 8 * k.sw * cb});
+            mlir::Value acc = from(kb, out[set], dstAt);
+            kb.vector(k.max ? "vmax.f16" : "vadd.f16", {acc, acc, from(kb, window[set], srcAt)}, repeats, strides);
+          };
+          if (!wide) {
+            for (int64_t g = 0; g < wo8 / 8; g += 255)
+              emit(src + g * 8 * k.sw * cb * 16, dst + g * 8 * cb * 16, std::min<int64_t>(255, wo8 / 8 - g), true);
+          } else {
+            for (int64_t g = 0; g < wo8 / 8; ++g) emit(src + g * 8 * k.sw * cb * 16, dst + g * 8 * cb * 16, 1, false);
+          }
+        }
+    if (!k.max)
+      for (int64_t c = 0; c < cb; ++c)
+        for (int64_t g = 0; g < wo8 / 8; ++g) {
+          mlir::Value acc = from(kb, out[set], (g * 8 * cb + c) * 16);
+          kb.vector("vmuls.f16", {acc, acc, scale}, 1, {{"dst_blk", cb}, {"src_blk", cb}});
+        }
+    kb.dma(out[set], kb.index(0), kb.arg(1), kb.mul(item, k.wo * k.cp), k.wo * k.cp);
+    return Status::success();
+  };
+  if (Status s = kb.itemLoop(items, false, row); !s) return s.error();
+  return kb.finish(k.name + ": " + (k.max ? "max" : "average") + " pool " + std::to_string(k.kh) + "x" +
+                   std::to_string(k.kw) + " s" + std::to_string(k.sh) + "x" + std::to_string(k.sw) + " on NHWC16 " +
+                   std::to_string(k.n) + "x" + std::to_string(k.h) + "x" + std::to_string(k.w) + "x" +
+                   std::to_string(k.cp) + " -> " + std::to_string(k.ho) + "x" + std::to_string(k.wo) +
+                   ", one output row per item" + (twoSets ? "" : " (one buffer set)"));
+}
+
+// One input row of the transposed convolution's output (w pixels of f*f*cp channels) is loaded
+// whole, and leaves as f output rows, each a strided DMA of w bursts of f*cp channels.
+Expected<GeneratedKernel> generatePixelShuffle(const ChipConfig &config, const PixelShuffleKernel &k) {
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, cb = k.cp / 16, f = k.f;
+  const int64_t rowElements = k.w * f * f * k.cp, rowBytes = rowElements * 2;
+  if (rowBytes > ub)
+    return Error::badInput(k.name + ": UB overflow: one row of the transposed convolution needs " +
+                           std::to_string(rowBytes) + " bytes, UB has " + std::to_string(ub));
+  const int64_t items = k.n * k.h, wo = k.w * f;
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
+  NpuKernelBuilder kb(config, k.name, k.node);
+  kb.begin({{kb.f16(), items * rowElements}, {kb.f16(), items * f * wo * k.cp}}, blockDim);
+  // Two row buffers when they fit, else one (the loads and stores of consecutive rows then wait
+  // for each other).
+  mlir::Value rows[2];
+  rows[0] = kb.alloc(npu::Space::ub, kb.f16(), rowElements);
+  rows[1] = 2 * rowBytes <= ub ? kb.alloc(npu::Space::ub, kb.f16(), rowElements) : rows[0];
+  const int64_t storeSpan = ((k.w - 1) * f * f * cb + f * cb) * 16; // elements a strided store reads
+  auto row = [&](mlir::Value item, int set, bool) -> Status {
+    kb.dma(kb.arg(0), kb.mul(item, rowElements), rows[set], kb.index(0), rowElements);
+    mlir::Value outRow = kb.mul(item, f * wo * k.cp);
+    for (int64_t a = 0; a < f; ++a)
+      kb.instruction<npu::CopyOp>("ub2gm",
+                                  {kb.view(kb.arg(1), kb.add(outRow, a * wo * k.cp), k.w * f * k.cp),
+                                   kb.view(rows[set], kb.index(a * f * k.cp), storeSpan)},
+                                  {{"nburst", k.w}, {"len", f * cb}, {"src_gap", (f - 1) * f * cb}});
+    return Status::success();
+  };
+  if (Status s = kb.itemLoop(items, false, row); !s) return s.error();
+  return kb.finish(k.name + ": pixel shuffle x" + std::to_string(f) + " into NHWC16 " + std::to_string(k.n) + "x" +
+                   std::to_string(k.h * f) + "x" + std::to_string(wo) + "x" + std::to_string(k.cp));
+}
+
+} // namespace fractal::codegen

@@ -1,5 +1,5 @@
 // Kernels over NHWC16 feature maps (KernelTemplates.h) still generated directly as assembly:
-// channel concatenation, global average pooling, per-channel ops, nearest resize (pooling and
+// channel concatenation and global average pooling (pooling, per-channel ops, nearest resize and
 // the pixel shuffle go through the npu dialect: NpuFeatureMapKernels.cpp). They loop over work
 // items at run time (x6 item, x7 block_dim, x14 item count), items split across blocks
 // round-robin; each item ends with `barrier all`, so items never share a buffer in flight.
@@ -175,93 +175,6 @@ Expected<GeneratedKernel> generateGlobalAvgPool(const ChipConfig &config, const 
       << k.cp / 16 << "\n";
   });
   return GeneratedKernel{s.str(), 1};
-}
-
-Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const ChannelOpKernel &k) {
-  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, cb = k.cp / 16;
-  if (8 * cb > 255)
-    return Error::badInput(k.name + ": " + std::to_string(k.cp) + " channels exceed the vector unit's repeat stride "
-                           "(at most 496 channels for a per-channel operation)");
-  const int64_t vecBytes = roundUp(k.cp * 2, 32) * int64_t(k.steps.size());
-  int64_t p = std::min<int64_t>({k.pixels, (ub - vecBytes) / (2 * k.cp * 2) / 8 * 8, 65535 / cb, 255 * 8 * 255});
-  if (p < 1)
-    return Error::badInput(k.name + ": UB overflow: a per-channel operation on " + std::to_string(k.cp) +
-                           " channels needs " + std::to_string(vecBytes + 32 * k.cp) + " bytes");
-  const int64_t chunks = ceilDiv(k.pixels, p), tail = k.pixels - (chunks - 1) * p;
-  const int64_t xBase = vecBytes, oBase = xBase + roundUp(p * k.cp * 2, 256);
-  const int numArgs = 2 + int(k.steps.size());
-  std::ostringstream s;
-  s << "# " << k.name << ": per-channel ops on " << k.n << " x " << k.pixels << " pixels x " << k.cp
-    << " channels, chunks of " << p << "\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
-  for (int i = 0; i < numArgs; ++i) s << "  ld x" << 20 + i << ", gm[x1], offset=" << 8 * i << "\n";
-  const int64_t items = k.n * chunks;
-  // Items are (image, chunk); the last chunk of every image may be short, so the body takes the
-  // chunk's pixel count from the item at run time by branching to one of two copies.
-  s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n";
-  s << "loop:\n  bge x6, x14, done\n  li x8, " << chunks << "\n  div x16, x6, x8\n  rem x17, x6, x8\n";
-  if (tail != p) s << "  li x8, " << chunks - 1 << "\n  beq x17, x8, short\n";
-  auto body = [&](int64_t pc) {
-    const int64_t p8 = roundUp(pc, 8);
-    for (size_t i = 0; i < k.steps.size(); ++i) {
-      s << "  li x8, 0\n";
-      if (k.steps[i].perImage) s << "  muli x8, x16, " << k.cp * 2 << "\n";
-      s << "  add x8, x8, x" << 21 + i << "\n  li x9, " << roundUp(k.cp * 2, 32) * int64_t(i)
-        << "\n  gm2ub ub[x9], gm[x8], len=" << cb << "\n";
-    }
-    s << "  muli x8, x16, " << k.pixels * k.cp * 2 << "\n  muli x9, x17, " << p * k.cp * 2
-      << "\n  add x8, x8, x9\n  add x10, x8, x" << 21 + k.steps.size() << "\n  add x8, x8, x20\n";
-    s << "  li x9, " << xBase << "\n  gm2ub ub[x9], gm[x8], len=" << pc * cb << "\n";
-    s << "  set_flag mte2, v, 0\n  wait_flag mte2, v, 0\n";
-    for (size_t i = 0; i < k.steps.size(); ++i)
-      for (int64_t c = 0; c < cb; ++c)
-        for (int64_t g = 0; g < p8 / 8; g += 255) {
-          const int64_t src = (i == 0 ? xBase : oBase) + (g * 8 * cb + c) * 32, dst = oBase + (g * 8 * cb + c) * 32;
-          const int64_t vec = roundUp(k.cp * 2, 32) * int64_t(i) + c * 32;
-          const std::string px = ", dst_blk=" + std::to_string(cb) + ", dst_rep=" + std::to_string(8 * cb);
-          s << "  li x8, " << dst << "\n  li x9, " << src << "\n  li x11, " << vec << "\n";
-          const std::string x = ", src" + std::string(k.steps[i].vectorFirst ? "1" : "0") + "_blk=" + std::to_string(cb) +
-                                ", src" + (k.steps[i].vectorFirst ? "1" : "0") + "_rep=" + std::to_string(8 * cb);
-          const std::string v = ", src" + std::string(k.steps[i].vectorFirst ? "0" : "1") + "_blk=0, src" +
-                                (k.steps[i].vectorFirst ? "0" : "1") + "_rep=0";
-          s << "  " << k.steps[i].instr << " ub[x8], " << (k.steps[i].vectorFirst ? "ub[x11], ub[x9]" : "ub[x9], ub[x11]")
-            << ", repeat=" << std::min<int64_t>(255, p8 / 8 - g) << px << x << v << "\n";
-        }
-    s << "  set_flag v, mte3, 0\n  wait_flag v, mte3, 0\n";
-    s << "  li x9, " << oBase << "\n  ub2gm gm[x10], ub[x9], len=" << pc * cb << "\n";
-    s << "  barrier all\n  add x6, x6, x7\n  jmp loop\n";
-  };
-  body(p);
-  if (tail != p) {
-    s << "short:\n";
-    body(tail);
-  }
-  s << "done:\n  end\n";
-  return GeneratedKernel{s.str(), int(std::min<int64_t>(config.chip.cores, items))};
-}
-
-Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const ResizeNearestKernel &k) {
-  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, cb = k.cp / 16;
-  const int64_t rowBytes = k.w * k.cp * 2;
-  if (rowBytes > ub)
-    return Error::badInput(k.name + ": UB overflow: one input row needs " + std::to_string(rowBytes) + " bytes");
-  const int64_t items = k.n * k.h, wo = k.w * k.fx;
-  std::ostringstream s;
-  s << "# " << k.name << ": nearest upsampling x" << k.fy << " x" << k.fx << " of NHWC16 " << k.n << "x" << k.h << "x"
-    << k.w << "x" << k.cp << "\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
-  s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
-  itemLoop(s, items, 1, 1, [&](int64_t) {
-    // Item = (image, input row) = input row index over all images.
-    s << "  muli x8, x6, " << rowBytes << "\n  add x8, x8, x2\n  gm2ub ub[x0], gm[x8], len=" << k.w * cb << "\n";
-    s << "  set_flag mte2, mte3, 0\n  wait_flag mte2, mte3, 0\n";
-    for (int64_t dy = 0; dy < k.fy; ++dy)
-      for (int64_t dx = 0; dx < k.fx; ++dx) {
-        // Output row oh = ih * fy + dy of the same image: (item * fy + dy) rows in.
-        s << "  muli x9, x6, " << k.fy * wo * k.cp * 2 << "\n  li x10, " << (dy * wo + dx) * k.cp * 2
-          << "\n  add x9, x9, x10\n  add x9, x9, x3\n";
-        s << "  ub2gm gm[x9], ub[x0], nburst=" << k.w << ", len=" << cb << ", dst_gap=" << (k.fx - 1) * cb << "\n";
-      }
-  });
-  return GeneratedKernel{s.str(), int(std::min<int64_t>(config.chip.cores, items))};
 }
 
 } // namespace fractal::codegen

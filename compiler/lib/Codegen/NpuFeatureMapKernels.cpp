@@ -134,6 +134,127 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
                    ", one output row per item" + (twoSets ? "" : " (one buffer set)"));
 }
 
+// Per-channel operations, items = (image, chunk of pixels): the chunk into UB, each step one
+// strided vector op per channel block with the step's vector read at stride 0, the result out.
+// Vectors shared by all images are loaded once; per-image ones with each item.
+Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const ChannelOpKernel &k) {
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, cb = k.cp / 16;
+  if (8 * cb > 255)
+    return Error::badInput(k.name + ": " + std::to_string(k.cp) + " channels exceed the vector unit's repeat stride "
+                           "(at most 496 channels for a per-channel operation)");
+  const int64_t vecElements = roundUp(k.cp, 16);
+  int64_t shared = 0, perImage = 0;
+  for (const ChannelOpKernel::Step &step : k.steps) (step.perImage ? perImage : shared) += 1;
+  // Two sets of (per-image vectors, chunk in, chunk out); chunks of whole 8-pixel repeats.
+  const int64_t free = ub - (shared + 2 * perImage) * vecElements * 2;
+  const int64_t p = std::min<int64_t>({k.pixels, free / (2 * 2 * k.cp * 2) / 8 * 8, 65535 / cb, 255 * 8 * 255});
+  if (p < 1)
+    return Error::badInput(k.name + ": UB overflow: a per-channel operation on " + std::to_string(k.cp) +
+                           " channels needs " + std::to_string((shared + 2 * perImage) * vecElements * 2 + 64 * k.cp) +
+                           " bytes, UB has " + std::to_string(ub));
+  const int64_t chunks = emit::ceilDiv(k.pixels, p), tail = k.pixels - (chunks - 1) * p;
+  const int64_t items = k.n * chunks, chunkElements = roundUp(p, 8) * k.cp;
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
+  NpuKernelBuilder kb(config, k.name, k.node);
+  std::vector<std::pair<mlir::Type, int64_t>> args = {{kb.f16(), k.n * k.pixels * k.cp}};
+  for (const ChannelOpKernel::Step &step : k.steps) args.push_back({kb.f16(), (step.perImage ? k.n : 1) * k.cp});
+  args.push_back({kb.f16(), k.n * k.pixels * k.cp});
+  kb.begin(args, blockDim);
+  mlir::OpBuilder &b = kb.builder();
+  // The vectors: shared ones now, per-image ones in each set's buffer.
+  std::vector<mlir::Value> vectors[2];
+  for (size_t i = 0; i < k.steps.size(); ++i) {
+    if (k.steps[i].perImage) {
+      for (int set = 0; set < 2; ++set) vectors[set].push_back(kb.alloc(npu::Space::ub, kb.f16(), vecElements));
+      continue;
+    }
+    mlir::Value v = kb.alloc(npu::Space::ub, kb.f16(), vecElements);
+    kb.dma(kb.arg(1 + i), kb.index(0), v, kb.index(0), k.cp);
+    vectors[0].push_back(v);
+    vectors[1].push_back(v);
+  }
+  mlir::Value x[2], out[2];
+  for (int set = 0; set < 2; ++set) {
+    x[set] = kb.alloc(npu::Space::ub, kb.f16(), chunkElements);
+    out[set] = kb.alloc(npu::Space::ub, kb.f16(), chunkElements);
+  }
+  mlir::Value output = kb.arg(1 + k.steps.size());
+  auto chunk = [&](mlir::Value item, int set, bool) -> Status {
+    // The last chunk of every image may be short: the body has a copy for it.
+    mlir::Value image = b.create<mlir::arith::DivSIOp>(kb.loc(), item, kb.index(chunks));
+    mlir::Value c = b.create<mlir::arith::RemSIOp>(kb.loc(), item, kb.index(chunks));
+    auto body = [&](int64_t pc) {
+      const int64_t p8 = roundUp(pc, 8);
+      for (size_t i = 0; i < k.steps.size(); ++i)
+        if (k.steps[i].perImage) kb.dma(kb.arg(1 + i), kb.mul(image, k.cp), vectors[set][i], kb.index(0), k.cp);
+      mlir::Value at = kb.add(kb.mul(image, k.pixels * k.cp), kb.mul(c, p * k.cp));
+      kb.dma(kb.arg(0), at, x[set], kb.index(0), pc * k.cp);
+      for (size_t i = 0; i < k.steps.size(); ++i)
+        for (int64_t blk = 0; blk < cb; ++blk)
+          for (int64_t g = 0; g < p8 / 8; g += 255) {
+            const int64_t offset = (g * 8 * cb + blk) * 16;
+            mlir::Value dst = from(kb, out[set], offset), src = from(kb, i == 0 ? x[set] : out[set], offset);
+            mlir::Value vec = from(kb, vectors[set][i], blk * 16);
+            const std::string xs = k.steps[i].vectorFirst ? "src1" : "src0", vs = k.steps[i].vectorFirst ? "src0" : "src1";
+            kb.vector(k.steps[i].instr, k.steps[i].vectorFirst ? std::vector<mlir::Value>{dst, vec, src}
+                                                               : std::vector<mlir::Value>{dst, src, vec},
+                      std::min<int64_t>(255, p8 / 8 - g),
+                      {{"dst_blk", cb}, {"dst_rep", 8 * cb}, {xs + "_blk", cb}, {xs + "_rep", 8 * cb}, {vs + "_blk", 0},
+                       {vs + "_rep", 0}});
+          }
+      kb.dma(out[set], kb.index(0), output, at, pc * k.cp);
+    };
+    if (tail == p) {
+      body(p);
+      return Status::success();
+    }
+    mlir::Value isShort = b.create<mlir::arith::CmpIOp>(kb.loc(), mlir::arith::CmpIPredicate::eq, c, kb.index(chunks - 1));
+    auto branch = b.create<mlir::scf::IfOp>(kb.loc(), isShort, /*withElseRegion=*/true);
+    mlir::OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(branch.thenBlock()->getTerminator());
+    body(tail);
+    b.setInsertionPoint(branch.elseBlock()->getTerminator());
+    body(p);
+    return Status::success();
+  };
+  if (Status s = kb.itemLoop(items, false, chunk); !s) return s.error();
+  return kb.finish(k.name + ": per-channel ops on " + std::to_string(k.n) + " x " + std::to_string(k.pixels) +
+                   " pixels x " + std::to_string(k.cp) + " channels, chunks of " + std::to_string(p));
+}
+
+// Nearest upsampling by integer factors: an input row is loaded whole and leaves fy * fx times,
+// each a strided DMA writing every fx-th pixel of one output row.
+Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const ResizeNearestKernel &k) {
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, cb = k.cp / 16;
+  const int64_t rowElements = k.w * k.cp, rowBytes = rowElements * 2;
+  if (rowBytes > ub)
+    return Error::badInput(k.name + ": UB overflow: one input row needs " + std::to_string(rowBytes) + " bytes, UB has " +
+                           std::to_string(ub));
+  const int64_t items = k.n * k.h, wo = k.w * k.fx;
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
+  NpuKernelBuilder kb(config, k.name, k.node);
+  kb.begin({{kb.f16(), items * rowElements}, {kb.f16(), items * k.fy * wo * k.cp}}, blockDim);
+  mlir::Value rows[2];
+  rows[0] = kb.alloc(npu::Space::ub, kb.f16(), rowElements);
+  rows[1] = 2 * rowBytes <= ub ? kb.alloc(npu::Space::ub, kb.f16(), rowElements) : rows[0];
+  const int64_t storeSpan = ((k.w - 1) * k.fx * cb + cb) * 16; // elements a strided store writes
+  // Item = (image, input row) = input row index over all images; output row ih * fy + dy.
+  auto row = [&](mlir::Value item, int set, bool) -> Status {
+    kb.dma(kb.arg(0), kb.mul(item, rowElements), rows[set], kb.index(0), rowElements);
+    mlir::Value outRows = kb.mul(item, k.fy * wo * k.cp);
+    for (int64_t dy = 0; dy < k.fy; ++dy)
+      for (int64_t dx = 0; dx < k.fx; ++dx)
+        kb.instruction<npu::CopyOp>("ub2gm",
+                                    {kb.view(kb.arg(1), kb.add(outRows, (dy * wo + dx) * k.cp), storeSpan), rows[set]},
+                                    {{"nburst", k.w}, {"len", cb}, {"dst_gap", (k.fx - 1) * cb}});
+    return Status::success();
+  };
+  if (Status s = kb.itemLoop(items, false, row); !s) return s.error();
+  return kb.finish(k.name + ": nearest upsampling x" + std::to_string(k.fy) + " x" + std::to_string(k.fx) +
+                   " of NHWC16 " + std::to_string(k.n) + "x" + std::to_string(k.h) + "x" + std::to_string(k.w) + "x" +
+                   std::to_string(k.cp));
+}
+
 // One input row of the transposed convolution's output (w pixels of f*f*cp channels) is loaded
 // whole, and leaves as f output rows, each a strided DMA of w bursts of f*cp channels.
 Expected<GeneratedKernel> generatePixelShuffle(const ChipConfig &config, const PixelShuffleKernel &k) {

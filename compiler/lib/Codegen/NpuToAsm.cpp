@@ -1,5 +1,6 @@
 // npu dialect -> Fractal assembly (NpuKernel.h). Register conventions of the emitted code:
-//   x1 the argument block; x8, x9 DMA addresses; x15..x17 constants materialised at their use;
+//   x1 the argument block; x8, x9 DMA addresses; x15..x19 constants materialised at their use
+//   (numbers, and the addresses of planned buffers and of their views at constant offsets);
 //   every other register holds one SSA value (a GM base, a buffer address, an index) from its
 //   definition to its last use, a use inside a loop keeping it for the whole loop.
 #include "fractal/compiler/Codegen/NpuKernel.h"
@@ -31,6 +32,8 @@ std::string locationText(mlir::Location loc) {
 }
 
 class Emitter {
+  static constexpr int kScratch = 15, kScratchCount = 5;
+
 public:
   explicit Emitter(mlir::func::FuncOp func) : func_(func), order_(func) {}
 
@@ -41,7 +44,7 @@ public:
     s_ << ".text\n";
     number();
     for (int r = 2; r < 32; ++r)
-      if (r != 8 && r != 9 && (r < 15 || r > 17)) free_.push_back(r);
+      if (r != 8 && r != 9 && (r < kScratch || r >= kScratch + kScratchCount)) free_.push_back(r);
     s_ << "  mfsr x1, args\n";
     for (mlir::BlockArgument arg : func_.getArguments()) {
       if (npu::spaceOf(arg.getType()) != npu::Space::gm) return fail(func_, "kernel arguments must be GM memrefs");
@@ -106,20 +109,35 @@ private:
     return std::nullopt;
   }
 
-  // The register holding v; constants are loaded into a scratch register here.
+  // The byte address of a planned buffer, or of a view of one at a constant offset.
+  static std::optional<int64_t> staticAddress(mlir::Value v) {
+    if (auto alloc = v.getDefiningOp<npu::AllocOp>()) return alloc.getOffset();
+    if (auto view = v.getDefiningOp<npu::ViewOp>()) {
+      std::optional<int64_t> base = staticAddress(view.getSource()), offset = constantInt(view.getOffset());
+      if (base && offset)
+        return *base + *offset * llvm::cast<mlir::MemRefType>(view.getSource().getType()).getElementTypeBitWidth() / 8;
+    }
+    return std::nullopt;
+  }
+
+  // A scratch register loaded with `bits` here (instructions have at most five operands).
+  int scratch(int64_t bits) {
+    const int r = kScratch + scratch_;
+    scratch_ = (scratch_ + 1) % kScratchCount;
+    s_ << "  li x" << r << ", " << bits << "\n";
+    return r;
+  }
+
+  // The register holding v; constants and static buffer addresses are loaded into a scratch
+  // register here.
   Expected<int> use(mlir::Value v) {
     if (auto c = v.getDefiningOp<mlir::arith::ConstantOp>()) {
-      int64_t bits;
-      if (auto i = llvm::dyn_cast<mlir::IntegerAttr>(c.getValue())) bits = i.getValue().getSExtValue();
-      else if (auto f = llvm::dyn_cast<mlir::FloatAttr>(c.getValue()))
-        bits = int64_t(f.getValue().bitcastToAPInt().getZExtValue());
-      else
-        return fail(c, "constant of an unsupported type");
-      const int r = 15 + scratch_;
-      scratch_ = (scratch_ + 1) % 3;
-      s_ << "  li x" << r << ", " << bits << "\n";
-      return r;
+      if (auto i = llvm::dyn_cast<mlir::IntegerAttr>(c.getValue())) return scratch(i.getValue().getSExtValue());
+      if (auto f = llvm::dyn_cast<mlir::FloatAttr>(c.getValue()))
+        return scratch(int64_t(f.getValue().bitcastToAPInt().getZExtValue()));
+      return fail(c, "constant of an unsupported type");
     }
+    if (std::optional<int64_t> address = staticAddress(v)) return scratch(*address);
     auto it = reg_.find(v);
     if (it == reg_.end()) {
       std::string text;
@@ -144,14 +162,12 @@ private:
     if (op.getNumResults() == 1 && op.getResult(0).use_empty() && mlir::isPure(&op)) return Status::success();
     if (auto x = llvm::dyn_cast<npu::BlockIdxOp>(op)) return special(x.getResult(), "block_idx");
     if (auto x = llvm::dyn_cast<npu::BlockDimOp>(op)) return special(x.getResult(), "block_dim");
-    if (auto alloc = llvm::dyn_cast<npu::AllocOp>(op)) {
+    if (auto alloc = llvm::dyn_cast<npu::AllocOp>(op)) { // its address is loaded where it is used
       if (!alloc.getOffset()) return fail(&op, "buffer without an offset (run fractal-npu-plan-memory)");
-      Expected<int> r = define(alloc.getBuffer());
-      if (!r) return r.error();
-      s_ << "  li x" << *r << ", " << *alloc.getOffset() << "\n";
       return Status::success();
     }
     if (auto view = llvm::dyn_cast<npu::ViewOp>(op)) {
+      if (staticAddress(view.getResult())) return Status::success(); // loaded where it is used
       const int64_t elementBytes = llvm::cast<mlir::MemRefType>(view.getSource().getType()).getElementTypeBitWidth() / 8;
       Expected<int> r = define(view.getResult());
       if (!r) return r.error();

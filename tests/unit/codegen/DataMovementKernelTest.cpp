@@ -254,3 +254,72 @@ TEST(PoolKernel, PaddedWindowsOverTwoBufferSets) {
           }
   }
 }
+
+// Nearest upsampling through the npu dialect (rows through two UB buffers): every output pixel
+// against its source pixel, with the race detector on.
+TEST(ResizeNearestKernel, RowsThroughTwoBuffers) {
+  for (auto [fy, fx] : {std::pair<int64_t, int64_t>{2, 2}, {3, 1}, {1, 2}}) {
+    ResizeNearestKernel k;
+    k.name = k.node = "resize";
+    k.n = 2;
+    k.h = 3;
+    k.w = 5;
+    k.cp = 32;
+    k.fy = fy;
+    k.fx = fx;
+    Expected<GeneratedKernel> gen = generateResizeNearest(edge(), k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    const int64_t inCount = k.n * k.h * k.w * k.cp, ho = k.h * fy, wo = k.w * fx, outCount = k.n * ho * wo * k.cp;
+    std::vector<uint16_t> in(static_cast<size_t>(inCount));
+    for (size_t i = 0; i < in.size(); ++i) in[i] = uint16_t(i * 5 + 1);
+    Device dev(edge());
+    uint64_t pi = dev.buffer(in), po = dev.buffer(std::vector<uint16_t>(static_cast<size_t>(outCount), 0xffff));
+    ASSERT_TRUE(runGenerated(dev, *gen, "resize", {pi, po}, true));
+    std::vector<uint16_t> out = dev.read<uint16_t>(po, static_cast<size_t>(outCount));
+    for (int64_t n = 0; n < k.n; ++n)
+      for (int64_t y = 0; y < ho; ++y)
+        for (int64_t x = 0; x < wo; ++x)
+          for (int64_t c = 0; c < k.cp; ++c)
+            ASSERT_EQ(out[size_t(((n * ho + y) * wo + x) * k.cp + c)], in[size_t(((n * k.h + y / fy) * k.w + x / fx) * k.cp + c)])
+                << "fy " << fy << " fx " << fx << " y " << y << " x " << x << " c " << c;
+  }
+}
+
+// Per-channel operations through the npu dialect: a per-image scale, a shared shift and a
+// vector-first subtraction over chunks of pixels (the last chunk of each image short), every
+// output against the same fp16 steps computed here, with the race detector on.
+TEST(ChannelOpKernel, PerImageAndSharedVectors) {
+  ChannelOpKernel k;
+  k.name = k.node = "channel_op";
+  k.n = 2;
+  k.cp = 48;
+  k.steps = {{"vmul.f16", true, false}, {"vadd.f16", false, false}, {"vsub.f16", false, true}};
+  k.pixels = 1 << 20; // learn the chunk size, then use 2.5 chunks per image
+  Expected<GeneratedKernel> gen = generateChannelOp(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  const int64_t chunk = std::stoll(gen->assembly.substr(gen->assembly.find("chunks of ") + 10));
+  k.pixels = chunk * 5 / 2;
+  gen = generateChannelOp(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  auto half = [](float v) { return isa::floatToHalf(v); };
+  std::vector<uint16_t> x(static_cast<size_t>(k.n * k.pixels * k.cp)), scale(size_t(k.n * k.cp)), shift(size_t(k.cp)),
+      minuend(size_t(k.cp));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = half(float(int(i % 23) - 11) * 0.5f);
+  for (size_t i = 0; i < scale.size(); ++i) scale[i] = half(0.25f * float(int(i % 7) + 1));
+  for (size_t i = 0; i < shift.size(); ++i) shift[i] = half(float(int(i % 5)) - 2.0f);
+  for (size_t i = 0; i < minuend.size(); ++i) minuend[i] = half(float(i % 3));
+  Device dev(edge());
+  uint64_t px = dev.buffer(x), ps = dev.buffer(scale), pt = dev.buffer(shift), pm = dev.buffer(minuend);
+  uint64_t po = dev.buffer(std::vector<uint16_t>(x.size() + 16 * size_t(k.cp), 0x7e00));
+  ASSERT_TRUE(runGenerated(dev, *gen, "channel_op", {px, ps, pt, pm, po}, true));
+  std::vector<uint16_t> out = dev.read<uint16_t>(po, x.size());
+  auto f = [](uint16_t h) { return isa::halfToFloat(h); };
+  for (int64_t n = 0; n < k.n; ++n)
+    for (int64_t p = 0; p < k.pixels; ++p)
+      for (int64_t c = 0; c < k.cp; ++c) {
+        const size_t i = size_t((n * k.pixels + p) * k.cp + c);
+        const uint16_t scaled = half(f(x[i]) * f(scale[size_t(n * k.cp + c)]));
+        const uint16_t shifted = half(f(scaled) + f(shift[size_t(c)]));
+        ASSERT_EQ(out[i], half(f(minuend[size_t(c)]) - f(shifted))) << "n " << n << " pixel " << p << " c " << c;
+      }
+}

@@ -95,16 +95,28 @@ Status NpuKernelBuilder::item(mlir::Value index, int set, int64_t items, bool sp
 }
 
 Status NpuKernelBuilder::itemLoop(int64_t items, bool splitLast, const ItemBody &body) {
-  mlir::Value step = b_.create<mlir::arith::MulIOp>(loc_, blockDim_, index(2));
-  auto loop = b_.create<mlir::scf::ForOp>(loc_, blockIdx_, index(items), step);
+  return pairLoop(blockIdx_, items, blockDim_, splitLast, body);
+}
+
+Status NpuKernelBuilder::pairLoop(mlir::Value first, int64_t end, mlir::Value step, bool splitLast,
+                                  const ItemBody &body) {
+  mlir::Value twice = b_.create<mlir::arith::MulIOp>(loc_, step, index(2));
+  auto loop = b_.create<mlir::scf::ForOp>(loc_, first, index(end), twice);
   mlir::OpBuilder::InsertionGuard guard(b_);
   b_.setInsertionPoint(loop.getBody()->getTerminator());
-  if (Status s = item(loop.getInductionVar(), 0, items, splitLast, body); !s) return s;
-  mlir::Value second = add(loop.getInductionVar(), blockDim_);
-  mlir::Value more = b_.create<mlir::arith::CmpIOp>(loc_, mlir::arith::CmpIPredicate::slt, second, index(items));
+  if (Status s = item(loop.getInductionVar(), 0, end, splitLast, body); !s) return s;
+  mlir::Value second = add(loop.getInductionVar(), step);
+  mlir::Value more = b_.create<mlir::arith::CmpIOp>(loc_, mlir::arith::CmpIPredicate::slt, second, index(end));
   auto ifMore = b_.create<mlir::scf::IfOp>(loc_, more, /*withElseRegion=*/false);
   b_.setInsertionPoint(ifMore.thenBlock()->getTerminator());
-  return item(second, 1, items, splitLast, body);
+  return item(second, 1, end, splitLast, body);
+}
+
+Status NpuKernelBuilder::forEachItem(int64_t items, const std::function<Status(mlir::Value item)> &body) {
+  auto loop = b_.create<mlir::scf::ForOp>(loc_, blockIdx_, index(items), blockDim_);
+  mlir::OpBuilder::InsertionGuard guard(b_);
+  b_.setInsertionPoint(loop.getBody()->getTerminator());
+  return body(loop.getInductionVar());
 }
 
 Expected<GeneratedKernel> NpuKernelBuilder::finish(const std::string &header) {

@@ -57,6 +57,11 @@ public:
   // the body (last = true), for a short tail.
   using ItemBody = std::function<Status(mlir::Value item, int set, bool last)>;
   Status itemLoop(int64_t items, bool splitLast, const ItemBody &body);
+  // The same two-per-turn loop over first, first + step, ... below end (an inner loop of a work
+  // item: its chunks, with first = 0 and step = 1).
+  Status pairLoop(mlir::Value first, int64_t end, mlir::Value step, bool splitLast, const ItemBody &body);
+  // This block's work items one at a time: `body(item)`.
+  Status forEachItem(int64_t items, const std::function<Status(mlir::Value item)> &body);
 
   // Verifies the kernel, plans its memory, injects its sync and emits it, `header` first.
   Expected<GeneratedKernel> finish(const std::string &header);

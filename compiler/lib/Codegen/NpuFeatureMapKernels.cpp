@@ -134,6 +134,154 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
                    ", one output row per item" + (twoSets ? "" : " (one buffer set)"));
 }
 
+// Channel concatenation by DMA, items = chunks of pixels: each source piece's chunk into its own
+// UB buffer, out with a strided DMA into its blocks of every output pixel; zero pieces from a
+// UB buffer of zeros filled once.
+Expected<GeneratedKernel> generateChannelConcat(const ChipConfig &config, const ChannelConcatKernel &k) {
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
+  int64_t srcBlocks = 0, maxSrc = 1, maxZero = 0;
+  std::vector<int64_t> argBlocks(size_t(k.numInputs), 1);
+  for (const auto &p : k.pieces) {
+    if (p.arg >= 0) {
+      srcBlocks += p.srcBlocks;
+      maxSrc = std::max(maxSrc, p.srcBlocks);
+      argBlocks[size_t(p.arg)] = std::max(argBlocks[size_t(p.arg)], p.srcBlocks);
+    } else {
+      maxZero = std::max(maxZero, p.blocks);
+    }
+  }
+  // Two sets of one chunk per source piece, and the zeros; a DMA moves at most 65535 blocks.
+  const int64_t perPixel = (2 * srcBlocks + maxZero) * 32;
+  const int64_t chunk = std::min<int64_t>({k.pixels, (ub - 256) / perPixel, 65535 / maxSrc, 65535});
+  if (chunk < 1)
+    return Error::badInput(k.name + ": UB overflow: one pixel of the concatenation needs " + std::to_string(perPixel) +
+                           " bytes, UB has " + std::to_string(ub));
+  const int64_t items = emit::ceilDiv(k.pixels, chunk), tail = k.pixels - (items - 1) * chunk;
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
+  NpuKernelBuilder kb(config, k.name, k.node);
+  std::vector<std::pair<mlir::Type, int64_t>> args;
+  for (int64_t blocks : argBlocks) args.push_back({kb.f16(), k.pixels * blocks * 16});
+  args.push_back({kb.f16(), k.pixels * k.outBlocks * 16});
+  kb.begin(args, blockDim);
+  std::vector<mlir::Value> buffers[2];
+  for (int set = 0; set < 2; ++set)
+    for (const auto &p : k.pieces)
+      buffers[set].push_back(p.arg >= 0 ? kb.alloc(npu::Space::ub, kb.f16(), chunk * p.srcBlocks * 16) : mlir::Value());
+  mlir::Value zeros;
+  if (maxZero) {
+    zeros = kb.alloc(npu::Space::ub, kb.f16(), roundUp(chunk * maxZero * 16, 128));
+    fill(kb, zeros, 0, roundUp(chunk * maxZero * 16, 128), halfConstant(kb, 0.0f));
+  }
+  mlir::Value output = kb.arg(size_t(k.numInputs));
+  auto pixels = [&](mlir::Value item, int set, bool last) -> Status {
+    const int64_t pc = last ? tail : chunk;
+    mlir::Value first = kb.mul(item, chunk); // first pixel
+    for (size_t i = 0; i < k.pieces.size(); ++i) {
+      const auto &p = k.pieces[i];
+      mlir::Value dst = kb.view(output, kb.add(kb.mul(first, k.outBlocks * 16), p.dstBlock * 16),
+                                ((pc - 1) * k.outBlocks + p.blocks) * 16);
+      if (p.arg < 0) {
+        kb.instruction<npu::CopyOp>("ub2gm", {dst, zeros},
+                                    {{"nburst", pc}, {"len", p.blocks}, {"dst_gap", k.outBlocks - p.blocks}});
+        continue;
+      }
+      kb.dma(kb.arg(size_t(p.arg)), kb.mul(first, p.srcBlocks * 16), buffers[set][i], kb.index(0), pc * p.srcBlocks * 16);
+      kb.instruction<npu::CopyOp>("ub2gm", {dst, buffers[set][i]},
+                                  {{"nburst", pc}, {"len", p.blocks}, {"src_gap", p.srcBlocks - p.blocks},
+                                   {"dst_gap", k.outBlocks - p.blocks}});
+    }
+    return Status::success();
+  };
+  if (Status s = kb.itemLoop(items, tail != chunk, pixels); !s) return s.error();
+  return kb.finish(k.name + ": channel concat of " + std::to_string(k.pieces.size()) + " piece(s) over " +
+                   std::to_string(k.pixels) + " pixels, " + std::to_string(items) + " chunk(s)");
+}
+
+// Global average pooling, items = (image, group of channel blocks) so that every core has
+// channels to sum: chunks of the group's pixels (a strided DMA skips the other groups' channels),
+// alternating between two buffer sets, are widened to f32 and halved pairwise (a tree) into
+// the item's accumulator, which is scaled, narrowed and stored.
+Expected<GeneratedKernel> generateGlobalAvgPool(const ChipConfig &config, const GlobalAvgPoolKernel &k) {
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, cb = k.cp / 16;
+  // Channel groups: the largest divisor of the blocks that does not exceed the cores per image.
+  int64_t groups = 1;
+  for (int64_t g = std::max<int64_t>(1, config.chip.cores / std::max<int64_t>(k.n, 1)); g >= 1; --g)
+    if (cb % g == 0) {
+      groups = g;
+      break;
+    }
+  const int64_t gb = cb / groups, gcp = gb * 16;
+  const int64_t accElements = roundUp(gcp, 64), outElements = roundUp(gcp, 128);
+  const int64_t fixed = accElements * 4 + outElements * 2;
+  // Pixels per chunk: a power of two (the tree halves it), two sets of f16 + f32 chunks.
+  int64_t p = 1;
+  while (2 * (2 * p) * gcp * 6 + fixed <= ub && 2 * p <= std::max<int64_t>(k.pixels, 1) * 2 && 2 * p <= 4096) p *= 2;
+  if (2 * p * gcp * 6 + fixed > ub)
+    return Error::badInput(k.name + ": UB overflow: global pooling of " + std::to_string(gcp) + " channels needs " +
+                           std::to_string(2 * gcp * 6 + fixed) + " bytes, UB has " + std::to_string(ub));
+  const int64_t chunks = emit::ceilDiv(k.pixels, p), tail = k.pixels - (chunks - 1) * p;
+  const int64_t items = k.n * groups;
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
+  NpuKernelBuilder kb(config, k.name, k.node);
+  kb.begin({{kb.f16(), k.n * k.pixels * k.cp}, {kb.f16(), k.n * k.cp}}, blockDim);
+  mlir::OpBuilder &b = kb.builder();
+  mlir::Value halves[2], floats[2];
+  for (int set = 0; set < 2; ++set) {
+    halves[set] = kb.alloc(npu::Space::ub, kb.f16(), roundUp(p * gcp, 128));
+    floats[set] = kb.alloc(npu::Space::ub, kb.f32(), roundUp(p * gcp, 64));
+  }
+  mlir::Value acc = kb.alloc(npu::Space::ub, kb.f32(), accElements);
+  mlir::Value out = kb.alloc(npu::Space::ub, kb.f16(), outElements);
+  mlir::Value zero = b.create<mlir::arith::ConstantOp>(kb.loc(), kb.f32(), b.getF32FloatAttr(0.0f));
+  mlir::Value scale = b.create<mlir::arith::ConstantOp>(kb.loc(), kb.f32(), b.getF32FloatAttr(1.0f / float(k.pixels)));
+  // `f32 elements` of `buffer` from `offset` through `mnemonic` in steps of 255 repeats of 64.
+  auto over = [&](int64_t elements, const std::function<void(int64_t offset, int64_t repeats)> &emitOne) {
+    for (int64_t off = 0; off < elements; off += 255 * 64) emitOne(off, std::min<int64_t>(255, emit::ceilDiv(elements - off, 64)));
+  };
+  auto item = [&](mlir::Value it) -> Status {
+    mlir::Value image = b.create<mlir::arith::DivSIOp>(kb.loc(), it, kb.index(groups));
+    mlir::Value group = b.create<mlir::arith::RemSIOp>(kb.loc(), it, kb.index(groups));
+    mlir::Value first = kb.add(kb.mul(image, k.pixels * k.cp), kb.mul(group, gcp)); // element of pixel 0
+    over(accElements, [&](int64_t off, int64_t r) { kb.vector("vdup.f32", {from(kb, acc, off), zero}, r, {}); });
+    auto chunk = [&](mlir::Value c, int set, bool last) -> Status {
+      const int64_t pc = last ? tail : p;
+      mlir::Value src = kb.view(kb.arg(0), kb.add(first, kb.mul(c, p * k.cp)), ((pc - 1) * cb + gb) * 16);
+      kb.instruction<npu::CopyOp>("gm2ub", {halves[set], src}, {{"nburst", pc}, {"len", gb}, {"src_gap", cb - gb}});
+      for (int64_t off = 0; off < pc * gcp; off += 255 * 64)
+        kb.vector("vconv.f16.f32", {from(kb, floats[set], off), from(kb, halves[set], off)},
+                  std::min<int64_t>(255, emit::ceilDiv(pc * gcp - off, 64)), {{"src_rep", 4}});
+      if (pc < p)
+        over((p - pc) * gcp, [&](int64_t off, int64_t r) {
+          kb.vector("vdup.f32", {from(kb, floats[set], pc * gcp + off), zero}, r, {});
+        });
+      for (int64_t half = p / 2; half >= 1; half /= 2)
+        over(half * gcp, [&](int64_t off, int64_t r) {
+          mlir::Value sum = from(kb, floats[set], off);
+          kb.vector("vadd.f32", {sum, sum, from(kb, floats[set], half * gcp + off)}, r, {});
+        });
+      over(gcp, [&](int64_t off, int64_t r) {
+        mlir::Value total = from(kb, acc, off);
+        kb.vector("vadd.f32", {total, total, from(kb, floats[set], off)}, r, {});
+      });
+      return Status::success();
+    };
+    if (Status s = kb.pairLoop(kb.index(0), chunks, kb.index(1), tail != p, chunk); !s) return s;
+    over(gcp, [&](int64_t off, int64_t r) {
+      mlir::Value total = from(kb, acc, off);
+      kb.vector("vmuls.f32", {total, total, scale}, r, {});
+    });
+    over(gcp, [&](int64_t off, int64_t r) {
+      kb.vector("vconv.f32.f16", {from(kb, out, off), from(kb, acc, off)}, r, {{"dst_rep", 4}});
+    });
+    kb.dma(out, kb.index(0), kb.arg(1), kb.add(kb.mul(image, k.cp), kb.mul(group, gcp)), gcp);
+    return Status::success();
+  };
+  if (Status s = kb.forEachItem(items, item); !s) return s.error();
+  return kb.finish(k.name + ": global average pool of " + std::to_string(k.n) + " x " + std::to_string(k.pixels) +
+                   " pixels x " + std::to_string(k.cp) + " channels in " + std::to_string(groups) +
+                   " channel group(s), chunks of " + std::to_string(p));
+}
+
 // Per-channel operations, items = (image, chunk of pixels): the chunk into UB, each step one
 // strided vector op per channel block with the step's vector read at stride 0, the result out.
 // Vectors shared by all images are loaded once; per-image ones with each item.

@@ -323,3 +323,70 @@ TEST(ChannelOpKernel, PerImageAndSharedVectors) {
         ASSERT_EQ(out[i], half(f(minuend[size_t(c)]) - f(shifted))) << "n " << n << " pixel " << p << " c " << c;
       }
 }
+
+// Global average pooling through the npu dialect: one image's channels split over both cores
+// (channel groups), chunks of pixels alternating between two buffer sets, a short last chunk.
+// Inputs are multiples of 1/4 small enough that every f32 sum is exact in any order, so the
+// result is the exact mean rounded as the kernel does (times 1/pixels in f32, then to f16).
+TEST(GlobalAvgPoolKernel, ChannelGroupsAndChunks) {
+  struct Case {
+    int64_t n, pixels, cp;
+    const char *groups;
+  };
+  for (const Case &c : {Case{1, 1000, 96, "2 channel group(s)"}, Case{2, 37, 48, "1 channel group(s)"},
+                        Case{1, 3, 32, "2 channel group(s)"}}) {
+    GlobalAvgPoolKernel k;
+    k.name = k.node = "gap";
+    k.n = c.n;
+    k.pixels = c.pixels;
+    k.cp = c.cp;
+    Expected<GeneratedKernel> gen = generateGlobalAvgPool(edge(), k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    EXPECT_NE(gen->assembly.find(c.groups), std::string::npos) << gen->assembly.substr(0, 200);
+    std::vector<uint16_t> in(static_cast<size_t>(k.n * k.pixels * k.cp));
+    for (size_t i = 0; i < in.size(); ++i) in[i] = isa::floatToHalf(float(int(i * 13 % 61) - 30) * 0.25f);
+    Device dev(edge());
+    uint64_t pi = dev.buffer(in), po = dev.buffer(std::vector<uint16_t>(static_cast<size_t>(k.n * k.cp) + 16, 0x7e00));
+    ASSERT_TRUE(runGenerated(dev, *gen, "gap", {pi, po}, true));
+    std::vector<uint16_t> out = dev.read<uint16_t>(po, static_cast<size_t>(k.n * k.cp));
+    for (int64_t n = 0; n < k.n; ++n)
+      for (int64_t ch = 0; ch < k.cp; ++ch) {
+        float sum = 0;
+        for (int64_t p = 0; p < k.pixels; ++p) sum += isa::halfToFloat(in[size_t((n * k.pixels + p) * k.cp + ch)]);
+        ASSERT_EQ(out[size_t(n * k.cp + ch)], isa::floatToHalf(sum * (1.0f / float(k.pixels))))
+            << "pixels " << k.pixels << " n " << n << " c " << ch;
+      }
+  }
+}
+
+// Channel concatenation through the npu dialect: two inputs (one contributing only its first
+// blocks) and a zero piece, pixels in chunks through two buffer sets; every output block against
+// its source, with the race detector on.
+TEST(ChannelConcatKernel, PiecesAndZeros) {
+  ChannelConcatKernel k;
+  k.name = k.node = "concat";
+  k.numInputs = 2;
+  k.outBlocks = 5;
+  k.pieces = {{0, 2, 2, 0}, {-1, 0, 1, 2}, {1, 3, 2, 3}};
+  k.pixels = 1 << 20; // learn the chunk size, then use 2.5 chunks
+  Expected<GeneratedKernel> gen = generateChannelConcat(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  const int64_t chunk = 65535 / 3; // bounded by one DMA of the widest source
+  k.pixels = std::min<int64_t>(chunk, (edge().buffer(BufferKind::UB).sizeBytes - 256) / ((2 * 5 + 1) * 32)) * 5 / 2;
+  gen = generateChannelConcat(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  ASSERT_NE(gen->assembly.find("3 chunk(s)"), std::string::npos) << gen->assembly.substr(0, 200);
+  std::vector<uint16_t> a(static_cast<size_t>(k.pixels * 32)), b(static_cast<size_t>(k.pixels * 48));
+  for (size_t i = 0; i < a.size(); ++i) a[i] = uint16_t(i % 9973 + 1);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = uint16_t(i % 7919 + 20000);
+  Device dev(edge());
+  uint64_t pa = dev.buffer(a), pb = dev.buffer(b);
+  uint64_t po = dev.buffer(std::vector<uint16_t>(static_cast<size_t>(k.pixels * 80), 0xffff));
+  ASSERT_TRUE(runGenerated(dev, *gen, "concat", {pa, pb, po}, true));
+  std::vector<uint16_t> out = dev.read<uint16_t>(po, static_cast<size_t>(k.pixels * 80));
+  for (int64_t p = 0; p < k.pixels; ++p)
+    for (int64_t c = 0; c < 80; ++c) {
+      const uint16_t want = c < 32 ? a[size_t(p * 32 + c)] : c < 48 ? uint16_t(0) : b[size_t(p * 48 + c - 48)];
+      ASSERT_EQ(out[size_t(p * 80 + c)], want) << "pixel " << p << " channel " << c;
+    }
+}

@@ -118,7 +118,7 @@ pkg::ConvWeightLayout convWeightLayout(const ConvKernel &k, const ConvTiling &t,
 
 Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKernel &k);
 
-// ---- NHWC16 feature-map kernels (FeatureMapKernels.cpp) ----
+// ---- NHWC16 feature-map kernels (NpuFeatureMapKernels.cpp, through the npu dialect) ----
 
 // Channel concatenation of NHWC16 tensors by DMA: each piece copies `blocks` 16-channel blocks
 // per pixel from an input with `srcBlocks` blocks per pixel (arg >= 0) or writes zeros (arg < 0)
@@ -148,8 +148,9 @@ struct PoolKernel {
 };
 Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKernel &k);
 
-// Global average pooling of NHWC16 f16 to [n, 1, 1, cp] f16, summing in f32: chunks of pixels
-// are converted to f32 and halved pairwise (a tree) into a per-image accumulator. Arguments:
+// Global average pooling of NHWC16 f16 to [n, 1, 1, cp] f16, summing in f32: work items are
+// (image, group of channels), so one image's channels spread over the cores; chunks of pixels
+// are converted to f32 and halved pairwise (a tree) into the item's accumulator. Arguments:
 // input, output.
 struct GlobalAvgPoolKernel {
   std::string name, node;

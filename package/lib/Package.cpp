@@ -15,6 +15,9 @@
 
 #include "fractal_package.pb.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -236,8 +239,15 @@ std::vector<uint8_t> serializePackage(const Package &package) {
       for (uint32_t x : t.launch.tensors) l->add_tensors(x);
     }
   }
+  // Deterministic: protobuf otherwise writes map fields (host-op attributes) in an unspecified
+  // order, and the same model must give the same package bytes every time.
   std::string payload;
-  msg.SerializeToString(&payload);
+  {
+    google::protobuf::io::StringOutputStream stream(&payload);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    msg.SerializeToCodedStream(&coded);
+  }
 
   std::vector<uint8_t> out(kHeaderBytes + payload.size());
   std::memcpy(out.data(), kMagic, 8);

@@ -1566,7 +1566,7 @@ private:
       k.numInputs = 2;
       k.body = {instr + " {out}, {in0}, {in1}, repeat={rep}"};
     } else {
-      // Broadcasts too large for the unrolled expand kernel: the host's element-wise kernel (AI CPU).
+      // Broadcasts the expand kernel cannot take (it reports why): the host's element-wise kernel (AI CPU).
       if (!require(op, {lhs, rhs}, args)) return;
       addHostTask(op, opType, args, {result(op)}, "broadcast pattern without an NPU kernel yet");
       return;
@@ -1577,7 +1577,7 @@ private:
 
   // `v` broadcast to op's result shape (f32): v's tensor when the shapes already agree, else a
   // scratch tensor filled by an expand kernel; nullopt (and no problem recorded) when the
-  // broadcast is too large for it.
+  // expand kernel cannot take it.
   std::optional<uint32_t> expanded(mlir::Operation &op, mlir::Value v) {
     const std::vector<int64_t> out = shapeOf(op.getResult(0)), in = shapeOf(v);
     std::optional<uint32_t> src = tensor(v);
@@ -1763,7 +1763,7 @@ private:
       add.body = {"vmuls.f32 {in1}, {in1}, {s0}, repeat={rep}", "vadd.f32 {out}, {in0}, {in1}, repeat={rep}"};
       elementwise(op, "Add", std::move(add), {product, *full, out});
     } else if (beta == 1.0f) {
-      addHostTask(op, "Add", {product, *c}, {out}, "broadcast of Gemm's C too large for the expand kernel");
+      addHostTask(op, "Add", {product, *c}, {out}, "broadcast of Gemm's C that the expand kernel cannot take");
     } else {
       unsupported(op, "beta != 1 with a broadcast runtime C has no kernel yet");
     }

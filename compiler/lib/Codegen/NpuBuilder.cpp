@@ -83,15 +83,19 @@ mlir::DictionaryAttr NpuKernelBuilder::paramsAttr(const std::vector<std::pair<st
   return b_.getDictionaryAttr(attrs);
 }
 
-Status NpuKernelBuilder::item(mlir::Value index, int set, int64_t items, bool splitLast, const ItemBody &body) {
-  if (!splitLast) return body(index, set, false);
-  mlir::Value isLast = b_.create<mlir::arith::CmpIOp>(loc_, mlir::arith::CmpIPredicate::eq, index, this->index(items - 1));
+Status NpuKernelBuilder::splitLast(mlir::Value value, int64_t last, const std::function<Status(bool last)> &body) {
+  mlir::Value isLast = b_.create<mlir::arith::CmpIOp>(loc_, mlir::arith::CmpIPredicate::eq, value, index(last));
   auto branch = b_.create<mlir::scf::IfOp>(loc_, isLast, /*withElseRegion=*/true);
   mlir::OpBuilder::InsertionGuard guard(b_);
   b_.setInsertionPoint(branch.thenBlock()->getTerminator());
-  if (Status s = body(index, set, true); !s) return s;
+  if (Status s = body(true); !s) return s;
   b_.setInsertionPoint(branch.elseBlock()->getTerminator());
-  return body(index, set, false);
+  return body(false);
+}
+
+Status NpuKernelBuilder::item(mlir::Value index, int set, int64_t items, bool splitLast, const ItemBody &body) {
+  if (!splitLast) return body(index, set, false);
+  return this->splitLast(index, items - 1, [&](bool last) { return body(index, set, last); });
 }
 
 Status NpuKernelBuilder::itemLoop(int64_t items, bool splitLast, const ItemBody &body) {

@@ -60,6 +60,9 @@ public:
   // The same two-per-turn loop over first, first + step, ... below end (an inner loop of a work
   // item: its chunks, with first = 0 and step = 1).
   Status pairLoop(mlir::Value first, int64_t end, mlir::Value step, bool splitLast, const ItemBody &body);
+  // `body(true)` when `value` == `last`, else `body(false)`: a short last chunk or piece gets its
+  // own copy of the code.
+  Status splitLast(mlir::Value value, int64_t last, const std::function<Status(bool last)> &body);
   // This block's work items one at a time: `body(item)`.
   Status forEachItem(int64_t items, const std::function<Status(mlir::Value item)> &body);
 

@@ -331,8 +331,8 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
     // The last chunk of every image may be short: the body has a copy for it.
     mlir::Value image = b.create<mlir::arith::DivSIOp>(kb.loc(), item, kb.index(chunks));
     mlir::Value c = b.create<mlir::arith::RemSIOp>(kb.loc(), item, kb.index(chunks));
-    auto body = [&](int64_t pc) {
-      const int64_t p8 = roundUp(pc, 8);
+    auto body = [&](bool last) {
+      const int64_t pc = last ? tail : p, p8 = roundUp(pc, 8);
       for (size_t i = 0; i < k.steps.size(); ++i)
         if (k.steps[i].perImage) kb.dma(kb.arg(1 + i), kb.mul(image, k.cp), vectors[set][i], kb.index(0), k.cp);
       mlir::Value at = kb.add(kb.mul(image, k.pixels * k.cp), kb.mul(c, p * k.cp));
@@ -351,19 +351,9 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
                        {vs + "_rep", 0}});
           }
       kb.dma(out[set], kb.index(0), output, at, pc * k.cp);
-    };
-    if (tail == p) {
-      body(p);
       return Status::success();
-    }
-    mlir::Value isShort = b.create<mlir::arith::CmpIOp>(kb.loc(), mlir::arith::CmpIPredicate::eq, c, kb.index(chunks - 1));
-    auto branch = b.create<mlir::scf::IfOp>(kb.loc(), isShort, /*withElseRegion=*/true);
-    mlir::OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(branch.thenBlock()->getTerminator());
-    body(tail);
-    b.setInsertionPoint(branch.elseBlock()->getTerminator());
-    body(p);
-    return Status::success();
+    };
+    return tail == p ? body(false) : kb.splitLast(c, chunks - 1, body);
   };
   if (Status s = kb.itemLoop(items, false, chunk); !s) return s.error();
   return kb.finish(k.name + ": per-channel ops on " + std::to_string(k.n) + " x " + std::to_string(k.pixels) +

@@ -16,6 +16,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+#include <functional>
 #include <sstream>
 #include <vector>
 
@@ -92,15 +94,19 @@ private:
     return r;
   }
 
-  // Frees the registers of values whose last use is at or before `at`.
+  // Frees the registers of values whose last use is at or before `at`, in register order (the
+  // map's order follows pointers: the same kernel must get the same registers every time).
   void release(int64_t at) {
     std::vector<mlir::Value> dead;
     for (auto &[value, r] : reg_)
       if (lastUse_.lookup(value) <= at) dead.push_back(value);
+    std::vector<int> regs;
     for (mlir::Value v : dead) {
-      free_.push_back(reg_[v]);
+      regs.push_back(reg_[v]);
       reg_.erase(v);
     }
+    std::sort(regs.begin(), regs.end(), std::greater<int>());
+    free_.insert(free_.end(), regs.begin(), regs.end());
   }
 
   static std::optional<int64_t> constantInt(mlir::Value v) {
@@ -143,8 +149,7 @@ private:
       std::string text;
       llvm::raw_string_ostream os(text);
       v.print(os);
-      return Error::internal("npu kernel '" + func_.getSymName().str() + "': value used without a register: " + text +
-                             "\n" + s_.str());
+      return Error::internal("npu kernel '" + func_.getSymName().str() + "': value used without a register: " + text);
     }
     return it->second;
   }
@@ -179,6 +184,14 @@ private:
     if (auto dma = llvm::dyn_cast<npu::DmaOp>(op)) return emitDma(dma);
     if (std::optional<npu::InstructionText> instruction = npu::instructionText(&op))
       return emitInstruction(op, *instruction);
+    if (auto mask = llvm::dyn_cast<npu::SetMaskOp>(op)) {
+      Expected<int> hi = use(mask.getHi());
+      if (!hi) return hi.error();
+      Expected<int> lo = use(mask.getLo());
+      if (!lo) return lo.error();
+      s_ << "  setmask x" << *hi << ", x" << *lo << "\n";
+      return Status::success();
+    }
     if (auto fmap = llvm::dyn_cast<npu::SetFmapOp>(op)) {
       Expected<int> r = use(fmap.getValue());
       if (!r) return r.error();

@@ -226,17 +226,18 @@ struct ReduceKernel {
 constexpr int64_t kTailSlackBytes = 32;
 Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceKernel &k);
 
-// Numpy broadcasting by DMA: out (ND, `shape`) receives, at every index, the source element at
-// sum(index[d] * strides[d]) (strides in elements, 0 along broadcast axes). Contiguous source runs
-// are copied GM -> UB -> GM; a run that repeats one element is built in UB (the element picked by
-// a one-lane vcmax, then read with stride 0). Runs are unrolled, in ascending order on one core
-// (stores spill up to 28 bytes, see ReduceKernel); more than kMaxExpandPieces DMA pieces is an
-// error, so huge broadcasts stay with the host. Arguments: source, output.
+// Numpy broadcasting by DMA, through the npu dialect (NpuExpand.cpp): out (ND f32, `shape`)
+// receives, at every index, the source element at sum(index[d] * strides[d]) (strides in
+// elements, 0 along broadcast axes). Work items are pieces of the output's contiguous runs, the
+// source offset of each computed at run time; a piece of a contiguous source run is copied
+// GM -> UB -> GM, a run that repeats one element is built in UB (the element picked by a
+// one-lane vcmax, then read with stride 0). Items alternate between two UB buffer sets; when
+// runs are not whole 32-byte blocks, stores spill up to 28 bytes (see ReduceKernel) and the
+// items run in ascending order on one core. Arguments: source, output.
 struct ExpandKernel {
   std::string name, node;
   std::vector<int64_t> shape, strides;
 };
-constexpr int64_t kMaxExpandPieces = 2048;
 Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandKernel &k);
 
 // Data movement as a list of byte segments (Slice, Pad, Split, Trilu): the output [0, totalBytes)

@@ -181,6 +181,15 @@ def Npu_FixpipeOp : Npu_InstructionOp<"fixpipe", "FixPipe", "{fractal::isa::Pipe
   }];
 }
 
+def Npu_SetMaskOp : Npu_Op<"set_mask"> {
+  let summary = "set the vector lane mask (scalar unit, captured by each later vector op)";
+  let description = [{
+    Bit i of `hi`:`lo` enables lane i of every repeat; all ones is the default.
+  }];
+  let arguments = (ins I64:$hi, I64:$lo);
+  let assemblyFormat = "$hi `,` $lo attr-dict";
+}
+
 def Npu_SetFmapOp : Npu_Op<"set_fmap"> {
   let summary = "set the load3d feature-map register (scalar unit, captured by each load3d)";
   let arguments = (ins I64:$value);

@@ -32,38 +32,44 @@ void Dram::b_transport(tlm::tlm_generic_payload &trans, sc_time &delay) {
 }
 
 L2Cache::L2Cache(sc_core::sc_module_name name, const ChipConfig &config)
-    : sc_module(name), cores("cores"), dram("dram"), config_(config) {
+    : sc_module(name), cores("cores"), dram("dram"), config_(config),
+      writeAllocate_(config.l2.writeAllocate != 0) {
   lineBytes_ = static_cast<uint64_t>(config.l2.lineBytes);
   uint64_t lines = std::max<uint64_t>(1, static_cast<uint64_t>(config.l2.sizeBytes) / lineBytes_);
   ways_ = std::min<uint64_t>(16, lines);
   sets_ = std::max<uint64_t>(1, lines / ways_);
   cores.register_b_transport(this, &L2Cache::b_transport);
-  tags_.assign(sets_ * ways_, UINT64_MAX);
-  lastUse_.assign(sets_ * ways_, 0);
-  reset();
+  L2Lines fresh;
+  swapLines(fresh);
 }
 
-// Empties the cache in O(1) (it runs before every kernel launch): lines last used before now are
-// stale — never hits, and the first victims since their stamps are the oldest.
-void L2Cache::reset() {
-  validAfter_ = clock_;
-  hits_ = misses_ = 0;
+void L2Cache::swapLines(L2Lines &lines) {
+  if (lines.tags.size() != sets_ * ways_) { // a device's first run: an empty cache of this shape
+    lines.tags.assign(sets_ * ways_, UINT64_MAX);
+    lines.lastUse.assign(sets_ * ways_, 0);
+    lines.clock = lines.validAfter = 0;
+  }
+  std::swap(lines_, lines);
 }
+
+// Lines last used before now are stale: never hits, and the first victims since their stamps are
+// the oldest.
+void L2Cache::empty() { lines_.validAfter = lines_.clock; }
 
 bool L2Cache::lookup(uint64_t line, bool allocate) {
   uint64_t set = line % sets_;
-  uint64_t *tags = &tags_[set * ways_];
-  uint64_t *use = &lastUse_[set * ways_];
-  ++clock_;
+  uint64_t *tags = &lines_.tags[set * ways_];
+  uint64_t *use = &lines_.lastUse[set * ways_];
+  ++lines_.clock;
   for (uint64_t w = 0; w < ways_; ++w)
-    if (tags[w] == line && use[w] > validAfter_) {
-      use[w] = clock_;
+    if (tags[w] == line && use[w] > lines_.validAfter) {
+      use[w] = lines_.clock;
       return true;
     }
   if (allocate) {
     uint64_t victim = std::min_element(use, use + ways_) - use;
     tags[victim] = line;
-    use[victim] = clock_;
+    use[victim] = lines_.clock;
   }
   return false;
 }
@@ -71,9 +77,14 @@ bool L2Cache::lookup(uint64_t line, bool allocate) {
 void L2Cache::b_transport(int id, tlm::tlm_generic_payload &trans, sc_time &delay) {
   (void)id;
   const bool write = trans.is_write();
-  const uint64_t address = trans.get_address(), length = trans.get_data_length();
+  const uint64_t address = trans.get_address();
   GmTiming *timing = trans.get_extension<GmTiming>();
-  const uint64_t rows = timing ? timing->rows : 1, stride = timing ? timing->rowStride : 0;
+  uint64_t length = trans.get_data_length(), rows = timing ? timing->rows : 1;
+  const uint64_t stride = timing ? timing->rowStride : 0;
+  if (rows > 1 && stride == length) { // back-to-back rows are one range (whole lines across rows)
+    length *= rows;
+    rows = 1;
+  }
   uint64_t missLines = 0, hitLines = 0;
   uint64_t lastLine = UINT64_MAX; // rows closer than a line share it: count each line once
   for (uint64_t r = 0; r < rows && length > 0; ++r) {
@@ -82,8 +93,10 @@ void L2Cache::b_transport(int id, tlm::tlm_generic_payload &trans, sc_time &dela
       if (line == lastLine)
         continue;
       lastLine = line;
-      // Reads allocate on a miss; writes go through to DRAM and only refresh lines already held.
-      if (lookup(line, !write))
+      // Reads allocate on a miss; writes go through to DRAM and allocate only lines they cover
+      // whole (with l2.write_allocate), else refresh lines already held.
+      const bool whole = line * lineBytes_ >= start && (line + 1) * lineBytes_ <= start + length;
+      if (lookup(line, !write || (writeAllocate_ && whole)))
         ++hitLines;
       else
         ++missLines;

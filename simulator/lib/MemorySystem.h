@@ -49,13 +49,29 @@ private:
   uint64_t bytes_ = 0;
 };
 
-// L2: set-associative, LRU, write-through without allocation on writes.
+// Which lines an L2 holds. It belongs to a device (a Simulator), not to the shared elaboration,
+// so that a model's kernels find the lines its earlier kernels left, whatever other devices ran
+// in between.
+struct L2Lines {
+  std::vector<uint64_t> tags;     // sets * ways, UINT64_MAX = never used
+  std::vector<uint64_t> lastUse;  // LRU stamps
+  uint64_t clock = 0;             // never reset: stamps only grow
+  uint64_t validAfter = 0;        // lines stamped at or before this are empty (see L2Cache::empty)
+};
+
+// L2: set-associative, LRU, write-through; with `l2.write_allocate` a write allocates the lines
+// it covers whole (a partly written line is not valid data in a cache that does not fetch on
+// writes), otherwise writes only refresh lines already held.
 class L2Cache : public sc_core::sc_module {
 public:
   tlm_utils::multi_passthrough_target_socket<L2Cache> cores;
   tlm_utils::simple_initiator_socket<L2Cache> dram;
   L2Cache(sc_core::sc_module_name name, const ChipConfig &config);
-  void reset(); // empties the cache (a new kernel run starts cold)
+  // Exchanges the lines held with `lines` (sized on first use): a run swaps its device's lines in
+  // and out again.
+  void swapLines(L2Lines &lines);
+  void empty();          // drops every line in O(1) (a run that starts cold)
+  void resetCounters() { hits_ = misses_ = 0; }
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
 
@@ -63,11 +79,9 @@ private:
   void b_transport(int id, tlm::tlm_generic_payload &trans, sc_core::sc_time &delay);
   bool lookup(uint64_t line, bool allocate);
   const ChipConfig &config_;
+  const bool writeAllocate_;
   uint64_t lineBytes_, sets_, ways_;
-  std::vector<uint64_t> tags_;     // sets_ * ways_, UINT64_MAX = never used
-  std::vector<uint64_t> lastUse_;  // LRU stamps
-  uint64_t clock_ = 0;       // never reset: stamps only grow
-  uint64_t validAfter_ = 0;  // lines stamped at or before this are empty (see reset)
+  L2Lines lines_;
   uint64_t hits_ = 0, misses_ = 0;
 };
 

@@ -107,7 +107,8 @@ private:
 } // namespace
 
 Simulator::Simulator(ChipConfig config)
-    : config_(std::move(config)), gm_(static_cast<uint64_t>(config_.chip.gmSizeBytes)) {
+    : config_(std::move(config)), gm_(static_cast<uint64_t>(config_.chip.gmSizeBytes)),
+      l2Lines_(std::make_unique<L2Lines>()) {
   for (int i = 0; i < config_.chip.cores; ++i)
     cores_.push_back(std::make_unique<CoreState>(config_, i));
 }
@@ -142,7 +143,16 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
   SystemCHost &host = SystemCHost::instance();
   std::lock_guard<std::mutex> lock(host.mutex);
   Elaboration &elab = host.prepare(config_);
-  elab.l2->reset();
+  // This device's L2 lines for the run (the elaboration is shared by every device of the config).
+  elab.l2->swapLines(*l2Lines_);
+  struct LinesBack {
+    L2Cache &l2;
+    L2Lines &lines;
+    ~LinesBack() { l2.swapLines(lines); }
+  } linesBack{*elab.l2, *l2Lines_};
+  if (!options.warmL2)
+    elab.l2->empty();
+  elab.l2->resetCounters();
   elab.dram->reset();
 
   RunResult result;

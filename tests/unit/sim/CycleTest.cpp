@@ -72,10 +72,59 @@ TEST(Cycles, DmaFromGmMissesL2ThenHits) {
   EXPECT_EQ(t.core0().pipes[4].memoryStallCycles, missBusy - (c.dma.issueCycles + 512 / 128));
   EXPECT_EQ(t.result.dramBytes, 512u);
 
-  // The L2 starts cold for every run; within one run the second read of the line hits.
+  // The L2 starts cold for every run (unless warm: see below); within one run the second read of
+  // the line hits.
   Timed twice = runTimed(dev, "li x1, " + std::to_string(buf) + "\n" + load + load + "end\n");
   EXPECT_EQ(twice.core0().l2Misses, 1u);
   EXPECT_EQ(twice.core0().l2Hits, 1u);
+}
+
+TEST(Cycles, WritesAllocateTheL2LinesTheyCoverWhole) {
+  // ub2gm then (after MTE3 is done) gm2ub of the same 512-byte line: with l2.write_allocate the
+  // whole-line write allocates it (one miss) and the read hits; a half-line write does not (the
+  // cache does not fetch on writes), nor does any write with write_allocate: 0.
+  auto run = [](const ChipConfig &c, int writeBlocks) {
+    Device dev(c);
+    uint64_t buf = dev.buffer(std::vector<uint8_t>(4096, 1));
+    return runTimed(dev, "li x1, " + std::to_string(buf) + "\nub2gm gm[x1], ub[x0], len=" +
+                             std::to_string(writeBlocks) +
+                             "\nset_flag mte3, mte2, 0\nwait_flag mte3, mte2, 0\ngm2ub ub[x0], gm[x1], len=16\nend\n");
+  };
+  ChipConfig c = edge();
+  ASSERT_EQ(c.l2.writeAllocate, 1);
+  Timed whole = run(c, 16);
+  EXPECT_EQ(whole.core0().l2Misses, 1u);
+  EXPECT_EQ(whole.core0().l2Hits, 1u);
+  EXPECT_EQ(whole.result.dramBytes, 512u); // the write goes through; the read is served by the L2
+  Timed half = run(c, 8);
+  EXPECT_EQ(half.core0().l2Misses, 2u);
+  EXPECT_EQ(half.core0().l2Hits, 0u);
+  c.l2.writeAllocate = 0;
+  Timed off = run(c, 16);
+  EXPECT_EQ(off.core0().l2Misses, 2u);
+  EXPECT_EQ(off.core0().l2Hits, 0u);
+}
+
+TEST(Cycles, AWarmRunFindsTheLinesItsDeviceLeft) {
+  // Two devices of one config share the SystemC elaboration but not their L2 lines: a warm run
+  // (SimOptions::warmL2, as a model's second kernel) hits what its own device's previous run
+  // read, never what another device read at the same address; a cold run misses.
+  Device a, b;
+  const uint64_t pa = a.buffer(std::vector<uint8_t>(4096, 1)), pb = b.buffer(std::vector<uint8_t>(4096, 1));
+  ASSERT_EQ(pa, pb);
+  const isa::KernelBinary load = assembleText("li x1, " + std::to_string(pa) + "\ngm2ub ub[x0], gm[x1], len=16\nend\n");
+  auto hits = [&](Device &d, bool warm) {
+    SimOptions options;
+    options.warmL2 = warm;
+    Expected<RunResult> r = d.run(load, {}, options);
+    EXPECT_TRUE(r.ok()) << (r ? "" : r.error().message);
+    return r ? r->cores[0].l2Hits : ~0ull;
+  };
+  EXPECT_EQ(hits(a, false), 0u);
+  EXPECT_EQ(hits(b, true), 0u); // b's L2 has never held the line
+  EXPECT_EQ(hits(a, true), 1u);
+  EXPECT_EQ(hits(b, true), 1u);
+  EXPECT_EQ(hits(a, false), 0u);
 }
 
 TEST(Cycles, FlagsWaitForCompletionPlusSyncLatency) {

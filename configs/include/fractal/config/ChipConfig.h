@@ -91,6 +91,9 @@ struct ChipConfig {
     int64_t sizeBytes = 0;
     int64_t lineBytes = 0;
     int64_t hitLatencyCycles = 0;
+    // 1: a GM write allocates the L2 lines it covers whole, so the next reader (the next kernel
+    // of a model too) hits them; 0: writes only refresh lines already held.
+    int64_t writeAllocate = 0;
   } l2;
 
   struct {

@@ -43,6 +43,9 @@ struct SimOptions {
   bool checkRaces = false;
   // Rtl mode: who runs the cube and vector instructions it supports (makeRtlBackend()).
   class TileBackend *backend = nullptr;
+  // Timing mode: start with the L2 lines this device's previous run left (a model's kernels run
+  // back to back, each finding its producers' outputs); otherwise the L2 starts cold.
+  bool warmL2 = false;
 };
 
 struct PipeStats {
@@ -91,6 +94,10 @@ struct RunResult {
   std::vector<TraceSlice> trace;
 };
 
+namespace detail {
+struct L2Lines;
+}
+
 class Simulator {
 public:
   explicit Simulator(ChipConfig config);
@@ -114,6 +121,7 @@ private:
   ChipConfig config_;
   GlobalMemory gm_;
   std::vector<std::unique_ptr<CoreState>> cores_;
+  std::unique_ptr<detail::L2Lines> l2Lines_; // what this device's L2 holds between runs
 };
 
 // The run report as JSON (schema in docs/simulator.md).

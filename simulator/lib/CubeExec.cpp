@@ -6,6 +6,7 @@
 
 #include "fractal/isa/Numerics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -30,8 +31,8 @@ constexpr int kF = 16; // fractal rows / columns
 // acc[16] += tree-sum over t of a[t] * b[t][0..15], in the defined order: level 1 adds products
 // (0,1), (2,3), ...; each later level adds neighbouring partial sums. Written as one expression per
 // column so that the compiler keeps everything in registers and vectorises across the columns.
-FRACTAL_TARGET_CLONES void mmadBlockF16(const float *a,
-                                                                     const float *b, float *acc) {
+// Inlined into the row functions below, whose clones choose the instruction set.
+[[gnu::always_inline]] inline void mmadBlockF16(const float *a, const float *b, float *acc) {
   const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6],
               a7 = a[7], a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11], a12 = a[12],
               a13 = a[13], a14 = a[14], a15 = a[15];
@@ -50,27 +51,64 @@ FRACTAL_TARGET_CLONES void mmadBlockF16(const float *a,
 
 // The same sum when the B block is diagonal (every off-diagonal b is +-0, the diagonal finite:
 // depthwise convolutions, whose 16 input channels each feed only their own output channel) and
-// the 16 a's are finite; false (nothing done) when an a is not. Then every product but
-// a[j] * d[j] is a zero, and adding zeros to a nonzero value is exact, so the tree sum is that
-// product; when it is zero too, the tree sum of sixteen zeros is -0 exactly when every product is
-// -0 (round to nearest), that is when a[t] and b[t][j] differ in sign for every t (bit t of
-// `bSigns[j]` = sign of b[t][j]). Written as whole-vector steps so that it vectorises.
-FRACTAL_TARGET_CLONES bool mmadDiagonalF16(const float *a, const float *d, const uint16_t *bSigns, float *acc) {
-  uint32_t bits[16];
-  std::memcpy(bits, a, sizeof bits);
-  uint32_t notFinite = 0, aSigns = 0;
-  for (int t = 0; t < 16; ++t) {
-    notFinite |= (bits[t] & 0x7fffffffu) >= 0x7f800000u ? 1u : 0u;
-    aSigns |= (bits[t] >> 31) << t;
+// every a is finite (the caller checks A once). Then every product but p = a[j] * d[j] is a zero,
+// and adding zeros to a nonzero value is exact, so the tree sum is p; when p is zero the tree sum
+// of sixteen zeros is -0 exactly when every product is -0 (round to nearest), that is when a[t]
+// and b[t][j] differ in sign for every t (bit t of `bSigns[j]` = sign of b[t][j]). That sign only
+// shows when the accumulator is -0 (x + -0 = x + +0 = x for any other x, and +0 + either zero is
+// +0), so the exact rule runs only for a block where some lane has p == 0 and acc == -0.
+[[gnu::always_inline]] inline void mmadDiagonalF16(const float *a, const float *d, const uint16_t *bSigns,
+                                                   float *acc) {
+  // Two 8-lane halves as GCC vectors: each clone compiles them to its widest registers.
+  typedef float F8 __attribute__((vector_size(32), aligned(4)));
+  typedef int32_t I8 __attribute__((vector_size(32), aligned(4)));
+  const F8 p0 = *reinterpret_cast<const F8 *>(a) * *reinterpret_cast<const F8 *>(d);
+  const F8 p1 = *reinterpret_cast<const F8 *>(a + 8) * *reinterpret_cast<const F8 *>(d + 8);
+  F8 &acc0 = *reinterpret_cast<F8 *>(acc), &acc1 = *reinterpret_cast<F8 *>(acc + 8);
+  const I8 negZero = I8{} + int32_t(0x80000000u);
+  const I8 exact = ((p0 == 0.0f) & (reinterpret_cast<const I8 &>(acc0) == negZero)) |
+                   ((p1 == 0.0f) & (reinterpret_cast<const I8 &>(acc1) == negZero));
+  uint64_t any[4];
+  std::memcpy(any, &exact, sizeof any);
+  if ((any[0] | any[1] | any[2] | any[3]) == 0) {
+    acc0 = acc0 + p0;
+    acc1 = acc1 + p1;
+    return;
   }
-  if (notFinite)
-    return false;
-  for (int j = 0; j < 16; ++j) {
-    const float p = a[j] * d[j];
-    const float zero = ((aSigns ^ bSigns[j]) & 0xffffu) == 0xffffu ? -0.0f : 0.0f;
-    acc[j] = acc[j] + (p == 0.0f ? zero : p);
+  float p[16];
+  std::memcpy(p, &p0, 32);
+  std::memcpy(p + 8, &p1, 32);
+  uint32_t aSigns = 0;
+  for (int t = 0; t < 16; ++t)
+    aSigns |= uint32_t(std::signbit(a[t])) << t;
+  for (int j = 0; j < 16; ++j)
+    acc[j] = acc[j] + (p[j] != 0.0f ? p[j] : ((aSigns ^ bSigns[j]) & 0xffffu) == 0xffffu ? -0.0f : 0.0f);
+}
+
+// One output row of one 16-column block: acc[16] += the row's kf k-blocks times the block's
+// columns, each diagonal block through the shortcut when `finiteA` (A has no Inf or NaN). One
+// call per row, not per 16x16 block: the clones are reached through an indirect call.
+FRACTAL_TARGET_CLONES void mmadRowF16(const float *arow, const CubeOperandCache &cb, uint64_t jb, uint64_t kf,
+                                      bool finiteA, float *acc) {
+  const float *bcol = &cb.columns[jb * kf * 16 * kF];
+  for (uint64_t kb = 0; kb < kf; ++kb) {
+    const uint64_t blk = jb * kf + kb;
+    if (finiteA && cb.diagonal[blk])
+      mmadDiagonalF16(arow + kb * 16, &cb.diagonals[blk * 16], &cb.signs[blk * 16], acc);
+    else
+      mmadBlockF16(arow + kb * 16, &bcol[kb * 16 * kF], acc);
   }
-  return true;
+}
+
+// Whether none of the n floats is Inf or NaN.
+FRACTAL_TARGET_CLONES bool allFinite(const float *v, uint64_t n) {
+  uint32_t special = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &v[i], 4);
+    special |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  return special == 0;
 }
 
 // Fills `cache` with the B operand of an f16 mmad: fp32 columns per 16-column block and which
@@ -97,6 +135,7 @@ void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t k
           if (kk == j) cache.diagonals[blk * 16 + j] = v;
         }
     }
+  cache.anyDiagonal = std::find(cache.diagonal.begin(), cache.diagonal.end(), 1) != cache.diagonal.end();
 }
 
 FRACTAL_TARGET_CLONES void mmadBlockS8(const int32_t *a,
@@ -188,20 +227,14 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
       cb.k = k;
       cb.n = n;
     }
-    for (uint64_t jb = 0; jb < nf; ++jb) {
-      const float *bcol = &cb.columns[jb * kp * kF];
+    const bool finiteA = cb.anyDiagonal && allFinite(af.data(), af.size());
+    for (uint64_t jb = 0; jb < nf; ++jb)
       for (uint64_t i = 0; i < m; ++i) {
         float acc[16];
         loadAccumulators(acc, c, mf, jb, i, init, bias, n);
-        for (uint64_t kb = 0; kb < kf; ++kb) {
-          const float *arow = &af[i * kp + kb * 16];
-          const uint64_t blk = jb * kf + kb;
-          if (!cb.diagonal[blk] || !mmadDiagonalF16(arow, &cb.diagonals[blk * 16], &cb.signs[blk * 16], acc))
-            mmadBlockF16(arow, &bcol[kb * 16 * kF], acc);
-        }
+        mmadRowF16(&af[i * kp], cb, jb, kf, finiteA, acc);
         storeAccumulators(acc, c, mf, jb, i, n);
       }
-    }
     return;
   }
   // s8: A row-major m x kp and B kp x 16 per column block, as int32; exact wrapping arithmetic.

@@ -72,8 +72,8 @@ public:
   }
   std::mutex mutex;
 
-  Elaboration &prepare(const ChipConfig &config) {
-    std::string key = chipConfigToYaml(config);
+  // `key` tells configs apart (the config as YAML, made once per Simulator: not per run).
+  Elaboration &prepare(const ChipConfig &config, const std::string &key) {
     if (elaboration_ && usable_ && key == key_)
       return *elaboration_;
     if (elaboration_ && usable_)
@@ -108,7 +108,7 @@ private:
 
 Simulator::Simulator(ChipConfig config)
     : config_(std::move(config)), gm_(static_cast<uint64_t>(config_.chip.gmSizeBytes)),
-      l2Lines_(std::make_unique<L2Lines>()) {
+      configKey_(chipConfigToYaml(config_)), l2Lines_(std::make_unique<L2Lines>()) {
   for (int i = 0; i < config_.chip.cores; ++i)
     cores_.push_back(std::make_unique<CoreState>(config_, i));
 }
@@ -142,7 +142,7 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
 
   SystemCHost &host = SystemCHost::instance();
   std::lock_guard<std::mutex> lock(host.mutex);
-  Elaboration &elab = host.prepare(config_);
+  Elaboration &elab = host.prepare(config_, configKey_);
   // This device's L2 lines for the run (the elaboration is shared by every device of the config).
   elab.l2->swapLines(*l2Lines_);
   struct LinesBack {

@@ -66,6 +66,7 @@ struct CubeOperandCache {
   std::vector<uint8_t> diagonal;   // per (jb, kb): every off-diagonal b is +-0, the diagonal finite
   std::vector<float> diagonals;    // per (jb, kb): the 16 diagonal values
   std::vector<uint16_t> signs;     // per (jb, kb, column): sign bits of the column's 16 b's
+  bool anyDiagonal = false;
 };
 
 class CoreState {

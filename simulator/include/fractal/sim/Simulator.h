@@ -121,6 +121,7 @@ private:
   ChipConfig config_;
   GlobalMemory gm_;
   std::vector<std::unique_ptr<CoreState>> cores_;
+  std::string configKey_; // which SystemC elaboration serves this config
   std::unique_ptr<detail::L2Lines> l2Lines_; // what this device's L2 holds between runs
 };
 

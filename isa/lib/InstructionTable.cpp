@@ -206,6 +206,11 @@ std::optional<SpecialReg> specialRegFromName(const std::string &n) {
 
 size_t Instruction::operandIndex(const char *name) const {
   const InstructionSpec &s = info();
+  // Callers pass string literals, which the linker merges with the table's own within one binary:
+  // pointers first (the simulator looks operands up for every instruction it executes), then text.
+  for (size_t i = 0; i < s.operands.size(); ++i)
+    if (s.operands[i].name == name)
+      return i;
   for (size_t i = 0; i < s.operands.size(); ++i)
     if (std::strcmp(s.operands[i].name, name) == 0)
       return i;

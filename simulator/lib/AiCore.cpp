@@ -40,7 +40,7 @@ void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
   executing_.fill(false);
   lastCompletion_.fill(SC_ZERO_TIME);
   flags_.fill(Flag{});
-  waitingFor_.fill("");
+  waitingFor_.fill(Waiting{});
   scalarSteps_ = 0;
   if (run->checkRaces) {
     if (!races_)
@@ -113,6 +113,7 @@ void AiCore::runOneBlock(int64_t block) {
   PipeStats &scalar = stats_->pipes[0];
   int64_t pc = 0;
   const uint64_t cpi = static_cast<uint64_t>(config_.core.scalarCyclesPerInstruction);
+  ScalarStep step;
   for (;;) {
     if (!run_->timed && ++scalarSteps_ > run_->instructionBudget) {
       DispatchedOp at;
@@ -124,10 +125,8 @@ void AiCore::runOneBlock(int64_t block) {
             0, &at);
     }
     scalarPc_ = pc;
-    ScalarStep step;
     try {
-      step = stepScalar(*state_, *run_->gm, *run_->kernel, pc, launch,
-                        run_->timed ? now() : 0);
+      stepScalar(*state_, *run_->gm, *run_->kernel, pc, launch, run_->timed ? now() : 0, step);
     } catch (const std::exception &e) {
       DispatchedOp at;
       at.pc = pc;
@@ -159,12 +158,12 @@ void AiCore::runOneBlock(int64_t block) {
     case ScalarStep::Kind::Dispatch: {
       int p = pipeIndexOf(step.pipe);
       sc_time t0 = sc_core::sc_time_stamp();
-      waitingFor_[0] = std::string("room in the ") + pipeLabel(p) + " queue";
+      waitingFor_[0] = {Waiting::QueueRoom, p};
       waitingPc_[0] = pc;
       waitingSince_[0] = run_->timed ? now() : 0;
       while (queues_[p].size() >= static_cast<size_t>(config_.core.pipeQueueDepth))
         wait(popped_[p]);
-      waitingFor_[0].clear();
+      waitingFor_[0] = {};
       if (run_->timed)
         stats_->queueFullStallCycles +=
             static_cast<uint64_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
@@ -184,12 +183,11 @@ void AiCore::runOneBlock(int64_t block) {
             races->joinAllIntoScalar();
         }
       } join{run_->checkRaces ? races_.get() : nullptr};
-      waitingFor_[0] = step.kind == ScalarStep::Kind::End ? "the pipes to drain at end"
-                                                          : "every pipe to drain (barrier all)";
+      waitingFor_[0] = {step.kind == ScalarStep::Kind::End ? Waiting::DrainAtEnd : Waiting::DrainAtBarrier};
       waitingPc_[0] = pc;
       waitingSince_[0] = run_->timed ? now() : 0;
       waitDrained();
-      waitingFor_[0].clear();
+      waitingFor_[0] = {};
       if (run_->timed)
         stats_->barrierStallCycles +=
             static_cast<uint64_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
@@ -253,8 +251,7 @@ void AiCore::waitFlag(int pipe, const DispatchedOp &op) {
   int64_t event = op.inst.operand("event");
   Flag &f = flags_[flagIndex(src, dst, event)];
   sc_time t0 = sc_core::sc_time_stamp();
-  waitingFor_[pipe] = std::string("flag ") + isa::pipeName(src) + "->" + isa::pipeName(dst) +
-                      " #" + std::to_string(event);
+  waitingFor_[pipe] = {Waiting::Flag, flagIndex(src, dst, event)};
   waitingPc_[pipe] = op.pc;
   waitingSince_[pipe] = run_->timed ? now() : 0;
   while (!(f.set && f.visibleAt <= sc_core::sc_time_stamp())) {
@@ -263,7 +260,7 @@ void AiCore::waitFlag(int pipe, const DispatchedOp &op) {
     else
       wait(flagEvent_);
   }
-  waitingFor_[pipe].clear();
+  waitingFor_[pipe] = {};
   f.set = false;
   if (run_->checkRaces)
     races_->waitFlag(pipe, flagIndex(src, dst, event));
@@ -421,6 +418,22 @@ void AiCore::checkAccesses(int pipe, const DispatchedOp &op,
   }
 }
 
+// What a unit waits for, in words (made only for a deadlock or watchdog report).
+std::string AiCore::describe(const Waiting &w) {
+  switch (w.kind) {
+  case Waiting::None: break;
+  case Waiting::QueueRoom: return std::string("room in the ") + pipeLabel(w.index) + " queue";
+  case Waiting::DrainAtEnd: return "the pipes to drain at end";
+  case Waiting::DrainAtBarrier: return "every pipe to drain (barrier all)";
+  case Waiting::Flag: { // the inverse of flagIndex
+    const int event = w.index % isa::kNumEventIds, pair = w.index / isa::kNumEventIds;
+    return std::string("flag ") + isa::pipeName(static_cast<isa::Pipe>(pair / 16)) + "->" +
+           isa::pipeName(static_cast<isa::Pipe>(pair % 16)) + " #" + std::to_string(event);
+  }
+  }
+  return "";
+}
+
 std::optional<Fault> AiCore::describeBlocked() const {
   if (finished_)
     return std::nullopt;
@@ -429,7 +442,7 @@ std::optional<Fault> AiCore::describeBlocked() const {
   f.block = static_cast<int>(block_);
   std::string cause;
   bool first = true;
-  if (waitingFor_[0].empty() && run_->kernel &&
+  if (!waitingFor_[0].kind && run_->kernel &&
       static_cast<size_t>(scalarPc_) < run_->kernel->code.size()) {
     // Not waiting: the scalar unit is busy (a watchdog stop in an endless loop).
     f.pipe = "s";
@@ -440,7 +453,7 @@ std::optional<Fault> AiCore::describeBlocked() const {
     first = false;
   }
   for (int p = 0; p < kNumPipes; ++p) {
-    if (waitingFor_[p].empty())
+    if (!waitingFor_[p].kind)
       continue;
     const int64_t pc = waitingPc_[p];
     std::string text = pc >= 0 && static_cast<size_t>(pc) < run_->kernel->code.size()
@@ -454,14 +467,14 @@ std::optional<Fault> AiCore::describeBlocked() const {
         f.note = run_->kernel->debug[pc].note;
     }
     cause += std::string(first ? "" : "; ") + (p == 0 ? "the scalar unit" : "pipe " + std::string(pipeLabel(p))) +
-             " at pc " + std::to_string(pc) + " `" + text + "` waits for " + waitingFor_[p];
+             " at pc " + std::to_string(pc) + " `" + text + "` waits for " + describe(waitingFor_[p]);
     if (p > 0 && !queues_[p].empty())
       cause += " (" + std::to_string(queues_[p].size()) + " more queued behind it)";
     f.cycle = std::max(f.cycle, waitingSince_[p]); // when the last unit got stuck
     first = false;
   }
   for (int p = 1; p < kNumPipes; ++p)
-    if (!queues_[p].empty() && waitingFor_[p].empty())
+    if (!queues_[p].empty() && !waitingFor_[p].kind)
       cause += "; pipe " + std::string(pipeLabel(p)) + " holds " +
                std::to_string(queues_[p].size()) + " queued instruction(s)";
   f.cause = cause;

@@ -102,8 +102,14 @@ private:
   sc_core::sc_event launchEvent_;
   bool launchPending_ = false;
 
-  // What each unit (index 0 = scalar) is blocked on, for diagnostics.
-  std::array<std::string, kNumPipes> waitingFor_;
+  // What each unit (index 0 = scalar) is blocked on, for diagnostics: kept as data (a unit
+  // starts waiting at every dispatch) and put into words only for a report.
+  struct Waiting {
+    enum Kind { None, QueueRoom, DrainAtEnd, DrainAtBarrier, Flag } kind = None;
+    int index = 0; // QueueRoom: the pipe; Flag: flagIndex()
+  };
+  static std::string describe(const Waiting &w);
+  std::array<Waiting, kNumPipes> waitingFor_;
   std::array<int64_t, kNumPipes> waitingPc_{};
   std::array<uint64_t, kNumPipes> waitingSince_{}; // cycle
 

@@ -85,8 +85,8 @@ constexpr int kF = 16; // fractal rows / columns
     acc[j] = acc[j] + (p[j] != 0.0f ? p[j] : ((aSigns ^ bSigns[j]) & 0xffffu) == 0xffffu ? -0.0f : 0.0f);
 }
 
-// One output row of one 16-column block: acc[16] += the row's kf k-blocks times the block's
-// columns, each diagonal block through the shortcut when `finiteA` (A has no Inf or NaN). One
+// One output row of one 16-column block: acc[16] += the row's kf k-blocks (16 floats each, 256
+// apart: A's NZ order) times the block's columns, each diagonal block through the shortcut when `finiteA` (A has no Inf or NaN). One
 // call per row, not per 16x16 block: the clones are reached through an indirect call.
 FRACTAL_TARGET_CLONES void mmadRowF16(const float *arow, const CubeOperandCache &cb, uint64_t jb, uint64_t kf,
                                       bool finiteA, float *acc) {
@@ -94,9 +94,9 @@ FRACTAL_TARGET_CLONES void mmadRowF16(const float *arow, const CubeOperandCache 
   for (uint64_t kb = 0; kb < kf; ++kb) {
     const uint64_t blk = jb * kf + kb;
     if (finiteA && cb.diagonal[blk])
-      mmadDiagonalF16(arow + kb * 16, &cb.diagonals[blk * 16], &cb.signs[blk * 16], acc);
+      mmadDiagonalF16(arow + kb * 256, &cb.diagonals[blk * 16], &cb.signs[blk * 16], acc);
     else
-      mmadBlockF16(arow + kb * 16, &bcol[kb * 16 * kF], acc);
+      mmadBlockF16(arow + kb * 256, &bcol[kb * 16 * kF], acc);
   }
 }
 
@@ -205,16 +205,15 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
 
   const uint64_t kp = kf * k0; // padded depth
   if (type == DataType::F16) {
-    // A as floats, row-major m x kp; depth >= k reads as zero.
-    std::vector<float> af(m * kp);
-    std::vector<uint16_t> row(kp);
-    for (uint64_t i = 0; i < m; ++i) {
-      for (uint64_t kb = 0; kb < kf; ++kb)
-        std::memcpy(&row[kb * 16], a + ((i / kF) * kf + kb) * 512 + (i % kF) * 32, 32);
-      isa::halfToFloatArray(row.data(), &af[i * kp], kp);
-      for (uint64_t kk = k; kk < kp; ++kk)
-        af[i * kp + kk] = 0.0f;
-    }
+    // A as floats in its NZ order (fractal (i/16, kb) holds rows i%16 of 16 halves each), in
+    // one conversion; row i's k-block kb starts at ((i/16)*kf + kb)*256 + (i%16)*16. Depth >= k
+    // reads as zero.
+    std::vector<float> &af = core.cubeA;
+    af.resize(mf * kf * 256);
+    isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(a), af.data(), mf * kf * 256);
+    if (k < kp)
+      for (uint64_t i = 0; i < m; ++i)
+        std::fill_n(&af[((i / kF) * kf + kf - 1) * 256 + (i % kF) * 16 + k % 16], kp - k, 0.0f);
     // B from the cache when L0B has not been written since it was converted for these bytes.
     CubeOperandCache &cb = core.cubeB;
     const uint64_t bAddress = op.address(op.inst.operandIndex("b"));
@@ -232,7 +231,7 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
       for (uint64_t i = 0; i < m; ++i) {
         float acc[16];
         loadAccumulators(acc, c, mf, jb, i, init, bias, n);
-        mmadRowF16(&af[i * kp], cb, jb, kf, finiteA, acc);
+        mmadRowF16(&af[(i / kF) * kf * 256 + (i % kF) * 16], cb, jb, kf, finiteA, acc);
         storeAccumulators(acc, c, mf, jb, i, n);
       }
     return;

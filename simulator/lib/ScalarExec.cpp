@@ -15,24 +15,24 @@ namespace {
 
 int64_t asSigned(uint64_t v) { return static_cast<int64_t>(v); }
 
-DispatchedOp capture(const CoreState &core, const isa::Instruction &inst, int64_t pc) {
-  DispatchedOp op;
+// Fills `op` in place (it is large: no temporary copy per instruction).
+void capture(const CoreState &core, const isa::Instruction &inst, int64_t pc, DispatchedOp &op) {
   op.inst = inst;
   op.pc = pc;
   const auto &operands = inst.info().operands;
+  op.regs.fill(0);
   for (size_t i = 0; i < operands.size(); ++i)
     if (operands[i].kind == OperandKind::Reg || operands[i].kind == OperandKind::Mem)
       op.regs[i] = core.reg(static_cast<int>(inst.values[i]));
   op.maskHi = core.maskHi;
   op.maskLo = core.maskLo;
   op.fmap = core.fmap;
-  return op;
 }
 
 } // namespace
 
-ScalarStep stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kernel,
-                      int64_t pc, const LaunchInfo &launch, uint64_t cycle) {
+void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kernel, int64_t pc,
+                const LaunchInfo &launch, uint64_t cycle, ScalarStep &step) {
   const int64_t size = static_cast<int64_t>(kernel.code.size());
   if (pc < 0 || pc >= size)
     throw FaultError(FaultKind::BadBranch, "fetch from pc " + std::to_string(pc) +
@@ -40,7 +40,9 @@ ScalarStep stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary
                                                "-instruction program");
   const isa::Instruction &inst = kernel.code[pc];
   const auto &v = inst.values;
-  ScalarStep step;
+  step.kind = ScalarStep::Kind::Executed;
+  step.branchTaken = step.gmAccess = false;
+  step.pipe = isa::Pipe::S;
   step.nextPc = pc + 1;
   auto rd = [&](int i) { return core.reg(static_cast<int>(v[i])); };
   auto set = [&](int i, uint64_t x) { core.setReg(static_cast<int>(v[i]), x); };
@@ -159,7 +161,7 @@ ScalarStep stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary
   case Opcode::SetFlag:
   case Opcode::WaitFlag:
   case Opcode::Barrier: {
-    step.op = capture(core, inst, pc);
+    capture(core, inst, pc, step.op);
     step.pipe = inst.pipe();
     if (inst.opcode == Opcode::Barrier) {
       if (step.pipe == isa::Pipe::ALL)
@@ -179,10 +181,9 @@ ScalarStep stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary
   default:
     step.kind = ScalarStep::Kind::Dispatch;
     step.pipe = inst.pipe();
-    step.op = capture(core, inst, pc);
+    capture(core, inst, pc, step.op);
     break;
   }
-  return step;
 }
 
 } // namespace fractal::sim

@@ -92,6 +92,7 @@ public:
   void noteWrite(BufferKind kind) { ++writeGeneration_[static_cast<int>(kind)]; }
   uint64_t writeGeneration(BufferKind kind) const { return writeGeneration_[static_cast<int>(kind)]; }
   CubeOperandCache cubeB;
+  std::vector<float> cubeA; // scratch: the A operand of the mmad being executed, as floats
 
   uint64_t maskHi = ~0ull, maskLo = ~0ull;
   uint64_t fmap = 0;

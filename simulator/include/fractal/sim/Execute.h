@@ -74,9 +74,10 @@ struct ScalarStep {
   DispatchedOp op;           // for Dispatch (and SetFlag/WaitFlag: the sync operands)
 };
 
-// Executes or classifies the instruction at `pc`. `cycle` is what `mfsr cycle` reads.
-ScalarStep stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kernel,
-                      int64_t pc, const LaunchInfo &launch, uint64_t cycle);
+// Executes or classifies the instruction at `pc` into `step` (reused from one instruction to the
+// next: `op` is only written for what dispatches or syncs). `cycle` is what `mfsr cycle` reads.
+void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kernel, int64_t pc,
+                const LaunchInfo &launch, uint64_t cycle, ScalarStep &step);
 
 // Flag identity (src pipe, dst pipe, event) packed into one index.
 inline int flagIndex(isa::Pipe src, isa::Pipe dst, int64_t event) {

@@ -118,21 +118,16 @@ constexpr double inverseFactorial(int i) {
   for (int k = 2; k <= i; ++k) f *= k;
   return 1.0 / f;
 }
-} // namespace
 
-float fractalExp(float xf) {
-  if (std::isnan(xf))
-    return xf;
-  if (xf > 88.72284f)
-    return INFINITY;
-  if (xf < -103.97909f)
-    return 0.0f;
+// One lane of vexp, branch-free so that the array form vectorises: n = round(x / ln2) to nearest
+// even through the 1.5 * 2^52 bias (no libm call, no division); any integer near x / ln2 gives
+// the same result. x is clamped first so that n stays where 2^n is a normal double (the clamped
+// lanes are overridden at the end).
+[[gnu::always_inline]] inline float expLane(float xf) {
   constexpr double ln2 = 0.6931471805599453094, invLn2 = 1.4426950408889634074;
-  // n = round(x / ln2), to nearest even through the 1.5 * 2^52 bias (no libm call, no division:
-  // this runs for every vexp lane); any integer near x / ln2 gives the same result.
   constexpr double roundBias = 6755399441055744.0;
-  const double x = xf;
-  const double n = (x * invLn2 + roundBias) - roundBias;
+  const double x = std::min(std::max(double(xf), -104.0), 89.0);
+  const double biased = x * invLn2 + roundBias, n = biased - roundBias;
   const double r = x - n * ln2; // |r| <= ln2/2 (+ rounding)
   // Taylor series to r^13/13! in Horner form: the truncation error is far below double
   // precision, and the result rounded to fp32 is the correctly rounded exp (checked against
@@ -145,12 +140,30 @@ float fractalExp(float xf) {
   double p = c[13];
   for (int i = 12; i >= 0; --i)
     p = p * r + c[i];
-  // p * 2^n with 2^n built from its bits (n is within [-150, 128], far inside double's range, so
-  // the product is exact, as ldexp's is).
-  const uint64_t scaleBits = static_cast<uint64_t>(static_cast<int64_t>(n) + 1023) << 52;
+  // p * 2^n with 2^n built from its bits: the biased sum holds n in its low bits (two's
+  // complement), so n + 1023 is an integer subtraction away. n is within [-151, 129], far inside
+  // double's range, so the product is exact, as ldexp's is.
+  uint64_t biasedBits, biasBits;
+  std::memcpy(&biasedBits, &biased, 8);
+  std::memcpy(&biasBits, &roundBias, 8);
+  const uint64_t scaleBits = (biasedBits - biasBits + 1023) << 52;
   double scale;
   std::memcpy(&scale, &scaleBits, 8);
-  return static_cast<float>(p * scale);
+  const float y = static_cast<float>(p * scale);
+  return std::isnan(xf) ? xf : xf > 88.72284f ? INFINITY : xf < -103.97909f ? 0.0f : y;
+}
+
+} // namespace
+
+float fractalExp(float x) { return expLane(x); }
+
+#ifdef FRACTAL_NO_TARGET_CLONES
+void fractalExpArray(const float *in, float *out, size_t n) {
+#else
+__attribute__((target_clones("avx2", "default"))) void fractalExpArray(const float *in, float *out, size_t n) {
+#endif
+  for (size_t i = 0; i < n; ++i)
+    out[i] = expLane(in[i]);
 }
 
 float fractalLog(float xf) {

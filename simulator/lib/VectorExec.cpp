@@ -116,6 +116,10 @@ void storeFloat(uint8_t *p, DataType t, float v) {
 void storeRepeat(const Operand &o, const DispatchedOp &op, uint64_t r, uint64_t n, DataType t,
                  const float *values) {
   const bool allEnabled = op.maskLo == ~0ull && (n <= 64 || op.maskHi == ~0ull);
+  if (allEnabled && o.blk == 1 && t == DataType::F16) { // contiguous: one conversion
+    isa::floatToHalfArray(values, reinterpret_cast<uint16_t *>(o.element(r, 0)), n);
+    return;
+  }
   if (allEnabled && (t == DataType::F16 || t == DataType::F32)) {
     // No masked lanes: convert or copy a whole block at a time.
     const uint64_t perBlock = kBlock / o.size;
@@ -215,6 +219,9 @@ void floatOpLanes(Opcode code, const float *a, const float *b, float *out, uint6
     return;
   case Opcode::Vmov:
     std::copy(a, a + n, out);
+    return;
+  case Opcode::Vexp:
+    isa::fractalExpArray(a, out, n);
     return;
   default:
     for (uint64_t e = 0; e < n; ++e) out[e] = floatOp(code, a[e], b[e]);

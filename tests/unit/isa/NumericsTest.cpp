@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 #include <random>
 
 using namespace fractal::isa;
@@ -114,4 +115,27 @@ TEST(Numerics, ExpIsCorrectlyRoundedOverASweepOfFp32) {
   EXPECT_EQ(fractalExp(88.7f), float(std::exp(double(88.7f)))); // just below overflow
   EXPECT_EQ(fractalExp(-103.0f), float(std::exp(-103.0))); // a subnormal result
   EXPECT_TRUE(std::isnan(fractalExp(NAN)));
+}
+
+// The simulator runs vexp through the array form (vectorised): the same bits as the scalar form
+// on every 101st fp32 bit pattern, NaNs included, in batches of odd length.
+TEST(Numerics, ExpArrayIsTheScalarExp) {
+  std::vector<float> in, out;
+  uint64_t wrong = 0;
+  for (uint64_t b = 0; b < (uint64_t(1) << 32); b += 101) {
+    float x;
+    const uint32_t bits = uint32_t(b);
+    std::memcpy(&x, &bits, 4);
+    in.push_back(x);
+    if (in.size() < 1001 && b + 101 < (uint64_t(1) << 32)) continue;
+    out.assign(in.size(), 0.0f);
+    fractalExpArray(in.data(), out.data(), in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      const float want = fractalExp(in[i]);
+      const bool same = std::isnan(want) ? std::isnan(out[i]) : std::memcmp(&out[i], &want, 4) == 0;
+      if (!same && ++wrong < 10) ADD_FAILURE() << "exp(" << in[i] << "): array " << out[i] << ", scalar " << want;
+    }
+    in.clear();
+  }
+  EXPECT_EQ(wrong, 0u);
 }

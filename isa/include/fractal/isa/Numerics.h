@@ -38,6 +38,7 @@ bool hostHasF16C();
 // exp and ln as the vector unit computes them: evaluated in double precision with Fractal's own
 // range reduction and series (so every host gives the same bits), then rounded to fp32.
 float fractalExp(float x);
+void fractalExpArray(const float *in, float *out, size_t n); // the same, n lanes at once
 float fractalLog(float x);
 
 // IEEE-style max/min as the ISA defines them: NaN if either input is NaN; max(-0, +0) = +0,

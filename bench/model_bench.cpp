@@ -13,6 +13,7 @@
 // bytes per cycle. ratio_to_roofline = bound / simulated cycles (1.0 = at the roofline).
 #include "fractal/onnx/OnnxCompile.h"
 #include "fractal/runtime/ModelProfile.h"
+#include "fractal/runtime/Roofline.h"
 #include "fractal/runtime/fractal_runtime.h"
 #include "fractal/support/Npy.h"
 
@@ -135,16 +136,6 @@ bool load(benchmark::State &state, const std::string &path, const std::string &s
   return true;
 }
 
-// Roofline bound in cycles for one execution of `p` with `macs`.
-double rooflineCycles(const pkg::Package &p, double macs) {
-  const ChipConfig c = edge();
-  const double peak = double(c.cube.fp16.m * c.cube.fp16.k * c.cube.fp16.n * c.chip.cores);
-  double bytes = 0;
-  for (const pkg::Tensor &t : p.tensors)
-    if (t.kind != pkg::TensorKind::Activation) bytes += double(t.dataBytes());
-  return std::max(macs / peak, bytes / c.dramBytesPerCycle());
-}
-
 void reportRun(benchmark::State &state, Loaded &l, double ortMs) {
   runtime::ModelProfile prof;
   if (!runtime::lastModelProfile(l.model, prof)) return;
@@ -161,7 +152,12 @@ void reportRun(benchmark::State &state, Loaded &l, double ortMs) {
   if (prof.cycles) {
     state.counters["sim_cycles"] = double(prof.cycles);
     state.counters["cube_utilization"] = cube / double(prof.cycles);
-    state.counters["ratio_to_roofline"] = rooflineCycles(l.package, modelMacs) / double(prof.cycles);
+    state.counters["ratio_to_roofline"] = runtime::modelRooflineCycles(l.package, edge(), modelMacs) / double(prof.cycles);
+    // Where the time goes (fractal run prints the whole breakdown): the launches' share of the
+    // simulated time, and the limiter holding the most kernel cycles.
+    const runtime::WhereTimeGoes where = runtime::whereTimeGoes(prof, l.package, edge());
+    state.counters["launch_share"] = where.launchCycles / (where.launchCycles + where.kernelCycles);
+    if (!where.byLimiter.empty()) state.SetLabel("most kernel cycles: " + where.byLimiter[0].first);
   }
   state.counters["macs"] = macs;             // issued by the cube
   state.counters["model_macs"] = modelMacs;  // the model's own: what the roofline counts

@@ -201,7 +201,10 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
       continue;
     }
     std::vector<uint64_t> words;
-    for (uint32_t x : task.launch.tensors) words.push_back(m.region + p.tensors[x].offset);
+    for (uint32_t x : task.launch.tensors) {
+      words.push_back(m.region + p.tensors[x].offset);
+      tp.tensorBytes += p.tensors[x].dataBytes();
+    }
     sim::LaunchInfo launch;
     launch.dataBase = m.kernelData[task.launch.kernel];
     launch.args = gm.findFree(words.size() * 8, 512, 0x1000);
@@ -233,7 +236,9 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     for (int pipe = 0; pipe < sim::kNumPipes; ++pipe) {
       uint64_t busy = 0;
       for (const sim::CoreStats &c : result->cores) busy += c.pipes[pipe].busyCycles;
-      const double capacity = double(result->cycles) * double(std::max<size_t>(result->cores.size(), 1));
+      // Averaged over the cores that ran blocks: a block_dim 1 kernel's cube can be 100% busy.
+      const size_t active = std::min<size_t>(result->cores.size(), std::max<uint32_t>(task.launch.blockDim, 1));
+      const double capacity = double(result->cycles) * double(std::max<size_t>(active, 1));
       tp.pipes.push_back({sim::pipeLabel(pipe), capacity > 0 ? double(busy) / capacity : 0.0});
     }
     for (const sim::TraceSlice &sl : result->trace)

@@ -8,6 +8,7 @@
 #include "fractal/onnx/OnnxCompile.h"
 #endif
 #include "fractal/runtime/ModelProfile.h"
+#include "fractal/runtime/Roofline.h"
 #include "fractal/runtime/fractal_runtime.h"
 #include "fractal/support/File.h"
 #include "fractal/support/Json.h"
@@ -118,13 +119,22 @@ std::string modelTrace(const runtime::ModelProfile &prof) {
 }
 
 std::string runReport(const std::string &model, const pkg::Package &p, const std::string &mode,
-                      const runtime::ModelProfile &prof) {
+                      const runtime::ModelProfile &prof, const runtime::WhereTimeGoes &where) {
   JsonWriter j;
   j.beginObject().field("schema", "fractal.run/1").field("model", model).field("target", p.target)
       .field("mode", mode).field("cycles", prof.cycles).field("simulated_us", prof.simulatedUs)
       .field("wall_seconds", prof.wallSeconds);
+  if (mode == "timing") {
+    j.key("roofline").beginObject().field("kernel_cycles", where.kernelCycles)
+        .field("launch_cycles", where.launchCycles).field("bound_cycles", where.boundCycles)
+        .field("ratio_to_roofline", where.kernelCycles > 0 ? where.boundCycles / where.kernelCycles : 0.0);
+    j.key("kernel_cycles_by_limiter").beginObject();
+    for (const auto &[limiter, cycles] : where.byLimiter) j.field(limiter, cycles);
+    j.endObject().endObject();
+  }
   j.key("tasks").beginArray();
-  for (const runtime::TaskProfile &t : prof.tasks) {
+  for (size_t i = 0; i < prof.tasks.size(); ++i) {
+    const runtime::TaskProfile &t = prof.tasks[i];
     j.beginObject().field("name", t.name).field("op_type", t.opType).field("unit", t.host ? "host" : "npu");
     j.key("onnx_nodes").beginArray();
     for (const std::string &n : t.onnxNodes) j.value(n);
@@ -132,6 +142,9 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
     if (t.host) j.field("host_reason", t.hostReason);
     j.field("block_dim", int64_t(t.blockDim)).field("cycles", t.cycles).field("us", t.deviceUs)
         .field("macs", t.macs).field("model_macs", t.modelMacs);
+    if (mode == "timing" && !t.host)
+      j.field("tensor_bytes", t.tensorBytes).field("bound_cycles", where.tasks[i].cycles())
+          .field("limited_by", where.tasks[i].limitedBy);
     j.key("pipe_utilization").beginObject();
     for (const runtime::PipeUse &u : t.pipes) j.field(u.pipe, u.ratio);
     j.endObject().endObject();
@@ -304,8 +317,12 @@ int runRunCommand(const Args &args) {
   std::printf("%s on %s (%s): %zu task(s) (%zu on the host), %llu cycles, %.3f us simulated, %.3f s wall\n",
               model.c_str(), target.c_str(), mode.c_str(), prof.tasks.size(), host,
               (unsigned long long)prof.cycles, prof.simulatedUs, prof.wallSeconds);
+  Expected<ChipConfig> config = loadChipConfig(target);
+  if (!config) return reportError(config.error());
+  const runtime::WhereTimeGoes where = runtime::whereTimeGoes(prof, package, *config);
+  if (mode == "timing") std::printf("%s", runtime::describe(where, prof).c_str());
   if (!report.empty())
-    if (Status s = writeFileAtomically(report, runReport(model, package, mode, prof)); !s)
+    if (Status s = writeFileAtomically(report, runReport(model, package, mode, prof, where)); !s)
       return reportError(s.error());
   if (!profileDir.empty()) {
     ::mkdir(profileDir.c_str(), 0755);

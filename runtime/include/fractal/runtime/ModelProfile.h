@@ -34,6 +34,7 @@ struct TaskProfile {
   uint64_t startCycle = 0;   // within the execution
   uint64_t macs = 0;      // issued by the cube (incl. padding and depthwise zeros)
   uint64_t modelMacs = 0; // the ONNX ops' own (pkg::Task::modelMacs)
+  uint64_t tensorBytes = 0; // the task's tensors (inputs, outputs, weights): what it must move at least once
   std::vector<PipeUse> pipes;
   std::vector<TraceEvent> trace; // only when tracing is on
 };

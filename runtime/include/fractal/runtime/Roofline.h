@@ -1,0 +1,44 @@
+// Where a model's simulated time goes, against the roofline: each task's lower bound (its MACs at
+// the chip's cube peak, its tensors moved once at DRAM bandwidth) next to what it took and what
+// limited it (its busiest pipe), and for the whole model the launch overheads, the kernel cycles
+// grouped by limiter and the tasks furthest above their bound. `fractal run` prints it in timing
+// mode and writes it into --report; bench/model_bench reports the same bound.
+#pragma once
+
+#include "fractal/config/ChipConfig.h"
+#include "fractal/package/Package.h"
+#include "fractal/runtime/ModelProfile.h"
+
+#include <string>
+#include <vector>
+
+namespace fractal::runtime {
+
+struct TaskBound {
+  double computeCycles = 0; // model MACs / (cube MACs per cycle x the chip's cores)
+  double memoryCycles = 0;  // the task's tensors (inputs, outputs, weights) / DRAM bytes per cycle
+  double cycles() const { return computeCycles > memoryCycles ? computeCycles : memoryCycles; }
+  std::string limitedBy;    // the busiest pipe, or "latency and sync" when none is busier than 50%
+  double busiest = 0;       // that pipe's busy ratio
+};
+
+struct WhereTimeGoes {
+  double kernelCycles = 0;  // the kernels' simulated cycles, one after another
+  double launchCycles = 0;  // runtime.kernel_launch_us per kernel task, in cycles
+  double boundCycles = 0;   // the model's roofline: max(model MACs at peak, weights + inputs + outputs at DRAM bandwidth)
+  std::vector<std::pair<std::string, double>> byLimiter; // kernel cycles per limiter, largest first
+  std::vector<size_t> furthestAboveBound;                 // task indices, at most 5, largest gap first
+  std::vector<TaskBound> tasks;                           // per task (host tasks: empty)
+};
+
+// The model's roofline bound in cycles: `macs` at the chip's fp16 cube peak, or the package's
+// weights, inputs and outputs moved once at DRAM bandwidth, whichever is longer.
+double modelRooflineCycles(const pkg::Package &package, const ChipConfig &config, double macs);
+
+TaskBound taskBound(const TaskProfile &task, const ChipConfig &config);
+WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &package, const ChipConfig &config);
+// A few lines for people: the split between launches and kernels, the ratio to the bound, the
+// limiters, the tasks furthest above their bound.
+std::string describe(const WhereTimeGoes &w, const ModelProfile &profile);
+
+} // namespace fractal::runtime

@@ -1,0 +1,78 @@
+// The roofline breakdown of a model's time (runtime/Roofline.h), on hand-made profiles whose
+// bounds follow from the edge config's numbers.
+#include "fractal/runtime/Roofline.h"
+
+#include <gtest/gtest.h>
+
+using namespace fractal;
+using namespace fractal::runtime;
+
+namespace {
+
+ChipConfig edge() { return *loadChipConfig("edge"); }
+
+TaskProfile kernel(const std::string &name, uint64_t cycles, uint64_t modelMacs, uint64_t tensorBytes,
+                   std::vector<PipeUse> pipes) {
+  TaskProfile t;
+  t.name = name;
+  t.opType = "Conv";
+  t.blockDim = 2;
+  t.cycles = cycles;
+  t.modelMacs = modelMacs;
+  t.tensorBytes = tensorBytes;
+  t.pipes = std::move(pipes);
+  return t;
+}
+
+} // namespace
+
+TEST(Roofline, TaskBoundIsTheLongerOfComputeAndMemory) {
+  const ChipConfig c = edge();
+  const double peak = 16.0 * 16 * 16 * c.chip.cores; // fp16 MACs per cycle, whole chip
+  TaskBound cube = taskBound(kernel("a", 1000, 8192 * 100, 75, {{"m", 0.9}, {"mte2", 0.3}}), c);
+  EXPECT_DOUBLE_EQ(cube.computeCycles, 8192.0 * 100 / peak);
+  EXPECT_DOUBLE_EQ(cube.memoryCycles, 75 / c.dramBytesPerCycle());
+  EXPECT_DOUBLE_EQ(cube.cycles(), 100.0);
+  EXPECT_EQ(cube.limitedBy, "cube");
+  EXPECT_DOUBLE_EQ(cube.busiest, 0.9);
+  TaskBound idle = taskBound(kernel("b", 1000, 0, 7530, {{"m", 0.2}, {"mte2", 0.45}}), c);
+  EXPECT_DOUBLE_EQ(idle.cycles(), 7530 / c.dramBytesPerCycle());
+  EXPECT_EQ(idle.limitedBy, "latency and sync"); // no pipe busier than half the time
+  TaskProfile host;
+  host.host = true;
+  EXPECT_EQ(taskBound(host, c).cycles(), 0.0);
+}
+
+TEST(Roofline, WhereTimeGoesSplitsLaunchesLimitersAndGaps) {
+  const ChipConfig c = edge();
+  ModelProfile prof;
+  prof.tasks.push_back(kernel("conv", 3000, 0, 0, {{"mte2", 0.8}}));
+  prof.tasks.push_back(kernel("near", 1000, 8192 * 900, 0, {{"m", 0.95}}));
+  TaskProfile host;
+  host.host = true;
+  host.name = "host";
+  prof.tasks.push_back(host);
+  prof.tasks.push_back(kernel("pool", 1000, 0, 0, {{"v", 0.7}}));
+  pkg::Package p;
+  pkg::Tensor w;
+  w.kind = pkg::TensorKind::Constant;
+  w.dtype = pkg::DType::F16;
+  w.shape = {1000};
+  p.tensors.push_back(w);
+  const WhereTimeGoes g = whereTimeGoes(prof, p, c);
+  EXPECT_DOUBLE_EQ(g.kernelCycles, 5000);
+  EXPECT_DOUBLE_EQ(g.launchCycles, 3 * c.runtime.kernelLaunchUs * c.chip.clockMhz); // host tasks launch nothing
+  // The model's bound: 900 x 8192 MACs at 8192 per cycle = 900 cycles (the 2000 weight bytes take less).
+  EXPECT_DOUBLE_EQ(g.boundCycles, 900);
+  ASSERT_EQ(g.byLimiter.size(), 3u);
+  EXPECT_EQ(g.byLimiter[0], (std::pair<std::string, double>{"GM loads (mte2)", 3000}));
+  // Furthest above the bound first: conv (3000 over 0), pool (1000), near (1000 - 900).
+  ASSERT_EQ(g.furthestAboveBound.size(), 3u);
+  EXPECT_EQ(g.furthestAboveBound[0], 0u);
+  EXPECT_EQ(g.furthestAboveBound[1], 3u);
+  EXPECT_EQ(g.furthestAboveBound[2], 1u);
+  const std::string text = describe(g, prof);
+  EXPECT_NE(text.find("5000 kernel cycles + 40800 cycles of kernel launches (89% of 45800)"), std::string::npos) << text;
+  EXPECT_NE(text.find("roofline bound 900 cycles = 0.180 of the kernel cycles"), std::string::npos) << text;
+  EXPECT_NE(text.find("GM loads (mte2) 60%, cube 20%, vector 20%"), std::string::npos) << text;
+}

@@ -61,7 +61,12 @@ std::vector<FieldSpec> buildSchema() {
   s.push_back(FRACTAL_INT("core.branch_taken_penalty_cycles", core.branchTakenPenaltyCycles,
                           "cycles", kAllowZero, 0, "extra cycles of a taken branch"));
   s.push_back(FRACTAL_INT("core.scalar_gm_latency_cycles", core.scalarGmLatencyCycles, "cycles",
-                          kNone, 0, "latency of a scalar load/store to GM"));
+                          kNone, 0, "latency of a scalar load/store to GM (one that misses the scalar data cache)"));
+  s.push_back(FRACTAL_INT("core.scalar_dcache_lines", core.scalarDcacheLines, "lines", kAllowZero, 0,
+                          "the scalar unit's data cache, LRU (0: none): a load/store to a line it holds costs no "
+                          "GM latency; it starts empty at every kernel launch"));
+  s.push_back(FRACTAL_INT("core.scalar_dcache_line_bytes", core.scalarDcacheLineBytes, "bytes", kPowerOfTwo, 0,
+                          "line size of the scalar data cache"));
   s.push_back(FRACTAL_INT("core.sync_latency_cycles", core.syncLatencyCycles, "cycles", kAllowZero,
                           0, "cycles between set_flag completing and the waiting pipe seeing it"));
 

@@ -42,6 +42,7 @@ void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
   flags_.fill(Flag{});
   waitingFor_.fill(Waiting{});
   scalarSteps_ = 0;
+  scalarLines_.clear();
   if (run->checkRaces) {
     if (!races_)
       races_ = std::make_unique<RaceDetector>(config_);
@@ -147,10 +148,12 @@ void AiCore::runOneBlock(int64_t block) {
     case ScalarStep::Kind::Executed:
       if (step.branchTaken)
         cost += static_cast<uint64_t>(config_.core.branchTakenPenaltyCycles);
-      if (step.gmAccess) {
+      if (step.gmAccess && !scalarCacheHit(step.gmAddress)) {
         cost += static_cast<uint64_t>(config_.core.scalarGmLatencyCycles);
         if (run_->timed)
           stats_->scalarGmCycles += static_cast<uint64_t>(config_.core.scalarGmLatencyCycles);
+      }
+      if (step.gmAccess) {
         stats_->bytes[static_cast<int>(DataPath::ScalarGm)] +=
             step.op.inst.opcode == isa::Opcode::Ld || step.op.inst.opcode == isa::Opcode::St ? 8 : 4;
       }
@@ -202,6 +205,20 @@ void AiCore::runOneBlock(int64_t block) {
       return;
     pc = step.nextPc;
   }
+}
+
+// Whether the scalar data cache holds the line of `address` (it does afterwards: LRU, most
+// recent first). Values always come from GM: the cache only times the access.
+bool AiCore::scalarCacheHit(uint64_t address) {
+  const uint64_t lines = static_cast<uint64_t>(config_.core.scalarDcacheLines);
+  if (lines == 0) return false;
+  const uint64_t line = address / static_cast<uint64_t>(config_.core.scalarDcacheLineBytes);
+  auto it = std::find(scalarLines_.begin(), scalarLines_.end(), line);
+  const bool hit = it != scalarLines_.end();
+  if (hit) scalarLines_.erase(it);
+  else if (scalarLines_.size() >= lines) scalarLines_.pop_back();
+  scalarLines_.insert(scalarLines_.begin(), line);
+  return hit;
 }
 
 void AiCore::waitDrained() {

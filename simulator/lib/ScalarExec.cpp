@@ -66,6 +66,7 @@ void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kern
     if (!p)
       throw FaultError(FaultKind::GmAccess, why);
     step.gmAccess = true;
+    step.gmAddress = address;
     return p;
   };
 

@@ -167,7 +167,9 @@ int runCompileCommand(const Args &args) {
       return reportError(config.error());
     std::vector<std::string> assembly, npu; // each kernel's generated source, for --compile-to=kernel|npu
 #ifdef FRACTAL_HAS_MLIR
-    Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(input, shapes, *config, dumpIr, &assembly, &npu);
+    // The texts are collected only for the phase that prints them (printing IR costs time).
+    Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(
+        input, shapes, *config, dumpIr, compileTo == "kernel" ? &assembly : nullptr, compileTo == "npu" ? &npu : nullptr);
 #else
     Expected<pkg::Package> package = Error::badInput(
         "fractal compile: this build has no MLIR compiler (FRACTAL_ENABLE_MLIR=OFF); only "

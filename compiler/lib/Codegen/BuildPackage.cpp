@@ -311,7 +311,7 @@ private:
         if (Status s = writeFileAtomically(kernelDir_ + "/" + p_.kernels.back().name + ".s", k.assembly); !s)
           problems_.push_back(s.error().message);
       if (kernelAssembly_) kernelAssembly_->push_back(k.assembly);
-      if (kernelNpu_) kernelNpu_->push_back(k.npu);
+      if (kernelNpu_) kernelNpu_->push_back(k.npu());
     }
     pkg::Task task;
     task.name = opName(op);

@@ -52,9 +52,24 @@ void NpuKernelBuilder::begin(const std::vector<std::pair<mlir::Type, int64_t>> &
 }
 
 mlir::Value NpuKernelBuilder::index(int64_t v) { return b_.create<mlir::arith::ConstantIndexOp>(loc_, v); }
-mlir::Value NpuKernelBuilder::mul(mlir::Value a, int64_t v) { return b_.create<mlir::arith::MulIOp>(loc_, a, index(v)); }
-mlir::Value NpuKernelBuilder::add(mlir::Value a, mlir::Value v) { return b_.create<mlir::arith::AddIOp>(loc_, a, v); }
+// Folded as they are built (x * 1, x + 0, constants): less for the canonicalizer to do.
+mlir::Value NpuKernelBuilder::mul(mlir::Value a, int64_t v) { return b_.createOrFold<mlir::arith::MulIOp>(loc_, a, index(v)); }
+mlir::Value NpuKernelBuilder::add(mlir::Value a, mlir::Value v) { return b_.createOrFold<mlir::arith::AddIOp>(loc_, a, v); }
 mlir::Value NpuKernelBuilder::add(mlir::Value a, int64_t v) { return add(a, index(v)); }
+
+mlir::Value NpuKernelBuilder::kernelData(const std::string &name, const std::vector<uint16_t> &halves) {
+  auto tensor = mlir::RankedTensorType::get({int64_t(halves.size())}, f16());
+  std::vector<llvm::APFloat> values;
+  for (uint16_t h : halves) values.emplace_back(llvm::APFloat::IEEEhalf(), llvm::APInt(16, h));
+  std::vector<mlir::NamedAttribute> entries;
+  if (auto data = func_->getAttrOfType<mlir::DictionaryAttr>("npu.data"))
+    entries.assign(data.begin(), data.end());
+  entries.push_back(b_.getNamedAttr(name, mlir::DenseElementsAttr::get(tensor, values)));
+  func_->setAttr("npu.data", b_.getDictionaryAttr(entries));
+  auto gm = npu::SpaceAttr::get(b_.getContext(), npu::Space::gm);
+  return b_.create<npu::KernelDataOp>(loc_, mlir::MemRefType::get({int64_t(halves.size())}, f16(), nullptr, gm),
+                                      b_.getStringAttr(name));
+}
 
 mlir::Value NpuKernelBuilder::alloc(npu::Space space, mlir::Type element, int64_t elements) {
   return b_.create<npu::AllocOp>(
@@ -116,6 +131,25 @@ Status NpuKernelBuilder::pairLoop(mlir::Value first, int64_t end, mlir::Value st
   return item(second, 1, end, splitLast, body);
 }
 
+Status NpuKernelBuilder::loadsThenCompute(int64_t items, const SetBody &loads, const SetBody &compute) {
+  mlir::Value twice = b_.create<mlir::arith::MulIOp>(loc_, blockDim_, index(2));
+  auto loop = b_.create<mlir::scf::ForOp>(loc_, blockIdx_, index(items), twice);
+  mlir::OpBuilder::InsertionGuard guard(b_);
+  b_.setInsertionPoint(loop.getBody()->getTerminator());
+  mlir::Value first = loop.getInductionVar(), second = add(first, blockDim_);
+  auto ifSecond = [&](const SetBody &body) -> Status {
+    mlir::Value more = b_.create<mlir::arith::CmpIOp>(loc_, mlir::arith::CmpIPredicate::slt, second, index(items));
+    auto branch = b_.create<mlir::scf::IfOp>(loc_, more, /*withElseRegion=*/false);
+    mlir::OpBuilder::InsertionGuard inner(b_);
+    b_.setInsertionPoint(branch.thenBlock()->getTerminator());
+    return body(second, 1);
+  };
+  if (Status s = loads(first, 0); !s) return s;
+  if (Status s = ifSecond(loads); !s) return s;
+  if (Status s = compute(first, 0); !s) return s;
+  return ifSecond(compute);
+}
+
 Status NpuKernelBuilder::forEachItem(int64_t items, const std::function<Status(mlir::Value item)> &body) {
   auto loop = b_.create<mlir::scf::ForOp>(loc_, blockIdx_, index(items), blockDim_);
   mlir::OpBuilder::InsertionGuard guard(b_);
@@ -137,7 +171,10 @@ Expected<GeneratedKernel> NpuKernelBuilder::finish(const std::string &header) {
   if (Status s = finishNpuKernel(func_); !s) return s.error();
   Expected<std::string> assembly = emitNpuAssembly(func_, header + " (via the npu dialect)");
   if (!assembly) return assembly.error();
-  return GeneratedKernel{*assembly, blockDimCount_, printNpuKernel(func_)};
+  // The IR stays alive for printing on demand (in this thread's kernel context).
+  auto module = std::make_shared<mlir::OwningOpRef<mlir::ModuleOp>>(std::move(module_));
+  mlir::func::FuncOp func = func_;
+  return GeneratedKernel{*assembly, blockDimCount_, [module, func] { return printNpuKernel(func); }};
 }
 
 } // namespace fractal::codegen

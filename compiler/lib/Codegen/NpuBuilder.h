@@ -36,6 +36,8 @@ public:
   mlir::Value mul(mlir::Value a, int64_t b);
   mlir::Value add(mlir::Value a, mlir::Value b);
   mlir::Value add(mlir::Value a, int64_t b);
+  // Constant f16 values in the kernel's data section (GM), as a buffer to DMA from.
+  mlir::Value kernelData(const std::string &name, const std::vector<uint16_t> &halves);
   // An on-chip buffer of `elements` elements.
   mlir::Value alloc(npu::Space space, mlir::Type element, int64_t elements);
   // `elements` elements of `buffer` from element `offset`.
@@ -44,11 +46,14 @@ public:
   // One vector instruction with `repeat` repeats and keyed parameters.
   void vector(const std::string &mnemonic, std::vector<mlir::Value> operands, int64_t repeat,
               const std::vector<std::pair<std::string, int64_t>> &params);
-  // One instruction op (npu.copy, npu.load, ...) with keyed parameters.
+  // One instruction op (npu.copy, npu.load, ...) with keyed parameters; `named` names the keyed
+  // register operands that follow the positional ones (mmad's "bias").
   template <typename Op>
   void instruction(const std::string &mnemonic, std::vector<mlir::Value> operands,
-                   const std::vector<std::pair<std::string, int64_t>> &params) {
-    b_.create<Op>(loc_, b_.getStringAttr(mnemonic), operands, paramsAttr(params));
+                   const std::vector<std::pair<std::string, int64_t>> &params,
+                   const std::vector<llvm::StringRef> &named = {}) {
+    b_.create<Op>(loc_, b_.getStringAttr(mnemonic), operands, named.empty() ? nullptr : b_.getStrArrayAttr(named),
+                  paramsAttr(params));
   }
 
   // Work items 0..items-1 over the blocks, two per turn: item i on buffer set 0 and item
@@ -63,6 +68,11 @@ public:
   // `body(true)` when `value` == `last`, else `body(false)`: a short last chunk or piece gets its
   // own copy of the code.
   Status splitLast(mlir::Value value, int64_t last, const std::function<Status(bool last)> &body);
+  // Work items over the blocks, two per turn on sets 0 and 1 like itemLoop, but both items'
+  // `loads` are issued before either's `compute` (in program order, which the scalar unit
+  // dispatches in): the second item's data arrives while the first computes.
+  using SetBody = std::function<Status(mlir::Value item, int set)>;
+  Status loadsThenCompute(int64_t items, const SetBody &loads, const SetBody &compute);
   // This block's work items one at a time: `body(item)`.
   Status forEachItem(int64_t items, const std::function<Status(mlir::Value item)> &body);
 

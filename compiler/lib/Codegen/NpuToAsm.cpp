@@ -57,6 +57,18 @@ public:
     }
     if (Status st = block(func_.getBody().front()); !st) return st.error();
     s_ << "  end\n";
+    if (auto data = func_->getAttrOfType<mlir::DictionaryAttr>("npu.data")) { // npu.kernel_data's values
+      s_ << ".data\n";
+      for (mlir::NamedAttribute entry : data) {
+        auto values = llvm::cast<mlir::DenseElementsAttr>(entry.getValue());
+        if (!values.getElementType().isF16()) return fail(func_, "kernel data other than f16");
+        s_ << entry.getName().str() << ":\n";
+        int64_t i = 0;
+        for (const llvm::APFloat &v : values.getValues<llvm::APFloat>())
+          s_ << (i++ % 16 == 0 ? (i > 1 ? "\n  .half " : "  .half ") : ", ") << v.bitcastToAPInt().getZExtValue();
+        s_ << "\n";
+      }
+    }
     return s_.str();
   }
 
@@ -167,6 +179,11 @@ private:
     if (op.getNumResults() == 1 && op.getResult(0).use_empty() && mlir::isPure(&op)) return Status::success();
     if (auto x = llvm::dyn_cast<npu::BlockIdxOp>(op)) return special(x.getResult(), "block_idx");
     if (auto x = llvm::dyn_cast<npu::BlockDimOp>(op)) return special(x.getResult(), "block_dim");
+    if (auto x = llvm::dyn_cast<npu::KernelDataOp>(op)) { // the data section's base + the label's offset
+      if (Status st = special(x.getData(), "data_base"); !st) return st;
+      s_ << "  addi x" << reg_[x.getData()] << ", x" << reg_[x.getData()] << ", " << x.getName().str() << "\n";
+      return Status::success();
+    }
     if (auto alloc = llvm::dyn_cast<npu::AllocOp>(op)) { // its address is loaded where it is used
       if (!alloc.getOffset()) return fail(&op, "buffer without an offset (run fractal-npu-plan-memory)");
       return Status::success();
@@ -369,14 +386,16 @@ private:
   // then its keyed parameters.
   Status emitInstruction(mlir::Operation &op, const npu::InstructionText &instruction) {
     std::string text = "  " + instruction.mnemonic;
-    bool first = true;
-    for (mlir::Value v : op.getOperands()) {
+    const size_t positional = op.getNumOperands() - instruction.named.size();
+    for (auto [i, v] : llvm::enumerate(op.getOperands())) {
       Expected<int> r = use(v);
       if (!r) return r.error();
       const std::optional<npu::Space> space = npu::spaceOf(v.getType());
       const std::string reg = "x" + std::to_string(*r);
-      text += std::string(first ? " " : ", ") + (space ? npu::stringifySpace(*space).str() + "[" + reg + "]" : reg);
-      first = false;
+      if (i >= positional) // a named register operand: a buffer's address or a scalar
+        text += ", " + instruction.named[i - positional] + "=" + reg;
+      else
+        text += std::string(i == 0 ? " " : ", ") + (space ? npu::stringifySpace(*space).str() + "[" + reg + "]" : reg);
     }
     for (const auto &[key, value] : instruction.params) text += ", " + key + "=" + std::to_string(value);
     s_ << text << "\n";
@@ -388,6 +407,7 @@ private:
 
 Status finishNpuKernel(mlir::func::FuncOp kernel, const std::string &sync) {
   mlir::PassManager pm(kernel.getContext(), mlir::func::FuncOp::getOperationName());
+  pm.enableVerifier(false); // the builder verified the kernel; the passes keep it valid
   // Constants hoisted and shared first: the IR people read (--compile-to=npu) stays short.
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());

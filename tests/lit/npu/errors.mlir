@@ -153,6 +153,22 @@ func.func @param_range(%c: memref<256xf32, #npu.space<l0c>>, %a: memref<1024xf16
 
 // -----
 
+func.func @named_unknown(%c: memref<256xf32, #npu.space<l0c>>, %a: memref<1024xf16, #npu.space<l0a>>, %b: memref<1024xf16, #npu.space<l0b>>, %x: index) {
+  // expected-error @+1 {{'mmad' has no register operand 'scale'}}
+  npu.cube "mmad.f16" %c, %a, %b, %x named ["scale"] params {m = 16, k = 16, n = 16} : memref<256xf32, #npu.space<l0c>>, memref<1024xf16, #npu.space<l0a>>, memref<1024xf16, #npu.space<l0b>>, index
+  return
+}
+
+// -----
+
+func.func @named_count(%c: memref<256xf32, #npu.space<l0c>>, %a: memref<1024xf16, #npu.space<l0a>>, %b: memref<1024xf16, #npu.space<l0b>>) {
+  // expected-error @+1 {{'mmad' takes 3 operands and the 1 named, got 3}}
+  npu.cube "mmad.f16" %c, %a, %b named ["bias"] params {m = 16, k = 16, n = 16} : memref<256xf32, #npu.space<l0c>>, memref<1024xf16, #npu.space<l0a>>, memref<1024xf16, #npu.space<l0b>>
+  return
+}
+
+// -----
+
 func.func @view_outside(%c: memref<512xf32, #npu.space<gm>>) {
   %c32 = arith.constant 32 : index
   // expected-error @+1 {{view [32, 528) is outside the buffer's 512 elements}}

@@ -43,12 +43,16 @@ func.func @cube(%a: memref<1024xf16, #npu.space<gm>>, %c: memref<512xf32, #npu.s
   npu.copy "gm2l1_nz.f16" %l1, %a params {rows = 16, cols = 64, src_stride = 64, dst_rows = 16} : memref<1024xf16, #npu.space<l1>>, memref<1024xf16, #npu.space<gm>>
   // CHECK: npu.load "load2d" %{{.*}}, %{{.*}} params {repeat = 4 : i64}
   npu.load "load2d" %l0a, %l1 params {repeat = 4} : memref<1024xf16, #npu.space<l0a>>, memref<1024xf16, #npu.space<l1>>
-  // CHECK: npu.set_fmap %arg2
-  npu.set_fmap %fmap
+  // CHECK: npu.set_fmap %arg2 : i64
+  npu.set_fmap %fmap : i64
   // CHECK: npu.load "load3d.f16" %{{.*}}, %{{.*}}, %{{.*}} params {c1 = 1 : i64, kh = 3 : i64, kw = 3 : i64, mcount = 16 : i64}
   npu.load "load3d.f16" %l0a, %l1, %c16 params {mcount = 16, kh = 3, kw = 3, c1 = 1} : memref<1024xf16, #npu.space<l0a>>, memref<1024xf16, #npu.space<l1>>, index
   // CHECK: npu.cube "mmad.f16" %{{.*}}, %{{.*}}, %{{.*}} params {init = 1 : i64, k = 64 : i64, m = 16 : i64, n = 16 : i64}
   npu.cube "mmad.f16" %l0c, %l0a, %l0b params {m = 16, k = 64, n = 16, init = 1} : memref<256xf32, #npu.space<l0c>>, memref<1024xf16, #npu.space<l0a>>, memref<1024xf16, #npu.space<l0b>>
+  // A keyed register operand after the positional ones: the bias's L1 address.
+  %bias = npu.alloc : memref<16xf32, #npu.space<l1>>
+  // CHECK: npu.cube "mmad.f16" %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} named ["bias"] params {init = 1 : i64, k = 64 : i64, m = 16 : i64, n = 16 : i64}
+  npu.cube "mmad.f16" %l0c, %l0a, %l0b, %bias named ["bias"] params {m = 16, k = 64, n = 16, init = 1} : memref<256xf32, #npu.space<l0c>>, memref<1024xf16, #npu.space<l0a>>, memref<1024xf16, #npu.space<l0b>>, memref<16xf32, #npu.space<l1>>
   // CHECK: %[[T:.*]] = npu.view %arg1[%{{.*}}] : memref<512xf32, #npu.space<gm>> -> memref<496xf32, #npu.space<gm>>
   %t = npu.view %c[%c16] : memref<512xf32, #npu.space<gm>> -> memref<496xf32, #npu.space<gm>>
   // CHECK: npu.fixpipe "fixp.f32.f32" %[[T]], %{{.*}} params {dst_stride = 32 : i64, m = 16 : i64, n = 16 : i64, nz2nd = 1 : i64, src_rows = 16 : i64}

@@ -171,7 +171,7 @@ TEST(PixelShuffleKernel, RowsThroughTwoBuffers) {
     k.f = f;
     Expected<GeneratedKernel> gen = generatePixelShuffle(edge(), k);
     ASSERT_TRUE(gen.ok()) << gen.error().message;
-    EXPECT_NE(gen->npu.find("npu.copy \"ub2gm\""), std::string::npos);
+    EXPECT_NE(gen->npu().find("npu.copy \"ub2gm\""), std::string::npos);
     const int64_t cin = f * f * k.cp, count = k.n * k.h * k.w * cin;
     std::vector<uint16_t> in(static_cast<size_t>(count));
     for (size_t i = 0; i < in.size(); ++i) in[i] = uint16_t(i * 7 + 3);

@@ -127,6 +127,27 @@ TEST(Cycles, AWarmRunFindsTheLinesItsDeviceLeft) {
   EXPECT_EQ(hits(a, false), 0u);
 }
 
+TEST(Cycles, ScalarLoadsHitTheScalarDataCacheAfterTheFirstOfALine) {
+  // Three scalar loads: the first misses (scalar_gm_latency_cycles), the second is in the same
+  // 64-byte line (a hit: no latency), the third in the next line (a miss). With no cache, all
+  // three miss. Every instruction costs one cycle.
+  auto run = [](const ChipConfig &c) {
+    Device dev(c);
+    uint64_t buf = dev.buffer(std::vector<uint8_t>(4096, 1));
+    return runTimed(dev, "li x1, " + std::to_string(buf) +
+                             "\nld x2, gm[x1]\nld x3, gm[x1], offset=8\nld x4, gm[x1], offset=64\nend\n");
+  };
+  ChipConfig c = edge();
+  ASSERT_EQ(c.core.scalarDcacheLineBytes, 64);
+  const uint64_t cpi = c.core.scalarCyclesPerInstruction, miss = c.core.scalarGmLatencyCycles;
+  Timed cached = run(c);
+  EXPECT_EQ(cached.result.cycles, 5 * cpi + 2 * miss);
+  EXPECT_EQ(cached.core0().scalarGmCycles, 2 * miss);
+  c.core.scalarDcacheLines = 0;
+  Timed uncached = run(c);
+  EXPECT_EQ(uncached.result.cycles, 5 * cpi + 3 * miss);
+}
+
 TEST(Cycles, FlagsWaitForCompletionPlusSyncLatency) {
   // mmad (1 fractal) busy 1 cycle from 0, completes at 1 + mmad_latency; set_flag on the cube
   // waits for that and makes the flag visible sync_latency later; FixPipe (waiting since cycle 2)

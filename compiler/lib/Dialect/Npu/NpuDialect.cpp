@@ -5,6 +5,7 @@
 
 #include "fractal/isa/Isa.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -19,7 +20,8 @@ namespace fractal::npu::detail {
 void instructionEffects(Operation *op, SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects);
 LogicalResult verifyInstruction(Operation *op, llvm::StringRef instruction, ValueRange operands,
                                 std::optional<DictionaryAttr> params, ArrayRef<fractal::isa::Pipe> pipes,
-                                llvm::StringRef unit, bool hasRepeatAttr);
+                                llvm::StringRef unit, bool hasRepeatAttr,
+                                std::optional<ArrayAttr> named = std::nullopt);
 } // namespace fractal::npu::detail
 
 #include "fractal/compiler/Dialect/Npu/NpuEnums.cpp.inc"
@@ -116,7 +118,9 @@ std::vector<BufferAccess> bufferAccesses(Operation *op) {
 std::optional<InstructionText> instructionText(Operation *op) {
   llvm::StringRef instruction = instructionOf(op);
   if (instruction.empty()) return std::nullopt;
-  InstructionText text{instruction.str(), {}};
+  InstructionText text{instruction.str(), {}, {}};
+  if (auto named = op->getAttrOfType<ArrayAttr>("named"))
+    for (Attribute name : named) text.named.push_back(llvm::cast<StringAttr>(name).str());
   if (auto vector = llvm::dyn_cast<VectorOp>(op)) text.params.push_back({"repeat", int64_t(vector.getRepeat())});
   if (auto params = op->getAttrOfType<DictionaryAttr>("params"))
     for (NamedAttribute p : params)
@@ -188,6 +192,19 @@ LogicalResult ViewOp::verify() {
   return success();
 }
 
+LogicalResult KernelDataOp::verify() {
+  MemRefType type = getData().getType();
+  if (spaceOf(type) != Space::gm) return emitOpError("kernel data lives in GM");
+  auto func = (*this)->getParentOfType<func::FuncOp>();
+  auto data = func ? func->getAttrOfType<DictionaryAttr>("npu.data") : nullptr;
+  auto values = data ? llvm::dyn_cast_if_present<DenseElementsAttr>(data.get(getName())) : nullptr;
+  if (!values) return emitOpError("the kernel has no data named '") << getName() << "' (npu.data)";
+  if (values.getElementType() != type.getElementType() || values.getNumElements() != type.getNumElements())
+    return emitOpError("data '") << getName() << "' holds " << values.getNumElements() << " elements of "
+                                 << values.getElementType() << ", not " << type;
+  return success();
+}
+
 Pipe DmaOp::getPipe() {
   return spaceOf(getSource().getType()) == Space::gm ? Pipe::mte2 : Pipe::mte3;
 }
@@ -234,7 +251,7 @@ void instructionEffects(Operation *op, SmallVectorImpl<SideEffects::EffectInstan
 // operands (buffers in allowed spaces, scalars) in kind and number, the keyed parameters by name.
 LogicalResult verifyInstruction(Operation *op, llvm::StringRef instruction, ValueRange operands,
                                 std::optional<DictionaryAttr> params, ArrayRef<fractal::isa::Pipe> pipes,
-                                llvm::StringRef unit, bool hasRepeatAttr) {
+                                llvm::StringRef unit, bool hasRepeatAttr, std::optional<ArrayAttr> named) {
   const std::string mnemonic = instruction.substr(0, instruction.find('.')).str();
   const fractal::isa::InstructionSpec *spec = specOf(instruction);
   if (!spec) return op->emitOpError("'") << mnemonic << "' is not an instruction of the ISA";
@@ -245,9 +262,28 @@ LogicalResult verifyInstruction(Operation *op, llvm::StringRef instruction, Valu
   for (const fractal::isa::OperandSpec &o : spec->operands) takesRepeat |= o.keyed && std::string(o.name) == "repeat";
   if (hasRepeatAttr && !takesRepeat) return op->emitOpError("'") << mnemonic << "' takes no repeat count";
   const std::vector<const fractal::isa::OperandSpec *> slots = positional(*spec);
-  if (slots.size() != operands.size())
-    return op->emitOpError("'") << mnemonic << "' takes " << slots.size() << " operands, got " << operands.size();
-  for (auto [i, operand] : llvm::enumerate(operands)) {
+  const size_t extra = named ? named->size() : 0;
+  if (slots.size() + extra != operands.size())
+    return op->emitOpError("'") << mnemonic << "' takes " << slots.size() << " operands"
+                                << (extra ? " and the " + std::to_string(extra) + " named" : std::string()) << ", got "
+                                << operands.size();
+  // Named operands: keyed register operands of the instruction, each once; a buffer gives its
+  // address, anything else its value.
+  for (size_t i = 0; i < extra; ++i) {
+    const llvm::StringRef name = llvm::cast<StringAttr>((*named)[i]).getValue();
+    const auto known = llvm::find_if(spec->operands, [&](const fractal::isa::OperandSpec &o) {
+      return o.keyed && o.kind == fractal::isa::OperandKind::Reg && name == o.name;
+    });
+    if (known == spec->operands.end())
+      return op->emitOpError("'") << mnemonic << "' has no register operand '" << name << "'";
+    for (size_t j = 0; j < i; ++j)
+      if (llvm::cast<StringAttr>((*named)[j]).getValue() == name)
+        return op->emitOpError("named operand '") << name << "' given twice";
+    const Value operand = operands[slots.size() + i];
+    if (!llvm::isa<MemRefType>(operand.getType()) && !operand.getType().isIntOrIndexOrFloat())
+      return op->emitOpError("named operand '") << name << "' must be a buffer or a scalar";
+  }
+  for (auto [i, operand] : llvm::enumerate(operands.take_front(slots.size()))) {
     const bool wantsBuffer = slots[i]->kind == fractal::isa::OperandKind::Mem;
     const bool isBuffer = llvm::isa<MemRefType>(operand.getType());
     if (isBuffer != wantsBuffer)

@@ -55,7 +55,9 @@ struct ChipConfig {
     int64_t pipeQueueDepth = 0;          // per-pipe in-order queue; full queue stalls the scalar unit
     int64_t scalarCyclesPerInstruction = 0;
     int64_t branchTakenPenaltyCycles = 0;
-    int64_t scalarGmLatencyCycles = 0;   // scalar load/store to GM
+    int64_t scalarGmLatencyCycles = 0;   // scalar load/store to GM that misses the scalar data cache
+    int64_t scalarDcacheLines = 0;       // the scalar unit's data cache: lines (0 = none), LRU
+    int64_t scalarDcacheLineBytes = 0;
     int64_t syncLatencyCycles = 0;       // set_flag visible to the waiting pipe after this many cycles
   } core;
 

@@ -69,7 +69,8 @@ struct ScalarStep {
   Kind kind = Kind::Executed;
   int64_t nextPc = 0;
   bool branchTaken = false;
-  bool gmAccess = false;     // scalar load/store (costs scalar_gm_latency_cycles)
+  bool gmAccess = false;     // scalar load/store (costs scalar_gm_latency_cycles on a cache miss)
+  uint64_t gmAddress = 0;    // ... at this GM address
   isa::Pipe pipe = isa::Pipe::S;
   DispatchedOp op;           // for Dispatch (and SetFlag/WaitFlag: the sync operands)
 };

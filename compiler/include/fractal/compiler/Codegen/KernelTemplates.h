@@ -11,6 +11,7 @@
 #include "fractal/support/Error.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,10 @@ struct ElementwiseKernel {
 struct GeneratedKernel {
   std::string assembly;
   int blockDim = 1;
-  std::string npu{};
+  // The kernel's npu dialect IR (after memory planning and sync injection), printed on demand
+  // (--compile-to=npu): empty for kernels generated directly as assembly.
+  std::function<std::string()> printNpu{};
+  std::string npu() const { return printNpu ? printNpu() : std::string(); }
 };
 
 // Returns the assembly, or an error when the op cannot be laid out in the config's UB. The kernel
@@ -103,8 +107,7 @@ struct ConvKernel {
 struct ConvTiling {
   int64_t nt = 0;   // output channels per N tile
   int64_t kc1 = 0;  // input-channel slices (16 channels) per K step
-  int64_t mt = 0;   // pixels per mmad (multiple of 16)
-  int64_t ohb = 0;  // output rows per band
+  int64_t mt = 0;   // pixels per mmad (multiple of 16); the kernel may take fewer (L0C)
 };
 
 Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k);

@@ -50,6 +50,7 @@ std::vector<BufferAccess> bufferAccesses(mlir::Operation *op);
 struct InstructionText {
   std::string mnemonic;                             // with type suffixes: "mmad.f16"
   std::vector<std::pair<std::string, int64_t>> params; // repeat first for vector ops
+  std::vector<std::string> named;                   // keyed register operands after the positional ones
 };
 std::optional<InstructionText> instructionText(mlir::Operation *op);
 

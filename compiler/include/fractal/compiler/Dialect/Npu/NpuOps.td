@@ -63,6 +63,21 @@ def Npu_BlockDimOp : Npu_Op<"block_dim", [Pure]> {
   let assemblyFormat = "attr-dict";
 }
 
+def Npu_KernelDataOp : Npu_Op<"kernel_data", [Pure]> {
+  let summary = "a constant of the kernel's own data section, in GM";
+  let description = [{
+    `%eye = npu.kernel_data "identity16" : memref<256xf16, #npu.space<gm>>`: the values the
+    kernel function's `npu.data` dictionary holds under that name (a dense f16 or f32 array),
+    which the emitter writes into the kernel binary's data section; the kernel reads them by DMA
+    like any GM tensor. For small constants a kernel needs beside its arguments (a residual's
+    identity matrix).
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs AnyStaticShapeMemRef:$data);
+  let assemblyFormat = "$name attr-dict `:` type($data)";
+  let hasVerifier = 1;
+}
+
 //===--- buffers and data movement -----------------------------------------------------------===//
 
 def Npu_AllocOp : Npu_Op<"alloc", [MemoryEffects<[MemAlloc]>]> {
@@ -130,7 +145,8 @@ def Npu_VectorOp : Npu_Op<"vector", [DeclareOpInterfaceMethods<MemoryEffectsOpIn
 // The other pipes' instructions, one op per unit: the mnemonic and its keyed operands come from
 // the ISA table (checked by the verifier), the positional operands are buffers (memrefs of the
 // spaces the instruction allows) and scalars. The operand the ISA calls `dst` is written, the
-// other buffers read.
+// other buffers read. Keyed register operands (mmad's `bias`: an L1 address; fixp's `scale`)
+// follow the positional ones, named in order by `named`; a buffer there passes its address.
 class Npu_InstructionOp<string mnemonic, string unit, string pipes> : Npu_Op<mnemonic,
     [DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
   let summary = "one " # unit # " instruction";
@@ -142,13 +158,13 @@ class Npu_InstructionOp<string mnemonic, string unit, string pipes> : Npu_Op<mne
     }
     ::mlir::LogicalResult $cppClass::verify() {
       return detail::verifyInstruction(*this, getInstruction(), getOperands(), getParams(), }] # pipes # [{,
-                                       "}] # unit # [{", false);
+                                       "}] # unit # [{", false, getNamed());
     }
   }];
   let arguments = (ins StrAttr:$instruction, Variadic<AnyType>:$operands,
-                       OptionalAttr<DictionaryAttr>:$params);
+                       OptionalAttr<StrArrayAttr>:$named, OptionalAttr<DictionaryAttr>:$params);
   let assemblyFormat = [{
-    $instruction $operands (`params` $params^)? attr-dict `:` type($operands)
+    $instruction $operands (`named` $named^)? (`params` $params^)? attr-dict `:` type($operands)
   }];
   let hasVerifier = 1;
 }
@@ -192,8 +208,8 @@ def Npu_SetMaskOp : Npu_Op<"set_mask"> {
 
 def Npu_SetFmapOp : Npu_Op<"set_fmap"> {
   let summary = "set the load3d feature-map register (scalar unit, captured by each load3d)";
-  let arguments = (ins I64:$value);
-  let assemblyFormat = "$value attr-dict";
+  let arguments = (ins AnySignlessIntegerOrIndex:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
 }
 
 //===--- synchronisation ---------------------------------------------------------------------===//

@@ -1,0 +1,501 @@
+// The convolution kernel (KernelTemplates.h: generateConv) through the npu dialect: NHWC16 input,
+// weights packed per (N tile, K step) in L0B's ZN order, f32 bias, an optional residual; output
+// NHWC16 f16.
+//
+// Work items are (image, band of output rows, chunk of N tiles); each core takes every block_dim-th
+// item, two per turn on two buffer sets, and issues both items' band loads (GM -> L1) before
+// either's compute, so one item's input arrives while the other computes. An item's compute runs
+// its stages (N tile x K step); a stage's M tiles (pixels) alternate between two L0A halves, so
+// img2col (load3d) of one tile overlaps the cube on the other. With one K step per N tile the
+// accumulators of a tile leave L0C (FixPipe) right after its mmad, from two L0C tile buffers;
+// with several K steps a band's accumulators stay in L0C (one buffer per set) until its last K
+// step. Weights stay in L1 for the whole kernel when they fit (else each stage's are loaded per
+// item), the bias too. A residual is one more K step per tile: its channels (img2col of a 1x1 map)
+// times an identity from the kernel's data section. Flags come from fractal-npu-inject-sync.
+#include "NpuBuilder.h"
+
+#include "EmitUtil.h"
+
+#include "fractal/package/WeightLayouts.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <functional>
+#include <map>
+#include <tuple>
+
+namespace fractal::codegen {
+
+using emit::ceilDiv;
+using emit::roundUp;
+
+namespace {
+
+constexpr int64_t kFractal = 512; // bytes of a 16x16 f16 fractal
+
+// Input rows that `rows` output rows read.
+int64_t inputRows(const ConvKernel &k, int64_t rows) { return (rows - 1) * k.sh + (k.kh - 1) * k.dh + 1; }
+
+// Bands of the same shape (rows, loaded input rows, pads) share code; their first input row
+// advances linearly with the band index.
+struct BandGroup {
+  int64_t first, end;      // band indices
+  int64_t rows, hl, pt, pb; // output rows, loaded input rows, top and bottom pads
+  int64_t ihsFirst;        // first loaded input row of band `first`
+};
+
+std::vector<BandGroup> bandGroups(const ConvKernel &k, int64_t ohb, int64_t bands) {
+  std::vector<BandGroup> groups;
+  for (int64_t b = 0; b < bands; ++b) {
+    const int64_t rows = std::min(ohb, k.ho - b * ohb);
+    const int64_t ih0 = b * ohb * k.sh - k.pt, ihs = std::max<int64_t>(ih0, 0);
+    const int64_t ihe = std::min(ih0 + inputRows(k, rows) - 1, k.h - 1);
+    const int64_t hl = ihe - ihs + 1, pt = ihs - ih0;
+    const int64_t pb = std::max<int64_t>(0, inputRows(k, rows) - hl - pt);
+    if (!groups.empty()) {
+      BandGroup &g = groups.back();
+      if (std::tie(rows, hl, pt, pb) == std::tie(g.rows, g.hl, g.pt, g.pb) &&
+          ihs == g.ihsFirst + (b - g.first) * ohb * k.sh) {
+        g.end = b + 1;
+        continue;
+      }
+    }
+    groups.push_back({b, b + 1, rows, hl, pt, pb, ihs});
+  }
+  return groups;
+}
+
+// `body(value)` in a chain of scf.if on `selector` < ends[i] (the last case unconditional).
+Status branchOn(NpuKernelBuilder &kb, mlir::Value selector, const std::vector<int64_t> &ends, size_t from,
+                const std::function<Status(size_t)> &body) {
+  if (from + 1 >= ends.size()) return body(from);
+  mlir::OpBuilder &b = kb.builder();
+  mlir::Value below = b.create<mlir::arith::CmpIOp>(kb.loc(), mlir::arith::CmpIPredicate::slt, selector,
+                                                    kb.index(ends[from]));
+  auto branch = b.create<mlir::scf::IfOp>(kb.loc(), below, /*withElseRegion=*/true);
+  mlir::OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(branch.thenBlock()->getTerminator());
+  if (Status s = body(from); !s) return s;
+  b.setInsertionPoint(branch.elseBlock()->getTerminator());
+  return branchOn(kb, selector, ends, from + 1, body);
+}
+
+} // namespace
+
+Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKernel &k) {
+  Expected<ConvTiling> planned = planConv(config, k);
+  if (!planned) return planned.takeError();
+  const ConvTiling t = *planned;
+  const int64_t l1Bytes = config.buffer(BufferKind::L1).sizeBytes, l0aBytes = config.buffer(BufferKind::L0A).sizeBytes;
+  const int64_t l0bBytes = config.buffer(BufferKind::L0B).sizeBytes, l0cBytes = config.buffer(BufferKind::L0C).sizeBytes;
+  const int64_t c1 = k.cip / 16, taps = k.kh * k.kw, cores = config.chip.cores;
+  const int64_t rc = k.residualChannels ? k.residualChannels : k.cop; // the residual's channels
+
+  // N tiles (the last may be narrower) and, without depthwise, K steps of kc1 input slices (the
+  // last may have fewer). Depthwise N tiles read only their own 16 input channels: one K step.
+  const int64_t nTiles = ceilDiv(k.cop, t.nt), ntLast = k.cop - (nTiles - 1) * t.nt;
+  const int64_t kSteps = k.depthwise ? 1 : ceilDiv(c1, t.kc1), slicesLast = k.depthwise ? 1 : c1 - (kSteps - 1) * t.kc1;
+  const int64_t kTotal = (k.depthwise ? 1 : c1) * taps * 16; // an N tile's depth
+  const int64_t weightTotal = (nTiles - 1) * kTotal * t.nt + kTotal * ntLast;
+  const int64_t stageWeightsMax = std::min(t.kc1, k.depthwise ? int64_t(1) : c1) * taps * 16 * std::min(t.nt, k.cop);
+  // One K step per N tile: accumulators leave L0C tile by tile (two tile buffers); else a band's
+  // stay until its last K step (one buffer per item set).
+  const bool oneKStep = kSteps == 1;
+  const int64_t ntPad = roundUp(std::min(t.nt, k.cop), 16);
+  int64_t mt = t.mt;
+  if (oneKStep) mt = std::min(mt, l0cBytes / (2 * ntPad * 4) / 16 * 16);
+  // With one K step, a residual's tile has an L0A buffer of its own beside the input's (both
+  // loaded before the two mmads, so one flag hands both over): they share half of L0A.
+  const int64_t kMain = std::min(t.kc1, k.depthwise ? int64_t(1) : c1) * taps * 16;
+  if (k.residual) mt = std::min(mt, l0aBytes / 2 / ((kMain + ntPad) * 2) / 16 * 16);
+  if (mt < 16)
+    return Error::badInput(k.name + ": L0C overflow: two 16-pixel tiles of " + std::to_string(ntPad) +
+                           " channels need " + std::to_string(2 * 16 * ntPad * 4) + " bytes, L0C has " +
+                           std::to_string(l0cBytes));
+  // The residual: all its channels of a band loaded with the band; per N tile, the channels it has
+  // (none past its last: those read as zero).
+  const int64_t rk = k.residual ? rc : 0;
+  std::vector<int64_t> widths = {std::min(t.nt, k.cop)};
+  if (ntLast != widths[0]) widths.push_back(ntLast);
+  int64_t identityElements = 0;
+  for (int64_t w : widths) identityElements += k.residual ? w * w : 0;
+  auto l1Need = [&](int64_t ohb, int64_t bandSlices, bool resident) {
+    return k.cop * 4 + (resident ? weightTotal : 2 * stageWeightsMax) * 2 +
+           2 * bandSlices * std::min(k.h, inputRows(k, ohb)) * k.w * 32 + 2 * (rk / 16) * ohb * k.wo * 32 +
+           identityElements * 2;
+  };
+  auto l0cNeed = [&](int64_t ohb) { return oneKStep ? 2 * mt * ntPad * 4 : 2 * roundUp(ohb * k.wo, 16) * ntPad * 4; };
+  // Bands: enough items for every core and, when there is work enough, up to four per core so
+  // that the two buffer sets overlap (an item costs a few hundred cycles of latency however small
+  // it is: below about 3000 cycles of cube work per item, fewer and larger items win); not much
+  // shorter than the kernel's reach (halo rows are loaded twice); then as large as the buffers
+  // allow.
+  // Input slices held per band: all of them when L1 allows (loaded once per item), else a K
+  // step's (depthwise: an N tile's).
+  const int64_t cubeCycles = ceilDiv(k.n * k.ho * k.wo, 16) * (kTotal / 16) * ceilDiv(k.cop, 16);
+  const int64_t wantedItems = std::clamp<int64_t>(cubeCycles / 3000, cores, 4 * cores);
+  const int64_t wantedBands = std::max<int64_t>(1, ceilDiv(wantedItems, k.n));
+  int64_t ohb = std::max(ceilDiv(k.ho, wantedBands), std::min(k.ho, (k.kh - 1) * k.dh));
+  bool resident = l1Need(1, c1, true) <= l1Bytes;
+  const bool allSlices = l1Need(1, c1, resident) <= l1Bytes;
+  const int64_t bandSlices = allSlices ? c1 : k.depthwise ? 1 : t.kc1;
+  if (!allSlices) resident = l1Need(1, bandSlices, true) <= l1Bytes;
+  while (ohb > 1 && (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)) --ohb;
+  if (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)
+    return Error::badInput(k.name + ": L1/L0C overflow: one output row (" + std::to_string(k.wo) +
+                           " pixels, input width " + std::to_string(k.w) + ") needs L1 " +
+                           std::to_string(l1Need(1, bandSlices, resident)) + " and L0C " +
+                           std::to_string(l0cNeed(1)) + " bytes; the config has L1 " + std::to_string(l1Bytes) +
+                           ", L0C " + std::to_string(l0cBytes));
+  const int64_t l0bNeed = (oneKStep ? 1 : 2) * stageWeightsMax * 2 + identityElements * 2;
+  if (l0bNeed > l0bBytes)
+    return Error::badInput(k.name + ": L0B overflow: the weights of " + (oneKStep ? "an N tile" : "two K steps") +
+                           " need " + std::to_string(l0bNeed) + " bytes, L0B has " + std::to_string(l0bBytes));
+  const int64_t bands = ceilDiv(k.ho, ohb);
+  const std::vector<BandGroup> groups = bandGroups(k, ohb, bands);
+  for (const BandGroup &g : groups)
+    if (g.hl < 1 || g.pt > 255 || g.pb > 255 || k.pl > 255 || k.pr > 255)
+      return Error::badInput(k.name + ": padding too large for the feature-map register (bands " +
+                             std::to_string(g.first) + ".." + std::to_string(g.end - 1) + ")");
+  // Fewer (image, band) items than cores: the N tiles are shared out too, in chunks.
+  const emit::NChunks chunking = emit::shareOutNTiles(nTiles, k.n * bands, cores);
+  const int64_t nChunks = chunking.count, chunkTiles = chunking.tilesPerChunk;
+  const int64_t lastChunkTiles = nTiles - (nChunks - 1) * chunkTiles;
+  const int64_t items = k.n * bands * nChunks;
+  const int blockDim = int(std::min<int64_t>(cores, items));
+  const int64_t hlMax = std::min(k.h, inputRows(k, ohb));
+  const int64_t kMax = kMain;
+  if (mt * (kMax + (k.residual ? ntPad : 0)) * 2 > l0aBytes / 2)
+    return Error::internal(k.name + ": an M tile of " + std::to_string(mt) + " pixels overflows half of L0A");
+
+  NpuKernelBuilder kb(config, k.name, k.node);
+  mlir::OpBuilder &b = kb.builder();
+  std::vector<std::pair<mlir::Type, int64_t>> args = {{kb.f16(), k.n * k.h * k.w * k.cip},
+                                                      {kb.f16(), weightTotal},
+                                                      {kb.f32(), k.cop}};
+  if (k.residual) args.push_back({kb.f16(), k.n * k.ho * k.wo * rc});
+  args.push_back({kb.f16(), k.n * k.ho * k.wo * k.cop});
+  kb.begin(args, blockDim);
+  mlir::Value input = kb.arg(0), weights = kb.arg(1), biasGm = kb.arg(2), residualGm = k.residual ? kb.arg(3) : nullptr;
+  mlir::Value output = kb.arg(k.residual ? 4 : 3);
+
+  // Kernel-wide buffers: bias and (resident) weights in L1, the residual's identities.
+  mlir::Value bias = kb.alloc(npu::Space::l1, kb.f32(), k.cop);
+  kb.dma(biasGm, kb.index(0), bias, kb.index(0), k.cop);
+  mlir::Value l1Weights[2];
+  if (resident) {
+    l1Weights[0] = l1Weights[1] = kb.alloc(npu::Space::l1, kb.f16(), weightTotal);
+    kb.dma(weights, kb.index(0), l1Weights[0], kb.index(0), weightTotal);
+  } else {
+    for (mlir::Value &w : l1Weights) w = kb.alloc(npu::Space::l1, kb.f16(), stageWeightsMax);
+  }
+  // L0B: one buffer for an N tile's weights (one K step), two alternating K steps otherwise.
+  mlir::Value l0b[2];
+  l0b[0] = l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
+  if (!oneKStep) l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
+  std::map<int64_t, mlir::Value> identity; // tile width -> its identity in L0B
+  if (k.residual) {
+    for (int64_t width : widths) {
+      std::vector<float> eye(size_t(width * width), 0.0f);
+      for (int64_t c = 0; c < width; ++c) eye[size_t(c * width + c)] = 1.0f;
+      mlir::Value data = kb.kernelData("identity" + std::to_string(width),
+                                       pkg::packConvWeights({width, width, 1, 1, width, width, width, width / 16, false}, eye.data()));
+      mlir::Value staged = kb.alloc(npu::Space::l1, kb.f16(), width * width);
+      kb.dma(data, kb.index(0), staged, kb.index(0), width * width);
+      identity[width] = kb.alloc(npu::Space::l0b, kb.f16(), width * width);
+      kb.instruction<npu::LoadOp>("load2d", {identity[width], staged}, {{"repeat", width * width * 2 / kFractal}});
+    }
+  }
+  // A stage's weights (`elements` from element `offset` of the packed tensor) into L0B buffer q:
+  // from the resident copy in L1, or through L1 slot q.
+  auto loadWeights = [&](mlir::Value offset, int64_t elements, int q) {
+    mlir::Value from = l1Weights[q];
+    if (!resident)
+      kb.dma(weights, offset, l1Weights[q], kb.index(0), elements);
+    else
+      from = kb.view(l1Weights[0], offset, elements);
+    const int64_t fractals = elements * 2 / kFractal;
+    for (int64_t f = 0; f < fractals; f += 255)
+      kb.instruction<npu::LoadOp>("load2d", {kb.view(l0b[q], kb.index(f * 256), elements - f * 256),
+                                             kb.view(from, kb.index(f * 256), elements - f * 256)},
+                                  {{"repeat", std::min<int64_t>(255, fractals - f)}});
+  };
+  // A single stage with resident weights: its L0B is loaded once.
+  const bool weightsOnce = resident && nTiles == 1 && kSteps == 1;
+  if (weightsOnce) loadWeights(kb.index(0), weightTotal, 0);
+
+  // Per item set: the band's input slices and residual channels in L1; L0C for a band.
+  mlir::Value band[2], residualBand[2], l0cBand[2];
+  for (int s = 0; s < 2; ++s) {
+    band[s] = kb.alloc(npu::Space::l1, kb.f16(), bandSlices * hlMax * k.w * 16);
+    if (k.residual) residualBand[s] = kb.alloc(npu::Space::l1, kb.f16(), (rk / 16) * ohb * k.wo * 16);
+    if (!oneKStep) l0cBand[s] = kb.alloc(npu::Space::l0c, kb.f32(), roundUp(ohb * k.wo, 16) * ntPad);
+  }
+  mlir::Value l0a[2], l0aResidual[2], l0cTile[2];
+  for (int p = 0; p < 2; ++p) {
+    l0a[p] = kb.alloc(npu::Space::l0a, kb.f16(), mt * kMax);
+    l0aResidual[p] = k.residual ? kb.alloc(npu::Space::l0a, kb.f16(), mt * ntPad) : l0a[p];
+    if (oneKStep) l0cTile[p] = kb.alloc(npu::Space::l0c, kb.f32(), mt * ntPad);
+  }
+  std::vector<int64_t> groupEnds;
+  for (const BandGroup &g : groups) groupEnds.push_back(g.end);
+
+  // The item's image, band and chunk.
+  struct Where { mlir::Value image, band, chunk; };
+  auto where = [&](mlir::Value item) {
+    mlir::Value rest = b.create<mlir::arith::DivSIOp>(kb.loc(), item, kb.index(nChunks));
+    return Where{b.create<mlir::arith::DivSIOp>(kb.loc(), rest, kb.index(bands)),
+                 b.create<mlir::arith::RemSIOp>(kb.loc(), rest, kb.index(bands)),
+                 b.create<mlir::arith::RemSIOp>(kb.loc(), item, kb.index(nChunks))};
+  };
+  // GM -> L1 copies of `pixels` pixels' 16-channel blocks, one of every `stride` blocks.
+  auto gatherRows = [&](mlir::Value from, mlir::Value fromOffset, int64_t stride, mlir::Value to, mlir::Value toOffset,
+                        int64_t pixels) {
+    for (int64_t p0 = 0; p0 < pixels; p0 += 65535) {
+      const int64_t count = std::min<int64_t>(65535, pixels - p0);
+      const int64_t span = (count - 1) * stride * 16 + 16;
+      kb.instruction<npu::CopyOp>("gm2l1", {kb.view(to, kb.add(toOffset, p0 * 16), count * 16),
+                                            kb.view(from, kb.add(fromOffset, p0 * stride * 16), span)},
+                                  {{"nburst", count}, {"len", 1}, {"src_gap", stride - 1}});
+    }
+  };
+  // The band's first loaded input row, and its pixel base in the input.
+  auto inputBase = [&](const Where &at, const BandGroup &g) {
+    mlir::Value firstRow = kb.add(kb.mul(kb.add(at.band, -g.first), ohb * k.sh), g.ihsFirst);
+    return kb.mul(kb.add(kb.mul(at.image, k.h), firstRow), k.w);
+  };
+  // `count` input slices from slice `first` (runtime) into the band buffer.
+  auto loadSlices = [&](mlir::Value inPixel, mlir::Value first, int64_t count, int s, const BandGroup &g) {
+    for (int64_t sl = 0; sl < count; ++sl)
+      gatherRows(input, kb.add(kb.mul(inPixel, k.cip), kb.mul(kb.add(first, sl), 16)), c1, band[s],
+                 kb.index(sl * g.hl * k.w * 16), g.hl * k.w);
+  };
+
+  // Loads: the band's input rows (every slice when all fit) and its residual channels.
+  auto loads = [&](mlir::Value item, int s) -> Status {
+    const Where at = where(item);
+    return branchOn(kb, at.band, groupEnds, 0, [&](size_t gi) -> Status {
+      const BandGroup &g = groups[gi];
+      if (allSlices) loadSlices(inputBase(at, g), kb.index(0), c1, s, g);
+      if (k.residual) {
+        mlir::Value pixel = kb.add(kb.mul(at.image, k.ho * k.wo), kb.mul(at.band, ohb * k.wo));
+        for (int64_t sl = 0; sl < rk / 16; ++sl)
+          gatherRows(residualGm, kb.add(kb.mul(pixel, rc), sl * 16), rc / 16, residualBand[s],
+                     kb.index(sl * g.rows * k.wo * 16), g.rows * k.wo);
+      }
+      return Status::success();
+    });
+  };
+
+  // A band as compute sees it: its rows (fixed in the code), its loaded input rows, first input
+  // pixel and feature-map register value (from the band index at run time, or fixed for a group).
+  struct BandView {
+    int64_t rows;
+    mlir::Value hl, inPixel, fmap;
+    const BandGroup *group; // set when hl is fixed (slices loaded by compute need it)
+  };
+  auto fixedBand = [&](const Where &at, const BandGroup &g) {
+    const uint64_t fmap = uint64_t(k.w) | (uint64_t(g.hl) << 16) | (uint64_t(k.pl) << 32) | (uint64_t(k.pr) << 40) |
+                          (uint64_t(g.pt) << 48) | (uint64_t(g.pb) << 56);
+    return BandView{g.rows, kb.index(g.hl), inputBase(at, g), b.create<mlir::arith::ConstantIntOp>(kb.loc(), int64_t(fmap), 64), &g};
+  };
+  // The same from the band index: the rows it reads, clipped to the map, and the pads the clipping
+  // leaves to the feature-map register (W | H << 16 | pads left, right, top, bottom << 32.. 56).
+  auto runtimeBand = [&](const Where &at, int64_t rows) {
+    mlir::Value ih0 = kb.add(kb.mul(at.band, ohb * k.sh), -k.pt);
+    mlir::Value ihs = b.create<mlir::arith::MaxSIOp>(kb.loc(), ih0, kb.index(0));
+    mlir::Value ihe = b.create<mlir::arith::MinSIOp>(kb.loc(), kb.add(ih0, inputRows(k, rows) - 1), kb.index(k.h - 1));
+    mlir::Value hl = kb.add(b.create<mlir::arith::SubIOp>(kb.loc(), ihe, ihs), 1);
+    mlir::Value top = b.create<mlir::arith::SubIOp>(kb.loc(), ihs, ih0);
+    mlir::Value bottom = b.create<mlir::arith::MaxSIOp>(
+        kb.loc(), b.create<mlir::arith::SubIOp>(kb.loc(), kb.index(inputRows(k, rows)), kb.add(hl, top)), kb.index(0));
+    mlir::Value fmap = kb.add(kb.add(kb.mul(hl, int64_t(1) << 16), kb.mul(top, int64_t(1) << 48)),
+                              kb.add(kb.mul(bottom, int64_t(1) << 56),
+                                     kb.index(int64_t(uint64_t(k.w) | (uint64_t(k.pl) << 32) | (uint64_t(k.pr) << 40)))));
+    return BandView{rows, hl, kb.mul(kb.add(kb.mul(at.image, k.h), ihs), k.w), fmap, nullptr};
+  };
+
+  // Compute of one item (set s) in a band: its chunk's N tiles, each through its K steps, M tile
+  // by M tile.
+  auto computeBand = [&](const Where &at, int s, const BandView &g) -> Status {
+    const int64_t pixels = g.rows * k.wo, tiles = ceilDiv(pixels, mt), lastMc = pixels - (tiles - 1) * mt;
+    mlir::Value inPixel = g.inPixel;
+    mlir::Value outPixel = kb.add(kb.mul(at.image, k.ho * k.wo), kb.mul(at.band, ohb * k.wo));
+    const uint64_t residualFmap = uint64_t(k.wo) | (uint64_t(g.rows) << 16); // a 1x1 map of the band's pixels
+    mlir::Value fmapValue = g.fmap;
+    mlir::Value residualFmapValue = b.create<mlir::arith::ConstantIntOp>(kb.loc(), int64_t(residualFmap), 64);
+    b.create<npu::SetFmapOp>(kb.loc(), fmapValue);
+    mlir::Value sliceElements = kb.mul(g.hl, k.w * 16); // one input slice of the band in L1
+    // The accumulators of M tile `m` (index) for an N tile of ntc channels.
+    auto accumulators = [&](mlir::Value m, int p, int64_t ntc, int64_t mcp) {
+      return oneKStep ? l0cTile[p] : kb.view(l0cBand[s], kb.mul(m, mt * roundUp(ntc, 16)), mcp * roundUp(ntc, 16));
+    };
+    auto fixOut = [&](mlir::Value m, mlir::Value n0, mlir::Value acc, int64_t mc, int64_t ntc) {
+      mlir::Value out = kb.view(output, kb.add(kb.mul(kb.add(outPixel, kb.mul(m, mt)), k.cop), n0), (mc - 1) * k.cop + ntc);
+      kb.instruction<npu::FixpipeOp>("fixp.f32.f16", {out, acc},
+                                     {{"m", mc}, {"n", ntc}, {"src_rows", roundUp(mc, 16)}, {"dst_stride", k.cop},
+                                      {"relu", k.relu ? 1 : 0}});
+    };
+    // The residual's K step for M tile m: its rkTile channels from n0 on (img2col of a 1x1 map)
+    // into L0A, then times the identity onto the accumulators (with the bias when it comes first).
+    auto loadResidual = [&](mlir::Value m, int p, mlir::Value n0, int64_t rkTile, int64_t mcp) {
+      b.create<npu::SetFmapOp>(kb.loc(), residualFmapValue);
+      mlir::Value from = kb.mul(n0, g.rows * k.wo); // n0 / 16 slices of rows x wo pixels x 16 channels
+      kb.instruction<npu::LoadOp>("load3d.f16", {l0aResidual[p], kb.view(residualBand[s], from, (rkTile / 16) * g.rows * k.wo * 16), kb.mul(m, mt)},
+                                  {{"mcount", mcp / 16}, {"kh", 1}, {"kw", 1}, {"sh", 1}, {"sw", 1}, {"dh", 1}, {"dw", 1},
+                                   {"c1", rkTile / 16}});
+      b.create<npu::SetFmapOp>(kb.loc(), fmapValue);
+    };
+    auto mmadResidual = [&](int p, mlir::Value n0, int64_t ntc, int64_t rkTile, int64_t mcp, mlir::Value acc, bool init) {
+      if (init)
+        kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0aResidual[p], identity.at(ntc), kb.view(bias, n0, ntc)},
+                                    {{"m", mcp}, {"k", rkTile}, {"n", ntc}, {"init", 1}}, {"bias"});
+      else
+        kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0aResidual[p], identity.at(ntc)}, {{"m", mcp}, {"k", rkTile}, {"n", ntc}, {"init", 0}});
+    };
+    // The residual channels of N tile `tile` (runtime): all of ntc, some (one tile at most), none.
+    // `body(rkTile)` in a branch per case.
+    auto byResidual = [&](mlir::Value tile, int64_t ntc, const std::function<Status(int64_t)> &body) -> Status {
+      if (!k.residual) return body(0);
+      // Runs of N tiles with the same residual channels (tiles of the given width ntc only).
+      std::vector<int64_t> ends, kinds;
+      for (int64_t j = 0; j < nTiles; ++j) {
+        const int64_t width = j + 1 < nTiles ? t.nt : ntLast;
+        const int64_t kind = width == ntc ? std::clamp<int64_t>(rc - j * t.nt, 0, width) : 0;
+        if (!kinds.empty() && kinds.back() == kind) ends.back() = j + 1;
+        else ends.push_back(j + 1), kinds.push_back(kind);
+      }
+      return branchOn(kb, tile, ends, 0, [&](size_t i) { return body(kinds[i]); });
+    };
+    // One N tile (tile: runtime index; ntc: its width), L0B buffer q.
+    auto nTile = [&](mlir::Value tile, int q, int64_t ntc) -> Status {
+      mlir::Value n0 = kb.mul(tile, t.nt), weightBase = kb.mul(tile, kTotal * t.nt);
+      if (oneKStep) {
+        const int64_t slices = k.depthwise ? 1 : c1, kst = slices * taps * 16;
+        mlir::Value slice = k.depthwise ? tile : kb.index(0);
+        if (!allSlices) loadSlices(inPixel, slice, slices, s, *g.group);
+        if (!weightsOnce) loadWeights(weightBase, kst * ntc, q);
+        mlir::Value src = kb.view(band[s], allSlices ? b.create<mlir::arith::MulIOp>(kb.loc(), slice, sliceElements) : kb.index(0),
+                                  slices * 16);
+        return byResidual(tile, ntc, [&](int64_t rkTile) -> Status {
+          return kb.pairLoop(kb.index(0), tiles, kb.index(1), lastMc != mt, [&](mlir::Value m, int p, bool last) -> Status {
+            const int64_t mc = last ? lastMc : mt, mcp = roundUp(mc, 16);
+            mlir::Value acc = accumulators(m, p, ntc, mcp);
+            // The residual's tile in its own L0A buffer, loaded last and multiplied first (with
+            // the bias): one flag then hands both loads to the cube, and one hands both buffers
+            // back.
+            kb.instruction<npu::LoadOp>("load3d.f16", {l0a[p], src, kb.mul(m, mt)},
+                                        {{"mcount", mcp / 16}, {"kh", k.kh}, {"kw", k.kw}, {"sh", k.sh}, {"sw", k.sw},
+                                         {"dh", k.dh}, {"dw", k.dw}, {"c1", slices}});
+            if (rkTile > 0) {
+              loadResidual(m, p, n0, rkTile, mcp);
+              mmadResidual(p, n0, ntc, rkTile, mcp, acc, true);
+              kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[p], l0b[q]}, {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 0}});
+            } else {
+              kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[p], l0b[q], kb.view(bias, n0, ntc)},
+                                          {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 1}}, {"bias"});
+            }
+            fixOut(m, n0, acc, mc, ntc);
+            return Status::success();
+          });
+        });
+      }
+      // K steps (L0B buffer by step parity), the residual with the last; then the band's
+      // accumulators out.
+      return byResidual(tile, ntc, [&](int64_t rkTile) -> Status {
+        Status st = kb.pairLoop(kb.index(0), kSteps, kb.index(1), slicesLast != t.kc1, [&](mlir::Value step, int q2, bool lastStep) -> Status {
+          const int64_t slices = lastStep ? slicesLast : t.kc1, kst = slices * taps * 16;
+          mlir::Value first = kb.mul(step, t.kc1);
+          if (!allSlices) loadSlices(inPixel, first, slices, s, *g.group);
+          loadWeights(kb.add(weightBase, kb.mul(step, t.kc1 * taps * 16 * ntc)), kst * ntc, q2);
+          mlir::Value src = kb.view(band[s], allSlices ? b.create<mlir::arith::MulIOp>(kb.loc(), first, sliceElements) : kb.index(0),
+                                    slices * 16);
+          mlir::Value isFirst = b.create<mlir::arith::CmpIOp>(kb.loc(), mlir::arith::CmpIPredicate::eq, step, kb.index(0));
+          mlir::Value isLast = b.create<mlir::arith::CmpIOp>(kb.loc(), mlir::arith::CmpIPredicate::eq, step, kb.index(kSteps - 1));
+          // `body` in a branch taken when `condition` holds.
+          auto when = [&](mlir::Value condition, const std::function<void()> &body) {
+            auto branch = b.create<mlir::scf::IfOp>(kb.loc(), condition, /*withElseRegion=*/false);
+            mlir::OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(branch.thenBlock()->getTerminator());
+            body();
+          };
+          return kb.pairLoop(kb.index(0), tiles, kb.index(1), lastMc != mt, [&](mlir::Value m, int p, bool last) -> Status {
+            const int64_t mc = last ? lastMc : mt, mcp = roundUp(mc, 16);
+            mlir::Value acc = accumulators(m, p, ntc, mcp);
+            // Loads and products nested (residual load, input load, input product, residual
+            // product): one flag hands both loads to the cube, one both buffers back.
+            if (rkTile > 0) when(isLast, [&] { loadResidual(m, p, n0, rkTile, mcp); });
+            kb.instruction<npu::LoadOp>("load3d.f16", {l0a[p], src, kb.mul(m, mt)},
+                                        {{"mcount", mcp / 16}, {"kh", k.kh}, {"kw", k.kw}, {"sh", k.sh}, {"sw", k.sw},
+                                         {"dh", k.dh}, {"dw", k.dw}, {"c1", slices}});
+            auto branch = b.create<mlir::scf::IfOp>(kb.loc(), isFirst, /*withElseRegion=*/true);
+            {
+              mlir::OpBuilder::InsertionGuard guard(b);
+              b.setInsertionPoint(branch.thenBlock()->getTerminator());
+              kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[p], l0b[q2], kb.view(bias, n0, ntc)},
+                                          {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 1}}, {"bias"});
+              b.setInsertionPoint(branch.elseBlock()->getTerminator());
+              kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[p], l0b[q2]}, {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 0}});
+            }
+            if (rkTile > 0) when(isLast, [&] { mmadResidual(p, n0, ntc, rkTile, mcp, acc, false); });
+            return Status::success();
+          });
+        });
+        if (!st) return st;
+        (void)q;
+        auto loop = b.create<mlir::scf::ForOp>(kb.loc(), kb.index(0), kb.index(tiles), kb.index(1));
+        mlir::OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(loop.getBody()->getTerminator());
+        mlir::Value m = loop.getInductionVar();
+        return kb.splitLast(m, tiles - 1, [&](bool last) -> Status {
+          const int64_t mc = last ? lastMc : mt;
+          fixOut(m, n0, accumulators(m, 0, ntc, roundUp(mc, 16)), mc, ntc);
+          return Status::success();
+        });
+      });
+    };
+    // The chunk's N tiles, one at a time (their weights through one L0B buffer: fewer copies of
+    // the tile loop, so fewer flags).
+    auto chunk = [&](bool lastChunk) -> Status {
+      const int64_t count = lastChunk ? lastChunkTiles : chunkTiles;
+      const bool narrowLast = lastChunk && ntLast != t.nt;
+      mlir::Value firstTile = kb.mul(at.chunk, chunkTiles);
+      auto body = [&](mlir::Value j, int q, bool last) { return nTile(kb.add(firstTile, j), q, last && narrowLast ? ntLast : std::min(t.nt, k.cop)); };
+      auto loop = b.create<mlir::scf::ForOp>(kb.loc(), kb.index(0), kb.index(count), kb.index(1));
+      mlir::OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(loop.getBody()->getTerminator());
+      mlir::Value j = loop.getInductionVar();
+      if (!narrowLast) return body(j, 0, false);
+      return kb.splitLast(j, count - 1, [&](bool last) { return body(j, 0, last); });
+    };
+    if (nChunks == 1) return chunk(true);
+    return kb.splitLast(at.chunk, nChunks - 1, chunk);
+  };
+  // With every slice loaded by the loads, a band's geometry comes from its index at run time and
+  // only a shorter last band gets code of its own; else each group of bands does.
+  const int64_t lastRows = k.ho - (bands - 1) * ohb;
+  auto compute = [&](mlir::Value item, int s) -> Status {
+    const Where at = where(item);
+    if (!allSlices)
+      return branchOn(kb, at.band, groupEnds, 0, [&](size_t gi) { return computeBand(at, s, fixedBand(at, groups[gi])); });
+    if (lastRows == ohb) return computeBand(at, s, runtimeBand(at, ohb));
+    return kb.splitLast(at.band, bands - 1, [&](bool last) { return computeBand(at, s, runtimeBand(at, last ? lastRows : ohb)); });
+  };
+
+  // Two items per turn: both loads, then both computes.
+  if (Status s = kb.loadsThenCompute(items, loads, compute); !s) return s.error();
+  std::string header = k.name + ": conv " + std::to_string(k.kh) + "x" + std::to_string(k.kw) + " s" +
+                       std::to_string(k.sh) + "x" + std::to_string(k.sw) + " on NHWC16 " + std::to_string(k.n) + "x" +
+                       std::to_string(k.h) + "x" + std::to_string(k.w) + "x" + std::to_string(k.cip) + " -> " +
+                       std::to_string(k.ho) + "x" + std::to_string(k.wo) + "x" + std::to_string(k.cop) + "; tiles: " +
+                       std::to_string(t.nt) + " channels, " + std::to_string(t.kc1) + " slice(s) per K step, " +
+                       std::to_string(mt) + " pixels, " + std::to_string(ohb) + " row(s) per band; " +
+                       std::to_string(items) + " item(s)" +
+                       (nChunks > 1 ? " (bands x " + std::to_string(nChunks) + " N chunks)" : " (bands)") + " on " +
+                       std::to_string(blockDim) + " block(s); weights " + (resident ? "resident in L1" : "per stage") +
+                       (oneKStep ? ", tiles leave L0C one by one" : ", a band's accumulators stay in L0C");
+  return kb.finish(header);
+}
+
+} // namespace fractal::codegen

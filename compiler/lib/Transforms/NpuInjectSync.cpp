@@ -221,6 +221,59 @@ bool waitsForPrimes(mlir::Operation *item, Pipe from, Pipe to) {
   return !primed.empty() && touchesPipe(item, to) && waitsFirst(*item, primed, from, to, waited);
 }
 
+// The events whose set follows every `from` op of `item` on every path (empty: some `from` op
+// is followed by no set, or the item does nothing on `from`).
+std::vector<int64_t> endsWithSets(mlir::Operation *item, Pipe from, Pipe to) {
+  if (!touchesPipe(item, from)) return {};
+  HandOff start;
+  start.covering = {-1}; // a path that never touches `from` keeps this marker: it constrains nothing
+  std::optional<Paths> paths = stepHandOff(*item, Paths{start}, from, to);
+  if (!paths) return {};
+  std::optional<std::vector<int64_t>> common;
+  for (const HandOff &h : *paths) {
+    if (h.pending) return {};
+    if (llvm::is_contained(h.covering, -1)) continue;
+    if (!common) {
+      common = h.covering;
+      continue;
+    }
+    std::vector<int64_t> both;
+    for (int64_t e : *common)
+      if (llvm::is_contained(h.covering, e)) both.push_back(e);
+    common = both;
+  }
+  return common ? *common : std::vector<int64_t>{};
+}
+
+// The events every `to` op of `item` waits on first, on every path (that reaches a `to` op).
+std::vector<int64_t> waitsFirstOn(mlir::Operation *item, Pipe from, Pipe to) {
+  if (!touchesPipe(item, to)) return {};
+  std::vector<int64_t> candidates;
+  item->walk([&](npu::WaitFlagOp w) {
+    if (w.getFrom() == from && w.getTo() == to && !llvm::is_contained(candidates, int64_t(w.getEvent())))
+      candidates.push_back(int64_t(w.getEvent()));
+  });
+  std::vector<int64_t> out;
+  for (int64_t e : candidates) {
+    bool waited = false;
+    if (waitsFirst(*item, {e}, from, to, waited)) out.push_back(e);
+  }
+  return out;
+}
+
+// Whether a flag already orders everything `from` does in `producer` before everything `to` does
+// in `consumer` (a later item): the producer ends with a set of an event the consumer waits on
+// before any `to` work. Sets and waits of one event alternate in program order, so that wait
+// consumes that set or a later one. (Loops that follow each other chain their carried flags this
+// way.)
+bool orderedByEvent(mlir::Operation *producer, mlir::Operation *consumer, Pipe from, Pipe to) {
+  const std::vector<int64_t> sets = endsWithSets(producer, from, to);
+  if (sets.empty()) return false;
+  for (int64_t e : waitsFirstOn(consumer, from, to))
+    if (llvm::is_contained(sets, e)) return true;
+  return false;
+}
+
 constexpr Pipe kPipes[] = {Pipe::v, Pipe::m, Pipe::mte1, Pipe::mte2, Pipe::mte3, Pipe::fix};
 using Counters = std::map<std::pair<Pipe, Pipe>, int64_t>;
 
@@ -367,7 +420,9 @@ struct NpuInjectSyncPass : fractal::impl::NpuInjectSyncBase<NpuInjectSyncPass> {
             // So are conflicts the flags inside the items (nested loops' primes and drains)
             // already order: everything `from` did in the producer is handed over to `to`, or
             // everything `to` does in the consumer waits for primes set after the producer.
-            if (handsOff(items[size_t(i)].op, from, to) || waitsForPrimes(items[size_t(j)].op, from, to)) break;
+            if (handsOff(items[size_t(i)].op, from, to) || waitsForPrimes(items[size_t(j)].op, from, to) ||
+                orderedByEvent(items[size_t(i)].op, items[size_t(j)].op, from, to))
+              break;
             if (!covered(j - step, j, from, to)) pairs.push_back({size_t(i), size_t(j), from, to, step > j});
             break;
           }

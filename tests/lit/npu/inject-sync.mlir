@@ -125,3 +125,79 @@ func.func @already_synchronised() {
   npu.barrier all
   return
 }
+
+// -----
+
+!gm = memref<4096xf32, #npu.space<gm>>
+!ub = memref<1024xf32, #npu.space<ub>>
+
+// Loops inside a loop: each carried flag is a chain through the whole kernel, primed once at its
+// start and drained once at its end (a prime before every run of the inner loop could be set
+// while the previous run's last set still waits). Chain ids count down from 7; the two inner
+// loops are not nested in each other and share theirs (the second's first turn waits for the
+// first's last set). Within-turn flags count up from 0 and share an id per guarded buffer.
+// CHECK-LABEL: func.func @nested_chains
+func.func @nested_chains(%in: !gm, %out: !gm, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %a = npu.alloc : !ub
+  %o = npu.alloc : !ub
+  // CHECK-DAG: npu.set_flag v -> mte2, 7
+  // CHECK-DAG: npu.set_flag mte3 -> v, 7
+  // CHECK-NOT: npu.set_flag
+  // CHECK: scf.for
+  scf.for %i = %c0 to %n step %c1 {
+    // No flag of the outer loop's own: the inner loops' chains already order one run after the
+    // other (each ends with a set the next waits on first).
+    // CHECK-NOT: npu.wait_flag
+    // CHECK: scf.for
+    // CHECK-NEXT: npu.wait_flag v -> mte2, 7
+    // CHECK-NEXT: npu.dma %arg0
+    // CHECK-NEXT: npu.set_flag mte2 -> v, 0
+    scf.for %j = %c0 to %n step %c1 {
+      npu.dma %in[%c0] -> %a[%c0], 1024 : !gm -> !ub
+      npu.vector "vrelu.f32" %o, %a repeat 16 : !ub, !ub
+      npu.dma %o[%c0] -> %out[%c0], 1024 : !ub -> !gm
+    }
+    // CHECK: }
+    // CHECK-NOT: npu.set_flag
+    // CHECK-NEXT: scf.for
+    // CHECK-NEXT: npu.wait_flag v -> mte2, 7
+    // CHECK-NEXT: npu.dma %arg0
+    // CHECK-NEXT: npu.set_flag mte2 -> v, 0
+    scf.for %j = %c0 to %n step %c1 {
+      npu.dma %in[%c0] -> %a[%c0], 1024 : !gm -> !ub
+      npu.vector "vabs.f32" %o, %a repeat 16 : !ub, !ub
+      npu.dma %o[%c0] -> %out[%c0], 1024 : !ub -> !gm
+    }
+  }
+  // CHECK-DAG: npu.wait_flag v -> mte2, 7
+  // CHECK-DAG: npu.wait_flag mte3 -> v, 7
+  // CHECK: return
+  return
+}
+
+// -----
+
+!gm = memref<4096xf32, #npu.space<gm>>
+!ub = memref<1024xf32, #npu.space<ub>>
+!half = memref<512xf32, #npu.space<ub>>
+
+// Two buffers that memory planning put on the same bytes (their lives do not overlap in program
+// order) still conflict: the pipes run ahead of program order, so the second buffer's writer
+// waits for the first buffer's reader.
+// CHECK-LABEL: func.func @reused_bytes
+func.func @reused_bytes(%in: !gm, %out: !gm) {
+  %c0 = arith.constant 0 : index
+  %a = npu.alloc {offset = 0 : i64} : !ub
+  %b = npu.alloc {offset = 2048 : i64} : !half
+  // CHECK: npu.dma %arg0
+  // CHECK: npu.dma {{.*}} -> %arg1
+  // CHECK-NEXT: npu.set_flag mte3 -> mte2, 0
+  // CHECK-NEXT: npu.wait_flag mte3 -> mte2, 0
+  // CHECK-NEXT: npu.dma %arg0
+  npu.dma %in[%c0] -> %a[%c0], 1024 : !gm -> !ub
+  npu.dma %a[%c0] -> %out[%c0], 1024 : !ub -> !gm
+  npu.dma %in[%c0] -> %b[%c0], 512 : !gm -> !half
+  return
+}

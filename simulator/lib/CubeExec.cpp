@@ -215,13 +215,18 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
       for (uint64_t i = 0; i < m; ++i)
         std::fill_n(&af[((i / kF) * kf + kf - 1) * 256 + (i % kF) * 16 + k % 16], kp - k, 0.0f);
     // B from the cache when L0B has not been written since it was converted for these bytes.
-    CubeOperandCache &cb = core.cubeB;
+    const bool inL0b = op.inst.space("b") == isa::Space::L0B;
     const uint64_t bAddress = op.address(op.inst.operandIndex("b"));
     const uint64_t generation = core.writeGeneration(BufferKind::L0B);
-    if (op.inst.space("b") != isa::Space::L0B || cb.generation != generation || cb.address != bAddress ||
-        cb.k != k || cb.n != n) {
+    CubeOperandCache *found = nullptr;
+    for (CubeOperandCache &entry : core.cubeB)
+      if (inL0b && entry.generation == generation && entry.address == bAddress && entry.k == k && entry.n == n)
+        found = &entry;
+    CubeOperandCache &cb = found ? *found : core.cubeB[core.cubeBNext];
+    if (!found) {
+      core.cubeBNext = (core.cubeBNext + 1) % core.cubeB.size();
       fillCubeB(cb, b, k, kf, nf);
-      cb.generation = op.inst.space("b") == isa::Space::L0B ? generation : ~0ull;
+      cb.generation = inL0b ? generation : ~0ull;
       cb.address = bAddress;
       cb.k = k;
       cb.n = n;

@@ -91,7 +91,10 @@ public:
   // data (cubeB) knows when it is stale.
   void noteWrite(BufferKind kind) { ++writeGeneration_[static_cast<int>(kind)]; }
   uint64_t writeGeneration(BufferKind kind) const { return writeGeneration_[static_cast<int>(kind)]; }
-  CubeOperandCache cubeB;
+  // A few B operands at once: a kernel may alternate between two (weights and a residual's
+  // identity), and one entry would convert each again at every mmad.
+  std::array<CubeOperandCache, 4> cubeB;
+  size_t cubeBNext = 0; // the entry to replace next (round robin)
   std::vector<float> cubeA; // scratch: the A operand of the mmad being executed, as floats
 
   uint64_t maskHi = ~0ull, maskLo = ~0ull;

@@ -23,11 +23,11 @@ AiCore::AiCore(sc_core::sc_module_name name, const ChipConfig &config, int id)
 }
 
 sc_time AiCore::cycles(uint64_t n) const {
-  return run_ && run_->timed ? sc_time(static_cast<double>(n), SC_NS) : SC_ZERO_TIME;
+  return run_ && run_->timed ? cyclesToTime(n) : SC_ZERO_TIME;
 }
 
 uint64_t AiCore::now() const {
-  return static_cast<uint64_t>((sc_core::sc_time_stamp() - run_->start).to_seconds() * 1e9 + 0.5);
+  return timeToCycles(sc_core::sc_time_stamp() - run_->start);
 }
 
 void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
@@ -169,7 +169,7 @@ void AiCore::runOneBlock(int64_t block) {
       waitingFor_[0] = {};
       if (run_->timed)
         stats_->queueFullStallCycles +=
-            static_cast<uint64_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
+            timeToCycles(sc_core::sc_time_stamp() - t0);
       queues_[p].push_back(step.op);
       pushed_[p].notify();
       break;
@@ -193,7 +193,7 @@ void AiCore::runOneBlock(int64_t block) {
       waitingFor_[0] = {};
       if (run_->timed)
         stats_->barrierStallCycles +=
-            static_cast<uint64_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
+            timeToCycles(sc_core::sc_time_stamp() - t0);
       break;
     }
     }
@@ -283,7 +283,7 @@ void AiCore::waitFlag(int pipe, const DispatchedOp &op) {
     races_->waitFlag(pipe, flagIndex(src, dst, event));
   if (run_->timed) {
     const uint64_t waited =
-        static_cast<uint64_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
+        timeToCycles(sc_core::sc_time_stamp() - t0);
     stats_->pipes[pipe].flagWaitCycles += waited;
     if (run_->trace && waited > 0) // stalls are visible in the trace as wait_flag slices
       run_->traceOut->push_back({id_, pipe, now() - waited, waited, op.pc});
@@ -347,7 +347,7 @@ uint64_t AiCore::gmTransfer(const OpEffects &fx, uint64_t &latency) {
   latency = timing.latencyCycles;
   stats_->l2Hits += timing.lineHits;
   stats_->l2Misses += timing.lineMisses;
-  return static_cast<uint64_t>(delay.to_seconds() * 1e9 + 0.5);
+  return timeToCycles(delay);
 }
 
 void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {

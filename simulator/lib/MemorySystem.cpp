@@ -9,7 +9,7 @@ using sc_core::sc_time;
 using sc_core::SC_NS;
 
 // SystemC time counts core cycles: 1 ns of simulated time is one cycle (see AiCore.h).
-static sc_time cycles(double n) { return sc_time(n, SC_NS); }
+static sc_time cycles(double n) { return cyclesToTime(static_cast<uint64_t>(n)); } // n is whole
 
 Dram::Dram(sc_core::sc_module_name name, const ChipConfig &config)
     : sc_module(name), socket("socket"), bytesPerCycle_(config.dramBytesPerCycle()),

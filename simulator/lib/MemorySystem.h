@@ -18,6 +18,16 @@
 
 namespace fractal::sim::detail {
 
+// Simulated time counts core cycles: one cycle is one nanosecond of SystemC time. The
+// conversions work on SystemC's integer time value (sc_time(double, unit) and to_seconds() cost
+// floating-point work and a look-up of the context's resolution every time).
+inline uint64_t timeUnitsPerCycle() {
+  static const uint64_t units = sc_core::sc_time(1, sc_core::SC_NS).value();
+  return units;
+}
+inline sc_core::sc_time cyclesToTime(uint64_t n) { return sc_core::sc_time::from_value(n * timeUnitsPerCycle()); }
+inline uint64_t timeToCycles(const sc_core::sc_time &t) { return t.value() / timeUnitsPerCycle(); }
+
 struct GmTiming : tlm::tlm_extension<GmTiming> {
   // In: the transfer is `rows` copies of the payload's [address, +length), `rowStride` bytes apart
   // (DMA bursts, matrix rows); TLM's payload has no 2-D form of its own.

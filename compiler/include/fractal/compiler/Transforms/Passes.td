@@ -111,18 +111,22 @@ def NpuPlanMemory : Pass<"fractal-npu-plan-memory", "::mlir::func::FuncOp"> {
 def NpuInjectSync : Pass<"fractal-npu-inject-sync", "::mlir::func::FuncOp"> {
   let summary = "Order the pipes with set/wait flags derived from memory dependences";
   let description = [{
-    Pipes run in parallel and in order; two ops on different pipes that touch the same buffer
-    (one of them writing) need a flag: `npu.set_flag P -> Q` after the producer on pipe P and
-    `npu.wait_flag P -> Q` before the consumer on pipe Q. Per block, each op waits only for the
-    nearest conflicting op of each other pipe (pipes are in order, so earlier ones are covered),
-    and a dependence already implied by another flag between the same pipes is dropped. In a
-    `scf.for` body the analysis wraps around: a dependence on the previous iteration is primed
-    with a set before the loop and drained with a wait after it (double buffering falls out of
-    this). An `scf.if` or `scf.for` counts as one op with the accesses of everything inside it;
-    dependences inside it are handled in its own blocks. An `scf.if` that depends on itself across
-    loop turns gets that flag's wait at the start and its set at the end of its branches, so that
-    a turn skipping the branch neither waits nor sets. Event ids are allocated per pipe pair,
-    shared only between the two branches of an `scf.if`; more than 8 live at once is an error.
+    Pipes run in parallel and in order; two ops on different pipes that touch the same bytes
+    (one of them writing; planned buffers conflict by byte range) need a flag:
+    `npu.set_flag P -> Q` after the producer on pipe P and `npu.wait_flag P -> Q` before the
+    consumer on pipe Q. Per block, each op waits only for the nearest conflicting op of each other
+    pipe (pipes are in order, so earlier ones are covered), and a dependence already implied by
+    another flag (between the same pipes, or by the items' own flags: a producer ending with the
+    set of an event the consumer waits on first) is dropped. In a `scf.for` body the analysis
+    wraps around: a dependence on the previous iteration is a chain, primed once at the kernel's
+    start and drained once at its end, so that a nested loop's next run waits for its last run's
+    set (double buffering falls out of this). An `scf.if` or `scf.for` counts as one op with the
+    accesses of everything inside it; dependences inside it are handled in its own blocks. An
+    `scf.if` that depends on itself across loop turns gets that flag's wait at the start and its
+    set at the end of its branches, so that a turn skipping the branch neither waits nor sets.
+    Event ids per pipe pair: chains from 7 down (loops not nested in each other share them),
+    flags within a turn from 0 up, one per guarded buffers and direction; more than 8 live at
+    once is an error.
     GM arguments are assumed not to overlap each other.
     `mode=barrier-all` instead puts `npu.barrier all` after every pipe op: slow, but obviously
     ordered (the debug fallback, as `fractal compile --sync=barrier-all`).

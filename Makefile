@@ -37,11 +37,13 @@ asan-test: setup
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/scripts/ubsan.supp ctest -j $(JOBS) --output-on-failure
 
-# The runtime's multi-threaded tests under ThreadSanitizer, in a separate build directory.
+# The multi-threaded tests under ThreadSanitizer, in a separate build directory: the runtime's
+# (threads x streams x models) and the simulator's (the functional engine runs cores on threads).
 tsan-test: setup
 	@if [ ! -f build-tsan/build.ninja ]; then cmake -S . -B build-tsan -G Ninja \
 	  -DFRACTAL_SANITIZE=thread -DFRACTAL_ENABLE_MLIR=OFF; fi
-	cmake --build build-tsan -j $(JOBS) --target runtime_tests
+	cmake --build build-tsan -j $(JOBS) --target runtime_tests sim_tests
+	cd build-tsan && FRACTAL_SOURCE_DIR=$(CURDIR) TSAN_OPTIONS="halt_on_error=1" ./tests/unit/sim_tests
 	cd build-tsan && FRACTAL_SOURCE_DIR=$(CURDIR) TSAN_OPTIONS="halt_on_error=1" ./tests/unit/runtime_tests
 
 clean:

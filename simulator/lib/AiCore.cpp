@@ -40,7 +40,7 @@ void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
   executing_.fill(false);
   lastCompletion_.fill(SC_ZERO_TIME);
   flags_.fill(Flag{});
-  waitingFor_.fill(Waiting{});
+  waits_.clearAll();
   scalarSteps_ = 0;
   scalarLines_.clear();
   if (run->checkRaces) {
@@ -55,22 +55,8 @@ void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
 }
 
 [[noreturn]] void AiCore::fault(const FaultError &e, int pipe, const DispatchedOp *op) {
-  if (!run_->fault) {
-    Fault f;
-    f.kind = e.kind;
-    f.core = id_;
-    f.block = static_cast<int>(block_);
-    f.pipe = pipeLabel(pipe);
-    f.cause = e.what();
-    f.cycle = run_->timed ? now() : 0;
-    if (op) {
-      f.pc = op->pc;
-      f.instruction = isa::formatInstruction(op->inst);
-      if (op->pc >= 0 && static_cast<size_t>(op->pc) < run_->kernel->debug.size())
-        f.note = run_->kernel->debug[op->pc].note;
-    }
-    run_->fault = f;
-  }
+  if (!run_->fault)
+    run_->fault = faultAt(e, id_, block_, pipe, op, *run_->kernel, run_->timed ? now() : 0);
   sc_core::sc_stop();
   // Unwind this thread to its entry function, which returns: nothing stays parked on its stack.
   throw StopThread{};
@@ -161,12 +147,10 @@ void AiCore::runOneBlock(int64_t block) {
     case ScalarStep::Kind::Dispatch: {
       int p = pipeIndexOf(step.pipe);
       sc_time t0 = sc_core::sc_time_stamp();
-      waitingFor_[0] = {Waiting::QueueRoom, p};
-      waitingPc_[0] = pc;
-      waitingSince_[0] = run_->timed ? now() : 0;
+      waits_.start(0, {UnitWait::QueueRoom, p}, pc, run_->timed ? now() : 0);
       while (queues_[p].size() >= static_cast<size_t>(config_.core.pipeQueueDepth))
         wait(popped_[p]);
-      waitingFor_[0] = {};
+      waits_.clear(0);
       if (run_->timed)
         stats_->queueFullStallCycles +=
             timeToCycles(sc_core::sc_time_stamp() - t0);
@@ -186,11 +170,10 @@ void AiCore::runOneBlock(int64_t block) {
             races->joinAllIntoScalar();
         }
       } join{run_->checkRaces ? races_.get() : nullptr};
-      waitingFor_[0] = {step.kind == ScalarStep::Kind::End ? Waiting::DrainAtEnd : Waiting::DrainAtBarrier};
-      waitingPc_[0] = pc;
-      waitingSince_[0] = run_->timed ? now() : 0;
+      waits_.start(0, {step.kind == ScalarStep::Kind::End ? UnitWait::DrainAtEnd : UnitWait::DrainAtBarrier},
+                   pc, run_->timed ? now() : 0);
       waitDrained();
-      waitingFor_[0] = {};
+      waits_.clear(0);
       if (run_->timed)
         stats_->barrierStallCycles +=
             timeToCycles(sc_core::sc_time_stamp() - t0);
@@ -250,10 +233,7 @@ void AiCore::setFlag(int pipe, const DispatchedOp &op) {
   int64_t event = op.inst.operand("event");
   Flag &f = flags_[flagIndex(src, dst, event)];
   if (f.set)
-    fault(FaultError(FaultKind::FlagSetTwice,
-                     std::string("flag ") + isa::pipeName(src) + "->" + isa::pipeName(dst) + " #" +
-                         std::to_string(event) + " is set again before anyone waited on it"),
-          pipe, &op);
+    fault(flagSetTwice(src, dst, event), pipe, &op);
   f.set = true;
   if (run_->checkRaces)
     races_->setFlag(pipe, flagIndex(src, dst, event));
@@ -268,16 +248,14 @@ void AiCore::waitFlag(int pipe, const DispatchedOp &op) {
   int64_t event = op.inst.operand("event");
   Flag &f = flags_[flagIndex(src, dst, event)];
   sc_time t0 = sc_core::sc_time_stamp();
-  waitingFor_[pipe] = {Waiting::Flag, flagIndex(src, dst, event)};
-  waitingPc_[pipe] = op.pc;
-  waitingSince_[pipe] = run_->timed ? now() : 0;
+  waits_.start(pipe, {UnitWait::Flag, flagIndex(src, dst, event)}, op.pc, run_->timed ? now() : 0);
   while (!(f.set && f.visibleAt <= sc_core::sc_time_stamp())) {
     if (f.set)
       wait(f.visibleAt - sc_core::sc_time_stamp());
     else
       wait(flagEvent_);
   }
-  waitingFor_[pipe] = {};
+  waits_.clear(pipe);
   f.set = false;
   if (run_->checkRaces)
     races_->waitFlag(pipe, flagIndex(src, dst, event));
@@ -435,67 +413,13 @@ void AiCore::checkAccesses(int pipe, const DispatchedOp &op,
   }
 }
 
-// What a unit waits for, in words (made only for a deadlock or watchdog report).
-std::string AiCore::describe(const Waiting &w) {
-  switch (w.kind) {
-  case Waiting::None: break;
-  case Waiting::QueueRoom: return std::string("room in the ") + pipeLabel(w.index) + " queue";
-  case Waiting::DrainAtEnd: return "the pipes to drain at end";
-  case Waiting::DrainAtBarrier: return "every pipe to drain (barrier all)";
-  case Waiting::Flag: { // the inverse of flagIndex
-    const int event = w.index % isa::kNumEventIds, pair = w.index / isa::kNumEventIds;
-    return std::string("flag ") + isa::pipeName(static_cast<isa::Pipe>(pair / 16)) + "->" +
-           isa::pipeName(static_cast<isa::Pipe>(pair % 16)) + " #" + std::to_string(event);
-  }
-  }
-  return "";
-}
-
 std::optional<Fault> AiCore::describeBlocked() const {
-  if (finished_)
+  if (finished_ || !run_ || !run_->kernel)
     return std::nullopt;
-  Fault f;
-  f.core = id_;
-  f.block = static_cast<int>(block_);
-  std::string cause;
-  bool first = true;
-  if (!waitingFor_[0].kind && run_->kernel &&
-      static_cast<size_t>(scalarPc_) < run_->kernel->code.size()) {
-    // Not waiting: the scalar unit is busy (a watchdog stop in an endless loop).
-    f.pipe = "s";
-    f.pc = scalarPc_;
-    f.instruction = isa::formatInstruction(run_->kernel->code[scalarPc_]);
-    cause = "the scalar unit is running at pc " + std::to_string(scalarPc_) + " `" +
-            f.instruction + "`";
-    first = false;
-  }
-  for (int p = 0; p < kNumPipes; ++p) {
-    if (!waitingFor_[p].kind)
-      continue;
-    const int64_t pc = waitingPc_[p];
-    std::string text = pc >= 0 && static_cast<size_t>(pc) < run_->kernel->code.size()
-                           ? isa::formatInstruction(run_->kernel->code[pc])
-                           : "?";
-    if (first) {
-      f.pipe = pipeLabel(p);
-      f.pc = pc;
-      f.instruction = text;
-      if (static_cast<size_t>(pc) < run_->kernel->debug.size())
-        f.note = run_->kernel->debug[pc].note;
-    }
-    cause += std::string(first ? "" : "; ") + (p == 0 ? "the scalar unit" : "pipe " + std::string(pipeLabel(p))) +
-             " at pc " + std::to_string(pc) + " `" + text + "` waits for " + describe(waitingFor_[p]);
-    if (p > 0 && !queues_[p].empty())
-      cause += " (" + std::to_string(queues_[p].size()) + " more queued behind it)";
-    f.cycle = std::max(f.cycle, waitingSince_[p]); // when the last unit got stuck
-    first = false;
-  }
+  std::array<size_t, kNumPipes> queued{};
   for (int p = 1; p < kNumPipes; ++p)
-    if (!queues_[p].empty() && !waitingFor_[p].kind)
-      cause += "; pipe " + std::string(pipeLabel(p)) + " holds " +
-               std::to_string(queues_[p].size()) + " queued instruction(s)";
-  f.cause = cause;
-  return f;
+    queued[p] = queues_[p].size();
+  return describeBlockedCore(id_, block_, *run_->kernel, scalarPc_, waits_, queued);
 }
 
 } // namespace fractal::sim::detail

@@ -14,6 +14,7 @@
 
 #include "MemorySystem.h"
 #include "RaceDetector.h"
+#include "EngineCommon.h"
 
 #include "fractal/sim/Simulator.h"
 
@@ -29,16 +30,10 @@
 namespace fractal::sim::detail {
 
 // State shared by every core during one run.
-struct RunContext {
-  const isa::KernelBinary *kernel = nullptr;
-  GlobalMemory *gm = nullptr;
-  LaunchInfo launch;
-  int64_t blockDim = 1;
-  int numCores = 1;
+struct RunContext : RunSetup {
   bool timed = true;
   TileBackend *backend = nullptr; // rtl mode
   bool checkRaces = false;
-  uint64_t instructionBudget = 0; // functional-mode watchdog, per core
   bool trace = false;
   std::vector<TraceSlice> *traceOut = nullptr;
   std::optional<Fault> fault;
@@ -102,16 +97,7 @@ private:
   sc_core::sc_event launchEvent_;
   bool launchPending_ = false;
 
-  // What each unit (index 0 = scalar) is blocked on, for diagnostics: kept as data (a unit
-  // starts waiting at every dispatch) and put into words only for a report.
-  struct Waiting {
-    enum Kind { None, QueueRoom, DrainAtEnd, DrainAtBarrier, Flag } kind = None;
-    int index = 0; // QueueRoom: the pipe; Flag: flagIndex()
-  };
-  static std::string describe(const Waiting &w);
-  std::array<Waiting, kNumPipes> waitingFor_;
-  std::array<int64_t, kNumPipes> waitingPc_{};
-  std::array<uint64_t, kNumPipes> waitingSince_{}; // cycle
+  UnitWaits waits_; // what each unit (index 0 = scalar) is blocked on, for diagnostics
 
   uint64_t scalarSteps_ = 0;
   std::vector<uint64_t> scalarLines_; // the scalar data cache's lines, most recently used first

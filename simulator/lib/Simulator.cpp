@@ -6,11 +6,14 @@
 #include "fractal/sim/Simulator.h"
 
 #include "AiCore.h"
+#include "FunctionalCore.h"
+#include "HostThreads.h"
 #include "MemorySystem.h"
 
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 
 namespace fractal::sim {
 
@@ -109,11 +112,33 @@ private:
 Simulator::Simulator(ChipConfig config)
     : config_(std::move(config)), gm_(static_cast<uint64_t>(config_.chip.gmSizeBytes)),
       configKey_(chipConfigToYaml(config_)), l2Lines_(std::make_unique<L2Lines>()) {
-  for (int i = 0; i < config_.chip.cores; ++i)
+  for (int i = 0; i < config_.chip.cores; ++i) {
     cores_.push_back(std::make_unique<CoreState>(config_, i));
+    functionalCores_.push_back(std::make_unique<FunctionalCore>(config_, i));
+  }
 }
 
 Simulator::~Simulator() = default;
+
+RunResult Simulator::newResult(const SimOptions &options) const {
+  RunResult result;
+  result.mode = options.mode;
+  result.config = config_.name;
+  result.blockDim = options.blockDim;
+  result.cores.assign(cores_.size(), CoreStats{});
+  return result;
+}
+
+void Simulator::setUp(detail::RunSetup &run, const isa::KernelBinary &kernel, const LaunchInfo &launch,
+                      const SimOptions &options) {
+  run.kernel = &kernel;
+  run.gm = &gm_;
+  run.launch = launch;
+  run.launch.blockDim = options.blockDim;
+  run.blockDim = options.blockDim;
+  run.numCores = static_cast<int>(cores_.size());
+  run.instructionBudget = options.watchdog ? options.watchdog : kDefaultWatchdog;
+}
 
 Expected<uint64_t> Simulator::loadKernelData(const isa::KernelBinary &kernel,
                                              const std::string &name) {
@@ -139,6 +164,12 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
     return Error::badInput("block_dim must be at least 1, got " + std::to_string(options.blockDim));
   if (kernel.code.empty())
     return Error::badInput("kernel " + kernel.source + " has no instructions");
+  if (options.mode == SimMode::Rtl && !options.backend)
+    return Error::badInput("rtl mode needs the RTL tiles (this program was built without them)");
+
+  std::lock_guard<std::mutex> deviceLock(runMutex_);
+  if (options.mode == SimMode::Functional && !options.checkRaces && !options.trace)
+    return runFunctional(kernel, launch, options);
 
   SystemCHost &host = SystemCHost::instance();
   std::lock_guard<std::mutex> lock(host.mutex);
@@ -155,26 +186,14 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
   elab.l2->resetCounters();
   elab.dram->reset();
 
-  RunResult result;
-  result.mode = options.mode;
-  result.config = config_.name;
-  result.blockDim = options.blockDim;
-  result.cores.assign(cores_.size(), CoreStats{});
+  RunResult result = newResult(options);
   const uint64_t watchdog = options.watchdog ? options.watchdog : kDefaultWatchdog;
 
   RunContext ctx;
-  ctx.kernel = &kernel;
-  ctx.gm = &gm_;
-  ctx.launch = launch;
-  ctx.launch.blockDim = options.blockDim;
-  ctx.blockDim = options.blockDim;
-  ctx.numCores = static_cast<int>(cores_.size());
+  setUp(ctx, kernel, launch, options);
   ctx.timed = options.mode != SimMode::Functional;
-  if (options.mode == SimMode::Rtl && !options.backend)
-    return Error::badInput("rtl mode needs the RTL tiles (this program was built without them)");
   ctx.backend = options.mode == SimMode::Rtl ? options.backend : nullptr;
   ctx.checkRaces = options.checkRaces;
-  ctx.instructionBudget = watchdog;
   ctx.trace = options.trace;
   ctx.traceOut = &result.trace;
   ctx.start = sc_core::sc_time_stamp();
@@ -218,6 +237,51 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
       return Error::internal(ctx.fault->message());
     return Error::deviceFault(ctx.fault->message());
   }
+  return result;
+}
+
+Expected<RunResult> Simulator::runFunctional(const isa::KernelBinary &kernel,
+                                             const LaunchInfo &launch, const SimOptions &options) {
+  RunResult result = newResult(options);
+  FunctionalCore::Run run;
+  setUp(run, kernel, launch, options);
+
+  const int activeCores = static_cast<int>(std::min<int64_t>(options.blockDim, run.numCores));
+  std::vector<std::optional<Fault>> faults(static_cast<size_t>(activeCores));
+  auto runCore = [&](int i) {
+    try {
+      faults[i] = functionalCores_[i]->run(run, *cores_[i], result.cores[i]);
+    } catch (const std::exception &e) { // FunctionalCore reports its own faults; this is a bug
+      Fault f;
+      f.kind = FaultKind::Internal;
+      f.core = i;
+      f.cause = std::string("simulator bug: ") + e.what();
+      faults[i] = f;
+    }
+  };
+  int threads = options.hostThreads > 0 ? options.hostThreads
+                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = std::min(threads, activeCores);
+  const auto wallStart = std::chrono::steady_clock::now();
+  if (threads <= 1) {
+    for (int i = 0; i < activeCores; ++i)
+      runCore(i);
+  } else {
+    if (!hostThreads_ || hostThreads_->workers() != threads - 1)
+      hostThreads_ = std::make_unique<HostThreads>(threads - 1);
+    hostThreads_->run(activeCores, runCore);
+  }
+  result.wallSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
+  for (const CoreStats &c : result.cores)
+    result.instructions += c.pipes[0].instructions;
+  for (std::optional<Fault> &f : faults) // the lowest core's fault, as a sequential run would see
+    if (f) {
+      result.fault = f;
+      if (f->kind == FaultKind::Internal)
+        return Error::internal(f->message());
+      return Error::deviceFault(f->message());
+    }
   return result;
 }
 

@@ -1,5 +1,5 @@
 // Every kind of device fault stops the run with a diagnostic naming core, pipe, pc, the
-// instruction and the cause (the kernels are tests/sim/faults/*.s). Both modes diagnose alike.
+// instruction and the cause (the kernels are tests/sim/faults/*.s). Every engine diagnoses alike.
 #include "SimTestUtil.h"
 
 using namespace fractal;
@@ -8,20 +8,43 @@ using namespace fractal::sim::testing;
 
 namespace {
 
-std::string faultOf(const std::string &kernel, SimMode mode, uint64_t watchdog = 0) {
-  Device dev;
+// The three ways a kernel runs: the SystemC engine in functional mode (race checking on), the
+// plain functional engine (cores on host threads), and the SystemC engine in timing mode.
+enum class Engine { SystemCFunctional, Functional, Timing };
+
+const char *engineName(Engine e) {
+  switch (e) {
+  case Engine::SystemCFunctional: return "systemc_functional";
+  case Engine::Functional: return "functional";
+  case Engine::Timing: return "timing";
+  }
+  return "?";
+}
+
+SimOptions optionsFor(Engine engine, uint64_t watchdog = 0) {
   SimOptions options;
-  options.mode = mode;
+  options.mode = engine == Engine::Timing ? SimMode::Timing : SimMode::Functional;
   options.watchdog = watchdog;
-  options.checkRaces = true; // no fault kernel but race.s has a race: this must not add faults
-  Expected<RunResult> r = dev.run(assembleFile("tests/sim/faults/" + kernel), {0x1234}, options);
+  // Race checking runs on the SystemC engine (no fault kernel but race.s has a race: this must
+  // not add faults); without it functional mode takes the plain engine.
+  options.checkRaces = engine != Engine::Functional;
+  return options;
+}
+
+std::string faultOf(const isa::KernelBinary &kernel, const SimOptions &options) {
+  Device dev;
+  Expected<RunResult> r = dev.run(kernel, {0x1234}, options);
   if (r)
     return "(no fault)";
   EXPECT_EQ(r.error().code, ExitCode::DeviceFault) << r.error().message;
   return r.error().message;
 }
 
-class Faults : public ::testing::TestWithParam<SimMode> {};
+std::string faultOf(const std::string &kernel, Engine engine, uint64_t watchdog = 0) {
+  return faultOf(assembleFile("tests/sim/faults/" + kernel), optionsFor(engine, watchdog));
+}
+
+class Faults : public ::testing::TestWithParam<Engine> {};
 
 } // namespace
 
@@ -96,7 +119,9 @@ TEST_P(Faults, ScalarMisaligned) {
 TEST_P(Faults, DataRace) {
   // Which of the two unordered accesses runs first depends on the mode (in functional mode both
   // pipes start at the same instant); the race is reported from whichever comes second.
-  std::string f = faultOf("race.s", GetParam());
+  SimOptions options = optionsFor(GetParam());
+  options.checkRaces = true; // what finds it (on the SystemC engine in both modes)
+  std::string f = faultOf(assembleFile("tests/sim/faults/race.s"), options);
   EXPECT_EQ(f.rfind("data-race: core 0 (block 0), pipe ", 0), 0u) << f;
   EXPECT_NE(f.find("`vadd.f16 ub[x0], ub[x0], ub[x0]`"), std::string::npos) << f;
   EXPECT_NE(f.find("`gm2ub ub[x0], gm[x2], len=8`"), std::string::npos) << f;
@@ -111,15 +136,9 @@ TEST(FaultsRace, OffByDefault) {
 }
 
 TEST(FaultsWatchdog, TimingModeCountsCycles) {
-  std::string f = faultOf("watchdog.s", SimMode::Timing, 1000);
+  std::string f = faultOf("watchdog.s", Engine::Timing, 1000);
   EXPECT_EQ(f.rfind("watchdog: core 0 (block 0)", 0), 0u) << f;
   EXPECT_NE(f.find("no end after 1000 cycles"), std::string::npos) << f;
-}
-
-TEST(FaultsWatchdog, FunctionalModeCountsInstructions) {
-  std::string f = faultOf("watchdog.s", SimMode::Functional, 1000);
-  EXPECT_EQ(f.rfind("watchdog: core 0 (block 0), pipe s, pc ", 0), 0u) << f;
-  EXPECT_NE(f.find("more than 1000 scalar instructions"), std::string::npos) << f;
 }
 
 TEST(FaultsRecovery, TheDeviceRunsAgainAfterAFault) {
@@ -143,5 +162,47 @@ TEST(FaultsTarget, KernelForAnotherChipIsBadInput) {
             std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(BothModes, Faults, ::testing::Values(SimMode::Functional, SimMode::Timing),
-                         [](const auto &info) { return std::string(simModeName(info.param)); });
+TEST(FaultsFunctional, WatchdogCountsInstructionsOnBothEngines) {
+  for (Engine e : {Engine::SystemCFunctional, Engine::Functional}) {
+    std::string f = faultOf("watchdog.s", e, 1000);
+    EXPECT_EQ(f.rfind("watchdog: core 0 (block 0), pipe s, pc ", 0), 0u) << engineName(e) << ": " << f;
+    EXPECT_NE(f.find("more than 1000 scalar instructions"), std::string::npos) << f;
+  }
+}
+
+// Several cores: a fault in one block names that block's core; when every block faults, the
+// lowest core's fault is the one reported, whichever host thread got there first.
+TEST_P(Faults, OnlyTheFaultingBlockIsNamed) {
+  SimOptions options = optionsFor(GetParam());
+  options.blockDim = 2;
+  const isa::KernelBinary kernel = assembleText("  mfsr x2, block_idx\n"
+                                                "  beq x2, x0, .+3\n"
+                                                "  li x1, 262144 - 128\n"
+                                                "  vadd.f16 ub[x1], ub[x1], ub[x1]\n"
+                                                "  end\n");
+  std::string f = faultOf(kernel, options);
+  EXPECT_EQ(f.rfind("out-of-bounds: core 1 (block 1), pipe v, pc 3 `vadd.f16 ub[x1], ub[x1], ub[x1]`", 0), 0u) << f;
+}
+
+TEST_P(Faults, EveryBlockFaultingReportsTheLowestCore) {
+  SimOptions options = optionsFor(GetParam());
+  options.blockDim = 2;
+  for (int repeat = 0; repeat < 20; ++repeat) {
+    std::string f = faultOf(assembleFile("tests/sim/faults/out_of_bounds.s"), options);
+    ASSERT_EQ(f.rfind("out-of-bounds: core 0 (block 0), pipe v, pc 1", 0), 0u) << f;
+  }
+}
+
+TEST(FaultsFunctional, OneHostThreadOrSeveralGiveTheSameDeadlock) {
+  for (int threads : {1, 2}) {
+    SimOptions options = optionsFor(Engine::Functional);
+    options.blockDim = 2;
+    options.hostThreads = threads;
+    std::string f = faultOf(assembleFile("tests/sim/faults/deadlock.s"), options);
+    EXPECT_EQ(f.rfind("deadlock: core 0 (block 0), pipe s, pc 2 `end`", 0), 0u) << threads << ": " << f;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllEngines, Faults,
+                         ::testing::Values(Engine::SystemCFunctional, Engine::Functional, Engine::Timing),
+                         [](const auto &info) { return std::string(engineName(info.param)); });

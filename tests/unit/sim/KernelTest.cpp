@@ -1,5 +1,5 @@
-// Hand-written kernels (tests/sim/kernels/*.s) against plain C++ references, bit for bit, in both
-// simulator modes.
+// Hand-written kernels (tests/sim/kernels/*.s) against plain C++ references, bit for bit, on every
+// simulator engine.
 #include "SimTestUtil.h"
 
 #include <cmath>
@@ -10,7 +10,15 @@ using namespace fractal::sim::testing;
 
 namespace {
 
-class Kernels : public ::testing::TestWithParam<SimMode> {};
+// The engines: SystemC in functional mode and in timing mode (both checking for data races, which
+// correct kernels do not have), and the plain functional engine (cores on host threads).
+struct Engine {
+  SimMode mode;
+  bool checkRaces;
+  const char *name;
+};
+
+class Kernels : public ::testing::TestWithParam<Engine> {};
 
 std::vector<float> referenceGemmF16(const std::vector<uint16_t> &a, const std::vector<uint16_t> &b,
                                     size_t m, size_t k, size_t n) {
@@ -29,8 +37,8 @@ TEST_P(Kernels, GemmFp16MatchesReferenceBitForBit) {
   Device dev;
   uint64_t pa = dev.buffer(a), pb = dev.buffer(b), pc = dev.buffer(std::vector<float>(M * N));
   SimOptions options;
-  options.mode = GetParam();
-  options.checkRaces = true; // correct kernels have no data races
+  options.mode = GetParam().mode;
+  options.checkRaces = GetParam().checkRaces;
   Expected<RunResult> r = dev.run(assembleFile("tests/sim/kernels/gemm_fp16.s"), {pa, pb, pc}, options);
   ASSERT_TRUE(r.ok()) << r.error().message;
   std::vector<float> c = dev.read<float>(pc, M * N);
@@ -60,8 +68,8 @@ TEST_P(Kernels, GemmInt8IsExact) {
   Device dev;
   uint64_t pa = dev.buffer(a), pb = dev.buffer(bt), pc = dev.buffer(std::vector<int32_t>(M * N));
   SimOptions options;
-  options.mode = GetParam();
-  options.checkRaces = true; // correct kernels have no data races
+  options.mode = GetParam().mode;
+  options.checkRaces = GetParam().checkRaces;
   Expected<RunResult> r = dev.run(assembleFile("tests/sim/kernels/gemm_int8.s"), {pa, pb, pc}, options);
   ASSERT_TRUE(r.ok()) << r.error().message;
   std::vector<int32_t> c = dev.read<int32_t>(pc, M * N);
@@ -80,8 +88,8 @@ TEST_P(Kernels, VectorMaskAndStrides) {
   uint64_t px = dev.buffer(x), py = dev.buffer(std::vector<uint16_t>(384)),
            pz = dev.buffer(std::vector<uint16_t>(128)), pm = dev.buffer(std::vector<uint16_t>(16));
   SimOptions options;
-  options.mode = GetParam();
-  options.checkRaces = true; // correct kernels have no data races
+  options.mode = GetParam().mode;
+  options.checkRaces = GetParam().checkRaces;
   Expected<RunResult> r =
       dev.run(assembleFile("tests/sim/kernels/vector_masked.s"), {px, py, pz, pm}, options);
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -117,8 +125,8 @@ TEST_P(Kernels, ConvolutionThroughImg2col) {
   uint64_t pin = dev.buffer(in), pw = dev.buffer(packed),
            pout = dev.buffer(std::vector<float>(H * W * CO));
   SimOptions options;
-  options.mode = GetParam();
-  options.checkRaces = true; // correct kernels have no data races
+  options.mode = GetParam().mode;
+  options.checkRaces = GetParam().checkRaces;
   Expected<RunResult> r =
       dev.run(assembleFile("tests/sim/kernels/conv3x3_fp16.s"), {pin, pw, pout}, options);
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -155,8 +163,8 @@ TEST_P(Kernels, TiledDoubleBufferedGemmOnTwoCores) {
       isa::assemble(*text, "gemm_tiled_fp16.s", {{"M", M}, {"N", N}, {"K", K}});
   ASSERT_TRUE(kernel.ok()) << kernel.error().message;
   SimOptions options;
-  options.mode = GetParam();
-  options.checkRaces = true; // correct kernels have no data races
+  options.mode = GetParam().mode;
+  options.checkRaces = GetParam().checkRaces;
   options.blockDim = 2;
   Expected<RunResult> r = dev.run(*kernel, {pa, pb, pc}, options);
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -168,7 +176,7 @@ TEST_P(Kernels, TiledDoubleBufferedGemmOnTwoCores) {
   EXPECT_EQ(r->cores[0].blocks, 1u);
   EXPECT_EQ(r->cores[1].blocks, 1u);
   EXPECT_EQ(r->cores[0].macs + r->cores[1].macs, M * N * K);
-  if (GetParam() == SimMode::Timing) {
+  if (GetParam().mode == SimMode::Timing) {
     // Double buffering overlaps the pipes: their busy cycles add up to more than the run took.
     const CoreStats &c0 = r->cores[0];
     uint64_t busy = c0.pipes[2].busyCycles + c0.pipes[3].busyCycles + c0.pipes[4].busyCycles +
@@ -177,6 +185,8 @@ TEST_P(Kernels, TiledDoubleBufferedGemmOnTwoCores) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(BothModes, Kernels,
-                         ::testing::Values(SimMode::Functional, SimMode::Timing),
-                         [](const auto &info) { return std::string(simModeName(info.param)); });
+INSTANTIATE_TEST_SUITE_P(AllEngines, Kernels,
+                         ::testing::Values(Engine{SimMode::Functional, true, "systemc_functional"},
+                                           Engine{SimMode::Functional, false, "functional"},
+                                           Engine{SimMode::Timing, true, "timing"}),
+                         [](const auto &info) { return std::string(info.param.name); });

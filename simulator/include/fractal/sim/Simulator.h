@@ -2,8 +2,12 @@
 // kernel on `block_dim` blocks and returns counters, the simulated cycles and, when asked, a
 // trace. Faults come back as Errors with ExitCode::DeviceFault (and in RunResult::fault).
 //
-// One SystemC simulation context exists per process, so runs are serialised by a process-wide
-// lock; several Simulator objects may exist (the runtime has one per device).
+// Two engines: SystemC (timing and rtl modes, and functional mode with race checking or a trace)
+// and a plain functional engine that runs each core as a loop, the cores on host threads of their
+// own (SimOptions::hostThreads). One SystemC simulation context exists per process, so SystemC
+// runs are serialised by a process-wide lock; the functional engine takes only this device's
+// lock, so several devices run in parallel. Several Simulator objects may exist (the runtime has
+// one per device); one Simulator runs one kernel at a time.
 #pragma once
 
 #include "fractal/config/ChipConfig.h"
@@ -17,6 +21,7 @@
 
 #include <array>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +51,11 @@ struct SimOptions {
   // Timing mode: start with the L2 lines this device's previous run left (a model's kernels run
   // back to back, each finding its producers' outputs); otherwise the L2 starts cold.
   bool warmL2 = false;
+  // Functional mode: how many host threads run the cores (each core's blocks stay on one
+  // thread). 0 = one per core with blocks, at most the host's hardware threads; 1 = all on the
+  // caller's thread. Results do not depend on it for a correctly synchronised kernel (cores share
+  // only GM, and each block writes GM bytes of its own).
+  int hostThreads = 0;
 };
 
 struct PipeStats {
@@ -96,7 +106,10 @@ struct RunResult {
 
 namespace detail {
 struct L2Lines;
-}
+class FunctionalCore;
+class HostThreads;
+struct RunSetup;
+} // namespace detail
 
 class Simulator {
 public:
@@ -118,11 +131,21 @@ public:
   Expected<uint64_t> loadKernelData(const isa::KernelBinary &kernel, const std::string &name);
 
 private:
+  Expected<RunResult> runFunctional(const isa::KernelBinary &kernel, const LaunchInfo &launch,
+                                    const SimOptions &options);
+
+  RunResult newResult(const SimOptions &options) const;
+  void setUp(detail::RunSetup &run, const isa::KernelBinary &kernel, const LaunchInfo &launch,
+             const SimOptions &options);
+
+  std::mutex runMutex_; // one kernel at a time on this device
   ChipConfig config_;
   GlobalMemory gm_;
   std::vector<std::unique_ptr<CoreState>> cores_;
   std::string configKey_; // which SystemC elaboration serves this config
   std::unique_ptr<detail::L2Lines> l2Lines_; // what this device's L2 holds between runs
+  std::vector<std::unique_ptr<detail::FunctionalCore>> functionalCores_;
+  std::unique_ptr<detail::HostThreads> hostThreads_; // made on the first multi-threaded run
 };
 
 // The run report as JSON (schema in docs/simulator.md).

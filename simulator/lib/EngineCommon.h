@@ -1,0 +1,62 @@
+// What both engines (the SystemC core and the functional core) share: the run's setup, what the
+// units of one AI core (index 0 = the scalar unit, 1..6 = the pipes) are blocked on, and the fault
+// reports made from it, so that a deadlock, a watchdog stop or an instruction fault reads the same
+// in every mode.
+#pragma once
+
+#include "fractal/sim/Simulator.h"
+
+#include <array>
+#include <optional>
+#include <string>
+
+namespace fractal::sim::detail {
+
+// One kernel launch as every core sees it.
+struct RunSetup {
+  const isa::KernelBinary *kernel = nullptr;
+  GlobalMemory *gm = nullptr;
+  LaunchInfo launch;
+  int64_t blockDim = 1;
+  int numCores = 1;
+  uint64_t instructionBudget = 0; // functional-mode watchdog, per core
+};
+
+// Kept as data (a unit starts waiting at every dispatch) and put into words only for a report.
+struct UnitWait {
+  enum Kind { None, QueueRoom, DrainAtEnd, DrainAtBarrier, Flag } kind = None;
+  int index = 0; // QueueRoom: the pipe; Flag: flagIndex()
+};
+
+struct UnitWaits {
+  std::array<UnitWait, kNumPipes> what{};
+  std::array<int64_t, kNumPipes> pc{};
+  std::array<uint64_t, kNumPipes> since{}; // cycle
+
+  void start(int unit, UnitWait wait, int64_t atPc, uint64_t cycle) {
+    what[unit] = wait;
+    pc[unit] = atPc;
+    since[unit] = cycle;
+  }
+  void clear(int unit) { what[unit] = {}; }
+  void clearAll() { what.fill(UnitWait{}); }
+};
+
+// "room in the v queue", "flag mte2->mte1 #0", ...
+std::string describeWait(const UnitWait &wait);
+
+// Where a blocked core stands, as a Fault without a kind (the caller says deadlock or watchdog):
+// the first blocked unit names pipe, pc and instruction; the cause lists every blocked unit and
+// what it waits for. `scalarPc` is where a scalar unit that is not waiting is running; `queued[p]`
+// counts the instructions waiting behind pipe p's current one.
+Fault describeBlockedCore(int core, int64_t block, const isa::KernelBinary &kernel, int64_t scalarPc,
+                          const UnitWaits &waits, const std::array<size_t, kNumPipes> &queued);
+
+// set_flag on a flag that is set already.
+FaultError flagSetTwice(isa::Pipe src, isa::Pipe dst, int64_t event);
+
+// A fault raised by the instruction `op` (nullptr: not tied to one) on `pipe` of `core`.
+Fault faultAt(const FaultError &error, int core, int64_t block, int pipe, const DispatchedOp *op,
+              const isa::KernelBinary &kernel, uint64_t cycle);
+
+} // namespace fractal::sim::detail

@@ -1,0 +1,227 @@
+#include "FunctionalCore.h"
+
+namespace fractal::sim::detail {
+
+FunctionalCore::FunctionalCore(const ChipConfig &config, int id)
+    : config_(config), id_(id), flags_(kNumFlags, 0) {
+  // One slot more than the depth: the executing entry stays at the front of its ring.
+  const size_t depth = static_cast<size_t>(std::max<int64_t>(config.core.pipeQueueDepth, 1));
+  for (Queue &q : queues_)
+    q.slots.resize(depth + 1);
+}
+
+std::optional<Fault> FunctionalCore::run(Run &run, CoreState &state, CoreStats &stats) {
+  run_ = &run;
+  state_ = &state;
+  stats_ = &stats;
+  fault_.reset();
+  for (Queue &q : queues_) {
+    q.head = q.count = 0;
+    q.current = false;
+  }
+  std::fill(flags_.begin(), flags_.end(), 0);
+  waits_.clearAll();
+  scalarSteps_ = 0;
+  block_ = -1;
+  try {
+    for (int64_t b = id_; b < run.blockDim; b += run.numCores) {
+      block_ = b;
+      runOneBlock(b);
+      ++stats.blocks;
+    }
+  } catch (const Stop &) {
+  }
+  stats.finishCycle = 0;
+  return fault_;
+}
+
+void FunctionalCore::runOneBlock(int64_t block) {
+  state_->resetRegisters();
+  LaunchInfo launch = run_->launch;
+  launch.blockIdx = block;
+  const isa::KernelBinary &kernel = *run_->kernel;
+  PipeStats &scalar = stats_->pipes[0];
+  const size_t depth = static_cast<size_t>(config_.core.pipeQueueDepth);
+  int64_t pc = 0;
+  ScalarStep step;
+  for (;;) {
+    if (run_->lowestFaultedCore.load(std::memory_order_relaxed) < id_)
+      throw Stop{};
+    scalarPc_ = pc;
+    if (++scalarSteps_ > run_->instructionBudget) {
+      DispatchedOp at;
+      at.pc = pc;
+      at.inst = kernel.code.at(static_cast<size_t>(pc));
+      fault(FaultError(FaultKind::Watchdog, "watchdog: more than " +
+                                                std::to_string(run_->instructionBudget) +
+                                                " scalar instructions (an endless loop?)"),
+            0, &at);
+    }
+    try {
+      stepScalar(*state_, *run_->gm, kernel, pc, launch, 0, step);
+    } catch (const std::exception &e) {
+      DispatchedOp at;
+      at.pc = pc;
+      const bool known = pc >= 0 && static_cast<size_t>(pc) < kernel.code.size();
+      if (known)
+        at.inst = kernel.code[pc];
+      const auto *f = dynamic_cast<const FaultError *>(&e);
+      fault(f ? *f : FaultError(FaultKind::Internal, std::string("simulator bug: ") + e.what()), 0,
+            known ? &at : nullptr);
+    }
+    ++scalar.instructions;
+    switch (step.kind) {
+    case ScalarStep::Kind::Executed:
+      if (step.gmAccess)
+        stats_->bytes[static_cast<int>(DataPath::ScalarGm)] +=
+            step.op.inst.opcode == isa::Opcode::Ld || step.op.inst.opcode == isa::Opcode::St ? 8 : 4;
+      break;
+    case ScalarStep::Kind::Dispatch: {
+      const int p = pipeIndexOf(step.pipe);
+      Queue &q = queues_[p];
+      if (q.waiting() >= depth) {
+        waits_.start(0, {UnitWait::QueueRoom, p}, pc, 0);
+        while (q.waiting() >= depth)
+          if (!runPipes())
+            deadlock();
+        waits_.clear(0);
+      }
+      q.push(step.op);
+      break;
+    }
+    case ScalarStep::Kind::SetFlag:
+      setFlag(0, step.op);
+      break;
+    case ScalarStep::Kind::WaitFlag: {
+      const int index = flagIndex(static_cast<isa::Pipe>(step.op.inst.operand("src")),
+                                  static_cast<isa::Pipe>(step.op.inst.operand("dst")),
+                                  step.op.inst.operand("event"));
+      if (!flags_[index]) {
+        waits_.start(0, {UnitWait::Flag, index}, step.op.pc, 0);
+        while (!flags_[index])
+          if (!runPipes())
+            deadlock();
+        waits_.clear(0);
+      }
+      flags_[index] = 0;
+      break;
+    }
+    case ScalarStep::Kind::BarrierAll:
+    case ScalarStep::Kind::End: {
+      auto drained = [&] {
+        for (int p = 1; p < kNumPipes; ++p)
+          if (queues_[p].count)
+            return false;
+        return true;
+      };
+      if (!drained()) {
+        waits_.start(0,
+                     {step.kind == ScalarStep::Kind::End ? UnitWait::DrainAtEnd : UnitWait::DrainAtBarrier},
+                     pc, 0);
+        while (!drained())
+          if (!runPipes())
+            deadlock();
+        waits_.clear(0);
+      }
+      break;
+    }
+    }
+    if (step.kind == ScalarStep::Kind::End)
+      return;
+    pc = step.nextPc;
+  }
+}
+
+bool FunctionalCore::runPipes() {
+  bool any = false;
+  for (;;) {
+    bool moved = false;
+    for (int p = 1; p < kNumPipes; ++p)
+      moved = runPipe(p) || moved;
+    if (!moved)
+      return any;
+    any = true;
+  }
+}
+
+bool FunctionalCore::runPipe(int pipe) {
+  Queue &q = queues_[pipe];
+  bool moved = false;
+  while (q.count) {
+    DispatchedOp &op = q.front();
+    if (!q.current) { // popped: its slot is free for the scalar unit
+      q.current = true;
+      ++stats_->pipes[pipe].instructions;
+      moved = true;
+    }
+    switch (op.inst.opcode) {
+    case isa::Opcode::WaitFlag: {
+      const int index = flagIndex(static_cast<isa::Pipe>(op.inst.operand("src")),
+                                  static_cast<isa::Pipe>(op.inst.operand("dst")), op.inst.operand("event"));
+      if (!flags_[index]) {
+        waits_.start(pipe, {UnitWait::Flag, index}, op.pc, 0);
+        return moved;
+      }
+      waits_.clear(pipe);
+      flags_[index] = 0;
+      break;
+    }
+    case isa::Opcode::SetFlag:
+      setFlag(pipe, op);
+      break;
+    case isa::Opcode::Barrier: break; // nothing is in flight in functional mode
+    default: {
+      OpEffects fx;
+      try {
+        executeOp(*state_, *run_->gm, op, fx);
+      } catch (const FaultError &e) {
+        fault(e, pipe, &op);
+      } catch (const std::exception &e) {
+        fault(FaultError(FaultKind::Internal, std::string("simulator bug: ") + e.what()), pipe, &op);
+      }
+      stats_->macs += fx.macs;
+      if (fx.path != DataPath::None)
+        stats_->bytes[static_cast<int>(fx.path)] += fx.bytes;
+      break;
+    }
+    }
+    q.pop();
+    moved = true;
+  }
+  return moved;
+}
+
+void FunctionalCore::setFlag(int pipe, const DispatchedOp &op) {
+  const auto src = static_cast<isa::Pipe>(op.inst.operand("src"));
+  const auto dst = static_cast<isa::Pipe>(op.inst.operand("dst"));
+  const int64_t event = op.inst.operand("event");
+  uint8_t &flag = flags_[flagIndex(src, dst, event)];
+  if (flag)
+    fault(flagSetTwice(src, dst, event), pipe, &op);
+  flag = 1;
+}
+
+void FunctionalCore::fault(const FaultError &error, int pipe, const DispatchedOp *op) {
+  fault_ = faultAt(error, id_, block_, pipe, op, *run_->kernel, 0);
+  stopOthers();
+}
+
+void FunctionalCore::deadlock() {
+  std::array<size_t, kNumPipes> queued{};
+  for (int p = 1; p < kNumPipes; ++p)
+    queued[p] = queues_[p].waiting();
+  Fault f = describeBlockedCore(id_, block_, *run_->kernel, scalarPc_, waits_, queued);
+  f.kind = FaultKind::Deadlock;
+  f.cause = "every unfinished unit is blocked: " + f.cause;
+  fault_ = f;
+  stopOthers();
+}
+
+void FunctionalCore::stopOthers() {
+  int lowest = run_->lowestFaultedCore.load();
+  while (id_ < lowest && !run_->lowestFaultedCore.compare_exchange_weak(lowest, id_)) {
+  }
+  throw Stop{};
+}
+
+} // namespace fractal::sim::detail

@@ -85,72 +85,8 @@ constexpr int kF = 16; // fractal rows / columns
     acc[j] = acc[j] + (p[j] != 0.0f ? p[j] : ((aSigns ^ bSigns[j]) & 0xffffu) == 0xffffu ? -0.0f : 0.0f);
 }
 
-// One output row of one 16-column block: acc[16] += the row's kf k-blocks (16 floats each, 256
-// apart: A's NZ order) times the block's columns, each diagonal block through the shortcut when `finiteA` (A has no Inf or NaN). One
-// call per row, not per 16x16 block: the clones are reached through an indirect call.
-FRACTAL_TARGET_CLONES void mmadRowF16(const float *arow, const CubeOperandCache &cb, uint64_t jb, uint64_t kf,
-                                      bool finiteA, float *acc) {
-  const float *bcol = &cb.columns[jb * kf * 16 * kF];
-  for (uint64_t kb = 0; kb < kf; ++kb) {
-    const uint64_t blk = jb * kf + kb;
-    if (finiteA && cb.diagonal[blk])
-      mmadDiagonalF16(arow + kb * 256, &cb.diagonals[blk * 16], &cb.signs[blk * 16], acc);
-    else
-      mmadBlockF16(arow + kb * 256, &bcol[kb * 16 * kF], acc);
-  }
-}
-
-// Whether none of the n floats is Inf or NaN.
-FRACTAL_TARGET_CLONES bool allFinite(const float *v, uint64_t n) {
-  uint32_t special = 0;
-  for (uint64_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &v[i], 4);
-    special |= (bits & 0x7f800000u) == 0x7f800000u;
-  }
-  return special == 0;
-}
-
-// Fills `cache` with the B operand of an f16 mmad: fp32 columns per 16-column block and which
-// 16x16 blocks are diagonal.
-void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t kf, uint64_t nf) {
-  const uint64_t kp = kf * 16;
-  cache.columns.assign(nf * kp * kF, 0.0f);
-  cache.diagonal.assign(nf * kf, 1);
-  cache.diagonals.assign(nf * kf * 16, 0.0f);
-  cache.signs.assign(nf * kf * 16, 0);
-  std::vector<float> frac(256);
-  for (uint64_t kb = 0; kb < kf; ++kb)
-    for (uint64_t jb = 0; jb < nf; ++jb) {
-      // ZN fractal: element (kk, j) at j*16 + kk.
-      isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(b + (kb * nf + jb) * 512), frac.data(), 256);
-      float *col = &cache.columns[jb * kp * kF];
-      const uint64_t blk = jb * kf + kb;
-      for (int kk = 0; kk < 16; ++kk)
-        for (int j = 0; j < 16; ++j) {
-          const float v = kb * 16 + kk < k ? frac[j * 16 + kk] : 0.0f;
-          col[(kb * 16 + kk) * kF + j] = v;
-          if (kk == j ? !std::isfinite(v) : v != 0.0f) cache.diagonal[blk] = 0;
-          if (std::signbit(v)) cache.signs[blk * 16 + j] = uint16_t(cache.signs[blk * 16 + j] | (1u << kk));
-          if (kk == j) cache.diagonals[blk * 16 + j] = v;
-        }
-    }
-  cache.anyDiagonal = std::find(cache.diagonal.begin(), cache.diagonal.end(), 1) != cache.diagonal.end();
-}
-
-FRACTAL_TARGET_CLONES void mmadBlockS8(const int32_t *a,
-                                                                    const int32_t *b,
-                                                                    int32_t *acc) {
-  uint32_t sum[16] = {};
-  for (int t = 0; t < 32; ++t)
-    for (int j = 0; j < 16; ++j)
-      sum[j] += static_cast<uint32_t>(a[t]) * static_cast<uint32_t>(b[t * 16 + j]);
-  for (int j = 0; j < 16; ++j)
-    acc[j] = static_cast<int32_t>(static_cast<uint32_t>(acc[j]) + sum[j]);
-}
-
 template <typename Acc>
-void loadAccumulators(Acc *acc, const uint8_t *c, uint64_t mf, uint64_t nfIdx, uint64_t i,
+[[gnu::always_inline]] inline void loadAccumulators(Acc *acc, const uint8_t *c, uint64_t mf, uint64_t nfIdx, uint64_t i,
                       bool init, const uint8_t *bias, uint64_t n) {
   if (!init) { // the row's 16 accumulators are contiguous in L0C
     std::memcpy(acc, c + (nfIdx * mf * kF + i) * kF * 4, kF * 4);
@@ -170,7 +106,7 @@ void loadAccumulators(Acc *acc, const uint8_t *c, uint64_t mf, uint64_t nfIdx, u
 }
 
 template <typename Acc>
-void storeAccumulators(const Acc *acc, uint8_t *c, uint64_t mf, uint64_t nfIdx, uint64_t i,
+[[gnu::always_inline]] inline void storeAccumulators(const Acc *acc, uint8_t *c, uint64_t mf, uint64_t nfIdx, uint64_t i,
                        uint64_t n) {
   if ((nfIdx + 1) * kF <= n) { // all 16 columns exist: one contiguous row
     std::memcpy(c + (nfIdx * mf * kF + i) * kF * 4, acc, kF * 4);
@@ -179,6 +115,98 @@ void storeAccumulators(const Acc *acc, uint8_t *c, uint64_t mf, uint64_t nfIdx, 
   for (int j = 0; j < kF; ++j)
     if (nfIdx * kF + j < n)
       std::memcpy(c + ((nfIdx * mf * kF + i) * kF + j) * 4, &acc[j], 4);
+}
+
+// The f16 mmad's arithmetic: for each 16-column block and output row, acc[16] = the row's
+// accumulators (or bias/zero at init) plus its kf k-blocks (16 floats each, 256 apart: A's NZ
+// order) times the block's columns, each diagonal block through the shortcut when `finiteA` (A has
+// no Inf or NaN). One call per mmad: the clones are reached through an indirect call, and
+// everything below inlines into each clone.
+FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, uint8_t *c, uint64_t m,
+                                   uint64_t mf, uint64_t kf, uint64_t nf, uint64_t n, bool init,
+                                   const uint8_t *bias, bool finiteA) {
+  for (uint64_t jb = 0; jb < nf; ++jb) {
+    const float *bcol = &cb.columns[jb * kf * 16 * kF];
+    for (uint64_t i = 0; i < m; ++i) {
+      const float *arow = &af[(i / kF) * kf * 256 + (i % kF) * 16];
+      float acc[16];
+      loadAccumulators(acc, c, mf, jb, i, init, bias, n);
+      for (uint64_t kb = 0; kb < kf; ++kb) {
+        const uint64_t blk = jb * kf + kb;
+        if (finiteA && cb.diagonal[blk])
+          mmadDiagonalF16(arow + kb * 256, &cb.diagonals[blk * 16], &cb.signs[blk * 16], acc);
+        else
+          mmadBlockF16(arow + kb * 256, &bcol[kb * 16 * kF], acc);
+      }
+      storeAccumulators(acc, c, mf, jb, i, n);
+    }
+  }
+}
+
+// Whether none of the n floats is Inf or NaN.
+FRACTAL_TARGET_CLONES bool allFinite(const float *v, uint64_t n) {
+  uint32_t special = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &v[i], 4);
+    special |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  return special == 0;
+}
+
+// Fills `cache` with the B operand of an f16 mmad: fp32 columns per 16-column block and which
+// 16x16 blocks are diagonal. The tests look at the half bits (zero: no bits but the sign; finite:
+// exponent not all ones), branch-free per element. Depth >= k reads as +0.
+void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t kf, uint64_t nf) {
+  const uint64_t kp = kf * 16;
+  cache.columns.resize(nf * kp * kF);
+  cache.diagonal.resize(nf * kf);
+  cache.diagonals.resize(nf * kf * 16);
+  cache.signs.resize(nf * kf * 16);
+  uint16_t half[256];
+  float frac[256];
+  bool anyDiagonal = false;
+  for (uint64_t kb = 0; kb < kf; ++kb) {
+    const int depth = static_cast<int>(std::min<uint64_t>(16, k - std::min(k, kb * 16))); // real rows
+    for (uint64_t jb = 0; jb < nf; ++jb) {
+      // ZN fractal: element (kk, j) at j*16 + kk.
+      std::memcpy(half, b + (kb * nf + jb) * 512, 512);
+      for (int j = 0; j < 16; ++j)
+        for (int kk = depth; kk < 16; ++kk)
+          half[j * 16 + kk] = 0;
+      isa::halfToFloatArray(half, frac, 256);
+      float *col = &cache.columns[(jb * kp + kb * 16) * kF];
+      const uint64_t blk = jb * kf + kb;
+      uint32_t offDiagonal = 0, nonFinite = 0;
+      for (int j = 0; j < 16; ++j) {
+        uint32_t signs = 0;
+        for (int kk = 0; kk < 16; ++kk) {
+          const uint16_t h = half[j * 16 + kk];
+          col[kk * kF + j] = frac[j * 16 + kk];
+          signs |= uint32_t(h >> 15) << kk;
+          offDiagonal |= kk != j ? (h & 0x7fffu) : 0u;
+        }
+        const uint16_t d = half[j * 17];
+        nonFinite |= (d & 0x7c00u) == 0x7c00u;
+        cache.signs[blk * 16 + j] = static_cast<uint16_t>(signs);
+        cache.diagonals[blk * 16 + j] = frac[j * 17];
+      }
+      cache.diagonal[blk] = offDiagonal == 0 && nonFinite == 0;
+      anyDiagonal = anyDiagonal || cache.diagonal[blk];
+    }
+  }
+  cache.anyDiagonal = anyDiagonal;
+}
+
+FRACTAL_TARGET_CLONES void mmadBlockS8(const int32_t *a,
+                                                                    const int32_t *b,
+                                                                    int32_t *acc) {
+  uint32_t sum[16] = {};
+  for (int t = 0; t < 32; ++t)
+    for (int j = 0; j < 16; ++j)
+      sum[j] += static_cast<uint32_t>(a[t]) * static_cast<uint32_t>(b[t * 16 + j]);
+  for (int j = 0; j < 16; ++j)
+    acc[j] = static_cast<int32_t>(static_cast<uint32_t>(acc[j]) + sum[j]);
 }
 
 } // namespace
@@ -214,31 +242,25 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
     if (k < kp)
       for (uint64_t i = 0; i < m; ++i)
         std::fill_n(&af[((i / kF) * kf + kf - 1) * 256 + (i % kF) * 16 + k % 16], kp - k, 0.0f);
-    // B from the cache when L0B has not been written since it was converted for these bytes.
-    const bool inL0b = op.inst.space("b") == isa::Space::L0B;
-    const uint64_t bAddress = op.address(op.inst.operandIndex("b"));
-    const uint64_t generation = core.writeGeneration(BufferKind::L0B);
+    // B from the cache when the same bytes were converted before (on this core).
+    const uint64_t bBytes = kf * nf * 512;
     CubeOperandCache *found = nullptr;
     for (CubeOperandCache &entry : core.cubeB)
-      if (inL0b && entry.generation == generation && entry.address == bAddress && entry.k == k && entry.n == n)
+      if (entry.k == k && entry.n == n && entry.source.size() == bBytes &&
+          std::memcmp(entry.source.data(), b, bBytes) == 0) {
         found = &entry;
+        break;
+      }
     CubeOperandCache &cb = found ? *found : core.cubeB[core.cubeBNext];
     if (!found) {
       core.cubeBNext = (core.cubeBNext + 1) % core.cubeB.size();
       fillCubeB(cb, b, k, kf, nf);
-      cb.generation = inL0b ? generation : ~0ull;
-      cb.address = bAddress;
+      cb.source.assign(b, b + bBytes);
       cb.k = k;
       cb.n = n;
     }
     const bool finiteA = cb.anyDiagonal && allFinite(af.data(), af.size());
-    for (uint64_t jb = 0; jb < nf; ++jb)
-      for (uint64_t i = 0; i < m; ++i) {
-        float acc[16];
-        loadAccumulators(acc, c, mf, jb, i, init, bias, n);
-        mmadRowF16(&af[(i / kF) * kf * 256 + (i % kF) * 16], cb, jb, kf, finiteA, acc);
-        storeAccumulators(acc, c, mf, jb, i, n);
-      }
+    mmadF16(af.data(), cb, c, m, mf, kf, nf, n, init, bias, finiteA);
     return;
   }
   // s8: A row-major m x kp and B kp x 16 per column block, as int32; exact wrapping arithmetic.

@@ -28,10 +28,7 @@ inline uint8_t *operandMemory(CoreState &core, GlobalMemory &gm, const Dispatche
     fx->touched(space, op.address(i), length, write);
   if (space == isa::Space::GM)
     return gmSpan(gm, op.address(i), length, name);
-  uint8_t *p = core.local(space, op.address(i), length, name);
-  if (write)
-    core.noteWrite(bufferKindOf(space));
-  return p;
+  return core.local(space, op.address(i), length, name);
 }
 
 inline int64_t operand(const DispatchedOp &op, const char *name) { return op.inst.operand(name); }

@@ -58,10 +58,12 @@ struct DispatchedOp {
 };
 
 // The cube's B operand as the mmad semantics use it (fp32 columns, which 16x16 blocks are
-// diagonal), kept between mmads that read the same L0B bytes: a convolution's K step feeds every
-// tile of a band from one L0B load. Valid while L0B's write generation is unchanged.
+// diagonal), kept with the bytes it was made from: a convolution's K step feeds every tile of a
+// band from one L0B load, and a kernel that reloads the same weights into L0B item after item
+// finds them again (comparing bytes costs far less than converting them).
 struct CubeOperandCache {
-  uint64_t generation = ~0ull, address = 0, k = 0, n = 0;
+  uint64_t k = 0, n = 0;
+  std::vector<uint8_t> source;     // the B bytes (ZN fractals) these were made from
   std::vector<float> columns;      // per 16-column block jb: kp x 16 floats
   std::vector<uint8_t> diagonal;   // per (jb, kb): every off-diagonal b is +-0, the diagonal finite
   std::vector<float> diagonals;    // per (jb, kb): the 16 diagonal values
@@ -87,10 +89,6 @@ public:
   // checks; throws FaultError naming `what` (the operand) otherwise.
   uint8_t *local(isa::Space space, uint64_t address, uint64_t length, const char *what);
   LocalBuffer &buffer(BufferKind kind) { return buffers_[static_cast<int>(kind)]; }
-  // Every instruction that writes a local buffer counts it (ExecUtil operandMemory), so derived
-  // data (cubeB) knows when it is stale.
-  void noteWrite(BufferKind kind) { ++writeGeneration_[static_cast<int>(kind)]; }
-  uint64_t writeGeneration(BufferKind kind) const { return writeGeneration_[static_cast<int>(kind)]; }
   // A few B operands at once: a kernel may alternate between two (weights and a residual's
   // identity), and one entry would convert each again at every mmad.
   std::array<CubeOperandCache, 4> cubeB;
@@ -105,7 +103,6 @@ private:
   int coreId_;
   std::array<uint64_t, isa::kNumRegisters> regs_{};
   std::array<LocalBuffer, kNumBufferKinds> buffers_;
-  std::array<uint64_t, kNumBufferKinds> writeGeneration_{};
 };
 
 // Maps an ISA space to the config's buffer kind (GM has none).

@@ -163,33 +163,33 @@ void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t k
   cache.diagonal.resize(nf * kf);
   cache.diagonals.resize(nf * kf * 16);
   cache.signs.resize(nf * kf * 16);
-  uint16_t half[256];
-  float frac[256];
+  uint16_t half[256], rows[256];
   bool anyDiagonal = false;
   for (uint64_t kb = 0; kb < kf; ++kb) {
     const int depth = static_cast<int>(std::min<uint64_t>(16, k - std::min(k, kb * 16))); // real rows
     for (uint64_t jb = 0; jb < nf; ++jb) {
-      // ZN fractal: element (kk, j) at j*16 + kk.
+      // ZN fractal: element (kk, j) at j*16 + kk; the columns want it at kk*16 + j.
       std::memcpy(half, b + (kb * nf + jb) * 512, 512);
       for (int j = 0; j < 16; ++j)
         for (int kk = depth; kk < 16; ++kk)
           half[j * 16 + kk] = 0;
-      isa::halfToFloatArray(half, frac, 256);
-      float *col = &cache.columns[(jb * kp + kb * 16) * kF];
+      for (int j = 0; j < 16; ++j)
+        for (int kk = 0; kk < 16; ++kk)
+          rows[kk * 16 + j] = half[j * 16 + kk];
+      isa::halfToFloatArray(rows, &cache.columns[(jb * kp + kb * 16) * kF], 256);
       const uint64_t blk = jb * kf + kb;
       uint32_t offDiagonal = 0, nonFinite = 0;
       for (int j = 0; j < 16; ++j) {
         uint32_t signs = 0;
         for (int kk = 0; kk < 16; ++kk) {
           const uint16_t h = half[j * 16 + kk];
-          col[kk * kF + j] = frac[j * 16 + kk];
           signs |= uint32_t(h >> 15) << kk;
           offDiagonal |= kk != j ? (h & 0x7fffu) : 0u;
         }
         const uint16_t d = half[j * 17];
         nonFinite |= (d & 0x7c00u) == 0x7c00u;
         cache.signs[blk * 16 + j] = static_cast<uint16_t>(signs);
-        cache.diagonals[blk * 16 + j] = frac[j * 17];
+        cache.diagonals[blk * 16 + j] = cache.columns[(jb * kp + kb * 16 + j) * kF + j];
       }
       cache.diagonal[blk] = offDiagonal == 0 && nonFinite == 0;
       anyDiagonal = anyDiagonal || cache.diagonal[blk];

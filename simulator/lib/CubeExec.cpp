@@ -49,6 +49,37 @@ constexpr int kF = 16; // fractal rows / columns
   }
 }
 
+// The same sum when only the first R rows (R = 4 or 8) of the block can be nonzero: rows R..15 of
+// B and entries R..15 of a are all +0 (bit patterns zero; the caller checks). Those products are
+// +0 x +0 = +0 exactly, so every subtree of the tree made of them is +0, and the tree is the
+// subtree of the first R products plus +0 (once or twice, which gives the same: x + 0 is x except
+// that -0 becomes +0). No -ffast-math here, so the compiler keeps `+ 0.0f`.
+template <int R>
+[[gnu::always_inline]] inline void mmadHeadF16(const float *a, const float *b, float *acc) {
+  for (int j = 0; j < 16; ++j) {
+    const float p0 = a[0] * b[0 * 16 + j], p1 = a[1] * b[1 * 16 + j], p2 = a[2] * b[2 * 16 + j],
+                p3 = a[3] * b[3 * 16 + j];
+    float head = (p0 + p1) + (p2 + p3);
+    if constexpr (R == 8) {
+      const float p4 = a[4] * b[4 * 16 + j], p5 = a[5] * b[5 * 16 + j], p6 = a[6] * b[6 * 16 + j],
+                  p7 = a[7] * b[7 * 16 + j];
+      head = head + ((p4 + p5) + (p6 + p7));
+    }
+    acc[j] = acc[j] + (head + 0.0f);
+  }
+}
+
+// Whether a[from..15] are all +0.
+[[gnu::always_inline]] inline bool tailIsPositiveZero(const float *a, int from) {
+  uint32_t bits = 0;
+  for (int t = from; t < 16; ++t) {
+    uint32_t v;
+    std::memcpy(&v, &a[t], 4);
+    bits |= v;
+  }
+  return bits == 0;
+}
+
 // The same sum when the B block is diagonal (every off-diagonal b is +-0, the diagonal finite:
 // depthwise convolutions, whose 16 input channels each feed only their own output channel) and
 // every a is finite (the caller checks A once). Then every product but p = a[j] * d[j] is a zero,
@@ -119,8 +150,8 @@ template <typename Acc>
 
 // The f16 mmad's arithmetic: for each 16-column block and output row, acc[16] = the row's
 // accumulators (or bias/zero at init) plus its kf k-blocks (16 floats each, 256 apart: A's NZ
-// order) times the block's columns, each diagonal block through the shortcut when `finiteA` (A has
-// no Inf or NaN). One call per mmad: the clones are reached through an indirect call, and
+// order) times the block's columns: a diagonal block through its shortcut when `finiteA` (A has
+// no Inf or NaN), a block whose B rows and A entries from 4 or 8 on are +0 through the head sum. One call per mmad: the clones are reached through an indirect call, and
 // everything below inlines into each clone.
 FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, uint8_t *c, uint64_t m,
                                    uint64_t mf, uint64_t kf, uint64_t nf, uint64_t n, bool init,
@@ -133,10 +164,16 @@ FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, 
       loadAccumulators(acc, c, mf, jb, i, init, bias, n);
       for (uint64_t kb = 0; kb < kf; ++kb) {
         const uint64_t blk = jb * kf + kb;
+        const float *ablk = arow + kb * 256;
+        const uint8_t tail = cb.zeroTail[blk];
         if (finiteA && cb.diagonal[blk])
-          mmadDiagonalF16(arow + kb * 256, &cb.diagonals[blk * 16], &cb.signs[blk * 16], acc);
+          mmadDiagonalF16(ablk, &cb.diagonals[blk * 16], &cb.signs[blk * 16], acc);
+        else if (tail == 4 && tailIsPositiveZero(ablk, 4))
+          mmadHeadF16<4>(ablk, &bcol[kb * 16 * kF], acc);
+        else if (tail != 0 && tailIsPositiveZero(ablk, 8)) // rows 8..15 are +0 for tail 4 too
+          mmadHeadF16<8>(ablk, &bcol[kb * 16 * kF], acc);
         else
-          mmadBlockF16(arow + kb * 256, &bcol[kb * 16 * kF], acc);
+          mmadBlockF16(ablk, &bcol[kb * 16 * kF], acc);
       }
       storeAccumulators(acc, c, mf, jb, i, n);
     }
@@ -163,6 +200,7 @@ void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t k
   cache.diagonal.resize(nf * kf);
   cache.diagonals.resize(nf * kf * 16);
   cache.signs.resize(nf * kf * 16);
+  cache.zeroTail.resize(nf * kf);
   uint16_t half[256], rows[256];
   bool anyDiagonal = false;
   for (uint64_t kb = 0; kb < kf; ++kb) {
@@ -192,6 +230,11 @@ void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t k
         cache.diagonals[blk * 16 + j] = cache.columns[(jb * kp + kb * 16 + j) * kF + j];
       }
       cache.diagonal[blk] = offDiagonal == 0 && nonFinite == 0;
+      uint32_t rowsNonzero = 0; // bit kk: some column has a b other than +0 in row kk
+      for (int j = 0; j < 16; ++j)
+        for (int kk = 0; kk < 16; ++kk)
+          rowsNonzero |= uint32_t(half[j * 16 + kk] != 0) << kk;
+      cache.zeroTail[blk] = (rowsNonzero >> 4) == 0 ? 4 : (rowsNonzero >> 8) == 0 ? 8 : 0;
       anyDiagonal = anyDiagonal || cache.diagonal[blk];
     }
   }

@@ -125,3 +125,24 @@ TEST(KernelBinary, RandomCorruptionNeverCrashes) {
     }
   }
 }
+
+// The checksum of binaries and packages is zlib's CRC-32: the standard check value, and any split
+// of a buffer into pieces gives the same as the bitwise definition over the whole.
+TEST(Checksum, Crc32IsZlibsCrc32) {
+  EXPECT_EQ(crc32("123456789", 9), 0xCBF43926u);
+  EXPECT_EQ(crc32("", 0), 0u);
+  std::mt19937 rng(7);
+  std::vector<uint8_t> bytes(1000);
+  for (uint8_t &b : bytes) b = static_cast<uint8_t>(rng());
+  uint32_t bitwise = ~0u;
+  for (uint8_t b : bytes) {
+    bitwise ^= b;
+    for (int k = 0; k < 8; ++k) bitwise = (bitwise & 1) ? 0xEDB88320u ^ (bitwise >> 1) : bitwise >> 1;
+  }
+  bitwise = ~bitwise;
+  EXPECT_EQ(crc32(bytes.data(), bytes.size()), bitwise);
+  for (size_t split : {1u, 3u, 8u, 13u, 999u}) {
+    const uint32_t first = crc32(bytes.data(), split);
+    EXPECT_EQ(crc32(bytes.data() + split, bytes.size() - split, first), bitwise) << split;
+  }
+}

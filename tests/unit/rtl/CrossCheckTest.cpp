@@ -60,6 +60,18 @@ uint16_t randomHalf(std::mt19937_64 &rng) {
   }
 }
 
+// A 16x16x16 f16 mmad of +0 operands onto accumulators at -0 (no init): for the sign rules of
+// all-zero sums, which the caller's few nonzero or -0 values decide.
+MmadCase zeroCase() {
+  MmadCase z{false, 16, 16, 16, false, false, {}, {}, {}, {}};
+  z.a.assign(512, 0);
+  z.b.assign(512, 0);
+  z.c.assign(1024, 0);
+  z.biasBytes.assign(64, 0);
+  for (size_t w = 0; w < z.c.size(); w += 4) z.c[w + 3] = 0x80; // -0.0f
+  return z;
+}
+
 MmadCase randomCase(std::mt19937_64 &rng) {
   MmadCase c;
   c.int8 = rng() % 3 == 0;
@@ -225,6 +237,23 @@ TEST(CubeTile, RandomMmadsMatchTheSimulatorBitForBitAndCycleForCycle) {
 // diagonal instead of the 16-product tree): the RTL computes the whole tree. Zeros of both signs
 // in A and off the diagonal, zero diagonal values, and infinities/NaNs in A (which must fall back
 // to the tree: inf * 0 is NaN) all have to come out the same.
+// Sets about one in `oneIn` of the halves in `v` to +0 or -0.
+static void sprinkleSignedZeros(std::vector<uint8_t> &v, std::mt19937_64 &rng, int oneIn) {
+  for (size_t e = 0; e + 1 < v.size(); e += 2)
+    if (rng() % oneIn == 0) {
+      const uint16_t z = rng() % 2 ? 0x8000 : 0x0000;
+      std::memcpy(&v[e], &z, 2);
+    }
+}
+
+// Cross-checks case `i` against the simulator's model; false (with a failure added) on mismatch.
+static bool checkedAlike(rtl::RtlCube &cube, const MmadCase &mc, int i) {
+  CheckResult r = crossCheck(cube, mc, simulatorModel);
+  if (r.mismatches)
+    ADD_FAILURE() << "case " << i << " (" << mc.describe() << "): " << r.mismatches << " mismatches; first: " << r.first;
+  return r.mismatches == 0;
+}
+
 TEST(CubeTile, DiagonalBlocksMatchTheRtlBitForBit) {
   std::mt19937_64 rng(envOr("FRACTAL_RTL_SEED", 20261125));
   rtl::RtlCube cube;
@@ -243,23 +272,13 @@ TEST(CubeTile, DiagonalBlocksMatchTheRtlBitForBit) {
           else if ((h & 0x7c00) == 0x7c00) h = 0x3c00; // a finite diagonal (else no shortcut)
           std::memcpy(&mc.b[blk * 512 + size_t(j * 16 + kk) * 2], &h, 2);
         }
-    for (size_t e = 0; e + 1 < mc.a.size(); e += 2) // many zeros of both signs in A
-      if (rng() % 4 == 0) {
-        const uint16_t z = rng() % 2 ? 0x8000 : 0x0000;
-        std::memcpy(&mc.a[e], &z, 2);
-      }
-    CheckResult r = crossCheck(cube, mc, simulatorModel);
-    if (r.mismatches && ++failures)
-      ADD_FAILURE() << "case " << i << " (" << mc.describe() << "): " << r.mismatches << " mismatches; first: " << r.first;
+    sprinkleSignedZeros(mc.a, rng, 4); // many zeros of both signs in A
+    failures += !checkedAlike(cube, mc, i);
   }
   EXPECT_EQ(failures, 0u);
   // The sign of an all-zero sum: accumulators at -0, A rows of -0 (and of +0), a diagonal B with
   // some zero diagonal values: -0 + (-0 x +0, sixteen times) stays -0, anything else gives +0.
-  MmadCase z{false, 16, 16, 16, false, false, {}, {}, {}, {}};
-  z.a.assign(512, 0);
-  z.b.assign(512, 0);
-  z.c.assign(1024, 0);
-  z.biasBytes.assign(64, 0);
+  MmadCase z = zeroCase();
   for (int row = 0; row < 16; ++row)
     for (int t = 0; t < 16; ++t)
       if (row % 2 == 0) z.a[size_t(row * 32 + t * 2 + 1)] = 0x80; // -0
@@ -268,7 +287,53 @@ TEST(CubeTile, DiagonalBlocksMatchTheRtlBitForBit) {
       const uint16_t one = 0x3c00; // 1.0 on the diagonal; columns j % 3 == 0 keep +0 there
       std::memcpy(&z.b[size_t(j * 16 + j) * 2], &one, 2);
     }
-  for (size_t w = 0; w < z.c.size(); w += 4) z.c[w + 3] = 0x80; // -0.0f
+  CheckResult r = crossCheck(cube, z, simulatorModel);
+  EXPECT_EQ(r.mismatches, 0u) << r.first;
+}
+
+// Blocks with only a few real rows of K (an image's 3 channels padded to 16): B rows and A
+// entries past 4 or 8 at +0 take the simulator's head-sum shortcut; -0 or a nonzero there (in A or
+// in B) must not, and the sign of an all-zero head must come out as the full tree gives it.
+TEST(CubeTile, ZeroTailBlocksMatchTheRtlBitForBit) {
+  std::mt19937_64 rng(envOr("FRACTAL_RTL_SEED", 20261203));
+  rtl::RtlCube cube;
+  uint64_t failures = 0;
+  for (int i = 0; i < 200 && failures < 4; ++i) {
+    MmadCase mc = randomCase(rng);
+    if (mc.int8) continue;
+    const uint64_t kf = (mc.k + 15) / 16, nf = (mc.n + 15) / 16, mf = (mc.m + 15) / 16;
+    for (uint64_t blk = 0; blk < kf * nf; ++blk) { // ZN fractal: element (kk, j) at j*16 + kk
+      const int rows = int(rng() % 9);               // real rows 0..8
+      for (int j = 0; j < 16; ++j)
+        for (int kk = rows; kk < 16; ++kk) {
+          uint16_t h = 0x0000;
+          if (rng() % 64 == 0) h = rng() % 2 ? 0x8000 : 0x3c00; // now and then not +0
+          std::memcpy(&mc.b[blk * 512 + size_t(j * 16 + kk) * 2], &h, 2);
+        }
+    }
+    for (uint64_t f = 0; f < mf * kf; ++f) // A in ZZ: row-fractal f, row r, entry t at f*512 + (r*16 + t)*2
+      for (int r = 0; r < 16; ++r)
+        for (int t = 4; t < 16; ++t) {
+          uint16_t h = 0x0000;
+          if (rng() % 48 == 0) h = rng() % 2 ? 0x8000 : 0xbc00;
+          else if (t < 8 && rng() % 3 == 0) continue; // keep the random value: a tail from 8 only
+          std::memcpy(&mc.a[f * 512 + size_t(r * 16 + t) * 2], &h, 2);
+        }
+    sprinkleSignedZeros(mc.a, rng, 6); // zeros of both signs in the heads too
+    failures += !checkedAlike(cube, mc, i);
+  }
+  EXPECT_EQ(failures, 0u);
+  // An all-zero head: A's first four entries -0, B's first four rows 1.0, the rest +0, the
+  // accumulators at -0. The full tree adds the +0 products of the tail, so every result is +0.
+  MmadCase z = zeroCase();
+  for (int row = 0; row < 16; ++row)
+    for (int t = 0; t < 4; ++t)
+      z.a[size_t(row * 32 + t * 2 + 1)] = 0x80; // -0
+  for (int j = 0; j < 16; ++j)
+    for (int kk = 0; kk < 4; ++kk) {
+      const uint16_t one = 0x3c00;
+      std::memcpy(&z.b[size_t(j * 16 + kk) * 2], &one, 2);
+    }
   CheckResult r = crossCheck(cube, z, simulatorModel);
   EXPECT_EQ(r.mismatches, 0u) << r.first;
 }

@@ -68,6 +68,9 @@ struct CubeOperandCache {
   std::vector<uint8_t> diagonal;   // per (jb, kb): every off-diagonal b is +-0, the diagonal finite
   std::vector<float> diagonals;    // per (jb, kb): the 16 diagonal values
   std::vector<uint16_t> signs;     // per (jb, kb, column): sign bits of the column's 16 b's
+  // per (jb, kb): 4 when rows 4..15 are all +0, 8 when rows 8..15 are, else 0 (channels padded
+  // to 16: a 3-channel image's convolution has 3 real rows per k-block)
+  std::vector<uint8_t> zeroTail;
   bool anyDiagonal = false;
 };
 

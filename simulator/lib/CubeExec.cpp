@@ -153,6 +153,8 @@ template <typename Acc>
 // order) times the block's columns: a diagonal block through its shortcut when `finiteA` (A has
 // no Inf or NaN), a block whose B rows and A entries from 4 or 8 on are +0 through the head sum. One call per mmad: the clones are reached through an indirect call, and
 // everything below inlines into each clone.
+typedef float F8 __attribute__((vector_size(32)));
+
 FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, uint8_t *c, uint64_t m,
                                    uint64_t mf, uint64_t kf, uint64_t nf, uint64_t n, bool init,
                                    const uint8_t *bias, bool finiteA) {
@@ -162,11 +164,40 @@ FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, 
       const float *arow = &af[(i / kF) * kf * 256 + (i % kF) * 16];
       float acc[16];
       loadAccumulators(acc, c, mf, jb, i, init, bias, n);
+      // An accumulator that is not -0 never becomes -0 (x + y is -0 only when both are -0), so
+      // without one at the start the diagonal shortcut needs no sign rule for this row.
+      uint32_t negativeZeros = 0;
+      for (int j = 0; j < 16; ++j) {
+        uint32_t bits;
+        std::memcpy(&bits, &acc[j], 4);
+        negativeZeros |= bits == 0x80000000u;
+      }
       for (uint64_t kb = 0; kb < kf; ++kb) {
         const uint64_t blk = jb * kf + kb;
         const float *ablk = arow + kb * 256;
         const uint8_t tail = cb.zeroTail[blk];
-        if (finiteA && cb.diagonal[blk])
+        if (finiteA && cb.diagonal[blk] && !negativeZeros) {
+          // A run of diagonal blocks (a depthwise convolution's row) with the accumulators in
+          // registers: no store and reload between blocks.
+          F8 acc0, acc1;
+          std::memcpy(&acc0, acc, 32);
+          std::memcpy(&acc1, acc + 8, 32);
+          for (;;) {
+            const float *d = &cb.diagonals[(jb * kf + kb) * 16];
+            F8 a0, a1, d0, d1;
+            std::memcpy(&a0, arow + kb * 256, 32);
+            std::memcpy(&a1, arow + kb * 256 + 8, 32);
+            std::memcpy(&d0, d, 32);
+            std::memcpy(&d1, d + 8, 32);
+            acc0 = acc0 + a0 * d0;
+            acc1 = acc1 + a1 * d1;
+            if (kb + 1 == kf || !cb.diagonal[jb * kf + kb + 1])
+              break;
+            ++kb;
+          }
+          std::memcpy(acc, &acc0, 32);
+          std::memcpy(acc + 8, &acc1, 32);
+        } else if (finiteA && cb.diagonal[blk])
           mmadDiagonalF16(ablk, &cb.diagonals[blk * 16], &cb.signs[blk * 16], acc);
         else if (tail == 4 && tailIsPositiveZero(ablk, 4))
           mmadHeadF16<4>(ablk, &bcol[kb * 16 * kF], acc);

@@ -158,6 +158,20 @@ typedef float F8 __attribute__((vector_size(32)));
 FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, uint8_t *c, uint64_t m,
                                    uint64_t mf, uint64_t kf, uint64_t nf, uint64_t n, bool init,
                                    const uint8_t *bias, bool finiteA) {
+  if (!cb.anyDiagonal && !cb.anyZeroTail) { // plain dense blocks: the tight loop alone
+    for (uint64_t jb = 0; jb < nf; ++jb) {
+      const float *bcol = &cb.columns[jb * kf * 16 * kF];
+      for (uint64_t i = 0; i < m; ++i) {
+        const float *arow = &af[(i / kF) * kf * 256 + (i % kF) * 16];
+        float acc[16];
+        loadAccumulators(acc, c, mf, jb, i, init, bias, n);
+        for (uint64_t kb = 0; kb < kf; ++kb)
+          mmadBlockF16(arow + kb * 256, &bcol[kb * 16 * kF], acc);
+        storeAccumulators(acc, c, mf, jb, i, n);
+      }
+    }
+    return;
+  }
   for (uint64_t jb = 0; jb < nf; ++jb) {
     const float *bcol = &cb.columns[jb * kf * 16 * kF];
     for (uint64_t i = 0; i < m; ++i) {
@@ -270,6 +284,8 @@ void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t k
     }
   }
   cache.anyDiagonal = anyDiagonal;
+  cache.anyZeroTail = std::find_if(cache.zeroTail.begin(), cache.zeroTail.end(), [](uint8_t t) { return t != 0; }) !=
+                      cache.zeroTail.end();
 }
 
 FRACTAL_TARGET_CLONES void mmadBlockS8(const int32_t *a,

@@ -72,6 +72,7 @@ struct CubeOperandCache {
   // to 16: a 3-channel image's convolution has 3 real rows per k-block)
   std::vector<uint8_t> zeroTail;
   bool anyDiagonal = false;
+  bool anyZeroTail = false;
 };
 
 class CoreState {

@@ -193,8 +193,32 @@ void vectorLarge(benchmark::State &state, SimMode mode) {
   state.counters["peak_rss_MiB"] = peakRssMiB();
 }
 
+// The cost of one launch itself: a kernel of two blocks that do nothing, in each mode (functional
+// on one host thread and on one per core: what handing the cores to the workers costs).
+void emptyLaunch(benchmark::State &state, SimMode mode, int hostThreads) {
+  Simulator sim(preset("edge"));
+  Expected<isa::KernelBinary> k = isa::assemble(".target edge\n  end\n", "empty.s");
+  if (!k)
+    throw std::runtime_error(k.error().message);
+  SimOptions options;
+  options.mode = mode;
+  options.blockDim = 2;
+  options.hostThreads = hostThreads;
+  for (auto _ : state) {
+    Expected<RunResult> r = sim.run(*k, LaunchInfo{}, options);
+    if (!r)
+      throw std::runtime_error(r.error().message);
+  }
+}
+
 } // namespace
 
+BENCHMARK_CAPTURE(emptyLaunch, functional_1thread, SimMode::Functional, 1)
+    ->Name("EmptyLaunch/functional/1-thread")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(emptyLaunch, functional_threads, SimMode::Functional, 0)
+    ->Name("EmptyLaunch/functional/thread-per-core")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(emptyLaunch, timing, SimMode::Timing, 0)
+    ->Name("EmptyLaunch/timing")->Unit(benchmark::kMicrosecond);
 BENCHMARK(mmadMath)->Name("MmadMath/256x64x128")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(gemm, functional_edge_2cores, SimMode::Functional, "edge", 2)
     ->Name("Gemm1024/functional/edge")->Unit(benchmark::kMillisecond);

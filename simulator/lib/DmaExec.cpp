@@ -120,23 +120,28 @@ void load3d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
   const uint8_t *src = operandMemory(core, gm, op, "src", c1 * H * W * kBlock, &fx, false);
   uint8_t *dst = operandMemory(core, gm, op, "dst", mcount * kf * kFractal, &fx, true);
   const int64_t start = static_cast<int64_t>(op.address(op.inst.operandIndex("xm")));
-  for (int64_t f = 0; f < mcount; ++f)
+  // Each (row-fractal, k-fractal) pair is 16 consecutive 32-byte rows of dst: written in order,
+  // one pixel's window position after the other.
+  for (int64_t f = 0; f < mcount; ++f) {
+    int64_t top[16], left[16]; // the window's top-left input position per pixel; invalid: far out
     for (int64_t t = 0; t < 16; ++t) {
-      int64_t p = start + f * 16 + t;
-      bool valid = p >= 0 && p < ho * wo;
-      int64_t oh = valid ? p / wo : 0, ow = valid ? p % wo : 0;
-      for (int64_t ci = 0; ci < c1; ++ci)
-        for (int64_t y = 0; y < kh; ++y)
-          for (int64_t x = 0; x < kw; ++x) {
-            int64_t k = (ci * kh + y) * kw + x;
-            uint8_t *out = dst + ((f * kf + k) * 16 + t) * kBlock;
-            int64_t ih = oh * sh - pt + y * dh, iw = ow * sw - pl + x * dw;
-            if (valid && ih >= 0 && ih < H && iw >= 0 && iw < W)
+      const int64_t p = start + f * 16 + t;
+      const bool valid = p >= 0 && p < ho * wo;
+      top[t] = valid ? (p / wo) * sh - pt : -(int64_t(1) << 40);
+      left[t] = valid ? (p % wo) * sw - pl : -(int64_t(1) << 40);
+    }
+    uint8_t *out = dst + f * kf * 16 * kBlock;
+    for (int64_t ci = 0; ci < c1; ++ci)
+      for (int64_t y = 0; y < kh; ++y)
+        for (int64_t x = 0; x < kw; ++x)
+          for (int64_t t = 0; t < 16; ++t, out += kBlock) {
+            const int64_t ih = top[t] + y * dh, iw = left[t] + x * dw;
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W)
               std::memcpy(out, src + ((ci * H + ih) * W + iw) * c0 * size, kBlock);
             else
               std::memset(out, 0, kBlock);
           }
-    }
+  }
   fx.bytes = mcount * kf * kFractal;
 }
 

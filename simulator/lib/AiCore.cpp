@@ -243,12 +243,10 @@ void AiCore::setFlag(int pipe, const DispatchedOp &op) {
 }
 
 void AiCore::waitFlag(int pipe, const DispatchedOp &op) {
-  auto src = static_cast<isa::Pipe>(op.inst.operand("src"));
-  auto dst = static_cast<isa::Pipe>(op.inst.operand("dst"));
-  int64_t event = op.inst.operand("event");
-  Flag &f = flags_[flagIndex(src, dst, event)];
+  const int index = flagIndexOf(op.inst);
+  Flag &f = flags_[index];
   sc_time t0 = sc_core::sc_time_stamp();
-  waits_.start(pipe, {UnitWait::Flag, flagIndex(src, dst, event)}, op.pc, run_->timed ? now() : 0);
+  waits_.start(pipe, {UnitWait::Flag, index}, op.pc, run_->timed ? now() : 0);
   while (!(f.set && f.visibleAt <= sc_core::sc_time_stamp())) {
     if (f.set)
       wait(f.visibleAt - sc_core::sc_time_stamp());
@@ -258,7 +256,7 @@ void AiCore::waitFlag(int pipe, const DispatchedOp &op) {
   waits_.clear(pipe);
   f.set = false;
   if (run_->checkRaces)
-    races_->waitFlag(pipe, flagIndex(src, dst, event));
+    races_->waitFlag(pipe, index);
   if (run_->timed) {
     const uint64_t waited =
         timeToCycles(sc_core::sc_time_stamp() - t0);

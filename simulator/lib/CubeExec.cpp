@@ -150,34 +150,27 @@ template <typename Acc>
 
 // The f16 mmad's arithmetic: for each 16-column block and output row, acc[16] = the row's
 // accumulators (or bias/zero at init) plus its kf k-blocks (16 floats each, 256 apart: A's NZ
-// order) times the block's columns: a diagonal block through its shortcut when `finiteA` (A has
-// no Inf or NaN), a block whose B rows and A entries from 4 or 8 on are +0 through the head sum. One call per mmad: the clones are reached through an indirect call, and
-// everything below inlines into each clone.
+// order) times the block's columns. With `Shortcuts`: a diagonal block through its shortcut when
+// `finiteA` (A has no Inf or NaN), a block whose B rows and A entries from 4 or 8 on are +0 through
+// the head sum. Without: every block dense, the tight loop of a plain GEMM (the checks cost it 40%).
 typedef float F8 __attribute__((vector_size(32)));
 
-FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, uint8_t *c, uint64_t m,
-                                   uint64_t mf, uint64_t kf, uint64_t nf, uint64_t n, bool init,
-                                   const uint8_t *bias, bool finiteA) {
-  if (!cb.anyDiagonal && !cb.anyZeroTail) { // plain dense blocks: the tight loop alone
-    for (uint64_t jb = 0; jb < nf; ++jb) {
-      const float *bcol = &cb.columns[jb * kf * 16 * kF];
-      for (uint64_t i = 0; i < m; ++i) {
-        const float *arow = &af[(i / kF) * kf * 256 + (i % kF) * 16];
-        float acc[16];
-        loadAccumulators(acc, c, mf, jb, i, init, bias, n);
-        for (uint64_t kb = 0; kb < kf; ++kb)
-          mmadBlockF16(arow + kb * 256, &bcol[kb * 16 * kF], acc);
-        storeAccumulators(acc, c, mf, jb, i, n);
-      }
-    }
-    return;
-  }
+template <bool Shortcuts>
+[[gnu::always_inline]] inline void mmadRowsF16(const float *af, const CubeOperandCache &cb, uint8_t *c,
+                                               uint64_t m, uint64_t mf, uint64_t kf, uint64_t nf,
+                                               uint64_t n, bool init, const uint8_t *bias, bool finiteA) {
   for (uint64_t jb = 0; jb < nf; ++jb) {
     const float *bcol = &cb.columns[jb * kf * 16 * kF];
     for (uint64_t i = 0; i < m; ++i) {
       const float *arow = &af[(i / kF) * kf * 256 + (i % kF) * 16];
       float acc[16];
       loadAccumulators(acc, c, mf, jb, i, init, bias, n);
+      if constexpr (!Shortcuts) {
+        for (uint64_t kb = 0; kb < kf; ++kb)
+          mmadBlockF16(arow + kb * 256, &bcol[kb * 16 * kF], acc);
+        storeAccumulators(acc, c, mf, jb, i, n);
+        continue;
+      }
       // An accumulator that is not -0 never becomes -0 (x + y is -0 only when both are -0), so
       // without one at the start the diagonal shortcut needs no sign rule for this row.
       uint32_t negativeZeros = 0;
@@ -225,6 +218,18 @@ FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, 
   }
 }
 
+
+// One call per mmad: the clones are reached through an indirect call, and everything above inlines
+// into each clone.
+FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, uint8_t *c, uint64_t m,
+                                   uint64_t mf, uint64_t kf, uint64_t nf, uint64_t n, bool init,
+                                   const uint8_t *bias, bool finiteA) {
+  if (cb.anyDiagonal || cb.anyZeroTail)
+    mmadRowsF16<true>(af, cb, c, m, mf, kf, nf, n, init, bias, finiteA);
+  else
+    mmadRowsF16<false>(af, cb, c, m, mf, kf, nf, n, init, bias, finiteA);
+}
+
 // Whether none of the n floats is Inf or NaN.
 FRACTAL_TARGET_CLONES bool allFinite(const float *v, uint64_t n) {
   uint32_t special = 0;
@@ -247,7 +252,7 @@ void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t k
   cache.signs.resize(nf * kf * 16);
   cache.zeroTail.resize(nf * kf);
   uint16_t half[256], rows[256];
-  bool anyDiagonal = false;
+  bool anyDiagonal = false, anyZeroTail = false;
   for (uint64_t kb = 0; kb < kf; ++kb) {
     const int depth = static_cast<int>(std::min<uint64_t>(16, k - std::min(k, kb * 16))); // real rows
     for (uint64_t jb = 0; jb < nf; ++jb) {
@@ -280,12 +285,12 @@ void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t k
         for (int kk = 0; kk < 16; ++kk)
           rowsNonzero |= uint32_t(half[j * 16 + kk] != 0) << kk;
       cache.zeroTail[blk] = (rowsNonzero >> 4) == 0 ? 4 : (rowsNonzero >> 8) == 0 ? 8 : 0;
+      anyZeroTail = anyZeroTail || cache.zeroTail[blk] != 0;
       anyDiagonal = anyDiagonal || cache.diagonal[blk];
     }
   }
   cache.anyDiagonal = anyDiagonal;
-  cache.anyZeroTail = std::find_if(cache.zeroTail.begin(), cache.zeroTail.end(), [](uint8_t t) { return t != 0; }) !=
-                      cache.zeroTail.end();
+  cache.anyZeroTail = anyZeroTail;
 }
 
 FRACTAL_TARGET_CLONES void mmadBlockS8(const int32_t *a,

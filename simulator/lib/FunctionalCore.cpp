@@ -93,9 +93,7 @@ void FunctionalCore::runOneBlock(int64_t block) {
       setFlag(0, step.op);
       break;
     case ScalarStep::Kind::WaitFlag: {
-      const int index = flagIndex(static_cast<isa::Pipe>(step.op.inst.operand("src")),
-                                  static_cast<isa::Pipe>(step.op.inst.operand("dst")),
-                                  step.op.inst.operand("event"));
+      const int index = flagIndexOf(step.op.inst);
       if (!flags_[index]) {
         waits_.start(0, {UnitWait::Flag, index}, step.op.pc, 0);
         while (!flags_[index])
@@ -156,8 +154,7 @@ bool FunctionalCore::runPipe(int pipe) {
     }
     switch (op.inst.opcode) {
     case isa::Opcode::WaitFlag: {
-      const int index = flagIndex(static_cast<isa::Pipe>(op.inst.operand("src")),
-                                  static_cast<isa::Pipe>(op.inst.operand("dst")), op.inst.operand("event"));
+      const int index = flagIndexOf(op.inst);
       if (!flags_[index]) {
         waits_.start(pipe, {UnitWait::Flag, index}, op.pc, 0);
         return moved;

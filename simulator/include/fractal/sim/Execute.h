@@ -86,5 +86,10 @@ inline int flagIndex(isa::Pipe src, isa::Pipe dst, int64_t event) {
          static_cast<int>(event);
 }
 constexpr int kNumFlags = 16 * 16 * isa::kNumEventIds;
+// The flag a set_flag or wait_flag names.
+inline int flagIndexOf(const isa::Instruction &inst) {
+  return flagIndex(static_cast<isa::Pipe>(inst.operand("src")), static_cast<isa::Pipe>(inst.operand("dst")),
+                   inst.operand("event"));
+}
 
 } // namespace fractal::sim

@@ -187,10 +187,9 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
   elab.dram->reset();
 
   RunResult result = newResult(options);
-  const uint64_t watchdog = options.watchdog ? options.watchdog : kDefaultWatchdog;
-
   RunContext ctx;
   setUp(ctx, kernel, launch, options);
+  const uint64_t watchdog = ctx.instructionBudget; // timing mode: cycles; functional: instructions
   ctx.timed = options.mode != SimMode::Functional;
   ctx.backend = options.mode == SimMode::Rtl ? options.backend : nullptr;
   ctx.checkRaces = options.checkRaces;

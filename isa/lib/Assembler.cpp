@@ -536,7 +536,7 @@ private:
         fail(col, s.error().message);
     }
     kernel_.code.push_back(inst);
-    kernel_.debug.push_back({static_cast<uint32_t>(lineNo_), note_});
+    kernel_.addDebug(static_cast<uint32_t>(lineNo_), note_);
   }
 
   Instruction pseudoInstruction(const std::string &base, const std::vector<std::string> &parts,

@@ -109,8 +109,8 @@ std::string disassemble(const KernelBinary &k, const DisassemblyOptions &options
         os << name << ":\n";
     if (pc == k.code.size())
       break;
-    if (!k.debug.empty() && k.debug[pc].note != note) {
-      note = k.debug[pc].note;
+    if (!k.debug.empty() && k.noteOf(pc) != note) {
+      note = k.noteOf(pc);
       os << "  .node " << quote(note) << "\n";
     }
     LabelNamer namer = [&](int64_t rel) -> std::string {

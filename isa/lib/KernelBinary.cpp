@@ -116,7 +116,8 @@ std::vector<uint8_t> serializeKernel(const KernelBinary &k) {
     size_t at = out.size();
     out.resize(at + kDebugBytes, 0);
     put32(out, at, d.line);
-    put32(out, at + 4, d.note.empty() ? kNoNote : strings.add(d.note));
+    const bool none = d.note >= k.notes.size() || k.notes[d.note].empty();
+    put32(out, at + 4, none ? kNoNote : strings.add(k.notes[d.note]));
   }
   padTo16(out);
   put32(out, kStrOffset, static_cast<uint32_t>(out.size()));
@@ -124,6 +125,31 @@ std::vector<uint8_t> serializeKernel(const KernelBinary &k) {
   out.insert(out.end(), strings.bytes().begin(), strings.bytes().end());
   put32(out, kChecksumOffset, crc32(out.data(), out.size()));
   return out;
+}
+
+const std::string &KernelBinary::noteOf(size_t pc) const {
+  static const std::string none;
+  if (pc >= debug.size() || debug[pc].note >= notes.size())
+    return none;
+  return notes[debug[pc].note];
+}
+
+void KernelBinary::addDebug(uint32_t line, const std::string &note) {
+  DebugEntry d;
+  d.line = line;
+  if (!note.empty()) {
+    // Instructions come in runs from the same node, so the last few notes are where a repeat is;
+    // a note seen longer ago is stored again (harmless, and no lookup table to keep).
+    size_t n = notes.size(), stop = n > 8 ? n - 8 : 0;
+    for (size_t i = n; i > stop && d.note == DebugEntry::kNoNote; --i)
+      if (notes[i - 1] == note)
+        d.note = uint32_t(i - 1);
+    if (d.note == DebugEntry::kNoNote) {
+      d.note = uint32_t(notes.size());
+      notes.push_back(note);
+    }
+  }
+  debug.push_back(d);
 }
 
 Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std::string &name) {
@@ -235,14 +261,24 @@ Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std:
                   " is beyond the end of its section");
     k.symbols.push_back(std::move(s));
   }
+  std::map<uint32_t, uint32_t> noteIndex; // string offset -> index in k.notes
+  k.debug.reserve(debugCount);
   for (uint64_t i = 0; i < debugCount; ++i) {
     size_t at = sections[3].offset + i * kDebugBytes;
     DebugEntry d;
     d.line = get32(bytes, at);
     uint32_t note = get32(bytes, at + 4);
-    if (note != kNoNote && !stringAt(note, d.note))
-      return fail("debug entry " + std::to_string(i) + " has an invalid note offset");
-    k.debug.push_back(std::move(d));
+    if (note != kNoNote) {
+      auto [it, isNew] = noteIndex.emplace(note, uint32_t(k.notes.size()));
+      if (isNew) {
+        std::string text;
+        if (!stringAt(note, text))
+          return fail("debug entry " + std::to_string(i) + " has an invalid note offset");
+        k.notes.push_back(std::move(text));
+      }
+      d.note = it->second;
+    }
+    k.debug.push_back(d);
   }
   return k;
 }

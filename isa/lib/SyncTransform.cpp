@@ -8,7 +8,7 @@ Expected<KernelBinary> serializeSync(const KernelBinary &kernel) {
   const std::vector<Instruction> &code = kernel.code;
   KernelBinary out = kernel;
   out.code.clear();
-  out.debug.clear();
+  out.debug.clear(); // `notes` stay: the entries below keep their indices
   // newPc[i]: where old instruction i (or, for a dropped flag, the next kept one) lands.
   std::vector<size_t> newPc(code.size() + 1, 0);
   std::vector<size_t> origin; // old pc of each new instruction

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <malloc.h>
 
 using namespace fractal;
 using namespace fractal::runtime;
@@ -82,20 +83,29 @@ frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtM
       return fail(FRT_ERROR_OUT_OF_MEMORY, name + ": no room for the model's " +
                                                std::to_string(m->package.gmBytes) +
                                                " bytes of device memory on device " + std::to_string(d.id));
-    for (const pkg::Tensor &t : m->package.tensors)
-      if (t.kind == pkg::TensorKind::Constant && !t.data.empty())
+    // Once on the device, the host copies of the weights and of the kernels' data sections are
+    // dropped: everything reads them from device memory, and keeping them would hold the model's
+    // weights twice (peak RSS, issue 6).
+    for (pkg::Tensor &t : m->package.tensors)
+      if (t.kind == pkg::TensorKind::Constant && !t.data.empty()) {
         sim.gm().write(m->region + t.offset, t.data.data(), t.data.size());
-    for (const pkg::Kernel &k : m->package.kernels) {
+        std::vector<uint8_t>().swap(t.data);
+      }
+    for (pkg::Kernel &k : m->package.kernels) {
       Expected<uint64_t> data = sim.loadKernelData(k.binary, name + ": kernel " + k.name);
       if (!data) {
         releaseMemoryLocked(*m, sim.gm());
         return fail(FRT_ERROR_OUT_OF_MEMORY, data.error().message);
       }
       m->kernelData.push_back(*data);
+      std::vector<uint8_t>().swap(k.binary.data);
     }
   }
   *model = m.get();
   r.models.insert(m.release());
+  // Parsing held the file, the protobuf message and the package at once; glibc keeps such freed
+  // blocks in its heap, where they would count as the process's memory for as long as it runs.
+  malloc_trim(0);
   return ok();
 }
 

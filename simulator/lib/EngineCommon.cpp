@@ -47,8 +47,8 @@ Fault describeBlockedCore(int core, int64_t block, const isa::KernelBinary &kern
       f.pipe = pipeLabel(p);
       f.pc = pc;
       f.instruction = text;
-      if (known && static_cast<size_t>(pc) < kernel.debug.size())
-        f.note = kernel.debug[pc].note;
+      if (known)
+        f.note = kernel.noteOf(size_t(pc));
     }
     cause += std::string(first ? "" : "; ") +
              (p == 0 ? "the scalar unit" : "pipe " + std::string(pipeLabel(p))) + " at pc " +
@@ -84,8 +84,8 @@ Fault faultAt(const FaultError &error, int core, int64_t block, int pipe, const 
   if (op) {
     f.pc = op->pc;
     f.instruction = isa::formatInstruction(op->inst);
-    if (op->pc >= 0 && static_cast<size_t>(op->pc) < kernel.debug.size())
-      f.note = kernel.debug[op->pc].note;
+    if (op->pc >= 0)
+      f.note = kernel.noteOf(size_t(op->pc));
   }
   return f;
 }

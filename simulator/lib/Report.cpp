@@ -190,9 +190,8 @@ std::string traceJson(const RunResult &r, const ChipConfig &config,
       j.key("args").beginObject().field("pc", first.pc);
       if (batch == 1) {
         j.field("instruction", isa::formatInstruction(inst));
-        if (static_cast<size_t>(first.pc) < kernel.debug.size() &&
-            !kernel.debug[first.pc].note.empty())
-          j.field("node", kernel.debug[first.pc].note);
+        if (!kernel.noteOf(size_t(first.pc)).empty())
+          j.field("node", kernel.noteOf(size_t(first.pc)));
       }
       j.endObject().endObject();
     }

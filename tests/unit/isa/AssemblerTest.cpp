@@ -67,9 +67,9 @@ TEST(Assembler, SuffixesKeyedOperandsAndPseudos) {
 
 TEST(Assembler, DebugNotesFollowNodeDirectives) {
   KernelBinary k = ok(".node \"conv1/Conv\"\nnop\n.node \"relu \\\"1\\\"\"\nnop\n.node \"\"\nnop\n");
-  EXPECT_EQ(k.debug[0].note, "conv1/Conv");
-  EXPECT_EQ(k.debug[1].note, "relu \"1\"");
-  EXPECT_EQ(k.debug[2].note, "");
+  EXPECT_EQ(k.noteOf(0), "conv1/Conv");
+  EXPECT_EQ(k.noteOf(1), "relu \"1\"");
+  EXPECT_EQ(k.noteOf(2), "");
 }
 
 TEST(AssemblerErrors, UnknownMnemonic) {

@@ -47,7 +47,10 @@ TEST(KernelBinary, RoundTrip) {
   EXPECT_EQ(back->data, (std::vector<uint8_t>{1, 2, 3}));
   ASSERT_EQ(back->symbols.size(), 2u);
   EXPECT_EQ(back->debug.size(), 3u);
-  EXPECT_EQ(back->debug[0].note, "n1");
+  EXPECT_EQ(back->noteOf(0), "n1");
+  EXPECT_EQ(back->noteOf(2), "n1");
+  EXPECT_EQ(back->notes.size(), 1u); // the three instructions share one stored note
+  EXPECT_EQ(back->noteOf(3), "");    // past the end: none
   EXPECT_EQ(back->debug[1].line, 5u);
   EXPECT_EQ(serializeKernel(*back), bytes);
 }

@@ -54,9 +54,9 @@ TEST(SyncTransform, BarrierAllReplacesFlagsAndKeepsBranchesSymbolsAndNodes) {
     }
   EXPECT_TRUE(found);
   ASSERT_EQ(s->debug.size(), s->code.size());
-  EXPECT_EQ(s->debug[3].note, "Conv_0"); // the DMA's barrier
-  EXPECT_EQ(s->debug[4].note, "Relu_1");
-  EXPECT_EQ(s->debug[5].note, "Relu_1");
+  EXPECT_EQ(s->noteOf(3), "Conv_0"); // the DMA's barrier
+  EXPECT_EQ(s->noteOf(4), "Relu_1");
+  EXPECT_EQ(s->noteOf(5), "Relu_1");
 }
 
 TEST(SyncTransform, BranchesOutOfTheKernelAreRejected) {

@@ -77,7 +77,7 @@ TEST(Package, RoundTrip) {
   EXPECT_EQ(r->tasks[1].host.reason, "test");
   ASSERT_EQ(r->kernels.size(), 1u);
   EXPECT_EQ(r->kernels[0].binary.code.size(), 2u);
-  EXPECT_EQ(r->kernels[0].binary.debug.at(0).note, "Add_0");
+  EXPECT_EQ(r->kernels[0].binary.noteOf(0), "Add_0");
 }
 
 TEST(Package, EveryTruncationIsRejected) {

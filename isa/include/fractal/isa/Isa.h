@@ -17,7 +17,9 @@ constexpr int kInstructionBytes = 16; // fixed 128-bit instructions
 constexpr int kInstructionBits = 128;
 constexpr int kOpcodeBits = 8;
 constexpr int kNumRegisters = 32;     // x0 reads as zero, writes to it are ignored
-constexpr int kMaxOperands = 16;
+// The most operands any instruction has (load3d and vsel: 12); every decoded Instruction and
+// every queued pipe op holds this many slots, and a loaded model holds thousands of them.
+constexpr int kMaxOperands = 12;
 constexpr int kNumEventIds = 8;
 
 enum class Opcode : uint8_t {

@@ -37,8 +37,9 @@ struct Symbol {
 };
 
 struct DebugEntry {
+  static constexpr uint32_t kNoNote = UINT32_MAX;
   uint32_t line = 0;
-  std::string note; // ONNX node the instruction came from ("" if none)
+  uint32_t note = kNoNote; // index into KernelBinary::notes: the ONNX node it came from
 };
 
 struct KernelBinary {
@@ -48,6 +49,16 @@ struct KernelBinary {
   std::vector<uint8_t> data;
   std::vector<Symbol> symbols;
   std::vector<DebugEntry> debug; // empty, or one per instruction
+  // Each distinct note once: a compiled kernel's hundreds of instructions share a few ONNX node
+  // names, which are long ("StatefulPartitionedCall/functional_1/conv2d_17/BiasAdd__137") and
+  // were most of a loaded model's host memory when every entry held its own copy.
+  std::vector<std::string> notes;
+
+  // The note of instruction `pc`: "" when it has none or the kernel has no debug section.
+  const std::string &noteOf(size_t pc) const;
+  // Appends a debug entry for the next instruction, reusing `note`'s index when it is already
+  // known (an empty note means none).
+  void addDebug(uint32_t line, const std::string &note);
 };
 
 std::vector<uint8_t> serializeKernel(const KernelBinary &kernel);

@@ -228,9 +228,9 @@ void AiCore::waitDrained() {
 
 void AiCore::setFlag(int pipe, const DispatchedOp &op) {
   waitPipeIdle(pipe);
-  auto src = static_cast<isa::Pipe>(op.inst.operand("src"));
-  auto dst = static_cast<isa::Pipe>(op.inst.operand("dst"));
-  int64_t event = op.inst.operand("event");
+  auto src = static_cast<isa::Pipe>(slot::src.value(op.inst));
+  auto dst = static_cast<isa::Pipe>(slot::dst.value(op.inst));
+  int64_t event = slot::event.value(op.inst);
   Flag &f = flags_[flagIndex(src, dst, event)];
   if (f.set)
     fault(flagSetTwice(src, dst, event), pipe, &op);

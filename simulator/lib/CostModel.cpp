@@ -1,5 +1,7 @@
 #include "CostModel.h"
 
+#include "fractal/sim/OperandSlots.h"
+
 #include <algorithm>
 
 namespace fractal::sim::detail {
@@ -38,7 +40,7 @@ OpTiming pipeTiming(const ChipConfig &c, const DispatchedOp &op, const OpEffects
   }
   case isa::Pipe::MTE1: {
     const BufferSpec &l1 = c.buffer(BufferKind::L1);
-    const BufferSpec &dst = bufferOf(c, inst.space("dst"));
+    const BufferSpec &dst = bufferOf(c, slot::dst.space(inst));
     t.busy = std::max<uint64_t>(
         1, ceilDivCycles(fx.bytes, std::min(l1.readBytesPerCycle, dst.writeBytesPerCycle)));
     t.latency = inst.opcode == Opcode::Load3d ? c.dma.load3dCycles : c.dma.load2dCycles;
@@ -57,7 +59,7 @@ OpTiming pipeTiming(const ChipConfig &c, const DispatchedOp &op, const OpEffects
   }
   case isa::Pipe::FIX: {
     const BufferSpec &l0c = c.buffer(BufferKind::L0C);
-    const uint64_t accBytes = static_cast<uint64_t>(inst.operand("m")) * inst.operand("n") * 4;
+    const uint64_t accBytes = static_cast<uint64_t>(slot::m.value(inst)) * slot::n.value(inst) * 4;
     uint64_t busy = ceilDivCycles(accBytes, l0c.readBytesPerCycle);
     if (fx.path == DataPath::L0CToUb)
       busy = std::max(busy, ceilDivCycles(fx.bytes, c.buffer(BufferKind::UB).writeBytesPerCycle));

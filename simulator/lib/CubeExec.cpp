@@ -307,20 +307,20 @@ FRACTAL_TARGET_CLONES void mmadBlockS8(const int32_t *a,
 } // namespace
 
 void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
-  const auto type = static_cast<DataType>(operand(op, "type"));
-  const uint64_t m = operand(op, "m"), k = operand(op, "k"), n = operand(op, "n");
-  const bool init = operand(op, "init");
+  const auto type = static_cast<DataType>(operand(op, slot::type));
+  const uint64_t m = operand(op, slot::m), k = operand(op, slot::k), n = operand(op, slot::n);
+  const bool init = operand(op, slot::init);
   const uint64_t k0 = type == DataType::S8 ? 32 : 16;
   const uint64_t mf = ceilDiv(m, kF), kf = ceilDiv(k, k0), nf = ceilDiv(n, kF);
   fx.macs = m * n * k;
   fx.fractalCycles = mf * nf * kf;
   if (m == 0 || n == 0 || k == 0)
     return;
-  const uint8_t *a = operandMemory(core, gm, op, "a", mf * kf * 512, &fx, false);
-  const uint8_t *b = operandMemory(core, gm, op, "b", kf * nf * 512, &fx, false);
-  uint8_t *c = operandMemory(core, gm, op, "dst", nf * mf * 1024, &fx, true);
+  const uint8_t *a = operandMemory(core, gm, op, slot::a, mf * kf * 512, &fx, false);
+  const uint8_t *b = operandMemory(core, gm, op, slot::b, kf * nf * 512, &fx, false);
+  uint8_t *c = operandMemory(core, gm, op, slot::dst, nf * mf * 1024, &fx, true);
   const uint8_t *bias = nullptr;
-  size_t biasIdx = op.inst.operandIndex("bias");
+  size_t biasIdx = slot::bias.index(op.inst);
   if (op.inst.values[biasIdx] != 0 && init)
     bias = core.local(isa::Space::L1, op.address(biasIdx), n * 4, "bias");
   if (bias)
@@ -381,12 +381,12 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
 }
 
 void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
-  const auto from = static_cast<DataType>(operand(op, "from"));
-  const auto to = static_cast<DataType>(operand(op, "to"));
-  const uint64_t m = operand(op, "m"), n = operand(op, "n");
-  const uint64_t srcRows = operand(op, "src_rows"), dstStride = operand(op, "dst_stride");
-  const bool relu = operand(op, "relu"), nz2nd = operand(op, "nz2nd");
-  const size_t scaleIdx = op.inst.operandIndex("scale");
+  const auto from = static_cast<DataType>(operand(op, slot::from));
+  const auto to = static_cast<DataType>(operand(op, slot::to));
+  const uint64_t m = operand(op, slot::m), n = operand(op, slot::n);
+  const uint64_t srcRows = operand(op, slot::src_rows), dstStride = operand(op, slot::dst_stride);
+  const bool relu = operand(op, slot::relu), nz2nd = operand(op, slot::nz2nd);
+  const size_t scaleIdx = slot::scale.index(op.inst);
   const bool hasScale = op.inst.values[scaleIdx] != 0;
   const float scale = isa::bitsToFloat(static_cast<uint32_t>(op.address(scaleIdx)));
   const uint64_t outSize = isa::dataTypeBytes(to);
@@ -394,10 +394,10 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
   if (!nz2nd && dstStride < m)
     throw FaultError(FaultKind::BadOperand, "fixp: NZ output needs dst_stride >= m");
 
-  const uint8_t *src = operandMemory(core, gm, op, "src", ((nf - 1) * srcRows + m) * 64, &fx, false);
+  const uint8_t *src = operandMemory(core, gm, op, slot::src, ((nf - 1) * srcRows + m) * 64, &fx, false);
   const uint64_t dstSpan = nz2nd ? ((m - 1) * dstStride + n) * outSize
                                  : (((nf - 1) * dstStride + m) * kF) * outSize;
-  uint8_t *dst = operandMemory(core, gm, op, "dst", dstSpan, &fx, true);
+  uint8_t *dst = operandMemory(core, gm, op, slot::dst, dstSpan, &fx, true);
   const bool integerPath = from == DataType::S32 && !hasScale &&
                            (to == DataType::S32 || to == DataType::S8);
   if (from == DataType::F32 && (to == DataType::F32 || to == DataType::F16)) {
@@ -462,13 +462,13 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
       }
       }
     }
-  const isa::Space dstSpace = op.inst.space("dst");
+  const isa::Space dstSpace = slot::dst.space(op.inst);
   fx.path = dstSpace == isa::Space::GM ? DataPath::L0CToGm
             : dstSpace == isa::Space::UB ? DataPath::L0CToUb
                                          : DataPath::L0CToL1;
   fx.bytes = m * n * outSize;
   if (dstSpace == isa::Space::GM) {
-    fx.gmAddress = op.address(op.inst.operandIndex("dst"));
+    fx.gmAddress = op.address(slot::dst.index(op.inst));
     fx.gmWrite = true;
     if (nz2nd) { // m rows of n elements
       fx.gmRows = m;

@@ -25,20 +25,20 @@ DataPath pathOf(Opcode op, Space dst) {
 }
 
 void burstCopy(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
-  uint64_t nburst = operand(op, "nburst"), len = operand(op, "len");
-  uint64_t srcGap = operand(op, "src_gap"), dstGap = operand(op, "dst_gap");
+  uint64_t nburst = operand(op, slot::nburst), len = operand(op, slot::len);
+  uint64_t srcGap = operand(op, slot::src_gap), dstGap = operand(op, slot::dst_gap);
   uint64_t burstBytes = len * kBlock;
   uint64_t srcSpan = ((nburst - 1) * (len + srcGap) + len) * kBlock;
   uint64_t dstSpan = ((nburst - 1) * (len + dstGap) + len) * kBlock;
-  const uint8_t *src = operandMemory(core, gm, op, "src", srcSpan, &fx, false);
-  uint8_t *dst = operandMemory(core, gm, op, "dst", dstSpan, &fx, true);
+  const uint8_t *src = operandMemory(core, gm, op, slot::src, srcSpan, &fx, false);
+  uint8_t *dst = operandMemory(core, gm, op, slot::dst, dstSpan, &fx, true);
   for (uint64_t b = 0; b < nburst; ++b)
     std::memmove(dst + b * (len + dstGap) * kBlock, src + b * (len + srcGap) * kBlock, burstBytes);
   fx.bytes = nburst * burstBytes;
-  bool gmSrc = op.inst.space("src") == Space::GM;
-  bool gmDst = op.inst.space("dst") == Space::GM;
+  bool gmSrc = slot::src.space(op.inst) == Space::GM;
+  bool gmDst = slot::dst.space(op.inst) == Space::GM;
   if (gmSrc || gmDst) {
-    fx.gmAddress = op.address(op.inst.operandIndex(gmSrc ? "src" : "dst"));
+    fx.gmAddress = op.address((gmSrc ? slot::src : slot::dst).index(op.inst));
     fx.gmRows = nburst;
     fx.gmRowBytes = burstBytes;
     fx.gmRowStride = (len + (gmSrc ? srcGap : dstGap)) * kBlock;
@@ -47,14 +47,14 @@ void burstCopy(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffe
 }
 
 void ndToNz(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
-  auto type = static_cast<isa::DataType>(operand(op, "type"));
+  auto type = static_cast<isa::DataType>(operand(op, slot::type));
   uint64_t size = isa::dataTypeBytes(type), c0 = kBlock / size;
-  uint64_t rows = operand(op, "rows"), cols = operand(op, "cols");
-  uint64_t stride = operand(op, "src_stride"), dstRows = operand(op, "dst_rows");
+  uint64_t rows = operand(op, slot::rows), cols = operand(op, slot::cols);
+  uint64_t stride = operand(op, slot::src_stride), dstRows = operand(op, slot::dst_rows);
   uint64_t colBlocks = ceilDiv(cols, c0);
   uint64_t srcSpan = ((rows - 1) * stride + cols) * size;
-  const uint8_t *src = operandMemory(core, gm, op, "src", srcSpan, &fx, false);
-  uint8_t *dst = operandMemory(core, gm, op, "dst", colBlocks * dstRows * kBlock, &fx, true);
+  const uint8_t *src = operandMemory(core, gm, op, slot::src, srcSpan, &fx, false);
+  uint8_t *dst = operandMemory(core, gm, op, slot::dst, colBlocks * dstRows * kBlock, &fx, true);
   for (uint64_t cb = 0; cb < colBlocks; ++cb) {
     uint64_t width = std::min(c0, cols - cb * c0) * size;
     for (uint64_t r = 0; r < dstRows; ++r) {
@@ -68,19 +68,19 @@ void ndToNz(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
     }
   }
   fx.bytes = colBlocks * dstRows * kBlock;
-  fx.gmAddress = op.address(op.inst.operandIndex("src"));
+  fx.gmAddress = op.address(slot::src.index(op.inst));
   fx.gmRows = rows;
   fx.gmRowBytes = cols * size;
   fx.gmRowStride = stride * size;
 }
 
 void load2d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
-  uint64_t repeat = operand(op, "repeat"), srcStride = operand(op, "src_stride");
-  uint64_t dstGap = operand(op, "dst_gap");
-  bool transpose = operand(op, "transpose");
+  uint64_t repeat = operand(op, slot::repeat), srcStride = operand(op, slot::src_stride);
+  uint64_t dstGap = operand(op, slot::dst_gap);
+  bool transpose = operand(op, slot::transpose);
   const uint8_t *src =
-      operandMemory(core, gm, op, "src", ((repeat - 1) * srcStride + 1) * kFractal, &fx, false);
-  uint8_t *dst = operandMemory(core, gm, op, "dst", ((repeat - 1) * (1 + dstGap) + 1) * kFractal,
+      operandMemory(core, gm, op, slot::src, ((repeat - 1) * srcStride + 1) * kFractal, &fx, false);
+  uint8_t *dst = operandMemory(core, gm, op, slot::dst, ((repeat - 1) * (1 + dstGap) + 1) * kFractal,
                                &fx, true);
   for (uint64_t i = 0; i < repeat; ++i) {
     const uint8_t *s = src + i * srcStride * kFractal;
@@ -100,14 +100,14 @@ void load2d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
 }
 
 void load3d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
-  auto type = static_cast<isa::DataType>(operand(op, "type"));
+  auto type = static_cast<isa::DataType>(operand(op, slot::type));
   const int64_t size = isa::dataTypeBytes(type), c0 = kBlock / size;
   const int64_t W = op.fmap & 0xffff, H = (op.fmap >> 16) & 0xffff;
   const int64_t pl = (op.fmap >> 32) & 0xff, pr = (op.fmap >> 40) & 0xff;
   const int64_t pt = (op.fmap >> 48) & 0xff, pb = (op.fmap >> 56) & 0xff;
-  const int64_t kh = operand(op, "kh"), kw = operand(op, "kw"), sh = operand(op, "sh"),
-                sw = operand(op, "sw"), dh = operand(op, "dh"), dw = operand(op, "dw"),
-                c1 = operand(op, "c1"), mcount = operand(op, "mcount");
+  const int64_t kh = operand(op, slot::kh), kw = operand(op, slot::kw), sh = operand(op, slot::sh),
+                sw = operand(op, slot::sw), dh = operand(op, slot::dh), dw = operand(op, slot::dw),
+                c1 = operand(op, slot::c1), mcount = operand(op, slot::mcount);
   const int64_t wo = (W + pl + pr - dw * (kw - 1) - 1) / sw + 1;
   const int64_t ho = (H + pt + pb - dh * (kh - 1) - 1) / sh + 1;
   if (W == 0 || H == 0 || W + pl + pr - dw * (kw - 1) - 1 < 0 ||
@@ -117,9 +117,9 @@ void load3d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
                          " with these pads is smaller than the " + std::to_string(kh) + "x" +
                          std::to_string(kw) + " (dilated) kernel; was setfmap run?");
   const int64_t kf = c1 * kh * kw;
-  const uint8_t *src = operandMemory(core, gm, op, "src", c1 * H * W * kBlock, &fx, false);
-  uint8_t *dst = operandMemory(core, gm, op, "dst", mcount * kf * kFractal, &fx, true);
-  const int64_t start = static_cast<int64_t>(op.address(op.inst.operandIndex("xm")));
+  const uint8_t *src = operandMemory(core, gm, op, slot::src, c1 * H * W * kBlock, &fx, false);
+  uint8_t *dst = operandMemory(core, gm, op, slot::dst, mcount * kf * kFractal, &fx, true);
+  const int64_t start = static_cast<int64_t>(op.address(slot::xm.index(op.inst)));
   // Each (row-fractal, k-fractal) pair is 16 consecutive 32-byte rows of dst: written in order,
   // one pixel's window position after the other.
   for (int64_t f = 0; f < mcount; ++f) {

@@ -3,6 +3,7 @@
 
 #include "fractal/sim/Execute.h"
 #include "fractal/sim/Fault.h"
+#include "fractal/sim/OperandSlots.h"
 
 #include <string>
 
@@ -20,18 +21,18 @@ inline uint8_t *gmSpan(GlobalMemory &gm, uint64_t address, uint64_t length, cons
 // Memory of a Mem operand: GM or a local buffer, bounds- and alignment-checked for `length` bytes.
 // Records the span in `fx` for the race detector; `write` says which way the data goes.
 inline uint8_t *operandMemory(CoreState &core, GlobalMemory &gm, const DispatchedOp &op,
-                              const char *name, uint64_t length, OpEffects *fx = nullptr,
+                              const isa::OperandSlot &slot, uint64_t length, OpEffects *fx = nullptr,
                               bool write = false) {
-  size_t i = op.inst.operandIndex(name);
+  size_t i = slot.index(op.inst);
   isa::Space space = op.inst.spaces[i];
   if (fx)
     fx->touched(space, op.address(i), length, write);
   if (space == isa::Space::GM)
-    return gmSpan(gm, op.address(i), length, name);
-  return core.local(space, op.address(i), length, name);
+    return gmSpan(gm, op.address(i), length, slot.name());
+  return core.local(space, op.address(i), length, slot.name());
 }
 
-inline int64_t operand(const DispatchedOp &op, const char *name) { return op.inst.operand(name); }
+inline int64_t operand(const DispatchedOp &op, const isa::OperandSlot &slot) { return slot.value(op.inst); }
 
 void executeDma(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &effects);
 void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &effects);

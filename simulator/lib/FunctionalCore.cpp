@@ -189,9 +189,9 @@ bool FunctionalCore::runPipe(int pipe) {
 }
 
 void FunctionalCore::setFlag(int pipe, const DispatchedOp &op) {
-  const auto src = static_cast<isa::Pipe>(op.inst.operand("src"));
-  const auto dst = static_cast<isa::Pipe>(op.inst.operand("dst"));
-  const int64_t event = op.inst.operand("event");
+  const auto src = static_cast<isa::Pipe>(slot::src.value(op.inst));
+  const auto dst = static_cast<isa::Pipe>(slot::dst.value(op.inst));
+  const int64_t event = slot::event.value(op.inst);
   uint8_t &flag = flags_[flagIndex(src, dst, event)];
   if (flag)
     fault(flagSetTwice(src, dst, event), pipe, &op);

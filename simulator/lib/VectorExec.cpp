@@ -31,7 +31,16 @@ struct Operand {
 
 // Resolves a UB operand after checking the whole span it touches for `repeat` repeats of
 // `elements` elements of `size` bytes.
-Operand vectorOperand(CoreState &core, const DispatchedOp &op, const char *name, uint64_t size,
+// A vector operand's address and its block and repeat strides (`dst`, `dst_blk`, `dst_rep`).
+struct VectorName {
+  isa::OperandSlot &base, &blk, &rep;
+};
+const VectorName kDst{slot::dst, slot::dst_blk, slot::dst_rep};
+const VectorName kSrc{slot::src, slot::src_blk, slot::src_rep};
+const VectorName kSrc0{slot::src0, slot::src0_blk, slot::src0_rep};
+const VectorName kSrc1{slot::src1, slot::src1_blk, slot::src1_rep};
+
+Operand vectorOperand(CoreState &core, const DispatchedOp &op, const VectorName &name, uint64_t size,
                       uint64_t elements, uint64_t repeat, uint64_t blk, uint64_t rep,
                       OpEffects &fx) {
   Operand o;
@@ -40,19 +49,15 @@ Operand vectorOperand(CoreState &core, const DispatchedOp &op, const char *name,
   o.rep = rep;
   uint64_t blocks = ceilDiv(elements * size, kBlock);
   uint64_t span = repeat == 0 ? 0 : (repeat - 1) * rep * kBlock + (blocks - 1) * blk * kBlock + kBlock;
-  size_t i = op.inst.operandIndex(name);
-  o.base = core.local(op.inst.spaces[i], op.address(i), span, name);
-  fx.touched(op.inst.spaces[i], op.address(i), span, std::strcmp(name, "dst") == 0);
+  size_t i = name.base.index(op.inst);
+  o.base = core.local(op.inst.spaces[i], op.address(i), span, name.base.name());
+  fx.touched(op.inst.spaces[i], op.address(i), span, &name == &kDst);
   return o;
 }
 
 // The operand's strides from the instruction (`dst_blk`/`dst_rep`, `src0_blk`/`src0_rep`, ...).
-// (Names built on the stack: this runs for every vector instruction.)
-std::pair<uint64_t, uint64_t> strides(const DispatchedOp &op, const char *name) {
-  char blk[16], rep[16];
-  std::snprintf(blk, sizeof blk, "%s_blk", name);
-  std::snprintf(rep, sizeof rep, "%s_rep", name);
-  return {static_cast<uint64_t>(op.inst.operand(blk)), static_cast<uint64_t>(op.inst.operand(rep))};
+std::pair<uint64_t, uint64_t> strides(const DispatchedOp &op, const VectorName &name) {
+  return {static_cast<uint64_t>(name.blk.value(op.inst)), static_cast<uint64_t>(name.rep.value(op.inst))};
 }
 
 bool enabled(const DispatchedOp &op, uint64_t e) {
@@ -140,7 +145,7 @@ void storeRepeat(const Operand &o, const DispatchedOp &op, uint64_t r, uint64_t 
 uint64_t elementsPerRepeat(DataType t) { return 256 / isa::dataTypeBytes(t); }
 
 float scalarOperand(const DispatchedOp &op, DataType t) {
-  uint64_t raw = op.address(op.inst.operandIndex("xs"));
+  uint64_t raw = op.address(slot::xs.index(op.inst));
   if (t == DataType::F16)
     return isa::halfToFloat(static_cast<uint16_t>(raw));
   return isa::bitsToFloat(static_cast<uint32_t>(raw));
@@ -270,28 +275,28 @@ void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t r
   };
   const bool binary = has("src1");
   const bool scalar = has("xs");
-  const char *srcName = binary ? "src0" : "src";
-  auto [db, dr] = strides(op, "dst");
+  const VectorName &srcName = binary ? kSrc0 : kSrc;
+  auto [db, dr] = strides(op, kDst);
   auto [s0b, s0r] = strides(op, srcName);
-  Operand dst = vectorOperand(core, op, "dst", size, n, repeat, db, dr, fx);
+  Operand dst = vectorOperand(core, op, kDst, size, n, repeat, db, dr, fx);
   Operand src0 = vectorOperand(core, op, srcName, size, n, repeat, s0b, s0r, fx);
   Operand src1;
   if (binary) {
-    auto [s1b, s1r] = strides(op, "src1");
-    src1 = vectorOperand(core, op, "src1", size, n, repeat, s1b, s1r, fx);
+    auto [s1b, s1r] = strides(op, kSrc1);
+    src1 = vectorOperand(core, op, kSrc1, size, n, repeat, s1b, s1r, fx);
   }
   Operand sel;
   if (code == Opcode::Vsel)
-    sel.base = core.local(isa::Space::UB, op.address(op.inst.operandIndex("sel")),
+    sel.base = core.local(isa::Space::UB, op.address(slot::sel.index(op.inst)),
                           repeat * n / 8, "sel");
   if (code == Opcode::Vsel)
-    fx.touched(isa::Space::UB, op.address(op.inst.operandIndex("sel")), repeat * n / 8, false);
+    fx.touched(isa::Space::UB, op.address(slot::sel.index(op.inst)), repeat * n / 8, false);
 
   float a[kMaxElements], b[kMaxElements], out[kMaxElements];
   for (uint64_t r = 0; r < repeat; ++r) {
     if (t == DataType::S32) {
       int32_t ai[kMaxElements], bi[kMaxElements], oi[kMaxElements];
-      int32_t s = scalar ? static_cast<int32_t>(op.address(op.inst.operandIndex("xs"))) : 0;
+      int32_t s = scalar ? static_cast<int32_t>(op.address(slot::xs.index(op.inst))) : 0;
       for (uint64_t e = 0; e < n; ++e) {
         std::memcpy(&ai[e], src0.element(r, e), 4);
         bi[e] = s;
@@ -323,14 +328,14 @@ void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t r
 
 void vcompare(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat, OpEffects &fx) {
   const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
-  auto mode = static_cast<isa::CompareMode>(op.inst.operand("cmp"));
-  auto [s0b, s0r] = strides(op, "src0");
-  auto [s1b, s1r] = strides(op, "src1");
-  Operand src0 = vectorOperand(core, op, "src0", size, n, repeat, s0b, s0r, fx);
-  Operand src1 = vectorOperand(core, op, "src1", size, n, repeat, s1b, s1r, fx);
-  uint8_t *dst = core.local(isa::Space::UB, op.address(op.inst.operandIndex("dst")),
+  auto mode = static_cast<isa::CompareMode>(slot::cmp.value(op.inst));
+  auto [s0b, s0r] = strides(op, kSrc0);
+  auto [s1b, s1r] = strides(op, kSrc1);
+  Operand src0 = vectorOperand(core, op, kSrc0, size, n, repeat, s0b, s0r, fx);
+  Operand src1 = vectorOperand(core, op, kSrc1, size, n, repeat, s1b, s1r, fx);
+  uint8_t *dst = core.local(isa::Space::UB, op.address(slot::dst.index(op.inst)),
                             repeat * n / 8, "dst");
-  fx.touched(isa::Space::UB, op.address(op.inst.operandIndex("dst")), repeat * n / 8, true);
+  fx.touched(isa::Space::UB, op.address(slot::dst.index(op.inst)), repeat * n / 8, true);
   for (uint64_t r = 0; r < repeat; ++r) {
     uint8_t bits[kMaxElements / 8] = {};
     for (uint64_t e = 0; e < n; ++e)
@@ -342,14 +347,14 @@ void vcompare(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repe
 }
 
 void vconvert(CoreState &core, const DispatchedOp &op, uint64_t repeat, OpEffects &fx) {
-  auto from = static_cast<DataType>(op.inst.operand("from"));
-  auto to = static_cast<DataType>(op.inst.operand("to"));
+  auto from = static_cast<DataType>(slot::from.value(op.inst));
+  auto to = static_cast<DataType>(slot::to.value(op.inst));
   const uint64_t fs = isa::dataTypeBytes(from), ts = isa::dataTypeBytes(to);
   const uint64_t n = 256 / std::max(fs, ts);
-  auto [db, dr] = strides(op, "dst");
-  auto [sb, sr] = strides(op, "src");
-  Operand dst = vectorOperand(core, op, "dst", ts, n, repeat, db, dr, fx);
-  Operand src = vectorOperand(core, op, "src", fs, n, repeat, sb, sr, fx);
+  auto [db, dr] = strides(op, kDst);
+  auto [sb, sr] = strides(op, kSrc);
+  Operand dst = vectorOperand(core, op, kDst, ts, n, repeat, db, dr, fx);
+  Operand src = vectorOperand(core, op, kSrc, fs, n, repeat, sb, sr, fx);
   uint8_t tmp[kMaxElements * 4];
   for (uint64_t r = 0; r < repeat; ++r) {
     for (uint64_t e = 0; e < n; ++e) {
@@ -385,12 +390,12 @@ void vreduce(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repea
   const Opcode code = op.inst.opcode;
   const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
   const bool perBlock = code == Opcode::Vcgadd || code == Opcode::Vcgmax || code == Opcode::Vcgmin;
-  auto [sb, sr] = strides(op, "src");
-  Operand src = vectorOperand(core, op, "src", size, n, repeat, sb, sr, fx);
+  auto [sb, sr] = strides(op, kSrc);
+  Operand src = vectorOperand(core, op, kSrc, size, n, repeat, sb, sr, fx);
   const uint64_t results = perBlock ? 8 : 1;
-  uint8_t *dst = core.local(isa::Space::UB, op.address(op.inst.operandIndex("dst")),
+  uint8_t *dst = core.local(isa::Space::UB, op.address(slot::dst.index(op.inst)),
                             repeat * results * size, "dst");
-  fx.touched(isa::Space::UB, op.address(op.inst.operandIndex("dst")), repeat * results * size, true);
+  fx.touched(isa::Space::UB, op.address(slot::dst.index(op.inst)), repeat * results * size, true);
   float v[kMaxElements];
   for (uint64_t r = 0; r < repeat; ++r) {
     loadRepeat(src, r, n, t, v);
@@ -405,9 +410,9 @@ void vreduce(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repea
 
 void vduplicate(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat, OpEffects &fx) {
   const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
-  auto [db, dr] = strides(op, "dst");
-  Operand dst = vectorOperand(core, op, "dst", size, n, repeat, db, dr, fx);
-  uint64_t raw = op.address(op.inst.operandIndex("xs"));
+  auto [db, dr] = strides(op, kDst);
+  Operand dst = vectorOperand(core, op, kDst, size, n, repeat, db, dr, fx);
+  uint64_t raw = op.address(slot::xs.index(op.inst));
   for (uint64_t r = 0; r < repeat; ++r)
     for (uint64_t e = 0; e < n; ++e)
       if (enabled(op, e))
@@ -419,13 +424,13 @@ void vduplicate(CoreState &core, const DispatchedOp &op, DataType t, uint64_t re
 void executeVector(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
   (void)gm;
   const Opcode code = op.inst.opcode;
-  const uint64_t repeat = op.inst.operand("repeat");
+  const uint64_t repeat = slot::repeat.value(op.inst);
   fx.bytes = repeat * 256;
   if (code == Opcode::Vconv) {
     vconvert(core, op, repeat, fx);
     return;
   }
-  const auto t = static_cast<DataType>(op.inst.operand("type"));
+  const auto t = static_cast<DataType>(slot::type.value(op.inst));
   switch (code) {
   case Opcode::Vcmp: vcompare(core, op, t, repeat, fx); return;
   case Opcode::Vcadd:

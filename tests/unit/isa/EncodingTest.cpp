@@ -69,6 +69,28 @@ TEST(InstructionTable, CoversTheRequiredClasses) {
     EXPECT_NE(findByMnemonic(m), nullptr) << m;
 }
 
+// A slot answers what the name lookup answers, for every opcode in any order (each opcode's
+// position is cached on first use: `dst` sits at different positions in different opcodes), and
+// an opcode without the operand still throws.
+TEST(OperandSlot, MatchesTheLookupByNameForEveryOpcode) {
+  static OperandSlot dst{"dst"}, n{"n"};
+  for (int pass = 0; pass < 2; ++pass)
+    for (const InstructionSpec &spec : instructionTable()) {
+      Instruction inst = makeInstruction(spec.opcode);
+      for (size_t i = 0; i < spec.operands.size(); ++i)
+        inst.values[i] = int64_t(100 + i);
+      for (OperandSlot *slot : {&dst, &n}) {
+        bool has = false;
+        for (const OperandSpec &o : spec.operands)
+          has = has || std::strcmp(o.name, slot->name()) == 0;
+        if (has)
+          EXPECT_EQ(slot->value(inst), inst.operand(slot->name())) << spec.mnemonic;
+        else
+          EXPECT_THROW(slot->index(inst), std::out_of_range) << spec.mnemonic << " " << slot->name();
+      }
+    }
+}
+
 TEST(Encoding, EdgeValuesRoundTripThroughBinary) {
   std::vector<Instruction> all = edgeInstructions();
   ASSERT_GT(all.size(), 1000u);

@@ -6,6 +6,7 @@
 #include "fractal/config/ChipConfig.h"
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -116,5 +117,31 @@ struct Instruction {
 
 // Builds an instruction with every operand at its default (positional ones zero).
 Instruction makeInstruction(Opcode op);
+
+// An operand read by name, its position looked up once per opcode rather than at every read: the
+// simulator reads several operands of every instruction it executes, and a lookup by name walks
+// the opcode's operand table. Define slots at namespace scope (constant-initialised); reads from
+// several threads are safe (each fills the same position in).
+class OperandSlot {
+public:
+  explicit constexpr OperandSlot(const char *name) : name_(name) {}
+  const char *name() const { return name_; }
+  // Throws std::out_of_range, as Instruction::operandIndex does, if the opcode has no such operand.
+  size_t index(const Instruction &inst) const {
+    std::atomic<uint8_t> &cached = positions_[static_cast<size_t>(inst.opcode)];
+    const uint8_t known = cached.load(std::memory_order_relaxed);
+    if (known != 0)
+      return known - 1u;
+    const size_t i = inst.operandIndex(name_);
+    cached.store(static_cast<uint8_t>(i + 1), std::memory_order_relaxed);
+    return i;
+  }
+  int64_t value(const Instruction &inst) const { return inst.values[index(inst)]; }
+  Space space(const Instruction &inst) const { return inst.spaces[index(inst)]; }
+
+private:
+  const char *name_;
+  mutable std::array<std::atomic<uint8_t>, 256> positions_{}; // per opcode: index + 1, 0 = not yet
+};
 
 } // namespace fractal::isa

@@ -5,6 +5,7 @@
 #include "fractal/isa/KernelBinary.h"
 #include "fractal/sim/CoreState.h"
 #include "fractal/sim/GlobalMemory.h"
+#include "fractal/sim/OperandSlots.h"
 
 #include <cstdint>
 #include <vector>
@@ -88,8 +89,8 @@ inline int flagIndex(isa::Pipe src, isa::Pipe dst, int64_t event) {
 constexpr int kNumFlags = 16 * 16 * isa::kNumEventIds;
 // The flag a set_flag or wait_flag names.
 inline int flagIndexOf(const isa::Instruction &inst) {
-  return flagIndex(static_cast<isa::Pipe>(inst.operand("src")), static_cast<isa::Pipe>(inst.operand("dst")),
-                   inst.operand("event"));
+  return flagIndex(static_cast<isa::Pipe>(slot::src.value(inst)),
+                   static_cast<isa::Pipe>(slot::dst.value(inst)), slot::event.value(inst));
 }
 
 } // namespace fractal::sim

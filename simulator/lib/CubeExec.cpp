@@ -230,21 +230,20 @@ FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, 
     mmadRowsF16<false>(af, cb, c, m, mf, kf, nf, n, init, bias, finiteA);
 }
 
-// Whether none of the n floats is Inf or NaN.
-FRACTAL_TARGET_CLONES bool allFinite(const float *v, uint64_t n) {
-  uint32_t special = 0;
-  for (uint64_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &v[i], 4);
-    special |= (bits & 0x7f800000u) == 0x7f800000u;
-  }
+// Whether none of the n halves is Inf or NaN (exponent all ones). Read from A's half bits rather
+// than its floats: half the bytes. Lanes of A past depth k are zeroed in the floats but not here,
+// so an Inf there only costs the shortcut, never the result.
+FRACTAL_TARGET_CLONES bool allFiniteHalf(const uint16_t *h, uint64_t n) {
+  uint16_t special = 0;
+  for (uint64_t i = 0; i < n; ++i)
+    special |= uint16_t((h[i] & 0x7c00u) == 0x7c00u);
   return special == 0;
 }
 
 // Fills `cache` with the B operand of an f16 mmad: fp32 columns per 16-column block and which
 // 16x16 blocks are diagonal. The tests look at the half bits (zero: no bits but the sign; finite:
 // exponent not all ones), branch-free per element. Depth >= k reads as +0.
-void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t kf, uint64_t nf) {
+FRACTAL_TARGET_CLONES void fillCubeB(CubeOperandCache &cache, const uint8_t *b, uint64_t k, uint64_t kf, uint64_t nf) {
   const uint64_t kp = kf * 16;
   cache.columns.resize(nf * kp * kF);
   cache.diagonal.resize(nf * kf);
@@ -354,7 +353,8 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
       cb.k = k;
       cb.n = n;
     }
-    const bool finiteA = cb.anyDiagonal && allFinite(af.data(), af.size());
+    const bool finiteA =
+        cb.anyDiagonal && allFiniteHalf(reinterpret_cast<const uint16_t *>(a), mf * kf * 256);
     mmadF16(af.data(), cb, c, m, mf, kf, nf, n, init, bias, finiteA);
     return;
   }

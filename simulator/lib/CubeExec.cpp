@@ -218,7 +218,6 @@ template <bool Shortcuts>
   }
 }
 
-
 // One call per mmad: the clones are reached through an indirect call, and everything above inlines
 // into each clone.
 FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, uint8_t *c, uint64_t m,

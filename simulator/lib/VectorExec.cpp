@@ -29,8 +29,6 @@ struct Operand {
   }
 };
 
-// Resolves a UB operand after checking the whole span it touches for `repeat` repeats of
-// `elements` elements of `size` bytes.
 // A vector operand's address and its block and repeat strides (`dst`, `dst_blk`, `dst_rep`).
 struct VectorName {
   isa::OperandSlot &base, &blk, &rep;
@@ -40,24 +38,21 @@ const VectorName kSrc{slot::src, slot::src_blk, slot::src_rep};
 const VectorName kSrc0{slot::src0, slot::src0_blk, slot::src0_rep};
 const VectorName kSrc1{slot::src1, slot::src1_blk, slot::src1_rep};
 
+// Resolves a UB operand with its strides from the instruction, after checking the whole span it
+// touches for `repeat` repeats of `elements` elements of `size` bytes.
 Operand vectorOperand(CoreState &core, const DispatchedOp &op, const VectorName &name, uint64_t size,
-                      uint64_t elements, uint64_t repeat, uint64_t blk, uint64_t rep,
-                      OpEffects &fx) {
+                      uint64_t elements, uint64_t repeat, OpEffects &fx) {
   Operand o;
   o.size = size;
-  o.blk = blk;
-  o.rep = rep;
+  o.blk = static_cast<uint64_t>(name.blk.value(op.inst));
+  o.rep = static_cast<uint64_t>(name.rep.value(op.inst));
   uint64_t blocks = ceilDiv(elements * size, kBlock);
-  uint64_t span = repeat == 0 ? 0 : (repeat - 1) * rep * kBlock + (blocks - 1) * blk * kBlock + kBlock;
+  uint64_t span =
+      repeat == 0 ? 0 : (repeat - 1) * o.rep * kBlock + (blocks - 1) * o.blk * kBlock + kBlock;
   size_t i = name.base.index(op.inst);
   o.base = core.local(op.inst.spaces[i], op.address(i), span, name.base.name());
   fx.touched(op.inst.spaces[i], op.address(i), span, &name == &kDst);
   return o;
-}
-
-// The operand's strides from the instruction (`dst_blk`/`dst_rep`, `src0_blk`/`src0_rep`, ...).
-std::pair<uint64_t, uint64_t> strides(const DispatchedOp &op, const VectorName &name) {
-  return {static_cast<uint64_t>(name.blk.value(op.inst)), static_cast<uint64_t>(name.rep.value(op.inst))};
 }
 
 bool enabled(const DispatchedOp &op, uint64_t e) {
@@ -266,24 +261,14 @@ float identity(Opcode code) {
 void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat, OpEffects &fx) {
   const Opcode code = op.inst.opcode;
   const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
-  const auto &specOps = op.inst.info().operands;
-  auto has = [&](const char *name) {
-    for (const auto &o : specOps)
-      if (std::strcmp(o.name, name) == 0)
-        return true;
-    return false;
-  };
-  const bool binary = has("src1");
-  const bool scalar = has("xs");
+  const bool binary = slot::src1.in(op.inst);
+  const bool scalar = slot::xs.in(op.inst);
   const VectorName &srcName = binary ? kSrc0 : kSrc;
-  auto [db, dr] = strides(op, kDst);
-  auto [s0b, s0r] = strides(op, srcName);
-  Operand dst = vectorOperand(core, op, kDst, size, n, repeat, db, dr, fx);
-  Operand src0 = vectorOperand(core, op, srcName, size, n, repeat, s0b, s0r, fx);
+  Operand dst = vectorOperand(core, op, kDst, size, n, repeat, fx);
+  Operand src0 = vectorOperand(core, op, srcName, size, n, repeat, fx);
   Operand src1;
   if (binary) {
-    auto [s1b, s1r] = strides(op, kSrc1);
-    src1 = vectorOperand(core, op, kSrc1, size, n, repeat, s1b, s1r, fx);
+    src1 = vectorOperand(core, op, kSrc1, size, n, repeat, fx);
   }
   Operand sel;
   if (code == Opcode::Vsel)
@@ -329,10 +314,8 @@ void elementwise(CoreState &core, const DispatchedOp &op, DataType t, uint64_t r
 void vcompare(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat, OpEffects &fx) {
   const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
   auto mode = static_cast<isa::CompareMode>(slot::cmp.value(op.inst));
-  auto [s0b, s0r] = strides(op, kSrc0);
-  auto [s1b, s1r] = strides(op, kSrc1);
-  Operand src0 = vectorOperand(core, op, kSrc0, size, n, repeat, s0b, s0r, fx);
-  Operand src1 = vectorOperand(core, op, kSrc1, size, n, repeat, s1b, s1r, fx);
+  Operand src0 = vectorOperand(core, op, kSrc0, size, n, repeat, fx);
+  Operand src1 = vectorOperand(core, op, kSrc1, size, n, repeat, fx);
   uint8_t *dst = core.local(isa::Space::UB, op.address(slot::dst.index(op.inst)),
                             repeat * n / 8, "dst");
   fx.touched(isa::Space::UB, op.address(slot::dst.index(op.inst)), repeat * n / 8, true);
@@ -351,10 +334,8 @@ void vconvert(CoreState &core, const DispatchedOp &op, uint64_t repeat, OpEffect
   auto to = static_cast<DataType>(slot::to.value(op.inst));
   const uint64_t fs = isa::dataTypeBytes(from), ts = isa::dataTypeBytes(to);
   const uint64_t n = 256 / std::max(fs, ts);
-  auto [db, dr] = strides(op, kDst);
-  auto [sb, sr] = strides(op, kSrc);
-  Operand dst = vectorOperand(core, op, kDst, ts, n, repeat, db, dr, fx);
-  Operand src = vectorOperand(core, op, kSrc, fs, n, repeat, sb, sr, fx);
+  Operand dst = vectorOperand(core, op, kDst, ts, n, repeat, fx);
+  Operand src = vectorOperand(core, op, kSrc, fs, n, repeat, fx);
   uint8_t tmp[kMaxElements * 4];
   for (uint64_t r = 0; r < repeat; ++r) {
     for (uint64_t e = 0; e < n; ++e) {
@@ -390,8 +371,7 @@ void vreduce(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repea
   const Opcode code = op.inst.opcode;
   const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
   const bool perBlock = code == Opcode::Vcgadd || code == Opcode::Vcgmax || code == Opcode::Vcgmin;
-  auto [sb, sr] = strides(op, kSrc);
-  Operand src = vectorOperand(core, op, kSrc, size, n, repeat, sb, sr, fx);
+  Operand src = vectorOperand(core, op, kSrc, size, n, repeat, fx);
   const uint64_t results = perBlock ? 8 : 1;
   uint8_t *dst = core.local(isa::Space::UB, op.address(slot::dst.index(op.inst)),
                             repeat * results * size, "dst");
@@ -410,8 +390,7 @@ void vreduce(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repea
 
 void vduplicate(CoreState &core, const DispatchedOp &op, DataType t, uint64_t repeat, OpEffects &fx) {
   const uint64_t size = isa::dataTypeBytes(t), n = elementsPerRepeat(t);
-  auto [db, dr] = strides(op, kDst);
-  Operand dst = vectorOperand(core, op, kDst, size, n, repeat, db, dr, fx);
+  Operand dst = vectorOperand(core, op, kDst, size, n, repeat, fx);
   uint64_t raw = op.address(slot::xs.index(op.inst));
   for (uint64_t r = 0; r < repeat; ++r)
     for (uint64_t e = 0; e < n; ++e)

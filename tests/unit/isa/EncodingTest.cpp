@@ -70,8 +70,8 @@ TEST(InstructionTable, CoversTheRequiredClasses) {
 }
 
 // A slot answers what the name lookup answers, for every opcode in any order (each opcode's
-// position is cached on first use: `dst` sits at different positions in different opcodes), and
-// an opcode without the operand still throws.
+// position is cached on first use: `dst` sits at different positions in different opcodes); it
+// says which opcodes have the operand, and reading it from one without still throws.
 TEST(OperandSlot, MatchesTheLookupByNameForEveryOpcode) {
   static OperandSlot dst{"dst"}, n{"n"};
   for (int pass = 0; pass < 2; ++pass)
@@ -83,6 +83,7 @@ TEST(OperandSlot, MatchesTheLookupByNameForEveryOpcode) {
         bool has = false;
         for (const OperandSpec &o : spec.operands)
           has = has || std::strcmp(o.name, slot->name()) == 0;
+        EXPECT_EQ(slot->in(inst), has) << spec.mnemonic << " " << slot->name();
         if (has)
           EXPECT_EQ(slot->value(inst), inst.operand(slot->name())) << spec.mnemonic;
         else

@@ -233,10 +233,6 @@ TEST(CubeTile, RandomMmadsMatchTheSimulatorBitForBitAndCycleForCycle) {
               (unsigned long long)cube.totalCycles());
 }
 
-// Diagonal B blocks (depthwise convolutions) take the simulator's shortcut (the product on the
-// diagonal instead of the 16-product tree): the RTL computes the whole tree. Zeros of both signs
-// in A and off the diagonal, zero diagonal values, and infinities/NaNs in A (which must fall back
-// to the tree: inf * 0 is NaN) all have to come out the same.
 // Sets about one in `oneIn` of the halves in `v` to +0 or -0.
 static void sprinkleSignedZeros(std::vector<uint8_t> &v, std::mt19937_64 &rng, int oneIn) {
   for (size_t e = 0; e + 1 < v.size(); e += 2)
@@ -254,6 +250,10 @@ static bool checkedAlike(rtl::RtlCube &cube, const MmadCase &mc, int i) {
   return r.mismatches == 0;
 }
 
+// Diagonal B blocks (depthwise convolutions) take the simulator's shortcut (the product on the
+// diagonal instead of the 16-product tree): the RTL computes the whole tree. Zeros of both signs
+// in A and off the diagonal, zero diagonal values, and infinities/NaNs in A (which must fall back
+// to the tree: inf * 0 is NaN) all have to come out the same.
 TEST(CubeTile, DiagonalBlocksMatchTheRtlBitForBit) {
   std::mt19937_64 rng(envOr("FRACTAL_RTL_SEED", 20261125));
   rtl::RtlCube cube;

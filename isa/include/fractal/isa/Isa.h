@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fractal::isa {
@@ -126,22 +127,35 @@ class OperandSlot {
 public:
   explicit constexpr OperandSlot(const char *name) : name_(name) {}
   const char *name() const { return name_; }
+  // Whether the instruction's opcode has this operand.
+  bool in(const Instruction &inst) const { return position(inst) != kAbsent; }
   // Throws std::out_of_range, as Instruction::operandIndex does, if the opcode has no such operand.
   size_t index(const Instruction &inst) const {
-    std::atomic<uint8_t> &cached = positions_[static_cast<size_t>(inst.opcode)];
-    const uint8_t known = cached.load(std::memory_order_relaxed);
-    if (known != 0)
-      return known - 1u;
-    const size_t i = inst.operandIndex(name_);
-    cached.store(static_cast<uint8_t>(i + 1), std::memory_order_relaxed);
-    return i;
+    const uint8_t p = position(inst);
+    return p != kAbsent ? p : inst.operandIndex(name_); // the lookup throws with the message
   }
   int64_t value(const Instruction &inst) const { return inst.values[index(inst)]; }
   Space space(const Instruction &inst) const { return inst.spaces[index(inst)]; }
 
 private:
+  static constexpr uint8_t kAbsent = 0xff;
+  uint8_t position(const Instruction &inst) const {
+    std::atomic<uint8_t> &cached = positions_[static_cast<size_t>(inst.opcode)];
+    const uint8_t known = cached.load(std::memory_order_relaxed);
+    if (known != 0)
+      return known == kAbsent ? kAbsent : uint8_t(known - 1);
+    uint8_t p = kAbsent;
+    const std::vector<OperandSpec> &operands = inst.info().operands;
+    for (size_t i = 0; i < operands.size() && p == kAbsent; ++i)
+      if (std::string_view(operands[i].name) == name_)
+        p = static_cast<uint8_t>(i);
+    cached.store(p == kAbsent ? kAbsent : uint8_t(p + 1), std::memory_order_relaxed);
+    return p;
+  }
+
   const char *name_;
-  mutable std::array<std::atomic<uint8_t>, 256> positions_{}; // per opcode: index + 1, 0 = not yet
+  // Per opcode: index + 1, kAbsent when the opcode has no such operand, 0 = not looked up yet.
+  mutable std::array<std::atomic<uint8_t>, 256> positions_{};
 };
 
 } // namespace fractal::isa

@@ -1819,6 +1819,14 @@ private:
         kept.push_back(std::move(p_.kernels[i]));
       }
     p_.kernels = std::move(kept);
+    // The listings (--compile-to=kernel|npu) are indexed like the kernels.
+    for (std::vector<std::string> *listing : {kernelAssembly_, kernelNpu_})
+      if (listing) {
+        std::vector<std::string> keptText;
+        for (size_t i = 0; i < listing->size() && i < newIndex.size(); ++i)
+          if (newIndex[i] != UINT32_MAX) keptText.push_back(std::move((*listing)[i]));
+        *listing = std::move(keptText);
+      }
     for (pkg::Task &t : p_.tasks)
       if (!t.isHost) t.launch.kernel = newIndex[t.launch.kernel];
   }

@@ -4,6 +4,7 @@
 #include "fractal/compiler/Dialect/Graph/Constants.h"
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 #include "fractal/compiler/Transforms/Pipelines.h"
+#include "fractal/onnx/OnnxCompile.h"
 #include "fractal/onnx/OnnxImport.h"
 #include "fractal/support/File.h"
 
@@ -216,4 +217,45 @@ TEST(OnnxImport, UnsupportedModelReturnsTheReport) {
   ASSERT_FALSE(module.ok());
   EXPECT_EQ(module.error().code, ExitCode::BadInput);
   EXPECT_NE(module.error().message.find("operator LSTM is not supported"), std::string::npos);
+}
+
+// The kernel listings (--compile-to=kernel|npu) line up with the package's kernels after a fused
+// element-wise chain drops the kernel of its first link: Conv -> Sigmoid -> Abs runs Sigmoid and
+// Abs as one kernel, and every listing is the text of the kernel at its index.
+TEST(OnnxImport, KernelListingsFollowTheKernelsLeftAfterFusion) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto *g = m.mutable_graph();
+  addFloatInput(g, "x", {1, 4, 8, 8});
+  auto *w = g->add_initializer();
+  w->set_name("w");
+  w->set_data_type(1);
+  for (int64_t d : {4, 4, 1, 1})
+    w->add_dims(d);
+  for (int i = 0; i < 16; ++i)
+    w->add_float_data(0.25f * float(i % 5) - 0.5f);
+  addNode(g, "conv", "Conv", {"x", "w"}, "c");
+  addNode(g, "sig", "Sigmoid", {"c"}, "s");
+  addNode(g, "abs", "Abs", {"s"}, "y");
+  g->add_output()->set_name("y");
+  const std::string path = ::testing::TempDir() + "chain_" + std::to_string(::getpid()) + ".onnx";
+  ASSERT_TRUE(writeFileAtomically(path, m.SerializeAsString()).ok());
+  Expected<ChipConfig> config = loadChipConfig("edge");
+  ASSERT_TRUE(config.ok());
+  std::vector<std::string> assembly, npu;
+  Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, "", *config, "", &assembly, &npu);
+  ::unlink(path.c_str());
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_EQ(assembly.size(), p->kernels.size());
+  ASSERT_EQ(npu.size(), p->kernels.size());
+  bool fused = false;
+  for (size_t k = 0; k < p->kernels.size(); ++k) {
+    fused |= p->kernels[k].name.rfind("Sigmoid+Abs_", 0) == 0;
+    for (const pkg::Task &t : p->tasks)
+      if (!t.isHost && t.launch.kernel == k)
+        EXPECT_NE(assembly[k].find(".node \"" + t.onnxNodes.front()), std::string::npos)
+            << p->kernels[k].name << " listed as:\n" << assembly[k].substr(0, 300);
+  }
+  EXPECT_TRUE(fused) << "Sigmoid and Abs should run as one kernel";
 }

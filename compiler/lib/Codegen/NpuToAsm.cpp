@@ -415,6 +415,7 @@ Status finishNpuKernel(mlir::func::FuncOp kernel, const std::string &sync) {
   NpuInjectSyncOptions options;
   options.mode = sync;
   pm.addPass(createNpuInjectSync(options));
+  if (sync == "flags") pm.addPass(createNpuSinkFlags());
   std::string diagnostics;
   mlir::ScopedDiagnosticHandler handler(kernel.getContext(), [&](mlir::Diagnostic &d) {
     diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();

@@ -94,13 +94,15 @@ def CancelDataMovement : Pass<"fractal-cancel-data-movement", "::mlir::func::Fun
 //===--- npu dialect (kernel level) ----------------------------------------------------------===//
 
 def NpuPlanMemory : Pass<"fractal-npu-plan-memory", "::mlir::func::FuncOp"> {
-  let summary = "Give every npu.alloc a byte offset in its buffer, reusing space";
+  let summary = "Give every npu.alloc a byte offset in its buffer, sharing bytes when short of room";
   let description = [{
     For each kernel (a function with npu.alloc ops), every buffer gets an `offset` in its
     memory space, aligned as the ISA wants (32 bytes in L1/UB, 512 in L0A/L0B/L0C). A buffer
     lives from its first to its last use; a use inside a loop that the buffer was allocated
-    outside of keeps it alive for the whole loop. Buffers whose lives do not overlap share bytes
-    (first fit, largest first). The capacities come from the function's `npu.buffer_bytes`
+    outside of keeps it alive for the whole loop. Largest first, a buffer gets bytes of its own
+    while the space has room, else shares those of buffers whose lives do not overlap its own
+    (first fit); if that runs out of room, the plan starts over sharing wherever lives allow.
+    (Sharing makes the new owner's writer wait for the old owner's last reader.) The capacities come from the function's `npu.buffer_bytes`
     dictionary (`{ub = 196608, l1 = 1048576}`, the target's sizes, written by the kernel
     lowering). A buffer that does not fit is an error naming the buffer (its location is the
     ONNX node), the space, the bytes needed and the bytes the space has.
@@ -133,6 +135,27 @@ def NpuInjectSync : Pass<"fractal-npu-inject-sync", "::mlir::func::FuncOp"> {
   }];
   let options = [
     Option<"mode", "mode", "std::string", "\"flags\"", "flags (from dependences) or barrier-all">,
+  ];
+  let dependentDialects = ["::fractal::npu::NpuDialect"];
+}
+
+def NpuSinkFlags : Pass<"fractal-npu-sink-flags", "::mlir::func::FuncOp"> {
+  let summary = "Move a DMA pipe's set_flag down to its next one, so one drain covers both";
+  let description = [{
+    A set_flag takes effect once every earlier op of its pipe has completed; on the GM pipes
+    (mte2, mte3) that is the whole memory latency (hundreds of cycles), during which the pipe
+    starts nothing else. So a set_flag of mte2 or mte3 right after its producer (where
+    fractal-npu-inject-sync puts it) moves down, in its block, to right before the next
+    set_flag of the same pipe, when the copies it passes move at most `max-bytes` bytes: its
+    consumer also waits for those, and the later copies no longer wait for a drain of their
+    own. It moves past other pipes' ops and flags, and past waits of its pipe on its
+    consumer's pipe (the consumer sets those before it waits for this flag); never past its
+    own wait, another wait of its pipe, a barrier, a region op or the block's end. Every wait
+    still follows its set in program order, so no deadlock is introduced. Sets move last
+    first, so a run of them can gather after the last copy.
+  }];
+  let options = [
+    Option<"maxBytes", "max-bytes", "int64_t", "65536", "at most this many bytes of copies passed (64 KiB: ~750 cycles of the edge DMA port, about two drains)">,
   ];
   let dependentDialects = ["::fractal::npu::NpuDialect"];
 }

@@ -1251,6 +1251,10 @@ private:
     for (int64_t v : o.getPads()) simple &= v == 0;
     for (int64_t v : o.getOutputPadding()) simple &= v == 0;
     for (int64_t v : o.getDilations()) simple &= v == 1;
+    // A fused clamp is ReLU only (fractal-fuse-epilogue fuses nothing else): FixPipe's.
+    const bool relu = o.getClampMinAttr() && o.getClampMinAttr().getValueAsDouble() == 0.0 && !o.getClampMaxAttr();
+    if ((o.getClampMinAttr() || o.getClampMaxAttr()) && !relu)
+      return unsupported(op, "a transposed convolution's fused clamp other than ReLU has no kernel");
     if (!simple)
       return unsupported(op, "only transposed convolutions with kernel == stride, no pads, groups or dilations, "
                              "and constant weights have a kernel yet");
@@ -1279,6 +1283,7 @@ private:
     mm.k = cip;
     mm.n = cols;
     mm.hasBias = true;
+    mm.relu = relu;
     mm.outHalf = true;
     Expected<GeneratedKernel> gen = generateMatMul(config_, mm);
     if (!gen) {

@@ -19,27 +19,86 @@ namespace {
 
 namespace g = fractal::graph;
 
-// Replaces `folded` (the op after `conv` that was folded into it) with a convolution of conv's
-// input and geometry, `weight` (nothing: conv's own) and `bias` as new f32 constants, then erases
-// conv. The new op keeps both ONNX names, so diagnostics and the debug map still find both.
-void replaceWithFoldedConv(mlir::PatternRewriter &rewriter, g::ConvOp conv, mlir::Operation *folded,
-                           const std::vector<float> *weight, const std::vector<float> &bias) {
+// A convolution or transposed convolution whose output channels a per-channel scale and shift
+// can be folded into: used only by the op being folded, no fused clamp (it runs before that op;
+// scaling the weights would move it after) and no fused residual (it would be scaled too),
+// constant f32 weights. Weight element i belongs to output channel (i / inner) % channels: Conv
+// weights are [Cout, Cin/group, kh, kw], ConvTranspose weights [Cin, Cout, kh, kw] (group 1).
+struct Foldable {
+  mlir::Operation *op = nullptr;
+  mlir::Value weight, bias;
+  int64_t channels = 0, inner = 1;
+  std::vector<float> weights, biases; // biases: zeros without a bias operand
+
+  int64_t channelOf(size_t i) const { return (int64_t(i) / inner) % channels; }
+};
+
+std::optional<Foldable> foldable(mlir::Value v, const char *&why) {
+  Foldable f;
+  f.op = v.getDefiningOp();
+  auto weightType = [](mlir::Value w) { return llvm::cast<mlir::RankedTensorType>(w.getType()); };
+  if (auto conv = v.getDefiningOp<g::ConvOp>()) {
+    if (conv.getClampMinAttr() || conv.getClampMaxAttr()) return why = "the convolution already has a fused clamp", std::nullopt;
+    if (conv.getResidual()) return why = "the convolution already has a fused residual add", std::nullopt;
+    f.weight = conv.getWeight();
+    f.bias = conv.getBias();
+    f.channels = weightType(f.weight).getDimSize(0);
+    f.inner = weightType(f.weight).getNumElements() / std::max<int64_t>(f.channels, 1);
+  } else if (auto convT = v.getDefiningOp<g::ConvTransposeOp>()) {
+    if (convT.getClampMinAttr() || convT.getClampMaxAttr()) return why = "the convolution already has a fused clamp", std::nullopt;
+    if (convT.getGroup() != 1 || weightType(convT.getWeight()).getRank() != 4)
+      return why = "a grouped transposed convolution", std::nullopt;
+    f.weight = convT.getWeight();
+    f.bias = convT.getBias();
+    f.channels = weightType(f.weight).getDimSize(1);
+    f.inner = weightType(f.weight).getDimSize(2) * weightType(f.weight).getDimSize(3);
+  } else {
+    return why = "input is not a convolution", std::nullopt;
+  }
+  if (!f.op->hasOneUse()) return why = "the convolution has other users", std::nullopt;
+  if (!weightType(f.weight).getElementType().isF32() || f.channels <= 0 || !weightType(f.weight).hasStaticShape())
+    return why = "weights are not static f32", std::nullopt;
+  std::optional<std::vector<float>> weights = g::readF32Constant(f.weight);
+  std::optional<std::vector<float>> biases =
+      f.bias ? g::readF32Constant(f.bias) : std::vector<float>(size_t(f.channels), 0.0f);
+  if (!weights) return why = "weights are not constant", std::nullopt;
+  if (!biases || int64_t(biases->size()) != f.channels) return why = "the bias is not a per-channel constant", std::nullopt;
+  f.weights = std::move(*weights);
+  f.biases = std::move(*biases);
+  return f;
+}
+
+// Replaces `folded` (the op after f.op that was folded into it) with the same convolution of
+// f.op's input and geometry, `weight` (nothing: its own) and `bias` as new f32 constants, then
+// erases f.op. The new op keeps both ONNX names, so diagnostics and the debug map find both.
+void replaceWithFolded(mlir::PatternRewriter &rewriter, const Foldable &f, mlir::Operation *folded,
+                       const std::vector<float> *weight, const std::vector<float> &bias) {
   auto bytes = [](const std::vector<float> &v) {
     return llvm::ArrayRef<char>(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(float));
   };
-  mlir::Value w = conv.getWeight();
+  mlir::Value w = f.weight;
   if (weight)
-    w = rewriter.create<g::ConstantOp>(conv.getWeight().getLoc(),
+    w = rewriter.create<g::ConstantOp>(f.weight.getLoc(),
                                        g::makeConstantAttr(llvm::cast<mlir::RankedTensorType>(w.getType()),
                                                            bytes(*weight), "folded_weight"));
   auto biasType = mlir::RankedTensorType::get({int64_t(bias.size())}, rewriter.getF32Type());
   auto b = rewriter.create<g::ConstantOp>(folded->getLoc(), g::makeConstantAttr(biasType, bytes(bias), "folded_bias"));
-  auto conv2 = rewriter.create<g::ConvOp>(
-      rewriter.getFusedLoc({conv.getLoc(), folded->getLoc()}), folded->getResult(0).getType(), conv.getInput(), w,
-      b.getResult(), /*residual=*/mlir::Value(), conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
-      conv.getGroupAttr(), /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
-  rewriter.replaceOp(folded, conv2.getResult());
-  rewriter.eraseOp(conv);
+  const mlir::Location loc = rewriter.getFusedLoc({f.op->getLoc(), folded->getLoc()});
+  const mlir::Type type = folded->getResult(0).getType();
+  mlir::Value replacement;
+  if (auto conv = llvm::dyn_cast<g::ConvOp>(f.op))
+    replacement = rewriter.create<g::ConvOp>(loc, type, conv.getInput(), w, b.getResult(), /*residual=*/mlir::Value(),
+                                             conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
+                                             conv.getGroupAttr(), /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
+  else {
+    auto convT = llvm::cast<g::ConvTransposeOp>(f.op);
+    replacement = rewriter.create<g::ConvTransposeOp>(
+        loc, type, convT.getInput(), w, b.getResult(), convT.getStridesAttr(), convT.getPadsAttr(),
+        convT.getDilationsAttr(), convT.getOutputPaddingAttr(), convT.getGroupAttr(), /*clamp_min=*/nullptr,
+        /*clamp_max=*/nullptr);
+  }
+  rewriter.replaceOp(folded, replacement);
+  rewriter.eraseOp(f.op);
 }
 
 struct FoldIntoConv : mlir::OpRewritePattern<g::BatchNormOp> {
@@ -47,42 +106,29 @@ struct FoldIntoConv : mlir::OpRewritePattern<g::BatchNormOp> {
 
   mlir::LogicalResult matchAndRewrite(g::BatchNormOp bn,
                                       mlir::PatternRewriter &rewriter) const override {
-    auto conv = bn.getInput().getDefiningOp<g::ConvOp>();
-    if (!conv || !conv->hasOneUse())
-      return rewriter.notifyMatchFailure(bn, "input is not a convolution used only here");
-    // A fused clamp runs before the batch_norm; scaling the weights would move it after.
-    if (conv.getClampMin() || conv.getClampMax())
-      return rewriter.notifyMatchFailure(bn, "the convolution already has a fused clamp");
-    if (conv.getResidual()) // scaling the weights would scale the residual too
-      return rewriter.notifyMatchFailure(bn, "the convolution already has a fused residual add");
-    auto weightType = llvm::cast<mlir::RankedTensorType>(conv.getWeight().getType());
-    const int64_t channels = weightType.getDimSize(0);
-    if (!weightType.getElementType().isF32() || channels <= 0)
-      return rewriter.notifyMatchFailure(bn, "weights are not static f32");
-    std::optional<std::vector<float>> weight = g::readF32Constant(conv.getWeight());
+    const char *why = "";
+    std::optional<Foldable> f = foldable(bn.getInput(), why);
+    if (!f) return rewriter.notifyMatchFailure(bn, why);
+    const int64_t channels = f->channels;
     std::optional<std::vector<float>> scale = g::readF32Constant(bn.getScale());
     std::optional<std::vector<float>> shift = g::readF32Constant(bn.getBias());
     std::optional<std::vector<float>> mean = g::readF32Constant(bn.getMean());
     std::optional<std::vector<float>> variance = g::readF32Constant(bn.getVariance());
-    std::optional<std::vector<float>> bias =
-        conv.getBias() ? g::readF32Constant(conv.getBias()) : std::vector<float>(channels, 0.0f);
-    for (const auto *stats : {&scale, &shift, &mean, &variance, &bias})
+    for (const auto *stats : {&scale, &shift, &mean, &variance})
       if (!*stats || static_cast<int64_t>((*stats)->size()) != channels)
-        return rewriter.notifyMatchFailure(bn, "statistics or bias are not per-channel constants");
-    if (!weight)
-      return rewriter.notifyMatchFailure(bn, "weights are not constant");
+        return rewriter.notifyMatchFailure(bn, "statistics are not per-channel constants");
 
-    const int64_t perChannel = static_cast<int64_t>(weight->size()) / channels;
     const double epsilon = bn.getEpsilon().convertToDouble();
-    std::vector<float> newWeight(weight->size()), newBias(channels);
+    std::vector<double> s(static_cast<size_t>(channels));
+    std::vector<float> newWeight(f->weights.size()), newBias(static_cast<size_t>(channels));
     for (int64_t c = 0; c < channels; ++c) {
-      const double s = double((*scale)[c]) / std::sqrt(double((*variance)[c]) + epsilon);
-      for (int64_t i = 0; i < perChannel; ++i)
-        newWeight[c * perChannel + i] = static_cast<float>(double((*weight)[c * perChannel + i]) * s);
-      newBias[c] = static_cast<float>((double((*bias)[c]) - double((*mean)[c])) * s +
-                                      double((*shift)[c]));
+      s[size_t(c)] = double((*scale)[c]) / std::sqrt(double((*variance)[c]) + epsilon);
+      newBias[size_t(c)] = static_cast<float>((double(f->biases[size_t(c)]) - double((*mean)[c])) * s[size_t(c)] +
+                                              double((*shift)[c]));
     }
-    replaceWithFoldedConv(rewriter, conv, bn, &newWeight, newBias);
+    for (size_t i = 0; i < f->weights.size(); ++i)
+      newWeight[i] = static_cast<float>(double(f->weights[i]) * s[size_t(f->channelOf(i))]);
+    replaceWithFolded(rewriter, *f, bn, &newWeight, newBias);
     return mlir::success();
   }
 };
@@ -102,36 +148,30 @@ std::optional<std::vector<float>> perChannel(mlir::Value v, int64_t channels) {
   return values;
 }
 
-// x * k and x + k with x a convolution's result (used only there, no clamp or residual, constant
-// f32 weights) and k a per-channel constant: the scale goes into the weights and bias, the shift
-// into the bias (PP-OCRv4's "learnable affine" after every conv). In double, rounded once.
+// x * k and x + k with x a (transposed) convolution's result (see Foldable) and k a per-channel
+// constant: the scale goes into the weights and bias, the shift into the bias (PP-OCRv4's
+// "learnable affine" after every conv, and the bias Add after each of its transposed
+// convolutions). In double, rounded once.
 template <typename ArithOp, bool Scale>
 struct FoldAffineIntoConv : mlir::OpRewritePattern<ArithOp> {
   using mlir::OpRewritePattern<ArithOp>::OpRewritePattern;
   mlir::LogicalResult matchAndRewrite(ArithOp op, mlir::PatternRewriter &rewriter) const override {
     for (auto [mine, other] : {std::pair{op.getLhs(), op.getRhs()}, std::pair{op.getRhs(), op.getLhs()}}) {
-      auto conv = mine.template getDefiningOp<g::ConvOp>();
-      if (!conv || !conv->hasOneUse() || conv.getClampMinAttr() || conv.getClampMaxAttr() || conv.getResidual() ||
-          op.getType() != conv.getType())
-        continue;
-      auto weightType = llvm::cast<mlir::RankedTensorType>(conv.getWeight().getType());
-      const int64_t channels = weightType.getDimSize(0);
-      std::optional<std::vector<float>> k = perChannel(other, channels);
-      std::optional<std::vector<float>> weight = g::readF32Constant(conv.getWeight());
-      std::optional<std::vector<float>> bias =
-          conv.getBias() ? g::readF32Constant(conv.getBias()) : std::vector<float>(size_t(channels), 0.0f);
-      if (!k || !weight || !bias || int64_t(bias->size()) != channels)
-        continue;
-      const int64_t per = int64_t(weight->size()) / channels;
-      std::vector<float> newWeight = Scale ? *weight : std::vector<float>();
-      std::vector<float> newBias(static_cast<size_t>(channels));
-      for (int64_t c = 0; c < channels; ++c) {
-        const double v = (*k)[size_t(c)];
-        if (Scale)
-          for (int64_t i = 0; i < per; ++i) newWeight[size_t(c * per + i)] = float(double((*weight)[size_t(c * per + i)]) * v);
-        newBias[size_t(c)] = float(Scale ? double((*bias)[size_t(c)]) * v : double((*bias)[size_t(c)]) + v);
+      const char *why = "";
+      std::optional<Foldable> f = foldable(mine, why);
+      if (!f || op.getType() != mine.getType()) continue;
+      std::optional<std::vector<float>> k = perChannel(other, f->channels);
+      if (!k) continue;
+      std::vector<float> newWeight = Scale ? f->weights : std::vector<float>();
+      std::vector<float> newBias(static_cast<size_t>(f->channels));
+      for (int64_t c = 0; c < f->channels; ++c) {
+        const double v = (*k)[size_t(c)], b = f->biases[size_t(c)];
+        newBias[size_t(c)] = float(Scale ? b * v : b + v);
       }
-      replaceWithFoldedConv(rewriter, conv, op, Scale ? &newWeight : nullptr, newBias);
+      if (Scale)
+        for (size_t i = 0; i < newWeight.size(); ++i)
+          newWeight[i] = float(double(f->weights[i]) * double((*k)[size_t(f->channelOf(i))]));
+      replaceWithFolded(rewriter, *f, op, Scale ? &newWeight : nullptr, newBias);
       return mlir::success();
     }
     return rewriter.notifyMatchFailure(op, "not a single-use convolution and a per-channel constant");

@@ -20,11 +20,12 @@ namespace {
 
 namespace g = fractal::graph;
 
-// Narrows the clamp of `producer` (a conv, matmul or gemm) to [lo, hi] intersected with its own
-// range, and makes it stand for `activation` too.
+// Narrows the clamp of `producer` (a conv, matmul, gemm or transposed conv) to [lo, hi]
+// intersected with its own range, and makes it stand for `activation` too. `reluOnly`: the
+// producer's kernel clamps only as ReLU ([0, inf)), so any other range stays a separate op.
 template <typename MatrixOp>
 mlir::LogicalResult fuseInto(mlir::Operation *activation, mlir::Value input, float lo, float hi,
-                             mlir::PatternRewriter &rewriter) {
+                             mlir::PatternRewriter &rewriter, bool reluOnly = false) {
   auto producer = input.getDefiningOp<MatrixOp>();
   if (!producer || !producer->hasOneUse())
     return mlir::failure();
@@ -33,6 +34,8 @@ mlir::LogicalResult fuseInto(mlir::Operation *activation, mlir::Value input, flo
   if (auto max = producer.getClampMaxAttr())
     hi = std::min(hi, static_cast<float>(max.getValueAsDouble()));
   if (lo > hi) // disjoint ranges (Clip(5, 6) after Clip(0, 1)): every output is hi; leave as is
+    return mlir::failure();
+  if (reluOnly && !(lo == 0.0f && hi == std::numeric_limits<float>::infinity()))
     return mlir::failure();
   rewriter.modifyOpInPlace(producer, [&] {
     if (lo != -std::numeric_limits<float>::infinity())
@@ -50,7 +53,8 @@ mlir::LogicalResult fuseAny(mlir::Operation *activation, mlir::Value input, floa
                             mlir::PatternRewriter &rewriter) {
   if (mlir::succeeded(fuseInto<g::ConvOp>(activation, input, lo, hi, rewriter)) ||
       mlir::succeeded(fuseInto<g::MatMulOp>(activation, input, lo, hi, rewriter)) ||
-      mlir::succeeded(fuseInto<g::GemmOp>(activation, input, lo, hi, rewriter)))
+      mlir::succeeded(fuseInto<g::GemmOp>(activation, input, lo, hi, rewriter)) ||
+      mlir::succeeded(fuseInto<g::ConvTransposeOp>(activation, input, lo, hi, rewriter, /*reluOnly=*/true)))
     return mlir::success();
   return rewriter.notifyMatchFailure(activation, "input is not a matrix product used only here");
 }

@@ -318,7 +318,7 @@ private:
         bind(b_.create<g::ConvTransposeOp>(
             loc, out(), x, w, bias, i64s(strides), i64s(pads), i64s(dilations),
             i64s(ints(n, "output_padding", std::vector<int64_t>(spatial, 0))),
-            b_.getI64IntegerAttr(group)));
+            b_.getI64IntegerAttr(group), /*clamp_min=*/nullptr, /*clamp_max=*/nullptr));
     } else if (op == "MatMul") {
       bind(b_.create<g::MatMulOp>(loc, out(), in(0), in(1), /*clamp_min=*/nullptr,
                                   /*clamp_max=*/nullptr));

@@ -129,3 +129,28 @@ func.func @not_affine(%x: tensor<1x1x4x4xf32>, %w: tensor<2x1x1x1xf32>) -> (tens
   %a = graph.add %d, %k : (tensor<1x2x4x4xf32>, tensor<1xf32>) -> tensor<1x2x4x4xf32>
   return %m, %a, %d : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>
 }
+
+// -----
+
+// A transposed convolution's output channels are its weights' second dimension ([Cin, Cout, kh,
+// kw]): W'[ci][co] = W[ci][co] * s[co] with s = 0.5, 0.25 (var + eps = 4, 16); without a bias,
+// b' = (0 - mean) * s + shift = 2, 1. Then its bias Add ([1, C, 1, 1]) folds into b': 2.5, 1.25.
+// CHECK-LABEL: func.func @conv_transpose
+// CHECK-DAG: %[[W:.*]] = graph.constant dense<{{\[\[\[\[}}1.000000e+00]], {{\[\[}}7.500000e-01]]], {{\[\[\[}}2.000000e+00]], {{\[\[}}1.250000e+00]]]]> : tensor<2x2x1x1xf32>
+// CHECK-DAG: %[[B:.*]] = graph.constant dense<[2.500000e+00, 1.250000e+00]> : tensor<2xf32>
+// CHECK: %[[C:.*]] = graph.conv_transpose %arg0, %[[W]], %[[B]] {{.*}}strides = array<i64: 2, 2>
+// CHECK-NOT: graph.batch_norm
+// CHECK-NOT: graph.add
+// CHECK: return %[[C]]
+func.func @conv_transpose(%x: tensor<1x2x4x4xf32>) -> tensor<1x2x7x7xf32> {
+  %w = graph.constant dense<[[[[2.0]], [[3.0]]], [[[4.0]], [[5.0]]]]> : tensor<2x2x1x1xf32>
+  %scale = graph.constant dense<[1.0, 1.0]> : tensor<2xf32>
+  %shift = graph.constant dense<[3.0, 2.0]> : tensor<2xf32>
+  %mean = graph.constant dense<[2.0, 4.0]> : tensor<2xf32>
+  %var = graph.constant dense<[3.0, 15.0]> : tensor<2xf32>
+  %t = graph.constant dense<[[[[0.5]], [[0.25]]]]> : tensor<1x2x1x1xf32>
+  %c = graph.conv_transpose %x, %w {strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, output_padding = array<i64: 0, 0>, group = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x7x7xf32>
+  %n = graph.batch_norm %c, %scale, %shift, %mean, %var {epsilon = 1.0 : f32} : (tensor<1x2x7x7xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x7x7xf32>
+  %a = graph.add %n, %t : (tensor<1x2x7x7xf32>, tensor<1x2x1x1xf32>) -> tensor<1x2x7x7xf32>
+  return %a : tensor<1x2x7x7xf32>
+}

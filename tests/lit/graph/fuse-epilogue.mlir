@@ -118,3 +118,21 @@ func.func @residual_nonzero_padding(%x: tensor<1x2x4x4xf32>, %w: tensor<3x2x1x1x
   %s = graph.add %c, %p : (tensor<1x3x4x4xf32>, tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32>
   return %s : tensor<1x3x4x4xf32>
 }
+
+// -----
+
+// A transposed convolution takes Relu into its output stage, but no other clamp (its kernel's
+// FixPipe clamps as ReLU only): the Clip stays.
+// CHECK-LABEL: func.func @conv_transpose
+// CHECK: %[[R:.*]] = graph.conv_transpose {{.*}}clamp_min = 0.000000e+00 : f32
+// CHECK-NOT: graph.relu
+// CHECK: %[[T:.*]] = graph.conv_transpose
+// CHECK-NOT: clamp
+// CHECK: graph.clip %[[T]]
+func.func @conv_transpose(%x: tensor<1x2x4x4xf32>, %w: tensor<2x2x1x1xf32>) -> (tensor<1x2x7x7xf32>, tensor<1x2x7x7xf32>) {
+  %c = graph.conv_transpose %x, %w {strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, output_padding = array<i64: 0, 0>, group = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x7x7xf32>
+  %r = graph.relu %c : (tensor<1x2x7x7xf32>) -> tensor<1x2x7x7xf32>
+  %d = graph.conv_transpose %x, %w {strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, output_padding = array<i64: 0, 0>, group = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x7x7xf32>
+  %k = graph.clip %d {min = 0.0 : f32, max = 6.0 : f32} : (tensor<1x2x7x7xf32>) -> tensor<1x2x7x7xf32>
+  return %r, %k : tensor<1x2x7x7xf32>, tensor<1x2x7x7xf32>
+}

@@ -36,6 +36,8 @@ def FoldBatchNorm : Pass<"fractal-fold-batchnorm", "::mlir::func::FuncOp"> {
     f32 constants; otherwise the batch_norm stays and runs on the vector unit. In the same way
     `mul(conv, k)` and `add(conv, k)` with k a constant of one value or one per output channel
     ([..1, C, 1, 1]) fold into W and b (PP-OCRv4 scales and shifts every convolution's output).
+    A transposed convolution (group 1) folds likewise; its output channel is its weights'
+    second dimension ([Cin, Cout, kh, kw]).
   }];
 }
 
@@ -47,7 +49,8 @@ def FuseEpilogue : Pass<"fractal-fuse-epilogue", "::mlir::func::FuncOp"> {
     identity), so the sum never makes a separate trip through the vector unit, and it is rounded
     to fp16 once instead of twice. `relu(conv|matmul|gemm(...))` and `clip(...)` then become the
     matrix product with `clamp_min` / `clamp_max` attributes, applied by FixPipe as the result
-    leaves L0C. Clamps compose (the range narrows: a Relu after a Clip(-1, 6) gives [0, 6]); an Add
+    leaves L0C; a `conv_transpose` takes only a resulting range of [0, inf) (ReLU), the one its
+    kernel applies. Clamps compose (the range narrows: a Relu after a Clip(-1, 6) gives [0, 6]); an Add
     after a clamp is not fused (the clamp comes first). Applies only when the matrix product has
     no other user: its unclamped result must not be needed elsewhere.
   }];

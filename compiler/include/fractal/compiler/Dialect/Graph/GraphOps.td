@@ -105,11 +105,12 @@ def Graph_ConvOp : Graph_Op<"conv", [Pure, AttrSizedOperandSegments], "cube", kC
 }
 
 def Graph_ConvTransposeOp : Graph_Op<"conv_transpose", [Pure], "cube", kCube> {
-  let summary = "transposed convolution (NCHW), explicit pads and output padding";
+  let summary = "transposed convolution (NCHW), explicit pads and output padding; an optional fused clamp";
   let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
                    Optional<AnyRankedTensor>:$bias, DenseI64ArrayAttr:$strides,
                    DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
-                   DenseI64ArrayAttr:$output_padding, I64Attr:$group);
+                   DenseI64ArrayAttr:$output_padding, I64Attr:$group,
+                   OptionalAttr<F32Attr>:$clamp_min, OptionalAttr<F32Attr>:$clamp_max);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
 }

@@ -537,6 +537,14 @@ private:
     k.relu = min == 0.0f && max == inf;
     k.residual = bool(o.getResidual());
     if (k.residual) k.residualChannels = pad16(shapeOf(o.getResidual())[1]); // may be fewer than cop
+    // A result whose only use is its NHWC transpose (a detection head's output), with no padding
+    // channels: the FixPipe writes that NHWC f32 tensor itself, and no layout kernel follows.
+    g::TransposeOp toNhwc;
+    if (o->hasOneUse() && cout == k.cop && (!(lo || hi) || k.relu))
+      if (auto t = llvm::dyn_cast<g::TransposeOp>(*o->getUsers().begin());
+          t && t.getPerm() == llvm::ArrayRef<int64_t>{0, 2, 3, 1} && isF32(t.getResult()))
+        toNhwc = t;
+    k.outF32 = bool(toNhwc);
     Expected<ConvTiling> tiling = planConv(config_, k);
     if (!tiling) {
       problems_.push_back(tiling.error().message);
@@ -588,6 +596,13 @@ private:
       bt = scratch(opName(op) + "/bias", DType::F32, {k.cop});
       addHostTask(op, "PadBias", {*raw}, {bt}, "zero-padding of a run-time bias to 16-channel blocks");
     }
+    if (toNhwc) {
+      std::vector<uint32_t> args = {*input, wt, bt, result(*toNhwc)};
+      if (residual) args.insert(args.begin() + 3, *residual);
+      addKernelTask(op, "Conv", *gen, std::move(args), modelMacsOf(op));
+      writtenByProducer_.insert(toNhwc);
+      return;
+    }
     uint32_t result = scratch(opName(op), DType::F16, {k.n, k.ho, k.wo, k.cop});
     p_.tensors[result].layout = "NHWC16";
     std::vector<uint32_t> args = {*input, wt, bt, result};
@@ -636,6 +651,7 @@ private:
     if (zeros) zeroPadded_.insert(result);
   }
   void transpose(mlir::Operation &op, g::TransposeOp o) {
+    if (writtenByProducer_.count(&op)) return; // the convolution wrote the result (conv())
     llvm::ArrayRef<int64_t> perm = o.getPerm();
     const std::vector<int64_t> in = shapeOf(o.getInput());
     if (in.size() == 4 && isF32(o.getInput()) && perm == llvm::ArrayRef<int64_t>{0, 3, 1, 2}) {
@@ -1917,6 +1933,8 @@ private:
   const ChipConfig &config_;
   std::string source_;
   std::string kernelDir_;
+  // Ops whose result the producing kernel wrote in their layout already (nothing left to do).
+  std::set<mlir::Operation *> writtenByProducer_;
   std::vector<std::string> *kernelAssembly_;
   std::vector<std::string> *kernelNpu_;
   pkg::Package p_;

@@ -175,7 +175,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                                                       {kb.f16(), weightTotal},
                                                       {kb.f32(), k.cop}};
   if (k.residual) args.push_back({kb.f16(), k.n * k.ho * k.wo * rc});
-  args.push_back({kb.f16(), k.n * k.ho * k.wo * k.cop});
+  args.push_back({k.outF32 ? kb.f32() : kb.f16(), k.n * k.ho * k.wo * k.cop});
   kb.begin(args, blockDim);
   mlir::Value input = kb.arg(0), weights = kb.arg(1), biasGm = kb.arg(2), residualGm = k.residual ? kb.arg(3) : nullptr;
   mlir::Value output = kb.arg(k.residual ? 4 : 3);
@@ -333,7 +333,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     };
     auto fixOut = [&](mlir::Value m, mlir::Value n0, mlir::Value acc, int64_t mc, int64_t ntc) {
       mlir::Value out = kb.view(output, kb.add(kb.mul(kb.add(outPixel, kb.mul(m, mt)), k.cop), n0), (mc - 1) * k.cop + ntc);
-      kb.instruction<npu::FixpipeOp>("fixp.f32.f16", {out, acc},
+      kb.instruction<npu::FixpipeOp>(k.outF32 ? "fixp.f32.f32" : "fixp.f32.f16", {out, acc},
                                      {{"m", mc}, {"n", ntc}, {"src_rows", roundUp(mc, 16)}, {"dst_stride", k.cop},
                                       {"relu", k.relu ? 1 : 0}});
     };

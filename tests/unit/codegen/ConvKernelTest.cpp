@@ -18,6 +18,7 @@ struct Case {
   bool depthwise = false; // one filter per channel (cin == cout)
   bool residual = false;  // a skip connection added before the ReLU
   int64_t residualChannels = 0; // the residual's channels when fewer than cout (the rest read as 0)
+  bool outF32 = false;          // NHWC f32 output (FixPipe converts) instead of NHWC16 f16
 };
 
 void runCase(const Case &c, bool checkRaces) {
@@ -38,6 +39,7 @@ void runCase(const Case &c, bool checkRaces) {
   k.residual = k.relu = c.residual;
   const int64_t rcount = c.residualChannels ? c.residualChannels : c.cout, rc = (rcount + 15) / 16 * 16;
   if (c.residualChannels) k.residualChannels = rc;
+  k.outF32 = c.outF32;
   k.ho = (c.h + 2 * c.pad - c.d * (c.kh - 1) - 1) / c.s + 1;
   k.wo = (c.w + 2 * c.pad - c.d * (c.kw - 1) - 1) / c.s + 1;
   const ChipConfig config = edge();
@@ -66,7 +68,9 @@ void runCase(const Case &c, bool checkRaces) {
 
   Device dev(config);
   uint64_t in = dev.buffer(input), wt = dev.buffer(packed), bs = dev.buffer(bias);
-  uint64_t out = dev.buffer(std::vector<uint16_t>(size_t(k.n * k.ho * k.wo * k.cop), 0x7e00));
+  const size_t outCount = size_t(k.n * k.ho * k.wo * k.cop);
+  uint64_t out = c.outF32 ? dev.buffer(std::vector<float>(outCount, std::nanf("")))
+                          : dev.buffer(std::vector<uint16_t>(outCount, 0x7e00));
   // The residual: NHWC16 of the output's pixels with rc channels, padding channels zero.
   std::vector<uint16_t> residual(size_t(k.n * k.ho * k.wo * rc), 0);
   if (c.residual) {
@@ -77,7 +81,8 @@ void runCase(const Case &c, bool checkRaces) {
   std::vector<uint64_t> args = {in, wt, bs, out};
   if (c.residual) args.insert(args.begin() + 3, dev.buffer(residual));
   ASSERT_TRUE(runGenerated(dev, *gen, c.name, args, checkRaces));
-  std::vector<uint16_t> got = dev.read<uint16_t>(out, size_t(k.n * k.ho * k.wo * k.cop));
+  std::vector<uint16_t> got = c.outF32 ? std::vector<uint16_t>() : dev.read<uint16_t>(out, outCount);
+  std::vector<float> gotF32 = c.outF32 ? dev.read<float>(out, outCount) : std::vector<float>();
 
   int bad = 0;
   for (int64_t b = 0; b < k.n; ++b)
@@ -102,8 +107,8 @@ void runCase(const Case &c, bool checkRaces) {
             magnitude += std::fabs(r);
             sum = std::max(sum, 0.0);
           }
-          const double value = isa::halfToFloatReference(got[at]);
-          // fp32 accumulation of exact products, one rounding to fp16 at the end.
+          const double value = c.outF32 ? double(gotF32[at]) : isa::halfToFloatReference(got[at]);
+          // fp32 accumulation of exact products, one rounding to fp16 at the end (none for f32).
           if (!(std::fabs(value - sum) <= 1e-3 * magnitude + std::fabs(sum) * 1e-3 + 1e-4) && bad++ < 5)
             ADD_FAILURE() << c.name << ": image " << b << " pixel (" << oh << "," << ow << ") channel " << o
                           << ": got " << value << ", expected " << sum;
@@ -127,6 +132,8 @@ TEST(ConvKernel, TilingCases) {
       {"residual_depthwise", 1, 12, 30, 48, 48, 5, 5, 1, 1, 2, true, true},
       {"residual_fewer_channels", 1, 9, 7, 64, 144, 3, 3, 1, 1, 1, false, true, 36},  // N tiles past it skip
       {"residual_fewer_depthwise", 1, 12, 30, 48, 48, 3, 3, 1, 1, 1, true, true, 20},
+      {"f32_out_n_tiles", 1, 6, 10, 32, 160, 3, 3, 1, 1, 1, false, false, 0, true},
+      {"f32_out_residual_bands", 2, 40, 96, 16, 32, 3, 3, 1, 1, 1, false, true, 0, true},
   };
   for (const Case &c : cases) runCase(c, false);
 }
@@ -157,6 +164,7 @@ TEST(ConvKernel, NoDataRacesBetweenPipes) {
   runCase({"race_check", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0}, true);
   runCase({"race_check_residual", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0, false, true}, true);
   runCase({"race_check_residual_depthwise", 1, 8, 20, 48, 48, 3, 3, 1, 1, 1, true, true}, true);
+  runCase({"race_check_f32_out", 1, 8, 8, 96, 96, 1, 1, 1, 1, 0, false, true, 0, true}, true);
 }
 
 } // namespace

@@ -101,6 +101,9 @@ struct ConvKernel {
   bool residual = false;
   int64_t residualChannels = 0; // the residual's NHWC16 channels (a multiple of 16, <= cop; 0 = cop):
                                 // channels beyond them read as zero
+  // The output as NHWC f32 instead of NHWC16 f16 (FixPipe converts): the NHWC tensor a model
+  // hands out, when the channels need no padding (cop == the convolution's channels).
+  bool outF32 = false;
 };
 
 // How a convolution is cut to the buffers (chosen from the config).

@@ -131,23 +131,33 @@ Status NpuKernelBuilder::pairLoop(mlir::Value first, int64_t end, mlir::Value st
   return item(second, 1, end, splitLast, body);
 }
 
+Status NpuKernelBuilder::firstLoadsAhead(const SetBody &loads) {
+  firstLoadsAhead_ = true;
+  return loads(blockIdx_, 0);
+}
+
 Status NpuKernelBuilder::loadsThenCompute(int64_t items, const SetBody &loads, const SetBody &compute) {
   mlir::Value twice = b_.create<mlir::arith::MulIOp>(loc_, blockDim_, index(2));
   auto loop = b_.create<mlir::scf::ForOp>(loc_, blockIdx_, index(items), twice);
   mlir::OpBuilder::InsertionGuard guard(b_);
   b_.setInsertionPoint(loop.getBody()->getTerminator());
   mlir::Value first = loop.getInductionVar(), second = add(first, blockDim_);
-  auto ifSecond = [&](const SetBody &body) -> Status {
-    mlir::Value more = b_.create<mlir::arith::CmpIOp>(loc_, mlir::arith::CmpIPredicate::slt, second, index(items));
+  // `body(item, set)` in a branch taken when item < items.
+  auto ifItem = [&](mlir::Value item, int set, const SetBody &body) -> Status {
+    mlir::Value more = b_.create<mlir::arith::CmpIOp>(loc_, mlir::arith::CmpIPredicate::slt, item, index(items));
     auto branch = b_.create<mlir::scf::IfOp>(loc_, more, /*withElseRegion=*/false);
     mlir::OpBuilder::InsertionGuard inner(b_);
     b_.setInsertionPoint(branch.thenBlock()->getTerminator());
-    return body(second, 1);
+    return body(item, set);
   };
-  if (Status s = loads(first, 0); !s) return s;
-  if (Status s = ifSecond(loads); !s) return s;
+  if (!firstLoadsAhead_)
+    if (Status s = loads(first, 0); !s) return s;
+  if (Status s = ifItem(second, 1, loads); !s) return s;
   if (Status s = compute(first, 0); !s) return s;
-  return ifSecond(compute);
+  // The next turn's first item, loaded while this turn's second computes.
+  if (firstLoadsAhead_)
+    if (Status s = ifItem(add(first, twice), 0, loads); !s) return s;
+  return ifItem(second, 1, compute);
 }
 
 Status NpuKernelBuilder::forEachItem(int64_t items, const std::function<Status(mlir::Value item)> &body) {

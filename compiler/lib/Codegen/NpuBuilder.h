@@ -73,6 +73,12 @@ public:
   // dispatches in): the second item's data arrives while the first computes.
   using SetBody = std::function<Status(mlir::Value item, int set)>;
   Status loadsThenCompute(int64_t items, const SetBody &loads, const SetBody &compute);
+  // The block's first item's `loads` (set 0) here, ahead of the loop, which then loads each
+  // turn's first item at the end of the turn before (after the first item's compute): the first
+  // loads share a memory drain with the kernel-wide loads before them instead of waiting for
+  // theirs. Needs every block to have an item (block_dim <= items). Call before
+  // loadsThenCompute with the same `loads`.
+  Status firstLoadsAhead(const SetBody &loads);
   // This block's work items one at a time: `body(item)`.
   Status forEachItem(int64_t items, const std::function<Status(mlir::Value item)> &body);
 
@@ -88,6 +94,7 @@ private:
   mlir::func::FuncOp func_;
   std::vector<mlir::Value> args_;
   mlir::Value blockIdx_, blockDim_;
+  bool firstLoadsAhead_ = false; // firstLoadsAhead ran: loadsThenCompute pipelines the first loads
   int blockDimCount_ = 1;
 
   mlir::DictionaryAttr paramsAttr(const std::vector<std::pair<std::string, int64_t>> &params);

@@ -194,17 +194,16 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   mlir::Value l0b[2];
   l0b[0] = l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
   if (!oneKStep) l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
-  std::map<int64_t, mlir::Value> identity; // tile width -> its identity in L0B
+  std::map<int64_t, mlir::Value> identity, stagedIdentity; // tile width -> its identity in L0B, in L1
   if (k.residual) {
     for (int64_t width : widths) {
       std::vector<float> eye(size_t(width * width), 0.0f);
       for (int64_t c = 0; c < width; ++c) eye[size_t(c * width + c)] = 1.0f;
       mlir::Value data = kb.kernelData("identity" + std::to_string(width),
                                        pkg::packConvWeights({width, width, 1, 1, width, width, width, width / 16, false}, eye.data()));
-      mlir::Value staged = kb.alloc(npu::Space::l1, kb.f16(), width * width);
-      kb.dma(data, kb.index(0), staged, kb.index(0), width * width);
+      stagedIdentity[width] = kb.alloc(npu::Space::l1, kb.f16(), width * width);
+      kb.dma(data, kb.index(0), stagedIdentity[width], kb.index(0), width * width);
       identity[width] = kb.alloc(npu::Space::l0b, kb.f16(), width * width);
-      kb.instruction<npu::LoadOp>("load2d", {identity[width], staged}, {{"repeat", width * width * 2 / kFractal}});
     }
   }
   // A stage's weights (`elements` from element `offset` of the packed tensor) into L0B buffer q:
@@ -221,9 +220,8 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                                              kb.view(from, kb.index(f * 256), elements - f * 256)},
                                   {{"repeat", std::min<int64_t>(255, fractals - f)}});
   };
-  // A single stage with resident weights: its L0B is loaded once.
+  // A single stage with resident weights: its L0B is loaded once (after the first loads, below).
   const bool weightsOnce = resident && nTiles == 1 && kSteps == 1;
-  if (weightsOnce) loadWeights(kb.index(0), weightTotal, 0);
 
   // Per item set: the band's input slices and residual channels in L1; L0C for a band.
   mlir::Value band[2], residualBand[2], l0cBand[2];
@@ -483,7 +481,12 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     return kb.splitLast(at.band, bands - 1, [&](bool last) { return computeBand(at, s, runtimeBand(at, last ? lastRows : ohb)); });
   };
 
-  // Two items per turn: both loads, then both computes.
+  // The first item's loads go right after the kernel-wide ones (one memory drain for both), then
+  // the kernel-wide moves into L0B; two items per turn: both loads, then both computes.
+  if (Status s = kb.firstLoadsAhead(loads); !s) return s.error();
+  for (const auto &[width, staged] : stagedIdentity)
+    kb.instruction<npu::LoadOp>("load2d", {identity[width], staged}, {{"repeat", width * width * 2 / kFractal}});
+  if (weightsOnce) loadWeights(kb.index(0), weightTotal, 0);
   if (Status s = kb.loadsThenCompute(items, loads, compute); !s) return s.error();
   std::string header = k.name + ": conv " + std::to_string(k.kh) + "x" + std::to_string(k.kw) + " s" +
                        std::to_string(k.sh) + "x" + std::to_string(k.sw) + " on NHWC16 " + std::to_string(k.n) + "x" +

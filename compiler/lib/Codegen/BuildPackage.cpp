@@ -191,13 +191,7 @@ private:
     k.strideB = transB ? n * kk : 0;
     k.strideC = m * n;
     k.outHalf = toHalf;
-    Expected<GeneratedKernel> gen = generateMatMul(config_, k);
-    if (!gen) {
-      problems_.push_back(gen.error().message);
-      return false;
-    }
-    addKernelTask(op, "TransData", *gen, std::move(args));
-    return true;
+    return addMatMulTask(op, "TransData", k, std::move(args));
   }
 
   // NHWC16 -> NCHW f32: per image, out[C, HW] = I[C, Cp] x X^T with X = [HW, Cp] (transB). The
@@ -232,12 +226,7 @@ private:
       k.strideC = c * hw;
       k.ldc = 0;
     }
-    Expected<GeneratedKernel> gen = generateMatMul(config_, k);
-    if (!gen) {
-      problems_.push_back(gen.error().message);
-      return out;
-    }
-    addKernelTask(op, "TransData", *gen, {identity(c, cp), nhwc, out});
+    addMatMulTask(op, "TransData", k, {identity(c, cp), nhwc, out});
     return out;
   }
 
@@ -320,6 +309,18 @@ private:
     task.launch = {index, uint32_t(k.blockDim), std::move(args)};
     task.modelMacs = modelMacs;
     p_.tasks.push_back(std::move(task));
+  }
+
+  // A matmul kernel's task; false (with the generator's problem recorded) when it cannot be made.
+  bool addMatMulTask(mlir::Operation &op, const std::string &opType, const MatMulKernel &k, std::vector<uint32_t> args,
+                     uint64_t modelMacs = 0) {
+    Expected<GeneratedKernel> gen = generateMatMul(config_, k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return false;
+    }
+    addKernelTask(op, opType, *gen, std::move(args), modelMacs);
+    return true;
   }
 
   // A kernel whose DMAs move whole 32-byte blocks past unaligned row ends (the reduction, expand,
@@ -1239,6 +1240,43 @@ private:
               {channelVector(op, "scale", s, cp), channelVector(op, "shift", t, cp)}, true);
   }
 
+  // A transposed convolution (kernel == stride f, no pads) with one output channel, straight into
+  // its NCHW f32 result: in NHWC16 that channel would be padded to 16 (PP-OCRv4 det's last layer:
+  // a 640x640 map through a pixel shuffle, a Sigmoid and a conversion back, all 16x wider than
+  // the data). Output row f*y + a of an image is, over x and b, sum_ci X[y, x, ci] W[ci, a, b]:
+  // per a, a product of the image rows' pixels [W, cip] and W[:, a, :] [cip, f], written as
+  // [W, f] row-major at row f*y + a (batched over images and rows y; kernel a starts a rows in).
+  void convTransposeToNchw(mlir::Operation &op, g::ConvTransposeOp o, uint32_t x, const std::vector<float> &weights,
+                           const std::optional<std::vector<float>> &bias) {
+    const std::vector<int64_t> in = shapeOf(o.getInput()), out = shapeOf(o.getResult());
+    const int64_t f = shapeOf(o.getWeight())[2], cin = in[1], cip = pad16(cin);
+    const bool relu = bool(o.getClampMinAttr());
+    uint32_t y = result(op);
+    uint32_t bt = f32Constant(opName(op) + "/bias", std::vector<float>(size_t(f), bias ? (*bias)[0] : 0.0f));
+    for (int64_t a = 0; a < f; ++a) {
+      std::vector<uint8_t> packed(size_t(cip * f) * 2, 0); // B[ci][b] = W[ci][0][a][b]
+      for (int64_t ci = 0; ci < cin; ++ci)
+        for (int64_t b = 0; b < f; ++b) {
+          uint16_t h = isa::floatToHalf(weights[size_t((ci * f + a) * f + b)]);
+          std::memcpy(&packed[size_t(ci * f + b) * 2], &h, 2);
+        }
+      uint32_t wt = constant(opName(op) + "/weight" + std::to_string(a), DType::F16, {cip, f}, std::move(packed));
+      MatMulKernel mm;
+      mm.name = opName(op) + " (output rows " + std::to_string(a) + " mod " + std::to_string(f) + ")";
+      mm.node = joined(onnxNodeNames(op.getLoc()));
+      mm.m = in[3];
+      mm.k = cip;
+      mm.n = f;
+      mm.batch = in[0] * in[2];
+      mm.strideA = in[3] * cip;
+      mm.strideC = f * out[3];
+      mm.cOffset = a * out[3];
+      mm.hasBias = true;
+      mm.relu = relu;
+      if (!addMatMulTask(op, "ConvTranspose", mm, {x, wt, bt, y}, a == 0 ? modelMacsOf(op) : 0)) return;
+    }
+  }
+
   void resize(mlir::Operation &op, g::ResizeOp o) {
     const std::vector<int64_t> in = shapeOf(o.getInput()), out = shapeOf(o.getResult());
     const bool nearestFloor = o.getMode() == "nearest" && o.getNearestMode() == "floor" &&
@@ -1277,6 +1315,7 @@ private:
     std::optional<uint32_t> x = nhwc16(o.getInput());
     if (!x) return unsupported(op, "input cannot be converted to NHWC16");
     const int64_t f = w[2], cin = in[1], cout = out[1], cip = pad16(cin), cop = pad16(cout), cols = f * f * cop;
+    if (cout == 1) return convTransposeToNchw(op, o, *x, *weights, bias);
     // B[ci][(a * f + b) * cop + co] = W[ci][co][a][b]; the bias repeats per (a, b).
     std::vector<uint8_t> packed(size_t(cip * cols) * 2, 0);
     std::vector<float> biasRow(size_t(cols), 0.0f);
@@ -1301,12 +1340,7 @@ private:
     mm.hasBias = true;
     mm.relu = relu;
     mm.outHalf = true;
-    Expected<GeneratedKernel> gen = generateMatMul(config_, mm);
-    if (!gen) {
-      problems_.push_back(gen.error().message);
-      return;
-    }
-    addKernelTask(op, "ConvTranspose", *gen, {*x, wt, bt, y}, modelMacsOf(op));
+    if (!addMatMulTask(op, "ConvTranspose", mm, {*x, wt, bt, y}, modelMacsOf(op))) return;
     PixelShuffleKernel ps = featureMapKernel<PixelShuffleKernel>(op, in);
     ps.cp = cop;
     ps.f = f;
@@ -1662,12 +1696,7 @@ private:
     const float inf = std::numeric_limits<float>::infinity();
     const float min = lo ? float(lo.getValueAsDouble()) : -inf, max = hi ? float(hi.getValueAsDouble()) : inf;
     spec.relu = min == 0.0f && max == inf;
-    Expected<GeneratedKernel> gen = generateMatMul(config_, spec);
-    if (!gen) {
-      problems_.push_back(gen.error().message);
-      return;
-    }
-    addKernelTask(op, opType, *gen, std::move(args), modelMacsOf(op));
+    if (!addMatMulTask(op, opType, spec, std::move(args), modelMacsOf(op))) return;
     if ((lo || hi) && !spec.relu) clampAfterCube(op, out, min, max);
   }
 
@@ -1766,12 +1795,7 @@ private:
     k.name = opName(op);
     k.node = joined(onnxNodeNames(op.getLoc()));
     uint32_t product = scratch(opName(op) + "/product", DType::F32, {spec.m, spec.n});
-    Expected<GeneratedKernel> gen = generateMatMul(config_, k);
-    if (!gen) {
-      problems_.push_back(gen.error().message);
-      return;
-    }
-    addKernelTask(op, "Gemm", *gen, {*a16, *b16, product}, modelMacsOf(op));
+    if (!addMatMulTask(op, "Gemm", k, {*a16, *b16, product}, modelMacsOf(op))) return;
     // C broadcast to [m, n] by DMA first when it is smaller (a bias row, a scalar).
     std::optional<uint32_t> full = p_.tensors[*c].elementCount() == spec.m * spec.n ? c : expanded(op, o.getC());
     uint32_t out = result(op);

@@ -148,6 +148,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     argC = 3;
   }
   s << "  ld x5, gm[x1], offset=" << 8 * argC << "\n";
+  if (k.cOffset) s << "  li x8, " << k.cOffset * outBytes << "\n  add x5, x5, x8\n";
   s << "  li x20, " << floatBits(k.alpha) << "   # alpha " << k.alpha << "\n";
   s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n  li x23, 0\n  li x28, 0\n  li x29, 0\n";
 

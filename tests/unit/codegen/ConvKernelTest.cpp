@@ -313,3 +313,59 @@ TEST(MatMulKernel, PrefetchedPanelsMatchTheReferenceWithoutRaces) {
 }
 
 } // namespace
+
+namespace {
+
+// Two matmul kernels writing alternate row blocks of one C (cOffset, strideC, n = 2 columns), as
+// a transposed convolution with one output channel writes its NCHW rows f*y + a (f = 2): every
+// element of C written exactly once, against a double-precision reference, with ReLU and a
+// bias, and no races between pipes.
+TEST(MatMulKernel, KernelsSharingOneOutputByOffset) {
+  const int64_t rows = 9, w = 40, kk = 32, f = 2, width = w * f; // C: [rows * f, width] f32
+  std::vector<uint16_t> a = randomHalves(size_t(rows * w * kk), 11);
+  std::vector<float> bias(16, 0.0f);
+  bias[0] = bias[1] = -0.125f;
+  const ChipConfig config = edge();
+  Device dev(config);
+  uint64_t pa = dev.buffer(a), pbias = dev.buffer(bias);
+  uint64_t pc = dev.buffer(std::vector<float>(size_t(rows * f * width), std::nanf("")));
+  std::vector<std::vector<uint16_t>> bs;
+  for (int64_t part = 0; part < f; ++part) {
+    MatMulKernel k;
+    k.name = k.node = "rows_" + std::to_string(part) + "_mod_2";
+    k.m = w;
+    k.k = kk;
+    k.n = f;
+    k.batch = rows;
+    k.strideA = w * kk;
+    k.strideC = f * width;
+    k.cOffset = part * width;
+    k.hasBias = true;
+    k.relu = true;
+    bs.push_back(randomHalves(size_t(kk * f), 12 + int(part)));
+    Expected<GeneratedKernel> gen = generateMatMul(config, k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    ASSERT_TRUE(runGenerated(dev, *gen, k.name, {pa, dev.buffer(bs.back()), pbias, pc}, true));
+  }
+  std::vector<float> c = dev.read<float>(pc, size_t(rows * f * width));
+  int bad = 0;
+  for (int64_t y = 0; y < rows; ++y)
+    for (int64_t part = 0; part < f; ++part)
+      for (int64_t x = 0; x < w; ++x)
+        for (int64_t j = 0; j < f; ++j) {
+          double sum = bias[size_t(j)], magnitude = std::fabs(sum);
+          for (int64_t t = 0; t < kk; ++t) {
+            const double term = isa::halfToFloatReference(a[size_t((y * w + x) * kk + t)]) *
+                                isa::halfToFloatReference(bs[size_t(part)][size_t(t * f + j)]);
+            sum += term;
+            magnitude += std::fabs(term);
+          }
+          sum = std::max(sum, 0.0);
+          const double got = c[size_t((y * f + part) * width + x * f + j)];
+          if (!(std::fabs(got - sum) <= 1e-5 * magnitude + 1e-6) && bad++ < 5)
+            ADD_FAILURE() << "row " << y * f + part << " column " << x * f + j << ": got " << got << ", expected " << sum;
+        }
+  EXPECT_EQ(bad, 0);
+}
+
+} // namespace

@@ -68,6 +68,7 @@ struct MatMulKernel {
   bool transA = false, transB = false;
   int64_t batch = 1, strideA = 0, strideB = 0, strideC = 0;
   int64_t ldc = 0;      // C's row stride in elements (0: n)
+  int64_t cOffset = 0;  // where C starts in its tensor, in elements (several kernels share one C)
   bool hasBias = false; // argument order: A, B, [bias], C
   float alpha = 1.0f;
   bool relu = false;

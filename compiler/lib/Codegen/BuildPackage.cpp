@@ -539,13 +539,15 @@ private:
     k.residual = bool(o.getResidual());
     if (k.residual) k.residualChannels = pad16(shapeOf(o.getResidual())[1]); // may be fewer than cop
     // A result whose only use is its NHWC transpose (a detection head's output), with no padding
-    // channels: the FixPipe writes that NHWC f32 tensor itself, and no layout kernel follows.
+    // channels or fewer than 16: the FixPipe writes that NHWC f32 tensor itself (only the real
+    // channels), and no layout kernel follows.
     g::TransposeOp toNhwc;
-    if (o->hasOneUse() && cout == k.cop && (!(lo || hi) || k.relu))
+    if (o->hasOneUse() && (cout == k.cop || cout < 16) && (!(lo || hi) || k.relu))
       if (auto t = llvm::dyn_cast<g::TransposeOp>(*o->getUsers().begin());
           t && t.getPerm() == llvm::ArrayRef<int64_t>{0, 2, 3, 1} && isF32(t.getResult()))
         toNhwc = t;
     k.outF32 = bool(toNhwc);
+    k.outChannels = toNhwc ? cout : 0;
     Expected<ConvTiling> tiling = planConv(config_, k);
     if (!tiling) {
       problems_.push_back(tiling.error().message);

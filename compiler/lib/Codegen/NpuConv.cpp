@@ -175,7 +175,13 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                                                       {kb.f16(), weightTotal},
                                                       {kb.f32(), k.cop}};
   if (k.residual) args.push_back({kb.f16(), k.n * k.ho * k.wo * rc});
-  args.push_back({k.outF32 ? kb.f32() : kb.f16(), k.n * k.ho * k.wo * k.cop});
+  // The output's channels per pixel: NHWC16's cop, or an f32 output's own (FixPipe writes only
+  // those of the single N tile when there are fewer than 16).
+  const int64_t outStride = k.outF32 && k.outChannels ? k.outChannels : k.cop;
+  if (outStride != k.cop && !(outStride < 16 && k.cop == 16))
+    return Error::internal(k.name + ": an f32 output of " + std::to_string(outStride) + " channels needs " +
+                           std::to_string(k.cop) + " (or fewer than 16)");
+  args.push_back({k.outF32 ? kb.f32() : kb.f16(), k.n * k.ho * k.wo * outStride});
   kb.begin(args, blockDim);
   mlir::Value input = kb.arg(0), weights = kb.arg(1), biasGm = kb.arg(2), residualGm = k.residual ? kb.arg(3) : nullptr;
   mlir::Value output = kb.arg(k.residual ? 4 : 3);
@@ -330,9 +336,10 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       return oneKStep ? l0cTile[p] : kb.view(l0cBand[s], kb.mul(m, mt * roundUp(ntc, 16)), mcp * roundUp(ntc, 16));
     };
     auto fixOut = [&](mlir::Value m, mlir::Value n0, mlir::Value acc, int64_t mc, int64_t ntc) {
-      mlir::Value out = kb.view(output, kb.add(kb.mul(kb.add(outPixel, kb.mul(m, mt)), k.cop), n0), (mc - 1) * k.cop + ntc);
+      const int64_t n = std::min(ntc, outStride);
+      mlir::Value out = kb.view(output, kb.add(kb.mul(kb.add(outPixel, kb.mul(m, mt)), outStride), n0), (mc - 1) * outStride + n);
       kb.instruction<npu::FixpipeOp>(k.outF32 ? "fixp.f32.f32" : "fixp.f32.f16", {out, acc},
-                                     {{"m", mc}, {"n", ntc}, {"src_rows", roundUp(mc, 16)}, {"dst_stride", k.cop},
+                                     {{"m", mc}, {"n", n}, {"src_rows", roundUp(mc, 16)}, {"dst_stride", outStride},
                                       {"relu", k.relu ? 1 : 0}});
     };
     // The residual's K step for M tile m: its rkTile channels from n0 on (img2col of a 1x1 map)

@@ -103,8 +103,10 @@ struct ConvKernel {
   int64_t residualChannels = 0; // the residual's NHWC16 channels (a multiple of 16, <= cop; 0 = cop):
                                 // channels beyond them read as zero
   // The output as NHWC f32 instead of NHWC16 f16 (FixPipe converts): the NHWC tensor a model
-  // hands out, when the channels need no padding (cop == the convolution's channels).
+  // hands out, with `outChannels` channels per pixel (0: cop): cop itself, or fewer than 16 (one
+  // N tile, of which FixPipe writes only those).
   bool outF32 = false;
+  int64_t outChannels = 0;
 };
 
 // How a convolution is cut to the buffers (chosen from the config).

@@ -85,6 +85,7 @@ public:
       for (const std::string &p : problems_) message += "\n  " + p;
       return Error::badInput(message);
     }
+    fuseConvEpilogues();
     dropUnusedKernels();
     if (Status s = planMemory(); !s) return s.error();
     return std::move(p_);
@@ -277,36 +278,39 @@ private:
   }
 
   // ---- tasks ----
+  // The package's kernel for `k` (one per distinct assembly), added on first use; nothing (with a
+  // problem recorded) when the generated code does not assemble.
+  std::optional<uint32_t> kernelIndex(const std::string &name, const std::string &opType, const GeneratedKernel &k) {
+    if (auto it = kernelOf_.find(k.assembly); it != kernelOf_.end()) return it->second;
+    Expected<isa::KernelBinary> bin = isa::assemble(k.assembly, "<" + name + " kernel>");
+    if (!bin) {
+      problems_.push_back(name + " (" + opType + "): internal error: generated kernel does not assemble: " +
+                          bin.error().message);
+      return std::nullopt;
+    }
+    bin->target = config_.name;
+    bin->source = source_;
+    const uint32_t index = uint32_t(p_.kernels.size());
+    p_.kernels.push_back({opType + "_" + std::to_string(index), std::move(*bin)});
+    kernelOf_[k.assembly] = index;
+    if (!kernelDir_.empty())
+      if (Status s = writeFileAtomically(kernelDir_ + "/" + p_.kernels.back().name + ".s", k.assembly); !s)
+        problems_.push_back(s.error().message);
+    if (kernelAssembly_) kernelAssembly_->push_back(k.assembly);
+    if (kernelNpu_) kernelNpu_->push_back(k.npu());
+    return index;
+  }
+
   void addKernelTask(mlir::Operation &op, const std::string &opType, const GeneratedKernel &k,
                      std::vector<uint32_t> args, uint64_t modelMacs = 0) {
     std::vector<std::string> nodes = onnxNodeNames(op.getLoc());
-    auto it = kernelOf_.find(k.assembly);
-    uint32_t index;
-    if (it != kernelOf_.end()) {
-      index = it->second;
-    } else {
-      Expected<isa::KernelBinary> bin = isa::assemble(k.assembly, "<" + opName(op) + " kernel>");
-      if (!bin) {
-        problems_.push_back(opName(op) + " (" + opType + "): internal error: generated kernel does "
-                            "not assemble: " + bin.error().message);
-        return;
-      }
-      bin->target = config_.name;
-      bin->source = source_;
-      index = uint32_t(p_.kernels.size());
-      p_.kernels.push_back({opType + "_" + std::to_string(index), std::move(*bin)});
-      kernelOf_[k.assembly] = index;
-      if (!kernelDir_.empty())
-        if (Status s = writeFileAtomically(kernelDir_ + "/" + p_.kernels.back().name + ".s", k.assembly); !s)
-          problems_.push_back(s.error().message);
-      if (kernelAssembly_) kernelAssembly_->push_back(k.assembly);
-      if (kernelNpu_) kernelNpu_->push_back(k.npu());
-    }
+    std::optional<uint32_t> index = kernelIndex(opName(op), opType, k);
+    if (!index) return;
     pkg::Task task;
     task.name = opName(op);
     task.opType = opType;
     task.onnxNodes = nodes;
-    task.launch = {index, uint32_t(k.blockDim), std::move(args)};
+    task.launch = {*index, uint32_t(k.blockDim), std::move(args)};
     task.modelMacs = modelMacs;
     p_.tasks.push_back(std::move(task));
   }
@@ -611,6 +615,7 @@ private:
     std::vector<uint32_t> args = {*input, wt, bt, result};
     if (residual) args.insert(args.begin() + 3, *residual);
     addKernelTask(op, "Conv", *gen, std::move(args), modelMacsOf(op));
+    convOfTask_[p_.tasks.size() - 1] = k;
     nhwc16Of_[o.getResult()] = result;
     // Zero weights and bias (and a residual's zero padding channels): 0 stays 0.
     if (min <= 0.0f && max >= 0.0f && (!residual || zeroPadded_.count(*residual))) zeroPadded_.insert(result);
@@ -1385,6 +1390,7 @@ private:
       pending_.reset();
       if (p_.tasks.size() > before) pending_ = Pending{p_.tasks.size() - 1, k, args, op.getResult(0), opType, nodes, zeros};
     }
+    if (pending_ && pending_->task + 1 == p_.tasks.size()) elementwiseOfTask_[pending_->task] = pending_->k;
     nhwc16Of_[op.getResult(0)] = out;
     if (outZeros) zeroPadded_.insert(out);
     return true;
@@ -1854,6 +1860,65 @@ private:
     }
   }
 
+  // A convolution followed by an element-wise kernel on NHWC16 whose inputs are only the
+  // convolution's result, which nothing else reads (PP-OCRv4's hardswish and affine after each
+  // conv): the element-wise body becomes the convolution's epilogue (ConvKernel::epilogue), run on
+  // each output tile in UB, and the convolution writes the element-wise result. Same bits, one
+  // task and two trips of the feature map through GM fewer. Kept apart when the fused kernel
+  // cannot be made (UB too small).
+  void fuseConvEpilogues() {
+    for (size_t i = p_.tasks.size(); i-- > 1;) {
+      auto conv = convOfTask_.find(i - 1);
+      auto ew = elementwiseOfTask_.find(i);
+      if (conv == convOfTask_.end() || ew == elementwiseOfTask_.end()) continue;
+      pkg::Task &first = p_.tasks[i - 1], &second = p_.tasks[i];
+      const uint32_t mid = first.launch.tensors.back();
+      const std::vector<uint32_t> &ewArgs = second.launch.tensors;
+      bool onlyMid = !second.isHost && ewArgs.size() >= 2;
+      for (size_t a = 0; a + 1 < ewArgs.size(); ++a) onlyMid &= ewArgs[a] == mid;
+      if (!onlyMid || readElsewhere(mid, i - 1, i)) continue;
+      ConvKernel k = conv->second;
+      k.epilogue = ew->second;
+      k.name = first.name;
+      std::vector<std::string> nodes = first.onnxNodes;
+      for (const std::string &node : second.onnxNodes)
+        if (!llvm::is_contained(nodes, node)) nodes.push_back(node);
+      k.node = joined(nodes); // the debug map: every instruction answers to all of them
+      Expected<GeneratedKernel> gen = generateConv(config_, k);
+      if (!gen) continue; // e.g. UB too small for the tiles: the two kernels stay
+      std::optional<uint32_t> index = kernelIndex(first.name, first.opType + "+" + second.opType, *gen);
+      if (!index) return;
+      first.launch.kernel = *index;
+      first.launch.blockDim = uint32_t(gen->blockDim);
+      // The convolution's own result is never written now: it views the fused kernel's output.
+      p_.tensors[mid].aliasOf = ewArgs.back();
+      first.launch.tensors.back() = ewArgs.back();
+      first.opType += "+" + second.opType;
+      first.onnxNodes = nodes;
+      p_.tasks.erase(p_.tasks.begin() + std::ptrdiff_t(i));
+    }
+  }
+
+  // Whether any task but `a` and `b` reads tensor `t` (or a view of it), or the model returns it.
+  bool readElsewhere(uint32_t t, size_t a, size_t b) const {
+    auto isT = [&](uint32_t x) {
+      while (x != t && p_.tensors[x].aliasOf != pkg::kNoAlias) x = p_.tensors[x].aliasOf;
+      return x == t;
+    };
+    for (uint32_t o : p_.outputs)
+      if (isT(o)) return true;
+    for (size_t j = 0; j < p_.tasks.size(); ++j) {
+      if (j == a || j == b) continue;
+      const pkg::Task &task = p_.tasks[j];
+      for (uint32_t x : task.isHost ? task.host.inputs : task.launch.tensors)
+        if (isT(x)) return true;
+      if (task.isHost)
+        for (uint32_t x : task.host.outputs)
+          if (isT(x)) return true;
+    }
+    return false;
+  }
+
   // Kernels whose tasks were replaced by a fused kernel: removed, task indices renumbered.
   void dropUnusedKernels() {
     std::vector<uint32_t> newIndex(p_.kernels.size(), UINT32_MAX);
@@ -1959,6 +2024,10 @@ private:
   const ChipConfig &config_;
   std::string source_;
   std::string kernelDir_;
+  // Tasks' kernels as generated, for fuseConvEpilogues: convolutions, and element-wise kernels on
+  // NHWC16 (the whole fused chain), by task index.
+  std::map<size_t, ConvKernel> convOfTask_;
+  std::map<size_t, ElementwiseKernel> elementwiseOfTask_;
   // Ops whose result the producing kernel wrote in their layout already (nothing left to do).
   std::set<mlir::Operation *> writtenByProducer_;
   std::vector<std::string> *kernelAssembly_;

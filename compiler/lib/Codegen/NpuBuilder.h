@@ -12,6 +12,7 @@
 #include "mlir/IR/OwningOpRef.h"
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,24 @@ private:
 
   mlir::DictionaryAttr paramsAttr(const std::vector<std::pair<std::string, int64_t>> &params);
   Status item(mlir::Value index, int set, int64_t items, bool splitLast, const ItemBody &body);
+};
+
+// Element-wise template lines (an ElementwiseKernel's body and prologue: "vadd.f16 {out}, {in0},
+// {c0}, repeat={rep}") as npu.vector ops, checked against the ISA by the dialect's verifier. The
+// constructor makes the kernel's {c0}..{c3} broadcast-constant buffers (one repeat each, in UB)
+// and its {s0}.. scalars (f16 with halfScalars); `lower` emits lines on the given {in0} {in1}
+// {out} buffers with {rep} = `repeats`.
+class VectorTemplates {
+public:
+  VectorTemplates(NpuKernelBuilder &kb, const ElementwiseKernel &k);
+  bool uses(const std::string &placeholder) const;
+  Status lower(const std::vector<std::string> &lines, int64_t repeats,
+               const std::map<std::string, mlir::Value> &buffers);
+
+private:
+  NpuKernelBuilder &kb_;
+  const ElementwiseKernel &k_;
+  std::map<std::string, mlir::Value> constants_; // "{c0}".. and "{s0}"..
 };
 
 } // namespace fractal::codegen

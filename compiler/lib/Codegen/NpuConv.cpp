@@ -33,6 +33,8 @@ using emit::roundUp;
 namespace {
 
 constexpr int64_t kFractal = 512; // bytes of a 16x16 f16 fractal
+constexpr int64_t kRepeatHalves = 128; // f16 elements of one 256-byte vector repeat
+constexpr int64_t kMaxRepeat = 255;    // repeats of one vector instruction
 
 // Input rows that `rows` output rows read.
 int64_t inputRows(const ConvKernel &k, int64_t rows) { return (rows - 1) * k.sh + (k.kh - 1) * k.dh + 1; }
@@ -236,6 +238,20 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     if (k.residual) residualBand[s] = kb.alloc(npu::Space::l1, kb.f16(), (rk / 16) * ohb * k.wo * 16);
     if (!oneKStep) l0cBand[s] = kb.alloc(npu::Space::l0c, kb.f32(), roundUp(ohb * k.wo, 16) * ntPad);
   }
+  // The epilogue's UB tiles (FixPipe's output, the body's result), one pair per L0C tile buffer
+  // so that one tile's vector work and store overlap the next tile's FixPipe; its constants.
+  std::map<std::string, mlir::Value> epilogueTiles[2];
+  std::optional<VectorTemplates> templates;
+  if (k.epilogue) {
+    if (k.outF32) return Error::internal(k.name + ": an epilogue needs the NHWC16 f16 output");
+    const int64_t tileElements = roundUp(mt * ntPad, kRepeatHalves);
+    for (auto &tiles : epilogueTiles) {
+      mlir::Value in = kb.alloc(npu::Space::ub, kb.f16(), tileElements);
+      tiles = {{"{in0}", in}, {"{in1}", in}, {"{out}", kb.alloc(npu::Space::ub, kb.f16(), tileElements)}};
+    }
+    templates.emplace(kb, *k.epilogue);
+    if (Status st = templates->lower(k.epilogue->prologue, 1, epilogueTiles[0]); !st) return st.error();
+  }
   mlir::Value l0a[2], l0aResidual[2], l0cTile[2];
   for (int p = 0; p < 2; ++p) {
     l0a[p] = kb.alloc(npu::Space::l0a, kb.f16(), mt * kMax);
@@ -335,12 +351,31 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     auto accumulators = [&](mlir::Value m, int p, int64_t ntc, int64_t mcp) {
       return oneKStep ? l0cTile[p] : kb.view(l0cBand[s], kb.mul(m, mt * roundUp(ntc, 16)), mcp * roundUp(ntc, 16));
     };
-    auto fixOut = [&](mlir::Value m, mlir::Value n0, mlir::Value acc, int64_t mc, int64_t ntc) {
+    auto fixOut = [&](mlir::Value m, mlir::Value n0, mlir::Value acc, int64_t mc, int64_t ntc, int p) -> Status {
+      if (k.epilogue) { // through UB tile pair p: FixPipe, the body, then MTE3 into the output's rows
+        std::map<std::string, mlir::Value> &tiles = epilogueTiles[p];
+        kb.instruction<npu::FixpipeOp>("fixp.f32.f16", {kb.view(tiles["{in0}"], kb.index(0), mc * ntc), acc},
+                                       {{"m", mc}, {"n", ntc}, {"src_rows", roundUp(mc, 16)}, {"dst_stride", ntc},
+                                        {"relu", k.relu ? 1 : 0}});
+        // At most 255 repeats per vector instruction: the tile in pieces.
+        for (int64_t from = 0; from < mc * ntc; from += kMaxRepeat * kRepeatHalves) {
+          const int64_t count = std::min(kMaxRepeat * kRepeatHalves, mc * ntc - from);
+          mlir::Value in = kb.view(tiles["{in0}"], kb.index(from), count);
+          const std::map<std::string, mlir::Value> piece = {
+              {"{in0}", in}, {"{in1}", in}, {"{out}", kb.view(tiles["{out}"], kb.index(from), count)}};
+          if (Status st = templates->lower(k.epilogue->body, ceilDiv(count, kRepeatHalves), piece); !st) return st;
+        }
+        mlir::Value out = kb.view(output, kb.add(kb.mul(kb.add(outPixel, kb.mul(m, mt)), k.cop), n0), (mc - 1) * k.cop + ntc);
+        kb.instruction<npu::CopyOp>("ub2gm", {out, kb.view(tiles["{out}"], kb.index(0), mc * ntc)},
+                                    {{"nburst", mc}, {"len", ntc * 2 / 32}, {"dst_gap", (k.cop - ntc) * 2 / 32}});
+        return Status::success();
+      }
       const int64_t n = std::min(ntc, outStride);
       mlir::Value out = kb.view(output, kb.add(kb.mul(kb.add(outPixel, kb.mul(m, mt)), outStride), n0), (mc - 1) * outStride + n);
       kb.instruction<npu::FixpipeOp>(k.outF32 ? "fixp.f32.f32" : "fixp.f32.f16", {out, acc},
                                      {{"m", mc}, {"n", n}, {"src_rows", roundUp(mc, 16)}, {"dst_stride", outStride},
                                       {"relu", k.relu ? 1 : 0}});
+      return Status::success();
     };
     // The residual's K step for M tile m: its rkTile channels from n0 on (img2col of a 1x1 map)
     // into L0A, then times the identity onto the accumulators (with the bias when it comes first).
@@ -401,8 +436,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
               kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[p], l0b[q], kb.view(bias, n0, ntc)},
                                           {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 1}}, {"bias"});
             }
-            fixOut(m, n0, acc, mc, ntc);
-            return Status::success();
+            return fixOut(m, n0, acc, mc, ntc, p);
           });
         });
       }
@@ -455,8 +489,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         mlir::Value m = loop.getInductionVar();
         return kb.splitLast(m, tiles - 1, [&](bool last) -> Status {
           const int64_t mc = last ? lastMc : mt;
-          fixOut(m, n0, accumulators(m, 0, ntc, roundUp(mc, 16)), mc, ntc);
-          return Status::success();
+          return fixOut(m, n0, accumulators(m, 0, ntc, roundUp(mc, 16)), mc, ntc, 0);
         });
       });
     };

@@ -28,6 +28,13 @@ std::string trim(std::string s) {
   return s;
 }
 
+bool usesPlaceholder(const ElementwiseKernel &k, const std::string &placeholder) {
+  for (const auto *list : {&k.body, &k.prologue})
+    for (const std::string &line : *list)
+      if (line.find(placeholder) != std::string::npos) return true;
+  return false;
+}
+
 class ElementwiseLowering {
 public:
   ElementwiseLowering(const ChipConfig &config, const ElementwiseKernel &k)
@@ -61,24 +68,11 @@ public:
     for (int set = 0; set < 2; ++set)
       for (int i = 0; i < 3; ++i) {
         const std::string name = i == 2 ? "{out}" : "{in" + std::to_string(i) + "}";
-        if (i < 2 && i >= k_.numInputs && !uses(name)) continue;
+        if (i < 2 && i >= k_.numInputs && !usesPlaceholder(k_, name)) continue;
         sets_[set][name] = kb_.alloc(npu::Space::ub, i == 2 ? outType : inType, chunkElements);
       }
-    mlir::OpBuilder &b = kb_.builder();
-    mlir::Type scalarType = k_.halfScalars ? kb_.f16() : kb_.f32();
-    for (int c = 0; c < kConstBuffers; ++c)
-      if (uses("{c" + std::to_string(c) + "}"))
-        constants_["{c" + std::to_string(c) + "}"] =
-            kb_.alloc(npu::Space::ub, scalarType, kRepeatBytes * 8 / scalarType.getIntOrFloatBitWidth());
-    for (size_t i = 0; i < k_.scalars.size(); ++i) {
-      llvm::APFloat value = k_.halfScalars
-                                ? llvm::APFloat(llvm::APFloat::IEEEhalf(), llvm::APInt(16, isa::floatToHalf(k_.scalars[i])))
-                                : llvm::APFloat(k_.scalars[i]);
-      constants_["{s" + std::to_string(i) + "}"] =
-          b.create<mlir::arith::ConstantOp>(kb_.loc(), scalarType, b.getFloatAttr(scalarType, value));
-    }
-    for (const std::string &line : k_.prologue)
-      if (Status s = vector(line, 1, sets_[0]); !s) return s.error();
+    VectorTemplates templates(kb_, k_);
+    if (Status s = templates.lower(k_.prologue, 1, sets_[0]); !s) return s.error();
 
     // Chunk c on buffer set `set`: load the inputs, run the body, store the output.
     auto chunk = [&](mlir::Value c, int set, bool last) -> Status {
@@ -86,8 +80,7 @@ public:
       mlir::Value offset = kb_.mul(c, chunkElements), zero = kb_.index(0);
       for (int i = 0; i < k_.numInputs; ++i)
         kb_.dma(kb_.arg(size_t(i)), offset, sets_[set]["{in" + std::to_string(i) + "}"], zero, repeats * perRepeat);
-      for (const std::string &line : k_.body)
-        if (Status s = vector(line, repeats, sets_[set]); !s) return s;
+      if (Status s = templates.lower(k_.body, repeats, sets_[set]); !s) return s;
       kb_.dma(sets_[set]["{out}"], zero, kb_.arg(size_t(k_.numInputs)), offset, repeats * perRepeat);
       return Status::success();
     };
@@ -102,21 +95,35 @@ private:
   const ElementwiseKernel &k_;
   NpuKernelBuilder kb_;
   std::map<std::string, mlir::Value> sets_[2];   // "{in0}" "{in1}" "{out}" per buffer set
-  std::map<std::string, mlir::Value> constants_; // "{c0}".. and "{s0}"..
 
   mlir::Type elementType(int bytes) {
     return bytes == 2 ? kb_.f16() : bytes == 1 ? mlir::Type(kb_.builder().getI8Type()) : kb_.f32();
   }
+};
 
-  bool uses(const std::string &placeholder) const {
-    for (const auto *list : {&k_.body, &k_.prologue})
-      for (const std::string &line : *list)
-        if (line.find(placeholder) != std::string::npos) return true;
-    return false;
+} // namespace
+
+VectorTemplates::VectorTemplates(NpuKernelBuilder &kb, const ElementwiseKernel &k) : kb_(kb), k_(k) {
+  mlir::OpBuilder &b = kb_.builder();
+  mlir::Type scalarType = k_.halfScalars ? kb_.f16() : kb_.f32();
+  for (int c = 0; c < kConstBuffers; ++c)
+    if (uses("{c" + std::to_string(c) + "}"))
+      constants_["{c" + std::to_string(c) + "}"] =
+          kb_.alloc(npu::Space::ub, scalarType, kRepeatBytes * 8 / scalarType.getIntOrFloatBitWidth());
+  for (size_t i = 0; i < k_.scalars.size(); ++i) {
+    llvm::APFloat value = k_.halfScalars
+                              ? llvm::APFloat(llvm::APFloat::IEEEhalf(), llvm::APInt(16, isa::floatToHalf(k_.scalars[i])))
+                              : llvm::APFloat(k_.scalars[i]);
+    constants_["{s" + std::to_string(i) + "}"] =
+        b.create<mlir::arith::ConstantOp>(kb_.loc(), scalarType, b.getFloatAttr(scalarType, value));
   }
+}
 
-  // One body/prologue template line -> npu.vector.
-  Status vector(const std::string &line, int64_t repeats, const std::map<std::string, mlir::Value> &buffers) {
+bool VectorTemplates::uses(const std::string &placeholder) const { return usesPlaceholder(k_, placeholder); }
+
+Status VectorTemplates::lower(const std::vector<std::string> &lines, int64_t repeats,
+                              const std::map<std::string, mlir::Value> &buffers) {
+  for (const std::string &line : lines) {
     auto bad = [&](const std::string &why) {
       return Error::internal(k_.name + ": element-wise template '" + line + "': " + why);
     };
@@ -148,11 +155,9 @@ private:
     if (repeat < 0) return bad("no repeat");
     b.create<npu::VectorOp>(kb_.loc(), b.getStringAttr(line.substr(0, space)), operands, b.getI64IntegerAttr(repeat),
                             params.empty() ? mlir::DictionaryAttr() : b.getDictionaryAttr(params));
-    return Status::success();
   }
-};
-
-} // namespace
+  return Status::success();
+}
 
 Expected<GeneratedKernel> generateElementwise(const ChipConfig &config, const ElementwiseKernel &k) {
   return ElementwiseLowering(config, k).run();

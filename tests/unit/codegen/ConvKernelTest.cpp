@@ -19,7 +19,22 @@ struct Case {
   bool residual = false;  // a skip connection added before the ReLU
   int64_t residualChannels = 0; // the residual's channels when fewer than cout (the rest read as 0)
   bool outF32 = false;          // NHWC f32 output (FixPipe converts) instead of NHWC16 f16
+  bool epilogue = false;        // hardswish on each tile in UB: x * min(max(x + 3, 0), 6) / 6
 };
+
+// The hardswish body as the graph's element-wise fusion writes it on NHWC16 (f16, scalars as f16).
+ElementwiseKernel hardswish() {
+  ElementwiseKernel e;
+  e.name = e.node = "hardswish";
+  e.numInputs = 2;
+  e.inBytes = e.outBytes = 2;
+  e.halfScalars = true;
+  e.scalars = {3.0f, 0.0f, 6.0f, 1.0f / 6.0f};
+  e.body = {"vadds.f16 {out}, {in0}, {s0}, repeat={rep}", "vmaxs.f16 {out}, {out}, {s1}, repeat={rep}",
+            "vmins.f16 {out}, {out}, {s2}, repeat={rep}", "vmul.f16 {out}, {out}, {in1}, repeat={rep}",
+            "vmuls.f16 {out}, {out}, {s3}, repeat={rep}"};
+  return e;
+}
 
 void runCase(const Case &c, bool checkRaces) {
   ConvKernel k;
@@ -43,6 +58,7 @@ void runCase(const Case &c, bool checkRaces) {
   // An f32 output holds the real channels only when there are fewer than 16 (cop otherwise).
   const int64_t outStride = c.outF32 && c.cout < 16 ? c.cout : k.cop;
   if (c.outF32) k.outChannels = outStride;
+  if (c.epilogue) k.epilogue = hardswish();
   k.ho = (c.h + 2 * c.pad - c.d * (c.kh - 1) - 1) / c.s + 1;
   k.wo = (c.w + 2 * c.pad - c.d * (c.kw - 1) - 1) / c.s + 1;
   const ChipConfig config = edge();
@@ -111,8 +127,14 @@ void runCase(const Case &c, bool checkRaces) {
             sum = std::max(sum, 0.0);
           }
           const double value = c.outF32 ? double(gotF32[at]) : isa::halfToFloatReference(got[at]);
-          // fp32 accumulation of exact products, one rounding to fp16 at the end (none for f32).
-          if (!(std::fabs(value - sum) <= 1e-3 * magnitude + std::fabs(sum) * 1e-3 + 1e-4) && bad++ < 5)
+          // fp32 accumulation of exact products, one rounding to fp16 at the end (none for f32);
+          // the epilogue's f16 steps round a few times more (its slope is at most 1.5).
+          double tolerance = 1e-3 * magnitude + std::fabs(sum) * 1e-3 + 1e-4;
+          if (c.epilogue) {
+            sum = sum * std::min(std::max(sum + 3.0, 0.0), 6.0) / 6.0;
+            tolerance = 1.5 * tolerance + 4e-3 * std::fabs(sum) + 1e-3;
+          }
+          if (!(std::fabs(value - sum) <= tolerance) && bad++ < 5)
             ADD_FAILURE() << c.name << ": image " << b << " pixel (" << oh << "," << ow << ") channel " << o
                           << ": got " << value << ", expected " << sum;
         }
@@ -138,6 +160,9 @@ TEST(ConvKernel, TilingCases) {
       {"f32_out_n_tiles", 1, 6, 10, 32, 160, 3, 3, 1, 1, 1, false, false, 0, true},
       {"f32_out_residual_bands", 2, 40, 96, 16, 32, 3, 3, 1, 1, 1, false, true, 0, true},
       {"f32_out_6_channels", 1, 16, 16, 96, 6, 1, 1, 1, 1, 0, false, false, 0, true}, // only those written
+      {"epilogue_m_and_n_tiles", 1, 12, 24, 64, 160, 1, 1, 1, 1, 0, false, false, 0, false, true},
+      {"epilogue_k_steps_5x5", 1, 9, 7, 256, 32, 5, 5, 1, 1, 2, false, false, 0, false, true},
+      {"epilogue_depthwise_s2", 1, 20, 18, 40, 40, 3, 3, 2, 1, 1, true, false, 0, false, true},
   };
   for (const Case &c : cases) runCase(c, false);
 }
@@ -169,6 +194,8 @@ TEST(ConvKernel, NoDataRacesBetweenPipes) {
   runCase({"race_check_residual", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0, false, true}, true);
   runCase({"race_check_residual_depthwise", 1, 8, 20, 48, 48, 3, 3, 1, 1, 1, true, true}, true);
   runCase({"race_check_f32_out", 1, 8, 8, 96, 96, 1, 1, 1, 1, 0, false, true, 0, true}, true);
+  runCase({"race_check_epilogue", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0, false, false, 0, false, true}, true);
+  runCase({"race_check_epilogue_k_steps", 1, 9, 7, 256, 32, 5, 5, 1, 1, 2, false, false, 0, false, true}, true);
 }
 
 } // namespace

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,11 @@ struct ConvKernel {
   // N tile, of which FixPipe writes only those).
   bool outF32 = false;
   int64_t outChannels = 0;
+  // Element-wise ops applied to each output tile on its way out (NHWC16 f16 only): FixPipe writes
+  // the tile into UB, the vector unit runs the body ({in0} and {in1} are the tile), MTE3 stores
+  // {out}. The fused element-wise chain after a convolution (PP-OCRv4's hardswish and affine),
+  // which then never makes a trip through GM of its own.
+  std::optional<ElementwiseKernel> epilogue;
 };
 
 // How a convolution is cut to the buffers (chosen from the config).

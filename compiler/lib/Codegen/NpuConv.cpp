@@ -241,10 +241,16 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   // The epilogue's UB tiles (FixPipe's output, the body's result), one pair per L0C tile buffer
   // so that one tile's vector work and store overlap the next tile's FixPipe; its constants.
   std::map<std::string, mlir::Value> epilogueTiles[2];
+  int64_t epilogueRows = 0; // rows (pixels) of a tile per pass through UB
   std::optional<VectorTemplates> templates;
   if (k.epilogue) {
     if (k.outF32) return Error::internal(k.name + ": an epilogue needs the NHWC16 f16 output");
-    const int64_t tileElements = roundUp(mt * ntPad, kRepeatHalves);
+    // Four tiles and the four one-repeat constants in UB: a tile too big for that leaves L0C in
+    // bands of rows.
+    const int64_t ubHalves = config.buffer(BufferKind::UB).sizeBytes / 2 - 4 * kRepeatHalves;
+    // (Bands of whole 16-row fractal rows: a band's L0C address stays aligned.)
+    epilogueRows = std::max<int64_t>(16, std::min(mt, (ubHalves / 4) / kRepeatHalves * kRepeatHalves / ntPad / 16 * 16));
+    const int64_t tileElements = roundUp(epilogueRows * ntPad, kRepeatHalves);
     for (auto &tiles : epilogueTiles) {
       mlir::Value in = kb.alloc(npu::Space::ub, kb.f16(), tileElements);
       tiles = {{"{in0}", in}, {"{in1}", in}, {"{out}", kb.alloc(npu::Space::ub, kb.f16(), tileElements)}};
@@ -354,20 +360,28 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     auto fixOut = [&](mlir::Value m, mlir::Value n0, mlir::Value acc, int64_t mc, int64_t ntc, int p) -> Status {
       if (k.epilogue) { // through UB tile pair p: FixPipe, the body, then MTE3 into the output's rows
         std::map<std::string, mlir::Value> &tiles = epilogueTiles[p];
-        kb.instruction<npu::FixpipeOp>("fixp.f32.f16", {kb.view(tiles["{in0}"], kb.index(0), mc * ntc), acc},
-                                       {{"m", mc}, {"n", ntc}, {"src_rows", roundUp(mc, 16)}, {"dst_stride", ntc},
-                                        {"relu", k.relu ? 1 : 0}});
-        // At most 255 repeats per vector instruction: the tile in pieces.
-        for (int64_t from = 0; from < mc * ntc; from += kMaxRepeat * kRepeatHalves) {
-          const int64_t count = std::min(kMaxRepeat * kRepeatHalves, mc * ntc - from);
-          mlir::Value in = kb.view(tiles["{in0}"], kb.index(from), count);
-          const std::map<std::string, mlir::Value> piece = {
-              {"{in0}", in}, {"{in1}", in}, {"{out}", kb.view(tiles["{out}"], kb.index(from), count)}};
-          if (Status st = templates->lower(k.epilogue->body, ceilDiv(count, kRepeatHalves), piece); !st) return st;
+        const int64_t mcp = roundUp(mc, 16);
+        for (int64_t r0 = 0; r0 < mc; r0 += epilogueRows) {
+          const int64_t rows = std::min(epilogueRows, mc - r0), elements = rows * ntc;
+          // Rows r0.. of every column block (NZ: src_rows rows of 16 per block).
+          kb.instruction<npu::FixpipeOp>("fixp.f32.f16",
+                                         {kb.view(tiles["{in0}"], kb.index(0), elements),
+                                          kb.view(acc, kb.index(r0 * 16), mcp * roundUp(ntc, 16) - r0 * 16)},
+                                         {{"m", rows}, {"n", ntc}, {"src_rows", mcp}, {"dst_stride", ntc},
+                                          {"relu", k.relu ? 1 : 0}});
+          // At most 255 repeats per vector instruction: the band in pieces.
+          for (int64_t from = 0; from < elements; from += kMaxRepeat * kRepeatHalves) {
+            const int64_t count = std::min(kMaxRepeat * kRepeatHalves, elements - from);
+            mlir::Value in = kb.view(tiles["{in0}"], kb.index(from), count);
+            const std::map<std::string, mlir::Value> piece = {
+                {"{in0}", in}, {"{in1}", in}, {"{out}", kb.view(tiles["{out}"], kb.index(from), count)}};
+            if (Status st = templates->lower(k.epilogue->body, ceilDiv(count, kRepeatHalves), piece); !st) return st;
+          }
+          mlir::Value first = kb.add(kb.add(outPixel, kb.mul(m, mt)), r0);
+          mlir::Value out = kb.view(output, kb.add(kb.mul(first, k.cop), n0), (rows - 1) * k.cop + ntc);
+          kb.instruction<npu::CopyOp>("ub2gm", {out, kb.view(tiles["{out}"], kb.index(0), elements)},
+                                      {{"nburst", rows}, {"len", ntc * 2 / 32}, {"dst_gap", (k.cop - ntc) * 2 / 32}});
         }
-        mlir::Value out = kb.view(output, kb.add(kb.mul(kb.add(outPixel, kb.mul(m, mt)), k.cop), n0), (mc - 1) * k.cop + ntc);
-        kb.instruction<npu::CopyOp>("ub2gm", {out, kb.view(tiles["{out}"], kb.index(0), mc * ntc)},
-                                    {{"nburst", mc}, {"len", ntc * 2 / 32}, {"dst_gap", (k.cop - ntc) * 2 / 32}});
         return Status::success();
       }
       const int64_t n = std::min(ntc, outStride);

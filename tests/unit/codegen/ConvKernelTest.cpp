@@ -66,6 +66,8 @@ void runCase(const Case &c, bool checkRaces) {
   ASSERT_TRUE(tiling.ok()) << tiling.error().message;
   Expected<GeneratedKernel> gen = generateConv(config, k);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
+  if (std::string(c.name) == "epilogue_bands_of_rows")
+    EXPECT_NE(gen->assembly.find("1024 pixels"), std::string::npos) << gen->assembly.substr(0, 400);
 
   // Input NHWC16 (padding channels zero), weights, bias.
   std::vector<uint16_t> input(size_t(k.n * k.h * k.w * k.cip), 0);
@@ -163,6 +165,8 @@ TEST(ConvKernel, TilingCases) {
       {"epilogue_m_and_n_tiles", 1, 12, 24, 64, 160, 1, 1, 1, 1, 0, false, false, 0, false, true},
       {"epilogue_k_steps_5x5", 1, 9, 7, 256, 32, 5, 5, 1, 1, 2, false, false, 0, false, true},
       {"epilogue_depthwise_s2", 1, 20, 18, 40, 40, 3, 3, 2, 1, 1, true, false, 0, false, true},
+      // 1024-pixel tiles of 32 channels: four do not fit UB, so tiles leave L0C in row bands.
+      {"epilogue_bands_of_rows", 1, 64, 64, 16, 32, 1, 1, 1, 1, 0, false, false, 0, false, true},
   };
   for (const Case &c : cases) runCase(c, false);
 }
@@ -196,6 +200,7 @@ TEST(ConvKernel, NoDataRacesBetweenPipes) {
   runCase({"race_check_f32_out", 1, 8, 8, 96, 96, 1, 1, 1, 1, 0, false, true, 0, true}, true);
   runCase({"race_check_epilogue", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0, false, false, 0, false, true}, true);
   runCase({"race_check_epilogue_k_steps", 1, 9, 7, 256, 32, 5, 5, 1, 1, 2, false, false, 0, false, true}, true);
+  runCase({"race_check_epilogue_bands", 1, 64, 64, 16, 32, 1, 1, 1, 1, 0, false, false, 0, false, true}, true);
 }
 
 } // namespace

@@ -551,7 +551,12 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                        std::to_string(items) + " item(s)" +
                        (nChunks > 1 ? " (bands x " + std::to_string(nChunks) + " N chunks)" : " (bands)") + " on " +
                        std::to_string(blockDim) + " block(s); weights " + (resident ? "resident in L1" : "per stage") +
-                       (oneKStep ? ", tiles leave L0C one by one" : ", a band's accumulators stay in L0C");
+                       (oneKStep ? ", tiles leave L0C one by one" : ", a band's accumulators stay in L0C") +
+                       (k.outF32 ? "; output NHWC f32 of " + std::to_string(outStride) + " channels" : "") +
+                       (k.epilogue ? "; epilogue: " + std::to_string(k.epilogue->body.size()) +
+                                         " vector instruction(s) per tile in UB, in bands of " +
+                                         std::to_string(epilogueRows) + " rows at most"
+                                   : "");
   return kb.finish(header);
 }
 

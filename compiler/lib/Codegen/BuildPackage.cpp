@@ -79,13 +79,13 @@ public:
       }
       lower(op);
     }
+    if (problems_.empty()) finishConvKernels();
     if (!problems_.empty()) {
       std::string message = source_ + ": " + std::to_string(problems_.size()) +
                             " op(s) have no NPU kernel or host fallback yet:";
       for (const std::string &p : problems_) message += "\n  " + p;
       return Error::badInput(message);
     }
-    fuseConvEpilogues();
     dropUnusedKernels();
     if (Status s = planMemory(); !s) return s.error();
     return std::move(p_);
@@ -557,10 +557,16 @@ private:
       problems_.push_back(tiling.error().message);
       return;
     }
-    Expected<GeneratedKernel> gen = generateConv(config_, k);
-    if (!gen) {
-      problems_.push_back(gen.error().message);
-      return;
+    // A head output's kernel is generated here; any other convolution's once the element-wise
+    // chain after it is known (finishConvKernels), which it may take as its epilogue.
+    std::optional<GeneratedKernel> gen;
+    if (toNhwc) {
+      Expected<GeneratedKernel> generated = generateConv(config_, k);
+      if (!generated) {
+        problems_.push_back(generated.error().message);
+        return;
+      }
+      gen = std::move(*generated);
     }
     std::optional<uint32_t> input = nhwc16(o.getInput());
     if (!input) return unsupported(op, "input cannot be converted to NHWC16");
@@ -614,7 +620,13 @@ private:
     p_.tensors[result].layout = "NHWC16";
     std::vector<uint32_t> args = {*input, wt, bt, result};
     if (residual) args.insert(args.begin() + 3, *residual);
-    addKernelTask(op, "Conv", *gen, std::move(args), modelMacsOf(op));
+    pkg::Task task;
+    task.name = opName(op);
+    task.opType = "Conv";
+    task.onnxNodes = onnxNodeNames(op.getLoc());
+    task.launch = {kKernelLater, 0, std::move(args)};
+    task.modelMacs = modelMacsOf(op);
+    p_.tasks.push_back(std::move(task));
     convOfTask_[p_.tasks.size() - 1] = k;
     nhwc16Of_[o.getResult()] = result;
     // Zero weights and bias (and a residual's zero padding channels): 0 stays 0.
@@ -1860,42 +1872,62 @@ private:
     }
   }
 
-  // A convolution followed by an element-wise kernel on NHWC16 whose inputs are only the
-  // convolution's result, which nothing else reads (PP-OCRv4's hardswish and affine after each
-  // conv): the element-wise body becomes the convolution's epilogue (ConvKernel::epilogue), run on
-  // each output tile in UB, and the convolution writes the element-wise result. Same bits, one
-  // task and two trips of the feature map through GM fewer. Kept apart when the fused kernel
-  // cannot be made (UB too small).
-  void fuseConvEpilogues() {
-    for (size_t i = p_.tasks.size(); i-- > 1;) {
-      auto conv = convOfTask_.find(i - 1);
-      auto ew = elementwiseOfTask_.find(i);
-      if (conv == convOfTask_.end() || ew == elementwiseOfTask_.end()) continue;
-      pkg::Task &first = p_.tasks[i - 1], &second = p_.tasks[i];
-      const uint32_t mid = first.launch.tensors.back();
-      const std::vector<uint32_t> &ewArgs = second.launch.tensors;
-      bool onlyMid = !second.isHost && ewArgs.size() >= 2;
-      for (size_t a = 0; a + 1 < ewArgs.size(); ++a) onlyMid &= ewArgs[a] == mid;
-      if (!onlyMid || readElsewhere(mid, i - 1, i)) continue;
-      ConvKernel k = conv->second;
-      k.epilogue = ew->second;
-      k.name = first.name;
-      std::vector<std::string> nodes = first.onnxNodes;
-      for (const std::string &node : second.onnxNodes)
-        if (!llvm::is_contained(nodes, node)) nodes.push_back(node);
-      k.node = joined(nodes); // the debug map: every instruction answers to all of them
-      Expected<GeneratedKernel> gen = generateConv(config_, k);
-      if (!gen) continue; // e.g. UB too small for the tiles: the two kernels stay
-      std::optional<uint32_t> index = kernelIndex(first.name, first.opType + "+" + second.opType, *gen);
-      if (!index) return;
-      first.launch.kernel = *index;
-      first.launch.blockDim = uint32_t(gen->blockDim);
+  // Every convolution's kernel (conv() leaves them for now), with the element-wise kernel after
+  // it as its epilogue when that kernel's inputs are only the convolution's result and nothing
+  // else reads that result (PP-OCRv4's hardswish and affine after each conv): ConvKernel::epilogue
+  // runs the body on each output tile in UB and the convolution writes the element-wise result.
+  // Same bits, one task and two trips of the feature map through GM fewer. Without the epilogue
+  // when the fused kernel cannot be made (UB too small).
+  void finishConvKernels() {
+    for (size_t j = p_.tasks.size(); j-- > 0;) { // erasing task j + 1 keeps j and below in place
+      auto conv = convOfTask_.find(j);
+      if (conv == convOfTask_.end()) continue;
+      pkg::Task &task = p_.tasks[j];
+      std::optional<GeneratedKernel> gen;
+      std::vector<std::string> nodes = task.onnxNodes;
+      std::string opType = task.opType;
+      auto ew = elementwiseOfTask_.find(j + 1);
+      const uint32_t mid = task.launch.tensors.back();
+      if (ew != elementwiseOfTask_.end() && j + 1 < p_.tasks.size()) {
+        const pkg::Task &next = p_.tasks[j + 1];
+        const std::vector<uint32_t> &ewArgs = next.launch.tensors;
+        bool onlyMid = !next.isHost && ewArgs.size() >= 2;
+        for (size_t a = 0; a + 1 < ewArgs.size(); ++a) onlyMid &= ewArgs[a] == mid;
+        if (onlyMid && !readElsewhere(mid, j, j + 1)) {
+          ConvKernel k = conv->second;
+          k.epilogue = ew->second;
+          for (const std::string &node : next.onnxNodes)
+            if (!llvm::is_contained(nodes, node)) nodes.push_back(node);
+          k.node = joined(nodes); // the debug map: every instruction answers to all of them
+          if (Expected<GeneratedKernel> fused = generateConv(config_, k)) {
+            gen = std::move(*fused);
+            opType += "+" + next.opType;
+          } else {
+            nodes = task.onnxNodes; // e.g. UB too small for the tiles: the two kernels stay
+          }
+        }
+      }
+      const bool fused = gen.has_value();
+      if (!fused) {
+        Expected<GeneratedKernel> plain = generateConv(config_, conv->second);
+        if (!plain) {
+          problems_.push_back(plain.error().message);
+          continue;
+        }
+        gen = std::move(*plain);
+      }
+      std::optional<uint32_t> index = kernelIndex(task.name, opType, *gen);
+      if (!index) continue;
+      task.launch.kernel = *index;
+      task.launch.blockDim = uint32_t(gen->blockDim);
+      if (!fused) continue;
       // The convolution's own result is never written now: it views the fused kernel's output.
-      p_.tensors[mid].aliasOf = ewArgs.back();
-      first.launch.tensors.back() = ewArgs.back();
-      first.opType += "+" + second.opType;
-      first.onnxNodes = nodes;
-      p_.tasks.erase(p_.tasks.begin() + std::ptrdiff_t(i));
+      const uint32_t out = p_.tasks[j + 1].launch.tensors.back();
+      p_.tensors[mid].aliasOf = out;
+      task.launch.tensors.back() = out;
+      task.opType = opType;
+      task.onnxNodes = nodes;
+      p_.tasks.erase(p_.tasks.begin() + std::ptrdiff_t(j + 1));
     }
   }
 
@@ -1919,24 +1951,24 @@ private:
     return false;
   }
 
-  // Kernels whose tasks were replaced by a fused kernel: removed, task indices renumbered.
+  // Kernels whose tasks were replaced by a fused kernel: removed; the others numbered in the
+  // order the tasks first launch them (convolutions' kernels are made last), task indices
+  // renumbered.
   void dropUnusedKernels() {
     std::vector<uint32_t> newIndex(p_.kernels.size(), UINT32_MAX);
+    uint32_t kept = 0;
     for (const pkg::Task &t : p_.tasks)
-      if (!t.isHost) newIndex[t.launch.kernel] = 0;
-    std::vector<pkg::Kernel> kept;
+      if (!t.isHost && newIndex[t.launch.kernel] == UINT32_MAX) newIndex[t.launch.kernel] = kept++;
+    std::vector<pkg::Kernel> kernels(kept);
     for (size_t i = 0; i < p_.kernels.size(); ++i)
-      if (newIndex[i] == 0) {
-        newIndex[i] = uint32_t(kept.size());
-        kept.push_back(std::move(p_.kernels[i]));
-      }
-    p_.kernels = std::move(kept);
+      if (newIndex[i] != UINT32_MAX) kernels[newIndex[i]] = std::move(p_.kernels[i]);
+    p_.kernels = std::move(kernels);
     // The listings (--compile-to=kernel|npu) are indexed like the kernels.
     for (std::vector<std::string> *listing : {kernelAssembly_, kernelNpu_})
       if (listing) {
-        std::vector<std::string> keptText;
+        std::vector<std::string> keptText(kept);
         for (size_t i = 0; i < listing->size() && i < newIndex.size(); ++i)
-          if (newIndex[i] != UINT32_MAX) keptText.push_back(std::move((*listing)[i]));
+          if (newIndex[i] != UINT32_MAX) keptText[newIndex[i]] = std::move((*listing)[i]);
         *listing = std::move(keptText);
       }
     for (pkg::Task &t : p_.tasks)
@@ -2024,8 +2056,9 @@ private:
   const ChipConfig &config_;
   std::string source_;
   std::string kernelDir_;
-  // Tasks' kernels as generated, for fuseConvEpilogues: convolutions, and element-wise kernels on
-  // NHWC16 (the whole fused chain), by task index.
+  // For finishConvKernels, by task index: convolutions still without a kernel, and element-wise
+  // kernels on NHWC16 (the whole fused chain).
+  static constexpr uint32_t kKernelLater = UINT32_MAX;
   std::map<size_t, ConvKernel> convOfTask_;
   std::map<size_t, ElementwiseKernel> elementwiseOfTask_;
   // Ops whose result the producing kernel wrote in their layout already (nothing left to do).

@@ -303,14 +303,20 @@ private:
 
   void addKernelTask(mlir::Operation &op, const std::string &opType, const GeneratedKernel &k,
                      std::vector<uint32_t> args, uint64_t modelMacs = 0) {
-    std::vector<std::string> nodes = onnxNodeNames(op.getLoc());
     std::optional<uint32_t> index = kernelIndex(opName(op), opType, k);
     if (!index) return;
+    pushKernelTask(op, opType, *index, uint32_t(k.blockDim), std::move(args), modelMacs);
+  }
+
+  // A kernel launch of `op`: kernel index and block_dim (kKernelLater and 0 for a convolution
+  // whose kernel finishConvKernels makes).
+  void pushKernelTask(mlir::Operation &op, const std::string &opType, uint32_t kernel, uint32_t blockDim,
+                      std::vector<uint32_t> args, uint64_t modelMacs) {
     pkg::Task task;
     task.name = opName(op);
     task.opType = opType;
-    task.onnxNodes = nodes;
-    task.launch = {*index, uint32_t(k.blockDim), std::move(args)};
+    task.onnxNodes = onnxNodeNames(op.getLoc());
+    task.launch = {kernel, blockDim, std::move(args)};
     task.modelMacs = modelMacs;
     p_.tasks.push_back(std::move(task));
   }
@@ -557,17 +563,6 @@ private:
       problems_.push_back(tiling.error().message);
       return;
     }
-    // A head output's kernel is generated here; any other convolution's once the element-wise
-    // chain after it is known (finishConvKernels), which it may take as its epilogue.
-    std::optional<GeneratedKernel> gen;
-    if (toNhwc) {
-      Expected<GeneratedKernel> generated = generateConv(config_, k);
-      if (!generated) {
-        problems_.push_back(generated.error().message);
-        return;
-      }
-      gen = std::move(*generated);
-    }
     std::optional<uint32_t> input = nhwc16(o.getInput());
     if (!input) return unsupported(op, "input cannot be converted to NHWC16");
     std::optional<uint32_t> residual;
@@ -609,7 +604,14 @@ private:
       bt = scratch(opName(op) + "/bias", DType::F32, {k.cop});
       addHostTask(op, "PadBias", {*raw}, {bt}, "zero-padding of a run-time bias to 16-channel blocks");
     }
+    // A head output's kernel is made here; any other convolution's once the element-wise chain
+    // after it is known (finishConvKernels), which it may take as its epilogue.
     if (toNhwc) {
+      Expected<GeneratedKernel> gen = generateConv(config_, k);
+      if (!gen) {
+        problems_.push_back(gen.error().message);
+        return;
+      }
       std::vector<uint32_t> args = {*input, wt, bt, result(*toNhwc)};
       if (residual) args.insert(args.begin() + 3, *residual);
       addKernelTask(op, "Conv", *gen, std::move(args), modelMacsOf(op));
@@ -620,13 +622,7 @@ private:
     p_.tensors[result].layout = "NHWC16";
     std::vector<uint32_t> args = {*input, wt, bt, result};
     if (residual) args.insert(args.begin() + 3, *residual);
-    pkg::Task task;
-    task.name = opName(op);
-    task.opType = "Conv";
-    task.onnxNodes = onnxNodeNames(op.getLoc());
-    task.launch = {kKernelLater, 0, std::move(args)};
-    task.modelMacs = modelMacsOf(op);
-    p_.tasks.push_back(std::move(task));
+    pushKernelTask(op, "Conv", kKernelLater, 0, std::move(args), modelMacsOf(op));
     convOfTask_[p_.tasks.size() - 1] = k;
     nhwc16Of_[o.getResult()] = result;
     // Zero weights and bias (and a residual's zero padding channels): 0 stays 0.
@@ -1266,10 +1262,9 @@ private:
   // per a, a product of the image rows' pixels [W, cip] and W[:, a, :] [cip, f], written as
   // [W, f] row-major at row f*y + a (batched over images and rows y; kernel a starts a rows in).
   void convTransposeToNchw(mlir::Operation &op, g::ConvTransposeOp o, uint32_t x, const std::vector<float> &weights,
-                           const std::optional<std::vector<float>> &bias) {
+                           const std::optional<std::vector<float>> &bias, bool relu) {
     const std::vector<int64_t> in = shapeOf(o.getInput()), out = shapeOf(o.getResult());
     const int64_t f = shapeOf(o.getWeight())[2], cin = in[1], cip = pad16(cin);
-    const bool relu = bool(o.getClampMinAttr());
     uint32_t y = result(op);
     uint32_t bt = f32Constant(opName(op) + "/bias", std::vector<float>(size_t(f), bias ? (*bias)[0] : 0.0f));
     for (int64_t a = 0; a < f; ++a) {
@@ -1334,7 +1329,7 @@ private:
     std::optional<uint32_t> x = nhwc16(o.getInput());
     if (!x) return unsupported(op, "input cannot be converted to NHWC16");
     const int64_t f = w[2], cin = in[1], cout = out[1], cip = pad16(cin), cop = pad16(cout), cols = f * f * cop;
-    if (cout == 1) return convTransposeToNchw(op, o, *x, *weights, bias);
+    if (cout == 1) return convTransposeToNchw(op, o, *x, *weights, bias, relu);
     // B[ci][(a * f + b) * cop + co] = W[ci][co][a][b]; the bias repeats per (a, b).
     std::vector<uint8_t> packed(size_t(cip * cols) * 2, 0);
     std::vector<float> biasRow(size_t(cols), 0.0f);

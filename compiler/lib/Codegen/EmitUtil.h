@@ -9,6 +9,10 @@
 
 namespace fractal::codegen::emit {
 
+// One vector instruction: at most kMaxRepeat repeats of kRepeatBytes bytes each.
+inline constexpr int64_t kRepeatBytes = 256;
+inline constexpr int64_t kMaxRepeat = 255;
+
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
@@ -31,8 +35,8 @@ inline uint32_t floatBits(float value) {
 
 // Fills `bytes` of UB at `address` with f32 zeros (vdup, 255 repeats at most per instruction).
 inline void fill32(std::ostringstream &s, int64_t address, int64_t bytes) {
-  for (int64_t off = 0; off < bytes; off += 255 * 256) {
-    const int64_t repeats = std::min<int64_t>(255, ceilDiv(bytes - off, 256));
+  for (int64_t off = 0; off < bytes; off += kMaxRepeat * kRepeatBytes) {
+    const int64_t repeats = std::min(kMaxRepeat, ceilDiv(bytes - off, kRepeatBytes));
     s << "  li x8, " << address + off << "\n  vdup.f32 ub[x8], x0, repeat=" << repeats << "\n";
   }
 }

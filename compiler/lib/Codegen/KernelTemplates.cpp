@@ -13,14 +13,13 @@
 namespace fractal::codegen {
 namespace {
 
-constexpr int64_t kRepeatBytes = 256; // one vector repeat
 constexpr int64_t kBlockBytes = 32;   // DMA and vector block
-constexpr int64_t kMaxRepeat = 255;
 constexpr int64_t kFractalBytes = 512;
 constexpr int64_t kFixBandRows = 32; // matmul results leave L0C in bands of this many rows
 
 using emit::ceilDiv;
 using emit::floatBits;
+using emit::kRepeatBytes;
 using emit::roundUp;
 
 } // namespace

@@ -110,7 +110,6 @@ private:
 class VectorTemplates {
 public:
   VectorTemplates(NpuKernelBuilder &kb, const ElementwiseKernel &k);
-  bool uses(const std::string &placeholder) const;
   Status lower(const std::vector<std::string> &lines, int64_t repeats,
                const std::map<std::string, mlir::Value> &buffers);
 

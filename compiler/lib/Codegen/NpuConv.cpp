@@ -33,8 +33,7 @@ using emit::roundUp;
 namespace {
 
 constexpr int64_t kFractal = 512; // bytes of a 16x16 f16 fractal
-constexpr int64_t kRepeatHalves = 128; // f16 elements of one 256-byte vector repeat
-constexpr int64_t kMaxRepeat = 255;    // repeats of one vector instruction
+constexpr int64_t kRepeatHalves = emit::kRepeatBytes / 2; // f16 elements of one vector repeat
 
 // Input rows that `rows` output rows read.
 int64_t inputRows(const ConvKernel &k, int64_t rows) { return (rows - 1) * k.sh + (k.kh - 1) * k.dh + 1; }
@@ -370,8 +369,8 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                                          {{"m", rows}, {"n", ntc}, {"src_rows", mcp}, {"dst_stride", ntc},
                                           {"relu", k.relu ? 1 : 0}});
           // At most 255 repeats per vector instruction: the band in pieces.
-          for (int64_t from = 0; from < elements; from += kMaxRepeat * kRepeatHalves) {
-            const int64_t count = std::min(kMaxRepeat * kRepeatHalves, elements - from);
+          for (int64_t from = 0; from < elements; from += emit::kMaxRepeat * kRepeatHalves) {
+            const int64_t count = std::min(emit::kMaxRepeat * kRepeatHalves, elements - from);
             mlir::Value in = kb.view(tiles["{in0}"], kb.index(from), count);
             const std::map<std::string, mlir::Value> piece = {
                 {"{in0}", in}, {"{in1}", in}, {"{out}", kb.view(tiles["{out}"], kb.index(from), count)}};

@@ -17,9 +17,9 @@ namespace fractal::codegen {
 namespace {
 
 using emit::ceilDiv;
+using emit::kMaxRepeat;
+using emit::kRepeatBytes;
 
-constexpr int64_t kRepeatBytes = 256;
-constexpr int64_t kMaxRepeat = 255;
 constexpr int kConstBuffers = 4;
 
 std::string trim(std::string s) {
@@ -107,7 +107,7 @@ VectorTemplates::VectorTemplates(NpuKernelBuilder &kb, const ElementwiseKernel &
   mlir::OpBuilder &b = kb_.builder();
   mlir::Type scalarType = k_.halfScalars ? kb_.f16() : kb_.f32();
   for (int c = 0; c < kConstBuffers; ++c)
-    if (uses("{c" + std::to_string(c) + "}"))
+    if (usesPlaceholder(k_, "{c" + std::to_string(c) + "}"))
       constants_["{c" + std::to_string(c) + "}"] =
           kb_.alloc(npu::Space::ub, scalarType, kRepeatBytes * 8 / scalarType.getIntOrFloatBitWidth());
   for (size_t i = 0; i < k_.scalars.size(); ++i) {
@@ -118,8 +118,6 @@ VectorTemplates::VectorTemplates(NpuKernelBuilder &kb, const ElementwiseKernel &
         b.create<mlir::arith::ConstantOp>(kb_.loc(), scalarType, b.getFloatAttr(scalarType, value));
   }
 }
-
-bool VectorTemplates::uses(const std::string &placeholder) const { return usesPlaceholder(k_, placeholder); }
 
 Status VectorTemplates::lower(const std::vector<std::string> &lines, int64_t repeats,
                               const std::map<std::string, mlir::Value> &buffers) {

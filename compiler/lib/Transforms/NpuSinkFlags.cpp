@@ -22,8 +22,7 @@ bool isDmaPipe(Pipe pipe) { return pipe == Pipe::mte2 || pipe == Pipe::mte3; }
 // blocks (`nburst` x `len`); otherwise (a layout copy such as gm2l1_nz) the buffer it writes.
 int64_t bytesMoved(mlir::Operation *op) {
   if (auto dma = llvm::dyn_cast<npu::DmaOp>(op))
-    return dma.getElements() * npu::bytesOf(llvm::cast<mlir::MemRefType>(dma.getSource().getType())) /
-           llvm::cast<mlir::MemRefType>(dma.getSource().getType()).getNumElements();
+    return dma.getElements() * llvm::cast<mlir::MemRefType>(dma.getSource().getType()).getElementTypeBitWidth() / 8;
   int64_t nburst = 1, len = 0;
   if (std::optional<npu::InstructionText> text = npu::instructionText(op))
     for (const auto &[key, value] : text->params) {

@@ -87,6 +87,7 @@ public:
       return Error::badInput(message);
     }
     dropUnusedKernels();
+    dropUnreferencedTensors();
     if (Status s = planMemory(); !s) return s.error();
     return std::move(p_);
   }
@@ -1867,62 +1868,99 @@ private:
     }
   }
 
-  // Every convolution's kernel (conv() leaves them for now), with the element-wise kernel after
-  // it as its epilogue when that kernel's inputs are only the convolution's result and nothing
-  // else reads that result (PP-OCRv4's hardswish and affine after each conv): ConvKernel::epilogue
-  // runs the body on each output tile in UB and the convolution writes the element-wise result.
-  // Same bits, one task and two trips of the feature map through GM fewer. Without the epilogue
-  // when the fused kernel cannot be made (UB too small).
+  // Every convolution's kernel (conv() leaves them for now), fused with its neighbours where the
+  // pair's intermediate feature map is read by nothing else:
+  // - the element-wise kernel after it as its epilogue, when that kernel's inputs are only the
+  //   convolution's result (PP-OCRv4's hardswish and affine after each conv): ConvKernel::epilogue
+  //   runs the body on each output tile in UB and the convolution writes the element-wise result;
+  // - the depthwise convolution before a 1x1 one (BlazeFace's blocks): ConvKernel::depthwiseFirst
+  //   runs it band by band into L1, where the 1x1 reads it.
+  // Same bits; a task and a trip of a feature map through GM fewer each. A fused kernel that
+  // cannot be made (the buffers too small for both) leaves the kernels as they were.
   void finishConvKernels() {
     for (size_t j = p_.tasks.size(); j-- > 0;) { // erasing task j + 1 keeps j and below in place
       auto conv = convOfTask_.find(j);
       if (conv == convOfTask_.end()) continue;
-      pkg::Task &task = p_.tasks[j];
-      std::optional<GeneratedKernel> gen;
-      std::vector<std::string> nodes = task.onnxNodes;
-      std::string opType = task.opType;
-      auto ew = elementwiseOfTask_.find(j + 1);
+      const pkg::Task &task = p_.tasks[j];
       const uint32_t mid = task.launch.tensors.back();
-      if (ew != elementwiseOfTask_.end() && j + 1 < p_.tasks.size()) {
+      // The element-wise kernel after it, when it may be the epilogue.
+      std::optional<ElementwiseKernel> epilogue;
+      if (auto ew = elementwiseOfTask_.find(j + 1); ew != elementwiseOfTask_.end() && j + 1 < p_.tasks.size()) {
         const pkg::Task &next = p_.tasks[j + 1];
         const std::vector<uint32_t> &ewArgs = next.launch.tensors;
         bool onlyMid = !next.isHost && ewArgs.size() >= 2;
         for (size_t a = 0; a + 1 < ewArgs.size(); ++a) onlyMid &= ewArgs[a] == mid;
-        if (onlyMid && !readElsewhere(mid, j, j + 1)) {
+        if (onlyMid && !readElsewhere(mid, j, j + 1)) epilogue = ew->second;
+      }
+      // The depthwise convolution before it, when it may run first.
+      std::optional<ConvKernel> depthwise;
+      if (auto dw = j > 0 ? convOfTask_.find(j - 1) : convOfTask_.end(); dw != convOfTask_.end()) {
+        const ConvKernel &d = dw->second, &k = conv->second;
+        const std::vector<uint32_t> &args = task.launch.tensors;
+        const uint32_t dwOut = p_.tasks[j - 1].launch.tensors.back();
+        const bool chains = d.depthwise && !d.residual && !k.depthwise && k.kh == 1 && k.kw == 1 && k.sh == 1 &&
+                            k.sw == 1 && k.pt == 0 && k.pl == 0 && k.pb == 0 && k.pr == 0;
+        if (chains && args[0] == dwOut && std::count(args.begin(), args.end(), dwOut) == 1 &&
+            !readElsewhere(dwOut, j - 1, j))
+          depthwise = d;
+      }
+      // The most fused kernel that can be made.
+      std::optional<GeneratedKernel> gen;
+      ConvKernel made;
+      std::vector<std::string> madeNodes;
+      for (int withDw = depthwise ? 1 : 0; withDw >= 0 && !gen; --withDw)
+        for (int withEpilogue = epilogue ? 1 : 0; withEpilogue >= 0 && !gen; --withEpilogue) {
           ConvKernel k = conv->second;
-          k.epilogue = ew->second;
-          for (const std::string &node : next.onnxNodes)
-            if (!llvm::is_contained(nodes, node)) nodes.push_back(node);
+          std::vector<std::string> nodes = withDw ? p_.tasks[j - 1].onnxNodes : std::vector<std::string>{};
+          auto addNodes = [&](const pkg::Task &t) {
+            for (const std::string &node : t.onnxNodes)
+              if (!llvm::is_contained(nodes, node)) nodes.push_back(node);
+          };
+          addNodes(task);
+          if (withEpilogue) {
+            k.epilogue = epilogue;
+            addNodes(p_.tasks[j + 1]);
+          }
+          if (withDw) k.depthwiseFirst = std::make_shared<const ConvKernel>(*depthwise);
           k.node = joined(nodes); // the debug map: every instruction answers to all of them
-          if (Expected<GeneratedKernel> fused = generateConv(config_, k)) {
-            gen = std::move(*fused);
-            opType += "+" + next.opType;
-          } else {
-            nodes = task.onnxNodes; // e.g. UB too small for the tiles: the two kernels stay
+          Expected<GeneratedKernel> attempt = generateConv(config_, k);
+          if (attempt) {
+            gen = std::move(*attempt);
+            made = std::move(k);
+            madeNodes = std::move(nodes);
+          } else if (!withDw && !withEpilogue) {
+            problems_.push_back(attempt.error().message);
           }
         }
-      }
-      const bool fused = gen.has_value();
-      if (!fused) {
-        Expected<GeneratedKernel> plain = generateConv(config_, conv->second);
-        if (!plain) {
-          problems_.push_back(plain.error().message);
-          continue;
-        }
-        gen = std::move(*plain);
-      }
-      std::optional<uint32_t> index = kernelIndex(task.name, opType, *gen);
+      if (!gen) continue;
+      pkg::Task &t = p_.tasks[j];
+      std::string opType = (made.depthwiseFirst ? p_.tasks[j - 1].opType + "+" : std::string()) + t.opType +
+                           (made.epilogue ? "+" + p_.tasks[j + 1].opType : std::string());
+      if (made.depthwiseFirst) t.name = p_.tasks[j - 1].name + "+" + t.name;
+      std::optional<uint32_t> index = kernelIndex(t.name, opType, *gen);
       if (!index) continue;
-      task.launch.kernel = *index;
-      task.launch.blockDim = uint32_t(gen->blockDim);
-      if (!fused) continue;
-      // The convolution's own result is never written now: it views the fused kernel's output.
-      const uint32_t out = p_.tasks[j + 1].launch.tensors.back();
-      p_.tensors[mid].aliasOf = out;
-      task.launch.tensors.back() = out;
-      task.opType = opType;
-      task.onnxNodes = nodes;
-      p_.tasks.erase(p_.tasks.begin() + std::ptrdiff_t(j + 1));
+      t.launch.kernel = *index;
+      t.launch.blockDim = uint32_t(gen->blockDim);
+      t.opType = opType;
+      if (made.depthwiseFirst) t.modelMacs += p_.tasks[j - 1].modelMacs;
+      t.onnxNodes = std::move(madeNodes);
+      if (made.epilogue) {
+        // The convolution's own result is never written now: it views the fused kernel's output.
+        const uint32_t out = p_.tasks[j + 1].launch.tensors.back();
+        p_.tensors[mid].aliasOf = out;
+        t.launch.tensors.back() = out;
+        p_.tasks.erase(p_.tasks.begin() + std::ptrdiff_t(j + 1));
+      }
+      if (made.depthwiseFirst) {
+        // The depthwise's input, weights and bias replace the 1x1's input; its result is never
+        // written (nothing reads it: no GM is planned for it).
+        const std::vector<uint32_t> &dwArgs = p_.tasks[j - 1].launch.tensors;
+        t.launch.tensors.erase(t.launch.tensors.begin());
+        t.launch.tensors.insert(t.launch.tensors.begin(), dwArgs.begin(), dwArgs.begin() + 3);
+        p_.tasks.erase(p_.tasks.begin() + std::ptrdiff_t(j - 1));
+        convOfTask_.erase(j - 1);
+        --j; // task j - 1 is gone: the loop goes on with j - 2
+      }
     }
   }
 
@@ -1944,6 +1982,52 @@ private:
           if (isT(x)) return true;
     }
     return false;
+  }
+
+  // Tensors no task, input or output refers to (directly or as the base of a view): the
+  // intermediate results fused kernels keep on chip. Removed, the rest renumbered in order.
+  void dropUnreferencedTensors() {
+    std::vector<bool> used(p_.tensors.size(), false);
+    auto use = [&](uint32_t t) {
+      for (; !used[t]; t = p_.tensors[t].aliasOf) {
+        used[t] = true;
+        if (p_.tensors[t].aliasOf == pkg::kNoAlias) break;
+      }
+    };
+    for (const pkg::Task &t : p_.tasks)
+      for (const std::vector<uint32_t> *list : {&t.launch.tensors, &t.host.inputs, &t.host.outputs})
+        for (uint32_t x : *list) use(x);
+    for (uint32_t x : p_.inputs) use(x);
+    for (uint32_t x : p_.outputs) use(x);
+    std::vector<uint32_t> newIndex(p_.tensors.size(), UINT32_MAX);
+    std::vector<pkg::Tensor> kept;
+    for (size_t i = 0; i < p_.tensors.size(); ++i)
+      if (used[i]) {
+        newIndex[i] = uint32_t(kept.size());
+        kept.push_back(std::move(p_.tensors[i]));
+      }
+    if (kept.size() == p_.tensors.size()) {
+      p_.tensors = std::move(kept);
+      return;
+    }
+    for (pkg::Tensor &t : kept)
+      if (t.aliasOf != pkg::kNoAlias) t.aliasOf = newIndex[t.aliasOf];
+    auto renumber = [&](std::vector<uint32_t> &list) {
+      for (uint32_t &x : list) x = newIndex[x];
+    };
+    for (pkg::Task &t : p_.tasks) {
+      renumber(t.launch.tensors);
+      renumber(t.host.inputs);
+      renumber(t.host.outputs);
+    }
+    renumber(p_.inputs);
+    renumber(p_.outputs);
+    p_.tensors = std::move(kept);
+    // The builder's own tables by tensor index (for planMemory).
+    std::set<uint32_t> slack;
+    for (uint32_t t : tailSlack_)
+      if (newIndex[t] != UINT32_MAX) slack.insert(newIndex[t]);
+    tailSlack_ = std::move(slack);
   }
 
   // Kernels whose tasks were replaced by a fused kernel: removed; the others numbered in the

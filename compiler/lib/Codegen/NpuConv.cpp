@@ -92,6 +92,18 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   const int64_t l0bBytes = config.buffer(BufferKind::L0B).sizeBytes, l0cBytes = config.buffer(BufferKind::L0C).sizeBytes;
   const int64_t c1 = k.cip / 16, taps = k.kh * k.kw, cores = config.chip.cores;
   const int64_t rc = k.residualChannels ? k.residualChannels : k.cop; // the residual's channels
+  // A depthwise convolution run first, band by band, into this one's input band in L1
+  // (ConvKernel::depthwiseFirst): its output must be exactly this 1x1 convolution's input.
+  const ConvKernel *dw = k.depthwiseFirst.get();
+  if (dw && !(dw->depthwise && !dw->residual && !dw->outF32 && !dw->epilogue && !dw->depthwiseFirst && dw->n == k.n &&
+              dw->cop == k.cip && dw->ho == k.h && dw->wo == k.w && !k.depthwise && k.kh == 1 && k.kw == 1 &&
+              k.sh == 1 && k.sw == 1 && k.pt == 0 && k.pl == 0 && k.pb == 0 && k.pr == 0))
+    return Error::internal(k.name + ": a depthwise convolution runs first only before a 1x1 stride-1 unpadded "
+                                    "convolution of exactly its output");
+  const int64_t dwTaps = dw ? dw->kh * dw->kw : 0, dwTile = dwTaps * 16 * 16; // a 16-channel tile's weights
+  // Its M tiles: as many pixels as half of L0A holds (img2col of one overlaps the cube on the
+  // other), fewer when this convolution's residual tile shares that half.
+  const int64_t mtDwCap = dw ? std::clamp<int64_t>(l0aBytes / 2 / (dwTaps * 16 * 2) / 16 * 16, 16, 4080) : 0;
 
   // N tiles (the last may be narrower) and, without depthwise, K steps of kc1 input slices (the
   // last may have fewer). Depthwise N tiles read only their own 16 input channels: one K step.
@@ -105,7 +117,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   const bool oneKStep = kSteps == 1;
   const int64_t ntPad = roundUp(std::min(t.nt, k.cop), 16);
   int64_t mt = t.mt;
-  if (oneKStep) mt = std::min(mt, l0cBytes / (2 * ntPad * 4) / 16 * 16);
+  if (oneKStep) mt = std::min(mt, (l0cBytes - 2 * mtDwCap * 16 * 4) / (2 * ntPad * 4) / 16 * 16);
   // With one K step, a residual's tile has an L0A buffer of its own beside the input's (both
   // loaded before the two mmads, so one flag hands both over): they share half of L0A.
   const int64_t kMain = std::min(t.kc1, k.depthwise ? int64_t(1) : c1) * taps * 16;
@@ -114,6 +126,10 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     return Error::badInput(k.name + ": L0C overflow: two 16-pixel tiles of " + std::to_string(ntPad) +
                            " channels need " + std::to_string(2 * 16 * ntPad * 4) + " bytes, L0C has " +
                            std::to_string(l0cBytes));
+  const int64_t mtDw = dw ? std::min(mtDwCap, (l0aBytes / 2 - (k.residual ? mt * ntPad * 2 : 0)) / (dwTaps * 16 * 2) / 16 * 16) : 0;
+  if (dw && mtDw < 16)
+    return Error::badInput(k.name + ": L0A overflow: 16 pixels of the depthwise " + std::to_string(dw->kh) + "x" +
+                           std::to_string(dw->kw) + " convolution before it do not fit beside its own tiles");
   // The residual: all its channels of a band loaded with the band; per N tile, the channels it has
   // (none past its last: those read as zero).
   const int64_t rk = k.residual ? rc : 0;
@@ -121,12 +137,16 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   if (ntLast != widths[0]) widths.push_back(ntLast);
   int64_t identityElements = 0;
   for (int64_t w : widths) identityElements += k.residual ? w * w : 0;
+  // The depthwise's bias, resident weights and input bands (every slice, two item sets).
+  auto dwL1Need = [&](int64_t ohb) {
+    return dw ? k.cip * 4 + c1 * dwTile * 2 + 2 * c1 * std::min(dw->h, inputRows(*dw, ohb)) * dw->w * 32 : 0;
+  };
   auto l1Need = [&](int64_t ohb, int64_t bandSlices, bool resident) {
-    return k.cop * 4 + (resident ? weightTotal : 2 * stageWeightsMax) * 2 +
+    return dwL1Need(ohb) + k.cop * 4 + (resident ? weightTotal : 2 * stageWeightsMax) * 2 +
            2 * bandSlices * std::min(k.h, inputRows(k, ohb)) * k.w * 32 + 2 * (rk / 16) * ohb * k.wo * 32 +
            identityElements * 2;
   };
-  auto l0cNeed = [&](int64_t ohb) { return oneKStep ? 2 * mt * ntPad * 4 : 2 * roundUp(ohb * k.wo, 16) * ntPad * 4; };
+  auto l0cNeed = [&](int64_t ohb) { return 2 * mtDw * 16 * 4 + (oneKStep ? 2 * mt * ntPad * 4 : 2 * roundUp(ohb * k.wo, 16) * ntPad * 4); };
   // Bands: enough items for every core and, when there is work enough, up to four per core so
   // that the two buffer sets overlap (an item costs a few hundred cycles of latency however small
   // it is: below about 3000 cycles of cube work per item, fewer and larger items win); not much
@@ -134,12 +154,17 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   // allow.
   // Input slices held per band: all of them when L1 allows (loaded once per item), else a K
   // step's (depthwise: an N tile's).
-  const int64_t cubeCycles = ceilDiv(k.n * k.ho * k.wo, 16) * (kTotal / 16) * ceilDiv(k.cop, 16);
+  const int64_t cubeCycles = ceilDiv(k.n * k.ho * k.wo, 16) * (kTotal / 16) * ceilDiv(k.cop, 16) +
+                             (dw ? ceilDiv(k.n * k.h * k.w, 16) * dwTaps * c1 : 0);
   const int64_t wantedItems = std::clamp<int64_t>(cubeCycles / 3000, cores, 4 * cores);
   const int64_t wantedBands = std::max<int64_t>(1, ceilDiv(wantedItems, k.n));
-  int64_t ohb = std::max(ceilDiv(k.ho, wantedBands), std::min(k.ho, (k.kh - 1) * k.dh));
+  const ConvKernel &reach = dw ? *dw : k; // whose halo rows a band loads
+  int64_t ohb = std::max(ceilDiv(k.ho, wantedBands), std::min(k.ho, (reach.kh - 1) * reach.dh));
   bool resident = l1Need(1, c1, true) <= l1Bytes;
   const bool allSlices = l1Need(1, c1, resident) <= l1Bytes;
+  if (dw && !allSlices)
+    return Error::badInput(k.name + ": L1 overflow: a band of the depthwise convolution before it and its output need " +
+                           std::to_string(l1Need(1, c1, resident)) + " bytes, L1 has " + std::to_string(l1Bytes));
   const int64_t bandSlices = allSlices ? c1 : k.depthwise ? 1 : t.kc1;
   if (!allSlices) resident = l1Need(1, bandSlices, true) <= l1Bytes;
   while (ohb > 1 && (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)) --ohb;
@@ -149,16 +174,22 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                            std::to_string(l1Need(1, bandSlices, resident)) + " and L0C " +
                            std::to_string(l0cNeed(1)) + " bytes; the config has L1 " + std::to_string(l1Bytes) +
                            ", L0C " + std::to_string(l0cBytes));
-  const int64_t l0bNeed = (oneKStep ? 1 : 2) * stageWeightsMax * 2 + identityElements * 2;
+  const int64_t l0bOwn = (oneKStep ? 1 : 2) * stageWeightsMax * 2 + identityElements * 2;
+  // The depthwise's weights: a tile's in L0B, two alternating when they fit.
+  const int dwL0bCount = dw ? (l0bOwn + 2 * dwTile * 2 <= l0bBytes ? 2 : 1) : 0;
+  const int64_t l0bNeed = l0bOwn + dwL0bCount * dwTile * 2;
   if (l0bNeed > l0bBytes)
     return Error::badInput(k.name + ": L0B overflow: the weights of " + (oneKStep ? "an N tile" : "two K steps") +
-                           " need " + std::to_string(l0bNeed) + " bytes, L0B has " + std::to_string(l0bBytes));
+                           (dw ? " and a 16-channel tile of the depthwise convolution before it" : "") + " need " +
+                           std::to_string(l0bNeed) + " bytes, L0B has " + std::to_string(l0bBytes));
   const int64_t bands = ceilDiv(k.ho, ohb);
   const std::vector<BandGroup> groups = bandGroups(k, ohb, bands);
-  for (const BandGroup &g : groups)
-    if (g.hl < 1 || g.pt > 255 || g.pb > 255 || k.pl > 255 || k.pr > 255)
-      return Error::badInput(k.name + ": padding too large for the feature-map register (bands " +
-                             std::to_string(g.first) + ".." + std::to_string(g.end - 1) + ")");
+  const std::vector<BandGroup> dwGroups = dw ? bandGroups(*dw, ohb, bands) : std::vector<BandGroup>{};
+  for (const auto &[kk, gs] : {std::pair{&k, &groups}, std::pair{dw, &dwGroups}})
+    for (const BandGroup &g : *gs)
+      if (g.hl < 1 || g.pt > 255 || g.pb > 255 || kk->pl > 255 || kk->pr > 255)
+        return Error::badInput(kk->name + ": padding too large for the feature-map register (bands " +
+                               std::to_string(g.first) + ".." + std::to_string(g.end - 1) + ")");
   // Fewer (image, band) items than cores: the N tiles are shared out too, in chunks.
   const emit::NChunks chunking = emit::shareOutNTiles(nTiles, k.n * bands, cores);
   const int64_t nChunks = chunking.count, chunkTiles = chunking.tilesPerChunk;
@@ -175,6 +206,11 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   std::vector<std::pair<mlir::Type, int64_t>> args = {{kb.f16(), k.n * k.h * k.w * k.cip},
                                                       {kb.f16(), weightTotal},
                                                       {kb.f32(), k.cop}};
+  if (dw) {
+    args[0] = {kb.f16(), k.n * dw->h * dw->w * k.cip};
+    args.insert(args.begin() + 1, {{kb.f16(), c1 * dwTile}, {kb.f32(), k.cip}});
+  }
+  const size_t first = dw ? 2 : 0; // this convolution's arguments after the depthwise's
   if (k.residual) args.push_back({kb.f16(), k.n * k.ho * k.wo * rc});
   // The output's channels per pixel: NHWC16's cop, or an f32 output's own (FixPipe writes only
   // those of the single N tile when there are fewer than 16).
@@ -184,8 +220,8 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                            std::to_string(k.cop) + " (or fewer than 16)");
   args.push_back({k.outF32 ? kb.f32() : kb.f16(), k.n * k.ho * k.wo * outStride});
   kb.begin(args, blockDim);
-  mlir::Value input = kb.arg(0), weights = kb.arg(1), biasGm = kb.arg(2), residualGm = k.residual ? kb.arg(3) : nullptr;
-  mlir::Value output = kb.arg(k.residual ? 4 : 3);
+  mlir::Value input = kb.arg(0), weights = kb.arg(first + 1), biasGm = kb.arg(first + 2);
+  mlir::Value residualGm = k.residual ? kb.arg(first + 3) : nullptr, output = kb.arg(first + (k.residual ? 4 : 3));
 
   // Kernel-wide buffers: bias and (resident) weights in L1, the residual's identities.
   mlir::Value bias = kb.alloc(npu::Space::l1, kb.f32(), k.cop);
@@ -196,6 +232,15 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     kb.dma(weights, kb.index(0), l1Weights[0], kb.index(0), weightTotal);
   } else {
     for (mlir::Value &w : l1Weights) w = kb.alloc(npu::Space::l1, kb.f16(), stageWeightsMax);
+  }
+  // The depthwise's bias and weights in L1 for the whole kernel, a tile's weights in L0B.
+  mlir::Value dwBias, dwWeights, dwL0b[2];
+  if (dw) {
+    dwBias = kb.alloc(npu::Space::l1, kb.f32(), k.cip);
+    kb.dma(kb.arg(2), kb.index(0), dwBias, kb.index(0), k.cip);
+    dwWeights = kb.alloc(npu::Space::l1, kb.f16(), c1 * dwTile);
+    kb.dma(kb.arg(1), kb.index(0), dwWeights, kb.index(0), c1 * dwTile);
+    for (int q = 0; q < 2; ++q) dwL0b[q] = q < dwL0bCount ? kb.alloc(npu::Space::l0b, kb.f16(), dwTile) : dwL0b[0];
   }
   // L0B: one buffer for an N tile's weights (one K step), two alternating K steps otherwise.
   mlir::Value l0b[2];
@@ -231,8 +276,11 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   const bool weightsOnce = resident && nTiles == 1 && kSteps == 1;
 
   // Per item set: the band's input slices and residual channels in L1; L0C for a band.
-  mlir::Value band[2], residualBand[2], l0cBand[2];
+  // (With a depthwise first: its input band, and `band` receives its output.)
+  mlir::Value band[2], residualBand[2], l0cBand[2], dwBand[2];
+  const int64_t dwHlMax = dw ? std::min(dw->h, inputRows(*dw, ohb)) : 0;
   for (int s = 0; s < 2; ++s) {
+    if (dw) dwBand[s] = kb.alloc(npu::Space::l1, kb.f16(), c1 * dwHlMax * dw->w * 16);
     band[s] = kb.alloc(npu::Space::l1, kb.f16(), bandSlices * hlMax * k.w * 16);
     if (k.residual) residualBand[s] = kb.alloc(npu::Space::l1, kb.f16(), (rk / 16) * ohb * k.wo * 16);
     if (!oneKStep) l0cBand[s] = kb.alloc(npu::Space::l0c, kb.f32(), roundUp(ohb * k.wo, 16) * ntPad);
@@ -257,9 +305,12 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     templates.emplace(kb, *k.epilogue);
     if (Status st = templates->lower(k.epilogue->prologue, 1, epilogueTiles[0]); !st) return st.error();
   }
-  mlir::Value l0a[2], l0aResidual[2], l0cTile[2];
+  // (A depthwise first takes turns with this convolution on the L0A tile buffers, and has L0C
+  // tiles of its own.)
+  mlir::Value l0a[2], l0aResidual[2], l0cTile[2], l0cDw[2];
   for (int p = 0; p < 2; ++p) {
-    l0a[p] = kb.alloc(npu::Space::l0a, kb.f16(), mt * kMax);
+    l0a[p] = kb.alloc(npu::Space::l0a, kb.f16(), std::max(mt * kMax, mtDw * dwTaps * 16));
+    if (dw) l0cDw[p] = kb.alloc(npu::Space::l0c, kb.f32(), mtDw * 16);
     l0aResidual[p] = k.residual ? kb.alloc(npu::Space::l0a, kb.f16(), mt * ntPad) : l0a[p];
     if (oneKStep) l0cTile[p] = kb.alloc(npu::Space::l0c, kb.f32(), mt * ntPad);
   }
@@ -285,11 +336,12 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                                   {{"nburst", count}, {"len", 1}, {"src_gap", stride - 1}});
     }
   };
-  // The band's first loaded input row, and its pixel base in the input.
-  auto inputBase = [&](const Where &at, const BandGroup &g) {
-    mlir::Value firstRow = kb.add(kb.mul(kb.add(at.band, -g.first), ohb * k.sh), g.ihsFirst);
-    return kb.mul(kb.add(kb.mul(at.image, k.h), firstRow), k.w);
+  // The band's first loaded input row, and its pixel base in the input (of convolution kk).
+  auto inputBaseOf = [&](const ConvKernel &kk, const Where &at, const BandGroup &g) {
+    mlir::Value firstRow = kb.add(kb.mul(kb.add(at.band, -g.first), ohb * kk.sh), g.ihsFirst);
+    return kb.mul(kb.add(kb.mul(at.image, kk.h), firstRow), kk.w);
   };
+  auto inputBase = [&](const Where &at, const BandGroup &g) { return inputBaseOf(k, at, g); };
   // `count` input slices from slice `first` (runtime) into the band buffer.
   auto loadSlices = [&](mlir::Value inPixel, mlir::Value first, int64_t count, int s, const BandGroup &g) {
     for (int64_t sl = 0; sl < count; ++sl)
@@ -297,12 +349,26 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                  kb.index(sl * g.hl * k.w * 16), g.hl * k.w);
   };
 
-  // Loads: the band's input rows (every slice when all fit) and its residual channels.
+  std::vector<int64_t> dwGroupEnds;
+  for (const BandGroup &g : dwGroups) dwGroupEnds.push_back(g.end);
+  // Loads: the band's input rows (every slice when all fit; with a depthwise first, its input
+  // rows) and its residual channels.
   auto loads = [&](mlir::Value item, int s) -> Status {
     const Where at = where(item);
+    if (dw) {
+      Status st = branchOn(kb, at.band, dwGroupEnds, 0, [&](size_t gi) -> Status {
+        const BandGroup &g = dwGroups[gi];
+        mlir::Value inPixel = inputBaseOf(*dw, at, g);
+        for (int64_t sl = 0; sl < c1; ++sl)
+          gatherRows(input, kb.add(kb.mul(inPixel, k.cip), sl * 16), c1, dwBand[s], kb.index(sl * g.hl * dw->w * 16),
+                     g.hl * dw->w);
+        return Status::success();
+      });
+      if (!st || !k.residual) return st;
+    }
     return branchOn(kb, at.band, groupEnds, 0, [&](size_t gi) -> Status {
       const BandGroup &g = groups[gi];
-      if (allSlices) loadSlices(inputBase(at, g), kb.index(0), c1, s, g);
+      if (allSlices && !dw) loadSlices(inputBase(at, g), kb.index(0), c1, s, g);
       if (k.residual) {
         mlir::Value pixel = kb.add(kb.mul(at.image, k.ho * k.wo), kb.mul(at.band, ohb * k.wo));
         for (int64_t sl = 0; sl < rk / 16; ++sl)
@@ -526,8 +592,38 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   // With every slice loaded by the loads, a band's geometry comes from its index at run time and
   // only a shorter last band gets code of its own; else each group of bands does.
   const int64_t lastRows = k.ho - (bands - 1) * ohb;
+  // The depthwise convolution of a band (group g of its bands) into `band[s]`, 16 channels at a
+  // time: img2col of an M tile, the cube with its bias, FixPipe into the band's slice in L1.
+  auto depthwiseBand = [&](const Where &at, int s, const BandGroup &g) -> Status {
+    const uint64_t fmap = uint64_t(dw->w) | (uint64_t(g.hl) << 16) | (uint64_t(dw->pl) << 32) |
+                          (uint64_t(dw->pr) << 40) | (uint64_t(g.pt) << 48) | (uint64_t(g.pb) << 56);
+    b.create<npu::SetFmapOp>(kb.loc(), b.create<mlir::arith::ConstantIntOp>(kb.loc(), int64_t(fmap), 64));
+    const int64_t pixels = g.rows * dw->wo, tiles = ceilDiv(pixels, mtDw), lastMc = pixels - (tiles - 1) * mtDw;
+    return kb.pairLoop(kb.index(0), c1, kb.index(1), false, [&](mlir::Value c, int q, bool) -> Status {
+      const int fractals = int(dwTile * 2 / kFractal);
+      kb.instruction<npu::LoadOp>("load2d", {dwL0b[q], kb.view(dwWeights, kb.mul(c, dwTile), dwTile)}, {{"repeat", fractals}});
+      mlir::Value src = kb.view(dwBand[s], kb.mul(c, g.hl * dw->w * 16), 16);
+      mlir::Value outSlice = kb.mul(c, g.rows * dw->wo * 16);
+      return kb.pairLoop(kb.index(0), tiles, kb.index(1), lastMc != mtDw, [&](mlir::Value m, int p, bool last) -> Status {
+        const int64_t mc = last ? lastMc : mtDw, mcp = roundUp(mc, 16);
+        kb.instruction<npu::LoadOp>("load3d.f16", {l0a[p], src, kb.mul(m, mtDw)},
+                                    {{"mcount", mcp / 16}, {"kh", dw->kh}, {"kw", dw->kw}, {"sh", dw->sh}, {"sw", dw->sw},
+                                     {"dh", dw->dh}, {"dw", dw->dw}, {"c1", 1}});
+        mlir::Value acc = kb.view(l0cDw[p], kb.index(0), mcp * 16);
+        kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[p], dwL0b[q], kb.view(dwBias, kb.mul(c, 16), 16)},
+                                    {{"m", mcp}, {"k", dwTaps * 16}, {"n", 16}, {"init", 1}}, {"bias"});
+        kb.instruction<npu::FixpipeOp>("fixp.f32.f16", {kb.view(band[s], kb.add(outSlice, kb.mul(m, mtDw * 16)), mc * 16), acc},
+                                       {{"m", mc}, {"n", 16}, {"src_rows", mcp}, {"dst_stride", 16},
+                                        {"relu", dw->relu ? 1 : 0}});
+        return Status::success();
+      });
+    });
+  };
   auto compute = [&](mlir::Value item, int s) -> Status {
     const Where at = where(item);
+    if (dw)
+      if (Status st = branchOn(kb, at.band, dwGroupEnds, 0, [&](size_t gi) { return depthwiseBand(at, s, dwGroups[gi]); }); !st)
+        return st;
     if (!allSlices)
       return branchOn(kb, at.band, groupEnds, 0, [&](size_t gi) { return computeBand(at, s, fixedBand(at, groups[gi])); });
     if (lastRows == ohb) return computeBand(at, s, runtimeBand(at, ohb));
@@ -541,7 +637,12 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     kb.instruction<npu::LoadOp>("load2d", {identity[width], staged}, {{"repeat", width * width * 2 / kFractal}});
   if (weightsOnce) loadWeights(kb.index(0), weightTotal, 0);
   if (Status s = kb.loadsThenCompute(items, loads, compute); !s) return s.error();
-  std::string header = k.name + ": conv " + std::to_string(k.kh) + "x" + std::to_string(k.kw) + " s" +
+  std::string header = (dw ? dw->name + ": depthwise conv " + std::to_string(dw->kh) + "x" + std::to_string(dw->kw) +
+                                   " s" + std::to_string(dw->sh) + "x" + std::to_string(dw->sw) + " on NHWC16 " +
+                                   std::to_string(dw->h) + "x" + std::to_string(dw->w) + " first, band by band into L1 (" +
+                                   std::to_string(mtDw) + "-pixel tiles); then "
+                                 : std::string()) +
+                       k.name + ": conv " + std::to_string(k.kh) + "x" + std::to_string(k.kw) + " s" +
                        std::to_string(k.sh) + "x" + std::to_string(k.sw) + " on NHWC16 " + std::to_string(k.n) + "x" +
                        std::to_string(k.h) + "x" + std::to_string(k.w) + "x" + std::to_string(k.cip) + " -> " +
                        std::to_string(k.ho) + "x" + std::to_string(k.wo) + "x" + std::to_string(k.cop) + "; tiles: " +

@@ -203,6 +203,116 @@ TEST(ConvKernel, NoDataRacesBetweenPipes) {
   runCase({"race_check_epilogue_bands", 1, 64, 64, 16, 32, 1, 1, 1, 1, 0, false, false, 0, false, true}, true);
 }
 
+// A depthwise convolution run first inside a 1x1 convolution's kernel (ConvKernel::
+// depthwiseFirst) against the two kernels run one after the other: the same bits, since the
+// depthwise's tiles leave L0C through the same FixPipe rounding, into L1 instead of GM. The
+// simulator's race detector checks every hand-over (FixPipe -> L1 -> img2col included).
+struct PairCase {
+  const char *name;
+  int64_t n, h, w, c, cout, dk, ds, dpad; // depthwise dk x dk, stride ds, pads dpad, on c channels
+  bool dwRelu = false, residual = false;
+};
+
+void runDepthwiseFirst(const PairCase &c) {
+  const ChipConfig config = edge();
+  auto pad16 = [](int64_t v) { return (v + 15) / 16 * 16; };
+  ConvKernel dw;
+  dw.name = dw.node = std::string(c.name) + "_dw";
+  dw.n = c.n, dw.h = c.h, dw.w = c.w, dw.cip = dw.cop = pad16(c.c);
+  dw.kh = dw.kw = c.dk, dw.sh = dw.sw = c.ds, dw.pt = dw.pl = dw.pb = dw.pr = c.dpad;
+  dw.ho = (c.h + 2 * c.dpad - c.dk) / c.ds + 1, dw.wo = (c.w + 2 * c.dpad - c.dk) / c.ds + 1;
+  dw.depthwise = true, dw.relu = c.dwRelu;
+  ConvKernel pw;
+  pw.name = pw.node = std::string(c.name) + "_pw";
+  pw.n = c.n, pw.h = dw.ho, pw.w = dw.wo, pw.cip = dw.cop, pw.cop = pad16(c.cout);
+  pw.ho = dw.ho, pw.wo = dw.wo;
+  pw.residual = pw.relu = c.residual;
+  if (c.residual) pw.residualChannels = dw.cop; // BlazeFace: the block's input, zero-padded to cout
+  ConvKernel fused = pw;
+  fused.name = c.name;
+  fused.depthwiseFirst = std::make_shared<const ConvKernel>(dw);
+  Expected<ConvTiling> dwTiling = planConv(config, dw), pwTiling = planConv(config, pw);
+  ASSERT_TRUE(dwTiling.ok() && pwTiling.ok());
+  Expected<GeneratedKernel> dwGen = generateConv(config, dw), pwGen = generateConv(config, pw), fusedGen = generateConv(config, fused);
+  ASSERT_TRUE(dwGen.ok()) << dwGen.error().message;
+  ASSERT_TRUE(pwGen.ok()) << pwGen.error().message;
+  ASSERT_TRUE(fusedGen.ok()) << fusedGen.error().message;
+  EXPECT_NE(fusedGen->assembly.find("depthwise conv"), std::string::npos) << fusedGen->assembly.substr(0, 400);
+
+  std::vector<uint16_t> input(size_t(c.n * c.h * c.w * dw.cip), 0), values = randomHalves(input.size(), 11);
+  for (size_t i = 0; i < input.size(); ++i)
+    if (int64_t(i % size_t(dw.cip)) < c.c) input[i] = values[i];
+  std::vector<float> dwWeights(size_t(c.c * c.c * c.dk * c.dk), 0.0f), pwWeights(size_t(c.cout * c.c));
+  std::vector<uint16_t> dwHalves = randomHalves(size_t(c.c * c.dk * c.dk), 12, 0.2f), pwHalves = randomHalves(pwWeights.size(), 13, 0.2f);
+  for (int64_t o = 0; o < c.c; ++o) // block-diagonal
+    for (int64_t t = 0; t < c.dk * c.dk; ++t)
+      dwWeights[size_t((o * c.c + o) * c.dk * c.dk + t)] = isa::halfToFloatReference(dwHalves[size_t(o * c.dk * c.dk + t)]);
+  for (size_t i = 0; i < pwWeights.size(); ++i) pwWeights[i] = isa::halfToFloatReference(pwHalves[i]);
+  std::vector<float> dwBias(size_t(dw.cop), 0.0f), pwBias(size_t(pw.cop), 0.0f);
+  for (int64_t o = 0; o < c.c; ++o) dwBias[size_t(o)] = 0.05f * float(o % 7) - 0.1f;
+  for (int64_t o = 0; o < c.cout; ++o) pwBias[size_t(o)] = 0.01f * float(o);
+  std::vector<uint16_t> residual(size_t(c.n * pw.ho * pw.wo * dw.cop), 0);
+  if (c.residual) residual = randomHalves(residual.size(), 14);
+  for (size_t i = 0; i < residual.size(); ++i)
+    if (int64_t(i % size_t(dw.cop)) >= c.c) residual[i] = 0;
+
+  Device dev(config);
+  const uint64_t in = dev.buffer(input), dwWt = dev.buffer(packConvWeights(dw, *dwTiling, dwWeights, c.c, c.c));
+  const uint64_t dwBs = dev.buffer(dwBias), pwWt = dev.buffer(packConvWeights(pw, *pwTiling, pwWeights, c.cout, c.c));
+  const uint64_t pwBs = dev.buffer(pwBias), res = dev.buffer(residual);
+  const size_t midCount = size_t(c.n * dw.ho * dw.wo * dw.cop), outCount = size_t(c.n * pw.ho * pw.wo * pw.cop);
+  const uint64_t mid = dev.buffer(std::vector<uint16_t>(midCount, 0x7e00));
+  const uint64_t twoKernels = dev.buffer(std::vector<uint16_t>(outCount, 0x7e00));
+  const uint64_t oneKernel = dev.buffer(std::vector<uint16_t>(outCount, 0x7e00));
+  ASSERT_TRUE(runGenerated(dev, *dwGen, dw.name, {in, dwWt, dwBs, mid}, false));
+  std::vector<uint64_t> pwArgs = {mid, pwWt, pwBs, twoKernels};
+  if (c.residual) pwArgs.insert(pwArgs.begin() + 3, res);
+  ASSERT_TRUE(runGenerated(dev, *pwGen, pw.name, pwArgs, false));
+  std::vector<uint64_t> fusedArgs = {in, dwWt, dwBs, pwWt, pwBs, oneKernel};
+  if (c.residual) fusedArgs.insert(fusedArgs.begin() + 5, res);
+  ASSERT_TRUE(runGenerated(dev, *fusedGen, c.name, fusedArgs, true));
+  const std::vector<uint16_t> want = dev.read<uint16_t>(twoKernels, outCount), got = dev.read<uint16_t>(oneKernel, outCount);
+  int bad = 0;
+  for (size_t i = 0; i < outCount; ++i)
+    if (got[i] != want[i] && bad++ < 5)
+      ADD_FAILURE() << c.name << ": element " << i << " (pixel " << i / size_t(pw.cop) << ", channel " << i % size_t(pw.cop)
+                    << "): got " << isa::halfToFloatReference(got[i]) << ", two kernels give " << isa::halfToFloatReference(want[i]);
+  EXPECT_EQ(bad, 0) << c.name;
+  EXPECT_NE(want[0], 0x7e00) << c.name; // the output was written at all
+}
+
+TEST(ConvKernel, DepthwiseFirstGivesTheTwoKernelsBits) {
+  const PairCase cases[] = {
+      {"pair_blazeface_64x64", 1, 64, 64, 32, 32, 5, 1, 2, false, true},    // several bands per core
+      {"pair_stride2_more_channels", 1, 32, 32, 32, 48, 5, 2, 1, false, true}, // residual fewer channels
+      {"pair_relu_odd_slices_batch", 2, 9, 11, 48, 96, 3, 1, 1, true, false},
+      {"pair_small_map_n_chunks", 1, 2, 8, 96, 96, 5, 1, 2, false, true},   // fewer bands than cores
+      {"pair_n_tiles", 1, 8, 10, 128, 160, 3, 1, 1, false, false},          // the 1x1 has several N tiles
+  };
+  for (const PairCase &c : cases) runDepthwiseFirst(c);
+}
+
+// When the pair does not fit the buffers together, generation says which buffer (the package
+// builder then keeps the two kernels).
+TEST(ConvKernel, DepthwiseFirstThatDoesNotFitSaysWhy) {
+  ConvKernel dw, pw;
+  dw.name = dw.node = "dw";
+  dw.h = dw.w = dw.ho = dw.wo = 8, dw.cip = dw.cop = 256, dw.kh = dw.kw = 3, dw.pt = dw.pl = dw.pb = dw.pr = 1;
+  dw.depthwise = true;
+  pw.name = pw.node = "pw";
+  pw.h = pw.w = pw.ho = pw.wo = 8, pw.cip = 256, pw.cop = 128;
+  ASSERT_TRUE(generateConv(edge(), pw).ok());
+  pw.depthwiseFirst = std::make_shared<const ConvKernel>(dw);
+  Expected<GeneratedKernel> gen = generateConv(edge(), pw);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_EQ(gen.error().message, "pw: L0B overflow: the weights of an N tile and a 16-channel tile of the depthwise "
+                                 "convolution before it need 70144 bytes, L0B has 65536");
+  pw.depthwiseFirst = std::make_shared<const ConvKernel>(pw); // not a depthwise convolution
+  gen = generateConv(edge(), pw);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_NE(gen.error().message.find("runs first only before"), std::string::npos) << gen.error().message;
+}
+
 } // namespace
 
 // The double-buffered element-wise kernel: chunks alternate between two UB buffer sets across

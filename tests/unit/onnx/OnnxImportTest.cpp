@@ -262,3 +262,69 @@ TEST(OnnxImport, KernelListingsFollowTheKernelsLeftAfterFusion) {
   }
   EXPECT_TRUE(fused) << "Sigmoid and Abs should run in the convolution's epilogue";
 }
+
+// A depthwise convolution followed by a 1x1 convolution of its result becomes one kernel
+// (ConvKernel::depthwiseFirst) whose task answers to both nodes and counts both nodes'
+// multiply-accumulates, and the intermediate feature map leaves the package; when the model also
+// returns that map, the two kernels stay.
+TEST(OnnxImport, DepthwiseThenPointwiseIsOneKernelUnlessTheMiddleIsRead) {
+  for (bool middleIsOutput : {false, true}) {
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(13);
+    auto *g = m.mutable_graph();
+    addFloatInput(g, "x", {1, 32, 16, 16});
+    auto initializer = [&](const char *name, std::vector<int64_t> dims) {
+      auto *t = g->add_initializer();
+      t->set_name(name);
+      t->set_data_type(1);
+      int64_t count = 1;
+      for (int64_t d : dims)
+        t->add_dims(d), count *= d;
+      for (int64_t i = 0; i < count; ++i)
+        t->add_float_data(0.125f * float(i % 9) - 0.5f);
+    };
+    initializer("wd", {32, 1, 3, 3});
+    initializer("wp", {48, 32, 1, 1});
+    auto *dw = addNode(g, "dw", "Conv", {"x", "wd"}, "d");
+    auto *group = dw->add_attribute();
+    group->set_name("group");
+    group->set_type(onnx::AttributeProto::INT);
+    group->set_i(32);
+    auto *pads = dw->add_attribute();
+    pads->set_name("pads");
+    pads->set_type(onnx::AttributeProto::INTS);
+    for (int i = 0; i < 4; ++i)
+      pads->add_ints(1);
+    addNode(g, "pw", "Conv", {"d", "wp"}, "p");
+    addNode(g, "relu", "Relu", {"p"}, "y");
+    g->add_output()->set_name("y");
+    if (middleIsOutput) g->add_output()->set_name("d");
+    const std::string path = ::testing::TempDir() + "dwpw_" + std::to_string(::getpid()) + ".onnx";
+    ASSERT_TRUE(writeFileAtomically(path, m.SerializeAsString()).ok());
+    Expected<ChipConfig> config = loadChipConfig("edge");
+    ASSERT_TRUE(config.ok());
+    std::vector<std::string> assembly;
+    Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, "", *config, "", &assembly, nullptr);
+    ::unlink(path.c_str());
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    std::vector<const pkg::Task *> convs;
+    for (const pkg::Task &t : p->tasks)
+      if (t.opType.rfind("Conv", 0) == 0) convs.push_back(&t);
+    if (middleIsOutput) {
+      ASSERT_EQ(convs.size(), 2u);
+      EXPECT_EQ(convs[0]->opType, "Conv");
+      EXPECT_EQ(convs[1]->opType, "Conv");
+      continue;
+    }
+    ASSERT_EQ(convs.size(), 1u);
+    const pkg::Task &t = *convs[0];
+    EXPECT_EQ(t.opType, "Conv+Conv");
+    EXPECT_EQ(t.name, "dw+pw");
+    EXPECT_EQ(t.onnxNodes, (std::vector<std::string>{"dw", "pw", "relu"}));
+    EXPECT_EQ(t.modelMacs, uint64_t(16 * 16 * 32 * 9 + 16 * 16 * 48 * 32));
+    EXPECT_NE(assembly[t.launch.kernel].find("depthwise conv 3x3"), std::string::npos)
+        << assembly[t.launch.kernel].substr(0, 300);
+    for (const pkg::Tensor &tensor : p->tensors) EXPECT_NE(tensor.name, "dw") << "the intermediate map has no GM";
+  }
+}

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -113,6 +114,13 @@ struct ConvKernel {
   // {out}. The fused element-wise chain after a convolution (PP-OCRv4's hardswish and affine),
   // which then never makes a trip through GM of its own.
   std::optional<ElementwiseKernel> epilogue;
+  // A depthwise convolution whose output is this convolution's input (this one then 1x1, stride
+  // 1, no pads), run band by band in the same kernel: its tiles go from L0C into L1 through
+  // FixPipe, where this convolution's img2col reads them, so its feature map never goes through
+  // GM and the pair is one kernel launch (BlazeFace's depthwise + pointwise blocks). Same bits as
+  // the two kernels. Arguments then: the depthwise's input, weights and bias, then this one's
+  // weights, bias, [residual], output.
+  std::shared_ptr<const ConvKernel> depthwiseFirst;
 };
 
 // How a convolution is cut to the buffers (chosen from the config).

@@ -101,8 +101,9 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     return Error::internal(k.name + ": a depthwise convolution runs first only before a 1x1 stride-1 unpadded "
                                     "convolution of exactly its output");
   const int64_t dwTaps = dw ? dw->kh * dw->kw : 0, dwTile = dwTaps * 16 * 16; // a 16-channel tile's weights
-  // Its M tiles: as many pixels as half of L0A holds (img2col of one overlaps the cube on the
-  // other), fewer when this convolution's residual tile shares that half.
+  // Its M tiles have L0A buffers of their own (two: img2col of one overlaps the cube on the
+  // other), so no flag orders its cube work against this convolution's img2col; up to half of
+  // L0A, what this convolution's tiles leave (they take a quarter of it at most).
   const int64_t mtDwCap = dw ? std::clamp<int64_t>(l0aBytes / 2 / (dwTaps * 16 * 2) / 16 * 16, 16, 4080) : 0;
 
   // N tiles (the last may be narrower) and, without depthwise, K steps of kc1 input slices (the
@@ -121,12 +122,14 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   // With one K step, a residual's tile has an L0A buffer of its own beside the input's (both
   // loaded before the two mmads, so one flag hands both over): they share half of L0A.
   const int64_t kMain = std::min(t.kc1, k.depthwise ? int64_t(1) : c1) * taps * 16;
-  if (k.residual) mt = std::min(mt, l0aBytes / 2 / ((kMain + ntPad) * 2) / 16 * 16);
+  const int64_t kTile = kMain + (k.residual ? ntPad : 0); // a pixel's depth in L0A (input and residual)
+  if (k.residual) mt = std::min(mt, l0aBytes / 2 / (kTile * 2) / 16 * 16);
+  if (dw) mt = std::max<int64_t>(16, std::min(mt, l0aBytes / 4 / (kTile * 2) / 16 * 16));
   if (mt < 16)
     return Error::badInput(k.name + ": L0C overflow: two 16-pixel tiles of " + std::to_string(ntPad) +
                            " channels need " + std::to_string(2 * 16 * ntPad * 4) + " bytes, L0C has " +
                            std::to_string(l0cBytes));
-  const int64_t mtDw = dw ? std::min(mtDwCap, (l0aBytes / 2 - (k.residual ? mt * ntPad * 2 : 0)) / (dwTaps * 16 * 2) / 16 * 16) : 0;
+  const int64_t mtDw = dw ? std::min(mtDwCap, (l0aBytes / 2 - mt * kTile * 2) / (dwTaps * 16 * 2) / 16 * 16) : 0;
   if (dw && mtDw < 16)
     return Error::badInput(k.name + ": L0A overflow: 16 pixels of the depthwise " + std::to_string(dw->kh) + "x" +
                            std::to_string(dw->kw) + " convolution before it do not fit beside its own tiles");
@@ -305,12 +308,14 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     templates.emplace(kb, *k.epilogue);
     if (Status st = templates->lower(k.epilogue->prologue, 1, epilogueTiles[0]); !st) return st.error();
   }
-  // (A depthwise first takes turns with this convolution on the L0A tile buffers, and has L0C
-  // tiles of its own.)
-  mlir::Value l0a[2], l0aResidual[2], l0cTile[2], l0cDw[2];
+  // (A depthwise first has L0A and L0C tiles of its own.)
+  mlir::Value l0a[2], l0aResidual[2], l0cTile[2], l0aDw[2], l0cDw[2];
   for (int p = 0; p < 2; ++p) {
-    l0a[p] = kb.alloc(npu::Space::l0a, kb.f16(), std::max(mt * kMax, mtDw * dwTaps * 16));
-    if (dw) l0cDw[p] = kb.alloc(npu::Space::l0c, kb.f32(), mtDw * 16);
+    l0a[p] = kb.alloc(npu::Space::l0a, kb.f16(), mt * kMax);
+    if (dw) {
+      l0aDw[p] = kb.alloc(npu::Space::l0a, kb.f16(), mtDw * dwTaps * 16);
+      l0cDw[p] = kb.alloc(npu::Space::l0c, kb.f32(), mtDw * 16);
+    }
     l0aResidual[p] = k.residual ? kb.alloc(npu::Space::l0a, kb.f16(), mt * ntPad) : l0a[p];
     if (oneKStep) l0cTile[p] = kb.alloc(npu::Space::l0c, kb.f32(), mt * ntPad);
   }
@@ -606,11 +611,11 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       mlir::Value outSlice = kb.mul(c, g.rows * dw->wo * 16);
       return kb.pairLoop(kb.index(0), tiles, kb.index(1), lastMc != mtDw, [&](mlir::Value m, int p, bool last) -> Status {
         const int64_t mc = last ? lastMc : mtDw, mcp = roundUp(mc, 16);
-        kb.instruction<npu::LoadOp>("load3d.f16", {l0a[p], src, kb.mul(m, mtDw)},
+        kb.instruction<npu::LoadOp>("load3d.f16", {l0aDw[p], src, kb.mul(m, mtDw)},
                                     {{"mcount", mcp / 16}, {"kh", dw->kh}, {"kw", dw->kw}, {"sh", dw->sh}, {"sw", dw->sw},
                                      {"dh", dw->dh}, {"dw", dw->dw}, {"c1", 1}});
         mlir::Value acc = kb.view(l0cDw[p], kb.index(0), mcp * 16);
-        kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[p], dwL0b[q], kb.view(dwBias, kb.mul(c, 16), 16)},
+        kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0aDw[p], dwL0b[q], kb.view(dwBias, kb.mul(c, 16), 16)},
                                     {{"m", mcp}, {"k", dwTaps * 16}, {"n", 16}, {"init", 1}}, {"bias"});
         kb.instruction<npu::FixpipeOp>("fixp.f32.f16", {kb.view(band[s], kb.add(outSlice, kb.mul(m, mtDw * 16)), mc * 16), acc},
                                        {{"m", mc}, {"n", 16}, {"src_rows", mcp}, {"dst_stride", 16},

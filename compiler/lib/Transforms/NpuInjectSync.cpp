@@ -440,6 +440,14 @@ struct NpuInjectSyncPass : fractal::impl::NpuInjectSyncBase<NpuInjectSyncPass> {
         auto [it, fresh] = guards.try_emplace(guardOf(items[p.producer].accesses, p.from, items[p.consumer].accesses, p.to), 0);
         if (fresh) it->second = counters[key]++;
         event = it->second;
+        // Not an id set inside the producer (a loop or branch) itself: its last `from` access may
+        // come before that inner set (a turn that skips the rest), and nothing would then order
+        // this set after the inner flag's wait. Such a flag gets an id of its own.
+        bool setInside = false;
+        items[p.producer].op->walk([&](npu::SetFlagOp set) {
+          setInside |= set.getFrom() == p.from && set.getTo() == p.to && set.getEvent() == event;
+        });
+        if (setInside) event = counters[key]++;
       }
       mlir::Operation *producer = items[p.producer].op, *consumer = items[p.consumer].op;
       if (event < 0 || event > 7 || counters[key] + std::max(chainDepth[key], below[key] + own[key]) > 8)

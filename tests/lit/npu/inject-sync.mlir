@@ -201,3 +201,43 @@ func.func @reused_bytes(%in: !gm, %out: !gm) {
   npu.dma %in[%c0] -> %b[%c0], 512 : !gm -> !half
   return
 }
+
+// -----
+
+!gm = memref<4096xf32, #npu.space<gm>>
+!ub = memref<1024xf32, #npu.space<ub>>
+
+// The flag after the outer loop guards what the flag inside it guards (v read %a, mte2
+// overwrites it) but must not share its id: a last turn that skips the branch ends with the
+// inner set, and the outer set would follow it with no v access between, possibly before mte2
+// has waited on the first (a flag set twice).
+// CHECK-LABEL: func.func @set_inside_the_producer
+func.func @set_inside_the_producer(%in: !gm, %out: !gm, %n: index, %c: i1) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %a = npu.alloc : !ub
+  %o = npu.alloc : !ub
+  // CHECK: scf.for
+  scf.for %i = %c0 to %n step %c1 {
+    // CHECK: scf.for
+    // CHECK: }
+    // CHECK-NEXT: npu.set_flag v -> mte2, 0
+    // CHECK-NEXT: npu.wait_flag v -> mte2, 0
+    // CHECK-NEXT: scf.if
+    scf.for %j = %c0 to %n step %c1 {
+      npu.vector "vrelu.f32" %o, %a repeat 16 : !ub, !ub
+    }
+    scf.if %c {
+      npu.dma %in[%c0] -> %a[%c0], 1024 : !gm -> !ub
+      scf.for %j = %c0 to %n step %c1 {
+        npu.vector "vabs.f32" %o, %a repeat 16 : !ub, !ub
+      }
+    }
+  }
+  // CHECK: npu.set_flag v -> mte2, 1
+  // CHECK-NEXT: npu.wait_flag v -> mte2, 1
+  // CHECK-NEXT: npu.dma %arg0
+  npu.dma %in[%c0] -> %a[%c0], 1024 : !gm -> !ub
+  npu.dma %a[%c0] -> %out[%c0], 1024 : !ub -> !gm
+  return
+}

@@ -130,8 +130,8 @@ def NpuInjectSync : Pass<"fractal-npu-inject-sync", "::mlir::func::FuncOp"> {
     `scf.if` that depends on itself across loop turns gets that flag's wait at the start and its
     set at the end of its branches, so that a turn skipping the branch neither waits nor sets.
     Event ids per pipe pair: chains from 7 down (loops not nested in each other share them),
-    flags within a turn from 0 up, one per guarded buffers and direction; more than 8 live at
-    once is an error.
+    flags within a turn from 0 up, one per guarded buffers and direction (not shared with a set
+    of the same id inside the flag's own producer); more than 8 live at once is an error.
     GM arguments are assumed not to overlap each other.
     `mode=barrier-all` instead puts `npu.barrier all` after every pipe op: slow, but obviously
     ordered (the debug fallback, as `fractal compile --sync=barrier-all`).

@@ -605,18 +605,21 @@ private:
       bt = scratch(opName(op) + "/bias", DType::F32, {k.cop});
       addHostTask(op, "PadBias", {*raw}, {bt}, "zero-padding of a run-time bias to 16-channel blocks");
     }
-    // A head output's kernel is made here; any other convolution's once the element-wise chain
-    // after it is known (finishConvKernels), which it may take as its epilogue.
+    // The kernel is made once the neighbours it may fuse with are known (finishConvKernels). A
+    // head output's task keeps its dense weights and bias, for a head on the same input to join.
     if (toNhwc) {
-      Expected<GeneratedKernel> gen = generateConv(config_, k);
-      if (!gen) {
-        problems_.push_back(gen.error().message);
-        return;
-      }
       std::vector<uint32_t> args = {*input, wt, bt, result(*toNhwc)};
       if (residual) args.insert(args.begin() + 3, *residual);
-      addKernelTask(op, "Conv", *gen, std::move(args), modelMacsOf(op));
+      pushKernelTask(op, "Conv", kKernelLater, 0, std::move(args), modelMacsOf(op));
+      convOfTask_[p_.tasks.size() - 1] = k;
       writtenByProducer_.insert(toNhwc);
+      if (weights && bias.has_value() == bool(o.getBias()) && !residual && group == 1) {
+        Head &head = headOfTask_[p_.tasks.size() - 1];
+        head.weights = std::move(*weights);
+        head.bias = bias.value_or(std::vector<float>(size_t(cout), 0.0f));
+        head.cout = cout;
+        head.cin = cin;
+      }
       return;
     }
     uint32_t result = scratch(opName(op), DType::F16, {k.n, k.ho, k.wo, k.cop});
@@ -1881,11 +1884,16 @@ private:
     for (size_t j = p_.tasks.size(); j-- > 0;) { // erasing task j + 1 keeps j and below in place
       auto conv = convOfTask_.find(j);
       if (conv == convOfTask_.end()) continue;
+      if (mergeHeads(j)) { // task j - 1 is gone, the merged task is there: go on with j - 2
+        --j;
+        continue;
+      }
       const pkg::Task &task = p_.tasks[j];
       const uint32_t mid = task.launch.tensors.back();
       // The element-wise kernel after it, when it may be the epilogue.
       std::optional<ElementwiseKernel> epilogue;
-      if (auto ew = elementwiseOfTask_.find(j + 1); ew != elementwiseOfTask_.end() && j + 1 < p_.tasks.size()) {
+      if (auto ew = elementwiseOfTask_.find(j + 1);
+          ew != elementwiseOfTask_.end() && j + 1 < p_.tasks.size() && !conv->second.outF32) {
         const pkg::Task &next = p_.tasks[j + 1];
         const std::vector<uint32_t> &ewArgs = next.launch.tensors;
         bool onlyMid = !next.isHost && ewArgs.size() >= 2;
@@ -1962,6 +1970,66 @@ private:
         --j; // task j - 1 is gone: the loop goes on with j - 2
       }
     }
+  }
+
+  // Two detection heads on the same input (tasks j - 1 and j, same geometry, constant weights):
+  // one convolution whose output channels are both heads' (each padded to 16), writing each
+  // head's NHWC f32 output (ConvKernel::secondFrom). Same bits, one launch fewer. False (nothing
+  // changed) when they do not qualify or the merged kernel does not fit one N tile.
+  bool mergeHeads(size_t j) {
+    if (j == 0) return false;
+    auto ha = headOfTask_.find(j - 1), hb = headOfTask_.find(j);
+    if (ha == headOfTask_.end() || hb == headOfTask_.end() || !convOfTask_.count(j - 1)) return false;
+    const ConvKernel &a = convOfTask_.at(j - 1), &b = convOfTask_.at(j);
+    const pkg::Task &ta = p_.tasks[j - 1], &tb = p_.tasks[j];
+    auto geometry = [](const ConvKernel &k) {
+      return std::make_tuple(k.n, k.h, k.w, k.cip, k.kh, k.kw, k.sh, k.sw, k.dh, k.dw, k.pt, k.pl, k.pb, k.pr, k.ho,
+                             k.wo, k.relu);
+    };
+    if (ta.launch.tensors[0] != tb.launch.tensors[0] || geometry(a) != geometry(b) || a.residual || b.residual ||
+        a.depthwise || b.depthwise || !a.outF32 || !b.outF32 || ha->second.cin != hb->second.cin)
+      return false;
+    ConvKernel k = a;
+    k.name = a.name + "+" + b.name;
+    k.node = joined(ta.onnxNodes) + "," + joined(tb.onnxNodes);
+    k.cop = a.cop + b.cop;
+    k.secondFrom = a.cop;
+    k.secondChannels = b.outChannels;
+    Expected<ConvTiling> tiling = planConv(config_, k);
+    if (!tiling || tiling->nt < k.cop) return false;
+    const int64_t cin = ha->second.cin, taps = k.kh * k.kw, rowA = cin * taps;
+    std::vector<float> dense(size_t(k.cop * rowA), 0.0f), bias(size_t(k.cop), 0.0f);
+    std::copy(ha->second.weights.begin(), ha->second.weights.end(), dense.begin());
+    std::copy(hb->second.weights.begin(), hb->second.weights.end(), dense.begin() + std::ptrdiff_t(k.secondFrom * rowA));
+    std::copy(ha->second.bias.begin(), ha->second.bias.end(), bias.begin());
+    std::copy(hb->second.bias.begin(), hb->second.bias.end(), bias.begin() + std::ptrdiff_t(k.secondFrom));
+    Expected<GeneratedKernel> gen = generateConv(config_, k);
+    if (!gen) return false;
+    const std::vector<uint16_t> packed = packConvWeights(k, *tiling, dense, k.cop, cin);
+    std::vector<uint8_t> bytes(packed.size() * 2);
+    std::memcpy(bytes.data(), packed.data(), bytes.size());
+    const std::string name = ta.name + "+" + tb.name;
+    const uint32_t wt = constant(name + "/weight", DType::F16, {int64_t(packed.size())}, std::move(bytes));
+    const uint32_t bt = f32Constant(name + "/bias", bias);
+    std::optional<uint32_t> index = kernelIndex(name, "Conv+Conv", *gen);
+    if (!index) return false;
+    pkg::Task merged = tb;
+    merged.name = name;
+    merged.opType = "Conv+Conv";
+    merged.onnxNodes = ta.onnxNodes;
+    for (const std::string &node : tb.onnxNodes)
+      if (!llvm::is_contained(merged.onnxNodes, node)) merged.onnxNodes.push_back(node);
+    merged.modelMacs = ta.modelMacs + tb.modelMacs;
+    merged.launch.kernel = *index;
+    merged.launch.blockDim = uint32_t(gen->blockDim);
+    merged.launch.tensors = {ta.launch.tensors[0], wt, bt, ta.launch.tensors.back(), tb.launch.tensors.back()};
+    p_.tasks[j] = std::move(merged);
+    p_.tasks.erase(p_.tasks.begin() + std::ptrdiff_t(j - 1));
+    for (size_t at : {j - 1, j}) {
+      convOfTask_.erase(at);
+      headOfTask_.erase(at);
+    }
+    return true;
   }
 
   // Whether any task but `a` and `b` reads tensor `t` (or a view of it), or the model returns it.
@@ -2139,6 +2207,13 @@ private:
   // kernels on NHWC16 (the whole fused chain).
   static constexpr uint32_t kKernelLater = UINT32_MAX;
   std::map<size_t, ConvKernel> convOfTask_;
+  // Detection heads' convolutions (NHWC f32 outputs) with constant weights: their dense weights
+  // [cout][cin][kh][kw] and bias, by task index.
+  struct Head {
+    std::vector<float> weights, bias;
+    int64_t cout = 0, cin = 0;
+  };
+  std::map<size_t, Head> headOfTask_;
   std::map<size_t, ElementwiseKernel> elementwiseOfTask_;
   // Ops whose result the producing kernel wrote in their layout already (nothing left to do).
   std::set<mlir::Operation *> writtenByProducer_;

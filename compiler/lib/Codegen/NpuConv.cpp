@@ -218,10 +218,16 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   // The output's channels per pixel: NHWC16's cop, or an f32 output's own (FixPipe writes only
   // those of the single N tile when there are fewer than 16).
   const int64_t outStride = k.outF32 && k.outChannels ? k.outChannels : k.cop;
-  if (outStride != k.cop && !(outStride < 16 && k.cop == 16))
+  const int64_t firstCop = k.secondFrom ? k.secondFrom : k.cop; // the first output's share of the channels
+  if (outStride != firstCop && !(outStride < 16 && firstCop == 16))
     return Error::internal(k.name + ": an f32 output of " + std::to_string(outStride) + " channels needs " +
-                           std::to_string(k.cop) + " (or fewer than 16)");
+                           std::to_string(firstCop) + " (or fewer than 16)");
+  if (k.secondFrom && !(k.outF32 && !k.epilogue && nTiles == 1 && k.secondFrom % 16 == 0 && k.secondChannels > 0 &&
+                        k.secondFrom + k.secondChannels <= k.cop))
+    return Error::internal(k.name + ": a second output needs NHWC f32 outputs from one N tile, channels from a "
+                                    "multiple of 16 within the convolution's");
   args.push_back({k.outF32 ? kb.f32() : kb.f16(), k.n * k.ho * k.wo * outStride});
+  if (k.secondFrom) args.push_back({kb.f32(), k.n * k.ho * k.wo * k.secondChannels});
   kb.begin(args, blockDim);
   mlir::Value input = kb.arg(0), weights = kb.arg(first + 1), biasGm = kb.arg(first + 2);
   mlir::Value residualGm = k.residual ? kb.arg(first + 3) : nullptr, output = kb.arg(first + (k.residual ? 4 : 3));
@@ -459,6 +465,13 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       kb.instruction<npu::FixpipeOp>(k.outF32 ? "fixp.f32.f32" : "fixp.f32.f16", {out, acc},
                                      {{"m", mc}, {"n", n}, {"src_rows", roundUp(mc, 16)}, {"dst_stride", outStride},
                                       {"relu", k.relu ? 1 : 0}});
+      if (k.secondFrom) { // its column blocks of the tile (NZ: mcp rows each) into the second output
+        const int64_t mcp = roundUp(mc, 16), c2 = k.secondChannels;
+        mlir::Value from = kb.view(acc, kb.index(k.secondFrom / 16 * mcp * 16), mcp * (ntc - k.secondFrom));
+        mlir::Value out2 = kb.view(kb.arg(args.size() - 1), kb.mul(kb.add(outPixel, kb.mul(m, mt)), c2), (mc - 1) * c2 + c2);
+        kb.instruction<npu::FixpipeOp>("fixp.f32.f32", {out2, from},
+                                       {{"m", mc}, {"n", c2}, {"src_rows", mcp}, {"dst_stride", c2}, {"relu", k.relu ? 1 : 0}});
+      }
       return Status::success();
     };
     // The residual's K step for M tile m: its rkTile channels from n0 on (img2col of a 1x1 map)
@@ -658,6 +671,9 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                        std::to_string(blockDim) + " block(s); weights " + (resident ? "resident in L1" : "per stage") +
                        (oneKStep ? ", tiles leave L0C one by one" : ", a band's accumulators stay in L0C") +
                        (k.outF32 ? "; output NHWC f32 of " + std::to_string(outStride) + " channels" : "") +
+                       (k.secondFrom ? ", channels " + std::to_string(k.secondFrom) + ".. to a second one of " +
+                                           std::to_string(k.secondChannels)
+                                     : "") +
                        (k.epilogue ? "; epilogue: " + std::to_string(k.epilogue->body.size()) +
                                          " vector instruction(s) per tile in UB, in bands of " +
                                          std::to_string(epilogueRows) + " rows at most"

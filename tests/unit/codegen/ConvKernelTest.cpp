@@ -298,6 +298,65 @@ TEST(ConvKernel, DepthwiseFirstGivesTheTwoKernelsBits) {
   for (const PairCase &c : cases) runDepthwiseFirst(c);
 }
 
+// Two detection heads on the same input as one convolution with two NHWC f32 outputs
+// (ConvKernel::secondFrom): the same bits as the two convolutions, each output only its real
+// channels; race-checked, both modes.
+TEST(ConvKernel, TwoHeadsAsOneConvolution) {
+  const ChipConfig config = edge();
+  struct Heads { int64_t h, w, cin, ca, cb, kk; };
+  for (const Heads &c : {Heads{8, 8, 96, 96, 6, 1}, Heads{16, 16, 96, 32, 2, 1}, Heads{6, 10, 32, 5, 16, 3}}) {
+    const std::string name = "heads_" + std::to_string(c.ca) + "_" + std::to_string(c.cb);
+    auto pad16 = [](int64_t v) { return (v + 15) / 16 * 16; };
+    auto head = [&](const std::string &n, int64_t cop, int64_t channels) {
+      ConvKernel k;
+      k.name = k.node = n;
+      k.h = k.ho = c.h, k.w = k.wo = c.w, k.cip = c.cin, k.cop = cop, k.kh = k.kw = c.kk;
+      k.pt = k.pl = k.pb = k.pr = c.kk / 2;
+      k.outF32 = true, k.outChannels = channels;
+      return k;
+    };
+    ConvKernel a = head(name + "_a", pad16(c.ca), c.ca), b = head(name + "_b", pad16(c.cb), c.cb);
+    ConvKernel both = head(name, pad16(c.ca) + pad16(c.cb), c.ca);
+    both.secondFrom = pad16(c.ca), both.secondChannels = c.cb;
+    const int64_t taps = c.kk * c.kk;
+    std::vector<uint16_t> wa = randomHalves(size_t(c.ca * c.cin * taps), 21, 0.2f), wb = randomHalves(size_t(c.cb * c.cin * taps), 22, 0.2f);
+    std::vector<float> fa(wa.size()), fb(wb.size()), fboth(size_t(both.cop * c.cin * taps), 0.0f);
+    for (size_t i = 0; i < wa.size(); ++i) fboth[i] = fa[i] = isa::halfToFloatReference(wa[i]);
+    for (size_t i = 0; i < wb.size(); ++i)
+      fboth[size_t(both.secondFrom * c.cin * taps) + i] = fb[i] = isa::halfToFloatReference(wb[i]);
+    std::vector<float> ba(size_t(a.cop), 0.0f), bb(size_t(b.cop), 0.0f), bboth(size_t(both.cop), 0.0f);
+    for (int64_t o = 0; o < c.ca; ++o) bboth[size_t(o)] = ba[size_t(o)] = 0.1f * float(o % 5);
+    for (int64_t o = 0; o < c.cb; ++o) bboth[size_t(both.secondFrom + o)] = bb[size_t(o)] = -0.2f * float(o % 3);
+    Expected<ConvTiling> ta = planConv(config, a), tb = planConv(config, b), tboth = planConv(config, both);
+    ASSERT_TRUE(ta.ok() && tb.ok() && tboth.ok());
+    Expected<GeneratedKernel> ga = generateConv(config, a), gb = generateConv(config, b), gboth = generateConv(config, both);
+    ASSERT_TRUE(ga.ok() && gb.ok()) << name;
+    ASSERT_TRUE(gboth.ok()) << gboth.error().message;
+    EXPECT_NE(gboth->assembly.find("to a second one of " + std::to_string(c.cb)), std::string::npos) << gboth->assembly.substr(0, 400);
+    Device dev(config);
+    const uint64_t in = dev.buffer(randomHalves(size_t(c.h * c.w * c.cin), 23));
+    const size_t pixels = size_t(c.h * c.w);
+    auto out = [&](int64_t channels) { return dev.buffer(std::vector<float>(pixels * size_t(channels), std::nanf(""))); };
+    const uint64_t oa = out(c.ca), ob = out(c.cb), oa2 = out(c.ca), ob2 = out(c.cb), oa3 = out(c.ca), ob3 = out(c.cb);
+    ASSERT_TRUE(runGenerated(dev, *ga, a.name, {in, dev.buffer(packConvWeights(a, *ta, fa, c.ca, c.cin)), dev.buffer(ba), oa}, false));
+    ASSERT_TRUE(runGenerated(dev, *gb, b.name, {in, dev.buffer(packConvWeights(b, *tb, fb, c.cb, c.cin)), dev.buffer(bb), ob}, false));
+    const uint64_t wboth = dev.buffer(packConvWeights(both, *tboth, fboth, both.cop, c.cin)), biasBoth = dev.buffer(bboth);
+    ASSERT_TRUE(runGenerated(dev, *gboth, name, {in, wboth, biasBoth, oa2, ob2}, true));
+    ASSERT_TRUE(runGenerated(dev, *gboth, name, {in, wboth, biasBoth, oa3, ob3}, false));
+    auto bits = [&](uint64_t at, int64_t channels) {
+      std::vector<float> v = dev.read<float>(at, pixels * size_t(channels));
+      std::vector<uint32_t> u(v.size());
+      std::memcpy(u.data(), v.data(), v.size() * 4);
+      return u;
+    };
+    EXPECT_EQ(bits(oa2, c.ca), bits(oa, c.ca)) << name;
+    EXPECT_EQ(bits(ob2, c.cb), bits(ob, c.cb)) << name;
+    EXPECT_EQ(bits(oa3, c.ca), bits(oa, c.ca)) << name << " (functional)";
+    EXPECT_EQ(bits(ob3, c.cb), bits(ob, c.cb)) << name << " (functional)";
+    EXPECT_FALSE(std::isnan(dev.read<float>(ob, 1)[0])) << name;
+  }
+}
+
 // When the pair does not fit the buffers together, generation says which buffer (the package
 // builder then keeps the two kernels).
 TEST(ConvKernel, DepthwiseFirstThatDoesNotFitSaysWhy) {

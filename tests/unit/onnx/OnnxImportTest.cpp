@@ -41,6 +41,18 @@ void addFloatInput(onnx::GraphProto *g, const char *name, std::vector<int64_t> d
     x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
 }
 
+// A float initializer of the given dims with a repeating pattern of distinct values.
+void addPatternInitializer(onnx::GraphProto *g, const char *name, std::vector<int64_t> dims) {
+  auto *t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(1);
+  int64_t count = 1;
+  for (int64_t d : dims)
+    t->add_dims(d), count *= d;
+  for (int64_t i = 0; i < count; ++i)
+    t->add_float_data(0.125f * float(i % 9) - 0.5f);
+}
+
 // x (1x2x4x4) -> Conv(w 3x2x3x3, 54 weights) -> Shape -> (folded) ; Reshape to (1, 48) via a
 // Constant shape; Relu.
 std::string writeModel() {
@@ -274,18 +286,8 @@ TEST(OnnxImport, DepthwiseThenPointwiseIsOneKernelUnlessTheMiddleIsRead) {
     m.add_opset_import()->set_version(13);
     auto *g = m.mutable_graph();
     addFloatInput(g, "x", {1, 32, 16, 16});
-    auto initializer = [&](const char *name, std::vector<int64_t> dims) {
-      auto *t = g->add_initializer();
-      t->set_name(name);
-      t->set_data_type(1);
-      int64_t count = 1;
-      for (int64_t d : dims)
-        t->add_dims(d), count *= d;
-      for (int64_t i = 0; i < count; ++i)
-        t->add_float_data(0.125f * float(i % 9) - 0.5f);
-    };
-    initializer("wd", {32, 1, 3, 3});
-    initializer("wp", {48, 32, 1, 1});
+    addPatternInitializer(g, "wd", {32, 1, 3, 3});
+    addPatternInitializer(g, "wp", {48, 32, 1, 1});
     auto *dw = addNode(g, "dw", "Conv", {"x", "wd"}, "d");
     auto *group = dw->add_attribute();
     group->set_name("group");
@@ -326,5 +328,62 @@ TEST(OnnxImport, DepthwiseThenPointwiseIsOneKernelUnlessTheMiddleIsRead) {
     EXPECT_NE(assembly[t.launch.kernel].find("depthwise conv 3x3"), std::string::npos)
         << assembly[t.launch.kernel].substr(0, 300);
     for (const pkg::Tensor &tensor : p->tensors) EXPECT_NE(tensor.name, "dw") << "the intermediate map has no GM";
+  }
+}
+
+// Two detection heads (convolutions whose only use is their NHWC transpose) on the same input
+// become one convolution writing both outputs; heads of different kernel sizes stay two.
+TEST(OnnxImport, TwoHeadsOnOneInputAreOneKernel) {
+  for (bool sameShape : {true, false}) {
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(13);
+    auto *g = m.mutable_graph();
+    addFloatInput(g, "x", {1, 32, 8, 8});
+    addPatternInitializer(g, "wa", {48, 32, 1, 1});
+    addPatternInitializer(g, "wb", {6, 32, sameShape ? 1 : 3, sameShape ? 1 : 3});
+    addNode(g, "head_a", "Conv", {"x", "wa"}, "a");
+    auto *b = addNode(g, "head_b", "Conv", {"x", "wb"}, "b");
+    if (!sameShape) {
+      auto *pads = b->add_attribute();
+      pads->set_name("pads");
+      pads->set_type(onnx::AttributeProto::INTS);
+      for (int i = 0; i < 4; ++i)
+        pads->add_ints(1);
+    }
+    for (const char *head : {"a", "b"}) {
+      auto *t = addNode(g, (std::string("to_nhwc_") + head).c_str(), "Transpose", {head}, (std::string("y") + head).c_str());
+      auto *perm = t->add_attribute();
+      perm->set_name("perm");
+      perm->set_type(onnx::AttributeProto::INTS);
+      for (int64_t p : {0, 2, 3, 1})
+        perm->add_ints(p);
+      g->add_output()->set_name(std::string("y") + head);
+    }
+    const std::string path = ::testing::TempDir() + "heads_" + std::to_string(::getpid()) + ".onnx";
+    ASSERT_TRUE(writeFileAtomically(path, m.SerializeAsString()).ok());
+    Expected<ChipConfig> config = loadChipConfig("edge");
+    ASSERT_TRUE(config.ok());
+    Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, "", *config, "", nullptr, nullptr);
+    ::unlink(path.c_str());
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    std::vector<const pkg::Task *> convs;
+    for (const pkg::Task &t : p->tasks)
+      if (t.opType.rfind("Conv", 0) == 0) convs.push_back(&t);
+    if (!sameShape) {
+      EXPECT_EQ(convs.size(), 2u);
+      continue;
+    }
+    ASSERT_EQ(convs.size(), 1u);
+    const pkg::Task &t = *convs[0];
+    EXPECT_EQ(t.name, "head_a+head_b");
+    EXPECT_EQ(t.opType, "Conv+Conv");
+    EXPECT_EQ(t.modelMacs, uint64_t(64 * 32 * (48 + 6)));
+    // Arguments: input, merged weights, merged bias, then each head's NHWC output.
+    ASSERT_EQ(t.launch.tensors.size(), 5u);
+    EXPECT_EQ(p->tensors[t.launch.tensors[3]].shape, (std::vector<int64_t>{1, 8, 8, 48}));
+    EXPECT_EQ(p->tensors[t.launch.tensors[4]].shape, (std::vector<int64_t>{1, 8, 8, 6}));
+    EXPECT_EQ(p->tensors[t.launch.tensors[1]].name, "head_a+head_b/weight");
+    for (const pkg::Tensor &tensor : p->tensors) EXPECT_NE(tensor.name, "head_a/weight") << "the heads' own weights are gone";
   }
 }

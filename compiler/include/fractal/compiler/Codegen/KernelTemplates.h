@@ -109,6 +109,11 @@ struct ConvKernel {
   // N tile, of which FixPipe writes only those).
   bool outF32 = false;
   int64_t outChannels = 0;
+  // A second NHWC f32 output: output channels [secondFrom, secondFrom + secondChannels) (secondFrom
+  // a multiple of 16, 0 = none) go there instead, the first output keeping those below
+  // secondFrom. Two detection heads on the same input run as one convolution (one N tile). The
+  // second output is the last argument.
+  int64_t secondFrom = 0, secondChannels = 0;
   // Element-wise ops applied to each output tile on its way out (NHWC16 f16 only): FixPipe writes
   // the tile into UB, the vector unit runs the body ({in0} and {in1} are the tile), MTE3 stores
   // {out}. The fused element-wise chain after a convolution (PP-OCRv4's hardswish and affine),

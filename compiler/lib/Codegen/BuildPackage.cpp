@@ -136,6 +136,8 @@ private:
     auto it = tensorOf_.find(value);
     if (it != tensorOf_.end()) return it->second;
     if (auto f = nhwc16Of_.find(value); f != nhwc16Of_.end()) return toNchw(value, f->second);
+    if (unpaddedNhwcOf_.count(value))
+      if (std::optional<uint32_t> padded = nhwc16(value)) return toNchw(value, *padded);
     auto c = value.getDefiningOp<g::ConstantOp>();
     if (!c) return std::nullopt;
     std::optional<std::vector<char>> bytes = g::readConstantBytes(c.getValue());
@@ -236,6 +238,20 @@ private:
   // X^T x I[C, Cp] with X = [C, HW] (transA).
   std::optional<uint32_t> nhwc16(mlir::Value value) {
     if (auto it = nhwc16Of_.find(value); it != nhwc16Of_.end()) return it->second;
+    if (auto it = unpaddedNhwcOf_.find(value); it != unpaddedNhwcOf_.end()) { // pad its channels now
+      const std::vector<int64_t> shape = shapeOf(value); // NCHW
+      const auto [half, c] = it->second;
+      const int64_t cp = pad16(c);
+      mlir::Operation &op = ownerOf(value);
+      uint32_t out = scratch(opName(op), DType::F16, {shape[0], shape[2], shape[3], cp});
+      p_.tensors[out].layout = "NHWC16";
+      if (!layoutKernel(op, "pad channels", 1, shape[0] * shape[2] * shape[3], c, cp, false, false, true,
+                        {half, identity(c, cp), out}))
+        return std::nullopt;
+      nhwc16Of_[value] = out;
+      zeroPadded_.insert(out);
+      return out;
+    }
     const std::vector<int64_t> shape = shapeOf(value);
     if (shape.size() != 4 || !isF32(value)) return std::nullopt;
     mlir::Operation &op = ownerOf(value);
@@ -564,7 +580,14 @@ private:
       problems_.push_back(tiling.error().message);
       return;
     }
-    std::optional<uint32_t> input = nhwc16(o.getInput());
+    // A model's NHWC image with fewer than 16 channels: read as it is, padded band by band.
+    std::optional<uint32_t> input;
+    if (auto it = unpaddedNhwcOf_.find(o.getInput()); it != unpaddedNhwcOf_.end() && !k.depthwise && k.cip == 16) {
+      input = it->second.first;
+      k.inputChannels = it->second.second;
+    } else {
+      input = nhwc16(o.getInput());
+    }
     if (!input) return unsupported(op, "input cannot be converted to NHWC16");
     std::optional<uint32_t> residual;
     if (k.residual && !(residual = nhwc16(o.getResidual())))
@@ -675,18 +698,19 @@ private:
     llvm::ArrayRef<int64_t> perm = o.getPerm();
     const std::vector<int64_t> in = shapeOf(o.getInput());
     if (in.size() == 4 && isF32(o.getInput()) && perm == llvm::ArrayRef<int64_t>{0, 3, 1, 2}) {
-      // NHWC -> NCHW: the result's NHWC16 form is the input in f16 with channels padded.
+      // NHWC -> NCHW: the result's NHWC16 form is the input in f16 with channels padded. Fewer
+      // than 16 channels are padded by a layout kernel only when a consumer needs that form
+      // (nhwc16()): a convolution reads the f16 NHWC tensor itself (ConvKernel::inputChannels).
       std::optional<uint32_t> half = halfOperand(op, o.getInput());
       if (!half) return unsupported(op, "input is not a tensor");
       const int64_t c = in[3], cp = pad16(c);
-      uint32_t out = scratch(opName(op), DType::F16, {in[0], in[1], in[2], cp});
-      p_.tensors[out].layout = "NHWC16";
-      if (c == cp) {
-        p_.tensors[out].aliasOf = *half;
-      } else if (!layoutKernel(op, "pad channels", 1, in[0] * in[1] * in[2], c, cp, false, false, true,
-                               {*half, identity(c, cp), out})) {
+      if (c != cp) {
+        unpaddedNhwcOf_[o.getResult()] = {*half, c};
         return;
       }
+      uint32_t out = scratch(opName(op), DType::F16, {in[0], in[1], in[2], cp});
+      p_.tensors[out].layout = "NHWC16";
+      p_.tensors[out].aliasOf = *half;
       nhwc16Of_[o.getResult()] = out;
       zeroPadded_.insert(out);
       return;
@@ -2222,6 +2246,9 @@ private:
   pkg::Package p_;
   llvm::DenseMap<mlir::Value, uint32_t> tensorOf_;  // ONNX form (NCHW for feature maps)
   llvm::DenseMap<mlir::Value, uint32_t> nhwc16Of_;  // NHWC16 form, when made
+  // NCHW views of a model's NHWC input with fewer than 16 channels: its f16 NHWC tensor and its
+  // channels (the NHWC16 form is made only when a consumer asks for it).
+  llvm::DenseMap<mlir::Value, std::pair<uint32_t, int64_t>> unpaddedNhwcOf_;
   std::map<std::pair<int64_t, int64_t>, uint32_t> identities_;
   std::set<uint32_t> zeroPadded_; // NHWC16 tensors whose padding channels are known to be 0
   std::set<uint32_t> tailSlack_;  // tensors that kernels read or write up to kTailSlackBytes past the end

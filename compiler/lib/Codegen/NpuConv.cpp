@@ -145,7 +145,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     return dw ? k.cip * 4 + c1 * dwTile * 2 + 2 * c1 * std::min(dw->h, inputRows(*dw, ohb)) * dw->w * 32 : 0;
   };
   auto l1Need = [&](int64_t ohb, int64_t bandSlices, bool resident) {
-    return dwL1Need(ohb) + k.cop * 4 + (resident ? weightTotal : 2 * stageWeightsMax) * 2 +
+    return dwL1Need(ohb) + (k.inputChannels ? 2 * 15 * 32 : 0) + k.cop * 4 + (resident ? weightTotal : 2 * stageWeightsMax) * 2 +
            2 * bandSlices * std::min(k.h, inputRows(k, ohb)) * k.w * 32 + 2 * (rk / 16) * ohb * k.wo * 32 +
            identityElements * 2;
   };
@@ -169,6 +169,10 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     return Error::badInput(k.name + ": L1 overflow: a band of the depthwise convolution before it and its output need " +
                            std::to_string(l1Need(1, c1, resident)) + " bytes, L1 has " + std::to_string(l1Bytes));
   const int64_t bandSlices = allSlices ? c1 : k.depthwise ? 1 : t.kc1;
+  if (k.inputChannels && !(k.inputChannels < 16 && k.cip == 16 && allSlices && !dw && !k.depthwise &&
+                           inputRows(k, ohb) * k.w <= 65520 - 15))
+    return Error::internal(k.name + ": an unpadded NHWC input needs fewer than 16 channels and a band of at most "
+                                    "65505 pixels loaded at once");
   if (!allSlices) resident = l1Need(1, bandSlices, true) <= l1Bytes;
   while (ohb > 1 && (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)) --ohb;
   if (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)
@@ -206,7 +210,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
 
   NpuKernelBuilder kb(config, k.name, k.node);
   mlir::OpBuilder &b = kb.builder();
-  std::vector<std::pair<mlir::Type, int64_t>> args = {{kb.f16(), k.n * k.h * k.w * k.cip},
+  std::vector<std::pair<mlir::Type, int64_t>> args = {{kb.f16(), k.n * k.h * k.w * (k.inputChannels ? k.inputChannels : k.cip)},
                                                       {kb.f16(), weightTotal},
                                                       {kb.f32(), k.cop}};
   if (dw) {
@@ -290,7 +294,8 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   const int64_t dwHlMax = dw ? std::min(dw->h, inputRows(*dw, ohb)) : 0;
   for (int s = 0; s < 2; ++s) {
     if (dw) dwBand[s] = kb.alloc(npu::Space::l1, kb.f16(), c1 * dwHlMax * dw->w * 16);
-    band[s] = kb.alloc(npu::Space::l1, kb.f16(), bandSlices * hlMax * k.w * 16);
+    // (An unpadded input's load writes whole 16-row fractal rows.)
+    band[s] = kb.alloc(npu::Space::l1, kb.f16(), bandSlices * (k.inputChannels ? roundUp(hlMax * k.w, 16) : hlMax * k.w) * 16);
     if (k.residual) residualBand[s] = kb.alloc(npu::Space::l1, kb.f16(), (rk / 16) * ohb * k.wo * 16);
     if (!oneKStep) l0cBand[s] = kb.alloc(npu::Space::l0c, kb.f32(), roundUp(ohb * k.wo, 16) * ntPad);
   }
@@ -379,7 +384,14 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     }
     return branchOn(kb, at.band, groupEnds, 0, [&](size_t gi) -> Status {
       const BandGroup &g = groups[gi];
-      if (allSlices && !dw) loadSlices(inputBase(at, g), kb.index(0), c1, s, g);
+      if (k.inputChannels) { // ND (pixels x channels) -> NZ: the channels padded to 16 with zeros
+        const int64_t pixels = g.hl * k.w, ic = k.inputChannels;
+        kb.instruction<npu::CopyOp>("gm2l1_nz.f16", {kb.view(band[s], kb.index(0), roundUp(pixels, 16) * 16),
+                                                     kb.view(input, kb.mul(inputBase(at, g), ic), pixels * ic)},
+                                    {{"rows", pixels}, {"cols", ic}, {"src_stride", ic}, {"dst_rows", roundUp(pixels, 16)}});
+      } else if (allSlices && !dw) {
+        loadSlices(inputBase(at, g), kb.index(0), c1, s, g);
+      }
       if (k.residual) {
         mlir::Value pixel = kb.add(kb.mul(at.image, k.ho * k.wo), kb.mul(at.band, ohb * k.wo));
         for (int64_t sl = 0; sl < rk / 16; ++sl)

@@ -357,6 +357,57 @@ TEST(ConvKernel, TwoHeadsAsOneConvolution) {
   }
 }
 
+// A convolution reading an unpadded NHWC f16 input (ConvKernel::inputChannels: each band's load
+// pads the channels to 16 in L1) against the same convolution on the NHWC16 input: the same bits;
+// race-checked, both modes. BlazeFace's first convolution (3 channels, 5x5 stride 2, pads 1/2),
+// and a batch of 7-channel maps in several bands.
+TEST(ConvKernel, UnpaddedNhwcInputGivesThePaddedInputsBits) {
+  const ChipConfig config = edge();
+  struct In { int64_t n, h, w, c, cout, kk, s, lo, hi; };
+  for (const In &c : {In{1, 128, 128, 3, 24, 5, 2, 1, 2}, In{2, 40, 24, 7, 32, 3, 1, 1, 1}}) {
+    const std::string name = "unpadded_" + std::to_string(c.c) + "_channels";
+    ConvKernel padded;
+    padded.name = padded.node = name + "_padded";
+    padded.n = c.n, padded.h = c.h, padded.w = c.w, padded.cip = 16, padded.cop = (c.cout + 15) / 16 * 16;
+    padded.kh = padded.kw = c.kk, padded.sh = padded.sw = c.s;
+    padded.pt = padded.pl = c.lo, padded.pb = padded.pr = c.hi;
+    padded.ho = (c.h + c.lo + c.hi - c.kk) / c.s + 1, padded.wo = (c.w + c.lo + c.hi - c.kk) / c.s + 1;
+    padded.relu = true;
+    ConvKernel unpadded = padded;
+    unpadded.name = name;
+    unpadded.inputChannels = c.c;
+    Expected<ConvTiling> tiling = planConv(config, padded);
+    ASSERT_TRUE(tiling.ok());
+    Expected<GeneratedKernel> gp = generateConv(config, padded), gu = generateConv(config, unpadded);
+    ASSERT_TRUE(gp.ok()) << gp.error().message;
+    ASSERT_TRUE(gu.ok()) << gu.error().message;
+    EXPECT_NE(gu->npu().find("gm2l1_nz.f16"), std::string::npos) << name;
+    const size_t pixels = size_t(c.n * c.h * c.w);
+    const std::vector<uint16_t> values = randomHalves(pixels * size_t(c.c), 31);
+    std::vector<uint16_t> wide(pixels * 16, 0);
+    for (size_t p = 0; p < pixels; ++p)
+      for (int64_t ch = 0; ch < c.c; ++ch) wide[p * 16 + size_t(ch)] = values[p * size_t(c.c) + size_t(ch)];
+    std::vector<uint16_t> wh = randomHalves(size_t(c.cout * c.c * c.kk * c.kk), 32, 0.2f);
+    std::vector<float> weights(wh.size());
+    for (size_t i = 0; i < wh.size(); ++i) weights[i] = isa::halfToFloatReference(wh[i]);
+    std::vector<float> bias(size_t(padded.cop), 0.0f);
+    for (int64_t o = 0; o < c.cout; ++o) bias[size_t(o)] = 0.05f * float(o % 4) - 0.1f;
+    Device dev(config);
+    const uint64_t wt = dev.buffer(packConvWeights(padded, *tiling, weights, c.cout, c.c)), bs = dev.buffer(bias);
+    const size_t outCount = size_t(c.n * padded.ho * padded.wo * padded.cop);
+    const uint64_t want = dev.buffer(std::vector<uint16_t>(outCount, 0x7e00));
+    const uint64_t got = dev.buffer(std::vector<uint16_t>(outCount, 0x7e00)), gotF = dev.buffer(std::vector<uint16_t>(outCount, 0x7e00));
+    ASSERT_TRUE(runGenerated(dev, *gp, padded.name, {dev.buffer(wide), wt, bs, want}, false));
+    const uint64_t narrow = dev.buffer(values);
+    ASSERT_TRUE(runGenerated(dev, *gu, name, {narrow, wt, bs, got}, true));
+    ASSERT_TRUE(runGenerated(dev, *gu, name, {narrow, wt, bs, gotF}, false));
+    const std::vector<uint16_t> expected = dev.read<uint16_t>(want, outCount);
+    EXPECT_EQ(dev.read<uint16_t>(got, outCount), expected) << name;
+    EXPECT_EQ(dev.read<uint16_t>(gotF, outCount), expected) << name << " (functional)";
+    EXPECT_NE(expected[0], 0x7e00) << name;
+  }
+}
+
 // When the pair does not fit the buffers together, generation says which buffer (the package
 // builder then keeps the two kernels).
 TEST(ConvKernel, DepthwiseFirstThatDoesNotFitSaysWhy) {

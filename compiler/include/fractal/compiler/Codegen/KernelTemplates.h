@@ -107,6 +107,10 @@ struct ConvKernel {
   // The output as NHWC f32 instead of NHWC16 f16 (FixPipe converts): the NHWC tensor a model
   // hands out, with `outChannels` channels per pixel (0: cop): cop itself, or fewer than 16 (one
   // N tile, of which FixPipe writes only those).
+  // The input as NHWC f16 with only its `inputChannels` (< 16, cip = 16) channels per pixel, as a
+  // model's NHWC image arrives: each band's load pads them to 16 on the way into L1 (gm2l1_nz,
+  // ND -> NZ), so no layout kernel pads the whole image first. 0: NHWC16.
+  int64_t inputChannels = 0;
   bool outF32 = false;
   int64_t outChannels = 0;
   // A second NHWC f32 output: output channels [secondFrom, secondFrom + secondChannels) (secondFrom

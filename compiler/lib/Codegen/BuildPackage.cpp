@@ -267,6 +267,25 @@ private:
     return out;
   }
 
+  // An f32 NCHW feature map with fewer than 16 channels as NHWC f16 with only those channels
+  // (with its channel count), for a convolution that pads them band by band: a model's NHWC
+  // input cast to f16 (transpose()), else cast and transposed by a layout kernel (per image,
+  // out[HW, C] = X^T x I[C, C]), which writes C channels per pixel where NHWC16 has 16.
+  std::optional<std::pair<uint32_t, int64_t>> unpaddedNhwc(mlir::Value value) {
+    if (auto it = unpaddedNhwcOf_.find(value); it != unpaddedNhwcOf_.end()) return it->second;
+    const std::vector<int64_t> shape = shapeOf(value);
+    if (shape.size() != 4 || !isF32(value) || shape[1] >= 16) return std::nullopt;
+    mlir::Operation &op = ownerOf(value);
+    std::optional<uint32_t> half = halfOperand(op, value);
+    if (!half) return std::nullopt;
+    const int64_t c = shape[1], hw = shape[2] * shape[3];
+    uint32_t out = scratch(opName(op) + "/nhwc", DType::F16, {shape[0], shape[2], shape[3], c});
+    if (!layoutKernel(op, "to NHWC", shape[0], hw, c, c, true, false, true, {*half, identity(c, c), out}))
+      return std::nullopt;
+    unpaddedNhwcOf_[value] = {out, c};
+    return std::make_pair(out, c);
+  }
+
   // True when v exists only as NHWC16 (made by a convolution), so consumers should stay in it.
   bool onlyNhwc16(mlir::Value v) const { return nhwc16Of_.count(v) && !tensorOf_.count(v); }
 
@@ -580,11 +599,14 @@ private:
       problems_.push_back(tiling.error().message);
       return;
     }
-    // A model's NHWC image with fewer than 16 channels: read as it is, padded band by band.
+    // An input with fewer than 16 channels (a model's image): read as NHWC f16 with only its
+    // channels, padded band by band.
     std::optional<uint32_t> input;
-    if (auto it = unpaddedNhwcOf_.find(o.getInput()); it != unpaddedNhwcOf_.end() && !k.depthwise && k.cip == 16) {
-      input = it->second.first;
-      k.inputChannels = it->second.second;
+    std::optional<std::pair<uint32_t, int64_t>> unpadded;
+    if (!k.depthwise && k.cip == 16 && !nhwc16Of_.count(o.getInput())) unpadded = unpaddedNhwc(o.getInput());
+    if (unpadded) {
+      input = unpadded->first;
+      k.inputChannels = unpadded->second;
     } else {
       input = nhwc16(o.getInput());
     }

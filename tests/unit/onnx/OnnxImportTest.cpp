@@ -387,3 +387,50 @@ TEST(OnnxImport, TwoHeadsOnOneInputAreOneKernel) {
     for (const pkg::Tensor &tensor : p->tensors) EXPECT_NE(tensor.name, "head_a/weight") << "the heads' own weights are gone";
   }
 }
+
+// A convolution on an NCHW image with fewer than 16 channels reads it as NHWC f16 with only
+// those channels (the layout kernel writes 3 channels per pixel, not 16; the convolution pads
+// band by band); an NHWC image (transposed to NCHW in the model) needs only the cast.
+TEST(OnnxImport, SmallChannelImagesAreNotPaddedInGlobalMemory) {
+  for (bool nhwcModel : {false, true}) {
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(13);
+    auto *g = m.mutable_graph();
+    addFloatInput(g, "x", nhwcModel ? std::vector<int64_t>{1, 16, 16, 3} : std::vector<int64_t>{1, 3, 16, 16});
+    addPatternInitializer(g, "w", {16, 3, 3, 3});
+    std::string image = "x";
+    if (nhwcModel) {
+      auto *t = addNode(g, "to_nchw", "Transpose", {"x"}, "xt");
+      auto *perm = t->add_attribute();
+      perm->set_name("perm");
+      perm->set_type(onnx::AttributeProto::INTS);
+      for (int64_t p : {0, 3, 1, 2})
+        perm->add_ints(p);
+      image = "xt";
+    }
+    addNode(g, "conv", "Conv", {image, "w"}, "y");
+    g->add_output()->set_name("y");
+    const std::string path = ::testing::TempDir() + "image_" + std::to_string(::getpid()) + ".onnx";
+    ASSERT_TRUE(writeFileAtomically(path, m.SerializeAsString()).ok());
+    Expected<ChipConfig> config = loadChipConfig("edge");
+    ASSERT_TRUE(config.ok());
+    Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, "", *config, "", nullptr, nullptr);
+    ::unlink(path.c_str());
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    std::vector<std::string> types;
+    const pkg::Task *conv = nullptr;
+    for (const pkg::Task &t : p->tasks) {
+      types.push_back(t.opType);
+      if (t.opType == "Conv") conv = &t;
+    }
+    ASSERT_NE(conv, nullptr);
+    const pkg::Tensor &in = p->tensors[conv->launch.tensors[0]];
+    EXPECT_EQ(in.shape, (std::vector<int64_t>{1, 16, 16, 3})) << in.name;
+    EXPECT_EQ(in.dtype, pkg::DType::F16);
+    if (nhwcModel)
+      EXPECT_EQ(types, (std::vector<std::string>{"Cast", "Conv", "TransData"})); // the last: NHWC16 -> NCHW output
+    else
+      EXPECT_EQ(types, (std::vector<std::string>{"Cast", "TransData", "Conv", "TransData"}));
+  }
+}

@@ -41,6 +41,40 @@ void addFloatInput(onnx::GraphProto *g, const char *name, std::vector<int64_t> d
     x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
 }
 
+// An INTS (or INT) attribute on a node.
+void addInts(onnx::NodeProto *n, const char *name, std::vector<int64_t> values) {
+  auto *a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t v : values)
+    a->add_ints(v);
+}
+void addInt(onnx::NodeProto *n, const char *name, int64_t value) {
+  auto *a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(value);
+}
+
+// A model (IR 8, opset 13) to fill in; compileForEdge writes it to a temporary file and compiles
+// it for the edge target (kernel listings into `assembly` when given).
+onnx::ModelProto newModel() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  return m;
+}
+Expected<pkg::Package> compileForEdge(const onnx::ModelProto &m, const std::string &stem,
+                                      std::vector<std::string> *assembly = nullptr) {
+  const std::string path = ::testing::TempDir() + stem + "_" + std::to_string(::getpid()) + ".onnx";
+  if (Status st = writeFileAtomically(path, m.SerializeAsString()); !st) return st.error();
+  Expected<ChipConfig> config = loadChipConfig("edge");
+  if (!config) return config.error();
+  Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, "", *config, "", assembly, nullptr);
+  ::unlink(path.c_str());
+  return p;
+}
+
 // A float initializer of the given dims with a repeating pattern of distinct values.
 void addPatternInitializer(onnx::GraphProto *g, const char *name, std::vector<int64_t> dims) {
   auto *t = g->add_initializer();
@@ -281,34 +315,20 @@ TEST(OnnxImport, KernelListingsFollowTheKernelsLeftAfterFusion) {
 // returns that map, the two kernels stay.
 TEST(OnnxImport, DepthwiseThenPointwiseIsOneKernelUnlessTheMiddleIsRead) {
   for (bool middleIsOutput : {false, true}) {
-    onnx::ModelProto m;
-    m.set_ir_version(8);
-    m.add_opset_import()->set_version(13);
+    onnx::ModelProto m = newModel();
     auto *g = m.mutable_graph();
     addFloatInput(g, "x", {1, 32, 16, 16});
     addPatternInitializer(g, "wd", {32, 1, 3, 3});
     addPatternInitializer(g, "wp", {48, 32, 1, 1});
     auto *dw = addNode(g, "dw", "Conv", {"x", "wd"}, "d");
-    auto *group = dw->add_attribute();
-    group->set_name("group");
-    group->set_type(onnx::AttributeProto::INT);
-    group->set_i(32);
-    auto *pads = dw->add_attribute();
-    pads->set_name("pads");
-    pads->set_type(onnx::AttributeProto::INTS);
-    for (int i = 0; i < 4; ++i)
-      pads->add_ints(1);
+    addInt(dw, "group", 32);
+    addInts(dw, "pads", {1, 1, 1, 1});
     addNode(g, "pw", "Conv", {"d", "wp"}, "p");
     addNode(g, "relu", "Relu", {"p"}, "y");
     g->add_output()->set_name("y");
     if (middleIsOutput) g->add_output()->set_name("d");
-    const std::string path = ::testing::TempDir() + "dwpw_" + std::to_string(::getpid()) + ".onnx";
-    ASSERT_TRUE(writeFileAtomically(path, m.SerializeAsString()).ok());
-    Expected<ChipConfig> config = loadChipConfig("edge");
-    ASSERT_TRUE(config.ok());
     std::vector<std::string> assembly;
-    Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, "", *config, "", &assembly, nullptr);
-    ::unlink(path.c_str());
+    Expected<pkg::Package> p = compileForEdge(m, "dwpw", &assembly);
     ASSERT_TRUE(p.ok()) << p.error().message;
     std::vector<const pkg::Task *> convs;
     for (const pkg::Task &t : p->tasks)
@@ -335,37 +355,20 @@ TEST(OnnxImport, DepthwiseThenPointwiseIsOneKernelUnlessTheMiddleIsRead) {
 // become one convolution writing both outputs; heads of different kernel sizes stay two.
 TEST(OnnxImport, TwoHeadsOnOneInputAreOneKernel) {
   for (bool sameShape : {true, false}) {
-    onnx::ModelProto m;
-    m.set_ir_version(8);
-    m.add_opset_import()->set_version(13);
+    onnx::ModelProto m = newModel();
     auto *g = m.mutable_graph();
     addFloatInput(g, "x", {1, 32, 8, 8});
     addPatternInitializer(g, "wa", {48, 32, 1, 1});
     addPatternInitializer(g, "wb", {6, 32, sameShape ? 1 : 3, sameShape ? 1 : 3});
     addNode(g, "head_a", "Conv", {"x", "wa"}, "a");
     auto *b = addNode(g, "head_b", "Conv", {"x", "wb"}, "b");
-    if (!sameShape) {
-      auto *pads = b->add_attribute();
-      pads->set_name("pads");
-      pads->set_type(onnx::AttributeProto::INTS);
-      for (int i = 0; i < 4; ++i)
-        pads->add_ints(1);
-    }
+    if (!sameShape) addInts(b, "pads", {1, 1, 1, 1});
     for (const char *head : {"a", "b"}) {
-      auto *t = addNode(g, (std::string("to_nhwc_") + head).c_str(), "Transpose", {head}, (std::string("y") + head).c_str());
-      auto *perm = t->add_attribute();
-      perm->set_name("perm");
-      perm->set_type(onnx::AttributeProto::INTS);
-      for (int64_t p : {0, 2, 3, 1})
-        perm->add_ints(p);
+      addInts(addNode(g, (std::string("to_nhwc_") + head).c_str(), "Transpose", {head}, (std::string("y") + head).c_str()),
+              "perm", {0, 2, 3, 1});
       g->add_output()->set_name(std::string("y") + head);
     }
-    const std::string path = ::testing::TempDir() + "heads_" + std::to_string(::getpid()) + ".onnx";
-    ASSERT_TRUE(writeFileAtomically(path, m.SerializeAsString()).ok());
-    Expected<ChipConfig> config = loadChipConfig("edge");
-    ASSERT_TRUE(config.ok());
-    Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, "", *config, "", nullptr, nullptr);
-    ::unlink(path.c_str());
+    Expected<pkg::Package> p = compileForEdge(m, "heads");
     ASSERT_TRUE(p.ok()) << p.error().message;
     std::vector<const pkg::Task *> convs;
     for (const pkg::Task &t : p->tasks)
@@ -393,30 +396,18 @@ TEST(OnnxImport, TwoHeadsOnOneInputAreOneKernel) {
 // band by band); an NHWC image (transposed to NCHW in the model) needs only the cast.
 TEST(OnnxImport, SmallChannelImagesAreNotPaddedInGlobalMemory) {
   for (bool nhwcModel : {false, true}) {
-    onnx::ModelProto m;
-    m.set_ir_version(8);
-    m.add_opset_import()->set_version(13);
+    onnx::ModelProto m = newModel();
     auto *g = m.mutable_graph();
     addFloatInput(g, "x", nhwcModel ? std::vector<int64_t>{1, 16, 16, 3} : std::vector<int64_t>{1, 3, 16, 16});
     addPatternInitializer(g, "w", {16, 3, 3, 3});
     std::string image = "x";
     if (nhwcModel) {
-      auto *t = addNode(g, "to_nchw", "Transpose", {"x"}, "xt");
-      auto *perm = t->add_attribute();
-      perm->set_name("perm");
-      perm->set_type(onnx::AttributeProto::INTS);
-      for (int64_t p : {0, 3, 1, 2})
-        perm->add_ints(p);
+      addInts(addNode(g, "to_nchw", "Transpose", {"x"}, "xt"), "perm", {0, 3, 1, 2});
       image = "xt";
     }
     addNode(g, "conv", "Conv", {image, "w"}, "y");
     g->add_output()->set_name("y");
-    const std::string path = ::testing::TempDir() + "image_" + std::to_string(::getpid()) + ".onnx";
-    ASSERT_TRUE(writeFileAtomically(path, m.SerializeAsString()).ok());
-    Expected<ChipConfig> config = loadChipConfig("edge");
-    ASSERT_TRUE(config.ok());
-    Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, "", *config, "", nullptr, nullptr);
-    ::unlink(path.c_str());
+    Expected<pkg::Package> p = compileForEdge(m, "image");
     ASSERT_TRUE(p.ok()) << p.error().message;
     std::vector<std::string> types;
     const pkg::Task *conv = nullptr;

@@ -93,6 +93,16 @@ public:
   }
 
 private:
+  // Channel concatenations held gapped (each input on its own 16-channel boundary): the gapped
+  // NHWC tensor, where each input's channels landed (gapped offset, count), whether its padding
+  // channels are zero. A convolution reads it with zero weights for the gaps; the compacted
+  // NHWC16 form is made only for other consumers.
+  struct Slotted {
+    uint32_t gapped;
+    std::vector<std::pair<int64_t, int64_t>> placed;
+    bool zeroPadded;
+  };
+
   // ---- tensors ----
   uint32_t newTensor(mlir::Value value, const std::string &name, TensorKind kind) {
     auto type = llvm::cast<mlir::RankedTensorType>(value.getType());
@@ -136,7 +146,7 @@ private:
     auto it = tensorOf_.find(value);
     if (it != tensorOf_.end()) return it->second;
     if (auto f = nhwc16Of_.find(value); f != nhwc16Of_.end()) return toNchw(value, f->second);
-    if (unpaddedNhwcOf_.count(value))
+    if (unpaddedNhwcOf_.count(value) || slottedOf_.count(value))
       if (std::optional<uint32_t> padded = nhwc16(value)) return toNchw(value, *padded);
     auto c = value.getDefiningOp<g::ConstantOp>();
     if (!c) return std::nullopt;
@@ -238,6 +248,7 @@ private:
   // X^T x I[C, Cp] with X = [C, HW] (transA).
   std::optional<uint32_t> nhwc16(mlir::Value value) {
     if (auto it = nhwc16Of_.find(value); it != nhwc16Of_.end()) return it->second;
+    if (auto it = slottedOf_.find(value); it != slottedOf_.end()) return compacted(value, it->second);
     if (auto it = unpaddedNhwcOf_.find(value); it != unpaddedNhwcOf_.end()) { // pad its channels now
       const std::vector<int64_t> shape = shapeOf(value); // NCHW
       const auto [half, c] = it->second;
@@ -594,6 +605,18 @@ private:
         toNhwc = t;
     k.outF32 = bool(toNhwc);
     k.outChannels = toNhwc ? cout : 0;
+    // A gapped channel concatenation (concatCompacted) read as it is: its input channel i is
+    // gapped channel channelOf[i], the gaps get zero weights (and hold zeros).
+    std::optional<Slotted> slotted;
+    std::vector<int64_t> channelOf;
+    if (auto it = slottedOf_.find(o.getInput());
+        it != slottedOf_.end() && it->second.zeroPadded && group == 1 && weights && !toNhwc) {
+      slotted = it->second;
+      for (auto [from, c] : slotted->placed)
+        for (int64_t i = 0; i < c; ++i) channelOf.push_back(from + i);
+      k.cip = p_.tensors[slotted->gapped].shape[3];
+    }
+    const int64_t cinHeld = slotted ? k.cip : cin; // input channels as the kernel reads them
     Expected<ConvTiling> tiling = planConv(config_, k);
     if (!tiling) {
       problems_.push_back(tiling.error().message);
@@ -603,8 +626,10 @@ private:
     // channels, padded band by band.
     std::optional<uint32_t> input;
     std::optional<std::pair<uint32_t, int64_t>> unpadded;
-    if (!k.depthwise && k.cip == 16 && !nhwc16Of_.count(o.getInput())) unpadded = unpaddedNhwc(o.getInput());
-    if (unpadded) {
+    if (!k.depthwise && k.cip == 16 && !nhwc16Of_.count(o.getInput()) && !slotted) unpadded = unpaddedNhwc(o.getInput());
+    if (slotted) {
+      input = slotted->gapped;
+    } else if (unpadded) {
       input = unpadded->first;
       k.inputChannels = unpadded->second;
     } else {
@@ -614,17 +639,19 @@ private:
     std::optional<uint32_t> residual;
     if (k.residual && !(residual = nhwc16(o.getResidual())))
       return unsupported(op, "the residual cannot be converted to NHWC16");
-    const pkg::ConvWeightLayout layout = convWeightLayout(k, *tiling, cout, cin);
+    const pkg::ConvWeightLayout layout = convWeightLayout(k, *tiling, cout, cinHeld);
     uint32_t wt, bt;
     if (weights) {
       // Grouped (incl. depthwise) convolutions run as one dense convolution whose weights are zero
       // outside each group's block: exact, at the cost of cube work for the zeros.
-      std::vector<float> dense(size_t(cout * cin * taps), 0.0f);
+      std::vector<float> dense(size_t(cout * cinHeld * taps), 0.0f);
       for (int64_t oc = 0; oc < cout; ++oc)
-        for (int64_t ic = 0; ic < cinPerGroup; ++ic)
+        for (int64_t ic = 0; ic < cinPerGroup; ++ic) {
+          const int64_t channel = (oc / coutPerGroup) * cinPerGroup + ic;
+          const int64_t held = slotted ? channelOf[size_t(channel)] : channel;
           for (int64_t t = 0; t < taps; ++t)
-            dense[size_t((oc * cin + (oc / coutPerGroup) * cinPerGroup + ic) * taps + t)] =
-                (*weights)[size_t((oc * cinPerGroup + ic) * taps + t)];
+            dense[size_t((oc * cinHeld + held) * taps + t)] = (*weights)[size_t((oc * cinPerGroup + ic) * taps + t)];
+        }
       std::vector<uint16_t> packed = pkg::packConvWeights(layout, dense.data());
       std::vector<uint8_t> bytes(packed.size() * 2);
       std::memcpy(bytes.data(), packed.data(), bytes.size());
@@ -902,26 +929,38 @@ private:
       problems_.push_back(gen.error().message);
       return true;
     }
-    const int64_t g = gappedBlocks * 16, cp = pad16(out[1]);
+    const int64_t g = gappedBlocks * 16;
     uint32_t gapped = scratch(opName(op) + "/gapped", DType::F16, {out[0], out[2], out[3], g});
+    bool zeros = true; // the gapped tensor's padding channels are zero
+    for (uint32_t x : args) zeros &= zeroPadded_.count(x) > 0;
     args.push_back(gapped);
     addKernelTask(op, "Concat", *gen, std::move(args));
-    // S[gapped channel][output channel] = 1 where an input's channel lands.
+    slottedOf_[o.getResult()] = {gapped, std::move(placed), zeros};
+    return true;
+  }
+
+  // The compacted NHWC16 form of a gapped concatenation (concatCompacted), made when a consumer
+  // needs it: the cube multiplies by a 0/1 selection matrix S[gapped channel][output channel].
+  std::optional<uint32_t> compacted(mlir::Value value, const Slotted &slotted) {
+    const std::vector<int64_t> out = shapeOf(value);
+    mlir::Operation &op = ownerOf(value);
+    const int64_t g = p_.tensors[slotted.gapped].shape[3], cp = pad16(out[1]);
     std::vector<uint8_t> select(size_t(g * cp) * 2, 0);
     const uint16_t one = isa::floatToHalf(1.0f);
     int64_t offset = 0;
-    for (auto [from, c] : placed) {
+    for (auto [from, c] : slotted.placed) {
       for (int64_t i = 0; i < c; ++i) std::memcpy(&select[size_t((from + i) * cp + offset + i) * 2], &one, 2);
       offset += c;
     }
     uint32_t selection = constant(opName(op) + "/select", DType::F16, {g, cp}, std::move(select));
     uint32_t result = scratch(opName(op), DType::F16, {out[0], out[2], out[3], cp});
     p_.tensors[result].layout = "NHWC16";
-    if (!layoutKernel(op, "compact channels", 1, k.pixels, g, cp, false, false, true, {gapped, selection, result}))
-      return true;
-    nhwc16Of_[o.getResult()] = result;
+    if (!layoutKernel(op, "compact channels", 1, out[0] * out[2] * out[3], g, cp, false, false, true,
+                      {slotted.gapped, selection, result}))
+      return std::nullopt;
+    nhwc16Of_[value] = result;
     zeroPadded_.insert(result);
-    return true;
+    return result;
   }
 
   void pool(mlir::Operation &op, mlir::Value input, llvm::ArrayRef<int64_t> kernel, llvm::ArrayRef<int64_t> strides,
@@ -2271,6 +2310,7 @@ private:
   // NCHW views of a model's NHWC input with fewer than 16 channels: its f16 NHWC tensor and its
   // channels (the NHWC16 form is made only when a consumer asks for it).
   llvm::DenseMap<mlir::Value, std::pair<uint32_t, int64_t>> unpaddedNhwcOf_;
+  llvm::DenseMap<mlir::Value, Slotted> slottedOf_; // (see Slotted)
   std::map<std::pair<int64_t, int64_t>, uint32_t> identities_;
   std::set<uint32_t> zeroPadded_; // NHWC16 tensors whose padding channels are known to be 0
   std::set<uint32_t> tailSlack_;  // tensors that kernels read or write up to kTailSlackBytes past the end

@@ -425,3 +425,40 @@ TEST(OnnxImport, SmallChannelImagesAreNotPaddedInGlobalMemory) {
       EXPECT_EQ(types, (std::vector<std::string>{"Cast", "TransData", "Conv", "TransData"}));
   }
 }
+
+// A channel concatenation of inputs that do not fill 16-channel blocks (PP-OCRv4's 4 x 24) is
+// held gapped; a convolution reads it as it is, with zero weights for the gaps, so no layout
+// kernel compacts it, unless another consumer needs the compact form.
+TEST(OnnxImport, GappedConcatFeedsAConvolutionWithoutCompaction) {
+  for (bool alsoRelu : {false, true}) {
+    onnx::ModelProto m = newModel();
+    auto *g = m.mutable_graph();
+    addFloatInput(g, "x", {1, 16, 8, 8});
+    addPatternInitializer(g, "wa", {24, 16, 1, 1});
+    addPatternInitializer(g, "wb", {24, 16, 1, 1});
+    addPatternInitializer(g, "wc", {16, 48, 3, 3});
+    addNode(g, "conv_a", "Conv", {"x", "wa"}, "a");
+    addNode(g, "conv_b", "Conv", {"x", "wb"}, "b");
+    addInt(addNode(g, "concat", "Concat", {"a", "b"}, "ab"), "axis", 1);
+    addInts(addNode(g, "conv_c", "Conv", {"ab", "wc"}, "y"), "pads", {1, 1, 1, 1});
+    g->add_output()->set_name("y");
+    if (alsoRelu) {
+      addNode(g, "relu", "Relu", {"ab"}, "r");
+      g->add_output()->set_name("r");
+    }
+    Expected<pkg::Package> p = compileForEdge(m, "gapped");
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    const pkg::Task *conv = nullptr;
+    int compactions = 0;
+    for (const pkg::Task &t : p->tasks) {
+      if (t.name == "conv_c" && t.opType == "Conv") conv = &t;
+      if (t.isHost) continue;
+      const pkg::Tensor &out = p->tensors[t.launch.tensors.back()];
+      compactions += out.name == "concat" && out.layout == "NHWC16";
+    }
+    ASSERT_NE(conv, nullptr);
+    EXPECT_EQ(p->tensors[conv->launch.tensors[0]].name, "concat/gapped");
+    EXPECT_EQ(p->tensors[conv->launch.tensors[0]].shape, (std::vector<int64_t>{1, 8, 8, 64}));
+    EXPECT_EQ(compactions, alsoRelu ? 1 : 0) << "the compact form only for the Relu";
+  }
+}

@@ -905,38 +905,71 @@ private:
   // Channel concatenation when inputs do not start on 16-channel boundaries (PP-OCR's 4 x 24):
   // DMA places each input at its own block boundary ("gapped"), then the cube compacts the
   // channels with a 0/1 selection matrix, exact in fp32 accumulation.
+  // An input made by a nearest upsampling that nothing else reads writes its slot itself
+  // (ResizeNearestKernel::outCp/outOffset): the DMA copies only the other inputs.
   bool concatCompacted(mlir::Operation &op, g::ConcatOp o, const std::vector<int64_t> &out) {
+    std::vector<std::pair<mlir::Value, uint32_t>> inputs; // with their NHWC16 tensors
+    for (mlir::Value v : o.getInputs()) {
+      std::optional<uint32_t> x = shapeOf(v).size() == 4 && isF32(v) ? nhwc16(v) : std::nullopt;
+      if (!x) return false;
+      inputs.push_back({v, *x});
+    }
+    int64_t g = 0;
+    for (auto [v, x] : inputs) g += pad16(shapeOf(v)[1]);
+    uint32_t gapped = scratch(opName(op) + "/gapped", DType::F16, {out[0], out[2], out[3], g});
     std::vector<uint32_t> args;
     ChannelConcatKernel k;
     k.name = opName(op) + " (gapped)";
     k.node = joined(onnxNodeNames(op.getLoc()));
     k.pixels = out[0] * out[2] * out[3];
-    int64_t gappedBlocks = 0;
+    k.outBlocks = g / 16;
     std::vector<std::pair<int64_t, int64_t>> placed; // (gapped channel offset, channels)
-    for (mlir::Value v : o.getInputs()) {
-      std::optional<uint32_t> x = shapeOf(v).size() == 4 && isF32(v) ? nhwc16(v) : std::nullopt;
-      if (!x) return false;
-      const int64_t c = shapeOf(v)[1], blocks = pad16(c) / 16;
-      k.pieces.push_back({int(args.size()), blocks, blocks, gappedBlocks});
-      args.push_back(*x);
-      placed.push_back({gappedBlocks * 16, c});
-      gappedBlocks += blocks;
-    }
-    k.outBlocks = gappedBlocks;
-    k.numInputs = int(args.size());
-    Expected<GeneratedKernel> gen = generateChannelConcat(config_, k);
-    if (!gen) {
-      problems_.push_back(gen.error().message);
-      return true;
-    }
-    const int64_t g = gappedBlocks * 16;
-    uint32_t gapped = scratch(opName(op) + "/gapped", DType::F16, {out[0], out[2], out[3], g});
     bool zeros = true; // the gapped tensor's padding channels are zero
-    for (uint32_t x : args) zeros &= zeroPadded_.count(x) > 0;
-    args.push_back(gapped);
-    addKernelTask(op, "Concat", *gen, std::move(args));
+    int64_t at = 0;
+    for (auto [v, x] : inputs) {
+      const int64_t c = shapeOf(v)[1], blocks = pad16(c) / 16;
+      zeros &= zeroPadded_.count(x) > 0;
+      placed.push_back({at, c});
+      if (!upsampleIntoSlot(v, x, gapped, g, at)) {
+        k.pieces.push_back({int(args.size()), blocks, blocks, at / 16});
+        args.push_back(x);
+      }
+      at += blocks * 16;
+    }
+    if (!args.empty()) {
+      k.numInputs = int(args.size());
+      Expected<GeneratedKernel> gen = generateChannelConcat(config_, k);
+      if (!gen) {
+        problems_.push_back(gen.error().message);
+        return true;
+      }
+      args.push_back(gapped);
+      addKernelTask(op, "Concat", *gen, std::move(args));
+    }
     slottedOf_[o.getResult()] = {gapped, std::move(placed), zeros};
     return true;
+  }
+
+  // Whether v (NHWC16 tensor x) came from a nearest upsampling task that now writes channels
+  // [slot, slot + its channels) of `into` (outCp channels per pixel) instead of x.
+  bool upsampleIntoSlot(mlir::Value v, uint32_t x, uint32_t into, int64_t outCp, int64_t slot) {
+    if (!v.hasOneUse()) return false;
+    for (auto &[index, kernel] : resizeOfTask_) {
+      pkg::Task &task = p_.tasks[index];
+      if (task.isHost || task.launch.tensors.back() != x) continue;
+      ResizeNearestKernel k = kernel;
+      k.outCp = outCp;
+      k.outOffset = slot;
+      Expected<GeneratedKernel> gen = generateResizeNearest(config_, k);
+      if (!gen) return false;
+      std::optional<uint32_t> kernelAt = kernelIndex(task.name + " (slot)", "Resize", *gen);
+      if (!kernelAt) return false;
+      task.launch.kernel = *kernelAt;
+      task.launch.blockDim = uint32_t(gen->blockDim);
+      task.launch.tensors.back() = into;
+      return true;
+    }
+    return false;
   }
 
   // The compacted NHWC16 form of a gapped concatenation (concatCompacted), made when a consumer
@@ -1392,8 +1425,10 @@ private:
     ResizeNearestKernel k = featureMapKernel<ResizeNearestKernel>(op, in);
     k.fy = out[2] / in[2];
     k.fx = out[3] / in[3];
+    const size_t tasks = p_.tasks.size();
     nhwc16Task(op, "Resize", generateResizeNearest(config_, k), {*x}, {k.n, out[2], out[3], k.cp},
                zeroPadded_.count(*x) > 0);
+    if (p_.tasks.size() > tasks) resizeOfTask_[tasks] = k;
   }
 
   // Transposed convolution with kernel == stride (no overlap), no pads: per input pixel a matmul
@@ -2292,6 +2327,7 @@ private:
   // kernels on NHWC16 (the whole fused chain).
   static constexpr uint32_t kKernelLater = UINT32_MAX;
   std::map<size_t, ConvKernel> convOfTask_;
+  std::map<size_t, ResizeNearestKernel> resizeOfTask_; // nearest upsamplings, by task index
   // Detection heads' convolutions (NHWC f32 outputs) with constant weights: their dense weights
   // [cout][cin][kh][kw] and bias, by task index.
   struct Head {

@@ -368,29 +368,34 @@ Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const 
   if (rowBytes > ub)
     return Error::badInput(k.name + ": UB overflow: one input row needs " + std::to_string(rowBytes) + " bytes, UB has " +
                            std::to_string(ub));
-  const int64_t items = k.n * k.h, wo = k.w * k.fx;
+  const int64_t items = k.n * k.h, wo = k.w * k.fx, outCp = k.outCp ? k.outCp : k.cp;
+  if (outCp % 16 || k.outOffset % 16 || k.outOffset + k.cp > outCp)
+    return Error::internal(k.name + ": output slot [" + std::to_string(k.outOffset) + ", +" + std::to_string(k.cp) +
+                           ") outside " + std::to_string(outCp) + " channels or off 16-channel blocks");
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   NpuKernelBuilder kb(config, k.name, k.node);
-  kb.begin({{kb.f16(), items * rowElements}, {kb.f16(), items * k.fy * wo * k.cp}}, blockDim);
+  kb.begin({{kb.f16(), items * rowElements}, {kb.f16(), items * k.fy * wo * outCp}}, blockDim);
   mlir::Value rows[2];
   rows[0] = kb.alloc(npu::Space::ub, kb.f16(), rowElements);
   rows[1] = 2 * rowBytes <= ub ? kb.alloc(npu::Space::ub, kb.f16(), rowElements) : rows[0];
-  const int64_t storeSpan = ((k.w - 1) * k.fx * cb + cb) * 16; // elements a strided store writes
+  const int64_t pixelBlocks = outCp / 16; // 32-byte blocks per output pixel
+  const int64_t storeSpan = ((k.w - 1) * k.fx * pixelBlocks + cb) * 16; // elements a strided store writes
   // Item = (image, input row) = input row index over all images; output row ih * fy + dy.
   auto row = [&](mlir::Value item, int set, bool) -> Status {
     kb.dma(kb.arg(0), kb.mul(item, rowElements), rows[set], kb.index(0), rowElements);
-    mlir::Value outRows = kb.mul(item, k.fy * wo * k.cp);
+    mlir::Value outRows = kb.mul(item, k.fy * wo * outCp);
     for (int64_t dy = 0; dy < k.fy; ++dy)
       for (int64_t dx = 0; dx < k.fx; ++dx)
-        kb.instruction<npu::CopyOp>("ub2gm",
-                                    {kb.view(kb.arg(1), kb.add(outRows, (dy * wo + dx) * k.cp), storeSpan), rows[set]},
-                                    {{"nburst", k.w}, {"len", cb}, {"dst_gap", (k.fx - 1) * cb}});
+        kb.instruction<npu::CopyOp>(
+            "ub2gm", {kb.view(kb.arg(1), kb.add(outRows, (dy * wo + dx) * outCp + k.outOffset), storeSpan), rows[set]},
+            {{"nburst", k.w}, {"len", cb}, {"dst_gap", k.fx * pixelBlocks - cb}});
     return Status::success();
   };
   if (Status s = kb.itemLoop(items, false, row); !s) return s.error();
   return kb.finish(k.name + ": nearest upsampling x" + std::to_string(k.fy) + " x" + std::to_string(k.fx) +
                    " of NHWC16 " + std::to_string(k.n) + "x" + std::to_string(k.h) + "x" + std::to_string(k.w) + "x" +
-                   std::to_string(k.cp));
+                   std::to_string(k.cp) +
+                   (k.outCp ? " into channels " + std::to_string(k.outOffset) + ".. of " + std::to_string(outCp) : ""));
 }
 
 // One input row of the transposed convolution's output (w pixels of f*f*cp channels) is loaded

@@ -249,9 +249,11 @@ TEST(PoolKernel, PaddedWindowsOverTwoBufferSets) {
 }
 
 // Nearest upsampling through the npu dialect (rows through two UB buffers): every output pixel
-// against its source pixel, with the race detector on.
+// against its source pixel, with the race detector on; also into a slot of a wider tensor (the
+// channels around it untouched).
 TEST(ResizeNearestKernel, RowsThroughTwoBuffers) {
-  for (auto [fy, fx] : {std::pair<int64_t, int64_t>{2, 2}, {3, 1}, {1, 2}}) {
+  struct Case { int64_t fy, fx, outCp, outOffset; };
+  for (auto [fy, fx, outCp, outOffset] : {Case{2, 2, 0, 0}, Case{3, 1, 0, 0}, Case{1, 2, 0, 0}, Case{2, 2, 128, 64}, Case{1, 3, 64, 0}}) {
     ResizeNearestKernel k;
     k.name = k.node = "resize";
     k.n = 2;
@@ -260,9 +262,12 @@ TEST(ResizeNearestKernel, RowsThroughTwoBuffers) {
     k.cp = 32;
     k.fy = fy;
     k.fx = fx;
+    k.outCp = outCp;
+    k.outOffset = outOffset;
     Expected<GeneratedKernel> gen = generateResizeNearest(edge(), k);
     ASSERT_TRUE(gen.ok()) << gen.error().message;
-    const int64_t inCount = k.n * k.h * k.w * k.cp, ho = k.h * fy, wo = k.w * fx, outCount = k.n * ho * wo * k.cp;
+    const int64_t cw = outCp ? outCp : k.cp; // the output's channels per pixel
+    const int64_t inCount = k.n * k.h * k.w * k.cp, ho = k.h * fy, wo = k.w * fx, outCount = k.n * ho * wo * cw;
     std::vector<uint16_t> in(static_cast<size_t>(inCount));
     for (size_t i = 0; i < in.size(); ++i) in[i] = uint16_t(i * 5 + 1);
     Device dev(edge());
@@ -272,9 +277,12 @@ TEST(ResizeNearestKernel, RowsThroughTwoBuffers) {
     for (int64_t n = 0; n < k.n; ++n)
       for (int64_t y = 0; y < ho; ++y)
         for (int64_t x = 0; x < wo; ++x)
-          for (int64_t c = 0; c < k.cp; ++c)
-            ASSERT_EQ(out[size_t(((n * ho + y) * wo + x) * k.cp + c)], in[size_t(((n * k.h + y / fy) * k.w + x / fx) * k.cp + c)])
-                << "fy " << fy << " fx " << fx << " y " << y << " x " << x << " c " << c;
+          for (int64_t c = 0; c < cw; ++c) {
+            const bool mine = c >= outOffset && c < outOffset + k.cp;
+            ASSERT_EQ(out[size_t(((n * ho + y) * wo + x) * cw + c)],
+                      mine ? in[size_t(((n * k.h + y / fy) * k.w + x / fx) * k.cp + c - outOffset)] : uint16_t(0xffff))
+                << "fy " << fy << " fx " << fx << " slot " << outOffset << " of " << cw << " y " << y << " x " << x << " c " << c;
+          }
   }
 }
 

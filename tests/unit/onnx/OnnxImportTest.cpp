@@ -462,3 +462,47 @@ TEST(OnnxImport, GappedConcatFeedsAConvolutionWithoutCompaction) {
     EXPECT_EQ(compactions, alsoRelu ? 1 : 0) << "the compact form only for the Relu";
   }
 }
+
+// A nearest upsampling that only a gapped concatenation reads writes its slot of the gapped
+// tensor itself; the concatenation's DMA copies only the other input.
+TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
+  onnx::ModelProto m = newModel();
+  auto *g = m.mutable_graph();
+  addFloatInput(g, "x", {1, 16, 4, 4});
+  addFloatInput(g, "z", {1, 16, 8, 8});
+  addPatternInitializer(g, "wa", {24, 16, 1, 1});
+  addPatternInitializer(g, "wb", {24, 16, 1, 1});
+  addPatternInitializer(g, "wc", {16, 48, 3, 3});
+  auto *scales = g->add_initializer();
+  scales->set_name("scales");
+  scales->set_data_type(1);
+  scales->add_dims(4);
+  for (float f : {1.0f, 1.0f, 2.0f, 2.0f})
+    scales->add_float_data(f);
+  addNode(g, "conv_a", "Conv", {"x", "wa"}, "a");
+  auto *up = addNode(g, "up", "Resize", {"a", "", "scales"}, "au");
+  for (auto [name, value] : {std::pair<const char *, const char *>{"mode", "nearest"},
+                             {"coordinate_transformation_mode", "asymmetric"},
+                             {"nearest_mode", "floor"}}) {
+    auto *a = up->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(value);
+  }
+  addNode(g, "conv_b", "Conv", {"z", "wb"}, "b");
+  addInt(addNode(g, "concat", "Concat", {"au", "b"}, "ab"), "axis", 1);
+  addInts(addNode(g, "conv_c", "Conv", {"ab", "wc"}, "y"), "pads", {1, 1, 1, 1});
+  g->add_output()->set_name("y");
+  Expected<pkg::Package> p = compileForEdge(m, "upslot");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  const pkg::Task *resize = nullptr, *concat = nullptr;
+  for (const pkg::Task &t : p->tasks) {
+    if (t.opType == "Resize") resize = &t;
+    if (t.opType == "Concat") concat = &t;
+  }
+  ASSERT_NE(resize, nullptr);
+  ASSERT_NE(concat, nullptr);
+  EXPECT_EQ(p->tensors[resize->launch.tensors.back()].name, "concat/gapped");
+  EXPECT_EQ(concat->launch.tensors.size(), 2u) << "one input copied, then the gapped tensor";
+  for (const pkg::Tensor &tensor : p->tensors) EXPECT_NE(tensor.name, "up") << "the upsampling's own tensor is gone";
+}

@@ -210,6 +210,9 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
 struct ResizeNearestKernel {
   std::string name, node;
   int64_t n = 1, h = 0, w = 0, cp = 0, fy = 1, fx = 1;
+  // The output's channels per pixel (0: cp) and where in them this one's cp channels go: a slot
+  // of a wider tensor (a channel concatenation the upsampling writes its part of directly).
+  int64_t outCp = 0, outOffset = 0;
 };
 Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const ResizeNearestKernel &k);
 

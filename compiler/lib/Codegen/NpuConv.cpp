@@ -103,7 +103,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   const int64_t dwTaps = dw ? dw->kh * dw->kw : 0, dwTile = dwTaps * 16 * 16; // a 16-channel tile's weights
   // Its M tiles have L0A buffers of their own (two: img2col of one overlaps the cube on the
   // other), so no flag orders its cube work against this convolution's img2col; up to half of
-  // L0A, what this convolution's tiles leave (they take a quarter of it at most).
+  // L0A, what this convolution's tiles leave (they leave room for two of 64 pixels at least).
   const int64_t mtDwCap = dw ? std::clamp<int64_t>(l0aBytes / 2 / (dwTaps * 16 * 2) / 16 * 16, 16, 4080) : 0;
 
   // N tiles (the last may be narrower) and, without depthwise, K steps of kc1 input slices (the
@@ -124,7 +124,8 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   const int64_t kMain = std::min(t.kc1, k.depthwise ? int64_t(1) : c1) * taps * 16;
   const int64_t kTile = kMain + (k.residual ? ntPad : 0); // a pixel's depth in L0A (input and residual)
   if (k.residual) mt = std::min(mt, l0aBytes / 2 / (kTile * 2) / 16 * 16);
-  if (dw) mt = std::max<int64_t>(16, std::min(mt, l0aBytes / 4 / (kTile * 2) / 16 * 16));
+  const int64_t dwReserve = dw ? 2 * std::min<int64_t>(64, mtDwCap) * dwTaps * 16 * 2 : 0; // two 64-pixel depthwise tiles
+  if (dw) mt = std::max<int64_t>(16, std::min(mt, (l0aBytes - dwReserve) / 2 / (kTile * 2) / 16 * 16));
   if (mt < 16)
     return Error::badInput(k.name + ": L0C overflow: two 16-pixel tiles of " + std::to_string(ntPad) +
                            " channels need " + std::to_string(2 * 16 * ntPad * 4) + " bytes, L0C has " +

@@ -1014,8 +1014,13 @@ private:
     k.ho = out[2];
     k.wo = out[3];
     k.max = max;
+    const size_t tasks = p_.tasks.size();
     nhwc16Task(op, max ? "MaxPool" : "AveragePool", generatePool(config_, k), {*x}, {k.n, k.ho, k.wo, k.cp},
                zeroPadded_.count(*x) > 0);
+    // A 2x2 stride-2 max pooling without pads: the convolution before it may write it too.
+    if (p_.tasks.size() > tasks && max && k.kh == 2 && k.kw == 2 && k.sh == 2 && k.sw == 2 && !k.pt && !k.pl &&
+        !k.pb && !k.pr && k.ho * 2 == in[2] && k.wo * 2 == in[3])
+      maxPool2x2Tasks_.insert(tasks);
   }
 
   // A [cp] f16 constant from per-channel f32 values (zero padded).
@@ -2020,6 +2025,9 @@ private:
         for (size_t a = 0; a + 1 < ewArgs.size(); ++a) onlyMid &= ewArgs[a] == mid;
         if (onlyMid && !readElsewhere(mid, j, j + 1)) epilogue = ew->second;
       }
+      // The 2x2 max pooling of its result after it: written by the convolution too.
+      const bool poolNext = !epilogue && maxPool2x2Tasks_.count(j + 1) && j + 1 < p_.tasks.size() &&
+                            p_.tasks[j + 1].launch.tensors.front() == mid && !conv->second.outF32;
       // The depthwise convolution before it, when it may run first.
       std::optional<ConvKernel> depthwise;
       if (auto dw = j > 0 ? convOfTask_.find(j - 1) : convOfTask_.end(); dw != convOfTask_.end()) {
@@ -2037,7 +2045,7 @@ private:
       ConvKernel made;
       std::vector<std::string> madeNodes;
       for (int withDw = depthwise ? 1 : 0; withDw >= 0 && !gen; --withDw)
-        for (int withEpilogue = epilogue ? 1 : 0; withEpilogue >= 0 && !gen; --withEpilogue) {
+        for (int withEpilogue = epilogue || poolNext ? 1 : 0; withEpilogue >= 0 && !gen; --withEpilogue) {
           ConvKernel k = conv->second;
           std::vector<std::string> nodes = withDw ? p_.tasks[j - 1].onnxNodes : std::vector<std::string>{};
           auto addNodes = [&](const pkg::Task &t) {
@@ -2045,8 +2053,9 @@ private:
               if (!llvm::is_contained(nodes, node)) nodes.push_back(node);
           };
           addNodes(task);
-          if (withEpilogue) {
+          if (withEpilogue) { // the element-wise kernel after it, or the pooling
             k.epilogue = epilogue;
+            k.maxPool2x2 = poolNext;
             addNodes(p_.tasks[j + 1]);
           }
           if (withDw) k.depthwiseFirst = std::make_shared<const ConvKernel>(*depthwise);
@@ -2063,7 +2072,7 @@ private:
       if (!gen) continue;
       pkg::Task &t = p_.tasks[j];
       std::string opType = (made.depthwiseFirst ? p_.tasks[j - 1].opType + "+" : std::string()) + t.opType +
-                           (made.epilogue ? "+" + p_.tasks[j + 1].opType : std::string());
+                           (made.epilogue || made.maxPool2x2 ? "+" + p_.tasks[j + 1].opType : std::string());
       if (made.depthwiseFirst) t.name = p_.tasks[j - 1].name + "+" + t.name;
       std::optional<uint32_t> index = kernelIndex(t.name, opType, *gen);
       if (!index) continue;
@@ -2072,6 +2081,10 @@ private:
       t.opType = opType;
       if (made.depthwiseFirst) t.modelMacs += p_.tasks[j - 1].modelMacs;
       t.onnxNodes = std::move(madeNodes);
+      if (made.maxPool2x2) { // the pooling's output becomes the kernel's last argument
+        t.launch.tensors.push_back(p_.tasks[j + 1].launch.tensors.back());
+        p_.tasks.erase(p_.tasks.begin() + std::ptrdiff_t(j + 1));
+      }
       if (made.epilogue) {
         // The convolution's own result is never written now: it views the fused kernel's output.
         const uint32_t out = p_.tasks[j + 1].launch.tensors.back();
@@ -2328,6 +2341,7 @@ private:
   static constexpr uint32_t kKernelLater = UINT32_MAX;
   std::map<size_t, ConvKernel> convOfTask_;
   std::map<size_t, ResizeNearestKernel> resizeOfTask_; // nearest upsamplings, by task index
+  std::set<size_t> maxPool2x2Tasks_;                   // 2x2 stride-2 max poolings, by task index
   // Detection heads' convolutions (NHWC f32 outputs) with constant weights: their dense weights
   // [cout][cin][kh][kw] and bias, by task index.
   struct Head {

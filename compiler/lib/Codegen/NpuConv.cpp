@@ -22,6 +22,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include <functional>
+#include <numeric>
 #include <map>
 #include <tuple>
 
@@ -126,8 +127,21 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   if (k.residual) mt = std::min(mt, l0aBytes / 2 / (kTile * 2) / 16 * 16);
   const int64_t dwReserve = dw ? 2 * std::min<int64_t>(64, mtDwCap) * dwTaps * 16 * 2 : 0; // two 64-pixel depthwise tiles
   if (dw) mt = std::max<int64_t>(16, std::min(mt, (l0aBytes - dwReserve) / 2 / (kTile * 2) / 16 * 16));
-  if (mt < 16)
-    return Error::badInput(k.name + ": L0C overflow: two 16-pixel tiles of " + std::to_string(ntPad) +
+  // Pooling: tiles of whole pairs of output rows (and whole 16-pixel fractal rows).
+  const int64_t poolUnit = k.maxPool2x2 ? std::lcm<int64_t>(16, 2 * k.wo) : 16;
+  if (k.maxPool2x2) {
+    if (k.epilogue || k.outF32 || k.secondFrom || ceilDiv(k.cop, t.nt) != 1 || k.ho % 2 || k.wo % 16 ||
+        k.cop / 16 > 15 || k.wo * k.cop / kRepeatHalves > emit::kMaxRepeat)
+      return Error::internal(k.name + ": a pooled second output needs an NHWC16 output of one N tile (at most 240 "
+                                      "channels), even rows, rows of a multiple of 16 pixels");
+    mt = mt / poolUnit * poolUnit;
+    // (With a depthwise first, whose tiles shrink to make room, when L0A and L0C allow it.)
+    if (mt < poolUnit && dw && poolUnit * kTile * 2 + 16 * dwTaps * 16 * 2 <= l0aBytes / 2 &&
+        (!oneKStep || 2 * poolUnit * ntPad * 4 + 2 * mtDwCap * 16 * 4 <= l0cBytes))
+      mt = poolUnit;
+  }
+  if (mt < poolUnit)
+    return Error::badInput(k.name + ": L0C overflow: two " + std::to_string(poolUnit) + "-pixel tiles of " + std::to_string(ntPad) +
                            " channels need " + std::to_string(2 * 16 * ntPad * 4) + " bytes, L0C has " +
                            std::to_string(l0cBytes));
   const int64_t mtDw = dw ? std::min(mtDwCap, (l0aBytes / 2 - mt * kTile * 2) / (dwTaps * 16 * 2) / 16 * 16) : 0;
@@ -176,6 +190,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                                     "65505 pixels loaded at once");
   if (!allSlices) resident = l1Need(1, bandSlices, true) <= l1Bytes;
   while (ohb > 1 && (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)) --ohb;
+  if (k.maxPool2x2) ohb = std::max<int64_t>(2, ohb / 2 * 2); // bands of whole pairs of rows
   if (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)
     return Error::badInput(k.name + ": L1/L0C overflow: one output row (" + std::to_string(k.wo) +
                            " pixels, input width " + std::to_string(k.w) + ") needs L1 " +
@@ -233,6 +248,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                                     "multiple of 16 within the convolution's");
   args.push_back({k.outF32 ? kb.f32() : kb.f16(), k.n * k.ho * k.wo * outStride});
   if (k.secondFrom) args.push_back({kb.f32(), k.n * k.ho * k.wo * k.secondChannels});
+  if (k.maxPool2x2) args.push_back({kb.f16(), k.n * (k.ho / 2) * (k.wo / 2) * k.cop});
   kb.begin(args, blockDim);
   mlir::Value input = kb.arg(0), weights = kb.arg(first + 1), biasGm = kb.arg(first + 2);
   mlir::Value residualGm = k.residual ? kb.arg(first + 3) : nullptr, output = kb.arg(first + (k.residual ? 4 : 3));
@@ -305,20 +321,22 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   std::map<std::string, mlir::Value> epilogueTiles[2];
   int64_t epilogueRows = 0; // rows (pixels) of a tile per pass through UB
   std::optional<VectorTemplates> templates;
-  if (k.epilogue) {
+  if (k.epilogue || k.maxPool2x2) {
     if (k.outF32) return Error::internal(k.name + ": an epilogue needs the NHWC16 f16 output");
     // Four tiles and the four one-repeat constants in UB: a tile too big for that leaves L0C in
     // bands of rows.
     const int64_t ubHalves = config.buffer(BufferKind::UB).sizeBytes / 2 - 4 * kRepeatHalves;
     // (Bands of whole 16-row fractal rows: a band's L0C address stays aligned.)
-    epilogueRows = std::max<int64_t>(16, std::min(mt, (ubHalves / 4) / kRepeatHalves * kRepeatHalves / ntPad / 16 * 16));
+    epilogueRows = std::max<int64_t>(poolUnit, std::min(mt, (ubHalves / 4) / kRepeatHalves * kRepeatHalves / ntPad / poolUnit * poolUnit));
     const int64_t tileElements = roundUp(epilogueRows * ntPad, kRepeatHalves);
     for (auto &tiles : epilogueTiles) {
       mlir::Value in = kb.alloc(npu::Space::ub, kb.f16(), tileElements);
       tiles = {{"{in0}", in}, {"{in1}", in}, {"{out}", kb.alloc(npu::Space::ub, kb.f16(), tileElements)}};
     }
-    templates.emplace(kb, *k.epilogue);
-    if (Status st = templates->lower(k.epilogue->prologue, 1, epilogueTiles[0]); !st) return st.error();
+    if (k.epilogue) {
+      templates.emplace(kb, *k.epilogue);
+      if (Status st = templates->lower(k.epilogue->prologue, 1, epilogueTiles[0]); !st) return st.error();
+    }
   }
   // (A depthwise first has L0A and L0C tiles of its own.)
   mlir::Value l0a[2], l0aResidual[2], l0cTile[2], l0aDw[2], l0cDw[2];
@@ -447,6 +465,41 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       return oneKStep ? l0cTile[p] : kb.view(l0cBand[s], kb.mul(m, mt * roundUp(ntc, 16)), mcp * roundUp(ntc, 16));
     };
     auto fixOut = [&](mlir::Value m, mlir::Value n0, mlir::Value acc, int64_t mc, int64_t ntc, int p) -> Status {
+      if (k.maxPool2x2) { // through UB tile pair p: FixPipe, MTE3 stores the rows; the pooled rows too
+        std::map<std::string, mlir::Value> &tiles = epilogueTiles[p];
+        const int64_t mcp = roundUp(mc, 16), cb = ntc / 16, rowElements = k.wo * ntc;
+        mlir::Value pooledOut = kb.arg(args.size() - 1);
+        for (int64_t r0 = 0; r0 < mc; r0 += epilogueRows) {
+          const int64_t rows = std::min(epilogueRows, mc - r0), elements = rows * ntc, pairs = rows / (2 * k.wo);
+          kb.instruction<npu::FixpipeOp>("fixp.f32.f16",
+                                         {kb.view(tiles["{in0}"], kb.index(0), elements),
+                                          kb.view(acc, kb.index(r0 * 16), mcp * roundUp(ntc, 16) - r0 * 16)},
+                                         {{"m", rows}, {"n", ntc}, {"src_rows", mcp}, {"dst_stride", ntc},
+                                          {"relu", k.relu ? 1 : 0}});
+          mlir::Value first = kb.add(kb.add(outPixel, kb.mul(m, mt)), r0);
+          kb.dma(tiles["{in0}"], kb.index(0), output, kb.mul(first, k.cop), elements);
+          // Rows 2i and 2i+1 -> row i of {out}; then pixels 2x and 2x+1 of it, 16 channels at a
+          // time (a repeat: 8 output pixels), -> the pooled rows after them.
+          for (int64_t i = 0; i < pairs; ++i)
+            kb.vector("vmax.f16", {kb.view(tiles["{out}"], kb.index(i * rowElements), rowElements),
+                                   kb.view(tiles["{in0}"], kb.index(2 * i * rowElements), rowElements),
+                                   kb.view(tiles["{in0}"], kb.index((2 * i + 1) * rowElements), rowElements)},
+                      rowElements / kRepeatHalves, {});
+          const int64_t pooledAt = pairs * rowElements, pooled = pairs * (k.wo / 2) * ntc;
+          for (int64_t c = 0; c < cb; ++c)
+            kb.vector("vmax.f16", {kb.view(tiles["{out}"], kb.index(pooledAt + c * 16), pooled - c * 16),
+                                   kb.view(tiles["{out}"], kb.index(c * 16), pooledAt - c * 16),
+                                   kb.view(tiles["{out}"], kb.index(ntc + c * 16), pooledAt - ntc - c * 16)},
+                      pairs * (k.wo / 2) / 8,
+                      {{"dst_blk", cb}, {"dst_rep", 8 * cb}, {"src0_blk", 2 * cb}, {"src0_rep", 16 * cb},
+                       {"src1_blk", 2 * cb}, {"src1_rep", 16 * cb}});
+          // The tile's first output pixel is a whole pair of rows into its image: pooled, a quarter.
+          mlir::Value pooledFirst = kb.add(kb.add(kb.mul(at.image, k.ho * k.wo / 4), kb.mul(at.band, ohb * k.wo / 4)),
+                                           kb.add(kb.mul(m, mt / 4), r0 / 4));
+          kb.dma(tiles["{out}"], kb.index(pooledAt), pooledOut, kb.mul(pooledFirst, k.cop), pooled);
+        }
+        return Status::success();
+      }
       if (k.epilogue) { // through UB tile pair p: FixPipe, the body, then MTE3 into the output's rows
         std::map<std::string, mlir::Value> &tiles = epilogueTiles[p];
         const int64_t mcp = roundUp(mc, 16);
@@ -684,6 +737,9 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                        std::to_string(blockDim) + " block(s); weights " + (resident ? "resident in L1" : "per stage") +
                        (oneKStep ? ", tiles leave L0C one by one" : ", a band's accumulators stay in L0C") +
                        (k.outF32 ? "; output NHWC f32 of " + std::to_string(outStride) + " channels" : "") +
+                       (k.maxPool2x2 ? "; also its 2x2 max pooling, tiles through UB in passes of " +
+                                           std::to_string(epilogueRows) + " pixels"
+                                     : "") +
                        (k.secondFrom ? ", channels " + std::to_string(k.secondFrom) + ".. to a second one of " +
                                            std::to_string(k.secondChannels)
                                      : "") +

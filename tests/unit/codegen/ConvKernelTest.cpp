@@ -408,6 +408,87 @@ TEST(ConvKernel, UnpaddedNhwcInputGivesThePaddedInputsBits) {
   }
 }
 
+// A convolution that also writes its output's 2x2 max pooling (ConvKernel::maxPool2x2: tiles
+// through UB, pooled by the vector unit): the output the same bits as without, the pooled output
+// exactly the max of its four pixels; race-checked, both modes. BlazeFace's depthwise + pointwise
+// blocks before a MaxPool, and a plain 3x3 convolution in several bands.
+TEST(ConvKernel, MaxPooledSecondOutput) {
+  const ChipConfig config = edge();
+  struct Pooled { int64_t h, w, c, cout; bool pair; };
+  for (const Pooled &c : {Pooled{64, 64, 32, 32, true}, Pooled{32, 32, 48, 48, true}, Pooled{16, 16, 96, 96, true},
+                          Pooled{40, 32, 16, 32, false}}) {
+    const std::string name = std::string("pooled_") + std::to_string(c.h) + "x" + std::to_string(c.w);
+    ConvKernel dw;
+    dw.name = dw.node = name + "_dw";
+    dw.h = dw.ho = c.h, dw.w = dw.wo = c.w, dw.cip = dw.cop = c.c, dw.kh = dw.kw = 3, dw.pt = dw.pl = dw.pb = dw.pr = 1;
+    dw.depthwise = true;
+    ConvKernel k;
+    k.name = k.node = name;
+    k.h = k.ho = c.h, k.w = k.wo = c.w, k.cip = c.c, k.cop = c.cout, k.relu = true;
+    if (c.pair) {
+      k.depthwiseFirst = std::make_shared<const ConvKernel>(dw);
+    } else {
+      k.kh = k.kw = 3, k.pt = k.pl = k.pb = k.pr = 1;
+    }
+    ConvKernel pooled = k;
+    pooled.maxPool2x2 = true;
+    Expected<GeneratedKernel> plain = generateConv(config, k), gen = generateConv(config, pooled);
+    ASSERT_TRUE(plain.ok()) << plain.error().message;
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    EXPECT_NE(gen->assembly.find("2x2 max pooling"), std::string::npos) << gen->assembly.substr(0, 600);
+    ConvKernel pw = k;
+    pw.depthwiseFirst = nullptr;
+    Expected<ConvTiling> dwTiling = planConv(config, dw), tiling = planConv(config, pw);
+    ASSERT_TRUE(dwTiling.ok() && tiling.ok());
+    const int64_t taps = pw.kh * pw.kw;
+    std::vector<float> dwWeights(size_t(c.c * c.c * 9), 0.0f), weights(size_t(c.cout * c.c * taps));
+    std::vector<uint16_t> dh = randomHalves(size_t(c.c * 9), 41, 0.3f), wh = randomHalves(weights.size(), 42, 0.2f);
+    for (int64_t o = 0; o < c.c; ++o)
+      for (int64_t t = 0; t < 9; ++t) dwWeights[size_t((o * c.c + o) * 9 + t)] = isa::halfToFloatReference(dh[size_t(o * 9 + t)]);
+    for (size_t i = 0; i < weights.size(); ++i) weights[i] = isa::halfToFloatReference(wh[i]);
+    std::vector<float> bias(size_t(c.cout));
+    for (int64_t o = 0; o < c.cout; ++o) bias[size_t(o)] = 0.05f * float(o % 6) - 0.1f;
+    Device dev(config);
+    const uint64_t in = dev.buffer(randomHalves(size_t(c.h * c.w * c.c), 43));
+    std::vector<uint64_t> args = {in};
+    if (c.pair) {
+      args.push_back(dev.buffer(packConvWeights(dw, *dwTiling, dwWeights, c.c, c.c)));
+      args.push_back(dev.buffer(std::vector<float>(size_t(c.c), 0.125f)));
+    }
+    args.push_back(dev.buffer(packConvWeights(pw, *tiling, weights, c.cout, c.c)));
+    args.push_back(dev.buffer(bias));
+    const size_t outCount = size_t(c.h * c.w * c.cout), pooledCount = outCount / 4;
+    const uint64_t want = dev.buffer(std::vector<uint16_t>(outCount, 0x7e00));
+    std::vector<uint64_t> plainArgs = args;
+    plainArgs.push_back(want);
+    ASSERT_TRUE(runGenerated(dev, *plain, name + "_plain", plainArgs, false));
+    const std::vector<uint16_t> expected = dev.read<uint16_t>(want, outCount);
+    for (bool timing : {true, false}) {
+      const uint64_t out = dev.buffer(std::vector<uint16_t>(outCount, 0x7e00));
+      const uint64_t pool = dev.buffer(std::vector<uint16_t>(pooledCount, 0x7e00));
+      std::vector<uint64_t> pooledArgs = args;
+      pooledArgs.push_back(out);
+      pooledArgs.push_back(pool);
+      ASSERT_TRUE(runGenerated(dev, *gen, name, pooledArgs, timing));
+      EXPECT_EQ(dev.read<uint16_t>(out, outCount), expected) << name << (timing ? "" : " (functional)");
+      const std::vector<uint16_t> got = dev.read<uint16_t>(pool, pooledCount);
+      int bad = 0;
+      for (int64_t y = 0; y < c.h / 2; ++y)
+        for (int64_t x = 0; x < c.w / 2; ++x)
+          for (int64_t o = 0; o < c.cout; ++o) {
+            float best = -INFINITY;
+            for (int64_t dy = 0; dy < 2; ++dy)
+              for (int64_t dx = 0; dx < 2; ++dx)
+                best = std::max(best, isa::halfToFloatReference(expected[size_t(((2 * y + dy) * c.w + 2 * x + dx) * c.cout + o)]));
+            const float value = isa::halfToFloatReference(got[size_t((y * (c.w / 2) + x) * c.cout + o)]);
+            if (value != best && bad++ < 5)
+              ADD_FAILURE() << name << ": pooled (" << y << "," << x << ") channel " << o << ": got " << value << ", want " << best;
+          }
+      EXPECT_EQ(bad, 0) << name;
+    }
+  }
+}
+
 // When the pair does not fit the buffers together, generation says which buffer (the package
 // builder then keeps the two kernels).
 TEST(ConvKernel, DepthwiseFirstThatDoesNotFitSaysWhy) {

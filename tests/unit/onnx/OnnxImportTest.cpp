@@ -506,3 +506,33 @@ TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
   EXPECT_EQ(concat->launch.tensors.size(), 2u) << "one input copied, then the gapped tensor";
   for (const pkg::Tensor &tensor : p->tensors) EXPECT_NE(tensor.name, "up") << "the upsampling's own tensor is gone";
 }
+
+// A 2x2 stride-2 max pooling of a convolution's result is written by the convolution's kernel as
+// a second output (the result itself still written: another node reads it).
+TEST(OnnxImport, MaxPoolIsTheConvolutionsSecondOutput) {
+  onnx::ModelProto m = newModel();
+  auto *g = m.mutable_graph();
+  addFloatInput(g, "x", {1, 16, 32, 32});
+  addPatternInitializer(g, "w", {32, 16, 3, 3});
+  addInts(addNode(g, "conv", "Conv", {"x", "w"}, "c"), "pads", {1, 1, 1, 1});
+  addNode(g, "relu", "Relu", {"c"}, "r");
+  auto *pool = addNode(g, "pool", "MaxPool", {"r"}, "p");
+  addInts(pool, "kernel_shape", {2, 2});
+  addInts(pool, "strides", {2, 2});
+  g->add_output()->set_name("p");
+  g->add_output()->set_name("r");
+  Expected<pkg::Package> p = compileForEdge(m, "convpool");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  std::vector<std::string> types;
+  const pkg::Task *conv = nullptr;
+  for (const pkg::Task &t : p->tasks) {
+    types.push_back(t.opType);
+    if (t.opType == "Conv+MaxPool") conv = &t;
+  }
+  ASSERT_NE(conv, nullptr);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "MaxPool"), 0);
+  const pkg::Task &t = *conv;
+  EXPECT_EQ(t.onnxNodes, (std::vector<std::string>{"conv", "relu", "pool"}));
+  ASSERT_EQ(t.launch.tensors.size(), 5u); // input, weights, bias, output, pooled
+  EXPECT_EQ(p->tensors[t.launch.tensors[4]].shape, (std::vector<int64_t>{1, 16, 16, 32}));
+}

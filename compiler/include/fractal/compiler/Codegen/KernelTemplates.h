@@ -118,6 +118,10 @@ struct ConvKernel {
   // secondFrom. Two detection heads on the same input run as one convolution (one N tile). The
   // second output is the last argument.
   int64_t secondFrom = 0, secondChannels = 0;
+  // Also the output's 2x2 stride-2 max pooling (NHWC16 f16, the last argument): each output tile
+  // passes through UB, where the vector unit pools whole pairs of rows (BlazeFace's MaxPool after
+  // a block, which then never reads the block's output back from GM).
+  bool maxPool2x2 = false;
   // Element-wise ops applied to each output tile on its way out (NHWC16 f16 only): FixPipe writes
   // the tile into UB, the vector unit runs the body ({in0} and {in1} are the tile), MTE3 stores
   // {out}. The fused element-wise chain after a convolution (PP-OCRv4's hardswish and affine),

@@ -135,6 +135,12 @@ private:
   }
 
   // A 1-D f32 constant tensor holding `values`.
+  // A 1-D f16 constant of raw half bits (packed weights).
+  uint32_t halfConstant(const std::string &name, const std::vector<uint16_t> &halves) {
+    std::vector<uint8_t> bytes(halves.size() * 2);
+    std::memcpy(bytes.data(), halves.data(), bytes.size());
+    return constant(name, DType::F16, {int64_t(halves.size())}, std::move(bytes));
+  }
   uint32_t f32Constant(const std::string &name, const std::vector<float> &values) {
     std::vector<uint8_t> bytes(values.size() * 4);
     std::memcpy(bytes.data(), values.data(), bytes.size());
@@ -652,10 +658,7 @@ private:
           for (int64_t t = 0; t < taps; ++t)
             dense[size_t((oc * cinHeld + held) * taps + t)] = (*weights)[size_t((oc * cinPerGroup + ic) * taps + t)];
         }
-      std::vector<uint16_t> packed = pkg::packConvWeights(layout, dense.data());
-      std::vector<uint8_t> bytes(packed.size() * 2);
-      std::memcpy(bytes.data(), packed.data(), bytes.size());
-      wt = constant(opName(op) + "/weight", DType::F16, {int64_t(packed.size())}, std::move(bytes));
+      wt = halfConstant(opName(op) + "/weight", pkg::packConvWeights(layout, dense.data()));
     } else {
       // Weights given at run time: the host packs them (a layout change, like CANN's TransData
       // for weights) before the kernel runs.
@@ -2138,11 +2141,8 @@ private:
     std::copy(hb->second.bias.begin(), hb->second.bias.end(), bias.begin() + std::ptrdiff_t(k.secondFrom));
     Expected<GeneratedKernel> gen = generateConv(config_, k);
     if (!gen) return false;
-    const std::vector<uint16_t> packed = packConvWeights(k, *tiling, dense, k.cop, cin);
-    std::vector<uint8_t> bytes(packed.size() * 2);
-    std::memcpy(bytes.data(), packed.data(), bytes.size());
     const std::string name = ta.name + "+" + tb.name;
-    const uint32_t wt = constant(name + "/weight", DType::F16, {int64_t(packed.size())}, std::move(bytes));
+    const uint32_t wt = halfConstant(name + "/weight", packConvWeights(k, *tiling, dense, k.cop, cin));
     const uint32_t bt = f32Constant(name + "/bias", bias);
     std::optional<uint32_t> index = kernelIndex(name, "Conv+Conv", *gen);
     if (!index) return false;

@@ -142,7 +142,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   }
   if (mt < poolUnit)
     return Error::badInput(k.name + ": L0C overflow: two " + std::to_string(poolUnit) + "-pixel tiles of " + std::to_string(ntPad) +
-                           " channels need " + std::to_string(2 * 16 * ntPad * 4) + " bytes, L0C has " +
+                           " channels need " + std::to_string(2 * poolUnit * ntPad * 4) + " bytes, L0C has " +
                            std::to_string(l0cBytes));
   const int64_t mtDw = dw ? std::min(mtDwCap, (l0aBytes / 2 - mt * kTile * 2) / (dwTaps * 16 * 2) / 16 * 16) : 0;
   if (dw && mtDw < 16)
@@ -464,6 +464,16 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     auto accumulators = [&](mlir::Value m, int p, int64_t ntc, int64_t mcp) {
       return oneKStep ? l0cTile[p] : kb.view(l0cBand[s], kb.mul(m, mt * roundUp(ntc, 16)), mcp * roundUp(ntc, 16));
     };
+    // Rows r0.. (`rows` of them) of a tile's accumulators (NZ: src_rows rows of 16 per block) into
+    // UB as rows of ntc channels, and the output pixel of the tile's row r0.
+    auto fixToUb = [&](mlir::Value ub, mlir::Value acc, int64_t r0, int64_t rows, int64_t mcp, int64_t ntc) {
+      kb.instruction<npu::FixpipeOp>("fixp.f32.f16",
+                                     {kb.view(ub, kb.index(0), rows * ntc),
+                                      kb.view(acc, kb.index(r0 * 16), mcp * roundUp(ntc, 16) - r0 * 16)},
+                                     {{"m", rows}, {"n", ntc}, {"src_rows", mcp}, {"dst_stride", ntc},
+                                      {"relu", k.relu ? 1 : 0}});
+    };
+    auto pixelOf = [&](mlir::Value m, int64_t r0) { return kb.add(kb.add(outPixel, kb.mul(m, mt)), r0); };
     auto fixOut = [&](mlir::Value m, mlir::Value n0, mlir::Value acc, int64_t mc, int64_t ntc, int p) -> Status {
       if (k.maxPool2x2) { // through UB tile pair p: FixPipe, MTE3 stores the rows; the pooled rows too
         std::map<std::string, mlir::Value> &tiles = epilogueTiles[p];
@@ -471,13 +481,8 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         mlir::Value pooledOut = kb.arg(args.size() - 1);
         for (int64_t r0 = 0; r0 < mc; r0 += epilogueRows) {
           const int64_t rows = std::min(epilogueRows, mc - r0), elements = rows * ntc, pairs = rows / (2 * k.wo);
-          kb.instruction<npu::FixpipeOp>("fixp.f32.f16",
-                                         {kb.view(tiles["{in0}"], kb.index(0), elements),
-                                          kb.view(acc, kb.index(r0 * 16), mcp * roundUp(ntc, 16) - r0 * 16)},
-                                         {{"m", rows}, {"n", ntc}, {"src_rows", mcp}, {"dst_stride", ntc},
-                                          {"relu", k.relu ? 1 : 0}});
-          mlir::Value first = kb.add(kb.add(outPixel, kb.mul(m, mt)), r0);
-          kb.dma(tiles["{in0}"], kb.index(0), output, kb.mul(first, k.cop), elements);
+          fixToUb(tiles["{in0}"], acc, r0, rows, mcp, ntc);
+          kb.dma(tiles["{in0}"], kb.index(0), output, kb.mul(pixelOf(m, r0), k.cop), elements);
           // Rows 2i and 2i+1 -> row i of {out}; then pixels 2x and 2x+1 of it, 16 channels at a
           // time (a repeat: 8 output pixels), -> the pooled rows after them.
           for (int64_t i = 0; i < pairs; ++i)
@@ -505,12 +510,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         const int64_t mcp = roundUp(mc, 16);
         for (int64_t r0 = 0; r0 < mc; r0 += epilogueRows) {
           const int64_t rows = std::min(epilogueRows, mc - r0), elements = rows * ntc;
-          // Rows r0.. of every column block (NZ: src_rows rows of 16 per block).
-          kb.instruction<npu::FixpipeOp>("fixp.f32.f16",
-                                         {kb.view(tiles["{in0}"], kb.index(0), elements),
-                                          kb.view(acc, kb.index(r0 * 16), mcp * roundUp(ntc, 16) - r0 * 16)},
-                                         {{"m", rows}, {"n", ntc}, {"src_rows", mcp}, {"dst_stride", ntc},
-                                          {"relu", k.relu ? 1 : 0}});
+          fixToUb(tiles["{in0}"], acc, r0, rows, mcp, ntc);
           // At most 255 repeats per vector instruction: the band in pieces.
           for (int64_t from = 0; from < elements; from += emit::kMaxRepeat * kRepeatHalves) {
             const int64_t count = std::min(emit::kMaxRepeat * kRepeatHalves, elements - from);
@@ -519,22 +519,21 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                 {"{in0}", in}, {"{in1}", in}, {"{out}", kb.view(tiles["{out}"], kb.index(from), count)}};
             if (Status st = templates->lower(k.epilogue->body, ceilDiv(count, kRepeatHalves), piece); !st) return st;
           }
-          mlir::Value first = kb.add(kb.add(outPixel, kb.mul(m, mt)), r0);
-          mlir::Value out = kb.view(output, kb.add(kb.mul(first, k.cop), n0), (rows - 1) * k.cop + ntc);
+          mlir::Value out = kb.view(output, kb.add(kb.mul(pixelOf(m, r0), k.cop), n0), (rows - 1) * k.cop + ntc);
           kb.instruction<npu::CopyOp>("ub2gm", {out, kb.view(tiles["{out}"], kb.index(0), elements)},
                                       {{"nburst", rows}, {"len", ntc * 2 / 32}, {"dst_gap", (k.cop - ntc) * 2 / 32}});
         }
         return Status::success();
       }
       const int64_t n = std::min(ntc, outStride);
-      mlir::Value out = kb.view(output, kb.add(kb.mul(kb.add(outPixel, kb.mul(m, mt)), outStride), n0), (mc - 1) * outStride + n);
+      mlir::Value out = kb.view(output, kb.add(kb.mul(pixelOf(m, 0), outStride), n0), (mc - 1) * outStride + n);
       kb.instruction<npu::FixpipeOp>(k.outF32 ? "fixp.f32.f32" : "fixp.f32.f16", {out, acc},
                                      {{"m", mc}, {"n", n}, {"src_rows", roundUp(mc, 16)}, {"dst_stride", outStride},
                                       {"relu", k.relu ? 1 : 0}});
       if (k.secondFrom) { // its column blocks of the tile (NZ: mcp rows each) into the second output
         const int64_t mcp = roundUp(mc, 16), c2 = k.secondChannels;
         mlir::Value from = kb.view(acc, kb.index(k.secondFrom / 16 * mcp * 16), mcp * (ntc - k.secondFrom));
-        mlir::Value out2 = kb.view(kb.arg(args.size() - 1), kb.mul(kb.add(outPixel, kb.mul(m, mt)), c2), (mc - 1) * c2 + c2);
+        mlir::Value out2 = kb.view(kb.arg(args.size() - 1), kb.mul(pixelOf(m, 0), c2), (mc - 1) * c2 + c2);
         kb.instruction<npu::FixpipeOp>("fixp.f32.f32", {out2, from},
                                        {{"m", mc}, {"n", c2}, {"src_rows", mcp}, {"dst_stride", c2}, {"relu", k.relu ? 1 : 0}});
       }

@@ -237,7 +237,6 @@ void runDepthwiseFirst(const PairCase &c) {
   ASSERT_TRUE(dwGen.ok()) << dwGen.error().message;
   ASSERT_TRUE(pwGen.ok()) << pwGen.error().message;
   ASSERT_TRUE(fusedGen.ok()) << fusedGen.error().message;
-  if (getenv("DUMP_PAIR")) { FILE *f = fopen((std::string("/tmp/") + c.name + ".s").c_str(), "w"); fputs(fusedGen->assembly.c_str(), f); fclose(f); }
   EXPECT_NE(fusedGen->assembly.find("depthwise conv"), std::string::npos) << fusedGen->assembly.substr(0, 400);
 
   std::vector<uint16_t> input(size_t(c.n * c.h * c.w * dw.cip), 0), values = randomHalves(input.size(), 11);

@@ -4,7 +4,7 @@
 
 namespace fractal::isa {
 
-Expected<KernelBinary> serializeSync(const KernelBinary &kernel) {
+Expected<KernelBinary> serializeSync(const KernelBinary &kernel, std::vector<size_t> *newPcOut) {
   const std::vector<Instruction> &code = kernel.code;
   KernelBinary out = kernel;
   out.code.clear();
@@ -52,6 +52,7 @@ Expected<KernelBinary> serializeSync(const KernelBinary &kernel) {
       s.value = static_cast<uint32_t>(newPc[std::min<size_t>(s.value, code.size())]);
   if (!kernel.debug.empty())
     for (size_t pc : origin) out.debug.push_back(kernel.debug[pc]);
+  if (newPcOut) *newPcOut = std::move(newPc);
   return out;
 }
 

@@ -150,6 +150,19 @@ struct Checker {
       if (t.launch.tensors.size() > 4096) return fail(where + ": more than 4096 arguments");
       for (uint32_t x : t.launch.tensors)
         if (!tensorIndex(x, where)) return false;
+      const size_t code = p.kernels[t.launch.kernel].binary.code.size();
+      uint32_t previousEnd = 0;
+      for (size_t k = 0; k < t.launch.segments.size(); ++k) {
+        const KernelSegment &g = t.launch.segments[k];
+        const std::string at = where + ": segment " + std::to_string(k) + " '" + g.name + "'";
+        if (g.entryPc < previousEnd || g.entryPc >= g.endPc || g.endPc > code)
+          return fail(at + ": code [" + std::to_string(g.entryPc) + ", " + std::to_string(g.endPc) +
+                      ") is not after the previous segment inside the kernel's " + std::to_string(code) +
+                      " instructions");
+        if (g.blockDim < 1 || g.blockDim > 65535)
+          return fail(at + ": block_dim " + std::to_string(g.blockDim) + " outside 1..65535");
+        previousEnd = g.endPc;
+      }
     }
     return true;
   }
@@ -237,6 +250,14 @@ std::vector<uint8_t> serializePackage(const Package &package) {
       l->set_kernel(t.launch.kernel);
       l->set_block_dim(t.launch.blockDim);
       for (uint32_t x : t.launch.tensors) l->add_tensors(x);
+      for (const KernelSegment &g : t.launch.segments) {
+        pkgproto::KernelSegment *sg = l->add_segments();
+        sg->set_name(g.name);
+        sg->set_op_type(g.opType);
+        sg->set_entry_pc(g.entryPc);
+        sg->set_end_pc(g.endPc);
+        sg->set_block_dim(g.blockDim);
+      }
     }
   }
   // Deterministic: protobuf otherwise writes map fields (host-op attributes) in an unspecified
@@ -334,6 +355,8 @@ Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::str
       t.launch.kernel = m.launch().kernel();
       t.launch.blockDim = m.launch().block_dim();
       t.launch.tensors.assign(m.launch().tensors().begin(), m.launch().tensors().end());
+      for (const pkgproto::KernelSegment &sg : m.launch().segments())
+        t.launch.segments.push_back({sg.name(), sg.op_type(), sg.entry_pc(), sg.end_pc(), sg.block_dim()});
     } else {
       return bad("task " + std::to_string(i) + " '" + t.name + "' has neither a launch nor a host op");
     }
@@ -385,6 +408,10 @@ std::string describePackage(const Package &p) {
       if (!t.host.reason.empty()) s << " (" << t.host.reason << ")";
     } else {
       s << "kernel " << p.kernels[t.launch.kernel].name << " block_dim " << t.launch.blockDim;
+      if (!t.launch.segments.empty()) s << ", a sequence of " << t.launch.segments.size() << ":";
+      for (const KernelSegment &g : t.launch.segments)
+        s << "\n       " << g.opType << " '" << g.name << "' pc [" << g.entryPc << ", " << g.endPc << ") block_dim "
+          << g.blockDim;
     }
     s << "\n";
   }
@@ -406,13 +433,38 @@ Status applySyncMode(Package &package, const std::string &mode) {
     return Status::success();
   if (mode != "barrier-all")
     return Error::badInput("--sync must be flags or barrier-all, got '" + mode + "'");
-  for (Kernel &k : package.kernels) {
-    Expected<isa::KernelBinary> serialized = isa::serializeSync(k.binary);
+  for (size_t i = 0; i < package.kernels.size(); ++i) {
+    Kernel &k = package.kernels[i];
+    std::vector<size_t> newPc;
+    Expected<isa::KernelBinary> serialized = isa::serializeSync(k.binary, &newPc);
     if (!serialized)
       return serialized.error().withContext("kernel " + k.name);
     k.binary = std::move(*serialized);
+    // A kernel sequence's segments follow their code.
+    for (Task &t : package.tasks)
+      if (!t.isHost && t.launch.kernel == i)
+        for (KernelSegment &g : t.launch.segments) {
+          if (g.endPc >= newPc.size() || g.entryPc > g.endPc)
+            return Error::badInput("kernel " + k.name + ": segment '" + g.name + "' lies outside the kernel");
+          g.entryPc = uint32_t(newPc[g.entryPc]);
+          g.endPc = uint32_t(newPc[g.endPc]);
+        }
   }
   return Status::success();
+}
+
+std::vector<uint32_t> renumberKernelsByFirstLaunch(Package &package) {
+  std::vector<uint32_t> newIndex(package.kernels.size(), UINT32_MAX);
+  uint32_t kept = 0;
+  for (const Task &t : package.tasks)
+    if (!t.isHost && newIndex[t.launch.kernel] == UINT32_MAX) newIndex[t.launch.kernel] = kept++;
+  std::vector<Kernel> kernels(kept);
+  for (size_t i = 0; i < package.kernels.size(); ++i)
+    if (newIndex[i] != UINT32_MAX) kernels[newIndex[i]] = std::move(package.kernels[i]);
+  package.kernels = std::move(kernels);
+  for (Task &t : package.tasks)
+    if (!t.isHost) t.launch.kernel = newIndex[t.launch.kernel];
+  return newIndex;
 }
 
 } // namespace fractal::pkg

@@ -8,6 +8,8 @@
 #include "fractal/package/Package.h"
 #include "fractal/runtime/ModelProfile.h"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <malloc.h>
@@ -168,6 +170,34 @@ void gmCopy(sim::GlobalMemory &gm, uint64_t dst, uint64_t src, uint64_t n) {
 }
 
 // One execution; returns a failure or fills `prof`. Runs with the model's run lock held.
+// A kernel sequence's parts in a traced timing run (one core, parts one after another, a barrier
+// between them): each part ends with its last instruction slice and starts where the one before
+// ended; its pipes are busy for its own instructions' slices (not the scalar unit's: it leaves none).
+std::vector<SegmentProfile> segmentProfiles(const std::vector<pkg::KernelSegment> &segments, const isa::KernelBinary &kernel,
+                                            const sim::RunResult &run, uint64_t taskStart) {
+  std::vector<SegmentProfile> out;
+  uint64_t start = 0;
+  for (size_t k = 0; k < segments.size(); ++k) {
+    const pkg::KernelSegment &g = segments[k];
+    std::array<uint64_t, sim::kNumPipes> busy{};
+    uint64_t end = start;
+    for (const sim::TraceSlice &sl : run.trace)
+      if (sl.pc >= int64_t(g.entryPc) && sl.pc < int64_t(g.endPc)) {
+        end = std::max(end, sl.start + sl.duration);
+        // wait_flag slices are stalls, not work; the scalar unit leaves no slices (not attributed)
+        const bool stall = size_t(sl.pc) < kernel.code.size() && kernel.code[size_t(sl.pc)].opcode == isa::Opcode::WaitFlag;
+        if (!stall && sl.pipe > 0 && sl.pipe < sim::kNumPipes) busy[size_t(sl.pipe)] += sl.duration;
+      }
+    if (k + 1 == segments.size()) end = std::max(end, run.cycles);
+    SegmentProfile p{g.name, g.opType, taskStart + start, end - start, {}};
+    for (int pipe = 1; pipe < sim::kNumPipes; ++pipe)
+      p.pipes.push_back({sim::pipeLabel(pipe), p.cycles ? double(busy[size_t(pipe)]) / double(p.cycles) : 0.0});
+    out.push_back(std::move(p));
+    start = end;
+  }
+  return out;
+}
+
 std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
                                const std::vector<uint64_t> &out, ModelProfile &prof) {
   const auto wallStart = std::chrono::steady_clock::now();
@@ -230,7 +260,23 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     // kernel, and one after a host task (whose writes bypass the L2), start cold.
     options.warmL2 = afterKernel;
     afterKernel = true;
-    Expected<sim::RunResult> result = sim.run(p.kernels[task.launch.kernel].binary, launch, options);
+    const isa::KernelBinary &binary = p.kernels[task.launch.kernel].binary;
+    Expected<sim::RunResult> result = sim::RunResult{};
+    if (options.mode == sim::SimMode::Functional && !options.trace && !task.launch.segments.empty()) {
+      // A kernel sequence, functionally: its parts one after another, each on the cores it was
+      // made for (the same bits as the one-core launch; no time is simulated in this mode).
+      for (const pkg::KernelSegment &g : task.launch.segments) {
+        if (&g != &task.launch.segments.front()) // the last segment's MACs are counted below
+          for (const sim::CoreStats &c : result->cores) tp.macs += c.macs;
+        launch.entryPc = g.entryPc;
+        launch.endPc = g.endPc;
+        options.blockDim = g.blockDim;
+        result = sim.run(binary, launch, options);
+        if (!result) break;
+      }
+    } else {
+      result = sim.run(binary, launch, options);
+    }
     gm.release(launch.args);
     if (!result) {
       const frtError code = result.error().code == ExitCode::DeviceFault ? FRT_ERROR_DEVICE_FAULT
@@ -253,6 +299,8 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     }
     for (const sim::TraceSlice &sl : result->trace)
       tp.trace.push_back({sl.core, sl.pipe, prof.cycles + sl.start, sl.duration, sl.pc});
+    if (options.mode != sim::SimMode::Functional && options.trace)
+      tp.segments = segmentProfiles(task.launch.segments, binary, *result, prof.cycles);
     prof.cycles += result->cycles;
     prof.simulatedUs += tp.deviceUs;
     prof.tasks.push_back(std::move(tp));

@@ -79,9 +79,9 @@ std::string describe(const WhereTimeGoes &w, const ModelProfile &profile) {
   if (total <= 0) return s;
   std::snprintf(line, sizeof line,
                 "where the time goes: %.0f kernel cycles + %.0f cycles of kernel launches (%.0f%% of %.0f); roofline "
-                "bound %.0f cycles = %.3f of the kernel cycles\n",
+                "bound %.0f cycles = %.3f of the kernel cycles, %.3f of the latency with the launches\n",
                 w.kernelCycles, w.launchCycles, 100.0 * w.launchCycles / total, total, w.boundCycles,
-                w.kernelCycles > 0 ? w.boundCycles / w.kernelCycles : 0.0);
+                w.kernelCycles > 0 ? w.boundCycles / w.kernelCycles : 0.0, w.boundCycles / total);
   s += line;
   s += "  kernel cycles by limiter:";
   for (size_t i = 0; i < w.byLimiter.size(); ++i) {

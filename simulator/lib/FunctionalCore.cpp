@@ -42,12 +42,17 @@ void FunctionalCore::runOneBlock(int64_t block) {
   const isa::KernelBinary &kernel = *run_->kernel;
   PipeStats &scalar = stats_->pipes[0];
   const size_t depth = static_cast<size_t>(config_.core.pipeQueueDepth);
-  int64_t pc = 0;
+  int64_t pc = int64_t(launch.entryPc);
+  const int64_t endPc = launch.endPc ? int64_t(launch.endPc) : -1;
   ScalarStep step;
   for (;;) {
     if (run_->lowestFaultedCore.load(std::memory_order_relaxed) < id_)
       throw Stop{};
     scalarPc_ = pc;
+    if (pc == endPc) { // the segment's end: as `end` there
+      drainPipes(UnitWait::DrainAtEnd, pc);
+      return;
+    }
     if (++scalarSteps_ > run_->instructionBudget) {
       DispatchedOp at;
       at.pc = pc;
@@ -105,29 +110,30 @@ void FunctionalCore::runOneBlock(int64_t block) {
       break;
     }
     case ScalarStep::Kind::BarrierAll:
-    case ScalarStep::Kind::End: {
-      auto drained = [&] {
-        for (int p = 1; p < kNumPipes; ++p)
-          if (queues_[p].count)
-            return false;
-        return true;
-      };
-      if (!drained()) {
-        waits_.start(0,
-                     {step.kind == ScalarStep::Kind::End ? UnitWait::DrainAtEnd : UnitWait::DrainAtBarrier},
-                     pc, 0);
-        while (!drained())
-          if (!runPipes())
-            deadlock();
-        waits_.clear(0);
-      }
+    case ScalarStep::Kind::End:
+      drainPipes(step.kind == ScalarStep::Kind::End ? UnitWait::DrainAtEnd : UnitWait::DrainAtBarrier, pc);
       break;
-    }
     }
     if (step.kind == ScalarStep::Kind::End)
       return;
     pc = step.nextPc;
   }
+}
+
+void FunctionalCore::drainPipes(UnitWait::Kind why, int64_t pc) {
+  auto drained = [&] {
+    for (int p = 1; p < kNumPipes; ++p)
+      if (queues_[p].count)
+        return false;
+    return true;
+  };
+  if (drained())
+    return;
+  waits_.start(0, {why}, pc, 0);
+  while (!drained())
+    if (!runPipes())
+      deadlock();
+  waits_.clear(0);
 }
 
 bool FunctionalCore::runPipes() {

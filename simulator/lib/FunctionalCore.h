@@ -62,6 +62,7 @@ private:
 
   void runOneBlock(int64_t block);
   bool runPipes(); // runs every pipe as far as it can; whether anything moved
+  void drainPipes(UnitWait::Kind why, int64_t pc); // the scalar unit waits until every pipe is empty
   bool runPipe(int pipe);
   void setFlag(int pipe, const DispatchedOp &op);
   [[noreturn]] void fault(const FaultError &error, int pipe, const DispatchedOp *op);

@@ -167,8 +167,18 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
   if (options.mode == SimMode::Rtl && !options.backend)
     return Error::badInput("rtl mode needs the RTL tiles (this program was built without them)");
 
+  const bool fastFunctional = options.mode == SimMode::Functional && !options.checkRaces && !options.trace;
+  if (launch.entryPc != 0 || launch.endPc != 0) {
+    if (!fastFunctional)
+      return Error::badInput("kernel " + kernel.source + ": a segment of a kernel runs only in functional mode "
+                             "without race checks or traces");
+    if (launch.entryPc >= launch.endPc || launch.endPc > kernel.code.size())
+      return Error::badInput("kernel " + kernel.source + ": segment [" + std::to_string(launch.entryPc) + ", " +
+                             std::to_string(launch.endPc) + ") is not inside its " +
+                             std::to_string(kernel.code.size()) + " instructions");
+  }
   std::lock_guard<std::mutex> deviceLock(runMutex_);
-  if (options.mode == SimMode::Functional && !options.checkRaces && !options.trace)
+  if (fastFunctional)
     return runFunctional(kernel, launch, options);
 
   SystemCHost &host = SystemCHost::instance();

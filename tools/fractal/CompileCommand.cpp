@@ -107,7 +107,7 @@ Status bindModelInputs(const std::string &model, const std::vector<std::string> 
 } // namespace
 
 int runCompileCommand(const Args &args) {
-  std::string input, output, target = "edge", shapes, report, compileTo, dumpIr, sync = "flags";
+  std::string input, output, target = "edge", shapes, report, compileTo, dumpIr, sync = "flags", sequences = "on";
   std::vector<std::string> binds;
   bool checkOnly = false;
   ArgParser parser("fractal compile", "compile an ONNX model for the NPU");
@@ -137,6 +137,9 @@ int runCompileCommand(const Args &args) {
   parser.option("--sync", "MODE", "flags (default) or barrier-all: a debug mode that replaces every "
                 "kernel's set/wait flags by a barrier after each pipe instruction (slow, but needs no "
                 "flags: if results change, a kernel's synchronisation is wrong)", &sync);
+  parser.option("--kernel-sequences", "on|off", "on (default): consecutive small kernels are joined into one "
+                "launch on one core where that saves more launch time than it costs (docs/compiler.md); off: "
+                "one launch per kernel, e.g. to profile each kernel on its own", &sequences);
   parser.epilog("EXIT CODES: 0 ok, 2 unsupported model or bad input.\n\n"
                 "Kernels exist today for element-wise ops, activations, casts, MatMul and Gemm; other "
                 "ops are listed with the reason\nand the command exits 2 (docs/compiler.md).");
@@ -162,6 +165,8 @@ int runCompileCommand(const Args &args) {
     if (!codegenPhase && (output.empty() || output == "-"))
       return reportError(Error::badInput("fractal compile: give the package file with -o FILE.fpk "
                                          "(or --compile-to=PHASE to print IR)"));
+    if (sequences != "on" && sequences != "off")
+      return reportError(Error::badInput("fractal compile: --kernel-sequences must be on or off, got '" + sequences + "'"));
     Expected<ChipConfig> config = loadChipConfig(target);
     if (!config)
       return reportError(config.error());
@@ -169,7 +174,8 @@ int runCompileCommand(const Args &args) {
 #ifdef FRACTAL_HAS_MLIR
     // The texts are collected only for the phase that prints them (printing IR costs time).
     Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(
-        input, shapes, *config, dumpIr, compileTo == "kernel" ? &assembly : nullptr, compileTo == "npu" ? &npu : nullptr);
+        input, shapes, *config, dumpIr, compileTo == "kernel" ? &assembly : nullptr, compileTo == "npu" ? &npu : nullptr,
+        sequences == "on");
 #else
     Expected<pkg::Package> package = Error::badInput(
         "fractal compile: this build has no MLIR compiler (FRACTAL_ENABLE_MLIR=OFF); only "

@@ -75,7 +75,7 @@ NpyArray randomInput(const pkg::Tensor &t, uint32_t seed) {
 
 std::string opSummaryCsv(const runtime::ModelProfile &prof) {
   std::ostringstream s;
-  auto ratio = [](const runtime::TaskProfile &t, const char *pipe) {
+  auto ratio = [](const auto &t, const char *pipe) {
     for (const runtime::PipeUse &p : t.pipes)
       if (p.pipe == pipe) return p.ratio;
     return 0.0;
@@ -88,6 +88,20 @@ std::string opSummaryCsv(const runtime::ModelProfile &prof) {
     std::string nodes;
     for (const std::string &n : t.onnxNodes) nodes += (nodes.empty() ? "" : ";") + n;
     char line[512];
+    if (!t.segments.empty()) { // a kernel sequence: a row per part (the launch is the first's)
+      for (size_t k = 0; k < t.segments.size(); ++k) {
+        const runtime::SegmentProfile &g = t.segments[k];
+        const double us = double(g.cycles) / prof.clockMhz + (k == 0 ? t.deviceUs - double(t.cycles) / prof.clockMhz : 0.0);
+        // The scalar unit's share is not known per part (it leaves no trace slices): left empty.
+        std::snprintf(line, sizeof line, "%s,%s,AI_CORE,%u,%.3f,%.3f,%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,,",
+                      g.name.c_str(), g.opType.c_str(), t.blockDim, start, us, (unsigned long long)g.cycles,
+                      ratio(g, "m"), ratio(g, "mte1"), ratio(g, "mte2"), ratio(g, "fix"), ratio(g, "v"),
+                      ratio(g, "mte2"), ratio(g, "mte3"));
+        s << line << g.name << ",\n";
+        start += us;
+      }
+      continue;
+    }
     std::snprintf(line, sizeof line, "%s,%s,%s,%u,%.3f,%.3f,%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,",
                   t.name.c_str(), t.opType.c_str(), t.host ? "AI_CPU" : "AI_CORE", t.blockDim, start,
                   t.deviceUs, (unsigned long long)t.cycles, ratio(t, "m"), ratio(t, "mte1"),
@@ -108,6 +122,10 @@ std::string modelTrace(const runtime::ModelProfile &prof) {
     const double startUs = t.host ? at : double(t.startCycle) / prof.clockMhz;
     j.beginObject().field("name", t.name).field("cat", t.opType).field("ph", "X").field("ts", startUs)
         .field("dur", t.deviceUs).field("pid", 0).field("tid", t.host ? 1 : 0).endObject();
+    for (const runtime::SegmentProfile &g : t.segments) // nested in the task's slice
+      j.beginObject().field("name", g.name).field("cat", g.opType).field("ph", "X")
+          .field("ts", double(g.startCycle) / prof.clockMhz).field("dur", double(g.cycles) / prof.clockMhz)
+          .field("pid", 0).field("tid", 0).endObject();
     for (const runtime::TraceEvent &e : t.trace)
       j.beginObject().field("name", "pc " + std::to_string(e.pc)).field("ph", "X")
           .field("ts", double(e.start) / prof.clockMhz).field("dur", double(e.duration) / prof.clockMhz)
@@ -147,7 +165,18 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
           .field("limited_by", where.tasks[i].limitedBy);
     j.key("pipe_utilization").beginObject();
     for (const runtime::PipeUse &u : t.pipes) j.field(u.pipe, u.ratio);
-    j.endObject().endObject();
+    j.endObject();
+    if (!t.segments.empty()) {
+      j.key("segments").beginArray();
+      for (const runtime::SegmentProfile &g : t.segments) {
+        j.beginObject().field("name", g.name).field("op_type", g.opType).field("start_cycle", g.startCycle)
+            .field("cycles", g.cycles).key("pipe_utilization").beginObject();
+        for (const runtime::PipeUse &u : g.pipes) j.field(u.pipe, u.ratio);
+        j.endObject().endObject();
+      }
+      j.endArray();
+    }
+    j.endObject();
   }
   j.endArray().endObject();
   return j.str() + "\n";

@@ -2235,14 +2235,8 @@ private:
   // order the tasks first launch them (convolutions' kernels are made last), task indices
   // renumbered.
   void dropUnusedKernels() {
-    std::vector<uint32_t> newIndex(p_.kernels.size(), UINT32_MAX);
-    uint32_t kept = 0;
-    for (const pkg::Task &t : p_.tasks)
-      if (!t.isHost && newIndex[t.launch.kernel] == UINT32_MAX) newIndex[t.launch.kernel] = kept++;
-    std::vector<pkg::Kernel> kernels(kept);
-    for (size_t i = 0; i < p_.kernels.size(); ++i)
-      if (newIndex[i] != UINT32_MAX) kernels[newIndex[i]] = std::move(p_.kernels[i]);
-    p_.kernels = std::move(kernels);
+    const std::vector<uint32_t> newIndex = pkg::renumberKernelsByFirstLaunch(p_);
+    const size_t kept = p_.kernels.size();
     // The listings (--compile-to=kernel|npu) are indexed like the kernels.
     for (std::vector<std::string> *listing : {kernelAssembly_, kernelNpu_})
       if (listing) {
@@ -2251,8 +2245,6 @@ private:
           if (newIndex[i] != UINT32_MAX) keptText[newIndex[i]] = std::move((*listing)[i]);
         *listing = std::move(keptText);
       }
-    for (pkg::Task &t : p_.tasks)
-      if (!t.isHost) t.launch.kernel = newIndex[t.launch.kernel];
   }
 
   // ---- memory plan ----

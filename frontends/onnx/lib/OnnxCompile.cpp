@@ -1,6 +1,7 @@
 #include "fractal/onnx/OnnxCompile.h"
 
 #include "fractal/compiler/Codegen/BuildPackage.h"
+#include "fractal/compiler/Codegen/KernelSequences.h"
 #include "fractal/compiler/Transforms/Pipelines.h"
 #include "fractal/onnx/OnnxCheck.h"
 #include "fractal/onnx/OnnxImport.h"
@@ -55,7 +56,7 @@ Status runGraphPhases(mlir::MLIRContext &context, mlir::OwningOpRef<mlir::Module
 Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::string &shapes,
                                         const ChipConfig &config, const std::string &dumpIr,
                                         std::vector<std::string> *kernelAssembly,
-                                        std::vector<std::string> *kernelNpu) {
+                                        std::vector<std::string> *kernelNpu, bool kernelSequences) {
   Expected<std::vector<InputShape>> parsed = parseInputShapes(shapes);
   if (!parsed)
     return parsed.takeError();
@@ -64,8 +65,13 @@ Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::str
   const long last = long(std::size(kCompilePhases)) - 1;
   if (Status s = runGraphPhases(context, module, input, *parsed, last, dumpIr); !s)
     return s.error();
-  return compiler::buildPackage(*module, config, input, dumpIr.empty() ? "" : dumpIr + "/04-kernels",
-                                kernelAssembly, kernelNpu);
+  Expected<pkg::Package> package = compiler::buildPackage(
+      *module, config, input, dumpIr.empty() ? "" : dumpIr + "/04-kernels", kernelAssembly, kernelNpu);
+  if (!package || !kernelSequences || kernelAssembly || kernelNpu)
+    return package;
+  if (Status s = compiler::joinKernelSequences(*package, compiler::chooseKernelSequences(*package, config)); !s)
+    return s.error();
+  return package;
 }
 
 } // namespace fractal::onnx_frontend

@@ -57,7 +57,8 @@ void addInt(onnx::NodeProto *n, const char *name, int64_t value) {
 }
 
 // A model (IR 8, opset 13) to fill in; compileForEdge writes it to a temporary file and compiles
-// it for the edge target (kernel listings into `assembly` when given).
+// it for the edge target (kernel listings into `assembly` when given). Without kernel sequences:
+// these tests look at the tasks the fusions leave, which a sequence would join into one.
 onnx::ModelProto newModel() {
   onnx::ModelProto m;
   m.set_ir_version(8);
@@ -70,7 +71,8 @@ Expected<pkg::Package> compileForEdge(const onnx::ModelProto &m, const std::stri
   if (Status st = writeFileAtomically(path, m.SerializeAsString()); !st) return st.error();
   Expected<ChipConfig> config = loadChipConfig("edge");
   if (!config) return config.error();
-  Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, "", *config, "", assembly, nullptr);
+  Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, "", *config, "", assembly, nullptr,
+                                                             /*kernelSequences=*/false);
   ::unlink(path.c_str());
   return p;
 }

@@ -34,7 +34,8 @@ Package samplePackage() {
   launch.name = "Add_0";
   launch.opType = "Add";
   launch.onnxNodes = {"Add_0"};
-  launch.launch = {0, 2, {0, 1, 2}};
+  launch.launch = {0, 2, {0, 1, 2}, {}};
+  launch.launch.segments = {{"Add_0", "Add", 0, 1, 2}, {"Nop_1", "Nop", 1, 2, 1}};
   launch.modelMacs = 12345678901ull;
   Task host;
   host.name = "copy";
@@ -71,6 +72,13 @@ TEST(Package, RoundTrip) {
   EXPECT_EQ(r->tasks[0].modelMacs, 12345678901ull);
   EXPECT_EQ(r->tasks[1].modelMacs, 0u);
   EXPECT_EQ(r->tasks[0].launch.tensors, (std::vector<uint32_t>{0, 1, 2}));
+  ASSERT_EQ(r->tasks[0].launch.segments.size(), 2u);
+  const KernelSegment &second = r->tasks[0].launch.segments[1];
+  EXPECT_EQ(second.name, "Nop_1");
+  EXPECT_EQ(second.opType, "Nop");
+  EXPECT_EQ(second.entryPc, 1u);
+  EXPECT_EQ(second.endPc, 2u);
+  EXPECT_EQ(second.blockDim, 1u);
   EXPECT_TRUE(r->tasks[1].isHost);
   EXPECT_EQ(r->tasks[1].host.ints.at("axes"), (std::vector<int64_t>{1, -1}));
   EXPECT_EQ(r->tasks[1].host.floats.at("value"), 0.5f);
@@ -124,6 +132,15 @@ TEST(Package, SemanticCorruptionBehindAValidChecksum) {
       {"task 0 'Add_0': block_dim 0 outside 1..65535", [](Package &p) { p.tasks[0].launch.blockDim = 0; }},
       {"task 0 'Add_0' refers to tensor 4, but the package has 4", [](Package &p) { p.tasks[0].launch.tensors = {4}; }},
       {"task 1 'copy' refers to tensor 99", [](Package &p) { p.tasks[1].host.outputs = {99}; }},
+      {"task 0 'Add_0': segment 1 'Nop_1': code [1, 3) is not after the previous segment inside the kernel's 2 "
+       "instructions",
+       [](Package &p) { p.tasks[0].launch.segments[1].endPc = 3; }},
+      {"task 0 'Add_0': segment 1 'Nop_1': code [0, 2) is not after the previous segment",
+       [](Package &p) { p.tasks[0].launch.segments[1].entryPc = 0; }},
+      {"task 0 'Add_0': segment 0 'Add_0': code [0, 0) is not after",
+       [](Package &p) { p.tasks[0].launch.segments[0].endPc = 0; }},
+      {"task 0 'Add_0': segment 1 'Nop_1': block_dim 0 outside 1..65535",
+       [](Package &p) { p.tasks[0].launch.segments[1].blockDim = 0; }},
       {"task 1 'copy': host op without an op type", [](Package &p) { p.tasks[1].host.opType.clear(); }},
   };
   for (const Case &c : cases) {

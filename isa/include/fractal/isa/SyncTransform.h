@@ -11,6 +11,8 @@
 
 namespace fractal::isa {
 
-Expected<KernelBinary> serializeSync(const KernelBinary &kernel);
+// `newPc` (optional) receives where each old instruction landed (size: old count + 1, the last
+// entry the end), for code ranges that refer to the kernel (a kernel sequence's segments).
+Expected<KernelBinary> serializeSync(const KernelBinary &kernel, std::vector<size_t> *newPc = nullptr);
 
 } // namespace fractal::isa

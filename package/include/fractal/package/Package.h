@@ -43,10 +43,21 @@ struct Tensor {
   uint64_t dataBytes() const { return uint64_t(elementCount()) * dtypeSize(dtype); }
 };
 
+// One of the kernels a kernel sequence joined (compiler/Codegen/KernelSequences.h): its code is
+// [entryPc, endPc) of the sequence's kernel, made for `blockDim` blocks.
+struct KernelSegment {
+  std::string name, opType; // the task it was
+  uint32_t entryPc = 0, endPc = 0;
+  uint32_t blockDim = 1;
+};
+
 struct KernelLaunch {
   uint32_t kernel = 0;
   uint32_t blockDim = 1;
   std::vector<uint32_t> tensors; // argument i = GM address of tensors[i]
+  // A kernel sequence's parts, in order (empty for a plain kernel). Functional mode runs them
+  // one by one at their own block_dim; timing mode runs the launch as it is.
+  std::vector<KernelSegment> segments;
 };
 
 struct HostOp {
@@ -101,5 +112,10 @@ std::string describePackage(const Package &package);
 // set/wait flags) or "barrier-all" (a debug mode: in every kernel the flags give way to a
 // `barrier all` after each pipe instruction, isa/SyncTransform.h). Anything else is BadInput.
 Status applySyncMode(Package &package, const std::string &mode);
+
+// Numbers the kernels in the order the tasks first launch them and drops the ones no task
+// launches (the tasks' kernel indices follow). Returns each old index's new one (UINT32_MAX:
+// dropped), for tables kept beside the package's kernels.
+std::vector<uint32_t> renumberKernelsByFirstLaunch(Package &package);
 
 } // namespace fractal::pkg

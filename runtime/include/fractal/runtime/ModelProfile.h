@@ -23,6 +23,15 @@ struct TraceEvent {       // one instruction slice, in model-relative cycles
   int64_t pc;
 };
 
+// A kernel sequence's part (pkg::KernelSegment) within its task, from the trace: its cycles run
+// from the previous part's last instruction to its own last; busy pipes from its instructions.
+struct SegmentProfile {
+  std::string name, opType;
+  uint64_t startCycle = 0; // within the execution
+  uint64_t cycles = 0;
+  std::vector<PipeUse> pipes;
+};
+
 struct TaskProfile {
   std::string name, opType;
   std::vector<std::string> onnxNodes;
@@ -37,6 +46,7 @@ struct TaskProfile {
   uint64_t tensorBytes = 0; // the task's tensors (inputs, outputs, weights): what it must move at least once
   std::vector<PipeUse> pipes;
   std::vector<TraceEvent> trace; // only when tracing is on
+  std::vector<SegmentProfile> segments; // a kernel sequence's parts: timing mode with tracing on
 };
 
 struct ModelProfile {

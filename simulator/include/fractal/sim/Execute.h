@@ -55,6 +55,10 @@ struct LaunchInfo {
   int64_t blockDim = 1;
   uint64_t dataBase = 0;
   uint64_t args = 0;
+  // A segment of the kernel (a kernel sequence's part, package KernelSegment): each block starts
+  // at entryPc and ends on reaching endPc. endPc 0: the whole kernel. Functional mode only.
+  uint64_t entryPc = 0;
+  uint64_t endPc = 0;
 };
 
 // What the scalar unit did with the instruction at `pc`.

@@ -29,10 +29,14 @@ inline constexpr const char *kCodegenPhases[] = {"npu", "kernel", "isa"};
 // The whole compile. `shapes` as --input-shape; `dumpIr` ("" for none) receives every phase's IR;
 // `kernelAssembly` (optional) every kernel's generated assembly, one per package kernel;
 // `kernelNpu` (optional) likewise its npu dialect IR ("" when generated directly as assembly).
+// With `kernelSequences`, consecutive small kernels are joined into one launch each
+// (compiler/Codegen/KernelSequences.h); not when a listing is asked for, which shows the kernels
+// as generated.
 Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::string &shapes,
                                         const ChipConfig &config, const std::string &dumpIr,
                                         std::vector<std::string> *kernelAssembly = nullptr,
-                                        std::vector<std::string> *kernelNpu = nullptr);
+                                        std::vector<std::string> *kernelNpu = nullptr,
+                                        bool kernelSequences = true);
 
 #ifdef FRACTAL_HAS_MLIR
 // Imports `input` and runs phases 0..lastPhase (indices into kCompilePhases).

@@ -1,0 +1,205 @@
+// Kernel sequences (isa/KernelSequence.h): two kernels joined into one launch give the bits they
+// give launched one after the other, in every mode, and so do their segments run functionally.
+#include "SimTestUtil.h"
+
+#include "fractal/isa/KernelSequence.h"
+
+namespace fractal::sim::testing {
+namespace {
+
+constexpr int kItems = 4;          // 128 halves each, spread over the blocks
+constexpr size_t kHalves = kItems * 128;
+
+// A data section's 128 copies of `value` (one item's worth), 16 to a line.
+std::string halves(const std::string &value) {
+  std::string row = "  .f16 " + value;
+  for (int i = 1; i < 16; ++i) row += ", " + value;
+  std::string rows;
+  for (int r = 0; r < 8; ++r) rows += row + "\n";
+  return rows;
+}
+
+// The loop over items x4 < x9 (stride x5) from x2 to x3: an item into UB at 0, `compute` (from
+// UB 0 and the constants at x10 into x13), out; then the label `done`.
+std::string itemLoop(const std::string &compute) {
+  return "  bge x4, x9, done\n  muli x7, x4, 256\n  add x8, x2, x7\n  gm2ub ub[x0], gm[x8], len=8\n  barrier all\n" +
+         compute + "  barrier all\n  add x8, x3, x7\n  ub2gm gm[x8], ub[x13], len=8\n  barrier all\n" +
+         "  add x4, x4, x5\n  jmp loop\ndone:";
+}
+
+// out = in + 1 (the ones from its data section). It leaves x20 = 1 and the vector mask at 64
+// lanes behind, and ends early on blocks without items: what the next part must not see.
+const std::string kAddOne = R"(
+.node "add_one"
+  mfsr x1, args
+  ld x2, gm[x1], offset=0
+  ld x3, gm[x1], offset=8
+  mfsr x4, block_idx
+  mfsr x5, block_dim
+  li x9, 4
+  li x20, 1
+  bge x4, x9, early
+  jmp start
+early:
+  end
+start:
+  mfsr x6, data_base
+  li x10, 256
+  li x13, 512
+  gm2ub ub[x10], gm[x6], len=8
+loop:
+)" + itemLoop("  vadd.f16 ub[x13], ub[x0], ub[x10], repeat=1\n") + R"(
+  li x11, -1
+  setmask x0, x11
+  end
+.data
+ones:
+)" + halves("1.0");
+
+// out = 2 in + 0.25 (from its data section, after 64 bytes of something else). Its item counter
+// starts from x20 without setting it, and it uses the mask as a launch leaves it (all lanes).
+const std::string kDoublePlusQuarter = R"(
+.node "double_plus_quarter"
+  mfsr x1, args
+  ld x2, gm[x1], offset=0
+  ld x3, gm[x1], offset=8
+  mfsr x4, block_idx
+  add x4, x4, x20
+  mfsr x5, block_dim
+  li x9, 4
+  mfsr x6, data_base
+  addi x6, x6, quarters
+  li x10, 256
+  li x13, 512
+  gm2ub ub[x10], gm[x6], len=8
+loop:
+)" + itemLoop("  vadd.f16 ub[x13], ub[x0], ub[x0], repeat=1\n  barrier v\n"
+              "  vadd.f16 ub[x13], ub[x13], ub[x10], repeat=1\n") + R"(
+  end
+.data
+  .zero 64
+quarters:
+)" + halves("0.25");
+
+struct Buffers {
+  uint64_t in, middle, out;
+};
+
+Buffers buffers(Device &d, const std::vector<uint16_t> &in) {
+  return {d.buffer(in), d.buffer(std::vector<uint16_t>(kHalves, 0)), d.buffer(std::vector<uint16_t>(kHalves, 0))};
+}
+
+SimOptions options(SimMode mode, int64_t blockDim, bool races = false) {
+  SimOptions o;
+  o.mode = mode;
+  o.blockDim = blockDim;
+  o.checkRaces = races;
+  return o;
+}
+
+class KernelSequenceTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    addOne = assembleText(kAddOne);
+    doublePlusQuarter = assembleText(kDoublePlusQuarter);
+    Expected<isa::KernelBinary> s =
+        isa::sequenceKernels({{&addOne, 0}, {&doublePlusQuarter, 16}}, "two.s", &ranges);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    joined = *s;
+    input = randomHalves(kHalves, 7);
+    // The two kernels launched one after the other on both cores: the reference.
+    Device d;
+    Buffers b = buffers(d, input);
+    ASSERT_TRUE(d.run(addOne, {b.in, b.middle}, options(SimMode::Functional, 2)).ok());
+    ASSERT_TRUE(d.run(doublePlusQuarter, {b.middle, b.out}, options(SimMode::Functional, 2)).ok());
+    middle = d.read<uint16_t>(b.middle, kHalves);
+    expected = d.read<uint16_t>(b.out, kHalves);
+  }
+
+  isa::KernelBinary addOne, doublePlusQuarter, joined;
+  std::vector<isa::SequenceRange> ranges;
+  std::vector<uint16_t> input, middle, expected;
+};
+
+TEST_F(KernelSequenceTest, TheTwoKernelsComputeWhatTheySay) {
+  for (size_t i = 0; i < kHalves; ++i) {
+    const float x = isa::halfToFloatReference(input[i]);
+    ASSERT_NEAR(isa::halfToFloatReference(middle[i]), x + 1.0f, 2e-3f) << i;
+    ASSERT_NEAR(isa::halfToFloatReference(expected[i]), 2.0f * (x + 1.0f) + 0.25f, 1e-2f) << i;
+  }
+}
+
+TEST_F(KernelSequenceTest, OneLaunchOnOneCoreGivesTheSameBitsInEveryMode) {
+  for (SimOptions o : {options(SimMode::Functional, 1), options(SimMode::Timing, 1),
+                       options(SimMode::Functional, 1, /*races=*/true), options(SimMode::Timing, 1, true)}) {
+    Device d;
+    Buffers b = buffers(d, input);
+    Expected<RunResult> r = d.run(joined, {b.in, b.middle, b.middle, b.out}, o);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(d.read<uint16_t>(b.middle, kHalves), middle);
+    EXPECT_EQ(d.read<uint16_t>(b.out, kHalves), expected);
+    if (o.mode == SimMode::Timing) EXPECT_GT(r->cycles, 0u);
+  }
+}
+
+TEST_F(KernelSequenceTest, SegmentsRunFunctionallyAtTheirOwnBlockDim) {
+  ASSERT_EQ(ranges.size(), 2u);
+  // Between the parts: a barrier, li + setmask (all lanes), setfmap and 31 register clears.
+  EXPECT_EQ(ranges[0].entry, 0u);
+  EXPECT_EQ(ranges[1].entry, ranges[0].end + 35u);
+  EXPECT_EQ(ranges[1].end + 1u, joined.code.size());
+  Device d;
+  Buffers b = buffers(d, input);
+  LaunchInfo launch;
+  launch.args = d.buffer(std::vector<uint64_t>{b.in, b.middle, b.middle, b.out});
+  Expected<uint64_t> data = d.sim.loadKernelData(joined, "joined");
+  ASSERT_TRUE(data.ok());
+  launch.dataBase = *data;
+  for (const isa::SequenceRange &range : ranges) {
+    launch.entryPc = range.entry;
+    launch.endPc = range.end;
+    Expected<RunResult> r = d.sim.run(joined, launch, options(SimMode::Functional, 2));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  EXPECT_EQ(d.read<uint16_t>(b.middle, kHalves), middle);
+  EXPECT_EQ(d.read<uint16_t>(b.out, kHalves), expected);
+
+  // A segment in timing mode would skip what the one-core launch does between parts: refused.
+  Expected<RunResult> timed = d.sim.run(joined, launch, options(SimMode::Timing, 2));
+  ASSERT_FALSE(timed.ok());
+  EXPECT_NE(timed.error().message.find("runs only in functional mode"), std::string::npos) << timed.error().message;
+  launch.endPc = joined.code.size() + 1;
+  Expected<RunResult> outside = d.sim.run(joined, launch, options(SimMode::Functional, 2));
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.error().message.find("is not inside its"), std::string::npos) << outside.error().message;
+}
+
+TEST_F(KernelSequenceTest, SymbolsAndTheDebugMapFollowTheCode) {
+  EXPECT_EQ(joined.noteOf(ranges[0].entry), "add_one");
+  EXPECT_EQ(joined.noteOf(ranges[1].entry), "double_plus_quarter");
+  EXPECT_EQ(joined.noteOf(ranges[1].end - 1), "double_plus_quarter");
+  bool sawLoop = false, sawQuarters = false;
+  for (const isa::Symbol &s : joined.symbols) {
+    if (s.name == "p1.loop") {
+      sawLoop = true;
+      EXPECT_EQ(joined.code.at(s.value).opcode, isa::Opcode::Bge);
+    }
+    if (s.name == "p1.quarters") {
+      sawQuarters = true;
+      EXPECT_EQ(s.value, 512u + 64u); // the first part's 256 bytes of data, aligned to 512
+    }
+  }
+  EXPECT_TRUE(sawLoop);
+  EXPECT_TRUE(sawQuarters);
+}
+
+TEST_F(KernelSequenceTest, PartsForAnotherTargetAreRefused) {
+  isa::KernelBinary other = doublePlusQuarter;
+  other.target = "cloud";
+  Expected<isa::KernelBinary> s = isa::sequenceKernels({{&addOne, 0}, {&other, 16}}, "mixed.s");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("is for target 'cloud'"), std::string::npos) << s.error().message;
+}
+
+} // namespace
+} // namespace fractal::sim::testing

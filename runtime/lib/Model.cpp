@@ -169,7 +169,6 @@ void gmCopy(sim::GlobalMemory &gm, uint64_t dst, uint64_t src, uint64_t n) {
   gm.write(dst, bounce.data(), n);
 }
 
-// One execution; returns a failure or fills `prof`. Runs with the model's run lock held.
 // A kernel sequence's parts in a traced timing run (one core, parts one after another, a barrier
 // between them): each part ends with its last instruction slice and starts where the one before
 // ended; its pipes are busy for its own instructions' slices (not the scalar unit's: it leaves none).
@@ -198,6 +197,7 @@ std::vector<SegmentProfile> segmentProfiles(const std::vector<pkg::KernelSegment
   return out;
 }
 
+// One execution; returns a failure or fills `prof`. Runs with the model's run lock held.
 std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
                                const std::vector<uint64_t> &out, ModelProfile &prof) {
   const auto wallStart = std::chrono::steady_clock::now();

@@ -369,7 +369,7 @@ private:
     task.name = opName(op);
     task.opType = opType;
     task.onnxNodes = onnxNodeNames(op.getLoc());
-    task.launch = {kernel, blockDim, std::move(args)};
+    task.launch = {kernel, blockDim, std::move(args), {}};
     task.modelMacs = modelMacs;
     p_.tasks.push_back(std::move(task));
   }

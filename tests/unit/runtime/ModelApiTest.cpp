@@ -68,7 +68,7 @@ std::vector<uint8_t> package(const std::string &target = "edge", bool fault = fa
   add.name = "Add_0";
   add.opType = "Add";
   add.onnxNodes = {"Add_0"};
-  add.launch = {0, 1, {0, 1, 2}};
+  add.launch = {0, 1, {0, 1, 2}, {}};
   pkg::Task host;
   host.name = "Add_1";
   host.opType = "Add";

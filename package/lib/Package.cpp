@@ -257,6 +257,7 @@ std::vector<uint8_t> serializePackage(const Package &package) {
         sg->set_entry_pc(g.entryPc);
         sg->set_end_pc(g.endPc);
         sg->set_block_dim(g.blockDim);
+        for (const std::string &n : g.onnxNodes) sg->add_onnx_nodes(n);
       }
     }
   }
@@ -356,7 +357,8 @@ Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::str
       t.launch.blockDim = m.launch().block_dim();
       t.launch.tensors.assign(m.launch().tensors().begin(), m.launch().tensors().end());
       for (const pkgproto::KernelSegment &sg : m.launch().segments())
-        t.launch.segments.push_back({sg.name(), sg.op_type(), sg.entry_pc(), sg.end_pc(), sg.block_dim()});
+        t.launch.segments.push_back({sg.name(), sg.op_type(), sg.entry_pc(), sg.end_pc(), sg.block_dim(),
+                                     {sg.onnx_nodes().begin(), sg.onnx_nodes().end()}});
     } else {
       return bad("task " + std::to_string(i) + " '" + t.name + "' has neither a launch nor a host op");
     }

@@ -188,7 +188,7 @@ std::vector<SegmentProfile> segmentProfiles(const std::vector<pkg::KernelSegment
         if (!stall && sl.pipe > 0 && sl.pipe < sim::kNumPipes) busy[size_t(sl.pipe)] += sl.duration;
       }
     if (k + 1 == segments.size()) end = std::max(end, run.cycles);
-    SegmentProfile p{g.name, g.opType, taskStart + start, end - start, {}};
+    SegmentProfile p{g.name, g.opType, g.onnxNodes, taskStart + start, end - start, {}};
     for (int pipe = 1; pipe < sim::kNumPipes; ++pipe)
       p.pipes.push_back({sim::pipeLabel(pipe), p.cycles ? double(busy[size_t(pipe)]) / double(p.cycles) : 0.0});
     out.push_back(std::move(p));

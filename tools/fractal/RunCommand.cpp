@@ -97,7 +97,9 @@ std::string opSummaryCsv(const runtime::ModelProfile &prof) {
                       g.name.c_str(), g.opType.c_str(), t.blockDim, start, us, (unsigned long long)g.cycles,
                       ratio(g, "m"), ratio(g, "mte1"), ratio(g, "mte2"), ratio(g, "fix"), ratio(g, "v"),
                       ratio(g, "mte2"), ratio(g, "mte3"));
-        s << line << g.name << ",\n";
+        std::string partNodes;
+        for (const std::string &n : g.onnxNodes) partNodes += (partNodes.empty() ? "" : ";") + n;
+        s << line << partNodes << ",\n";
         start += us;
       }
       continue;
@@ -169,8 +171,11 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
     if (!t.segments.empty()) {
       j.key("segments").beginArray();
       for (const runtime::SegmentProfile &g : t.segments) {
-        j.beginObject().field("name", g.name).field("op_type", g.opType).field("start_cycle", g.startCycle)
-            .field("cycles", g.cycles).key("pipe_utilization").beginObject();
+        j.beginObject().field("name", g.name).field("op_type", g.opType);
+        j.key("onnx_nodes").beginArray();
+        for (const std::string &n : g.onnxNodes) j.value(n);
+        j.endArray();
+        j.field("start_cycle", g.startCycle).field("cycles", g.cycles).key("pipe_utilization").beginObject();
         for (const runtime::PipeUse &u : g.pipes) j.field(u.pipe, u.ratio);
         j.endObject().endObject();
       }

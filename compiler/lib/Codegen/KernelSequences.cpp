@@ -82,7 +82,7 @@ Status joinKernelSequences(pkg::Package &package, const std::vector<std::pair<si
     for (size_t i = first; i <= last; ++i) {
       const pkg::Task &t = package.tasks[i];
       joined.launch.segments.push_back(
-          {t.name, t.opType, ranges[i - first].entry, ranges[i - first].end, t.launch.blockDim});
+          {t.name, t.opType, ranges[i - first].entry, ranges[i - first].end, t.launch.blockDim, t.onnxNodes});
     }
     joined.launch.kernel = uint32_t(package.kernels.size());
     package.kernels.push_back({kernelName, std::move(*binary)});

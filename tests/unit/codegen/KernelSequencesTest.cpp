@@ -95,6 +95,7 @@ TEST(KernelSequences, JoiningMakesOneTaskPerRun) {
   EXPECT_EQ(first.launch.segments[1].name, "op1");
   EXPECT_EQ(first.launch.segments[1].opType, "Op1");
   EXPECT_EQ(first.launch.segments[1].blockDim, 2u);
+  EXPECT_EQ(first.launch.segments[1].onnxNodes, (std::vector<std::string>{"op1", "shared"}));
   EXPECT_EQ(first.launch.segments[0].entryPc, 0u);
   // The first part: its code (an `end` that falls through dropped); the second's args pointer
   // gets an addi of 8 (its arguments start at the second word).

@@ -35,7 +35,7 @@ Package samplePackage() {
   launch.opType = "Add";
   launch.onnxNodes = {"Add_0"};
   launch.launch = {0, 2, {0, 1, 2}, {}};
-  launch.launch.segments = {{"Add_0", "Add", 0, 1, 2}, {"Nop_1", "Nop", 1, 2, 1}};
+  launch.launch.segments = {{"Add_0", "Add", 0, 1, 2, {"Add_0"}}, {"Nop_1", "Nop", 1, 2, 1, {"Nop_1", "Relu_2"}}};
   launch.modelMacs = 12345678901ull;
   Task host;
   host.name = "copy";
@@ -79,6 +79,7 @@ TEST(Package, RoundTrip) {
   EXPECT_EQ(second.entryPc, 1u);
   EXPECT_EQ(second.endPc, 2u);
   EXPECT_EQ(second.blockDim, 1u);
+  EXPECT_EQ(second.onnxNodes, (std::vector<std::string>{"Nop_1", "Relu_2"}));
   EXPECT_TRUE(r->tasks[1].isHost);
   EXPECT_EQ(r->tasks[1].host.ints.at("axes"), (std::vector<int64_t>{1, -1}));
   EXPECT_EQ(r->tasks[1].host.floats.at("value"), 0.5f);

@@ -49,6 +49,7 @@ struct KernelSegment {
   std::string name, opType; // the task it was
   uint32_t entryPc = 0, endPc = 0;
   uint32_t blockDim = 1;
+  std::vector<std::string> onnxNodes; // the task's
 };
 
 struct KernelLaunch {

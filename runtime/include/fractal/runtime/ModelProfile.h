@@ -27,6 +27,7 @@ struct TraceEvent {       // one instruction slice, in model-relative cycles
 // from the previous part's last instruction to its own last; busy pipes from its instructions.
 struct SegmentProfile {
   std::string name, opType;
+  std::vector<std::string> onnxNodes;
   uint64_t startCycle = 0; // within the execution
   uint64_t cycles = 0;
   std::vector<PipeUse> pipes;

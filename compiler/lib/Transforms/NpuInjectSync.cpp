@@ -445,7 +445,7 @@ struct NpuInjectSyncPass : fractal::impl::NpuInjectSyncBase<NpuInjectSyncPass> {
         // this set after the inner flag's wait. Such a flag gets an id of its own.
         bool setInside = false;
         items[p.producer].op->walk([&](npu::SetFlagOp set) {
-          setInside |= set.getFrom() == p.from && set.getTo() == p.to && set.getEvent() == event;
+          setInside |= set.getFrom() == p.from && set.getTo() == p.to && static_cast<int64_t>(set.getEvent()) == event;
         });
         if (setInside) event = counters[key]++;
       }

@@ -66,8 +66,9 @@ void runCase(const Case &c, bool checkRaces) {
   ASSERT_TRUE(tiling.ok()) << tiling.error().message;
   Expected<GeneratedKernel> gen = generateConv(config, k);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
-  if (std::string(c.name) == "epilogue_bands_of_rows")
+  if (std::string(c.name) == "epilogue_bands_of_rows") {
     EXPECT_NE(gen->assembly.find("1024 pixels"), std::string::npos) << gen->assembly.substr(0, 400);
+  }
 
   // Input NHWC16 (padding channels zero), weights, bias.
   std::vector<uint16_t> input(size_t(k.n * k.h * k.w * k.cip), 0);

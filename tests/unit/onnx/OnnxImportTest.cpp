@@ -304,9 +304,10 @@ TEST(OnnxImport, KernelListingsFollowTheKernelsLeftAfterFusion) {
       EXPECT_NE(assembly[k].find(".node \"conv,sig,abs\""), std::string::npos) << assembly[k].substr(0, 300);
     }
     for (const pkg::Task &t : p->tasks)
-      if (!t.isHost && t.launch.kernel == k)
+      if (!t.isHost && t.launch.kernel == k) {
         EXPECT_NE(assembly[k].find(".node \"" + t.onnxNodes.front()), std::string::npos)
             << p->kernels[k].name << " listed as:\n" << assembly[k].substr(0, 300);
+      }
   }
   EXPECT_TRUE(fused) << "Sigmoid and Abs should run in the convolution's epilogue";
 }

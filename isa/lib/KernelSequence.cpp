@@ -1,6 +1,6 @@
 #include "fractal/isa/KernelSequence.h"
 
-#include "fractal/isa/Disassembler.h"
+#include "MovedCode.h"
 
 #include <algorithm>
 
@@ -66,7 +66,7 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
       const DebugEntry *d = k.debug.empty() ? nullptr : &k.debug[pc];
       if (inst.opcode == Opcode::End) {
         if (pc + 1 == k.code.size()) continue; // the last instruction: fall through to the end
-        emit(instruction(Opcode::Jmp, {}), d); // the target is set below
+        emit(instruction(Opcode::Jmp, {{"target", int64_t(k.code.size() - pc)}}), d); // to the part's end
         origin.push_back(pc);
         continue;
       }
@@ -84,24 +84,8 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
     }
     newPc[k.code.size()] = out.code.size();
     if (ranges) ranges->push_back({uint32_t(base), uint32_t(out.code.size())});
-    for (size_t n = base; n < out.code.size(); ++n) {
-      Instruction &inst = out.code[n];
-      const size_t from = origin[n - base];
-      const bool wasEnd = k.code[from].opcode == Opcode::End;
-      const InstructionSpec &spec = inst.info();
-      for (size_t o = 0; o < spec.operands.size(); ++o) {
-        if (spec.operands[o].kind != OperandKind::Label) continue;
-        const int64_t target = wasEnd ? int64_t(k.code.size()) : int64_t(from) + k.code[from].values[o];
-        if (target < 0 || target > int64_t(k.code.size()))
-          return Error::badInput(source + ": " + partName() + ": pc " + std::to_string(from) + " `" +
-                                 formatInstruction(k.code[from]) + "` branches outside the kernel");
-        const int64_t offset = int64_t(newPc[size_t(target)]) - int64_t(n);
-        if (offset < spec.operands[o].min || offset > spec.operands[o].max)
-          return Error::badInput(source + ": " + partName() + ": pc " + std::to_string(from) +
-                                 ": the branch offset " + std::to_string(offset) + " no longer fits the instruction");
-        inst.values[o] = offset;
-      }
-    }
+    if (Status s = retargetBranches(k.code, out.code, base, origin, newPc, source + ": " + partName(), ""); !s)
+      return s.error();
     for (const Symbol &s : k.symbols) {
       Symbol moved = s;
       moved.name = "p" + std::to_string(i) + "." + s.name;

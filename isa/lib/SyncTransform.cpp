@@ -1,6 +1,6 @@
 #include "fractal/isa/SyncTransform.h"
 
-#include "fractal/isa/Disassembler.h"
+#include "MovedCode.h"
 
 namespace fractal::isa {
 
@@ -28,25 +28,10 @@ Expected<KernelBinary> serializeSync(const KernelBinary &kernel, std::vector<siz
     }
   }
   newPc[code.size()] = out.code.size();
-  for (size_t n = 0; n < out.code.size(); ++n) {
-    Instruction &inst = out.code[n];
-    const InstructionSpec &spec = inst.info();
-    for (size_t o = 0; o < spec.operands.size(); ++o) {
-      if (spec.operands[o].kind != OperandKind::Label)
-        continue;
-      const int64_t target = int64_t(origin[n]) + inst.values[o];
-      if (target < 0 || target > int64_t(code.size()))
-        return Error::badInput(kernel.source + ": pc " + std::to_string(origin[n]) + " `" +
-                               formatInstruction(code[origin[n]]) + "` branches outside the kernel");
-      const int64_t offset = int64_t(newPc[size_t(target)]) - int64_t(n);
-      if (offset < spec.operands[o].min || offset > spec.operands[o].max)
-        return Error::badInput(kernel.source + ": pc " + std::to_string(origin[n]) + " `" +
-                               formatInstruction(code[origin[n]]) + "`: with a barrier after every pipe "
-                               "instruction the branch offset " + std::to_string(offset) +
-                               " no longer fits the instruction");
-      inst.values[o] = offset;
-    }
-  }
+  if (Status s = retargetBranches(code, out.code, 0, origin, newPc, kernel.source,
+                                  "with a barrier after every pipe instruction ");
+      !s)
+    return s.error();
   for (Symbol &s : out.symbols)
     if (s.section == Symbol::Section::Code)
       s.value = static_cast<uint32_t>(newPc[std::min<size_t>(s.value, code.size())]);

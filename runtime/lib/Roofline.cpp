@@ -9,7 +9,7 @@ namespace fractal::runtime {
 namespace {
 
 double peakMacsPerCycle(const ChipConfig &c) {
-  return double(c.cube.fp16.m * c.cube.fp16.k * c.cube.fp16.n) * double(c.chip.cores);
+  return c.fp16MacsPerCycle() * double(c.chip.cores);
 }
 
 // What a pipe's business means, in the profile's words.
@@ -50,7 +50,7 @@ TaskBound taskBound(const TaskProfile &task, const ChipConfig &config) {
 
 WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &package, const ChipConfig &config) {
   WhereTimeGoes w;
-  const double launch = config.runtime.kernelLaunchUs * config.chip.clockMhz;
+  const double launch = config.kernelLaunchCycles();
   double macs = 0;
   std::map<std::string, double> byLimiter;
   for (const TaskProfile &t : profile.tasks) {

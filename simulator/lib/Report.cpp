@@ -40,7 +40,7 @@ void writeFault(JsonWriter &j, const Fault &f) {
 std::string runReportJson(const RunResult &r, const ChipConfig &config) {
   const int activeCores = static_cast<int>(std::min<int64_t>(r.blockDim, config.chip.cores));
   const double coreCycles = static_cast<double>(r.cycles) * activeCores;
-  const double macsPerCycle = static_cast<double>(config.cube.fp16.m * config.cube.fp16.k * config.cube.fp16.n);
+  const double macsPerCycle = config.fp16MacsPerCycle();
   CoreStats total;
   for (const CoreStats &c : r.cores) {
     for (int p = 0; p < kNumPipes; ++p) {

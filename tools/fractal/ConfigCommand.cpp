@@ -27,7 +27,7 @@ int runShow(const Args &args) {
   const ChipConfig &c = *config;
   std::cout << "# source: " << c.sourcePath << "\n" << chipConfigToYaml(c);
   double ghz = c.chip.clockMhz / 1e3;
-  double fp16Macs = double(c.cube.fp16.m * c.cube.fp16.k * c.cube.fp16.n);
+  double fp16Macs = c.fp16MacsPerCycle();
   double int8Macs = double(c.cube.int8.m * c.cube.int8.k * c.cube.int8.n);
   std::printf("# derived:\n");
   std::printf("#   peak fp16: %.2f TFLOPS (%lld cores x %.0f MAC/cycle x 2 x %.3f GHz)\n",

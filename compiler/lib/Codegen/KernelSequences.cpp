@@ -13,13 +13,13 @@ double singleCoreLoss(const pkg::Package &package, const pkg::Task &task, const 
   if (task.isHost || cores <= 1) return 0;
   double bytes = 0;
   for (uint32_t t : task.launch.tensors) bytes += double(package.tensors.at(t).dataBytes());
-  const double macsPerCycle = double(config.cube.fp16.m * config.cube.fp16.k * config.cube.fp16.n);
-  const double work = kWorkPerBound * std::max(double(task.modelMacs) / macsPerCycle, bytes / config.dramBytesPerCycle());
+  const double work =
+      kWorkPerBound * std::max(double(task.modelMacs) / config.fp16MacsPerCycle(), bytes / config.dramBytesPerCycle());
   return work * (1.0 - 1.0 / double(cores));
 }
 
 std::vector<std::pair<size_t, size_t>> chooseKernelSequences(const pkg::Package &package, const ChipConfig &config) {
-  const double launchCycles = config.runtime.kernelLaunchUs * config.chip.clockMhz;
+  const double launchCycles = config.kernelLaunchCycles();
   const size_t n = package.tasks.size();
   std::vector<double> loss(n);
   for (size_t i = 0; i < n; ++i) loss[i] = singleCoreLoss(package, package.tasks[i], config);

@@ -115,6 +115,10 @@ struct ChipConfig {
   double cyclesToMicroseconds(double cycles) const { return cycles / chip.clockMhz; }
   // DRAM bandwidth expressed in bytes per core clock cycle (the unit the simulator works in).
   double dramBytesPerCycle() const { return dram.bandwidthGBs * 1e3 / chip.clockMhz; }
+  // One core's cube: fp16 multiply-accumulates per cycle (m x k x n).
+  double fp16MacsPerCycle() const { return double(cube.fp16.m * cube.fp16.k * cube.fp16.n); }
+  // A kernel launch's overhead (runtime.kernel_launch_us) in core clock cycles.
+  double kernelLaunchCycles() const { return runtime.kernelLaunchUs * chip.clockMhz; }
 };
 
 // Loads and validates a config. `target` is a preset name (`edge`, `cloud`: the files in configs/,

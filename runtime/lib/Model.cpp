@@ -174,23 +174,27 @@ void gmCopy(sim::GlobalMemory &gm, uint64_t dst, uint64_t src, uint64_t n) {
 // ended; its pipes are busy for its own instructions' slices (not the scalar unit's: it leaves none).
 std::vector<SegmentProfile> segmentProfiles(const std::vector<pkg::KernelSegment> &segments, const isa::KernelBinary &kernel,
                                             const sim::RunResult &run, uint64_t taskStart) {
+  // One pass over the slices: each goes to the segment whose code holds its pc (in pc order).
+  std::vector<uint64_t> lastEnd(segments.size(), 0);
+  std::vector<std::array<uint64_t, sim::kNumPipes>> busy(segments.size());
+  for (const sim::TraceSlice &sl : run.trace) {
+    auto after = std::upper_bound(segments.begin(), segments.end(), sl.pc,
+                                  [](int64_t pc, const pkg::KernelSegment &g) { return pc < int64_t(g.entryPc); });
+    if (after == segments.begin() || sl.pc >= int64_t(std::prev(after)->endPc)) continue; // between segments
+    const size_t k = size_t(after - segments.begin()) - 1;
+    lastEnd[k] = std::max(lastEnd[k], sl.start + sl.duration);
+    // wait_flag slices are stalls, not work; the scalar unit leaves no slices (not attributed)
+    const bool stall = size_t(sl.pc) < kernel.code.size() && kernel.code[size_t(sl.pc)].opcode == isa::Opcode::WaitFlag;
+    if (!stall && sl.pipe > 0 && sl.pipe < sim::kNumPipes) busy[k][size_t(sl.pipe)] += sl.duration;
+  }
   std::vector<SegmentProfile> out;
   uint64_t start = 0;
   for (size_t k = 0; k < segments.size(); ++k) {
     const pkg::KernelSegment &g = segments[k];
-    std::array<uint64_t, sim::kNumPipes> busy{};
-    uint64_t end = start;
-    for (const sim::TraceSlice &sl : run.trace)
-      if (sl.pc >= int64_t(g.entryPc) && sl.pc < int64_t(g.endPc)) {
-        end = std::max(end, sl.start + sl.duration);
-        // wait_flag slices are stalls, not work; the scalar unit leaves no slices (not attributed)
-        const bool stall = size_t(sl.pc) < kernel.code.size() && kernel.code[size_t(sl.pc)].opcode == isa::Opcode::WaitFlag;
-        if (!stall && sl.pipe > 0 && sl.pipe < sim::kNumPipes) busy[size_t(sl.pipe)] += sl.duration;
-      }
-    if (k + 1 == segments.size()) end = std::max(end, run.cycles);
+    const uint64_t end = std::max(k + 1 == segments.size() ? run.cycles : 0, std::max(start, lastEnd[k]));
     SegmentProfile p{g.name, g.opType, g.onnxNodes, taskStart + start, end - start, {}};
     for (int pipe = 1; pipe < sim::kNumPipes; ++pipe)
-      p.pipes.push_back({sim::pipeLabel(pipe), p.cycles ? double(busy[size_t(pipe)]) / double(p.cycles) : 0.0});
+      p.pipes.push_back({sim::pipeLabel(pipe), p.cycles ? double(busy[k][size_t(pipe)]) / double(p.cycles) : 0.0});
     out.push_back(std::move(p));
     start = end;
   }
@@ -266,13 +270,13 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
       // A kernel sequence, functionally: its parts one after another, each on the cores it was
       // made for (the same bits as the one-core launch; no time is simulated in this mode).
       for (const pkg::KernelSegment &g : task.launch.segments) {
-        if (&g != &task.launch.segments.front()) // the last segment's MACs are counted below
-          for (const sim::CoreStats &c : result->cores) tp.macs += c.macs;
         launch.entryPc = g.entryPc;
         launch.endPc = g.endPc;
         options.blockDim = g.blockDim;
         result = sim.run(binary, launch, options);
         if (!result) break;
+        if (&g != &task.launch.segments.back()) // the last segment's MACs are counted below
+          for (const sim::CoreStats &c : result->cores) tp.macs += c.macs;
       }
     } else {
       result = sim.run(binary, launch, options);

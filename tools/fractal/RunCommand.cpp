@@ -75,42 +75,46 @@ NpyArray randomInput(const pkg::Tensor &t, uint32_t seed) {
 
 std::string opSummaryCsv(const runtime::ModelProfile &prof) {
   std::ostringstream s;
-  auto ratio = [](const auto &t, const char *pipe) {
-    for (const runtime::PipeUse &p : t.pipes)
-      if (p.pipe == pipe) return p.ratio;
-    return 0.0;
-  };
   s << "Op Name,OP Type,Task Type,Block Dim,Task Start Time(us),Task Duration(us),aicore_time(cycles),"
        "aic_mac_ratio,aic_mte1_ratio,aic_mte2_ratio,aic_fixpipe_ratio,aiv_vec_ratio,aiv_mte2_ratio,"
        "aiv_mte3_ratio,aic_scalar_ratio,ONNX Nodes,Host Reason\n";
   double start = 0;
-  for (const runtime::TaskProfile &t : prof.tasks) {
-    std::string nodes;
-    for (const std::string &n : t.onnxNodes) nodes += (nodes.empty() ? "" : ";") + n;
+  // One row: a task, or a kernel sequence's part. A part's scalar share is not known (the scalar
+  // unit leaves no trace slices): that column is left empty.
+  auto row = [&](const std::string &name, const std::string &opType, const char *taskType, uint32_t blockDim,
+                 double us, uint64_t cycles, const std::vector<runtime::PipeUse> &pipes, bool scalarKnown,
+                 const std::vector<std::string> &onnxNodes, const std::string &hostReason) {
+    auto ratio = [&](const char *pipe) {
+      for (const runtime::PipeUse &p : pipes)
+        if (p.pipe == pipe) return p.ratio;
+      return 0.0;
+    };
     char line[512];
-    if (!t.segments.empty()) { // a kernel sequence: a row per part (the launch is the first's)
-      for (size_t k = 0; k < t.segments.size(); ++k) {
-        const runtime::SegmentProfile &g = t.segments[k];
-        const double us = double(g.cycles) / prof.clockMhz + (k == 0 ? t.deviceUs - double(t.cycles) / prof.clockMhz : 0.0);
-        // The scalar unit's share is not known per part (it leaves no trace slices): left empty.
-        std::snprintf(line, sizeof line, "%s,%s,AI_CORE,%u,%.3f,%.3f,%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,,",
-                      g.name.c_str(), g.opType.c_str(), t.blockDim, start, us, (unsigned long long)g.cycles,
-                      ratio(g, "m"), ratio(g, "mte1"), ratio(g, "mte2"), ratio(g, "fix"), ratio(g, "v"),
-                      ratio(g, "mte2"), ratio(g, "mte3"));
-        std::string partNodes;
-        for (const std::string &n : g.onnxNodes) partNodes += (partNodes.empty() ? "" : ";") + n;
-        s << line << partNodes << ",\n";
-        start += us;
-      }
+    std::snprintf(line, sizeof line, "%s,%s,%s,%u,%.3f,%.3f,%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,", name.c_str(),
+                  opType.c_str(), taskType, blockDim, start, us, (unsigned long long)cycles, ratio("m"), ratio("mte1"),
+                  ratio("mte2"), ratio("fix"), ratio("v"), ratio("mte2"), ratio("mte3"));
+    s << line;
+    if (scalarKnown) {
+      std::snprintf(line, sizeof line, "%.4f", ratio("s"));
+      s << line;
+    }
+    std::string nodes;
+    for (const std::string &n : onnxNodes) nodes += (nodes.empty() ? "" : ";") + n;
+    s << "," << nodes << "," << hostReason << "\n";
+    start += us;
+  };
+  for (const runtime::TaskProfile &t : prof.tasks) {
+    if (t.segments.empty()) {
+      row(t.name, t.opType, t.host ? "AI_CPU" : "AI_CORE", t.blockDim, t.deviceUs, t.cycles, t.pipes, true, t.onnxNodes,
+          t.hostReason);
       continue;
     }
-    std::snprintf(line, sizeof line, "%s,%s,%s,%u,%.3f,%.3f,%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,",
-                  t.name.c_str(), t.opType.c_str(), t.host ? "AI_CPU" : "AI_CORE", t.blockDim, start,
-                  t.deviceUs, (unsigned long long)t.cycles, ratio(t, "m"), ratio(t, "mte1"),
-                  ratio(t, "mte2"), ratio(t, "fix"), ratio(t, "v"), ratio(t, "mte2"), ratio(t, "mte3"),
-                  ratio(t, "s"));
-    s << line << nodes << "," << t.hostReason << "\n";
-    start += t.deviceUs;
+    for (size_t k = 0; k < t.segments.size(); ++k) { // a kernel sequence: a row per part (the launch is the first's)
+      const runtime::SegmentProfile &g = t.segments[k];
+      const double launchUs = k == 0 ? t.deviceUs - double(t.cycles) / prof.clockMhz : 0.0;
+      row(g.name, g.opType, "AI_CORE", t.blockDim, double(g.cycles) / prof.clockMhz + launchUs, g.cycles, g.pipes, false,
+          g.onnxNodes, "");
+    }
   }
   return s.str();
 }

@@ -15,7 +15,10 @@ namespace {
 
 constexpr int64_t kBlockBytes = 32;   // DMA and vector block
 constexpr int64_t kFractalBytes = 512;
-constexpr int64_t kFixBandRows = 32; // matmul results leave L0C in bands of this many rows
+// Matmul results leave L0C in bands of at least this many rows, of at most kFixBandBytes (the
+// bytes 32 rows of a 128-column f32 tile write) when there are more.
+constexpr int64_t kFixBandRows = 32;
+constexpr int64_t kFixBandBytes = 32 * 128 * 4;
 
 using emit::ceilDiv;
 using emit::floatBits;
@@ -126,7 +129,17 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     if (plan[size_t(t)].own && plan[size_t(t)].group > t / group) prefetch = false; // would arrive after its use
   }
   const int64_t panelArea = prefetch ? std::max(panelBytes, ring * sliceBytes) : panelBytes;
-  const int64_t l1Panel = biasBytes, l1Slots = biasBytes + (panel ? panelArea : 0);
+  // Consecutive items on alternate buffers. Buffers follow a step's group, step and N tile
+  // parity; an item with an odd number of each (e.g. one step: a layout change) would start on
+  // the buffers its predecessor used and wait for it to drain, so every other item flips all
+  // three, and has a panel of its own. (Only when every item variant has odd counts, so that the
+  // flip keeps the alternation of all three; a prefetching item has an even number of groups.)
+  bool alternate = !prefetch && (!panel || l1Need(kt, int(slots)) + panelBytes <= l1);
+  for (int64_t cols : {chunkCols < k.n ? chunkCols : k.n, lastChunkCols}) {
+    const int64_t tiles = ceilDiv(cols, nt), steps = tiles * kSteps;
+    alternate = alternate && tiles % 2 == 1 && steps % 2 == 1 && ceilDiv(steps, group) % 2 == 1;
+  }
+  const int64_t l1Panel = biasBytes, l1Slots = biasBytes + (panel ? panelArea * (alternate ? 2 : 1) : 0);
   auto l1A = [&](int64_t p) { return l1Slots + p * (aSlotBytes + bSlotBytes); };
   auto l1B = [&](int64_t p) { return l1A(p) + aSlotBytes; };
   std::ostringstream s;
@@ -172,7 +185,8 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // rows (the last tile may be short), `nLen` columns (the last chunk may be narrower). With
   // prefetching, x23 says whether this item's panel was (mostly) loaded by the previous item, x24
   // whether this item loads the next one's (base in x22), x25 where its slices start in the ring.
-  auto item = [&](int64_t mc, int64_t nLen) {
+  auto item = [&](int64_t mc, int64_t nLen, int parity) {
+    const int64_t panelAt = l1Panel + parity * panelArea; // this item's panel
     s << "  muli x17, x16, " << k.strideA * 2 << "\n  add x17, x17, x2\n";
     s << "  muli x8, x15, " << (k.transA ? 2 : k.k * 2) << "\n  add x17, x17, x8\n";
     s << "  muli x18, x16, " << k.strideB * 2 << "\n  add x18, x18, x3\n";
@@ -197,7 +211,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     } else if (panel) { // the whole A panel, NZ (transA: NZ of A^T), once per item, after MTE1 has
                         // read the previous item's; group 0's "loaded" flag, set by MTE2 after it,
                         // covers it too (one MTE2 queue, in order).
-      s << "  wait_flag mte1, mte2, 4\n  li x9, " << l1Panel << "\n";
+      s << "  wait_flag mte1, mte2, " << 4 + parity << "\n  li x9, " << panelAt << "\n";
       if (!k.transA)
         s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << mc << ", cols=" << k.k << ", src_stride=" << k.k
           << ", dst_rows=" << mcp << "\n";
@@ -213,7 +227,8 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     const int64_t itemSteps = int64_t(steps.size()), itemGroups = ceilDiv(itemSteps, group);
     // MTE2: group g's operands into its slots, once MTE1 is done with group g - 2.
     auto loadGroup = [&](int64_t g) {
-      s << "  # loads of group " << g << "\n  wait_flag mte1, mte2, " << 2 + g % 2 << "\n";
+      const int64_t gp = (g + parity) % 2; // the group's slots and flags
+      s << "  # loads of group " << g << "\n  wait_flag mte1, mte2, " << 2 + gp << "\n";
       // A panel that was not prefetched arrives slice by slice, each in the group of its first
       // reader, so the first steps start after a few slices instead of the whole panel.
       for (int64_t t = g * group; ringed && t < std::min((g + 1) * group, kSteps); ++t) {
@@ -232,7 +247,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
       }
       for (int64_t i = g * group; i < std::min((g + 1) * group, itemSteps); ++i) {
         const Step &st = steps[size_t(i)];
-        const int64_t p = i % slots, kcp = roundUp(st.kc, 16), ncp = roundUp(st.nc, 16);
+        const int64_t p = gp * group + i % group, kcp = roundUp(st.kc, 16), ncp = roundUp(st.nc, 16);
         if (!panel) {
           if (!k.transA)
             s << "  li x8, " << st.k0 * 2 << "\n  add x8, x17, x8\n  li x9, " << l1A(p) << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows="
@@ -251,37 +266,55 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
             << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.nc << ", cols=" << st.kc << ", src_stride=" << k.k
             << ", dst_rows=" << ncp << "\n";
       }
-      s << "  set_flag mte2, mte1, " << g % 2 << "\n";
+      s << "  set_flag mte2, mte1, " << gp << "\n";
     };
     // MTE1: slot p -> L0 half h; M: L0 half h into L0C half q; FIX: a finished tile out.
     auto compute = [&](int64_t i) {
       const Step &st = steps[size_t(i)];
-      const int64_t g = i / group, p = i % slots, h = i % 2, q = st.n0 / nt % 2;
+      const int64_t g = i / group, gp = (g + parity) % 2, p = gp * group + i % group;
+      const int64_t h = (i + parity) % 2, q = (st.n0 / nt + parity) % 2;
       const bool firstK = st.k0 == 0, lastK = st.k0 + st.kc >= k.k;
       const bool groupStart = i % group == 0, groupEnd = (i + 1) % group == 0 || i + 1 == itemSteps;
       const int64_t ncp = roundUp(st.nc, 16), kcp = roundUp(st.kc, 16);
       s << "  # step " << i << ": n0=" << st.n0 << " k0=" << st.k0 << ", slot " << p << ", L0 half " << h
         << ", L0C " << q << "\n";
-      if (groupStart) s << "  wait_flag mte2, mte1, " << g % 2 << "\n";
+      if (groupStart) s << "  wait_flag mte2, mte1, " << gp << "\n";
       s << "  wait_flag m, mte1, " << 2 + h << "\n";
       if (ringed) ringOffset(26, 27, st.k0 / kt); // x26 = this step's K slice in the ring
-      for (int64_t r = 0; r < mcp / 16; ++r) {
-        s << "  li x9, " << h * l0aHalf + r * (kcp / 16) * kFractalBytes << "\n";
-        if (ringed) // NZ slice: fractal (r, kk) at (kk * mt/16 + r)
-          s << "  addi x10, x26, " << l1Panel + r * kFractalBytes << "\n  load2d l0a[x9], l1[x10], repeat=" << kcp / 16
-            << ", src_stride=" << mcp / 16 << "\n";
-        else if (panel && !k.transA) // NZ panel: fractal (r, kk) at (kk * mcp/16 + r)
-          s << "  li x10, " << l1Panel + ((st.k0 / 16) * (mcp / 16) + r) * kFractalBytes
-            << "\n  load2d l0a[x9], l1[x10], repeat=" << kcp / 16 << ", src_stride=" << mcp / 16 << "\n";
-        else if (panel) // NZ of A^T with kp rows per column block: fractal (kk, r) at (r * kp/16 + kk)
-          s << "  li x10, " << l1Panel + (r * (kp / 16) + st.k0 / 16) * kFractalBytes
-            << "\n  load2d l0a[x9], l1[x10], repeat=" << kcp / 16 << ", src_stride=1, transpose=1\n";
-        else if (!k.transA)
-          s << "  li x10, " << l1A(p) + r * kFractalBytes << "\n  load2d l0a[x9], l1[x10], repeat=" << kcp / 16
-            << ", src_stride=" << mcp / 16 << "\n";
+      // A's step into L0A half h (ZZ: fractal (r, kk) at r * kf + kk). Its L1 copy has fractal
+      // (r, kk) at srcBase + r * sr + kk * sk: an NZ slice or panel (sr = 1, sk = rows/16), or
+      // NZ of A^T (sr = fractals per column block, sk = 1, each fractal transposed).
+      const int64_t mf = mcp / 16, kf = kcp / 16;
+      int64_t srcBase = 0, sr = 1, sk = mf;
+      if (ringed)
+        srcBase = l1Panel / kFractalBytes;
+      else if (panel && !k.transA)
+        srcBase = panelAt / kFractalBytes + (st.k0 / 16) * mf;
+      else if (panel)
+        srcBase = panelAt / kFractalBytes + st.k0 / 16, sr = kp / 16, sk = 1;
+      else if (!k.transA)
+        srcBase = l1A(p) / kFractalBytes;
+      else
+        srcBase = l1A(p) / kFractalBytes, sr = kf, sk = 1;
+      const std::string transpose = k.transA ? ", transpose=1" : "";
+      auto loadA = [&](int64_t dst, int64_t src, int64_t repeat, int64_t srcStride, int64_t dstGap) {
+        s << "  li x9, " << h * l0aHalf + dst * kFractalBytes << "\n";
+        if (ringed)
+          s << "  addi x10, x26, " << src * kFractalBytes << "\n";
         else
-          s << "  li x10, " << l1A(p) + r * (kcp / 16) * kFractalBytes << "\n  load2d l0a[x9], l1[x10], repeat="
-            << kcp / 16 << ", src_stride=1, transpose=1\n";
+          s << "  li x10, " << src * kFractalBytes << "\n";
+        s << "  load2d l0a[x9], l1[x10], repeat=" << repeat << ", src_stride=" << srcStride
+          << (dstGap ? ", dst_gap=" + std::to_string(dstGap) : "") << transpose << "\n";
+      };
+      // As few load2d as the layouts allow (each costs the scalar unit a dispatch and MTE1 its
+      // latency): all fractals in one run when the copy's order is L0A's, else one per row of
+      // fractals or one per column of them, whichever is fewer.
+      if (sr == kf * sk) {
+        for (int64_t f = 0; f < mf * kf; f += 255) loadA(f, srcBase + f * sk, std::min<int64_t>(255, mf * kf - f), sk, 0);
+      } else if (kf < mf) {
+        for (int64_t kk = 0; kk < kf; ++kk) loadA(kk, srcBase + kk * sk, mf, sr, kf - 1);
+      } else {
+        for (int64_t r = 0; r < mf; ++r) loadA(r * kf, srcBase + r * sr, kf, sk, 0);
       }
       if (!k.transB) {
         for (int64_t r = 0; r < kcp / 16; ++r)
@@ -292,7 +325,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
           s << "  li x9, " << h * l0bHalf + f * kFractalBytes << "\n  li x10, " << l1B(p) + f * kFractalBytes
             << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, (kcp / 16) * (ncp / 16) - f) << "\n";
       }
-      if (groupEnd) s << "  set_flag mte1, mte2, " << 2 + g % 2 << "\n";
+      if (groupEnd) s << "  set_flag mte1, mte2, " << 2 + gp << "\n";
       s << "  set_flag mte1, m, " << h << "\n";
       // M: L0 half h into L0C half q.
       s << "  wait_flag mte1, m, " << h << "\n";
@@ -311,10 +344,13 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
         // a whole tile (and the other core's) would starve the cube. (Pacing the bands with
         // flags from the cube's next steps measured no better.)
         s << "  set_flag m, fix, " << q << "\n  wait_flag m, fix, " << q << "\n";
-        for (int64_t r0 = 0; r0 < mc; r0 += kFixBandRows)
+        // (Narrow results, e.g. a layout change to a few channels, leave in fewer, longer bands:
+        // each FixPipe instruction costs an issue, which 32 rows of 3 columns would not repay.)
+        const int64_t bandRows = std::max(kFixBandRows, kFixBandBytes / (roundUp(st.nc, 16) * 4) / 16 * 16);
+        for (int64_t r0 = 0; r0 < mc; r0 += bandRows)
           s << "  li x8, " << st.n0 * outBytes + r0 * ldc * outBytes << "\n  add x8, x19, x8\n  li x13, "
             << q * l0cHalf + r0 * 16 * 4 << "\n  fixp.f32." << (k.outHalf ? "f16" : "f32") << " gm[x8], l0c[x13], m="
-            << std::min(kFixBandRows, mc - r0) << ", n=" << st.nc << ", src_rows=" << mcp << ", dst_stride=" << ldc
+            << std::min(bandRows, mc - r0) << ", n=" << st.nc << ", src_rows=" << mcp << ", dst_stride=" << ldc
             << ", relu=" << (k.relu ? 1 : 0) << (k.alpha != 1.0f ? ", scale=x20" : "") << "\n";
         s << "  set_flag fix, m, " << 2 + q << "\n";
       }
@@ -334,7 +370,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     if (panel) {
       const std::string skip = label();
       if (ringed) s << "  bne x24, x0, " << skip << "\n";
-      s << "  set_flag mte1, mte2, 4\n";
+      s << "  set_flag mte1, mte2, " << 4 + parity << "\n";
       if (ringed)
         s << skip << ":\n  add x23, x24, x0\n  addi x25, x25, " << kSteps << "\n  li x8, " << ring
           << "\n  rem x25, x25, x8\n";
@@ -347,33 +383,39 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     s << "  " << op << " mte1, mte2, 2\n  " << op << " mte1, mte2, 3\n  " << op << " m, mte1, 2\n  " << op
       << " m, mte1, 3\n  " << op << " fix, m, 2\n  " << op << " fix, m, 3\n";
     if (panel) s << "  " << op << " mte1, mte2, 4\n";
+    if (panel && alternate) s << "  " << op << " mte1, mte2, 5\n";
   };
   flags("set_flag");
-  // The item variants: full or short M tile x full or narrower last N chunk.
-  s << "loop:\n  bge x6, x14, done\n";
-  if (nChunks > 1)
-    s << "  li x8, " << nChunks << "\n  rem x28, x6, x8\n  div x9, x6, x8\n  li x8, " << mTiles
-      << "\n  div x16, x9, x8\n  rem x15, x9, x8\n";
-  else
-    s << "  li x8, " << mTiles << "\n  div x16, x6, x8\n  rem x15, x6, x8\n";
+  // The item variants: full or short M tile x full or narrower last N chunk; with alternating
+  // buffers, the whole dispatch twice (loop0 for even turns, loop1 for odd).
   const bool shortM = tailRows != mt, narrowN = lastChunkCols != chunkCols;
-  if (shortM) s << "  li x9, " << mTiles - 1 << "\n  beq x15, x9, tailm\n";
-  auto variant = [&](const std::string &name, int64_t mc) {
-    s << name << ":\n  muli x15, x15, " << mt << "\n";
-    if (nChunks > 1) {
-      if (narrowN) s << "  li x9, " << nChunks - 1 << "\n  beq x28, x9, " << name << "_lastn\n";
-      s << "  muli x28, x28, " << chunkCols << "\n";
-    }
-    item(mc, chunkCols < k.n ? chunkCols : k.n);
-    s << "  add x6, x6, x7\n  jmp loop\n";
-    if (nChunks > 1 && narrowN) {
-      s << name << "_lastn:\n  muli x28, x28, " << chunkCols << "\n";
-      item(mc, lastChunkCols);
-      s << "  add x6, x6, x7\n  jmp loop\n";
-    }
-  };
-  if (mTiles > 1 || !shortM) variant("fullm", mt); // full M tiles exist
-  if (shortM) variant("tailm", tailRows);
+  for (int parity = 0; parity < (alternate ? 2 : 1); ++parity) {
+    const std::string suffix = alternate ? std::to_string(parity) : "";
+    const std::string next = "loop" + (alternate ? std::to_string(1 - parity) : "");
+    s << "loop" << suffix << ":\n  bge x6, x14, done\n";
+    if (nChunks > 1)
+      s << "  li x8, " << nChunks << "\n  rem x28, x6, x8\n  div x9, x6, x8\n  li x8, " << mTiles
+        << "\n  div x16, x9, x8\n  rem x15, x9, x8\n";
+    else
+      s << "  li x8, " << mTiles << "\n  div x16, x6, x8\n  rem x15, x6, x8\n";
+    if (shortM) s << "  li x9, " << mTiles - 1 << "\n  beq x15, x9, tailm" << suffix << "\n";
+    auto variant = [&](const std::string &name, int64_t mc) {
+      s << name << ":\n  muli x15, x15, " << mt << "\n";
+      if (nChunks > 1) {
+        if (narrowN) s << "  li x9, " << nChunks - 1 << "\n  beq x28, x9, " << name << "_lastn\n";
+        s << "  muli x28, x28, " << chunkCols << "\n";
+      }
+      item(mc, chunkCols < k.n ? chunkCols : k.n, parity);
+      s << "  add x6, x6, x7\n  jmp " << next << "\n";
+      if (nChunks > 1 && narrowN) {
+        s << name << "_lastn:\n  muli x28, x28, " << chunkCols << "\n";
+        item(mc, lastChunkCols, parity);
+        s << "  add x6, x6, x7\n  jmp " << next << "\n";
+      }
+    };
+    if (mTiles > 1 || !shortM) variant("fullm" + suffix, mt); // full M tiles exist
+    if (shortM) variant("tailm" + suffix, tailRows);
+  }
   s << "done:\n";
   flags("wait_flag");
   s << "  end\n";

@@ -578,12 +578,14 @@ namespace {
 // The matmul kernel with several work items per core (items pipelined: no drain between them),
 // the last M tile short, with and without the A panel in L1: results against a double-precision
 // reference on the same fp16 inputs, and no races between pipes.
-void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, bool bias, bool prefetched = false) {
+void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, bool bias, bool prefetched = false,
+               bool transA = false, bool alternating = false) {
   MatMulKernel k;
   k.name = k.node = "matmul_" + std::to_string(m) + "x" + std::to_string(kk) + "x" + std::to_string(n);
   k.m = m;
   k.k = kk;
   k.n = n;
+  k.transA = transA;
   k.transB = transB;
   k.batch = batch;
   k.strideA = m * kk;
@@ -594,6 +596,7 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
   Expected<GeneratedKernel> gen = generateMatMul(config, k);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   EXPECT_EQ(gen->assembly.find("next one prefetched") != std::string::npos, prefetched) << gen->assembly.substr(0, 300);
+  EXPECT_EQ(gen->assembly.find("loop1:") != std::string::npos, alternating) << gen->assembly.substr(0, 300);
   // Every core has work: items >= cores, or N too narrow to share out.
   EXPECT_EQ(gen->blockDim, std::min<int64_t>(edge().chip.cores, batch * ((m + 255) / 256) * ((n + 15) / 16)))
       << gen->assembly.substr(0, 300);
@@ -614,7 +617,7 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
       for (int64_t j = 0; j < n; ++j) {
         double sum = bias ? biasValues[size_t(j)] : 0.0, magnitude = std::fabs(sum);
         for (int64_t t = 0; t < kk; ++t) {
-          const double av = isa::halfToFloatReference(a[size_t(p * m * kk + i * kk + t)]);
+          const double av = isa::halfToFloatReference(a[size_t(p * m * kk + (transA ? t * m + i : i * kk + t))]);
           const double bv = isa::halfToFloatReference(b[size_t(p * kk * n + (transB ? j * kk + t : t * n + j))]);
           sum += av * bv;
           magnitude += std::fabs(av * bv);
@@ -634,15 +637,24 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
 
 TEST(MatMulKernel, PipelinedItemsMatchTheReferenceWithoutRaces) {
   runMatMul(1, 600, 200, 300, false, false); // 3 M tiles (short last) on 2 cores, A panel in L1
-  runMatMul(1, 1100, 64, 48, false, false);  // 5 short items: the next panel load meets the last reads
-  runMatMul(2, 100, 96, 40, true, true);     // batched, B transposed, bias; one item per product
+  runMatMul(1, 1100, 64, 48, false, false, false, false, true); // 5 short one-step items, alternating
+  runMatMul(2, 100, 96, 40, true, true, false, false, true);    // batched, B transposed, bias
+}
+
+// One-step items (a layout change: few channels, many pixels) alternate their buffers, panels and
+// flags item by item, through both loop copies and the short last tile; A transposed as the
+// layout change to NHWC reads it (a channel-major map), its fractals loaded in one load2d.
+TEST(MatMulKernel, AlternatingOneStepItemsMatchTheReferenceWithoutRaces) {
+  runMatMul(1, 5000, 3, 3, false, false, false, true, true);  // 5 items of 1024 pixels, short last
+  runMatMul(2, 2100, 16, 16, false, true, false, true, true); // batched, bias
+  runMatMul(1, 600, 200, 256, false, false);                 // two N tiles per item: not alternating
 }
 
 // Fewer M tiles than cores: the N tiles are shared out in chunks (the last one narrower), each
 // chunk's B, C and bias columns found from its first column at run time.
 TEST(MatMulKernel, NChunksShareOutASingleMTileOverTheCores) {
   runMatMul(1, 100, 96, 300, false, true);  // 3 N tiles in chunks of 2 and 1, bias
-  runMatMul(1, 40, 64, 200, true, false);   // B transposed
+  runMatMul(1, 40, 64, 200, true, false, false, false, true); // B transposed; one-step chunks alternate
   runMatMul(1, 1, 512, 1000, true, true);   // a classifier's Gemm: one row, wide N
 }
 

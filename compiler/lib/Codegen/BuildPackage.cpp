@@ -953,6 +953,45 @@ private:
     return true;
   }
 
+  // x + up(y) where up(y) is a nearest upsampling's NHWC16 result that only this Add reads (a
+  // feature pyramid's top-down path): the upsampling's task becomes one kernel that adds x to y
+  // upsampled on the way into UB (UpsampleAddKernel), so the upsampled map never goes through
+  // GM (PP-OCRv4 det: three Resize + Add pairs). The task keeps its place in the task list, so
+  // x must be made by an op before the upsampling.
+  bool upsampleAdd(mlir::Operation &op, mlir::Value lhs, mlir::Value rhs) {
+    for (auto [x, up] : {std::pair{lhs, rhs}, std::pair{rhs, lhs}}) {
+      auto resize = up.getDefiningOp<g::ResizeOp>();
+      if (!resize || !up.hasOneUse() || !onlyNhwc16(up) || !onlyNhwc16(x) || x.getType() != up.getType() ||
+          !x.getDefiningOp() || !x.getDefiningOp()->isBeforeInBlock(resize))
+        continue;
+      const uint32_t upTensor = nhwc16Of_[up], xTensor = nhwc16Of_[x];
+      for (auto it = resizeOfTask_.begin(); it != resizeOfTask_.end(); ++it) {
+        pkg::Task &task = p_.tasks[it->first];
+        const ResizeNearestKernel &r = it->second;
+        if (task.isHost || task.launch.tensors.back() != upTensor || r.outCp) continue;
+        UpsampleAddKernel k{opName(op), joined(onnxNodeNames(op.getLoc())), r.n, r.h, r.w, r.cp, r.fy, r.fx};
+        Expected<GeneratedKernel> gen = generateUpsampleAdd(config_, k);
+        if (!gen) return false; // (the plain Add then)
+        std::optional<uint32_t> kernelAt = kernelIndex(opName(op), "Resize+Add", *gen);
+        if (!kernelAt) return false;
+        const uint32_t yTensor = task.launch.tensors.front();
+        uint32_t out = scratch(opName(op), DType::F16, p_.tensors[xTensor].shape);
+        p_.tensors[out].layout = "NHWC16";
+        task.name = opName(op);
+        task.opType = "Resize+Add";
+        for (const std::string &node : onnxNodeNames(op.getLoc())) task.onnxNodes.push_back(node);
+        task.launch.kernel = *kernelAt;
+        task.launch.blockDim = uint32_t(gen->blockDim);
+        task.launch.tensors = {xTensor, yTensor, out};
+        resizeOfTask_.erase(it);
+        nhwc16Of_[op.getResult(0)] = out;
+        if (zeroPadded_.count(xTensor) && zeroPadded_.count(yTensor)) zeroPadded_.insert(out);
+        return true;
+      }
+    }
+    return false;
+  }
+
   // Whether v (NHWC16 tensor x) came from a nearest upsampling task that now writes channels
   // [slot, slot + its channels) of `into` (outCp channels per pixel) instead of x.
   bool upsampleIntoSlot(mlir::Value v, uint32_t x, uint32_t into, int64_t outCp, int64_t slot) {
@@ -1385,40 +1424,57 @@ private:
               {channelVector(op, "scale", s, cp), channelVector(op, "shift", t, cp)}, true);
   }
 
-  // A transposed convolution (kernel == stride f, no pads) with one output channel, straight into
-  // its NCHW f32 result: in NHWC16 that channel would be padded to 16 (PP-OCRv4 det's last layer:
-  // a 640x640 map through a pixel shuffle, a Sigmoid and a conversion back, all 16x wider than
-  // the data). Output row f*y + a of an image is, over x and b, sum_ci X[y, x, ci] W[ci, a, b]:
-  // per a, a product of the image rows' pixels [W, cip] and W[:, a, :] [cip, f], written as
-  // [W, f] row-major at row f*y + a (batched over images and rows y; kernel a starts a rows in).
-  void convTransposeToNchw(mlir::Operation &op, g::ConvTransposeOp o, uint32_t x, const std::vector<float> &weights,
-                           const std::optional<std::vector<float>> &bias, bool relu) {
+  // Transposed convolution with kernel == stride == f: input pixel (y, x) makes the f x f output
+  // pixels (f*y + a, f*x + b). One matmul over the input rows (batch) with f row phases of
+  // columns: phase a's columns (b, channel) of row x are output pixels f*x .. f*x + f-1 of output
+  // row f*y + a, so FixPipe writes every output row in place and no pixel shuffle follows, and
+  // the input is read once. With one output channel the rows are the NCHW f32 result itself
+  // (PP-OCRv4 det's last layer, whose NHWC16 form would be 16x wider than the data; each phase's
+  // f columns padded to 16 in the product), else NHWC16 f16 (padding channels zero: zero
+  // weights and bias).
+  void convTransposeByRowPhase(mlir::Operation &op, g::ConvTransposeOp o, uint32_t x, const std::vector<float> &weights,
+                               const std::optional<std::vector<float>> &bias, bool relu) {
     const std::vector<int64_t> in = shapeOf(o.getInput()), out = shapeOf(o.getResult());
-    const int64_t f = shapeOf(o.getWeight())[2], cin = in[1], cip = pad16(cin);
-    uint32_t y = result(op);
-    uint32_t bt = f32Constant(opName(op) + "/bias", std::vector<float>(size_t(f), bias ? (*bias)[0] : 0.0f));
-    for (int64_t a = 0; a < f; ++a) {
-      std::vector<uint8_t> packed(size_t(cip * f) * 2, 0); // B[ci][b] = W[ci][0][a][b]
-      for (int64_t ci = 0; ci < cin; ++ci)
-        for (int64_t b = 0; b < f; ++b) {
-          uint16_t h = isa::floatToHalf(weights[size_t((ci * f + a) * f + b)]);
-          std::memcpy(&packed[size_t(ci * f + b) * 2], &h, 2);
+    const int64_t f = shapeOf(o.getWeight())[2], cin = in[1], cout = out[1], cip = pad16(cin);
+    const bool nchw = cout == 1;
+    const int64_t cw = nchw ? 1 : pad16(cout);  // channels per output pixel
+    const int64_t written = f * cw, phaseWidth = pad16(written), cols = f * phaseWidth; // per phase; in all
+    uint32_t y = nchw ? result(op) : scratch(opName(op), DType::F16, {in[0], out[2], out[3], cw});
+    std::vector<uint8_t> packed(size_t(cip * cols) * 2, 0); // B[ci][a * phaseWidth + b * cw + co] = W[ci][co][a][b]
+    std::vector<float> biasRow(size_t(cols), 0.0f);
+    for (int64_t a = 0; a < f; ++a)
+      for (int64_t b = 0; b < f; ++b)
+        for (int64_t co = 0; co < cout; ++co) {
+          const int64_t column = a * phaseWidth + b * cw + co;
+          if (bias) biasRow[size_t(column)] = (*bias)[size_t(co)];
+          for (int64_t ci = 0; ci < cin; ++ci) {
+            uint16_t h = isa::floatToHalf(weights[size_t(((ci * cout + co) * f + a) * f + b)]);
+            std::memcpy(&packed[size_t(ci * cols + column) * 2], &h, 2);
+          }
         }
-      uint32_t wt = constant(opName(op) + "/weight" + std::to_string(a), DType::F16, {cip, f}, std::move(packed));
-      MatMulKernel mm;
-      mm.name = opName(op) + " (output rows " + std::to_string(a) + " mod " + std::to_string(f) + ")";
-      mm.node = joined(onnxNodeNames(op.getLoc()));
-      mm.m = in[3];
-      mm.k = cip;
-      mm.n = f;
-      mm.batch = in[0] * in[2];
-      mm.strideA = in[3] * cip;
-      mm.strideC = f * out[3];
-      mm.cOffset = a * out[3];
-      mm.hasBias = true;
-      mm.relu = relu;
-      if (!addMatMulTask(op, "ConvTranspose", mm, {x, wt, bt, y}, a == 0 ? modelMacsOf(op) : 0)) return;
-    }
+    uint32_t wt = constant(opName(op) + "/weight", DType::F16, {cip, cols}, std::move(packed));
+    uint32_t bt = f32Constant(opName(op) + "/bias", biasRow);
+    MatMulKernel mm;
+    mm.name = opName(op);
+    mm.node = joined(onnxNodeNames(op.getLoc()));
+    mm.m = in[3];
+    mm.k = cip;
+    mm.n = cols;
+    mm.batch = in[0] * in[2];
+    mm.strideA = in[3] * cip;
+    mm.strideC = f * out[3] * cw; // an input row's f output rows
+    mm.ldc = written;             // input pixel x -> output pixels f*x.. of its row
+    mm.phases = f;
+    mm.phaseCols = written;
+    mm.phaseOffset = out[3] * cw; // phase a: output row f*y + a
+    mm.hasBias = true;
+    mm.relu = relu;
+    mm.outHalf = !nchw;
+    if (!addMatMulTask(op, "ConvTranspose", mm, {x, wt, bt, y}, modelMacsOf(op))) return;
+    if (nchw) return;
+    p_.tensors[y].layout = "NHWC16";
+    nhwc16Of_[o.getResult()] = y;
+    zeroPadded_.insert(y);
   }
 
   void resize(mlir::Operation &op, g::ResizeOp o) {
@@ -1439,8 +1495,8 @@ private:
     if (p_.tasks.size() > tasks) resizeOfTask_[tasks] = k;
   }
 
-  // Transposed convolution with kernel == stride (no overlap), no pads: per input pixel a matmul
-  // into f x f output pixels, then a pixel shuffle by DMA.
+  // Transposed convolution with kernel == stride (no overlap), no pads: one matmul with a row
+  // phase per kernel row (convTransposeByRowPhase).
   void convTranspose(mlir::Operation &op, g::ConvTransposeOp o) {
     const std::vector<int64_t> in = shapeOf(o.getInput()), w = shapeOf(o.getWeight()), out = shapeOf(o.getResult());
     std::optional<std::vector<float>> weights = g::readF32Constant(o.getWeight());
@@ -1460,37 +1516,7 @@ private:
                              "and constant weights have a kernel yet");
     std::optional<uint32_t> x = nhwc16(o.getInput());
     if (!x) return unsupported(op, "input cannot be converted to NHWC16");
-    const int64_t f = w[2], cin = in[1], cout = out[1], cip = pad16(cin), cop = pad16(cout), cols = f * f * cop;
-    if (cout == 1) return convTransposeToNchw(op, o, *x, *weights, bias, relu);
-    // B[ci][(a * f + b) * cop + co] = W[ci][co][a][b]; the bias repeats per (a, b).
-    std::vector<uint8_t> packed(size_t(cip * cols) * 2, 0);
-    std::vector<float> biasRow(size_t(cols), 0.0f);
-    for (int64_t ci = 0; ci < cin; ++ci)
-      for (int64_t co = 0; co < cout; ++co)
-        for (int64_t a = 0; a < f; ++a)
-          for (int64_t b = 0; b < f; ++b) {
-            uint16_t h = isa::floatToHalf((*weights)[size_t(((ci * cout + co) * f + a) * f + b)]);
-            std::memcpy(&packed[size_t(ci * cols + (a * f + b) * cop + co) * 2], &h, 2);
-          }
-    for (int64_t ab = 0; ab < f * f; ++ab)
-      for (int64_t co = 0; co < cout && bias; ++co) biasRow[size_t(ab * cop + co)] = (*bias)[size_t(co)];
-    uint32_t wt = constant(opName(op) + "/weight", DType::F16, {cip, cols}, std::move(packed));
-    uint32_t bt = f32Constant(opName(op) + "/bias", biasRow);
-    uint32_t y = scratch(opName(op) + "/pixels", DType::F16, {in[0] * in[2] * in[3], cols});
-    MatMulKernel mm;
-    mm.name = opName(op);
-    mm.node = joined(onnxNodeNames(op.getLoc()));
-    mm.m = in[0] * in[2] * in[3];
-    mm.k = cip;
-    mm.n = cols;
-    mm.hasBias = true;
-    mm.relu = relu;
-    mm.outHalf = true;
-    if (!addMatMulTask(op, "ConvTranspose", mm, {*x, wt, bt, y}, modelMacsOf(op))) return;
-    PixelShuffleKernel ps = featureMapKernel<PixelShuffleKernel>(op, in);
-    ps.cp = cop;
-    ps.f = f;
-    nhwc16Task(op, "PixelShuffle", generatePixelShuffle(config_, ps), {y}, {in[0], out[2], out[3], cop}, true);
+    convTransposeByRowPhase(op, o, *x, *weights, bias, relu);
   }
 
   // An element-wise op whose inputs exist only as NHWC16 runs on NHWC16 in f16 and yields NHWC16
@@ -1715,6 +1741,7 @@ private:
       ElementwiseKernel k;
       k.numInputs = 2;
       k.body = {instr + " {out}, {in0}, {in1}, repeat={rep}"};
+      if (opType == "Add" && upsampleAdd(op, lhs, rhs)) return;
       // Not for Div: the zero padding channels would become NaN and poison later convolutions.
       if (opType != "Div" && elementwiseNhwc16(op, opType, {lhs, rhs}, k)) return;
       const bool right = elements(rhs) == 1 && g::readF32Constant(rhs);

@@ -39,6 +39,10 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   const int64_t mp = roundUp(k.m, 16), kp = roundUp(k.k, 16), np = roundUp(k.n, 16);
   const int64_t ldc = k.ldc ? k.ldc : k.n;
   const int outBytes = k.outHalf ? 2 : 4;
+  const int64_t phaseWidth = k.phases > 1 ? k.n / k.phases : k.n; // a row phase's columns
+  if (k.phases < 1 || (k.phases > 1 && (k.n % k.phases || phaseWidth % 16 || k.phaseCols < 1 || k.phaseCols > phaseWidth)))
+    return Error::internal(k.name + ": " + std::to_string(k.phases) + " output row phases of " + std::to_string(k.n) +
+                           " columns need groups of a multiple of 16 columns, each writing 1.. of them");
 
   // Double buffering everywhere: two L0C tiles, two L0A/L0B halves, two groups of L1 slots for B
   // (and for A when the item's A panel does not stay in L1), so later steps load while step s
@@ -89,7 +93,9 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   const int64_t mTiles = ceilDiv(k.m, mt);
   // Items are (product, M tile, N chunk), the chunk fastest so that the cores working at the same
   // time share one A panel through L2. A chunk is `chunkTiles` N tiles; the last may be narrower.
-  const emit::NChunks chunking = emit::shareOutNTiles(nTiles, mItems, config.chip.cores);
+  // (Not with row phases: a chunk's columns would not map to C linearly.)
+  const emit::NChunks chunking = emit::shareOutNTiles(nTiles, k.phases > 1 ? std::max<int64_t>(mItems, config.chip.cores) : mItems,
+                                                      config.chip.cores);
   const int64_t chunkTiles = chunking.tilesPerChunk, nChunks = chunking.count;
   const int64_t chunkCols = chunkTiles * nt, lastChunkCols = k.n - (nChunks - 1) * chunkCols;
   const int64_t items = mItems * nChunks;
@@ -160,7 +166,6 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     argC = 3;
   }
   s << "  ld x5, gm[x1], offset=" << 8 * argC << "\n";
-  if (k.cOffset) s << "  li x8, " << k.cOffset * outBytes << "\n  add x5, x5, x8\n";
   s << "  li x20, " << floatBits(k.alpha) << "   # alpha " << k.alpha << "\n";
   s << "  mfsr x6, block_idx\n  mfsr x7, block_dim\n  li x14, " << items << "\n  li x23, 0\n  li x28, 0\n  li x29, 0\n";
 
@@ -347,11 +352,21 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
         // (Narrow results, e.g. a layout change to a few channels, leave in fewer, longer bands:
         // each FixPipe instruction costs an issue, which 32 rows of 3 columns would not repay.)
         const int64_t bandRows = std::max(kFixBandRows, kFixBandBytes / (roundUp(st.nc, 16) * 4) / 16 * 16);
+        // The tile's columns that C receives, as (first column in the tile, column in C, count):
+        // all of them, or with row phases each phase's written columns, at its own place.
+        struct Piece { int64_t inTile, toC, cols; };
+        std::vector<Piece> pieces;
+        for (int64_t g = 0; g < k.phases; ++g) {
+          const int64_t lo = std::max(st.n0, g * phaseWidth);
+          const int64_t hi = std::min(st.n0 + st.nc, k.phases > 1 ? g * phaseWidth + k.phaseCols : st.n0 + st.nc);
+          if (lo < hi) pieces.push_back({lo - st.n0, (k.phases > 1 ? g * k.phaseOffset - g * phaseWidth : 0) + lo, hi - lo});
+        }
         for (int64_t r0 = 0; r0 < mc; r0 += bandRows)
-          s << "  li x8, " << st.n0 * outBytes + r0 * ldc * outBytes << "\n  add x8, x19, x8\n  li x13, "
-            << q * l0cHalf + r0 * 16 * 4 << "\n  fixp.f32." << (k.outHalf ? "f16" : "f32") << " gm[x8], l0c[x13], m="
-            << std::min(bandRows, mc - r0) << ", n=" << st.nc << ", src_rows=" << mcp << ", dst_stride=" << ldc
-            << ", relu=" << (k.relu ? 1 : 0) << (k.alpha != 1.0f ? ", scale=x20" : "") << "\n";
+          for (const Piece &piece : pieces)
+            s << "  li x8, " << (piece.toC + r0 * ldc) * outBytes << "\n  add x8, x19, x8\n  li x13, "
+              << q * l0cHalf + (piece.inTile / 16) * mcp * 64 + r0 * 16 * 4 << "\n  fixp.f32." << (k.outHalf ? "f16" : "f32")
+              << " gm[x8], l0c[x13], m=" << std::min(bandRows, mc - r0) << ", n=" << piece.cols << ", src_rows=" << mcp
+              << ", dst_stride=" << ldc << ", relu=" << (k.relu ? 1 : 0) << (k.alpha != 1.0f ? ", scale=x20" : "") << "\n";
         s << "  set_flag fix, m, " << 2 + q << "\n";
       }
     };

@@ -398,37 +398,54 @@ Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const 
                    (k.outCp ? " into channels " + std::to_string(k.outOffset) + ".. of " + std::to_string(outCp) : ""));
 }
 
-// One input row of the transposed convolution's output (w pixels of f*f*cp channels) is loaded
-// whole, and leaves as f output rows, each a strided DMA of w bursts of f*cp channels.
-Expected<GeneratedKernel> generatePixelShuffle(const ChipConfig &config, const PixelShuffleKernel &k) {
-  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, cb = k.cp / 16, f = k.f;
-  const int64_t rowElements = k.w * f * f * k.cp, rowBytes = rowElements * 2;
-  if (rowBytes > ub)
-    return Error::badInput(k.name + ": UB overflow: one row of the transposed convolution needs " +
-                           std::to_string(rowBytes) + " bytes, UB has " + std::to_string(ub));
-  const int64_t items = k.n * k.h, wo = k.w * f;
+// Items = (image, row of y): y's row goes to UB fx times, each a strided DMA into every fx-th
+// pixel of an output-wide row; the fy rows of x it meets come in one DMA (rows padded to whole
+// vector repeats), get that row added in place, and leave in one DMA.
+Expected<GeneratedKernel> generateUpsampleAdd(const ChipConfig &config, const UpsampleAddKernel &k) {
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, cb = k.cp / 16;
+  const int64_t wo = k.w * k.fx, rowElements = wo * k.cp, yRowElements = k.w * k.cp;
+  const int64_t stride = roundUp(rowElements, 128); // a row in UB: whole 256-byte repeats
+  const int64_t setBytes = (1 + k.fy) * stride * 2; // the upsampled row and x's rows
+  if (k.cp % 16 || k.fy < 1 || k.fx < 1)
+    return Error::internal(k.name + ": upsample-add needs NHWC16 channels and positive factors");
+  if (setBytes > ub)
+    return Error::badInput(k.name + ": UB overflow: " + std::to_string(k.fy) + " output rows and an upsampled row of " +
+                           std::to_string(wo) + " pixels x " + std::to_string(k.cp) + " channels need " +
+                           std::to_string(setBytes) + " bytes, UB has " + std::to_string(ub));
+  const int64_t items = k.n * k.h, gapBlocks = (stride - rowElements) / 16;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   NpuKernelBuilder kb(config, k.name, k.node);
-  kb.begin({{kb.f16(), items * rowElements}, {kb.f16(), items * f * wo * k.cp}}, blockDim);
-  // Two row buffers when they fit, else one (the loads and stores of consecutive rows then wait
-  // for each other).
-  mlir::Value rows[2];
-  rows[0] = kb.alloc(npu::Space::ub, kb.f16(), rowElements);
-  rows[1] = 2 * rowBytes <= ub ? kb.alloc(npu::Space::ub, kb.f16(), rowElements) : rows[0];
-  const int64_t storeSpan = ((k.w - 1) * f * f * cb + f * cb) * 16; // elements a strided store reads
-  auto row = [&](mlir::Value item, int set, bool) -> Status {
-    kb.dma(kb.arg(0), kb.mul(item, rowElements), rows[set], kb.index(0), rowElements);
-    mlir::Value outRow = kb.mul(item, f * wo * k.cp);
-    for (int64_t a = 0; a < f; ++a)
-      kb.instruction<npu::CopyOp>("ub2gm",
-                                  {kb.view(kb.arg(1), kb.add(outRow, a * wo * k.cp), k.w * f * k.cp),
-                                   kb.view(rows[set], kb.index(a * f * k.cp), storeSpan)},
-                                  {{"nburst", k.w}, {"len", f * cb}, {"src_gap", (f - 1) * f * cb}});
+  kb.begin({{kb.f16(), items * k.fy * rowElements}, {kb.f16(), items * yRowElements}, {kb.f16(), items * k.fy * rowElements}},
+           blockDim);
+  // Two buffer sets when they fit, else one (consecutive items then wait for each other).
+  mlir::Value up[2], rows[2];
+  for (int set = 0; set < 2; ++set) {
+    const bool own = set == 0 || 2 * setBytes <= ub;
+    up[set] = own ? kb.alloc(npu::Space::ub, kb.f16(), stride) : up[0];
+    rows[set] = own ? kb.alloc(npu::Space::ub, kb.f16(), k.fy * stride) : rows[0];
+  }
+  const int64_t upSpan = ((k.w - 1) * k.fx + 1) * k.cp; // elements one strided load writes
+  auto item = [&](mlir::Value index, int set, bool) -> Status {
+    mlir::Value at = kb.mul(index, k.fy * rowElements);
+    for (int64_t dx = 0; dx < k.fx; ++dx)
+      kb.instruction<npu::CopyOp>("gm2ub", {kb.view(up[set], kb.index(dx * k.cp), upSpan),
+                                            kb.view(kb.arg(1), kb.mul(index, yRowElements), yRowElements)},
+                                  {{"nburst", k.w}, {"len", cb}, {"dst_gap", (k.fx - 1) * cb}});
+    kb.instruction<npu::CopyOp>("gm2ub", {rows[set], kb.view(kb.arg(0), at, k.fy * rowElements)},
+                                {{"nburst", k.fy}, {"len", rowElements / 16}, {"dst_gap", gapBlocks}});
+    for (int64_t dy = 0; dy < k.fy; ++dy)
+      for (int64_t r = 0; r < stride / 128; r += 255) {
+        mlir::Value row = from(kb, rows[set], dy * stride + r * 128);
+        kb.vector("vadd.f16", {row, row, from(kb, up[set], r * 128)}, std::min<int64_t>(255, stride / 128 - r), {});
+      }
+    kb.instruction<npu::CopyOp>("ub2gm", {kb.view(kb.arg(2), at, k.fy * rowElements), rows[set]},
+                                {{"nburst", k.fy}, {"len", rowElements / 16}, {"src_gap", gapBlocks}});
     return Status::success();
   };
-  if (Status s = kb.itemLoop(items, false, row); !s) return s.error();
-  return kb.finish(k.name + ": pixel shuffle x" + std::to_string(f) + " into NHWC16 " + std::to_string(k.n) + "x" +
-                   std::to_string(k.h * f) + "x" + std::to_string(wo) + "x" + std::to_string(k.cp));
+  if (Status s = kb.itemLoop(items, false, item); !s) return s.error();
+  return kb.finish(k.name + ": NHWC16 " + std::to_string(k.n) + "x" + std::to_string(k.h * k.fy) + "x" +
+                   std::to_string(wo) + "x" + std::to_string(k.cp) + " plus a x" + std::to_string(k.fy) + " x" +
+                   std::to_string(k.fx) + " nearest upsampling");
 }
 
 } // namespace fractal::codegen

@@ -671,56 +671,72 @@ TEST(MatMulKernel, PrefetchedPanelsMatchTheReferenceWithoutRaces) {
 
 namespace {
 
-// Two matmul kernels writing alternate row blocks of one C (cOffset, strideC, n = 2 columns), as
-// a transposed convolution with one output channel writes its NCHW rows f*y + a (f = 2): every
-// element of C written exactly once, against a double-precision reference, with ReLU and a
-// bias, and no races between pipes.
-TEST(MatMulKernel, KernelsSharingOneOutputByOffset) {
-  const int64_t rows = 9, w = 40, kk = 32, f = 2, width = w * f; // C: [rows * f, width] f32
-  std::vector<uint16_t> a = randomHalves(size_t(rows * w * kk), 11);
-  std::vector<float> bias(16, 0.0f);
-  bias[0] = bias[1] = -0.125f;
-  const ChipConfig config = edge();
-  Device dev(config);
-  uint64_t pa = dev.buffer(a), pbias = dev.buffer(bias);
-  uint64_t pc = dev.buffer(std::vector<float>(size_t(rows * f * width), std::nanf("")));
-  std::vector<std::vector<uint16_t>> bs;
-  for (int64_t part = 0; part < f; ++part) {
+// A matmul with output row phases, as a transposed convolution (kernel == stride == f) writes its
+// output: input row y's product has f groups of columns, group a going to output row f*y + a,
+// input pixel x to output pixels f*x..; every element of C written exactly once (C starts as
+// NaN), against a double-precision reference, with ReLU and a bias, and no races between pipes.
+// One output channel in f32 (each group's f columns padded to 16 in the product), 16 channels in
+// f16, and f = 3 with 16 channels, whose last group straddles two N tiles.
+TEST(MatMulKernel, RowPhasesWriteTheirRowsInPlace) {
+  struct Case { int64_t f, cw; bool half; };
+  for (auto [f, cw, half] : {Case{2, 1, false}, Case{2, 16, true}, Case{3, 16, true}}) {
+    const int64_t rows = 9, w = 40, kk = 32, written = f * cw, phaseWidth = (written + 15) / 16 * 16;
+    const int64_t n = f * phaseWidth, rowElements = w * f * cw, count = rows * f * rowElements; // C: rows*f output rows
     MatMulKernel k;
-    k.name = k.node = "rows_" + std::to_string(part) + "_mod_2";
+    k.name = k.node = "phases_f" + std::to_string(f) + "_c" + std::to_string(cw);
     k.m = w;
     k.k = kk;
-    k.n = f;
+    k.n = n;
     k.batch = rows;
     k.strideA = w * kk;
-    k.strideC = f * width;
-    k.cOffset = part * width;
+    k.strideC = f * rowElements;
+    k.ldc = written;
+    k.phases = f;
+    k.phaseCols = written;
+    k.phaseOffset = rowElements;
     k.hasBias = true;
     k.relu = true;
-    bs.push_back(randomHalves(size_t(kk * f), 12 + int(part)));
+    k.outHalf = half;
+    const ChipConfig config = edge();
     Expected<GeneratedKernel> gen = generateMatMul(config, k);
     ASSERT_TRUE(gen.ok()) << gen.error().message;
-    ASSERT_TRUE(runGenerated(dev, *gen, k.name, {pa, dev.buffer(bs.back()), pbias, pc}, true));
-  }
-  std::vector<float> c = dev.read<float>(pc, size_t(rows * f * width));
-  int bad = 0;
-  for (int64_t y = 0; y < rows; ++y)
-    for (int64_t part = 0; part < f; ++part)
-      for (int64_t x = 0; x < w; ++x)
-        for (int64_t j = 0; j < f; ++j) {
-          double sum = bias[size_t(j)], magnitude = std::fabs(sum);
-          for (int64_t t = 0; t < kk; ++t) {
-            const double term = isa::halfToFloatReference(a[size_t((y * w + x) * kk + t)]) *
-                                isa::halfToFloatReference(bs[size_t(part)][size_t(t * f + j)]);
-            sum += term;
-            magnitude += std::fabs(term);
+    std::vector<uint16_t> a = randomHalves(size_t(rows * w * kk), 11), b = randomHalves(size_t(kk * n), 12);
+    std::vector<float> bias(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) bias[size_t(j)] = 0.125f * float(j % 5) - 0.25f;
+    Device dev(config);
+    const uint16_t nanHalf = 0x7e00;
+    uint64_t pc = half ? dev.buffer(std::vector<uint16_t>(size_t(count), nanHalf))
+                       : dev.buffer(std::vector<float>(size_t(count), std::nanf("")));
+    ASSERT_TRUE(runGenerated(dev, *gen, k.name, {dev.buffer(a), dev.buffer(b), dev.buffer(bias), pc}, true));
+    std::vector<float> c(static_cast<size_t>(count));
+    if (half) {
+      std::vector<uint16_t> h = dev.read<uint16_t>(pc, size_t(count));
+      for (size_t i = 0; i < c.size(); ++i) c[i] = isa::halfToFloat(h[i]);
+    } else {
+      c = dev.read<float>(pc, size_t(count));
+    }
+    int bad = 0;
+    for (int64_t y = 0; y < rows; ++y)
+      for (int64_t phase = 0; phase < f; ++phase)
+        for (int64_t x = 0; x < w; ++x)
+          for (int64_t j = 0; j < written; ++j) {
+            const int64_t column = phase * phaseWidth + j;
+            double sum = bias[size_t(column)], magnitude = std::fabs(sum);
+            for (int64_t t = 0; t < kk; ++t) {
+              const double term = isa::halfToFloatReference(a[size_t((y * w + x) * kk + t)]) *
+                                  isa::halfToFloatReference(b[size_t(t * n + column)]);
+              sum += term;
+              magnitude += std::fabs(term);
+            }
+            sum = std::max(sum, 0.0);
+            const double got = c[size_t((y * f + phase) * rowElements + x * written + j)];
+            const double tolerance = half ? 1e-3 * magnitude + 1e-3 : 1e-5 * magnitude + 1e-6;
+            if (!(std::fabs(got - sum) <= tolerance) && bad++ < 5)
+              ADD_FAILURE() << k.name << ": row " << y * f + phase << " element " << x * written + j << ": got " << got
+                            << ", expected " << sum;
           }
-          sum = std::max(sum, 0.0);
-          const double got = c[size_t((y * f + part) * width + x * f + j)];
-          if (!(std::fabs(got - sum) <= 1e-5 * magnitude + 1e-6) && bad++ < 5)
-            ADD_FAILURE() << "row " << y * f + part << " column " << x * f + j << ": got " << got << ", expected " << sum;
-        }
-  EXPECT_EQ(bad, 0);
+    EXPECT_EQ(bad, 0) << k.name;
+  }
 }
 
 } // namespace

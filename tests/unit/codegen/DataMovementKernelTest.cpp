@@ -157,40 +157,6 @@ TEST(GatherKernel, RowsByRunTimeIndicesAndOutOfRangeFaults) {
 
 } // namespace
 
-// Pixel shuffle (the transposed convolution's depth-to-space) through the npu dialect: rows
-// alternate between two UB buffers, an odd row count leaves one core's second buffer unused on
-// its last turn; every output element against index arithmetic, with the race detector on.
-TEST(PixelShuffleKernel, RowsThroughTwoBuffers) {
-  for (int64_t f : {2, 3}) {
-    PixelShuffleKernel k;
-    k.name = k.node = "pixel_shuffle";
-    k.n = 2;
-    k.h = 3;
-    k.w = 5;
-    k.cp = 32;
-    k.f = f;
-    Expected<GeneratedKernel> gen = generatePixelShuffle(edge(), k);
-    ASSERT_TRUE(gen.ok()) << gen.error().message;
-    EXPECT_NE(gen->npu().find("npu.copy \"ub2gm\""), std::string::npos);
-    const int64_t cin = f * f * k.cp, count = k.n * k.h * k.w * cin;
-    std::vector<uint16_t> in(static_cast<size_t>(count));
-    for (size_t i = 0; i < in.size(); ++i) in[i] = uint16_t(i * 7 + 3);
-    Device dev(edge());
-    uint64_t pi = dev.buffer(in), po = dev.buffer(std::vector<uint16_t>(size_t(count), 0xffff));
-    ASSERT_TRUE(runGenerated(dev, *gen, "pixel_shuffle", {pi, po}, true));
-    std::vector<uint16_t> out = dev.read<uint16_t>(po, size_t(count));
-    const int64_t ho = k.h * f, wo = k.w * f;
-    for (int64_t n = 0; n < k.n; ++n)
-      for (int64_t y = 0; y < ho; ++y)
-        for (int64_t x = 0; x < wo; ++x)
-          for (int64_t c = 0; c < k.cp; ++c) {
-            const int64_t from = ((n * k.h + y / f) * k.w + x / f) * cin + ((y % f) * f + x % f) * k.cp + c;
-            ASSERT_EQ(out[size_t(((n * ho + y) * wo + x) * k.cp + c)], in[size_t(from)])
-                << "f " << f << " n " << n << " y " << y << " x " << x << " c " << c;
-          }
-  }
-}
-
 // Max and average pooling through the npu dialect (two buffer sets of window rows and output
 // row, rows outside the map skipped and padded): every output against a direct computation on
 // the same fp16 inputs, with the race detector on. Max pooling is exact; the average sums in
@@ -284,6 +250,41 @@ TEST(ResizeNearestKernel, RowsThroughTwoBuffers) {
                 << "fy " << fy << " fx " << fx << " slot " << outOffset << " of " << cw << " y " << y << " x " << x << " c " << c;
           }
   }
+}
+
+// x + nearest-upsampled y (rows through two UB buffer sets): every output element against the
+// fp16 sum of its x element and its source pixel in y, with the race detector on; rows that end
+// mid-repeat (padded in UB) and one-sided factors.
+TEST(UpsampleAddKernel, RowsThroughTwoBuffers) {
+  struct Case { int64_t fy, fx, w, cp; };
+  for (auto [fy, fx, w, cp] : {Case{2, 2, 5, 32}, Case{1, 3, 7, 16}, Case{3, 1, 4, 48}, Case{2, 2, 40, 96}}) {
+    UpsampleAddKernel k{"upsample_add", "upsample_add", 2, 3, w, cp, fy, fx};
+    Expected<GeneratedKernel> gen = generateUpsampleAdd(edge(), k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    const int64_t ho = k.h * fy, wo = w * fx, count = k.n * ho * wo * cp;
+    std::vector<uint16_t> x(static_cast<size_t>(count)), y(static_cast<size_t>(k.n * k.h * w * cp));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = isa::floatToHalf(float(int(i % 61) - 30) * 0.125f);
+    for (size_t i = 0; i < y.size(); ++i) y[i] = isa::floatToHalf(float(int(i % 37) - 18) * 0.0625f);
+    Device dev(edge());
+    uint64_t px = dev.buffer(x), py = dev.buffer(y), po = dev.buffer(std::vector<uint16_t>(static_cast<size_t>(count), 0xffff));
+    ASSERT_TRUE(runGenerated(dev, *gen, "upsample_add", {px, py, po}, true));
+    std::vector<uint16_t> out = dev.read<uint16_t>(po, static_cast<size_t>(count));
+    for (int64_t n = 0; n < k.n; ++n)
+      for (int64_t r = 0; r < ho; ++r)
+        for (int64_t c = 0; c < wo; ++c)
+          for (int64_t ch = 0; ch < cp; ++ch) {
+            const size_t at = size_t(((n * ho + r) * wo + c) * cp + ch);
+            const float want = isa::halfToFloat(x[at]) +
+                               isa::halfToFloat(y[size_t(((n * k.h + r / fy) * w + c / fx) * cp + ch)]);
+            ASSERT_EQ(out[at], isa::floatToHalf(want)) << "fy " << fy << " fx " << fx << " w " << w << " row " << r
+                                                       << " column " << c << " channel " << ch;
+          }
+  }
+  // A row too wide for UB says so (and names the kernel).
+  UpsampleAddKernel wide{"too_wide", "too_wide", 1, 2, 4000, 96, 2, 2};
+  Expected<GeneratedKernel> gen = generateUpsampleAdd(edge(), wide);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_NE(gen.error().message.find("too_wide: UB overflow"), std::string::npos) << gen.error().message;
 }
 
 // Per-channel operations through the npu dialect: a per-image scale, a shared shift and a

@@ -468,6 +468,27 @@ TEST(OnnxImport, GappedConcatFeedsAConvolutionWithoutCompaction) {
 
 // A nearest upsampling that only a gapped concatenation reads writes its slot of the gapped
 // tensor itself; the concatenation's DMA copies only the other input.
+// Node `name`: `out` = `in` upsampled 2x2 by nearest (asymmetric, floor), the scales from an
+// initializer `name`_scales.
+void addNearestUpsampling(onnx::GraphProto *g, const std::string &name, const char *in, const char *out) {
+  const std::string scalesName = name + "_scales";
+  auto *scales = g->add_initializer();
+  scales->set_name(scalesName);
+  scales->set_data_type(1);
+  scales->add_dims(4);
+  for (float f : {1.0f, 1.0f, 2.0f, 2.0f})
+    scales->add_float_data(f);
+  auto *up = addNode(g, name.c_str(), "Resize", {in, "", scalesName.c_str()}, out);
+  for (auto [key, value] : {std::pair<const char *, const char *>{"mode", "nearest"},
+                            {"coordinate_transformation_mode", "asymmetric"},
+                            {"nearest_mode", "floor"}}) {
+    auto *a = up->add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(value);
+  }
+}
+
 TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
   onnx::ModelProto m = newModel();
   auto *g = m.mutable_graph();
@@ -476,22 +497,8 @@ TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
   addPatternInitializer(g, "wa", {24, 16, 1, 1});
   addPatternInitializer(g, "wb", {24, 16, 1, 1});
   addPatternInitializer(g, "wc", {16, 48, 3, 3});
-  auto *scales = g->add_initializer();
-  scales->set_name("scales");
-  scales->set_data_type(1);
-  scales->add_dims(4);
-  for (float f : {1.0f, 1.0f, 2.0f, 2.0f})
-    scales->add_float_data(f);
   addNode(g, "conv_a", "Conv", {"x", "wa"}, "a");
-  auto *up = addNode(g, "up", "Resize", {"a", "", "scales"}, "au");
-  for (auto [name, value] : {std::pair<const char *, const char *>{"mode", "nearest"},
-                             {"coordinate_transformation_mode", "asymmetric"},
-                             {"nearest_mode", "floor"}}) {
-    auto *a = up->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::STRING);
-    a->set_s(value);
-  }
+  addNearestUpsampling(g, "up", "a", "au");
   addNode(g, "conv_b", "Conv", {"z", "wb"}, "b");
   addInt(addNode(g, "concat", "Concat", {"au", "b"}, "ab"), "axis", 1);
   addInts(addNode(g, "conv_c", "Conv", {"ab", "wc"}, "y"), "pads", {1, 1, 1, 1});
@@ -508,6 +515,52 @@ TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
   EXPECT_EQ(p->tensors[resize->launch.tensors.back()].name, "concat/gapped");
   EXPECT_EQ(concat->launch.tensors.size(), 2u) << "one input copied, then the gapped tensor";
   for (const pkg::Tensor &tensor : p->tensors) EXPECT_NE(tensor.name, "up") << "the upsampling's own tensor is gone";
+}
+
+// A feature pyramid's top-down step, up(a) + b: one kernel upsamples a on its way into UB and adds
+// b (the upsampled map is never written), in the upsampling's place in the task list; when the
+// upsampled map is read by another node too, the upsampling and the Add stay apart.
+TEST(OnnxImport, UpsampledAddendIsAddedOnTheWayIn) {
+  for (bool readTwice : {false, true}) {
+    onnx::ModelProto m = newModel();
+    auto *g = m.mutable_graph();
+    addFloatInput(g, "x", {1, 16, 4, 4});
+    addFloatInput(g, "z", {1, 16, 16, 16});
+    addPatternInitializer(g, "wa", {24, 16, 1, 1});
+    addPatternInitializer(g, "wb", {24, 16, 1, 1});
+    addPatternInitializer(g, "wc", {16, 24, 3, 3});
+    // (b pooled, so that the Add is not a convolution's residual epilogue.)
+    addNode(g, "conv_b", "Conv", {"z", "wb"}, "bz");
+    auto *pool = addNode(g, "pool", "MaxPool", {"bz"}, "b");
+    addInts(pool, "kernel_shape", {2, 2});
+    addInts(pool, "strides", {2, 2});
+    addNode(g, "conv_a", "Conv", {"x", "wa"}, "a");
+    addNearestUpsampling(g, "up", "a", "au");
+    addNode(g, "add", "Add", {"au", "b"}, "s");
+    addInts(addNode(g, "conv_c", "Conv", {"s", "wc"}, "y"), "pads", {1, 1, 1, 1});
+    g->add_output()->set_name("y");
+    if (readTwice) {
+      addNode(g, "relu", "Relu", {"au"}, "r");
+      g->add_output()->set_name("r");
+    }
+    Expected<pkg::Package> p = compileForEdge(m, readTwice ? "upadd2" : "upadd");
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    std::vector<std::string> types;
+    for (const pkg::Task &t : p->tasks) types.push_back(t.opType);
+    auto count = [&](const char *type) { return std::count(types.begin(), types.end(), type); };
+    if (!readTwice) {
+      ASSERT_EQ(count("Resize+Add"), 1);
+      EXPECT_EQ(count("Resize") + count("Add"), 0);
+      const pkg::Task &t = p->tasks[size_t(std::find(types.begin(), types.end(), "Resize+Add") - types.begin())];
+      EXPECT_EQ(t.name, "add");
+      EXPECT_EQ(t.onnxNodes, (std::vector<std::string>{"up", "add"}));
+      EXPECT_EQ(t.launch.tensors.size(), 3u) << "the addend, the map to upsample, the sum";
+      for (const pkg::Tensor &tensor : p->tensors) EXPECT_NE(tensor.name, "up") << "the upsampled map is never written";
+    } else {
+      EXPECT_EQ(count("Resize+Add"), 0);
+      EXPECT_EQ(count("Resize"), 1);
+    }
+  }
 }
 
 // A 2x2 stride-2 max pooling of a convolution's result is written by the convolution's kernel as

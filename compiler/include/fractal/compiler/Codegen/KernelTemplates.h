@@ -70,11 +70,14 @@ struct MatMulKernel {
   bool transA = false, transB = false;
   int64_t batch = 1, strideA = 0, strideB = 0, strideC = 0;
   int64_t ldc = 0;      // C's row stride in elements (0: n)
-  int64_t cOffset = 0;  // where C starts in its tensor, in elements (several kernels share one C)
   bool hasBias = false; // argument order: A, B, [bias], C
   float alpha = 1.0f;
   bool relu = false;
   bool outHalf = false; // C as f16 instead of f32
+  // Output row phases (a transposed convolution's, kernel == stride): the n columns are `phases`
+  // groups of n / phases (a multiple of 16); group g's first phaseCols columns go to
+  // C + g * phaseOffset (elements) + column - g * n / phases, its other columns nowhere.
+  int64_t phases = 1, phaseCols = 0, phaseOffset = 0;
 };
 
 Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulKernel &k);
@@ -220,13 +223,14 @@ struct ResizeNearestKernel {
 };
 Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const ResizeNearestKernel &k);
 
-// Pixel shuffle for a transposed convolution with kernel == stride == f: y [n, h*w, f*f*cp]
-// (columns ordered (a, b, channel)) -> out NHWC16 [n, f*h, f*w, cp]. Arguments: y, output.
-struct PixelShuffleKernel {
+// x + nearest-upsampled y on NHWC16 (a feature pyramid's top-down path): y [n, h, w, cp] is
+// upsampled by integer factors fy, fx (asymmetric, floor) on the way into UB, so the upsampled
+// map never passes through GM. Arguments: x [n, h*fy, w*fx, cp], y, output (x's shape).
+struct UpsampleAddKernel {
   std::string name, node;
-  int64_t n = 1, h = 0, w = 0, cp = 0, f = 2;
+  int64_t n = 1, h = 0, w = 0, cp = 0, fy = 1, fx = 1; // y's shape and the factors
 };
-Expected<GeneratedKernel> generatePixelShuffle(const ChipConfig &config, const PixelShuffleKernel &k);
+Expected<GeneratedKernel> generateUpsampleAdd(const ChipConfig &config, const UpsampleAddKernel &k);
 
 // ---- reductions over an axis group of ND f32 tensors (ReduceKernels.cpp) ----
 

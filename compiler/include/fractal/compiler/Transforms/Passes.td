@@ -57,13 +57,19 @@ def FuseEpilogue : Pass<"fractal-fuse-epilogue", "::mlir::func::FuncOp"> {
 }
 
 def FactorScale : Pass<"fractal-factor-scale", "::mlir::func::FuncOp"> {
-  let summary = "x + x * s becomes x * (1 + s) when s is much smaller than x";
+  let summary = "x + x * s becomes x * (1 + s) when s is much smaller than x; scalar scale chains merge";
   let description = [{
     The residual squeeze-excitation of PP-OCRv4 (`x + x * hardsigmoid(se(x))`, s of shape
     [1, C, 1, 1]) makes two passes over the whole feature map, an element-wise Mul and an Add.
     Factored, the big tensor is read once by one Mul, and `1 + s` is a tiny op that joins the
     kernel computing s. Applies when s broadcasts to x with fewer elements than x (so the rewrite
     saves work); the result rounds once less (x * (1 + s) instead of x + x * s).
+
+    Also `(y * c) * d`, `(y / c) * d`, `(y * c) / d` and `(y / c) / d` with one-element constants
+    c and d (the inner op read only there) become `y * k`, k computed in double and rounded once:
+    hardswish's `/ 6` followed by a learnable scale (PP-OCRv4's LCNet) is then one vector
+    multiplication in the convolution's epilogue instead of a division, a slow vector op, and a
+    multiplication.
   }];
 }
 

@@ -447,6 +447,8 @@ private:
 
   void lower(mlir::Operation &op) {
     if (llvm::isa<g::ConstantOp>(op)) return; // materialised by first use
+    if (!llvm::isa<g::AddOp>(op)) // (an Add may take a deferred scale into its upsample-add)
+      for (mlir::Value v : op.getOperands()) materializeScale(v);
     if (llvm::isa<g::ReshapeOp>(op)) {
       std::optional<uint32_t> in = tensor(op.getOperand(0));
       if (!in) return unsupported(op, "input is not a tensor");
@@ -961,28 +963,40 @@ private:
   bool upsampleAdd(mlir::Operation &op, mlir::Value lhs, mlir::Value rhs) {
     for (auto [x, up] : {std::pair{lhs, rhs}, std::pair{rhs, lhs}}) {
       auto resize = up.getDefiningOp<g::ResizeOp>();
-      if (!resize || !up.hasOneUse() || !onlyNhwc16(up) || !onlyNhwc16(x) || x.getType() != up.getType() ||
-          !x.getDefiningOp() || !x.getDefiningOp()->isBeforeInBlock(resize))
+      auto deferred = deferredScales_.find(x); // x = a per-channel product scaled in the kernel
+      const bool scaled = deferred != deferredScales_.end();
+      if (!resize || !up.hasOneUse() || !onlyNhwc16(up) || x.getType() != up.getType() ||
+          !(scaled || (onlyNhwc16(x) && x.getDefiningOp() && x.getDefiningOp()->isBeforeInBlock(resize))))
         continue;
-      const uint32_t upTensor = nhwc16Of_[up], xTensor = nhwc16Of_[x];
+      const uint32_t upTensor = nhwc16Of_[up], xTensor = scaled ? deferred->second.x : nhwc16Of_[x];
       for (auto it = resizeOfTask_.begin(); it != resizeOfTask_.end(); ++it) {
         pkg::Task &task = p_.tasks[it->first];
         const ResizeNearestKernel &r = it->second;
         if (task.isHost || task.launch.tensors.back() != upTensor || r.outCp) continue;
-        UpsampleAddKernel k{opName(op), joined(onnxNodeNames(op.getLoc())), r.n, r.h, r.w, r.cp, r.fy, r.fx};
+        std::vector<std::string> nodes = onnxNodeNames(resize.getLoc());
+        if (scaled)
+          for (const std::string &node : onnxNodeNames(deferred->second.op->getLoc())) nodes.push_back(node);
+        for (const std::string &node : onnxNodeNames(op.getLoc())) nodes.push_back(node);
+        const std::string opType = scaled ? "Mul+Resize+Add" : "Resize+Add";
+        UpsampleAddKernel k{opName(op), joined(nodes), r.n, r.h, r.w, r.cp, r.fy, r.fx, scaled,
+                            scaled && deferred->second.perImage};
         Expected<GeneratedKernel> gen = generateUpsampleAdd(config_, k);
         if (!gen) return false; // (the plain Add then)
-        std::optional<uint32_t> kernelAt = kernelIndex(opName(op), "Resize+Add", *gen);
+        std::optional<uint32_t> kernelAt = kernelIndex(opName(op), opType, *gen);
         if (!kernelAt) return false;
         const uint32_t yTensor = task.launch.tensors.front();
         uint32_t out = scratch(opName(op), DType::F16, p_.tensors[xTensor].shape);
         p_.tensors[out].layout = "NHWC16";
         task.name = opName(op);
-        task.opType = "Resize+Add";
-        for (const std::string &node : onnxNodeNames(op.getLoc())) task.onnxNodes.push_back(node);
+        task.opType = opType;
+        task.onnxNodes = nodes;
         task.launch.kernel = *kernelAt;
         task.launch.blockDim = uint32_t(gen->blockDim);
         task.launch.tensors = {xTensor, yTensor, out};
+        if (scaled) {
+          task.launch.tensors.insert(task.launch.tensors.begin() + 1, deferred->second.vector);
+          deferredScales_.erase(deferred);
+        }
         resizeOfTask_.erase(it);
         nhwc16Of_[op.getResult(0)] = out;
         if (zeroPadded_.count(xTensor) && zeroPadded_.count(yTensor)) zeroPadded_.insert(out);
@@ -1134,8 +1148,39 @@ private:
       vt = *vn;
       step.perImage = vs[0] > 1;
     }
+    if (opType == "Mul" && scalesAnUpsampledSum(op, x, v)) { // upsampleAdd will scale x itself
+      deferredScales_[op.getResult(0)] = {&op, *xt, vt, step.perImage};
+      return true;
+    }
     channelOp(op, opType, *xt, {step}, {vt}, opType == "Mul");
     return true;
+  }
+
+  // A per-channel x * v whose only reader is an Add with a nearest upsampling that only that Add
+  // reads (PP-OCRv4's FPN: a lateral map times its squeeze-excitation scale, plus the coarser
+  // level upsampled): the product need not exist, the upsample-add kernel (upsampleAdd) can scale
+  // x on its way through UB, when x and v are made before the upsampling (whose task slot that
+  // kernel takes).
+  bool scalesAnUpsampledSum(mlir::Operation &op, mlir::Value x, mlir::Value v) {
+    mlir::Value product = op.getResult(0);
+    auto add = product.hasOneUse() ? llvm::dyn_cast<g::AddOp>(*product.getUsers().begin()) : g::AddOp();
+    if (!add) return false;
+    mlir::Value other = add.getLhs() == product ? add.getRhs() : add.getLhs();
+    auto resize = other.getDefiningOp<g::ResizeOp>();
+    if (!resize || !other.hasOneUse() || other.getType() != product.getType()) return false;
+    for (mlir::Value in : {x, v})
+      if (!in.getDefiningOp() || !in.getDefiningOp()->isBeforeInBlock(resize)) return false;
+    return true;
+  }
+
+  // A deferred per-channel Mul (scalesAnUpsampledSum) that is read after all (its Add did not
+  // become an upsample-add): its kernel now.
+  void materializeScale(mlir::Value v) {
+    auto it = deferredScales_.find(v);
+    if (it == deferredScales_.end()) return;
+    const DeferredScale d = it->second;
+    deferredScales_.erase(it);
+    channelOp(*d.op, "Mul", d.x, {{"vmul.f16", d.perImage, false}}, {d.vector}, true);
   }
 
   // Reductions and softmax over axes: the input as [outer, r, inner] (the reduced axes must be
@@ -1742,6 +1787,8 @@ private:
       k.numInputs = 2;
       k.body = {instr + " {out}, {in0}, {in1}, repeat={rep}"};
       if (opType == "Add" && upsampleAdd(op, lhs, rhs)) return;
+      materializeScale(lhs);
+      materializeScale(rhs);
       // Not for Div: the zero padding channels would become NaN and poison later convolutions.
       if (opType != "Div" && elementwiseNhwc16(op, opType, {lhs, rhs}, k)) return;
       const bool right = elements(rhs) == 1 && g::readF32Constant(rhs);
@@ -2360,6 +2407,13 @@ private:
   static constexpr uint32_t kKernelLater = UINT32_MAX;
   std::map<size_t, ConvKernel> convOfTask_;
   std::map<size_t, ResizeNearestKernel> resizeOfTask_; // nearest upsamplings, by task index
+  // Per-channel products not emitted (scalesAnUpsampledSum): the Mul, its NHWC16 input and vector.
+  struct DeferredScale {
+    mlir::Operation *op;
+    uint32_t x, vector;
+    bool perImage;
+  };
+  llvm::DenseMap<mlir::Value, DeferredScale> deferredScales_;
   std::set<size_t> maxPool2x2Tasks_;                   // 2x2 stride-2 max poolings, by task index
   // Detection heads' convolutions (NHWC f32 outputs) with constant weights: their dense weights
   // [cout][cin][kh][kw] and bias, by task index.

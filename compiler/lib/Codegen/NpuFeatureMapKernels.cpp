@@ -400,14 +400,17 @@ Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const 
 
 // Items = (image, row of y): y's row goes to UB fx times, each a strided DMA into every fx-th
 // pixel of an output-wide row; the fy rows of x it meets come in one DMA (rows padded to whole
-// vector repeats), get that row added in place, and leave in one DMA.
+// vector repeats and to whole 8-pixel repeats of one channel block), get scaled per channel in
+// place (strided vmul per channel block, the vector read at stride 0) when `scaled`, get the
+// upsampled row added in place, and leave in one DMA.
 Expected<GeneratedKernel> generateUpsampleAdd(const ChipConfig &config, const UpsampleAddKernel &k) {
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, cb = k.cp / 16;
   const int64_t wo = k.w * k.fx, rowElements = wo * k.cp, yRowElements = k.w * k.cp;
-  const int64_t stride = roundUp(rowElements, 128); // a row in UB: whole 256-byte repeats
-  const int64_t setBytes = (1 + k.fy) * stride * 2; // the upsampled row and x's rows
-  if (k.cp % 16 || k.fy < 1 || k.fx < 1)
-    return Error::internal(k.name + ": upsample-add needs NHWC16 channels and positive factors");
+  const int64_t stride = roundUp(roundUp(wo, 8) * k.cp, 128); // a row in UB
+  const int64_t vecElements = k.scaled ? k.cp : 0;
+  const int64_t setBytes = ((1 + k.fy) * stride + vecElements) * 2; // the upsampled row, x's rows, s
+  if (k.cp % 16 || k.fy < 1 || k.fx < 1 || 8 * cb > 255)
+    return Error::internal(k.name + ": upsample-add needs NHWC16 channels (at most 496) and positive factors");
   if (setBytes > ub)
     return Error::badInput(k.name + ": UB overflow: " + std::to_string(k.fy) + " output rows and an upsampled row of " +
                            std::to_string(wo) + " pixels x " + std::to_string(k.cp) + " channels need " +
@@ -415,37 +418,56 @@ Expected<GeneratedKernel> generateUpsampleAdd(const ChipConfig &config, const Up
   const int64_t items = k.n * k.h, gapBlocks = (stride - rowElements) / 16;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   NpuKernelBuilder kb(config, k.name, k.node);
-  kb.begin({{kb.f16(), items * k.fy * rowElements}, {kb.f16(), items * yRowElements}, {kb.f16(), items * k.fy * rowElements}},
-           blockDim);
+  std::vector<std::pair<mlir::Type, int64_t>> args = {{kb.f16(), items * k.fy * rowElements}};
+  if (k.scaled) args.push_back({kb.f16(), (k.scalePerImage ? k.n : 1) * k.cp});
+  args.push_back({kb.f16(), items * yRowElements});
+  args.push_back({kb.f16(), items * k.fy * rowElements});
+  kb.begin(args, blockDim);
+  mlir::Value x = kb.arg(0), scale = k.scaled ? kb.arg(1) : nullptr, y = kb.arg(k.scaled ? 2 : 1);
+  mlir::Value output = kb.arg(k.scaled ? 3 : 2);
   // Two buffer sets when they fit, else one (consecutive items then wait for each other).
-  mlir::Value up[2], rows[2];
+  mlir::Value up[2], rows[2], vec[2];
   for (int set = 0; set < 2; ++set) {
     const bool own = set == 0 || 2 * setBytes <= ub;
     up[set] = own ? kb.alloc(npu::Space::ub, kb.f16(), stride) : up[0];
     rows[set] = own ? kb.alloc(npu::Space::ub, kb.f16(), k.fy * stride) : rows[0];
+    if (k.scaled) vec[set] = own ? kb.alloc(npu::Space::ub, kb.f16(), k.cp) : vec[0];
   }
+  mlir::OpBuilder &b = kb.builder();
   const int64_t upSpan = ((k.w - 1) * k.fx + 1) * k.cp; // elements one strided load writes
   auto item = [&](mlir::Value index, int set, bool) -> Status {
     mlir::Value at = kb.mul(index, k.fy * rowElements);
     for (int64_t dx = 0; dx < k.fx; ++dx)
       kb.instruction<npu::CopyOp>("gm2ub", {kb.view(up[set], kb.index(dx * k.cp), upSpan),
-                                            kb.view(kb.arg(1), kb.mul(index, yRowElements), yRowElements)},
+                                            kb.view(y, kb.mul(index, yRowElements), yRowElements)},
                                   {{"nburst", k.w}, {"len", cb}, {"dst_gap", (k.fx - 1) * cb}});
-    kb.instruction<npu::CopyOp>("gm2ub", {rows[set], kb.view(kb.arg(0), at, k.fy * rowElements)},
+    kb.instruction<npu::CopyOp>("gm2ub", {rows[set], kb.view(x, at, k.fy * rowElements)},
                                 {{"nburst", k.fy}, {"len", rowElements / 16}, {"dst_gap", gapBlocks}});
-    for (int64_t dy = 0; dy < k.fy; ++dy)
+    if (k.scaled) {
+      mlir::Value image = k.scalePerImage ? b.create<mlir::arith::DivSIOp>(kb.loc(), index, kb.index(k.h)).getResult()
+                                          : kb.index(0);
+      kb.dma(scale, kb.mul(image, k.cp), vec[set], kb.index(0), k.cp);
+    }
+    for (int64_t dy = 0; dy < k.fy; ++dy) {
+      for (int64_t blk = 0; blk < cb && k.scaled; ++blk)
+        for (int64_t g = 0; g < roundUp(wo, 8) / 8; g += 255) {
+          mlir::Value pixels = from(kb, rows[set], dy * stride + (g * 8 * cb + blk) * 16);
+          kb.vector("vmul.f16", {pixels, pixels, from(kb, vec[set], blk * 16)}, std::min<int64_t>(255, roundUp(wo, 8) / 8 - g),
+                    {{"dst_blk", cb}, {"dst_rep", 8 * cb}, {"src0_blk", cb}, {"src0_rep", 8 * cb}, {"src1_blk", 0}, {"src1_rep", 0}});
+        }
       for (int64_t r = 0; r < stride / 128; r += 255) {
         mlir::Value row = from(kb, rows[set], dy * stride + r * 128);
         kb.vector("vadd.f16", {row, row, from(kb, up[set], r * 128)}, std::min<int64_t>(255, stride / 128 - r), {});
       }
-    kb.instruction<npu::CopyOp>("ub2gm", {kb.view(kb.arg(2), at, k.fy * rowElements), rows[set]},
+    }
+    kb.instruction<npu::CopyOp>("ub2gm", {kb.view(output, at, k.fy * rowElements), rows[set]},
                                 {{"nburst", k.fy}, {"len", rowElements / 16}, {"src_gap", gapBlocks}});
     return Status::success();
   };
   if (Status s = kb.itemLoop(items, false, item); !s) return s.error();
   return kb.finish(k.name + ": NHWC16 " + std::to_string(k.n) + "x" + std::to_string(k.h * k.fy) + "x" +
-                   std::to_string(wo) + "x" + std::to_string(k.cp) + " plus a x" + std::to_string(k.fy) + " x" +
-                   std::to_string(k.fx) + " nearest upsampling");
+                   std::to_string(wo) + "x" + std::to_string(k.cp) + (k.scaled ? " scaled per channel" : "") +
+                   " plus a x" + std::to_string(k.fy) + " x" + std::to_string(k.fx) + " nearest upsampling");
 }
 
 } // namespace fractal::codegen

@@ -252,32 +252,42 @@ TEST(ResizeNearestKernel, RowsThroughTwoBuffers) {
   }
 }
 
-// x + nearest-upsampled y (rows through two UB buffer sets): every output element against the
-// fp16 sum of its x element and its source pixel in y, with the race detector on; rows that end
-// mid-repeat (padded in UB) and one-sided factors.
+// x (* s) + nearest-upsampled y (rows through two UB buffer sets): every output element against
+// the same fp16 steps computed here (x * s rounded, then + y), with the race detector on; rows
+// that end mid-repeat (padded in UB), one-sided factors, a width not a multiple of 8 pixels with
+// the per-channel scale, one scale vector per image and one for both.
 TEST(UpsampleAddKernel, RowsThroughTwoBuffers) {
-  struct Case { int64_t fy, fx, w, cp; };
-  for (auto [fy, fx, w, cp] : {Case{2, 2, 5, 32}, Case{1, 3, 7, 16}, Case{3, 1, 4, 48}, Case{2, 2, 40, 96}}) {
-    UpsampleAddKernel k{"upsample_add", "upsample_add", 2, 3, w, cp, fy, fx};
+  struct Case { int64_t fy, fx, w, cp; bool scaled, perImage; };
+  for (auto [fy, fx, w, cp, scaled, perImage] :
+       {Case{2, 2, 5, 32, false, false}, Case{1, 3, 7, 16, false, false}, Case{3, 1, 4, 48, false, false},
+        Case{2, 2, 40, 96, false, false}, Case{2, 2, 5, 32, true, true}, Case{1, 3, 7, 48, true, false},
+        Case{2, 2, 40, 96, true, true}}) {
+    UpsampleAddKernel k{"upsample_add", "upsample_add", 2, 3, w, cp, fy, fx, scaled, perImage};
     Expected<GeneratedKernel> gen = generateUpsampleAdd(edge(), k);
     ASSERT_TRUE(gen.ok()) << gen.error().message;
     const int64_t ho = k.h * fy, wo = w * fx, count = k.n * ho * wo * cp;
     std::vector<uint16_t> x(static_cast<size_t>(count)), y(static_cast<size_t>(k.n * k.h * w * cp));
+    std::vector<uint16_t> s(static_cast<size_t>((perImage ? k.n : 1) * cp));
     for (size_t i = 0; i < x.size(); ++i) x[i] = isa::floatToHalf(float(int(i % 61) - 30) * 0.125f);
     for (size_t i = 0; i < y.size(); ++i) y[i] = isa::floatToHalf(float(int(i % 37) - 18) * 0.0625f);
+    for (size_t i = 0; i < s.size(); ++i) s[i] = isa::floatToHalf(0.3f + 0.01f * float(i));
     Device dev(edge());
-    uint64_t px = dev.buffer(x), py = dev.buffer(y), po = dev.buffer(std::vector<uint16_t>(static_cast<size_t>(count), 0xffff));
-    ASSERT_TRUE(runGenerated(dev, *gen, "upsample_add", {px, py, po}, true));
-    std::vector<uint16_t> out = dev.read<uint16_t>(po, static_cast<size_t>(count));
+    std::vector<uint64_t> args = {dev.buffer(x)};
+    if (scaled) args.push_back(dev.buffer(s));
+    args.push_back(dev.buffer(y));
+    args.push_back(dev.buffer(std::vector<uint16_t>(static_cast<size_t>(count), 0xffff)));
+    ASSERT_TRUE(runGenerated(dev, *gen, "upsample_add", args, true));
+    std::vector<uint16_t> out = dev.read<uint16_t>(args.back(), static_cast<size_t>(count));
     for (int64_t n = 0; n < k.n; ++n)
       for (int64_t r = 0; r < ho; ++r)
         for (int64_t c = 0; c < wo; ++c)
           for (int64_t ch = 0; ch < cp; ++ch) {
             const size_t at = size_t(((n * ho + r) * wo + c) * cp + ch);
-            const float want = isa::halfToFloat(x[at]) +
-                               isa::halfToFloat(y[size_t(((n * k.h + r / fy) * w + c / fx) * cp + ch)]);
-            ASSERT_EQ(out[at], isa::floatToHalf(want)) << "fy " << fy << " fx " << fx << " w " << w << " row " << r
-                                                       << " column " << c << " channel " << ch;
+            float xv = isa::halfToFloat(x[at]);
+            if (scaled) xv = isa::halfToFloat(isa::floatToHalf(xv * isa::halfToFloat(s[size_t((perImage ? n * cp : 0) + ch)])));
+            const float want = xv + isa::halfToFloat(y[size_t(((n * k.h + r / fy) * w + c / fx) * cp + ch)]);
+            ASSERT_EQ(out[at], isa::floatToHalf(want)) << "fy " << fy << " fx " << fx << " w " << w << " scaled " << scaled
+                                                       << " row " << r << " column " << c << " channel " << ch;
           }
   }
   // A row too wide for UB says so (and names the kernel).

@@ -518,47 +518,68 @@ TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
 }
 
 // A feature pyramid's top-down step, up(a) + b: one kernel upsamples a on its way into UB and adds
-// b (the upsampled map is never written), in the upsampling's place in the task list; when the
-// upsampled map is read by another node too, the upsampling and the Add stay apart.
+// b (the upsampled map is never written), in the upsampling's place in the task list; with b a
+// per-channel product b0 * s read only there, the kernel scales b0 itself (the product is never
+// written either). When the upsampled map, or the product, is read by another node too, those
+// stay kernels of their own; so do all three when rows too wide for UB leave the product made
+// for nothing (it is made after all, before the Add).
 TEST(OnnxImport, UpsampledAddendIsAddedOnTheWayIn) {
-  for (bool readTwice : {false, true}) {
+  enum Variant { Plain, UpsampledReadTwice, Scaled, ProductReadTwice, TooWide };
+  for (Variant variant : {Plain, UpsampledReadTwice, Scaled, ProductReadTwice, TooWide}) {
+    SCOPED_TRACE("variant " + std::to_string(int(variant)));
+    const bool scaled = variant == Scaled || variant == ProductReadTwice || variant == TooWide;
+    const int64_t w = variant == TooWide ? 700 : 4;  // a's width
+    const int64_t k = variant == TooWide ? 1 : 2;    // b's pooling (a 1x1 pooling row fits in UB)
     onnx::ModelProto m = newModel();
     auto *g = m.mutable_graph();
-    addFloatInput(g, "x", {1, 16, 4, 4});
-    addFloatInput(g, "z", {1, 16, 16, 16});
+    addFloatInput(g, "x", {1, 16, 4, w});
+    addFloatInput(g, "z", {1, 16, 8 * k, 2 * w * k});
     addPatternInitializer(g, "wa", {24, 16, 1, 1});
     addPatternInitializer(g, "wb", {24, 16, 1, 1});
     addPatternInitializer(g, "wc", {16, 24, 3, 3});
-    // (b pooled, so that the Add is not a convolution's residual epilogue.)
+    addPatternInitializer(g, "sv", {1, 24, 1, 1});
+    // (b pooled, so that the Add is not a convolution's residual epilogue nor the scale folded
+    // into a convolution's weights.)
     addNode(g, "conv_b", "Conv", {"z", "wb"}, "bz");
-    auto *pool = addNode(g, "pool", "MaxPool", {"bz"}, "b");
-    addInts(pool, "kernel_shape", {2, 2});
-    addInts(pool, "strides", {2, 2});
+    auto *pool = addNode(g, "pool", "MaxPool", {"bz"}, scaled ? "b0" : "b");
+    addInts(pool, "kernel_shape", {k, k});
+    addInts(pool, "strides", {k, k});
+    if (scaled) addNode(g, "scale", "Mul", {"b0", "sv"}, "b");
     addNode(g, "conv_a", "Conv", {"x", "wa"}, "a");
     addNearestUpsampling(g, "up", "a", "au");
     addNode(g, "add", "Add", {"au", "b"}, "s");
     addInts(addNode(g, "conv_c", "Conv", {"s", "wc"}, "y"), "pads", {1, 1, 1, 1});
     g->add_output()->set_name("y");
-    if (readTwice) {
-      addNode(g, "relu", "Relu", {"au"}, "r");
+    if (variant == UpsampledReadTwice || variant == ProductReadTwice) {
+      addNode(g, "relu", "Relu", {variant == UpsampledReadTwice ? "au" : "b"}, "r");
       g->add_output()->set_name("r");
     }
-    Expected<pkg::Package> p = compileForEdge(m, readTwice ? "upadd2" : "upadd");
+    Expected<pkg::Package> p = compileForEdge(m, "upadd" + std::to_string(int(variant)));
     ASSERT_TRUE(p.ok()) << p.error().message;
     std::vector<std::string> types;
     for (const pkg::Task &t : p->tasks) types.push_back(t.opType);
     auto count = [&](const char *type) { return std::count(types.begin(), types.end(), type); };
-    if (!readTwice) {
-      ASSERT_EQ(count("Resize+Add"), 1);
-      EXPECT_EQ(count("Resize") + count("Add"), 0);
-      const pkg::Task &t = p->tasks[size_t(std::find(types.begin(), types.end(), "Resize+Add") - types.begin())];
-      EXPECT_EQ(t.name, "add");
-      EXPECT_EQ(t.onnxNodes, (std::vector<std::string>{"up", "add"}));
-      EXPECT_EQ(t.launch.tensors.size(), 3u) << "the addend, the map to upsample, the sum";
-      for (const pkg::Tensor &tensor : p->tensors) EXPECT_NE(tensor.name, "up") << "the upsampled map is never written";
-    } else {
-      EXPECT_EQ(count("Resize+Add"), 0);
+    const char *fusedType = variant == Scaled ? "Mul+Resize+Add" : "Resize+Add";
+    if (variant == UpsampledReadTwice || variant == TooWide) {
+      EXPECT_EQ(count("Resize+Add") + count("Mul+Resize+Add"), 0);
       EXPECT_EQ(count("Resize"), 1);
+      EXPECT_EQ(count("Add"), 1);
+      EXPECT_EQ(count("Mul"), variant == TooWide ? 1 : 0);
+      if (variant == TooWide) // deferred until the Add turned out not to take it
+        EXPECT_GT(std::find(types.begin(), types.end(), "Mul"), std::find(types.begin(), types.end(), "Resize"));
+      continue;
+    }
+    ASSERT_EQ(count(fusedType), 1);
+    EXPECT_EQ(count("Resize") + count("Add"), 0);
+    EXPECT_EQ(count("Mul"), variant == ProductReadTwice ? 1 : 0);
+    const pkg::Task &t = p->tasks[size_t(std::find(types.begin(), types.end(), fusedType) - types.begin())];
+    EXPECT_EQ(t.name, "add");
+    EXPECT_EQ(t.onnxNodes, variant == Scaled ? (std::vector<std::string>{"up", "scale", "add"})
+                                             : (std::vector<std::string>{"up", "add"}));
+    EXPECT_EQ(t.launch.tensors.size(), variant == Scaled ? 4u : 3u) << "the addend, [its scale,] the map to upsample, the sum";
+    for (const pkg::Tensor &tensor : p->tensors) {
+      EXPECT_NE(tensor.name, "up") << "the upsampled map is never written";
+      if (variant == Scaled) EXPECT_NE(tensor.name, "scale") << "nor the product";
     }
   }
 }

@@ -223,12 +223,15 @@ struct ResizeNearestKernel {
 };
 Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const ResizeNearestKernel &k);
 
-// x + nearest-upsampled y on NHWC16 (a feature pyramid's top-down path): y [n, h, w, cp] is
-// upsampled by integer factors fy, fx (asymmetric, floor) on the way into UB, so the upsampled
-// map never passes through GM. Arguments: x [n, h*fy, w*fx, cp], y, output (x's shape).
+// x (* s) + nearest-upsampled y on NHWC16 (a feature pyramid's top-down path): y [n, h, w, cp]
+// is upsampled by integer factors fy, fx (asymmetric, floor) on the way into UB, so the
+// upsampled map never passes through GM; with `scaled`, x is first multiplied by a per-channel
+// vector s (cp f16 values per image, or one for all images). Arguments: x [n, h*fy, w*fx, cp],
+// [s], y, output (x's shape).
 struct UpsampleAddKernel {
   std::string name, node;
   int64_t n = 1, h = 0, w = 0, cp = 0, fy = 1, fx = 1; // y's shape and the factors
+  bool scaled = false, scalePerImage = false;
 };
 Expected<GeneratedKernel> generateUpsampleAdd(const ChipConfig &config, const UpsampleAddKernel &k);
 

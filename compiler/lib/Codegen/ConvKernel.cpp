@@ -15,6 +15,7 @@ using emit::ceilDiv;
 using emit::roundUp;
 
 constexpr int64_t kFractal = 512;
+constexpr int64_t kMinTilePixels = 64; // planConvWithin: M tiles this tall where K steps allow
 
 // L0B: a stage's weights (K step x N tile), twice when an N tile takes several K steps (one
 // loads while the other is read), and a residual's identities (one per N-tile width).
@@ -39,6 +40,11 @@ Expected<ConvTiling> planConvWithin(const ChipConfig &config, const ConvKernel &
   t.kc1 = k.depthwise ? 1 : c1;
   while (t.kc1 > 1 && (16 * t.kc1 * taps * 16 * 2 > l0a / 2 || l0bNeed(k, t) > l0b)) --t.kc1;
   while (t.nt > 16 && l0bNeed(k, t) > l0b) t.nt -= 16;
+  // Fewer input slices per K step (so more K steps, accumulating in L0C) where that gives M
+  // tiles of kMinTilePixels: a 16-pixel tile pays a stage's fixed costs (img2col latency, a
+  // FixPipe issue, the flags) for 16 pixels. (PP-OCRv4 det's 3x3 96 -> 24 convolution at
+  // 160x160: 201k -> 132k cycles; a floor of 32 pixels saved less, of 128 pixels too.)
+  while (t.kc1 > 1 && l0a / 2 / (t.kc1 * taps * 16 * 2) < kMinTilePixels) --t.kc1;
   const int64_t kst = t.kc1 * taps * 16;
   if (16 * kst * 2 > l0a / 2 || l0bNeed(k, t) > l0b)
     return Error::badInput(k.name + ": L0 overflow: one K step of the " + std::to_string(k.kh) + "x" +

@@ -687,8 +687,12 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       kb.instruction<npu::LoadOp>("load2d", {dwL0b[q], kb.view(dwWeights, kb.mul(c, dwTile), dwTile)}, {{"repeat", fractals}});
       mlir::Value src = kb.view(dwBand[s], kb.mul(c, g.hl * dw->w * 16), 16);
       mlir::Value outSlice = kb.mul(c, g.rows * dw->wo * 16);
-      return kb.pairLoop(kb.index(0), tiles, kb.index(1), lastMc != mtDw, [&](mlir::Value m, int p, bool last) -> Status {
+      return kb.pairLoop(kb.index(0), tiles, kb.index(1), lastMc != mtDw, [&](mlir::Value m, int pm, bool last) -> Status {
         const int64_t mc = last ? lastMc : mtDw, mcp = roundUp(mc, 16);
+        // The L0A/L0C pair: alternating tile by tile, and with an odd number of tiles per slice
+        // (one, on small maps) also slice by slice, so that a slice's img2col and cube work
+        // overlap the previous slice's FixPipe instead of waiting for it.
+        const int p = tiles % 2 ? pm ^ q : pm;
         kb.instruction<npu::LoadOp>("load3d.f16", {l0aDw[p], src, kb.mul(m, mtDw)},
                                     {{"mcount", mcp / 16}, {"kh", dw->kh}, {"kw", dw->kw}, {"sh", dw->sh}, {"sw", dw->sw},
                                      {"dh", dw->dh}, {"dw", dw->dw}, {"c1", 1}});

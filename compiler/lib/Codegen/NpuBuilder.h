@@ -32,6 +32,7 @@ public:
   // block_dim it is launched with.
   void begin(const std::vector<std::pair<mlir::Type, int64_t>> &args, int blockDim);
   mlir::Value arg(size_t i) const { return args_[i]; }
+  mlir::Value blockIdx() const { return blockIdx_; } // this core's block index (after begin())
 
   mlir::Value index(int64_t v);
   mlir::Value mul(mlir::Value a, int64_t b);

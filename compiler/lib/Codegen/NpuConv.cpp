@@ -253,13 +253,23 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   mlir::Value input = kb.arg(0), weights = kb.arg(first + 1), biasGm = kb.arg(first + 2);
   mlir::Value residualGm = k.residual ? kb.arg(first + 3) : nullptr, output = kb.arg(first + (k.residual ? 4 : 3));
 
-  // Kernel-wide buffers: bias and (resident) weights in L1, the residual's identities.
+  // Kernel-wide buffers: bias and (resident) weights in L1, the residual's identities. With a
+  // depthwise first their loads queue behind its own and the first item's input (`lateLoads`),
+  // and their moves into L0B wait until that item's depthwise band is done, so the depthwise
+  // starts as soon as its weights and input are in.
+  std::vector<std::function<void()>> lateLoads;
+  auto kernelWideLoad = [&](std::function<void()> load) {
+    if (dw)
+      lateLoads.push_back(std::move(load));
+    else
+      load();
+  };
   mlir::Value bias = kb.alloc(npu::Space::l1, kb.f32(), k.cop);
-  kb.dma(biasGm, kb.index(0), bias, kb.index(0), k.cop);
+  kernelWideLoad([&, bias] { kb.dma(biasGm, kb.index(0), bias, kb.index(0), k.cop); });
   mlir::Value l1Weights[2];
   if (resident) {
     l1Weights[0] = l1Weights[1] = kb.alloc(npu::Space::l1, kb.f16(), weightTotal);
-    kb.dma(weights, kb.index(0), l1Weights[0], kb.index(0), weightTotal);
+    kernelWideLoad([&, to = l1Weights[0]] { kb.dma(weights, kb.index(0), to, kb.index(0), weightTotal); });
   } else {
     for (mlir::Value &w : l1Weights) w = kb.alloc(npu::Space::l1, kb.f16(), stageWeightsMax);
   }
@@ -284,7 +294,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       mlir::Value data = kb.kernelData("identity" + std::to_string(width),
                                        pkg::packConvWeights({width, width, 1, 1, width, width, width, width / 16, false}, eye.data()));
       stagedIdentity[width] = kb.alloc(npu::Space::l1, kb.f16(), width * width);
-      kb.dma(data, kb.index(0), stagedIdentity[width], kb.index(0), width * width);
+      kernelWideLoad([&, data, width, to = stagedIdentity[width]] { kb.dma(data, kb.index(0), to, kb.index(0), width * width); });
       identity[width] = kb.alloc(npu::Space::l0b, kb.f16(), width * width);
     }
   }
@@ -706,11 +716,25 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       });
     });
   };
+  // The kernel-wide moves into L0B: the residual's identities, a single stage's weights.
+  auto kernelWideMoves = [&] {
+    for (const auto &[width, staged] : stagedIdentity)
+      kb.instruction<npu::LoadOp>("load2d", {identity[width], staged}, {{"repeat", width * width * 2 / kFractal}});
+    if (weightsOnce) loadWeights(kb.index(0), weightTotal, 0);
+  };
   auto compute = [&](mlir::Value item, int s) -> Status {
     const Where at = where(item);
-    if (dw)
+    if (dw) {
       if (Status st = branchOn(kb, at.band, dwGroupEnds, 0, [&](size_t gi) { return depthwiseBand(at, s, dwGroups[gi]); }); !st)
         return st;
+      if (s == 0 && (weightsOnce || !stagedIdentity.empty())) { // after this core's first depthwise band
+        mlir::Value firstItem = b.create<mlir::arith::CmpIOp>(kb.loc(), mlir::arith::CmpIPredicate::eq, item, kb.blockIdx());
+        auto once = b.create<mlir::scf::IfOp>(kb.loc(), firstItem, /*withElseRegion=*/false);
+        mlir::OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(once.thenBlock()->getTerminator());
+        kernelWideMoves();
+      }
+    }
     if (!allSlices)
       return branchOn(kb, at.band, groupEnds, 0, [&](size_t gi) { return computeBand(at, s, fixedBand(at, groups[gi])); });
     if (lastRows == ohb) return computeBand(at, s, runtimeBand(at, ohb));
@@ -720,9 +744,8 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
   // The first item's loads go right after the kernel-wide ones (one memory drain for both), then
   // the kernel-wide moves into L0B; two items per turn: both loads, then both computes.
   if (Status s = kb.firstLoadsAhead(loads); !s) return s.error();
-  for (const auto &[width, staged] : stagedIdentity)
-    kb.instruction<npu::LoadOp>("load2d", {identity[width], staged}, {{"repeat", width * width * 2 / kFractal}});
-  if (weightsOnce) loadWeights(kb.index(0), weightTotal, 0);
+  for (const std::function<void()> &load : lateLoads) load();
+  if (!dw) kernelWideMoves();
   if (Status s = kb.loadsThenCompute(items, loads, compute); !s) return s.error();
   std::string header = (dw ? dw->name + ": depthwise conv " + std::to_string(dw->kh) + "x" + std::to_string(dw->kw) +
                                    " s" + std::to_string(dw->sh) + "x" + std::to_string(dw->sw) + " on NHWC16 " +

@@ -190,6 +190,16 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                                     "65505 pixels loaded at once");
   if (!allSlices) resident = l1Need(1, bandSlices, true) <= l1Bytes;
   while (ohb > 1 && (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)) --ohb;
+  // The kernel takes as long as its busiest core: with at least one band per core, the band
+  // height (from this one down to half of it, not below the kernel's reach) that gives the
+  // busiest core the fewest rows, the taller on a tie (PP-OCRv4's 320x320 1x1: 7 bands of 51
+  // rows, 4 on one core, became 8 of 40).
+  if (!k.maxPool2x2 && k.n * ceilDiv(k.ho, ohb) >= cores) {
+    const int64_t lowest = std::max<int64_t>({1, ohb / 2, std::min(k.ho, (reach.kh - 1) * reach.dh)});
+    auto busiest = [&](int64_t rows) { return ceilDiv(k.n * ceilDiv(k.ho, rows), cores) * rows; };
+    for (int64_t rows = ohb - 1; rows >= lowest; --rows)
+      if (busiest(rows) < busiest(ohb)) ohb = rows;
+  }
   if (k.maxPool2x2) ohb = std::max<int64_t>(2, ohb / 2 * 2); // bands of whole pairs of rows
   if (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)
     return Error::badInput(k.name + ": L1/L0C overflow: one output row (" + std::to_string(k.wo) +

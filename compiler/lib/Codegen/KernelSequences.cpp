@@ -13,8 +13,11 @@ double singleCoreLoss(const pkg::Package &package, const pkg::Task &task, const 
   if (task.isHost || cores <= 1) return 0;
   double bytes = 0;
   for (uint32_t t : task.launch.tensors) bytes += double(package.tensors.at(t).dataBytes());
+  // One core moves at most its own GM port's bytes per cycle: on a many-core chip far less than
+  // the chip's DRAM bandwidth (the cloud config: 87 of 1200 bytes per cycle).
+  const double oneCoreBytesPerCycle = std::min(config.dramBytesPerCycle(), double(config.dma.gmReadBytesPerCycle));
   const double work =
-      kWorkPerBound * std::max(double(task.modelMacs) / config.fp16MacsPerCycle(), bytes / config.dramBytesPerCycle());
+      kWorkPerBound * std::max(double(task.modelMacs) / config.fp16MacsPerCycle(), bytes / oneCoreBytesPerCycle);
   return work * (1.0 - 1.0 / double(cores));
 }
 

@@ -79,6 +79,25 @@ TEST(KernelSequences, AKernelThatLosesMoreThanALaunchStaysAlone) {
   EXPECT_EQ(chooseKernelSequences(p, single), (std::vector<std::pair<size_t, size_t>>{{0, 3}}));
 }
 
+// On a many-core chip one core moves its tensors at its own GM port's rate, not the chip's DRAM
+// bandwidth (the cloud config: 87 of 1200 bytes a cycle): PP-OCRv4's memory-bound kernels were
+// joined as if a core were 14x faster than it is, and its simulated latency doubled.
+TEST(KernelSequences, ACoreMovesDataAtItsOwnPortsRate) {
+  Expected<ChipConfig> cloud = loadChipConfig("cloud");
+  ASSERT_TRUE(cloud.ok());
+  ASSERT_LT(double(cloud->dma.gmReadBytesPerCycle), cloud->dramBytesPerCycle());
+  // Two kernels of 1 MB each: at the chip's DRAM bandwidth ~1,700 cycles lost on one core, a
+  // tenth of a launch (20,000 cycles); at one core's port ~23,000 each, so joining them (one
+  // launch saved) loses more than it saves.
+  pkg::Package p = package({512 << 10, 512 << 10});
+  for (pkg::Task &t : p.tasks) t.launch.blockDim = uint32_t(cloud->chip.cores);
+  const double bytes = (512 << 10) * 2, launch = cloud->runtime.kernelLaunchUs * cloud->chip.clockMhz;
+  const double loss = singleCoreLoss(p, p.tasks[1], *cloud);
+  EXPECT_NEAR(loss, kWorkPerBound * bytes / double(cloud->dma.gmReadBytesPerCycle) * (1.0 - 1.0 / cloud->chip.cores), 1e-6);
+  EXPECT_GT(loss, launch);
+  EXPECT_TRUE(chooseKernelSequences(p, *cloud).empty());
+}
+
 TEST(KernelSequences, JoiningMakesOneTaskPerRun) {
   pkg::Package p = package({1024, 2048, 1024, -1, 4096, 1024});
   const std::vector<size_t> sizes = {p.kernels[0].binary.code.size(), p.kernels[1].binary.code.size()};

@@ -6,8 +6,9 @@
 // sequence runs on one core (block_dim 1; isa/KernelSequence.h joins the code): worth it when
 // what a kernel loses by running on one core instead of its block_dim cores is less than a launch.
 //
-// That loss is estimated from the kernel's own bound: its MACs at one core's cube peak or its
-// tensors at DRAM bandwidth, times kWorkPerBound (kernels here take 1.5-3x their bound), times the
+// That loss is estimated from the kernel's own bound on one core: its MACs at one core's cube
+// peak or its tensors at one core's bandwidth (its GM port, or the DRAM when that is less),
+// times kWorkPerBound (kernels here take 1.5-3x their bound), times the
 // share of the work the other cores did (1 - 1/cores). The runs are chosen to save the most: a
 // run of n kernels saves n - 1 launches and loses what its kernels lose (dynamic programming
 // over the task list; host tasks end a run).

@@ -156,32 +156,37 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
     for (const auto &[limiter, cycles] : where.byLimiter) j.field(limiter, cycles);
     j.endObject().endObject();
   }
+  // A task's or a sequence part's ONNX nodes and pipe utilization.
+  auto nodes = [&](const std::vector<std::string> &names) {
+    j.key("onnx_nodes").beginArray();
+    for (const std::string &n : names) j.value(n);
+    j.endArray();
+  };
+  auto pipeUse = [&](const std::vector<runtime::PipeUse> &pipes) {
+    j.key("pipe_utilization").beginObject();
+    for (const runtime::PipeUse &u : pipes) j.field(u.pipe, u.ratio);
+    j.endObject();
+  };
   j.key("tasks").beginArray();
   for (size_t i = 0; i < prof.tasks.size(); ++i) {
     const runtime::TaskProfile &t = prof.tasks[i];
     j.beginObject().field("name", t.name).field("op_type", t.opType).field("unit", t.host ? "host" : "npu");
-    j.key("onnx_nodes").beginArray();
-    for (const std::string &n : t.onnxNodes) j.value(n);
-    j.endArray();
+    nodes(t.onnxNodes);
     if (t.host) j.field("host_reason", t.hostReason);
     j.field("block_dim", int64_t(t.blockDim)).field("cycles", t.cycles).field("us", t.deviceUs)
         .field("macs", t.macs).field("model_macs", t.modelMacs);
     if (mode == "timing" && !t.host)
       j.field("tensor_bytes", t.tensorBytes).field("bound_cycles", where.tasks[i].cycles())
           .field("limited_by", where.tasks[i].limitedBy);
-    j.key("pipe_utilization").beginObject();
-    for (const runtime::PipeUse &u : t.pipes) j.field(u.pipe, u.ratio);
-    j.endObject();
+    pipeUse(t.pipes);
     if (!t.segments.empty()) {
       j.key("segments").beginArray();
       for (const runtime::SegmentProfile &g : t.segments) {
         j.beginObject().field("name", g.name).field("op_type", g.opType);
-        j.key("onnx_nodes").beginArray();
-        for (const std::string &n : g.onnxNodes) j.value(n);
-        j.endArray();
-        j.field("start_cycle", g.startCycle).field("cycles", g.cycles).key("pipe_utilization").beginObject();
-        for (const runtime::PipeUse &u : g.pipes) j.field(u.pipe, u.ratio);
-        j.endObject().endObject();
+        nodes(g.onnxNodes);
+        j.field("start_cycle", g.startCycle).field("cycles", g.cycles);
+        pipeUse(g.pipes);
+        j.endObject();
       }
       j.endArray();
     }

@@ -968,11 +968,10 @@ private:
       if (!resize || !up.hasOneUse() || !onlyNhwc16(up) || x.getType() != up.getType() ||
           !(scaled || (onlyNhwc16(x) && x.getDefiningOp() && x.getDefiningOp()->isBeforeInBlock(resize))))
         continue;
-      const uint32_t upTensor = nhwc16Of_[up], xTensor = scaled ? deferred->second.x : nhwc16Of_[x];
-      for (auto it = resizeOfTask_.begin(); it != resizeOfTask_.end(); ++it) {
+      const uint32_t xTensor = scaled ? deferred->second.x : nhwc16Of_[x];
+      if (auto it = resizeTaskWriting(nhwc16Of_[up]); it != resizeOfTask_.end() && !it->second.outCp) {
         pkg::Task &task = p_.tasks[it->first];
         const ResizeNearestKernel &r = it->second;
-        if (task.isHost || task.launch.tensors.back() != upTensor || r.outCp) continue;
         std::vector<std::string> nodes = onnxNodeNames(resize.getLoc());
         if (scaled)
           for (const std::string &node : onnxNodeNames(deferred->second.op->getLoc())) nodes.push_back(node);
@@ -1006,14 +1005,20 @@ private:
     return false;
   }
 
+  // The nearest upsampling task that writes NHWC16 tensor x (resizeOfTask_.end() if none).
+  std::map<size_t, ResizeNearestKernel>::iterator resizeTaskWriting(uint32_t x) {
+    auto it = resizeOfTask_.begin();
+    while (it != resizeOfTask_.end() && (p_.tasks[it->first].isHost || p_.tasks[it->first].launch.tensors.back() != x)) ++it;
+    return it;
+  }
+
   // Whether v (NHWC16 tensor x) came from a nearest upsampling task that now writes channels
   // [slot, slot + its channels) of `into` (outCp channels per pixel) instead of x.
   bool upsampleIntoSlot(mlir::Value v, uint32_t x, uint32_t into, int64_t outCp, int64_t slot) {
     if (!v.hasOneUse()) return false;
-    for (auto &[index, kernel] : resizeOfTask_) {
-      pkg::Task &task = p_.tasks[index];
-      if (task.isHost || task.launch.tensors.back() != x) continue;
-      ResizeNearestKernel k = kernel;
+    if (auto it = resizeTaskWriting(x); it != resizeOfTask_.end()) {
+      pkg::Task &task = p_.tasks[it->first];
+      ResizeNearestKernel k = it->second;
       k.outCp = outCp;
       k.outOffset = slot;
       Expected<GeneratedKernel> gen = generateResizeNearest(config_, k);

@@ -751,8 +751,10 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     return kb.splitLast(at.band, bands - 1, [&](bool last) { return computeBand(at, s, runtimeBand(at, last ? lastRows : ohb)); });
   };
 
-  // The first item's loads go right after the kernel-wide ones (one memory drain for both), then
-  // the kernel-wide moves into L0B; two items per turn: both loads, then both computes.
+  // The first item's loads go right after the kernel-wide ones (one memory drain for both; with
+  // a depthwise first, between its own and the 1x1's), then the kernel-wide moves into L0B (with
+  // a depthwise first, after the first depthwise band: compute()); two items per turn: both
+  // loads, then both computes.
   if (Status s = kb.firstLoadsAhead(loads); !s) return s.error();
   for (const std::function<void()> &load : lateLoads) load();
   if (!dw) kernelWideMoves();

@@ -36,6 +36,23 @@ void fill(NpuKernelBuilder &kb, mlir::Value buffer, int64_t offset, int64_t elem
     kb.vector("vdup.f16", {from(kb, buffer, offset + off), value}, std::min<int64_t>(255, emit::ceilDiv(elements - off, 128)), {});
 }
 
+// `instr` between NHWC16 pixels (cb 16-channel blocks each) and a per-channel vector, over
+// `groups` groups of 8 pixels: dst = x op vec (vec op x when vectorFirst), from element `offset`
+// of dst and x, one strided instruction per channel block (a repeat: 8 pixels of one block), the
+// vector's block read at stride 0.
+void perChannel(NpuKernelBuilder &kb, const std::string &instr, mlir::Value dst, mlir::Value x, mlir::Value vec,
+                int64_t offset, int64_t groups, int64_t cb, bool vectorFirst = false) {
+  const std::string xs = vectorFirst ? "src1" : "src0", vs = vectorFirst ? "src0" : "src1";
+  for (int64_t blk = 0; blk < cb; ++blk)
+    for (int64_t g = 0; g < groups; g += 255) {
+      const int64_t at = offset + (g * 8 * cb + blk) * 16;
+      mlir::Value d = from(kb, dst, at), src = from(kb, x, at), v = from(kb, vec, blk * 16);
+      kb.vector(instr, vectorFirst ? std::vector<mlir::Value>{d, v, src} : std::vector<mlir::Value>{d, src, v},
+                std::min<int64_t>(255, groups - g),
+                {{"dst_blk", cb}, {"dst_rep", 8 * cb}, {xs + "_blk", cb}, {xs + "_rep", 8 * cb}, {vs + "_blk", 0}, {vs + "_rep", 0}});
+    }
+}
+
 } // namespace
 
 // Max or average pooling, one output row per item: the window's input rows (padding filled with
@@ -338,18 +355,8 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
       mlir::Value at = kb.add(kb.mul(image, k.pixels * k.cp), kb.mul(c, p * k.cp));
       kb.dma(kb.arg(0), at, x[set], kb.index(0), pc * k.cp);
       for (size_t i = 0; i < k.steps.size(); ++i)
-        for (int64_t blk = 0; blk < cb; ++blk)
-          for (int64_t g = 0; g < p8 / 8; g += 255) {
-            const int64_t offset = (g * 8 * cb + blk) * 16;
-            mlir::Value dst = from(kb, out[set], offset), src = from(kb, i == 0 ? x[set] : out[set], offset);
-            mlir::Value vec = from(kb, vectors[set][i], blk * 16);
-            const std::string xs = k.steps[i].vectorFirst ? "src1" : "src0", vs = k.steps[i].vectorFirst ? "src0" : "src1";
-            kb.vector(k.steps[i].instr, k.steps[i].vectorFirst ? std::vector<mlir::Value>{dst, vec, src}
-                                                               : std::vector<mlir::Value>{dst, src, vec},
-                      std::min<int64_t>(255, p8 / 8 - g),
-                      {{"dst_blk", cb}, {"dst_rep", 8 * cb}, {xs + "_blk", cb}, {xs + "_rep", 8 * cb}, {vs + "_blk", 0},
-                       {vs + "_rep", 0}});
-          }
+        perChannel(kb, k.steps[i].instr, out[set], i == 0 ? x[set] : out[set], vectors[set][i], 0, p8 / 8, cb,
+                   k.steps[i].vectorFirst);
       kb.dma(out[set], kb.index(0), output, at, pc * k.cp);
       return Status::success();
     };
@@ -449,12 +456,7 @@ Expected<GeneratedKernel> generateUpsampleAdd(const ChipConfig &config, const Up
       kb.dma(scale, kb.mul(image, k.cp), vec[set], kb.index(0), k.cp);
     }
     for (int64_t dy = 0; dy < k.fy; ++dy) {
-      for (int64_t blk = 0; blk < cb && k.scaled; ++blk)
-        for (int64_t g = 0; g < roundUp(wo, 8) / 8; g += 255) {
-          mlir::Value pixels = from(kb, rows[set], dy * stride + (g * 8 * cb + blk) * 16);
-          kb.vector("vmul.f16", {pixels, pixels, from(kb, vec[set], blk * 16)}, std::min<int64_t>(255, roundUp(wo, 8) / 8 - g),
-                    {{"dst_blk", cb}, {"dst_rep", 8 * cb}, {"src0_blk", cb}, {"src0_rep", 8 * cb}, {"src1_blk", 0}, {"src1_rep", 0}});
-        }
+      if (k.scaled) perChannel(kb, "vmul.f16", rows[set], rows[set], vec[set], dy * stride, roundUp(wo, 8) / 8, cb);
       for (int64_t r = 0; r < stride / 128; r += 255) {
         mlir::Value row = from(kb, rows[set], dy * stride + r * 128);
         kb.vector("vadd.f16", {row, row, from(kb, up[set], r * 128)}, std::min<int64_t>(255, stride / 128 - r), {});

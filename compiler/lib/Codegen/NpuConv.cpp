@@ -358,6 +358,20 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       if (Status st = templates->lower(k.epilogue->prologue, 1, epilogueTiles[0]); !st) return st.error();
     }
   }
+  // One K step with FixPipe straight to GM: tiles leave L0C in groups of fixGroup (when L0C holds
+  // two groups), each tile's FixPipe after the group's last mmad, so one set_flag after the
+  // group's last FixPipe hands the buffer back. That flag waits until FixPipe's GM writes have
+  // landed (the write path's latency, ~150 cycles on the edge chip), which a flag per tile paid
+  // for every tile: the pipe starts nothing meanwhile.
+  int64_t fixGroup = 1;
+  if (oneKStep && !k.epilogue && !k.maxPool2x2) {
+    const int64_t tilesPerBand = ceilDiv(ohb * k.wo, mt);
+    for (int64_t g : {4, 2})
+      if (g <= tilesPerBand && 2 * g * mt * ntPad * 4 + (dw ? 2 * mtDw * 16 * 4 : 0) <= l0cBytes) {
+        fixGroup = g;
+        break;
+      }
+  }
   // (A depthwise first has L0A and L0C tiles of its own.)
   mlir::Value l0a[2], l0aResidual[2], l0cTile[2], l0aDw[2], l0cDw[2];
   for (int p = 0; p < 2; ++p) {
@@ -367,7 +381,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
       l0cDw[p] = kb.alloc(npu::Space::l0c, kb.f32(), mtDw * 16);
     }
     l0aResidual[p] = k.residual ? kb.alloc(npu::Space::l0a, kb.f16(), mt * ntPad) : l0a[p];
-    if (oneKStep) l0cTile[p] = kb.alloc(npu::Space::l0c, kb.f32(), mt * ntPad);
+    if (oneKStep) l0cTile[p] = kb.alloc(npu::Space::l0c, kb.f32(), fixGroup * mt * ntPad);
   }
   std::vector<int64_t> groupEnds;
   for (const BandGroup &g : groups) groupEnds.push_back(g.end);
@@ -600,25 +614,40 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         if (!weightsOnce) loadWeights(weightBase, kst * ntc, q);
         mlir::Value src = kb.view(band[s], allSlices ? b.create<mlir::arith::MulIOp>(kb.loc(), slice, sliceElements) : kb.index(0),
                                   slices * 16);
+        // Groups of fixGroup M tiles, L0C buffer by group parity; within a group (of more than
+        // one tile) L0A by tile parity.
+        const int64_t groupCount = ceilDiv(tiles, fixGroup), lastGroup = tiles - (groupCount - 1) * fixGroup;
         return byResidual(tile, ntc, [&](int64_t rkTile) -> Status {
-          return kb.pairLoop(kb.index(0), tiles, kb.index(1), lastMc != mt, [&](mlir::Value m, int p, bool last) -> Status {
-            const int64_t mc = last ? lastMc : mt, mcp = roundUp(mc, 16);
-            mlir::Value acc = accumulators(m, p, ntc, mcp);
-            // The residual's tile in its own L0A buffer, loaded last and multiplied first (with
-            // the bias): one flag then hands both loads to the cube, and one hands both buffers
-            // back.
-            kb.instruction<npu::LoadOp>("load3d.f16", {l0a[p], src, kb.mul(m, mt)},
-                                        {{"mcount", mcp / 16}, {"kh", k.kh}, {"kw", k.kw}, {"sh", k.sh}, {"sw", k.sw},
-                                         {"dh", k.dh}, {"dw", k.dw}, {"c1", slices}});
-            if (rkTile > 0) {
-              loadResidual(m, p, n0, rkTile, mcp);
-              mmadResidual(p, n0, ntc, rkTile, mcp, acc, true);
-              kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[p], l0b[q]}, {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 0}});
-            } else {
-              kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[p], l0b[q], kb.view(bias, n0, ntc)},
-                                          {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 1}}, {"bias"});
+          return kb.pairLoop(kb.index(0), groupCount, kb.index(1), lastGroup != fixGroup || lastMc != mt,
+                             [&](mlir::Value group, int p, bool lastOne) -> Status {
+            const int64_t count = lastOne ? lastGroup : fixGroup;
+            struct Out { mlir::Value m, acc; int64_t mc; };
+            std::vector<Out> outs;
+            for (int64_t j = 0; j < count; ++j) {
+              const bool last = lastOne && j == count - 1;
+              const int64_t mc = last ? lastMc : mt, mcp = roundUp(mc, 16);
+              const int pa = fixGroup == 1 ? p : int(j % 2);
+              mlir::Value m = fixGroup == 1 ? group : kb.add(kb.mul(group, fixGroup), j);
+              mlir::Value acc = fixGroup == 1 ? l0cTile[p] : kb.view(l0cTile[p], kb.index(j * mt * ntPad), mcp * ntPad);
+              // The residual's tile in its own L0A buffer, loaded last and multiplied first (with
+              // the bias): one flag then hands both loads to the cube, and one hands both buffers
+              // back.
+              kb.instruction<npu::LoadOp>("load3d.f16", {l0a[pa], src, kb.mul(m, mt)},
+                                          {{"mcount", mcp / 16}, {"kh", k.kh}, {"kw", k.kw}, {"sh", k.sh}, {"sw", k.sw},
+                                           {"dh", k.dh}, {"dw", k.dw}, {"c1", slices}});
+              if (rkTile > 0) {
+                loadResidual(m, pa, n0, rkTile, mcp);
+                mmadResidual(pa, n0, ntc, rkTile, mcp, acc, true);
+                kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[pa], l0b[q]}, {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 0}});
+              } else {
+                kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[pa], l0b[q], kb.view(bias, n0, ntc)},
+                                            {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 1}}, {"bias"});
+              }
+              outs.push_back({m, acc, mc});
             }
-            return fixOut(m, n0, acc, mc, ntc, p);
+            for (const Out &o : outs)
+              if (Status st = fixOut(o.m, n0, o.acc, o.mc, ntc, p); !st) return st;
+            return Status::success();
           });
         });
       }
@@ -773,7 +802,9 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                        std::to_string(items) + " item(s)" +
                        (nChunks > 1 ? " (bands x " + std::to_string(nChunks) + " N chunks)" : " (bands)") + " on " +
                        std::to_string(blockDim) + " block(s); weights " + (resident ? "resident in L1" : "per stage") +
-                       (oneKStep ? ", tiles leave L0C one by one" : ", a band's accumulators stay in L0C") +
+                       (!oneKStep ? ", a band's accumulators stay in L0C"
+                        : fixGroup > 1 ? ", tiles leave L0C in groups of " + std::to_string(fixGroup)
+                                       : ", tiles leave L0C one by one") +
                        (k.outF32 ? "; output NHWC f32 of " + std::to_string(outStride) + " channels" : "") +
                        (k.maxPool2x2 ? "; also its 2x2 max pooling, tiles through UB in passes of " +
                                            std::to_string(epilogueRows) + " pixels"

@@ -36,7 +36,8 @@ ElementwiseKernel hardswish() {
   return e;
 }
 
-void runCase(const Case &c, bool checkRaces) {
+// `headerHas`: text the kernel's header (its tiling) must contain.
+void runCase(const Case &c, bool checkRaces, const char *headerHas = nullptr) {
   ConvKernel k;
   k.name = c.name;
   k.node = c.name;
@@ -66,6 +67,10 @@ void runCase(const Case &c, bool checkRaces) {
   ASSERT_TRUE(tiling.ok()) << tiling.error().message;
   Expected<GeneratedKernel> gen = generateConv(config, k);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
+  if (headerHas) {
+    EXPECT_NE(gen->assembly.substr(0, gen->assembly.find('\n')).find(headerHas), std::string::npos)
+        << c.name << ": " << gen->assembly.substr(0, 600);
+  }
   if (std::string(c.name) == "epilogue_bands_of_rows") {
     EXPECT_NE(gen->assembly.find("1024 pixels"), std::string::npos) << gen->assembly.substr(0, 400);
   }
@@ -218,6 +223,18 @@ TEST(ConvKernel, NoDataRacesBetweenPipes) {
   runCase({"race_check_epilogue", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0, false, false, 0, false, true}, true);
   runCase({"race_check_epilogue_k_steps", 1, 9, 7, 256, 32, 5, 5, 1, 1, 2, false, false, 0, false, true}, true);
   runCase({"race_check_epilogue_bands", 1, 64, 64, 16, 32, 1, 1, 1, 1, 0, false, false, 0, false, true}, true);
+}
+
+// One K step, FixPipe straight to GM: M tiles leave L0C in groups (one flag per group hands the
+// L0C buffer back, so FixPipe waits for its GM writes once per group), each tile's FixPipe after
+// the group's last mmad; L0A alternates tile by tile inside a group. A short last group with a
+// short last tile, a residual, several N tiles, an f32 output; every hand-over between pipes
+// checked by the race detector, the values against the reference.
+TEST(ConvKernel, TilesLeaveL0CInGroups) {
+  runCase({"groups_short_last_group", 1, 40, 60, 64, 32, 1, 1, 1, 1, 0}, true, "tiles leave L0C in groups of");
+  runCase({"groups_residual_3x3", 1, 20, 40, 16, 48, 3, 3, 1, 1, 1, false, true}, true, "tiles leave L0C in groups of");
+  runCase({"groups_n_tiles", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0}, true, "tiles leave L0C in groups of");
+  runCase({"groups_f32_out", 2, 10, 30, 16, 40, 3, 3, 1, 1, 1, false, false, 0, true}, true, "tiles leave L0C in groups of");
 }
 
 // A depthwise convolution run first inside a 1x1 convolution's kernel (ConvKernel::

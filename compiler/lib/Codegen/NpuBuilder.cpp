@@ -131,6 +131,20 @@ Status NpuKernelBuilder::pairLoop(mlir::Value first, int64_t end, mlir::Value st
   return item(second, 1, end, splitLast, body);
 }
 
+Status NpuKernelBuilder::pairLoopPeeled(int64_t count, bool splitLast, const ItemBody &body) {
+  const int64_t looped = (count - (splitLast ? 1 : 0)) / 2 * 2; // items in whole pairs in the loop
+  if (looped > 0) {
+    auto loop = b_.create<mlir::scf::ForOp>(loc_, index(0), index(looped), index(2));
+    mlir::OpBuilder::InsertionGuard guard(b_);
+    b_.setInsertionPoint(loop.getBody()->getTerminator());
+    if (Status s = body(loop.getInductionVar(), 0, false); !s) return s;
+    if (Status s = body(add(loop.getInductionVar(), 1), 1, false); !s) return s;
+  }
+  for (int64_t i = looped; i < count; ++i)
+    if (Status s = body(index(i), int(i % 2), splitLast && i == count - 1); !s) return s;
+  return Status::success();
+}
+
 Status NpuKernelBuilder::firstLoadsAhead(const SetBody &loads) {
   firstLoadsAhead_ = true;
   return loads(blockIdx_, 0);

@@ -67,6 +67,12 @@ public:
   // The same two-per-turn loop over first, first + step, ... below end (an inner loop of a work
   // item: its chunks, with first = 0 and step = 1).
   Status pairLoop(mlir::Value first, int64_t end, mlir::Value step, bool splitLast, const ItemBody &body);
+  // Items 0..count-1 (count known here) on sets 0 and 1 by parity, with no branch around either
+  // set's body: a loop over whole pairs, then the one or two items left (the last one, with
+  // `splitLast`, as body(.., true)) after it. Sync injection treats a branch as one op with all
+  // its accesses, so a body that touches both sets' buffers (tiles alternating inside it) inside
+  // a branch would wait for all of the other set's work before any of its own.
+  Status pairLoopPeeled(int64_t count, bool splitLast, const ItemBody &body);
   // `body(true)` when `value` == `last`, else `body(false)`: a short last chunk or piece gets its
   // own copy of the code.
   Status splitLast(mlir::Value value, int64_t last, const std::function<Status(bool last)> &body);

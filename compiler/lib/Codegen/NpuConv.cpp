@@ -83,9 +83,8 @@ Status branchOn(NpuKernelBuilder &kb, mlir::Value selector, const std::vector<in
   return branchOn(kb, selector, ends, from + 1, body);
 }
 
-} // namespace
-
-Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKernel &k) {
+// `groupTiles`: whether M tiles may leave L0C in groups (fixGroup below).
+Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const ConvKernel &k, bool groupTiles) {
   Expected<ConvTiling> planned = planConv(config, k);
   if (!planned) return planned.takeError();
   const ConvTiling t = *planned;
@@ -293,9 +292,13 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     for (int q = 0; q < 2; ++q) dwL0b[q] = q < dwL0bCount ? kb.alloc(npu::Space::l0b, kb.f16(), dwTile) : dwL0b[0];
   }
   // L0B: one buffer for an N tile's weights (one K step), two alternating K steps otherwise.
+  // With one K step and several N tiles, two when they fit: the next N tile's weights move in
+  // while this one's last M tiles are on the cube, instead of after them (a 40x40 5x5 depthwise
+  // of 12 channel tiles spent a few hundred cycles per tile draining and refilling its pipes).
+  const bool twoTileWeights = oneKStep && nTiles > 1 && l0bNeed + stageWeightsMax * 2 <= l0bBytes;
   mlir::Value l0b[2];
   l0b[0] = l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
-  if (!oneKStep) l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
+  if (!oneKStep || twoTileWeights) l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
   std::map<int64_t, mlir::Value> identity, stagedIdentity; // tile width -> its identity in L0B, in L1
   if (k.residual) {
     for (int64_t width : widths) {
@@ -336,41 +339,53 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
     if (k.residual) residualBand[s] = kb.alloc(npu::Space::l1, kb.f16(), (rk / 16) * ohb * k.wo * 16);
     if (!oneKStep) l0cBand[s] = kb.alloc(npu::Space::l0c, kb.f32(), roundUp(ohb * k.wo, 16) * ntPad);
   }
-  // The epilogue's UB tiles (FixPipe's output, the body's result), one pair per L0C tile buffer
-  // so that one tile's vector work and store overlap the next tile's FixPipe; its constants.
-  std::map<std::string, mlir::Value> epilogueTiles[2];
+  // One K step: tiles leave L0C in groups of fixGroup (when L0C holds two groups), each tile's
+  // FixPipe after the group's last mmad. Straight to GM, one set_flag after the group's last
+  // FixPipe hands the buffer back; through UB (an epilogue), each tile of the group has UB tiles
+  // of its own and MTE3's set_flags after the group's stores share one drain
+  // (fractal-npu-sink-flags). Either flag waits until its pipe's GM writes have landed (the
+  // write path's latency, ~150 cycles on the edge chip), during which the pipe starts nothing: a
+  // flag per tile paid that for every tile. With an epilogue only for small tiles, whose store
+  // takes under a quarter of that latency (PP-OCRv4's 32-pixel 5x5 depthwise tiles: 1 KiB;
+  // measured worse from 3.5 KiB up: the group's first tile then waits for its last mmad for
+  // nothing), and in groups of two (each tile's UB pair is a chain of flags of its own, and a
+  // pipe pair has 8 event ids).
+  const int64_t ubHalves = config.buffer(BufferKind::UB).sizeBytes / 2 - 4 * kRepeatHalves;
+  const int64_t writeLatency = config.dma.gmWritePathLatencyCycles + config.l2.hitLatencyCycles;
+  const bool smallStores = 4 * mt * ntPad * 2 <= writeLatency * config.dma.gmWriteBytesPerCycle;
+  int64_t fixGroup = 1;
+  if (groupTiles && oneKStep && !k.maxPool2x2 && (!k.epilogue || smallStores)) {
+    const int64_t tilesPerBand = ceilDiv(ohb * k.wo, mt);
+    for (int64_t g : k.epilogue ? std::vector<int64_t>{2} : std::vector<int64_t>{4, 2})
+      if (g <= tilesPerBand && 2 * g * mt * ntPad * 4 + (dw ? 2 * mtDw * 16 * 4 : 0) <= l0cBytes &&
+          (!k.epilogue || 4 * g * roundUp(mt * ntPad, kRepeatHalves) <= ubHalves)) {
+        fixGroup = g;
+        break;
+      }
+  }
+  // The epilogue's UB tiles (FixPipe's output, the body's result), one pair per L0C tile (of a
+  // group) so that one tile's vector work and store overlap the next tile's FixPipe; its
+  // constants.
+  std::vector<std::map<std::string, mlir::Value>> epilogueTiles[2];
   int64_t epilogueRows = 0; // rows (pixels) of a tile per pass through UB
   std::optional<VectorTemplates> templates;
   if (k.epilogue || k.maxPool2x2) {
     if (k.outF32) return Error::internal(k.name + ": an epilogue needs the NHWC16 f16 output");
-    // Four tiles and the four one-repeat constants in UB: a tile too big for that leaves L0C in
-    // bands of rows.
-    const int64_t ubHalves = config.buffer(BufferKind::UB).sizeBytes / 2 - 4 * kRepeatHalves;
+    // Four tiles (per tile of a group) and the four one-repeat constants in UB: a tile too big
+    // for that leaves L0C in bands of rows.
     // (Bands of whole 16-row fractal rows: a band's L0C address stays aligned.)
-    epilogueRows = std::max<int64_t>(poolUnit, std::min(mt, (ubHalves / 4) / kRepeatHalves * kRepeatHalves / ntPad / poolUnit * poolUnit));
+    epilogueRows = std::max<int64_t>(
+        poolUnit, std::min(mt, (ubHalves / (4 * fixGroup)) / kRepeatHalves * kRepeatHalves / ntPad / poolUnit * poolUnit));
     const int64_t tileElements = roundUp(epilogueRows * ntPad, kRepeatHalves);
-    for (auto &tiles : epilogueTiles) {
-      mlir::Value in = kb.alloc(npu::Space::ub, kb.f16(), tileElements);
-      tiles = {{"{in0}", in}, {"{in1}", in}, {"{out}", kb.alloc(npu::Space::ub, kb.f16(), tileElements)}};
-    }
+    for (auto &group : epilogueTiles)
+      for (int64_t j = 0; j < fixGroup; ++j) {
+        mlir::Value in = kb.alloc(npu::Space::ub, kb.f16(), tileElements);
+        group.push_back({{"{in0}", in}, {"{in1}", in}, {"{out}", kb.alloc(npu::Space::ub, kb.f16(), tileElements)}});
+      }
     if (k.epilogue) {
       templates.emplace(kb, *k.epilogue);
-      if (Status st = templates->lower(k.epilogue->prologue, 1, epilogueTiles[0]); !st) return st.error();
+      if (Status st = templates->lower(k.epilogue->prologue, 1, epilogueTiles[0][0]); !st) return st.error();
     }
-  }
-  // One K step with FixPipe straight to GM: tiles leave L0C in groups of fixGroup (when L0C holds
-  // two groups), each tile's FixPipe after the group's last mmad, so one set_flag after the
-  // group's last FixPipe hands the buffer back. That flag waits until FixPipe's GM writes have
-  // landed (the write path's latency, ~150 cycles on the edge chip), which a flag per tile paid
-  // for every tile: the pipe starts nothing meanwhile.
-  int64_t fixGroup = 1;
-  if (oneKStep && !k.epilogue && !k.maxPool2x2) {
-    const int64_t tilesPerBand = ceilDiv(ohb * k.wo, mt);
-    for (int64_t g : {4, 2})
-      if (g <= tilesPerBand && 2 * g * mt * ntPad * 4 + (dw ? 2 * mtDw * 16 * 4 : 0) <= l0cBytes) {
-        fixGroup = g;
-        break;
-      }
   }
   // (A depthwise first has L0A and L0C tiles of its own.)
   mlir::Value l0a[2], l0aResidual[2], l0cTile[2], l0aDw[2], l0cDw[2];
@@ -508,9 +523,10 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                                       {"relu", k.relu ? 1 : 0}});
     };
     auto pixelOf = [&](mlir::Value m, int64_t r0) { return kb.add(kb.add(outPixel, kb.mul(m, mt)), r0); };
-    auto fixOut = [&](mlir::Value m, mlir::Value n0, mlir::Value acc, int64_t mc, int64_t ntc, int p) -> Status {
+    // (p: the L0C buffer's parity, slot: the tile's place in its group.)
+    auto fixOut = [&](mlir::Value m, mlir::Value n0, mlir::Value acc, int64_t mc, int64_t ntc, int p, int slot) -> Status {
       if (k.maxPool2x2) { // through UB tile pair p: FixPipe, MTE3 stores the rows; the pooled rows too
-        std::map<std::string, mlir::Value> &tiles = epilogueTiles[p];
+        std::map<std::string, mlir::Value> &tiles = epilogueTiles[p][size_t(slot)];
         const int64_t mcp = roundUp(mc, 16), cb = ntc / 16, rowElements = k.wo * ntc;
         mlir::Value pooledOut = kb.arg(args.size() - 1);
         for (int64_t r0 = 0; r0 < mc; r0 += epilogueRows) {
@@ -540,7 +556,7 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         return Status::success();
       }
       if (k.epilogue) { // through UB tile pair p: FixPipe, the body, then MTE3 into the output's rows
-        std::map<std::string, mlir::Value> &tiles = epilogueTiles[p];
+        std::map<std::string, mlir::Value> &tiles = epilogueTiles[p][size_t(slot)];
         const int64_t mcp = roundUp(mc, 16);
         for (int64_t r0 = 0; r0 < mc; r0 += epilogueRows) {
           const int64_t rows = std::min(epilogueRows, mc - r0), elements = rows * ntc;
@@ -618,8 +634,8 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         // one tile) L0A by tile parity.
         const int64_t groupCount = ceilDiv(tiles, fixGroup), lastGroup = tiles - (groupCount - 1) * fixGroup;
         return byResidual(tile, ntc, [&](int64_t rkTile) -> Status {
-          return kb.pairLoop(kb.index(0), groupCount, kb.index(1), lastGroup != fixGroup || lastMc != mt,
-                             [&](mlir::Value group, int p, bool lastOne) -> Status {
+          const bool shortLast = lastGroup != fixGroup || lastMc != mt;
+          auto groupBody = [&](mlir::Value group, int p, bool lastOne) -> Status {
             const int64_t count = lastOne ? lastGroup : fixGroup;
             struct Out { mlir::Value m, acc; int64_t mc; };
             std::vector<Out> outs;
@@ -646,9 +662,12 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
               outs.push_back({m, acc, mc});
             }
             for (const Out &o : outs)
-              if (Status st = fixOut(o.m, n0, o.acc, o.mc, ntc, p); !st) return st;
+              if (Status st = fixOut(o.m, n0, o.acc, o.mc, ntc, p, int(&o - outs.data())); !st) return st;
             return Status::success();
-          });
+          };
+          // (Groups of several tiles touch both L0A buffers: no branch around a group.)
+          if (fixGroup > 1) return kb.pairLoopPeeled(groupCount, shortLast, groupBody);
+          return kb.pairLoop(kb.index(0), groupCount, kb.index(1), shortLast, groupBody);
         });
       }
       // K steps (L0B buffer by step parity), the residual with the last; then the band's
@@ -700,17 +719,19 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
         mlir::Value m = loop.getInductionVar();
         return kb.splitLast(m, tiles - 1, [&](bool last) -> Status {
           const int64_t mc = last ? lastMc : mt;
-          return fixOut(m, n0, accumulators(m, 0, ntc, roundUp(mc, 16)), mc, ntc, 0);
+          return fixOut(m, n0, accumulators(m, 0, ntc, roundUp(mc, 16)), mc, ntc, 0, 0);
         });
       });
     };
-    // The chunk's N tiles, one at a time (their weights through one L0B buffer: fewer copies of
-    // the tile loop, so fewer flags).
+    // The chunk's N tiles: two per turn on alternating L0B buffers when there are two
+    // (twoTileWeights), else one at a time through one buffer (fewer copies of the tile loop, so
+    // fewer flags).
     auto chunk = [&](bool lastChunk) -> Status {
       const int64_t count = lastChunk ? lastChunkTiles : chunkTiles;
       const bool narrowLast = lastChunk && ntLast != t.nt;
       mlir::Value firstTile = kb.mul(at.chunk, chunkTiles);
       auto body = [&](mlir::Value j, int q, bool last) { return nTile(kb.add(firstTile, j), q, last && narrowLast ? ntLast : std::min(t.nt, k.cop)); };
+      if (twoTileWeights && count > 1) return kb.pairLoop(kb.index(0), count, kb.index(1), narrowLast, body);
       auto loop = b.create<mlir::scf::ForOp>(kb.loc(), kb.index(0), kb.index(count), kb.index(1));
       mlir::OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(loop.getBody()->getTerminator());
@@ -817,6 +838,17 @@ Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKerne
                                          std::to_string(epilogueRows) + " rows at most"
                                    : "");
   return kb.finish(header);
+}
+
+} // namespace
+
+Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKernel &k) {
+  // Groups of tiles keep more flags live at once; a kernel that runs out of event ids with them
+  // is generated tile by tile.
+  Expected<GeneratedKernel> grouped = generateConvKernel(config, k, true);
+  if (grouped) return grouped;
+  Expected<GeneratedKernel> single = generateConvKernel(config, k, false);
+  return single ? std::move(single) : std::move(grouped);
 }
 
 } // namespace fractal::codegen

@@ -37,7 +37,7 @@ ElementwiseKernel hardswish() {
 }
 
 // `headerHas`: text the kernel's header (its tiling) must contain.
-void runCase(const Case &c, bool checkRaces, const char *headerHas = nullptr) {
+void runCase(const Case &c, bool checkRaces, const char *headerHas = nullptr, const ChipConfig &config = edge()) {
   ConvKernel k;
   k.name = c.name;
   k.node = c.name;
@@ -62,7 +62,6 @@ void runCase(const Case &c, bool checkRaces, const char *headerHas = nullptr) {
   if (c.epilogue) k.epilogue = hardswish();
   k.ho = (c.h + 2 * c.pad - c.d * (c.kh - 1) - 1) / c.s + 1;
   k.wo = (c.w + 2 * c.pad - c.d * (c.kw - 1) - 1) / c.s + 1;
-  const ChipConfig config = edge();
   Expected<ConvTiling> tiling = planConv(config, k);
   ASSERT_TRUE(tiling.ok()) << tiling.error().message;
   Expected<GeneratedKernel> gen = generateConv(config, k);
@@ -235,6 +234,21 @@ TEST(ConvKernel, TilesLeaveL0CInGroups) {
   runCase({"groups_residual_3x3", 1, 20, 40, 16, 48, 3, 3, 1, 1, 1, false, true}, true, "tiles leave L0C in groups of");
   runCase({"groups_n_tiles", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0}, true, "tiles leave L0C in groups of");
   runCase({"groups_f32_out", 2, 10, 30, 16, 40, 3, 3, 1, 1, 1, false, false, 0, true}, true, "tiles leave L0C in groups of");
+  // Through UB (an epilogue) for small tiles only: each tile of a group has UB tiles of its own.
+  runCase({"groups_epilogue_depthwise_5x5", 1, 12, 30, 96, 96, 5, 5, 1, 1, 2, true, false, 0, false, true}, true,
+          "tiles leave L0C in groups of 2");
+  runCase({"no_groups_epilogue_big_tiles", 1, 12, 24, 64, 160, 1, 1, 1, 1, 0, false, false, 0, false, true}, true,
+          "tiles leave L0C one by one");
+}
+
+// Groups keep more flags live at once: a kernel that runs out of event ids with them (here a
+// depthwise convolution with an epilogue, grouped because this chip's GM writes take 1000
+// cycles to land) is generated tile by tile instead.
+TEST(ConvKernel, GroupsThatRunOutOfFlagsFallBackToSingleTiles) {
+  ChipConfig slowWrites = edge();
+  slowWrites.dma.gmWritePathLatencyCycles = 1000;
+  runCase({"out_of_flags", 1, 64, 64, 48, 48, 3, 3, 1, 1, 1, true, false, 0, false, true}, false,
+          "tiles leave L0C one by one", slowWrites);
 }
 
 // A depthwise convolution run first inside a 1x1 convolution's kernel (ConvKernel::

@@ -673,7 +673,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
       // K steps (L0B buffer by step parity), the residual with the last; then the band's
       // accumulators out.
       return byResidual(tile, ntc, [&](int64_t rkTile) -> Status {
-        Status st = kb.pairLoop(kb.index(0), kSteps, kb.index(1), slicesLast != t.kc1, [&](mlir::Value step, int q2, bool lastStep) -> Status {
+        Status st = kb.pairLoopPeeled(kSteps, slicesLast != t.kc1, [&](mlir::Value step, int q2, bool lastStep) -> Status {
           const int64_t slices = lastStep ? slicesLast : t.kc1, kst = slices * taps * 16;
           mlir::Value first = kb.mul(step, t.kc1);
           if (!allSlices) loadSlices(inPixel, first, slices, s, *g.group);

@@ -145,6 +145,11 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     const int64_t tiles = ceilDiv(cols, nt), steps = tiles * kSteps;
     alternate = alternate && tiles % 2 == 1 && steps % 2 == 1 && ceilDiv(steps, group) % 2 == 1;
   }
+  // B the same for every item (one step per item, one N chunk, one B for every product: a layout
+  // change's identity, a transposed convolution's weights): moved from GM and into both L0B
+  // halves once, before the first item. Through the slots, each item waited for its own copy of
+  // B from GM, whose latency (~450 cycles) paced a layout change's 1024-row items.
+  const bool bOnce = stepsPerItem == 1 && nChunks == 1 && (k.batch == 1 || k.strideB == 0);
   const int64_t l1Panel = biasBytes, l1Slots = biasBytes + (panel ? panelArea * (alternate ? 2 : 1) : 0);
   auto l1A = [&](int64_t p) { return l1Slots + p * (aSlotBytes + bSlotBytes); };
   auto l1B = [&](int64_t p) { return l1A(p) + aSlotBytes; };
@@ -183,6 +188,30 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     s << "  addi x9, x9, " << l1Panel << "\n  li x8, " << k0 * 2 << "\n  add x8, x" << base
       << ", x8\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << mt << ", cols=" << std::min(kt, k.k - k0) << ", src_stride="
       << k.k << ", dst_rows=" << mt << "\n";
+  };
+
+  // B's [k0, k0 + kc) x [n0, n0 + nc) (from the B at x18) into L1 slot p, NZ.
+  auto fetchB = [&](int64_t p, int64_t n0, int64_t k0, int64_t nc, int64_t kc) {
+    if (!k.transB)
+      s << "  li x8, " << (k0 * k.n + n0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
+        << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << kc << ", cols=" << nc << ", src_stride=" << k.n
+        << ", dst_rows=" << roundUp(kc, 16) << "\n";
+    else
+      s << "  li x8, " << (n0 * k.k + k0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
+        << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << nc << ", cols=" << kc << ", src_stride=" << k.k
+        << ", dst_rows=" << roundUp(nc, 16) << "\n";
+  };
+  // Slot p's B step (kcp x ncp) into L0B half h (ZN).
+  auto loadB = [&](int64_t h, int64_t p, int64_t kcp, int64_t ncp) {
+    if (!k.transB) {
+      for (int64_t r = 0; r < kcp / 16; ++r)
+        s << "  li x9, " << h * l0bHalf + r * (ncp / 16) * kFractalBytes << "\n  li x10, " << l1B(p) + r * kFractalBytes
+          << "\n  load2d l0b[x9], l1[x10], repeat=" << ncp / 16 << ", src_stride=" << kcp / 16 << ", transpose=1\n";
+    } else {
+      for (int64_t f = 0; f < (kcp / 16) * (ncp / 16); f += 255)
+        s << "  li x9, " << h * l0bHalf + f * kFractalBytes << "\n  li x10, " << l1B(p) + f * kFractalBytes
+          << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, (kcp / 16) * (ncp / 16) - f) << "\n";
+    }
   };
 
   // One work item: x16 = product index, x15 = first row of the M tile, x28 = first column of the
@@ -252,7 +281,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
       }
       for (int64_t i = g * group; i < std::min((g + 1) * group, itemSteps); ++i) {
         const Step &st = steps[size_t(i)];
-        const int64_t p = gp * group + i % group, kcp = roundUp(st.kc, 16), ncp = roundUp(st.nc, 16);
+        const int64_t p = gp * group + i % group, kcp = roundUp(st.kc, 16);
         if (!panel) {
           if (!k.transA)
             s << "  li x8, " << st.k0 * 2 << "\n  add x8, x17, x8\n  li x9, " << l1A(p) << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows="
@@ -262,14 +291,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
               << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.kc << ", cols=" << mc << ", src_stride=" << k.m
               << ", dst_rows=" << kcp << "\n";
         }
-        if (!k.transB)
-          s << "  li x8, " << (st.k0 * k.n + st.n0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
-            << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.kc << ", cols=" << st.nc << ", src_stride=" << k.n
-            << ", dst_rows=" << kcp << "\n";
-        else
-          s << "  li x8, " << (st.n0 * k.k + st.k0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
-            << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.nc << ", cols=" << st.kc << ", src_stride=" << k.k
-            << ", dst_rows=" << ncp << "\n";
+        if (!bOnce) fetchB(p, st.n0, st.k0, st.nc, st.kc);
       }
       s << "  set_flag mte2, mte1, " << gp << "\n";
     };
@@ -321,15 +343,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
       } else {
         for (int64_t r = 0; r < mf; ++r) loadA(r * kf, srcBase + r * sr, kf, sk, 0);
       }
-      if (!k.transB) {
-        for (int64_t r = 0; r < kcp / 16; ++r)
-          s << "  li x9, " << h * l0bHalf + r * (ncp / 16) * kFractalBytes << "\n  li x10, " << l1B(p) + r * kFractalBytes
-            << "\n  load2d l0b[x9], l1[x10], repeat=" << ncp / 16 << ", src_stride=" << kcp / 16 << ", transpose=1\n";
-      } else {
-        for (int64_t f = 0; f < (kcp / 16) * (ncp / 16); f += 255)
-          s << "  li x9, " << h * l0bHalf + f * kFractalBytes << "\n  li x10, " << l1B(p) + f * kFractalBytes
-            << "\n  load2d l0b[x9], l1[x10], repeat=" << std::min<int64_t>(255, (kcp / 16) * (ncp / 16) - f) << "\n";
-      }
+      if (!bOnce) loadB(h, p, kcp, ncp);
       if (groupEnd) s << "  set_flag mte1, mte2, " << 2 + gp << "\n";
       s << "  set_flag mte1, m, " << h << "\n";
       // M: L0 half h into L0C half q.
@@ -401,6 +415,12 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     if (panel && alternate) s << "  " << op << " mte1, mte2, 5\n";
   };
   flags("set_flag");
+  if (bOnce) { // B into L1 slot 0 (which no item then uses for B) and both L0B halves
+    s << "  # B, once: the same for every item\n  mv x18, x3\n";
+    fetchB(0, 0, 0, k.n, k.k);
+    s << "  barrier all\n";
+    for (int64_t h = 0; h < 2; ++h) loadB(h, 0, kp, np);
+  }
   // The item variants: full or short M tile x full or narrower last N chunk; with alternating
   // buffers, the whole dispatch twice (loop0 for even turns, loop1 for odd).
   const bool shortM = tailRows != mt, narrowN = lastChunkCols != chunkCols;

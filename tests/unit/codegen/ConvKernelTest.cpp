@@ -625,8 +625,10 @@ namespace {
 // The matmul kernel with several work items per core (items pipelined: no drain between them),
 // the last M tile short, with and without the A panel in L1: results against a double-precision
 // reference on the same fp16 inputs, and no races between pipes.
+// `sharedB`: one B for every product of the batch (strideB 0). `bOnce`: whether B must be moved
+// into L0B once for the whole kernel (-1: not checked).
 void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, bool bias, bool prefetched = false,
-               bool transA = false, bool alternating = false) {
+               bool transA = false, bool alternating = false, bool sharedB = false, int bOnce = -1) {
   MatMulKernel k;
   k.name = k.node = "matmul_" + std::to_string(m) + "x" + std::to_string(kk) + "x" + std::to_string(n);
   k.m = m;
@@ -636,7 +638,7 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
   k.transB = transB;
   k.batch = batch;
   k.strideA = m * kk;
-  k.strideB = kk * n;
+  k.strideB = sharedB ? 0 : kk * n;
   k.strideC = m * n;
   k.hasBias = bias;
   const ChipConfig config = edge();
@@ -644,10 +646,11 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   EXPECT_EQ(gen->assembly.find("next one prefetched") != std::string::npos, prefetched) << gen->assembly.substr(0, 300);
   EXPECT_EQ(gen->assembly.find("loop1:") != std::string::npos, alternating) << gen->assembly.substr(0, 300);
+  if (bOnce >= 0) EXPECT_EQ(gen->assembly.find("# B, once") != std::string::npos, bOnce == 1) << k.name;
   // Every core has work: items >= cores, or N too narrow to share out.
   EXPECT_EQ(gen->blockDim, std::min<int64_t>(edge().chip.cores, batch * ((m + 255) / 256) * ((n + 15) / 16)))
       << gen->assembly.substr(0, 300);
-  std::vector<uint16_t> a = randomHalves(size_t(batch * m * kk), 3), b = randomHalves(size_t(batch * kk * n), 4);
+  std::vector<uint16_t> a = randomHalves(size_t(batch * m * kk), 3), b = randomHalves(size_t((sharedB ? 1 : batch) * kk * n), 4);
   std::vector<float> biasValues(size_t((n + 15) / 16 * 16), 0.0f);
   for (int64_t j = 0; j < n; ++j) biasValues[size_t(j)] = 0.25f * float(j % 9) - 1.0f;
   Device dev(config);
@@ -665,7 +668,7 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
         double sum = bias ? biasValues[size_t(j)] : 0.0, magnitude = std::fabs(sum);
         for (int64_t t = 0; t < kk; ++t) {
           const double av = isa::halfToFloatReference(a[size_t(p * m * kk + (transA ? t * m + i : i * kk + t))]);
-          const double bv = isa::halfToFloatReference(b[size_t(p * kk * n + (transB ? j * kk + t : t * n + j))]);
+          const double bv = isa::halfToFloatReference(b[size_t((sharedB ? 0 : p) * kk * n + (transB ? j * kk + t : t * n + j))]);
           sum += av * bv;
           magnitude += std::fabs(av * bv);
         }
@@ -692,9 +695,18 @@ TEST(MatMulKernel, PipelinedItemsMatchTheReferenceWithoutRaces) {
 // flags item by item, through both loop copies and the short last tile; A transposed as the
 // layout change to NHWC reads it (a channel-major map), its fractals loaded in one load2d.
 TEST(MatMulKernel, AlternatingOneStepItemsMatchTheReferenceWithoutRaces) {
-  runMatMul(1, 5000, 3, 3, false, false, false, true, true);  // 5 items of 1024 pixels, short last
-  runMatMul(2, 2100, 16, 16, false, true, false, true, true); // batched, bias
-  runMatMul(1, 600, 200, 256, false, false);                 // two N tiles per item: not alternating
+  runMatMul(1, 5000, 3, 3, false, false, false, true, true, false, 1);  // 5 items of 1024 pixels, short last
+  runMatMul(2, 2100, 16, 16, false, true, false, true, true, false, 0); // batched, bias: a B per product
+  runMatMul(1, 600, 200, 256, false, false);                           // two N tiles per item: not alternating
+}
+
+// One step per item and the same B for all of them (a layout change's identity, a transposed
+// convolution's weights): B is moved into both L0B halves once, before the first item, and no
+// item loads it again. Across the products of a batch that share B too; B transposed.
+TEST(MatMulKernel, OneBForEveryItemIsLoadedOnce) {
+  runMatMul(3, 700, 32, 48, false, true, false, false, true, true, 1);
+  runMatMul(1, 2100, 16, 40, true, false, false, false, true, false, 1);
+  runMatMul(1, 600, 200, 256, false, false, false, false, false, false, 0); // two steps per item: per item
 }
 
 // Fewer M tiles than cores: the N tiles are shared out in chunks (the last one narrower), each

@@ -141,8 +141,10 @@ int runCompileCommand(const Args &args) {
                 "launch on one core where that saves more launch time than it costs (docs/compiler.md); off: "
                 "one launch per kernel, e.g. to profile each kernel on its own", &sequences);
   parser.epilog("EXIT CODES: 0 ok, 2 unsupported model or bad input.\n\n"
-                "Kernels exist today for element-wise ops, activations, casts, MatMul and Gemm; other "
-                "ops are listed with the reason\nand the command exits 2 (docs/compiler.md).");
+                "NPU kernels exist for convolutions (grouped, depthwise, transposed), MatMul and Gemm, element-wise\n"
+                "ops and activations, pooling, normalization, Resize, softmax and the data-movement ops; shape\n"
+                "bookkeeping runs on the host. An op with neither is listed with the reason and the command exits 2\n"
+                "(docs/compiler.md has the kernels and their limits, docs/conformance.md the ONNX test suite's results).");
   if (std::optional<int> exit = parseArguments(parser, args))
     return *exit;
   onnx_frontend::TemporaryModelFile bound;

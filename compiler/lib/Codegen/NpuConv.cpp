@@ -83,8 +83,9 @@ Status branchOn(NpuKernelBuilder &kb, mlir::Value selector, const std::vector<in
   return branchOn(kb, selector, ends, from + 1, body);
 }
 
-// `groupTiles`: whether M tiles may leave L0C in groups (fixGroup below).
-Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const ConvKernel &k, bool groupTiles) {
+// `hideLatency`: whether M tiles may leave L0C in groups (fixGroup), N tiles alternate two L0B
+// buffers (twoTileWeights) and K steps run in a peeled loop; each keeps more flags live.
+Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const ConvKernel &k, bool hideLatency) {
   Expected<ConvTiling> planned = planConv(config, k);
   if (!planned) return planned.takeError();
   const ConvTiling t = *planned;
@@ -295,7 +296,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // With one K step and several N tiles, two when they fit: the next N tile's weights move in
   // while this one's last M tiles are on the cube, instead of after them (a 40x40 5x5 depthwise
   // of 12 channel tiles spent a few hundred cycles per tile draining and refilling its pipes).
-  const bool twoTileWeights = oneKStep && nTiles > 1 && l0bNeed + stageWeightsMax * 2 <= l0bBytes;
+  const bool twoTileWeights = hideLatency && oneKStep && nTiles > 1 && l0bNeed + stageWeightsMax * 2 <= l0bBytes;
   mlir::Value l0b[2];
   l0b[0] = l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
   if (!oneKStep || twoTileWeights) l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
@@ -354,7 +355,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   const int64_t writeLatency = config.dma.gmWritePathLatencyCycles + config.l2.hitLatencyCycles;
   const bool smallStores = 4 * mt * ntPad * 2 <= writeLatency * config.dma.gmWriteBytesPerCycle;
   int64_t fixGroup = 1;
-  if (groupTiles && oneKStep && !k.maxPool2x2 && (!k.epilogue || smallStores)) {
+  if (hideLatency && oneKStep && !k.maxPool2x2 && (!k.epilogue || smallStores)) {
     const int64_t tilesPerBand = ceilDiv(ohb * k.wo, mt);
     for (int64_t g : k.epilogue ? std::vector<int64_t>{2} : std::vector<int64_t>{4, 2})
       if (g <= tilesPerBand && 2 * g * mt * ntPad * 4 + (dw ? 2 * mtDw * 16 * 4 : 0) <= l0cBytes &&
@@ -673,7 +674,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
       // K steps (L0B buffer by step parity), the residual with the last; then the band's
       // accumulators out.
       return byResidual(tile, ntc, [&](int64_t rkTile) -> Status {
-        Status st = kb.pairLoopPeeled(kSteps, slicesLast != t.kc1, [&](mlir::Value step, int q2, bool lastStep) -> Status {
+        auto stepBody = [&](mlir::Value step, int q2, bool lastStep) -> Status {
           const int64_t slices = lastStep ? slicesLast : t.kc1, kst = slices * taps * 16;
           mlir::Value first = kb.mul(step, t.kc1);
           if (!allSlices) loadSlices(inPixel, first, slices, s, *g.group);
@@ -710,7 +711,10 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
             if (rkTile > 0) when(isLast, [&] { mmadResidual(p, n0, ntc, rkTile, mcp, acc, false); });
             return Status::success();
           });
-        });
+        };
+        // (Peeled: the second step's body, in a branch, waited for every mmad of the step before.)
+        Status st = hideLatency ? kb.pairLoopPeeled(kSteps, slicesLast != t.kc1, stepBody)
+                                : kb.pairLoop(kb.index(0), kSteps, kb.index(1), slicesLast != t.kc1, stepBody);
         if (!st) return st;
         (void)q;
         auto loop = b.create<mlir::scf::ForOp>(kb.loc(), kb.index(0), kb.index(tiles), kb.index(1));
@@ -843,8 +847,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
 } // namespace
 
 Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKernel &k) {
-  // Groups of tiles keep more flags live at once; a kernel that runs out of event ids with them
-  // is generated tile by tile.
+  // Hiding latency keeps more flags live at once; a kernel that runs out of event ids with it is
+  // generated without (tile by tile, one L0B weight buffer, K steps in a plain pair loop).
   Expected<GeneratedKernel> grouped = generateConvKernel(config, k, true);
   if (grouped) return grouped;
   Expected<GeneratedKernel> single = generateConvKernel(config, k, false);

@@ -140,10 +140,18 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
         (!oneKStep || 2 * poolUnit * ntPad * 4 + 2 * mtDwCap * 16 * 4 <= l0cBytes))
       mt = poolUnit;
   }
-  if (mt < poolUnit)
-    return Error::badInput(k.name + ": L0C overflow: two " + std::to_string(poolUnit) + "-pixel tiles of " + std::to_string(ntPad) +
-                           " channels need " + std::to_string(2 * poolUnit * ntPad * 4) + " bytes, L0C has " +
-                           std::to_string(l0cBytes));
+  if (mt < poolUnit) {
+    // Which buffer cannot hold two tiles of poolUnit pixels (a pooled output's tiles are whole
+    // pairs of rows): L0C for the accumulators, or L0A for the img2col (beside the depthwise's
+    // smallest tiles when one runs first).
+    const int64_t l0cNeedTiles = 2 * poolUnit * ntPad * 4;
+    const int64_t l0aNeedTiles = 2 * poolUnit * kTile * 2 + (dw ? 2 * 16 * dwTaps * 16 * 2 : 0);
+    const bool l0cShort = l0cNeedTiles > l0cBytes;
+    return Error::badInput(k.name + ": " + (l0cShort ? "L0C" : "L0A") + " overflow: two " + std::to_string(poolUnit) +
+                           "-pixel tiles" + (k.maxPool2x2 ? " (whole pairs of output rows, for the pooled output)" : "") +
+                           " need " + std::to_string(l0cShort ? l0cNeedTiles : l0aNeedTiles) + " bytes, " +
+                           (l0cShort ? "L0C has " + std::to_string(l0cBytes) : "L0A has " + std::to_string(l0aBytes)));
+  }
   const int64_t mtDw = dw ? std::min(mtDwCap, (l0aBytes / 2 - mt * kTile * 2) / (dwTaps * 16 * 2) / 16 * 16) : 0;
   if (dw && mtDw < 16)
     return Error::badInput(k.name + ": L0A overflow: 16 pixels of the depthwise " + std::to_string(dw->kh) + "x" +

@@ -555,6 +555,19 @@ TEST(ConvKernel, DepthwiseFirstThatDoesNotFitSaysWhy) {
   gen = generateConv(edge(), pw);
   ASSERT_FALSE(gen.ok());
   EXPECT_NE(gen.error().message.find("runs first only before"), std::string::npos) << gen.error().message;
+
+  // BlazeFace back's 128x128 blocks with their 2x2 max pooling fused: tiles of whole pairs of
+  // 128-pixel rows do not fit L0A beside the residual's and the depthwise's (the message named
+  // L0C, which had room).
+  ConvKernel dw128 = dw, block = pw;
+  dw128.h = dw128.w = dw128.ho = dw128.wo = 128, dw128.cip = dw128.cop = 32;
+  block.h = block.w = block.ho = block.wo = 128, block.cip = block.cop = 32;
+  block.residual = block.relu = block.maxPool2x2 = true;
+  block.depthwiseFirst = std::make_shared<const ConvKernel>(dw128);
+  gen = generateConv(edge(), block);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_EQ(gen.error().message, "pw: L0A overflow: two 256-pixel tiles (whole pairs of output rows, for the pooled "
+                                 "output) need 74752 bytes, L0A has 65536");
 }
 
 } // namespace

@@ -196,12 +196,18 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     return Error::badInput(k.name + ": L1 overflow: a band of the depthwise convolution before it and its output need " +
                            std::to_string(l1Need(1, c1, resident)) + " bytes, L1 has " + std::to_string(l1Bytes));
   const int64_t bandSlices = allSlices ? c1 : k.depthwise ? 1 : t.kc1;
-  if (k.inputChannels && !(k.inputChannels < 16 && k.cip == 16 && allSlices && !dw && !k.depthwise &&
-                           inputRows(k, ohb) * k.w <= 65520 - 15))
-    return Error::internal(k.name + ": an unpadded NHWC input needs fewer than 16 channels and a band of at most "
-                                    "65505 pixels loaded at once");
+  if (k.inputChannels && !(k.inputChannels < 16 && k.cip == 16 && allSlices && !dw && !k.depthwise))
+    return Error::internal(k.name + ": an unpadded NHWC input needs fewer than 16 channels, all loaded with the band");
+  // An unpadded input's band is one ND -> NZ copy of at most 65505 pixels (its rows operand).
+  constexpr int64_t kMaxNdPixels = 65520 - 15;
+  auto ndBandFits = [&](int64_t rows) { return !k.inputChannels || std::min(k.h, inputRows(k, rows)) * k.w <= kMaxNdPixels; };
+  if (!ndBandFits(1))
+    return Error::badInput(k.name + ": an unpadded NHWC input's band of one output row loads " +
+                           std::to_string(std::min(k.h, inputRows(k, 1)) * k.w) + " pixels at once, at most " +
+                           std::to_string(kMaxNdPixels));
   if (!allSlices) resident = l1Need(1, bandSlices, true) <= l1Bytes;
-  while (ohb > 1 && (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)) --ohb;
+  // (PP-OCRv4 det at 960x960 and larger: its first convolution's bands were too tall for the copy.)
+  while (ohb > 1 && (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes || !ndBandFits(ohb))) --ohb;
   // The kernel takes as long as its busiest core: with at least one band per core, the band
   // height (from this one down to half of it, not below the kernel's reach) that gives the
   // busiest core the fewest rows, the taller on a tie (PP-OCRv4's 320x320 1x1: 7 bands of 51

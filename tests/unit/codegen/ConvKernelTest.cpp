@@ -408,6 +408,23 @@ TEST(ConvKernel, TwoHeadsAsOneConvolution) {
 // pads the channels to 16 in L1) against the same convolution on the NHWC16 input: the same bits;
 // race-checked, both modes. BlazeFace's first convolution (3 channels, 5x5 stride 2, pads 1/2),
 // and a batch of 7-channel maps in several bands.
+// An unpadded input's band is one ND -> NZ copy of at most 65505 pixels: bands are cut short
+// enough (PP-OCRv4 det's first convolution at 960x960, 3 channels, 3x3 stride 2, did not compile:
+// its bands of 60 output rows load 121 input rows of 960 pixels).
+TEST(ConvKernel, UnpaddedInputBandsFitOneCopy) {
+  ConvKernel k;
+  k.name = k.node = "stem_960";
+  k.h = k.w = 960, k.cip = 16, k.cop = 16, k.inputChannels = 3;
+  k.kh = k.kw = 3, k.sh = k.sw = 2, k.pt = k.pl = 0, k.pb = k.pr = 1;
+  k.ho = k.wo = 480;
+  Expected<GeneratedKernel> gen = generateConv(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  const size_t at = gen->assembly.find(" row(s) per band");
+  ASSERT_NE(at, std::string::npos) << gen->assembly.substr(0, 400);
+  const int64_t rows = std::stoll(gen->assembly.substr(gen->assembly.rfind(' ', at - 1) + 1));
+  EXPECT_LE(((rows - 1) * 2 + 3) * 960, 65505) << gen->assembly.substr(0, 400);
+}
+
 TEST(ConvKernel, UnpaddedNhwcInputGivesThePaddedInputsBits) {
   const ChipConfig config = edge();
   struct In { int64_t n, h, w, c, cout, kk, s, lo, hi; };

@@ -179,14 +179,16 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   auto l0cNeed = [&](int64_t ohb) { return 2 * mtDw * 16 * 4 + (oneKStep ? 2 * mt * ntPad * 4 : 2 * roundUp(ohb * k.wo, 16) * ntPad * 4); };
   // Bands: enough items for every core and, when there is work enough, up to four per core so
   // that the two buffer sets overlap (an item costs a few hundred cycles of latency however small
-  // it is: below about 3000 cycles of cube work per item, fewer and larger items win); not much
+  // it is: below about 6000 cycles of cube work per item, fewer and larger items win; with tile
+  // groups hiding more latency inside an item, 6000 beat 3000 by 0.6% on PP-OCRv4 det, 2000
+  // and 9000 were worse); not much
   // shorter than the kernel's reach (halo rows are loaded twice); then as large as the buffers
   // allow.
   // Input slices held per band: all of them when L1 allows (loaded once per item), else a K
   // step's (depthwise: an N tile's).
   const int64_t cubeCycles = ceilDiv(k.n * k.ho * k.wo, 16) * (kTotal / 16) * ceilDiv(k.cop, 16) +
                              (dw ? ceilDiv(k.n * k.h * k.w, 16) * dwTaps * c1 : 0);
-  const int64_t wantedItems = std::clamp<int64_t>(cubeCycles / 3000, cores, 4 * cores);
+  const int64_t wantedItems = std::clamp<int64_t>(cubeCycles / 6000, cores, 4 * cores);
   const int64_t wantedBands = std::max<int64_t>(1, ceilDiv(wantedItems, k.n));
   const ConvKernel &reach = dw ? *dw : k; // whose halo rows a band loads
   int64_t ohb = std::max(ceilDiv(k.ho, wantedBands), std::min(k.ho, (reach.kh - 1) * reach.dh));
@@ -375,7 +377,9 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   int64_t fixGroup = 1;
   if (hideLatency && oneKStep && !k.maxPool2x2 && (!k.epilogue || smallStores)) {
     const int64_t tilesPerBand = ceilDiv(ohb * k.wo, mt);
-    for (int64_t g : k.epilogue ? std::vector<int64_t>{2} : std::vector<int64_t>{4, 2})
+    // (Groups of 4 only for a depthwise first's 1x1, whose FixPipe is its bottleneck: elsewhere 2
+    // measured better, the group's first FixPipe waiting for fewer mmads.)
+    for (int64_t g : k.epilogue || !dw ? std::vector<int64_t>{2} : std::vector<int64_t>{4, 2})
       if (g <= tilesPerBand && 2 * g * mt * ntPad * 4 + (dw ? 2 * mtDw * 16 * 4 : 0) <= l0cBytes &&
           (!k.epilogue || 4 * g * roundUp(mt * ntPad, kRepeatHalves) <= ubHalves)) {
         fixGroup = g;

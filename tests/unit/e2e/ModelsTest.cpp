@@ -180,5 +180,8 @@ void ppocrDet(int width, int height) {
 
 TEST(Models, PpOcrDetPage384x192) { ppocrDet(384, 192); }
 TEST(Models, PpOcrDetPage640x640) { ppocrDet(640, 640); }
+// Larger pages: the first convolution's bands of the 3-channel image must still fit one copy
+// into L1 (at 960x960 they did not, and the model did not compile).
+TEST(Models, PpOcrDetPage960x960) { ppocrDet(960, 960); }
 
 } // namespace

@@ -85,7 +85,9 @@ Status branchOn(NpuKernelBuilder &kb, mlir::Value selector, const std::vector<in
 
 // `hideLatency`: whether M tiles may leave L0C in groups (fixGroup), N tiles alternate two L0B
 // buffers (twoTileWeights) and K steps run in a peeled loop; each keeps more flags live.
-Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const ConvKernel &k, bool hideLatency) {
+// `*hid` is set when the kernel uses any of them (then, and only then, generating it without
+// could succeed where this failed).
+Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const ConvKernel &k, bool hideLatency, bool *hid) {
   Expected<ConvTiling> planned = planConv(config, k);
   if (!planned) return planned.takeError();
   const ConvTiling t = *planned;
@@ -180,10 +182,9 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // Bands: enough items for every core and, when there is work enough, up to four per core so
   // that the two buffer sets overlap (an item costs a few hundred cycles of latency however small
   // it is: below about 6000 cycles of cube work per item, fewer and larger items win; with tile
-  // groups hiding more latency inside an item, 6000 beat 3000 by 0.6% on PP-OCRv4 det, 2000
-  // and 9000 were worse); not much
-  // shorter than the kernel's reach (halo rows are loaded twice); then as large as the buffers
-  // allow.
+  // groups hiding more latency inside an item, 6000 beat 3000 by 0.6% on PP-OCRv4 det, 2000 and
+  // 9000 were worse); not much shorter than the kernel's reach (halo rows are loaded twice); then
+  // as large as the buffers allow.
   // Input slices held per band: all of them when L1 allows (loaded once per item), else a K
   // step's (depthwise: an N tile's).
   const int64_t cubeCycles = ceilDiv(k.n * k.ho * k.wo, 16) * (kTotal / 16) * ceilDiv(k.cop, 16) +
@@ -202,11 +203,11 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     return Error::internal(k.name + ": an unpadded NHWC input needs fewer than 16 channels, all loaded with the band");
   // An unpadded input's band is one ND -> NZ copy of at most 65505 pixels (its rows operand).
   constexpr int64_t kMaxNdPixels = 65520 - 15;
-  auto ndBandFits = [&](int64_t rows) { return !k.inputChannels || std::min(k.h, inputRows(k, rows)) * k.w <= kMaxNdPixels; };
+  auto ndBandPixels = [&](int64_t rows) { return std::min(k.h, inputRows(k, rows)) * k.w; };
+  auto ndBandFits = [&](int64_t rows) { return !k.inputChannels || ndBandPixels(rows) <= kMaxNdPixels; };
   if (!ndBandFits(1))
     return Error::badInput(k.name + ": an unpadded NHWC input's band of one output row loads " +
-                           std::to_string(std::min(k.h, inputRows(k, 1)) * k.w) + " pixels at once, at most " +
-                           std::to_string(kMaxNdPixels));
+                           std::to_string(ndBandPixels(1)) + " pixels at once, at most " + std::to_string(kMaxNdPixels));
   if (!allSlices) resident = l1Need(1, bandSlices, true) <= l1Bytes;
   // (PP-OCRv4 det at 960x960 and larger: its first convolution's bands were too tall for the copy.)
   while (ohb > 1 && (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes || !ndBandFits(ohb))) --ohb;
@@ -317,6 +318,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // while this one's last M tiles are on the cube, instead of after them (a 40x40 5x5 depthwise
   // of 12 channel tiles spent a few hundred cycles per tile draining and refilling its pipes).
   const bool twoTileWeights = hideLatency && oneKStep && nTiles > 1 && l0bNeed + stageWeightsMax * 2 <= l0bBytes;
+  *hid = twoTileWeights || (hideLatency && kSteps > 1);
   mlir::Value l0b[2];
   l0b[0] = l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
   if (!oneKStep || twoTileWeights) l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
@@ -383,6 +385,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
       if (g <= tilesPerBand && 2 * g * mt * ntPad * 4 + (dw ? 2 * mtDw * 16 * 4 : 0) <= l0cBytes &&
           (!k.epilogue || 4 * g * roundUp(mt * ntPad, kRepeatHalves) <= ubHalves)) {
         fixGroup = g;
+        *hid = true;
         break;
       }
   }
@@ -871,9 +874,12 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
 Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKernel &k) {
   // Hiding latency keeps more flags live at once; a kernel that runs out of event ids with it is
   // generated without (tile by tile, one L0B weight buffer, K steps in a plain pair loop).
-  Expected<GeneratedKernel> grouped = generateConvKernel(config, k, true);
-  if (grouped) return grouped;
-  Expected<GeneratedKernel> single = generateConvKernel(config, k, false);
+  // (A kernel that failed before using any, e.g. a tiling that does not fit, fails the same way
+  // without: not generated twice.)
+  bool hid = false;
+  Expected<GeneratedKernel> grouped = generateConvKernel(config, k, true, &hid);
+  if (grouped || !hid) return grouped;
+  Expected<GeneratedKernel> single = generateConvKernel(config, k, false, &hid);
   return single ? std::move(single) : std::move(grouped);
 }
 

@@ -176,21 +176,12 @@ void encodeInstruction(const Instruction &inst, uint8_t out[kInstructionBytes]) 
   store128(word, out);
 }
 
-Expected<Instruction> decodeInstruction(const uint8_t *bytes, uint64_t byteOffset) {
-  auto at = [&]() { return " at byte offset " + std::to_string(byteOffset); };
-  u128 word = load128(bytes);
-  int opcode = static_cast<int>(word & 0xff);
-  if (opcode >= numOpcodes()) {
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "0x%02x", opcode);
-    return Error::badInput(std::string("illegal opcode ") + hex + at());
-  }
+namespace {
+// The operand fields of a word whose opcode is known to be in range.
+Instruction decodeFields(u128 word) {
   Instruction inst;
-  inst.opcode = static_cast<Opcode>(opcode);
+  inst.opcode = static_cast<Opcode>(static_cast<int>(word & 0xff));
   const InstructionSpec &s = inst.info();
-  if (s.usedBits < kInstructionBits && (word >> s.usedBits) != 0)
-    return Error::badInput(std::string(s.mnemonic) + ": reserved bits " +
-                           std::to_string(s.usedBits) + "..127 are set" + at());
   for (size_t i = 0; i < s.operands.size(); ++i) {
     const OperandSpec &o = s.operands[i];
     uint64_t raw = static_cast<uint64_t>((word >> o.lsb) & fieldMask(o.bits));
@@ -203,9 +194,29 @@ Expected<Instruction> decodeInstruction(const uint8_t *bytes, uint64_t byteOffse
       inst.values[i] = static_cast<int64_t>(raw);
     }
   }
+  return inst;
+}
+} // namespace
+
+Expected<Instruction> decodeInstruction(const uint8_t *bytes, uint64_t byteOffset) {
+  auto at = [&]() { return " at byte offset " + std::to_string(byteOffset); };
+  u128 word = load128(bytes);
+  int opcode = static_cast<int>(word & 0xff);
+  if (opcode >= numOpcodes()) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", opcode);
+    return Error::badInput(std::string("illegal opcode ") + hex + at());
+  }
+  const InstructionSpec &s = spec(static_cast<Opcode>(opcode));
+  if (s.usedBits < kInstructionBits && (word >> s.usedBits) != 0)
+    return Error::badInput(std::string(s.mnemonic) + ": reserved bits " +
+                           std::to_string(s.usedBits) + "..127 are set" + at());
+  Instruction inst = decodeFields(word);
   if (Status st = validateInstruction(inst); !st)
     return Error::badInput(st.error().message + at());
   return inst;
 }
+
+Instruction decodeValidInstruction(const uint8_t *bytes) { return decodeFields(load128(bytes)); }
 
 } // namespace fractal::isa

@@ -4,7 +4,6 @@
  * `fractal compile model.onnx -o model.fpk`. */
 #include "fractal/runtime/fractal_runtime.h"
 #include <stdio.h>
-#include <stdlib.h>
 
 #define CHECK(call) do { frtError e = (call); if (e != FRT_SUCCESS) { \
   fprintf(stderr, "%s failed (%d): %s\n", #call, e, frtGetRecentErrMsg()); return 1; } } while (0)
@@ -32,10 +31,11 @@ int main(int argc, char **argv) {
            d->numDims, d->size);
     CHECK(frtMalloc(&buffers[i], d->size, FRT_MEM_MALLOC_HUGE_FIRST));
     if (i < nin) {
-      float *host = malloc(d->size);
+      float *host;
+      CHECK(frtMallocHost((void **)&host, d->size));
       for (size_t e = 0; e < d->size / sizeof(float); ++e) host[e] = 1.0f; /* float32 inputs of ones */
       CHECK(frtMemcpy(buffers[i], d->size, host, d->size, FRT_MEMCPY_HOST_TO_DEVICE));
-      free(host);
+      CHECK(frtFreeHost(host));
       CHECK(frtAddDatasetBuffer(inputs, buffers[i], d->size));
     } else {
       CHECK(frtAddDatasetBuffer(outputs, buffers[i], d->size));

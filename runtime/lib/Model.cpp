@@ -5,6 +5,7 @@
 #include "HostKernels.h"
 #include "RuntimeState.h"
 
+#include "fractal/isa/Encoding.h"
 #include "fractal/package/Package.h"
 #include "fractal/runtime/ModelProfile.h"
 
@@ -17,12 +18,23 @@
 using namespace fractal;
 using namespace fractal::runtime;
 
+constexpr size_t kKeepDecodedBytes = 4 << 20; // see frtModelImpl::encodedCode
+
 struct frtModelImpl {
   Device *device = nullptr;
   pkg::Package package;
   std::string name;                 // file name, for messages
   uint64_t region = 0;              // GM base of the memory plan
   std::vector<uint64_t> kernelData; // per kernel: GM address of its data section (0 = none)
+  // A decoded instruction takes 120 bytes (twelve 64-bit operands and their spaces): held for
+  // every kernel, PP-OCRv4 det's were 7 MB of its 50 MB peak RSS (issue 6). A model whose code
+  // decodes to more than kKeepDecodedBytes keeps it encoded (16 bytes an instruction), per
+  // kernel in `encodedCode`, and each launch decodes its kernel into `decoded`, one buffer reused
+  // from launch to launch (~40 ns an instruction: 2.5 ms of PP-OCRv4's 280 ms functional run).
+  // Smaller models keep their code decoded (`encodedCode` empty): BlazeFace front's 2.6 MB would
+  // cost 0.9 ms of its 7 ms.
+  std::vector<std::vector<uint8_t>> encodedCode;
+  std::vector<isa::Instruction> decoded;
   std::mutex runMutex;              // one execution at a time: they share the region
   bool tracing = false;
   bool hasProfile = false;
@@ -77,6 +89,17 @@ frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtM
   m->device = &d;
   m->name = name;
   m->package = std::move(*package);
+  // Before the device memory is allocated, so that the decoded code and the region are never
+  // held at once (that was the load's peak).
+  size_t instructions = 0;
+  for (const pkg::Kernel &k : m->package.kernels) instructions += k.binary.code.size();
+  if (instructions * sizeof(isa::Instruction) > kKeepDecodedBytes)
+    for (pkg::Kernel &k : m->package.kernels) {
+      std::vector<uint8_t> &code = m->encodedCode.emplace_back(k.binary.code.size() * isa::kInstructionBytes);
+      for (size_t pc = 0; pc < k.binary.code.size(); ++pc)
+        isa::encodeInstruction(k.binary.code[pc], &code[pc * isa::kInstructionBytes]);
+      std::vector<isa::Instruction>().swap(k.binary.code);
+    }
   {
     std::lock_guard<std::mutex> lock(d.mutex);
     sim::Simulator &sim = simulatorOf(d);
@@ -207,6 +230,31 @@ std::vector<SegmentProfile> segmentProfiles(const std::vector<pkg::KernelSegment
   return out;
 }
 
+// Kernel `k`'s instructions in its binary for as long as this lives (one launch), from the model's
+// encoded copy; taken back out after, so only one kernel of a model is ever held decoded.
+class DecodedKernel {
+public:
+  DecodedKernel(frtModelImpl &m, uint32_t k)
+      : code_(m.package.kernels[k].binary.code), buffer_(m.decoded), swapped_(!m.encodedCode.empty()) {
+    if (!swapped_) return; // kept decoded
+    const std::vector<uint8_t> &bytes = m.encodedCode[k];
+    buffer_.resize(bytes.size() / isa::kInstructionBytes);
+    for (size_t pc = 0; pc < buffer_.size(); ++pc)
+      buffer_[pc] = isa::decodeValidInstruction(&bytes[pc * isa::kInstructionBytes]);
+    code_.swap(buffer_);
+  }
+  ~DecodedKernel() {
+    if (swapped_) code_.swap(buffer_);
+  }
+  DecodedKernel(const DecodedKernel &) = delete;
+  DecodedKernel &operator=(const DecodedKernel &) = delete;
+
+private:
+  std::vector<isa::Instruction> &code_;
+  std::vector<isa::Instruction> &buffer_;
+  bool swapped_;
+};
+
 // One execution; returns a failure or fills `prof`. Runs with the model's run lock held.
 std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
                                const std::vector<uint64_t> &out, ModelProfile &prof) {
@@ -270,6 +318,7 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     // kernel, and one after a host task (whose writes bypass the L2), start cold.
     options.warmL2 = afterKernel;
     afterKernel = true;
+    const DecodedKernel decoded(m, task.launch.kernel);
     const isa::KernelBinary &binary = p.kernels[task.launch.kernel].binary;
     Expected<sim::RunResult> result = sim::RunResult{};
     if (options.mode == sim::SimMode::Functional && !options.trace && !task.launch.segments.empty()) {

@@ -243,6 +243,7 @@ frtError frtFinalize(void) {
   r.events.clear();
   r.kernels.clear();
   releaseModelsLocked(nullptr);
+  r.hostBuffers.clear();
   r.devices.clear();
   r.initialized = false;
   currentContext = nullptr;
@@ -510,6 +511,29 @@ frtError frtMalloc(void **devPtr, size_t size, frtMemMallocPolicy policy) {
                                              " bytes on device " + std::to_string(d.id));
   d.allocations[address] = size;
   *devPtr = makeDevicePointer(d.id, address);
+  return ok();
+}
+
+frtError frtMallocHost(void **hostPtr, size_t size) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(hostPtr, FRT_ERROR_INVALID_PARAM, "frtMallocHost: hostPtr is NULL");
+  FRT_REQUIRE(size > 0, FRT_ERROR_INVALID_PARAM, "frtMallocHost: size is 0");
+  sim::ZeroedBytes bytes;
+  try {
+    bytes = sim::ZeroedBytes(size);
+  } catch (const std::bad_alloc &) {
+    return fail(FRT_ERROR_OUT_OF_MEMORY, "frtMallocHost: no host memory for " + std::to_string(size) + " bytes");
+  }
+  void *p = bytes.data();
+  r.hostBuffers.emplace(p, std::move(bytes));
+  *hostPtr = p;
+  return ok();
+}
+
+frtError frtFreeHost(void *hostPtr) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(hostPtr && r.hostBuffers.erase(hostPtr), FRT_ERROR_INVALID_POINTER,
+              "frtFreeHost: not a live buffer from frtMallocHost (freed twice?)");
   return ok();
 }
 

@@ -7,6 +7,7 @@
 
 #include "fractal/isa/KernelBinary.h"
 #include "fractal/sim/Simulator.h"
+#include "fractal/sim/ZeroedBytes.h"
 
 #include <condition_variable>
 #include <deque>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -84,6 +86,7 @@ struct Runtime {
   std::unordered_set<frtKernelImpl *> kernels;
   std::unordered_set<frtModelImpl *> models;
   std::unordered_set<frtDatasetImpl *> datasets;
+  std::unordered_map<void *, sim::ZeroedBytes> hostBuffers; // frtMallocHost's, by address
 };
 
 Runtime &state(); // the one runtime of the process

@@ -30,7 +30,7 @@ Status GlobalMemory::allocate(uint64_t address, uint64_t size, const std::string
       return Error::badInput("GM allocation '" + name + "' at " + hex(address) + " overlaps '" +
                              prev->second.name + "' at " + hex(prev->first));
   }
-  Allocation a{address, size, name, std::vector<uint8_t>(size, 0)};
+  Allocation a{address, size, name, ZeroedBytes(size)};
   allocations_.emplace(address, std::move(a));
   return Status::success();
 }

@@ -95,6 +95,11 @@ frtError frtMemcpy(void *dst, size_t destMax, const void *src, size_t count, frt
 frtError frtMemsetAsync(void *devPtr, size_t maxCount, int32_t value, size_t count, frtStream stream);
 frtError frtMemcpyAsync(void *dst, size_t destMax, const void *src, size_t count,
                         frtMemcpyKind kind, frtStream stream);
+/* Host memory for staging inputs and outputs (aclrtMallocHost): zero-filled, page-backed, and
+ * returned to the OS by frtFreeHost (a large malloc'ed buffer can stay in the process's heap after
+ * free). Any host pointer works with frtMemcpy; these are freed by frtFinalize at the latest. */
+frtError frtMallocHost(void **hostPtr, size_t size);
+frtError frtFreeHost(void *hostPtr);
 
 /* Kernels (kernel binaries from `fractal asm` or the compiler) load onto the current device. */
 frtError frtLoadKernelFromFile(const char *path, frtKernel *kernel);

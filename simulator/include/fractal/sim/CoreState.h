@@ -4,44 +4,20 @@
 
 #include "fractal/config/ChipConfig.h"
 #include "fractal/isa/Isa.h"
+#include "fractal/sim/ZeroedBytes.h"
 
 #include <array>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace fractal::sim {
 
-// A local buffer's bytes: zero-filled by calloc, whose large blocks come straight from the OS and
-// are not touched until used, so a core's megabytes of L1/L0/UB cost resident memory only for the
-// parts a model's kernels actually use (the runtime's peak RSS).
-class ZeroedBytes {
-public:
-  ZeroedBytes() = default;
-  explicit ZeroedBytes(size_t size) : data_(static_cast<uint8_t *>(std::calloc(size ? size : 1, 1))), size_(size) {
-    if (!data_) throw std::bad_alloc();
-  }
-  uint8_t *data() { return data_.get(); }
-  const uint8_t *data() const { return data_.get(); }
-  size_t size() const { return size_; }
-  uint8_t *begin() { return data(); }
-  uint8_t *end() { return data() + size_; }
-
-private:
-  struct Free {
-    void operator()(uint8_t *p) const { std::free(p); }
-  };
-  std::unique_ptr<uint8_t, Free> data_;
-  size_t size_ = 0;
-};
-
 struct LocalBuffer {
   BufferKind kind;
   int64_t alignment;
-  ZeroedBytes bytes;
+  ZeroedBytes bytes; // a core's megabytes of L1/L0/UB cost only the parts its kernels use
 };
 
 // What a non-scalar instruction carries in its pipe's queue: the instruction, the register values

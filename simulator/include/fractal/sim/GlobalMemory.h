@@ -4,6 +4,7 @@
 // address space costs only what is allocated.
 #pragma once
 
+#include "fractal/sim/ZeroedBytes.h"
 #include "fractal/support/Error.h"
 
 #include <cstdint>
@@ -18,7 +19,7 @@ struct Allocation {
   uint64_t address = 0;
   uint64_t size = 0;
   std::string name;
-  std::vector<uint8_t> bytes;
+  ZeroedBytes bytes;
 };
 
 class GlobalMemory {

@@ -280,29 +280,33 @@ std::vector<uint8_t> serializePackage(const Package &package) {
   return out;
 }
 
-Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::string &name) {
-  auto bad = [&](const std::string &m) { return Error::badInput(name + ": " + m); };
+namespace {
+
+// The header and checksum checked, the payload parsed into `msg`; "" or the problem.
+std::string parseMessage(const uint8_t *bytes, size_t size, pkgproto::Package &msg) {
   if (size < kHeaderBytes)
-    return bad("not a model package: " + std::to_string(size) + " bytes, shorter than the " +
-               std::to_string(kHeaderBytes) + "-byte header");
-  if (std::memcmp(bytes, kMagic, 8) != 0) return bad("not a model package (no FRACTPKG magic)");
+    return "not a model package: " + std::to_string(size) + " bytes, shorter than the " +
+           std::to_string(kHeaderBytes) + "-byte header";
+  if (std::memcmp(bytes, kMagic, 8) != 0) return "not a model package (no FRACTPKG magic)";
   uint32_t version = get32(bytes + 8);
   if (version != kFormatVersion)
-    return bad("package format version " + std::to_string(version) + ", this build reads version " +
-               std::to_string(kFormatVersion) + "; recompile the model");
+    return "package format version " + std::to_string(version) + ", this build reads version " +
+           std::to_string(kFormatVersion) + "; recompile the model";
   uint64_t payloadSize = get64(bytes + 16);
   if (payloadSize != size - kHeaderBytes)
-    return bad("truncated or padded: the header announces " + std::to_string(payloadSize) +
-               " payload bytes, the file has " + std::to_string(size - kHeaderBytes));
-  if (payloadSize > uint64_t(std::numeric_limits<int>::max()))
-    return bad("payload larger than 2 GiB");
+    return "truncated or padded: the header announces " + std::to_string(payloadSize) +
+           " payload bytes, the file has " + std::to_string(size - kHeaderBytes);
+  if (payloadSize > uint64_t(std::numeric_limits<int>::max())) return "payload larger than 2 GiB";
   uint32_t crc = crc32(bytes + kHeaderBytes, payloadSize);
-  if (crc != get32(bytes + 12)) return bad("checksum mismatch: the file is corrupt");
+  if (crc != get32(bytes + 12)) return "checksum mismatch: the file is corrupt";
+  if (!msg.ParseFromArray(bytes + kHeaderBytes, int(payloadSize))) return "payload is not a valid package message";
+  return "";
+}
 
-  pkgproto::Package msg;
-  if (!msg.ParseFromArray(bytes + kHeaderBytes, int(payloadSize)))
-    return bad("payload is not a valid package message");
-
+// The package in `msg`, whose tensors' data and kernels' code are released as they are converted:
+// a package held twice (message and result) was the peak of a model load.
+Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name) {
+  auto bad = [&](const std::string &m) { return Error::badInput(name + ": " + m); };
   Package p;
   p.producer = msg.producer();
   p.sourceModel = msg.source_model();
@@ -324,6 +328,7 @@ Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::str
     t.kind = static_cast<TensorKind>(m.kind());
     t.layout = m.layout();
     t.data.assign(m.data().begin(), m.data().end());
+    std::string().swap(*msg.mutable_tensors(i)->mutable_data());
     t.aliasOf = m.alias_of() == 0 ? kNoAlias : m.alias_of() - 1;
     p.tensors.push_back(std::move(t));
   }
@@ -331,9 +336,10 @@ Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::str
   p.outputs.assign(msg.outputs().begin(), msg.outputs().end());
   for (int i = 0; i < msg.kernels_size(); ++i) {
     const pkgproto::Kernel &m = msg.kernels(i);
-    std::vector<uint8_t> bin(m.binary().begin(), m.binary().end());
-    Expected<isa::KernelBinary> kernel = isa::parseKernel(bin, name + ": kernel '" + m.name() + "'");
+    Expected<isa::KernelBinary> kernel = isa::parseKernel(
+        std::vector<uint8_t>(m.binary().begin(), m.binary().end()), name + ": kernel '" + m.name() + "'");
     if (!kernel) return Error::badInput(kernel.error().message);
+    std::string().swap(*msg.mutable_kernels(i)->mutable_binary());
     p.kernels.push_back({m.name(), std::move(*kernel)});
   }
   for (int i = 0; i < msg.tasks_size(); ++i) {
@@ -370,10 +376,24 @@ Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::str
   return p;
 }
 
+} // namespace
+
+Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::string &name) {
+  pkgproto::Package msg;
+  if (std::string problem = parseMessage(bytes, size, msg); !problem.empty())
+    return Error::badInput(name + ": " + problem);
+  return fromMessage(msg, name);
+}
+
 Expected<Package> readPackageFile(const std::string &path) {
-  Expected<std::vector<uint8_t>> bytes = readBinaryFile(path);
-  if (!bytes) return bytes.takeError();
-  return parsePackage(bytes->data(), bytes->size(), path);
+  pkgproto::Package msg;
+  {
+    Expected<std::vector<uint8_t>> bytes = readBinaryFile(path);
+    if (!bytes) return bytes.takeError();
+    if (std::string problem = parseMessage(bytes->data(), bytes->size(), msg); !problem.empty())
+      return Error::badInput(path + ": " + problem);
+  } // the file's bytes are not needed once parsed
+  return fromMessage(msg, path);
 }
 
 Status writePackageFile(const std::string &path, const Package &package) {

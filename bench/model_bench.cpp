@@ -6,6 +6,11 @@
 //                              (ort_ms; ratio_vs_ort = our wall / ORT), simulated latency and cycles,
 //                              cube utilization, and the ratio to the roofline bound
 //   MatMul1024/<mode>          a 1024^3 MatMul compiled from ONNX: cube utilization and roofline
+//   rss/<model>                peak RSS of the model example (runtime/examples/model.c: load, run
+//                              once in timing mode) as a child process (through peak_rss.c), over the model's device
+//                              memory (rss_per_model; issue 6's target is <= 3), and the same
+//                              program's peak when it stops before loading (baseline_rss_MiB: the
+//                              libraries, SystemC, a device)
 //
 // The roofline bound of a run is max(compute, memory): compute = the model's MACs (its Conv,
 // ConvTranspose, MatMul and Gemm as ONNX defines them, not the cube's issued MACs, which include
@@ -246,6 +251,50 @@ void matmul1024(benchmark::State &state, const char *mode) {
   frtFinalize();
 }
 
+// The peak RSS (MiB) of `frt_example_model arg`, run through peak_rss; 0 if it did not run.
+// `wantSuccess`: its exit status must be 0 (else nonzero: it stops at the missing package).
+double childPeakRssMiB(const std::string &arg, bool wantSuccess) {
+  const std::string cmd = std::string("'") + FRACTAL_PEAK_RSS + "' '" + FRACTAL_EXAMPLE_MODEL + "' '" + arg + "'";
+  FILE *p = popen(cmd.c_str(), "r");
+  if (!p) return 0;
+  int status = -1;
+  long kib = 0;
+  const bool read = std::fscanf(p, "%d %ld", &status, &kib) == 2;
+  pclose(p);
+  if (!read || (status == 0) != wantSuccess) return 0;
+  return double(kib) / 1024.0;
+}
+
+void rss(benchmark::State &state, const Model &m) {
+  const std::string path = kAssets + m.path;
+  if (!haveAssets(state, path)) return;
+  Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(path, m.shapes, edge(), "");
+  if (!p) {
+    state.SkipWithError(p.error().message.c_str());
+    return;
+  }
+  const std::string package = std::string("/tmp/fractal-bench-") + m.name + ".fpk";
+  if (Status s = pkg::writePackageFile(package, *p); !s) {
+    state.SkipWithError(s.error().message.c_str());
+    return;
+  }
+  double peak = 0, baseline = 0;
+  for (auto _ : state) {
+    peak = childPeakRssMiB(package, true);
+    baseline = childPeakRssMiB(package + ".missing", false);
+  }
+  if (peak == 0 || baseline == 0) {
+    state.SkipWithError("frt_example_model did not run as expected");
+    return;
+  }
+  const double model = double(p->gmBytes) / (1 << 20);
+  state.counters["peak_rss_MiB"] = peak;
+  state.counters["baseline_rss_MiB"] = baseline;
+  state.counters["model_MiB"] = model;
+  state.counters["rss_per_model"] = peak / model;
+  state.counters["rss_above_baseline_per_model"] = (peak - baseline) / model;
+}
+
 BENCHMARK_CAPTURE(compile, blazeface_front, kBlazeFront)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(compile, blazeface_back, kBlazeBack)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(compile, ppocr_det_640, kPpOcrDet)->Unit(benchmark::kMillisecond);
@@ -255,6 +304,9 @@ BENCHMARK_CAPTURE(infer, blazeface_back_timing, kBlazeBack, "timing")->Unit(benc
 BENCHMARK_CAPTURE(infer, ppocr_det_640_functional, kPpOcrDet, "functional")->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK_CAPTURE(infer, ppocr_det_640_timing, kPpOcrDet, "timing")->Unit(benchmark::kMillisecond)->Iterations(2);
 BENCHMARK_CAPTURE(matmul1024, timing, "timing")->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(rss, blazeface_front, kBlazeFront)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(rss, blazeface_back, kBlazeBack)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(rss, ppocr_det_640, kPpOcrDet)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 } // namespace
 

@@ -1,6 +1,7 @@
 #include "fractal/sim/GlobalMemory.h"
 
 #include <cstring>
+#include <new>
 #include <sstream>
 
 namespace fractal::sim {
@@ -30,8 +31,14 @@ Status GlobalMemory::allocate(uint64_t address, uint64_t size, const std::string
       return Error::badInput("GM allocation '" + name + "' at " + hex(address) + " overlaps '" +
                              prev->second.name + "' at " + hex(prev->first));
   }
-  Allocation a{address, size, name, ZeroedBytes(size)};
-  allocations_.emplace(address, std::move(a));
+  ZeroedBytes bytes;
+  try {
+    bytes = ZeroedBytes(size);
+  } catch (const std::bad_alloc &) {
+    return Error::badInput("GM allocation '" + name + "' of " + std::to_string(size) +
+                           " bytes: the host has no memory left for it");
+  }
+  allocations_.emplace(address, Allocation{address, size, name, std::move(bytes)});
   return Status::success();
 }
 

@@ -1,4 +1,5 @@
-// The C++ layer: the same GEMM through RAII owners, and errors as exceptions.
+// The C++ layer: the same GEMM through RAII owners (host staging memory included), and errors as
+// exceptions.
 #include "fractal/runtime/Runtime.hpp"
 
 #include "fractal/isa/Assembler.h"
@@ -6,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 using namespace fractal;
@@ -21,10 +23,11 @@ TEST(RuntimeCpp, GemmThroughRaiiOwners) {
 
   rt::Runtime runtime;
   rt::setDevice(0);
-  std::vector<uint16_t> ones(64 * 64, 0x3c00); // 1.0 in fp16
-  rt::DeviceBuffer a(ones.size() * 2), b(ones.size() * 2), c(64 * 64 * 4);
-  a.upload(ones.data(), ones.size() * 2);
-  b.upload(ones.data(), ones.size() * 2);
+  rt::HostBuffer ones(64 * 64 * 2); // staged in frtMallocHost memory
+  std::fill(ones.as<uint16_t>(), ones.as<uint16_t>() + 64 * 64, uint16_t(0x3c00)); // 1.0 in fp16
+  rt::DeviceBuffer a(ones.size()), b(ones.size()), c(64 * 64 * 4);
+  a.upload(ones.get(), ones.size());
+  b.upload(ones.get(), ones.size());
   rt::Kernel kernel(bytes.data(), bytes.size());
   rt::Stream stream;
   rt::Event start, end;

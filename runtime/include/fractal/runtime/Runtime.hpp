@@ -113,6 +113,27 @@ private:
   size_t size_;
 };
 
+// Host staging memory from frtMallocHost (page-backed, zero-filled, returned to the OS when freed).
+class HostBuffer {
+public:
+  explicit HostBuffer(size_t bytes) : size_(bytes) { check(frtMallocHost(&ptr_, bytes), "frtMallocHost"); }
+  ~HostBuffer() {
+    if (ptr_)
+      frtFreeHost(ptr_);
+  }
+  HostBuffer(HostBuffer &&o) noexcept : ptr_(o.ptr_), size_(o.size_) { o.ptr_ = nullptr; }
+  HostBuffer(const HostBuffer &) = delete;
+  HostBuffer &operator=(const HostBuffer &) = delete;
+
+  void *get() const { return ptr_; }
+  template <typename T> T *as() const { return static_cast<T *>(ptr_); }
+  size_t size() const { return size_; }
+
+private:
+  void *ptr_ = nullptr;
+  size_t size_;
+};
+
 class Kernel {
 public:
   explicit Kernel(const std::string &path) {

@@ -935,7 +935,8 @@ private:
       const int64_t c = shapeOf(v)[1], blocks = pad16(c) / 16;
       zeros &= zeroPadded_.count(x) > 0;
       placed.push_back({at, c});
-      if (!upsampleIntoSlot(v, x, gapped, g, at)) {
+      if (!writesIntoSlot(resizeOfTask_, generateResizeNearest, v, x, gapped, g, at) &&
+          !writesIntoSlot(channelOpOfTask_, generateChannelOp, v, x, gapped, g, at)) {
         k.pieces.push_back({int(args.size()), blocks, blocks, at / 16});
         args.push_back(x);
       }
@@ -1012,25 +1013,32 @@ private:
     return it;
   }
 
-  // Whether v (NHWC16 tensor x) came from a nearest upsampling task that now writes channels
-  // [slot, slot + its channels) of `into` (outCp channels per pixel) instead of x.
-  bool upsampleIntoSlot(mlir::Value v, uint32_t x, uint32_t into, int64_t outCp, int64_t slot) {
+  // Whether v (NHWC16 tensor x) came from a task of `kernels` (nearest upsamplings, per-channel
+  // operations) that now writes channels [slot, slot + its channels) of `into` (outCp channels
+  // per pixel) instead of x: its kernel made again by `generate` with the wider output. For a
+  // per-channel operation, PP-OCRv4's finest FPN level times its squeeze-excitation scale, this
+  // leaves its FPN concatenation no input to copy.
+  template <typename Kernel>
+  bool writesIntoSlot(std::map<size_t, Kernel> &kernels,
+                      Expected<GeneratedKernel> (*generate)(const ChipConfig &, const Kernel &), mlir::Value v,
+                      uint32_t x, uint32_t into, int64_t outCp, int64_t slot) {
     if (!v.hasOneUse()) return false;
-    if (auto it = resizeTaskWriting(x); it != resizeOfTask_.end()) {
-      pkg::Task &task = p_.tasks[it->first];
-      ResizeNearestKernel k = it->second;
-      k.outCp = outCp;
-      k.outOffset = slot;
-      Expected<GeneratedKernel> gen = generateResizeNearest(config_, k);
-      if (!gen) return false;
-      std::optional<uint32_t> kernelAt = kernelIndex(task.name + " (slot)", "Resize", *gen);
-      if (!kernelAt) return false;
-      task.launch.kernel = *kernelAt;
-      task.launch.blockDim = uint32_t(gen->blockDim);
-      task.launch.tensors.back() = into;
-      return true;
-    }
-    return false;
+    auto it = kernels.begin();
+    while (it != kernels.end() && (p_.tasks[it->first].isHost || p_.tasks[it->first].launch.tensors.back() != x)) ++it;
+    if (it == kernels.end()) return false;
+    pkg::Task &task = p_.tasks[it->first];
+    Kernel k = it->second;
+    k.outCp = outCp;
+    k.outOffset = slot;
+    Expected<GeneratedKernel> gen = generate(config_, k);
+    if (!gen) return false;
+    std::optional<uint32_t> kernelAt = kernelIndex(task.name + " (slot)", task.opType, *gen);
+    if (!kernelAt) return false;
+    task.launch.kernel = *kernelAt;
+    task.launch.blockDim = uint32_t(gen->blockDim);
+    task.launch.tensors.back() = into;
+    it->second = k;
+    return true;
   }
 
   // The compacted NHWC16 form of a gapped concatenation (concatCompacted), made when a consumer
@@ -1116,7 +1124,9 @@ private:
     args.insert(args.end(), vectors.begin(), vectors.end());
     args.push_back(out);
     const bool zeros = keepsZeros && zeroPadded_.count(x);
+    const size_t tasks = p_.tasks.size();
     addKernelTask(op, opType, *gen, std::move(args));
+    if (p_.tasks.size() > tasks) channelOpOfTask_[tasks] = k;
     nhwc16Of_[op.getResult(0)] = out;
     if (zeros) zeroPadded_.insert(out);
   }
@@ -2412,6 +2422,7 @@ private:
   static constexpr uint32_t kKernelLater = UINT32_MAX;
   std::map<size_t, ConvKernel> convOfTask_;
   std::map<size_t, ResizeNearestKernel> resizeOfTask_; // nearest upsamplings, by task index
+  std::map<size_t, ChannelOpKernel> channelOpOfTask_;   // per-channel operations, by task index
   // Per-channel products not emitted (scalesAnUpsampledSum): the Mul, its NHWC16 input and vector.
   struct DeferredScale {
     mlir::Operation *op;

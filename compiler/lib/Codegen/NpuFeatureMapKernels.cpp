@@ -317,13 +317,17 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
     return Error::badInput(k.name + ": UB overflow: a per-channel operation on " + std::to_string(k.cp) +
                            " channels needs " + std::to_string((shared + 2 * perImage) * vecElements * 2 + 64 * k.cp) +
                            " bytes, UB has " + std::to_string(ub));
+  const int64_t outCp = k.outCp ? k.outCp : k.cp;
+  if (outCp % 16 || k.outOffset % 16 || k.outOffset + k.cp > outCp)
+    return Error::internal(k.name + ": output slot [" + std::to_string(k.outOffset) + ", +" + std::to_string(k.cp) +
+                           ") outside " + std::to_string(outCp) + " channels or off 16-channel blocks");
   const int64_t chunks = emit::ceilDiv(k.pixels, p), tail = k.pixels - (chunks - 1) * p;
   const int64_t items = k.n * chunks, chunkElements = roundUp(p, 8) * k.cp;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   NpuKernelBuilder kb(config, k.name, k.node);
   std::vector<std::pair<mlir::Type, int64_t>> args = {{kb.f16(), k.n * k.pixels * k.cp}};
   for (const ChannelOpKernel::Step &step : k.steps) args.push_back({kb.f16(), (step.perImage ? k.n : 1) * k.cp});
-  args.push_back({kb.f16(), k.n * k.pixels * k.cp});
+  args.push_back({kb.f16(), k.n * k.pixels * outCp});
   kb.begin(args, blockDim);
   mlir::OpBuilder &b = kb.builder();
   // The vectors: shared ones now, per-image ones in each set's buffer.
@@ -357,14 +361,21 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
       for (size_t i = 0; i < k.steps.size(); ++i)
         perChannel(kb, k.steps[i].instr, out[set], i == 0 ? x[set] : out[set], vectors[set][i], 0, p8 / 8, cb,
                    k.steps[i].vectorFirst);
-      kb.dma(out[set], kb.index(0), output, at, pc * k.cp);
+      if (outCp == k.cp) {
+        kb.dma(out[set], kb.index(0), output, at, pc * k.cp);
+      } else { // each pixel's cp channels into its slot: one burst per pixel
+        mlir::Value slot = kb.add(kb.add(kb.mul(image, k.pixels * outCp), kb.mul(c, p * outCp)), k.outOffset);
+        kb.instruction<npu::CopyOp>("ub2gm", {kb.view(output, slot, (pc - 1) * outCp + k.cp), out[set]},
+                                    {{"nburst", pc}, {"len", cb}, {"dst_gap", (outCp - k.cp) / 16}});
+      }
       return Status::success();
     };
     return tail == p ? body(false) : kb.splitLast(c, chunks - 1, body);
   };
   if (Status s = kb.itemLoop(items, false, chunk); !s) return s.error();
   return kb.finish(k.name + ": per-channel ops on " + std::to_string(k.n) + " x " + std::to_string(k.pixels) +
-                   " pixels x " + std::to_string(k.cp) + " channels, chunks of " + std::to_string(p));
+                   " pixels x " + std::to_string(k.cp) + " channels, chunks of " + std::to_string(p) +
+                   (k.outCp ? ", into channels " + std::to_string(k.outOffset) + ".. of " + std::to_string(outCp) : ""));
 }
 
 // Nearest upsampling by integer factors: an input row is loaded whole and leaves fy * fx times,

@@ -299,41 +299,56 @@ TEST(UpsampleAddKernel, RowsThroughTwoBuffers) {
 
 // Per-channel operations through the npu dialect: a per-image scale, a shared shift and a
 // vector-first subtraction over chunks of pixels (the last chunk of each image short), every
-// output against the same fp16 steps computed here, with the race detector on.
+// output against the same fp16 steps computed here, with the race detector on; also into a slot
+// of a wider tensor (the channels around it untouched).
 TEST(ChannelOpKernel, PerImageAndSharedVectors) {
-  ChannelOpKernel k;
-  k.name = k.node = "channel_op";
-  k.n = 2;
-  k.cp = 48;
-  k.steps = {{"vmul.f16", true, false}, {"vadd.f16", false, false}, {"vsub.f16", false, true}};
-  k.pixels = 1 << 20; // learn the chunk size, then use 2.5 chunks per image
-  Expected<GeneratedKernel> gen = generateChannelOp(edge(), k);
-  ASSERT_TRUE(gen.ok()) << gen.error().message;
-  const int64_t chunk = std::stoll(gen->assembly.substr(gen->assembly.find("chunks of ") + 10));
-  k.pixels = chunk * 5 / 2;
-  gen = generateChannelOp(edge(), k);
-  ASSERT_TRUE(gen.ok()) << gen.error().message;
-  auto half = [](float v) { return isa::floatToHalf(v); };
-  std::vector<uint16_t> x(static_cast<size_t>(k.n * k.pixels * k.cp)), scale(size_t(k.n * k.cp)), shift(size_t(k.cp)),
-      minuend(size_t(k.cp));
-  for (size_t i = 0; i < x.size(); ++i) x[i] = half(float(int(i % 23) - 11) * 0.5f);
-  for (size_t i = 0; i < scale.size(); ++i) scale[i] = half(0.25f * float(int(i % 7) + 1));
-  for (size_t i = 0; i < shift.size(); ++i) shift[i] = half(float(int(i % 5)) - 2.0f);
-  for (size_t i = 0; i < minuend.size(); ++i) minuend[i] = half(float(i % 3));
-  Device dev(edge());
-  uint64_t px = dev.buffer(x), ps = dev.buffer(scale), pt = dev.buffer(shift), pm = dev.buffer(minuend);
-  uint64_t po = dev.buffer(std::vector<uint16_t>(x.size() + 16 * size_t(k.cp), 0x7e00));
-  ASSERT_TRUE(runGenerated(dev, *gen, "channel_op", {px, ps, pt, pm, po}, true));
-  std::vector<uint16_t> out = dev.read<uint16_t>(po, x.size());
-  auto f = [](uint16_t h) { return isa::halfToFloat(h); };
-  for (int64_t n = 0; n < k.n; ++n)
-    for (int64_t p = 0; p < k.pixels; ++p)
-      for (int64_t c = 0; c < k.cp; ++c) {
-        const size_t i = size_t((n * k.pixels + p) * k.cp + c);
-        const uint16_t scaled = half(f(x[i]) * f(scale[size_t(n * k.cp + c)]));
-        const uint16_t shifted = half(f(scaled) + f(shift[size_t(c)]));
-        ASSERT_EQ(out[i], half(f(minuend[size_t(c)]) - f(shifted))) << "n " << n << " pixel " << p << " c " << c;
-      }
+  struct Case { int64_t outCp, outOffset; };
+  for (auto [outCp, outOffset] : {Case{0, 0}, Case{128, 64}, Case{64, 0}}) {
+    ChannelOpKernel k;
+    k.name = k.node = "channel_op";
+    k.n = 2;
+    k.cp = 48;
+    k.steps = {{"vmul.f16", true, false}, {"vadd.f16", false, false}, {"vsub.f16", false, true}};
+    k.outCp = outCp;
+    k.outOffset = outOffset;
+    k.pixels = 1 << 20; // learn the chunk size, then use 2.5 chunks per image
+    Expected<GeneratedKernel> gen = generateChannelOp(edge(), k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    const int64_t chunk = std::stoll(gen->assembly.substr(gen->assembly.find("chunks of ") + 10));
+    k.pixels = chunk * 5 / 2;
+    gen = generateChannelOp(edge(), k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    auto half = [](float v) { return isa::floatToHalf(v); };
+    std::vector<uint16_t> x(static_cast<size_t>(k.n * k.pixels * k.cp)), scale(size_t(k.n * k.cp)), shift(size_t(k.cp)),
+        minuend(size_t(k.cp));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = half(float(int(i % 23) - 11) * 0.5f);
+    for (size_t i = 0; i < scale.size(); ++i) scale[i] = half(0.25f * float(int(i % 7) + 1));
+    for (size_t i = 0; i < shift.size(); ++i) shift[i] = half(float(int(i % 5)) - 2.0f);
+    for (size_t i = 0; i < minuend.size(); ++i) minuend[i] = half(float(i % 3));
+    const int64_t cw = outCp ? outCp : k.cp; // the output's channels per pixel
+    const size_t outCount = size_t(k.n * k.pixels * cw);
+    Device dev(edge());
+    uint64_t px = dev.buffer(x), ps = dev.buffer(scale), pt = dev.buffer(shift), pm = dev.buffer(minuend);
+    uint64_t po = dev.buffer(std::vector<uint16_t>(outCount + 16 * size_t(cw), 0x7e00));
+    ASSERT_TRUE(runGenerated(dev, *gen, "channel_op", {px, ps, pt, pm, po}, true));
+    std::vector<uint16_t> out = dev.read<uint16_t>(po, outCount);
+    auto f = [](uint16_t h) { return isa::halfToFloat(h); };
+    for (int64_t n = 0; n < k.n; ++n)
+      for (int64_t p = 0; p < k.pixels; ++p)
+        for (int64_t c = 0; c < cw; ++c) {
+          const size_t o = size_t((n * k.pixels + p) * cw + c);
+          if (c < outOffset || c >= outOffset + k.cp) {
+            ASSERT_EQ(out[o], 0x7e00) << "slot " << outOffset << " of " << cw << " pixel " << p << " c " << c;
+            continue;
+          }
+          const int64_t ch = c - outOffset;
+          const size_t i = size_t((n * k.pixels + p) * k.cp + ch);
+          const uint16_t scaled = half(f(x[i]) * f(scale[size_t(n * k.cp + ch)]));
+          const uint16_t shifted = half(f(scaled) + f(shift[size_t(ch)]));
+          ASSERT_EQ(out[o], half(f(minuend[size_t(ch)]) - f(shifted)))
+              << "slot " << outOffset << " of " << cw << " n " << n << " pixel " << p << " c " << ch;
+        }
+  }
 }
 
 // Global average pooling through the npu dialect: one image's channels split over both cores

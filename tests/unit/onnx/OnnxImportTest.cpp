@@ -517,6 +517,49 @@ TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
   for (const pkg::Tensor &tensor : p->tensors) EXPECT_NE(tensor.name, "up") << "the upsampling's own tensor is gone";
 }
 
+// A per-channel product that only a gapped concatenation reads writes its slot too (PP-OCRv4's
+// finest FPN level times its squeeze-excitation scale): with the other input an upsampling that
+// does the same, the concatenation needs no kernel. Read by another node as well, the product
+// keeps its own tensor and the concatenation copies it.
+TEST(OnnxImport, PerChannelProductWritesItsConcatSlot) {
+  for (bool readTwice : {false, true}) {
+    SCOPED_TRACE(readTwice ? "product read twice" : "product read once");
+    onnx::ModelProto m = newModel();
+    auto *g = m.mutable_graph();
+    addFloatInput(g, "x", {1, 16, 4, 4});
+    addFloatInput(g, "z", {1, 16, 8, 8});
+    addPatternInitializer(g, "wa", {24, 16, 1, 1});
+    addPatternInitializer(g, "wb", {24, 16, 1, 1});
+    addPatternInitializer(g, "wc", {16, 48, 3, 3});
+    addFloatInput(g, "sv", {1, 24, 1, 1}); // a scale given at run time (a constant would fold into conv_b)
+    addNode(g, "conv_a", "Conv", {"x", "wa"}, "a");
+    addNearestUpsampling(g, "up", "a", "au");
+    addNode(g, "conv_b", "Conv", {"z", "wb"}, "b");
+    addNode(g, "scale", "Mul", {"b", "sv"}, "bs");
+    addInt(addNode(g, "concat", "Concat", {"au", "bs"}, "ab"), "axis", 1);
+    addInts(addNode(g, "conv_c", "Conv", {"ab", "wc"}, "y"), "pads", {1, 1, 1, 1});
+    g->add_output()->set_name("y");
+    if (readTwice) g->add_output()->set_name("bs");
+    Expected<pkg::Package> p = compileForEdge(m, "mulslot");
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    const pkg::Task *mul = nullptr, *concat = nullptr;
+    for (const pkg::Task &t : p->tasks) {
+      if (t.opType == "Mul") mul = &t;
+      if (t.opType == "Concat") concat = &t;
+    }
+    ASSERT_NE(mul, nullptr);
+    if (readTwice) {
+      EXPECT_EQ(p->tensors[mul->launch.tensors.back()].name, "scale");
+      ASSERT_NE(concat, nullptr);
+      EXPECT_EQ(concat->launch.tensors.size(), 2u) << "the product copied, then the gapped tensor";
+    } else {
+      EXPECT_EQ(p->tensors[mul->launch.tensors.back()].name, "concat/gapped");
+      EXPECT_EQ(concat, nullptr) << "every input writes its own slot";
+      for (const pkg::Tensor &tensor : p->tensors) EXPECT_NE(tensor.name, "scale") << "the product's own tensor is gone";
+    }
+  }
+}
+
 // A feature pyramid's top-down step, up(a) + b: one kernel upsamples a on its way into UB and adds
 // b (the upsampled map is never written), in the upsampling's place in the task list; with b a
 // per-channel product b0 * s read only there, the kernel scales b0 itself (the product is never
@@ -565,8 +608,9 @@ TEST(OnnxImport, UpsampledAddendIsAddedOnTheWayIn) {
       EXPECT_EQ(count("Resize"), 1);
       EXPECT_EQ(count("Add"), 1);
       EXPECT_EQ(count("Mul"), variant == TooWide ? 1 : 0);
-      if (variant == TooWide) // deferred until the Add turned out not to take it
+      if (variant == TooWide) { // deferred until the Add turned out not to take it
         EXPECT_GT(std::find(types.begin(), types.end(), "Mul"), std::find(types.begin(), types.end(), "Resize"));
+      }
       continue;
     }
     ASSERT_EQ(count(fusedType), 1);
@@ -579,7 +623,9 @@ TEST(OnnxImport, UpsampledAddendIsAddedOnTheWayIn) {
     EXPECT_EQ(t.launch.tensors.size(), variant == Scaled ? 4u : 3u) << "the addend, [its scale,] the map to upsample, the sum";
     for (const pkg::Tensor &tensor : p->tensors) {
       EXPECT_NE(tensor.name, "up") << "the upsampled map is never written";
-      if (variant == Scaled) EXPECT_NE(tensor.name, "scale") << "nor the product";
+      if (variant == Scaled) {
+        EXPECT_NE(tensor.name, "scale") << "nor the product";
+      }
     }
   }
 }

@@ -209,6 +209,9 @@ struct ChannelOpKernel {
     bool vectorFirst = false;
   };
   std::vector<Step> steps;
+  // The output's channels per pixel (0: cp) and where in them the result's cp channels go: a slot
+  // of a wider tensor (a channel concatenation the operation writes its part of directly).
+  int64_t outCp = 0, outOffset = 0;
 };
 Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const ChannelOpKernel &k);
 

@@ -489,7 +489,10 @@ void addNearestUpsampling(onnx::GraphProto *g, const std::string &name, const ch
   }
 }
 
-TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
+// y = conv_c(concat(up(a), b)), a and b convolutions of inputs x and z, up a nearest 2x2
+// upsampling; with `scaled`, b is conv_b(z) times sv, a per-channel scale given at run time (a
+// constant one would fold into conv_b): a feature pyramid's levels concatenated, 2 x 24 channels.
+onnx::ModelProto pyramidConcat(bool scaled) {
   onnx::ModelProto m = newModel();
   auto *g = m.mutable_graph();
   addFloatInput(g, "x", {1, 16, 4, 4});
@@ -500,9 +503,18 @@ TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
   addNode(g, "conv_a", "Conv", {"x", "wa"}, "a");
   addNearestUpsampling(g, "up", "a", "au");
   addNode(g, "conv_b", "Conv", {"z", "wb"}, "b");
-  addInt(addNode(g, "concat", "Concat", {"au", "b"}, "ab"), "axis", 1);
+  if (scaled) {
+    addFloatInput(g, "sv", {1, 24, 1, 1});
+    addNode(g, "scale", "Mul", {"b", "sv"}, "bs");
+  }
+  addInt(addNode(g, "concat", "Concat", {"au", scaled ? "bs" : "b"}, "ab"), "axis", 1);
   addInts(addNode(g, "conv_c", "Conv", {"ab", "wc"}, "y"), "pads", {1, 1, 1, 1});
   g->add_output()->set_name("y");
+  return m;
+}
+
+TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
+  onnx::ModelProto m = pyramidConcat(false);
   Expected<pkg::Package> p = compileForEdge(m, "upslot");
   ASSERT_TRUE(p.ok()) << p.error().message;
   const pkg::Task *resize = nullptr, *concat = nullptr;
@@ -524,22 +536,8 @@ TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
 TEST(OnnxImport, PerChannelProductWritesItsConcatSlot) {
   for (bool readTwice : {false, true}) {
     SCOPED_TRACE(readTwice ? "product read twice" : "product read once");
-    onnx::ModelProto m = newModel();
-    auto *g = m.mutable_graph();
-    addFloatInput(g, "x", {1, 16, 4, 4});
-    addFloatInput(g, "z", {1, 16, 8, 8});
-    addPatternInitializer(g, "wa", {24, 16, 1, 1});
-    addPatternInitializer(g, "wb", {24, 16, 1, 1});
-    addPatternInitializer(g, "wc", {16, 48, 3, 3});
-    addFloatInput(g, "sv", {1, 24, 1, 1}); // a scale given at run time (a constant would fold into conv_b)
-    addNode(g, "conv_a", "Conv", {"x", "wa"}, "a");
-    addNearestUpsampling(g, "up", "a", "au");
-    addNode(g, "conv_b", "Conv", {"z", "wb"}, "b");
-    addNode(g, "scale", "Mul", {"b", "sv"}, "bs");
-    addInt(addNode(g, "concat", "Concat", {"au", "bs"}, "ab"), "axis", 1);
-    addInts(addNode(g, "conv_c", "Conv", {"ab", "wc"}, "y"), "pads", {1, 1, 1, 1});
-    g->add_output()->set_name("y");
-    if (readTwice) g->add_output()->set_name("bs");
+    onnx::ModelProto m = pyramidConcat(true);
+    if (readTwice) m.mutable_graph()->add_output()->set_name("bs");
     Expected<pkg::Package> p = compileForEdge(m, "mulslot");
     ASSERT_TRUE(p.ok()) << p.error().message;
     const pkg::Task *mul = nullptr, *concat = nullptr;

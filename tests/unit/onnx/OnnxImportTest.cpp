@@ -466,8 +466,6 @@ TEST(OnnxImport, GappedConcatFeedsAConvolutionWithoutCompaction) {
   }
 }
 
-// A nearest upsampling that only a gapped concatenation reads writes its slot of the gapped
-// tensor itself; the concatenation's DMA copies only the other input.
 // Node `name`: `out` = `in` upsampled 2x2 by nearest (asymmetric, floor), the scales from an
 // initializer `name`_scales.
 void addNearestUpsampling(onnx::GraphProto *g, const std::string &name, const char *in, const char *out) {
@@ -513,6 +511,8 @@ onnx::ModelProto pyramidConcat(bool scaled) {
   return m;
 }
 
+// A nearest upsampling that only a gapped concatenation reads writes its slot of the gapped
+// tensor itself; the concatenation's DMA copies only the other input.
 TEST(OnnxImport, UpsamplingWritesItsConcatSlot) {
   onnx::ModelProto m = pyramidConcat(false);
   Expected<pkg::Package> p = compileForEdge(m, "upslot");

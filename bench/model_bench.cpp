@@ -7,10 +7,10 @@
 //                              cube utilization, and the ratio to the roofline bound
 //   MatMul1024/<mode>          a 1024^3 MatMul compiled from ONNX: cube utilization and roofline
 //   rss/<model>                peak RSS of the model example (runtime/examples/model.c: load, run
-//                              once in timing mode) as a child process (through peak_rss.c), over the model's device
-//                              memory (rss_per_model; issue 6's target is <= 3), and the same
-//                              program's peak when it stops before loading (baseline_rss_MiB: the
-//                              libraries, SystemC, a device)
+//                              once in timing mode) as a child process (through peak_rss.c) over
+//                              the model's device memory (rss_per_model; issue 6's target is <= 3),
+//                              and the same program's peak when it stops before loading
+//                              (baseline_rss_MiB: the libraries, SystemC, a device)
 //
 // The roofline bound of a run is max(compute, memory): compute = the model's MACs (its Conv,
 // ConvTranspose, MatMul and Gemm as ONNX defines them, not the cube's issued MACs, which include

@@ -2,6 +2,8 @@
 // astronaut.png, PP-OCRv4 text detection on page.png. Each is compiled for the edge NPU, run on
 // the simulator through the runtime's model API, and compared with ONNX Runtime on the same input
 // tensor: cosine similarity >= 0.999 for every output, and the same detections after decoding.
+// Also single ops compiled and run the same way whose lowering depends on shape (checked against
+// values computed here, no assets needed).
 //
 // The models, ONNX Runtime and the images come from scripts/fetch-assets.sh (`make test` runs it)
 // into FRACTAL_ASSETS_DIR. Without them the tests skip, unless FRACTAL_REQUIRE_ASSETS=1 (CI), when
@@ -10,6 +12,9 @@
 #include "fractal/onnx/OnnxCompile.h"
 #include "fractal/runtime/fractal_runtime.h"
 #include "fractal/support/Npy.h"
+#include "fractal/isa/Numerics.h"
+
+#include "onnx/onnx_pb.h"
 
 #include <gtest/gtest.h>
 
@@ -183,5 +188,58 @@ TEST(Models, PpOcrDetPage640x640) { ppocrDet(640, 640); }
 // Larger pages: the first convolution's bands of the 3-channel image must still fit one copy
 // into L1 (at 960x960 they did not, and the model did not compile).
 TEST(Models, PpOcrDetPage960x960) { ppocrDet(960, 960); }
+
+// GlobalAveragePool of [2, channels, 13, 11]: from 64 channels on a cube kernel (a ones row times
+// the map), below on the vector unit. Every mean against the exact mean of the f16-rounded inputs
+// (the NPU reads them in f16), within an f16 rounding of the result: both accumulate in f32.
+TEST(CompiledOps, GlobalAveragePoolOnCubeAndVector) {
+  for (int64_t channels : {80, 24}) {
+    SCOPED_TRACE(std::to_string(channels) + " channels");
+    const std::vector<int64_t> shape{2, channels, 13, 11};
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(13);
+    onnx::GraphProto *g = m.mutable_graph();
+    g->set_name("gap");
+    auto value = [](onnx::ValueInfoProto *v, const char *name, const std::vector<int64_t> &dims) {
+      v->set_name(name);
+      auto *t = v->mutable_type()->mutable_tensor_type();
+      t->set_elem_type(onnx::TensorProto::FLOAT);
+      for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+    };
+    value(g->add_input(), "x", shape);
+    value(g->add_output(), "y", {shape[0], channels, 1, 1});
+    onnx::NodeProto *n = g->add_node();
+    n->set_op_type("GlobalAveragePool");
+    n->set_name("gap");
+    n->add_input("x");
+    n->add_output("y");
+    char dir[] = "/tmp/fractal-gap-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    const std::string model = std::string(dir) + "/gap.onnx";
+    {
+      std::ofstream f(model, std::ios::binary);
+      ASSERT_TRUE(m.SerializeToOstream(&f));
+    }
+    const int64_t pixels = shape[2] * shape[3], count = shape[0] * channels * pixels;
+    NpyArray input{"<f4", shape, std::vector<uint8_t>(size_t(count) * 4)};
+    std::vector<double> want(size_t(shape[0] * channels), 0.0);
+    for (int64_t i = 0; i < count; ++i) {
+      const float v = isa::halfToFloat(isa::floatToHalf(float((i * 37) % 101 - 50) * 0.037f));
+      std::memcpy(&input.data[size_t(i) * 4], &v, 4);
+      want[size_t(i / pixels)] += double(v) / double(pixels);
+    }
+    for (const char *mode : {"functional", "timing"}) {
+      std::map<std::string, NpyArray> got = runFractal(model, "", "x", input, mode);
+      ASSERT_TRUE(got.count("y")) << mode;
+      const std::vector<float> y = floats(got["y"]);
+      ASSERT_EQ(y.size(), want.size()) << mode;
+      for (size_t i = 0; i < y.size(); ++i)
+        EXPECT_NEAR(y[i], want[i], std::abs(want[i]) * 1e-3 + 1e-4) << mode << " image " << i / size_t(channels)
+                                                                    << " channel " << i % size_t(channels);
+    }
+    std::system(("rm -rf '" + std::string(dir) + "'").c_str());
+  }
+}
 
 } // namespace

@@ -299,6 +299,17 @@ Expected<GeneratedKernel> generateGlobalAvgPool(const ChipConfig &config, const 
                    " channel group(s), chunks of " + std::to_string(p));
 }
 
+namespace {
+// A result of cp channels per pixel written into channels [outOffset, outOffset + cp) of an
+// output with outCp per pixel (a slot of a channel concatenation): whole 16-channel blocks inside.
+Status checkOutputSlot(const std::string &name, int64_t cp, int64_t outCp, int64_t outOffset) {
+  if (outCp % 16 || outOffset % 16 || outOffset + cp > outCp)
+    return Error::internal(name + ": output slot [" + std::to_string(outOffset) + ", +" + std::to_string(cp) +
+                           ") outside " + std::to_string(outCp) + " channels or off 16-channel blocks");
+  return Status::success();
+}
+} // namespace
+
 // Per-channel operations, items = (image, chunk of pixels): the chunk into UB, each step one
 // strided vector op per channel block with the step's vector read at stride 0, the result out.
 // Vectors shared by all images are loaded once; per-image ones with each item.
@@ -318,9 +329,7 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
                            " channels needs " + std::to_string((shared + 2 * perImage) * vecElements * 2 + 64 * k.cp) +
                            " bytes, UB has " + std::to_string(ub));
   const int64_t outCp = k.outCp ? k.outCp : k.cp;
-  if (outCp % 16 || k.outOffset % 16 || k.outOffset + k.cp > outCp)
-    return Error::internal(k.name + ": output slot [" + std::to_string(k.outOffset) + ", +" + std::to_string(k.cp) +
-                           ") outside " + std::to_string(outCp) + " channels or off 16-channel blocks");
+  if (Status slot = checkOutputSlot(k.name, k.cp, outCp, k.outOffset); !slot) return slot.error();
   const int64_t chunks = emit::ceilDiv(k.pixels, p), tail = k.pixels - (chunks - 1) * p;
   const int64_t items = k.n * chunks, chunkElements = roundUp(p, 8) * k.cp;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
@@ -387,9 +396,7 @@ Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const 
     return Error::badInput(k.name + ": UB overflow: one input row needs " + std::to_string(rowBytes) + " bytes, UB has " +
                            std::to_string(ub));
   const int64_t items = k.n * k.h, wo = k.w * k.fx, outCp = k.outCp ? k.outCp : k.cp;
-  if (outCp % 16 || k.outOffset % 16 || k.outOffset + k.cp > outCp)
-    return Error::internal(k.name + ": output slot [" + std::to_string(k.outOffset) + ", +" + std::to_string(k.cp) +
-                           ") outside " + std::to_string(outCp) + " channels or off 16-channel blocks");
+  if (Status slot = checkOutputSlot(k.name, k.cp, outCp, k.outOffset); !slot) return slot.error();
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   NpuKernelBuilder kb(config, k.name, k.node);
   kb.begin({{kb.f16(), items * rowElements}, {kb.f16(), items * k.fy * wo * outCp}}, blockDim);

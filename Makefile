@@ -28,14 +28,20 @@ test: build assets
 
 # Every test under AddressSanitizer + UndefinedBehaviorSanitizer, in a separate build directory.
 # SystemC switches stacks, so ASan's stack-use-after-return check is off; scripts/lsan.supp lists
-# the deliberate leaks (a simulation context abandoned after a device fault).
+# the deliberate leaks (a simulation context abandoned after a device fault). Two fault tests are
+# left out: they throw after SystemC's coroutines have switched stacks, which ASan cannot follow
+# (Debian's libsystemc has no fiber annotations): it warns "ASan is ignoring requested
+# __asan_handle_no_return ... False positive error reports may follow" and reports a
+# stack-buffer-overflow inside its own sigaltstack interceptor (google/sanitizers#189).
+ASAN_SKIP = FaultsFunctional.WatchdogCountsInstructionsOnBothEngines|Faults.EveryBlockFaultingReportsTheLowestCore/timing
 asan-test: setup
 	@if [ ! -f build-asan/build.ninja ]; then cmake -S . -B build-asan -G Ninja \
 	  -DFRACTAL_SANITIZE=address,undefined -DFRACTAL_ENABLE_MLIR=OFF; fi
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_stack_use_after_return=0 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
-	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/scripts/ubsan.supp ctest -j $(JOBS) --output-on-failure
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/scripts/ubsan.supp ctest -j $(JOBS) --output-on-failure \
+	  -E '$(ASAN_SKIP)'
 
 # The multi-threaded tests under ThreadSanitizer, in a separate build directory: the runtime's
 # (threads x streams x models) and the simulator's (the functional engine runs cores on threads).

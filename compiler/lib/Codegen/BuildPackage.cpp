@@ -185,15 +185,6 @@ private:
     return t;
   }
 
-  // f16 [1, n] of ones: the cube's operand for sums over rows (global average pooling).
-  uint32_t ones(int64_t n) {
-    if (auto it = ones_.find(n); it != ones_.end()) return it->second;
-    std::vector<uint8_t> bytes(size_t(n) * 2);
-    const uint16_t one = isa::floatToHalf(1.0f);
-    for (int64_t i = 0; i < n; ++i) std::memcpy(&bytes[size_t(i) * 2], &one, 2);
-    return ones_[n] = constant("ones_" + std::to_string(n), DType::F16, {1, n}, std::move(bytes));
-  }
-
   // The op a conversion of v is named after and attributed to: v's producer, or for a graph input
   // its first consumer (so a graph input's cast and layout change carry that node's name in
   // reports and profiles, not the function's).
@@ -1469,32 +1460,6 @@ private:
     k.n = in[0];
     k.pixels = in[2] * in[3];
     k.cp = pad16(in[1]);
-    // From 64 channels on, on the cube: per image, out[1, cp] = (1 / pixels) x ones[1, pixels] x
-    // X[pixels, cp], f32 accumulation, bound by moving X. The vector kernel's chunks of pixels
-    // shrink as the channels grow (UB holds two sets of them in f16 and f32), and each chunk pays
-    // its tree's chain of dependent adds: PP-OCRv4 det's 96- to 384-channel poolings took 1.0 to
-    // 1.5x the cube's cycles (GlobalAveragePool.10, 25600 pixels x 96: 60.7k -> 40.3k), its
-    // 32-channel ones (chunks of 1024 pixels) 0.9 to 1.1x, so those stay on the vector unit. The
-    // ones are a constant of the package, 2 bytes a pixel: at most 64Ki pixels (128 KiB) of them.
-    if (k.cp >= 64 && k.pixels <= 65536) {
-      MatMulKernel mm;
-      mm.name = k.name;
-      mm.node = k.node;
-      mm.m = 1;
-      mm.k = k.pixels;
-      mm.n = k.cp;
-      mm.batch = k.n;
-      mm.strideB = k.pixels * k.cp; // image after image; the ones are shared (strideA 0)
-      mm.strideC = k.cp;
-      mm.alpha = 1.0f / float(k.pixels);
-      mm.outHalf = true;
-      uint32_t result = scratch(opName(op), DType::F16, {k.n, 1, 1, k.cp});
-      p_.tensors[result].layout = "NHWC16";
-      if (!addMatMulTask(op, "GlobalAveragePool", mm, {ones(k.pixels), *x, result})) return;
-      nhwc16Of_[op.getResult(0)] = result;
-      if (zeroPadded_.count(*x)) zeroPadded_.insert(result);
-      return;
-    }
     nhwc16Task(op, "GlobalAveragePool", generateGlobalAvgPool(config_, k), {*x}, {k.n, 1, 1, k.cp},
                zeroPadded_.count(*x) > 0);
   }
@@ -2486,7 +2451,6 @@ private:
   llvm::DenseMap<mlir::Value, std::pair<uint32_t, int64_t>> unpaddedNhwcOf_;
   llvm::DenseMap<mlir::Value, Slotted> slottedOf_; // (see Slotted)
   std::map<std::pair<int64_t, int64_t>, uint32_t> identities_;
-  std::map<int64_t, uint32_t> ones_; // ones(n) constants, by n
   std::set<uint32_t> zeroPadded_; // NHWC16 tensors whose padding channels are known to be 0
   std::set<uint32_t> tailSlack_;  // tensors that kernels read or write up to kTailSlackBytes past the end
   std::map<std::string, uint32_t> kernelOf_;

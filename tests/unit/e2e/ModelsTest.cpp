@@ -2,8 +2,8 @@
 // astronaut.png, PP-OCRv4 text detection on page.png. Each is compiled for the edge NPU, run on
 // the simulator through the runtime's model API, and compared with ONNX Runtime on the same input
 // tensor: cosine similarity >= 0.999 for every output, and the same detections after decoding.
-// Also single ops compiled and run the same way whose lowering depends on shape (checked against
-// values computed here, no assets needed).
+// Also single ops compiled and run the same way (checked against values computed here, no assets
+// needed).
 //
 // The models, ONNX Runtime and the images come from scripts/fetch-assets.sh (`make test` runs it)
 // into FRACTAL_ASSETS_DIR. Without them the tests skip, unless FRACTAL_REQUIRE_ASSETS=1 (CI), when
@@ -189,10 +189,10 @@ TEST(Models, PpOcrDetPage640x640) { ppocrDet(640, 640); }
 // into L1 (at 960x960 they did not, and the model did not compile).
 TEST(Models, PpOcrDetPage960x960) { ppocrDet(960, 960); }
 
-// GlobalAveragePool of [2, channels, 13, 11]: from 64 channels on a cube kernel (a ones row times
-// the map), below on the vector unit. Every mean against the exact mean of the f16-rounded inputs
-// (the NPU reads them in f16), within an f16 rounding of the result: both accumulate in f32.
-TEST(CompiledOps, GlobalAveragePoolOnCubeAndVector) {
+// GlobalAveragePool of [2, channels, 13, 11] (an image per core; 143 pixels, under one chunk):
+// every mean against the exact mean of the f16-rounded inputs (the NPU reads them in f16), within
+// an f16 rounding of the result (the kernel's tree sums are f32).
+TEST(CompiledOps, GlobalAveragePoolAgainstExactMeans) {
   for (int64_t channels : {80, 24}) {
     SCOPED_TRACE(std::to_string(channels) + " channels");
     const std::vector<int64_t> shape{2, channels, 13, 11};

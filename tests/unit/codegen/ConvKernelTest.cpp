@@ -411,10 +411,6 @@ TEST(ConvKernel, TwoHeadsAsOneConvolution) {
   }
 }
 
-// A convolution reading an unpadded NHWC f16 input (ConvKernel::inputChannels: each band's load
-// pads the channels to 16 in L1) against the same convolution on the NHWC16 input: the same bits;
-// race-checked, both modes. BlazeFace's first convolution (3 channels, 5x5 stride 2, pads 1/2),
-// and a batch of 7-channel maps in several bands.
 // An unpadded input's band is one ND -> NZ copy of at most 65505 pixels: bands are cut short
 // enough (PP-OCRv4 det's first convolution at 960x960, 3 channels, 3x3 stride 2, did not compile:
 // its bands of 60 output rows load 121 input rows of 960 pixels).
@@ -431,6 +427,10 @@ TEST(ConvKernel, UnpaddedInputBandsFitOneCopy) {
   EXPECT_LE(((rows - 1) * 2 + 3) * 960, 65505) << gen->assembly.substr(0, 400);
 }
 
+// A convolution reading an unpadded NHWC f16 input (ConvKernel::inputChannels: each band's load
+// pads the channels to 16 in L1) against the same convolution on the NHWC16 input: the same bits;
+// race-checked, both modes. BlazeFace's first convolution (3 channels, 5x5 stride 2, pads 1/2),
+// and a batch of 7-channel maps in several bands.
 TEST(ConvKernel, UnpaddedNhwcInputGivesThePaddedInputsBits) {
   const ChipConfig config = edge();
   struct In { int64_t n, h, w, c, cout, kk, s, lo, hi; };

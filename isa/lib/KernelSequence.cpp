@@ -15,10 +15,58 @@ Instruction instruction(Opcode op, std::initializer_list<std::pair<const char *,
   return inst;
 }
 
+// The cross-core barrier numbered `number` (KernelSequence.h): x1 flags, x2 block_idx, x5 block_dim,
+// x4 the number, x6 the distance d, x9 the round's first flag (round * block_dim), x7 this block's
+// flag of the round, x8 the partner's. Branch labels count instructions from the branch.
+std::vector<Instruction> crossCoreBarrier(const SequenceBarrier &b, int64_t number) {
+  const int64_t stride = int64_t(kBarrierFlagStride);
+  return {
+      instruction(Opcode::Mfsr, {{"xd", 1}, {"sr", int64_t(SpecialReg::Args)}}),
+      instruction(Opcode::Addi, {{"xd", 1}, {"xa", 1}, {"imm", int64_t(b.flagsOffsetBytes)}}),
+      instruction(Opcode::Mfsr, {{"xd", 2}, {"sr", int64_t(SpecialReg::BlockIdx)}}),
+      instruction(Opcode::Mfsr, {{"xd", 5}, {"sr", int64_t(SpecialReg::BlockDim)}}),
+      instruction(Opcode::Li, {{"xd", 4}, {"imm", number}}),
+      instruction(Opcode::Li, {{"xd", 6}, {"imm", 1}}),
+      instruction(Opcode::Li, {{"xd", 9}, {"imm", 0}}),
+      // round: while d < block_dim
+      instruction(Opcode::Bge, {{"xa", 6}, {"xb", 5}, {"target", 17}}),
+      instruction(Opcode::Add, {{"xd", 7}, {"xa", 9}, {"xb", 2}}),
+      instruction(Opcode::Muli, {{"xd", 7}, {"xa", 7}, {"imm", stride}}),
+      instruction(Opcode::Add, {{"xd", 7}, {"xa", 1}, {"xb", 7}}),
+      instruction(Opcode::St, {{"xs", 4}, {"dst", 7}}),
+      instruction(Opcode::Add, {{"xd", 8}, {"xa", 2}, {"xb", 5}}), // partner (i - d) mod block_dim
+      instruction(Opcode::Sub, {{"xd", 8}, {"xa", 8}, {"xb", 6}}),
+      instruction(Opcode::Rem, {{"xd", 8}, {"xa", 8}, {"xb", 5}}),
+      instruction(Opcode::Add, {{"xd", 8}, {"xa", 9}, {"xb", 8}}),
+      instruction(Opcode::Muli, {{"xd", 8}, {"xa", 8}, {"imm", stride}}),
+      instruction(Opcode::Add, {{"xd", 8}, {"xa", 1}, {"xb", 8}}),
+      // spin until the partner's flag reaches the number
+      instruction(Opcode::Dcci, {{"addr", 8}}),
+      instruction(Opcode::Ld, {{"xd", 10}, {"src", 8}}),
+      instruction(Opcode::Blt, {{"xa", 10}, {"xb", 4}, {"target", -2}}),
+      instruction(Opcode::Add, {{"xd", 9}, {"xa", 9}, {"xb", 5}}),
+      instruction(Opcode::Add, {{"xd", 6}, {"xa", 6}, {"xb", 6}}),
+      instruction(Opcode::Jmp, {{"target", -16}}),
+  };
+}
+
 } // namespace
 
+int barrierRounds(int64_t blockDim) {
+  int rounds = 0;
+  for (int64_t d = 1; d < blockDim; d *= 2) ++rounds;
+  return rounds;
+}
+
+uint64_t barrierFlagBytes(int64_t blockDim) {
+  return blockDim > 1 ? uint64_t(barrierRounds(blockDim)) * uint64_t(blockDim) * kBarrierFlagStride : 0;
+}
+
 Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, const std::string &source,
-                                       std::vector<SequenceRange> *ranges) {
+                                       std::vector<SequenceRange> *ranges, const SequenceBarrier *barrier) {
+  if (barrier && barrier->flagsOffsetBytes > uint64_t(INT32_MAX))
+    return Error::badInput(source + ": barrier flags at argument byte " + std::to_string(barrier->flagsOffsetBytes) +
+                           " do not fit addi");
   if (parts.empty()) return Error::badInput(source + ": a kernel sequence needs at least one kernel");
   KernelBinary out;
   out.target = parts.front().kernel->target;
@@ -44,9 +92,12 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
     if (k.code.empty()) return Error::badInput(source + ": part " + std::to_string(i) + " (" + k.source + ") has no instructions");
     const auto partName = [&] { return "part " + std::to_string(i) + " (" + k.source + ")"; };
     if (i > 0) {
-      // What a launch gives the next part: every pipe drained (its GM writes landed), registers
+      // What a launch gives the next part: every pipe drained (its GM writes landed; with a
+      // barrier, every block's), registers
       // zero, the vector mask all ones, the feature-map register zero.
       emit(instruction(Opcode::Barrier, {{"pipe", int64_t(Pipe::ALL)}}), nullptr);
+      if (barrier)
+        for (const Instruction &inst : crossCoreBarrier(*barrier, int64_t(i))) emit(inst, nullptr);
       emit(instruction(Opcode::Li, {{"xd", 1}, {"imm", -1}}), nullptr);
       emit(instruction(Opcode::SetMask, {{"xhi", 1}, {"xlo", 1}}), nullptr);
       emit(instruction(Opcode::SetFmap, {{"xa", 0}}), nullptr);

@@ -148,10 +148,14 @@ struct Checker {
       if (t.launch.blockDim < 1 || t.launch.blockDim > 65535)
         return fail(where + ": block_dim " + std::to_string(t.launch.blockDim) + " outside 1..65535");
       if (t.launch.tensors.size() > 4096) return fail(where + ": more than 4096 arguments");
+      if (t.launch.barrierFlagBytes % 8 || t.launch.barrierFlagBytes > (1u << 20))
+        return fail(where + ": barrier_flag_bytes " + std::to_string(t.launch.barrierFlagBytes) +
+                    " is not a multiple of 8 up to 1 MiB");
       for (uint32_t x : t.launch.tensors)
         if (!tensorIndex(x, where)) return false;
       const size_t code = p.kernels[t.launch.kernel].binary.code.size();
       uint32_t previousEnd = 0;
+      uint64_t segmentTensors = 0;
       for (size_t k = 0; k < t.launch.segments.size(); ++k) {
         const KernelSegment &g = t.launch.segments[k];
         const std::string at = where + ": segment " + std::to_string(k) + " '" + g.name + "'";
@@ -162,7 +166,11 @@ struct Checker {
         if (g.blockDim < 1 || g.blockDim > 65535)
           return fail(at + ": block_dim " + std::to_string(g.blockDim) + " outside 1..65535");
         previousEnd = g.endPc;
+        segmentTensors += g.tensors;
       }
+      if (segmentTensors > t.launch.tensors.size())
+        return fail(where + ": its segments claim " + std::to_string(segmentTensors) + " argument tensors of " +
+                    std::to_string(t.launch.tensors.size()));
     }
     return true;
   }
@@ -250,6 +258,7 @@ std::vector<uint8_t> serializePackage(const Package &package) {
       l->set_kernel(t.launch.kernel);
       l->set_block_dim(t.launch.blockDim);
       for (uint32_t x : t.launch.tensors) l->add_tensors(x);
+      l->set_barrier_flag_bytes(t.launch.barrierFlagBytes);
       for (const KernelSegment &g : t.launch.segments) {
         pkgproto::KernelSegment *sg = l->add_segments();
         sg->set_name(g.name);
@@ -258,6 +267,8 @@ std::vector<uint8_t> serializePackage(const Package &package) {
         sg->set_end_pc(g.endPc);
         sg->set_block_dim(g.blockDim);
         for (const std::string &n : g.onnxNodes) sg->add_onnx_nodes(n);
+        sg->set_model_macs(g.modelMacs);
+        sg->set_tensors(g.tensors);
       }
     }
   }
@@ -362,9 +373,11 @@ Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name) {
       t.launch.kernel = m.launch().kernel();
       t.launch.blockDim = m.launch().block_dim();
       t.launch.tensors.assign(m.launch().tensors().begin(), m.launch().tensors().end());
+      t.launch.barrierFlagBytes = m.launch().barrier_flag_bytes();
       for (const pkgproto::KernelSegment &sg : m.launch().segments())
         t.launch.segments.push_back({sg.name(), sg.op_type(), sg.entry_pc(), sg.end_pc(), sg.block_dim(),
-                                     {sg.onnx_nodes().begin(), sg.onnx_nodes().end()}});
+                                     {sg.onnx_nodes().begin(), sg.onnx_nodes().end()}, sg.model_macs(),
+                                     sg.tensors()});
     } else {
       return bad("task " + std::to_string(i) + " '" + t.name + "' has neither a launch nor a host op");
     }
@@ -430,7 +443,9 @@ std::string describePackage(const Package &p) {
       if (!t.host.reason.empty()) s << " (" << t.host.reason << ")";
     } else {
       s << "kernel " << p.kernels[t.launch.kernel].name << " block_dim " << t.launch.blockDim;
-      if (!t.launch.segments.empty()) s << ", a sequence of " << t.launch.segments.size() << ":";
+      if (!t.launch.segments.empty())
+        s << ", a sequence of " << t.launch.segments.size()
+          << (t.launch.barrierFlagBytes ? " (cross-core barriers between them)" : "") << ":";
       for (const KernelSegment &g : t.launch.segments)
         s << "\n       " << g.opType << " '" << g.name << "' pc [" << g.entryPc << ", " << g.endPc << ") block_dim "
           << g.blockDim;

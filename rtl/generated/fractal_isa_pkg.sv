@@ -92,7 +92,8 @@ package fractal_isa_pkg;
     OP_VCGADD = 8'd80,
     OP_VCGMAX = 8'd81,
     OP_VCGMIN = 8'd82,
-    OP_VDUP = 8'd83
+    OP_VDUP = 8'd83,
+    OP_DCCI = 8'd84
   } opcode_e;
 
   typedef enum logic [3:0] {
@@ -989,6 +990,10 @@ package fractal_isa_pkg;
   localparam int VDUP_DST_BLK_BITS = 8;
   localparam int VDUP_DST_REP_LSB = 40;
   localparam int VDUP_DST_REP_BITS = 8;
+  localparam int DCCI_ADDR_LSB = 8;
+  localparam int DCCI_ADDR_BITS = 8;
+  localparam int DCCI_OFFSET_LSB = 16;
+  localparam int DCCI_OFFSET_BITS = 32;
   /* verilator lint_on UNUSEDPARAM */
 
   function automatic pipe_e opcode_pipe(opcode_e op);

@@ -85,6 +85,13 @@ frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtM
                     std::to_string(package->targetDigest) + "), but device " + std::to_string(d.id) +
                     " is '" + d.config.name + "' (digest " + std::to_string(pkg::targetDigest(d.config)) +
                     "); recompile with --target " + d.config.name);
+  // Blocks that wait for each other at cross-core barriers must all be running at once.
+  for (const pkg::Task &t : package->tasks)
+    if (!t.isHost && t.launch.barrierFlagBytes && t.launch.blockDim > uint32_t(d.config.chip.cores))
+      return fail(FRT_ERROR_INVALID_FILE, name + ": task '" + t.name + "' synchronises " +
+                                              std::to_string(t.launch.blockDim) + " blocks across cores, but device " +
+                                              std::to_string(d.id) + " has " + std::to_string(d.config.chip.cores) +
+                                              " cores");
   auto m = std::make_unique<frtModelImpl>();
   m->device = &d;
   m->name = name;
@@ -198,11 +205,14 @@ void gmCopy(sim::GlobalMemory &gm, uint64_t dst, uint64_t src, uint64_t n) {
   }
 }
 
-// A kernel sequence's parts in a traced timing run (one core, parts one after another, a barrier
-// between them): each part ends with its last instruction slice and starts where the one before
-// ended; its pipes are busy for its own instructions' slices (not the scalar unit's: it leaves none).
-std::vector<SegmentProfile> segmentProfiles(const std::vector<pkg::KernelSegment> &segments, const isa::KernelBinary &kernel,
-                                            const sim::RunResult &run, uint64_t taskStart) {
+// A kernel sequence's parts in a traced timing run (parts one after another on `cores` cores, a
+// barrier between them): each part ends with its last instruction slice on any core and starts
+// where the one before ended; its pipes are busy for its own instructions' slices (not the scalar
+// unit's: it leaves none), averaged over the cores.
+std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const pkg::KernelLaunch &launch,
+                                            const sim::RunResult &run, uint64_t taskStart, size_t cores) {
+  const std::vector<pkg::KernelSegment> &segments = launch.segments;
+  const isa::KernelBinary &kernel = package.kernels[launch.kernel].binary;
   // One pass over the slices: each goes to the segment whose code holds its pc (in pc order).
   std::vector<uint64_t> lastEnd(segments.size(), 0);
   std::vector<std::array<uint64_t, sim::kNumPipes>> busy(segments.size());
@@ -218,12 +228,14 @@ std::vector<SegmentProfile> segmentProfiles(const std::vector<pkg::KernelSegment
   }
   std::vector<SegmentProfile> out;
   uint64_t start = 0;
+  size_t argument = 0; // the segment's first argument tensor (the package checked the counts)
   for (size_t k = 0; k < segments.size(); ++k) {
     const pkg::KernelSegment &g = segments[k];
     const uint64_t end = std::max(k + 1 == segments.size() ? run.cycles : 0, std::max(start, lastEnd[k]));
-    SegmentProfile p{g.name, g.opType, g.onnxNodes, taskStart + start, end - start, {}};
+    SegmentProfile p{g.name, g.opType, g.onnxNodes, taskStart + start, end - start, {}, g.modelMacs, 0};
+    for (uint32_t a = 0; a < g.tensors; ++a) p.tensorBytes += package.tensors[launch.tensors[argument++]].dataBytes();
     for (int pipe = 1; pipe < sim::kNumPipes; ++pipe)
-      p.pipes.push_back({sim::pipeLabel(pipe), p.cycles ? double(busy[k][size_t(pipe)]) / double(p.cycles) : 0.0});
+      p.pipes.push_back({sim::pipeLabel(pipe), p.cycles ? double(busy[k][size_t(pipe)]) / double(p.cycles * cores) : 0.0});
     out.push_back(std::move(p));
     start = end;
   }
@@ -303,6 +315,8 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
       words.push_back(m.region + p.tensors[x].offset);
       tp.tensorBytes += p.tensors[x].dataBytes();
     }
+    // A sequence on several cores finds its barrier flags zeroed after its argument words.
+    words.resize(words.size() + task.launch.barrierFlagBytes / 8, 0);
     sim::LaunchInfo launch;
     launch.dataBase = m.kernelData[task.launch.kernel];
     launch.args = gm.findFree(words.size() * 8, 512, 0x1000);
@@ -321,9 +335,10 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     const DecodedKernel decoded(m, task.launch.kernel);
     const isa::KernelBinary &binary = p.kernels[task.launch.kernel].binary;
     Expected<sim::RunResult> result = sim::RunResult{};
-    if (options.mode == sim::SimMode::Functional && !options.trace && !task.launch.segments.empty()) {
+    if (options.mode == sim::SimMode::Functional && !task.launch.segments.empty()) {
       // A kernel sequence, functionally: its parts one after another, each on the cores it was
-      // made for (the same bits as the one-core launch; no time is simulated in this mode).
+      // made for (the same bits as the launch; no time is simulated in this mode, and the
+      // functional engine's cores could not spin on each other's barrier flags).
       for (const pkg::KernelSegment &g : task.launch.segments) {
         launch.entryPc = g.entryPc;
         launch.endPc = g.endPc;
@@ -348,18 +363,18 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     tp.cycles = result->cycles;
     tp.deviceUs = result->latencyUs + d.config.runtime.kernelLaunchUs;
     for (const sim::CoreStats &c : result->cores) tp.macs += c.macs;
+    // Averaged over the cores that ran blocks: a block_dim 1 kernel's cube can be 100% busy.
+    const size_t active = std::min<size_t>(result->cores.size(), std::max<uint32_t>(task.launch.blockDim, 1));
     for (int pipe = 0; pipe < sim::kNumPipes; ++pipe) {
       uint64_t busy = 0;
       for (const sim::CoreStats &c : result->cores) busy += c.pipes[pipe].busyCycles;
-      // Averaged over the cores that ran blocks: a block_dim 1 kernel's cube can be 100% busy.
-      const size_t active = std::min<size_t>(result->cores.size(), std::max<uint32_t>(task.launch.blockDim, 1));
       const double capacity = double(result->cycles) * double(std::max<size_t>(active, 1));
       tp.pipes.push_back({sim::pipeLabel(pipe), capacity > 0 ? double(busy) / capacity : 0.0});
     }
     for (const sim::TraceSlice &sl : result->trace)
       tp.trace.push_back({sl.core, sl.pipe, prof.cycles + sl.start, sl.duration, sl.pc});
     if (options.mode != sim::SimMode::Functional && options.trace)
-      tp.segments = segmentProfiles(task.launch.segments, binary, *result, prof.cycles);
+      tp.segments = segmentProfiles(p, task.launch, *result, prof.cycles, std::max<size_t>(active, 1));
     prof.cycles += result->cycles;
     prof.simulatedUs += tp.deviceUs;
     prof.tasks.push_back(std::move(tp));

@@ -33,13 +33,14 @@ double modelRooflineCycles(const pkg::Package &package, const ChipConfig &config
   return std::max(macs / peakMacsPerCycle(config), bytes / config.dramBytesPerCycle());
 }
 
-TaskBound taskBound(const TaskProfile &task, const ChipConfig &config) {
+namespace {
+
+TaskBound workBound(uint64_t modelMacs, uint64_t tensorBytes, const std::vector<PipeUse> &pipes, const ChipConfig &config) {
   TaskBound b;
-  if (task.host) return b;
-  b.computeCycles = double(task.modelMacs) / peakMacsPerCycle(config);
-  b.memoryCycles = double(task.tensorBytes) / config.dramBytesPerCycle();
+  b.computeCycles = double(modelMacs) / peakMacsPerCycle(config);
+  b.memoryCycles = double(tensorBytes) / config.dramBytesPerCycle();
   std::string busiest;
-  for (const PipeUse &u : task.pipes)
+  for (const PipeUse &u : pipes)
     if (u.ratio > b.busiest) {
       b.busiest = u.ratio;
       busiest = u.pipe;
@@ -48,27 +49,44 @@ TaskBound taskBound(const TaskProfile &task, const ChipConfig &config) {
   return b;
 }
 
+} // namespace
+
+TaskBound taskBound(const TaskProfile &task, const ChipConfig &config) {
+  if (task.host) return {};
+  return workBound(task.modelMacs, task.tensorBytes, task.pipes, config);
+}
+
+TaskBound segmentBound(const SegmentProfile &segment, const ChipConfig &config) {
+  return workBound(segment.modelMacs, segment.tensorBytes, segment.pipes, config);
+}
+
 WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &package, const ChipConfig &config) {
   WhereTimeGoes w;
   const double launch = config.kernelLaunchCycles();
   double macs = 0;
   std::map<std::string, double> byLimiter;
+  std::vector<TimedWork> work;
   for (const TaskProfile &t : profile.tasks) {
     w.tasks.push_back(taskBound(t, config));
     if (t.host) continue;
     macs += double(t.modelMacs);
     w.kernelCycles += double(t.cycles);
     w.launchCycles += launch;
-    byLimiter[w.tasks.back().limitedBy] += double(t.cycles);
+    if (t.segments.empty()) {
+      work.push_back({t.name, t.opType, t.cycles, w.tasks.back()});
+      continue;
+    }
+    // A sequence (with many parts, a whole model) says little as one row: its parts do.
+    for (const SegmentProfile &g : t.segments) work.push_back({g.name, g.opType, g.cycles, segmentBound(g, config)});
   }
+  for (const TimedWork &x : work) byLimiter[x.bound.limitedBy] += double(x.cycles);
   w.boundCycles = modelRooflineCycles(package, config, macs);
   w.byLimiter.assign(byLimiter.begin(), byLimiter.end());
   std::sort(w.byLimiter.begin(), w.byLimiter.end(), [](const auto &a, const auto &b) { return a.second > b.second; });
-  for (size_t i = 0; i < profile.tasks.size(); ++i)
-    if (!profile.tasks[i].host) w.furthestAboveBound.push_back(i);
-  auto gap = [&](size_t i) { return double(profile.tasks[i].cycles) - w.tasks[i].cycles(); };
-  std::sort(w.furthestAboveBound.begin(), w.furthestAboveBound.end(), [&](size_t a, size_t b) { return gap(a) > gap(b); });
-  if (w.furthestAboveBound.size() > 5) w.furthestAboveBound.resize(5);
+  auto gap = [](const TimedWork &x) { return double(x.cycles) - x.bound.cycles(); };
+  std::stable_sort(work.begin(), work.end(), [&](const TimedWork &a, const TimedWork &b) { return gap(a) > gap(b); });
+  if (work.size() > 5) work.resize(5);
+  w.furthestAboveBound = std::move(work);
   return w;
 }
 
@@ -91,13 +109,15 @@ std::string describe(const WhereTimeGoes &w, const ModelProfile &profile) {
   }
   s += "\n  furthest above their bound:";
   for (size_t k = 0; k < w.furthestAboveBound.size(); ++k) {
-    const size_t i = w.furthestAboveBound[k];
-    const TaskProfile &t = profile.tasks[i];
-    std::snprintf(line, sizeof line, "%s %s (%s) %llu cycles, bound %.0f, %s %.2f", k ? ";" : "", t.name.c_str(),
-                  t.opType.c_str(), (unsigned long long)t.cycles, w.tasks[i].cycles(), w.tasks[i].limitedBy.c_str(),
-                  w.tasks[i].busiest);
+    const TimedWork &x = w.furthestAboveBound[k];
+    std::snprintf(line, sizeof line, "%s %s (%s) %llu cycles, bound %.0f, %s %.2f", k ? ";" : "", x.name.c_str(),
+                  x.opType.c_str(), (unsigned long long)x.cycles, x.bound.cycles(), x.bound.limitedBy.c_str(),
+                  x.bound.busiest);
     s += line;
   }
+  bool untraced = false;
+  for (const TaskProfile &t : profile.tasks) untraced = untraced || (t.opType == "Sequence" && t.segments.empty());
+  if (untraced) s += "\n  (a kernel sequence counts as one row here; --profile DIR traces the run and lists its parts)";
   return s + "\n";
 }
 

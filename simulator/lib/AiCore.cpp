@@ -139,6 +139,8 @@ void AiCore::runOneBlock(int64_t block) {
         if (run_->timed)
           stats_->scalarGmCycles += static_cast<uint64_t>(config_.core.scalarGmLatencyCycles);
       }
+      if (step.dcacheInvalidate)
+        scalarCacheDrop(step.gmAddress);
       if (step.gmAccess) {
         stats_->bytes[static_cast<int>(DataPath::ScalarGm)] +=
             step.op.inst.opcode == isa::Opcode::Ld || step.op.inst.opcode == isa::Opcode::St ? 8 : 4;
@@ -202,6 +204,12 @@ bool AiCore::scalarCacheHit(uint64_t address) {
   else if (scalarLines_.size() >= lines) scalarLines_.pop_back();
   scalarLines_.insert(scalarLines_.begin(), line);
   return hit;
+}
+
+void AiCore::scalarCacheDrop(uint64_t address) {
+  if (scalarLines_.empty()) return;
+  const uint64_t line = address / static_cast<uint64_t>(config_.core.scalarDcacheLineBytes);
+  scalarLines_.erase(std::remove(scalarLines_.begin(), scalarLines_.end(), line), scalarLines_.end());
 }
 
 void AiCore::waitDrained() {

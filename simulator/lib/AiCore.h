@@ -102,6 +102,7 @@ private:
   uint64_t scalarSteps_ = 0;
   std::vector<uint64_t> scalarLines_; // the scalar data cache's lines, most recently used first
   bool scalarCacheHit(uint64_t address);
+  void scalarCacheDrop(uint64_t address); // dcci
   std::unique_ptr<RaceDetector> races_; // created on the first run that checks races
   void checkAccesses(int pipe, const DispatchedOp &op, const std::vector<MemoryAccess> &accesses);
   int64_t scalarPc_ = 0; // where the scalar unit is, for watchdog reports

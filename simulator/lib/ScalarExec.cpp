@@ -41,7 +41,7 @@ void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kern
   const isa::Instruction &inst = kernel.code[pc];
   const auto &v = inst.values;
   step.kind = ScalarStep::Kind::Executed;
-  step.branchTaken = step.gmAccess = false;
+  step.branchTaken = step.gmAccess = step.dcacheInvalidate = false;
   step.pipe = isa::Pipe::S;
   step.nextPc = pc + 1;
   auto rd = [&](int i) { return core.reg(static_cast<int>(v[i])); };
@@ -141,6 +141,12 @@ void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kern
     std::memcpy(gmWord(1, 2, 4), &x, 4);
     break;
   }
+  case Opcode::Dcci:
+    // Timing only: the model's scalar loads always read GM's current bytes, so dropping the line
+    // changes when the next load of it completes, never what it reads.
+    step.dcacheInvalidate = true;
+    step.gmAddress = rd(0) + static_cast<uint64_t>(v[1]);
+    break;
   case Opcode::Beq: branch(rd(0) == rd(1), 2); break;
   case Opcode::Bne: branch(rd(0) != rd(1), 2); break;
   case Opcode::Blt: branch(asSigned(rd(0)) < asSigned(rd(1)), 2); break;

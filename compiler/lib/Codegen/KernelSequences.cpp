@@ -8,47 +8,28 @@
 
 namespace fractal::compiler {
 
-double singleCoreLoss(const pkg::Package &package, const pkg::Task &task, const ChipConfig &config) {
-  const int64_t cores = std::min<int64_t>(task.launch.blockDim, config.chip.cores);
-  if (task.isHost || cores <= 1) return 0;
-  double bytes = 0;
-  for (uint32_t t : task.launch.tensors) bytes += double(package.tensors.at(t).dataBytes());
-  // One core moves at most its own GM port's bytes per cycle: on a many-core chip far less than
-  // the chip's DRAM bandwidth (the cloud config: 87 of 1200 bytes per cycle).
-  const double oneCoreBytesPerCycle = std::min(config.dramBytesPerCycle(), double(config.dma.gmReadBytesPerCycle));
-  const double work =
-      kWorkPerBound * std::max(double(task.modelMacs) / config.fp16MacsPerCycle(), bytes / oneCoreBytesPerCycle);
-  return work * (1.0 - 1.0 / double(cores));
+double barrierCycles(const ChipConfig &config, int64_t blockDim) {
+  constexpr double kLoopInstructions = 16; // per round, the flag addresses and the branches
+  const double roundTrip = double(config.core.scalarGmLatencyCycles + config.core.scalarCyclesPerInstruction);
+  return isa::barrierRounds(blockDim) * (2 * roundTrip + kLoopInstructions * config.core.scalarCyclesPerInstruction);
 }
 
 std::vector<std::pair<size_t, size_t>> chooseKernelSequences(const pkg::Package &package, const ChipConfig &config) {
-  const double launchCycles = config.kernelLaunchCycles();
-  const size_t n = package.tasks.size();
-  std::vector<double> loss(n);
-  for (size_t i = 0; i < n; ++i) loss[i] = singleCoreLoss(package, package.tasks[i], config);
-  // best[j]: the largest estimated saving over tasks [0, j); from[j]: where the last run of that
-  // choice starts (j - 1 when task j - 1 stays alone). A run [i, j) of kernel tasks saves
-  // (j - i - 1) launches and loses what its tasks lose on one core.
-  std::vector<double> best(n + 1, 0);
-  std::vector<size_t> from(n + 1, 0);
-  for (size_t j = 1; j <= n; ++j) {
-    best[j] = best[j - 1];
-    from[j] = j - 1;
-    double lost = 0;
-    for (size_t i = j; i-- > 0;) {
-      if (package.tasks[i].isHost) break;
-      lost += loss[i];
-      const double saving = double(j - i - 1) * launchCycles - lost;
-      if (j - i >= 2 && best[i] + saving > best[j]) {
-        best[j] = best[i] + saving;
-        from[j] = i;
-      }
-    }
-  }
+  // Joining two tasks saves a launch and adds a barrier; the barrier's cost on the chip's cores
+  // bounds it for every run.
   std::vector<std::pair<size_t, size_t>> runs;
-  for (size_t j = n; j > 0; j = from[j])
-    if (j - from[j] >= 2) runs.push_back({from[j], j - 1});
-  std::reverse(runs.begin(), runs.end());
+  if (barrierCycles(config, config.chip.cores) >= config.kernelLaunchCycles()) return runs;
+  const size_t n = package.tasks.size();
+  for (size_t i = 0; i < n;) {
+    if (package.tasks[i].isHost) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j + 1 < n && !package.tasks[j + 1].isHost) ++j;
+    if (j > i) runs.push_back({i, j});
+    i = j + 1;
+  }
   return runs;
 }
 
@@ -64,6 +45,8 @@ Status joinKernelSequences(pkg::Package &package, const std::vector<std::pair<si
     pkg::Task joined;
     joined.opType = "Sequence";
     joined.launch.blockDim = 1;
+    for (size_t i = first; i <= last; ++i)
+      joined.launch.blockDim = std::max(joined.launch.blockDim, package.tasks[i].launch.blockDim);
     std::vector<isa::SequencePart> parts;
     std::set<std::string> seen;
     for (size_t i = first; i <= last; ++i) {
@@ -79,13 +62,19 @@ Status joinKernelSequences(pkg::Package &package, const std::vector<std::pair<si
     joined.name = firstName == lastName ? firstName : firstName + " .. " + lastName;
     const std::string kernelName = "Sequence_" + std::to_string(package.kernels.size());
     std::vector<isa::SequenceRange> ranges;
+    // The barrier flags follow the argument words (the runtime zeroes them at each launch).
+    const isa::SequenceBarrier barrier{8 * joined.launch.tensors.size()};
+    const bool multiCore = joined.launch.blockDim > 1;
+    if (multiCore) joined.launch.barrierFlagBytes = isa::barrierFlagBytes(joined.launch.blockDim);
     Expected<isa::KernelBinary> binary =
-        isa::sequenceKernels(parts, package.kernels.at(package.tasks[first].launch.kernel).binary.source, &ranges);
+        isa::sequenceKernels(parts, package.kernels.at(package.tasks[first].launch.kernel).binary.source, &ranges,
+                             multiCore ? &barrier : nullptr);
     if (!binary) return binary.error().withContext(kernelName);
     for (size_t i = first; i <= last; ++i) {
       const pkg::Task &t = package.tasks[i];
       joined.launch.segments.push_back(
-          {t.name, t.opType, ranges[i - first].entry, ranges[i - first].end, t.launch.blockDim, t.onnxNodes});
+          {t.name, t.opType, ranges[i - first].entry, ranges[i - first].end, t.launch.blockDim, t.onnxNodes,
+           t.modelMacs, uint32_t(t.launch.tensors.size())});
     }
     joined.launch.kernel = uint32_t(package.kernels.size());
     package.kernels.push_back({kernelName, std::move(*binary)});

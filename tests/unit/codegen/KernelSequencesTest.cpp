@@ -2,6 +2,7 @@
 #include "fractal/compiler/Codegen/KernelSequences.h"
 
 #include "fractal/isa/Assembler.h"
+#include "fractal/isa/KernelSequence.h"
 
 #include <gtest/gtest.h>
 
@@ -49,53 +50,30 @@ pkg::Package package(const std::vector<int64_t> &elements) {
   return p;
 }
 
-TEST(KernelSequences, SmallKernelsShareALaunchAndHostTasksEndARun) {
+TEST(KernelSequences, EveryRunOfKernelsSharesALaunchAndHostTasksEndARun) {
   const ChipConfig config = edge();
-  // A few KB each: far less lost on one core than a launch (13,600 cycles) costs.
-  pkg::Package p = package({1024, 2048, 1024, -1, 4096, 1024, 512});
-  EXPECT_EQ(chooseKernelSequences(p, config), (std::vector<std::pair<size_t, size_t>>{{0, 2}, {4, 6}}));
-  // A loss estimate: the tensor at DRAM bandwidth, x2, half of it the other core's.
-  const double bytes = 2048 * 2;
-  EXPECT_NEAR(singleCoreLoss(p, p.tasks[1], config), kWorkPerBound * bytes / config.dramBytesPerCycle() / 2, 1e-6);
-  pkg::Task oneBlock = p.tasks[1];
-  oneBlock.launch.blockDim = 1;
-  EXPECT_EQ(singleCoreLoss(p, oneBlock, config), 0.0);
+  // Large or small, kernels next to each other share a launch: the barrier between them costs
+  // less than a launch.
+  pkg::Package p = package({1024, 4 << 20, 1024, -1, 4096, -1, 512, 1024, 2048});
+  EXPECT_EQ(chooseKernelSequences(p, config), (std::vector<std::pair<size_t, size_t>>{{0, 2}, {6, 8}}));
+  pkg::Package alone = package({1024, -1, 1024});
+  EXPECT_TRUE(chooseKernelSequences(alone, config).empty());
 }
 
-TEST(KernelSequences, AKernelThatLosesMoreThanALaunchStaysAlone) {
+// The barrier's estimate: per round a flag store and a flag load that miss the scalar data cache
+// (scalar_gm_latency_cycles each) and the loop; ceil(log2 cores) rounds.
+TEST(KernelSequences, BarrierCostGrowsWithTheLogOfTheCores) {
   const ChipConfig config = edge();
-  // 8 MB at ~75 bytes a cycle: ~110k cycles lost on one core, eight launches' worth.
-  pkg::Package p = package({1024, 1024, 4 << 20, 1024});
-  EXPECT_EQ(chooseKernelSequences(p, config), (std::vector<std::pair<size_t, size_t>>{{0, 1}}));
-  // Two kernels each losing 0.9 of a launch: joined, they would save one launch and lose 1.8.
-  const double launch = config.runtime.kernelLaunchUs * config.chip.clockMhz;
-  const int64_t elements = int64_t(0.9 * launch / kWorkPerBound * 2 * config.dramBytesPerCycle() / 2);
-  pkg::Package q = package({elements, elements});
-  EXPECT_NEAR(singleCoreLoss(q, q.tasks[0], config), 0.9 * launch, 0.01 * launch);
-  EXPECT_TRUE(chooseKernelSequences(q, config).empty());
-  // One chip core: nothing is lost, every run of kernels shares a launch.
-  ChipConfig single = config;
-  single.chip.cores = 1;
-  EXPECT_EQ(chooseKernelSequences(p, single), (std::vector<std::pair<size_t, size_t>>{{0, 3}}));
-}
-
-// On a many-core chip one core moves its tensors at its own GM port's rate, not the chip's DRAM
-// bandwidth (the cloud config: 87 of 1200 bytes a cycle): PP-OCRv4's memory-bound kernels were
-// joined as if a core were 14x faster than it is, and its simulated latency doubled.
-TEST(KernelSequences, ACoreMovesDataAtItsOwnPortsRate) {
-  Expected<ChipConfig> cloud = loadChipConfig("cloud");
-  ASSERT_TRUE(cloud.ok());
-  ASSERT_LT(double(cloud->dma.gmReadBytesPerCycle), cloud->dramBytesPerCycle());
-  // Two kernels of 1 MB each: at the chip's DRAM bandwidth ~1,700 cycles lost on one core, a
-  // tenth of a launch (20,000 cycles); at one core's port ~23,000 each, so joining them (one
-  // launch saved) loses more than it saves.
-  pkg::Package p = package({512 << 10, 512 << 10});
-  for (pkg::Task &t : p.tasks) t.launch.blockDim = uint32_t(cloud->chip.cores);
-  const double bytes = (512 << 10) * 2, launch = cloud->runtime.kernelLaunchUs * cloud->chip.clockMhz;
-  const double loss = singleCoreLoss(p, p.tasks[1], *cloud);
-  EXPECT_NEAR(loss, kWorkPerBound * bytes / double(cloud->dma.gmReadBytesPerCycle) * (1.0 - 1.0 / cloud->chip.cores), 1e-6);
-  EXPECT_GT(loss, launch);
-  EXPECT_TRUE(chooseKernelSequences(p, *cloud).empty());
+  const double round = 2 * (config.core.scalarGmLatencyCycles + 1) + 16;
+  EXPECT_EQ(barrierCycles(config, 1), 0.0);
+  EXPECT_EQ(barrierCycles(config, 2), round);
+  EXPECT_EQ(barrierCycles(config, 3), 2 * round);
+  EXPECT_EQ(barrierCycles(config, 32), 5 * round);
+  // A chip whose scalar GM round trip makes a barrier dearer than a launch keeps one launch per kernel.
+  ChipConfig slow = config;
+  slow.core.scalarGmLatencyCycles = int64_t(config.kernelLaunchCycles());
+  pkg::Package p = package({1024, 1024});
+  EXPECT_TRUE(chooseKernelSequences(p, slow).empty());
 }
 
 TEST(KernelSequences, JoiningMakesOneTaskPerRun) {
@@ -108,7 +86,9 @@ TEST(KernelSequences, JoiningMakesOneTaskPerRun) {
   EXPECT_EQ(first.opType, "Sequence");
   EXPECT_EQ(first.onnxNodes, (std::vector<std::string>{"op0", "shared", "op1", "op2"}));
   EXPECT_EQ(first.modelMacs, 0u + 10 + 20);
-  EXPECT_EQ(first.launch.blockDim, 1u);
+  // On as many cores as its widest part, with zeroed barrier flags after the arguments.
+  EXPECT_EQ(first.launch.blockDim, 2u);
+  EXPECT_EQ(first.launch.barrierFlagBytes, 2 * isa::kBarrierFlagStride);
   EXPECT_EQ(first.launch.tensors, (std::vector<uint32_t>{0, 1, 2}));
   ASSERT_EQ(first.launch.segments.size(), 3u);
   EXPECT_EQ(first.launch.segments[1].name, "op1");
@@ -120,6 +100,14 @@ TEST(KernelSequences, JoiningMakesOneTaskPerRun) {
   // gets an addi of 8 (its arguments start at the second word).
   EXPECT_EQ(first.launch.segments[0].endPc, sizes[0] - 1);
   EXPECT_EQ(first.launch.segments[1].endPc - first.launch.segments[1].entryPc, sizes[1] - 1 + 1);
+  // Between the parts: `barrier all`, the cross-core barrier (spinning on a flag with dcci + ld),
+  // then the registers put back.
+  const std::vector<isa::Instruction> &code = p.kernels[0].binary.code;
+  const size_t gapStart = first.launch.segments[0].endPc, gapEnd = first.launch.segments[1].entryPc;
+  EXPECT_EQ(code[gapStart].opcode, isa::Opcode::Barrier);
+  size_t spins = 0;
+  for (size_t pc = gapStart; pc < gapEnd; ++pc) spins += code[pc].opcode == isa::Opcode::Dcci;
+  EXPECT_EQ(spins, 1u);
   EXPECT_TRUE(p.tasks[1].isHost);
   EXPECT_EQ(p.tasks[2].name, "op4 .. op5");
   // The joined kernels are gone; the two sequences' kernels are numbered in launch order.

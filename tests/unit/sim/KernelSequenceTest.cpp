@@ -195,6 +195,83 @@ TEST_F(KernelSequenceTest, SymbolsAndTheDebugMapFollowTheCode) {
   EXPECT_TRUE(sawQuarters);
 }
 
+// Cross-core barriers (KernelSequence.h): in the first part block i waits (block_dim - i) x 300
+// loop turns and stores (i + 1) x 10 in slot i; in the second, block i copies slot (i + 1) mod
+// block_dim to result i. Joined without barriers the last block, which waits least, reads its
+// neighbour's slot before block 0 has written it; with them every block reads what was written.
+const std::string kWriteSlot = R"(
+.node "write"
+  mfsr x1, args
+  ld x2, gm[x1], offset=0
+  mfsr x4, block_idx
+  mfsr x5, block_dim
+  sub x6, x5, x4
+  muli x7, x6, 300
+delay:
+  dbnz x7, delay
+  addi x8, x4, 1
+  muli x8, x8, 10
+  muli x9, x4, 8
+  add x9, x2, x9
+  st x8, gm[x9]
+  end
+)";
+const std::string kReadNeighbour = R"(
+.node "read"
+  mfsr x1, args
+  ld x2, gm[x1], offset=0
+  ld x3, gm[x1], offset=8
+  mfsr x4, block_idx
+  mfsr x5, block_dim
+  addi x6, x4, 1
+  rem x6, x6, x5
+  muli x6, x6, 8
+  add x6, x2, x6
+  ld x7, gm[x6]
+  muli x8, x4, 8
+  add x8, x3, x8
+  st x7, gm[x8]
+  end
+)";
+
+TEST(KernelSequenceBarrier, BlocksOnSeveralCoresWaitForEachOther) {
+  const isa::KernelBinary write = assembleText(kWriteSlot), read = assembleText(kReadNeighbour);
+  const isa::SequenceBarrier barrier{3 * 8}; // after the three argument words
+  Expected<isa::KernelBinary> joined = isa::sequenceKernels({{&write, 0}, {&read, 8}}, "cross.s", nullptr, &barrier);
+  ASSERT_TRUE(joined.ok()) << joined.error().message;
+  Expected<isa::KernelBinary> unsynced = isa::sequenceKernels({{&write, 0}, {&read, 8}}, "cross.s");
+  ASSERT_TRUE(unsynced.ok());
+  EXPECT_EQ(isa::barrierRounds(2), 1);
+  EXPECT_EQ(isa::barrierRounds(5), 3);
+  EXPECT_EQ(isa::barrierFlagBytes(5), 3u * 5 * isa::kBarrierFlagStride);
+  Expected<ChipConfig> cloud = loadChipConfig("cloud");
+  ASSERT_TRUE(cloud.ok());
+  // Two blocks on the edge chip (one round), five on the cloud chip (three rounds, not a power of two).
+  for (const auto &[config, blocks] : {std::pair<ChipConfig, int64_t>{edge(), 2}, {*cloud, 5}}) {
+    for (bool synced : {true, false}) {
+      Device d(config);
+      const uint64_t slots = d.buffer(std::vector<uint64_t>(size_t(blocks), 0));
+      const uint64_t results = d.buffer(std::vector<uint64_t>(size_t(blocks), 0));
+      std::vector<uint64_t> args = {slots, slots, results};
+      args.resize(args.size() + isa::barrierFlagBytes(blocks) / 8, 0); // the zeroed flags
+      LaunchInfo launch;
+      launch.args = d.buffer(args);
+      Expected<RunResult> r = d.sim.run(synced ? *joined : *unsynced, launch, options(SimMode::Timing, blocks));
+      ASSERT_TRUE(r.ok()) << r.error().message;
+      const std::vector<uint64_t> got = d.read<uint64_t>(results, size_t(blocks));
+      std::vector<uint64_t> want;
+      for (int64_t i = 0; i < blocks; ++i) want.push_back(uint64_t((i + 1) % blocks + 1) * 10);
+      if (synced) {
+        EXPECT_EQ(got, want) << config.name;
+        // Block 0 alone waits blocks x 300 turns of a two-cycle-at-least loop before its store.
+        EXPECT_GT(r->cycles, uint64_t(blocks) * 300 * 2) << config.name;
+      } else {
+        EXPECT_EQ(got.back(), 0u) << config.name << ": the test would not see a missing barrier";
+      }
+    }
+  }
+}
+
 TEST_F(KernelSequenceTest, PartsForAnotherTargetAreRefused) {
   isa::KernelBinary other = doublePlusQuarter;
   other.target = "cloud";

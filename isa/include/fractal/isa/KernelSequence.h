@@ -1,11 +1,21 @@
 // Several kernels as one program that runs them one after another (a kernel sequence).
 //
 // Launching a kernel costs the runtime ~20 us (runtime.kernel_launch_us); a model of many small
-// kernels spends most of its time there. A sequence is launched once with block_dim 1: each part
-// runs all of its blocks' work on one core (kernels loop over their items with stride block_dim),
-// then a `barrier all` lets its last GM writes land before the next part starts. Between parts the
-// registers, the vector mask and the feature-map register are put back to what a launch gives
-// (zeros, all ones, zero), so every part sees the state it was compiled for.
+// kernels spends most of its time there. A sequence is launched once: each part runs its blocks'
+// work on the launch's cores (kernels loop over their items with stride block_dim, so a part runs
+// at any block_dim), then a `barrier all` lets its last GM writes land before the next part starts.
+// Between parts the registers, the vector mask and the feature-map register are put back to what
+// a launch gives (zeros, all ones, zero), so every part sees the state it was compiled for.
+//
+// On several cores the parts are also separated by a cross-core barrier. The edge chip (Ascend
+// 310) has no inter-core synchronisation, so it is done in software through GM, as AscendC's
+// SyncAll does on such chips: a dissemination barrier over flag words that the runtime zeroes at
+// each launch, after the argument words (SequenceBarrier). Round r (distance d = 2^r < block_dim):
+// block i stores the barrier's number (1, 2, ... in the launch) in its round-r flag and spins
+// (dcci + ld) until the flag of block (i - d) mod block_dim holds at least that number; after
+// ceil(log2 block_dim) rounds every block has heard from every other. The numbers only grow
+// within a launch, so one set of flags serves every barrier. The barrier code lies between the
+// parts' ranges: functional simulation, which runs the parts one by one, never executes it.
 //
 // Each part keeps its own argument words and data section: `mfsr xN, args` is followed by
 // `addi xN, xN, <the part's first argument byte>` and `mfsr xN, data_base` by `addi` of the
@@ -31,9 +41,22 @@ struct SequenceRange {
   uint32_t entry = 0, end = 0;
 };
 
+// Cross-core barriers between the parts of a sequence launched with block_dim > 1.
+struct SequenceBarrier {
+  uint64_t flagsOffsetBytes = 0; // where the flags start, from the launch's argument address
+};
+inline constexpr uint64_t kBarrierFlagStride = 64; // one flag per scalar data cache line
+
+// Rounds of the dissemination barrier for `blockDim` blocks: ceil(log2 blockDim).
+int barrierRounds(int64_t blockDim);
+// Bytes of zeroed flags a launch with `blockDim` blocks needs after the flags offset.
+uint64_t barrierFlagBytes(int64_t blockDim);
+
 // The parts must be for one target; `source` names the result. `ranges` (optional) receives
-// each part's code range.
+// each part's code range. With `barrier`, cross-core barriers separate the parts (for a launch on
+// several cores); without, the sequence is for one core.
 Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, const std::string &source,
-                                       std::vector<SequenceRange> *ranges = nullptr);
+                                       std::vector<SequenceRange> *ranges = nullptr,
+                                       const SequenceBarrier *barrier = nullptr);
 
 } // namespace fractal::isa

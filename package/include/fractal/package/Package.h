@@ -17,7 +17,7 @@
 
 namespace fractal::pkg {
 
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2; // 2: barrier_flag_bytes (sequences on several cores)
 constexpr size_t kHeaderBytes = 24; // "FRACTPKG", u32 version, u32 crc32, u64 payload size
 
 enum class DType : uint8_t { F32, F16, I64, I32, I8, Bool };
@@ -50,6 +50,8 @@ struct KernelSegment {
   uint32_t entryPc = 0, endPc = 0;
   uint32_t blockDim = 1;
   std::vector<std::string> onnxNodes; // the task's
+  uint64_t modelMacs = 0;             // the task's
+  uint32_t tensors = 0; // how many of the launch's argument tensors are the task's (in order)
 };
 
 struct KernelLaunch {
@@ -59,6 +61,9 @@ struct KernelLaunch {
   // A kernel sequence's parts, in order (empty for a plain kernel). Functional mode runs them
   // one by one at their own block_dim; timing mode runs the launch as it is.
   std::vector<KernelSegment> segments;
+  // Zeroed GM after the argument words at every launch: the flags of the cross-core barriers
+  // between a multi-core sequence's parts (isa/KernelSequence.h); 0 = none.
+  uint64_t barrierFlagBytes = 0;
 };
 
 struct HostOp {

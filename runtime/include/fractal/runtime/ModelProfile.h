@@ -31,6 +31,7 @@ struct SegmentProfile {
   uint64_t startCycle = 0; // within the execution
   uint64_t cycles = 0;
   std::vector<PipeUse> pipes;
+  uint64_t modelMacs = 0, tensorBytes = 0; // the part's, for its roofline bound
 };
 
 struct TaskProfile {

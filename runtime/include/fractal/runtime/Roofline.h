@@ -22,12 +22,20 @@ struct TaskBound {
   double busiest = 0;       // that pipe's busy ratio
 };
 
+// A kernel task, or one part of a kernel sequence (when the run was traced), with its bound.
+struct TimedWork {
+  std::string name, opType;
+  uint64_t cycles = 0;
+  TaskBound bound;
+};
+
 struct WhereTimeGoes {
   double kernelCycles = 0;  // the kernels' simulated cycles, one after another
   double launchCycles = 0;  // runtime.kernel_launch_us per kernel task, in cycles
   double boundCycles = 0;   // the model's roofline: max(model MACs at peak, weights + inputs + outputs at DRAM bandwidth)
   std::vector<std::pair<std::string, double>> byLimiter; // kernel cycles per limiter, largest first
-  std::vector<size_t> furthestAboveBound;                 // task indices, at most 5, largest gap first
+  // Kernel tasks, and a traced sequence's parts in place of the sequence: at most 5, largest gap first.
+  std::vector<TimedWork> furthestAboveBound;
   std::vector<TaskBound> tasks;                           // per task (host tasks: empty)
 };
 
@@ -36,6 +44,7 @@ struct WhereTimeGoes {
 double modelRooflineCycles(const pkg::Package &package, const ChipConfig &config, double macs);
 
 TaskBound taskBound(const TaskProfile &task, const ChipConfig &config);
+TaskBound segmentBound(const SegmentProfile &segment, const ChipConfig &config);
 WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &package, const ChipConfig &config);
 // A few lines for people: the split between launches and kernels, the ratio to the bound, the
 // limiters, the tasks furthest above their bound.

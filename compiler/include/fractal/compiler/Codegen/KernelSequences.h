@@ -1,17 +1,12 @@
-// Kernel sequences: consecutive small kernel tasks of a package joined into one launch.
+// Kernel sequences: consecutive kernel tasks of a package joined into one launch.
 //
 // Every launch costs runtime.kernel_launch_us (20 us on A2: 13,600 cycles at the edge chip's
 // 680 MHz). A model of many small kernels (BlazeFace: 20 kernels of 2-18k cycles) spends most of its
-// time launching them. The edge chip (Ascend 310) has no cross-core synchronisation, so a
-// sequence runs on one core (block_dim 1; isa/KernelSequence.h joins the code): worth it when
-// what a kernel loses by running on one core instead of its block_dim cores is less than a launch.
-//
-// That loss is estimated from the kernel's own bound on one core: its MACs at one core's cube
-// peak or its tensors at one core's bandwidth (its GM port, or the DRAM when that is less),
-// times kWorkPerBound (kernels here take 1.5-3x their bound), times the
-// share of the work the other cores did (1 - 1/cores). The runs are chosen to save the most: a
-// run of n kernels saves n - 1 launches and loses what its kernels lose (dynamic programming
-// over the task list; host tasks end a run).
+// time launching them. A sequence is launched once on as many cores as its widest part; between
+// parts a cross-core barrier in GM (isa/KernelSequence.h: the edge chip, Ascend 310, has no
+// inter-core synchronisation) takes the place of the launch boundary. That barrier costs a few
+// scalar GM round trips per round (barrierCycles), far less than a launch on both configs, so every
+// run of consecutive kernel tasks is joined; host tasks end a run.
 #pragma once
 
 #include "fractal/config/ChipConfig.h"
@@ -23,10 +18,9 @@
 
 namespace fractal::compiler {
 
-inline constexpr double kWorkPerBound = 2.0;
-
-// Cycles a kernel task is estimated to lose on one core instead of its block_dim cores.
-double singleCoreLoss(const pkg::Package &package, const pkg::Task &task, const ChipConfig &config);
+// Cycles one cross-core barrier of `blockDim` blocks takes when they arrive together: per round a
+// flag store and a flag load, each a scalar data cache miss, and the loop's instructions.
+double barrierCycles(const ChipConfig &config, int64_t blockDim);
 
 // The runs of tasks [first, last] (task indices, last > first) to join, in order.
 std::vector<std::pair<size_t, size_t>> chooseKernelSequences(const pkg::Package &package, const ChipConfig &config);

@@ -91,17 +91,33 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
                              k.target + "', the first for '" + out.target + "'");
     if (k.code.empty()) return Error::badInput(source + ": part " + std::to_string(i) + " (" + k.source + ") has no instructions");
     const auto partName = [&] { return "part " + std::to_string(i) + " (" + k.source + ")"; };
+    // A part made for fewer blocks than the launch has: the others branch straight to its end
+    // (the next barrier) before the registers are cleared; the branch is patched below.
+    const int64_t partBlocks = parts[i].blockDim;
+    const bool narrower = barrier && partBlocks > 0 && partBlocks < barrier->blockDim;
+    size_t skipBranch = 0;
+    auto emitSkip = [&] {
+      emit(instruction(Opcode::Mfsr, {{"xd", 1}, {"sr", int64_t(SpecialReg::BlockIdx)}}), nullptr);
+      emit(instruction(Opcode::Li, {{"xd", 2}, {"imm", partBlocks}}), nullptr);
+      emit(instruction(Opcode::Bge, {{"xa", 1}, {"xb", 2}, {"target", 0}}), nullptr);
+      return out.code.size() - 1;
+    };
     if (i > 0) {
       // What a launch gives the next part: every pipe drained (its GM writes landed; with a
-      // barrier, every block's), registers
-      // zero, the vector mask all ones, the feature-map register zero.
+      // barrier, every block's), registers zero, the vector mask all ones, the feature-map
+      // register zero.
       emit(instruction(Opcode::Barrier, {{"pipe", int64_t(Pipe::ALL)}}), nullptr);
       if (barrier)
         for (const Instruction &inst : crossCoreBarrier(*barrier, int64_t(i))) emit(inst, nullptr);
+      if (narrower) skipBranch = emitSkip();
       emit(instruction(Opcode::Li, {{"xd", 1}, {"imm", -1}}), nullptr);
       emit(instruction(Opcode::SetMask, {{"xhi", 1}, {"xlo", 1}}), nullptr);
       emit(instruction(Opcode::SetFmap, {{"xa", 0}}), nullptr);
       for (int r = 1; r < kNumRegisters; ++r) emit(instruction(Opcode::Li, {{"xd", r}, {"imm", 0}}), nullptr);
+    }
+    if (i == 0 && narrower) {
+      skipBranch = emitSkip();
+      for (int r : {1, 2}) emit(instruction(Opcode::Li, {{"xd", r}, {"imm", 0}}), nullptr);
     }
     while (out.data.size() % kDataAlignment) out.data.push_back(0);
     const uint64_t dataOffset = out.data.size();
@@ -121,10 +137,14 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
         origin.push_back(pc);
         continue;
       }
-      emit(inst, d);
+      const bool isMfsr = inst.opcode == Opcode::Mfsr;
+      const auto sr = isMfsr ? SpecialReg(inst.operand("sr")) : SpecialReg::BlockIdx;
+      if (narrower && isMfsr && sr == SpecialReg::BlockDim)
+        emit(instruction(Opcode::Li, {{"xd", inst.operand("xd")}, {"imm", partBlocks}}), d); // its own block_dim
+      else
+        emit(inst, d);
       origin.push_back(pc);
-      if (inst.opcode != Opcode::Mfsr) continue;
-      const auto sr = SpecialReg(inst.operand("sr"));
+      if (!isMfsr) continue;
       const uint64_t add = sr == SpecialReg::Args ? parts[i].argsOffsetBytes : sr == SpecialReg::DataBase ? dataOffset : 0;
       if (add == 0) continue;
       if (add > uint64_t(INT32_MAX))
@@ -134,6 +154,8 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
       origin.push_back(pc);
     }
     newPc[k.code.size()] = out.code.size();
+    if (narrower)
+      out.code[skipBranch].values[out.code[skipBranch].operandIndex("target")] = int64_t(newPc[k.code.size()] - skipBranch);
     if (ranges) ranges->push_back({uint32_t(base), uint32_t(out.code.size())});
     if (Status s = retargetBranches(k.code, out.code, base, origin, newPc, source + ": " + partName(), ""); !s)
       return s.error();

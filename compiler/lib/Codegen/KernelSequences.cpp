@@ -52,7 +52,8 @@ Status joinKernelSequences(pkg::Package &package, const std::vector<std::pair<si
     for (size_t i = first; i <= last; ++i) {
       const pkg::Task &t = package.tasks[i];
       if (t.isHost) return Error::internal("kernel sequence over host task '" + t.name + "'");
-      parts.push_back({&package.kernels.at(t.launch.kernel).binary, 8 * joined.launch.tensors.size()});
+      parts.push_back({&package.kernels.at(t.launch.kernel).binary, 8 * joined.launch.tensors.size(),
+                       int64_t(t.launch.blockDim)});
       joined.launch.tensors.insert(joined.launch.tensors.end(), t.launch.tensors.begin(), t.launch.tensors.end());
       for (const std::string &n : t.onnxNodes)
         if (seen.insert(n).second) joined.onnxNodes.push_back(n);
@@ -63,7 +64,7 @@ Status joinKernelSequences(pkg::Package &package, const std::vector<std::pair<si
     const std::string kernelName = "Sequence_" + std::to_string(package.kernels.size());
     std::vector<isa::SequenceRange> ranges;
     // The barrier flags follow the argument words (the runtime zeroes them at each launch).
-    const isa::SequenceBarrier barrier{8 * joined.launch.tensors.size()};
+    const isa::SequenceBarrier barrier{8 * joined.launch.tensors.size(), int64_t(joined.launch.blockDim)};
     const bool multiCore = joined.launch.blockDim > 1;
     if (multiCore) joined.launch.barrierFlagBytes = isa::barrierFlagBytes(joined.launch.blockDim);
     Expected<isa::KernelBinary> binary =

@@ -272,6 +272,40 @@ TEST(KernelSequenceBarrier, BlocksOnSeveralCoresWaitForEachOther) {
   }
 }
 
+// A part made for fewer blocks than the launch runs on those only, and reads its own block_dim:
+// `read` made for one block copies slot (0 + 1) mod 1 = 0 on block 0; block 1 skips it.
+TEST(KernelSequenceBarrier, APartMadeForFewerBlocksRunsOnThoseOnly) {
+  const isa::KernelBinary write = assembleText(kWriteSlot), read = assembleText(kReadNeighbour);
+  const isa::SequenceBarrier barrier{3 * 8, 2};
+  Expected<isa::KernelBinary> joined =
+      isa::sequenceKernels({{&write, 0, 2}, {&read, 8, 1}}, "narrow.s", nullptr, &barrier);
+  ASSERT_TRUE(joined.ok()) << joined.error().message;
+  Device d;
+  const uint64_t slots = d.buffer(std::vector<uint64_t>(2, 0));
+  const uint64_t results = d.buffer(std::vector<uint64_t>(2, 77));
+  std::vector<uint64_t> args = {slots, slots, results};
+  args.resize(args.size() + isa::barrierFlagBytes(2) / 8, 0);
+  LaunchInfo launch;
+  launch.args = d.buffer(args);
+  Expected<RunResult> r = d.sim.run(*joined, launch, options(SimMode::Timing, 2));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(d.read<uint64_t>(results, 2), (std::vector<uint64_t>{10, 77}));
+  // Made for one block first: block 1 skips it, then both meet at the barrier.
+  Expected<isa::KernelBinary> first =
+      isa::sequenceKernels({{&read, 8, 1}, {&write, 0, 2}}, "narrow-first.s", nullptr, &barrier);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  Device e;
+  const uint64_t slots2 = e.buffer(std::vector<uint64_t>{5, 6});
+  const uint64_t results2 = e.buffer(std::vector<uint64_t>(2, 77));
+  std::vector<uint64_t> args2 = {slots2, slots2, results2};
+  args2.resize(args2.size() + isa::barrierFlagBytes(2) / 8, 0);
+  launch.args = e.buffer(args2);
+  r = e.sim.run(*first, launch, options(SimMode::Timing, 2));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(e.read<uint64_t>(results2, 2), (std::vector<uint64_t>{5, 77}));
+  EXPECT_EQ(e.read<uint64_t>(slots2, 2), (std::vector<uint64_t>{10, 20}));
+}
+
 TEST_F(KernelSequenceTest, PartsForAnotherTargetAreRefused) {
   isa::KernelBinary other = doublePlusQuarter;
   other.target = "cloud";

@@ -31,6 +31,10 @@ namespace fractal::isa {
 struct SequencePart {
   const KernelBinary *kernel = nullptr;
   uint64_t argsOffsetBytes = 0; // where this part's argument words start in the joint list
+  // The blocks it was made for (0: any). Under a barrier for more blocks, the others skip the
+  // part and its `mfsr block_dim` reads this: a kernel made for one core (ascending stores that
+  // spill past a row's end) stays on one core.
+  int64_t blockDim = 0;
 };
 
 // Where each part's code landed: [entry, end). Started at `entry` and stopped on reaching `end`
@@ -44,6 +48,7 @@ struct SequenceRange {
 // Cross-core barriers between the parts of a sequence launched with block_dim > 1.
 struct SequenceBarrier {
   uint64_t flagsOffsetBytes = 0; // where the flags start, from the launch's argument address
+  int64_t blockDim = 2;          // the launch's blocks
 };
 inline constexpr uint64_t kBarrierFlagStride = 64; // one flag per scalar data cache line
 

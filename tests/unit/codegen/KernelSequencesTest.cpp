@@ -116,6 +116,19 @@ TEST(KernelSequences, JoiningMakesOneTaskPerRun) {
   EXPECT_EQ(p.tasks[2].launch.kernel, 1u);
   EXPECT_EQ(p.kernels[0].binary.code.size(), first.launch.segments.back().endPc + 1);
 
+  // A kernel made for one block, joined with one made for two: the launch takes two blocks, and
+  // block 1 branches past the narrow part (block_idx >= 1) right after the barrier.
+  pkg::Package narrow = package({1024, 1024});
+  narrow.tasks[1].launch.blockDim = 1;
+  ASSERT_TRUE(joinKernelSequences(narrow, {{0, 1}}).ok());
+  EXPECT_EQ(narrow.tasks[0].launch.blockDim, 2u);
+  const std::vector<isa::Instruction> &joinedCode = narrow.kernels[0].binary.code;
+  bool skips = false;
+  for (size_t pc = narrow.tasks[0].launch.segments[0].endPc + 2; pc < narrow.tasks[0].launch.segments[1].entryPc; ++pc)
+    skips = skips || (joinedCode[pc].opcode == isa::Opcode::Bge && joinedCode[pc - 1].opcode == isa::Opcode::Li &&
+                      joinedCode[pc - 1].operand("imm") == 1 && joinedCode[pc - 2].opcode == isa::Opcode::Mfsr);
+  EXPECT_TRUE(skips);
+
   pkg::Package q = package({1024, 1024});
   EXPECT_FALSE(joinKernelSequences(q, {{1, 0}}).ok());
   pkg::Package h = package({1024, -1, 1024});

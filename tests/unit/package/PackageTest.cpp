@@ -35,7 +35,8 @@ Package samplePackage() {
   launch.opType = "Add";
   launch.onnxNodes = {"Add_0"};
   launch.launch = {0, 2, {0, 1, 2}, {}};
-  launch.launch.segments = {{"Add_0", "Add", 0, 1, 2, {"Add_0"}}, {"Nop_1", "Nop", 1, 2, 1, {"Nop_1", "Relu_2"}}};
+  launch.launch.segments = {{"Add_0", "Add", 0, 1, 2, {"Add_0"}, 7, 2}, {"Nop_1", "Nop", 1, 2, 1, {"Nop_1", "Relu_2"}, 0, 1}};
+  launch.launch.barrierFlagBytes = 128;
   launch.modelMacs = 12345678901ull;
   Task host;
   host.name = "copy";
@@ -80,6 +81,10 @@ TEST(Package, RoundTrip) {
   EXPECT_EQ(second.endPc, 2u);
   EXPECT_EQ(second.blockDim, 1u);
   EXPECT_EQ(second.onnxNodes, (std::vector<std::string>{"Nop_1", "Relu_2"}));
+  EXPECT_EQ(second.tensors, 1u);
+  EXPECT_EQ(r->tasks[0].launch.segments[0].modelMacs, 7u);
+  EXPECT_EQ(r->tasks[0].launch.segments[0].tensors, 2u);
+  EXPECT_EQ(r->tasks[0].launch.barrierFlagBytes, 128u);
   EXPECT_TRUE(r->tasks[1].isHost);
   EXPECT_EQ(r->tasks[1].host.ints.at("axes"), (std::vector<int64_t>{1, -1}));
   EXPECT_EQ(r->tasks[1].host.floats.at("value"), 0.5f);
@@ -142,6 +147,12 @@ TEST(Package, SemanticCorruptionBehindAValidChecksum) {
        [](Package &p) { p.tasks[0].launch.segments[0].endPc = 0; }},
       {"task 0 'Add_0': segment 1 'Nop_1': block_dim 0 outside 1..65535",
        [](Package &p) { p.tasks[0].launch.segments[1].blockDim = 0; }},
+      {"task 0 'Add_0': its segments claim 4 argument tensors of 3",
+       [](Package &p) { p.tasks[0].launch.segments[1].tensors = 2; }},
+      {"task 0 'Add_0': barrier_flag_bytes 12 is not a multiple of 8 up to 1 MiB",
+       [](Package &p) { p.tasks[0].launch.barrierFlagBytes = 12; }},
+      {"task 0 'Add_0': barrier_flag_bytes 1048584 is not a multiple of 8",
+       [](Package &p) { p.tasks[0].launch.barrierFlagBytes = (1u << 20) + 8; }},
       {"task 1 'copy': host op without an op type", [](Package &p) { p.tasks[1].host.opType.clear(); }},
   };
   for (const Case &c : cases) {

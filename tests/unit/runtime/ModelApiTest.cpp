@@ -194,6 +194,16 @@ TEST_F(ModelApi, Misuse) {
   EXPECT_EQ(frtModelLoadFromMem(cloud.data(), cloud.size(), &m), FRT_ERROR_INVALID_FILE);
   EXPECT_NE(std::string(frtGetRecentErrMsg()).find("compiled for target 'cloud'"), std::string::npos);
 
+  // Blocks that wait for each other at cross-core barriers, more of them than the device has
+  // cores: they could never all run at once.
+  Expected<pkg::Package> wide = pkg::parsePackage(bytes.data(), bytes.size(), "wide");
+  ASSERT_TRUE(wide.ok());
+  wide->tasks[0].launch.blockDim = 3;
+  wide->tasks[0].launch.barrierFlagBytes = 2 * 3 * 64;
+  std::vector<uint8_t> wideBytes = pkg::serializePackage(*wide);
+  EXPECT_EQ(frtModelLoadFromMem(wideBytes.data(), wideBytes.size(), &m), FRT_ERROR_INVALID_FILE);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "<memory>: task 'Add_0' synchronises 3 blocks across cores, but device 0 has 2 cores");
+
   m = load(bytes);
   frtDataset in, out;
   frtCreateDataset(&in);

@@ -338,7 +338,9 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     if (options.mode == sim::SimMode::Functional && !task.launch.segments.empty()) {
       // A kernel sequence, functionally: its parts one after another, each on the cores it was
       // made for (the same bits as the launch; no time is simulated in this mode, and the
-      // functional engine's cores could not spin on each other's barrier flags).
+      // functional engine's cores could not spin on each other's barrier flags). Untraced: the
+      // engine that runs segments keeps no trace, and this mode has no times to show.
+      options.trace = false;
       for (const pkg::KernelSegment &g : task.launch.segments) {
         launch.entryPc = g.entryPc;
         launch.endPc = g.endPc;

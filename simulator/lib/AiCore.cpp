@@ -130,6 +130,7 @@ void AiCore::runOneBlock(int64_t block) {
       step.op.clock = races_->scalarClock();
     }
     uint64_t cost = cpi;
+    bool spinning = false;
     switch (step.kind) {
     case ScalarStep::Kind::Executed:
       if (step.branchTaken)
@@ -141,9 +142,10 @@ void AiCore::runOneBlock(int64_t block) {
       }
       if (step.dcacheInvalidate)
         scalarCacheDrop(step.gmAddress);
+      // The load right after a dcci of its address: a turn of a loop spinning on a flag.
+      spinning = step.gmAccess && step.gmAddress == spinAddress_;
       if (step.gmAccess) {
-        stats_->bytes[static_cast<int>(DataPath::ScalarGm)] +=
-            step.op.inst.opcode == isa::Opcode::Ld || step.op.inst.opcode == isa::Opcode::St ? 8 : 4;
+        stats_->bytes[static_cast<int>(DataPath::ScalarGm)] += step.gmBytes;
       }
       break;
     case ScalarStep::Kind::Dispatch: {
@@ -182,8 +184,9 @@ void AiCore::runOneBlock(int64_t block) {
       break;
     }
     }
+    spinAddress_ = step.kind == ScalarStep::Kind::Executed && step.dcacheInvalidate ? step.gmAddress : kNoSpin;
     if (run_->timed) {
-      scalar.busyCycles += cost;
+      (spinning ? stats_->flagSpinCycles : scalar.busyCycles) += cost;
       wait(cycles(cost));
     }
     if (step.kind == ScalarStep::Kind::End)

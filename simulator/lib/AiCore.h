@@ -103,6 +103,8 @@ private:
   std::vector<uint64_t> scalarLines_; // the scalar data cache's lines, most recently used first
   bool scalarCacheHit(uint64_t address);
   void scalarCacheDrop(uint64_t address); // dcci
+  static constexpr uint64_t kNoSpin = ~0ull;
+  uint64_t spinAddress_ = kNoSpin; // the address of the dcci just before, for flagSpinCycles
   std::unique_ptr<RaceDetector> races_; // created on the first run that checks races
   void checkAccesses(int pipe, const DispatchedOp &op, const std::vector<MemoryAccess> &accesses);
   int64_t scalarPc_ = 0; // where the scalar unit is, for watchdog reports

@@ -78,8 +78,7 @@ void FunctionalCore::runOneBlock(int64_t block) {
     switch (step.kind) {
     case ScalarStep::Kind::Executed:
       if (step.gmAccess)
-        stats_->bytes[static_cast<int>(DataPath::ScalarGm)] +=
-            step.op.inst.opcode == isa::Opcode::Ld || step.op.inst.opcode == isa::Opcode::St ? 8 : 4;
+        stats_->bytes[static_cast<int>(DataPath::ScalarGm)] += step.gmBytes;
       break;
     case ScalarStep::Kind::Dispatch: {
       const int p = pipeIndexOf(step.pipe);

@@ -52,6 +52,7 @@ std::string runReportJson(const RunResult &r, const ChipConfig &config) {
     total.queueFullStallCycles += c.queueFullStallCycles;
     total.barrierStallCycles += c.barrierStallCycles;
     total.scalarGmCycles += c.scalarGmCycles;
+    total.flagSpinCycles += c.flagSpinCycles;
     total.macs += c.macs;
     total.l2Hits += c.l2Hits;
     total.l2Misses += c.l2Misses;
@@ -82,6 +83,7 @@ std::string runReportJson(const RunResult &r, const ChipConfig &config) {
     j.field("queue_full", s.queueFullStallCycles)
         .field("barrier", s.barrierStallCycles)
         .field("scalar_gm", s.scalarGmCycles)
+        .field("flag_spin", s.flagSpinCycles)
         .endObject();
   };
 

@@ -67,6 +67,7 @@ void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kern
       throw FaultError(FaultKind::GmAccess, why);
     step.gmAccess = true;
     step.gmAddress = address;
+    step.gmBytes = static_cast<uint32_t>(width);
     return p;
   };
 

@@ -265,6 +265,12 @@ TEST(KernelSequenceBarrier, BlocksOnSeveralCoresWaitForEachOther) {
         EXPECT_EQ(got, want) << config.name;
         // Block 0 alone waits blocks x 300 turns of a two-cycle-at-least loop before its store.
         EXPECT_GT(r->cycles, uint64_t(blocks) * 300 * 2) << config.name;
+        // The last block waits for block 0 spinning on a flag: counted as that, not as work.
+        // Block 0 arrives last and finds each round's flag set: one load a round.
+        EXPECT_GT(r->cores[size_t(blocks - 1)].flagSpinCycles, 300u * 2) << config.name;
+        EXPECT_EQ(r->cores[0].flagSpinCycles,
+                  uint64_t(isa::barrierRounds(blocks) * (config.core.scalarGmLatencyCycles + config.core.scalarCyclesPerInstruction)))
+            << config.name;
       } else {
         EXPECT_EQ(got.back(), 0u) << config.name << ": the test would not see a missing barrier";
       }

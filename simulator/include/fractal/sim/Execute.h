@@ -76,6 +76,7 @@ struct ScalarStep {
   bool branchTaken = false;
   bool gmAccess = false;     // scalar load/store (costs scalar_gm_latency_cycles on a cache miss)
   uint64_t gmAddress = 0;    // ... at this GM address
+  uint32_t gmBytes = 0;      // ... of this width
   bool dcacheInvalidate = false; // dcci: the scalar data cache drops the line of gmAddress
   isa::Pipe pipe = isa::Pipe::S;
   DispatchedOp op;           // for Dispatch (and SetFlag/WaitFlag: the sync operands)

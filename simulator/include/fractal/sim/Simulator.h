@@ -70,6 +70,9 @@ struct CoreStats {
   uint64_t queueFullStallCycles = 0; // scalar unit waiting for room in a pipe queue
   uint64_t barrierStallCycles = 0;   // scalar unit in `barrier all` or draining at `end`
   uint64_t scalarGmCycles = 0;       // scalar loads/stores to GM
+  // Of the scalar unit's time, loads of a line it had just dropped with `dcci`: spinning on a
+  // flag another core writes (a cross-core barrier). A wait, not work: not in its busy cycles.
+  uint64_t flagSpinCycles = 0;
   uint64_t macs = 0;
   std::array<uint64_t, kNumDataPaths> bytes{};
   uint64_t l2Hits = 0, l2Misses = 0; // lines

@@ -79,7 +79,10 @@ WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &pac
     // A sequence (with many parts, a whole model) says little as one row: its parts do.
     for (const SegmentProfile &g : t.segments) work.push_back({g.name, g.opType, g.cycles, segmentBound(g, config)});
   }
-  for (const TimedWork &x : work) byLimiter[x.bound.limitedBy] += double(x.cycles);
+  for (const TimedWork &x : work) {
+    byLimiter[x.bound.limitedBy] += double(x.cycles);
+    w.sumOfKernelBounds += x.bound.cycles();
+  }
   w.boundCycles = modelRooflineCycles(package, config, macs);
   w.byLimiter.assign(byLimiter.begin(), byLimiter.end());
   std::sort(w.byLimiter.begin(), w.byLimiter.end(), [](const auto &a, const auto &b) { return a.second > b.second; });
@@ -101,6 +104,12 @@ std::string describe(const WhereTimeGoes &w, const ModelProfile &profile) {
                 w.kernelCycles, w.launchCycles, 100.0 * w.launchCycles / total, total, w.boundCycles,
                 w.kernelCycles > 0 ? w.boundCycles / w.kernelCycles : 0.0, w.boundCycles / total);
   s += line;
+  if (w.kernelCycles > 0) {
+    std::snprintf(line, sizeof line,
+                  "  kernels' own bounds (intermediate tensors through DRAM too): %.0f cycles = %.3f of the kernel cycles\n",
+                  w.sumOfKernelBounds, w.sumOfKernelBounds / w.kernelCycles);
+    s += line;
+  }
   s += "  kernel cycles by limiter:";
   for (size_t i = 0; i < w.byLimiter.size(); ++i) {
     std::snprintf(line, sizeof line, "%s %s %.0f%%", i ? "," : "", w.byLimiter[i].first.c_str(),

@@ -151,7 +151,8 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
   if (mode == "timing") {
     j.key("roofline").beginObject().field("kernel_cycles", where.kernelCycles)
         .field("launch_cycles", where.launchCycles).field("bound_cycles", where.boundCycles)
-        .field("ratio_to_roofline", where.kernelCycles > 0 ? where.boundCycles / where.kernelCycles : 0.0);
+        .field("ratio_to_roofline", where.kernelCycles > 0 ? where.boundCycles / where.kernelCycles : 0.0)
+        .field("sum_of_kernel_bounds", where.sumOfKernelBounds);
     j.key("kernel_cycles_by_limiter").beginObject();
     for (const auto &[limiter, cycles] : where.byLimiter) j.field(limiter, cycles);
     j.endObject().endObject();

@@ -77,6 +77,10 @@ TEST(Roofline, WhereTimeGoesSplitsLaunchesLimitersAndGaps) {
   EXPECT_NE(text.find("roofline bound 900 cycles = 0.180 of the kernel cycles, 0.020 of the latency with the launches"),
             std::string::npos) << text;
   EXPECT_NE(text.find("GM loads (mte2) 60%, cube 20%, vector 20%"), std::string::npos) << text;
+  // conv 0 + near 900 + pool 0 (no MACs, no tensors).
+  EXPECT_DOUBLE_EQ(g.sumOfKernelBounds, 900);
+  EXPECT_NE(text.find("kernels' own bounds (intermediate tensors through DRAM too): 900 cycles = 0.180 of the kernel cycles"),
+            std::string::npos) << text;
 }
 
 // A traced kernel sequence is broken down by its parts: limiters and gaps per part, each part's
@@ -100,6 +104,7 @@ TEST(Roofline, ASequenceIsSplitIntoItsParts) {
   EXPECT_DOUBLE_EQ(g.furthestAboveBound[0].bound.cycles(), 7530 / c.dramBytesPerCycle());
   EXPECT_EQ(g.furthestAboveBound[1].name, "a");
   EXPECT_DOUBLE_EQ(g.furthestAboveBound[1].bound.cycles(), 1000);
+  EXPECT_DOUBLE_EQ(g.sumOfKernelBounds, 1000 + 7530 / c.dramBytesPerCycle());
   EXPECT_EQ(describe(g, prof).find("--profile DIR"), std::string::npos);
   prof.tasks[0].segments.clear();
   const WhereTimeGoes whole = whereTimeGoes(prof, p, c);

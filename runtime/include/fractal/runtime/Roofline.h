@@ -33,6 +33,10 @@ struct WhereTimeGoes {
   double kernelCycles = 0;  // the kernels' simulated cycles, one after another
   double launchCycles = 0;  // runtime.kernel_launch_us per kernel task, in cycles
   double boundCycles = 0;   // the model's roofline: max(model MACs at peak, weights + inputs + outputs at DRAM bandwidth)
+  // The kernels' own bounds added up (a traced sequence's parts'): each moving every tensor it
+  // touches, intermediate feature maps included, through DRAM once. Above the model's bound by
+  // what the intermediates cost; below the kernel cycles by what the kernels lose to their bounds.
+  double sumOfKernelBounds = 0;
   std::vector<std::pair<std::string, double>> byLimiter; // kernel cycles per limiter, largest first
   // Kernel tasks, and a traced sequence's parts in place of the sequence: at most 5, largest gap first.
   std::vector<TimedWork> furthestAboveBound;

@@ -18,8 +18,6 @@
 using namespace fractal;
 using namespace fractal::runtime;
 
-constexpr size_t kKeepDecodedBytes = 4 << 20; // see frtModelImpl::encodedCode
-
 struct frtModelImpl {
   Device *device = nullptr;
   pkg::Package package;
@@ -28,7 +26,7 @@ struct frtModelImpl {
   std::vector<uint64_t> kernelData; // per kernel: GM address of its data section (0 = none)
   // A decoded instruction takes 120 bytes (twelve 64-bit operands and their spaces): held for
   // every kernel, PP-OCRv4 det's were 7 MB of its 50 MB peak RSS (issue 6). A model whose code
-  // decodes to more than kKeepDecodedBytes keeps it encoded (16 bytes an instruction), per
+  // decodes to more than pkg::kDecodedCodeBudgetBytes keeps it encoded (16 bytes an instruction), per
   // kernel in `encodedCode`, and each launch decodes its kernel into `decoded`, one buffer reused
   // from launch to launch (~40 ns an instruction: 2.5 ms of PP-OCRv4's 280 ms functional run).
   // Smaller models keep their code decoded (`encodedCode` empty): BlazeFace front's 2.6 MB would
@@ -100,7 +98,7 @@ frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtM
   // held at once (that was the load's peak).
   size_t instructions = 0;
   for (const pkg::Kernel &k : m->package.kernels) instructions += k.binary.code.size();
-  if (instructions * sizeof(isa::Instruction) > kKeepDecodedBytes)
+  if (instructions * sizeof(isa::Instruction) > pkg::kDecodedCodeBudgetBytes)
     for (pkg::Kernel &k : m->package.kernels) {
       std::vector<uint8_t> &code = m->encodedCode.emplace_back(k.binary.code.size() * isa::kInstructionBytes);
       for (size_t pc = 0; pc < k.binary.code.size(); ++pc)

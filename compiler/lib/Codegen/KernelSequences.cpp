@@ -4,6 +4,7 @@
 #include "fractal/isa/KernelSequence.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
 namespace fractal::compiler {
@@ -20,13 +21,19 @@ std::vector<std::pair<size_t, size_t>> chooseKernelSequences(const pkg::Package 
   std::vector<std::pair<size_t, size_t>> runs;
   if (barrierCycles(config, config.chip.cores) >= config.kernelLaunchCycles()) return runs;
   const size_t n = package.tasks.size();
+  size_t total = 0;
+  for (const pkg::Kernel &k : package.kernels) total += k.binary.code.size();
+  const size_t cap = total * sizeof(isa::Instruction) > pkg::kDecodedCodeBudgetBytes ? kMaxSequenceInstructions : SIZE_MAX;
   for (size_t i = 0; i < n;) {
     if (package.tasks[i].isHost) {
       ++i;
       continue;
     }
-    size_t j = i;
-    while (j + 1 < n && !package.tasks[j + 1].isHost) ++j;
+    // The parts' code and what joins them (a barrier and a register reset: under 64 instructions).
+    auto code = [&](size_t t) { return package.kernels.at(package.tasks[t].launch.kernel).binary.code.size() + 64; };
+    size_t j = i, instructions = code(i);
+    while (j + 1 < n && !package.tasks[j + 1].isHost && instructions + code(j + 1) <= cap)
+      instructions += code(++j);
     if (j > i) runs.push_back({i, j});
     i = j + 1;
   }

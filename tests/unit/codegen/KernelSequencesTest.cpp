@@ -58,6 +58,19 @@ TEST(KernelSequences, EveryRunOfKernelsSharesALaunchAndHostTasksEndARun) {
   EXPECT_EQ(chooseKernelSequences(p, config), (std::vector<std::pair<size_t, size_t>>{{0, 2}, {6, 8}}));
   pkg::Package alone = package({1024, -1, 1024});
   EXPECT_TRUE(chooseKernelSequences(alone, config).empty());
+  // In a package whose code a runtime decodes kernel by kernel (over kDecodedCodeBudgetBytes
+  // decoded), a run ends where its code would pass kMaxSequenceInstructions (each part counted
+  // with 64 instructions for what joins it): kernels of a third of that each go two to a run
+  // (three would pass it), and the seventh stays alone.
+  pkg::Package big = package({1024, 1024, 1024, 1024, 1024, 1024, 1024});
+  for (pkg::Kernel &k : big.kernels) k.binary.code.resize(kMaxSequenceInstructions / 3, k.binary.code.front());
+  ASSERT_GT(7 * (kMaxSequenceInstructions / 3) * sizeof(isa::Instruction), pkg::kDecodedCodeBudgetBytes);
+  EXPECT_EQ(chooseKernelSequences(big, config), (std::vector<std::pair<size_t, size_t>>{{0, 1}, {2, 3}, {4, 5}}));
+  // Whose code a runtime keeps decoded whole: one run, however long.
+  pkg::Package mid = package({1024, 1024, 1024});
+  for (pkg::Kernel &k : mid.kernels) k.binary.code.resize(kMaxSequenceInstructions / 2, k.binary.code.front());
+  ASSERT_LE(3 * (kMaxSequenceInstructions / 2) * sizeof(isa::Instruction), pkg::kDecodedCodeBudgetBytes);
+  EXPECT_EQ(chooseKernelSequences(mid, config), (std::vector<std::pair<size_t, size_t>>{{0, 2}}));
 }
 
 // The barrier's estimate: per round a flag store and a flag load that miss the scalar data cache

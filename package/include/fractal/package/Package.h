@@ -17,6 +17,12 @@
 
 namespace fractal::pkg {
 
+// A runtime keeps a package's kernels decoded (sizeof(isa::Instruction), 120 bytes, an
+// instruction) when they all fit in this; a larger package's code stays encoded (16 bytes an
+// instruction) and each kernel is decoded at its launch, one at a time. The compiler keeps the
+// kernels of such a package small enough (compiler/Codegen/KernelSequences.h).
+inline constexpr size_t kDecodedCodeBudgetBytes = 4 << 20;
+
 constexpr uint32_t kFormatVersion = 2; // 2: barrier_flag_bytes (sequences on several cores)
 constexpr size_t kHeaderBytes = 24; // "FRACTPKG", u32 version, u32 crc32, u64 payload size
 

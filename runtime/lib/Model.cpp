@@ -203,10 +203,10 @@ void gmCopy(sim::GlobalMemory &gm, uint64_t dst, uint64_t src, uint64_t n) {
   }
 }
 
-// A kernel sequence's parts in a traced timing run (parts one after another on `cores` cores, a
-// barrier between them): each part ends with its last instruction slice on any core and starts
-// where the one before ended; its pipes are busy for its own instructions' slices (not the scalar
-// unit's: it leaves none), averaged over the cores.
+// A kernel sequence's parts in a traced timing run (parts one after another, a barrier between
+// them): each part ends with its last instruction slice on any core and starts where the one
+// before ended; its pipes are busy for its own instructions' slices (not the scalar unit's: it
+// leaves none), averaged over the cores that ran it (its block_dim, at most the launch's cores).
 std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const pkg::KernelLaunch &launch,
                                             const sim::RunResult &run, uint64_t taskStart, size_t cores) {
   const std::vector<pkg::KernelSegment> &segments = launch.segments;
@@ -230,10 +230,11 @@ std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const p
   for (size_t k = 0; k < segments.size(); ++k) {
     const pkg::KernelSegment &g = segments[k];
     const uint64_t end = std::max(k + 1 == segments.size() ? run.cycles : 0, std::max(start, lastEnd[k]));
-    SegmentProfile p{g.name, g.opType, g.onnxNodes, taskStart + start, end - start, {}, g.modelMacs, 0};
+    const uint32_t blocks = uint32_t(std::min<size_t>(std::max<uint32_t>(g.blockDim, 1), cores));
+    SegmentProfile p{g.name, g.opType, g.onnxNodes, taskStart + start, end - start, {}, g.modelMacs, 0, blocks};
     for (uint32_t a = 0; a < g.tensors; ++a) p.tensorBytes += package.tensors[launch.tensors[argument++]].dataBytes();
     for (int pipe = 1; pipe < sim::kNumPipes; ++pipe)
-      p.pipes.push_back({sim::pipeLabel(pipe), p.cycles ? double(busy[k][size_t(pipe)]) / double(p.cycles * cores) : 0.0});
+      p.pipes.push_back({sim::pipeLabel(pipe), p.cycles ? double(busy[k][size_t(pipe)]) / double(p.cycles * blocks) : 0.0});
     out.push_back(std::move(p));
     start = end;
   }

@@ -112,7 +112,7 @@ std::string opSummaryCsv(const runtime::ModelProfile &prof) {
     for (size_t k = 0; k < t.segments.size(); ++k) { // a kernel sequence: a row per part (the launch is the first's)
       const runtime::SegmentProfile &g = t.segments[k];
       const double launchUs = k == 0 ? t.deviceUs - double(t.cycles) / prof.clockMhz : 0.0;
-      row(g.name, g.opType, "AI_CORE", t.blockDim, double(g.cycles) / prof.clockMhz + launchUs, g.cycles, g.pipes, false,
+      row(g.name, g.opType, "AI_CORE", g.blockDim, double(g.cycles) / prof.clockMhz + launchUs, g.cycles, g.pipes, false,
           g.onnxNodes, "");
     }
   }
@@ -185,7 +185,7 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
       for (const runtime::SegmentProfile &g : t.segments) {
         j.beginObject().field("name", g.name).field("op_type", g.opType);
         nodes(g.onnxNodes);
-        j.field("start_cycle", g.startCycle).field("cycles", g.cycles);
+        j.field("block_dim", uint64_t(g.blockDim)).field("start_cycle", g.startCycle).field("cycles", g.cycles);
         pipeUse(g.pipes);
         j.endObject();
       }

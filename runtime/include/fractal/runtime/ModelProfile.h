@@ -32,6 +32,7 @@ struct SegmentProfile {
   uint64_t cycles = 0;
   std::vector<PipeUse> pipes;
   uint64_t modelMacs = 0, tensorBytes = 0; // the part's, for its roofline bound
+  uint32_t blockDim = 1; // the blocks that ran it (a part made for fewer runs on those only)
 };
 
 struct TaskProfile {

@@ -137,14 +137,17 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
         origin.push_back(pc);
         continue;
       }
-      const bool isMfsr = inst.opcode == Opcode::Mfsr;
-      const auto sr = isMfsr ? SpecialReg(inst.operand("sr")) : SpecialReg::BlockIdx;
-      if (narrower && isMfsr && sr == SpecialReg::BlockDim)
+      if (inst.opcode != Opcode::Mfsr) {
+        emit(inst, d);
+        origin.push_back(pc);
+        continue;
+      }
+      const auto sr = SpecialReg(inst.operand("sr"));
+      if (narrower && sr == SpecialReg::BlockDim)
         emit(instruction(Opcode::Li, {{"xd", inst.operand("xd")}, {"imm", partBlocks}}), d); // its own block_dim
       else
         emit(inst, d);
       origin.push_back(pc);
-      if (!isMfsr) continue;
       const uint64_t add = sr == SpecialReg::Args ? parts[i].argsOffsetBytes : sr == SpecialReg::DataBase ? dataOffset : 0;
       if (add == 0) continue;
       if (add > uint64_t(INT32_MAX))

@@ -29,8 +29,10 @@ std::vector<std::pair<size_t, size_t>> chooseKernelSequences(const pkg::Package 
       ++i;
       continue;
     }
-    // The parts' code and what joins them (a barrier and a register reset: under 64 instructions).
-    auto code = [&](size_t t) { return package.kernels.at(package.tasks[t].launch.kernel).binary.code.size() + 64; };
+    // The parts' code and what joins them.
+    auto code = [&](size_t t) {
+      return package.kernels.at(package.tasks[t].launch.kernel).binary.code.size() + isa::kMaxJoinInstructions;
+    };
     size_t j = i, instructions = code(i);
     while (j + 1 < n && !package.tasks[j + 1].isHost && instructions + code(j + 1) <= cap)
       instructions += code(++j);

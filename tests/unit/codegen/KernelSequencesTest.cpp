@@ -60,7 +60,7 @@ TEST(KernelSequences, EveryRunOfKernelsSharesALaunchAndHostTasksEndARun) {
   EXPECT_TRUE(chooseKernelSequences(alone, config).empty());
   // In a package whose code a runtime decodes kernel by kernel (over kDecodedCodeBudgetBytes
   // decoded), a run ends where its code would pass kMaxSequenceInstructions (each part counted
-  // with 64 instructions for what joins it): kernels of a third of that each go two to a run
+  // with isa::kMaxJoinInstructions for what joins it): kernels of a third of that each go two to a run
   // (three would pass it), and the seventh stays alone.
   pkg::Package big = package({1024, 1024, 1024, 1024, 1024, 1024, 1024});
   for (pkg::Kernel &k : big.kernels) k.binary.code.resize(kMaxSequenceInstructions / 3, k.binary.code.front());

@@ -283,9 +283,14 @@ TEST(KernelSequenceBarrier, BlocksOnSeveralCoresWaitForEachOther) {
 TEST(KernelSequenceBarrier, APartMadeForFewerBlocksRunsOnThoseOnly) {
   const isa::KernelBinary write = assembleText(kWriteSlot), read = assembleText(kReadNeighbour);
   const isa::SequenceBarrier barrier{3 * 8, 2};
+  std::vector<isa::SequenceRange> ranges;
   Expected<isa::KernelBinary> joined =
-      isa::sequenceKernels({{&write, 0, 2}, {&read, 8, 1}}, "narrow.s", nullptr, &barrier);
+      isa::sequenceKernels({{&write, 0, 2}, {&read, 8, 1}}, "narrow.s", &ranges, &barrier);
   ASSERT_TRUE(joined.ok()) << joined.error().message;
+  // The longest join (barrier all, cross-core barrier, skip, register reset) within what callers
+  // allow for it.
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_LE(ranges[1].entry - ranges[0].end, isa::kMaxJoinInstructions);
   Device d;
   const uint64_t slots = d.buffer(std::vector<uint64_t>(2, 0));
   const uint64_t results = d.buffer(std::vector<uint64_t>(2, 77));

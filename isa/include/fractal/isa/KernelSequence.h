@@ -48,9 +48,12 @@ struct SequenceRange {
 // Cross-core barriers between the parts of a sequence launched with block_dim > 1.
 struct SequenceBarrier {
   uint64_t flagsOffsetBytes = 0; // where the flags start, from the launch's argument address
-  int64_t blockDim = 2;          // the launch's blocks
+  int64_t blockDim = 0;          // the launch's blocks (0: unknown, no part is skipped)
 };
 inline constexpr uint64_t kBarrierFlagStride = 64; // one flag per scalar data cache line
+// At most this many instructions join two parts (barrier, cross-core barrier, skip, register
+// reset): what a caller adds per part when it bounds a sequence's size.
+inline constexpr size_t kMaxJoinInstructions = 64;
 
 // Rounds of the dissemination barrier for `blockDim` blocks: ceil(log2 blockDim).
 int barrierRounds(int64_t blockDim);

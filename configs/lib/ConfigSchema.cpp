@@ -133,9 +133,13 @@ std::vector<FieldSpec> buildSchema() {
   s.push_back(FRACTAL_INT("l2.hit_latency_cycles", l2.hitLatencyCycles, "cycles", kAllowZero, 0,
                           "latency of an L2 hit"));
   s.push_back(FRACTAL_INT("l2.write_allocate", l2.writeAllocate, "", kAllowZero, 1,
-                          "1: a GM write allocates the L2 lines it covers whole (write-through, so DRAM "
-                          "still takes every write), and a model's next kernel finds them (ATC's default "
+                          "1: a GM write allocates the L2 lines it covers whole, and a model's next "
+                          "kernel finds them (ATC's default "
                           "--buffer_optimize=l2_optimize); 0: writes only refresh lines already held"));
+  s.push_back(FRACTAL_INT("l2.write_back", l2.writeBack, "", kAllowZero, 1,
+                          "1: write-back: a write to a line the L2 holds (or allocates) only marks it "
+                          "dirty, and DRAM takes the line when it is evicted; 0: write-through, DRAM "
+                          "takes every write"));
 
   s.push_back(FRACTAL_NUM("dram.bandwidth_gbs", dram.bandwidthGBs, "GB/s",
                           "DRAM bandwidth shared by all cores (10^9 bytes per second)"));

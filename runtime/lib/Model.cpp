@@ -363,7 +363,12 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     tp.blockDim = task.launch.blockDim;
     tp.cycles = result->cycles;
     tp.deviceUs = result->latencyUs + d.config.runtime.kernelLaunchUs;
-    for (const sim::CoreStats &c : result->cores) tp.macs += c.macs;
+    tp.dramBytes = result->dramBytes;
+    for (const sim::CoreStats &c : result->cores) {
+      tp.macs += c.macs;
+      tp.l2Hits += c.l2Hits;
+      tp.l2Misses += c.l2Misses;
+    }
     // Averaged over the cores that ran blocks: a block_dim 1 kernel's cube can be 100% busy.
     const size_t active = std::min<size_t>(result->cores.size(), std::max<uint32_t>(task.launch.blockDim, 1));
     for (int pipe = 0; pipe < sim::kNumPipes; ++pipe) {

@@ -66,10 +66,14 @@ WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &pac
   double macs = 0;
   std::map<std::string, double> byLimiter;
   std::vector<TimedWork> work;
+  double hits = 0, lookups = 0;
   for (const TaskProfile &t : profile.tasks) {
     w.tasks.push_back(taskBound(t, config));
     if (t.host) continue;
     macs += double(t.modelMacs);
+    w.dramBytes += double(t.dramBytes);
+    hits += double(t.l2Hits);
+    lookups += double(t.l2Hits + t.l2Misses);
     w.kernelCycles += double(t.cycles);
     w.launchCycles += launch;
     if (t.segments.empty()) {
@@ -84,6 +88,8 @@ WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &pac
     w.sumOfKernelBounds += x.bound.cycles();
   }
   w.boundCycles = modelRooflineCycles(package, config, macs);
+  w.dramCycles = w.dramBytes / config.dramBytesPerCycle();
+  w.l2HitRate = lookups > 0 ? hits / lookups : 0.0;
   w.byLimiter.assign(byLimiter.begin(), byLimiter.end());
   std::sort(w.byLimiter.begin(), w.byLimiter.end(), [](const auto &a, const auto &b) { return a.second > b.second; });
   auto gap = [](const TimedWork &x) { return double(x.cycles) - x.bound.cycles(); };
@@ -108,6 +114,12 @@ std::string describe(const WhereTimeGoes &w, const ModelProfile &profile) {
     std::snprintf(line, sizeof line,
                   "  kernels' own bounds (intermediate tensors through DRAM too): %.0f cycles = %.3f of the kernel cycles\n",
                   w.sumOfKernelBounds, w.sumOfKernelBounds / w.kernelCycles);
+    s += line;
+    std::snprintf(line, sizeof line,
+                  "  DRAM moved %.1f %s during the kernels: %.0f cycles at its bandwidth = %.3f of the kernel cycles; "
+                  "L2 hit rate %.1f%%\n",
+                  w.dramBytes >= 1e6 ? w.dramBytes / 1e6 : w.dramBytes / 1e3, w.dramBytes >= 1e6 ? "MB" : "KB",
+                  w.dramCycles, w.dramCycles / w.kernelCycles, 100.0 * w.l2HitRate);
     s += line;
   }
   s += "  kernel cycles by limiter:";

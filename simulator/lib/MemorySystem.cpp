@@ -33,7 +33,7 @@ void Dram::b_transport(tlm::tlm_generic_payload &trans, sc_time &delay) {
 
 L2Cache::L2Cache(sc_core::sc_module_name name, const ChipConfig &config)
     : sc_module(name), cores("cores"), dram("dram"), config_(config),
-      writeAllocate_(config.l2.writeAllocate != 0) {
+      writeAllocate_(config.l2.writeAllocate != 0), writeBack_(config.l2.writeBack != 0) {
   lineBytes_ = static_cast<uint64_t>(config.l2.lineBytes);
   uint64_t lines = std::max<uint64_t>(1, static_cast<uint64_t>(config.l2.sizeBytes) / lineBytes_);
   ways_ = std::min<uint64_t>(16, lines);
@@ -47,6 +47,7 @@ void L2Cache::swapLines(L2Lines &lines) {
   if (lines.tags.size() != sets_ * ways_) { // a device's first run: an empty cache of this shape
     lines.tags.assign(sets_ * ways_, UINT64_MAX);
     lines.lastUse.assign(sets_ * ways_, 0);
+    lines.dirty.assign(sets_ * ways_, 0);
     lines.clock = lines.validAfter = 0;
   }
   std::swap(lines_, lines);
@@ -56,22 +57,44 @@ void L2Cache::swapLines(L2Lines &lines) {
 // the oldest.
 void L2Cache::empty() { lines_.validAfter = lines_.clock; }
 
-bool L2Cache::lookup(uint64_t line, bool allocate) {
+L2Cache::Lookup L2Cache::lookup(uint64_t line, bool allocate, bool write) {
   uint64_t set = line % sets_;
   uint64_t *tags = &lines_.tags[set * ways_];
   uint64_t *use = &lines_.lastUse[set * ways_];
+  uint8_t *dirty = &lines_.dirty[set * ways_];
   ++lines_.clock;
+  Lookup result;
   for (uint64_t w = 0; w < ways_; ++w)
     if (tags[w] == line && use[w] > lines_.validAfter) {
       use[w] = lines_.clock;
-      return true;
+      dirty[w] |= uint8_t(write && writeBack_);
+      result.hit = true;
+      return result;
     }
   if (allocate) {
     uint64_t victim = std::min_element(use, use + ways_) - use;
+    // A line stamped at or before validAfter was dropped by empty(): nothing to write back.
+    result.evictedDirty = dirty[victim] && use[victim] > lines_.validAfter;
     tags[victim] = line;
     use[victim] = lines_.clock;
+    dirty[victim] = uint8_t(write && writeBack_);
   }
-  return false;
+  return result;
+}
+
+uint64_t L2Cache::toDram(tlm::tlm_generic_payload &from, uint64_t bytes, sc_time &delay) {
+  tlm::tlm_generic_payload down;
+  down.set_command(from.get_command());
+  down.set_address(from.get_address());
+  down.set_data_ptr(from.get_data_ptr());
+  down.set_data_length(static_cast<unsigned int>(bytes));
+  down.set_streaming_width(static_cast<unsigned int>(bytes));
+  down.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  GmTiming dramTiming;
+  down.set_extension(&dramTiming);
+  dram->b_transport(down, delay);
+  down.clear_extension(&dramTiming);
+  return dramTiming.latencyCycles;
 }
 
 void L2Cache::b_transport(int id, tlm::tlm_generic_payload &trans, sc_time &delay) {
@@ -85,25 +108,39 @@ void L2Cache::b_transport(int id, tlm::tlm_generic_payload &trans, sc_time &dela
     length *= rows;
     rows = 1;
   }
-  uint64_t missLines = 0, hitLines = 0;
+  uint64_t missLines = 0, hitLines = 0, evictedLines = 0;
+  uint64_t throughBytes = 0;      // written bytes DRAM takes now
   uint64_t lastLine = UINT64_MAX; // rows closer than a line share it: count each line once
+  bool lastHeld = false;          // the L2 holds lastLine (after its lookup)
   for (uint64_t r = 0; r < rows && length > 0; ++r) {
     const uint64_t start = address + r * stride;
     for (uint64_t line = start / lineBytes_; line <= (start + length - 1) / lineBytes_; ++line) {
-      if (line == lastLine)
+      const uint64_t lineStart = line * lineBytes_;
+      const uint64_t covered = std::min(start + length, lineStart + lineBytes_) - std::max(start, lineStart);
+      if (line == lastLine) {
+        if (write && !(writeBack_ && lastHeld))
+          throughBytes += covered;
         continue;
+      }
       lastLine = line;
-      // Reads allocate on a miss; writes go through to DRAM and allocate only lines they cover
-      // whole (with l2.write_allocate), else refresh lines already held.
-      const bool whole = line * lineBytes_ >= start && (line + 1) * lineBytes_ <= start + length;
-      if (lookup(line, !write || (writeAllocate_ && whole)))
+      // Reads allocate on a miss; writes allocate only lines they cover whole (with
+      // l2.write_allocate), else refresh lines already held. Write-through: DRAM takes every
+      // write; write-back: only what lands on no line (a partial line the L2 does not hold).
+      const bool whole = covered == lineBytes_;
+      const Lookup l = lookup(line, !write || (writeAllocate_ && whole), write);
+      if (l.hit)
         ++hitLines;
       else
         ++missLines;
+      evictedLines += l.evictedDirty;
+      lastHeld = l.hit || (writeAllocate_ && whole);
+      if (write && !(writeBack_ && lastHeld))
+        throughBytes += covered;
     }
   }
   hits_ += hitLines;
   misses_ += missLines;
+  writebacks_ += evictedLines;
   if (timing) {
     timing->lineHits += hitLines;
     timing->lineMisses += missLines;
@@ -111,25 +148,27 @@ void L2Cache::b_transport(int id, tlm::tlm_generic_payload &trans, sc_time &dela
         (write ? config_.dma.gmWritePathLatencyCycles : config_.dma.gmReadPathLatencyCycles) +
         config_.l2.hitLatencyCycles);
   }
-  const uint64_t dramBytes = write ? rows * length : missLines * lineBytes_;
-  if (dramBytes > 0) {
-    tlm::tlm_generic_payload down;
-    down.set_command(trans.get_command());
-    down.set_address(address);
-    down.set_data_ptr(trans.get_data_ptr());
-    down.set_data_length(static_cast<unsigned int>(dramBytes));
-    down.set_streaming_width(static_cast<unsigned int>(dramBytes));
-    down.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-    GmTiming dramTiming;
-    down.set_extension(&dramTiming);
-    dram->b_transport(down, delay);
-    down.clear_extension(&dramTiming);
-    if (timing && (!write || dramBytes)) {
-      // The DRAM latency is seen once per transfer: the lines stream behind the first.
+  // The requester waits for its own DRAM transfer (the read's lines, the write-through bytes).
+  // Evicted dirty lines are written back after it, posted: they occupy DRAM for whoever comes
+  // next, not the requester.
+  const uint64_t ownBytes = write ? throughBytes : missLines * lineBytes_;
+  if (ownBytes > 0) {
+    const uint64_t latency = toDram(trans, ownBytes, delay);
+    if (timing) {
+      // The DRAM latency is seen once per transfer (the lines stream behind the first), by a read.
       if (!write)
-        timing->latencyCycles += dramTiming.latencyCycles;
-      timing->dramBytes += dramTiming.dramBytes;
+        timing->latencyCycles += latency;
+      timing->dramBytes += ownBytes;
     }
+  }
+  if (evictedLines > 0) {
+    sc_time posted = delay;
+    tlm::tlm_generic_payload writeback;
+    writeback.set_command(tlm::TLM_WRITE_COMMAND);
+    writeback.set_data_ptr(trans.get_data_ptr()); // timing only: no bytes are read
+    toDram(writeback, evictedLines * lineBytes_, posted);
+    if (timing)
+      timing->dramBytes += evictedLines * lineBytes_;
   }
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }

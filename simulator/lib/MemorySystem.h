@@ -65,13 +65,16 @@ private:
 struct L2Lines {
   std::vector<uint64_t> tags;     // sets * ways, UINT64_MAX = never used
   std::vector<uint64_t> lastUse;  // LRU stamps
+  std::vector<uint8_t> dirty;     // written since DRAM last had it (l2.write_back)
   uint64_t clock = 0;             // never reset: stamps only grow
   uint64_t validAfter = 0;        // lines stamped at or before this are empty (see L2Cache::empty)
 };
 
-// L2: set-associative, LRU, write-through; with `l2.write_allocate` a write allocates the lines
-// it covers whole (a partly written line is not valid data in a cache that does not fetch on
-// writes), otherwise writes only refresh lines already held.
+// L2: set-associative, LRU; with `l2.write_allocate` a write allocates the lines it covers whole
+// (a partly written line is not valid data in a cache that does not fetch on writes), otherwise
+// writes only refresh lines already held. With `l2.write_back` a write to a held or allocated
+// line only marks it dirty and DRAM takes the line when it is evicted (a partly written line the
+// L2 does not hold goes through to DRAM); otherwise every write goes through.
 class L2Cache : public sc_core::sc_module {
 public:
   tlm_utils::multi_passthrough_target_socket<L2Cache> cores;
@@ -80,19 +83,29 @@ public:
   // Exchanges the lines held with `lines` (sized on first use): a run swaps its device's lines in
   // and out again.
   void swapLines(L2Lines &lines);
-  void empty();          // drops every line in O(1) (a run that starts cold)
-  void resetCounters() { hits_ = misses_ = 0; }
+  // Drops every line in O(1): a run that starts cold (dirty lines are dropped unwritten, as if the
+  // L2 had been flushed before the run, untimed).
+  void empty();
+  void resetCounters() { hits_ = misses_ = writebacks_ = 0; }
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
+  uint64_t writebacks() const { return writebacks_; } // dirty lines evicted to DRAM
 
 private:
   void b_transport(int id, tlm::tlm_generic_payload &trans, sc_core::sc_time &delay);
-  bool lookup(uint64_t line, bool allocate);
+  struct Lookup {
+    bool hit = false;
+    bool evictedDirty = false; // allocating replaced a dirty line: DRAM takes it
+  };
+  Lookup lookup(uint64_t line, bool allocate, bool write);
+  // Moves `bytes` of `from`'s kind through DRAM, adding its occupancy to `delay`; returns the
+  // DRAM latency.
+  uint64_t toDram(tlm::tlm_generic_payload &from, uint64_t bytes, sc_core::sc_time &delay);
   const ChipConfig &config_;
-  const bool writeAllocate_;
+  const bool writeAllocate_, writeBack_;
   uint64_t lineBytes_, sets_, ways_;
   L2Lines lines_;
-  uint64_t hits_ = 0, misses_ = 0;
+  uint64_t hits_ = 0, misses_ = 0, writebacks_ = 0;
 };
 
 } // namespace fractal::sim::detail

@@ -137,9 +137,10 @@ int runCompileCommand(const Args &args) {
   parser.option("--sync", "MODE", "flags (default) or barrier-all: a debug mode that replaces every "
                 "kernel's set/wait flags by a barrier after each pipe instruction (slow, but needs no "
                 "flags: if results change, a kernel's synchronisation is wrong)", &sync);
-  parser.option("--kernel-sequences", "on|off", "on (default): consecutive small kernels are joined into one "
-                "launch on one core where that saves more launch time than it costs (docs/compiler.md); off: "
-                "one launch per kernel, e.g. to profile each kernel on its own", &sequences);
+  parser.option("--kernel-sequences", "on|off", "on (default): every run of consecutive kernels is joined into "
+                "one launch on the cores its widest kernel uses, with a cross-core barrier between them (saves "
+                "a kernel launch each; docs/compiler.md); off: one launch per kernel, e.g. to profile each "
+                "kernel on its own", &sequences);
   parser.epilog("EXIT CODES: 0 ok, 2 unsupported model or bad input.\n\n"
                 "NPU kernels exist for convolutions (grouped, depthwise, transposed), MatMul and Gemm, element-wise\n"
                 "ops and activations, pooling, normalization, Resize, softmax and the data-movement ops; shape\n"

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 using namespace fractal;
 using namespace fractal::runtime;
 
@@ -53,6 +55,11 @@ TEST(Roofline, WhereTimeGoesSplitsLaunchesLimitersAndGaps) {
   host.name = "host";
   prof.tasks.push_back(host);
   prof.tasks.push_back(kernel("pool", 1000, 0, 0, {{"v", 0.7}}));
+  prof.tasks[0].dramBytes = 1500000; // the DRAM traffic and L2 lookups of two kernels add up
+  prof.tasks[0].l2Hits = 30;
+  prof.tasks[0].l2Misses = 10;
+  prof.tasks[3].dramBytes = 500000;
+  prof.tasks[3].l2Misses = 40;
   pkg::Package p;
   pkg::Tensor w;
   w.kind = pkg::TensorKind::Constant;
@@ -81,6 +88,13 @@ TEST(Roofline, WhereTimeGoesSplitsLaunchesLimitersAndGaps) {
   EXPECT_DOUBLE_EQ(g.sumOfKernelBounds, 900);
   EXPECT_NE(text.find("kernels' own bounds (intermediate tensors through DRAM too): 900 cycles = 0.180 of the kernel cycles"),
             std::string::npos) << text;
+  EXPECT_DOUBLE_EQ(g.dramBytes, 2000000);
+  EXPECT_DOUBLE_EQ(g.dramCycles, 2000000 / c.dramBytesPerCycle());
+  EXPECT_DOUBLE_EQ(g.l2HitRate, 30.0 / 80.0);
+  char dram[160];
+  std::snprintf(dram, sizeof dram, "DRAM moved 2.0 MB during the kernels: %.0f cycles at its bandwidth = %.3f of the kernel cycles; L2 hit rate 37.5%%",
+                g.dramCycles, g.dramCycles / 5000);
+  EXPECT_NE(text.find(dram), std::string::npos) << text;
 }
 
 // A traced kernel sequence is broken down by its parts: limiters and gaps per part, each part's

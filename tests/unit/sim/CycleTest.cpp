@@ -92,17 +92,42 @@ TEST(Cycles, WritesAllocateTheL2LinesTheyCoverWhole) {
   };
   ChipConfig c = edge();
   ASSERT_EQ(c.l2.writeAllocate, 1);
+  ASSERT_EQ(c.l2.writeBack, 1);
   Timed whole = run(c, 16);
   EXPECT_EQ(whole.core0().l2Misses, 1u);
   EXPECT_EQ(whole.core0().l2Hits, 1u);
-  EXPECT_EQ(whole.result.dramBytes, 512u); // the write goes through; the read is served by the L2
+  EXPECT_EQ(whole.result.dramBytes, 0u); // write-back: the line stays dirty in the L2, the read hits it
   Timed half = run(c, 8);
   EXPECT_EQ(half.core0().l2Misses, 2u);
   EXPECT_EQ(half.core0().l2Hits, 0u);
+  EXPECT_EQ(half.result.dramBytes, 256u + 512u); // the half line goes through; the read fetches the line
+  c.l2.writeBack = 0;
+  Timed through = run(c, 16);
+  EXPECT_EQ(through.core0().l2Hits, 1u);
+  EXPECT_EQ(through.result.dramBytes, 512u); // write-through: the write goes to DRAM too
   c.l2.writeAllocate = 0;
   Timed off = run(c, 16);
   EXPECT_EQ(off.core0().l2Misses, 2u);
   EXPECT_EQ(off.core0().l2Hits, 0u);
+}
+
+TEST(Cycles, AnEvictedDirtyLineIsWrittenBackToDram) {
+  // A two-line L2 (one set of two ways): a whole-line write leaves line A dirty; reading lines B
+  // and C evicts A, the least recently used, and DRAM takes it then. A clean victim costs nothing.
+  ChipConfig c = edge();
+  c.l2.sizeBytes = 1024;
+  Device dev(c);
+  const uint64_t buf = dev.buffer(std::vector<uint8_t>(4096, 1));
+  const std::string at = "li x1, " + std::to_string(buf) + "\nli x2, " + std::to_string(buf + 512) +
+                         "\nli x3, " + std::to_string(buf + 1024) + "\n";
+  const std::string readBC = "gm2ub ub[x0], gm[x2], len=16\ngm2ub ub[x0], gm[x3], len=16\n";
+  Timed dirty = runTimed(dev, at + "ub2gm gm[x1], ub[x0], len=16\nset_flag mte3, mte2, 0\n"
+                                   "wait_flag mte3, mte2, 0\n" + readBC + "end\n");
+  EXPECT_EQ(dirty.core0().l2Misses, 3u);
+  EXPECT_EQ(dirty.result.dramBytes, 512u + 512u + 512u); // B, C, and A written back
+  Timed clean = runTimed(dev, at + "gm2ub ub[x0], gm[x1], len=16\n" + readBC + "end\n");
+  EXPECT_EQ(clean.core0().l2Misses, 3u);
+  EXPECT_EQ(clean.result.dramBytes, 3u * 512u); // A, B, C read; evicting the clean A is free
 }
 
 TEST(Cycles, AWarmRunFindsTheLinesItsDeviceLeft) {

@@ -96,6 +96,9 @@ struct ChipConfig {
     // 1: a GM write allocates the L2 lines it covers whole, so the next reader (the next kernel
     // of a model too) hits them; 0: writes only refresh lines already held.
     int64_t writeAllocate = 0;
+    // 1: a write to a held (or allocated) line marks it dirty instead of going to DRAM; the line
+    // goes to DRAM when it is evicted. 0: write-through.
+    int64_t writeBack = 0;
   } l2;
 
   struct {

@@ -47,6 +47,8 @@ struct TaskProfile {
   uint64_t macs = 0;      // issued by the cube (incl. padding and depthwise zeros)
   uint64_t modelMacs = 0; // the ONNX ops' own (pkg::Task::modelMacs)
   uint64_t tensorBytes = 0; // the task's tensors (inputs, outputs, weights): what it must move at least once
+  uint64_t dramBytes = 0;   // what the shared DRAM moved during the task (reads, write-throughs, write-backs)
+  uint64_t l2Hits = 0, l2Misses = 0; // L2 lines the task's GM transfers found / did not find
   std::vector<PipeUse> pipes;
   std::vector<TraceEvent> trace; // only when tracing is on
   std::vector<SegmentProfile> segments; // a kernel sequence's parts: timing mode with tracing on

@@ -37,6 +37,9 @@ struct WhereTimeGoes {
   // touches, intermediate feature maps included, through DRAM once. Above the model's bound by
   // what the intermediates cost; below the kernel cycles by what the kernels lose to their bounds.
   double sumOfKernelBounds = 0;
+  // What the shared DRAM moved during the kernels, as cycles at its bandwidth; the L2's hits over
+  // its lookups (lines).
+  double dramBytes = 0, dramCycles = 0, l2HitRate = 0;
   std::vector<std::pair<std::string, double>> byLimiter; // kernel cycles per limiter, largest first
   // Kernel tasks, and a traced sequence's parts in place of the sequence: at most 5, largest gap first.
   std::vector<TimedWork> furthestAboveBound;

@@ -214,6 +214,7 @@ std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const p
   // One pass over the slices: each goes to the segment whose code holds its pc (in pc order).
   std::vector<uint64_t> lastEnd(segments.size(), 0);
   std::vector<std::array<uint64_t, sim::kNumPipes>> busy(segments.size());
+  std::vector<std::array<uint64_t, 3>> memory(segments.size()); // DRAM bytes, L2 hits, L2 misses
   for (const sim::TraceSlice &sl : run.trace) {
     auto after = std::upper_bound(segments.begin(), segments.end(), sl.pc,
                                   [](int64_t pc, const pkg::KernelSegment &g) { return pc < int64_t(g.entryPc); });
@@ -223,6 +224,9 @@ std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const p
     // wait_flag slices are stalls, not work; the scalar unit leaves no slices (not attributed)
     const bool stall = size_t(sl.pc) < kernel.code.size() && kernel.code[size_t(sl.pc)].opcode == isa::Opcode::WaitFlag;
     if (!stall && sl.pipe > 0 && sl.pipe < sim::kNumPipes) busy[k][size_t(sl.pipe)] += sl.duration;
+    memory[k][0] += sl.dramBytes;
+    memory[k][1] += sl.l2Hits;
+    memory[k][2] += sl.l2Misses;
   }
   std::vector<SegmentProfile> out;
   uint64_t start = 0;
@@ -233,6 +237,9 @@ std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const p
     const uint32_t blocks = uint32_t(std::min<size_t>(std::max<uint32_t>(g.blockDim, 1), cores));
     SegmentProfile p{g.name, g.opType, g.onnxNodes, taskStart + start, end - start, {}, g.modelMacs, 0, blocks};
     for (uint32_t a = 0; a < g.tensors; ++a) p.tensorBytes += package.tensors[launch.tensors[argument++]].dataBytes();
+    p.dramBytes = memory[k][0];
+    p.l2Hits = memory[k][1];
+    p.l2Misses = memory[k][2];
     for (int pipe = 1; pipe < sim::kNumPipes; ++pipe)
       p.pipes.push_back({sim::pipeLabel(pipe), p.cycles ? double(busy[k][size_t(pipe)]) / double(p.cycles * blocks) : 0.0});
     out.push_back(std::move(p));

@@ -21,6 +21,7 @@ std::string limiterName(const std::string &pipe) {
   if (pipe == "mte3") return "GM stores (mte3)";
   if (pipe == "fix") return "FixPipe";
   if (pipe == "s") return "scalar";
+  if (pipe == "dram") return "DRAM bandwidth";
   return pipe;
 }
 
@@ -35,7 +36,8 @@ double modelRooflineCycles(const pkg::Package &package, const ChipConfig &config
 
 namespace {
 
-TaskBound workBound(uint64_t modelMacs, uint64_t tensorBytes, const std::vector<PipeUse> &pipes, const ChipConfig &config) {
+TaskBound workBound(uint64_t modelMacs, uint64_t tensorBytes, const std::vector<PipeUse> &pipes, uint64_t cycles,
+                    uint64_t dramBytes, const ChipConfig &config) {
   TaskBound b;
   b.computeCycles = double(modelMacs) / peakMacsPerCycle(config);
   b.memoryCycles = double(tensorBytes) / config.dramBytesPerCycle();
@@ -45,6 +47,12 @@ TaskBound workBound(uint64_t modelMacs, uint64_t tensorBytes, const std::vector<
       b.busiest = u.ratio;
       busiest = u.pipe;
     }
+  // DRAM is one channel for the chip: busy for what it moved at its bandwidth, over the duration.
+  const double dram = cycles > 0 ? double(dramBytes) / config.dramBytesPerCycle() / double(cycles) : 0.0;
+  if (dram > b.busiest) {
+    b.busiest = dram;
+    busiest = "dram";
+  }
   b.limitedBy = b.busiest > 0.5 ? limiterName(busiest) : "latency and sync";
   return b;
 }
@@ -53,11 +61,11 @@ TaskBound workBound(uint64_t modelMacs, uint64_t tensorBytes, const std::vector<
 
 TaskBound taskBound(const TaskProfile &task, const ChipConfig &config) {
   if (task.host) return {};
-  return workBound(task.modelMacs, task.tensorBytes, task.pipes, config);
+  return workBound(task.modelMacs, task.tensorBytes, task.pipes, task.cycles, task.dramBytes, config);
 }
 
 TaskBound segmentBound(const SegmentProfile &segment, const ChipConfig &config) {
-  return workBound(segment.modelMacs, segment.tensorBytes, segment.pipes, config);
+  return workBound(segment.modelMacs, segment.tensorBytes, segment.pipes, segment.cycles, segment.dramBytes, config);
 }
 
 WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &package, const ChipConfig &config) {

@@ -315,7 +315,7 @@ void AiCore::pipeLoop(int pipe) {
   }
 }
 
-uint64_t AiCore::gmTransfer(const OpEffects &fx, uint64_t &latency) {
+uint64_t AiCore::gmTransfer(const OpEffects &fx, uint64_t &latency, TraceSlice &memory) {
   tlm::tlm_generic_payload trans;
   static unsigned char noData; // timing-only transaction: the bytes were moved functionally
   trans.set_command(fx.gmWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
@@ -334,6 +334,9 @@ uint64_t AiCore::gmTransfer(const OpEffects &fx, uint64_t &latency) {
   latency = timing.latencyCycles;
   stats_->l2Hits += timing.lineHits;
   stats_->l2Misses += timing.lineMisses;
+  memory.dramBytes = static_cast<uint32_t>(timing.dramBytes);
+  memory.l2Hits = static_cast<uint32_t>(timing.lineHits);
+  memory.l2Misses = static_cast<uint32_t>(timing.lineMisses);
   return timeToCycles(delay);
 }
 
@@ -377,9 +380,10 @@ void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
     fault(FaultError(FaultKind::Internal, std::string("simulator bug: ") + e.what()), pipe, &op);
   }
   uint64_t busy = t.busy, latency = t.latency;
+  TraceSlice slice{id_, pipe, 0, 0, op.pc};
   if (fx.gmBytes() > 0) {
     uint64_t gmLatency = 0;
-    uint64_t dramTime = gmTransfer(fx, gmLatency);
+    uint64_t dramTime = gmTransfer(fx, gmLatency, slice);
     int64_t portBw = fx.gmWrite ? config_.dma.gmWriteBytesPerCycle : config_.dma.gmReadBytesPerCycle;
     uint64_t port = ceilDivCycles(fx.gmBytes(), portBw);
     uint64_t withMemory = static_cast<uint64_t>(config_.dma.issueCycles) + std::max(port, dramTime);
@@ -391,8 +395,11 @@ void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
   }
   const uint64_t start = now();
   stats_->pipes[pipe].busyCycles += busy;
-  if (run_->trace)
-    run_->traceOut->push_back({id_, pipe, start, busy, op.pc});
+  if (run_->trace) {
+    slice.start = start;
+    slice.duration = busy;
+    run_->traceOut->push_back(slice);
+  }
   wait(cycles(busy));
   lastCompletion_[pipe] = std::max(lastCompletion_[pipe], sc_core::sc_time_stamp() + cycles(latency));
 }

@@ -74,7 +74,9 @@ private:
   void waitFlag(int pipe, const DispatchedOp &op);
   void waitPipeIdle(int pipe);
   void waitDrained();
-  uint64_t gmTransfer(const OpEffects &fx, uint64_t &latency);
+  // Times fx's GM transfer through the L2 and DRAM: returns the occupancy, sets its latency, and
+  // `memory`'s DRAM bytes and L2 lines (for the trace).
+  uint64_t gmTransfer(const OpEffects &fx, uint64_t &latency, TraceSlice &memory);
   [[noreturn]] void fault(const FaultError &e, int pipe, const DispatchedOp *op);
   sc_core::sc_time cycles(uint64_t n) const;
   uint64_t now() const; // cycles since the run started

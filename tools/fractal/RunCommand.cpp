@@ -77,12 +77,14 @@ std::string opSummaryCsv(const runtime::ModelProfile &prof) {
   std::ostringstream s;
   s << "Op Name,OP Type,Task Type,Block Dim,Task Start Time(us),Task Duration(us),aicore_time(cycles),"
        "aic_mac_ratio,aic_mte1_ratio,aic_mte2_ratio,aic_fixpipe_ratio,aiv_vec_ratio,aiv_mte2_ratio,"
-       "aiv_mte3_ratio,aic_scalar_ratio,ONNX Nodes,Host Reason\n";
+       "aiv_mte3_ratio,aic_scalar_ratio,l2_hit_rate,dram_bytes,ONNX Nodes,Host Reason\n";
   double start = 0;
   // One row: a task, or a kernel sequence's part. A part's scalar share is not known (the scalar
   // unit leaves no trace slices): that column is left empty.
+  // The L2 columns: the hits over the lookups of the row's GM transfers, and what DRAM moved.
   auto row = [&](const std::string &name, const std::string &opType, const char *taskType, uint32_t blockDim,
                  double us, uint64_t cycles, const std::vector<runtime::PipeUse> &pipes, bool scalarKnown,
+                 uint64_t l2Hits, uint64_t l2Misses, uint64_t dramBytes,
                  const std::vector<std::string> &onnxNodes, const std::string &hostReason) {
     auto ratio = [&](const char *pipe) {
       for (const runtime::PipeUse &p : pipes)
@@ -98,6 +100,9 @@ std::string opSummaryCsv(const runtime::ModelProfile &prof) {
       std::snprintf(line, sizeof line, "%.4f", ratio("s"));
       s << line;
     }
+    std::snprintf(line, sizeof line, ",%.4f,%llu", l2Hits + l2Misses ? double(l2Hits) / double(l2Hits + l2Misses) : 0.0,
+                  (unsigned long long)dramBytes);
+    s << line;
     std::string nodes;
     for (const std::string &n : onnxNodes) nodes += (nodes.empty() ? "" : ";") + n;
     s << "," << nodes << "," << hostReason << "\n";
@@ -105,15 +110,15 @@ std::string opSummaryCsv(const runtime::ModelProfile &prof) {
   };
   for (const runtime::TaskProfile &t : prof.tasks) {
     if (t.segments.empty()) {
-      row(t.name, t.opType, t.host ? "AI_CPU" : "AI_CORE", t.blockDim, t.deviceUs, t.cycles, t.pipes, true, t.onnxNodes,
-          t.hostReason);
+      row(t.name, t.opType, t.host ? "AI_CPU" : "AI_CORE", t.blockDim, t.deviceUs, t.cycles, t.pipes, true, t.l2Hits,
+          t.l2Misses, t.dramBytes, t.onnxNodes, t.hostReason);
       continue;
     }
     for (size_t k = 0; k < t.segments.size(); ++k) { // a kernel sequence: a row per part (the launch is the first's)
       const runtime::SegmentProfile &g = t.segments[k];
       const double launchUs = k == 0 ? t.deviceUs - double(t.cycles) / prof.clockMhz : 0.0;
       row(g.name, g.opType, "AI_CORE", g.blockDim, double(g.cycles) / prof.clockMhz + launchUs, g.cycles, g.pipes, false,
-          g.onnxNodes, "");
+          g.l2Hits, g.l2Misses, g.dramBytes, g.onnxNodes, "");
     }
   }
   return s.str();
@@ -187,7 +192,8 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
       for (const runtime::SegmentProfile &g : t.segments) {
         j.beginObject().field("name", g.name).field("op_type", g.opType);
         nodes(g.onnxNodes);
-        j.field("block_dim", uint64_t(g.blockDim)).field("start_cycle", g.startCycle).field("cycles", g.cycles);
+        j.field("block_dim", uint64_t(g.blockDim)).field("start_cycle", g.startCycle).field("cycles", g.cycles)
+            .field("dram_bytes", g.dramBytes).field("l2_hits", g.l2Hits).field("l2_misses", g.l2Misses);
         pipeUse(g.pipes);
         j.endObject();
       }

@@ -55,10 +55,10 @@ TEST(Roofline, WhereTimeGoesSplitsLaunchesLimitersAndGaps) {
   host.name = "host";
   prof.tasks.push_back(host);
   prof.tasks.push_back(kernel("pool", 1000, 0, 0, {{"v", 0.7}}));
-  prof.tasks[0].dramBytes = 1500000; // the DRAM traffic and L2 lookups of two kernels add up
+  prof.tasks[0].dramBytes = 100000; // the DRAM traffic and L2 lookups of two kernels add up
   prof.tasks[0].l2Hits = 30;
   prof.tasks[0].l2Misses = 10;
-  prof.tasks[3].dramBytes = 500000;
+  prof.tasks[3].dramBytes = 70000; // DRAM busy for 0.93 of pool's cycles: busier than its vector (0.7)
   prof.tasks[3].l2Misses = 40;
   pkg::Package p;
   pkg::Tensor w;
@@ -83,16 +83,19 @@ TEST(Roofline, WhereTimeGoesSplitsLaunchesLimitersAndGaps) {
   EXPECT_NE(text.find("5000 kernel cycles + 40800 cycles of kernel launches (89% of 45800)"), std::string::npos) << text;
   EXPECT_NE(text.find("roofline bound 900 cycles = 0.180 of the kernel cycles, 0.020 of the latency with the launches"),
             std::string::npos) << text;
-  EXPECT_NE(text.find("GM loads (mte2) 60%, cube 20%, vector 20%"), std::string::npos) << text;
+  EXPECT_EQ(g.tasks[3].limitedBy, "DRAM bandwidth");
+  EXPECT_NEAR(g.tasks[3].busiest, 70000 / c.dramBytesPerCycle() / 1000, 1e-12);
+  EXPECT_EQ(g.tasks[0].limitedBy, "GM loads (mte2)"); // DRAM busy for 0.44 of its cycles: its mte2 (0.8) limits
+  EXPECT_NE(text.find("GM loads (mte2) 60%, DRAM bandwidth 20%, cube 20%"), std::string::npos) << text;
   // conv 0 + near 900 + pool 0 (no MACs, no tensors).
   EXPECT_DOUBLE_EQ(g.sumOfKernelBounds, 900);
   EXPECT_NE(text.find("kernels' own bounds (intermediate tensors through DRAM too): 900 cycles = 0.180 of the kernel cycles"),
             std::string::npos) << text;
-  EXPECT_DOUBLE_EQ(g.dramBytes, 2000000);
-  EXPECT_DOUBLE_EQ(g.dramCycles, 2000000 / c.dramBytesPerCycle());
+  EXPECT_DOUBLE_EQ(g.dramBytes, 170000);
+  EXPECT_DOUBLE_EQ(g.dramCycles, 170000 / c.dramBytesPerCycle());
   EXPECT_DOUBLE_EQ(g.l2HitRate, 30.0 / 80.0);
   char dram[160];
-  std::snprintf(dram, sizeof dram, "DRAM moved 2.0 MB during the kernels: %.0f cycles at its bandwidth = %.3f of the kernel cycles; L2 hit rate 37.5%%",
+  std::snprintf(dram, sizeof dram, "DRAM moved 170.0 KB during the kernels: %.0f cycles at its bandwidth = %.3f of the kernel cycles; L2 hit rate 37.5%%",
                 g.dramCycles, g.dramCycles / 5000);
   EXPECT_NE(text.find(dram), std::string::npos) << text;
 }

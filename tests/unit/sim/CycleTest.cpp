@@ -13,9 +13,10 @@ struct Timed {
   const CoreStats &core0() const { return result.cores[0]; }
 };
 
-Timed runTimed(Device &dev, const std::string &text, int64_t blocks = 1) {
+Timed runTimed(Device &dev, const std::string &text, int64_t blocks = 1, bool trace = false) {
   SimOptions options;
   options.blockDim = blocks;
+  options.trace = trace;
   Expected<RunResult> r = dev.run(assembleText(text), {}, options);
   EXPECT_TRUE(r.ok()) << (r ? "" : r.error().message);
   return {r ? *r : RunResult()};
@@ -122,9 +123,15 @@ TEST(Cycles, AnEvictedDirtyLineIsWrittenBackToDram) {
                          "\nli x3, " + std::to_string(buf + 1024) + "\n";
   const std::string readBC = "gm2ub ub[x0], gm[x2], len=16\ngm2ub ub[x0], gm[x3], len=16\n";
   Timed dirty = runTimed(dev, at + "ub2gm gm[x1], ub[x0], len=16\nset_flag mte3, mte2, 0\n"
-                                   "wait_flag mte3, mte2, 0\n" + readBC + "end\n");
+                                   "wait_flag mte3, mte2, 0\n" + readBC + "end\n", 1, true);
   EXPECT_EQ(dirty.core0().l2Misses, 3u);
   EXPECT_EQ(dirty.result.dramBytes, 512u + 512u + 512u); // B, C, and A written back
+  // The trace's slices carry each transfer's share: the write none, B's read its line, C's read
+  // its line and the evicted A.
+  std::vector<uint32_t> perTransfer;
+  for (const TraceSlice &sl : dirty.result.trace)
+    if (sl.l2Hits + sl.l2Misses > 0) perTransfer.push_back(sl.dramBytes);
+  EXPECT_EQ(perTransfer, (std::vector<uint32_t>{0, 512, 1024}));
   Timed clean = runTimed(dev, at + "gm2ub ub[x0], gm[x1], len=16\n" + readBC + "end\n");
   EXPECT_EQ(clean.core0().l2Misses, 3u);
   EXPECT_EQ(clean.result.dramBytes, 3u * 512u); // A, B, C read; evicting the clean A is free

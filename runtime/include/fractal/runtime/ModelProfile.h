@@ -33,6 +33,8 @@ struct SegmentProfile {
   std::vector<PipeUse> pipes;
   uint64_t modelMacs = 0, tensorBytes = 0; // the part's, for its roofline bound
   uint32_t blockDim = 1; // the blocks that ran it (a part made for fewer runs on those only)
+  uint64_t dramBytes = 0; // what DRAM moved for its GM transfers (incl. the dirty lines they evicted)
+  uint64_t l2Hits = 0, l2Misses = 0;
 };
 
 struct TaskProfile {

@@ -18,8 +18,10 @@ struct TaskBound {
   double computeCycles = 0; // model MACs / (cube MACs per cycle x the chip's cores)
   double memoryCycles = 0;  // the task's tensors (inputs, outputs, weights) / DRAM bytes per cycle
   double cycles() const { return computeCycles > memoryCycles ? computeCycles : memoryCycles; }
-  std::string limitedBy;    // the busiest pipe, or "latency and sync" when none is busier than 50%
-  double busiest = 0;       // that pipe's busy ratio
+  // The busiest pipe, or DRAM (what it moved at its bandwidth over the duration) when that is
+  // busier; "latency and sync" when none is busier than 50%.
+  std::string limitedBy;
+  double busiest = 0;       // its busy ratio
 };
 
 // A kernel task, or one part of a kernel sequence (when the run was traced), with its bound.

@@ -91,6 +91,9 @@ struct TraceSlice {
   uint64_t start; // cycle
   uint64_t duration;
   int64_t pc;
+  // A GM transfer's: what DRAM moved for it (incl. the dirty lines it evicted) and its L2 lines.
+  uint32_t dramBytes = 0;
+  uint32_t l2Hits = 0, l2Misses = 0;
 };
 
 struct RunResult {

@@ -93,7 +93,8 @@ package fractal_isa_pkg;
     OP_VCGMAX = 8'd81,
     OP_VCGMIN = 8'd82,
     OP_VDUP = 8'd83,
-    OP_DCCI = 8'd84
+    OP_DCCI = 8'd84,
+    OP_LOAD3D_C04 = 8'd85
   } opcode_e;
 
   typedef enum logic [3:0] {
@@ -412,6 +413,8 @@ package fractal_isa_pkg;
   localparam int GM2L1_NZ_SRC_STRIDE_BITS = 24;
   localparam int GM2L1_NZ_DST_ROWS_LSB = 83;
   localparam int GM2L1_NZ_DST_ROWS_BITS = 16;
+  localparam int GM2L1_NZ_C04_LSB = 99;
+  localparam int GM2L1_NZ_C04_BITS = 1;
   localparam int UB2GM_DST_LSB = 8;
   localparam int UB2GM_DST_BITS = 8;
   localparam int UB2GM_SRC_LSB = 16;
@@ -994,6 +997,28 @@ package fractal_isa_pkg;
   localparam int DCCI_ADDR_BITS = 8;
   localparam int DCCI_OFFSET_LSB = 16;
   localparam int DCCI_OFFSET_BITS = 32;
+  localparam int LOAD3D_C04_TYPE_LSB = 8;
+  localparam int LOAD3D_C04_TYPE_BITS = 3;
+  localparam int LOAD3D_C04_DST_LSB = 11;
+  localparam int LOAD3D_C04_DST_BITS = 8;
+  localparam int LOAD3D_C04_SRC_LSB = 19;
+  localparam int LOAD3D_C04_SRC_BITS = 8;
+  localparam int LOAD3D_C04_XM_LSB = 27;
+  localparam int LOAD3D_C04_XM_BITS = 5;
+  localparam int LOAD3D_C04_MCOUNT_LSB = 32;
+  localparam int LOAD3D_C04_MCOUNT_BITS = 16;
+  localparam int LOAD3D_C04_KH_LSB = 48;
+  localparam int LOAD3D_C04_KH_BITS = 8;
+  localparam int LOAD3D_C04_KW_LSB = 56;
+  localparam int LOAD3D_C04_KW_BITS = 8;
+  localparam int LOAD3D_C04_SH_LSB = 64;
+  localparam int LOAD3D_C04_SH_BITS = 6;
+  localparam int LOAD3D_C04_SW_LSB = 70;
+  localparam int LOAD3D_C04_SW_BITS = 6;
+  localparam int LOAD3D_C04_DH_LSB = 76;
+  localparam int LOAD3D_C04_DH_BITS = 8;
+  localparam int LOAD3D_C04_DW_LSB = 84;
+  localparam int LOAD3D_C04_DW_BITS = 8;
   /* verilator lint_on UNUSEDPARAM */
 
   function automatic pipe_e opcode_pipe(opcode_e op);
@@ -1035,6 +1060,7 @@ package fractal_isa_pkg;
       OP_VCGMAX: return PIPE_V;
       OP_VCGMIN: return PIPE_V;
       OP_VDUP: return PIPE_V;
+      OP_LOAD3D_C04: return PIPE_MTE1;
       default: return PIPE_S;
     endcase
   endfunction

@@ -43,7 +43,8 @@ OpTiming pipeTiming(const ChipConfig &c, const DispatchedOp &op, const OpEffects
     const BufferSpec &dst = bufferOf(c, slot::dst.space(inst));
     t.busy = std::max<uint64_t>(
         1, ceilDivCycles(fx.bytes, std::min(l1.readBytesPerCycle, dst.writeBytesPerCycle)));
-    t.latency = inst.opcode == Opcode::Load3d ? c.dma.load3dCycles : c.dma.load2dCycles;
+    t.latency = inst.opcode == Opcode::Load3d || inst.opcode == Opcode::Load3dC04 ? c.dma.load3dCycles
+                                                                                  : c.dma.load2dCycles;
     return t;
   }
   case isa::Pipe::MTE2: {

@@ -51,23 +51,26 @@ void ndToNz(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
   uint64_t size = isa::dataTypeBytes(type), c0 = kBlock / size;
   uint64_t rows = operand(op, slot::rows), cols = operand(op, slot::cols);
   uint64_t stride = operand(op, slot::src_stride), dstRows = operand(op, slot::dst_rows);
+  if (operand(op, slot::c04))
+    c0 = 4; // small-channel blocks: 4 elements
+  const uint64_t rowBytes = c0 * size; // a column block's row in L1
   uint64_t colBlocks = ceilDiv(cols, c0);
   uint64_t srcSpan = ((rows - 1) * stride + cols) * size;
   const uint8_t *src = operandMemory(core, gm, op, slot::src, srcSpan, &fx, false);
-  uint8_t *dst = operandMemory(core, gm, op, slot::dst, colBlocks * dstRows * kBlock, &fx, true);
+  uint8_t *dst = operandMemory(core, gm, op, slot::dst, colBlocks * dstRows * rowBytes, &fx, true);
   for (uint64_t cb = 0; cb < colBlocks; ++cb) {
     uint64_t width = std::min(c0, cols - cb * c0) * size;
     for (uint64_t r = 0; r < dstRows; ++r) {
-      uint8_t *row = dst + (cb * dstRows + r) * kBlock;
+      uint8_t *row = dst + (cb * dstRows + r) * rowBytes;
       if (r < rows) {
         std::memcpy(row, src + (r * stride + cb * c0) * size, width);
-        std::memset(row + width, 0, kBlock - width);
+        std::memset(row + width, 0, rowBytes - width);
       } else {
-        std::memset(row, 0, kBlock);
+        std::memset(row, 0, rowBytes);
       }
     }
   }
-  fx.bytes = colBlocks * dstRows * kBlock;
+  fx.bytes = colBlocks * dstRows * rowBytes;
   fx.gmAddress = op.address(slot::src.index(op.inst));
   fx.gmRows = rows;
   fx.gmRowBytes = cols * size;
@@ -99,23 +102,43 @@ void load2d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
   fx.bytes = repeat * kFractal;
 }
 
+// An img2col's window: the feature map (setfmap's register, captured at dispatch), the kernel and
+// the output size it gives.
+struct Window {
+  int64_t W, H, pl, pt, kh, kw, sh, sw, dh, dw, wo, ho;
+};
+
+Window windowOf(const DispatchedOp &op, const char *mnemonic) {
+  Window w;
+  w.W = op.fmap & 0xffff;
+  w.H = (op.fmap >> 16) & 0xffff;
+  w.pl = (op.fmap >> 32) & 0xff;
+  const int64_t pr = (op.fmap >> 40) & 0xff, pb = (op.fmap >> 56) & 0xff;
+  w.pt = (op.fmap >> 48) & 0xff;
+  w.kh = operand(op, slot::kh);
+  w.kw = operand(op, slot::kw);
+  w.sh = operand(op, slot::sh);
+  w.sw = operand(op, slot::sw);
+  w.dh = operand(op, slot::dh);
+  w.dw = operand(op, slot::dw);
+  const int64_t spanW = w.W + w.pl + pr - w.dw * (w.kw - 1) - 1, spanH = w.H + w.pt + pb - w.dh * (w.kh - 1) - 1;
+  if (w.W == 0 || w.H == 0 || spanW < 0 || spanH < 0)
+    throw FaultError(FaultKind::BadOperand, std::string(mnemonic) + ": feature map " + std::to_string(w.H) + "x" +
+                                                std::to_string(w.W) + " with these pads is smaller than the " +
+                                                std::to_string(w.kh) + "x" + std::to_string(w.kw) +
+                                                " (dilated) kernel; was setfmap run?");
+  w.wo = spanW / w.sw + 1;
+  w.ho = spanH / w.sh + 1;
+  return w;
+}
+
 void load3d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
   auto type = static_cast<isa::DataType>(operand(op, slot::type));
   const int64_t size = isa::dataTypeBytes(type), c0 = kBlock / size;
-  const int64_t W = op.fmap & 0xffff, H = (op.fmap >> 16) & 0xffff;
-  const int64_t pl = (op.fmap >> 32) & 0xff, pr = (op.fmap >> 40) & 0xff;
-  const int64_t pt = (op.fmap >> 48) & 0xff, pb = (op.fmap >> 56) & 0xff;
-  const int64_t kh = operand(op, slot::kh), kw = operand(op, slot::kw), sh = operand(op, slot::sh),
-                sw = operand(op, slot::sw), dh = operand(op, slot::dh), dw = operand(op, slot::dw),
-                c1 = operand(op, slot::c1), mcount = operand(op, slot::mcount);
-  const int64_t wo = (W + pl + pr - dw * (kw - 1) - 1) / sw + 1;
-  const int64_t ho = (H + pt + pb - dh * (kh - 1) - 1) / sh + 1;
-  if (W == 0 || H == 0 || W + pl + pr - dw * (kw - 1) - 1 < 0 ||
-      H + pt + pb - dh * (kh - 1) - 1 < 0)
-    throw FaultError(FaultKind::BadOperand,
-                     "load3d: feature map " + std::to_string(H) + "x" + std::to_string(W) +
-                         " with these pads is smaller than the " + std::to_string(kh) + "x" +
-                         std::to_string(kw) + " (dilated) kernel; was setfmap run?");
+  const Window win = windowOf(op, "load3d");
+  const int64_t W = win.W, H = win.H, pl = win.pl, pt = win.pt, kh = win.kh, kw = win.kw, sh = win.sh,
+                sw = win.sw, dh = win.dh, dw = win.dw, wo = win.wo, ho = win.ho;
+  const int64_t c1 = operand(op, slot::c1), mcount = operand(op, slot::mcount);
   const int64_t kf = c1 * kh * kw;
   const uint8_t *src = operandMemory(core, gm, op, slot::src, c1 * H * W * kBlock, &fx, false);
   uint8_t *dst = operandMemory(core, gm, op, slot::dst, mcount * kf * kFractal, &fx, true);
@@ -145,6 +168,39 @@ void load3d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
   fx.bytes = mcount * kf * kFractal;
 }
 
+// img2col of a C04 map: K runs over (tap, 4 channels), each fractal row 16 of those elements
+// (4 taps), zero past the last tap.
+void load3dC04(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
+  constexpr int64_t size = 2, c0 = kBlock / size, c4 = 4; // f16
+  const Window win = windowOf(op, "load3d_c04");
+  const int64_t W = win.W, H = win.H, pl = win.pl, pt = win.pt, kh = win.kh, kw = win.kw, sh = win.sh,
+                sw = win.sw, dh = win.dh, dw = win.dw, wo = win.wo, ho = win.ho;
+  const int64_t mcount = operand(op, slot::mcount);
+  const int64_t taps = kh * kw, kf = (taps * c4 + c0 - 1) / c0;
+  const uint8_t *src = operandMemory(core, gm, op, slot::src, H * W * c4 * size, &fx, false);
+  uint8_t *dst = operandMemory(core, gm, op, slot::dst, mcount * kf * kFractal, &fx, true);
+  const int64_t start = static_cast<int64_t>(op.address(slot::xm.index(op.inst)));
+  for (int64_t f = 0; f < mcount; ++f) {
+    uint8_t *out = dst + f * kf * 16 * kBlock;
+    for (int64_t j = 0; j < kf; ++j)
+      for (int64_t t = 0; t < 16; ++t, out += kBlock) {
+        const int64_t p = start + f * 16 + t;
+        const bool valid = p >= 0 && p < ho * wo;
+        const int64_t top = (p / wo) * sh - pt, left = (p % wo) * sw - pl;
+        for (int64_t q = 0; q < c0 / c4; ++q) { // the fractal row's taps
+          const int64_t tap = j * (c0 / c4) + q, y = tap / kw, x = tap % kw;
+          const int64_t ih = top + y * dh, iw = left + x * dw;
+          uint8_t *to = out + q * c4 * size;
+          if (valid && tap < taps && ih >= 0 && ih < H && iw >= 0 && iw < W)
+            std::memcpy(to, src + (ih * W + iw) * c4 * size, c4 * size);
+          else
+            std::memset(to, 0, c4 * size);
+        }
+      }
+  }
+  fx.bytes = mcount * kf * kFractal;
+}
+
 } // namespace
 
 void executeDma(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
@@ -160,6 +216,10 @@ void executeDma(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEff
   case Opcode::Load3d:
     fx.path = DataPath::L1ToL0A;
     load3d(core, gm, op, fx);
+    return;
+  case Opcode::Load3dC04:
+    fx.path = DataPath::L1ToL0A;
+    load3dC04(core, gm, op, fx);
     return;
   default: throw FaultError(FaultKind::BadOperand, "not a DMA instruction");
   }

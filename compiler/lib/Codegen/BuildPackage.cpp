@@ -625,21 +625,24 @@ private:
       k.cip = p_.tensors[slotted->gapped].shape[3];
     }
     const int64_t cinHeld = slotted ? k.cip : cin; // input channels as the kernel reads them
-    Expected<ConvTiling> tiling = planConv(config_, k);
-    if (!tiling) {
-      problems_.push_back(tiling.error().message);
-      return;
-    }
     // An input with fewer than 16 channels (a model's image): read as NHWC f16 with only its
     // channels, padded band by band.
     std::optional<uint32_t> input;
     std::optional<std::pair<uint32_t, int64_t>> unpadded;
     if (!k.depthwise && k.cip == 16 && !nhwc16Of_.count(o.getInput()) && !slotted) unpadded = unpaddedNhwc(o.getInput());
+    if (unpadded) k.inputChannels = unpadded->second;
+    // At most 4 of them, with the weights known now: the small-channel (C04) form, 4 channels a
+    // pixel in L1 and K = taps x 4 (ATC's --enable_small_channel), not 16 channels with zeros.
+    k.c04 = unpadded && unpadded->second <= 4 && weights;
+    Expected<ConvTiling> tiling = planConv(config_, k);
+    if (!tiling) {
+      problems_.push_back(tiling.error().message);
+      return;
+    }
     if (slotted) {
       input = slotted->gapped;
     } else if (unpadded) {
       input = unpadded->first;
-      k.inputChannels = unpadded->second;
     } else {
       input = nhwc16(o.getInput());
     }

@@ -20,7 +20,7 @@ constexpr int64_t kMinTilePixels = 64; // planConvWithin: M tiles this tall wher
 // L0B: a stage's weights (K step x N tile), twice when an N tile takes several K steps (one
 // loads while the other is read), and a residual's identities (one per N-tile width).
 int64_t l0bNeed(const ConvKernel &k, const ConvTiling &t) {
-  const int64_t kst = t.kc1 * k.kh * k.kw * 16, c1 = k.cip / 16;
+  const int64_t kst = k.c04 ? convC04Depth(k) : t.kc1 * k.kh * k.kw * 16, c1 = k.cip / 16;
   const bool oneStage = k.depthwise || t.kc1 >= c1;
   int64_t identities = 0;
   if (k.residual) {
@@ -45,7 +45,7 @@ Expected<ConvTiling> planConvWithin(const ChipConfig &config, const ConvKernel &
   // FixPipe issue, the flags) for 16 pixels. (PP-OCRv4 det's 3x3 96 -> 24 convolution at
   // 160x160: 201k -> 132k cycles; a floor of 32 pixels saved less, of 128 pixels too.)
   while (t.kc1 > 1 && l0a / 2 / (t.kc1 * taps * 16 * 2) < kMinTilePixels) --t.kc1;
-  const int64_t kst = t.kc1 * taps * 16;
+  const int64_t kst = k.c04 ? convC04Depth(k) : t.kc1 * taps * 16;
   if (16 * kst * 2 > l0a / 2 || l0bNeed(k, t) > l0b)
     return Error::badInput(k.name + ": L0 overflow: one K step of the " + std::to_string(k.kh) + "x" +
                            std::to_string(k.kw) + " kernel needs L0A " + std::to_string(2 * 16 * kst * 2) +
@@ -59,6 +59,8 @@ Expected<ConvTiling> planConvWithin(const ChipConfig &config, const ConvKernel &
 }
 
 } // namespace
+
+int64_t convC04Depth(const ConvKernel &k) { return roundUp(k.kh * k.kw * 4, 16); }
 
 Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
   Expected<ConvTiling> t = planConvWithin(config, k, 128);
@@ -80,7 +82,7 @@ std::vector<uint16_t> packConvWeights(const ConvKernel &k, const ConvTiling &t, 
 }
 
 pkg::ConvWeightLayout convWeightLayout(const ConvKernel &k, const ConvTiling &t, int64_t cout, int64_t cin) {
-  return {cout, cin, k.kh, k.kw, k.cop, k.cip, t.nt, t.kc1, k.depthwise};
+  return {cout, cin, k.kh, k.kw, k.cop, k.cip, t.nt, t.kc1, k.depthwise, k.c04};
 }
 
 } // namespace fractal::codegen

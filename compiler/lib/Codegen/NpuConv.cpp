@@ -113,9 +113,13 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // last may have fewer). Depthwise N tiles read only their own 16 input channels: one K step.
   const int64_t nTiles = ceilDiv(k.cop, t.nt), ntLast = k.cop - (nTiles - 1) * t.nt;
   const int64_t kSteps = k.depthwise ? 1 : ceilDiv(c1, t.kc1), slicesLast = k.depthwise ? 1 : c1 - (kSteps - 1) * t.kc1;
-  const int64_t kTotal = (k.depthwise ? 1 : c1) * taps * 16; // an N tile's depth
+  if (k.c04 && !(k.inputChannels >= 1 && k.inputChannels <= 4 && c1 == 1 && !k.depthwise && !dw))
+    return Error::internal(k.name + ": the small-channel (C04) form needs an unpadded input of at most 4 channels");
+  // An N tile's depth (C04: taps x 4 channels, padded to 16; one K step).
+  const int64_t kTotal = k.c04 ? convC04Depth(k) : (k.depthwise ? 1 : c1) * taps * 16;
   const int64_t weightTotal = (nTiles - 1) * kTotal * t.nt + kTotal * ntLast;
-  const int64_t stageWeightsMax = std::min(t.kc1, k.depthwise ? int64_t(1) : c1) * taps * 16 * std::min(t.nt, k.cop);
+  const int64_t stageWeightsMax = (k.c04 ? kTotal : std::min(t.kc1, k.depthwise ? int64_t(1) : c1) * taps * 16) *
+                                  std::min(t.nt, k.cop);
   // One K step per N tile: accumulators leave L0C tile by tile (two tile buffers); else a band's
   // stay until its last K step (one buffer per item set).
   const bool oneKStep = kSteps == 1;
@@ -124,7 +128,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   if (oneKStep) mt = std::min(mt, (l0cBytes - 2 * mtDwCap * 16 * 4) / (2 * ntPad * 4) / 16 * 16);
   // With one K step, a residual's tile has an L0A buffer of its own beside the input's (both
   // loaded before the two mmads, so one flag hands both over): they share half of L0A.
-  const int64_t kMain = std::min(t.kc1, k.depthwise ? int64_t(1) : c1) * taps * 16;
+  const int64_t kMain = k.c04 ? kTotal : std::min(t.kc1, k.depthwise ? int64_t(1) : c1) * taps * 16;
   const int64_t kTile = kMain + (k.residual ? ntPad : 0); // a pixel's depth in L0A (input and residual)
   if (k.residual) mt = std::min(mt, l0aBytes / 2 / (kTile * 2) / 16 * 16);
   // Two depthwise tiles of (up to) 80 pixels, this convolution's tiles in the rest: the depthwise's
@@ -175,7 +179,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   };
   auto l1Need = [&](int64_t ohb, int64_t bandSlices, bool resident) {
     return dwL1Need(ohb) + (k.inputChannels ? 2 * 15 * 32 : 0) + k.cop * 4 + (resident ? weightTotal : 2 * stageWeightsMax) * 2 +
-           2 * bandSlices * std::min(k.h, inputRows(k, ohb)) * k.w * 32 + 2 * (rk / 16) * ohb * k.wo * 32 +
+           2 * bandSlices * std::min(k.h, inputRows(k, ohb)) * k.w * (k.c04 ? 8 : 32) + 2 * (rk / 16) * ohb * k.wo * 32 +
            identityElements * 2;
   };
   auto l0cNeed = [&](int64_t ohb) { return 2 * mtDw * 16 * 4 + (oneKStep ? 2 * mt * ntPad * 4 : 2 * roundUp(ohb * k.wo, 16) * ntPad * 4); };
@@ -358,7 +362,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   for (int s = 0; s < 2; ++s) {
     if (dw) dwBand[s] = kb.alloc(npu::Space::l1, kb.f16(), c1 * dwHlMax * dw->w * 16);
     // (An unpadded input's load writes whole 16-row fractal rows.)
-    band[s] = kb.alloc(npu::Space::l1, kb.f16(), bandSlices * (k.inputChannels ? roundUp(hlMax * k.w, 16) : hlMax * k.w) * 16);
+    band[s] = kb.alloc(npu::Space::l1, kb.f16(),
+                       bandSlices * (k.inputChannels ? roundUp(hlMax * k.w, 16) : hlMax * k.w) * (k.c04 ? 4 : 16));
     if (k.residual) residualBand[s] = kb.alloc(npu::Space::l1, kb.f16(), (rk / 16) * ohb * k.wo * 16);
     if (!oneKStep) l0cBand[s] = kb.alloc(npu::Space::l0c, kb.f32(), roundUp(ohb * k.wo, 16) * ntPad);
   }
@@ -478,11 +483,14 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     }
     return branchOn(kb, at.band, groupEnds, 0, [&](size_t gi) -> Status {
       const BandGroup &g = groups[gi];
-      if (k.inputChannels) { // ND (pixels x channels) -> NZ: the channels padded to 16 with zeros
+      if (k.inputChannels) { // ND (pixels x channels) -> NZ: the channels padded to 16 (C04: 4) with zeros
         const int64_t pixels = g.hl * k.w, ic = k.inputChannels;
-        kb.instruction<npu::CopyOp>("gm2l1_nz.f16", {kb.view(band[s], kb.index(0), roundUp(pixels, 16) * 16),
+        std::vector<std::pair<std::string, int64_t>> params = {
+            {"rows", pixels}, {"cols", ic}, {"src_stride", ic}, {"dst_rows", roundUp(pixels, 16)}};
+        if (k.c04) params.push_back({"c04", 1});
+        kb.instruction<npu::CopyOp>("gm2l1_nz.f16", {kb.view(band[s], kb.index(0), roundUp(pixels, 16) * (k.c04 ? 4 : 16)),
                                                      kb.view(input, kb.mul(inputBase(at, g), ic), pixels * ic)},
-                                    {{"rows", pixels}, {"cols", ic}, {"src_stride", ic}, {"dst_rows", roundUp(pixels, 16)}});
+                                    params);
       } else if (allSlices && !dw) {
         loadSlices(inputBase(at, g), kb.index(0), c1, s, g);
       }
@@ -650,7 +658,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     auto nTile = [&](mlir::Value tile, int q, int64_t ntc) -> Status {
       mlir::Value n0 = kb.mul(tile, t.nt), weightBase = kb.mul(tile, kTotal * t.nt);
       if (oneKStep) {
-        const int64_t slices = k.depthwise ? 1 : c1, kst = slices * taps * 16;
+        const int64_t slices = k.depthwise ? 1 : c1, kst = k.c04 ? kTotal : slices * taps * 16;
         mlir::Value slice = k.depthwise ? tile : kb.index(0);
         if (!allSlices) loadSlices(inPixel, slice, slices, s, *g.group);
         if (!weightsOnce) loadWeights(weightBase, kst * ntc, q);
@@ -674,9 +682,14 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
               // The residual's tile in its own L0A buffer, loaded last and multiplied first (with
               // the bias): one flag then hands both loads to the cube, and one hands both buffers
               // back.
-              kb.instruction<npu::LoadOp>("load3d.f16", {l0a[pa], src, kb.mul(m, mt)},
-                                          {{"mcount", mcp / 16}, {"kh", k.kh}, {"kw", k.kw}, {"sh", k.sh}, {"sw", k.sw},
-                                           {"dh", k.dh}, {"dw", k.dw}, {"c1", slices}});
+              if (k.c04)
+                kb.instruction<npu::LoadOp>("load3d_c04.f16", {l0a[pa], src, kb.mul(m, mt)},
+                                            {{"mcount", mcp / 16}, {"kh", k.kh}, {"kw", k.kw}, {"sh", k.sh}, {"sw", k.sw},
+                                             {"dh", k.dh}, {"dw", k.dw}});
+              else
+                kb.instruction<npu::LoadOp>("load3d.f16", {l0a[pa], src, kb.mul(m, mt)},
+                                            {{"mcount", mcp / 16}, {"kh", k.kh}, {"kw", k.kw}, {"sh", k.sh}, {"sw", k.sw},
+                                             {"dh", k.dh}, {"dw", k.dw}, {"c1", slices}});
               if (rkTile > 0) {
                 loadResidual(m, pa, n0, rkTile, mcp);
                 mmadResidual(pa, n0, ntc, rkTile, mcp, acc, true);

@@ -475,6 +475,34 @@ TEST(ConvKernel, UnpaddedNhwcInputGivesThePaddedInputsBits) {
     EXPECT_EQ(dev.read<uint16_t>(got, outCount), expected) << name;
     EXPECT_EQ(dev.read<uint16_t>(gotF, outCount), expected) << name << " (functional)";
     EXPECT_NE(expected[0], 0x7e00) << name;
+    if (c.c > 4) continue;
+    // The small-channel (C04) form of the same convolution: 4 channels a pixel in L1, K = taps x
+    // 4 padded to 16 (BlazeFace's 5x5 stem: K 112 instead of 400, so 144-pixel tiles instead of
+    // 32). The cube sums the same products in other groups of 16, so the results are equal to
+    // rounding, not bits; race-checked, both modes.
+    ConvKernel small = unpadded;
+    small.name = name + "_c04";
+    small.c04 = true;
+    Expected<ConvTiling> smallTiling = planConv(config, small);
+    ASSERT_TRUE(smallTiling.ok());
+    Expected<GeneratedKernel> gs = generateConv(config, small);
+    ASSERT_TRUE(gs.ok()) << gs.error().message;
+    EXPECT_NE(gs->npu().find("load3d_c04.f16"), std::string::npos) << name;
+    EXPECT_NE(gs->npu().find("c04 = 1"), std::string::npos) << name;
+    EXPECT_GT(headerNumber(gs->assembly, " pixels,"), headerNumber(gp->assembly, " pixels,")) << gs->assembly.substr(0, 400);
+    const uint64_t smallWt = dev.buffer(packConvWeights(small, *smallTiling, weights, c.cout, c.c));
+    const uint64_t gotC04 = dev.buffer(std::vector<uint16_t>(outCount, 0x7e00)), gotC04F = dev.buffer(std::vector<uint16_t>(outCount, 0x7e00));
+    ASSERT_TRUE(runGenerated(dev, *gs, small.name, {narrow, smallWt, bs, gotC04}, true));
+    ASSERT_TRUE(runGenerated(dev, *gs, small.name, {narrow, smallWt, bs, gotC04F}, false));
+    const std::vector<uint16_t> c04 = dev.read<uint16_t>(gotC04, outCount);
+    EXPECT_EQ(dev.read<uint16_t>(gotC04F, outCount), c04) << name << " (C04, functional)";
+    size_t differ = 0;
+    for (size_t i = 0; i < outCount; ++i) {
+      const float want = isa::halfToFloatReference(expected[i]), got = isa::halfToFloatReference(c04[i]);
+      ASSERT_LE(std::fabs(got - want), 1e-3f + 2e-3f * std::fabs(want)) << name << " C04 output " << i;
+      differ += c04[i] != expected[i];
+    }
+    EXPECT_LT(differ, outCount / 4) << name; // rounding, in a minority of outputs
   }
 }
 

@@ -17,6 +17,8 @@ struct ConvWeightLayout {
   int64_t cop, cip;          // padded to multiples of 16
   int64_t nt, kc1;
   bool depthwise = false;
+  // The small-channel (C04) form (one input slice): K runs over (tap, 4 channels), padded to 16.
+  bool c04 = false;
 };
 
 std::vector<uint16_t> packConvWeights(const ConvWeightLayout &layout, const float *weights);

@@ -114,6 +114,11 @@ struct ConvKernel {
   // model's NHWC image arrives: each band's load pads them to 16 on the way into L1 (gm2l1_nz,
   // ND -> NZ), so no layout kernel pads the whole image first. 0: NHWC16.
   int64_t inputChannels = 0;
+  // With inputChannels <= 4: the small-channel (C04) form. The band's load writes 4 channels a
+  // pixel into L1 (gm2l1_nz c04=1) and img2col (load3d_c04) packs K as taps x 4, padded to 16,
+  // instead of taps x 16 with 12 or more zeros each: a fourth of the L0A traffic and cube steps
+  // (Ascend's C04 format, ATC's --enable_small_channel).
+  bool c04 = false;
   bool outF32 = false;
   int64_t outChannels = 0;
   // A second NHWC f32 output: output channels [secondFrom, secondFrom + secondChannels) (secondFrom
@@ -147,6 +152,8 @@ struct ConvTiling {
 };
 
 Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k);
+// K of a small-channel (C04) convolution: its taps x 4 channels, in whole 16-element fractals.
+int64_t convC04Depth(const ConvKernel &k);
 
 // The weights (f32 [cout][cin][kh][kw]) as the kernel reads them: for each N tile, for each K step,
 // a ZN block of (kc1 * kh * kw * 16) x (tile channels) f16 values; missing channels are zero.

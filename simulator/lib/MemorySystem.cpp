@@ -140,7 +140,6 @@ void L2Cache::b_transport(int id, tlm::tlm_generic_payload &trans, sc_time &dela
   }
   hits_ += hitLines;
   misses_ += missLines;
-  writebacks_ += evictedLines;
   if (timing) {
     timing->lineHits += hitLines;
     timing->lineMisses += missLines;

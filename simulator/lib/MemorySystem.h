@@ -86,10 +86,9 @@ public:
   // Drops every line in O(1): a run that starts cold (dirty lines are dropped unwritten, as if the
   // L2 had been flushed before the run, untimed).
   void empty();
-  void resetCounters() { hits_ = misses_ = writebacks_ = 0; }
+  void resetCounters() { hits_ = misses_ = 0; }
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
-  uint64_t writebacks() const { return writebacks_; } // dirty lines evicted to DRAM
 
 private:
   void b_transport(int id, tlm::tlm_generic_payload &trans, sc_core::sc_time &delay);
@@ -105,7 +104,7 @@ private:
   const bool writeAllocate_, writeBack_;
   uint64_t lineBytes_, sets_, ways_;
   L2Lines lines_;
-  uint64_t hits_ = 0, misses_ = 0, writebacks_ = 0;
+  uint64_t hits_ = 0, misses_ = 0;
 };
 
 } // namespace fractal::sim::detail

@@ -3,6 +3,7 @@
 // and an msprof-style profile (op_summary.csv + Perfetto trace).
 #include "ArgParser.h"
 #include "Commands.h"
+#include "ModelRun.h"
 
 #ifdef FRACTAL_HAS_MLIR
 #include "fractal/onnx/OnnxCompile.h"
@@ -25,7 +26,6 @@
 #include <sys/stat.h>
 
 namespace fractal::cli {
-namespace {
 
 const char *npyDescr(pkg::DType t) {
   switch (t) {
@@ -54,6 +54,65 @@ std::string fileNameFor(const std::string &name) {
 }
 
 // Deterministic data for an input nobody gave: uniform in [-1, 1) (0/1 for bool, small integers).
+namespace {
+
+Error runtimeFailure(frtError code, const std::string &what) {
+  return code == FRT_ERROR_DEVICE_FAULT ? Error::deviceFault(what + ": " + frtGetRecentErrMsg())
+         : code == FRT_ERROR_INTERNAL   ? Error::internal(what + ": " + frtGetRecentErrMsg())
+                                        : Error::badInput(what + ": " + frtGetRecentErrMsg());
+}
+
+} // namespace
+
+Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &target, const std::string &mode,
+                               const std::vector<NpyArray> &inputs, bool trace, const std::string &file) {
+  struct Session {
+    bool up = false;
+    ~Session() { if (up) frtFinalize(); }
+  } session;
+  const std::string device = target + ":" + mode;
+  if (frtError e = frtInit(device.c_str())) return runtimeFailure(e, "device " + device);
+  session.up = true;
+  if (frtError e = frtSetDevice(0)) return runtimeFailure(e, "device " + device);
+  frtModel handle = nullptr;
+  if (file.empty()) {
+    std::vector<uint8_t> bytes = pkg::serializePackage(package);
+    if (frtError e = frtModelLoadFromMem(bytes.data(), bytes.size(), &handle)) return runtimeFailure(e, package.sourceModel);
+  } else if (frtError e = frtModelLoadFromFile(file.c_str(), &handle)) {
+    return runtimeFailure(e, file);
+  }
+  runtime::setModelTracing(handle, trace);
+  frtDataset in = nullptr, out = nullptr;
+  frtCreateDataset(&in);
+  frtCreateDataset(&out);
+  for (const NpyArray &a : inputs) {
+    void *p = nullptr;
+    size_t n = std::max<size_t>(a.data.size(), 1);
+    if (frtError e = frtMalloc(&p, n, FRT_MEM_MALLOC_HUGE_FIRST)) return runtimeFailure(e, "input");
+    if (!a.data.empty()) frtMemcpy(p, n, a.data.data(), a.data.size(), FRT_MEMCPY_HOST_TO_DEVICE);
+    frtAddDatasetBuffer(in, p, n);
+  }
+  std::vector<void *> outPtrs;
+  for (uint32_t i : package.outputs) {
+    void *p = nullptr;
+    size_t n = std::max<size_t>(package.tensors[i].dataBytes(), 1);
+    if (frtError e = frtMalloc(&p, n, FRT_MEM_MALLOC_HUGE_FIRST)) return runtimeFailure(e, "output");
+    frtAddDatasetBuffer(out, p, n);
+    outPtrs.push_back(p);
+  }
+  const std::string name = file.empty() ? package.sourceModel : file;
+  if (frtError e = frtModelExecute(handle, in, out)) return runtimeFailure(e, name);
+  ModelRun run;
+  for (size_t k = 0; k < package.outputs.size(); ++k) {
+    const pkg::Tensor &t = package.tensors[package.outputs[k]];
+    NpyArray a{npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
+    if (!a.data.empty()) frtMemcpy(a.data.data(), a.data.size(), outPtrs[k], a.data.size(), FRT_MEMCPY_DEVICE_TO_HOST);
+    run.outputs.push_back(std::move(a));
+  }
+  if (!runtime::lastModelProfile(handle, run.profile)) return Error::internal(name + ": " + frtGetRecentErrMsg());
+  return run;
+}
+
 NpyArray randomInput(const pkg::Tensor &t, uint32_t seed) {
   NpyArray a{npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
   std::mt19937 rng(seed);
@@ -72,6 +131,8 @@ NpyArray randomInput(const pkg::Tensor &t, uint32_t seed) {
   }
   return a;
 }
+
+namespace {
 
 std::string opSummaryCsv(const runtime::ModelProfile &prof) {
   std::ostringstream s;
@@ -205,12 +266,6 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
   return j.str() + "\n";
 }
 
-int runtimeError(frtError code, const std::string &what) {
-  return reportError(code == FRT_ERROR_DEVICE_FAULT ? Error::deviceFault(what + ": " + frtGetRecentErrMsg())
-                     : code == FRT_ERROR_INTERNAL   ? Error::internal(what + ": " + frtGetRecentErrMsg())
-                                                    : Error::badInput(what + ": " + frtGetRecentErrMsg()));
-}
-
 } // namespace
 
 int runRunCommand(const Args &args) {
@@ -313,57 +368,19 @@ int runRunCommand(const Args &args) {
     data.push_back(std::move(*a));
   }
 
-  // The device: one simulator of the target, the model loaded from the (re)serialized package.
-  struct Session {
-    bool up = false;
-    ~Session() { if (up) frtFinalize(); }
-  } session;
-  const std::string device = target + ":" + mode;
-  if (frtError e = frtInit(device.c_str())) return runtimeError(e, "fractal run: device " + device);
-  session.up = true;
-  if (frtError e = frtSetDevice(0)) return runtimeError(e, "fractal run");
-  frtModel handle = nullptr;
-  if (isOnnx) {
-    std::vector<uint8_t> bytes = pkg::serializePackage(package);
-    if (frtError e = frtModelLoadFromMem(bytes.data(), bytes.size(), &handle)) return runtimeError(e, model);
-  } else if (frtError e = frtModelLoadFromFile(model.c_str(), &handle)) {
-    return runtimeError(e, "fractal run");
-  }
-  runtime::setModelTracing(handle, !profileDir.empty());
-  frtDataset in = nullptr, out = nullptr;
-  frtCreateDataset(&in);
-  frtCreateDataset(&out);
-  for (size_t k = 0; k < data.size(); ++k) {
-    void *p = nullptr;
-    size_t n = std::max<size_t>(data[k].data.size(), 1);
-    if (frtError e = frtMalloc(&p, n, FRT_MEM_MALLOC_HUGE_FIRST)) return runtimeError(e, "fractal run");
-    if (!data[k].data.empty())
-      frtMemcpy(p, n, data[k].data.data(), data[k].data.size(), FRT_MEMCPY_HOST_TO_DEVICE);
-    frtAddDatasetBuffer(in, p, n);
-  }
-  std::vector<void *> outPtrs;
-  for (uint32_t i : package.outputs) {
-    void *p = nullptr;
-    size_t n = std::max<size_t>(package.tensors[i].dataBytes(), 1);
-    if (frtError e = frtMalloc(&p, n, FRT_MEM_MALLOC_HUGE_FIRST)) return runtimeError(e, "fractal run");
-    frtAddDatasetBuffer(out, p, n);
-    outPtrs.push_back(p);
-  }
-  if (frtError e = frtModelExecute(handle, in, out)) return runtimeError(e, model);
-
+  // The device: one simulator of the target, the model loaded from the file or the package.
+  // (A package with its flags replaced, --sync barrier-all, runs as changed, not from its file.)
+  const bool asFile = !isOnnx && sync == "flags";
+  Expected<ModelRun> run = runOnDevice(package, target, mode, data, !profileDir.empty(), asFile ? model : "");
+  if (!run) return reportError(run.error());
   ::mkdir(outputDir.c_str(), 0755);
   for (size_t k = 0; k < package.outputs.size(); ++k) {
     const pkg::Tensor &t = package.tensors[package.outputs[k]];
-    NpyArray a{npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
-    if (!a.data.empty())
-      frtMemcpy(a.data.data(), a.data.size(), outPtrs[k], a.data.size(), FRT_MEMCPY_DEVICE_TO_HOST);
     std::string path = outputDir + "/" + fileNameFor(t.name) + ".npy";
-    if (Status s = writeNpyFile(path, a); !s) return reportError(s.error());
+    if (Status s = writeNpyFile(path, run->outputs[k]); !s) return reportError(s.error());
     std::cout << "output " << t.name << ": " << npyDescr(t.dtype) << shapeText(t.shape) << " -> " << path << "\n";
   }
-  runtime::ModelProfile prof;
-  if (!runtime::lastModelProfile(handle, prof))
-    return reportError(Error::internal(std::string("fractal run: ") + frtGetRecentErrMsg()));
+  const runtime::ModelProfile &prof = run->profile;
   size_t host = 0;
   for (const runtime::TaskProfile &t : prof.tasks) host += t.host;
   std::printf("%s on %s (%s): %zu task(s) (%zu on the host), %llu cycles, %.3f us simulated, %.3f s wall\n",

@@ -138,6 +138,13 @@ std::vector<std::string> presetNames();
 // output again yields an identical config.
 std::string chipConfigToYaml(const ChipConfig &config);
 
+// `base` with some keys (dotted paths, "l2.size_bytes") set to new values, written as a config
+// file would give them ("4 MiB"), and validated as a file is: an unknown key or a bad value is an
+// error naming `sourceName` and the key. (`fractal sweep` makes its points this way.)
+Expected<ChipConfig> overrideChipConfig(const ChipConfig &base,
+                                        const std::vector<std::pair<std::string, std::string>> &settings,
+                                        const std::string &sourceName);
+
 // Markdown reference of every key (the generated part of docs/config.md).
 std::string chipConfigSchemaMarkdown();
 

@@ -51,6 +51,7 @@ const Subcommand kSubcommands[] = {
     {"detect", "decode face or text detections from a model's output tensors", runDetectCommand},
 #ifdef FRACTAL_HAS_MLIR
     {"npu", "lower a kernel written in the npu dialect (MLIR) to assembly: plan memory, inject sync, emit", runNpuCommand},
+    {"sweep", "compile and time a model on every combination of chip-config values", runSweepCommand},
 #endif
 #ifdef FRACTAL_HAS_CONFORMANCE
     {"conformance", "run the ONNX backend test suite on the simulated NPU and classify every test", runConformanceCommand},

@@ -1,0 +1,133 @@
+// `fractal sweep`: one model compiled and run in timing mode on every combination of chip-config
+// values (a hardware architect's study: what does L2 size, DRAM bandwidth or the core count do to
+// this model?). Each point's config is written out, so any row can be rerun with `fractal run`.
+#include "ArgParser.h"
+#include "Commands.h"
+#include "ModelRun.h"
+
+#include "fractal/config/ChipConfig.h"
+#include "fractal/onnx/OnnxCompile.h"
+#include "fractal/runtime/Roofline.h"
+#include "fractal/support/File.h"
+
+#include <cstdio>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace fractal::cli {
+namespace {
+
+constexpr size_t kMaxPoints = 64; // each point compiles and simulates the model
+
+struct Axis {
+  std::string key;
+  std::vector<std::string> values;
+};
+
+Expected<Axis> parseSet(const std::string &item) {
+  const size_t eq = item.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+    return Error::badInput("fractal sweep: --set '" + item + "' is not KEY=VALUE[,VALUE...]");
+  Axis a{item.substr(0, eq), {}};
+  std::stringstream values(item.substr(eq + 1));
+  for (std::string v; std::getline(values, v, ',');) {
+    if (v.empty()) return Error::badInput("fractal sweep: --set '" + item + "' has an empty value");
+    a.values.push_back(v);
+  }
+  return a;
+}
+
+// A CSV field: quoted when it holds a comma or a quote.
+std::string csvField(const std::string &s) {
+  if (s.find_first_of(",\"") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+} // namespace
+
+int runSweepCommand(const Args &args) {
+  std::string model, target = "edge", shapes, outputDir = "sweep";
+  std::vector<std::string> sets;
+  ArgParser parser("fractal sweep", "compile and time a model on every combination of chip-config values");
+  parser.positional("MODEL.onnx", "the model", &model);
+  parser.list("--set", "KEY=V1[,V2...]", "a config key (dotted, as in docs/config.md) and its values; "
+              "several --set: every combination", &sets);
+  parser.option("--target", "NAME|FILE", "the config the values change (default: edge)", &target);
+  parser.option("--input-shape", "SHAPES", "fix input dims as fractal compile does", &shapes);
+  parser.option("--output-dir", "DIR", "where each point's config (point-N.yaml) and sweep.csv go (default: sweep)",
+                &outputDir);
+  parser.epilog("Inputs are the seeded random data of `fractal run --random-inputs`. Each row: the values, the\n"
+                "simulated latency, kernel and launch cycles, the ratio to the roofline, DRAM's busy share and\n"
+                "the L2 hit rate, and what limited most kernel cycles.\n\n"
+                "EXIT CODES: 0 ok, 2 bad model, key, value or flag, 3 the device faulted.");
+  if (std::optional<int> exit = parseArguments(parser, args)) return *exit;
+  if (sets.empty()) return reportError(Error::badInput("fractal sweep: give at least one --set KEY=V1,V2"));
+  std::vector<Axis> axes;
+  size_t points = 1;
+  for (const std::string &item : sets) {
+    Expected<Axis> a = parseSet(item);
+    if (!a) return reportError(a.error());
+    points *= a->values.size();
+    if (points > kMaxPoints)
+      return reportError(Error::badInput("fractal sweep: the --set values make more than " +
+                                         std::to_string(kMaxPoints) + " points; sweep fewer at a time"));
+    axes.push_back(std::move(*a));
+  }
+  Expected<ChipConfig> base = loadChipConfig(target);
+  if (!base) return reportError(base.error());
+  // Every point's config first: a bad key or value stops the sweep before anything runs.
+  std::vector<ChipConfig> configs;
+  std::vector<std::vector<std::pair<std::string, std::string>>> settings;
+  for (size_t p = 0; p < points; ++p) {
+    std::vector<std::pair<std::string, std::string>> s;
+    for (size_t i = 0, rest = p; i < axes.size(); rest /= axes[i].values.size(), ++i)
+      s.push_back({axes[i].key, axes[i].values[rest % axes[i].values.size()]});
+    Expected<ChipConfig> c = overrideChipConfig(*base, s, "fractal sweep point " + std::to_string(p));
+    if (!c) return reportError(c.error());
+    configs.push_back(std::move(*c));
+    settings.push_back(std::move(s));
+  }
+  ::mkdir(outputDir.c_str(), 0755);
+
+  std::string header;
+  for (const Axis &a : axes) header += csvField(a.key) + ",";
+  std::string csv = header + "latency_us,kernel_cycles,launch_cycles,ratio_to_roofline,dram_busy,l2_hit_rate,"
+                             "limited_by,limited_share,config\n";
+  std::printf("%-8s", "point");
+  for (const Axis &a : axes) std::printf(" %-24s", a.key.c_str());
+  std::printf(" %12s %12s %9s %9s %7s  %s\n", "latency_us", "kernel_cyc", "roofline", "dram_busy", "l2_hit", "limited by");
+  for (size_t p = 0; p < points; ++p) {
+    const std::string configFile = outputDir + "/point-" + std::to_string(p) + ".yaml";
+    if (Status s = writeFileAtomically(configFile, chipConfigToYaml(configs[p])); !s) return reportError(s.error());
+    Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(model, shapes, configs[p], "");
+    if (!package) return reportError(package.error());
+    std::vector<NpyArray> inputs;
+    for (size_t k = 0; k < package->inputs.size(); ++k)
+      inputs.push_back(randomInput(package->tensors[package->inputs[k]], uint32_t(k)));
+    // Traced, so that a kernel sequence's parts each count under their own limiter.
+    Expected<ModelRun> run = runOnDevice(*package, configFile, "timing", inputs, true);
+    if (!run) return reportError(run.error());
+    const runtime::WhereTimeGoes w = runtime::whereTimeGoes(run->profile, *package, configs[p]);
+    const double dramBusy = w.kernelCycles > 0 ? w.dramCycles / w.kernelCycles : 0.0;
+    const std::string limiter = w.byLimiter.empty() ? "" : w.byLimiter.front().first;
+    const double share = w.byLimiter.empty() || w.kernelCycles <= 0 ? 0.0 : w.byLimiter.front().second / w.kernelCycles;
+    const double total = w.kernelCycles + w.launchCycles;
+    std::printf("%-8zu", p);
+    for (const auto &[key, value] : settings[p]) std::printf(" %-24s", value.c_str());
+    std::printf(" %12.1f %12.0f %9.3f %9.3f %7.3f  %s %.0f%%\n", run->profile.simulatedUs, w.kernelCycles,
+                total > 0 ? w.boundCycles / total : 0.0, dramBusy, w.l2HitRate, limiter.c_str(), 100.0 * share);
+    std::fflush(stdout);
+    char line[512];
+    std::snprintf(line, sizeof line, "%.3f,%.0f,%.0f,%.4f,%.4f,%.4f,", run->profile.simulatedUs, w.kernelCycles,
+                  w.launchCycles, total > 0 ? w.boundCycles / total : 0.0, dramBusy, w.l2HitRate);
+    for (const auto &[key, value] : settings[p]) csv += csvField(value) + ",";
+    csv += line + csvField(limiter) + "," + std::to_string(share).substr(0, 6) + "," + csvField(configFile) + "\n";
+  }
+  if (Status s = writeFileAtomically(outputDir + "/sweep.csv", csv); !s) return reportError(s.error());
+  std::printf("%zu point(s); configs and sweep.csv in %s\n", points, outputDir.c_str());
+  return 0;
+}
+
+} // namespace fractal::cli

@@ -86,6 +86,29 @@ TEST(ChipConfig, CanonicalYamlRoundTrips) {
   }
 }
 
+// Overrides (fractal sweep's points): the keys take the values, written as in a file; the rest
+// stays; unknown keys and values the schema rejects are errors naming the source and the key.
+TEST(ChipConfig, OverridesSetKeysAndAreValidatedAsAFile) {
+  Expected<ChipConfig> base = loadChipConfig("edge");
+  ASSERT_TRUE(base.ok());
+  Expected<ChipConfig> c = overrideChipConfig(*base, {{"l2.size_bytes", "2 MiB"}, {"chip.cores", "4"}}, "point 1");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->l2.sizeBytes, 2 << 20);
+  EXPECT_EQ(c->chip.cores, 4);
+  EXPECT_DOUBLE_EQ(c->dram.bandwidthGBs, base->dram.bandwidthGBs);
+  EXPECT_EQ(chipConfigToYaml(*overrideChipConfig(*base, {}, "none")), chipConfigToYaml(*base));
+  Expected<ChipConfig> unknown = overrideChipConfig(*base, {{"l2.sise", "1"}}, "point 2");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("point 2: key 'l2.sise': unknown key"), std::string::npos)
+      << unknown.error().message;
+  Expected<ChipConfig> bad = overrideChipConfig(*base, {{"l2.line_bytes", "500"}}, "point 3");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("key 'l2.line_bytes': must be a power of two, got 500"), std::string::npos)
+      << bad.error().message;
+  Expected<ChipConfig> injected = overrideChipConfig(*base, {{"chip.cores", "2\nbogus: 1"}}, "point 4");
+  ASSERT_FALSE(injected.ok()); // one scalar, never more YAML
+}
+
 TEST(ChipConfig, UnknownPresetListsThePresets) {
   Expected<ChipConfig> c = loadChipConfig("edgy");
   ASSERT_FALSE(c.ok());

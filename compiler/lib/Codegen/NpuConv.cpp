@@ -857,8 +857,13 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
                                    std::to_string(mtDw) + "-pixel tiles); then "
                                  : std::string()) +
                        k.name + ": conv " + std::to_string(k.kh) + "x" + std::to_string(k.kw) + " s" +
-                       std::to_string(k.sh) + "x" + std::to_string(k.sw) + " on NHWC16 " + std::to_string(k.n) + "x" +
-                       std::to_string(k.h) + "x" + std::to_string(k.w) + "x" + std::to_string(k.cip) + " -> " +
+                       std::to_string(k.sh) + "x" + std::to_string(k.sw) +
+                       (k.c04             ? " on an NHWC image, C04 in L1 (K " + std::to_string(kTotal) + ", not " +
+                                                 std::to_string(taps * 16) + ") "
+                        : k.inputChannels ? " on an NHWC image, padded to 16 channels in L1 "
+                                          : " on NHWC16 ") +
+                       std::to_string(k.n) + "x" + std::to_string(k.h) + "x" + std::to_string(k.w) + "x" +
+                       std::to_string(k.inputChannels ? k.inputChannels : k.cip) + " -> " +
                        std::to_string(k.ho) + "x" + std::to_string(k.wo) + "x" + std::to_string(k.cop) + "; tiles: " +
                        std::to_string(t.nt) + " channels, " + std::to_string(t.kc1) + " slice(s) per K step, " +
                        std::to_string(mt) + " pixels, " + std::to_string(ohb) + " row(s) per band; " +

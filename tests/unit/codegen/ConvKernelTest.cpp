@@ -489,6 +489,9 @@ TEST(ConvKernel, UnpaddedNhwcInputGivesThePaddedInputsBits) {
     ASSERT_TRUE(gs.ok()) << gs.error().message;
     EXPECT_NE(gs->npu().find("load3d_c04.f16"), std::string::npos) << name;
     EXPECT_NE(gs->npu().find("c04 = 1"), std::string::npos) << name;
+    const std::string k = std::to_string((c.kk * c.kk * 4 + 15) / 16 * 16), kPadded = std::to_string(c.kk * c.kk * 16);
+    EXPECT_NE(gs->assembly.find("on an NHWC image, C04 in L1 (K " + k + ", not " + kPadded + ")"), std::string::npos)
+        << gs->assembly.substr(0, 400);
     EXPECT_GT(headerNumber(gs->assembly, " pixels,"), headerNumber(gp->assembly, " pixels,")) << gs->assembly.substr(0, 400);
     const uint64_t smallWt = dev.buffer(packConvWeights(small, *smallTiling, weights, c.cout, c.c));
     const uint64_t gotC04 = dev.buffer(std::vector<uint16_t>(outCount, 0x7e00)), gotC04F = dev.buffer(std::vector<uint16_t>(outCount, 0x7e00));

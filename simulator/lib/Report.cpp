@@ -195,6 +195,14 @@ std::string traceJson(const RunResult &r, const ChipConfig &config,
         if (!kernel.noteOf(size_t(first.pc)).empty())
           j.field("node", kernel.noteOf(size_t(first.pc)));
       }
+      // A GM transfer's L2 lines and what DRAM moved for it (a batch: summed).
+      uint64_t dram = 0, hits = 0, misses = 0;
+      for (size_t s = i; s < std::min(slices.size(), i + batch); ++s) {
+        dram += slices[s]->dramBytes;
+        hits += slices[s]->l2Hits;
+        misses += slices[s]->l2Misses;
+      }
+      if (hits + misses > 0) j.field("l2_hits", hits).field("l2_misses", misses).field("dram_bytes", dram);
       j.endObject().endObject();
     }
   j.endArray().field("displayTimeUnit", "ns").endObject();

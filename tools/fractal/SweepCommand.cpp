@@ -113,17 +113,19 @@ int runSweepCommand(const Args &args) {
     const double dramBusy = w.kernelCycles > 0 ? w.dramCycles / w.kernelCycles : 0.0;
     const std::string limiter = w.byLimiter.empty() ? "" : w.byLimiter.front().first;
     const double share = w.byLimiter.empty() || w.kernelCycles <= 0 ? 0.0 : w.byLimiter.front().second / w.kernelCycles;
-    const double total = w.kernelCycles + w.launchCycles;
+    const double total = w.kernelCycles + w.launchCycles, roofline = total > 0 ? w.boundCycles / total : 0.0;
     std::printf("%-8zu", p);
     for (const auto &[key, value] : settings[p]) std::printf(" %-24s", value.c_str());
-    std::printf(" %12.1f %12.0f %9.3f %9.3f %7.3f  %s %.0f%%\n", run->profile.simulatedUs, w.kernelCycles,
-                total > 0 ? w.boundCycles / total : 0.0, dramBusy, w.l2HitRate, limiter.c_str(), 100.0 * share);
+    std::printf(" %12.1f %12.0f %9.3f %9.3f %7.3f  %s %.0f%%\n", run->profile.simulatedUs, w.kernelCycles, roofline,
+                dramBusy, w.l2HitRate, limiter.c_str(), 100.0 * share);
     std::fflush(stdout);
     char line[512];
     std::snprintf(line, sizeof line, "%.3f,%.0f,%.0f,%.4f,%.4f,%.4f,", run->profile.simulatedUs, w.kernelCycles,
-                  w.launchCycles, total > 0 ? w.boundCycles / total : 0.0, dramBusy, w.l2HitRate);
+                  w.launchCycles, roofline, dramBusy, w.l2HitRate);
+    char shareText[32];
+    std::snprintf(shareText, sizeof shareText, "%.4f", share);
     for (const auto &[key, value] : settings[p]) csv += csvField(value) + ",";
-    csv += line + csvField(limiter) + "," + std::to_string(share).substr(0, 6) + "," + csvField(configFile) + "\n";
+    csv += line + csvField(limiter) + "," + shareText + "," + csvField(configFile) + "\n";
   }
   if (Status s = writeFileAtomically(outputDir + "/sweep.csv", csv); !s) return reportError(s.error());
   std::printf("%zu point(s); configs and sweep.csv in %s\n", points, outputDir.c_str());

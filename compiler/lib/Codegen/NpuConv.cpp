@@ -188,12 +188,17 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // it is: below about 6000 cycles of cube work per item, fewer and larger items win; with tile
   // groups hiding more latency inside an item, 6000 beat 3000 by 0.6% on PP-OCRv4 det, 2000 and
   // 9000 were worse); not much shorter than the kernel's reach (halo rows are loaded twice); then
-  // as large as the buffers allow.
+  // as large as the buffers allow. With a depthwise first, an item's depthwise band and its 1x1
+  // run one after the other and overlap only across items, so items pay off far sooner: from
+  // about 250 cycles of cube work each (BlazeFace front: one item per core 107,578 kernel cycles,
+  // 1500 -> 105,081, 400 -> 100,770, 250 -> 100,644, 200 -> 101,373, 100 -> 106,411; six or eight
+  // items per core were no better).
   // Input slices held per band: all of them when L1 allows (loaded once per item), else a K
   // step's (depthwise: an N tile's).
   const int64_t cubeCycles = ceilDiv(k.n * k.ho * k.wo, 16) * (kTotal / 16) * ceilDiv(k.cop, 16) +
                              (dw ? ceilDiv(k.n * k.h * k.w, 16) * dwTaps * c1 : 0);
-  const int64_t wantedItems = std::clamp<int64_t>(cubeCycles / 6000, cores, 4 * cores);
+  const int64_t cubeCyclesPerItem = dw ? 250 : 6000;
+  const int64_t wantedItems = std::clamp<int64_t>(cubeCycles / cubeCyclesPerItem, cores, 4 * cores);
   const int64_t wantedBands = std::max<int64_t>(1, ceilDiv(wantedItems, k.n));
   const ConvKernel &reach = dw ? *dw : k; // whose halo rows a band loads
   int64_t ohb = std::max(ceilDiv(k.ho, wantedBands), std::min(k.ho, (reach.kh - 1) * reach.dh));
@@ -216,16 +221,17 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // (PP-OCRv4 det at 960x960 and larger: its first convolution's bands were too tall for the copy.)
   while (ohb > 1 && (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes || !ndBandFits(ohb))) --ohb;
   // The kernel takes as long as its busiest core: with at least one band per core, the band
-  // height (from this one down to half of it, not below the kernel's reach) that gives the
-  // busiest core the fewest rows, the taller on a tie (PP-OCRv4's 320x320 1x1: 7 bands of 51
-  // rows, 4 on one core, became 8 of 40).
-  if (!k.maxPool2x2 && k.n * ceilDiv(k.ho, ohb) >= cores) {
-    const int64_t lowest = std::max<int64_t>({1, ohb / 2, std::min(k.ho, (reach.kh - 1) * reach.dh)});
+  // height (from this one down to half of it, not below the kernel's reach; pairs of rows with a
+  // 2x2 max pooling) that gives the busiest core the fewest rows, the taller on a tie (PP-OCRv4's
+  // 320x320 1x1: 7 bands of 51 rows, 4 on one core, became 8 of 40).
+  if (k.maxPool2x2) ohb = std::max<int64_t>(2, ohb / 2 * 2); // bands of whole pairs of rows
+  if (k.n * ceilDiv(k.ho, ohb) >= cores) {
+    const int64_t step = k.maxPool2x2 ? 2 : 1;
+    const int64_t lowest = std::max<int64_t>({step, ohb / 2, std::min(k.ho, (reach.kh - 1) * reach.dh)});
     auto busiest = [&](int64_t rows) { return ceilDiv(k.n * ceilDiv(k.ho, rows), cores) * rows; };
-    for (int64_t rows = ohb - 1; rows >= lowest; --rows)
+    for (int64_t rows = ohb - step; rows >= lowest; rows -= step)
       if (busiest(rows) < busiest(ohb)) ohb = rows;
   }
-  if (k.maxPool2x2) ohb = std::max<int64_t>(2, ohb / 2 * 2); // bands of whole pairs of rows
   if (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)
     return Error::badInput(k.name + ": L1/L0C overflow: one output row (" + std::to_string(k.wo) +
                            " pixels, input width " + std::to_string(k.w) + ") needs L1 " +

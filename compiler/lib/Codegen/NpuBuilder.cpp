@@ -150,12 +150,20 @@ Status NpuKernelBuilder::firstLoadsAhead(const SetBody &loads) {
   return loads(blockIdx_, 0);
 }
 
-Status NpuKernelBuilder::loadsThenCompute(int64_t items, const SetBody &loads, const SetBody &compute) {
+Status NpuKernelBuilder::loadsThenCompute(int64_t items, const SetBody &loads, const SetBody &compute,
+                                          const std::function<Status()> &firstTurn) {
   mlir::Value twice = b_.create<mlir::arith::MulIOp>(loc_, blockDim_, index(2));
   auto loop = b_.create<mlir::scf::ForOp>(loc_, blockIdx_, index(items), twice);
   mlir::OpBuilder::InsertionGuard guard(b_);
   b_.setInsertionPoint(loop.getBody()->getTerminator());
   mlir::Value first = loop.getInductionVar(), second = add(first, blockDim_);
+  if (firstTurn) {
+    mlir::Value isFirst = b_.create<mlir::arith::CmpIOp>(loc_, mlir::arith::CmpIPredicate::eq, first, blockIdx_);
+    auto once = b_.create<mlir::scf::IfOp>(loc_, isFirst, /*withElseRegion=*/false);
+    mlir::OpBuilder::InsertionGuard inner(b_);
+    b_.setInsertionPoint(once.thenBlock()->getTerminator());
+    if (Status s = firstTurn(); !s) return s;
+  }
   // `body(item, set)` in a branch taken when item < items.
   auto ifItem = [&](mlir::Value item, int set, const SetBody &body) -> Status {
     mlir::Value more = b_.create<mlir::arith::CmpIOp>(loc_, mlir::arith::CmpIPredicate::slt, item, index(items));

@@ -79,8 +79,13 @@ public:
   // Work items over the blocks, two per turn on sets 0 and 1 like itemLoop, but both items'
   // `loads` are issued before either's `compute` (in program order, which the scalar unit
   // dispatches in): the second item's data arrives while the first computes.
+  // `firstTurn`, when given, runs once, at the start of the block's first turn (before the
+  // second item's loads): loads that only the first compute needs and that should not delay the
+  // flags the loop waits for before it starts (a kernel-wide load before the loop would: the
+  // loop's first wait covers every load before it).
   using SetBody = std::function<Status(mlir::Value item, int set)>;
-  Status loadsThenCompute(int64_t items, const SetBody &loads, const SetBody &compute);
+  Status loadsThenCompute(int64_t items, const SetBody &loads, const SetBody &compute,
+                          const std::function<Status()> &firstTurn = {});
   // The block's first item's `loads` (set 0) here, ahead of the loop, which then loads each
   // turn's first item at the end of the turn before (after the first item's compute): the first
   // loads share a memory drain with the kernel-wide loads before them instead of waiting for

@@ -317,8 +317,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // The depthwise's bias and weights in L1 for the whole kernel, a tile's weights in L0B.
   mlir::Value dwBias, dwWeights, dwL0b[2];
   if (dw) {
-    dwBias = kb.alloc(npu::Space::l1, kb.f32(), k.cip);
-    kb.dma(kb.arg(2), kb.index(0), dwBias, kb.index(0), k.cip);
+    dwBias = kb.alloc(npu::Space::l1, kb.f32(), k.cip); // loaded after the first item's input
     dwWeights = kb.alloc(npu::Space::l1, kb.f16(), c1 * dwTile);
     kb.dma(kb.arg(1), kb.index(0), dwWeights, kb.index(0), c1 * dwTile);
     for (int q = 0; q < 2; ++q) dwL0b[q] = q < dwL0bCount ? kb.alloc(npu::Space::l0b, kb.f16(), dwTile) : dwL0b[0];
@@ -854,9 +853,14 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // a depthwise first, after the first depthwise band: compute()); two items per turn: both
   // loads, then both computes.
   if (Status s = kb.firstLoadsAhead(loads); !s) return s.error();
-  for (const std::function<void()> &load : lateLoads) load();
+  if (dw) kb.dma(kb.arg(2), kb.index(0), dwBias, kb.index(0), k.cip);
   if (!dw) kernelWideMoves();
-  if (Status s = kb.loadsThenCompute(items, loads, compute); !s) return s.error();
+  auto firstTurn = [&]() -> Status {
+    for (const std::function<void()> &load : lateLoads) load();
+    return Status();
+  };
+  if (Status s = kb.loadsThenCompute(items, loads, compute, dw ? std::function<Status()>(firstTurn) : nullptr); !s)
+    return s.error();
   std::string header = (dw ? dw->name + ": depthwise conv " + std::to_string(dw->kh) + "x" + std::to_string(dw->kw) +
                                    " s" + std::to_string(dw->sh) + "x" + std::to_string(dw->sw) + " on NHWC16 " +
                                    std::to_string(dw->h) + "x" + std::to_string(dw->w) + " first, band by band into L1 (" +

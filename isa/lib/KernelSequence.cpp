@@ -3,6 +3,8 @@
 #include "MovedCode.h"
 
 #include <algorithm>
+#include <array>
+#include <string_view>
 
 namespace fractal::isa {
 namespace {
@@ -48,6 +50,95 @@ std::vector<Instruction> crossCoreBarrier(const SequenceBarrier &b, int64_t numb
       instruction(Opcode::Add, {{"xd", 6}, {"xa", 6}, {"xb", 6}}),
       instruction(Opcode::Jmp, {{"target", -16}}),
   };
+}
+
+// What the straight-line start of a part knows a register holds: the part's argument base or
+// data base plus `offset`, argument word `word`'s value plus `offset`, or the constant `offset`.
+struct KnownValue {
+  enum Kind { Unknown, Args, ArgWord, Data, Constant } kind = Unknown;
+  int64_t word = 0, offset = 0;
+};
+
+// A copy of read-only data at `pc` of a part, its GM source and on-chip destination known.
+struct EarlyLoad {
+  size_t pc;
+  KnownValue src;
+  int64_t dst;
+};
+
+// The part's copies that may be issued before the cross-core barrier (KernelSequence.h): GM ->
+// L1/UB copies of read-only arguments or the data section, with immediate operands, in the
+// straight-line start that no branch re-enters. Register writes are followed; anything that
+// could order, feed or clobber such a copy (a branch, wait, barrier, store, cache operation or
+// another pipe's instruction) ends the search.
+std::vector<EarlyLoad> earlyLoads(const KernelBinary &k, const std::vector<bool> &readOnlyArgs) {
+  std::vector<EarlyLoad> out;
+  if (readOnlyArgs.empty()) return out;
+  size_t firstTarget = k.code.size(); // no branch lands at or before a hoisted copy
+  for (size_t pc = 0; pc < k.code.size(); ++pc) {
+    const Instruction &inst = k.code[pc];
+    const std::vector<OperandSpec> &ops = inst.info().operands;
+    for (size_t o = 0; o < ops.size(); ++o)
+      if (ops[o].kind == OperandKind::Label) firstTarget = std::min<size_t>(firstTarget, size_t(int64_t(pc) + inst.values[o]));
+  }
+  std::array<KnownValue, kNumRegisters> regs{};
+  regs[0] = {KnownValue::Constant, 0, 0};
+  auto set = [&](int64_t reg, KnownValue v) {
+    if (reg > 0 && reg < kNumRegisters) regs[size_t(reg)] = v;
+  };
+  for (size_t pc = 0; pc < firstTarget && out.size() < kMaxEarlyLoads; ++pc) {
+    const Instruction &inst = k.code[pc];
+    switch (inst.opcode) {
+    case Opcode::Nop:
+    case Opcode::SetFlag:
+      continue;
+    case Opcode::Li:
+      set(inst.operand("xd"), {KnownValue::Constant, 0, inst.operand("imm")});
+      continue;
+    case Opcode::Mfsr: {
+      const auto sr = SpecialReg(inst.operand("sr"));
+      set(inst.operand("xd"), sr == SpecialReg::Args       ? KnownValue{KnownValue::Args, 0, 0}
+                              : sr == SpecialReg::DataBase ? KnownValue{KnownValue::Data, 0, 0}
+                                                           : KnownValue{});
+      continue;
+    }
+    case Opcode::Addi: {
+      KnownValue v = regs[size_t(inst.operand("xa"))];
+      if (v.kind != KnownValue::Unknown) v.offset += inst.operand("imm");
+      set(inst.operand("xd"), v);
+      continue;
+    }
+    case Opcode::Ld: {
+      const KnownValue base = regs[size_t(inst.operand("src"))];
+      const int64_t at = base.offset + inst.operand("offset");
+      set(inst.operand("xd"), base.kind == KnownValue::Args && at >= 0 && at % 8 == 0 ? KnownValue{KnownValue::ArgWord, at / 8, 0}
+                                                                                      : KnownValue{});
+      continue;
+    }
+    case Opcode::Gm2L1:
+    case Opcode::Gm2Ub: {
+      const KnownValue src = regs[size_t(inst.operand("src"))], dst = regs[size_t(inst.operand("dst"))];
+      const bool readOnly = src.kind == KnownValue::Data ||
+                            (src.kind == KnownValue::ArgWord && size_t(src.word) < readOnlyArgs.size() && readOnlyArgs[size_t(src.word)]);
+      if (!readOnly || dst.kind != KnownValue::Constant) return out;
+      out.push_back({pc, src, dst.offset});
+      continue;
+    }
+    default:
+      break;
+    }
+    // Other scalar arithmetic only changes its destination; anything else ends the start.
+    const InstructionSpec &spec = inst.info();
+    if (spec.pipe != Pipe::S || spec.pipeOperand >= 0 || inst.opcode == Opcode::St || inst.opcode == Opcode::Stw ||
+        inst.opcode == Opcode::Dcci || inst.opcode == Opcode::End)
+      return out;
+    bool branch = false;
+    for (const OperandSpec &o : spec.operands) branch |= o.kind == OperandKind::Label;
+    if (branch) return out;
+    for (size_t o = 0; o < spec.operands.size(); ++o)
+      if (spec.operands[o].kind == OperandKind::Reg && std::string_view(spec.operands[o].name) == "xd") set(inst.values[o], {});
+  }
+  return out;
 }
 
 } // namespace
@@ -96,6 +187,13 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
     const int64_t partBlocks = parts[i].blockDim;
     const bool narrower = barrier && partBlocks > 0 && partBlocks < barrier->blockDim;
     size_t skipBranch = 0;
+    while (out.data.size() % kDataAlignment) out.data.push_back(0);
+    const uint64_t dataOffset = out.data.size();
+    // Copies issued before the cross-core barrier (not for a narrower part: the blocks that skip
+    // it would load for nothing).
+    const std::vector<EarlyLoad> early = i > 0 && barrier && !narrower ? earlyLoads(k, parts[i].readOnlyArgs)
+                                                                     : std::vector<EarlyLoad>{};
+    size_t entry = 0; // where the part's range starts: its early loads, else its code
     auto emitSkip = [&] {
       emit(instruction(Opcode::Mfsr, {{"xd", 1}, {"sr", int64_t(SpecialReg::BlockIdx)}}), nullptr);
       emit(instruction(Opcode::Li, {{"xd", 2}, {"imm", partBlocks}}), nullptr);
@@ -107,8 +205,39 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
       // barrier, every block's), registers zero, the vector mask all ones, the feature-map
       // register zero.
       emit(instruction(Opcode::Barrier, {{"pipe", int64_t(Pipe::ALL)}}), nullptr);
+      size_t skipBarrier = 0;
+      if (!early.empty()) {
+        emit(instruction(Opcode::Li, {{"xd", 1}, {"imm", 1}}), nullptr); // came from the previous part
+        entry = out.code.size();                                         // a part started alone has x1 = 0
+        for (const EarlyLoad &e : early) {
+          const DebugEntry *d = k.debug.empty() ? nullptr : &k.debug[e.pc];
+          if (e.src.kind == KnownValue::Data) {
+            emit(instruction(Opcode::Mfsr, {{"xd", 3}, {"sr", int64_t(SpecialReg::DataBase)}}), d);
+            const uint64_t at = dataOffset + uint64_t(e.src.offset);
+            if (at > uint64_t(INT32_MAX))
+              return Error::badInput(source + ": " + partName() + ": data offset " + std::to_string(at) + " does not fit addi");
+            emit(instruction(Opcode::Addi, {{"xd", 3}, {"xa", 3}, {"imm", int64_t(at)}}), d);
+          } else {
+            const uint64_t at = parts[i].argsOffsetBytes + 8 * uint64_t(e.src.word);
+            if (at > uint64_t(INT32_MAX))
+              return Error::badInput(source + ": " + partName() + ": argument byte " + std::to_string(at) + " does not fit ld");
+            emit(instruction(Opcode::Mfsr, {{"xd", 2}, {"sr", int64_t(SpecialReg::Args)}}), d);
+            emit(instruction(Opcode::Ld, {{"xd", 3}, {"src", 2}, {"offset", int64_t(at)}}), d);
+            if (e.src.offset != 0) emit(instruction(Opcode::Addi, {{"xd", 3}, {"xa", 3}, {"imm", e.src.offset}}), d);
+          }
+          emit(instruction(Opcode::Li, {{"xd", 4}, {"imm", e.dst}}), d);
+          Instruction copy = k.code[e.pc];
+          copy.values[copy.operandIndex("dst")] = 4;
+          copy.values[copy.operandIndex("src")] = 3;
+          emit(copy, d);
+        }
+        emit(instruction(Opcode::Beq, {{"xa", 1}, {"xb", 0}, {"target", 0}}), nullptr);
+        skipBarrier = out.code.size() - 1;
+      }
       if (barrier)
         for (const Instruction &inst : crossCoreBarrier(*barrier, int64_t(i))) emit(inst, nullptr);
+      if (!early.empty())
+        out.code[skipBarrier].values[out.code[skipBarrier].operandIndex("target")] = int64_t(out.code.size() - skipBarrier);
       if (narrower) skipBranch = emitSkip();
       emit(instruction(Opcode::Li, {{"xd", 1}, {"imm", -1}}), nullptr);
       emit(instruction(Opcode::SetMask, {{"xhi", 1}, {"xlo", 1}}), nullptr);
@@ -119,11 +248,10 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
       skipBranch = emitSkip();
       for (int r : {1, 2}) emit(instruction(Opcode::Li, {{"xd", r}, {"imm", 0}}), nullptr);
     }
-    while (out.data.size() % kDataAlignment) out.data.push_back(0);
-    const uint64_t dataOffset = out.data.size();
     out.data.insert(out.data.end(), k.data.begin(), k.data.end());
 
     const size_t base = out.code.size();
+    if (early.empty()) entry = base;
     // newPc[p]: where the part's instruction p lands; newPc[size]: the part's end.
     std::vector<size_t> newPc(k.code.size() + 1);
     std::vector<size_t> origin; // the part's pc of each instruction emitted for it
@@ -138,7 +266,8 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
         continue;
       }
       if (inst.opcode != Opcode::Mfsr) {
-        emit(inst, d);
+        const bool issued = std::any_of(early.begin(), early.end(), [&](const EarlyLoad &e) { return e.pc == pc; });
+        emit(issued ? makeInstruction(Opcode::Nop) : inst, d);
         origin.push_back(pc);
         continue;
       }
@@ -159,7 +288,7 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
     newPc[k.code.size()] = out.code.size();
     if (narrower)
       out.code[skipBranch].values[out.code[skipBranch].operandIndex("target")] = int64_t(newPc[k.code.size()] - skipBranch);
-    if (ranges) ranges->push_back({uint32_t(base), uint32_t(out.code.size())});
+    if (ranges) ranges->push_back({uint32_t(entry), uint32_t(out.code.size())});
     if (Status s = retargetBranches(k.code, out.code, base, origin, newPc, source + ": " + partName(), ""); !s)
       return s.error();
     for (const Symbol &s : k.symbols) {

@@ -61,8 +61,11 @@ Status joinKernelSequences(pkg::Package &package, const std::vector<std::pair<si
     for (size_t i = first; i <= last; ++i) {
       const pkg::Task &t = package.tasks[i];
       if (t.isHost) return Error::internal("kernel sequence over host task '" + t.name + "'");
+      // Constants (weights, biases) are written only when the model is loaded.
+      std::vector<bool> readOnly;
+      for (uint32_t tensor : t.launch.tensors) readOnly.push_back(package.tensors.at(tensor).kind == pkg::TensorKind::Constant);
       parts.push_back({&package.kernels.at(t.launch.kernel).binary, 8 * joined.launch.tensors.size(),
-                       int64_t(t.launch.blockDim)});
+                       int64_t(t.launch.blockDim), std::move(readOnly)});
       joined.launch.tensors.insert(joined.launch.tensors.end(), t.launch.tensors.begin(), t.launch.tensors.end());
       for (const std::string &n : t.onnxNodes)
         if (seen.insert(n).second) joined.onnxNodes.push_back(n);

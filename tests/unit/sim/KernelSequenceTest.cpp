@@ -317,6 +317,88 @@ TEST(KernelSequenceBarrier, APartMadeForFewerBlocksRunsOnThoseOnly) {
   EXPECT_EQ(e.read<uint64_t>(slots2, 2), (std::vector<uint64_t>{10, 20}));
 }
 
+// out = in + w, w (one item's worth) from argument word 2: a kernel with weights.
+const std::string kPlusWeights = R"(
+.node "plus_weights"
+  mfsr x1, args
+  ld x2, gm[x1], offset=0
+  ld x3, gm[x1], offset=8
+  mfsr x4, block_idx
+  mfsr x5, block_dim
+  li x9, 4
+  ld x6, gm[x1], offset=16
+  li x10, 256
+  li x13, 512
+  gm2ub ub[x10], gm[x6], len=8
+loop:
+)" + itemLoop("  vadd.f16 ub[x13], ub[x0], ub[x10], repeat=1\n") + R"(
+  end
+)";
+
+// Early loads (KernelSequence.h): a part's copy of read-only data is issued before the
+// cross-core barrier in front of it (a copy of a writable argument is not), the launch gives the
+// bits of the two kernels launched one after the other, sooner, and so do the parts run alone.
+TEST_F(KernelSequenceTest, ReadOnlyCopiesStartBeforeTheCrossCoreBarrier) {
+  const isa::KernelBinary plusWeights = assembleText(kPlusWeights);
+  const std::vector<uint16_t> weights = randomHalves(128, 9);
+  Device ref;
+  Buffers rb = buffers(ref, input);
+  const uint64_t rw = ref.buffer(weights);
+  ASSERT_TRUE(ref.run(addOne, {rb.in, rb.middle}, options(SimMode::Functional, 2)).ok());
+  ASSERT_TRUE(ref.run(plusWeights, {rb.middle, rb.out, rw}, options(SimMode::Functional, 2)).ok());
+  const std::vector<uint16_t> want = ref.read<uint16_t>(rb.out, kHalves);
+
+  const isa::SequenceBarrier barrier{5 * 8, 2}; // after the five argument words
+  uint64_t cycles[2] = {0, 0};
+  for (bool readOnly : {true, false}) {
+    std::vector<isa::SequenceRange> ranges;
+    Expected<isa::KernelBinary> seq = isa::sequenceKernels(
+        {{&addOne, 0, 2, {false, false}}, {&plusWeights, 16, 2, {false, false, readOnly}}}, "early.s", &ranges, &barrier);
+    ASSERT_TRUE(seq.ok()) << seq.error().message;
+    // Between the first part's end and the barrier's spin (its dcci): the weights' copy, or not.
+    size_t spin = ranges[0].end;
+    while (seq->code.at(spin).opcode != isa::Opcode::Dcci) ++spin;
+    size_t early = 0;
+    for (size_t pc = ranges[0].end; pc < spin; ++pc) early += seq->code[pc].opcode == isa::Opcode::Gm2Ub;
+    EXPECT_EQ(early, readOnly ? 1u : 0u);
+    EXPECT_EQ(ranges[1].entry < spin, readOnly) << "the part's range starts at its early loads";
+    size_t inPlace = 0;
+    for (size_t pc = spin; pc < ranges[1].end; ++pc) inPlace += seq->code[pc].opcode == isa::Opcode::Gm2Ub;
+    EXPECT_EQ(inPlace, readOnly ? 1u : 2u) << "the item loop's copy stays; the weights' becomes a nop";
+
+    for (bool races : {false, true}) {
+      Device d;
+      Buffers b = buffers(d, input);
+      std::vector<uint64_t> args = {b.in, b.middle, b.middle, b.out, d.buffer(weights)};
+      args.resize(args.size() + isa::barrierFlagBytes(2) / 8, 0);
+      LaunchInfo launch;
+      launch.args = d.buffer(args);
+      Expected<uint64_t> data = d.sim.loadKernelData(*seq, "early");
+      ASSERT_TRUE(data.ok());
+      launch.dataBase = *data;
+      Expected<RunResult> r = d.sim.run(*seq, launch, options(SimMode::Timing, 2, races));
+      ASSERT_TRUE(r.ok()) << r.error().message;
+      EXPECT_EQ(d.read<uint16_t>(b.out, kHalves), want) << (readOnly ? "early" : "in place");
+      cycles[readOnly ? 0 : 1] = r->cycles;
+    }
+    // Each part alone, functionally (x1 = 0: the early loads, then no barrier).
+    Device f;
+    Buffers b = buffers(f, input);
+    LaunchInfo launch;
+    launch.args = f.buffer(std::vector<uint64_t>{b.in, b.middle, b.middle, b.out, f.buffer(weights)});
+    Expected<uint64_t> data = f.sim.loadKernelData(*seq, "early");
+    ASSERT_TRUE(data.ok());
+    launch.dataBase = *data;
+    for (const isa::SequenceRange &range : ranges) {
+      launch.entryPc = range.entry;
+      launch.endPc = range.end;
+      ASSERT_TRUE(f.sim.run(*seq, launch, options(SimMode::Functional, 2)).ok());
+    }
+    EXPECT_EQ(f.read<uint16_t>(b.out, kHalves), want);
+  }
+  EXPECT_LT(cycles[0], cycles[1]) << "the weights arrive while the blocks wait for each other";
+}
+
 TEST_F(KernelSequenceTest, PartsForAnotherTargetAreRefused) {
   isa::KernelBinary other = doublePlusQuarter;
   other.target = "cloud";

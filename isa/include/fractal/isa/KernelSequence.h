@@ -22,6 +22,16 @@
 // part's data offset (parts' data are 512-byte aligned, as the loader aligns a kernel's data).
 // An `end` inside a part becomes a jump to the part's end. Branch offsets, symbols (prefixed
 // with the part's index) and the debug map (instruction -> ONNX node) follow the moved code.
+//
+// Early loads: a part's first copies into L1 or UB of data nothing in the launch writes (its
+// weights and bias: argument words marked read-only, or its data section) start before the
+// cross-core barrier in front of it, right after the `barrier all` that drained this core's
+// pipes, so they arrive while the blocks wait for each other rather than after. Only copies in
+// the part's straight-line start qualify (before any branch target, wait, barrier, store or other
+// pipe's work), at most kMaxEarlyLoads; each is re-issued ahead with its addresses rebuilt in x2..x4
+// and becomes a `nop` in place. The part's range then starts at those loads: there `x1` is zero
+// (a part started alone, as functional simulation does, skips the barrier), while the code
+// before it, coming from the previous part, sets x1 = 1 and so takes the barrier.
 #pragma once
 
 #include "fractal/isa/KernelBinary.h"
@@ -35,6 +45,9 @@ struct SequencePart {
   // part and its `mfsr block_dim` reads this: a kernel made for one core (ascending stores that
   // spill past a row's end) stays on one core.
   int64_t blockDim = 0;
+  // Per argument word of this part: whether nothing in the launch writes the data it points to
+  // (a constant). Copies from those may be issued early (above); empty: none may.
+  std::vector<bool> readOnlyArgs;
 };
 
 // Where each part's code landed: [entry, end). Started at `entry` and stopped on reaching `end`
@@ -51,9 +64,11 @@ struct SequenceBarrier {
   int64_t blockDim = 0;          // the launch's blocks (0: unknown, no part is skipped)
 };
 inline constexpr uint64_t kBarrierFlagStride = 64; // one flag per scalar data cache line
-// At most this many instructions join two parts (barrier, cross-core barrier, skip, register
-// reset): what a caller adds per part when it bounds a sequence's size.
-inline constexpr size_t kMaxJoinInstructions = 64;
+// At most this many of a part's loads are issued early.
+inline constexpr size_t kMaxEarlyLoads = 4;
+// At most this many instructions join two parts (barrier, early loads, cross-core barrier, skip,
+// register reset): what a caller adds per part when it bounds a sequence's size.
+inline constexpr size_t kMaxJoinInstructions = 96;
 
 // Rounds of the dissemination barrier for `blockDim` blocks: ceil(log2 blockDim).
 int barrierRounds(int64_t blockDim);

@@ -10,6 +10,7 @@ namespace fractal::isa {
 namespace {
 
 constexpr size_t kDataAlignment = 512; // the loader's alignment of a kernel's data (Simulator)
+constexpr uint64_t kMaxArgumentLines = 4; // argument cache lines touched before a part
 
 Instruction instruction(Opcode op, std::initializer_list<std::pair<const char *, int64_t>> operands) {
   Instruction inst = makeInstruction(op);
@@ -204,6 +205,18 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
       // What a launch gives the next part: every pipe drained (its GM writes landed; with a
       // barrier, every block's), registers zero, the vector mask all ones, the feature-map
       // register zero.
+      // The part's argument words into the scalar data cache while the pipes drain: its first
+      // loads (early or its own) then read them without a GM round trip. (A blocking load here
+      // overlaps the drain that `barrier all` waits for anyway; the lines stay valid, nothing in
+      // a launch writes arguments.)
+      if (!parts[i].readOnlyArgs.empty()) {
+        const uint64_t first = parts[i].argsOffsetBytes / kBarrierFlagStride * kBarrierFlagStride;
+        const uint64_t end = parts[i].argsOffsetBytes + 8 * parts[i].readOnlyArgs.size();
+        emit(instruction(Opcode::Mfsr, {{"xd", 2}, {"sr", int64_t(SpecialReg::Args)}}), nullptr);
+        for (uint64_t at = first, n = 0; at < end && n < kMaxArgumentLines && at <= uint64_t(INT32_MAX);
+             at += kBarrierFlagStride, ++n)
+          emit(instruction(Opcode::Ld, {{"xd", 3}, {"src", 2}, {"offset", int64_t(at)}}), nullptr);
+      }
       emit(instruction(Opcode::Barrier, {{"pipe", int64_t(Pipe::ALL)}}), nullptr);
       size_t skipBarrier = 0;
       if (!early.empty()) {

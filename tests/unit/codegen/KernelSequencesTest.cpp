@@ -113,11 +113,15 @@ TEST(KernelSequences, JoiningMakesOneTaskPerRun) {
   // gets an addi of 8 (its arguments start at the second word).
   EXPECT_EQ(first.launch.segments[0].endPc, sizes[0] - 1);
   EXPECT_EQ(first.launch.segments[1].endPc - first.launch.segments[1].entryPc, sizes[1] - 1 + 1);
-  // Between the parts: `barrier all`, the cross-core barrier (spinning on a flag with dcci + ld),
-  // then the registers put back.
+  // Between the parts: the next part's argument line read into the scalar data cache (its one
+  // argument word, at byte 8), `barrier all`, the cross-core barrier (spinning on a flag with
+  // dcci + ld), then the registers put back.
   const std::vector<isa::Instruction> &code = p.kernels[0].binary.code;
   const size_t gapStart = first.launch.segments[0].endPc, gapEnd = first.launch.segments[1].entryPc;
-  EXPECT_EQ(code[gapStart].opcode, isa::Opcode::Barrier);
+  EXPECT_EQ(code[gapStart].opcode, isa::Opcode::Mfsr);
+  EXPECT_EQ(code[gapStart + 1].opcode, isa::Opcode::Ld);
+  EXPECT_EQ(code[gapStart + 1].operand("offset"), 0) << "the line holding argument byte 8";
+  EXPECT_EQ(code[gapStart + 2].opcode, isa::Opcode::Barrier);
   size_t spins = 0;
   for (size_t pc = gapStart; pc < gapEnd; ++pc) spins += code[pc].opcode == isa::Opcode::Dcci;
   EXPECT_EQ(spins, 1u);

@@ -23,6 +23,10 @@
 // An `end` inside a part becomes a jump to the part's end. Branch offsets, symbols (prefixed
 // with the part's index) and the debug map (instruction -> ONNX node) follow the moved code.
 //
+// Before the `barrier all` in front of a part, its argument words are read into the scalar data
+// cache (one load per line, while the pipes drain), so its first loads of them do not wait for
+// GM.
+//
 // Early loads: a part's first copies into L1 or UB of data nothing in the launch writes (its
 // weights and bias: argument words marked read-only, or its data section) start before the
 // cross-core barrier in front of it, right after the `barrier all` that drained this core's

@@ -202,9 +202,6 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
       return out.code.size() - 1;
     };
     if (i > 0) {
-      // What a launch gives the next part: every pipe drained (its GM writes landed; with a
-      // barrier, every block's), registers zero, the vector mask all ones, the feature-map
-      // register zero.
       // The part's argument words into the scalar data cache while the pipes drain: its first
       // loads (early or its own) then read them without a GM round trip. (A blocking load here
       // overlaps the drain that `barrier all` waits for anyway; the lines stay valid, nothing in
@@ -217,6 +214,9 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
              at += kBarrierFlagStride, ++n)
           emit(instruction(Opcode::Ld, {{"xd", 3}, {"src", 2}, {"offset", int64_t(at)}}), nullptr);
       }
+      // What a launch gives the next part: every pipe drained (its GM writes landed; with a
+      // barrier, every block's), registers zero, the vector mask all ones, the feature-map
+      // register zero.
       emit(instruction(Opcode::Barrier, {{"pipe", int64_t(Pipe::ALL)}}), nullptr);
       size_t skipBarrier = 0;
       if (!early.empty()) {

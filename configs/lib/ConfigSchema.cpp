@@ -53,6 +53,11 @@ std::vector<FieldSpec> buildSchema() {
   s.push_back(FRACTAL_NUM("chip.clock_mhz", chip.clockMhz, "MHz", "AI core clock"));
   s.push_back(FRACTAL_INT("chip.gm_size_bytes", chip.gmSizeBytes, "bytes", kNone, 0,
                           "device global memory (GM) addressable by kernels"));
+  s.push_back(FRACTAL_INT("chip.cross_core_sync_cycles", chip.crossCoreSyncCycles, "cycles", kAllowZero, 0,
+                          "hardware synchronisation of all AI cores (Ascend 910B's cross-core flags, AscendC "
+                          "SyncAll; the `sync_all` instruction): cycles from the last core's arrival until every "
+                          "core goes on; 0: none, cores synchronise in software through GM (kernel sequences' "
+                          "barriers spin on flags there)"));
 
   s.push_back(FRACTAL_INT("core.pipe_queue_depth", core.pipeQueueDepth, "instructions", kNone, 0,
                           "depth of each pipe's in-order queue; a full queue stalls the scalar unit"));

@@ -22,6 +22,7 @@ Instruction instruction(Opcode op, std::initializer_list<std::pair<const char *,
 // x4 the number, x6 the distance d, x9 the round's first flag (round * block_dim), x7 this block's
 // flag of the round, x8 the partner's. Branch labels count instructions from the branch.
 std::vector<Instruction> crossCoreBarrier(const SequenceBarrier &b, int64_t number) {
+  if (b.hardware) return {makeInstruction(Opcode::SyncAll)};
   const int64_t stride = int64_t(kBarrierFlagStride);
   return {
       instruction(Opcode::Mfsr, {{"xd", 1}, {"sr", int64_t(SpecialReg::Args)}}),

@@ -94,7 +94,8 @@ package fractal_isa_pkg;
     OP_VCGMIN = 8'd82,
     OP_VDUP = 8'd83,
     OP_DCCI = 8'd84,
-    OP_LOAD3D_C04 = 8'd85
+    OP_LOAD3D_C04 = 8'd85,
+    OP_SYNC_ALL = 8'd86
   } opcode_e;
 
   typedef enum logic [3:0] {

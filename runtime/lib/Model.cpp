@@ -378,9 +378,9 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     }
     // Averaged over the cores that ran blocks: a block_dim 1 kernel's cube can be 100% busy.
     const size_t active = std::min<size_t>(result->cores.size(), std::max<uint32_t>(task.launch.blockDim, 1));
-    uint64_t spin = 0;
-    for (const sim::CoreStats &c : result->cores) spin += c.flagSpinCycles;
-    tp.barrierSpinCycles = spin / std::max<size_t>(active, 1);
+    uint64_t waited = 0;
+    for (const sim::CoreStats &c : result->cores) waited += c.flagSpinCycles + c.syncWaitCycles;
+    tp.barrierWaitCycles = waited / std::max<size_t>(active, 1);
     for (int pipe = 0; pipe < sim::kNumPipes; ++pipe) {
       uint64_t busy = 0;
       for (const sim::CoreStats &c : result->cores) busy += c.pipes[pipe].busyCycles;

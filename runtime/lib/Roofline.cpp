@@ -80,7 +80,7 @@ WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &pac
     if (t.host) continue;
     macs += double(t.modelMacs);
     w.dramBytes += double(t.dramBytes);
-    w.barrierSpinCycles += double(t.barrierSpinCycles);
+    w.barrierWaitCycles += double(t.barrierWaitCycles);
     hits += double(t.l2Hits);
     lookups += double(t.l2Hits + t.l2Misses);
     w.kernelCycles += double(t.cycles);
@@ -130,11 +130,11 @@ std::string describe(const WhereTimeGoes &w, const ModelProfile &profile) {
                   w.dramBytes >= 1e6 ? w.dramBytes / 1e6 : w.dramBytes / 1e3, w.dramBytes >= 1e6 ? "MB" : "KB",
                   w.dramCycles, w.dramCycles / w.kernelCycles, 100.0 * w.l2HitRate);
     s += line;
-    if (w.barrierSpinCycles > 0) {
+    if (w.barrierWaitCycles > 0) {
       std::snprintf(line, sizeof line,
-                    "  cross-core barriers between kernel parts: each core spun %.0f cycles on their flags = %.3f of "
+                    "  cross-core barriers between kernel parts: each core waited %.0f cycles at them = %.3f of "
                     "the kernel cycles\n",
-                    w.barrierSpinCycles, w.barrierSpinCycles / w.kernelCycles);
+                    w.barrierWaitCycles, w.barrierWaitCycles / w.kernelCycles);
       s += line;
     }
   }

@@ -42,6 +42,7 @@ void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
   flags_.fill(Flag{});
   waits_.clearAll();
   scalarSteps_ = 0;
+  syncCount_ = 0;
   scalarLines_.clear();
   if (run->checkRaces) {
     if (!races_)
@@ -164,6 +165,7 @@ void AiCore::runOneBlock(int64_t block) {
     }
     case ScalarStep::Kind::SetFlag: setFlag(0, step.op); break;
     case ScalarStep::Kind::WaitFlag: waitFlag(0, step.op); break;
+    case ScalarStep::Kind::SyncAll: syncAll(pc); break;
     case ScalarStep::Kind::BarrierAll:
     case ScalarStep::Kind::End: {
       sc_time t0 = sc_core::sc_time_stamp();
@@ -193,6 +195,33 @@ void AiCore::runOneBlock(int64_t block) {
       return;
     pc = step.nextPc;
   }
+}
+
+// A hardware barrier of all blocks (chip.cross_core_sync_cycles): this block's n-th sync_all
+// waits for every block's n-th, then the sync's own latency. Blocks waiting for each other must
+// all be running at once, one per core.
+void AiCore::syncAll(int64_t pc) {
+  DispatchedOp at;
+  at.pc = pc;
+  at.inst = run_->kernel->code.at(static_cast<size_t>(pc));
+  if (config_.chip.crossCoreSyncCycles <= 0)
+    fault(FaultError(FaultKind::BadOperand, "sync_all on a chip without hardware cross-core synchronisation "
+                                            "(chip.cross_core_sync_cycles is 0 in config '" + config_.name + "')"),
+          0, &at);
+  if (run_->blockDim > run_->numCores)
+    fault(FaultError(FaultKind::BadOperand, "sync_all with block_dim " + std::to_string(run_->blockDim) + " on " +
+                                                std::to_string(run_->numCores) +
+                                                " cores: blocks waiting for each other must all be running"),
+          0, &at);
+  const size_t n = static_cast<size_t>(syncCount_++);
+  if (run_->syncArrivals.size() <= n) run_->syncArrivals.resize(n + 1, 0);
+  if (++run_->syncArrivals[n] == run_->blockDim) run_->syncReached.notify(SC_ZERO_TIME);
+  const uint64_t t0 = now();
+  waits_.start(0, {UnitWait::CrossCoreSync, static_cast<int>(n + 1)}, pc, t0);
+  while (run_->syncArrivals[n] < run_->blockDim) wait(run_->syncReached);
+  waits_.clear(0);
+  wait(cycles(static_cast<uint64_t>(config_.chip.crossCoreSyncCycles)));
+  stats_->syncWaitCycles += now() - t0;
 }
 
 // Whether the scalar data cache holds the line of `address` (it does afterwards: LRU, most

@@ -39,6 +39,10 @@ struct RunContext : RunSetup {
   std::optional<Fault> fault;
   int finishedCores = 0;
   sc_core::sc_time start;
+  // sync_all: how many blocks have reached their n-th (index n - 1), and the event the last of
+  // them notifies.
+  std::vector<int64_t> syncArrivals;
+  sc_core::sc_event syncReached;
 };
 
 class AiCore : public sc_core::sc_module {
@@ -74,6 +78,7 @@ private:
   void waitFlag(int pipe, const DispatchedOp &op);
   void waitPipeIdle(int pipe);
   void waitDrained();
+  void syncAll(int64_t pc);
   // Times fx's GM transfer through the L2 and DRAM: returns the occupancy, sets its latency, and
   // `memory`'s DRAM bytes and L2 lines (for the trace).
   uint64_t gmTransfer(const OpEffects &fx, uint64_t &latency, TraceSlice &memory);
@@ -110,6 +115,7 @@ private:
   std::unique_ptr<RaceDetector> races_; // created on the first run that checks races
   void checkAccesses(int pipe, const DispatchedOp &op, const std::vector<MemoryAccess> &accesses);
   int64_t scalarPc_ = 0; // where the scalar unit is, for watchdog reports
+  int64_t syncCount_ = 0; // sync_all instructions this core's block has passed
 };
 
 } // namespace fractal::sim::detail

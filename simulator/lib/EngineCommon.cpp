@@ -12,6 +12,7 @@ std::string describeWait(const UnitWait &wait) {
   case UnitWait::QueueRoom: return std::string("room in the ") + pipeLabel(wait.index) + " queue";
   case UnitWait::DrainAtEnd: return "the pipes to drain at end";
   case UnitWait::DrainAtBarrier: return "every pipe to drain (barrier all)";
+  case UnitWait::CrossCoreSync: return "every block to reach sync_all #" + std::to_string(wait.index);
   case UnitWait::Flag: { // the inverse of flagIndex
     const int event = wait.index % isa::kNumEventIds, pair = wait.index / isa::kNumEventIds;
     return std::string("flag ") + isa::pipeName(static_cast<isa::Pipe>(pair / 16)) + "->" +

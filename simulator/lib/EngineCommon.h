@@ -24,8 +24,8 @@ struct RunSetup {
 
 // Kept as data (a unit starts waiting at every dispatch) and put into words only for a report.
 struct UnitWait {
-  enum Kind { None, QueueRoom, DrainAtEnd, DrainAtBarrier, Flag } kind = None;
-  int index = 0; // QueueRoom: the pipe; Flag: flagIndex()
+  enum Kind { None, QueueRoom, DrainAtEnd, DrainAtBarrier, Flag, CrossCoreSync } kind = None;
+  int index = 0; // QueueRoom: the pipe; Flag: flagIndex(); CrossCoreSync: the sync_all's number (from 1)
 };
 
 struct UnitWaits {

@@ -108,6 +108,14 @@ void FunctionalCore::runOneBlock(int64_t block) {
       flags_[index] = 0;
       break;
     }
+    case ScalarStep::Kind::SyncAll: { // blocks run one after another here: none would ever arrive
+      DispatchedOp at;
+      at.pc = pc;
+      at.inst = kernel.code.at(static_cast<size_t>(pc));
+      fault(FaultError(FaultKind::BadOperand, "sync_all: blocks that wait for each other run only in timing or rtl "
+                                              "mode (the functional engine runs them one after another)"),
+            0, &at);
+    }
     case ScalarStep::Kind::BarrierAll:
     case ScalarStep::Kind::End:
       drainPipes(step.kind == ScalarStep::Kind::End ? UnitWait::DrainAtEnd : UnitWait::DrainAtBarrier, pc);

@@ -84,6 +84,7 @@ std::string runReportJson(const RunResult &r, const ChipConfig &config) {
         .field("barrier", s.barrierStallCycles)
         .field("scalar_gm", s.scalarGmCycles)
         .field("flag_spin", s.flagSpinCycles)
+        .field("sync_wait", s.syncWaitCycles)
         .endObject();
   };
 

@@ -74,6 +74,7 @@ void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kern
   switch (inst.opcode) {
   case Opcode::Nop: break;
   case Opcode::End: step.kind = ScalarStep::Kind::End; break;
+  case Opcode::SyncAll: step.kind = ScalarStep::Kind::SyncAll; break;
   case Opcode::Li: set(0, static_cast<uint64_t>(v[1])); break;
   case Opcode::Add: set(0, rd(1) + rd(2)); break;
   case Opcode::Sub: set(0, rd(1) - rd(2)); break;

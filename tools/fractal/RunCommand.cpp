@@ -220,7 +220,7 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
         .field("ratio_to_roofline", where.kernelCycles > 0 ? where.boundCycles / where.kernelCycles : 0.0)
         .field("sum_of_kernel_bounds", where.sumOfKernelBounds).field("dram_bytes", where.dramBytes)
         .field("dram_cycles", where.dramCycles).field("l2_hit_rate", where.l2HitRate)
-        .field("barrier_spin_cycles", where.barrierSpinCycles);
+        .field("barrier_wait_cycles", where.barrierWaitCycles);
     j.key("kernel_cycles_by_limiter").beginObject();
     for (const auto &[limiter, cycles] : where.byLimiter) j.field(limiter, cycles);
     j.endObject().endObject();
@@ -247,7 +247,7 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
     if (mode == "timing" && !t.host)
       j.field("tensor_bytes", t.tensorBytes).field("bound_cycles", where.tasks[i].cycles())
           .field("limited_by", where.tasks[i].limitedBy).field("dram_bytes", t.dramBytes)
-          .field("l2_hits", t.l2Hits).field("l2_misses", t.l2Misses).field("barrier_spin_cycles", t.barrierSpinCycles);
+          .field("l2_hits", t.l2Hits).field("l2_misses", t.l2Misses).field("barrier_wait_cycles", t.barrierWaitCycles);
     pipeUse(t.pipes);
     if (!t.segments.empty()) {
       j.key("segments").beginArray();

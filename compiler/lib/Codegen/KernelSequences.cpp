@@ -10,6 +10,7 @@
 namespace fractal::compiler {
 
 double barrierCycles(const ChipConfig &config, int64_t blockDim) {
+  if (config.chip.crossCoreSyncCycles > 0) return blockDim > 1 ? double(config.chip.crossCoreSyncCycles) : 0.0;
   constexpr double kLoopInstructions = 16; // per round, the flag addresses and the branches
   const double roundTrip = double(config.core.scalarGmLatencyCycles + config.core.scalarCyclesPerInstruction);
   return isa::barrierRounds(blockDim) * (2 * roundTrip + kLoopInstructions * config.core.scalarCyclesPerInstruction);
@@ -42,7 +43,8 @@ std::vector<std::pair<size_t, size_t>> chooseKernelSequences(const pkg::Package 
   return runs;
 }
 
-Status joinKernelSequences(pkg::Package &package, const std::vector<std::pair<size_t, size_t>> &runs) {
+Status joinKernelSequences(pkg::Package &package, const std::vector<std::pair<size_t, size_t>> &runs,
+                           bool hardwareSync) {
   if (runs.empty()) return Status::success();
   std::vector<pkg::Task> tasks;
   size_t next = 0;
@@ -76,9 +78,9 @@ Status joinKernelSequences(pkg::Package &package, const std::vector<std::pair<si
     const std::string kernelName = "Sequence_" + std::to_string(package.kernels.size());
     std::vector<isa::SequenceRange> ranges;
     // The barrier flags follow the argument words (the runtime zeroes them at each launch).
-    const isa::SequenceBarrier barrier{8 * joined.launch.tensors.size(), int64_t(joined.launch.blockDim)};
+    const isa::SequenceBarrier barrier{8 * joined.launch.tensors.size(), int64_t(joined.launch.blockDim), hardwareSync};
     const bool multiCore = joined.launch.blockDim > 1;
-    if (multiCore) joined.launch.barrierFlagBytes = isa::barrierFlagBytes(joined.launch.blockDim);
+    if (multiCore && !hardwareSync) joined.launch.barrierFlagBytes = isa::barrierFlagBytes(joined.launch.blockDim);
     Expected<isa::KernelBinary> binary =
         isa::sequenceKernels(parts, package.kernels.at(package.tasks[first].launch.kernel).binary.source, &ranges,
                              multiCore ? &barrier : nullptr);

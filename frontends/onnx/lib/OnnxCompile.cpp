@@ -69,7 +69,8 @@ Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::str
       *module, config, input, dumpIr.empty() ? "" : dumpIr + "/04-kernels", kernelAssembly, kernelNpu);
   if (!package || !kernelSequences || kernelAssembly || kernelNpu)
     return package;
-  if (Status s = compiler::joinKernelSequences(*package, compiler::chooseKernelSequences(*package, config)); !s)
+  if (Status s = compiler::joinKernelSequences(*package, compiler::chooseKernelSequences(*package, config),
+                                                  config.chip.crossCoreSyncCycles > 0); !s)
     return s.error();
   return package;
 }

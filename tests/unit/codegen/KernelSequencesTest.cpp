@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace fractal::compiler {
 namespace {
 
@@ -145,6 +147,22 @@ TEST(KernelSequences, JoiningMakesOneTaskPerRun) {
     skips = skips || (joinedCode[pc].opcode == isa::Opcode::Bge && joinedCode[pc - 1].opcode == isa::Opcode::Li &&
                       joinedCode[pc - 1].operand("imm") == 1 && joinedCode[pc - 2].opcode == isa::Opcode::Mfsr);
   EXPECT_TRUE(skips);
+
+  // On a chip that synchronises its cores in hardware, the barrier is one sync_all: no flag loop
+  // in the code, no flags after the arguments, and it costs what the config says.
+  pkg::Package hw = package({1024, 1024});
+  ASSERT_TRUE(joinKernelSequences(hw, {{0, 1}}, /*hardwareSync=*/true).ok());
+  EXPECT_EQ(hw.tasks[0].launch.barrierFlagBytes, 0u);
+  const std::vector<isa::Instruction> &hwCode = hw.kernels[0].binary.code;
+  auto count = [&](isa::Opcode op) {
+    return std::count_if(hwCode.begin(), hwCode.end(), [&](const isa::Instruction &i) { return i.opcode == op; });
+  };
+  EXPECT_EQ(count(isa::Opcode::SyncAll), 1);
+  EXPECT_EQ(count(isa::Opcode::Dcci), 0) << "no flag loop";
+  ChipConfig synced = edge();
+  synced.chip.crossCoreSyncCycles = 40;
+  EXPECT_DOUBLE_EQ(barrierCycles(synced, 2), 40);
+  EXPECT_DOUBLE_EQ(barrierCycles(synced, 1), 0);
 
   pkg::Package q = package({1024, 1024});
   EXPECT_FALSE(joinKernelSequences(q, {{1, 0}}).ok());

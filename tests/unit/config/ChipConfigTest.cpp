@@ -127,7 +127,7 @@ TEST(ChipConfig, UnknownKeyNamesKeyLineAndAlternatives) {
   std::string yaml = replaceOnce(edgeYaml(), "  cores: 2", "  corez: 2");
   std::string err = errorOf(yaml);
   EXPECT_NE(err.find("test.yaml:5:3: key 'chip.corez': unknown key (expected one of: clock_mhz "
-                     "cores gm_size_bytes)"),
+                     "cores cross_core_sync_cycles gm_size_bytes)"),
             std::string::npos)
       << err;
 }

@@ -98,14 +98,14 @@ TEST(Roofline, WhereTimeGoesSplitsLaunchesLimitersAndGaps) {
   std::snprintf(dram, sizeof dram, "DRAM moved 170.0 KB during the kernels: %.0f cycles at its bandwidth = %.3f of the kernel cycles; L2 hit rate 37.5%%",
                 g.dramCycles, g.dramCycles / 5000);
   EXPECT_NE(text.find(dram), std::string::npos) << text;
-  EXPECT_EQ(text.find("cross-core barriers"), std::string::npos) << "no task spun on a barrier: " << text;
-  // A sequence's blocks waiting for each other between parts: their spinning, per core.
-  prof.tasks[0].barrierSpinCycles = 300;
-  prof.tasks[3].barrierSpinCycles = 200;
+  EXPECT_EQ(text.find("cross-core barriers"), std::string::npos) << "no task waited at a barrier: " << text;
+  // A sequence's blocks waiting for each other between parts: their waits, per core.
+  prof.tasks[0].barrierWaitCycles = 300;
+  prof.tasks[3].barrierWaitCycles = 200;
   const WhereTimeGoes spun = whereTimeGoes(prof, p, c);
-  EXPECT_DOUBLE_EQ(spun.barrierSpinCycles, 500);
+  EXPECT_DOUBLE_EQ(spun.barrierWaitCycles, 500);
   const std::string spunText = describe(spun, prof);
-  EXPECT_NE(spunText.find("  cross-core barriers between kernel parts: each core spun 500 cycles on their flags = 0.100 "
+  EXPECT_NE(spunText.find("  cross-core barriers between kernel parts: each core waited 500 cycles at them = 0.100 "
                           "of the kernel cycles\n  kernel cycles by limiter"),
             std::string::npos) << spunText;
 }

@@ -4,6 +4,8 @@
 
 #include "fractal/isa/KernelSequence.h"
 
+#include <algorithm>
+
 namespace fractal::sim::testing {
 namespace {
 
@@ -276,6 +278,71 @@ TEST(KernelSequenceBarrier, BlocksOnSeveralCoresWaitForEachOther) {
       }
     }
   }
+}
+
+// On a chip that synchronises its cores in hardware (chip.cross_core_sync_cycles), the barrier is
+// one sync_all: every block reads what its neighbour wrote, with no flags in GM, and the blocks
+// leave the sync together, its latency after the last one (block 0) arrives. Where it cannot
+// work it says why: a chip without the hardware, the functional engine (blocks one after
+// another), more blocks than cores, a block that never arrives (a deadlock naming the sync_all).
+TEST(KernelSequenceBarrier, HardwareSyncAllJoinsTheBlocks) {
+  const isa::KernelBinary write = assembleText(kWriteSlot), read = assembleText(kReadNeighbour);
+  isa::SequenceBarrier barrier{3 * 8, 2};
+  barrier.hardware = true;
+  Expected<isa::KernelBinary> joined = isa::sequenceKernels({{&write, 0}, {&read, 8}}, "sync.s", nullptr, &barrier);
+  ASSERT_TRUE(joined.ok()) << joined.error().message;
+  EXPECT_EQ(std::count_if(joined->code.begin(), joined->code.end(),
+                          [](const isa::Instruction &i) { return i.opcode == isa::Opcode::SyncAll; }),
+            1);
+  EXPECT_TRUE(std::none_of(joined->code.begin(), joined->code.end(),
+                           [](const isa::Instruction &i) { return i.opcode == isa::Opcode::Dcci; }));
+  ChipConfig synced = edge();
+  synced.chip.crossCoreSyncCycles = 50;
+  auto run = [&](const ChipConfig &config, SimMode mode, int64_t blocks, const isa::KernelBinary &kernel,
+                 std::vector<uint64_t> *results) -> Expected<RunResult> {
+    Device d(config);
+    const uint64_t slots = d.buffer(std::vector<uint64_t>(size_t(blocks), 0));
+    const uint64_t out = d.buffer(std::vector<uint64_t>(size_t(blocks), 0));
+    LaunchInfo launch;
+    launch.args = d.buffer(std::vector<uint64_t>{slots, slots, out});
+    Expected<RunResult> r = d.sim.run(kernel, launch, options(mode, blocks));
+    if (results) *results = d.read<uint64_t>(out, size_t(blocks));
+    return r;
+  };
+  std::vector<uint64_t> got;
+  Expected<RunResult> r = run(synced, SimMode::Timing, 2, *joined, &got);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(got, (std::vector<uint64_t>{20, 10}));
+  // Block 1 waits for block 0 (2 x 300 turns of its delay loop, 1 x 300 of its own) and the sync.
+  EXPECT_GT(r->cores[1].syncWaitCycles, 300u * 2);
+  EXPECT_GE(r->cores[0].syncWaitCycles, 50u);
+  EXPECT_LT(r->cores[0].syncWaitCycles, 60u) << "the last to arrive waits only for the sync's latency";
+  EXPECT_EQ(r->cores[0].flagSpinCycles + r->cores[1].flagSpinCycles, 0u);
+
+  Expected<RunResult> without = run(edge(), SimMode::Timing, 2, *joined, nullptr);
+  ASSERT_FALSE(without.ok());
+  EXPECT_NE(without.error().message.find("sync_all on a chip without hardware cross-core synchronisation "
+                                         "(chip.cross_core_sync_cycles is 0 in config 'edge')"),
+            std::string::npos) << without.error().message;
+  Expected<RunResult> functional = run(synced, SimMode::Functional, 2, *joined, nullptr);
+  ASSERT_FALSE(functional.ok());
+  EXPECT_NE(functional.error().message.find("sync_all: blocks that wait for each other run only in timing or rtl mode"),
+            std::string::npos) << functional.error().message;
+  Expected<RunResult> wide = run(synced, SimMode::Timing, 3, *joined, nullptr);
+  ASSERT_FALSE(wide.ok());
+  EXPECT_NE(wide.error().message.find("sync_all with block_dim 3 on 2 cores"), std::string::npos) << wide.error().message;
+  // Block 1 ends before the sync_all block 0 waits at.
+  const isa::KernelBinary lonely = assembleText(R"(
+  mfsr x4, block_idx
+  bne x4, x0, skip
+  sync_all
+skip:
+  end
+)");
+  Expected<RunResult> stuck = run(synced, SimMode::Timing, 2, lonely, nullptr);
+  ASSERT_FALSE(stuck.ok());
+  EXPECT_NE(stuck.error().message.find("waits for every block to reach sync_all #1"), std::string::npos)
+      << stuck.error().message;
 }
 
 // A part made for fewer blocks than the launch runs on those only, and reads its own block_dim:

@@ -49,6 +49,9 @@ struct ChipConfig {
     int64_t cores = 0;
     double clockMhz = 0;
     int64_t gmSizeBytes = 0; // device global memory visible to kernels
+    // Hardware synchronisation of all AI cores (`sync_all`): cycles from the last core's arrival
+    // until every core goes on; 0 = none (cores synchronise in software, through GM).
+    int64_t crossCoreSyncCycles = 0;
   } chip;
 
   struct {

@@ -7,8 +7,9 @@
 // Between parts the registers, the vector mask and the feature-map register are put back to what
 // a launch gives (zeros, all ones, zero), so every part sees the state it was compiled for.
 //
-// On several cores the parts are also separated by a cross-core barrier. The edge chip (Ascend
-// 310) has no inter-core synchronisation, so it is done in software through GM, as AscendC's
+// On several cores the parts are also separated by a cross-core barrier: on a chip that
+// synchronises its cores in hardware (Ascend 910B's cross-core flags) one `sync_all`. The edge
+// chip (Ascend 310) has no inter-core synchronisation, so it is done in software through GM, as AscendC's
 // SyncAll does on such chips: a dissemination barrier over flag words that the runtime zeroes at
 // each launch, after the argument words (SequenceBarrier). Round r (distance d = 2^r < block_dim):
 // block i stores the barrier's number (1, 2, ... in the launch) in its round-r flag and spins
@@ -51,7 +52,7 @@ struct SequencePart {
   int64_t blockDim = 0;
   // Per argument word of this part: whether nothing in the launch writes the data it points to
   // (a constant). Copies from those may be issued early (above); empty: none may.
-  std::vector<bool> readOnlyArgs;
+  std::vector<bool> readOnlyArgs{};
 };
 
 // Where each part's code landed: [entry, end). Started at `entry` and stopped on reaching `end`
@@ -66,6 +67,9 @@ struct SequenceRange {
 struct SequenceBarrier {
   uint64_t flagsOffsetBytes = 0; // where the flags start, from the launch's argument address
   int64_t blockDim = 0;          // the launch's blocks (0: unknown, no part is skipped)
+  // The chip synchronises its cores in hardware (chip.cross_core_sync_cycles > 0): the barrier
+  // is one `sync_all`, and there are no flags.
+  bool hardware = false;
 };
 inline constexpr uint64_t kBarrierFlagStride = 64; // one flag per scalar data cache line
 // At most this many of a part's loads are issued early.

@@ -51,9 +51,10 @@ struct TaskProfile {
   uint64_t tensorBytes = 0; // the task's tensors (inputs, outputs, weights): what it must move at least once
   uint64_t dramBytes = 0;   // what the shared DRAM moved during the task (reads, write-throughs, write-backs)
   uint64_t l2Hits = 0, l2Misses = 0; // L2 lines the task's GM transfers found / did not find
-  // Timing: the scalar unit's loads spinning on cross-core barrier flags (a kernel sequence's
-  // blocks waiting for each other between parts), averaged over the cores that ran.
-  uint64_t barrierSpinCycles = 0;
+  // Timing: the scalar unit's waits at cross-core barriers (a kernel sequence's blocks waiting
+  // for each other between parts: loads spinning on flags in GM, or a hardware sync_all),
+  // averaged over the cores that ran.
+  uint64_t barrierWaitCycles = 0;
   std::vector<PipeUse> pipes;
   std::vector<TraceEvent> trace; // only when tracing is on
   std::vector<SegmentProfile> segments; // a kernel sequence's parts: timing mode with tracing on

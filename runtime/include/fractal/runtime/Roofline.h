@@ -42,8 +42,8 @@ struct WhereTimeGoes {
   // What the shared DRAM moved during the kernels, as cycles at its bandwidth; the L2's hits over
   // its lookups (lines).
   double dramBytes = 0, dramCycles = 0, l2HitRate = 0;
-  // Per core, the kernel cycles spent spinning on cross-core barrier flags (TaskProfile).
-  double barrierSpinCycles = 0;
+  // Per core, the kernel cycles spent waiting at cross-core barriers (TaskProfile).
+  double barrierWaitCycles = 0;
   std::vector<std::pair<std::string, double>> byLimiter; // kernel cycles per limiter, largest first
   // Kernel tasks, and a traced sequence's parts in place of the sequence: at most 5, largest gap first.
   std::vector<TimedWork> furthestAboveBound;

@@ -69,6 +69,7 @@ struct ScalarStep {
     SetFlag,    // set_flag with src = s: the scalar unit sets the flag itself
     WaitFlag,   // wait_flag with dst = s: the scalar unit waits itself
     BarrierAll, // wait until every pipe has drained
+    SyncAll,    // wait until every block of the launch has reached the same sync_all
     End,
   };
   Kind kind = Kind::Executed;

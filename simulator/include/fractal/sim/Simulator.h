@@ -73,6 +73,8 @@ struct CoreStats {
   // Of the scalar unit's time, loads of a line it had just dropped with `dcci`: spinning on a
   // flag another core writes (a cross-core barrier). A wait, not work: not in its busy cycles.
   uint64_t flagSpinCycles = 0;
+  // The scalar unit's waits at sync_all (a hardware cross-core barrier), its latency included.
+  uint64_t syncWaitCycles = 0;
   uint64_t macs = 0;
   std::array<uint64_t, kNumDataPaths> bytes{};
   uint64_t l2Hits = 0, l2Misses = 0; // lines

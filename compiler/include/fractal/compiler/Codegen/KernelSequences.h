@@ -24,7 +24,8 @@ namespace fractal::compiler {
 inline constexpr size_t kMaxSequenceInstructions = 16384; // ~1.9 MB decoded, 256 KiB encoded
 
 // Cycles one cross-core barrier of `blockDim` blocks takes when they arrive together: per round a
-// flag store and a flag load, each a scalar data cache miss, and the loop's instructions.
+// flag store and a flag load, each a scalar data cache miss, and the loop's instructions; on a
+// chip with hardware cross-core synchronisation, chip.cross_core_sync_cycles.
 double barrierCycles(const ChipConfig &config, int64_t blockDim);
 
 // The runs of tasks [first, last] (task indices, last > first) to join, in order.
@@ -33,7 +34,9 @@ std::vector<std::pair<size_t, size_t>> chooseKernelSequences(const pkg::Package 
 // Joins `runs` (as chooseKernelSequences gives them): one kernel and one task per run, named after
 // its first and last tasks ("first .. last", or the name they share; op type "Sequence"), its ONNX nodes and MACs those of its parts, its
 // arguments theirs one after another. Kernels no task launches any more are dropped. The memory
-// plan stays as it is: the parts run in the order it was planned for.
-Status joinKernelSequences(pkg::Package &package, const std::vector<std::pair<size_t, size_t>> &runs);
+// plan stays as it is: the parts run in the order it was planned for. With `hardwareSync` (the
+// chip's chip.cross_core_sync_cycles > 0) the barriers between parts are `sync_all`s.
+Status joinKernelSequences(pkg::Package &package, const std::vector<std::pair<size_t, size_t>> &runs,
+                           bool hardwareSync = false);
 
 } // namespace fractal::compiler

@@ -215,10 +215,10 @@ void AiCore::syncAll(int64_t pc) {
           0, &at);
   const size_t n = static_cast<size_t>(syncCount_++);
   if (run_->syncArrivals.size() <= n) run_->syncArrivals.resize(n + 1, 0);
-  if (++run_->syncArrivals[n] == run_->blockDim) run_->syncReached.notify(SC_ZERO_TIME);
+  if (++run_->syncArrivals[n] == run_->blockDim) run_->syncReached->notify(SC_ZERO_TIME);
   const uint64_t t0 = now();
   waits_.start(0, {UnitWait::CrossCoreSync, static_cast<int>(n + 1)}, pc, t0);
-  while (run_->syncArrivals[n] < run_->blockDim) wait(run_->syncReached);
+  while (run_->syncArrivals[n] < run_->blockDim) wait(*run_->syncReached);
   waits_.clear(0);
   wait(cycles(static_cast<uint64_t>(config_.chip.crossCoreSyncCycles)));
   stats_->syncWaitCycles += now() - t0;

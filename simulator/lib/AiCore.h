@@ -40,9 +40,9 @@ struct RunContext : RunSetup {
   int finishedCores = 0;
   sc_core::sc_time start;
   // sync_all: how many blocks have reached their n-th (index n - 1), and the event the last of
-  // them notifies.
+  // them notifies (the elaboration's: it outlives a run whose blocks never all arrive).
   std::vector<int64_t> syncArrivals;
-  sc_core::sc_event syncReached;
+  sc_core::sc_event *syncReached = nullptr;
 };
 
 class AiCore : public sc_core::sc_module {

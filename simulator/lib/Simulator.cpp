@@ -65,6 +65,7 @@ struct Elaboration {
   std::unique_ptr<Dram> dram;
   std::unique_ptr<L2Cache> l2;
   std::vector<std::unique_ptr<AiCore>> cores;
+  sc_core::sc_event syncReached; // sync_all (RunContext)
 };
 
 class SystemCHost {
@@ -206,6 +207,7 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
   ctx.trace = options.trace;
   ctx.traceOut = &result.trace;
   ctx.start = sc_core::sc_time_stamp();
+  ctx.syncReached = &elab.syncReached;
   for (size_t i = 0; i < cores_.size(); ++i)
     elab.cores[i]->launch(&ctx, cores_[i].get(), &result.cores[i]);
 

@@ -295,9 +295,11 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   mlir::Value residualGm = k.residual ? kb.arg(first + 3) : nullptr, output = kb.arg(first + (k.residual ? 4 : 3));
 
   // Kernel-wide buffers: bias and (resident) weights in L1, the residual's identities. With a
-  // depthwise first their loads queue behind its own and the first item's input (`lateLoads`),
-  // and their moves into L0B wait until that item's depthwise band is done, so the depthwise
-  // starts as soon as its weights and input are in.
+  // depthwise first their loads (`lateLoads`) are issued at the start of the block's first turn,
+  // behind the depthwise's own and the first item's input, and their moves into L0B wait until
+  // that item's depthwise band is done, so the depthwise starts as soon as its weights and input
+  // are in. (Issued before the item loop, the loop's first wait covered them too: the depthwise
+  // waited for the 1x1's weights.)
   std::vector<std::function<void()>> lateLoads;
   auto kernelWideLoad = [&](std::function<void()> load) {
     if (dw)
@@ -849,15 +851,15 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   };
 
   // The first item's loads go right after the kernel-wide ones (one memory drain for both; with
-  // a depthwise first, between its own and the 1x1's), then the kernel-wide moves into L0B (with
-  // a depthwise first, after the first depthwise band: compute()); two items per turn: both
-  // loads, then both computes.
+  // a depthwise first, after its weights and before its bias), then the kernel-wide moves into
+  // L0B (with a depthwise first, after the first depthwise band: compute(); its 1x1's loads at
+  // the start of the first turn); two items per turn: both loads, then both computes.
   if (Status s = kb.firstLoadsAhead(loads); !s) return s.error();
   if (dw) kb.dma(kb.arg(2), kb.index(0), dwBias, kb.index(0), k.cip);
   if (!dw) kernelWideMoves();
   auto firstTurn = [&]() -> Status {
     for (const std::function<void()> &load : lateLoads) load();
-    return Status();
+    return Status::success();
   };
   if (Status s = kb.loadsThenCompute(items, loads, compute, dw ? std::function<Status()>(firstTurn) : nullptr); !s)
     return s.error();

@@ -283,8 +283,8 @@ TEST(KernelSequenceBarrier, BlocksOnSeveralCoresWaitForEachOther) {
 // On a chip that synchronises its cores in hardware (chip.cross_core_sync_cycles), the barrier is
 // one sync_all: every block reads what its neighbour wrote, with no flags in GM, and the blocks
 // leave the sync together, its latency after the last one (block 0) arrives. Where it cannot
-// work it says why: a chip without the hardware, the functional engine (blocks one after
-// another), more blocks than cores, a block that never arrives (a deadlock naming the sync_all).
+// work it says why: a chip without the hardware, more blocks than cores, a block that never
+// arrives (a deadlock naming the sync_all); and the functional engine (below).
 TEST(KernelSequenceBarrier, HardwareSyncAllJoinsTheBlocks) {
   const isa::KernelBinary write = assembleText(kWriteSlot), read = assembleText(kReadNeighbour);
   isa::SequenceBarrier barrier{3 * 8, 2};
@@ -324,10 +324,6 @@ TEST(KernelSequenceBarrier, HardwareSyncAllJoinsTheBlocks) {
   EXPECT_NE(without.error().message.find("sync_all on a chip without hardware cross-core synchronisation "
                                          "(chip.cross_core_sync_cycles is 0 in config 'edge')"),
             std::string::npos) << without.error().message;
-  Expected<RunResult> functional = run(synced, SimMode::Functional, 2, *joined, nullptr);
-  ASSERT_FALSE(functional.ok());
-  EXPECT_NE(functional.error().message.find("sync_all: blocks that wait for each other run only in timing or rtl mode"),
-            std::string::npos) << functional.error().message;
   Expected<RunResult> wide = run(synced, SimMode::Timing, 3, *joined, nullptr);
   ASSERT_FALSE(wide.ok());
   EXPECT_NE(wide.error().message.find("sync_all with block_dim 3 on 2 cores"), std::string::npos) << wide.error().message;
@@ -343,6 +339,19 @@ skip:
   ASSERT_FALSE(stuck.ok());
   EXPECT_NE(stuck.error().message.find("waits for every block to reach sync_all #1"), std::string::npos)
       << stuck.error().message;
+}
+
+// The functional engine runs blocks one after another: a sync_all there is refused. (A test of
+// its own: a fault thrown after SystemC has switched stacks in the same process trips ASan's
+// google/sanitizers#189, see the Makefile's ASAN_SKIP.)
+TEST(KernelSequenceBarrier, SyncAllRunsOnlyInTimingMode) {
+  ChipConfig synced = edge();
+  synced.chip.crossCoreSyncCycles = 50;
+  Device d(synced);
+  Expected<RunResult> r = d.sim.run(assembleText("  sync_all\n  end\n"), LaunchInfo{}, options(SimMode::Functional, 2));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("sync_all: blocks that wait for each other run only in timing or rtl mode"),
+            std::string::npos) << r.error().message;
 }
 
 // A part made for fewer blocks than the launch runs on those only, and reads its own block_dim:

@@ -29,17 +29,20 @@ std::string itemLoop(const std::string &compute) {
          "  add x4, x4, x5\n  jmp loop\ndone:";
 }
 
-// out = in + 1 (the ones from its data section). It leaves x20 = 1 and the vector mask at 64
-// lanes behind, and ends early on blocks without items: what the next part must not see.
-const std::string kAddOne = R"(
-.node "add_one"
-  mfsr x1, args
+// The registers itemLoop reads, from argument words 0 (input) and 1 (output) and the block.
+const std::string kItemRegisters = R"(  mfsr x1, args
   ld x2, gm[x1], offset=0
   ld x3, gm[x1], offset=8
   mfsr x4, block_idx
   mfsr x5, block_dim
   li x9, 4
-  li x20, 1
+)";
+
+// out = in + 1 (the ones from its data section). It leaves x20 = 1 and the vector mask at 64
+// lanes behind, and ends early on blocks without items: what the next part must not see.
+const std::string kAddOne = R"(
+.node "add_one"
+)" + kItemRegisters + R"(  li x20, 1
   bge x4, x9, early
   jmp start
 early:
@@ -396,13 +399,7 @@ TEST(KernelSequenceBarrier, APartMadeForFewerBlocksRunsOnThoseOnly) {
 // out = in + w, w (one item's worth) from argument word 2: a kernel with weights.
 const std::string kPlusWeights = R"(
 .node "plus_weights"
-  mfsr x1, args
-  ld x2, gm[x1], offset=0
-  ld x3, gm[x1], offset=8
-  mfsr x4, block_idx
-  mfsr x5, block_dim
-  li x9, 4
-  ld x6, gm[x1], offset=16
+)" + kItemRegisters + R"(  ld x6, gm[x1], offset=16
   li x10, 256
   li x13, 512
   gm2ub ub[x10], gm[x6], len=8

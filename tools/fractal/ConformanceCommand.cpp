@@ -387,7 +387,9 @@ int runConformanceCommand(const Args &args) {
           std::regex_search(o.detail, m, std::regex("^([A-Za-z]+) '.*' runs on the host")))
         ++missing[m[1]];
       else if (std::regex_search(o.detail, m, std::regex("(opset [0-9]+) is not supported")))
-        ++missing[m[1].str() + " (before 7)"];
+        ++missing[m[1].str()];
+      else if (o.detail.find("could not be upgraded") != std::string::npos)
+        ++missing["opset upgrade"];
       else
         ++missing["(other)"];
     }

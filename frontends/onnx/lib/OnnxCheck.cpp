@@ -71,7 +71,7 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"Reshape", {1}}, {"Resize", {1, 2, 3}}, {"Squeeze", {1}}, {"Unsqueeze", {1}},
       {"ReduceSum", {1}}, {"ReduceMean", {1}}, {"ReduceMax", {1}}, {"ReduceMin", {1}}, {"ReduceL1", {1}},
       {"ReduceL2", {1}}, {"ReduceSumSquare", {1}}, {"ReduceLogSum", {1}}, {"ReduceLogSumExp", {1}},
-      {"Split", {1}}, {"Trilu", {1}}};
+      {"Split", {1}}, {"Trilu", {1}}, {"Pow", {1}}};
   return slots;
 }
 
@@ -139,6 +139,11 @@ public:
       return;
     }
     checkOpset();
+    if (!report_.ok())
+      return;
+    upgradeOldOpset();
+    if (!report_.ok())
+      return;
     checkTensors();
     checkInputs();
     checkStructure();
@@ -165,10 +170,26 @@ private:
       }
     if (!found)
       problem("", "", "the model imports no opset of the default ONNX domain");
-    else if (report_.opset < kMinOpset || report_.opset > kMaxOpset)
+    else if (report_.opset < kOldestOpset || report_.opset > kMaxOpset)
       problem("", "", "opset " + std::to_string(report_.opset) + " is not supported (Fractal "
-                      "supports opsets " + std::to_string(kMinOpset) + " to " +
+                      "supports opsets " + std::to_string(kOldestOpset) + " to " +
                       std::to_string(kMaxOpset) + ")");
+  }
+
+  // A model older than kMinOpset is rewritten to kMinOpset (LegacyOpsets.cpp), so that everything
+  // after this (inference, support check, import) sees one set of operator semantics.
+  void upgradeOldOpset() {
+    static_assert(kMinOpset == 7, "upgradeToOpset7 targets opset 7");
+    if (report_.opset >= kMinOpset)
+      return;
+    const int64_t from = report_.opset;
+    if (std::string why = detail::upgradeToOpset7(model_); !why.empty()) {
+      problem("", "", "opset " + std::to_string(from) + " could not be upgraded to opset " +
+                          std::to_string(kMinOpset) + " by ONNX's version converter: " + why);
+      return;
+    }
+    report_.upgradedFrom = from;
+    report_.opset = kMinOpset;
   }
 
   void checkTensors() {
@@ -591,6 +612,14 @@ private:
                                         "initializer or a Constant node), not runtime data");
           ok = false;
         }
+      if (node.op_type() == "Pow" && node.input_size() > 1)
+        if (const onnx::TensorProto *y = constantValue(node.input(1))) {
+          std::variant<double, std::string> exponent = detail::powerExponent(*y);
+          if (auto *why = std::get_if<std::string>(&exponent)) {
+            problem(name, node.op_type(), *why);
+            ok = false;
+          }
+        }
       // Optional extra outputs (MaxPool's argmax indices, BatchNormalization's training
       // statistics) have no NPU kernel.
       int usedOutputs = 0;
@@ -615,6 +644,19 @@ private:
       if (ok)
         report_.nodes.push_back({name, node.op_type(), rule->placement, rule->reason});
     }
+  }
+
+  // The value of an initializer or a Constant node's output; nullptr for anything else.
+  const onnx::TensorProto *constantValue(const std::string &name) const {
+    for (const auto &t : model_.graph().initializer())
+      if (t.name() == name)
+        return &t;
+    for (const auto &n : model_.graph().node())
+      if (n.op_type() == "Constant" && n.output_size() > 0 && n.output(0) == name)
+        for (const auto &a : n.attribute())
+          if (a.name() == "value" && a.has_t())
+            return &a.t();
+    return nullptr;
   }
 
   // An initializer, or the output of a Constant or Shape node (static shapes make Shape constant).
@@ -682,6 +724,8 @@ Expected<CheckReport> checkOnnxModel(const std::string &path,
 std::string CheckReport::text() const {
   std::ostringstream os;
   os << model << ": opset " << opset;
+  if (upgradedFrom)
+    os << " (upgraded from opset " << upgradedFrom << " by ONNX's version converter)";
   if (!producer.empty())
     os << ", from " << producer;
   os << "\n";
@@ -710,6 +754,8 @@ std::string CheckReport::json() const {
   JsonWriter j;
   j.beginObject().field("schema", "fractal.compile.check/1").field("model", model)
       .field("opset", opset).field("producer", producer).field("supported", ok());
+  if (upgradedFrom)
+    j.field("upgraded_from_opset", upgradedFrom);
   j.key("inputs").beginArray();
   for (const std::string &i : inputs)
     j.value(i);

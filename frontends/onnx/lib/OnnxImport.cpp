@@ -6,6 +6,7 @@
 #include "fractal/onnx/OnnxTensor.h"
 
 #include "OnnxModel.h"
+#include "OpSupport.h"
 
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 #include "fractal/compiler/Dialect/Graph/Constants.h"
@@ -19,6 +20,7 @@
 #include "mlir/IR/Verifier.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cfloat>
 #include <cstring>
 #include <deque>
@@ -176,6 +178,42 @@ private:
     return b_.create<g::ConstantOp>(loc, attr);
   }
 
+  // x ** y for a constant exponent y that detail::powerExponent accepts (the check refused the
+  // others): small integer powers as products, halves as square roots, else exp(y * log x).
+  Value power(const std::string &name, Location loc, Value x, const onnx::TensorProto &exponent, RankedTensorType type) {
+    std::variant<double, std::string> accepted = detail::powerExponent(exponent);
+    if (auto *why = std::get_if<std::string>(&accepted))
+      throw ImportError{"node '" + name + "' (Pow): " + *why};
+    const double y = std::get<double>(accepted);
+    auto inverse = [&](Value v) { return Value(b_.create<g::ReciprocalOp>(loc, type, v)); };
+    if (y == std::trunc(y)) {
+      Value p = x;
+      if (std::fabs(y) >= 2) p = b_.create<g::MulOp>(loc, type, x, x);
+      if (std::fabs(y) == 3) p = b_.create<g::MulOp>(loc, type, p, x);
+      if (std::fabs(y) == 4) p = b_.create<g::MulOp>(loc, type, p, p);
+      return y < 0 ? inverse(p) : p;
+    }
+    if (std::fabs(y) == 0.5) {
+      Value root = b_.create<g::SqrtOp>(loc, type, x);
+      return y < 0 ? inverse(root) : root;
+    }
+    Value logX = b_.create<g::LogOp>(loc, type, x);
+    Value scaled = b_.create<g::MulOp>(loc, type, logX, scalar(y, type.getElementType(), loc));
+    return b_.create<g::ExpOp>(loc, type, scaled);
+  }
+
+  static std::string shapeText(RankedTensorType t) {
+    std::string s = "[";
+    for (int64_t i = 0; i < t.getRank(); ++i) s += (i ? "x" : "") + std::to_string(t.getDimSize(i));
+    return s + "]";
+  }
+
+  // A rank-0 constant of a float element type (a scale, a zero for a comparison).
+  Value scalar(double v, Type elementType, Location loc) {
+    auto type = RankedTensorType::get({}, elementType);
+    return b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, b_.getFloatAttr(elementType, v)));
+  }
+
   // Integers or floats of a constant input (an initializer or a Constant node), for attributes.
   const onnx::TensorProto *constantInput(const std::string &name) {
     if (auto it = initializers_.find(name); it != initializers_.end())
@@ -300,7 +338,58 @@ private:
       return *t;
     };
 
-    if (op == "Conv" || op == "ConvTranspose") {
+    // 1-D convolution and pooling run as 2-D with a height of 1 (the kernels are 2-D): the
+    // input, the weights and the result get a unit axis before the last, the attributes a unit
+    // (or zero-pad) first entry.
+    auto xRank = [&] { return llvm::cast<RankedTensorType>(in(0).getType()).getRank(); };
+    if ((op == "Conv" || op == "MaxPool" || op == "AveragePool") && xRank() == 3) {
+      auto heightOne = [&](Value v) {
+        auto t = llvm::cast<RankedTensorType>(v.getType());
+        SmallVector<int64_t> shape(t.getShape());
+        shape.insert(shape.end() - 1, 1);
+        return Value(b_.create<g::ReshapeOp>(loc, RankedTensorType::get(shape, t.getElementType()), v));
+      };
+      auto unitFirst = [&](const char *attrName, std::vector<int64_t> def) {
+        std::vector<int64_t> v = ints(n, attrName, def);
+        v.insert(v.begin(), 1);
+        return v;
+      };
+      Value x = heightOne(in(0));
+      auto o = out();
+      auto result2d = RankedTensorType::get({o.getDimSize(0), o.getDimSize(1), 1, o.getDimSize(2)}, o.getElementType());
+      std::vector<int64_t> kernel = op == "Conv" ? std::vector<int64_t>{1, llvm::cast<RankedTensorType>(in(1).getType()).getDimSize(2)}
+                                                 : unitFirst("kernel_shape", {});
+      std::vector<int64_t> strides = unitFirst("strides", {1}), dilations = unitFirst("dilations", {1});
+      // resolvePads reads the 1-D attributes of the node: pads of the width only, then widened.
+      auto x1 = llvm::cast<RankedTensorType>(in(0).getType());
+      std::vector<int64_t> pads1 = resolvePads(n, x1, {kernel[1]}, {strides[1]}, {dilations[1]});
+      std::vector<int64_t> pads = {0, pads1.at(0), 0, pads1.at(1)};
+      Value r;
+      if (op == "Conv")
+        r = b_.create<g::ConvOp>(loc, result2d, x, heightOne(in(1)), hasInput(2) ? in(2) : Value(), Value(), i64s(strides),
+                                 i64s(pads), i64s(dilations), b_.getI64IntegerAttr(intAttr(n, "group", 1)), nullptr, nullptr);
+      else if (op == "MaxPool")
+        r = b_.create<g::MaxPoolOp>(loc, result2d, x, i64s(kernel), i64s(strides), i64s(pads),
+                                    b_.getBoolAttr(intAttr(n, "ceil_mode", 0)), i64s(dilations));
+      else
+        r = b_.create<g::AvgPoolOp>(loc, result2d, x, i64s(kernel), i64s(strides), i64s(pads),
+                                    b_.getBoolAttr(intAttr(n, "ceil_mode", 0)),
+                                    b_.getBoolAttr(intAttr(n, "count_include_pad", 0)));
+      bind(b_.create<g::ReshapeOp>(loc, o, r));
+    } else if (op == "BatchNormalization" && xRank() != 4) {
+      // [N, C, ...] inputs of another rank: as [N, C, the other dims' product, 1] (the statistics
+      // are per channel either way).
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      if (xt.getRank() < 2)
+        throw ImportError{"node '" + name + "' (BatchNormalization): the input needs a channel axis (rank >= 2)"};
+      int64_t inner = 1;
+      for (int64_t d = 2; d < xt.getRank(); ++d) inner *= xt.getDimSize(d);
+      auto t4 = RankedTensorType::get({xt.getDimSize(0), xt.getDimSize(1), inner, 1}, xt.getElementType());
+      Value x = b_.create<g::ReshapeOp>(loc, t4, in(0));
+      Value y = b_.create<g::BatchNormOp>(loc, t4, x, in(1), in(2), in(3), in(4),
+                                          b_.getF32FloatAttr(floatAttr(n, "epsilon", 1e-5f)));
+      bind(b_.create<g::ReshapeOp>(loc, out(), y));
+    } else if (op == "Conv" || op == "ConvTranspose") {
       Value x = in(0), w = in(1), bias = hasInput(2) ? in(2) : Value();
       auto wt = llvm::cast<RankedTensorType>(w.getType());
       std::vector<int64_t> kernel(wt.getShape().begin() + 2, wt.getShape().end());
@@ -337,19 +426,43 @@ private:
       bind(b_.create<g::MulOp>(loc, out(), in(0), in(1)));
     } else if (op == "Div") {
       bind(b_.create<g::DivOp>(loc, out(), in(0), in(1)));
-    } else if (op == "Max" || op == "Min") {
+    } else if (op == "Max" || op == "Min" || op == "Sum" || op == "Mean") {
       // Variadic: a chain of binary ops, each result broadcast to the node's output shape (the
-      // intermediate shapes follow from the inputs seen so far).
+      // intermediate shapes follow from the inputs seen so far); Mean then scales the sum.
       Value acc = in(0);
+      const bool scaled = op == "Mean" && n.input_size() > 1;
       for (int i = 1; i < n.input_size(); ++i) {
         auto at = llvm::cast<RankedTensorType>(acc.getType()), bt = llvm::cast<RankedTensorType>(in(i).getType());
         SmallVector<int64_t> shape;
         if (!OpTrait::util::getBroadcastedShape(at.getShape(), bt.getShape(), shape))
-          throw ImportError{"inputs of " + op + " do not broadcast"};
-        Type t = i + 1 == n.input_size() ? out() : Type(RankedTensorType::get(shape, at.getElementType()));
-        acc = op == "Max" ? Value(b_.create<g::MaxOp>(loc, t, acc, in(i))) : Value(b_.create<g::MinOp>(loc, t, acc, in(i)));
+          throw ImportError{"node '" + name + "': inputs of " + op + " do not broadcast"};
+        Type t = i + 1 == n.input_size() && !scaled ? out() : Type(RankedTensorType::get(shape, at.getElementType()));
+        if (op == "Max") acc = b_.create<g::MaxOp>(loc, t, acc, in(i));
+        else if (op == "Min") acc = b_.create<g::MinOp>(loc, t, acc, in(i));
+        else acc = b_.create<g::AddOp>(loc, t, acc, in(i));
       }
+      if (scaled)
+        acc = b_.create<g::MulOp>(loc, out(), acc, scalar(1.0 / double(n.input_size()), out().getElementType(), loc));
       bind(acc);
+    } else if (op == "PRelu") {
+      // max(x, 0) + slope * min(x, 0): the slope broadcasts (unidirectionally) onto x.
+      Value x = in(0);
+      SmallVector<int64_t> shape;
+      auto xt = llvm::cast<RankedTensorType>(x.getType()), st = llvm::cast<RankedTensorType>(in(1).getType());
+      if (!OpTrait::util::getBroadcastedShape(xt.getShape(), st.getShape(), shape) || ArrayRef<int64_t>(shape) != xt.getShape())
+        throw ImportError{"node '" + name + "' (PRelu): a slope of shape " + shapeText(st) +
+                          " does not broadcast onto the input's " + shapeText(xt)};
+      Value zero = scalar(0.0, out().getElementType(), loc);
+      Value negative = b_.create<g::MinOp>(loc, out(), x, zero);
+      Value scaledNegative = b_.create<g::MulOp>(loc, out(), negative, in(1));
+      Value positive = b_.create<g::ReluOp>(loc, out(), x);
+      bind(b_.create<g::AddOp>(loc, out(), positive, scaledNegative));
+    } else if (op == "Pow") {
+      bind(power(name, loc, in(0), needConstant(1, "exponent input"), out()));
+    } else if (op == "GlobalMaxPool") {
+      std::vector<int64_t> axes;
+      for (int64_t d = 2; d < xRank(); ++d) axes.push_back(d);
+      bind(b_.create<g::ReduceOp>(loc, out(), in(0), b_.getStringAttr("max"), i64s(axes), b_.getBoolAttr(true)));
     } else if (isUnary(op)) { // checked first: in(0) of an input-less node (Constant) must not run
       bind(createUnary(op, loc, out(), in(0))->getResult(0));
     } else if (op == "Tanh" || op == "LeakyRelu" || op == "Elu" || op == "Selu" || op == "Softplus" ||

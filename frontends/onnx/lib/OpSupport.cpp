@@ -5,6 +5,12 @@
 // the host (no device work).
 #include "OpSupport.h"
 
+#include "fractal/onnx/OnnxTensor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
 namespace fractal::onnx_frontend::detail {
 
 namespace {
@@ -37,6 +43,11 @@ std::vector<OpRule> buildRules() {
       {"Div", Placement::Vector, kVector, {}, kFloats},
       {"Max", Placement::Vector, kVector, {}, kFloats},
       {"Min", Placement::Vector, kVector, {}, kFloats},
+      {"Sum", Placement::Vector, kVector, {}, kFloats},
+      {"Pow", Placement::Vector,
+       "power by a constant exponent: multiplications, sqrt or exp(y * log x) on the vector unit", {}, kFloats},
+      {"Mean", Placement::Vector, kVector, {}, kFloats},
+      {"PRelu", Placement::Vector, "activation: max(x, 0) + slope * min(x, 0) on the vector unit", {}, kFloats},
       {"Relu", Placement::Vector, "activation: fused into the producer's epilogue, else vector",
        {}, kFloats},
       {"Clip", Placement::Vector, "activation: fused into the producer's epilogue, else vector",
@@ -90,6 +101,7 @@ std::vector<OpRule> buildRules() {
         any("strides")},
        kFloats},
       {"GlobalAveragePool", Placement::Vector, kVector, {}, kFloats},
+      {"GlobalMaxPool", Placement::Vector, kVector, {}, kFloats},
       {"Resize", Placement::Vector, kVector,
        {only("mode", {"nearest", "linear"}),
         only("coordinate_transformation_mode",
@@ -134,6 +146,34 @@ std::vector<OpRule> buildRules() {
 }
 
 } // namespace
+
+std::variant<double, std::string> powerExponent(const onnx::TensorProto &exponent) {
+  std::optional<std::vector<char>> bytes = tensorData(exponent);
+  std::vector<double> ys;
+  if (bytes && exponent.data_type() == 1) {
+    for (size_t i = 0; i + 4 <= bytes->size(); i += 4) {
+      float f;
+      std::memcpy(&f, bytes->data() + i, 4);
+      ys.push_back(f);
+    }
+  } else if (bytes && (exponent.data_type() == 7 || exponent.data_type() == 6)) {
+    const size_t size = exponent.data_type() == 7 ? 8 : 4;
+    for (size_t i = 0; i + size <= bytes->size(); i += size) {
+      int64_t v = 0;
+      if (size == 8) std::memcpy(&v, bytes->data() + i, 8);
+      else { int32_t w; std::memcpy(&w, bytes->data() + i, 4); v = w; }
+      ys.push_back(double(v));
+    }
+  } else {
+    return std::string("the exponent must be float32, int32 or int64");
+  }
+  if (ys.empty() || std::any_of(ys.begin(), ys.end(), [&](double y) { return y != ys[0]; }))
+    return std::string("only an exponent with one value for every element is supported");
+  const double y = ys[0];
+  if (y == std::trunc(y) && (y == 0 || std::fabs(y) > 4))
+    return "integer exponent " + std::to_string(int64_t(y)) + " is not supported (from -4 to 4, not 0)";
+  return y;
+}
 
 const OpRule *findOpRule(const std::string &opType) {
   static const std::vector<OpRule> rules = buildRules();

@@ -3,7 +3,10 @@
 
 #include "fractal/onnx/OnnxCheck.h"
 
+#include <onnx/onnx_pb.h>
+
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace fractal::onnx_frontend::detail {
@@ -27,6 +30,13 @@ struct OpRule {
   std::vector<AttributeRule> attributes;
   unsigned dataTypes; // allowed element types of the first input
 };
+
+// Pow's exponent as the importer lowers it: one value for every element, and of those an integer
+// from -4 to 4 but not 0 (products, then a reciprocal: a negative base keeps its sign), +-0.5 (a
+// square root) or any non-integer (exp(y * log x), NaN for a negative base as ONNX says). Else
+// the reason it is refused. Integers beyond 4 are refused because exp(y * log x) would lose a
+// negative base's real power.
+std::variant<double, std::string> powerExponent(const onnx::TensorProto &exponent);
 
 // nullptr for an operator Fractal does not support.
 const OpRule *findOpRule(const std::string &opType);

@@ -189,6 +189,172 @@ TEST(Models, PpOcrDetPage640x640) { ppocrDet(640, 640); }
 // into L1 (at 960x960 they did not, and the model did not compile).
 TEST(Models, PpOcrDetPage960x960) { ppocrDet(960, 960); }
 
+// A float tensor's name and static shape (a graph input or output).
+void declareFloat(onnx::ValueInfoProto *v, const char *name, const std::vector<int64_t> &dims) {
+  v->set_name(name);
+  auto *t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+onnx::TensorProto *floatInitializer(onnx::GraphProto *g, const char *name, const std::vector<int64_t> &dims,
+                                    const std::vector<float> &values) {
+  onnx::TensorProto *t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t->add_dims(d);
+  for (float v : values) t->add_float_data(v);
+  return t;
+}
+
+onnx::NodeProto *addNode(onnx::GraphProto *g, const char *op, std::vector<std::string> inputs, const char *output) {
+  onnx::NodeProto *n = g->add_node();
+  n->set_op_type(op);
+  n->set_name(output);
+  for (const std::string &i : inputs) n->add_input(i);
+  n->add_output(output);
+  return n;
+}
+
+// Writes `m` into a fresh temporary directory; the model's path (the directory goes with rmDir).
+std::string saveModel(const onnx::ModelProto &m, std::string &dirOut) {
+  char dir[] = "/tmp/fractal-op-XXXXXX";
+  if (!mkdtemp(dir)) return "";
+  dirOut = dir;
+  const std::string model = dirOut + "/model.onnx";
+  std::ofstream f(model, std::ios::binary);
+  return m.SerializeToOstream(&f) ? model : "";
+}
+
+NpyArray floatArray(const std::vector<int64_t> &shape, const std::vector<float> &values) {
+  NpyArray a{"<f4", shape, std::vector<uint8_t>(values.size() * 4)};
+  std::memcpy(a.data.data(), values.data(), a.data.size());
+  return a;
+}
+
+float half(float v) { return isa::halfToFloat(isa::floatToHalf(v)); }
+
+// A PyTorch-0.3-style opset-6 model (what the old model zoo holds): Conv1d (x [2, 4, 10], w
+// [3, 4, 3], pads 1), a per-channel bias by Add's legacy broadcast=1/axis=1 (a [3] onto
+// [2, 3, 10]: numpy broadcasting would align it with the length axis instead), and PRelu with
+// opset 6's per-channel slope [3]. Upgraded by ONNX's version converter, run 1-D convolution as
+// 2-D, checked against values computed here: a legacy-semantics slip puts channel values on the
+// wrong elements, far outside the tolerance.
+TEST(CompiledOps, LegacyOpset6Conv1dChannelBiasAndPRelu) {
+  const int64_t n = 2, ci = 4, co = 3, len = 10, k = 3;
+  onnx::ModelProto m;
+  m.set_ir_version(3);
+  m.set_producer_name("pytorch");
+  m.add_opset_import()->set_version(6);
+  onnx::GraphProto *g = m.mutable_graph();
+  g->set_name("legacy");
+  std::vector<float> x(size_t(n * ci * len)), w(size_t(co * ci * k)), bias{0.25f, -0.5f, 1.0f}, slope{0.1f, 0.3f, -0.2f};
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 29 % 23) - 11) * 0.09f;
+  for (size_t i = 0; i < w.size(); ++i) w[i] = float(int(i * 17 % 13) - 6) * 0.07f;
+  declareFloat(g->add_input(), "x", {n, ci, len});
+  floatInitializer(g, "w", {co, ci, k}, w);
+  floatInitializer(g, "b", {co}, bias);
+  floatInitializer(g, "slope", {co}, slope);
+  declareFloat(g->add_input(), "w", {co, ci, k}); // IR 3: initializers are graph inputs too
+  declareFloat(g->add_input(), "b", {co});
+  declareFloat(g->add_input(), "slope", {co});
+  auto *conv = addNode(g, "Conv", {"x", "w"}, "c");
+  for (const char *name : {"pads", "kernel_shape"}) {
+    auto *a = conv->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t v : std::string(name) == "pads" ? std::vector<int64_t>{1, 1} : std::vector<int64_t>{k}) a->add_ints(v);
+  }
+  auto *add = addNode(g, "Add", {"c", "b"}, "a");
+  for (const char *name : {"broadcast", "axis"}) {
+    auto *a = add->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(1);
+  }
+  addNode(g, "PRelu", {"a", "slope"}, "y");
+  declareFloat(g->add_output(), "y", {n, co, len});
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  // The cube multiplies f16-rounded operands and accumulates in f32.
+  std::vector<double> want(size_t(n * co * len));
+  double largest = 0;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t o = 0; o < co; ++o)
+      for (int64_t t = 0; t < len; ++t) {
+        double acc = 0;
+        for (int64_t c = 0; c < ci; ++c)
+          for (int64_t j = 0; j < k; ++j) {
+            const int64_t at = t + j - 1;
+            if (at >= 0 && at < len) acc += double(half(x[size_t((b * ci + c) * len + at)])) * half(w[size_t((o * ci + c) * k + j)]);
+          }
+        acc += bias[size_t(o)];
+        const double y = acc >= 0 ? acc : acc * slope[size_t(o)];
+        want[size_t((b * co + o) * len + t)] = y;
+        largest = std::max(largest, std::abs(y));
+      }
+  for (const char *mode : {"functional", "timing"}) {
+    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray({n, ci, len}, x), mode);
+    ASSERT_TRUE(got.count("y")) << mode;
+    const std::vector<float> y = floats(got["y"]);
+    ASSERT_EQ(y.size(), want.size()) << mode;
+    for (size_t i = 0; i < y.size(); ++i)
+      EXPECT_NEAR(y[i], want[i], 2e-3 * largest + 1e-3) << mode << " element " << i;
+  }
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+// Pow by constant exponents (3: products; 1.5: exp(y * log x); -0.5: a reciprocal square root),
+// variadic Mean with broadcasting and GlobalMaxPool, on the vector unit in f32, against values
+// computed here.
+TEST(CompiledOps, PowerMeanAndGlobalMaxPool) {
+  const std::vector<int64_t> shape{1, 3, 4, 5};
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto *g = m.mutable_graph();
+  g->set_name("ops");
+  std::vector<float> x(60), row{0.5f, -1.0f, 2.0f, 0.25f, 3.0f};
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.25f + float(i * 7 % 31) * 0.125f; // positive: 0.25 .. 4
+  declareFloat(g->add_input(), "x", shape);
+  floatInitializer(g, "three", {}, {3.0f});
+  floatInitializer(g, "one_and_half", {}, {1.5f});
+  floatInitializer(g, "minus_half", {}, {-0.5f});
+  floatInitializer(g, "row", {5}, row);
+  addNode(g, "Pow", {"x", "three"}, "cube");
+  addNode(g, "Pow", {"x", "one_and_half"}, "pow15");
+  addNode(g, "Pow", {"x", "minus_half"}, "rsqrt");
+  addNode(g, "Mean", {"x", "row", "x"}, "mean");
+  addNode(g, "GlobalMaxPool", {"x"}, "gmp");
+  for (const char *name : {"cube", "pow15", "rsqrt", "mean"}) declareFloat(g->add_output(), name, shape);
+  declareFloat(g->add_output(), "gmp", {1, 3, 1, 1});
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  std::map<std::string, std::vector<double>> want;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i];
+    want["cube"].push_back(v * v * v);
+    want["pow15"].push_back(std::pow(v, 1.5));
+    want["rsqrt"].push_back(1.0 / std::sqrt(v));
+    want["mean"].push_back((2 * v + row[i % 5]) / 3);
+  }
+  for (int64_t c = 0; c < 3; ++c)
+    want["gmp"].push_back(*std::max_element(x.begin() + c * 20, x.begin() + c * 20 + 20));
+  for (const char *mode : {"functional", "timing"}) {
+    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), mode);
+    for (auto &[name, values] : want) {
+      ASSERT_TRUE(got.count(name)) << mode << " " << name;
+      const std::vector<float> y = floats(got[name]);
+      ASSERT_EQ(y.size(), values.size()) << mode << " " << name;
+      for (size_t i = 0; i < y.size(); ++i)
+        EXPECT_NEAR(y[i], values[i], 1e-5 * std::abs(values[i]) + 1e-6) << mode << " " << name << " element " << i;
+    }
+  }
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // GlobalAveragePool of [2, channels, 13, 11] (an image per core; 143 pixels, under one chunk):
 // every mean against the exact mean of the f16-rounded inputs (the NPU reads them in f16), within
 // an f16 rounding of the result (the kernel's tree sums are f32).
@@ -201,14 +367,8 @@ TEST(CompiledOps, GlobalAveragePoolAgainstExactMeans) {
     m.add_opset_import()->set_version(13);
     onnx::GraphProto *g = m.mutable_graph();
     g->set_name("gap");
-    auto value = [](onnx::ValueInfoProto *v, const char *name, const std::vector<int64_t> &dims) {
-      v->set_name(name);
-      auto *t = v->mutable_type()->mutable_tensor_type();
-      t->set_elem_type(onnx::TensorProto::FLOAT);
-      for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
-    };
-    value(g->add_input(), "x", shape);
-    value(g->add_output(), "y", {shape[0], channels, 1, 1});
+    declareFloat(g->add_input(), "x", shape);
+    declareFloat(g->add_output(), "y", {shape[0], channels, 1, 1});
     onnx::NodeProto *n = g->add_node();
     n->set_op_type("GlobalAveragePool");
     n->set_name("gap");

@@ -138,10 +138,86 @@ TEST(OnnxCheck, UnsupportedAttributeValue) {
 
 TEST(OnnxCheck, WrongOpset) {
   CheckReport r = check(convRelu(19));
-  EXPECT_EQ(problems(r).rfind("opset 19 is not supported (Fractal supports opsets 7 to 18)", 0), 0u)
+  EXPECT_EQ(problems(r).rfind("opset 19 is not supported (Fractal supports opsets 1 to 18)", 0), 0u)
       << problems(r);
-  r = check(convRelu(6));
-  EXPECT_NE(problems(r).find("opset 6 is not supported"), std::string::npos);
+  r = check(convRelu(0));
+  EXPECT_EQ(problems(r).rfind("opset 0 is not supported (Fractal supports opsets 1 to 18)", 0), 0u)
+      << problems(r);
+}
+
+// Opsets before 7 go through ONNX's version converter: the report says so, and the legacy
+// attributes (Add's broadcast/axis) are gone from what is checked, which would otherwise refuse
+// them as unsupported attributes. axis=1 lines b up with the channel axis of [1, 1, 2, 2]: an
+// initializer gets the trailing unit axes in place, a run-time value through an Unsqueeze.
+TEST(OnnxCheck, OldOpsetIsUpgradedBeforeTheCheck) {
+  for (bool runtimeB : {false, true}) {
+    SCOPED_TRACE(runtimeB ? "b is a graph input" : "b is an initializer");
+    onnx::ModelProto m = convRelu(6);
+    onnx::GraphProto *g = m.mutable_graph();
+    g->mutable_node(1)->set_output(0, "r");
+    if (runtimeB) {
+      auto *in = g->add_input();
+      in->set_name("b");
+      in->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+      in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(1);
+    } else {
+      onnx::TensorProto *b = g->add_initializer();
+      b->set_name("b");
+      b->set_data_type(1);
+      b->add_dims(1);
+      b->add_float_data(0.5f);
+    }
+    onnx::NodeProto *add = g->add_node();
+    add->set_name("bias1");
+    add->set_op_type("Add");
+    add->add_input("r");
+    add->add_input("b");
+    add->add_output("y");
+    for (const char *name : {"broadcast", "axis"}) {
+      auto *a = add->add_attribute();
+      a->set_name(name);
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(1);
+    }
+    CheckReport r = check(m);
+    EXPECT_TRUE(r.ok()) << problems(r);
+    EXPECT_EQ(r.opset, 7);
+    EXPECT_EQ(r.upgradedFrom, 6);
+    EXPECT_NE(r.text().find("m.onnx: opset 7 (upgraded from opset 6 by ONNX's version converter)"), std::string::npos)
+        << r.text();
+    EXPECT_NE(r.json().find("\"upgraded_from_opset\": 6"), std::string::npos) << r.json();
+    std::string ops;
+    for (const NodeReport &n : r.nodes) ops += n.opType + " ";
+    EXPECT_EQ(ops, runtimeB ? "Conv Relu Unsqueeze Add " : "Conv Relu Add ");
+  }
+}
+
+// Pow lowers only a constant exponent with one value, and of integers only -4..4 but 0; anything
+// else is a problem naming the node, found by the check (before any import).
+TEST(OnnxCheck, PowNeedsAConstantExponentItCanLower) {
+  auto powModel = [](std::vector<float> exponent) {
+    onnx::ModelProto m = convRelu();
+    onnx::GraphProto *g = m.mutable_graph();
+    g->mutable_node(1)->set_output(0, "r");
+    onnx::TensorProto *e = g->add_initializer();
+    e->set_name("e");
+    e->set_data_type(1);
+    if (exponent.size() > 1) e->add_dims(int64_t(exponent.size()));
+    for (float v : exponent) e->add_float_data(v);
+    onnx::NodeProto *pow = g->add_node();
+    pow->set_name("pow1");
+    pow->set_op_type("Pow");
+    pow->add_input("r");
+    pow->add_input("e");
+    pow->add_output("y");
+    return m;
+  };
+  for (float y : {2.0f, -1.0f, 0.5f, -0.5f, 1.5f, 4.0f})
+    EXPECT_TRUE(check(powModel({y})).ok()) << y << ": " << problems(check(powModel({y})));
+  EXPECT_EQ(problems(check(powModel({5.0f}))), "pow1: integer exponent 5 is not supported (from -4 to 4, not 0)\n");
+  EXPECT_EQ(problems(check(powModel({0.0f}))), "pow1: integer exponent 0 is not supported (from -4 to 4, not 0)\n");
+  EXPECT_EQ(problems(check(powModel({2.0f, 3.0f}))),
+            "pow1: only an exponent with one value for every element is supported\n");
 }
 
 TEST(OnnxCheck, DtypeMismatchIsFoundByShapeInference) {

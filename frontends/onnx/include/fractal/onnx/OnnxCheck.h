@@ -40,6 +40,7 @@ struct Problem {
 struct CheckReport {
   std::string model;
   int64_t opset = 0;
+  int64_t upgradedFrom = 0; // the model's own opset when it was older than kMinOpset (else 0)
   std::string producer;
   std::vector<std::string> inputs; // "name: 1x3x224x224 float"
   std::vector<NodeReport> nodes;
@@ -62,7 +63,10 @@ CheckReport checkOnnxBytes(const std::string &bytes, const std::string &name,
 // data). Empty for unparsable bytes.
 std::vector<std::string> inputsNeededAsConstants(const std::string &modelBytes);
 
-// The opset versions of the default domain Fractal accepts.
+// The opset versions of the default domain Fractal compiles. Models of an older opset (down to
+// kOldestOpset: PyTorch 0.3-era exports, the old model zoo) are first rewritten to kMinOpset by
+// ONNX's own version converter (legacy broadcast attributes, BatchNormalization's is_test, ...).
+constexpr int64_t kOldestOpset = 1;
 constexpr int64_t kMinOpset = 7;
 constexpr int64_t kMaxOpset = 18;
 

@@ -71,6 +71,48 @@ NpyArray toNchw(const Image &image, const float mean[3], const float std[3]) {
   return floats({1, 3, image.height, image.width}, v);
 }
 
+Image crop(const Image &image, float x0, float y0, float x1, float y1) {
+  const int left = std::clamp(int(std::floor(x0)), 0, image.width - 1), top = std::clamp(int(std::floor(y0)), 0, image.height - 1);
+  const int right = std::clamp(int(std::ceil(x1)), left + 1, image.width), bottom = std::clamp(int(std::ceil(y1)), top + 1, image.height);
+  Image out;
+  out.width = right - left;
+  out.height = bottom - top;
+  for (int y = top; y < bottom; ++y)
+    out.rgb.insert(out.rgb.end(), image.rgb.begin() + (ptrdiff_t(y) * image.width + left) * 3,
+                   image.rgb.begin() + (ptrdiff_t(y) * image.width + right) * 3);
+  return out;
+}
+
+NpyArray textLineInput(const Image &line, int height, int width) {
+  const int resized = std::clamp(int(std::ceil(float(height) * float(line.width) / float(line.height))), 1, width);
+  const Image scaled = resizeBilinear(line, resized, height);
+  std::vector<float> v(size_t(3) * size_t(height) * size_t(width), 0.0f);
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < height; ++y)
+      for (int x = 0; x < resized; ++x)
+        v[(size_t(c) * size_t(height) + size_t(y)) * size_t(width) + size_t(x)] =
+            (scaled.rgb[(size_t(y) * size_t(resized) + size_t(x)) * 3 + size_t(c)] / 255.0f - 0.5f) / 0.5f;
+  return floats({1, 3, height, width}, v);
+}
+
+std::vector<int> ctcGreedy(const std::vector<float> &probabilities, int classes) {
+  std::vector<int> out;
+  int previous = 0;
+  for (size_t step = 0; step + size_t(classes) <= probabilities.size(); step += size_t(classes)) {
+    const auto first = probabilities.begin() + ptrdiff_t(step);
+    const int best = int(std::max_element(first, first + classes) - first);
+    if (best != 0 && best != previous) out.push_back(best);
+    previous = best;
+  }
+  return out;
+}
+
+std::string ctcText(const std::vector<int> &indices, const std::vector<std::string> &keys) {
+  std::string text;
+  for (int i : indices) text += i >= 1 && size_t(i) <= keys.size() ? keys[size_t(i) - 1] : " ";
+  return text;
+}
+
 float iou(const Detection &a, const Detection &b) {
   const float ix = std::max(0.0f, std::min(a.x1, b.x1) - std::max(a.x0, b.x0));
   const float iy = std::max(0.0f, std::min(a.y1, b.y1) - std::max(a.y0, b.y0));

@@ -57,26 +57,35 @@ void perChannel(NpuKernelBuilder &kb, const std::string &instr, mlir::Value dst,
 
 // Max or average pooling, one output row per item: the window's input rows (padding filled with
 // -inf or 0, rows outside the map skipped) into the item's UB rows buffer, one vector op per tap
-// and channel block with strided addressing into its output row buffer, then one store.
+// and channel block with strided addressing into its output row buffer, then one store. When a
+// row of all channels does not fit UB (PP-OCRv4 rec: 3 rows x 80 pixels x 480 channels), the
+// channels split into the fewest equal groups of blocks that fit, a group per item, its pixels'
+// blocks gathered and scattered by strided DMA.
 Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKernel &k) {
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
-  const int64_t cb = k.cp / 16;                       // blocks per pixel
+  const int64_t blocks = k.cp / 16;                   // blocks per pixel in GM
   const int64_t wo8 = roundUp(k.wo, 8);               // whole repeats of 8 pixels
   const int64_t wp = std::max(k.w + k.pl + k.pr, (wo8 - 1) * k.sw + k.kw); // padded row, with overrun
   // The window buffer in whole vector repeats, so that the padding fill (vdup) stays inside it.
-  const int64_t rowElements = wp * k.cp, windowElements = roundUp(k.kh * rowElements, 128), outElements = wo8 * k.cp;
+  auto bytesFor = [&](int64_t groupBlocks) {
+    return (roundUp(k.kh * wp * groupBlocks * 16, 128) + wo8 * groupBlocks * 16) * 2;
+  };
+  int64_t groups = 1;
+  while (groups < blocks && (blocks % groups != 0 || bytesFor(blocks / groups) > ub)) ++groups;
+  const int64_t cb = blocks / groups, gcp = cb * 16; // blocks and channels of one item's group
+  const int64_t rowElements = wp * gcp, windowElements = roundUp(k.kh * rowElements, 128), outElements = wo8 * gcp;
   const int64_t need = (windowElements + outElements) * 2;
   if (need > ub)
     return Error::badInput(k.name + ": UB overflow: a pooling row needs " + std::to_string(need) +
                            " bytes (window rows " + std::to_string(k.kh) + " x " + std::to_string(wp) +
-                           " pixels x " + std::to_string(k.cp) + " channels), UB has " + std::to_string(ub));
+                           " pixels x " + std::to_string(gcp) + " channels), UB has " + std::to_string(ub));
   // Windows reaching past the map (pads, or ceil_mode's extra outputs) read the fill value.
   const bool padded = k.pt || k.pl || k.pb || k.pr || (k.ho - 1) * k.sh + k.kh > k.h + k.pt ||
                       (k.wo - 1) * k.sw + k.kw > k.w + k.pl;
-  const int64_t items = k.n * k.ho;
+  const int64_t items = k.n * k.ho * groups;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   NpuKernelBuilder kb(config, k.name, k.node);
-  kb.begin({{kb.f16(), k.n * k.h * k.w * k.cp}, {kb.f16(), items * k.wo * k.cp}}, blockDim);
+  kb.begin({{kb.f16(), k.n * k.h * k.w * k.cp}, {kb.f16(), k.n * k.ho * k.wo * k.cp}}, blockDim);
   // Two buffer sets when they fit, else one shared by both (items then wait for each other).
   mlir::Value window[2], out[2];
   window[0] = kb.alloc(npu::Space::ub, kb.f16(), windowElements);
@@ -91,8 +100,10 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
   // instruction per 8-pixel group.
   const bool wide = 8 * k.sw * cb > 255 || 8 * cb > 255;
   auto row = [&](mlir::Value item, int set, bool) -> Status {
-    mlir::Value image = b.create<mlir::arith::DivSIOp>(kb.loc(), item, kb.index(k.ho));
-    mlir::Value outRow = b.create<mlir::arith::RemSIOp>(kb.loc(), item, kb.index(k.ho));
+    mlir::Value rowItem = groups > 1 ? b.create<mlir::arith::DivSIOp>(kb.loc(), item, kb.index(groups)).getResult() : item;
+    mlir::Value group = groups > 1 ? b.create<mlir::arith::RemSIOp>(kb.loc(), item, kb.index(groups)).getResult() : kb.index(0);
+    mlir::Value image = b.create<mlir::arith::DivSIOp>(kb.loc(), rowItem, kb.index(k.ho));
+    mlir::Value outRow = b.create<mlir::arith::RemSIOp>(kb.loc(), rowItem, kb.index(k.ho));
     if (padded) fill(kb, window[set], 0, windowElements, padValue);
     for (int64_t y = 0; y < k.kh; ++y) {
       // Input row ih = oh * sh - pt + y, loaded only when inside the map.
@@ -103,8 +114,14 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
       auto load = b.create<mlir::scf::IfOp>(kb.loc(), inside, /*withElseRegion=*/false);
       mlir::OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(load.thenBlock()->getTerminator());
-      kb.dma(kb.arg(0), kb.mul(kb.add(kb.mul(image, k.h), ih), k.w * k.cp), window[set],
-             kb.index(y * rowElements + k.pl * k.cp), k.w * k.cp);
+      mlir::Value rowStart = kb.mul(kb.add(kb.mul(image, k.h), ih), k.w * k.cp);
+      if (groups == 1) {
+        kb.dma(kb.arg(0), rowStart, window[set], kb.index(y * rowElements + k.pl * gcp), k.w * gcp);
+      } else { // the group's blocks of each pixel
+        mlir::Value src = kb.view(kb.arg(0), kb.add(rowStart, kb.mul(group, gcp)), ((k.w - 1) * blocks + cb) * 16);
+        kb.instruction<npu::CopyOp>("gm2ub", {from(kb, window[set], y * rowElements + k.pl * gcp), src},
+                                    {{"nburst", k.w}, {"len", cb}, {"src_gap", blocks - cb}});
+      }
     }
     for (int64_t c = 0; c < cb; ++c)
       for (int64_t y = 0; y < k.kh; ++y)
@@ -140,7 +157,12 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
           mlir::Value acc = from(kb, out[set], (g * 8 * cb + c) * 16);
           kb.vector("vmuls.f16", {acc, acc, scale}, 1, {{"dst_blk", cb}, {"src_blk", cb}});
         }
-    kb.dma(out[set], kb.index(0), kb.arg(1), kb.mul(item, k.wo * k.cp), k.wo * k.cp);
+    if (groups == 1) {
+      kb.dma(out[set], kb.index(0), kb.arg(1), kb.mul(item, k.wo * k.cp), k.wo * k.cp);
+    } else {
+      mlir::Value dst = kb.view(kb.arg(1), kb.add(kb.mul(rowItem, k.wo * k.cp), kb.mul(group, gcp)), ((k.wo - 1) * blocks + cb) * 16);
+      kb.instruction<npu::CopyOp>("ub2gm", {dst, out[set]}, {{"nburst", k.wo}, {"len", cb}, {"dst_gap", blocks - cb}});
+    }
     return Status::success();
   };
   if (Status s = kb.itemLoop(items, false, row); !s) return s.error();
@@ -148,7 +170,8 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
                    std::to_string(k.kw) + " s" + std::to_string(k.sh) + "x" + std::to_string(k.sw) + " on NHWC16 " +
                    std::to_string(k.n) + "x" + std::to_string(k.h) + "x" + std::to_string(k.w) + "x" +
                    std::to_string(k.cp) + " -> " + std::to_string(k.ho) + "x" + std::to_string(k.wo) +
-                   ", one output row per item" + (twoSets ? "" : " (one buffer set)"));
+                   ", one output row" + (groups > 1 ? " of " + std::to_string(gcp) + " channels" : "") + " per item" +
+                   (twoSets ? "" : " (one buffer set)"));
 }
 
 // Channel concatenation by DMA, items = chunks of pixels: each source piece's chunk into its own

@@ -68,7 +68,7 @@ namespace {
 const std::map<std::string, std::vector<int>> &constantInputSlots() {
   static const std::map<std::string, std::vector<int>> slots = {
       {"Clip", {1, 2}}, {"Slice", {1, 2, 3, 4}}, {"Pad", {1, 2}}, {"ConstantOfShape", {0}},
-      {"Reshape", {1}}, {"Resize", {1, 2, 3}}, {"Squeeze", {1}}, {"Unsqueeze", {1}},
+      {"Reshape", {1}}, {"Resize", {1, 2, 3}}, {"Upsample", {1}}, {"ConvTranspose", {1}}, {"Squeeze", {1}}, {"Unsqueeze", {1}},
       {"ReduceSum", {1}}, {"ReduceMean", {1}}, {"ReduceMax", {1}}, {"ReduceMin", {1}}, {"ReduceL1", {1}},
       {"ReduceL2", {1}}, {"ReduceSumSquare", {1}}, {"ReduceLogSum", {1}}, {"ReduceLogSumExp", {1}},
       {"Split", {1}}, {"Trilu", {1}}, {"Pow", {1}}};
@@ -366,22 +366,33 @@ private:
   }
 
   // A small int64 tensor known at compile time (an initializer, a Constant node, a folded node).
+  // (int64 or int32: exporters such as paddle2onnx cast shapes to int32 and back.)
   struct IntTensor {
     std::vector<int64_t> dims, values;
+    int type = onnx::TensorProto::INT64;
   };
   static onnx::TensorProto toProto(const IntTensor &t) {
     onnx::TensorProto value;
-    value.set_data_type(onnx::TensorProto::INT64);
+    value.set_data_type(t.type);
     for (int64_t d : t.dims) value.add_dims(d);
-    for (int64_t v : t.values) value.add_int64_data(v);
+    for (int64_t v : t.values) {
+      if (t.type == onnx::TensorProto::INT32) value.add_int32_data(int32_t(v));
+      else value.add_int64_data(v);
+    }
     return value;
   }
   static std::optional<IntTensor> fromProto(const onnx::TensorProto &t) {
-    if (t.data_type() != onnx::TensorProto::INT64) return std::nullopt;
+    const int size = t.data_type() == onnx::TensorProto::INT64 ? 8 : t.data_type() == onnx::TensorProto::INT32 ? 4 : 0;
+    if (!size) return std::nullopt;
     std::optional<std::vector<char>> bytes = tensorData(t);
-    if (!bytes || bytes->size() > 64 * 8) return std::nullopt;
-    IntTensor out{std::vector<int64_t>(t.dims().begin(), t.dims().end()), std::vector<int64_t>(bytes->size() / 8)};
-    std::memcpy(out.values.data(), bytes->data(), bytes->size());
+    if (!bytes || bytes->size() > 64 * size_t(size)) return std::nullopt;
+    IntTensor out{std::vector<int64_t>(t.dims().begin(), t.dims().end()), {}, t.data_type()};
+    for (size_t i = 0; i + size_t(size) <= bytes->size(); i += size_t(size)) {
+      int64_t v = 0;
+      if (size == 8) std::memcpy(&v, bytes->data() + i, 8);
+      else { int32_t w; std::memcpy(&w, bytes->data() + i, 4); v = w; }
+      out.values.push_back(v);
+    }
     return out;
   }
 
@@ -425,7 +436,7 @@ private:
       // The broadcast shape: the larger operand's, or of equal sizes the higher rank's.
       const bool useA = a->values.size() != b->values.size() ? a->values.size() > b->values.size()
                                                               : a->dims.size() >= b->dims.size();
-      IntTensor out{useA ? a->dims : b->dims, {}};
+      IntTensor out{useA ? a->dims : b->dims, {}, a->type};
       for (size_t i = 0; i < std::max(a->values.size(), b->values.size()); ++i) {
         const int64_t x = a->values[aScalar ? 0 : i], y = b->values[bScalar ? 0 : i];
         if (op == "Div" && y == 0) return std::nullopt;
@@ -440,8 +451,16 @@ private:
       for (int64_t &v : out.values) v = -v;
       return toProto(out);
     }
+    if (op == "Cast") { // between the integer types shapes travel in
+      const IntTensor *a = in(0);
+      const int64_t to = attrInt("to", 0);
+      if (!a || (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32)) return std::nullopt;
+      IntTensor out = *a;
+      out.type = int(to);
+      return toProto(out);
+    }
     if (op == "Concat") {
-      IntTensor out{{0}, {}};
+      IntTensor out{{0}, {}, in(0) ? in(0)->type : int(onnx::TensorProto::INT64)};
       for (int i = 0; i < node.input_size(); ++i) {
         const IntTensor *a = in(i);
         if (!a || a->dims.size() != 1) return std::nullopt;
@@ -450,17 +469,33 @@ private:
       out.dims[0] = int64_t(out.values.size());
       return toProto(out);
     }
-    if (op == "Slice") {
-      const IntTensor *data = in(0), *starts = in(1), *ends = in(2), *axes = in(3), *steps = in(4);
-      if (!data || data->dims.size() != 1 || !starts || !ends || starts->values.size() != 1 ||
-          ends->values.size() != 1 || (node.input_size() > 3 && !node.input(3).empty() && !axes) ||
-          (node.input_size() > 4 && !node.input(4).empty() && !steps) || (steps && steps->values[0] != 1))
-        return std::nullopt;
+    if (op == "Slice") { // of a 1-D tensor: ranges as inputs (opset 10+) or attributes (before)
+      const IntTensor *data = in(0);
+      std::vector<int64_t> starts, ends;
+      auto attrInts = [&](const char *name) {
+        for (const auto &a : node.attribute())
+          if (a.name() == name) return std::vector<int64_t>(a.ints().begin(), a.ints().end());
+        return std::vector<int64_t>{};
+      };
+      if (node.input_size() > 1) {
+        const IntTensor *st = in(1), *en = in(2), *axes = in(3), *steps = in(4);
+        if (!st || !en || (node.input_size() > 3 && !node.input(3).empty() && !axes) ||
+            (node.input_size() > 4 && !node.input(4).empty() && !steps) || (steps && steps->values[0] != 1))
+          return std::nullopt;
+        starts = st->values;
+        ends = en->values;
+      } else {
+        starts = attrInts("starts");
+        ends = attrInts("ends");
+        const std::vector<int64_t> axes = attrInts("axes");
+        if (!axes.empty() && (axes.size() != 1 || (axes[0] != 0 && axes[0] != -1))) return std::nullopt;
+      }
+      if (!data || data->dims.size() != 1 || starts.size() != 1 || ends.size() != 1) return std::nullopt;
       const int64_t n = int64_t(data->values.size());
-      int64_t s = starts->values[0], e = ends->values[0];
+      int64_t s = starts[0], e = ends[0];
       s = std::clamp<int64_t>(s < 0 ? s + n : s, 0, n);
       e = std::clamp<int64_t>(e < 0 ? e + n : e, 0, n);
-      IntTensor out{{std::max<int64_t>(0, e - s)}, {}};
+      IntTensor out{{std::max<int64_t>(0, e - s)}, {}, data->type};
       for (int64_t i = s; i < e; ++i) out.values.push_back(data->values[size_t(i)]);
       return toProto(out);
     }

@@ -202,6 +202,279 @@ private:
     return b_.create<g::ExpOp>(loc, type, scaled);
   }
 
+  // How a Resize (or Upsample) samples, with ONNX's defaults; `scales` has one entry per axis
+  // when the model gives scales (the coordinate rules use them), else none (output / input).
+  struct ResizeModes {
+    std::string mode = "nearest", ctm = "half_pixel", nearestMode = "round_prefer_floor";
+    float cubicA = -0.75f;
+    bool excludeOutside = false;
+    std::vector<float> scales;
+  };
+  ResizeModes resizeModes(const onnx::NodeProto &n) {
+    ResizeModes m;
+    m.mode = stringAttr(n, "mode", m.mode);
+    m.ctm = stringAttr(n, "coordinate_transformation_mode", m.ctm);
+    m.nearestMode = stringAttr(n, "nearest_mode", m.nearestMode);
+    m.cubicA = floatAttr(n, "cubic_coeff_a", m.cubicA);
+    m.excludeOutside = intAttr(n, "exclude_outside", 0) != 0;
+    return m;
+  }
+  std::vector<float> floatsOf(const onnx::TensorProto &t) {
+    if (t.data_type() != 1) throw ImportError{"constant '" + t.name() + "' must be float32"};
+    const std::vector<char> bytes = tensorBytes(t);
+    std::vector<float> out(bytes.size() / 4);
+    std::memcpy(out.data(), bytes.data(), out.size() * 4);
+    return out;
+  }
+
+  // A resize: the resize kernel's when it takes it (nearest, asymmetric, floor, integer factors
+  // on H and W of a 4-D f32 tensor, N and C kept), else by interpolation matrices, below.
+  Value resize(Location loc, Value x, RankedTensorType type, const ResizeModes &m) {
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    const bool matrices = xt.getRank() == 4 && xt.getElementType().isF32() && xt.getDimSize(0) == type.getDimSize(0) &&
+                          xt.getDimSize(1) == type.getDimSize(1);
+    const bool kernel = m.mode == "nearest" && m.nearestMode == "floor" && m.ctm == "asymmetric" && xt.getRank() == 4 &&
+                        type.getDimSize(2) % xt.getDimSize(2) == 0 && type.getDimSize(3) % xt.getDimSize(3) == 0;
+    if (kernel || !matrices) // (without either, code generation names what it lacks)
+      return b_.create<g::ResizeOp>(loc, type, x, b_.getStringAttr(m.mode), b_.getStringAttr(m.ctm), b_.getStringAttr(m.nearestMode));
+    return resizeByMatrices(loc, x, type, m);
+  }
+
+  // Resize of H and W as two matrix products on the cube, y = Rh . x . Rw^T, with the
+  // interpolation weights of ONNX's Resize (nearest in every rounding mode, linear, cubic; every
+  // accepted coordinate transformation) as constant matrices: any scale, up or down. The H product
+  // runs on the transposed tensor (x^T . Rh^T) so both are the matmul kernel's [.., M, K] x [K, N].
+  // An axis whose matrix is the identity is skipped.
+  Value resizeByMatrices(Location loc, Value x, RankedTensorType type, const ResizeModes &modes) {
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    const std::string &mode = modes.mode, &ctm = modes.ctm, &nearestMode = modes.nearestMode;
+    const double cubicA = modes.cubicA;
+    const bool excludeOutside = modes.excludeOutside;
+    const std::vector<float> &scales = modes.scales;
+    // weights[o * in + i]: how much input i contributes to output o along one axis.
+    auto axisMatrix = [&](int64_t in, int64_t out, double scale) {
+      std::vector<float> m(size_t(in * out), 0.0f);
+      auto at = [&](int64_t o, int64_t i, double w) { m[size_t(o * in + std::clamp<int64_t>(i, 0, in - 1))] += float(w); };
+      for (int64_t o = 0; o < out; ++o) {
+        double x0;
+        // align_corners divides by the scaled length, not the rounded output size (ONNX's
+        // reference: a 0.6 scale of 4 columns spans 2.4, not 2).
+        if (ctm == "align_corners") x0 = in * scale == 1.0 ? 0.0 : double(o) * double(in - 1) / (double(in) * scale - 1.0);
+        else if (ctm == "asymmetric") x0 = double(o) / scale;
+        else if (ctm == "pytorch_half_pixel") x0 = out > 1 ? (double(o) + 0.5) / scale - 0.5 : 0.0;
+        else if (ctm == "tf_half_pixel_for_nn") x0 = (double(o) + 0.5) / scale;
+        else x0 = (double(o) + 0.5) / scale - 0.5; // half_pixel
+        if (mode == "nearest") {
+          const double f = std::floor(x0), frac = x0 - f;
+          int64_t i = nearestMode == "floor" ? int64_t(f) : nearestMode == "ceil" ? int64_t(std::ceil(x0))
+                      : frac == 0.5 ? (nearestMode == "round_prefer_ceil" ? int64_t(f) + 1 : int64_t(f))
+                                    : int64_t(std::round(x0));
+          at(o, i, 1.0);
+        } else if (mode == "linear") {
+          const double c = std::clamp(x0, 0.0, double(in - 1)), f = std::floor(c);
+          at(o, int64_t(f), 1.0 - (c - f));
+          if (c > f) at(o, int64_t(f) + 1, c - f);
+        } else { // cubic: Keys' kernel with coefficient A on the 4 nearest inputs, edges repeated
+          const double f = std::floor(x0), t = x0 - f;
+          auto weight = [&](double d) {
+            d = std::fabs(d);
+            if (d <= 1) return ((cubicA + 2) * d - (cubicA + 3)) * d * d + 1;
+            if (d < 2) return ((cubicA * d - 5 * cubicA) * d + 8 * cubicA) * d - 4 * cubicA;
+            return 0.0;
+          };
+          // exclude_outside: taps off the tensor weigh nothing, the others are renormalised.
+          double inside = 0;
+          for (int64_t k = -1; k <= 2; ++k)
+            if (!excludeOutside || (f + double(k) >= 0 && f + double(k) <= double(in - 1))) inside += weight(double(k) - t);
+          for (int64_t k = -1; k <= 2; ++k)
+            if (!excludeOutside || (f + double(k) >= 0 && f + double(k) <= double(in - 1)))
+              at(o, int64_t(f) + k, weight(double(k) - t) / (excludeOutside ? inside : 1.0));
+        }
+      }
+      return m;
+    };
+    auto isIdentity = [](const std::vector<float> &m, int64_t in, int64_t out) {
+      if (in != out) return false;
+      for (int64_t o = 0; o < out; ++o)
+        for (int64_t i = 0; i < in; ++i)
+          if (m[size_t(o * in + i)] != (o == i ? 1.0f : 0.0f)) return false;
+      return true;
+    };
+    auto transposed = [&](Value v, ArrayRef<int64_t> perm) {
+      auto vt = llvm::cast<RankedTensorType>(v.getType());
+      SmallVector<int64_t> shape;
+      for (int64_t p : perm) shape.push_back(vt.getDimSize(p));
+      return Value(b_.create<g::TransposeOp>(loc, RankedTensorType::get(shape, vt.getElementType()), v, b_.getDenseI64ArrayAttr(perm)));
+    };
+    // v [.., K] . M^T where M is [out, K]: the constant operand is M^T, [K, out].
+    auto product = [&](Value v, const std::vector<float> &m, int64_t in, int64_t out, const char *what) {
+      std::vector<float> mt(size_t(in * out));
+      for (int64_t o = 0; o < out; ++o)
+        for (int64_t i = 0; i < in; ++i) mt[size_t(i * out + o)] = m[size_t(o * in + i)];
+      auto mtType = RankedTensorType::get({in, out}, b_.getF32Type());
+      Value c = b_.create<g::ConstantOp>(loc, g::makeConstantAttr(mtType, ArrayRef<char>(reinterpret_cast<const char *>(mt.data()), mt.size() * 4), what));
+      auto vt = llvm::cast<RankedTensorType>(v.getType());
+      SmallVector<int64_t> shape(vt.getShape());
+      shape.back() = out;
+      return Value(b_.create<g::MatMulOp>(loc, RankedTensorType::get(shape, vt.getElementType()), v, c, nullptr, nullptr));
+    };
+    const int64_t h = xt.getDimSize(2), w = xt.getDimSize(3), ho = type.getDimSize(2), wo = type.getDimSize(3);
+    const double sh = scales.size() == 4 ? scales[2] : double(ho) / double(h), sw = scales.size() == 4 ? scales[3] : double(wo) / double(w);
+    const std::vector<float> rh = axisMatrix(h, ho, sh), rw = axisMatrix(w, wo, sw);
+    Value v = x;
+    if (!isIdentity(rw, w, wo)) v = product(v, rw, w, wo, "resize_columns");
+    if (!isIdentity(rh, h, ho)) v = transposed(product(transposed(v, {0, 1, 3, 2}), rh, h, ho, "resize_rows"), {0, 1, 3, 2});
+    if (v == x) return b_.create<g::ReshapeOp>(loc, type, x); // a resize to the same size: a view
+    return v;
+  }
+
+  // Whether the transposed-convolution kernel takes this ConvTranspose: 2-D, one group, a square
+  // kernel as large as its stride, no pads, output padding or dilation (PP-OCRv4's upsampling).
+  bool convTransposeHasKernel(const onnx::NodeProto &n) {
+    const onnx::TensorProto *w = constantInput(n.input(1));
+    if (!w || w->dims_size() != 4 || w->dims(2) != w->dims(3) || intAttr(n, "group", 1) != 1 || attr(n, "output_shape") ||
+        stringAttr(n, "auto_pad", "NOTSET") != "NOTSET")
+      return !w; // run-time weights: nothing else takes them either (code generation says so)
+    const std::vector<int64_t> strides = ints(n, "strides", {1, 1});
+    bool simple = strides.size() == 2 && strides[0] == w->dims(2) && strides[1] == w->dims(3);
+    for (int64_t v : ints(n, "pads", {})) simple &= v == 0;
+    for (int64_t v : ints(n, "output_padding", {})) simple &= v == 0;
+    for (int64_t v : ints(n, "dilations", {})) simple &= v == 1;
+    return simple;
+  }
+
+  // Any other ConvTranspose with constant f32 weights (1-D as 2-D with a height of 1) as the
+  // convolution it is: the input spread out by the stride (zeros between its pixels: a reshape
+  // to [N, C, H, 1, W, 1], a pad to [.., sh, .., sw], a reshape back), convolved with the weights
+  // flipped in space and in/out channels swapped per group, padded by dilation * (k - 1) - pad
+  // on each side (the end also by output_padding); negative amounts crop the result instead.
+  // ONNX's inferred output size fixes the end: total padding = stride * (in - 1) + output_padding
+  // + dilation * (k - 1) + 1 - out, split by auto_pad (SAME_UPPER: the larger half at the end;
+  // output_shape or SAME_LOWER: at the start), or the pads attribute as given.
+  Value convTransposeAsConv(const onnx::NodeProto &n, const std::string &name, Location loc, Value x, Value bias,
+                            RankedTensorType type) {
+    const onnx::TensorProto *wp = constantInput(n.input(1));
+    if (!wp || wp->data_type() != 1)
+      throw ImportError{"node '" + name + "' (ConvTranspose): only constant float32 weights are supported"};
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    const bool oneD = xt.getRank() == 3;
+    auto widen = [&](std::vector<int64_t> v, int64_t unit) {
+      if (oneD) v.insert(v.begin(), unit);
+      return v;
+    };
+    const std::vector<float> w = floatsOf(*wp);
+    const int64_t cin = wp->dims(0), coutPerGroup = wp->dims(1), kh = oneD ? 1 : wp->dims(2), kw = wp->dims(oneD ? 2 : 3);
+    const int64_t group = intAttr(n, "group", 1), cinPerGroup = cin / group, cout = coutPerGroup * group;
+    const std::vector<int64_t> strides = widen(ints(n, "strides", std::vector<int64_t>(oneD ? 1 : 2, 1)), 1);
+    const std::vector<int64_t> dilations = widen(ints(n, "dilations", std::vector<int64_t>(oneD ? 1 : 2, 1)), 1);
+    const std::vector<int64_t> outputPadding = widen(ints(n, "output_padding", std::vector<int64_t>(oneD ? 1 : 2, 0)), 0);
+    std::vector<int64_t> padAttr = ints(n, "pads", {});
+    if (oneD && padAttr.size() == 2) padAttr = {0, padAttr[0], 0, padAttr[1]};
+    const std::string autoPad = stringAttr(n, "auto_pad", "NOTSET");
+    const int64_t nImages = xt.getDimSize(0), h = oneD ? 1 : xt.getDimSize(2), wi = xt.getDimSize(oneD ? 2 : 3);
+    const int64_t ho = oneD ? 1 : type.getDimSize(2), wo = type.getDimSize(oneD ? 2 : 3);
+    const int64_t in[2] = {h, wi}, out[2] = {ho, wo}, k[2] = {kh, kw};
+    int64_t before[2], after[2]; // the convolution's pads over the spread input (may be negative)
+    for (int a = 0; a < 2; ++a) {
+      const int64_t reach = dilations[size_t(a)] * (k[a] - 1);
+      int64_t pb;
+      if (autoPad == "NOTSET" && !attr(n, "output_shape")) {
+        pb = padAttr.empty() ? 0 : padAttr[size_t(a)];
+      } else {
+        const int64_t total = strides[size_t(a)] * (in[a] - 1) + outputPadding[size_t(a)] + reach + 1 - out[a];
+        // Halves rounded down as ONNX's reference does (Python's //): a negative total (an
+        // output_shape one past the full output) goes to the end, like output padding.
+        const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+        pb = autoPad == "SAME_UPPER" ? half : total - half;
+      }
+      before[a] = reach - pb;
+      // The spread input is in * stride long (stride - 1 zeros after its last pixel too).
+      after[a] = out[a] - (in[a] * strides[size_t(a)] + before[a] - reach);
+    }
+    // Spread out by the stride.
+    const Type et = xt.getElementType();
+    Value v = oneD ? Value(b_.create<g::ReshapeOp>(loc, RankedTensorType::get({nImages, cin, 1, wi}, et), x)) : x;
+    if (strides[0] > 1 || strides[1] > 1) {
+      auto t6 = RankedTensorType::get({nImages, cin, h, 1, wi, 1}, et);
+      auto padded6 = RankedTensorType::get({nImages, cin, h, strides[0], wi, strides[1]}, et);
+      Value six = b_.create<g::ReshapeOp>(loc, t6, v);
+      Value spread = b_.create<g::PadOp>(loc, padded6, six, b_.getDenseI64ArrayAttr({0, 0, 0, 0, 0, 0, 0, 0, 0, strides[0] - 1, 0, strides[1] - 1}),
+                                         b_.getF32FloatAttr(0.0f), b_.getStringAttr("constant"));
+      v = b_.create<g::ReshapeOp>(loc, RankedTensorType::get({nImages, cin, h * strides[0], wi * strides[1]}, et), spread);
+    }
+    // Weights [Cin, Cout/g, kh, kw] -> [Cout, Cin/g, kh, kw], flipped.
+    std::vector<float> flipped(w.size());
+    for (int64_t ci = 0; ci < cin; ++ci)
+      for (int64_t co = 0; co < coutPerGroup; ++co)
+        for (int64_t a = 0; a < kh; ++a)
+          for (int64_t b = 0; b < kw; ++b) {
+            const int64_t g = ci / cinPerGroup, to = g * coutPerGroup + co;
+            flipped[size_t(((to * cinPerGroup + ci % cinPerGroup) * kh + (kh - 1 - a)) * kw + (kw - 1 - b))] =
+                w[size_t(((ci * coutPerGroup + co) * kh + a) * kw + b)];
+          }
+    auto wType = RankedTensorType::get({cout, cinPerGroup, kh, kw}, b_.getF32Type());
+    Value weights = b_.create<g::ConstantOp>(
+        loc, g::makeConstantAttr(wType, ArrayRef<char>(reinterpret_cast<const char *>(flipped.data()), flipped.size() * 4),
+                                 n.input(1) + "/as_conv"));
+    const int64_t convH = h * strides[0] + std::max<int64_t>(0, before[0]) + std::max<int64_t>(0, after[0]) - dilations[0] * (kh - 1);
+    const int64_t convW = wi * strides[1] + std::max<int64_t>(0, before[1]) + std::max<int64_t>(0, after[1]) - dilations[1] * (kw - 1);
+    auto convType = RankedTensorType::get({nImages, cout, convH, convW}, et);
+    Value y = b_.create<g::ConvOp>(loc, convType, v, weights, bias, Value(), b_.getDenseI64ArrayAttr({1, 1}),
+                                   b_.getDenseI64ArrayAttr({std::max<int64_t>(0, before[0]), std::max<int64_t>(0, before[1]),
+                                                            std::max<int64_t>(0, after[0]), std::max<int64_t>(0, after[1])}),
+                                   b_.getDenseI64ArrayAttr(dilations), b_.getI64IntegerAttr(group), nullptr, nullptr);
+    if (convH != ho || convW != wo) { // negative pads: crop
+      const int64_t top = std::max<int64_t>(0, -before[0]), left = std::max<int64_t>(0, -before[1]);
+      y = b_.create<g::SliceOp>(loc, RankedTensorType::get({nImages, cout, ho, wo}, et), y, b_.getDenseI64ArrayAttr({0, 0, top, left}),
+                                b_.getDenseI64ArrayAttr({nImages, cout, top + ho, left + wo}), b_.getDenseI64ArrayAttr({1, 1, 1, 1}));
+    }
+    return oneD ? Value(b_.create<g::ReshapeOp>(loc, type, y)) : y;
+  }
+
+  // A 2-D average pool ([N, C, H, W] -> `type`) as the kernel computes it: the sum over the whole
+  // window (padding counted as zeros) divided by the window's area. Where ONNX divides by less,
+  // a constant [Ho, Wo] map rescales: excluding padding (count_include_pad=0, ONNX's default)
+  // it counts the window's input pixels; with ceil_mode the last windows, which may run past the
+  // padded input, count only what lies inside it (padding included or not). Those windows get end
+  // padding so the kernel sees whole windows; `type`'s Ho/Wo come from ONNX's shape inference.
+  Value averagePool(Location loc, RankedTensorType type, Value x, std::vector<int64_t> kernel,
+                    std::vector<int64_t> strides, std::vector<int64_t> pads, bool countIncludePad) {
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    if (xt.getRank() != 4 || !type.getElementType().isF32()) // no kernel either way: code generation says so
+      return b_.create<g::AvgPoolOp>(loc, type, x, b_.getDenseI64ArrayAttr(kernel), b_.getDenseI64ArrayAttr(strides),
+                                     b_.getDenseI64ArrayAttr(pads), b_.getBoolAttr(false), b_.getBoolAttr(countIncludePad));
+    std::vector<std::vector<double>> counts(2);
+    bool whole = true;
+    for (int a = 0; a < 2; ++a) {
+      const int64_t size = xt.getDimSize(2 + a), outSize = type.getDimSize(2 + a);
+      const int64_t begin = pads[size_t(a)], end = pads[size_t(a) + 2], k = kernel[size_t(a)], s = strides[size_t(a)];
+      // The last window's end past the padded input: padded further for the kernel.
+      pads[size_t(a) + 2] += std::max<int64_t>(0, (outSize - 1) * s + k - (size + begin + end));
+      for (int64_t o = 0; o < outSize; ++o) {
+        const int64_t from = o * s - begin, to = from + k; // window in input coordinates
+        const int64_t lo = countIncludePad ? -begin : 0, hi = countIncludePad ? size + end : size;
+        const int64_t inside = std::max<int64_t>(0, std::min(to, hi) - std::max(from, lo));
+        counts[size_t(a)].push_back(double(inside));
+        whole &= inside == k;
+      }
+    }
+    Value sum = b_.create<g::AvgPoolOp>(loc, type, x, b_.getDenseI64ArrayAttr(kernel), b_.getDenseI64ArrayAttr(strides),
+                                        b_.getDenseI64ArrayAttr(pads), b_.getBoolAttr(false), b_.getBoolAttr(true));
+    if (whole) return sum;
+    const int64_t ho = type.getDimSize(2), wo = type.getDimSize(3);
+    std::vector<float> scale;
+    for (int64_t i = 0; i < ho; ++i)
+      for (int64_t j = 0; j < wo; ++j) {
+        const double inside = counts[0][size_t(i)] * counts[1][size_t(j)];
+        scale.push_back(inside > 0 ? float(double(kernel[0] * kernel[1]) / inside) : 0.0f);
+      }
+    auto scaleType = RankedTensorType::get({ho, wo}, b_.getF32Type());
+    Value factors = b_.create<g::ConstantOp>(
+        loc, g::makeConstantAttr(scaleType, llvm::ArrayRef<char>(reinterpret_cast<const char *>(scale.data()), scale.size() * 4),
+                                 "avg_pool_divisors"));
+    return b_.create<g::MulOp>(loc, type, sum, factors);
+  }
+
   static std::string shapeText(RankedTensorType t) {
     std::string s = "[";
     for (int64_t i = 0; i < t.getRank(); ++i) s += (i ? "x" : "") + std::to_string(t.getDimSize(i));
@@ -372,9 +645,7 @@ private:
         r = b_.create<g::MaxPoolOp>(loc, result2d, x, i64s(kernel), i64s(strides), i64s(pads),
                                     b_.getBoolAttr(intAttr(n, "ceil_mode", 0)), i64s(dilations));
       else
-        r = b_.create<g::AvgPoolOp>(loc, result2d, x, i64s(kernel), i64s(strides), i64s(pads),
-                                    b_.getBoolAttr(intAttr(n, "ceil_mode", 0)),
-                                    b_.getBoolAttr(intAttr(n, "count_include_pad", 0)));
+        r = averagePool(loc, result2d, x, kernel, strides, pads, intAttr(n, "count_include_pad", 0) != 0);
       bind(b_.create<g::ReshapeOp>(loc, o, r));
     } else if (op == "BatchNormalization" && xRank() != 4) {
       // [N, C, ...] inputs of another rank: as [N, C, the other dims' product, 1] (the statistics
@@ -389,6 +660,8 @@ private:
       Value y = b_.create<g::BatchNormOp>(loc, t4, x, in(1), in(2), in(3), in(4),
                                           b_.getF32FloatAttr(floatAttr(n, "epsilon", 1e-5f)));
       bind(b_.create<g::ReshapeOp>(loc, out(), y));
+    } else if (op == "ConvTranspose" && (xRank() == 3 || xRank() == 4) && !convTransposeHasKernel(n)) {
+      bind(convTransposeAsConv(n, name, loc, in(0), hasInput(2) ? in(2) : Value(), out()));
     } else if (op == "Conv" || op == "ConvTranspose") {
       Value x = in(0), w = in(1), bias = hasInput(2) ? in(2) : Value();
       auto wt = llvm::cast<RankedTensorType>(w.getType());
@@ -559,15 +832,22 @@ private:
         bind(b_.create<g::MaxPoolOp>(loc, out(), in(0), i64s(kernel), i64s(strides), i64s(pads),
                                      ceil, i64s(dilations)));
       else
-        bind(b_.create<g::AvgPoolOp>(loc, out(), in(0), i64s(kernel), i64s(strides), i64s(pads),
-                                     ceil, b_.getBoolAttr(intAttr(n, "count_include_pad", 0))));
+        bind(averagePool(loc, out(), in(0), kernel, strides, pads, intAttr(n, "count_include_pad", 0) != 0));
     } else if (op == "GlobalAveragePool") {
       bind(b_.create<g::GlobalAvgPoolOp>(loc, out(), in(0)));
-    } else if (op == "Resize") {
-      bind(b_.create<g::ResizeOp>(
-          loc, out(), in(0), b_.getStringAttr(stringAttr(n, "mode", "nearest")),
-          b_.getStringAttr(stringAttr(n, "coordinate_transformation_mode", "half_pixel")),
-          b_.getStringAttr(stringAttr(n, "nearest_mode", "round_prefer_floor"))));
+    } else if (op == "Resize" || op == "Upsample") {
+      // Scales, which ONNX's coordinate rules use when the model gives them: Resize's input 2
+      // (opset 10: input 1), else output / input sizes; Upsample's (nearest: asymmetric, floor;
+      // linear: asymmetric) from its `scales` attribute (opset 7-8) or input 1 (opset 9).
+      ResizeModes m = resizeModes(n);
+      const int scalesSlot = op == "Upsample" || opset_ < 11 ? 1 : 2;
+      if (hasInput(scalesSlot)) m.scales = floatsOf(needConstant(scalesSlot, "scales input"));
+      if (op == "Upsample") {
+        m.ctm = "asymmetric";
+        m.nearestMode = "floor";
+        if (const auto *a = attr(n, "scales")) m.scales.assign(a->floats().begin(), a->floats().end());
+      }
+      bind(resize(loc, in(0), out(), m));
     } else if (op == "Concat") {
       SmallVector<Value> inputs;
       for (int i = 0; i < n.input_size(); ++i)

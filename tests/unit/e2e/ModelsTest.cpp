@@ -23,6 +23,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <tuple>
+#include <algorithm>
 #include <unistd.h>
 
 namespace {
@@ -183,6 +185,56 @@ void ppocrDet(int width, int height) {
                                                         << models::formatDetections(b);
 }
 
+// PP-OCRv4 recognition (an SVTR-LCNet: convolutions, then attention blocks with MatMul, Softmax,
+// LayerNorm through ReduceMean/Pow/Sqrt, a shape computed through int32 casts) on the text lines
+// of page.png that ONNX Runtime's detection finds: every line's class probabilities against
+// ONNX Runtime (cosine >= 0.999) and the same CTC-decoded text, which must be real text (at least
+// three characters on most lines).
+TEST(Models, PpOcrRecReadsPageLines) {
+  const std::string det = assets() + "/ocr/assets/ch_PP-OCRv4_det_infer.onnx", rec = assets() + "/ocr/assets/ch_PP-OCRv4_rec_infer.onnx";
+  const std::string image = assets() + "/images/page.png", keysFile = assets() + "/ocr/assets/ppocr_keys_v1.txt";
+  for (const std::string &path : {det, rec, image, keysFile}) REQUIRE_ASSET(path);
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  Expected<models::Image> img = models::loadImage(image);
+  ASSERT_TRUE(img.ok());
+  std::vector<std::string> keys;
+  {
+    std::ifstream f(keysFile);
+    for (std::string line; std::getline(f, line);) keys.push_back(line);
+  }
+  const int size = 640;
+  const float mean[3] = {0.485f, 0.456f, 0.406f}, stdev[3] = {0.229f, 0.224f, 0.225f};
+  auto probability = runReference(det, "x", models::toNchw(models::resizeBilinear(*img, size, size), mean, stdev), {"sigmoid_0.tmp_0"});
+  std::vector<models::Detection> lines = models::decodeDbnet(floats(probability["sigmoid_0.tmp_0"]), size, size);
+  ASSERT_GE(lines.size(), 5u);
+  // The longest lines first (small regions are fragments: a word's descender, a dot).
+  std::sort(lines.begin(), lines.end(), [](const models::Detection &p, const models::Detection &q) { return p.x1 - p.x0 > q.x1 - q.x0; });
+  const int classes = int(keys.size()) + 2; // blank, the keys, space
+  int read = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    const models::Detection &d = lines[i];
+    // DBNet boxes hug the shrunk text kernel: widened as PaddleOCR's unclip (ratio 1.5) does, by
+    // area * 1.5 / perimeter on every side.
+    const float w = d.x1 - d.x0, h = d.y1 - d.y0, grow = w * h * 1.5f / (2 * (w + h));
+    const float sx = float(img->width) / size, sy = float(img->height) / size;
+    // Whole page lines are about 20 times as wide as high: the model (dynamic width) is compiled
+    // for 48 x 960, as PaddleOCR widens its input to the line's aspect ratio.
+    const NpyArray input = models::textLineInput(
+        models::crop(*img, (d.x0 - grow) * sx, (d.y0 - grow) * sy, (d.x1 + grow) * sx, (d.y1 + grow) * sy), 48, 960);
+    auto got = runFractal(rec, "x:1,3,48,960", "x", input, "functional");
+    auto want = runReference(rec, "x", input, {"softmax_11.tmp_0"});
+    compareOutputs(got, want);
+    const std::vector<float> a = floats(got["softmax_11.tmp_0"]), b = floats(want["softmax_11.tmp_0"]);
+    ASSERT_EQ(a.size(), size_t(120 * classes)); // a step per 8 columns
+    const std::string textA = models::ctcText(models::ctcGreedy(a, classes), keys);
+    const std::string textB = models::ctcText(models::ctcGreedy(b, classes), keys);
+    EXPECT_EQ(textA, textB) << "line " << i;
+    std::printf("  line %zu (%.0f,%.0f)-(%.0f,%.0f): \"%s\"\n", i, d.x0 * sx, d.y0 * sy, d.x1 * sx, d.y1 * sy, textA.c_str());
+    read += textA.size() >= 3;
+  }
+  EXPECT_GE(read, 3) << "too few lines read as text";
+}
+
 TEST(Models, PpOcrDetPage384x192) { ppocrDet(384, 192); }
 TEST(Models, PpOcrDetPage640x640) { ppocrDet(640, 640); }
 // Larger pages: the first convolution's bands of the 3-channel image must still fit one copy
@@ -216,6 +268,19 @@ onnx::NodeProto *addNode(onnx::GraphProto *g, const char *op, std::vector<std::s
   return n;
 }
 
+void setInts(onnx::NodeProto *n, const char *name, const std::vector<int64_t> &values) {
+  auto *a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t v : values) a->add_ints(v);
+}
+void setInt(onnx::NodeProto *n, const char *name, int64_t value) {
+  auto *a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(value);
+}
+
 // Writes `m` into a fresh temporary directory; the model's path (the directory goes with rmDir).
 std::string saveModel(const onnx::ModelProto &m, std::string &dirOut) {
   char dir[] = "/tmp/fractal-op-XXXXXX";
@@ -233,6 +298,19 @@ NpyArray floatArray(const std::vector<int64_t> &shape, const std::vector<float> 
 }
 
 float half(float v) { return isa::halfToFloat(isa::floatToHalf(v)); }
+
+// Runs `model` (input "x" of `shape`, output "y") in functional and timing mode: every element of
+// y within `tolerance` of `want`.
+void expectOutputY(const std::string &model, const std::vector<int64_t> &shape, const std::vector<float> &x,
+                   const std::vector<double> &want, double tolerance) {
+  for (const char *mode : {"functional", "timing"}) {
+    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), mode);
+    ASSERT_TRUE(got.count("y")) << mode;
+    const std::vector<float> y = floats(got["y"]);
+    ASSERT_EQ(y.size(), want.size()) << mode;
+    for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want[i], tolerance) << mode << " element " << i;
+  }
+}
 
 // A PyTorch-0.3-style opset-6 model (what the old model zoo holds): Conv1d (x [2, 4, 10], w
 // [3, 4, 3], pads 1), a per-channel bias by Add's legacy broadcast=1/axis=1 (a [3] onto
@@ -259,19 +337,11 @@ TEST(CompiledOps, LegacyOpset6Conv1dChannelBiasAndPRelu) {
   declareFloat(g->add_input(), "b", {co});
   declareFloat(g->add_input(), "slope", {co});
   auto *conv = addNode(g, "Conv", {"x", "w"}, "c");
-  for (const char *name : {"pads", "kernel_shape"}) {
-    auto *a = conv->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t v : std::string(name) == "pads" ? std::vector<int64_t>{1, 1} : std::vector<int64_t>{k}) a->add_ints(v);
-  }
+  setInts(conv, "pads", {1, 1});
+  setInts(conv, "kernel_shape", {k});
   auto *add = addNode(g, "Add", {"c", "b"}, "a");
-  for (const char *name : {"broadcast", "axis"}) {
-    auto *a = add->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(1);
-  }
+  setInt(add, "broadcast", 1);
+  setInt(add, "axis", 1);
   addNode(g, "PRelu", {"a", "slope"}, "y");
   declareFloat(g->add_output(), "y", {n, co, len});
   std::string dir;
@@ -294,14 +364,7 @@ TEST(CompiledOps, LegacyOpset6Conv1dChannelBiasAndPRelu) {
         want[size_t((b * co + o) * len + t)] = y;
         largest = std::max(largest, std::abs(y));
       }
-  for (const char *mode : {"functional", "timing"}) {
-    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray({n, ci, len}, x), mode);
-    ASSERT_TRUE(got.count("y")) << mode;
-    const std::vector<float> y = floats(got["y"]);
-    ASSERT_EQ(y.size(), want.size()) << mode;
-    for (size_t i = 0; i < y.size(); ++i)
-      EXPECT_NEAR(y[i], want[i], 2e-3 * largest + 1e-3) << mode << " element " << i;
-  }
+  expectOutputY(model, {n, ci, len}, x, want, 2e-3 * largest + 1e-3);
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
@@ -352,6 +415,137 @@ TEST(CompiledOps, PowerMeanAndGlobalMaxPool) {
         EXPECT_NEAR(y[i], values[i], 1e-5 * std::abs(values[i]) + 1e-6) << mode << " " << name << " element " << i;
     }
   }
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+// Resize by interpolation matrices on the cube (any scale, every mode but the nearest-integer one
+// the resize kernel takes): bilinear half_pixel from [1, 2, 5, 7] to [1, 2, 8, 4] (rows up,
+// columns down), against the interpolation computed here from ONNX's formulas; operands go
+// through f16 on the cube, hence the tolerance.
+TEST(CompiledOps, BilinearResizeByMatrices) {
+  const int64_t c = 2, h = 5, w = 7, ho = 8, wo = 4;
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto *g = m.mutable_graph();
+  g->set_name("resize");
+  std::vector<float> x(size_t(c * h * w));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 13 % 17) - 8) * 0.25f;
+  declareFloat(g->add_input(), "x", {1, c, h, w});
+  auto *sizes = g->add_initializer();
+  sizes->set_name("sizes");
+  sizes->set_data_type(onnx::TensorProto::INT64);
+  sizes->add_dims(4);
+  for (int64_t d : {int64_t(1), c, ho, wo}) sizes->add_int64_data(d);
+  auto *r = addNode(g, "Resize", {"x", "", "", "sizes"}, "y");
+  auto *mode = r->add_attribute();
+  mode->set_name("mode");
+  mode->set_type(onnx::AttributeProto::STRING);
+  mode->set_s("linear");
+  declareFloat(g->add_output(), "y", {1, c, ho, wo});
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  // half_pixel: x_in = (x_out + 0.5) / scale - 0.5, clamped to the input, two taps.
+  auto taps = [](int64_t o, int64_t in, int64_t out) {
+    const double at = std::clamp((double(o) + 0.5) * double(in) / double(out) - 0.5, 0.0, double(in - 1));
+    const int64_t lo = int64_t(std::floor(at));
+    return std::make_tuple(lo, std::min(lo + 1, in - 1), at - double(lo));
+  };
+  std::vector<double> want;
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t i = 0; i < ho; ++i)
+      for (int64_t j = 0; j < wo; ++j) {
+        auto [y0, y1, fy] = taps(i, h, ho);
+        auto [x0, x1, fx] = taps(j, w, wo);
+        auto v = [&](int64_t yy, int64_t xx) { return double(half(x[size_t((ch * h + yy) * w + xx)])); };
+        want.push_back((1 - fy) * ((1 - fx) * v(y0, x0) + fx * v(y0, x1)) + fy * ((1 - fx) * v(y1, x0) + fx * v(y1, x1)));
+      }
+  expectOutputY(model, {1, c, h, w}, x, want, 4e-3);
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+// A ConvTranspose the upsampling kernel does not take (kernel 3 != stride 2, two groups,
+// dilation 2 on W, pads, output padding) as the convolution of the stride-spread input with the
+// flipped weights; against the direct scatter formula computed here (f16 operands on the cube).
+TEST(CompiledOps, GeneralConvTransposeAsConvolution) {
+  const int64_t cin = 4, h = 3, w = 4, group = 2, coutPerGroup = 3, k = 3, s = 2, dh = 1, dw = 2;
+  const int64_t pt = 1, pl = 0, pb = 0, pr = 1, oph = 1, opw = 0;
+  const int64_t ho = s * (h - 1) + oph + dh * (k - 1) + 1 - pt - pb, wo = s * (w - 1) + opw + dw * (k - 1) + 1 - pl - pr;
+  const int64_t cout = coutPerGroup * group, cinPerGroup = cin / group;
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto *g = m.mutable_graph();
+  g->set_name("deconv");
+  std::vector<float> x(size_t(cin * h * w)), wt(size_t(cin * coutPerGroup * k * k)), bias(static_cast<size_t>(cout));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 7 % 11) - 5) * 0.2f;
+  for (size_t i = 0; i < wt.size(); ++i) wt[i] = float(int(i * 5 % 13) - 6) * 0.1f;
+  for (size_t i = 0; i < bias.size(); ++i) bias[i] = 0.05f * float(i);
+  declareFloat(g->add_input(), "x", {1, cin, h, w});
+  floatInitializer(g, "w", {cin, coutPerGroup, k, k}, wt);
+  floatInitializer(g, "b", {cout}, bias);
+  auto *node = addNode(g, "ConvTranspose", {"x", "w", "b"}, "y");
+  setInts(node, "strides", {s, s});
+  setInts(node, "dilations", {dh, dw});
+  setInts(node, "pads", {pt, pl, pb, pr});
+  setInts(node, "output_padding", {oph, opw});
+  setInt(node, "group", group);
+  declareFloat(g->add_output(), "y", {1, cout, ho, wo});
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  std::vector<double> want(size_t(cout * ho * wo));
+  for (int64_t co = 0; co < cout; ++co)
+    for (int64_t i = 0; i < ho * wo; ++i) want[size_t(co * ho * wo + i)] = bias[size_t(co)];
+  for (int64_t ci = 0; ci < cin; ++ci)
+    for (int64_t co = 0; co < coutPerGroup; ++co)
+      for (int64_t iy = 0; iy < h; ++iy)
+        for (int64_t ix = 0; ix < w; ++ix)
+          for (int64_t a = 0; a < k; ++a)
+            for (int64_t b = 0; b < k; ++b) {
+              const int64_t oy = iy * s + a * dh - pt, ox = ix * s + b * dw - pl, o = (ci / cinPerGroup) * coutPerGroup + co;
+              if (oy < 0 || oy >= ho || ox < 0 || ox >= wo) continue;
+              want[size_t((o * ho + oy) * wo + ox)] +=
+                  double(half(x[size_t((ci * h + iy) * w + ix)])) * half(wt[size_t(((ci * coutPerGroup + co) * k + a) * k + b)]);
+            }
+  expectOutputY(model, {1, cin, h, w}, x, want, 4e-3);
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+// AveragePool 3x3, stride 2, pads 1, ceil_mode on [1, 1, 6, 6]: ONNX divides each window by its
+// input pixels only (count_include_pad = 0; the last row and column of windows also run past the
+// padded input). The kernel sums whole windows; a constant map rescales them.
+TEST(CompiledOps, AveragePoolExcludingPaddingWithCeilMode) {
+  const int64_t h = 6, w = 6, k = 3, s = 2, p = 1, ho = 4, wo = 4; // ceil((6 + 2 - 3) / 2) + 1
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto *g = m.mutable_graph();
+  g->set_name("avgpool");
+  std::vector<float> x(size_t(h * w));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 11 % 19) - 9) * 0.125f;
+  declareFloat(g->add_input(), "x", {1, 1, h, w});
+  auto *pool = addNode(g, "AveragePool", {"x"}, "y");
+  setInts(pool, "kernel_shape", {k, k});
+  setInts(pool, "strides", {s, s});
+  setInts(pool, "pads", {p, p, p, p});
+  setInt(pool, "ceil_mode", 1);
+  declareFloat(g->add_output(), "y", {1, 1, ho, wo});
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  std::vector<double> want;
+  for (int64_t i = 0; i < ho; ++i)
+    for (int64_t j = 0; j < wo; ++j) {
+      double sum = 0;
+      int count = 0;
+      for (int64_t a = i * s - p; a < i * s - p + k; ++a)
+        for (int64_t b = j * s - p; b < j * s - p + k; ++b)
+          if (a >= 0 && a < h && b >= 0 && b < w) sum += double(half(x[size_t(a * w + b)])), ++count;
+      want.push_back(sum / count);
+    }
+  expectOutputY(model, {1, 1, h, w}, x, want, 2e-3);
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 

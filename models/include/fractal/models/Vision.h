@@ -42,6 +42,22 @@ std::vector<Detection> decodeBlazeFace(int inputSize, const std::vector<float> &
 std::vector<Detection> decodeDbnet(const std::vector<float> &probability, int height, int width,
                                    float binary = 0.3f, float boxScore = 0.6f, int minSide = 3);
 
+// The part of `image` inside the box (pixels, clamped to the image; at least one pixel).
+Image crop(const Image &image, float x0, float y0, float x1, float y1);
+
+// PP-OCR recognition's input: the text line resized to `height` rows keeping its aspect ratio (at
+// most `width` columns), scaled to [-1, 1] ((value / 255 - 0.5) / 0.5), zero to the right up to
+// `width`: [1, 3, height, width] float32.
+NpyArray textLineInput(const Image &line, int height = 48, int width = 320);
+
+// CTC greedy decoding of [steps, classes] probabilities: the best class per step, repeats merged,
+// blanks (class 0) dropped. Character indices, 1-based into the model's key list.
+std::vector<int> ctcGreedy(const std::vector<float> &probabilities, int classes);
+
+// The characters of CTC indices with `keys` (one character per line, ppocr_keys_v1.txt; the class
+// after the last key is a space), UTF-8.
+std::string ctcText(const std::vector<int> &indices, const std::vector<std::string> &keys);
+
 float iou(const Detection &a, const Detection &b);
 
 // True when both lists hold the same detections: equal counts, and after sorting by position

@@ -1,5 +1,6 @@
 // Data movement by byte segments (KernelTemplates.h, SegmentCopyKernel). Register use: x3 output,
-// x8/x9 addresses, x10 UB copy buffer, x11 UB fill buffer, x16 fill word, x17.. the sources.
+// x5/x6 the core's part, x8/x9 addresses, x10 UB copy buffer, x11 UB fill buffer, x16 fill word,
+// x17.. the sources.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
 #include "EmitUtil.h"
@@ -53,28 +54,78 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
     return Error::badInput(k.name + ": data movement needs " + std::to_string(pieces) + " DMA pieces, more than the " +
                            std::to_string(kMaxSegmentPieces) + " an unrolled segment kernel takes");
 
+  // Copies rotate through `slots` UB buffers, each with its own pair of flags, so that a piece's
+  // load overlaps the previous pieces' stores (one buffer serialised every piece on the GM round
+  // trip: ~480 cycles for PP-OCRv4 rec's 60-byte attention rows). The pieces are split between
+  // the cores in contiguous runs (at least 16 pieces each), every core with its own buffers.
+  const int64_t ubBytes = config.buffer(BufferKind::UB).sizeBytes;
+  const int64_t slots = std::min<int64_t>(4, ubBytes / kPiece - (fills ? 1 : 0));
+  const int64_t fillAt = slots * kPiece;
+  struct Piece {
+    const SegmentCopyKernel::Segment *sg;
+    int64_t done;
+  };
+  std::vector<Piece> all;
+  for (const auto &sg : merged)
+    for (int64_t done = 0; done < sg.bytes; done += kPiece) all.push_back({&sg, done});
+  // Stores write whole 32-byte blocks, spilling past an unaligned piece's end into the following
+  // pieces' bytes (several, when they are small), which their later, in-order stores overwrite.
+  // So a core's run may only start at a piece that no earlier piece's store reaches into: another
+  // core's stores are not ordered with it.
+  std::vector<int64_t> reach(all.size()); // the furthest byte written by pieces 0..i
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Piece &q = all[i];
+    const int64_t end = q.sg->dst + q.done + ceilDiv(std::min(kPiece, q.sg->bytes - q.done), 32) * 32;
+    reach[i] = std::max(i ? reach[i - 1] : 0, end);
+  }
+  auto startsClean = [&](size_t i) { return reach[i - 1] <= all[i].sg->dst + all[i].done; };
+  const int64_t wanted = std::max<int64_t>(1, std::min<int64_t>(config.chip.cores, int64_t(all.size()) / 16));
+  std::vector<size_t> starts{0};
+  for (int64_t p = 1; p < wanted; ++p) {
+    size_t at = std::max(size_t(int64_t(all.size()) * p / wanted), starts.back() + 1);
+    while (at < all.size() && !startsClean(at)) ++at;
+    if (at < all.size()) starts.push_back(at);
+  }
+  const int64_t parts = int64_t(starts.size());
+  starts.push_back(all.size());
+
   std::ostringstream s;
-  s << "# " << k.name << ": " << merged.size() << " segment(s), " << pieces << " DMA piece(s), one core\n.node \""
-    << k.node << "\"\n.text\n  mfsr x1, args\n";
+  s << "# " << k.name << ": " << merged.size() << " segment(s), " << pieces << " DMA piece(s), " << parts
+    << " core(s), " << slots << " UB buffers\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
   for (int i = 0; i < k.numSources; ++i) s << "  ld x" << 17 + i << ", gm[x1], offset=" << 8 * i << "\n";
-  s << "  ld x3, gm[x1], offset=" << 8 * k.numSources << "\n  li x10, 0\n  li x11, " << kPiece << "\n";
+  s << "  ld x3, gm[x1], offset=" << 8 * k.numSources << "\n  li x11, " << fillAt << "\n";
   if (fills)
     s << "  li x16, " << k.fillWord << "\n  vdup.s32 ub[x11], x16, repeat=" << kPiece / 256
       << "\n  set_flag v, mte3, 0\n  wait_flag v, mte3, 0\n";
-  for (const auto &sg : merged)
-    for (int64_t done = 0; done < sg.bytes; done += kPiece) {
-      const int64_t n = std::min(kPiece, sg.bytes - done), blocks = ceilDiv(n, 32);
+  if (parts > 1) {
+    s << "  mfsr x5, block_idx\n";
+    for (int64_t p = 1; p < parts; ++p) s << "  li x6, " << p << "\n  beq x5, x6, part" << p << "\n";
+  }
+  for (int64_t p = 0; p < parts; ++p) {
+    if (p > 0) s << "part" << p << ":\n";
+    const size_t first = starts[size_t(p)], last = starts[size_t(p) + 1];
+    for (int64_t slot = 0; slot < slots; ++slot) s << "  set_flag mte3, mte2, " << slot << "\n"; // every buffer free
+    int64_t next = 0;
+    for (size_t i = first; i < last; ++i) {
+      const SegmentCopyKernel::Segment &sg = *all[i].sg;
+      const int64_t done = all[i].done, n = std::min(kPiece, sg.bytes - done), blocks = ceilDiv(n, 32);
       s << "  li x9, " << sg.dst + done << "\n  add x9, x9, x3\n";
       if (sg.src < 0) {
         s << "  ub2gm gm[x9], ub[x11], len=" << blocks << "\n";
         continue;
       }
-      s << "  li x8, " << sg.src + done << "\n  add x8, x8, x" << 17 + sg.source << "\n  gm2ub ub[x10], gm[x8], len=" << blocks
-        << "\n  set_flag mte2, mte3, 0\n  wait_flag mte2, mte3, 0\n  ub2gm gm[x9], ub[x10], len=" << blocks
-        << "\n  set_flag mte3, mte2, 0\n  wait_flag mte3, mte2, 0\n";
+      const int64_t slot = next++ % slots;
+      s << "  li x8, " << sg.src + done << "\n  add x8, x8, x" << 17 + sg.source << "\n  li x10, " << slot * kPiece
+        << "\n  wait_flag mte3, mte2, " << slot << "\n  gm2ub ub[x10], gm[x8], len=" << blocks
+        << "\n  set_flag mte2, mte3, " << slot << "\n  wait_flag mte2, mte3, " << slot << "\n  ub2gm gm[x9], ub[x10], len="
+        << blocks << "\n  set_flag mte3, mte2, " << slot << "\n";
     }
+    for (int64_t slot = 0; slot < slots; ++slot) s << "  wait_flag mte3, mte2, " << slot << "\n"; // drained
+    if (p + 1 < parts) s << "  jmp done\n";
+  }
+  if (parts > 1) s << "done:\n";
   s << "  end\n";
-  return GeneratedKernel{s.str(), 1};
+  return GeneratedKernel{s.str(), int(parts)};
 }
 
 } // namespace fractal::codegen

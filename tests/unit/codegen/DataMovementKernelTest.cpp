@@ -85,6 +85,44 @@ TEST(SegmentCopyKernel, CopiesAndFillsTileTheOutput) {
       ASSERT_EQ(got[size_t(sg.dst + b)], sg.src < 0 ? one[(sg.dst + b) % 4] : src[size_t(sg.src + b)]) << "byte " << sg.dst + b;
 }
 
+// Runs from scattered sources (a permutation's): eight 4-byte runs, then a 64-byte one, over and
+// over. The pieces rotate through several UB buffers and split over both cores, the second
+// core's run starting only where no store of the first core's reaches: a store writes whole
+// 32-byte blocks, so a 4-byte run's spills over the seven after it and into the 64-byte one; the
+// run after a 64-byte one is the first clean start. Byte for byte, race detector on.
+TEST(SegmentCopyKernel, SmallRunsSplitOverCoresWhereNoStoreSpillsAcross) {
+  SegmentCopyKernel k;
+  k.name = k.node = "scatter";
+  const int64_t n = 603;
+  int64_t at = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t bytes = i % 9 == 8 ? 64 : 4;
+    k.segments.push_back({(i * 37 % n) * 64, at, bytes});
+    at += bytes;
+  }
+  k.totalBytes = at;
+  Expected<GeneratedKernel> gen = generateSegmentCopy(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  EXPECT_EQ(gen->blockDim, 2);
+  EXPECT_NE(gen->assembly.find("4 UB buffers"), std::string::npos) << gen->assembly.substr(0, 200);
+  const size_t split = gen->assembly.find("part1:");
+  ASSERT_NE(split, std::string::npos);
+  // Core 1 starts at a run right after a 64-byte one: its first destination is a multiple of 96.
+  const size_t li = gen->assembly.find("li x9, ", split);
+  EXPECT_EQ(std::stoll(gen->assembly.substr(li + 7)) % 96, 0) << gen->assembly.substr(split, 80);
+  std::vector<uint8_t> src(size_t(n * 64 + kTailSlackBytes));
+  for (size_t i = 0; i < src.size(); ++i) src[i] = uint8_t(i * 13 + 5);
+  for (int run = 0; run < 3; ++run) { // functional mode: the cores are host threads, any order
+    Device dev(edge());
+    uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<uint8_t>(size_t(k.totalBytes + kTailSlackBytes), 0xee));
+    ASSERT_TRUE(runGenerated(dev, *gen, "scatter", {ps, po}, true));
+    std::vector<uint8_t> got = dev.read<uint8_t>(po, size_t(k.totalBytes));
+    for (const auto &sg : k.segments)
+      for (int64_t b = 0; b < sg.bytes; ++b)
+        ASSERT_EQ(got[size_t(sg.dst + b)], src[size_t(sg.src + b)]) << "byte " << sg.dst + b << ", run " << run;
+  }
+}
+
 TEST(SegmentCopyKernel, SegmentsThatLeaveAGapAreRejected) {
   SegmentCopyKernel k;
   k.name = "gap";

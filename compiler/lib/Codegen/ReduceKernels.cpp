@@ -1,6 +1,7 @@
 // Reductions and softmax over an axis group (KernelTemplates.h, ReduceKernel). Register use:
 //   x2 input, x3 output, x5 slices left, x8 input slice, x9 output slice, x10..x13 operands and
-//   row-loop addresses, x15/x16 mask and fill values, x21 scalar (1/r).
+//   row-loop addresses, x15/x16 mask and fill values, x21 scalar (1/r); x6/x7/x14/x22 the core's
+//   share of the slices.
 // Every vector instruction works on whole f32 repeats (64 lanes); lanes past a row's end carry
 // whatever the DMA brought and are either neutralised (set to the operation's identity under a
 // lane mask) or never stored.
@@ -141,7 +142,7 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   std::ostringstream s;
   ReduceEmitter e(s);
   s << "# " << k.name << ": reduction " << int(k.kind) << " of [" << k.outer << ", " << k.r << ", " << k.inner
-    << "] over the middle axis, " << (rowwise ? "across lanes" : "across rows") << ", one core\n";
+    << "] over the middle axis, " << (rowwise ? "across lanes" : "across rows") << "\n";
   s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n";
   // Arguments in order: input; LayerNorm: [scale -> x17], [bias -> x18]; arg kinds and Hardmax: the
   // index row -> x17; output -> x3; ArgMax/ArgMin: int32 scratch -> x18; LayerNorm: [mean -> x19],
@@ -170,7 +171,22 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
     if (k.hasBias) s << "  li x10, " << biasRow << "\n  gm2ub ub[x10], gm[x18], len=" << ceilDiv(k.r * 4, 32) << "\n";
   }
   s << "  li x21, " << floatBits(1.0f / float(k.r)) << "\n";
-  s << "  li x5, " << k.outer << "\n  mv x8, x2\n  mv x9, x" << (toScratch ? 18 : 3) << "\n  li x23, 0\n";
+  // Slices split over the cores when no store spills into another slice's bytes (stores write
+  // whole 32-byte blocks; within one core the next, ascending store overwrites a spill): softmax
+  // rows and per-row results whose bytes are whole blocks. Each core takes a contiguous run.
+  const int64_t sliceIn = k.r * k.inner * 4, sliceOut = keepsShape(k.kind) ? k.r * k.inner * 4 : k.inner * 4;
+  const bool wholeBlocks = keepsShape(k.kind) ? (rowwise ? (k.r * 4) % 32 == 0 : (k.inner * 4) % 32 == 0)
+                                              : !rowwise && (k.inner * 4) % 32 == 0;
+  const int64_t cores = k.kind == Kind::LayerNorm || argKind || !wholeBlocks ? 1 : std::min<int64_t>(config.chip.cores, k.outer);
+  if (cores > 1) {
+    // This core's slices [outer * idx / cores, outer * (idx + 1) / cores).
+    s << "  mfsr x6, block_idx\n  li x7, " << cores << "\n  li x14, " << k.outer << "\n  mul x22, x14, x6\n  div x22, x22, x7\n"
+      << "  addi x6, x6, 1\n  mul x14, x14, x6\n  div x14, x14, x7\n  sub x5, x14, x22\n  beq x5, x0, finish\n"
+      << "  li x14, " << sliceIn << "\n  mul x14, x14, x22\n  add x8, x2, x14\n"
+      << "  li x14, " << sliceOut << "\n  mul x14, x14, x22\n  add x9, x3, x14\n";
+  } else {
+    s << "  li x5, " << k.outer << "\n  mv x8, x2\n  mv x9, x" << (toScratch ? 18 : 3) << "\n  li x23, 0\n";
+  }
   s << "slice:\n";
   // Load the slice: rows of `inner` values `inner * 4` bytes apart in GM, `rowBytes` apart in UB.
   if (rowwise || (k.inner * 4) % 32 == 0) {
@@ -353,8 +369,9 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
     s << "  barrier all\n  li x5, " << k.outer * k.inner << "\n  mv x8, x18\n  mv x9, x3\nwiden:\n"
       << "  ldw x16, gm[x8]\n  st x16, gm[x9]\n  addi x8, x8, 4\n  addi x9, x9, 8\n  dbnz x5, widen\n";
   }
+  if (cores > 1) s << "finish:\n";
   s << "  end\n";
-  return GeneratedKernel{s.str(), 1};
+  return GeneratedKernel{s.str(), int(cores)};
 }
 
 } // namespace fractal::codegen

@@ -13,6 +13,7 @@ using emit::ceilDiv;
 
 Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const SegmentCopyKernel &k) {
   constexpr int64_t kPiece = 32 * 1024; // bytes per DMA piece
+  constexpr size_t kBatchPieces = 32;    // pieces sharing a buffer and its flags
   if (config.buffer(BufferKind::UB).sizeBytes < 2 * kPiece)
     return Error::badInput(k.name + ": UB overflow: the segment copy kernel needs " + std::to_string(2 * kPiece) +
                            " bytes of UB");
@@ -105,20 +106,49 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
     if (p > 0) s << "part" << p << ":\n";
     const size_t first = starts[size_t(p)], last = starts[size_t(p) + 1];
     for (int64_t slot = 0; slot < slots; ++slot) s << "  set_flag mte3, mte2, " << slot << "\n"; // every buffer free
+    // Batches of consecutive pieces share a buffer (their loads at successive block offsets) and
+    // one pair of flags: a flag after every small store would wait out its GM write each time.
     int64_t next = 0;
-    for (size_t i = first; i < last; ++i) {
-      const SegmentCopyKernel::Segment &sg = *all[i].sg;
-      const int64_t done = all[i].done, n = std::min(kPiece, sg.bytes - done), blocks = ceilDiv(n, 32);
-      s << "  li x9, " << sg.dst + done << "\n  add x9, x9, x3\n";
-      if (sg.src < 0) {
-        s << "  ub2gm gm[x9], ub[x11], len=" << blocks << "\n";
-        continue;
+    for (size_t i = first; i < last;) {
+      size_t end = i;
+      int64_t used = 0;
+      while (end < last && end - i < kBatchPieces) {
+        const Piece &q = all[end];
+        const int64_t bytes = q.sg->src < 0 ? 0 : ceilDiv(std::min(kPiece, q.sg->bytes - q.done), 32) * 32;
+        if (end > i && used + bytes > kPiece) break;
+        used += bytes;
+        ++end;
       }
-      const int64_t slot = next++ % slots;
-      s << "  li x8, " << sg.src + done << "\n  add x8, x8, x" << 17 + sg.source << "\n  li x10, " << slot * kPiece
-        << "\n  wait_flag mte3, mte2, " << slot << "\n  gm2ub ub[x10], gm[x8], len=" << blocks
-        << "\n  set_flag mte2, mte3, " << slot << "\n  wait_flag mte2, mte3, " << slot << "\n  ub2gm gm[x9], ub[x10], len="
-        << blocks << "\n  set_flag mte3, mte2, " << slot << "\n";
+      const int64_t slot = next % slots;
+      const bool copies = used > 0;
+      if (copies) {
+        ++next;
+        s << "  wait_flag mte3, mte2, " << slot << "\n";
+        int64_t offset = slot * kPiece;
+        for (size_t j = i; j < end; ++j) {
+          const SegmentCopyKernel::Segment &sg = *all[j].sg;
+          if (sg.src < 0) continue;
+          const int64_t blocks = ceilDiv(std::min(kPiece, sg.bytes - all[j].done), 32);
+          s << "  li x8, " << sg.src + all[j].done << "\n  add x8, x8, x" << 17 + sg.source << "\n  li x10, " << offset
+            << "\n  gm2ub ub[x10], gm[x8], len=" << blocks << "\n";
+          offset += blocks * 32;
+        }
+        s << "  set_flag mte2, mte3, " << slot << "\n  wait_flag mte2, mte3, " << slot << "\n";
+      }
+      int64_t offset = slot * kPiece;
+      for (size_t j = i; j < end; ++j) { // stores in piece order (each overwrites the previous spill)
+        const SegmentCopyKernel::Segment &sg = *all[j].sg;
+        const int64_t blocks = ceilDiv(std::min(kPiece, sg.bytes - all[j].done), 32);
+        s << "  li x9, " << sg.dst + all[j].done << "\n  add x9, x9, x3\n";
+        if (sg.src < 0) {
+          s << "  ub2gm gm[x9], ub[x11], len=" << blocks << "\n";
+          continue;
+        }
+        s << "  li x10, " << offset << "\n  ub2gm gm[x9], ub[x10], len=" << blocks << "\n";
+        offset += blocks * 32;
+      }
+      if (copies) s << "  set_flag mte3, mte2, " << slot << "\n";
+      i = end;
     }
     for (int64_t slot = 0; slot < slots; ++slot) s << "  wait_flag mte3, mte2, " << slot << "\n"; // drained
     if (p + 1 < parts) s << "  jmp done\n";

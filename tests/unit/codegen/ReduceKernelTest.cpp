@@ -102,6 +102,29 @@ TEST(ReduceKernel, AcrossRows) {
   }
 }
 
+// Slices split over the cores, each core a contiguous run, only when no store spills into another
+// slice (stores write whole 32-byte blocks): softmax rows of 16 values, per-column sums of 16
+// columns; not rows of 5 values, nor a per-row result (one value, one block).
+TEST(ReduceKernel, SlicesSplitOverTheCoresOnlyWhenStoresStayInside) {
+  auto cores = [](Kind kind, int64_t outer, int64_t r, int64_t inner) {
+    ReduceKernel k;
+    k.name = k.node = "split";
+    k.kind = kind;
+    k.outer = outer;
+    k.r = r;
+    k.inner = inner;
+    Expected<GeneratedKernel> gen = generateReduce(edge(), k);
+    return gen ? gen->blockDim : -1;
+  };
+  EXPECT_EQ(cores(Kind::Softmax, 37, 16, 1), 2);
+  EXPECT_EQ(cores(Kind::Sum, 37, 3, 16), 2);
+  EXPECT_EQ(cores(Kind::Softmax, 37, 5, 1), 1);
+  EXPECT_EQ(cores(Kind::Sum, 37, 16, 1), 1);
+  EXPECT_EQ(cores(Kind::Softmax, 1, 16, 1), 1);
+  runCase(Kind::Softmax, 37, 16, 1, true); // 18 and 19 slices
+  runCase(Kind::Sum, 37, 3, 16, true);
+}
+
 TEST(ReduceKernel, NoDataRacesBetweenPipes) {
   runCase(Kind::Softmax, 4, 70, 1, true);
   runCase(Kind::LogSumExp, 3, 5, 9, true);

@@ -71,6 +71,16 @@ NpyArray toNchw(const Image &image, const float mean[3], const float std[3]) {
   return floats({1, 3, image.height, image.width}, v);
 }
 
+Detection unclip(const Detection &box, float sx, float sy, float ratio) {
+  const float w = box.x1 - box.x0, h = box.y1 - box.y0, grow = w + h > 0 ? w * h * ratio / (2 * (w + h)) : 0.0f;
+  Detection out = box;
+  out.x0 = (box.x0 - grow) * sx;
+  out.y0 = (box.y0 - grow) * sy;
+  out.x1 = (box.x1 + grow) * sx;
+  out.y1 = (box.y1 + grow) * sy;
+  return out;
+}
+
 Image crop(const Image &image, float x0, float y0, float x1, float y1) {
   const int left = std::clamp(int(std::floor(x0)), 0, image.width - 1), top = std::clamp(int(std::floor(y0)), 0, image.height - 1);
   const int right = std::clamp(int(std::ceil(x1)), left + 1, image.width), bottom = std::clamp(int(std::ceil(y1)), top + 1, image.height);

@@ -213,14 +213,12 @@ TEST(Models, PpOcrRecReadsPageLines) {
   int read = 0;
   for (size_t i = 0; i < 4; ++i) {
     const models::Detection &d = lines[i];
-    // DBNet boxes hug the shrunk text kernel: widened as PaddleOCR's unclip (ratio 1.5) does, by
-    // area * 1.5 / perimeter on every side.
-    const float w = d.x1 - d.x0, h = d.y1 - d.y0, grow = w * h * 1.5f / (2 * (w + h));
+    // DBNet boxes hug the shrunk text kernel: widened as PaddleOCR's unclip does.
     const float sx = float(img->width) / size, sy = float(img->height) / size;
+    const models::Detection box = models::unclip(d, sx, sy);
     // Whole page lines are about 20 times as wide as high: the model (dynamic width) is compiled
     // for 48 x 960, as PaddleOCR widens its input to the line's aspect ratio.
-    const NpyArray input = models::textLineInput(
-        models::crop(*img, (d.x0 - grow) * sx, (d.y0 - grow) * sy, (d.x1 + grow) * sx, (d.y1 + grow) * sy), 48, 960);
+    const NpyArray input = models::textLineInput(models::crop(*img, box.x0, box.y0, box.x1, box.y1), 48, 960);
     auto got = runFractal(rec, "x:1,3,48,960", "x", input, "functional");
     auto want = runReference(rec, "x", input, {"softmax_11.tmp_0"});
     compareOutputs(got, want);

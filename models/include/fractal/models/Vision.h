@@ -42,6 +42,11 @@ std::vector<Detection> decodeBlazeFace(int inputSize, const std::vector<float> &
 std::vector<Detection> decodeDbnet(const std::vector<float> &probability, int height, int width,
                                    float binary = 0.3f, float boxScore = 0.6f, int minSide = 3);
 
+// A DBNet box (which hugs the shrunk text kernel) widened on every side by area * ratio /
+// perimeter, as PaddleOCR's unclip does (ratio 1.5), then scaled by (sx, sy): from the model's
+// input to the image.
+Detection unclip(const Detection &box, float sx, float sy, float ratio = 1.5f);
+
 // The part of `image` inside the box (pixels, clamped to the image; at least one pixel).
 Image crop(const Image &image, float x0, float y0, float x1, float y1);
 

@@ -47,6 +47,7 @@ struct Model {
 const Model kBlazeFront{"blazeface_front", "/blazeface/ONNX/face_detection_front_128x128_barracuda.onnx", "", 0};
 const Model kBlazeBack{"blazeface_back", "/blazeface/ONNX/face_detection_back_256x256_barracuda.onnx", "", 0};
 const Model kPpOcrDet{"ppocr_det_640", "/ocr/assets/ch_PP-OCRv4_det_infer.onnx", "x:1,3,640,640", 0};
+const Model kPpOcrRec{"ppocr_rec_320", "/ocr/assets/ch_PP-OCRv4_rec_infer.onnx", "x:1,3,48,320", 0};
 
 double peakRssMiB() {
   rusage u{};
@@ -304,15 +305,19 @@ void rss(benchmark::State &state, const Model &m) {
 BENCHMARK_CAPTURE(compile, blazeface_front, kBlazeFront)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(compile, blazeface_back, kBlazeBack)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(compile, ppocr_det_640, kPpOcrDet)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(compile, ppocr_rec_320, kPpOcrRec)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(infer, blazeface_front_functional, kBlazeFront, "functional")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(infer, blazeface_front_timing, kBlazeFront, "timing")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(infer, blazeface_back_timing, kBlazeBack, "timing")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(infer, ppocr_det_640_functional, kPpOcrDet, "functional")->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK_CAPTURE(infer, ppocr_det_640_timing, kPpOcrDet, "timing")->Unit(benchmark::kMillisecond)->Iterations(2);
+BENCHMARK_CAPTURE(infer, ppocr_rec_320_functional, kPpOcrRec, "functional")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(infer, ppocr_rec_320_timing, kPpOcrRec, "timing")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(matmul1024, timing, "timing")->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK_CAPTURE(rss, blazeface_front, kBlazeFront)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK_CAPTURE(rss, blazeface_back, kBlazeBack)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK_CAPTURE(rss, ppocr_det_640, kPpOcrDet)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(rss, ppocr_rec_320, kPpOcrRec)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 } // namespace
 

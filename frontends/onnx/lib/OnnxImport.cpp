@@ -732,6 +732,19 @@ private:
       bind(b_.create<g::AddOp>(loc, out(), positive, scaledNegative));
     } else if (op == "Pow") {
       bind(power(name, loc, in(0), needConstant(1, "exponent input"), out()));
+    } else if (op == "Expand") {
+      // x + zeros, the zeros only as large as the axes x is expanded along (1 elsewhere): the sum's
+      // broadcast shape is Expand's (bidirectional), its values x's.
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      auto o = out();
+      SmallVector<int64_t> zeroShape;
+      for (int64_t d = 0; d < o.getRank(); ++d) {
+        const int64_t fromX = d - (o.getRank() - xt.getRank()); // x's axis under d, right-aligned
+        zeroShape.push_back(fromX >= 0 && xt.getDimSize(fromX) == o.getDimSize(d) ? 1 : o.getDimSize(d));
+      }
+      auto zeroType = RankedTensorType::get(zeroShape, o.getElementType());
+      Value zeros = b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(zeroType, b_.getZeroAttr(o.getElementType())));
+      bind(b_.create<g::AddOp>(loc, o, in(0), zeros));
     } else if (op == "GlobalMaxPool") {
       std::vector<int64_t> axes;
       for (int64_t d = 2; d < xRank(); ++d) axes.push_back(d);

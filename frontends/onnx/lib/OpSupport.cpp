@@ -47,6 +47,8 @@ std::vector<OpRule> buildRules() {
       {"Pow", Placement::Vector,
        "power by a constant exponent: multiplications, sqrt or exp(y * log x) on the vector unit", {}, kFloats},
       {"Mean", Placement::Vector, kVector, {}, kFloats},
+      {"Expand", Placement::Vector, "broadcast: an add of zeros whose operand the broadcast kernel expands by DMA", {},
+       kFloats},
       {"PRelu", Placement::Vector, "activation: max(x, 0) + slope * min(x, 0) on the vector unit", {}, kFloats},
       {"Relu", Placement::Vector, "activation: fused into the producer's epilogue, else vector",
        {}, kFloats},

@@ -45,12 +45,18 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
   if (at != k.totalBytes)
     return Error::internal(k.name + ": segments cover " + std::to_string(at) + " of " + std::to_string(k.totalBytes) +
                            " output bytes");
-  int64_t pieces = 0;
+  // The DMA pieces: segments in runs of at most kPiece bytes.
+  struct Piece {
+    const SegmentCopyKernel::Segment *sg;
+    int64_t done;
+  };
+  std::vector<Piece> all;
   bool fills = false;
   for (const auto &sg : merged) {
-    pieces += ceilDiv(sg.bytes, kPiece);
+    for (int64_t done = 0; done < sg.bytes; done += kPiece) all.push_back({&sg, done});
     fills |= sg.src < 0;
   }
+  const int64_t pieces = int64_t(all.size());
   if (pieces > kMaxSegmentPieces)
     return Error::badInput(k.name + ": data movement needs " + std::to_string(pieces) + " DMA pieces, more than the " +
                            std::to_string(kMaxSegmentPieces) + " an unrolled segment kernel takes");
@@ -62,13 +68,6 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
   const int64_t ubBytes = config.buffer(BufferKind::UB).sizeBytes;
   const int64_t slots = std::min<int64_t>(4, ubBytes / kPiece - (fills ? 1 : 0));
   const int64_t fillAt = slots * kPiece;
-  struct Piece {
-    const SegmentCopyKernel::Segment *sg;
-    int64_t done;
-  };
-  std::vector<Piece> all;
-  for (const auto &sg : merged)
-    for (int64_t done = 0; done < sg.bytes; done += kPiece) all.push_back({&sg, done});
   // Stores write whole 32-byte blocks, spilling past an unaligned piece's end into the following
   // pieces' bytes (several, when they are small), which their later, in-order stores overwrite.
   // So a core's run may only start at a piece that no earlier piece's store reaches into: another

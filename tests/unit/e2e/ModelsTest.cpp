@@ -577,7 +577,7 @@ TEST(CompiledOps, GlobalAveragePoolAgainstExactMeans) {
     NpyArray input{"<f4", shape, std::vector<uint8_t>(size_t(count) * 4)};
     std::vector<double> want(size_t(shape[0] * channels), 0.0);
     for (int64_t i = 0; i < count; ++i) {
-      const float v = isa::halfToFloat(isa::floatToHalf(float((i * 37) % 101 - 50) * 0.037f));
+      const float v = half(float((i * 37) % 101 - 50) * 0.037f);
       std::memcpy(&input.data[size_t(i) * 4], &v, 4);
       want[size_t(i / pixels)] += double(v) / double(pixels);
     }

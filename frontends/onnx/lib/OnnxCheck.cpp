@@ -382,18 +382,9 @@ private:
     return value;
   }
   static std::optional<IntTensor> fromProto(const onnx::TensorProto &t) {
-    const int size = t.data_type() == onnx::TensorProto::INT64 ? 8 : t.data_type() == onnx::TensorProto::INT32 ? 4 : 0;
-    if (!size) return std::nullopt;
-    std::optional<std::vector<char>> bytes = tensorData(t);
-    if (!bytes || bytes->size() > 64 * size_t(size)) return std::nullopt;
-    IntTensor out{std::vector<int64_t>(t.dims().begin(), t.dims().end()), {}, t.data_type()};
-    for (size_t i = 0; i + size_t(size) <= bytes->size(); i += size_t(size)) {
-      int64_t v = 0;
-      if (size == 8) std::memcpy(&v, bytes->data() + i, 8);
-      else { int32_t w; std::memcpy(&w, bytes->data() + i, 4); v = w; }
-      out.values.push_back(v);
-    }
-    return out;
+    std::optional<std::vector<int64_t>> values = tensorInts(t);
+    if (!values || values->size() > 64) return std::nullopt;
+    return IntTensor{std::vector<int64_t>(t.dims().begin(), t.dims().end()), std::move(*values), t.data_type()};
   }
 
   // The value of a shape computation on compile-time int64 tensors (the arithmetic ONNX functions

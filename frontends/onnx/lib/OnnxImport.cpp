@@ -220,11 +220,9 @@ private:
     return m;
   }
   std::vector<float> floatsOf(const onnx::TensorProto &t) {
-    if (t.data_type() != 1) throw ImportError{"constant '" + t.name() + "' must be float32"};
-    const std::vector<char> bytes = tensorBytes(t);
-    std::vector<float> out(bytes.size() / 4);
-    std::memcpy(out.data(), bytes.data(), out.size() * 4);
-    return out;
+    std::optional<std::vector<float>> values = tensorFloats(t);
+    if (!values) throw ImportError{"constant '" + t.name() + "' must be float32"};
+    return std::move(*values);
   }
 
   // A resize: the resize kernel's when it takes it (nearest, asymmetric, floor, integer factors
@@ -496,23 +494,9 @@ private:
     return nullptr;
   }
   std::vector<int64_t> intsOf(const onnx::TensorProto &t) {
-    std::vector<char> bytes = tensorBytes(t);
-    std::vector<int64_t> out;
-    if (t.data_type() == 7)
-      for (size_t i = 0; i + 8 <= bytes.size(); i += 8) {
-        int64_t v;
-        std::memcpy(&v, &bytes[i], 8);
-        out.push_back(v);
-      }
-    else if (t.data_type() == 6)
-      for (size_t i = 0; i + 4 <= bytes.size(); i += 4) {
-        int32_t v;
-        std::memcpy(&v, &bytes[i], 4);
-        out.push_back(v);
-      }
-    else
-      throw ImportError{"constant '" + t.name() + "' must be int64 or int32"};
-    return out;
+    std::optional<std::vector<int64_t>> values = tensorInts(t);
+    if (!values) throw ImportError{"constant '" + t.name() + "' must be int64 or int32"};
+    return std::move(*values);
   }
   float floatOf(const onnx::TensorProto &t) {
     std::vector<char> bytes = tensorBytes(t);

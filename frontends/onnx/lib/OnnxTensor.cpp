@@ -4,9 +4,37 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <unistd.h>
 
 namespace fractal::onnx_frontend {
+
+std::optional<std::vector<int64_t>> tensorInts(const onnx::TensorProto &t) {
+  const size_t size = t.data_type() == onnx::TensorProto::INT64 ? 8 : t.data_type() == onnx::TensorProto::INT32 ? 4 : 0;
+  std::optional<std::vector<char>> bytes = size ? tensorData(t) : std::nullopt;
+  if (!bytes) return std::nullopt;
+  std::vector<int64_t> out;
+  for (size_t i = 0; i + size <= bytes->size(); i += size) {
+    int64_t v = 0;
+    if (size == 8) {
+      std::memcpy(&v, bytes->data() + i, 8);
+    } else {
+      int32_t w;
+      std::memcpy(&w, bytes->data() + i, 4);
+      v = w;
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::optional<std::vector<float>> tensorFloats(const onnx::TensorProto &t) {
+  std::optional<std::vector<char>> bytes = t.data_type() == onnx::TensorProto::FLOAT ? tensorData(t) : std::nullopt;
+  if (!bytes) return std::nullopt;
+  std::vector<float> out(bytes->size() / 4);
+  std::memcpy(out.data(), bytes->data(), out.size() * 4);
+  return out;
+}
 
 std::optional<std::vector<char>> tensorData(const onnx::TensorProto &t) {
   if (t.has_raw_data())

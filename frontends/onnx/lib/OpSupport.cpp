@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 namespace fractal::onnx_frontend::detail {
 
@@ -151,25 +150,13 @@ std::vector<OpRule> buildRules() {
 } // namespace
 
 std::variant<double, std::string> powerExponent(const onnx::TensorProto &exponent) {
-  std::optional<std::vector<char>> bytes = tensorData(exponent);
   std::vector<double> ys;
-  if (bytes && exponent.data_type() == 1) {
-    for (size_t i = 0; i + 4 <= bytes->size(); i += 4) {
-      float f;
-      std::memcpy(&f, bytes->data() + i, 4);
-      ys.push_back(f);
-    }
-  } else if (bytes && (exponent.data_type() == 7 || exponent.data_type() == 6)) {
-    const size_t size = exponent.data_type() == 7 ? 8 : 4;
-    for (size_t i = 0; i + size <= bytes->size(); i += size) {
-      int64_t v = 0;
-      if (size == 8) std::memcpy(&v, bytes->data() + i, 8);
-      else { int32_t w; std::memcpy(&w, bytes->data() + i, 4); v = w; }
-      ys.push_back(double(v));
-    }
-  } else {
+  if (std::optional<std::vector<float>> floats = tensorFloats(exponent))
+    ys.assign(floats->begin(), floats->end());
+  else if (std::optional<std::vector<int64_t>> ints = tensorInts(exponent))
+    ys.assign(ints->begin(), ints->end());
+  else
     return std::string("the exponent must be float32, int32 or int64");
-  }
   if (ys.empty() || std::any_of(ys.begin(), ys.end(), [&](double y) { return y != ys[0]; }))
     return std::string("only an exponent with one value for every element is supported");
   const double y = ys[0];

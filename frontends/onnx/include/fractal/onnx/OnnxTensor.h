@@ -15,6 +15,10 @@ namespace fractal::onnx_frontend {
 
 // float, float16, double, int64, int32, int8, uint8, bool (one byte each); nullopt for other types.
 std::optional<std::vector<char>> tensorData(const onnx::TensorProto &t);
+// The values of an int64 or int32 tensor, widened to int64; nullopt for other types.
+std::optional<std::vector<int64_t>> tensorInts(const onnx::TensorProto &t);
+// The values of a float32 tensor; nullopt for other types.
+std::optional<std::vector<float>> tensorFloats(const onnx::TensorProto &t);
 
 // Binds graph inputs to values at compile time: each value (named after a graph input) becomes an
 // initializer and the input leaves the graph's runtime inputs, so the compiler sees a constant

@@ -9,8 +9,9 @@
 //   rss/<model>                peak RSS of the model example (runtime/examples/model.c: load, run
 //                              once in timing mode) as a child process (through peak_rss.c) over
 //                              the model's device memory (rss_per_model; issue 6's target is <= 3),
-//                              and the same program's peak when it stops before loading
-//                              (baseline_rss_MiB: the libraries, SystemC, a device)
+//                              and the resident set of a process that has the runtime and a device
+//                              but no model (baseline_rss_MiB: the libraries, SystemC, a device;
+//                              bench/idle_rss.c); rss_above_baseline_per_model = what the model adds
 //
 // The roofline bound of a run is max(compute, memory): compute = the model's MACs (its Conv,
 // ConvTranspose, MatMul and Gemm as ONNX defines them, not the cube's issued MACs, which include
@@ -258,18 +259,27 @@ void matmul1024(benchmark::State &state, const char *mode) {
   frtFinalize();
 }
 
-// The peak RSS (MiB) of `frt_example_model arg`, run through peak_rss; 0 if it did not run.
-// `wantSuccess`: its exit status must be 0 (else nonzero: it stops at the missing package).
-double childPeakRssMiB(const std::string &arg, bool wantSuccess) {
-  const std::string cmd = std::string("'") + FRACTAL_PEAK_RSS + "' '" + FRACTAL_EXAMPLE_MODEL + "' '" + arg + "'";
+// The peak RSS (MiB) of `frt_example_model package`, run through peak_rss; 0 if it did not run
+// successfully.
+double childPeakRssMiB(const std::string &package) {
+  const std::string cmd = std::string("'") + FRACTAL_PEAK_RSS + "' '" + FRACTAL_EXAMPLE_MODEL + "' '" + package + "'";
   FILE *p = popen(cmd.c_str(), "r");
   if (!p) return 0;
   int status = -1;
   long kib = 0;
   const bool read = std::fscanf(p, "%d %ld", &status, &kib) == 2;
   pclose(p);
-  if (!read || (status == 0) != wantSuccess) return 0;
+  if (!read || status != 0) return 0;
   return double(kib) / 1024.0;
+}
+
+// The resident set (MiB) of idle_rss: the runtime and a device, no model; 0 if it did not run.
+double idleRssMiB() {
+  FILE *p = popen("'" FRACTAL_IDLE_RSS "'", "r");
+  if (!p) return 0;
+  long kib = 0;
+  const bool read = std::fscanf(p, "%ld", &kib) == 1;
+  return pclose(p) == 0 && read ? double(kib) / 1024.0 : 0;
 }
 
 void rss(benchmark::State &state, const Model &m) {
@@ -287,8 +297,8 @@ void rss(benchmark::State &state, const Model &m) {
   }
   double peak = 0, baseline = 0;
   for (auto _ : state) {
-    peak = childPeakRssMiB(package, true);
-    baseline = childPeakRssMiB(package + ".missing", false);
+    peak = childPeakRssMiB(package);
+    baseline = idleRssMiB();
   }
   if (peak == 0 || baseline == 0) {
     state.SkipWithError("frt_example_model did not run as expected");

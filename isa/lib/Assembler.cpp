@@ -671,6 +671,12 @@ private:
 
   void parseValue(const OperandSpec &o, size_t idx, Cursor &c, Instruction &inst) {
     int col = c.col();
+    // An immediate is checked before it is stored: a decoded instruction holds one operand wider
+    // than 32 bits, and an out-of-range value in a second would not fit (OperandValues).
+    auto checked = [&](int64_t value) {
+      if (std::string why = operandProblem(o, value, inst.spaces[idx]); !why.empty()) fail(col, why);
+      return value;
+    };
     switch (o.kind) {
     case OperandKind::Reg: inst.values[idx] = parseRegister(c, col); break;
     case OperandKind::Mem: {
@@ -688,12 +694,12 @@ private:
       inst.spaces[idx] = *space;
       break;
     }
-    case OperandKind::Imm: inst.values[idx] = expression(c); break;
+    case OperandKind::Imm: inst.values[idx] = checked(expression(c)); break;
     case OperandKind::Label: {
       if (c.peek() == '.' && (c.peekAt(1) == '+' || c.peekAt(1) == '-')) {
         c.consume('.');
         c.consume('+');
-        inst.values[idx] = expression(c); // `.+N` / `.-N`: relative to this instruction
+        inst.values[idx] = checked(expression(c)); // `.+N` / `.-N`: relative to this instruction
         break;
       }
       std::string id = c.identifier();
@@ -704,7 +710,7 @@ private:
         fail(col, "unknown label '" + id + "'");
       if (!it->second.isCode)
         fail(col, "'" + id + "' is a data label, not a code label");
-      inst.values[idx] = it->second.value - pc_;
+      inst.values[idx] = checked(it->second.value - pc_);
       break;
     }
     case OperandKind::PipeSel: {

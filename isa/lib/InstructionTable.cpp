@@ -87,11 +87,12 @@ std::vector<InstructionSpec> buildTable() {
   for (InstructionSpec &s : table) {
     if (s.operands.size() > kMaxOperands)
       throw std::logic_error(std::string("instruction table: too many operands in ") + s.mnemonic);
-    int bit = kOpcodeBits;
+    int bit = kOpcodeBits, wide = 0;
     for (size_t i = 0; i < s.operands.size(); ++i) {
       OperandSpec &o = s.operands[i];
       o.lsb = bit;
       bit += o.bits;
+      wide += o.bits > 32 || (o.bits == 32 && o.min >= 0); // an unsigned 32-bit field decodes past INT32_MAX
       // Sync instructions run on a pipe named by an operand: set_flag on src, wait_flag on dst.
       if (o.kind == OperandKind::PipeSel) {
         if (s.opcode == Opcode::WaitFlag && std::string(o.name) == "dst")
@@ -102,6 +103,9 @@ std::vector<InstructionSpec> buildTable() {
           s.pipeOperand = static_cast<int>(i);
       }
     }
+    if (wide > 1) // a decoded instruction keeps one operand's upper 32 bits (OperandValues)
+      throw std::logic_error(std::string("instruction table: ") + s.mnemonic +
+                             " has more than one operand whose values need more than 32 bits");
     if (bit > kInstructionBits)
       throw std::logic_error(std::string("instruction table: ") + s.mnemonic + " needs " +
                              std::to_string(bit) + " bits");

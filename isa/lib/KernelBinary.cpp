@@ -47,10 +47,11 @@ void put32(std::vector<uint8_t> &b, size_t at, uint32_t v) {
     b[at + i] = (v >> (8 * i)) & 0xff;
 }
 uint16_t get16(const std::vector<uint8_t> &b, size_t at) { return b[at] | (b[at + 1] << 8); }
-uint32_t get32(const std::vector<uint8_t> &b, size_t at) {
-  return uint32_t(b[at]) | uint32_t(b[at + 1]) << 8 | uint32_t(b[at + 2]) << 16 |
-         uint32_t(b[at + 3]) << 24;
+uint32_t get32(const uint8_t *b) {
+  return uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
 }
+
+uint32_t get32(const std::vector<uint8_t> &b, size_t at) { return get32(b.data() + at); }
 
 void padTo16(std::vector<uint8_t> &b) {
   while (b.size() % 16)
@@ -89,7 +90,8 @@ std::vector<uint8_t> serializeKernel(const KernelBinary &k) {
   put32(out, kSourceName, strings.add(k.source));
 
   put32(out, kCodeOffset, static_cast<uint32_t>(out.size()));
-  put32(out, kCodeCount, static_cast<uint32_t>(k.code.size()));
+  put32(out, kCodeCount, static_cast<uint32_t>(k.instructionCount()));
+  out.insert(out.end(), k.encoded.begin(), k.encoded.end());
   for (const Instruction &inst : k.code) {
     uint8_t word[kInstructionBytes];
     encodeInstruction(inst, word);
@@ -152,7 +154,12 @@ void KernelBinary::addDebug(uint32_t line, const std::string &note) {
   debug.push_back(d);
 }
 
-Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std::string &name) {
+uint64_t kernelCodeCount(const uint8_t *bytes, size_t size) {
+  if (size < kKernelHeaderBytes) return 0;
+  return get32(bytes + kCodeCount);
+}
+
+Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std::string &name, CodeForm form) {
   auto fail = [&](const std::string &why) {
     return Error::badInput(name + ": invalid kernel binary: " + why);
   };
@@ -235,14 +242,18 @@ Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std:
     return fail("source name string offset " + std::to_string(get32(bytes, kSourceName)) +
                 " is outside the string table");
 
-  k.code.reserve(codeCount);
+  if (form == CodeForm::Decoded)
+    k.code.reserve(codeCount);
   for (uint64_t i = 0; i < codeCount; ++i) {
     uint64_t at = sections[0].offset + i * kInstructionBytes;
     Expected<Instruction> inst = decodeInstruction(bytes.data() + at, at);
     if (!inst)
       return fail("instruction " + std::to_string(i) + ": " + inst.error().message);
-    k.code.push_back(*inst);
+    if (form == CodeForm::Decoded)
+      k.code.push_back(*inst);
   }
+  if (form == CodeForm::Encoded)
+    k.encoded.assign(bytes.begin() + sections[0].offset, bytes.begin() + sections[0].offset + sections[0].size);
   k.data.assign(bytes.begin() + sections[1].offset,
                 bytes.begin() + sections[1].offset + sections[1].size);
   for (uint64_t i = 0; i < symCount; ++i) {

@@ -153,7 +153,7 @@ struct Checker {
                     " is not a multiple of 8 up to 1 MiB");
       for (uint32_t x : t.launch.tensors)
         if (!tensorIndex(x, where)) return false;
-      const size_t code = p.kernels[t.launch.kernel].binary.code.size();
+      const size_t code = p.kernels[t.launch.kernel].binary.instructionCount();
       uint32_t previousEnd = 0;
       uint64_t segmentTensors = 0;
       for (size_t k = 0; k < t.launch.segments.size(); ++k) {
@@ -316,7 +316,7 @@ std::string parseMessage(const uint8_t *bytes, size_t size, pkgproto::Package &m
 
 // The package in `msg`, whose tensors' data and kernels' code are released as they are converted:
 // a package held twice (message and result) was the peak of a model load.
-Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name) {
+Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name, size_t decodedCodeBudget) {
   auto bad = [&](const std::string &m) { return Error::badInput(name + ": " + m); };
   Package p;
   p.producer = msg.producer();
@@ -345,10 +345,15 @@ Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name) {
   }
   p.inputs.assign(msg.inputs().begin(), msg.inputs().end());
   p.outputs.assign(msg.outputs().begin(), msg.outputs().end());
+  uint64_t instructions = 0;
+  for (const pkgproto::Kernel &m : msg.kernels())
+    instructions += isa::kernelCodeCount(reinterpret_cast<const uint8_t *>(m.binary().data()), m.binary().size());
+  const isa::CodeForm form = instructions > decodedCodeBudget / sizeof(isa::Instruction) ? isa::CodeForm::Encoded
+                                                                                       : isa::CodeForm::Decoded;
   for (int i = 0; i < msg.kernels_size(); ++i) {
     const pkgproto::Kernel &m = msg.kernels(i);
     Expected<isa::KernelBinary> kernel = isa::parseKernel(
-        std::vector<uint8_t>(m.binary().begin(), m.binary().end()), name + ": kernel '" + m.name() + "'");
+        std::vector<uint8_t>(m.binary().begin(), m.binary().end()), name + ": kernel '" + m.name() + "'", form);
     if (!kernel) return Error::badInput(kernel.error().message);
     std::string().swap(*msg.mutable_kernels(i)->mutable_binary());
     p.kernels.push_back({m.name(), std::move(*kernel)});
@@ -391,14 +396,14 @@ Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name) {
 
 } // namespace
 
-Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::string &name) {
+Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::string &name, size_t decodedCodeBudget) {
   pkgproto::Package msg;
   if (std::string problem = parseMessage(bytes, size, msg); !problem.empty())
     return Error::badInput(name + ": " + problem);
-  return fromMessage(msg, name);
+  return fromMessage(msg, name, decodedCodeBudget);
 }
 
-Expected<Package> readPackageFile(const std::string &path) {
+Expected<Package> readPackageFile(const std::string &path, size_t decodedCodeBudget) {
   pkgproto::Package msg;
   {
     Expected<std::vector<uint8_t>> bytes = readBinaryFile(path);
@@ -406,7 +411,7 @@ Expected<Package> readPackageFile(const std::string &path) {
     if (std::string problem = parseMessage(bytes->data(), bytes->size(), msg); !problem.empty())
       return Error::badInput(path + ": " + problem);
   } // the file's bytes are not needed once parsed
-  return fromMessage(msg, path);
+  return fromMessage(msg, path, decodedCodeBudget);
 }
 
 Status writePackageFile(const std::string &path, const Package &package) {
@@ -423,7 +428,7 @@ std::string describePackage(const Package &p) {
   uint64_t weights = 0, code = 0;
   for (const Tensor &t : p.tensors)
     if (t.kind == TensorKind::Constant) weights += t.data.size();
-  for (const Kernel &k : p.kernels) code += k.binary.code.size() * 16;
+  for (const Kernel &k : p.kernels) code += k.binary.instructionCount() * isa::kInstructionBytes;
   s << "package: " << p.sourceModel << " (" << p.producer << ")\n";
   s << "target: " << p.target << " (config digest " << std::hex << p.targetDigest << std::dec << ")\n";
   s << "inputs:\n";

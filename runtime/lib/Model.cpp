@@ -24,14 +24,13 @@ struct frtModelImpl {
   std::string name;                 // file name, for messages
   uint64_t region = 0;              // GM base of the memory plan
   std::vector<uint64_t> kernelData; // per kernel: GM address of its data section (0 = none)
-  // A decoded instruction takes 120 bytes (twelve 64-bit operands and their spaces): held for
-  // every kernel, PP-OCRv4 det's were 7 MB of its 50 MB peak RSS (issue 6). A model whose code
-  // decodes to more than pkg::kDecodedCodeBudgetBytes keeps it encoded (16 bytes an instruction), per
-  // kernel in `encodedCode`, and each launch decodes its kernel into `decoded`, one buffer reused
-  // from launch to launch (~40 ns an instruction: 2.5 ms of PP-OCRv4's 280 ms functional run).
-  // Smaller models keep their code decoded (`encodedCode` empty): BlazeFace front's 2.6 MB would
-  // cost 0.9 ms of its 7 ms.
-  std::vector<std::vector<uint8_t>> encodedCode;
+  // A decoded instruction takes 72 bytes (sizeof(isa::Instruction)): held for every kernel,
+  // PP-OCRv4 det's were 4 MB (7 MB at the 120 bytes of before) of its peak RSS (issue 6). A model
+  // whose code decodes to more than pkg::kDecodedCodeBudgetBytes keeps it encoded (16 bytes an
+  // instruction, KernelBinary::encoded: the package reader or loadModel), and each launch decodes
+  // its kernel into `decoded`, one buffer reused from launch to launch (~40 ns an instruction:
+  // 2.5 ms of PP-OCRv4's 280 ms functional run). Smaller models keep their code decoded:
+  // BlazeFace front's would cost 0.9 ms of its 5 ms.
   std::vector<isa::Instruction> decoded;
   std::mutex runMutex;              // one execution at a time: they share the region
   bool tracing = false;
@@ -94,15 +93,17 @@ frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtM
   m->device = &d;
   m->name = name;
   m->package = std::move(*package);
-  // Before the device memory is allocated, so that the decoded code and the region are never
-  // held at once (that was the load's peak).
+  // A package read from a file or memory comes with its code encoded when it is over the budget;
+  // one compiled in memory (`fractal run model.onnx`) is encoded here, before the device memory
+  // is allocated, so that the decoded code and the region are never held at once.
   size_t instructions = 0;
-  for (const pkg::Kernel &k : m->package.kernels) instructions += k.binary.code.size();
+  for (const pkg::Kernel &k : m->package.kernels) instructions += k.binary.instructionCount();
   if (instructions * sizeof(isa::Instruction) > pkg::kDecodedCodeBudgetBytes)
     for (pkg::Kernel &k : m->package.kernels) {
-      std::vector<uint8_t> &code = m->encodedCode.emplace_back(k.binary.code.size() * isa::kInstructionBytes);
+      if (k.binary.code.empty()) continue; // already encoded
+      k.binary.encoded.resize(k.binary.code.size() * isa::kInstructionBytes);
       for (size_t pc = 0; pc < k.binary.code.size(); ++pc)
-        isa::encodeInstruction(k.binary.code[pc], &code[pc * isa::kInstructionBytes]);
+        isa::encodeInstruction(k.binary.code[pc], &k.binary.encoded[pc * isa::kInstructionBytes]);
       std::vector<isa::Instruction>().swap(k.binary.code);
     }
   {
@@ -253,9 +254,10 @@ std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const p
 class DecodedKernel {
 public:
   DecodedKernel(frtModelImpl &m, uint32_t k)
-      : code_(m.package.kernels[k].binary.code), buffer_(m.decoded), swapped_(!m.encodedCode.empty()) {
+      : code_(m.package.kernels[k].binary.code), buffer_(m.decoded),
+        swapped_(!m.package.kernels[k].binary.encoded.empty()) {
     if (!swapped_) return; // kept decoded
-    const std::vector<uint8_t> &bytes = m.encodedCode[k];
+    const std::vector<uint8_t> &bytes = m.package.kernels[k].binary.encoded;
     buffer_.resize(bytes.size() / isa::kInstructionBytes);
     for (size_t pc = 0; pc < buffer_.size(); ++pc)
       buffer_[pc] = isa::decodeValidInstruction(&bytes[pc * isa::kInstructionBytes]);
@@ -467,12 +469,13 @@ extern "C" {
 
 frtError frtModelLoadFromFile(const char *path, frtModel *model) {
   if (!path) return fail(FRT_ERROR_INVALID_PARAM, "frtModelLoadFromFile: path is NULL");
-  return loadModel(pkg::readPackageFile(path), path, model);
+  return loadModel(pkg::readPackageFile(path, pkg::kDecodedCodeBudgetBytes), path, model);
 }
 
 frtError frtModelLoadFromMem(const void *data, size_t size, frtModel *model) {
   if (!data || size == 0) return fail(FRT_ERROR_INVALID_PARAM, "frtModelLoadFromMem: no data");
-  return loadModel(pkg::parsePackage(static_cast<const uint8_t *>(data), size, "<memory>"), "<memory>", model);
+  return loadModel(pkg::parsePackage(static_cast<const uint8_t *>(data), size, "<memory>", pkg::kDecodedCodeBudgetBytes),
+                   "<memory>", model);
 }
 
 frtError frtModelUnload(frtModel model) {

@@ -63,11 +63,12 @@ TEST(KernelSequences, EveryRunOfKernelsSharesALaunchAndHostTasksEndARun) {
   // In a package whose code a runtime decodes kernel by kernel (over kDecodedCodeBudgetBytes
   // decoded), a run ends where its code would pass kMaxSequenceInstructions (each part counted
   // with isa::kMaxJoinInstructions for what joins it): kernels of a third of that each go two to a run
-  // (three would pass it), and the seventh stays alone.
-  pkg::Package big = package({1024, 1024, 1024, 1024, 1024, 1024, 1024});
+  // (three would pass it), and the eleventh stays alone.
+  pkg::Package big = package(std::vector<int64_t>(11, 1024));
   for (pkg::Kernel &k : big.kernels) k.binary.code.resize(kMaxSequenceInstructions / 3, k.binary.code.front());
-  ASSERT_GT(7 * (kMaxSequenceInstructions / 3) * sizeof(isa::Instruction), pkg::kDecodedCodeBudgetBytes);
-  EXPECT_EQ(chooseKernelSequences(big, config), (std::vector<std::pair<size_t, size_t>>{{0, 1}, {2, 3}, {4, 5}}));
+  ASSERT_GT(11 * (kMaxSequenceInstructions / 3) * sizeof(isa::Instruction), pkg::kDecodedCodeBudgetBytes);
+  EXPECT_EQ(chooseKernelSequences(big, config),
+            (std::vector<std::pair<size_t, size_t>>{{0, 1}, {2, 3}, {4, 5}, {6, 7}, {8, 9}}));
   // Whose code a runtime keeps decoded whole: one run, however long.
   pkg::Package mid = package({1024, 1024, 1024});
   for (pkg::Kernel &k : mid.kernels) k.binary.code.resize(kMaxSequenceInstructions / 2, k.binary.code.front());

@@ -92,6 +92,30 @@ TEST(OperandSlot, MatchesTheLookupByNameForEveryOpcode) {
     }
 }
 
+// Slots hold 32 bits; one operand per instruction keeps its upper half aside (li's immediate).
+TEST(OperandValues, OneOperandKeepsAllSixtyFourBits) {
+  Instruction li = makeInstruction(Opcode::Li);
+  li.values[0] = 7;
+  for (int64_t v : {INT64_MIN, INT64_MAX, int64_t(1) << 32, int64_t(INT32_MAX) + 1, int64_t(INT32_MIN) - 1, int64_t(-1)}) {
+    li.values[1] = v;
+    EXPECT_EQ(li.values[1], v);
+    EXPECT_EQ(li.operand("imm"), v);
+    uint8_t word[kInstructionBytes];
+    encodeInstruction(li, word);
+    Expected<Instruction> back = decodeInstruction(word, 0);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->values, li.values);
+    EXPECT_EQ(back->values[1], v);
+  }
+  li.values[1] = INT64_MIN;
+  li.values[1] = 5; // back to 32 bits: the slot no longer reads the upper half
+  EXPECT_EQ(li.values[1], 5);
+  li.values[0] = int64_t(1) << 40; // the upper half is free again
+  EXPECT_EQ(li.values[0], int64_t(1) << 40);
+  EXPECT_THROW(li.values[1] = int64_t(1) << 33, std::overflow_error);
+  EXPECT_EQ(sizeof(Instruction), 72u);
+}
+
 TEST(Encoding, EdgeValuesRoundTripThroughBinary) {
   std::vector<Instruction> all = edgeInstructions();
   ASSERT_GT(all.size(), 1000u);

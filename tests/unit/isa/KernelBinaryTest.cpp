@@ -1,6 +1,7 @@
 // The kernel binary format: round trip, and rejection of every kind of corruption before use.
 #include "fractal/isa/Assembler.h"
 #include "fractal/isa/KernelBinary.h"
+#include "fractal/isa/Encoding.h"
 #include "fractal/support/Checksum.h"
 
 #include <gtest/gtest.h>
@@ -107,6 +108,32 @@ TEST(KernelBinary, IllegalInstructionInsideAValidFileNamesItsOffset) {
   b[80 + 16] = 0xfe; // opcode of instruction 1
   reseal(b);
   EXPECT_EQ(errorOf(b),
+            "k.bin: invalid kernel binary: instruction 1: illegal opcode 0xfe at byte offset 96");
+}
+
+// A runtime holding a large model keeps its code as stored: validated all the same, and the same
+// instructions when decoded at a launch.
+TEST(KernelBinary, CodeKeptEncodedIsValidatedAndDecodesToTheSameInstructions) {
+  const KernelBinary k = sample();
+  const std::vector<uint8_t> bytes = serializeKernel(k);
+  Expected<KernelBinary> kept = parseKernel(bytes, "k.bin", CodeForm::Encoded);
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_TRUE(kept->code.empty());
+  ASSERT_EQ(kept->instructionCount(), k.code.size());
+  EXPECT_EQ(kernelCodeCount(bytes.data(), bytes.size()), k.code.size());
+  for (size_t pc = 0; pc < k.code.size(); ++pc) {
+    const Instruction inst = decodeValidInstruction(&kept->encoded[pc * kInstructionBytes]);
+    EXPECT_EQ(inst.opcode, k.code[pc].opcode) << pc;
+    EXPECT_EQ(inst.values, k.code[pc].values) << pc;
+  }
+  EXPECT_EQ(kept->noteOf(2), "n1");
+  EXPECT_EQ(serializeKernel(*kept), bytes);
+  std::vector<uint8_t> bad = bytes;
+  bad[80 + 16] = 0xfe;
+  reseal(bad);
+  Expected<KernelBinary> refused = parseKernel(bad, "k.bin", CodeForm::Encoded);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message,
             "k.bin: invalid kernel binary: instruction 1: illegal opcode 0xfe at byte offset 96");
 }
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,12 +101,65 @@ const std::vector<InstructionSpec> &instructionTable();
 // Looks up by base mnemonic (without suffixes).
 const InstructionSpec *findByMnemonic(const std::string &mnemonic);
 
+// The operand values of a decoded instruction, read and written as 64-bit integers. Every
+// operand field is at most 32 bits wide except li's 64-bit immediate, so each slot holds 32 bits
+// and one operand of an instruction may keep its upper half aside: a loaded model holds tens of
+// thousands of decoded instructions (and every queued pipe op one), 72 bytes each rather than 120.
+// An out-of-range value (an assembler's input, before its check) is kept whole like any other,
+// but only one per instruction: a second throws std::overflow_error.
+class OperandValues {
+public:
+  int64_t operator[](size_t i) const {
+    return i == wide_ ? static_cast<int64_t>((uint64_t(uint32_t(high_)) << 32) | uint32_t(low_[i])) : low_[i];
+  }
+  void set(size_t i, int64_t value) {
+    if (value >= INT32_MIN && value <= INT32_MAX) {
+      low_[i] = static_cast<int32_t>(value);
+      if (i == wide_) wide_ = kNone;
+      return;
+    }
+    if (wide_ != kNone && wide_ != i) throw std::overflow_error("an instruction with two operands wider than 32 bits");
+    wide_ = static_cast<uint8_t>(i);
+    low_[i] = static_cast<int32_t>(static_cast<uint32_t>(uint64_t(value)));
+    high_ = static_cast<int32_t>(uint64_t(value) >> 32);
+  }
+  // `values[i] = v` and `int64_t x = values[i]` as with an array.
+  class Slot {
+  public:
+    Slot(OperandValues &values, size_t i) : values_(values), i_(i) {}
+    operator int64_t() const { return static_cast<const OperandValues &>(values_)[i_]; }
+    Slot &operator=(int64_t value) {
+      values_.set(i_, value);
+      return *this;
+    }
+    Slot &operator=(const Slot &other) { return *this = static_cast<int64_t>(other); }
+
+  private:
+    OperandValues &values_;
+    size_t i_;
+  };
+  Slot operator[](size_t i) { return {*this, i}; }
+  static constexpr size_t size() { return kMaxOperands; }
+  bool operator==(const OperandValues &other) const {
+    for (size_t i = 0; i < kMaxOperands; ++i)
+      if ((*this)[i] != other[i]) return false;
+    return true;
+  }
+  bool operator!=(const OperandValues &other) const { return !(*this == other); }
+
+private:
+  static constexpr uint8_t kNone = 0xff;
+  std::array<int32_t, kMaxOperands> low_{};
+  int32_t high_ = 0;    // upper 32 bits of operand wide_
+  uint8_t wide_ = kNone; // the operand whose value needs more than 32 bits, if any
+};
+
 // A decoded instruction: one value per operand in table order. Mem operands keep the register in
 // `values` and the space in `spaces`.
 struct Instruction {
   Opcode opcode = Opcode::Nop;
-  std::array<int64_t, kMaxOperands> values{};
   std::array<Space, kMaxOperands> spaces{};
+  OperandValues values;
 
   const InstructionSpec &info() const { return spec(opcode); }
   // Position of the operand called `name`; throws std::out_of_range if there is none.

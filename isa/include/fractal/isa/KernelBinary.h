@@ -46,6 +46,11 @@ struct KernelBinary {
   std::string target; // chip config name it was built for; "" means any
   std::string source; // source file name (assembly or model)
   std::vector<Instruction> code;
+  // The code section as stored (kInstructionBytes an instruction, every one validated), kept
+  // instead of `code` by a reader asked for CodeForm::Encoded: a decoded instruction takes
+  // sizeof(Instruction) (72 bytes), so a runtime holding a large model keeps its code encoded
+  // and decodes one kernel at a time (decodeValidInstruction).
+  std::vector<uint8_t> encoded;
   std::vector<uint8_t> data;
   std::vector<Symbol> symbols;
   std::vector<DebugEntry> debug; // empty, or one per instruction
@@ -54,6 +59,7 @@ struct KernelBinary {
   // were most of a loaded model's host memory when every entry held its own copy.
   std::vector<std::string> notes;
 
+  size_t instructionCount() const { return encoded.empty() ? code.size() : encoded.size() / kInstructionBytes; }
   // The note of instruction `pc`: "" when it has none or the kernel has no debug section.
   const std::string &noteOf(size_t pc) const;
   // Appends a debug entry for the next instruction, reusing `note`'s index when it is already
@@ -62,8 +68,13 @@ struct KernelBinary {
 };
 
 std::vector<uint8_t> serializeKernel(const KernelBinary &kernel);
+enum class CodeForm { Decoded, Encoded }; // what parseKernel keeps: `code` or `encoded`
 // `name` is the file name used in error messages.
-Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std::string &name);
+Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std::string &name,
+                                   CodeForm form = CodeForm::Decoded);
+// The instruction count a kernel binary's header gives (checked by parseKernel, not here); 0 when
+// `size` bytes cannot hold a header.
+uint64_t kernelCodeCount(const uint8_t *bytes, size_t size);
 Expected<KernelBinary> readKernelFile(const std::string &path);
 Status writeKernelFile(const std::string &path, const KernelBinary &kernel);
 

@@ -17,7 +17,7 @@
 
 namespace fractal::pkg {
 
-// A runtime keeps a package's kernels decoded (sizeof(isa::Instruction), 120 bytes, an
+// A runtime keeps a package's kernels decoded (sizeof(isa::Instruction), 72 bytes, an
 // instruction) when they all fit in this; a larger package's code stays encoded (16 bytes an
 // instruction) and each kernel is decoded at its launch, one at a time. The compiler keeps the
 // kernels of such a package small enough (compiler/Codegen/KernelSequences.h).
@@ -111,9 +111,13 @@ struct Package {
 uint32_t targetDigest(const ChipConfig &config);
 
 std::vector<uint8_t> serializePackage(const Package &package);
-// `name` (the file name) prefixes every error; every error is BadInput.
-Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::string &name);
-Expected<Package> readPackageFile(const std::string &path);
+// `name` (the file name) prefixes every error; every error is BadInput. When the package's code
+// would take more than `decodedCodeBudget` bytes decoded, every kernel keeps it encoded
+// (KernelBinary::encoded, each instruction validated all the same): a runtime passes
+// kDecodedCodeBudgetBytes and never holds the whole model's decoded code, not even while loading.
+Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::string &name,
+                               size_t decodedCodeBudget = SIZE_MAX);
+Expected<Package> readPackageFile(const std::string &path, size_t decodedCodeBudget = SIZE_MAX);
 Status writePackageFile(const std::string &path, const Package &package); // atomic
 
 // Human-readable listing (`fractal info`, `fractal compile`): target, IO, tasks with their kernels

@@ -21,7 +21,7 @@
 
 namespace fractal::compiler {
 
-inline constexpr size_t kMaxSequenceInstructions = 16384; // ~1.9 MB decoded, 256 KiB encoded
+inline constexpr size_t kMaxSequenceInstructions = 16384; // ~1.2 MB decoded, 256 KiB encoded
 
 // Cycles one cross-core barrier of `blockDim` blocks takes when they arrive together: per round a
 // flag store and a flag load, each a scalar data cache miss, and the loop's instructions; on a

@@ -143,7 +143,8 @@ int runCompileCommand(const Args &args) {
                 "kernel on its own", &sequences);
   parser.epilog("EXIT CODES: 0 ok, 2 unsupported model or bad input.\n\n"
                 "NPU kernels exist for convolutions (grouped, depthwise, transposed), MatMul and Gemm, element-wise\n"
-                "ops and activations, pooling, normalization, Resize, softmax and the data-movement ops; shape\n"
+                "ops and activations, pooling, normalization, Resize, softmax and the data-movement ops (LSTM, GRU\n"
+                "and RNN unroll into them); shape\n"
                 "bookkeeping runs on the host. An op with neither is listed with the reason and the command exits 2\n"
                 "(docs/compiler.md has the kernels and their limits, docs/conformance.md the ONNX test suite's results).");
   if (std::optional<int> exit = parseArguments(parser, args))

@@ -71,7 +71,7 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"Reshape", {1}}, {"Resize", {1, 2, 3}}, {"Upsample", {1}}, {"ConvTranspose", {1}}, {"Expand", {1}}, {"Squeeze", {1}}, {"Unsqueeze", {1}},
       {"ReduceSum", {1}}, {"ReduceMean", {1}}, {"ReduceMax", {1}}, {"ReduceMin", {1}}, {"ReduceL1", {1}},
       {"ReduceL2", {1}}, {"ReduceSumSquare", {1}}, {"ReduceLogSum", {1}}, {"ReduceLogSumExp", {1}},
-      {"Split", {1}}, {"Trilu", {1}}, {"Pow", {1}}};
+      {"Split", {1}}, {"Trilu", {1}}, {"Pow", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}}};
   return slots;
 }
 
@@ -646,6 +646,11 @@ private:
             ok = false;
           }
         }
+      if (node.op_type() == "LSTM" || node.op_type() == "GRU" || node.op_type() == "RNN")
+        if (std::string why = recurrentProblem(node); !why.empty()) {
+          problem(name, node.op_type(), why);
+          ok = false;
+        }
       // Optional extra outputs (MaxPool's argmax indices, BatchNormalization's training
       // statistics) have no NPU kernel.
       int usedOutputs = 0;
@@ -670,6 +675,31 @@ private:
       if (ok)
         report_.nodes.push_back({name, node.op_type(), rule->placement, rule->reason});
     }
+  }
+
+  // What the importer's unrolling of an LSTM, GRU or RNN does not do, or "": activations other
+  // than Sigmoid, Tanh and Relu, and sequence_lens that are not all the full sequence (the check
+  // above has made sure they are a constant).
+  std::string recurrentProblem(const onnx::NodeProto &node) const {
+    for (const auto &a : node.attribute())
+      if (a.name() == "activations")
+        for (const std::string &f : a.strings())
+          if (f != "Sigmoid" && f != "Tanh" && f != "Relu")
+            return "activation " + f + " is not supported (Sigmoid, Tanh and Relu are)";
+    if (node.input_size() <= 4 || node.input(4).empty()) return "";
+    const onnx::TensorProto *lens = constantValue(node.input(4));
+    const auto shapes = staticShapes();
+    auto x = shapes.find(node.input(0));
+    if (!lens || x == shapes.end() || x->second.size() != 3) return "";
+    int64_t layout = 0;
+    for (const auto &a : node.attribute())
+      if (a.name() == "layout") layout = a.i();
+    const int64_t seq = x->second[layout ? 1 : 0];
+    std::optional<std::vector<int64_t>> values = tensorInts(*lens);
+    if (!values || std::any_of(values->begin(), values->end(), [&](int64_t v) { return v != seq; }))
+      return "sequence_lens must give every batch entry the full sequence (" + std::to_string(seq) +
+             " steps): shorter sequences are not supported";
+    return "";
   }
 
   // The value of an initializer or a Constant node's output; nullptr for anything else.

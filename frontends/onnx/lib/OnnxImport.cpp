@@ -556,6 +556,161 @@ private:
     return pads;
   }
 
+  // ---- recurrent layers ----
+  // LSTM, GRU and RNN unrolled over their static sequence, per direction: the input projection of
+  // every step at once ([seq * batch, I] x [I, gates * H], one product on the cube), then at each
+  // step the recurrent product ([batch, H] x [H, gates * H]) and the gates' element-wise math on
+  // the vector unit. With constant weights (an exported model) the transposes and bias sums fold.
+  // ONNX's gate orders: LSTM i, o, f, c; GRU z, r, h; RNN one. The support check has refused what
+  // this does not do (activations other than Sigmoid / Tanh / Relu, input_forget, run-time or
+  // short sequence_lens).
+  void importRecurrent(const onnx::NodeProto &n, const std::string &name, Location loc) {
+    const std::string &op = n.op_type();
+    const int64_t gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
+    auto hasInput = [&](int i) { return n.input_size() > i && !n.input(i).empty(); };
+    auto in = [&](int i) { return value(n.input(i), "node '" + name + "'"); };
+    auto shapeOf = [](Value v) { return SmallVector<int64_t>(llvm::cast<RankedTensorType>(v.getType()).getShape()); };
+    Type et = llvm::cast<RankedTensorType>(in(0).getType()).getElementType();
+    auto typed = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, et); };
+    auto reshape = [&](Value v, ArrayRef<int64_t> shape) { return Value(b_.create<g::ReshapeOp>(loc, typed(shape), v)); };
+    auto transpose = [&](Value v, ArrayRef<int64_t> perm) {
+      SmallVector<int64_t> from = shapeOf(v), shape;
+      for (int64_t p : perm) shape.push_back(from[size_t(p)]);
+      return Value(b_.create<g::TransposeOp>(loc, typed(shape), v, b_.getDenseI64ArrayAttr(perm)));
+    };
+    // v[starts[i] .. ends[i]) along every axis.
+    auto slice = [&](Value v, ArrayRef<int64_t> starts, ArrayRef<int64_t> ends) {
+      SmallVector<int64_t> shape, steps(starts.size(), 1);
+      for (size_t i = 0; i < starts.size(); ++i) shape.push_back(ends[i] - starts[i]);
+      return Value(b_.create<g::SliceOp>(loc, typed(shape), v, b_.getDenseI64ArrayAttr(starts),
+                                          b_.getDenseI64ArrayAttr(ends), b_.getDenseI64ArrayAttr(steps)));
+    };
+    auto concat = [&](ArrayRef<Value> parts, int64_t axis) {
+      if (parts.size() == 1) return parts.front();
+      SmallVector<int64_t> shape = shapeOf(parts.front());
+      shape[size_t(axis)] = 0;
+      for (Value v : parts) shape[size_t(axis)] += shapeOf(v)[size_t(axis)];
+      return Value(b_.create<g::ConcatOp>(loc, typed(shape), parts, b_.getI64IntegerAttr(axis)));
+    };
+    auto broadcastType = [&](Value a, Value b) {
+      SmallVector<int64_t> shape;
+      OpTrait::util::getBroadcastedShape(shapeOf(a), shapeOf(b), shape);
+      return typed(shape);
+    };
+    auto add = [&](Value a, Value b) { return Value(b_.create<g::AddOp>(loc, broadcastType(a, b), a, b)); };
+    auto sub = [&](Value a, Value b) { return Value(b_.create<g::SubOp>(loc, broadcastType(a, b), a, b)); };
+    auto mul = [&](Value a, Value b) { return Value(b_.create<g::MulOp>(loc, broadcastType(a, b), a, b)); };
+    auto matmul = [&](Value a, Value b) {
+      return Value(b_.create<g::MatMulOp>(loc, typed({shapeOf(a)[0], shapeOf(b)[1]}), a, b, nullptr, nullptr));
+    };
+    const float clip = floatAttr(n, "clip", 0.0f);
+    auto activate = [&](const std::string &kind, Value v) {
+      if (clip > 0) v = b_.create<g::ClipOp>(loc, v.getType(), v, b_.getF32FloatAttr(-clip), b_.getF32FloatAttr(clip));
+      if (kind == "Tanh")
+        return Value(b_.create<g::ActivationOp>(loc, v.getType(), v, b_.getStringAttr("tanh"), b_.getF32FloatAttr(0),
+                                                b_.getF32FloatAttr(0)));
+      return Value(createUnary(kind, loc, v.getType(), v)->getResult(0)); // Sigmoid, Relu
+    };
+
+    const bool batchFirst = intAttr(n, "layout", 0) != 0;
+    Value x = batchFirst ? transpose(in(0), {1, 0, 2}) : in(0); // [seq, batch, I]
+    const SmallVector<int64_t> xs = shapeOf(x), rs = shapeOf(in(2));
+    const int64_t seq = xs[0], batch = xs[1], inputs = xs[2], hidden = rs[2], gh = gates * hidden;
+    const std::string direction = stringAttr(n, "direction", "forward");
+    const int64_t directions = direction == "bidirectional" ? 2 : 1;
+    std::vector<std::string> acts;
+    if (const auto *a = attr(n, "activations")) acts.assign(a->strings().begin(), a->strings().end());
+    const std::vector<std::string> defaults = op == "LSTM"  ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
+                                              : op == "GRU" ? std::vector<std::string>{"Sigmoid", "Tanh"}
+                                                            : std::vector<std::string>{"Tanh"};
+    const bool resetAfter = op == "GRU" && intAttr(n, "linear_before_reset", 0) != 0;
+    Value xRows = reshape(x, {seq * batch, inputs});
+
+    SmallVector<Value> ys, finalH, finalC;
+    for (int64_t d = 0; d < directions; ++d) {
+      auto act = [&](size_t i) {
+        const size_t at = size_t(d) * defaults.size() + i;
+        return at < acts.size() ? acts[at] : defaults[i];
+      };
+      // This direction's [rows, cols] matrix of a [directions, rows, cols] operand, transposed.
+      auto weightsT = [&](Value w, int64_t cols) {
+        return transpose(reshape(slice(w, {d, 0, 0}, {d + 1, gh, cols}), {gh, cols}), {1, 0});
+      };
+      auto perDirection = [&](int i, int64_t from, int64_t to) { // [directions, k] operand -> [to - from]
+        return reshape(slice(in(i), {d, from}, {d + 1, to}), {to - from});
+      };
+      auto state = [&](int i) { // initial_h / initial_c: [directions, batch, H] -> [batch, H]
+        return hasInput(i) ? reshape(slice(in(i), {d, 0, 0}, {d + 1, batch, hidden}), {batch, hidden}) : Value();
+      };
+      Value xw = matmul(xRows, weightsT(in(1), inputs)), rT = weightsT(in(2), hidden);
+      Value recurrentBias; // added to the recurrent product: GRU's h-gate bias when reset comes after it
+      if (hasInput(3)) {
+        Value wb = perDirection(3, 0, gh), rb = perDirection(3, gh, 2 * gh);
+        if (resetAfter) {
+          recurrentBias = rb;
+          xw = add(xw, wb);
+        } else {
+          xw = add(xw, add(wb, rb));
+        }
+      }
+      Value h = state(5), c = op == "LSTM" ? state(6) : Value();
+      Value pi, po, pf;
+      if (op == "LSTM" && hasInput(7)) {
+        pi = perDirection(7, 0, hidden);
+        po = perDirection(7, hidden, 2 * hidden);
+        pf = perDirection(7, 2 * hidden, 3 * hidden);
+      }
+      const bool reverse = direction == "reverse" || d == 1;
+      SmallVector<Value> hs(static_cast<size_t>(seq), Value());
+      for (int64_t step = 0; step < seq; ++step) {
+        const int64_t t = reverse ? seq - 1 - step : step;
+        Value pre = slice(xw, {t * batch, 0}, {(t + 1) * batch, gh}); // [batch, gates * H]
+        // h . R^T plus GRU's recurrent bias; before the first step without an initial h, that
+        // bias alone ([1, gates * H], broadcast) or nothing.
+        Value hr = h ? matmul(h, rT) : Value();
+        if (recurrentBias) hr = hr ? add(hr, recurrentBias) : reshape(recurrentBias, {1, gh});
+        auto gate = [&](Value v, int64_t k) { return slice(v, {0, k * hidden}, {shapeOf(v)[0], (k + 1) * hidden}); };
+        if (op == "LSTM") {
+          Value z = hr ? add(pre, hr) : pre;
+          Value i = gate(z, 0), o = gate(z, 1), f = gate(z, 2), g = gate(z, 3);
+          if (pi && c) i = add(i, mul(pi, c));
+          if (pf && c) f = add(f, mul(pf, c));
+          i = activate(act(0), i);
+          g = activate(act(1), g);
+          c = c ? add(mul(activate(act(0), f), c), mul(i, g)) : mul(i, g);
+          if (po) o = add(o, mul(po, c));
+          h = mul(activate(act(0), o), activate(act(2), c));
+        } else if (op == "GRU") {
+          Value zr = slice(pre, {0, 0}, {batch, 2 * hidden});
+          if (hr) zr = add(zr, slice(hr, {0, 0}, {shapeOf(hr)[0], 2 * hidden}));
+          Value z = activate(act(0), gate(zr, 0)), r = activate(act(0), gate(zr, 1));
+          Value hh = gate(pre, 2);
+          if (resetAfter && hr) // r . (h R_h^T + Rb_h)
+            hh = add(hh, mul(r, gate(hr, 2)));
+          else if (h) // (r . h) R_h^T
+            hh = add(hh, matmul(mul(r, h), slice(rT, {0, 2 * hidden}, {hidden, 3 * hidden})));
+          hh = activate(act(1), hh);
+          h = h ? add(hh, mul(z, sub(h, hh))) : sub(hh, mul(z, hh)); // (1 - z) hh + z h
+        } else {
+          h = activate(act(0), hr ? add(pre, hr) : pre);
+        }
+        hs[size_t(t)] = reshape(h, {1, 1, batch, hidden});
+      }
+      ys.push_back(concat(hs, 0)); // [seq, 1, batch, H]
+      finalH.push_back(reshape(h, {1, batch, hidden}));
+      if (c) finalC.push_back(reshape(c, {1, batch, hidden}));
+    }
+    // Y [seq, directions, batch, H] (layout 1: [batch, seq, directions, H]); Y_h and Y_c
+    // [directions, batch, H] (layout 1: [batch, directions, H]).
+    auto bindOutput = [&](int i, Value v, ArrayRef<int64_t> batchFirstPerm) {
+      if (n.output_size() <= i || n.output(i).empty()) return;
+      values_[n.output(i)] = batchFirst ? transpose(v, batchFirstPerm) : v;
+    };
+    bindOutput(0, concat(ys, 1), {2, 0, 1, 3});
+    bindOutput(1, concat(finalH, 0), {1, 0, 2});
+    if (op == "LSTM") bindOutput(2, concat(finalC, 0), {1, 0, 2});
+  }
+
   // ---- nodes ----
   std::vector<int> topologicalOrder() {
     const auto &nodes = model_.graph().node();
@@ -665,6 +820,8 @@ private:
             loc, out(), x, w, bias, i64s(strides), i64s(pads), i64s(dilations),
             i64s(ints(n, "output_padding", std::vector<int64_t>(spatial, 0))),
             b_.getI64IntegerAttr(group), /*clamp_min=*/nullptr, /*clamp_max=*/nullptr));
+    } else if (op == "LSTM" || op == "GRU" || op == "RNN") {
+      importRecurrent(n, name, loc);
     } else if (op == "MatMul") {
       bind(b_.create<g::MatMulOp>(loc, out(), in(0), in(1), /*clamp_min=*/nullptr,
                                   /*clamp_max=*/nullptr));

@@ -18,6 +18,8 @@ const char *kCube = "matrix product: runs on the cube (convolution through img2c
 const char *kVector = "element-wise or reduction math: runs on the vector unit";
 const char *kDma = "data movement: DMA (MTE) copies or strided addressing, no arithmetic";
 const char *kView = "shape bookkeeping: a view of the same bytes, no device work";
+const char *kRecurrent = "recurrent layer, unrolled over its sequence: the input and recurrent matrix products on "
+                         "the cube, the gates on the vector unit";
 const char *kConst = "constant or shape computation: folded at compile time, host fallback otherwise";
 
 AttributeRule any(const char *name) { return {name, {}}; }
@@ -35,6 +37,18 @@ std::vector<OpRule> buildRules() {
        kFloats},
       {"MatMul", Placement::Cube, kCube, {}, kFloats},
       {"Gemm", Placement::Cube, kCube, {any("alpha"), any("beta"), any("transA"), any("transB")},
+       kFloats},
+      {"LSTM", Placement::Cube, kRecurrent,
+       {any("hidden_size"), only("direction", {"forward", "reverse", "bidirectional"}), any("activations"),
+        any("clip"), only("input_forget", {"0"}), any("layout")},
+       kFloats},
+      {"GRU", Placement::Cube, kRecurrent,
+       {any("hidden_size"), only("direction", {"forward", "reverse", "bidirectional"}), any("activations"),
+        any("clip"), any("linear_before_reset"), any("layout")},
+       kFloats},
+      {"RNN", Placement::Cube, kRecurrent,
+       {any("hidden_size"), only("direction", {"forward", "reverse", "bidirectional"}), any("activations"),
+        any("clip"), any("layout")},
        kFloats},
       {"Add", Placement::Vector, kVector, {}, kFloats},
       {"Sub", Placement::Vector, kVector, {}, kFloats},

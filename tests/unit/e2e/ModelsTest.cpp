@@ -279,6 +279,15 @@ void setInt(onnx::NodeProto *n, const char *name, int64_t value) {
   a->set_i(value);
 }
 
+// An IR-8 model of `opset` whose graph is called `graphName`, to be filled in.
+onnx::ModelProto newModel(int64_t opset, const char *graphName) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(opset);
+  m.mutable_graph()->set_name(graphName);
+  return m;
+}
+
 // Writes `m` into a fresh temporary directory; the model's path (the directory goes with rmDir).
 std::string saveModel(const onnx::ModelProto &m, std::string &dirOut) {
   char dir[] = "/tmp/fractal-op-XXXXXX";
@@ -371,11 +380,8 @@ TEST(CompiledOps, LegacyOpset6Conv1dChannelBiasAndPRelu) {
 // computed here.
 TEST(CompiledOps, PowerMeanAndGlobalMaxPool) {
   const std::vector<int64_t> shape{1, 3, 4, 5};
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
+  onnx::ModelProto m = newModel(13, "ops");
   onnx::GraphProto *g = m.mutable_graph();
-  g->set_name("ops");
   std::vector<float> x(60), row{0.5f, -1.0f, 2.0f, 0.25f, 3.0f};
   for (size_t i = 0; i < x.size(); ++i) x[i] = 0.25f + float(i * 7 % 31) * 0.125f; // positive: 0.25 .. 4
   declareFloat(g->add_input(), "x", shape);
@@ -416,17 +422,127 @@ TEST(CompiledOps, PowerMeanAndGlobalMaxPool) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// Recurrent layers as an exporter writes them (constant weights, so the importer's transposes and
+// bias sums fold): a bidirectional LSTM (seq 3, batch 2, input 4, hidden 5; Y, Y_h, Y_c) and a GRU
+// with linear_before_reset and an initial state (hidden 3; Y_h only), unrolled over the sequence,
+// against the ONNX equations computed here. Matrix operands go through f16 on the cube, hence the
+// tolerance; a wrong gate order or direction is off by far more.
+TEST(CompiledOps, BidirectionalLstmAndGruWithConstantWeights) {
+  const int64_t seq = 3, batch = 2, in = 4, hl = 5, hg = 3;
+  onnx::ModelProto m = newModel(14, "recurrent");
+  onnx::GraphProto *g = m.mutable_graph();
+  auto values = [](size_t n, int mul, int mod, float scale) {
+    std::vector<float> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = float(int(i * size_t(mul) % size_t(mod)) - mod / 2) * scale;
+    return v;
+  };
+  const std::vector<float> x = values(size_t(seq * batch * in), 7, 19, 0.1f);
+  const std::vector<float> lw = values(size_t(2 * 4 * hl * in), 11, 23, 0.04f), lr = values(size_t(2 * 4 * hl * hl), 13, 29, 0.03f),
+                           lb = values(size_t(2 * 8 * hl), 5, 17, 0.05f);
+  const std::vector<float> gw = values(size_t(3 * hg * in), 3, 13, 0.06f), gr = values(size_t(3 * hg * hg), 17, 11, 0.07f),
+                           gb = values(size_t(6 * hg), 7, 9, 0.05f), gh0 = values(size_t(batch * hg), 5, 7, 0.1f);
+  declareFloat(g->add_input(), "x", {seq, batch, in});
+  floatInitializer(g, "lw", {2, 4 * hl, in}, lw);
+  floatInitializer(g, "lr", {2, 4 * hl, hl}, lr);
+  floatInitializer(g, "lb", {2, 8 * hl}, lb);
+  floatInitializer(g, "gw", {1, 3 * hg, in}, gw);
+  floatInitializer(g, "gr", {1, 3 * hg, hg}, gr);
+  floatInitializer(g, "gb", {1, 6 * hg}, gb);
+  floatInitializer(g, "gh0", {1, batch, hg}, gh0);
+  onnx::NodeProto *lstm = addNode(g, "LSTM", {"x", "lw", "lr", "lb"}, "lstm_y");
+  lstm->add_output("lstm_h");
+  lstm->add_output("lstm_c");
+  setInt(lstm, "hidden_size", hl);
+  auto *direction = lstm->add_attribute();
+  direction->set_name("direction");
+  direction->set_type(onnx::AttributeProto::STRING);
+  direction->set_s("bidirectional");
+  onnx::NodeProto *gru = addNode(g, "GRU", {"x", "gw", "gr", "gb", "", "gh0"}, "");
+  gru->add_output("gru_h");
+  setInt(gru, "hidden_size", hg);
+  setInt(gru, "linear_before_reset", 1);
+  declareFloat(g->add_output(), "lstm_y", {seq, 2, batch, hl});
+  declareFloat(g->add_output(), "lstm_h", {2, batch, hl});
+  declareFloat(g->add_output(), "lstm_c", {2, batch, hl});
+  declareFloat(g->add_output(), "gru_h", {1, batch, hg});
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+
+  auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
+  // row . M^T + bias for M [rows, cols] at `m`, one output per row of M
+  auto affine = [](const float *row, const float *mat, int64_t rows, int64_t cols, const float *bias) {
+    std::vector<double> out(static_cast<size_t>(rows), 0.0);
+    for (int64_t r = 0; r < rows; ++r) {
+      double acc = bias ? bias[r] : 0.0;
+      for (int64_t c = 0; c < cols; ++c) acc += double(row[c]) * mat[r * cols + c];
+      out[size_t(r)] = acc;
+    }
+    return out;
+  };
+  std::map<std::string, std::vector<double>> want;
+  want["lstm_y"].assign(size_t(seq * 2 * batch * hl), 0);
+  want["lstm_h"].assign(size_t(2 * batch * hl), 0);
+  want["lstm_c"].assign(size_t(2 * batch * hl), 0);
+  for (int64_t d = 0; d < 2; ++d)
+    for (int64_t b = 0; b < batch; ++b) {
+      std::vector<float> h(size_t(hl), 0.0f);
+      std::vector<double> c(size_t(hl), 0.0);
+      std::vector<float> bias(size_t(4 * hl));
+      for (int64_t k = 0; k < 4 * hl; ++k) bias[size_t(k)] = lb[size_t(d * 8 * hl + k)] + lb[size_t(d * 8 * hl + 4 * hl + k)];
+      for (int64_t step = 0; step < seq; ++step) {
+        const int64_t t = d == 0 ? step : seq - 1 - step;
+        std::vector<double> z = affine(&x[size_t((t * batch + b) * in)], &lw[size_t(d * 4 * hl * in)], 4 * hl, in, bias.data());
+        const std::vector<double> r = affine(h.data(), &lr[size_t(d * 4 * hl * hl)], 4 * hl, hl, nullptr);
+        for (size_t k = 0; k < z.size(); ++k) z[k] += r[k];
+        for (int64_t j = 0; j < hl; ++j) { // gates i, o, f, c
+          const double i = sigmoid(z[size_t(j)]), o = sigmoid(z[size_t(hl + j)]), f = sigmoid(z[size_t(2 * hl + j)]),
+                       cc = std::tanh(z[size_t(3 * hl + j)]);
+          c[size_t(j)] = f * c[size_t(j)] + i * cc;
+          h[size_t(j)] = float(o * std::tanh(c[size_t(j)]));
+          want["lstm_y"][size_t(((t * 2 + d) * batch + b) * hl + j)] = h[size_t(j)];
+        }
+      }
+      for (int64_t j = 0; j < hl; ++j) {
+        want["lstm_h"][size_t((d * batch + b) * hl + j)] = h[size_t(j)];
+        want["lstm_c"][size_t((d * batch + b) * hl + j)] = c[size_t(j)];
+      }
+    }
+  for (int64_t b = 0; b < batch; ++b) {
+    std::vector<float> h(gh0.begin() + b * hg, gh0.begin() + (b + 1) * hg);
+    for (int64_t t = 0; t < seq; ++t) {
+      const std::vector<double> xw = affine(&x[size_t((t * batch + b) * in)], gw.data(), 3 * hg, in, gb.data());
+      const std::vector<double> hr = affine(h.data(), gr.data(), 3 * hg, hg, &gb[size_t(3 * hg)]);
+      std::vector<float> next(static_cast<size_t>(hg), 0.0f);
+      for (int64_t j = 0; j < hg; ++j) { // gates z, r, h; the reset after the recurrent product
+        const double z = sigmoid(xw[size_t(j)] + hr[size_t(j)]), r = sigmoid(xw[size_t(hg + j)] + hr[size_t(hg + j)]);
+        const double hh = std::tanh(xw[size_t(2 * hg + j)] + r * hr[size_t(2 * hg + j)]);
+        next[size_t(j)] = float((1 - z) * hh + z * h[size_t(j)]);
+      }
+      h = next;
+    }
+    for (int64_t j = 0; j < hg; ++j) want["gru_h"].push_back(h[size_t(j)]);
+  }
+  for (const char *mode : {"functional", "timing"}) {
+    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray({seq, batch, in}, x), mode);
+    for (auto &[name, expected] : want) {
+      ASSERT_TRUE(got.count(name)) << mode << " " << name;
+      const std::vector<float> y = floats(got[name]);
+      ASSERT_EQ(y.size(), expected.size()) << mode << " " << name;
+      for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expected[i], 5e-4) << mode << " " << name << " element " << i;
+    }
+  }
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Resize by interpolation matrices on the cube (any scale, every mode but the nearest-integer one
 // the resize kernel takes): bilinear half_pixel from [1, 2, 5, 7] to [1, 2, 8, 4] (rows up,
 // columns down), against the interpolation computed here from ONNX's formulas; operands go
 // through f16 on the cube, hence the tolerance.
 TEST(CompiledOps, BilinearResizeByMatrices) {
   const int64_t c = 2, h = 5, w = 7, ho = 8, wo = 4;
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
+  onnx::ModelProto m = newModel(13, "resize");
   onnx::GraphProto *g = m.mutable_graph();
-  g->set_name("resize");
   std::vector<float> x(size_t(c * h * w));
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 13 % 17) - 8) * 0.25f;
   declareFloat(g->add_input(), "x", {1, c, h, w});
@@ -471,11 +587,8 @@ TEST(CompiledOps, GeneralConvTransposeAsConvolution) {
   const int64_t pt = 1, pl = 0, pb = 0, pr = 1, oph = 1, opw = 0;
   const int64_t ho = s * (h - 1) + oph + dh * (k - 1) + 1 - pt - pb, wo = s * (w - 1) + opw + dw * (k - 1) + 1 - pl - pr;
   const int64_t cout = coutPerGroup * group, cinPerGroup = cin / group;
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
+  onnx::ModelProto m = newModel(13, "deconv");
   onnx::GraphProto *g = m.mutable_graph();
-  g->set_name("deconv");
   std::vector<float> x(size_t(cin * h * w)), wt(size_t(cin * coutPerGroup * k * k)), bias(static_cast<size_t>(cout));
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 7 % 11) - 5) * 0.2f;
   for (size_t i = 0; i < wt.size(); ++i) wt[i] = float(int(i * 5 % 13) - 6) * 0.1f;
@@ -516,11 +629,8 @@ TEST(CompiledOps, GeneralConvTransposeAsConvolution) {
 // padded input). The kernel sums whole windows; a constant map rescales them.
 TEST(CompiledOps, AveragePoolExcludingPaddingWithCeilMode) {
   const int64_t h = 6, w = 6, k = 3, s = 2, p = 1, ho = 4, wo = 4; // ceil((6 + 2 - 3) / 2) + 1
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
+  onnx::ModelProto m = newModel(13, "avgpool");
   onnx::GraphProto *g = m.mutable_graph();
-  g->set_name("avgpool");
   std::vector<float> x(size_t(h * w));
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 11 % 19) - 9) * 0.125f;
   declareFloat(g->add_input(), "x", {1, 1, h, w});
@@ -554,11 +664,8 @@ TEST(CompiledOps, GlobalAveragePoolAgainstExactMeans) {
   for (int64_t channels : {80, 24}) {
     SCOPED_TRACE(std::to_string(channels) + " channels");
     const std::vector<int64_t> shape{2, channels, 13, 11};
-    onnx::ModelProto m;
-    m.set_ir_version(8);
-    m.add_opset_import()->set_version(13);
+    onnx::ModelProto m = newModel(13, "gap");
     onnx::GraphProto *g = m.mutable_graph();
-    g->set_name("gap");
     declareFloat(g->add_input(), "x", shape);
     declareFloat(g->add_output(), "y", {shape[0], channels, 1, 1});
     onnx::NodeProto *n = g->add_node();

@@ -220,6 +220,71 @@ TEST(OnnxCheck, PowNeedsAConstantExponentItCanLower) {
             "pow1: only an exponent with one value for every element is supported\n");
 }
 
+// An LSTM unrolls over its sequence with Sigmoid, Tanh or Relu gates; the check names what the
+// unrolling does not do: another activation, or sequence_lens shorter than the sequence (from a
+// constant) or unknown until run time.
+TEST(OnnxCheck, RecurrentLayersNeedTheirWholeSequenceAndKnownActivations) {
+  enum class Lens { None, Full, Short, RunTime };
+  auto lstmModel = [](Lens lens, const char *activation) {
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(14);
+    onnx::GraphProto *g = m.mutable_graph();
+    g->set_name("g");
+    auto declare = [](onnx::ValueInfoProto *v, const char *name, std::vector<int64_t> dims, int type) {
+      v->set_name(name);
+      auto *t = v->mutable_type()->mutable_tensor_type();
+      t->set_elem_type(type);
+      for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+    };
+    auto initializer = [&](const char *name, std::vector<int64_t> dims, int type) {
+      onnx::TensorProto *t = g->add_initializer();
+      t->set_name(name);
+      t->set_data_type(type);
+      int64_t count = 1;
+      for (int64_t d : dims) {
+        t->add_dims(d);
+        count *= d;
+      }
+      for (int64_t i = 0; i < count; ++i) {
+        if (type == 1) t->add_float_data(0.1f);
+        else t->add_int32_data(lens == Lens::Short && i == 1 ? 1 : 2);
+      }
+    };
+    declare(g->add_input(), "x", {2, 2, 3}, 1); // seq 2, batch 2, input 3
+    initializer("w", {1, 8, 3}, 1);            // hidden 2
+    initializer("r", {1, 8, 2}, 1);
+    onnx::NodeProto *lstm = g->add_node();
+    lstm->set_name("lstm1");
+    lstm->set_op_type("LSTM");
+    for (const char *in : {"x", "w", "r", "", lens == Lens::None ? "" : "lens"}) lstm->add_input(in);
+    lstm->add_output("y");
+    if (lens == Lens::Full || lens == Lens::Short) initializer("lens", {2}, 6);
+    if (lens == Lens::RunTime) declare(g->add_input(), "lens", {2}, 6);
+    auto *hidden = lstm->add_attribute();
+    hidden->set_name("hidden_size");
+    hidden->set_type(onnx::AttributeProto::INT);
+    hidden->set_i(2);
+    if (activation) {
+      auto *a = lstm->add_attribute();
+      a->set_name("activations");
+      a->set_type(onnx::AttributeProto::STRINGS);
+      for (const char *f : {"Sigmoid", activation, "Tanh"}) a->add_strings(f);
+    }
+    declare(g->add_output(), "y", {2, 1, 2, 2}, 1);
+    return m;
+  };
+  EXPECT_TRUE(check(lstmModel(Lens::None, nullptr)).ok()) << problems(check(lstmModel(Lens::None, nullptr)));
+  EXPECT_TRUE(check(lstmModel(Lens::Full, "Relu")).ok()) << problems(check(lstmModel(Lens::Full, "Relu")));
+  EXPECT_EQ(problems(check(lstmModel(Lens::None, "Elu"))),
+            "lstm1: activation Elu is not supported (Sigmoid, Tanh and Relu are)\n");
+  EXPECT_EQ(problems(check(lstmModel(Lens::Short, nullptr))),
+            "lstm1: sequence_lens must give every batch entry the full sequence (2 steps): shorter sequences are "
+            "not supported\n");
+  EXPECT_EQ(problems(check(lstmModel(Lens::RunTime, nullptr))),
+            "lstm1: input 'lens' must be a constant (an initializer or a Constant node), not runtime data\n");
+}
+
 TEST(OnnxCheck, DtypeMismatchIsFoundByShapeInference) {
   onnx::ModelProto m = convRelu();
   onnx::TensorProto *b = m.mutable_graph()->add_initializer();

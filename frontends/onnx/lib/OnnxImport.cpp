@@ -786,6 +786,24 @@ private:
       else
         r = averagePool(loc, result2d, x, kernel, strides, pads, intAttr(n, "count_include_pad", 0) != 0);
       bind(b_.create<g::ReshapeOp>(loc, o, r));
+    } else if (op == "BatchNormalization" &&
+               !(constantInput(n.input(1)) && constantInput(n.input(2)) && constantInput(n.input(3)) &&
+                 constantInput(n.input(4)))) {
+      // Statistics known only at run time: (x - mean) * scale / sqrt(var + epsilon) + bias as
+      // element-wise ops, the per-channel operands as [C, 1, ..] that broadcast (the batch norm
+      // kernel and the fold into a convolution take constants).
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      if (xt.getRank() < 2)
+        throw ImportError{"node '" + name + "' (BatchNormalization): the input needs a channel axis (rank >= 2)"};
+      SmallVector<int64_t> channel(size_t(xt.getRank() - 1), 1);
+      channel[0] = xt.getDimSize(1);
+      auto channelType = RankedTensorType::get(channel, xt.getElementType());
+      auto perChannel = [&](int i) { return Value(b_.create<g::ReshapeOp>(loc, channelType, in(i))); };
+      Value spread = b_.create<g::AddOp>(loc, channelType, perChannel(4),
+                                         scalar(floatAttr(n, "epsilon", 1e-5f), xt.getElementType(), loc));
+      Value factor = b_.create<g::DivOp>(loc, channelType, perChannel(1), b_.create<g::SqrtOp>(loc, channelType, spread));
+      Value centred = b_.create<g::SubOp>(loc, xt, in(0), perChannel(3));
+      bind(b_.create<g::AddOp>(loc, out(), b_.create<g::MulOp>(loc, xt, centred, factor), perChannel(2)));
     } else if (op == "BatchNormalization" && xRank() != 4) {
       // [N, C, ...] inputs of another rank: as [N, C, the other dims' product, 1] (the statistics
       // are per channel either way).
@@ -886,6 +904,50 @@ private:
       auto zeroType = RankedTensorType::get(zeroShape, o.getElementType());
       Value zeros = b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(zeroType, b_.getZeroAttr(o.getElementType())));
       bind(b_.create<g::AddOp>(loc, o, in(0), zeros));
+    } else if (op == "Tile") {
+      // An axis repeated r > 1 times gets a unit axis before it, which an add of zeros [.., r, 1, ..]
+      // broadcasts to r (the broadcast kernel copies x by DMA); a reshape merges each pair back.
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      const std::vector<int64_t> repeats = intsOf(needConstant(1, "repeats input"));
+      if (int64_t(repeats.size()) != xt.getRank())
+        throw ImportError{"node '" + name + "' (Tile): " + std::to_string(repeats.size()) + " repeats for an input of rank " +
+                          std::to_string(xt.getRank())};
+      SmallVector<int64_t> spread, zeros;
+      for (int64_t d = 0; d < xt.getRank(); ++d) {
+        if (repeats[size_t(d)] > 1) {
+          spread.push_back(1);
+          zeros.push_back(repeats[size_t(d)]);
+        }
+        spread.push_back(xt.getDimSize(d));
+        zeros.push_back(1);
+      }
+      Value x = b_.create<g::ReshapeOp>(loc, RankedTensorType::get(spread, xt.getElementType()), in(0));
+      auto zeroType = RankedTensorType::get(zeros, xt.getElementType());
+      Value zero = b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(zeroType, b_.getZeroAttr(xt.getElementType())));
+      SmallVector<int64_t> tiled;
+      for (size_t i = 0; i < spread.size(); ++i) tiled.push_back(std::max(spread[i], zeros[i]));
+      Value sum = b_.create<g::AddOp>(loc, RankedTensorType::get(tiled, xt.getElementType()), x, zero);
+      bind(b_.create<g::ReshapeOp>(loc, out(), sum));
+    } else if (op == "InstanceNormalization") {
+      // Per (image, channel) over the spatial axes: a layer norm from axis 2 (unit scale), then the
+      // per-channel scale and bias as [C, 1, ..] operands that broadcast.
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      if (xt.getRank() < 3)
+        throw ImportError{"node '" + name + "' (InstanceNormalization): the input needs spatial axes (rank >= 3)"};
+      SmallVector<int64_t> spatial(xt.getShape().begin() + 2, xt.getShape().end()), stats(xt.getShape());
+      for (size_t d = 2; d < stats.size(); ++d) stats[d] = 1;
+      auto onesType = RankedTensorType::get(spatial, xt.getElementType());
+      Value ones = b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(onesType, b_.getFloatAttr(xt.getElementType(), 1.0)));
+      auto statsType = RankedTensorType::get(stats, xt.getElementType());
+      Value normalized = b_.create<g::LayerNormOp>(loc, TypeRange{xt, statsType, statsType}, in(0), ones, Value(),
+                                                   b_.getI64IntegerAttr(2),
+                                                   b_.getF32FloatAttr(floatAttr(n, "epsilon", 1e-5f)))
+                             ->getResult(0);
+      SmallVector<int64_t> channel(size_t(xt.getRank() - 1), 1);
+      channel[0] = xt.getDimSize(1);
+      auto channelType = RankedTensorType::get(channel, xt.getElementType());
+      Value scaled = b_.create<g::MulOp>(loc, xt, normalized, b_.create<g::ReshapeOp>(loc, channelType, in(1)));
+      bind(b_.create<g::AddOp>(loc, out(), scaled, b_.create<g::ReshapeOp>(loc, channelType, in(2))));
     } else if (op == "GlobalMaxPool") {
       std::vector<int64_t> axes;
       for (int64_t d = 2; d < xRank(); ++d) axes.push_back(d);

@@ -535,6 +535,56 @@ TEST(CompiledOps, BidirectionalLstmAndGruWithConstantWeights) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// Tile as a broadcast add (repeats [1, 2, 1, 3]: a repeated channel axis and a repeated last
+// axis) and InstanceNormalization as a layer norm over the spatial axes, then the per-channel
+// scale and bias, against values computed here.
+TEST(CompiledOps, TileAndInstanceNormalization) {
+  const std::vector<int64_t> shape{1, 2, 3, 4};
+  onnx::ModelProto m = newModel(13, "tile");
+  onnx::GraphProto *g = m.mutable_graph();
+  std::vector<float> x(24);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 11 % 19) - 9) * 0.3f;
+  const std::vector<float> scale{1.5f, -0.5f}, bias{0.25f, 2.0f};
+  declareFloat(g->add_input(), "x", shape);
+  onnx::TensorProto *repeats = g->add_initializer();
+  repeats->set_name("repeats");
+  repeats->set_data_type(onnx::TensorProto::INT64);
+  repeats->add_dims(4);
+  for (int64_t r : {1, 2, 1, 3}) repeats->add_int64_data(r);
+  floatInitializer(g, "scale", {2}, scale);
+  floatInitializer(g, "bias", {2}, bias);
+  addNode(g, "Tile", {"x", "repeats"}, "tiled");
+  addNode(g, "InstanceNormalization", {"x", "scale", "bias"}, "normalized");
+  declareFloat(g->add_output(), "tiled", {1, 4, 3, 12});
+  declareFloat(g->add_output(), "normalized", shape);
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  std::map<std::string, std::vector<double>> want;
+  for (int64_t c = 0; c < 4; ++c)
+    for (int64_t h = 0; h < 3; ++h)
+      for (int64_t w = 0; w < 12; ++w) want["tiled"].push_back(x[size_t((c % 2) * 12 + h * 4 + w % 4)]);
+  for (int64_t c = 0; c < 2; ++c) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < 12; ++i) mean += x[size_t(c * 12 + i)] / 12.0;
+    for (int64_t i = 0; i < 12; ++i) var += (x[size_t(c * 12 + i)] - mean) * (x[size_t(c * 12 + i)] - mean) / 12.0;
+    for (int64_t i = 0; i < 12; ++i)
+      want["normalized"].push_back((x[size_t(c * 12 + i)] - mean) / std::sqrt(var + 1e-5) * scale[size_t(c)] + bias[size_t(c)]);
+  }
+  for (const char *mode : {"functional", "timing"}) {
+    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), mode);
+    for (auto &[name, expected] : want) {
+      ASSERT_TRUE(got.count(name)) << mode << " " << name;
+      const std::vector<float> y = floats(got[name]);
+      ASSERT_EQ(y.size(), expected.size()) << mode << " " << name;
+      // Tile copies; the layer norm kernel's statistics are about f16-exact (1.2e-3 at most here).
+      const double tolerance = name == "tiled" ? 0.0 : 2e-3;
+      for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expected[i], tolerance) << mode << " " << name << " element " << i;
+    }
+  }
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Resize by interpolation matrices on the cube (any scale, every mode but the nearest-integer one
 // the resize kernel takes): bilinear half_pixel from [1, 2, 5, 7] to [1, 2, 8, 4] (rows up,
 // columns down), against the interpolation computed here from ONNX's formulas; operands go

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <tuple>
 #include <algorithm>
@@ -306,17 +307,27 @@ NpyArray floatArray(const std::vector<int64_t> &shape, const std::vector<float> 
 
 float half(float v) { return isa::halfToFloat(isa::floatToHalf(v)); }
 
-// Runs `model` (input "x" of `shape`, output "y") in functional and timing mode: every element of
-// y within `tolerance` of `want`.
-void expectOutputY(const std::string &model, const std::vector<int64_t> &shape, const std::vector<float> &x,
-                   const std::vector<double> &want, double tolerance) {
+// Runs `model` (input "x" of `shape`) in functional and timing mode: every element of each output
+// named in `want` within tolerance(output name, expected value) of it.
+void expectOutputs(const std::string &model, const std::vector<int64_t> &shape, const std::vector<float> &x,
+                   const std::map<std::string, std::vector<double>> &want,
+                   const std::function<double(const std::string &, double)> &tolerance) {
   for (const char *mode : {"functional", "timing"}) {
     std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), mode);
-    ASSERT_TRUE(got.count("y")) << mode;
-    const std::vector<float> y = floats(got["y"]);
-    ASSERT_EQ(y.size(), want.size()) << mode;
-    for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want[i], tolerance) << mode << " element " << i;
+    for (const auto &[name, expected] : want) {
+      ASSERT_TRUE(got.count(name)) << mode << " " << name;
+      const std::vector<float> y = floats(got[name]);
+      ASSERT_EQ(y.size(), expected.size()) << mode << " " << name;
+      for (size_t i = 0; i < y.size(); ++i)
+        EXPECT_NEAR(y[i], expected[i], tolerance(name, expected[i])) << mode << " " << name << " element " << i;
+    }
   }
+}
+
+// The same for a model whose one output is "y", within `tolerance` everywhere.
+void expectOutputY(const std::string &model, const std::vector<int64_t> &shape, const std::vector<float> &x,
+                   const std::vector<double> &want, double tolerance) {
+  expectOutputs(model, shape, x, {{"y", want}}, [&](const std::string &, double) { return tolerance; });
 }
 
 // A PyTorch-0.3-style opset-6 model (what the old model zoo holds): Conv1d (x [2, 4, 10], w
@@ -409,16 +420,7 @@ TEST(CompiledOps, PowerMeanAndGlobalMaxPool) {
   }
   for (int64_t c = 0; c < 3; ++c)
     want["gmp"].push_back(*std::max_element(x.begin() + c * 20, x.begin() + c * 20 + 20));
-  for (const char *mode : {"functional", "timing"}) {
-    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), mode);
-    for (auto &[name, values] : want) {
-      ASSERT_TRUE(got.count(name)) << mode << " " << name;
-      const std::vector<float> y = floats(got[name]);
-      ASSERT_EQ(y.size(), values.size()) << mode << " " << name;
-      for (size_t i = 0; i < y.size(); ++i)
-        EXPECT_NEAR(y[i], values[i], 1e-5 * std::abs(values[i]) + 1e-6) << mode << " " << name << " element " << i;
-    }
-  }
+  expectOutputs(model, shape, x, want, [](const std::string &, double v) { return 1e-5 * std::abs(v) + 1e-6; });
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
@@ -523,15 +525,7 @@ TEST(CompiledOps, BidirectionalLstmAndGruWithConstantWeights) {
     }
     for (int64_t j = 0; j < hg; ++j) want["gru_h"].push_back(h[size_t(j)]);
   }
-  for (const char *mode : {"functional", "timing"}) {
-    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray({seq, batch, in}, x), mode);
-    for (auto &[name, expected] : want) {
-      ASSERT_TRUE(got.count(name)) << mode << " " << name;
-      const std::vector<float> y = floats(got[name]);
-      ASSERT_EQ(y.size(), expected.size()) << mode << " " << name;
-      for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expected[i], 5e-4) << mode << " " << name << " element " << i;
-    }
-  }
+  expectOutputs(model, {seq, batch, in}, x, want, [](const std::string &, double) { return 5e-4; });
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
@@ -571,17 +565,8 @@ TEST(CompiledOps, TileAndInstanceNormalization) {
     for (int64_t i = 0; i < 12; ++i)
       want["normalized"].push_back((x[size_t(c * 12 + i)] - mean) / std::sqrt(var + 1e-5) * scale[size_t(c)] + bias[size_t(c)]);
   }
-  for (const char *mode : {"functional", "timing"}) {
-    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), mode);
-    for (auto &[name, expected] : want) {
-      ASSERT_TRUE(got.count(name)) << mode << " " << name;
-      const std::vector<float> y = floats(got[name]);
-      ASSERT_EQ(y.size(), expected.size()) << mode << " " << name;
-      // Tile copies; the layer norm kernel's statistics are about f16-exact (1.2e-3 at most here).
-      const double tolerance = name == "tiled" ? 0.0 : 2e-3;
-      for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expected[i], tolerance) << mode << " " << name << " element " << i;
-    }
-  }
+  // Tile copies; the layer norm kernel's statistics are about f16-exact (1.2e-3 at most here).
+  expectOutputs(model, shape, x, want, [](const std::string &name, double) { return name == "tiled" ? 0.0 : 2e-3; });
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 

@@ -639,8 +639,10 @@ private:
       auto perDirection = [&](int i, int64_t from, int64_t to) { // [directions, k] operand -> [to - from]
         return reshape(slice(in(i), {d, from}, {d + 1, to}), {to - from});
       };
-      auto state = [&](int i) { // initial_h / initial_c: [directions, batch, H] -> [batch, H]
-        return hasInput(i) ? reshape(slice(in(i), {d, 0, 0}, {d + 1, batch, hidden}), {batch, hidden}) : Value();
+      auto state = [&](int i) { // initial_h / initial_c: [directions, batch, H] (layout 1: [batch, directions, H])
+        if (!hasInput(i)) return Value();
+        Value all = batchFirst ? transpose(in(i), {1, 0, 2}) : in(i);
+        return reshape(slice(all, {d, 0, 0}, {d + 1, batch, hidden}), {batch, hidden});
       };
       Value xw = matmul(xRows, weightsT(in(1), inputs)), rT = weightsT(in(2), hidden);
       Value recurrentBias; // added to the recurrent product: GRU's h-gate bias when reset comes after it

@@ -167,3 +167,12 @@ func.func @bad_gather(%d: tensor<5x4xf32>, %i: tensor<3xi64>) -> tensor<3x5xf32>
   %g = graph.gather %d, %i {axis = 1 : i64, elements = false} : (tensor<5x4xf32>, tensor<3xi64>) -> tensor<3x5xf32>
   return %g : tensor<3x5xf32>
 }
+
+// -----
+
+// The slice's last element of axis 1 would be 1 + 2 * 2 = 5 of a 4-long axis.
+func.func @slice_past_the_end(%t: tensor<2x4xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{axis 1 reads elements 1 .. 5 of 4}}
+  %s = graph.slice %t {starts = array<i64: 0, 1>, ends = array<i64: 2, 6>, steps = array<i64: 1, 2>} : (tensor<2x4xf32>) -> tensor<2x3xf32>
+  return %s : tensor<2x3xf32>
+}

@@ -426,7 +426,8 @@ TEST(CompiledOps, PowerMeanAndGlobalMaxPool) {
 
 // Recurrent layers as an exporter writes them (constant weights, so the importer's transposes and
 // bias sums fold): a bidirectional LSTM (seq 3, batch 2, input 4, hidden 5; Y, Y_h, Y_c) and a GRU
-// with linear_before_reset and an initial state (hidden 3; Y_h only), unrolled over the sequence,
+// with linear_before_reset, batch-first layout and an initial state, also bidirectional (hidden 3;
+// Y_h only; its input the LSTM's transposed, its state [batch, 2, H]), unrolled over the sequence,
 // against the ONNX equations computed here. Matrix operands go through f16 on the cube, hence the
 // tolerance; a wrong gate order or direction is off by far more.
 TEST(CompiledOps, BidirectionalLstmAndGruWithConstantWeights) {
@@ -441,16 +442,16 @@ TEST(CompiledOps, BidirectionalLstmAndGruWithConstantWeights) {
   const std::vector<float> x = values(size_t(seq * batch * in), 7, 19, 0.1f);
   const std::vector<float> lw = values(size_t(2 * 4 * hl * in), 11, 23, 0.04f), lr = values(size_t(2 * 4 * hl * hl), 13, 29, 0.03f),
                            lb = values(size_t(2 * 8 * hl), 5, 17, 0.05f);
-  const std::vector<float> gw = values(size_t(3 * hg * in), 3, 13, 0.06f), gr = values(size_t(3 * hg * hg), 17, 11, 0.07f),
-                           gb = values(size_t(6 * hg), 7, 9, 0.05f), gh0 = values(size_t(batch * hg), 5, 7, 0.1f);
+  const std::vector<float> gw = values(size_t(2 * 3 * hg * in), 3, 13, 0.06f), gr = values(size_t(2 * 3 * hg * hg), 17, 11, 0.07f),
+                           gb = values(size_t(2 * 6 * hg), 7, 9, 0.05f), gh0 = values(size_t(batch * 2 * hg), 5, 7, 0.1f);
   declareFloat(g->add_input(), "x", {seq, batch, in});
   floatInitializer(g, "lw", {2, 4 * hl, in}, lw);
   floatInitializer(g, "lr", {2, 4 * hl, hl}, lr);
   floatInitializer(g, "lb", {2, 8 * hl}, lb);
-  floatInitializer(g, "gw", {1, 3 * hg, in}, gw);
-  floatInitializer(g, "gr", {1, 3 * hg, hg}, gr);
-  floatInitializer(g, "gb", {1, 6 * hg}, gb);
-  floatInitializer(g, "gh0", {1, batch, hg}, gh0);
+  floatInitializer(g, "gw", {2, 3 * hg, in}, gw);
+  floatInitializer(g, "gr", {2, 3 * hg, hg}, gr);
+  floatInitializer(g, "gb", {2, 6 * hg}, gb);
+  floatInitializer(g, "gh0", {batch, 2, hg}, gh0);
   onnx::NodeProto *lstm = addNode(g, "LSTM", {"x", "lw", "lr", "lb"}, "lstm_y");
   lstm->add_output("lstm_h");
   lstm->add_output("lstm_c");
@@ -459,14 +460,18 @@ TEST(CompiledOps, BidirectionalLstmAndGruWithConstantWeights) {
   direction->set_name("direction");
   direction->set_type(onnx::AttributeProto::STRING);
   direction->set_s("bidirectional");
-  onnx::NodeProto *gru = addNode(g, "GRU", {"x", "gw", "gr", "gb", "", "gh0"}, "");
+  setInts(addNode(g, "Transpose", {"x"}, "x_batch_first"), "perm", {1, 0, 2});
+  onnx::NodeProto *gru = addNode(g, "GRU", {"x_batch_first", "gw", "gr", "gb", "", "gh0"}, "");
   gru->add_output("gru_h");
   setInt(gru, "hidden_size", hg);
   setInt(gru, "linear_before_reset", 1);
+  setInt(gru, "layout", 1);
+  auto *gruDirection = gru->add_attribute();
+  gruDirection->CopyFrom(*direction);
   declareFloat(g->add_output(), "lstm_y", {seq, 2, batch, hl});
   declareFloat(g->add_output(), "lstm_h", {2, batch, hl});
   declareFloat(g->add_output(), "lstm_c", {2, batch, hl});
-  declareFloat(g->add_output(), "gru_h", {1, batch, hg});
+  declareFloat(g->add_output(), "gru_h", {batch, 2, hg});
   std::string dir;
   const std::string model = saveModel(m, dir);
   ASSERT_FALSE(model.empty());
@@ -510,21 +515,24 @@ TEST(CompiledOps, BidirectionalLstmAndGruWithConstantWeights) {
         want["lstm_c"][size_t((d * batch + b) * hl + j)] = c[size_t(j)];
       }
     }
-  for (int64_t b = 0; b < batch; ++b) {
-    std::vector<float> h(gh0.begin() + b * hg, gh0.begin() + (b + 1) * hg);
-    for (int64_t t = 0; t < seq; ++t) {
-      const std::vector<double> xw = affine(&x[size_t((t * batch + b) * in)], gw.data(), 3 * hg, in, gb.data());
-      const std::vector<double> hr = affine(h.data(), gr.data(), 3 * hg, hg, &gb[size_t(3 * hg)]);
-      std::vector<float> next(static_cast<size_t>(hg), 0.0f);
-      for (int64_t j = 0; j < hg; ++j) { // gates z, r, h; the reset after the recurrent product
-        const double z = sigmoid(xw[size_t(j)] + hr[size_t(j)]), r = sigmoid(xw[size_t(hg + j)] + hr[size_t(hg + j)]);
-        const double hh = std::tanh(xw[size_t(2 * hg + j)] + r * hr[size_t(2 * hg + j)]);
-        next[size_t(j)] = float((1 - z) * hh + z * h[size_t(j)]);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t d = 0; d < 2; ++d) { // gh0 and gru_h are [batch, directions, H]
+      std::vector<float> h(gh0.begin() + (b * 2 + d) * hg, gh0.begin() + (b * 2 + d + 1) * hg);
+      for (int64_t step = 0; step < seq; ++step) {
+        const int64_t t = d == 0 ? step : seq - 1 - step;
+        const float *bias = &gb[size_t(d * 6 * hg)];
+        const std::vector<double> xw = affine(&x[size_t((t * batch + b) * in)], &gw[size_t(d * 3 * hg * in)], 3 * hg, in, bias);
+        const std::vector<double> hr = affine(h.data(), &gr[size_t(d * 3 * hg * hg)], 3 * hg, hg, bias + 3 * hg);
+        std::vector<float> next(static_cast<size_t>(hg), 0.0f);
+        for (int64_t j = 0; j < hg; ++j) { // gates z, r, h; the reset after the recurrent product
+          const double z = sigmoid(xw[size_t(j)] + hr[size_t(j)]), r = sigmoid(xw[size_t(hg + j)] + hr[size_t(hg + j)]);
+          const double hh = std::tanh(xw[size_t(2 * hg + j)] + r * hr[size_t(2 * hg + j)]);
+          next[size_t(j)] = float((1 - z) * hh + z * h[size_t(j)]);
+        }
+        h = next;
       }
-      h = next;
+      for (int64_t j = 0; j < hg; ++j) want["gru_h"].push_back(h[size_t(j)]);
     }
-    for (int64_t j = 0; j < hg; ++j) want["gru_h"].push_back(h[size_t(j)]);
-  }
   expectOutputs(model, {seq, batch, in}, x, want, [](const std::string &, double) { return 5e-4; });
   std::system(("rm -rf '" + dir + "'").c_str());
 }

@@ -309,6 +309,24 @@ LogicalResult TransposeOp::verify() {
   return success();
 }
 
+LogicalResult SliceOp::verify() {
+  auto in = ranked(getInput()), out = ranked(getResult());
+  ArrayRef<int64_t> starts = getStarts(), ends = getEnds(), steps = getSteps();
+  const size_t rank = size_t(in.getRank());
+  if (starts.size() != rank || ends.size() != rank || steps.size() != rank || size_t(out.getRank()) != rank)
+    return emitOpError("starts, ends, steps and the result need one entry per input axis");
+  for (size_t d = 0; d < rank; ++d) {
+    if (steps[d] == 0) return emitOpError("step of axis ") << d << " is 0";
+    const int64_t count = out.getDimSize(d);
+    if (count == 0) continue;
+    const int64_t last = starts[d] + (count - 1) * steps[d];
+    if (starts[d] < 0 || starts[d] >= in.getDimSize(d) || last < 0 || last >= in.getDimSize(d))
+      return emitOpError("axis ") << d << " reads elements " << starts[d] << " .. " << last << " of "
+                                  << in.getDimSize(d);
+  }
+  return success();
+}
+
 LogicalResult ReshapeOp::verify() {
   if (ranked(getInput()).getNumElements() != ranked(getResult()).getNumElements())
     return emitOpError("reshape must keep the number of elements");

@@ -258,10 +258,15 @@ def Graph_ReshapeOp : Graph_Op<"reshape", [Pure], "host", kView> {
 
 def Graph_SliceOp : Graph_Op<"slice", [Pure], "dma", kDma> {
   let summary = "strided slice with constant bounds (one entry per axis)";
+  let description = [{
+    Result element i of axis d is input element starts[d] + i * steps[d]; the result's shape
+    gives the count per axis. The verifier checks that every element read lies in the input.
+  }];
   let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$starts,
                    DenseI64ArrayAttr:$ends, DenseI64ArrayAttr:$steps);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def Graph_PadOp : Graph_Op<"pad", [Pure], "dma", kDma> {

@@ -298,12 +298,6 @@ private:
           if (m[size_t(o * in + i)] != (o == i ? 1.0f : 0.0f)) return false;
       return true;
     };
-    auto transposed = [&](Value v, ArrayRef<int64_t> perm) {
-      auto vt = llvm::cast<RankedTensorType>(v.getType());
-      SmallVector<int64_t> shape;
-      for (int64_t p : perm) shape.push_back(vt.getDimSize(p));
-      return Value(b_.create<g::TransposeOp>(loc, RankedTensorType::get(shape, vt.getElementType()), v, b_.getDenseI64ArrayAttr(perm)));
-    };
     // v [.., K] . M^T where M is [out, K]: the constant operand is M^T, [K, out].
     auto product = [&](Value v, const std::vector<float> &m, int64_t in, int64_t out, const char *what) {
       std::vector<float> mt(size_t(in * out));
@@ -321,7 +315,7 @@ private:
     const std::vector<float> rh = axisMatrix(h, ho, sh), rw = axisMatrix(w, wo, sw);
     Value v = x;
     if (!isIdentity(rw, w, wo)) v = product(v, rw, w, wo, "resize_columns");
-    if (!isIdentity(rh, h, ho)) v = transposed(product(transposed(v, {0, 1, 3, 2}), rh, h, ho, "resize_rows"), {0, 1, 3, 2});
+    if (!isIdentity(rh, h, ho)) v = transposed(loc, product(transposed(loc, v, {0, 1, 3, 2}), rh, h, ho, "resize_rows"), {0, 1, 3, 2});
     if (v == x) return b_.create<g::ReshapeOp>(loc, type, x); // a resize to the same size: a view
     return v;
   }
@@ -480,6 +474,14 @@ private:
   }
 
   // A rank-0 constant of a float element type (a scale, a zero for a comparison).
+  // v with its axes permuted: result axis i is v's axis perm[i].
+  Value transposed(Location loc, Value v, ArrayRef<int64_t> perm) {
+    auto vt = llvm::cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> shape;
+    for (int64_t p : perm) shape.push_back(vt.getDimSize(p));
+    return b_.create<g::TransposeOp>(loc, RankedTensorType::get(shape, vt.getElementType()), v, b_.getDenseI64ArrayAttr(perm));
+  }
+
   Value scalar(double v, Type elementType, Location loc) {
     auto type = RankedTensorType::get({}, elementType);
     return b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, b_.getFloatAttr(elementType, v)));
@@ -573,11 +575,7 @@ private:
     Type et = llvm::cast<RankedTensorType>(in(0).getType()).getElementType();
     auto typed = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, et); };
     auto reshape = [&](Value v, ArrayRef<int64_t> shape) { return Value(b_.create<g::ReshapeOp>(loc, typed(shape), v)); };
-    auto transpose = [&](Value v, ArrayRef<int64_t> perm) {
-      SmallVector<int64_t> from = shapeOf(v), shape;
-      for (int64_t p : perm) shape.push_back(from[size_t(p)]);
-      return Value(b_.create<g::TransposeOp>(loc, typed(shape), v, b_.getDenseI64ArrayAttr(perm)));
-    };
+    auto transpose = [&](Value v, ArrayRef<int64_t> perm) { return transposed(loc, v, perm); };
     // v[starts[i] .. ends[i]) along every axis.
     auto slice = [&](Value v, ArrayRef<int64_t> starts, ArrayRef<int64_t> ends) {
       SmallVector<int64_t> shape, steps(starts.size(), 1);
@@ -625,6 +623,12 @@ private:
                                                             : std::vector<std::string>{"Tanh"};
     const bool resetAfter = op == "GRU" && intAttr(n, "linear_before_reset", 0) != 0;
     Value xRows = reshape(x, {seq * batch, inputs});
+    // initial_h / initial_c as [directions, batch, H] (layout 1 gives [batch, directions, H]).
+    auto states = [&](int i) {
+      if (!hasInput(i)) return Value();
+      return batchFirst ? transpose(in(i), {1, 0, 2}) : in(i);
+    };
+    const Value initialH = states(5), initialC = op == "LSTM" ? states(6) : Value();
 
     SmallVector<Value> ys, finalH, finalC;
     for (int64_t d = 0; d < directions; ++d) {
@@ -639,10 +643,8 @@ private:
       auto perDirection = [&](int i, int64_t from, int64_t to) { // [directions, k] operand -> [to - from]
         return reshape(slice(in(i), {d, from}, {d + 1, to}), {to - from});
       };
-      auto state = [&](int i) { // initial_h / initial_c: [directions, batch, H] (layout 1: [batch, directions, H])
-        if (!hasInput(i)) return Value();
-        Value all = batchFirst ? transpose(in(i), {1, 0, 2}) : in(i);
-        return reshape(slice(all, {d, 0, 0}, {d + 1, batch, hidden}), {batch, hidden});
+      auto state = [&](Value all) { // this direction's [batch, H] of initial_h / initial_c
+        return all ? reshape(slice(all, {d, 0, 0}, {d + 1, batch, hidden}), {batch, hidden}) : Value();
       };
       Value xw = matmul(xRows, weightsT(in(1), inputs)), rT = weightsT(in(2), hidden);
       Value recurrentBias; // added to the recurrent product: GRU's h-gate bias when reset comes after it
@@ -655,7 +657,7 @@ private:
           xw = add(xw, add(wb, rb));
         }
       }
-      Value h = state(5), c = op == "LSTM" ? state(6) : Value();
+      Value h = state(initialH), c = state(initialC);
       Value pi, po, pf;
       if (op == "LSTM" && hasInput(7)) {
         pi = perDirection(7, 0, hidden);
@@ -1136,11 +1138,8 @@ private:
         shape6 = {nn, c / (b * b), b, b, h, w};
         perm = {0, 1, 4, 2, 5, 3};
       }
-      SmallVector<int64_t> permuted;
-      for (int64_t d : perm) permuted.push_back(shape6[d]);
       Value r6 = b_.create<g::ReshapeOp>(loc, RankedTensorType::get(shape6, xt.getElementType()), in(0));
-      Value t6 = b_.create<g::TransposeOp>(loc, RankedTensorType::get(permuted, xt.getElementType()), r6, i64s(perm));
-      bind(b_.create<g::ReshapeOp>(loc, out(), t6));
+      bind(b_.create<g::ReshapeOp>(loc, out(), transposed(loc, r6, perm)));
     } else if (op == "Gather" || op == "GatherElements") {
       int64_t axis = intAttr(n, "axis", 0);
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();

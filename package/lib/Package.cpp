@@ -348,7 +348,7 @@ Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name, s
   uint64_t instructions = 0;
   for (const pkgproto::Kernel &m : msg.kernels())
     instructions += isa::kernelCodeCount(reinterpret_cast<const uint8_t *>(m.binary().data()), m.binary().size());
-  const isa::CodeForm form = instructions > decodedCodeBudget / sizeof(isa::Instruction) ? isa::CodeForm::Encoded
+  const isa::CodeForm form = decodesPastBudget(instructions, decodedCodeBudget) ? isa::CodeForm::Encoded
                                                                                        : isa::CodeForm::Decoded;
   for (int i = 0; i < msg.kernels_size(); ++i) {
     const pkgproto::Kernel &m = msg.kernels(i);

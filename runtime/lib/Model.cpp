@@ -98,7 +98,7 @@ frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtM
   // is allocated, so that the decoded code and the region are never held at once.
   size_t instructions = 0;
   for (const pkg::Kernel &k : m->package.kernels) instructions += k.binary.instructionCount();
-  if (instructions * sizeof(isa::Instruction) > pkg::kDecodedCodeBudgetBytes)
+  if (pkg::decodesPastBudget(instructions))
     for (pkg::Kernel &k : m->package.kernels) {
       if (k.binary.code.empty()) continue; // already encoded
       k.binary.encoded.resize(k.binary.code.size() * isa::kInstructionBytes);

@@ -24,7 +24,7 @@ std::vector<std::pair<size_t, size_t>> chooseKernelSequences(const pkg::Package 
   const size_t n = package.tasks.size();
   size_t total = 0;
   for (const pkg::Kernel &k : package.kernels) total += k.binary.code.size();
-  const size_t cap = total * sizeof(isa::Instruction) > pkg::kDecodedCodeBudgetBytes ? kMaxSequenceInstructions : SIZE_MAX;
+  const size_t cap = pkg::decodesPastBudget(total) ? kMaxSequenceInstructions : SIZE_MAX;
   for (size_t i = 0; i < n;) {
     if (package.tasks[i].isHost) {
       ++i;

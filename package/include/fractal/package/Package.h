@@ -22,6 +22,11 @@ namespace fractal::pkg {
 // instruction) and each kernel is decoded at its launch, one at a time. The compiler keeps the
 // kernels of such a package small enough (compiler/Codegen/KernelSequences.h).
 inline constexpr size_t kDecodedCodeBudgetBytes = 4 << 20;
+// Whether `instructions` decoded take more than `budget` bytes: the one rule the package reader,
+// the runtime and the compiler's kernel sequences apply.
+inline bool decodesPastBudget(uint64_t instructions, size_t budget = kDecodedCodeBudgetBytes) {
+  return instructions > budget / sizeof(isa::Instruction);
+}
 
 constexpr uint32_t kFormatVersion = 2; // 2: barrier_flag_bytes (sequences on several cores)
 constexpr size_t kHeaderBytes = 24; // "FRACTPKG", u32 version, u32 crc32, u64 payload size

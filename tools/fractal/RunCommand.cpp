@@ -8,9 +8,12 @@
 #ifdef FRACTAL_HAS_MLIR
 #include "fractal/onnx/OnnxCompile.h"
 #endif
+#include "fractal/isa/Disassembler.h"
+#include "fractal/isa/Encoding.h"
 #include "fractal/runtime/ModelProfile.h"
 #include "fractal/runtime/Roofline.h"
 #include "fractal/runtime/fractal_runtime.h"
+#include "fractal/sim/Simulator.h"
 #include "fractal/support/File.h"
 #include "fractal/support/Json.h"
 #include "fractal/support/Npy.h"
@@ -185,12 +188,27 @@ std::string opSummaryCsv(const runtime::ModelProfile &prof) {
   return s.str();
 }
 
-// Chrome/Perfetto trace: one lane of tasks, then one lane per (core, pipe) when tracing was on.
-std::string modelTrace(const runtime::ModelProfile &prof) {
+// Chrome/Perfetto trace: one lane of tasks (and a kernel sequence's parts), then one lane per
+// (core, pipe) when tracing was on, named like the simulator's own trace; each instruction slice
+// carries its mnemonic, and in its args the instruction and the ONNX node it was emitted for.
+std::string modelTrace(const runtime::ModelProfile &prof, const pkg::Package &package, int cores) {
   JsonWriter j(false);
   j.beginObject().key("traceEvents").beginArray();
+  auto name = [&](const char *what, int pid, int tid, const std::string &label) {
+    j.beginObject().field("name", what).field("ph", "M").field("pid", pid);
+    if (tid >= 0) j.field("tid", tid);
+    j.key("args").beginObject().field("name", label).endObject().endObject();
+  };
+  name("process_name", 0, -1, "model");
+  name("thread_name", 0, 0, "AI core tasks");
+  name("thread_name", 0, 1, "host tasks");
+  for (int c = 0; c < cores; ++c) {
+    name("process_name", 1 + c, -1, "core " + std::to_string(c));
+    for (int p = 0; p < sim::kNumPipes; ++p) name("thread_name", 1 + c, p, sim::pipeLabel(p));
+  }
   double at = 0;
-  for (const runtime::TaskProfile &t : prof.tasks) {
+  for (size_t i = 0; i < prof.tasks.size(); ++i) {
+    const runtime::TaskProfile &t = prof.tasks[i];
     const double startUs = t.host ? at : double(t.startCycle) / prof.clockMhz;
     j.beginObject().field("name", t.name).field("cat", t.opType).field("ph", "X").field("ts", startUs)
         .field("dur", t.deviceUs).field("pid", 0).field("tid", t.host ? 1 : 0).endObject();
@@ -198,10 +216,34 @@ std::string modelTrace(const runtime::ModelProfile &prof) {
       j.beginObject().field("name", g.name).field("cat", g.opType).field("ph", "X")
           .field("ts", double(g.startCycle) / prof.clockMhz).field("dur", double(g.cycles) / prof.clockMhz)
           .field("pid", 0).field("tid", 0).endObject();
-    for (const runtime::TraceEvent &e : t.trace)
-      j.beginObject().field("name", "pc " + std::to_string(e.pc)).field("ph", "X")
+    // The task's kernel, to name its instructions (a package kept encoded decodes them here).
+    const isa::KernelBinary *kernel = nullptr;
+    if (i < package.tasks.size() && !package.tasks[i].isHost && package.tasks[i].launch.kernel < package.kernels.size())
+      kernel = &package.kernels[package.tasks[i].launch.kernel].binary;
+    std::map<int64_t, std::pair<std::string, std::string>> names; // pc -> mnemonic, instruction
+    auto instruction = [&](int64_t pc) -> const std::pair<std::string, std::string> * {
+      if (!kernel || pc < 0 || size_t(pc) >= kernel->instructionCount()) return nullptr;
+      auto [it, fresh] = names.try_emplace(pc);
+      if (fresh) {
+        const isa::Instruction inst = kernel->code.empty()
+                                          ? isa::decodeValidInstruction(kernel->encoded.data() + pc * isa::kInstructionBytes)
+                                          : kernel->code[size_t(pc)];
+        it->second = {inst.info().mnemonic, isa::formatInstruction(inst)};
+      }
+      return &it->second;
+    };
+    for (const runtime::TraceEvent &e : t.trace) {
+      const auto *inst = instruction(e.pc);
+      j.beginObject().field("name", inst ? inst->first : "pc " + std::to_string(e.pc)).field("ph", "X")
           .field("ts", double(e.start) / prof.clockMhz).field("dur", double(e.duration) / prof.clockMhz)
-          .field("pid", 1 + e.core).field("tid", e.pipe).endObject();
+          .field("pid", 1 + e.core).field("tid", e.pipe);
+      j.key("args").beginObject().field("pc", e.pc);
+      if (inst) {
+        j.field("instruction", inst->second);
+        if (!kernel->noteOf(size_t(e.pc)).empty()) j.field("node", kernel->noteOf(size_t(e.pc)));
+      }
+      j.endObject().endObject();
+    }
     at = startUs + t.deviceUs;
   }
   j.endArray().endObject();
@@ -398,7 +440,7 @@ int runRunCommand(const Args &args) {
     ::mkdir(profileDir.c_str(), 0755);
     if (Status s = writeFileAtomically(profileDir + "/op_summary.csv", opSummaryCsv(prof)); !s)
       return reportError(s.error());
-    if (Status s = writeFileAtomically(profileDir + "/trace.json", modelTrace(prof)); !s)
+    if (Status s = writeFileAtomically(profileDir + "/trace.json", modelTrace(prof, package, config->chip.cores)); !s)
       return reportError(s.error());
   }
   return 0;

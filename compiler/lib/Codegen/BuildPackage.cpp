@@ -489,6 +489,10 @@ private:
                  "vmaxs.f32 {out}, {out}, {s2}, repeat={rep}", "vmins.f32 {out}, {out}, {s3}, repeat={rep}"},
                 {o.getAlpha().convertToFloat(), o.getBeta().convertToFloat(), 0.0f, 1.0f});
         })
+        .Case<g::CompareOp>([&](auto o) { compare(op, o); })
+        .Case<g::LogicalOp>([&](auto o) { logical(op, o.getKind(), {o.getLhs(), o.getRhs()}); })
+        .Case<g::NotOp>([&](auto o) { logical(op, "not", {o.getInput()}); })
+        .Case<g::WhereOp>([&](auto o) { where(op, o); })
         .Case<g::CastOp>([&](auto o) { cast(op, o.getInput()); })
         .Case<g::MatMulOp>([&](auto o) { matmul(op, o.getLhs(), o.getRhs()); })
         .Case<g::ConvOp>([&](auto o) { conv(op, o); })
@@ -1777,10 +1781,19 @@ private:
       p_.tensors[result(op)].aliasOf = args[0];
       return;
     }
-    if (!((from == DType::F32 && to == DType::F16) || (from == DType::F16 && to == DType::F32)))
-      return unsupported(op, "only float32 <-> float16 casts have a kernel");
+    const int64_t n = elements(input);
     args.push_back(result(op));
-    ElementwiseKernel k = castKernel(from == DType::F32, elements(input));
+    if (from == DType::Bool && to == DType::F32) return elementwise(op, "Cast", booleansToFloats(n), std::move(args));
+    if (from == DType::F32 && to == DType::Bool) return elementwise(op, "Cast", floatsToBooleans(n), std::move(args));
+    if (from == DType::I32 && to == DType::F32) { // exact below 2^24, nearest-even above, as C casts
+      ElementwiseKernel k;
+      k.elements = n;
+      k.body = {"vconv.s32.f32 {out}, {in0}, repeat={rep}"};
+      return elementwise(op, "Cast", std::move(k), std::move(args));
+    }
+    if (!((from == DType::F32 && to == DType::F16) || (from == DType::F16 && to == DType::F32)))
+      return unsupported(op, "only casts between float32 and float16, bool or int32 (to float32) have a kernel");
+    ElementwiseKernel k = castKernel(from == DType::F32, n);
     elementwise(op, "Cast", std::move(k), std::move(args));
   }
 
@@ -1793,6 +1806,137 @@ private:
     // A conversion repeat holds 64 elements: 128 bytes on the fp16 side (4 blocks apart).
     k.body = {toHalf ? "vconv.f32.f16 {out}, {in0}, repeat={rep}, dst_rep=4"
                      : "vconv.f16.f32 {out}, {in0}, repeat={rep}, src_rep=4"};
+    return k;
+  }
+
+  // ---- booleans (one byte per element, 0 or 1) ----
+  // The vector unit compares into a bitmask (vcmp: bit i for element i, whatever the width) and
+  // selects with one (vsel); it has no byte arithmetic, so booleans are widened to f16 (vconv
+  // s8 -> f16), and 0/1 results are made as f16 and narrowed (vconv f16 -> s8). These kernels
+  // count 128 elements per {rep}: one f16 or s8 repeat, two 4-byte ones ({rep2}).
+  static constexpr int64_t kBoolRepeat = 128;
+
+  // A boolean kernel's constants: {c0} f16 ones (an f32 1 in {c3}, converted twice into the two
+  // halves of {c0}), {c1} zeros (the same bits at any width). Scalars s0 = 1, s1 = 0.
+  static ElementwiseKernel booleanKernel(int64_t elements) {
+    ElementwiseKernel k;
+    k.elements = elements;
+    k.repeatElements = kBoolRepeat;
+    k.scalars = {1.0f, 0.0f};
+    k.prologue = {"vdup.f32 {c3}, {s0}, repeat=1", "vconv.f32.f16 {c0}, {c3}, repeat=2, src_rep=0, dst_rep=4",
+                  "vdup.f32 {c1}, {s1}, repeat=1"};
+    return k;
+  }
+  // The body's tail: the bitmask {mask} as 0/1 bytes in {out}.
+  static void maskToBooleans(ElementwiseKernel &k) {
+    k.scratch.push_back({"{half}", kBoolRepeat * 2});
+    k.body.push_back("vsel.f16 {half}, {c0}, {c1}, {mask}, repeat={rep}, src0_rep=0, src1_rep=0");
+    k.body.push_back("vconv.f16.s8 {out}, {half}, repeat={rep}, dst_rep=4");
+  }
+  static bool isBool(mlir::Value v) {
+    return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger(1);
+  }
+  static bool isI32(mlir::Value v) {
+    return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger(32);
+  }
+
+  // Equal, Greater, ...: float32 or int32 operands (each broadcast by the expand kernel when it
+  // must be) compared into a bitmask, then 0/1 bytes.
+  void compare(mlir::Operation &op, g::CompareOp o) {
+    const bool i32 = isI32(o.getLhs());
+    if (!i32 && !isF32(o.getLhs())) return unsupported(op, "only float32 and int32 comparisons have a kernel");
+    std::optional<uint32_t> a = expanded(op, o.getLhs()), b = a ? expanded(op, o.getRhs()) : std::nullopt;
+    if (!a || !b) return unsupported(op, "this broadcast of the compared tensors has no kernel yet");
+    ElementwiseKernel k = booleanKernel(elements(op.getResult(0)));
+    k.numInputs = 2;
+    k.inputBytes = {4, 4};
+    k.outBytes = 1;
+    k.scratch = {{"{mask}", kBoolRepeat / 8}};
+    k.body = {"vcmp." + o.getKind().str() + (i32 ? ".s32" : ".f32") + " {mask}, {in0}, {in1}, repeat={rep2}"};
+    maskToBooleans(k);
+    elementwise(op, "Compare", std::move(k), {*a, *b, result(op)});
+  }
+
+  // And, Or, Xor (min, max, |difference| of 0/1 values) and Not (equal to 0), in f16.
+  void logical(mlir::Operation &op, llvm::StringRef kind, std::vector<mlir::Value> operands) {
+    const int64_t n = elements(op.getResult(0));
+    std::vector<uint32_t> args;
+    for (mlir::Value v : operands) {
+      std::optional<uint32_t> t = broadcastBooleans(op, v);
+      if (!t) return unsupported(op, "this broadcast of booleans has no kernel yet");
+      args.push_back(*t);
+    }
+    args.push_back(result(op));
+    ElementwiseKernel k = booleanKernel(n);
+    k.numInputs = int(operands.size());
+    k.inBytes = k.outBytes = 1;
+    k.scratch = {{"{h0}", kBoolRepeat * 2}, {"{h1}", kBoolRepeat * 2}};
+    k.body = {"vconv.s8.f16 {h0}, {in0}, repeat={rep}, src_rep=4"};
+    if (kind == "not") {
+      k.scratch.push_back({"{mask}", kBoolRepeat / 8});
+      k.body.push_back("vcmp.eq.f16 {mask}, {h0}, {c1}, repeat={rep}, src1_rep=0");
+      maskToBooleans(k);
+      return elementwise(op, "Not", std::move(k), std::move(args));
+    }
+    k.body.push_back("vconv.s8.f16 {h1}, {in1}, repeat={rep}, src_rep=4");
+    if (kind == "and") k.body.push_back("vmin.f16 {h0}, {h0}, {h1}, repeat={rep}");
+    else if (kind == "or") k.body.push_back("vmax.f16 {h0}, {h0}, {h1}, repeat={rep}");
+    else k.body.insert(k.body.end(), {"vsub.f16 {h0}, {h0}, {h1}, repeat={rep}", "vabs.f16 {h0}, {h0}, repeat={rep}"});
+    k.body.push_back("vconv.f16.s8 {out}, {h0}, repeat={rep}, dst_rep=4");
+    elementwise(op, kind == "and" ? "And" : kind == "or" ? "Or" : "Xor", std::move(k), std::move(args));
+  }
+
+  // condition ? x : y for float32 or int32 x and y, each operand broadcast to the result first.
+  void where(mlir::Operation &op, g::WhereOp o) {
+    const bool i32 = isI32(o.getX());
+    if (!i32 && !isF32(o.getX())) return unsupported(op, "only float32 and int32 selection has a kernel");
+    std::optional<uint32_t> c = broadcastBooleans(op, o.getCondition());
+    std::optional<uint32_t> x = c ? expanded(op, o.getX()) : std::nullopt, y = x ? expanded(op, o.getY()) : std::nullopt;
+    if (!y) return unsupported(op, "this broadcast of the condition, x or y has no kernel yet");
+    ElementwiseKernel k = booleanKernel(elements(op.getResult(0)));
+    k.numInputs = 3;
+    k.inputBytes = {1, 4, 4};
+    k.scratch = {{"{mask}", kBoolRepeat / 8}, {"{half}", kBoolRepeat * 2}};
+    k.body = {"vconv.s8.f16 {half}, {in0}, repeat={rep}, src_rep=4",
+              "vcmp.ne.f16 {mask}, {half}, {c1}, repeat={rep}, src1_rep=0",
+              std::string(i32 ? "vsel.s32" : "vsel.f32") + " {out}, {in1}, {in2}, {mask}, repeat={rep2}"};
+    elementwise(op, "Where", std::move(k), {*c, *x, *y, result(op)});
+  }
+
+  // Booleans `v` broadcast to op's result shape: v's tensor when the shapes agree, else widened to
+  // float32 0/1, expanded like any 4-byte tensor, and narrowed back (three small kernels).
+  std::optional<uint32_t> broadcastBooleans(mlir::Operation &op, mlir::Value v) {
+    std::optional<uint32_t> t = tensor(v);
+    const std::vector<int64_t> shape = shapeOf(v), out = shapeOf(op.getResult(0));
+    if (!t || shape == out) return t;
+    const uint32_t wide = scratch(opName(op) + "/as_float", DType::F32, shape);
+    elementwise(op, "Cast", booleansToFloats(elements(v)), {*t, wide});
+    std::optional<uint32_t> e = expanded(op, wide, shape);
+    if (!e) return std::nullopt;
+    const uint32_t narrow = scratch(opName(op) + "/broadcast_bool", DType::Bool, out);
+    elementwise(op, "Cast", floatsToBooleans(elements(op.getResult(0))), {*e, narrow});
+    return narrow;
+  }
+
+  // Float32 as booleans: x != 0 (NaN too, as ONNX casts it).
+  static ElementwiseKernel floatsToBooleans(int64_t elements) {
+    ElementwiseKernel k = booleanKernel(elements);
+    k.inBytes = 4;
+    k.outBytes = 1;
+    k.scratch = {{"{mask}", kBoolRepeat / 8}};
+    k.body = {"vcmp.ne.f32 {mask}, {in0}, {c1}, repeat={rep2}, src1_rep=0"};
+    maskToBooleans(k);
+    return k;
+  }
+
+  // Booleans (bytes) as float32 0/1.
+  static ElementwiseKernel booleansToFloats(int64_t elements) {
+    ElementwiseKernel k;
+    k.elements = elements;
+    k.repeatElements = kBoolRepeat;
+    k.inBytes = 1;
+    k.scratch = {{"{half}", kBoolRepeat * 2}};
+    k.body = {"vconv.s8.f16 {half}, {in0}, repeat={rep}, src_rep=4", "vconv.f16.f32 {out}, {half}, repeat={rep2}, src_rep=4"};
     return k;
   }
 
@@ -1873,9 +2017,14 @@ private:
   // scratch tensor filled by an expand kernel; nullopt (and no problem recorded) when the
   // expand kernel cannot take it.
   std::optional<uint32_t> expanded(mlir::Operation &op, mlir::Value v) {
-    const std::vector<int64_t> out = shapeOf(op.getResult(0)), in = shapeOf(v);
     std::optional<uint32_t> src = tensor(v);
-    if (!src || in == out) return src;
+    if (!src) return src;
+    return expanded(op, *src, shapeOf(v));
+  }
+  // The same for a 4-byte tensor of shape `in` already in the package.
+  std::optional<uint32_t> expanded(mlir::Operation &op, uint32_t src, const std::vector<int64_t> &in) {
+    const std::vector<int64_t> out = shapeOf(op.getResult(0));
+    if (in == out) return src;
     ExpandKernel k;
     k.name = opName(op) + " (broadcast)";
     k.node = joined(onnxNodeNames(op.getLoc()));
@@ -1884,7 +2033,7 @@ private:
     Expected<GeneratedKernel> gen = generateExpand(config_, k);
     if (!gen) return std::nullopt;
     uint32_t t = scratch(opName(op) + "/broadcast", DType::F32, out);
-    addSpillingKernelTask(op, "Expand", *gen, {*src, t});
+    addSpillingKernelTask(op, "Expand", *gen, {src, t});
     return t;
   }
 

@@ -41,15 +41,23 @@ public:
       : config_(config), k_(k), kb_(config, k.name, k.node) {}
 
   Expected<GeneratedKernel> run() {
-    const int64_t perRepeat = elementsPerRepeat(k_.inBytes, k_.outBytes);
+    if (k_.numInputs < 1 || k_.numInputs > 3 || (!k_.inputBytes.empty() && int(k_.inputBytes.size()) != k_.numInputs))
+      return Error::internal(k_.name + ": an element-wise kernel takes 1 to 3 inputs, each with its element size");
+    int widest = k_.outBytes;
+    for (int i = 0; i < k_.numInputs; ++i) widest = std::max(widest, inputBytes(i));
+    const int64_t perRepeat = k_.repeatElements > 0 ? k_.repeatElements : elementsPerRepeat(widest, k_.outBytes);
     const int64_t totalRepeats = ceilDiv(std::max<int64_t>(k_.elements, 1), perRepeat);
-    // UB holds two sets (double buffering) of two input chunks and one output chunk, and
-    // kConstBuffers one-repeat buffers of broadcast constants; a chunk is at most 255 repeats
-    // (one vector instruction) so the body never needs an inner loop.
+    // UB holds two sets (double buffering) of the input chunks (two at least: a unary body may
+    // use {in1} as scratch), the output chunk and the scratch buffers, and kConstBuffers
+    // one-repeat buffers of broadcast constants; a chunk is at most 255 vector repeats (one
+    // instruction, {rep2} counting double) so the body never needs an inner loop.
     const int64_t ubBytes = config_.buffer(BufferKind::UB).sizeBytes;
-    const int64_t inRepeatBytes = perRepeat * k_.inBytes, outRepeatBytes = perRepeat * k_.outBytes;
-    const int64_t setRepeatBytes = 2 * (2 * inRepeatBytes + outRepeatBytes);
-    int64_t chunkRepeats = std::min(kMaxRepeat, (ubBytes - kConstBuffers * kRepeatBytes) / setRepeatBytes);
+    int64_t setRepeatBytes = perRepeat * k_.outBytes;
+    for (int i = 0; i < std::max(k_.numInputs, 2); ++i) setRepeatBytes += perRepeat * inputBytes(std::min(i, k_.numInputs - 1));
+    for (const auto &[name, bytes] : k_.scratch) setRepeatBytes += bytes;
+    setRepeatBytes *= 2;
+    const int64_t maxRepeat = usesPlaceholder(k_, "{rep2}") ? kMaxRepeat / 2 : kMaxRepeat;
+    int64_t chunkRepeats = std::min(maxRepeat, (ubBytes - kConstBuffers * kRepeatBytes) / setRepeatBytes);
     if (chunkRepeats < 1)
       return Error::badInput(k_.name + ": UB overflow: one repeat of the element-wise kernel needs " +
                              std::to_string(setRepeatBytes) + " bytes, UB has " + std::to_string(ubBytes));
@@ -61,16 +69,21 @@ public:
     const int64_t chunkElements = chunkRepeats * perRepeat;
 
     // GM arguments padded to whole chunks (the memory plan pads tensors to whole repeats).
-    mlir::Type inType = elementType(k_.inBytes), outType = elementType(k_.outBytes);
-    std::vector<std::pair<mlir::Type, int64_t>> args(size_t(k_.numInputs), {inType, chunks * chunkElements});
-    args.push_back({outType, chunks * chunkElements});
+    std::vector<std::pair<mlir::Type, int64_t>> args;
+    for (int i = 0; i < k_.numInputs; ++i) args.push_back({elementType(inputBytes(i)), chunks * chunkElements});
+    args.push_back({elementType(k_.outBytes), chunks * chunkElements});
     kb_.begin(args, blockDim);
-    for (int set = 0; set < 2; ++set)
-      for (int i = 0; i < 3; ++i) {
-        const std::string name = i == 2 ? "{out}" : "{in" + std::to_string(i) + "}";
-        if (i < 2 && i >= k_.numInputs && !usesPlaceholder(k_, name)) continue;
-        sets_[set][name] = kb_.alloc(npu::Space::ub, i == 2 ? outType : inType, chunkElements);
+    for (int set = 0; set < 2; ++set) {
+      for (int i = 0; i < 4; ++i) {
+        const bool out = i == 3;
+        const std::string name = out ? "{out}" : "{in" + std::to_string(i) + "}";
+        if (!out && i >= k_.numInputs && !usesPlaceholder(k_, name)) continue;
+        const int bytes = out ? k_.outBytes : inputBytes(std::min(i, k_.numInputs - 1));
+        sets_[set][name] = kb_.alloc(npu::Space::ub, elementType(bytes), chunkElements);
       }
+      for (const auto &[name, bytes] : k_.scratch)
+        sets_[set][name] = kb_.alloc(npu::Space::ub, kb_.builder().getI8Type(), chunkRepeats * bytes);
+    }
     VectorTemplates templates(kb_, k_);
     if (Status s = templates.lower(k_.prologue, 1, sets_[0]); !s) return s.error();
 
@@ -95,6 +108,8 @@ private:
   const ElementwiseKernel &k_;
   NpuKernelBuilder kb_;
   std::map<std::string, mlir::Value> sets_[2];   // "{in0}" "{in1}" "{out}" per buffer set
+
+  int inputBytes(int i) const { return k_.inputBytes.empty() ? k_.inBytes : k_.inputBytes[size_t(i)]; }
 
   mlir::Type elementType(int bytes) {
     return bytes == 2 ? kb_.f16() : bytes == 1 ? mlir::Type(kb_.builder().getI8Type()) : kb_.f32();
@@ -139,7 +154,7 @@ Status VectorTemplates::lower(const std::vector<std::string> &lines, int64_t rep
       start = comma + 1;
       if (const size_t eq = token.find('='); eq != std::string::npos) {
         const std::string key = token.substr(0, eq), value = token.substr(eq + 1);
-        const int64_t number = value == "{rep}" ? repeats : std::atoll(value.c_str());
+        const int64_t number = value == "{rep}" ? repeats : value == "{rep2}" ? 2 * repeats : std::atoll(value.c_str());
         if (key == "repeat") repeat = number;
         else params.push_back(b.getNamedAttr(key, b.getI64IntegerAttr(number)));
         continue;

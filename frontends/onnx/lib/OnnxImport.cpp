@@ -1231,6 +1231,16 @@ private:
       t.set_raw_data(raw);
       constantNodes_[n.output(0)] = &t;
       bind(constant(t, loc));
+    } else if (op == "Equal" || op == "Greater" || op == "GreaterOrEqual" || op == "Less" || op == "LessOrEqual") {
+      static const std::map<std::string, const char *> kinds = {
+          {"Equal", "eq"}, {"Greater", "gt"}, {"GreaterOrEqual", "ge"}, {"Less", "lt"}, {"LessOrEqual", "le"}};
+      bind(b_.create<g::CompareOp>(loc, out(), in(0), in(1), b_.getStringAttr(kinds.at(op))));
+    } else if (op == "And" || op == "Or" || op == "Xor") {
+      bind(b_.create<g::LogicalOp>(loc, out(), in(0), in(1), b_.getStringAttr(op == "And" ? "and" : op == "Or" ? "or" : "xor")));
+    } else if (op == "Not") {
+      bind(b_.create<g::NotOp>(loc, out(), in(0)));
+    } else if (op == "Where") {
+      bind(b_.create<g::WhereOp>(loc, out(), in(0), in(1), in(2)));
     } else if (op == "Cast" || op == "CastLike") { // CastLike: the result type (from inference) is the target's
       bind(b_.create<g::CastOp>(loc, out(), in(0)));
     } else {

@@ -16,6 +16,8 @@ namespace {
 
 const char *kCube = "matrix product: runs on the cube (convolution through img2col)";
 const char *kVector = "element-wise or reduction math: runs on the vector unit";
+const char *kCompare = "comparison: a bitmask on the vector unit (vcmp), turned into booleans (vsel, vconv)";
+const char *kBoolean = "boolean logic: min/max/difference of 0/1 values on the vector unit";
 const char *kDma = "data movement: DMA (MTE) copies or strided addressing, no arithmetic";
 const char *kView = "shape bookkeeping: a view of the same bytes, no device work";
 const char *kRecurrent = "recurrent layer, unrolled over its sequence: the input and recurrent matrix products on "
@@ -158,6 +160,17 @@ std::vector<OpRule> buildRules() {
         any("value_ints")},
        ~0u},
       {"ConstantOfShape", Placement::Host, kConst, {any("value")}, kInt64},
+      {"Equal", Placement::Vector, kCompare, {}, kFloat | kInt32},
+      {"Greater", Placement::Vector, kCompare, {}, kFloat | kInt32},
+      {"GreaterOrEqual", Placement::Vector, kCompare, {}, kFloat | kInt32},
+      {"Less", Placement::Vector, kCompare, {}, kFloat | kInt32},
+      {"LessOrEqual", Placement::Vector, kCompare, {}, kFloat | kInt32},
+      {"And", Placement::Vector, kBoolean, {}, kBool},
+      {"Or", Placement::Vector, kBoolean, {}, kBool},
+      {"Xor", Placement::Vector, kBoolean, {}, kBool},
+      {"Not", Placement::Vector, kBoolean, {}, kBool},
+      {"Where", Placement::Vector, "selection: a bitmask from the condition (vcmp), then vsel on the vector unit", {},
+       kBool},
       {"CastLike", Placement::Vector, "conversion: vector unit (vconv), folded when constant",
        {only("saturate", {"1"})}, kFloats | kInt64 | kInt32 | kInt8 | kUint8 | kBool},
       {"Cast", Placement::Vector, "conversion: vector unit (vconv), folded when constant",

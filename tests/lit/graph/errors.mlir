@@ -114,6 +114,46 @@ func.func @bad_max(%a: tensor<2x3xf32>, %b: tensor<4xf32>) -> tensor<2x3xf32> {
 
 // -----
 
+func.func @bad_compare_kind(%a: tensor<2xf32>) -> tensor<2xi1> {
+  // expected-error @+1 {{unknown comparison 'ne' (eq, gt, ge, lt, le)}}
+  %r = graph.compare "ne" %a, %a : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xi1>
+  return %r : tensor<2xi1>
+}
+
+// -----
+
+func.func @compare_to_float(%a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{result must be a boolean (i1) tensor}}
+  %r = graph.compare "eq" %a, %a : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  return %r : tensor<2xf32>
+}
+
+// -----
+
+func.func @logical_on_floats(%a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{operands and result must be boolean (i1) tensors}}
+  %r = graph.logical "and" %a, %a : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  return %r : tensor<2xf32>
+}
+
+// -----
+
+func.func @where_float_condition(%c: tensor<2xf32>, %a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{condition must be a boolean (i1) tensor}}
+  %r = graph.where %c, %a, %a : (tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  return %r : tensor<2xf32>
+}
+
+// -----
+
+func.func @where_shapes(%c: tensor<4xi1>, %a: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{condition, x and y shapes do not broadcast}}
+  %r = graph.where %c, %a, %a : (tensor<4xi1>, tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %r : tensor<2x3xf32>
+}
+
+// -----
+
 func.func @bad_reduce_kind(%a: tensor<3x4xf32>) -> tensor<3xf32> {
   // expected-error @+1 {{unknown reduction kind 'prod'}}
   %r = graph.reduce %a {kind = "prod", axes = array<i64: 1>, keepdims = false} : (tensor<3x4xf32>) -> tensor<3xf32>

@@ -41,6 +41,19 @@ func.func @elementwise(%a: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<2x3xf32
   return %l : tensor<2x3xf32>
 }
 
+// CHECK-LABEL: func.func @predicates
+func.func @predicates(%a: tensor<2x3xf32>, %b: tensor<3xf32>, %c: tensor<1x3xi1>) -> (tensor<2x3xi1>, tensor<2x3xf32>) {
+  // CHECK: graph.compare "gt" %{{.*}}, %{{.*}} : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xi1>
+  %g = graph.compare "gt" %a, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xi1>
+  // CHECK: graph.logical "xor" %{{.*}}, %{{.*}} : (tensor<2x3xi1>, tensor<1x3xi1>) -> tensor<2x3xi1>
+  %x = graph.logical "xor" %g, %c : (tensor<2x3xi1>, tensor<1x3xi1>) -> tensor<2x3xi1>
+  // CHECK: graph.not %{{.*}} : (tensor<2x3xi1>) -> tensor<2x3xi1>
+  %n = graph.not %x : (tensor<2x3xi1>) -> tensor<2x3xi1>
+  // CHECK: graph.where %{{.*}}, %{{.*}}, %{{.*}} : (tensor<1x3xi1>, tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  %w = graph.where %c, %a, %b : (tensor<1x3xi1>, tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  return %n, %w : tensor<2x3xi1>, tensor<2x3xf32>
+}
+
 // CHECK-LABEL: func.func @reductions
 func.func @reductions(%a: tensor<3x4x5xf32>) -> (tensor<3x1x5xf32>, tensor<3x4x5xf32>) {
   // CHECK: graph.reduce %{{.*}} {axes = array<i64: 1>, keepdims = true, kind = "log_sum_exp"} : (tensor<3x4x5xf32>) -> tensor<3x1x5xf32>

@@ -578,6 +578,94 @@ TEST(CompiledOps, TileAndInstanceNormalization) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// Comparisons, boolean logic, Where and the casts to and from bool on the vector unit, against
+// values computed here: [3, 70] (a tail of 82 elements past the last 128), float comparisons with
+// ties, an int32 Equal, a Where on a broadcast [1, 70] condition and a scalar y, Cast of x with
+// zeros to bool. Booleans are bytes; every output is exact.
+TEST(CompiledOps, ComparisonsBooleansAndWhere) {
+  const std::vector<int64_t> shape{3, 70};
+  const size_t n = 210;
+  onnx::ModelProto m = newModel(16, "predicates");
+  onnx::GraphProto *g = m.mutable_graph();
+  std::vector<float> x(n), y(n);
+  std::vector<int32_t> i32(n), j32(n);
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = float(int(i * 7 % 11) - 5) * 0.25f; // zeros and 0.5s among them
+    y[i] = i % 3 == 0 ? x[i] : float(int(i * 5 % 13) - 6) * 0.2f;
+    i32[i] = int32_t(i % 4) - 1000000;
+    j32[i] = int32_t(i % 3) - 1000000;
+  }
+  std::vector<uint8_t> row(70);
+  for (size_t i = 0; i < row.size(); ++i) row[i] = i % 5 < 2;
+  declareFloat(g->add_input(), "x", shape);
+  floatInitializer(g, "y", shape, y);
+  floatInitializer(g, "half", {}, {0.5f});
+  floatInitializer(g, "minus", {}, {-100.0f});
+  auto intInitializer = [&](const char *name, const std::vector<int32_t> &v) {
+    onnx::TensorProto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT32);
+    for (int64_t d : shape) t->add_dims(d);
+    for (int32_t e : v) t->add_int32_data(e);
+  };
+  intInitializer("i", i32);
+  intInitializer("j", j32);
+  onnx::TensorProto *cond = g->add_initializer();
+  cond->set_name("row");
+  cond->set_data_type(onnx::TensorProto::BOOL);
+  cond->add_dims(1);
+  cond->add_dims(70);
+  for (uint8_t b : row) cond->add_int32_data(b);
+  addNode(g, "Greater", {"x", "y"}, "gt");
+  addNode(g, "LessOrEqual", {"x", "half"}, "le");
+  addNode(g, "Equal", {"x", "y"}, "eq");
+  addNode(g, "And", {"gt", "le"}, "and");
+  addNode(g, "Or", {"eq", "le"}, "or");
+  addNode(g, "Xor", {"gt", "le"}, "xor");
+  addNode(g, "Not", {"and"}, "not");
+  addNode(g, "Where", {"xor", "x", "y"}, "where");
+  addNode(g, "Where", {"row", "x", "minus"}, "where_row");
+  setInt(addNode(g, "Cast", {"or"}, "or_float"), "to", onnx::TensorProto::FLOAT);
+  setInt(addNode(g, "Cast", {"x"}, "x_bool"), "to", onnx::TensorProto::BOOL);
+  addNode(g, "Equal", {"i", "j"}, "int_eq");
+  for (const char *b : {"and", "or", "not", "x_bool", "int_eq"}) {
+    onnx::ValueInfoProto *v = g->add_output();
+    v->set_name(b);
+    auto *t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::BOOL);
+    for (int64_t d : shape) t->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  for (const char *f : {"where", "where_row", "or_float"}) declareFloat(g->add_output(), f, shape);
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  std::map<std::string, std::vector<double>> want;
+  for (size_t i = 0; i < n; ++i) {
+    const bool gt = x[i] > y[i], le = x[i] <= 0.5f, eq = x[i] == y[i];
+    want["and"].push_back(gt && le);
+    want["or"].push_back(eq || le);
+    want["not"].push_back(!(gt && le));
+    want["x_bool"].push_back(x[i] != 0.0f);
+    want["int_eq"].push_back(i32[i] == j32[i]);
+    want["where"].push_back(gt != le ? x[i] : y[i]);
+    want["where_row"].push_back(row[i % 70] ? x[i] : -100.0f);
+    want["or_float"].push_back(eq || le);
+  }
+  for (const char *mode : {"functional", "timing"}) {
+    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), mode);
+    for (const auto &[name, expected] : want) {
+      ASSERT_TRUE(got.count(name)) << mode << " " << name;
+      const bool boolean = name != "where" && name != "where_row" && name != "or_float";
+      const std::vector<float> values = boolean ? std::vector<float>() : floats(got[name]);
+      ASSERT_EQ(boolean ? got[name].data.size() : values.size(), expected.size()) << mode << " " << name;
+      for (size_t i = 0; i < expected.size(); ++i)
+        EXPECT_EQ(boolean ? double(got[name].data[i]) : double(values[i]), expected[i])
+            << mode << " " << name << " element " << i;
+    }
+  }
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Resize by interpolation matrices on the cube (any scale, every mode but the nearest-integer one
 // the resize kernel takes): bilinear half_pixel from [1, 2, 5, 7] to [1, 2, 8, 4] (rows up,
 // columns down), against the interpolation computed here from ONNX's formulas; operands go

@@ -5,6 +5,8 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <algorithm>
+
 namespace fractal::graph {
 
 mlir::ElementsAttr makeConstantAttr(mlir::RankedTensorType type, llvm::ArrayRef<char> bytes,
@@ -50,12 +52,17 @@ std::optional<std::vector<char>> readConstantBytes(mlir::ElementsAttr attr) {
   const int64_t count = attr.getNumElements();
   if (auto resource = llvm::dyn_cast<mlir::DenseResourceElementsAttr>(attr)) {
     mlir::AsmResourceBlob *blob = resource.getRawHandle().getBlob();
-    if (!blob || type.isInteger(1))
+    if (!blob)
       return std::nullopt;
     llvm::ArrayRef<char> data = blob->getData();
-    if (int64_t(data.size()) * 8 != count * int64_t(type.getIntOrFloatBitWidth()))
+    // Booleans are one byte each (as makeConstantAttr stores them), read as 0/1.
+    const int64_t bits = std::max<int64_t>(type.getIntOrFloatBitWidth(), 8);
+    if (int64_t(data.size()) * 8 != count * bits)
       return std::nullopt;
-    return std::vector<char>(data.begin(), data.end());
+    std::vector<char> out(data.begin(), data.end());
+    if (type.isInteger(1))
+      for (char &b : out) b = b != 0;
+    return out;
   }
   auto dense = llvm::dyn_cast<mlir::DenseElementsAttr>(attr);
   if (!dense)

@@ -70,6 +70,45 @@ LogicalResult MulOp::verify() { return verifyBinary(*this); }
 LogicalResult DivOp::verify() { return verifyBinary(*this); }
 LogicalResult MaxOp::verify() { return verifyBinary(*this); }
 LogicalResult MinOp::verify() { return verifyBinary(*this); }
+// Booleans: i1 elements.
+static bool isBoolTensor(Value v) { return ranked(v).getElementType().isInteger(1); }
+
+LogicalResult CompareOp::verify() {
+  if (getKind() != "eq" && getKind() != "gt" && getKind() != "ge" && getKind() != "lt" && getKind() != "le")
+    return emitOpError("unknown comparison '") << getKind() << "' (eq, gt, ge, lt, le)";
+  if (ranked(getLhs()).getElementType() != ranked(getRhs()).getElementType())
+    return emitOpError("operands must have the same element type");
+  if (!isBoolTensor(getResult())) return emitOpError("result must be a boolean (i1) tensor");
+  SmallVector<int64_t> shape;
+  if (!broadcastShapes(ranked(getLhs()).getShape(), ranked(getRhs()).getShape(), shape))
+    return emitOpError("operand shapes do not broadcast");
+  if (ArrayRef<int64_t>(shape) != ranked(getResult()).getShape())
+    return emitOpError("result shape must be the broadcast of the operand shapes");
+  return success();
+}
+LogicalResult LogicalOp::verify() {
+  if (getKind() != "and" && getKind() != "or" && getKind() != "xor")
+    return emitOpError("unknown boolean operation '") << getKind() << "' (and, or, xor)";
+  if (!isBoolTensor(getLhs())) return emitOpError("operands and result must be boolean (i1) tensors");
+  return verifyBinary(*this);
+}
+LogicalResult NotOp::verify() {
+  if (!isBoolTensor(getInput())) return emitOpError("operand and result must be boolean (i1) tensors");
+  return verifySameShape(*this, true);
+}
+LogicalResult WhereOp::verify() {
+  if (!isBoolTensor(getCondition())) return emitOpError("condition must be a boolean (i1) tensor");
+  if (ranked(getX()).getElementType() != ranked(getY()).getElementType() ||
+      ranked(getX()).getElementType() != ranked(getResult()).getElementType())
+    return emitOpError("x, y and the result must have the same element type");
+  SmallVector<int64_t> xy, all;
+  if (!broadcastShapes(ranked(getX()).getShape(), ranked(getY()).getShape(), xy) ||
+      !broadcastShapes(xy, ranked(getCondition()).getShape(), all))
+    return emitOpError("condition, x and y shapes do not broadcast");
+  if (ArrayRef<int64_t>(all) != ranked(getResult()).getShape())
+    return emitOpError("result shape must be the broadcast of the condition, x and y shapes");
+  return success();
+}
 LogicalResult ReluOp::verify() { return verifySameShape(*this, true); }
 LogicalResult SigmoidOp::verify() { return verifySameShape(*this, true); }
 LogicalResult NegOp::verify() { return verifySameShape(*this, true); }

@@ -25,13 +25,22 @@ namespace fractal::codegen {
 struct ElementwiseKernel {
   std::string name;                 // kernel name (diagnostics, symbols)
   std::string node;                 // ONNX node(s) for the debug map
-  int numInputs = 1;                // 1 or 2 GM inputs; argument order: inputs..., output
+  int numInputs = 1;                // 1 to 3 GM inputs; argument order: inputs..., output
   int64_t elements = 0;
   int inBytes = 4, outBytes = 4;    // element sizes (differ for conversions)
+  std::vector<int> inputBytes;      // per input when they differ (a boolean condition beside floats)
+  // Elements per {rep}: 0 for one vector repeat of the widest element (256 bytes). Kernels that
+  // mix widths (f32 compares into f16/s8 booleans) use 128, with {rep2} = 2 x {rep} for the
+  // 4-byte instructions.
+  int64_t repeatElements = 0;
+  // UB scratch buffers per chunk, beside the inputs and the output: placeholder ("{mask}") and
+  // bytes per {rep}.
+  std::vector<std::pair<std::string, int64_t>> scratch;
   std::vector<float> scalars;       // constants, available to the body as {s0}, {s1}, ...
   bool halfScalars = false;         // pass the scalars as fp16 bits (for .f16 instructions)
-  // Vector instructions applied to each chunk; placeholders: {in0} {in1} {out} (UB operands),
-  // {rep} (repeats in this chunk), {s0}.. (scalar registers). Run in order on the V pipe.
+  // Vector instructions applied to each chunk; placeholders: {in0} {in1} {in2} {out} and the
+  // scratch buffers (UB operands), {rep} / {rep2} (repeats in this chunk), {s0}.. (scalar
+  // registers). Run in order on the V pipe.
   std::vector<std::string> body;
   // Vector instructions run once before the loop (e.g. vdup of a broadcast scalar into {c0}; {c0}
   // to {c3} are one-repeat UB buffers for such constants, apart from the chunk buffers).

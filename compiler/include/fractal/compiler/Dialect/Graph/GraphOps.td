@@ -83,6 +83,31 @@ def Graph_ClipOp : Graph_UnaryOp<"clip", (ins F32Attr:$min, F32Attr:$max)>;
 def Graph_HardSigmoidOp : Graph_UnaryOp<"hard_sigmoid", (ins F32Attr:$alpha, F32Attr:$beta)>;
 def Graph_CastOp : Graph_UnaryOp<"cast">;
 
+// Predicates and selection. Booleans are i1 tensors, one byte per element in memory (numpy's
+// and ONNX's bool); the vector unit compares into a bitmask (vcmp) and selects with it (vsel).
+def Graph_CompareOp : Graph_Op<"compare", [Pure]> {
+  let summary = "element-wise comparison (kind: eq, gt, ge, lt, le) with broadcasting, to booleans";
+  let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs, StrAttr:$kind);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$kind $lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+def Graph_LogicalOp : Graph_Op<"logical", [Pure]> {
+  let summary = "element-wise boolean and, or, xor (kind) with broadcasting";
+  let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs, StrAttr:$kind);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$kind $lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+def Graph_NotOp : Graph_UnaryOp<"not">;
+def Graph_WhereOp : Graph_Op<"where", [Pure]> {
+  let summary = "element-wise select: condition ? x : y, the three broadcast to the result";
+  let arguments = (ins AnyRankedTensor:$condition, AnyRankedTensor:$x, AnyRankedTensor:$y);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$condition `,` $x `,` $y attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 //===--- matrix products ---------------------------------------------------------------------===//
 
 def Graph_ConvOp : Graph_Op<"conv", [Pure, AttrSizedOperandSegments], "cube", kCube> {

@@ -489,6 +489,9 @@ private:
                  "vmaxs.f32 {out}, {out}, {s2}, repeat={rep}", "vmins.f32 {out}, {out}, {s3}, repeat={rep}"},
                 {o.getAlpha().convertToFloat(), o.getBeta().convertToFloat(), 0.0f, 1.0f});
         })
+        .Case<g::ErfOp>([&](auto o) { erf(op); })
+        .Case<g::SignOp>([&](auto o) { sign(op); })
+        .Case<g::RoundingOp>([&](auto o) { rounding(op, o.getMode()); })
         .Case<g::CompareOp>([&](auto o) { compare(op, o); })
         .Case<g::LogicalOp>([&](auto o) { logical(op, o.getKind(), {o.getLhs(), o.getRhs()}); })
         .Case<g::NotOp>([&](auto o) { logical(op, "not", {o.getInput()}); })
@@ -1807,6 +1810,78 @@ private:
     k.body = {toHalf ? "vconv.f32.f16 {out}, {in0}, repeat={rep}, dst_rep=4"
                      : "vconv.f16.f32 {out}, {in0}, repeat={rep}, src_rep=4"};
     return k;
+  }
+
+  // ---- element-wise functions with bitmask steps ----
+  // These run on float32 only (NCHW: a feature map in NHWC16 is converted back first), since
+  // their bodies convert to int32 and keep scratch buffers, which the f16 path and its fusion of
+  // consecutive kernels do not have.
+  static constexpr int64_t kF32MaskBytes = emit::kRepeatBytes / 4 / 8; // a bit per f32 element of a repeat
+
+  void unaryF32(mlir::Operation &op, const std::string &opType, ElementwiseKernel k) {
+    if (!isF32(op.getOperand(0))) return unsupported(op, "only float32 tensors have a kernel");
+    std::vector<uint32_t> args;
+    if (!require(op, {op.getOperand(0)}, args)) return;
+    args.push_back(result(op));
+    k.numInputs = 1;
+    k.elements = elements(op.getResult(0));
+    elementwise(op, opType, std::move(k), std::move(args));
+  }
+
+  // Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7): for a = |x|, t = 1 / (1 + p a),
+  // erf = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-a^2), negated for x < 0.
+  void erf(mlir::Operation &op) {
+    ElementwiseKernel k;
+    k.scalars = {0.3275911f, 1.0f, 1.061405429f, -1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f, -1.0f};
+    k.scratch = {{"{a}", emit::kRepeatBytes}, {"{t}", emit::kRepeatBytes}, {"{q}", emit::kRepeatBytes}, {"{mask}", kF32MaskBytes}};
+    k.body = {"vabs.f32 {a}, {in0}, repeat={rep}",
+              "vmuls.f32 {t}, {a}, {s0}, repeat={rep}", "vadds.f32 {t}, {t}, {s1}, repeat={rep}",
+              "vrec.f32 {t}, {t}, repeat={rep}",
+              "vmuls.f32 {q}, {t}, {s2}, repeat={rep}", "vadds.f32 {q}, {q}, {s3}, repeat={rep}",
+              "vmul.f32 {q}, {q}, {t}, repeat={rep}", "vadds.f32 {q}, {q}, {s4}, repeat={rep}",
+              "vmul.f32 {q}, {q}, {t}, repeat={rep}", "vadds.f32 {q}, {q}, {s5}, repeat={rep}",
+              "vmul.f32 {q}, {q}, {t}, repeat={rep}", "vadds.f32 {q}, {q}, {s6}, repeat={rep}",
+              "vmul.f32 {q}, {q}, {t}, repeat={rep}",
+              "vmul.f32 {t}, {a}, {a}, repeat={rep}", "vmuls.f32 {t}, {t}, {s7}, repeat={rep}",
+              "vexp.f32 {t}, {t}, repeat={rep}",
+              "vmul.f32 {q}, {q}, {t}, repeat={rep}", "vmuls.f32 {q}, {q}, {s7}, repeat={rep}",
+              "vadds.f32 {q}, {q}, {s1}, repeat={rep}",
+              // x < |x| exactly when x < 0 (false for NaN, which stays NaN either way)
+              "vcmp.lt.f32 {mask}, {in0}, {a}, repeat={rep}", "vmuls.f32 {t}, {q}, {s7}, repeat={rep}",
+              "vsel.f32 {out}, {t}, {q}, {mask}, repeat={rep}"};
+    unaryF32(op, "Erf", std::move(k));
+  }
+
+  // 1 above zero, -1 below, else x itself (zeros and NaN).
+  void sign(mlir::Operation &op) {
+    ElementwiseKernel k;
+    k.scalars = {1.0f, -1.0f, 0.0f};
+    k.prologue = {"vdup.f32 {c0}, {s0}, repeat=1", "vdup.f32 {c1}, {s1}, repeat=1", "vdup.f32 {c2}, {s2}, repeat=1"};
+    k.scratch = {{"{mask}", kF32MaskBytes}};
+    k.body = {"vcmp.gt.f32 {mask}, {in0}, {c2}, repeat={rep}, src1_rep=0",
+              "vsel.f32 {out}, {c0}, {in0}, {mask}, repeat={rep}, src0_rep=0",
+              "vcmp.lt.f32 {mask}, {in0}, {c2}, repeat={rep}, src1_rep=0",
+              "vsel.f32 {out}, {c1}, {out}, {mask}, repeat={rep}, src0_rep=0"};
+    unaryF32(op, "Sign", std::move(k));
+  }
+
+  // Floor, Ceil, Round (half to even): through int32 (vconv rounds to nearest even), then one
+  // step down (floor) or up (ceil) where that rounded the other way. From 2^23 up every float is
+  // an integer already (and int32 would saturate): those, infinities and NaN are kept as they are.
+  void rounding(mlir::Operation &op, llvm::StringRef mode) {
+    ElementwiseKernel k;
+    k.scalars = {8388608.0f, mode == "ceil" ? 1.0f : -1.0f};
+    k.prologue = {"vdup.f32 {c0}, {s0}, repeat=1"};
+    k.scratch = {{"{int}", emit::kRepeatBytes}, {"{mask}", kF32MaskBytes}};
+    k.body = {"vconv.f32.s32 {int}, {in0}, repeat={rep}", "vconv.s32.f32 {out}, {int}, repeat={rep}"};
+    if (mode != "round")
+      k.body.insert(k.body.end(), {std::string("vcmp.") + (mode == "floor" ? "gt" : "lt") + ".f32 {mask}, {out}, {in0}, repeat={rep}",
+                                   "vadds.f32 {int}, {out}, {s1}, repeat={rep}",
+                                   "vsel.f32 {out}, {int}, {out}, {mask}, repeat={rep}"});
+    k.body.insert(k.body.end(), {"vabs.f32 {int}, {in0}, repeat={rep}",
+                                 "vcmp.lt.f32 {mask}, {int}, {c0}, repeat={rep}, src1_rep=0",
+                                 "vsel.f32 {out}, {out}, {in0}, {mask}, repeat={rep}"});
+    unaryF32(op, mode == "floor" ? "Floor" : mode == "ceil" ? "Ceil" : "Round", std::move(k));
   }
 
   // ---- booleans (one byte per element, 0 or 1) ----

@@ -86,6 +86,14 @@ std::optional<std::vector<float>> evaluate(mlir::Operation *op,
     return unary([](float x) { return std::exp(x); });
   if (llvm::isa<g::LogOp>(op))
     return unary([](float x) { return std::log(x); });
+  if (llvm::isa<g::ErfOp>(op))
+    return unary([](float x) { return std::erf(x); });
+  if (llvm::isa<g::SignOp>(op))
+    return unary([](float x) { return x > 0 ? 1.0f : x < 0 ? -1.0f : x; }); // 0 and NaN stay
+  if (auto rounding = llvm::dyn_cast<g::RoundingOp>(op)) {
+    const llvm::StringRef mode = rounding.getMode();
+    return unary([mode](float x) { return mode == "floor" ? std::floor(x) : mode == "ceil" ? std::ceil(x) : std::nearbyint(x); });
+  }
   if (llvm::isa<g::SigmoidOp>(op))
     return unary([](float x) { return 1.0f / (1.0f + std::exp(-x)); });
   if (auto clip = llvm::dyn_cast<g::ClipOp>(op)) {

@@ -104,6 +104,17 @@ private:
         {"Reciprocal", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::ReciprocalOp>(l, t, v); }},
         {"Exp", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::ExpOp>(l, t, v); }},
         {"Log", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::LogOp>(l, t, v); }},
+        {"Erf", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::ErfOp>(l, t, v); }},
+        {"Sign", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::SignOp>(l, t, v); }},
+        {"Floor", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * {
+           return b.create<g::RoundingOp>(l, t, v, b.getStringAttr("floor"));
+         }},
+        {"Ceil", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * {
+           return b.create<g::RoundingOp>(l, t, v, b.getStringAttr("ceil"));
+         }},
+        {"Round", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * {
+           return b.create<g::RoundingOp>(l, t, v, b.getStringAttr("round"));
+         }},
     };
     return kUnary;
   }

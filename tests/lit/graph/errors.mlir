@@ -114,6 +114,14 @@ func.func @bad_max(%a: tensor<2x3xf32>, %b: tensor<4xf32>) -> tensor<2x3xf32> {
 
 // -----
 
+func.func @bad_rounding(%a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{unknown rounding mode 'trunc' (floor, ceil, round)}}
+  %r = graph.rounding %a {mode = "trunc"} : (tensor<2xf32>) -> tensor<2xf32>
+  return %r : tensor<2xf32>
+}
+
+// -----
+
 func.func @bad_compare_kind(%a: tensor<2xf32>) -> tensor<2xi1> {
   // expected-error @+1 {{unknown comparison 'ne' (eq, gt, ge, lt, le)}}
   %r = graph.compare "ne" %a, %a : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xi1>

@@ -46,3 +46,21 @@ func.func @mixed(%x: tensor<2xf32>) -> tensor<2xf32> {
   %y = graph.sub %x, %q : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
   return %y : tensor<2xf32>
 }
+
+// -----
+
+// Rounding (floor, ceil, half-to-even round) and sign fold like the vector kernels compute them.
+// CHECK-LABEL: func.func @rounding
+// CHECK-NEXT: %[[F:.*]] = graph.constant dense<[-3.000000e+00, -1.000000e+00, 2.000000e+00]> : tensor<3xf32>
+// CHECK-NEXT: %[[C:.*]] = graph.constant dense<[-2.000000e+00, -0.000000e+00, 3.000000e+00]> : tensor<3xf32>
+// CHECK-NEXT: %[[R:.*]] = graph.constant dense<[-2.000000e+00, -0.000000e+00, 2.000000e+00]> : tensor<3xf32>
+// CHECK-NEXT: %[[S:.*]] = graph.constant dense<[-1.000000e+00, -1.000000e+00, 1.000000e+00]> : tensor<3xf32>
+// CHECK-NEXT: return %[[F]], %[[C]], %[[R]], %[[S]]
+func.func @rounding() -> (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) {
+  %a = graph.constant dense<[-2.5, -0.5, 2.5]> : tensor<3xf32>
+  %f = graph.rounding %a {mode = "floor"} : (tensor<3xf32>) -> tensor<3xf32>
+  %c = graph.rounding %a {mode = "ceil"} : (tensor<3xf32>) -> tensor<3xf32>
+  %r = graph.rounding %a {mode = "round"} : (tensor<3xf32>) -> tensor<3xf32>
+  %s = graph.sign %a : (tensor<3xf32>) -> tensor<3xf32>
+  return %f, %c, %r, %s : tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>
+}

@@ -51,7 +51,13 @@ func.func @predicates(%a: tensor<2x3xf32>, %b: tensor<3xf32>, %c: tensor<1x3xi1>
   %n = graph.not %x : (tensor<2x3xi1>) -> tensor<2x3xi1>
   // CHECK: graph.where %{{.*}}, %{{.*}}, %{{.*}} : (tensor<1x3xi1>, tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
   %w = graph.where %c, %a, %b : (tensor<1x3xi1>, tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
-  return %n, %w : tensor<2x3xi1>, tensor<2x3xf32>
+  // CHECK: graph.rounding %{{.*}} {mode = "floor"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %f = graph.rounding %w {mode = "floor"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  // CHECK: graph.erf
+  %e = graph.erf %f : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  // CHECK: graph.sign
+  %s = graph.sign %e : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %n, %s : tensor<2x3xi1>, tensor<2x3xf32>
 }
 
 // CHECK-LABEL: func.func @reductions

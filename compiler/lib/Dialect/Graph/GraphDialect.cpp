@@ -123,6 +123,13 @@ LogicalResult ActivationOp::verify() {
     return emitOpError("unknown activation kind '") << getKind() << "'";
   return verifySameShape(*this, true);
 }
+LogicalResult ErfOp::verify() { return verifySameShape(*this, true); }
+LogicalResult SignOp::verify() { return verifySameShape(*this, true); }
+LogicalResult RoundingOp::verify() {
+  if (getMode() != "floor" && getMode() != "ceil" && getMode() != "round")
+    return emitOpError("unknown rounding mode '") << getMode() << "' (floor, ceil, round)";
+  return verifySameShape(*this, true);
+}
 LogicalResult ClipOp::verify() {
   if (getMin().convertToFloat() > getMax().convertToFloat())
     return emitOpError("min must not exceed max");

@@ -79,6 +79,10 @@ def Graph_LogOp : Graph_UnaryOp<"log">;
 // Parameterised activations (kind: tanh, leaky_relu, elu, selu, softplus, softsign, hard_swish),
 // alpha/beta as ONNX defines them for each; one op keeps the table short.
 def Graph_ActivationOp : Graph_UnaryOp<"activation", (ins StrAttr:$kind, F32Attr:$alpha, F32Attr:$beta)>;
+def Graph_ErfOp : Graph_UnaryOp<"erf">;
+def Graph_SignOp : Graph_UnaryOp<"sign">;
+// To an integer value (mode: floor, ceil, round = half to even), in the input's float type.
+def Graph_RoundingOp : Graph_UnaryOp<"rounding", (ins StrAttr:$mode)>;
 def Graph_ClipOp : Graph_UnaryOp<"clip", (ins F32Attr:$min, F32Attr:$max)>;
 def Graph_HardSigmoidOp : Graph_UnaryOp<"hard_sigmoid", (ins F32Attr:$alpha, F32Attr:$beta)>;
 def Graph_CastOp : Graph_UnaryOp<"cast">;

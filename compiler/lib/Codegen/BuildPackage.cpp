@@ -489,6 +489,7 @@ private:
                  "vmaxs.f32 {out}, {out}, {s2}, repeat={rep}", "vmins.f32 {out}, {out}, {s3}, repeat={rep}"},
                 {o.getAlpha().convertToFloat(), o.getBeta().convertToFloat(), 0.0f, 1.0f});
         })
+        .Case<g::PowOp>([&](auto o) { pow(op, o.getLhs(), o.getRhs()); })
         .Case<g::ErfOp>([&](auto o) { erf(op); })
         .Case<g::SignOp>([&](auto o) { sign(op); })
         .Case<g::RoundingOp>([&](auto o) { rounding(op, o.getMode()); })
@@ -1850,6 +1851,46 @@ private:
               "vcmp.lt.f32 {mask}, {in0}, {a}, repeat={rep}", "vmuls.f32 {t}, {q}, {s7}, repeat={rep}",
               "vsel.f32 {out}, {t}, {q}, {mask}, repeat={rep}"};
     unaryF32(op, "Erf", std::move(k));
+  }
+
+  // x ** y per element: |x| ** y = exp(y ln|x|), then a sign s: 1 for x >= 0; for x < 0, -1 when
+  // y is an odd integer, 1 when even, NaN when not an integer (as C's pow). y is an integer when
+  // rounding it (through int32, values from 2^23 up kept: all integers) leaves it unchanged, and
+  // odd when y / 2 is not. x ** 0 is 1, NaN x included.
+  void pow(mlir::Operation &op, mlir::Value x, mlir::Value y) {
+    if (!isF32(x) || !isF32(y)) return unsupported(op, "only float32 powers have a kernel");
+    std::optional<uint32_t> a = expanded(op, x), b = a ? expanded(op, y) : std::nullopt;
+    if (!a || !b) return unsupported(op, "this broadcast of the base or exponent has no kernel yet");
+    ElementwiseKernel k;
+    k.numInputs = 2;
+    k.elements = elements(op.getResult(0));
+    k.scalars = {1.0f, 0.0f, std::numeric_limits<float>::quiet_NaN(), 8388608.0f, 0.5f, 2.0f, -1.0f};
+    k.prologue = {"vdup.f32 {c0}, {s0}, repeat=1", "vdup.f32 {c1}, {s1}, repeat=1", "vdup.f32 {c2}, {s2}, repeat=1",
+                  "vdup.f32 {c3}, {s3}, repeat=1"};
+    k.scratch = {{"{t}", emit::kRepeatBytes}, {"{r}", emit::kRepeatBytes}, {"{s}", emit::kRepeatBytes},
+                 {"{mask}", kF32MaskBytes}};
+    // {mask} = whether `v` holds integers: rounded (half to even) into {r}, values from 2^23 up
+    // kept; `tmp` is scratch.
+    auto isInteger = [](const std::string &v, const std::string &tmp) {
+      return std::vector<std::string>{
+          "vconv.f32.s32 {r}, " + v + ", repeat={rep}", "vconv.s32.f32 {r}, {r}, repeat={rep}",
+          "vabs.f32 " + tmp + ", " + v + ", repeat={rep}", "vcmp.lt.f32 {mask}, " + tmp + ", {c3}, repeat={rep}, src1_rep=0",
+          "vsel.f32 {r}, {r}, " + v + ", {mask}, repeat={rep}", "vcmp.eq.f32 {mask}, {r}, " + v + ", repeat={rep}"};
+    };
+    auto append = [&k](const std::vector<std::string> &lines) { k.body.insert(k.body.end(), lines.begin(), lines.end()); };
+    append({"vabs.f32 {t}, {in0}, repeat={rep}", "vln.f32 {t}, {t}, repeat={rep}", "vmul.f32 {t}, {t}, {in1}, repeat={rep}",
+            "vexp.f32 {out}, {t}, repeat={rep}", "vmuls.f32 {t}, {in1}, {s4}, repeat={rep}"});
+    append(isInteger("{t}", "{s}")); // y / 2 an integer: y even
+    append({"vsel.f32 {s}, {c0}, {c1}, {mask}, repeat={rep}, src0_rep=0, src1_rep=0",
+            "vmuls.f32 {s}, {s}, {s5}, repeat={rep}", "vadds.f32 {s}, {s}, {s6}, repeat={rep}"}); // even ? 1 : -1
+    append(isInteger("{in1}", "{t}"));
+    append({"vsel.f32 {s}, {s}, {c2}, {mask}, repeat={rep}, src1_rep=0",   // not an integer: NaN
+            "vcmp.lt.f32 {mask}, {in0}, {c1}, repeat={rep}, src1_rep=0",
+            "vsel.f32 {s}, {s}, {c0}, {mask}, repeat={rep}, src1_rep=0",   // x >= 0: 1
+            "vmul.f32 {out}, {out}, {s}, repeat={rep}",
+            "vcmp.eq.f32 {mask}, {in1}, {c1}, repeat={rep}, src1_rep=0",
+            "vsel.f32 {out}, {c0}, {out}, {mask}, repeat={rep}, src0_rep=0"}); // x ** 0 = 1
+    elementwise(op, "Pow", std::move(k), {*a, *b, result(op)});
   }
 
   // 1 above zero, -1 below, else x itself (zeros and NaN).

@@ -72,6 +72,8 @@ std::optional<std::vector<float>> evaluate(mlir::Operation *op,
     return binary([](float a, float b) { return std::max(a, b); });
   if (llvm::isa<g::MinOp>(op))
     return binary([](float a, float b) { return std::min(a, b); });
+  if (llvm::isa<g::PowOp>(op))
+    return binary([](float a, float b) { return std::pow(a, b); });
   if (llvm::isa<g::ReluOp>(op))
     return unary([](float x) { return x > 0.0f ? x : 0.0f; });
   if (llvm::isa<g::NegOp>(op))

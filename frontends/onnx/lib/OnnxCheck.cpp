@@ -71,7 +71,7 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"Reshape", {1}}, {"Resize", {1, 2, 3}}, {"Upsample", {1}}, {"ConvTranspose", {1}}, {"Expand", {1}}, {"Squeeze", {1}}, {"Unsqueeze", {1}},
       {"ReduceSum", {1}}, {"ReduceMean", {1}}, {"ReduceMax", {1}}, {"ReduceMin", {1}}, {"ReduceL1", {1}},
       {"ReduceL2", {1}}, {"ReduceSumSquare", {1}}, {"ReduceLogSum", {1}}, {"ReduceLogSumExp", {1}},
-      {"Split", {1}}, {"Trilu", {1}}, {"Pow", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}},
+      {"Split", {1}}, {"Trilu", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}},
       {"Tile", {1}}};
   return slots;
 }
@@ -639,14 +639,21 @@ private:
                                         "initializer or a Constant node), not runtime data");
           ok = false;
         }
-      if (node.op_type() == "Pow" && node.input_size() > 1)
-        if (const onnx::TensorProto *y = constantValue(node.input(1))) {
-          std::variant<double, std::string> exponent = detail::powerExponent(*y);
-          if (auto *why = std::get_if<std::string>(&exponent)) {
-            problem(name, node.op_type(), *why);
-            ok = false;
-          }
+      // Pow: a constant exponent the importer rewrites (detail::powerExponent), or any other
+      // float32 or integer one, per element on the vector unit (exp(y ln|x|) with the sign fixed
+      // up); only exponents of other types are refused.
+      if (node.op_type() == "Pow" && node.input_size() > 1) {
+        const onnx::TensorProto *y = constantValue(node.input(1));
+        const auto type = types_.find(node.input(1));
+        const bool accepted = y ? std::holds_alternative<double>(detail::powerExponent(*y)) || tensorFloats(*y) || tensorInts(*y)
+                                : type == types_.end() || type->second == onnx::TensorProto::FLOAT ||
+                                      type->second == onnx::TensorProto::INT32;
+        if (!accepted) {
+          problem(name, node.op_type(), y ? "the exponent must be float32, int32 or int64"
+                                          : "a run-time exponent must be float32 or int32");
+          ok = false;
         }
+      }
       if (node.op_type() == "LSTM" || node.op_type() == "GRU" || node.op_type() == "RNN")
         if (std::string why = recurrentProblem(node); !why.empty()) {
           problem(name, node.op_type(), why);

@@ -905,7 +905,27 @@ private:
       Value positive = b_.create<g::ReluOp>(loc, out(), x);
       bind(b_.create<g::AddOp>(loc, out(), positive, scaledNegative));
     } else if (op == "Pow") {
-      bind(power(name, loc, in(0), needConstant(1, "exponent input"), out()));
+      // A constant exponent powerExponent accepts becomes products, square roots or exp(y log x);
+      // any other exponent a graph.pow (per element), as float32 (integers converted).
+      const onnx::TensorProto *y = hasInput(1) ? constantInput(n.input(1)) : nullptr;
+      if (y && std::holds_alternative<double>(detail::powerExponent(*y))) {
+        bind(power(name, loc, in(0), *y, out()));
+      } else {
+        auto yt = llvm::cast<RankedTensorType>(in(1).getType());
+        auto floatType = RankedTensorType::get(yt.getShape(), out().getElementType());
+        Value exponent = in(1);
+        if (y && !yt.getElementType().isF32()) {
+          std::optional<std::vector<int64_t>> ints = tensorInts(*y);
+          if (!ints) throw ImportError{"node '" + name + "' (Pow): the exponent must be float32, int32 or int64"};
+          std::vector<float> floats(ints->begin(), ints->end());
+          exponent = b_.create<g::ConstantOp>(
+              loc, g::makeConstantAttr(floatType, ArrayRef<char>(reinterpret_cast<const char *>(floats.data()), floats.size() * 4),
+                                       name + "/exponent"));
+        } else if (!yt.getElementType().isF32()) {
+          exponent = b_.create<g::CastOp>(loc, floatType, in(1));
+        }
+        bind(b_.create<g::PowOp>(loc, out(), in(0), exponent));
+      }
     } else if (op == "Expand") {
       // x + zeros, the zeros only as large as the axes x is expanded along (1 elsewhere): the sum's
       // broadcast shape is Expand's (bidirectional), its values x's.

@@ -695,6 +695,46 @@ TEST(CompiledOps, RoundingSignAndErf) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// Pow with a per-element exponent (a constant of different values, then a run-time one: x ** x),
+// against std::pow: negative bases with odd, even and non-integer exponents (NaN), zero bases,
+// exponents of 0 and past 2^23.
+TEST(CompiledOps, PowPerElement) {
+  const std::vector<float> x = {2.0f, -2.0f, -2.0f, -2.0f, 0.0f, 0.0f, 3.0f, -1.5f, 0.5f, -0.5f, 1.25f, -3.0f, 7.0f, -1.0f, 0.9f, 4.0f};
+  const std::vector<float> y = {3.0f, 3.0f, 2.0f, 0.5f, 2.0f, -1.0f, 0.0f, -3.0f, 2.5f, 16777216.0f, -0.75f, 5.0f, 1.0f, 33554433.0f, 100.0f, -2.0f};
+  const std::vector<int64_t> shape{int64_t(x.size())};
+  onnx::ModelProto m = newModel(15, "pow");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  floatInitializer(g, "y", shape, y);
+  addNode(g, "Pow", {"x", "y"}, "p");
+  addNode(g, "Pow", {"x", "x"}, "q");
+  declareFloat(g->add_output(), "p", shape);
+  declareFloat(g->add_output(), "q", shape);
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  std::map<std::string, std::vector<double>> want;
+  for (size_t i = 0; i < x.size(); ++i) {
+    want["p"].push_back(std::pow(double(x[i]), double(y[i])));
+    want["q"].push_back(std::pow(double(x[i]), double(x[i])));
+  }
+  for (const char *mode : {"functional", "timing"}) {
+    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), mode);
+    for (const auto &[name, expected] : want) {
+      const std::vector<float> v = floats(got[name]);
+      ASSERT_EQ(v.size(), expected.size()) << mode << " " << name;
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (std::isnan(expected[i])) {
+          EXPECT_TRUE(std::isnan(v[i])) << mode << " " << name << " element " << i << ": " << v[i];
+        } else if (double(v[i]) != expected[i]) { // exp(y ln|x|): a few float ulps
+          EXPECT_NEAR(v[i], expected[i], 4e-6 * std::fabs(expected[i])) << mode << " " << name << " element " << i;
+        }
+      }
+    }
+  }
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Resize by interpolation matrices on the cube (any scale, every mode but the nearest-integer one
 // the resize kernel takes): bilinear half_pixel from [1, 2, 5, 7] to [1, 2, 8, 4] (rows up,
 // columns down), against the interpolation computed here from ONNX's formulas; operands go

@@ -192,18 +192,19 @@ TEST(OnnxCheck, OldOpsetIsUpgradedBeforeTheCheck) {
   }
 }
 
-// Pow lowers only a constant exponent with one value, and of integers only -4..4 but 0; anything
-// else is a problem naming the node, found by the check (before any import).
-TEST(OnnxCheck, PowNeedsAConstantExponentItCanLower) {
-  auto powModel = [](std::vector<float> exponent) {
+// Pow takes any float32 or integer exponent: one value the importer rewrites (products, square
+// roots, exp(y log x)) or, like 5, 0 or values that differ per element, a per-element kernel. A
+// constant exponent of another type is a problem naming the node, found by the check.
+TEST(OnnxCheck, PowNeedsAFloatOrIntegerExponent) {
+  auto powModel = [](std::vector<float> exponent, int type = 1) {
     onnx::ModelProto m = convRelu();
     onnx::GraphProto *g = m.mutable_graph();
     g->mutable_node(1)->set_output(0, "r");
     onnx::TensorProto *e = g->add_initializer();
     e->set_name("e");
-    e->set_data_type(1);
+    e->set_data_type(type);
     if (exponent.size() > 1) e->add_dims(int64_t(exponent.size()));
-    for (float v : exponent) e->add_float_data(v);
+    for (float v : exponent) type == 11 ? e->add_double_data(v) : e->add_float_data(v);
     onnx::NodeProto *pow = g->add_node();
     pow->set_name("pow1");
     pow->set_op_type("Pow");
@@ -212,12 +213,20 @@ TEST(OnnxCheck, PowNeedsAConstantExponentItCanLower) {
     pow->add_output("y");
     return m;
   };
-  for (float y : {2.0f, -1.0f, 0.5f, -0.5f, 1.5f, 4.0f})
-    EXPECT_TRUE(check(powModel({y})).ok()) << y << ": " << problems(check(powModel({y})));
-  EXPECT_EQ(problems(check(powModel({5.0f}))), "pow1: integer exponent 5 is not supported (from -4 to 4, not 0)\n");
-  EXPECT_EQ(problems(check(powModel({0.0f}))), "pow1: integer exponent 0 is not supported (from -4 to 4, not 0)\n");
-  EXPECT_EQ(problems(check(powModel({2.0f, 3.0f}))),
-            "pow1: only an exponent with one value for every element is supported\n");
+  for (std::vector<float> y : std::vector<std::vector<float>>{{2.0f}, {-1.0f}, {0.5f}, {1.5f}, {5.0f}, {0.0f}, {2.0f, 3.0f}})
+    EXPECT_TRUE(check(powModel(y)).ok()) << y[0] << ": " << problems(check(powModel(y)));
+  EXPECT_EQ(problems(check(powModel({2.0f}, 11))), "pow1: the exponent must be float32, int32 or int64\n");
+  // A run-time exponent: float32 or int32 (converted on the device), not uint32.
+  for (int type : {1, 6, 12}) {
+    onnx::ModelProto m = powModel({2.0f});
+    onnx::GraphProto *g = m.mutable_graph();
+    g->mutable_initializer()->RemoveLast();
+    auto *e = g->add_input();
+    e->set_name("e");
+    e->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+    e->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(1);
+    EXPECT_EQ(problems(check(m)), type == 12 ? "pow1: a run-time exponent must be float32 or int32\n" : "") << type;
+  }
 }
 
 // An LSTM unrolls over its sequence with Sigmoid, Tanh or Relu gates; the check names what the

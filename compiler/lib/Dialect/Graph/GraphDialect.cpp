@@ -70,6 +70,7 @@ LogicalResult MulOp::verify() { return verifyBinary(*this); }
 LogicalResult DivOp::verify() { return verifyBinary(*this); }
 LogicalResult MaxOp::verify() { return verifyBinary(*this); }
 LogicalResult MinOp::verify() { return verifyBinary(*this); }
+LogicalResult PowOp::verify() { return verifyBinary(*this); }
 // Booleans: i1 elements.
 static bool isBoolTensor(Value v) { return ranked(v).getElementType().isInteger(1); }
 

@@ -60,6 +60,7 @@ def Graph_MulOp : Graph_BinaryOp<"mul">;
 def Graph_DivOp : Graph_BinaryOp<"div">;
 def Graph_MaxOp : Graph_BinaryOp<"max">;
 def Graph_MinOp : Graph_BinaryOp<"min">;
+def Graph_PowOp : Graph_BinaryOp<"pow">; // lhs ** rhs per element (constant exponents are rewritten on import)
 
 class Graph_UnaryOp<string mnemonic, dag attrs = (ins)> : Graph_Op<mnemonic, [Pure]> {
   let summary = "element-wise " # mnemonic;

@@ -1869,21 +1869,18 @@ private:
                   "vdup.f32 {c3}, {s3}, repeat=1"};
     k.scratch = {{"{t}", emit::kRepeatBytes}, {"{r}", emit::kRepeatBytes}, {"{s}", emit::kRepeatBytes},
                  {"{mask}", kF32MaskBytes}};
-    // {mask} = whether `v` holds integers: rounded (half to even) into {r}, values from 2^23 up
-    // kept; `tmp` is scratch.
-    auto isInteger = [](const std::string &v, const std::string &tmp) {
-      return std::vector<std::string>{
-          "vconv.f32.s32 {r}, " + v + ", repeat={rep}", "vconv.s32.f32 {r}, {r}, repeat={rep}",
-          "vabs.f32 " + tmp + ", " + v + ", repeat={rep}", "vcmp.lt.f32 {mask}, " + tmp + ", {c3}, repeat={rep}, src1_rep=0",
-          "vsel.f32 {r}, {r}, " + v + ", {mask}, repeat={rep}", "vcmp.eq.f32 {mask}, {r}, " + v + ", repeat={rep}"};
-    };
     auto append = [&k](const std::vector<std::string> &lines) { k.body.insert(k.body.end(), lines.begin(), lines.end()); };
+    // {mask} = whether `v` holds integers: unchanged by rounding (into {r}; `tmp` is scratch).
+    auto isInteger = [&](const std::string &v, const std::string &tmp) {
+      append(roundHalfEven(v, "{r}", tmp, "{c3}"));
+      k.body.push_back("vcmp.eq.f32 {mask}, {r}, " + v + ", repeat={rep}");
+    };
     append({"vabs.f32 {t}, {in0}, repeat={rep}", "vln.f32 {t}, {t}, repeat={rep}", "vmul.f32 {t}, {t}, {in1}, repeat={rep}",
             "vexp.f32 {out}, {t}, repeat={rep}", "vmuls.f32 {t}, {in1}, {s4}, repeat={rep}"});
-    append(isInteger("{t}", "{s}")); // y / 2 an integer: y even
+    isInteger("{t}", "{s}"); // y / 2 an integer: y even
     append({"vsel.f32 {s}, {c0}, {c1}, {mask}, repeat={rep}, src0_rep=0, src1_rep=0",
             "vmuls.f32 {s}, {s}, {s5}, repeat={rep}", "vadds.f32 {s}, {s}, {s6}, repeat={rep}"}); // even ? 1 : -1
-    append(isInteger("{in1}", "{t}"));
+    isInteger("{in1}", "{t}");
     append({"vsel.f32 {s}, {s}, {c2}, {mask}, repeat={rep}, src1_rep=0",   // not an integer: NaN
             "vcmp.lt.f32 {mask}, {in0}, {c1}, repeat={rep}, src1_rep=0",
             "vsel.f32 {s}, {s}, {c0}, {mask}, repeat={rep}, src1_rep=0",   // x >= 0: 1
@@ -1906,22 +1903,29 @@ private:
     unaryF32(op, "Sign", std::move(k));
   }
 
-  // Floor, Ceil, Round (half to even): through int32 (vconv rounds to nearest even), then one
-  // step down (floor) or up (ceil) where that rounded the other way. From 2^23 up every float is
-  // an integer already (and int32 would saturate): those, infinities and NaN are kept as they are.
+  // `v` rounded half to even into `r`: through int32 (vconv rounds to nearest even), except where
+  // |v| >= 2^23 (`big`: a one-repeat buffer of 2^23), already an integer (and past int32 it would
+  // saturate): kept, as infinities and NaN are. `tmp` is scratch; {mask} is overwritten.
+  static std::vector<std::string> roundHalfEven(const std::string &v, const std::string &r, const std::string &tmp,
+                                                const std::string &big) {
+    return {"vconv.f32.s32 " + r + ", " + v + ", repeat={rep}", "vconv.s32.f32 " + r + ", " + r + ", repeat={rep}",
+            "vabs.f32 " + tmp + ", " + v + ", repeat={rep}",
+            "vcmp.lt.f32 {mask}, " + tmp + ", " + big + ", repeat={rep}, src1_rep=0",
+            "vsel.f32 " + r + ", " + r + ", " + v + ", {mask}, repeat={rep}"};
+  }
+
+  // Round (half to even), then for Floor one step down where that rounded up, for Ceil one step
+  // up where it rounded down.
   void rounding(mlir::Operation &op, llvm::StringRef mode) {
     ElementwiseKernel k;
     k.scalars = {8388608.0f, mode == "ceil" ? 1.0f : -1.0f};
     k.prologue = {"vdup.f32 {c0}, {s0}, repeat=1"};
-    k.scratch = {{"{int}", emit::kRepeatBytes}, {"{mask}", kF32MaskBytes}};
-    k.body = {"vconv.f32.s32 {int}, {in0}, repeat={rep}", "vconv.s32.f32 {out}, {int}, repeat={rep}"};
+    k.scratch = {{"{tmp}", emit::kRepeatBytes}, {"{mask}", kF32MaskBytes}};
+    k.body = roundHalfEven("{in0}", "{out}", "{tmp}", "{c0}");
     if (mode != "round")
       k.body.insert(k.body.end(), {std::string("vcmp.") + (mode == "floor" ? "gt" : "lt") + ".f32 {mask}, {out}, {in0}, repeat={rep}",
-                                   "vadds.f32 {int}, {out}, {s1}, repeat={rep}",
-                                   "vsel.f32 {out}, {int}, {out}, {mask}, repeat={rep}"});
-    k.body.insert(k.body.end(), {"vabs.f32 {int}, {in0}, repeat={rep}",
-                                 "vcmp.lt.f32 {mask}, {int}, {c0}, repeat={rep}, src1_rep=0",
-                                 "vsel.f32 {out}, {out}, {in0}, {mask}, repeat={rep}"});
+                                   "vadds.f32 {tmp}, {out}, {s1}, repeat={rep}",
+                                   "vsel.f32 {out}, {tmp}, {out}, {mask}, repeat={rep}"});
     unaryF32(op, mode == "floor" ? "Floor" : mode == "ceil" ? "Ceil" : "Round", std::move(k));
   }
 
@@ -2148,7 +2152,7 @@ private:
     k.strides = g::broadcastStrides(in, out.size());
     Expected<GeneratedKernel> gen = generateExpand(config_, k);
     if (!gen) return std::nullopt;
-    uint32_t t = scratch(opName(op) + "/broadcast", DType::F32, out);
+    uint32_t t = scratch(opName(op) + "/broadcast", p_.tensors[src].dtype, out); // any 4-byte type
     addSpillingKernelTask(op, "Expand", *gen, {src, t});
     return t;
   }

@@ -107,7 +107,7 @@ private:
   const ChipConfig &config_;
   const ElementwiseKernel &k_;
   NpuKernelBuilder kb_;
-  std::map<std::string, mlir::Value> sets_[2];   // "{in0}" "{in1}" "{out}" per buffer set
+  std::map<std::string, mlir::Value> sets_[2];   // "{in0}" .. "{out}" and the scratch buffers, per buffer set
 
   int inputBytes(int i) const { return k_.inputBytes.empty() ? k_.inBytes : k_.inputBytes[size_t(i)]; }
 

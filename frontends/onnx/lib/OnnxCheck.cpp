@@ -654,6 +654,14 @@ private:
           ok = false;
         }
       }
+      // Where's rule checks its condition (bool); the selected values must be float32 or int32.
+      if (node.op_type() == "Where" && node.input_size() > 1)
+        if (auto t = types_.find(node.input(1));
+            t != types_.end() && t->second != onnx::TensorProto::FLOAT && t->second != onnx::TensorProto::INT32) {
+          problem(name, node.op_type(), "input '" + node.input(1) + "' has type " + detail::elementTypeName(t->second) +
+                                            ", which this operator does not support (float32 or int32)");
+          ok = false;
+        }
       if (node.op_type() == "LSTM" || node.op_type() == "GRU" || node.op_type() == "RNN")
         if (std::string why = recurrentProblem(node); !why.empty()) {
           problem(name, node.op_type(), why);

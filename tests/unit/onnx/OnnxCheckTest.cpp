@@ -229,6 +229,34 @@ TEST(OnnxCheck, PowNeedsAFloatOrIntegerExponent) {
   }
 }
 
+// Where selects float32 or int32 values by a bool condition: int64 values are named at check time.
+TEST(OnnxCheck, WhereSelectsFloat32OrInt32Values) {
+  auto whereModel = [](int type) {
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(16);
+    onnx::GraphProto *g = m.mutable_graph();
+    g->set_name("g");
+    for (auto [name, t] : {std::pair<const char *, int>{"c", 9}, {"x", type}, {"y", type}}) {
+      auto *in = g->add_input();
+      in->set_name(name);
+      in->mutable_type()->mutable_tensor_type()->set_elem_type(t);
+      in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
+    }
+    onnx::NodeProto *w = g->add_node();
+    w->set_name("w");
+    w->set_op_type("Where");
+    for (const char *i : {"c", "x", "y"}) w->add_input(i);
+    w->add_output("z");
+    g->add_output()->set_name("z");
+    return m;
+  };
+  EXPECT_EQ(problems(check(whereModel(1))), "");
+  EXPECT_EQ(problems(check(whereModel(6))), "");
+  EXPECT_EQ(problems(check(whereModel(7))),
+            "w: input 'x' has type int64, which this operator does not support (float32 or int32)\n");
+}
+
 // An LSTM unrolls over its sequence with Sigmoid, Tanh or Relu gates; the check names what the
 // unrolling does not do: another activation, or sequence_lens shorter than the sequence (from a
 // constant) or unknown until run time.

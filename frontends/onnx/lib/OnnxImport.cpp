@@ -25,6 +25,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 
 namespace fractal::onnx_frontend {
@@ -187,6 +188,52 @@ private:
     if (!attr)
       throw ImportError{"constant '" + t.name() + "' does not match its type"};
     return b_.create<g::ConstantOp>(loc, attr);
+  }
+
+  // Element-wise operators written with other graph ops (as ONNX's function bodies define them):
+  // hyperbolic functions and their inverses from exp, log and sqrt; Celu from Elu's pieces;
+  // ThresholdedRelu, Shrink, IsInf and IsNaN from comparisons and selections.
+  Value composite(const onnx::NodeProto &n, Location loc, Value x, RankedTensorType type) {
+    const std::string &op = n.op_type();
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    Type f = xt.getElementType();
+    auto c = [&](double v) { return scalar(v, f, loc); };
+    auto add = [&](Value a, Value b) { return Value(b_.create<g::AddOp>(loc, xt, a, b)); };
+    auto sub = [&](Value a, Value b) { return Value(b_.create<g::SubOp>(loc, xt, a, b)); };
+    auto mul = [&](Value a, Value b) { return Value(b_.create<g::MulOp>(loc, xt, a, b)); };
+    auto exp = [&](Value a) { return Value(b_.create<g::ExpOp>(loc, xt, a)); };
+    auto log = [&](Value a) { return Value(b_.create<g::LogOp>(loc, xt, a)); };
+    auto bools = RankedTensorType::get(xt.getShape(), b_.getI1Type());
+    auto compare = [&](const char *kind, Value a, Value b) {
+      return Value(b_.create<g::CompareOp>(loc, bools, a, b, b_.getStringAttr(kind)));
+    };
+    auto where = [&](Value cond, Value a, Value b) { return Value(b_.create<g::WhereOp>(loc, xt, cond, a, b)); };
+    if (op == "Sinh" || op == "Cosh") { // (e^x -+ e^-x) / 2
+      Value e = exp(x), inverse = exp(b_.create<g::NegOp>(loc, xt, x));
+      return mul(op == "Sinh" ? sub(e, inverse) : add(e, inverse), c(0.5));
+    }
+    if (op == "Asinh" || op == "Acosh") // ln(x + sqrt(x^2 +- 1))
+      return log(add(x, b_.create<g::SqrtOp>(loc, xt, add(mul(x, x), c(op == "Asinh" ? 1.0 : -1.0)))));
+    if (op == "Atanh") // ln((1 + x) / (1 - x)) / 2
+      return mul(log(b_.create<g::DivOp>(loc, xt, add(c(1.0), x), sub(c(1.0), x))), c(0.5));
+    if (op == "Celu") { // max(0, x) + min(0, alpha (exp(x / alpha) - 1))
+      const double alpha = floatAttr(n, "alpha", 1.0f);
+      Value negative = mul(sub(exp(mul(x, c(1.0 / alpha))), c(1.0)), c(alpha));
+      return add(b_.create<g::ReluOp>(loc, xt, x), b_.create<g::MinOp>(loc, xt, negative, c(0.0)));
+    }
+    if (op == "ThresholdedRelu") return where(compare("gt", x, c(floatAttr(n, "alpha", 1.0f))), x, c(0.0));
+    if (op == "Shrink") { // x < -lambd: x + bias; x > lambd: x - bias; else 0
+      const double lambd = floatAttr(n, "lambd", 0.5f), bias = floatAttr(n, "bias", 0.0f);
+      Value high = where(compare("gt", x, c(lambd)), sub(x, c(bias)), c(0.0));
+      return where(compare("lt", x, c(-lambd)), add(x, c(bias)), high);
+    }
+    if (op == "IsNaN") return b_.create<g::NotOp>(loc, type, compare("eq", x, x));
+    // IsInf: x == +inf and/or x == -inf, as the attributes ask.
+    const bool positive = intAttr(n, "detect_positive", 1) != 0, negative = intAttr(n, "detect_negative", 1) != 0;
+    const double inf = std::numeric_limits<double>::infinity();
+    if (positive || negative) return compare("eq", positive && negative ? Value(b_.create<g::AbsOp>(loc, xt, x)) : x,
+                                              c(negative && !positive ? -inf : inf));
+    return compare("gt", b_.create<g::AbsOp>(loc, xt, x), c(inf)); // detects nothing: all false
   }
 
   // x ** y for a constant exponent y that detail::powerExponent accepts (the check refused the
@@ -989,6 +1036,9 @@ private:
       bind(b_.create<g::ReduceOp>(loc, out(), in(0), b_.getStringAttr("max"), i64s(axes), b_.getBoolAttr(true)));
     } else if (isUnary(op)) { // checked first: in(0) of an input-less node (Constant) must not run
       bind(createUnary(op, loc, out(), in(0))->getResult(0));
+    } else if (op == "Sinh" || op == "Cosh" || op == "Asinh" || op == "Acosh" || op == "Atanh" || op == "Celu" ||
+               op == "ThresholdedRelu" || op == "Shrink" || op == "IsInf" || op == "IsNaN") {
+      bind(composite(n, loc, in(0), out()));
     } else if (op == "Tanh" || op == "LeakyRelu" || op == "Elu" || op == "Selu" || op == "Softplus" ||
                op == "Softsign" || op == "HardSwish") {
       static const std::map<std::string, std::pair<const char *, std::pair<float, float>>> kinds = {

@@ -153,6 +153,17 @@ std::string runReportJson(const RunResult &r, const ChipConfig &config) {
   return j.str() + "\n";
 }
 
+void writeCoreLaneNames(JsonWriter &j, int cores, int firstPid) {
+  for (int c = 0; c < cores; ++c) {
+    j.beginObject().field("name", "process_name").field("ph", "M").field("pid", firstPid + c);
+    j.key("args").beginObject().field("name", "core " + std::to_string(c)).endObject().endObject();
+    for (int p = 0; p < kNumPipes; ++p) {
+      j.beginObject().field("name", "thread_name").field("ph", "M").field("pid", firstPid + c).field("tid", p);
+      j.key("args").beginObject().field("name", pipeLabel(p)).endObject().endObject();
+    }
+  }
+}
+
 std::string traceJson(const RunResult &r, const ChipConfig &config,
                       const isa::KernelBinary &kernel) {
   // Perfetto reads the Chrome trace format: "X" slices with ts/dur in microseconds. Very long runs
@@ -167,14 +178,7 @@ std::string traceJson(const RunResult &r, const ChipConfig &config,
 
   JsonWriter j(false);
   j.beginObject().key("traceEvents").beginArray();
-  for (int c = 0; c < config.chip.cores; ++c) {
-    j.beginObject().field("name", "process_name").field("ph", "M").field("pid", c);
-    j.key("args").beginObject().field("name", "core " + std::to_string(c)).endObject().endObject();
-    for (int p = 0; p < kNumPipes; ++p) {
-      j.beginObject().field("name", "thread_name").field("ph", "M").field("pid", c).field("tid", p);
-      j.key("args").beginObject().field("name", pipeLabel(p)).endObject().endObject();
-    }
-  }
+  writeCoreLaneNames(j, config.chip.cores, 0);
   for (const auto &[lane, slices] : lanes)
     for (size_t i = 0; i < slices.size(); i += batch) {
       const TraceSlice &first = *slices[i];

@@ -194,18 +194,13 @@ std::string opSummaryCsv(const runtime::ModelProfile &prof) {
 std::string modelTrace(const runtime::ModelProfile &prof, const pkg::Package &package, int cores) {
   JsonWriter j(false);
   j.beginObject().key("traceEvents").beginArray();
-  auto name = [&](const char *what, int pid, int tid, const std::string &label) {
-    j.beginObject().field("name", what).field("ph", "M").field("pid", pid);
-    if (tid >= 0) j.field("tid", tid);
-    j.key("args").beginObject().field("name", label).endObject().endObject();
-  };
-  name("process_name", 0, -1, "model");
-  name("thread_name", 0, 0, "AI core tasks");
-  name("thread_name", 0, 1, "host tasks");
-  for (int c = 0; c < cores; ++c) {
-    name("process_name", 1 + c, -1, "core " + std::to_string(c));
-    for (int p = 0; p < sim::kNumPipes; ++p) name("thread_name", 1 + c, p, sim::pipeLabel(p));
+  j.beginObject().field("name", "process_name").field("ph", "M").field("pid", 0);
+  j.key("args").beginObject().field("name", "model").endObject().endObject();
+  for (int tid : {0, 1}) {
+    j.beginObject().field("name", "thread_name").field("ph", "M").field("pid", 0).field("tid", tid);
+    j.key("args").beginObject().field("name", tid ? "host tasks" : "AI core tasks").endObject().endObject();
   }
+  sim::writeCoreLaneNames(j, cores, 1);
   double at = 0;
   for (size_t i = 0; i < prof.tasks.size(); ++i) {
     const runtime::TaskProfile &t = prof.tasks[i];

@@ -26,6 +26,10 @@
 #include <string>
 #include <vector>
 
+namespace fractal {
+class JsonWriter; // fractal/support/Json.h
+} // namespace fractal
+
 namespace fractal::sim {
 
 enum class SimMode { Functional, Timing, Rtl };
@@ -161,5 +165,8 @@ std::string runReportJson(const RunResult &result, const ChipConfig &config);
 // Chrome/Perfetto trace JSON: one process per core, one thread (lane) per pipe.
 std::string traceJson(const RunResult &result, const ChipConfig &config,
                       const isa::KernelBinary &kernel);
+// The metadata events of those lanes, into a trace being written: process `firstPid + c` is
+// "core c", its thread p the pipe's label (a model trace puts its tasks in process 0 before them).
+void writeCoreLaneNames(JsonWriter &json, int cores, int firstPid);
 
 } // namespace fractal::sim

@@ -588,6 +588,7 @@ private:
 
   void checkNodes() {
     const auto &nodes = model_.graph().node();
+    std::optional<std::map<std::string, std::vector<int64_t>>> shapes; // staticShapes(), when needed
     for (int i = 0; i < nodes.size(); ++i) {
       const onnx::NodeProto &node = nodes[i];
       const std::string name = nodeName(node, i);
@@ -662,11 +663,13 @@ private:
                                             ", which this operator does not support (float32 or int32)");
           ok = false;
         }
-      if (node.op_type() == "LSTM" || node.op_type() == "GRU" || node.op_type() == "RNN")
-        if (std::string why = recurrentProblem(node); !why.empty()) {
+      if (node.op_type() == "LSTM" || node.op_type() == "GRU" || node.op_type() == "RNN") {
+        if (!shapes) shapes = staticShapes(); // once per model, at its first recurrent layer
+        if (std::string why = recurrentProblem(node, *shapes); !why.empty()) {
           problem(name, node.op_type(), why);
           ok = false;
         }
+      }
       // Optional extra outputs (MaxPool's argmax indices, BatchNormalization's training
       // statistics) have no NPU kernel.
       int usedOutputs = 0;
@@ -696,7 +699,8 @@ private:
   // What the importer's unrolling of an LSTM, GRU or RNN does not do, or "": activations other
   // than Sigmoid, Tanh and Relu, and sequence_lens that are not all the full sequence (the check
   // above has made sure they are a constant).
-  std::string recurrentProblem(const onnx::NodeProto &node) const {
+  std::string recurrentProblem(const onnx::NodeProto &node,
+                               const std::map<std::string, std::vector<int64_t>> &shapes) const {
     for (const auto &a : node.attribute())
       if (a.name() == "activations")
         for (const std::string &f : a.strings())
@@ -704,7 +708,6 @@ private:
             return "activation " + f + " is not supported (Sigmoid, Tanh and Relu are)";
     if (node.input_size() <= 4 || node.input(4).empty()) return "";
     const onnx::TensorProto *lens = constantValue(node.input(4));
-    const auto shapes = staticShapes();
     auto x = shapes.find(node.input(0));
     if (!lens || x == shapes.end() || x->second.size() != 3) return "";
     int64_t layout = 0;

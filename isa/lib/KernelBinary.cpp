@@ -46,12 +46,24 @@ void put32(std::vector<uint8_t> &b, size_t at, uint32_t v) {
   for (int i = 0; i < 4; ++i)
     b[at + i] = (v >> (8 * i)) & 0xff;
 }
-uint16_t get16(const std::vector<uint8_t> &b, size_t at) { return b[at] | (b[at + 1] << 8); }
 uint32_t get32(const uint8_t *b) {
   return uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
 }
 
-uint32_t get32(const std::vector<uint8_t> &b, size_t at) { return get32(b.data() + at); }
+// The bytes being parsed, read in place: a model's kernel is held once, where the package
+// reader keeps it, rather than copied for the parser (and again for its checksum).
+struct ByteView {
+  const uint8_t *ptr;
+  size_t count;
+  size_t size() const { return count; }
+  const uint8_t *data() const { return ptr; }
+  const uint8_t *begin() const { return ptr; }
+  const uint8_t *end() const { return ptr + count; }
+  uint8_t operator[](size_t at) const { return ptr[at]; }
+};
+
+uint16_t get16(ByteView b, size_t at) { return uint16_t(b[at] | (b[at + 1] << 8)); }
+uint32_t get32(ByteView b, size_t at) { return get32(b.data() + at); }
 
 void padTo16(std::vector<uint8_t> &b) {
   while (b.size() % 16)
@@ -160,6 +172,11 @@ uint64_t kernelCodeCount(const uint8_t *bytes, size_t size) {
 }
 
 Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std::string &name, CodeForm form) {
+  return parseKernel(bytes.data(), bytes.size(), name, form);
+}
+
+Expected<KernelBinary> parseKernel(const uint8_t *data, size_t size, const std::string &name, CodeForm form) {
+  const ByteView bytes{data, size};
   auto fail = [&](const std::string &why) {
     return Error::badInput(name + ": invalid kernel binary: " + why);
   };
@@ -178,11 +195,12 @@ Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std:
   if (get32(bytes, kFlags) != 0)
     return fail("unknown flags set in the header");
   {
-    std::vector<uint8_t> copy = bytes;
-    put32(copy, kChecksumOffset, 0);
-    uint32_t expect = get32(bytes, kChecksumOffset);
-    uint32_t actual = crc32(copy.data(), copy.size());
-    if (expect != actual)
+    // The checksum covers the file with its own field read as zero.
+    const uint8_t zero[4] = {};
+    uint32_t actual = crc32(bytes.data(), kChecksumOffset);
+    actual = crc32(zero, sizeof zero, actual);
+    actual = crc32(bytes.data() + kChecksumOffset + 4, bytes.size() - kChecksumOffset - 4, actual);
+    if (get32(bytes, kChecksumOffset) != actual)
       return fail("checksum mismatch (file is corrupt or truncated)");
   }
 

@@ -352,8 +352,9 @@ Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name, s
                                                                                        : isa::CodeForm::Decoded;
   for (int i = 0; i < msg.kernels_size(); ++i) {
     const pkgproto::Kernel &m = msg.kernels(i);
-    Expected<isa::KernelBinary> kernel = isa::parseKernel(
-        std::vector<uint8_t>(m.binary().begin(), m.binary().end()), name + ": kernel '" + m.name() + "'", form);
+    Expected<isa::KernelBinary> kernel =
+        isa::parseKernel(reinterpret_cast<const uint8_t *>(m.binary().data()), m.binary().size(),
+                         name + ": kernel '" + m.name() + "'", form);
     if (!kernel) return Error::badInput(kernel.error().message);
     std::string().swap(*msg.mutable_kernels(i)->mutable_binary());
     p.kernels.push_back({m.name(), std::move(*kernel)});

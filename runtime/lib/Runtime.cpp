@@ -713,7 +713,7 @@ frtError frtLoadKernelFromMem(const void *data, size_t size, frtKernel *kernel) 
   if (!data || size == 0)
     return fail(FRT_ERROR_INVALID_PARAM, "frtLoadKernelFromMem: no data");
   const auto *bytes = static_cast<const uint8_t *>(data);
-  return loadKernel(isa::parseKernel(std::vector<uint8_t>(bytes, bytes + size), "<memory>"), kernel);
+  return loadKernel(isa::parseKernel(bytes, size, "<memory>"), kernel);
 }
 
 frtError frtUnloadKernel(frtKernel kernel) {

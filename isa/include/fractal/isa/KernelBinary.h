@@ -72,6 +72,9 @@ enum class CodeForm { Decoded, Encoded }; // what parseKernel keeps: `code` or `
 // `name` is the file name used in error messages.
 Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std::string &name,
                                    CodeForm form = CodeForm::Decoded);
+// The same over bytes held elsewhere (a package's kernel section), read in place.
+Expected<KernelBinary> parseKernel(const uint8_t *bytes, size_t size, const std::string &name,
+                                   CodeForm form = CodeForm::Decoded);
 // The instruction count a kernel binary's header gives (checked by parseKernel, not here); 0 when
 // `size` bytes cannot hold a header.
 uint64_t kernelCodeCount(const uint8_t *bytes, size_t size);

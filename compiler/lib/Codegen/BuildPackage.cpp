@@ -493,6 +493,7 @@ private:
         .Case<g::ErfOp>([&](auto o) { erf(op); })
         .Case<g::SignOp>([&](auto o) { sign(op); })
         .Case<g::RoundingOp>([&](auto o) { rounding(op, o.getMode()); })
+        .Case<g::TrigonometricOp>([&](auto o) { trigonometric(op, o.getFunction()); })
         .Case<g::CompareOp>([&](auto o) { compare(op, o); })
         .Case<g::LogicalOp>([&](auto o) { logical(op, o.getKind(), {o.getLhs(), o.getRhs()}); })
         .Case<g::NotOp>([&](auto o) { logical(op, "not", {o.getInput()}); })
@@ -1927,6 +1928,112 @@ private:
                                    "vadds.f32 {tmp}, {out}, {s1}, repeat={rep}",
                                    "vsel.f32 {out}, {tmp}, {out}, {mask}, repeat={rep}"});
     unaryF32(op, mode == "floor" ? "Floor" : mode == "ceil" ? "Ceil" : "Round", std::move(k));
+  }
+
+  // ---- trigonometric functions ----
+  // sin(x) = (-1)^n sin(r) for n = round(x / pi), r = x - n pi in [-pi/2, pi/2], with pi in three
+  // parts (Cody and Waite: n times the 8-bit first part is exact, so r stays within a few 1e-7 up
+  // to |x| ~ 1e5; past that the error grows with |x|, 3e-2 at 1e6, docs/compiler.md), and sin(r)
+  // by its Taylor series to r^11 (error below 6e-8 on that range).
+  // cos(x) = sin(x + pi/2) = (-1)^n sin(x - (n - 1/2) pi) for n = round(x / pi + 1/2).
+  // Scalars s0..s10 and constants {c0} = 2^23, {c1} = 1, {c2} = -1 as trigonometric() sets them.
+  static std::vector<std::string> sineSteps(const std::string &x, const std::string &out, bool cosine) {
+    std::vector<std::string> body = {"vmuls.f32 {t}, " + x + ", {s0}, repeat={rep}"};
+    if (cosine) body.push_back("vadds.f32 {t}, {t}, {s1}, repeat={rep}");
+    auto append = [&body](const std::vector<std::string> &lines) { body.insert(body.end(), lines.begin(), lines.end()); };
+    append(roundHalfEven("{t}", "{n}", "{z}", "{c0}"));
+    // the sign: n even (n / 2 unchanged by rounding) -> 1, odd -> -1
+    body.push_back("vmuls.f32 {t}, {n}, {s1}, repeat={rep}");
+    append(roundHalfEven("{t}", "{r}", "{z}", "{c0}"));
+    append({"vcmp.eq.f32 {mask}, {r}, {t}, repeat={rep}",
+            "vsel.f32 {sg}, {c1}, {c2}, {mask}, repeat={rep}, src0_rep=0, src1_rep=0"});
+    if (cosine) body.push_back("vadds.f32 {n}, {n}, {s10}, repeat={rep}");
+    append({"vmuls.f32 {t}, {n}, {s2}, repeat={rep}", "vadd.f32 {r}, " + x + ", {t}, repeat={rep}",
+            "vmuls.f32 {t}, {n}, {s3}, repeat={rep}", "vadd.f32 {r}, {r}, {t}, repeat={rep}",
+            "vmuls.f32 {t}, {n}, {s4}, repeat={rep}", "vadd.f32 {r}, {r}, {t}, repeat={rep}",
+            "vmul.f32 {z}, {r}, {r}, repeat={rep}",
+            "vmuls.f32 {t}, {z}, {s5}, repeat={rep}", "vadds.f32 {t}, {t}, {s6}, repeat={rep}",
+            "vmul.f32 {t}, {t}, {z}, repeat={rep}", "vadds.f32 {t}, {t}, {s7}, repeat={rep}",
+            "vmul.f32 {t}, {t}, {z}, repeat={rep}", "vadds.f32 {t}, {t}, {s8}, repeat={rep}",
+            "vmul.f32 {t}, {t}, {z}, repeat={rep}", "vadds.f32 {t}, {t}, {s9}, repeat={rep}",
+            "vmul.f32 {t}, {t}, {z}, repeat={rep}", "vmul.f32 {t}, {t}, {r}, repeat={rep}",
+            "vadd.f32 {t}, {t}, {r}, repeat={rep}", "vmul.f32 " + out + ", {t}, {sg}, repeat={rep}"});
+    return body;
+  }
+
+  // atan(x) as Cephes' atanf (relative error ~1e-7): for a = |x| above tan(3 pi / 8), pi/2 +
+  // atan(-1/a); above tan(pi / 8), pi/4 + atan((a - 1) / (a + 1)); else atan(a); the reduced
+  // argument t by an odd polynomial in t^2; negated for x < 0. Infinities give +-pi/2.
+  // Scalars s0 = -1, s1 = 1, s2 = pi/4, s3 = pi/2, s4..s7 the polynomial; {c0} = tan(3 pi / 8),
+  // {c1} = tan(pi / 8), {c2} = 0.
+  static std::vector<std::string> arctangentSteps(const std::string &x, const std::string &out) {
+    return {"vabs.f32 {a}, " + x + ", repeat={rep}",
+            "vadds.f32 {u}, {a}, {s0}, repeat={rep}", "vadds.f32 {t}, {a}, {s1}, repeat={rep}",
+            "vdiv.f32 {u}, {u}, {t}, repeat={rep}",
+            "vcmp.gt.f32 {mask}, {a}, {c1}, repeat={rep}, src1_rep=0",
+            "vsel.f32 {t}, {u}, {a}, {mask}, repeat={rep}",
+            "vdup.f32 {y}, {s2}, repeat={rep}", "vsel.f32 {y}, {y}, {c2}, {mask}, repeat={rep}, src1_rep=0",
+            "vrec.f32 {u}, {a}, repeat={rep}", "vmuls.f32 {u}, {u}, {s0}, repeat={rep}",
+            "vcmp.gt.f32 {mask}, {a}, {c0}, repeat={rep}, src1_rep=0",
+            "vsel.f32 {t}, {u}, {t}, {mask}, repeat={rep}",
+            "vdup.f32 {u}, {s3}, repeat={rep}", "vsel.f32 {y}, {u}, {y}, {mask}, repeat={rep}",
+            "vmul.f32 {z}, {t}, {t}, repeat={rep}",
+            "vmuls.f32 {u}, {z}, {s4}, repeat={rep}", "vadds.f32 {u}, {u}, {s5}, repeat={rep}",
+            "vmul.f32 {u}, {u}, {z}, repeat={rep}", "vadds.f32 {u}, {u}, {s6}, repeat={rep}",
+            "vmul.f32 {u}, {u}, {z}, repeat={rep}", "vadds.f32 {u}, {u}, {s7}, repeat={rep}",
+            "vmul.f32 {u}, {u}, {z}, repeat={rep}", "vmul.f32 {u}, {u}, {t}, repeat={rep}",
+            "vadd.f32 {u}, {u}, {t}, repeat={rep}", "vadd.f32 {u}, {u}, {y}, repeat={rep}",
+            "vcmp.lt.f32 {mask}, " + x + ", {c2}, repeat={rep}, src1_rep=0",
+            "vmuls.f32 {t}, {u}, {s0}, repeat={rep}", "vsel.f32 " + out + ", {t}, {u}, {mask}, repeat={rep}"};
+  }
+
+  // tan = sin / cos; asin(x) = atan(x / sqrt((1 - x)(1 + x))); acos(x) = 2 atan(sqrt((1 - x) /
+  // (1 + x))), which stays accurate near x = 1 (pi/2 - asin(x) would cancel). Outside [-1, 1]
+  // the square root gives NaN, as the functions do.
+  void trigonometric(mlir::Operation &op, llvm::StringRef function) {
+    ElementwiseKernel k;
+    k.scratch = {{"{t}", emit::kRepeatBytes}, {"{z}", emit::kRepeatBytes}, {"{mask}", kF32MaskBytes}};
+    if (function == "sin" || function == "cos" || function == "tan") {
+      const float pi1 = 3.140625f, pi2 = 9.67502593994140625e-4f, pi3 = 1.509957990978376e-7f;
+      k.scalars = {float(1.0 / M_PI), 0.5f, -pi1, -pi2, -pi3, float(-1.0 / 39916800), float(1.0 / 362880),
+                   float(-1.0 / 5040), float(1.0 / 120), float(-1.0 / 6), -0.5f};
+      k.scratch.insert(k.scratch.end(), {{"{n}", emit::kRepeatBytes}, {"{r}", emit::kRepeatBytes}, {"{sg}", emit::kRepeatBytes}});
+      if (function == "tan") {
+        k.scratch.push_back({"{sn}", emit::kRepeatBytes});
+        k.body = sineSteps("{in0}", "{sn}", false);
+        const std::vector<std::string> cosine = sineSteps("{in0}", "{out}", true);
+        k.body.insert(k.body.end(), cosine.begin(), cosine.end());
+        k.body.push_back("vdiv.f32 {out}, {sn}, {out}, repeat={rep}");
+      } else {
+        k.body = sineSteps("{in0}", "{out}", function == "cos");
+      }
+      // {c0} = 2^23 (rounding), {c1} = 1, {c2} = -1: scalars the prologue alone reads.
+      k.scalars.insert(k.scalars.end(), {8388608.0f, 1.0f, -1.0f});
+      k.prologue = {"vdup.f32 {c0}, {s11}, repeat=1", "vdup.f32 {c1}, {s12}, repeat=1", "vdup.f32 {c2}, {s13}, repeat=1"};
+    } else {
+      k.scalars = {-1.0f, 1.0f, float(M_PI / 4), float(M_PI / 2), 8.05374449538e-2f, -1.38776856032e-1f,
+                   1.99777106478e-1f, -3.33329491539e-1f, 2.0f, 2.414213562373095f, 0.41421356237309503f, 0.0f};
+      k.prologue = {"vdup.f32 {c0}, {s9}, repeat=1", "vdup.f32 {c1}, {s10}, repeat=1", "vdup.f32 {c2}, {s11}, repeat=1"};
+      k.scratch.insert(k.scratch.end(), {{"{u}", emit::kRepeatBytes}, {"{a}", emit::kRepeatBytes}, {"{y}", emit::kRepeatBytes}});
+      if (function == "atan") {
+        k.body = arctangentSteps("{in0}", "{out}");
+      } else {
+        k.scratch.insert(k.scratch.end(), {{"{w}", emit::kRepeatBytes}, {"{v}", emit::kRepeatBytes}});
+        k.body = {"vmuls.f32 {w}, {in0}, {s0}, repeat={rep}", "vadds.f32 {w}, {w}, {s1}, repeat={rep}",
+                  "vadds.f32 {v}, {in0}, {s1}, repeat={rep}"};
+        if (function == "asin")
+          k.body.insert(k.body.end(), {"vmul.f32 {w}, {w}, {v}, repeat={rep}", "vsqrt.f32 {w}, {w}, repeat={rep}",
+                                       "vdiv.f32 {w}, {in0}, {w}, repeat={rep}"});
+        else
+          k.body.insert(k.body.end(), {"vdiv.f32 {w}, {w}, {v}, repeat={rep}", "vsqrt.f32 {w}, {w}, repeat={rep}"});
+        const std::vector<std::string> atan = arctangentSteps("{w}", "{out}");
+        k.body.insert(k.body.end(), atan.begin(), atan.end());
+        if (function == "acos") k.body.push_back("vmuls.f32 {out}, {out}, {s8}, repeat={rep}");
+      }
+    }
+    static const std::map<std::string, std::string> kOpTypes = {{"sin", "Sin"}, {"cos", "Cos"}, {"tan", "Tan"},
+                                                                {"asin", "Asin"}, {"acos", "Acos"}, {"atan", "Atan"}};
+    unaryF32(op, kOpTypes.at(function.str()), std::move(k));
   }
 
   // ---- booleans (one byte per element, 0 or 1) ----

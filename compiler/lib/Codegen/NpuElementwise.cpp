@@ -61,7 +61,8 @@ public:
     if (chunkRepeats < 1)
       return Error::badInput(k_.name + ": UB overflow: one repeat of the element-wise kernel needs " +
                              std::to_string(setRepeatBytes) + " bytes, UB has " + std::to_string(ubBytes));
-    if (k_.scalars.size() > 8) return Error::internal(k_.name + ": more than 8 scalars in one element-wise kernel");
+    // Scalars live in registers through the loop (those only the prologue reads are freed after it).
+    if (k_.scalars.size() > 14) return Error::internal(k_.name + ": more than 14 scalars in one element-wise kernel");
     chunkRepeats = std::min(chunkRepeats, totalRepeats);
     const int64_t chunks = ceilDiv(totalRepeats, chunkRepeats);
     const int64_t tailRepeats = totalRepeats - (chunks - 1) * chunkRepeats;

@@ -96,6 +96,13 @@ std::optional<std::vector<float>> evaluate(mlir::Operation *op,
     const llvm::StringRef mode = rounding.getMode();
     return unary([mode](float x) { return mode == "floor" ? std::floor(x) : mode == "ceil" ? std::ceil(x) : std::nearbyint(x); });
   }
+  if (auto trig = llvm::dyn_cast<g::TrigonometricOp>(op)) {
+    const llvm::StringRef f = trig.getFunction();
+    return unary([f](float x) {
+      return f == "sin" ? std::sin(x) : f == "cos" ? std::cos(x) : f == "tan" ? std::tan(x)
+             : f == "asin" ? std::asin(x) : f == "acos" ? std::acos(x) : std::atan(x);
+    });
+  }
   if (llvm::isa<g::SigmoidOp>(op))
     return unary([](float x) { return 1.0f / (1.0f + std::exp(-x)); });
   if (auto clip = llvm::dyn_cast<g::ClipOp>(op)) {

@@ -93,29 +93,29 @@ public:
   }
 
 private:
-  // Attribute-free element-wise ops: ONNX name -> graph op.
-  using MakeUnary = Operation *(*)(OpBuilder &, Location, Type, Value);
+  // Element-wise ops of one input: ONNX name -> graph op (with its one string attribute, for
+  // the families that share an op: rounding modes, trigonometric functions).
+  using MakeUnary = std::function<Operation *(OpBuilder &, Location, Type, Value)>;
+  template <typename Op> static MakeUnary plain() {
+    return [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<Op>(l, t, v); };
+  }
+  template <typename Op> static MakeUnary with(const char *attr) {
+    return [attr](OpBuilder &b, Location l, Type t, Value v) -> Operation * {
+      return b.create<Op>(l, t, v, b.getStringAttr(attr));
+    };
+  }
   static const std::map<std::string, MakeUnary> &unaryOps() {
     static const std::map<std::string, MakeUnary> kUnary = {
-        {"Relu", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::ReluOp>(l, t, v); }},
-        {"Sigmoid", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::SigmoidOp>(l, t, v); }},
-        {"Neg", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::NegOp>(l, t, v); }},
-        {"Abs", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::AbsOp>(l, t, v); }},
-        {"Sqrt", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::SqrtOp>(l, t, v); }},
-        {"Reciprocal", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::ReciprocalOp>(l, t, v); }},
-        {"Exp", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::ExpOp>(l, t, v); }},
-        {"Log", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::LogOp>(l, t, v); }},
-        {"Erf", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::ErfOp>(l, t, v); }},
-        {"Sign", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * { return b.create<g::SignOp>(l, t, v); }},
-        {"Floor", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * {
-           return b.create<g::RoundingOp>(l, t, v, b.getStringAttr("floor"));
-         }},
-        {"Ceil", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * {
-           return b.create<g::RoundingOp>(l, t, v, b.getStringAttr("ceil"));
-         }},
-        {"Round", [](OpBuilder &b, Location l, Type t, Value v) -> Operation * {
-           return b.create<g::RoundingOp>(l, t, v, b.getStringAttr("round"));
-         }},
+        {"Relu", plain<g::ReluOp>()},           {"Sigmoid", plain<g::SigmoidOp>()},
+        {"Neg", plain<g::NegOp>()},             {"Abs", plain<g::AbsOp>()},
+        {"Sqrt", plain<g::SqrtOp>()},           {"Reciprocal", plain<g::ReciprocalOp>()},
+        {"Exp", plain<g::ExpOp>()},             {"Log", plain<g::LogOp>()},
+        {"Erf", plain<g::ErfOp>()},             {"Sign", plain<g::SignOp>()},
+        {"Floor", with<g::RoundingOp>("floor")}, {"Ceil", with<g::RoundingOp>("ceil")},
+        {"Round", with<g::RoundingOp>("round")}, {"Sin", with<g::TrigonometricOp>("sin")},
+        {"Cos", with<g::TrigonometricOp>("cos")}, {"Tan", with<g::TrigonometricOp>("tan")},
+        {"Asin", with<g::TrigonometricOp>("asin")}, {"Acos", with<g::TrigonometricOp>("acos")},
+        {"Atan", with<g::TrigonometricOp>("atan")},
     };
     return kUnary;
   }

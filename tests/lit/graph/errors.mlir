@@ -122,6 +122,14 @@ func.func @bad_rounding(%a: tensor<2xf32>) -> tensor<2xf32> {
 
 // -----
 
+func.func @bad_trigonometric(%a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{unknown trigonometric function 'sinh' (sin, cos, tan, asin, acos, atan)}}
+  %r = graph.trigonometric %a {function = "sinh"} : (tensor<2xf32>) -> tensor<2xf32>
+  return %r : tensor<2xf32>
+}
+
+// -----
+
 func.func @bad_compare_kind(%a: tensor<2xf32>) -> tensor<2xi1> {
   // expected-error @+1 {{unknown comparison 'ne' (eq, gt, ge, lt, le)}}
   %r = graph.compare "ne" %a, %a : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xi1>

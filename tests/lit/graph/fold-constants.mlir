@@ -64,3 +64,18 @@ func.func @rounding() -> (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3x
   %s = graph.sign %a : (tensor<3xf32>) -> tensor<3xf32>
   return %f, %c, %r, %s : tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>
 }
+
+// -----
+
+// Trigonometric functions fold with <cmath>.
+// CHECK-LABEL: func.func @trigonometric
+// CHECK-NEXT: %[[S:.*]] = graph.constant dense<[0.000000e+00, 1.000000e+00]> : tensor<2xf32>
+// CHECK-NEXT: %[[A:.*]] = graph.constant dense<[0.000000e+00, 0.785398185]> : tensor<2xf32>
+// CHECK-NEXT: return %[[S]], %[[A]]
+func.func @trigonometric() -> (tensor<2xf32>, tensor<2xf32>) {
+  %a = graph.constant dense<[0.0, 1.57079637]> : tensor<2xf32>
+  %s = graph.trigonometric %a {function = "sin"} : (tensor<2xf32>) -> tensor<2xf32>
+  %b = graph.constant dense<[0.0, 1.0]> : tensor<2xf32>
+  %t = graph.trigonometric %b {function = "atan"} : (tensor<2xf32>) -> tensor<2xf32>
+  return %s, %t : tensor<2xf32>, tensor<2xf32>
+}

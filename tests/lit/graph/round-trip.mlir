@@ -55,8 +55,10 @@ func.func @predicates(%a: tensor<2x3xf32>, %b: tensor<3xf32>, %c: tensor<1x3xi1>
   %f = graph.rounding %w {mode = "floor"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
   // CHECK: graph.erf
   %e = graph.erf %f : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  // CHECK: graph.trigonometric %{{.*}} {function = "atan"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %t = graph.trigonometric %e {function = "atan"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
   // CHECK: graph.sign
-  %s = graph.sign %e : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %s = graph.sign %t : (tensor<2x3xf32>) -> tensor<2x3xf32>
   // CHECK: graph.pow %{{.*}}, %{{.*}} : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
   %p = graph.pow %s, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
   return %n, %p : tensor<2x3xi1>, tensor<2x3xf32>

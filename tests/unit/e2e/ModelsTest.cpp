@@ -688,6 +688,37 @@ TEST(CompiledOps, RoundingSignAndErf) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// Sin, Cos, Tan, Asin, Acos and Atan on the vector unit against <cmath> in double: both signs,
+// multiples of pi/2 and points near them (where the reduction's sign flips), |x| up to 1e5 (the
+// three-part pi keeps the reduced argument to a few 1e-7), +-1 and values outside [-1, 1] for the
+// inverses (NaN), infinities and NaN.
+TEST(CompiledOps, TrigonometricFunctions) {
+  std::vector<float> x = {0.0f, -0.0f, 0.5f, -0.5f, 1.0f, -1.0f, 0.999f, -0.9999f, 1.5707963f, -1.5707964f, 3.1415927f,
+                          4.712389f, 2.0f, -2.5f, 7.0f, -20.0f, 100.0f, 1234.5f, -9999.0f, 1e-6f, 0.41421357f,
+                          2.4142137f, 3.0f, -45.0f, 1e5f, -65432.1f, INFINITY, -INFINITY, NAN};
+  for (int i = 0; i < 60; ++i) x.push_back(float(i - 30) * 0.0731f); // a second repeat of lanes
+  const std::vector<int64_t> shape{int64_t(x.size())};
+  onnx::ModelProto m = newModel(13, "trigonometric");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  using Function = double (*)(double);
+  const std::map<std::string, Function> functions = {
+      {"Sin", [](double v) { return std::sin(v); }},   {"Cos", [](double v) { return std::cos(v); }},
+      {"Tan", [](double v) { return std::tan(v); }},   {"Asin", [](double v) { return std::asin(v); }},
+      {"Acos", [](double v) { return std::acos(v); }}, {"Atan", [](double v) { return std::atan(v); }}};
+  std::map<std::string, std::vector<double>> want;
+  for (const auto &[op, f] : functions) {
+    addNode(g, op.c_str(), {"x"}, op.c_str());
+    declareFloat(g->add_output(), op.c_str(), shape);
+    for (float v : x) want[op].push_back(f(double(v)));
+  }
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  expectOutputs(model, shape, x, want, [](const std::string &, double e) { return 5e-7 + 1e-6 * std::fabs(e); });
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Pow with a per-element exponent (a constant of different values, then a run-time one: x ** x),
 // against std::pow: negative bases with odd, even and non-integer exponents (NaN), zero bases,
 // exponents of 0 and past 2^23.

@@ -131,6 +131,12 @@ LogicalResult RoundingOp::verify() {
     return emitOpError("unknown rounding mode '") << getMode() << "' (floor, ceil, round)";
   return verifySameShape(*this, true);
 }
+LogicalResult TrigonometricOp::verify() {
+  static const char *const functions[] = {"sin", "cos", "tan", "asin", "acos", "atan"};
+  if (std::find(std::begin(functions), std::end(functions), getFunction()) == std::end(functions))
+    return emitOpError("unknown trigonometric function '") << getFunction() << "' (sin, cos, tan, asin, acos, atan)";
+  return verifySameShape(*this, true);
+}
 LogicalResult ClipOp::verify() {
   if (getMin().convertToFloat() > getMax().convertToFloat())
     return emitOpError("min must not exceed max");

@@ -84,6 +84,8 @@ def Graph_ErfOp : Graph_UnaryOp<"erf">;
 def Graph_SignOp : Graph_UnaryOp<"sign">;
 // To an integer value (mode: floor, ceil, round = half to even), in the input's float type.
 def Graph_RoundingOp : Graph_UnaryOp<"rounding", (ins StrAttr:$mode)>;
+// sin, cos, tan and their inverses asin, acos, atan (function), in radians.
+def Graph_TrigonometricOp : Graph_UnaryOp<"trigonometric", (ins StrAttr:$function)>;
 def Graph_ClipOp : Graph_UnaryOp<"clip", (ins F32Attr:$min, F32Attr:$max)>;
 def Graph_HardSigmoidOp : Graph_UnaryOp<"hard_sigmoid", (ins F32Attr:$alpha, F32Attr:$beta)>;
 def Graph_CastOp : Graph_UnaryOp<"cast">;

@@ -70,7 +70,7 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"Clip", {1, 2}}, {"Slice", {1, 2, 3, 4}}, {"Pad", {1, 2}}, {"ConstantOfShape", {0}},
       {"Reshape", {1}}, {"Resize", {1, 2, 3}}, {"Upsample", {1}}, {"ConvTranspose", {1}}, {"Expand", {1}}, {"Squeeze", {1}}, {"Unsqueeze", {1}},
       {"ReduceSum", {1}}, {"ReduceMean", {1}}, {"ReduceMax", {1}}, {"ReduceMin", {1}}, {"ReduceL1", {1}},
-      {"ReduceL2", {1}}, {"ReduceSumSquare", {1}}, {"ReduceLogSum", {1}}, {"ReduceLogSumExp", {1}},
+      {"ReduceL2", {1}}, {"ReduceSumSquare", {1}}, {"ReduceLogSum", {1}}, {"ReduceLogSumExp", {1}}, {"ReduceProd", {1}},
       {"Split", {1}}, {"Trilu", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}},
       {"Tile", {1}}};
   return slots;

@@ -531,7 +531,54 @@ private:
     return s + "]";
   }
 
-  // A rank-0 constant of a float element type (a scale, a zero for a comparison).
+  // A reduction (axes sorted, distinct, non-negative) to `type`. The reduce kernel takes axes
+  // that are adjacent once size-1 axes are ignored; others are moved behind the kept axes first
+  // (a transpose), reduced as the trailing axes, and reshaped to `type` (keepdims' size-1 axes).
+  Value reduce(Location loc, Value x, const char *kind, const std::vector<int64_t> &axes, bool keepdims,
+               RankedTensorType type) {
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    const int64_t rank = xt.getRank();
+    auto reduced = [&](int64_t d) { return std::binary_search(axes.begin(), axes.end(), d); };
+    std::vector<bool> runs; // reduced or not, for each axis larger than 1, in order
+    for (int64_t d = 0; d < rank; ++d)
+      if (xt.getDimSize(d) != 1) runs.push_back(reduced(d));
+    const auto first = std::find(runs.begin(), runs.end(), true);
+    const bool adjacent = std::find(std::find(first, runs.end(), false), runs.end(), true) == runs.end();
+    if (adjacent)
+      return b_.create<g::ReduceOp>(loc, type, x, b_.getStringAttr(kind), b_.getDenseI64ArrayAttr(axes), b_.getBoolAttr(keepdims));
+    std::vector<int64_t> perm, trailing;
+    SmallVector<int64_t> kept;
+    for (int64_t d = 0; d < rank; ++d)
+      if (!reduced(d)) {
+        perm.push_back(d);
+        kept.push_back(xt.getDimSize(d));
+      }
+    for (int64_t d : axes) {
+      trailing.push_back(int64_t(perm.size()));
+      perm.push_back(d);
+    }
+    std::sort(trailing.begin(), trailing.end());
+    Value r = b_.create<g::ReduceOp>(loc, RankedTensorType::get(kept, type.getElementType()), transposed(loc, x, perm),
+                                     b_.getStringAttr(kind), b_.getDenseI64ArrayAttr(trailing), b_.getBoolAttr(false));
+    return b_.create<g::ReshapeOp>(loc, type, r);
+  }
+
+  // ReduceProd: |product| = exp(sum of ln|x|) (a zero gives ln 0 = -inf, so 0), its sign -1 when
+  // the count of negative elements is odd: 1 - 4 (c/2 - floor(c/2)).
+  Value reduceProduct(Location loc, Value x, const std::vector<int64_t> &axes, bool keepdims, RankedTensorType type) {
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    auto c = [&](double v) { return scalar(v, type.getElementType(), loc); };
+    Value logs = b_.create<g::LogOp>(loc, xt, b_.create<g::AbsOp>(loc, xt, x));
+    Value magnitude = b_.create<g::ExpOp>(loc, type, reduce(loc, logs, "sum", axes, keepdims, type));
+    Value negative = b_.create<g::CompareOp>(loc, RankedTensorType::get(xt.getShape(), b_.getI1Type()), x, c(0.0),
+                                             b_.getStringAttr("lt"));
+    Value count = reduce(loc, b_.create<g::CastOp>(loc, xt, negative), "sum", axes, keepdims, type);
+    Value half = b_.create<g::MulOp>(loc, type, count, c(0.5));
+    Value odd = b_.create<g::SubOp>(loc, type, half, b_.create<g::RoundingOp>(loc, type, half, b_.getStringAttr("floor")));
+    Value sign = b_.create<g::AddOp>(loc, type, b_.create<g::MulOp>(loc, type, odd, c(-4.0)), c(1.0));
+    return b_.create<g::MulOp>(loc, type, magnitude, sign);
+  }
+
   // v with its axes permuted: result axis i is v's axis perm[i].
   Value transposed(Location loc, Value v, ArrayRef<int64_t> perm) {
     auto vt = llvm::cast<RankedTensorType>(v.getType());
@@ -540,6 +587,7 @@ private:
     return b_.create<g::TransposeOp>(loc, RankedTensorType::get(shape, vt.getElementType()), v, b_.getDenseI64ArrayAttr(perm));
   }
 
+  // A rank-0 constant of a float element type (a scale, a zero for a comparison).
   Value scalar(double v, Type elementType, Location loc) {
     auto type = RankedTensorType::get({}, elementType);
     return b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, b_.getFloatAttr(elementType, v)));
@@ -1056,7 +1104,8 @@ private:
       static const std::map<std::string, const char *> kinds = {
           {"ReduceSum", "sum"},       {"ReduceMean", "mean"}, {"ReduceMax", "max"},
           {"ReduceMin", "min"},       {"ReduceL1", "l1"},     {"ReduceL2", "l2"},
-          {"ReduceSumSquare", "sum_square"}, {"ReduceLogSum", "log_sum"}, {"ReduceLogSumExp", "log_sum_exp"}};
+          {"ReduceSumSquare", "sum_square"}, {"ReduceLogSum", "log_sum"}, {"ReduceLogSumExp", "log_sum_exp"},
+          {"ReduceProd", "prod"}};
       const int64_t rank = llvm::cast<RankedTensorType>(in(0).getType()).getRank();
       std::vector<int64_t> axes = hasInput(1) ? intsOf(needConstant(1, "axes input")) : ints(n, "axes", {});
       if (axes.empty() && intAttr(n, "noop_with_empty_axes", 0)) { // ONNX: the input unchanged
@@ -1069,8 +1118,25 @@ private:
         if (a < 0) a += rank;
       std::sort(axes.begin(), axes.end());
       axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
-      bind(b_.create<g::ReduceOp>(loc, out(), in(0), b_.getStringAttr(kinds.at(op)), i64s(axes),
-                                  b_.getBoolAttr(intAttr(n, "keepdims", 1) != 0)));
+      const bool keepdims = intAttr(n, "keepdims", 1) != 0;
+      bind(op == "ReduceProd" ? reduceProduct(loc, in(0), axes, keepdims, out())
+                              : reduce(loc, in(0), kinds.at(op), axes, keepdims, out()));
+    } else if (op == "MeanVarianceNormalization") { // (x - mean) / (sqrt(mean((x - mean)^2)) + 1e-9)
+      std::vector<int64_t> axes = ints(n, "axes", {0, 2, 3});
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      for (int64_t &a : axes)
+        if (a < 0) a += xt.getRank();
+      std::sort(axes.begin(), axes.end());
+      axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
+      SmallVector<int64_t> keptShape(xt.getShape());
+      for (int64_t a : axes) keptShape[a] = 1;
+      auto kt = RankedTensorType::get(keptShape, xt.getElementType());
+      Value mean = reduce(loc, in(0), "mean", axes, true, kt);
+      Value centred = b_.create<g::SubOp>(loc, xt, in(0), mean);
+      Value variance = reduce(loc, b_.create<g::MulOp>(loc, xt, centred, centred), "mean", axes, true, kt);
+      Value deviation = b_.create<g::AddOp>(loc, kt, b_.create<g::SqrtOp>(loc, kt, variance),
+                                            scalar(1e-9, xt.getElementType(), loc));
+      bind(b_.create<g::DivOp>(loc, out(), centred, deviation));
     } else if (op == "NegativeLogLikelihoodLoss" || op == "SoftmaxCrossEntropyLoss") {
       Value logProb = in(0);
       if (op == "SoftmaxCrossEntropyLoss") { // log_softmax over the classes, then the NLL

@@ -119,6 +119,8 @@ std::vector<OpRule> buildRules() {
       {"ReduceSumSquare", Placement::Vector, kVector, {any("axes"), any("keepdims"), any("noop_with_empty_axes")}, kFloats},
       {"ReduceLogSum", Placement::Vector, kVector, {any("axes"), any("keepdims"), any("noop_with_empty_axes")}, kFloats},
       {"ReduceLogSumExp", Placement::Vector, kVector, {any("axes"), any("keepdims"), any("noop_with_empty_axes")}, kFloats},
+      {"ReduceProd", Placement::Vector, kVector, {any("axes"), any("keepdims"), any("noop_with_empty_axes")}, kFloat},
+      {"MeanVarianceNormalization", Placement::Vector, kVector, {any("axes")}, kFloat},
       {"LayerNormalization", Placement::Vector, kVector, {any("axis"), any("epsilon"), only("stash_type", {"1"})},
        kFloats},
       {"Softmax", Placement::Vector, kVector, {any("axis")}, kFloats},

@@ -719,6 +719,59 @@ TEST(CompiledOps, TrigonometricFunctions) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// ReduceProd (signs by the count of negatives, a zero), ReduceMean over axes that are not adjacent
+// (through a transpose) and MeanVarianceNormalization (its default axes 0, 2, 3, not adjacent
+// either) on a [2, 3, 2, 2] tensor, against the sums and products in double.
+TEST(CompiledOps, ProductsAndReductionsOverSeparateAxes) {
+  const std::vector<int64_t> shape{2, 3, 2, 2};
+  std::vector<float> x;
+  for (int i = 0; i < 24; ++i) x.push_back(i == 7 ? 0.0f : float((i * 7) % 11 - 5) * 0.37f + (i % 3 == 0 ? 0.0f : 0.11f));
+  onnx::ModelProto m = newModel(13, "products");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  setInts(addNode(g, "ReduceProd", {"x"}, "prod_0_2"), "axes", {0, 2});
+  onnx::NodeProto *last = addNode(g, "ReduceProd", {"x"}, "prod_3");
+  setInts(last, "axes", {-1});
+  setInt(last, "keepdims", 0);
+  setInts(addNode(g, "ReduceMean", {"x"}, "mean_1_3"), "axes", {1, 3});
+  addNode(g, "MeanVarianceNormalization", {"x"}, "mvn");
+  declareFloat(g->add_output(), "prod_0_2", {1, 3, 1, 2});
+  declareFloat(g->add_output(), "prod_3", {2, 3, 2});
+  declareFloat(g->add_output(), "mean_1_3", {2, 1, 2, 1});
+  declareFloat(g->add_output(), "mvn", shape);
+  auto at = [&](int n, int c, int h, int w) { return double(x[((n * 3 + c) * 2 + h) * 2 + w]); };
+  std::map<std::string, std::vector<double>> want;
+  for (int c = 0; c < 3; ++c)
+    for (int w = 0; w < 2; ++w) want["prod_0_2"].push_back(at(0, c, 0, w) * at(0, c, 1, w) * at(1, c, 0, w) * at(1, c, 1, w));
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 3; ++c)
+      for (int h = 0; h < 2; ++h) want["prod_3"].push_back(at(n, c, h, 0) * at(n, c, h, 1));
+  for (int n = 0; n < 2; ++n)
+    for (int h = 0; h < 2; ++h) {
+      double sum = 0;
+      for (int c = 0; c < 3; ++c) sum += at(n, c, h, 0) + at(n, c, h, 1);
+      want["mean_1_3"].push_back(sum / 6);
+    }
+  std::vector<double> mean(3), deviation(3);
+  for (int c = 0; c < 3; ++c) {
+    for (int n = 0; n < 2; ++n)
+      for (int i = 0; i < 4; ++i) mean[c] += at(n, c, i / 2, i % 2) / 8;
+    for (int n = 0; n < 2; ++n)
+      for (int i = 0; i < 4; ++i) deviation[c] += std::pow(at(n, c, i / 2, i % 2) - mean[c], 2) / 8;
+    deviation[c] = std::sqrt(deviation[c]);
+  }
+  for (int i = 0; i < 24; ++i) want["mvn"].push_back((double(x[i]) - mean[i / 4 % 3]) / deviation[i / 4 % 3]);
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  // exp(sum of logs): a few float ulps of the product. MVN's 4-D centring and division run as
+  // per-channel feature-map kernels, in float16 (docs/compiler.md): ~1e-4 relative.
+  expectOutputs(model, shape, x, want, [](const std::string &name, double e) {
+    return name == "mvn" ? 5e-4 + 5e-4 * std::fabs(e) : 1e-6 + 2e-6 * std::fabs(e);
+  });
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Pow with a per-element exponent (a constant of different values, then a run-time one: x ** x),
 // against std::pow: negative bases with odd, even and non-integer exponents (NaN), zero bases,
 // exponents of 0 and past 2^23.

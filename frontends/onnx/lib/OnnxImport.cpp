@@ -1378,6 +1378,30 @@ private:
       t.set_raw_data(raw);
       constantNodes_[n.output(0)] = &t;
       bind(constant(t, loc));
+    } else if (op == "EyeLike") { // ones where column - row == k, of the input's static shape
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      if (xt.getRank() != 2 || !xt.hasStaticShape())
+        throw ImportError{"node '" + n.name() + "' (EyeLike): the input must be a 2-D tensor of static shape"};
+      const Type et = out().getElementType(); // the dtype attribute's, else the input's
+      const int type = et.isF32() ? 1 : et.isInteger(32) ? 6 : et.isInteger(64) ? 7 : 0;
+      if (!type) throw ImportError{"node '" + n.name() + "' (EyeLike): only float32, int32 and int64 results"};
+      const size_t bytes = type == 7 ? 8 : 4;
+      const int64_t rows = xt.getDimSize(0), cols = xt.getDimSize(1), k = intAttr(n, "k", 0);
+      owned_.emplace_back();
+      onnx::TensorProto &t = owned_.back();
+      t.set_name(n.output(0));
+      t.set_data_type(type);
+      t.add_dims(rows);
+      t.add_dims(cols);
+      std::string raw(size_t(rows * cols) * bytes, '\0');
+      const float oneF = 1.0f;
+      const int64_t oneI = 1; // little-endian: its first 4 bytes are an int32 1
+      for (int64_t r = 0; r < rows; ++r)
+        if (r + k >= 0 && r + k < cols)
+          std::memcpy(&raw[size_t(r * cols + r + k) * bytes], type == 1 ? static_cast<const void *>(&oneF) : &oneI, bytes);
+      t.set_raw_data(raw);
+      constantNodes_[n.output(0)] = &t;
+      bind(constant(t, loc));
     } else if (op == "Equal" || op == "Greater" || op == "GreaterOrEqual" || op == "Less" || op == "LessOrEqual") {
       static const std::map<std::string, const char *> kinds = {
           {"Equal", "eq"}, {"Greater", "gt"}, {"GreaterOrEqual", "ge"}, {"Less", "lt"}, {"LessOrEqual", "le"}};

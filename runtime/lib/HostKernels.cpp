@@ -5,8 +5,10 @@
 #include "fractal/package/WeightLayouts.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
+#include <optional>
 
 namespace fractal::runtime {
 namespace {
@@ -117,6 +119,51 @@ bool allF32(const std::vector<HostTensor> &ts) {
   for (const HostTensor &t : ts)
     if (t.desc->dtype != pkg::DType::F32) return false;
   return true;
+}
+
+// TopK along 'axis' ('k', 'largest'): float32 values and int64 indices, sorted; equal values keep
+// their order (the lower index first), NaN counts as larger than any number (numpy's order).
+Status topK(const pkg::Task &task, const HostTensor &in, HostTensor &values, HostTensor &indices) {
+  auto one = [&](const char *key) -> std::optional<int64_t> {
+    auto it = task.host.ints.find(key);
+    if (it == task.host.ints.end() || it->second.size() != 1) return std::nullopt;
+    return it->second[0];
+  };
+  const std::optional<int64_t> axis = one("axis"), k = one("k"), largest = one("largest");
+  const std::vector<int64_t> &shape = in.desc->shape;
+  if (!axis || !k || !largest || *axis < 0 || *axis >= int64_t(shape.size()) || *k < 0 || *k > shape[size_t(*axis)])
+    return Error::badInput("host op " + task.name + ": TopK needs 'axis', 'k' and 'largest' within the input's shape");
+  std::vector<int64_t> expected = shape;
+  expected[size_t(*axis)] = *k;
+  if (in.desc->dtype != pkg::DType::F32 || values.desc->dtype != pkg::DType::F32 || indices.desc->dtype != pkg::DType::I64 ||
+      values.desc->shape != expected || indices.desc->shape != expected)
+    return Error::badInput("host op " + task.name + ": TopK reads float32 and writes float32 values and int64 "
+                           "indices shaped like the input with k along the axis");
+  int64_t outer = 1, inner = 1;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (int64_t(d) < *axis) outer *= shape[d];
+    else if (int64_t(d) > *axis) inner *= shape[d];
+  const int64_t n = shape[size_t(*axis)];
+  const std::vector<float> x = floats(in);
+  std::vector<float> v(size_t(outer * *k * inner));
+  std::vector<int64_t> idx(v.size());
+  auto greater = [](float a, float b) { return std::isnan(a) ? !std::isnan(b) : !std::isnan(b) && a > b; };
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      auto at = [&](int64_t j) { return x[size_t((o * n + j) * inner + i)]; };
+      for (int64_t j = 0; j < n; ++j) order[size_t(j)] = j;
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        return *largest ? greater(at(a), at(b)) : greater(at(b), at(a));
+      });
+      for (int64_t j = 0; j < *k; ++j) {
+        v[size_t((o * *k + j) * inner + i)] = at(order[size_t(j)]);
+        idx[size_t((o * *k + j) * inner + i)] = order[size_t(j)];
+      }
+    }
+  store(values, v);
+  std::memcpy(indices.bytes.data(), idx.data(), idx.size() * 8);
+  return Status::success();
 }
 
 // Element moves of any dtype (by element size): Transpose with 'perm', Concat along 'axis'.
@@ -237,6 +284,7 @@ Status runHostOp(const pkg::Task &task, const std::vector<HostTensor> &inputs,
   }
   if (op == "Transpose" && arity(1, 1)) return transpose(task, inputs[0], outputs[0]);
   if (op == "Concat" && !inputs.empty() && outputs.size() == 1) return concat(task, inputs, outputs[0]);
+  if (op == "TopK" && arity(1, 2)) return topK(task, inputs[0], outputs[0], outputs[1]);
   if (!allF32(inputs) || !allF32(outputs))
     return Error::badInput("host op " + task.name + " (" + op + "): only float32 tensors are supported");
   if (op == "Max" && arity(2, 1)) return binary(task, inputs, outputs[0], [](float a, float b) { return std::max(a, b); });

@@ -547,6 +547,18 @@ private:
         .Case<g::TriluOp>([&](auto o) { trilu(op, o); })
         .Case<g::GatherOp>([&](auto o) { gather(op, o); })
         .Case<g::NllLossOp>([&](auto o) { nllLoss(op, o); })
+        .Case<g::TopKOp>([&](auto o) {
+          std::vector<uint32_t> args;
+          if (!require(op, {o.getInput()}, args)) return;
+          if (!isF32(o.getInput())) return unsupported(op, "only float32 inputs have a host kernel");
+          const uint32_t values = newTensor(o.getValues(), opName(op), TensorKind::Activation);
+          const uint32_t indices = newTensor(o.getIndices(), opName(op) + "/indices", TensorKind::Activation);
+          addHostTask(op, "TopK", args, {values, indices}, g::TopKOp::getPlacementReason().str());
+          auto &ints = p_.tasks.back().host.ints;
+          ints["axis"] = {int64_t(o.getAxis())};
+          ints["k"] = {int64_t(o.getK())};
+          ints["largest"] = {o.getLargest() ? 1 : 0};
+        })
         .Case<g::ArgReduceOp>([&](auto o) {
           const bool max = o.getKind() == "max";
           const int64_t axis = o.getAxis();

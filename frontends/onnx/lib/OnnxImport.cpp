@@ -1147,6 +1147,16 @@ private:
       bind(b_.create<g::NllLossOp>(loc, out(), logProb, in(1), hasInput(2) ? in(2) : Value(),
                                    b_.getStringAttr(stringAttr(n, "reduction", "mean")),
                                    ignore ? b_.getI64IntegerAttr(ignore->i()) : IntegerAttr()));
+    } else if (op == "TopK") { // k: an attribute before opset 10, a constant input from it
+      const int64_t rank = llvm::cast<RankedTensorType>(in(0).getType()).getRank();
+      int64_t axis = intAttr(n, "axis", -1);
+      if (axis < 0) axis += rank;
+      const std::vector<int64_t> k = opset_ < 10 ? std::vector<int64_t>{intAttr(n, "k", 0)} : intsOf(needConstant(1, "k input"));
+      if (k.size() != 1) throw ImportError{"node '" + name + "' (TopK): k must hold one value"};
+      auto topK = b_.create<g::TopKOp>(loc, out(0), out(1), in(0), b_.getI64IntegerAttr(k[0]), b_.getI64IntegerAttr(axis),
+                                       b_.getBoolAttr(intAttr(n, "largest", 1) != 0), b_.getBoolAttr(intAttr(n, "sorted", 1) != 0));
+      bind(topK.getValues());
+      if (n.output_size() > 1 && !n.output(1).empty()) values_[n.output(1)] = topK.getIndices();
     } else if (op == "ArgMax" || op == "ArgMin") {
       int64_t axis = intAttr(n, "axis", 0);
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();

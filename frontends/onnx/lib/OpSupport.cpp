@@ -183,6 +183,8 @@ std::vector<OpRule> buildRules() {
         any("value_ints")},
        ~0u},
       {"ConstantOfShape", Placement::Host, kConst, {any("value")}, kInt64},
+      {"TopK", Placement::Host, "sorting: the vector unit has no sort instruction; runs on the host (AI CPU)",
+       {any("axis"), any("largest"), any("sorted"), any("k")}, kFloat},
       // Ones on a diagonal of the input's (static) shape: a constant (float32, int32 or int64).
       {"EyeLike", Placement::Host, kConst, {only("dtype", {"1", "6", "7"}), any("k")}, kFloats | kInt64 | kInt32},
       {"Equal", Placement::Vector, kCompare, {}, kFloat | kInt32},

@@ -130,6 +130,14 @@ func.func @bad_trigonometric(%a: tensor<2xf32>) -> tensor<2xf32> {
 
 // -----
 
+func.func @top_k_past_the_axis(%a: tensor<2x3xf32>) -> (tensor<2x4xf32>, tensor<2x4xi64>) {
+  // expected-error @+1 {{k = 4 is outside [0, 3], the size of axis 1}}
+  %v, %i = graph.top_k %a {k = 4 : i64, axis = 1 : i64, largest = true, sorted = true} : (tensor<2x3xf32>) -> (tensor<2x4xf32>, tensor<2x4xi64>)
+  return %v, %i : tensor<2x4xf32>, tensor<2x4xi64>
+}
+
+// -----
+
 func.func @bad_compare_kind(%a: tensor<2xf32>) -> tensor<2xi1> {
   // expected-error @+1 {{unknown comparison 'ne' (eq, gt, ge, lt, le)}}
   %r = graph.compare "ne" %a, %a : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xi1>

@@ -57,6 +57,8 @@ func.func @predicates(%a: tensor<2x3xf32>, %b: tensor<3xf32>, %c: tensor<1x3xi1>
   %e = graph.erf %f : (tensor<2x3xf32>) -> tensor<2x3xf32>
   // CHECK: graph.trigonometric %{{.*}} {function = "atan"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
   %t = graph.trigonometric %e {function = "atan"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  // CHECK: graph.top_k %{{.*}} {axis = 0 : i64, k = 1 : i64, largest = false, sorted = true} : (tensor<2x3xf32>) -> (tensor<1x3xf32>, tensor<1x3xi64>)
+  %tv, %ti = graph.top_k %t {k = 1 : i64, axis = 0 : i64, largest = false, sorted = true} : (tensor<2x3xf32>) -> (tensor<1x3xf32>, tensor<1x3xi64>)
   // CHECK: graph.sign
   %s = graph.sign %t : (tensor<2x3xf32>) -> tensor<2x3xf32>
   // CHECK: graph.pow %{{.*}}, %{{.*}} : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>

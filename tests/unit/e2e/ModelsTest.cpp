@@ -91,7 +91,7 @@ std::map<std::string, NpyArray> runFractal(const std::string &model, const std::
   EXPECT_EQ(frtModelExecute(m, in, outs), FRT_SUCCESS) << frtGetRecentErrMsg();
   for (size_t i = 0; i < buffers.size(); ++i) {
     const pkg::Tensor &t = p->tensors[p->outputs[i]];
-    NpyArray a{t.dtype == pkg::DType::Bool ? "|b1" : "<f4", t.shape, std::vector<uint8_t>(t.dataBytes())};
+    NpyArray a{t.dtype == pkg::DType::Bool ? "|b1" : t.dtype == pkg::DType::I64 ? "<i8" : "<f4", t.shape, std::vector<uint8_t>(t.dataBytes())};
     frtMemcpy(a.data.data(), a.data.size(), buffers[i], a.data.size(), FRT_MEMCPY_DEVICE_TO_HOST);
     out[t.name] = std::move(a);
   }
@@ -316,9 +316,16 @@ void expectOutputs(const std::string &model, const std::vector<int64_t> &shape, 
     std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), mode);
     for (const auto &[name, expected] : want) {
       ASSERT_TRUE(got.count(name)) << mode << " " << name;
-      std::vector<double> y; // float32 outputs, or booleans (bytes) as 0/1
-      if (got[name].descr == "|b1") y.assign(got[name].data.begin(), got[name].data.end());
-      else for (float v : floats(got[name])) y.push_back(v);
+      std::vector<double> y; // float32 outputs, booleans (bytes) as 0/1, or int64 (indices)
+      const NpyArray &a = got[name];
+      if (a.descr == "|b1") y.assign(a.data.begin(), a.data.end());
+      else if (a.descr == "<i8")
+        for (size_t i = 0; i + 8 <= a.data.size(); i += 8) {
+          int64_t v;
+          std::memcpy(&v, a.data.data() + i, 8);
+          y.push_back(double(v));
+        }
+      else for (float v : floats(a)) y.push_back(v);
       ASSERT_EQ(y.size(), expected.size()) << mode << " " << name;
       for (size_t i = 0; i < y.size(); ++i) {
         if (std::isnan(expected[i])) EXPECT_TRUE(std::isnan(y[i])) << mode << " " << name << " element " << i << ": " << y[i];
@@ -769,6 +776,69 @@ TEST(CompiledOps, ProductsAndReductionsOverSeparateAxes) {
   expectOutputs(model, shape, x, want, [](const std::string &name, double e) {
     return name == "mvn" ? 5e-4 + 5e-4 * std::fabs(e) : 1e-6 + 2e-6 * std::fabs(e);
   });
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+// TopK on the host ("AI CPU"; the vector unit has no sort): the largest along axis 1 and the
+// smallest along the last axis of a [2, 5, 3] tensor with ties (the lower index first), values
+// and int64 indices exact, against a sort here.
+TEST(CompiledOps, TopKOnTheHost) {
+  const std::vector<int64_t> shape{2, 5, 3};
+  std::vector<float> x;
+  for (int i = 0; i < 30; ++i) x.push_back(float((i * 7) % 5) - 1.5f + (i % 4 == 0 ? 0.25f : 0.0f));
+  onnx::ModelProto m = newModel(13, "top_k");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  onnx::TensorProto *k2 = g->add_initializer();
+  k2->set_name("k2");
+  k2->set_data_type(onnx::TensorProto::INT64);
+  k2->add_dims(1);
+  k2->add_int64_data(2);
+  onnx::TensorProto *k3 = g->add_initializer();
+  *k3 = *k2;
+  k3->set_name("k3");
+  k3->set_int64_data(0, 3);
+  onnx::NodeProto *largest = addNode(g, "TopK", {"x", "k2"}, "top");
+  largest->add_output("top_index");
+  setInt(largest, "axis", 1);
+  onnx::NodeProto *smallest = addNode(g, "TopK", {"x", "k3"}, "bottom");
+  smallest->add_output("bottom_index");
+  setInt(smallest, "largest", 0);
+  for (const char *name : {"top", "top_index"}) {
+    declareFloat(g->add_output(), name, {2, 2, 3});
+    if (name[3] == '_') g->mutable_output(g->output_size() - 1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+  }
+  for (const char *name : {"bottom", "bottom_index"}) {
+    declareFloat(g->add_output(), name, {2, 5, 3});
+    if (name[6] == '_') g->mutable_output(g->output_size() - 1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+  }
+  std::map<std::string, std::vector<double>> want;
+  auto sorted = [&](std::vector<int> index, bool descending) { // stable: ties keep the lower index first
+    std::stable_sort(index.begin(), index.end(), [&](int a, int b) { return descending ? x[a] > x[b] : x[a] < x[b]; });
+    return index;
+  };
+  std::vector<std::vector<double>> top(4), bottom(4); // [values, indices] in output order
+  for (int n = 0; n < 2; ++n) {
+    for (int j = 0; j < 2; ++j)
+      for (int w = 0; w < 3; ++w) {
+        std::vector<int> column;
+        for (int h = 0; h < 5; ++h) column.push_back((n * 5 + h) * 3 + w);
+        const int pick = sorted(column, true)[j];
+        want["top"].push_back(x[pick]);
+        want["top_index"].push_back((pick / 3) % 5);
+      }
+    for (int h = 0; h < 5; ++h) {
+      std::vector<int> row = {(n * 5 + h) * 3, (n * 5 + h) * 3 + 1, (n * 5 + h) * 3 + 2};
+      for (int pick : sorted(row, false)) {
+        want["bottom"].push_back(x[pick]);
+        want["bottom_index"].push_back(pick % 3);
+      }
+    }
+  }
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 

@@ -194,6 +194,22 @@ LogicalResult ArgReduceOp::verify() {
   return success();
 }
 
+LogicalResult TopKOp::verify() {
+  auto in = ranked(getInput()), values = ranked(getValues()), indices = ranked(getIndices());
+  const int64_t axis = static_cast<int64_t>(getAxis()), k = static_cast<int64_t>(getK());
+  if (axis < 0 || axis >= in.getRank())
+    return emitOpError("axis ") << axis << " is outside the input's rank " << in.getRank();
+  if (k < 0 || k > in.getDimSize(axis))
+    return emitOpError("k = ") << k << " is outside [0, " << in.getDimSize(axis) << "], the size of axis " << axis;
+  SmallVector<int64_t> expected(in.getShape());
+  expected[axis] = k;
+  if (values.getShape() != ArrayRef<int64_t>(expected) || indices.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError("results must have the input's shape with k along the axis");
+  if (values.getElementType() != in.getElementType() || !indices.getElementType().isInteger(64))
+    return emitOpError("values must have the input's element type and indices int64");
+  return success();
+}
+
 LogicalResult SoftmaxOp::verify() {
   if (getKind() != "softmax" && getKind() != "log_softmax" && getKind() != "hardmax")
     return emitOpError("unknown softmax kind '") << getKind() << "'";

@@ -221,6 +221,19 @@ def Graph_ArgReduceOp : Graph_Op<"arg_reduce", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Graph_TopKOp : Graph_Op<"top_k", [Pure], "host",
+                             "sorting: the vector unit has no sort instruction; runs on the host (AI CPU)"> {
+  let summary = "the k largest (or smallest) values along one axis and their int64 indices";
+  let description = [{
+    ONNX TopK with k constant. Equal values keep their order (the lower index first); with
+    `sorted` false the selection is still returned in sorted order, which ONNX allows.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, I64Attr:$k, I64Attr:$axis, BoolAttr:$largest, BoolAttr:$sorted);
+  let results = (outs AnyRankedTensor:$values, AnyRankedTensor:$indices);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Graph_SoftmaxOp : Graph_Op<"softmax", [Pure]> {
   let summary = "softmax, log-softmax or hardmax (kind) over a contiguous group of axes";
   let description = [{

@@ -669,6 +669,75 @@ private:
   // every step at once ([seq * batch, I] x [I, gates * H], one product on the cube), then at each
   // step the recurrent product ([batch, H] x [H, gates * H]) and the gates' element-wise math on
   // the vector unit. With constant weights (an exported model) the transposes and bias sums fold.
+  // 3-D convolution and pooling on the 2-D kernels. Pooling is separable: the 2-D pool over
+  // (H, W) of [N, C*D, H, W], then over (D, 1) of [N, C, D, Ho*Wo] (a box's maximum, and its
+  // sum and element count, combine axis by axis). A convolution stacks, for each output depth,
+  // the kd input slices its kernel reads as channels, [N*Do, C*kd, H, W] (channel c*kd + i, so
+  // a group's channels stay together), and convolves that in 2-D with the weights viewed as
+  // [Co, C/group*kd, kh, kw]; the result [N*Do, Co, Ho, Wo] is transposed back to [N, Co, Do, Ho, Wo].
+  void importVolumetric(const onnx::NodeProto &n, const std::string &name, Location loc) {
+    const std::string &op = n.op_type();
+    Value x = value(n.input(0), "node '" + name + "'");
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    auto o = typeOf(n.output(0), "output of node '" + name + "'");
+    Type et = xt.getElementType();
+    auto typed = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, et); };
+    auto reshape = [&](Value v, ArrayRef<int64_t> shape) { return Value(b_.create<g::ReshapeOp>(loc, typed(shape), v)); };
+    auto attr3 = [&](const char *key, int64_t def) { return ints(n, key, std::vector<int64_t>(3, def)); };
+    const int64_t batch = xt.getDimSize(0), c = xt.getDimSize(1), d = xt.getDimSize(2), h = xt.getDimSize(3),
+                  w = xt.getDimSize(4);
+    const int64_t co = o.getDimSize(1), dOut = o.getDimSize(2), hOut = o.getDimSize(3), wOut = o.getDimSize(4);
+    Value weights = op == "Conv" ? value(n.input(1), "node '" + name + "'") : Value();
+    std::vector<int64_t> kernel = ints(n, "kernel_shape", {});
+    if (weights) {
+      auto wt = llvm::cast<RankedTensorType>(weights.getType());
+      kernel.assign(wt.getShape().begin() + 2, wt.getShape().end());
+    }
+    const std::vector<int64_t> strides = attr3("strides", 1), dilations = attr3("dilations", 1);
+    const std::vector<int64_t> pads = resolvePads(n, xt, kernel, strides, dilations); // d, h, w begins; then ends
+    auto i64s = [&](const std::vector<int64_t> &v) { return b_.getDenseI64ArrayAttr(v); };
+    if (op != "Conv") {
+      auto pool = [&](Value v, RankedTensorType type, std::vector<int64_t> k, std::vector<int64_t> s,
+                      std::vector<int64_t> p, std::vector<int64_t> dil) -> Value {
+        if (op == "MaxPool")
+          return b_.create<g::MaxPoolOp>(loc, type, v, i64s(k), i64s(s), i64s(p),
+                                         b_.getBoolAttr(intAttr(n, "ceil_mode", 0)), i64s(dil));
+        return averagePool(loc, type, v, k, s, p, intAttr(n, "count_include_pad", 0) != 0);
+      };
+      Value planes = pool(reshape(x, {batch, c * d, h, w}), typed({batch, c * d, hOut, wOut}), {kernel[1], kernel[2]},
+                          {strides[1], strides[2]}, {pads[1], pads[2], pads[4], pads[5]}, {dilations[1], dilations[2]});
+      Value depth = pool(reshape(planes, {batch, c, d, hOut * wOut}), typed({batch, c, dOut, hOut * wOut}), {kernel[0], 1},
+                         {strides[0], 1}, {pads[0], 0, pads[3], 0}, {dilations[0], 1});
+      values_[n.output(0)] = reshape(depth, o.getShape());
+      return;
+    }
+    Value padded = x;
+    const int64_t dPadded = d + pads[0] + pads[3];
+    if (pads[0] || pads[3])
+      padded = b_.create<g::PadOp>(loc, typed({batch, c, dPadded, h, w}), x, i64s({0, 0, pads[0], 0, 0, 0, 0, pads[3], 0, 0}),
+                                   b_.getF32FloatAttr(0.0f), b_.getStringAttr("constant"));
+    SmallVector<Value> slices; // slice i: the input depths kernel depth i reads, [N, C, 1, Do, H, W]
+    for (int64_t i = 0; i < kernel[0]; ++i) {
+      const int64_t first = i * dilations[0];
+      Value s = b_.create<g::SliceOp>(loc, typed({batch, c, dOut, h, w}), padded, i64s({0, 0, first, 0, 0}),
+                                      i64s({batch, c, first + (dOut - 1) * strides[0] + 1, h, w}),
+                                      i64s({1, 1, strides[0], 1, 1}));
+      slices.push_back(reshape(s, {batch, c, 1, dOut, h, w}));
+    }
+    Value stacked = slices.size() == 1 ? slices.front()
+                                       : Value(b_.create<g::ConcatOp>(loc, typed({batch, c, kernel[0], dOut, h, w}), slices,
+                                                                      b_.getI64IntegerAttr(2)));
+    Value planes = reshape(transposed(loc, stacked, {0, 3, 1, 2, 4, 5}), {batch * dOut, c * kernel[0], h, w});
+    auto wt = llvm::cast<RankedTensorType>(weights.getType());
+    Value flatWeights = reshape(weights, {co, wt.getDimSize(1) * kernel[0], kernel[1], kernel[2]});
+    Value bias = n.input_size() > 2 && !n.input(2).empty() ? value(n.input(2), "node '" + name + "'") : Value();
+    Value y = b_.create<g::ConvOp>(loc, typed({batch * dOut, co, hOut, wOut}), planes, flatWeights, bias, /*residual=*/Value(),
+                                   i64s({strides[1], strides[2]}), i64s({pads[1], pads[2], pads[4], pads[5]}),
+                                   i64s({dilations[1], dilations[2]}), b_.getI64IntegerAttr(intAttr(n, "group", 1)),
+                                   /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
+    values_[n.output(0)] = transposed(loc, reshape(y, {batch, dOut, co, hOut, wOut}), {0, 2, 1, 3, 4});
+  }
+
   // ONNX's gate orders: LSTM i, o, f, c; GRU z, r, h; RNN one. The support check has refused what
   // this does not do (activations other than Sigmoid / Tanh / Relu, input_forget, run-time or
   // short sequence_lens).
@@ -864,7 +933,9 @@ private:
     // input, the weights and the result get a unit axis before the last, the attributes a unit
     // (or zero-pad) first entry.
     auto xRank = [&] { return llvm::cast<RankedTensorType>(in(0).getType()).getRank(); };
-    if ((op == "Conv" || op == "MaxPool" || op == "AveragePool") && xRank() == 3) {
+    if ((op == "Conv" || op == "MaxPool" || op == "AveragePool") && xRank() == 5) {
+      importVolumetric(n, name, loc);
+    } else if ((op == "Conv" || op == "MaxPool" || op == "AveragePool") && xRank() == 3) {
       auto heightOne = [&](Value v) {
         auto t = llvm::cast<RankedTensorType>(v.getType());
         SmallVector<int64_t> shape(t.getShape());

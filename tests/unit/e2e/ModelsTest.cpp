@@ -842,6 +842,91 @@ TEST(CompiledOps, TopKOnTheHost) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// 3-D convolution and pooling through the 2-D kernels (depth slices stacked as channels; pooling
+// separated into (H, W) and then depth): a grouped Conv with depth padding, stride and dilation,
+// an AveragePool with padding that excludes the pads from its counts, and a MaxPool with
+// ceil_mode, against direct loops in double.
+TEST(CompiledOps, VolumetricConvolutionAndPooling) {
+  const int64_t n = 1, c = 4, d = 6, h = 5, w = 5;
+  const std::vector<int64_t> shape{n, c, d, h, w};
+  std::vector<float> x;
+  for (int i = 0; i < c * d * h * w; ++i) x.push_back(float((i * 37) % 23) / 11.0f - 1.0f);
+  const int64_t co = 6, cg = 2, kd = 3, kh = 2, kw = 3; // group 2
+  std::vector<float> weights, bias = {0.5f, -0.25f, 0.125f, 0.0f, 1.0f, -1.0f};
+  for (int i = 0; i < co * cg * kd * kh * kw; ++i) weights.push_back(float((i * 13) % 17) / 17.0f - 0.5f);
+  const int64_t sd = 2, sh = 1, sw = 2, dd = 2, dh = 1, dw = 1, pd0 = 2, pd1 = 1, ph0 = 1, ph1 = 0, pw0 = 1, pw1 = 1;
+  const int64_t dOut = (d + pd0 + pd1 - dd * (kd - 1) - 1) / sd + 1, hOut = (h + ph0 + ph1 - dh * (kh - 1) - 1) / sh + 1,
+                wOut = (w + pw0 + pw1 - dw * (kw - 1) - 1) / sw + 1;
+  onnx::ModelProto m = newModel(13, "volumetric");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  floatInitializer(g, "w", {co, cg, kd, kh, kw}, weights);
+  floatInitializer(g, "b", {co}, bias);
+  onnx::NodeProto *conv = addNode(g, "Conv", {"x", "w", "b"}, "conv");
+  setInt(conv, "group", 2);
+  setInts(conv, "strides", {sd, sh, sw});
+  setInts(conv, "dilations", {dd, dh, dw});
+  setInts(conv, "pads", {pd0, ph0, pw0, pd1, ph1, pw1});
+  onnx::NodeProto *avg = addNode(g, "AveragePool", {"x"}, "avg");
+  setInts(avg, "kernel_shape", {3, 2, 2});
+  setInts(avg, "strides", {2, 2, 1});
+  setInts(avg, "pads", {1, 0, 1, 1, 1, 0});
+  onnx::NodeProto *max = addNode(g, "MaxPool", {"x"}, "max");
+  setInts(max, "kernel_shape", {2, 3, 2});
+  setInts(max, "strides", {2, 2, 2});
+  setInt(max, "ceil_mode", 1);
+  declareFloat(g->add_output(), "conv", {n, co, dOut, hOut, wOut});
+  declareFloat(g->add_output(), "avg", {n, c, 3, 3, 5});
+  declareFloat(g->add_output(), "max", {n, c, 3, 2, 3});
+  auto at = [&](int64_t ci, int64_t z, int64_t y, int64_t xx) { return double(x[size_t(((ci * d + z) * h + y) * w + xx)]); };
+  std::map<std::string, std::vector<double>> want;
+  for (int64_t o = 0; o < co; ++o)
+    for (int64_t z = 0; z < dOut; ++z)
+      for (int64_t y = 0; y < hOut; ++y)
+        for (int64_t xx = 0; xx < wOut; ++xx) {
+          double sum = bias[size_t(o)];
+          for (int64_t i = 0; i < cg; ++i)
+            for (int64_t a = 0; a < kd; ++a)
+              for (int64_t b = 0; b < kh; ++b)
+                for (int64_t e = 0; e < kw; ++e) {
+                  const int64_t iz = z * sd + a * dd - pd0, iy = y * sh + b * dh - ph0, ix = xx * sw + e * dw - pw0;
+                  if (iz < 0 || iz >= d || iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                  sum += at(o / 3 * cg + i, iz, iy, ix) * weights[size_t((((o * cg + i) * kd + a) * kh + b) * kw + e)];
+                }
+          want["conv"].push_back(sum);
+        }
+  // Pools: windows clipped to the input (the average counts only what is inside).
+  auto pool = [&](const char *name, bool isMax, std::array<int64_t, 3> k, std::array<int64_t, 3> s,
+                  std::array<int64_t, 3> begin, std::array<int64_t, 3> outs) {
+    for (int64_t ci = 0; ci < c; ++ci)
+      for (int64_t z = 0; z < outs[0]; ++z)
+        for (int64_t y = 0; y < outs[1]; ++y)
+          for (int64_t xx = 0; xx < outs[2]; ++xx) {
+            double acc = isMax ? -INFINITY : 0.0;
+            int count = 0;
+            for (int64_t a = 0; a < k[0]; ++a)
+              for (int64_t b = 0; b < k[1]; ++b)
+                for (int64_t e = 0; e < k[2]; ++e) {
+                  const int64_t iz = z * s[0] + a - begin[0], iy = y * s[1] + b - begin[1], ix = xx * s[2] + e - begin[2];
+                  if (iz < 0 || iz >= d || iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                  acc = isMax ? std::max(acc, at(ci, iz, iy, ix)) : acc + at(ci, iz, iy, ix);
+                  ++count;
+                }
+            want[name].push_back(isMax ? acc : acc / count);
+          }
+  };
+  pool("avg", false, {3, 2, 2}, {2, 2, 1}, {1, 0, 1}, {3, 3, 5});
+  pool("max", true, {2, 3, 2}, {2, 2, 2}, {0, 0, 0}, {3, 2, 3});
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  // The cube multiplies float16 operands (the convolution); pooling runs on float16 feature maps.
+  expectOutputs(model, shape, x, want, [](const std::string &name, double e) {
+    return name == "conv" ? 4e-3 + 2e-3 * std::fabs(e) : 1e-3 * std::fabs(e) + 1e-3;
+  });
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Pow with a per-element exponent (a constant of different values, then a run-time one: x ** x),
 // against std::pow: negative bases with odd, even and non-integer exponents (NaN), zero bases,
 // exponents of 0 and past 2^23.

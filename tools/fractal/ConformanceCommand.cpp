@@ -87,10 +87,21 @@ bool bookkeeping(const std::string &op) {
   return op == "Copy" || op == "PackConvWeights" || op == "PadBias";
 }
 
+// Tests whose reference outputs contradict the operator's definition in the test data Debian
+// ships: the window functions' were computed with pi = 3.1415 (onnx/onnx#5316; upstream
+// regenerated them later), 7e-5 away from the definition and from what Fractal computes.
+std::string wrongReference(const std::string &dir) {
+  const std::string name = dir.substr(dir.find_last_of('/') + 1);
+  for (const char *prefix : {"test_hannwindow", "test_hammingwindow", "test_blackmanwindow"})
+    if (name.rfind(prefix, 0) == 0) return "reference outputs computed with pi = 3.1415 (onnx/onnx#5316)";
+  return "";
+}
+
 // Runs one test in this process; the outcome as "status\tdetail".
 std::string runTest(const std::string &dir, const ChipConfig &config, const std::string &target, const std::string &mode) {
   const std::string modelPath = dir + "/model.onnx";
   if (std::string op = trainingOp(modelPath); !op.empty()) return "skipped\ttraining operator " + op;
+  if (std::string why = wrongReference(dir); !why.empty()) return "skipped\t" + why;
   // Inputs the compiler needs as constants (Clip bounds, shapes, axes) are bound from each data
   // set at compile time, as a deployment would fix them; the others stay runtime inputs.
   Expected<std::string> modelBytes = readTextFile(modelPath);
@@ -436,7 +447,7 @@ int runConformanceCommand(const Args &args) {
         << "(functional mode) through the runtime, in its own process with a time limit. Classes: **pass** (every output "
         << "within tolerance), **fail** (wrong numbers), **unsupported** (the support check or the code generator "
         << "names what is missing, or any op other than an output copy or run-time weight packing would run on the host), **error** (a crash, a time-out or "
-        << "an unexpected diagnostic), **skipped** (training operators).\n\n"
+        << "an unexpected diagnostic), **skipped** (training operators; the window functions, whose reference outputs in this test data were computed with pi = 3.1415, onnx/onnx#5316).\n\n"
         << "Tolerances: integers and booleans exactly. float32: `|got - want| <= rtol * |want| + atol * max|want|`, "
         << "rtol 1e-5 and atol 1e-6 when the package computes in fp32; rtol 2e-3 (about 4 fp16 ulps) and atol 2e-3 "
         << "when any of its tensors is fp16 (cube operands, NHWC16 feature maps), since fp16 rounds every input and "

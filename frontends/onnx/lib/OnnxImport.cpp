@@ -601,6 +601,23 @@ private:
       return it->second;
     return nullptr;
   }
+  // A node's output computed here (shape arithmetic, generated tables): a tensor of ONNX `type`
+  // kept as a constant node, so later shape arithmetic can read it too.
+  Value computedConstant(const std::string &name, int type, const std::vector<int64_t> &dims, std::string raw,
+                         Location loc) {
+    owned_.emplace_back();
+    onnx::TensorProto &t = owned_.back();
+    t.set_name(name);
+    t.set_data_type(type);
+    for (int64_t d : dims) t.add_dims(d);
+    t.set_raw_data(std::move(raw));
+    constantNodes_[name] = &t;
+    return constant(t, loc);
+  }
+  template <typename T> static std::string rawBytes(const std::vector<T> &values) {
+    return std::string(reinterpret_cast<const char *>(values.data()), values.size() * sizeof(T));
+  }
+
   std::vector<int64_t> intsOf(const onnx::TensorProto &t) {
     std::optional<std::vector<int64_t>> values = tensorInts(t);
     if (!values) throw ImportError{"constant '" + t.name() + "' must be int64 or int32"};
@@ -1419,36 +1436,18 @@ private:
       int64_t rank = xt.getRank(), start = intAttr(n, "start", 0), end = intAttr(n, "end", rank);
       start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
       end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
-      owned_.emplace_back();
-      onnx::TensorProto &t = owned_.back();
-      t.set_name(n.output(0));
-      t.set_data_type(7);
-      t.add_dims(std::max<int64_t>(0, end - start));
-      for (int64_t i = start; i < end; ++i)
-        t.add_int64_data(xt.getDimSize(i));
-      constantNodes_[n.output(0)] = &t; // shape arithmetic downstream can read it
-      bind(constant(t, loc));
+      std::vector<int64_t> dims;
+      for (int64_t i = start; i < end; ++i) dims.push_back(xt.getDimSize(i));
+      bind(computedConstant(n.output(0), 7, {int64_t(dims.size())}, rawBytes(dims), loc));
     } else if (op == "Size") { // a static shape's element count, folded like Shape
       auto xt = llvm::cast<RankedTensorType>(in(0).getType());
-      owned_.emplace_back();
-      onnx::TensorProto &t = owned_.back();
-      t.set_name(n.output(0));
-      t.set_data_type(7);
-      t.add_int64_data(xt.getNumElements());
-      constantNodes_[n.output(0)] = &t;
-      bind(constant(t, loc));
+      bind(computedConstant(n.output(0), 7, {}, rawBytes(std::vector<int64_t>{xt.getNumElements()}), loc));
     } else if (op == "Dropout") { // inference: the identity (the check refuses the mask output)
       bind(in(0));
     } else if (op == "ConstantOfShape") {
       std::vector<int64_t> dims = intsOf(needConstant(0, "shape input"));
-      owned_.emplace_back();
-      onnx::TensorProto &t = owned_.back();
-      t.set_name(n.output(0));
       const auto *a = attr(n, "value");
       const int type = a && a->has_t() ? a->t().data_type() : 1;
-      t.set_data_type(type);
-      for (int64_t d : dims)
-        t.add_dims(d);
       std::vector<char> one = a && a->has_t() ? tensorBytes(a->t()) : std::vector<char>(4, 0);
       std::string raw;
       int64_t count = 1;
@@ -1456,9 +1455,7 @@ private:
         count *= d;
       for (int64_t i = 0; i < count; ++i)
         raw.append(one.data(), one.size());
-      t.set_raw_data(raw);
-      constantNodes_[n.output(0)] = &t;
-      bind(constant(t, loc));
+      bind(computedConstant(n.output(0), type, dims, std::move(raw), loc));
     } else if (op == "EyeLike") { // ones where column - row == k, of the input's static shape
       auto xt = llvm::cast<RankedTensorType>(in(0).getType());
       if (xt.getRank() != 2 || !xt.hasStaticShape())
@@ -1468,21 +1465,46 @@ private:
       if (!type) throw ImportError{"node '" + n.name() + "' (EyeLike): only float32, int32 and int64 results"};
       const size_t bytes = type == 7 ? 8 : 4;
       const int64_t rows = xt.getDimSize(0), cols = xt.getDimSize(1), k = intAttr(n, "k", 0);
-      owned_.emplace_back();
-      onnx::TensorProto &t = owned_.back();
-      t.set_name(n.output(0));
-      t.set_data_type(type);
-      t.add_dims(rows);
-      t.add_dims(cols);
       std::string raw(size_t(rows * cols) * bytes, '\0');
       const float oneF = 1.0f;
       const int64_t oneI = 1; // little-endian: its first 4 bytes are an int32 1
       for (int64_t r = 0; r < rows; ++r)
         if (r + k >= 0 && r + k < cols)
           std::memcpy(&raw[size_t(r * cols + r + k) * bytes], type == 1 ? static_cast<const void *>(&oneF) : &oneI, bytes);
-      t.set_raw_data(raw);
-      constantNodes_[n.output(0)] = &t;
-      bind(constant(t, loc));
+      bind(computedConstant(n.output(0), type, {rows, cols}, std::move(raw), loc));
+    } else if (op == "Range") { // start, start + delta, ... short of limit; constant inputs
+      const onnx::TensorProto &start = needConstant(0, "start input"), &limit = needConstant(1, "limit input"),
+                               &delta = needConstant(2, "delta input");
+      if (start.data_type() == 1) {
+        const double first = floatOf(start), step = floatOf(delta);
+        const int64_t count = std::max<int64_t>(0, int64_t(std::ceil((double(floatOf(limit)) - first) / step)));
+        std::vector<float> values;
+        for (int64_t i = 0; i < count; ++i) values.push_back(float(first + double(i) * step));
+        bind(computedConstant(n.output(0), 1, {count}, rawBytes(values), loc));
+      } else {
+        const int64_t first = intsOf(start).at(0), end = intsOf(limit).at(0), step = intsOf(delta).at(0);
+        if (step == 0) throw ImportError{"node '" + name + "' (Range): delta is 0"};
+        const int64_t count = std::max<int64_t>(0, (end - first + step - (step > 0 ? 1 : -1)) / step);
+        std::vector<int64_t> wide;
+        for (int64_t i = 0; i < count; ++i) wide.push_back(first + i * step);
+        if (start.data_type() == 7) {
+          bind(computedConstant(n.output(0), 7, {count}, rawBytes(wide), loc));
+        } else {
+          std::vector<int32_t> narrow(wide.begin(), wide.end());
+          bind(computedConstant(n.output(0), 6, {count}, rawBytes(narrow), loc));
+        }
+      }
+    } else if (op == "HannWindow" || op == "HammingWindow" || op == "BlackmanWindow") {
+      // a0 - a1 cos(2 pi n / N) + a2 cos(4 pi n / N), N = size (periodic) or size - 1 (symmetric)
+      const int64_t size = intsOf(needConstant(0, "size input")).at(0);
+      const double n0 = intAttr(n, "periodic", 1) ? double(size) : double(size - 1);
+      const double a0 = op == "HannWindow" ? 0.5 : op == "HammingWindow" ? 25.0 / 46.0 : 0.42;
+      const double a1 = op == "HannWindow" ? 0.5 : op == "HammingWindow" ? 21.0 / 46.0 : 0.5;
+      const double a2 = op == "BlackmanWindow" ? 0.08 : 0.0;
+      std::vector<float> values;
+      for (int64_t i = 0; i < size; ++i)
+        values.push_back(float(a0 - a1 * std::cos(2 * M_PI * double(i) / n0) + a2 * std::cos(4 * M_PI * double(i) / n0)));
+      bind(computedConstant(n.output(0), 1, {size}, rawBytes(values), loc));
     } else if (op == "Equal" || op == "Greater" || op == "GreaterOrEqual" || op == "Less" || op == "LessOrEqual") {
       static const std::map<std::string, const char *> kinds = {
           {"Equal", "eq"}, {"Greater", "gt"}, {"GreaterOrEqual", "ge"}, {"Less", "lt"}, {"LessOrEqual", "le"}};

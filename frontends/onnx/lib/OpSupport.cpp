@@ -185,6 +185,11 @@ std::vector<OpRule> buildRules() {
       {"ConstantOfShape", Placement::Host, kConst, {any("value")}, kInt64},
       {"TopK", Placement::Host, "sorting: the vector unit has no sort instruction; runs on the host (AI CPU)",
        {any("axis"), any("largest"), any("sorted"), any("k")}, kFloat},
+      // Tables computed at compile time from constant inputs: constants in the package.
+      {"Range", Placement::Host, kConst, {}, kFloat | kInt32 | kInt64},
+      {"HannWindow", Placement::Host, kConst, {any("periodic"), only("output_datatype", {"1"})}, kInt32 | kInt64},
+      {"HammingWindow", Placement::Host, kConst, {any("periodic"), only("output_datatype", {"1"})}, kInt32 | kInt64},
+      {"BlackmanWindow", Placement::Host, kConst, {any("periodic"), only("output_datatype", {"1"})}, kInt32 | kInt64},
       // Ones on a diagonal of the input's (static) shape: a constant (float32, int32 or int64).
       {"EyeLike", Placement::Host, kConst, {only("dtype", {"1", "6", "7"}), any("k")}, kFloats | kInt64 | kInt32},
       {"Equal", Placement::Vector, kCompare, {}, kFloat | kInt32},

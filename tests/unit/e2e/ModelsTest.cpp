@@ -91,7 +91,7 @@ std::map<std::string, NpyArray> runFractal(const std::string &model, const std::
   EXPECT_EQ(frtModelExecute(m, in, outs), FRT_SUCCESS) << frtGetRecentErrMsg();
   for (size_t i = 0; i < buffers.size(); ++i) {
     const pkg::Tensor &t = p->tensors[p->outputs[i]];
-    NpyArray a{t.dtype == pkg::DType::Bool ? "|b1" : t.dtype == pkg::DType::I64 ? "<i8" : "<f4", t.shape, std::vector<uint8_t>(t.dataBytes())};
+    NpyArray a{t.dtype == pkg::DType::Bool ? "|b1" : t.dtype == pkg::DType::I64 ? "<i8" : t.dtype == pkg::DType::I32 ? "<i4" : "<f4", t.shape, std::vector<uint8_t>(t.dataBytes())};
     frtMemcpy(a.data.data(), a.data.size(), buffers[i], a.data.size(), FRT_MEMCPY_DEVICE_TO_HOST);
     out[t.name] = std::move(a);
   }
@@ -316,9 +316,15 @@ void expectOutputs(const std::string &model, const std::vector<int64_t> &shape, 
     std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), mode);
     for (const auto &[name, expected] : want) {
       ASSERT_TRUE(got.count(name)) << mode << " " << name;
-      std::vector<double> y; // float32 outputs, booleans (bytes) as 0/1, or int64 (indices)
+      std::vector<double> y; // float32 outputs, booleans (bytes) as 0/1, int64 (indices) or int32
       const NpyArray &a = got[name];
       if (a.descr == "|b1") y.assign(a.data.begin(), a.data.end());
+      else if (a.descr == "<i4")
+        for (size_t i = 0; i + 4 <= a.data.size(); i += 4) {
+          int32_t v;
+          std::memcpy(&v, a.data.data() + i, 4);
+          y.push_back(double(v));
+        }
       else if (a.descr == "<i8")
         for (size_t i = 0; i + 8 <= a.data.size(); i += 8) {
           int64_t v;
@@ -924,6 +930,53 @@ TEST(CompiledOps, VolumetricConvolutionAndPooling) {
   expectOutputs(model, shape, x, want, [](const std::string &name, double e) {
     return name == "conv" ? 4e-3 + 2e-3 * std::fabs(e) : 1e-3 * std::fabs(e) + 1e-3;
   });
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+// Tables computed at compile time from constant inputs: Range (float32 and int32, a negative
+// step) and the Hann, Hamming and Blackman windows (periodic and symmetric) against their
+// definitions with pi (the ONNX test data's windows used 3.1415; docs/conformance.md).
+TEST(CompiledOps, RangesAndWindowsFromConstants) {
+  onnx::ModelProto m = newModel(17, "tables");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {2});
+  addNode(g, "Identity", {"x"}, "y");
+  declareFloat(g->add_output(), "y", {2});
+  auto scalar = [&](const char *name, int type, double v) {
+    onnx::TensorProto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(type);
+    if (type == onnx::TensorProto::FLOAT) t->add_float_data(float(v));
+    else t->add_int32_data(int32_t(v));
+  };
+  scalar("f0", onnx::TensorProto::FLOAT, 0.5);
+  scalar("f1", onnx::TensorProto::FLOAT, 3.0);
+  scalar("fd", onnx::TensorProto::FLOAT, 0.75);
+  scalar("i0", onnx::TensorProto::INT32, 10);
+  scalar("i1", onnx::TensorProto::INT32, 1);
+  scalar("id", onnx::TensorProto::INT32, -3);
+  scalar("n10", onnx::TensorProto::INT32, 10);
+  scalar("n7", onnx::TensorProto::INT32, 7);
+  addNode(g, "Range", {"f0", "f1", "fd"}, "range_f");
+  addNode(g, "Range", {"i0", "i1", "id"}, "range_i");
+  addNode(g, "HannWindow", {"n10"}, "hann");
+  setInt(addNode(g, "HammingWindow", {"n7"}, "hamming"), "periodic", 0);
+  addNode(g, "BlackmanWindow", {"n7"}, "blackman");
+  declareFloat(g->add_output(), "range_f", {4});
+  declareFloat(g->add_output(), "range_i", {3});
+  g->mutable_output(g->output_size() - 1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT32);
+  declareFloat(g->add_output(), "hann", {10});
+  declareFloat(g->add_output(), "hamming", {7});
+  declareFloat(g->add_output(), "blackman", {7});
+  std::map<std::string, std::vector<double>> want = {{"y", {1.5, -2.0}}, {"range_f", {0.5, 1.25, 2.0, 2.75}}, {"range_i", {10, 7, 4}}};
+  for (int i = 0; i < 10; ++i) want["hann"].push_back(0.5 - 0.5 * std::cos(2 * M_PI * i / 10));
+  for (int i = 0; i < 7; ++i) want["hamming"].push_back(25.0 / 46 - 21.0 / 46 * std::cos(2 * M_PI * i / 6));
+  for (int i = 0; i < 7; ++i)
+    want["blackman"].push_back(0.42 - 0.5 * std::cos(2 * M_PI * i / 7) + 0.08 * std::cos(4 * M_PI * i / 7));
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  expectOutputs(model, {2}, {1.5f, -2.0f}, want, [](const std::string &, double) { return 1e-7; });
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 

@@ -1209,6 +1209,24 @@ private:
       const bool keepdims = intAttr(n, "keepdims", 1) != 0;
       bind(op == "ReduceProd" ? reduceProduct(loc, in(0), axes, keepdims, out())
                               : reduce(loc, in(0), kinds.at(op), axes, keepdims, out()));
+    } else if (op == "LRN") {
+      // x / (bias + alpha / size * sum of x^2 over `size` neighbouring channels)^beta: the squares
+      // viewed as [N, 1, C, H*W] averaged over (size, 1) windows, pads counted (sum / size).
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      if (xt.getRank() != 4) throw ImportError{"node '" + name + "' (LRN): only 4-D inputs [N, C, H, W]"};
+      const int64_t size = intAttr(n, "size", 0), batch = xt.getDimSize(0), c = xt.getDimSize(1),
+                    plane = xt.getDimSize(2) * xt.getDimSize(3);
+      if (size < 1) throw ImportError{"node '" + name + "' (LRN): size must be positive"};
+      auto column = RankedTensorType::get({batch, 1, c, plane}, xt.getElementType());
+      Value squares = b_.create<g::ReshapeOp>(loc, column, b_.create<g::MulOp>(loc, xt, in(0), in(0)));
+      Value mean = averagePool(loc, column, squares, {size, 1}, {1, 1}, {(size - 1) / 2, 0, size / 2, 0}, true);
+      auto c0 = [&](double v) { return scalar(v, xt.getElementType(), loc); };
+      Value base = b_.create<g::AddOp>(loc, xt, b_.create<g::MulOp>(loc, xt, b_.create<g::ReshapeOp>(loc, xt, mean),
+                                                                     c0(floatAttr(n, "alpha", 1e-4f))),
+                                       c0(floatAttr(n, "bias", 1.0f)));
+      Value scale = b_.create<g::ExpOp>(loc, xt, b_.create<g::MulOp>(loc, xt, b_.create<g::LogOp>(loc, xt, base),
+                                                                    c0(floatAttr(n, "beta", 0.75f))));
+      bind(b_.create<g::DivOp>(loc, out(), in(0), scale));
     } else if (op == "MeanVarianceNormalization") { // (x - mean) / (sqrt(mean((x - mean)^2)) + 1e-9)
       std::vector<int64_t> axes = ints(n, "axes", {0, 2, 3});
       auto xt = llvm::cast<RankedTensorType>(in(0).getType());

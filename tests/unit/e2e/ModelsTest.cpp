@@ -980,6 +980,41 @@ TEST(CompiledOps, RangesAndWindowsFromConstants) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// LRN (size 3 across 5 channels, the window clipped at both ends) through its composition:
+// squares averaged over channel windows by the pooling kernel, then (bias + alpha * mean)^beta,
+// against the sum in double.
+TEST(CompiledOps, LocalResponseNormalization) {
+  const std::vector<int64_t> shape{2, 5, 3, 2};
+  std::vector<float> x;
+  for (int i = 0; i < 60; ++i) x.push_back(float((i * 29) % 19) * 0.4f - 3.5f);
+  onnx::ModelProto m = newModel(13, "lrn");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  onnx::NodeProto *lrn = addNode(g, "LRN", {"x"}, "y");
+  setInt(lrn, "size", 3);
+  for (auto [key, value] : {std::pair<const char *, float>{"alpha", 0.3f}, {"beta", 0.75f}, {"bias", 2.0f}}) {
+    auto *a = lrn->add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(value);
+  }
+  declareFloat(g->add_output(), "y", shape);
+  std::vector<double> want;
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 5; ++c)
+      for (int p = 0; p < 6; ++p) {
+        double sum = 0;
+        for (int i = std::max(0, c - 1); i <= std::min(4, c + 1); ++i) sum += std::pow(double(x[size_t((n * 5 + i) * 6 + p)]), 2);
+        want.push_back(x[size_t((n * 5 + c) * 6 + p)] / std::pow(2.0 + 0.3 / 3 * sum, 0.75));
+      }
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  // 4-D element-wise ops and pooling run on float16 feature maps (docs/compiler.md): ~5e-4 relative
+  expectOutputs(model, shape, x, {{"y", want}}, [](const std::string &, double e) { return 1e-3 * std::fabs(e) + 1e-6; });
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Pow with a per-element exponent (a constant of different values, then a run-time one: x ** x),
 // against std::pow: negative bases with odd, even and non-integer exponents (NaN), zero bases,
 // exponents of 0 and past 2^23.

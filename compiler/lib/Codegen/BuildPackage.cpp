@@ -546,6 +546,7 @@ private:
         })
         .Case<g::TriluOp>([&](auto o) { trilu(op, o); })
         .Case<g::GatherOp>([&](auto o) { gather(op, o); })
+        .Case<g::ScatterOp>([&](auto o) { scatter(op, o); })
         .Case<g::NllLossOp>([&](auto o) { nllLoss(op, o); })
         .Case<g::TopKOp>([&](auto o) {
           std::vector<uint32_t> args;
@@ -1364,6 +1365,25 @@ private:
     Expected<GeneratedKernel> gen = generateGather(config_, k);
     if (!gen) return unsupported(op, gen.error().message);
     addSpillingKernelTask(op, o.getElements() ? "GatherElements" : "Gather", *gen, std::move(args));
+  }
+
+  // ScatterElements / ScatterND with run-time indices (LossKernels.cpp).
+  void scatter(mlir::Operation &op, g::ScatterOp o) {
+    ScatterKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.nd = o.getNd();
+    k.axis = o.getAxis();
+    k.dataShape = shapeOf(o.getData());
+    k.indicesShape = shapeOf(o.getIndices());
+    k.elementBytes = int(elementBytes(o.getData()));
+    k.indexBytes = int(elementBytes(o.getIndices()));
+    std::vector<uint32_t> args;
+    if (!require(op, {o.getData(), o.getIndices(), o.getUpdates()}, args)) return;
+    args.push_back(result(op));
+    Expected<GeneratedKernel> gen = generateScatter(config_, k);
+    if (!gen) return unsupported(op, gen.error().message);
+    addSpillingKernelTask(op, k.nd ? "ScatterND" : "ScatterElements", *gen, std::move(args));
   }
 
   // Trilu: per matrix row i, keep columns j <= i + k (lower) or j >= i + k (upper), zero the rest.

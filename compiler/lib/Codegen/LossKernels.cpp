@@ -1,6 +1,7 @@
-// Gathers with run-time indices on the scalar unit (KernelTemplates.h): the NLL loss's target
-// gather (NllGatherKernel), Gather and GatherElements (GatherKernel). Every scalar access is a 4-
-// or 8-byte GM word, so nothing needs alignment.
+// Gathers and scatters with run-time indices on the scalar unit (KernelTemplates.h): the NLL
+// loss's target gather (NllGatherKernel), Gather and GatherElements (GatherKernel), ScatterElements
+// and ScatterND (ScatterKernel). Every scalar access is a 4- or 8-byte GM word, so nothing needs
+// alignment.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
 #include "EmitUtil.h"
@@ -82,6 +83,78 @@ Expected<GeneratedKernel> generateGather(const ChipConfig &config, const GatherK
       << "  addi x13, x13, 1\n  li x17, " << k.count << "\n  blt x13, x17, element\n  end\n";
   }
   s << "bad:\n  ld x16, gm[x0]\n  end\n"; // index out of range: a GM access fault at address 0
+  return GeneratedKernel{s.str(), 1};
+}
+
+// Argument order: data, indices, updates, result.
+Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const ScatterKernel &k) {
+  if (k.elementBytes != 4 && k.elementBytes != 8)
+    return Error::badInput(k.name + ": scatter of " + std::to_string(k.elementBytes) + "-byte elements has no kernel");
+  const size_t rank = k.dataShape.size();
+  int64_t dataElements = 1, indexElements = 1;
+  for (int64_t d : k.dataShape) dataElements *= d;
+  for (int64_t d : k.indicesShape) indexElements *= d;
+  if (dataElements < 1) return Error::badInput(k.name + ": scatter into an empty tensor has no kernel");
+  std::vector<int64_t> dataStride(rank, 1);
+  for (size_t d = rank; d-- > 1;) dataStride[d - 1] = dataStride[d] * k.dataShape[d];
+  const char *loadIndex = k.indexBytes == 8 ? "ld" : "ldw";
+  const char *load = k.elementBytes == 8 ? "ld" : "ldw", *store = k.elementBytes == 8 ? "st" : "stw";
+  std::ostringstream s;
+  s << "# " << k.name << ": " << (k.nd ? "ScatterND" : "ScatterElements") << ", the data copied by DMA, then "
+    << "addresses and stores on the scalar unit\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n"
+    << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n  ld x4, gm[x1], offset=16\n  ld x5, gm[x1], offset=24\n";
+  // The copy: chunks as large as UB, whole 32-byte blocks (the plan leaves slack past the ends).
+  const int64_t blocks = (dataElements * k.elementBytes + 31) / 32;
+  const int64_t chunkBlocks = std::min<int64_t>(65535, config.buffer(BufferKind::UB).sizeBytes / 32);
+  if (blocks > chunkBlocks * 1024)
+    return Error::badInput(k.name + ": scatter into more than " + std::to_string(chunkBlocks * 32 * 1024) +
+                           " bytes has no kernel yet");
+  for (int64_t first = 0; first < blocks; first += chunkBlocks) {
+    const int64_t len = std::min(chunkBlocks, blocks - first);
+    s << "  addi x16, x2, " << first * 32 << "\n  gm2ub ub[x0], gm[x16], len=" << len
+      << "\n  set_flag mte2, mte3, 0\n  wait_flag mte2, mte3, 0\n  addi x17, x5, " << first * 32
+      << "\n  ub2gm gm[x17], ub[x0], len=" << len << "\n  set_flag mte3, mte2, 0\n  wait_flag mte3, mte2, 0\n";
+  }
+  s << "  barrier all\n"; // the copy has landed before the scalar unit's stores
+  int labels = 0;
+  // x14 = the index at byte address x15, made non-negative against `dim`; out of range faults.
+  auto readIndex = [&](int64_t dim) {
+    const std::string ok = "nonneg" + std::to_string(labels++);
+    s << "  " << loadIndex << " x14, gm[x15]\n  li x9, " << dim << "\n  bge x14, x0, " << ok << "\n  add x14, x14, x9\n"
+      << ok << ":\n  blt x14, x0, bad\n  bge x14, x9, bad\n";
+  };
+  if (indexElements > 0 && !k.nd) {
+    // x13 update element; its coordinates by div/rem over the indices' shape, innermost first.
+    s << "  li x13, 0\nelement:\n  muli x15, x13, " << k.indexBytes << "\n  add x15, x15, x3\n";
+    readIndex(k.dataShape[size_t(k.axis)]);
+    s << "  mv x18, x13\n  li x16, 0\n";
+    for (size_t d = rank; d-- > 0;) {
+      s << "  li x19, " << k.indicesShape[d] << "\n  rem x20, x18, x19\n  div x18, x18, x19\n";
+      if (int64_t(d) == k.axis) s << "  mv x20, x14\n";
+      s << "  muli x20, x20, " << dataStride[d] << "\n  add x16, x16, x20\n";
+    }
+    s << "  muli x16, x16, " << k.elementBytes << "\n  add x16, x16, x5\n  muli x17, x13, " << k.elementBytes
+      << "\n  add x17, x17, x4\n  " << load << " x21, gm[x17]\n  " << store << " x21, gm[x16]\n"
+      << "  addi x13, x13, 1\n  li x17, " << indexElements << "\n  blt x13, x17, element\n";
+  } else if (indexElements > 0) {
+    const int64_t tupleSize = k.indicesShape.back(), tuples = indexElements / tupleSize;
+    int64_t slice = 1;
+    for (size_t d = size_t(tupleSize); d < rank; ++d) slice *= k.dataShape[d];
+    // x13 tuple; x16 its slice's first element; x17 / x16 the update and result addresses.
+    s << "  li x13, 0\ntuple:\n  li x16, 0\n";
+    for (int64_t i = 0; i < tupleSize; ++i) {
+      s << "  muli x15, x13, " << tupleSize * k.indexBytes << "\n  addi x15, x15, " << i * k.indexBytes
+        << "\n  add x15, x15, x3\n";
+      readIndex(k.dataShape[size_t(i)]);
+      s << "  muli x14, x14, " << dataStride[size_t(i)] << "\n  add x16, x16, x14\n";
+    }
+    s << "  muli x16, x16, " << k.elementBytes << "\n  add x16, x16, x5\n  muli x17, x13, " << slice * k.elementBytes
+      << "\n  add x17, x17, x4\n  li x18, 0\nslice:\n  " << load << " x21, gm[x17]\n  " << store
+      << " x21, gm[x16]\n  addi x17, x17, " << k.elementBytes << "\n  addi x16, x16, " << k.elementBytes
+      << "\n  addi x18, x18, 1\n  li x19, " << slice << "\n  blt x18, x19, slice\n  addi x13, x13, 1\n  li x19, "
+      << tuples << "\n  blt x13, x19, tuple\n";
+  }
+  s << "  end\nbad:\n  ld x16, gm[x0]\n  end\n"; // index out of range: a GM access fault at address 0
   return GeneratedKernel{s.str(), 1};
 }
 

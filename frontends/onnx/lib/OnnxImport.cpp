@@ -1408,6 +1408,11 @@ private:
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();
       bind(b_.create<g::GatherOp>(loc, out(), in(0), in(1), b_.getI64IntegerAttr(axis),
                                   b_.getBoolAttr(op == "GatherElements")));
+    } else if (op == "ScatterElements" || op == "Scatter" || op == "ScatterND") { // reduction none (checked)
+      int64_t axis = intAttr(n, "axis", 0);
+      if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();
+      bind(b_.create<g::ScatterOp>(loc, out(), in(0), in(1), in(2), b_.getI64IntegerAttr(op == "ScatterND" ? 0 : axis),
+                                   b_.getBoolAttr(op == "ScatterND")));
     } else if (op == "Trilu") {
       const int64_t k = hasInput(1) ? intsOf(needConstant(1, "k input")).at(0) : 0;
       bind(b_.create<g::TriluOp>(loc, out(), in(0), b_.getBoolAttr(intAttr(n, "upper", 1) != 0), b_.getI64IntegerAttr(k)));

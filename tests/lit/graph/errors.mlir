@@ -234,6 +234,15 @@ func.func @bad_gather(%d: tensor<5x4xf32>, %i: tensor<3xi64>) -> tensor<3x5xf32>
 
 // -----
 
+// ScatterND's updates are indices[:-1] + data[k:]: [2, 4] here, not [2, 5].
+func.func @bad_scatter(%d: tensor<5x4xf32>, %i: tensor<2x1xi64>, %u: tensor<2x5xf32>) -> tensor<5x4xf32> {
+  // expected-error @+1 {{updates must be shaped indices[:-1] + data[k:]}}
+  %s = graph.scatter %d, %i, %u {axis = 0 : i64, nd = true} : (tensor<5x4xf32>, tensor<2x1xi64>, tensor<2x5xf32>) -> tensor<5x4xf32>
+  return %s : tensor<5x4xf32>
+}
+
+// -----
+
 // The slice's last element of axis 1 would be 1 + 2 * 2 = 5 of a 4-long axis.
 func.func @slice_past_the_end(%t: tensor<2x4xf32>) -> tensor<2x3xf32> {
   // expected-error @+1 {{axis 1 reads elements 1 .. 5 of 4}}

@@ -97,3 +97,10 @@ func.func @gather(%d: tensor<5x4xf32>, %i: tensor<2x3xi64>) -> tensor<2x3x4xf32>
   %g = graph.gather %d, %i {axis = 0 : i64, elements = false} : (tensor<5x4xf32>, tensor<2x3xi64>) -> tensor<2x3x4xf32>
   return %g : tensor<2x3x4xf32>
 }
+
+// CHECK-LABEL: func.func @scatter
+func.func @scatter(%d: tensor<5x4xf32>, %i: tensor<2x1xi64>, %u: tensor<2x4xf32>) -> tensor<5x4xf32> {
+  // CHECK: graph.scatter %{{.*}}, %{{.*}}, %{{.*}} {axis = 0 : i64, nd = true} : (tensor<5x4xf32>, tensor<2x1xi64>, tensor<2x4xf32>) -> tensor<5x4xf32>
+  %s = graph.scatter %d, %i, %u {axis = 0 : i64, nd = true} : (tensor<5x4xf32>, tensor<2x1xi64>, tensor<2x4xf32>) -> tensor<5x4xf32>
+  return %s : tensor<5x4xf32>
+}

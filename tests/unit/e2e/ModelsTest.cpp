@@ -1015,6 +1015,53 @@ TEST(CompiledOps, LocalResponseNormalization) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// ScatterElements (axis 1, negative int32 indices) and ScatterND (whole rows by 1-tuples,
+// single elements by 2-tuples) over a run-time [4, 5] tensor, both modes, exact.
+TEST(CompiledOps, ScatterElementsAndScatterND) {
+  const std::vector<int64_t> shape{4, 5};
+  std::vector<float> x;
+  for (int i = 0; i < 20; ++i) x.push_back(float(i) + 0.5f);
+  onnx::ModelProto m = newModel(16, "scatter");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  auto indices = [&](const char *name, int type, std::vector<int64_t> dims, std::vector<int64_t> values) {
+    onnx::TensorProto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(type);
+    for (int64_t d : dims) t->add_dims(d);
+    for (int64_t v : values)
+      if (type == onnx::TensorProto::INT64) t->add_int64_data(v);
+      else t->add_int32_data(int32_t(v));
+  };
+  indices("e_idx", onnx::TensorProto::INT32, {4, 2}, {0, -1, 3, 2, -5, 4, 1, 1});
+  floatInitializer(g, "e_upd", {4, 2}, {-1, -2, -3, -4, -5, -6, -7, -8});
+  indices("r_idx", onnx::TensorProto::INT64, {2, 1}, {2, -4});
+  floatInitializer(g, "r_upd", {2, 5}, {10, 11, 12, 13, 14, 20, 21, 22, 23, 24});
+  indices("p_idx", onnx::TensorProto::INT64, {3, 2}, {3, 4, 0, 0, -1, 1});
+  floatInitializer(g, "p_upd", {3}, {100, 200, 300});
+  setInt(addNode(g, "ScatterElements", {"x", "e_idx", "e_upd"}, "elements"), "axis", 1);
+  addNode(g, "ScatterND", {"x", "r_idx", "r_upd"}, "rows");
+  addNode(g, "ScatterND", {"x", "p_idx", "p_upd"}, "points");
+  for (const char *name : {"elements", "rows", "points"}) declareFloat(g->add_output(), name, shape);
+  std::map<std::string, std::vector<double>> want;
+  for (const char *name : {"elements", "rows", "points"}) want[name].assign(x.begin(), x.end());
+  const int64_t e[4][2] = {{0, 4}, {3, 2}, {0, 4}, {1, 1}}; // indices made non-negative
+  for (int r = 0; r < 4; ++r)
+    for (int j = 0; j < 2; ++j) want["elements"][size_t(r * 5 + e[r][j])] = -(r * 2 + j + 1);
+  for (int c = 0; c < 5; ++c) {
+    want["rows"][size_t(2 * 5 + c)] = 10 + c;
+    want["rows"][size_t(0 * 5 + c)] = 20 + c;
+  }
+  want["points"][3 * 5 + 4] = 100;
+  want["points"][0] = 200;
+  want["points"][3 * 5 + 1] = 300;
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Pow with a per-element exponent (a constant of different values, then a run-time one: x ** x),
 // against std::pow: negative bases with odd, even and non-integer exponents (NaN), zero bases,
 // exponents of 0 and past 2^23.

@@ -278,6 +278,33 @@ LogicalResult GatherOp::verify() {
   return success();
 }
 
+LogicalResult ScatterOp::verify() {
+  auto data = ranked(getData()), indices = ranked(getIndices()), updates = ranked(getUpdates()), out = ranked(getResult());
+  if (!indices.getElementType().isInteger(64) && !indices.getElementType().isInteger(32))
+    return emitOpError("indices must be int64 or int32");
+  if (out.getShape() != data.getShape() || out.getElementType() != data.getElementType() ||
+      updates.getElementType() != data.getElementType())
+    return emitOpError("result and updates must have the data's type (the result its shape too)");
+  SmallVector<int64_t> expected;
+  if (getNd()) {
+    const int64_t k = indices.getRank() > 0 ? indices.getDimSize(indices.getRank() - 1) : 0;
+    if (indices.getRank() < 1 || k < 1 || k > data.getRank())
+      return emitOpError("ScatterND index tuples must have 1 to ") << data.getRank() << " entries";
+    expected.assign(indices.getShape().begin(), indices.getShape().end() - 1);
+    expected.append(data.getShape().begin() + k, data.getShape().end());
+  } else {
+    const int64_t axis = getAxis();
+    if (axis < 0 || axis >= data.getRank())
+      return emitOpError("axis ") << axis << " is outside the data's rank " << data.getRank();
+    if (indices.getRank() != data.getRank())
+      return emitOpError("ScatterElements indices must have the data's rank");
+    expected.assign(indices.getShape().begin(), indices.getShape().end());
+  }
+  if (updates.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError("updates must be shaped ") << (getNd() ? "indices[:-1] + data[k:]" : "like the indices");
+  return success();
+}
+
 LogicalResult GlobalAvgPoolOp::verify() {
   auto in = ranked(getInput()), out = ranked(getResult());
   if (in.getRank() < 3 || out.getRank() != in.getRank())

@@ -357,4 +357,16 @@ struct GatherKernel {
 };
 Expected<GeneratedKernel> generateGather(const ChipConfig &config, const GatherKernel &k);
 
+// ScatterElements / ScatterND (reduction none) with run-time indices, one block: the data copied
+// to the result through UB by DMA, `barrier all`, then the scalar unit stores each update
+// (ScatterND: each tuple's slice, element by element) where its index says.
+struct ScatterKernel {
+  std::string name, node;
+  bool nd = false;
+  std::vector<int64_t> dataShape, indicesShape;
+  int64_t axis = 0; // ScatterElements
+  int elementBytes = 4, indexBytes = 8;
+};
+Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const ScatterKernel &k);
+
 } // namespace fractal::codegen

@@ -547,6 +547,7 @@ private:
         .Case<g::TriluOp>([&](auto o) { trilu(op, o); })
         .Case<g::GatherOp>([&](auto o) { gather(op, o); })
         .Case<g::ScatterOp>([&](auto o) { scatter(op, o); })
+        .Case<g::GatherNdOp>([&](auto o) { gatherNd(op, o); })
         .Case<g::NllLossOp>([&](auto o) { nllLoss(op, o); })
         .Case<g::TopKOp>([&](auto o) {
           std::vector<uint32_t> args;
@@ -1365,6 +1366,26 @@ private:
     Expected<GeneratedKernel> gen = generateGather(config_, k);
     if (!gen) return unsupported(op, gen.error().message);
     addSpillingKernelTask(op, o.getElements() ? "GatherElements" : "Gather", *gen, std::move(args));
+  }
+
+  // GatherND with run-time index tuples (LossKernels.cpp, the scatter kernel's tuple loop).
+  void gatherNd(mlir::Operation &op, g::GatherNdOp o) {
+    ScatterKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.gatherNd = true;
+    k.batchDims = int64_t(o.getBatchDims());
+    k.dataShape = shapeOf(o.getData());
+    k.indicesShape = shapeOf(o.getIndices());
+    k.elementBytes = int(elementBytes(o.getData()));
+    k.indexBytes = int(elementBytes(o.getIndices()));
+    std::vector<uint32_t> args;
+    if (!require(op, {o.getData(), o.getIndices()}, args)) return;
+    args.push_back(result(op));
+    if (elements(o.getResult()) == 0) return;
+    Expected<GeneratedKernel> gen = generateScatter(config_, k);
+    if (!gen) return unsupported(op, gen.error().message);
+    addKernelTask(op, "GatherND", *gen, std::move(args));
   }
 
   // ScatterElements / ScatterND with run-time indices (LossKernels.cpp).

@@ -86,36 +86,40 @@ Expected<GeneratedKernel> generateGather(const ChipConfig &config, const GatherK
   return GeneratedKernel{s.str(), 1};
 }
 
-// Argument order: data, indices, updates, result.
+// Argument order: data, indices, updates, result (GatherND: data, indices, result).
 Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const ScatterKernel &k) {
+  const char *what = k.gatherNd ? "GatherND" : k.nd ? "ScatterND" : "ScatterElements";
   if (k.elementBytes != 4 && k.elementBytes != 8)
-    return Error::badInput(k.name + ": scatter of " + std::to_string(k.elementBytes) + "-byte elements has no kernel");
+    return Error::badInput(k.name + ": " + what + " of " + std::to_string(k.elementBytes) + "-byte elements has no kernel");
   const size_t rank = k.dataShape.size();
   int64_t dataElements = 1, indexElements = 1;
   for (int64_t d : k.dataShape) dataElements *= d;
   for (int64_t d : k.indicesShape) indexElements *= d;
-  if (dataElements < 1) return Error::badInput(k.name + ": scatter into an empty tensor has no kernel");
+  if (dataElements < 1) return Error::badInput(k.name + ": " + what + " of an empty tensor has no kernel");
   std::vector<int64_t> dataStride(rank, 1);
   for (size_t d = rank; d-- > 1;) dataStride[d - 1] = dataStride[d] * k.dataShape[d];
   const char *loadIndex = k.indexBytes == 8 ? "ld" : "ldw";
   const char *load = k.elementBytes == 8 ? "ld" : "ldw", *store = k.elementBytes == 8 ? "st" : "stw";
   std::ostringstream s;
-  s << "# " << k.name << ": " << (k.nd ? "ScatterND" : "ScatterElements") << ", the data copied by DMA, then "
-    << "addresses and stores on the scalar unit\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n"
-    << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n  ld x4, gm[x1], offset=16\n  ld x5, gm[x1], offset=24\n";
-  // The copy: chunks as large as UB, whole 32-byte blocks (the plan leaves slack past the ends).
-  const int64_t blocks = (dataElements * k.elementBytes + 31) / 32;
-  const int64_t chunkBlocks = std::min<int64_t>(65535, config.buffer(BufferKind::UB).sizeBytes / 32);
-  if (blocks > chunkBlocks * 1024)
-    return Error::badInput(k.name + ": scatter into more than " + std::to_string(chunkBlocks * 32 * 1024) +
-                           " bytes has no kernel yet");
-  for (int64_t first = 0; first < blocks; first += chunkBlocks) {
-    const int64_t len = std::min(chunkBlocks, blocks - first);
-    s << "  addi x16, x2, " << first * 32 << "\n  gm2ub ub[x0], gm[x16], len=" << len
-      << "\n  set_flag mte2, mte3, 0\n  wait_flag mte2, mte3, 0\n  addi x17, x5, " << first * 32
-      << "\n  ub2gm gm[x17], ub[x0], len=" << len << "\n  set_flag mte3, mte2, 0\n  wait_flag mte3, mte2, 0\n";
+  s << "# " << k.name << ": " << what << (k.gatherNd ? "" : ", the data copied by DMA, then")
+    << " addresses and copies on the scalar unit\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n"
+    << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n  ld x4, gm[x1], offset=16\n";
+  if (!k.gatherNd) {
+    s << "  ld x5, gm[x1], offset=24\n";
+    // The copy: chunks as large as UB, whole 32-byte blocks (the plan leaves slack past the ends).
+    const int64_t blocks = (dataElements * k.elementBytes + 31) / 32;
+    const int64_t chunkBlocks = std::min<int64_t>(65535, config.buffer(BufferKind::UB).sizeBytes / 32);
+    if (blocks > chunkBlocks * 1024)
+      return Error::badInput(k.name + ": scatter into more than " + std::to_string(chunkBlocks * 32 * 1024) +
+                             " bytes has no kernel yet");
+    for (int64_t first = 0; first < blocks; first += chunkBlocks) {
+      const int64_t len = std::min(chunkBlocks, blocks - first);
+      s << "  addi x16, x2, " << first * 32 << "\n  gm2ub ub[x0], gm[x16], len=" << len
+        << "\n  set_flag mte2, mte3, 0\n  wait_flag mte2, mte3, 0\n  addi x17, x5, " << first * 32
+        << "\n  ub2gm gm[x17], ub[x0], len=" << len << "\n  set_flag mte3, mte2, 0\n  wait_flag mte3, mte2, 0\n";
+    }
+    s << "  barrier all\n"; // the copy has landed before the scalar unit's stores
   }
-  s << "  barrier all\n"; // the copy has landed before the scalar unit's stores
   int labels = 0;
   // x14 = the index at byte address x15, made non-negative against `dim`; out of range faults.
   auto readIndex = [&](int64_t dim) {
@@ -123,7 +127,7 @@ Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const Scatte
     s << "  " << loadIndex << " x14, gm[x15]\n  li x9, " << dim << "\n  bge x14, x0, " << ok << "\n  add x14, x14, x9\n"
       << ok << ":\n  blt x14, x0, bad\n  bge x14, x9, bad\n";
   };
-  if (indexElements > 0 && !k.nd) {
+  if (indexElements > 0 && !k.nd && !k.gatherNd) {
     // x13 update element; its coordinates by div/rem over the indices' shape, innermost first.
     s << "  li x13, 0\nelement:\n  muli x15, x13, " << k.indexBytes << "\n  add x15, x15, x3\n";
     readIndex(k.dataShape[size_t(k.axis)]);
@@ -137,22 +141,28 @@ Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const Scatte
       << "\n  add x17, x17, x4\n  " << load << " x21, gm[x17]\n  " << store << " x21, gm[x16]\n"
       << "  addi x13, x13, 1\n  li x17, " << indexElements << "\n  blt x13, x17, element\n";
   } else if (indexElements > 0) {
-    const int64_t tupleSize = k.indicesShape.back(), tuples = indexElements / tupleSize;
-    int64_t slice = 1;
-    for (size_t d = size_t(tupleSize); d < rank; ++d) slice *= k.dataShape[d];
-    // x13 tuple; x16 its slice's first element; x17 / x16 the update and result addresses.
+    // Index tuples: tuple x13 names the data slice at x16 (after its batch's offset); the slices
+    // are laid out in tuple order at x17 (ScatterND's updates, GatherND's result).
+    const int64_t b = k.gatherNd ? k.batchDims : 0, tupleSize = k.indicesShape.back(),
+                  tuples = indexElements / tupleSize;
+    int64_t slice = 1, batches = 1;
+    for (size_t d = size_t(b + tupleSize); d < rank; ++d) slice *= k.dataShape[d];
+    for (int64_t d = 0; d < b; ++d) batches *= k.dataShape[size_t(d)];
     s << "  li x13, 0\ntuple:\n  li x16, 0\n";
+    if (b > 0)
+      s << "  li x19, " << tuples / batches << "\n  div x16, x13, x19\n  muli x16, x16, " << dataStride[size_t(b - 1)] << "\n";
     for (int64_t i = 0; i < tupleSize; ++i) {
       s << "  muli x15, x13, " << tupleSize * k.indexBytes << "\n  addi x15, x15, " << i * k.indexBytes
         << "\n  add x15, x15, x3\n";
-      readIndex(k.dataShape[size_t(i)]);
-      s << "  muli x14, x14, " << dataStride[size_t(i)] << "\n  add x16, x16, x14\n";
+      readIndex(k.dataShape[size_t(b + i)]);
+      s << "  muli x14, x14, " << dataStride[size_t(b + i)] << "\n  add x16, x16, x14\n";
     }
-    s << "  muli x16, x16, " << k.elementBytes << "\n  add x16, x16, x5\n  muli x17, x13, " << slice * k.elementBytes
-      << "\n  add x17, x17, x4\n  li x18, 0\nslice:\n  " << load << " x21, gm[x17]\n  " << store
-      << " x21, gm[x16]\n  addi x17, x17, " << k.elementBytes << "\n  addi x16, x16, " << k.elementBytes
-      << "\n  addi x18, x18, 1\n  li x19, " << slice << "\n  blt x18, x19, slice\n  addi x13, x13, 1\n  li x19, "
-      << tuples << "\n  blt x13, x19, tuple\n";
+    const char *from = k.gatherNd ? "x16" : "x17", *to = k.gatherNd ? "x17" : "x16";
+    s << "  muli x16, x16, " << k.elementBytes << "\n  add x16, x16, " << (k.gatherNd ? "x2" : "x5")
+      << "\n  muli x17, x13, " << slice * k.elementBytes << "\n  add x17, x17, x4\n  li x18, 0\nslice:\n  " << load
+      << " x21, gm[" << from << "]\n  " << store << " x21, gm[" << to << "]\n  addi x17, x17, " << k.elementBytes
+      << "\n  addi x16, x16, " << k.elementBytes << "\n  addi x18, x18, 1\n  li x19, " << slice
+      << "\n  blt x18, x19, slice\n  addi x13, x13, 1\n  li x19, " << tuples << "\n  blt x13, x19, tuple\n";
   }
   s << "  end\nbad:\n  ld x16, gm[x0]\n  end\n"; // index out of range: a GM access fault at address 0
   return GeneratedKernel{s.str(), 1};

@@ -1408,6 +1408,8 @@ private:
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();
       bind(b_.create<g::GatherOp>(loc, out(), in(0), in(1), b_.getI64IntegerAttr(axis),
                                   b_.getBoolAttr(op == "GatherElements")));
+    } else if (op == "GatherND") {
+      bind(b_.create<g::GatherNdOp>(loc, out(), in(0), in(1), b_.getI64IntegerAttr(intAttr(n, "batch_dims", 0))));
     } else if (op == "ScatterElements" || op == "Scatter" || op == "ScatterND") { // reduction none (checked)
       int64_t axis = intAttr(n, "axis", 0);
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();

@@ -166,6 +166,8 @@ std::vector<OpRule> buildRules() {
        {any("axis")}, kFloat | kInt64 | kInt32},
       {"GatherElements", Placement::Dma, "data movement: addresses from the run-time indices on the scalar unit",
        {any("axis")}, kFloat | kInt64 | kInt32},
+      {"GatherND", Placement::Dma, "data movement: addresses from the run-time index tuples on the scalar unit",
+       {any("batch_dims")}, kFloat | kInt64 | kInt32},
       {"ScatterElements", Placement::Dma, "data movement: the data copied by DMA, the updates stored by the scalar unit",
        {any("axis"), only("reduction", {"none"})}, kFloat | kInt64 | kInt32},
       {"Scatter", Placement::Dma, "data movement: the data copied by DMA, the updates stored by the scalar unit",

@@ -98,6 +98,13 @@ func.func @gather(%d: tensor<5x4xf32>, %i: tensor<2x3xi64>) -> tensor<2x3x4xf32>
   return %g : tensor<2x3x4xf32>
 }
 
+// CHECK-LABEL: func.func @gather_nd
+func.func @gather_nd(%d: tensor<3x5x4xf32>, %i: tensor<3x2x1xi64>) -> tensor<3x2x4xf32> {
+  // CHECK: graph.gather_nd %{{.*}}, %{{.*}} {batch_dims = 1 : i64} : (tensor<3x5x4xf32>, tensor<3x2x1xi64>) -> tensor<3x2x4xf32>
+  %g = graph.gather_nd %d, %i {batch_dims = 1 : i64} : (tensor<3x5x4xf32>, tensor<3x2x1xi64>) -> tensor<3x2x4xf32>
+  return %g : tensor<3x2x4xf32>
+}
+
 // CHECK-LABEL: func.func @scatter
 func.func @scatter(%d: tensor<5x4xf32>, %i: tensor<2x1xi64>, %u: tensor<2x4xf32>) -> tensor<5x4xf32> {
   // CHECK: graph.scatter %{{.*}}, %{{.*}}, %{{.*}} {axis = 0 : i64, nd = true} : (tensor<5x4xf32>, tensor<2x1xi64>, tensor<2x4xf32>) -> tensor<5x4xf32>

@@ -1015,9 +1015,10 @@ TEST(CompiledOps, LocalResponseNormalization) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
-// ScatterElements (axis 1, negative int32 indices) and ScatterND (whole rows by 1-tuples,
-// single elements by 2-tuples) over a run-time [4, 5] tensor, both modes, exact.
-TEST(CompiledOps, ScatterElementsAndScatterND) {
+// ScatterElements (axis 1, negative int32 indices), ScatterND (whole rows by 1-tuples, single
+// elements by 2-tuples) and GatherND (2-tuples; 1-tuples after one batch axis) over a run-time
+// [4, 5] tensor, both modes, exact.
+TEST(CompiledOps, ScattersAndGatherND) {
   const std::vector<int64_t> shape{4, 5};
   std::vector<float> x;
   for (int i = 0; i < 20; ++i) x.push_back(float(i) + 0.5f);
@@ -1042,7 +1043,13 @@ TEST(CompiledOps, ScatterElementsAndScatterND) {
   setInt(addNode(g, "ScatterElements", {"x", "e_idx", "e_upd"}, "elements"), "axis", 1);
   addNode(g, "ScatterND", {"x", "r_idx", "r_upd"}, "rows");
   addNode(g, "ScatterND", {"x", "p_idx", "p_upd"}, "points");
+  indices("g_idx", onnx::TensorProto::INT64, {2, 2}, {1, -1, 3, 0});
+  indices("b_idx", onnx::TensorProto::INT64, {4, 1}, {2, -1, 0, 3});
+  addNode(g, "GatherND", {"x", "g_idx"}, "picked");
+  setInt(addNode(g, "GatherND", {"x", "b_idx"}, "per_row"), "batch_dims", 1);
   for (const char *name : {"elements", "rows", "points"}) declareFloat(g->add_output(), name, shape);
+  declareFloat(g->add_output(), "picked", {2});
+  declareFloat(g->add_output(), "per_row", {4});
   std::map<std::string, std::vector<double>> want;
   for (const char *name : {"elements", "rows", "points"}) want[name].assign(x.begin(), x.end());
   const int64_t e[4][2] = {{0, 4}, {3, 2}, {0, 4}, {1, 1}}; // indices made non-negative
@@ -1055,6 +1062,8 @@ TEST(CompiledOps, ScatterElementsAndScatterND) {
   want["points"][3 * 5 + 4] = 100;
   want["points"][0] = 200;
   want["points"][3 * 5 + 1] = 300;
+  want["picked"] = {x[1 * 5 + 4], x[3 * 5 + 0]};
+  want["per_row"] = {x[0 * 5 + 2], x[1 * 5 + 4], x[2 * 5 + 0], x[3 * 5 + 3]};
   std::string dir;
   const std::string model = saveModel(m, dir);
   ASSERT_FALSE(model.empty());

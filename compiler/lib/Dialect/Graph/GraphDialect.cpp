@@ -278,6 +278,22 @@ LogicalResult GatherOp::verify() {
   return success();
 }
 
+LogicalResult GatherNdOp::verify() {
+  auto data = ranked(getData()), indices = ranked(getIndices()), out = ranked(getResult());
+  const int64_t b = static_cast<int64_t>(getBatchDims());
+  const int64_t k = indices.getRank() > 0 ? indices.getDimSize(indices.getRank() - 1) : 0;
+  if (!indices.getElementType().isInteger(64))
+    return emitOpError("indices must be int64");
+  if (b < 0 || b >= indices.getRank() || b >= data.getRank() || k < 1 || b + k > data.getRank() ||
+      data.getShape().take_front(b) != indices.getShape().take_front(b))
+    return emitOpError("needs index tuples of 1 to rank - batch_dims entries and batch axes the data and indices share");
+  SmallVector<int64_t> expected(indices.getShape().begin(), indices.getShape().end() - 1);
+  expected.append(data.getShape().begin() + b + k, data.getShape().end());
+  if (out.getShape() != ArrayRef<int64_t>(expected) || out.getElementType() != data.getElementType())
+    return emitOpError("result shape or type does not follow from the data and indices");
+  return success();
+}
+
 LogicalResult ScatterOp::verify() {
   auto data = ranked(getData()), indices = ranked(getIndices()), updates = ranked(getUpdates()), out = ranked(getResult());
   if (!indices.getElementType().isInteger(64) && !indices.getElementType().isInteger(32))

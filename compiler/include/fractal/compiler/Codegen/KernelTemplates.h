@@ -359,10 +359,12 @@ Expected<GeneratedKernel> generateGather(const ChipConfig &config, const GatherK
 
 // ScatterElements / ScatterND (reduction none) with run-time indices, one block: the data copied
 // to the result through UB by DMA, `barrier all`, then the scalar unit stores each update
-// (ScatterND: each tuple's slice, element by element) where its index says.
+// (ScatterND: each tuple's slice, element by element) where its index says. GatherND (`gatherNd`)
+// copies the slices its tuples name, after `batchDims` batch axes, into the result in order.
 struct ScatterKernel {
   std::string name, node;
-  bool nd = false;
+  bool nd = false, gatherNd = false;
+  int64_t batchDims = 0; // GatherND
   std::vector<int64_t> dataShape, indicesShape;
   int64_t axis = 0; // ScatterElements
   int elementBytes = 4, indexBytes = 8;

@@ -338,6 +338,15 @@ def Graph_GatherOp : Graph_Op<"gather", [Pure], "dma",
   let hasVerifier = 1;
 }
 
+def Graph_GatherNdOp : Graph_Op<"gather_nd", [Pure], "dma",
+    "data movement: the scalar unit computes addresses from the run-time index tuples and copies the slices"> {
+  let summary = "GatherND: the data slices the index tuples (the indices' last axis) name, after batch_dims batch axes";
+  let arguments = (ins AnyRankedTensor:$data, AnyRankedTensor:$indices, I64Attr:$batch_dims);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$data `,` $indices attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Graph_ScatterOp : Graph_Op<"scatter", [Pure], "dma",
     "data movement: the data copied by DMA, then the scalar unit stores each update where its run-time index says"> {
   let summary = "ScatterElements (updates along `axis`) or ScatterND (`nd`: index tuples pick slices), reduction none";

@@ -546,8 +546,18 @@ private:
         })
         .Case<g::TriluOp>([&](auto o) { trilu(op, o); })
         .Case<g::GatherOp>([&](auto o) { gather(op, o); })
-        .Case<g::ScatterOp>([&](auto o) { scatter(op, o); })
-        .Case<g::GatherNdOp>([&](auto o) { gatherNd(op, o); })
+        .Case<g::ScatterOp>([&](auto o) {
+          ScatterKernel k;
+          k.nd = o.getNd();
+          k.axis = o.getAxis();
+          scatter(op, k, o.getData(), o.getIndices(), o.getUpdates());
+        })
+        .Case<g::GatherNdOp>([&](auto o) {
+          ScatterKernel k;
+          k.gatherNd = true;
+          k.batchDims = int64_t(o.getBatchDims());
+          scatter(op, k, o.getData(), o.getIndices(), mlir::Value());
+        })
         .Case<g::NllLossOp>([&](auto o) { nllLoss(op, o); })
         .Case<g::TopKOp>([&](auto o) {
           std::vector<uint32_t> args;
@@ -1368,43 +1378,24 @@ private:
     addSpillingKernelTask(op, o.getElements() ? "GatherElements" : "Gather", *gen, std::move(args));
   }
 
-  // GatherND with run-time index tuples (LossKernels.cpp, the scatter kernel's tuple loop).
-  void gatherNd(mlir::Operation &op, g::GatherNdOp o) {
-    ScatterKernel k;
+  // ScatterElements / ScatterND, and GatherND (`updates` null) on the same kernel's tuple loop,
+  // with run-time indices (LossKernels.cpp).
+  void scatter(mlir::Operation &op, ScatterKernel k, mlir::Value data, mlir::Value indices, mlir::Value updates) {
     k.name = opName(op);
     k.node = joined(onnxNodeNames(op.getLoc()));
-    k.gatherNd = true;
-    k.batchDims = int64_t(o.getBatchDims());
-    k.dataShape = shapeOf(o.getData());
-    k.indicesShape = shapeOf(o.getIndices());
-    k.elementBytes = int(elementBytes(o.getData()));
-    k.indexBytes = int(elementBytes(o.getIndices()));
+    k.dataShape = shapeOf(data);
+    k.indicesShape = shapeOf(indices);
+    k.elementBytes = int(elementBytes(data));
+    k.indexBytes = int(elementBytes(indices));
     std::vector<uint32_t> args;
-    if (!require(op, {o.getData(), o.getIndices()}, args)) return;
+    if (!(updates ? require(op, {data, indices, updates}, args) : require(op, {data, indices}, args))) return;
     args.push_back(result(op));
-    if (elements(o.getResult()) == 0) return;
+    if (elements(op.getResult(0)) == 0) return;
     Expected<GeneratedKernel> gen = generateScatter(config_, k);
     if (!gen) return unsupported(op, gen.error().message);
-    addKernelTask(op, "GatherND", *gen, std::move(args));
-  }
-
-  // ScatterElements / ScatterND with run-time indices (LossKernels.cpp).
-  void scatter(mlir::Operation &op, g::ScatterOp o) {
-    ScatterKernel k;
-    k.name = opName(op);
-    k.node = joined(onnxNodeNames(op.getLoc()));
-    k.nd = o.getNd();
-    k.axis = o.getAxis();
-    k.dataShape = shapeOf(o.getData());
-    k.indicesShape = shapeOf(o.getIndices());
-    k.elementBytes = int(elementBytes(o.getData()));
-    k.indexBytes = int(elementBytes(o.getIndices()));
-    std::vector<uint32_t> args;
-    if (!require(op, {o.getData(), o.getIndices(), o.getUpdates()}, args)) return;
-    args.push_back(result(op));
-    Expected<GeneratedKernel> gen = generateScatter(config_, k);
-    if (!gen) return unsupported(op, gen.error().message);
-    addSpillingKernelTask(op, k.nd ? "ScatterND" : "ScatterElements", *gen, std::move(args));
+    // The scatter's copy stores whole blocks past the data's end; GatherND's scalar stores do not.
+    if (k.gatherNd) addKernelTask(op, "GatherND", *gen, std::move(args));
+    else addSpillingKernelTask(op, k.nd ? "ScatterND" : "ScatterElements", *gen, std::move(args));
   }
 
   // Trilu: per matrix row i, keep columns j <= i + k (lower) or j >= i + k (upper), zero the rest.

@@ -579,6 +579,74 @@ private:
     return b_.create<g::MulOp>(loc, type, magnitude, sign);
   }
 
+  // MaxPool on [N, C, H, W], dilated windows too (the pooling kernel has none). When the stride is a
+  // multiple of the dilation on both axes, every window reads one sub-grid of the input (the pixels
+  // at r, r + d, ... with r set by the pads): that sub-grid, then an undilated pool of it. Else,
+  // for windows of up to 16 taps, the maximum of the taps' strided slices of the input padded with
+  // -inf. Anything else stays a dilated max_pool, which code generation reports.
+  Value maxPool(Location loc, RankedTensorType type, Value x, const std::vector<int64_t> &kernel,
+                const std::vector<int64_t> &strides, const std::vector<int64_t> &pads, bool ceil,
+                const std::vector<int64_t> &dilations) {
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    auto attr = [&](const std::vector<int64_t> &v) { return b_.getDenseI64ArrayAttr(v); };
+    auto plain = [&] {
+      return Value(b_.create<g::MaxPoolOp>(loc, type, x, attr(kernel), attr(strides), attr(pads), b_.getBoolAttr(ceil),
+                                           attr(dilations)));
+    };
+    if (xt.getRank() != 4 || kernel.size() != 2 || (dilations[0] == 1 && dilations[1] == 1)) return plain();
+    const int64_t outH = type.getDimSize(2), outW = type.getDimSize(3);
+    const std::vector<int64_t> out = {outH, outW}, size = {xt.getDimSize(2), xt.getDimSize(3)};
+    auto typed = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, xt.getElementType()); };
+    if (strides[0] % dilations[0] == 0 && strides[1] % dilations[1] == 0) {
+      std::vector<int64_t> first(2), count(2), begin(2), end(2), step(2);
+      for (int a = 0; a < 2; ++a) {
+        const int64_t d = dilations[size_t(a)], p = pads[size_t(a)];
+        first[size_t(a)] = (d - p % d) % d;
+        count[size_t(a)] = std::max<int64_t>(0, (size[size_t(a)] - first[size_t(a)] + d - 1) / d);
+        begin[size_t(a)] = (p + first[size_t(a)]) / d;
+        step[size_t(a)] = strides[size_t(a)] / d;
+        end[size_t(a)] = std::max<int64_t>(0, (out[size_t(a)] - 1) * step[size_t(a)] + kernel[size_t(a)] -
+                                                  count[size_t(a)] - begin[size_t(a)]);
+      }
+      if (count[0] < 1 || count[1] < 1) return plain();
+      // The sub-grid: the input from (first[0], first[1]) on (whole rows: a slice of few runs), every
+      // d-th pixel of that picked by a 1x1 max pool of stride d (DMA moves whole pixels of a feature
+      // map; a slice with element steps would be a run per element).
+      Value grid = x;
+      if (first[0] || first[1])
+        grid = b_.create<g::SliceOp>(loc, typed({xt.getDimSize(0), xt.getDimSize(1), size[0] - first[0], size[1] - first[1]}),
+                                     x, attr({0, 0, first[0], first[1]}),
+                                     attr({xt.getDimSize(0), xt.getDimSize(1), size[0], size[1]}), attr({1, 1, 1, 1}));
+      grid = b_.create<g::MaxPoolOp>(loc, typed({xt.getDimSize(0), xt.getDimSize(1), count[0], count[1]}), grid,
+                                     attr({1, 1}), attr({dilations[0], dilations[1]}), attr({0, 0, 0, 0}),
+                                     b_.getBoolAttr(false), attr({1, 1}));
+      return b_.create<g::MaxPoolOp>(loc, type, grid, attr(kernel), attr(step), attr({begin[0], begin[1], end[0], end[1]}),
+                                     b_.getBoolAttr(false), attr({1, 1}));
+    }
+    if (kernel[0] * kernel[1] > 16) return plain();
+    std::vector<int64_t> padEnd(2);
+    for (int a = 0; a < 2; ++a) // the last window's last tap inside the padded input
+      padEnd[size_t(a)] = std::max<int64_t>(pads[size_t(a) + 2], (out[size_t(a)] - 1) * strides[size_t(a)] +
+                                                                      (kernel[size_t(a)] - 1) * dilations[size_t(a)] + 1 -
+                                                                      size[size_t(a)] - pads[size_t(a)]);
+    const int64_t ph = size[0] + pads[0] + padEnd[0], pw = size[1] + pads[1] + padEnd[1];
+    Value padded = b_.create<g::PadOp>(loc, typed({xt.getDimSize(0), xt.getDimSize(1), ph, pw}), x,
+                                       attr({0, 0, pads[0], pads[1], 0, 0, padEnd[0], padEnd[1]}),
+                                       b_.getF32FloatAttr(-std::numeric_limits<float>::infinity()),
+                                       b_.getStringAttr("constant"));
+    Value result;
+    for (int64_t i = 0; i < kernel[0]; ++i)
+      for (int64_t j = 0; j < kernel[1]; ++j) {
+        const int64_t top = i * dilations[0], left = j * dilations[1];
+        Value tap = b_.create<g::SliceOp>(loc, type, padded, attr({0, 0, top, left}),
+                                          attr({xt.getDimSize(0), xt.getDimSize(1), top + (outH - 1) * strides[0] + 1,
+                                                left + (outW - 1) * strides[1] + 1}),
+                                          attr({1, 1, strides[0], strides[1]}));
+        result = result ? Value(b_.create<g::MaxOp>(loc, type, result, tap)) : tap;
+      }
+    return result;
+  }
+
   // v with its axes permuted: result axis i is v's axis perm[i].
   Value transposed(Location loc, Value v, ArrayRef<int64_t> perm) {
     auto vt = llvm::cast<RankedTensorType>(v.getType());
@@ -717,8 +785,7 @@ private:
       auto pool = [&](Value v, RankedTensorType type, std::vector<int64_t> k, std::vector<int64_t> s,
                       std::vector<int64_t> p, std::vector<int64_t> dil) -> Value {
         if (op == "MaxPool")
-          return b_.create<g::MaxPoolOp>(loc, type, v, i64s(k), i64s(s), i64s(p),
-                                         b_.getBoolAttr(intAttr(n, "ceil_mode", 0)), i64s(dil));
+          return maxPool(loc, type, v, k, s, p, intAttr(n, "ceil_mode", 0) != 0, dil);
         return averagePool(loc, type, v, k, s, p, intAttr(n, "count_include_pad", 0) != 0);
       };
       Value planes = pool(reshape(x, {batch, c * d, h, w}), typed({batch, c * d, hOut, wOut}), {kernel[1], kernel[2]},
@@ -979,8 +1046,7 @@ private:
         r = b_.create<g::ConvOp>(loc, result2d, x, heightOne(in(1)), hasInput(2) ? in(2) : Value(), Value(), i64s(strides),
                                  i64s(pads), i64s(dilations), b_.getI64IntegerAttr(intAttr(n, "group", 1)), nullptr, nullptr);
       else if (op == "MaxPool")
-        r = b_.create<g::MaxPoolOp>(loc, result2d, x, i64s(kernel), i64s(strides), i64s(pads),
-                                    b_.getBoolAttr(intAttr(n, "ceil_mode", 0)), i64s(dilations));
+        r = maxPool(loc, result2d, x, kernel, strides, pads, intAttr(n, "ceil_mode", 0) != 0, dilations);
       else
         r = averagePool(loc, result2d, x, kernel, strides, pads, intAttr(n, "count_include_pad", 0) != 0);
       bind(b_.create<g::ReshapeOp>(loc, o, r));
@@ -1312,8 +1378,7 @@ private:
                               dilations);
       auto ceil = b_.getBoolAttr(intAttr(n, "ceil_mode", 0));
       if (op == "MaxPool")
-        bind(b_.create<g::MaxPoolOp>(loc, out(), in(0), i64s(kernel), i64s(strides), i64s(pads),
-                                     ceil, i64s(dilations)));
+        bind(maxPool(loc, out(), in(0), kernel, strides, pads, ceil.getValue(), dilations));
       else
         bind(averagePool(loc, out(), in(0), kernel, strides, pads, intAttr(n, "count_include_pad", 0) != 0));
     } else if (op == "GlobalAveragePool") {

@@ -1071,6 +1071,52 @@ TEST(CompiledOps, ScattersAndGatherND) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// Dilated MaxPool: stride a multiple of the dilation (one sub-grid of the input, offset by the
+// pads, then an undilated pool) and not (the maximum of the taps' strided slices), against
+// direct loops.
+TEST(CompiledOps, DilatedMaxPool) {
+  const int64_t c = 2, h = 7, w = 8;
+  const std::vector<int64_t> shape{1, c, h, w};
+  std::vector<float> x;
+  for (int i = 0; i < c * h * w; ++i) x.push_back(float((i * 53) % 41) * 0.25f - 5.0f);
+  onnx::ModelProto m = newModel(13, "dilated");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  struct Pool {
+    const char *name;
+    int64_t kh, kw, sh, sw, dh, dw, top, left, bottom, right;
+  };
+  const Pool pools[] = {{"grid", 2, 2, 2, 2, 2, 2, 1, 1, 1, 1}, {"taps", 3, 2, 1, 2, 2, 1, 1, 0, 1, 1}};
+  std::map<std::string, std::vector<double>> want;
+  for (const Pool &p : pools) {
+    onnx::NodeProto *n = addNode(g, "MaxPool", {"x"}, p.name);
+    setInts(n, "kernel_shape", {p.kh, p.kw});
+    setInts(n, "strides", {p.sh, p.sw});
+    setInts(n, "dilations", {p.dh, p.dw});
+    setInts(n, "pads", {p.top, p.left, p.bottom, p.right});
+    const int64_t oh = (h + p.top + p.bottom - p.dh * (p.kh - 1) - 1) / p.sh + 1,
+                  ow = (w + p.left + p.right - p.dw * (p.kw - 1) - 1) / p.sw + 1;
+    declareFloat(g->add_output(), p.name, {1, c, oh, ow});
+    for (int64_t ci = 0; ci < c; ++ci)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          double best = -INFINITY;
+          for (int64_t a = 0; a < p.kh; ++a)
+            for (int64_t b = 0; b < p.kw; ++b) {
+              const int64_t y = i * p.sh + a * p.dh - p.top, xx = j * p.sw + b * p.dw - p.left;
+              if (y >= 0 && y < h && xx >= 0 && xx < w) best = std::max(best, double(x[size_t((ci * h + y) * w + xx)]));
+            }
+          want[p.name].push_back(best);
+        }
+  }
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  // feature maps are float16: every value here (quarters up to 5) is exact in it
+  expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Pow with a per-element exponent (a constant of different values, then a run-time one: x ** x),
 // against std::pow: negative bases with odd, even and non-integer exponents (NaN), zero bases,
 // exponents of 0 and past 2^23.

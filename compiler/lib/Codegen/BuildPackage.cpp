@@ -490,6 +490,7 @@ private:
                 {o.getAlpha().convertToFloat(), o.getBeta().convertToFloat(), 0.0f, 1.0f});
         })
         .Case<g::PowOp>([&](auto o) { pow(op, o.getLhs(), o.getRhs()); })
+        .Case<g::ModOp>([&](auto o) { mod(op, o); })
         .Case<g::ErfOp>([&](auto o) { erf(op); })
         .Case<g::SignOp>([&](auto o) { sign(op); })
         .Case<g::RoundingOp>([&](auto o) { rounding(op, o.getMode()); })
@@ -1933,6 +1934,78 @@ private:
             "vcmp.eq.f32 {mask}, {in1}, {c1}, repeat={rep}, src1_rep=0",
             "vsel.f32 {out}, {c0}, {out}, {mask}, repeat={rep}, src0_rep=0"}); // x ** 0 = 1
     elementwise(op, "Pow", std::move(k), {*a, *b, result(op)});
+  }
+
+  // The remainder. Float32 (fmod): x - trunc(x / y) y, moved by |y| toward x's sign where the
+  // rounded quotient overshot (a remainder of the wrong sign, or of |y| or more); y = +-inf gives
+  // x. Int32: the quotient estimated in float32 and the remainder taken exactly in int32, twice
+  // (the second on the first's remainder: exact below 2^24, where the int32 -> float32 conversion
+  // is, and a small remainder left above), then moved by y (floor: the sign of y) or by |y|
+  // toward x's sign (fmod: the sign of x) where it has the wrong sign or reaches |y|. y = 0 gives
+  // an unspecified value, as ONNX leaves it.
+  void mod(mlir::Operation &op, g::ModOp o) {
+    const bool ints = isI32(o.getLhs()), fmod = o.getFmod();
+    std::optional<uint32_t> a = expanded(op, o.getLhs()), b = a ? expanded(op, o.getRhs()) : std::nullopt;
+    if (!a || !b) return unsupported(op, "this broadcast of the operands has no kernel yet");
+    ElementwiseKernel k;
+    k.numInputs = 2;
+    k.elements = elements(op.getResult(0));
+    k.scalars = {-1.0f, 8388608.0f, 0.0f, std::numeric_limits<float>::infinity()};
+    k.prologue = {"vdup.f32 {c0}, {s1}, repeat=1", "vdup.f32 {c1}, {s2}, repeat=1", "vdup.f32 {c2}, {s3}, repeat=1"};
+    k.scratch = {{"{q}", emit::kRepeatBytes}, {"{t}", emit::kRepeatBytes}, {"{r}", emit::kRepeatBytes},
+                 {"{s}", emit::kRepeatBytes}, {"{yf}", emit::kRepeatBytes}, {"{mask}", kF32MaskBytes}};
+    auto append = [&k](const std::vector<std::string> &lines) { k.body.insert(k.body.end(), lines.begin(), lines.end()); };
+    // {t} = trunc (or floor) of the float quotient in {q}; {r}, {s} scratch.
+    auto integral = [&](bool floor) {
+      if (floor) {
+        append(roundHalfEven("{q}", "{t}", "{s}", "{c0}"));
+        append({"vcmp.gt.f32 {mask}, {t}, {q}, repeat={rep}", "vadds.f32 {s}, {t}, {s0}, repeat={rep}",
+                "vsel.f32 {t}, {s}, {t}, {mask}, repeat={rep}"});
+        return;
+      }
+      append({"vabs.f32 {r}, {q}, repeat={rep}"});
+      append(roundHalfEven("{r}", "{t}", "{s}", "{c0}"));
+      append({"vcmp.gt.f32 {mask}, {t}, {r}, repeat={rep}", "vadds.f32 {s}, {t}, {s0}, repeat={rep}",
+              "vsel.f32 {t}, {s}, {t}, {mask}, repeat={rep}", "vcmp.lt.f32 {mask}, {q}, {c1}, repeat={rep}, src1_rep=0",
+              "vmuls.f32 {s}, {t}, {s0}, repeat={rep}", "vsel.f32 {t}, {s}, {t}, {mask}, repeat={rep}"});
+    };
+    if (!ints) {
+      append({"vdiv.f32 {q}, {in0}, {in1}, repeat={rep}"});
+      integral(false);
+      append({"vmul.f32 {t}, {t}, {in1}, repeat={rep}", "vsub.f32 {out}, {in0}, {t}, repeat={rep}",
+              // {s} = |y| with x's sign
+              "vabs.f32 {s}, {in1}, repeat={rep}", "vmuls.f32 {t}, {s}, {s0}, repeat={rep}",
+              "vcmp.lt.f32 {mask}, {in0}, {c1}, repeat={rep}, src1_rep=0", "vsel.f32 {s}, {t}, {s}, {mask}, repeat={rep}",
+              "vmul.f32 {t}, {out}, {in0}, repeat={rep}", "vcmp.lt.f32 {mask}, {t}, {c1}, repeat={rep}, src1_rep=0",
+              "vadd.f32 {t}, {out}, {s}, repeat={rep}", "vsel.f32 {out}, {t}, {out}, {mask}, repeat={rep}",
+              "vabs.f32 {t}, {out}, repeat={rep}", "vabs.f32 {r}, {in1}, repeat={rep}",
+              "vcmp.ge.f32 {mask}, {t}, {r}, repeat={rep}", "vsub.f32 {t}, {out}, {s}, repeat={rep}",
+              "vsel.f32 {out}, {t}, {out}, {mask}, repeat={rep}",
+              "vcmp.eq.f32 {mask}, {r}, {c2}, repeat={rep}, src1_rep=0", "vsel.f32 {out}, {in0}, {out}, {mask}, repeat={rep}"});
+      elementwise(op, "Mod", std::move(k), {*a, *b, result(op)});
+      return;
+    }
+    append({"vconv.s32.f32 {yf}, {in1}, repeat={rep}"});
+    for (const char *source : {"{in0}", "{out}"}) { // {out} = source - q y, q from float32
+      append({std::string("vconv.s32.f32 {q}, ") + source + ", repeat={rep}", "vdiv.f32 {q}, {q}, {yf}, repeat={rep}"});
+      integral(!fmod);
+      append({"vconv.f32.s32 {t}, {t}, repeat={rep}", "vmul.s32 {t}, {t}, {in1}, repeat={rep}",
+              std::string("vsub.s32 {out}, ") + source + ", {t}, repeat={rep}"});
+    }
+    // {s} = the step toward the remainder's sign: y (floor), or |y| with x's sign (fmod)
+    if (fmod)
+      append({"vabs.s32 {s}, {in1}, repeat={rep}", "vsub.s32 {t}, {c1}, {s}, repeat={rep}, src0_rep=0",
+              "vconv.s32.f32 {q}, {in0}, repeat={rep}", "vcmp.lt.f32 {mask}, {q}, {c1}, repeat={rep}, src1_rep=0",
+              "vsel.s32 {s}, {t}, {s}, {mask}, repeat={rep}"});
+    else
+      append({"vmov.s32 {s}, {in1}, repeat={rep}"});
+    append({"vconv.s32.f32 {q}, {out}, repeat={rep}", "vconv.s32.f32 {r}, {s}, repeat={rep}",
+            "vmul.f32 {q}, {q}, {r}, repeat={rep}", "vcmp.lt.f32 {mask}, {q}, {c1}, repeat={rep}, src1_rep=0",
+            "vadd.s32 {t}, {out}, {s}, repeat={rep}", "vsel.s32 {out}, {t}, {out}, {mask}, repeat={rep}",
+            "vabs.s32 {t}, {out}, repeat={rep}", "vabs.s32 {r}, {in1}, repeat={rep}",
+            "vcmp.ge.s32 {mask}, {t}, {r}, repeat={rep}", "vsub.s32 {t}, {out}, {s}, repeat={rep}",
+            "vsel.s32 {out}, {t}, {out}, {mask}, repeat={rep}"});
+    elementwise(op, "Mod", std::move(k), {*a, *b, result(op)});
   }
 
   // 1 above zero, -1 below, else x itself (zeros and NaN).

@@ -1473,6 +1473,8 @@ private:
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();
       bind(b_.create<g::GatherOp>(loc, out(), in(0), in(1), b_.getI64IntegerAttr(axis),
                                   b_.getBoolAttr(op == "GatherElements")));
+    } else if (op == "Mod") {
+      bind(b_.create<g::ModOp>(loc, out(), in(0), in(1), b_.getBoolAttr(intAttr(n, "fmod", 0) != 0)));
     } else if (op == "GatherND") {
       bind(b_.create<g::GatherNdOp>(loc, out(), in(0), in(1), b_.getI64IntegerAttr(intAttr(n, "batch_dims", 0))));
     } else if (op == "ScatterElements" || op == "Scatter" || op == "ScatterND") { // reduction none (checked)

@@ -121,6 +121,7 @@ std::vector<OpRule> buildRules() {
       {"ReduceLogSumExp", Placement::Vector, kVector, {any("axes"), any("keepdims"), any("noop_with_empty_axes")}, kFloats},
       {"ReduceProd", Placement::Vector, kVector, {any("axes"), any("keepdims"), any("noop_with_empty_axes")}, kFloat},
       {"MeanVarianceNormalization", Placement::Vector, kVector, {any("axes")}, kFloat},
+      {"Mod", Placement::Vector, kVector, {any("fmod")}, kFloat | kInt32},
       {"LRN", Placement::Vector, kVector, {any("alpha"), any("beta"), any("bias"), any("size")}, kFloat},
       {"LayerNormalization", Placement::Vector, kVector, {any("axis"), any("epsilon"), only("stash_type", {"1"})},
        kFloats},

@@ -1117,6 +1117,55 @@ TEST(CompiledOps, DilatedMaxPool) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// Mod: float32 fmod (signs of both kinds, a quotient that rounds up to the next integer,
+// an infinite divisor) on a run-time x, and int32 floor and fmod remainders of constants with
+// mixed signs, a broadcast divisor and values past 2^24 (where int32 -> float32 rounds), against
+// std::fmod and the integer definitions.
+TEST(CompiledOps, ModFloatAndInt32) {
+  const std::vector<float> x = {-4.3f, 7.2f, 5.0f, 4.3f, -7.2f, 8.0f, 0.0f, -0.5f, 1e6f, 2.9999999f, 3.0f, -1.0f};
+  const std::vector<float> y = {2.1f, -3.4f, 8.0f, -2.1f, 3.4f, -5.0f, 3.0f, 0.25f, 7.0f, 1.0f, INFINITY, -INFINITY};
+  const std::vector<int64_t> shape{int64_t(x.size())};
+  const std::vector<int32_t> a = {7, -7, 7, -7, 0, 2147483647, -2147483647, 123456789, -987654321, 16777217, 5, -5};
+  const std::vector<int32_t> b = {3, 3, -3, -3, 5, 10, 7, -1000, 65536, 3, 2147483647, 1};
+  onnx::ModelProto m = newModel(13, "mod");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  floatInitializer(g, "y", shape, y);
+  auto ints = [&](const char *name, const std::vector<int32_t> &v, std::vector<int64_t> dims) {
+    onnx::TensorProto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT32);
+    for (int64_t d : dims) t->add_dims(d);
+    for (int32_t e : v) t->add_int32_data(e);
+  };
+  ints("a", a, shape);
+  ints("b", b, shape);
+  ints("seven", {-7}, {1});
+  setInt(addNode(g, "Mod", {"x", "y"}, "float_fmod"), "fmod", 1);
+  addNode(g, "Mod", {"a", "b"}, "floor");
+  setInt(addNode(g, "Mod", {"a", "b"}, "trunc"), "fmod", 1);
+  addNode(g, "Mod", {"a", "seven"}, "by_minus_seven");
+  declareFloat(g->add_output(), "float_fmod", shape);
+  for (const char *name : {"floor", "trunc", "by_minus_seven"}) {
+    declareFloat(g->add_output(), name, shape);
+    g->mutable_output(g->output_size() - 1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT32);
+  }
+  std::map<std::string, std::vector<double>> want;
+  auto floorMod = [](int64_t p, int64_t q) { const int64_t r = p % q; return r != 0 && (r < 0) != (q < 0) ? r + q : r; };
+  for (size_t i = 0; i < x.size(); ++i) {
+    want["float_fmod"].push_back(std::fmod(double(x[i]), double(y[i])));
+    want["floor"].push_back(double(floorMod(a[i], b[i])));
+    want["trunc"].push_back(double(int64_t(a[i]) % int64_t(b[i])));
+    want["by_minus_seven"].push_back(double(floorMod(a[i], -7)));
+  }
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  // x - trunc(x / y) y rounds its product: within an ulp of x
+  expectOutputs(model, shape, x, want, [&](const std::string &name, double) { return name == "float_fmod" ? 1e-6 : 0.0; });
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Pow with a per-element exponent (a constant of different values, then a run-time one: x ** x),
 // against std::pow: negative bases with odd, even and non-integer exponents (NaN), zero bases,
 // exponents of 0 and past 2^23.

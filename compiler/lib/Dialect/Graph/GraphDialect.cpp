@@ -71,6 +71,14 @@ LogicalResult DivOp::verify() { return verifyBinary(*this); }
 LogicalResult MaxOp::verify() { return verifyBinary(*this); }
 LogicalResult MinOp::verify() { return verifyBinary(*this); }
 LogicalResult PowOp::verify() { return verifyBinary(*this); }
+LogicalResult ModOp::verify() {
+  const Type et = ranked(getLhs()).getElementType();
+  if (!et.isF32() && !et.isInteger(32))
+    return emitOpError("operands must be float32 or int32");
+  if (et.isF32() && !getFmod())
+    return emitOpError("a float remainder needs fmod (ONNX: fmod = 1 for floating-point types)");
+  return verifyBinary(*this);
+}
 // Booleans: i1 elements.
 static bool isBoolTensor(Value v) { return ranked(v).getElementType().isInteger(1); }
 

@@ -61,6 +61,15 @@ def Graph_DivOp : Graph_BinaryOp<"div">;
 def Graph_MaxOp : Graph_BinaryOp<"max">;
 def Graph_MinOp : Graph_BinaryOp<"min">;
 def Graph_PowOp : Graph_BinaryOp<"pow">; // lhs ** rhs per element (constant exponents are rewritten on import)
+// The remainder of lhs / rhs with broadcasting: with `fmod` C's fmod (the sign of lhs, what
+// float32 takes), else the sign of rhs (Python's %, int32 only).
+def Graph_ModOp : Graph_Op<"mod", [Pure]> {
+  let summary = "element-wise remainder with ONNX (numpy) broadcasting";
+  let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs, BoolAttr:$fmod);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
 
 class Graph_UnaryOp<string mnemonic, dag attrs = (ins)> : Graph_Op<mnemonic, [Pure]> {
   let summary = "element-wise " # mnemonic;

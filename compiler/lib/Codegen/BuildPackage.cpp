@@ -839,7 +839,19 @@ private:
     }
     std::vector<uint32_t> args;
     if (!require(op, {o.getInput()}, args)) return;
-    addHostTask(op, "Transpose", args, {result(op)}, "permutation with more than 2048 separate runs: no NPU kernel yet");
+    // Too many runs for DMA: element by element on the scalar unit, a few cycles an element (up to
+    // 2^20 elements: a larger one would hold the core for milliseconds; the host takes those).
+    if (elements(o.getResult()) <= (int64_t(1) << 20)) {
+      ScalarPermuteKernel k{opName(op), joined(onnxNodeNames(op.getLoc())), in,
+                            std::vector<int64_t>(perm.begin(), perm.end()), int(elementBytes(o.getInput()))};
+      if (Expected<GeneratedKernel> gen = generateScalarPermute(k)) {
+        args.push_back(result(op));
+        addKernelTask(op, "Transpose", *gen, std::move(args));
+        return;
+      }
+    }
+    addHostTask(op, "Transpose", args, {result(op)}, "permutation with more than 2048 separate runs and more than 2^20 "
+                                                     "elements, 1- or 2-byte elements or a rank above 6: no NPU kernel yet");
     p_.tasks.back().host.ints["perm"] = std::vector<int64_t>(perm.begin(), perm.end());
   }
 

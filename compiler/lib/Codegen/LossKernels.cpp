@@ -1,6 +1,6 @@
 // Gathers and scatters with run-time indices on the scalar unit (KernelTemplates.h): the NLL
 // loss's target gather (NllGatherKernel), Gather and GatherElements (GatherKernel), ScatterElements
-// and ScatterND (ScatterKernel). Every scalar access is a 4- or 8-byte GM word, so nothing needs
+// and ScatterND (ScatterKernel); and permutations element by element (ScalarPermuteKernel). Every scalar access is a 4- or 8-byte GM word, so nothing needs
 // alignment.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
@@ -165,6 +165,37 @@ Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const Scatte
       << "\n  blt x18, x19, slice\n  addi x13, x13, 1\n  li x19, " << tuples << "\n  blt x13, x19, tuple\n";
   }
   s << "  end\nbad:\n  ld x16, gm[x0]\n  end\n"; // index out of range: a GM access fault at address 0
+  return GeneratedKernel{s.str(), 1};
+}
+
+// Argument order: input, result.
+Expected<GeneratedKernel> generateScalarPermute(const ScalarPermuteKernel &k) {
+  const size_t rank = k.inShape.size();
+  if (k.elementBytes != 4 && k.elementBytes != 8)
+    return Error::badInput(k.name + ": a scalar permutation of " + std::to_string(k.elementBytes) +
+                           "-byte elements has no kernel");
+  if (rank < 1 || rank > 6 || k.perm.size() != rank)
+    return Error::badInput(k.name + ": a scalar permutation of rank " + std::to_string(rank) + " has no kernel");
+  std::vector<int64_t> inStride(rank, 1);
+  for (size_t d = rank; d-- > 1;) inStride[d - 1] = inStride[d] * k.inShape[d];
+  const char *load = k.elementBytes == 8 ? "ld" : "ldw", *store = k.elementBytes == 8 ? "st" : "stw";
+  std::ostringstream s;
+  s << "# " << k.name << ": permutation element by element on the scalar unit\n.node \"" << k.node
+    << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n  ld x4, gm[x1], offset=8\n  mv x22, x2\n";
+  // Axis d: counter x(10 + d), source pointer x(22 + d); the result pointer x4 only ascends.
+  for (size_t d = 0; d < rank; ++d) {
+    if (d > 0) s << "  mv x" << 22 + d << ", x" << 21 + d << "\n";
+    s << "  li x" << 10 + d << ", 0\naxis" << d << ":\n";
+  }
+  s << "  " << load << " x9, gm[x" << 21 + rank << "]\n  " << store << " x9, gm[x4]\n  addi x4, x4, " << k.elementBytes
+    << "\n";
+  for (size_t d = rank; d-- > 0;) {
+    const int64_t axis = k.perm[d];
+    s << "  addi x" << 22 + d << ", x" << 22 + d << ", " << inStride[size_t(axis)] * k.elementBytes << "\n  addi x"
+      << 10 + d << ", x" << 10 + d << ", 1\n  li x9, " << k.inShape[size_t(axis)] << "\n  blt x" << 10 + d << ", x9, axis"
+      << d << "\n";
+  }
+  s << "  end\n";
   return GeneratedKernel{s.str(), 1};
 }
 

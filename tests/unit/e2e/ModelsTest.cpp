@@ -1166,6 +1166,31 @@ TEST(CompiledOps, ModFloatAndInt32) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// A transpose of more separate runs than the DMA segment kernel unrolls ([3, 40, 50] -> [50, 3,
+// 40]: 6000 runs of one element) runs element by element on the scalar unit, exact, both modes.
+TEST(CompiledOps, TransposeOfManyRunsOnTheScalarUnit) {
+  const std::vector<int64_t> shape{3, 40, 50};
+  std::vector<float> x;
+  for (int i = 0; i < 6000; ++i) x.push_back(float(i) * 0.5f - 7.0f);
+  onnx::ModelProto m = newModel(13, "transpose");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  setInts(addNode(g, "Transpose", {"x"}, "y"), "perm", {2, 0, 1});
+  declareFloat(g->add_output(), "y", {50, 3, 40});
+  std::vector<double> want;
+  for (int w = 0; w < 50; ++w)
+    for (int c = 0; c < 3; ++c)
+      for (int h = 0; h < 40; ++h) want.push_back(x[size_t((c * 40 + h) * 50 + w)]);
+  std::string dir;
+  const std::string model = saveModel(m, dir);
+  ASSERT_FALSE(model.empty());
+  Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(model, "", *loadChipConfig("edge"), "");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  for (const pkg::Task &t : p->tasks) EXPECT_FALSE(t.isHost) << t.name << " runs on the host: " << t.host.reason;
+  expectOutputY(model, shape, x, want, 0.0);
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // Pow with a per-element exponent (a constant of different values, then a run-time one: x ** x),
 // against std::pow: negative bases with odd, even and non-integer exponents (NaN), zero bases,
 // exponents of 0 and past 2^23.

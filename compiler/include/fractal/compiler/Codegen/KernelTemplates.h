@@ -357,6 +357,16 @@ struct GatherKernel {
 };
 Expected<GeneratedKernel> generateGather(const ChipConfig &config, const GatherKernel &k);
 
+// A permutation element by element on the scalar unit, one block: a loop per result axis, the
+// source address stepping by that axis's input stride (for permutations of more separate runs
+// than the DMA segment kernel unrolls). 4- or 8-byte elements, rank 1 to 6.
+struct ScalarPermuteKernel {
+  std::string name, node;
+  std::vector<int64_t> inShape, perm;
+  int elementBytes = 4;
+};
+Expected<GeneratedKernel> generateScalarPermute(const ScalarPermuteKernel &k);
+
 // ScatterElements / ScatterND (reduction none) with run-time indices, one block: the data copied
 // to the result through UB by DMA, `barrier all`, then the scalar unit stores each update
 // (ScatterND: each tuple's slice, element by element) where its index says. GatherND (`gatherNd`)

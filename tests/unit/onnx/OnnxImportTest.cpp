@@ -261,10 +261,10 @@ TEST(OnnxImport, GraphOpsLocationsResourcesAndFolding) {
 TEST(OnnxImport, UnsupportedModelReturnsTheReport) {
   mlir::MLIRContext context;
   Expected<mlir::OwningOpRef<mlir::ModuleOp>> module = onnx_frontend::importOnnxModel(
-      context, "/usr/share/libonnx-testdata/data/node/test_mod_mixed_sign_float32/model.onnx", {});
+      context, "/usr/share/libonnx-testdata/data/node/test_det_2d/model.onnx", {});
   ASSERT_FALSE(module.ok());
   EXPECT_EQ(module.error().code, ExitCode::BadInput);
-  EXPECT_NE(module.error().message.find("operator Mod is not supported"), std::string::npos);
+  EXPECT_NE(module.error().message.find("operator Det is not supported"), std::string::npos);
 }
 
 // The kernel listings (--compile-to=kernel|npu) line up with the package's kernels after fusion

@@ -137,6 +137,13 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // cycles; 96 + 48 measured worse).
   const int64_t dwReserve = dw ? 2 * std::min<int64_t>(80, mtDwCap) * dwTaps * 16 * 2 : 0;
   if (dw) mt = std::max<int64_t>(16, std::min(mt, (l0aBytes - dwReserve) / 2 / (kTile * 2) / 16 * 16));
+  // An epilogue's tile passes through UB whole (four tiles there: FixPipe's output and the body's,
+  // two sets, beside four one-repeat constants): a tile split into bands of rows serializes, each
+  // band's FixPipe waiting for the previous band's vector work and the vector for its store
+  // (PP-OCRv4 det's 320x320 1x1: 1024-pixel tiles, bands of 1008 + 16 rows).
+  const int64_t ubHalves = config.buffer(BufferKind::UB).sizeBytes / 2 - 4 * kRepeatHalves;
+  if (k.epilogue && mt * ntPad > ubHalves / 4)
+    mt = std::max<int64_t>(16, ubHalves / 4 / kRepeatHalves * kRepeatHalves / ntPad / 16 * 16);
   // Pooling: tiles of whole pairs of output rows (and whole 16-pixel fractal rows).
   const int64_t poolUnit = k.maxPool2x2 ? std::lcm<int64_t>(16, 2 * k.wo) : 16;
   if (k.maxPool2x2) {
@@ -385,7 +392,6 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // measured worse from 3.5 KiB up: the group's first tile then waits for its last mmad for
   // nothing), and in groups of two (each tile's UB pair is a chain of flags of its own, and a
   // pipe pair has 8 event ids).
-  const int64_t ubHalves = config.buffer(BufferKind::UB).sizeBytes / 2 - 4 * kRepeatHalves;
   const int64_t writeLatency = config.dma.gmWritePathLatencyCycles + config.l2.hitLatencyCycles;
   const bool smallStores = 4 * mt * ntPad * 2 <= writeLatency * config.dma.gmWriteBytesPerCycle;
   int64_t fixGroup = 1;

@@ -156,9 +156,13 @@ void AiCore::runOneBlock(int64_t block) {
       while (queues_[p].size() >= static_cast<size_t>(config_.core.pipeQueueDepth))
         wait(popped_[p]);
       waits_.clear(0);
-      if (run_->timed)
-        stats_->queueFullStallCycles +=
-            timeToCycles(sc_core::sc_time_stamp() - t0);
+      if (run_->timed) {
+        const uint64_t stalled = timeToCycles(sc_core::sc_time_stamp() - t0);
+        stats_->queueFullStallCycles += stalled;
+        // On the scalar lane, named after the instruction that found its pipe's queue full.
+        if (run_->trace && stalled > 0)
+          run_->traceOut->push_back({id_, 0, now() - stalled, stalled, pc});
+      }
       queues_[p].push_back(step.op);
       pushed_[p].notify();
       break;

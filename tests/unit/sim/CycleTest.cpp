@@ -206,11 +206,18 @@ TEST(Cycles, FullQueueStallsTheScalarUnit) {
   std::string text;
   for (int i = 0; i < 20; ++i)
     text += "vadd.f16 ub[x0], ub[x0], ub[x0], repeat=255\n";
-  Timed t = runTimed(dev, text + "end\n");
+  Timed t = runTimed(dev, text + "end\n", 1, /*trace=*/true);
   const VectorTiming add = c.vectorTiming(VectorTimingClass::Simple);
   EXPECT_EQ(t.result.cycles,
             20 * 255 + add.latencyCycles + c.vector.pipelineDelayCycles + 1);
   EXPECT_EQ(t.core0().queueFullStallCycles, 238u + 254 + 254);
+  // The trace shows each stall on the scalar lane (pipe 0), at the instruction held back: the
+  // 18th from cycle 17 to 255, the 19th from 256 to 510, the 20th from 511 to 765.
+  std::vector<std::array<uint64_t, 3>> stalls;
+  for (const TraceSlice &sl : t.result.trace)
+    if (sl.pipe == 0) stalls.push_back({uint64_t(sl.pc), sl.start, sl.duration});
+  const std::vector<std::array<uint64_t, 3>> expected = {{17, 17, 238}, {18, 256, 254}, {19, 511, 254}};
+  EXPECT_EQ(stalls, expected);
 }
 
 TEST(Cycles, CoresContendForDram) {

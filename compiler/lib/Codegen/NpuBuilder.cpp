@@ -145,6 +145,28 @@ Status NpuKernelBuilder::pairLoopPeeled(int64_t count, bool splitLast, const Ite
   return Status::success();
 }
 
+Status NpuKernelBuilder::pairLoopSkewed(int64_t count, bool splitLast, const ItemBody &front, const ItemBody &back) {
+  auto isLast = [&](int64_t i) { return splitLast && i == count - 1; };
+  if (Status s = front(index(0), 0, isLast(0)); !s) return s;
+  // Items 1.. in whole pairs in the loop (the last one, with splitLast, after it).
+  const int64_t looped = (count - 1 - (splitLast ? 1 : 0)) / 2 * 2;
+  if (looped > 0) {
+    auto loop = b_.create<mlir::scf::ForOp>(loc_, index(1), index(1 + looped), index(2));
+    mlir::OpBuilder::InsertionGuard guard(b_);
+    b_.setInsertionPoint(loop.getBody()->getTerminator());
+    mlir::Value i = loop.getInductionVar();
+    if (Status s = front(i, 1, false); !s) return s;
+    if (Status s = back(add(i, -1), 0, false); !s) return s;
+    if (Status s = front(add(i, 1), 0, false); !s) return s;
+    if (Status s = back(i, 1, false); !s) return s;
+  }
+  for (int64_t i = 1 + looped; i < count; ++i) {
+    if (Status s = front(index(i), int(i % 2), isLast(i)); !s) return s;
+    if (Status s = back(index(i - 1), int((i - 1) % 2), false); !s) return s;
+  }
+  return back(index(count - 1), int((count - 1) % 2), isLast(count - 1));
+}
+
 Status NpuKernelBuilder::firstLoadsAhead(const SetBody &loads) {
   firstLoadsAhead_ = true;
   return loads(blockIdx_, 0);

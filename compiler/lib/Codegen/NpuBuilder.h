@@ -73,6 +73,12 @@ public:
   // its accesses, so a body that touches both sets' buffers (tiles alternating inside it) inside
   // a branch would wait for all of the other set's work before any of its own.
   Status pairLoopPeeled(int64_t count, bool splitLast, const ItemBody &body);
+  // pairLoopPeeled of items in two parts, software-pipelined: item i's `front` comes before item
+  // i-1's `back` in program order (front(0) first, back(count-1) last). The scalar unit dispatches
+  // in program order and stalls at a pipe whose queue is full: with back work that fills a queue
+  // while it waits (a convolution epilogue's vector instructions waiting for FixPipe), the next
+  // item's front work (its loads and mmads) still reaches the cube's pipes first.
+  Status pairLoopSkewed(int64_t count, bool splitLast, const ItemBody &front, const ItemBody &back);
   // `body(true)` when `value` == `last`, else `body(false)`: a short last chunk or piece gets its
   // own copy of the code.
   Status splitLast(mlir::Value value, int64_t last, const std::function<Status(bool last)> &body);

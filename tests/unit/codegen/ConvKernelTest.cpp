@@ -230,7 +230,7 @@ TEST(ConvKernel, NoDataRacesBetweenPipes) {
   runCase({"race_check_f32_out", 1, 8, 8, 96, 96, 1, 1, 1, 1, 0, false, true, 0, true}, true);
   runCase({"race_check_epilogue", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0, false, false, 0, false, true}, true);
   runCase({"race_check_epilogue_k_steps", 1, 9, 7, 256, 32, 5, 5, 1, 1, 2, false, false, 0, false, true}, true);
-  runCase({"race_check_epilogue_bands", 1, 64, 64, 16, 32, 1, 1, 1, 1, 0, false, false, 0, false, true}, true);
+  runCase({"race_check_epilogue_wide_tiles", 1, 64, 64, 16, 32, 1, 1, 1, 1, 0, false, false, 0, false, true}, true);
 }
 
 // One K step, FixPipe straight to GM: M tiles leave L0C in groups (one flag per group hands the
@@ -243,8 +243,13 @@ TEST(ConvKernel, TilesLeaveL0CInGroups) {
   runCase({"groups_residual_3x3", 1, 20, 40, 16, 48, 3, 3, 1, 1, 1, false, true}, true, "tiles leave L0C in groups of");
   runCase({"groups_n_tiles", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0}, true, "tiles leave L0C in groups of");
   runCase({"groups_f32_out", 2, 10, 30, 16, 40, 3, 3, 1, 1, 1, false, false, 0, true}, true, "tiles leave L0C in groups of");
-  // Through UB (an epilogue) for small tiles only: each tile of a group has UB tiles of its own.
+  // Through UB (an epilogue) for small tiles only: each tile of a group has UB tiles of its own,
+  // and the groups are software-pipelined (a group's loads and mmads before the previous group's
+  // FixPipe, vector work and stores); the second case has an odd number of groups per band, the
+  // last one short (156-pixel bands: 5 tiles of up to 32 pixels, 3 groups).
   runCase({"groups_epilogue_depthwise_5x5", 1, 12, 30, 96, 96, 5, 5, 1, 1, 2, true, false, 0, false, true}, true,
+          "tiles leave L0C in groups of 2");
+  runCase({"groups_epilogue_odd_count", 1, 12, 26, 48, 48, 5, 5, 1, 1, 2, true, false, 0, false, true}, true,
           "tiles leave L0C in groups of 2");
   runCase({"no_groups_epilogue_big_tiles", 1, 12, 24, 64, 160, 1, 1, 1, 1, 0, false, false, 0, false, true}, true,
           "tiles leave L0C one by one");

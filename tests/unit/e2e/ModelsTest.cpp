@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -258,6 +259,19 @@ onnx::TensorProto *floatInitializer(onnx::GraphProto *g, const char *name, const
   return t;
 }
 
+// An integer initializer of `type` (INT32 or INT64; dims {} for a scalar).
+onnx::TensorProto *intInitializer(onnx::GraphProto *g, const char *name, int type, const std::vector<int64_t> &dims,
+                                  const std::vector<int64_t> &values) {
+  onnx::TensorProto *t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(type);
+  for (int64_t d : dims) t->add_dims(d);
+  for (int64_t v : values)
+    if (type == onnx::TensorProto::INT64) t->add_int64_data(v);
+    else t->add_int32_data(int32_t(v));
+  return t;
+}
+
 onnx::NodeProto *addNode(onnx::GraphProto *g, const char *op, std::vector<std::string> inputs, const char *output) {
   onnx::NodeProto *n = g->add_node();
   n->set_op_type(op);
@@ -289,15 +303,24 @@ onnx::ModelProto newModel(int64_t opset, const char *graphName) {
   return m;
 }
 
-// Writes `m` into a fresh temporary directory; the model's path (the directory goes with rmDir).
-std::string saveModel(const onnx::ModelProto &m, std::string &dirOut) {
-  char dir[] = "/tmp/fractal-op-XXXXXX";
-  if (!mkdtemp(dir)) return "";
-  dirOut = dir;
-  const std::string model = dirOut + "/model.onnx";
-  std::ofstream f(model, std::ios::binary);
-  return m.SerializeToOstream(&f) ? model : "";
-}
+// `m` written into a fresh temporary directory (path: the model, empty when that failed), which
+// goes away with this object, also when an ASSERT leaves the test early.
+struct SavedModel {
+  std::string dir, path;
+  explicit SavedModel(const onnx::ModelProto &m) {
+    char name[] = "/tmp/fractal-op-XXXXXX";
+    if (!mkdtemp(name)) return;
+    dir = name;
+    std::ofstream f(dir + "/model.onnx", std::ios::binary);
+    if (m.SerializeToOstream(&f) && f.flush()) path = dir + "/model.onnx";
+  }
+  ~SavedModel() {
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
+  SavedModel(const SavedModel &) = delete;
+  SavedModel &operator=(const SavedModel &) = delete;
+};
 
 NpyArray floatArray(const std::vector<int64_t> &shape, const std::vector<float> &values) {
   NpyArray a{"<f4", shape, std::vector<uint8_t>(values.size() * 4)};
@@ -380,8 +403,8 @@ TEST(CompiledOps, LegacyOpset6Conv1dChannelBiasAndPRelu) {
   setInt(add, "axis", 1);
   addNode(g, "PRelu", {"a", "slope"}, "y");
   declareFloat(g->add_output(), "y", {n, co, len});
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   // The cube multiplies f16-rounded operands and accumulates in f32.
   std::vector<double> want(size_t(n * co * len));
@@ -401,7 +424,6 @@ TEST(CompiledOps, LegacyOpset6Conv1dChannelBiasAndPRelu) {
         largest = std::max(largest, std::abs(y));
       }
   expectOutputY(model, {n, ci, len}, x, want, 2e-3 * largest + 1e-3);
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // Pow by constant exponents (3: products; 1.5: exp(y * log x); -0.5: a reciprocal square root),
@@ -425,8 +447,8 @@ TEST(CompiledOps, PowerMeanAndGlobalMaxPool) {
   addNode(g, "GlobalMaxPool", {"x"}, "gmp");
   for (const char *name : {"cube", "pow15", "rsqrt", "mean"}) declareFloat(g->add_output(), name, shape);
   declareFloat(g->add_output(), "gmp", {1, 3, 1, 1});
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   std::map<std::string, std::vector<double>> want;
   for (size_t i = 0; i < x.size(); ++i) {
@@ -439,7 +461,6 @@ TEST(CompiledOps, PowerMeanAndGlobalMaxPool) {
   for (int64_t c = 0; c < 3; ++c)
     want["gmp"].push_back(*std::max_element(x.begin() + c * 20, x.begin() + c * 20 + 20));
   expectOutputs(model, shape, x, want, [](const std::string &, double v) { return 1e-5 * std::abs(v) + 1e-6; });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // Recurrent layers as an exporter writes them (constant weights, so the importer's transposes and
@@ -490,8 +511,8 @@ TEST(CompiledOps, BidirectionalLstmAndGruWithConstantWeights) {
   declareFloat(g->add_output(), "lstm_h", {2, batch, hl});
   declareFloat(g->add_output(), "lstm_c", {2, batch, hl});
   declareFloat(g->add_output(), "gru_h", {batch, 2, hg});
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
 
   auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
@@ -552,7 +573,6 @@ TEST(CompiledOps, BidirectionalLstmAndGruWithConstantWeights) {
       for (int64_t j = 0; j < hg; ++j) want["gru_h"].push_back(h[size_t(j)]);
     }
   expectOutputs(model, {seq, batch, in}, x, want, [](const std::string &, double) { return 5e-4; });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // Tile as a broadcast add (repeats [1, 2, 1, 3]: a repeated channel axis and a repeated last
@@ -566,19 +586,15 @@ TEST(CompiledOps, TileAndInstanceNormalization) {
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 11 % 19) - 9) * 0.3f;
   const std::vector<float> scale{1.5f, -0.5f}, bias{0.25f, 2.0f};
   declareFloat(g->add_input(), "x", shape);
-  onnx::TensorProto *repeats = g->add_initializer();
-  repeats->set_name("repeats");
-  repeats->set_data_type(onnx::TensorProto::INT64);
-  repeats->add_dims(4);
-  for (int64_t r : {1, 2, 1, 3}) repeats->add_int64_data(r);
+  intInitializer(g, "repeats", onnx::TensorProto::INT64, {4}, {1, 2, 1, 3});
   floatInitializer(g, "scale", {2}, scale);
   floatInitializer(g, "bias", {2}, bias);
   addNode(g, "Tile", {"x", "repeats"}, "tiled");
   addNode(g, "InstanceNormalization", {"x", "scale", "bias"}, "normalized");
   declareFloat(g->add_output(), "tiled", {1, 4, 3, 12});
   declareFloat(g->add_output(), "normalized", shape);
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   std::map<std::string, std::vector<double>> want;
   for (int64_t c = 0; c < 4; ++c)
@@ -593,7 +609,6 @@ TEST(CompiledOps, TileAndInstanceNormalization) {
   }
   // Tile copies; the layer norm kernel's statistics are about f16-exact (1.2e-3 at most here).
   expectOutputs(model, shape, x, want, [](const std::string &name, double) { return name == "tiled" ? 0.0 : 2e-3; });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // Comparisons, boolean logic, Where and the casts to and from bool on the vector unit, against
@@ -619,15 +634,8 @@ TEST(CompiledOps, ComparisonsBooleansAndWhere) {
   floatInitializer(g, "y", shape, y);
   floatInitializer(g, "half", {}, {0.5f});
   floatInitializer(g, "minus", {}, {-100.0f});
-  auto intInitializer = [&](const char *name, const std::vector<int32_t> &v) {
-    onnx::TensorProto *t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::INT32);
-    for (int64_t d : shape) t->add_dims(d);
-    for (int32_t e : v) t->add_int32_data(e);
-  };
-  intInitializer("i", i32);
-  intInitializer("j", j32);
+  intInitializer(g, "i", onnx::TensorProto::INT32, shape, {i32.begin(), i32.end()});
+  intInitializer(g, "j", onnx::TensorProto::INT32, shape, {j32.begin(), j32.end()});
   onnx::TensorProto *cond = g->add_initializer();
   cond->set_name("row");
   cond->set_data_type(onnx::TensorProto::BOOL);
@@ -654,8 +662,8 @@ TEST(CompiledOps, ComparisonsBooleansAndWhere) {
     for (int64_t d : shape) t->mutable_shape()->add_dim()->set_dim_value(d);
   }
   for (const char *f : {"where", "where_row", "or_float"}) declareFloat(g->add_output(), f, shape);
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   std::map<std::string, std::vector<double>> want;
   for (size_t i = 0; i < n; ++i) {
@@ -670,7 +678,6 @@ TEST(CompiledOps, ComparisonsBooleansAndWhere) {
     want["or_float"].push_back(eq || le);
   }
   expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // Floor, Ceil, Round (half to even), Sign and Erf on the vector unit, against <cmath>: halves of
@@ -694,11 +701,10 @@ TEST(CompiledOps, RoundingSignAndErf) {
                         : o == "Sign" ? (v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0) : std::erf(double(v)));
     }
   }
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   expectOutputs(model, shape, x, want, [](const std::string &name, double) { return name == "Erf" ? 3e-7 : 0.0; });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // Sin, Cos, Tan, Asin, Acos and Atan on the vector unit against <cmath> in double: both signs,
@@ -725,11 +731,10 @@ TEST(CompiledOps, TrigonometricFunctions) {
     declareFloat(g->add_output(), op.c_str(), shape);
     for (float v : x) want[op].push_back(f(double(v)));
   }
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   expectOutputs(model, shape, x, want, [](const std::string &, double e) { return 5e-7 + 1e-6 * std::fabs(e); });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // ReduceProd (signs by the count of negatives, a zero), ReduceMean over axes that are not adjacent
@@ -774,15 +779,14 @@ TEST(CompiledOps, ProductsAndReductionsOverSeparateAxes) {
     deviation[c] = std::sqrt(deviation[c]);
   }
   for (int i = 0; i < 24; ++i) want["mvn"].push_back((double(x[i]) - mean[i / 4 % 3]) / deviation[i / 4 % 3]);
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   // exp(sum of logs): a few float ulps of the product. MVN's 4-D centring and division run as
   // per-channel feature-map kernels, in float16 (docs/compiler.md): ~1e-4 relative.
   expectOutputs(model, shape, x, want, [](const std::string &name, double e) {
     return name == "mvn" ? 5e-4 + 5e-4 * std::fabs(e) : 1e-6 + 2e-6 * std::fabs(e);
   });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // TopK on the host ("AI CPU"; the vector unit has no sort): the largest along axis 1 and the
@@ -795,15 +799,8 @@ TEST(CompiledOps, TopKOnTheHost) {
   onnx::ModelProto m = newModel(13, "top_k");
   onnx::GraphProto *g = m.mutable_graph();
   declareFloat(g->add_input(), "x", shape);
-  onnx::TensorProto *k2 = g->add_initializer();
-  k2->set_name("k2");
-  k2->set_data_type(onnx::TensorProto::INT64);
-  k2->add_dims(1);
-  k2->add_int64_data(2);
-  onnx::TensorProto *k3 = g->add_initializer();
-  *k3 = *k2;
-  k3->set_name("k3");
-  k3->set_int64_data(0, 3);
+  intInitializer(g, "k2", onnx::TensorProto::INT64, {1}, {2});
+  intInitializer(g, "k3", onnx::TensorProto::INT64, {1}, {3});
   onnx::NodeProto *largest = addNode(g, "TopK", {"x", "k2"}, "top");
   largest->add_output("top_index");
   setInt(largest, "axis", 1);
@@ -841,11 +838,10 @@ TEST(CompiledOps, TopKOnTheHost) {
       }
     }
   }
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // 3-D convolution and pooling through the 2-D kernels (depth slices stacked as channels; pooling
@@ -923,14 +919,13 @@ TEST(CompiledOps, VolumetricConvolutionAndPooling) {
   };
   pool("avg", false, {3, 2, 2}, {2, 2, 1}, {1, 0, 1}, {3, 3, 5});
   pool("max", true, {2, 3, 2}, {2, 2, 2}, {0, 0, 0}, {3, 2, 3});
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   // The cube multiplies float16 operands (the convolution); pooling runs on float16 feature maps.
   expectOutputs(model, shape, x, want, [](const std::string &name, double e) {
     return name == "conv" ? 4e-3 + 2e-3 * std::fabs(e) : 1e-3 * std::fabs(e) + 1e-3;
   });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // Tables computed at compile time from constant inputs: Range (float32 and int32, a negative
@@ -942,21 +937,11 @@ TEST(CompiledOps, RangesAndWindowsFromConstants) {
   declareFloat(g->add_input(), "x", {2});
   addNode(g, "Identity", {"x"}, "y");
   declareFloat(g->add_output(), "y", {2});
-  auto scalar = [&](const char *name, int type, double v) {
-    onnx::TensorProto *t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(type);
-    if (type == onnx::TensorProto::FLOAT) t->add_float_data(float(v));
-    else t->add_int32_data(int32_t(v));
-  };
-  scalar("f0", onnx::TensorProto::FLOAT, 0.5);
-  scalar("f1", onnx::TensorProto::FLOAT, 3.0);
-  scalar("fd", onnx::TensorProto::FLOAT, 0.75);
-  scalar("i0", onnx::TensorProto::INT32, 10);
-  scalar("i1", onnx::TensorProto::INT32, 1);
-  scalar("id", onnx::TensorProto::INT32, -3);
-  scalar("n10", onnx::TensorProto::INT32, 10);
-  scalar("n7", onnx::TensorProto::INT32, 7);
+  floatInitializer(g, "f0", {}, {0.5f});
+  floatInitializer(g, "f1", {}, {3.0f});
+  floatInitializer(g, "fd", {}, {0.75f});
+  for (auto [name, v] : {std::pair{"i0", 10}, {"i1", 1}, {"id", -3}, {"n10", 10}, {"n7", 7}})
+    intInitializer(g, name, onnx::TensorProto::INT32, {}, {v});
   addNode(g, "Range", {"f0", "f1", "fd"}, "range_f");
   addNode(g, "Range", {"i0", "i1", "id"}, "range_i");
   addNode(g, "HannWindow", {"n10"}, "hann");
@@ -973,11 +958,10 @@ TEST(CompiledOps, RangesAndWindowsFromConstants) {
   for (int i = 0; i < 7; ++i) want["hamming"].push_back(25.0 / 46 - 21.0 / 46 * std::cos(2 * M_PI * i / 6));
   for (int i = 0; i < 7; ++i)
     want["blackman"].push_back(0.42 - 0.5 * std::cos(2 * M_PI * i / 7) + 0.08 * std::cos(4 * M_PI * i / 7));
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   expectOutputs(model, {2}, {1.5f, -2.0f}, want, [](const std::string &, double) { return 1e-7; });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // LRN (size 3 across 5 channels, the window clipped at both ends) through its composition:
@@ -1007,12 +991,11 @@ TEST(CompiledOps, LocalResponseNormalization) {
         for (int i = std::max(0, c - 1); i <= std::min(4, c + 1); ++i) sum += std::pow(double(x[size_t((n * 5 + i) * 6 + p)]), 2);
         want.push_back(x[size_t((n * 5 + c) * 6 + p)] / std::pow(2.0 + 0.3 / 3 * sum, 0.75));
       }
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   // 4-D element-wise ops and pooling run on float16 feature maps (docs/compiler.md): ~5e-4 relative
   expectOutputs(model, shape, x, {{"y", want}}, [](const std::string &, double e) { return 1e-3 * std::fabs(e) + 1e-6; });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // ScatterElements (axis 1, negative int32 indices), ScatterND (whole rows by 1-tuples, single
@@ -1025,26 +1008,17 @@ TEST(CompiledOps, ScattersAndGatherND) {
   onnx::ModelProto m = newModel(16, "scatter");
   onnx::GraphProto *g = m.mutable_graph();
   declareFloat(g->add_input(), "x", shape);
-  auto indices = [&](const char *name, int type, std::vector<int64_t> dims, std::vector<int64_t> values) {
-    onnx::TensorProto *t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(type);
-    for (int64_t d : dims) t->add_dims(d);
-    for (int64_t v : values)
-      if (type == onnx::TensorProto::INT64) t->add_int64_data(v);
-      else t->add_int32_data(int32_t(v));
-  };
-  indices("e_idx", onnx::TensorProto::INT32, {4, 2}, {0, -1, 3, 2, -5, 4, 1, 1});
+  intInitializer(g, "e_idx", onnx::TensorProto::INT32, {4, 2}, {0, -1, 3, 2, -5, 4, 1, 1});
   floatInitializer(g, "e_upd", {4, 2}, {-1, -2, -3, -4, -5, -6, -7, -8});
-  indices("r_idx", onnx::TensorProto::INT64, {2, 1}, {2, -4});
+  intInitializer(g, "r_idx", onnx::TensorProto::INT64, {2, 1}, {2, -4});
   floatInitializer(g, "r_upd", {2, 5}, {10, 11, 12, 13, 14, 20, 21, 22, 23, 24});
-  indices("p_idx", onnx::TensorProto::INT64, {3, 2}, {3, 4, 0, 0, -1, 1});
+  intInitializer(g, "p_idx", onnx::TensorProto::INT64, {3, 2}, {3, 4, 0, 0, -1, 1});
   floatInitializer(g, "p_upd", {3}, {100, 200, 300});
   setInt(addNode(g, "ScatterElements", {"x", "e_idx", "e_upd"}, "elements"), "axis", 1);
   addNode(g, "ScatterND", {"x", "r_idx", "r_upd"}, "rows");
   addNode(g, "ScatterND", {"x", "p_idx", "p_upd"}, "points");
-  indices("g_idx", onnx::TensorProto::INT64, {2, 2}, {1, -1, 3, 0});
-  indices("b_idx", onnx::TensorProto::INT64, {4, 1}, {2, -1, 0, 3});
+  intInitializer(g, "g_idx", onnx::TensorProto::INT64, {2, 2}, {1, -1, 3, 0});
+  intInitializer(g, "b_idx", onnx::TensorProto::INT64, {4, 1}, {2, -1, 0, 3});
   addNode(g, "GatherND", {"x", "g_idx"}, "picked");
   setInt(addNode(g, "GatherND", {"x", "b_idx"}, "per_row"), "batch_dims", 1);
   for (const char *name : {"elements", "rows", "points"}) declareFloat(g->add_output(), name, shape);
@@ -1064,11 +1038,10 @@ TEST(CompiledOps, ScattersAndGatherND) {
   want["points"][3 * 5 + 1] = 300;
   want["picked"] = {x[1 * 5 + 4], x[3 * 5 + 0]};
   want["per_row"] = {x[0 * 5 + 2], x[1 * 5 + 4], x[2 * 5 + 0], x[3 * 5 + 3]};
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // Dilated MaxPool: stride a multiple of the dilation (one sub-grid of the input, offset by the
@@ -1109,12 +1082,11 @@ TEST(CompiledOps, DilatedMaxPool) {
           want[p.name].push_back(best);
         }
   }
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   // feature maps are float16: every value here (quarters up to 5) is exact in it
   expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // Mod: float32 fmod (signs of both kinds, a quotient that rounds up to the next integer,
@@ -1131,12 +1103,8 @@ TEST(CompiledOps, ModFloatAndInt32) {
   onnx::GraphProto *g = m.mutable_graph();
   declareFloat(g->add_input(), "x", shape);
   floatInitializer(g, "y", shape, y);
-  auto ints = [&](const char *name, const std::vector<int32_t> &v, std::vector<int64_t> dims) {
-    onnx::TensorProto *t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::INT32);
-    for (int64_t d : dims) t->add_dims(d);
-    for (int32_t e : v) t->add_int32_data(e);
+  auto ints = [&](const char *name, const std::vector<int32_t> &v, const std::vector<int64_t> &dims) {
+    intInitializer(g, name, onnx::TensorProto::INT32, dims, {v.begin(), v.end()});
   };
   ints("a", a, shape);
   ints("b", b, shape);
@@ -1158,12 +1126,11 @@ TEST(CompiledOps, ModFloatAndInt32) {
     want["trunc"].push_back(double(int64_t(a[i]) % int64_t(b[i])));
     want["by_minus_seven"].push_back(double(floorMod(a[i], -7)));
   }
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   // x - trunc(x / y) y rounds its product: within an ulp of x
   expectOutputs(model, shape, x, want, [&](const std::string &name, double) { return name == "float_fmod" ? 1e-6 : 0.0; });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // A transpose of more separate runs than the DMA segment kernel unrolls ([3, 40, 50] -> [50, 3,
@@ -1181,14 +1148,13 @@ TEST(CompiledOps, TransposeOfManyRunsOnTheScalarUnit) {
   for (int w = 0; w < 50; ++w)
     for (int c = 0; c < 3; ++c)
       for (int h = 0; h < 40; ++h) want.push_back(x[size_t((c * 40 + h) * 50 + w)]);
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(model, "", *loadChipConfig("edge"), "");
   ASSERT_TRUE(p.ok()) << p.error().message;
   for (const pkg::Task &t : p->tasks) EXPECT_FALSE(t.isHost) << t.name << " runs on the host: " << t.host.reason;
   expectOutputY(model, shape, x, want, 0.0);
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // Pow with a per-element exponent (a constant of different values, then a run-time one: x ** x),
@@ -1206,8 +1172,8 @@ TEST(CompiledOps, PowPerElement) {
   addNode(g, "Pow", {"x", "x"}, "q");
   declareFloat(g->add_output(), "p", shape);
   declareFloat(g->add_output(), "q", shape);
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   std::map<std::string, std::vector<double>> want;
   for (size_t i = 0; i < x.size(); ++i) {
@@ -1216,7 +1182,6 @@ TEST(CompiledOps, PowPerElement) {
   }
   // exp(y ln|x|): a few float ulps.
   expectOutputs(model, shape, x, want, [](const std::string &, double e) { return 4e-6 * std::fabs(e); });
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // A BERT-style encoder layer as exporters write it, checked against the same math in double:
@@ -1252,15 +1217,8 @@ TEST(CompiledOps, EncoderLayerWithPaddingMaskAndGelu) {
   floatInitializer(g, "half", {}, {0.5f});
   floatInitializer(g, "one", {}, {1.0f});
   floatInitializer(g, "root2", {}, {std::sqrt(2.0f)});
-  onnx::TensorProto *mt = g->add_initializer();
-  mt->set_name("mask");
-  mt->set_data_type(onnx::TensorProto::INT32);
-  for (int64_t dim : {int64_t(1), int64_t(1), s}) mt->add_dims(dim);
-  for (int32_t v : mask) mt->add_int32_data(v);
-  onnx::TensorProto *zero = g->add_initializer();
-  zero->set_name("zero_i");
-  zero->set_data_type(onnx::TensorProto::INT32);
-  zero->add_int32_data(0);
+  intInitializer(g, "mask", onnx::TensorProto::INT32, {1, 1, s}, {mask.begin(), mask.end()});
+  intInitializer(g, "zero_i", onnx::TensorProto::INT32, {}, {0});
   addNode(g, "MatMul", {"x", "wq"}, "q");
   addNode(g, "MatMul", {"x", "wk"}, "k");
   addNode(g, "MatMul", {"x", "wv"}, "v");
@@ -1289,8 +1247,8 @@ TEST(CompiledOps, EncoderLayerWithPaddingMaskAndGelu) {
   addNode(g, "MatMul", {"gelu", "w2"}, "down");
   addNode(g, "Add", {"down", "ln"}, "y");
   declareFloat(g->add_output(), "y", {1, s, d});
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
 
   auto matmul = [](const std::vector<double> &a, const std::vector<float> &b, int64_t rows, int64_t inner, int64_t cols) {
@@ -1330,7 +1288,6 @@ TEST(CompiledOps, EncoderLayerWithPaddingMaskAndGelu) {
   // fp16 cube operands (about 1e-3 relative each) through four products and a normalisation:
   // 1.2e-3 at most measured; ignoring the mask moves outputs far more.
   expectOutputY(model, {1, s, d}, x, y, 4e-3);
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // Resize by interpolation matrices on the cube (any scale, every mode but the nearest-integer one
@@ -1344,19 +1301,15 @@ TEST(CompiledOps, BilinearResizeByMatrices) {
   std::vector<float> x(size_t(c * h * w));
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 13 % 17) - 8) * 0.25f;
   declareFloat(g->add_input(), "x", {1, c, h, w});
-  auto *sizes = g->add_initializer();
-  sizes->set_name("sizes");
-  sizes->set_data_type(onnx::TensorProto::INT64);
-  sizes->add_dims(4);
-  for (int64_t d : {int64_t(1), c, ho, wo}) sizes->add_int64_data(d);
+  intInitializer(g, "sizes", onnx::TensorProto::INT64, {4}, {1, c, ho, wo});
   auto *r = addNode(g, "Resize", {"x", "", "", "sizes"}, "y");
   auto *mode = r->add_attribute();
   mode->set_name("mode");
   mode->set_type(onnx::AttributeProto::STRING);
   mode->set_s("linear");
   declareFloat(g->add_output(), "y", {1, c, ho, wo});
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   // half_pixel: x_in = (x_out + 0.5) / scale - 0.5, clamped to the input, two taps.
   auto taps = [](int64_t o, int64_t in, int64_t out) {
@@ -1374,7 +1327,6 @@ TEST(CompiledOps, BilinearResizeByMatrices) {
         want.push_back((1 - fy) * ((1 - fx) * v(y0, x0) + fx * v(y0, x1)) + fy * ((1 - fx) * v(y1, x0) + fx * v(y1, x1)));
       }
   expectOutputY(model, {1, c, h, w}, x, want, 4e-3);
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // A ConvTranspose the upsampling kernel does not take (kernel 3 != stride 2, two groups,
@@ -1401,8 +1353,8 @@ TEST(CompiledOps, GeneralConvTransposeAsConvolution) {
   setInts(node, "output_padding", {oph, opw});
   setInt(node, "group", group);
   declareFloat(g->add_output(), "y", {1, cout, ho, wo});
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   std::vector<double> want(size_t(cout * ho * wo));
   for (int64_t co = 0; co < cout; ++co)
@@ -1419,7 +1371,6 @@ TEST(CompiledOps, GeneralConvTransposeAsConvolution) {
                   double(half(x[size_t((ci * h + iy) * w + ix)])) * half(wt[size_t(((ci * coutPerGroup + co) * k + a) * k + b)]);
             }
   expectOutputY(model, {1, cin, h, w}, x, want, 4e-3);
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // AveragePool 3x3, stride 2, pads 1, ceil_mode on [1, 1, 6, 6]: ONNX divides each window by its
@@ -1438,8 +1389,8 @@ TEST(CompiledOps, AveragePoolExcludingPaddingWithCeilMode) {
   setInts(pool, "pads", {p, p, p, p});
   setInt(pool, "ceil_mode", 1);
   declareFloat(g->add_output(), "y", {1, 1, ho, wo});
-  std::string dir;
-  const std::string model = saveModel(m, dir);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   std::vector<double> want;
   for (int64_t i = 0; i < ho; ++i)
@@ -1452,7 +1403,6 @@ TEST(CompiledOps, AveragePoolExcludingPaddingWithCeilMode) {
       want.push_back(sum / count);
     }
   expectOutputY(model, {1, 1, h, w}, x, want, 2e-3);
-  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 // GlobalAveragePool of [2, channels, 13, 11] (an image per core; 143 pixels, under one chunk):

@@ -73,7 +73,7 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"ReduceL2", {1}}, {"ReduceSumSquare", {1}}, {"ReduceLogSum", {1}}, {"ReduceLogSumExp", {1}}, {"ReduceProd", {1}},
       {"Split", {1}}, {"Trilu", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}},
       {"Tile", {1}}, {"TopK", {1}}, {"Range", {0, 1, 2}}, {"HannWindow", {0}}, {"HammingWindow", {0}},
-      {"BlackmanWindow", {0}}};
+      {"BlackmanWindow", {0}}, {"OneHot", {1, 2}}};
   return slots;
 }
 
@@ -656,11 +656,14 @@ private:
           ok = false;
         }
       }
-      // Where's rule checks its condition (bool); the selected values must be float32 or int32.
-      if (node.op_type() == "Where" && node.input_size() > 1)
-        if (auto t = types_.find(node.input(1));
+      // Where's rule checks its condition (bool); the selected values (OneHot's: its values
+      // input) must be float32 or int32.
+      if (const int selected = node.op_type() == "OneHot" ? 2 : 1;
+          (node.op_type() == "Where" || node.op_type() == "OneHot") && node.input_size() > selected)
+        if (auto t = types_.find(node.input(selected));
             t != types_.end() && t->second != onnx::TensorProto::FLOAT && t->second != onnx::TensorProto::INT32) {
-          problem(name, node.op_type(), "input '" + node.input(1) + "' has type " + detail::elementTypeName(t->second) +
+          problem(name, node.op_type(), "input '" + node.input(selected) + "' has type " +
+                                            detail::elementTypeName(t->second) +
                                             ", which this operator does not support (float32 or int32)");
           ok = false;
         }

@@ -1607,6 +1607,64 @@ private:
       bind(b_.create<g::NotOp>(loc, out(), in(0)));
     } else if (op == "Where") {
       bind(b_.create<g::WhereOp>(loc, out(), in(0), in(1), in(2)));
+    } else if (op == "OneHot") {
+      // The values' "on" where position j along the new axis is the index (truncated, as ONNX
+      // casts float indices; a negative one counts from depth), "off" elsewhere and for indices
+      // outside [-depth, depth): the indices, with a unit axis there, compared with the constants
+      // 0..depth-1 and -depth..-1 along it, then Where.
+      auto it = llvm::cast<RankedTensorType>(in(0).getType());
+      const RankedTensorType ot = out();
+      const int64_t rank = ot.getRank();
+      int64_t axis = intAttr(n, "axis", -1);
+      if (axis < 0) axis += rank;
+      auto numbers = [&](const onnx::TensorProto &t) {
+        std::vector<double> v;
+        if (std::optional<std::vector<float>> f = tensorFloats(t)) v.assign(f->begin(), f->end());
+        else if (std::optional<std::vector<int64_t>> i = tensorInts(t)) v.assign(i->begin(), i->end());
+        return v;
+      };
+      const std::vector<double> depthValue = numbers(needConstant(1, "depth input")),
+                                onOff = numbers(needConstant(2, "values input"));
+      if (depthValue.size() != 1 || onOff.size() != 2)
+        throw ImportError{"node '" + name + "' (OneHot): depth must be one number and values two ([off, on])"};
+      const int64_t depth = int64_t(depthValue[0]);
+      if (axis < 0 || axis >= rank || ot.getDimSize(axis) != depth)
+        throw ImportError{"node '" + name + "' (OneHot): axis " + std::to_string(intAttr(n, "axis", -1)) +
+                          " and depth " + std::to_string(depth) + " do not match the result's shape"};
+      const Type et = it.getElementType();
+      Value index = in(0);
+      if (et.isF32()) { // trunc: ceil below zero, floor from zero up
+        auto bits = RankedTensorType::get(it.getShape(), b_.getI1Type());
+        Value negative = b_.create<g::CompareOp>(loc, bits, index, scalar(0.0, et, loc), b_.getStringAttr("lt"));
+        index = b_.create<g::WhereOp>(loc, it, negative, b_.create<g::RoundingOp>(loc, it, index, b_.getStringAttr("ceil")),
+                                      b_.create<g::RoundingOp>(loc, it, index, b_.getStringAttr("floor")));
+      }
+      SmallVector<int64_t> unitShape(it.getShape());
+      unitShape.insert(unitShape.begin() + axis, 1);
+      index = b_.create<g::ReshapeOp>(loc, RankedTensorType::get(unitShape, et), index);
+      SmallVector<int64_t> alongShape(size_t(rank), 1);
+      alongShape[size_t(axis)] = depth;
+      auto positions = [&](int64_t first) -> Value { // first, first + 1, ... along the axis
+        auto type = RankedTensorType::get(alongShape, et);
+        if (et.isF32()) {
+          std::vector<float> v;
+          for (int64_t j = 0; j < depth; ++j) v.push_back(float(first + j));
+          return b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, ArrayRef<float>(v)));
+        }
+        std::vector<int32_t> v;
+        for (int64_t j = 0; j < depth; ++j) v.push_back(int32_t(first + j));
+        return b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, ArrayRef<int32_t>(v)));
+      };
+      auto bits = RankedTensorType::get(ot.getShape(), b_.getI1Type());
+      auto equal = [&](Value a, Value b) { return b_.create<g::CompareOp>(loc, bits, a, b, b_.getStringAttr("eq")); };
+      Value hit = b_.create<g::LogicalOp>(loc, bits, equal(index, positions(0)), equal(index, positions(-depth)),
+                                          b_.getStringAttr("or"));
+      auto value = [&](double v) -> Value {
+        auto type = RankedTensorType::get({}, ot.getElementType());
+        if (ot.getElementType().isF32()) return b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, float(v)));
+        return b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, int32_t(v)));
+      };
+      bind(b_.create<g::WhereOp>(loc, ot, hit, value(onOff[1]), value(onOff[0])));
     } else if (op == "Cast" || op == "CastLike") { // CastLike: the result type (from inference) is the target's
       bind(b_.create<g::CastOp>(loc, out(), in(0)));
     } else {

@@ -1089,6 +1089,46 @@ TEST(CompiledOps, DilatedMaxPool) {
   expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
 }
 
+// OneHot of run-time float32 indices (truncated as ONNX casts them: 1.7 -> 1, -1.5 -> -1; negative
+// ones count from depth; outside [-depth, depth) all off) with its axis in the middle and at the
+// end, and of constant int32 indices with int32 values, against direct loops.
+TEST(CompiledOps, OneHotOfFloatAndInt32Indices) {
+  const std::vector<float> x = {0.0f, 1.7f, -1.0f, -1.5f, 4.99f, 5.0f, -5.0f, -6.2f};
+  const std::vector<int64_t> shape{2, 4};
+  const int64_t depth = 5;
+  onnx::ModelProto m = newModel(11, "one_hot");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  floatInitializer(g, "depth", {}, {float(depth)});
+  floatInitializer(g, "values", {2}, {-2.0f, 3.0f});
+  intInitializer(g, "i", onnx::TensorProto::INT32, {3}, {2, -2, 9});
+  intInitializer(g, "depth_i", onnx::TensorProto::INT64, {1}, {depth});
+  intInitializer(g, "values_i", onnx::TensorProto::INT32, {2}, {0, 7});
+  setInt(addNode(g, "OneHot", {"x", "depth", "values"}, "middle"), "axis", 1);
+  addNode(g, "OneHot", {"x", "depth", "values"}, "last");
+  addNode(g, "OneHot", {"i", "depth_i", "values_i"}, "ints");
+  declareFloat(g->add_output(), "middle", {2, depth, 4});
+  declareFloat(g->add_output(), "last", {2, 4, depth});
+  declareFloat(g->add_output(), "ints", {3, depth});
+  g->mutable_output(2)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT32);
+  auto position = [&](double index) { // trunc, negative from depth; -1 when out of range
+    const int64_t t = int64_t(std::trunc(index));
+    return t < -depth || t >= depth ? int64_t(-1) : t < 0 ? t + depth : t;
+  };
+  std::map<std::string, std::vector<double>> want;
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t j = 0; j < depth; ++j)
+      for (int64_t c = 0; c < 4; ++c) want["middle"].push_back(position(x[size_t(r * 4 + c)]) == j ? 3.0 : -2.0);
+  for (float v : x)
+    for (int64_t j = 0; j < depth; ++j) want["last"].push_back(position(v) == j ? 3.0 : -2.0);
+  for (int32_t v : {2, -2, 9})
+    for (int64_t j = 0; j < depth; ++j) want["ints"].push_back(position(v) == j ? 7 : 0);
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
+  ASSERT_FALSE(model.empty());
+  expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
+}
+
 // Mod: float32 fmod (signs of both kinds, a quotient that rounds up to the next integer,
 // an infinite divisor) on a run-time x, and int32 floor and fmod remainders of constants with
 // mixed signs, a broadcast divisor and values past 2^24 (where int32 -> float32 rounds), against

@@ -20,6 +20,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -456,6 +457,7 @@ private:
       p_.tensors[out].aliasOf = *in; // same bytes, new shape: no task
       return;
     }
+    if (scalarInt64(op)) return;
     llvm::TypeSwitch<mlir::Operation *>(&op)
         .Case<g::AddOp>([&](auto o) { binary(op, "Add", "vadd.f32", o.getLhs(), o.getRhs()); })
         .Case<g::SubOp>([&](auto o) { binary(op, "Sub", "vsub.f32", o.getLhs(), o.getRhs()); })
@@ -2189,6 +2191,78 @@ private:
     k.body.push_back("vsel.f16 {half}, {c0}, {c1}, {mask}, repeat={rep}, src0_rep=0, src1_rep=0");
     k.body.push_back("vconv.f16.s8 {out}, {half}, repeat={rep}, dst_rep=4");
   }
+  // int64 arithmetic, comparisons and selection (ScalarElementwiseKernel): element by element on
+  // the scalar unit, whose registers are 64-bit (the vector unit has no 64-bit integer lanes).
+  // False for any other op (or type).
+  bool scalarInt64(mlir::Operation &op) {
+    auto isI64 = [](mlir::Value v) {
+      return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger(64);
+    };
+    std::string kind, opType;
+    std::vector<mlir::Value> inputs;
+    llvm::TypeSwitch<mlir::Operation *>(&op)
+        .Case<g::AddOp, g::SubOp, g::MulOp, g::DivOp, g::MaxOp, g::MinOp>([&](auto o) {
+          if (!isI64(o.getLhs())) return;
+          opType = o->getName().stripDialect().str();
+          kind = opType;
+          opType[0] = char(std::toupper(opType[0]));
+          inputs = {o.getLhs(), o.getRhs()};
+        })
+        .Case<g::ModOp>([&](auto o) {
+          if (!isI64(o.getLhs())) return;
+          opType = "Mod";
+          kind = o.getFmod() ? "fmod" : "mod";
+          inputs = {o.getLhs(), o.getRhs()};
+        })
+        .Case<g::CompareOp>([&](auto o) {
+          if (!isI64(o.getLhs())) return;
+          opType = "Compare";
+          kind = o.getKind().str();
+          inputs = {o.getLhs(), o.getRhs()};
+        })
+        .Case<g::WhereOp>([&](auto o) {
+          if (!isI64(o.getX())) return;
+          opType = "Where";
+          kind = "where";
+          inputs = {o.getCondition(), o.getX(), o.getY()};
+        });
+    if (kind.empty()) return false;
+    ScalarElementwiseKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.kind = kind;
+    k.shape = shapeOf(op.getResult(0));
+    k.outBytes = isBool(op.getResult(0)) ? 1 : 8;
+    std::vector<uint32_t> args;
+    for (mlir::Value v : inputs) {
+      if (!isI64(v) && !isBool(v)) {
+        unsupported(op, "an int64 " + kind + " needs int64 operands (and a boolean condition)");
+        return true;
+      }
+      k.inputShapes.push_back(shapeOf(v));
+      k.inputBytes.push_back(isBool(v) ? 1 : 8);
+      std::optional<uint32_t> t = tensor(v);
+      if (!t) {
+        unsupported(op, "an operand is neither a tensor nor a readable constant");
+        return true;
+      }
+      args.push_back(*t);
+    }
+    Expected<GeneratedKernel> gen = generateScalarElementwise(k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return true;
+    }
+    args.push_back(result(op));
+    // Booleans are read and written as the 8-byte words that hold them: up to 7 bytes past a
+    // boolean tensor's end (the plan's tail slack).
+    if (k.outBytes == 1 || std::count(k.inputBytes.begin(), k.inputBytes.end(), 1))
+      addSpillingKernelTask(op, opType, *gen, std::move(args));
+    else
+      addKernelTask(op, opType, *gen, std::move(args));
+    return true;
+  }
+
   static bool isBool(mlir::Value v) {
     return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger(1);
   }
@@ -2298,7 +2372,16 @@ private:
 
   void binary(mlir::Operation &op, const std::string &opType, const std::string &instr,
               mlir::Value lhs, mlir::Value rhs) {
-    if (!isF32(lhs) || !isF32(rhs)) return unsupported(op, "only float32 tensors have a kernel");
+    if (isI32(lhs) && isI32(rhs) && opType != "Div") { // the vector unit's s32 forms (wrapping), operands expanded
+      std::optional<uint32_t> a = expanded(op, lhs), b = a ? expanded(op, rhs) : std::nullopt;
+      if (!a || !b) return unsupported(op, "this broadcast of the operands has no kernel yet");
+      ElementwiseKernel k;
+      k.elements = elements(op.getResult(0));
+      k.numInputs = 2;
+      k.body = {std::string(instr).replace(instr.find(".f32"), 4, ".s32") + " {out}, {in0}, {in1}, repeat={rep}"};
+      return elementwise(op, opType, std::move(k), {*a, *b, result(op)});
+    }
+    if (!isF32(lhs) || !isF32(rhs)) return unsupported(op, "only float32 tensors (int32 and int64 ones but for Div) have a kernel");
     const int64_t n = elements(op.getResult(0));
     {
       ElementwiseKernel k;

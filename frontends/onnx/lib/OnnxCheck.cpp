@@ -29,6 +29,7 @@ const char *placementName(Placement p) {
   switch (p) {
   case Placement::Cube: return "cube";
   case Placement::Vector: return "vector";
+  case Placement::Scalar: return "scalar";
   case Placement::Dma: return "dma";
   case Placement::Host: return "host";
   }
@@ -656,15 +657,16 @@ private:
           ok = false;
         }
       }
-      // Where's rule checks its condition (bool); the selected values (OneHot's: its values
-      // input) must be float32 or int32.
+      // Where's rule checks its condition (bool); the selected values must be float32, int32 or
+      // int64 (OneHot's values input: float32 or int32).
       if (const int selected = node.op_type() == "OneHot" ? 2 : 1;
           (node.op_type() == "Where" || node.op_type() == "OneHot") && node.input_size() > selected)
         if (auto t = types_.find(node.input(selected));
-            t != types_.end() && t->second != onnx::TensorProto::FLOAT && t->second != onnx::TensorProto::INT32) {
+            t != types_.end() && t->second != onnx::TensorProto::FLOAT && t->second != onnx::TensorProto::INT32 &&
+            !(t->second == onnx::TensorProto::INT64 && node.op_type() == "Where")) {
           problem(name, node.op_type(), "input '" + node.input(selected) + "' has type " +
-                                            detail::elementTypeName(t->second) +
-                                            ", which this operator does not support (float32 or int32)");
+                                            detail::elementTypeName(t->second) + ", which this operator does not support (" +
+                                            (node.op_type() == "Where" ? "float32, int32 or int64)" : "float32 or int32)"));
           ok = false;
         }
       if (node.op_type() == "LSTM" || node.op_type() == "GRU" || node.op_type() == "RNN") {
@@ -695,9 +697,23 @@ private:
           ok = false;
         }
       }
-      if (ok)
+      if (ok && int64OnScalarUnit(node))
+        report_.nodes.push_back({name, node.op_type(), Placement::Scalar,
+                                 "int64: element by element on the scalar unit (the vector unit has no 64-bit integer lanes)"});
+      else if (ok)
         report_.nodes.push_back({name, node.op_type(), rule->placement, rule->reason});
     }
+  }
+
+  // Whether the compiler runs this node element by element on the scalar unit: int64 arithmetic
+  // and comparisons (by the data input) and Where (by its values), as its placement pass does.
+  bool int64OnScalarUnit(const onnx::NodeProto &node) const {
+    static const std::set<std::string> kOps = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Mod", "Equal", "Greater",
+                                               "GreaterOrEqual", "Less", "LessOrEqual", "Where"};
+    const int decides = node.op_type() == "Where" ? 1 : 0;
+    if (!kOps.count(node.op_type()) || node.input_size() <= decides) return false;
+    auto t = types_.find(node.input(decides));
+    return t != types_.end() && t->second == onnx::TensorProto::INT64;
   }
 
   // What the importer's unrolling of an LSTM, GRU or RNN does not do, or "": activations other

@@ -14,3 +14,18 @@ func.func @net(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<256xf
   %f = graph.reshape %t : (tensor<1x8x8x4xf32>) -> tensor<256xf32>
   return %f : tensor<256xf32>
 }
+
+// int64 arithmetic, comparisons and Where run element by element on the scalar unit; their
+// float32 forms stay on the vector unit.
+// CHECK-LABEL: func.func @int64
+func.func @int64(%a: tensor<6xi64>, %b: tensor<6xi64>, %f: tensor<6xf32>) -> (tensor<6xi64>, tensor<6xf32>) {
+  // CHECK: graph.add {{.*}}fractal.placement = "scalar", fractal.placement_reason = "int64: element by element on the scalar unit (the vector unit has no 64-bit integer lanes)"
+  %s = graph.add %a, %b : (tensor<6xi64>, tensor<6xi64>) -> tensor<6xi64>
+  // CHECK: graph.compare {{.*}}fractal.placement = "scalar"
+  %c = graph.compare "gt" %s, %b : (tensor<6xi64>, tensor<6xi64>) -> tensor<6xi1>
+  // CHECK: graph.where {{.*}}fractal.placement = "scalar"
+  %w = graph.where %c, %s, %b : (tensor<6xi1>, tensor<6xi64>, tensor<6xi64>) -> tensor<6xi64>
+  // CHECK: graph.add {{.*}}fractal.placement = "vector"
+  %g = graph.add %f, %f : (tensor<6xf32>, tensor<6xf32>) -> tensor<6xf32>
+  return %w, %g : tensor<6xi64>, tensor<6xf32>
+}

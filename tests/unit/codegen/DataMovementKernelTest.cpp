@@ -193,6 +193,42 @@ TEST(GatherKernel, RowsByRunTimeIndicesAndOutOfRangeFaults) {
   EXPECT_FALSE(runGenerated(dev, *gen, "gather", {pd, bad, po}, false));
 }
 
+// int64 ops on the scalar unit: a comparison into booleans (written into their 8-byte words, the
+// bytes around them kept: a sentinel right after the 7 results), Where reading a broadcast
+// boolean condition, floor mod; a result of more than 2^20 elements is refused with the reason.
+TEST(ScalarElementwiseKernel, BooleansInAndOutAndBroadcast) {
+  Device dev(edge());
+  const std::vector<int64_t> a = {5, -3, 7, 0, INT64_MIN, INT64_MAX, 2}, b = {4};
+  ScalarElementwiseKernel lt{"lt", "lt", "lt", {7}, {{7}, {1}}, {8, 8}, 1};
+  Expected<GeneratedKernel> gen = generateScalarElementwise(lt);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  uint64_t pa = dev.buffer(a), pb = dev.buffer(b), out = dev.buffer(std::vector<uint8_t>(16, 0xAB));
+  ASSERT_TRUE(runGenerated(dev, *gen, "lt", {pa, pb, out}, true));
+  EXPECT_EQ(dev.read<uint8_t>(out, 9), (std::vector<uint8_t>{0, 1, 0, 1, 1, 0, 1, 0xAB, 0xAB}));
+
+  // where(cond [2, 1], x [2, 3], y [3]) and x mod y (floor: the divisor's sign). (The condition's
+  // word is read whole: the memory plan gives boolean tensors of these kernels a tail slack.)
+  const std::vector<uint8_t> cond = {1, 0, 0, 0, 0, 0, 0, 0};
+  const std::vector<int64_t> x = {10, -10, 11, 12, -13, 14}, y = {3, 4, -5};
+  ScalarElementwiseKernel where{"where", "where", "where", {2, 3}, {{2, 1}, {2, 3}, {3}}, {1, 8, 8}, 8};
+  gen = generateScalarElementwise(where);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  uint64_t pc = dev.buffer(cond), px = dev.buffer(x), py = dev.buffer(y), pw = dev.buffer(std::vector<int64_t>(6, -1));
+  ASSERT_TRUE(runGenerated(dev, *gen, "where", {pc, px, py, pw}, false));
+  EXPECT_EQ(dev.read<int64_t>(pw, 6), (std::vector<int64_t>{10, -10, 11, 3, 4, -5}));
+  ScalarElementwiseKernel mod{"mod", "mod", "mod", {2, 3}, {{2, 3}, {3}}, {8, 8}, 8};
+  gen = generateScalarElementwise(mod);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  ASSERT_TRUE(runGenerated(dev, *gen, "mod", {px, py, pw}, false));
+  EXPECT_EQ(dev.read<int64_t>(pw, 6), (std::vector<int64_t>{1, 2, -4, 0, 3, -1}));
+
+  ScalarElementwiseKernel huge{"huge", "huge", "add", {1 << 20, 2}, {{1 << 20, 2}, {1}}, {8, 8}, 8};
+  gen = generateScalarElementwise(huge);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_EQ(gen.error().message, "huge: int64 element-wise ops run element by element on the scalar unit, up to 2^20 "
+                                 "elements; this one has 2097152");
+}
+
 } // namespace
 
 // Max and average pooling through the npu dialect (two buffer sets of window rows and output

@@ -1129,6 +1129,77 @@ TEST(CompiledOps, OneHotOfFloatAndInt32Indices) {
   expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
 }
 
+// int64 element-wise ops, on the scalar unit: arithmetic (wrapping like numpy), truncating
+// division, floor and fmod remainders, Max, Min, comparisons into booleans and Where, on a
+// run-time x [2, 6] (values past 2^32, INT64_MAX, INT64_MIN) and a constant y [6] broadcast over
+// its rows (on either side). Exact, both modes.
+TEST(CompiledOps, Int64ArithmeticComparisonsAndWhere) {
+  const std::vector<int64_t> x = {7, -7, 7, -7, 0, INT64_MAX, INT64_MIN, 3000000000, -5000000000, 123456789012, 5, -5};
+  const std::vector<int64_t> y = {2, -3, 5, -4, 9, 7};
+  const std::vector<int64_t> shape{2, 6};
+  onnx::ModelProto m = newModel(13, "int64");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  g->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+  intInitializer(g, "y", onnx::TensorProto::INT64, {6}, y);
+  const std::vector<std::pair<const char *, std::vector<std::string>>> ops = {
+      {"Add", {"x", "y"}}, {"Sub", {"y", "x"}}, {"Mul", {"x", "y"}}, {"Div", {"x", "y"}}, {"Max", {"x", "y"}},
+      {"Min", {"y", "x"}}};
+  for (const auto &[op, inputs] : ops) addNode(g, op, inputs, op);
+  addNode(g, "Mod", {"x", "y"}, "mod");
+  setInt(addNode(g, "Mod", {"x", "y"}, "fmod"), "fmod", 1);
+  addNode(g, "Greater", {"x", "y"}, "gt");
+  addNode(g, "LessOrEqual", {"y", "x"}, "le");
+  addNode(g, "Equal", {"x", "x"}, "eq");
+  addNode(g, "Where", {"gt", "x", "y"}, "where");
+  auto declare = [&](const char *name, const std::vector<int64_t> &dims, int type) {
+    declareFloat(g->add_output(), name, dims);
+    g->mutable_output(g->output_size() - 1)->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+  };
+  for (const auto &[op, inputs] : ops) declare(op, shape, onnx::TensorProto::INT64);
+  for (const char *name : {"mod", "fmod", "where"}) declare(name, shape, onnx::TensorProto::INT64);
+  for (const char *name : {"gt", "le", "eq"}) declare(name, shape, onnx::TensorProto::BOOL);
+  std::map<std::string, std::vector<int64_t>> want;
+  auto wrap = [](uint64_t v) { return int64_t(v); }; // two's complement, as numpy's int64
+  for (size_t i = 0; i < x.size(); ++i) {
+    const int64_t a = x[i], b = y[i % 6];
+    want["Add"].push_back(wrap(uint64_t(a) + uint64_t(b)));
+    want["Sub"].push_back(wrap(uint64_t(b) - uint64_t(a)));
+    want["Mul"].push_back(wrap(uint64_t(a) * uint64_t(b)));
+    want["Div"].push_back(a / b);
+    want["Max"].push_back(std::max(a, b));
+    want["Min"].push_back(std::min(a, b));
+    const int64_t r = a % b;
+    want["mod"].push_back(r != 0 && (r < 0) != (b < 0) ? r + b : r);
+    want["fmod"].push_back(r);
+    want["gt"].push_back(a > b);
+    want["le"].push_back(b <= a);
+    want["eq"].push_back(1);
+    want["where"].push_back(a > b ? a : b);
+  }
+  const SavedModel saved(m);
+  ASSERT_FALSE(saved.path.empty());
+  NpyArray input{"<i8", shape, std::vector<uint8_t>(x.size() * 8)};
+  std::memcpy(input.data.data(), x.data(), input.data.size());
+  for (const char *mode : {"functional", "timing"}) {
+    std::map<std::string, NpyArray> got = runFractal(saved.path, "", "x", input, mode);
+    for (const auto &[name, expected] : want) {
+      ASSERT_TRUE(got.count(name)) << mode << " " << name;
+      const NpyArray &a = got[name];
+      const size_t width = a.descr == "<i8" ? 8 : a.descr == "<i4" ? 4 : 1;
+      std::vector<int64_t> values;
+      for (size_t at = 0; at + width <= a.data.size(); at += width) {
+        int64_t v = 0;
+        if (width == 8) std::memcpy(&v, a.data.data() + at, 8);
+        else if (width == 4) { int32_t w; std::memcpy(&w, a.data.data() + at, 4); v = w; }
+        else v = a.data[at];
+        values.push_back(v);
+      }
+      EXPECT_EQ(values, expected) << mode << " " << name;
+    }
+  }
+}
+
 // Mod: float32 fmod (signs of both kinds, a quotient that rounds up to the next integer,
 // an infinite divisor) on a run-time x, and int32 floor and fmod remainders of constants with
 // mixed signs, a broadcast divisor and values past 2^24 (where int32 -> float32 rounds), against

@@ -229,8 +229,9 @@ TEST(OnnxCheck, PowNeedsAFloatOrIntegerExponent) {
   }
 }
 
-// Where selects float32 or int32 values by a bool condition: int64 values are named at check time.
-TEST(OnnxCheck, WhereSelectsFloat32OrInt32Values) {
+// Where selects float32, int32 (vector unit) or int64 (scalar unit) values by a bool condition:
+// other types are named at check time.
+TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {
   auto whereModel = [](int type) {
     onnx::ModelProto m;
     m.set_ir_version(8);
@@ -253,8 +254,12 @@ TEST(OnnxCheck, WhereSelectsFloat32OrInt32Values) {
   };
   EXPECT_EQ(problems(check(whereModel(1))), "");
   EXPECT_EQ(problems(check(whereModel(6))), "");
-  EXPECT_EQ(problems(check(whereModel(7))),
-            "w: input 'x' has type int64, which this operator does not support (float32 or int32)\n");
+  CheckReport int64 = check(whereModel(7));
+  EXPECT_EQ(problems(int64), "");
+  ASSERT_EQ(int64.nodes.size(), 1u);
+  EXPECT_EQ(int64.nodes[0].placement, Placement::Scalar);
+  EXPECT_EQ(problems(check(whereModel(10))),
+            "w: input 'x' has type float16, which this operator does not support (float32, int32 or int64)\n");
 }
 
 // An LSTM unrolls over its sequence with Sigmoid, Tanh or Relu gates; the check names what the

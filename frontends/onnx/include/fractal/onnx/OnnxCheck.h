@@ -21,7 +21,7 @@ struct InputShape {
 };
 Expected<std::vector<InputShape>> parseInputShapes(const std::string &text);
 
-enum class Placement { Cube, Vector, Dma, Host };
+enum class Placement { Cube, Vector, Scalar, Dma, Host }; // Scalar: int64 element-wise ops
 const char *placementName(Placement p);
 
 struct NodeReport {

@@ -78,6 +78,15 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
   return slots;
 }
 
+// A node's operand positions the compiler needs as constants: its operator's, and Dropout's
+// training mode and, when it has one, its ratio (training with a ratio other than 0 is refused).
+std::vector<int> constantSlotsOf(const onnx::NodeProto &node) {
+  if (node.op_type() == "Dropout")
+    return node.input_size() > 2 && !node.input(2).empty() ? std::vector<int>{1, 2} : std::vector<int>{};
+  const auto c = constantInputSlots().find(node.op_type());
+  return c == constantInputSlots().end() ? std::vector<int>{} : c->second;
+}
+
 std::string nodeName(const onnx::NodeProto &node, int index) {
   return node.name().empty() ? node.op_type() + "_" + std::to_string(index) : node.name();
 }
@@ -625,23 +634,28 @@ private:
           ok = false;
         }
       }
-      // Dropout runs as in inference: no mask output and no training mode.
-      if (node.op_type() == "Dropout" &&
-          ((node.output_size() > 1 && !node.output(1).empty()) || (node.input_size() > 2 && !node.input(2).empty()))) {
-        problem(name, node.op_type(), "only inference Dropout is supported (no mask output, no training_mode input)");
-        ok = false;
-      }
+      // Dropout is the identity (its mask all true) in inference, or in training with ratio 0;
+      // training with another ratio drops elements at random, which a compiled model does not.
+      if (node.op_type() == "Dropout" && node.input_size() > 2 && !node.input(2).empty())
+        if (const onnx::TensorProto *training = constantValue(node.input(2));
+            training && tensorData(*training) && !tensorData(*training)->empty() && tensorData(*training)->at(0)) {
+          const onnx::TensorProto *ratio = node.input_size() > 1 && !node.input(1).empty() ? constantValue(node.input(1)) : nullptr;
+          const std::optional<std::vector<float>> r = ratio ? tensorFloats(*ratio) : std::nullopt;
+          if (!r || r->size() != 1 || (*r)[0] != 0.0f) {
+            problem(name, node.op_type(), "Dropout in training mode drops elements at random: only a constant ratio of 0 "
+                                          "(the identity) is supported there");
+            ok = false;
+          }
+        }
       // Inputs the compiler needs as constants: they become attributes (bounds, pads, slice
       // ranges) or fix a shape. A graph input here would make shapes depend on runtime data.
-      const auto &constantInputs = constantInputSlots();
-      if (auto c = constantInputs.find(node.op_type()); c != constantInputs.end())
-        for (int idx : c->second) {
-          if (idx >= node.input_size() || node.input(idx).empty() || isConstant(node.input(idx)))
-            continue;
-          problem(name, node.op_type(), "input '" + node.input(idx) + "' must be a constant (an "
-                                        "initializer or a Constant node), not runtime data");
-          ok = false;
-        }
+      for (int idx : constantSlotsOf(node)) {
+        if (idx >= node.input_size() || node.input(idx).empty() || isConstant(node.input(idx)))
+          continue;
+        problem(name, node.op_type(), "input '" + node.input(idx) + "' must be a constant (an "
+                                      "initializer or a Constant node), not runtime data");
+        ok = false;
+      }
       // Pow: a constant exponent the importer rewrites (detail::powerExponent), or any other
       // float32 or integer one, per element on the vector unit (exp(y ln|x|) with the sign fixed
       // up); only exponents of other types are refused.
@@ -801,8 +815,7 @@ std::vector<std::string> inputsNeededAsConstants(const std::string &modelBytes) 
     if (initializers.count(in.name())) continue;
     bool needed = false;
     for (const auto &node : model.graph().node())
-      if (auto c = constantInputSlots().find(node.op_type()); c != constantInputSlots().end())
-        for (int idx : c->second) needed |= idx < node.input_size() && node.input(idx) == in.name();
+      for (int idx : constantSlotsOf(node)) needed |= idx < node.input_size() && node.input(idx) == in.name();
     if (needed) names.push_back(in.name());
   }
   return names;

@@ -1534,8 +1534,10 @@ private:
     } else if (op == "Size") { // a static shape's element count, folded like Shape
       auto xt = llvm::cast<RankedTensorType>(in(0).getType());
       bind(computedConstant(n.output(0), 7, {}, rawBytes(std::vector<int64_t>{xt.getNumElements()}), loc));
-    } else if (op == "Dropout") { // inference: the identity (the check refuses the mask output)
+    } else if (op == "Dropout") { // the identity and an all-true mask (the check refuses random drops)
       bind(in(0));
+      if (n.output_size() > 1 && !n.output(1).empty())
+        values_[n.output(1)] = b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(out(1), true));
     } else if (op == "ConstantOfShape") {
       std::vector<int64_t> dims = intsOf(needConstant(0, "shape input"));
       const auto *a = attr(n, "value");

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 using namespace fractal;
 using namespace fractal::onnx_frontend;
 
@@ -260,6 +262,59 @@ TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {
   EXPECT_EQ(int64.nodes[0].placement, Placement::Scalar);
   EXPECT_EQ(problems(check(whereModel(10))),
             "w: input 'x' has type float16, which this operator does not support (float32, int32 or int64)\n");
+}
+
+// Dropout is the identity with an all-true mask in inference, and in training with a constant
+// ratio of 0; training with another ratio (random drops) is refused, and a training mode known
+// only at run time must be bound.
+TEST(OnnxCheck, DropoutIsTheIdentityUnlessTrainingDropsAtRandom) {
+  auto dropoutModel = [](std::optional<float> ratio, std::optional<bool> training) {
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(13);
+    onnx::GraphProto *g = m.mutable_graph();
+    g->set_name("g");
+    auto *x = g->add_input();
+    x->set_name("x");
+    x->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+    x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
+    onnx::NodeProto *d = g->add_node();
+    d->set_name("d");
+    d->set_op_type("Dropout");
+    d->add_input("x");
+    d->add_input(ratio ? "r" : "");
+    d->add_input("t");
+    d->add_output("y");
+    d->add_output("mask");
+    if (ratio) {
+      onnx::TensorProto *r = g->add_initializer();
+      r->set_name("r");
+      r->set_data_type(1);
+      r->add_float_data(*ratio);
+    }
+    if (training) {
+      onnx::TensorProto *t = g->add_initializer();
+      t->set_name("t");
+      t->set_data_type(9);
+      t->add_int32_data(*training);
+    } else {
+      auto *t = g->add_input();
+      t->set_name("t");
+      t->mutable_type()->mutable_tensor_type()->set_elem_type(9);
+      t->mutable_type()->mutable_tensor_type()->mutable_shape();
+    }
+    g->add_output()->set_name("y");
+    g->add_output()->set_name("mask");
+    return m;
+  };
+  EXPECT_EQ(problems(check(dropoutModel(0.5f, false))), "");
+  EXPECT_EQ(problems(check(dropoutModel(0.0f, true))), "");
+  const std::string random = "d: Dropout in training mode drops elements at random: only a constant ratio of 0 (the "
+                             "identity) is supported there\n";
+  EXPECT_EQ(problems(check(dropoutModel(0.5f, true))), random);
+  EXPECT_EQ(problems(check(dropoutModel(std::nullopt, true))), random); // the default ratio is 0.5
+  EXPECT_EQ(problems(check(dropoutModel(0.0f, std::nullopt))),
+            "d: input 't' must be a constant (an initializer or a Constant node), not runtime data\n");
 }
 
 // An LSTM unrolls over its sequence with Sigmoid, Tanh or Relu gates; the check names what the

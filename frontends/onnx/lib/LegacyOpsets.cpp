@@ -1,5 +1,6 @@
-// Models of opsets 1-6 (PyTorch 0.3-era exports, the old model zoo) rewritten to opset 7, the
-// oldest the rest of the frontend reads. ONNX's own version converter does most of it (is_test,
+// Models of opsets 1-6 (PyTorch 0.3-era exports, the old model zoo) rewritten to opset 9
+// (kLegacyUpgradeOpset: the rest of the frontend reads 7 on, and 9 is the first whose Constant
+// holds the int64 shapes those exporters emit). ONNX's own version converter does most of it (is_test,
 // consumed_inputs, Reshape's shape attribute, Gemm's broadcast); two legacy meanings it gets wrong
 // are mended first:
 //  - Add/Sub/Mul/Div/Pow/... with broadcast=1 and `axis`: B lines up with A's dims from `axis`.
@@ -118,14 +119,14 @@ bool mendLegacyBroadcasts(onnx::GraphProto &g) {
 
 } // namespace
 
-std::string upgradeToOpset7(onnx::ModelProto &model) {
+std::string upgradeLegacyOpset(onnx::ModelProto &model) {
   try {
     inferLeniently(model); // the mending and the converter need ranks and shapes
     if (mendLegacyBroadcasts(*model.mutable_graph())) {
       model.mutable_graph()->clear_value_info();
       inferLeniently(model);
     }
-    model = onnx::version_conversion::ConvertVersion(model, 7);
+    model = onnx::version_conversion::ConvertVersion(model, int(kLegacyUpgradeOpset));
   } catch (const std::exception &e) {
     // ONNX's assertions carry their source position before the reason: keep the reason.
     std::string what = e.what();

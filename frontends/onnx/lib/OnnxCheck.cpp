@@ -188,20 +188,19 @@ private:
                       std::to_string(kMaxOpset) + ")");
   }
 
-  // A model older than kMinOpset is rewritten to kMinOpset (LegacyOpsets.cpp), so that everything
-  // after this (inference, support check, import) sees one set of operator semantics.
+  // A model older than kMinOpset is rewritten to kLegacyUpgradeOpset (LegacyOpsets.cpp), so that
+  // everything after this (inference, support check, import) sees one set of operator semantics.
   void upgradeOldOpset() {
-    static_assert(kMinOpset == 7, "upgradeToOpset7 targets opset 7");
     if (report_.opset >= kMinOpset)
       return;
     const int64_t from = report_.opset;
-    if (std::string why = detail::upgradeToOpset7(model_); !why.empty()) {
+    if (std::string why = detail::upgradeLegacyOpset(model_); !why.empty()) {
       problem("", "", "opset " + std::to_string(from) + " could not be upgraded to opset " +
-                          std::to_string(kMinOpset) + " by ONNX's version converter: " + why);
+                          std::to_string(kLegacyUpgradeOpset) + " by ONNX's version converter: " + why);
       return;
     }
     report_.upgradedFrom = from;
-    report_.opset = kMinOpset;
+    report_.opset = kLegacyUpgradeOpset;
   }
 
   void checkTensors() {

@@ -9,6 +9,6 @@ namespace fractal::onnx_frontend::detail {
 CheckReport checkAndInfer(const std::string &bytes, const std::string &name,
                           const std::vector<InputShape> &shapes, onnx::ModelProto &model);
 
-// Rewrites a model of opset 1-6 to opset 7 (LegacyOpsets.cpp); empty, or why it could not.
-std::string upgradeToOpset7(onnx::ModelProto &model);
+// Rewrites a model of opset 1-6 to kLegacyUpgradeOpset (LegacyOpsets.cpp); empty, or why it could not.
+std::string upgradeLegacyOpset(onnx::ModelProto &model);
 } // namespace fractal::onnx_frontend::detail

@@ -183,9 +183,9 @@ TEST(OnnxCheck, OldOpsetIsUpgradedBeforeTheCheck) {
     }
     CheckReport r = check(m);
     EXPECT_TRUE(r.ok()) << problems(r);
-    EXPECT_EQ(r.opset, 7);
+    EXPECT_EQ(r.opset, kLegacyUpgradeOpset);
     EXPECT_EQ(r.upgradedFrom, 6);
-    EXPECT_NE(r.text().find("m.onnx: opset 7 (upgraded from opset 6 by ONNX's version converter)"), std::string::npos)
+    EXPECT_NE(r.text().find("m.onnx: opset 9 (upgraded from opset 6 by ONNX's version converter)"), std::string::npos)
         << r.text();
     EXPECT_NE(r.json().find("\"upgraded_from_opset\": 6"), std::string::npos) << r.json();
     std::string ops;

@@ -63,11 +63,14 @@ CheckReport checkOnnxBytes(const std::string &bytes, const std::string &name,
 // data). Empty for unparsable bytes.
 std::vector<std::string> inputsNeededAsConstants(const std::string &modelBytes);
 
-// The opset versions of the default domain Fractal compiles. Models of an older opset (down to
-// kOldestOpset: PyTorch 0.3-era exports, the old model zoo) are first rewritten to kMinOpset by
-// ONNX's own version converter (legacy broadcast attributes, BatchNormalization's is_test, ...).
+// The opset versions of the default domain Fractal compiles. Models older than kMinOpset (down to
+// kOldestOpset: PyTorch 0.3-era exports, the old model zoo) are first rewritten to
+// kLegacyUpgradeOpset by ONNX's own version converter (legacy broadcast attributes,
+// BatchNormalization's is_test, ...): opset 9, the first whose Constant may hold any type, since
+// those exporters emit int64 Constants (shapes) that strict inference rejects at opsets 7-8.
 constexpr int64_t kOldestOpset = 1;
 constexpr int64_t kMinOpset = 7;
+constexpr int64_t kLegacyUpgradeOpset = 9;
 constexpr int64_t kMaxOpset = 18;
 
 } // namespace fractal::onnx_frontend

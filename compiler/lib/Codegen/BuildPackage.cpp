@@ -2195,38 +2195,11 @@ private:
   // the scalar unit, whose registers are 64-bit (the vector unit has no 64-bit integer lanes).
   // False for any other op (or type).
   bool scalarInt64(mlir::Operation &op) {
-    auto isI64 = [](mlir::Value v) {
-      return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger(64);
-    };
-    std::string kind, opType;
-    std::vector<mlir::Value> inputs;
-    llvm::TypeSwitch<mlir::Operation *>(&op)
-        .Case<g::AddOp, g::SubOp, g::MulOp, g::DivOp, g::MaxOp, g::MinOp>([&](auto o) {
-          if (!isI64(o.getLhs())) return;
-          opType = o->getName().stripDialect().str();
-          kind = opType;
-          opType[0] = char(std::toupper(opType[0]));
-          inputs = {o.getLhs(), o.getRhs()};
-        })
-        .Case<g::ModOp>([&](auto o) {
-          if (!isI64(o.getLhs())) return;
-          opType = "Mod";
-          kind = o.getFmod() ? "fmod" : "mod";
-          inputs = {o.getLhs(), o.getRhs()};
-        })
-        .Case<g::CompareOp>([&](auto o) {
-          if (!isI64(o.getLhs())) return;
-          opType = "Compare";
-          kind = o.getKind().str();
-          inputs = {o.getLhs(), o.getRhs()};
-        })
-        .Case<g::WhereOp>([&](auto o) {
-          if (!isI64(o.getX())) return;
-          opType = "Where";
-          kind = "where";
-          inputs = {o.getCondition(), o.getX(), o.getY()};
-        });
-    if (kind.empty()) return false;
+    if (!g::int64ElementWiseOperand(&op)) return false;
+    std::string opType = op.getName().stripDialect().str(), kind = opType;
+    if (auto mod = llvm::dyn_cast<g::ModOp>(op); mod && mod.getFmod()) kind = "fmod";
+    if (auto compare = llvm::dyn_cast<g::CompareOp>(op)) kind = compare.getKind().str();
+    opType[0] = char(std::toupper(opType[0]));
     ScalarElementwiseKernel k;
     k.name = opName(op);
     k.node = joined(onnxNodeNames(op.getLoc()));
@@ -2234,12 +2207,12 @@ private:
     k.shape = shapeOf(op.getResult(0));
     k.outBytes = isBool(op.getResult(0)) ? 1 : 8;
     std::vector<uint32_t> args;
-    for (mlir::Value v : inputs) {
+    for (mlir::Value v : op.getOperands()) {
       if (!isI64(v) && !isBool(v)) {
         unsupported(op, "an int64 " + kind + " needs int64 operands (and a boolean condition)");
         return true;
       }
-      k.inputShapes.push_back(shapeOf(v));
+      k.inputStrides.push_back(g::broadcastStrides(shapeOf(v), k.shape.size()));
       k.inputBytes.push_back(isBool(v) ? 1 : 8);
       std::optional<uint32_t> t = tensor(v);
       if (!t) {
@@ -2265,6 +2238,9 @@ private:
 
   static bool isBool(mlir::Value v) {
     return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger(1);
+  }
+  static bool isI64(mlir::Value v) {
+    return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger(64);
   }
   static bool isI32(mlir::Value v) {
     return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger(32);
@@ -2381,7 +2357,7 @@ private:
       k.body = {std::string(instr).replace(instr.find(".f32"), 4, ".s32") + " {out}, {in0}, {in1}, repeat={rep}"};
       return elementwise(op, opType, std::move(k), {*a, *b, result(op)});
     }
-    if (!isF32(lhs) || !isF32(rhs)) return unsupported(op, "only float32 tensors (int32 and int64 ones but for Div) have a kernel");
+    if (!isF32(lhs) || !isF32(rhs)) return unsupported(op, "only float32 and int32 (but for Div) operands have a vector kernel");
     const int64_t n = elements(op.getResult(0));
     {
       ElementwiseKernel k;

@@ -1,6 +1,6 @@
 // int64 element-wise ops on the scalar unit (ScalarElementwiseKernel in KernelTemplates.h): one
 // loop over the result's elements, each input's address from the element's coordinates (div/rem
-// by the result's dims, innermost first) and the input's strides, 0 along a broadcast axis.
+// by the result's dims, innermost first) and the input's strides (0 along a broadcast axis).
 // Scalar GM accesses are aligned words: a boolean is read from, and written into, the 8-byte word
 // that holds it (one block, so no other core writes that word meanwhile; up to 7 bytes past a
 // boolean tensor's end, which the memory plan's tail slack covers).
@@ -38,27 +38,16 @@ Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKerne
   const auto arity = kInputs.find(k.kind);
   if (arity == kInputs.end()) return Error::internal(k.name + ": no int64 scalar-unit kernel for '" + k.kind + "'");
   const size_t inputs = size_t(arity->second), rank = k.shape.size();
-  if (k.inputShapes.size() != inputs || k.inputBytes.size() != inputs)
+  if (k.inputStrides.size() != inputs || k.inputBytes.size() != inputs)
     return Error::internal(k.name + ": " + k.kind + " takes " + std::to_string(inputs) + " inputs");
+  for (const std::vector<int64_t> &s : k.inputStrides)
+    if (s.size() != rank) return Error::internal(k.name + ": input strides of another rank than the result");
   int64_t count = 1;
   for (int64_t d : k.shape) count *= d;
   if (count < 1) return Error::badInput(k.name + ": an int64 " + k.kind + " of no elements has no kernel");
   if (count > (int64_t(1) << 20))
     return Error::badInput(k.name + ": int64 element-wise ops run element by element on the scalar unit, up to 2^20 "
                                     "elements; this one has " + std::to_string(count));
-  // Each input's byte stride per result axis (0 where it is broadcast or absent).
-  std::vector<std::vector<int64_t>> strides(inputs, std::vector<int64_t>(rank, 0));
-  for (size_t i = 0; i < inputs; ++i) {
-    const std::vector<int64_t> &in = k.inputShapes[i];
-    if (in.size() > rank) return Error::internal(k.name + ": an input of higher rank than the result");
-    int64_t stride = k.inputBytes[i];
-    for (size_t j = in.size(); j-- > 0;) {
-      const size_t d = rank - in.size() + j;
-      if (in[j] != 1 && in[j] != k.shape[d]) return Error::internal(k.name + ": an input that does not broadcast");
-      if (in[j] != 1) strides[i][d] = stride;
-      stride *= in[j];
-    }
-  }
   std::ostringstream s;
   s << "# " << k.name << ": int64 " << k.kind << " of " << count << " element(s), element by element on the scalar unit\n"
     << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
@@ -67,11 +56,13 @@ Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKerne
   for (size_t i = 0; i < inputs; ++i) s << "  li x" << 6 + i << ", 0\n";
   for (size_t d = rank; d-- > 0;) {
     bool used = false;
-    for (size_t i = 0; i < inputs; ++i) used |= strides[i][d] != 0;
+    for (size_t i = 0; i < inputs; ++i) used |= k.inputStrides[i][d] != 0;
     if (!used) continue;
     s << "  li x19, " << k.shape[d] << "\n  rem x20, x18, x19\n  div x18, x18, x19\n";
     for (size_t i = 0; i < inputs; ++i)
-      if (strides[i][d]) s << "  muli x21, x20, " << strides[i][d] << "\n  add x" << 6 + i << ", x" << 6 + i << ", x21\n";
+      if (k.inputStrides[i][d])
+        s << "  muli x21, x20, " << k.inputStrides[i][d] * k.inputBytes[i] << "\n  add x" << 6 + i << ", x" << 6 + i
+          << ", x21\n";
   }
   for (size_t i = 0; i < inputs; ++i) {
     s << "  add x21, x" << 2 + i << ", x" << 6 + i << "\n";

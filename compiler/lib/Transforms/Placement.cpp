@@ -9,18 +9,6 @@ namespace fractal {
 
 namespace {
 
-// The element-wise ops whose int64 forms the package builder lowers to scalar-unit kernels
-// (ScalarElementwiseKernel): arithmetic and comparisons by their first operand, Where by its values.
-bool int64ElementWise(mlir::Operation *op) {
-  namespace g = fractal::graph;
-  mlir::Value decides;
-  if (llvm::isa<g::AddOp, g::SubOp, g::MulOp, g::DivOp, g::MaxOp, g::MinOp, g::ModOp, g::CompareOp>(op))
-    decides = op->getOperand(0);
-  else if (llvm::isa<g::WhereOp>(op))
-    decides = op->getOperand(1);
-  return decides && llvm::cast<mlir::RankedTensorType>(decides.getType()).getElementType().isInteger(64);
-}
-
 struct PlacementPass : fractal::impl::PlacementBase<PlacementPass> {
   void runOnOperation() override {
     mlir::Builder b(&getContext());
@@ -35,7 +23,7 @@ struct PlacementPass : fractal::impl::PlacementBase<PlacementPass> {
         return;
       }
       llvm::StringRef where = placed.getPlacement(), why = placed.getPlacementReason();
-      if (int64ElementWise(op)) {
+      if (fractal::graph::int64ElementWiseOperand(op)) {
         where = "scalar";
         why = "int64: element by element on the scalar unit (the vector unit has no 64-bit integer lanes)";
       }

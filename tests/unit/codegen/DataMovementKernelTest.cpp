@@ -199,7 +199,7 @@ TEST(GatherKernel, RowsByRunTimeIndicesAndOutOfRangeFaults) {
 TEST(ScalarElementwiseKernel, BooleansInAndOutAndBroadcast) {
   Device dev(edge());
   const std::vector<int64_t> a = {5, -3, 7, 0, INT64_MIN, INT64_MAX, 2}, b = {4};
-  ScalarElementwiseKernel lt{"lt", "lt", "lt", {7}, {{7}, {1}}, {8, 8}, 1};
+  ScalarElementwiseKernel lt{"lt", "lt", "lt", {7}, {{1}, {0}}, {8, 8}, 1}; // a [7] < b [1]
   Expected<GeneratedKernel> gen = generateScalarElementwise(lt);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   uint64_t pa = dev.buffer(a), pb = dev.buffer(b), out = dev.buffer(std::vector<uint8_t>(16, 0xAB));
@@ -210,19 +210,19 @@ TEST(ScalarElementwiseKernel, BooleansInAndOutAndBroadcast) {
   // word is read whole: the memory plan gives boolean tensors of these kernels a tail slack.)
   const std::vector<uint8_t> cond = {1, 0, 0, 0, 0, 0, 0, 0};
   const std::vector<int64_t> x = {10, -10, 11, 12, -13, 14}, y = {3, 4, -5};
-  ScalarElementwiseKernel where{"where", "where", "where", {2, 3}, {{2, 1}, {2, 3}, {3}}, {1, 8, 8}, 8};
+  ScalarElementwiseKernel where{"where", "where", "where", {2, 3}, {{1, 0}, {3, 1}, {0, 1}}, {1, 8, 8}, 8};
   gen = generateScalarElementwise(where);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   uint64_t pc = dev.buffer(cond), px = dev.buffer(x), py = dev.buffer(y), pw = dev.buffer(std::vector<int64_t>(6, -1));
   ASSERT_TRUE(runGenerated(dev, *gen, "where", {pc, px, py, pw}, false));
   EXPECT_EQ(dev.read<int64_t>(pw, 6), (std::vector<int64_t>{10, -10, 11, 3, 4, -5}));
-  ScalarElementwiseKernel mod{"mod", "mod", "mod", {2, 3}, {{2, 3}, {3}}, {8, 8}, 8};
+  ScalarElementwiseKernel mod{"mod", "mod", "mod", {2, 3}, {{3, 1}, {0, 1}}, {8, 8}, 8};
   gen = generateScalarElementwise(mod);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   ASSERT_TRUE(runGenerated(dev, *gen, "mod", {px, py, pw}, false));
   EXPECT_EQ(dev.read<int64_t>(pw, 6), (std::vector<int64_t>{1, 2, -4, 0, 3, -1}));
 
-  ScalarElementwiseKernel huge{"huge", "huge", "add", {1 << 20, 2}, {{1 << 20, 2}, {1}}, {8, 8}, 8};
+  ScalarElementwiseKernel huge{"huge", "huge", "add", {1 << 20, 2}, {{2, 1}, {0, 0}}, {8, 8}, 8};
   gen = generateScalarElementwise(huge);
   ASSERT_FALSE(gen.ok());
   EXPECT_EQ(gen.error().message, "huge: int64 element-wise ops run element by element on the scalar unit, up to 2^20 "

@@ -370,15 +370,15 @@ Expected<GeneratedKernel> generateScalarPermute(const ScalarPermuteKernel &k);
 // An int64 element-wise op element by element on the scalar unit, one block (the vector unit has
 // no 64-bit integer lanes): `kind` is add, sub, mul, div (truncating), max, min, mod (floor, the
 // divisor's sign), fmod (the dividend's), a comparison eq, lt, le, gt, ge (booleans out) or where
-// (a boolean condition, then the two values). Each input is broadcast to `shape` (numpy rules:
-// its shape right-aligned, 1 along a broadcast axis), 8-byte, or 1-byte for booleans. Up to
-// 2^20 result elements.
+// (a boolean condition, then the two values). Each input is read at its element strides per
+// result axis (0 along a broadcast axis: graph::broadcastStrides), 8-byte elements, or 1-byte for
+// booleans. Up to 2^20 result elements.
 struct ScalarElementwiseKernel {
   std::string name, node, kind;
   std::vector<int64_t> shape;
-  std::vector<std::vector<int64_t>> inputShapes;
-  std::vector<int> inputBytes; // 8 or 1 per input
-  int outBytes = 8;            // 8, or 1 for a comparison's booleans
+  std::vector<std::vector<int64_t>> inputStrides; // per input, one per result axis
+  std::vector<int> inputBytes;                    // 8 or 1 per input
+  int outBytes = 8;                               // 8, or 1 for a comparison's booleans
 };
 Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKernel &k);
 

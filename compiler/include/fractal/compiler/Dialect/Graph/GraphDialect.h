@@ -34,4 +34,18 @@ inline std::vector<int64_t> broadcastStrides(llvm::ArrayRef<int64_t> shape, size
   return strides;
 }
 
+// The operand whose int64 type sends an element-wise op to the scalar unit (the vector unit has
+// no 64-bit integer lanes): arithmetic's and comparisons' first, Where's values; null when `op`
+// is not such an op or that operand is not int64. Placement and code generation both ask this.
+inline mlir::Value int64ElementWiseOperand(mlir::Operation *op) {
+  mlir::Value decides;
+  if (llvm::isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, ModOp, CompareOp>(op))
+    decides = op->getOperand(0);
+  else if (llvm::isa<WhereOp>(op))
+    decides = op->getOperand(1);
+  if (decides && llvm::cast<mlir::RankedTensorType>(decides.getType()).getElementType().isInteger(64))
+    return decides;
+  return {};
+}
+
 } // namespace fractal::graph

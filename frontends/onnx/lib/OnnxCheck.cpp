@@ -635,17 +635,17 @@ private:
       }
       // Dropout is the identity (its mask all true) in inference, or in training with ratio 0;
       // training with another ratio drops elements at random, which a compiled model does not.
-      if (node.op_type() == "Dropout" && node.input_size() > 2 && !node.input(2).empty())
-        if (const onnx::TensorProto *training = constantValue(node.input(2));
-            training && tensorData(*training) && !tensorData(*training)->empty() && tensorData(*training)->at(0)) {
-          const onnx::TensorProto *ratio = node.input_size() > 1 && !node.input(1).empty() ? constantValue(node.input(1)) : nullptr;
-          const std::optional<std::vector<float>> r = ratio ? tensorFloats(*ratio) : std::nullopt;
-          if (!r || r->size() != 1 || (*r)[0] != 0.0f) {
-            problem(name, node.op_type(), "Dropout in training mode drops elements at random: only a constant ratio of 0 "
-                                          "(the identity) is supported there");
-            ok = false;
-          }
+      if (node.op_type() == "Dropout" && node.input_size() > 2 && !node.input(2).empty()) {
+        const onnx::TensorProto *training = constantValue(node.input(2));
+        const std::optional<std::vector<char>> flag = training ? tensorData(*training) : std::nullopt;
+        const onnx::TensorProto *ratio = node.input(1).empty() ? nullptr : constantValue(node.input(1));
+        const std::optional<std::vector<float>> r = ratio ? tensorFloats(*ratio) : std::nullopt;
+        if (flag && !flag->empty() && flag->front() && !(r && r->size() == 1 && r->front() == 0.0f)) {
+          problem(name, node.op_type(), "Dropout in training mode drops elements at random: only a constant ratio of 0 "
+                                        "(the identity) is supported there");
+          ok = false;
         }
+      }
       // Inputs the compiler needs as constants: they become attributes (bounds, pads, slice
       // ranges) or fix a shape. A graph input here would make shapes depend on runtime data.
       for (int idx : constantSlotsOf(node)) {

@@ -1646,21 +1646,19 @@ private:
       index = b_.create<g::ReshapeOp>(loc, RankedTensorType::get(unitShape, et), index);
       SmallVector<int64_t> alongShape(size_t(rank), 1);
       alongShape[size_t(axis)] = depth;
-      auto positions = [&](int64_t first) -> Value { // first, first + 1, ... along the axis
-        auto type = RankedTensorType::get(alongShape, et);
-        if (et.isF32()) {
-          std::vector<float> v;
-          for (int64_t j = 0; j < depth; ++j) v.push_back(float(first + j));
-          return b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, ArrayRef<float>(v)));
-        }
-        std::vector<int32_t> v;
-        for (int64_t j = 0; j < depth; ++j) v.push_back(int32_t(first + j));
-        return b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, ArrayRef<int32_t>(v)));
+      // first, first + 1, ... along the axis (a resource, like any constant past a few elements)
+      auto positions = [&](int64_t first, const char *what) -> Value {
+        const std::vector<int64_t> dims(alongShape.begin(), alongShape.end());
+        std::vector<float> f;
+        std::vector<int32_t> i;
+        for (int64_t j = 0; j < depth; ++j) f.push_back(float(first + j)), i.push_back(int32_t(first + j));
+        return et.isF32() ? computedConstant(n.output(0) + what, 1, dims, rawBytes(f), loc)
+                          : computedConstant(n.output(0) + what, 6, dims, rawBytes(i), loc);
       };
       auto bits = RankedTensorType::get(ot.getShape(), b_.getI1Type());
       auto equal = [&](Value a, Value b) { return b_.create<g::CompareOp>(loc, bits, a, b, b_.getStringAttr("eq")); };
-      Value hit = b_.create<g::LogicalOp>(loc, bits, equal(index, positions(0)), equal(index, positions(-depth)),
-                                          b_.getStringAttr("or"));
+      Value hit = b_.create<g::LogicalOp>(loc, bits, equal(index, positions(0, "/positions")),
+                                          equal(index, positions(-depth, "/positions_from_end")), b_.getStringAttr("or"));
       auto value = [&](double v) -> Value {
         auto type = RankedTensorType::get({}, ot.getElementType());
         if (ot.getElementType().isF32()) return b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, float(v)));

@@ -330,6 +330,26 @@ NpyArray floatArray(const std::vector<int64_t> &shape, const std::vector<float> 
 
 float half(float v) { return isa::halfToFloat(isa::floatToHalf(v)); }
 
+// Booleans (bytes), int32 or int64 outputs, exactly, as int64.
+std::vector<int64_t> integers(const NpyArray &a) {
+  const size_t width = a.descr == "<i8" ? 8 : a.descr == "<i4" ? 4 : 1;
+  std::vector<int64_t> values;
+  for (size_t at = 0; at + width <= a.data.size(); at += width) {
+    if (width == 8) {
+      int64_t v;
+      std::memcpy(&v, a.data.data() + at, 8);
+      values.push_back(v);
+    } else if (width == 4) {
+      int32_t v;
+      std::memcpy(&v, a.data.data() + at, 4);
+      values.push_back(v);
+    } else {
+      values.push_back(a.data[at]);
+    }
+  }
+  return values;
+}
+
 // Runs `model` (input "x" of `shape`) in functional and timing mode: every element of each output
 // named in `want` within tolerance(output name, expected value) of it.
 void expectOutputs(const std::string &model, const std::vector<int64_t> &shape, const std::vector<float> &x,
@@ -341,19 +361,8 @@ void expectOutputs(const std::string &model, const std::vector<int64_t> &shape, 
       ASSERT_TRUE(got.count(name)) << mode << " " << name;
       std::vector<double> y; // float32 outputs, booleans (bytes) as 0/1, int64 (indices) or int32
       const NpyArray &a = got[name];
-      if (a.descr == "|b1") y.assign(a.data.begin(), a.data.end());
-      else if (a.descr == "<i4")
-        for (size_t i = 0; i + 4 <= a.data.size(); i += 4) {
-          int32_t v;
-          std::memcpy(&v, a.data.data() + i, 4);
-          y.push_back(double(v));
-        }
-      else if (a.descr == "<i8")
-        for (size_t i = 0; i + 8 <= a.data.size(); i += 8) {
-          int64_t v;
-          std::memcpy(&v, a.data.data() + i, 8);
-          y.push_back(double(v));
-        }
+      if (a.descr == "|b1" || a.descr == "<i4" || a.descr == "<i8")
+        for (int64_t v : integers(a)) y.push_back(double(v));
       else for (float v : floats(a)) y.push_back(v);
       ASSERT_EQ(y.size(), expected.size()) << mode << " " << name;
       for (size_t i = 0; i < y.size(); ++i) {
@@ -1185,17 +1194,7 @@ TEST(CompiledOps, Int64ArithmeticComparisonsAndWhere) {
     std::map<std::string, NpyArray> got = runFractal(saved.path, "", "x", input, mode);
     for (const auto &[name, expected] : want) {
       ASSERT_TRUE(got.count(name)) << mode << " " << name;
-      const NpyArray &a = got[name];
-      const size_t width = a.descr == "<i8" ? 8 : a.descr == "<i4" ? 4 : 1;
-      std::vector<int64_t> values;
-      for (size_t at = 0; at + width <= a.data.size(); at += width) {
-        int64_t v = 0;
-        if (width == 8) std::memcpy(&v, a.data.data() + at, 8);
-        else if (width == 4) { int32_t w; std::memcpy(&w, a.data.data() + at, 4); v = w; }
-        else v = a.data[at];
-        values.push_back(v);
-      }
-      EXPECT_EQ(values, expected) << mode << " " << name;
+      EXPECT_EQ(integers(got[name]), expected) << mode << " " << name;
     }
   }
 }

@@ -229,6 +229,39 @@ TEST(ScalarElementwiseKernel, BooleansInAndOutAndBroadcast) {
                                  "elements; this one has 2097152");
 }
 
+// Batched float32 2-D transposes on the vector unit, race-checked, against the definition: rows
+// that are not whole blocks, more columns than one tile holds (248), rows over several UB tiles
+// (whole blocks); -0, infinities and NaN come through. Rows over several tiles that are not whole
+// blocks are refused with the reason.
+TEST(VectorTransposeKernel, TilesOfRowsAndColumns) {
+  struct Case { int64_t batch, rows, cols; };
+  for (const Case &c : {Case{2, 13, 21}, Case{1, 40, 300}, Case{1, 2048, 16}, Case{3, 8, 8}}) {
+    SCOPED_TRACE(std::to_string(c.batch) + "x" + std::to_string(c.rows) + "x" + std::to_string(c.cols));
+    VectorTransposeKernel k{"t", "t", c.batch, c.rows, c.cols};
+    Expected<GeneratedKernel> gen = generateVectorTranspose(edge(), k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    const size_t n = size_t(c.batch * c.rows * c.cols);
+    std::vector<float> x(n + 8); // (+ the plan's tail slack: a row's last block reads past it)
+    for (size_t i = 0; i < n; ++i) x[i] = float(int64_t(i % 977) - 400) * 0.25f;
+    x[0] = -0.0f, x[1] = INFINITY, x[2] = NAN;
+    Device dev(edge());
+    uint64_t in = dev.buffer(x), out = dev.buffer(std::vector<float>(n + 8, 99.0f));
+    ASSERT_TRUE(runGenerated(dev, *gen, "t", {in, out}, true));
+    std::vector<float> got = dev.read<float>(out, n);
+    for (int64_t b = 0; b < c.batch; ++b)
+      for (int64_t j = 0; j < c.cols; ++j)
+        for (int64_t i = 0; i < c.rows; ++i) {
+          const float want = x[size_t((b * c.rows + i) * c.cols + j)], have = got[size_t((b * c.cols + j) * c.rows + i)];
+          if (std::isnan(want)) ASSERT_TRUE(std::isnan(have));
+          else ASSERT_TRUE(want == have && std::signbit(want) == std::signbit(have)) << b << "," << j << "," << i << ": " << have;
+        }
+  }
+  Expected<GeneratedKernel> refused = generateVectorTranspose(edge(), VectorTransposeKernel{"big", "big", 1, 3001, 7});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "big: a transpose of 3001 x 7 whose rows need several UB tiles and are not whole "
+                                     "32-byte blocks has no vector kernel");
+}
+
 } // namespace
 
 // Max and average pooling through the npu dialect (two buffer sets of window rows and output

@@ -1243,28 +1243,41 @@ TEST(CompiledOps, ModFloatAndInt32) {
   expectOutputs(model, shape, x, want, [&](const std::string &name, double) { return name == "float_fmod" ? 1e-6 : 0.0; });
 }
 
-// A transpose of more separate runs than the DMA segment kernel unrolls ([3, 40, 50] -> [50, 3,
-// 40]: 6000 runs of one element) runs element by element on the scalar unit, exact, both modes.
-TEST(CompiledOps, TransposeOfManyRunsOnTheScalarUnit) {
+// Transposes of more separate runs than the DMA segment kernel unrolls (6000 runs of one element):
+// [3, 40, 50] -> [50, 3, 40] is the batched 2-D transpose [120, 50] -> [50, 120], on the vector
+// unit (a masked vcgmax per result row: -0, infinities and NaN come through); [4, 30, 50] ->
+// [50, 30, 4] is not, and runs element by element on the scalar unit. Exact, both modes.
+TEST(CompiledOps, TransposesOfManyRuns) {
   const std::vector<int64_t> shape{3, 40, 50};
   std::vector<float> x;
   for (int i = 0; i < 6000; ++i) x.push_back(float(i) * 0.5f - 7.0f);
+  x[1] = -0.0f, x[2] = INFINITY, x[3] = -INFINITY, x[4] = NAN;
   onnx::ModelProto m = newModel(13, "transpose");
   onnx::GraphProto *g = m.mutable_graph();
   declareFloat(g->add_input(), "x", shape);
   setInts(addNode(g, "Transpose", {"x"}, "y"), "perm", {2, 0, 1});
+  addNode(g, "Reshape", {"x", "as_4x30x50"}, "x3");
+  intInitializer(g, "as_4x30x50", onnx::TensorProto::INT64, {3}, {4, 30, 50});
+  setInts(addNode(g, "Transpose", {"x3"}, "z"), "perm", {2, 1, 0});
   declareFloat(g->add_output(), "y", {50, 3, 40});
-  std::vector<double> want;
+  declareFloat(g->add_output(), "z", {50, 30, 4});
+  std::map<std::string, std::vector<double>> want;
   for (int w = 0; w < 50; ++w)
     for (int c = 0; c < 3; ++c)
-      for (int h = 0; h < 40; ++h) want.push_back(x[size_t((c * 40 + h) * 50 + w)]);
+      for (int h = 0; h < 40; ++h) want["y"].push_back(x[size_t((c * 40 + h) * 50 + w)]);
+  for (int w = 0; w < 50; ++w)
+    for (int h = 0; h < 30; ++h)
+      for (int c = 0; c < 4; ++c) want["z"].push_back(x[size_t((c * 30 + h) * 50 + w)]);
   const SavedModel saved(m);
   const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
   Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(model, "", *loadChipConfig("edge"), "");
   ASSERT_TRUE(p.ok()) << p.error().message;
   for (const pkg::Task &t : p->tasks) EXPECT_FALSE(t.isHost) << t.name << " runs on the host: " << t.host.reason;
-  expectOutputY(model, shape, x, want, 0.0);
+  expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
+  // -0 keeps its sign (a sum with the disabled lanes' +0 would not).
+  std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), "functional");
+  EXPECT_TRUE(std::signbit(floats(got["y"])[size_t(1 * 3 * 40)])) << "y[1][0][0] = x[0][0][1] = -0";
 }
 
 // Pow with a per-element exponent (a constant of different values, then a run-time one: x ** x),

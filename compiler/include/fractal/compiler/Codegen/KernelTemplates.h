@@ -367,6 +367,19 @@ struct ScalarPermuteKernel {
 };
 Expected<GeneratedKernel> generateScalarPermute(const ScalarPermuteKernel &k);
 
+// A float32 [batch, rows, cols] -> [batch, cols, rows] transpose on the vector unit, one block:
+// tiles of rows x (up to 248) columns loaded into UB; each result row is one `vcgmax` that takes,
+// under a mask enabling one lane per 32-byte block, one element from each of 8 rows per repeat
+// (the block stride stepping a row): max with the disabled lanes' -inf is the element itself,
+// -0 and infinities included. Rows need one tile (rows <= 2040 and the tile fits UB) unless they
+// are whole 32-byte blocks. Result rows are stored in ascending order, each spilling up to 28
+// bytes past its end (overwritten by the next; the plan's tail slack after the last).
+struct VectorTransposeKernel {
+  std::string name, node;
+  int64_t batch = 1, rows = 0, cols = 0;
+};
+Expected<GeneratedKernel> generateVectorTranspose(const ChipConfig &config, const VectorTransposeKernel &k);
+
 // An int64 element-wise op element by element on the scalar unit, one block (the vector unit has
 // no 64-bit integer lanes): `kind` is add, sub, mul, div (truncating), max, min, mod (floor, the
 // divisor's sign), fmod (the dividend's), a comparison eq, lt, le, gt, ge (booleans out) or where

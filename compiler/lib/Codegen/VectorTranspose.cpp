@@ -2,8 +2,6 @@
 // the permutations whose innermost axis moves, which DMA can only copy element by element.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
-#include "EmitUtil.h"
-
 #include <algorithm>
 #include <sstream>
 

@@ -74,7 +74,7 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"ReduceL2", {1}}, {"ReduceSumSquare", {1}}, {"ReduceLogSum", {1}}, {"ReduceLogSumExp", {1}}, {"ReduceProd", {1}},
       {"Split", {1}}, {"Trilu", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}},
       {"Tile", {1}}, {"TopK", {1}}, {"Range", {0, 1, 2}}, {"HannWindow", {0}}, {"HammingWindow", {0}},
-      {"BlackmanWindow", {0}}, {"OneHot", {1, 2}}};
+      {"BlackmanWindow", {0}}, {"OneHot", {1, 2}}, {"If", {0}}};
   return slots;
 }
 
@@ -377,7 +377,8 @@ private:
   }
 
   // A small int64 tensor known at compile time (an initializer, a Constant node, a folded node).
-  // (int64 or int32: exporters such as paddle2onnx cast shapes to int32 and back.)
+  // (int64 or int32: exporters such as paddle2onnx cast shapes to int32 and back; booleans, 0 or
+  // 1: the comparisons that decide an If.)
   struct IntTensor {
     std::vector<int64_t> dims, values;
     int type = onnx::TensorProto::INT64;
@@ -387,13 +388,19 @@ private:
     value.set_data_type(t.type);
     for (int64_t d : t.dims) value.add_dims(d);
     for (int64_t v : t.values) {
-      if (t.type == onnx::TensorProto::INT32) value.add_int32_data(int32_t(v));
+      if (t.type == onnx::TensorProto::INT32 || t.type == onnx::TensorProto::BOOL) value.add_int32_data(int32_t(v));
       else value.add_int64_data(v);
     }
     return value;
   }
   static std::optional<IntTensor> fromProto(const onnx::TensorProto &t) {
-    std::optional<std::vector<int64_t>> values = tensorInts(t);
+    std::optional<std::vector<int64_t>> values;
+    if (t.data_type() == onnx::TensorProto::BOOL) {
+      if (std::optional<std::vector<char>> bytes = tensorData(t))
+        values = std::vector<int64_t>(bytes->begin(), bytes->end());
+    } else {
+      values = tensorInts(t);
+    }
     if (!values || values->size() > 64) return std::nullopt;
     return IntTensor{std::vector<int64_t>(t.dims().begin(), t.dims().end()), std::move(*values), t.data_type()};
   }
@@ -430,7 +437,19 @@ private:
       for (int64_t d = start; d < end; ++d) t.values.push_back(it->second[size_t(d)]);
       return toProto(t);
     }
-    if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+    static const std::map<std::string, int64_t (*)(int64_t, int64_t)> kBinary = {
+        {"Add", [](int64_t x, int64_t y) { return x + y; }},
+        {"Sub", [](int64_t x, int64_t y) { return x - y; }},
+        {"Mul", [](int64_t x, int64_t y) { return x * y; }},
+        {"Div", [](int64_t x, int64_t y) { return x / y; }},
+        {"Equal", [](int64_t x, int64_t y) { return int64_t(x == y); }},
+        {"Less", [](int64_t x, int64_t y) { return int64_t(x < y); }},
+        {"LessOrEqual", [](int64_t x, int64_t y) { return int64_t(x <= y); }},
+        {"Greater", [](int64_t x, int64_t y) { return int64_t(x > y); }},
+        {"GreaterOrEqual", [](int64_t x, int64_t y) { return int64_t(x >= y); }},
+        {"And", [](int64_t x, int64_t y) { return int64_t(x && y); }},
+        {"Or", [](int64_t x, int64_t y) { return int64_t(x || y); }}};
+    if (auto f = kBinary.find(op); f != kBinary.end()) {
       const IntTensor *a = in(0), *b = in(1);
       if (!a || !b) return std::nullopt;
       const bool aScalar = a->values.size() == 1, bScalar = b->values.size() == 1;
@@ -438,27 +457,70 @@ private:
       // The broadcast shape: the larger operand's, or of equal sizes the higher rank's.
       const bool useA = a->values.size() != b->values.size() ? a->values.size() > b->values.size()
                                                               : a->dims.size() >= b->dims.size();
-      IntTensor out{useA ? a->dims : b->dims, {}, a->type};
+      const bool arithmetic = op == "Add" || op == "Sub" || op == "Mul" || op == "Div";
+      IntTensor out{useA ? a->dims : b->dims, {}, arithmetic ? a->type : int(onnx::TensorProto::BOOL)};
       for (size_t i = 0; i < std::max(a->values.size(), b->values.size()); ++i) {
         const int64_t x = a->values[aScalar ? 0 : i], y = b->values[bScalar ? 0 : i];
         if (op == "Div" && y == 0) return std::nullopt;
-        out.values.push_back(op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : x / y);
+        out.values.push_back(f->second(x, y));
       }
       return toProto(out);
     }
-    if (op == "Neg") {
+    if (op == "Neg" || op == "Not") {
       const IntTensor *a = in(0);
       if (!a) return std::nullopt;
       IntTensor out = *a;
-      for (int64_t &v : out.values) v = -v;
+      for (int64_t &v : out.values) v = op == "Neg" ? -v : int64_t(!v);
       return toProto(out);
     }
-    if (op == "Cast") { // between the integer types shapes travel in
+    if (op == "Cast") { // between the integer types shapes travel in, and to a condition
       const IntTensor *a = in(0);
       const int64_t to = attrInt("to", 0);
-      if (!a || (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32)) return std::nullopt;
+      if (!a || (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32 && to != onnx::TensorProto::BOOL))
+        return std::nullopt;
       IntTensor out = *a;
       out.type = int(to);
+      if (to == onnx::TensorProto::BOOL)
+        for (int64_t &v : out.values) v = v != 0;
+      return toProto(out);
+    }
+    if (op == "Gather") { // from a 1-D tensor
+      const IntTensor *data = in(0), *index = in(1);
+      if (!data || !index || data->dims.size() != 1 || (attrInt("axis", 0) != 0 && attrInt("axis", 0) != -1))
+        return std::nullopt;
+      const int64_t n = int64_t(data->values.size());
+      IntTensor out{index->dims, {}, data->type};
+      for (int64_t i : index->values) {
+        if (i < -n || i >= n) return std::nullopt;
+        out.values.push_back(data->values[size_t(i < 0 ? i + n : i)]);
+      }
+      return toProto(out);
+    }
+    if (op == "Squeeze" || op == "Unsqueeze") { // the values stay; axes as an input (opset 13+) or attribute
+      const IntTensor *data = in(0);
+      if (!data) return std::nullopt;
+      std::vector<int64_t> axes;
+      if (node.input_size() > 1 && !node.input(1).empty()) {
+        const IntTensor *a = in(1);
+        if (!a) return std::nullopt;
+        axes = a->values;
+      } else {
+        for (const auto &a : node.attribute())
+          if (a.name() == "axes") axes.assign(a.ints().begin(), a.ints().end());
+      }
+      const int64_t rank = int64_t(data->dims.size()) + (op == "Unsqueeze" ? int64_t(axes.size()) : 0);
+      std::set<int64_t> at;
+      for (int64_t a : axes) {
+        if (a < -rank || a >= rank) return std::nullopt;
+        at.insert(a < 0 ? a + rank : a);
+      }
+      IntTensor out{{}, data->values, data->type};
+      if (op == "Squeeze") {
+        for (int64_t d = 0; d < int64_t(data->dims.size()); ++d)
+          if (!(data->dims[size_t(d)] == 1 && (at.empty() || at.count(d)))) out.dims.push_back(data->dims[size_t(d)]);
+      } else {
+        for (int64_t d = 0, from = 0; d < rank; ++d) out.dims.push_back(at.count(d) ? 1 : data->dims[size_t(from++)]);
+      }
       return toProto(out);
     }
     if (op == "Concat") {
@@ -555,6 +617,20 @@ private:
       *attr->mutable_t() = *value;
       changed = true;
     }
+    // An If whose condition is now known becomes the branch it takes (its nodes may fold next round).
+    auto &nodes = *model_.mutable_graph()->mutable_node();
+    for (int i = 0; i < nodes.size(); ++i) {
+      if (nodes[i].op_type() != "If" || nodes[i].input_size() < 1) continue;
+      auto cond = known.find(nodes[i].input(0));
+      if (cond == known.end() || cond->second.values.size() != 1) continue;
+      const std::string name = nodeName(nodes[i], i);
+      if (std::string why = detail::inlineStaticIf(*model_.mutable_graph(), i, name, cond->second.values[0] != 0);
+          !why.empty()) {
+        problem(name, "If", "its condition is known at compile time, but its branch cannot replace it: " + why);
+        return false;
+      }
+      return true; // the node list changed under the loop: the next round goes on
+    }
     return changed;
   }
 
@@ -564,7 +640,8 @@ private:
       // that become known let Shape nodes fold, which can fix more shapes: a few rounds.
       onnx::ShapeInferenceOptions options{/*check_type=*/true, /*error_mode=*/1,
                                           /*enable_data_propagation=*/true};
-      for (int round = 0; round < 4; ++round) {
+      // (An If that folds to one branch takes rounds of its own, nested ones one each.)
+      for (int round = 0; round < 64; ++round) {
         onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(), options);
         if (!foldStaticShapes()) break;
       }
@@ -605,6 +682,17 @@ private:
       if (!node.domain().empty() && node.domain() != "ai.onnx") {
         problem(name, node.op_type(), "operator " + node.domain() + "." + node.op_type() +
                                           " (a custom domain) is not supported");
+        continue;
+      }
+      if (node.op_type() == "If" && node.input_size() > 0) { // one whose condition folded is gone
+        const std::vector<std::string> from = graphInputsBehind(node.input(0));
+        std::string names;
+        for (const std::string &n : from) names += (names.empty() ? "'" : ", '") + n + "'";
+        problem(name, node.op_type(),
+                "its condition '" + node.input(0) + "' is only known at run time" +
+                    (from.empty() ? std::string(": ") : " (it depends on input " + names + "): ") +
+                    "Fractal compiles the branch a condition known at compile time selects" +
+                    (from.empty() ? std::string("") : "; bind " + names + " with --bind-input NAME=FILE.npy"));
         continue;
       }
       const OpRule *rule = findOpRule(node.op_type());
@@ -752,6 +840,27 @@ private:
       return "sequence_lens must give every batch entry the full sequence (" + std::to_string(seq) +
              " steps): shorter sequences are not supported";
     return "";
+  }
+
+  // The graph inputs (initializers aside) a value is computed from.
+  std::vector<std::string> graphInputsBehind(const std::string &value) const {
+    std::map<std::string, const onnx::NodeProto *> producer;
+    for (const auto &n : model_.graph().node())
+      for (const auto &o : n.output()) producer[o] = &n;
+    std::set<std::string> inputs, seen;
+    for (const auto &i : model_.graph().input())
+      if (!isInitializer(i.name())) inputs.insert(i.name());
+    std::vector<std::string> found, work = {value};
+    while (!work.empty()) {
+      const std::string v = work.back();
+      work.pop_back();
+      if (v.empty() || !seen.insert(v).second) continue;
+      if (inputs.count(v)) found.push_back(v);
+      if (auto p = producer.find(v); p != producer.end())
+        work.insert(work.end(), p->second->input().begin(), p->second->input().end());
+    }
+    std::sort(found.begin(), found.end());
+    return found;
   }
 
   // The value of an initializer or a Constant node's output; nullptr for anything else.

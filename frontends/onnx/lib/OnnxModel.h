@@ -11,4 +11,9 @@ CheckReport checkAndInfer(const std::string &bytes, const std::string &name,
 
 // Rewrites a model of opset 1-6 to kLegacyUpgradeOpset (LegacyOpsets.cpp); empty, or why it could not.
 std::string upgradeLegacyOpset(onnx::ModelProto &model);
+
+// Replaces graph.node(index), an If (called `name` in messages), by the nodes of the branch
+// `condition` selects and an Identity per output named after it (StaticIf.cpp); empty, or why it
+// could not (the graph is then unchanged).
+std::string inlineStaticIf(onnx::GraphProto &graph, int index, const std::string &name, bool condition);
 } // namespace fractal::onnx_frontend::detail

@@ -435,6 +435,37 @@ TEST(CompiledOps, LegacyOpset6Conv1dChannelBiasAndPRelu) {
   expectOutputY(model, {n, ci, len}, x, want, 2e-3 * largest + 1e-3);
 }
 
+// A one-channel 1-D convolution of width 256 at stride 64 over 1736 samples (Silero VAD's STFT):
+// img2col's kernel width holds at most 255, so it runs as 64 channels of width 4 at stride 1
+// (fractal-stride-to-channels: the 1728 samples it reads, regrouped by a transpose). Against
+// sums computed here: a misplaced sample or tap is far outside the tolerance.
+TEST(CompiledOps, StridedOneChannelConvolutionFoldsIntoChannels) {
+  const int64_t len = 1736, co = 20, k = 256, stride = 64, out = (len - k) / stride + 1;
+  onnx::ModelProto m = newModel(13, "stft");
+  onnx::GraphProto *g = m.mutable_graph();
+  std::vector<float> x(static_cast<size_t>(len)), w(static_cast<size_t>(co * k)), bias(static_cast<size_t>(co));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 37 % 41) - 20) * 0.05f;
+  for (size_t i = 0; i < w.size(); ++i) w[i] = float(int(i * 13 % 29) - 14) * 0.01f;
+  for (size_t i = 0; i < bias.size(); ++i) bias[i] = float(i) * 0.125f - 1.0f;
+  declareFloat(g->add_input(), "x", {1, 1, len});
+  floatInitializer(g, "w", {co, 1, k}, w);
+  floatInitializer(g, "b", {co}, bias);
+  setInts(addNode(g, "Conv", {"x", "w", "b"}, "y"), "strides", {stride});
+  declareFloat(g->add_output(), "y", {1, co, out});
+  const SavedModel saved(m);
+  ASSERT_FALSE(saved.path.empty());
+  std::vector<double> want(size_t(co * out));
+  double largest = 0;
+  for (int64_t o = 0; o < co; ++o)
+    for (int64_t t = 0; t < out; ++t) {
+      double acc = bias[size_t(o)];
+      for (int64_t j = 0; j < k; ++j) acc += double(half(x[size_t(t * stride + j)])) * half(w[size_t(o * k + j)]);
+      want[size_t(o * out + t)] = acc;
+      largest = std::max(largest, std::abs(acc));
+    }
+  expectOutputY(saved.path, {1, 1, len}, x, want, 2e-3 * largest + 1e-3);
+}
+
 // Pow by constant exponents (3: products; 1.5: exp(y * log x); -0.5: a reciprocal square root),
 // variadic Mean with broadcasting and GlobalMaxPool, on the vector unit in f32, against values
 // computed here.

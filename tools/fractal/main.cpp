@@ -49,6 +49,7 @@ const Subcommand kSubcommands[] = {
     {"compare", "compare two .npy tensors (cosine similarity, max error)", runCompareCommand},
     {"prep", "turn an image into a model input tensor (.npy)", runPrepCommand},
     {"detect", "decode face or text detections from a model's output tensors", runDetectCommand},
+    {"vad", "find speech in a WAV file with Silero VAD (chunk by chunk, its state carried on the device)", runVadCommand},
 #ifdef FRACTAL_HAS_MLIR
     {"npu", "lower a kernel written in the npu dialect (MLIR) to assembly: plan memory, inject sync, emit", runNpuCommand},
     {"sweep", "compile and time a model on every combination of chip-config values", runSweepCommand},

@@ -8,6 +8,7 @@
 // The models, ONNX Runtime and the images come from scripts/fetch-assets.sh (`make test` runs it)
 // into FRACTAL_ASSETS_DIR. Without them the tests skip, unless FRACTAL_REQUIRE_ASSETS=1 (CI), when
 // a missing asset is a failure.
+#include "fractal/models/Speech.h"
 #include "fractal/models/Vision.h"
 #include "fractal/onnx/OnnxCompile.h"
 #include "fractal/runtime/fractal_runtime.h"
@@ -235,6 +236,136 @@ TEST(Models, PpOcrRecReadsPageLines) {
   EXPECT_GE(read, 3) << "too few lines read as text";
 }
 
+// The speech family's pre- and post-processing (no assets): WAV files of 16-bit stereo PCM, 24-bit
+// PCM and 32-bit float read as mono [-1, 1]; malformed files refused with the reason; resampling
+// keeps the duration; Silero's segment rule on made-up probabilities, exactly.
+TEST(Speech, WavFilesResamplingAndSegments) {
+  char dirName[] = "/tmp/fractal-wav-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dirName));
+  const std::string dir = dirName;
+  auto wav = [&](const std::string &name, uint16_t format, uint16_t channels, uint16_t bits, const std::string &data,
+                 uint32_t declared) {
+    std::ofstream f(dir + "/" + name, std::ios::binary);
+    auto u32 = [&](uint32_t v) { f.write(reinterpret_cast<const char *>(&v), 4); };
+    auto u16 = [&](uint16_t v) { f.write(reinterpret_cast<const char *>(&v), 2); };
+    f.write("RIFF", 4), u32(36 + uint32_t(data.size())), f.write("WAVEfmt ", 8), u32(16), u16(format), u16(channels);
+    u32(8000), u32(8000u * channels * bits / 8), u16(uint16_t(channels * bits / 8)), u16(bits);
+    f.write("LIST", 4), u32(3), f.write("abc\0", 4); // an odd-sized chunk to skip, padded
+    f.write("data", 4), u32(declared), f.write(data.data(), std::streamsize(data.size()));
+    return dir + "/" + name;
+  };
+  auto bytes = [](const auto &values) {
+    return std::string(reinterpret_cast<const char *>(values.data()), values.size() * sizeof(values[0]));
+  };
+  const std::vector<int16_t> stereo = {16384, -16384, 32767, 32767, -32768, 0};
+  Expected<models::Audio> a = models::loadWav(wav("s16.wav", 1, 2, 16, bytes(stereo), 12));
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(a->sampleRate, 8000);
+  EXPECT_EQ(a->samples, (std::vector<float>{0.0f, 32767.0f / 32768, -0.5f}));
+  const std::vector<float> flt = {0.25f, -1.0f};
+  Expected<models::Audio> b = models::loadWav(wav("f32.wav", 3, 1, 32, bytes(flt), 0xffffffffu)); // streamed size
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->samples, flt);
+  const std::string s24 = std::string("\x00\x00\x40", 3) + std::string("\x00\x00\xc0", 3); // 0.5, -0.5
+  Expected<models::Audio> c = models::loadWav(wav("s24.wav", 1, 1, 24, s24, 6));
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->samples, (std::vector<float>{0.5f, -0.5f}));
+  Expected<models::Audio> truncated = models::loadWav(wav("short.wav", 1, 1, 16, bytes(stereo), 400));
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_NE(truncated.error().message.find("its data chunk declares 400 bytes, the file has 12 (truncated?)"),
+            std::string::npos) << truncated.error().message;
+  Expected<models::Audio> alaw = models::loadWav(wav("alaw.wav", 6, 1, 8, "ab", 2));
+  ASSERT_FALSE(alaw.ok());
+  EXPECT_NE(alaw.error().message.find("format 6 with 8 bits per sample"), std::string::npos) << alaw.error().message;
+  { std::ofstream(dir + "/text.wav") << "not a wave file"; }
+  Expected<models::Audio> text = models::loadWav(dir + "/text.wav");
+  ASSERT_FALSE(text.ok());
+  EXPECT_NE(text.error().message.find("no RIFF/WAVE header"), std::string::npos);
+  std::filesystem::remove_all(dir);
+
+  models::Audio ramp{8000, {}};
+  for (int i = 0; i < 8000; ++i) ramp.samples.push_back(float(i) / 8000);
+  const models::Audio up = models::resample(ramp, 16000);
+  ASSERT_EQ(up.samples.size(), 16000u);
+  EXPECT_FLOAT_EQ(up.samples[3], 1.5f / 8000); // halfway between samples 1 and 2
+
+  // Chunks of 0.1 s: speech from chunk 2; a dip to 0.4 (not below 0.35) does not end it; 0.3 at
+  // chunk 6 starts a silence that lasts (0.1 s) and ends it there; a 0.2 s blip is dropped; the
+  // last segment runs to the end.
+  const std::vector<float> p = {0.1f, 0.2f, 0.9f, 0.4f, 0.8f, 0.6f, 0.3f, 0.1f, 0.9f, 0.9f, 0.1f, 0.1f, 0.7f, 0.7f, 0.8f};
+  EXPECT_EQ(models::formatSegments(models::speechSegments(p, 0.1)),
+            "speech 0.200 s - 0.600 s\nspeech 1.200 s - 1.500 s\n");
+}
+
+// Silero VAD (speech family: STFT as a strided convolution, an encoder of 1-D convolutions, a
+// two-layer LSTM, Ifs decided at compile time) through the CLI as a user runs it: `fractal
+// compile` with sr bound to 16000, then `fractal vad` on espeak-ng's sentence between 1 s and
+// 1.5 s of silence, written as a 22.05 kHz float WAV (resampled to 16 kHz by the command). Every
+// chunk's speech probability against ONNX Runtime on the same samples with the same carried
+// state (within 0.01), the same speech segments, and those segments where the speech is.
+TEST(Models, SileroVadFindsTheSpeech) {
+  const std::string model = assets() + "/vad/dist/silero_vad.onnx", speech = assets() + "/speech/hello.wav";
+  REQUIRE_ASSET(model);
+  REQUIRE_ASSET(speech);
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  Expected<models::Audio> said = models::loadWav(speech);
+  ASSERT_TRUE(said.ok()) << (said ? "" : said.error().message);
+  const int rate = said->sampleRate;
+  std::vector<float> padded(size_t(rate), 0.0f);
+  padded.insert(padded.end(), said->samples.begin(), said->samples.end());
+  padded.resize(padded.size() + size_t(rate) * 3 / 2, 0.0f);
+  const double speechFrom = 1.0, speechTo = 1.0 + double(said->samples.size()) / rate;
+
+  char dirName[] = "/tmp/fractal-vad-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dirName));
+  const std::string dir = dirName;
+  { // a mono 32-bit float WAV (format 3)
+    std::ofstream f(dir + "/padded.wav", std::ios::binary);
+    auto u32 = [&](uint32_t v) { f.write(reinterpret_cast<const char *>(&v), 4); };
+    auto u16 = [&](uint16_t v) { f.write(reinterpret_cast<const char *>(&v), 2); };
+    const uint32_t bytes = uint32_t(padded.size() * 4);
+    f.write("RIFF", 4), u32(36 + bytes), f.write("WAVEfmt ", 8), u32(16), u16(3), u16(1), u32(uint32_t(rate));
+    u32(uint32_t(rate) * 4), u16(4), u16(32), f.write("data", 4), u32(bytes);
+    f.write(reinterpret_cast<const char *>(padded.data()), bytes);
+  }
+  const char *src = std::getenv("FRACTAL_SOURCE_DIR");
+  const std::string cli = FRACTAL_CLI, fpk = dir + "/vad.fpk";
+  const std::string compile = cli + " compile '" + model + "' --input-shape 'input:1,1536;h:2,1,64;c:2,1,64' " +
+                              "--bind-input sr=16000 -o '" + fpk + "' > /dev/null 2>&1";
+  ASSERT_EQ(std::system(compile.c_str()), 0) << compile;
+  const std::string vad = cli + " vad '" + fpk + "' '" + dir + "/padded.wav' --probabilities '" + dir +
+                          "/fractal.npy' --samples '" + dir + "/samples.npy' > '" + dir + "/vad.txt'";
+  ASSERT_EQ(std::system(vad.c_str()), 0) << vad;
+  const std::string ort = "NODE_PATH='" + assets() + "/ort/node_modules' node '" + std::string(src ? src : ".") +
+                          "/scripts/ort-vad.mjs' '" + model + "' '" + dir + "/samples.npy' '" + dir + "/ort.npy'";
+  ASSERT_EQ(std::system(ort.c_str()), 0) << ort;
+  Expected<NpyArray> got = readNpyFile(dir + "/fractal.npy"), want = readNpyFile(dir + "/ort.npy");
+  ASSERT_TRUE(got.ok() && want.ok());
+  const std::vector<float> a = floats(*got), b = floats(*want);
+  std::string printed;
+  {
+    std::ifstream f(dir + "/vad.txt");
+    printed.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GE(a.size(), size_t(5.0 * 16000 / 1536)); // the padded audio is over 5 s
+  float worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  EXPECT_LE(worst, 0.01f);
+  const double chunk = 1536.0 / 16000;
+  const std::vector<models::SpeechSegment> mine = models::speechSegments(a, chunk), theirs = models::speechSegments(b, chunk);
+  EXPECT_EQ(models::formatSegments(mine), models::formatSegments(theirs));
+  EXPECT_NE(printed.find(models::formatSegments(theirs)), std::string::npos) << printed;
+  ASSERT_FALSE(mine.empty());
+  EXPECT_GE(mine.front().start, speechFrom - 0.1);
+  EXPECT_LE(mine.front().start, speechFrom + 0.3);
+  EXPECT_GE(mine.back().end, speechTo - 0.5);
+  EXPECT_LE(mine.back().end, speechTo + 0.3);
+  std::printf("  %zu chunks, max |fractal - onnxruntime| %.5f, speech %.2f-%.2f s:\n%s", a.size(), worst, speechFrom,
+              speechTo, printed.c_str());
+}
+
 TEST(Models, PpOcrDetPage384x192) { ppocrDet(384, 192); }
 TEST(Models, PpOcrDetPage640x640) { ppocrDet(640, 640); }
 // Larger pages: the first convolution's bands of the 3-channel image must still fit one copy
@@ -366,9 +497,11 @@ void expectOutputs(const std::string &model, const std::vector<int64_t> &shape, 
       else for (float v : floats(a)) y.push_back(v);
       ASSERT_EQ(y.size(), expected.size()) << mode << " " << name;
       for (size_t i = 0; i < y.size(); ++i) {
-        if (std::isnan(expected[i])) EXPECT_TRUE(std::isnan(y[i])) << mode << " " << name << " element " << i << ": " << y[i];
-        else if (y[i] != expected[i]) // (equal infinities have no finite difference)
+        if (std::isnan(expected[i])) {
+          EXPECT_TRUE(std::isnan(y[i])) << mode << " " << name << " element " << i << ": " << y[i];
+        } else if (y[i] != expected[i]) { // (equal infinities have no finite difference)
           EXPECT_NEAR(y[i], expected[i], tolerance(name, expected[i])) << mode << " " << name << " element " << i;
+        }
       }
     }
   }

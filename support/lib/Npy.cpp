@@ -106,10 +106,13 @@ std::vector<uint8_t> serializeNpy(const NpyArray &a) {
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::vector<uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, uint8_t(header.size() & 0xff),
-                              uint8_t(header.size() >> 8)};
-  out.insert(out.end(), header.begin(), header.end());
-  out.insert(out.end(), a.data.begin(), a.data.end());
+  const uint8_t magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, uint8_t(header.size() & 0xff),
+                             uint8_t(header.size() >> 8)};
+  // Sized once and filled (growing it by inserts trips a false -Warray-bounds in GCC 12).
+  std::vector<uint8_t> out(sizeof magic + header.size() + a.data.size());
+  std::memcpy(out.data(), magic, sizeof magic);
+  std::memcpy(out.data() + sizeof magic, header.data(), header.size());
+  if (!a.data.empty()) std::memcpy(out.data() + sizeof magic + header.size(), a.data.data(), a.data.size());
   return out;
 }
 
@@ -117,6 +120,20 @@ std::vector<float> npyFloats(const NpyArray &a) {
   std::vector<float> v(a.data.size() / 4);
   std::memcpy(v.data(), a.data.data(), v.size() * 4);
   return v;
+}
+
+NpyArray floatNpy(const std::vector<int64_t> &shape, const std::vector<float> &values) {
+  NpyArray a{"<f4", shape, std::vector<uint8_t>(values.size() * 4)};
+  std::memcpy(a.data.data(), values.data(), a.data.size());
+  return a;
+}
+
+Expected<std::vector<float>> readNpyFloats(const std::string &path, size_t count) {
+  Expected<NpyArray> a = readNpyFile(path);
+  if (!a) return a.takeError();
+  if (a->descr != "<f4" || a->data.size() != count * 4)
+    return Error::badInput(path + ": expected " + std::to_string(count) + " float32 values");
+  return npyFloats(*a);
 }
 
 Status writeNpyFile(const std::string &path, const NpyArray &a) {

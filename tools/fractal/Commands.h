@@ -37,6 +37,7 @@ int runCompareCommand(const Args &args);
 int runPrepCommand(const Args &args);
 int runDetectCommand(const Args &args);
 int runVadCommand(const Args &args);
+int runAnalyticsCommand(const Args &args);
 int runConformanceCommand(const Args &args);
 int runNpuCommand(const Args &args);
 int runSweepCommand(const Args &args);

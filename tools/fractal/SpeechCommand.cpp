@@ -93,11 +93,7 @@ int runVadCommand(const Args &args) {
   if (!wav) return reportError(wav.error());
   const models::Audio samples = models::resample(*wav, kRate);
   if (!samplesOut.empty())
-    if (Status s = writeNpyFile(samplesOut, NpyArray{"<f4", {int64_t(samples.samples.size())},
-                                                     std::vector<uint8_t>(reinterpret_cast<const uint8_t *>(samples.samples.data()),
-                                                                          reinterpret_cast<const uint8_t *>(samples.samples.data()) +
-                                                                              samples.samples.size() * 4)});
-        !s)
+    if (Status s = writeNpyFile(samplesOut, floatNpy({int64_t(samples.samples.size())}, samples.samples)); !s)
       return reportError(s.error());
   const size_t chunk = size_t(io->chunk), chunks = samples.samples.size() / chunk;
   if (chunks == 0)
@@ -137,11 +133,7 @@ int runVadCommand(const Args &args) {
                                                           : Error::badInput(model + ": " + e.what()));
   }
   if (!probabilities.empty())
-    if (Status s = writeNpyFile(probabilities,
-                                NpyArray{"<f4", {int64_t(chunks)},
-                                         std::vector<uint8_t>(reinterpret_cast<const uint8_t *>(speech.data()),
-                                                              reinterpret_cast<const uint8_t *>(speech.data()) + chunks * 4)});
-        !s)
+    if (Status s = writeNpyFile(probabilities, floatNpy({int64_t(chunks)}, speech)); !s)
       return reportError(s.error());
   const double chunkSeconds = double(chunk) / kRate, seconds = double(chunks) * chunkSeconds;
   const std::vector<models::SpeechSegment> segments = models::speechSegments(speech, chunkSeconds, threshold);

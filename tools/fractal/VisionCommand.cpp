@@ -14,13 +14,6 @@
 namespace fractal::cli {
 namespace {
 
-Expected<std::vector<float>> readFloats(const std::string &path, size_t expected) {
-  Expected<NpyArray> a = readNpyFile(path);
-  if (!a) return a.takeError();
-  if (a->descr != "<f4" || a->data.size() != expected * 4)
-    return Error::badInput(path + ": expected " + std::to_string(expected) + " float32 values");
-  return npyFloats(*a);
-}
 
 } // namespace
 
@@ -90,8 +83,8 @@ int runDetectCommand(const Args &args) {
   if (model == "blazeface") {
     const int input = std::atoi(size.c_str());
     if (input != 128 && input != 256) return reportError(Error::badInput("fractal detect: --size must be 128 or 256"));
-    auto sa = readFloats(dir + "/Identity_0.npy", 512), sb = readFloats(dir + "/Identity_1_0.npy", 384);
-    auto ra = readFloats(dir + "/Identity_2_0.npy", 512 * 16), rb = readFloats(dir + "/Identity_3_0.npy", 384 * 16);
+    auto sa = readNpyFloats(dir + "/Identity_0.npy", 512), sb = readNpyFloats(dir + "/Identity_1_0.npy", 384);
+    auto ra = readNpyFloats(dir + "/Identity_2_0.npy", 512 * 16), rb = readNpyFloats(dir + "/Identity_3_0.npy", 384 * 16);
     for (auto *r : {&sa, &sb, &ra, &rb})
       if (!*r) return reportError(r->error());
     found = models::decodeBlazeFace(input, *sa, *ra, *sb, *rb);
@@ -99,7 +92,7 @@ int runDetectCommand(const Args &args) {
     int w = 0, h = 0;
     if (std::sscanf(size.c_str(), "%dx%d", &w, &h) != 2 || w < 1 || h < 1)
       return reportError(Error::badInput("fractal detect: --size must be WxH for dbnet"));
-    auto prob = readFloats(dir + "/sigmoid_0.tmp_0.npy", size_t(w) * size_t(h));
+    auto prob = readNpyFloats(dir + "/sigmoid_0.tmp_0.npy", size_t(w) * size_t(h));
     if (!prob) return reportError(prob.error());
     found = models::decodeDbnet(*prob, h, w);
     if (!imageSize.empty()) {

@@ -8,6 +8,7 @@
 // The models, ONNX Runtime and the images come from scripts/fetch-assets.sh (`make test` runs it)
 // into FRACTAL_ASSETS_DIR. Without them the tests skip, unless FRACTAL_REQUIRE_ASSETS=1 (CI), when
 // a missing asset is a failure.
+#include "fractal/models/Analytics.h"
 #include "fractal/models/Speech.h"
 #include "fractal/models/Vision.h"
 #include "fractal/onnx/OnnxCompile.h"
@@ -26,6 +27,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <tuple>
 #include <algorithm>
 #include <unistd.h>
@@ -366,6 +368,92 @@ TEST(Models, SileroVadFindsTheSpeech) {
               speechTo, printed.c_str());
 }
 
+// A model (its bytes, or `m`) written into a fresh temporary directory (path: the model, empty
+// when that failed), which goes away with this object, also when an ASSERT leaves the test early.
+struct SavedModel {
+  std::string dir, path;
+  explicit SavedModel(const std::string &bytes) {
+    char name[] = "/tmp/fractal-op-XXXXXX";
+    if (!mkdtemp(name)) return;
+    dir = name;
+    std::ofstream f(dir + "/model.onnx", std::ios::binary);
+    if (f.write(bytes.data(), std::streamsize(bytes.size())) && f.flush()) path = dir + "/model.onnx";
+  }
+  explicit SavedModel(const onnx::ModelProto &m) : SavedModel(m.SerializeAsString()) {}
+  ~SavedModel() {
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
+  SavedModel(const SavedModel &) = delete;
+  SavedModel &operator=(const SavedModel &) = delete;
+};
+
+// The predictive-analytics family (models/Analytics.h): models Fractal builds from public-domain
+// data, compiled for the edge NPU and run as one batch, against ONNX Runtime on the same batch.
+
+
+// The echo state network (a tanh RNN unrolled over 24 years, a Gemm readout) forecasting each
+// year's sunspot number 1930-2008 from the 24 before: the forecasts match ONNX Runtime's, and
+// they beat persistence (next year = this year) by a wide margin, as the model did when fitted.
+TEST(Models, SunspotForecasterBeatsPersistence) {
+  const std::string csv = assets() + "/analytics/sunspots.csv";
+  REQUIRE_ASSET(csv);
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  Expected<models::Table> table = models::readTable(csv);
+  ASSERT_TRUE(table.ok()) << table.error().message;
+  Expected<models::BuiltModel> built = models::buildForecaster(*table, 0, 24, 1930);
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  std::printf("  %s", built->fit.c_str());
+  const SavedModel saved(built->onnx);
+  ASSERT_FALSE(saved.path.empty());
+  auto got = runFractal(saved.path, "", "history", built->input, "functional");
+  auto want = runReference(saved.path, "history", built->input, {"forecast"});
+  compareOutputs(got, want);
+  const std::vector<float> a = floats(got["forecast"]), b = floats(want["forecast"]);
+  ASSERT_EQ(a.size(), built->labels.size());
+  float worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  const models::ForecastError mine = models::forecastError(a, *built), theirs = models::forecastError(b, *built);
+  std::printf("  %zu forecasts: RMSE %.2f (ONNX Runtime %.2f, max difference %.3f), persistence %.2f\n", a.size(),
+              mine.rmse, theirs.rmse, worst, mine.persistence);
+  EXPECT_LE(worst, 1.0f); // sunspot numbers run to ~190; fp16 weights in the cube
+  EXPECT_LE(std::abs(mine.rmse - theirs.rmse), 0.2);
+  EXPECT_LT(mine.rmse, 0.7 * mine.persistence);
+}
+
+// The linear autoencoder over El Nino's monthly sea temperatures (a year per row): its highest
+// reconstruction errors, on the NPU as on ONNX Runtime, are the two great El Ninos of the period,
+// 1982-83 and 1997-98.
+TEST(Models, ElNinoAnomaliesAreTheGreatElNinos) {
+  const std::string csv = assets() + "/analytics/elnino.csv";
+  REQUIRE_ASSET(csv);
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  Expected<models::Table> table = models::readTable(csv);
+  ASSERT_TRUE(table.ok()) << table.error().message;
+  Expected<models::BuiltModel> built = models::buildAnomalyDetector(*table);
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  std::printf("  %s", built->fit.c_str());
+  const SavedModel saved(built->onnx);
+  ASSERT_FALSE(saved.path.empty());
+  auto got = runFractal(saved.path, "", "profile", built->input, "functional");
+  auto want = runReference(saved.path, "profile", built->input, {"reconstruction", "score"});
+  compareOutputs(got, want);
+  const std::string mine = models::rankAnomalies(floats(got["score"]), built->labels, 4);
+  const std::string theirs = models::rankAnomalies(floats(want["score"]), built->labels, 4);
+  std::printf("  highest scores:\n%s", mine.c_str());
+  auto years = [](const std::string &ranking) { // "year score" lines -> the years, sorted
+    std::vector<int64_t> out;
+    std::istringstream in(ranking);
+    int64_t year = 0;
+    double score = 0;
+    while (in >> year >> score) out.push_back(year);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(years(mine), (std::vector<int64_t>{1982, 1983, 1997, 1998}));
+  EXPECT_EQ(years(mine), years(theirs));
+}
+
 TEST(Models, PpOcrDetPage384x192) { ppocrDet(384, 192); }
 TEST(Models, PpOcrDetPage640x640) { ppocrDet(640, 640); }
 // Larger pages: the first convolution's bands of the 3-channel image must still fit one copy
@@ -434,30 +522,7 @@ onnx::ModelProto newModel(int64_t opset, const char *graphName) {
   return m;
 }
 
-// `m` written into a fresh temporary directory (path: the model, empty when that failed), which
-// goes away with this object, also when an ASSERT leaves the test early.
-struct SavedModel {
-  std::string dir, path;
-  explicit SavedModel(const onnx::ModelProto &m) {
-    char name[] = "/tmp/fractal-op-XXXXXX";
-    if (!mkdtemp(name)) return;
-    dir = name;
-    std::ofstream f(dir + "/model.onnx", std::ios::binary);
-    if (m.SerializeToOstream(&f) && f.flush()) path = dir + "/model.onnx";
-  }
-  ~SavedModel() {
-    std::error_code ignored;
-    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
-  }
-  SavedModel(const SavedModel &) = delete;
-  SavedModel &operator=(const SavedModel &) = delete;
-};
 
-NpyArray floatArray(const std::vector<int64_t> &shape, const std::vector<float> &values) {
-  NpyArray a{"<f4", shape, std::vector<uint8_t>(values.size() * 4)};
-  std::memcpy(a.data.data(), values.data(), a.data.size());
-  return a;
-}
 
 float half(float v) { return isa::halfToFloat(isa::floatToHalf(v)); }
 
@@ -487,7 +552,7 @@ void expectOutputs(const std::string &model, const std::vector<int64_t> &shape, 
                    const std::map<std::string, std::vector<double>> &want,
                    const std::function<double(const std::string &, double)> &tolerance) {
   for (const char *mode : {"functional", "timing"}) {
-    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), mode);
+    std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatNpy(shape, x), mode);
     for (const auto &[name, expected] : want) {
       ASSERT_TRUE(got.count(name)) << mode << " " << name;
       std::vector<double> y; // float32 outputs, booleans (bytes) as 0/1, int64 (indices) or int32
@@ -1440,7 +1505,7 @@ TEST(CompiledOps, TransposesOfManyRuns) {
   for (const pkg::Task &t : p->tasks) EXPECT_FALSE(t.isHost) << t.name << " runs on the host: " << t.host.reason;
   expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
   // -0 keeps its sign (a sum with the disabled lanes' +0 would not).
-  std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatArray(shape, x), "functional");
+  std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatNpy(shape, x), "functional");
   EXPECT_TRUE(std::signbit(floats(got["y"])[size_t(1 * 3 * 40)])) << "y[1][0][0] = x[0][0][1] = -0";
 }
 

@@ -22,6 +22,11 @@ Expected<NpyArray> readNpyFile(const std::string &path);
 std::vector<uint8_t> serializeNpy(const NpyArray &array); // version 1.0
 // The elements of a float32 ("<f4") array; the caller checks descr.
 std::vector<float> npyFloats(const NpyArray &array);
+// A float32 array of `shape` holding `values`.
+NpyArray floatNpy(const std::vector<int64_t> &shape, const std::vector<float> &values);
+// The values of a float32 .npy file of exactly `count` elements (any shape); else an error naming
+// the file and what it should hold.
+Expected<std::vector<float>> readNpyFloats(const std::string &path, size_t count);
 Status writeNpyFile(const std::string &path, const NpyArray &array); // atomic
 
 } // namespace fractal

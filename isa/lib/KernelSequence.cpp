@@ -248,7 +248,11 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
         emit(instruction(Opcode::Beq, {{"xa", 1}, {"xb", 0}, {"target", 0}}), nullptr);
         skipBarrier = out.code.size() - 1;
       }
-      if (barrier)
+      // Two parts made for one block run on block 0 alone, in order: no other block wrote what
+      // the second reads since the first began (the barrier before the first saw to that), so
+      // none is needed between them (the other blocks skip both and wait at the next one).
+      const bool bothOnBlockZero = parts[i].blockDim == 1 && parts[i - 1].blockDim == 1;
+      if (barrier && !bothOnBlockZero)
         for (const Instruction &inst : crossCoreBarrier(*barrier, int64_t(i))) emit(inst, nullptr);
       if (!early.empty())
         out.code[skipBarrier].values[out.code[skipBarrier].operandIndex("target")] = int64_t(out.code.size() - skipBarrier);

@@ -787,6 +787,10 @@ private:
     nhwc16Of_[op.getResult(0)] = result;
     if (zeros) zeroPadded_.insert(result);
   }
+  // Batched 2-D transposes of this many elements or more go to the vector unit before DMA tries
+  // them an element per piece (about 25 cycles each; the vector kernel's setup is a few hundred).
+  static constexpr int64_t kVectorTransposeFrom = 64;
+
   void transpose(mlir::Operation &op, g::TransposeOp o) {
     if (writtenByProducer_.count(&op)) return; // the convolution wrote the result (conv())
     llvm::ArrayRef<int64_t> perm = o.getPerm();
@@ -817,6 +821,23 @@ private:
                    {nhwc16Of_[o.getInput()], identity(cp, c), out});
       return;
     }
+    // A float32 batched 2-D transpose (the innermost axis moves): on the vector unit, a masked
+    // vcgmax per result row (PP-OCRv4 rec's [120, 40] transposes: 294k and 1.06M cycles element by
+    // element on the scalar unit, whose loads miss its cache, -> 3.3k). DMA would move it an
+    // element per piece (Silero VAD's [27, 64] regrouping: 43k cycles), so it goes first but for
+    // the smallest, where the vector kernel's setup is not worth it.
+    const std::optional<std::array<int64_t, 3>> brc = isF32(o.getInput()) ? batchedTranspose(in, perm) : std::nullopt;
+    auto onVector = [&] {
+      std::vector<uint32_t> args;
+      if (!brc || !require(op, {o.getInput()}, args)) return false;
+      VectorTransposeKernel k{opName(op), joined(onnxNodeNames(op.getLoc())), (*brc)[0], (*brc)[1], (*brc)[2]};
+      Expected<GeneratedKernel> gen = generateVectorTranspose(config_, k);
+      if (!gen) return false;
+      args.push_back(result(op));
+      addSpillingKernelTask(op, "Transpose", *gen, std::move(args));
+      return true;
+    };
+    if (elements(o.getResult()) >= kVectorTransposeFrom && onVector()) return;
     // Any other permutation: by DMA segments (runs of consecutive source elements) when that
     // takes few enough pieces, else on the host.
     {
@@ -842,17 +863,6 @@ private:
     }
     std::vector<uint32_t> args;
     if (!require(op, {o.getInput()}, args)) return;
-    // Too many runs for DMA. A float32 batched 2-D transpose (the innermost axis moves): on the
-    // vector unit, a masked vcgmax per result row (PP-OCRv4 rec's [120, 40] transposes: 294k and
-    // 1.06M cycles element by element on the scalar unit, whose loads miss its cache, -> 3.3k).
-    if (std::optional<std::array<int64_t, 3>> brc = batchedTranspose(in, perm); brc && isF32(o.getInput())) {
-      VectorTransposeKernel k{opName(op), joined(onnxNodeNames(op.getLoc())), (*brc)[0], (*brc)[1], (*brc)[2]};
-      if (Expected<GeneratedKernel> gen = generateVectorTranspose(config_, k)) {
-        args.push_back(result(op));
-        addSpillingKernelTask(op, "Transpose", *gen, std::move(args));
-        return;
-      }
-    }
     // Else element by element on the scalar unit, a few cycles an element (up to
     // 2^20 elements: a larger one would hold the core for milliseconds; the host takes those).
     if (elements(o.getResult()) <= (int64_t(1) << 20)) {

@@ -126,6 +126,26 @@ std::optional<std::vector<float>> evaluate(mlir::Operation *op,
                    [&](int64_t i, int64_t from, int64_t) { out[i] = in[0][from]; });
     return out;
   }
+  if (auto slice = llvm::dyn_cast<g::SliceOp>(op)) { // output index i_d reads starts[d] + i_d * steps[d]
+    llvm::ArrayRef<int64_t> inShape = shapeOf(slice.getInput()), outShape = shapeOf(slice.getResult());
+    llvm::ArrayRef<int64_t> starts = slice.getStarts(), steps = slice.getSteps();
+    const size_t rank = inShape.size();
+    if (starts.size() != rank || steps.size() != rank || outShape.size() != rank) return std::nullopt;
+    std::vector<int64_t> inStrides(rank, 1), stepped(rank);
+    for (size_t d = rank; d-- > 1;)
+      inStrides[d - 1] = inStrides[d] * inShape[d];
+    int64_t base = 0;
+    for (size_t d = 0; d < rank; ++d) {
+      const int64_t last = starts[d] + (outShape[d] - 1) * steps[d];
+      if (outShape[d] > 0 && (starts[d] < 0 || starts[d] >= inShape[d] || last < 0 || last >= inShape[d]))
+        return std::nullopt; // not the normalised ranges the importer writes: left to the kernel
+      base += starts[d] * inStrides[d];
+      stepped[d] = steps[d] * inStrides[d];
+    }
+    std::vector<float> out(size_t(mlir::ShapedType::getNumElements(outShape)));
+    forEachStrided(outShape, stepped, stepped, [&](int64_t i, int64_t from, int64_t) { out[size_t(i)] = in[0][size_t(base + from)]; });
+    return out;
+  }
   return std::nullopt;
 }
 

@@ -1,5 +1,5 @@
-// fractal-fuse-epilogue: a skip connection's Add, then Relu and Clip, folded into the cube's output
-// stage (Passes.td).
+// fractal-fuse-epilogue: a skip connection's Add, a Linear layer's bias Add, then Relu and Clip,
+// folded into the cube's output stage (Passes.td).
 #include "fractal/compiler/Dialect/Graph/Constants.h"
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 #include "fractal/compiler/Transforms/Passes.h"
@@ -20,13 +20,14 @@ namespace {
 
 namespace g = fractal::graph;
 
-// Narrows the clamp of `producer` (a conv, matmul, gemm or transposed conv) to [lo, hi]
-// intersected with its own range, and makes it stand for `activation` too. `reluOnly`: the
-// producer's kernel clamps only as ReLU ([0, inf)), so any other range stays a separate op.
+// Narrows the clamp of `producer` (a conv, matmul, gemm or transposed conv, defining `product`)
+// to [lo, hi] intersected with its own range, and makes it stand for `activation` too, which
+// `input` (the product, or a view of it) replaces. `reluOnly`: the producer's kernel clamps only
+// as ReLU ([0, inf)), so any other range stays a separate op.
 template <typename MatrixOp>
-mlir::LogicalResult fuseInto(mlir::Operation *activation, mlir::Value input, float lo, float hi,
+mlir::LogicalResult fuseInto(mlir::Operation *activation, mlir::Value input, mlir::Value product, float lo, float hi,
                              mlir::PatternRewriter &rewriter, bool reluOnly = false) {
-  auto producer = input.getDefiningOp<MatrixOp>();
+  auto producer = product.getDefiningOp<MatrixOp>();
   if (!producer || !producer->hasOneUse())
     return mlir::failure();
   if (auto min = producer.getClampMinAttr())
@@ -45,16 +46,20 @@ mlir::LogicalResult fuseInto(mlir::Operation *activation, mlir::Value input, flo
     // The fused op answers to both ONNX nodes (diagnostics, debug map, profile).
     producer->setLoc(rewriter.getFusedLoc({producer->getLoc(), activation->getLoc()}));
   });
-  rewriter.replaceOp(activation, producer->getResults());
+  rewriter.replaceOp(activation, input);
   return mlir::success();
 }
 
 mlir::LogicalResult fuseAny(mlir::Operation *activation, mlir::Value input, float lo, float hi,
                             mlir::PatternRewriter &rewriter) {
-  if (mlir::succeeded(fuseInto<g::ConvOp>(activation, input, lo, hi, rewriter)) ||
-      mlir::succeeded(fuseInto<g::MatMulOp>(activation, input, lo, hi, rewriter)) ||
-      mlir::succeeded(fuseInto<g::GemmOp>(activation, input, lo, hi, rewriter)) ||
-      mlir::succeeded(fuseInto<g::ConvTransposeOp>(activation, input, lo, hi, rewriter, /*reluOnly=*/true)))
+  // Through a reshape only the activation reads (a view: clamping commutes with it), as a
+  // batched Linear layer's gemm leaves its result.
+  mlir::Value product = input;
+  if (auto view = input.getDefiningOp<g::ReshapeOp>(); view && view->hasOneUse()) product = view.getInput();
+  if (mlir::succeeded(fuseInto<g::ConvOp>(activation, input, product, lo, hi, rewriter)) ||
+      mlir::succeeded(fuseInto<g::MatMulOp>(activation, input, product, lo, hi, rewriter)) ||
+      mlir::succeeded(fuseInto<g::GemmOp>(activation, input, product, lo, hi, rewriter)) ||
+      mlir::succeeded(fuseInto<g::ConvTransposeOp>(activation, input, product, lo, hi, rewriter, /*reluOnly=*/true)))
     return mlir::success();
   return rewriter.notifyMatchFailure(activation, "input is not a matrix product used only here");
 }
@@ -99,6 +104,52 @@ struct FuseResidualAdd : mlir::OpRewritePattern<g::AddOp> {
   }
 };
 
+// Add(matmul(a, b), c) with b a [K, N] matrix and c a constant of N values along the last axis
+// (a Linear layer as PyTorch exports it: MatMul then Add): a gemm whose C is the cube's bias, so
+// the bias is added as the result leaves L0C instead of broadcast by DMA and added by the vector
+// unit. A batched a ([..., M, K]) is viewed as [M', K] for the gemm and its result viewed back.
+struct FuseBiasAdd : mlir::OpRewritePattern<g::AddOp> {
+  using OpRewritePattern::OpRewritePattern;
+  mlir::LogicalResult matchAndRewrite(g::AddOp add, mlir::PatternRewriter &rewriter) const override {
+    for (auto [mine, other] : {std::pair{add.getLhs(), add.getRhs()}, std::pair{add.getRhs(), add.getLhs()}}) {
+      auto mm = mine.getDefiningOp<g::MatMulOp>();
+      if (!mm || !mm->hasOneUse() || mm.getClampMinAttr() || mm.getClampMaxAttr() || add.getType() != mm.getType())
+        continue;
+      auto aType = llvm::dyn_cast<mlir::RankedTensorType>(mm.getLhs().getType());
+      auto bType = llvm::dyn_cast<mlir::RankedTensorType>(mm.getRhs().getType());
+      auto cType = llvm::dyn_cast<mlir::RankedTensorType>(other.getType());
+      auto outType = llvm::cast<mlir::RankedTensorType>(mm.getType());
+      if (!aType || !bType || !cType || aType.getRank() < 2 || bType.getRank() != 2 || !aType.hasStaticShape() ||
+          !bType.hasStaticShape() || !cType.hasStaticShape() || cType.getRank() > outType.getRank())
+        continue;
+      const int64_t n = bType.getDimSize(1), k = aType.getDimSize(aType.getRank() - 1);
+      const bool alongLastAxis = cType.getNumElements() == n && (cType.getRank() == 0 ? n == 1 : cType.getShape().back() == n);
+      std::optional<std::vector<float>> bias = alongLastAxis ? g::readF32Constant(other) : std::nullopt;
+      if (!bias) continue;
+      const mlir::Location loc = rewriter.getFusedLoc({mm.getLoc(), add.getLoc()});
+      const int64_t rows = aType.getNumElements() / k;
+      mlir::Value a = mm.getLhs();
+      if (aType.getRank() != 2)
+        a = rewriter.create<g::ReshapeOp>(loc, mlir::RankedTensorType::get({rows, k}, aType.getElementType()), a);
+      auto biasType = mlir::RankedTensorType::get({n}, rewriter.getF32Type());
+      auto c = rewriter.create<g::ConstantOp>(
+          other.getLoc(), g::makeConstantAttr(biasType,
+                                              llvm::ArrayRef<char>(reinterpret_cast<const char *>(bias->data()), bias->size() * 4),
+                                              "matmul_bias"));
+      mlir::Value product = rewriter.create<g::GemmOp>(
+          loc, mlir::RankedTensorType::get({rows, n}, outType.getElementType()), a, mm.getRhs(), c.getResult(),
+          rewriter.getF32FloatAttr(1.0f), rewriter.getF32FloatAttr(1.0f), rewriter.getBoolAttr(false),
+          rewriter.getBoolAttr(false), /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
+      if (outType.getRank() != 2) product = rewriter.create<g::ReshapeOp>(loc, outType, product);
+      rewriter.replaceOp(add, product);
+      rewriter.eraseOp(mm);
+      return mlir::success();
+    }
+    return rewriter.notifyMatchFailure(add, "no operand is a matmul by a [K, N] matrix (used only here, without "
+                                            "clamp) with the other a constant of N values along the last axis");
+  }
+};
+
 // residual(concat(x, zeros) on channels) -> residual(x): a channel padding only the residual
 // reads (BlazeFace's blocks widen the skip path this way) need not be materialised, since the
 // residual's missing channels read as zero.
@@ -123,7 +174,7 @@ struct DropResidualZeroPadding : mlir::OpRewritePattern<g::ConvOp> {
 struct FuseEpiloguePass : fractal::impl::FuseEpilogueBase<FuseEpiloguePass> {
   void runOnOperation() override {
     mlir::RewritePatternSet patterns(&getContext());
-    patterns.add<FuseResidualAdd, DropResidualZeroPadding, FuseRelu, FuseClip>(&getContext());
+    patterns.add<FuseResidualAdd, FuseBiasAdd, DropResidualZeroPadding, FuseRelu, FuseClip>(&getContext());
     if (mlir::failed(mlir::applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -79,3 +79,20 @@ func.func @trigonometric() -> (tensor<2xf32>, tensor<2xf32>) {
   %t = graph.trigonometric %b {function = "atan"} : (tensor<2xf32>) -> tensor<2xf32>
   return %s, %t : tensor<2xf32>, tensor<2xf32>
 }
+
+// -----
+
+// Slices of a constant, strided and reversed (LSTM weights are sliced per direction): folded.
+// Rows 1.. of [[1, 2, 3], [4, 5, 6], [7, 8, 9]] every 2nd column -> [[4, 6], [7, 9]]; the last
+// column reversed -> [9, 6, 3] (steps -3 over the flat 9 from index 8).
+// CHECK-LABEL: func.func @slices
+// CHECK-DAG: graph.constant dense<{{\[\[}}4.000000e+00, 6.000000e+00], [7.000000e+00, 9.000000e+00]]> : tensor<2x2xf32>
+// CHECK-DAG: graph.constant dense<[9.000000e+00, 6.000000e+00, 3.000000e+00]> : tensor<3xf32>
+// CHECK-NOT: graph.slice
+func.func @slices() -> (tensor<2x2xf32>, tensor<3xf32>) {
+  %a = graph.constant dense<[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]> : tensor<3x3xf32>
+  %0 = graph.slice %a {starts = array<i64: 1, 0>, ends = array<i64: 3, 3>, steps = array<i64: 1, 2>} : (tensor<3x3xf32>) -> tensor<2x2xf32>
+  %f = graph.reshape %a : (tensor<3x3xf32>) -> tensor<9xf32>
+  %1 = graph.slice %f {starts = array<i64: 8>, ends = array<i64: -10>, steps = array<i64: -3>} : (tensor<9xf32>) -> tensor<3xf32>
+  return %0, %1 : tensor<2x2xf32>, tensor<3xf32>
+}

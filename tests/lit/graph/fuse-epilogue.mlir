@@ -136,3 +136,43 @@ func.func @conv_transpose(%x: tensor<1x2x4x4xf32>, %w: tensor<2x2x1x1xf32>) -> (
   %k = graph.clip %d {min = 0.0 : f32, max = 6.0 : f32} : (tensor<1x2x7x7xf32>) -> tensor<1x2x7x7xf32>
   return %r, %k : tensor<1x2x7x7xf32>, tensor<1x2x7x7xf32>
 }
+
+// -----
+
+// A Linear layer (MatMul then Add of a constant row, as PyTorch exports it) becomes a gemm whose
+// C is the cube's bias; a batched input is viewed as rows and the result viewed back; the Relu
+// after it then fuses as well.
+// CHECK-LABEL: func.func @linear_bias
+// CHECK: %[[B:.*]] = graph.constant dense<{{\[}}1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 5.000000e+00]> : tensor<5xf32>
+// CHECK: %[[A:.*]] = graph.reshape %arg0 : (tensor<2x3x4xf32>) -> tensor<6x4xf32>
+// CHECK: %[[G:.*]] = graph.gemm %[[A]], %arg1, %[[B]] {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, clamp_min = 0.000000e+00 : f32, trans_a = false, trans_b = false} : (tensor<6x4xf32>, tensor<4x5xf32>, tensor<5xf32>) -> tensor<6x5xf32>
+// CHECK: %[[R:.*]] = graph.reshape %[[G]] : (tensor<6x5xf32>) -> tensor<2x3x5xf32>
+// CHECK-NOT: graph.add
+// CHECK-NOT: graph.relu
+// CHECK: return %[[R]]
+func.func @linear_bias(%x: tensor<2x3x4xf32>, %w: tensor<4x5xf32>) -> tensor<2x3x5xf32> {
+  %b = graph.constant dense<[[1.0, 2.0, 3.0, 4.0, 5.0]]> : tensor<1x5xf32>
+  %m = graph.matmul %x, %w : (tensor<2x3x4xf32>, tensor<4x5xf32>) -> tensor<2x3x5xf32> loc("linear")
+  %a = graph.add %m, %b : (tensor<2x3x5xf32>, tensor<1x5xf32>) -> tensor<2x3x5xf32> loc("bias")
+  %r = graph.relu %a : (tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
+  return %r : tensor<2x3x5xf32>
+}
+
+// -----
+
+// Left alone: a constant that is not one row of N values ([3, 5]), a run-time row, a product
+// with another user.
+// CHECK-LABEL: func.func @bias_left_alone
+// CHECK-NOT: graph.gemm
+// CHECK-COUNT-3: graph.add
+func.func @bias_left_alone(%x: tensor<3x4xf32>, %w: tensor<4x5xf32>, %row: tensor<5xf32>) -> (tensor<3x5xf32>, tensor<3x5xf32>, tensor<3x5xf32>, tensor<3x5xf32>) {
+  %c = graph.constant dense<1.0> : tensor<3x5xf32>
+  %m0 = graph.matmul %x, %w : (tensor<3x4xf32>, tensor<4x5xf32>) -> tensor<3x5xf32>
+  %a0 = graph.add %m0, %c : (tensor<3x5xf32>, tensor<3x5xf32>) -> tensor<3x5xf32>
+  %m1 = graph.matmul %x, %w : (tensor<3x4xf32>, tensor<4x5xf32>) -> tensor<3x5xf32>
+  %a1 = graph.add %m1, %row : (tensor<3x5xf32>, tensor<5xf32>) -> tensor<3x5xf32>
+  %k = graph.constant dense<2.0> : tensor<5xf32>
+  %m2 = graph.matmul %x, %w : (tensor<3x4xf32>, tensor<4x5xf32>) -> tensor<3x5xf32>
+  %a2 = graph.add %m2, %k : (tensor<3x5xf32>, tensor<5xf32>) -> tensor<3x5xf32>
+  return %a0, %a1, %a2, %m2 : tensor<3x5xf32>, tensor<3x5xf32>, tensor<3x5xf32>, tensor<3x5xf32>
+}

@@ -358,7 +358,8 @@ TEST(KernelSequenceBarrier, SyncAllRunsOnlyInTimingMode) {
 }
 
 // A part made for fewer blocks than the launch runs on those only, and reads its own block_dim:
-// `read` made for one block copies slot (0 + 1) mod 1 = 0 on block 0; block 1 skips it.
+// `read` made for one block copies slot (0 + 1) mod 1 = 0 on block 0; block 1 skips it. Between
+// two such parts there is no cross-core barrier.
 TEST(KernelSequenceBarrier, APartMadeForFewerBlocksRunsOnThoseOnly) {
   const isa::KernelBinary write = assembleText(kWriteSlot), read = assembleText(kReadNeighbour);
   const isa::SequenceBarrier barrier{3 * 8, 2};
@@ -394,6 +395,23 @@ TEST(KernelSequenceBarrier, APartMadeForFewerBlocksRunsOnThoseOnly) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(e.read<uint64_t>(results2, 2), (std::vector<uint64_t>{5, 77}));
   EXPECT_EQ(e.read<uint64_t>(slots2, 2), (std::vector<uint64_t>{10, 20}));
+  // Two one-block parts in a row run on block 0 in order: one cross-core barrier (a spin's dcci)
+  // before the first, none between them, and block 1 still arrives at the end.
+  Expected<isa::KernelBinary> pair =
+      isa::sequenceKernels({{&write, 0, 2}, {&read, 8, 1}, {&read, 8, 1}}, "narrow-pair.s", nullptr, &barrier);
+  ASSERT_TRUE(pair.ok()) << pair.error().message;
+  EXPECT_EQ(std::count_if(pair->code.begin(), pair->code.end(),
+                          [](const isa::Instruction &i) { return i.opcode == isa::Opcode::Dcci; }),
+            1);
+  Device f;
+  const uint64_t slots3 = f.buffer(std::vector<uint64_t>(2, 0));
+  const uint64_t results3 = f.buffer(std::vector<uint64_t>(2, 77));
+  std::vector<uint64_t> args3 = {slots3, slots3, results3};
+  args3.resize(args3.size() + isa::barrierFlagBytes(2) / 8, 0);
+  launch.args = f.buffer(args3);
+  r = f.sim.run(*pair, launch, options(SimMode::Timing, 2));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(f.read<uint64_t>(results3, 2), (std::vector<uint64_t>{10, 77}));
 }
 
 // out = in + w, w (one item's worth) from argument word 2: a kernel with weights.

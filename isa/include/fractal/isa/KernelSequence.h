@@ -17,6 +17,9 @@
 // ceil(log2 block_dim) rounds every block has heard from every other. The numbers only grow
 // within a launch, so one set of flags serves every barrier. The barrier code lies between the
 // parts' ranges: functional simulation, which runs the parts one by one, never executes it.
+// Between two parts made for one block (SequencePart::blockDim 1) there is none: both run on
+// block 0, in order, and the other blocks skip them to the next barrier (an unrolled LSTM's
+// steps are such parts).
 //
 // Each part keeps its own argument words and data section: `mfsr xN, args` is followed by
 // `addi xN, xN, <the part's first argument byte>` and `mfsr xN, data_base` by `addi` of the

@@ -44,7 +44,7 @@ def FoldBatchNorm : Pass<"fractal-fold-batchnorm", "::mlir::func::FuncOp"> {
 }
 
 def FuseEpilogue : Pass<"fractal-fuse-epilogue", "::mlir::func::FuncOp"> {
-  let summary = "Fuse residual Adds, Relu and Clip into the matrix product that feeds them (cube epilogue)";
+  let summary = "Fuse residual and bias Adds, Relu and Clip into the matrix product that feeds them (cube epilogue)";
   let description = [{
     `add(conv(...), r)` with `r` of the convolution's type (a skip connection) becomes the
     convolution with `r` as its residual operand: the cube adds it as one more K step (r times an
@@ -54,7 +54,11 @@ def FuseEpilogue : Pass<"fractal-fuse-epilogue", "::mlir::func::FuncOp"> {
     leaves L0C; a `conv_transpose` takes only a resulting range of [0, inf) (ReLU), the one its
     kernel applies. Clamps compose (the range narrows: a Relu after a Clip(-1, 6) gives [0, 6]); an Add
     after a clamp is not fused (the clamp comes first). Applies only when the matrix product has
-    no other user: its unclamped result must not be needed elsewhere.
+    no other user: its unclamped result must not be needed elsewhere. Likewise
+    `add(matmul(a, b), c)` with b a [K, N] matrix and c a constant of N values along the last
+    axis (a Linear layer as PyTorch exports it) becomes `gemm(a, b, c)`: the bias is the cube's,
+    added as the result leaves L0C, instead of broadcast by DMA and added on the vector unit (a
+    batched a is viewed as [M', K] and the result viewed back).
   }];
 }
 
@@ -78,7 +82,7 @@ def FactorScale : Pass<"fractal-factor-scale", "::mlir::func::FuncOp"> {
 def FoldConstants : Pass<"fractal-fold-constants", "::mlir::func::FuncOp"> {
   let summary = "Evaluate graph ops whose inputs are all f32 constants, within a budget";
   let description = [{
-    Replaces add, sub, mul, div (numpy broadcasting), relu, sigmoid, clip, reshape and transpose
+    Replaces add, sub, mul, div (numpy broadcasting), relu, sigmoid, clip, reshape, transpose and slice
     of f32 constants by their result, computed in f32 with ONNX semantics.
     Bounded: an op whose result exceeds `max-elements` stays (it would bloat the package more
     than it saves), and the pass stops folding once `budget` element operations are spent in a

@@ -371,30 +371,24 @@ TEST(KernelSequenceBarrier, APartMadeForFewerBlocksRunsOnThoseOnly) {
   // allow for it.
   ASSERT_EQ(ranges.size(), 2u);
   EXPECT_LE(ranges[1].entry - ranges[0].end, isa::kMaxJoinInstructions);
-  Device d;
-  const uint64_t slots = d.buffer(std::vector<uint64_t>(2, 0));
-  const uint64_t results = d.buffer(std::vector<uint64_t>(2, 77));
-  std::vector<uint64_t> args = {slots, slots, results};
-  args.resize(args.size() + isa::barrierFlagBytes(2) / 8, 0);
-  LaunchInfo launch;
-  launch.args = d.buffer(args);
-  Expected<RunResult> r = d.sim.run(*joined, launch, options(SimMode::Timing, 2));
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(d.read<uint64_t>(results, 2), (std::vector<uint64_t>{10, 77}));
+  // Runs `kernel` on two blocks with the slots holding `initial`: the results and the slots after.
+  auto run = [&](const isa::KernelBinary &kernel, std::vector<uint64_t> initial) {
+    Device d;
+    const uint64_t slots = d.buffer(initial), results = d.buffer(std::vector<uint64_t>(2, 77));
+    std::vector<uint64_t> args = {slots, slots, results};
+    args.resize(args.size() + isa::barrierFlagBytes(2) / 8, 0);
+    LaunchInfo launch;
+    launch.args = d.buffer(args);
+    Expected<RunResult> r = d.sim.run(kernel, launch, options(SimMode::Timing, 2));
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return std::pair{d.read<uint64_t>(results, 2), d.read<uint64_t>(slots, 2)};
+  };
+  EXPECT_EQ(run(*joined, {0, 0}).first, (std::vector<uint64_t>{10, 77}));
   // Made for one block first: block 1 skips it, then both meet at the barrier.
   Expected<isa::KernelBinary> first =
       isa::sequenceKernels({{&read, 8, 1}, {&write, 0, 2}}, "narrow-first.s", nullptr, &barrier);
   ASSERT_TRUE(first.ok()) << first.error().message;
-  Device e;
-  const uint64_t slots2 = e.buffer(std::vector<uint64_t>{5, 6});
-  const uint64_t results2 = e.buffer(std::vector<uint64_t>(2, 77));
-  std::vector<uint64_t> args2 = {slots2, slots2, results2};
-  args2.resize(args2.size() + isa::barrierFlagBytes(2) / 8, 0);
-  launch.args = e.buffer(args2);
-  r = e.sim.run(*first, launch, options(SimMode::Timing, 2));
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(e.read<uint64_t>(results2, 2), (std::vector<uint64_t>{5, 77}));
-  EXPECT_EQ(e.read<uint64_t>(slots2, 2), (std::vector<uint64_t>{10, 20}));
+  EXPECT_EQ(run(*first, {5, 6}), std::pair(std::vector<uint64_t>{5, 77}, std::vector<uint64_t>{10, 20}));
   // Two one-block parts in a row run on block 0 in order: one cross-core barrier (a spin's dcci)
   // before the first, none between them, and block 1 still arrives at the end.
   Expected<isa::KernelBinary> pair =
@@ -403,15 +397,7 @@ TEST(KernelSequenceBarrier, APartMadeForFewerBlocksRunsOnThoseOnly) {
   EXPECT_EQ(std::count_if(pair->code.begin(), pair->code.end(),
                           [](const isa::Instruction &i) { return i.opcode == isa::Opcode::Dcci; }),
             1);
-  Device f;
-  const uint64_t slots3 = f.buffer(std::vector<uint64_t>(2, 0));
-  const uint64_t results3 = f.buffer(std::vector<uint64_t>(2, 77));
-  std::vector<uint64_t> args3 = {slots3, slots3, results3};
-  args3.resize(args3.size() + isa::barrierFlagBytes(2) / 8, 0);
-  launch.args = f.buffer(args3);
-  r = f.sim.run(*pair, launch, options(SimMode::Timing, 2));
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(f.read<uint64_t>(results3, 2), (std::vector<uint64_t>{10, 77}));
+  EXPECT_EQ(run(*pair, {0, 0}).first, (std::vector<uint64_t>{10, 77}));
 }
 
 // out = in + w, w (one item's worth) from argument word 2: a kernel with weights.

@@ -8,6 +8,8 @@
 #     espeak-ng (scripts/setup.sh installs it)
 #   - public-domain time series for the analytics models (yearly sunspots, El Nino's monthly sea
 #     temperatures): Debian's python3-statsmodels, unpacked without installing
+#   - text in several languages for the NLP model: coreutils' message catalogs (Debian's
+#     coreutils package, unpacked without installing)
 set -euo pipefail
 ASSETS_DIR=${1:-${ASSETS_DIR:-build/assets}}
 for tool in npm node apt-get dpkg espeak-ng; do
@@ -58,6 +60,16 @@ if [ ! -f analytics/sunspots.csv ] || [ ! -f analytics/elnino.csv ]; then
   (cd tmp-deb && apt-get download python3-statsmodels > /dev/null 2>&1 && dpkg -x ./*.deb x)
   mkdir -p analytics
   cp tmp-deb/x/usr/lib/python3/dist-packages/statsmodels/datasets/{sunspots/sunspots,elnino/elnino}.csv analytics/
+  rm -rf tmp-deb
+fi
+if [ ! -f nlp/locale/pt/LC_MESSAGES/coreutils.mo ]; then
+  echo "fetch-assets: apt-get download coreutils (six message catalogs only)"
+  rm -rf tmp-deb && mkdir tmp-deb
+  (cd tmp-deb && apt-get download coreutils > /dev/null 2>&1 && dpkg -x ./*.deb x)
+  for l in de es fr it nl pt; do
+    mkdir -p nlp/locale/$l/LC_MESSAGES
+    cp tmp-deb/x/usr/share/locale/$l/LC_MESSAGES/coreutils.mo nlp/locale/$l/LC_MESSAGES/
+  done
   rm -rf tmp-deb
 fi
 echo "fetch-assets: ready in $ASSETS_DIR"

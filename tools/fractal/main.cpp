@@ -50,6 +50,7 @@ const Subcommand kSubcommands[] = {
     {"prep", "turn an image into a model input tensor (.npy)", runPrepCommand},
     {"detect", "decode face or text detections from a model's output tensors", runDetectCommand},
     {"analytics", "build (train) and score the predictive-analytics models: a forecaster, an anomaly detector", runAnalyticsCommand},
+    {"nlp", "build and score the NLP model: a byte-level encoder that tells a line's language", runNlpCommand},
     {"vad", "find speech in a WAV file with Silero VAD (chunk by chunk, its state carried on the device)", runVadCommand},
 #ifdef FRACTAL_HAS_MLIR
     {"npu", "lower a kernel written in the npu dialect (MLIR) to assembly: plan memory, inject sync, emit", runNpuCommand},

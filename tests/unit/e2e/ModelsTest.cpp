@@ -9,6 +9,7 @@
 // into FRACTAL_ASSETS_DIR. Without them the tests skip, unless FRACTAL_REQUIRE_ASSETS=1 (CI), when
 // a missing asset is a failure.
 #include "fractal/models/Analytics.h"
+#include "fractal/models/Language.h"
 #include "fractal/models/Speech.h"
 #include "fractal/models/Vision.h"
 #include "fractal/onnx/OnnxCompile.h"
@@ -299,6 +300,42 @@ TEST(Speech, WavFilesResamplingAndSegments) {
             "speech 0.200 s - 0.600 s\nspeech 1.200 s - 1.500 s\n");
 }
 
+// The NLP family's catalog reader (no assets): a little-endian .mo of two messages (the header
+// entry and one translation with a plural form) read back; a table past the end refused.
+TEST(Language, GettextCatalogs) {
+  char dirName[] = "/tmp/fractal-mo-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dirName));
+  const std::string dir = dirName;
+  auto catalog = [&](uint32_t count, const std::vector<std::pair<std::string, std::string>> &strings) {
+    std::string b(28, '\0'), pool;
+    auto put = [&](size_t at, uint32_t v) { std::memcpy(&b[at], &v, 4); };
+    put(0, 0x950412de), put(8, count), put(12, 28), put(16, uint32_t(28 + 8 * strings.size()));
+    std::string tables(16 * strings.size(), '\0');
+    const size_t poolAt = 28 + tables.size();
+    for (size_t i = 0; i < strings.size(); ++i)
+      for (int side = 0; side < 2; ++side) {
+        const std::string &text = side ? strings[i].second : strings[i].first;
+        const uint32_t entry[2] = {uint32_t(text.size()), uint32_t(poolAt + pool.size())};
+        std::memcpy(&tables[8 * (side * strings.size() + i)], entry, 8);
+        pool += text + '\0';
+      }
+    const std::string path = dir + "/c" + std::to_string(count) + ".mo";
+    std::ofstream(path, std::ios::binary) << b << tables << pool;
+    return path;
+  };
+  const std::vector<std::pair<std::string, std::string>> strings = {
+      {"", "Content-Type: text/plain; charset=UTF-8\n"}, {std::string("%d file\0%d files", 16), std::string("%d Datei\0%d Dateien", 18)}};
+  Expected<std::vector<std::pair<std::string, std::string>>> read = models::readMoFile(catalog(2, strings));
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[1], (std::pair<std::string, std::string>{"%d file", "%d Datei"}));
+  Expected<std::vector<std::pair<std::string, std::string>>> past = models::readMoFile(catalog(900, strings));
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(past.ok());
+  EXPECT_NE(past.error().message.find("900 strings' tables run past the end of the file"), std::string::npos)
+      << past.error().message;
+}
+
 // Silero VAD (speech family: STFT as a strided convolution, an encoder of 1-D convolutions, a
 // two-layer LSTM, Ifs decided at compile time) through the CLI as a user runs it: `fractal
 // compile` with sr bound to 16000, then `fractal vad` on espeak-ng's sentence between 1 s and
@@ -452,6 +489,44 @@ TEST(Models, ElNinoAnomaliesAreTheGreatElNinos) {
   };
   EXPECT_EQ(years(mine), (std::vector<int64_t>{1982, 1983, 1997, 1998}));
   EXPECT_EQ(years(mine), years(theirs));
+}
+
+// The NLP family (models/Language.h): the byte-level encoder that tells a line's language, built
+// from coreutils' catalogs, on 700 lines of messages it was not fit on: the NPU's probabilities
+// match ONNX Runtime's, the guesses agree, and the guesses are mostly right (7 classes).
+TEST(Models, LanguageOfCoreutilsMessages) {
+  const std::string locale = assets() + "/nlp/locale";
+  REQUIRE_ASSET(locale + "/pt/LC_MESSAGES/coreutils.mo");
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  Expected<models::LanguageData> data = models::readLanguageData(locale, "coreutils", {"de", "en", "es", "fr", "it", "nl", "pt"});
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  Expected<models::BuiltClassifier> built = models::buildLanguageClassifier(*data);
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  std::printf("  %s", built->fit.c_str());
+  const SavedModel saved(built->onnx);
+  ASSERT_FALSE(saved.path.empty());
+  auto got = runFractal(saved.path, "", "bytes", built->input, "functional");
+  auto want = runReference(saved.path, "bytes", built->input, {"language"});
+  compareOutputs(got, want);
+  const std::vector<float> a = floats(got["language"]), b = floats(want["language"]);
+  ASSERT_EQ(a.size(), built->labels.size() * built->languages.size());
+  const size_t classes = built->languages.size();
+  size_t agree = 0;
+  for (size_t r = 0; r < built->labels.size(); ++r) {
+    auto best = [&](const std::vector<float> &p) {
+      return std::max_element(p.begin() + std::ptrdiff_t(r * classes), p.begin() + std::ptrdiff_t((r + 1) * classes)) -
+             p.begin();
+    };
+    agree += best(a) == best(b);
+  }
+  double mine = 0, theirs = 0;
+  const std::string report = models::languageReport(a, built->labels, built->languages, &mine);
+  models::languageReport(b, built->labels, built->languages, &theirs);
+  std::printf("%s  guesses agreeing with ONNX Runtime: %zu of %zu; its accuracy %.1f%%\n", report.c_str(), agree,
+              built->labels.size(), 100 * theirs);
+  EXPECT_GE(double(agree), 0.98 * double(built->labels.size()));
+  EXPECT_NEAR(mine, theirs, 0.01);
+  EXPECT_GE(mine, 0.7); // chance is 1/7
 }
 
 TEST(Models, PpOcrDetPage384x192) { ppocrDet(384, 192); }

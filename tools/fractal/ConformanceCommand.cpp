@@ -453,7 +453,7 @@ int runConformanceCommand(const Args &args) {
         << "when any of its tensors is fp16 (cube operands, NHWC16 feature maps), since fp16 rounds every input and "
         << "output and accumulation errors scale with the magnitudes summed.\n\n"
         << "Compile-time inputs: Fractal compiles static graphs, so graph inputs that feed operands the compiler "
-        << "needs as constants (Clip bounds, Reshape shapes, Slice ranges, reduction axes, Resize scales; "
+        << "needs as constants (Clip bounds, Reshape shapes, Slice ranges, reduction axes, Resize scales, an If's condition; "
         << "`inputsNeededAsConstants` in frontends/onnx) are bound from each data set at compile time, as "
         << "`fractal compile --bind-input` does for a deployment; the test's JSON detail names them. "
         << boundPasses << " of the passes below bound inputs this way.\n\n"

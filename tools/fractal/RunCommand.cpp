@@ -2,6 +2,7 @@
 // simulated device through the runtime's model API, with .npy inputs and outputs, a JSON report,
 // and an msprof-style profile (op_summary.csv + Perfetto trace).
 #include "ArgParser.h"
+#include "BindInputs.h"
 #include "Commands.h"
 #include "ModelRun.h"
 
@@ -308,7 +309,7 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
 
 int runRunCommand(const Args &args) {
   std::string model, target, mode = "timing", outputDir = ".", report, profileDir, shapes, sync = "flags";
-  std::vector<std::string> inputs;
+  std::vector<std::string> inputs, binds;
   bool randomInputs = false;
   ArgParser parser("fractal run", "run a model package (or an ONNX model) on the simulated NPU");
   parser.positional("MODEL.fpk|MODEL.onnx", "the model; an .onnx file is compiled in memory first", &model);
@@ -321,6 +322,8 @@ int runRunCommand(const Args &args) {
   parser.option("--profile", "DIR", "write op_summary.csv (msprof columns) and trace.json (Perfetto)",
                 &profileDir);
   parser.option("--input-shape", "SHAPES", "for .onnx: fix input dims as fractal compile does", &shapes);
+  parser.list("--bind-input", "NAME=FILE.npy|NAME=NUMBER", "for .onnx: bind a graph input at compile time as "
+              "fractal compile does (then it is not a run-time input)", &binds);
   parser.option("--sync", "MODE", "flags (default) or barrier-all: run every kernel with its flags "
                 "replaced by a barrier after each pipe instruction (the fractal compile debug mode)", &sync);
   parser.flag("--random-inputs", "fill inputs not given with deterministic seeded random data "
@@ -333,11 +336,18 @@ int runRunCommand(const Args &args) {
   // The package: read (fully validated) or compiled now.
   pkg::Package package;
   const bool isOnnx = model.size() > 5 && model.compare(model.size() - 5, 5, ".onnx") == 0;
+  if (!isOnnx && !binds.empty())
+    return reportError(Error::badInput("fractal run: --bind-input is for an .onnx model; " + model +
+                                       " was compiled with its inputs as they are"));
   if (isOnnx) {
     Expected<ChipConfig> config = loadChipConfig(target.empty() ? "edge" : target);
     if (!config) return reportError(config.error());
 #ifdef FRACTAL_HAS_MLIR
-    Expected<pkg::Package> compiled = onnx_frontend::compileOnnxModel(model, shapes, *config, "");
+    onnx_frontend::TemporaryModelFile bound;
+    if (!binds.empty())
+      if (Status s = bindModelInputs(model, binds, bound); !s) return reportError(s.error());
+    Expected<pkg::Package> compiled = onnx_frontend::compileOnnxModel(binds.empty() ? model : bound.path, shapes, *config, "");
+    if (compiled) compiled->sourceModel = model;
 #else
     Expected<pkg::Package> compiled = Error::badInput(
         "fractal run: this build has no MLIR compiler (FRACTAL_ENABLE_MLIR=OFF): compile " + model +

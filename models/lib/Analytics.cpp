@@ -134,6 +134,8 @@ Expected<Table> readTable(const std::string &path) {
       if (f[i].empty() || !end || *end || !std::isfinite(v))
         return Error::badInput(path + ":" + std::to_string(lineNo) + ": field " + std::to_string(i + 1) + " ('" + f[i] +
                                "') is not a number");
+      if (i == 0 && std::abs(v) > 9.0e18)
+        return Error::badInput(path + ":" + std::to_string(lineNo) + ": label " + f[i] + " is out of range");
       if (i == 0) table.labels.push_back(int64_t(v));
       else row.push_back(v);
     }

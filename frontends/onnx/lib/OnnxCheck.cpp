@@ -514,6 +514,7 @@ private:
         if (a < -rank || a >= rank) return std::nullopt;
         at.insert(a < 0 ? a + rank : a);
       }
+      if (at.size() != axes.size()) return std::nullopt; // a repeated axis: invalid, left to inference
       IntTensor out{{}, data->values, data->type};
       if (op == "Squeeze") {
         for (int64_t d = 0; d < int64_t(data->dims.size()); ++d)

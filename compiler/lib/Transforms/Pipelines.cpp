@@ -11,9 +11,11 @@ bool addPhasePasses(mlir::OpPassManager &pm, llvm::StringRef phase) {
     // Constants first (BatchNorm statistics computed from constants become constants; transposes
     // of weights disappear), then data movement, then BatchNorm: it folds only into a conv
     // without a clamp, so fusing the clamp afterwards picks up Conv -> BN -> Relu chains whole.
-    // Folding a stride into channels adds data movement that the next pass may merge.
+    // Folding a stride into channels and a short-row softmax's layout add data movement that the
+    // next pass may merge.
     pm.addNestedPass<mlir::func::FuncOp>(createFoldConstants());
     pm.addNestedPass<mlir::func::FuncOp>(createStrideToChannels());
+    pm.addNestedPass<mlir::func::FuncOp>(createShortRowSoftmax());
     pm.addNestedPass<mlir::func::FuncOp>(createCancelDataMovement());
     pm.addNestedPass<mlir::func::FuncOp>(createFoldBatchNorm());
     pm.addNestedPass<mlir::func::FuncOp>(createFuseEpilogue());

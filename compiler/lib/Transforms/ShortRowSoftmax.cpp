@@ -17,6 +17,10 @@ namespace g = fractal::graph;
 // One vector repeat holds 64 f32 lanes: a row of at most that many fills one repeat or less, and
 // the kernel's max, subtract, exp, sum and divide then each wait out their latency per row.
 constexpr int64_t kShortRow = 64;
+// The reduction kernel holds one slice (the normalised axis x everything after it) in UB, about
+// 9 bytes a value with its scratch: transposed, that slice is the whole tensor, so only tensors
+// of up to 16K values (144 KB, well inside the 256 KB UB of the edge chip) are turned.
+constexpr int64_t kMaxElements = 16 * 1024;
 
 struct SoftmaxAcrossRows : mlir::OpRewritePattern<g::SoftmaxOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -26,8 +30,10 @@ struct SoftmaxAcrossRows : mlir::OpRewritePattern<g::SoftmaxOp> {
     if (!type || !type.hasStaticShape() || !type.getElementType().isF32() || type.getRank() < 2)
       return rewriter.notifyMatchFailure(op, "not a static f32 tensor of rank 2 or more");
     const int64_t rank = type.getRank(), row = type.getDimSize(rank - 1), rows = type.getNumElements() / std::max<int64_t>(row, 1);
-    if (op.getKind() == "hardmax" || op.getAxes() != llvm::ArrayRef<int64_t>{rank - 1} || row > kShortRow || rows < kShortRow)
-      return rewriter.notifyMatchFailure(op, "not a softmax over the last axis of at most 64 with 64 rows or more");
+    if (op.getKind() == "hardmax" || op.getAxes() != llvm::ArrayRef<int64_t>{rank - 1} || row > kShortRow ||
+        rows < kShortRow || type.getNumElements() > kMaxElements)
+      return rewriter.notifyMatchFailure(op, "not a softmax over the last axis of at most 64 with 64 rows or more, "
+                                             "16K values at most");
     // The normalised axis first: the kernel then works on all rows at once, a row per lane.
     llvm::SmallVector<int64_t> perm = {rank - 1}, back, shape = {row};
     for (int64_t d = 0; d < rank - 1; ++d) perm.push_back(d), shape.push_back(type.getDimSize(d));

@@ -26,3 +26,13 @@ func.func @left_alone(%a: tensor<40x6625xf32>, %b: tensor<32x40xf32>, %c: tensor
   %3 = graph.softmax %c {axes = array<i64: 1>, kind = "hardmax"} : (tensor<80x40xf32>) -> tensor<80x40xf32>
   return %0, %1, %2, %3 : tensor<40x6625xf32>, tensor<32x40xf32>, tensor<80x40xf32>, tensor<80x40xf32>
 }
+
+// -----
+
+// Left alone: 6480 rows of 5 (32400 values) would not fit UB as one transposed slice.
+// CHECK-LABEL: func.func @too_big
+// CHECK-NOT: graph.transpose
+func.func @too_big(%a: tensor<6480x5xf32>) -> tensor<6480x5xf32> {
+  %0 = graph.softmax %a {axes = array<i64: 1>, kind = "log_softmax"} : (tensor<6480x5xf32>) -> tensor<6480x5xf32>
+  return %0 : tensor<6480x5xf32>
+}

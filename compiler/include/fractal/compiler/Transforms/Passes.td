@@ -113,7 +113,8 @@ def StrideToChannels : Pass<"fractal-stride-to-channels", "::mlir::func::FuncOp"
 def ShortRowSoftmax : Pass<"fractal-short-row-softmax", "::mlir::func::FuncOp"> {
   let summary = "A softmax over short rows runs across the rows: transposed, normalised over the first axis, transposed back";
   let description = [{
-    A softmax (or log-softmax) over a last axis of at most 64 elements, with at least 64 rows:
+    A softmax (or log-softmax) over a last axis of at most 64 elements, with at least 64 rows
+    and at most 16K values (transposed, the kernel holds the whole tensor in UB as one slice):
     one vector repeat holds a whole row, so the kernel's max, subtract, exp, sum and divide each
     wait out their latency once per row (PP-OCRv4 rec's attention, 320 rows of 40: 88k cycles).
     Transposed so that the normalised axis comes first, the same kernel combines rows element-wise

@@ -57,6 +57,20 @@ onnx::ModelProto convRelu(int64_t opset = 13) {
   return m;
 }
 
+// An IR-8 model of `opset` (graph "g") whose input is x, four float32 values.
+onnx::ModelProto vectorModel(int64_t opset) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(opset);
+  onnx::GraphProto *g = m.mutable_graph();
+  g->set_name("g");
+  auto *x = g->add_input();
+  x->set_name("x");
+  x->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+  x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
+  return m;
+}
+
 CheckReport check(const onnx::ModelProto &m, const std::vector<InputShape> &shapes = {}) {
   return checkOnnxBytes(m.SerializeAsString(), "m.onnx", shapes);
 }
@@ -269,15 +283,8 @@ TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {
 // only at run time must be bound.
 TEST(OnnxCheck, DropoutIsTheIdentityUnlessTrainingDropsAtRandom) {
   auto dropoutModel = [](std::optional<float> ratio, std::optional<bool> training) {
-    onnx::ModelProto m;
-    m.set_ir_version(8);
-    m.add_opset_import()->set_version(13);
+    onnx::ModelProto m = vectorModel(13);
     onnx::GraphProto *g = m.mutable_graph();
-    g->set_name("g");
-    auto *x = g->add_input();
-    x->set_name("x");
-    x->mutable_type()->mutable_tensor_type()->set_elem_type(1);
-    x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
     onnx::NodeProto *d = g->add_node();
     d->set_name("d");
     d->set_op_type("Dropout");
@@ -565,15 +572,8 @@ TEST(OnnxCheck, IfWithACompileTimeConditionBecomesItsBranch) {
   };
   // post = Abs(sr == 16000 ? (x has 4 elements ? Relu(x) : Sigmoid(x)) : Neg(x)).
   auto ifModel = [&](std::optional<int64_t> sr) {
-    onnx::ModelProto m;
-    m.set_ir_version(8);
-    m.add_opset_import()->set_version(16);
+    onnx::ModelProto m = vectorModel(16);
     onnx::GraphProto *g = m.mutable_graph();
-    g->set_name("g");
-    auto *x = g->add_input();
-    x->set_name("x");
-    x->mutable_type()->mutable_tensor_type()->set_elem_type(1);
-    x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
     if (sr) {
       intConstant(g, "sr", {}, {*sr});
     } else {

@@ -207,23 +207,20 @@ Expected<LanguageData> readLanguageData(const std::string &dir, const std::strin
                                         const std::vector<std::string> &languages, size_t perLanguage) {
   LanguageData data;
   data.languages = languages;
-  std::vector<std::pair<std::string, std::string>> originals; // "en": any catalog's originals
-  for (const std::string &l : languages) {
-    if (l == "en") continue;
-    Expected<std::vector<std::pair<std::string, std::string>>> catalog = readMoFile(dir + "/" + l + "/LC_MESSAGES/" + domain + ".mo");
-    if (!catalog) return catalog.takeError();
-    originals = std::move(*catalog);
-    break;
-  }
-  if (originals.empty()) return Error::badInput("readLanguageData: at least one language other than en is needed");
+  // Every catalog read once; "en" is the first one's originals.
+  std::vector<std::vector<std::pair<std::string, std::string>>> catalogs(languages.size());
+  const std::vector<std::pair<std::string, std::string>> *originals = nullptr;
   for (size_t l = 0; l < languages.size(); ++l) {
-    std::vector<std::pair<std::string, std::string>> pairs = originals;
-    if (languages[l] != "en") {
-      Expected<std::vector<std::pair<std::string, std::string>>> catalog =
-          readMoFile(dir + "/" + languages[l] + "/LC_MESSAGES/" + domain + ".mo");
-      if (!catalog) return catalog.takeError();
-      pairs = std::move(*catalog);
-    }
+    if (languages[l] == "en") continue;
+    Expected<std::vector<std::pair<std::string, std::string>>> catalog =
+        readMoFile(dir + "/" + languages[l] + "/LC_MESSAGES/" + domain + ".mo");
+    if (!catalog) return catalog.takeError();
+    catalogs[l] = std::move(*catalog);
+    if (!originals) originals = &catalogs[l];
+  }
+  if (!originals) return Error::badInput("readLanguageData: at least one language other than en is needed");
+  for (size_t l = 0; l < languages.size(); ++l) {
+    const std::vector<std::pair<std::string, std::string>> &pairs = languages[l] == "en" ? *originals : catalogs[l];
     std::set<std::string> seen;
     size_t train = 0, test = 0;
     for (const auto &[original, translation] : pairs) {

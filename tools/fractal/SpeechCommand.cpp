@@ -2,9 +2,13 @@
 // NPU. The model is stateful (its LSTM state goes from one chunk to the next), so this command
 // loads the package once and runs it chunk by chunk through the runtime's C++ API.
 #include "ArgParser.h"
+#include "BindInputs.h"
 #include "Commands.h"
 
 #include "fractal/models/Speech.h"
+#ifdef FRACTAL_HAS_MLIR
+#include "fractal/onnx/OnnxCompile.h"
+#endif
 #include "fractal/package/Package.h"
 #include "fractal/runtime/ModelProfile.h"
 #include "fractal/runtime/Runtime.hpp"
@@ -67,8 +71,9 @@ Expected<VadTensors> vadTensors(const pkg::Package &p, const std::string &path) 
 int runVadCommand(const Args &args) {
   std::string model, audio, mode = "functional", thresholdText = "0.5", probabilities, samplesOut;
   ArgParser parser("fractal vad", "find speech in a WAV file with Silero VAD on the simulated NPU");
-  parser.positional("MODEL.fpk", "Silero VAD compiled for 16 kHz (fractal compile silero_vad.onnx --input-shape "
-                    "'input:1,1536;h:2,1,64;c:2,1,64' --bind-input sr=16000 -o vad.fpk)", &model);
+  parser.positional("MODEL.fpk|MODEL.onnx", "Silero VAD compiled for 16 kHz (fractal compile silero_vad.onnx "
+                    "--input-shape 'input:1,1536;h:2,1,64;c:2,1,64' --bind-input sr=16000 -o vad.fpk), or the .onnx, "
+                    "compiled so in memory first", &model);
   parser.positional("AUDIO.wav", "speech (PCM or float WAV, any rate and channels: mixed to mono, resampled to 16 kHz)",
                     &audio);
   parser.option("--mode", "MODE", "functional (default) or timing (simulated time per chunk too)", &mode);
@@ -85,8 +90,24 @@ int runVadCommand(const Args &args) {
   if (!end || *end || !(threshold > 0.15f && threshold < 1.0f))
     return reportError(Error::badInput("fractal vad: --threshold must be a number in (0.15, 1)"));
 
-  Expected<pkg::Package> package = pkg::readPackageFile(model);
-  if (!package) return reportError(package.error());
+  Expected<pkg::Package> package = Error::badInput("");
+  const bool isOnnx = model.size() > 5 && model.compare(model.size() - 5, 5, ".onnx") == 0;
+  if (isOnnx) {
+#ifdef FRACTAL_HAS_MLIR
+    onnx_frontend::TemporaryModelFile bound;
+    if (Status s = bindModelInputs(model, {"sr=" + std::to_string(kRate)}, bound); !s)
+      return reportError(s.error().withContext("fractal vad (Silero VAD, its sample rate input sr bound to 16000)"));
+    Expected<ChipConfig> config = loadChipConfig("edge");
+    if (!config) return reportError(config.error());
+    package = onnx_frontend::compileOnnxModel(bound.path, "input:1,1536;h:2,1,64;c:2,1,64", *config, "");
+    if (package) package->sourceModel = model;
+#else
+    return reportError(Error::badInput("fractal vad: this build has no MLIR compiler: give a compiled package"));
+#endif
+  } else {
+    package = pkg::readPackageFile(model);
+  }
+  if (!package) return reportError(isOnnx ? package.error().withContext(model) : package.error());
   Expected<VadTensors> io = vadTensors(*package, model);
   if (!io) return reportError(io.error());
   Expected<models::Audio> wav = models::loadWav(audio);
@@ -106,7 +127,8 @@ int runVadCommand(const Args &args) {
     const std::string device = package->target + ":" + mode;
     rt::Runtime runtime(device.c_str());
     rt::setDevice(0);
-    rt::Model vad(model);
+    const std::vector<uint8_t> bytes = pkg::serializePackage(*package);
+    rt::Model vad(bytes.data(), bytes.size());
     std::vector<rt::DeviceBuffer> inputs, outputs;
     for (uint32_t i : package->inputs) inputs.emplace_back(std::max<size_t>(package->tensors[i].dataBytes(), 1));
     for (uint32_t i : package->outputs) outputs.emplace_back(std::max<size_t>(package->tensors[i].dataBytes(), 1));

@@ -338,8 +338,9 @@ TEST(Language, GettextCatalogs) {
 
 // Silero VAD (speech family: STFT as a strided convolution, an encoder of 1-D convolutions, a
 // two-layer LSTM, Ifs decided at compile time) through the CLI as a user runs it: `fractal
-// compile` with sr bound to 16000, then `fractal vad` on espeak-ng's sentence between 1 s and
-// 1.5 s of silence, written as a 22.05 kHz float WAV (resampled to 16 kHz by the command). Every
+// compile` with sr bound to 16000, then `fractal vad` (and `fractal vad` given the .onnx itself)
+// on espeak-ng's sentence between 1 s and 1.5 s of silence, written as a 22.05 kHz float WAV
+// (resampled to 16 kHz by the command). Every
 // chunk's speech probability against ONNX Runtime on the same samples with the same carried
 // state (within 0.01), the same speech segments, and those segments where the speech is.
 TEST(Models, SileroVadFindsTheSpeech) {
@@ -375,11 +376,17 @@ TEST(Models, SileroVadFindsTheSpeech) {
   const std::string vad = cli + " vad '" + fpk + "' '" + dir + "/padded.wav' --probabilities '" + dir +
                           "/fractal.npy' --samples '" + dir + "/samples.npy' > '" + dir + "/vad.txt'";
   ASSERT_EQ(std::system(vad.c_str()), 0) << vad;
+  // The .onnx given directly is compiled so in memory: the same probabilities, bit for bit.
+  const std::string direct = cli + " vad '" + model + "' '" + dir + "/padded.wav' --probabilities '" + dir +
+                             "/direct.npy' > /dev/null 2>&1";
+  ASSERT_EQ(std::system(direct.c_str()), 0) << direct;
   const std::string ort = "NODE_PATH='" + assets() + "/ort/node_modules' node '" + std::string(src ? src : ".") +
                           "/scripts/ort-vad.mjs' '" + model + "' '" + dir + "/samples.npy' '" + dir + "/ort.npy'";
   ASSERT_EQ(std::system(ort.c_str()), 0) << ort;
-  Expected<NpyArray> got = readNpyFile(dir + "/fractal.npy"), want = readNpyFile(dir + "/ort.npy");
-  ASSERT_TRUE(got.ok() && want.ok());
+  Expected<NpyArray> got = readNpyFile(dir + "/fractal.npy"), want = readNpyFile(dir + "/ort.npy"),
+                     fromOnnx = readNpyFile(dir + "/direct.npy");
+  ASSERT_TRUE(got.ok() && want.ok() && fromOnnx.ok());
+  EXPECT_EQ(fromOnnx->data, got->data);
   const std::vector<float> a = floats(*got), b = floats(*want);
   std::string printed;
   {

@@ -436,6 +436,20 @@ struct SavedModel {
 // data, compiled for the edge NPU and run as one batch, against ONNX Runtime on the same batch.
 
 
+// A model Fractal builds (its ONNX bytes) run on the NPU and on ONNX Runtime with the same input:
+// both sets of the named outputs, compared (compareOutputs) on the way.
+std::pair<std::map<std::string, NpyArray>, std::map<std::string, NpyArray>>
+runBuiltModel(const std::string &onnx, const std::string &inputName, const NpyArray &input,
+              const std::vector<std::string> &outputs) {
+  const SavedModel saved(onnx);
+  EXPECT_FALSE(saved.path.empty());
+  if (saved.path.empty()) return {};
+  auto got = runFractal(saved.path, "", inputName, input, "functional");
+  auto want = runReference(saved.path, inputName, input, outputs);
+  compareOutputs(got, want);
+  return {std::move(got), std::move(want)};
+}
+
 // The echo state network (a tanh RNN unrolled over 24 years, a Gemm readout) forecasting each
 // year's sunspot number 1930-2008 from the 24 before: the forecasts match ONNX Runtime's, and
 // they beat persistence (next year = this year) by a wide margin, as the model did when fitted.
@@ -448,11 +462,7 @@ TEST(Models, SunspotForecasterBeatsPersistence) {
   Expected<models::BuiltModel> built = models::buildForecaster(*table, 0, 24, 1930);
   ASSERT_TRUE(built.ok()) << built.error().message;
   std::printf("  %s", built->fit.c_str());
-  const SavedModel saved(built->onnx);
-  ASSERT_FALSE(saved.path.empty());
-  auto got = runFractal(saved.path, "", "history", built->input, "functional");
-  auto want = runReference(saved.path, "history", built->input, {"forecast"});
-  compareOutputs(got, want);
+  auto [got, want] = runBuiltModel(built->onnx, "history", built->input, {"forecast"});
   const std::vector<float> a = floats(got["forecast"]), b = floats(want["forecast"]);
   ASSERT_EQ(a.size(), built->labels.size());
   float worst = 0;
@@ -477,11 +487,7 @@ TEST(Models, ElNinoAnomaliesAreTheGreatElNinos) {
   Expected<models::BuiltModel> built = models::buildAnomalyDetector(*table);
   ASSERT_TRUE(built.ok()) << built.error().message;
   std::printf("  %s", built->fit.c_str());
-  const SavedModel saved(built->onnx);
-  ASSERT_FALSE(saved.path.empty());
-  auto got = runFractal(saved.path, "", "profile", built->input, "functional");
-  auto want = runReference(saved.path, "profile", built->input, {"reconstruction", "score"});
-  compareOutputs(got, want);
+  auto [got, want] = runBuiltModel(built->onnx, "profile", built->input, {"reconstruction", "score"});
   const std::string mine = models::rankAnomalies(floats(got["score"]), built->labels, 4);
   const std::string theirs = models::rankAnomalies(floats(want["score"]), built->labels, 4);
   std::printf("  highest scores:\n%s", mine.c_str());
@@ -510,11 +516,7 @@ TEST(Models, LanguageOfCoreutilsMessages) {
   Expected<models::BuiltClassifier> built = models::buildLanguageClassifier(*data);
   ASSERT_TRUE(built.ok()) << built.error().message;
   std::printf("  %s", built->fit.c_str());
-  const SavedModel saved(built->onnx);
-  ASSERT_FALSE(saved.path.empty());
-  auto got = runFractal(saved.path, "", "bytes", built->input, "functional");
-  auto want = runReference(saved.path, "bytes", built->input, {"language"});
-  compareOutputs(got, want);
+  auto [got, want] = runBuiltModel(built->onnx, "bytes", built->input, {"language"});
   const std::vector<float> a = floats(got["language"]), b = floats(want["language"]);
   ASSERT_EQ(a.size(), built->labels.size() * built->languages.size());
   const size_t classes = built->languages.size();

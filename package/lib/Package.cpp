@@ -35,6 +35,11 @@ pkgproto::DataType toProto(DType t) {
   case DType::I32: return pkgproto::DT_INT32;
   case DType::I8: return pkgproto::DT_INT8;
   case DType::Bool: return pkgproto::DT_BOOL;
+  case DType::U8: return pkgproto::DT_UINT8;
+  case DType::I16: return pkgproto::DT_INT16;
+  case DType::U16: return pkgproto::DT_UINT16;
+  case DType::U32: return pkgproto::DT_UINT32;
+  case DType::U64: return pkgproto::DT_UINT64;
   }
   return pkgproto::DT_UNDEFINED;
 }
@@ -47,6 +52,11 @@ bool fromProto(int t, DType &out) {
   case pkgproto::DT_INT32: out = DType::I32; return true;
   case pkgproto::DT_INT8: out = DType::I8; return true;
   case pkgproto::DT_BOOL: out = DType::Bool; return true;
+  case pkgproto::DT_UINT8: out = DType::U8; return true;
+  case pkgproto::DT_INT16: out = DType::I16; return true;
+  case pkgproto::DT_UINT16: out = DType::U16; return true;
+  case pkgproto::DT_UINT32: out = DType::U32; return true;
+  case pkgproto::DT_UINT64: out = DType::U64; return true;
   default: return false;
   }
 }
@@ -180,10 +190,10 @@ struct Checker {
 
 size_t dtypeSize(DType type) {
   switch (type) {
-  case DType::F32: case DType::I32: return 4;
-  case DType::F16: return 2;
-  case DType::I64: return 8;
-  case DType::I8: case DType::Bool: return 1;
+  case DType::F32: case DType::I32: case DType::U32: return 4;
+  case DType::F16: case DType::I16: case DType::U16: return 2;
+  case DType::I64: case DType::U64: return 8;
+  case DType::I8: case DType::U8: case DType::Bool: return 1;
   }
   return 1;
 }
@@ -196,6 +206,11 @@ const char *dtypeName(DType type) {
   case DType::I32: return "int32";
   case DType::I8: return "int8";
   case DType::Bool: return "bool";
+  case DType::U8: return "uint8";
+  case DType::I16: return "int16";
+  case DType::U16: return "uint16";
+  case DType::U32: return "uint32";
+  case DType::U64: return "uint64";
   }
   return "?";
 }

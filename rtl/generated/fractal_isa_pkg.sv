@@ -95,7 +95,9 @@ package fractal_isa_pkg;
     OP_VDUP = 8'd83,
     OP_DCCI = 8'd84,
     OP_LOAD3D_C04 = 8'd85,
-    OP_SYNC_ALL = 8'd86
+    OP_SYNC_ALL = 8'd86,
+    OP_DIVU = 8'd87,
+    OP_REMU = 8'd88
   } opcode_e;
 
   typedef enum logic [3:0] {
@@ -1020,6 +1022,18 @@ package fractal_isa_pkg;
   localparam int LOAD3D_C04_DH_BITS = 8;
   localparam int LOAD3D_C04_DW_LSB = 84;
   localparam int LOAD3D_C04_DW_BITS = 8;
+  localparam int DIVU_XD_LSB = 8;
+  localparam int DIVU_XD_BITS = 5;
+  localparam int DIVU_XA_LSB = 13;
+  localparam int DIVU_XA_BITS = 5;
+  localparam int DIVU_XB_LSB = 18;
+  localparam int DIVU_XB_BITS = 5;
+  localparam int REMU_XD_LSB = 8;
+  localparam int REMU_XD_BITS = 5;
+  localparam int REMU_XA_LSB = 13;
+  localparam int REMU_XA_BITS = 5;
+  localparam int REMU_XB_LSB = 18;
+  localparam int REMU_XB_BITS = 5;
   /* verilator lint_on UNUSEDPARAM */
 
   function automatic pipe_e opcode_pipe(opcode_e op);

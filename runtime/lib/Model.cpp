@@ -52,6 +52,11 @@ frtDataType toApi(pkg::DType t) {
   case pkg::DType::I32: return FRT_INT32;
   case pkg::DType::I64: return FRT_INT64;
   case pkg::DType::Bool: return FRT_BOOL;
+  case pkg::DType::U8: return FRT_UINT8;
+  case pkg::DType::I16: return FRT_INT16;
+  case pkg::DType::U16: return FRT_UINT16;
+  case pkg::DType::U32: return FRT_UINT32;
+  case pkg::DType::U64: return FRT_UINT64;
   }
   return FRT_FLOAT;
 }

@@ -90,6 +90,8 @@ void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kern
     set(0, b == 0 ? static_cast<uint64_t>(a) : (a == INT64_MIN && b == -1) ? 0 : static_cast<uint64_t>(a % b));
     break;
   }
+  case Opcode::Divu: set(0, rd(2) == 0 ? ~0ull : rd(1) / rd(2)); break;
+  case Opcode::Remu: set(0, rd(2) == 0 ? rd(1) : rd(1) % rd(2)); break;
   case Opcode::And: set(0, rd(1) & rd(2)); break;
   case Opcode::Or: set(0, rd(1) | rd(2)); break;
   case Opcode::Xor: set(0, rd(1) ^ rd(2)); break;

@@ -39,6 +39,11 @@ const char *npyDescr(pkg::DType t) {
   case pkg::DType::I32: return "<i4";
   case pkg::DType::I8: return "|i1";
   case pkg::DType::Bool: return "|b1";
+  case pkg::DType::U8: return "|u1";
+  case pkg::DType::I16: return "<i2";
+  case pkg::DType::U16: return "<u2";
+  case pkg::DType::U32: return "<u4";
+  case pkg::DType::U64: return "<u8";
   }
   return "?";
 }
@@ -130,6 +135,13 @@ NpyArray randomInput(const pkg::Tensor &t, uint32_t seed) {
     case pkg::DType::I32: { int32_t v = int32_t(f * 4); std::memcpy(&a.data[size_t(i) * 4], &v, 4); break; }
     case pkg::DType::I8: a.data[size_t(i)] = uint8_t(int8_t(f * 4)); break;
     case pkg::DType::Bool: a.data[size_t(i)] = f > 0; break;
+    // Other integers: small values (|v| < 4, unsigned ones from 0), in their own width.
+    case pkg::DType::U8: case pkg::DType::I16: case pkg::DType::U16: case pkg::DType::U32: case pkg::DType::U64: {
+      const bool isUnsigned = t.dtype != pkg::DType::I16;
+      const int64_t v = isUnsigned ? int64_t((f + 1) * 2) : int64_t(f * 4);
+      std::memcpy(&a.data[size_t(i) * pkg::dtypeSize(t.dtype)], &v, pkg::dtypeSize(t.dtype)); // little-endian
+      break;
+    }
     case pkg::DType::F16: break; // the caller refuses float16 inputs before this
     }
   }

@@ -43,8 +43,13 @@ constexpr uint64_t kGmAlignment = 512; // one fractal; also covers a vector kern
 std::optional<DType> dtypeOf(mlir::Type type) {
   if (type.isF32()) return DType::F32;
   if (type.isF16()) return DType::F16;
+  if (type.isUnsignedInteger(8)) return DType::U8;
+  if (type.isUnsignedInteger(16)) return DType::U16;
+  if (type.isUnsignedInteger(32)) return DType::U32;
+  if (type.isUnsignedInteger(64)) return DType::U64;
   if (type.isInteger(64)) return DType::I64;
   if (type.isInteger(32)) return DType::I32;
+  if (type.isInteger(16)) return DType::I16;
   if (type.isInteger(8)) return DType::I8;
   if (type.isInteger(1)) return DType::Bool;
   return std::nullopt;
@@ -458,7 +463,7 @@ private:
       p_.tensors[out].aliasOf = *in; // same bytes, new shape: no task
       return;
     }
-    if (scalarInt64(op)) return;
+    if (scalarInteger(op)) return;
     llvm::TypeSwitch<mlir::Operation *>(&op)
         .Case<g::AddOp>([&](auto o) { binary(op, "Add", "vadd.f32", o.getLhs(), o.getRhs()); })
         .Case<g::SubOp>([&](auto o) { binary(op, "Sub", "vsub.f32", o.getLhs(), o.getRhs()); })
@@ -2232,29 +2237,37 @@ private:
     k.body.push_back("vsel.f16 {half}, {c0}, {c1}, {mask}, repeat={rep}, src0_rep=0, src1_rep=0");
     k.body.push_back("vconv.f16.s8 {out}, {half}, repeat={rep}, dst_rep=4");
   }
-  // int64 arithmetic, comparisons and selection (ScalarElementwiseKernel): element by element on
-  // the scalar unit, whose registers are 64-bit (the vector unit has no 64-bit integer lanes).
-  // False for any other op (or type).
-  bool scalarInt64(mlir::Operation &op) {
-    if (!g::int64ElementWiseOperand(&op)) return false;
+  // Arithmetic, comparisons, selection, shifts and casts on integers other than int32
+  // (ScalarElementwiseKernel): element by element on the scalar unit, whose registers are 64-bit
+  // (the vector unit's integer lanes are int32 only). False for any other op (or type).
+  bool scalarInteger(mlir::Operation &op) {
+    mlir::Value decides = g::scalarIntegerOperand(&op);
+    if (!decides) return false;
     std::string opType = op.getName().stripDialect().str(), kind = opType;
     if (auto mod = llvm::dyn_cast<g::ModOp>(op); mod && mod.getFmod()) kind = "fmod";
     if (auto compare = llvm::dyn_cast<g::CompareOp>(op)) kind = compare.getKind().str();
+    if (auto shift = llvm::dyn_cast<g::BitShiftOp>(op)) opType = "BitShift", kind = shift.getLeft() ? "shl" : "shr";
+    if (llvm::isa<g::CastOp>(op)) kind = isBool(op.getResult(0)) ? "nonzero" : "cast";
     opType[0] = char(std::toupper(opType[0]));
+    auto element = [](mlir::Value v) {
+      mlir::Type t = llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType();
+      return IntegerElement{std::max(1, int(t.getIntOrFloatBitWidth() / 8)), !t.isUnsignedInteger() && !t.isInteger(1)};
+    };
     ScalarElementwiseKernel k;
     k.name = opName(op);
     k.node = joined(onnxNodeNames(op.getLoc()));
     k.kind = kind;
     k.shape = shapeOf(op.getResult(0));
-    k.outBytes = isBool(op.getResult(0)) ? 1 : 8;
+    k.out = element(op.getResult(0));
+    k.isUnsigned = !element(decides).isSigned;
     std::vector<uint32_t> args;
     for (mlir::Value v : op.getOperands()) {
-      if (!isI64(v) && !isBool(v)) {
-        unsupported(op, "an int64 " + kind + " needs int64 operands (and a boolean condition)");
+      if (!llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger()) {
+        unsupported(op, "an integer " + kind + " needs integer operands (and a boolean condition)");
         return true;
       }
       k.inputStrides.push_back(g::broadcastStrides(shapeOf(v), k.shape.size()));
-      k.inputBytes.push_back(isBool(v) ? 1 : 8);
+      k.inputs.push_back(element(v));
       std::optional<uint32_t> t = tensor(v);
       if (!t) {
         unsupported(op, "an operand is neither a tensor nor a readable constant");
@@ -2268,9 +2281,10 @@ private:
       return true;
     }
     args.push_back(result(op));
-    // Booleans are read and written as the 8-byte words that hold them: up to 7 bytes past a
-    // boolean tensor's end (the plan's tail slack).
-    if (k.outBytes == 1 || std::count(k.inputBytes.begin(), k.inputBytes.end(), 1))
+    // Elements of 1 or 2 bytes are read and written as the 8-byte words that hold them: up to 7
+    // bytes past a tensor's end (the plan's tail slack).
+    auto narrow = [](IntegerElement e) { return e.bytes < 4; };
+    if (narrow(k.out) || std::any_of(k.inputs.begin(), k.inputs.end(), narrow))
       addSpillingKernelTask(op, opType, *gen, std::move(args));
     else
       addKernelTask(op, opType, *gen, std::move(args));

@@ -1,11 +1,12 @@
-// int64 element-wise ops on the scalar unit (ScalarElementwiseKernel in KernelTemplates.h): one
+// Integer element-wise ops on the scalar unit (ScalarElementwiseKernel in KernelTemplates.h): one
 // loop over the result's elements, each input's address from the element's coordinates (div/rem
 // by the result's dims, innermost first) and the input's strides (0 along a broadcast axis).
-// Scalar GM accesses are aligned words: a boolean is read from, and written into, the 8-byte word
-// that holds it (one block, so no other core writes that word meanwhile; up to 7 bytes past a
-// boolean tensor's end, which the memory plan's tail slack covers).
+// Scalar GM accesses are aligned words: an element of 1 or 2 bytes is read from, and written
+// into, the 8-byte word that holds it (one block, so no other core writes that word meanwhile; up
+// to 7 bytes past a tensor's end, which the memory plan's tail slack covers).
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -13,18 +14,41 @@ namespace fractal::codegen {
 
 namespace {
 
-// x`to` = the byte at address x`at` (x22..x24 scratch).
-void loadByte(std::ostringstream &s, int to, int at) {
-  s << "  andi x22, x" << at << ", -8\n  ld x23, gm[x22]\n  andi x24, x" << at << ", 7\n  shli x24, x24, 3\n"
-    << "  shr x23, x23, x24\n  andi x" << to << ", x23, 255\n";
+// x`to` = the element at address x`at`, sign- or zero-extended (x22..x24 scratch).
+void loadElement(std::ostringstream &s, int to, int at, IntegerElement e) {
+  const std::string x = "x" + std::to_string(to), a = "x" + std::to_string(at);
+  if (e.bytes == 8) {
+    s << "  ld " << x << ", gm[" << a << "]\n";
+    return;
+  }
+  if (e.bytes == 4) {
+    s << "  ldw " << x << ", gm[" << a << "]\n"; // sign-extended
+    if (!e.isSigned) s << "  shli " << x << ", " << x << ", 32\n  shri " << x << ", " << x << ", 32\n";
+    return;
+  }
+  const int bits = 8 * e.bytes;
+  s << "  andi x22, " << a << ", -8\n  ld x23, gm[x22]\n  andi x24, " << a << ", 7\n  shli x24, x24, 3\n"
+    << "  shr x23, x23, x24\n";
+  if (e.isSigned) s << "  shli x23, x23, " << 64 - bits << "\n  srai " << x << ", x23, " << 64 - bits << "\n";
+  else s << "  andi " << x << ", x23, " << (1 << bits) - 1 << "\n";
 }
 
-// The byte at address x`at` = the low byte of x`from` (x22..x26 scratch): its word read,
-// the byte replaced, the word written back.
-void storeByte(std::ostringstream &s, int from, int at) {
-  s << "  andi x22, x" << at << ", -8\n  ld x23, gm[x22]\n  andi x24, x" << at << ", 7\n  shli x24, x24, 3\n"
-    << "  li x25, 255\n  shl x25, x25, x24\n  xori x25, x25, -1\n  and x23, x23, x25\n  andi x26, x" << from
-    << ", 255\n  shl x26, x26, x24\n  or x23, x23, x26\n  st x23, gm[x22]\n";
+// The element at address x`at` = the low bytes of x`from` (x22..x26 scratch); a 1- or 2-byte
+// element's word is read, the element replaced, the word written back.
+void storeElement(std::ostringstream &s, int from, int at, int bytes) {
+  const std::string x = "x" + std::to_string(from), a = "x" + std::to_string(at);
+  if (bytes == 8) {
+    s << "  st " << x << ", gm[" << a << "]\n";
+    return;
+  }
+  if (bytes == 4) {
+    s << "  stw " << x << ", gm[" << a << "]\n";
+    return;
+  }
+  const int mask = (1 << (8 * bytes)) - 1;
+  s << "  andi x22, " << a << ", -8\n  ld x23, gm[x22]\n  andi x24, " << a << ", 7\n  shli x24, x24, 3\n"
+    << "  li x25, " << mask << "\n  shl x25, x25, x24\n  xori x25, x25, -1\n  and x23, x23, x25\n  andi x26, " << x
+    << ", " << mask << "\n  shl x26, x26, x24\n  or x23, x23, x26\n  st x23, gm[x22]\n";
 }
 
 } // namespace
@@ -34,22 +58,26 @@ void storeByte(std::ostringstream &s, int from, int at) {
 Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKernel &k) {
   static const std::map<std::string, int> kInputs = {
       {"add", 2}, {"sub", 2}, {"mul", 2}, {"div", 2}, {"max", 2}, {"min", 2}, {"mod", 2}, {"fmod", 2},
-      {"eq", 2},  {"lt", 2},  {"le", 2},  {"gt", 2},  {"ge", 2},  {"where", 3}};
+      {"eq", 2},  {"lt", 2},  {"le", 2},  {"gt", 2},  {"ge", 2},  {"where", 3}, {"shl", 2}, {"shr", 2},
+      {"cast", 1}, {"nonzero", 1}};
   const auto arity = kInputs.find(k.kind);
-  if (arity == kInputs.end()) return Error::internal(k.name + ": no int64 scalar-unit kernel for '" + k.kind + "'");
+  if (arity == kInputs.end()) return Error::internal(k.name + ": no integer scalar-unit kernel for '" + k.kind + "'");
   const size_t inputs = size_t(arity->second), rank = k.shape.size();
-  if (k.inputStrides.size() != inputs || k.inputBytes.size() != inputs)
+  if (k.inputStrides.size() != inputs || k.inputs.size() != inputs)
     return Error::internal(k.name + ": " + k.kind + " takes " + std::to_string(inputs) + " inputs");
+  auto validWidth = [](IntegerElement e) { return e.bytes == 1 || e.bytes == 2 || e.bytes == 4 || e.bytes == 8; };
+  if (!validWidth(k.out) || !std::all_of(k.inputs.begin(), k.inputs.end(), validWidth))
+    return Error::internal(k.name + ": integer elements are 1, 2, 4 or 8 bytes");
   for (const std::vector<int64_t> &s : k.inputStrides)
     if (s.size() != rank) return Error::internal(k.name + ": input strides of another rank than the result");
   int64_t count = 1;
   for (int64_t d : k.shape) count *= d;
-  if (count < 1) return Error::badInput(k.name + ": an int64 " + k.kind + " of no elements has no kernel");
+  if (count < 1) return Error::badInput(k.name + ": an integer " + k.kind + " of no elements has no kernel");
   if (count > (int64_t(1) << 20))
-    return Error::badInput(k.name + ": int64 element-wise ops run element by element on the scalar unit, up to 2^20 "
+    return Error::badInput(k.name + ": integer element-wise ops run element by element on the scalar unit, up to 2^20 "
                                     "elements; this one has " + std::to_string(count));
   std::ostringstream s;
-  s << "# " << k.name << ": int64 " << k.kind << " of " << count << " element(s), element by element on the scalar unit\n"
+  s << "# " << k.name << ": integer " << k.kind << " of " << count << " element(s), element by element on the scalar unit\n"
     << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
   for (size_t i = 0; i < inputs; ++i) s << "  ld x" << 2 + i << ", gm[x1], offset=" << 8 * i << "\n";
   s << "  ld x5, gm[x1], offset=" << 8 * inputs << "\n  li x13, 0\nelement:\n  mv x18, x13\n";
@@ -61,17 +89,29 @@ Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKerne
     s << "  li x19, " << k.shape[d] << "\n  rem x20, x18, x19\n  div x18, x18, x19\n";
     for (size_t i = 0; i < inputs; ++i)
       if (k.inputStrides[i][d])
-        s << "  muli x21, x20, " << k.inputStrides[i][d] * k.inputBytes[i] << "\n  add x" << 6 + i << ", x" << 6 + i
+        s << "  muli x21, x20, " << k.inputStrides[i][d] * k.inputs[i].bytes << "\n  add x" << 6 + i << ", x" << 6 + i
           << ", x21\n";
   }
   for (size_t i = 0; i < inputs; ++i) {
     s << "  add x21, x" << 2 + i << ", x" << 6 + i << "\n";
-    if (k.inputBytes[i] == 1) loadByte(s, int(9 + i), 21);
-    else s << "  ld x" << 9 + i << ", gm[x21]\n";
+    loadElement(s, int(9 + i), 21, k.inputs[i]);
   }
   const std::string &op = k.kind;
-  if (op == "add" || op == "sub" || op == "mul" || op == "div" || op == "max" || op == "min")
+  const bool u = k.isUnsigned;
+  if (op == "add" || op == "sub" || op == "mul" || (!u && (op == "div" || op == "max" || op == "min")))
     s << "  " << op << " x12, x9, x10\n";
+  else if (op == "div")
+    s << "  divu x12, x9, x10\n";
+  else if (op == "max" || op == "min") // unsigned: x9 unless the other is larger (smaller)
+    s << "  mv x12, x9\n  " << (op == "max" ? "bgeu x9, x10" : "bltu x9, x10") << ", kept\n  mv x12, x10\nkept:\n";
+  else if (op == "shl" || op == "shr")
+    s << "  " << op << " x12, x9, x10\n";
+  else if (op == "cast")
+    s << "  mv x12, x9\n";
+  else if (op == "nonzero")
+    s << "  sne x12, x9, x0\n";
+  else if (u && (op == "mod" || op == "fmod")) // no signs to fix
+    s << "  remu x12, x9, x10\n";
   else if (op == "fmod")
     s << "  rem x12, x9, x10\n";
   else if (op == "mod") // a non-zero remainder whose sign differs from the divisor's moves by it
@@ -80,17 +120,13 @@ Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKerne
   else if (op == "eq")
     s << "  seq x12, x9, x10\n";
   else if (op == "lt" || op == "ge")
-    s << "  slt x12, x9, x10\n" << (op == "ge" ? "  xori x12, x12, 1\n" : "");
+    s << (u ? "  sltu" : "  slt") << " x12, x9, x10\n" << (op == "ge" ? "  xori x12, x12, 1\n" : "");
   else if (op == "gt" || op == "le")
-    s << "  slt x12, x10, x9\n" << (op == "le" ? "  xori x12, x12, 1\n" : "");
+    s << (u ? "  sltu" : "  slt") << " x12, x10, x9\n" << (op == "le" ? "  xori x12, x12, 1\n" : "");
   else // where
     s << "  mv x12, x10\n  bne x9, x0, picked\n  mv x12, x11\npicked:\n";
-  if (k.outBytes == 1) {
-    s << "  add x21, x5, x13\n";
-    storeByte(s, 12, 21);
-  } else {
-    s << "  shli x21, x13, 3\n  add x21, x21, x5\n  st x12, gm[x21]\n";
-  }
+  s << "  muli x21, x13, " << k.out.bytes << "\n  add x21, x21, x5\n";
+  storeElement(s, 12, 21, k.out.bytes);
   s << "  addi x13, x13, 1\n  li x19, " << count << "\n  blt x13, x19, element\n  end\n";
   return GeneratedKernel{s.str(), 1};
 }

@@ -1,5 +1,6 @@
 // fractal-placement: record each graph op's execution unit (see Passes.td).
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
+#include "fractal/compiler/PlacementReasons.h"
 #include "fractal/compiler/Transforms/Passes.h"
 
 namespace fractal {
@@ -23,9 +24,9 @@ struct PlacementPass : fractal::impl::PlacementBase<PlacementPass> {
         return;
       }
       llvm::StringRef where = placed.getPlacement(), why = placed.getPlacementReason();
-      if (fractal::graph::int64ElementWiseOperand(op)) {
+      if (fractal::graph::scalarIntegerOperand(op)) {
         where = "scalar";
-        why = "int64: element by element on the scalar unit (the vector unit has no 64-bit integer lanes)";
+        why = fractal::kScalarIntegerReason;
       }
       op->setAttr(fractal::kPlacementAttr, b.getStringAttr(where));
       op->setAttr(fractal::kPlacementReasonAttr, b.getStringAttr(why));

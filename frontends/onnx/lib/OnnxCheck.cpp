@@ -3,6 +3,7 @@
 #include "OnnxModel.h"
 #include "OpSupport.h"
 
+#include "fractal/compiler/PlacementReasons.h"
 #include "fractal/support/File.h"
 #include "fractal/onnx/OnnxTensor.h"
 #include "fractal/support/Json.h"
@@ -759,13 +760,13 @@ private:
           ok = false;
         }
       }
-      // Where's rule checks its condition (bool); the selected values must be float32, int32 or
-      // int64 (OneHot's values input: float32 or int32).
+      // Where's rule checks its condition (bool); the selected values must be float32 or
+      // integers (OneHot's values input: float32 or int32).
       if (const int selected = node.op_type() == "OneHot" ? 2 : 1;
           (node.op_type() == "Where" || node.op_type() == "OneHot") && node.input_size() > selected)
         if (auto t = types_.find(node.input(selected));
             t != types_.end() && t->second != onnx::TensorProto::FLOAT && t->second != onnx::TensorProto::INT32 &&
-            !(t->second == onnx::TensorProto::INT64 && node.op_type() == "Where")) {
+            !(((detail::kScalarIntegers >> t->second) & 1u) && node.op_type() == "Where")) {
           problem(name, node.op_type(), "input '" + node.input(selected) + "' has type " +
                                             detail::elementTypeName(t->second) + ", which this operator does not support (" +
                                             (node.op_type() == "Where" ? "float32, int32 or int64)" : "float32 or int32)"));
@@ -799,23 +800,34 @@ private:
           ok = false;
         }
       }
-      if (ok && int64OnScalarUnit(node))
-        report_.nodes.push_back({name, node.op_type(), Placement::Scalar,
-                                 "int64: element by element on the scalar unit (the vector unit has no 64-bit integer lanes)"});
+      if (ok && integerOnScalarUnit(node))
+        report_.nodes.push_back({name, node.op_type(), Placement::Scalar, kScalarIntegerReason});
       else if (ok)
         report_.nodes.push_back({name, node.op_type(), rule->placement, rule->reason});
     }
   }
 
-  // Whether the compiler runs this node element by element on the scalar unit: int64 arithmetic
-  // and comparisons (by the data input) and Where (by its values), as its placement pass does.
-  bool int64OnScalarUnit(const onnx::NodeProto &node) const {
+  // Whether the compiler runs this node element by element on the scalar unit, as its placement
+  // pass (graph::scalarIntegerOperand) does: arithmetic, comparisons and bit shifts (by the data
+  // input) and Where (by its values) on integers other than int32 (int32 division too), and
+  // casts between integers of which one is such.
+  bool integerOnScalarUnit(const onnx::NodeProto &node) const {
     static const std::set<std::string> kOps = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Mod", "Equal", "Greater",
-                                               "GreaterOrEqual", "Less", "LessOrEqual", "Where"};
+                                               "GreaterOrEqual", "Less", "LessOrEqual", "Where", "BitShift",
+                                               "Clip", "Cast"};
     const int decides = node.op_type() == "Where" ? 1 : 0;
     if (!kOps.count(node.op_type()) || node.input_size() <= decides) return false;
     auto t = types_.find(node.input(decides));
-    return t != types_.end() && t->second == onnx::TensorProto::INT64;
+    if (t == types_.end()) return false;
+    auto scalarInteger = [](int type) { return (detail::kScalarIntegers >> type) & 1u; };
+    auto integer = [&](int type) { return scalarInteger(type) || type == onnx::TensorProto::INT32 || type == onnx::TensorProto::BOOL; };
+    if (node.op_type() == "Cast") {
+      int to = 0;
+      for (const auto &a : node.attribute())
+        if (a.name() == "to") to = int(a.i());
+      return integer(t->second) && integer(to) && (scalarInteger(t->second) || scalarInteger(to));
+    }
+    return scalarInteger(t->second) || (node.op_type() == "Div" && t->second == onnx::TensorProto::INT32);
   }
 
   // What the importer's unrolling of an LSTM, GRU or RNN does not do, or "": activations other

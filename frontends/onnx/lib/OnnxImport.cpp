@@ -134,6 +134,10 @@ private:
     case 6: return b_.getI32Type();
     case 3: return b_.getIntegerType(8);
     case 2: return b_.getIntegerType(8, /*isSigned=*/false);
+    case 5: return b_.getIntegerType(16);
+    case 4: return b_.getIntegerType(16, /*isSigned=*/false);
+    case 12: return b_.getIntegerType(32, /*isSigned=*/false);
+    case 13: return b_.getIntegerType(64, /*isSigned=*/false);
     case 9: return b_.getI1Type();
     default: throw ImportError{"element type " + std::to_string(t) + " has no MLIR equivalent"};
     }
@@ -1356,6 +1360,13 @@ private:
                                           b_.getF32FloatAttr(floatAttr(n, "epsilon", 1e-5f)));
       for (int i = 0; i < 3 && i < n.output_size(); ++i)
         if (!n.output(i).empty()) values_[n.output(i)] = ln->getResult(i);
+    } else if (op == "Clip" && llvm::isa<IntegerType>(llvm::cast<RankedTensorType>(in(0).getType()).getElementType())) {
+      // Integers: max with the lower bound, min with the upper one (each a one-element tensor of
+      // x's type, broadcast), exact in any width; without bounds, x itself.
+      Value v = in(0);
+      if (hasInput(1)) v = b_.create<g::MaxOp>(loc, out(), v, in(1));
+      if (hasInput(2)) v = b_.create<g::MinOp>(loc, out(), v, in(2));
+      bind(v);
     } else if (op == "Clip") {
       float lo = floatAttr(n, "min", -FLT_MAX), hi = floatAttr(n, "max", FLT_MAX);
       if (hasInput(1))
@@ -1473,6 +1484,8 @@ private:
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();
       bind(b_.create<g::GatherOp>(loc, out(), in(0), in(1), b_.getI64IntegerAttr(axis),
                                   b_.getBoolAttr(op == "GatherElements")));
+    } else if (op == "BitShift") {
+      bind(b_.create<g::BitShiftOp>(loc, out(), in(0), in(1), b_.getBoolAttr(stringAttr(n, "direction", "") == "LEFT")));
     } else if (op == "Mod") {
       bind(b_.create<g::ModOp>(loc, out(), in(0), in(1), b_.getBoolAttr(intAttr(n, "fmod", 0) != 0)));
     } else if (op == "GatherND") {

@@ -66,6 +66,22 @@ std::optional<std::vector<char>> tensorData(const onnx::TensorProto &t) {
       append(&h, 2);
     }
     break;
+  case onnx::TensorProto::UINT16: case onnx::TensorProto::INT16: // stored in int32_data, as FLOAT16
+    for (int32_t v : t.int32_data()) {
+      uint16_t h = static_cast<uint16_t>(v);
+      append(&h, 2);
+    }
+    break;
+  case onnx::TensorProto::UINT32:
+    for (uint64_t v : t.uint64_data()) {
+      uint32_t w = static_cast<uint32_t>(v);
+      append(&w, 4);
+    }
+    break;
+  case onnx::TensorProto::UINT64:
+    for (uint64_t v : t.uint64_data())
+      append(&v, 8);
+    break;
   case onnx::TensorProto::UINT8: case onnx::TensorProto::INT8: case onnx::TensorProto::BOOL:
     for (int32_t v : t.int32_data()) {
       int8_t x = static_cast<int8_t>(v);

@@ -19,7 +19,7 @@ func.func @net(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<256xf
 // float32 forms stay on the vector unit.
 // CHECK-LABEL: func.func @int64
 func.func @int64(%a: tensor<6xi64>, %b: tensor<6xi64>, %f: tensor<6xf32>) -> (tensor<6xi64>, tensor<6xf32>) {
-  // CHECK: graph.add {{.*}}fractal.placement = "scalar", fractal.placement_reason = "int64: element by element on the scalar unit (the vector unit has no 64-bit integer lanes)"
+  // CHECK: graph.add {{.*}}fractal.placement = "scalar", fractal.placement_reason = "integers other than int32: element by element on the scalar unit, whose 64-bit registers hold them (the vector unit{{.}}s integer lanes are int32, and it divides floats only)"
   %s = graph.add %a, %b : (tensor<6xi64>, tensor<6xi64>) -> tensor<6xi64>
   // CHECK: graph.compare {{.*}}fractal.placement = "scalar"
   %c = graph.compare "gt" %s, %b : (tensor<6xi64>, tensor<6xi64>) -> tensor<6xi1>

@@ -199,7 +199,7 @@ TEST(GatherKernel, RowsByRunTimeIndicesAndOutOfRangeFaults) {
 TEST(ScalarElementwiseKernel, BooleansInAndOutAndBroadcast) {
   Device dev(edge());
   const std::vector<int64_t> a = {5, -3, 7, 0, INT64_MIN, INT64_MAX, 2}, b = {4};
-  ScalarElementwiseKernel lt{"lt", "lt", "lt", {7}, {{1}, {0}}, {8, 8}, 1}; // a [7] < b [1]
+  ScalarElementwiseKernel lt{"lt", "lt", "lt", {7}, {{1}, {0}}, {{8}, {8}}, {1, false}}; // a [7] < b [1]
   Expected<GeneratedKernel> gen = generateScalarElementwise(lt);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   uint64_t pa = dev.buffer(a), pb = dev.buffer(b), out = dev.buffer(std::vector<uint8_t>(16, 0xAB));
@@ -210,23 +210,75 @@ TEST(ScalarElementwiseKernel, BooleansInAndOutAndBroadcast) {
   // word is read whole: the memory plan gives boolean tensors of these kernels a tail slack.)
   const std::vector<uint8_t> cond = {1, 0, 0, 0, 0, 0, 0, 0};
   const std::vector<int64_t> x = {10, -10, 11, 12, -13, 14}, y = {3, 4, -5};
-  ScalarElementwiseKernel where{"where", "where", "where", {2, 3}, {{1, 0}, {3, 1}, {0, 1}}, {1, 8, 8}, 8};
+  ScalarElementwiseKernel where{"where", "where", "where", {2, 3}, {{1, 0}, {3, 1}, {0, 1}}, {{1, false}, {8}, {8}}, {8}};
   gen = generateScalarElementwise(where);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   uint64_t pc = dev.buffer(cond), px = dev.buffer(x), py = dev.buffer(y), pw = dev.buffer(std::vector<int64_t>(6, -1));
   ASSERT_TRUE(runGenerated(dev, *gen, "where", {pc, px, py, pw}, false));
   EXPECT_EQ(dev.read<int64_t>(pw, 6), (std::vector<int64_t>{10, -10, 11, 3, 4, -5}));
-  ScalarElementwiseKernel mod{"mod", "mod", "mod", {2, 3}, {{3, 1}, {0, 1}}, {8, 8}, 8};
+  ScalarElementwiseKernel mod{"mod", "mod", "mod", {2, 3}, {{3, 1}, {0, 1}}, {{8}, {8}}, {8}};
   gen = generateScalarElementwise(mod);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   ASSERT_TRUE(runGenerated(dev, *gen, "mod", {px, py, pw}, false));
   EXPECT_EQ(dev.read<int64_t>(pw, 6), (std::vector<int64_t>{1, 2, -4, 0, 3, -1}));
 
-  ScalarElementwiseKernel huge{"huge", "huge", "add", {1 << 20, 2}, {{2, 1}, {0, 0}}, {8, 8}, 8};
+  ScalarElementwiseKernel huge{"huge", "huge", "add", {1 << 20, 2}, {{2, 1}, {0, 0}}, {{8}, {8}}, {8}};
   gen = generateScalarElementwise(huge);
   ASSERT_FALSE(gen.ok());
-  EXPECT_EQ(gen.error().message, "huge: int64 element-wise ops run element by element on the scalar unit, up to 2^20 "
+  EXPECT_EQ(gen.error().message, "huge: integer element-wise ops run element by element on the scalar unit, up to 2^20 "
                                  "elements; this one has 2097152");
+}
+
+// Integers of every width: each read in its width and signedness, the result stored in its own
+// (wrapping, the bytes around a narrow one kept: sentinels after the results), unsigned division,
+// min and comparisons over the whole uint64 range (2^63 and more), shifts, casts.
+TEST(ScalarElementwiseKernel, IntegersOfEveryWidthAndSignedness) {
+  Device dev(edge());
+  auto run = [&](ScalarElementwiseKernel k, std::vector<uint64_t> args) {
+    k.name = k.node = k.kind;
+    Expected<GeneratedKernel> gen = generateScalarElementwise(k);
+    EXPECT_TRUE(gen.ok()) << gen.error().message;
+    args.push_back(dev.buffer(std::vector<uint8_t>(64, 0xAB)));
+    EXPECT_TRUE(gen.ok() && runGenerated(dev, *gen, k.kind, args, false)) << k.kind;
+    return args.back();
+  };
+  const IntegerElement u8{1, false}, i8{1, true}, i16{2, true}, u16{2, false}, u32{4, false}, u64{8, false};
+  const uint64_t a8 = dev.buffer(std::vector<uint8_t>{200, 3, 255, 0, 0, 0, 0, 0});
+  const uint64_t b8 = dev.buffer(std::vector<uint8_t>{100, 250, 1, 0, 0, 0, 0, 0});
+  uint64_t out = run({"", "", "add", {3}, {{1}, {1}}, {u8, u8}, u8}, {a8, b8});
+  EXPECT_EQ(dev.read<uint8_t>(out, 4), (std::vector<uint8_t>{44, 253, 0, 0xAB}));
+  out = run({"", "", "sub", {3}, {{1}, {1}}, {u8, u8}, u8}, {a8, b8});
+  EXPECT_EQ(dev.read<uint8_t>(out, 4), (std::vector<uint8_t>{100, 9, 254, 0xAB}));
+  out = run({"", "", "max", {3}, {{1}, {1}}, {i8, i8}, i8}, {a8, b8}); // as int8: -56, 3, -1 vs 100, -6, 1
+  EXPECT_EQ(dev.read<uint8_t>(out, 4), (std::vector<uint8_t>{100, 3, 1, 0xAB}));
+  out = run({"", "", "max", {3}, {{1}, {1}}, {u8, u8}, u8, true}, {a8, b8});
+  EXPECT_EQ(dev.read<uint8_t>(out, 4), (std::vector<uint8_t>{200, 250, 255, 0xAB}));
+  out = run({"", "", "shl", {3}, {{1}, {0}}, {u8, u8}, u8, true}, {a8, dev.buffer(std::vector<uint8_t>{1, 0, 0, 0, 0, 0, 0, 0})});
+  EXPECT_EQ(dev.read<uint8_t>(out, 4), (std::vector<uint8_t>{144, 6, 254, 0xAB}));
+
+  const uint64_t a16 = dev.buffer(std::vector<int16_t>{-30000, 7, 300, 0});
+  out = run({"", "", "mul", {3}, {{1}, {0}}, {i16, i16}, i16}, {a16, dev.buffer(std::vector<int16_t>{2, 0, 0, 0})});
+  EXPECT_EQ(dev.read<int16_t>(out, 4), (std::vector<int16_t>{5536, 14, 600, int16_t(0xABAB)}));
+  out = run({"", "", "cast", {3}, {{1}}, {i16}, u32}, {a16});
+  EXPECT_EQ(dev.read<uint32_t>(out, 4), (std::vector<uint32_t>{4294937296u, 7, 300, 0xABABABABu}));
+  out = run({"", "", "cast", {3}, {{1}}, {i16}, u16}, {a16});
+  EXPECT_EQ(dev.read<uint16_t>(out, 4), (std::vector<uint16_t>{35536, 7, 300, 0xABAB}));
+  out = run({"", "", "nonzero", {4}, {{1}}, {i16}, {1, false}}, {a16});
+  EXPECT_EQ(dev.read<uint8_t>(out, 5), (std::vector<uint8_t>{1, 1, 1, 0, 0xAB}));
+
+  const uint64_t big = (uint64_t(1) << 63) + 10;
+  const uint64_t a64 = dev.buffer(std::vector<uint64_t>{big, 7, ~uint64_t(0)}), b64 = dev.buffer(std::vector<uint64_t>{3, big, 2});
+  out = run({"", "", "div", {3}, {{1}, {1}}, {u64, u64}, u64, true}, {a64, b64});
+  EXPECT_EQ(dev.read<uint64_t>(out, 3), (std::vector<uint64_t>{big / 3, 0, ~uint64_t(0) / 2}));
+  out = run({"", "", "mod", {3}, {{1}, {1}}, {u64, u64}, u64, true}, {a64, b64});
+  EXPECT_EQ(dev.read<uint64_t>(out, 3), (std::vector<uint64_t>{big % 3, 7, 1}));
+  out = run({"", "", "min", {3}, {{1}, {1}}, {u64, u64}, u64, true}, {a64, b64});
+  EXPECT_EQ(dev.read<uint64_t>(out, 3), (std::vector<uint64_t>{3, 7, 2}));
+  out = run({"", "", "gt", {3}, {{1}, {1}}, {u64, u64}, {1, false}, true}, {a64, b64});
+  EXPECT_EQ(dev.read<uint8_t>(out, 4), (std::vector<uint8_t>{1, 0, 1, 0xAB}));
+  const uint64_t a32 = dev.buffer(std::vector<uint32_t>{4000000000u, 5, 0, 0});
+  out = run({"", "", "shr", {2}, {{1}, {0}}, {u32, u32}, u32, true}, {a32, dev.buffer(std::vector<uint32_t>{4, 0})});
+  EXPECT_EQ(dev.read<uint32_t>(out, 3), (std::vector<uint32_t>{250000000u, 0, 0xABABABABu}));
 }
 
 // Batched float32 2-D transposes on the vector unit, race-checked, against the definition: rows

@@ -71,10 +71,15 @@ LogicalResult DivOp::verify() { return verifyBinary(*this); }
 LogicalResult MaxOp::verify() { return verifyBinary(*this); }
 LogicalResult MinOp::verify() { return verifyBinary(*this); }
 LogicalResult PowOp::verify() { return verifyBinary(*this); }
+LogicalResult BitShiftOp::verify() {
+  if (!ranked(getLhs()).getElementType().isUnsignedInteger())
+    return emitOpError("operands must be unsigned integers");
+  return verifyBinary(*this);
+}
 LogicalResult ModOp::verify() {
   const Type et = ranked(getLhs()).getElementType();
-  if (!et.isF32() && !et.isInteger(32) && !et.isInteger(64))
-    return emitOpError("operands must be float32, int32 or int64");
+  if (!et.isF32() && !(et.isInteger() && !et.isInteger(1)))
+    return emitOpError("operands must be float32 or integers");
   if (et.isF32() && !getFmod())
     return emitOpError("a float remainder needs fmod (ONNX: fmod = 1 for floating-point types)");
   return verifyBinary(*this);

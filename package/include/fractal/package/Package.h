@@ -31,7 +31,8 @@ inline bool decodesPastBudget(uint64_t instructions, size_t budget = kDecodedCod
 constexpr uint32_t kFormatVersion = 2; // 2: barrier_flag_bytes (sequences on several cores)
 constexpr size_t kHeaderBytes = 24; // "FRACTPKG", u32 version, u32 crc32, u64 payload size
 
-enum class DType : uint8_t { F32, F16, I64, I32, I8, Bool };
+// The integers other than int32 live in GM only: the scalar unit computes on them (docs/isa.md).
+enum class DType : uint8_t { F32, F16, I64, I32, I8, Bool, U8, I16, U16, U32, U64 };
 size_t dtypeSize(DType type);
 const char *dtypeName(DType type); // numpy-style: "float32", "float16", "int64", ...
 

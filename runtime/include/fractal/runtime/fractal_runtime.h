@@ -121,7 +121,12 @@ typedef enum {
   FRT_FLOAT16 = 1,
   FRT_INT8 = 2,
   FRT_INT32 = 3,
+  FRT_UINT8 = 4,
+  FRT_INT16 = 6,
+  FRT_UINT16 = 7,
+  FRT_UINT32 = 8,
   FRT_INT64 = 9,
+  FRT_UINT64 = 10,
   FRT_BOOL = 12,
 } frtDataType;
 

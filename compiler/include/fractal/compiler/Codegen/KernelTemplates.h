@@ -380,18 +380,26 @@ struct VectorTransposeKernel {
 };
 Expected<GeneratedKernel> generateVectorTranspose(const ChipConfig &config, const VectorTransposeKernel &k);
 
-// An int64 element-wise op element by element on the scalar unit, one block (the vector unit has
-// no 64-bit integer lanes): `kind` is add, sub, mul, div (truncating), max, min, mod (floor, the
-// divisor's sign), fmod (the dividend's), a comparison eq, lt, le, gt, ge (booleans out) or where
-// (a boolean condition, then the two values). Each input is read at its element strides per
-// result axis (0 along a broadcast axis: graph::broadcastStrides), 8-byte elements, or 1-byte for
-// booleans. Up to 2^20 result elements.
+// An integer element-wise op element by element on the scalar unit, one block (the vector unit's
+// integer lanes are int32 only): `kind` is add, sub, mul, div (truncating), max, min, mod (floor,
+// the divisor's sign), fmod (the dividend's), a comparison eq, lt, le, gt, ge (booleans out),
+// where (a boolean condition, then the two values), shl, shr (logical), cast (the value in the
+// result's width: wrapping, as C casts integers) or nonzero (a cast to booleans). Each input is
+// read at its element strides per result axis (0 along a broadcast axis:
+// graph::broadcastStrides), in its own width and signedness, into a 64-bit register; the result
+// is stored in its width (wrapping). `isUnsigned`: div, mod, max, min and the comparisons treat
+// the values as unsigned (a uint64 above 2^63 too). Up to 2^20 result elements.
+struct IntegerElement {
+  int bytes = 8;        // 1 (booleans too), 2, 4 or 8
+  bool isSigned = true; // sign- or zero-extended into the 64-bit register
+};
 struct ScalarElementwiseKernel {
   std::string name, node, kind;
   std::vector<int64_t> shape;
   std::vector<std::vector<int64_t>> inputStrides; // per input, one per result axis
-  std::vector<int> inputBytes;                    // 8 or 1 per input
-  int outBytes = 8;                               // 8, or 1 for a comparison's booleans
+  std::vector<IntegerElement> inputs;
+  IntegerElement out;
+  bool isUnsigned = false;
 };
 Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKernel &k);
 

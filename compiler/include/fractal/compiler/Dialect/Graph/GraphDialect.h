@@ -34,16 +34,29 @@ inline std::vector<int64_t> broadcastStrides(llvm::ArrayRef<int64_t> shape, size
   return strides;
 }
 
-// The operand whose int64 type sends an element-wise op to the scalar unit (the vector unit has
-// no 64-bit integer lanes): arithmetic's and comparisons' first, Where's values; null when `op`
-// is not such an op or that operand is not int64. Placement and code generation both ask this.
-inline mlir::Value int64ElementWiseOperand(mlir::Operation *op) {
+// The operand whose integer type sends an element-wise op to the scalar unit, whose 64-bit
+// registers hold any integer: every integer type but int32 (the vector unit's only integer
+// lanes; int32 division too, the vector unit divides floats only) and booleans. Arithmetic's and
+// comparisons' first operand, Where's values, a cast's input or result; null when `op` is not
+// such an op or stays on the vector unit. Placement and code generation both ask this.
+inline mlir::Value scalarIntegerOperand(mlir::Operation *op) {
+  auto scalarInteger = [](mlir::Value v) {
+    mlir::Type t = llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType();
+    return t.isInteger() && !t.isInteger(1) && !t.isSignlessInteger(32);
+  };
   mlir::Value decides;
-  if (llvm::isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, ModOp, CompareOp>(op))
+  if (llvm::isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, ModOp, CompareOp, BitShiftOp>(op))
     decides = op->getOperand(0);
   else if (llvm::isa<WhereOp>(op))
     decides = op->getOperand(1);
-  if (decides && llvm::cast<mlir::RankedTensorType>(decides.getType()).getElementType().isInteger(64))
+  else if (llvm::isa<CastOp>(op)) { // between integers (booleans too); a float side keeps it on the vector unit
+    mlir::Value in = op->getOperand(0), out = op->getResult(0);
+    auto integer = [](mlir::Value v) { return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger(); };
+    return integer(in) && integer(out) && (scalarInteger(in) || scalarInteger(out)) ? in : mlir::Value();
+  }
+  if (!decides) return {};
+  if (scalarInteger(decides)) return decides;
+  if (llvm::isa<DivOp>(op) && llvm::cast<mlir::RankedTensorType>(decides.getType()).getElementType().isSignlessInteger(32))
     return decides;
   return {};
 }

@@ -71,6 +71,16 @@ def Graph_ModOp : Graph_Op<"mod", [Pure]> {
   let hasVerifier = 1;
 }
 
+// lhs shifted by rhs bits, element by element with broadcasting (unsigned integers): `left` or
+// right (logical).
+def Graph_BitShiftOp : Graph_Op<"bit_shift", [Pure]> {
+  let summary = "element-wise bit shift of unsigned integers with ONNX (numpy) broadcasting";
+  let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs, BoolAttr:$left);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 class Graph_UnaryOp<string mnemonic, dag attrs = (ins)> : Graph_Op<mnemonic, [Pure]> {
   let summary = "element-wise " # mnemonic;
   let arguments = !con((ins AnyRankedTensor:$input), attrs);

@@ -1,0 +1,11 @@
+// Placement reasons that the ONNX support check (MLIR-free) and the compiler's placement pass both
+// print, so a compile report and a --check-only report say the same thing.
+#pragma once
+
+namespace fractal {
+
+inline constexpr const char *kScalarIntegerReason =
+    "integers other than int32: element by element on the scalar unit, whose 64-bit registers hold them "
+    "(the vector unit's integer lanes are int32, and it divides floats only)";
+
+} // namespace fractal

@@ -198,6 +198,23 @@ size_t dtypeSize(DType type) {
   return 1;
 }
 
+const char *npyDescr(DType type) {
+  switch (type) {
+  case DType::F32: return "<f4";
+  case DType::F16: return "<f2";
+  case DType::I64: return "<i8";
+  case DType::I32: return "<i4";
+  case DType::I8: return "|i1";
+  case DType::Bool: return "|b1";
+  case DType::U8: return "|u1";
+  case DType::I16: return "<i2";
+  case DType::U16: return "<u2";
+  case DType::U32: return "<u4";
+  case DType::U64: return "<u8";
+  }
+  return "?";
+}
+
 const char *dtypeName(DType type) {
   switch (type) {
   case DType::F32: return "float32";

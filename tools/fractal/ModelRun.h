@@ -28,7 +28,4 @@ Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &t
 // gives input k with seed k.
 NpyArray randomInput(const pkg::Tensor &t, uint32_t seed);
 
-// The .npy dtype of a package dtype ("<f4", ...).
-const char *npyDescr(pkg::DType t);
-
 } // namespace fractal::cli

@@ -31,23 +31,6 @@
 
 namespace fractal::cli {
 
-const char *npyDescr(pkg::DType t) {
-  switch (t) {
-  case pkg::DType::F32: return "<f4";
-  case pkg::DType::F16: return "<f2";
-  case pkg::DType::I64: return "<i8";
-  case pkg::DType::I32: return "<i4";
-  case pkg::DType::I8: return "|i1";
-  case pkg::DType::Bool: return "|b1";
-  case pkg::DType::U8: return "|u1";
-  case pkg::DType::I16: return "<i2";
-  case pkg::DType::U16: return "<u2";
-  case pkg::DType::U32: return "<u4";
-  case pkg::DType::U64: return "<u8";
-  }
-  return "?";
-}
-
 std::string shapeText(const std::vector<int64_t> &shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
@@ -114,7 +97,7 @@ Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &t
   ModelRun run;
   for (size_t k = 0; k < package.outputs.size(); ++k) {
     const pkg::Tensor &t = package.tensors[package.outputs[k]];
-    NpyArray a{npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
+    NpyArray a{pkg::npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
     if (!a.data.empty()) frtMemcpy(a.data.data(), a.data.size(), outPtrs[k], a.data.size(), FRT_MEMCPY_DEVICE_TO_HOST);
     run.outputs.push_back(std::move(a));
   }
@@ -123,7 +106,7 @@ Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &t
 }
 
 NpyArray randomInput(const pkg::Tensor &t, uint32_t seed) {
-  NpyArray a{npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
+  NpyArray a{pkg::npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   const int64_t n = t.elementCount();
@@ -407,7 +390,7 @@ int runRunCommand(const Args &args) {
     if (it == given.end()) {
       if (!randomInputs)
         return reportError(Error::badInput("fractal run: no data for input '" + t.name + "' (" +
-                                           npyDescr(t.dtype) + shapeText(t.shape) +
+                                           pkg::npyDescr(t.dtype) + shapeText(t.shape) +
                                            "): give --input " + t.name + "=FILE.npy, or --random-inputs"));
       if (t.dtype == pkg::DType::F16)
         return reportError(Error::badInput("fractal run: --random-inputs does not fill float16 input '" + t.name + "'"));
@@ -421,9 +404,9 @@ int runRunCommand(const Args &args) {
     }
     Expected<NpyArray> a = readNpyFile(it->second);
     if (!a) return reportError(a.error());
-    if (a->descr != npyDescr(t.dtype) || a->shape != t.shape)
+    if (a->descr != pkg::npyDescr(t.dtype) || a->shape != t.shape)
       return reportError(Error::badInput(it->second + ": input '" + t.name + "' must be " +
-                                         npyDescr(t.dtype) + shapeText(t.shape) + ", the file holds " +
+                                         pkg::npyDescr(t.dtype) + shapeText(t.shape) + ", the file holds " +
                                          a->descr + shapeText(a->shape)));
     data.push_back(std::move(*a));
   }
@@ -438,7 +421,7 @@ int runRunCommand(const Args &args) {
     const pkg::Tensor &t = package.tensors[package.outputs[k]];
     std::string path = outputDir + "/" + fileNameFor(t.name) + ".npy";
     if (Status s = writeNpyFile(path, run->outputs[k]); !s) return reportError(s.error());
-    std::cout << "output " << t.name << ": " << npyDescr(t.dtype) << shapeText(t.shape) << " -> " << path << "\n";
+    std::cout << "output " << t.name << ": " << pkg::npyDescr(t.dtype) << shapeText(t.shape) << " -> " << path << "\n";
   }
   const runtime::ModelProfile &prof = run->profile;
   size_t host = 0;

@@ -1895,14 +1895,48 @@ private:
     args.push_back(result(op));
     if (from == DType::Bool && to == DType::F32) return elementwise(op, "Cast", booleansToFloats(n), std::move(args));
     if (from == DType::F32 && to == DType::Bool) return elementwise(op, "Cast", floatsToBooleans(n), std::move(args));
+    // Integers of 1 or 2 bytes: widened to int32 on the scalar unit first (exact), then as int32.
+    const bool narrowInteger = from == DType::U8 || from == DType::I8 || from == DType::U16 || from == DType::I16;
+    if (narrowInteger && to == DType::F32) {
+      const uint32_t wide = scratch(opName(op) + "/as_int32", DType::I32, shapeOf(input));
+      scalarCast(op, args[0], integerElement(input), wide, {4, true}, shapeOf(input));
+      args[0] = wide;
+      from = DType::I32;
+    }
     if (from == DType::I32 && to == DType::F32) { // exact below 2^24, nearest-even above, as C casts
       ElementwiseKernel k;
       k.elements = n;
       k.body = {"vconv.s32.f32 {out}, {in0}, repeat={rep}"};
       return elementwise(op, "Cast", std::move(k), std::move(args));
     }
+    const bool toNarrowInteger = to == DType::U8 || to == DType::I8 || to == DType::U16 || to == DType::I16;
+    if (from == DType::F32 && (to == DType::I32 || toNarrowInteger)) {
+      // Toward zero, as C casts (ONNX leaves values out of range undefined: beyond int32 they
+      // saturate, then a narrower type keeps the low bits): |x| rounded to nearest even, one
+      // less where that rounded up, the sign put back; then the int32 narrowed on the scalar unit.
+      const uint32_t out = args[1];
+      if (toNarrowInteger) args[1] = scratch(opName(op) + "/as_int32", DType::I32, shapeOf(input));
+      ElementwiseKernel k;
+      k.elements = n;
+      k.scalars = {8388608.0f, -1.0f, 0.0f};
+      k.prologue = {"vdup.f32 {c0}, {s0}, repeat=1", "vdup.f32 {c1}, {s2}, repeat=1"};
+      k.scratch = {{"{a}", emit::kRepeatBytes}, {"{r}", emit::kRepeatBytes}, {"{tmp}", emit::kRepeatBytes},
+                   {"{mask}", kF32MaskBytes}};
+      k.body = {"vabs.f32 {a}, {in0}, repeat={rep}"};
+      const std::vector<std::string> round = roundHalfEven("{a}", "{r}", "{tmp}", "{c0}");
+      k.body.insert(k.body.end(), round.begin(), round.end());
+      k.body.insert(k.body.end(), {"vcmp.gt.f32 {mask}, {r}, {a}, repeat={rep}", "vadds.f32 {tmp}, {r}, {s1}, repeat={rep}",
+                                   "vsel.f32 {r}, {tmp}, {r}, {mask}, repeat={rep}",
+                                   "vcmp.lt.f32 {mask}, {in0}, {c1}, repeat={rep}, src1_rep=0",
+                                   "vmuls.f32 {tmp}, {r}, {s1}, repeat={rep}", "vsel.f32 {r}, {tmp}, {r}, {mask}, repeat={rep}",
+                                   "vconv.f32.s32 {out}, {r}, repeat={rep}"});
+      elementwise(op, "Cast", std::move(k), args);
+      if (toNarrowInteger) scalarCast(op, args[1], {4, true}, out, integerElement(op.getResult(0)), shapeOf(input));
+      return;
+    }
     if (!((from == DType::F32 && to == DType::F16) || (from == DType::F16 && to == DType::F32)))
-      return unsupported(op, "only casts between float32 and float16, bool or int32 (to float32) have a kernel");
+      return unsupported(op, "casts between floats and integers have kernels for float32 and int32, int16, uint16, "
+                             "int8, uint8 (and booleans), not for wider integers yet");
     ElementwiseKernel k = castKernel(from == DType::F32, n);
     elementwise(op, "Cast", std::move(k), std::move(args));
   }
@@ -2249,17 +2283,13 @@ private:
     if (auto shift = llvm::dyn_cast<g::BitShiftOp>(op)) opType = "BitShift", kind = shift.getLeft() ? "shl" : "shr";
     if (llvm::isa<g::CastOp>(op)) kind = isBool(op.getResult(0)) ? "nonzero" : "cast";
     opType[0] = char(std::toupper(opType[0]));
-    auto element = [](mlir::Value v) {
-      mlir::Type t = llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType();
-      return IntegerElement{std::max(1, int(t.getIntOrFloatBitWidth() / 8)), !t.isUnsignedInteger() && !t.isInteger(1)};
-    };
     ScalarElementwiseKernel k;
     k.name = opName(op);
     k.node = joined(onnxNodeNames(op.getLoc()));
     k.kind = kind;
     k.shape = shapeOf(op.getResult(0));
-    k.out = element(op.getResult(0));
-    k.isUnsigned = !element(decides).isSigned;
+    k.out = integerElement(op.getResult(0));
+    k.isUnsigned = !integerElement(decides).isSigned;
     std::vector<uint32_t> args;
     for (mlir::Value v : op.getOperands()) {
       if (!llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger()) {
@@ -2267,7 +2297,7 @@ private:
         return true;
       }
       k.inputStrides.push_back(g::broadcastStrides(shapeOf(v), k.shape.size()));
-      k.inputs.push_back(element(v));
+      k.inputs.push_back(integerElement(v));
       std::optional<uint32_t> t = tensor(v);
       if (!t) {
         unsupported(op, "an operand is neither a tensor nor a readable constant");
@@ -2275,12 +2305,23 @@ private:
       }
       args.push_back(*t);
     }
+    args.push_back(result(op));
+    addScalarElementwise(op, opType, k, std::move(args));
+    return true;
+  }
+
+  static IntegerElement integerElement(mlir::Value v) {
+    mlir::Type t = llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType();
+    return IntegerElement{std::max(1, int(t.getIntOrFloatBitWidth() / 8)), !t.isUnsignedInteger() && !t.isInteger(1)};
+  }
+
+  void addScalarElementwise(mlir::Operation &op, const std::string &opType, const ScalarElementwiseKernel &k,
+                            std::vector<uint32_t> args) {
     Expected<GeneratedKernel> gen = generateScalarElementwise(k);
     if (!gen) {
       problems_.push_back(gen.error().message);
-      return true;
+      return;
     }
-    args.push_back(result(op));
     // Elements of 1 or 2 bytes are read and written as the 8-byte words that hold them: up to 7
     // bytes past a tensor's end (the plan's tail slack).
     auto narrow = [](IntegerElement e) { return e.bytes < 4; };
@@ -2288,7 +2329,21 @@ private:
       addSpillingKernelTask(op, opType, *gen, std::move(args));
     else
       addKernelTask(op, opType, *gen, std::move(args));
-    return true;
+  }
+
+  // Tensor `from` (integers `fromType`) cast into tensor `to` (integers `toType`, wrapping) of
+  // `shape`, element by element on the scalar unit.
+  void scalarCast(mlir::Operation &op, uint32_t from, IntegerElement fromType, uint32_t to, IntegerElement toType,
+                  const std::vector<int64_t> &shape) {
+    ScalarElementwiseKernel k;
+    k.name = opName(op) + (fromType.bytes == 4 && fromType.isSigned ? "/from_int32" : "/to_int32");
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.kind = "cast";
+    k.shape = shape;
+    k.inputStrides = {g::broadcastStrides(shape, shape.size())};
+    k.inputs = {fromType};
+    k.out = toType;
+    addScalarElementwise(op, "Cast", k, {from, to});
   }
 
   static bool isBool(mlir::Value v) {

@@ -538,6 +538,19 @@ private:
   // A reduction (axes sorted, distinct, non-negative) to `type`. The reduce kernel takes axes
   // that are adjacent once size-1 axes are ignored; others are moved behind the kept axes first
   // (a transpose), reduced as the trailing axes, and reshaped to `type` (keepdims' size-1 axes).
+  // ONNX's linear quantization of float32 x into `type` (uint8 or int8): saturate(round half to
+  // even(x / scale) + zero), `zero` a float32 zero point (or null), all broadcasting onto x.
+  Value quantize(Location loc, Value x, Value scale, Value zero, RankedTensorType type) {
+    auto f32 = RankedTensorType::get(type.getShape(), b_.getF32Type());
+    const bool isSigned = type.getElementType().isSignlessInteger(8);
+    Value q = b_.create<g::DivOp>(loc, f32, x, scale);
+    q = b_.create<g::RoundingOp>(loc, f32, q, b_.getStringAttr("round"));
+    if (zero) q = b_.create<g::AddOp>(loc, f32, q, zero);
+    q = b_.create<g::ClipOp>(loc, f32, q, b_.getF32FloatAttr(isSigned ? -128.0f : 0.0f),
+                             b_.getF32FloatAttr(isSigned ? 127.0f : 255.0f));
+    return b_.create<g::CastOp>(loc, type, q);
+  }
+
   Value reduce(Location loc, Value x, const char *kind, const std::vector<int64_t> &axes, bool keepdims,
                RankedTensorType type) {
     auto xt = llvm::cast<RankedTensorType>(x.getType());
@@ -1484,6 +1497,50 @@ private:
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();
       bind(b_.create<g::GatherOp>(loc, out(), in(0), in(1), b_.getI64IntegerAttr(axis),
                                   b_.getBoolAttr(op == "GatherElements")));
+    } else if (op == "QuantizeLinear" || op == "DequantizeLinear") {
+      // Linear (de)quantization as float32 graph ops: y = saturate(round_half_even(x / scale) +
+      // zero_point) as uint8/int8; x = (y - zero_point) * scale. A per-axis scale (and zero
+      // point) is 1-D along `axis`, viewed as [C, 1, ...] so that it broadcasts there.
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      const int64_t rank = xt.getRank();
+      int64_t axis = intAttr(n, "axis", 1);
+      if (axis < 0) axis += rank;
+      auto f32 = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, b_.getF32Type()); };
+      auto alongAxis = [&](Value v) -> Value {
+        auto t = llvm::cast<RankedTensorType>(v.getType());
+        if (t.getRank() != 1 || t.getDimSize(0) == 1 || axis >= rank) return v;
+        SmallVector<int64_t> shape(size_t(rank - axis), 1);
+        shape[0] = t.getDimSize(0);
+        return b_.create<g::ReshapeOp>(loc, RankedTensorType::get(shape, t.getElementType()), v);
+      };
+      auto asFloat = [&](Value v) {
+        return Value(b_.create<g::CastOp>(loc, f32(llvm::cast<RankedTensorType>(v.getType()).getShape()), v));
+      };
+      Value scale = alongAxis(in(1)), zero = hasInput(2) ? asFloat(alongAxis(in(2))) : Value();
+      if (op == "DequantizeLinear") {
+        Value x = asFloat(in(0));
+        if (zero) x = b_.create<g::SubOp>(loc, f32(xt.getShape()), x, zero);
+        bind(b_.create<g::MulOp>(loc, out(), x, scale));
+      } else {
+        bind(quantize(loc, in(0), scale, zero, out()));
+      }
+    } else if (op == "DynamicQuantizeLinear") {
+      // uint8 with scale (max(0, max x) - min(0, min x)) / 255 and zero point
+      // saturate(round(-min(0, min x) / scale)), the three outputs as ONNX defines them.
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      std::vector<int64_t> all(size_t(xt.getRank()));
+      for (size_t d = 0; d < all.size(); ++d) all[d] = int64_t(d);
+      auto one = RankedTensorType::get({}, b_.getF32Type());
+      Value zero = scalar(0.0, b_.getF32Type(), loc);
+      Value hi = b_.create<g::MaxOp>(loc, one, reduce(loc, in(0), "max", all, false, one), zero);
+      Value lo = b_.create<g::MinOp>(loc, one, reduce(loc, in(0), "min", all, false, one), zero);
+      Value scale = b_.create<g::DivOp>(loc, one, b_.create<g::SubOp>(loc, one, hi, lo), scalar(255.0, b_.getF32Type(), loc));
+      Value point = b_.create<g::SubOp>(loc, one, zero, b_.create<g::DivOp>(loc, one, lo, scale));
+      point = b_.create<g::RoundingOp>(loc, one, point, b_.getStringAttr("round"));
+      point = b_.create<g::ClipOp>(loc, one, point, b_.getF32FloatAttr(0.0f), b_.getF32FloatAttr(255.0f));
+      bind(quantize(loc, in(0), scale, point, out(0)));
+      if (n.output_size() > 1 && !n.output(1).empty()) values_[n.output(1)] = scale;
+      if (n.output_size() > 2 && !n.output(2).empty()) values_[n.output(2)] = b_.create<g::CastOp>(loc, out(2), point);
     } else if (op == "BitShift") {
       bind(b_.create<g::BitShiftOp>(loc, out(), in(0), in(1), b_.getBoolAttr(stringAttr(n, "direction", "") == "LEFT")));
     } else if (op == "Mod") {

@@ -96,7 +96,7 @@ std::map<std::string, NpyArray> runFractal(const std::string &model, const std::
   EXPECT_EQ(frtModelExecute(m, in, outs), FRT_SUCCESS) << frtGetRecentErrMsg();
   for (size_t i = 0; i < buffers.size(); ++i) {
     const pkg::Tensor &t = p->tensors[p->outputs[i]];
-    NpyArray a{t.dtype == pkg::DType::Bool ? "|b1" : t.dtype == pkg::DType::I64 ? "<i8" : t.dtype == pkg::DType::I32 ? "<i4" : "<f4", t.shape, std::vector<uint8_t>(t.dataBytes())};
+    NpyArray a{pkg::npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
     frtMemcpy(a.data.data(), a.data.size(), buffers[i], a.data.size(), FRT_MEMCPY_DEVICE_TO_HOST);
     out[t.name] = std::move(a);
   }
@@ -611,21 +611,16 @@ onnx::ModelProto newModel(int64_t opset, const char *graphName) {
 float half(float v) { return isa::halfToFloat(isa::floatToHalf(v)); }
 
 // Booleans (bytes), int32 or int64 outputs, exactly, as int64.
+// An integer (or boolean) array's values, each sign- or zero-extended as its dtype says.
 std::vector<int64_t> integers(const NpyArray &a) {
-  const size_t width = a.descr == "<i8" ? 8 : a.descr == "<i4" ? 4 : 1;
+  const size_t width = size_t(a.descr.back() - '0');
+  const bool isSigned = a.descr[1] == 'i';
   std::vector<int64_t> values;
-  for (size_t at = 0; at + width <= a.data.size(); at += width) {
-    if (width == 8) {
-      int64_t v;
-      std::memcpy(&v, a.data.data() + at, 8);
-      values.push_back(v);
-    } else if (width == 4) {
-      int32_t v;
-      std::memcpy(&v, a.data.data() + at, 4);
-      values.push_back(v);
-    } else {
-      values.push_back(a.data[at]);
-    }
+  for (size_t at = 0; width && at + width <= a.data.size(); at += width) {
+    uint64_t v = 0;
+    std::memcpy(&v, a.data.data() + at, width); // little-endian
+    const int unused = int(64 - 8 * width);
+    values.push_back(isSigned && unused ? int64_t(v << unused) >> unused : int64_t(v));
   }
   return values;
 }
@@ -1538,6 +1533,56 @@ TEST(CompiledOps, Int64ArithmeticComparisonsAndWhere) {
       ASSERT_TRUE(got.count(name)) << mode << " " << name;
       EXPECT_EQ(integers(got[name]), expected) << mode << " " << name;
     }
+  }
+}
+
+// Casts between float32 and integers (toward zero, then wrapping into the narrower types, as C
+// casts on x86 do), back from uint8, and QuantizeLinear / DequantizeLinear with an int8 zero point
+// (halves to even, saturation), on a run-time x: exact, both modes.
+TEST(CompiledOps, CastsBetweenFloatsAndIntegersAndQuantization) {
+  const std::vector<float> x = {-2.7f, 2.5f, 3.9f, -0.5f, 200.7f, -1.0f, 70000.4f, 127.5f, 0.75f, 1.25f};
+  const std::vector<int64_t> shape{10};
+  onnx::ModelProto m = newModel(13, "casts");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  floatInitializer(g, "scale", {}, {0.5f});
+  intInitializer(g, "zero", onnx::TensorProto::INT8, {}, {-3});
+  const std::vector<std::pair<const char *, int>> casts = {
+      {"i32", onnx::TensorProto::INT32}, {"u8", onnx::TensorProto::UINT8}, {"i16", onnx::TensorProto::INT16}};
+  for (const auto &[name, type] : casts) setInt(addNode(g, "Cast", {"x"}, name), "to", type);
+  setInt(addNode(g, "Cast", {"u8"}, "back"), "to", onnx::TensorProto::FLOAT);
+  addNode(g, "QuantizeLinear", {"x", "scale", "zero"}, "q");
+  addNode(g, "DequantizeLinear", {"q", "scale", "zero"}, "dq");
+  auto declare = [&](const char *name, int type) {
+    declareFloat(g->add_output(), name, shape);
+    g->mutable_output(g->output_size() - 1)->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+  };
+  for (const auto &[name, type] : casts) declare(name, type);
+  declare("back", onnx::TensorProto::FLOAT);
+  declare("q", onnx::TensorProto::INT8);
+  declare("dq", onnx::TensorProto::FLOAT);
+  std::map<std::string, std::vector<int64_t>> want;
+  std::vector<float> back, dq;
+  for (float v : x) {
+    const int32_t t = int32_t(v); // toward zero
+    want["i32"].push_back(t);
+    want["u8"].push_back(uint8_t(t));
+    want["i16"].push_back(int16_t(t));
+    back.push_back(float(uint8_t(t)));
+    const int64_t q = std::clamp<int64_t>(int64_t(std::nearbyint(v / 0.5f)) - 3, -128, 127); // half to even
+    want["q"].push_back(q);
+    dq.push_back(float(q + 3) * 0.5f);
+  }
+  const SavedModel saved(m);
+  ASSERT_FALSE(saved.path.empty());
+  for (const char *mode : {"functional", "timing"}) {
+    std::map<std::string, NpyArray> got = runFractal(saved.path, "", "x", floatNpy(shape, x), mode);
+    for (const auto &[name, expected] : want) {
+      ASSERT_TRUE(got.count(name)) << mode << " " << name;
+      EXPECT_EQ(integers(got[name]), expected) << mode << " " << name;
+    }
+    EXPECT_EQ(floats(got["back"]), back) << mode;
+    EXPECT_EQ(floats(got["dq"]), dq) << mode;
   }
 }
 

@@ -35,6 +35,7 @@ constexpr size_t kHeaderBytes = 24; // "FRACTPKG", u32 version, u32 crc32, u64 p
 enum class DType : uint8_t { F32, F16, I64, I32, I8, Bool, U8, I16, U16, U32, U64 };
 size_t dtypeSize(DType type);
 const char *dtypeName(DType type); // numpy-style: "float32", "float16", "int64", ...
+const char *npyDescr(DType type);  // the .npy header's descr: "<f4", "|u1", ...
 
 enum class TensorKind : uint8_t { Activation, Input, Output, Constant };
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace fractal {
 #define GEN_PASS_DEF_FOLDCONSTANTS
@@ -109,8 +110,8 @@ std::optional<std::vector<float>> evaluate(mlir::Operation *op,
     const float lo = clip.getMin().convertToFloat(), hi = clip.getMax().convertToFloat();
     return unary([&](float x) { return std::min(std::max(x, lo), hi); });
   }
-  if (llvm::isa<g::ReshapeOp>(op))
-    return in[0]; // the same elements in the same order
+  if (llvm::isa<g::ReshapeOp, g::CastOp>(op))
+    return in[0]; // the same elements in the same order (a cast's already read as float32)
   if (auto transpose = llvm::dyn_cast<g::TransposeOp>(op)) {
     llvm::ArrayRef<int64_t> inShape = shapeOf(transpose.getInput());
     llvm::ArrayRef<int64_t> perm = transpose.getPerm();
@@ -149,6 +150,27 @@ std::optional<std::vector<float>> evaluate(mlir::Operation *op,
   return std::nullopt;
 }
 
+// A constant integer tensor's values (through reshapes) as float32, as a cast rounds them (to nearest even): a
+// quantized model's int8 weights through their DequantizeLinear become float32 weights here.
+std::optional<std::vector<float>> integersAsFloats(mlir::Value v) {
+  while (auto reshape = v.getDefiningOp<g::ReshapeOp>()) v = reshape->getOperand(0); // same order
+  auto constant = v.getDefiningOp<g::ConstantOp>();
+  mlir::Type t = llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType();
+  if (!constant || !t.isInteger() || t.isInteger(1)) return std::nullopt;
+  std::optional<std::vector<char>> bytes = g::readConstantBytes(constant.getValue());
+  const size_t width = t.getIntOrFloatBitWidth() / 8;
+  if (!bytes || bytes->size() % width) return std::nullopt;
+  std::vector<float> out;
+  for (size_t at = 0; at < bytes->size(); at += width) {
+    uint64_t raw = 0;
+    std::memcpy(&raw, bytes->data() + at, width); // little-endian
+    const int unused = int(64 - 8 * width);
+    if (t.isUnsignedInteger()) out.push_back(float(raw));
+    else out.push_back(float(unused ? int64_t(raw << unused) >> unused : int64_t(raw)));
+  }
+  return out;
+}
+
 struct FoldConstantsPass : fractal::impl::FoldConstantsBase<FoldConstantsPass> {
   using FoldConstantsBase::FoldConstantsBase;
 
@@ -165,7 +187,9 @@ struct FoldConstantsPass : fractal::impl::FoldConstantsBase<FoldConstantsPass> {
       std::vector<std::vector<float>> inputs;
       int64_t work = type.getNumElements();
       for (mlir::Value operand : op->getOperands()) {
-        std::optional<std::vector<float>> values = g::readF32Constant(operand);
+        std::optional<std::vector<float>> values =
+            llvm::isa<g::CastOp>(op) ? integersAsFloats(operand) : std::nullopt;
+        if (!values) values = g::readF32Constant(operand);
         if (!values)
           return;
         work += static_cast<int64_t>(values->size());
@@ -186,11 +210,14 @@ struct FoldConstantsPass : fractal::impl::FoldConstantsBase<FoldConstantsPass> {
       op->getResult(0).replaceAllUsesWith(folded.getResult());
       op->erase();
     });
-    // Constants nobody reads any more (the folded ops' inputs) go too.
-    getOperation().walk([](g::ConstantOp constant) {
-      if (constant->use_empty())
-        constant->erase();
+    // Constants nobody reads any more (the folded ops' inputs, and reshapes of them, which a
+    // folded cast looked through) go too: a reshape's constant after the reshape.
+    std::vector<mlir::Operation *> candidates;
+    getOperation().walk([&](mlir::Operation *op) {
+      if (llvm::isa<g::ConstantOp, g::ReshapeOp>(op)) candidates.push_back(op);
     });
+    for (auto it = candidates.rbegin(); it != candidates.rend(); ++it)
+      if ((*it)->use_empty()) (*it)->erase();
   }
 };
 

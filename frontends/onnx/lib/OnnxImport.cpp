@@ -551,6 +551,22 @@ private:
     return b_.create<g::CastOp>(loc, type, q);
   }
 
+  // The float32 integers that quantize() narrowed into `v`, or null when `v` is not its result:
+  // a cast of a Clip within the 8-bit type's range of a rounded value (plus a zero point).
+  Value quantizedAsFloat(Value v) {
+    auto narrow = v.getDefiningOp<g::CastOp>();
+    auto clip = narrow ? narrow.getInput().getDefiningOp<g::ClipOp>() : g::ClipOp();
+    if (!clip) return {};
+    Value rounded = clip.getInput();
+    if (auto add = rounded.getDefiningOp<g::AddOp>()) rounded = add.getLhs();
+    auto round = rounded.getDefiningOp<g::RoundingOp>();
+    const bool isSigned = llvm::cast<RankedTensorType>(v.getType()).getElementType().isSignlessInteger(8);
+    const float lo = isSigned ? -128.0f : 0.0f, hi = isSigned ? 127.0f : 255.0f;
+    const bool eightBits = llvm::cast<RankedTensorType>(v.getType()).getElementType().isInteger(8);
+    if (!round || !eightBits || clip.getMin().convertToFloat() < lo || clip.getMax().convertToFloat() > hi) return {};
+    return clip.getResult();
+  }
+
   Value reduce(Location loc, Value x, const char *kind, const std::vector<int64_t> &axes, bool keepdims,
                RankedTensorType type) {
     auto xt = llvm::cast<RankedTensorType>(x.getType());
@@ -1518,7 +1534,11 @@ private:
       };
       Value scale = alongAxis(in(1)), zero = hasInput(2) ? asFloat(alongAxis(in(2))) : Value();
       if (op == "DequantizeLinear") {
-        Value x = asFloat(in(0));
+        // A QuantizeLinear's output (a Q/DQ pair, as quantization tools write them around every
+        // quantized op): its float32 values before the narrowing cast are the same integers,
+        // so no round trip through 8 bits (two casts, one of them element by element).
+        Value x = in(0);
+        x = quantizedAsFloat(x) ? quantizedAsFloat(x) : asFloat(x);
         if (zero) x = b_.create<g::SubOp>(loc, f32(xt.getShape()), x, zero);
         bind(b_.create<g::MulOp>(loc, out(), x, scale));
       } else {

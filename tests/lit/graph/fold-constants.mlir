@@ -96,3 +96,27 @@ func.func @slices() -> (tensor<2x2xf32>, tensor<3xf32>) {
   %1 = graph.slice %f {starts = array<i64: 8>, ends = array<i64: -10>, steps = array<i64: -3>} : (tensor<9xf32>) -> tensor<3xf32>
   return %0, %1 : tensor<2x2xf32>, tensor<3xf32>
 }
+
+// -----
+
+// A quantized model's weights: int8 (through a reshape, per channel) and uint8 constants cast to
+// float32 fold, sign- and zero-extended, and the dequantization arithmetic after them folds too.
+// (w - zero) * scale: [-128 - -1, 127 - -1] * 0.5 = [-63.5, 64]; [200, 7] as uint8 - 0 = [200, 7].
+// CHECK-LABEL: func.func @dequantize
+// CHECK-NEXT: %[[W:.*]] = graph.constant dense<[-6.350000e+01, 6.400000e+01]> : tensor<2xf32>
+// CHECK-NEXT: %[[U:.*]] = graph.constant dense<[2.000000e+02, 7.000000e+00]> : tensor<2xf32>
+// CHECK-NEXT: return %[[W]], %[[U]]
+func.func @dequantize() -> (tensor<2xf32>, tensor<2xf32>) {
+  %w = graph.constant dense<[-128, 127]> : tensor<2xi8>
+  %z = graph.constant dense<[-1]> : tensor<1xi8>
+  %zr = graph.reshape %z : (tensor<1xi8>) -> tensor<1x1xi8>
+  %u = graph.constant dense<[200, 7]> : tensor<2xui8>
+  %s = graph.constant dense<0.5> : tensor<f32>
+  %wf = graph.cast %w : (tensor<2xi8>) -> tensor<2xf32>
+  %zf = graph.cast %zr : (tensor<1x1xi8>) -> tensor<1x1xf32>
+  %zs = graph.reshape %zf : (tensor<1x1xf32>) -> tensor<1xf32>
+  %d = graph.sub %wf, %zs : (tensor<2xf32>, tensor<1xf32>) -> tensor<2xf32>
+  %m = graph.mul %d, %s : (tensor<2xf32>, tensor<f32>) -> tensor<2xf32>
+  %uf = graph.cast %u : (tensor<2xui8>) -> tensor<2xf32>
+  return %m, %uf : tensor<2xf32>, tensor<2xf32>
+}

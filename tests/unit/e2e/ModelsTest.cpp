@@ -1586,6 +1586,52 @@ TEST(CompiledOps, CastsBetweenFloatsAndIntegersAndQuantization) {
   }
 }
 
+// A QDQ model as quantization tools write one (uint8 activations, int8 weights per output
+// channel, each quantized tensor between a QuantizeLinear and a DequantizeLinear) against ONNX
+// Runtime: the weights' DequantizeLinear folds into float32 weights at compile time and each Q/DQ
+// pair on activations runs on the vector unit without a round trip through 8 bits; the
+// convolution's output, requantized, is at most one quantization step away from ONNX Runtime's
+// (fp16 on the cube can move a value across a rounding boundary).
+TEST(CompiledOps, QuantizedConvolutionAgainstOnnxRuntime) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const int64_t cin = 4, cout = 6, size = 10;
+  onnx::ModelProto m = newModel(13, "qdq");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {1, cin, size, size});
+  floatInitializer(g, "x_scale", {}, {0.03f});
+  intInitializer(g, "x_zero", onnx::TensorProto::UINT8, {}, {128});
+  std::vector<int64_t> w(size_t(cout * cin * 9));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = int64_t(i * 37 % 255) - 127;
+  intInitializer(g, "w", onnx::TensorProto::INT8, {cout, cin, 3, 3}, w);
+  floatInitializer(g, "w_scale", {cout}, {0.01f, 0.02f, 0.005f, 0.015f, 0.01f, 0.03f});
+  intInitializer(g, "w_zero", onnx::TensorProto::INT8, {cout}, std::vector<int64_t>(size_t(cout), 0));
+  floatInitializer(g, "bias", {cout}, {0.1f, -0.2f, 0.3f, 0.0f, 0.5f, -0.4f});
+  floatInitializer(g, "y_scale", {}, {0.05f});
+  intInitializer(g, "y_zero", onnx::TensorProto::UINT8, {}, {0});
+  addNode(g, "QuantizeLinear", {"x", "x_scale", "x_zero"}, "xq");
+  addNode(g, "DequantizeLinear", {"xq", "x_scale", "x_zero"}, "xd");
+  setInt(addNode(g, "DequantizeLinear", {"w", "w_scale", "w_zero"}, "wd"), "axis", 0);
+  setInts(addNode(g, "Conv", {"xd", "wd", "bias"}, "conv"), "pads", {1, 1, 1, 1});
+  addNode(g, "Relu", {"conv"}, "relu");
+  addNode(g, "QuantizeLinear", {"relu", "y_scale", "y_zero"}, "yq");
+  addNode(g, "DequantizeLinear", {"yq", "y_scale", "y_zero"}, "y");
+  declareFloat(g->add_output(), "xd", {1, cin, size, size});
+  declareFloat(g->add_output(), "y", {1, cout, size, size});
+  std::vector<float> x(size_t(cin * size * size));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 53 % 101) - 50) * 0.07f + 0.001f; // past the clip too
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({1, cin, size, size}, x), {"xd", "y"});
+  EXPECT_EQ(floats(got["xd"]), floats(want["xd"]));
+  const std::vector<float> a = floats(got["y"]), b = floats(want["y"]);
+  ASSERT_EQ(a.size(), b.size());
+  size_t moved = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_LE(std::abs(a[i] - b[i]), 0.05f * 1.001f) << i;
+    moved += a[i] != b[i];
+  }
+  EXPECT_LE(moved, a.size() / 20) << "requantized values one step off";
+  std::printf("  %zu of %zu requantized values one step from ONNX Runtime's\n", moved, a.size());
+}
+
 // Mod: float32 fmod (signs of both kinds, a quotient that rounds up to the next integer,
 // an infinite divisor) on a run-time x, and int32 floor and fmod remainders of constants with
 // mixed signs, a broadcast divisor and values past 2^24 (where int32 -> float32 rounds), against

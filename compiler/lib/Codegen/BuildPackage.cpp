@@ -655,6 +655,11 @@ private:
         toNhwc = t;
     k.outF32 = bool(toNhwc);
     k.outChannels = toNhwc ? cout : 0;
+    // An 8-bit integer product (ConvInteger, QLinearConv): exact only if its float32 accumulators
+    // leave the cube as float32 (the importer takes them through this NHWC output).
+    if (op.hasAttr("fractal.exact_f32") && !k.outF32)
+      return unsupported(op, "an 8-bit integer convolution's float32 sums must leave the cube as float32 (its NHWC "
+                             "output form), which this convolution cannot take");
     // A gapped channel concatenation (concatCompacted) read as it is: its input channel i is
     // gapped channel channelOf[i], the gaps get zero weights (and hold zeros).
     std::optional<Slotted> slotted;

@@ -541,14 +541,18 @@ private:
   // ONNX's linear quantization of float32 x into `type` (uint8 or int8): saturate(round half to
   // even(x / scale) + zero), `zero` a float32 zero point (or null), all broadcasting onto x.
   Value quantize(Location loc, Value x, Value scale, Value zero, RankedTensorType type) {
-    auto f32 = RankedTensorType::get(type.getShape(), b_.getF32Type());
-    const bool isSigned = type.getElementType().isSignlessInteger(8);
-    Value q = b_.create<g::DivOp>(loc, f32, x, scale);
+    return b_.create<g::CastOp>(loc, type, quantizedFloats(loc, x, scale, zero, type.getElementType(), false));
+  }
+  // The same before the cast: float32 integers in the range of `integer` (uint8 or int8).
+  // `multiplier` (QLinear requantization): x * scale instead of x / scale.
+  Value quantizedFloats(Location loc, Value x, Value scale, Value zero, Type integer, bool multiplier) {
+    auto f32 = RankedTensorType::get(llvm::cast<RankedTensorType>(x.getType()).getShape(), b_.getF32Type());
+    const bool isSigned = integer.isSignlessInteger(8);
+    Value q = multiplier ? Value(b_.create<g::MulOp>(loc, f32, x, scale)) : Value(b_.create<g::DivOp>(loc, f32, x, scale));
     q = b_.create<g::RoundingOp>(loc, f32, q, b_.getStringAttr("round"));
     if (zero) q = b_.create<g::AddOp>(loc, f32, q, zero);
-    q = b_.create<g::ClipOp>(loc, f32, q, b_.getF32FloatAttr(isSigned ? -128.0f : 0.0f),
-                             b_.getF32FloatAttr(isSigned ? 127.0f : 255.0f));
-    return b_.create<g::CastOp>(loc, type, q);
+    return b_.create<g::ClipOp>(loc, f32, q, b_.getF32FloatAttr(isSigned ? -128.0f : 0.0f),
+                                b_.getF32FloatAttr(isSigned ? 127.0f : 255.0f));
   }
 
   // The float32 integers that quantize() narrowed into `v`, or null when `v` is not its result:
@@ -793,6 +797,138 @@ private:
   // the kd input slices its kernel reads as channels, [N*Do, C*kd, H, W] (channel c*kd + i, so
   // a group's channels stay together), and convolves that in 2-D with the weights viewed as
   // [Co, C/group*kd, kh, kw]; the result [N*Do, Co, Ho, Wo] is transposed back to [N, Co, Do, Ho, Wo].
+  // MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (8-bit operands, 2-D convolutions):
+  // (a - a_zero) and (b - b_zero) as float32 integers, multiplied on the cube, whose fp16 operands
+  // hold every 8-bit difference exactly (|d| <= 255) and whose fp32 accumulation is exact while
+  // every partial sum stays below 2^24. That bound is checked here: per output column (channel)
+  // from the weights when they and their zero points are constants, else from K and the types'
+  // ranges; a product that could exceed it is refused (the int8 cube arithmetic, mmad.s8, that
+  // would take it is not implemented). The exact int32 result is cast (Integer ops) or, with
+  // QLinearConv's int32 bias added, requantized: saturate(round(acc * a_scale * b_scale / y_scale)
+  // + y_zero), as ONNX Runtime computes it.
+  void importIntegerProduct(const onnx::NodeProto &n, const std::string &name, Location loc) {
+    const std::string &op = n.op_type();
+    const bool qlinear = op.rfind("QLinear", 0) == 0, conv = op.find("Conv") != std::string::npos;
+    const int bSlot = qlinear ? 3 : 1, aZeroSlot = 2, bZeroSlot = qlinear ? 5 : 3;
+    auto has = [&](int i) { return n.input_size() > i && !n.input(i).empty(); };
+    auto in = [&](int i) { return value(n.input(i), "node '" + name + "'"); };
+    auto f32 = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, b_.getF32Type()); };
+    auto shapeOf = [](Value v) { return llvm::cast<RankedTensorType>(v.getType()).getShape(); };
+    auto asFloat = [&](Value v) { return Value(b_.create<g::CastOp>(loc, f32(shapeOf(v)), v)); };
+    // A 1-D per-row (per-output-channel) parameter of length > 1 viewed as [len, 1, ...] so that it
+    // broadcasts along the axis `trailing` dims from the end.
+    auto along = [&](Value v, int64_t trailing) -> Value {
+      auto t = llvm::cast<RankedTensorType>(v.getType());
+      if (t.getRank() != 1 || t.getDimSize(0) == 1 || trailing == 0) return v;
+      SmallVector<int64_t> shape(size_t(trailing + 1), 1);
+      shape[0] = t.getDimSize(0);
+      return b_.create<g::ReshapeOp>(loc, RankedTensorType::get(shape, t.getElementType()), v);
+    };
+    Value a = in(0), b = in(bSlot);
+    const int64_t bRank = int64_t(shapeOf(b).size());
+    // Zero points: A's per row (MatMulInteger) or one; B's per column, or per output channel.
+    auto centered = [&](Value v, int zeroSlot, int64_t trailing) {
+      Value x = asFloat(v);
+      if (!has(zeroSlot)) return x;
+      Value zero = asFloat(along(in(zeroSlot), trailing));
+      return Value(b_.create<g::SubOp>(loc, f32(shapeOf(x)), x, zero));
+    };
+    Value ac = centered(a, aZeroSlot, conv ? 0 : 1), bc = centered(b, bZeroSlot, conv ? bRank - 1 : 0);
+
+    // The exactness bound: max |a - a_zero| times, per output, the sum over K of |b - b_zero|.
+    auto range = [&](Value v) {
+      const bool isSigned = llvm::cast<RankedTensorType>(v.getType()).getElementType().isSignlessInteger(8);
+      return std::pair<double, double>(isSigned ? -128 : 0, isSigned ? 127 : 255);
+    };
+    auto constants = [&](int slot) -> std::optional<std::vector<double>> {
+      const onnx::TensorProto *t = has(slot) ? constantInput(n.input(slot)) : nullptr;
+      std::optional<std::vector<char>> bytes = t ? tensorData(*t) : std::nullopt;
+      if (!bytes) return std::nullopt;
+      const bool isSigned = t->data_type() == onnx::TensorProto::INT8;
+      std::vector<double> out;
+      for (char c : *bytes) out.push_back(isSigned ? double(int8_t(c)) : double(uint8_t(c)));
+      return out;
+    };
+    auto [aLo, aHi] = range(a);
+    auto [bLo, bHi] = range(b);
+    double aMax = aHi - aLo, bound = 0;
+    if (std::optional<std::vector<double>> za = constants(aZeroSlot); za && !za->empty()) {
+      aMax = 0;
+      for (double z : *za) aMax = std::max({aMax, std::fabs(aLo - z), std::fabs(aHi - z)});
+    }
+    std::optional<std::vector<double>> w = constants(bSlot), zb = has(bZeroSlot) ? constants(bZeroSlot) : std::vector<double>{0};
+    const auto bs = shapeOf(b);
+    const int64_t outputs = conv ? bs[0] : bs.back(), k = conv ? bs[1] * bs[2] * bs[3] : bs[bs.size() - 2];
+    if (w && zb && !zb->empty() && int64_t(w->size()) % (outputs * k) == 0) {
+      for (size_t at = 0; at < w->size(); at += size_t(outputs * k)) // each matrix of a batch
+        for (int64_t o = 0; o < outputs; ++o) {
+          const double z = (*zb)[zb->size() == 1 ? 0 : size_t(o)];
+          double sum = 0;
+          for (int64_t i = 0; i < k; ++i)
+            sum += std::fabs((*w)[at + size_t(conv ? o * k + i : i * outputs + o)] - z);
+          bound = std::max(bound, aMax * sum);
+        }
+    } else {
+      bound = double(k) * aMax * (bHi - bLo);
+    }
+    if (bound >= double(1 << 24))
+      throw ImportError{"node '" + name + "' (" + op + ") is not supported: its sums of products can reach " +
+                        std::to_string(int64_t(bound)) + ", past 2^24, where the fp16 cube's float32 accumulation stops "
+                        "being exact (8-bit integer products on the cube, mmad.s8, are not implemented yet)"};
+
+    RankedTensorType outType = typeOf(n.output(0), "output of node '" + name + "'");
+    if (!conv) {
+      Value acc = b_.create<g::MatMulOp>(loc, f32(outType.getShape()), ac, bc, nullptr, nullptr); // f32 out
+      if (!qlinear) {
+        values_[n.output(0)] = b_.create<g::CastOp>(loc, outType, acc);
+        return;
+      }
+      Value scale = b_.create<g::MulOp>(loc, f32(shapeOf(in(4))), in(1), in(4)); // b_scale: one or per column
+      scale = b_.create<g::DivOp>(loc, f32(shapeOf(scale)), scale, in(6));
+      values_[n.output(0)] = b_.create<g::CastOp>(
+          loc, outType, quantizedFloats(loc, acc, scale, has(7) ? asFloat(in(7)) : Value(), outType.getElementType(), true));
+      return;
+    }
+    // A convolution's accumulators leave the cube as float32 only into an NHWC tensor (FixPipe
+    // converts; its NHWC16 feature maps are fp16, exact only to 2048): so the result is taken as
+    // NHWC (the compiler fuses the transpose into the convolution's output), requantized there
+    // (per-channel parameters along the last axis) and turned back to NCHW before the cast. The
+    // code generator refuses the convolution (`fractal.exact_f32`) if it cannot keep that form.
+    const int64_t cout = bs[0];
+    if (cout > 16 && cout % 16)
+      throw ImportError{"node '" + name + "' (" + op + ") is not supported: " + std::to_string(cout) +
+                        " output channels (the exact float32 output form takes up to 16 or a multiple of 16)"};
+    auto wt = llvm::cast<RankedTensorType>(b.getType());
+    std::vector<int64_t> kernel(wt.getShape().begin() + 2, wt.getShape().end());
+    auto strides = ints(n, "strides", std::vector<int64_t>(kernel.size(), 1));
+    auto dilations = ints(n, "dilations", std::vector<int64_t>(kernel.size(), 1));
+    auto pads = resolvePads(n, llvm::cast<RankedTensorType>(a.getType()), kernel, strides, dilations);
+    // Padding is the zero point (a zero difference): the centered input is padded, not the 8-bit one.
+    auto convolution = b_.create<g::ConvOp>(loc, f32(outType.getShape()), ac, bc, Value(), Value(),
+                                            b_.getDenseI64ArrayAttr(strides), b_.getDenseI64ArrayAttr(pads),
+                                            b_.getDenseI64ArrayAttr(dilations),
+                                            b_.getI64IntegerAttr(intAttr(n, "group", 1)), nullptr, nullptr);
+    convolution->setAttr("fractal.exact_f32", b_.getUnitAttr());
+    const auto o = outType.getShape();
+    const SmallVector<int64_t> nhwcShape{o[0], o[2], o[3], o[1]};
+    Value acc = b_.create<g::TransposeOp>(loc, f32(nhwcShape), convolution.getResult(), b_.getDenseI64ArrayAttr({0, 2, 3, 1}));
+    auto toNchw = [&](Value v) {
+      auto t = llvm::cast<RankedTensorType>(v.getType());
+      return Value(b_.create<g::TransposeOp>(loc, RankedTensorType::get(o, t.getElementType()), v,
+                                             b_.getDenseI64ArrayAttr({0, 3, 1, 2})));
+    };
+    if (!qlinear) { // int32 in NHWC, then turned: no float32 NCHW tensor the two transposes would cancel into
+      values_[n.output(0)] = toNchw(b_.create<g::CastOp>(loc, RankedTensorType::get(nhwcShape, outType.getElementType()), acc));
+      return;
+    }
+    if (has(8)) // the int32 bias, one per output channel, in the accumulator's scale
+      acc = b_.create<g::AddOp>(loc, f32(nhwcShape), acc, asFloat(in(8)));
+    Value scale = b_.create<g::MulOp>(loc, f32(shapeOf(in(4))), in(1), in(4)); // w_scale: one or per channel
+    scale = b_.create<g::DivOp>(loc, f32(shapeOf(scale)), scale, in(6));
+    Value q = quantizedFloats(loc, acc, scale, has(7) ? asFloat(in(7)) : Value(), outType.getElementType(), true);
+    values_[n.output(0)] = b_.create<g::CastOp>(loc, outType, toNchw(q));
+  }
+
   void importVolumetric(const onnx::NodeProto &n, const std::string &name, Location loc) {
     const std::string &op = n.op_type();
     Value x = value(n.input(0), "node '" + name + "'");
@@ -1137,6 +1273,8 @@ private:
             b_.getI64IntegerAttr(group), /*clamp_min=*/nullptr, /*clamp_max=*/nullptr));
     } else if (op == "LSTM" || op == "GRU" || op == "RNN") {
       importRecurrent(n, name, loc);
+    } else if (op == "MatMulInteger" || op == "ConvInteger" || op == "QLinearMatMul" || op == "QLinearConv") {
+      importIntegerProduct(n, name, loc);
     } else if (op == "MatMul") {
       bind(b_.create<g::MatMulOp>(loc, out(), in(0), in(1), /*clamp_min=*/nullptr,
                                   /*clamp_max=*/nullptr));

@@ -22,6 +22,9 @@ const char *kDma = "data movement: DMA (MTE) copies or strided addressing, no ar
 const char *kView = "shape bookkeeping: a view of the same bytes, no device work";
 const char *kRecurrent = "recurrent layer, unrolled over its sequence: the input and recurrent matrix products on "
                          "the cube, the gates on the vector unit";
+const char *kIntegerProduct =
+    "8-bit integer product: the differences from the zero points on the cube in fp16 (exact), accumulated in fp32 "
+    "(exact below 2^24, checked at compile time); requantized on the vector unit";
 const char *kConst = "constant or shape computation: folded at compile time, host fallback otherwise";
 
 AttributeRule any(const char *name) { return {name, {}}; }
@@ -128,6 +131,12 @@ std::vector<OpRule> buildRules() {
       {"DequantizeLinear", Placement::Vector,
        "dequantization: widened to int32 on the scalar unit, (x - zero point) * scale on the vector unit",
        {any("axis")}, kUint8 | kInt8 | kInt32},
+      {"MatMulInteger", Placement::Cube, kIntegerProduct, {}, kUint8 | kInt8},
+      {"QLinearMatMul", Placement::Cube, kIntegerProduct, {}, kUint8 | kInt8},
+      {"ConvInteger", Placement::Cube, kIntegerProduct,
+       {autoPad, any("dilations"), any("group"), any("kernel_shape"), any("pads"), any("strides")}, kUint8 | kInt8},
+      {"QLinearConv", Placement::Cube, kIntegerProduct,
+       {autoPad, any("dilations"), any("group"), any("kernel_shape"), any("pads"), any("strides")}, kUint8 | kInt8},
       {"DynamicQuantizeLinear", Placement::Vector,
        "quantization: scale and zero point from the tensor's min and max (reductions), then as QuantizeLinear", {},
        kFloat},

@@ -1632,6 +1632,86 @@ TEST(CompiledOps, QuantizedConvolutionAgainstOnnxRuntime) {
   std::printf("  %zu of %zu requantized values one step from ONNX Runtime's\n", moved, a.size());
 }
 
+// QLinearConv (uint8 activations, int8 weights with per-channel scales, an int32 bias) and a
+// QLinearMatMul after it, against ONNX Runtime: the 8-bit differences multiply exactly on the fp16
+// cube, so every requantized value is ONNX Runtime's. A MatMulInteger whose sums could pass 2^24
+// (K = 300 run-time uint8 values each side) is refused naming the node and the bound; with
+// constant small weights the bound comes from them and it compiles.
+TEST(CompiledOps, QLinearConvolutionAndMatMulExactlyAsOnnxRuntime) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const int64_t cin = 3, cout = 5, size = 9;
+  onnx::ModelProto m = newModel(13, "qlinear");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {1, cin, size, size});
+  g->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::UINT8);
+  floatInitializer(g, "x_scale", {}, {0.02f});
+  intInitializer(g, "x_zero", onnx::TensorProto::UINT8, {}, {100});
+  std::vector<int64_t> w(size_t(cout * cin * 9));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = int64_t(i * 41 % 255) - 127;
+  intInitializer(g, "w", onnx::TensorProto::INT8, {cout, cin, 3, 3}, w);
+  floatInitializer(g, "w_scale", {cout}, {0.01f, 0.02f, 0.005f, 0.015f, 0.03f});
+  intInitializer(g, "w_zero", onnx::TensorProto::INT8, {cout}, std::vector<int64_t>(size_t(cout), 0));
+  floatInitializer(g, "y_scale", {}, {0.1f});
+  intInitializer(g, "y_zero", onnx::TensorProto::UINT8, {}, {120});
+  intInitializer(g, "bias", onnx::TensorProto::INT32, {cout}, {500, -300, 0, 1000, -2000});
+  auto *c = addNode(g, "QLinearConv", {"x", "x_scale", "x_zero", "w", "w_scale", "w_zero", "y_scale", "y_zero", "bias"}, "y");
+  setInts(c, "pads", {1, 1, 1, 1});
+  setInts(c, "strides", {2, 2});
+  std::vector<int64_t> b(size_t(5 * 4));
+  for (size_t i = 0; i < b.size(); ++i) b[i] = int64_t(i * 29 % 200);
+  intInitializer(g, "b", onnx::TensorProto::UINT8, {5, 4}, b);
+  floatInitializer(g, "b_scale", {}, {0.05f});
+  intInitializer(g, "b_zero", onnx::TensorProto::UINT8, {}, {90});
+  floatInitializer(g, "z_scale", {}, {0.3f});
+  intInitializer(g, "z_zero", onnx::TensorProto::UINT8, {}, {128});
+  addNode(g, "QLinearMatMul", {"y", "y_scale", "y_zero", "b", "b_scale", "b_zero", "z_scale", "z_zero"}, "z");
+  declareFloat(g->add_output(), "y", {1, cout, 5, 5});
+  declareFloat(g->add_output(), "z", {1, cout, 5, 4});
+  for (int i = 0; i < 2; ++i) g->mutable_output(i)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::UINT8);
+  NpyArray x{"|u1", {1, cin, size, size}, std::vector<uint8_t>(size_t(cin * size * size))};
+  for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = uint8_t(i * 97 % 256);
+  const SavedModel saved(m);
+  ASSERT_FALSE(saved.path.empty());
+  std::map<std::string, NpyArray> got = runFractal(saved.path, "", "x", x, "timing");
+  std::map<std::string, NpyArray> want = runReference(saved.path, "x", x, {"y", "z"});
+  for (const char *name : {"y", "z"}) {
+    ASSERT_TRUE(got.count(name) && want.count(name)) << name;
+    EXPECT_EQ(got[name].descr, "|u1") << name;
+    const std::vector<int64_t> mine = integers(got[name]), theirs = integers(want[name]);
+    ASSERT_EQ(mine.size(), theirs.size()) << name;
+    for (size_t i = 0; i < mine.size(); ++i) EXPECT_EQ(mine[i], theirs[i]) << name << " element " << i;
+  }
+  std::vector<int64_t> spread = integers(got["y"]);
+  std::sort(spread.begin(), spread.end());
+  EXPECT_LT(spread.front() + 20, spread.back()) << "the test's values should not all saturate";
+
+  auto matMulInteger = [](bool constantB) {
+    onnx::ModelProto mm = newModel(13, "mmi");
+    onnx::GraphProto *gg = mm.mutable_graph();
+    declareFloat(gg->add_input(), "a", {2, 300});
+    gg->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::UINT8);
+    if (constantB) {
+      intInitializer(gg, "b", onnx::TensorProto::UINT8, {300, 3}, std::vector<int64_t>(900, 3));
+    } else {
+      declareFloat(gg->add_input(), "b", {300, 3});
+      gg->mutable_input(1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::UINT8);
+    }
+    addNode(gg, "MatMulInteger", {"a", "b"}, "p");
+    declareFloat(gg->add_output(), "p", {2, 3});
+    gg->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT32);
+    return mm;
+  };
+  Expected<ChipConfig> edgeChip = loadChipConfig("edge");
+  ASSERT_TRUE(edgeChip.ok());
+  const SavedModel wide(matMulInteger(false)), narrow(matMulInteger(true));
+  Expected<pkg::Package> refused = onnx_frontend::compileOnnxModel(wide.path, "", *edgeChip, "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("node 'p' (MatMulInteger) is not supported: its sums of products can reach "
+                                         "19507500, past 2^24"), std::string::npos) << refused.error().message;
+  Expected<pkg::Package> bounded = onnx_frontend::compileOnnxModel(narrow.path, "", *edgeChip, "");
+  EXPECT_TRUE(bounded.ok()) << bounded.error().message; // 255 * 300 * 3 = 229500
+}
+
 // Mod: float32 fmod (signs of both kinds, a quotient that rounds up to the next integer,
 // an infinite divisor) on a run-time x, and int32 floor and fmod remainders of constants with
 // mixed signs, a broadcast divisor and values past 2^24 (where int32 -> float32 rounds), against

@@ -1555,7 +1555,11 @@ private:
       auto pads = resolvePads(n, llvm::cast<RankedTensorType>(in(0).getType()), kernel, strides,
                               dilations);
       auto ceil = b_.getBoolAttr(intAttr(n, "ceil_mode", 0));
-      if (op == "MaxPool")
+      if (op == "MaxPool" && llvm::isa<IntegerType>(out().getElementType())) { // 8/16-bit: exact in float32
+        auto f32 = [&](RankedTensorType t) { return RankedTensorType::get(t.getShape(), b_.getF32Type()); };
+        Value x = b_.create<g::CastOp>(loc, f32(llvm::cast<RankedTensorType>(in(0).getType())), in(0));
+        bind(b_.create<g::CastOp>(loc, out(), maxPool(loc, f32(out()), x, kernel, strides, pads, ceil.getValue(), dilations)));
+      } else if (op == "MaxPool")
         bind(maxPool(loc, out(), in(0), kernel, strides, pads, ceil.getValue(), dilations));
       else
         bind(averagePool(loc, out(), in(0), kernel, strides, pads, intAttr(n, "count_include_pad", 0) != 0));
@@ -1861,8 +1865,13 @@ private:
       if (axis < 0 || axis >= rank || ot.getDimSize(axis) != depth)
         throw ImportError{"node '" + name + "' (OneHot): axis " + std::to_string(intAttr(n, "axis", -1)) +
                           " and depth " + std::to_string(depth) + " do not match the result's shape"};
-      const Type et = it.getElementType();
+      Type et = it.getElementType();
       Value index = in(0);
+      if (et.isInteger() && !et.isSignlessInteger(32) && !et.isSignlessInteger(64)) { // as int64, exact (no uint64: checked)
+        et = b_.getI64Type();
+        it = RankedTensorType::get(it.getShape(), et);
+        index = b_.create<g::CastOp>(loc, it, index);
+      }
       if (et.isF32()) { // trunc: ceil below zero, floor from zero up
         auto bits = RankedTensorType::get(it.getShape(), b_.getI1Type());
         Value negative = b_.create<g::CompareOp>(loc, bits, index, scalar(0.0, et, loc), b_.getStringAttr("lt"));
@@ -1879,9 +1888,11 @@ private:
         const std::vector<int64_t> dims(alongShape.begin(), alongShape.end());
         std::vector<float> f;
         std::vector<int32_t> i;
-        for (int64_t j = 0; j < depth; ++j) f.push_back(float(first + j)), i.push_back(int32_t(first + j));
-        return et.isF32() ? computedConstant(n.output(0) + what, 1, dims, rawBytes(f), loc)
-                          : computedConstant(n.output(0) + what, 6, dims, rawBytes(i), loc);
+        std::vector<int64_t> l;
+        for (int64_t j = 0; j < depth; ++j) f.push_back(float(first + j)), i.push_back(int32_t(first + j)), l.push_back(first + j);
+        if (et.isF32()) return computedConstant(n.output(0) + what, 1, dims, rawBytes(f), loc);
+        if (et.isInteger(64)) return computedConstant(n.output(0) + what, 7, dims, rawBytes(l), loc); // compared on the scalar unit
+        return computedConstant(n.output(0) + what, 6, dims, rawBytes(i), loc);
       };
       auto bits = RankedTensorType::get(ot.getShape(), b_.getI1Type());
       auto equal = [&](Value a, Value b) { return b_.create<g::CompareOp>(loc, bits, a, b, b_.getStringAttr("eq")); };

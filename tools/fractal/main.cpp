@@ -55,6 +55,7 @@ const Subcommand kSubcommands[] = {
 #ifdef FRACTAL_HAS_MLIR
     {"npu", "lower a kernel written in the npu dialect (MLIR) to assembly: plan memory, inject sync, emit", runNpuCommand},
     {"sweep", "compile and time a model on every combination of chip-config values", runSweepCommand},
+    {"quantize", "quantize a model to uint8 activations and int8 weights (QDQ ONNX), calibrated on the NPU", runQuantizeCommand},
 #endif
 #ifdef FRACTAL_HAS_CONFORMANCE
     {"conformance", "run the ONNX backend test suite on the simulated NPU and classify every test", runConformanceCommand},

@@ -491,6 +491,7 @@ private:
                 {"vmaxs.f32 {out}, {in0}, {s0}, repeat={rep}", "vmins.f32 {out}, {out}, {s1}, repeat={rep}"},
                 {o.getMin().convertToFloat(), o.getMax().convertToFloat()});
         })
+        .Case<g::FakeQuantOp>([&](auto o) { fakeQuant(op, o); })
         .Case<g::HardSigmoidOp>([&](auto o) {
           unary(op, "HardSigmoid",
                 {"vmuls.f32 {out}, {in0}, {s0}, repeat={rep}", "vadds.f32 {out}, {out}, {s1}, repeat={rep}",
@@ -1723,9 +1724,11 @@ private:
       for (std::string &line : *list)
         for (size_t pos; (pos = line.find(".f32")) != std::string::npos;) line.replace(pos, 4, ".f16");
     // Ops that map zeros to zero keep the padding channels zero.
-    bool zeros = opType == "Add" || opType == "Sub" || opType == "Mul" || opType == "Relu";
+    // (FakeQuant: 0 / scale rounds to 0, and a zero point within the clip range comes back off.)
+    bool zeros = opType == "Add" || opType == "Sub" || opType == "Mul" || opType == "Relu" || opType == "FakeQuant";
     for (size_t i = 0; i + 1 < args.size(); ++i) zeros &= zeroPadded_.count(args[i]) > 0;
-    if (k.numInputs == 1 && inputs.size() == 1 && !k.scalars.empty() && opType != "Mul") zeros = false;
+    if (k.numInputs == 1 && inputs.size() == 1 && !k.scalars.empty() && opType != "Mul" && opType != "FakeQuant")
+      zeros = false;
     std::vector<std::string> nodes = onnxNodeNames(op.getLoc());
     bool outZeros = zeros;
     if (fuseIntoPending(op, opType, inputs, k, args, zeros, nodes)) {
@@ -2129,6 +2132,29 @@ private:
             "vabs.f32 " + tmp + ", " + v + ", repeat={rep}",
             "vcmp.lt.f32 {mask}, " + tmp + ", " + big + ", repeat={rep}, src1_rep=0",
             "vsel.f32 " + r + ", " + r + ", " + v + ", {mask}, repeat={rep}"};
+  }
+
+  // x / scale (a division, as ONNX's QuantizeLinear), rounded half to even, plus the zero point,
+  // clipped, minus the zero point, times the scale: a Q/DQ pair in one pass over UB. Rounding adds
+  // and subtracts 1.5 x 2^23 (fp32) or 1.5 x 2^10 (fp16): for |v| below 2^22 (2^9) the sum lands
+  // where the spacing is 1, so it rounds v to nearest even; past that the clip to 8 bits decides.
+  void fakeQuant(mlir::Operation &op, g::FakeQuantOp o) {
+    auto kernel = [&](float magic) {
+      const float scale = o.getScale().convertToFloat(), zero = o.getZeroPoint().convertToFloat();
+      ElementwiseKernel k;
+      k.numInputs = 1;
+      k.scalars = {magic, scale, zero, o.getMin().convertToFloat(), o.getMax().convertToFloat(), -zero, -magic};
+      k.prologue = {"vdup.f32 {c1}, {s1}, repeat=1"};
+      k.body = {"vdiv.f32 {out}, {in0}, {c1}, repeat={rep}, src1_rep=0", "vadds.f32 {out}, {out}, {s0}, repeat={rep}",
+                "vadds.f32 {out}, {out}, {s6}, repeat={rep}", "vadds.f32 {out}, {out}, {s2}, repeat={rep}",
+                "vmaxs.f32 {out}, {out}, {s3}, repeat={rep}", "vmins.f32 {out}, {out}, {s4}, repeat={rep}",
+                "vadds.f32 {out}, {out}, {s5}, repeat={rep}", "vmuls.f32 {out}, {out}, {s1}, repeat={rep}"};
+      return k;
+    };
+    // A convolution's NHWC16 output stays in that form: the pair computed in fp16 (the cube reads
+    // fp16 anyway), fused into the producing kernel where it can be.
+    if (elementwiseNhwc16(op, "FakeQuant", {op.getOperand(0)}, kernel(1536.0f))) return;
+    unaryF32(op, "FakeQuant", kernel(12582912.0f));
   }
 
   // Round (half to even), then for Floor one step down where that rounded up, for Ceil one step

@@ -1674,6 +1674,26 @@ private:
       auto asFloat = [&](Value v) {
         return Value(b_.create<g::CastOp>(loc, f32(llvm::cast<RankedTensorType>(v.getType()).getShape()), v));
       };
+      // A DequantizeLinear of a QuantizeLinear with the same constant per-tensor parameters (the
+      // pair quantization tools write around every quantized activation): one fake_quant op.
+      const std::string params = n.input(1) + "|" + (hasInput(2) ? n.input(2) : "");
+      if (auto pair = fakeQuantizable_.find(n.input(0));
+          op == "DequantizeLinear" && pair != fakeQuantizable_.end() && pair->second.params == params) {
+        const FakeQuantizable &q = pair->second;
+        bind(b_.create<g::FakeQuantOp>(loc, out(), q.x, b_.getF32FloatAttr(q.scale), b_.getF32FloatAttr(q.zero),
+                                       b_.getF32FloatAttr(q.lo), b_.getF32FloatAttr(q.hi)));
+        return;
+      }
+      if (op == "QuantizeLinear") {
+        const onnx::TensorProto *s = constantInput(n.input(1)), *z = hasInput(2) ? constantInput(n.input(2)) : nullptr;
+        std::optional<std::vector<float>> scaleValue = s ? tensorFloats(*s) : std::nullopt;
+        std::optional<std::vector<char>> zeroValue = z ? tensorData(*z) : std::nullopt;
+        const bool isSigned = out().getElementType().isSignlessInteger(8);
+        if (scaleValue && scaleValue->size() == 1 && (*scaleValue)[0] > 0 && (!hasInput(2) || (zeroValue && zeroValue->size() == 1)))
+          fakeQuantizable_[n.output(0)] = {in(0), params, (*scaleValue)[0],
+                                           !zeroValue ? 0.0f : isSigned ? float(int8_t((*zeroValue)[0])) : float(uint8_t((*zeroValue)[0])),
+                                           isSigned ? -128.0f : 0.0f, isSigned ? 127.0f : 255.0f};
+      }
       Value scale = alongAxis(in(1)), zero = hasInput(2) ? asFloat(alongAxis(in(2))) : Value();
       if (op == "DequantizeLinear") {
         // A QuantizeLinear's output (a Q/DQ pair, as quantization tools write them around every
@@ -1918,6 +1938,14 @@ private:
   std::map<std::string, RankedTensorType> types_;
   std::map<std::string, Value> values_;
   std::map<std::string, const onnx::TensorProto *> initializers_, constantNodes_;
+  // QuantizeLinear outputs with constant per-tensor parameters (named by `params`: "scale|zero"),
+  // which a DequantizeLinear with the same ones turns into one fake_quant of `x`.
+  struct FakeQuantizable {
+    Value x;
+    std::string params;
+    float scale, zero, lo, hi;
+  };
+  std::map<std::string, FakeQuantizable> fakeQuantizable_;
   int64_t opset_ = 0; // of the default ONNX domain
   std::deque<onnx::TensorProto> owned_; // tensors the importer made (stable addresses)
 };

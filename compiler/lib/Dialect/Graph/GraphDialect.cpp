@@ -156,6 +156,11 @@ LogicalResult ClipOp::verify() {
   return verifySameShape(*this, true);
 }
 LogicalResult HardSigmoidOp::verify() { return verifySameShape(*this, true); }
+LogicalResult FakeQuantOp::verify() {
+  if (!(getScale().convertToFloat() > 0) || !(getMin().convertToFloat() <= getMax().convertToFloat()))
+    return emitOpError("needs a positive scale and min <= max");
+  return verifySameShape(*this, true);
+}
 LogicalResult CastOp::verify() { return verifySameShape(*this, false); }
 
 // Reduction axes: sorted, distinct, inside the rank, at least one.

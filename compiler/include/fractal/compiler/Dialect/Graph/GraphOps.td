@@ -108,6 +108,10 @@ def Graph_TrigonometricOp : Graph_UnaryOp<"trigonometric", (ins StrAttr:$functio
 def Graph_ClipOp : Graph_UnaryOp<"clip", (ins F32Attr:$min, F32Attr:$max)>;
 def Graph_HardSigmoidOp : Graph_UnaryOp<"hard_sigmoid", (ins F32Attr:$alpha, F32Attr:$beta)>;
 def Graph_CastOp : Graph_UnaryOp<"cast">;
+// A QuantizeLinear / DequantizeLinear pair with constant per-tensor parameters, as quantized
+// models wrap activations: (clip(round_half_even(x / scale) + zero_point, min, max) -
+// zero_point) * scale, the 8-bit integers never materialized (one vector kernel).
+def Graph_FakeQuantOp : Graph_UnaryOp<"fake_quant", (ins F32Attr:$scale, F32Attr:$zero_point, F32Attr:$min, F32Attr:$max)>;
 
 // Predicates and selection. Booleans are i1 tensors, one byte per element in memory (numpy's
 // and ONNX's bool); the vector unit compares into a bitmask (vcmp) and selects with it (vsel).

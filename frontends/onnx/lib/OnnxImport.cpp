@@ -535,9 +535,20 @@ private:
     return s + "]";
   }
 
-  // A reduction (axes sorted, distinct, non-negative) to `type`. The reduce kernel takes axes
-  // that are adjacent once size-1 axes are ignored; others are moved behind the kept axes first
-  // (a transpose), reduced as the trailing axes, and reshaped to `type` (keepdims' size-1 axes).
+  // The values of an 8-bit integer type (uint8 or int8).
+  static std::pair<float, float> eightBitRange(Type integer) {
+    return integer.isSignlessInteger(8) ? std::pair<float, float>(-128.0f, 127.0f) : std::pair<float, float>(0.0f, 255.0f);
+  }
+  // A 1-D per-channel parameter of more than one value viewed as [C, 1, ...] (`trailing` ones), so
+  // that it broadcasts along the axis that many dims from the end.
+  Value alongAxis(Location loc, Value v, int64_t trailing) {
+    auto t = llvm::cast<RankedTensorType>(v.getType());
+    if (t.getRank() != 1 || t.getDimSize(0) == 1 || trailing <= 0) return v;
+    SmallVector<int64_t> shape(size_t(trailing + 1), 1);
+    shape[0] = t.getDimSize(0);
+    return b_.create<g::ReshapeOp>(loc, RankedTensorType::get(shape, t.getElementType()), v);
+  }
+
   // ONNX's linear quantization of float32 x into `type` (uint8 or int8): saturate(round half to
   // even(x / scale) + zero), `zero` a float32 zero point (or null), all broadcasting onto x.
   Value quantize(Location loc, Value x, Value scale, Value zero, RankedTensorType type) {
@@ -547,12 +558,11 @@ private:
   // `multiplier` (QLinear requantization): x * scale instead of x / scale.
   Value quantizedFloats(Location loc, Value x, Value scale, Value zero, Type integer, bool multiplier) {
     auto f32 = RankedTensorType::get(llvm::cast<RankedTensorType>(x.getType()).getShape(), b_.getF32Type());
-    const bool isSigned = integer.isSignlessInteger(8);
+    const auto [lo, hi] = eightBitRange(integer);
     Value q = multiplier ? Value(b_.create<g::MulOp>(loc, f32, x, scale)) : Value(b_.create<g::DivOp>(loc, f32, x, scale));
     q = b_.create<g::RoundingOp>(loc, f32, q, b_.getStringAttr("round"));
     if (zero) q = b_.create<g::AddOp>(loc, f32, q, zero);
-    return b_.create<g::ClipOp>(loc, f32, q, b_.getF32FloatAttr(isSigned ? -128.0f : 0.0f),
-                                b_.getF32FloatAttr(isSigned ? 127.0f : 255.0f));
+    return b_.create<g::ClipOp>(loc, f32, q, b_.getF32FloatAttr(lo), b_.getF32FloatAttr(hi));
   }
 
   // The float32 integers that quantize() narrowed into `v`, or null when `v` is not its result:
@@ -564,13 +574,15 @@ private:
     Value rounded = clip.getInput();
     if (auto add = rounded.getDefiningOp<g::AddOp>()) rounded = add.getLhs();
     auto round = rounded.getDefiningOp<g::RoundingOp>();
-    const bool isSigned = llvm::cast<RankedTensorType>(v.getType()).getElementType().isSignlessInteger(8);
-    const float lo = isSigned ? -128.0f : 0.0f, hi = isSigned ? 127.0f : 255.0f;
+    const auto [lo, hi] = eightBitRange(llvm::cast<RankedTensorType>(v.getType()).getElementType());
     const bool eightBits = llvm::cast<RankedTensorType>(v.getType()).getElementType().isInteger(8);
     if (!round || !eightBits || clip.getMin().convertToFloat() < lo || clip.getMax().convertToFloat() > hi) return {};
     return clip.getResult();
   }
 
+  // A reduction (axes sorted, distinct, non-negative) to `type`. The reduce kernel takes axes
+  // that are adjacent once size-1 axes are ignored; others are moved behind the kept axes first
+  // (a transpose), reduced as the trailing axes, and reshaped to `type` (keepdims' size-1 axes).
   Value reduce(Location loc, Value x, const char *kind, const std::vector<int64_t> &axes, bool keepdims,
                RankedTensorType type) {
     auto xt = llvm::cast<RankedTensorType>(x.getType());
@@ -786,17 +798,6 @@ private:
     return pads;
   }
 
-  // ---- recurrent layers ----
-  // LSTM, GRU and RNN unrolled over their static sequence, per direction: the input projection of
-  // every step at once ([seq * batch, I] x [I, gates * H], one product on the cube), then at each
-  // step the recurrent product ([batch, H] x [H, gates * H]) and the gates' element-wise math on
-  // the vector unit. With constant weights (an exported model) the transposes and bias sums fold.
-  // 3-D convolution and pooling on the 2-D kernels. Pooling is separable: the 2-D pool over
-  // (H, W) of [N, C*D, H, W], then over (D, 1) of [N, C, D, Ho*Wo] (a box's maximum, and its
-  // sum and element count, combine axis by axis). A convolution stacks, for each output depth,
-  // the kd input slices its kernel reads as channels, [N*Do, C*kd, H, W] (channel c*kd + i, so
-  // a group's channels stay together), and convolves that in 2-D with the weights viewed as
-  // [Co, C/group*kd, kh, kw]; the result [N*Do, Co, Ho, Wo] is transposed back to [N, Co, Do, Ho, Wo].
   // MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (8-bit operands, 2-D convolutions):
   // (a - a_zero) and (b - b_zero) as float32 integers, multiplied on the cube, whose fp16 operands
   // hold every 8-bit difference exactly (|d| <= 255) and whose fp32 accumulation is exact while
@@ -815,31 +816,19 @@ private:
     auto f32 = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, b_.getF32Type()); };
     auto shapeOf = [](Value v) { return llvm::cast<RankedTensorType>(v.getType()).getShape(); };
     auto asFloat = [&](Value v) { return Value(b_.create<g::CastOp>(loc, f32(shapeOf(v)), v)); };
-    // A 1-D per-row (per-output-channel) parameter of length > 1 viewed as [len, 1, ...] so that it
-    // broadcasts along the axis `trailing` dims from the end.
-    auto along = [&](Value v, int64_t trailing) -> Value {
-      auto t = llvm::cast<RankedTensorType>(v.getType());
-      if (t.getRank() != 1 || t.getDimSize(0) == 1 || trailing == 0) return v;
-      SmallVector<int64_t> shape(size_t(trailing + 1), 1);
-      shape[0] = t.getDimSize(0);
-      return b_.create<g::ReshapeOp>(loc, RankedTensorType::get(shape, t.getElementType()), v);
-    };
     Value a = in(0), b = in(bSlot);
     const int64_t bRank = int64_t(shapeOf(b).size());
     // Zero points: A's per row (MatMulInteger) or one; B's per column, or per output channel.
     auto centered = [&](Value v, int zeroSlot, int64_t trailing) {
       Value x = asFloat(v);
       if (!has(zeroSlot)) return x;
-      Value zero = asFloat(along(in(zeroSlot), trailing));
+      Value zero = asFloat(alongAxis(loc, in(zeroSlot), trailing));
       return Value(b_.create<g::SubOp>(loc, f32(shapeOf(x)), x, zero));
     };
     Value ac = centered(a, aZeroSlot, conv ? 0 : 1), bc = centered(b, bZeroSlot, conv ? bRank - 1 : 0);
 
     // The exactness bound: max |a - a_zero| times, per output, the sum over K of |b - b_zero|.
-    auto range = [&](Value v) {
-      const bool isSigned = llvm::cast<RankedTensorType>(v.getType()).getElementType().isSignlessInteger(8);
-      return std::pair<double, double>(isSigned ? -128 : 0, isSigned ? 127 : 255);
-    };
+    auto range = [&](Value v) { return eightBitRange(llvm::cast<RankedTensorType>(v.getType()).getElementType()); };
     auto constants = [&](int slot) -> std::optional<std::vector<double>> {
       const onnx::TensorProto *t = has(slot) ? constantInput(n.input(slot)) : nullptr;
       std::optional<std::vector<char>> bytes = t ? tensorData(*t) : std::nullopt;
@@ -851,7 +840,7 @@ private:
     };
     auto [aLo, aHi] = range(a);
     auto [bLo, bHi] = range(b);
-    double aMax = aHi - aLo, bound = 0;
+    double aMax = double(aHi - aLo), bound = 0;
     if (std::optional<std::vector<double>> za = constants(aZeroSlot); za && !za->empty()) {
       aMax = 0;
       for (double z : *za) aMax = std::max({aMax, std::fabs(aLo - z), std::fabs(aHi - z)});
@@ -869,7 +858,7 @@ private:
           bound = std::max(bound, aMax * sum);
         }
     } else {
-      bound = double(k) * aMax * (bHi - bLo);
+      bound = double(k) * aMax * double(bHi - bLo);
     }
     if (bound >= double(1 << 24))
       throw ImportError{"node '" + name + "' (" + op + ") is not supported: its sums of products can reach " +
@@ -929,6 +918,17 @@ private:
     values_[n.output(0)] = b_.create<g::CastOp>(loc, outType, toNchw(q));
   }
 
+  // ---- recurrent layers ----
+  // LSTM, GRU and RNN unrolled over their static sequence, per direction: the input projection of
+  // every step at once ([seq * batch, I] x [I, gates * H], one product on the cube), then at each
+  // step the recurrent product ([batch, H] x [H, gates * H]) and the gates' element-wise math on
+  // the vector unit. With constant weights (an exported model) the transposes and bias sums fold.
+  // 3-D convolution and pooling on the 2-D kernels. Pooling is separable: the 2-D pool over
+  // (H, W) of [N, C*D, H, W], then over (D, 1) of [N, C, D, Ho*Wo] (a box's maximum, and its
+  // sum and element count, combine axis by axis). A convolution stacks, for each output depth,
+  // the kd input slices its kernel reads as channels, [N*Do, C*kd, H, W] (channel c*kd + i, so
+  // a group's channels stay together), and convolves that in 2-D with the weights viewed as
+  // [Co, C/group*kd, kh, kw]; the result [N*Do, Co, Ho, Wo] is transposed back to [N, Co, Do, Ho, Wo].
   void importVolumetric(const onnx::NodeProto &n, const std::string &name, Location loc) {
     const std::string &op = n.op_type();
     Value x = value(n.input(0), "node '" + name + "'");
@@ -1664,13 +1664,7 @@ private:
       int64_t axis = intAttr(n, "axis", 1);
       if (axis < 0) axis += rank;
       auto f32 = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, b_.getF32Type()); };
-      auto alongAxis = [&](Value v) -> Value {
-        auto t = llvm::cast<RankedTensorType>(v.getType());
-        if (t.getRank() != 1 || t.getDimSize(0) == 1 || axis >= rank) return v;
-        SmallVector<int64_t> shape(size_t(rank - axis), 1);
-        shape[0] = t.getDimSize(0);
-        return b_.create<g::ReshapeOp>(loc, RankedTensorType::get(shape, t.getElementType()), v);
-      };
+      auto perAxis = [&](Value v) { return alongAxis(loc, v, rank - axis - 1); };
       auto asFloat = [&](Value v) {
         return Value(b_.create<g::CastOp>(loc, f32(llvm::cast<RankedTensorType>(v.getType()).getShape()), v));
       };
@@ -1689,12 +1683,13 @@ private:
         std::optional<std::vector<float>> scaleValue = s ? tensorFloats(*s) : std::nullopt;
         std::optional<std::vector<char>> zeroValue = z ? tensorData(*z) : std::nullopt;
         const bool isSigned = out().getElementType().isSignlessInteger(8);
+        const auto [lo, hi] = eightBitRange(out().getElementType());
         if (scaleValue && scaleValue->size() == 1 && (*scaleValue)[0] > 0 && (!hasInput(2) || (zeroValue && zeroValue->size() == 1)))
           fakeQuantizable_[n.output(0)] = {in(0), params, (*scaleValue)[0],
                                            !zeroValue ? 0.0f : isSigned ? float(int8_t((*zeroValue)[0])) : float(uint8_t((*zeroValue)[0])),
-                                           isSigned ? -128.0f : 0.0f, isSigned ? 127.0f : 255.0f};
+                                           lo, hi};
       }
-      Value scale = alongAxis(in(1)), zero = hasInput(2) ? asFloat(alongAxis(in(2))) : Value();
+      Value scale = perAxis(in(1)), zero = hasInput(2) ? asFloat(perAxis(in(2))) : Value();
       if (op == "DequantizeLinear") {
         // A QuantizeLinear's output (a Q/DQ pair, as quantization tools write them around every
         // quantized op): its float32 values before the narrowing cast are the same integers,

@@ -1930,14 +1930,8 @@ private:
       k.prologue = {"vdup.f32 {c0}, {s0}, repeat=1", "vdup.f32 {c1}, {s2}, repeat=1"};
       k.scratch = {{"{a}", emit::kRepeatBytes}, {"{r}", emit::kRepeatBytes}, {"{tmp}", emit::kRepeatBytes},
                    {"{mask}", kF32MaskBytes}};
-      k.body = {"vabs.f32 {a}, {in0}, repeat={rep}"};
-      const std::vector<std::string> round = roundHalfEven("{a}", "{r}", "{tmp}", "{c0}");
-      k.body.insert(k.body.end(), round.begin(), round.end());
-      k.body.insert(k.body.end(), {"vcmp.gt.f32 {mask}, {r}, {a}, repeat={rep}", "vadds.f32 {tmp}, {r}, {s1}, repeat={rep}",
-                                   "vsel.f32 {r}, {tmp}, {r}, {mask}, repeat={rep}",
-                                   "vcmp.lt.f32 {mask}, {in0}, {c1}, repeat={rep}, src1_rep=0",
-                                   "vmuls.f32 {tmp}, {r}, {s1}, repeat={rep}", "vsel.f32 {r}, {tmp}, {r}, {mask}, repeat={rep}",
-                                   "vconv.f32.s32 {out}, {r}, repeat={rep}"});
+      k.body = truncSteps("{in0}", "{r}", "{a}", "{tmp}", "{c0}", "{c1}", "{s1}");
+      k.body.push_back("vconv.f32.s32 {out}, {r}, repeat={rep}");
       elementwise(op, "Cast", std::move(k), args);
       if (toNarrowInteger) scalarCast(op, args[1], {4, true}, out, integerElement(op.getResult(0)), shapeOf(input));
       return;
@@ -2065,11 +2059,7 @@ private:
                 "vsel.f32 {t}, {s}, {t}, {mask}, repeat={rep}"});
         return;
       }
-      append({"vabs.f32 {r}, {q}, repeat={rep}"});
-      append(roundHalfEven("{r}", "{t}", "{s}", "{c0}"));
-      append({"vcmp.gt.f32 {mask}, {t}, {r}, repeat={rep}", "vadds.f32 {s}, {t}, {s0}, repeat={rep}",
-              "vsel.f32 {t}, {s}, {t}, {mask}, repeat={rep}", "vcmp.lt.f32 {mask}, {q}, {c1}, repeat={rep}, src1_rep=0",
-              "vmuls.f32 {s}, {t}, {s0}, repeat={rep}", "vsel.f32 {t}, {s}, {t}, {mask}, repeat={rep}"});
+      append(truncSteps("{q}", "{t}", "{r}", "{s}", "{c0}", "{c1}", "{s0}"));
     };
     if (!ints) {
       append({"vdiv.f32 {q}, {in0}, {in1}, repeat={rep}"});
@@ -2132,6 +2122,24 @@ private:
             "vabs.f32 " + tmp + ", " + v + ", repeat={rep}",
             "vcmp.lt.f32 {mask}, " + tmp + ", " + big + ", repeat={rep}, src1_rep=0",
             "vsel.f32 " + r + ", " + r + ", " + v + ", {mask}, repeat={rep}"};
+  }
+
+  // `t` = v truncated toward zero: |v| rounded half to even (into scratch `a`, with `s`), one less
+  // where that rounded up, the sign put back. `big` holds 2^23, `zero` zeros, `minusOne` is a
+  // scalar register holding -1; writes {mask}.
+  static std::vector<std::string> truncSteps(const std::string &v, const std::string &t, const std::string &a,
+                                             const std::string &s, const std::string &big, const std::string &zero,
+                                             const std::string &minusOne) {
+    std::vector<std::string> steps = {"vabs.f32 " + a + ", " + v + ", repeat={rep}"};
+    const std::vector<std::string> round = roundHalfEven(a, t, s, big);
+    steps.insert(steps.end(), round.begin(), round.end());
+    steps.insert(steps.end(), {"vcmp.gt.f32 {mask}, " + t + ", " + a + ", repeat={rep}",
+                               "vadds.f32 " + s + ", " + t + ", " + minusOne + ", repeat={rep}",
+                               "vsel.f32 " + t + ", " + s + ", " + t + ", {mask}, repeat={rep}",
+                               "vcmp.lt.f32 {mask}, " + v + ", " + zero + ", repeat={rep}, src1_rep=0",
+                               "vmuls.f32 " + s + ", " + t + ", " + minusOne + ", repeat={rep}",
+                               "vsel.f32 " + t + ", " + s + ", " + t + ", {mask}, repeat={rep}"});
+    return steps;
   }
 
   // x / scale (a division, as ONNX's QuantizeLinear), rounded half to even, plus the zero point,

@@ -769,7 +769,7 @@ private:
             !(((detail::kScalarIntegers >> t->second) & 1u) && node.op_type() == "Where")) {
           problem(name, node.op_type(), "input '" + node.input(selected) + "' has type " +
                                             detail::elementTypeName(t->second) + ", which this operator does not support (" +
-                                            (node.op_type() == "Where" ? "float32, int32 or int64)" : "float32 or int32)"));
+                                            (node.op_type() == "Where" ? "float32 or integers)" : "float32 or int32)"));
           ok = false;
         }
       if (node.op_type() == "LSTM" || node.op_type() == "GRU" || node.op_type() == "RNN") {

@@ -60,13 +60,8 @@ std::optional<std::vector<char>> tensorData(const onnx::TensorProto &t) {
     for (int32_t v : t.int32_data())
       append(&v, 4);
     break;
-  case onnx::TensorProto::FLOAT16: // stored as the bits in int32_data
-    for (int32_t v : t.int32_data()) {
-      uint16_t h = static_cast<uint16_t>(v);
-      append(&h, 2);
-    }
-    break;
-  case onnx::TensorProto::UINT16: case onnx::TensorProto::INT16: // stored in int32_data, as FLOAT16
+  // 16-bit values (float16 as its bits) are stored in int32_data
+  case onnx::TensorProto::FLOAT16: case onnx::TensorProto::UINT16: case onnx::TensorProto::INT16:
     for (int32_t v : t.int32_data()) {
       uint16_t h = static_cast<uint16_t>(v);
       append(&h, 2);

@@ -275,7 +275,7 @@ TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {
   ASSERT_EQ(int64.nodes.size(), 1u);
   EXPECT_EQ(int64.nodes[0].placement, Placement::Scalar);
   EXPECT_EQ(problems(check(whereModel(10))),
-            "w: input 'x' has type float16, which this operator does not support (float32, int32 or int64)\n");
+            "w: input 'x' has type float16, which this operator does not support (float32 or integers)\n");
 }
 
 // Dropout is the identity with an all-true mask in inference, and in training with a constant

@@ -13,7 +13,8 @@
 
 namespace fractal::onnx_frontend {
 
-// float, float16, double, int64, int32, int8, uint8, bool (one byte each); nullopt for other types.
+// float, float16, double, int64, uint64, int32, uint32, int16, uint16, int8, uint8, bool (one byte
+// each); nullopt for other types.
 std::optional<std::vector<char>> tensorData(const onnx::TensorProto &t);
 // The values of an int64 or int32 tensor, widened to int64; nullopt for other types.
 std::optional<std::vector<int64_t>> tensorInts(const onnx::TensorProto &t);

@@ -595,12 +595,16 @@ TEST(Models, PpOcrDetPage640x640) { ppocrDet(640, 640); }
 // into L1 (at 960x960 they did not, and the model did not compile).
 TEST(Models, PpOcrDetPage960x960) { ppocrDet(960, 960); }
 
-// A float tensor's name and static shape (a graph input or output).
-void declareFloat(onnx::ValueInfoProto *v, const char *name, const std::vector<int64_t> &dims) {
+// A tensor's name, element type (onnx::TensorProto::DataType) and static shape (a graph input or
+// output).
+void declareTensor(onnx::ValueInfoProto *v, const char *name, const std::vector<int64_t> &dims, int type) {
   v->set_name(name);
   auto *t = v->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(onnx::TensorProto::FLOAT);
+  t->set_elem_type(type);
   for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+}
+void declareFloat(onnx::ValueInfoProto *v, const char *name, const std::vector<int64_t> &dims) {
+  declareTensor(v, name, dims, onnx::TensorProto::FLOAT);
 }
 
 onnx::TensorProto *floatInitializer(onnx::GraphProto *g, const char *name, const std::vector<int64_t> &dims,
@@ -1536,8 +1540,7 @@ TEST(CompiledOps, Int64ArithmeticComparisonsAndWhere) {
   const std::vector<int64_t> shape{2, 6};
   onnx::ModelProto m = newModel(13, "int64");
   onnx::GraphProto *g = m.mutable_graph();
-  declareFloat(g->add_input(), "x", shape);
-  g->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+  declareTensor(g->add_input(), "x", shape, onnx::TensorProto::INT64);
   intInitializer(g, "y", onnx::TensorProto::INT64, {6}, y);
   const std::vector<std::pair<const char *, std::vector<std::string>>> ops = {
       {"Add", {"x", "y"}}, {"Sub", {"y", "x"}}, {"Mul", {"x", "y"}}, {"Div", {"x", "y"}}, {"Max", {"x", "y"}},
@@ -1550,8 +1553,7 @@ TEST(CompiledOps, Int64ArithmeticComparisonsAndWhere) {
   addNode(g, "Equal", {"x", "x"}, "eq");
   addNode(g, "Where", {"gt", "x", "y"}, "where");
   auto declare = [&](const char *name, const std::vector<int64_t> &dims, int type) {
-    declareFloat(g->add_output(), name, dims);
-    g->mutable_output(g->output_size() - 1)->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+    declareTensor(g->add_output(), name, dims, type);
   };
   for (const auto &[op, inputs] : ops) declare(op, shape, onnx::TensorProto::INT64);
   for (const char *name : {"mod", "fmod", "where"}) declare(name, shape, onnx::TensorProto::INT64);
@@ -1604,10 +1606,7 @@ TEST(CompiledOps, CastsBetweenFloatsAndIntegersAndQuantization) {
   setInt(addNode(g, "Cast", {"u8"}, "back"), "to", onnx::TensorProto::FLOAT);
   addNode(g, "QuantizeLinear", {"x", "scale", "zero"}, "q");
   addNode(g, "DequantizeLinear", {"q", "scale", "zero"}, "dq");
-  auto declare = [&](const char *name, int type) {
-    declareFloat(g->add_output(), name, shape);
-    g->mutable_output(g->output_size() - 1)->mutable_type()->mutable_tensor_type()->set_elem_type(type);
-  };
+  auto declare = [&](const char *name, int type) { declareTensor(g->add_output(), name, shape, type); };
   for (const auto &[name, type] : casts) declare(name, type);
   declare("back", onnx::TensorProto::FLOAT);
   declare("q", onnx::TensorProto::INT8);
@@ -1693,8 +1692,7 @@ TEST(CompiledOps, QLinearConvolutionAndMatMulExactlyAsOnnxRuntime) {
   const int64_t cin = 3, cout = 5, size = 9;
   onnx::ModelProto m = newModel(13, "qlinear");
   onnx::GraphProto *g = m.mutable_graph();
-  declareFloat(g->add_input(), "x", {1, cin, size, size});
-  g->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::UINT8);
+  declareTensor(g->add_input(), "x", {1, cin, size, size}, onnx::TensorProto::UINT8);
   floatInitializer(g, "x_scale", {}, {0.02f});
   intInitializer(g, "x_zero", onnx::TensorProto::UINT8, {}, {100});
   std::vector<int64_t> w(size_t(cout * cin * 9));
@@ -1716,9 +1714,8 @@ TEST(CompiledOps, QLinearConvolutionAndMatMulExactlyAsOnnxRuntime) {
   floatInitializer(g, "z_scale", {}, {0.3f});
   intInitializer(g, "z_zero", onnx::TensorProto::UINT8, {}, {128});
   addNode(g, "QLinearMatMul", {"y", "y_scale", "y_zero", "b", "b_scale", "b_zero", "z_scale", "z_zero"}, "z");
-  declareFloat(g->add_output(), "y", {1, cout, 5, 5});
-  declareFloat(g->add_output(), "z", {1, cout, 5, 4});
-  for (int i = 0; i < 2; ++i) g->mutable_output(i)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::UINT8);
+  declareTensor(g->add_output(), "y", {1, cout, 5, 5}, onnx::TensorProto::UINT8);
+  declareTensor(g->add_output(), "z", {1, cout, 5, 4}, onnx::TensorProto::UINT8);
   NpyArray x{"|u1", {1, cin, size, size}, std::vector<uint8_t>(size_t(cin * size * size))};
   for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = uint8_t(i * 97 % 256);
   const SavedModel saved(m);
@@ -1739,17 +1736,13 @@ TEST(CompiledOps, QLinearConvolutionAndMatMulExactlyAsOnnxRuntime) {
   auto matMulInteger = [](bool constantB) {
     onnx::ModelProto mm = newModel(13, "mmi");
     onnx::GraphProto *gg = mm.mutable_graph();
-    declareFloat(gg->add_input(), "a", {2, 300});
-    gg->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::UINT8);
-    if (constantB) {
+    declareTensor(gg->add_input(), "a", {2, 300}, onnx::TensorProto::UINT8);
+    if (constantB)
       intInitializer(gg, "b", onnx::TensorProto::UINT8, {300, 3}, std::vector<int64_t>(900, 3));
-    } else {
-      declareFloat(gg->add_input(), "b", {300, 3});
-      gg->mutable_input(1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::UINT8);
-    }
+    else
+      declareTensor(gg->add_input(), "b", {300, 3}, onnx::TensorProto::UINT8);
     addNode(gg, "MatMulInteger", {"a", "b"}, "p");
-    declareFloat(gg->add_output(), "p", {2, 3});
-    gg->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT32);
+    declareTensor(gg->add_output(), "p", {2, 3}, onnx::TensorProto::INT32);
     return mm;
   };
   Expected<ChipConfig> edgeChip = loadChipConfig("edge");

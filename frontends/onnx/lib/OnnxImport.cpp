@@ -539,6 +539,17 @@ private:
   static std::pair<float, float> eightBitRange(Type integer) {
     return integer.isSignlessInteger(8) ? std::pair<float, float>(-128.0f, 127.0f) : std::pair<float, float>(0.0f, 255.0f);
   }
+  // The values of a uint8 or int8 constant (a zero point, quantized weights); nullopt for none or
+  // another type.
+  static std::optional<std::vector<double>> eightBitValues(const onnx::TensorProto *t) {
+    const bool isSigned = t && t->data_type() == onnx::TensorProto::INT8;
+    std::optional<std::vector<char>> bytes =
+        t && (isSigned || t->data_type() == onnx::TensorProto::UINT8) ? tensorData(*t) : std::nullopt;
+    if (!bytes) return std::nullopt;
+    std::vector<double> out;
+    for (char c : *bytes) out.push_back(isSigned ? double(int8_t(c)) : double(uint8_t(c)));
+    return out;
+  }
   // A 1-D per-channel parameter of more than one value viewed as [C, 1, ...] (`trailing` ones), so
   // that it broadcasts along the axis that many dims from the end.
   Value alongAxis(Location loc, Value v, int64_t trailing) {
@@ -829,15 +840,7 @@ private:
 
     // The exactness bound: max |a - a_zero| times, per output, the sum over K of |b - b_zero|.
     auto range = [&](Value v) { return eightBitRange(llvm::cast<RankedTensorType>(v.getType()).getElementType()); };
-    auto constants = [&](int slot) -> std::optional<std::vector<double>> {
-      const onnx::TensorProto *t = has(slot) ? constantInput(n.input(slot)) : nullptr;
-      std::optional<std::vector<char>> bytes = t ? tensorData(*t) : std::nullopt;
-      if (!bytes) return std::nullopt;
-      const bool isSigned = t->data_type() == onnx::TensorProto::INT8;
-      std::vector<double> out;
-      for (char c : *bytes) out.push_back(isSigned ? double(int8_t(c)) : double(uint8_t(c)));
-      return out;
-    };
+    auto constants = [&](int slot) { return eightBitValues(has(slot) ? constantInput(n.input(slot)) : nullptr); };
     auto [aLo, aHi] = range(a);
     auto [bLo, bHi] = range(b);
     double aMax = double(aHi - aLo), bound = 0;
@@ -1681,13 +1684,10 @@ private:
       if (op == "QuantizeLinear") {
         const onnx::TensorProto *s = constantInput(n.input(1)), *z = hasInput(2) ? constantInput(n.input(2)) : nullptr;
         std::optional<std::vector<float>> scaleValue = s ? tensorFloats(*s) : std::nullopt;
-        std::optional<std::vector<char>> zeroValue = z ? tensorData(*z) : std::nullopt;
-        const bool isSigned = out().getElementType().isSignlessInteger(8);
+        std::optional<std::vector<double>> zeroValue = eightBitValues(z);
         const auto [lo, hi] = eightBitRange(out().getElementType());
         if (scaleValue && scaleValue->size() == 1 && (*scaleValue)[0] > 0 && (!hasInput(2) || (zeroValue && zeroValue->size() == 1)))
-          fakeQuantizable_[n.output(0)] = {in(0), params, (*scaleValue)[0],
-                                           !zeroValue ? 0.0f : isSigned ? float(int8_t((*zeroValue)[0])) : float(uint8_t((*zeroValue)[0])),
-                                           lo, hi};
+          fakeQuantizable_[n.output(0)] = {in(0), params, (*scaleValue)[0], zeroValue ? float((*zeroValue)[0]) : 0.0f, lo, hi};
       }
       Value scale = perAxis(in(1)), zero = hasInput(2) ? asFloat(perAxis(in(2))) : Value();
       if (op == "DequantizeLinear") {

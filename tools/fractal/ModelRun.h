@@ -7,6 +7,7 @@
 #include "fractal/support/Error.h"
 #include "fractal/support/Npy.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,15 @@ struct ModelRun {
 // A device fault is an error with ExitCode::DeviceFault.
 Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &target, const std::string &mode,
                                const std::vector<NpyArray> &inputs, bool trace, const std::string &file = "");
+
+// `flag NAME=FILE.npy` items of `command` by input name, each name's files in the order given
+// (split at the last '=', since ONNX names may contain ':'): an error names an item that is not
+// NAME=FILE or a name that is not one of `package`'s inputs.
+Expected<std::map<std::string, std::vector<std::string>>> inputFiles(const std::vector<std::string> &items,
+                                                                     const pkg::Package &package,
+                                                                     const std::string &command, const std::string &flag);
+// The .npy at `path` as data for input `t`: an error names both when its dtype or shape differs.
+Expected<NpyArray> readInputNpy(const std::string &path, const pkg::Tensor &t);
 
 // Deterministic input data for tensor `t` (uniform [-1, 1), integers scaled): what --random-inputs
 // gives input k with seed k.

@@ -53,22 +53,10 @@ int runQuantizeCommand(const Args &args) {
   if (!package) return reportError(package.error());
 
   // Samples: the k-th file given for each input.
-  std::map<std::string, std::vector<std::string>> files;
-  for (const std::string &item : samples) {
-    const size_t eq = item.rfind('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
-      return reportError(Error::badInput("fractal quantize: --calibrate '" + item + "' is not NAME=FILE.npy"));
-    files[item.substr(0, eq)].push_back(item.substr(eq + 1));
-  }
-  std::string names;
-  for (uint32_t i : package->inputs) names += (names.empty() ? "" : ", ") + package->tensors[i].name;
-  for (const auto &[name, paths] : files) {
-    bool known = false;
-    for (uint32_t i : package->inputs) known |= package->tensors[i].name == name;
-    if (!known)
-      return reportError(Error::badInput("fractal quantize: --calibrate " + name + ": the model has no input '" + name +
-                                         "' (its inputs: " + names + ")"));
-  }
+  Expected<std::map<std::string, std::vector<std::string>>> given =
+      inputFiles(samples, *package, "fractal quantize", "--calibrate");
+  if (!given) return reportError(given.error());
+  std::map<std::string, std::vector<std::string>> &files = *given;
   size_t count = 0;
   for (uint32_t i : package->inputs) {
     const std::string &name = package->tensors[i].name;
@@ -94,12 +82,8 @@ int runQuantizeCommand(const Args &args) {
     std::vector<NpyArray> inputs;
     for (uint32_t i : package->inputs) {
       const pkg::Tensor &t = package->tensors[i];
-      const std::string &path = files[t.name][k];
-      Expected<NpyArray> a = readNpyFile(path);
+      Expected<NpyArray> a = readInputNpy(files[t.name][k], t);
       if (!a) return reportError(a.error());
-      if (a->descr != pkg::npyDescr(t.dtype) || a->shape != t.shape)
-        return reportError(Error::badInput(path + ": input '" + t.name + "' must be " + pkg::npyDescr(t.dtype) +
-                                           ", shape as the model's; the file holds " + a->descr));
       if (t.dtype == pkg::DType::F32) widen(t.name, npyFloats(*a)); // an activation may be an input
       inputs.push_back(std::move(*a));
     }

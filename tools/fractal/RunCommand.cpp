@@ -105,6 +105,37 @@ Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &t
   return run;
 }
 
+Expected<std::map<std::string, std::vector<std::string>>> inputFiles(const std::vector<std::string> &items,
+                                                                     const pkg::Package &package,
+                                                                     const std::string &command, const std::string &flag) {
+  std::map<std::string, std::vector<std::string>> files;
+  for (const std::string &item : items) {
+    const size_t eq = item.rfind('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      return Error::badInput(command + ": " + flag + " '" + item + "' is not NAME=FILE.npy");
+    files[item.substr(0, eq)].push_back(item.substr(eq + 1));
+  }
+  std::string names;
+  for (uint32_t i : package.inputs) names += (names.empty() ? "" : ", ") + package.tensors[i].name;
+  for (const auto &[name, paths] : files) {
+    bool known = false;
+    for (uint32_t i : package.inputs) known |= package.tensors[i].name == name;
+    if (!known)
+      return Error::badInput(command + ": " + flag + " " + name + ": the model has no input '" + name +
+                             "' (its inputs: " + names + ")");
+  }
+  return files;
+}
+
+Expected<NpyArray> readInputNpy(const std::string &path, const pkg::Tensor &t) {
+  Expected<NpyArray> a = readNpyFile(path);
+  if (!a) return a;
+  if (a->descr != pkg::npyDescr(t.dtype) || a->shape != t.shape)
+    return Error::badInput(path + ": input '" + t.name + "' must be " + pkg::npyDescr(t.dtype) + shapeText(t.shape) +
+                           ", the file holds " + a->descr + shapeText(a->shape));
+  return a;
+}
+
 NpyArray randomInput(const pkg::Tensor &t, uint32_t seed) {
   NpyArray a{pkg::npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
   std::mt19937 rng(seed);
@@ -367,27 +398,13 @@ int runRunCommand(const Args &args) {
   }
 
   // Inputs: every NAME=FILE must name a model input; every model input needs data.
-  std::map<std::string, std::string> given;
-  for (const std::string &item : inputs) {
-    size_t eq = item.rfind('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
-      return reportError(Error::badInput("fractal run: --input '" + item + "' is not NAME=FILE.npy"));
-    given[item.substr(0, eq)] = item.substr(eq + 1);
-  }
-  std::string names;
-  for (uint32_t i : package.inputs) names += (names.empty() ? "" : ", ") + package.tensors[i].name;
-  for (const auto &[name, file] : given) {
-    bool known = false;
-    for (uint32_t i : package.inputs) known |= package.tensors[i].name == name;
-    if (!known)
-      return reportError(Error::badInput("fractal run: --input " + name + ": the model has no input '" +
-                                         name + "' (its inputs: " + names + ")"));
-  }
+  Expected<std::map<std::string, std::vector<std::string>>> given = inputFiles(inputs, package, "fractal run", "--input");
+  if (!given) return reportError(given.error());
   std::vector<NpyArray> data;
   for (size_t k = 0; k < package.inputs.size(); ++k) {
     const pkg::Tensor &t = package.tensors[package.inputs[k]];
-    auto it = given.find(t.name);
-    if (it == given.end()) {
+    auto it = given->find(t.name);
+    if (it == given->end()) {
       if (!randomInputs)
         return reportError(Error::badInput("fractal run: no data for input '" + t.name + "' (" +
                                            pkg::npyDescr(t.dtype) + shapeText(t.shape) +
@@ -402,12 +419,8 @@ int runRunCommand(const Args &args) {
       if (Status st = writeNpyFile(saved, data.back()); !st) return reportError(st.error());
       continue;
     }
-    Expected<NpyArray> a = readNpyFile(it->second);
+    Expected<NpyArray> a = readInputNpy(it->second.back(), t); // the last --input of a name counts
     if (!a) return reportError(a.error());
-    if (a->descr != pkg::npyDescr(t.dtype) || a->shape != t.shape)
-      return reportError(Error::badInput(it->second + ": input '" + t.name + "' must be " +
-                                         pkg::npyDescr(t.dtype) + shapeText(t.shape) + ", the file holds " +
-                                         a->descr + shapeText(a->shape)));
     data.push_back(std::move(*a));
   }
 

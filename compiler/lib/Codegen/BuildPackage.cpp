@@ -569,18 +569,7 @@ private:
           scatter(op, k, o.getData(), o.getIndices(), mlir::Value());
         })
         .Case<g::NllLossOp>([&](auto o) { nllLoss(op, o); })
-        .Case<g::TopKOp>([&](auto o) {
-          std::vector<uint32_t> args;
-          if (!require(op, {o.getInput()}, args)) return;
-          if (!isF32(o.getInput())) return unsupported(op, "only float32 inputs have a host kernel");
-          const uint32_t values = newTensor(o.getValues(), opName(op), TensorKind::Activation);
-          const uint32_t indices = newTensor(o.getIndices(), opName(op) + "/indices", TensorKind::Activation);
-          addHostTask(op, "TopK", args, {values, indices}, g::TopKOp::getPlacementReason().str());
-          auto &ints = p_.tasks.back().host.ints;
-          ints["axis"] = {int64_t(o.getAxis())};
-          ints["k"] = {int64_t(o.getK())};
-          ints["largest"] = {o.getLargest() ? 1 : 0};
-        })
+        .Case<g::TopKOp>([&](auto o) { topK(op, o); })
         .Case<g::ArgReduceOp>([&](auto o) {
           const bool max = o.getKind() == "max";
           const int64_t axis = o.getAxis();
@@ -1342,6 +1331,44 @@ private:
     addSpillingKernelTask(op, opType, *gen, std::move(args));
   }
 
+  // TopK along the last axis (trailing dimensions of 1 included) on the vector unit; along
+  // another axis, or over rows too long for UB, the runtime's host kernel.
+  void topK(mlir::Operation &op, g::TopKOp o) {
+    std::vector<uint32_t> args;
+    if (!require(op, {o.getInput()}, args)) return;
+    if (!isF32(o.getInput())) return unsupported(op, "only float32 inputs have a TopK kernel");
+    const std::vector<int64_t> shape = shapeOf(o.getInput());
+    const int64_t axis = o.getAxis(), n = shape[size_t(axis)];
+    TopKKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    k.r = n;
+    k.k = o.getK();
+    k.largest = o.getLargest();
+    for (int64_t d = 0; d < axis; ++d) k.outer *= shape[size_t(d)];
+    std::string why = g::TopKOp::getPlacementReason().str();
+    if (g::topKAlongLastAxis(o) && k.k > 0 && k.outer > 0) {
+      Expected<GeneratedKernel> gen = generateTopK(config_, k);
+      if (gen) {
+        std::vector<float> iota(size_t((n + 63) / 64 * 64));
+        for (size_t i = 0; i < iota.size(); ++i) iota[i] = float(i);
+        args.push_back(f32Constant(opName(op) + "/index_row", iota));
+        args.push_back(newTensor(o.getValues(), opName(op), TensorKind::Activation));
+        args.push_back(newTensor(o.getIndices(), opName(op) + "/indices", TensorKind::Activation));
+        args.push_back(scratch(opName(op) + "/int32_indices", DType::I32, {k.outer * k.k}));
+        return addSpillingKernelTask(op, "TopK", *gen, std::move(args));
+      }
+      why = gen.error().message + "; sorts on the host (AI CPU)";
+    }
+    const uint32_t values = newTensor(o.getValues(), opName(op), TensorKind::Activation);
+    const uint32_t indices = newTensor(o.getIndices(), opName(op) + "/indices", TensorKind::Activation);
+    addHostTask(op, "TopK", args, {values, indices}, why);
+    auto &ints = p_.tasks.back().host.ints;
+    ints["axis"] = {axis};
+    ints["k"] = {int64_t(o.getK())};
+    ints["largest"] = {o.getLargest() ? 1 : 0};
+  }
+
   // ---- data movement by segments (SegmentKernel.cpp) ----
   static int64_t elementBytes(mlir::Value v) {
     return int64_t(pkg::dtypeSize(dtypeOf(llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType()).value_or(DType::F32)));
@@ -1937,8 +1964,8 @@ private:
       return;
     }
     if (!((from == DType::F32 && to == DType::F16) || (from == DType::F16 && to == DType::F32)))
-      return unsupported(op, "casts between floats and integers have kernels for float32 and int32, int16, uint16, "
-                             "int8, uint8 (and booleans), not for wider integers yet");
+      return unsupported(op, "casts between float16 and integers have no kernel yet (float32 and every integer "
+                             "type do)");
     ElementwiseKernel k = castKernel(from == DType::F32, n);
     elementwise(op, "Cast", std::move(k), std::move(args));
   }
@@ -2320,7 +2347,8 @@ private:
     if (auto mod = llvm::dyn_cast<g::ModOp>(op); mod && mod.getFmod()) kind = "fmod";
     if (auto compare = llvm::dyn_cast<g::CompareOp>(op)) kind = compare.getKind().str();
     if (auto shift = llvm::dyn_cast<g::BitShiftOp>(op)) opType = "BitShift", kind = shift.getLeft() ? "shl" : "shr";
-    if (llvm::isa<g::CastOp>(op)) kind = isBool(op.getResult(0)) ? "nonzero" : "cast";
+    if (llvm::isa<g::CastOp>(op))
+      kind = isBool(op.getResult(0)) ? "nonzero" : isF32(op.getResult(0)) ? "to_f32" : isF32(decides) ? "from_f32" : "cast";
     opType[0] = char(std::toupper(opType[0]));
     ScalarElementwiseKernel k;
     k.name = opName(op);
@@ -2331,6 +2359,12 @@ private:
     k.isUnsigned = !integerElement(decides).isSigned;
     std::vector<uint32_t> args;
     for (mlir::Value v : op.getOperands()) {
+      if (kind == "from_f32") { // the float's bits, read as a 4-byte unsigned integer
+        k.inputStrides.push_back(g::broadcastStrides(shapeOf(v), k.shape.size()));
+        k.inputs.push_back({4, false});
+        args.push_back(*tensor(v));
+        continue;
+      }
       if (!llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger()) {
         unsupported(op, "an integer " + kind + " needs integer operands (and a boolean condition)");
         return true;

@@ -374,4 +374,96 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   return GeneratedKernel{s.str(), int(cores)};
 }
 
+
+Expected<GeneratedKernel> generateTopK(const ChipConfig &config, const TopKKernel &k) {
+  if (k.outer < 1 || k.r < 1 || k.k < 1 || k.k > k.r)
+    return Error::internal(k.name + ": TopK needs 1 <= k <= the row's length");
+  const int64_t rowRepeats = ceilDiv(k.r, kLanes), rowBytes = rowRepeats * kRepeat;
+  const int64_t outRepeats = ceilDiv(k.k, kLanes), outBytes = outRepeats * kRepeat;
+  // UB: the row | keys | live indices | NaN penalties | candidates | work | index row | lane
+  // bitmask | values out | indices out | their lane bitmask | blocks (one repeat each).
+  const int64_t keys = rowBytes, live = 2 * rowBytes, penalty = 3 * rowBytes, cand = 4 * rowBytes,
+                work = 5 * rowBytes, iota = 6 * rowBytes, sel = 7 * rowBytes,
+                values = sel + roundUp(rowRepeats * 8, 32), indices = values + outBytes,
+                outSel = indices + outBytes, blockBase = outSel + roundUp(outRepeats * 8, 32);
+  enum Block { Extreme, Least, Value, Index, Lane, PlusInf, MinusInf, TakenKey, NanPenalty, Zero, Blocks };
+  auto block = [&](Block b) { return blockBase + int64_t(b) * kRepeat; };
+  const int64_t needed = block(Blocks);
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
+  if (needed > ub || rowRepeats > 255)
+    return Error::badInput(k.name + ": UB overflow: TopK over rows of " + std::to_string(k.r) + " values needs " +
+                           std::to_string(needed) + " bytes of UB, the target has " + std::to_string(ub));
+  const float inf = std::numeric_limits<float>::infinity();
+  const char *extreme = k.largest ? "vmax.f32" : "vmin.f32", *extremeLanes = k.largest ? "vcmax.f32" : "vcmin.f32";
+
+  std::ostringstream s;
+  ReduceEmitter e(s);
+  s << "# " << k.name << ": TopK, the " << k.k << (k.largest ? " largest" : " smallest") << " of each of " << k.outer
+    << " rows of " << k.r << " values: " << k.k << " rounds of select-and-take in UB\n";
+  s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n  ld x17, gm[x1], offset=8\n"
+    << "  ld x3, gm[x1], offset=16\n  ld x20, gm[x1], offset=24\n  ld x18, gm[x1], offset=32\n";
+  // NaN penalty: 2^23 ahead of every index (largest) or behind it (smallest); indices stay exact.
+  for (auto [b, value] : {std::pair<Block, float>{PlusInf, inf}, {MinusInf, -inf}, {TakenKey, k.largest ? -inf : inf},
+                          {NanPenalty, k.largest ? -8388608.0f : 8388608.0f}, {Zero, 0.0f}})
+    s << "  li x10, " << block(b) << "\n  li x16, " << floatBits(value) << "\n  vdup.f32 ub[x10], x16, repeat=1\n";
+  s << "  li x10, " << iota << "\n  gm2ub ub[x10], gm[x17], len=" << rowRepeats * 8 << "\n  li x25, "
+    << floatBits(1.0f) << "\n  li x5, " << k.outer << "\n  mv x8, x2\n  mv x9, x3\n  mv x23, x18\n";
+  // `vsel dst = sel ? a : b` over `repeats`, a and/or b a broadcast block.
+  auto select = [&](int64_t dst, int64_t a, bool aBlock, int64_t b, bool bBlock, int64_t mask, int64_t repeats) {
+    s << "  li x10, " << dst << "\n  li x11, " << a << "\n  li x12, " << b << "\n  li x13, " << mask
+      << "\n  vsel.f32 ub[x10], ub[x11], ub[x12], ub[x13], repeat=" << repeats << (aBlock ? ", src0_blk=0, src0_rep=0" : "")
+      << (bBlock ? ", src1_blk=0, src1_rep=0" : "") << "\n";
+  };
+  auto compare = [&](const char *cmp, int64_t mask, int64_t a, int64_t b, bool bBlock, int64_t repeats) {
+    s << "  li x10, " << mask << "\n  li x11, " << a << "\n  li x12, " << b << "\n  vcmp." << cmp
+      << ".f32 ub[x10], ub[x11], ub[x12], repeat=" << repeats << (bBlock ? ", src1_blk=0, src1_rep=0" : "") << "\n";
+  };
+  // The 8 copies of the `op` reduction of `src` in `dst` (the work row is destroyed).
+  auto reduceRow = [&](const char *op, const char *laneOp, int64_t src, Block dst) {
+    e.unary("vmov.f32", work, src, rowRepeats);
+    e.tree(op, work, rowRepeats, 1);
+    e.lanes(laneOp, block(dst), work);
+  };
+
+  s << "slice:\n  gm2ub ub[x0], gm[x8], len=" << ceilDiv(k.r * 4, 32) << "\n  set_flag mte2, v, 0\n  wait_flag mte2, v, 0\n";
+  // Keys: the row with NaN as +inf (NaN lanes also get their penalty); lanes past the row are
+  // taken from the start.
+  compare("ne", sel, 0, 0, false, rowRepeats);
+  select(keys, block(PlusInf), true, 0, false, sel, rowRepeats);
+  select(penalty, block(NanPenalty), true, block(Zero), true, sel, rowRepeats);
+  e.fillTail(keys + (rowRepeats - 1) * kRepeat, k.r, floatBits(k.largest ? -inf : inf));
+  e.unary("vmov.f32", live, iota, rowRepeats);
+  e.fillTail(live + (rowRepeats - 1) * kRepeat, k.r, floatBits(inf));
+  s << "  li x10, " << block(Lane) << "\n  vdup.f32 ub[x10], x0, repeat=1\n  li x24, " << k.k << "\nround:\n";
+  reduceRow(extreme, extremeLanes, keys, Extreme);
+  compare("eq", sel, keys, block(Extreme), true, rowRepeats);
+  select(cand, live, false, block(PlusInf), true, sel, rowRepeats);
+  e.binary("vadd.f32", cand, cand, penalty, rowRepeats);
+  reduceRow("vmin.f32", "vcmin.f32", cand, Least);
+  compare("eq", sel, cand, block(Least), true, rowRepeats); // the chosen lane alone: candidates differ
+  select(work, 0, false, block(MinusInf), true, sel, rowRepeats);
+  e.tree("vmax.f32", work, rowRepeats, 1);
+  e.lanes("vcmax.f32", block(Value), work);
+  select(work, iota, false, block(MinusInf), true, sel, rowRepeats);
+  e.tree("vmax.f32", work, rowRepeats, 1);
+  e.lanes("vcmax.f32", block(Index), work);
+  select(keys, block(TakenKey), true, keys, false, sel, rowRepeats);
+  select(live, block(PlusInf), true, live, false, sel, rowRepeats);
+  compare("eq", outSel, iota, block(Lane), true, outRepeats); // output lane j = the round
+  select(values, block(Value), true, values, false, outSel, outRepeats);
+  select(indices, block(Index), true, indices, false, outSel, outRepeats);
+  s << "  li x10, " << block(Lane) << "\n  vadds.f32 ub[x10], ub[x10], x25, repeat=1\n  dbnz x24, round\n";
+  e.unary("vconv.f32.s32", indices, indices, outRepeats);
+  const int64_t outBlocks = ceilDiv(k.k * 4, 32);
+  s << "  set_flag v, mte3, 0\n  wait_flag v, mte3, 0\n  li x10, " << values << "\n  ub2gm gm[x9], ub[x10], len=" << outBlocks
+    << "\n  li x10, " << indices << "\n  ub2gm gm[x23], ub[x10], len=" << outBlocks << "\n";
+  // The next slice reuses every buffer: drain all pipes first.
+  s << "  barrier all\n  addi x8, x8, " << k.r * 4 << "\n  addi x9, x9, " << k.k * 4 << "\n  addi x23, x23, " << k.k * 4
+    << "\n  dbnz x5, slice\n";
+  // int32 -> int64 (indices are never negative: the high word is 0), on the scalar unit.
+  s << "  li x5, " << k.outer * k.k << "\n  mv x8, x18\n  mv x9, x20\nwiden:\n"
+    << "  ldw x16, gm[x8]\n  st x16, gm[x9]\n  addi x8, x8, 4\n  addi x9, x9, 8\n  dbnz x5, widen\n  end\n";
+  return GeneratedKernel{s.str(), 1};
+}
+
 } // namespace fractal::codegen

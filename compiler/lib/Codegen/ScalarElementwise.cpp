@@ -7,6 +7,7 @@
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <sstream>
 
@@ -51,6 +52,52 @@ void storeElement(std::ostringstream &s, int from, int at, int bytes) {
     << ", " << mask << "\n  shl x26, x26, x24\n  or x23, x23, x26\n  st x23, gm[x22]\n";
 }
 
+// x12 = the float32 bits of the integer in x9 (signed, or unsigned when `isUnsigned`), rounded
+// to nearest even as C's conversion: the magnitude normalised until its top bit is bit 63 (six
+// halving steps), the top 24 bits kept and rounded on the 40 below them (x14..x19 scratch).
+void integerToFloat(std::ostringstream &s, bool isUnsigned) {
+  s << "  li x14, 0\n  mv x15, x9\n";
+  if (!isUnsigned) s << "  bge x9, x0, magnitude\n  li x14, 1\n  sub x15, x0, x9\nmagnitude:\n";
+  s << "  li x12, 0\n  beq x15, x0, converted\n  li x16, 63\n";
+  for (int step : {32, 16, 8, 4, 2, 1})
+    s << "  shri x17, x15, " << 64 - step << "\n  bne x17, x0, normal" << step << "\n  shli x15, x15, " << step
+      << "\n  addi x16, x16, " << -step << "\nnormal" << step << ":\n";
+  s << "  shri x12, x15, 40\n  shli x17, x15, 24\n  shri x17, x17, 24\n  li x18, " << (int64_t(1) << 39) << "\n"
+    << "  blt x17, x18, rounded\n  bne x17, x18, round_up\n  andi x19, x12, 1\n  beq x19, x0, rounded\nround_up:\n"
+    << "  addi x12, x12, 1\n  shri x19, x12, 24\n  beq x19, x0, rounded\n  shri x12, x12, 1\n  addi x16, x16, 1\n"
+    << "rounded:\n  li x19, 8388607\n  and x12, x12, x19\n  addi x16, x16, 127\n  shli x16, x16, 23\n"
+    << "  or x12, x12, x16\n  shli x14, x14, 31\n  or x12, x12, x14\nconverted:\n";
+}
+
+// x12 = the float32 whose bits are in x9, toward zero, into a `bits`-bit integer (signed or not):
+// NaN gives 0; beyond the type's range (infinities too) it saturates, so a negative value gives 0
+// in an unsigned type (x14..x17 scratch).
+void floatToInteger(std::ostringstream &s, int bits, bool isSigned) {
+  const int64_t high = isSigned ? INT64_MAX : bits == 64 ? -1 : (int64_t(1) << bits) - 1;
+  s << "  shri x14, x9, 31\n  shri x15, x9, 23\n  andi x15, x15, 255\n  li x16, 8388607\n  and x16, x9, x16\n"
+    << "  li x12, 0\n  li x17, 255\n  bne x15, x17, finite\n  bne x16, x0, converted\n  jmp saturate\nfinite:\n"
+    << "  li x17, 127\n  blt x15, x17, converted\n  addi x15, x15, -127\n  li x17, " << (isSigned ? bits - 1 : bits)
+    << "\n  bge x15, x17, saturate\n  li x17, 8388608\n  or x16, x16, x17\n  addi x17, x15, -23\n"
+    << "  blt x17, x0, right\n  shl x12, x16, x17\n  jmp signed\nright:\n  sub x17, x0, x17\n  shr x12, x16, x17\n"
+    << "signed:\n  beq x14, x0, converted\n"
+    << (isSigned ? "  sub x12, x0, x12\n" : "  li x12, 0\n") << "  jmp converted\nsaturate:\n  li x12, " << high
+    << "\n  beq x14, x0, converted\n  li x12, " << (isSigned ? INT64_MIN : 0) << "\nconverted:\n";
+}
+
+// x12 = x9 ** x10 in integers (wrapping): by squaring for an exponent from 0 up; a negative one
+// (signed exponents only) truncates the fraction: 1 for a base of 1, +-1 for -1 by the exponent's
+// parity, else 0 (0 ** -n too, where C's pow gives infinity). x14 scratch; x9, x10 consumed.
+void integerPower(std::ostringstream &s, bool signedExponent) {
+  s << "  li x12, 1\n";
+  if (signedExponent) s << "  blt x10, x0, negative\n";
+  s << "power:\n  beq x10, x0, powered\n  andi x14, x10, 1\n  beq x14, x0, squared\n  mul x12, x12, x9\nsquared:\n"
+    << "  mul x9, x9, x9\n  shri x10, x10, 1\n  jmp power\n";
+  if (signedExponent)
+    s << "negative:\n  beq x9, x12, powered\n  li x12, 0\n  li x14, -1\n  bne x9, x14, powered\n  andi x14, x10, 1\n"
+      << "  li x12, 1\n  beq x14, x0, powered\n  li x12, -1\n";
+  s << "powered:\n";
+}
+
 } // namespace
 
 // Argument order: the inputs, the result. Registers: x2.. the inputs' bases, x5 the result's,
@@ -59,7 +106,7 @@ Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKerne
   static const std::map<std::string, int> kInputs = {
       {"add", 2}, {"sub", 2}, {"mul", 2}, {"div", 2}, {"max", 2}, {"min", 2}, {"mod", 2}, {"fmod", 2},
       {"eq", 2},  {"lt", 2},  {"le", 2},  {"gt", 2},  {"ge", 2},  {"where", 3}, {"shl", 2}, {"shr", 2},
-      {"cast", 1}, {"nonzero", 1}};
+      {"cast", 1}, {"nonzero", 1}, {"to_f32", 1}, {"from_f32", 1}, {"pow", 2}};
   const auto arity = kInputs.find(k.kind);
   if (arity == kInputs.end()) return Error::internal(k.name + ": no integer scalar-unit kernel for '" + k.kind + "'");
   const size_t inputs = size_t(arity->second), rank = k.shape.size();
@@ -108,6 +155,12 @@ Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKerne
     s << "  " << op << " x12, x9, x10\n";
   else if (op == "cast")
     s << "  mv x12, x9\n";
+  else if (op == "pow")
+    integerPower(s, k.inputs[1].isSigned);
+  else if (op == "to_f32")
+    integerToFloat(s, u);
+  else if (op == "from_f32")
+    floatToInteger(s, 8 * k.out.bytes, k.out.isSigned);
   else if (op == "nonzero")
     s << "  sne x12, x9, x0\n";
   else if (u && (op == "mod" || op == "fmod")) // no signs to fix

@@ -28,6 +28,10 @@ struct PlacementPass : fractal::impl::PlacementBase<PlacementPass> {
         where = "scalar";
         why = fractal::kScalarIntegerReason;
       }
+      if (auto topK = llvm::dyn_cast<fractal::graph::TopKOp>(op); topK && fractal::graph::topKAlongLastAxis(topK)) {
+        where = "vector";
+        why = fractal::kTopKVectorReason;
+      }
       op->setAttr(fractal::kPlacementAttr, b.getStringAttr(where));
       op->setAttr(fractal::kPlacementReasonAttr, b.getStringAttr(why));
       if (where == "scalar")

@@ -747,16 +747,23 @@ private:
       }
       // Pow: a constant exponent the importer rewrites (detail::powerExponent), or any other
       // float32 or integer one, per element on the vector unit (exp(y ln|x|) with the sign fixed
-      // up); only exponents of other types are refused.
+      // up); only exponents of other types are refused. An integer base takes integer exponents
+      // only (by squaring on the scalar unit).
       if (node.op_type() == "Pow" && node.input_size() > 1) {
         const onnx::TensorProto *y = constantValue(node.input(1));
         const auto type = types_.find(node.input(1));
         const bool accepted = y ? std::holds_alternative<double>(detail::powerExponent(*y)) || tensorFloats(*y) || tensorInts(*y)
                                 : type == types_.end() || type->second == onnx::TensorProto::FLOAT ||
-                                      type->second == onnx::TensorProto::INT32;
+                                      ((detail::kIntegers >> type->second) & 1u);
+        const auto base = types_.find(node.input(0));
+        const bool integerBase = base != types_.end() && ((detail::kIntegers >> base->second) & 1u);
         if (!accepted) {
           problem(name, node.op_type(), y ? "the exponent must be float32, int32 or int64"
-                                          : "a run-time exponent must be float32 or int32");
+                                          : "a run-time exponent must be float32 or an integer type");
+          ok = false;
+        } else if (integerBase && type != types_.end() && !((detail::kIntegers >> type->second) & 1u)) {
+          problem(name, node.op_type(), "an integer base needs an integer exponent (ONNX Runtime computes a "
+                                        "float exponent's power in double precision, which Fractal has not)");
           ok = false;
         }
       }
@@ -800,21 +807,27 @@ private:
           ok = false;
         }
       }
-      if (ok && integerOnScalarUnit(node))
+      if (ok && integerOnScalarUnit(node)) {
         report_.nodes.push_back({name, node.op_type(), Placement::Scalar, kScalarIntegerReason});
-      else if (ok)
+      } else if (ok && node.op_type() == "TopK") {
+        if (!shapes) shapes = staticShapes();
+        if (topKAlongLastAxis(node, *shapes))
+          report_.nodes.push_back({name, node.op_type(), Placement::Vector, kTopKVectorReason});
+        else
+          report_.nodes.push_back({name, node.op_type(), rule->placement, rule->reason});
+      } else if (ok)
         report_.nodes.push_back({name, node.op_type(), rule->placement, rule->reason});
     }
   }
 
   // Whether the compiler runs this node element by element on the scalar unit, as its placement
   // pass (graph::scalarIntegerOperand) does: arithmetic, comparisons and bit shifts (by the data
-  // input) and Where (by its values) on integers other than int32 (int32 division too), and
-  // casts between integers of which one is such.
+  // input) and Where (by its values) on integers other than int32 (int32 division and powers too), casts
+  // between integers of which one is such, and casts between float32 and int64, uint32, uint64.
   bool integerOnScalarUnit(const onnx::NodeProto &node) const {
     static const std::set<std::string> kOps = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Mod", "Equal", "Greater",
                                                "GreaterOrEqual", "Less", "LessOrEqual", "Where", "BitShift",
-                                               "Clip", "Cast"};
+                                               "Clip", "Cast", "Pow"};
     const int decides = node.op_type() == "Where" ? 1 : 0;
     if (!kOps.count(node.op_type()) || node.input_size() <= decides) return false;
     auto t = types_.find(node.input(decides));
@@ -825,9 +838,30 @@ private:
       int to = 0;
       for (const auto &a : node.attribute())
         if (a.name() == "to") to = int(a.i());
+      auto wide = [&](int type) {
+        return type == onnx::TensorProto::INT64 || type == onnx::TensorProto::UINT32 || type == onnx::TensorProto::UINT64;
+      };
+      if ((t->second == onnx::TensorProto::FLOAT && wide(to)) || (wide(t->second) && to == onnx::TensorProto::FLOAT))
+        return true;
       return integer(t->second) && integer(to) && (scalarInteger(t->second) || scalarInteger(to));
     }
-    return scalarInteger(t->second) || (node.op_type() == "Div" && t->second == onnx::TensorProto::INT32);
+    return scalarInteger(t->second) ||
+           ((node.op_type() == "Div" || node.op_type() == "Pow") && t->second == onnx::TensorProto::INT32);
+  }
+
+  // Whether a TopK selects along the last axis (trailing dimensions of 1 count as none), as the
+  // placement pass's graph::topKAlongLastAxis decides; an input of unknown shape says no.
+  static bool topKAlongLastAxis(const onnx::NodeProto &node, const std::map<std::string, std::vector<int64_t>> &shapes) {
+    auto x = shapes.find(node.input(0));
+    if (x == shapes.end()) return false;
+    const int64_t rank = int64_t(x->second.size());
+    int64_t axis = -1;
+    for (const auto &a : node.attribute())
+      if (a.name() == "axis") axis = a.i();
+    if (axis < 0) axis += rank;
+    for (int64_t d = axis + 1; d < rank; ++d)
+      if (x->second[size_t(d)] != 1) return false;
+    return axis >= 0 && axis < rank;
   }
 
   // What the importer's unrolling of an LSTM, GRU or RNN does not do, or "": activations other

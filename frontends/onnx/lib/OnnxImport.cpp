@@ -1330,8 +1330,16 @@ private:
     } else if (op == "Pow") {
       // A constant exponent powerExponent accepts becomes products, square roots or exp(y log x);
       // any other exponent a graph.pow (per element), as float32 (integers converted).
+      // An integer base: a graph.pow on the scalar unit, the exponent in the base's type.
       const onnx::TensorProto *y = hasInput(1) ? constantInput(n.input(1)) : nullptr;
-      if (y && std::holds_alternative<double>(detail::powerExponent(*y))) {
+      if (out().getElementType().isInteger()) {
+        Value exponent = in(1);
+        if (llvm::cast<RankedTensorType>(exponent.getType()).getElementType() != out().getElementType())
+          exponent = b_.create<g::CastOp>(
+              loc, RankedTensorType::get(llvm::cast<RankedTensorType>(exponent.getType()).getShape(), out().getElementType()),
+              exponent);
+        bind(b_.create<g::PowOp>(loc, out(), in(0), exponent));
+      } else if (y && std::holds_alternative<double>(detail::powerExponent(*y))) {
         bind(power(name, loc, in(0), *y, out()));
       } else {
         auto yt = llvm::cast<RankedTensorType>(in(1).getType());

@@ -62,8 +62,9 @@ std::vector<OpRule> buildRules() {
       {"Max", Placement::Vector, kVector, {}, kFloats | kIntegers},
       {"Min", Placement::Vector, kVector, {}, kFloats | kIntegers},
       {"Sum", Placement::Vector, kVector, {}, kFloats},
+      // Integer bases (with integer exponents, OnnxCheck) on the scalar unit: kScalarIntegerReason.
       {"Pow", Placement::Vector,
-       "power by a constant exponent: multiplications, sqrt or exp(y * log x) on the vector unit", {}, kFloats},
+       "power by a constant exponent: multiplications, sqrt or exp(y * log x) on the vector unit", {}, kFloats | kIntegers},
       {"Mean", Placement::Vector, kVector, {}, kFloats},
       {"Expand", Placement::Vector, "broadcast: an add of zeros whose operand the broadcast kernel expands by DMA", {},
        kFloats},
@@ -213,7 +214,8 @@ std::vector<OpRule> buildRules() {
         any("value_ints")},
        ~0u},
       {"ConstantOfShape", Placement::Host, kConst, {any("value")}, kInt64},
-      {"TopK", Placement::Host, "sorting: the vector unit has no sort instruction; runs on the host (AI CPU)",
+      // Along the last axis on the vector unit instead (OnnxCheck: kTopKVectorReason).
+      {"TopK", Placement::Host, "TopK along an axis other than the last: sorts on the host (AI CPU)",
        {any("axis"), any("largest"), any("sorted"), any("k")}, kFloat},
       // Tables computed at compile time from constant inputs: constants in the package.
       {"Range", Placement::Host, kConst, {}, kFloat | kInt32 | kInt64},

@@ -238,7 +238,7 @@ TEST(ScalarElementwiseKernel, IntegersOfEveryWidthAndSignedness) {
     k.name = k.node = k.kind;
     Expected<GeneratedKernel> gen = generateScalarElementwise(k);
     EXPECT_TRUE(gen.ok()) << gen.error().message;
-    args.push_back(dev.buffer(std::vector<uint8_t>(64, 0xAB)));
+    args.push_back(dev.buffer(std::vector<uint8_t>(128, 0xAB)));
     EXPECT_TRUE(gen.ok() && runGenerated(dev, *gen, k.kind, args, false)) << k.kind;
     return args.back();
   };
@@ -279,6 +279,19 @@ TEST(ScalarElementwiseKernel, IntegersOfEveryWidthAndSignedness) {
   const uint64_t a32 = dev.buffer(std::vector<uint32_t>{4000000000u, 5, 0, 0});
   out = run({"", "", "shr", {2}, {{1}, {0}}, {u32, u32}, u32, true}, {a32, dev.buffer(std::vector<uint32_t>{4, 0})});
   EXPECT_EQ(dev.read<uint32_t>(out, 3), (std::vector<uint32_t>{250000000u, 0, 0xABABABABu}));
+
+  // Integer powers by squaring (wrapping), a negative exponent truncating the fraction (C's pow
+  // cast back): 3^4, (-2)^5, 7^0, 2^-1, 1^-5, (-1)^-3, (-1)^-2, 3^40 (wraps in int64), 0^0.
+  const uint64_t base = dev.buffer(std::vector<int64_t>{3, -2, 7, 2, 1, -1, -1, 3, 0});
+  const uint64_t exponent = dev.buffer(std::vector<int64_t>{4, 5, 0, -1, -5, -3, -2, 40, 0});
+  const IntegerElement i64{8, true};
+  out = run({"", "", "pow", {9}, {{1}, {1}}, {i64, i64}, i64}, {base, exponent});
+  int64_t wrapped = 1;
+  for (int i = 0; i < 40; ++i) wrapped = int64_t(uint64_t(wrapped) * 3u);
+  EXPECT_EQ(dev.read<int64_t>(out, 9), (std::vector<int64_t>{81, -32, 1, 0, 1, -1, 1, wrapped, 1}));
+  // uint8 (200^2 wraps to 64) by a uint8 exponent: no negative exponents.
+  out = run({"", "", "pow", {3}, {{1}, {1}}, {u8, u8}, u8, true}, {a8, dev.buffer(std::vector<uint8_t>{2, 2, 1, 0, 0, 0, 0, 0})});
+  EXPECT_EQ(dev.read<uint8_t>(out, 4), (std::vector<uint8_t>{64, 9, 255, 0xAB}));
 }
 
 // Batched float32 2-D transposes on the vector unit, race-checked, against the definition: rows

@@ -617,7 +617,8 @@ onnx::TensorProto *floatInitializer(onnx::GraphProto *g, const char *name, const
   return t;
 }
 
-// An integer initializer of `type` (INT32 or INT64; dims {} for a scalar).
+// An integer initializer of `type` (any integer type; dims {} for a scalar; uint64 values as their
+// int64 bit patterns).
 onnx::TensorProto *intInitializer(onnx::GraphProto *g, const char *name, int type, const std::vector<int64_t> &dims,
                                   const std::vector<int64_t> &values) {
   onnx::TensorProto *t = g->add_initializer();
@@ -626,6 +627,7 @@ onnx::TensorProto *intInitializer(onnx::GraphProto *g, const char *name, int typ
   for (int64_t d : dims) t->add_dims(d);
   for (int64_t v : values)
     if (type == onnx::TensorProto::INT64) t->add_int64_data(v);
+    else if (type == onnx::TensorProto::UINT32 || type == onnx::TensorProto::UINT64) t->add_uint64_data(uint64_t(v));
     else t->add_int32_data(int32_t(v));
   return t;
 }
@@ -704,6 +706,17 @@ void expectOutputs(const std::string &model, const std::vector<int64_t> &shape, 
       }
     }
   }
+}
+
+// `model`'s host tasks, compiled for the edge chip: "name: reason" each.
+std::vector<std::string> hostTasks(const std::string &model) {
+  Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(model, "", *loadChipConfig("edge"), "");
+  EXPECT_TRUE(p.ok()) << p.error().message;
+  std::vector<std::string> host;
+  if (p.ok())
+    for (const pkg::Task &t : p->tasks)
+      if (t.isHost) host.push_back(t.name + ": " + t.host.reason);
+  return host;
 }
 
 // The same for a model whose one output is "y", within `tolerance` everywhere.
@@ -1190,10 +1203,10 @@ TEST(CompiledOps, ProductsAndReductionsOverSeparateAxes) {
   });
 }
 
-// TopK on the host ("AI CPU"; the vector unit has no sort): the largest along axis 1 and the
-// smallest along the last axis of a [2, 5, 3] tensor with ties (the lower index first), values
-// and int64 indices exact, against a sort here.
-TEST(CompiledOps, TopKOnTheHost) {
+// TopK along a middle axis on the host ("AI CPU"): the largest along axis 1 of a [2, 5, 3] tensor,
+// and, on the vector unit, the smallest along the last axis, with ties (the lower index first),
+// values and int64 indices exact, against a sort here.
+TEST(CompiledOps, TopKAlongAMiddleAxisOnTheHost) {
   const std::vector<int64_t> shape{2, 5, 3};
   std::vector<float> x;
   for (int i = 0; i < 30; ++i) x.push_back(float((i * 7) % 5) - 1.5f + (i % 4 == 0 ? 0.25f : 0.0f));
@@ -1242,7 +1255,73 @@ TEST(CompiledOps, TopKOnTheHost) {
   const SavedModel saved(m);
   const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
+  EXPECT_EQ(hostTasks(model), std::vector<std::string>{"top: TopK along an axis other than the last: sorts on the host (AI CPU)"});
   expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
+}
+
+// TopK along the last axis on the vector unit: rows of 150 values (three repeats, the last one
+// partial) with ties, -0 and +0, infinities and NaN; the 7 largest, all 150 smallest (a full
+// sort) and the 5 largest of the rows as [3, 150, 1] (a trailing 1: still the last axis). Values
+// and indices exactly as a stable sort with NaN above every number (the host kernel's and
+// numpy's order); no task on the host.
+TEST(CompiledOps, TopKAlongTheLastAxisOnTheVectorUnit) {
+  const int64_t rows = 3, n = 150;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> x;
+  for (int64_t i = 0; i < n; ++i) x.push_back(float((i * 37) % 11) - 5.0f); // ties: each value ~14 times
+  for (int64_t i : {3, 70, 149}) x[size_t(i)] = nan;
+  x[10] = inf, x[20] = -inf, x[30] = inf, x[40] = -0.0f, x[41] = 0.0f, x[42] = -0.0f;
+  for (int64_t i = 0; i < n; ++i) x.push_back(2.5f);             // one value throughout
+  for (int64_t i = 0; i < n; ++i) x.push_back(float((i * 7919) % 1009) / 13.0f - 40.0f);
+  onnx::ModelProto m = newModel(13, "top_k_vector");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {rows, n});
+  intInitializer(g, "k7", onnx::TensorProto::INT64, {1}, {7});
+  intInitializer(g, "k150", onnx::TensorProto::INT64, {1}, {n});
+  intInitializer(g, "k5", onnx::TensorProto::INT64, {1}, {5});
+  intInitializer(g, "axis2", onnx::TensorProto::INT64, {1}, {2});
+  addNode(g, "TopK", {"x", "k7"}, "top")->add_output("top_index");
+  onnx::NodeProto *bottom = addNode(g, "TopK", {"x", "k150"}, "bottom");
+  bottom->add_output("bottom_index");
+  setInt(bottom, "largest", 0);
+  addNode(g, "Unsqueeze", {"x", "axis2"}, "x3");
+  onnx::NodeProto *column = addNode(g, "TopK", {"x3", "k5"}, "column");
+  column->add_output("column_index");
+  setInt(column, "axis", 1);
+  for (auto [name, dims] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
+           {"top", {rows, 7}}, {"bottom", {rows, n}}, {"column", {rows, 5, 1}}}) {
+    declareFloat(g->add_output(), name.c_str(), dims);
+    declareTensor(g->add_output(), (name + "_index").c_str(), dims, onnx::TensorProto::INT64);
+  }
+  auto greater = [](float a, float b) { return std::isnan(a) ? !std::isnan(b) : !std::isnan(b) && a > b; };
+  std::map<std::string, std::vector<double>> want;
+  for (auto [name, k, largest] : std::vector<std::tuple<std::string, int64_t, bool>>{
+           {"top", 7, true}, {"bottom", n, false}, {"column", 5, true}})
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<int64_t> order(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
+      const float *row = x.data() + r * n;
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        return largest ? greater(row[a], row[b]) : greater(row[b], row[a]);
+      });
+      for (int64_t j = 0; j < k; ++j) {
+        want[name].push_back(row[order[size_t(j)]]);
+        want[name + "_index"].push_back(double(order[size_t(j)]));
+      }
+    }
+  const SavedModel saved(m);
+  const std::string &model = saved.path;
+  ASSERT_FALSE(model.empty());
+  EXPECT_EQ(hostTasks(model), std::vector<std::string>{});
+  expectOutputs(model, {rows, n}, x, want, [](const std::string &, double) { return 0.0; });
+  // The smallest of row 0 after -inf: -0 (index 40) before +0 (41) and -0 (42), signs kept.
+  std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatNpy({rows, n}, x), "functional");
+  const std::vector<int64_t> index = integers(got["bottom_index"]);
+  const std::vector<float> values = floats(got["bottom"]);
+  const size_t zero = size_t(std::find(index.begin(), index.end(), 40) - index.begin());
+  ASSERT_LT(zero + 2, values.size());
+  EXPECT_EQ(index[zero + 1], 41);
+  EXPECT_TRUE(std::signbit(values[zero]) && !std::signbit(values[zero + 1]) && std::signbit(values[zero + 2]));
 }
 
 // 3-D convolution and pooling through the 2-D kernels (depth slices stacked as channels; pooling
@@ -1636,6 +1715,73 @@ TEST(CompiledOps, CastsBetweenFloatsAndIntegersAndQuantization) {
   }
 }
 
+// Casts between float32 and int64, uint32, uint64 on the scalar unit. Float to integer: toward
+// zero, saturating at the type's range (infinities too; a negative value gives 0 unsigned), NaN
+// gives 0. Integer to float: nearest even, as C converts, on values made at run time (the cast
+// results plus constants: 2^24 + 1 and + 3 (ties to even, down and up), 2^53 + 1, the int64
+// and uint64 extremes, 2^63 + 2^39 (a tie at the top) and one past it). Exact, both modes.
+TEST(CompiledOps, CastsBetweenFloat32AndWideIntegers) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> x = {-2.7f, 2.5f, 3.9e9f, -0.5f, 1e10f, -1e10f, 3e19f, std::numeric_limits<float>::quiet_NaN(),
+                                inf, -inf, 1.5e19f, 16777216.0f, -0.0f, 0.99f};
+  const int64_t n = int64_t(x.size());
+  // Toward zero into a signed or unsigned integer of `bits`, saturating; NaN -> 0 (bit patterns).
+  auto toward = [](float v, bool isSigned, int bits) -> int64_t {
+    if (std::isnan(v)) return 0;
+    const double t = std::trunc(double(v));
+    if (isSigned) return t >= 0x1p63 ? INT64_MAX : t < -0x1p63 ? INT64_MIN : int64_t(t);
+    const double limit = bits == 64 ? 0x1p64 : 0x1p32;
+    return t <= 0 ? 0 : t >= limit ? int64_t(bits == 64 ? UINT64_MAX : UINT32_MAX) : int64_t(uint64_t(t));
+  };
+  const std::vector<int64_t> signedTargets = {0, -1, (1 << 24) + 1, (1 << 24) + 3, (int64_t(1) << 53) + 1, INT64_MAX,
+                                              INT64_MIN, -((int64_t(1) << 40) + (1 << 16) + 1), 123456789, 1,
+                                              -(1 << 24) - 1, 7, 8, 9};
+  const std::vector<uint64_t> unsignedTargets = {0, UINT64_MAX, uint64_t(1) << 63, (uint64_t(1) << 63) + (uint64_t(1) << 39),
+                                                 (uint64_t(1) << 63) + (uint64_t(1) << 39) + 1, 12345, 4294967295u,
+                                                 (1u << 24) + 1, 2147483648u, 3, 4, 5, 6, 7};
+  const std::vector<uint32_t> u32Targets = {0, 4294967295u, (1u << 24) + 1, 2147483648u, (1u << 24) + 3, 1, 2, 3, 4, 5, 6,
+                                            7, 8, 9};
+  onnx::ModelProto m = newModel(13, "wide_casts");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {n});
+  std::map<std::string, std::vector<int64_t>> want;
+  std::map<std::string, std::vector<float>> wantFloats;
+  std::vector<int64_t> a, b, c;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[size_t(i)];
+    want["i64"].push_back(toward(v, true, 64));
+    want["u64"].push_back(toward(v, false, 64));
+    want["u32"].push_back(toward(v, false, 32));
+    // Constants that bring each cast result to its target (wrapping arithmetic, as the kernels').
+    a.push_back(int64_t(uint64_t(signedTargets[size_t(i)]) - uint64_t(want["i64"].back())));
+    b.push_back(int64_t(unsignedTargets[size_t(i)] - uint64_t(want["u64"].back())));
+    c.push_back(int64_t(uint32_t(u32Targets[size_t(i)] - uint32_t(want["u32"].back()))));
+    wantFloats["i64_back"].push_back(float(signedTargets[size_t(i)]));
+    wantFloats["u64_back"].push_back(float(unsignedTargets[size_t(i)]));
+    wantFloats["u32_back"].push_back(float(u32Targets[size_t(i)]));
+  }
+  const std::vector<std::tuple<const char *, int, const std::vector<int64_t> *>> types = {
+      {"i64", onnx::TensorProto::INT64, &a}, {"u64", onnx::TensorProto::UINT64, &b}, {"u32", onnx::TensorProto::UINT32, &c}};
+  for (const auto &[name, type, offsets] : types) {
+    const std::string offset = std::string(name) + "_offset", moved = std::string(name) + "_moved",
+                      back = std::string(name) + "_back";
+    setInt(addNode(g, "Cast", {"x"}, name), "to", type);
+    intInitializer(g, offset.c_str(), type, {n}, *offsets);
+    addNode(g, "Add", {name, offset}, moved.c_str());
+    setInt(addNode(g, "Cast", {moved}, back.c_str()), "to", onnx::TensorProto::FLOAT);
+    declareTensor(g->add_output(), name, {n}, type);
+    declareFloat(g->add_output(), back.c_str(), {n});
+  }
+  const SavedModel saved(m);
+  ASSERT_FALSE(saved.path.empty());
+  EXPECT_EQ(hostTasks(saved.path), std::vector<std::string>{});
+  for (const char *mode : {"functional", "timing"}) {
+    std::map<std::string, NpyArray> got = runFractal(saved.path, "", "x", floatNpy({n}, x), mode);
+    for (const auto &[name, expected] : want) EXPECT_EQ(integers(got[name]), expected) << mode << " " << name;
+    for (const auto &[name, expected] : wantFloats) EXPECT_EQ(floats(got[name]), expected) << mode << " " << name;
+  }
+}
+
 // A QDQ model as quantization tools write one (uint8 activations, int8 weights per output
 // channel, each quantized tensor between a QuantizeLinear and a DequantizeLinear) against ONNX
 // Runtime: the weights' DequantizeLinear folds into float32 weights at compile time and each Q/DQ
@@ -1828,9 +1974,7 @@ TEST(CompiledOps, TransposesOfManyRuns) {
   const SavedModel saved(m);
   const std::string &model = saved.path;
   ASSERT_FALSE(model.empty());
-  Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(model, "", *loadChipConfig("edge"), "");
-  ASSERT_TRUE(p.ok()) << p.error().message;
-  for (const pkg::Task &t : p->tasks) EXPECT_FALSE(t.isHost) << t.name << " runs on the host: " << t.host.reason;
+  EXPECT_EQ(hostTasks(model), std::vector<std::string>{});
   expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
   // -0 keeps its sign (a sum with the disabled lanes' +0 would not).
   std::map<std::string, NpyArray> got = runFractal(model, "", "x", floatNpy(shape, x), "functional");

@@ -232,8 +232,8 @@ TEST(OnnxCheck, PowNeedsAFloatOrIntegerExponent) {
   for (std::vector<float> y : std::vector<std::vector<float>>{{2.0f}, {-1.0f}, {0.5f}, {1.5f}, {5.0f}, {0.0f}, {2.0f, 3.0f}})
     EXPECT_TRUE(check(powModel(y)).ok()) << y[0] << ": " << problems(check(powModel(y)));
   EXPECT_EQ(problems(check(powModel({2.0f}, 11))), "pow1: the exponent must be float32, int32 or int64\n");
-  // A run-time exponent: float32 or int32 (converted on the device), not uint32.
-  for (int type : {1, 6, 12}) {
+  // A run-time exponent: float32 or any integer type (converted on the device), not double.
+  for (int type : {1, 6, 12, 7, 11}) {
     onnx::ModelProto m = powModel({2.0f});
     onnx::GraphProto *g = m.mutable_graph();
     g->mutable_initializer()->RemoveLast();
@@ -241,8 +241,25 @@ TEST(OnnxCheck, PowNeedsAFloatOrIntegerExponent) {
     e->set_name("e");
     e->mutable_type()->mutable_tensor_type()->set_elem_type(type);
     e->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(1);
-    EXPECT_EQ(problems(check(m)), type == 12 ? "pow1: a run-time exponent must be float32 or int32\n" : "") << type;
+    EXPECT_EQ(problems(check(m)), type == 11 ? "pow1: a run-time exponent must be float32 or an integer type\n" : "")
+        << type;
   }
+  // An integer base takes integer exponents only.
+  onnx::ModelProto m = powModel({2.0f});
+  onnx::GraphProto *g = m.mutable_graph();
+  onnx::NodeProto *cast = g->add_node();
+  cast->set_op_type("Cast");
+  cast->add_input("r");
+  cast->add_output("ri");
+  cast->add_attribute()->set_name("to");
+  cast->mutable_attribute(0)->set_type(onnx::AttributeProto::INT);
+  cast->mutable_attribute(0)->set_i(onnx::TensorProto::INT64);
+  g->mutable_node(2)->set_input(0, "ri");
+  g->mutable_node()->SwapElements(2, 3); // the cast before the power
+  for (onnx::ValueInfoProto &o : *g->mutable_output())
+    if (o.name() == "y") o.mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+  EXPECT_EQ(problems(check(m)), "pow1: an integer base needs an integer exponent (ONNX Runtime computes a float "
+                                "exponent's power in double precision, which Fractal has not)\n");
 }
 
 // Where selects float32, int32 (vector unit) or int64 (scalar unit) values by a bool condition:

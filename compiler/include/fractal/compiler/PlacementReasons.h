@@ -8,4 +8,8 @@ inline constexpr const char *kScalarIntegerReason =
     "integers other than int32: element by element on the scalar unit, whose 64-bit registers hold them "
     "(the vector unit's integer lanes are int32, and it divides floats only)";
 
+inline constexpr const char *kTopKVectorReason =
+    "selection along the last axis: k rounds of max (or min) and take on the vector unit, which has no sort "
+    "instruction";
+
 } // namespace fractal

@@ -291,6 +291,26 @@ struct ReduceKernel {
 constexpr int64_t kTailSlackBytes = 32;
 Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceKernel &k);
 
+// TopK along the last axis: the input viewed as [outer, r] (ND f32); for each row, the k largest
+// (or smallest) values in sorted order and their indices, equal values keeping their order (the
+// lower index first) and NaN counting as larger than any number, as the host kernel and numpy
+// sort. The vector unit has no sort instruction, so the row stays in UB and k rounds select:
+// the extreme key (NaN keys read as +inf), the candidate lanes equal to it (their index from a
+// live-index row, +inf once taken, NaN lanes moved 2^23 ahead when largest or behind when
+// smallest so they rank against +inf as NaN should), the smallest candidate, whose value and index
+// are picked out by a one-lane mask and written to lane j of the output rows; the lane is then
+// taken. Each round is a fixed sequence of vector instructions over the row (a scalar loop of k),
+// so the time is k rounds of ~20 row passes: meant for the k of detection and search heads, not
+// full sorts of long rows. Indices leave as int32 in a scratch argument and are widened to int64
+// by the scalar unit. Stores spill as ReduceKernel's (one core). Arguments: input, index row (the
+// constant 0, 1, ... of whole repeats), values, indices (int64), int32 scratch of outer * k.
+struct TopKKernel {
+  std::string name, node;
+  int64_t outer = 1, r = 1, k = 1;
+  bool largest = true;
+};
+Expected<GeneratedKernel> generateTopK(const ChipConfig &config, const TopKKernel &k);
+
 // Numpy broadcasting by DMA, through the npu dialect (NpuExpand.cpp): out (ND f32, `shape`)
 // receives, at every index, the source element at sum(index[d] * strides[d]) (strides in
 // elements, 0 along broadcast axes). Work items are pieces of the output's contiguous runs, the
@@ -384,7 +404,10 @@ Expected<GeneratedKernel> generateVectorTranspose(const ChipConfig &config, cons
 // integer lanes are int32 only): `kind` is add, sub, mul, div (truncating), max, min, mod (floor,
 // the divisor's sign), fmod (the dividend's), a comparison eq, lt, le, gt, ge (booleans out),
 // where (a boolean condition, then the two values), shl, shr (logical), cast (the value in the
-// result's width: wrapping, as C casts integers) or nonzero (a cast to booleans). Each input is
+// result's width: wrapping, as C casts integers), nonzero (a cast to booleans), to_f32 (an integer
+// to the float32 bits of its nearest-even value) or from_f32 (float32 bits in, as a 4-byte unsigned
+// input, toward zero into the result's integer type, saturating; NaN gives 0) or pow (wrapping
+// products by squaring; a negative exponent truncates the fraction, as C's pow cast back). Each input is
 // read at its element strides per result axis (0 along a broadcast axis:
 // graph::broadcastStrides), in its own width and signedness, into a 64-bit register; the result
 // is stored in its width (wrapping). `isUnsigned`: div, mod, max, min and the comparisons treat

@@ -36,8 +36,8 @@ inline std::vector<int64_t> broadcastStrides(llvm::ArrayRef<int64_t> shape, size
 
 // The operand whose integer type sends an element-wise op to the scalar unit, whose 64-bit
 // registers hold any integer: every integer type but int32 (the vector unit's only integer
-// lanes; int32 division too, the vector unit divides floats only) and booleans. Arithmetic's and
-// comparisons' first operand, Where's values, a cast's input or result; null when `op` is not
+// lanes; int32 division and powers too, the vector unit divides floats only) and booleans. Arithmetic's and
+// comparisons' first operand, Where's values, a cast's input; null when `op` is not
 // such an op or stays on the vector unit. Placement and code generation both ask this.
 inline mlir::Value scalarIntegerOperand(mlir::Operation *op) {
   auto scalarInteger = [](mlir::Value v) {
@@ -45,20 +45,34 @@ inline mlir::Value scalarIntegerOperand(mlir::Operation *op) {
     return t.isInteger() && !t.isInteger(1) && !t.isSignlessInteger(32);
   };
   mlir::Value decides;
-  if (llvm::isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, ModOp, CompareOp, BitShiftOp>(op))
+  if (llvm::isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, ModOp, CompareOp, BitShiftOp, PowOp>(op))
     decides = op->getOperand(0);
   else if (llvm::isa<WhereOp>(op))
     decides = op->getOperand(1);
-  else if (llvm::isa<CastOp>(op)) { // between integers (booleans too); a float side keeps it on the vector unit
+  else if (llvm::isa<CastOp>(op)) {
+    // Between integers (booleans too) with a scalar-unit integer side, and between float32 and the
+    // integers wider than 16 bits other than int32 (int64, uint32, uint64: the vector unit
+    // converts float32 to and from int32 only, narrower integers going through int32).
     mlir::Value in = op->getOperand(0), out = op->getResult(0);
-    auto integer = [](mlir::Value v) { return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger(); };
-    return integer(in) && integer(out) && (scalarInteger(in) || scalarInteger(out)) ? in : mlir::Value();
+    auto type = [](mlir::Value v) { return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType(); };
+    auto wide = [&](mlir::Value v) { return type(v).isInteger() && type(v).getIntOrFloatBitWidth() >= 32 && scalarInteger(v); };
+    if ((type(in).isF32() && wide(out)) || (wide(in) && type(out).isF32())) return in;
+    return type(in).isInteger() && type(out).isInteger() && (scalarInteger(in) || scalarInteger(out)) ? in : mlir::Value();
   }
   if (!decides) return {};
   if (scalarInteger(decides)) return decides;
-  if (llvm::isa<DivOp>(op) && llvm::cast<mlir::RankedTensorType>(decides.getType()).getElementType().isSignlessInteger(32))
+  if (llvm::isa<DivOp, PowOp>(op) && llvm::cast<mlir::RankedTensorType>(decides.getType()).getElementType().isSignlessInteger(32))
     return decides;
   return {};
+}
+
+// Whether a TopK selects along the last axis (trailing dimensions of 1 count as none): those run
+// on the vector unit, others on the host. Placement and code generation both ask this.
+inline bool topKAlongLastAxis(TopKOp op) {
+  llvm::ArrayRef<int64_t> shape = llvm::cast<mlir::RankedTensorType>(op.getInput().getType()).getShape();
+  for (size_t d = size_t(op.getAxis()) + 1; d < shape.size(); ++d)
+    if (shape[d] != 1) return false;
+  return true;
 }
 
 } // namespace fractal::graph

@@ -245,11 +245,12 @@ def Graph_ArgReduceOp : Graph_Op<"arg_reduce", [Pure]> {
 }
 
 def Graph_TopKOp : Graph_Op<"top_k", [Pure], "host",
-                             "sorting: the vector unit has no sort instruction; runs on the host (AI CPU)"> {
+                             "TopK along an axis other than the last: sorts on the host (AI CPU)"> {
   let summary = "the k largest (or smallest) values along one axis and their int64 indices";
   let description = [{
     ONNX TopK with k constant. Equal values keep their order (the lower index first); with
-    `sorted` false the selection is still returned in sorted order, which ONNX allows.
+    `sorted` false the selection is still returned in sorted order, which ONNX allows. Along the
+    last axis it runs on the vector unit (placement pass: topKAlongLastAxis), else on the host.
   }];
   let arguments = (ins AnyRankedTensor:$input, I64Attr:$k, I64Attr:$axis, BoolAttr:$largest, BoolAttr:$sorted);
   let results = (outs AnyRankedTensor:$values, AnyRankedTensor:$indices);

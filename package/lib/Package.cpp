@@ -157,7 +157,8 @@ struct Checker {
                     ", but the package has " + std::to_string(p.kernels.size()));
       if (t.launch.blockDim < 1 || t.launch.blockDim > 65535)
         return fail(where + ": block_dim " + std::to_string(t.launch.blockDim) + " outside 1..65535");
-      if (t.launch.tensors.size() > 4096) return fail(where + ": more than 4096 arguments");
+      if (t.launch.tensors.size() > kMaxLaunchArguments)
+        return fail(where + ": more than " + std::to_string(kMaxLaunchArguments) + " arguments");
       if (t.launch.barrierFlagBytes % 8 || t.launch.barrierFlagBytes > (1u << 20))
         return fail(where + ": barrier_flag_bytes " + std::to_string(t.launch.barrierFlagBytes) +
                     " is not a multiple of 8 up to 1 MiB");

@@ -8,7 +8,8 @@
 // |got - want| <= rtol * |want| + atol * max|want| with rtol 1e-5, atol 1e-6 when the package
 // computes in fp32, and rtol 2e-3 (4 fp16 ulps), atol 2e-3 when any of its tensors is fp16 (cube
 // operands, NHWC16 feature maps): fp16 rounds inputs and outputs and accumulation errors scale
-// with the magnitudes involved, not with each output.
+// with the magnitudes involved, not with each output; reference outputs printed to 4 decimals
+// (printedReferenceTolerance) also within 1e-4 of them.
 #include "ArgParser.h"
 #include "Commands.h"
 
@@ -97,6 +98,13 @@ std::string wrongReference(const std::string &dir) {
   return "";
 }
 
+// Tests whose reference outputs are decimal literals rounded to 4 places (ONNX's test generator
+// took them from PyTorch's printout): an output within 1e-4 of them, one unit of the last printed
+// place, passes too. GridSample's bicubic 2.96875 (exact, and ONNX Runtime's) is stored as 2.9688.
+double printedReferenceTolerance(const std::string &dir) {
+  return dir.substr(dir.find_last_of('/') + 1) == "test_gridsample_bicubic" ? 1e-4 : 0.0;
+}
+
 // Runs one test in this process; the outcome as "status\tdetail".
 std::string runTest(const std::string &dir, const ChipConfig &config, const std::string &target, const std::string &mode) {
   const std::string modelPath = dir + "/model.onnx";
@@ -162,7 +170,7 @@ std::string runTest(const std::string &dir, const ChipConfig &config, const std:
       return "unsupported\t" + t.opType + " '" + t.name + "' runs on the host: " + t.host.reason;
   bool half = false;
   for (const pkg::Tensor &t : p->tensors) half |= t.dtype == pkg::DType::F16;
-  const double rtol = half ? 2e-3 : 1e-5, atol = half ? 2e-3 : 1e-6;
+  const double rtol = half ? 2e-3 : 1e-5, atol = half ? 2e-3 : 1e-6, printed = printedReferenceTolerance(dir);
 
   const std::string device = target + ":" + mode;
   if (frtInit(device.c_str()) != FRT_SUCCESS) return std::string("error\tfrtInit: ") + frtGetRecentErrMsg();
@@ -238,7 +246,7 @@ std::string runTest(const std::string &dir, const ChipConfig &config, const std:
       for (size_t e = 0; e < a.size(); ++e) {
         if (std::isnan(a[e]) && std::isnan(b[e])) continue;
         const double d = std::fabs(double(a[e]) - b[e]);
-        if (!(d <= rtol * std::fabs(b[e]) + atol * scale)) bad = true;
+        if (!(d <= rtol * std::fabs(b[e]) + atol * scale || d <= printed)) bad = true;
         if (!(d <= worst)) worst = d, at = e;
       }
       if (bad) {
@@ -451,7 +459,8 @@ int runConformanceCommand(const Args &args) {
         << "Tolerances: integers and booleans exactly. float32: `|got - want| <= rtol * |want| + atol * max|want|`, "
         << "rtol 1e-5 and atol 1e-6 when the package computes in fp32; rtol 2e-3 (about 4 fp16 ulps) and atol 2e-3 "
         << "when any of its tensors is fp16 (cube operands, NHWC16 feature maps), since fp16 rounds every input and "
-        << "output and accumulation errors scale with the magnitudes summed.\n\n"
+        << "output and accumulation errors scale with the magnitudes summed. test_gridsample_bicubic's reference "
+        << "outputs are decimals rounded to 4 places (2.96875 stored as 2.9688): within 1e-4 of them passes too.\n\n"
         << "Compile-time inputs: Fractal compiles static graphs, so graph inputs that feed operands the compiler "
         << "needs as constants (Clip bounds, Reshape shapes, Slice ranges, reduction axes, Resize scales, an If's condition; "
         << "`inputsNeededAsConstants` in frontends/onnx) are bound from each data set at compile time, as "

@@ -34,9 +34,14 @@ std::vector<std::pair<size_t, size_t>> chooseKernelSequences(const pkg::Package 
     auto code = [&](size_t t) {
       return package.kernels.at(package.tasks[t].launch.kernel).binary.code.size() + isa::kMaxJoinInstructions;
     };
-    size_t j = i, instructions = code(i);
-    while (j + 1 < n && !package.tasks[j + 1].isHost && instructions + code(j + 1) <= cap)
+    // A sequence's argument table holds every part's arguments.
+    auto arguments = [&](size_t t) { return package.tasks[t].launch.tensors.size(); };
+    size_t j = i, instructions = code(i), tensors = arguments(i);
+    while (j + 1 < n && !package.tasks[j + 1].isHost && instructions + code(j + 1) <= cap &&
+           tensors + arguments(j + 1) <= pkg::kMaxLaunchArguments) {
       instructions += code(++j);
+      tensors += arguments(j);
+    }
     if (j > i) runs.push_back({i, j});
     i = j + 1;
   }

@@ -20,6 +20,7 @@
 #include "mlir/IR/Verifier.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cfloat>
 #include <cstring>
@@ -41,6 +42,71 @@ namespace {
 
 struct ImportError {
   std::string message;
+};
+
+// Builders for ops composed at one location (recurrent layers, GridSample): results shaped from
+// their operands (numpy broadcasting for binary ops), of element type `et` unless an operand
+// gives it.
+struct Composer {
+  OpBuilder &b;
+  Location loc;
+  Type et;
+
+  static SmallVector<int64_t> shapeOf(Value v) {
+    return SmallVector<int64_t>(llvm::cast<RankedTensorType>(v.getType()).getShape());
+  }
+  static Type elementOf(Value v) { return llvm::cast<RankedTensorType>(v.getType()).getElementType(); }
+  RankedTensorType typed(ArrayRef<int64_t> shape, Type t = {}) const { return RankedTensorType::get(shape, t ? t : et); }
+  RankedTensorType broadcast(Value x, Value y, Type t) const {
+    SmallVector<int64_t> shape;
+    OpTrait::util::getBroadcastedShape(shapeOf(x), shapeOf(y), shape);
+    return typed(shape, t);
+  }
+  // A rank-0 constant of element type `et`.
+  Value constant(double v) const {
+    auto type = RankedTensorType::get({}, et);
+    return b.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, b.getFloatAttr(et, v)));
+  }
+  Value reshape(Value v, ArrayRef<int64_t> shape) const { return b.create<g::ReshapeOp>(loc, typed(shape, elementOf(v)), v); }
+  // Result axis i is v's axis perm[i].
+  Value transpose(Value v, ArrayRef<int64_t> perm) const {
+    SmallVector<int64_t> shape;
+    for (int64_t p : perm) shape.push_back(shapeOf(v)[size_t(p)]);
+    return b.create<g::TransposeOp>(loc, typed(shape, elementOf(v)), v, b.getDenseI64ArrayAttr(perm));
+  }
+  // v[starts[i] .. ends[i]) along every axis.
+  Value slice(Value v, ArrayRef<int64_t> starts, ArrayRef<int64_t> ends) const {
+    SmallVector<int64_t> shape, steps(starts.size(), 1);
+    for (size_t i = 0; i < starts.size(); ++i) shape.push_back(ends[i] - starts[i]);
+    return b.create<g::SliceOp>(loc, typed(shape, elementOf(v)), v, b.getDenseI64ArrayAttr(starts),
+                                b.getDenseI64ArrayAttr(ends), b.getDenseI64ArrayAttr(steps));
+  }
+  Value concat(ArrayRef<Value> parts, int64_t axis) const {
+    if (parts.size() == 1) return parts.front();
+    SmallVector<int64_t> shape = shapeOf(parts.front());
+    shape[size_t(axis)] = 0;
+    for (Value v : parts) shape[size_t(axis)] += shapeOf(v)[size_t(axis)];
+    return b.create<g::ConcatOp>(loc, typed(shape, elementOf(parts.front())), parts, b.getI64IntegerAttr(axis));
+  }
+  template <typename Op> Value binary(Value x, Value y) const {
+    return b.create<Op>(loc, broadcast(x, y, elementOf(x)), x, y);
+  }
+  Value add(Value x, Value y) const { return binary<g::AddOp>(x, y); }
+  Value sub(Value x, Value y) const { return binary<g::SubOp>(x, y); }
+  Value mul(Value x, Value y) const { return binary<g::MulOp>(x, y); }
+  Value div(Value x, Value y) const { return binary<g::DivOp>(x, y); }
+  Value compare(const char *kind, Value x, Value y) const {
+    return b.create<g::CompareOp>(loc, broadcast(x, y, b.getI1Type()), x, y, b.getStringAttr(kind));
+  }
+  Value where(Value condition, Value x, Value y) const {
+    return b.create<g::WhereOp>(loc, broadcast(condition, x, elementOf(x)), condition, x, y);
+  }
+  Value rounding(const char *mode, Value v) const { return b.create<g::RoundingOp>(loc, v.getType(), v, b.getStringAttr(mode)); }
+  Value abs(Value v) const { return b.create<g::AbsOp>(loc, v.getType(), v); }
+  Value clip(Value v, float lo, float hi) const {
+    return b.create<g::ClipOp>(loc, v.getType(), v, b.getF32FloatAttr(lo), b.getF32FloatAttr(hi));
+  }
+  Value cast(Value v, Type to) const { return b.create<g::CastOp>(loc, typed(shapeOf(v), to), v); }
 };
 
 class Importer {
@@ -708,18 +774,10 @@ private:
   }
 
   // v with its axes permuted: result axis i is v's axis perm[i].
-  Value transposed(Location loc, Value v, ArrayRef<int64_t> perm) {
-    auto vt = llvm::cast<RankedTensorType>(v.getType());
-    SmallVector<int64_t> shape;
-    for (int64_t p : perm) shape.push_back(vt.getDimSize(p));
-    return b_.create<g::TransposeOp>(loc, RankedTensorType::get(shape, vt.getElementType()), v, b_.getDenseI64ArrayAttr(perm));
-  }
+  Value transposed(Location loc, Value v, ArrayRef<int64_t> perm) { return Composer{b_, loc, {}}.transpose(v, perm); }
 
   // A rank-0 constant of a float element type (a scale, a zero for a comparison).
-  Value scalar(double v, Type elementType, Location loc) {
-    auto type = RankedTensorType::get({}, elementType);
-    return b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, b_.getFloatAttr(elementType, v)));
-  }
+  Value scalar(double v, Type elementType, Location loc) { return Composer{b_, loc, elementType}.constant(v); }
 
   // Integers or floats of a constant input (an initializer or a Constant node), for attributes.
   const onnx::TensorProto *constantInput(const std::string &name) {
@@ -997,44 +1055,203 @@ private:
   // ONNX's gate orders: LSTM i, o, f, c; GRU z, r, h; RNN one. The support check has refused what
   // this does not do (activations other than Sigmoid / Tanh / Relu, input_forget, run-time or
   // short sequence_lens).
+  // GridSample (2-D), as ONNX Runtime computes it, from a gather and element-wise ops: the image
+  // as a table of N*H*W pixel rows of C channels; each of the M = N*Ho*Wo output points has taps
+  // (nearest 1, bilinear 4, bicubic 16) at integer pixel coordinates, which the padding mode makes
+  // valid (zeros: clamped, the value then replaced by 0 where the tap was outside; border: clamped;
+  // reflection: reflected into [x_min, x_max] as x_min + r - |r - fmod(|x - x_min|, 2r)|, r the
+  // range, then clamped), a row index n*H*W + y*W + x (exact in float32 below 2^24, gathered
+  // with int32 indices), and the tap rows weighted and summed in ONNX Runtime's order; the
+  // [M, C] result goes back to NCHW by a transpose.
+  void importGridSample(const onnx::NodeProto &n, const std::string &name, Location loc) {
+    const std::string what = "node '" + name + "' (GridSample)";
+    Value image = value(n.input(0), "node '" + name + "'"), grid = value(n.input(1), "node '" + name + "'");
+    const Composer ops{b_, loc, b_.getF32Type()};
+    const SmallVector<int64_t> xs = Composer::shapeOf(image), gs = Composer::shapeOf(grid);
+    if (xs.size() != 4 || gs.size() != 4 || gs[3] != 2 || gs[0] != xs[0])
+      throw ImportError{what + ": only 2-D sampling (a 4-D input and an [N, H_out, W_out, 2] grid) is supported"};
+    const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], M = N * gs[1] * gs[2];
+    if (N * H * W >= (int64_t(1) << 24))
+      throw ImportError{what + ": " + std::to_string(N * H * W) + " input pixels; the row indices are exact in float32 "
+                        "below 2^24"};
+    std::string mode = stringAttr(n, "mode", "bilinear"), padding = stringAttr(n, "padding_mode", "zeros");
+    if (mode == "linear") mode = "bilinear";
+    if (mode == "cubic") mode = "bicubic";
+    const bool align = intAttr(n, "align_corners", 0) != 0;
+    auto c = [&](double v) { return ops.constant(v); };
+    Value table = ops.reshape(ops.transpose(image, {0, 2, 3, 1}), {N * H * W, C});
+    Value points = ops.reshape(grid, {M, 2});
+    std::vector<float> firstRow(static_cast<size_t>(M));
+    for (int64_t i = 0; i < M; ++i) firstRow[size_t(i)] = float(i / (M / N) * H * W);
+    Value imageBase = b_.create<g::ConstantOp>(
+        loc, g::makeConstantAttr(ops.typed({M, 1}),
+                                 ArrayRef<char>(reinterpret_cast<const char *>(firstRow.data()), firstRow.size() * 4),
+                                 name + "/image_rows"));
+    // The pixel coordinate along x (grid column 0, length W) or y (column 1, length H): [M, 1].
+    auto coordinate = [&](int64_t column, int64_t length) {
+      Value g1 = ops.add(ops.slice(points, {0, column}, {M, column + 1}), c(1.0));
+      return align ? ops.mul(ops.mul(g1, c(0.5)), c(double(length - 1)))
+                   : ops.mul(ops.sub(ops.mul(g1, c(double(length))), c(1.0)), c(0.5));
+    };
+    // An integer-valued coordinate made valid along an axis of `length`; with zeros padding,
+    // `inside` gathers whether it was.
+    auto valid = [&](Value v, int64_t length, Value &inside) {
+      const double last = double(length - 1);
+      if (padding == "zeros") {
+        Value in = ops.compare("le", ops.abs(ops.sub(v, c(last / 2))), c(last / 2)); // 0 <= v <= last
+        inside = inside ? Value(b_.create<g::LogicalOp>(loc, in.getType(), inside, in, b_.getStringAttr("and"))) : in;
+      } else if (padding == "reflection") {
+        const double low = align ? 0.0 : -0.5, range = align ? last : double(length);
+        if (range == 0) return c(0.0);
+        Value distance = ops.abs(ops.sub(v, c(low)));
+        Value t = b_.create<g::ModOp>(loc, distance.getType(), distance, c(2 * range), b_.getBoolAttr(true));
+        v = ops.sub(c(low + range), ops.abs(ops.sub(c(range), t)));
+      }
+      return ops.clip(v, 0.0f, float(last));
+    };
+    // The [M, C] rows at integer-valued coordinates (x, y).
+    auto tap = [&](Value x, Value y) {
+      Value inside;
+      x = valid(x, W, inside);
+      y = valid(y, H, inside);
+      Value row = ops.add(ops.add(ops.mul(y, c(double(W))), x), imageBase);
+      Value index = ops.cast(ops.reshape(row, {M}), b_.getIntegerType(32));
+      Value rows = b_.create<g::GatherOp>(loc, ops.typed({M, C}), table, index, b_.getI64IntegerAttr(0), b_.getBoolAttr(false));
+      return inside ? ops.where(inside, rows, c(0.0)) : rows;
+    };
+    Value x = coordinate(0, W), y = coordinate(1, H), result;
+    if (mode == "nearest") {
+      result = tap(ops.rounding("round", x), ops.rounding("round", y)); // half to even, as nearbyint
+    } else if (mode == "bilinear") {
+      Value x1 = ops.rounding("floor", x), y1 = ops.rounding("floor", y);
+      Value x2 = ops.add(x1, c(1.0)), y2 = ops.add(y1, c(1.0));
+      Value dx1 = ops.sub(x, x1), dx2 = ops.sub(x2, x), dy1 = ops.sub(y, y1), dy2 = ops.sub(y2, y);
+      auto across = [&](Value row) { return ops.add(ops.mul(dx2, tap(x1, row)), ops.mul(dx1, tap(x2, row))); };
+      result = ops.add(ops.mul(dy2, across(y1)), ops.mul(dy1, across(y2)));
+    } else if (mode == "bicubic") {
+      // Keys' cubic convolution (A = -0.75) at the distance t from the tap before.
+      auto coefficients = [&](Value t) {
+        const double a = -0.75;
+        auto outer = [&](Value d) { // ((A d - 5A) d + 8A) d - 4A
+          return ops.sub(ops.mul(ops.add(ops.mul(ops.sub(ops.mul(d, c(a)), c(5 * a)), d), c(8 * a)), d), c(4 * a));
+        };
+        auto inner = [&](Value d) { // ((A + 2) d - (A + 3)) d d + 1
+          return ops.add(ops.mul(ops.mul(ops.sub(ops.mul(d, c(a + 2)), c(a + 3)), d), d), c(1.0));
+        };
+        return std::array<Value, 4>{outer(ops.add(t, c(1.0))), inner(t), inner(ops.sub(c(1.0), t)),
+                                    outer(ops.sub(c(2.0), t))};
+      };
+      Value fx = ops.rounding("floor", x), fy = ops.rounding("floor", y);
+      const std::array<Value, 4> cx = coefficients(ops.sub(x, fx)), cy = coefficients(ops.sub(y, fy));
+      for (int h = 0; h < 4; ++h) {
+        Value yh = ops.add(fy, c(h - 1)), v;
+        for (int w = 0; w < 4; ++w) {
+          Value term = ops.mul(cx[size_t(w)], tap(ops.add(fx, c(w - 1)), yh));
+          v = v ? ops.add(v, term) : term;
+        }
+        Value term = ops.mul(cy[size_t(h)], v);
+        result = result ? ops.add(result, term) : term;
+      }
+    } else {
+      throw ImportError{what + ": mode '" + mode + "' is not one of bilinear, nearest, bicubic"};
+    }
+    values_[n.output(0)] =
+        ops.reshape(ops.transpose(ops.reshape(result, {N, M / N, C}), {0, 2, 1}), {N, C, gs[1], gs[2]});
+  }
+
+  // DFT (opset 17) as a matrix product on the cube: the signal's `length` samples along the axis
+  // (real, or complex as [re, im]) become a row, multiplied by a constant [c * length, 2 * bins]
+  // matrix of cos and sin (exp(-+2 pi i j k / length), 1/length for the inverse), whose result
+  // columns are the bins' real then imaginary parts; a transpose interleaves them as ONNX's
+  // [..., bins, 2]. onesided keeps bins 0..length/2; dft_length cuts or zero-pads the signal. The
+  // cube multiplies in fp16: about 3 significant digits.
+  Value spectrum(const Composer &ops, Value rows, int64_t length, int64_t components, bool inverse, bool onesided,
+                 const std::string &name) {
+    const int64_t count = Composer::shapeOf(rows)[0], bins = onesided ? length / 2 + 1 : length;
+    const double sign = inverse ? 1.0 : -1.0, scale = inverse ? 1.0 / double(length) : 1.0;
+    std::vector<float> w(size_t(components * length * 2 * bins));
+    for (int64_t part = 0; part < components; ++part) // rows: the real parts, then the imaginary
+      for (int64_t j = 0; j < length; ++j)
+        for (int64_t k = 0; k < bins; ++k) {
+          const double theta = 2.0 * M_PI * double((j * k) % length) / double(length);
+          const double cs = std::cos(theta) * scale, sn = sign * std::sin(theta) * scale;
+          float *row = w.data() + (part * length + j) * 2 * bins;
+          // (re + i im)(cos + i sn) = re cos - im sn + i (im cos + re sn)
+          row[k] = float(part == 0 ? cs : -sn);
+          row[bins + k] = float(part == 0 ? sn : cs);
+        }
+    Value matrix = b_.create<g::ConstantOp>(
+        ops.loc, g::makeConstantAttr(ops.typed({components * length, 2 * bins}),
+                                     ArrayRef<char>(reinterpret_cast<const char *>(w.data()), w.size() * 4), name + "/dft"));
+    Value product = b_.create<g::MatMulOp>(ops.loc, ops.typed({count, 2 * bins}), rows, matrix, nullptr, nullptr);
+    return ops.transpose(ops.reshape(product, {count, 2, bins}), {0, 2, 1}); // [count, bins, 2]
+  }
+
+  void importDft(const onnx::NodeProto &n, const std::string &name, Location loc,
+                 const std::function<const onnx::TensorProto &(int, const char *)> &needConstant) {
+    auto hasInput = [&](int i) { return n.input_size() > i && !n.input(i).empty(); };
+    Value x = value(n.input(0), "node '" + name + "'");
+    const Composer ops{b_, loc, b_.getF32Type()};
+    SmallVector<int64_t> xs = Composer::shapeOf(x);
+    const int64_t rank = int64_t(xs.size()), components = xs.back();
+    const std::string what = "node '" + name + "' (DFT)";
+    if (rank < 3 || (components != 1 && components != 2))
+      throw ImportError{what + ": the signal must be [batch, ..., samples, 1 or 2]"};
+    int64_t axis = intAttr(n, "axis", 1);
+    if (axis < 0) axis += rank;
+    if (axis < 1 || axis > rank - 2) throw ImportError{what + ": axis " + std::to_string(axis) + " is not a signal axis"};
+    // The transform's axis next to the components: [outer..., samples, components].
+    SmallVector<int64_t> perm;
+    for (int64_t d = 0; d < rank - 1; ++d)
+      if (d != axis) perm.push_back(d);
+    perm.push_back(axis);
+    perm.push_back(rank - 1);
+    Value moved = ops.transpose(x, perm);
+    int64_t length = xs[size_t(axis)];
+    if (hasInput(1)) { // dft_length: the signal cut or zero-padded to it
+      const int64_t wanted = intsOf(needConstant(1, "dft_length input")).at(0);
+      if (wanted < 1) throw ImportError{what + ": dft_length must be at least 1"};
+      SmallVector<int64_t> ms = Composer::shapeOf(moved), starts(ms.size(), 0), ends(ms.begin(), ms.end());
+      if (wanted < length) {
+        ends[ms.size() - 2] = wanted;
+        moved = ops.slice(moved, starts, ends);
+      } else if (wanted > length) {
+        SmallVector<int64_t> pads(2 * ms.size(), 0), padded(ms.begin(), ms.end());
+        pads[ms.size() + ms.size() - 2] = wanted - length;
+        padded[ms.size() - 2] = wanted;
+        moved = b_.create<g::PadOp>(loc, ops.typed(padded), moved, b_.getDenseI64ArrayAttr(pads), b_.getF32FloatAttr(0.0f),
+                                    b_.getStringAttr("constant"));
+      }
+      length = wanted;
+    }
+    SmallVector<int64_t> ms = Composer::shapeOf(moved);
+    int64_t count = 1;
+    for (size_t d = 0; d + 2 < ms.size(); ++d) count *= ms[d];
+    Value rows = ops.reshape(ops.transpose(ops.reshape(moved, {count, length, components}), {0, 2, 1}),
+                             {count, components * length});
+    Value y = spectrum(ops, rows, length, components, intAttr(n, "inverse", 0) != 0, intAttr(n, "onesided", 0) != 0, name);
+    SmallVector<int64_t> ys(ms.begin(), ms.end() - 2);
+    ys.push_back(Composer::shapeOf(y)[1]);
+    ys.push_back(2);
+    SmallVector<int64_t> back(static_cast<size_t>(rank)); // the inverse of perm
+    for (int64_t d = 0; d < rank; ++d) back[size_t(perm[size_t(d)])] = d;
+    values_[n.output(0)] = ops.transpose(ops.reshape(y, ys), back);
+  }
+
   void importRecurrent(const onnx::NodeProto &n, const std::string &name, Location loc) {
     const std::string &op = n.op_type();
     const int64_t gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
     auto hasInput = [&](int i) { return n.input_size() > i && !n.input(i).empty(); };
     auto in = [&](int i) { return value(n.input(i), "node '" + name + "'"); };
-    auto shapeOf = [](Value v) { return SmallVector<int64_t>(llvm::cast<RankedTensorType>(v.getType()).getShape()); };
     Type et = llvm::cast<RankedTensorType>(in(0).getType()).getElementType();
-    auto typed = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, et); };
-    auto reshape = [&](Value v, ArrayRef<int64_t> shape) { return Value(b_.create<g::ReshapeOp>(loc, typed(shape), v)); };
-    auto transpose = [&](Value v, ArrayRef<int64_t> perm) { return transposed(loc, v, perm); };
-    // v[starts[i] .. ends[i]) along every axis.
-    auto slice = [&](Value v, ArrayRef<int64_t> starts, ArrayRef<int64_t> ends) {
-      SmallVector<int64_t> shape, steps(starts.size(), 1);
-      for (size_t i = 0; i < starts.size(); ++i) shape.push_back(ends[i] - starts[i]);
-      return Value(b_.create<g::SliceOp>(loc, typed(shape), v, b_.getDenseI64ArrayAttr(starts),
-                                          b_.getDenseI64ArrayAttr(ends), b_.getDenseI64ArrayAttr(steps)));
-    };
-    auto concat = [&](ArrayRef<Value> parts, int64_t axis) {
-      if (parts.size() == 1) return parts.front();
-      SmallVector<int64_t> shape = shapeOf(parts.front());
-      shape[size_t(axis)] = 0;
-      for (Value v : parts) shape[size_t(axis)] += shapeOf(v)[size_t(axis)];
-      return Value(b_.create<g::ConcatOp>(loc, typed(shape), parts, b_.getI64IntegerAttr(axis)));
-    };
-    auto broadcastType = [&](Value a, Value b) {
-      SmallVector<int64_t> shape;
-      OpTrait::util::getBroadcastedShape(shapeOf(a), shapeOf(b), shape);
-      return typed(shape);
-    };
-    auto add = [&](Value a, Value b) { return Value(b_.create<g::AddOp>(loc, broadcastType(a, b), a, b)); };
-    auto sub = [&](Value a, Value b) { return Value(b_.create<g::SubOp>(loc, broadcastType(a, b), a, b)); };
-    auto mul = [&](Value a, Value b) { return Value(b_.create<g::MulOp>(loc, broadcastType(a, b), a, b)); };
+    const Composer ops{b_, loc, et};
+    auto shapeOf = &Composer::shapeOf;
     auto matmul = [&](Value a, Value b) {
-      return Value(b_.create<g::MatMulOp>(loc, typed({shapeOf(a)[0], shapeOf(b)[1]}), a, b, nullptr, nullptr));
+      return Value(b_.create<g::MatMulOp>(loc, ops.typed({shapeOf(a)[0], shapeOf(b)[1]}), a, b, nullptr, nullptr));
     };
     const float clip = floatAttr(n, "clip", 0.0f);
     auto activate = [&](const std::string &kind, Value v) {
-      if (clip > 0) v = b_.create<g::ClipOp>(loc, v.getType(), v, b_.getF32FloatAttr(-clip), b_.getF32FloatAttr(clip));
+      if (clip > 0) v = ops.clip(v, -clip, clip);
       if (kind == "Tanh")
         return Value(b_.create<g::ActivationOp>(loc, v.getType(), v, b_.getStringAttr("tanh"), b_.getF32FloatAttr(0),
                                                 b_.getF32FloatAttr(0)));
@@ -1042,7 +1259,7 @@ private:
     };
 
     const bool batchFirst = intAttr(n, "layout", 0) != 0;
-    Value x = batchFirst ? transpose(in(0), {1, 0, 2}) : in(0); // [seq, batch, I]
+    Value x = batchFirst ? ops.transpose(in(0), {1, 0, 2}) : in(0); // [seq, batch, I]
     const SmallVector<int64_t> xs = shapeOf(x), rs = shapeOf(in(2));
     const int64_t seq = xs[0], batch = xs[1], inputs = xs[2], hidden = rs[2], gh = gates * hidden;
     const std::string direction = stringAttr(n, "direction", "forward");
@@ -1053,11 +1270,11 @@ private:
                                               : op == "GRU" ? std::vector<std::string>{"Sigmoid", "Tanh"}
                                                             : std::vector<std::string>{"Tanh"};
     const bool resetAfter = op == "GRU" && intAttr(n, "linear_before_reset", 0) != 0;
-    Value xRows = reshape(x, {seq * batch, inputs});
+    Value xRows = ops.reshape(x, {seq * batch, inputs});
     // initial_h / initial_c as [directions, batch, H] (layout 1 gives [batch, directions, H]).
     auto states = [&](int i) {
       if (!hasInput(i)) return Value();
-      return batchFirst ? transpose(in(i), {1, 0, 2}) : in(i);
+      return batchFirst ? ops.transpose(in(i), {1, 0, 2}) : in(i);
     };
     const Value initialH = states(5), initialC = op == "LSTM" ? states(6) : Value();
 
@@ -1069,13 +1286,13 @@ private:
       };
       // This direction's [rows, cols] matrix of a [directions, rows, cols] operand, transposed.
       auto weightsT = [&](Value w, int64_t cols) {
-        return transpose(reshape(slice(w, {d, 0, 0}, {d + 1, gh, cols}), {gh, cols}), {1, 0});
+        return ops.transpose(ops.reshape(ops.slice(w, {d, 0, 0}, {d + 1, gh, cols}), {gh, cols}), {1, 0});
       };
       auto perDirection = [&](int i, int64_t from, int64_t to) { // [directions, k] operand -> [to - from]
-        return reshape(slice(in(i), {d, from}, {d + 1, to}), {to - from});
+        return ops.reshape(ops.slice(in(i), {d, from}, {d + 1, to}), {to - from});
       };
       auto state = [&](Value all) { // this direction's [batch, H] of initial_h / initial_c
-        return all ? reshape(slice(all, {d, 0, 0}, {d + 1, batch, hidden}), {batch, hidden}) : Value();
+        return all ? ops.reshape(ops.slice(all, {d, 0, 0}, {d + 1, batch, hidden}), {batch, hidden}) : Value();
       };
       Value xw = matmul(xRows, weightsT(in(1), inputs)), rT = weightsT(in(2), hidden);
       Value recurrentBias; // added to the recurrent product: GRU's h-gate bias when reset comes after it
@@ -1083,9 +1300,9 @@ private:
         Value wb = perDirection(3, 0, gh), rb = perDirection(3, gh, 2 * gh);
         if (resetAfter) {
           recurrentBias = rb;
-          xw = add(xw, wb);
+          xw = ops.add(xw, wb);
         } else {
-          xw = add(xw, add(wb, rb));
+          xw = ops.add(xw, ops.add(wb, rb));
         }
       }
       Value h = state(initialH), c = state(initialC);
@@ -1099,51 +1316,51 @@ private:
       SmallVector<Value> hs(static_cast<size_t>(seq), Value());
       for (int64_t step = 0; step < seq; ++step) {
         const int64_t t = reverse ? seq - 1 - step : step;
-        Value pre = slice(xw, {t * batch, 0}, {(t + 1) * batch, gh}); // [batch, gates * H]
+        Value pre = ops.slice(xw, {t * batch, 0}, {(t + 1) * batch, gh}); // [batch, gates * H]
         // h . R^T plus GRU's recurrent bias; before the first step without an initial h, that
         // bias alone ([1, gates * H], broadcast) or nothing.
         Value hr = h ? matmul(h, rT) : Value();
-        if (recurrentBias) hr = hr ? add(hr, recurrentBias) : reshape(recurrentBias, {1, gh});
-        auto gate = [&](Value v, int64_t k) { return slice(v, {0, k * hidden}, {shapeOf(v)[0], (k + 1) * hidden}); };
+        if (recurrentBias) hr = hr ? ops.add(hr, recurrentBias) : ops.reshape(recurrentBias, {1, gh});
+        auto gate = [&](Value v, int64_t k) { return ops.slice(v, {0, k * hidden}, {shapeOf(v)[0], (k + 1) * hidden}); };
         if (op == "LSTM") {
-          Value z = hr ? add(pre, hr) : pre;
+          Value z = hr ? ops.add(pre, hr) : pre;
           Value i = gate(z, 0), o = gate(z, 1), f = gate(z, 2), g = gate(z, 3);
-          if (pi && c) i = add(i, mul(pi, c));
-          if (pf && c) f = add(f, mul(pf, c));
+          if (pi && c) i = ops.add(i, ops.mul(pi, c));
+          if (pf && c) f = ops.add(f, ops.mul(pf, c));
           i = activate(act(0), i);
           g = activate(act(1), g);
-          c = c ? add(mul(activate(act(0), f), c), mul(i, g)) : mul(i, g);
-          if (po) o = add(o, mul(po, c));
-          h = mul(activate(act(0), o), activate(act(2), c));
+          c = c ? ops.add(ops.mul(activate(act(0), f), c), ops.mul(i, g)) : ops.mul(i, g);
+          if (po) o = ops.add(o, ops.mul(po, c));
+          h = ops.mul(activate(act(0), o), activate(act(2), c));
         } else if (op == "GRU") {
-          Value zr = slice(pre, {0, 0}, {batch, 2 * hidden});
-          if (hr) zr = add(zr, slice(hr, {0, 0}, {shapeOf(hr)[0], 2 * hidden}));
+          Value zr = ops.slice(pre, {0, 0}, {batch, 2 * hidden});
+          if (hr) zr = ops.add(zr, ops.slice(hr, {0, 0}, {shapeOf(hr)[0], 2 * hidden}));
           Value z = activate(act(0), gate(zr, 0)), r = activate(act(0), gate(zr, 1));
           Value hh = gate(pre, 2);
           if (resetAfter && hr) // r . (h R_h^T + Rb_h)
-            hh = add(hh, mul(r, gate(hr, 2)));
+            hh = ops.add(hh, ops.mul(r, gate(hr, 2)));
           else if (h) // (r . h) R_h^T
-            hh = add(hh, matmul(mul(r, h), slice(rT, {0, 2 * hidden}, {hidden, 3 * hidden})));
+            hh = ops.add(hh, matmul(ops.mul(r, h), ops.slice(rT, {0, 2 * hidden}, {hidden, 3 * hidden})));
           hh = activate(act(1), hh);
-          h = h ? add(hh, mul(z, sub(h, hh))) : sub(hh, mul(z, hh)); // (1 - z) hh + z h
+          h = h ? ops.add(hh, ops.mul(z, ops.sub(h, hh))) : ops.sub(hh, ops.mul(z, hh)); // (1 - z) hh + z h
         } else {
-          h = activate(act(0), hr ? add(pre, hr) : pre);
+          h = activate(act(0), hr ? ops.add(pre, hr) : pre);
         }
-        hs[size_t(t)] = reshape(h, {1, 1, batch, hidden});
+        hs[size_t(t)] = ops.reshape(h, {1, 1, batch, hidden});
       }
-      ys.push_back(concat(hs, 0)); // [seq, 1, batch, H]
-      finalH.push_back(reshape(h, {1, batch, hidden}));
-      if (c) finalC.push_back(reshape(c, {1, batch, hidden}));
+      ys.push_back(ops.concat(hs, 0)); // [seq, 1, batch, H]
+      finalH.push_back(ops.reshape(h, {1, batch, hidden}));
+      if (c) finalC.push_back(ops.reshape(c, {1, batch, hidden}));
     }
     // Y [seq, directions, batch, H] (layout 1: [batch, seq, directions, H]); Y_h and Y_c
     // [directions, batch, H] (layout 1: [batch, directions, H]).
     auto bindOutput = [&](int i, Value v, ArrayRef<int64_t> batchFirstPerm) {
       if (n.output_size() <= i || n.output(i).empty()) return;
-      values_[n.output(i)] = batchFirst ? transpose(v, batchFirstPerm) : v;
+      values_[n.output(i)] = batchFirst ? ops.transpose(v, batchFirstPerm) : v;
     };
-    bindOutput(0, concat(ys, 1), {2, 0, 1, 3});
-    bindOutput(1, concat(finalH, 0), {1, 0, 2});
-    if (op == "LSTM") bindOutput(2, concat(finalC, 0), {1, 0, 2});
+    bindOutput(0, ops.concat(ys, 1), {2, 0, 1, 3});
+    bindOutput(1, ops.concat(finalH, 0), {1, 0, 2});
+    if (op == "LSTM") bindOutput(2, ops.concat(finalC, 0), {1, 0, 2});
   }
 
   // ---- nodes ----
@@ -1276,6 +1493,10 @@ private:
             b_.getI64IntegerAttr(group), /*clamp_min=*/nullptr, /*clamp_max=*/nullptr));
     } else if (op == "LSTM" || op == "GRU" || op == "RNN") {
       importRecurrent(n, name, loc);
+    } else if (op == "GridSample") {
+      importGridSample(n, name, loc);
+    } else if (op == "DFT") {
+      importDft(n, name, loc, needConstant);
     } else if (op == "MatMulInteger" || op == "ConvInteger" || op == "QLinearMatMul" || op == "QLinearConv") {
       importIntegerProduct(n, name, loc);
     } else if (op == "MatMul") {
@@ -1661,6 +1882,30 @@ private:
       }
       Value r6 = b_.create<g::ReshapeOp>(loc, RankedTensorType::get(shape6, xt.getElementType()), in(0));
       bind(b_.create<g::ReshapeOp>(loc, out(), transposed(loc, r6, perm)));
+    } else if (op == "ReverseSequence") {
+      // y[t, b] = x[len_b - 1 - t, b] for t < len_b, else x[t, b] (time and batch axes 0 and 1,
+      // either way): each element's source time index as int64 (on the scalar unit), broadcast to
+      // x's shape by adding zeros, then GatherElements along the time axis.
+      const int64_t batchAxis = intAttr(n, "batch_axis", 1), timeAxis = intAttr(n, "time_axis", 0);
+      const SmallVector<int64_t> xs = Composer::shapeOf(in(0));
+      const int64_t rank = int64_t(xs.size());
+      if (rank < 2 || !((batchAxis == 0 && timeAxis == 1) || (batchAxis == 1 && timeAxis == 0)))
+        throw ImportError{"node '" + name + "' (ReverseSequence): batch_axis and time_axis must be 0 and 1"};
+      const Composer ops{b_, loc, b_.getI64Type()};
+      auto int64s = [&](const std::string &what, std::vector<int64_t> dims, const std::vector<int64_t> &values) {
+        return computedConstant(name + "/" + what, onnx::TensorProto::INT64, dims, rawBytes(values), loc);
+      };
+      std::vector<int64_t> timeShape(size_t(rank), 1), lengthShape(size_t(rank), 1), steps;
+      timeShape[size_t(timeAxis)] = xs[size_t(timeAxis)];
+      lengthShape[size_t(batchAxis)] = xs[size_t(batchAxis)];
+      for (int64_t t = 0; t < xs[size_t(timeAxis)]; ++t) steps.push_back(t);
+      Value time = int64s("time", timeShape, steps), length = ops.reshape(in(1), lengthShape);
+      Value reversed = ops.sub(ops.sub(length, int64s("one", {}, {1})), time);
+      Value source = ops.where(ops.compare("lt", time, length), reversed, time);
+      int64_t count = 1;
+      for (int64_t d : xs) count *= d;
+      source = ops.add(source, int64s("zeros", std::vector<int64_t>(xs.begin(), xs.end()), std::vector<int64_t>(size_t(count), 0)));
+      bind(b_.create<g::GatherOp>(loc, out(), in(0), source, b_.getI64IntegerAttr(timeAxis), b_.getBoolAttr(true)));
     } else if (op == "Gather" || op == "GatherElements") {
       int64_t axis = intAttr(n, "axis", 0);
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();

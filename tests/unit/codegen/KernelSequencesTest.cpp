@@ -74,6 +74,11 @@ TEST(KernelSequences, EveryRunOfKernelsSharesALaunchAndHostTasksEndARun) {
   for (pkg::Kernel &k : mid.kernels) k.binary.code.resize(kMaxSequenceInstructions / 2, k.binary.code.front());
   ASSERT_LE(3 * (kMaxSequenceInstructions / 2) * sizeof(isa::Instruction), pkg::kDecodedCodeBudgetBytes);
   EXPECT_EQ(chooseKernelSequences(mid, config), (std::vector<std::pair<size_t, size_t>>{{0, 2}}));
+  // A run's argument table holds every part's tensors: it ends before pkg::kMaxLaunchArguments,
+  // which the loader enforces (tasks of 1500 arguments: two to a run, the fifth alone).
+  pkg::Package wide = package(std::vector<int64_t>(5, 1024));
+  for (pkg::Task &t : wide.tasks) t.launch.tensors.resize(1500, t.launch.tensors.front());
+  EXPECT_EQ(chooseKernelSequences(wide, config), (std::vector<std::pair<size_t, size_t>>{{0, 1}, {2, 3}}));
 }
 
 // The barrier's estimate: per round a flag store and a flag load that miss the scalar data cache

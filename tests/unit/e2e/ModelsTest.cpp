@@ -1782,6 +1782,124 @@ TEST(CompiledOps, CastsBetweenFloat32AndWideIntegers) {
   }
 }
 
+// GridSample at run-time coordinates (a grid input reaching past the image, exact integers and
+// halves among them) over a constant [2, 3, 5, 7] image, in every mode (bilinear, nearest,
+// bicubic), padding mode (zeros, border, reflection) and with and without align_corners, against
+// ONNX Runtime element by element.
+TEST(CompiledOps, GridSampleInEveryModeAgainstOnnxRuntime) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const int64_t n = 2, c = 3, h = 5, w = 7, ho = 4, wo = 6;
+  onnx::ModelProto m = newModel(16, "grid_sample");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "grid", {n, ho, wo, 2});
+  std::vector<float> image;
+  for (int i = 0; i < n * c * h * w; ++i) image.push_back(float((i * 37) % 29) * 0.25f - 3.0f);
+  floatInitializer(g, "image", {n, c, h, w}, image);
+  std::vector<std::string> names;
+  for (const char *mode : {"bilinear", "nearest", "bicubic"})
+    for (const char *padding : {"zeros", "border", "reflection"})
+      for (int align : {0, 1}) {
+        names.push_back(std::string(mode) + "_" + padding + (align ? "_aligned" : ""));
+        onnx::NodeProto *node = addNode(g, "GridSample", {"image", "grid"}, names.back().c_str());
+        for (auto [key, value] : {std::pair<const char *, const char *>{"mode", mode}, {"padding_mode", padding}}) {
+          onnx::AttributeProto *a = node->add_attribute();
+          a->set_name(key);
+          a->set_type(onnx::AttributeProto::STRING);
+          a->set_s(value);
+        }
+        setInt(node, "align_corners", align);
+        declareFloat(g->add_output(), names.back().c_str(), {n, c, ho, wo});
+      }
+  std::vector<float> grid;
+  for (int i = 0; i < n * ho * wo * 2; ++i)
+    grid.push_back(i % 7 == 0 ? float(i % 5) * 0.5f - 1.0f : float((i * 53) % 71) / 71.0f * 3.0f - 1.5f);
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "grid", floatNpy({n, ho, wo, 2}, grid), names);
+  for (const std::string &name : names) {
+    const std::vector<float> a = floats(got[name]), b = floats(want[name]);
+    ASSERT_EQ(a.size(), b.size()) << name;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * (1 + std::abs(b[i]))) << name << " " << i;
+  }
+}
+
+// DFT on the cube against ONNX Runtime: a real signal along axis 1 zero-padded to dft_length 12
+// and onesided (7 bins), the same along axis 2 cut to 5, and a complex signal's inverse (its two
+// components from the real one by a Concat). The cube multiplies in fp16: every bin within 3e-3
+// of the largest magnitude.
+TEST(CompiledOps, DftOnTheCubeAgainstOnnxRuntime) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const int64_t b = 2, s = 9, t = 6;
+  onnx::ModelProto m = newModel(17, "dft");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {b, s, t, 1});
+  intInitializer(g, "twelve", onnx::TensorProto::INT64, {}, {12});
+  intInitializer(g, "five", onnx::TensorProto::INT64, {}, {5});
+  onnx::NodeProto *padded = addNode(g, "DFT", {"x", "twelve"}, "padded");
+  setInt(padded, "onesided", 1);
+  setInt(addNode(g, "DFT", {"x", "five"}, "cut"), "axis", 2);
+  setInt(addNode(g, "Concat", {"x", "x"}, "complex"), "axis", 3);
+  setInt(addNode(g, "DFT", {"complex"}, "inverse"), "inverse", 1);
+  declareFloat(g->add_output(), "padded", {b, 7, t, 2});
+  declareFloat(g->add_output(), "cut", {b, s, 5, 2});
+  declareFloat(g->add_output(), "inverse", {b, s, t, 2});
+  std::vector<float> x;
+  for (int i = 0; i < b * s * t; ++i) x.push_back(float((i * 29) % 17) * 0.5f - 4.0f);
+  const std::vector<std::string> names = {"padded", "cut", "inverse"};
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({b, s, t, 1}, x), names);
+  for (const std::string &name : names) {
+    const std::vector<float> a = floats(got[name]), r = floats(want[name]);
+    ASSERT_EQ(a.size(), r.size()) << name;
+    float scale = 0;
+    for (float v : r) scale = std::max(scale, std::abs(v));
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], r[i], 3e-3 * scale) << name << " " << i;
+  }
+}
+
+// ReverseSequence of a [time 5, batch 4, 3] tensor with run-time lengths 0, 1, 3 and 5 (an
+// input), and of its [batch, time, 3] transpose with batch_axis 0: each batch entry's first len
+// steps reversed, the rest as they were, exactly.
+TEST(CompiledOps, ReverseSequenceOfRunTimeLengths) {
+  const int64_t steps = 5, batch = 4, width = 3;
+  onnx::ModelProto m = newModel(13, "reverse_sequence");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareTensor(g->add_input(), "lengths", {batch}, onnx::TensorProto::INT64);
+  std::vector<float> x;
+  for (int i = 0; i < steps * batch * width; ++i) x.push_back(float(i));
+  floatInitializer(g, "x", {steps, batch, width}, x);
+  addNode(g, "ReverseSequence", {"x", "lengths"}, "by_time");
+  setInts(addNode(g, "Transpose", {"x"}, "xt"), "perm", {1, 0, 2});
+  onnx::NodeProto *byBatch = addNode(g, "ReverseSequence", {"xt", "lengths"}, "by_batch");
+  setInt(byBatch, "batch_axis", 0);
+  setInt(byBatch, "time_axis", 1);
+  declareFloat(g->add_output(), "by_time", {steps, batch, width});
+  declareFloat(g->add_output(), "by_batch", {batch, steps, width});
+  const std::vector<int64_t> lengths = {0, 1, 3, 5};
+  std::map<std::string, std::vector<double>> want;
+  for (int64_t t = 0; t < steps; ++t)
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t c = 0; c < width; ++c) {
+        const int64_t from = t < lengths[size_t(b)] ? lengths[size_t(b)] - 1 - t : t;
+        want["by_time"].push_back(x[size_t((from * batch + b) * width + c)]);
+      }
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t t = 0; t < steps; ++t)
+      for (int64_t c = 0; c < width; ++c) {
+        const int64_t from = t < lengths[size_t(b)] ? lengths[size_t(b)] - 1 - t : t;
+        want["by_batch"].push_back(x[size_t((from * batch + b) * width + c)]);
+      }
+  const SavedModel saved(m);
+  ASSERT_FALSE(saved.path.empty());
+  EXPECT_EQ(hostTasks(saved.path), std::vector<std::string>{});
+  NpyArray input{"<i8", {batch}, std::vector<uint8_t>(size_t(batch) * 8)};
+  std::memcpy(input.data.data(), lengths.data(), input.data.size());
+  for (const char *mode : {"functional", "timing"}) {
+    std::map<std::string, NpyArray> got = runFractal(saved.path, "", "lengths", input, mode);
+    for (const auto &[name, expected] : want) {
+      const std::vector<float> y = floats(got[name]);
+      EXPECT_EQ(std::vector<double>(y.begin(), y.end()), expected) << mode << " " << name;
+    }
+  }
+}
+
 // A QDQ model as quantization tools write one (uint8 activations, int8 weights per output
 // channel, each quantized tensor between a QuantizeLinear and a DequantizeLinear) against ONNX
 // Runtime: the weights' DequantizeLinear folds into float32 weights at compile time and each Q/DQ

@@ -264,6 +264,44 @@ TEST(OnnxCheck, PowNeedsAFloatOrIntegerExponent) {
 
 // Where selects float32, int32 (vector unit) or int64 (scalar unit) values by a bool condition:
 // other types are named at check time.
+// GridSample samples 2-D only (the importer's composition): a volumetric one is refused at check
+// time; a 2-D one with an unknown mode is named by the attribute rule.
+TEST(OnnxCheck, GridSampleSamplesTwoDimensionsOnly) {
+  auto model = [](std::vector<int64_t> xDims, std::vector<int64_t> gridDims, const char *mode) {
+    onnx::ModelProto m = convRelu(16);
+    onnx::GraphProto *g = m.mutable_graph();
+    g->clear_node();
+    g->clear_initializer();
+    g->clear_input();
+    g->clear_output();
+    for (auto [name, dims] : {std::pair<const char *, std::vector<int64_t> &>{"x", xDims}, {"grid", gridDims}}) {
+      auto *t = g->add_input();
+      t->set_name(name);
+      t->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+      for (int64_t d : dims) t->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+    }
+    onnx::NodeProto *n = g->add_node();
+    n->set_name("sample");
+    n->set_op_type("GridSample");
+    n->add_input("x");
+    n->add_input("grid");
+    n->add_output("y");
+    onnx::AttributeProto *a = n->add_attribute();
+    a->set_name("mode");
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(mode);
+    g->add_output()->set_name("y");
+    g->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+    return m;
+  };
+  EXPECT_TRUE(check(model({1, 2, 4, 4}, {1, 3, 3, 2}, "bicubic")).ok());
+  // (ONNX 1.12's shape inference knows GridSample of opset 16, 4-D only: a 5-D input stops there.)
+  EXPECT_NE(problems(check(model({1, 2, 4, 4, 4}, {1, 3, 3, 3, 3}, "bilinear"))).find("expected to have rank 4"),
+            std::string::npos);
+  EXPECT_EQ(problems(check(model({1, 2, 4, 4}, {1, 3, 3, 2}, "area"))),
+            "sample: attribute mode='area' is not supported (supported: bilinear, nearest, bicubic, linear, cubic)\n");
+}
+
 TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {
   auto whereModel = [](int type) {
     onnx::ModelProto m;

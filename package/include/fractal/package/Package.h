@@ -28,6 +28,9 @@ inline bool decodesPastBudget(uint64_t instructions, size_t budget = kDecodedCod
   return instructions > budget / sizeof(isa::Instruction);
 }
 
+// The most tensors one kernel launch may take (its argument table): the loader refuses more, so
+// the compiler stops joining kernels into a sequence before it.
+inline constexpr size_t kMaxLaunchArguments = 4096;
 constexpr uint32_t kFormatVersion = 2; // 2: barrier_flag_bytes (sequences on several cores)
 constexpr size_t kHeaderBytes = 24; // "FRACTPKG", u32 version, u32 crc32, u64 payload size
 

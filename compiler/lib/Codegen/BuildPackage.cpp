@@ -1331,8 +1331,9 @@ private:
     addSpillingKernelTask(op, opType, *gen, std::move(args));
   }
 
-  // TopK along the last axis (trailing dimensions of 1 included) on the vector unit; along
-  // another axis, or over rows too long for UB, the runtime's host kernel.
+  // TopK along the last axis (trailing dimensions of 1 included; the importer moves another axis
+  // last) on the vector unit; over rows too long for UB, or along another axis in IR written by
+  // hand, the runtime's host kernel.
   void topK(mlir::Operation &op, g::TopKOp o) {
     std::vector<uint32_t> args;
     if (!require(op, {o.getInput()}, args)) return;
@@ -1358,7 +1359,8 @@ private:
         args.push_back(scratch(opName(op) + "/int32_indices", DType::I32, {k.outer * k.k}));
         return addSpillingKernelTask(op, "TopK", *gen, std::move(args));
       }
-      why = gen.error().message + "; sorts on the host (AI CPU)";
+      const std::string problem = gen.error().message; // "name: UB overflow: ..."
+      why = problem.substr(problem.find(": ") + 2) + "; sorts on the host (AI CPU)";
     }
     const uint32_t values = newTensor(o.getValues(), opName(op), TensorKind::Activation);
     const uint32_t indices = newTensor(o.getIndices(), opName(op) + "/indices", TensorKind::Activation);

@@ -809,12 +809,6 @@ private:
       }
       if (ok && integerOnScalarUnit(node)) {
         report_.nodes.push_back({name, node.op_type(), Placement::Scalar, kScalarIntegerReason});
-      } else if (ok && node.op_type() == "TopK") {
-        if (!shapes) shapes = staticShapes();
-        if (topKAlongLastAxis(node, *shapes))
-          report_.nodes.push_back({name, node.op_type(), Placement::Vector, kTopKVectorReason});
-        else
-          report_.nodes.push_back({name, node.op_type(), rule->placement, rule->reason});
       } else if (ok)
         report_.nodes.push_back({name, node.op_type(), rule->placement, rule->reason});
     }
@@ -847,21 +841,6 @@ private:
     }
     return scalarInteger(t->second) ||
            ((node.op_type() == "Div" || node.op_type() == "Pow") && t->second == onnx::TensorProto::INT32);
-  }
-
-  // Whether a TopK selects along the last axis (trailing dimensions of 1 count as none), as the
-  // placement pass's graph::topKAlongLastAxis decides; an input of unknown shape says no.
-  static bool topKAlongLastAxis(const onnx::NodeProto &node, const std::map<std::string, std::vector<int64_t>> &shapes) {
-    auto x = shapes.find(node.input(0));
-    if (x == shapes.end()) return false;
-    const int64_t rank = int64_t(x->second.size());
-    int64_t axis = -1;
-    for (const auto &a : node.attribute())
-      if (a.name() == "axis") axis = a.i();
-    if (axis < 0) axis += rank;
-    for (int64_t d = axis + 1; d < rank; ++d)
-      if (x->second[size_t(d)] != 1) return false;
-    return axis >= 0 && axis < rank;
   }
 
   // What the importer's unrolling of an LSTM, GRU or RNN does not do, or "": activations other

@@ -28,6 +28,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <numeric>
 
 namespace fractal::onnx_frontend {
 
@@ -1728,10 +1729,28 @@ private:
       if (axis < 0) axis += rank;
       const std::vector<int64_t> k = opset_ < 10 ? std::vector<int64_t>{intAttr(n, "k", 0)} : intsOf(needConstant(1, "k input"));
       if (k.size() != 1) throw ImportError{"node '" + name + "' (TopK): k must hold one value"};
-      auto topK = b_.create<g::TopKOp>(loc, out(0), out(1), in(0), b_.getI64IntegerAttr(k[0]), b_.getI64IntegerAttr(axis),
+      // Along another axis than the last: that axis moved last by a transpose (DMA), selected there
+      // on the vector unit, and both results moved back.
+      const SmallVector<int64_t> xs = Composer::shapeOf(in(0));
+      SmallVector<int64_t> perm, back(static_cast<size_t>(rank));
+      for (int64_t d = 0; d < rank; ++d)
+        if (d != axis) perm.push_back(d);
+      perm.push_back(axis);
+      const bool last = std::all_of(xs.begin() + axis + 1, xs.end(), [](int64_t d) { return d == 1; });
+      if (last) std::iota(perm.begin(), perm.end(), 0);
+      for (int64_t d = 0; d < rank; ++d) back[size_t(perm[size_t(d)])] = d;
+      const Composer ops{b_, loc, out(0).getElementType()};
+      auto permuted = [&](RankedTensorType t) {
+        SmallVector<int64_t> shape;
+        for (int64_t p : perm) shape.push_back(t.getDimSize(p));
+        return ops.typed(shape, t.getElementType());
+      };
+      auto topK = b_.create<g::TopKOp>(loc, permuted(out(0)), permuted(out(1)), last ? in(0) : ops.transpose(in(0), perm),
+                                       b_.getI64IntegerAttr(k[0]), b_.getI64IntegerAttr(last ? axis : rank - 1),
                                        b_.getBoolAttr(intAttr(n, "largest", 1) != 0), b_.getBoolAttr(intAttr(n, "sorted", 1) != 0));
-      bind(topK.getValues());
-      if (n.output_size() > 1 && !n.output(1).empty()) values_[n.output(1)] = topK.getIndices();
+      bind(last ? topK.getValues() : ops.transpose(topK.getValues(), back));
+      if (n.output_size() > 1 && !n.output(1).empty())
+        values_[n.output(1)] = last ? topK.getIndices() : ops.transpose(topK.getIndices(), back);
     } else if (op == "ArgMax" || op == "ArgMin") {
       int64_t axis = intAttr(n, "axis", 0);
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();

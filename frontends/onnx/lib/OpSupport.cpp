@@ -5,6 +5,7 @@
 // the host (no device work).
 #include "OpSupport.h"
 
+#include "fractal/compiler/PlacementReasons.h"
 #include "fractal/onnx/OnnxTensor.h"
 
 #include <algorithm>
@@ -225,8 +226,8 @@ std::vector<OpRule> buildRules() {
         any("value_ints")},
        ~0u},
       {"ConstantOfShape", Placement::Host, kConst, {any("value")}, kInt64},
-      // Along the last axis on the vector unit instead (OnnxCheck: kTopKVectorReason).
-      {"TopK", Placement::Host, "TopK along an axis other than the last: sorts on the host (AI CPU)",
+      // Another axis is moved last by transposes on import.
+      {"TopK", Placement::Vector, kTopKVectorReason,
        {any("axis"), any("largest"), any("sorted"), any("k")}, kFloat},
       // Tables computed at compile time from constant inputs: constants in the package.
       {"Range", Placement::Host, kConst, {}, kFloat | kInt32 | kInt64},

@@ -9,7 +9,7 @@ inline constexpr const char *kScalarIntegerReason =
     "(the vector unit's integer lanes are int32, and it divides floats only)";
 
 inline constexpr const char *kTopKVectorReason =
-    "selection along the last axis: k rounds of max (or min) and take on the vector unit, which has no sort "
-    "instruction";
+    "selection along the last axis (the importer moves another axis last): k rounds of max (or min) and take on "
+    "the vector unit, which has no sort instruction";
 
 } // namespace fractal

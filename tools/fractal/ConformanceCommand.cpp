@@ -91,8 +91,10 @@ bool bookkeeping(const std::string &op) {
 // Tests whose reference outputs contradict the operator's definition in the test data Debian
 // ships: the window functions' were computed with pi = 3.1415 (onnx/onnx#5316; upstream
 // regenerated them later), 7e-5 away from the definition and from what Fractal computes.
+std::string testName(const std::string &dir) { return dir.substr(dir.find_last_of('/') + 1); }
+
 std::string wrongReference(const std::string &dir) {
-  const std::string name = dir.substr(dir.find_last_of('/') + 1);
+  const std::string name = testName(dir);
   for (const char *prefix : {"test_hannwindow", "test_hammingwindow", "test_blackmanwindow"})
     if (name.rfind(prefix, 0) == 0) return "reference outputs computed with pi = 3.1415 (onnx/onnx#5316)";
   return "";
@@ -102,7 +104,7 @@ std::string wrongReference(const std::string &dir) {
 // took them from PyTorch's printout): an output within 1e-4 of them, one unit of the last printed
 // place, passes too. GridSample's bicubic 2.96875 (exact, and ONNX Runtime's) is stored as 2.9688.
 double printedReferenceTolerance(const std::string &dir) {
-  return dir.substr(dir.find_last_of('/') + 1) == "test_gridsample_bicubic" ? 1e-4 : 0.0;
+  return testName(dir) == "test_gridsample_bicubic" ? 1e-4 : 0.0;
 }
 
 // Runs one test in this process; the outcome as "status\tdetail".

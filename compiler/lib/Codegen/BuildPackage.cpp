@@ -1321,14 +1321,18 @@ private:
       return;
     }
     const bool arg = kind == ReduceKernel::Kind::ArgMax || kind == ReduceKernel::Kind::ArgMin;
-    if (arg || kind == ReduceKernel::Kind::Hardmax) { // the index row 0, 1, ... (whole repeats)
-      std::vector<float> iota(size_t((k.r + 63) / 64 * 64));
-      for (size_t i = 0; i < iota.size(); ++i) iota[i] = float(i);
-      args.push_back(f32Constant(opName(op) + "/index_row", iota));
-    }
+    if (arg || kind == ReduceKernel::Kind::Hardmax) args.push_back(indexRow(op, k.r));
     args.push_back(result(op));
     if (arg) args.push_back(scratch(opName(op) + "/int32_indices", DType::I32, {k.outer * k.inner}));
     addSpillingKernelTask(op, opType, *gen, std::move(args));
+  }
+
+  // The constant index row 0, 1, ... of `n` values in whole 64-lane repeats, which the arg
+  // reductions and TopK compare lanes against.
+  uint32_t indexRow(mlir::Operation &op, int64_t n) {
+    std::vector<float> iota(size_t((n + 63) / 64 * 64));
+    for (size_t i = 0; i < iota.size(); ++i) iota[i] = float(i);
+    return f32Constant(opName(op) + "/index_row", iota);
   }
 
   // TopK along the last axis (trailing dimensions of 1 included; the importer moves another axis
@@ -1351,9 +1355,7 @@ private:
     if (g::topKAlongLastAxis(o) && k.k > 0 && k.outer > 0) {
       Expected<GeneratedKernel> gen = generateTopK(config_, k);
       if (gen) {
-        std::vector<float> iota(size_t((n + 63) / 64 * 64));
-        for (size_t i = 0; i < iota.size(); ++i) iota[i] = float(i);
-        args.push_back(f32Constant(opName(op) + "/index_row", iota));
+        args.push_back(indexRow(op, n));
         args.push_back(newTensor(o.getValues(), opName(op), TensorKind::Activation));
         args.push_back(newTensor(o.getIndices(), opName(op) + "/indices", TensorKind::Activation));
         args.push_back(scratch(opName(op) + "/int32_indices", DType::I32, {k.outer * k.k}));

@@ -66,6 +66,12 @@ public:
   }
   // 8 copies of the lane reduction (vcadd/vcmax/vcmin) of one repeat: the same source read by 8
   // repeats, so the result is a block that `broadcast` can use.
+  // `count` int32 indices at x`from` to int64 at x`to`, on the scalar unit (indices are never
+  // negative: the high word is 0); x5, x8, x9, x16 scratch.
+  void widenIndices(int64_t count, int from, int to) {
+    s_ << "  li x5, " << count << "\n  mv x8, x" << from << "\n  mv x9, x" << to << "\nwiden:\n"
+       << "  ldw x16, gm[x8]\n  st x16, gm[x9]\n  addi x8, x8, 4\n  addi x9, x9, 8\n  dbnz x5, widen\n";
+  }
   void lanes(const char *op, int64_t dst, int64_t src) {
     s_ << "  li x10, " << dst << "\n  li x11, " << src << "\n  " << op << " ub[x10], ub[x11], repeat=8, src_rep=0\n";
   }
@@ -365,15 +371,14 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   // The next slice reuses every buffer: drain all pipes first.
   s << "  barrier all\n  addi x8, x8, " << k.r * k.inner * 4 << "\n  addi x9, x9, "
     << (keepsShape(kind) ? k.r * k.inner * 4 : k.inner * 4) << "\n  dbnz x5, slice\n";
-  if (toScratch) { // int32 -> int64 (indices are never negative: the high word is 0), on the scalar unit
-    s << "  barrier all\n  li x5, " << k.outer * k.inner << "\n  mv x8, x18\n  mv x9, x3\nwiden:\n"
-      << "  ldw x16, gm[x8]\n  st x16, gm[x9]\n  addi x8, x8, 4\n  addi x9, x9, 8\n  dbnz x5, widen\n";
+  if (toScratch) {
+    s << "  barrier all\n";
+    e.widenIndices(k.outer * k.inner, 18, 3);
   }
   if (cores > 1) s << "finish:\n";
   s << "  end\n";
   return GeneratedKernel{s.str(), int(cores)};
 }
-
 
 Expected<GeneratedKernel> generateTopK(const ChipConfig &config, const TopKKernel &k) {
   if (k.outer < 1 || k.r < 1 || k.k < 1 || k.k > k.r)
@@ -460,9 +465,8 @@ Expected<GeneratedKernel> generateTopK(const ChipConfig &config, const TopKKerne
   // The next slice reuses every buffer: drain all pipes first.
   s << "  barrier all\n  addi x8, x8, " << k.r * 4 << "\n  addi x9, x9, " << k.k * 4 << "\n  addi x23, x23, " << k.k * 4
     << "\n  dbnz x5, slice\n";
-  // int32 -> int64 (indices are never negative: the high word is 0), on the scalar unit.
-  s << "  li x5, " << k.outer * k.k << "\n  mv x8, x18\n  mv x9, x20\nwiden:\n"
-    << "  ldw x16, gm[x8]\n  st x16, gm[x9]\n  addi x8, x8, 4\n  addi x9, x9, 8\n  dbnz x5, widen\n  end\n";
+  e.widenIndices(k.outer * k.k, 18, 20);
+  s << "  end\n";
   return GeneratedKernel{s.str(), 1};
 }
 

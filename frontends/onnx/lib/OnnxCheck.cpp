@@ -807,9 +807,9 @@ private:
           ok = false;
         }
       }
-      if (ok && integerOnScalarUnit(node)) {
+      if (ok && integerOnScalarUnit(node))
         report_.nodes.push_back({name, node.op_type(), Placement::Scalar, kScalarIntegerReason});
-      } else if (ok)
+      else if (ok)
         report_.nodes.push_back({name, node.op_type(), rule->placement, rule->reason});
     }
   }

@@ -1556,6 +1556,8 @@ private:
       const onnx::TensorProto *y = hasInput(1) ? constantInput(n.input(1)) : nullptr;
       if (out().getElementType().isInteger()) {
         Value exponent = in(1);
+        if (!Composer::elementOf(exponent).isInteger())
+          throw ImportError{"node '" + name + "' (Pow): an integer base needs an integer exponent"};
         if (llvm::cast<RankedTensorType>(exponent.getType()).getElementType() != out().getElementType())
           exponent = b_.create<g::CastOp>(
               loc, RankedTensorType::get(llvm::cast<RankedTensorType>(exponent.getType()).getShape(), out().getElementType()),

@@ -2120,6 +2120,40 @@ private:
       for (int64_t i = 0; i < size; ++i)
         values.push_back(float(a0 - a1 * std::cos(2 * M_PI * double(i) / n0) + a2 * std::cos(4 * M_PI * double(i) / n0)));
       bind(computedConstant(n.output(0), 1, {size}, rawBytes(values), loc));
+    } else if (op == "MelWeightMatrix") {
+      // A [dft_length / 2 + 1, num_mel_bins] table of triangular filters, as ONNX's reference
+      // computes it: num_mel_bins + 2 points evenly spaced in mel (2595 log10(1 + f / 700))
+      // between the edges, back in Hz, then to spectrogram bins ((dft_length + 1) f // rate); the
+      // filter i rises from point i to point i + 1 and falls to point i + 2.
+      const int64_t mels = intsOf(needConstant(0, "num_mel_bins input")).at(0);
+      const int64_t length = intsOf(needConstant(1, "dft_length input")).at(0);
+      const int64_t rate = intsOf(needConstant(2, "sample_rate input")).at(0);
+      const double low = floatOf(needConstant(3, "lower_edge_hertz input")),
+                   high = floatOf(needConstant(4, "upper_edge_hertz input"));
+      if (mels < 1 || length < 1 || rate < 1 || low < 0 || high <= low)
+        throw ImportError{"node '" + name + "' (MelWeightMatrix): needs positive num_mel_bins, dft_length and "
+                          "sample_rate, and 0 <= lower_edge_hertz < upper_edge_hertz"};
+      auto mel = [](double f) { return 2595.0 * std::log10(1.0 + f / 700.0); };
+      const double step = (mel(high) - mel(low)) / double(mels + 2);
+      std::vector<int64_t> points;
+      for (int64_t i = 0; i < mels + 2; ++i) {
+        const double hertz = 700.0 * (std::pow(10.0, (double(i) * step + mel(low)) / 2595.0) - 1.0);
+        points.push_back(int64_t(std::floor(double(length + 1) * hertz / double(rate))));
+      }
+      const int64_t bins = length / 2 + 1;
+      std::vector<float> table(size_t(bins * mels), 0.0f);
+      auto at = [&](int64_t bin, int64_t filter) -> float & {
+        if (bin < 0 || bin >= bins)
+          throw ImportError{"node '" + name + "' (MelWeightMatrix): upper_edge_hertz maps past the spectrogram's bins"};
+        return table[size_t(bin * mels + filter)];
+      };
+      for (int64_t i = 0; i < mels; ++i) {
+        const int64_t left = points[size_t(i)], centre = points[size_t(i + 1)], right = points[size_t(i + 2)];
+        if (centre == left) at(centre, i) = 1.0f;
+        for (int64_t j = left; centre > left && j <= centre; ++j) at(j, i) = float(double(j - left) / double(centre - left));
+        for (int64_t j = centre; right > centre && j < right; ++j) at(j, i) = float(double(right - j) / double(right - centre));
+      }
+      bind(computedConstant(n.output(0), 1, {bins, mels}, rawBytes(table), loc));
     } else if (op == "Equal" || op == "Greater" || op == "GreaterOrEqual" || op == "Less" || op == "LessOrEqual") {
       static const std::map<std::string, const char *> kinds = {
           {"Equal", "eq"}, {"Greater", "gt"}, {"GreaterOrEqual", "ge"}, {"Less", "lt"}, {"LessOrEqual", "le"}};

@@ -231,6 +231,7 @@ std::vector<OpRule> buildRules() {
        {any("axis"), any("largest"), any("sorted"), any("k")}, kFloat},
       // Tables computed at compile time from constant inputs: constants in the package.
       {"Range", Placement::Host, kConst, {}, kFloat | kInt32 | kInt64},
+      {"MelWeightMatrix", Placement::Host, kConst, {only("output_datatype", {"1"})}, kInt32 | kInt64},
       {"HannWindow", Placement::Host, kConst, {any("periodic"), only("output_datatype", {"1"})}, kInt32 | kInt64},
       {"HammingWindow", Placement::Host, kConst, {any("periodic"), only("output_datatype", {"1"})}, kInt32 | kInt64},
       {"BlackmanWindow", Placement::Host, kConst, {any("periodic"), only("output_datatype", {"1"})}, kInt32 | kInt64},

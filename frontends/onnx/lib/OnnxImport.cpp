@@ -68,6 +68,12 @@ struct Composer {
     auto type = RankedTensorType::get({}, et);
     return b.create<g::ConstantOp>(loc, DenseElementsAttr::get(type, b.getFloatAttr(et, v)));
   }
+  // A float32 constant of `shape` holding `values` (a table computed here), named for IR dumps.
+  Value floats(ArrayRef<int64_t> shape, const std::vector<float> &values, const std::string &name) const {
+    return b.create<g::ConstantOp>(
+        loc, g::makeConstantAttr(typed(shape, b.getF32Type()),
+                                 ArrayRef<char>(reinterpret_cast<const char *>(values.data()), values.size() * 4), name));
+  }
   Value reshape(Value v, ArrayRef<int64_t> shape) const { return b.create<g::ReshapeOp>(loc, typed(shape, elementOf(v)), v); }
   // Result axis i is v's axis perm[i].
   Value transpose(Value v, ArrayRef<int64_t> perm) const {
@@ -432,8 +438,7 @@ private:
       std::vector<float> mt(size_t(in * out));
       for (int64_t o = 0; o < out; ++o)
         for (int64_t i = 0; i < in; ++i) mt[size_t(i * out + o)] = m[size_t(o * in + i)];
-      auto mtType = RankedTensorType::get({in, out}, b_.getF32Type());
-      Value c = b_.create<g::ConstantOp>(loc, g::makeConstantAttr(mtType, ArrayRef<char>(reinterpret_cast<const char *>(mt.data()), mt.size() * 4), what));
+      Value c = Composer{b_, loc, {}}.floats({in, out}, mt, what);
       auto vt = llvm::cast<RankedTensorType>(v.getType());
       SmallVector<int64_t> shape(vt.getShape());
       shape.back() = out;
@@ -533,10 +538,7 @@ private:
             flipped[size_t(((to * cinPerGroup + ci % cinPerGroup) * kh + (kh - 1 - a)) * kw + (kw - 1 - b))] =
                 w[size_t(((ci * coutPerGroup + co) * kh + a) * kw + b)];
           }
-    auto wType = RankedTensorType::get({cout, cinPerGroup, kh, kw}, b_.getF32Type());
-    Value weights = b_.create<g::ConstantOp>(
-        loc, g::makeConstantAttr(wType, ArrayRef<char>(reinterpret_cast<const char *>(flipped.data()), flipped.size() * 4),
-                                 n.input(1) + "/as_conv"));
+    Value weights = Composer{b_, loc, {}}.floats({cout, cinPerGroup, kh, kw}, flipped, n.input(1) + "/as_conv");
     const int64_t convH = h * strides[0] + std::max<int64_t>(0, before[0]) + std::max<int64_t>(0, after[0]) - dilations[0] * (kh - 1);
     const int64_t convW = wi * strides[1] + std::max<int64_t>(0, before[1]) + std::max<int64_t>(0, after[1]) - dilations[1] * (kw - 1);
     auto convType = RankedTensorType::get({nImages, cout, convH, convW}, et);
@@ -589,10 +591,7 @@ private:
         const double inside = counts[0][size_t(i)] * counts[1][size_t(j)];
         scale.push_back(inside > 0 ? float(double(kernel[0] * kernel[1]) / inside) : 0.0f);
       }
-    auto scaleType = RankedTensorType::get({ho, wo}, b_.getF32Type());
-    Value factors = b_.create<g::ConstantOp>(
-        loc, g::makeConstantAttr(scaleType, llvm::ArrayRef<char>(reinterpret_cast<const char *>(scale.data()), scale.size() * 4),
-                                 "avg_pool_divisors"));
+    Value factors = Composer{b_, loc, {}}.floats({ho, wo}, scale, "avg_pool_divisors");
     return b_.create<g::MulOp>(loc, type, sum, factors);
   }
 
@@ -1084,10 +1083,7 @@ private:
     Value points = ops.reshape(grid, {M, 2});
     std::vector<float> firstRow(static_cast<size_t>(M));
     for (int64_t i = 0; i < M; ++i) firstRow[size_t(i)] = float(i / (M / N) * H * W);
-    Value imageBase = b_.create<g::ConstantOp>(
-        loc, g::makeConstantAttr(ops.typed({M, 1}),
-                                 ArrayRef<char>(reinterpret_cast<const char *>(firstRow.data()), firstRow.size() * 4),
-                                 name + "/image_rows"));
+    Value imageBase = ops.floats({M, 1}, firstRow, name + "/image_rows");
     // The pixel coordinate along x (grid column 0, length W) or y (column 1, length H): [M, 1].
     auto coordinate = [&](int64_t column, int64_t length) {
       Value g1 = ops.add(ops.slice(points, {0, column}, {M, column + 1}), c(1.0));
@@ -1181,9 +1177,7 @@ private:
           row[k] = float(part == 0 ? cs : -sn);
           row[bins + k] = float(part == 0 ? sn : cs);
         }
-    Value matrix = b_.create<g::ConstantOp>(
-        ops.loc, g::makeConstantAttr(ops.typed({components * length, 2 * bins}),
-                                     ArrayRef<char>(reinterpret_cast<const char *>(w.data()), w.size() * 4), name + "/dft"));
+    Value matrix = ops.floats({components * length, 2 * bins}, w, name + "/dft");
     Value product = b_.create<g::MatMulOp>(ops.loc, ops.typed({count, 2 * bins}), rows, matrix, nullptr, nullptr);
     return ops.transpose(ops.reshape(product, {count, 2, bins}), {0, 2, 1}); // [count, bins, 2]
   }
@@ -1573,9 +1567,7 @@ private:
           std::optional<std::vector<int64_t>> ints = tensorInts(*y);
           if (!ints) throw ImportError{"node '" + name + "' (Pow): the exponent must be float32, int32 or int64"};
           std::vector<float> floats(ints->begin(), ints->end());
-          exponent = b_.create<g::ConstantOp>(
-              loc, g::makeConstantAttr(floatType, ArrayRef<char>(reinterpret_cast<const char *>(floats.data()), floats.size() * 4),
-                                       name + "/exponent"));
+          exponent = Composer{b_, loc, {}}.floats(floatType.getShape(), floats, name + "/exponent");
         } else if (!yt.getElementType().isF32()) {
           exponent = b_.create<g::CastOp>(loc, floatType, in(1));
         }

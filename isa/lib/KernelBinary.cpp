@@ -141,6 +141,11 @@ std::vector<uint8_t> serializeKernel(const KernelBinary &k) {
   return out;
 }
 
+Instruction KernelBinary::instructionAt(size_t pc) const {
+  if (pc >= instructionCount()) throw std::out_of_range("no instruction " + std::to_string(pc) + " in " + source);
+  return code.empty() ? decodeValidInstruction(&encoded[pc * kInstructionBytes]) : code[pc];
+}
+
 const std::string &KernelBinary::noteOf(size_t pc) const {
   static const std::string none;
   if (pc >= debug.size() || debug[pc].note >= notes.size())
@@ -164,11 +169,6 @@ void KernelBinary::addDebug(uint32_t line, const std::string &note) {
     }
   }
   debug.push_back(d);
-}
-
-uint64_t kernelCodeCount(const uint8_t *bytes, size_t size) {
-  if (size < kKernelHeaderBytes) return 0;
-  return get32(bytes + kCodeCount);
 }
 
 Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std::string &name, CodeForm form) {

@@ -349,7 +349,7 @@ std::string parseMessage(const uint8_t *bytes, size_t size, pkgproto::Package &m
 
 // The package in `msg`, whose tensors' data and kernels' code are released as they are converted:
 // a package held twice (message and result) was the peak of a model load.
-Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name, size_t decodedCodeBudget) {
+Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name, isa::CodeForm form) {
   auto bad = [&](const std::string &m) { return Error::badInput(name + ": " + m); };
   Package p;
   p.producer = msg.producer();
@@ -378,11 +378,6 @@ Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name, s
   }
   p.inputs.assign(msg.inputs().begin(), msg.inputs().end());
   p.outputs.assign(msg.outputs().begin(), msg.outputs().end());
-  uint64_t instructions = 0;
-  for (const pkgproto::Kernel &m : msg.kernels())
-    instructions += isa::kernelCodeCount(reinterpret_cast<const uint8_t *>(m.binary().data()), m.binary().size());
-  const isa::CodeForm form = decodesPastBudget(instructions, decodedCodeBudget) ? isa::CodeForm::Encoded
-                                                                                       : isa::CodeForm::Decoded;
   for (int i = 0; i < msg.kernels_size(); ++i) {
     const pkgproto::Kernel &m = msg.kernels(i);
     Expected<isa::KernelBinary> kernel =
@@ -430,14 +425,14 @@ Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name, s
 
 } // namespace
 
-Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::string &name, size_t decodedCodeBudget) {
+Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::string &name, isa::CodeForm form) {
   pkgproto::Package msg;
   if (std::string problem = parseMessage(bytes, size, msg); !problem.empty())
     return Error::badInput(name + ": " + problem);
-  return fromMessage(msg, name, decodedCodeBudget);
+  return fromMessage(msg, name, form);
 }
 
-Expected<Package> readPackageFile(const std::string &path, size_t decodedCodeBudget) {
+Expected<Package> readPackageFile(const std::string &path, isa::CodeForm form) {
   pkgproto::Package msg;
   {
     Expected<std::vector<uint8_t>> bytes = readBinaryFile(path);
@@ -445,7 +440,7 @@ Expected<Package> readPackageFile(const std::string &path, size_t decodedCodeBud
     if (std::string problem = parseMessage(bytes->data(), bytes->size(), msg); !problem.empty())
       return Error::badInput(path + ": " + problem);
   } // the file's bytes are not needed once parsed
-  return fromMessage(msg, path, decodedCodeBudget);
+  return fromMessage(msg, path, form);
 }
 
 Status writePackageFile(const std::string &path, const Package &package) {

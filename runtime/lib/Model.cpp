@@ -24,14 +24,6 @@ struct frtModelImpl {
   std::string name;                 // file name, for messages
   uint64_t region = 0;              // GM base of the memory plan
   std::vector<uint64_t> kernelData; // per kernel: GM address of its data section (0 = none)
-  // A decoded instruction takes 72 bytes (sizeof(isa::Instruction)): held for every kernel,
-  // PP-OCRv4 det's were 4 MB (7 MB at the 120 bytes of before) of its peak RSS (issue 6). A model
-  // whose code decodes to more than pkg::kDecodedCodeBudgetBytes keeps it encoded (16 bytes an
-  // instruction, KernelBinary::encoded: the package reader or loadModel), and each launch decodes
-  // its kernel into `decoded`, one buffer reused from launch to launch (~40 ns an instruction:
-  // 2.5 ms of PP-OCRv4's 280 ms functional run). Smaller models keep their code decoded:
-  // BlazeFace front's would cost 0.9 ms of its 5 ms.
-  std::vector<isa::Instruction> decoded;
   std::mutex runMutex;              // one execution at a time: they share the region
   bool tracing = false;
   bool hasProfile = false;
@@ -98,19 +90,18 @@ frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtM
   m->device = &d;
   m->name = name;
   m->package = std::move(*package);
-  // A package read from a file or memory comes with its code encoded when it is over the budget;
-  // one compiled in memory (`fractal run model.onnx`) is encoded here, before the device memory
-  // is allocated, so that the decoded code and the region are never held at once.
-  size_t instructions = 0;
-  for (const pkg::Kernel &k : m->package.kernels) instructions += k.binary.instructionCount();
-  if (pkg::decodesPastBudget(instructions))
-    for (pkg::Kernel &k : m->package.kernels) {
-      if (k.binary.code.empty()) continue; // already encoded
-      k.binary.encoded.resize(k.binary.code.size() * isa::kInstructionBytes);
-      for (size_t pc = 0; pc < k.binary.code.size(); ++pc)
-        isa::encodeInstruction(k.binary.code[pc], &k.binary.encoded[pc * isa::kInstructionBytes]);
-      std::vector<isa::Instruction>().swap(k.binary.code);
-    }
+  // A model's code stays encoded (16 bytes an instruction; decoded, 72: BlazeFace front's 1.5 MB
+  // was a third of what the model added to a process's peak RSS, issue 6), and the simulator's
+  // cores decode what they fetch (sim::FetchCache). A package read from a file or memory comes
+  // encoded; one compiled in memory (`fractal run model.onnx`) is encoded here, before the device
+  // memory is allocated, so that the decoded code and the region are never held at once.
+  for (pkg::Kernel &k : m->package.kernels) {
+    if (k.binary.code.empty()) continue; // already encoded
+    k.binary.encoded.resize(k.binary.code.size() * isa::kInstructionBytes);
+    for (size_t pc = 0; pc < k.binary.code.size(); ++pc)
+      isa::encodeInstruction(k.binary.code[pc], &k.binary.encoded[pc * isa::kInstructionBytes]);
+    std::vector<isa::Instruction>().swap(k.binary.code);
+  }
   {
     std::lock_guard<std::mutex> lock(d.mutex);
     sim::Simulator &sim = simulatorOf(d);
@@ -254,32 +245,6 @@ std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const p
   return out;
 }
 
-// Kernel `k`'s instructions in its binary for as long as this lives (one launch), from the model's
-// encoded copy; taken back out after, so only one kernel of a model is ever held decoded.
-class DecodedKernel {
-public:
-  DecodedKernel(frtModelImpl &m, uint32_t k)
-      : code_(m.package.kernels[k].binary.code), buffer_(m.decoded),
-        swapped_(!m.package.kernels[k].binary.encoded.empty()) {
-    if (!swapped_) return; // kept decoded
-    const std::vector<uint8_t> &bytes = m.package.kernels[k].binary.encoded;
-    buffer_.resize(bytes.size() / isa::kInstructionBytes);
-    for (size_t pc = 0; pc < buffer_.size(); ++pc)
-      buffer_[pc] = isa::decodeValidInstruction(&bytes[pc * isa::kInstructionBytes]);
-    code_.swap(buffer_);
-  }
-  ~DecodedKernel() {
-    if (swapped_) code_.swap(buffer_);
-  }
-  DecodedKernel(const DecodedKernel &) = delete;
-  DecodedKernel &operator=(const DecodedKernel &) = delete;
-
-private:
-  std::vector<isa::Instruction> &code_;
-  std::vector<isa::Instruction> &buffer_;
-  bool swapped_;
-};
-
 // One execution; returns a failure or fills `prof`. Runs with the model's run lock held.
 std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
                                const std::vector<uint64_t> &out, ModelProfile &prof) {
@@ -345,7 +310,6 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     // kernel, and one after a host task (whose writes bypass the L2), start cold.
     options.warmL2 = afterKernel;
     afterKernel = true;
-    const DecodedKernel decoded(m, task.launch.kernel);
     const isa::KernelBinary &binary = p.kernels[task.launch.kernel].binary;
     Expected<sim::RunResult> result = sim::RunResult{};
     if (options.mode == sim::SimMode::Functional && !task.launch.segments.empty()) {
@@ -474,12 +438,12 @@ extern "C" {
 
 frtError frtModelLoadFromFile(const char *path, frtModel *model) {
   if (!path) return fail(FRT_ERROR_INVALID_PARAM, "frtModelLoadFromFile: path is NULL");
-  return loadModel(pkg::readPackageFile(path, pkg::kDecodedCodeBudgetBytes), path, model);
+  return loadModel(pkg::readPackageFile(path, isa::CodeForm::Encoded), path, model);
 }
 
 frtError frtModelLoadFromMem(const void *data, size_t size, frtModel *model) {
   if (!data || size == 0) return fail(FRT_ERROR_INVALID_PARAM, "frtModelLoadFromMem: no data");
-  return loadModel(pkg::parsePackage(static_cast<const uint8_t *>(data), size, "<memory>", pkg::kDecodedCodeBudgetBytes),
+  return loadModel(pkg::parsePackage(static_cast<const uint8_t *>(data), size, "<memory>", isa::CodeForm::Encoded),
                    "<memory>", model);
 }
 

@@ -42,6 +42,7 @@ void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
   flags_.fill(Flag{});
   waits_.clearAll();
   scalarSteps_ = 0;
+  state->fetch.forget();
   syncCount_ = 0;
   scalarLines_.clear();
   if (run->checkRaces) {
@@ -106,7 +107,7 @@ void AiCore::runOneBlock(int64_t block) {
     if (!run_->timed && ++scalarSteps_ > run_->instructionBudget) {
       DispatchedOp at;
       at.pc = pc;
-      at.inst = run_->kernel->code.at(static_cast<size_t>(pc));
+      at.inst = run_->kernel->instructionAt(static_cast<size_t>(pc));
       fault(FaultError(FaultKind::Watchdog,
                        "watchdog: more than " + std::to_string(run_->instructionBudget) +
                            " scalar instructions (an endless loop?)"),
@@ -118,9 +119,9 @@ void AiCore::runOneBlock(int64_t block) {
     } catch (const std::exception &e) {
       DispatchedOp at;
       at.pc = pc;
-      const bool known = pc >= 0 && static_cast<size_t>(pc) < run_->kernel->code.size();
+      const bool known = pc >= 0 && static_cast<size_t>(pc) < run_->kernel->instructionCount();
       if (known)
-        at.inst = run_->kernel->code[pc];
+        at.inst = run_->kernel->instructionAt(size_t(pc));
       const auto *f = dynamic_cast<const FaultError *>(&e);
       fault(f ? *f : FaultError(FaultKind::Internal, std::string("simulator bug: ") + e.what()), 0,
             known ? &at : nullptr);
@@ -443,9 +444,9 @@ void AiCore::checkAccesses(int pipe, const DispatchedOp &op,
     std::optional<RaceDetector::Race> race = races_->access(pipe, op.pc, a);
     if (!race)
       continue;
-    const auto &code = run_->kernel->code;
-    std::string other = race->otherPc >= 0 && static_cast<size_t>(race->otherPc) < code.size()
-                            ? isa::formatInstruction(code[race->otherPc])
+    const isa::KernelBinary &kernel = *run_->kernel;
+    std::string other = race->otherPc >= 0 && static_cast<size_t>(race->otherPc) < kernel.instructionCount()
+                            ? isa::formatInstruction(kernel.instructionAt(size_t(race->otherPc)))
                             : "?";
     char range[64];
     std::snprintf(range, sizeof range, "[0x%llx, +%llu)", (unsigned long long)a.address,

@@ -1,5 +1,6 @@
 #include "fractal/sim/CoreState.h"
 
+#include "fractal/isa/Encoding.h"
 #include "fractal/sim/Fault.h"
 
 #include <sstream>
@@ -54,6 +55,19 @@ BufferKind bufferKindOf(isa::Space space) {
   case isa::Space::GM: break;
   }
   throw FaultError(FaultKind::BadOperand, "GM is not a local buffer");
+}
+
+const isa::Instruction &FetchCache::decoded(const isa::KernelBinary &kernel, int64_t pc) {
+  if (tags_.empty()) {
+    tags_.assign(kLines, -1);
+    lines_.resize(kLines);
+  }
+  const size_t line = static_cast<size_t>(pc) % kLines;
+  if (tags_[line] != pc) {
+    lines_[line] = isa::decodeValidInstruction(&kernel.encoded[static_cast<size_t>(pc) * isa::kInstructionBytes]);
+    tags_[line] = pc;
+  }
+  return lines_[line];
 }
 
 CoreState::CoreState(const ChipConfig &config, int coreId) : config_(&config), coreId_(coreId) {

@@ -27,14 +27,14 @@ Fault describeBlockedCore(int core, int64_t block, const isa::KernelBinary &kern
   Fault f;
   f.core = core;
   f.block = static_cast<int>(block);
-  const auto &code = kernel.code;
+  const size_t size = kernel.instructionCount();
   std::string cause;
   bool first = true;
-  if (!waits.what[0].kind && scalarPc >= 0 && static_cast<size_t>(scalarPc) < code.size()) {
+  if (!waits.what[0].kind && scalarPc >= 0 && static_cast<size_t>(scalarPc) < size) {
     // Not waiting: the scalar unit is busy (a watchdog stop in an endless loop).
     f.pipe = "s";
     f.pc = scalarPc;
-    f.instruction = isa::formatInstruction(code[scalarPc]);
+    f.instruction = isa::formatInstruction(kernel.instructionAt(size_t(scalarPc)));
     cause = "the scalar unit is running at pc " + std::to_string(scalarPc) + " `" + f.instruction + "`";
     first = false;
   }
@@ -42,8 +42,8 @@ Fault describeBlockedCore(int core, int64_t block, const isa::KernelBinary &kern
     if (!waits.what[p].kind)
       continue;
     const int64_t pc = waits.pc[p];
-    const bool known = pc >= 0 && static_cast<size_t>(pc) < code.size();
-    std::string text = known ? isa::formatInstruction(code[pc]) : "?";
+    const bool known = pc >= 0 && static_cast<size_t>(pc) < size;
+    std::string text = known ? isa::formatInstruction(kernel.instructionAt(size_t(pc))) : "?";
     if (first) {
       f.pipe = pipeLabel(p);
       f.pc = pc;

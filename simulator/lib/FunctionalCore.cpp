@@ -22,6 +22,7 @@ std::optional<Fault> FunctionalCore::run(Run &run, CoreState &state, CoreStats &
   std::fill(flags_.begin(), flags_.end(), 0);
   waits_.clearAll();
   scalarSteps_ = 0;
+  state.fetch.forget();
   block_ = -1;
   try {
     for (int64_t b = id_; b < run.blockDim; b += run.numCores) {
@@ -56,7 +57,7 @@ void FunctionalCore::runOneBlock(int64_t block) {
     if (++scalarSteps_ > run_->instructionBudget) {
       DispatchedOp at;
       at.pc = pc;
-      at.inst = kernel.code.at(static_cast<size_t>(pc));
+      at.inst = kernel.instructionAt(static_cast<size_t>(pc));
       fault(FaultError(FaultKind::Watchdog, "watchdog: more than " +
                                                 std::to_string(run_->instructionBudget) +
                                                 " scalar instructions (an endless loop?)"),
@@ -67,9 +68,9 @@ void FunctionalCore::runOneBlock(int64_t block) {
     } catch (const std::exception &e) {
       DispatchedOp at;
       at.pc = pc;
-      const bool known = pc >= 0 && static_cast<size_t>(pc) < kernel.code.size();
+      const bool known = pc >= 0 && static_cast<size_t>(pc) < kernel.instructionCount();
       if (known)
-        at.inst = kernel.code[pc];
+        at.inst = kernel.instructionAt(size_t(pc));
       const auto *f = dynamic_cast<const FaultError *>(&e);
       fault(f ? *f : FaultError(FaultKind::Internal, std::string("simulator bug: ") + e.what()), 0,
             known ? &at : nullptr);
@@ -111,7 +112,7 @@ void FunctionalCore::runOneBlock(int64_t block) {
     case ScalarStep::Kind::SyncAll: { // blocks run one after another here: none would ever arrive
       DispatchedOp at;
       at.pc = pc;
-      at.inst = kernel.code.at(static_cast<size_t>(pc));
+      at.inst = kernel.instructionAt(static_cast<size_t>(pc));
       fault(FaultError(FaultKind::BadOperand, "sync_all: blocks that wait for each other run only in timing or rtl "
                                               "mode (the functional engine runs them one after another)"),
             0, &at);

@@ -183,7 +183,7 @@ std::string traceJson(const RunResult &r, const ChipConfig &config,
     for (size_t i = 0; i < slices.size(); i += batch) {
       const TraceSlice &first = *slices[i];
       const TraceSlice &last = *slices[std::min(slices.size(), i + batch) - 1];
-      const isa::Instruction &inst = kernel.code.at(static_cast<size_t>(first.pc));
+      const isa::Instruction inst = kernel.instructionAt(static_cast<size_t>(first.pc));
       std::string name = batch == 1 ? inst.info().mnemonic
                                     : std::string(inst.info().mnemonic) + " +" +
                                           std::to_string(std::min(batch, slices.size() - i) - 1);

@@ -33,12 +33,12 @@ void capture(const CoreState &core, const isa::Instruction &inst, int64_t pc, Di
 
 void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kernel, int64_t pc,
                 const LaunchInfo &launch, uint64_t cycle, ScalarStep &step) {
-  const int64_t size = static_cast<int64_t>(kernel.code.size());
+  const int64_t size = static_cast<int64_t>(kernel.instructionCount());
   if (pc < 0 || pc >= size)
     throw FaultError(FaultKind::BadBranch, "fetch from pc " + std::to_string(pc) +
                                                " outside the " + std::to_string(size) +
                                                "-instruction program");
-  const isa::Instruction &inst = kernel.code[pc];
+  const isa::Instruction &inst = core.fetch.fetch(kernel, pc);
   const auto &v = inst.values;
   step.kind = ScalarStep::Kind::Executed;
   step.branchTaken = step.gmAccess = step.dcacheInvalidate = false;

@@ -86,6 +86,12 @@ public:
       elaboration_.release(); // stopped mid-run: leave it with its leaked context
     freshContext();
     elaboration_ = std::make_unique<Elaboration>(config);
+    // Every thread runs to its first wait now, so that each run (the first included) wakes the
+    // cores the same way, by their launch events (Simulator::run): the first run's threads
+    // started at SystemC's initialization instead, in another order than later runs woke them,
+    // and two cores contending for the L2 and DRAM finished in each other's cycles (the same
+    // kernel twice in a process: core 0 at 17,855 then 18,983 cycles).
+    sc_core::sc_start(sc_core::SC_ZERO_TIME);
     key_ = key;
     usable_ = true;
     return *elaboration_;
@@ -163,7 +169,7 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
                            "', the device is '" + config_.name + "'");
   if (options.blockDim < 1)
     return Error::badInput("block_dim must be at least 1, got " + std::to_string(options.blockDim));
-  if (kernel.code.empty())
+  if (kernel.instructionCount() == 0)
     return Error::badInput("kernel " + kernel.source + " has no instructions");
   if (options.mode == SimMode::Rtl && !options.backend)
     return Error::badInput("rtl mode needs the RTL tiles (this program was built without them)");
@@ -173,10 +179,10 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
     if (!fastFunctional)
       return Error::badInput("kernel " + kernel.source + ": a segment of a kernel runs only in functional mode "
                              "without race checks or traces");
-    if (launch.entryPc >= launch.endPc || launch.endPc > kernel.code.size())
+    if (launch.entryPc >= launch.endPc || launch.endPc > kernel.instructionCount())
       return Error::badInput("kernel " + kernel.source + ": segment [" + std::to_string(launch.entryPc) + ", " +
                              std::to_string(launch.endPc) + ") is not inside its " +
-                             std::to_string(kernel.code.size()) + " instructions");
+                             std::to_string(kernel.instructionCount()) + " instructions");
   }
   std::lock_guard<std::mutex> deviceLock(runMutex_);
   if (fastFunctional)
@@ -208,7 +214,10 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
   ctx.traceOut = &result.trace;
   ctx.start = sc_core::sc_time_stamp();
   ctx.syncReached = &elab.syncReached;
-  for (size_t i = 0; i < cores_.size(); ++i)
+  // Highest core first: SystemC (2.3) triggers the events notified in a delta cycle last to first,
+  // so core 0 wakes first and the cores contend for the L2 and DRAM in their order, as in a run
+  // whose threads start at SystemC's initialization.
+  for (size_t i = cores_.size(); i-- > 0;)
     elab.cores[i]->launch(&ctx, cores_[i].get(), &result.cores[i]);
 
   const int activeCores = static_cast<int>(std::min<int64_t>(options.blockDim, ctx.numCores));

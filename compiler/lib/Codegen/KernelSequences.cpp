@@ -22,26 +22,16 @@ std::vector<std::pair<size_t, size_t>> chooseKernelSequences(const pkg::Package 
   std::vector<std::pair<size_t, size_t>> runs;
   if (barrierCycles(config, config.chip.cores) >= config.kernelLaunchCycles()) return runs;
   const size_t n = package.tasks.size();
-  size_t total = 0;
-  for (const pkg::Kernel &k : package.kernels) total += k.binary.code.size();
-  const size_t cap = pkg::decodesPastBudget(total) ? kMaxSequenceInstructions : SIZE_MAX;
   for (size_t i = 0; i < n;) {
     if (package.tasks[i].isHost) {
       ++i;
       continue;
     }
-    // The parts' code and what joins them.
-    auto code = [&](size_t t) {
-      return package.kernels.at(package.tasks[t].launch.kernel).binary.code.size() + isa::kMaxJoinInstructions;
-    };
     // A sequence's argument table holds every part's arguments.
     auto arguments = [&](size_t t) { return package.tasks[t].launch.tensors.size(); };
-    size_t j = i, instructions = code(i), tensors = arguments(i);
-    while (j + 1 < n && !package.tasks[j + 1].isHost && instructions + code(j + 1) <= cap &&
-           tensors + arguments(j + 1) <= pkg::kMaxLaunchArguments) {
-      instructions += code(++j);
-      tensors += arguments(j);
-    }
+    size_t j = i, tensors = arguments(i);
+    while (j + 1 < n && !package.tasks[j + 1].isHost && tensors + arguments(j + 1) <= pkg::kMaxLaunchArguments)
+      tensors += arguments(++j);
     if (j > i) runs.push_back({i, j});
     i = j + 1;
   }

@@ -60,20 +60,11 @@ TEST(KernelSequences, EveryRunOfKernelsSharesALaunchAndHostTasksEndARun) {
   EXPECT_EQ(chooseKernelSequences(p, config), (std::vector<std::pair<size_t, size_t>>{{0, 2}, {6, 8}}));
   pkg::Package alone = package({1024, -1, 1024});
   EXPECT_TRUE(chooseKernelSequences(alone, config).empty());
-  // In a package whose code a runtime decodes kernel by kernel (over kDecodedCodeBudgetBytes
-  // decoded), a run ends where its code would pass kMaxSequenceInstructions (each part counted
-  // with isa::kMaxJoinInstructions for what joins it): kernels of a third of that each go two to a run
-  // (three would pass it), and the eleventh stays alone.
+  // However much code they hold: a runtime keeps it encoded and its cores decode what they fetch,
+  // so a sequence's size costs no memory (eleven kernels of 20,000 instructions: one run).
   pkg::Package big = package(std::vector<int64_t>(11, 1024));
-  for (pkg::Kernel &k : big.kernels) k.binary.code.resize(kMaxSequenceInstructions / 3, k.binary.code.front());
-  ASSERT_GT(11 * (kMaxSequenceInstructions / 3) * sizeof(isa::Instruction), pkg::kDecodedCodeBudgetBytes);
-  EXPECT_EQ(chooseKernelSequences(big, config),
-            (std::vector<std::pair<size_t, size_t>>{{0, 1}, {2, 3}, {4, 5}, {6, 7}, {8, 9}}));
-  // Whose code a runtime keeps decoded whole: one run, however long.
-  pkg::Package mid = package({1024, 1024, 1024});
-  for (pkg::Kernel &k : mid.kernels) k.binary.code.resize(kMaxSequenceInstructions / 2, k.binary.code.front());
-  ASSERT_LE(3 * (kMaxSequenceInstructions / 2) * sizeof(isa::Instruction), pkg::kDecodedCodeBudgetBytes);
-  EXPECT_EQ(chooseKernelSequences(mid, config), (std::vector<std::pair<size_t, size_t>>{{0, 2}}));
+  for (pkg::Kernel &k : big.kernels) k.binary.code.resize(20000, k.binary.code.front());
+  EXPECT_EQ(chooseKernelSequences(big, config), (std::vector<std::pair<size_t, size_t>>{{0, 10}}));
   // A run's argument table holds every part's tensors: it ends before pkg::kMaxLaunchArguments,
   // which the loader enforces (tasks of 1500 arguments: two to a run, the fifth alone).
   pkg::Package wide = package(std::vector<int64_t>(5, 1024));

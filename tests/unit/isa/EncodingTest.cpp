@@ -131,7 +131,7 @@ TEST(Encoding, EdgeValuesRoundTripThroughBinary) {
         EXPECT_EQ(inst.spaces[i], back->spaces[i]) << formatInstruction(inst);
       }
     }
-    // The unchecked decoder (the runtime's, for code it validated at load) reads the same fields.
+    // The unchecked decoder (a core's fetch from code validated at load) reads the same fields.
     const Instruction trusted = decodeValidInstruction(word);
     EXPECT_EQ(trusted.opcode, back->opcode) << formatInstruction(inst);
     EXPECT_EQ(trusted.values, back->values) << formatInstruction(inst);

@@ -185,6 +185,74 @@ TEST_P(Kernels, TiledDoubleBufferedGemmOnTwoCores) {
   }
 }
 
+namespace {
+
+// `kernel` as a runtime holds it: the code section as stored, decoded by the cores as they fetch.
+isa::KernelBinary encodedOf(const isa::KernelBinary &kernel) {
+  Expected<isa::KernelBinary> k = isa::parseKernel(isa::serializeKernel(kernel), "encoded.bin", isa::CodeForm::Encoded);
+  EXPECT_TRUE(k.ok() && k->code.empty());
+  return k ? *k : isa::KernelBinary();
+}
+
+// A loop of `rounds` over `body` instructions `addi x3, x3, step`, then x3 stored to the first
+// argument: a body longer than the cores' FetchCache (2,048 lines) meets itself in it.
+std::string additionLoop(int rounds, int body, int step) {
+  std::string text = "  mfsr x1, args\n  ld x2, gm[x1], offset=0\n  li x4, " + std::to_string(rounds) + "\nloop:\n";
+  for (int i = 0; i < body; ++i) text += "  addi x3, x3, " + std::to_string(step) + "\n";
+  return text + "  dbnz x4, loop\n  st x3, gm[x2]\n  end\n";
+}
+
+} // namespace
+
+// A kernel kept encoded runs as the same kernel decoded: the same bits, the same instructions
+// counted, the same cycles core by core (decoding on fetch is the host's work, not the simulated
+// core's; and the first timing run in a process wakes its cores as later ones do).
+TEST_P(Kernels, CodeKeptEncodedRunsAsDecoded) {
+  const size_t M = 512, N = 256, K = 512; // the kernel's tiles: 128 x 128 x 256
+  std::vector<uint16_t> a = randomHalves(M * K, 11), b = randomHalves(K * N, 12);
+  Expected<std::string> text = readTextFile(sourcePath("tests/sim/kernels/gemm_tiled_fp16.s"));
+  ASSERT_TRUE(text.ok());
+  Expected<isa::KernelBinary> gemm = isa::assemble(*text, "gemm_tiled_fp16.s", {{"M", M}, {"N", N}, {"K", K}});
+  ASSERT_TRUE(gemm.ok()) << gemm.error().message;
+  SimOptions options;
+  options.mode = GetParam().mode;
+  options.checkRaces = GetParam().checkRaces;
+  options.blockDim = 2;
+  auto run = [&](const isa::KernelBinary &kernel, std::vector<uint16_t> &c) {
+    Device dev;
+    uint64_t pa = dev.buffer(a), pb = dev.buffer(b), pc = dev.buffer(std::vector<uint16_t>(M * N));
+    Expected<RunResult> r = dev.run(kernel, {pa, pb, pc}, options);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    c = dev.read<uint16_t>(pc, M * N);
+    return r ? *r : RunResult();
+  };
+  std::vector<uint16_t> decodedOut, encodedOut;
+  const RunResult decoded = run(*gemm, decodedOut), encoded = run(encodedOf(*gemm), encodedOut);
+  EXPECT_EQ(encodedOut, decodedOut);
+  EXPECT_EQ(encoded.instructions, decoded.instructions);
+  EXPECT_EQ(encoded.cycles, decoded.cycles);
+  ASSERT_EQ(encoded.cores.size(), decoded.cores.size());
+  for (size_t c = 0; c < decoded.cores.size(); ++c)
+    EXPECT_EQ(encoded.cores[c].finishCycle, decoded.cores[c].finishCycle) << "core " << c;
+
+  // A loop body of 3,000 instructions (pc and pc + 2,048 share a line), three rounds: 9,000 adds.
+  // Then another kernel in the same place (the same KernelBinary, its pcs those of the last one):
+  // a core decodes it afresh rather than running what it fetched before.
+  Device dev;
+  const uint64_t out = dev.buffer(std::vector<uint64_t>(1, 0));
+  isa::KernelBinary kernel = encodedOf(assembleText(additionLoop(3, 3000, 1)));
+  SimOptions one;
+  one.mode = GetParam().mode;
+  one.checkRaces = GetParam().checkRaces;
+  Expected<RunResult> r = dev.run(kernel, {out}, one);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(dev.read<uint64_t>(out, 1)[0], 9000u);
+  kernel = encodedOf(assembleText(additionLoop(3, 3000, 2)));
+  r = dev.run(kernel, {out}, one);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(dev.read<uint64_t>(out, 1)[0], 18000u);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllEngines, Kernels,
                          ::testing::Values(Engine{SimMode::Functional, true, "systemc_functional"},
                                            Engine{SimMode::Functional, false, "functional"},

@@ -48,8 +48,8 @@ struct KernelBinary {
   std::vector<Instruction> code;
   // The code section as stored (kInstructionBytes an instruction, every one validated), kept
   // instead of `code` by a reader asked for CodeForm::Encoded: a decoded instruction takes
-  // sizeof(Instruction) (72 bytes), so a runtime holding a large model keeps its code encoded
-  // and decodes one kernel at a time (decodeValidInstruction).
+  // sizeof(Instruction) (72 bytes), so a runtime keeps a model's code encoded
+  // and its simulator decodes what it fetches (sim::FetchCache).
   std::vector<uint8_t> encoded;
   std::vector<uint8_t> data;
   std::vector<Symbol> symbols;
@@ -60,6 +60,10 @@ struct KernelBinary {
   std::vector<std::string> notes;
 
   size_t instructionCount() const { return encoded.empty() ? code.size() : encoded.size() / kInstructionBytes; }
+  // Instruction `pc` in either form (a copy: decoded when the code is kept encoded); throws
+  // std::out_of_range past the end. For messages and reports: a simulator fetches through its
+  // cores' sim::FetchCache.
+  Instruction instructionAt(size_t pc) const;
   // The note of instruction `pc`: "" when it has none or the kernel has no debug section.
   const std::string &noteOf(size_t pc) const;
   // Appends a debug entry for the next instruction, reusing `note`'s index when it is already
@@ -75,9 +79,6 @@ Expected<KernelBinary> parseKernel(const std::vector<uint8_t> &bytes, const std:
 // The same over bytes held elsewhere (a package's kernel section), read in place.
 Expected<KernelBinary> parseKernel(const uint8_t *bytes, size_t size, const std::string &name,
                                    CodeForm form = CodeForm::Decoded);
-// The instruction count a kernel binary's header gives (checked by parseKernel, not here); 0 when
-// `size` bytes cannot hold a header.
-uint64_t kernelCodeCount(const uint8_t *bytes, size_t size);
 Expected<KernelBinary> readKernelFile(const std::string &path);
 Status writeKernelFile(const std::string &path, const KernelBinary &kernel);
 

@@ -77,9 +77,6 @@ struct SequenceBarrier {
 inline constexpr uint64_t kBarrierFlagStride = 64; // one flag per scalar data cache line
 // At most this many of a part's loads are issued early.
 inline constexpr size_t kMaxEarlyLoads = 4;
-// At most this many instructions join two parts (barrier, early loads, cross-core barrier, skip,
-// register reset): what a caller adds per part when it bounds a sequence's size.
-inline constexpr size_t kMaxJoinInstructions = 96;
 
 // Rounds of the dissemination barrier for `blockDim` blocks: ceil(log2 blockDim).
 int barrierRounds(int64_t blockDim);

@@ -17,17 +17,6 @@
 
 namespace fractal::pkg {
 
-// A runtime keeps a package's kernels decoded (sizeof(isa::Instruction), 72 bytes, an
-// instruction) when they all fit in this; a larger package's code stays encoded (16 bytes an
-// instruction) and each kernel is decoded at its launch, one at a time. The compiler keeps the
-// kernels of such a package small enough (compiler/Codegen/KernelSequences.h).
-inline constexpr size_t kDecodedCodeBudgetBytes = 4 << 20;
-// Whether `instructions` decoded take more than `budget` bytes: the one rule the package reader,
-// the runtime and the compiler's kernel sequences apply.
-inline bool decodesPastBudget(uint64_t instructions, size_t budget = kDecodedCodeBudgetBytes) {
-  return instructions > budget / sizeof(isa::Instruction);
-}
-
 // The most tensors one kernel launch may take (its argument table): the loader refuses more, so
 // the compiler stops joining kernels into a sequence before it.
 inline constexpr size_t kMaxLaunchArguments = 4096;
@@ -121,13 +110,13 @@ struct Package {
 uint32_t targetDigest(const ChipConfig &config);
 
 std::vector<uint8_t> serializePackage(const Package &package);
-// `name` (the file name) prefixes every error; every error is BadInput. When the package's code
-// would take more than `decodedCodeBudget` bytes decoded, every kernel keeps it encoded
-// (KernelBinary::encoded, each instruction validated all the same): a runtime passes
-// kDecodedCodeBudgetBytes and never holds the whole model's decoded code, not even while loading.
+// `name` (the file name) prefixes every error; every error is BadInput. `form` says which form
+// of the kernels' code to keep: a runtime keeps it encoded (KernelBinary::encoded, each
+// instruction validated all the same, 16 bytes rather than 72 decoded), and never holds a
+// model's whole code decoded, not even while loading.
 Expected<Package> parsePackage(const uint8_t *bytes, size_t size, const std::string &name,
-                               size_t decodedCodeBudget = SIZE_MAX);
-Expected<Package> readPackageFile(const std::string &path, size_t decodedCodeBudget = SIZE_MAX);
+                               isa::CodeForm form = isa::CodeForm::Decoded);
+Expected<Package> readPackageFile(const std::string &path, isa::CodeForm form = isa::CodeForm::Decoded);
 Status writePackageFile(const std::string &path, const Package &package); // atomic
 
 // Human-readable listing (`fractal info`, `fractal compile`): target, IO, tasks with their kernels

@@ -4,8 +4,10 @@
 
 #include "fractal/config/ChipConfig.h"
 #include "fractal/isa/Isa.h"
+#include "fractal/isa/KernelBinary.h"
 #include "fractal/sim/ZeroedBytes.h"
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <cstdint>
@@ -51,6 +53,27 @@ struct CubeOperandCache {
   bool anyZeroTail = false;
 };
 
+// The decoded form of the instructions a core fetches from a kernel kept encoded
+// (KernelBinary::encoded): a runtime holds a model's code at 16 bytes an instruction rather than
+// the 72 of a decoded one (peak RSS, issue 6), and its cores decode what they fetch. Direct-mapped
+// by pc, so that a loop's body is decoded once rather than at every iteration (~10 ns an
+// instruction). A kernel kept decoded is read in place.
+class FetchCache {
+public:
+  // The instruction at `pc`, which the caller has checked is inside the kernel.
+  const isa::Instruction &fetch(const isa::KernelBinary &kernel, int64_t pc) {
+    return kernel.code.empty() ? decoded(kernel, pc) : kernel.code[static_cast<size_t>(pc)];
+  }
+  // Forgets every line: at the start of each run, since another kernel may sit where the last was.
+  void forget() { std::fill(tags_.begin(), tags_.end(), -1); }
+
+private:
+  static constexpr size_t kLines = 2048; // 144 KiB of decoded instructions
+  const isa::Instruction &decoded(const isa::KernelBinary &kernel, int64_t pc);
+  std::vector<int64_t> tags_;            // the pc each line holds, -1 for none (empty until used)
+  std::vector<isa::Instruction> lines_;
+};
+
 class CoreState {
 public:
   CoreState(const ChipConfig &config, int coreId);
@@ -77,6 +100,7 @@ public:
 
   uint64_t maskHi = ~0ull, maskLo = ~0ull;
   uint64_t fmap = 0;
+  FetchCache fetch;
 
 private:
   const ChipConfig *config_;

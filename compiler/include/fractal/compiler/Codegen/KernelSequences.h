@@ -6,10 +6,9 @@
 // parts a cross-core barrier in GM (isa/KernelSequence.h: the edge chip, Ascend 310, has no
 // inter-core synchronisation) takes the place of the launch boundary. That barrier costs a few
 // scalar GM round trips per round (barrierCycles), far less than a launch on both configs, so every
-// run of consecutive kernel tasks is joined; host tasks end a run. In a package whose code decodes
-// to more than pkg::kDecodedCodeBudgetBytes, which a runtime decodes one kernel at a time, so does
-// the code size: a sequence holds at most kMaxSequenceInstructions (PP-OCRv4 det as one sequence
-// of 62.5k instructions held 7.5 MB decoded during its launch; as four, at most 1.9 MB).
+// run of consecutive kernel tasks is joined; host tasks end a run, and so does the loader's limit
+// on a launch's arguments (pkg::kMaxLaunchArguments). The code's size does not: a runtime keeps it
+// encoded and the simulator's cores decode what they fetch (sim::FetchCache).
 #pragma once
 
 #include "fractal/config/ChipConfig.h"
@@ -20,8 +19,6 @@
 #include <vector>
 
 namespace fractal::compiler {
-
-inline constexpr size_t kMaxSequenceInstructions = 16384; // ~1.2 MB decoded, 256 KiB encoded
 
 // Cycles one cross-core barrier of `blockDim` blocks takes when they arrive together: per round a
 // flag store and a flag load, each a scalar data cache miss, and the loop's instructions; on a

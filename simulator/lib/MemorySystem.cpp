@@ -39,12 +39,13 @@ L2Cache::L2Cache(sc_core::sc_module_name name, const ChipConfig &config)
   ways_ = std::min<uint64_t>(16, lines);
   sets_ = std::max<uint64_t>(1, lines / ways_);
   cores.register_b_transport(this, &L2Cache::b_transport);
-  L2Lines fresh;
-  swapLines(fresh);
 }
 
 void L2Cache::swapLines(L2Lines &lines) {
-  if (lines.tags.size() != sets_ * ways_) { // a device's first run: an empty cache of this shape
+  // The L2 holds lines only between a run's swaps (its own would be a second copy, 0.5 MB on the
+  // edge chip, that nothing reads), so a swap in with none on either side is a device's first
+  // run: an empty cache of this shape.
+  if (lines.tags.size() != sets_ * ways_ && lines_.tags.empty()) {
     lines.tags.assign(sets_ * ways_, UINT64_MAX);
     lines.lastUse.assign(sets_ * ways_, 0);
     lines.dirty.assign(sets_ * ways_, 0);

@@ -81,7 +81,7 @@ public:
   tlm_utils::simple_initiator_socket<L2Cache> dram;
   L2Cache(sc_core::sc_module_name name, const ChipConfig &config);
   // Exchanges the lines held with `lines` (sized on first use): a run swaps its device's lines in
-  // and out again.
+  // and out again; between runs the L2 holds none.
   void swapLines(L2Lines &lines);
   // Drops every line in O(1): a run that starts cold (dirty lines are dropped unwritten, as if the
   // L2 had been flushed before the run, untimed).

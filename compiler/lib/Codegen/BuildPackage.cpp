@@ -795,10 +795,19 @@ private:
     if (writtenByProducer_.count(&op)) return; // the convolution wrote the result (conv())
     llvm::ArrayRef<int64_t> perm = o.getPerm();
     const std::vector<int64_t> in = shapeOf(o.getInput());
-    if (in.size() == 4 && isF32(o.getInput()) && perm == llvm::ArrayRef<int64_t>{0, 3, 1, 2}) {
-      // NHWC -> NCHW: the result's NHWC16 form is the input in f16 with channels padded. Fewer
-      // than 16 channels are padded by a layout kernel only when a consumer needs that form
-      // (nhwc16()): a convolution reads the f16 NHWC tensor itself (ConvKernel::inputChannels).
+    // Whether only convolutions read the result, as their input: they take it in f16 anyway.
+    auto onlyConvolutionsRead = [](mlir::Value v) {
+      for (mlir::OpOperand &use : v.getUses())
+        if (!llvm::isa<g::ConvOp>(use.getOwner()) || use.getOperandNumber() != 0) return false;
+      return !v.use_empty();
+    };
+    if (in.size() == 4 && isF32(o.getInput()) && perm == llvm::ArrayRef<int64_t>{0, 3, 1, 2} &&
+        onlyConvolutionsRead(o.getResult())) {
+      // NHWC -> NCHW into convolutions (a model's NHWC image): the result's NHWC16 form is the
+      // input in f16 with channels padded. Fewer than 16 channels are padded by a layout kernel
+      // only when a consumer needs that form (nhwc16()): a convolution reads the f16 NHWC tensor
+      // itself (ConvKernel::inputChannels). Any other reader gets the f32 transpose below (it
+      // would have read the f16 form back: a RoiAlign's result rounded to 11 bits).
       std::optional<uint32_t> half = halfOperand(op, o.getInput());
       if (!half) return unsupported(op, "input is not a tensor");
       const int64_t c = in[3], cp = pad16(c);

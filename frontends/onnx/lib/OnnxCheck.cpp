@@ -75,7 +75,8 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"ReduceL2", {1}}, {"ReduceSumSquare", {1}}, {"ReduceLogSum", {1}}, {"ReduceLogSumExp", {1}}, {"ReduceProd", {1}},
       {"Split", {1}}, {"Trilu", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}},
       {"Tile", {1}}, {"TopK", {1}}, {"Range", {0, 1, 2}}, {"HannWindow", {0}}, {"HammingWindow", {0}},
-      {"BlackmanWindow", {0}}, {"OneHot", {1, 2}}, {"If", {0}}, {"DFT", {1}}, {"MelWeightMatrix", {0, 1, 2, 3, 4}}};
+      {"BlackmanWindow", {0}}, {"OneHot", {1, 2}}, {"If", {0}}, {"DFT", {1}}, {"MelWeightMatrix", {0, 1, 2, 3, 4}},
+      {"MaxUnpool", {2}}};
   return slots;
 }
 
@@ -767,6 +768,18 @@ private:
           ok = false;
         }
       }
+      // RoiAlign samples each bin on a fixed grid; sampling_ratio 0 (the default) would size it from
+      // each run-time region (ceil(region / output)), a shape no static compile can give.
+      if (node.op_type() == "RoiAlign") {
+        int64_t ratio = 0;
+        for (const auto &a : node.attribute())
+          if (a.name() == "sampling_ratio") ratio = a.i();
+        if (ratio <= 0) {
+          problem(name, node.op_type(), "sampling_ratio " + std::to_string(ratio) + " (samples per bin from each "
+                                        "region's run-time size) is not supported: give sampling_ratio > 0");
+          ok = false;
+        }
+      }
       // Where's rule checks its condition (bool); the selected values must be float32 or
       // integers (OneHot's values input: float32 or int32).
       if (const int selected = node.op_type() == "OneHot" ? 2 : 1;
@@ -786,12 +799,16 @@ private:
           ok = false;
         }
       }
-      // Optional extra outputs (MaxPool's argmax indices, BatchNormalization's training
-      // statistics) have no NPU kernel.
+      // Optional extra outputs (MaxPool's argmax indices, an inference BatchNormalization's
+      // statistics of opsets before 14) have no NPU kernel; a training-mode BatchNormalization's
+      // running mean and variance (outputs 1 and 2) do.
       int usedOutputs = 0;
       for (const auto &o : node.output())
         usedOutputs += !o.empty();
-      if (usedOutputs > 1 && (node.op_type() == "MaxPool" || node.op_type() == "BatchNormalization")) {
+      bool training = false;
+      for (const auto &a : node.attribute())
+        training |= a.name() == "training_mode" && a.i() != 0;
+      if (usedOutputs > 1 && (node.op_type() == "MaxPool" || (node.op_type() == "BatchNormalization" && !training))) {
         problem(name, node.op_type(), "only the first output is supported (this node uses " +
                                           std::to_string(usedOutputs) + ")");
         ok = false;

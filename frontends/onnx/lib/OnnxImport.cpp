@@ -105,6 +105,17 @@ struct Composer {
   Value compare(const char *kind, Value x, Value y) const {
     return b.create<g::CompareOp>(loc, broadcast(x, y, b.getI1Type()), x, y, b.getStringAttr(kind));
   }
+  Value logicalAnd(Value x, Value y) const {
+    return b.create<g::LogicalOp>(loc, broadcast(x, y, b.getI1Type()), x, y, b.getStringAttr("and"));
+  }
+  // The rows of `table` ([rows, C]) at the float32 row indices `at` (integers, exact below 2^24),
+  // gathered by DMA: [elements of at, C].
+  Value gatherRows(Value table, Value at) const {
+    const int64_t m = llvm::cast<RankedTensorType>(at.getType()).getNumElements();
+    Value index = cast(reshape(at, {m}), b.getIntegerType(32));
+    return b.create<g::GatherOp>(loc, typed({m, shapeOf(table)[1]}, elementOf(table)), table, index, b.getI64IntegerAttr(0),
+                                 b.getBoolAttr(false));
+  }
   Value where(Value condition, Value x, Value y) const {
     return b.create<g::WhereOp>(loc, broadcast(condition, x, elementOf(x)), condition, x, y);
   }
@@ -1096,7 +1107,7 @@ private:
       const double last = double(length - 1);
       if (padding == "zeros") {
         Value in = ops.compare("le", ops.abs(ops.sub(v, c(last / 2))), c(last / 2)); // 0 <= v <= last
-        inside = inside ? Value(b_.create<g::LogicalOp>(loc, in.getType(), inside, in, b_.getStringAttr("and"))) : in;
+        inside = inside ? ops.logicalAnd(inside, in) : in;
       } else if (padding == "reflection") {
         const double low = align ? 0.0 : -0.5, range = align ? last : double(length);
         if (range == 0) return c(0.0);
@@ -1111,9 +1122,7 @@ private:
       Value inside;
       x = valid(x, W, inside);
       y = valid(y, H, inside);
-      Value row = ops.add(ops.add(ops.mul(y, c(double(W))), x), imageBase);
-      Value index = ops.cast(ops.reshape(row, {M}), b_.getIntegerType(32));
-      Value rows = b_.create<g::GatherOp>(loc, ops.typed({M, C}), table, index, b_.getI64IntegerAttr(0), b_.getBoolAttr(false));
+      Value rows = ops.gatherRows(table, ops.add(ops.add(ops.mul(y, c(double(W))), x), imageBase));
       return inside ? ops.where(inside, rows, c(0.0)) : rows;
     };
     Value x = coordinate(0, W), y = coordinate(1, H), result;
@@ -1154,6 +1163,87 @@ private:
     }
     values_[n.output(0)] =
         ops.reshape(ops.transpose(ops.reshape(result, {N, M / N, C}), {0, 2, 1}), {N, C, gs[1], gs[2]});
+  }
+
+  // RoiAlign as ONNX Runtime computes it, from a gather and element-wise ops like GridSample: each
+  // region's output bin averages (or takes the max of) sampling_ratio x sampling_ratio bilinear
+  // samples. A sample's y is (start + ph * bin) + ((iy + 0.5) * bin) / ratio, from the region's
+  // run-time corners, one row [R, PH * ratio] per axis; outside [-1, H] (or [-1, W]) it counts as 0,
+  // else it is clamped into [0, H - 1] and its four taps are the rows n*H*W + y*W + x of the image
+  // as a [N*H*W, C] table (exact in float32 below 2^24), weighted as ONNX Runtime orders them.
+  // sampling_ratio 0 (a ratio from each region's size) is refused by the support check.
+  void importRoiAlign(const onnx::NodeProto &n, const std::string &name, Location loc) {
+    const std::string what = "node '" + name + "' (RoiAlign)";
+    Value image = value(n.input(0), "node '" + name + "'"), rois = value(n.input(1), "node '" + name + "'");
+    Value batch = value(n.input(2), "node '" + name + "'");
+    const Composer ops{b_, loc, b_.getF32Type()};
+    const SmallVector<int64_t> xs = Composer::shapeOf(image), rs = Composer::shapeOf(rois);
+    if (xs.size() != 4 || rs.size() != 2 || rs[1] != 4 || Composer::shapeOf(batch) != SmallVector<int64_t>{rs[0]})
+      throw ImportError{what + ": expects a 4-D input, [R, 4] regions and [R] batch indices"};
+    const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], R = rs[0];
+    if (N * H * W >= (int64_t(1) << 24))
+      throw ImportError{what + ": " + std::to_string(N * H * W) + " input pixels; the row indices are exact in float32 "
+                        "below 2^24"};
+    const int64_t PH = intAttr(n, "output_height", 1), PW = intAttr(n, "output_width", 1);
+    const int64_t ratio = intAttr(n, "sampling_ratio", 0);
+    if (PH < 1 || PW < 1 || ratio < 1)
+      throw ImportError{what + ": output_height, output_width and sampling_ratio must be positive"};
+    const bool halfPixel = stringAttr(n, "coordinate_transformation_mode", opset_ >= 16 ? "half_pixel" : "output_half_pixel") ==
+                           "half_pixel";
+    const bool max = stringAttr(n, "mode", "avg") == "max";
+    const float scale = floatAttr(n, "spatial_scale", 1.0f);
+    auto c = [&](double v) { return ops.constant(v); };
+    Value table = ops.reshape(ops.transpose(image, {0, 2, 3, 1}), {N * H * W, C});
+    // Per axis (x: corner column 0, y: 1; `bins` output bins over `length` pixels): the samples'
+    // valid flags, low and high taps and the weight of the high tap, each [R, bins * ratio].
+    struct Axis {
+      Value inside, low, high, fraction;
+    };
+    auto axis = [&](int64_t column, int64_t bins, int64_t length) {
+      const double offset = halfPixel ? 0.5 : 0.0;
+      Value start = ops.sub(ops.mul(ops.slice(rois, {0, column}, {R, column + 1}), c(scale)), c(offset));
+      Value end = ops.sub(ops.mul(ops.slice(rois, {0, column + 2}, {R, column + 3}), c(scale)), c(offset));
+      Value extent = ops.sub(end, start);
+      if (!halfPixel) extent = ops.clip(extent, 1.0f, std::numeric_limits<float>::max()); // malformed regions: 1 pixel
+      Value bin = ops.div(extent, c(double(bins)));
+      std::vector<float> index(size_t(bins * ratio)), step(size_t(bins * ratio));
+      for (int64_t p = 0; p < bins; ++p)
+        for (int64_t i = 0; i < ratio; ++i) {
+          index[size_t(p * ratio + i)] = float(p);
+          step[size_t(p * ratio + i)] = float(i) + 0.5f;
+        }
+      Value at = ops.add(ops.add(start, ops.mul(bin, ops.floats({bins * ratio}, index, name + "/bin"))),
+                         ops.div(ops.mul(ops.floats({bins * ratio}, step, name + "/sample"), bin), c(double(ratio))));
+      Value inside = ops.logicalAnd(ops.compare("ge", at, c(-1.0)), ops.compare("le", at, c(double(length))));
+      Value clamped = ops.clip(at, 0.0f, float(length - 1));
+      Value low = ops.rounding("floor", clamped);
+      return Axis{inside, low, ops.clip(ops.add(low, c(1.0)), 0.0f, float(length - 1)), ops.sub(clamped, low)};
+    };
+    const Axis y = axis(1, PH, H), x = axis(0, PW, W);
+    // Samples ordered [R, PH, PW, ratio (y), ratio (x)]: a bin's samples adjacent, for the reduction.
+    const int64_t M = R * PH * PW * ratio * ratio;
+    auto rowsOf = [&](Value v) { return ops.reshape(v, {R, PH, 1, ratio, 1}); };
+    auto columnsOf = [&](Value v) { return ops.reshape(v, {R, 1, PW, 1, ratio}); };
+    Value base = ops.reshape(ops.mul(ops.cast(batch, b_.getF32Type()), c(double(H * W))), {R, 1, 1, 1, 1});
+    Value inside = ops.logicalAnd(rowsOf(y.inside), columnsOf(x.inside));
+    // The [M, C] rows of one tap, weighted (0 for a sample outside the image).
+    auto tap = [&](Value yTap, Value yWeight, Value xTap, Value xWeight) {
+      Value rows = ops.gatherRows(table, ops.add(ops.add(base, ops.mul(rowsOf(yTap), c(double(W)))), columnsOf(xTap)));
+      Value weight = ops.where(inside, ops.mul(rowsOf(yWeight), columnsOf(xWeight)), c(0.0));
+      return ops.mul(ops.reshape(weight, {M, 1}), rows);
+    };
+    Value hy = ops.sub(c(1.0), y.fraction), hx = ops.sub(c(1.0), x.fraction);
+    const std::array<Value, 4> taps = {tap(y.low, hy, x.low, hx), tap(y.low, hy, x.high, x.fraction),
+                                       tap(y.high, y.fraction, x.low, hx), tap(y.high, y.fraction, x.high, x.fraction)};
+    Value samples = taps[0];
+    for (size_t t = 1; t < taps.size(); ++t)
+      samples = max ? ops.binary<g::MaxOp>(samples, taps[t]) : ops.add(samples, taps[t]);
+    // Each bin's samples reduced, then NCHW.
+    Value bins = b_.create<g::ReduceOp>(loc, ops.typed({R, PH, PW, C}), ops.reshape(samples, {R, PH, PW, ratio * ratio, C}),
+                                        b_.getStringAttr(max ? "max" : "sum"), b_.getDenseI64ArrayAttr({3}),
+                                        b_.getBoolAttr(false));
+    if (!max) bins = ops.div(bins, c(double(ratio * ratio)));
+    values_[n.output(0)] = ops.transpose(bins, {0, 3, 1, 2});
   }
 
   // DFT (opset 17) as a matrix product on the cube: the signal's `length` samples along the axis
@@ -1434,6 +1524,36 @@ private:
       else
         r = averagePool(loc, result2d, x, kernel, strides, pads, intAttr(n, "count_include_pad", 0) != 0);
       bind(b_.create<g::ReshapeOp>(loc, o, r));
+    } else if (op == "BatchNormalization" && intAttr(n, "training_mode", 0) != 0) {
+      // Training mode: x normalised by the batch's own statistics, per channel over every other
+      // axis (the population variance, from the centred values), as ONNX's reference orders it,
+      // s (x - mean) / sqrt(var + epsilon) + bias; the running mean and variance outputs blend
+      // the given ones with them: given * momentum + batch's * (1 - momentum).
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      if (xt.getRank() < 2)
+        throw ImportError{"node '" + name + "' (BatchNormalization): the input needs a channel axis (rank >= 2)"};
+      const Composer ops{b_, loc, xt.getElementType()};
+      const int64_t channels = xt.getDimSize(1);
+      SmallVector<int64_t> channel(size_t(xt.getRank()), 1);
+      channel[1] = channels;
+      std::vector<int64_t> axes;
+      for (int64_t d = 0; d < xt.getRank(); ++d)
+        if (d != 1) axes.push_back(d);
+      auto perChannel = [&](Value v) { return ops.reshape(v, channel); };
+      Value mean = reduce(loc, in(0), "mean", axes, true, ops.typed(channel));
+      Value centred = ops.sub(in(0), mean);
+      Value var = reduce(loc, ops.mul(centred, centred), "mean", axes, true, ops.typed(channel));
+      Value variance = ops.add(var, ops.constant(floatAttr(n, "epsilon", 1e-5f)));
+      Value spread = b_.create<g::SqrtOp>(loc, variance.getType(), variance);
+      values_[n.output(0)] = ops.add(ops.div(ops.mul(perChannel(in(1)), centred), spread), perChannel(in(2)));
+      const double momentum = floatAttr(n, "momentum", 0.9f);
+      auto blend = [&](int output, int given, Value batch) {
+        if (n.output_size() <= output || n.output(output).empty()) return;
+        values_[n.output(output)] = ops.add(ops.mul(in(given), ops.constant(momentum)),
+                                            ops.mul(ops.reshape(batch, {channels}), ops.constant(1.0 - momentum)));
+      };
+      blend(1, 3, mean);
+      blend(2, 4, var);
     } else if (op == "BatchNormalization" &&
                !(constantInput(n.input(1)) && constantInput(n.input(2)) && constantInput(n.input(3)) &&
                  constantInput(n.input(4)))) {
@@ -1490,6 +1610,8 @@ private:
       importRecurrent(n, name, loc);
     } else if (op == "GridSample") {
       importGridSample(n, name, loc);
+    } else if (op == "RoiAlign") {
+      importRoiAlign(n, name, loc);
     } else if (op == "DFT") {
       importDft(n, name, loc, needConstant);
     } else if (op == "MatMulInteger" || op == "ConvInteger" || op == "QLinearMatMul" || op == "QLinearConv") {
@@ -1995,6 +2117,18 @@ private:
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();
       bind(b_.create<g::ScatterOp>(loc, out(), in(0), in(1), in(2), b_.getI64IntegerAttr(op == "ScatterND" ? 0 : axis),
                                    b_.getBoolAttr(op == "ScatterND")));
+    } else if (op == "MaxUnpool") {
+      // Zeros of the output's shape (its output_shape input, or from the pooling's attributes),
+      // with X's values stored at their indices, positions in the whole output as MaxPool's
+      // Indices give them: a ScatterElements over the flattened output.
+      const Composer ops{b_, loc, b_.getF32Type()};
+      const RankedTensorType type = out();
+      const int64_t total = type.getNumElements(), count = llvm::cast<RankedTensorType>(in(0).getType()).getNumElements();
+      Value zeros = b_.create<g::ConstantOp>(
+          loc, DenseElementsAttr::get(ops.typed({total}), b_.getF32FloatAttr(0.0f)));
+      Value scattered = b_.create<g::ScatterOp>(loc, ops.typed({total}), zeros, ops.reshape(in(1), {count}),
+                                                ops.reshape(in(0), {count}), b_.getI64IntegerAttr(0), b_.getBoolAttr(false));
+      values_[n.output(0)] = ops.reshape(scattered, type.getShape());
     } else if (op == "Trilu") {
       const int64_t k = hasInput(1) ? intsOf(needConstant(1, "k input")).at(0) : 0;
       bind(b_.create<g::TriluOp>(loc, out(), in(0), b_.getBoolAttr(intAttr(n, "upper", 1) != 0), b_.getI64IntegerAttr(k)));

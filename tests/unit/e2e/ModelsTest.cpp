@@ -1854,6 +1854,110 @@ TEST(CompiledOps, GridSampleInEveryModeAgainstOnnxRuntime) {
   }
 }
 
+// An NHWC -> NCHW transpose read by anything but a convolution stays float32: the compiler holds
+// one that only convolutions read in f16 (they take their input in f16), and once held every
+// such transpose so, rounding a graph output to 11 significant bits.
+TEST(CompiledOps, NhwcToNchwTransposeOfAnOutputIsExact) {
+  const int64_t n = 1, h = 4, w = 5, c = 3;
+  onnx::ModelProto m = newModel(13, "nhwc_to_nchw");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {n, h, w, c});
+  onnx::NodeProto *t = addNode(g, "Transpose", {"x"}, "y");
+  onnx::AttributeProto *perm = t->add_attribute();
+  perm->set_name("perm");
+  perm->set_type(onnx::AttributeProto::INTS);
+  for (int64_t p : {0, 3, 1, 2}) perm->add_ints(p);
+  declareFloat(g->add_output(), "y", {n, c, h, w});
+  std::vector<float> x;
+  for (int i = 0; i < n * h * w * c; ++i) x.push_back(1.0f + float(i) * 0x1p-20f); // not representable in f16
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({n, h, w, c}, x), {"y"});
+  const std::vector<float> y = floats(got["y"]);
+  ASSERT_EQ(y.size(), x.size());
+  for (int64_t ci = 0; ci < c; ++ci)
+    for (int64_t p = 0; p < h * w; ++p) EXPECT_EQ(y[size_t(ci * h * w + p)], x[size_t(p * c + ci)]) << ci << " " << p;
+}
+
+// MaxUnpool against ONNX Runtime: two images of two channels, each value stored at its index, a
+// position in the whole output tensor (as MaxPool's Indices give them), into zeros of a given
+// output shape larger than the pooling's own.
+TEST(CompiledOps, MaxUnpoolStoresAtIndicesOfTheWholeOutput) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  onnx::ModelProto m = newModel(11, "max_unpool");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {2, 2, 2, 2});
+  std::vector<int64_t> indices;
+  for (int64_t plane = 0; plane < 4; ++plane)
+    for (int64_t i = 0; i < 4; ++i) indices.push_back(plane * 25 + (i / 2) * 10 + (i % 2) * 2 + (plane + i) % 2);
+  intInitializer(g, "indices", onnx::TensorProto::INT64, {2, 2, 2, 2}, indices);
+  intInitializer(g, "shape", onnx::TensorProto::INT64, {4}, {2, 2, 5, 5});
+  onnx::NodeProto *node = addNode(g, "MaxUnpool", {"x", "indices", "shape"}, "y");
+  for (const char *key : {"kernel_shape", "strides"}) {
+    onnx::AttributeProto *a = node->add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::INTS);
+    a->add_ints(2);
+    a->add_ints(2);
+  }
+  declareFloat(g->add_output(), "y", {2, 2, 5, 5});
+  std::vector<float> x;
+  for (int i = 0; i < 16; ++i) x.push_back(float(i) - 7.5f);
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({2, 2, 2, 2}, x), {"y"});
+  EXPECT_EQ(floats(got["y"]), floats(want["y"]));
+  EXPECT_EQ(floats(got["y"]).at(size_t(indices[5])), x[5]);
+}
+
+// RoiAlign against ONNX Runtime: both coordinate modes, average and max, sampling ratios 1 to 3,
+// over run-time regions of two images: one reaching past the left and top edges, one wholly
+// outside (its samples count as 0), one whose corners are swapped (output_half_pixel makes such a
+// region one pixel wide; half_pixel keeps its negative size), and fractional ones.
+TEST(CompiledOps, RoiAlignOfRunTimeRegionsAgainstOnnxRuntime) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const int64_t n = 2, c = 3, h = 6, w = 8, r = 5;
+  onnx::ModelProto m = newModel(16, "roi_align");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "rois", {r, 4});
+  std::vector<float> image;
+  for (int i = 0; i < n * c * h * w; ++i) image.push_back(float((i * 41) % 31) * 0.25f - 3.5f);
+  floatInitializer(g, "image", {n, c, h, w}, image);
+  intInitializer(g, "batch", onnx::TensorProto::INT64, {r}, {0, 1, 1, 0, 1});
+  struct Case {
+    const char *name, *mode, *coordinates;
+    int64_t height, width, ratio;
+    float scale;
+  };
+  const std::vector<Case> cases = {{"avg_half", "avg", "half_pixel", 3, 4, 2, 0.5f},
+                                   {"avg_legacy", "avg", "output_half_pixel", 2, 2, 3, 1.0f},
+                                   {"max_half", "max", "half_pixel", 3, 3, 2, 1.0f},
+                                   {"max_legacy", "max", "output_half_pixel", 4, 4, 1, 0.5f}};
+  std::vector<std::string> names;
+  for (const Case &k : cases) {
+    names.push_back(k.name);
+    onnx::NodeProto *node = addNode(g, "RoiAlign", {"image", "rois", "batch"}, k.name);
+    for (auto [key, value] : {std::pair<const char *, const char *>{"mode", k.mode}, {"coordinate_transformation_mode", k.coordinates}}) {
+      onnx::AttributeProto *a = node->add_attribute();
+      a->set_name(key);
+      a->set_type(onnx::AttributeProto::STRING);
+      a->set_s(value);
+    }
+    setInt(node, "output_height", k.height);
+    setInt(node, "output_width", k.width);
+    setInt(node, "sampling_ratio", k.ratio);
+    onnx::AttributeProto *scale = node->add_attribute();
+    scale->set_name("spatial_scale");
+    scale->set_type(onnx::AttributeProto::FLOAT);
+    scale->set_f(k.scale);
+    declareFloat(g->add_output(), k.name, {r, c, k.height, k.width});
+  }
+  const std::vector<float> rois = {-3.0f, -2.0f, 4.5f, 3.0f,   1.25f, 0.5f, 13.0f, 9.75f, 20.0f, 15.0f, 30.0f, 25.0f,
+                                   6.0f,  5.0f,  2.0f, 1.0f,   0.0f,  0.0f, 7.9f,  5.6f};
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "rois", floatNpy({r, 4}, rois), names);
+  for (const std::string &name : names) {
+    const std::vector<float> a = floats(got[name]), b = floats(want[name]);
+    ASSERT_EQ(a.size(), b.size()) << name;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * (1 + std::abs(b[i]))) << name << " " << i;
+  }
+}
+
 // DFT on the cube against ONNX Runtime: a real signal along axis 1 zero-padded to dft_length 12
 // and onesided (7 bins), the same along axis 2 cut to 5, and a complex signal's inverse (its two
 // components from the real one by a Concat). The cube multiplies in fp16: every bin within 3e-3

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <tuple>
 
 using namespace fractal;
 using namespace fractal::onnx_frontend;
@@ -300,6 +301,46 @@ TEST(OnnxCheck, GridSampleSamplesTwoDimensionsOnly) {
             std::string::npos);
   EXPECT_EQ(problems(check(model({1, 2, 4, 4}, {1, 3, 3, 2}, "area"))),
             "sample: attribute mode='area' is not supported (supported: bilinear, nearest, bicubic, linear, cubic)\n");
+}
+
+// RoiAlign's samples per bin must be fixed: sampling_ratio 0, the default, sizes them from each
+// run-time region.
+TEST(OnnxCheck, RoiAlignNeedsAFixedSamplingRatio) {
+  auto model = [](int64_t ratio) {
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(16);
+    onnx::GraphProto *g = m.mutable_graph();
+    g->set_name("g");
+    for (auto [name, type, dims] : {std::tuple<const char *, int, std::vector<int64_t>>{"x", 1, {1, 2, 4, 4}},
+                                    {"rois", 1, {3, 4}},
+                                    {"batch", 7, {3}}}) {
+      auto *t = g->add_input();
+      t->set_name(name);
+      t->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+      for (int64_t d : dims) t->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+    }
+    onnx::NodeProto *n = g->add_node();
+    n->set_name("align");
+    n->set_op_type("RoiAlign");
+    for (const char *in : {"x", "rois", "batch"}) n->add_input(in);
+    n->add_output("y");
+    if (ratio >= 0) {
+      onnx::AttributeProto *a = n->add_attribute();
+      a->set_name("sampling_ratio");
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(ratio);
+    }
+    g->add_output()->set_name("y");
+    g->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+    return m;
+  };
+  CheckReport fixed = check(model(2));
+  EXPECT_TRUE(fixed.ok()) << problems(fixed);
+  const std::string refused = "align: sampling_ratio 0 (samples per bin from each region's run-time size) is not "
+                              "supported: give sampling_ratio > 0\n";
+  EXPECT_EQ(problems(check(model(0))), refused);
+  EXPECT_EQ(problems(check(model(-1))), refused); // absent: the default, 0
 }
 
 TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {

@@ -86,12 +86,6 @@ public:
       elaboration_.release(); // stopped mid-run: leave it with its leaked context
     freshContext();
     elaboration_ = std::make_unique<Elaboration>(config);
-    // Every thread runs to its first wait now, so that each run (the first included) wakes the
-    // cores the same way, by their launch events (Simulator::run): the first run's threads
-    // started at SystemC's initialization instead, in another order than later runs woke them,
-    // and two cores contending for the L2 and DRAM finished in each other's cycles (the same
-    // kernel twice in a process: core 0 at 17,855 then 18,983 cycles).
-    sc_core::sc_start(sc_core::SC_ZERO_TIME);
     key_ = key;
     usable_ = true;
     return *elaboration_;
@@ -215,8 +209,10 @@ Expected<RunResult> Simulator::run(const isa::KernelBinary &kernel, const Launch
   ctx.start = sc_core::sc_time_stamp();
   ctx.syncReached = &elab.syncReached;
   // Highest core first: SystemC (2.3) triggers the events notified in a delta cycle last to first,
-  // so core 0 wakes first and the cores contend for the L2 and DRAM in their order, as in a run
-  // whose threads start at SystemC's initialization.
+  // so core 0 wakes first and the cores contend for the L2 and DRAM in their order, as in the
+  // first run of an elaboration, whose threads start at SystemC's initialization. (Notified
+  // lowest first, a later run woke core 1 first, and two contending cores finished in each
+  // other's cycles: the same kernel twice in a process, core 0 at 17,855 then 18,983 cycles.)
   for (size_t i = cores_.size(); i-- > 0;)
     elab.cores[i]->launch(&ctx, cores_[i].get(), &result.cores[i]);
 

@@ -76,7 +76,7 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"Split", {1}}, {"Trilu", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}},
       {"Tile", {1}}, {"TopK", {1}}, {"Range", {0, 1, 2}}, {"HannWindow", {0}}, {"HammingWindow", {0}},
       {"BlackmanWindow", {0}}, {"OneHot", {1, 2}}, {"If", {0}}, {"DFT", {1}}, {"MelWeightMatrix", {0, 1, 2, 3, 4}},
-      {"MaxUnpool", {2}}};
+      {"MaxUnpool", {2}}, {"CumSum", {1}}};
   return slots;
 }
 

@@ -2117,6 +2117,39 @@ private:
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();
       bind(b_.create<g::ScatterOp>(loc, out(), in(0), in(1), in(2), b_.getI64IntegerAttr(op == "ScatterND" ? 0 : axis),
                                    b_.getBoolAttr(op == "ScatterND")));
+    } else if (op == "CumSum") {
+      // A prefix sum by doubling: after the additions of the values 1, 2, 4, ... places before
+      // (zeros entering at the start; at the end with `reverse`), each element holds the sum of
+      // itself and all before it; `exclusive` shifts by one first. log2(length) additions of
+      // whole tensors rather than length dependent ones (float32 sums in another order than
+      // ONNX Runtime's running sum: within a few ulps of the largest partial sum).
+      Value x = in(0);
+      auto xt = llvm::cast<RankedTensorType>(x.getType());
+      const Composer ops{b_, loc, xt.getElementType()};
+      int64_t axis = intsOf(needConstant(1, "axis input")).at(0);
+      if (axis < 0) axis += xt.getRank();
+      if (axis < 0 || axis >= xt.getRank())
+        throw ImportError{"node '" + name + "' (CumSum): axis out of range for a rank-" + std::to_string(xt.getRank()) +
+                          " input"};
+      const bool reverse = intAttr(n, "reverse", 0) != 0;
+      const SmallVector<int64_t> shape(xt.getShape());
+      const int64_t length = shape[size_t(axis)];
+      // v moved `s` (< length) places along the axis, toward its end (its start with `reverse`).
+      auto shifted = [&](Value v, int64_t s) {
+        SmallVector<int64_t> zeroShape = shape, start(shape.size(), 0), end = shape;
+        zeroShape[size_t(axis)] = s;
+        Value zeros = b_.create<g::ConstantOp>(
+            loc, DenseElementsAttr::get(ops.typed(zeroShape), b_.getZeroAttr(xt.getElementType())));
+        (reverse ? start : end)[size_t(axis)] = reverse ? s : length - s;
+        Value kept = ops.slice(v, start, end);
+        return reverse ? ops.concat({kept, zeros}, axis) : ops.concat({zeros, kept}, axis);
+      };
+      Value y = x;
+      if (intAttr(n, "exclusive", 0) != 0)
+        y = length > 1 ? shifted(x, 1)
+                       : Value(b_.create<g::ConstantOp>(loc, DenseElementsAttr::get(xt, b_.getZeroAttr(xt.getElementType()))));
+      for (int64_t s = 1; s < length; s *= 2) y = ops.add(y, shifted(y, s));
+      values_[n.output(0)] = y;
     } else if (op == "MaxUnpool") {
       // Zeros of the output's shape (its output_shape input, or from the pooling's attributes),
       // with X's values stored at their indices, positions in the whole output as MaxPool's

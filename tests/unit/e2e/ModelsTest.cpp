@@ -1877,6 +1877,45 @@ TEST(CompiledOps, NhwcToNchwTransposeOfAnOutputIsExact) {
     for (int64_t p = 0; p < h * w; ++p) EXPECT_EQ(y[size_t(ci * h * w + p)], x[size_t(p * c + ci)]) << ci << " " << p;
 }
 
+// CumSum against ONNX Runtime: along a row of 37 (not a power of two) inclusive, exclusive and
+// reversed, down the columns, and an int64 running count of a mask (a transformer's position ids
+// from its attention mask) exactly; float32 sums within a few ulps of the largest partial sum.
+TEST(CompiledOps, CumSumInEveryDirectionAgainstOnnxRuntime) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const int64_t rows = 3, cols = 37;
+  onnx::ModelProto m = newModel(14, "cumsum");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {rows, cols});
+  intInitializer(g, "last", onnx::TensorProto::INT64, {}, {-1});
+  intInitializer(g, "first", onnx::TensorProto::INT32, {}, {0});
+  onnx::TensorProto *zero = g->add_initializer();
+  zero->set_name("zero");
+  zero->set_data_type(onnx::TensorProto::FLOAT);
+  zero->add_float_data(0.0f);
+  addNode(g, "CumSum", {"x", "last"}, "inclusive");
+  onnx::NodeProto *both = addNode(g, "CumSum", {"x", "last"}, "exclusive_reverse");
+  setInt(both, "exclusive", 1);
+  setInt(both, "reverse", 1);
+  setInt(addNode(g, "CumSum", {"x", "first"}, "exclusive_columns"), "exclusive", 1);
+  addNode(g, "Greater", {"x", "zero"}, "mask");
+  setInt(addNode(g, "Cast", {"mask"}, "mask64"), "to", onnx::TensorProto::INT64);
+  addNode(g, "CumSum", {"mask64", "last"}, "positions");
+  for (const char *name : {"inclusive", "exclusive_reverse", "exclusive_columns"})
+    declareFloat(g->add_output(), name, {rows, cols});
+  declareTensor(g->add_output(), "positions", {rows, cols}, onnx::TensorProto::INT64);
+  std::vector<float> x;
+  for (int i = 0; i < rows * cols; ++i) x.push_back(float((i * 37) % 23) * 0.37f - 3.9f);
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({rows, cols}, x),
+                                   {"inclusive", "exclusive_reverse", "exclusive_columns", "positions"});
+  for (const char *name : {"inclusive", "exclusive_reverse", "exclusive_columns"}) {
+    const std::vector<float> a = floats(got[name]), b = floats(want[name]);
+    ASSERT_EQ(a.size(), b.size()) << name;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 2e-6 * (1 + std::abs(b[i]))) << name << " " << i;
+  }
+  EXPECT_EQ(got["positions"].data, want["positions"].data);
+  EXPECT_EQ(floats(want["exclusive_reverse"]).at(cols - 1), 0.0f);
+}
+
 // MaxUnpool against ONNX Runtime: two images of two channels, each value stored at its index, a
 // position in the whole output tensor (as MaxPool's Indices give them), into zeros of a given
 // output shape larger than the pooling's own.

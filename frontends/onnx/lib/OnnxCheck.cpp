@@ -93,6 +93,13 @@ std::string nodeName(const onnx::NodeProto &node, int index) {
   return node.name().empty() ? node.op_type() + "_" + std::to_string(index) : node.name();
 }
 
+// An integer attribute's value, `def` when the node has none of that name.
+int64_t intAttribute(const onnx::NodeProto &node, const char *name, int64_t def) {
+  for (const auto &a : node.attribute())
+    if (a.name() == name) return a.i();
+  return def;
+}
+
 std::string attributeValue(const onnx::AttributeProto &a) {
   switch (a.type()) {
   case onnx::AttributeProto::INT: return std::to_string(a.i());
@@ -418,11 +425,6 @@ private:
       auto it = known.find(node.input(i));
       return it == known.end() ? nullptr : &it->second;
     };
-    auto attrInt = [&](const char *name, int64_t def) {
-      for (const auto &a : node.attribute())
-        if (a.name() == name) return a.i();
-      return def;
-    };
     if (op == "Shape" || op == "Size") {
       auto it = shapes.find(node.input(0));
       if (it == shapes.end()) return std::nullopt;
@@ -432,7 +434,7 @@ private:
         for (int64_t d : it->second) n *= d;
         return toProto({{}, {n}});
       }
-      int64_t start = attrInt("start", 0), end = attrInt("end", rank);
+      int64_t start = intAttribute(node, "start", 0), end = intAttribute(node, "end", rank);
       start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
       end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
       IntTensor t{{std::max<int64_t>(0, end - start)}, {}};
@@ -477,7 +479,7 @@ private:
     }
     if (op == "Cast") { // between the integer types shapes travel in, and to a condition
       const IntTensor *a = in(0);
-      const int64_t to = attrInt("to", 0);
+      const int64_t to = intAttribute(node, "to", 0);
       if (!a || (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32 && to != onnx::TensorProto::BOOL))
         return std::nullopt;
       IntTensor out = *a;
@@ -488,7 +490,8 @@ private:
     }
     if (op == "Gather") { // from a 1-D tensor
       const IntTensor *data = in(0), *index = in(1);
-      if (!data || !index || data->dims.size() != 1 || (attrInt("axis", 0) != 0 && attrInt("axis", 0) != -1))
+      const int64_t axis = intAttribute(node, "axis", 0);
+      if (!data || !index || data->dims.size() != 1 || (axis != 0 && axis != -1))
         return std::nullopt;
       const int64_t n = int64_t(data->values.size());
       IntTensor out{index->dims, {}, data->type};
@@ -771,9 +774,7 @@ private:
       // RoiAlign samples each bin on a fixed grid; sampling_ratio 0 (the default) would size it from
       // each run-time region (ceil(region / output)), a shape no static compile can give.
       if (node.op_type() == "RoiAlign") {
-        int64_t ratio = 0;
-        for (const auto &a : node.attribute())
-          if (a.name() == "sampling_ratio") ratio = a.i();
+        const int64_t ratio = intAttribute(node, "sampling_ratio", 0);
         if (ratio <= 0) {
           problem(name, node.op_type(), "sampling_ratio " + std::to_string(ratio) + " (samples per bin from each "
                                         "region's run-time size) is not supported: give sampling_ratio > 0");
@@ -805,9 +806,7 @@ private:
       int usedOutputs = 0;
       for (const auto &o : node.output())
         usedOutputs += !o.empty();
-      bool training = false;
-      for (const auto &a : node.attribute())
-        training |= a.name() == "training_mode" && a.i() != 0;
+      const bool training = intAttribute(node, "training_mode", 0) != 0;
       if (usedOutputs > 1 && (node.op_type() == "MaxPool" || (node.op_type() == "BatchNormalization" && !training))) {
         problem(name, node.op_type(), "only the first output is supported (this node uses " +
                                           std::to_string(usedOutputs) + ")");

@@ -21,7 +21,7 @@ constexpr int kInstructionBits = 128;
 constexpr int kOpcodeBits = 8;
 constexpr int kNumRegisters = 32;     // x0 reads as zero, writes to it are ignored
 // The most operands any instruction has (load3d and vsel: 12); every decoded Instruction and
-// every queued pipe op holds this many slots, and a loaded model holds thousands of them.
+// every queued pipe op holds this many slots, and a compiled model holds thousands of them.
 constexpr int kMaxOperands = 12;
 constexpr int kNumEventIds = 8;
 
@@ -103,8 +103,9 @@ const InstructionSpec *findByMnemonic(const std::string &mnemonic);
 
 // The operand values of a decoded instruction, read and written as 64-bit integers. Every
 // operand field is at most 32 bits wide except li's 64-bit immediate, so each slot holds 32 bits
-// and one operand of an instruction may keep its upper half aside: a loaded model holds tens of
-// thousands of decoded instructions (and every queued pipe op one), 72 bytes each rather than 120.
+// and one operand of an instruction may keep its upper half aside: a compiled model holds tens of
+// thousands of decoded instructions, a simulated core's fetch cache 2,048 and every queued pipe
+// op one, 72 bytes each rather than 120.
 // An out-of-range value (an assembler's input, before its check) is kept whole like any other,
 // but only one per instruction: a second throws std::overflow_error.
 class OperandValues {

@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <optional>
-#include <tuple>
 
 using namespace fractal;
 using namespace fractal::onnx_frontend;
@@ -69,6 +68,38 @@ onnx::ModelProto vectorModel(int64_t opset) {
   x->set_name("x");
   x->mutable_type()->mutable_tensor_type()->set_elem_type(1);
   x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
+  return m;
+}
+
+struct GraphInput {
+  const char *name;
+  int type; // onnx::TensorProto::DataType
+  std::vector<int64_t> dims;
+};
+
+// An IR-8 model of opset 16 (graph "g") of one node, `name`, an `op` reading `inputs` (the graph's
+// inputs, in order) and writing the graph output `output` (of `outputType`; 0: undeclared). Its
+// attributes go on m.mutable_graph()->mutable_node(0).
+onnx::ModelProto oneNodeModel(const char *op, const char *name, const std::vector<GraphInput> &inputs,
+                              const char *output, int outputType) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(16);
+  onnx::GraphProto *g = m.mutable_graph();
+  g->set_name("g");
+  onnx::NodeProto *n = g->add_node();
+  n->set_name(name);
+  n->set_op_type(op);
+  for (const GraphInput &in : inputs) {
+    auto *t = g->add_input();
+    t->set_name(in.name);
+    t->mutable_type()->mutable_tensor_type()->set_elem_type(in.type);
+    for (int64_t d : in.dims) t->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+    n->add_input(in.name);
+  }
+  n->add_output(output);
+  g->add_output()->set_name(output);
+  if (outputType) g->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(outputType);
   return m;
 }
 
@@ -269,30 +300,11 @@ TEST(OnnxCheck, PowNeedsAFloatOrIntegerExponent) {
 // time; a 2-D one with an unknown mode is named by the attribute rule.
 TEST(OnnxCheck, GridSampleSamplesTwoDimensionsOnly) {
   auto model = [](std::vector<int64_t> xDims, std::vector<int64_t> gridDims, const char *mode) {
-    onnx::ModelProto m = convRelu(16);
-    onnx::GraphProto *g = m.mutable_graph();
-    g->clear_node();
-    g->clear_initializer();
-    g->clear_input();
-    g->clear_output();
-    for (auto [name, dims] : {std::pair<const char *, std::vector<int64_t> &>{"x", xDims}, {"grid", gridDims}}) {
-      auto *t = g->add_input();
-      t->set_name(name);
-      t->mutable_type()->mutable_tensor_type()->set_elem_type(1);
-      for (int64_t d : dims) t->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
-    }
-    onnx::NodeProto *n = g->add_node();
-    n->set_name("sample");
-    n->set_op_type("GridSample");
-    n->add_input("x");
-    n->add_input("grid");
-    n->add_output("y");
-    onnx::AttributeProto *a = n->add_attribute();
+    onnx::ModelProto m = oneNodeModel("GridSample", "sample", {{"x", 1, xDims}, {"grid", 1, gridDims}}, "y", 1);
+    onnx::AttributeProto *a = m.mutable_graph()->mutable_node(0)->add_attribute();
     a->set_name("mode");
     a->set_type(onnx::AttributeProto::STRING);
     a->set_s(mode);
-    g->add_output()->set_name("y");
-    g->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(1);
     return m;
   };
   EXPECT_TRUE(check(model({1, 2, 4, 4}, {1, 3, 3, 2}, "bicubic")).ok());
@@ -307,32 +319,14 @@ TEST(OnnxCheck, GridSampleSamplesTwoDimensionsOnly) {
 // run-time region.
 TEST(OnnxCheck, RoiAlignNeedsAFixedSamplingRatio) {
   auto model = [](int64_t ratio) {
-    onnx::ModelProto m;
-    m.set_ir_version(8);
-    m.add_opset_import()->set_version(16);
-    onnx::GraphProto *g = m.mutable_graph();
-    g->set_name("g");
-    for (auto [name, type, dims] : {std::tuple<const char *, int, std::vector<int64_t>>{"x", 1, {1, 2, 4, 4}},
-                                    {"rois", 1, {3, 4}},
-                                    {"batch", 7, {3}}}) {
-      auto *t = g->add_input();
-      t->set_name(name);
-      t->mutable_type()->mutable_tensor_type()->set_elem_type(type);
-      for (int64_t d : dims) t->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
-    }
-    onnx::NodeProto *n = g->add_node();
-    n->set_name("align");
-    n->set_op_type("RoiAlign");
-    for (const char *in : {"x", "rois", "batch"}) n->add_input(in);
-    n->add_output("y");
+    onnx::ModelProto m =
+        oneNodeModel("RoiAlign", "align", {{"x", 1, {1, 2, 4, 4}}, {"rois", 1, {3, 4}}, {"batch", 7, {3}}}, "y", 1);
     if (ratio >= 0) {
-      onnx::AttributeProto *a = n->add_attribute();
+      onnx::AttributeProto *a = m.mutable_graph()->mutable_node(0)->add_attribute();
       a->set_name("sampling_ratio");
       a->set_type(onnx::AttributeProto::INT);
       a->set_i(ratio);
     }
-    g->add_output()->set_name("y");
-    g->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(1);
     return m;
   };
   CheckReport fixed = check(model(2));
@@ -345,24 +339,7 @@ TEST(OnnxCheck, RoiAlignNeedsAFixedSamplingRatio) {
 
 TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {
   auto whereModel = [](int type) {
-    onnx::ModelProto m;
-    m.set_ir_version(8);
-    m.add_opset_import()->set_version(16);
-    onnx::GraphProto *g = m.mutable_graph();
-    g->set_name("g");
-    for (auto [name, t] : {std::pair<const char *, int>{"c", 9}, {"x", type}, {"y", type}}) {
-      auto *in = g->add_input();
-      in->set_name(name);
-      in->mutable_type()->mutable_tensor_type()->set_elem_type(t);
-      in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
-    }
-    onnx::NodeProto *w = g->add_node();
-    w->set_name("w");
-    w->set_op_type("Where");
-    for (const char *i : {"c", "x", "y"}) w->add_input(i);
-    w->add_output("z");
-    g->add_output()->set_name("z");
-    return m;
+    return oneNodeModel("Where", "w", {{"c", 9, {4}}, {"x", type, {4}}, {"y", type, {4}}}, "z", 0);
   };
   EXPECT_EQ(problems(check(whereModel(1))), "");
   EXPECT_EQ(problems(check(whereModel(6))), "");

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fractal {
@@ -47,6 +48,20 @@ Expected<std::vector<uint8_t>> readBinaryFile(const std::string &path) {
   if (size > 0 && !in.read(reinterpret_cast<char *>(bytes.data()), size))
     return Error::badInput(path + ": read error");
   return bytes;
+}
+
+Status createDirectories(const std::string &dir) {
+  // Each prefix ending before a '/', then the whole path; EEXIST is fine as long as it is a directory.
+  for (size_t end = dir.find('/', 1);; end = dir.find('/', end + 1)) {
+    const std::string prefix = dir.substr(0, end);
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
+      return Error::badInput(prefix + ": cannot create directory: " + systemError());
+    if (end == std::string::npos) break;
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Error::badInput(dir + ": not a directory");
+  return Status::success();
 }
 
 Status writeFileAtomically(const std::string &path, const void *data, size_t size) {

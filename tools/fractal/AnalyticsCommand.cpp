@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace fractal::cli {
 namespace {
@@ -20,7 +19,7 @@ namespace {
 // What `build` writes into DIR and `score` reads back: the model, its input batch, the rows'
 // labels and (forecaster) targets, as one line "label target" per row.
 Status writeBuilt(const std::string &dir, const models::BuiltModel &built) {
-  ::mkdir(dir.c_str(), 0755);
+  if (Status s = createDirectories(dir); !s) return s;
   if (Status s = writeFileAtomically(dir + "/model.onnx", built.onnx); !s) return s;
   if (Status s = writeNpyFile(dir + "/input.npy", built.input); !s) return s;
   std::string rows;

@@ -10,7 +10,6 @@
 
 #include <iostream>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace fractal::cli {
 
@@ -37,7 +36,7 @@ int runNlpCommand(const Args &args) {
     if (!lines) return reportError(lines.error());
     Expected<models::BuiltClassifier> built = models::buildLanguageClassifier(*lines);
     if (!built) return reportError(built.error());
-    ::mkdir(output.c_str(), 0755);
+    if (Status s = createDirectories(output); !s) return reportError(s.error());
     std::string rows;
     for (const std::string &l : built->languages) rows += (rows.empty() ? "" : " ") + l;
     rows += "\n";

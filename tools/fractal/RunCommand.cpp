@@ -27,7 +27,6 @@
 #include <map>
 #include <random>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace fractal::cli {
 
@@ -415,7 +414,7 @@ int runRunCommand(const Args &args) {
       std::cerr << "fractal: warning: input '" << t.name << "' not given: using seeded random data "
                 << "(uniform [-1, 1), seed " << k << ") because of --random-inputs; saved as " << saved << "\n";
       data.push_back(randomInput(t, uint32_t(k)));
-      ::mkdir(outputDir.c_str(), 0755);
+      if (Status s = createDirectories(outputDir); !s) return reportError(s.error());
       if (Status st = writeNpyFile(saved, data.back()); !st) return reportError(st.error());
       continue;
     }
@@ -429,7 +428,7 @@ int runRunCommand(const Args &args) {
   const bool asFile = !isOnnx && sync == "flags";
   Expected<ModelRun> run = runOnDevice(package, target, mode, data, !profileDir.empty(), asFile ? model : "");
   if (!run) return reportError(run.error());
-  ::mkdir(outputDir.c_str(), 0755);
+  if (Status s = createDirectories(outputDir); !s) return reportError(s.error());
   for (size_t k = 0; k < package.outputs.size(); ++k) {
     const pkg::Tensor &t = package.tensors[package.outputs[k]];
     std::string path = outputDir + "/" + fileNameFor(t.name) + ".npy";
@@ -450,7 +449,7 @@ int runRunCommand(const Args &args) {
     if (Status s = writeFileAtomically(report, runReport(model, package, mode, prof, where)); !s)
       return reportError(s.error());
   if (!profileDir.empty()) {
-    ::mkdir(profileDir.c_str(), 0755);
+    if (Status s = createDirectories(profileDir); !s) return reportError(s.error());
     if (Status s = writeFileAtomically(profileDir + "/op_summary.csv", opSummaryCsv(prof)); !s)
       return reportError(s.error());
     if (Status s = writeFileAtomically(profileDir + "/trace.json", modelTrace(prof, package, config->chip.cores)); !s)

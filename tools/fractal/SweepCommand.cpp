@@ -12,7 +12,6 @@
 
 #include <cstdio>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace fractal::cli {
 namespace {
@@ -89,7 +88,7 @@ int runSweepCommand(const Args &args) {
     configs.push_back(std::move(*c));
     settings.push_back(std::move(s));
   }
-  ::mkdir(outputDir.c_str(), 0755);
+  if (Status s = createDirectories(outputDir); !s) return reportError(s.error());
 
   std::string header;
   for (const Axis &a : axes) header += csvField(a.key) + ",";

@@ -28,7 +28,6 @@
 #include <map>
 #include <set>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace fractal::compiler {
 namespace {
@@ -3227,7 +3226,8 @@ Expected<pkg::Package> buildPackage(mlir::ModuleOp module, const ChipConfig &con
                                     std::vector<std::string> *kernelAssembly, std::vector<std::string> *kernelNpu) {
   auto func = module.lookupSymbol<mlir::func::FuncOp>("main");
   if (!func) return Error::badInput(sourceModel + ": no function 'main' to compile");
-  if (!kernelDir.empty()) ::mkdir(kernelDir.c_str(), 0755);
+  if (!kernelDir.empty())
+    if (Status s = createDirectories(kernelDir); !s) return s.error();
   return Builder(config, sourceModel, kernelDir, kernelAssembly, kernelNpu).run(func);
 }
 

@@ -12,7 +12,6 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdio>
-#include <sys/stat.h>
 
 namespace fractal::onnx_frontend {
 
@@ -35,7 +34,7 @@ Status runGraphPhases(mlir::MLIRContext &context, mlir::OwningOpRef<mlir::Module
     return imported.takeError();
   module = std::move(*imported);
   if (!dumpIr.empty())
-    ::mkdir(dumpIr.c_str(), 0755);
+    if (Status s = createDirectories(dumpIr); !s) return s;
   for (long phase = 0; phase <= lastPhase; ++phase) {
     mlir::PassManager pm(&context);
     fractal::addPhasePasses(pm, kCompilePhases[phase]); // none for "graph": the import ran

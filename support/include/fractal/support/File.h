@@ -13,6 +13,10 @@ namespace fractal {
 Expected<std::string> readTextFile(const std::string &path);
 Expected<std::vector<uint8_t>> readBinaryFile(const std::string &path);
 
+// Creates `dir` and any missing parents (like mkdir -p); an existing directory is fine. An output
+// option such as `--output-dir out/run1` names a directory the command makes.
+Status createDirectories(const std::string &dir);
+
 Status writeFileAtomically(const std::string &path, const void *data, size_t size);
 inline Status writeFileAtomically(const std::string &path, const std::string &text) {
   return writeFileAtomically(path, text.data(), text.size());

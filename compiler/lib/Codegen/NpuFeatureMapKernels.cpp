@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
+#include <functional>
 #include <limits>
 
 namespace fractal::codegen {
@@ -60,29 +61,64 @@ void perChannel(NpuKernelBuilder &kb, const std::string &instr, mlir::Value dst,
 // and channel block with strided addressing into its output row buffer, then one store. When a
 // row of all channels does not fit UB (PP-OCRv4 rec: 3 rows x 80 pixels x 480 channels), the
 // channels split into the fewest equal groups of blocks that fit, a group per item, its pixels'
-// blocks gathered and scattered by strided DMA.
+// blocks gathered and scattered by strided DMA. When not even one block's row fits (a long 1-D
+// signal: 22,000 samples pooled 200 wide), the row splits into chunks of output columns too, an
+// item each; a chunk's window is the input columns its outputs read.
 Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKernel &k) {
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
   const int64_t blocks = k.cp / 16;                   // blocks per pixel in GM
   const int64_t wo8 = roundUp(k.wo, 8);               // whole repeats of 8 pixels
   const int64_t wp = std::max(k.w + k.pl + k.pr, (wo8 - 1) * k.sw + k.kw); // padded row, with overrun
   // The window buffer in whole vector repeats, so that the padding fill (vdup) stays inside it.
-  auto bytesFor = [&](int64_t groupBlocks) {
-    return (roundUp(k.kh * wp * groupBlocks * 16, 128) + wo8 * groupBlocks * 16) * 2;
+  auto bytesFor = [&](int64_t groupBlocks, int64_t rowPixels, int64_t outPixels) {
+    return (roundUp(k.kh * rowPixels * groupBlocks * 16, 128) + outPixels * groupBlocks * 16) * 2;
   };
   int64_t groups = 1;
-  while (groups < blocks && (blocks % groups != 0 || bytesFor(blocks / groups) > ub)) ++groups;
+  while (groups < blocks && (blocks % groups != 0 || bytesFor(blocks / groups, wp, wo8) > ub)) ++groups;
+  // Output columns per item (whole repeats of 8) and the window's pixels per row for them.
+  int64_t columns = wo8, windowPixels = wp;
+  if (bytesFor(blocks / groups, wp, wo8) > ub) {
+    // The most columns whose window fits twice (two buffer sets), else once.
+    auto fits = [&](int64_t cols, int64_t sets) { return sets * bytesFor(blocks / groups, (cols - 1) * k.sw + k.kw, cols) <= ub; };
+    for (int64_t sets : {2, 1}) {
+      for (columns = wo8 - 8; columns >= 8 && !fits(columns, sets); columns -= 8) {}
+      if (columns >= 8) break;
+    }
+    windowPixels = std::max<int64_t>(0, columns - 1) * k.sw + k.kw;
+  }
+  const int64_t chunks = columns >= 8 ? emit::ceilDiv(k.wo, columns) : 1;
   const int64_t cb = blocks / groups, gcp = cb * 16; // blocks and channels of one item's group
-  const int64_t rowElements = wp * gcp, windowElements = roundUp(k.kh * rowElements, 128), outElements = wo8 * gcp;
+  const int64_t rowElements = windowPixels * gcp, windowElements = roundUp(k.kh * rowElements, 128),
+                outElements = columns * gcp;
   const int64_t need = (windowElements + outElements) * 2;
-  if (need > ub)
-    return Error::badInput(k.name + ": UB overflow: a pooling row needs " + std::to_string(need) +
+  if (columns < 8 || need > ub)
+    return Error::badInput(k.name + ": UB overflow: a pooling row needs " + std::to_string(bytesFor(cb, wp, wo8)) +
                            " bytes (window rows " + std::to_string(k.kh) + " x " + std::to_string(wp) +
-                           " pixels x " + std::to_string(gcp) + " channels), UB has " + std::to_string(ub));
+                           " pixels x " + std::to_string(gcp) + " channels), and 8 of its output pixels " +
+                           std::to_string(bytesFor(cb, 7 * k.sw + k.kw, 8)) + ", UB has " + std::to_string(ub));
+  // The input columns each chunk loads: its first window column (may be left of the map), where
+  // the map's part starts in the window and how many columns are inside. Chunks with the whole
+  // window inside the map share one code path (the start computed from the item); the others
+  // (at the edges) get their own.
+  struct ChunkColumns {
+    int64_t first, skip, count;
+  };
+  auto chunkColumns = [&](int64_t c) {
+    const int64_t first = chunks == 1 ? -k.pl : c * columns * k.sw - k.pl;
+    const int64_t from = std::max<int64_t>(first, 0), to = std::min(k.w, first + windowPixels);
+    return ChunkColumns{first, from - first, std::max<int64_t>(0, to - from)};
+  };
+  std::vector<int64_t> edgeChunks;
+  for (int64_t c = 0; c < chunks; ++c)
+    if (ChunkColumns cc = chunkColumns(c); chunks == 1 || cc.skip != 0 || cc.count != windowPixels) edgeChunks.push_back(c);
+  if (edgeChunks.size() > 8)
+    return Error::badInput(k.name + ": a pooling row in " + std::to_string(chunks) + " chunks has " +
+                           std::to_string(edgeChunks.size()) + " chunks at the map's edges; no kernel for that yet");
+  const int64_t lastColumns = k.wo - (chunks - 1) * columns; // outputs of the last chunk
   // Windows reaching past the map (pads, or ceil_mode's extra outputs) read the fill value.
   const bool padded = k.pt || k.pl || k.pb || k.pr || (k.ho - 1) * k.sh + k.kh > k.h + k.pt ||
                       (k.wo - 1) * k.sw + k.kw > k.w + k.pl;
-  const int64_t items = k.n * k.ho * groups;
+  const int64_t items = k.n * k.ho * groups * chunks;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   NpuKernelBuilder kb(config, k.name, k.node);
   kb.begin({{kb.f16(), k.n * k.h * k.w * k.cp}, {kb.f16(), k.n * k.ho * k.wo * k.cp}}, blockDim);
@@ -99,9 +135,28 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
   // Strided operands: 8 output pixels per repeat; if a repeat's stride does not fit 8 bits, one
   // instruction per 8-pixel group.
   const bool wide = 8 * k.sw * cb > 255 || 8 * cb > 255;
+  auto equals = [&](mlir::Value v, int64_t c) {
+    return b.create<mlir::arith::CmpIOp>(kb.loc(), mlir::arith::CmpIPredicate::eq, v, kb.index(c)).getResult();
+  };
+  // `emit(c)` for the chunk c in `special` that `chunk` is, else `emit(-1)`: a chain of ifs.
+  std::function<void(mlir::Value, const std::vector<int64_t> &, size_t, const std::function<void(int64_t)> &)> byChunk =
+      [&](mlir::Value chunk, const std::vector<int64_t> &special, size_t at, const std::function<void(int64_t)> &emit) {
+        if (at == special.size()) return emit(-1);
+        if (chunks == 1) return emit(special[at]);
+        const bool rest = at + 1 < special.size() || special.size() < size_t(chunks);
+        auto branch = b.create<mlir::scf::IfOp>(kb.loc(), equals(chunk, special[at]), /*withElseRegion=*/rest);
+        mlir::OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(branch.thenBlock()->getTerminator());
+        emit(special[at]);
+        if (!rest) return;
+        b.setInsertionPoint(branch.elseBlock()->getTerminator());
+        byChunk(chunk, special, at + 1, emit);
+      };
   auto row = [&](mlir::Value item, int set, bool) -> Status {
-    mlir::Value rowItem = groups > 1 ? b.create<mlir::arith::DivSIOp>(kb.loc(), item, kb.index(groups)).getResult() : item;
-    mlir::Value group = groups > 1 ? b.create<mlir::arith::RemSIOp>(kb.loc(), item, kb.index(groups)).getResult() : kb.index(0);
+    mlir::Value chunk = chunks > 1 ? b.create<mlir::arith::RemSIOp>(kb.loc(), item, kb.index(chunks)).getResult() : kb.index(0);
+    mlir::Value groupItem = chunks > 1 ? b.create<mlir::arith::DivSIOp>(kb.loc(), item, kb.index(chunks)).getResult() : item;
+    mlir::Value rowItem = groups > 1 ? b.create<mlir::arith::DivSIOp>(kb.loc(), groupItem, kb.index(groups)).getResult() : groupItem;
+    mlir::Value group = groups > 1 ? b.create<mlir::arith::RemSIOp>(kb.loc(), groupItem, kb.index(groups)).getResult() : kb.index(0);
     mlir::Value image = b.create<mlir::arith::DivSIOp>(kb.loc(), rowItem, kb.index(k.ho));
     mlir::Value outRow = b.create<mlir::arith::RemSIOp>(kb.loc(), rowItem, kb.index(k.ho));
     if (padded) fill(kb, window[set], 0, windowElements, padValue);
@@ -115,13 +170,21 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
       mlir::OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(load.thenBlock()->getTerminator());
       mlir::Value rowStart = kb.mul(kb.add(kb.mul(image, k.h), ih), k.w * k.cp);
-      if (groups == 1) {
-        kb.dma(kb.arg(0), rowStart, window[set], kb.index(y * rowElements + k.pl * gcp), k.w * gcp);
-      } else { // the group's blocks of each pixel
-        mlir::Value src = kb.view(kb.arg(0), kb.add(rowStart, kb.mul(group, gcp)), ((k.w - 1) * blocks + cb) * 16);
-        kb.instruction<npu::CopyOp>("gm2ub", {from(kb, window[set], y * rowElements + k.pl * gcp), src},
-                                    {{"nburst", k.w}, {"len", cb}, {"src_gap", blocks - cb}});
-      }
+      byChunk(chunk, edgeChunks, 0, [&](int64_t c) {
+        // Input columns [from, from + count) into the window from column skip.
+        const ChunkColumns cc = c >= 0 ? chunkColumns(c) : ChunkColumns{0, 0, windowPixels};
+        if (cc.count == 0) return;
+        mlir::Value start = c >= 0 ? kb.index(cc.first + cc.skip) : kb.add(kb.mul(chunk, columns * k.sw), -k.pl);
+        mlir::Value pixels = kb.add(rowStart, kb.mul(start, k.cp));
+        const int64_t at = y * rowElements + cc.skip * gcp;
+        if (groups == 1) {
+          kb.dma(kb.arg(0), pixels, window[set], kb.index(at), cc.count * gcp);
+        } else { // the group's blocks of each pixel
+          mlir::Value src = kb.view(kb.arg(0), kb.add(pixels, kb.mul(group, gcp)), ((cc.count - 1) * blocks + cb) * 16);
+          kb.instruction<npu::CopyOp>("gm2ub", {from(kb, window[set], at), src},
+                                      {{"nburst", cc.count}, {"len", cb}, {"src_gap", blocks - cb}});
+        }
+      });
     }
     for (int64_t c = 0; c < cb; ++c)
       for (int64_t y = 0; y < k.kh; ++y)
@@ -145,24 +208,30 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
             kb.vector(k.max ? "vmax.f16" : "vadd.f16", {acc, acc, from(kb, window[set], srcAt)}, repeats, strides);
           };
           if (!wide) {
-            for (int64_t g = 0; g < wo8 / 8; g += 255)
-              emit(src + g * 8 * k.sw * cb * 16, dst + g * 8 * cb * 16, std::min<int64_t>(255, wo8 / 8 - g), true);
+            for (int64_t g = 0; g < columns / 8; g += 255)
+              emit(src + g * 8 * k.sw * cb * 16, dst + g * 8 * cb * 16, std::min<int64_t>(255, columns / 8 - g), true);
           } else {
-            for (int64_t g = 0; g < wo8 / 8; ++g) emit(src + g * 8 * k.sw * cb * 16, dst + g * 8 * cb * 16, 1, false);
+            for (int64_t g = 0; g < columns / 8; ++g) emit(src + g * 8 * k.sw * cb * 16, dst + g * 8 * cb * 16, 1, false);
           }
         }
     if (!k.max)
       for (int64_t c = 0; c < cb; ++c)
-        for (int64_t g = 0; g < wo8 / 8; ++g) {
+        for (int64_t g = 0; g < columns / 8; ++g) {
           mlir::Value acc = from(kb, out[set], (g * 8 * cb + c) * 16);
           kb.vector("vmuls.f16", {acc, acc, scale}, 1, {{"dst_blk", cb}, {"src_blk", cb}});
         }
-    if (groups == 1) {
-      kb.dma(out[set], kb.index(0), kb.arg(1), kb.mul(item, k.wo * k.cp), k.wo * k.cp);
-    } else {
-      mlir::Value dst = kb.view(kb.arg(1), kb.add(kb.mul(rowItem, k.wo * k.cp), kb.mul(group, gcp)), ((k.wo - 1) * blocks + cb) * 16);
-      kb.instruction<npu::CopyOp>("ub2gm", {dst, out[set]}, {{"nburst", k.wo}, {"len", cb}, {"dst_gap", blocks - cb}});
-    }
+    // The chunk's outputs: all its columns, but those of the last chunk past the row.
+    const std::vector<int64_t> last = lastColumns == columns ? std::vector<int64_t>{} : std::vector<int64_t>{chunks - 1};
+    byChunk(chunk, last, 0, [&](int64_t c) {
+      const int64_t count = chunks == 1 ? k.wo : c >= 0 ? lastColumns : columns;
+      mlir::Value first = kb.add(kb.mul(rowItem, k.wo * k.cp), kb.mul(chunk, columns * k.cp));
+      if (groups == 1) {
+        kb.dma(out[set], kb.index(0), kb.arg(1), first, count * k.cp);
+      } else {
+        mlir::Value dst = kb.view(kb.arg(1), kb.add(first, kb.mul(group, gcp)), ((count - 1) * blocks + cb) * 16);
+        kb.instruction<npu::CopyOp>("ub2gm", {dst, out[set]}, {{"nburst", count}, {"len", cb}, {"dst_gap", blocks - cb}});
+      }
+    });
     return Status::success();
   };
   if (Status s = kb.itemLoop(items, false, row); !s) return s.error();
@@ -170,7 +239,8 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
                    std::to_string(k.kw) + " s" + std::to_string(k.sh) + "x" + std::to_string(k.sw) + " on NHWC16 " +
                    std::to_string(k.n) + "x" + std::to_string(k.h) + "x" + std::to_string(k.w) + "x" +
                    std::to_string(k.cp) + " -> " + std::to_string(k.ho) + "x" + std::to_string(k.wo) +
-                   ", one output row" + (groups > 1 ? " of " + std::to_string(gcp) + " channels" : "") + " per item" +
+                   ", one output row" + (groups > 1 ? " of " + std::to_string(gcp) + " channels" : "") +
+                   (chunks > 1 ? " in " + std::to_string(chunks) + " chunks of " + std::to_string(columns) + " pixels" : "") + " per item" +
                    (twoSets ? "" : " (one buffer set)"));
 }
 

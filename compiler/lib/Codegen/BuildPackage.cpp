@@ -559,6 +559,7 @@ private:
           ScatterKernel k;
           k.nd = o.getNd();
           k.axis = o.getAxis();
+          k.reduction = o.getReduction().str();
           scatter(op, k, o.getData(), o.getIndices(), o.getUpdates());
         })
         .Case<g::GatherNdOp>([&](auto o) {
@@ -1492,6 +1493,7 @@ private:
     k.dataShape = shapeOf(data);
     k.indicesShape = shapeOf(indices);
     k.elementBytes = int(elementBytes(data));
+    k.floats = isF32(data);
     k.indexBytes = int(elementBytes(indices));
     std::vector<uint32_t> args;
     if (!(updates ? require(op, {data, indices, updates}, args) : require(op, {data, indices}, args))) return;

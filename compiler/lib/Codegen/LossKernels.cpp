@@ -100,15 +100,34 @@ Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const Scatte
   for (size_t d = rank; d-- > 1;) dataStride[d - 1] = dataStride[d] * k.dataShape[d];
   const char *loadIndex = k.indexBytes == 8 ? "ld" : "ldw";
   const char *load = k.elementBytes == 8 ? "ld" : "ldw", *store = k.elementBytes == 8 ? "st" : "stw";
+  const bool reduce = !k.gatherNd && k.reduction != "none";
+  const bool inUb = reduce && k.floats; // float32 reductions: the data in UB, combined by the vector unit
+  if (reduce && k.reduction != "add" && k.reduction != "mul" && k.reduction != "max" && k.reduction != "min")
+    return Error::badInput(k.name + ": " + what + " with reduction '" + k.reduction + "' has no kernel");
+  if (inUb && k.elementBytes != 4)
+    return Error::badInput(k.name + ": " + what + " with a reduction of " + std::to_string(k.elementBytes) +
+                           "-byte floats has no kernel");
   std::ostringstream s;
-  s << "# " << k.name << ": " << what << (k.gatherNd ? "" : ", the data copied by DMA, then")
-    << " addresses and copies on the scalar unit\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n"
+  s << "# " << k.name << ": " << what << (reduce ? " (reduction " + k.reduction + ")" : "")
+    << (k.gatherNd ? "" : inUb ? ", the data copied into UB, then" : ", the data copied by DMA, then")
+    << " addresses and copies on the scalar unit" << (inUb ? ", each update combined by a masked vector op" : "")
+    << "\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n"
     << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n  ld x4, gm[x1], offset=16\n";
-  if (!k.gatherNd) {
+  const int64_t blocks = (dataElements * k.elementBytes + 31) / 32;
+  const int64_t ubBytes = config.buffer(BufferKind::UB).sizeBytes;
+  if (inUb) {
+    // The data stays in UB at address 0 while the updates are combined into it: it must fit, with
+    // a repeat (256 bytes) of slack, since each op reads a whole repeat from its element's block.
+    if (blocks * 32 + 256 > ubBytes || blocks > 65535)
+      return Error::badInput(k.name + ": " + what + " with reduction '" + k.reduction + "' into " +
+                             std::to_string(dataElements * k.elementBytes) + " bytes of float32 has no kernel yet " +
+                             "(the data must fit UB, " + std::to_string(ubBytes - 256) + " bytes)");
+    s << "  ld x5, gm[x1], offset=24\n  gm2ub ub[x0], gm[x2], len=" << blocks
+      << "\n  set_flag mte2, v, 0\n  wait_flag mte2, v, 0\n";
+  } else if (!k.gatherNd) {
     s << "  ld x5, gm[x1], offset=24\n";
     // The copy: chunks as large as UB, whole 32-byte blocks (the plan leaves slack past the ends).
-    const int64_t blocks = (dataElements * k.elementBytes + 31) / 32;
-    const int64_t chunkBlocks = std::min<int64_t>(65535, config.buffer(BufferKind::UB).sizeBytes / 32);
+    const int64_t chunkBlocks = std::min<int64_t>(65535, ubBytes / 32);
     if (blocks > chunkBlocks * 1024)
       return Error::badInput(k.name + ": scatter into more than " + std::to_string(chunkBlocks * 32 * 1024) +
                              " bytes has no kernel yet");
@@ -120,6 +139,23 @@ Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const Scatte
     }
     s << "  barrier all\n"; // the copy has landed before the scalar unit's stores
   }
+  // The update in x21 into the data element at byte offset x16 (from the data's start): stored,
+  // or combined with the element (integers: loaded, combined and stored by the scalar unit;
+  // float32: in UB, by a vector op masked to the element's lane of its 32-byte block).
+  auto combine = [&]() {
+    if (inUb) {
+      const char *op = k.reduction == "add" ? "vadds" : k.reduction == "mul" ? "vmuls" : k.reduction == "max" ? "vmaxs" : "vmins";
+      s << "  shri x22, x16, 5\n  shli x22, x22, 5\n  andi x23, x16, 31\n  shri x23, x23, 2\n  li x24, 1\n"
+        << "  shl x24, x24, x23\n  setmask x0, x24\n  " << op << ".f32 ub[x22], ub[x22], x21, repeat=1\n";
+      return;
+    }
+    s << "  add x16, x16, x5\n";
+    if (reduce) {
+      const char *op = k.reduction == "add" ? "add" : k.reduction == "mul" ? "mul" : k.reduction == "max" ? "max" : "min";
+      s << "  " << load << " x22, gm[x16]\n  " << op << " x21, x22, x21\n";
+    }
+    s << "  " << store << " x21, gm[x16]\n";
+  };
   int labels = 0;
   // x14 = the index at byte address x15, made non-negative against `dim`; out of range faults.
   auto readIndex = [&](int64_t dim) {
@@ -137,9 +173,10 @@ Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const Scatte
       if (int64_t(d) == k.axis) s << "  mv x20, x14\n";
       s << "  muli x20, x20, " << dataStride[d] << "\n  add x16, x16, x20\n";
     }
-    s << "  muli x16, x16, " << k.elementBytes << "\n  add x16, x16, x5\n  muli x17, x13, " << k.elementBytes
-      << "\n  add x17, x17, x4\n  " << load << " x21, gm[x17]\n  " << store << " x21, gm[x16]\n"
-      << "  addi x13, x13, 1\n  li x17, " << indexElements << "\n  blt x13, x17, element\n";
+    s << "  muli x16, x16, " << k.elementBytes << "\n  muli x17, x13, " << k.elementBytes
+      << "\n  add x17, x17, x4\n  " << load << " x21, gm[x17]\n";
+    combine();
+    s << "  addi x13, x13, 1\n  li x17, " << indexElements << "\n  blt x13, x17, element\n";
   } else if (indexElements > 0) {
     // Index tuples: tuple x13 names the data slice at x16 (after its batch's offset); the slices
     // are laid out in tuple order at x17 (ScatterND's updates, GatherND's result).
@@ -157,13 +194,24 @@ Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const Scatte
       readIndex(k.dataShape[size_t(b + i)]);
       s << "  muli x14, x14, " << dataStride[size_t(b + i)] << "\n  add x16, x16, x14\n";
     }
-    const char *from = k.gatherNd ? "x16" : "x17", *to = k.gatherNd ? "x17" : "x16";
-    s << "  muli x16, x16, " << k.elementBytes << "\n  add x16, x16, " << (k.gatherNd ? "x2" : "x5")
-      << "\n  muli x17, x13, " << slice * k.elementBytes << "\n  add x17, x17, x4\n  li x18, 0\nslice:\n  " << load
-      << " x21, gm[" << from << "]\n  " << store << " x21, gm[" << to << "]\n  addi x17, x17, " << k.elementBytes
-      << "\n  addi x16, x16, " << k.elementBytes << "\n  addi x18, x18, 1\n  li x19, " << slice
-      << "\n  blt x18, x19, slice\n  addi x13, x13, 1\n  li x19, " << tuples << "\n  blt x13, x19, tuple\n";
+    // x16: the data slice's byte offset (GatherND: its address), x17: the slice of updates
+    // (GatherND: of the result); x25 walks the data slice.
+    s << "  muli x16, x16, " << k.elementBytes << "\n";
+    if (k.gatherNd) s << "  add x16, x16, x2\n";
+    s << "  muli x17, x13, " << slice * k.elementBytes << "\n  add x17, x17, x4\n  li x18, 0\n  mv x25, x16\nslice:\n";
+    if (k.gatherNd) {
+      s << "  " << load << " x21, gm[x25]\n  " << store << " x21, gm[x17]\n";
+    } else {
+      s << "  " << load << " x21, gm[x17]\n  mv x16, x25\n";
+      combine();
+    }
+    s << "  addi x17, x17, " << k.elementBytes << "\n  addi x25, x25, " << k.elementBytes
+      << "\n  addi x18, x18, 1\n  li x19, " << slice << "\n  blt x18, x19, slice\n  addi x13, x13, 1\n  li x19, "
+      << tuples << "\n  blt x13, x19, tuple\n";
   }
+  if (inUb) // every lane again, then the combined data out once the vector unit is done
+    s << "  li x24, -1\n  setmask x24, x24\n  set_flag v, mte3, 0\n  wait_flag v, mte3, 0\n  ub2gm gm[x5], ub[x0], len="
+      << blocks << "\n";
   s << "  end\nbad:\n  ld x16, gm[x0]\n  end\n"; // index out of range: a GM access fault at address 0
   return GeneratedKernel{s.str(), 1};
 }

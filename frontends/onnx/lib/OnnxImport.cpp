@@ -2112,11 +2112,11 @@ private:
       bind(b_.create<g::ModOp>(loc, out(), in(0), in(1), b_.getBoolAttr(intAttr(n, "fmod", 0) != 0)));
     } else if (op == "GatherND") {
       bind(b_.create<g::GatherNdOp>(loc, out(), in(0), in(1), b_.getI64IntegerAttr(intAttr(n, "batch_dims", 0))));
-    } else if (op == "ScatterElements" || op == "Scatter" || op == "ScatterND") { // reduction none (checked)
+    } else if (op == "ScatterElements" || op == "Scatter" || op == "ScatterND") {
       int64_t axis = intAttr(n, "axis", 0);
       if (axis < 0) axis += llvm::cast<RankedTensorType>(in(0).getType()).getRank();
       bind(b_.create<g::ScatterOp>(loc, out(), in(0), in(1), in(2), b_.getI64IntegerAttr(op == "ScatterND" ? 0 : axis),
-                                   b_.getBoolAttr(op == "ScatterND")));
+                                   b_.getBoolAttr(op == "ScatterND"), b_.getStringAttr(stringAttr(n, "reduction", "none"))));
     } else if (op == "CumSum") {
       // A prefix sum by doubling: after the additions of the values 1, 2, 4, ... places before
       // (zeros entering at the start; at the end with `reverse`), each element holds the sum of
@@ -2160,7 +2160,8 @@ private:
       Value zeros = b_.create<g::ConstantOp>(
           loc, DenseElementsAttr::get(ops.typed({total}), b_.getF32FloatAttr(0.0f)));
       Value scattered = b_.create<g::ScatterOp>(loc, ops.typed({total}), zeros, ops.reshape(in(1), {count}),
-                                                ops.reshape(in(0), {count}), b_.getI64IntegerAttr(0), b_.getBoolAttr(false));
+                                                ops.reshape(in(0), {count}), b_.getI64IntegerAttr(0), b_.getBoolAttr(false),
+                                                b_.getStringAttr("none"));
       values_[n.output(0)] = ops.reshape(scattered, type.getShape());
     } else if (op == "Trilu") {
       const int64_t k = hasInput(1) ? intsOf(needConstant(1, "k input")).at(0) : 0;

@@ -243,6 +243,15 @@ func.func @bad_scatter(%d: tensor<5x4xf32>, %i: tensor<2x1xi64>, %u: tensor<2x5x
 
 // -----
 
+// ONNX's reductions are none, add, mul, max and min.
+func.func @bad_scatter_reduction(%d: tensor<5x4xf32>, %i: tensor<2x1xi64>, %u: tensor<2x4xf32>) -> tensor<5x4xf32> {
+  // expected-error @+1 {{reduction must be none, add, mul, max or min, not 'sum'}}
+  %s = graph.scatter %d, %i, %u {axis = 0 : i64, nd = true, reduction = "sum"} : (tensor<5x4xf32>, tensor<2x1xi64>, tensor<2x4xf32>) -> tensor<5x4xf32>
+  return %s : tensor<5x4xf32>
+}
+
+// -----
+
 // The slice's last element of axis 1 would be 1 + 2 * 2 = 5 of a 4-long axis.
 func.func @slice_past_the_end(%t: tensor<2x4xf32>) -> tensor<2x3xf32> {
   // expected-error @+1 {{axis 1 reads elements 1 .. 5 of 4}}

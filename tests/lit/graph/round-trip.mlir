@@ -109,5 +109,7 @@ func.func @gather_nd(%d: tensor<3x5x4xf32>, %i: tensor<3x2x1xi64>) -> tensor<3x2
 func.func @scatter(%d: tensor<5x4xf32>, %i: tensor<2x1xi64>, %u: tensor<2x4xf32>) -> tensor<5x4xf32> {
   // CHECK: graph.scatter %{{.*}}, %{{.*}}, %{{.*}} {axis = 0 : i64, nd = true} : (tensor<5x4xf32>, tensor<2x1xi64>, tensor<2x4xf32>) -> tensor<5x4xf32>
   %s = graph.scatter %d, %i, %u {axis = 0 : i64, nd = true} : (tensor<5x4xf32>, tensor<2x1xi64>, tensor<2x4xf32>) -> tensor<5x4xf32>
+  // CHECK: graph.scatter %{{.*}}, %{{.*}}, %{{.*}} {axis = 0 : i64, nd = true, reduction = "max"}
+  %sm = graph.scatter %d, %i, %u {axis = 0 : i64, nd = true, reduction = "max"} : (tensor<5x4xf32>, tensor<2x1xi64>, tensor<2x4xf32>) -> tensor<5x4xf32>
   return %s : tensor<5x4xf32>
 }

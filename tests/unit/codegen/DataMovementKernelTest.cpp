@@ -395,6 +395,32 @@ TEST(PoolKernel, PaddedWindowsOverTwoBufferSets) {
   }
 }
 
+// A float32 scatter with a reduction keeps the data in UB while the vector unit combines the
+// updates into it: data larger than UB (less a repeat of slack) is refused with the sizes, as is a
+// reduction ONNX does not have; integer data has no such limit (the scalar unit combines in GM).
+TEST(ScatterKernel, FloatReductionsNeedTheDataInUb) {
+  ScatterKernel k;
+  k.name = k.node = "scatter";
+  k.dataShape = {70000};
+  k.indicesShape = {3};
+  k.floats = true;
+  k.reduction = "add";
+  Expected<GeneratedKernel> big = generateScatter(edge(), k);
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().message, "scatter: ScatterElements with reduction 'add' into 280000 bytes of float32 has no "
+                                 "kernel yet (the data must fit UB, 261888 bytes)");
+  k.floats = false;
+  EXPECT_TRUE(generateScatter(edge(), k).ok());
+  k.reduction = "sum";
+  Expected<GeneratedKernel> sum = generateScatter(edge(), k);
+  ASSERT_FALSE(sum.ok());
+  EXPECT_EQ(sum.error().message, "scatter: ScatterElements with reduction 'sum' has no kernel");
+  k.reduction = "max";
+  k.floats = true;
+  k.dataShape = {65000};
+  EXPECT_TRUE(generateScatter(edge(), k).ok());
+}
+
 // Nearest upsampling through the npu dialect (rows through two UB buffers): every output pixel
 // against its source pixel, with the race detector on; also into a slot of a wider tensor (the
 // channels around it untouched).

@@ -135,6 +135,12 @@ void compareOutputs(std::map<std::string, NpyArray> &got, std::map<std::string, 
   for (auto &[name, ref] : want) {
     ASSERT_TRUE(got.count(name)) << name;
     ASSERT_EQ(got[name].shape, ref.shape) << name;
+    if (ref.descr.size() < 2 || ref.descr[1] != 'f') { // integers and booleans: exactly
+      EXPECT_EQ(got[name].descr, ref.descr) << name;
+      EXPECT_EQ(got[name].data, ref.data) << name;
+      std::printf("  %s: %s\n", name.c_str(), got[name].data == ref.data ? "exact" : "differs");
+      continue;
+    }
     const double c = cosine(floats(got[name]), floats(ref));
     EXPECT_GE(c, 0.999) << name;
     std::printf("  %s: cosine %.6f\n", name.c_str(), c);
@@ -653,6 +659,12 @@ void setInt(onnx::NodeProto *n, const char *name, int64_t value) {
   a->set_name(name);
   a->set_type(onnx::AttributeProto::INT);
   a->set_i(value);
+}
+void setString(onnx::NodeProto *n, const char *name, const std::string &value) {
+  auto *a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(value);
 }
 
 // An IR-8 model of `opset` whose graph is called `graphName`, to be filled in.
@@ -1557,6 +1569,55 @@ TEST(CompiledOps, ScattersAndGatherND) {
   expectOutputs(model, shape, x, want, [](const std::string &, double) { return 0.0; });
 }
 
+// ScatterElements and ScatterND with reductions against ONNX Runtime (opset 18): repeated indices
+// accumulate in the updates' order. float32 (in UB, a masked vector op per update) with add, mul,
+// max and min along axis 1, and whole rows added by ScatterND; int64 (the scalar unit) with all four,
+// int32 multiplied. Exact: each update is one correctly rounded operation in ONNX Runtime's order.
+TEST(CompiledOps, ScatterReductionsAccumulateRepeatedIndices) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const std::vector<int64_t> shape{4, 5};
+  onnx::ModelProto m = newModel(18, "scatter_reductions");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  // Row r's updates go to columns e_idx[r]: repeats (0, 0, -5 in row 0; 3 three times in row 2).
+  intInitializer(g, "e_idx", onnx::TensorProto::INT64, {4, 3}, {0, 0, -5, 4, 1, 4, 3, 3, 3, 2, 0, 1});
+  floatInitializer(g, "e_upd", {4, 3}, {1.5f, -2.25f, 0.1f, -3, 7.5f, 0.3f, 2.5f, -1.75f, 0.2f, -0.6f, 9, -4});
+  intInitializer(g, "e_upd_int", onnx::TensorProto::INT64, {4, 3}, {3, -7, 2, 40000000000, -1, 5, 2, 2, -3, 9, -6, 0});
+  intInitializer(g, "r_idx", onnx::TensorProto::INT64, {3, 1}, {2, -2, 0});
+  floatInitializer(g, "r_upd", {3, 5}, {0.5f, 1.5f, -2.5f, 3.5f, 4.5f, 10, 20, 30, 40, 50, -1, -2, -3, -4, -5});
+  setInt(addNode(g, "Cast", {"x"}, "x64"), "to", onnx::TensorProto::INT64);
+  setInt(addNode(g, "Cast", {"x"}, "x32"), "to", onnx::TensorProto::INT32);
+  setInt(addNode(g, "Cast", {"e_upd_int"}, "e_upd32"), "to", onnx::TensorProto::INT32);
+  std::vector<std::string> names;
+  for (const char *reduction : {"add", "mul", "max", "min"})
+    for (const char *type : {"float", "int64"}) {
+      names.push_back(std::string(reduction) + "_" + type);
+      const bool ints = std::string(type) == "int64";
+      onnx::NodeProto *node = addNode(g, "ScatterElements", {ints ? "x64" : "x", "e_idx", ints ? "e_upd_int" : "e_upd"},
+                                      names.back().c_str());
+      setInt(node, "axis", 1);
+      setString(node, "reduction", reduction);
+      declareTensor(g->add_output(), names.back().c_str(), shape, ints ? onnx::TensorProto::INT64 : onnx::TensorProto::FLOAT);
+    }
+  onnx::NodeProto *mul32 = addNode(g, "ScatterElements", {"x32", "e_idx", "e_upd32"}, "mul_int32");
+  setInt(mul32, "axis", 1);
+  setString(mul32, "reduction", "mul");
+  declareTensor(g->add_output(), "mul_int32", shape, onnx::TensorProto::INT32);
+  setString(addNode(g, "ScatterND", {"x", "r_idx", "r_upd"}, "rows_add"), "reduction", "add");
+  declareFloat(g->add_output(), "rows_add", shape);
+  names.push_back("mul_int32");
+  names.push_back("rows_add");
+  std::vector<float> x;
+  for (int i = 0; i < 20; ++i) x.push_back(float((i * 7) % 11) * 1.25f - 6.0f);
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy(shape, x), names);
+  for (const std::string &name : names) {
+    EXPECT_EQ(got[name].descr, want[name].descr) << name;
+    EXPECT_EQ(got[name].data, want[name].data) << name;
+  }
+  // Not the last update alone: row 0 column 0 took three.
+  EXPECT_EQ(floats(want["add_float"]).at(0), x[0] + 1.5f - 2.25f + 0.1f);
+}
+
 // Dilated MaxPool: stride a multiple of the dilation (one sub-grid of the input, offset by the
 // pads, then an undilated pool) and not (the maximum of the taps' strided slices), against
 // direct loops.
@@ -1834,12 +1895,8 @@ TEST(CompiledOps, GridSampleInEveryModeAgainstOnnxRuntime) {
       for (int align : {0, 1}) {
         names.push_back(std::string(mode) + "_" + padding + (align ? "_aligned" : ""));
         onnx::NodeProto *node = addNode(g, "GridSample", {"image", "grid"}, names.back().c_str());
-        for (auto [key, value] : {std::pair<const char *, const char *>{"mode", mode}, {"padding_mode", padding}}) {
-          onnx::AttributeProto *a = node->add_attribute();
-          a->set_name(key);
-          a->set_type(onnx::AttributeProto::STRING);
-          a->set_s(value);
-        }
+        setString(node, "mode", mode);
+        setString(node, "padding_mode", padding);
         setInt(node, "align_corners", align);
         declareFloat(g->add_output(), names.back().c_str(), {n, c, ho, wo});
       }
@@ -1972,12 +2029,8 @@ TEST(CompiledOps, RoiAlignOfRunTimeRegionsAgainstOnnxRuntime) {
   for (const Case &k : cases) {
     names.push_back(k.name);
     onnx::NodeProto *node = addNode(g, "RoiAlign", {"image", "rois", "batch"}, k.name);
-    for (auto [key, value] : {std::pair<const char *, const char *>{"mode", k.mode}, {"coordinate_transformation_mode", k.coordinates}}) {
-      onnx::AttributeProto *a = node->add_attribute();
-      a->set_name(key);
-      a->set_type(onnx::AttributeProto::STRING);
-      a->set_s(value);
-    }
+    setString(node, "mode", k.mode);
+    setString(node, "coordinate_transformation_mode", k.coordinates);
     setInt(node, "output_height", k.height);
     setInt(node, "output_width", k.width);
     setInt(node, "sampling_ratio", k.ratio);

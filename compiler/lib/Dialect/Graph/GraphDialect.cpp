@@ -319,6 +319,8 @@ LogicalResult ScatterOp::verify() {
   if (out.getShape() != data.getShape() || out.getElementType() != data.getElementType() ||
       updates.getElementType() != data.getElementType())
     return emitOpError("result and updates must have the data's type (the result its shape too)");
+  if (!llvm::is_contained({"none", "add", "mul", "max", "min"}, getReduction()))
+    return emitOpError("reduction must be none, add, mul, max or min, not '") << getReduction() << "'";
   SmallVector<int64_t> expected;
   if (getNd()) {
     const int64_t k = indices.getRank() > 0 ? indices.getDimSize(indices.getRank() - 1) : 0;

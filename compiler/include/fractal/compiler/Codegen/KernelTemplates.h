@@ -437,6 +437,12 @@ struct ScatterKernel {
   std::vector<int64_t> dataShape, indicesShape;
   int64_t axis = 0; // ScatterElements
   int elementBytes = 4, indexBytes = 8;
+  bool floats = false; // float32 data (else integers)
+  // none: updates overwrite; add, mul, max, min: each update combined with the value at its
+  // position, in the updates' order. Integers on the scalar unit (its ALU ops, 64-bit); float32
+  // on the vector unit, the data held in UB, one masked scalar-variant op (vadds, vmuls, vmaxs,
+  // vmins) per update element, since the scalar unit has no float arithmetic.
+  std::string reduction = "none";
 };
 Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const ScatterKernel &k);
 

@@ -373,16 +373,18 @@ def Graph_GatherNdOp : Graph_Op<"gather_nd", [Pure], "dma",
 
 def Graph_ScatterOp : Graph_Op<"scatter", [Pure], "dma",
     "data movement: the data copied by DMA, then the scalar unit stores each update where its run-time index says"> {
-  let summary = "ScatterElements (updates along `axis`) or ScatterND (`nd`: index tuples pick slices), reduction none";
+  let summary = "ScatterElements (updates along `axis`) or ScatterND (`nd`: index tuples pick slices)";
   let description = [{
     The result is the data with the updates written over it: ScatterElements puts updates[i...]
     at the data position i... with the axis coordinate replaced by indices[i...]; ScatterND puts
     each updates slice at the data slice its index tuple (the indices' last axis) names. Indices
     may be negative (from the end); one out of range stops the kernel with a GM access fault.
-    Repeated indices keep the last update (ONNX leaves their order open).
+    With `reduction` none, repeated indices keep the last update (ONNX leaves their order open);
+    with add, mul, max or min, each update is combined with the value at its position, in the
+    updates' order (so repeated indices accumulate).
   }];
   let arguments = (ins AnyRankedTensor:$data, AnyRankedTensor:$indices, AnyRankedTensor:$updates, I64Attr:$axis,
-                   BoolAttr:$nd);
+                   BoolAttr:$nd, DefaultValuedStrAttr<StrAttr, "none">:$reduction);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$data `,` $indices `,` $updates attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;

@@ -800,17 +800,32 @@ private:
           ok = false;
         }
       }
-      // Optional extra outputs (MaxPool's argmax indices, an inference BatchNormalization's
-      // statistics of opsets before 14) have no NPU kernel; a training-mode BatchNormalization's
-      // running mean and variance (outputs 1 and 2) do.
+      // Optional extra outputs: an inference BatchNormalization's statistics of opsets before 14
+      // have no NPU kernel; a training-mode BatchNormalization's running mean and variance
+      // (outputs 1 and 2) do, and MaxPool's indices (composed from the window's taps) for a 2-D
+      // float32 pooling whose flat indices float32 holds exactly.
       int usedOutputs = 0;
       for (const auto &o : node.output())
         usedOutputs += !o.empty();
       const bool training = intAttribute(node, "training_mode", 0) != 0;
-      if (usedOutputs > 1 && (node.op_type() == "MaxPool" || (node.op_type() == "BatchNormalization" && !training))) {
+      if (usedOutputs > 1 && node.op_type() == "BatchNormalization" && !training) {
         problem(name, node.op_type(), "only the first output is supported (this node uses " +
                                           std::to_string(usedOutputs) + ")");
         ok = false;
+      }
+      if (usedOutputs > 1 && node.op_type() == "MaxPool") {
+        if (!shapes) shapes = staticShapes();
+        auto x = shapes->find(node.input(0));
+        auto t = types_.find(node.input(0));
+        int64_t elements = 1;
+        if (x != shapes->end())
+          for (int64_t d : x->second) elements *= d;
+        if (x == shapes->end() || x->second.size() != 4 || t == types_.end() || t->second != onnx::TensorProto::FLOAT ||
+            elements >= (int64_t(1) << 24)) {
+          problem(name, node.op_type(), "the Indices output is supported for 2-D float32 pooling of fewer than 2^24 "
+                                        "elements only");
+          ok = false;
+        }
       }
       // The data input's type (and CastLike's target type, its second input's).
       for (int idx : {0, node.op_type() == "CastLike" ? 1 : -1}) {

@@ -761,27 +761,81 @@ private:
                                      b_.getBoolAttr(false), attr({1, 1}));
     }
     if (kernel[0] * kernel[1] > 16) return plain();
+    Value result;
+    for (Value tap : poolingTaps(loc, type, x, kernel, strides, pads, dilations))
+      result = result ? Value(b_.create<g::MaxOp>(loc, type, result, tap)) : tap;
+    return result;
+  }
+
+  // The input values under each tap of a 2-D pooling window, in the window's row-major order:
+  // tap (i, j) is [N, C, Ho, Wo], its value at (y, x) the input at (y*sh + i*dh - pt,
+  // x*sw + j*dw - pl), -inf outside the input (a -inf pad, as far as the last window reaches).
+  std::vector<Value> poolingTaps(Location loc, RankedTensorType type, Value x, const std::vector<int64_t> &kernel,
+                                 const std::vector<int64_t> &strides, const std::vector<int64_t> &pads,
+                                 const std::vector<int64_t> &dilations) {
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    auto attr = [&](const std::vector<int64_t> &v) { return b_.getDenseI64ArrayAttr(v); };
+    const int64_t outH = type.getDimSize(2), outW = type.getDimSize(3);
+    const std::vector<int64_t> out = {outH, outW}, size = {xt.getDimSize(2), xt.getDimSize(3)};
     std::vector<int64_t> padEnd(2);
     for (int a = 0; a < 2; ++a) // the last window's last tap inside the padded input
       padEnd[size_t(a)] = std::max<int64_t>(pads[size_t(a) + 2], (out[size_t(a)] - 1) * strides[size_t(a)] +
                                                                       (kernel[size_t(a)] - 1) * dilations[size_t(a)] + 1 -
                                                                       size[size_t(a)] - pads[size_t(a)]);
     const int64_t ph = size[0] + pads[0] + padEnd[0], pw = size[1] + pads[1] + padEnd[1];
-    Value padded = b_.create<g::PadOp>(loc, typed({xt.getDimSize(0), xt.getDimSize(1), ph, pw}), x,
-                                       attr({0, 0, pads[0], pads[1], 0, 0, padEnd[0], padEnd[1]}),
-                                       b_.getF32FloatAttr(-std::numeric_limits<float>::infinity()),
-                                       b_.getStringAttr("constant"));
-    Value result;
+    Value padded = x;
+    if (ph != size[0] || pw != size[1])
+      padded = b_.create<g::PadOp>(loc, RankedTensorType::get({xt.getDimSize(0), xt.getDimSize(1), ph, pw}, xt.getElementType()),
+                                   x, attr({0, 0, pads[0], pads[1], 0, 0, padEnd[0], padEnd[1]}),
+                                   b_.getF32FloatAttr(-std::numeric_limits<float>::infinity()), b_.getStringAttr("constant"));
+    std::vector<Value> taps;
     for (int64_t i = 0; i < kernel[0]; ++i)
       for (int64_t j = 0; j < kernel[1]; ++j) {
         const int64_t top = i * dilations[0], left = j * dilations[1];
-        Value tap = b_.create<g::SliceOp>(loc, type, padded, attr({0, 0, top, left}),
-                                          attr({xt.getDimSize(0), xt.getDimSize(1), top + (outH - 1) * strides[0] + 1,
-                                                left + (outW - 1) * strides[1] + 1}),
-                                          attr({1, 1, strides[0], strides[1]}));
-        result = result ? Value(b_.create<g::MaxOp>(loc, type, result, tap)) : tap;
+        taps.push_back(b_.create<g::SliceOp>(loc, type, padded, attr({0, 0, top, left}),
+                                             attr({xt.getDimSize(0), xt.getDimSize(1), top + (outH - 1) * strides[0] + 1,
+                                                   left + (outW - 1) * strides[1] + 1}),
+                                             attr({1, 1, strides[0], strides[1]})));
       }
-    return result;
+    return taps;
+  }
+
+  // MaxPool with its Indices output (2-D, float32): the maximum of the window's taps in float32
+  // (exact; the pooling kernel works in float16), and for each output the flat input index
+  // (((n*C + c)*H + h)*W + w; storage_order 1: w*H + h within the plane) of the first tap in
+  // the window's row-major order holding it, as ONNX Runtime picks among equal values: a Where
+  // per tap, from the last tap back to the first. Indices are computed in float32 (exact: the
+  // support check keeps the tensor under 2^24 elements), then cast to int64.
+  void importMaxPoolWithIndices(const onnx::NodeProto &n, Location loc, const std::vector<int64_t> &kernel,
+                                const std::vector<int64_t> &strides, const std::vector<int64_t> &pads,
+                                const std::vector<int64_t> &dilations) {
+    Value x = value(n.input(0), "node '" + n.name() + "'");
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    auto type = typeOf(n.output(0), "output of node '" + n.name() + "'");
+    Composer ops{b_, loc, b_.getF32Type()};
+    const int64_t batch = xt.getDimSize(0), channels = xt.getDimSize(1), h = xt.getDimSize(2), w = xt.getDimSize(3);
+    const int64_t outH = type.getDimSize(2), outW = type.getDimSize(3);
+    const bool columnMajor = intAttr(n, "storage_order", 0) != 0;
+    const std::vector<Value> taps = poolingTaps(loc, type, x, kernel, strides, pads, dilations);
+    Value values;
+    for (Value tap : taps) values = values ? Value(b_.create<g::MaxOp>(loc, type, values, tap)) : tap;
+    Value index;
+    for (size_t t = taps.size(); t-- > 0;) {
+      const int64_t i = int64_t(t) / kernel[1], j = int64_t(t) % kernel[1];
+      std::vector<float> at(size_t(outH * outW));
+      for (int64_t y = 0; y < outH; ++y)
+        for (int64_t xo = 0; xo < outW; ++xo) {
+          const int64_t row = y * strides[0] + i * dilations[0] - pads[0], col = xo * strides[1] + j * dilations[1] - pads[1];
+          at[size_t(y * outW + xo)] = float(columnMajor ? col * h + row : row * w + col);
+        }
+      Value tapIndex = ops.floats({1, 1, outH, outW}, at, n.name() + "_tap" + std::to_string(t));
+      index = index ? ops.where(ops.compare("eq", taps[t], values), tapIndex, index) : tapIndex;
+    }
+    std::vector<float> planes(size_t(batch * channels));
+    for (size_t p = 0; p < planes.size(); ++p) planes[p] = float(int64_t(p) * h * w);
+    index = ops.add(index, ops.floats({batch, channels, 1, 1}, planes, n.name() + "_planes"));
+    values_[n.output(0)] = values;
+    values_[n.output(1)] = ops.cast(index, b_.getIntegerType(64));
   }
 
   // v with its axes permuted: result axis i is v's axis perm[i].
@@ -1922,7 +1976,9 @@ private:
       auto pads = resolvePads(n, llvm::cast<RankedTensorType>(in(0).getType()), kernel, strides,
                               dilations);
       auto ceil = b_.getBoolAttr(intAttr(n, "ceil_mode", 0));
-      if (op == "MaxPool" && llvm::isa<IntegerType>(out().getElementType())) { // 8/16-bit: exact in float32
+      if (op == "MaxPool" && n.output_size() > 1 && !n.output(1).empty()) // checked: 2-D, float32
+        importMaxPoolWithIndices(n, loc, kernel, strides, pads, dilations);
+      else if (op == "MaxPool" && llvm::isa<IntegerType>(out().getElementType())) { // 8/16-bit: exact in float32
         auto f32 = [&](RankedTensorType t) { return RankedTensorType::get(t.getShape(), b_.getF32Type()); };
         Value x = b_.create<g::CastOp>(loc, f32(llvm::cast<RankedTensorType>(in(0).getType())), in(0));
         bind(b_.create<g::CastOp>(loc, out(), maxPool(loc, f32(out()), x, kernel, strides, pads, ceil.getValue(), dilations)));

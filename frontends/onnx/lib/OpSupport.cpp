@@ -163,7 +163,7 @@ std::vector<OpRule> buildRules() {
        {any("epsilon"), any("momentum"), any("spatial"), only("training_mode", {"0", "1"})}, kFloats},
       {"MaxPool", Placement::Vector, kVector,
        {autoPad, any("ceil_mode"), any("dilations"), any("kernel_shape"), any("pads"),
-        only("storage_order", {"0"}), any("strides")},
+        only("storage_order", {"0", "1"}), any("strides")},
        kFloats | kUint8 | kInt8 | kUint16 | kInt16},
       {"AveragePool", Placement::Vector, kVector,
        {autoPad, any("ceil_mode"), any("count_include_pad"), any("kernel_shape"), any("pads"),

@@ -1973,6 +1973,52 @@ TEST(CompiledOps, CumSumInEveryDirectionAgainstOnnxRuntime) {
   EXPECT_EQ(floats(want["exclusive_reverse"]).at(cols - 1), 0.0f);
 }
 
+// MaxPool with its Indices output against ONNX Runtime: values and flat indices exactly, with many
+// equal values in a window (the first in row-major order wins), pads, strides, a dilation,
+// ceil_mode and storage_order 1; then SegNet's round trip, MaxUnpool of the values at the indices.
+TEST(CompiledOps, MaxPoolIndicesPickTheFirstMaximum) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const std::vector<int64_t> shape{2, 3, 7, 8};
+  onnx::ModelProto m = newModel(12, "max_pool_indices");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", shape);
+  struct Pool {
+    const char *name;
+    int64_t k, s, d, pad, ceil, order;
+  };
+  const Pool pools[] = {{"p3", 3, 1, 1, 1, 0, 0}, {"s2", 2, 2, 1, 0, 1, 1}, {"d2", 2, 1, 2, 1, 0, 0}};
+  std::vector<std::string> names;
+  for (const Pool &p : pools) {
+    onnx::NodeProto *n = addNode(g, "MaxPool", {"x"}, (std::string(p.name) + "_values").c_str());
+    n->add_output(std::string(p.name) + "_indices");
+    setInts(n, "kernel_shape", {p.k, p.k});
+    setInts(n, "strides", {p.s, p.s});
+    setInts(n, "dilations", {p.d, p.d});
+    setInts(n, "pads", {p.pad, p.pad, p.pad, p.pad});
+    setInt(n, "ceil_mode", p.ceil);
+    setInt(n, "storage_order", p.order);
+    auto extent = [&](int64_t size) {
+      const double span = double(size + 2 * p.pad - p.d * (p.k - 1) - 1) / double(p.s);
+      return int64_t(p.ceil ? std::ceil(span) : std::floor(span)) + 1;
+    };
+    const std::vector<int64_t> out{2, 3, extent(7), extent(8)};
+    declareFloat(g->add_output(), (std::string(p.name) + "_values").c_str(), out);
+    declareTensor(g->add_output(), (std::string(p.name) + "_indices").c_str(), out, onnx::TensorProto::INT64);
+    names.push_back(std::string(p.name) + "_values");
+    names.push_back(std::string(p.name) + "_indices");
+  }
+  onnx::NodeProto *unpool = addNode(g, "MaxUnpool", {"s2_values", "s2_indices"}, "unpooled");
+  setInts(unpool, "kernel_shape", {2, 2});
+  setInts(unpool, "strides", {2, 2});
+  declareFloat(g->add_output(), "unpooled", {2, 3, 8, 8});
+  names.push_back("unpooled");
+  std::vector<float> x;
+  for (int i = 0; i < 2 * 3 * 7 * 8; ++i) x.push_back(float((i * 7) % 5) - 2.0f - (i % 13 == 0 ? 0.5f : 0.0f));
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy(shape, x), names);
+  for (const std::string &name : names)
+    if (name != "unpooled") EXPECT_EQ(got[name].data, want[name].data) << name;
+}
+
 // MaxUnpool against ONNX Runtime: two images of two channels, each value stored at its index, a
 // position in the whole output tensor (as MaxPool's Indices give them), into zeros of a given
 // output shape larger than the pooling's own.

@@ -337,6 +337,27 @@ TEST(OnnxCheck, RoiAlignNeedsAFixedSamplingRatio) {
   EXPECT_EQ(problems(check(model(-1))), refused); // absent: the default, 0
 }
 
+// MaxPool's Indices output: composed for 2-D float32 pooling (indices exact in float32, so fewer
+// than 2^24 elements); a 1-D pooling's is refused with that reason.
+TEST(OnnxCheck, MaxPoolIndicesForTwoDimensionalFloatPooling) {
+  auto model = [](std::vector<int64_t> dims) {
+    onnx::ModelProto m = oneNodeModel("MaxPool", "pool", {{"x", 1, dims}}, "y", 1);
+    onnx::NodeProto *n = m.mutable_graph()->mutable_node(0);
+    n->add_output("indices");
+    m.mutable_graph()->add_output()->set_name("indices");
+    onnx::AttributeProto *a = n->add_attribute();
+    a->set_name("kernel_shape");
+    a->set_type(onnx::AttributeProto::INTS);
+    for (size_t d = 2; d < dims.size(); ++d) a->add_ints(2);
+    return m;
+  };
+  CheckReport planar = check(model({1, 2, 6, 6}));
+  EXPECT_TRUE(planar.ok()) << problems(planar);
+  const std::string refused = "pool: the Indices output is supported for 2-D float32 pooling of fewer than 2^24 elements only\n";
+  EXPECT_EQ(problems(check(model({1, 2, 6}))), refused);
+  EXPECT_EQ(problems(check(model({1, 1, 4096, 4096}))), refused);
+}
+
 TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {
   auto whereModel = [](int type) {
     return oneNodeModel("Where", "w", {{"c", 9, {4}}, {"x", type, {4}}, {"y", type, {4}}}, "z", 0);

@@ -827,11 +827,13 @@ private:
           ok = false;
         }
       }
-      // The data input's type (and CastLike's target type, its second input's).
+      // The data input's type (and CastLike's target type, its second input's). Float16 is
+      // computed as float32 (the importer widens it), so an operator of float32 takes it too.
+      const unsigned dataTypes = rule->dataTypes | (rule->dataTypes & detail::kFloat ? detail::kFloat16 : 0u);
       for (int idx : {0, node.op_type() == "CastLike" ? 1 : -1}) {
         if (idx < 0 || node.input_size() <= idx || node.input(idx).empty()) continue;
         auto t = types_.find(node.input(idx));
-        if (t != types_.end() && !(rule->dataTypes & (1u << t->second))) {
+        if (t != types_.end() && !(dataTypes & (1u << t->second))) {
           problem(name, node.op_type(), "input '" + node.input(idx) + "' has type " +
                                             detail::elementTypeName(t->second) +
                                             ", which this operator does not support");

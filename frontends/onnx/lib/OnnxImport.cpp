@@ -10,6 +10,7 @@
 
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 #include "fractal/compiler/Dialect/Graph/Constants.h"
+#include "fractal/isa/Numerics.h"
 #include "fractal/support/File.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -151,26 +152,35 @@ public:
     std::vector<std::string> inputNames;
     for (const auto &in : graph.input())
       if (!initializers_.count(in.name())) {
-        inputTypes.push_back(typeOf(in.name(), "graph input"));
+        inputTypes.push_back(declaredTypeOf(in.name(), "graph input"));
         inputNames.push_back(in.name());
       }
     for (const auto &out : graph.output())
-      outputTypes.push_back(typeOf(out.name(), "graph output"));
+      outputTypes.push_back(declaredTypeOf(out.name(), "graph output"));
     b_.setInsertionPointToEnd(module->getBody());
     auto func = b_.create<func::FuncOp>(module->getLoc(), "main",
                                         b_.getFunctionType(inputTypes, outputTypes));
     Block *entry = func.addEntryBlock();
+    b_.setInsertionPointToStart(entry);
     for (size_t i = 0; i < inputNames.size(); ++i) {
-      values_[inputNames[i]] = entry->getArgument(i);
+      Value arg = entry->getArgument(i);
+      auto declared = llvm::cast<RankedTensorType>(arg.getType());
+      values_[inputNames[i]] = declared == computed(declared)
+                                   ? arg
+                                   : Value(b_.create<g::CastOp>(NameLoc::get(b_.getStringAttr(inputNames[i])),
+                                                                computed(declared), arg));
       func.setArgAttr(i, "onnx.name", b_.getStringAttr(inputNames[i]));
     }
-    b_.setInsertionPointToStart(entry);
     for (int index : topologicalOrder())
       importNode(graph.node(index), index);
     SmallVector<Value> results;
     for (const auto &out : graph.output()) {
       func.setResultAttr(results.size(), "onnx.name", b_.getStringAttr(out.name()));
-      results.push_back(value(out.name(), "graph output"));
+      Value v = value(out.name(), "graph output");
+      const Type declared = outputTypes[results.size()];
+      if (v.getType() != declared)
+        v = b_.create<g::CastOp>(NameLoc::get(b_.getStringAttr(out.name())), declared, v);
+      results.push_back(v);
     }
     b_.create<func::ReturnOp>(module->getLoc(), results);
     return module;
@@ -238,7 +248,18 @@ private:
     }
     types_[v.name()] = RankedTensorType::get(dims, elementType(t.elem_type()));
   }
-  RankedTensorType typeOf(const std::string &name, const std::string &what) {
+  // Float16 tensors are computed in float32 inside the graph: values declared float16 get float32
+  // types, graph inputs are widened on entry and outputs narrowed on exit, float16 constants are
+  // widened at import, and a Cast to float16 rounds (to float16 and back). The kernels then need
+  // no float16 forms (the vector unit computes in float32; convolutions and matmuls round their
+  // operands to float16 on the cube as for float32 models), and a float16 model gets every
+  // operator a float32 one has, at least as precise as computing in float16.
+  static RankedTensorType computed(RankedTensorType t) {
+    return t.getElementType().isF16() ? RankedTensorType::get(t.getShape(), Float32Type::get(t.getContext())) : t;
+  }
+  RankedTensorType typeOf(const std::string &name, const std::string &what) { return computed(declaredTypeOf(name, what)); }
+  // The type the model declares (float16 stays float16): the graph's inputs and outputs.
+  RankedTensorType declaredTypeOf(const std::string &name, const std::string &what) {
     auto it = types_.find(name);
     if (it != types_.end())
       return it->second;
@@ -271,7 +292,15 @@ private:
   Value constant(const onnx::TensorProto &t, Location loc) {
     SmallVector<int64_t> dims(t.dims().begin(), t.dims().end());
     auto type = RankedTensorType::get(dims, elementType(t.data_type()));
-    ElementsAttr attr = g::makeConstantAttr(type, tensorBytes(t),
+    std::vector<char> bytes = tensorBytes(t);
+    if (type != computed(type)) { // float16 values as float32 (exactly)
+      std::vector<char> wide(bytes.size() * 2);
+      isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(bytes.data()), reinterpret_cast<float *>(wide.data()),
+                            bytes.size() / 2);
+      bytes = std::move(wide);
+      type = computed(type);
+    }
+    ElementsAttr attr = g::makeConstantAttr(type, bytes,
                                             t.name().empty() ? "onnx_constant" : t.name());
     if (!attr)
       throw ImportError{"constant '" + t.name() + "' does not match its type"};
@@ -2444,7 +2473,11 @@ private:
       };
       bind(b_.create<g::WhereOp>(loc, ot, hit, value(onOff[1]), value(onOff[0])));
     } else if (op == "Cast" || op == "CastLike") { // CastLike: the result type (from inference) is the target's
-      bind(b_.create<g::CastOp>(loc, out(), in(0)));
+      // To float16: rounded to float16, then held as float32 like every float16 value.
+      const RankedTensorType declared = declaredTypeOf(n.output(0), "output of node '" + name + "'");
+      Value v = in(0);
+      if (declared != out()) v = b_.create<g::CastOp>(loc, declared, v);
+      bind(v.getType() == out() ? v : Value(b_.create<g::CastOp>(loc, out(), v)));
     } else {
       throw ImportError{"node '" + name + "': operator " + op + " passed the check but has no importer"};
     }

@@ -1973,6 +1973,54 @@ TEST(CompiledOps, CumSumInEveryDirectionAgainstOnnxRuntime) {
   EXPECT_EQ(floats(want["exclusive_reverse"]).at(cols - 1), 0.0f);
 }
 
+// A float16 model (as converters write them: float16 input, weights and output) against ONNX
+// Runtime: a convolution with bias, ReLU, max pooling, an Add of a float16 constant, a MatMul,
+// Sigmoid and a Cast to float32 as a second output. Computed in float32 inside the graph, so
+// within float16 rounding of ONNX Runtime's float16 arithmetic.
+TEST(CompiledOps, Float16ModelComputedInFloat32) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  onnx::ModelProto m = newModel(13, "half_model");
+  onnx::GraphProto *g = m.mutable_graph();
+  const int64_t c = 3, co = 8, h = 10, w = 10;
+  declareTensor(g->add_input(), "x", {1, c, h, w}, onnx::TensorProto::FLOAT16);
+  auto halfInitializer = [&](const char *name, const std::vector<int64_t> &dims, int64_t count, float scale) {
+    onnx::TensorProto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT16);
+    for (int64_t d : dims) t->add_dims(d);
+    for (int64_t i = 0; i < count; ++i) t->add_int32_data(isa::floatToHalf(float((i * 37) % 19 - 9) * scale));
+  };
+  halfInitializer("weights", {co, c, 3, 3}, co * c * 9, 0.05f);
+  halfInitializer("bias", {co}, co, 0.1f);
+  halfInitializer("shift", {1, co, 1, 1}, co, 0.25f);
+  halfInitializer("proj", {w / 2, 4}, w / 2 * 4, 0.2f);
+  onnx::NodeProto *conv = addNode(g, "Conv", {"x", "weights", "bias"}, "conv");
+  setInts(conv, "pads", {1, 1, 1, 1});
+  addNode(g, "Relu", {"conv"}, "relu");
+  onnx::NodeProto *pool = addNode(g, "MaxPool", {"relu"}, "pool");
+  setInts(pool, "kernel_shape", {2, 2});
+  setInts(pool, "strides", {2, 2});
+  addNode(g, "Add", {"pool", "shift"}, "shifted");
+  addNode(g, "MatMul", {"shifted", "proj"}, "projected");
+  addNode(g, "Sigmoid", {"projected"}, "y");
+  setInt(addNode(g, "Cast", {"projected"}, "y32"), "to", onnx::TensorProto::FLOAT);
+  declareTensor(g->add_output(), "y", {1, co, h / 2, 4}, onnx::TensorProto::FLOAT16);
+  declareTensor(g->add_output(), "y32", {1, co, h / 2, 4}, onnx::TensorProto::FLOAT);
+  NpyArray x{"<f2", {1, c, h, w}, std::vector<uint8_t>(size_t(c * h * w) * 2)};
+  for (int64_t i = 0; i < c * h * w; ++i) {
+    const uint16_t v = isa::floatToHalf(float((i * 53) % 41) / 41.0f * 2.0f - 1.0f);
+    std::memcpy(&x.data[size_t(i) * 2], &v, 2);
+  }
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", x, {"y", "y32"});
+  EXPECT_EQ(got["y"].descr, "<f2");
+  EXPECT_EQ(got["y32"].descr, "<f4");
+  for (const char *name : {"y", "y32"}) {
+    const std::vector<float> a = floats(got[name]), b = floats(want[name]);
+    ASSERT_EQ(a.size(), b.size()) << name;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 4e-3 * (1 + std::abs(b[i]))) << name << " " << i;
+  }
+}
+
 // MaxPool with its Indices output against ONNX Runtime: values and flat indices exactly, with many
 // equal values in a window (the first in row-major order wins), pads, strides, a dilation,
 // ceil_mode and storage_order 1; then SegNet's round trip, MaxUnpool of the values at the indices.

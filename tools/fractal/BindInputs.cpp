@@ -100,8 +100,15 @@ Status bindModelInputs(const std::string &model, const std::vector<std::string> 
   if (Status s = onnx_frontend::bindInputs(proto, values); !s) return s.error().withContext(model);
   if (Status s = onnx_frontend::writeTemporaryModel(proto, "bound", out); !s) return s;
   std::cerr << "fractal: note: compiling " << model << " with " << binds.size()
-            << " input(s) bound at compile time (as " << out.path << ")\n";
+            << " input(s) bound at compile time\n";
   return Status::success();
+}
+
+std::string aboutModel(std::string text, const onnx_frontend::TemporaryModelFile &bound, const std::string &model) {
+  if (bound.path.empty()) return text;
+  for (size_t at = text.find(bound.path); at != std::string::npos; at = text.find(bound.path, at + model.size()))
+    text.replace(at, bound.path.size(), model);
+  return text;
 }
 
 

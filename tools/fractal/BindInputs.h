@@ -15,4 +15,13 @@ namespace fractal::cli {
 Status bindModelInputs(const std::string &model, const std::vector<std::string> &binds,
                        onnx_frontend::TemporaryModelFile &out);
 
+// `text` (an error, the check's report) about the bound copy, about `model` instead: the copy is a
+// temporary file the user never named (and is gone when they read the message). Unchanged when
+// nothing was bound (`bound` empty).
+std::string aboutModel(std::string text, const onnx_frontend::TemporaryModelFile &bound, const std::string &model);
+inline Error aboutModel(Error e, const onnx_frontend::TemporaryModelFile &bound, const std::string &model) {
+  e.message = aboutModel(std::move(e.message), bound, model);
+  return e;
+}
+
 } // namespace fractal::cli

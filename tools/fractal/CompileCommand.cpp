@@ -157,7 +157,7 @@ int runCompileCommand(const Args &args) {
         "--check-only works");
 #endif
     if (!package)
-      return reportError(package.error());
+      return reportError(aboutModel(package.error(), bound, model));
     if (Status s = pkg::applySyncMode(*package, sync); !s)
       return reportError(s.error());
     package->sourceModel = model;
@@ -178,7 +178,7 @@ int runCompileCommand(const Args &args) {
     if (Status s = onnx_frontend::runGraphPhases(context, module, input, *parsed,
                                                  lastPhase - std::begin(kCompilePhases), dumpIr);
         !s)
-      return reportError(s.error());
+      return reportError(aboutModel(s.error(), bound, model));
     if (!report.empty())
       if (Status s = writeFileAtomically(
               report, fractal::compiler::compileReportJson(*module, input, compileTo));
@@ -189,13 +189,13 @@ int runCompileCommand(const Args &args) {
   }
   Expected<onnx_frontend::CheckReport> result = onnx_frontend::checkOnnxModel(input, *parsed);
   if (!result)
-    return reportError(result.error());
-  std::cout << result->text();
+    return reportError(aboutModel(result.error(), bound, model));
+  std::cout << aboutModel(result->text(), bound, model);
   if (!report.empty())
     if (Status s = writeFileAtomically(report, result->json()); !s)
       return reportError(s.error());
   if (!result->ok()) {
-    std::cerr << "fractal: error: " << input << " is not supported: " << result->problems.size()
+    std::cerr << "fractal: error: " << model << " is not supported: " << result->problems.size()
               << " problem(s), listed above\n";
     return static_cast<int>(ExitCode::BadInput);
   }

@@ -372,7 +372,8 @@ int runRunCommand(const Args &args) {
     if (!binds.empty())
       if (Status s = bindModelInputs(model, binds, bound); !s) return reportError(s.error());
     Expected<pkg::Package> compiled = onnx_frontend::compileOnnxModel(binds.empty() ? model : bound.path, shapes, *config, "");
-    if (compiled) compiled->sourceModel = model;
+    if (!compiled) return reportError(aboutModel(compiled.error(), bound, model));
+    compiled->sourceModel = model;
 #else
     Expected<pkg::Package> compiled = Error::badInput(
         "fractal run: this build has no MLIR compiler (FRACTAL_ENABLE_MLIR=OFF): compile " + model +

@@ -637,6 +637,21 @@ private:
       }
       return true; // the node list changed under the loop: the next round goes on
     }
+    // A Scan whose sequence length is now known becomes its body once per step.
+    for (int i = 0; i < nodes.size(); ++i) {
+      if (nodes[i].op_type() != "Scan") continue;
+      bool known = true; // (else later rounds may fix the shapes)
+      for (const auto &in : nodes[i].input()) known = known && (in.empty() || shapes.count(in));
+      if (!known) continue;
+      const std::string name = nodeName(nodes[i], i);
+      if (std::string why = detail::unrollStaticScan(*model_.mutable_graph(), i, name, report_.opset, shapes);
+          !why.empty()) {
+        problem(name, "Scan", "cannot be unrolled: " + why);
+        scansNotUnrolled_.insert(name);
+        return false;
+      }
+      return true;
+    }
     return changed;
   }
 
@@ -699,6 +714,11 @@ private:
                     (from.empty() ? std::string(": ") : " (it depends on input " + names + "): ") +
                     "Fractal compiles the branch a condition known at compile time selects" +
                     (from.empty() ? std::string("") : "; bind " + names + " with --bind-input NAME=FILE.npy"));
+        continue;
+      }
+      if (node.op_type() == "Scan") { // one of static length is gone (unrolled)
+        if (!scansNotUnrolled_.count(name))
+          problem(name, node.op_type(), "cannot be unrolled: its inputs need static shapes");
         continue;
       }
       const OpRule *rule = findOpRule(node.op_type());
@@ -948,6 +968,7 @@ private:
 
   CheckReport &report_;
   const std::vector<InputShape> &shapes_;
+  std::set<std::string> scansNotUnrolled_; // Scan nodes whose unrolling failed (reported then)
   onnx::ModelProto model_;
   std::set<std::string> defined_;
   std::map<std::string, int> types_;

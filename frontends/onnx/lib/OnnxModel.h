@@ -5,6 +5,11 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
 namespace fractal::onnx_frontend::detail {
 CheckReport checkAndInfer(const std::string &bytes, const std::string &name,
                           const std::vector<InputShape> &shapes, onnx::ModelProto &model);
@@ -16,4 +21,14 @@ std::string upgradeLegacyOpset(onnx::ModelProto &model);
 // `condition` selects and an Identity per output named after it (StaticIf.cpp); empty, or why it
 // could not (the graph is then unchanged).
 std::string inlineStaticIf(onnx::GraphProto &graph, int index, const std::string &name, bool condition);
+
+// Replaces graph.node(index), a Scan (called `name`) whose scan inputs have static shapes in
+// `shapes`, by its body once per step (StaticScan.cpp); empty, or why it could not (the graph is
+// then unchanged).
+std::string unrollStaticScan(onnx::GraphProto &graph, int index, const std::string &name, int64_t opset,
+                             const std::map<std::string, std::vector<int64_t>> &shapes);
+
+// Every value name a graph defines or uses, its subgraphs' included (names spliced into it must be
+// new).
+void collectValueNames(const onnx::GraphProto &graph, std::set<std::string> &names);
 } // namespace fractal::onnx_frontend::detail

@@ -8,24 +8,18 @@
 
 namespace fractal::onnx_frontend::detail {
 
-namespace {
-
-// Every value name a graph defines or uses, its subgraphs' included: a branch spliced into it must
-// not define any of them again.
-void collectNames(const onnx::GraphProto &graph, std::set<std::string> &names) {
+void collectValueNames(const onnx::GraphProto &graph, std::set<std::string> &names) {
   for (const auto &v : graph.input()) names.insert(v.name());
   for (const auto &t : graph.initializer()) names.insert(t.name());
   for (const auto &node : graph.node()) {
     names.insert(node.input().begin(), node.input().end());
     names.insert(node.output().begin(), node.output().end());
     for (const auto &a : node.attribute()) {
-      if (a.has_g()) collectNames(a.g(), names);
-      for (const auto &g : a.graphs()) collectNames(g, names);
+      if (a.has_g()) collectValueNames(a.g(), names);
+      for (const auto &g : a.graphs()) collectValueNames(g, names);
     }
   }
 }
-
-} // namespace
 
 std::string inlineStaticIf(onnx::GraphProto &graph, int index, const std::string &name, bool condition) {
   const onnx::NodeProto ifNode = graph.node(index);
@@ -41,7 +35,7 @@ std::string inlineStaticIf(onnx::GraphProto &graph, int index, const std::string
   onnx::GraphProto rest = graph;
   rest.mutable_node()->DeleteSubrange(index, 1);
   std::set<std::string> outside;
-  collectNames(rest, outside);
+  collectValueNames(rest, outside);
   for (const auto &t : branch->initializer())
     if (outside.count(t.name())) return "its branch's initializer '" + t.name() + "' has the name of a value outside it";
   for (const auto &node : branch->node())

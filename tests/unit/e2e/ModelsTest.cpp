@@ -2021,6 +2021,51 @@ TEST(CompiledOps, Float16ModelComputedInFloat32) {
   }
 }
 
+// Scan against ONNX Runtime, unrolled at compile time: two states (a running sum of a scan input
+// times a body initializer, a running maximum of another), one scan input read along axis 0, one
+// along axis 1 backwards, a scan output stacked along axis 1 and one along axis 0 backwards, and
+// an outer-scope value used in the body. Exact: the same float32 operations in the same order.
+TEST(CompiledOps, ScanUnrolledOverItsSteps) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const int64_t steps = 5;
+  onnx::ModelProto m = newModel(16, "scan");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {steps, 2});
+  floatInitializer(g, "sum0", {2}, {0.5f, -1.25f});
+  floatInitializer(g, "max0", {2}, {-3.0f, 0.75f});
+  floatInitializer(g, "gain", {2}, {2.0f, -0.5f});
+  setInts(addNode(g, "Transpose", {"x"}, "xt"), "perm", {1, 0});
+  onnx::NodeProto *scan = addNode(g, "Scan", {"sum0", "max0", "x", "xt"}, "final_sum");
+  for (const char *o : {"final_max", "ys1", "ys2"}) scan->add_output(o);
+  setInt(scan, "num_scan_inputs", 2);
+  setInts(scan, "scan_input_axes", {0, 1});
+  setInts(scan, "scan_input_directions", {0, 1});
+  setInts(scan, "scan_output_axes", {1, 0});
+  setInts(scan, "scan_output_directions", {0, 1});
+  auto *bodyAttr = scan->add_attribute();
+  bodyAttr->set_name("body");
+  bodyAttr->set_type(onnx::AttributeProto::GRAPH);
+  onnx::GraphProto *body = bodyAttr->mutable_g();
+  body->set_name("body");
+  for (const char *name : {"s_sum", "s_max", "a", "b"}) declareFloat(body->add_input(), name, {2});
+  floatInitializer(body, "w", {2}, {1.5f, -0.25f});
+  addNode(body, "Mul", {"a", "w"}, "weighted");
+  addNode(body, "Add", {"s_sum", "weighted"}, "sum_out");
+  addNode(body, "Max", {"s_max", "b"}, "max_out");
+  addNode(body, "Sub", {"sum_out", "b"}, "out1");
+  addNode(body, "Mul", {"max_out", "gain"}, "scaled");
+  for (const char *name : {"sum_out", "max_out", "out1", "scaled"}) declareFloat(body->add_output(), name, {2});
+  declareFloat(g->add_output(), "final_sum", {2});
+  declareFloat(g->add_output(), "final_max", {2});
+  declareFloat(g->add_output(), "ys1", {2, steps});
+  declareFloat(g->add_output(), "ys2", {steps, 2});
+  std::vector<float> x;
+  for (int i = 0; i < steps * 2; ++i) x.push_back(float((i * 7) % 9) * 0.75f - 2.5f);
+  const std::vector<std::string> names{"final_sum", "final_max", "ys1", "ys2"};
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({steps, 2}, x), names);
+  for (const std::string &name : names) EXPECT_EQ(got[name].data, want[name].data) << name;
+}
+
 // MaxPool with its Indices output against ONNX Runtime: values and flat indices exactly, with many
 // equal values in a window (the first in row-major order wins), pads, strides, a dilation,
 // ceil_mode and storage_order 1; then SegNet's round trip, MaxUnpool of the values at the indices.

@@ -358,6 +358,39 @@ TEST(OnnxCheck, MaxPoolIndicesForTwoDimensionalFloatPooling) {
   EXPECT_EQ(problems(check(model({1, 1, 4096, 4096}))), refused);
 }
 
+// A Scan is unrolled at its static length (its body once per step); one whose steps would make an
+// unreasonably large graph is refused with the count.
+TEST(OnnxCheck, ScanUnrolledUpToABoundedGraph) {
+  auto model = [](int64_t steps) {
+    onnx::ModelProto m = oneNodeModel("Scan", "scan", {{"x", 1, {steps, 2}}}, "y", 1);
+    onnx::NodeProto *n = m.mutable_graph()->mutable_node(0);
+    auto *count = n->add_attribute();
+    count->set_name("num_scan_inputs");
+    count->set_type(onnx::AttributeProto::INT);
+    count->set_i(1);
+    auto *body = n->add_attribute();
+    body->set_name("body");
+    body->set_type(onnx::AttributeProto::GRAPH);
+    onnx::GraphProto *g = body->mutable_g();
+    g->set_name("body");
+    for (const char *name : {"step", "doubled"}) {
+      auto *v = name[0] == 's' ? g->add_input() : g->add_output();
+      v->set_name(name);
+      v->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+      v->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(2);
+    }
+    onnx::NodeProto *add = g->add_node();
+    add->set_op_type("Add");
+    add->add_input("step");
+    add->add_input("step");
+    add->add_output("doubled");
+    return m;
+  };
+  CheckReport small = check(model(4));
+  EXPECT_TRUE(small.ok()) << problems(small);
+  EXPECT_EQ(problems(check(model(30000))), "scan: cannot be unrolled: 30000 steps of its body make more than 20000 nodes\n");
+}
+
 TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {
   auto whereModel = [](int type) {
     return oneNodeModel("Where", "w", {{"c", 9, {4}}, {"x", type, {4}}, {"y", type, {4}}}, "z", 0);

@@ -76,7 +76,7 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"Split", {1}}, {"Trilu", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}},
       {"Tile", {1}}, {"TopK", {1}}, {"Range", {0, 1, 2}}, {"HannWindow", {0}}, {"HammingWindow", {0}},
       {"BlackmanWindow", {0}}, {"OneHot", {1, 2}}, {"If", {0}}, {"DFT", {1}}, {"MelWeightMatrix", {0, 1, 2, 3, 4}},
-      {"MaxUnpool", {2}}, {"CumSum", {1}}};
+      {"MaxUnpool", {2}}, {"CumSum", {1}}, {"Loop", {0, 1}}};
   return slots;
 }
 
@@ -637,6 +637,23 @@ private:
       }
       return true; // the node list changed under the loop: the next round goes on
     }
+    // A Loop whose trip count and condition are now known becomes its body once per iteration.
+    for (int i = 0; i < nodes.size(); ++i) {
+      if (nodes[i].op_type() != "Loop" || nodes[i].input_size() < 2 || nodes[i].input(0).empty()) continue;
+      auto trips = known.find(nodes[i].input(0));
+      auto cond = nodes[i].input(1).empty() ? known.end() : known.find(nodes[i].input(1));
+      if (trips == known.end() || trips->second.values.size() != 1 ||
+          (!nodes[i].input(1).empty() && (cond == known.end() || cond->second.values.size() != 1)))
+        continue;
+      const std::string name = nodeName(nodes[i], i);
+      const int64_t count = cond != known.end() && cond->second.values[0] == 0 ? 0 : trips->second.values[0];
+      if (std::string why = detail::unrollStaticLoop(*model_.mutable_graph(), i, name, report_.opset, count); !why.empty()) {
+        problem(name, "Loop", "cannot be unrolled: " + why);
+        notUnrolled_.insert(name);
+        return false;
+      }
+      return true;
+    }
     // A Scan whose sequence length is now known becomes its body once per step.
     for (int i = 0; i < nodes.size(); ++i) {
       if (nodes[i].op_type() != "Scan") continue;
@@ -647,7 +664,7 @@ private:
       if (std::string why = detail::unrollStaticScan(*model_.mutable_graph(), i, name, report_.opset, shapes);
           !why.empty()) {
         problem(name, "Scan", "cannot be unrolled: " + why);
-        scansNotUnrolled_.insert(name);
+        notUnrolled_.insert(name);
         return false;
       }
       return true;
@@ -716,9 +733,12 @@ private:
                     (from.empty() ? std::string("") : "; bind " + names + " with --bind-input NAME=FILE.npy"));
         continue;
       }
-      if (node.op_type() == "Scan") { // one of static length is gone (unrolled)
-        if (!scansNotUnrolled_.count(name))
-          problem(name, node.op_type(), "cannot be unrolled: its inputs need static shapes");
+      if (node.op_type() == "Scan" || node.op_type() == "Loop") { // one of static length is gone (unrolled)
+        if (!notUnrolled_.count(name))
+          problem(name, node.op_type(),
+                  node.op_type() == "Scan" ? "cannot be unrolled: its inputs need static shapes"
+                                           : "cannot be unrolled: its trip count and condition must be known at compile "
+                                             "time (constants, or graph inputs bound with --bind-input)");
         continue;
       }
       const OpRule *rule = findOpRule(node.op_type());
@@ -968,7 +988,7 @@ private:
 
   CheckReport &report_;
   const std::vector<InputShape> &shapes_;
-  std::set<std::string> scansNotUnrolled_; // Scan nodes whose unrolling failed (reported then)
+  std::set<std::string> notUnrolled_; // Scan and Loop nodes whose unrolling failed (reported then)
   onnx::ModelProto model_;
   std::set<std::string> defined_;
   std::map<std::string, int> types_;

@@ -28,6 +28,11 @@ std::string inlineStaticIf(onnx::GraphProto &graph, int index, const std::string
 std::string unrollStaticScan(onnx::GraphProto &graph, int index, const std::string &name, int64_t opset,
                              const std::map<std::string, std::vector<int64_t>> &shapes);
 
+// Replaces graph.node(index), a Loop (called `name`) known to run `trips` iterations, by its body
+// once per iteration (StaticScan.cpp): only a loop whose body passes its condition on unchanged (it
+// never stops early); empty, or why it could not (the graph is then unchanged).
+std::string unrollStaticLoop(onnx::GraphProto &graph, int index, const std::string &name, int64_t opset, int64_t trips);
+
 // Every value name a graph defines or uses, its subgraphs' included (names spliced into it must be
 // new).
 void collectValueNames(const onnx::GraphProto &graph, std::set<std::string> &names);

@@ -608,6 +608,7 @@ void declareTensor(onnx::ValueInfoProto *v, const char *name, const std::vector<
   v->set_name(name);
   auto *t = v->mutable_type()->mutable_tensor_type();
   t->set_elem_type(type);
+  t->mutable_shape(); // (dims {}: a scalar, rank 0, not an unknown shape)
   for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
 }
 void declareFloat(onnx::ValueInfoProto *v, const char *name, const std::vector<int64_t> &dims) {
@@ -2066,6 +2067,42 @@ TEST(CompiledOps, ScanUnrolledOverItsSteps) {
   for (const std::string &name : names) EXPECT_EQ(got[name].data, want[name].data) << name;
 }
 
+// Loop of a constant trip count (no condition input, the body passing its condition on) against
+// ONNX Runtime, unrolled at compile time: a carried value plus an outer input times the iteration
+// number, its per-iteration values as the scan output.
+TEST(CompiledOps, LoopOfAConstantTripCountUnrolled) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  onnx::ModelProto m = newModel(13, "loop");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {3});
+  intInitializer(g, "trips", onnx::TensorProto::INT64, {}, {4});
+  floatInitializer(g, "y0", {3}, {1.0f, -2.0f, 0.5f});
+  onnx::NodeProto *loop = addNode(g, "Loop", {"trips", "", "y0"}, "y");
+  loop->add_output("ys");
+  auto *bodyAttr = loop->add_attribute();
+  bodyAttr->set_name("body");
+  bodyAttr->set_type(onnx::AttributeProto::GRAPH);
+  onnx::GraphProto *body = bodyAttr->mutable_g();
+  body->set_name("body");
+  declareTensor(body->add_input(), "i", {}, onnx::TensorProto::INT64);
+  declareTensor(body->add_input(), "cond_in", {}, onnx::TensorProto::BOOL);
+  declareFloat(body->add_input(), "y_in", {3});
+  addNode(body, "Identity", {"cond_in"}, "cond_out");
+  setInt(addNode(body, "Cast", {"i"}, "fi"), "to", onnx::TensorProto::FLOAT);
+  addNode(body, "Mul", {"x", "fi"}, "step");
+  addNode(body, "Add", {"y_in", "step"}, "y_out");
+  addNode(body, "Identity", {"y_out"}, "scan");
+  declareTensor(body->add_output(), "cond_out", {}, onnx::TensorProto::BOOL);
+  declareFloat(body->add_output(), "y_out", {3});
+  declareFloat(body->add_output(), "scan", {3});
+  declareFloat(g->add_output(), "y", {3});
+  declareFloat(g->add_output(), "ys", {4, 3});
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({3}, {0.25f, -1.5f, 3.0f}), {"y", "ys"});
+  for (const char *name : {"y", "ys"}) EXPECT_EQ(got[name].data, want[name].data) << name;
+  // 1 + 0.25 * (0 + 1 + 2 + 3)
+  EXPECT_EQ(floats(want["y"]).at(0), 2.5f);
+}
+
 // MaxPool with its Indices output against ONNX Runtime: values and flat indices exactly, with many
 // equal values in a window (the first in row-major order wins), pads, strides, a dilation,
 // ceil_mode and storage_order 1; then SegNet's round trip, MaxUnpool of the values at the indices.
@@ -2109,7 +2146,9 @@ TEST(CompiledOps, MaxPoolIndicesPickTheFirstMaximum) {
   for (int i = 0; i < 2 * 3 * 7 * 8; ++i) x.push_back(float((i * 7) % 5) - 2.0f - (i % 13 == 0 ? 0.5f : 0.0f));
   auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy(shape, x), names);
   for (const std::string &name : names)
-    if (name != "unpooled") EXPECT_EQ(got[name].data, want[name].data) << name;
+    if (name != "unpooled") {
+      EXPECT_EQ(got[name].data, want[name].data) << name;
+    }
 }
 
 // MaxUnpool against ONNX Runtime: two images of two channels, each value stored at its index, a

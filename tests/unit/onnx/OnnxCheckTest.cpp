@@ -391,6 +391,77 @@ TEST(OnnxCheck, ScanUnrolledUpToABoundedGraph) {
   EXPECT_EQ(problems(check(model(30000))), "scan: cannot be unrolled: 30000 steps of its body make more than 20000 nodes\n");
 }
 
+// A Loop is unrolled when its trip count and condition are known and its body never stops it (it
+// passes the condition on); one whose body computes the condition, or whose trip count is a
+// run-time input, is refused saying so.
+TEST(OnnxCheck, LoopUnrolledOnlyWhenItRunsItsWholeTripCount) {
+  auto model = [](bool computedCondition, bool tripsKnown) {
+    onnx::ModelProto m = oneNodeModel("Loop", "loop", {{"y0", 1, {2}}}, "y", 1);
+    onnx::GraphProto *graph = m.mutable_graph();
+    onnx::NodeProto *n = graph->mutable_node(0);
+    n->clear_input();
+    n->add_input("trips");
+    n->add_input("");
+    n->add_input("y0");
+    if (tripsKnown) {
+      onnx::TensorProto *t = graph->add_initializer();
+      t->set_name("trips");
+      t->set_data_type(onnx::TensorProto::INT64);
+      t->add_int64_data(3);
+    } else {
+      auto *in = graph->add_input();
+      in->set_name("trips");
+      in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+      in->mutable_type()->mutable_tensor_type()->mutable_shape();
+    }
+    auto *body = n->add_attribute();
+    body->set_name("body");
+    body->set_type(onnx::AttributeProto::GRAPH);
+    onnx::GraphProto *g = body->mutable_g();
+    g->set_name("body");
+    auto value = [](onnx::ValueInfoProto *v, const char *name, int type, bool vector) {
+      v->set_name(name);
+      v->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+      auto *shape = v->mutable_type()->mutable_tensor_type()->mutable_shape();
+      if (vector) shape->add_dim()->set_dim_value(2);
+    };
+    value(g->add_input(), "i", onnx::TensorProto::INT64, false);
+    value(g->add_input(), "cond_in", onnx::TensorProto::BOOL, false);
+    value(g->add_input(), "y_in", 1, true);
+    auto node = [&](const char *op, std::vector<std::string> inputs, const char *output) {
+      onnx::NodeProto *k = g->add_node();
+      k->set_op_type(op);
+      for (auto &in : inputs) k->add_input(in);
+      k->add_output(output);
+    };
+    node("Add", {"y_in", "y_in"}, "y_out");
+    if (computedCondition) {
+      node("ReduceSum", {"y_out"}, "total");
+      auto *keep = g->mutable_node(g->node_size() - 1)->add_attribute();
+      keep->set_name("keepdims");
+      keep->set_type(onnx::AttributeProto::INT);
+      keep->set_i(0);
+      node("Cast", {"total"}, "cond_out");
+      auto *to = g->mutable_node(g->node_size() - 1)->add_attribute();
+      to->set_name("to");
+      to->set_type(onnx::AttributeProto::INT);
+      to->set_i(onnx::TensorProto::BOOL);
+    } else {
+      node("Identity", {"cond_in"}, "cond_out");
+    }
+    value(g->add_output(), "cond_out", onnx::TensorProto::BOOL, false);
+    value(g->add_output(), "y_out", 1, true);
+    return m;
+  };
+  CheckReport unrolled = check(model(false, true));
+  EXPECT_TRUE(unrolled.ok()) << problems(unrolled);
+  EXPECT_EQ(problems(check(model(true, true))), "loop: cannot be unrolled: its body computes whether to go on (only loops "
+                                                "that run their whole trip count are unrolled)\n");
+  EXPECT_NE(problems(check(model(false, false))).find("loop: cannot be unrolled: its trip count and condition must be "
+                                                      "known at compile time"),
+            std::string::npos);
+}
+
 TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {
   auto whereModel = [](int type) {
     return oneNodeModel("Where", "w", {{"c", 9, {4}}, {"x", type, {4}}, {"y", type, {4}}}, "z", 0);

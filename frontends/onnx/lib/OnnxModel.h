@@ -33,6 +33,9 @@ std::string unrollStaticScan(onnx::GraphProto &graph, int index, const std::stri
 // never stops early); empty, or why it could not (the graph is then unchanged).
 std::string unrollStaticLoop(onnx::GraphProto &graph, int index, const std::string &name, int64_t opset, int64_t trips);
 
+// Replaces graph.node(index) by `replacement` (moved from), in its place.
+void replaceNode(onnx::GraphProto &graph, int index, std::vector<onnx::NodeProto> &replacement);
+
 // Every value name a graph defines or uses, its subgraphs' included (names spliced into it must be
 // new).
 void collectValueNames(const onnx::GraphProto &graph, std::set<std::string> &names);

@@ -53,17 +53,21 @@ std::string inlineStaticIf(onnx::GraphProto &graph, int index, const std::string
     copy.add_output(ifNode.output(i));
     spliced.push_back(std::move(copy));
   }
+  replaceNode(graph, index, spliced);
+  for (const auto &t : branch->initializer()) *graph.add_initializer() = t;
+  return "";
+}
+
+void replaceNode(onnx::GraphProto &graph, int index, std::vector<onnx::NodeProto> &replacement) {
   google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
   for (int i = 0; i < graph.node_size(); ++i) {
     if (i != index) {
       *nodes.Add() = graph.node(i);
       continue;
     }
-    for (auto &n : spliced) *nodes.Add() = std::move(n);
+    for (auto &n : replacement) *nodes.Add() = std::move(n);
   }
   graph.mutable_node()->Swap(&nodes);
-  for (const auto &t : branch->initializer()) *graph.add_initializer() = t;
-  return "";
 }
 
 } // namespace fractal::onnx_frontend::detail

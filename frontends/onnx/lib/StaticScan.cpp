@@ -115,15 +115,7 @@ struct Unroller {
   // inputs when `asInputs`: models of IR version 3, opset 8's, list their initializers as graph
   // inputs too, and ONNX's shape inference reads their types there).
   void splice(onnx::GraphProto &graph, int index, bool asInputs) {
-    google::protobuf::RepeatedPtrField<onnx::NodeProto> all;
-    for (int i = 0; i < graph.node_size(); ++i) {
-      if (i != index) {
-        *all.Add() = graph.node(i);
-        continue;
-      }
-      for (auto &n : nodes) *all.Add() = std::move(n);
-    }
-    graph.mutable_node()->Swap(&all);
+    replaceNode(graph, index, nodes);
     for (auto &t : initializers) {
       if (asInputs) {
         onnx::ValueInfoProto *v = graph.add_input();

@@ -657,9 +657,9 @@ private:
     // A Scan whose sequence length is now known becomes its body once per step.
     for (int i = 0; i < nodes.size(); ++i) {
       if (nodes[i].op_type() != "Scan") continue;
-      bool known = true; // (else later rounds may fix the shapes)
-      for (const auto &in : nodes[i].input()) known = known && (in.empty() || shapes.count(in));
-      if (!known) continue;
+      bool shaped = true; // (else later rounds may fix the shapes)
+      for (const auto &in : nodes[i].input()) shaped = shaped && (in.empty() || shapes.count(in));
+      if (!shaped) continue;
       const std::string name = nodeName(nodes[i], i);
       if (std::string why = detail::unrollStaticScan(*model_.mutable_graph(), i, name, report_.opset, shapes);
           !why.empty()) {
@@ -860,8 +860,8 @@ private:
         int64_t elements = 1;
         if (x != shapes->end())
           for (int64_t d : x->second) elements *= d;
-        if (x == shapes->end() || x->second.size() != 4 || t == types_.end() || t->second != onnx::TensorProto::FLOAT ||
-            elements >= (int64_t(1) << 24)) {
+        const bool floats = t != types_.end() && (t->second == onnx::TensorProto::FLOAT || t->second == onnx::TensorProto::FLOAT16);
+        if (x == shapes->end() || x->second.size() != 4 || !floats || elements >= (int64_t(1) << 24)) {
           problem(name, node.op_type(), "the Indices output is supported for 2-D float32 pooling of fewer than 2^24 "
                                         "elements only");
           ok = false;

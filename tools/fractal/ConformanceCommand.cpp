@@ -476,7 +476,7 @@ int runConformanceCommand(const Args &args) {
         << "test_roialign_aligned_false/true's reference outputs are decimals rounded to 4 places (2.96875 stored as "
         << "2.9688; RoiAlign's 0.972784, ONNX Runtime's value too, as 0.9727): within 1e-4 of them passes too.\n\n"
         << "Compile-time inputs: Fractal compiles static graphs, so graph inputs that feed operands the compiler "
-        << "needs as constants (Clip bounds, Reshape shapes, Slice ranges, reduction axes, Resize scales, an If's condition; "
+        << "needs as constants (Clip bounds, Reshape shapes, Slice ranges, reduction axes, Resize scales, an If's condition, a Loop's trip count and condition; "
         << "`inputsNeededAsConstants` in frontends/onnx) are bound from each data set at compile time, as "
         << "`fractal compile --bind-input` does for a deployment; the test's JSON detail names them. "
         << boundPasses << " of the passes below bound inputs this way.\n\n"

@@ -11,6 +11,7 @@
 #endif
 #include "fractal/isa/Disassembler.h"
 #include "fractal/isa/Encoding.h"
+#include "fractal/isa/Numerics.h"
 #include "fractal/runtime/ModelProfile.h"
 #include "fractal/runtime/Roofline.h"
 #include "fractal/runtime/fractal_runtime.h"
@@ -155,7 +156,7 @@ NpyArray randomInput(const pkg::Tensor &t, uint32_t seed) {
       std::memcpy(&a.data[size_t(i) * pkg::dtypeSize(t.dtype)], &v, pkg::dtypeSize(t.dtype)); // little-endian
       break;
     }
-    case pkg::DType::F16: break; // the caller refuses float16 inputs before this
+    case pkg::DType::F16: { const uint16_t h = isa::floatToHalf(f); std::memcpy(&a.data[size_t(i) * 2], &h, 2); break; }
     }
   }
   return a;
@@ -409,8 +410,6 @@ int runRunCommand(const Args &args) {
         return reportError(Error::badInput("fractal run: no data for input '" + t.name + "' (" +
                                            pkg::npyDescr(t.dtype) + shapeText(t.shape) +
                                            "): give --input " + t.name + "=FILE.npy, or --random-inputs"));
-      if (t.dtype == pkg::DType::F16)
-        return reportError(Error::badInput("fractal run: --random-inputs does not fill float16 input '" + t.name + "'"));
       const std::string saved = outputDir + "/" + fileNameFor(t.name) + ".input.npy";
       std::cerr << "fractal: warning: input '" << t.name << "' not given: using seeded random data "
                 << "(uniform [-1, 1), seed " << k << ") because of --random-inputs; saved as " << saved << "\n";

@@ -19,7 +19,7 @@ export function readNpy(file) {
   const data = buf.subarray(start + headerLen);
   const copy = new Uint8Array(data).buffer;
   // float16 as its bits (Uint16Array), as onnxruntime-node takes and gives it.
-  const types = { '<f4': ['float32', Float32Array], '<f2': ['float16', Uint16Array], '<i8': ['int64', BigInt64Array],
+  const types = { '<f8': ['float64', Float64Array], '<f4': ['float32', Float32Array], '<f2': ['float16', Uint16Array], '<i8': ['int64', BigInt64Array],
                   '<i4': ['int32', Int32Array],
                   '|b1': ['bool', Uint8Array], '|i1': ['int8', Int8Array], '|u1': ['uint8', Uint8Array],
                   '<i2': ['int16', Int16Array], '<u2': ['uint16', Uint16Array], '<u4': ['uint32', Uint32Array],
@@ -30,7 +30,7 @@ export function readNpy(file) {
 }
 
 export function writeNpy(file, tensor) {
-  const descrs = { float32: '<f4', float16: '<f2', int64: '<i8', int32: '<i4', bool: '|b1', int8: '|i1', uint8: '|u1', int16: '<i2',
+  const descrs = { float64: '<f8', float32: '<f4', float16: '<f2', int64: '<i8', int32: '<i4', bool: '|b1', int8: '|i1', uint8: '|u1', int16: '<i2',
                    uint16: '<u2', uint32: '<u4', uint64: '<u8' };
   const dims = tensor.dims.length === 1 ? `${tensor.dims[0]},` : tensor.dims.join(', ');
   let header = `{'descr': '${descrs[tensor.type]}', 'fortran_order': False, 'shape': (${dims}), }`;

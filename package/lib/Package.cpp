@@ -40,6 +40,7 @@ pkgproto::DataType toProto(DType t) {
   case DType::U16: return pkgproto::DT_UINT16;
   case DType::U32: return pkgproto::DT_UINT32;
   case DType::U64: return pkgproto::DT_UINT64;
+  case DType::F64: return pkgproto::DT_FLOAT64;
   }
   return pkgproto::DT_UNDEFINED;
 }
@@ -57,6 +58,7 @@ bool fromProto(int t, DType &out) {
   case pkgproto::DT_UINT16: out = DType::U16; return true;
   case pkgproto::DT_UINT32: out = DType::U32; return true;
   case pkgproto::DT_UINT64: out = DType::U64; return true;
+  case pkgproto::DT_FLOAT64: out = DType::F64; return true;
   default: return false;
   }
 }
@@ -193,7 +195,7 @@ size_t dtypeSize(DType type) {
   switch (type) {
   case DType::F32: case DType::I32: case DType::U32: return 4;
   case DType::F16: case DType::I16: case DType::U16: return 2;
-  case DType::I64: case DType::U64: return 8;
+  case DType::I64: case DType::U64: case DType::F64: return 8;
   case DType::I8: case DType::U8: case DType::Bool: return 1;
   }
   return 1;
@@ -212,6 +214,7 @@ const char *npyDescr(DType type) {
   case DType::U16: return "<u2";
   case DType::U32: return "<u4";
   case DType::U64: return "<u8";
+  case DType::F64: return "<f8";
   }
   return "?";
 }
@@ -229,6 +232,7 @@ const char *dtypeName(DType type) {
   case DType::U16: return "uint16";
   case DType::U32: return "uint32";
   case DType::U64: return "uint64";
+  case DType::F64: return "float64";
   }
   return "?";
 }

@@ -49,6 +49,7 @@ frtDataType toApi(pkg::DType t) {
   case pkg::DType::U16: return FRT_UINT16;
   case pkg::DType::U32: return FRT_UINT32;
   case pkg::DType::U64: return FRT_UINT64;
+  case pkg::DType::F64: return FRT_DOUBLE;
   }
   return FRT_FLOAT;
 }

@@ -10,7 +10,7 @@ namespace {
 size_t descrSize(const std::string &d) {
   if (d == "<f4" || d == "<i4" || d == "<u4") return 4;
   if (d == "<f2" || d == "<i2" || d == "<u2") return 2;
-  if (d == "<i8" || d == "<u8") return 8;
+  if (d == "<i8" || d == "<u8" || d == "<f8") return 8;
   if (d == "|i1" || d == "|b1" || d == "|u1") return 1;
   return 0;
 }
@@ -66,7 +66,7 @@ Expected<NpyArray> parseNpy(const std::vector<uint8_t> &bytes, const std::string
   if (fortran != "False") return bad("Fortran-ordered arrays are not supported (save in C order)");
   const size_t elementSize = descrSize(a.descr);
   if (!elementSize)
-    return bad("dtype '" + a.descr + "' is not supported (float32, float16, int64, uint64, int32, uint32, int16, uint16, int8, uint8, bool)");
+    return bad("dtype '" + a.descr + "' is not supported (float64, float32, float16, int64, uint64, int32, uint32, int16, uint16, int8, uint8, bool)");
   uint64_t count = 1;
   size_t pos = 0;
   while (pos < shape.size()) {

@@ -20,6 +20,10 @@ int reportError(const Error &error);
 // the exit code.
 int writeTextOutput(const std::string &output, const std::string &text);
 
+// Warns on stderr when the package's inputs or outputs are float64, which it computes in float32
+// (the NPU has no float64 arithmetic): results then differ from a float64 run by float32 rounding.
+void warnAboutFloat64(const pkg::Package &package, const std::string &model);
+
 class ArgParser;
 // Parses a command's arguments. Returns the exit code when the command should stop right away:
 // 0 after printing --help, 2 after reporting a usage error; nothing when it should go on.

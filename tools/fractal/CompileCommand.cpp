@@ -148,9 +148,10 @@ int runCompileCommand(const Args &args) {
     std::vector<std::string> assembly, npu; // each kernel's generated source, for --compile-to=kernel|npu
 #ifdef FRACTAL_HAS_MLIR
     // The texts are collected only for the phase that prints them (printing IR costs time).
+    std::string compileReport;
     Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(
         input, shapes, *config, dumpIr, compileTo == "kernel" ? &assembly : nullptr, compileTo == "npu" ? &npu : nullptr,
-        sequences == "on");
+        sequences == "on", report.empty() ? nullptr : &compileReport);
 #else
     Expected<pkg::Package> package = Error::badInput(
         "fractal compile: this build has no MLIR compiler (FRACTAL_ENABLE_MLIR=OFF); only "
@@ -161,6 +162,9 @@ int runCompileCommand(const Args &args) {
     if (Status s = pkg::applySyncMode(*package, sync); !s)
       return reportError(s.error());
     package->sourceModel = model;
+    warnAboutFloat64(*package, model);
+    if (!report.empty())
+      if (Status s = writeFileAtomically(report, compileReport); !s) return reportError(s.error());
     if (codegenPhase)
       return writeTextOutput(output, renderCodegenPhase(*package, assembly, npu, compileTo));
     if (Status s = pkg::writePackageFile(output, *package); !s)

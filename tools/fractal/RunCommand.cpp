@@ -145,6 +145,7 @@ NpyArray randomInput(const pkg::Tensor &t, uint32_t seed) {
     float f = uniform(rng);
     switch (t.dtype) {
     case pkg::DType::F32: std::memcpy(&a.data[size_t(i) * 4], &f, 4); break;
+    case pkg::DType::F64: { const double d = f; std::memcpy(&a.data[size_t(i) * 8], &d, 8); break; }
     case pkg::DType::I64: { int64_t v = int64_t(f * 4); std::memcpy(&a.data[size_t(i) * 8], &v, 8); break; }
     case pkg::DType::I32: { int32_t v = int32_t(f * 4); std::memcpy(&a.data[size_t(i) * 4], &v, 4); break; }
     case pkg::DType::I8: a.data[size_t(i)] = uint8_t(int8_t(f * 4)); break;
@@ -388,6 +389,7 @@ int runRunCommand(const Args &args) {
     package = std::move(*read);
   }
   if (Status s = pkg::applySyncMode(package, sync); !s) return reportError(s.error());
+  warnAboutFloat64(package, model);
   if (target.empty()) target = package.target;
   if (!isOnnx) {
     Expected<ChipConfig> config = loadChipConfig(target);

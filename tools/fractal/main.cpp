@@ -24,6 +24,16 @@ int writeTextOutput(const std::string &output, const std::string &text) {
   return 0;
 }
 
+void warnAboutFloat64(const pkg::Package &package, const std::string &model) {
+  std::string names;
+  for (const std::vector<uint32_t> *list : {&package.inputs, &package.outputs})
+    for (uint32_t i : *list)
+      if (package.tensors[i].dtype == pkg::DType::F64) names += (names.empty() ? "'" : ", '") + package.tensors[i].name + "'";
+  if (!names.empty())
+    std::cerr << "fractal: warning: " << model << ": float64 " << names << " computed in float32 inside the model (the "
+              << "NPU has no float64 arithmetic): results differ from a float64 computation by float32 rounding\n";
+}
+
 std::optional<int> parseArguments(ArgParser &parser, const Args &args) {
   if (Status s = parser.parse(args); !s)
     return reportError(s.error());

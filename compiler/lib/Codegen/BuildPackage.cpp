@@ -42,6 +42,7 @@ constexpr uint64_t kGmAlignment = 512; // one fractal; also covers a vector kern
 std::optional<DType> dtypeOf(mlir::Type type) {
   if (type.isF32()) return DType::F32;
   if (type.isF16()) return DType::F16;
+  if (type.isF64()) return DType::F64;
   if (type.isUnsignedInteger(8)) return DType::U8;
   if (type.isUnsignedInteger(16)) return DType::U16;
   if (type.isUnsignedInteger(32)) return DType::U32;
@@ -2361,25 +2362,27 @@ private:
     if (auto mod = llvm::dyn_cast<g::ModOp>(op); mod && mod.getFmod()) kind = "fmod";
     if (auto compare = llvm::dyn_cast<g::CompareOp>(op)) kind = compare.getKind().str();
     if (auto shift = llvm::dyn_cast<g::BitShiftOp>(op)) opType = "BitShift", kind = shift.getLeft() ? "shl" : "shr";
+    const bool f64In = elementOf(decides).isF64(), f64Out = elementOf(op.getResult(0)).isF64();
     if (llvm::isa<g::CastOp>(op))
-      kind = isBool(op.getResult(0)) ? "nonzero" : isF32(op.getResult(0)) ? "to_f32" : isF32(decides) ? "from_f32" : "cast";
+      kind = f64In ? "f64_to_f32" : f64Out ? "f32_to_f64" : isBool(op.getResult(0)) ? "nonzero"
+             : isF32(op.getResult(0)) ? "to_f32" : isF32(decides) ? "from_f32" : "cast";
     opType[0] = char(std::toupper(opType[0]));
     ScalarElementwiseKernel k;
     k.name = opName(op);
     k.node = joined(onnxNodeNames(op.getLoc()));
     k.kind = kind;
     k.shape = shapeOf(op.getResult(0));
-    k.out = integerElement(op.getResult(0));
+    k.out = f64Out ? IntegerElement{8, false} : integerElement(op.getResult(0));
     k.isUnsigned = !integerElement(decides).isSigned;
     std::vector<uint32_t> args;
     for (mlir::Value v : op.getOperands()) {
-      if (kind == "from_f32") { // the float's bits, read as a 4-byte unsigned integer
+      if (llvm::isa<g::CastOp>(op) && !elementOf(v).isInteger()) { // a float's bits, as an unsigned integer of its width
         k.inputStrides.push_back(g::broadcastStrides(shapeOf(v), k.shape.size()));
-        k.inputs.push_back({4, false});
+        k.inputs.push_back({f64In ? 8 : 4, false});
         args.push_back(*tensor(v));
         continue;
       }
-      if (!llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isInteger()) {
+      if (!elementOf(v).isInteger()) {
         unsupported(op, "an integer " + kind + " needs integer operands (and a boolean condition)");
         return true;
       }
@@ -2397,6 +2400,7 @@ private:
     return true;
   }
 
+  static mlir::Type elementOf(mlir::Value v) { return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType(); }
   static IntegerElement integerElement(mlir::Value v) {
     mlir::Type t = llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType();
     return IntegerElement{std::max(1, int(t.getIntOrFloatBitWidth() / 8)), !t.isUnsignedInteger() && !t.isInteger(1)};

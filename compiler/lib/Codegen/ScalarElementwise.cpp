@@ -84,6 +84,38 @@ void floatToInteger(std::ostringstream &s, int bits, bool isSigned) {
     << "\n  beq x14, x0, converted\n  li x12, " << (isSigned ? INT64_MIN : 0) << "\nconverted:\n";
 }
 
+// x12 = the float32 bits of the float64 whose bits are in x9, rounded to nearest even (x14..x20
+// scratch). A float64 beyond float32's range gives an infinity, one below half its smallest
+// subnormal a zero (float64 subnormals too), NaN a quiet NaN; the sign is kept. The 53-bit
+// significand is shifted right by 29 for a normal result (whose biased exponent E >= 1 is added
+// above its 23 fraction bits: E - 1, as the significand's leading one carries into it), by
+// 30 - E for a subnormal one; a carry of the rounding into the exponent is the right result.
+void float64ToFloat32(std::ostringstream &s) {
+  s << "  shri x14, x9, 63\n  shli x14, x14, 31\n  shri x15, x9, 52\n  andi x15, x15, 2047\n  shli x16, x9, 12\n"
+    << "  shri x16, x16, 12\n  li x17, 2047\n  bne x15, x17, finite\n  li x12, 2139095040\n  beq x16, x0, signed\n"
+    << "  shri x16, x16, 29\n  li x17, 4194304\n  or x16, x16, x17\n  or x12, x12, x16\n  jmp signed\nfinite:\n"
+    << "  li x12, 0\n  beq x15, x0, signed\n  addi x15, x15, -896\n  li x17, 255\n  bge x15, x17, infinity\n"
+    << "  li x17, 1\n  shli x17, x17, 52\n  or x16, x16, x17\n  blt x0, x15, normal\n  li x17, 30\n"
+    << "  sub x17, x17, x15\n  li x18, 62\n  blt x18, x17, signed\n  jmp shift\nnormal:\n  addi x12, x15, -1\n"
+    << "  shli x12, x12, 23\n  li x17, 29\nshift:\n  shr x18, x16, x17\n  add x12, x12, x18\n  li x19, 1\n"
+    << "  shl x19, x19, x17\n  addi x19, x19, -1\n  and x19, x16, x19\n  addi x17, x17, -1\n  li x20, 1\n"
+    << "  shl x20, x20, x17\n  bltu x19, x20, signed\n  bne x19, x20, round_up\n  andi x20, x12, 1\n"
+    << "  beq x20, x0, signed\nround_up:\n  addi x12, x12, 1\n  jmp signed\ninfinity:\n  li x12, 2139095040\n"
+    << "signed:\n  or x12, x12, x14\n";
+}
+
+// x12 = the float64 bits of the float32 whose bits are in x9, exactly (x14..x17 scratch): the
+// exponent rebiased (an infinity's or NaN's to 2047), the fraction moved up 29 bits; a subnormal
+// normalised first (shifted up until its leading one is bit 23, the exponent lowered as far).
+void float32ToFloat64(std::ostringstream &s) {
+  s << "  shri x14, x9, 31\n  shli x14, x14, 63\n  shri x15, x9, 23\n  andi x15, x15, 255\n  li x16, 8388607\n"
+    << "  and x16, x9, x16\n  li x12, 0\n  li x17, 255\n  bne x15, x17, finite\n  li x15, 2047\n  jmp packed\n"
+    << "finite:\n  bne x15, x0, normal\n  beq x16, x0, signed\n  li x15, 1\n  li x17, 8388608\n"
+    << "normalise:\n  bgeu x16, x17, normalised\n  shli x16, x16, 1\n  addi x15, x15, -1\n  jmp normalise\n"
+    << "normalised:\n  addi x17, x17, -1\n  and x16, x16, x17\nnormal:\n  addi x15, x15, 896\npacked:\n"
+    << "  shli x12, x15, 52\n  shli x16, x16, 29\n  or x12, x12, x16\nsigned:\n  or x12, x12, x14\n";
+}
+
 // x12 = x9 ** x10 in integers (wrapping): by squaring for an exponent from 0 up; a negative one
 // (signed exponents only) truncates the fraction: 1 for a base of 1, +-1 for -1 by the exponent's
 // parity, else 0 (0 ** -n too, where C's pow gives infinity). x14 scratch; x9, x10 consumed.
@@ -106,7 +138,8 @@ Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKerne
   static const std::map<std::string, int> kInputs = {
       {"add", 2}, {"sub", 2}, {"mul", 2}, {"div", 2}, {"max", 2}, {"min", 2}, {"mod", 2}, {"fmod", 2},
       {"eq", 2},  {"lt", 2},  {"le", 2},  {"gt", 2},  {"ge", 2},  {"where", 3}, {"shl", 2}, {"shr", 2},
-      {"cast", 1}, {"nonzero", 1}, {"to_f32", 1}, {"from_f32", 1}, {"pow", 2}};
+      {"cast", 1}, {"nonzero", 1}, {"to_f32", 1}, {"from_f32", 1}, {"pow", 2},
+      {"f64_to_f32", 1}, {"f32_to_f64", 1}};
   const auto arity = kInputs.find(k.kind);
   if (arity == kInputs.end()) return Error::internal(k.name + ": no integer scalar-unit kernel for '" + k.kind + "'");
   const size_t inputs = size_t(arity->second), rank = k.shape.size();
@@ -161,6 +194,10 @@ Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKerne
     integerToFloat(s, u);
   else if (op == "from_f32")
     floatToInteger(s, 8 * k.out.bytes, k.out.isSigned);
+  else if (op == "f64_to_f32")
+    float64ToFloat32(s);
+  else if (op == "f32_to_f64")
+    float32ToFloat64(s);
   else if (op == "nonzero")
     s << "  sne x12, x9, x0\n";
   else if (u && (op == "mod" || op == "fmod")) // no signs to fix

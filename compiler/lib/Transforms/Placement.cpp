@@ -25,8 +25,11 @@ struct PlacementPass : fractal::impl::PlacementBase<PlacementPass> {
       }
       llvm::StringRef where = placed.getPlacement(), why = placed.getPlacementReason();
       if (fractal::graph::scalarIntegerOperand(op)) {
+        auto f64 = [](mlir::Value v) { return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isF64(); };
         where = "scalar";
-        why = fractal::kScalarIntegerReason;
+        why = llvm::isa<fractal::graph::CastOp>(op) && (f64(op->getOperand(0)) || f64(op->getResult(0)))
+                  ? fractal::kFloat64CastReason
+                  : fractal::kScalarIntegerReason;
       }
       if (auto topK = llvm::dyn_cast<fractal::graph::TopKOp>(op); topK && fractal::graph::topKAlongLastAxis(topK)) {
         where = "vector";

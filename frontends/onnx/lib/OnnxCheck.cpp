@@ -172,6 +172,12 @@ public:
       return; // shape inference needs a well-formed graph
     inferShapes();
     checkNodes();
+    for (const auto &[value, type] : types_)
+      if (type == onnx::TensorProto::DOUBLE) {
+        report_.notes.push_back("float64 values (e.g. '" + value + "') are computed in float32: the NPU has no float64 "
+                                "arithmetic, so results differ from a float64 computation by float32 rounding");
+        break;
+      }
   }
 
   // The model with the --input-shape dims and ONNX's inferred value types.
@@ -843,7 +849,7 @@ private:
       // Optional extra outputs: an inference BatchNormalization's statistics of opsets before 14
       // have no NPU kernel; a training-mode BatchNormalization's running mean and variance
       // (outputs 1 and 2) do, and MaxPool's indices (composed from the window's taps) for a 2-D
-      // float32 pooling whose flat indices float32 holds exactly.
+      // float pooling whose flat indices float32 holds exactly.
       int usedOutputs = 0;
       for (const auto &o : node.output())
         usedOutputs += !o.empty();
@@ -860,16 +866,18 @@ private:
         int64_t elements = 1;
         if (x != shapes->end())
           for (int64_t d : x->second) elements *= d;
-        const bool floats = t != types_.end() && (t->second == onnx::TensorProto::FLOAT || t->second == onnx::TensorProto::FLOAT16);
+        const bool floats = t != types_.end() && (t->second == onnx::TensorProto::FLOAT || t->second == onnx::TensorProto::FLOAT16 ||
+                                                  t->second == onnx::TensorProto::DOUBLE);
         if (x == shapes->end() || x->second.size() != 4 || !floats || elements >= (int64_t(1) << 24)) {
-          problem(name, node.op_type(), "the Indices output is supported for 2-D float32 pooling of fewer than 2^24 "
-                                        "elements only");
+          problem(name, node.op_type(), "the Indices output is supported for 2-D float pooling (float32, float16, "
+                                        "float64) of fewer than 2^24 elements only");
           ok = false;
         }
       }
-      // The data input's type (and CastLike's target type, its second input's). Float16 is
-      // computed as float32 (the importer widens it), so an operator of float32 takes it too.
-      const unsigned dataTypes = rule->dataTypes | (rule->dataTypes & detail::kFloat ? detail::kFloat16 : 0u);
+      // The data input's type (and CastLike's target type, its second input's). Float16 and
+      // float64 are computed as float32 (the importer converts them), so an operator of float32
+      // takes them too.
+      const unsigned dataTypes = rule->dataTypes | (rule->dataTypes & detail::kFloat ? detail::kFloat16 | detail::kDouble : 0u);
       for (int idx : {0, node.op_type() == "CastLike" ? 1 : -1}) {
         if (idx < 0 || node.input_size() <= idx || node.input(idx).empty()) continue;
         auto t = types_.find(node.input(idx));
@@ -908,7 +916,8 @@ private:
       auto wide = [&](int type) {
         return type == onnx::TensorProto::INT64 || type == onnx::TensorProto::UINT32 || type == onnx::TensorProto::UINT64;
       };
-      if ((t->second == onnx::TensorProto::FLOAT && wide(to)) || (wide(t->second) && to == onnx::TensorProto::FLOAT))
+      auto float32 = [](int type) { return type == onnx::TensorProto::FLOAT || type == onnx::TensorProto::DOUBLE; };
+      if ((float32(t->second) && wide(to)) || (wide(t->second) && float32(to)))
         return true;
       return integer(t->second) && integer(to) && (scalarInteger(t->second) || scalarInteger(to));
     }
@@ -1050,6 +1059,8 @@ std::string CheckReport::text() const {
   std::map<std::string, int> perPlacement;
   for (const NodeReport &n : nodes)
     ++perPlacement[placementName(n.placement)];
+  for (const std::string &n : notes)
+    os << "  note: " << n << "\n";
   os << "  " << nodes.size() << " supported node(s):";
   for (const auto &[where, count] : perPlacement)
     os << " " << count << " " << where;
@@ -1079,6 +1090,9 @@ std::string CheckReport::json() const {
   for (const NodeReport &n : nodes)
     j.beginObject().field("node", n.name).field("op", n.opType)
         .field("placement", placementName(n.placement)).field("reason", n.reason).endObject();
+  j.endArray().key("notes").beginArray();
+  for (const std::string &n : notes)
+    j.value(n);
   j.endArray().key("problems").beginArray();
   for (const Problem &p : problems)
     j.beginObject().field("node", p.node).field("op", p.opType).field("message", p.message).endObject();

@@ -2,6 +2,7 @@
 
 #include "fractal/compiler/Codegen/BuildPackage.h"
 #include "fractal/compiler/Codegen/KernelSequences.h"
+#include "fractal/compiler/CompileReport.h"
 #include "fractal/compiler/Transforms/Pipelines.h"
 #include "fractal/onnx/OnnxCheck.h"
 #include "fractal/onnx/OnnxImport.h"
@@ -55,7 +56,8 @@ Status runGraphPhases(mlir::MLIRContext &context, mlir::OwningOpRef<mlir::Module
 Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::string &shapes,
                                         const ChipConfig &config, const std::string &dumpIr,
                                         std::vector<std::string> *kernelAssembly,
-                                        std::vector<std::string> *kernelNpu, bool kernelSequences) {
+                                        std::vector<std::string> *kernelNpu, bool kernelSequences,
+                                        std::string *compileReport) {
   Expected<std::vector<InputShape>> parsed = parseInputShapes(shapes);
   if (!parsed)
     return parsed.takeError();
@@ -64,6 +66,7 @@ Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::str
   const long last = long(std::size(kCompilePhases)) - 1;
   if (Status s = runGraphPhases(context, module, input, *parsed, last, dumpIr); !s)
     return s.error();
+  if (compileReport) *compileReport = compiler::compileReportJson(*module, input, kCompilePhases[last]);
   Expected<pkg::Package> package = compiler::buildPackage(
       *module, config, input, dumpIr.empty() ? "" : dumpIr + "/04-kernels", kernelAssembly, kernelNpu);
   if (!package || !kernelSequences || kernelAssembly || kernelNpu)

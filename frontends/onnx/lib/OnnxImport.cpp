@@ -254,8 +254,13 @@ private:
   // no float16 forms (the vector unit computes in float32; convolutions and matmuls round their
   // operands to float16 on the cube as for float32 models), and a float16 model gets every
   // operator a float32 one has, at least as precise as computing in float16.
+  // Float64 the same way, narrowed instead of widened: the NPU has no float64 arithmetic (nor
+  // has Ascend's), so a float64 model is computed in float32 (constants rounded to nearest at
+  // import, inputs on entry; outputs widened exactly on exit) and its results differ from a
+  // float64 computation by float32 rounding. The check's report says so.
   static RankedTensorType computed(RankedTensorType t) {
-    return t.getElementType().isF16() ? RankedTensorType::get(t.getShape(), Float32Type::get(t.getContext())) : t;
+    const Type e = t.getElementType();
+    return e.isF16() || e.isF64() ? RankedTensorType::get(t.getShape(), Float32Type::get(t.getContext())) : t;
   }
   RankedTensorType typeOf(const std::string &name, const std::string &what) { return computed(declaredTypeOf(name, what)); }
   // The type the model declares (float16 stays float16): the graph's inputs and outputs.
@@ -293,13 +298,22 @@ private:
     SmallVector<int64_t> dims(t.dims().begin(), t.dims().end());
     auto type = RankedTensorType::get(dims, elementType(t.data_type()));
     std::vector<char> bytes = tensorBytes(t);
-    if (type != computed(type)) { // float16 values as float32 (exactly)
+    if (type.getElementType().isF16()) { // float16 values as float32 (exactly)
       std::vector<char> wide(bytes.size() * 2);
       isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(bytes.data()), reinterpret_cast<float *>(wide.data()),
                             bytes.size() / 2);
       bytes = std::move(wide);
-      type = computed(type);
+    } else if (type.getElementType().isF64()) { // float64 values as float32, rounded to nearest
+      std::vector<char> narrow(bytes.size() / 2);
+      for (size_t i = 0; i < narrow.size() / 4; ++i) {
+        double d;
+        std::memcpy(&d, bytes.data() + 8 * i, 8);
+        const float f = float(d);
+        std::memcpy(narrow.data() + 4 * i, &f, 4);
+      }
+      bytes = std::move(narrow);
     }
+    type = computed(type);
     ElementsAttr attr = g::makeConstantAttr(type, bytes,
                                             t.name().empty() ? "onnx_constant" : t.name());
     if (!attr)
@@ -2473,10 +2487,11 @@ private:
       };
       bind(b_.create<g::WhereOp>(loc, ot, hit, value(onOff[1]), value(onOff[0])));
     } else if (op == "Cast" || op == "CastLike") { // CastLike: the result type (from inference) is the target's
-      // To float16: rounded to float16, then held as float32 like every float16 value.
+      // To float16: rounded to float16, then held as float32 like every float16 value (to
+      // float64: to float32, which float64 values are computed in).
       const RankedTensorType declared = declaredTypeOf(n.output(0), "output of node '" + name + "'");
       Value v = in(0);
-      if (declared != out()) v = b_.create<g::CastOp>(loc, declared, v);
+      if (declared != out() && !declared.getElementType().isF64()) v = b_.create<g::CastOp>(loc, declared, v);
       bind(v.getType() == out() ? v : Value(b_.create<g::CastOp>(loc, out(), v)));
     } else {
       throw ImportError{"node '" + name + "': operator " + op + " passed the check but has no importer"};

@@ -247,7 +247,7 @@ std::vector<OpRule> buildRules() {
       {"HammingWindow", Placement::Host, kConst, {any("periodic"), only("output_datatype", {"1"})}, kInt32 | kInt64},
       {"BlackmanWindow", Placement::Host, kConst, {any("periodic"), only("output_datatype", {"1"})}, kInt32 | kInt64},
       // Ones on a diagonal of the input's (static) shape: a constant (float32, int32 or int64).
-      {"EyeLike", Placement::Host, kConst, {only("dtype", {"1", "6", "7"}), any("k")}, kFloats | kInt64 | kInt32},
+      {"EyeLike", Placement::Host, kConst, {only("dtype", {"1", "6", "7", "11"}), any("k")}, kFloats | kInt64 | kInt32},
       {"Equal", Placement::Vector, kCompare, {}, kFloat | kIntegers},
       {"Greater", Placement::Vector, kCompare, {}, kFloat | kIntegers},
       {"GreaterOrEqual", Placement::Vector, kCompare, {}, kFloat | kIntegers},
@@ -265,7 +265,7 @@ std::vector<OpRule> buildRules() {
       {"CastLike", Placement::Vector, "conversion: vector unit (vconv), folded when constant",
        {only("saturate", {"1"})}, kFloats | kIntegers | kBool},
       {"Cast", Placement::Vector, "conversion: vector unit (vconv), folded when constant",
-       {only("to", {"1", "10", "7", "6", "5", "4", "3", "2", "9", "12", "13"})},
+       {only("to", {"1", "10", "11", "7", "6", "5", "4", "3", "2", "9", "12", "13"})},
        kFloats | kIntegers | kBool},
   };
 }

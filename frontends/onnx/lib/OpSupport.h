@@ -19,7 +19,7 @@ struct AttributeRule {
 // Element types by their onnx::TensorProto::DataType number.
 enum : unsigned {
   kFloat = 1u << 1, kUint8 = 1u << 2, kInt8 = 1u << 3, kUint16 = 1u << 4, kInt16 = 1u << 5, kInt32 = 1u << 6,
-  kInt64 = 1u << 7, kBool = 1u << 9, kFloat16 = 1u << 10, kUint32 = 1u << 12, kUint64 = 1u << 13,
+  kInt64 = 1u << 7, kBool = 1u << 9, kFloat16 = 1u << 10, kDouble = 1u << 11, kUint32 = 1u << 12, kUint64 = 1u << 13,
 };
 constexpr unsigned kFloats = kFloat | kFloat16;
 // The integers the vector unit has no lanes for: element by element on the scalar unit.

@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -55,7 +56,21 @@ bool present(const std::string &path) { return std::ifstream(path).good(); }
     }                                                                                              \
   } while (0)
 
-std::vector<float> floats(const NpyArray &a) { return npyFloats(a); }
+// The values of a float array of any width (float16 and float64 converted) as float32.
+std::vector<float> floats(const NpyArray &a) {
+  if (a.descr == "<f2" || a.descr == "<f8") {
+    const size_t width = a.descr == "<f2" ? 2 : 8;
+    std::vector<float> v(a.data.size() / width);
+    for (size_t i = 0; i < v.size(); ++i) {
+      uint16_t h;
+      double d;
+      if (width == 2) std::memcpy(&h, &a.data[i * 2], 2), v[i] = isa::halfToFloat(h);
+      else std::memcpy(&d, &a.data[i * 8], 8), v[i] = float(d);
+    }
+    return v;
+  }
+  return npyFloats(a);
+}
 
 double cosine(const std::vector<float> &a, const std::vector<float> &b) {
   double dot = 0, na = 0, nb = 0;
@@ -2019,6 +2034,89 @@ TEST(CompiledOps, Float16ModelComputedInFloat32) {
     const std::vector<float> a = floats(got[name]), b = floats(want[name]);
     ASSERT_EQ(a.size(), b.size()) << name;
     for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 4e-3 * (1 + std::abs(b[i]))) << name << " " << i;
+  }
+}
+
+// A float64 model, computed in float32: float64 initializers, inputs and outputs, Mul, Add,
+// CumSum, Exp and a Cast to float32 within float32 rounding of ONNX Runtime's float64 results.
+// Then a float64 Identity on the values where narrowing to float32 has edge cases (ties to even,
+// subnormal results, a carry into the exponent, overflow to infinity, float64 subnormals, NaN):
+// bit-exact against C++'s own conversion there and back (the scalar unit's bit-by-bit kernels).
+TEST(CompiledOps, Float64ModelComputedInFloat32) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  auto doubleNpy = [](const std::vector<int64_t> &shape, const std::vector<double> &values) {
+    NpyArray a{"<f8", shape, std::vector<uint8_t>(values.size() * 8)};
+    std::memcpy(a.data.data(), values.data(), a.data.size());
+    return a;
+  };
+  auto doubles = [](const NpyArray &a) {
+    std::vector<double> v(a.data.size() / 8);
+    std::memcpy(v.data(), a.data.data(), v.size() * 8);
+    return v;
+  };
+  {
+    onnx::ModelProto m = newModel(14, "double_model");
+    onnx::GraphProto *g = m.mutable_graph();
+    declareTensor(g->add_input(), "x", {2, 3}, onnx::TensorProto::DOUBLE);
+    auto doubleInitializer = [&](const char *name, const std::vector<double> &values) {
+      onnx::TensorProto *t = g->add_initializer();
+      t->set_name(name);
+      t->set_data_type(onnx::TensorProto::DOUBLE);
+      t->add_dims(int64_t(values.size()));
+      for (double v : values) t->add_double_data(v);
+    };
+    doubleInitializer("w", {0.1, -2.5, 1.0 / 3.0});
+    doubleInitializer("b", {1e-3, 0.25, -0.75});
+    onnx::TensorProto *axis = g->add_initializer();
+    axis->set_name("axis");
+    axis->set_data_type(onnx::TensorProto::INT64);
+    axis->add_int64_data(1);
+    addNode(g, "Mul", {"x", "w"}, "scaled");
+    addNode(g, "Add", {"scaled", "b"}, "shifted");
+    addNode(g, "CumSum", {"shifted", "axis"}, "summed");
+    addNode(g, "Exp", {"summed"}, "y");
+    setInt(addNode(g, "Cast", {"summed"}, "y32"), "to", onnx::TensorProto::FLOAT);
+    declareTensor(g->add_output(), "y", {2, 3}, onnx::TensorProto::DOUBLE);
+    declareTensor(g->add_output(), "y32", {2, 3}, onnx::TensorProto::FLOAT);
+    auto [got, want] = runBuiltModel(m.SerializeAsString(), "x",
+                                     doubleNpy({2, 3}, {0.5, -1.0 / 7.0, 2.0, 1e-3, -0.75, 1.25}), {"y", "y32"});
+    EXPECT_EQ(got["y"].descr, "<f8");
+    EXPECT_EQ(got["y32"].descr, "<f4");
+    const std::vector<double> a = doubles(got["y"]), b = doubles(want["y"]);
+    ASSERT_EQ(a.size(), 6u);
+    ASSERT_EQ(b.size(), 6u);
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6 * std::abs(b[i])) << i;
+  }
+  onnx::ModelProto m = newModel(14, "double_identity");
+  onnx::GraphProto *g = m.mutable_graph();
+  const std::vector<double> x = {
+      0.0, -0.0, 1.0, 1.0 / 3.0, -123.456, 1e30,
+      1.0 + std::ldexp(1.0, -24),                         // a tie: to even, 1
+      1.0 + 3 * std::ldexp(1.0, -24),                     // a tie: to even, up
+      1.0 + std::ldexp(1.0, -24) + std::ldexp(1.0, -52),  // above the tie: up
+      1e-40, -1e-45, 7e-46, 1e-300, 4e-320,              // subnormal results, zeros, a float64 subnormal
+      double(FLT_MIN) - double(FLT_TRUE_MIN) / 2,         // a tie carrying into the exponent: FLT_MIN
+      3.4028235677973366e38, 3.40282356e38, -1e39,        // overflow at the tie, FLT_MAX below it, -inf
+      INFINITY, -INFINITY, NAN, -std::ldexp(1.0, -149) * 1.5};
+  const int64_t n = int64_t(x.size());
+  declareTensor(g->add_input(), "x", {n}, onnx::TensorProto::DOUBLE);
+  addNode(g, "Identity", {"x"}, "y");
+  declareTensor(g->add_output(), "y", {n}, onnx::TensorProto::DOUBLE);
+  const SavedModel saved(m);
+  ASSERT_FALSE(saved.path.empty());
+  auto got = runFractal(saved.path, "", "x", doubleNpy({n}, x), "functional");
+  const std::vector<double> y = doubles(got["y"]);
+  ASSERT_EQ(y.size(), x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double want = double(float(x[i]));
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(y[i])) << i;
+      continue;
+    }
+    uint64_t a, b;
+    std::memcpy(&a, &y[i], 8);
+    std::memcpy(&b, &want, 8);
+    EXPECT_EQ(a, b) << i << ": " << x[i] << " gave " << y[i] << ", want " << want;
   }
 }
 

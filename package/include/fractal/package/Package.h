@@ -24,7 +24,7 @@ constexpr uint32_t kFormatVersion = 2; // 2: barrier_flag_bytes (sequences on se
 constexpr size_t kHeaderBytes = 24; // "FRACTPKG", u32 version, u32 crc32, u64 payload size
 
 // The integers other than int32 live in GM only: the scalar unit computes on them (docs/isa.md).
-enum class DType : uint8_t { F32, F16, I64, I32, I8, Bool, U8, I16, U16, U32, U64 };
+enum class DType : uint8_t { F32, F16, I64, I32, I8, Bool, U8, I16, U16, U32, U64, F64 };
 size_t dtypeSize(DType type);
 const char *dtypeName(DType type); // numpy-style: "float32", "float16", "int64", ...
 const char *npyDescr(DType type);  // the .npy header's descr: "<f4", "|u1", ...

@@ -127,6 +127,7 @@ typedef enum {
   FRT_UINT32 = 8,
   FRT_INT64 = 9,
   FRT_UINT64 = 10,
+  FRT_DOUBLE = 11,
   FRT_BOOL = 12,
 } frtDataType;
 

@@ -406,8 +406,11 @@ Expected<GeneratedKernel> generateVectorTranspose(const ChipConfig &config, cons
 // where (a boolean condition, then the two values), shl, shr (logical), cast (the value in the
 // result's width: wrapping, as C casts integers), nonzero (a cast to booleans), to_f32 (an integer
 // to the float32 bits of its nearest-even value) or from_f32 (float32 bits in, as a 4-byte unsigned
-// input, toward zero into the result's integer type, saturating; NaN gives 0) or pow (wrapping
-// products by squaring; a negative exponent truncates the fraction, as C's pow cast back). Each input is
+// input, toward zero into the result's integer type, saturating; NaN gives 0), pow (wrapping
+// products by squaring; a negative exponent truncates the fraction, as C's pow cast back), or
+// between float64 and float32 by their bits (8- and 4-byte unsigned elements): f64_to_f32
+// (rounded to nearest even, to a subnormal or an infinity where the value needs; NaN stays a
+// quiet NaN) and f32_to_f64 (exact). Each input is
 // read at its element strides per result axis (0 along a broadcast axis:
 // graph::broadcastStrides), in its own width and signedness, into a 64-bit register; the result
 // is stored in its width (wrapping). `isUnsigned`: div, mod, max, min and the comparisons treat

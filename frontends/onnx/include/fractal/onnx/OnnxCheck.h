@@ -45,6 +45,7 @@ struct CheckReport {
   std::vector<std::string> inputs; // "name: 1x3x224x224 float"
   std::vector<NodeReport> nodes;
   std::vector<Problem> problems;
+  std::vector<std::string> notes; // what the user should know about a supported model (float64)
   bool ok() const { return problems.empty(); }
   std::string text() const; // human-readable, one problem per line
   std::string json() const;

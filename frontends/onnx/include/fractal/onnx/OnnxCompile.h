@@ -31,12 +31,13 @@ inline constexpr const char *kCodegenPhases[] = {"npu", "kernel", "isa"};
 // `kernelNpu` (optional) likewise its npu dialect IR ("" when generated directly as assembly).
 // With `kernelSequences`, consecutive small kernels are joined into one launch each
 // (compiler/Codegen/KernelSequences.h); not when a listing is asked for, which shows the kernels
-// as generated.
+// as generated. `compileReport` (optional) receives the compile report (`--report`) of the
+// graph after placement: every op with its ONNX nodes, unit and reason.
 Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::string &shapes,
                                         const ChipConfig &config, const std::string &dumpIr,
                                         std::vector<std::string> *kernelAssembly = nullptr,
                                         std::vector<std::string> *kernelNpu = nullptr,
-                                        bool kernelSequences = true);
+                                        bool kernelSequences = true, std::string *compileReport = nullptr);
 
 #ifdef FRACTAL_HAS_MLIR
 // Imports `input` and runs phases 0..lastPhase (indices into kCompilePhases).

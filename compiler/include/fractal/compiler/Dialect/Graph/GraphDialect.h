@@ -57,6 +57,9 @@ inline mlir::Value scalarIntegerOperand(mlir::Operation *op) {
     auto type = [](mlir::Value v) { return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType(); };
     auto wide = [&](mlir::Value v) { return type(v).isInteger() && type(v).getIntOrFloatBitWidth() >= 32 && scalarInteger(v); };
     if ((type(in).isF32() && wide(out)) || (wide(in) && type(out).isF32())) return in;
+    // Float64 and float32, converted bit by bit in the 64-bit registers (the NPU has no float64
+    // arithmetic; a float64 model is computed in float32, converted at its inputs and outputs).
+    if ((type(in).isF64() && type(out).isF32()) || (type(in).isF32() && type(out).isF64())) return in;
     return type(in).isInteger() && type(out).isInteger() && (scalarInteger(in) || scalarInteger(out)) ? in : mlir::Value();
   }
   if (!decides) return {};

@@ -1,6 +1,8 @@
 #include "fractal/onnx/OnnxCheck.h"
 
 #include "OnnxModel.h"
+#include "Einsum.h"
+#include "TreeEnsemble.h"
 #include "OpSupport.h"
 
 #include "fractal/compiler/PlacementReasons.h"
@@ -91,6 +93,13 @@ std::vector<int> constantSlotsOf(const onnx::NodeProto &node) {
 
 std::string nodeName(const onnx::NodeProto &node, int index) {
   return node.name().empty() ? node.op_type() + "_" + std::to_string(index) : node.name();
+}
+
+// A string attribute's value, "" when the node has none of that name.
+std::string stringAttribute(const onnx::NodeProto &node, const char *name) {
+  for (const auto &a : node.attribute())
+    if (a.name() == name) return a.s();
+  return "";
 }
 
 // An integer attribute's value, `def` when the node has none of that name.
@@ -675,6 +684,38 @@ private:
       }
       return true;
     }
+    // Einsum's result shape (ONNX's inference gives only its rank), from the equation, and a
+    // TreeEnsembleRegressor's ([rows, n_targets]; ONNX's gives only its type).
+    for (const auto &node : nodes) {
+      if ((node.op_type() != "Einsum" && node.op_type() != "TreeEnsembleRegressor") || node.output_size() != 1 ||
+          shapes.count(node.output(0)))
+        continue;
+      std::vector<std::vector<int64_t>> operands;
+      for (const auto &in : node.input())
+        if (auto it = shapes.find(in); it != shapes.end()) operands.push_back(it->second);
+      if (operands.size() != size_t(node.input_size())) continue;
+      std::vector<int64_t> dims;
+      if (node.op_type() == "TreeEnsembleRegressor") {
+        if (operands[0].size() != 2) continue; // (reported by the support check)
+        dims = {operands[0][0], std::max<int64_t>(1, intAttribute(node, "n_targets", 1))};
+      } else {
+        auto parsed = detail::parseEinsum(stringAttribute(node, "equation"), operands);
+        auto *labels = std::get_if<detail::EinsumLabels>(&parsed);
+        if (!labels) continue; // (reported by the support check)
+        for (char label : labels->result) dims.push_back(labels->sizes.at(label));
+      }
+      onnx::ValueInfoProto *info = nullptr;
+      for (auto *list : {model_.mutable_graph()->mutable_value_info(), model_.mutable_graph()->mutable_output()})
+        for (auto &v : *list)
+          if (v.name() == node.output(0)) info = &v;
+      if (!info) info = model_.mutable_graph()->add_value_info(), info->set_name(node.output(0));
+      if (!info->type().tensor_type().has_elem_type())
+        info->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+      auto *shape = info->mutable_type()->mutable_tensor_type()->mutable_shape();
+      shape->clear_dim();
+      for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
+      changed = true;
+    }
     return changed;
   }
 
@@ -705,8 +746,10 @@ private:
     const auto fixed = staticShapes();
     const auto &nodes = model_.graph().node();
     for (int i = 0; i < nodes.size(); ++i) {
-      // Constants are typed by their value; an unknown operator is reported as such.
-      if (nodes[i].op_type() == "Constant" || !findOpRule(nodes[i].op_type())) continue;
+      // Constants are typed by their value; an unknown operator is reported as such; an Einsum
+      // of static inputs has its shape unless its equation is wrong, which the check names.
+      if (nodes[i].op_type() == "Constant" || nodes[i].op_type() == "Einsum" ||
+          nodes[i].op_type() == "TreeEnsembleRegressor" || !findOpRule(nodes[i].op_type())) continue;
       for (const auto &o : nodes[i].output())
         if (!o.empty() && !fixed.count(o)) {
           problem(nodeName(nodes[i], i), nodes[i].op_type(),
@@ -723,9 +766,11 @@ private:
     for (int i = 0; i < nodes.size(); ++i) {
       const onnx::NodeProto &node = nodes[i];
       const std::string name = nodeName(node, i);
-      if (!node.domain().empty() && node.domain() != "ai.onnx") {
+      if (!node.domain().empty() && node.domain() != "ai.onnx" &&
+          !(node.domain() == "ai.onnx.ml" && detail::isMlOperator(node.op_type()))) {
         problem(name, node.op_type(), "operator " + node.domain() + "." + node.op_type() +
-                                          " (a custom domain) is not supported");
+                                          (node.domain() == "ai.onnx.ml" ? " is not supported"
+                                                                         : " (a custom domain) is not supported"));
         continue;
       }
       if (node.op_type() == "If" && node.input_size() > 0) { // one whose condition folded is gone
@@ -839,6 +884,31 @@ private:
                                             (node.op_type() == "Where" ? "float32 or integers)" : "float32 or int32)"));
           ok = false;
         }
+      if (node.op_type() == "TreeEnsembleRegressor") {
+        if (!shapes) shapes = staticShapes();
+        auto x = shapes->find(node.input(0));
+        const auto parsed = x == shapes->end() || x->second.size() != 2
+                                ? std::variant<detail::TreeTables, std::string>("the input must be a matrix [rows, features]")
+                                : detail::readTreeEnsemble(node, x->second[1]);
+        if (auto *why = std::get_if<std::string>(&parsed)) {
+          problem(name, node.op_type(), *why);
+          ok = false;
+        }
+      }
+      if (node.op_type() == "Einsum") {
+        if (!shapes) shapes = staticShapes();
+        const std::string equation = stringAttribute(node, "equation");
+        std::vector<std::vector<int64_t>> operands;
+        for (const std::string &in : node.input())
+          if (auto s = shapes->find(in); s != shapes->end()) operands.push_back(s->second);
+        const auto parsed = operands.size() == size_t(node.input_size())
+                                ? detail::parseEinsum(equation, operands)
+                                : std::variant<detail::EinsumLabels, std::string>("an input has no static shape");
+        if (auto *why = std::get_if<std::string>(&parsed)) {
+          problem(name, node.op_type(), *why);
+          ok = false;
+        }
+      }
       if (node.op_type() == "LSTM" || node.op_type() == "GRU" || node.op_type() == "RNN") {
         if (!shapes) shapes = staticShapes(); // once per model, at its first recurrent layer
         if (std::string why = recurrentProblem(node, *shapes); !why.empty()) {

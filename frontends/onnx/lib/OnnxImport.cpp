@@ -5,6 +5,8 @@
 #include "fractal/onnx/OnnxImport.h"
 #include "fractal/onnx/OnnxTensor.h"
 
+#include "Einsum.h"
+#include "TreeEnsemble.h"
 #include "OnnxModel.h"
 #include "OpSupport.h"
 
@@ -884,6 +886,154 @@ private:
   // v with its axes permuted: result axis i is v's axis perm[i].
   Value transposed(Location loc, Value v, ArrayRef<int64_t> perm) { return Composer{b_, loc, {}}.transpose(v, perm); }
 
+  // An ai.onnx.ml TreeEnsembleRegressor composed as TreeEnsemble.h says: the branches' features
+  // gathered [N, trees * branches] and compared with their thresholds (1 or 0; only the
+  // comparisons the modes use; GTE, GT and NEQ as 1 minus LT, LE and EQ), a NaN feature's decision
+  // replaced by missing_value_tracks_true, then per tree [N, branches] x turns [branches, leaves]
+  // on the cube (exact: 0, 1 and +-1 in float16, sums in float32), compared with each leaf's true
+  // turns (the leaf reached: 1), times the leaves' weights, summed over trees and leaves.
+  Value treeEnsemble(Location loc, const onnx::NodeProto &n, Value x, RankedTensorType type) {
+    Composer ops{b_, loc, b_.getF32Type()};
+    if (!ops.elementOf(x).isF32()) x = ops.cast(x, b_.getF32Type());
+    const int64_t rows = ops.shapeOf(x)[0];
+    auto parsed = detail::readTreeEnsemble(n, ops.shapeOf(x)[1]);
+    if (auto *why = std::get_if<std::string>(&parsed)) throw ImportError{*why};
+    const detail::TreeTables &t = std::get<detail::TreeTables>(parsed);
+    const int64_t T = t.trees, B = t.branches, L = t.leaves, K = t.targets;
+    Value index = b_.create<g::ConstantOp>(
+        loc, g::makeConstantAttr(RankedTensorType::get({T * B}, b_.getIntegerType(32)),
+                                 ArrayRef<char>(reinterpret_cast<const char *>(t.feature.data()), t.feature.size() * 4),
+                                 "tree_features"));
+    Value features = b_.create<g::GatherOp>(loc, ops.typed({rows, T * B}), x, index, b_.getI64IntegerAttr(1),
+                                            b_.getBoolAttr(false));
+    Value thresholds = ops.floats({T * B}, t.threshold, "tree_thresholds");
+    auto decided = [&](const char *kind) { return ops.cast(ops.compare(kind, features, thresholds), b_.getF32Type()); };
+    // decision = bias + sum over comparisons of weight * comparison, per branch.
+    std::map<std::string, std::vector<float>> weightOf;
+    std::vector<float> bias(t.mode.size(), 0.0f);
+    static const std::map<std::string, std::pair<const char *, float>> kModes = {
+        {"LEQ", {"le", 1}}, {"LT", {"lt", 1}}, {"EQ", {"eq", 1}}, {"GT", {"le", -1}}, {"GTE", {"lt", -1}}, {"NEQ", {"eq", -1}}};
+    bool negated = false, nanTrue = false;
+    for (size_t i = 0; i < t.mode.size(); ++i) {
+      const auto &[kind, weight] = kModes.at(t.mode[i]);
+      auto &w = weightOf[kind];
+      w.resize(t.mode.size(), 0.0f);
+      w[i] = weight;
+      bias[i] = weight < 0 ? 1.0f : 0.0f;
+      negated |= weight < 0;
+      nanTrue |= t.nanTakesTrue[i] != 0;
+    }
+    Value decision;
+    if (weightOf.size() == 1 && !negated) {
+      decision = decided(weightOf.begin()->first.c_str());
+    } else {
+      decision = ops.floats({T * B}, bias, "tree_decision_bias");
+      for (const auto &[kind, w] : weightOf)
+        decision = ops.add(decision, ops.mul(decided(kind.c_str()), ops.floats({T * B}, w, "tree_decision_weights")));
+    }
+    if (negated || nanTrue) { // NaN compares false; its decision is missing_value_tracks_true
+      Value isNumber = ops.cast(ops.compare("eq", features, features), b_.getF32Type());
+      Value nanDecision = ops.floats({T * B}, t.nanTakesTrue, "tree_nan_decisions");
+      decision = ops.add(nanDecision, ops.mul(isNumber, ops.sub(decision, nanDecision)));
+    }
+    Value perTree = ops.transpose(ops.reshape(decision, {rows, T, B}), {1, 0, 2});
+    Value agreed = b_.create<g::MatMulOp>(loc, ops.typed({T, rows, L}), perTree, ops.floats({T, B, L}, t.turns, "tree_turns"),
+                                          nullptr, nullptr);
+    Value reached = ops.cast(ops.compare("eq", agreed, ops.floats({T, 1, L}, t.trueTurns, "tree_leaf_true_turns")),
+                             b_.getF32Type());
+    Value weighted = ops.mul(ops.reshape(reached, {T, rows, L, 1}), ops.floats({T, 1, L, K}, t.weights, "tree_leaf_weights"));
+    Value y = reduce(loc, weighted, "sum", {0, 2}, false, ops.typed({rows, K}));
+    if (t.average) y = ops.mul(y, ops.constant(1.0 / double(T)));
+    y = ops.add(y, ops.floats({K}, t.base, "tree_base_values"));
+    return y.getType() == type ? y : ops.reshape(y, type.getShape());
+  }
+
+  // Einsum (Einsum.h reads the equation). Per operand: a repeated label's diagonal (the operand
+  // times an identity mask over the two axes, summed over the second), and the labels that neither
+  // the other operand nor the result has, summed. Then one operand is transposed to the result's
+  // order; two are multiplied over the labels both have: a batched MatMul [batch, left,
+  // contracted] x [batch, contracted, right] on the cube when some are not in the result, else a
+  // broadcast Mul (outer and element-wise products), transposed to the result's order.
+  Value einsum(Location loc, const std::string &equation, std::vector<Value> xs, RankedTensorType type) {
+    std::vector<std::vector<int64_t>> shapes;
+    for (Value x : xs) {
+      ArrayRef<int64_t> s = llvm::cast<RankedTensorType>(x.getType()).getShape();
+      shapes.emplace_back(s.begin(), s.end());
+    }
+    auto parsed = detail::parseEinsum(equation, shapes);
+    if (auto *why = std::get_if<std::string>(&parsed)) throw ImportError{*why};
+    detail::EinsumLabels &e = std::get<detail::EinsumLabels>(parsed);
+    Composer ops{b_, loc, type.getElementType()};
+    auto dims = [&](const std::string &labels) {
+      SmallVector<int64_t> d;
+      for (char c : labels) d.push_back(e.sizes[c]);
+      return d;
+    };
+    auto product = [&](const std::string &labels) {
+      int64_t n = 1;
+      for (char c : labels) n *= e.sizes[c];
+      return n;
+    };
+    auto has = [](const std::string &labels, char c) { return labels.find(c) != std::string::npos; };
+    // x (labelled `from`) with its axes in the order of `to` (a permutation of `from`).
+    auto permuted = [&](Value x, const std::string &from, const std::string &to) {
+      SmallVector<int64_t> perm;
+      for (char c : to) perm.push_back(int64_t(from.find(c)));
+      bool identity = true;
+      for (size_t i = 0; i < perm.size(); ++i) identity &= perm[i] == int64_t(i);
+      return identity ? x : ops.transpose(x, perm);
+    };
+    auto summed = [&](Value x, std::string &labels, const std::vector<int64_t> &axes) {
+      std::string kept;
+      for (size_t d = 0; d < labels.size(); ++d)
+        if (!std::count(axes.begin(), axes.end(), int64_t(d))) kept += labels[d];
+      labels = kept;
+      return reduce(loc, x, "sum", axes, false, ops.typed(dims(kept)));
+    };
+    for (size_t k = 0; k < xs.size(); ++k) {
+      std::string &l = e.operands[k];
+      for (size_t p = 0; p < l.size(); ++p) {
+        const size_t q = l.find(l[p], p + 1);
+        if (q == std::string::npos) continue;
+        const int64_t n = e.sizes[l[p]];
+        SmallVector<int64_t> maskShape(l.size(), 1);
+        maskShape[p] = maskShape[q] = n;
+        std::vector<float> eye(size_t(n * n), 0.0f);
+        for (int64_t i = 0; i < n; ++i) eye[size_t(i * n + i)] = 1.0f;
+        xs[k] = summed(ops.mul(xs[k], ops.floats(maskShape, eye, "einsum_diagonal")), l, {int64_t(q)});
+        --p; // the same label may repeat again
+      }
+      std::vector<int64_t> alone;
+      for (size_t d = 0; d < l.size(); ++d)
+        if (!has(e.result, l[d]) && (xs.size() == 1 || !has(e.operands[1 - k], l[d]))) alone.push_back(int64_t(d));
+      if (!alone.empty()) xs[k] = summed(xs[k], l, alone);
+    }
+    if (xs.size() == 1) return permuted(xs[0], e.operands[0], e.result);
+    const std::string &a = e.operands[0], &b = e.operands[1];
+    std::string batch, left, right, contracted;
+    for (char c : e.result) (has(a, c) && has(b, c) ? batch : has(a, c) ? left : right) += c;
+    for (char c : a)
+      if (has(b, c) && !has(e.result, c)) contracted += c;
+    Value result;
+    if (contracted.empty()) {
+      SmallVector<int64_t> sa = dims(batch + left), sb = dims(batch);
+      sa.append(right.size(), 1);
+      sb.append(left.size(), 1);
+      sb.append(dims(right));
+      result = ops.mul(ops.reshape(permuted(xs[0], a, batch + left), sa), ops.reshape(permuted(xs[1], b, batch + right), sb));
+    } else {
+      SmallVector<int64_t> sa, sb, so;
+      if (!batch.empty()) sa = sb = so = {product(batch)};
+      sa.append({product(left), product(contracted)});
+      sb.append({product(contracted), product(right)});
+      so.append({product(left), product(right)});
+      Value m = b_.create<g::MatMulOp>(loc, ops.typed(so), ops.reshape(permuted(xs[0], a, batch + left + contracted), sa),
+                                       ops.reshape(permuted(xs[1], b, batch + contracted + right), sb), nullptr, nullptr);
+      result = ops.reshape(m, dims(batch + left + right));
+    }
+    return permuted(result, batch + left + right, e.result);
+  }
+
   // A rank-0 constant of a float element type (a scale, a zero for a comparison).
   Value scalar(double v, Type elementType, Location loc) { return Composer{b_, loc, elementType}.constant(v); }
 
@@ -1716,6 +1866,12 @@ private:
     } else if (op == "MatMul") {
       bind(b_.create<g::MatMulOp>(loc, out(), in(0), in(1), /*clamp_min=*/nullptr,
                                   /*clamp_max=*/nullptr));
+    } else if (op == "TreeEnsembleRegressor") {
+      bind(treeEnsemble(loc, n, in(0), out()));
+    } else if (op == "Einsum") {
+      std::vector<Value> xs;
+      for (int i = 0; i < n.input_size(); ++i) xs.push_back(in(i));
+      bind(einsum(loc, stringAttr(n, "equation", ""), xs, out()));
     } else if (op == "Gemm") {
       bind(b_.create<g::GemmOp>(loc, out(), in(0), in(1), hasInput(2) ? in(2) : Value(),
                                 b_.getF32FloatAttr(floatAttr(n, "alpha", 1.0f)),

@@ -42,6 +42,19 @@ std::vector<OpRule> buildRules() {
         any("output_shape"), any("pads"), any("strides")},
        kFloats},
       {"MatMul", Placement::Cube, kCube, {}, kFloats},
+      {"TreeEnsembleRegressor", Placement::Vector,
+       "decision trees: each branch's comparison on the vector unit, the leaf each row reaches from the decisions times "
+       "the trees' paths on the cube, the leaves' weights summed on the vector unit",
+       {only("aggregate_function", {"SUM", "AVERAGE"}), only("post_transform", {"NONE"}), any("base_values"),
+        any("n_targets"), any("nodes_falsenodeids"), any("nodes_featureids"), any("nodes_hitrates"),
+        any("nodes_missing_value_tracks_true"), any("nodes_modes"), any("nodes_nodeids"), any("nodes_treeids"),
+        any("nodes_truenodeids"), any("nodes_values"), any("target_ids"), any("target_nodeids"), any("target_treeids"),
+        any("target_weights")},
+       kFloats | kInt64 | kInt32},
+      {"Einsum", Placement::Cube,
+       "contraction: a MatMul on the cube between transposes and reshapes (diagonals and sums over labels of one "
+       "operand on the vector unit, a product without contracted labels as a broadcast Mul)",
+       {any("equation")}, kFloats},
       {"Gemm", Placement::Cube, kCube, {any("alpha"), any("beta"), any("transA"), any("transB")},
        kFloats},
       {"LSTM", Placement::Cube, kRecurrent,
@@ -295,6 +308,8 @@ const OpRule *findOpRule(const std::string &opType) {
       return &r;
   return nullptr;
 }
+
+bool isMlOperator(const std::string &opType) { return opType == "TreeEnsembleRegressor"; }
 
 std::string elementTypeName(int type) {
   switch (type) {

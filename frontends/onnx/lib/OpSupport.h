@@ -41,6 +41,9 @@ struct OpRule {
 // negative base's real power.
 std::variant<double, std::string> powerExponent(const onnx::TensorProto &exponent);
 
+// Whether `opType` is an operator of the ai.onnx.ml domain that Fractal supports.
+bool isMlOperator(const std::string &opType);
+
 // nullptr for an operator Fractal does not support.
 const OpRule *findOpRule(const std::string &opType);
 std::string elementTypeName(int type);

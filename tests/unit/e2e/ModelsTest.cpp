@@ -24,6 +24,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -2117,6 +2118,143 @@ TEST(CompiledOps, Float64ModelComputedInFloat32) {
     std::memcpy(&a, &y[i], 8);
     std::memcpy(&b, &want, 8);
     EXPECT_EQ(a, b) << i << ": " << x[i] << " gave " << y[i] << ", want " << want;
+  }
+}
+
+// An ai.onnx.ml TreeEnsembleRegressor (what scikit-learn, LightGBM and XGBoost converters write)
+// against ONNX Runtime: four trees with every branch mode, tree ids and node ids out of order
+// (a tree's nodes after its root not in id order), a tree of one leaf, missing_value_tracks_true, two targets with
+// a leaf weighted twice, base values, SUM and AVERAGE; rows on the thresholds exactly and with
+// NaN features, which each mode treats as ONNX Runtime does.
+TEST(CompiledOps, TreeEnsembleRegressorReachesOnnxRuntimesLeaves) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  onnx::ModelProto m = newModel(13, "trees");
+  auto *ml = m.add_opset_import();
+  ml->set_domain("ai.onnx.ml");
+  ml->set_version(3);
+  onnx::GraphProto *g = m.mutable_graph();
+  const int64_t rows = 14, features = 3;
+  declareFloat(g->add_input(), "x", {rows, features});
+  struct TreeNode {
+    int64_t tree, id, feature;
+    const char *mode;
+    float value;
+    int64_t yes, no, tracks;
+  };
+  const std::vector<TreeNode> nodes = {
+      {0, 0, 0, "BRANCH_LEQ", 0.5f, 1, 2, 0}, {0, 1, 1, "BRANCH_LT", 0.0f, 3, 4, 1},  {0, 2, 0, "LEAF", 0, 0, 0, 0},
+      {0, 3, 0, "LEAF", 0, 0, 0, 0},          {0, 4, 2, "BRANCH_GTE", 1.0f, 5, 6, 0}, {0, 5, 0, "LEAF", 0, 0, 0, 0},
+      {0, 6, 0, "LEAF", 0, 0, 0, 0},          {7, 10, 2, "BRANCH_GT", -0.25f, 11, 12, 0}, {7, 11, 0, "LEAF", 0, 0, 0, 0},
+      {7, 14, 0, "LEAF", 0, 0, 0, 0},         {7, 12, 0, "BRANCH_EQ", 2.0f, 13, 14, 1}, {7, 13, 0, "LEAF", 0, 0, 0, 0},
+      {3, 0, 0, "LEAF", 0, 0, 0, 0},          {4, 0, 1, "BRANCH_NEQ", 1.0f, 1, 2, 0}, {4, 1, 0, "LEAF", 0, 0, 0, 0},
+      {4, 2, 0, "LEAF", 0, 0, 0, 0}};
+  struct Weight {
+    int64_t tree, id, target;
+    float weight;
+  };
+  const std::vector<Weight> weights = {{0, 2, 0, 1.5f},   {0, 3, 0, -2.25f}, {0, 3, 1, 0.5f},  {0, 5, 0, 4.0f},
+                                       {0, 6, 1, -3.0f},  {7, 11, 0, 0.75f}, {7, 13, 1, 8.0f}, {7, 14, 0, -0.5f},
+                                       {7, 14, 0, 0.25f}, {3, 0, 1, 0.125f}, {4, 1, 0, 16.0f}, {4, 2, 1, -16.0f}};
+  for (const char *aggregate : {"SUM", "AVERAGE"}) {
+    onnx::NodeProto *n = addNode(g, "TreeEnsembleRegressor", {"x"}, aggregate);
+    n->set_domain("ai.onnx.ml");
+    auto attribute = [&](const char *name, onnx::AttributeProto::AttributeType type) {
+      auto *a = n->add_attribute();
+      a->set_name(name);
+      a->set_type(type);
+      return a;
+    };
+    // An INTS attribute of one field of each entry of `list`.
+    auto ints = [&](const char *name, const auto &list, auto field) {
+      auto *a = attribute(name, onnx::AttributeProto::INTS);
+      for (const auto &entry : list) a->add_ints(field(entry));
+    };
+    ints("nodes_treeids", nodes, [](const TreeNode &t) { return t.tree; });
+    ints("nodes_nodeids", nodes, [](const TreeNode &t) { return t.id; });
+    ints("nodes_featureids", nodes, [](const TreeNode &t) { return t.feature; });
+    ints("nodes_truenodeids", nodes, [](const TreeNode &t) { return t.yes; });
+    ints("nodes_falsenodeids", nodes, [](const TreeNode &t) { return t.no; });
+    ints("nodes_missing_value_tracks_true", nodes, [](const TreeNode &t) { return t.tracks; });
+    auto *modes = attribute("nodes_modes", onnx::AttributeProto::STRINGS);
+    auto *values = attribute("nodes_values", onnx::AttributeProto::FLOATS);
+    for (const TreeNode &t : nodes) modes->add_strings(t.mode), values->add_floats(t.value);
+    ints("target_treeids", weights, [](const Weight &w) { return w.tree; });
+    ints("target_nodeids", weights, [](const Weight &w) { return w.id; });
+    ints("target_ids", weights, [](const Weight &w) { return w.target; });
+    auto *targetWeights = attribute("target_weights", onnx::AttributeProto::FLOATS);
+    for (const Weight &w : weights) targetWeights->add_floats(w.weight);
+    auto *base = attribute("base_values", onnx::AttributeProto::FLOATS);
+    base->add_floats(0.5f);
+    base->add_floats(-1.0f);
+    setInt(n, "n_targets", 2);
+    setString(n, "aggregate_function", aggregate);
+    declareFloat(g->add_output(), aggregate, {rows, 2});
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {0.5f, 0.0f,  1.0f,  0.5f, -0.1f, 0.9f,  0.6f, 3.0f, 1.0f,  2.0f, 0.0f,  -0.25f,
+                                2.0f, 1.0f,  -0.3f, nan,  0.0f,  1.0f,  0.0f, nan,  1.0f,  0.0f, -1.0f, nan,
+                                nan,  nan,   nan,   -4.f, 1.0f,  -0.26f, 7.0f, -2.f, 2.0f, 0.25f, 1.0f, 0.0f,
+                                2.0f, 5.0f,  nan,   0.4f, -0.5f, 3.0f};
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({rows, features}, x), {"SUM", "AVERAGE"});
+  for (const char *name : {"SUM", "AVERAGE"}) {
+    const std::vector<float> a = floats(got[name]), b = floats(want[name]);
+    ASSERT_EQ(a.size(), size_t(rows * 2)) << name;
+    ASSERT_EQ(b.size(), a.size()) << name;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f * (1 + std::abs(b[i]))) << name << " " << i;
+  }
+}
+
+// Einsum against ONNX Runtime, the forms transformer exports use and the corner cases of the
+// equation: attention scores (batch and contracted labels, the second operand transposed), a
+// dense layer over the last axis, an ellipsis with a contraction and nothing else kept, a label
+// summed in one operand before a transpose, a broadcast product with no contraction, an outer
+// product, an implicit result (the labels seen once, alphabetical: b and h summed) and a trace (a repeated label's diagonal, summed).
+TEST(CompiledOps, EinsumComposedOfMatMulsTransposesAndSums) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  onnx::ModelProto m = newModel(13, "einsum");
+  onnx::GraphProto *g = m.mutable_graph();
+  const int64_t b = 2, h = 3, q = 4, d = 5, k = 6;
+  declareFloat(g->add_input(), "x", {b, h, q, d});
+  auto values = [](int64_t n, int seed) {
+    std::vector<float> v;
+    for (int64_t i = 0; i < n; ++i) v.push_back(float((i * 29 + seed * 13) % 23) / 23.0f - 0.5f);
+    return v;
+  };
+  floatInitializer(g, "keys", {b, h, k, d}, values(b * h * k * d, 1));
+  floatInitializer(g, "dense", {d, 7}, values(d * 7, 2));
+  floatInitializer(g, "perq", {q}, values(q, 3));
+  floatInitializer(g, "three", {3}, values(3, 4));
+  struct Case {
+    const char *equation;
+    std::vector<std::string> inputs;
+    const char *output;
+  };
+  const std::vector<Case> cases = {
+      {"bhqd,bhkd->bhqk", {"x", "keys"}, "scores"},   {"bhqd,de->bhqe", {"x", "dense"}, "projected"},
+      {"...d,...d->...", {"x", "x"}, "squares"},      {"bhqd->dbq", {"x"}, "summed"},
+      {"bhqd,q->bhqd", {"x", "perq"}, "scaled"},      {"bhqd,e->bhqde", {"x", "three"}, "outer"},
+      {"bhqd,bhkd", {"x", "keys"}, "implicit"},       {"bhii->bh", {"self"}, "trace"}};
+  setString(addNode(g, "Einsum", {"x", "x"}, "self"), "equation", "bhqd,bhkd->bhqk");
+  std::vector<std::string> names;
+  for (const Case &c : cases) {
+    setString(addNode(g, "Einsum", c.inputs, c.output), "equation", c.equation);
+    auto *o = g->add_output();
+    o->set_name(c.output);
+    o->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    names.push_back(c.output);
+  }
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({b, h, q, d}, values(b * h * q * d, 0)), names);
+  const std::map<std::string, std::vector<int64_t>> shapes = {
+      {"scores", {b, h, q, k}}, {"projected", {b, h, q, 7}}, {"squares", {b, h, q}}, {"summed", {d, b, q}},
+      {"scaled", {b, h, q, d}}, {"outer", {b, h, q, d, 3}}, {"implicit", {k, q}}, {"trace", {b, h}}};
+  for (const std::string &name : names) {
+    EXPECT_EQ(got[name].shape, shapes.at(name)) << name;
+    const std::vector<float> a = floats(got[name]), r = floats(want[name]);
+    ASSERT_EQ(a.size(), r.size()) << name;
+    float scale = 0;
+    for (float v : r) scale = std::max(scale, std::abs(v));
+    // The cube rounds MatMul operands to float16.
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], r[i], 2e-3f * scale) << name << " " << i;
   }
 }
 

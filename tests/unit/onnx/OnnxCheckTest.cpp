@@ -358,6 +358,85 @@ TEST(OnnxCheck, MaxPoolIndicesForTwoDimensionalFloatPooling) {
   EXPECT_EQ(problems(check(model({1, 1, 4096, 4096}))), refused);
 }
 
+// An Einsum's equation is read for its operands' shapes: the result's shape is inferred from it
+// (ONNX's inference gives only the rank), and each way an equation cannot be computed is named.
+TEST(OnnxCheck, EinsumEquationsReadForTheirOperands) {
+  auto model = [](const std::string &equation, std::vector<std::vector<int64_t>> shapes) {
+    static const char *kNames[] = {"a", "b", "c"};
+    std::vector<GraphInput> inputs;
+    for (size_t i = 0; i < shapes.size(); ++i) inputs.push_back({kNames[i], 1, shapes[i]});
+    onnx::ModelProto m = oneNodeModel("Einsum", "e", inputs, "y", 1);
+    onnx::AttributeProto *a = m.mutable_graph()->mutable_node(0)->add_attribute();
+    a->set_name("equation");
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(equation);
+    return m;
+  };
+  CheckReport attention = check(model("bhqd, bhkd -> bhqk", {{2, 3, 4, 5}, {2, 3, 6, 5}}));
+  EXPECT_TRUE(attention.ok()) << problems(attention);
+  EXPECT_TRUE(check(model("...ii->...i", {{3, 5, 5}})).ok());
+  EXPECT_EQ(problems(check(model("ij,jk->ik", {{2, 3}, {4, 5}}))),
+            "e: equation 'ij,jk->ik': label 'j' has sizes 3 and 4 (broadcasting a size-1 axis is not supported)\n");
+  EXPECT_EQ(problems(check(model("ij,jk,kl->il", {{2, 3}, {3, 4}, {4, 5}}))),
+            "e: Einsum of 3 operands is not supported (one or two are)\n");
+  EXPECT_NE(problems(check(model("ijk->i", {{2, 3}}))).find("Rank of input 0 does not match the equation"),
+            std::string::npos); // ONNX's inference finds this one first
+  EXPECT_EQ(problems(check(model("ij->iz", {{2, 3}}))), "e: equation 'ij->iz': result label 'z' is in no input\n");
+  EXPECT_EQ(problems(check(model("i1->i", {{2, 3}}))),
+            "e: equation 'i1->i': '1' is not a label (letters and one '...' per term)\n");
+}
+
+// An ai.onnx.ml TreeEnsembleRegressor is checked tree by tree: a well-formed ensemble passes (its
+// output shape [rows, n_targets] inferred), each malformed one is named, and modes it cannot
+// compute (post_transform) are refused like any attribute value.
+TEST(OnnxCheck, TreeEnsembleRegressorsCheckedTreeByTree) {
+  struct Node {
+    int64_t id, feature;
+    const char *mode;
+    int64_t yes, no;
+  };
+  auto model = [](std::vector<Node> nodes, int64_t leafTarget, const char *postTransform) {
+    onnx::ModelProto m = oneNodeModel("TreeEnsembleRegressor", "trees", {{"x", 1, {4, 3}}}, "y", 1);
+    auto *ml = m.add_opset_import();
+    ml->set_domain("ai.onnx.ml");
+    ml->set_version(3);
+    onnx::NodeProto *n = m.mutable_graph()->mutable_node(0);
+    n->set_domain("ai.onnx.ml");
+    auto add = [&](const char *name, onnx::AttributeProto::AttributeType type) {
+      auto *a = n->add_attribute();
+      a->set_name(name);
+      a->set_type(type);
+      return a;
+    };
+    auto *trees = add("nodes_treeids", onnx::AttributeProto::INTS), *ids = add("nodes_nodeids", onnx::AttributeProto::INTS),
+         *features = add("nodes_featureids", onnx::AttributeProto::INTS),
+         *modes = add("nodes_modes", onnx::AttributeProto::STRINGS), *values = add("nodes_values", onnx::AttributeProto::FLOATS),
+         *yes = add("nodes_truenodeids", onnx::AttributeProto::INTS), *no = add("nodes_falsenodeids", onnx::AttributeProto::INTS);
+    for (const Node &node : nodes) {
+      trees->add_ints(0), ids->add_ints(node.id), features->add_ints(node.feature), modes->add_strings(node.mode);
+      values->add_floats(0.5f), yes->add_ints(node.yes), no->add_ints(node.no);
+    }
+    add("target_treeids", onnx::AttributeProto::INTS)->add_ints(0);
+    add("target_nodeids", onnx::AttributeProto::INTS)->add_ints(leafTarget);
+    add("target_ids", onnx::AttributeProto::INTS)->add_ints(0);
+    add("target_weights", onnx::AttributeProto::FLOATS)->add_floats(1.0f);
+    add("post_transform", onnx::AttributeProto::STRING)->set_s(postTransform);
+    return m;
+  };
+  const std::vector<Node> good = {{0, 2, "BRANCH_LEQ", 1, 2}, {1, 0, "LEAF", 0, 0}, {2, 0, "LEAF", 0, 0}};
+  CheckReport ok = check(model(good, 1, "NONE"));
+  EXPECT_TRUE(ok.ok()) << problems(ok);
+  EXPECT_EQ(problems(check(model({{0, 2, "BRANCH_LEQ", 1, 5}, {1, 0, "LEAF", 0, 0}, {2, 0, "LEAF", 0, 0}}, 1, "NONE"))),
+            "trees: tree 0 node 0 has child 5, which is not in the tree\n");
+  EXPECT_EQ(problems(check(model({{1, 0, "LEAF", 0, 0}, {0, 2, "BRANCH_LEQ", 1, 2}, {2, 0, "LEAF", 0, 0}}, 1, "NONE"))),
+            "trees: tree 0's root, node 0, is not its first node, which ONNX Runtime takes as the root\n");
+  EXPECT_EQ(problems(check(model({{0, 3, "BRANCH_LEQ", 1, 2}, {1, 0, "LEAF", 0, 0}, {2, 0, "LEAF", 0, 0}}, 1, "NONE"))),
+            "trees: tree 0 node 0 reads feature 3 of an input with 3\n");
+  EXPECT_EQ(problems(check(model(good, 0, "NONE"))), "trees: target weight 0 names tree 0 node 0, which is not a leaf\n");
+  EXPECT_EQ(problems(check(model(good, 1, "LOGISTIC"))),
+            "trees: attribute post_transform='LOGISTIC' is not supported (supported: NONE)\n");
+}
+
 // A Scan is unrolled at its static length (its body once per step); one whose steps would make an
 // unreasonably large graph is refused with the count.
 TEST(OnnxCheck, ScanUnrolledUpToABoundedGraph) {

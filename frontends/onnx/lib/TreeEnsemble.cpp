@@ -1,0 +1,183 @@
+#include "TreeEnsemble.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace fractal::onnx_frontend::detail {
+
+namespace {
+
+const onnx::AttributeProto *attribute(const onnx::NodeProto &node, const char *name) {
+  for (const auto &a : node.attribute())
+    if (a.name() == name) return &a;
+  return nullptr;
+}
+std::vector<int64_t> intsOf(const onnx::NodeProto &node, const char *name) {
+  const auto *a = attribute(node, name);
+  return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : std::vector<int64_t>{};
+}
+std::vector<float> floatsOf(const onnx::NodeProto &node, const char *name) {
+  const auto *a = attribute(node, name);
+  return a ? std::vector<float>(a->floats().begin(), a->floats().end()) : std::vector<float>{};
+}
+
+// Bounds the tables (the turns matrix is the largest: trees x branches x leaves).
+constexpr int64_t kMaxTableEntries = int64_t(1) << 24;
+
+} // namespace
+
+std::variant<TreeTables, std::string> readTreeEnsemble(const onnx::NodeProto &node, int64_t features) {
+  const std::vector<int64_t> treeIds = intsOf(node, "nodes_treeids"), nodeIds = intsOf(node, "nodes_nodeids"),
+                             featureIds = intsOf(node, "nodes_featureids"), trueIds = intsOf(node, "nodes_truenodeids"),
+                             falseIds = intsOf(node, "nodes_falsenodeids");
+  std::vector<int64_t> tracks = intsOf(node, "nodes_missing_value_tracks_true");
+  const std::vector<float> values = floatsOf(node, "nodes_values");
+  std::vector<std::string> modes;
+  if (const auto *a = attribute(node, "nodes_modes")) modes.assign(a->strings().begin(), a->strings().end());
+  const size_t n = nodeIds.size();
+  if (tracks.empty()) tracks.assign(n, 0);
+  if (n == 0) return std::string("the ensemble has no tree nodes");
+  for (size_t size : {treeIds.size(), featureIds.size(), trueIds.size(), falseIds.size(), tracks.size(), values.size(),
+                      modes.size()})
+    if (size != n)
+      return "the nodes_* attributes differ in length (nodes_nodeids has " + std::to_string(n) + " entries, another " +
+             std::to_string(size) + ")";
+  const std::vector<int64_t> targetTrees = intsOf(node, "target_treeids"), targetNodes = intsOf(node, "target_nodeids"),
+                             targetIds = intsOf(node, "target_ids");
+  const std::vector<float> targetWeights = floatsOf(node, "target_weights");
+  if (targetTrees.size() != targetNodes.size() || targetIds.size() != targetNodes.size() ||
+      targetWeights.size() != targetNodes.size())
+    return std::string("the target_* attributes differ in length");
+  TreeTables t;
+  const auto *nTargets = attribute(node, "n_targets");
+  t.targets = nTargets ? nTargets->i() : 1;
+  if (t.targets < 1 || t.targets > 4096) return "n_targets " + std::to_string(t.targets) + " is not in 1..4096";
+  const std::vector<float> base = floatsOf(node, "base_values");
+  if (!base.empty() && int64_t(base.size()) != t.targets)
+    return "base_values has " + std::to_string(base.size()) + " values for " + std::to_string(t.targets) + " targets";
+  t.base = base.empty() ? std::vector<float>(size_t(t.targets), 0.0f) : base;
+  const auto *aggregate = attribute(node, "aggregate_function");
+  t.average = aggregate && aggregate->s() == "AVERAGE";
+
+  // The nodes of each tree, trees in the order they first appear.
+  std::vector<int64_t> trees;
+  std::map<int64_t, size_t> treeIndex;
+  std::map<std::pair<int64_t, int64_t>, size_t> at; // (tree id, node id) -> position in the lists
+  for (size_t i = 0; i < n; ++i) {
+    if (treeIndex.emplace(treeIds[i], trees.size()).second) trees.push_back(treeIds[i]);
+    if (!at.emplace(std::make_pair(treeIds[i], nodeIds[i]), i).second)
+      return "tree " + std::to_string(treeIds[i]) + " has node " + std::to_string(nodeIds[i]) + " twice";
+    static const std::set<std::string> kModes = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT",
+                                                 "BRANCH_EQ",  "BRANCH_NEQ", "LEAF"};
+    if (!kModes.count(modes[i])) return "node mode '" + modes[i] + "' is not supported";
+    if (modes[i] != "LEAF" && (featureIds[i] < 0 || featureIds[i] >= features))
+      return "tree " + std::to_string(treeIds[i]) + " node " + std::to_string(nodeIds[i]) + " reads feature " +
+             std::to_string(featureIds[i]) + " of an input with " + std::to_string(features);
+  }
+  t.trees = int64_t(trees.size());
+
+  // Per tree: its root (the node no other node names as a child), then a walk from it giving each
+  // branch its index and each leaf its index and path.
+  struct Walked {
+    std::vector<size_t> branches, leaves;
+    std::vector<std::vector<std::pair<size_t, int>>> paths; // per leaf: (branch index, +1 or -1)
+  };
+  std::vector<Walked> walked(trees.size());
+  for (size_t k = 0; k < trees.size(); ++k) {
+    const int64_t tree = trees[k];
+    std::set<int64_t> children;
+    for (size_t i = 0; i < n; ++i)
+      if (treeIds[i] == tree && modes[i] != "LEAF") {
+        for (int64_t child : {trueIds[i], falseIds[i]}) {
+          if (!at.count({tree, child}))
+            return "tree " + std::to_string(tree) + " node " + std::to_string(nodeIds[i]) + " has child " +
+                   std::to_string(child) + ", which is not in the tree";
+          children.insert(child);
+        }
+      }
+    std::vector<size_t> roots;
+    for (size_t i = 0; i < n; ++i)
+      if (treeIds[i] == tree && !children.count(nodeIds[i])) roots.push_back(i);
+    if (roots.size() != 1)
+      return "tree " + std::to_string(tree) + " has " + std::to_string(roots.size()) + " roots (nodes no other names as a "
+             "child); a tree has one";
+    // ONNX Runtime (and the converters) take a tree's first node as its root: another order would
+    // mean another model there.
+    if (roots[0] != size_t(std::find(treeIds.begin(), treeIds.end(), tree) - treeIds.begin()))
+      return "tree " + std::to_string(tree) + "'s root, node " + std::to_string(nodeIds[roots[0]]) +
+             ", is not its first node, which ONNX Runtime takes as the root";
+    Walked &w = walked[k];
+    std::vector<std::pair<size_t, std::vector<std::pair<size_t, int>>>> stack = {{roots[0], {}}};
+    std::set<size_t> seen;
+    while (!stack.empty()) {
+      auto [i, path] = std::move(stack.back());
+      stack.pop_back();
+      if (!seen.insert(i).second)
+        return "tree " + std::to_string(tree) + " reaches node " + std::to_string(nodeIds[i]) + " twice (a cycle or a "
+               "shared subtree)";
+      if (modes[i] == "LEAF") {
+        w.leaves.push_back(i);
+        w.paths.push_back(std::move(path));
+        continue;
+      }
+      const size_t branch = w.branches.size();
+      w.branches.push_back(i);
+      auto truePath = path;
+      truePath.emplace_back(branch, 1);
+      path.emplace_back(branch, -1);
+      stack.push_back({at.at({tree, falseIds[i]}), std::move(path)});
+      stack.push_back({at.at({tree, trueIds[i]}), std::move(truePath)});
+    }
+    t.branches = std::max<int64_t>(t.branches, int64_t(w.branches.size()));
+    t.leaves = std::max<int64_t>(t.leaves, int64_t(w.leaves.size()));
+  }
+  t.branches = std::max<int64_t>(t.branches, 1); // a tree of one leaf still gets a (padding) branch
+  if (t.trees * t.branches * t.leaves > kMaxTableEntries || t.trees * t.leaves * t.targets > kMaxTableEntries)
+    return "the ensemble's tables (" + std::to_string(t.trees) + " trees of up to " + std::to_string(t.branches) +
+           " branches and " + std::to_string(t.leaves) + " leaves) exceed 2^24 entries";
+
+  const size_t B = size_t(t.branches), L = size_t(t.leaves), K = size_t(t.targets);
+  t.feature.assign(trees.size() * B, 0);
+  t.threshold.assign(trees.size() * B, 0.0f);
+  t.mode.assign(trees.size() * B, "LEQ");
+  t.nanTakesTrue.assign(trees.size() * B, 0.0f);
+  t.turns.assign(trees.size() * B * L, 0.0f);
+  t.trueTurns.assign(trees.size() * L, 0.5f);
+  t.weights.assign(trees.size() * L * K, 0.0f);
+  std::map<size_t, size_t> leafOf; // node position -> index into weights' leaves (tree-major)
+  for (size_t k = 0; k < trees.size(); ++k) {
+    const Walked &w = walked[k];
+    for (size_t b = 0; b < w.branches.size(); ++b) {
+      const size_t i = w.branches[b];
+      t.feature[k * B + b] = int32_t(featureIds[i]);
+      t.threshold[k * B + b] = values[i];
+      t.mode[k * B + b] = modes[i].substr(7); // without "BRANCH_"
+      // A NaN compares false, so only NEQ holds for it (as in ONNX Runtime), or missing_value_tracks_true.
+      t.nanTakesTrue[k * B + b] = tracks[i] || modes[i] == "BRANCH_NEQ" ? 1.0f : 0.0f;
+    }
+    for (size_t l = 0; l < w.leaves.size(); ++l) {
+      leafOf[w.leaves[l]] = k * L + l;
+      float trueCount = 0;
+      for (const auto &[b, turn] : w.paths[l]) {
+        t.turns[(k * B + b) * L + l] = float(turn);
+        trueCount += turn > 0 ? 1.0f : 0.0f;
+      }
+      t.trueTurns[k * L + l] = trueCount;
+    }
+  }
+  for (size_t e = 0; e < targetNodes.size(); ++e) {
+    auto it = at.find({targetTrees[e], targetNodes[e]});
+    if (it == at.end() || !leafOf.count(it->second))
+      return "target weight " + std::to_string(e) + " names tree " + std::to_string(targetTrees[e]) + " node " +
+             std::to_string(targetNodes[e]) + ", which is not a leaf";
+    if (targetIds[e] < 0 || targetIds[e] >= t.targets)
+      return "target weight " + std::to_string(e) + " is for target " + std::to_string(targetIds[e]) + " of " +
+             std::to_string(t.targets);
+    t.weights[leafOf[it->second] * K + size_t(targetIds[e])] += targetWeights[e];
+  }
+  return t;
+}
+
+} // namespace fractal::onnx_frontend::detail

@@ -684,20 +684,23 @@ private:
       }
       return true;
     }
-    // Einsum's result shape (ONNX's inference gives only its rank), from the equation, and a
-    // TreeEnsembleRegressor's ([rows, n_targets]; ONNX's gives only its type).
+    // Einsum's result shape (ONNX's inference gives only its rank), from the equation, and the
+    // ai.onnx.ml operators' (ONNX's inference gives at most their type): a TreeEnsembleRegressor's
+    // and a LinearRegressor's [rows, targets], a Scaler's and a Binarizer's the input's.
     for (const auto &node : nodes) {
-      if ((node.op_type() != "Einsum" && node.op_type() != "TreeEnsembleRegressor") || node.output_size() != 1 ||
-          shapes.count(node.output(0)))
-        continue;
+      const bool ml = node.domain() == "ai.onnx.ml";
+      if ((node.op_type() != "Einsum" && !ml) || node.output_size() != 1 || shapes.count(node.output(0))) continue;
       std::vector<std::vector<int64_t>> operands;
       for (const auto &in : node.input())
         if (auto it = shapes.find(in); it != shapes.end()) operands.push_back(it->second);
       if (operands.size() != size_t(node.input_size())) continue;
       std::vector<int64_t> dims;
-      if (node.op_type() == "TreeEnsembleRegressor") {
-        if (operands[0].size() != 2) continue; // (reported by the support check)
-        dims = {operands[0][0], std::max<int64_t>(1, intAttribute(node, "n_targets", 1))};
+      if (node.op_type() == "TreeEnsembleRegressor" || node.op_type() == "LinearRegressor") {
+        if (operands.empty() || operands[0].size() != 2) continue; // (reported by the support check)
+        dims = {operands[0][0], std::max<int64_t>(1, intAttribute(node, node.op_type() == "LinearRegressor" ? "targets" : "n_targets", 1))};
+      } else if (ml) { // Scaler, Binarizer: the input's shape
+        if (operands.empty()) continue;
+        dims = operands[0];
       } else {
         auto parsed = detail::parseEinsum(stringAttribute(node, "equation"), operands);
         auto *labels = std::get_if<detail::EinsumLabels>(&parsed);
@@ -749,7 +752,7 @@ private:
       // Constants are typed by their value; an unknown operator is reported as such; an Einsum
       // of static inputs has its shape unless its equation is wrong, which the check names.
       if (nodes[i].op_type() == "Constant" || nodes[i].op_type() == "Einsum" ||
-          nodes[i].op_type() == "TreeEnsembleRegressor" || !findOpRule(nodes[i].op_type())) continue;
+          nodes[i].domain() == "ai.onnx.ml" || !findOpRule(nodes[i].op_type())) continue;
       for (const auto &o : nodes[i].output())
         if (!o.empty() && !fixed.count(o)) {
           problem(nodeName(nodes[i], i), nodes[i].op_type(),
@@ -884,6 +887,14 @@ private:
                                             (node.op_type() == "Where" ? "float32 or integers)" : "float32 or int32)"));
           ok = false;
         }
+      if (node.domain() == "ai.onnx.ml" && node.op_type() != "TreeEnsembleRegressor") {
+        if (!shapes) shapes = staticShapes();
+        auto x = shapes->find(node.input(0));
+        if (std::string why = x == shapes->end() ? "" : detail::mlOperatorProblem(node, x->second); !why.empty()) {
+          problem(name, node.op_type(), why);
+          ok = false;
+        }
+      }
       if (node.op_type() == "TreeEnsembleRegressor") {
         if (!shapes) shapes = staticShapes();
         auto x = shapes->find(node.input(0));

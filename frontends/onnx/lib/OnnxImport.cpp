@@ -948,6 +948,38 @@ private:
     return y.getType() == type ? y : ops.reshape(y, type.getShape());
   }
 
+  // ai.onnx.ml's Scaler ((x - offset) * scale), LinearRegressor (x times each target's
+  // coefficients summed over the features on the vector unit, in float32 as ONNX Runtime; plus
+  // the intercepts) and Binarizer (1 where x > threshold, else 0). The check has validated the
+  // attributes' sizes (mlOperatorProblem).
+  Value mlOperator(Location loc, const onnx::NodeProto &n, Value x, RankedTensorType type) {
+    Composer ops{b_, loc, b_.getF32Type()};
+    auto floatList = [&](const char *name) {
+      const auto *a = attr(n, name);
+      return a ? std::vector<float>(a->floats().begin(), a->floats().end()) : std::vector<float>{};
+    };
+    if (n.op_type() == "Binarizer") {
+      Composer same{b_, loc, ops.elementOf(x)};
+      return same.where(same.compare("gt", x, same.constant(floatAttr(n, "threshold", 0.0f))), same.constant(1.0),
+                        same.constant(0.0));
+    }
+    if (!ops.elementOf(x).isF32()) x = ops.cast(x, b_.getF32Type());
+    const int64_t rows = ops.shapeOf(x)[0], features = ops.shapeOf(x)[1];
+    if (n.op_type() == "Scaler") {
+      auto perFeature = [&](const char *name) {
+        const std::vector<float> v = floatList(name);
+        return ops.floats({int64_t(v.size())}, v, std::string("scaler_") + name);
+      };
+      return ops.mul(ops.sub(x, perFeature("offset")), perFeature("scale"));
+    }
+    const int64_t targets = std::max<int64_t>(1, intAttr(n, "targets", 1));
+    Value products = ops.mul(ops.reshape(x, {rows, 1, features}),
+                             ops.floats({1, targets, features}, floatList("coefficients"), "linear_coefficients"));
+    Value y = reduce(loc, products, "sum", {2}, false, type);
+    const std::vector<float> intercepts = floatList("intercepts");
+    return intercepts.empty() ? y : ops.add(y, ops.floats({targets}, intercepts, "linear_intercepts"));
+  }
+
   // Einsum (Einsum.h reads the equation). Per operand: a repeated label's diagonal (the operand
   // times an identity mask over the two axes, summed over the second), and the labels that neither
   // the other operand nor the result has, summed. Then one operand is transposed to the result's
@@ -1866,6 +1898,8 @@ private:
     } else if (op == "MatMul") {
       bind(b_.create<g::MatMulOp>(loc, out(), in(0), in(1), /*clamp_min=*/nullptr,
                                   /*clamp_max=*/nullptr));
+    } else if (op == "Scaler" || op == "LinearRegressor" || op == "Binarizer") {
+      bind(mlOperator(loc, n, in(0), out()));
     } else if (op == "TreeEnsembleRegressor") {
       bind(treeEnsemble(loc, n, in(0), out()));
     } else if (op == "Einsum") {

@@ -42,6 +42,14 @@ std::vector<OpRule> buildRules() {
         any("output_shape"), any("pads"), any("strides")},
        kFloats},
       {"MatMul", Placement::Cube, kCube, {}, kFloats},
+      {"Scaler", Placement::Vector, "standardization: (x - offset) * scale per feature on the vector unit",
+       {any("offset"), any("scale")}, kFloats | kInt64 | kInt32},
+      {"LinearRegressor", Placement::Vector,
+       "linear model: x times each target's coefficients, summed over the features on the vector unit (float32: "
+       "the cube would round the operands to float16), plus the intercepts",
+       {any("coefficients"), any("intercepts"), any("targets"), only("post_transform", {"NONE"})}, kFloats | kInt64 | kInt32},
+      {"Binarizer", Placement::Vector, "threshold: x > threshold as 1 or 0 (vcmp, vsel) on the vector unit",
+       {any("threshold")}, kFloats},
       {"TreeEnsembleRegressor", Placement::Vector,
        "decision trees: each branch's comparison on the vector unit, the leaf each row reaches from the decisions times "
        "the trees' paths on the cube, the leaves' weights summed on the vector unit",
@@ -309,7 +317,37 @@ const OpRule *findOpRule(const std::string &opType) {
   return nullptr;
 }
 
-bool isMlOperator(const std::string &opType) { return opType == "TreeEnsembleRegressor"; }
+bool isMlOperator(const std::string &opType) {
+  return opType == "TreeEnsembleRegressor" || opType == "Scaler" || opType == "LinearRegressor" || opType == "Binarizer";
+}
+
+std::string mlOperatorProblem(const onnx::NodeProto &node, const std::vector<int64_t> &shape) {
+  if (node.op_type() == "Binarizer") return "";
+  if (shape.size() != 2) return "the input must be a matrix [rows, features]";
+  auto count = [&](const char *name) -> int64_t {
+    for (const auto &a : node.attribute())
+      if (a.name() == name) return a.floats_size();
+    return 0;
+  };
+  const int64_t features = shape[1];
+  if (node.op_type() == "Scaler") {
+    for (const char *name : {"offset", "scale"})
+      if (count(name) != 1 && count(name) != features)
+        return std::string(name) + " has " + std::to_string(count(name)) + " values for " + std::to_string(features) +
+               " features (one, or one per feature)";
+    return "";
+  }
+  int64_t targets = 1;
+  for (const auto &a : node.attribute())
+    if (a.name() == "targets") targets = a.i();
+  if (targets < 1) return "targets must be at least 1";
+  if (count("coefficients") != targets * features)
+    return "coefficients has " + std::to_string(count("coefficients")) + " values for " + std::to_string(targets) +
+           " target(s) x " + std::to_string(features) + " features";
+  if (count("intercepts") != 0 && count("intercepts") != targets)
+    return "intercepts has " + std::to_string(count("intercepts")) + " values for " + std::to_string(targets) + " target(s)";
+  return "";
+}
 
 std::string elementTypeName(int type) {
   switch (type) {

@@ -43,6 +43,11 @@ std::variant<double, std::string> powerExponent(const onnx::TensorProto &exponen
 
 // Whether `opType` is an operator of the ai.onnx.ml domain that Fractal supports.
 bool isMlOperator(const std::string &opType);
+// What is wrong with a Scaler's, LinearRegressor's or Binarizer's attributes for an input of
+// `shape` (a Scaler's offset and scale: one value or one per feature; a LinearRegressor's
+// coefficients: targets x features, its intercepts: none or one per target; the input a matrix
+// [rows, features] for both), or "".
+std::string mlOperatorProblem(const onnx::NodeProto &node, const std::vector<int64_t> &shape);
 
 // nullptr for an operator Fractal does not support.
 const OpRule *findOpRule(const std::string &opType);

@@ -695,6 +695,15 @@ onnx::ModelProto newModel(int64_t opset, const char *graphName) {
 
 
 
+// A model of opset 13 that also imports ai.onnx.ml at `mlVersion`.
+onnx::ModelProto newMlModel(const char *graphName, int64_t mlVersion) {
+  onnx::ModelProto m = newModel(13, graphName);
+  auto *ml = m.add_opset_import();
+  ml->set_domain("ai.onnx.ml");
+  ml->set_version(mlVersion);
+  return m;
+}
+
 float half(float v) { return isa::halfToFloat(isa::floatToHalf(v)); }
 
 // Booleans (bytes), int32 or int64 outputs, exactly, as int64.
@@ -2128,10 +2137,7 @@ TEST(CompiledOps, Float64ModelComputedInFloat32) {
 // NaN features, which each mode treats as ONNX Runtime does.
 TEST(CompiledOps, TreeEnsembleRegressorReachesOnnxRuntimesLeaves) {
   REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
-  onnx::ModelProto m = newModel(13, "trees");
-  auto *ml = m.add_opset_import();
-  ml->set_domain("ai.onnx.ml");
-  ml->set_version(3);
+  onnx::ModelProto m = newMlModel("trees", 3);
   onnx::GraphProto *g = m.mutable_graph();
   const int64_t rows = 14, features = 3;
   declareFloat(g->add_input(), "x", {rows, features});
@@ -2200,6 +2206,50 @@ TEST(CompiledOps, TreeEnsembleRegressorReachesOnnxRuntimesLeaves) {
     const std::vector<float> a = floats(got[name]), b = floats(want[name]);
     ASSERT_EQ(a.size(), size_t(rows * 2)) << name;
     ASSERT_EQ(b.size(), a.size()) << name;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f * (1 + std::abs(b[i]))) << name << " " << i;
+  }
+}
+
+// A scikit-learn-style pipeline of ai.onnx.ml operators against ONNX Runtime: a Scaler (per-feature
+// offsets and scales) feeding a LinearRegressor of two targets with intercepts, and a Binarizer
+// of the scaled features (values on its threshold give 0).
+TEST(CompiledOps, ScalerLinearRegressorAndBinarizerAsOnnxRuntime) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  onnx::ModelProto m = newMlModel("pipeline", 1);
+  onnx::GraphProto *g = m.mutable_graph();
+  const int64_t rows = 9, features = 4;
+  declareFloat(g->add_input(), "x", {rows, features});
+  auto floatsAttribute = [](onnx::NodeProto *n, const char *name, const std::vector<float> &values) {
+    auto *a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::FLOATS);
+    for (float v : values) a->add_floats(v);
+  };
+  onnx::NodeProto *scaler = addNode(g, "Scaler", {"x"}, "scaled");
+  scaler->set_domain("ai.onnx.ml");
+  floatsAttribute(scaler, "offset", {1.0f, -2.0f, 0.5f, 100.0f});
+  floatsAttribute(scaler, "scale", {0.5f, 2.0f, -1.0f, 0.01f});
+  onnx::NodeProto *linear = addNode(g, "LinearRegressor", {"scaled"}, "predicted");
+  linear->set_domain("ai.onnx.ml");
+  floatsAttribute(linear, "coefficients", {0.25f, -1.5f, 3.0f, 0.125f, 2.0f, 0.5f, -0.75f, 10.0f});
+  floatsAttribute(linear, "intercepts", {0.5f, -4.0f});
+  setInt(linear, "targets", 2);
+  onnx::NodeProto *binarizer = addNode(g, "Binarizer", {"scaled"}, "binary");
+  binarizer->set_domain("ai.onnx.ml");
+  auto *threshold = binarizer->add_attribute();
+  threshold->set_name("threshold");
+  threshold->set_type(onnx::AttributeProto::FLOAT);
+  threshold->set_f(0.25f);
+  declareFloat(g->add_output(), "predicted", {rows, 2});
+  declareFloat(g->add_output(), "binary", {rows, features});
+  std::vector<float> x;
+  for (int64_t i = 0; i < rows * features; ++i) x.push_back(float((i * 37) % 29) / 4.0f - 3.0f + (i % 4 == 3 ? 100.0f : 0.0f));
+  x[2] = 0.25f; // scaled to exactly the threshold: 0
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({rows, features}, x), {"predicted", "binary"});
+  for (const char *name : {"predicted", "binary"}) {
+    const std::vector<float> a = floats(got[name]), b = floats(want[name]);
+    ASSERT_EQ(a.size(), b.size()) << name;
+    ASSERT_FALSE(a.empty()) << name;
     for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f * (1 + std::abs(b[i]))) << name << " " << i;
   }
 }

@@ -437,6 +437,38 @@ TEST(OnnxCheck, TreeEnsembleRegressorsCheckedTreeByTree) {
             "trees: attribute post_transform='LOGISTIC' is not supported (supported: NONE)\n");
 }
 
+// The ai.onnx.ml linear operators: their attributes' sizes are checked against the input's
+// features; another domain's operator (after ONNX's inference's own complaint), and an
+// ai.onnx.ml one Fractal lacks, are named.
+TEST(OnnxCheck, MlLinearOperatorsCheckedAgainstTheirFeatures) {
+  auto model = [](const char *op, const char *domain, std::vector<std::pair<const char *, std::vector<float>>> lists) {
+    onnx::ModelProto m = oneNodeModel(op, "ml", {{"x", 1, {5, 3}}}, "y", 1);
+    auto *ml = m.add_opset_import();
+    ml->set_domain("ai.onnx.ml");
+    ml->set_version(1);
+    onnx::NodeProto *n = m.mutable_graph()->mutable_node(0);
+    n->set_domain(domain);
+    for (const auto &[name, values] : lists) {
+      auto *a = n->add_attribute();
+      a->set_name(name);
+      a->set_type(onnx::AttributeProto::FLOATS);
+      for (float v : values) a->add_floats(v);
+    }
+    return m;
+  };
+  CheckReport scaler = check(model("Scaler", "ai.onnx.ml", {{"offset", {1, 2, 3}}, {"scale", {2}}}));
+  EXPECT_TRUE(scaler.ok()) << problems(scaler);
+  EXPECT_EQ(problems(check(model("Scaler", "ai.onnx.ml", {{"offset", {1, 2}}, {"scale", {2}}}))),
+            "ml: offset has 2 values for 3 features (one, or one per feature)\n");
+  CheckReport linear = check(model("LinearRegressor", "ai.onnx.ml", {{"coefficients", {1, 2, 3}}, {"intercepts", {1}}}));
+  EXPECT_TRUE(linear.ok()) << problems(linear);
+  EXPECT_EQ(problems(check(model("LinearRegressor", "ai.onnx.ml", {{"coefficients", {1, 2, 3, 4}}}))),
+            "ml: coefficients has 4 values for 1 target(s) x 3 features\n");
+  EXPECT_EQ(problems(check(model("Normalizer", "ai.onnx.ml", {}))), "ml: operator ai.onnx.ml.Normalizer is not supported\n");
+  EXPECT_NE(problems(check(model("Scaler", "com.example", {}))).find("ml: operator com.example.Scaler (a custom domain) is not supported\n"),
+            std::string::npos);
+}
+
 // A Scan is unrolled at its static length (its body once per step); one whose steps would make an
 // unreasonably large graph is refused with the count.
 TEST(OnnxCheck, ScanUnrolledUpToABoundedGraph) {

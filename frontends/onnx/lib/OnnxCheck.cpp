@@ -686,37 +686,51 @@ private:
     }
     // Einsum's result shape (ONNX's inference gives only its rank), from the equation, and the
     // ai.onnx.ml operators' (ONNX's inference gives at most their type): a TreeEnsembleRegressor's
-    // and a LinearRegressor's [rows, targets], a Scaler's and a Binarizer's the input's.
+    // and a LinearRegressor's [rows, targets], a TreeEnsembleClassifier's labels [rows] and scores
+    // [rows, classes], a Scaler's and a Binarizer's the input's.
     for (const auto &node : nodes) {
       const bool ml = node.domain() == "ai.onnx.ml";
-      if ((node.op_type() != "Einsum" && !ml) || node.output_size() != 1 || shapes.count(node.output(0))) continue;
+      if ((node.op_type() != "Einsum" && !ml) || node.output_size() < 1 || shapes.count(node.output(0))) continue;
       std::vector<std::vector<int64_t>> operands;
       for (const auto &in : node.input())
         if (auto it = shapes.find(in); it != shapes.end()) operands.push_back(it->second);
-      if (operands.size() != size_t(node.input_size())) continue;
-      std::vector<int64_t> dims;
+      if (operands.size() != size_t(node.input_size()) || operands.empty()) continue;
+      std::vector<std::pair<std::vector<int64_t>, int>> results; // per output: dims, element type
+      const int64_t rows = operands[0].empty() ? 0 : operands[0][0];
       if (node.op_type() == "TreeEnsembleRegressor" || node.op_type() == "LinearRegressor") {
-        if (operands.empty() || operands[0].size() != 2) continue; // (reported by the support check)
-        dims = {operands[0][0], std::max<int64_t>(1, intAttribute(node, node.op_type() == "LinearRegressor" ? "targets" : "n_targets", 1))};
+        if (operands[0].size() != 2) continue; // (reported by the support check)
+        const int64_t targets = intAttribute(node, node.op_type() == "LinearRegressor" ? "targets" : "n_targets", 1);
+        results.push_back({{rows, std::max<int64_t>(1, targets)}, onnx::TensorProto::FLOAT});
+      } else if (node.op_type() == "TreeEnsembleClassifier") {
+        int64_t classes = 0;
+        for (const auto &a : node.attribute())
+          if (a.name() == "classlabels_int64s") classes = a.ints_size();
+        if (operands[0].size() != 2 || classes < 1) continue;
+        results.push_back({{rows}, onnx::TensorProto::INT64});
+        results.push_back({{rows, classes}, onnx::TensorProto::FLOAT});
       } else if (ml) { // Scaler, Binarizer: the input's shape
-        if (operands.empty()) continue;
-        dims = operands[0];
+        results.push_back({operands[0], onnx::TensorProto::FLOAT});
       } else {
         auto parsed = detail::parseEinsum(stringAttribute(node, "equation"), operands);
         auto *labels = std::get_if<detail::EinsumLabels>(&parsed);
         if (!labels) continue; // (reported by the support check)
+        std::vector<int64_t> dims;
         for (char label : labels->result) dims.push_back(labels->sizes.at(label));
+        results.push_back({dims, onnx::TensorProto::FLOAT});
       }
-      onnx::ValueInfoProto *info = nullptr;
-      for (auto *list : {model_.mutable_graph()->mutable_value_info(), model_.mutable_graph()->mutable_output()})
-        for (auto &v : *list)
-          if (v.name() == node.output(0)) info = &v;
-      if (!info) info = model_.mutable_graph()->add_value_info(), info->set_name(node.output(0));
-      if (!info->type().tensor_type().has_elem_type())
-        info->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-      auto *shape = info->mutable_type()->mutable_tensor_type()->mutable_shape();
-      shape->clear_dim();
-      for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
+      for (size_t r = 0; r < results.size() && int(r) < node.output_size(); ++r) {
+        if (node.output(int(r)).empty()) continue;
+        onnx::ValueInfoProto *info = nullptr;
+        for (auto *list : {model_.mutable_graph()->mutable_value_info(), model_.mutable_graph()->mutable_output()})
+          for (auto &v : *list)
+            if (v.name() == node.output(int(r))) info = &v;
+        if (!info) info = model_.mutable_graph()->add_value_info(), info->set_name(node.output(int(r)));
+        if (!info->type().tensor_type().has_elem_type())
+          info->mutable_type()->mutable_tensor_type()->set_elem_type(results[r].second);
+        auto *shape = info->mutable_type()->mutable_tensor_type()->mutable_shape();
+        shape->clear_dim();
+        for (int64_t d : results[r].first) shape->add_dim()->set_dim_value(d);
+      }
       changed = true;
     }
     return changed;
@@ -887,7 +901,8 @@ private:
                                             (node.op_type() == "Where" ? "float32 or integers)" : "float32 or int32)"));
           ok = false;
         }
-      if (node.domain() == "ai.onnx.ml" && node.op_type() != "TreeEnsembleRegressor") {
+      const bool treeEnsemble = node.op_type() == "TreeEnsembleRegressor" || node.op_type() == "TreeEnsembleClassifier";
+      if (node.domain() == "ai.onnx.ml" && !treeEnsemble) {
         if (!shapes) shapes = staticShapes();
         auto x = shapes->find(node.input(0));
         if (std::string why = x == shapes->end() ? "" : detail::mlOperatorProblem(node, x->second); !why.empty()) {
@@ -895,7 +910,7 @@ private:
           ok = false;
         }
       }
-      if (node.op_type() == "TreeEnsembleRegressor") {
+      if (treeEnsemble) {
         if (!shapes) shapes = staticShapes();
         auto x = shapes->find(node.input(0));
         const auto parsed = x == shapes->end() || x->second.size() != 2

@@ -892,13 +892,15 @@ private:
   // replaced by missing_value_tracks_true, then per tree [N, branches] x turns [branches, leaves]
   // on the cube (exact: 0, 1 and +-1 in float16, sums in float32), compared with each leaf's true
   // turns (the leaf reached: 1), times the leaves' weights, summed over trees and leaves.
-  Value treeEnsemble(Location loc, const onnx::NodeProto &n, Value x, RankedTensorType type) {
+  // The scores [rows, targets or classes]; `labels` gets a classifier's class labels.
+  Value treeEnsemble(Location loc, const onnx::NodeProto &n, Value x, std::vector<int64_t> &labels) {
     Composer ops{b_, loc, b_.getF32Type()};
     if (!ops.elementOf(x).isF32()) x = ops.cast(x, b_.getF32Type());
     const int64_t rows = ops.shapeOf(x)[0];
     auto parsed = detail::readTreeEnsemble(n, ops.shapeOf(x)[1]);
     if (auto *why = std::get_if<std::string>(&parsed)) throw ImportError{*why};
     const detail::TreeTables &t = std::get<detail::TreeTables>(parsed);
+    labels = t.labels;
     const int64_t T = t.trees, B = t.branches, L = t.leaves, K = t.targets;
     Value index = b_.create<g::ConstantOp>(
         loc, g::makeConstantAttr(RankedTensorType::get({T * B}, b_.getIntegerType(32)),
@@ -944,8 +946,7 @@ private:
     Value weighted = ops.mul(ops.reshape(reached, {T, rows, L, 1}), ops.floats({T, 1, L, K}, t.weights, "tree_leaf_weights"));
     Value y = reduce(loc, weighted, "sum", {0, 2}, false, ops.typed({rows, K}));
     if (t.average) y = ops.mul(y, ops.constant(1.0 / double(T)));
-    y = ops.add(y, ops.floats({K}, t.base, "tree_base_values"));
-    return y.getType() == type ? y : ops.reshape(y, type.getShape());
+    return ops.add(y, ops.floats({K}, t.base, "tree_base_values"));
   }
 
   // ai.onnx.ml's Scaler ((x - offset) * scale), LinearRegressor (x times each target's
@@ -1901,7 +1902,31 @@ private:
     } else if (op == "Scaler" || op == "LinearRegressor" || op == "Binarizer") {
       bind(mlOperator(loc, n, in(0), out()));
     } else if (op == "TreeEnsembleRegressor") {
-      bind(treeEnsemble(loc, n, in(0), out()));
+      std::vector<int64_t> unused;
+      bind(treeEnsemble(loc, n, in(0), unused));
+    } else if (op == "TreeEnsembleClassifier") {
+      // The label is the first highest score's class (ONNX Runtime's, from the scores before the
+      // post transform, which keeps their order); the scores transformed as post_transform says.
+      std::vector<int64_t> labels;
+      Value scores = treeEnsemble(loc, n, in(0), labels);
+      Composer ops{b_, loc, b_.getF32Type()};
+      const int64_t rows = ops.shapeOf(scores)[0];
+      Value best = b_.create<g::ArgReduceOp>(loc, RankedTensorType::get({rows}, b_.getI64Type()), scores,
+                                             b_.getStringAttr("max"), b_.getI64IntegerAttr(1), b_.getBoolAttr(false),
+                                             b_.getBoolAttr(false));
+      Value table = b_.create<g::ConstantOp>(
+          loc, g::makeConstantAttr(RankedTensorType::get({int64_t(labels.size())}, b_.getI64Type()),
+                                   ArrayRef<char>(reinterpret_cast<const char *>(labels.data()), labels.size() * 8),
+                                   "tree_class_labels"));
+      values_[n.output(0)] = b_.create<g::GatherOp>(loc, RankedTensorType::get({rows}, b_.getI64Type()), table, best,
+                                                    b_.getI64IntegerAttr(0), b_.getBoolAttr(false));
+      const std::string post = stringAttr(n, "post_transform", "NONE");
+      Value z = scores;
+      if (post == "SOFTMAX")
+        z = b_.create<g::SoftmaxOp>(loc, scores.getType(), scores, b_.getStringAttr("softmax"), i64s({1}));
+      else if (post == "LOGISTIC")
+        z = b_.create<g::SigmoidOp>(loc, scores.getType(), scores);
+      if (n.output_size() > 1 && !n.output(1).empty()) values_[n.output(1)] = z;
     } else if (op == "Einsum") {
       std::vector<Value> xs;
       for (int i = 0; i < n.input_size(); ++i) xs.push_back(in(i));

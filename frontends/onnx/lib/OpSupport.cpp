@@ -59,6 +59,15 @@ std::vector<OpRule> buildRules() {
         any("nodes_truenodeids"), any("nodes_values"), any("target_ids"), any("target_nodeids"), any("target_treeids"),
         any("target_weights")},
        kFloats | kInt64 | kInt32},
+      {"TreeEnsembleClassifier", Placement::Vector,
+       "decision trees: as TreeEnsembleRegressor, one score per class; the label the highest score's (arg max on the "
+       "vector unit, the labels gathered by DMA)",
+       {only("post_transform", {"NONE", "SOFTMAX", "LOGISTIC"}), any("base_values"), any("classlabels_int64s"),
+        any("nodes_falsenodeids"), any("nodes_featureids"), any("nodes_hitrates"),
+        any("nodes_missing_value_tracks_true"), any("nodes_modes"), any("nodes_nodeids"), any("nodes_treeids"),
+        any("nodes_truenodeids"), any("nodes_values"), any("class_ids"), any("class_nodeids"), any("class_treeids"),
+        any("class_weights")},
+       kFloats | kInt64 | kInt32},
       {"Einsum", Placement::Cube,
        "contraction: a MatMul on the cube between transposes and reshapes (diagonals and sums over labels of one "
        "operand on the vector unit, a product without contracted labels as a broadcast Mul)",
@@ -318,7 +327,8 @@ const OpRule *findOpRule(const std::string &opType) {
 }
 
 bool isMlOperator(const std::string &opType) {
-  return opType == "TreeEnsembleRegressor" || opType == "Scaler" || opType == "LinearRegressor" || opType == "Binarizer";
+  return opType == "TreeEnsembleRegressor" || opType == "TreeEnsembleClassifier" || opType == "Scaler" ||
+         opType == "LinearRegressor" || opType == "Binarizer";
 }
 
 std::string mlOperatorProblem(const onnx::NodeProto &node, const std::vector<int64_t> &shape) {

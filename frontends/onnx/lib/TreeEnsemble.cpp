@@ -44,15 +44,26 @@ std::variant<TreeTables, std::string> readTreeEnsemble(const onnx::NodeProto &no
     if (size != n)
       return "the nodes_* attributes differ in length (nodes_nodeids has " + std::to_string(n) + " entries, another " +
              std::to_string(size) + ")";
-  const std::vector<int64_t> targetTrees = intsOf(node, "target_treeids"), targetNodes = intsOf(node, "target_nodeids"),
-                             targetIds = intsOf(node, "target_ids");
-  const std::vector<float> targetWeights = floatsOf(node, "target_weights");
+  // A classifier's scores are a regressor's targets, one per class label.
+  const bool classifier = node.op_type() == "TreeEnsembleClassifier";
+  const std::string prefix = classifier ? "class_" : "target_";
+  const std::vector<int64_t> targetTrees = intsOf(node, (prefix + "treeids").c_str()),
+                             targetNodes = intsOf(node, (prefix + "nodeids").c_str()),
+                             targetIds = intsOf(node, (prefix + "ids").c_str());
+  const std::vector<float> targetWeights = floatsOf(node, (prefix + "weights").c_str());
   if (targetTrees.size() != targetNodes.size() || targetIds.size() != targetNodes.size() ||
       targetWeights.size() != targetNodes.size())
-    return std::string("the target_* attributes differ in length");
+    return "the " + prefix + "* attributes differ in length";
   TreeTables t;
   const auto *nTargets = attribute(node, "n_targets");
   t.targets = nTargets ? nTargets->i() : 1;
+  if (classifier) {
+    t.labels = intsOf(node, "classlabels_int64s");
+    t.targets = int64_t(t.labels.size());
+    if (t.targets < 3)
+      return "a classifier of " + std::to_string(t.targets) + " int64 class labels: only three or more are supported "
+             "(ONNX Runtime scores two classes its own way)";
+  }
   if (t.targets < 1 || t.targets > 4096) return "n_targets " + std::to_string(t.targets) + " is not in 1..4096";
   const std::vector<float> base = floatsOf(node, "base_values");
   if (!base.empty() && int64_t(base.size()) != t.targets)
@@ -147,6 +158,7 @@ std::variant<TreeTables, std::string> readTreeEnsemble(const onnx::NodeProto &no
   t.trueTurns.assign(trees.size() * L, 0.5f);
   t.weights.assign(trees.size() * L * K, 0.0f);
   std::map<size_t, size_t> leafOf; // node position -> index into weights' leaves (tree-major)
+  std::set<std::pair<size_t, int64_t>> weighted; // (leaf index, target) pairs with a weight
   for (size_t k = 0; k < trees.size(); ++k) {
     const Walked &w = walked[k];
     for (size_t b = 0; b < w.branches.size(); ++b) {
@@ -176,7 +188,18 @@ std::variant<TreeTables, std::string> readTreeEnsemble(const onnx::NodeProto &no
       return "target weight " + std::to_string(e) + " is for target " + std::to_string(targetIds[e]) + " of " +
              std::to_string(t.targets);
     t.weights[leafOf[it->second] * K + size_t(targetIds[e])] += targetWeights[e];
+    weighted.insert({leafOf[it->second], targetIds[e]});
   }
+  // Without base values, ONNX Runtime leaves a class no reached leaf weighs out of the label's
+  // argmax, which a sum of zeros cannot say: every leaf then needs a weight for every class.
+  if (classifier && base.empty())
+    for (size_t k = 0; k < trees.size(); ++k)
+      for (size_t l = 0; l < walked[k].leaves.size(); ++l)
+        for (int64_t c = 0; c < t.targets; ++c)
+          if (!weighted.count({k * L + l, c}))
+            return "tree " + std::to_string(trees[k]) + " node " + std::to_string(nodeIds[walked[k].leaves[l]]) +
+                   " has no weight for class " + std::to_string(c) + " and there are no base_values: ONNX Runtime "
+                   "leaves such a class out of the label, which is not supported";
   return t;
 }
 

@@ -1,5 +1,5 @@
-// Internal: an ai.onnx.ml TreeEnsembleRegressor's trees read into the tables its composition
-// needs, shared by the support check (which reports what is wrong with them) and the importer.
+// Internal: an ai.onnx.ml TreeEnsembleRegressor's or TreeEnsembleClassifier's trees read into
+// the tables its composition needs (a classifier's classes are a regressor's targets), shared by the support check (which reports what is wrong with them) and the importer.
 //
 // The composition (as Hummingbird compiles trees to tensor ops): every branch's decision for
 // every row at once (its feature gathered, compared with its threshold: 1 or 0); then per tree,
@@ -32,6 +32,7 @@ struct TreeTables {
   std::vector<float> weights;   // [trees, leaves, targets]
   std::vector<float> base;      // [targets]
   bool average = false;         // aggregate_function AVERAGE (else SUM)
+  std::vector<int64_t> labels;  // a TreeEnsembleClassifier's classlabels_int64s (its targets are the classes)
 };
 
 // The tables, or why the node cannot be compiled: attribute lists of different lengths, a node

@@ -2130,12 +2130,12 @@ TEST(CompiledOps, Float64ModelComputedInFloat32) {
   }
 }
 
-// An ai.onnx.ml TreeEnsembleRegressor (what scikit-learn, LightGBM and XGBoost converters write)
-// against ONNX Runtime: four trees with every branch mode, tree ids and node ids out of order
+// ai.onnx.ml TreeEnsembleRegressor and TreeEnsembleClassifier (what scikit-learn, LightGBM and
+// XGBoost converters write) against ONNX Runtime: four trees with every branch mode, tree ids and node ids out of order
 // (a tree's nodes after its root not in id order), a tree of one leaf, missing_value_tracks_true, two targets with
 // a leaf weighted twice, base values, SUM and AVERAGE; rows on the thresholds exactly and with
 // NaN features, which each mode treats as ONNX Runtime does.
-TEST(CompiledOps, TreeEnsembleRegressorReachesOnnxRuntimesLeaves) {
+TEST(CompiledOps, TreeEnsemblesReachOnnxRuntimesLeaves) {
   REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
   onnx::ModelProto m = newMlModel("trees", 3);
   onnx::GraphProto *g = m.mutable_graph();
@@ -2161,17 +2161,19 @@ TEST(CompiledOps, TreeEnsembleRegressorReachesOnnxRuntimesLeaves) {
   const std::vector<Weight> weights = {{0, 2, 0, 1.5f},   {0, 3, 0, -2.25f}, {0, 3, 1, 0.5f},  {0, 5, 0, 4.0f},
                                        {0, 6, 1, -3.0f},  {7, 11, 0, 0.75f}, {7, 13, 1, 8.0f}, {7, 14, 0, -0.5f},
                                        {7, 14, 0, 0.25f}, {3, 0, 1, 0.125f}, {4, 1, 0, 16.0f}, {4, 2, 1, -16.0f}};
-  for (const char *aggregate : {"SUM", "AVERAGE"}) {
-    onnx::NodeProto *n = addNode(g, "TreeEnsembleRegressor", {"x"}, aggregate);
+  // A node of `op` over the trees above with `leafWeights` as its target_* or class_* lists.
+  auto ensemble = [&](const char *op, std::vector<std::string> outputs, const std::vector<Weight> &leafWeights) {
+    onnx::NodeProto *n = addNode(g, op, {"x"}, outputs[0].c_str());
+    for (size_t i = 1; i < outputs.size(); ++i) n->add_output(outputs[i]);
     n->set_domain("ai.onnx.ml");
-    auto attribute = [&](const char *name, onnx::AttributeProto::AttributeType type) {
+    auto attribute = [&](const std::string &name, onnx::AttributeProto::AttributeType type) {
       auto *a = n->add_attribute();
       a->set_name(name);
       a->set_type(type);
       return a;
     };
     // An INTS attribute of one field of each entry of `list`.
-    auto ints = [&](const char *name, const auto &list, auto field) {
+    auto ints = [&](const std::string &name, const auto &list, auto field) {
       auto *a = attribute(name, onnx::AttributeProto::INTS);
       for (const auto &entry : list) a->add_ints(field(entry));
     };
@@ -2184,27 +2186,63 @@ TEST(CompiledOps, TreeEnsembleRegressorReachesOnnxRuntimesLeaves) {
     auto *modes = attribute("nodes_modes", onnx::AttributeProto::STRINGS);
     auto *values = attribute("nodes_values", onnx::AttributeProto::FLOATS);
     for (const TreeNode &t : nodes) modes->add_strings(t.mode), values->add_floats(t.value);
-    ints("target_treeids", weights, [](const Weight &w) { return w.tree; });
-    ints("target_nodeids", weights, [](const Weight &w) { return w.id; });
-    ints("target_ids", weights, [](const Weight &w) { return w.target; });
-    auto *targetWeights = attribute("target_weights", onnx::AttributeProto::FLOATS);
-    for (const Weight &w : weights) targetWeights->add_floats(w.weight);
-    auto *base = attribute("base_values", onnx::AttributeProto::FLOATS);
-    base->add_floats(0.5f);
-    base->add_floats(-1.0f);
+    const std::string prefix = std::string(op) == "TreeEnsembleClassifier" ? "class_" : "target_";
+    ints(prefix + "treeids", leafWeights, [](const Weight &w) { return w.tree; });
+    ints(prefix + "nodeids", leafWeights, [](const Weight &w) { return w.id; });
+    ints(prefix + "ids", leafWeights, [](const Weight &w) { return w.target; });
+    auto *targetWeights = attribute(prefix + "weights", onnx::AttributeProto::FLOATS);
+    for (const Weight &w : leafWeights) targetWeights->add_floats(w.weight);
+    return n;
+  };
+  auto baseValues = [](onnx::NodeProto *n, const std::vector<float> &values) {
+    auto *base = n->add_attribute();
+    base->set_name("base_values");
+    base->set_type(onnx::AttributeProto::FLOATS);
+    for (float v : values) base->add_floats(v);
+  };
+  for (const char *aggregate : {"SUM", "AVERAGE"}) {
+    onnx::NodeProto *n = ensemble("TreeEnsembleRegressor", {aggregate}, weights);
+    baseValues(n, {0.5f, -1.0f});
     setInt(n, "n_targets", 2);
     setString(n, "aggregate_function", aggregate);
     declareFloat(g->add_output(), aggregate, {rows, 2});
+  }
+  // Classifiers of three int64 labels: boosting-style (sparse class weights, base values, softmax)
+  // and forest-style (every leaf weighs every class, no base values, raw scores); the labels must
+  // be ONNX Runtime's exactly.
+  std::vector<Weight> boosted = weights, forest;
+  boosted.push_back({7, 13, 2, 3.0f});
+  boosted.push_back({0, 5, 2, -1.0f});
+  for (const TreeNode &t : nodes)
+    if (std::string(t.mode) == "LEAF")
+      for (int64_t c = 0; c < 3; ++c) forest.push_back({t.tree, t.id, c, float((t.tree * 7 + t.id * 3 + c * 5) % 11) / 10.0f});
+  for (const auto &[name, leafWeights] : {std::make_pair(std::string("boosted"), boosted), std::make_pair(std::string("forest"), forest)}) {
+    onnx::NodeProto *n = ensemble("TreeEnsembleClassifier", {name + "_label", name + "_scores"}, leafWeights);
+    auto *labels = n->add_attribute();
+    labels->set_name("classlabels_int64s");
+    labels->set_type(onnx::AttributeProto::INTS);
+    for (int64_t label : {10, 20, 30}) labels->add_ints(label);
+    if (name == "boosted") {
+      baseValues(n, {0.1f, -0.2f, 0.3f});
+      setString(n, "post_transform", "SOFTMAX");
+    }
+    declareTensor(g->add_output(), (name + "_label").c_str(), {rows}, onnx::TensorProto::INT64);
+    declareFloat(g->add_output(), (name + "_scores").c_str(), {rows, 3});
   }
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<float> x = {0.5f, 0.0f,  1.0f,  0.5f, -0.1f, 0.9f,  0.6f, 3.0f, 1.0f,  2.0f, 0.0f,  -0.25f,
                                 2.0f, 1.0f,  -0.3f, nan,  0.0f,  1.0f,  0.0f, nan,  1.0f,  0.0f, -1.0f, nan,
                                 nan,  nan,   nan,   -4.f, 1.0f,  -0.26f, 7.0f, -2.f, 2.0f, 0.25f, 1.0f, 0.0f,
                                 2.0f, 5.0f,  nan,   0.4f, -0.5f, 3.0f};
-  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({rows, features}, x), {"SUM", "AVERAGE"});
-  for (const char *name : {"SUM", "AVERAGE"}) {
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({rows, features}, x),
+                                   {"SUM", "AVERAGE", "boosted_label", "boosted_scores", "forest_label", "forest_scores"});
+  for (const char *name : {"boosted_label", "forest_label"}) {
+    EXPECT_EQ(got[name].descr, "<i8") << name;
+    EXPECT_EQ(got[name].data, want[name].data) << name; // (compareOutputs too)
+  }
+  for (const char *name : {"SUM", "AVERAGE", "boosted_scores", "forest_scores"}) {
     const std::vector<float> a = floats(got[name]), b = floats(want[name]);
-    ASSERT_EQ(a.size(), size_t(rows * 2)) << name;
+    ASSERT_EQ(a.size(), size_t(rows * (name[0] == 'S' || name[0] == 'A' ? 2 : 3))) << name;
     ASSERT_EQ(b.size(), a.size()) << name;
     for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f * (1 + std::abs(b[i]))) << name << " " << i;
   }

@@ -389,7 +389,7 @@ TEST(OnnxCheck, EinsumEquationsReadForTheirOperands) {
 // An ai.onnx.ml TreeEnsembleRegressor is checked tree by tree: a well-formed ensemble passes (its
 // output shape [rows, n_targets] inferred), each malformed one is named, and modes it cannot
 // compute (post_transform) are refused like any attribute value.
-TEST(OnnxCheck, TreeEnsembleRegressorsCheckedTreeByTree) {
+TEST(OnnxCheck, TreeEnsemblesCheckedTreeByTree) {
   struct Node {
     int64_t id, feature;
     const char *mode;
@@ -435,6 +435,27 @@ TEST(OnnxCheck, TreeEnsembleRegressorsCheckedTreeByTree) {
   EXPECT_EQ(problems(check(model(good, 0, "NONE"))), "trees: target weight 0 names tree 0 node 0, which is not a leaf\n");
   EXPECT_EQ(problems(check(model(good, 1, "LOGISTIC"))),
             "trees: attribute post_transform='LOGISTIC' is not supported (supported: NONE)\n");
+  // A classifier: its weights are class_*; two classes are refused (ONNX Runtime's binary scoring).
+  auto classifier = [&](std::vector<int64_t> labels) {
+    onnx::ModelProto m = model(good, 1, "NONE");
+    onnx::NodeProto *n = m.mutable_graph()->mutable_node(0);
+    n->set_op_type("TreeEnsembleClassifier");
+    m.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+    n->add_output("scores");
+    m.mutable_graph()->add_output()->set_name("scores");
+    for (auto &a : *n->mutable_attribute())
+      if (a.name().rfind("target_", 0) == 0) a.set_name("class_" + a.name().substr(7));
+    auto *l = n->add_attribute();
+    l->set_name("classlabels_int64s");
+    l->set_type(onnx::AttributeProto::INTS);
+    for (int64_t label : labels) l->add_ints(label);
+    return m;
+  };
+  EXPECT_EQ(problems(check(classifier({4, 5}))), "trees: a classifier of 2 int64 class labels: only three or more are "
+                                                 "supported (ONNX Runtime scores two classes its own way)\n");
+  EXPECT_EQ(problems(check(classifier({4, 5, 6}))),
+            "trees: tree 0 node 1 has no weight for class 1 and there are no base_values: ONNX Runtime leaves such a class "
+            "out of the label, which is not supported\n");
 }
 
 // The ai.onnx.ml linear operators: their attributes' sizes are checked against the input's

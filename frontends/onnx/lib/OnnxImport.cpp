@@ -886,13 +886,14 @@ private:
   // v with its axes permuted: result axis i is v's axis perm[i].
   Value transposed(Location loc, Value v, ArrayRef<int64_t> perm) { return Composer{b_, loc, {}}.transpose(v, perm); }
 
-  // An ai.onnx.ml TreeEnsembleRegressor composed as TreeEnsemble.h says: the branches' features
+  // An ai.onnx.ml TreeEnsembleRegressor's or TreeEnsembleClassifier's scores, composed as
+  // TreeEnsemble.h says: the branches' features
   // gathered [N, trees * branches] and compared with their thresholds (1 or 0; only the
   // comparisons the modes use; GTE, GT and NEQ as 1 minus LT, LE and EQ), a NaN feature's decision
   // replaced by missing_value_tracks_true, then per tree [N, branches] x turns [branches, leaves]
   // on the cube (exact: 0, 1 and +-1 in float16, sums in float32), compared with each leaf's true
-  // turns (the leaf reached: 1), times the leaves' weights, summed over trees and leaves.
-  // The scores [rows, targets or classes]; `labels` gets a classifier's class labels.
+  // turns (the leaf reached: 1), times the leaves' weights, summed over trees and leaves: the
+  // scores [rows, targets or classes]. `labels` gets a classifier's class labels.
   Value treeEnsemble(Location loc, const onnx::NodeProto &n, Value x, std::vector<int64_t> &labels) {
     Composer ops{b_, loc, b_.getF32Type()};
     if (!ops.elementOf(x).isF32()) x = ops.cast(x, b_.getF32Type());

@@ -146,9 +146,9 @@ int runCompileCommand(const Args &args) {
     if (!config)
       return reportError(config.error());
     std::vector<std::string> assembly, npu; // each kernel's generated source, for --compile-to=kernel|npu
+    std::string compileReport; // the --report JSON of the whole compile
 #ifdef FRACTAL_HAS_MLIR
     // The texts are collected only for the phase that prints them (printing IR costs time).
-    std::string compileReport;
     Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(
         input, shapes, *config, dumpIr, compileTo == "kernel" ? &assembly : nullptr, compileTo == "npu" ? &npu : nullptr,
         sequences == "on", report.empty() ? nullptr : &compileReport);

@@ -380,6 +380,17 @@ private:
     sorted_ = done == static_cast<size_t>(nodes.size());
   }
 
+  // The static shapes of every input of `node`; nothing when one is not known.
+  static std::optional<std::vector<std::vector<int64_t>>>
+  inputShapes(const onnx::NodeProto &node, const std::map<std::string, std::vector<int64_t>> &shapes) {
+    std::vector<std::vector<int64_t>> operands;
+    for (const std::string &in : node.input()) {
+      auto it = shapes.find(in);
+      if (it == shapes.end()) return std::nullopt;
+      operands.push_back(it->second);
+    }
+    return operands;
+  }
   // Static shapes known so far (inputs, initializers, inferred values), by value name.
   std::map<std::string, std::vector<int64_t>> staticShapes() const {
     std::map<std::string, std::vector<int64_t>> shapes;
@@ -691,10 +702,9 @@ private:
     for (const auto &node : nodes) {
       const bool ml = node.domain() == "ai.onnx.ml";
       if ((node.op_type() != "Einsum" && !ml) || node.output_size() < 1 || shapes.count(node.output(0))) continue;
-      std::vector<std::vector<int64_t>> operands;
-      for (const auto &in : node.input())
-        if (auto it = shapes.find(in); it != shapes.end()) operands.push_back(it->second);
-      if (operands.size() != size_t(node.input_size()) || operands.empty()) continue;
+      const std::optional<std::vector<std::vector<int64_t>>> known = inputShapes(node, shapes);
+      if (!known || known->empty()) continue;
+      const std::vector<std::vector<int64_t>> &operands = *known;
       std::vector<std::pair<std::vector<int64_t>, int>> results; // per output: dims, element type
       const int64_t rows = operands[0].empty() ? 0 : operands[0][0];
       if (node.op_type() == "TreeEnsembleRegressor" || node.op_type() == "LinearRegressor") {
@@ -924,12 +934,9 @@ private:
       if (node.op_type() == "Einsum") {
         if (!shapes) shapes = staticShapes();
         const std::string equation = stringAttribute(node, "equation");
-        std::vector<std::vector<int64_t>> operands;
-        for (const std::string &in : node.input())
-          if (auto s = shapes->find(in); s != shapes->end()) operands.push_back(s->second);
-        const auto parsed = operands.size() == size_t(node.input_size())
-                                ? detail::parseEinsum(equation, operands)
-                                : std::variant<detail::EinsumLabels, std::string>("an input has no static shape");
+        const auto operands = inputShapes(node, *shapes);
+        const auto parsed = operands ? detail::parseEinsum(equation, *operands)
+                                     : std::variant<detail::EinsumLabels, std::string>("an input has no static shape");
         if (auto *why = std::get_if<std::string>(&parsed)) {
           problem(name, node.op_type(), *why);
           ok = false;

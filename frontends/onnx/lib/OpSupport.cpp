@@ -31,6 +31,16 @@ const char *kConst = "constant or shape computation: folded at compile time, hos
 AttributeRule any(const char *name) { return {name, {}}; }
 AttributeRule only(const char *name, std::vector<std::string> values) { return {name, std::move(values)}; }
 
+// A tree ensemble's attributes: its `own`, the trees' nodes_* lists both ensembles share, and its
+// leaves' weights (`weights` "target_" or "class_", then ids, nodeids, treeids, weights).
+std::vector<AttributeRule> treeEnsemble(const std::string &weights, std::vector<AttributeRule> own) {
+  for (const char *name : {"nodes_falsenodeids", "nodes_featureids", "nodes_hitrates", "nodes_missing_value_tracks_true",
+                           "nodes_modes", "nodes_nodeids", "nodes_treeids", "nodes_truenodeids", "nodes_values"})
+    own.push_back(any(name));
+  for (const char *list : {"ids", "nodeids", "treeids", "weights"}) own.push_back({weights + list, {}});
+  return own;
+}
+
 std::vector<OpRule> buildRules() {
   const AttributeRule autoPad = only("auto_pad", {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"});
   return {
@@ -53,20 +63,14 @@ std::vector<OpRule> buildRules() {
       {"TreeEnsembleRegressor", Placement::Vector,
        "decision trees: each branch's comparison on the vector unit, the leaf each row reaches from the decisions times "
        "the trees' paths on the cube, the leaves' weights summed on the vector unit",
-       {only("aggregate_function", {"SUM", "AVERAGE"}), only("post_transform", {"NONE"}), any("base_values"),
-        any("n_targets"), any("nodes_falsenodeids"), any("nodes_featureids"), any("nodes_hitrates"),
-        any("nodes_missing_value_tracks_true"), any("nodes_modes"), any("nodes_nodeids"), any("nodes_treeids"),
-        any("nodes_truenodeids"), any("nodes_values"), any("target_ids"), any("target_nodeids"), any("target_treeids"),
-        any("target_weights")},
+       treeEnsemble("target_", {only("aggregate_function", {"SUM", "AVERAGE"}), only("post_transform", {"NONE"}),
+                                 any("base_values"), any("n_targets")}),
        kFloats | kInt64 | kInt32},
       {"TreeEnsembleClassifier", Placement::Vector,
        "decision trees: as TreeEnsembleRegressor, one score per class; the label the highest score's (arg max on the "
        "vector unit, the labels gathered by DMA)",
-       {only("post_transform", {"NONE", "SOFTMAX", "LOGISTIC"}), any("base_values"), any("classlabels_int64s"),
-        any("nodes_falsenodeids"), any("nodes_featureids"), any("nodes_hitrates"),
-        any("nodes_missing_value_tracks_true"), any("nodes_modes"), any("nodes_nodeids"), any("nodes_treeids"),
-        any("nodes_truenodeids"), any("nodes_values"), any("class_ids"), any("class_nodeids"), any("class_treeids"),
-        any("class_weights")},
+       treeEnsemble("class_", {only("post_transform", {"NONE", "SOFTMAX", "LOGISTIC"}), any("base_values"),
+                               any("classlabels_int64s")}),
        kFloats | kInt64 | kInt32},
       {"Einsum", Placement::Cube,
        "contraction: a MatMul on the cube between transposes and reshapes (diagonals and sums over labels of one "

@@ -219,8 +219,10 @@ std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const p
     if (after == segments.begin() || sl.pc >= int64_t(std::prev(after)->endPc)) continue; // between segments
     const size_t k = size_t(after - segments.begin()) - 1;
     lastEnd[k] = std::max(lastEnd[k], sl.start + sl.duration);
-    // wait_flag slices are stalls, not work; so are the scalar unit's (dispatch stalls: not attributed)
-    const bool stall = size_t(sl.pc) < kernel.code.size() && kernel.code[size_t(sl.pc)].opcode == isa::Opcode::WaitFlag;
+    // wait_flag slices are stalls, not work; so are the scalar unit's (dispatch stalls: not attributed).
+    // A loaded model keeps its code encoded (`code` is empty): ask the binary, in either form.
+    const bool stall = size_t(sl.pc) < kernel.instructionCount() &&
+                       kernel.instructionAt(size_t(sl.pc)).opcode == isa::Opcode::WaitFlag;
     if (!stall && sl.pipe > 0 && sl.pipe < sim::kNumPipes) busy[k][size_t(sl.pipe)] += sl.duration;
     memory[k][0] += sl.dramBytes;
     memory[k][1] += sl.l2Hits;

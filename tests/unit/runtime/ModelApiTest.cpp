@@ -44,8 +44,9 @@ isa::KernelBinary addKernel(bool fault) {
 }
 
 // Inputs x [64]; constant w = 0.5 * i; task 0: kernel y = x + w; task 1: host Add z = y + x
-// (the broadcast fallback); outputs y and z.
-std::vector<uint8_t> package(const std::string &target = "edge", bool fault = false) {
+// (the broadcast fallback); outputs y and z. With `asSequence`, the kernel is a one-part kernel
+// sequence (as the compiler's whole-model launches are), which traced timing runs profile by part.
+std::vector<uint8_t> package(const std::string &target = "edge", bool fault = false, bool asSequence = false) {
   pkg::Package p;
   p.target = target;
   p.targetDigest = pkg::targetDigest(*loadChipConfig(target));
@@ -69,6 +70,9 @@ std::vector<uint8_t> package(const std::string &target = "edge", bool fault = fa
   add.opType = "Add";
   add.onnxNodes = {"Add_0"};
   add.launch = {0, 1, {0, 1, 2}, {}};
+  if (asSequence)
+    add.launch.segments.push_back(
+        {"Add_0", "Add", 0, uint32_t(p.kernels[0].binary.instructionCount()), 1, {"Add_0"}, 0, 3});
   pkg::Task host;
   host.name = "Add_1";
   host.opType = "Add";
@@ -176,6 +180,33 @@ TEST_F(ModelApi, TimingModeCountsCycles) {
   EXPECT_GT(v, 0.0);
   EXPECT_LT(v, 1.0);
   frtDestroyStream(s);
+}
+
+// A sequence part's pipe ratios count the pipes' work, not their waits at flags: with the part
+// being the whole kernel, they are the task's own (from the simulator's busy counters), exactly.
+// The loaded package keeps its code encoded, which once hid the waits from the profile: the
+// vector pipe, which waits for the loads, looked busy for as long as it waited.
+TEST_F(ModelApi, SequencePartsCountPipeWorkNotFlagWaits) {
+  ASSERT_EQ(frtSetDevice(1), FRT_SUCCESS);
+  frtModel m = load(package("edge", false, true));
+  runtime::setModelTracing(m, true);
+  ASSERT_EQ(runAndCheck(m), FRT_SUCCESS) << frtGetRecentErrMsg();
+  runtime::ModelProfile prof;
+  ASSERT_TRUE(runtime::lastModelProfile(m, prof));
+  const runtime::TaskProfile &task = prof.tasks[0];
+  ASSERT_EQ(task.segments.size(), 1u);
+  const runtime::SegmentProfile &part = task.segments[0];
+  EXPECT_EQ(part.cycles, task.cycles);
+  auto ratio = [](const std::vector<runtime::PipeUse> &pipes, const char *pipe) {
+    for (const runtime::PipeUse &u : pipes)
+      if (u.pipe == pipe) return u.ratio;
+    return -1.0;
+  };
+  for (const char *pipe : {"v", "mte2", "mte3"}) {
+    EXPECT_GT(ratio(task.pipes, pipe), 0.0) << pipe;
+    EXPECT_DOUBLE_EQ(ratio(part.pipes, pipe), ratio(task.pipes, pipe)) << pipe;
+  }
+  frtModelUnload(m);
 }
 
 TEST_F(ModelApi, Misuse) {

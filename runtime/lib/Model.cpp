@@ -201,6 +201,59 @@ void gmCopy(sim::GlobalMemory &gm, uint64_t dst, uint64_t src, uint64_t n) {
   }
 }
 
+// A trace slice that is a stall at a flag, not work. A loaded model keeps its code encoded
+// (`code` is empty): ask the binary, in either form.
+bool isFlagWait(const isa::KernelBinary &kernel, int64_t pc) {
+  return pc >= 0 && size_t(pc) < kernel.instructionCount() &&
+         kernel.instructionAt(size_t(pc)).opcode == isa::Opcode::WaitFlag;
+}
+
+// From a traced run: per core that ran, a sweep over its pipes' working slices (scalar unit and
+// flag waits aside) sorts every cycle into none working, one alone (which) or several; the shares
+// of the run's cycles, averaged over the cores.
+void pipeOverlap(const isa::KernelBinary &kernel, const sim::RunResult &run, size_t cores, TaskProfile &tp) {
+  if (run.cycles == 0 || cores == 0) return;
+  struct Edge { uint64_t at; int pipe; int delta; };
+  std::vector<std::vector<Edge>> edges(cores);
+  for (const sim::TraceSlice &sl : run.trace) {
+    if (sl.pipe <= 0 || sl.pipe >= sim::kNumPipes || sl.core < 0 || size_t(sl.core) >= cores || sl.duration == 0 ||
+        isFlagWait(kernel, sl.pc))
+      continue;
+    edges[size_t(sl.core)].push_back({sl.start, sl.pipe, +1});
+    edges[size_t(sl.core)].push_back({sl.start + sl.duration, sl.pipe, -1});
+  }
+  uint64_t none = 0, several = 0;
+  std::array<uint64_t, sim::kNumPipes> alone{};
+  for (std::vector<Edge> &core : edges) {
+    std::sort(core.begin(), core.end(), [](const Edge &a, const Edge &b) { return a.at < b.at; });
+    std::array<int, sim::kNumPipes> open{};
+    int working = 0, last = 0; // pipes with an open slice; the last one to open (alone: the one)
+    uint64_t t = 0;
+    auto account = [&](uint64_t until) {
+      if (until <= t) return;
+      const uint64_t span = until - t;
+      if (working == 0) none += span;
+      else if (working > 1) several += span;
+      else alone[size_t(last)] += span;
+      t = until;
+    };
+    for (const Edge &e : core) {
+      account(std::min<uint64_t>(e.at, run.cycles));
+      int &n = open[size_t(e.pipe)];
+      if (e.delta > 0 && n++ == 0) ++working;
+      if (e.delta < 0 && --n == 0) --working;
+      if (working == 1) // the one still open
+        for (int p = 1; p < sim::kNumPipes; ++p)
+          if (open[size_t(p)] > 0) last = p;
+    }
+    account(run.cycles);
+  }
+  const double capacity = double(run.cycles) * double(cores);
+  tp.noPipe = double(none) / capacity;
+  tp.overlapping = double(several) / capacity;
+  for (int p = 1; p < sim::kNumPipes; ++p) tp.alone.push_back({sim::pipeLabel(p), double(alone[size_t(p)]) / capacity});
+}
+
 // A kernel sequence's parts in a traced timing run (parts one after another, a barrier between
 // them): each part ends with its last instruction slice on any core and starts where the one
 // before ended; its pipes are busy for its own instructions' slices (not the scalar unit's: it
@@ -219,11 +272,8 @@ std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const p
     if (after == segments.begin() || sl.pc >= int64_t(std::prev(after)->endPc)) continue; // between segments
     const size_t k = size_t(after - segments.begin()) - 1;
     lastEnd[k] = std::max(lastEnd[k], sl.start + sl.duration);
-    // wait_flag slices are stalls, not work; so are the scalar unit's (dispatch stalls: not attributed).
-    // A loaded model keeps its code encoded (`code` is empty): ask the binary, in either form.
-    const bool stall = size_t(sl.pc) < kernel.instructionCount() &&
-                       kernel.instructionAt(size_t(sl.pc)).opcode == isa::Opcode::WaitFlag;
-    if (!stall && sl.pipe > 0 && sl.pipe < sim::kNumPipes) busy[k][size_t(sl.pipe)] += sl.duration;
+    // wait_flag slices are stalls, not work; so are the scalar unit's (dispatch stalls: not attributed)
+    if (!isFlagWait(kernel, sl.pc) && sl.pipe > 0 && sl.pipe < sim::kNumPipes) busy[k][size_t(sl.pipe)] += sl.duration;
     memory[k][0] += sl.dramBytes;
     memory[k][1] += sl.l2Hits;
     memory[k][2] += sl.l2Misses;
@@ -363,8 +413,10 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     }
     for (const sim::TraceSlice &sl : result->trace)
       tp.trace.push_back({sl.core, sl.pipe, prof.cycles + sl.start, sl.duration, sl.pc});
-    if (options.mode != sim::SimMode::Functional && options.trace)
+    if (options.mode != sim::SimMode::Functional && options.trace) {
       tp.segments = segmentProfiles(p, task.launch, *result, prof.cycles, std::max<size_t>(active, 1));
+      pipeOverlap(binary, *result, std::max<size_t>(active, 1), tp);
+    }
     prof.cycles += result->cycles;
     prof.simulatedUs += tp.deviceUs;
     prof.tasks.push_back(std::move(tp));

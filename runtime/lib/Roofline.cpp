@@ -72,7 +72,7 @@ WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &pac
   WhereTimeGoes w;
   const double launch = config.kernelLaunchCycles();
   double macs = 0;
-  std::map<std::string, double> byLimiter;
+  std::map<std::string, double> byLimiter, alone;
   std::vector<TimedWork> work;
   double hits = 0, lookups = 0;
   for (const TaskProfile &t : profile.tasks) {
@@ -85,6 +85,12 @@ WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &pac
     lookups += double(t.l2Hits + t.l2Misses);
     w.kernelCycles += double(t.cycles);
     w.launchCycles += launch;
+    if (!t.alone.empty()) {
+      w.pipesTraced = true;
+      w.noPipeCycles += t.noPipe * double(t.cycles);
+      w.overlappingCycles += t.overlapping * double(t.cycles);
+      for (const PipeUse &u : t.alone) alone[u.pipe] += u.ratio * double(t.cycles);
+    }
     if (t.segments.empty()) {
       work.push_back({t.name, t.opType, t.cycles, w.tasks.back()});
       continue;
@@ -99,8 +105,12 @@ WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &pac
   w.boundCycles = modelRooflineCycles(package, config, macs);
   w.dramCycles = w.dramBytes / config.dramBytesPerCycle();
   w.l2HitRate = lookups > 0 ? hits / lookups : 0.0;
+  auto largestFirst = [](const auto &a, const auto &b) { return a.second > b.second; };
   w.byLimiter.assign(byLimiter.begin(), byLimiter.end());
-  std::sort(w.byLimiter.begin(), w.byLimiter.end(), [](const auto &a, const auto &b) { return a.second > b.second; });
+  std::sort(w.byLimiter.begin(), w.byLimiter.end(), largestFirst);
+  for (const auto &[pipe, cycles] : alone)
+    if (cycles > 0) w.aloneCycles.push_back({pipe, cycles});
+  std::sort(w.aloneCycles.begin(), w.aloneCycles.end(), largestFirst);
   auto gap = [](const TimedWork &x) { return double(x.cycles) - x.bound.cycles(); };
   std::stable_sort(work.begin(), work.end(), [&](const TimedWork &a, const TimedWork &b) { return gap(a) > gap(b); });
   if (work.size() > 5) work.resize(5);
@@ -137,6 +147,25 @@ std::string describe(const WhereTimeGoes &w, const ModelProfile &profile) {
                     w.barrierWaitCycles, w.barrierWaitCycles / w.kernelCycles);
       s += line;
     }
+  }
+  if (w.pipesTraced && w.kernelCycles > 0) {
+    // Whether the pipes work at once or take turns: a kernel whose busiest pipe is far from full
+    // is waiting, and this says on what.
+    double aloneTotal = 0;
+    for (const auto &a : w.aloneCycles) aloneTotal += a.second;
+    std::snprintf(line, sizeof line,
+                  "  pipes at work, per core: none for %.0f%% of the kernel cycles (waiting on flags, GM latency or "
+                  "the scalar unit), one alone for %.0f%%",
+                  100.0 * w.noPipeCycles / w.kernelCycles, 100.0 * aloneTotal / w.kernelCycles);
+    s += line;
+    for (size_t i = 0; i < w.aloneCycles.size() && i < 4; ++i) {
+      std::snprintf(line, sizeof line, "%s%s %.0f%%", i ? ", " : " (", limiterName(w.aloneCycles[i].first).c_str(),
+                    100.0 * w.aloneCycles[i].second / w.kernelCycles);
+      s += line;
+    }
+    std::snprintf(line, sizeof line, "%s, two or more at once for %.0f%%\n", w.aloneCycles.empty() ? "" : ")",
+                  100.0 * w.overlappingCycles / w.kernelCycles);
+    s += line;
   }
   s += "  kernel cycles by limiter:";
   for (size_t i = 0; i < w.byLimiter.size(); ++i) {

@@ -288,7 +288,14 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
         .field("barrier_wait_cycles", where.barrierWaitCycles);
     j.key("kernel_cycles_by_limiter").beginObject();
     for (const auto &[limiter, cycles] : where.byLimiter) j.field(limiter, cycles);
-    j.endObject().endObject();
+    j.endObject();
+    if (where.pipesTraced) { // per core: kernel cycles with no pipe working, several, one alone
+      j.key("pipes_at_work").beginObject().field("none_cycles", where.noPipeCycles)
+          .field("two_or_more_cycles", where.overlappingCycles).key("alone_cycles").beginObject();
+      for (const auto &[pipe, cycles] : where.aloneCycles) j.field(pipe, cycles);
+      j.endObject().endObject();
+    }
+    j.endObject();
   }
   // A task's or a sequence part's ONNX nodes and pipe utilization.
   auto nodes = [&](const std::vector<std::string> &names) {
@@ -314,6 +321,12 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
           .field("limited_by", where.tasks[i].limitedBy).field("dram_bytes", t.dramBytes)
           .field("l2_hits", t.l2Hits).field("l2_misses", t.l2Misses).field("barrier_wait_cycles", t.barrierWaitCycles);
     pipeUse(t.pipes);
+    if (!t.alone.empty()) {
+      j.key("pipes_at_work").beginObject().field("none", t.noPipe).field("two_or_more", t.overlapping);
+      j.key("alone").beginObject();
+      for (const runtime::PipeUse &u : t.alone) j.field(u.pipe, u.ratio);
+      j.endObject().endObject();
+    }
     if (!t.segments.empty()) {
       j.key("segments").beginArray();
       for (const runtime::SegmentProfile &g : t.segments) {

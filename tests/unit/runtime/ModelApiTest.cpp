@@ -183,10 +183,11 @@ TEST_F(ModelApi, TimingModeCountsCycles) {
 }
 
 // A sequence part's pipe ratios count the pipes' work, not their waits at flags: with the part
-// being the whole kernel, they are the task's own (from the simulator's busy counters), exactly.
+// being the whole kernel, they are the task's own (from the simulator's busy counters), exactly;
+// so does the sweep that sorts the cycles into none, one alone or several pipes working.
 // The loaded package keeps its code encoded, which once hid the waits from the profile: the
 // vector pipe, which waits for the loads, looked busy for as long as it waited.
-TEST_F(ModelApi, SequencePartsCountPipeWorkNotFlagWaits) {
+TEST_F(ModelApi, TracedRunsCountPipeWorkNotFlagWaits) {
   ASSERT_EQ(frtSetDevice(1), FRT_SUCCESS);
   frtModel m = load(package("edge", false, true));
   runtime::setModelTracing(m, true);
@@ -206,6 +207,18 @@ TEST_F(ModelApi, SequencePartsCountPipeWorkNotFlagWaits) {
     EXPECT_GT(ratio(task.pipes, pipe), 0.0) << pipe;
     EXPECT_DOUBLE_EQ(ratio(part.pipes, pipe), ratio(task.pipes, pipe)) << pipe;
   }
+  // The kernel's pipes take turns (load, add, store, each waiting for the one before): none ever
+  // works at the same time as another, each works alone for exactly its busy share, and the rest
+  // of the cycles none works.
+  EXPECT_EQ(task.overlapping, 0.0);
+  double alone = 0;
+  for (const char *pipe : {"v", "mte2", "mte3"}) {
+    EXPECT_DOUBLE_EQ(ratio(task.alone, pipe), ratio(task.pipes, pipe)) << pipe;
+    alone += ratio(task.alone, pipe);
+  }
+  EXPECT_EQ(ratio(task.alone, "m"), 0.0);
+  EXPECT_GT(task.noPipe, 0.0);
+  EXPECT_NEAR(task.noPipe + alone, 1.0, 1e-12);
   frtModelUnload(m);
 }
 

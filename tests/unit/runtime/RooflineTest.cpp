@@ -139,3 +139,38 @@ TEST(Roofline, ASequenceIsSplitIntoItsParts) {
   EXPECT_EQ(whole.furthestAboveBound[0].name, "a .. b");
   EXPECT_NE(describe(whole, prof).find("--profile DIR traces the run and lists its parts"), std::string::npos);
 }
+
+// Traced tasks say whether their pipes worked at once or took turns: per core, cycle-weighted over
+// the tasks, the pipes that worked alone largest first (at most four named).
+TEST(Roofline, PipesAtWorkAddUpOverTracedTasks) {
+  const ChipConfig c = edge();
+  ModelProfile prof;
+  TaskProfile a = kernel("a", 1000, 0, 0, {{"m", 0.5}});
+  a.noPipe = 0.5;
+  a.overlapping = 0.1;
+  a.alone = {{"m", 0.3}, {"mte2", 0.1}, {"v", 0}};
+  TaskProfile b = kernel("b", 3000, 0, 0, {{"v", 0.5}});
+  b.noPipe = 0.2;
+  b.overlapping = 0.4;
+  b.alone = {{"v", 0.3}, {"mte2", 0.1}};
+  prof.tasks = {a, b};
+  pkg::Package p;
+  WhereTimeGoes g = whereTimeGoes(prof, p, c);
+  ASSERT_TRUE(g.pipesTraced);
+  EXPECT_DOUBLE_EQ(g.noPipeCycles, 500 + 600);
+  EXPECT_DOUBLE_EQ(g.overlappingCycles, 100 + 1200);
+  ASSERT_EQ(g.aloneCycles.size(), 3u); // v's 0 in task a is no entry of its own
+  EXPECT_EQ(g.aloneCycles[0], (std::pair<std::string, double>{"v", 900}));
+  EXPECT_EQ(g.aloneCycles[1], (std::pair<std::string, double>{"mte2", 400}));
+  EXPECT_EQ(g.aloneCycles[2], (std::pair<std::string, double>{"m", 300}));
+  EXPECT_NE(describe(g, prof).find("  pipes at work, per core: none for 28% of the kernel cycles (waiting on flags, GM "
+                                   "latency or the scalar unit), one alone for 40% (vector 22%, GM loads (mte2) 10%, "
+                                   "cube 8%), two or more at once for 32%\n  kernel cycles by limiter"),
+            std::string::npos) << describe(g, prof);
+  // Untraced: no such line.
+  prof.tasks[0].alone.clear();
+  prof.tasks[1].alone.clear();
+  g = whereTimeGoes(prof, p, c);
+  EXPECT_FALSE(g.pipesTraced);
+  EXPECT_EQ(describe(g, prof).find("pipes at work"), std::string::npos);
+}

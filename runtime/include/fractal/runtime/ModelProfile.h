@@ -56,6 +56,12 @@ struct TaskProfile {
   // averaged over the cores that ran.
   uint64_t barrierWaitCycles = 0;
   std::vector<PipeUse> pipes;
+  // Traced timing runs: how the pipes (the scalar unit aside) overlapped, as shares of the task's
+  // cycles averaged over the cores that ran. `noPipe`: none of them working (all waiting on each
+  // other's flags, on GM latency or on the scalar unit); `alone`: exactly that one working;
+  // `overlapping`: two or more at once. The three add up to 1; untraced, all are empty/0.
+  double noPipe = 0, overlapping = 0;
+  std::vector<PipeUse> alone;
   std::vector<TraceEvent> trace; // only when tracing is on
   std::vector<SegmentProfile> segments; // a kernel sequence's parts: timing mode with tracing on
 };

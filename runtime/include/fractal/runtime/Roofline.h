@@ -44,6 +44,11 @@ struct WhereTimeGoes {
   double dramBytes = 0, dramCycles = 0, l2HitRate = 0;
   // Per core, the kernel cycles spent waiting at cross-core barriers (TaskProfile).
   double barrierWaitCycles = 0;
+  // Traced runs (TaskProfile::noPipe etc.): per core, the kernel cycles with none of the pipes
+  // working, with two or more at once, and with one alone (per pipe label, largest first).
+  bool pipesTraced = false;
+  double noPipeCycles = 0, overlappingCycles = 0;
+  std::vector<std::pair<std::string, double>> aloneCycles;
   std::vector<std::pair<std::string, double>> byLimiter; // kernel cycles per limiter, largest first
   // Kernel tasks, and a traced sequence's parts in place of the sequence: at most 5, largest gap first.
   std::vector<TimedWork> furthestAboveBound;

@@ -695,6 +695,15 @@ private:
       }
       return true;
     }
+    // Sequences built and read at positions now known become the tensors they hold (else why
+    // not is kept for the support check, as later rounds may know more).
+    {
+      std::map<std::string, std::vector<int64_t>> ints;
+      for (const auto &[name, t] : known) ints[name] = t.values;
+      detail::SequenceResolution r = detail::resolveStaticSequences(*model_.mutable_graph(), report_.opset, shapes, ints);
+      if (r.changed) return true;
+      sequenceProblem_ = r;
+    }
     // Einsum's result shape (ONNX's inference gives only its rank), from the equation, and the
     // ai.onnx.ml operators' (ONNX's inference gives at most their type): a TreeEnsembleRegressor's
     // and a LinearRegressor's [rows, targets], a TreeEnsembleClassifier's labels [rows] and scores
@@ -819,6 +828,18 @@ private:
                                              "time (constants, or graph inputs bound with --bind-input)");
         continue;
       }
+      if (detail::isSequenceOp(node.op_type())) { // one resolved at compile time is gone
+        const detail::SequenceResolution &why = sequenceProblem_;
+        // The reason once, at the node it concerns (a graph output's: at every sequence op).
+        const std::string rule = "sequences are compiled as the tensors they hold, when built from tensors and read "
+                                 "at positions known at compile time";
+        problem(name, node.op_type(),
+                why.why.empty()         ? rule
+                : why.node == name      ? rule + ": here " + why.why
+                : why.node.empty()      ? rule + ": " + why.why
+                                        : "its graph's sequences are not compiled: see node '" + why.node + "'");
+        continue;
+      }
       const OpRule *rule = findOpRule(node.op_type());
       if (!rule) {
         problem(name, node.op_type(), "operator " + node.op_type() + " is not supported");
@@ -939,6 +960,21 @@ private:
                                      : std::variant<detail::EinsumLabels, std::string>("an input has no static shape");
         if (auto *why = std::get_if<std::string>(&parsed)) {
           problem(name, node.op_type(), *why);
+          ok = false;
+        }
+      }
+      if (node.op_type() == "Det") { // a cofactor expansion: M! products, composed for small M
+        if (!shapes) shapes = staticShapes();
+        auto x = shapes->find(node.input(0));
+        std::string why;
+        if (x == shapes->end() || x->second.size() < 2) why = "its input needs a static shape [..., M, M]";
+        else if (x->second.back() != x->second[x->second.size() - 2]) why = "its matrices are not square";
+        else if (x->second.back() < 1 || x->second.back() > detail::kMaxDetOrder)
+          why = "its matrices are " + std::to_string(x->second.back()) + "x" + std::to_string(x->second.back()) +
+                ": the cofactor expansion is composed up to " + std::to_string(detail::kMaxDetOrder) + "x" +
+                std::to_string(detail::kMaxDetOrder);
+        if (!why.empty()) {
+          problem(name, node.op_type(), why);
           ok = false;
         }
       }
@@ -1101,6 +1137,7 @@ private:
   CheckReport &report_;
   const std::vector<InputShape> &shapes_;
   std::set<std::string> notUnrolled_; // Scan and Loop nodes whose unrolling failed (reported then)
+  detail::SequenceResolution sequenceProblem_; // why the graph's sequences could not be resolved (last round)
   onnx::ModelProto model_;
   std::set<std::string> defined_;
   std::map<std::string, int> types_;

@@ -988,6 +988,46 @@ private:
   // order; two are multiplied over the labels both have: a batched MatMul [batch, left,
   // contracted] x [batch, contracted, right] on the cube when some are not in the result, else a
   // broadcast Mul (outer and element-wise products), transposed to the result's order.
+  // The determinants of x's [..., M, M] matrices (M <= kMaxDetOrder, as the check requires) by
+  // cofactor expansion along the first row, recursively: every entry sliced out once ([..., 1,
+  // 1]), the products and alternating sums element-wise over the batch.
+  Value determinant(Location loc, Value x, RankedTensorType type) {
+    Composer ops{b_, loc, type.getElementType()};
+    const SmallVector<int64_t> shape = Composer::shapeOf(x);
+    const size_t rank = shape.size();
+    const int64_t m = shape.back();
+    if (rank < 2 || shape[rank - 2] != m || m < 1 || m > detail::kMaxDetOrder)
+      throw ImportError{"Det needs square matrices of order 1 to " + std::to_string(detail::kMaxDetOrder)};
+    std::map<std::pair<int64_t, int64_t>, Value> entries;
+    auto entry = [&](int64_t i, int64_t j) {
+      Value &e = entries[{i, j}];
+      if (!e) {
+        SmallVector<int64_t> starts(rank, 0), ends(shape);
+        starts[rank - 2] = i, ends[rank - 2] = i + 1;
+        starts[rank - 1] = j, ends[rank - 1] = j + 1;
+        e = ops.slice(x, starts, ends);
+      }
+      return e;
+    };
+    // The determinant of the submatrix of the rows from `first` on (as many as `cols`) and the
+    // columns `cols`.
+    std::function<Value(int64_t, const std::vector<int64_t> &)> minor = [&](int64_t first,
+                                                                           const std::vector<int64_t> &cols) {
+      if (cols.size() == 1) return entry(first, cols[0]);
+      Value sum;
+      for (size_t k = 0; k < cols.size(); ++k) {
+        std::vector<int64_t> rest = cols;
+        rest.erase(rest.begin() + long(k));
+        Value term = ops.mul(entry(first, cols[k]), minor(first + 1, rest));
+        sum = !sum ? term : k % 2 ? ops.sub(sum, term) : ops.add(sum, term);
+      }
+      return sum;
+    };
+    std::vector<int64_t> columns(static_cast<size_t>(m));
+    std::iota(columns.begin(), columns.end(), int64_t(0));
+    return ops.reshape(minor(0, columns), type.getShape());
+  }
+
   Value einsum(Location loc, const std::string &equation, std::vector<Value> xs, RankedTensorType type) {
     std::vector<std::vector<int64_t>> shapes;
     for (Value x : xs) {
@@ -1928,6 +1968,8 @@ private:
       else if (post == "LOGISTIC")
         z = b_.create<g::SigmoidOp>(loc, scores.getType(), scores);
       if (n.output_size() > 1 && !n.output(1).empty()) values_[n.output(1)] = z;
+    } else if (op == "Det") {
+      bind(determinant(loc, in(0), out()));
     } else if (op == "Einsum") {
       std::vector<Value> xs;
       for (int i = 0; i < n.input_size(); ++i) xs.push_back(in(i));

@@ -33,6 +33,20 @@ std::string unrollStaticScan(onnx::GraphProto &graph, int index, const std::stri
 // never stops early); empty, or why it could not (the graph is then unchanged).
 std::string unrollStaticLoop(onnx::GraphProto &graph, int index, const std::string &name, int64_t opset, int64_t trips);
 
+// Sequence ops resolved at compile time (StaticSequences.cpp): every sequence built from tensors
+// in the graph and used only by sequence ops at positions known now (`ints`: constant int
+// tensors by name; `shapes`: static shapes by name) becomes the tensor ops its reads amount to.
+// `changed` when it did; else, with sequence ops in the graph, `why` it could not (at `node`, an
+// `op`; empty for a graph output), and the graph is unchanged.
+struct SequenceResolution {
+  bool changed = false;
+  std::string node, op, why;
+};
+bool isSequenceOp(const std::string &op);
+SequenceResolution resolveStaticSequences(onnx::GraphProto &graph, int64_t opset,
+                                          const std::map<std::string, std::vector<int64_t>> &shapes,
+                                          const std::map<std::string, std::vector<int64_t>> &ints);
+
 // Replaces graph.node(index) by `replacement` (moved from), in its place.
 void replaceNode(onnx::GraphProto &graph, int index, std::vector<onnx::NodeProto> &replacement);
 

@@ -233,6 +233,10 @@ std::vector<OpRule> buildRules() {
       {"Slice", Placement::Dma, kDma, {any("starts"), any("ends"), any("axes")}, kFloats | kInt64},
       {"Split", Placement::Dma, kDma, {any("axis"), any("split"), any("num_outputs")}, kFloats | kInt64 | kInt32},
       {"Trilu", Placement::Dma, kDma, {any("upper")}, kFloats | kInt64 | kInt32},
+      {"Det", Placement::Vector,
+       "element-wise arithmetic: each matrix's entries sliced out, the cofactor expansion's products and sums on "
+       "the vector unit",
+       {}, kFloats},
       {"Gather", Placement::Dma, "data movement: addresses from the run-time indices on the scalar unit, rows by DMA",
        {any("axis")}, kFloat | kInt64 | kInt32},
       {"ReverseSequence", Placement::Dma,

@@ -26,6 +26,9 @@ constexpr unsigned kFloats = kFloat | kFloat16;
 constexpr unsigned kScalarIntegers = kUint8 | kInt8 | kUint16 | kInt16 | kUint32 | kInt64 | kUint64;
 constexpr unsigned kIntegers = kScalarIntegers | kInt32;
 
+// Det is composed as a cofactor expansion (M! products of M entries): up to this order.
+constexpr int64_t kMaxDetOrder = 4;
+
 struct OpRule {
   std::string op;
   Placement placement;

@@ -2346,6 +2346,90 @@ TEST(CompiledOps, EinsumComposedOfMatMulsTransposesAndSums) {
   }
 }
 
+// Det against ONNX Runtime (an LU factorization there, a cofactor expansion here) on a batch of
+// [2, 3] matrices of each order 1 to 4 (the leading blocks of 4x4 ones).
+TEST(CompiledOps, DeterminantsByCofactorExpansion) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  onnx::ModelProto m = newModel(13, "det");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {2, 3, 4, 4});
+  intInitializer(g, "start", onnx::TensorProto::INT64, {2}, {0, 0});
+  intInitializer(g, "axes", onnx::TensorProto::INT64, {2}, {2, 3});
+  std::vector<std::string> names;
+  for (int64_t order = 1; order <= 4; ++order) {
+    const std::string end = "end" + std::to_string(order), block = "block" + std::to_string(order);
+    names.push_back("det" + std::to_string(order));
+    intInitializer(g, end.c_str(), onnx::TensorProto::INT64, {2}, {order, order});
+    addNode(g, "Slice", {"x", "start", end, "axes"}, block.c_str());
+    addNode(g, "Det", {block}, names.back().c_str());
+    declareFloat(g->add_output(), names.back().c_str(), {2, 3});
+  }
+  std::vector<float> x;
+  for (int64_t i = 0; i < 2 * 3 * 16; ++i) x.push_back(float((i * 37 + 11) % 19) / 4.0f - 2.0f + ((i % 16) % 5 == 0 ? 3.0f : 0.0f));
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({2, 3, 4, 4}, x), names);
+  for (const std::string &name : names) {
+    const std::vector<float> a = floats(got[name]), r = floats(want[name]);
+    ASSERT_EQ(a.size(), 6u) << name;
+    ASSERT_EQ(r.size(), 6u) << name;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], r[i], 1e-4f * (1 + std::abs(r[i]))) << name << " " << i;
+  }
+  // The first 2x2: ad - bc of x's first four entries in its first matrix.
+  EXPECT_FLOAT_EQ(floats(got["det2"])[0], x[0] * x[5] - x[1] * x[4]);
+}
+
+// Sequences against ONNX Runtime, resolved at compile time into the tensors they hold: a split
+// into a sequence of squeezed columns, an insert and an erase at constant (negative) positions, a
+// read, the length, a stack along a new last axis, a concatenation of a constructed sequence and a
+// split into chunks of a size (the last shorter) read from the back. Exact: only data movement
+// and one float32 sum.
+TEST(CompiledOps, SequencesResolvedIntoTheirTensors) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  onnx::ModelProto m = newModel(13, "sequences");
+  onnx::GraphProto *g = m.mutable_graph();
+  const int64_t rows = 4, cols = 3;
+  declareFloat(g->add_input(), "x", {rows, cols});
+  intInitializer(g, "one", onnx::TensorProto::INT64, {1}, {1});
+  intInitializer(g, "minus_one", onnx::TensorProto::INT64, {}, {-1});
+  intInitializer(g, "minus_two", onnx::TensorProto::INT64, {}, {-2});
+  intInitializer(g, "zero", onnx::TensorProto::INT64, {}, {0});
+  intInitializer(g, "three", onnx::TensorProto::INT64, {}, {3});
+  onnx::NodeProto *columns = addNode(g, "SplitToSequence", {"x"}, "columns"); // 3 x [4]
+  setInt(columns, "axis", 1);
+  setInt(columns, "keepdims", 0);
+  setInt(addNode(g, "ReduceSum", {"x", "one"}, "sums"), "keepdims", 0);                    // [4]
+  addNode(g, "SequenceInsert", {"columns", "sums", "minus_one"}, "inserted"); // c0 c1 sums c2
+  addNode(g, "SequenceErase", {"inserted", "zero"}, "erased");               // c1 sums c2
+  addNode(g, "SequenceAt", {"erased", "minus_two"}, "picked");               // sums
+  addNode(g, "SequenceLength", {"erased"}, "length");                        // 3
+  onnx::NodeProto *stacked = addNode(g, "ConcatFromSequence", {"erased"}, "stacked"); // [4, 3]
+  setInt(stacked, "axis", -1);
+  setInt(stacked, "new_axis", 1);
+  addNode(g, "Neg", {"x"}, "negated");
+  addNode(g, "SequenceConstruct", {"x", "negated"}, "pair");
+  setInt(addNode(g, "ConcatFromSequence", {"pair"}, "joined"), "axis", 1); // [4, 6]
+  addNode(g, "SplitToSequence", {"x", "three"}, "chunks");                 // [3, 3], [1, 3]
+  addNode(g, "SequenceAt", {"chunks", "minus_one"}, "tail");
+  const std::vector<std::string> names = {"picked", "length", "stacked", "joined", "tail"};
+  for (const std::string &name : names) {
+    auto *o = g->add_output();
+    o->set_name(name);
+    o->mutable_type()->mutable_tensor_type()->set_elem_type(name == "length" ? onnx::TensorProto::INT64
+                                                                              : onnx::TensorProto::FLOAT);
+  }
+  std::vector<float> x;
+  for (int64_t i = 0; i < rows * cols; ++i) x.push_back(float(i * 7 % 11) - 4.5f);
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({rows, cols}, x), names);
+  const std::map<std::string, std::vector<int64_t>> shapes = {
+      {"picked", {rows}}, {"length", {}}, {"stacked", {rows, 3}}, {"joined", {rows, 2 * cols}}, {"tail", {1, cols}}};
+  for (const std::string &name : names) {
+    EXPECT_EQ(got[name].shape, shapes.at(name)) << name;
+    EXPECT_EQ(got[name].data, want[name].data) << name;
+  }
+  EXPECT_EQ(integers(got["length"]), std::vector<int64_t>{3});
+  const std::vector<float> tail = floats(got["tail"]);
+  EXPECT_EQ(tail, std::vector<float>(x.end() - cols, x.end()));
+}
+
 // Scan against ONNX Runtime, unrolled at compile time: two states (a running sum of a scan input
 // times a body initializer, a running maximum of another), one scan input read along axis 0, one
 // along axis 1 backwards, a scan output stacked along axis 1 and one along axis 0 backwards, and

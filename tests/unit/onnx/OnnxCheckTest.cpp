@@ -968,3 +968,62 @@ TEST(OnnxCheck, IfWithACompileTimeConditionBecomesItsBranch) {
             "pick_rate: its condition 'is16k' is only known at run time (it depends on input 'sr'): Fractal compiles "
             "the branch a condition known at compile time selects; bind 'sr' with --bind-input NAME=FILE.npy\n");
 }
+
+// Sequences are resolved at compile time into the tensors they hold; when a graph's cannot be,
+// the node that stops it says why, and the other sequence ops point there.
+TEST(OnnxCheck, SequencesResolvedOnlyAtConstantPositions) {
+  // x, y -> SequenceConstruct -> SequenceAt(position) -> out; the position an initializer or the
+  // graph input p.
+  auto model = [](bool constantPosition, int64_t position) {
+    onnx::ModelProto m = oneNodeModel("SequenceConstruct", "pair", {{"x", 1, {2}}, {"y", 1, {2}}}, "s", 0);
+    onnx::GraphProto *g = m.mutable_graph();
+    g->clear_output();
+    onnx::NodeProto *at = g->add_node();
+    at->set_name("at");
+    at->set_op_type("SequenceAt");
+    at->add_input("s");
+    at->add_input("p");
+    at->add_output("out");
+    g->add_output()->set_name("out");
+    if (constantPosition) {
+      onnx::TensorProto *p = g->add_initializer();
+      p->set_name("p");
+      p->set_data_type(onnx::TensorProto::INT64);
+      p->add_int64_data(position);
+    } else {
+      auto *p = g->add_input();
+      p->set_name("p");
+      p->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+    }
+    return m;
+  };
+  CheckReport ok = check(model(true, -1));
+  ASSERT_TRUE(ok.ok()) << problems(ok);
+  ASSERT_EQ(ok.nodes.size(), 1u); // the read is the tensor it names: an Identity of y
+  EXPECT_EQ(ok.nodes[0].name, "at");
+  EXPECT_EQ(ok.nodes[0].opType, "Identity");
+  const std::string rule = "sequences are compiled as the tensors they hold, when built from tensors and read at "
+                           "positions known at compile time";
+  EXPECT_EQ(problems(check(model(true, 2))),
+            "pair: its graph's sequences are not compiled: see node 'at'\nat: " + rule + ": here position 2 is outside [-2, 1]\n");
+  EXPECT_EQ(problems(check(model(false, 0))),
+            "pair: its graph's sequences are not compiled: see node 'at'\nat: " + rule +
+                ": here its position 'p' is not a constant (only positions known at compile time are compiled)\n");
+  // A sequence leaving the graph: Fractal's packages hold tensors only.
+  onnx::ModelProto out = oneNodeModel("SequenceConstruct", "pair", {{"x", 1, {2}}}, "s", 0);
+  EXPECT_EQ(problems(check(out)),
+            "pair: " + rule + ": graph output 's' is a sequence (Fractal's packages hold tensors only)\n");
+}
+
+// Det: composed up to 4x4 matrices; larger or non-square ones are refused with the reason.
+TEST(OnnxCheck, DetOfSmallSquareMatrices) {
+  auto det = [](std::vector<int64_t> dims) { return check(oneNodeModel("Det", "det", {{"x", 1, dims}}, "y", 1)); };
+  CheckReport ok = det({5, 4, 4});
+  ASSERT_TRUE(ok.ok()) << problems(ok);
+  EXPECT_EQ(ok.nodes[0].placement, Placement::Vector);
+  EXPECT_EQ(problems(det({5, 5})), "det: its matrices are 5x5: the cofactor expansion is composed up to 4x4\n");
+  const std::string notSquare = problems(det({2, 3, 2})); // ONNX's shape inference says it first
+  EXPECT_NE(notSquare.find("The inner-most 2 dimensions must have the same size (mat_w:2 != mat_h:3)"), std::string::npos)
+      << notSquare;
+  EXPECT_NE(notSquare.find("det: its matrices are not square\n"), std::string::npos) << notSquare;
+}

@@ -710,7 +710,9 @@ private:
     // [rows, classes], a Scaler's and a Binarizer's the input's.
     for (const auto &node : nodes) {
       const bool ml = node.domain() == "ai.onnx.ml";
-      if ((node.op_type() != "Einsum" && !ml) || node.output_size() < 1 || shapes.count(node.output(0))) continue;
+      bool shaped = true; // (every output; a classifier's scores may lack a shape its label has)
+      for (const auto &o : node.output()) shaped = shaped && (o.empty() || shapes.count(o));
+      if ((node.op_type() != "Einsum" && !ml) || node.output_size() < 1 || shaped) continue;
       const std::optional<std::vector<std::vector<int64_t>>> known = inputShapes(node, shapes);
       if (!known || known->empty()) continue;
       const std::vector<std::vector<int64_t>> &operands = *known;

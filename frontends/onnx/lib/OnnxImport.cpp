@@ -892,16 +892,16 @@ private:
   // comparisons the modes use; GTE, GT and NEQ as 1 minus LT, LE and EQ), a NaN feature's decision
   // replaced by missing_value_tracks_true, then per tree [N, branches] x turns [branches, leaves]
   // on the cube (exact: 0, 1 and +-1 in float16, sums in float32), compared with each leaf's true
-  // turns (the leaf reached: 1), times the leaves' weights, summed over trees and leaves: the
-  // scores [rows, targets or classes]. `labels` gets a classifier's class labels.
-  Value treeEnsemble(Location loc, const onnx::NodeProto &n, Value x, std::vector<int64_t> &labels) {
+  // turns (the leaf reached: 1), times the leaves' weights, summed over trees and leaves (averaged
+  // with AVERAGE): the scores [rows, targets or classes] before the base values. `t` gets the
+  // tables; with `carried`, also how many reached leaves list a weight per target [rows, targets].
+  Value treeEnsemble(Location loc, const onnx::NodeProto &n, Value x, detail::TreeTables &t, Value *carried = nullptr) {
     Composer ops{b_, loc, b_.getF32Type()};
     if (!ops.elementOf(x).isF32()) x = ops.cast(x, b_.getF32Type());
     const int64_t rows = ops.shapeOf(x)[0];
     auto parsed = detail::readTreeEnsemble(n, ops.shapeOf(x)[1]);
     if (auto *why = std::get_if<std::string>(&parsed)) throw ImportError{*why};
-    const detail::TreeTables &t = std::get<detail::TreeTables>(parsed);
-    labels = t.labels;
+    t = std::move(std::get<detail::TreeTables>(parsed));
     const int64_t T = t.trees, B = t.branches, L = t.leaves, K = t.targets;
     Value index = b_.create<g::ConstantOp>(
         loc, g::makeConstantAttr(RankedTensorType::get({T * B}, b_.getIntegerType(32)),
@@ -946,8 +946,59 @@ private:
                              b_.getF32Type());
     Value weighted = ops.mul(ops.reshape(reached, {T, rows, L, 1}), ops.floats({T, 1, L, K}, t.weights, "tree_leaf_weights"));
     Value y = reduce(loc, weighted, "sum", {0, 2}, false, ops.typed({rows, K}));
+    if (carried) {
+      Value listed = ops.mul(ops.reshape(reached, {T, rows, L, 1}), ops.floats({T, 1, L, K}, t.carries, "tree_leaf_carries"));
+      *carried = reduce(loc, listed, "sum", {0, 2}, false, ops.typed({rows, K}));
+    }
     if (t.average) y = ops.mul(y, ops.constant(1.0 / double(T)));
-    return ops.add(y, ops.floats({K}, t.base, "tree_base_values"));
+    return y;
+  }
+
+  // A two-class TreeEnsembleClassifier as ONNX Runtime (1.30) scores one, row by row, from the
+  // classes' sums s0, s1 and whether a reached leaf weighs each (h0, h1). Base values: two with
+  // h1 make s1 = base1 + s0 and s0 = -s1 (ONNX Runtime's own formula), else add to the sums; one
+  // adds to s0. The row keeps two scores when h1 (always with two base values), else one: v = s0
+  // if h0, else 0. The label: p (s1 with two scores and h1, else v) above 0.5 when every weight
+  // is for one class and none is negative, above 0 otherwise; the first label else the second
+  // (0 and 1 when both classes are weighed). The scores: two (a class without weight: 0) through
+  // post_transform; one as [1 - v, v] in the non-negative case, else [-v, v] (LOGISTIC: of each).
+  void twoClassEnsemble(Location loc, const onnx::NodeProto &n, Value sums, Value carried, const detail::TreeTables &t) {
+    Composer ops{b_, loc, b_.getF32Type()};
+    const int64_t rows = ops.shapeOf(sums)[0];
+    auto column = [&](Value v, int64_t c) { return ops.reshape(ops.slice(v, {0, c}, {rows, c + 1}), {rows, 1}); };
+    Value s0 = column(sums, 0), s1 = column(sums, 1), zero = ops.constant(0.0);
+    Value h0 = ops.compare("gt", column(carried, 0), zero), h1 = ops.compare("gt", column(carried, 1), zero);
+    if (t.baseValues == 2) {
+      Value base0 = ops.constant(t.base[0]), base1 = ops.constant(t.base[1]);
+      Value combined = ops.add(base1, s0);
+      s1 = ops.where(h1, combined, ops.add(s1, base1));
+      s0 = ops.where(h1, ops.sub(zero, combined), ops.add(s0, base0));
+    } else if (t.baseValues == 1) {
+      s0 = ops.add(s0, ops.constant(t.base[0]));
+    }
+    Value v0 = ops.where(h0, s0, zero), v1 = ops.where(h1, s1, zero);
+    Value p = ops.where(h1, s1, v0);
+    const bool nonNegative = t.oneClassWeighed && t.weightsNonNegative;
+    Value positive = ops.compare("gt", p, ops.constant(nonNegative ? 0.5 : 0.0));
+    const std::vector<int64_t> labels = t.oneClassWeighed ? t.labels : std::vector<int64_t>{0, 1};
+    auto label = [&](int64_t l) {
+      return b_.create<g::ConstantOp>(
+          loc, g::makeConstantAttr(RankedTensorType::get({}, b_.getI64Type()),
+                                   ArrayRef<char>(reinterpret_cast<const char *>(&l), sizeof l), "tree_class_label"));
+    };
+    Value y = ops.where(positive, label(labels[1]), label(labels[0]));
+    values_[n.output(0)] = ops.reshape(y, {rows});
+    if (n.output_size() < 2 || n.output(1).empty()) return;
+    const std::string post = stringAttr(n, "post_transform", "NONE");
+    Value two = ops.concat({v0, v1}, 1);
+    if (post == "SOFTMAX")
+      two = b_.create<g::SoftmaxOp>(loc, two.getType(), two, b_.getStringAttr("softmax"), b_.getDenseI64ArrayAttr({1}));
+    else if (post == "LOGISTIC")
+      two = b_.create<g::SigmoidOp>(loc, two.getType(), two);
+    Value one = nonNegative ? ops.concat({ops.sub(ops.constant(1.0), v0), v0}, 1) : ops.concat({ops.sub(zero, v0), v0}, 1);
+    if (!nonNegative && post == "LOGISTIC") one = b_.create<g::SigmoidOp>(loc, one.getType(), one);
+    // (Two base values keep both scores in every row.)
+    values_[n.output(1)] = t.baseValues == 2 ? two : ops.where(h1, two, one);
   }
 
   // ai.onnx.ml's Scaler ((x - offset) * scale), LinearRegressor (x times each target's
@@ -1943,14 +1994,24 @@ private:
     } else if (op == "Scaler" || op == "LinearRegressor" || op == "Binarizer") {
       bind(mlOperator(loc, n, in(0), out()));
     } else if (op == "TreeEnsembleRegressor") {
-      std::vector<int64_t> unused;
-      bind(treeEnsemble(loc, n, in(0), unused));
-    } else if (op == "TreeEnsembleClassifier") {
-      // The label is the first highest score's class (ONNX Runtime's, from the scores before the
-      // post transform, which keeps their order); the scores transformed as post_transform says.
-      std::vector<int64_t> labels;
-      Value scores = treeEnsemble(loc, n, in(0), labels);
+      detail::TreeTables t;
+      Value sums = treeEnsemble(loc, n, in(0), t);
       Composer ops{b_, loc, b_.getF32Type()};
+      bind(ops.add(sums, ops.floats({t.targets}, t.base, "tree_base_values")));
+    } else if (op == "TreeEnsembleClassifier") {
+      // Three or more classes: the label is the first highest score's class (ONNX Runtime's, from
+      // the scores before the post transform, which keeps their order); the scores transformed as
+      // post_transform says. Two: twoClassEnsemble.
+      detail::TreeTables t;
+      Value carried;
+      Value sums = treeEnsemble(loc, n, in(0), t, &carried);
+      Composer ops{b_, loc, b_.getF32Type()};
+      if (t.targets == 2) {
+        twoClassEnsemble(loc, n, sums, carried, t);
+        return;
+      }
+      const std::vector<int64_t> &labels = t.labels;
+      Value scores = ops.add(sums, ops.floats({t.targets}, t.base, "tree_base_values"));
       const int64_t rows = ops.shapeOf(scores)[0];
       Value best = b_.create<g::ArgReduceOp>(loc, RankedTensorType::get({rows}, b_.getI64Type()), scores,
                                              b_.getStringAttr("max"), b_.getI64IntegerAttr(1), b_.getBoolAttr(false),

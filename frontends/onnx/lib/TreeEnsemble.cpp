@@ -60,15 +60,29 @@ std::variant<TreeTables, std::string> readTreeEnsemble(const onnx::NodeProto &no
   if (classifier) {
     t.labels = intsOf(node, "classlabels_int64s");
     t.targets = int64_t(t.labels.size());
-    if (t.targets < 3)
-      return "a classifier of " + std::to_string(t.targets) + " int64 class labels: only three or more are supported "
-             "(ONNX Runtime scores two classes its own way)";
+    if (t.targets < 2)
+      return "a classifier of " + std::to_string(t.targets) + " int64 class label(s): two or more are needed";
   }
   if (t.targets < 1 || t.targets > 4096) return "n_targets " + std::to_string(t.targets) + " is not in 1..4096";
   const std::vector<float> base = floatsOf(node, "base_values");
-  if (!base.empty() && int64_t(base.size()) != t.targets)
+  const bool twoClasses = classifier && t.targets == 2;
+  if (!base.empty() && int64_t(base.size()) != t.targets && !(twoClasses && base.size() == 1))
     return "base_values has " + std::to_string(base.size()) + " values for " + std::to_string(t.targets) + " targets";
-  t.base = base.empty() ? std::vector<float>(size_t(t.targets), 0.0f) : base;
+  t.baseValues = base.size();
+  t.base = base;
+  t.base.resize(size_t(t.targets), 0.0f);
+  if (twoClasses) {
+    t.oneClassWeighed = std::set<int64_t>(targetIds.begin(), targetIds.end()).size() == 1;
+    for (float w : targetWeights) t.weightsNonNegative = t.weightsNonNegative && w >= 0;
+    // (ONNX Runtime's own cases: a label of 0 or 1 whatever the labels are, a second score left
+    // unwritten.)
+    if (!t.oneClassWeighed && t.labels != std::vector<int64_t>{0, 1})
+      return "two classes weighed both, labelled " + std::to_string(t.labels[0]) + " and " + std::to_string(t.labels[1]) +
+             ": ONNX Runtime labels such an ensemble 0 or 1 whatever classlabels_int64s says, which is not supported";
+    if (!t.oneClassWeighed && t.baseValues == 1)
+      return "two classes weighed both with one base value: ONNX Runtime leaves the second score of some rows "
+             "unwritten, which is not supported";
+  }
   const auto *aggregate = attribute(node, "aggregate_function");
   t.average = aggregate && aggregate->s() == "AVERAGE";
 
@@ -157,6 +171,7 @@ std::variant<TreeTables, std::string> readTreeEnsemble(const onnx::NodeProto &no
   t.turns.assign(trees.size() * B * L, 0.0f);
   t.trueTurns.assign(trees.size() * L, 0.5f);
   t.weights.assign(trees.size() * L * K, 0.0f);
+  t.carries.assign(trees.size() * L * K, 0.0f);
   std::map<size_t, size_t> leafOf; // node position -> index into weights' leaves (tree-major)
   std::set<std::pair<size_t, int64_t>> weighted; // (leaf index, target) pairs with a weight
   for (size_t k = 0; k < trees.size(); ++k) {
@@ -188,11 +203,13 @@ std::variant<TreeTables, std::string> readTreeEnsemble(const onnx::NodeProto &no
       return "target weight " + std::to_string(e) + " is for target " + std::to_string(targetIds[e]) + " of " +
              std::to_string(t.targets);
     t.weights[leafOf[it->second] * K + size_t(targetIds[e])] += targetWeights[e];
+    t.carries[leafOf[it->second] * K + size_t(targetIds[e])] = 1.0f;
     weighted.insert({leafOf[it->second], targetIds[e]});
   }
   // Without base values, ONNX Runtime leaves a class no reached leaf weighs out of the label's
-  // argmax, which a sum of zeros cannot say: every leaf then needs a weight for every class.
-  if (classifier && base.empty())
+  // argmax, which a sum of zeros cannot say: every leaf then needs a weight for every class (of
+  // three or more: two are told apart by which the leaves weigh).
+  if (classifier && base.empty() && !twoClasses)
     for (size_t k = 0; k < trees.size(); ++k)
       for (size_t l = 0; l < walked[k].leaves.size(); ++l)
         for (int64_t c = 0; c < t.targets; ++c)

@@ -30,9 +30,16 @@ struct TreeTables {
   std::vector<float> turns;     // [trees, branches, leaves]: +1, -1 or 0
   std::vector<float> trueTurns; // [trees, leaves]: the true turns on the leaf's path (0.5 for padding: never reached)
   std::vector<float> weights;   // [trees, leaves, targets]
-  std::vector<float> base;      // [targets]
+  // [trees, leaves, targets]: 1 where the leaf lists a weight for the target (even 0). ONNX
+  // Runtime scores two classes by which of them the leaves a row reaches weigh at all.
+  std::vector<float> carries;
+  std::vector<float> base;      // [targets] (zeros when there are no base_values)
+  size_t baseValues = 0;        // how many base_values the node has (0, or targets; 1 or 2 for two classes)
   bool average = false;         // aggregate_function AVERAGE (else SUM)
   std::vector<int64_t> labels;  // a TreeEnsembleClassifier's classlabels_int64s (its targets are the classes)
+  // Two classes, as ONNX Runtime tells the cases apart: every weight for one class id (the
+  // positive class's score, as LightGBM and gradient boosting export it), and no weight negative.
+  bool oneClassWeighed = false, weightsNonNegative = true;
 };
 
 // The tables, or why the node cannot be compiled: attribute lists of different lengths, a node

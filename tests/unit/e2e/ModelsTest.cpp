@@ -32,6 +32,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <set>
 #include <sstream>
 #include <tuple>
 #include <algorithm>
@@ -2134,7 +2135,8 @@ TEST(CompiledOps, Float64ModelComputedInFloat32) {
 // XGBoost converters write) against ONNX Runtime: four trees with every branch mode, tree ids and node ids out of order
 // (a tree's nodes after its root not in id order), a tree of one leaf, missing_value_tracks_true, two targets with
 // a leaf weighted twice, base values, SUM and AVERAGE; rows on the thresholds exactly and with
-// NaN features, which each mode treats as ONNX Runtime does.
+// NaN features, which each mode treats as ONNX Runtime does; classifiers of three classes and of
+// two, each way ONNX Runtime scores two.
 TEST(CompiledOps, TreeEnsemblesReachOnnxRuntimesLeaves) {
   REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
   onnx::ModelProto m = newMlModel("trees", 3);
@@ -2229,20 +2231,72 @@ TEST(CompiledOps, TreeEnsemblesReachOnnxRuntimesLeaves) {
     declareTensor(g->add_output(), (name + "_label").c_str(), {rows}, onnx::TensorProto::INT64);
     declareFloat(g->add_output(), (name + "_scores").c_str(), {rows, 3});
   }
+  // Two classes, which ONNX Runtime scores its own way, row by row by which classes the reached
+  // leaves weigh: LightGBM-style (every weight for class 1, signed, sparse: some rows reach no
+  // class-1 weight; logistic; also with two base values, which ONNX Runtime combines with class
+  // 0's sum), gradient-boosting-style (class 0 only, one base value), forest-style (both classes
+  // everywhere) and one class of non-negative weights (the 0.5 threshold) with labels of its own.
+  struct Binary {
+    std::string name;
+    std::vector<Weight> weights;
+    std::vector<float> base;
+    const char *post;
+    std::vector<int64_t> labels;
+  };
+  std::vector<Weight> positiveClass, negativeClass, nonNegative, bothClasses;
+  for (const Weight &w : weights)
+    if (w.target == 0) {
+      positiveClass.push_back({w.tree, w.id, 1, w.weight});
+      negativeClass.push_back({w.tree, w.id, 0, w.weight});
+      nonNegative.push_back({w.tree, w.id, 1, std::abs(w.weight) / 16.0f});
+    }
+  for (const Weight &w : forest)
+    if (w.target < 2) bothClasses.push_back(w);
+  const std::vector<Binary> binaries = {{"lightgbm", positiveClass, {}, "LOGISTIC", {0, 1}},
+                                        {"lightgbm_base2", positiveClass, {0.25f, 0.5f}, "LOGISTIC", {0, 1}},
+                                        {"boosting", negativeClass, {0.3f}, "NONE", {0, 1}},
+                                        {"forest2", bothClasses, {}, "NONE", {0, 1}},
+                                        {"forest2_softmax", bothClasses, {}, "SOFTMAX", {0, 1}},
+                                        {"nonnegative", nonNegative, {}, "NONE", {5, 9}}};
+  std::vector<std::string> labelNames = {"boosted_label", "forest_label"}, scoreNames = {"boosted_scores", "forest_scores"};
+  for (const Binary &c : binaries) {
+    onnx::NodeProto *n = ensemble("TreeEnsembleClassifier", {c.name + "_label", c.name + "_scores"}, c.weights);
+    auto *labels = n->add_attribute();
+    labels->set_name("classlabels_int64s");
+    labels->set_type(onnx::AttributeProto::INTS);
+    for (int64_t label : c.labels) labels->add_ints(label);
+    if (!c.base.empty()) baseValues(n, c.base);
+    setString(n, "post_transform", c.post);
+    labelNames.push_back(c.name + "_label");
+    scoreNames.push_back(c.name + "_scores");
+    declareTensor(g->add_output(), labelNames.back().c_str(), {rows}, onnx::TensorProto::INT64);
+    declareFloat(g->add_output(), scoreNames.back().c_str(), {rows, 2});
+  }
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<float> x = {0.5f, 0.0f,  1.0f,  0.5f, -0.1f, 0.9f,  0.6f, 3.0f, 1.0f,  2.0f, 0.0f,  -0.25f,
                                 2.0f, 1.0f,  -0.3f, nan,  0.0f,  1.0f,  0.0f, nan,  1.0f,  0.0f, -1.0f, nan,
                                 nan,  nan,   nan,   -4.f, 1.0f,  -0.26f, 7.0f, -2.f, 2.0f, 0.25f, 1.0f, 0.0f,
                                 2.0f, 5.0f,  nan,   0.4f, -0.5f, 3.0f};
-  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({rows, features}, x),
-                                   {"SUM", "AVERAGE", "boosted_label", "boosted_scores", "forest_label", "forest_scores"});
-  for (const char *name : {"boosted_label", "forest_label"}) {
+  std::vector<std::string> outputs = {"SUM", "AVERAGE"};
+  outputs.insert(outputs.end(), labelNames.begin(), labelNames.end());
+  outputs.insert(outputs.end(), scoreNames.begin(), scoreNames.end());
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({rows, features}, x), outputs);
+  for (const std::string &name : labelNames) {
     EXPECT_EQ(got[name].descr, "<i8") << name;
     EXPECT_EQ(got[name].data, want[name].data) << name; // (compareOutputs too)
   }
-  for (const char *name : {"SUM", "AVERAGE", "boosted_scores", "forest_scores"}) {
+  // Some rows of the sparse two-class ensembles take each path: one score and two.
+  std::set<int64_t> lightgbmLabels;
+  for (int64_t label : integers(got["lightgbm_label"])) lightgbmLabels.insert(label);
+  EXPECT_EQ(lightgbmLabels, (std::set<int64_t>{0, 1}));
+  std::set<int64_t> nonNegativeLabels;
+  for (int64_t label : integers(got["nonnegative_label"])) nonNegativeLabels.insert(label);
+  EXPECT_EQ(nonNegativeLabels, (std::set<int64_t>{5, 9}));
+  for (const std::string &name : {"SUM", "AVERAGE"}) scoreNames.push_back(name);
+  for (const std::string &name : scoreNames) {
     const std::vector<float> a = floats(got[name]), b = floats(want[name]);
-    ASSERT_EQ(a.size(), size_t(rows * (name[0] == 'S' || name[0] == 'A' ? 2 : 3))) << name;
+    const int64_t columns = name == "boosted_scores" || name == "forest_scores" ? 3 : 2;
+    ASSERT_EQ(a.size(), size_t(rows * columns)) << name;
     ASSERT_EQ(b.size(), a.size()) << name;
     for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f * (1 + std::abs(b[i]))) << name << " " << i;
   }

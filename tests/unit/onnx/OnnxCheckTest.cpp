@@ -435,8 +435,10 @@ TEST(OnnxCheck, TreeEnsemblesCheckedTreeByTree) {
   EXPECT_EQ(problems(check(model(good, 0, "NONE"))), "trees: target weight 0 names tree 0 node 0, which is not a leaf\n");
   EXPECT_EQ(problems(check(model(good, 1, "LOGISTIC"))),
             "trees: attribute post_transform='LOGISTIC' is not supported (supported: NONE)\n");
-  // A classifier: its weights are class_*; two classes are refused (ONNX Runtime's binary scoring).
-  auto classifier = [&](std::vector<int64_t> labels) {
+  // A classifier: its weights are class_*. Two classes are scored as ONNX Runtime does, but for
+  // its cases that are not a model's (labels it does not use, scores it leaves unwritten).
+  // `bothClasses`: leaf 2 weighs class 1 too; `base`: base_values.
+  auto classifier = [&](std::vector<int64_t> labels, bool bothClasses = false, std::vector<float> base = {}) {
     onnx::ModelProto m = model(good, 1, "NONE");
     onnx::NodeProto *n = m.mutable_graph()->mutable_node(0);
     n->set_op_type("TreeEnsembleClassifier");
@@ -449,10 +451,34 @@ TEST(OnnxCheck, TreeEnsemblesCheckedTreeByTree) {
     l->set_name("classlabels_int64s");
     l->set_type(onnx::AttributeProto::INTS);
     for (int64_t label : labels) l->add_ints(label);
+    for (auto &a : *n->mutable_attribute()) {
+      if (!bothClasses) break;
+      if (a.name() == "class_treeids") a.add_ints(0);
+      if (a.name() == "class_nodeids") a.add_ints(2);
+      if (a.name() == "class_ids") a.add_ints(1);
+      if (a.name() == "class_weights") a.add_floats(0.5f);
+    }
+    if (!base.empty()) {
+      auto *b = n->add_attribute();
+      b->set_name("base_values");
+      b->set_type(onnx::AttributeProto::FLOATS);
+      for (float v : base) b->add_floats(v);
+    }
     return m;
   };
-  EXPECT_EQ(problems(check(classifier({4, 5}))), "trees: a classifier of 2 int64 class labels: only three or more are "
-                                                 "supported (ONNX Runtime scores two classes its own way)\n");
+  CheckReport binary = check(classifier({4, 5}));
+  EXPECT_TRUE(binary.ok()) << problems(binary);
+  CheckReport binaryBase = check(classifier({4, 5}, false, {0.5f}));
+  EXPECT_TRUE(binaryBase.ok()) << problems(binaryBase);
+  CheckReport forest = check(classifier({0, 1}, true));
+  EXPECT_TRUE(forest.ok()) << problems(forest);
+  EXPECT_EQ(problems(check(classifier({4}))), "trees: a classifier of 1 int64 class label(s): two or more are needed\n");
+  EXPECT_EQ(problems(check(classifier({4, 5}, true))),
+            "trees: two classes weighed both, labelled 4 and 5: ONNX Runtime labels such an ensemble 0 or 1 whatever "
+            "classlabels_int64s says, which is not supported\n");
+  EXPECT_EQ(problems(check(classifier({0, 1}, true, {0.5f}))),
+            "trees: two classes weighed both with one base value: ONNX Runtime leaves the second score of some rows "
+            "unwritten, which is not supported\n");
   EXPECT_EQ(problems(check(classifier({4, 5, 6}))),
             "trees: tree 0 node 1 has no weight for class 1 and there are no base_values: ONNX Runtime leaves such a class "
             "out of the label, which is not supported\n");

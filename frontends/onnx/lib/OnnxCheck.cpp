@@ -707,7 +707,8 @@ private:
     // Einsum's result shape (ONNX's inference gives only its rank), from the equation, and the
     // ai.onnx.ml operators' (ONNX's inference gives at most their type): a TreeEnsembleRegressor's
     // and a LinearRegressor's [rows, targets], a TreeEnsembleClassifier's labels [rows] and scores
-    // [rows, classes], a Scaler's and a Binarizer's the input's.
+    // [rows, classes], a LinearClassifier's labels [rows] and scores [rows, classes (one: 2)], a
+    // Scaler's, a Binarizer's and a Normalizer's the input's.
     for (const auto &node : nodes) {
       const bool ml = node.domain() == "ai.onnx.ml";
       bool shaped = true; // (every output; a classifier's scores may lack a shape its label has)
@@ -729,7 +730,14 @@ private:
         if (operands[0].size() != 2 || classes < 1) continue;
         results.push_back({{rows}, onnx::TensorProto::INT64});
         results.push_back({{rows, classes}, onnx::TensorProto::FLOAT});
-      } else if (ml) { // Scaler, Binarizer: the input's shape
+      } else if (node.op_type() == "LinearClassifier") { // the intercepts give the classes; one scores two
+        int64_t classes = 0;
+        for (const auto &a : node.attribute())
+          if (a.name() == "intercepts") classes = a.floats_size();
+        if (operands[0].size() != 2 || classes < 1) continue; // (reported by the support check)
+        results.push_back({{rows}, onnx::TensorProto::INT64});
+        results.push_back({{rows, classes == 1 ? 2 : classes}, onnx::TensorProto::FLOAT});
+      } else if (ml) { // Scaler, Binarizer, Normalizer: the input's shape
         results.push_back({operands[0], onnx::TensorProto::FLOAT});
       } else {
         auto parsed = detail::parseEinsum(stringAttribute(node, "equation"), operands);

@@ -1003,9 +1003,10 @@ private:
 
   // ai.onnx.ml's Scaler ((x - offset) * scale), LinearRegressor (x times each target's
   // coefficients summed over the features on the vector unit, in float32 as ONNX Runtime; plus
-  // the intercepts) and Binarizer (1 where x > threshold, else 0). The check has validated the
-  // attributes' sizes (mlOperatorProblem).
-  Value mlOperator(Location loc, const onnx::NodeProto &n, Value x, RankedTensorType type) {
+  // the intercepts), Binarizer (1 where x > threshold, else 0) and Normalizer (each row divided by
+  // its MAX, L1 or L2 norm where that is not 0). The check has validated the attributes' sizes
+  // (mlOperatorProblem).
+  Value mlOperator(Location loc, const onnx::NodeProto &n, Value x) {
     Composer ops{b_, loc, b_.getF32Type()};
     auto floatList = [&](const char *name) {
       const auto *a = attr(n, name);
@@ -1017,7 +1018,17 @@ private:
                         same.constant(0.0));
     }
     if (!ops.elementOf(x).isF32()) x = ops.cast(x, b_.getF32Type());
-    const int64_t rows = ops.shapeOf(x)[0], features = ops.shapeOf(x)[1];
+    if (n.op_type() == "Normalizer") { // per row (a vector is one row), as ONNX Runtime: a norm of 0 leaves it
+      const std::string norm = stringAttr(n, "norm", "MAX");
+      const int64_t axis = int64_t(ops.shapeOf(x).size()) - 1;
+      SmallVector<int64_t> kept = ops.shapeOf(x);
+      kept[size_t(axis)] = 1;
+      Value by = norm == "MAX"  ? reduce(loc, x, "max", {axis}, true, ops.typed(kept))
+                 : norm == "L1" ? reduce(loc, ops.abs(x), "sum", {axis}, true, ops.typed(kept))
+                                : b_.create<g::SqrtOp>(loc, ops.typed(kept),
+                                                       reduce(loc, ops.mul(x, x), "sum", {axis}, true, ops.typed(kept)));
+      return ops.where(ops.compare("eq", by, ops.constant(0.0)), x, ops.div(x, by));
+    }
     if (n.op_type() == "Scaler") {
       auto perFeature = [&](const char *name) {
         const std::vector<float> v = floatList(name);
@@ -1026,11 +1037,64 @@ private:
       return ops.mul(ops.sub(x, perFeature("offset")), perFeature("scale"));
     }
     const int64_t targets = std::max<int64_t>(1, intAttr(n, "targets", 1));
+    return linearScores(loc, n, x, targets);
+  }
+
+  // A linear model's scores [rows, targets]: x times each target's coefficients, summed over the
+  // features on the vector unit (float32), plus the intercepts.
+  Value linearScores(Location loc, const onnx::NodeProto &n, Value x, int64_t targets) {
+    Composer ops{b_, loc, b_.getF32Type()};
+    auto floatList = [&](const char *name) {
+      const auto *a = attr(n, name);
+      return a ? std::vector<float>(a->floats().begin(), a->floats().end()) : std::vector<float>{};
+    };
+    const int64_t rows = ops.shapeOf(x)[0], features = ops.shapeOf(x)[1];
     Value products = ops.mul(ops.reshape(x, {rows, 1, features}),
                              ops.floats({1, targets, features}, floatList("coefficients"), "linear_coefficients"));
-    Value y = reduce(loc, products, "sum", {2}, false, type);
+    Value y = reduce(loc, products, "sum", {2}, false, ops.typed({rows, targets}));
     const std::vector<float> intercepts = floatList("intercepts");
     return intercepts.empty() ? y : ops.add(y, ops.floats({targets}, intercepts, "linear_intercepts"));
+  }
+
+  // ai.onnx.ml's LinearClassifier as ONNX Runtime computes it: the classes are the intercepts'
+  // count (the check matched the coefficients and labels to it). Several: the label is the first
+  // highest score's, the scores through post_transform. One: the label is the second's when the
+  // score s is above 0, else the first's; the scores [1 - v, v] with v = s, or its logistic.
+  void linearClassifier(Location loc, const onnx::NodeProto &n, Value x) {
+    Composer ops{b_, loc, b_.getF32Type()};
+    if (!ops.elementOf(x).isF32()) x = ops.cast(x, b_.getF32Type());
+    const auto *labelList = attr(n, "classlabels_ints");
+    const std::vector<int64_t> labels(labelList->ints().begin(), labelList->ints().end());
+    const int64_t classes = attr(n, "intercepts")->floats_size(), rows = ops.shapeOf(x)[0];
+    Value s = linearScores(loc, n, x, classes);
+    const std::string post = stringAttr(n, "post_transform", "NONE");
+    Value label, scores;
+    if (classes == 1) {
+      auto constant = [&](int64_t l) {
+        return b_.create<g::ConstantOp>(loc, g::makeConstantAttr(RankedTensorType::get({}, b_.getI64Type()),
+                                                                  ArrayRef<char>(reinterpret_cast<const char *>(&l), 8),
+                                                                  "linear_class_label"));
+      };
+      label = ops.reshape(ops.where(ops.compare("gt", s, ops.constant(0.0)), constant(labels[1]), constant(labels[0])), {rows});
+      Value v = post == "LOGISTIC" ? Value(b_.create<g::SigmoidOp>(loc, s.getType(), s)) : s;
+      scores = ops.concat({ops.sub(ops.constant(1.0), v), v}, 1);
+    } else {
+      Value best = b_.create<g::ArgReduceOp>(loc, RankedTensorType::get({rows}, b_.getI64Type()), s, b_.getStringAttr("max"),
+                                             b_.getI64IntegerAttr(1), b_.getBoolAttr(false), b_.getBoolAttr(false));
+      Value table = b_.create<g::ConstantOp>(
+          loc, g::makeConstantAttr(RankedTensorType::get({classes}, b_.getI64Type()),
+                                   ArrayRef<char>(reinterpret_cast<const char *>(labels.data()), labels.size() * 8),
+                                   "linear_class_labels"));
+      label = b_.create<g::GatherOp>(loc, RankedTensorType::get({rows}, b_.getI64Type()), table, best,
+                                     b_.getI64IntegerAttr(0), b_.getBoolAttr(false));
+      scores = s;
+      if (post == "SOFTMAX")
+        scores = b_.create<g::SoftmaxOp>(loc, s.getType(), s, b_.getStringAttr("softmax"), b_.getDenseI64ArrayAttr({1}));
+      else if (post == "LOGISTIC")
+        scores = b_.create<g::SigmoidOp>(loc, s.getType(), s);
+    }
+    values_[n.output(0)] = label;
+    if (n.output_size() > 1 && !n.output(1).empty()) values_[n.output(1)] = scores;
   }
 
   // Einsum (Einsum.h reads the equation). Per operand: a repeated label's diagonal (the operand
@@ -1991,8 +2055,10 @@ private:
     } else if (op == "MatMul") {
       bind(b_.create<g::MatMulOp>(loc, out(), in(0), in(1), /*clamp_min=*/nullptr,
                                   /*clamp_max=*/nullptr));
-    } else if (op == "Scaler" || op == "LinearRegressor" || op == "Binarizer") {
-      bind(mlOperator(loc, n, in(0), out()));
+    } else if (op == "Scaler" || op == "LinearRegressor" || op == "Binarizer" || op == "Normalizer") {
+      bind(mlOperator(loc, n, in(0)));
+    } else if (op == "LinearClassifier") {
+      linearClassifier(loc, n, in(0));
     } else if (op == "TreeEnsembleRegressor") {
       detail::TreeTables t;
       Value sums = treeEnsemble(loc, n, in(0), t);

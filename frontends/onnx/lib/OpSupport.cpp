@@ -60,6 +60,16 @@ std::vector<OpRule> buildRules() {
        {any("coefficients"), any("intercepts"), any("targets"), only("post_transform", {"NONE"})}, kFloats | kInt64 | kInt32},
       {"Binarizer", Placement::Vector, "threshold: x > threshold as 1 or 0 (vcmp, vsel) on the vector unit",
        {any("threshold")}, kFloats},
+      {"LinearClassifier", Placement::Vector,
+       "linear model: as LinearRegressor, one score per class; the label the highest score's (arg max on the vector "
+       "unit), or with one class the sign's",
+       {any("coefficients"), any("intercepts"), any("classlabels_ints"), any("multi_class"),
+        only("post_transform", {"NONE", "LOGISTIC", "SOFTMAX"})},
+       kFloats | kInt64 | kInt32},
+      {"Normalizer", Placement::Vector,
+       "row norm: each row's maximum, sum of magnitudes or square root of the sum of squares (a reduction on the vector "
+       "unit), the row divided by it where it is not 0",
+       {only("norm", {"MAX", "L1", "L2"})}, kFloats | kInt64 | kInt32},
       {"TreeEnsembleRegressor", Placement::Vector,
        "decision trees: each branch's comparison on the vector unit, the leaf each row reaches from the decisions times "
        "the trees' paths on the cube, the leaves' weights summed on the vector unit",
@@ -336,11 +346,13 @@ const OpRule *findOpRule(const std::string &opType) {
 
 bool isMlOperator(const std::string &opType) {
   return opType == "TreeEnsembleRegressor" || opType == "TreeEnsembleClassifier" || opType == "Scaler" ||
-         opType == "LinearRegressor" || opType == "Binarizer";
+         opType == "LinearRegressor" || opType == "LinearClassifier" || opType == "Binarizer" || opType == "Normalizer";
 }
 
 std::string mlOperatorProblem(const onnx::NodeProto &node, const std::vector<int64_t> &shape) {
   if (node.op_type() == "Binarizer") return "";
+  if (node.op_type() == "Normalizer")
+    return shape.size() == 1 || shape.size() == 2 ? "" : "the input must be a vector or a matrix [rows, features]";
   if (shape.size() != 2) return "the input must be a matrix [rows, features]";
   auto count = [&](const char *name) -> int64_t {
     for (const auto &a : node.attribute())
@@ -348,6 +360,23 @@ std::string mlOperatorProblem(const onnx::NodeProto &node, const std::vector<int
     return 0;
   };
   const int64_t features = shape[1];
+  if (node.op_type() == "LinearClassifier") {
+    // As ONNX Runtime: the intercepts give the classes' count; one class scores two labels.
+    int64_t labels = 0;
+    for (const auto &a : node.attribute()) {
+      if (a.name() == "classlabels_ints") labels = a.ints_size();
+      if (a.name() == "classlabels_strings") return "string class labels are not supported (int64 labels are)";
+    }
+    const int64_t classes = count("intercepts");
+    if (classes < 1) return "it has no intercepts, which give its classes (ONNX Runtime requires them)";
+    if (count("coefficients") != classes * features)
+      return "coefficients has " + std::to_string(count("coefficients")) + " values for " + std::to_string(classes) +
+             " class(es) x " + std::to_string(features) + " features";
+    if (labels != (classes == 1 ? 2 : classes))
+      return "classlabels_ints has " + std::to_string(labels) + " labels for " + std::to_string(classes) +
+             " class(es) (one class scores two labels)";
+    return "";
+  }
   if (node.op_type() == "Scaler") {
     for (const char *name : {"offset", "scale"})
       if (count(name) != 1 && count(name) != features)

@@ -2303,8 +2303,8 @@ TEST(CompiledOps, TreeEnsemblesReachOnnxRuntimesLeaves) {
 }
 
 // A scikit-learn-style pipeline of ai.onnx.ml operators against ONNX Runtime: a Scaler (per-feature
-// offsets and scales) feeding a LinearRegressor of two targets with intercepts, and a Binarizer
-// of the scaled features (values on its threshold give 0).
+// offsets and scales) feeding a LinearRegressor of two targets with intercepts, a Binarizer of the
+// scaled features (values on its threshold give 0), Normalizers and LinearClassifiers.
 TEST(CompiledOps, ScalerLinearRegressorAndBinarizerAsOnnxRuntime) {
   REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
   onnx::ModelProto m = newMlModel("pipeline", 1);
@@ -2334,11 +2334,52 @@ TEST(CompiledOps, ScalerLinearRegressorAndBinarizerAsOnnxRuntime) {
   threshold->set_f(0.25f);
   declareFloat(g->add_output(), "predicted", {rows, 2});
   declareFloat(g->add_output(), "binary", {rows, features});
+  // Normalizers of the scaled rows (each norm; a row of zeros, whose norms are 0, stays as it is).
+  std::vector<std::string> names = {"predicted", "binary"};
+  for (const char *norm : {"MAX", "L1", "L2"}) {
+    names.push_back(std::string("normalized_") + norm);
+    onnx::NodeProto *normalizer = addNode(g, "Normalizer", {"scaled"}, names.back().c_str());
+    normalizer->set_domain("ai.onnx.ml");
+    setString(normalizer, "norm", norm);
+    declareFloat(g->add_output(), names.back().c_str(), {rows, features});
+  }
+  // Linear classifiers (scikit-learn's logistic regression and linear SVMs): one class (two
+  // labels of its own by the score's sign, logistic scores [1 - p, p]), three (softmax).
+  struct Linear {
+    std::string name;
+    std::vector<float> coefficients, intercepts;
+    std::vector<int64_t> labels;
+    const char *post;
+  };
+  const std::vector<Linear> linears = {
+      {"logistic", {0.5f, -1.0f, 0.25f, 0.01f}, {0.1f}, {3, 7}, "LOGISTIC"},
+      {"svm", {0.5f, -1.0f, 0.25f, 0.01f}, {-0.2f}, {0, 1}, "NONE"},
+      {"multinomial", {0.5f, -1.0f, 0.25f, 0.01f, -0.5f, 1.0f, -0.25f, 0.0f, 0.0f, 0.0f, 2.0f, 0.0f}, {0.1f, -0.1f, 0.0f},
+       {4, 5, 6}, "SOFTMAX"}};
+  for (const Linear &c : linears) {
+    onnx::NodeProto *n = addNode(g, "LinearClassifier", {"scaled"}, (c.name + "_label").c_str());
+    n->add_output(c.name + "_scores");
+    n->set_domain("ai.onnx.ml");
+    floatsAttribute(n, "coefficients", c.coefficients);
+    floatsAttribute(n, "intercepts", c.intercepts);
+    setInts(n, "classlabels_ints", c.labels);
+    setString(n, "post_transform", c.post);
+    names.push_back(c.name + "_label");
+    declareTensor(g->add_output(), names.back().c_str(), {rows}, onnx::TensorProto::INT64);
+    names.push_back(c.name + "_scores");
+    declareFloat(g->add_output(), names.back().c_str(), {rows, c.intercepts.size() == 1 ? 2 : int64_t(c.intercepts.size())});
+  }
   std::vector<float> x;
   for (int64_t i = 0; i < rows * features; ++i) x.push_back(float((i * 37) % 29) / 4.0f - 3.0f + (i % 4 == 3 ? 100.0f : 0.0f));
   x[2] = 0.25f; // scaled to exactly the threshold: 0
-  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({rows, features}, x), {"predicted", "binary"});
-  for (const char *name : {"predicted", "binary"}) {
+  for (int64_t f = 0; f < features; ++f) x[size_t(4 * features + f)] = std::vector<float>{1.0f, -2.0f, 0.5f, 100.0f}[size_t(f)]; // scaled: 0
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({rows, features}, x), names);
+  for (const Linear &c : linears) {
+    const std::vector<int64_t> labels = integers(got[c.name + "_label"]);
+    EXPECT_EQ(std::set<int64_t>(labels.begin(), labels.end()).size(), c.labels.size() == 2 ? 2u : 3u) << c.name; // every label
+    names.erase(std::find(names.begin(), names.end(), c.name + "_label")); // (compared exactly by compareOutputs)
+  }
+  for (const std::string &name : names) {
     const std::vector<float> a = floats(got[name]), b = floats(want[name]);
     ASSERT_EQ(a.size(), b.size()) << name;
     ASSERT_FALSE(a.empty()) << name;

@@ -511,7 +511,30 @@ TEST(OnnxCheck, MlLinearOperatorsCheckedAgainstTheirFeatures) {
   EXPECT_TRUE(linear.ok()) << problems(linear);
   EXPECT_EQ(problems(check(model("LinearRegressor", "ai.onnx.ml", {{"coefficients", {1, 2, 3, 4}}}))),
             "ml: coefficients has 4 values for 1 target(s) x 3 features\n");
-  EXPECT_EQ(problems(check(model("Normalizer", "ai.onnx.ml", {}))), "ml: operator ai.onnx.ml.Normalizer is not supported\n");
+  EXPECT_EQ(problems(check(model("Imputer", "ai.onnx.ml", {}))), "ml: operator ai.onnx.ml.Imputer is not supported\n");
+  CheckReport normalizer = check(model("Normalizer", "ai.onnx.ml", {}));
+  EXPECT_TRUE(normalizer.ok()) << problems(normalizer);
+  // LinearClassifier: the intercepts give the classes (one class scores two labels).
+  auto classifier = [&](std::vector<float> coefficients, std::vector<float> intercepts, std::vector<int64_t> labels) {
+    onnx::ModelProto m = model("LinearClassifier", "ai.onnx.ml", {{"coefficients", coefficients}, {"intercepts", intercepts}});
+    m.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+    m.mutable_graph()->mutable_node(0)->add_output("scores");
+    m.mutable_graph()->add_output()->set_name("scores");
+    auto *l = m.mutable_graph()->mutable_node(0)->add_attribute();
+    l->set_name("classlabels_ints");
+    l->set_type(onnx::AttributeProto::INTS);
+    for (int64_t v : labels) l->add_ints(v);
+    return check(m);
+  };
+  CheckReport binary = classifier({1, 2, 3}, {0.5f}, {0, 1});
+  EXPECT_TRUE(binary.ok()) << problems(binary);
+  CheckReport three = classifier({1, 2, 3, 4, 5, 6, 7, 8, 9}, {0, 0, 0}, {4, 5, 6});
+  EXPECT_TRUE(three.ok()) << problems(three);
+  EXPECT_EQ(problems(classifier({1, 2, 3}, {}, {0, 1})),
+            "ml: it has no intercepts, which give its classes (ONNX Runtime requires them)\n");
+  EXPECT_EQ(problems(classifier({1, 2, 3, 4}, {0.5f}, {0, 1})), "ml: coefficients has 4 values for 1 class(es) x 3 features\n");
+  EXPECT_EQ(problems(classifier({1, 2, 3}, {0.5f}, {0, 1, 2})),
+            "ml: classlabels_ints has 3 labels for 1 class(es) (one class scores two labels)\n");
   EXPECT_NE(problems(check(model("Scaler", "com.example", {}))).find("ml: operator com.example.Scaler (a custom domain) is not supported\n"),
             std::string::npos);
 }

@@ -400,6 +400,10 @@ private:
     float cubicA = -0.75f;
     bool excludeOutside = false;
     std::vector<float> scales;
+    // tf_crop_and_resize: the region of interest (starts, then ends, as fractions of each axis)
+    // and the value of samples outside the input.
+    std::vector<float> roi;
+    float extrapolation = 0;
   };
   ResizeModes resizeModes(const onnx::NodeProto &n) {
     ResizeModes m;
@@ -408,6 +412,7 @@ private:
     m.nearestMode = stringAttr(n, "nearest_mode", m.nearestMode);
     m.cubicA = floatAttr(n, "cubic_coeff_a", m.cubicA);
     m.excludeOutside = intAttr(n, "exclude_outside", 0) != 0;
+    m.extrapolation = floatAttr(n, "extrapolation_value", 0.0f);
     return m;
   }
   std::vector<float> floatsOf(const onnx::TensorProto &t) {
@@ -424,6 +429,9 @@ private:
                           xt.getDimSize(1) == type.getDimSize(1);
     const bool kernel = m.mode == "nearest" && m.nearestMode == "floor" && m.ctm == "asymmetric" && xt.getRank() == 4 &&
                         type.getDimSize(2) % xt.getDimSize(2) == 0 && type.getDimSize(3) % xt.getDimSize(3) == 0;
+    if (m.ctm == "tf_crop_and_resize" && !matrices)
+      throw ImportError{"coordinate_transformation_mode tf_crop_and_resize is supported on H and W of a 4-D float32 "
+                        "tensor (N and C kept)"};
     if (kernel || !matrices) // (without either, code generation names what it lacks)
       return b_.create<g::ResizeOp>(loc, type, x, b_.getStringAttr(m.mode), b_.getStringAttr(m.ctm), b_.getStringAttr(m.nearestMode));
     return resizeByMatrices(loc, x, type, m);
@@ -440,15 +448,27 @@ private:
     const double cubicA = modes.cubicA;
     const bool excludeOutside = modes.excludeOutside;
     const std::vector<float> &scales = modes.scales;
-    // weights[o * in + i]: how much input i contributes to output o along one axis.
-    auto axisMatrix = [&](int64_t in, int64_t out, double scale) {
+    // weights[o * in + i]: how much input i contributes to output o along `axis`; `outside[o]`:
+    // output o samples outside the input (tf_crop_and_resize), its row all zeros.
+    auto axisMatrix = [&](int64_t axis, int64_t in, int64_t out, double scale, std::vector<bool> &outside) {
       std::vector<float> m(size_t(in * out), 0.0f);
+      outside.assign(size_t(out), false);
       auto at = [&](int64_t o, int64_t i, double w) { m[size_t(o * in + std::clamp<int64_t>(i, 0, in - 1))] += float(w); };
       for (int64_t o = 0; o < out; ++o) {
-        double x0;
+        double x0 = 0;
+        if (ctm == "tf_crop_and_resize") { // the region of interest [start, end] of the axis, in input pixels
+          const double start = modes.roi[size_t(axis)], end = modes.roi[size_t(axis + xt.getRank())];
+          x0 = out > 1 ? start * double(in - 1) + double(o) * (end - start) * double(in - 1) / double(out - 1)
+                       : 0.5 * (start + end) * double(in - 1);
+          if (x0 < 0 || x0 > double(in - 1)) {
+            outside[size_t(o)] = true;
+            continue;
+          }
+        }
         // align_corners divides by the scaled length, not the rounded output size (ONNX's
         // reference: a 0.6 scale of 4 columns spans 2.4, not 2).
-        if (ctm == "align_corners") x0 = in * scale == 1.0 ? 0.0 : double(o) * double(in - 1) / (double(in) * scale - 1.0);
+        if (ctm == "tf_crop_and_resize") {} // (above)
+        else if (ctm == "align_corners") x0 = in * scale == 1.0 ? 0.0 : double(o) * double(in - 1) / (double(in) * scale - 1.0);
         else if (ctm == "asymmetric") x0 = double(o) / scale;
         else if (ctm == "pytorch_half_pixel") x0 = out > 1 ? (double(o) + 0.5) / scale - 0.5 : 0.0;
         else if (ctm == "tf_half_pixel_for_nn") x0 = (double(o) + 0.5) / scale;
@@ -502,10 +522,21 @@ private:
     };
     const int64_t h = xt.getDimSize(2), w = xt.getDimSize(3), ho = type.getDimSize(2), wo = type.getDimSize(3);
     const double sh = scales.size() == 4 ? scales[2] : double(ho) / double(h), sw = scales.size() == 4 ? scales[3] : double(wo) / double(w);
-    const std::vector<float> rh = axisMatrix(h, ho, sh), rw = axisMatrix(w, wo, sw);
+    std::vector<bool> outH, outW;
+    const std::vector<float> rh = axisMatrix(2, h, ho, sh, outH), rw = axisMatrix(3, w, wo, sw, outW);
     Value v = x;
     if (!isIdentity(rw, w, wo)) v = product(v, rw, w, wo, "resize_columns");
     if (!isIdentity(rh, h, ho)) v = transposed(loc, product(transposed(loc, v, {0, 1, 3, 2}), rh, h, ho, "resize_rows"), {0, 1, 3, 2});
+    // Samples outside the input are 0 (their rows are): plus the extrapolation value there.
+    std::vector<float> extrapolated(size_t(ho * wo), 0.0f);
+    bool anyOutside = false;
+    for (int64_t i = 0; i < ho; ++i)
+      for (int64_t j = 0; j < wo; ++j)
+        if (outH[size_t(i)] || outW[size_t(j)]) {
+          extrapolated[size_t(i * wo + j)] = modes.extrapolation;
+          anyOutside = anyOutside || modes.extrapolation != 0.0f;
+        }
+    if (anyOutside) v = Composer{b_, loc, b_.getF32Type()}.add(v, Composer{b_, loc, b_.getF32Type()}.floats({ho, wo}, extrapolated, "resize_extrapolated"));
     if (v == x) return b_.create<g::ReshapeOp>(loc, type, x); // a resize to the same size: a view
     return v;
   }
@@ -2423,6 +2454,13 @@ private:
       ResizeModes m = resizeModes(n);
       const int scalesSlot = op == "Upsample" || opset_ < 11 ? 1 : 2;
       if (hasInput(scalesSlot)) m.scales = floatsOf(needConstant(scalesSlot, "scales input"));
+      if (m.ctm == "tf_crop_and_resize") { // its region of interest: input 1 (the check asked for it)
+        m.roi = floatsOf(needConstant(1, "roi input"));
+        const size_t rank = size_t(llvm::cast<RankedTensorType>(in(0).getType()).getRank());
+        if (m.roi.size() != 2 * rank || (rank == 4 && (m.roi[0] != 0 || m.roi[1] != 0 || m.roi[4] != 1 || m.roi[5] != 1)))
+          throw ImportError{"tf_crop_and_resize needs a roi of 2 x rank values that keeps N and C whole ([0, 0, y1, x1, 1, "
+                            "1, y2, x2])"};
+      }
       if (op == "Upsample") {
         m.ctm = "asymmetric";
         m.nearestMode = "floor";

@@ -2292,7 +2292,7 @@ TEST(CompiledOps, TreeEnsemblesReachOnnxRuntimesLeaves) {
   std::set<int64_t> nonNegativeLabels;
   for (int64_t label : integers(got["nonnegative_label"])) nonNegativeLabels.insert(label);
   EXPECT_EQ(nonNegativeLabels, (std::set<int64_t>{5, 9}));
-  for (const std::string &name : {"SUM", "AVERAGE"}) scoreNames.push_back(name);
+  for (const char *name : {"SUM", "AVERAGE"}) scoreNames.push_back(name);
   for (const std::string &name : scoreNames) {
     const std::vector<float> a = floats(got[name]), b = floats(want[name]);
     const int64_t columns = name == "boosted_scores" || name == "forest_scores" ? 3 : 2;
@@ -3179,6 +3179,43 @@ TEST(CompiledOps, BilinearResizeByMatrices) {
         want.push_back((1 - fy) * ((1 - fx) * v(y0, x0) + fx * v(y0, x1)) + fy * ((1 - fx) * v(y1, x0) + fx * v(y1, x1)));
       }
   expectOutputY(model, {1, c, h, w}, x, want, 4e-3);
+}
+
+// tf_crop_and_resize against ONNX Runtime (TensorFlow's CropAndResize, as object detectors use
+// it): a region of interest reaching past the input on two sides, bilinear and nearest, the
+// samples outside it the extrapolation value.
+TEST(CompiledOps, CropAndResizeOfARegionOfInterest) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const int64_t c = 2, h = 6, w = 5, ho = 7, wo = 4;
+  onnx::ModelProto m = newModel(13, "crop");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {1, c, h, w});
+  floatInitializer(g, "roi", {8}, {0, 0, -0.2f, 0.3f, 1, 1, 0.9f, 1.25f});
+  intInitializer(g, "sizes", onnx::TensorProto::INT64, {4}, {1, c, ho, wo});
+  for (const char *mode : {"linear", "nearest"}) {
+    auto *r = addNode(g, "Resize", {"x", "roi", "", "sizes"}, mode);
+    setString(r, "mode", mode);
+    setString(r, "coordinate_transformation_mode", "tf_crop_and_resize");
+    auto *e = r->add_attribute();
+    e->set_name("extrapolation_value");
+    e->set_type(onnx::AttributeProto::FLOAT);
+    e->set_f(-7.5f);
+    declareFloat(g->add_output(), mode, {1, c, ho, wo});
+  }
+  std::vector<float> x(size_t(c * h * w));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 13 % 17) - 8) * 0.25f;
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({1, c, h, w}, x), {"linear", "nearest"});
+  for (const char *name : {"linear", "nearest"}) {
+    const std::vector<float> a = floats(got[name]), b = floats(want[name]);
+    ASSERT_EQ(a.size(), size_t(c * ho * wo)) << name;
+    ASSERT_EQ(b.size(), a.size()) << name;
+    size_t extrapolated = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_NEAR(a[i], b[i], 4e-3f * (1 + std::abs(b[i]))) << name << " " << i; // (float16 cube operands)
+      extrapolated += b[i] == -7.5f;
+    }
+    EXPECT_GT(extrapolated, 0u) << name; // the region reaches past the input
+  }
 }
 
 // A ConvTranspose the upsampling kernel does not take (kernel 3 != stride 2, two groups,

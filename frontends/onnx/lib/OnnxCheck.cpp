@@ -814,9 +814,17 @@ private:
       const std::string name = nodeName(node, i);
       if (!node.domain().empty() && node.domain() != "ai.onnx" &&
           !(node.domain() == "ai.onnx.ml" && detail::isMlOperator(node.op_type()))) {
-        problem(name, node.op_type(), "operator " + node.domain() + "." + node.op_type() +
-                                          (node.domain() == "ai.onnx.ml" ? " is not supported"
-                                                                         : " (a custom domain) is not supported"));
+        // ZipMap (which scikit-learn converters append to classifiers by default) makes a
+        // sequence of maps from its input's probabilities: the message says how to do without.
+        const bool zipMap = node.domain() == "ai.onnx.ml" && node.op_type() == "ZipMap";
+        problem(name, node.op_type(),
+                "operator " + node.domain() + "." + node.op_type() +
+                    (zipMap ? " is not supported: its output is a sequence of maps and Fractal's packages hold "
+                              "tensors only; its input '" + (node.input_size() ? node.input(0) : std::string()) +
+                              "' holds the same probabilities (convert with skl2onnx's options={'zipmap': False}, or "
+                              "make that tensor the graph output)"
+                     : node.domain() == "ai.onnx.ml" ? " is not supported"
+                                                     : " (a custom domain) is not supported"));
         continue;
       }
       if (node.op_type() == "If" && node.input_size() > 0) { // one whose condition folded is gone

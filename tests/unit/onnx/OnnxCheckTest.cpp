@@ -512,6 +512,11 @@ TEST(OnnxCheck, MlLinearOperatorsCheckedAgainstTheirFeatures) {
   EXPECT_EQ(problems(check(model("LinearRegressor", "ai.onnx.ml", {{"coefficients", {1, 2, 3, 4}}}))),
             "ml: coefficients has 4 values for 1 target(s) x 3 features\n");
   EXPECT_EQ(problems(check(model("Imputer", "ai.onnx.ml", {}))), "ml: operator ai.onnx.ml.Imputer is not supported\n");
+  EXPECT_NE(problems(check(model("ZipMap", "ai.onnx.ml", {})))
+                .find("ml: operator ai.onnx.ml.ZipMap is not supported: its output is a sequence of maps and Fractal's "
+                      "packages hold tensors only; its input 'x' holds the same probabilities (convert with skl2onnx's "
+                      "options={'zipmap': False}, or make that tensor the graph output)\n"),
+            std::string::npos);
   CheckReport normalizer = check(model("Normalizer", "ai.onnx.ml", {}));
   EXPECT_TRUE(normalizer.ok()) << problems(normalizer);
   // LinearClassifier: the intercepts give the classes (one class scores two labels).

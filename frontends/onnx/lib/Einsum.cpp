@@ -20,8 +20,6 @@ std::variant<EinsumLabels, std::string> parseEinsum(const std::string &equation,
   if (terms.size() != shapes.size())
     return "equation '" + equation + "' has " + std::to_string(terms.size()) + " term(s) for " +
            std::to_string(shapes.size()) + " input(s)";
-  if (terms.size() > 2)
-    return "Einsum of " + std::to_string(terms.size()) + " operands is not supported (one or two are)";
 
   // A term's letters before and after its ellipsis (`ellipsis` false: none).
   struct Term {

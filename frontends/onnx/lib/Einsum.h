@@ -23,7 +23,7 @@ struct EinsumLabels {
 
 // The labels, or why the equation cannot be computed: one that does not parse, a term whose
 // labels do not match its operand's rank, a result label no operand has, a label whose sizes
-// differ between axes (broadcasting a size-1 axis is not supported), more than two operands.
+// differ between axes (broadcasting a size-1 axis is not supported).
 std::variant<EinsumLabels, std::string> parseEinsum(const std::string &equation,
                                                     const std::vector<std::vector<int64_t>> &shapes);
 

@@ -1128,12 +1128,6 @@ private:
     if (n.output_size() > 1 && !n.output(1).empty()) values_[n.output(1)] = scores;
   }
 
-  // Einsum (Einsum.h reads the equation). Per operand: a repeated label's diagonal (the operand
-  // times an identity mask over the two axes, summed over the second), and the labels that neither
-  // the other operand nor the result has, summed. Then one operand is transposed to the result's
-  // order; two are multiplied over the labels both have: a batched MatMul [batch, left,
-  // contracted] x [batch, contracted, right] on the cube when some are not in the result, else a
-  // broadcast Mul (outer and element-wise products), transposed to the result's order.
   // The determinants of x's [..., M, M] matrices (M <= kMaxDetOrder, as the check requires) by
   // cofactor expansion along the first row, recursively: every entry sliced out once ([..., 1,
   // 1]), the products and alternating sums element-wise over the batch.
@@ -1174,6 +1168,13 @@ private:
     return ops.reshape(minor(0, columns), type.getShape());
   }
 
+  // Einsum (Einsum.h reads the equation). Per operand: a repeated label's diagonal (the operand
+  // times an identity mask over the two axes, summed over the second), and the labels that neither
+  // the other operand nor the result has, summed. Then one operand is transposed to the result's
+  // order; two are multiplied over the labels both have: a batched MatMul [batch, left,
+  // contracted] x [batch, contracted, right] on the cube when some are not in the result, else a
+  // broadcast Mul (outer and element-wise products), transposed to the result's order. Three or more
+  // operands: pairwise, from the left.
   Value einsum(Location loc, const std::string &equation, std::vector<Value> xs, RankedTensorType type) {
     std::vector<std::vector<int64_t>> shapes;
     for (Value x : xs) {
@@ -1182,7 +1183,28 @@ private:
     }
     auto parsed = detail::parseEinsum(equation, shapes);
     if (auto *why = std::get_if<std::string>(&parsed)) throw ImportError{*why};
-    detail::EinsumLabels &e = std::get<detail::EinsumLabels>(parsed);
+    detail::EinsumLabels e = std::move(std::get<detail::EinsumLabels>(parsed));
+    // Three or more operands: contracted pairwise from the left, each intermediate keeping the
+    // labels a later operand or the result still needs (in the order they first appear).
+    while (e.operands.size() > 2) {
+      std::string needed = e.result, kept;
+      for (size_t k = 2; k < e.operands.size(); ++k) needed += e.operands[k];
+      for (char c : e.operands[0] + e.operands[1])
+        if (needed.find(c) != std::string::npos && kept.find(c) == std::string::npos) kept += c;
+      SmallVector<int64_t> shape;
+      for (char c : kept) shape.push_back(e.sizes[c]);
+      Value joined = einsumOfTwo(loc, detail::EinsumLabels{{e.operands[0], e.operands[1]}, kept, e.sizes}, {xs[0], xs[1]},
+                                 RankedTensorType::get(shape, type.getElementType()));
+      xs.erase(xs.begin());
+      xs[0] = joined;
+      e.operands.erase(e.operands.begin());
+      e.operands[0] = kept;
+    }
+    return einsumOfTwo(loc, std::move(e), xs, type);
+  }
+
+  // Einsum of one or two operands, labelled.
+  Value einsumOfTwo(Location loc, detail::EinsumLabels e, std::vector<Value> xs, RankedTensorType type) {
     Composer ops{b_, loc, type.getElementType()};
     auto dims = [&](const std::string &labels) {
       SmallVector<int64_t> d;

@@ -2391,7 +2391,8 @@ TEST(CompiledOps, ScalerLinearRegressorAndBinarizerAsOnnxRuntime) {
 // equation: attention scores (batch and contracted labels, the second operand transposed), a
 // dense layer over the last axis, an ellipsis with a contraction and nothing else kept, a label
 // summed in one operand before a transpose, a broadcast product with no contraction, an outer
-// product, an implicit result (the labels seen once, alphabetical: b and h summed) and a trace (a repeated label's diagonal, summed).
+// product, an implicit result (the labels seen once, alphabetical: b and h summed), a trace (a repeated label's diagonal, summed)
+// and three operands (a chain of contractions; attention scores weighted per key), contracted pairwise.
 TEST(CompiledOps, EinsumComposedOfMatMulsTransposesAndSums) {
   REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
   onnx::ModelProto m = newModel(13, "einsum");
@@ -2407,6 +2408,8 @@ TEST(CompiledOps, EinsumComposedOfMatMulsTransposesAndSums) {
   floatInitializer(g, "dense", {d, 7}, values(d * 7, 2));
   floatInitializer(g, "perq", {q}, values(q, 3));
   floatInitializer(g, "three", {3}, values(3, 4));
+  floatInitializer(g, "seven", {7}, values(7, 5));
+  floatInitializer(g, "perkey", {b, h, k}, values(b * h * k, 6));
   struct Case {
     const char *equation;
     std::vector<std::string> inputs;
@@ -2416,7 +2419,8 @@ TEST(CompiledOps, EinsumComposedOfMatMulsTransposesAndSums) {
       {"bhqd,bhkd->bhqk", {"x", "keys"}, "scores"},   {"bhqd,de->bhqe", {"x", "dense"}, "projected"},
       {"...d,...d->...", {"x", "x"}, "squares"},      {"bhqd->dbq", {"x"}, "summed"},
       {"bhqd,q->bhqd", {"x", "perq"}, "scaled"},      {"bhqd,e->bhqde", {"x", "three"}, "outer"},
-      {"bhqd,bhkd", {"x", "keys"}, "implicit"},       {"bhii->bh", {"self"}, "trace"}};
+      {"bhqd,bhkd", {"x", "keys"}, "implicit"},       {"bhii->bh", {"self"}, "trace"},
+      {"bhqd,de,e->bhq", {"x", "dense", "seven"}, "chain"}, {"bhqd,bhkd,bhk->bhq", {"x", "keys", "perkey"}, "weighted"}};
   setString(addNode(g, "Einsum", {"x", "x"}, "self"), "equation", "bhqd,bhkd->bhqk");
   std::vector<std::string> names;
   for (const Case &c : cases) {
@@ -2429,7 +2433,8 @@ TEST(CompiledOps, EinsumComposedOfMatMulsTransposesAndSums) {
   auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({b, h, q, d}, values(b * h * q * d, 0)), names);
   const std::map<std::string, std::vector<int64_t>> shapes = {
       {"scores", {b, h, q, k}}, {"projected", {b, h, q, 7}}, {"squares", {b, h, q}}, {"summed", {d, b, q}},
-      {"scaled", {b, h, q, d}}, {"outer", {b, h, q, d, 3}}, {"implicit", {k, q}}, {"trace", {b, h}}};
+      {"scaled", {b, h, q, d}}, {"outer", {b, h, q, d, 3}}, {"implicit", {k, q}}, {"trace", {b, h}},
+      {"chain", {b, h, q}}, {"weighted", {b, h, q}}};
   for (const std::string &name : names) {
     EXPECT_EQ(got[name].shape, shapes.at(name)) << name;
     const std::vector<float> a = floats(got[name]), r = floats(want[name]);

@@ -455,8 +455,11 @@ private:
       outside.assign(size_t(out), false);
       auto at = [&](int64_t o, int64_t i, double w) { m[size_t(o * in + std::clamp<int64_t>(i, 0, in - 1))] += float(w); };
       for (int64_t o = 0; o < out; ++o) {
-        double x0 = 0;
-        if (ctm == "tf_crop_and_resize") { // the region of interest [start, end] of the axis, in input pixels
+        double x0;
+        // tf_crop_and_resize: the region of interest [start, end] of the axis, in input pixels.
+        // align_corners divides by the scaled length, not the rounded output size (ONNX's
+        // reference: a 0.6 scale of 4 columns spans 2.4, not 2).
+        if (ctm == "tf_crop_and_resize") {
           const double start = modes.roi[size_t(axis)], end = modes.roi[size_t(axis + xt.getRank())];
           x0 = out > 1 ? start * double(in - 1) + double(o) * (end - start) * double(in - 1) / double(out - 1)
                        : 0.5 * (start + end) * double(in - 1);
@@ -464,11 +467,7 @@ private:
             outside[size_t(o)] = true;
             continue;
           }
-        }
-        // align_corners divides by the scaled length, not the rounded output size (ONNX's
-        // reference: a 0.6 scale of 4 columns spans 2.4, not 2).
-        if (ctm == "tf_crop_and_resize") {} // (above)
-        else if (ctm == "align_corners") x0 = in * scale == 1.0 ? 0.0 : double(o) * double(in - 1) / (double(in) * scale - 1.0);
+        } else if (ctm == "align_corners") x0 = in * scale == 1.0 ? 0.0 : double(o) * double(in - 1) / (double(in) * scale - 1.0);
         else if (ctm == "asymmetric") x0 = double(o) / scale;
         else if (ctm == "pytorch_half_pixel") x0 = out > 1 ? (double(o) + 0.5) / scale - 0.5 : 0.0;
         else if (ctm == "tf_half_pixel_for_nn") x0 = (double(o) + 0.5) / scale;
@@ -536,7 +535,10 @@ private:
           extrapolated[size_t(i * wo + j)] = modes.extrapolation;
           anyOutside = anyOutside || modes.extrapolation != 0.0f;
         }
-    if (anyOutside) v = Composer{b_, loc, b_.getF32Type()}.add(v, Composer{b_, loc, b_.getF32Type()}.floats({ho, wo}, extrapolated, "resize_extrapolated"));
+    if (anyOutside) {
+      Composer ops{b_, loc, b_.getF32Type()};
+      v = ops.add(v, ops.floats({ho, wo}, extrapolated, "resize_extrapolated"));
+    }
     if (v == x) return b_.create<g::ReshapeOp>(loc, type, x); // a resize to the same size: a view
     return v;
   }
@@ -985,6 +987,33 @@ private:
     return y;
   }
 
+  // A classifier's helpers (TreeEnsembleClassifier, LinearClassifier): an int64 label constant;
+  // the label of each row's first highest score (ONNX Runtime's arg max); the scores through
+  // post_transform NONE, SOFTMAX or LOGISTIC (the check refused the others).
+  Value labelConstant(Location loc, int64_t label) {
+    return b_.create<g::ConstantOp>(loc, g::makeConstantAttr(RankedTensorType::get({}, b_.getI64Type()),
+                                                             ArrayRef<char>(reinterpret_cast<const char *>(&label), 8),
+                                                             "class_label"));
+  }
+  Value labelOfBest(Location loc, Value scores, const std::vector<int64_t> &labels) {
+    const int64_t rows = Composer::shapeOf(scores)[0];
+    Value best = b_.create<g::ArgReduceOp>(loc, RankedTensorType::get({rows}, b_.getI64Type()), scores,
+                                           b_.getStringAttr("max"), b_.getI64IntegerAttr(1), b_.getBoolAttr(false),
+                                           b_.getBoolAttr(false));
+    Value table = b_.create<g::ConstantOp>(
+        loc, g::makeConstantAttr(RankedTensorType::get({int64_t(labels.size())}, b_.getI64Type()),
+                                 ArrayRef<char>(reinterpret_cast<const char *>(labels.data()), labels.size() * 8),
+                                 "class_labels"));
+    return b_.create<g::GatherOp>(loc, RankedTensorType::get({rows}, b_.getI64Type()), table, best, b_.getI64IntegerAttr(0),
+                                  b_.getBoolAttr(false));
+  }
+  Value postTransformed(Location loc, Value scores, const std::string &post) {
+    if (post == "SOFTMAX")
+      return b_.create<g::SoftmaxOp>(loc, scores.getType(), scores, b_.getStringAttr("softmax"), b_.getDenseI64ArrayAttr({1}));
+    if (post == "LOGISTIC") return b_.create<g::SigmoidOp>(loc, scores.getType(), scores);
+    return scores;
+  }
+
   // A two-class TreeEnsembleClassifier as ONNX Runtime (1.30) scores one, row by row, from the
   // classes' sums s0, s1 and whether a reached leaf weighs each (h0, h1). Base values: two with
   // h1 make s1 = base1 + s0 and s0 = -s1 (ONNX Runtime's own formula), else add to the sums; one
@@ -996,7 +1025,7 @@ private:
   void twoClassEnsemble(Location loc, const onnx::NodeProto &n, Value sums, Value carried, const detail::TreeTables &t) {
     Composer ops{b_, loc, b_.getF32Type()};
     const int64_t rows = ops.shapeOf(sums)[0];
-    auto column = [&](Value v, int64_t c) { return ops.reshape(ops.slice(v, {0, c}, {rows, c + 1}), {rows, 1}); };
+    auto column = [&](Value v, int64_t c) { return ops.slice(v, {0, c}, {rows, c + 1}); };
     Value s0 = column(sums, 0), s1 = column(sums, 1), zero = ops.constant(0.0);
     Value h0 = ops.compare("gt", column(carried, 0), zero), h1 = ops.compare("gt", column(carried, 1), zero);
     if (t.baseValues == 2) {
@@ -1012,20 +1041,11 @@ private:
     const bool nonNegative = t.oneClassWeighed && t.weightsNonNegative;
     Value positive = ops.compare("gt", p, ops.constant(nonNegative ? 0.5 : 0.0));
     const std::vector<int64_t> labels = t.oneClassWeighed ? t.labels : std::vector<int64_t>{0, 1};
-    auto label = [&](int64_t l) {
-      return b_.create<g::ConstantOp>(
-          loc, g::makeConstantAttr(RankedTensorType::get({}, b_.getI64Type()),
-                                   ArrayRef<char>(reinterpret_cast<const char *>(&l), sizeof l), "tree_class_label"));
-    };
-    Value y = ops.where(positive, label(labels[1]), label(labels[0]));
+    Value y = ops.where(positive, labelConstant(loc, labels[1]), labelConstant(loc, labels[0]));
     values_[n.output(0)] = ops.reshape(y, {rows});
     if (n.output_size() < 2 || n.output(1).empty()) return;
     const std::string post = stringAttr(n, "post_transform", "NONE");
-    Value two = ops.concat({v0, v1}, 1);
-    if (post == "SOFTMAX")
-      two = b_.create<g::SoftmaxOp>(loc, two.getType(), two, b_.getStringAttr("softmax"), b_.getDenseI64ArrayAttr({1}));
-    else if (post == "LOGISTIC")
-      two = b_.create<g::SigmoidOp>(loc, two.getType(), two);
+    Value two = postTransformed(loc, ops.concat({v0, v1}, 1), post);
     Value one = nonNegative ? ops.concat({ops.sub(ops.constant(1.0), v0), v0}, 1) : ops.concat({ops.sub(zero, v0), v0}, 1);
     if (!nonNegative && post == "LOGISTIC") one = b_.create<g::SigmoidOp>(loc, one.getType(), one);
     // (Two base values keep both scores in every row.)
@@ -1039,10 +1059,6 @@ private:
   // (mlOperatorProblem).
   Value mlOperator(Location loc, const onnx::NodeProto &n, Value x) {
     Composer ops{b_, loc, b_.getF32Type()};
-    auto floatList = [&](const char *name) {
-      const auto *a = attr(n, name);
-      return a ? std::vector<float>(a->floats().begin(), a->floats().end()) : std::vector<float>{};
-    };
     if (n.op_type() == "Binarizer") {
       Composer same{b_, loc, ops.elementOf(x)};
       return same.where(same.compare("gt", x, same.constant(floatAttr(n, "threshold", 0.0f))), same.constant(1.0),
@@ -1062,7 +1078,7 @@ private:
     }
     if (n.op_type() == "Scaler") {
       auto perFeature = [&](const char *name) {
-        const std::vector<float> v = floatList(name);
+        const std::vector<float> v = floatList(n, name);
         return ops.floats({int64_t(v.size())}, v, std::string("scaler_") + name);
       };
       return ops.mul(ops.sub(x, perFeature("offset")), perFeature("scale"));
@@ -1071,19 +1087,21 @@ private:
     return linearScores(loc, n, x, targets);
   }
 
+  // A FLOATS attribute's values (none when the node lacks it).
+  std::vector<float> floatList(const onnx::NodeProto &n, const char *name) {
+    const auto *a = attr(n, name);
+    return a ? std::vector<float>(a->floats().begin(), a->floats().end()) : std::vector<float>{};
+  }
+
   // A linear model's scores [rows, targets]: x times each target's coefficients, summed over the
   // features on the vector unit (float32), plus the intercepts.
   Value linearScores(Location loc, const onnx::NodeProto &n, Value x, int64_t targets) {
     Composer ops{b_, loc, b_.getF32Type()};
-    auto floatList = [&](const char *name) {
-      const auto *a = attr(n, name);
-      return a ? std::vector<float>(a->floats().begin(), a->floats().end()) : std::vector<float>{};
-    };
     const int64_t rows = ops.shapeOf(x)[0], features = ops.shapeOf(x)[1];
     Value products = ops.mul(ops.reshape(x, {rows, 1, features}),
-                             ops.floats({1, targets, features}, floatList("coefficients"), "linear_coefficients"));
+                             ops.floats({1, targets, features}, floatList(n, "coefficients"), "linear_coefficients"));
     Value y = reduce(loc, products, "sum", {2}, false, ops.typed({rows, targets}));
-    const std::vector<float> intercepts = floatList("intercepts");
+    const std::vector<float> intercepts = floatList(n, "intercepts");
     return intercepts.empty() ? y : ops.add(y, ops.floats({targets}, intercepts, "linear_intercepts"));
   }
 
@@ -1100,29 +1118,15 @@ private:
     Value s = linearScores(loc, n, x, classes);
     const std::string post = stringAttr(n, "post_transform", "NONE");
     Value label, scores;
-    if (classes == 1) {
-      auto constant = [&](int64_t l) {
-        return b_.create<g::ConstantOp>(loc, g::makeConstantAttr(RankedTensorType::get({}, b_.getI64Type()),
-                                                                  ArrayRef<char>(reinterpret_cast<const char *>(&l), 8),
-                                                                  "linear_class_label"));
-      };
-      label = ops.reshape(ops.where(ops.compare("gt", s, ops.constant(0.0)), constant(labels[1]), constant(labels[0])), {rows});
-      Value v = post == "LOGISTIC" ? Value(b_.create<g::SigmoidOp>(loc, s.getType(), s)) : s;
+    if (classes == 1) { // (SOFTMAX of one score: the score itself, as ONNX Runtime)
+      label = ops.reshape(ops.where(ops.compare("gt", s, ops.constant(0.0)), labelConstant(loc, labels[1]),
+                                    labelConstant(loc, labels[0])),
+                          {rows});
+      Value v = post == "LOGISTIC" ? postTransformed(loc, s, post) : s;
       scores = ops.concat({ops.sub(ops.constant(1.0), v), v}, 1);
     } else {
-      Value best = b_.create<g::ArgReduceOp>(loc, RankedTensorType::get({rows}, b_.getI64Type()), s, b_.getStringAttr("max"),
-                                             b_.getI64IntegerAttr(1), b_.getBoolAttr(false), b_.getBoolAttr(false));
-      Value table = b_.create<g::ConstantOp>(
-          loc, g::makeConstantAttr(RankedTensorType::get({classes}, b_.getI64Type()),
-                                   ArrayRef<char>(reinterpret_cast<const char *>(labels.data()), labels.size() * 8),
-                                   "linear_class_labels"));
-      label = b_.create<g::GatherOp>(loc, RankedTensorType::get({rows}, b_.getI64Type()), table, best,
-                                     b_.getI64IntegerAttr(0), b_.getBoolAttr(false));
-      scores = s;
-      if (post == "SOFTMAX")
-        scores = b_.create<g::SoftmaxOp>(loc, s.getType(), s, b_.getStringAttr("softmax"), b_.getDenseI64ArrayAttr({1}));
-      else if (post == "LOGISTIC")
-        scores = b_.create<g::SigmoidOp>(loc, s.getType(), s);
+      label = labelOfBest(loc, s, labels);
+      scores = postTransformed(loc, s, post);
     }
     values_[n.output(0)] = label;
     if (n.output_size() > 1 && !n.output(1).empty()) values_[n.output(1)] = scores;
@@ -2129,25 +2133,10 @@ private:
         twoClassEnsemble(loc, n, sums, carried, t);
         return;
       }
-      const std::vector<int64_t> &labels = t.labels;
       Value scores = ops.add(sums, ops.floats({t.targets}, t.base, "tree_base_values"));
-      const int64_t rows = ops.shapeOf(scores)[0];
-      Value best = b_.create<g::ArgReduceOp>(loc, RankedTensorType::get({rows}, b_.getI64Type()), scores,
-                                             b_.getStringAttr("max"), b_.getI64IntegerAttr(1), b_.getBoolAttr(false),
-                                             b_.getBoolAttr(false));
-      Value table = b_.create<g::ConstantOp>(
-          loc, g::makeConstantAttr(RankedTensorType::get({int64_t(labels.size())}, b_.getI64Type()),
-                                   ArrayRef<char>(reinterpret_cast<const char *>(labels.data()), labels.size() * 8),
-                                   "tree_class_labels"));
-      values_[n.output(0)] = b_.create<g::GatherOp>(loc, RankedTensorType::get({rows}, b_.getI64Type()), table, best,
-                                                    b_.getI64IntegerAttr(0), b_.getBoolAttr(false));
-      const std::string post = stringAttr(n, "post_transform", "NONE");
-      Value z = scores;
-      if (post == "SOFTMAX")
-        z = b_.create<g::SoftmaxOp>(loc, scores.getType(), scores, b_.getStringAttr("softmax"), i64s({1}));
-      else if (post == "LOGISTIC")
-        z = b_.create<g::SigmoidOp>(loc, scores.getType(), scores);
-      if (n.output_size() > 1 && !n.output(1).empty()) values_[n.output(1)] = z;
+      values_[n.output(0)] = labelOfBest(loc, scores, t.labels);
+      if (n.output_size() > 1 && !n.output(1).empty())
+        values_[n.output(1)] = postTransformed(loc, scores, stringAttr(n, "post_transform", "NONE"));
     } else if (op == "Det") {
       bind(determinant(loc, in(0), out()));
     } else if (op == "Einsum") {

@@ -77,7 +77,7 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"ReduceL2", {1}}, {"ReduceSumSquare", {1}}, {"ReduceLogSum", {1}}, {"ReduceLogSumExp", {1}}, {"ReduceProd", {1}},
       {"Split", {1}}, {"Trilu", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}},
       {"Tile", {1}}, {"TopK", {1}}, {"Range", {0, 1, 2}}, {"HannWindow", {0}}, {"HammingWindow", {0}},
-      {"BlackmanWindow", {0}}, {"OneHot", {1, 2}}, {"If", {0}}, {"DFT", {1}}, {"MelWeightMatrix", {0, 1, 2, 3, 4}},
+      {"BlackmanWindow", {0}}, {"OneHot", {1, 2}}, {"If", {0}}, {"DFT", {1}}, {"STFT", {1, 3}}, {"MelWeightMatrix", {0, 1, 2, 3, 4}},
       {"MaxUnpool", {2}}, {"CumSum", {1}}, {"Loop", {0, 1}}};
   return slots;
 }
@@ -765,6 +765,105 @@ private:
     return changed;
   }
 
+  // Nodes renamed for the length of ONNX's shape inference, which passes over operators it does
+  // not know; their names come back when it is done, or when it throws.
+  struct HiddenFromInference {
+    std::vector<std::pair<onnx::NodeProto *, std::string>> nodes;
+    explicit HiddenFromInference(std::vector<std::pair<onnx::NodeProto *, std::string>> n) : nodes(std::move(n)) {}
+    HiddenFromInference(const HiddenFromInference &) = delete;
+    HiddenFromInference &operator=(const HiddenFromInference &) = delete;
+    void restore() {
+      for (auto &[node, op] : nodes) node->set_op_type(op);
+      nodes.clear();
+    }
+    ~HiddenFromInference() { restore(); }
+  };
+
+  // ONNX 1.12's STFT shape inference takes onesided's default as 0 (the operator's is 1) and counts
+  // the frames from the bins rather than the frame length (onnx/onnx#4920), and models exported
+  // with it declare those shapes. So the check types STFT outputs itself, [batch, (samples -
+  // frame_length) / frame_step + 1, onesided ? frame_length / 2 + 1 : frame_length, 2] once the
+  // signal's shape and frame_step and frame_length (or the window's length) are known, replacing
+  // a declared shape, and hides the nodes from ONNX's inference. The importer checks the operands.
+  std::vector<std::pair<onnx::NodeProto *, std::string>> typeStftOutputs() {
+    std::vector<std::pair<onnx::NodeProto *, std::string>> hidden;
+    onnx::GraphProto &graph = *model_.mutable_graph();
+    std::map<std::string, std::vector<int64_t>> shapes;
+    std::map<std::string, IntTensor> known;
+    std::map<std::string, int> types;
+    stftWaiting_.clear();
+    for (auto &node : *graph.mutable_node()) {
+      if (node.op_type() != "STFT" || !(node.domain().empty() || node.domain() == "ai.onnx") || node.input_size() < 2 ||
+          node.output_size() < 1)
+        continue;
+      if (hidden.empty()) { // once per round, for a model that has STFT nodes
+        shapes = staticShapes();
+        for (const auto &t : graph.initializer())
+          if (auto v = fromProto(t)) known[t.name()] = *v;
+        for (const auto &c : graph.node())
+          if (c.op_type() == "Constant" && c.output_size() == 1)
+            for (const auto &a : c.attribute())
+              if (a.name() == "value")
+                if (auto v = fromProto(a.t())) known[c.output(0)] = *v;
+        for (const auto *list : {&graph.input(), &graph.value_info(), &graph.output()})
+          for (const auto &v : *list)
+            if (v.type().has_tensor_type()) types[v.name()] = v.type().tensor_type().elem_type();
+      }
+      hidden.push_back({&node, node.op_type()});
+      node.set_op_type("STFT (typed by Fractal's check)");
+      auto scalar = [&](int i) -> std::optional<int64_t> {
+        auto it = node.input_size() > i ? known.find(node.input(i)) : known.end();
+        if (it == known.end() || it->second.values.size() != 1) return std::nullopt;
+        return it->second.values[0];
+      };
+      auto given = [&](int i) { return node.input_size() > i && !node.input(i).empty(); };
+      std::string &why = stftProblems_[node.output(0)];
+      why.clear();
+      auto signal = shapes.find(node.input(0));
+      auto window = given(2) ? shapes.find(node.input(2)) : shapes.end();
+      const std::optional<int64_t> step = scalar(1), length = given(3) ? scalar(3)
+                                                          : window != shapes.end() && window->second.size() == 1
+                                                              ? std::optional<int64_t>(window->second[0])
+                                                              : std::nullopt;
+      int64_t onesided = 1;
+      for (const auto &a : node.attribute())
+        if (a.name() == "onesided") onesided = a.i();
+      if (signal == shapes.end() || signal->second.size() != 3 || (signal->second[2] != 1 && signal->second[2] != 2) ||
+          !types.count(node.input(0))) {
+        why = "its signal needs a static shape [batch, samples, 1 or 2]";
+        if (signal == shapes.end()) stftWaiting_.push_back(node.input(0));
+      } else if (!given(2) && !given(3))
+        why = "it needs a frame_length or a window";
+      else if (!step || !length)
+        continue; // the check names the operands needed as constants (or the window's missing shape)
+      else if (*step < 1)
+        why = "frame_step " + std::to_string(*step) + " must be at least 1";
+      else if (*length < 1 || *length > signal->second[1])
+        why = "frame_length " + std::to_string(*length) + " must be between 1 and the signal's " +
+              std::to_string(signal->second[1]) + " samples";
+      else if (given(2) && (window == shapes.end() || window->second != std::vector<int64_t>{*length}))
+        why = "its window must be [" + std::to_string(*length) + "], one weight per sample of a frame";
+      else if (onesided && signal->second[2] == 2)
+        why = "onesided needs a real signal (its last dimension 1), this one is complex";
+      if (!why.empty()) continue;
+      const std::vector<int64_t> dims = {signal->second[0], (signal->second[1] - *length) / *step + 1,
+                                         onesided ? *length / 2 + 1 : *length, 2};
+      onnx::ValueInfoProto *typed = nullptr;
+      for (auto *list : {graph.mutable_output(), graph.mutable_value_info()})
+        for (auto &v : *list)
+          if (v.name() == node.output(0)) typed = &v;
+      if (!typed) {
+        typed = graph.add_value_info();
+        typed->set_name(node.output(0));
+      }
+      auto *tensor = typed->mutable_type()->mutable_tensor_type();
+      tensor->set_elem_type(types[node.input(0)]);
+      tensor->mutable_shape()->clear_dim();
+      for (int64_t d : dims) tensor->mutable_shape()->add_dim()->set_dim_value(d);
+    }
+    return hidden;
+  }
+
   void inferShapes() {
     try {
       // ONNX's own inference, strict: type and shape conflicts are errors naming the node. Shapes
@@ -773,8 +872,16 @@ private:
                                           /*enable_data_propagation=*/true};
       // (An If that folds to one branch takes rounds of its own, nested ones one each.)
       for (int round = 0; round < 64; ++round) {
+        HiddenFromInference hidden(typeStftOutputs());
         onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(), options);
-        if (!foldStaticShapes()) break;
+        hidden.restore();
+        // (An STFT whose signal this inference typed is typed the next round.)
+        bool stftSignalTyped = false;
+        if (!stftWaiting_.empty()) {
+          const auto shapes = staticShapes();
+          for (const std::string &signal : stftWaiting_) stftSignalTyped = stftSignalTyped || shapes.count(signal);
+        }
+        if (!foldStaticShapes() && !stftSignalTyped) break;
       }
     } catch (const std::exception &e) {
       std::string what = e.what();
@@ -981,6 +1088,12 @@ private:
           ok = false;
         }
       }
+      if (node.op_type() == "STFT" && node.output_size() > 0) {
+        if (auto why = stftProblems_.find(node.output(0)); why != stftProblems_.end() && !why->second.empty()) {
+          problem(name, node.op_type(), why->second);
+          ok = false;
+        }
+      }
       if (node.op_type() == "Det") { // a cofactor expansion: M! products, composed for small M
         if (!shapes) shapes = staticShapes();
         auto x = shapes->find(node.input(0));
@@ -1156,6 +1269,8 @@ private:
   const std::vector<InputShape> &shapes_;
   std::set<std::string> notUnrolled_; // Scan and Loop nodes whose unrolling failed (reported then)
   detail::SequenceResolution sequenceProblem_; // why the graph's sequences could not be resolved (last round)
+  std::map<std::string, std::string> stftProblems_; // by STFT output: why it cannot be computed (last round)
+  std::vector<std::string> stftWaiting_; // STFT signals without a static shape before the last inference
   onnx::ModelProto model_;
   std::set<std::string> defined_;
   std::map<std::string, int> types_;

@@ -1816,6 +1816,45 @@ private:
     values_[n.output(0)] = ops.transpose(ops.reshape(y, ys), back);
   }
 
+  // STFT (opset 17): each batch entry's frames (frame_length samples every frame_step) gathered
+  // by DMA into rows, multiplied by the window on the vector unit, then one DFT of all rows on the
+  // cube (spectrum): [batch, frames, bins, 2]. frame_step and frame_length are compile-time
+  // constants (the frame count and the DFT matrix follow from them); the window may be a run-time
+  // input. Without frame_length the window's length is the frame's.
+  void importStft(const onnx::NodeProto &n, const std::string &name, Location loc,
+                  const std::function<const onnx::TensorProto &(int, const char *)> &needConstant) {
+    auto hasInput = [&](int i) { return n.input_size() > i && !n.input(i).empty(); };
+    const std::string what = "node '" + name + "' (STFT)";
+    Value x = value(n.input(0), what);
+    const Composer ops{b_, loc, b_.getF32Type()};
+    // The check has checked the operands (typeStftOutputs): [batch, samples, 1 or 2], a frame
+    // length within the signal (the window's when frame_length is not given), a real signal when
+    // onesided.
+    const SmallVector<int64_t> xs = Composer::shapeOf(x);
+    const int64_t batch = xs[0], samples = xs[1], components = xs[2];
+    const int64_t step = intsOf(needConstant(1, "frame_step input")).at(0);
+    Value window = hasInput(2) ? value(n.input(2), what) : Value();
+    const int64_t length =
+        hasInput(3) ? intsOf(needConstant(3, "frame_length input")).at(0) : Composer::shapeOf(window).back();
+    const bool onesided = intAttr(n, "onesided", 1) != 0;
+    const int64_t frames = (samples - length) / step + 1, count = batch * frames;
+    std::vector<int32_t> at;
+    for (int64_t f = 0; f < frames; ++f)
+      for (int64_t j = 0; j < length; ++j) at.push_back(int32_t(f * step + j));
+    Value index = b_.create<g::ConstantOp>(
+        loc, g::makeConstantAttr(RankedTensorType::get({frames * length}, b_.getIntegerType(32)),
+                                 ArrayRef<char>(reinterpret_cast<const char *>(at.data()), at.size() * 4),
+                                 name + "/frames"));
+    Value framed = b_.create<g::GatherOp>(loc, ops.typed({batch, frames * length, components}), x, index,
+                                          b_.getI64IntegerAttr(1), b_.getBoolAttr(false));
+    // [count, components, length]: each frame's real then imaginary samples, as spectrum wants.
+    Value rows = ops.transpose(ops.reshape(framed, {count, length, components}), {0, 2, 1});
+    if (window) rows = ops.mul(rows, window);
+    Value y = spectrum(ops, ops.reshape(rows, {count, components * length}), length, components, /*inverse=*/false,
+                       onesided, name);
+    values_[n.output(0)] = ops.reshape(y, {batch, frames, Composer::shapeOf(y)[1], 2});
+  }
+
   void importRecurrent(const onnx::NodeProto &n, const std::string &name, Location loc) {
     const std::string &op = n.op_type();
     const int64_t gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
@@ -2107,6 +2146,8 @@ private:
       importRoiAlign(n, name, loc);
     } else if (op == "DFT") {
       importDft(n, name, loc, needConstant);
+    } else if (op == "STFT") {
+      importStft(n, name, loc, needConstant);
     } else if (op == "MatMulInteger" || op == "ConvInteger" || op == "QLinearMatMul" || op == "QLinearConv") {
       importIntegerProduct(n, name, loc);
     } else if (op == "MatMul") {

@@ -226,6 +226,10 @@ std::vector<OpRule> buildRules() {
        kFloats},
       {"DFT", Placement::Cube, "spectral transform: a matrix product by a constant DFT matrix on the cube",
        {any("axis"), any("inverse"), any("onesided")}, kFloat},
+      {"STFT", Placement::Cube,
+       "short-time spectrum: the frames gathered by DMA, windowed on the vector unit, a matrix product by a constant "
+       "DFT matrix on the cube",
+       {any("onesided")}, kFloat},
       {"GridSample", Placement::Vector,
        "sampling at run-time coordinates: the taps' row indices and weights on the vector unit, the rows gathered "
        "by DMA",

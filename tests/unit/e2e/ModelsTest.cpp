@@ -2736,6 +2736,19 @@ TEST(CompiledOps, RoiAlignOfRunTimeRegionsAgainstOnnxRuntime) {
   }
 }
 
+// Every output value within `share` of the output's largest reference magnitude: the cube's fp16
+// products keep about 3 significant digits of the largest terms.
+template <typename Outputs>
+void expectWithinShareOfLargest(Outputs &got, Outputs &want, const std::vector<std::string> &names, double share) {
+  for (const std::string &name : names) {
+    const std::vector<float> a = floats(got[name]), r = floats(want[name]);
+    ASSERT_EQ(a.size(), r.size()) << name;
+    float scale = 0;
+    for (float v : r) scale = std::max(scale, std::abs(v));
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], r[i], share * scale) << name << " " << i;
+  }
+}
+
 // DFT on the cube against ONNX Runtime: a real signal along axis 1 zero-padded to dft_length 12
 // and onesided (7 bins), the same along axis 2 cut to 5, and a complex signal's inverse (its two
 // components from the real one by a Concat). The cube multiplies in fp16: every bin within 3e-3
@@ -2760,13 +2773,40 @@ TEST(CompiledOps, DftOnTheCubeAgainstOnnxRuntime) {
   for (int i = 0; i < b * s * t; ++i) x.push_back(float((i * 29) % 17) * 0.5f - 4.0f);
   const std::vector<std::string> names = {"padded", "cut", "inverse"};
   auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({b, s, t, 1}, x), names);
-  for (const std::string &name : names) {
-    const std::vector<float> a = floats(got[name]), r = floats(want[name]);
-    ASSERT_EQ(a.size(), r.size()) << name;
-    float scale = 0;
-    for (float v : r) scale = std::max(scale, std::abs(v));
-    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], r[i], 3e-3 * scale) << name << " " << i;
-  }
+  expectWithinShareOfLargest(got, want, names, 3e-3);
+}
+
+// STFT against ONNX Runtime: a real signal framed every 3 samples under a 10-sample Hann window
+// (the frame length from the window; onesided by default: 6 bins), every 4 samples in frames of 8
+// without a window, both sides (8 bins), and a complex signal (its two components from the real
+// one by a Concat) in frames of 6 every 5 samples. Frames are gathered by DMA, the DFT multiplies
+// on the cube in fp16: every bin within 3e-3 of the largest magnitude.
+TEST(CompiledOps, StftOfRealAndComplexSignals) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const int64_t b = 2, s = 40;
+  onnx::ModelProto m = newModel(17, "stft");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {b, s, 1});
+  std::vector<float> hann;
+  for (int i = 0; i < 10; ++i) hann.push_back(float(0.5 - 0.5 * std::cos(2.0 * M_PI * i / 10.0)));
+  floatInitializer(g, "hann", {10}, hann);
+  intInitializer(g, "three", onnx::TensorProto::INT64, {}, {3});
+  intInitializer(g, "four", onnx::TensorProto::INT64, {}, {4});
+  intInitializer(g, "five", onnx::TensorProto::INT64, {}, {5});
+  intInitializer(g, "six", onnx::TensorProto::INT64, {}, {6});
+  intInitializer(g, "eight", onnx::TensorProto::INT64, {}, {8});
+  addNode(g, "STFT", {"x", "three", "hann"}, "windowed");
+  setInt(addNode(g, "STFT", {"x", "four", "", "eight"}, "two_sided"), "onesided", 0);
+  setInt(addNode(g, "Concat", {"x", "x"}, "complex"), "axis", 2);
+  setInt(addNode(g, "STFT", {"complex", "five", "", "six"}, "of_complex"), "onesided", 0);
+  declareFloat(g->add_output(), "windowed", {b, 11, 6, 2});
+  declareFloat(g->add_output(), "two_sided", {b, 9, 8, 2});
+  declareFloat(g->add_output(), "of_complex", {b, 7, 6, 2});
+  std::vector<float> x;
+  for (int i = 0; i < b * s; ++i) x.push_back(float((i * 37) % 23) * 0.25f - 2.5f);
+  const std::vector<std::string> names = {"windowed", "two_sided", "of_complex"};
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", floatNpy({b, s, 1}, x), names);
+  expectWithinShareOfLargest(got, want, names, 3e-3);
 }
 
 // ReverseSequence of a [time 5, batch 4, 3] tensor with run-time lengths 0, 1, 3 and 5 (an

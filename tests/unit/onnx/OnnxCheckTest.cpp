@@ -240,6 +240,59 @@ TEST(OnnxCheck, OldOpsetIsUpgradedBeforeTheCheck) {
   }
 }
 
+// STFT: the check types its output itself, [batch, frames, bins, 2], since ONNX 1.12's inference
+// counts the bins as if onesided's default were 0 and the frames from the bins (onnx/onnx#4920):
+// a declared shape that inference would contradict passes, one declared from it is replaced. It
+// names what stops an STFT: a frame longer than the signal, a window of another length, onesided
+// on a complex signal, neither frame_length nor window.
+TEST(OnnxCheck, StftTypedByTheCheck) {
+  auto stft = [](std::vector<int64_t> signal, int64_t step, int64_t length, int64_t windowLength, int onesided,
+                 std::vector<int64_t> declared) {
+    onnx::ModelProto m = oneNodeModel("STFT", "stft", {{"x", 1, signal}}, "y", 1);
+    m.mutable_opset_import(0)->set_version(17);
+    onnx::GraphProto *g = m.mutable_graph();
+    onnx::NodeProto *n = g->mutable_node(0);
+    auto initializer = [&](const char *name, int type, std::vector<int64_t> dims) {
+      onnx::TensorProto *t = g->add_initializer();
+      t->set_name(name);
+      t->set_data_type(type);
+      for (int64_t d : dims) t->add_dims(d);
+      n->add_input(name);
+      return t;
+    };
+    initializer("step", 7, {})->add_int64_data(step);
+    if (windowLength) {
+      onnx::TensorProto *w = initializer("window", 1, {windowLength});
+      for (int64_t i = 0; i < windowLength; ++i) w->add_float_data(1.0f);
+    } else {
+      n->add_input("");
+    }
+    if (length) initializer("length", 7, {})->add_int64_data(length);
+    if (onesided >= 0) {
+      onnx::AttributeProto *a = n->add_attribute();
+      a->set_name("onesided");
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(onesided);
+    }
+    auto *shape = g->mutable_output(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+    for (int64_t d : declared) shape->add_dim()->set_dim_value(d);
+    return check(m);
+  };
+  CheckReport ok = stft({2, 128, 1}, 8, 16, 0, -1, {2, 15, 9, 2}); // ONNX 1.12 infers [2, 15, 16, 2]
+  ASSERT_TRUE(ok.ok()) << problems(ok);
+  EXPECT_EQ(ok.nodes[0].placement, Placement::Cube);
+  EXPECT_TRUE(stft({2, 128, 1}, 8, 16, 0, -1, {2, 15, 16, 2}).ok()); // as declared from ONNX 1.12's
+  EXPECT_TRUE(stft({1, 100, 2}, 10, 0, 20, 0, {}).ok()) << problems(stft({1, 100, 2}, 10, 0, 20, 0, {}));
+  EXPECT_EQ(problems(stft({1, 100, 1}, 10, 120, 0, -1, {})),
+            "stft: frame_length 120 must be between 1 and the signal's 100 samples\n");
+  EXPECT_EQ(problems(stft({1, 100, 1}, 10, 16, 20, -1, {})),
+            "stft: its window must be [16], one weight per sample of a frame\n");
+  EXPECT_EQ(problems(stft({1, 100, 2}, 10, 16, 0, 1, {})),
+            "stft: onesided needs a real signal (its last dimension 1), this one is complex\n");
+  EXPECT_EQ(problems(stft({1, 100, 1}, 0, 16, 0, -1, {})), "stft: frame_step 0 must be at least 1\n");
+  EXPECT_EQ(problems(stft({1, 100, 1}, 10, 0, 0, -1, {})), "stft: it needs a frame_length or a window\n");
+}
+
 // Pow takes any float32 or integer exponent: one value the importer rewrites (products, square
 // roots, exp(y log x)) or, like 5, 0 or values that differ per element, a per-element kernel. A
 // constant exponent of another type is a problem naming the node, found by the check.

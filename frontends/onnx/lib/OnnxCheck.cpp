@@ -2,6 +2,7 @@
 
 #include "OnnxModel.h"
 #include "Einsum.h"
+#include "TfIdf.h"
 #include "TreeEnsemble.h"
 #include "OpSupport.h"
 
@@ -1083,6 +1084,17 @@ private:
         const auto operands = inputShapes(node, *shapes);
         const auto parsed = operands ? detail::parseEinsum(equation, *operands)
                                      : std::variant<detail::EinsumLabels, std::string>("an input has no static shape");
+        if (auto *why = std::get_if<std::string>(&parsed)) {
+          problem(name, node.op_type(), *why);
+          ok = false;
+        }
+      }
+      if (node.op_type() == "TfIdfVectorizer") {
+        if (!shapes) shapes = staticShapes();
+        auto x = shapes->find(node.input(0));
+        const auto parsed = x != shapes->end() && (x->second.size() == 1 || x->second.size() == 2)
+                                ? detail::readTfIdf(node)
+                                : std::variant<detail::TfIdfTables, std::string>("its input must be [tokens] or [rows, tokens]");
         if (auto *why = std::get_if<std::string>(&parsed)) {
           problem(name, node.op_type(), *why);
           ok = false;

@@ -6,6 +6,7 @@
 #include "fractal/onnx/OnnxTensor.h"
 
 #include "Einsum.h"
+#include "TfIdf.h"
 #include "TreeEnsemble.h"
 #include "OnnxModel.h"
 #include "OpSupport.h"
@@ -918,6 +919,76 @@ private:
 
   // v with its axes permuted: result axis i is v's axis perm[i].
   Value transposed(Location loc, Value v, ArrayRef<int64_t> perm) { return Composer{b_, loc, {}}.transpose(v, perm); }
+
+  // A TfIdfVectorizer of token ids, composed as TfIdf.h says: [tokens] -> [columns] or [rows,
+  // tokens] -> [rows, columns]. The comparisons are in the tokens' type; an n-gram with a token an
+  // int32 input cannot hold never matches (its column stays 0). Counts are exact in float32.
+  Value tfIdf(Location loc, const onnx::NodeProto &n, const std::string &name, Value x) {
+    auto parsed = detail::readTfIdf(n);
+    if (auto *why = std::get_if<std::string>(&parsed)) throw ImportError{"node '" + name + "': " + *why};
+    const detail::TfIdfTables &t = std::get<detail::TfIdfTables>(parsed);
+    const Composer ops{b_, loc, b_.getF32Type()};
+    const SmallVector<int64_t> xs = Composer::shapeOf(x);
+    const int64_t rows = xs.size() == 2 ? xs[0] : 1, tokens = xs.back();
+    Value ids = ops.reshape(x, {rows, tokens});
+    const Type token = Composer::elementOf(x);
+    const bool narrow = token.isInteger(32);
+    auto tokenConstant = [&](const std::vector<int64_t> &values, const std::string &what) -> Value {
+      std::vector<char> bytes(values.size() * (narrow ? 4 : 8));
+      for (size_t i = 0; i < values.size(); ++i) {
+        if (narrow) reinterpret_cast<int32_t *>(bytes.data())[i] = int32_t(values[i]);
+        else reinterpret_cast<int64_t *>(bytes.data())[i] = values[i];
+      }
+      return b_.create<g::ConstantOp>(
+          loc, g::makeConstantAttr(RankedTensorType::get({int64_t(values.size())}, token), bytes, what));
+    };
+    std::vector<Value> counted;                       // [rows, n-grams of one length] each
+    std::vector<int32_t> source(size_t(t.outputs), -1); // per column: its count among the counted
+    int32_t placed = 0;
+    for (int64_t len = t.minGram; len <= std::min<int64_t>(t.maxGram, int64_t(t.grams.size())); ++len) {
+      const auto &grams = t.grams[size_t(len - 1)];
+      std::vector<size_t> kept; // the n-grams the tokens' type can hold
+      for (size_t i = 0; i < grams.size(); ++i)
+        if (!narrow || std::all_of(grams[i].begin(), grams[i].end(), [](int64_t v) { return v == int64_t(int32_t(v)); }))
+          kept.push_back(i);
+      const int64_t pool = int64_t(kept.size());
+      Value sum;
+      for (int64_t d = 1; pool > 0 && d <= (len == 1 ? 1 : t.maxSkip + 1); ++d) {
+        const int64_t starts = tokens - (len - 1) * d;
+        if (starts < 1) break;
+        Value match;
+        for (int64_t k = 0; k < len; ++k) {
+          std::vector<int64_t> kth;
+          for (size_t i : kept) kth.push_back(grams[i][size_t(k)]);
+          Value at = ops.reshape(ops.slice(ids, {0, k * d}, {rows, k * d + starts}), {rows, starts, 1});
+          Value same = ops.compare("eq", at, tokenConstant(kth, name + "/pool" + std::to_string(len) + "_" + std::to_string(k)));
+          match = match ? ops.logicalAnd(match, same) : same;
+        }
+        Value matches = b_.create<g::ReduceOp>(loc, ops.typed({rows, pool}), ops.cast(match, b_.getF32Type()),
+                                               b_.getStringAttr("sum"), b_.getDenseI64ArrayAttr({1}), b_.getBoolAttr(false));
+        sum = sum ? ops.add(sum, matches) : matches;
+      }
+      if (!sum) continue;
+      counted.push_back(sum);
+      for (size_t j = 0; j < kept.size(); ++j) source[size_t(t.columns[size_t(len - 1)][kept[j]])] = placed + int32_t(j);
+      placed += int32_t(pool);
+    }
+    // A last column of zeros for the columns no counted n-gram has.
+    counted.push_back(ops.floats({rows, 1}, std::vector<float>(size_t(rows), 0.0f), name + "/uncounted"));
+    for (int32_t &s : source)
+      if (s < 0) s = placed;
+    Value all = counted.size() == 1 ? counted[0] : ops.concat(counted, 1);
+    Value index = b_.create<g::ConstantOp>(
+        loc, g::makeConstantAttr(RankedTensorType::get({t.outputs}, b_.getIntegerType(32)),
+                                 ArrayRef<char>(reinterpret_cast<const char *>(source.data()), source.size() * 4),
+                                 name + "/columns"));
+    Value y = b_.create<g::GatherOp>(loc, ops.typed({rows, t.outputs}), all, index, b_.getI64IntegerAttr(1),
+                                     b_.getBoolAttr(false));
+    if (t.mode == "IDF") y = ops.cast(ops.compare("gt", y, ops.constant(0.0)), b_.getF32Type());
+    if (t.mode != "TF" && !t.weights.empty())
+      y = ops.mul(y, ops.floats({t.outputs}, t.weights, name + "/weights"));
+    return xs.size() == 2 ? y : ops.reshape(y, {t.outputs});
+  }
 
   // An ai.onnx.ml TreeEnsembleRegressor's or TreeEnsembleClassifier's scores, composed as
   // TreeEnsemble.h says: the branches' features
@@ -2146,6 +2217,8 @@ private:
       importRoiAlign(n, name, loc);
     } else if (op == "DFT") {
       importDft(n, name, loc, needConstant);
+    } else if (op == "TfIdfVectorizer") {
+      bind(tfIdf(loc, n, name, in(0)));
     } else if (op == "STFT") {
       importStft(n, name, loc, needConstant);
     } else if (op == "MatMulInteger" || op == "ConvInteger" || op == "QLinearMatMul" || op == "QLinearConv") {

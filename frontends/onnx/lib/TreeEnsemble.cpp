@@ -1,5 +1,7 @@
 #include "TreeEnsemble.h"
 
+#include "NodeAttributes.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -8,20 +10,6 @@
 namespace fractal::onnx_frontend::detail {
 
 namespace {
-
-const onnx::AttributeProto *attribute(const onnx::NodeProto &node, const char *name) {
-  for (const auto &a : node.attribute())
-    if (a.name() == name) return &a;
-  return nullptr;
-}
-std::vector<int64_t> intsOf(const onnx::NodeProto &node, const char *name) {
-  const auto *a = attribute(node, name);
-  return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : std::vector<int64_t>{};
-}
-std::vector<float> floatsOf(const onnx::NodeProto &node, const char *name) {
-  const auto *a = attribute(node, name);
-  return a ? std::vector<float>(a->floats().begin(), a->floats().end()) : std::vector<float>{};
-}
 
 // Bounds the tables (the turns matrix is the largest: trees x branches x leaves).
 constexpr int64_t kMaxTableEntries = int64_t(1) << 24;

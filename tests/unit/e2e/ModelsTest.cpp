@@ -2809,6 +2809,62 @@ TEST(CompiledOps, StftOfRealAndComplexSignals) {
   expectWithinShareOfLargest(got, want, names, 3e-3);
 }
 
+// TfIdfVectorizer against ONNX Runtime on two rows of 10 token ids (int64): 1- to 3-grams with one
+// skipped token at most, TFIDF weighted, columns permuted; the bigrams alone as IDF (presence
+// times weight) with up to two skipped; unigrams into 5 columns, 3 of which no n-gram has (0);
+// and the tokens as int32 with a pool token int32 cannot hold (never matched). Exactly.
+TEST(CompiledOps, TfIdfVectorizerCountsAsOnnxRuntime) {
+  REQUIRE_ASSET(assets() + "/ort/node_modules/onnxruntime-node/package.json");
+  const int64_t rows = 2, tokens = 10;
+  onnx::ModelProto m = newModel(13, "tfidf");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareTensor(g->add_input(), "x", {rows, tokens}, onnx::TensorProto::INT64);
+  // Pool: unigrams 3, 7, 11; bigrams (3 7), (7 3), (11 11); trigram (3 7 3).
+  const std::vector<int64_t> pool = {3, 7, 11, 3, 7, 7, 3, 11, 11, 3, 7, 3};
+  auto vectorizer = [&](const char *out, const char *input, const char *mode, int64_t minGram, int64_t maxGram,
+                        int64_t maxSkip, const std::vector<int64_t> &poolTokens, const std::vector<int64_t> &counts,
+                        const std::vector<int64_t> &indexes, const std::vector<float> &weights) {
+    onnx::NodeProto *n = addNode(g, "TfIdfVectorizer", {input}, out);
+    setString(n, "mode", mode);
+    setInt(n, "min_gram_length", minGram);
+    setInt(n, "max_gram_length", maxGram);
+    setInt(n, "max_skip_count", maxSkip);
+    setInts(n, "pool_int64s", poolTokens);
+    setInts(n, "ngram_counts", counts);
+    setInts(n, "ngram_indexes", indexes);
+    if (!weights.empty()) {
+      auto *a = n->add_attribute();
+      a->set_name("weights");
+      a->set_type(onnx::AttributeProto::FLOATS);
+      for (float w : weights) a->add_floats(w);
+    }
+  };
+  vectorizer("tfidf", "x", "TFIDF", 1, 3, 1, pool, {0, 3, 9}, {6, 0, 5, 1, 4, 2, 3}, {0.5f, 1.5f, 2, 0.25f, 3, 1, 0.75f});
+  vectorizer("idf", "x", "IDF", 2, 2, 2, pool, {0, 3, 9}, {0, 1, 2, 3, 4, 5, 6}, {1, 2, 3, 4, 5, 6, 7});
+  vectorizer("gaps", "x", "TF", 1, 1, 0, {3, 7}, {0}, {4, 1}, {});
+  setInt(addNode(g, "Cast", {"x"}, "x32"), "to", onnx::TensorProto::INT32);
+  vectorizer("narrow", "x32", "TF", 1, 2, 0, {7, int64_t(1) << 40, 3, 3, 7}, {0, 3}, {0, 1, 2, 3}, {});
+  declareFloat(g->add_output(), "tfidf", {rows, 7});
+  declareFloat(g->add_output(), "idf", {rows, 7});
+  declareFloat(g->add_output(), "gaps", {rows, 5});
+  declareFloat(g->add_output(), "narrow", {rows, 4});
+  const std::vector<int64_t> x = {3, 7, 3, 7, 11, 11, 11, 3, 5, 7, /**/ 7, 3, 5, 3, 7, 3, 11, 5, 11, 3};
+  NpyArray input{"<i8", {rows, tokens}, std::vector<uint8_t>(x.size() * 8)};
+  std::memcpy(input.data.data(), x.data(), input.data.size());
+  const std::vector<std::string> names = {"tfidf", "idf", "gaps", "narrow"};
+  auto [got, want] = runBuiltModel(m.SerializeAsString(), "x", input, names);
+  for (const std::string &name : names) {
+    const std::vector<float> a = floats(got[name]), r = floats(want[name]);
+    ASSERT_EQ(a.size(), r.size()) << name;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], r[i]) << name << " " << i;
+  }
+  // Counted by hand in the first row (3 7 3 7 11 11 11 3 5 7): 3 and 7 three times each, into
+  // columns 4 and 1; no n-gram has columns 0, 2 and 3.
+  const std::vector<float> gaps = floats(got["gaps"]);
+  ASSERT_EQ(gaps.size(), 10u);
+  EXPECT_EQ(std::vector<float>(gaps.begin(), gaps.begin() + 5), (std::vector<float>{0, 3, 0, 0, 3}));
+}
+
 // ReverseSequence of a [time 5, batch 4, 3] tensor with run-time lengths 0, 1, 3 and 5 (an
 // input), and of its [batch, time, 3] transpose with batch_axis 0: each batch entry's first len
 // steps reversed, the rest as they were, exactly.

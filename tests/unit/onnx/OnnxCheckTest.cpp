@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <optional>
 
 using namespace fractal;
@@ -291,6 +292,70 @@ TEST(OnnxCheck, StftTypedByTheCheck) {
             "stft: onesided needs a real signal (its last dimension 1), this one is complex\n");
   EXPECT_EQ(problems(stft({1, 100, 1}, 0, 16, 0, -1, {})), "stft: frame_step 0 must be at least 1\n");
   EXPECT_EQ(problems(stft({1, 100, 1}, 10, 0, 0, -1, {})), "stft: it needs a frame_length or a window\n");
+}
+
+// TfIdfVectorizer on token ids: the check reads its pool as the importer does (TfIdf.h) and names
+// what stops it.
+TEST(OnnxCheck, TfIdfVectorizerPoolsChecked) {
+  auto tfIdf = [](std::function<void(onnx::NodeProto *)> edit, int type = 7) {
+    onnx::ModelProto m = oneNodeModel("TfIdfVectorizer", "tfidf", {{"x", type, {2, 6}}}, "y", 1);
+    onnx::NodeProto *n = m.mutable_graph()->mutable_node(0);
+    auto ints = [&](const char *name, std::vector<int64_t> values) {
+      auto *a = n->add_attribute();
+      a->set_name(name);
+      a->set_type(onnx::AttributeProto::INTS);
+      for (int64_t v : values) a->add_ints(v);
+    };
+    auto one = [&](const char *name, int64_t v) {
+      auto *a = n->add_attribute();
+      a->set_name(name);
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(v);
+    };
+    auto *mode = n->add_attribute();
+    mode->set_name("mode");
+    mode->set_type(onnx::AttributeProto::STRING);
+    mode->set_s("TF");
+    one("min_gram_length", 1);
+    one("max_gram_length", 2);
+    one("max_skip_count", 1);
+    ints("pool_int64s", {2, 3, 5, 4, 5, 6, 7, 8});
+    ints("ngram_counts", {0, 4});
+    ints("ngram_indexes", {0, 1, 2, 3, 4, 5});
+    edit(n);
+    return check(m);
+  };
+  auto set = [](onnx::NodeProto *n, const char *name, std::vector<int64_t> values) {
+    for (auto &a : *n->mutable_attribute())
+      if (a.name() == name) {
+        a.clear_ints();
+        for (int64_t v : values) a.add_ints(v);
+      }
+  };
+  CheckReport ok = tfIdf([](onnx::NodeProto *) {});
+  ASSERT_TRUE(ok.ok()) << problems(ok);
+  EXPECT_EQ(ok.nodes[0].placement, Placement::Vector);
+  EXPECT_TRUE(tfIdf([](onnx::NodeProto *) {}, 6).ok()); // int32 tokens
+  EXPECT_EQ(problems(tfIdf([&](onnx::NodeProto *n) { set(n, "ngram_counts", {0, 3}); })),
+            "tfidf: ngram_counts does not split the pool of 8 tokens into whole 2-grams (from 3 to 8)\n");
+  EXPECT_EQ(problems(tfIdf([&](onnx::NodeProto *n) { set(n, "ngram_indexes", {0, 1, 2, 3, 4, 4}); })),
+            "tfidf: ngram_indexes names column 4 twice\n");
+  EXPECT_EQ(problems(tfIdf([&](onnx::NodeProto *n) { set(n, "ngram_indexes", {0, 1, 2, 3, 4}); })),
+            "tfidf: ngram_indexes has 5 entries for the pool's 6 n-grams\n");
+  EXPECT_EQ(problems(tfIdf([](onnx::NodeProto *n) {
+              auto *w = n->add_attribute();
+              w->set_name("weights");
+              w->set_type(onnx::AttributeProto::FLOATS);
+              w->add_floats(1.0f);
+            })),
+            "tfidf: it has 1 weights for the pool's 6 n-grams\n");
+  const std::string strings = problems(tfIdf([](onnx::NodeProto *n) {
+    auto *p = n->add_attribute();
+    p->set_name("pool_strings");
+    p->set_type(onnx::AttributeProto::STRINGS);
+    p->add_strings("monday");
+  }));
+  EXPECT_NE(strings.find("tfidf: a pool of strings is not supported"), std::string::npos) << strings;
 }
 
 // Pow takes any float32 or integer exponent: one value the importer rewrites (products, square

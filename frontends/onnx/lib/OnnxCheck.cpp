@@ -785,7 +785,8 @@ private:
   // with it declare those shapes. So the check types STFT outputs itself, [batch, (samples -
   // frame_length) / frame_step + 1, onesided ? frame_length / 2 + 1 : frame_length, 2] once the
   // signal's shape and frame_step and frame_length (or the window's length) are known, replacing
-  // a declared shape, and hides the nodes from ONNX's inference. The importer checks the operands.
+  // a declared shape, and hides the nodes from ONNX's inference. What stops an STFT (a frame
+  // longer than the signal, a window of another length, ...) is kept for checkNodes to report.
   std::vector<std::pair<onnx::NodeProto *, std::string>> typeStftOutputs() {
     std::vector<std::pair<onnx::NodeProto *, std::string>> hidden;
     onnx::GraphProto &graph = *model_.mutable_graph();

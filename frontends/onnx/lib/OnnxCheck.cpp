@@ -6,6 +6,8 @@
 #include "TreeEnsemble.h"
 #include "OpSupport.h"
 
+#include <limits>
+
 #include "fractal/compiler/PlacementReasons.h"
 #include "fractal/support/File.h"
 #include "fractal/onnx/OnnxTensor.h"
@@ -813,20 +815,21 @@ private:
       }
       hidden.push_back({&node, node.op_type()});
       node.set_op_type("STFT (typed by Fractal's check)");
-      auto scalar = [&](int i) -> std::optional<int64_t> {
+      // Plain values, kUnknown until known (GCC 12 warns falsely about optionals passed around here).
+      constexpr int64_t kUnknown = std::numeric_limits<int64_t>::min();
+      auto scalar = [&](int i) {
         auto it = node.input_size() > i ? known.find(node.input(i)) : known.end();
-        if (it == known.end() || it->second.values.size() != 1) return std::nullopt;
-        return it->second.values[0];
+        return it == known.end() || it->second.values.size() != 1 ? kUnknown : it->second.values[0];
       };
       auto given = [&](int i) { return node.input_size() > i && !node.input(i).empty(); };
       std::string &why = stftProblems_[node.output(0)];
       why.clear();
       auto signal = shapes.find(node.input(0));
       auto window = given(2) ? shapes.find(node.input(2)) : shapes.end();
-      const std::optional<int64_t> step = scalar(1), length = given(3) ? scalar(3)
-                                                          : window != shapes.end() && window->second.size() == 1
-                                                              ? std::optional<int64_t>(window->second[0])
-                                                              : std::nullopt;
+      const int64_t step = scalar(1);
+      int64_t length = kUnknown;
+      if (given(3)) length = scalar(3);
+      else if (window != shapes.end() && window->second.size() == 1) length = window->second[0];
       int64_t onesided = 1;
       for (const auto &a : node.attribute())
         if (a.name() == "onesided") onesided = a.i();
@@ -836,20 +839,20 @@ private:
         if (signal == shapes.end()) stftWaiting_.push_back(node.input(0));
       } else if (!given(2) && !given(3))
         why = "it needs a frame_length or a window";
-      else if (!step || !length)
+      else if (step == kUnknown || length == kUnknown)
         continue; // the check names the operands needed as constants (or the window's missing shape)
-      else if (*step < 1)
-        why = "frame_step " + std::to_string(*step) + " must be at least 1";
-      else if (*length < 1 || *length > signal->second[1])
-        why = "frame_length " + std::to_string(*length) + " must be between 1 and the signal's " +
+      else if (step < 1)
+        why = "frame_step " + std::to_string(step) + " must be at least 1";
+      else if (length < 1 || length > signal->second[1])
+        why = "frame_length " + std::to_string(length) + " must be between 1 and the signal's " +
               std::to_string(signal->second[1]) + " samples";
-      else if (given(2) && (window == shapes.end() || window->second != std::vector<int64_t>{*length}))
-        why = "its window must be [" + std::to_string(*length) + "], one weight per sample of a frame";
+      else if (given(2) && (window == shapes.end() || window->second != std::vector<int64_t>{length}))
+        why = "its window must be [" + std::to_string(length) + "], one weight per sample of a frame";
       else if (onesided && signal->second[2] == 2)
         why = "onesided needs a real signal (its last dimension 1), this one is complex";
       if (!why.empty()) continue;
-      const std::vector<int64_t> dims = {signal->second[0], (signal->second[1] - *length) / *step + 1,
-                                         onesided ? *length / 2 + 1 : *length, 2};
+      const std::vector<int64_t> dims = {signal->second[0], (signal->second[1] - length) / step + 1,
+                                         onesided ? length / 2 + 1 : length, 2};
       onnx::ValueInfoProto *typed = nullptr;
       for (auto *list : {graph.mutable_output(), graph.mutable_value_info()})
         for (auto &v : *list)

@@ -6,6 +6,7 @@
 #include "fractal/onnx/OnnxTensor.h"
 
 #include "Einsum.h"
+#include "NodeAttributes.h"
 #include "TfIdf.h"
 #include "TreeEnsemble.h"
 #include "OnnxModel.h"
@@ -76,6 +77,12 @@ struct Composer {
   Value floats(ArrayRef<int64_t> shape, const std::vector<float> &values, const std::string &name) const {
     return b.create<g::ConstantOp>(
         loc, g::makeConstantAttr(typed(shape, b.getF32Type()),
+                                 ArrayRef<char>(reinterpret_cast<const char *>(values.data()), values.size() * 4), name));
+  }
+  // A 1-D int32 constant (gather indices computed here), named for IR dumps.
+  Value int32s(const std::vector<int32_t> &values, const std::string &name) const {
+    return b.create<g::ConstantOp>(
+        loc, g::makeConstantAttr(typed({int64_t(values.size())}, b.getIntegerType(32)),
                                  ArrayRef<char>(reinterpret_cast<const char *>(values.data()), values.size() * 4), name));
   }
   Value reshape(Value v, ArrayRef<int64_t> shape) const { return b.create<g::ReshapeOp>(loc, typed(shape, elementOf(v)), v); }
@@ -952,16 +959,20 @@ private:
         if (!narrow || std::all_of(grams[i].begin(), grams[i].end(), [](int64_t v) { return v == int64_t(int32_t(v)); }))
           kept.push_back(i);
       const int64_t pool = int64_t(kept.size());
+      std::vector<Value> kth; // the n-grams' k-th tokens, one constant per k for every distance
+      for (int64_t k = 0; pool > 0 && k < len; ++k) {
+        std::vector<int64_t> tokensAt;
+        for (size_t i : kept) tokensAt.push_back(grams[i][size_t(k)]);
+        kth.push_back(tokenConstant(tokensAt, name + "/pool" + std::to_string(len) + "_" + std::to_string(k)));
+      }
       Value sum;
       for (int64_t d = 1; pool > 0 && d <= (len == 1 ? 1 : t.maxSkip + 1); ++d) {
         const int64_t starts = tokens - (len - 1) * d;
         if (starts < 1) break;
         Value match;
         for (int64_t k = 0; k < len; ++k) {
-          std::vector<int64_t> kth;
-          for (size_t i : kept) kth.push_back(grams[i][size_t(k)]);
           Value at = ops.reshape(ops.slice(ids, {0, k * d}, {rows, k * d + starts}), {rows, starts, 1});
-          Value same = ops.compare("eq", at, tokenConstant(kth, name + "/pool" + std::to_string(len) + "_" + std::to_string(k)));
+          Value same = ops.compare("eq", at, kth[size_t(k)]);
           match = match ? ops.logicalAnd(match, same) : same;
         }
         Value matches = b_.create<g::ReduceOp>(loc, ops.typed({rows, pool}), ops.cast(match, b_.getF32Type()),
@@ -978,12 +989,8 @@ private:
     for (int32_t &s : source)
       if (s < 0) s = placed;
     Value all = counted.size() == 1 ? counted[0] : ops.concat(counted, 1);
-    Value index = b_.create<g::ConstantOp>(
-        loc, g::makeConstantAttr(RankedTensorType::get({t.outputs}, b_.getIntegerType(32)),
-                                 ArrayRef<char>(reinterpret_cast<const char *>(source.data()), source.size() * 4),
-                                 name + "/columns"));
-    Value y = b_.create<g::GatherOp>(loc, ops.typed({rows, t.outputs}), all, index, b_.getI64IntegerAttr(1),
-                                     b_.getBoolAttr(false));
+    Value y = b_.create<g::GatherOp>(loc, ops.typed({rows, t.outputs}), all, ops.int32s(source, name + "/columns"),
+                                     b_.getI64IntegerAttr(1), b_.getBoolAttr(false));
     if (t.mode == "IDF") y = ops.cast(ops.compare("gt", y, ops.constant(0.0)), b_.getF32Type());
     if (t.mode != "TF" && !t.weights.empty())
       y = ops.mul(y, ops.floats({t.outputs}, t.weights, name + "/weights"));
@@ -1007,10 +1014,7 @@ private:
     if (auto *why = std::get_if<std::string>(&parsed)) throw ImportError{*why};
     t = std::move(std::get<detail::TreeTables>(parsed));
     const int64_t T = t.trees, B = t.branches, L = t.leaves, K = t.targets;
-    Value index = b_.create<g::ConstantOp>(
-        loc, g::makeConstantAttr(RankedTensorType::get({T * B}, b_.getIntegerType(32)),
-                                 ArrayRef<char>(reinterpret_cast<const char *>(t.feature.data()), t.feature.size() * 4),
-                                 "tree_features"));
+    Value index = ops.int32s(t.feature, "tree_features");
     Value features = b_.create<g::GatherOp>(loc, ops.typed({rows, T * B}), x, index, b_.getI64IntegerAttr(1),
                                             b_.getBoolAttr(false));
     Value thresholds = ops.floats({T * B}, t.threshold, "tree_thresholds");
@@ -1149,7 +1153,7 @@ private:
     }
     if (n.op_type() == "Scaler") {
       auto perFeature = [&](const char *name) {
-        const std::vector<float> v = floatList(n, name);
+        const std::vector<float> v = detail::floatsOf(n, name);
         return ops.floats({int64_t(v.size())}, v, std::string("scaler_") + name);
       };
       return ops.mul(ops.sub(x, perFeature("offset")), perFeature("scale"));
@@ -1158,21 +1162,15 @@ private:
     return linearScores(loc, n, x, targets);
   }
 
-  // A FLOATS attribute's values (none when the node lacks it).
-  std::vector<float> floatList(const onnx::NodeProto &n, const char *name) {
-    const auto *a = attr(n, name);
-    return a ? std::vector<float>(a->floats().begin(), a->floats().end()) : std::vector<float>{};
-  }
-
   // A linear model's scores [rows, targets]: x times each target's coefficients, summed over the
   // features on the vector unit (float32), plus the intercepts.
   Value linearScores(Location loc, const onnx::NodeProto &n, Value x, int64_t targets) {
     Composer ops{b_, loc, b_.getF32Type()};
     const int64_t rows = ops.shapeOf(x)[0], features = ops.shapeOf(x)[1];
     Value products = ops.mul(ops.reshape(x, {rows, 1, features}),
-                             ops.floats({1, targets, features}, floatList(n, "coefficients"), "linear_coefficients"));
+                             ops.floats({1, targets, features}, detail::floatsOf(n, "coefficients"), "linear_coefficients"));
     Value y = reduce(loc, products, "sum", {2}, false, ops.typed({rows, targets}));
-    const std::vector<float> intercepts = floatList(n, "intercepts");
+    const std::vector<float> intercepts = detail::floatsOf(n, "intercepts");
     return intercepts.empty() ? y : ops.add(y, ops.floats({targets}, intercepts, "linear_intercepts"));
   }
 
@@ -1912,12 +1910,8 @@ private:
     std::vector<int32_t> at;
     for (int64_t f = 0; f < frames; ++f)
       for (int64_t j = 0; j < length; ++j) at.push_back(int32_t(f * step + j));
-    Value index = b_.create<g::ConstantOp>(
-        loc, g::makeConstantAttr(RankedTensorType::get({frames * length}, b_.getIntegerType(32)),
-                                 ArrayRef<char>(reinterpret_cast<const char *>(at.data()), at.size() * 4),
-                                 name + "/frames"));
-    Value framed = b_.create<g::GatherOp>(loc, ops.typed({batch, frames * length, components}), x, index,
-                                          b_.getI64IntegerAttr(1), b_.getBoolAttr(false));
+    Value framed = b_.create<g::GatherOp>(loc, ops.typed({batch, frames * length, components}), x,
+                                          ops.int32s(at, name + "/frames"), b_.getI64IntegerAttr(1), b_.getBoolAttr(false));
     // [count, components, length]: each frame's real then imaginary samples, as spectrum wants.
     Value rows = ops.transpose(ops.reshape(framed, {count, length, components}), {0, 2, 1});
     if (window) rows = ops.mul(rows, window);

@@ -313,6 +313,11 @@ private:
                         std::to_string(c.vector.bytesPerRepeat / 2) + ")");
     if (c.l2.lineBytes > c.l2.sizeBytes)
       diags_.report(positions_["l2.line_bytes"], "l2.line_bytes", "larger than l2.size_bytes");
+    else if (c.l2.lineBytes > 0 && c.chip.gmSizeBytes / c.l2.lineBytes / c.l2Sets() > int64_t(UINT32_MAX))
+      // The simulator's L2 keeps a 32-bit tag per line (the line's number within its set).
+      diags_.report(positions_["chip.gm_size_bytes"], "chip.gm_size_bytes",
+                    "more than 2^32 GM lines share an L2 set (the simulator's L2 tags are 32-bit): "
+                    "make l2.size_bytes larger or the GM smaller");
   }
 
   // The smallest buffer that can hold one operand fractal of the cube (or one vector repeat).

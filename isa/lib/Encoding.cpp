@@ -39,13 +39,6 @@ uint64_t fieldBits(const OperandSpec &o, int64_t value, Space space) {
   return static_cast<uint64_t>(value) & static_cast<uint64_t>(fieldMask(o.bits));
 }
 
-int64_t signExtend(uint64_t raw, int bits) {
-  if (bits >= 64)
-    return static_cast<int64_t>(raw);
-  uint64_t sign = uint64_t(1) << (bits - 1);
-  return static_cast<int64_t>((raw ^ sign) - sign);
-}
-
 } // namespace
 
 std::string operandProblem(const OperandSpec &o, int64_t value, Space space) {

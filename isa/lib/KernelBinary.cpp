@@ -126,7 +126,8 @@ std::vector<uint8_t> serializeKernel(const KernelBinary &k) {
   padTo16(out);
   put32(out, kDebugOffset, static_cast<uint32_t>(out.size()));
   put32(out, kDebugCount, static_cast<uint32_t>(k.debug.size()));
-  for (const DebugEntry &d : k.debug) {
+  for (size_t pc = 0; pc < k.debug.size(); ++pc) {
+    const DebugEntry d = k.debug[pc];
     size_t at = out.size();
     out.resize(at + kDebugBytes, 0);
     put32(out, at, d.line);
@@ -148,9 +149,26 @@ Instruction KernelBinary::instructionAt(size_t pc) const {
 
 const std::string &KernelBinary::noteOf(size_t pc) const {
   static const std::string none;
-  if (pc >= debug.size() || debug[pc].note >= notes.size())
+  if (pc >= debug.size())
     return none;
-  return notes[debug[pc].note];
+  const uint32_t note = debug[pc].note;
+  return note < notes.size() ? notes[note] : none;
+}
+
+DebugEntry DebugMap::operator[](size_t pc) const {
+  auto after = std::upper_bound(runs_.begin(), runs_.end(), pc,
+                                [](size_t p, const Run &r) { return p < r.firstPc; });
+  const Run &r = *(after - 1); // runs_[0].firstPc is 0 <= pc
+  DebugEntry d;
+  d.line = r.firstLine + static_cast<uint32_t>(pc - r.firstPc);
+  d.note = r.note;
+  return d;
+}
+
+void DebugMap::push_back(const DebugEntry &d) {
+  if (runs_.empty() || runs_.back().note != d.note || runs_.back().firstLine + (count_ - runs_.back().firstPc) != d.line)
+    runs_.push_back({count_, d.line, d.note});
+  ++count_;
 }
 
 void KernelBinary::addDebug(uint32_t line, const std::string &note) {
@@ -291,7 +309,6 @@ Expected<KernelBinary> parseKernel(const uint8_t *data, size_t size, const std::
     k.symbols.push_back(std::move(s));
   }
   std::map<uint32_t, uint32_t> noteIndex; // string offset -> index in k.notes
-  k.debug.reserve(debugCount);
   for (uint64_t i = 0; i < debugCount; ++i) {
     size_t at = sections[3].offset + i * kDebugBytes;
     DebugEntry d;

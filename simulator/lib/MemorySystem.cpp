@@ -35,52 +35,18 @@ L2Cache::L2Cache(sc_core::sc_module_name name, const ChipConfig &config)
     : sc_module(name), cores("cores"), dram("dram"), config_(config),
       writeAllocate_(config.l2.writeAllocate != 0), writeBack_(config.l2.writeBack != 0) {
   lineBytes_ = static_cast<uint64_t>(config.l2.lineBytes);
-  uint64_t lines = std::max<uint64_t>(1, static_cast<uint64_t>(config.l2.sizeBytes) / lineBytes_);
-  ways_ = std::min<uint64_t>(16, lines);
-  sets_ = std::max<uint64_t>(1, lines / ways_);
+  ways_ = static_cast<uint64_t>(config.l2Ways());
+  sets_ = static_cast<uint64_t>(config.l2Sets());
   cores.register_b_transport(this, &L2Cache::b_transport);
 }
 
 void L2Cache::swapLines(L2Lines &lines) {
-  // The L2 holds lines only between a run's swaps (its own would be a second copy, 0.5 MB on the
-  // edge chip, that nothing reads), so a swap in with none on either side is a device's first
-  // run: an empty cache of this shape.
-  if (lines.tags.size() != sets_ * ways_ && lines_.tags.empty()) {
-    lines.tags.assign(sets_ * ways_, UINT64_MAX);
-    lines.lastUse.assign(sets_ * ways_, 0);
-    lines.dirty.assign(sets_ * ways_, 0);
-    lines.clock = lines.validAfter = 0;
-  }
+  // The L2 holds lines only between a run's swaps (its own would be a second copy that nothing
+  // reads), so a swap in with none on either side is a device's first run: an empty cache of
+  // this shape.
+  if (!lines.shaped() && !lines_.shaped())
+    lines.shape(sets_, ways_);
   std::swap(lines_, lines);
-}
-
-// Lines last used before now are stale: never hits, and the first victims since their stamps are
-// the oldest.
-void L2Cache::empty() { lines_.validAfter = lines_.clock; }
-
-L2Cache::Lookup L2Cache::lookup(uint64_t line, bool allocate, bool write) {
-  uint64_t set = line % sets_;
-  uint64_t *tags = &lines_.tags[set * ways_];
-  uint64_t *use = &lines_.lastUse[set * ways_];
-  uint8_t *dirty = &lines_.dirty[set * ways_];
-  ++lines_.clock;
-  Lookup result;
-  for (uint64_t w = 0; w < ways_; ++w)
-    if (tags[w] == line && use[w] > lines_.validAfter) {
-      use[w] = lines_.clock;
-      dirty[w] |= uint8_t(write && writeBack_);
-      result.hit = true;
-      return result;
-    }
-  if (allocate) {
-    uint64_t victim = std::min_element(use, use + ways_) - use;
-    // A line stamped at or before validAfter was dropped by empty(): nothing to write back.
-    result.evictedDirty = dirty[victim] && use[victim] > lines_.validAfter;
-    tags[victim] = line;
-    use[victim] = lines_.clock;
-    dirty[victim] = uint8_t(write && writeBack_);
-  }
-  return result;
 }
 
 uint64_t L2Cache::toDram(tlm::tlm_generic_payload &from, uint64_t bytes, sc_time &delay) {
@@ -128,7 +94,7 @@ void L2Cache::b_transport(int id, tlm::tlm_generic_payload &trans, sc_time &dela
       // l2.write_allocate), else refresh lines already held. Write-through: DRAM takes every
       // write; write-back: only what lands on no line (a partial line the L2 does not hold).
       const bool whole = covered == lineBytes_;
-      const Lookup l = lookup(line, !write || (writeAllocate_ && whole), write);
+      const L2Lines::Lookup l = lines_.lookup(line, !write || (writeAllocate_ && whole), write && writeBack_);
       if (l.hit)
         ++hitLines;
       else

@@ -6,6 +6,7 @@
 // with later transfers (it is pipelined).
 #pragma once
 
+#include "L2Lines.h"
 #include "fractal/config/ChipConfig.h"
 
 #include <systemc>
@@ -59,17 +60,6 @@ private:
   uint64_t bytes_ = 0;
 };
 
-// Which lines an L2 holds. It belongs to a device (a Simulator), not to the shared elaboration,
-// so that a model's kernels find the lines its earlier kernels left, whatever other devices ran
-// in between.
-struct L2Lines {
-  std::vector<uint64_t> tags;     // sets * ways, UINT64_MAX = never used
-  std::vector<uint64_t> lastUse;  // LRU stamps
-  std::vector<uint8_t> dirty;     // written since DRAM last had it (l2.write_back)
-  uint64_t clock = 0;             // never reset: stamps only grow
-  uint64_t validAfter = 0;        // lines stamped at or before this are empty (see L2Cache::empty)
-};
-
 // L2: set-associative, LRU; with `l2.write_allocate` a write allocates the lines it covers whole
 // (a partly written line is not valid data in a cache that does not fetch on writes), otherwise
 // writes only refresh lines already held. With `l2.write_back` a write to a held or allocated
@@ -80,23 +70,20 @@ public:
   tlm_utils::multi_passthrough_target_socket<L2Cache> cores;
   tlm_utils::simple_initiator_socket<L2Cache> dram;
   L2Cache(sc_core::sc_module_name name, const ChipConfig &config);
-  // Exchanges the lines held with `lines` (sized on first use): a run swaps its device's lines in
-  // and out again; between runs the L2 holds none.
+  // Exchanges the lines held with `lines` (shaped on first use): a run swaps its device's lines
+  // in and out again; between runs the L2 holds none. The lines belong to a device (a
+  // Simulator), not to the shared elaboration, so that a model's kernels find the lines its
+  // earlier kernels left, whatever other devices ran in between.
   void swapLines(L2Lines &lines);
   // Drops every line in O(1): a run that starts cold (dirty lines are dropped unwritten, as if the
   // L2 had been flushed before the run, untimed).
-  void empty();
+  void empty() { lines_.empty(); }
   void resetCounters() { hits_ = misses_ = 0; }
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
 
 private:
   void b_transport(int id, tlm::tlm_generic_payload &trans, sc_core::sc_time &delay);
-  struct Lookup {
-    bool hit = false;
-    bool evictedDirty = false; // allocating replaced a dirty line: DRAM takes it
-  };
-  Lookup lookup(uint64_t line, bool allocate, bool write);
   // Moves `bytes` of `from`'s kind through DRAM, adding its occupancy to `delay`; returns the
   // DRAM latency.
   uint64_t toDram(tlm::tlm_generic_payload &from, uint64_t bytes, sc_core::sc_time &delay);

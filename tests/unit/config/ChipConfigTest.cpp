@@ -192,6 +192,14 @@ TEST(ChipConfig, BufferTooSmallForOneFractal) {
       << err;
 }
 
+TEST(ChipConfig, GmTooLargeForTheL2Tags) {
+  // 8 MiB of 512-byte lines in 16 ways: 1,024 sets; a tag (a line's number within its set) is
+  // 32-bit, so GM may hold at most 2^32 x 1,024 lines of 512 bytes (2 PiB).
+  std::string err = errorOf(replaceOnce(edgeYaml(), "  gm_size_bytes: 8589934592", "  gm_size_bytes: 2251799813685248"));
+  EXPECT_NE(err.find("key 'chip.gm_size_bytes': more than 2^32 GM lines share an L2 set"), std::string::npos) << err;
+  EXPECT_EQ(errorOf(replaceOnce(edgeYaml(), "  gm_size_bytes: 8589934592", "  gm_size_bytes: 2251799813685247")), "");
+}
+
 TEST(ChipConfig, DuplicateKey) {
   std::string err = errorOf(replaceOnce(edgeYaml(), "  cores: 2\n", "  cores: 2\n  cores: 4\n"));
   EXPECT_NE(err.find("key 'chip.cores': duplicate key"), std::string::npos) << err;

@@ -56,6 +56,26 @@ TEST(KernelBinary, RoundTrip) {
   EXPECT_EQ(serializeKernel(*back), bytes);
 }
 
+TEST(KernelBinary, DebugEntriesAreKeptAsRunsOfConsecutiveLines) {
+  KernelBinary k;
+  k.addDebug(3, "conv");
+  k.addDebug(4, "conv");
+  k.addDebug(5, "conv"); // one run: lines 3..5
+  k.addDebug(7, "conv"); // a line skipped (a label): a new run
+  k.addDebug(8, "relu"); // another note
+  k.addDebug(9, "");
+  k.addDebug(10, "");
+  EXPECT_EQ(k.debug.size(), 7u);
+  EXPECT_EQ(k.debug.runCount(), 4u);
+  const uint32_t lines[] = {3, 4, 5, 7, 8, 9, 10};
+  const char *notes[] = {"conv", "conv", "conv", "conv", "relu", "", ""};
+  for (size_t pc = 0; pc < 7; ++pc) {
+    EXPECT_EQ(k.debug[pc].line, lines[pc]) << pc;
+    EXPECT_EQ(k.noteOf(pc), notes[pc]) << pc;
+  }
+  EXPECT_EQ(k.debug[5].note, DebugEntry::kNoNote);
+}
+
 TEST(KernelBinary, EveryTruncationIsRejected) {
   std::vector<uint8_t> bytes = serializeKernel(sample());
   for (size_t n = 0; n < bytes.size(); ++n) {

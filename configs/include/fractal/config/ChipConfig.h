@@ -8,6 +8,7 @@
 
 #include "fractal/support/Error.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -123,6 +124,9 @@ struct ChipConfig {
   double dramBytesPerCycle() const { return dram.bandwidthGBs * 1e3 / chip.clockMhz; }
   // One core's cube: fp16 multiply-accumulates per cycle (m x k x n).
   double fp16MacsPerCycle() const { return double(cube.fp16.m * cube.fp16.k * cube.fp16.n); }
+  // The L2's organisation: up to 16 ways, as many sets as its lines fill (at least one).
+  int64_t l2Ways() const { return std::min<int64_t>(16, std::max<int64_t>(1, l2.sizeBytes / l2.lineBytes)); }
+  int64_t l2Sets() const { return std::max<int64_t>(1, l2.sizeBytes / l2.lineBytes / l2Ways()); }
   // A kernel launch's overhead (runtime.kernel_launch_us) in core clock cycles.
   double kernelLaunchCycles() const { return runtime.kernelLaunchUs * chip.clockMhz; }
 };

@@ -42,6 +42,35 @@ struct DebugEntry {
   uint32_t note = kNoNote; // index into KernelBinary::notes: the ONNX node it came from
 };
 
+// The debug section in memory: an entry per instruction, kept as runs of instructions with the
+// same note on consecutive source lines. A compiled kernel's instructions come from its assembly
+// text line after line, a node's at a time, so a run is tens of instructions long; an entry each
+// (8 bytes) was BlazeFace front's 170 KiB, a loaded model's largest host allocation after its code
+// (peak RSS, issue 6).
+class DebugMap {
+public:
+  bool empty() const { return count_ == 0; }
+  size_t size() const { return count_; }
+  // The entry of instruction `pc` (< size()).
+  DebugEntry operator[](size_t pc) const;
+  // Appends the entry of the next instruction.
+  void push_back(const DebugEntry &entry);
+  void clear() {
+    runs_.clear();
+    count_ = 0;
+  }
+  size_t runCount() const { return runs_.size(); }
+
+private:
+  struct Run {
+    uint32_t firstPc;
+    uint32_t firstLine; // instruction firstPc + i is on line firstLine + i
+    uint32_t note;
+  };
+  std::vector<Run> runs_;
+  uint32_t count_ = 0;
+};
+
 struct KernelBinary {
   std::string target; // chip config name it was built for; "" means any
   std::string source; // source file name (assembly or model)
@@ -53,7 +82,7 @@ struct KernelBinary {
   std::vector<uint8_t> encoded;
   std::vector<uint8_t> data;
   std::vector<Symbol> symbols;
-  std::vector<DebugEntry> debug; // empty, or one per instruction
+  DebugMap debug; // empty, or one entry per instruction
   // Each distinct note once: a compiled kernel's hundreds of instructions share a few ONNX node
   // names, which are long ("StatefulPartitionedCall/functional_1/conv2d_17/BiasAdd__137") and
   // were most of a loaded model's host memory when every entry held its own copy.

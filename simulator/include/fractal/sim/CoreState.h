@@ -68,7 +68,11 @@ public:
   void forget() { std::fill(tags_.begin(), tags_.end(), -1); }
 
 private:
-  static constexpr size_t kLines = 2048; // 144 KiB of decoded instructions
+  // 36 KiB of decoded instructions: compiled kernels' loop bodies fit, and a model's straight-line
+  // code is decoded once however large the cache. 2,048 lines (144 KiB a core) ran BlazeFace and
+  // PP-OCRv4 det no faster (model_bench infer/*) and were a tenth of what BlazeFace front adds to
+  // a process's resident memory (model_bench rss/*, issue 6); 64 lines slowed det's timing run.
+  static constexpr size_t kLines = 512;
   const isa::Instruction &decoded(const isa::KernelBinary &kernel, int64_t pc);
   std::vector<int64_t> tags_;            // the pc each line holds, -1 for none (empty until used)
   std::vector<isa::Instruction> lines_;
@@ -92,9 +96,11 @@ public:
   // checks; throws FaultError naming `what` (the operand) otherwise.
   uint8_t *local(isa::Space space, uint64_t address, uint64_t length, const char *what);
   LocalBuffer &buffer(BufferKind kind) { return buffers_[static_cast<int>(kind)]; }
-  // A few B operands at once: a kernel may alternate between two (weights and a residual's
-  // identity), and one entry would convert each again at every mmad.
-  std::array<CubeOperandCache, 4> cubeB;
+  // Two B operands at once: a kernel may alternate between two (weights and a residual's
+  // identity), and one entry would convert each again at every mmad. An entry holds three times
+  // its operand's bytes (the source and fp32 columns); four entries ran the models no faster
+  // and cost BlazeFace front 0.2 MB of resident memory (issue 6).
+  std::array<CubeOperandCache, 2> cubeB;
   size_t cubeBNext = 0; // the entry to replace next (round robin)
   std::vector<float> cubeA; // scratch: the A operand of the mmad being executed, as floats
 

@@ -117,7 +117,7 @@ struct RunResult {
 };
 
 namespace detail {
-struct L2Lines;
+class L2Lines;
 class FunctionalCore;
 class HostThreads;
 struct RunSetup;

@@ -566,14 +566,15 @@ private:
     return simple;
   }
 
-  // Any other ConvTranspose with constant f32 weights (1-D as 2-D with a height of 1) as the
-  // convolution it is: the input spread out by the stride (zeros between its pixels: a reshape
-  // to [N, C, H, 1, W, 1], a pad to [.., sh, .., sw], a reshape back), convolved with the weights
-  // flipped in space and in/out channels swapped per group, padded by dilation * (k - 1) - pad
-  // on each side (the end also by output_padding); negative amounts crop the result instead.
-  // ONNX's inferred output size fixes the end: total padding = stride * (in - 1) + output_padding
-  // + dilation * (k - 1) + 1 - out, split by auto_pad (SAME_UPPER: the larger half at the end;
-  // output_shape or SAME_LOWER: at the start), or the pads attribute as given.
+  // Any other ConvTranspose with constant f32 weights (1-D as 2-D with a height of 1; 3-D by
+  // volumetricConv) as the convolution it is: the input spread out by the stride (zeros between
+  // its pixels: a reshape to [N, C, H, 1, W, 1], a pad to [.., sh, .., sw], a reshape back; one
+  // more axis pair in 3-D), convolved with the weights flipped in space and in/out channels
+  // swapped per group, padded by dilation * (k - 1) - pad on each side (the end also by
+  // output_padding); negative amounts crop the result instead. ONNX's inferred output size fixes
+  // the end: total padding = stride * (in - 1) + output_padding + dilation * (k - 1) + 1 - out,
+  // split by auto_pad (SAME_UPPER: the larger half at the end; output_shape or SAME_LOWER: at the
+  // start), or the pads attribute as given.
   Value convTransposeAsConv(const onnx::NodeProto &n, const std::string &name, Location loc, Value x, Value bias,
                             RankedTensorType type) {
     const onnx::TensorProto *wp = constantInput(n.input(1));
@@ -581,30 +582,38 @@ private:
       throw ImportError{"node '" + name + "' (ConvTranspose): only constant float32 weights are supported"};
     auto xt = llvm::cast<RankedTensorType>(x.getType());
     const bool oneD = xt.getRank() == 3;
+    const size_t S = oneD ? 2 : size_t(xt.getRank() - 2); // spatial axes, 1-D widened to 2
     auto widen = [&](std::vector<int64_t> v, int64_t unit) {
       if (oneD) v.insert(v.begin(), unit);
       return v;
     };
     const std::vector<float> w = floatsOf(*wp);
-    const int64_t cin = wp->dims(0), coutPerGroup = wp->dims(1), kh = oneD ? 1 : wp->dims(2), kw = wp->dims(oneD ? 2 : 3);
+    const int64_t cin = wp->dims(0), coutPerGroup = wp->dims(1);
     const int64_t group = intAttr(n, "group", 1), cinPerGroup = cin / group, cout = coutPerGroup * group;
-    const std::vector<int64_t> strides = widen(ints(n, "strides", std::vector<int64_t>(oneD ? 1 : 2, 1)), 1);
-    const std::vector<int64_t> dilations = widen(ints(n, "dilations", std::vector<int64_t>(oneD ? 1 : 2, 1)), 1);
-    const std::vector<int64_t> outputPadding = widen(ints(n, "output_padding", std::vector<int64_t>(oneD ? 1 : 2, 0)), 0);
+    const Type et = xt.getElementType();
+    std::vector<int64_t> k, in, out; // per spatial axis
+    for (size_t a = 0; a < S; ++a) {
+      const bool unit = oneD && a == 0;
+      k.push_back(unit ? 1 : wp->dims(int(a + 2 - (oneD ? 1 : 0))));
+      in.push_back(unit ? 1 : xt.getDimSize(int64_t(a + 2 - (oneD ? 1 : 0))));
+      out.push_back(unit ? 1 : type.getDimSize(int64_t(a + 2 - (oneD ? 1 : 0))));
+    }
+    const size_t spatialAttr = oneD ? 1 : S;
+    const std::vector<int64_t> strides = widen(ints(n, "strides", std::vector<int64_t>(spatialAttr, 1)), 1);
+    const std::vector<int64_t> dilations = widen(ints(n, "dilations", std::vector<int64_t>(spatialAttr, 1)), 1);
+    const std::vector<int64_t> outputPadding = widen(ints(n, "output_padding", std::vector<int64_t>(spatialAttr, 0)), 0);
     std::vector<int64_t> padAttr = ints(n, "pads", {});
     if (oneD && padAttr.size() == 2) padAttr = {0, padAttr[0], 0, padAttr[1]};
     const std::string autoPad = stringAttr(n, "auto_pad", "NOTSET");
-    const int64_t nImages = xt.getDimSize(0), h = oneD ? 1 : xt.getDimSize(2), wi = xt.getDimSize(oneD ? 2 : 3);
-    const int64_t ho = oneD ? 1 : type.getDimSize(2), wo = type.getDimSize(oneD ? 2 : 3);
-    const int64_t in[2] = {h, wi}, out[2] = {ho, wo}, k[2] = {kh, kw};
-    int64_t before[2], after[2]; // the convolution's pads over the spread input (may be negative)
-    for (int a = 0; a < 2; ++a) {
-      const int64_t reach = dilations[size_t(a)] * (k[a] - 1);
+    const int64_t nImages = xt.getDimSize(0);
+    std::vector<int64_t> before(S), after(S); // the convolution's pads over the spread input (may be negative)
+    for (size_t a = 0; a < S; ++a) {
+      const int64_t reach = dilations[a] * (k[a] - 1);
       int64_t pb;
       if (autoPad == "NOTSET" && !attr(n, "output_shape")) {
-        pb = padAttr.empty() ? 0 : padAttr[size_t(a)];
+        pb = padAttr.empty() ? 0 : padAttr[a];
       } else {
-        const int64_t total = strides[size_t(a)] * (in[a] - 1) + outputPadding[size_t(a)] + reach + 1 - out[a];
+        const int64_t total = strides[a] * (in[a] - 1) + outputPadding[a] + reach + 1 - out[a];
         // Halves rounded down as ONNX's reference does (Python's //): a negative total (an
         // output_shape one past the full output) goes to the end, like output padding.
         const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
@@ -612,41 +621,74 @@ private:
       }
       before[a] = reach - pb;
       // The spread input is in * stride long (stride - 1 zeros after its last pixel too).
-      after[a] = out[a] - (in[a] * strides[size_t(a)] + before[a] - reach);
+      after[a] = out[a] - (in[a] * strides[a] + before[a] - reach);
     }
-    // Spread out by the stride.
-    const Type et = xt.getElementType();
-    Value v = oneD ? Value(b_.create<g::ReshapeOp>(loc, RankedTensorType::get({nImages, cin, 1, wi}, et), x)) : x;
-    if (strides[0] > 1 || strides[1] > 1) {
-      auto t6 = RankedTensorType::get({nImages, cin, h, 1, wi, 1}, et);
-      auto padded6 = RankedTensorType::get({nImages, cin, h, strides[0], wi, strides[1]}, et);
-      Value six = b_.create<g::ReshapeOp>(loc, t6, v);
-      Value spread = b_.create<g::PadOp>(loc, padded6, six, b_.getDenseI64ArrayAttr({0, 0, 0, 0, 0, 0, 0, 0, 0, strides[0] - 1, 0, strides[1] - 1}),
-                                         b_.getF32FloatAttr(0.0f), b_.getStringAttr("constant"));
-      v = b_.create<g::ReshapeOp>(loc, RankedTensorType::get({nImages, cin, h * strides[0], wi * strides[1]}, et), spread);
+    auto typed = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, et); };
+    auto shapeWith = [&](ArrayRef<int64_t> spatial) {
+      SmallVector<int64_t> shape{nImages, cin};
+      shape.append(spatial.begin(), spatial.end());
+      return shape;
+    };
+    // Spread out by the stride: [N, C, in0, 1, in1, 1, ..] padded to [N, C, in0, s0, in1, s1, ..].
+    Value v = oneD ? Value(b_.create<g::ReshapeOp>(loc, typed(shapeWith(in)), x)) : x;
+    std::vector<int64_t> spreadSize(S);
+    for (size_t a = 0; a < S; ++a) spreadSize[a] = in[a] * strides[a];
+    if (spreadSize != in) {
+      SmallVector<int64_t> pairs{nImages, cin}, padded{nImages, cin}, padAmounts(2 + 2 * S, 0), padEnds(2 + 2 * S, 0);
+      for (size_t a = 0; a < S; ++a) {
+        pairs.append({in[a], 1});
+        padded.append({in[a], strides[a]});
+        padEnds[3 + 2 * a] = strides[a] - 1;
+      }
+      padAmounts.append(padEnds.begin(), padEnds.end());
+      Value spread = b_.create<g::PadOp>(loc, typed(padded), b_.create<g::ReshapeOp>(loc, typed(pairs), v),
+                                         b_.getDenseI64ArrayAttr(padAmounts), b_.getF32FloatAttr(0.0f),
+                                         b_.getStringAttr("constant"));
+      v = b_.create<g::ReshapeOp>(loc, typed(shapeWith(spreadSize)), spread);
     }
-    // Weights [Cin, Cout/g, kh, kw] -> [Cout, Cin/g, kh, kw], flipped.
+    // Weights [Cin, Cout/g, k..] -> [Cout, Cin/g, k..], flipped in every spatial axis.
+    int64_t taps = 1;
+    for (int64_t e : k) taps *= e;
     std::vector<float> flipped(w.size());
     for (int64_t ci = 0; ci < cin; ++ci)
       for (int64_t co = 0; co < coutPerGroup; ++co)
-        for (int64_t a = 0; a < kh; ++a)
-          for (int64_t b = 0; b < kw; ++b) {
-            const int64_t g = ci / cinPerGroup, to = g * coutPerGroup + co;
-            flipped[size_t(((to * cinPerGroup + ci % cinPerGroup) * kh + (kh - 1 - a)) * kw + (kw - 1 - b))] =
-                w[size_t(((ci * coutPerGroup + co) * kh + a) * kw + b)];
+        for (int64_t t = 0; t < taps; ++t) {
+          int64_t rest = t, mirrored = 0; // the tap's index with every spatial coordinate mirrored
+          for (size_t a = 0; a < S; ++a) {
+            int64_t inner = 1;
+            for (size_t b = a + 1; b < S; ++b) inner *= k[b];
+            const int64_t coordinate = rest / inner;
+            rest %= inner;
+            mirrored += (k[a] - 1 - coordinate) * inner;
           }
-    Value weights = Composer{b_, loc, {}}.floats({cout, cinPerGroup, kh, kw}, flipped, n.input(1) + "/as_conv");
-    const int64_t convH = h * strides[0] + std::max<int64_t>(0, before[0]) + std::max<int64_t>(0, after[0]) - dilations[0] * (kh - 1);
-    const int64_t convW = wi * strides[1] + std::max<int64_t>(0, before[1]) + std::max<int64_t>(0, after[1]) - dilations[1] * (kw - 1);
-    auto convType = RankedTensorType::get({nImages, cout, convH, convW}, et);
-    Value y = b_.create<g::ConvOp>(loc, convType, v, weights, bias, Value(), b_.getDenseI64ArrayAttr({1, 1}),
-                                   b_.getDenseI64ArrayAttr({std::max<int64_t>(0, before[0]), std::max<int64_t>(0, before[1]),
-                                                            std::max<int64_t>(0, after[0]), std::max<int64_t>(0, after[1])}),
-                                   b_.getDenseI64ArrayAttr(dilations), b_.getI64IntegerAttr(group), nullptr, nullptr);
-    if (convH != ho || convW != wo) { // negative pads: crop
-      const int64_t top = std::max<int64_t>(0, -before[0]), left = std::max<int64_t>(0, -before[1]);
-      y = b_.create<g::SliceOp>(loc, RankedTensorType::get({nImages, cout, ho, wo}, et), y, b_.getDenseI64ArrayAttr({0, 0, top, left}),
-                                b_.getDenseI64ArrayAttr({nImages, cout, top + ho, left + wo}), b_.getDenseI64ArrayAttr({1, 1, 1, 1}));
+          const int64_t to = (ci / cinPerGroup) * coutPerGroup + co;
+          flipped[size_t((to * cinPerGroup + ci % cinPerGroup) * taps + mirrored)] = w[size_t((ci * coutPerGroup + co) * taps + t)];
+        }
+    SmallVector<int64_t> weightShape{cout, cinPerGroup};
+    weightShape.append(k.begin(), k.end());
+    Value weights = Composer{b_, loc, {}}.floats(weightShape, flipped, n.input(1) + "/as_conv");
+    std::vector<int64_t> convPads(2 * S), convOut{nImages, cout}, ones(S, 1);
+    bool cropped = false;
+    for (size_t a = 0; a < S; ++a) {
+      convPads[a] = std::max<int64_t>(0, before[a]);
+      convPads[S + a] = std::max<int64_t>(0, after[a]);
+      convOut.push_back(spreadSize[a] + convPads[a] + convPads[S + a] - dilations[a] * (k[a] - 1));
+      cropped |= convOut.back() != out[a];
+    }
+    Value y = S == 3 ? volumetricConv(loc, typed(convOut), v, weights, bias, ones, convPads, dilations, group)
+                     : Value(b_.create<g::ConvOp>(loc, typed(convOut), v, weights, bias, Value(),
+                                                  b_.getDenseI64ArrayAttr(ones), b_.getDenseI64ArrayAttr(convPads),
+                                                  b_.getDenseI64ArrayAttr(dilations), b_.getI64IntegerAttr(group),
+                                                  nullptr, nullptr));
+    if (cropped) { // negative pads: crop
+      SmallVector<int64_t> starts{0, 0}, ends{nImages, cout}, steps(2 + S, 1), cropShape{nImages, cout};
+      for (size_t a = 0; a < S; ++a) {
+        starts.push_back(std::max<int64_t>(0, -before[a]));
+        ends.push_back(starts.back() + out[a]);
+        cropShape.push_back(out[a]);
+      }
+      y = b_.create<g::SliceOp>(loc, typed(cropShape), y, b_.getDenseI64ArrayAttr(starts), b_.getDenseI64ArrayAttr(ends),
+                                b_.getDenseI64ArrayAttr(steps));
     }
     return oneD ? Value(b_.create<g::ReshapeOp>(loc, type, y)) : y;
   }
@@ -1574,7 +1616,7 @@ private:
     auto attr3 = [&](const char *key, int64_t def) { return ints(n, key, std::vector<int64_t>(3, def)); };
     const int64_t batch = xt.getDimSize(0), c = xt.getDimSize(1), d = xt.getDimSize(2), h = xt.getDimSize(3),
                   w = xt.getDimSize(4);
-    const int64_t co = o.getDimSize(1), dOut = o.getDimSize(2), hOut = o.getDimSize(3), wOut = o.getDimSize(4);
+    const int64_t dOut = o.getDimSize(2), hOut = o.getDimSize(3), wOut = o.getDimSize(4);
     Value weights = op == "Conv" ? value(n.input(1), "node '" + name + "'") : Value();
     std::vector<int64_t> kernel = ints(n, "kernel_shape", {});
     if (weights) {
@@ -1583,7 +1625,6 @@ private:
     }
     const std::vector<int64_t> strides = attr3("strides", 1), dilations = attr3("dilations", 1);
     const std::vector<int64_t> pads = resolvePads(n, xt, kernel, strides, dilations); // d, h, w begins; then ends
-    auto i64s = [&](const std::vector<int64_t> &v) { return b_.getDenseI64ArrayAttr(v); };
     if (op != "Conv") {
       auto pool = [&](Value v, RankedTensorType type, std::vector<int64_t> k, std::vector<int64_t> s,
                       std::vector<int64_t> p, std::vector<int64_t> dil) -> Value {
@@ -1598,13 +1639,32 @@ private:
       values_[n.output(0)] = reshape(depth, o.getShape());
       return;
     }
+    Value bias = n.input_size() > 2 && !n.input(2).empty() ? value(n.input(2), "node '" + name + "'") : Value();
+    values_[n.output(0)] = volumetricConv(loc, o, x, weights, bias, strides, pads, dilations, intAttr(n, "group", 1));
+  }
+
+  // The 3-D convolution of x [N, C, D, H, W] by weights [Co, C/group, kd, kh, kw] into `type`
+  // [N, Co, Do, Ho, Wo] as importVolumetric describes; pads: the d, h, w begins, then the ends.
+  Value volumetricConv(Location loc, RankedTensorType type, Value x, Value weights, Value bias,
+                       const std::vector<int64_t> &strides, const std::vector<int64_t> &pads,
+                       const std::vector<int64_t> &dilations, int64_t group) {
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    auto wt = llvm::cast<RankedTensorType>(weights.getType());
+    Type et = xt.getElementType();
+    auto typed = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, et); };
+    auto reshape = [&](Value v, ArrayRef<int64_t> shape) { return Value(b_.create<g::ReshapeOp>(loc, typed(shape), v)); };
+    auto i64s = [&](const std::vector<int64_t> &v) { return b_.getDenseI64ArrayAttr(v); };
+    const int64_t batch = xt.getDimSize(0), c = xt.getDimSize(1), d = xt.getDimSize(2), h = xt.getDimSize(3),
+                  w = xt.getDimSize(4);
+    const int64_t co = type.getDimSize(1), dOut = type.getDimSize(2), hOut = type.getDimSize(3), wOut = type.getDimSize(4);
+    const int64_t kd = wt.getDimSize(2);
     Value padded = x;
     const int64_t dPadded = d + pads[0] + pads[3];
     if (pads[0] || pads[3])
       padded = b_.create<g::PadOp>(loc, typed({batch, c, dPadded, h, w}), x, i64s({0, 0, pads[0], 0, 0, 0, 0, pads[3], 0, 0}),
                                    b_.getF32FloatAttr(0.0f), b_.getStringAttr("constant"));
     SmallVector<Value> slices; // slice i: the input depths kernel depth i reads, [N, C, 1, Do, H, W]
-    for (int64_t i = 0; i < kernel[0]; ++i) {
+    for (int64_t i = 0; i < kd; ++i) {
       const int64_t first = i * dilations[0];
       Value s = b_.create<g::SliceOp>(loc, typed({batch, c, dOut, h, w}), padded, i64s({0, 0, first, 0, 0}),
                                       i64s({batch, c, first + (dOut - 1) * strides[0] + 1, h, w}),
@@ -1612,17 +1672,15 @@ private:
       slices.push_back(reshape(s, {batch, c, 1, dOut, h, w}));
     }
     Value stacked = slices.size() == 1 ? slices.front()
-                                       : Value(b_.create<g::ConcatOp>(loc, typed({batch, c, kernel[0], dOut, h, w}), slices,
+                                       : Value(b_.create<g::ConcatOp>(loc, typed({batch, c, kd, dOut, h, w}), slices,
                                                                       b_.getI64IntegerAttr(2)));
-    Value planes = reshape(transposed(loc, stacked, {0, 3, 1, 2, 4, 5}), {batch * dOut, c * kernel[0], h, w});
-    auto wt = llvm::cast<RankedTensorType>(weights.getType());
-    Value flatWeights = reshape(weights, {co, wt.getDimSize(1) * kernel[0], kernel[1], kernel[2]});
-    Value bias = n.input_size() > 2 && !n.input(2).empty() ? value(n.input(2), "node '" + name + "'") : Value();
+    Value planes = reshape(transposed(loc, stacked, {0, 3, 1, 2, 4, 5}), {batch * dOut, c * kd, h, w});
+    Value flatWeights = reshape(weights, {co, wt.getDimSize(1) * kd, wt.getDimSize(3), wt.getDimSize(4)});
     Value y = b_.create<g::ConvOp>(loc, typed({batch * dOut, co, hOut, wOut}), planes, flatWeights, bias, /*residual=*/Value(),
                                    i64s({strides[1], strides[2]}), i64s({pads[1], pads[2], pads[4], pads[5]}),
-                                   i64s({dilations[1], dilations[2]}), b_.getI64IntegerAttr(intAttr(n, "group", 1)),
+                                   i64s({dilations[1], dilations[2]}), b_.getI64IntegerAttr(group),
                                    /*clamp_min=*/nullptr, /*clamp_max=*/nullptr);
-    values_[n.output(0)] = transposed(loc, reshape(y, {batch, dOut, co, hOut, wOut}), {0, 2, 1, 3, 4});
+    return transposed(loc, reshape(y, {batch, dOut, co, hOut, wOut}), {0, 2, 1, 3, 4});
   }
 
   // ONNX's gate orders: LSTM i, o, f, c; GRU z, r, h; RNN one. The support check has refused what
@@ -2182,7 +2240,7 @@ private:
       Value y = b_.create<g::BatchNormOp>(loc, t4, x, in(1), in(2), in(3), in(4),
                                           b_.getF32FloatAttr(floatAttr(n, "epsilon", 1e-5f)));
       bind(b_.create<g::ReshapeOp>(loc, out(), y));
-    } else if (op == "ConvTranspose" && (xRank() == 3 || xRank() == 4) && !convTransposeHasKernel(n)) {
+    } else if (op == "ConvTranspose" && xRank() >= 3 && xRank() <= 5 && !convTransposeHasKernel(n)) {
       bind(convTransposeAsConv(n, name, loc, in(0), hasInput(2) ? in(2) : Value(), out()));
     } else if (op == "Conv" || op == "ConvTranspose") {
       Value x = in(0), w = in(1), bias = hasInput(2) ? in(2) : Value();

@@ -3363,6 +3363,65 @@ TEST(CompiledOps, GeneralConvTransposeAsConvolution) {
   expectOutputY(model, {1, cin, h, w}, x, want, 4e-3);
 }
 
+// A 3-D ConvTranspose (volumetric decoders: 3-D U-Net, V-Net) as the 3-D convolution of the
+// stride-spread input with the flipped weights, on the 2-D kernels: a kernel of three different
+// extents, strides, a dilation, pads on both sides of each axis (one of them negative in the
+// convolution: a crop), output padding and two groups; against the direct scatter formula
+// computed here (f16 operands on the cube).
+TEST(CompiledOps, VolumetricConvTransposeAsConvolution) {
+  const int64_t n = 2, cin = 4, group = 2, coutPerGroup = 2, cout = coutPerGroup * group, cinPerGroup = cin / group;
+  const int64_t in[3] = {2, 3, 3}, k[3] = {2, 3, 2}, s[3] = {2, 1, 2}, dil[3] = {1, 2, 1};
+  const int64_t padBegin[3] = {1, 0, 2}, padEnd[3] = {0, 1, 1}, outPad[3] = {1, 0, 1};
+  int64_t out[3], inSize = 1, outSize = 1;
+  for (int a = 0; a < 3; ++a) {
+    out[a] = s[a] * (in[a] - 1) + outPad[a] + dil[a] * (k[a] - 1) + 1 - padBegin[a] - padEnd[a];
+    inSize *= in[a];
+    outSize *= out[a];
+  }
+  onnx::ModelProto m = newModel(13, "deconv3d");
+  onnx::GraphProto *g = m.mutable_graph();
+  std::vector<float> x(size_t(n * cin * inSize)), wt(size_t(cin * coutPerGroup * k[0] * k[1] * k[2])), bias(static_cast<size_t>(cout));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 7 % 11) - 5) * 0.2f;
+  for (size_t i = 0; i < wt.size(); ++i) wt[i] = float(int(i * 5 % 13) - 6) * 0.1f;
+  for (size_t i = 0; i < bias.size(); ++i) bias[i] = 0.05f * float(i) - 0.1f;
+  declareFloat(g->add_input(), "x", {n, cin, in[0], in[1], in[2]});
+  floatInitializer(g, "w", {cin, coutPerGroup, k[0], k[1], k[2]}, wt);
+  floatInitializer(g, "b", {cout}, bias);
+  auto *node = addNode(g, "ConvTranspose", {"x", "w", "b"}, "y");
+  setInts(node, "strides", {s[0], s[1], s[2]});
+  setInts(node, "dilations", {dil[0], dil[1], dil[2]});
+  setInts(node, "pads", {padBegin[0], padBegin[1], padBegin[2], padEnd[0], padEnd[1], padEnd[2]});
+  setInts(node, "output_padding", {outPad[0], outPad[1], outPad[2]});
+  setInt(node, "group", group);
+  declareFloat(g->add_output(), "y", {n, cout, out[0], out[1], out[2]});
+  const SavedModel saved(m);
+  ASSERT_FALSE(saved.path.empty());
+  std::vector<double> want(size_t(n * cout * outSize));
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t co = 0; co < cout; ++co)
+      for (int64_t i = 0; i < outSize; ++i) want[size_t((b * cout + co) * outSize + i)] = bias[size_t(co)];
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ci = 0; ci < cin; ++ci)
+      for (int64_t co = 0; co < coutPerGroup; ++co)
+        for (int64_t i = 0; i < inSize; ++i)
+          for (int64_t t = 0; t < k[0] * k[1] * k[2]; ++t) {
+            const int64_t pos[3] = {i / (in[1] * in[2]), i / in[2] % in[1], i % in[2]};
+            const int64_t tap[3] = {t / (k[1] * k[2]), t / k[2] % k[1], t % k[2]};
+            int64_t o[3];
+            bool inside = true;
+            for (int a = 0; a < 3; ++a) {
+              o[a] = pos[a] * s[a] + tap[a] * dil[a] - padBegin[a];
+              inside &= o[a] >= 0 && o[a] < out[a];
+            }
+            if (!inside) continue;
+            const int64_t oc = (ci / cinPerGroup) * coutPerGroup + co;
+            want[size_t(((b * cout + oc) * out[0] + o[0]) * out[1] * out[2] + o[1] * out[2] + o[2])] +=
+                double(half(x[size_t((b * cin + ci) * inSize + i)])) *
+                half(wt[size_t((ci * coutPerGroup + co) * k[0] * k[1] * k[2] + t)]);
+          }
+  expectOutputY(saved.path, {n, cin, in[0], in[1], in[2]}, x, want, 4e-3);
+}
+
 // AveragePool 3x3, stride 2, pads 1, ceil_mode on [1, 1, 6, 6]: ONNX divides each window by its
 // input pixels only (count_include_pad = 0; the last row and column of windows also run past the
 // padded input). The kernel sums whole windows; a constant map rescales them.

@@ -224,8 +224,8 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
         emit(instruction(Opcode::Li, {{"xd", 1}, {"imm", 1}}), nullptr); // came from the previous part
         entry = out.code.size();                                         // a part started alone has x1 = 0
         for (const EarlyLoad &e : early) {
-          const DebugEntry entry = k.debug.empty() ? DebugEntry() : k.debug[e.pc];
-          const DebugEntry *d = k.debug.empty() ? nullptr : &entry;
+          const DebugEntry debugEntry = k.debug.empty() ? DebugEntry() : k.debug[e.pc];
+          const DebugEntry *d = k.debug.empty() ? nullptr : &debugEntry;
           if (e.src.kind == KnownValue::Data) {
             emit(instruction(Opcode::Mfsr, {{"xd", 3}, {"sr", int64_t(SpecialReg::DataBase)}}), d);
             const uint64_t at = dataOffset + uint64_t(e.src.offset);
@@ -277,8 +277,8 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
     for (size_t pc = 0; pc < k.code.size(); ++pc) {
       newPc[pc] = out.code.size();
       const Instruction &inst = k.code[pc];
-      const DebugEntry entry = k.debug.empty() ? DebugEntry() : k.debug[pc];
-      const DebugEntry *d = k.debug.empty() ? nullptr : &entry;
+      const DebugEntry debugEntry = k.debug.empty() ? DebugEntry() : k.debug[pc];
+      const DebugEntry *d = k.debug.empty() ? nullptr : &debugEntry;
       if (inst.opcode == Opcode::End) {
         if (pc + 1 == k.code.size()) continue; // the last instruction: fall through to the end
         emit(instruction(Opcode::Jmp, {{"target", int64_t(k.code.size() - pc)}}), d); // to the part's end

@@ -2,6 +2,7 @@
 
 #include "OnnxModel.h"
 #include "Einsum.h"
+#include "NodeAttributes.h"
 #include "TfIdf.h"
 #include "TreeEnsemble.h"
 #include "OpSupport.h"
@@ -100,16 +101,14 @@ std::string nodeName(const onnx::NodeProto &node, int index) {
 
 // A string attribute's value, "" when the node has none of that name.
 std::string stringAttribute(const onnx::NodeProto &node, const char *name) {
-  for (const auto &a : node.attribute())
-    if (a.name() == name) return a.s();
-  return "";
+  const onnx::AttributeProto *a = detail::attribute(node, name);
+  return a ? a->s() : "";
 }
 
 // An integer attribute's value, `def` when the node has none of that name.
 int64_t intAttribute(const onnx::NodeProto &node, const char *name, int64_t def) {
-  for (const auto &a : node.attribute())
-    if (a.name() == name) return a.i();
-  return def;
+  const onnx::AttributeProto *a = detail::attribute(node, name);
+  return a ? a->i() : def;
 }
 
 std::string attributeValue(const onnx::AttributeProto &a) {
@@ -539,8 +538,7 @@ private:
         if (!a) return std::nullopt;
         axes = a->values;
       } else {
-        for (const auto &a : node.attribute())
-          if (a.name() == "axes") axes.assign(a.ints().begin(), a.ints().end());
+        axes = detail::intsOf(node, "axes");
       }
       const int64_t rank = int64_t(data->dims.size()) + (op == "Unsqueeze" ? int64_t(axes.size()) : 0);
       std::set<int64_t> at;
@@ -571,11 +569,6 @@ private:
     if (op == "Slice") { // of a 1-D tensor: ranges as inputs (opset 10+) or attributes (before)
       const IntTensor *data = in(0);
       std::vector<int64_t> starts, ends;
-      auto attrInts = [&](const char *name) {
-        for (const auto &a : node.attribute())
-          if (a.name() == name) return std::vector<int64_t>(a.ints().begin(), a.ints().end());
-        return std::vector<int64_t>{};
-      };
       if (node.input_size() > 1) {
         const IntTensor *st = in(1), *en = in(2), *axes = in(3), *steps = in(4);
         if (!st || !en || (node.input_size() > 3 && !node.input(3).empty() && !axes) ||
@@ -584,9 +577,9 @@ private:
         starts = st->values;
         ends = en->values;
       } else {
-        starts = attrInts("starts");
-        ends = attrInts("ends");
-        const std::vector<int64_t> axes = attrInts("axes");
+        starts = detail::intsOf(node, "starts");
+        ends = detail::intsOf(node, "ends");
+        const std::vector<int64_t> axes = detail::intsOf(node, "axes");
         if (!axes.empty() && (axes.size() != 1 || (axes[0] != 0 && axes[0] != -1))) return std::nullopt;
       }
       if (!data || data->dims.size() != 1 || starts.size() != 1 || ends.size() != 1) return std::nullopt;

@@ -1435,12 +1435,7 @@ private:
   }
 
   // ---- attributes ----
-  const onnx::AttributeProto *attr(const onnx::NodeProto &n, const char *name) {
-    for (const auto &a : n.attribute())
-      if (a.name() == name)
-        return &a;
-    return nullptr;
-  }
+  const onnx::AttributeProto *attr(const onnx::NodeProto &n, const char *name) { return detail::attribute(n, name); }
   std::vector<int64_t> ints(const onnx::NodeProto &n, const char *name, std::vector<int64_t> def) {
     const auto *a = attr(n, name);
     return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : def;

@@ -1737,8 +1737,9 @@ private:
     if ((o.getClampMinAttr() || o.getClampMaxAttr()) && !relu)
       return unsupported(op, "a transposed convolution's fused clamp other than ReLU has no kernel");
     if (!simple)
-      return unsupported(op, "only transposed convolutions with kernel == stride, no pads, groups or dilations, "
-                             "and constant weights have a kernel yet");
+      return unsupported(op, "only 2-D transposed convolutions with kernel == stride, no pads, groups or dilations, "
+                             "and constant weights have a kernel yet (the importer makes other 1-D to 3-D ones with "
+                             "constant float32 weights convolutions)");
     std::optional<uint32_t> x = nhwc16(o.getInput());
     if (!x) return unsupported(op, "input cannot be converted to NHWC16");
     convTransposeByRowPhase(op, o, *x, *weights, bias, relu);

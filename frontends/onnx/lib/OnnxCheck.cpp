@@ -799,9 +799,8 @@ private:
           if (auto v = fromProto(t)) known[t.name()] = *v;
         for (const auto &c : graph.node())
           if (c.op_type() == "Constant" && c.output_size() == 1)
-            for (const auto &a : c.attribute())
-              if (a.name() == "value")
-                if (auto v = fromProto(a.t())) known[c.output(0)] = *v;
+            if (const onnx::AttributeProto *a = detail::attribute(c, "value"))
+              if (auto v = fromProto(a->t())) known[c.output(0)] = *v;
         for (const auto *list : {&graph.input(), &graph.value_info(), &graph.output()})
           for (const auto &v : *list)
             if (v.type().has_tensor_type()) types[v.name()] = v.type().tensor_type().elem_type();
@@ -823,9 +822,7 @@ private:
       int64_t length = kUnknown;
       if (given(3)) length = scalar(3);
       else if (window != shapes.end() && window->second.size() == 1) length = window->second[0];
-      int64_t onesided = 1;
-      for (const auto &a : node.attribute())
-        if (a.name() == "onesided") onesided = a.i();
+      const int64_t onesided = intAttribute(node, "onesided", 1);
       if (signal == shapes.end() || signal->second.size() != 3 || (signal->second[2] != 1 && signal->second[2] != 2) ||
           !types.count(node.input(0))) {
         why = "its signal needs a static shape [batch, samples, 1 or 2]";

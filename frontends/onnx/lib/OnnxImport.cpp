@@ -653,14 +653,8 @@ private:
     for (int64_t ci = 0; ci < cin; ++ci)
       for (int64_t co = 0; co < coutPerGroup; ++co)
         for (int64_t t = 0; t < taps; ++t) {
-          int64_t rest = t, mirrored = 0; // the tap's index with every spatial coordinate mirrored
-          for (size_t a = 0; a < S; ++a) {
-            int64_t inner = 1;
-            for (size_t b = a + 1; b < S; ++b) inner *= k[b];
-            const int64_t coordinate = rest / inner;
-            rest %= inner;
-            mirrored += (k[a] - 1 - coordinate) * inner;
-          }
+          // Every coordinate of a row-major tap index mirrored is the flat index mirrored.
+          const int64_t mirrored = taps - 1 - t;
           const int64_t to = (ci / cinPerGroup) * coutPerGroup + co;
           flipped[size_t((to * cinPerGroup + ci % cinPerGroup) * taps + mirrored)] = w[size_t((ci * coutPerGroup + co) * taps + t)];
         }

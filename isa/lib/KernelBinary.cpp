@@ -103,7 +103,7 @@ std::vector<uint8_t> serializeKernel(const KernelBinary &k) {
 
   put32(out, kCodeOffset, static_cast<uint32_t>(out.size()));
   put32(out, kCodeCount, static_cast<uint32_t>(k.instructionCount()));
-  out.insert(out.end(), k.encoded.begin(), k.encoded.end());
+  k.encoded.appendTo(out);
   for (const Instruction &inst : k.code) {
     uint8_t word[kInstructionBytes];
     encodeInstruction(inst, word);
@@ -144,7 +144,7 @@ std::vector<uint8_t> serializeKernel(const KernelBinary &k) {
 
 Instruction KernelBinary::instructionAt(size_t pc) const {
   if (pc >= instructionCount()) throw std::out_of_range("no instruction " + std::to_string(pc) + " in " + source);
-  return code.empty() ? decodeValidInstruction(&encoded[pc * kInstructionBytes]) : code[pc];
+  return code.empty() ? decodeValidInstruction(encoded.at(pc)) : code[pc];
 }
 
 const std::string &KernelBinary::noteOf(size_t pc) const {
@@ -289,9 +289,10 @@ Expected<KernelBinary> parseKernel(const uint8_t *data, size_t size, const std::
       k.code.push_back(*inst);
   }
   if (form == CodeForm::Encoded)
-    k.encoded.assign(bytes.begin() + sections[0].offset, bytes.begin() + sections[0].offset + sections[0].size);
+    k.encoded.assign(bytes.data() + sections[0].offset, codeCount);
   k.data.assign(bytes.begin() + sections[1].offset,
                 bytes.begin() + sections[1].offset + sections[1].size);
+  k.symbols.reserve(symCount); // the count fits the file: its section was checked above
   for (uint64_t i = 0; i < symCount; ++i) {
     size_t at = sections[2].offset + i * kSymbolBytes;
     Symbol s;
@@ -326,6 +327,7 @@ Expected<KernelBinary> parseKernel(const uint8_t *data, size_t size, const std::
     }
     k.debug.push_back(d);
   }
+  k.debug.shrinkToFit();
   return k;
 }
 

@@ -98,10 +98,11 @@ frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtM
   // memory is allocated, so that the decoded code and the region are never held at once.
   for (pkg::Kernel &k : m->package.kernels) {
     if (k.binary.code.empty()) continue; // already encoded
-    k.binary.encoded.resize(k.binary.code.size() * isa::kInstructionBytes);
+    std::vector<uint8_t> words(k.binary.code.size() * isa::kInstructionBytes);
     for (size_t pc = 0; pc < k.binary.code.size(); ++pc)
-      isa::encodeInstruction(k.binary.code[pc], &k.binary.encoded[pc * isa::kInstructionBytes]);
+      isa::encodeInstruction(k.binary.code[pc], &words[pc * isa::kInstructionBytes]);
     std::vector<isa::Instruction>().swap(k.binary.code);
+    k.binary.encoded.assign(words.data(), words.size() / isa::kInstructionBytes);
   }
   {
     std::lock_guard<std::mutex> lock(d.mutex);

@@ -62,10 +62,11 @@ const isa::Instruction &FetchCache::decoded(const isa::KernelBinary &kernel, int
     tags_.assign(kLines, -1);
     lines_.resize(kLines);
   }
-  const size_t line = static_cast<size_t>(pc) % kLines;
-  if (tags_[line] != pc) {
-    lines_[line] = isa::decodeValidInstruction(&kernel.encoded[static_cast<size_t>(pc) * isa::kInstructionBytes]);
-    tags_[line] = pc;
+  const uint32_t word = kernel.encoded.wordOf(static_cast<size_t>(pc));
+  const size_t line = word % kLines;
+  if (tags_[line] != word) {
+    lines_[line] = isa::decodeValidInstruction(kernel.encoded.at(static_cast<size_t>(pc)));
+    tags_[line] = word;
   }
   return lines_[line];
 }

@@ -155,14 +155,17 @@ template <typename Acc>
 // the head sum. Without: every block dense, the tight loop of a plain GEMM (the checks cost it 40%).
 typedef float F8 __attribute__((vector_size(32)));
 
+// Rows i0 .. i0 + rows - 1 (one 16-row block of A, rows <= 16), A's block `af` as floats: k-block
+// kb's row r at kb * 256 + r * 16.
 template <bool Shortcuts>
 [[gnu::always_inline]] inline void mmadRowsF16(const float *af, const CubeOperandCache &cb, uint8_t *c,
-                                               uint64_t m, uint64_t mf, uint64_t kf, uint64_t nf,
+                                               uint64_t i0, uint64_t rows, uint64_t mf, uint64_t kf, uint64_t nf,
                                                uint64_t n, bool init, const uint8_t *bias, bool finiteA) {
   for (uint64_t jb = 0; jb < nf; ++jb) {
     const float *bcol = &cb.columns[jb * kf * 16 * kF];
-    for (uint64_t i = 0; i < m; ++i) {
-      const float *arow = &af[(i / kF) * kf * 256 + (i % kF) * 16];
+    for (uint64_t r = 0; r < rows; ++r) {
+      const uint64_t i = i0 + r;
+      const float *arow = &af[r * 16];
       float acc[16];
       loadAccumulators(acc, c, mf, jb, i, init, bias, n);
       if constexpr (!Shortcuts) {
@@ -220,13 +223,13 @@ template <bool Shortcuts>
 
 // One call per mmad: the clones are reached through an indirect call, and everything above inlines
 // into each clone.
-FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, uint8_t *c, uint64_t m,
-                                   uint64_t mf, uint64_t kf, uint64_t nf, uint64_t n, bool init,
+FRACTAL_TARGET_CLONES void mmadF16(const float *af, const CubeOperandCache &cb, uint8_t *c, uint64_t i0,
+                                   uint64_t rows, uint64_t mf, uint64_t kf, uint64_t nf, uint64_t n, bool init,
                                    const uint8_t *bias, bool finiteA) {
   if (cb.anyDiagonal || cb.anyZeroTail)
-    mmadRowsF16<true>(af, cb, c, m, mf, kf, nf, n, init, bias, finiteA);
+    mmadRowsF16<true>(af, cb, c, i0, rows, mf, kf, nf, n, init, bias, finiteA);
   else
-    mmadRowsF16<false>(af, cb, c, m, mf, kf, nf, n, init, bias, finiteA);
+    mmadRowsF16<false>(af, cb, c, i0, rows, mf, kf, nf, n, init, bias, finiteA);
 }
 
 // Whether none of the n halves is Inf or NaN (exponent all ones). Read from A's half bits rather
@@ -326,15 +329,6 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
 
   const uint64_t kp = kf * k0; // padded depth
   if (type == DataType::F16) {
-    // A as floats in its NZ order (fractal (i/16, kb) holds rows i%16 of 16 halves each), in
-    // one conversion; row i's k-block kb starts at ((i/16)*kf + kb)*256 + (i%16)*16. Depth >= k
-    // reads as zero.
-    std::vector<float> &af = core.cubeA;
-    af.resize(mf * kf * 256);
-    isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(a), af.data(), mf * kf * 256);
-    if (k < kp)
-      for (uint64_t i = 0; i < m; ++i)
-        std::fill_n(&af[((i / kF) * kf + kf - 1) * 256 + (i % kF) * 16 + k % 16], kp - k, 0.0f);
     // B from the cache when the same bytes were converted before (on this core).
     const uint64_t bBytes = kf * nf * 512;
     CubeOperandCache *found = nullptr;
@@ -354,7 +348,19 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
     }
     const bool finiteA =
         cb.anyDiagonal && allFiniteHalf(reinterpret_cast<const uint16_t *>(a), mf * kf * 256);
-    mmadF16(af.data(), cb, c, m, mf, kf, nf, n, init, bias, finiteA);
+    // A as floats a 16-row block at a time, in its NZ order (fractal (i/16, kb) holds rows i%16 of
+    // 16 halves each: a block's k-blocks are consecutive), depth >= k read as zero. Converting all
+    // of A at once held a float copy of L0A (up to 128 KiB a core; peak RSS, issue 6).
+    std::vector<float> &af = core.cubeA;
+    af.resize(kf * 256);
+    for (uint64_t ib = 0; ib < mf; ++ib) {
+      const uint64_t rows = std::min<uint64_t>(kF, m - ib * kF);
+      isa::halfToFloatArray(reinterpret_cast<const uint16_t *>(a) + ib * kf * 256, af.data(), kf * 256);
+      if (k < kp)
+        for (uint64_t r = 0; r < rows; ++r)
+          std::fill_n(&af[(kf - 1) * 256 + r * 16 + k % 16], kp - k, 0.0f);
+      mmadF16(af.data(), cb, c, ib * kF, rows, mf, kf, nf, n, init, bias, finiteA);
+    }
     return;
   }
   // s8: A row-major m x kp and B kp x 16 per column block, as int32; exact wrapping arithmetic.

@@ -248,9 +248,7 @@ std::string modelTrace(const runtime::ModelProfile &prof, const pkg::Package &pa
       if (!kernel || pc < 0 || size_t(pc) >= kernel->instructionCount()) return nullptr;
       auto [it, fresh] = names.try_emplace(pc);
       if (fresh) {
-        const isa::Instruction inst = kernel->code.empty()
-                                          ? isa::decodeValidInstruction(kernel->encoded.data() + pc * isa::kInstructionBytes)
-                                          : kernel->code[size_t(pc)];
+        const isa::Instruction inst = kernel->instructionAt(size_t(pc));
         it->second = {inst.info().mnemonic, isa::formatInstruction(inst)};
       }
       return &it->second;

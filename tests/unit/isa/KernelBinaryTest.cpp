@@ -1,11 +1,13 @@
 // The kernel binary format: round trip, and rejection of every kind of corruption before use.
 #include "fractal/isa/Assembler.h"
 #include "fractal/isa/KernelBinary.h"
+#include "fractal/isa/Disassembler.h"
 #include "fractal/isa/Encoding.h"
 #include "fractal/support/Checksum.h"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 
 using namespace fractal;
@@ -196,4 +198,48 @@ TEST(Checksum, Crc32IsZlibsCrc32) {
     const uint32_t first = crc32(bytes.data(), split);
     EXPECT_EQ(crc32(bytes.data() + split, bytes.size() - split, first), bitwise) << split;
   }
+}
+
+// A kernel read for execution keeps each distinct instruction once: the same bytes at every pc,
+// and the same file when written back.
+TEST(KernelBinary, EncodedCodeKeepsEachDistinctInstructionOnce) {
+  Expected<KernelBinary> k = assemble(".target edge\n  li x1, 5\n  li x2, 6\n  li x1, 5\n  li x1, 5\n  li x2, 6\n"
+                                      "  li x3, 7\n  end\n",
+                                      "repeats.s");
+  ASSERT_TRUE(k.ok()) << k.error().message;
+  const std::vector<uint8_t> bytes = serializeKernel(*k);
+  Expected<KernelBinary> encoded = parseKernel(bytes, "repeats.bin", CodeForm::Encoded);
+  ASSERT_TRUE(encoded.ok()) << encoded.error().message;
+  ASSERT_EQ(encoded->instructionCount(), 7u);
+  EXPECT_EQ(encoded->encoded.distinctCount(), 4u); // li x1, li x2, li x3, end
+  for (size_t pc = 0; pc < 7; ++pc) {
+    uint8_t word[kInstructionBytes];
+    encodeInstruction(k->code[pc], word);
+    EXPECT_EQ(std::memcmp(encoded->encoded.at(pc), word, kInstructionBytes), 0) << pc;
+    EXPECT_EQ(formatInstruction(encoded->instructionAt(pc)), formatInstruction(k->code[pc])) << pc;
+  }
+  EXPECT_EQ(encoded->encoded.wordOf(0), encoded->encoded.wordOf(3));
+  EXPECT_NE(encoded->encoded.wordOf(0), encoded->encoded.wordOf(1));
+  EXPECT_EQ(serializeKernel(*encoded), bytes);
+}
+
+// More than 65,536 distinct words no longer fit 16-bit indices: every pc still reads its own bytes.
+TEST(KernelBinary, EncodedCodeBeyondSixteenBitIndices) {
+  const size_t count = 70000;
+  std::vector<uint8_t> words(count * 2 * kInstructionBytes);
+  for (size_t i = 0; i < 2 * count; ++i) { // pcs i and i + count hold the same word
+    const uint32_t v = static_cast<uint32_t>(i % count) * 2654435761u;
+    for (int b = 0; b < kInstructionBytes; ++b) words[i * kInstructionBytes + b] = uint8_t(v >> (8 * (b % 4))) ^ uint8_t(b);
+  }
+  EncodedCode code;
+  code.assign(words.data(), 2 * count);
+  EXPECT_EQ(code.size(), 2 * count);
+  EXPECT_EQ(code.distinctCount(), count);
+  for (size_t pc = 0; pc < 2 * count; pc += 977)
+    EXPECT_EQ(std::memcmp(code.at(pc), &words[pc * kInstructionBytes], kInstructionBytes), 0) << pc;
+  EXPECT_EQ(code.wordOf(count - 1), count - 1);
+  EXPECT_EQ(code.wordOf(2 * count - 1), count - 1);
+  std::vector<uint8_t> back;
+  code.appendTo(back);
+  EXPECT_EQ(back, words);
 }

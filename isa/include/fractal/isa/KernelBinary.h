@@ -15,6 +15,7 @@
 // instruction, so a corrupt file is rejected before anything executes.
 #pragma once
 
+#include "fractal/isa/EncodedCode.h"
 #include "fractal/isa/Isa.h"
 #include "fractal/support/Error.h"
 
@@ -59,6 +60,8 @@ public:
     runs_.clear();
     count_ = 0;
   }
+  // Drops the room push_back's growth left (up to half of the runs' bytes), once all are in.
+  void shrinkToFit() { runs_.shrink_to_fit(); }
   size_t runCount() const { return runs_.size(); }
 
 private:
@@ -75,11 +78,11 @@ struct KernelBinary {
   std::string target; // chip config name it was built for; "" means any
   std::string source; // source file name (assembly or model)
   std::vector<Instruction> code;
-  // The code section as stored (kInstructionBytes an instruction, every one validated), kept
-  // instead of `code` by a reader asked for CodeForm::Encoded: a decoded instruction takes
-  // sizeof(Instruction) (72 bytes), so a runtime keeps a model's code encoded
-  // and its simulator decodes what it fetches (sim::FetchCache).
-  std::vector<uint8_t> encoded;
+  // The code section as stored (every instruction validated), kept instead of `code` by a reader
+  // asked for CodeForm::Encoded: a decoded instruction takes sizeof(Instruction) (72 bytes), so a
+  // runtime keeps a model's code encoded, each distinct instruction once, and its simulator
+  // decodes what it fetches (sim::FetchCache).
+  EncodedCode encoded;
   std::vector<uint8_t> data;
   std::vector<Symbol> symbols;
   DebugMap debug; // empty, or one entry per instruction
@@ -88,7 +91,7 @@ struct KernelBinary {
   // were most of a loaded model's host memory when every entry held its own copy.
   std::vector<std::string> notes;
 
-  size_t instructionCount() const { return encoded.empty() ? code.size() : encoded.size() / kInstructionBytes; }
+  size_t instructionCount() const { return encoded.empty() ? code.size() : encoded.size(); }
   // Instruction `pc` in either form (a copy: decoded when the code is kept encoded); throws
   // std::out_of_range past the end. For messages and reports: a simulator fetches through its
   // cores' sim::FetchCache.

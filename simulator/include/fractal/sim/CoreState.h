@@ -56,15 +56,16 @@ struct CubeOperandCache {
 // The decoded form of the instructions a core fetches from a kernel kept encoded
 // (KernelBinary::encoded): a runtime holds a model's code at 16 bytes an instruction rather than
 // the 72 of a decoded one (peak RSS, issue 6), and its cores decode what they fetch. Direct-mapped
-// by pc, so that a loop's body is decoded once rather than at every iteration (~10 ns an
-// instruction). A kernel kept decoded is read in place.
+// by distinct instruction (isa::EncodedCode::wordOf) rather than by pc: a loop's body is decoded
+// once rather than at every iteration (~10 ns an instruction), and so is an instruction that
+// straight-line code repeats at many pcs. A kernel kept decoded is read in place.
 class FetchCache {
 public:
   // The instruction at `pc`, which the caller has checked is inside the kernel.
   const isa::Instruction &fetch(const isa::KernelBinary &kernel, int64_t pc) {
     return kernel.code.empty() ? decoded(kernel, pc) : kernel.code[static_cast<size_t>(pc)];
   }
-  // Forgets every line: at the start of each run, since another kernel may sit where the last was.
+  // Forgets every line: at the start of each run, since another kernel's words have other numbers.
   void forget() { std::fill(tags_.begin(), tags_.end(), -1); }
 
 private:
@@ -74,7 +75,7 @@ private:
   // a process's resident memory (model_bench rss/*, issue 6); 64 lines slowed det's timing run.
   static constexpr size_t kLines = 512;
   const isa::Instruction &decoded(const isa::KernelBinary &kernel, int64_t pc);
-  std::vector<int64_t> tags_;            // the pc each line holds, -1 for none (empty until used)
+  std::vector<int64_t> tags_;            // the word each line holds, -1 for none (empty until used)
   std::vector<isa::Instruction> lines_;
 };
 
@@ -102,7 +103,7 @@ public:
   // and cost BlazeFace front 0.2 MB of resident memory (issue 6).
   std::array<CubeOperandCache, 2> cubeB;
   size_t cubeBNext = 0; // the entry to replace next (round robin)
-  std::vector<float> cubeA; // scratch: the A operand of the mmad being executed, as floats
+  std::vector<float> cubeA; // scratch: a 16-row block of the A operand being multiplied, as floats
 
   uint64_t maskHi = ~0ull, maskLo = ~0ull;
   uint64_t fmap = 0;

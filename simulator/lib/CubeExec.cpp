@@ -406,17 +406,39 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
   const bool integerPath = from == DataType::S32 && !hasScale &&
                            (to == DataType::S32 || to == DataType::S8);
   if (from == DataType::F32 && (to == DataType::F32 || to == DataType::F16)) {
-    // The common float path, a 16-accumulator row of a column block at a time (same arithmetic
-    // as the element loop below: scale, ReLU keeping NaN, then RNE conversion).
+    // The common float path (same arithmetic as the element loop below: scale, ReLU keeping NaN,
+    // then RNE conversion). An NZ output's full column block is m x 16 values in a row in L0C and
+    // in the destination alike: converted in runs of up to 256 rather than a row of 16 at a time.
+    // The values are read from L0C in the loop (a memcpy of a variable count into a buffer first
+    // is stored in 8-byte pieces that the loop's 16-byte loads then wait for).
+    auto scaleAndRelu = [&](const uint8_t *from, float *values, uint64_t count) {
+      for (uint64_t j = 0; j < count; ++j) {
+        float v;
+        std::memcpy(&v, from + j * 4, 4);
+        v = hasScale ? v * scale : v;
+        values[j] = relu && !(v > 0.0f || std::isnan(v)) ? 0.0f : v;
+      }
+    };
+    uint64_t rowBlocks = n % kF ? nf - 1 : nf; // column blocks left to the row loop
+    if (!nz2nd) {
+      rowBlocks = n % kF ? nf - 1 : nf; // a partial last block writes `count` of each row's 16
+      float run[256];
+      for (uint64_t jb = 0; jb < rowBlocks; ++jb)
+        for (uint64_t e = 0; e < m * kF; e += 256) {
+          const uint64_t count = std::min<uint64_t>(256, m * kF - e);
+          scaleAndRelu(src + (jb * srcRows * kF + e) * 4, run, count);
+          uint8_t *out = dst + (jb * dstStride * kF + e) * outSize;
+          if (to == DataType::F16)
+            isa::floatToHalfArray(run, reinterpret_cast<uint16_t *>(out), count);
+          else
+            std::memcpy(out, run, count * 4);
+        }
+    }
     float row[kF];
     for (uint64_t i = 0; i < m; ++i)
-      for (uint64_t jb = 0; jb < nf; ++jb) {
+      for (uint64_t jb = nz2nd ? 0 : rowBlocks; jb < nf; ++jb) {
         const uint64_t count = std::min<uint64_t>(kF, n - jb * kF);
-        std::memcpy(row, src + ((jb * srcRows + i) * kF) * 4, count * 4);
-        for (uint64_t j = 0; j < count; ++j) {
-          float v = hasScale ? row[j] * scale : row[j];
-          row[j] = relu && !(v > 0.0f || std::isnan(v)) ? 0.0f : v;
-        }
+        scaleAndRelu(src + ((jb * srcRows + i) * kF) * 4, row, count);
         uint8_t *out = dst + (nz2nd ? (i * dstStride + jb * kF) * outSize : ((jb * dstStride + i) * kF) * outSize);
         if (to == DataType::F16)
           isa::floatToHalfArray(row, reinterpret_cast<uint16_t *>(out), count);

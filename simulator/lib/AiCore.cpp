@@ -58,7 +58,8 @@ void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
 
 [[noreturn]] void AiCore::fault(const FaultError &e, int pipe, const DispatchedOp *op) {
   if (!run_->fault)
-    run_->fault = faultAt(e, id_, block_, pipe, op, *run_->kernel, run_->timed ? now() : 0);
+    run_->fault = faultAt(e, id_, block_, pipe, op, *run_->kernel,
+                          run_->timed ? now() + (pipe == 0 ? scalarOwedCycles_ : 0) : 0);
   sc_core::sc_stop();
   // Unwind this thread to its entry function, which returns: nothing stays parked on its stack.
   throw StopThread{};
@@ -103,6 +104,7 @@ void AiCore::runOneBlock(int64_t block) {
   int64_t pc = 0;
   const uint64_t cpi = static_cast<uint64_t>(config_.core.scalarCyclesPerInstruction);
   ScalarStep step;
+  scalarOwedCycles_ = 0;
   for (;;) {
     if (!run_->timed && ++scalarSteps_ > run_->instructionBudget) {
       DispatchedOp at;
@@ -114,8 +116,17 @@ void AiCore::runOneBlock(int64_t block) {
             0, &at);
     }
     scalarPc_ = pc;
+    bool onlyThisCore = false; // the instruction at pc changes nothing another unit sees
+    if (run_->timed) {
+      onlyThisCore = pc >= 0 && static_cast<size_t>(pc) < run_->kernel->instructionCount() &&
+                     changesOnlyItsCore(state_->fetch.fetch(*run_->kernel, pc));
+      if (scalarOwedCycles_ && (!onlyThisCore || scalarOwedCycles_ >= kMaxOwedCycles)) {
+        wait(cycles(scalarOwedCycles_));
+        scalarOwedCycles_ = 0;
+      }
+    }
     try {
-      stepScalar(*state_, *run_->gm, *run_->kernel, pc, launch, run_->timed ? now() : 0, step);
+      stepScalar(*state_, *run_->gm, *run_->kernel, pc, launch, run_->timed ? now() + scalarOwedCycles_ : 0, step);
     } catch (const std::exception &e) {
       DispatchedOp at;
       at.pc = pc;
@@ -194,7 +205,10 @@ void AiCore::runOneBlock(int64_t block) {
     spinAddress_ = step.kind == ScalarStep::Kind::Executed && step.dcacheInvalidate ? step.gmAddress : kNoSpin;
     if (run_->timed) {
       (spinning ? stats_->flagSpinCycles : scalar.busyCycles) += cost;
-      wait(cycles(cost));
+      if (onlyThisCore)
+        scalarOwedCycles_ += cost;
+      else
+        wait(cycles(cost));
     }
     if (step.kind == ScalarStep::Kind::End)
       return;

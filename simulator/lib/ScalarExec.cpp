@@ -31,6 +31,21 @@ void capture(const CoreState &core, const isa::Instruction &inst, int64_t pc, Di
 
 } // namespace
 
+bool changesOnlyItsCore(const isa::Instruction &inst) {
+  switch (inst.opcode) {
+  case Opcode::Nop: case Opcode::Li: case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div:
+  case Opcode::Rem: case Opcode::Divu: case Opcode::Remu: case Opcode::And: case Opcode::Or: case Opcode::Xor:
+  case Opcode::Shl: case Opcode::Shr: case Opcode::Sra: case Opcode::Min: case Opcode::Max: case Opcode::Slt:
+  case Opcode::Sltu: case Opcode::Seq: case Opcode::Sne: case Opcode::Addi: case Opcode::Muli: case Opcode::Andi:
+  case Opcode::Ori: case Opcode::Xori: case Opcode::Shli: case Opcode::Shri: case Opcode::Srai: case Opcode::Slti:
+  case Opcode::Mfsr: case Opcode::Beq: case Opcode::Bne: case Opcode::Blt: case Opcode::Bge: case Opcode::Bltu:
+  case Opcode::Bgeu: case Opcode::Jmp: case Opcode::Dbnz: case Opcode::SetMask: case Opcode::SetFmap:
+    return true;
+  default:
+    return false;
+  }
+}
+
 void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kernel, int64_t pc,
                 const LaunchInfo &launch, uint64_t cycle, ScalarStep &step) {
   const int64_t size = static_cast<int64_t>(kernel.instructionCount());

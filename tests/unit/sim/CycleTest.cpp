@@ -180,6 +180,24 @@ TEST(Cycles, ScalarLoadsHitTheScalarDataCacheAfterTheFirstOfALine) {
   EXPECT_EQ(uncached.result.cycles, 5 * cpi + 3 * miss);
 }
 
+TEST(Cycles, RegisterOnlyInstructionsKeepTheirCyclesWhenTheirWaitsAreJoined) {
+  // Two li, a loop of addi and dbnz run three times (the branch taken twice: branch_taken_penalty
+  // each), then mfsr reads the cycle counter: 8 instructions and 2 penalties after the start. The
+  // timing engine waits their cycles out in one go before st (a GM access, a scalar cache miss),
+  // which stores what mfsr read; `end` takes its own cycle.
+  ChipConfig c = edge();
+  c.core.branchTakenPenaltyCycles = 3;
+  Device dev(c);
+  const uint64_t buf = dev.buffer(std::vector<uint8_t>(64, 0));
+  Timed t = runTimed(dev, "li x1, 3\nli x5, " + std::to_string(buf) +
+                              "\nloop:\naddi x2, x2, 1\ndbnz x1, loop\nmfsr x3, cycle\nst x3, gm[x5]\nend\n");
+  const uint64_t cpi = c.core.scalarCyclesPerInstruction, penalty = 3, miss = c.core.scalarGmLatencyCycles;
+  const uint64_t mfsrCycle = 8 * cpi + 2 * penalty;
+  EXPECT_EQ(dev.read<uint64_t>(buf, 1)[0], mfsrCycle);
+  EXPECT_EQ(t.result.cycles, mfsrCycle + cpi + (cpi + miss) + cpi);
+  EXPECT_EQ(t.core0().pipes[0].busyCycles, t.result.cycles); // the scalar unit never waited on another
+}
+
 TEST(Cycles, FlagsWaitForCompletionPlusSyncLatency) {
   // mmad (1 fractal) busy 1 cycle from 0, completes at 1 + mmad_latency; set_flag on the cube
   // waits for that and makes the flag visible sync_latency later; FixPipe (waiting since cycle 2)

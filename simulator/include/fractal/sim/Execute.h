@@ -83,6 +83,12 @@ struct ScalarStep {
   DispatchedOp op;           // for Dispatch (and SetFlag/WaitFlag: the sync operands)
 };
 
+// Whether executing `inst` changes nothing but its core's registers, mask and feature-map state
+// (register arithmetic, moves from special registers, branches): no GM access, no pipe queue, flag,
+// barrier or end, and no fault but a branch out of the program. The timing engine lets such
+// instructions' cycles accumulate instead of waiting each out (no other unit can tell).
+bool changesOnlyItsCore(const isa::Instruction &inst);
+
 // Executes or classifies the instruction at `pc` into `step` (reused from one instruction to the
 // next: `op` is only written for what dispatches or syncs). `cycle` is what `mfsr cycle` reads.
 void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kernel, int64_t pc,

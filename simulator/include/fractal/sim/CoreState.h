@@ -63,7 +63,10 @@ class FetchCache {
 public:
   // The instruction at `pc`, which the caller has checked is inside the kernel.
   const isa::Instruction &fetch(const isa::KernelBinary &kernel, int64_t pc) {
-    return kernel.code.empty() ? decoded(kernel, pc) : kernel.code[static_cast<size_t>(pc)];
+    if (!kernel.code.empty()) return kernel.code[static_cast<size_t>(pc)];
+    const uint32_t word = kernel.encoded.wordOf(static_cast<size_t>(pc));
+    if (!tags_.empty() && tags_[word % kLines] == word) return lines_[word % kLines]; // a hit, inline
+    return decoded(kernel, pc);
   }
   // Forgets every line: at the start of each run, since another kernel's words have other numbers.
   void forget() { std::fill(tags_.begin(), tags_.end(), -1); }

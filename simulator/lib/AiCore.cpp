@@ -205,8 +205,8 @@ void AiCore::runOneBlock(int64_t block) {
     spinAddress_ = step.kind == ScalarStep::Kind::Executed && step.dcacheInvalidate ? step.gmAddress : kNoSpin;
     if (run_->timed) {
       (spinning ? stats_->flagSpinCycles : scalar.busyCycles) += cost;
-      if (onlyThisCore)
-        scalarOwedCycles_ += cost;
+      if (step.kind != ScalarStep::Kind::End)
+        scalarOwedCycles_ += cost; // waited out before the next instruction another unit can see
       else
         wait(cycles(cost));
     }

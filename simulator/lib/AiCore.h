@@ -115,11 +115,11 @@ private:
   std::unique_ptr<RaceDetector> races_; // created on the first run that checks races
   void checkAccesses(int pipe, const DispatchedOp &op, const std::vector<MemoryAccess> &accesses);
   int64_t scalarPc_ = 0; // where the scalar unit is, for watchdog reports
-  // Cycles of instructions that changed only this core (changesOnlyItsCore) not yet waited out:
-  // paid in one wait before the scalar unit next does something another unit can see (a dispatch,
-  // a flag, a barrier, a GM access, the end), so every such action happens at the cycle it did
-  // with a wait per instruction, at a third fewer SystemC context switches (BlazeFace front: 27,083
-  // of its 40,000 scalar steps). Capped, so that an endless loop of them still lets time run out.
+  // Cycles of the scalar unit's instructions not yet waited out: paid in one wait before it next
+  // does something another unit can see (changesOnlyItsCore false: a dispatch, a flag, a barrier,
+  // a GM access, the end), so every such action happens at the cycle it did with a wait after each
+  // instruction, at far fewer SystemC context switches (BlazeFace front: 27,083 of its 40,000
+  // scalar steps change only the core). Capped, so that an endless loop still lets time run out.
   uint64_t scalarOwedCycles_ = 0;
   static constexpr uint64_t kMaxOwedCycles = 1024;
   int64_t syncCount_ = 0; // sync_all instructions this core's block has passed

@@ -85,8 +85,8 @@ struct ScalarStep {
 
 // Whether executing `inst` changes nothing but its core's registers, mask and feature-map state
 // (register arithmetic, moves from special registers, branches): no GM access, no pipe queue, flag,
-// barrier or end, and no fault but a branch out of the program. The timing engine lets such
-// instructions' cycles accumulate instead of waiting each out (no other unit can tell).
+// barrier or end, and no fault but a branch out of the program. The timing engine runs such an
+// instruction without first waiting out the scalar unit's earlier cycles (no other unit can tell).
 bool changesOnlyItsCore(const isa::Instruction &inst);
 
 // Executes or classifies the instruction at `pc` into `step` (reused from one instruction to the

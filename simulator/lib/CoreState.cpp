@@ -57,17 +57,14 @@ BufferKind bufferKindOf(isa::Space space) {
   throw FaultError(FaultKind::BadOperand, "GM is not a local buffer");
 }
 
-const isa::Instruction &FetchCache::decoded(const isa::KernelBinary &kernel, int64_t pc) {
+const isa::Instruction &FetchCache::fill(const isa::KernelBinary &kernel, int64_t pc, uint32_t word) {
   if (tags_.empty()) {
     tags_.assign(kLines, -1);
     lines_.resize(kLines);
   }
-  const uint32_t word = kernel.encoded.wordOf(static_cast<size_t>(pc));
   const size_t line = word % kLines;
-  if (tags_[line] != word) {
-    lines_[line] = isa::decodeValidInstruction(kernel.encoded.at(static_cast<size_t>(pc)));
-    tags_[line] = word;
-  }
+  lines_[line] = isa::decodeValidInstruction(kernel.encoded.at(static_cast<size_t>(pc)));
+  tags_[line] = word;
   return lines_[line];
 }
 

@@ -419,11 +419,12 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
         values[j] = relu && !(v > 0.0f || std::isnan(v)) ? 0.0f : v;
       }
     };
-    uint64_t rowBlocks = n % kF ? nf - 1 : nf; // column blocks left to the row loop
+    // The row loop does the rest: every block of an ND output, and an NZ output's partial last
+    // block (which writes `count` of each row's 16).
+    const uint64_t firstRowBlock = nz2nd ? 0 : n / kF;
     if (!nz2nd) {
-      rowBlocks = n % kF ? nf - 1 : nf; // a partial last block writes `count` of each row's 16
       float run[256];
-      for (uint64_t jb = 0; jb < rowBlocks; ++jb)
+      for (uint64_t jb = 0; jb < firstRowBlock; ++jb)
         for (uint64_t e = 0; e < m * kF; e += 256) {
           const uint64_t count = std::min<uint64_t>(256, m * kF - e);
           scaleAndRelu(src + (jb * srcRows * kF + e) * 4, run, count);
@@ -436,7 +437,7 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
     }
     float row[kF];
     for (uint64_t i = 0; i < m; ++i)
-      for (uint64_t jb = nz2nd ? 0 : rowBlocks; jb < nf; ++jb) {
+      for (uint64_t jb = firstRowBlock; jb < nf; ++jb) {
         const uint64_t count = std::min<uint64_t>(kF, n - jb * kF);
         scaleAndRelu(src + ((jb * srcRows + i) * kF) * 4, row, count);
         uint8_t *out = dst + (nz2nd ? (i * dstStride + jb * kF) * outSize : ((jb * dstStride + i) * kF) * outSize);

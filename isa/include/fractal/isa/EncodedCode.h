@@ -19,10 +19,7 @@ public:
   size_t size() const { return narrow_.empty() ? wide_.size() : narrow_.size(); } // instructions
   bool empty() const { return size() == 0; }
   // The kInstructionBytes of instruction `pc` (< size()).
-  const uint8_t *at(size_t pc) const {
-    const size_t word = narrow_.empty() ? wide_[pc] : narrow_[pc];
-    return &distinct_[word * kInstructionBytes];
-  }
+  const uint8_t *at(size_t pc) const { return &distinct_[size_t(wordOf(pc)) * kInstructionBytes]; }
   // Which distinct word instruction `pc` is: equal for two pcs exactly when their bytes are.
   uint32_t wordOf(size_t pc) const { return narrow_.empty() ? wide_[pc] : narrow_[pc]; }
   size_t distinctCount() const { return distinct_.size() / kInstructionBytes; }

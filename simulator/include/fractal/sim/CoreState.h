@@ -66,7 +66,7 @@ public:
     if (!kernel.code.empty()) return kernel.code[static_cast<size_t>(pc)];
     const uint32_t word = kernel.encoded.wordOf(static_cast<size_t>(pc));
     if (!tags_.empty() && tags_[word % kLines] == word) return lines_[word % kLines]; // a hit, inline
-    return decoded(kernel, pc);
+    return fill(kernel, pc, word);
   }
   // Forgets every line: at the start of each run, since another kernel's words have other numbers.
   void forget() { std::fill(tags_.begin(), tags_.end(), -1); }
@@ -77,7 +77,8 @@ private:
   // PP-OCRv4 det no faster (model_bench infer/*) and were a tenth of what BlazeFace front adds to
   // a process's resident memory (model_bench rss/*, issue 6); 64 lines slowed det's timing run.
   static constexpr size_t kLines = 512;
-  const isa::Instruction &decoded(const isa::KernelBinary &kernel, int64_t pc);
+  // A miss: decodes instruction `pc` (distinct word `word`) into its line.
+  const isa::Instruction &fill(const isa::KernelBinary &kernel, int64_t pc, uint32_t word);
   std::vector<int64_t> tags_;            // the word each line holds, -1 for none (empty until used)
   std::vector<isa::Instruction> lines_;
 };

@@ -8,7 +8,9 @@
 //   MatMul1024/<mode>          a 1024^3 MatMul compiled from ONNX: cube utilization and roofline
 //   rss/<model>                peak RSS of the model example (runtime/examples/model.c: load, run
 //                              once in timing mode) as a child process (through peak_rss.c) over
-//                              the model's device memory (rss_per_model; issue 6's target is <= 3),
+//                              the model's device memory: weights + working memory, what
+//                              frtModelQuerySize reports and loading allocates (model_MiB, split
+//                              into weights_MiB and work_MiB; rss_per_model; issue 6's target is <= 3),
 //                              and the resident set of a process that has the runtime and a device
 //                              but no model (baseline_rss_MiB: the libraries, SystemC, a device;
 //                              bench/idle_rss.c); rss_above_baseline_per_model = what the model adds
@@ -304,10 +306,13 @@ void rss(benchmark::State &state, const Model &m) {
     state.SkipWithError("frt_example_model did not run as expected");
     return;
   }
-  const double model = double(p->gmBytes) / (1 << 20);
+  const pkg::DeviceMemorySize memory = pkg::deviceMemoryOf(*p);
+  const double model = double(memory.totalBytes()) / (1 << 20);
   state.counters["peak_rss_MiB"] = peak;
   state.counters["baseline_rss_MiB"] = baseline;
   state.counters["model_MiB"] = model;
+  state.counters["weights_MiB"] = double(memory.weightBytes()) / (1 << 20);
+  state.counters["work_MiB"] = double(memory.workBytes) / (1 << 20);
   state.counters["rss_per_model"] = peak / model;
   state.counters["rss_above_baseline_per_model"] = (peak - baseline) / model;
 }

@@ -18,6 +18,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -451,6 +452,23 @@ Status writePackageFile(const std::string &path, const Package &package) {
   return writeFileAtomically(path, serializePackage(package));
 }
 
+DeviceMemorySize deviceMemoryOf(const Package &p) {
+  DeviceMemorySize m;
+  // The union of the constants' ranges: a view, or a constant the compiler shares, counts once.
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const Tensor &t : p.tensors)
+    if (t.kind == TensorKind::Constant && t.bytes) ranges.emplace_back(t.offset, t.offset + t.bytes);
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t coveredTo = 0;
+  for (const auto &[from, to] : ranges) {
+    if (to > std::max(from, coveredTo)) m.constantBytes += to - std::max(from, coveredTo);
+    coveredTo = std::max(coveredTo, to);
+  }
+  for (const Kernel &k : p.kernels) m.kernelDataBytes += k.binary.data.size();
+  m.workBytes = p.gmBytes - std::min(p.gmBytes, m.constantBytes);
+  return m;
+}
+
 std::string describePackage(const Package &p) {
   std::ostringstream s;
   auto shape = [](const Tensor &t) {
@@ -493,6 +511,10 @@ std::string describePackage(const Package &p) {
   s << "kernels: " << p.kernels.size() << " (" << code << " bytes of code), host tasks: " << hostTasks
     << "\n";
   s << "memory: " << p.gmBytes << " bytes of global memory, " << weights << " bytes of weights\n";
+  const DeviceMemorySize dm = deviceMemoryOf(p);
+  s << "device memory when loaded: " << dm.totalBytes() << " bytes = weights " << dm.weightBytes()
+    << " (constants " << dm.constantBytes << ", kernels' data sections " << dm.kernelDataBytes
+    << ") + working memory " << dm.workBytes << " (inputs, outputs, intermediates)\n";
   static const char *kinds[] = {"activation", "input", "output", "constant"};
   for (const Tensor &t : p.tensors) {
     s << "  [" << t.offset << ", +" << t.bytes << ") " << kinds[int(t.kind)] << " " << t.name << ": "

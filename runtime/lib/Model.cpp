@@ -506,6 +506,36 @@ frtError frtModelLoadFromMem(const void *data, size_t size, frtModel *model) {
                    "<memory>", model);
 }
 
+static frtError querySize(Expected<pkg::Package> package, const char *fn, size_t *workSize,
+                          size_t *weightSize) {
+  FRT_REQUIRE(workSize && weightSize, FRT_ERROR_INVALID_PARAM,
+              std::string(fn) + ": workSize or weightSize is NULL");
+  if (!package) return fail(FRT_ERROR_INVALID_FILE, package.error().message);
+  const pkg::DeviceMemorySize m = pkg::deviceMemoryOf(*package);
+  *workSize = static_cast<size_t>(m.workBytes);
+  *weightSize = static_cast<size_t>(m.weightBytes());
+  return ok();
+}
+
+frtError frtModelQuerySize(const char *path, size_t *workSize, size_t *weightSize) {
+  {
+    FRT_LOCKED_INIT(r);
+  }
+  if (!path) return fail(FRT_ERROR_INVALID_PARAM, "frtModelQuerySize: path is NULL");
+  // Parsed without the runtime lock (a package of megabytes takes a while), as loading does.
+  return querySize(pkg::readPackageFile(path, isa::CodeForm::Encoded), "frtModelQuerySize", workSize,
+                   weightSize);
+}
+
+frtError frtModelQuerySizeFromMem(const void *data, size_t size, size_t *workSize, size_t *weightSize) {
+  {
+    FRT_LOCKED_INIT(r);
+  }
+  if (!data || size == 0) return fail(FRT_ERROR_INVALID_PARAM, "frtModelQuerySizeFromMem: no data");
+  return querySize(pkg::parsePackage(static_cast<const uint8_t *>(data), size, "<memory>", isa::CodeForm::Encoded),
+                   "frtModelQuerySizeFromMem", workSize, weightSize);
+}
+
 frtError frtModelUnload(frtModel model) {
   FRT_LOCKED_INIT(r);
   FRT_REQUIRE(liveModel(r, model), FRT_ERROR_INVALID_HANDLE,

@@ -5,6 +5,7 @@
 #include "fractal/sim/Simulator.h"
 #include "RtlBackend.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -328,6 +329,23 @@ frtError frtGetDeviceInfo(int32_t deviceId, frtDeviceInfo *info) {
   return ok();
 }
 
+frtError frtGetMemInfo(size_t *freeBytes, size_t *totalBytes) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(freeBytes && totalBytes, FRT_ERROR_INVALID_PARAM,
+              "frtGetMemInfo: freeBytes or totalBytes is NULL");
+  FRT_REQUIRE(hasLiveCurrentContext(r), FRT_ERROR_NO_CONTEXT,
+              "frtGetMemInfo: no current context on this thread: call frtSetDevice first");
+  Device &d = *currentContext->device;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  const uint64_t total = static_cast<uint64_t>(d.config.chip.gmSizeBytes);
+  uint64_t used = 0; // every live allocation: the caller's, models' and kernels' (data sections)
+  if (d.simulator)
+    for (const auto &a : d.simulator->gm().allocations()) used += a.second.size;
+  *totalBytes = static_cast<size_t>(total);
+  *freeBytes = static_cast<size_t>(total - std::min(used, total));
+  return ok();
+}
+
 frtError frtCreateContext(frtContext *context, int32_t deviceId) {
   FRT_LOCKED_INIT(r);
   FRT_REQUIRE(context, FRT_ERROR_INVALID_PARAM, "frtCreateContext: context is NULL");
@@ -419,37 +437,78 @@ frtError frtDestroyEvent(frtEvent event) {
   FRT_REQUIRE(event && r.events.count(event), FRT_ERROR_INVALID_HANDLE,
               "frtDestroyEvent: not a live event");
   {
-    // A pending record still refers to the event: let it complete first.
+    // A pending record, or a stream's pending wait, still refers to the event: let them finish.
     std::unique_lock<std::mutex> lock(event->mutex);
-    event->completed.wait(lock, [&] { return !event->recorded || event->done; });
+    event->changed.wait(lock, [&] { return event->done() && event->pendingWaits == 0; });
   }
   r.events.erase(event);
   delete event;
   return ok();
 }
 
+// The checks frtRecordEvent and frtStreamWaitEvent share: a live event, and the stream (NULL: the
+// current default one). Runtime lock held.
+static frtError liveEventAndStream(Runtime &r, frtEvent event, frtStream stream, const char *fn,
+                                   frtStreamImpl *&s) {
+  FRT_REQUIRE(event && r.events.count(event), FRT_ERROR_INVALID_HANDLE,
+              std::string(fn) + ": not a live event");
+  return resolveStream(stream, s);
+}
+
 frtError frtRecordEvent(frtEvent event, frtStream stream) {
   FRT_LOCKED_INIT(r);
-  FRT_REQUIRE(event && r.events.count(event), FRT_ERROR_INVALID_HANDLE,
-              "frtRecordEvent: not a live event");
   frtStreamImpl *s = nullptr;
-  if (frtError e = resolveStream(stream, s))
+  if (frtError e = liveEventAndStream(r, event, stream, "frtRecordEvent", s))
     return e;
+  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(event->mutex);
-    event->recorded = true;
-    event->done = false;
+    generation = ++event->recorded;
   }
-  enqueue(s, [event, s] {
+  enqueue(s, [event, s, generation] {
     double now;
     {
       std::lock_guard<std::mutex> lock(s->mutex);
       now = s->simulatedUs;
     }
     std::lock_guard<std::mutex> lock(event->mutex);
-    event->simulatedUs = now;
-    event->done = true;
-    event->completed.notify_all();
+    // Records on different streams may complete out of order: the newest one counts.
+    if (generation > event->completed) {
+      event->completed = generation;
+      event->simulatedUs = now;
+    }
+    event->changed.notify_all();
+  });
+  return ok();
+}
+
+frtError frtStreamWaitEvent(frtStream stream, frtEvent event) {
+  FRT_LOCKED_INIT(r);
+  frtStreamImpl *s = nullptr;
+  if (frtError e = liveEventAndStream(r, event, stream, "frtStreamWaitEvent", s))
+    return e;
+  uint64_t generation;
+  {
+    std::lock_guard<std::mutex> lock(event->mutex);
+    FRT_REQUIRE(event->recorded > 0, FRT_ERROR_INVALID_HANDLE,
+                "frtStreamWaitEvent: the event was never recorded (frtRecordEvent first)");
+    generation = event->recorded;
+    ++event->pendingWaits;
+  }
+  // The record waited for was queued before this wait, and every stream runs its queue in
+  // order, so waits can never form a cycle.
+  enqueue(s, [event, s, generation] {
+    double at;
+    {
+      std::unique_lock<std::mutex> lock(event->mutex);
+      event->changed.wait(lock, [&] { return event->completed >= generation; });
+      at = event->simulatedUs;
+      --event->pendingWaits;
+      event->changed.notify_all();
+    }
+    // The stream's device time moves on to the event's: what it runs next starts after it.
+    std::lock_guard<std::mutex> lock(s->mutex);
+    s->simulatedUs = std::max(s->simulatedUs, at);
   });
   return ok();
 }
@@ -459,11 +518,12 @@ frtError frtSynchronizeEvent(frtEvent event) {
     FRT_LOCKED_INIT(r);
     FRT_REQUIRE(event && r.events.count(event), FRT_ERROR_INVALID_HANDLE,
                 "frtSynchronizeEvent: not a live event");
-    FRT_REQUIRE(event->recorded, FRT_ERROR_INVALID_HANDLE,
-                "frtSynchronizeEvent: the event was never recorded");
   }
   std::unique_lock<std::mutex> lock(event->mutex);
-  event->completed.wait(lock, [&] { return event->done; });
+  if (event->recorded == 0)
+    return fail(FRT_ERROR_INVALID_HANDLE, "frtSynchronizeEvent: the event was never recorded");
+  const uint64_t generation = event->recorded;
+  event->changed.wait(lock, [&] { return event->completed >= generation; });
   return ok();
 }
 
@@ -473,7 +533,7 @@ frtError frtQueryEventStatus(frtEvent event, frtEventStatus *status) {
               "frtQueryEventStatus: not a live event");
   FRT_REQUIRE(status, FRT_ERROR_INVALID_PARAM, "frtQueryEventStatus: status is NULL");
   std::lock_guard<std::mutex> lock(event->mutex);
-  *status = event->recorded && event->done ? FRT_EVENT_COMPLETE : FRT_EVENT_NOT_READY;
+  *status = event->recorded > 0 && event->done() ? FRT_EVENT_COMPLETE : FRT_EVENT_NOT_READY;
   return ok();
 }
 
@@ -485,7 +545,7 @@ frtError frtEventElapsedTime(float *ms, frtEvent start, frtEvent end) {
   auto completedAt = [](frtEventImpl *e, double &us) {
     std::lock_guard<std::mutex> lock(e->mutex);
     us = e->simulatedUs;
-    return e->done;
+    return e->recorded > 0 && e->done();
   };
   double from = 0, to = 0;
   const bool doneStart = completedAt(start, from), doneEnd = completedAt(end, to);

@@ -61,11 +61,16 @@ struct frtStreamImpl {
   std::thread worker;
 };
 
+// An event's records are numbered: `recorded` counts the frtRecordEvent calls, `completed` is the
+// newest record whose stream has reached it. A stream told to wait (frtStreamWaitEvent) waits for
+// the record that was newest when it was told, not for later ones, as in AscendCL and CUDA.
 struct frtEventImpl {
   std::mutex mutex;
-  std::condition_variable completed;
-  bool recorded = false, done = false;
-  double simulatedUs = 0;
+  std::condition_variable changed;
+  uint64_t recorded = 0, completed = 0;
+  int pendingWaits = 0;   // streams' queued waits that still refer to the event
+  double simulatedUs = 0; // the device time of the stream at the completed record
+  bool done() const { return completed == recorded; }
 };
 
 struct frtKernelImpl {

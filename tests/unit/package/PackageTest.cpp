@@ -95,6 +95,29 @@ TEST(Package, RoundTrip) {
 }
 
 // Asked for the encoded form (as a runtime asks), every kernel keeps its code as stored.
+TEST(Package, DeviceMemoryCountsEachConstantByteOnce) {
+  Package p = samplePackage(); // w: [512, +512); plan 4096 bytes
+  p.kernels[0].binary.data.assign(100, 1);
+  DeviceMemorySize m = deviceMemoryOf(p);
+  EXPECT_EQ(m.constantBytes, 512u);
+  EXPECT_EQ(m.kernelDataBytes, 100u);
+  EXPECT_EQ(m.workBytes, 4096u - 512u);
+  EXPECT_EQ(m.totalBytes(), 4196u);
+  // A view of w, a constant sharing w's second half and one straddling its end: their union
+  // [512, 1280) counts, each byte once.
+  Tensor view = p.tensors[1], half = p.tensors[1], past = p.tensors[1];
+  view.aliasOf = 1;
+  half.offset = 768;
+  half.bytes = 256;
+  past.offset = 1024;
+  past.bytes = 256;
+  p.tensors.insert(p.tensors.end(), {view, half, past});
+  m = deviceMemoryOf(p);
+  EXPECT_EQ(m.constantBytes, 768u);
+  EXPECT_EQ(m.workBytes, 4096u - 768u);
+  EXPECT_EQ(m.weightBytes(), 868u);
+}
+
 TEST(Package, CodeStaysEncodedWhenAskedTo) {
   const std::vector<uint8_t> bytes = serializePackage(samplePackage()); // one kernel, 2 instructions
   Expected<Package> decoded = parsePackage(bytes.data(), bytes.size(), "p.fpk");

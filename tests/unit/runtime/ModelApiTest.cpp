@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <atomic>
 #include <thread>
@@ -277,6 +278,60 @@ TEST_F(ModelApi, Misuse) {
   frtDestroyDataset(in);
   frtDestroyDataset(out);
   frtFree(small);
+}
+
+TEST_F(ModelApi, QuerySizeIsWhatLoadingTakesFromDeviceMemory) {
+  // The package with a 40-byte data section in its kernel: weights = w's 512-byte slot + 40.
+  Expected<pkg::Package> p0 = [] {
+    std::vector<uint8_t> b = package();
+    return pkg::parsePackage(b.data(), b.size(), "p");
+  }();
+  ASSERT_TRUE(p0.ok());
+  p0->kernels[0].binary.data.assign(40, 7);
+  const std::vector<uint8_t> bytes = pkg::serializePackage(*p0);
+  size_t work = 0, weight = 0;
+  ASSERT_EQ(frtModelQuerySizeFromMem(bytes.data(), bytes.size(), &work, &weight), FRT_SUCCESS)
+      << frtGetRecentErrMsg();
+  EXPECT_EQ(weight, 512u + 40u);
+  EXPECT_EQ(work, 4u * 512u - 512u); // x, y, z
+  size_t freeBefore = 0, total = 0, freeAfter = 0;
+  ASSERT_EQ(frtGetMemInfo(&freeBefore, &total), FRT_SUCCESS);
+  EXPECT_EQ(total, size_t(8) << 30); // edge: 8 GiB
+  EXPECT_EQ(freeBefore, total);
+  frtModel m = load(bytes);
+  ASSERT_EQ(frtGetMemInfo(&freeAfter, &total), FRT_SUCCESS);
+  EXPECT_EQ(freeBefore - freeAfter, work + weight);
+  void *buffer;
+  ASSERT_EQ(frtMalloc(&buffer, 1000, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
+  ASSERT_EQ(frtGetMemInfo(&freeAfter, &total), FRT_SUCCESS);
+  EXPECT_EQ(freeBefore - freeAfter, work + weight + 1000);
+  ASSERT_EQ(runAndCheck(m), FRT_SUCCESS) << frtGetRecentErrMsg(); // the data section is harmless
+  EXPECT_EQ(frtFree(buffer), FRT_SUCCESS);
+  EXPECT_EQ(frtModelUnload(m), FRT_SUCCESS);
+  ASSERT_EQ(frtGetMemInfo(&freeAfter, &total), FRT_SUCCESS);
+  EXPECT_EQ(freeAfter, freeBefore);
+
+  // The same numbers from a file; and what a query refuses.
+  const std::string path = ::testing::TempDir() + "query-size.fpk";
+  ASSERT_TRUE(pkg::writePackageFile(path, *p0).ok());
+  size_t work2 = 0, weight2 = 0;
+  ASSERT_EQ(frtModelQuerySize(path.c_str(), &work2, &weight2), FRT_SUCCESS) << frtGetRecentErrMsg();
+  EXPECT_EQ(work2, work);
+  EXPECT_EQ(weight2, weight);
+  std::remove(path.c_str());
+  EXPECT_EQ(frtModelQuerySize(path.c_str(), &work2, &weight2), FRT_ERROR_INVALID_FILE);
+  EXPECT_NE(std::string(frtGetRecentErrMsg()).find("query-size.fpk"), std::string::npos) << frtGetRecentErrMsg();
+  EXPECT_EQ(frtModelQuerySize(nullptr, &work2, &weight2), FRT_ERROR_INVALID_PARAM);
+  EXPECT_EQ(frtModelQuerySizeFromMem(bytes.data(), bytes.size(), nullptr, &weight2), FRT_ERROR_INVALID_PARAM);
+  std::vector<uint8_t> truncated(bytes.begin(), bytes.begin() + bytes.size() / 2);
+  EXPECT_EQ(frtModelQuerySizeFromMem(truncated.data(), truncated.size(), &work2, &weight2),
+            FRT_ERROR_INVALID_FILE);
+  EXPECT_EQ(frtGetMemInfo(nullptr, &total), FRT_ERROR_INVALID_PARAM);
+  ASSERT_EQ(frtFinalize(), FRT_SUCCESS);
+  EXPECT_EQ(frtModelQuerySizeFromMem(bytes.data(), bytes.size(), &work2, &weight2), FRT_ERROR_UNINITIALIZED);
+  EXPECT_EQ(frtGetMemInfo(&freeAfter, &total), FRT_ERROR_UNINITIALIZED);
+  ASSERT_EQ(frtInit(nullptr), FRT_SUCCESS); // for TearDown
+  EXPECT_EQ(frtGetMemInfo(&freeAfter, &total), FRT_ERROR_NO_CONTEXT);
 }
 
 TEST_F(ModelApi, DeviceFaultNamesTheTaskAndNode) {

@@ -53,16 +53,21 @@ protected:
   }
   void TearDown() override { EXPECT_EQ(frtFinalize(), FRT_SUCCESS) << frtGetRecentErrMsg(); }
 
-  // Runs the 16x16 GEMM with A = B = all 1.0 on `stream`; C must be all 16.0.
-  void runGemm(frtStream stream, int device = 0) {
-    ASSERT_EQ(frtSetDevice(device), FRT_SUCCESS);
+  // The GEMM's operands on the current device: A = B = all 1.0 (16x16 f16), C for 16x16 f32.
+  void gemmOperands(void *&a, void *&b, void *&c) {
     std::vector<uint16_t> ones(256, 0x3c00);
-    void *a, *b, *c;
     ASSERT_EQ(frtMalloc(&a, 512, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
     ASSERT_EQ(frtMalloc(&b, 512, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
     ASSERT_EQ(frtMalloc(&c, 1024, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
     ASSERT_EQ(frtMemcpy(a, 512, ones.data(), 512, FRT_MEMCPY_HOST_TO_DEVICE), FRT_SUCCESS);
     ASSERT_EQ(frtMemcpy(b, 512, ones.data(), 512, FRT_MEMCPY_HOST_TO_DEVICE), FRT_SUCCESS);
+  }
+
+  // Runs the 16x16 GEMM with A = B = all 1.0 on `stream`; C must be all 16.0.
+  void runGemm(frtStream stream, int device = 0) {
+    ASSERT_EQ(frtSetDevice(device), FRT_SUCCESS);
+    void *a, *b, *c;
+    gemmOperands(a, b, c);
     std::vector<uint8_t> bytes = gemmKernel();
     frtKernel k;
     ASSERT_EQ(frtLoadKernelFromMem(bytes.data(), bytes.size(), &k), FRT_SUCCESS) << frtGetRecentErrMsg();
@@ -255,6 +260,59 @@ TEST_F(Runtime, EventsMeasureSimulatedTime) {
   EXPECT_EQ(frtDestroyEvent(start), FRT_SUCCESS);
   EXPECT_EQ(frtDestroyEvent(start), FRT_ERROR_INVALID_HANDLE);
   EXPECT_EQ(frtDestroyEvent(end), FRT_SUCCESS);
+}
+
+TEST_F(Runtime, AStreamWaitsForAnotherStreamsEvent) {
+  // Stream 1 computes C = A x B (all 16.0); stream 2, told to wait for the event recorded after
+  // it, copies C to D. D must hold the product, and stream 2's next event must lie after stream
+  // 1's in simulated time (stream 2 did nothing else: without the wait it would stand at 0).
+  void *a, *b, *c, *d;
+  gemmOperands(a, b, c);
+  ASSERT_EQ(frtMalloc(&d, 1024, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
+  std::vector<uint8_t> bytes = gemmKernel();
+  frtKernel k;
+  ASSERT_EQ(frtLoadKernelFromMem(bytes.data(), bytes.size(), &k), FRT_SUCCESS);
+  frtStream s1, s2;
+  ASSERT_EQ(frtCreateStream(&s1), FRT_SUCCESS);
+  ASSERT_EQ(frtCreateStream(&s2), FRT_SUCCESS);
+  frtEvent start, computed, copied, never;
+  for (frtEvent *e : {&start, &computed, &copied, &never})
+    ASSERT_EQ(frtCreateEvent(e), FRT_SUCCESS);
+  EXPECT_EQ(frtStreamWaitEvent(s2, never), FRT_ERROR_INVALID_HANDLE);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "frtStreamWaitEvent: the event was never recorded (frtRecordEvent first)");
+  EXPECT_EQ(frtStreamWaitEvent(s2, nullptr), FRT_ERROR_INVALID_HANDLE);
+  int notAStream = 0;
+  EXPECT_EQ(frtStreamWaitEvent(reinterpret_cast<frtStream>(&notAStream), start), FRT_ERROR_INVALID_HANDLE);
+
+  uint64_t args[3] = {reinterpret_cast<uint64_t>(a), reinterpret_cast<uint64_t>(b),
+                      reinterpret_cast<uint64_t>(c)};
+  ASSERT_EQ(frtRecordEvent(start, s1), FRT_SUCCESS);
+  ASSERT_EQ(frtLaunchKernel(k, 1, args, 3, s1), FRT_SUCCESS);
+  ASSERT_EQ(frtRecordEvent(computed, s1), FRT_SUCCESS);
+  ASSERT_EQ(frtStreamWaitEvent(s2, computed), FRT_SUCCESS) << frtGetRecentErrMsg();
+  ASSERT_EQ(frtMemcpyAsync(d, 1024, c, 1024, FRT_MEMCPY_DEVICE_TO_DEVICE, s2), FRT_SUCCESS);
+  ASSERT_EQ(frtRecordEvent(copied, s2), FRT_SUCCESS);
+  ASSERT_EQ(frtSynchronizeStream(s2), FRT_SUCCESS) << frtGetRecentErrMsg();
+  std::vector<float> out(256);
+  ASSERT_EQ(frtMemcpy(out.data(), 1024, d, 1024, FRT_MEMCPY_DEVICE_TO_HOST), FRT_SUCCESS);
+  for (float v : out)
+    ASSERT_EQ(v, 16.0f);
+  float kernelMs = 0, copiedMs = 0;
+  ASSERT_EQ(frtEventElapsedTime(&kernelMs, start, computed), FRT_SUCCESS) << frtGetRecentErrMsg();
+  ASSERT_EQ(frtEventElapsedTime(&copiedMs, start, copied), FRT_SUCCESS) << frtGetRecentErrMsg();
+  EXPECT_GT(kernelMs, 0.020f); // at least the launch cost
+  EXPECT_EQ(copiedMs, kernelMs); // a copy takes no simulated time
+  // The wait is not blocked by a later record of the same event: it waits for the one before it.
+  ASSERT_EQ(frtStreamWaitEvent(nullptr, computed), FRT_SUCCESS);
+  ASSERT_EQ(frtSynchronizeStream(nullptr), FRT_SUCCESS);
+  for (frtEvent e : {start, computed, copied, never})
+    EXPECT_EQ(frtDestroyEvent(e), FRT_SUCCESS);
+  EXPECT_EQ(frtStreamWaitEvent(s2, computed), FRT_ERROR_INVALID_HANDLE); // destroyed
+  EXPECT_EQ(frtDestroyStream(s1), FRT_SUCCESS);
+  EXPECT_EQ(frtDestroyStream(s2), FRT_SUCCESS);
+  EXPECT_EQ(frtUnloadKernel(k), FRT_SUCCESS);
+  for (void *p : {a, b, c, d})
+    EXPECT_EQ(frtFree(p), FRT_SUCCESS);
 }
 
 TEST_F(Runtime, DeviceFaultSurfacesAtSynchronize) {

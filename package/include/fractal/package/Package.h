@@ -106,6 +106,19 @@ struct Package {
   std::vector<Task> tasks;
 };
 
+// The device memory a loaded package holds (frtModelQuerySize, `fractal info`): its weights (the
+// constants' slots in the memory plan and the kernels' data sections, read-only) and its working
+// memory (the rest of the plan: inputs, outputs and intermediate tensors, with reuse). Their sum
+// is what loading allocates, but for the few argument words of each launch.
+struct DeviceMemorySize {
+  uint64_t constantBytes = 0;    // the constants' slots in the plan
+  uint64_t kernelDataBytes = 0;  // the kernels' data sections (tables their code reads)
+  uint64_t workBytes = 0;        // the plan's other bytes
+  uint64_t weightBytes() const { return constantBytes + kernelDataBytes; }
+  uint64_t totalBytes() const { return weightBytes() + workBytes; }
+};
+DeviceMemorySize deviceMemoryOf(const Package &package);
+
 // The digest a package records for its target: CRC-32 of the config's canonical YAML.
 uint32_t targetDigest(const ChipConfig &config);
 

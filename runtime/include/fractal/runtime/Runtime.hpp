@@ -46,6 +46,8 @@ public:
 
 inline void setDevice(int32_t id) { check(frtSetDevice(id), "frtSetDevice"); }
 
+class Event;
+
 class Stream {
 public:
   Stream() { check(frtCreateStream(&stream_), "frtCreateStream"); }
@@ -53,6 +55,8 @@ public:
   Stream(const Stream &) = delete;
   Stream &operator=(const Stream &) = delete;
   void synchronize() { check(frtSynchronizeStream(stream_), "frtSynchronizeStream"); }
+  // What is queued on this stream afterwards waits for `event`'s newest record (defined below).
+  void wait(const Event &event);
   frtStream get() const { return stream_; }
 
 private:
@@ -69,6 +73,7 @@ public:
     check(frtRecordEvent(event_, stream ? stream->get() : nullptr), "frtRecordEvent");
   }
   void synchronize() { check(frtSynchronizeEvent(event_), "frtSynchronizeEvent"); }
+  frtEvent get() const { return event_; }
   // Simulated milliseconds from `start` to this event.
   float elapsedSince(const Event &start) const {
     float ms = 0;
@@ -79,6 +84,10 @@ public:
 private:
   frtEvent event_ = nullptr;
 };
+
+inline void Stream::wait(const Event &event) {
+  check(frtStreamWaitEvent(stream_, event.get()), "frtStreamWaitEvent");
+}
 
 class DeviceBuffer {
 public:

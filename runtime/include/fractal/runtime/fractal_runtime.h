@@ -70,6 +70,9 @@ frtError frtSetDevice(int32_t deviceId);
 frtError frtResetDevice(int32_t deviceId);
 frtError frtGetDevice(int32_t *deviceId);
 frtError frtGetDeviceInfo(int32_t deviceId, frtDeviceInfo *info);
+/* Device memory of the current context's device (aclrtGetMemInfo): its size, and what no live
+ * allocation holds (frtMalloc's, loaded models' and kernels'). */
+frtError frtGetMemInfo(size_t *freeBytes, size_t *totalBytes);
 
 frtError frtCreateContext(frtContext *context, int32_t deviceId);
 frtError frtDestroyContext(frtContext context);
@@ -85,6 +88,11 @@ frtError frtDestroyEvent(frtEvent event);
 frtError frtRecordEvent(frtEvent event, frtStream stream);
 frtError frtSynchronizeEvent(frtEvent event);
 frtError frtQueryEventStatus(frtEvent event, frtEventStatus *status);
+/* Makes `stream` (NULL: the current default stream) wait, without blocking the caller, until the
+ * event's newest record at the time of the call has completed (aclrtStreamWaitEvent): the work
+ * queued on the stream afterwards starts after the work before that record, in host order and in
+ * simulated device time. The event must have been recorded. */
+frtError frtStreamWaitEvent(frtStream stream, frtEvent event);
 /* Simulated device time between two completed events, in milliseconds. */
 frtError frtEventElapsedTime(float *ms, frtEvent start, frtEvent end);
 
@@ -145,6 +153,14 @@ typedef struct {
 frtError frtModelLoadFromFile(const char *path, frtModel *model);
 frtError frtModelLoadFromMem(const void *data, size_t size, frtModel *model);
 frtError frtModelUnload(frtModel model);
+/* The device memory a package needs once loaded (aclmdlQuerySize), to see whether it fits
+ * (frtGetMemInfo) before loading: weightSize, its read-only part (the weights and other constants,
+ * the kernels' data sections); workSize, the rest of its memory plan (inputs, outputs and
+ * intermediate tensors, which the compiler overlaps where their lifetimes allow). Loading
+ * allocates their sum; each launch adds a few argument words while it runs. The package is
+ * checked as loading checks it, but for its target. */
+frtError frtModelQuerySize(const char *path, size_t *workSize, size_t *weightSize);
+frtError frtModelQuerySizeFromMem(const void *data, size_t size, size_t *workSize, size_t *weightSize);
 frtError frtModelGetNumInputs(frtModel model, size_t *count);
 frtError frtModelGetNumOutputs(frtModel model, size_t *count);
 frtError frtModelGetInputDesc(frtModel model, size_t index, frtTensorDesc *desc);

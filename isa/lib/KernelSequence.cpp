@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <string_view>
 
 namespace fractal::isa {
@@ -176,6 +177,7 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
       out.addDebug(from ? from->line : 0, "");
   };
 
+  std::map<std::vector<uint8_t>, uint64_t> dataOffsets; // a part's data section -> where it lies
   for (size_t i = 0; i < parts.size(); ++i) {
     const KernelBinary &k = *parts[i].kernel;
     current = &k;
@@ -189,8 +191,14 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
     const int64_t partBlocks = parts[i].blockDim;
     const bool narrower = barrier && partBlocks > 0 && partBlocks < barrier->blockDim;
     size_t skipBranch = 0;
-    while (out.data.size() % kDataAlignment) out.data.push_back(0);
-    const uint64_t dataOffset = out.data.size();
+    // A part whose data section another part already brought (the same bytes: the constant
+    // tables of kernels of one kind, e.g. the identity matrix of a residual step) reads that copy:
+    // data sections are read-only, and one copy is less device memory and warmer L2 lines.
+    auto sameData = k.data.empty() ? dataOffsets.end() : dataOffsets.find(k.data);
+    const bool dataShared = sameData != dataOffsets.end();
+    if (!dataShared)
+      while (out.data.size() % kDataAlignment) out.data.push_back(0);
+    const uint64_t dataOffset = dataShared ? sameData->second : out.data.size();
     // Copies issued before the cross-core barrier (not for a narrower part: the blocks that skip
     // it would load for nothing).
     const std::vector<EarlyLoad> early = i > 0 && barrier && !narrower ? earlyLoads(k, parts[i].readOnlyArgs)
@@ -267,7 +275,10 @@ Expected<KernelBinary> sequenceKernels(const std::vector<SequencePart> &parts, c
       skipBranch = emitSkip();
       for (int r : {1, 2}) emit(instruction(Opcode::Li, {{"xd", r}, {"imm", 0}}), nullptr);
     }
-    out.data.insert(out.data.end(), k.data.begin(), k.data.end());
+    if (!dataShared && !k.data.empty()) {
+      dataOffsets.emplace(k.data, dataOffset);
+      out.data.insert(out.data.end(), k.data.begin(), k.data.end());
+    }
 
     const size_t base = out.code.size();
     if (early.empty()) entry = base;

@@ -181,6 +181,31 @@ TEST_F(KernelSequenceTest, SegmentsRunFunctionallyAtTheirOwnBlockDim) {
   EXPECT_NE(outside.error().message.find("is not inside its"), std::string::npos) << outside.error().message;
 }
 
+TEST_F(KernelSequenceTest, PartsWithTheSameDataShareOneCopy) {
+  // add_one, double_plus_quarter, add_one: the third part's data (128 ones) is the first's bytes,
+  // so it reads the first's copy: the data section holds two parts' data, not three, and the
+  // launch still computes 2 (x + 1) + 0.25 + 1 in every mode.
+  std::vector<isa::SequenceRange> three;
+  Expected<isa::KernelBinary> s = isa::sequenceKernels(
+      {{&addOne, 0}, {&doublePlusQuarter, 16}, {&addOne, 32}}, "three.s", &three);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->data.size(), 512u + doublePlusQuarter.data.size()); // ones at 0, quarters at 512
+  for (const isa::Symbol &sym : s->symbols)
+    if (sym.name == "p2.ones") EXPECT_EQ(sym.value, 0u);
+  Device ref; // the third part alone, on the first two's result
+  const uint64_t from = ref.buffer(expected), to = ref.buffer(std::vector<uint16_t>(kHalves, 0));
+  ASSERT_TRUE(ref.run(addOne, {from, to}, options(SimMode::Functional, 1)).ok());
+  const std::vector<uint16_t> want = ref.read<uint16_t>(to, kHalves);
+  for (SimOptions o : {options(SimMode::Functional, 1), options(SimMode::Timing, 1)}) {
+    Device d;
+    Buffers c = buffers(d, input);
+    const uint64_t last = d.buffer(std::vector<uint16_t>(kHalves, 0));
+    ASSERT_TRUE(d.run(*s, {c.in, c.middle, c.middle, c.out, c.out, last}, o).ok());
+    EXPECT_EQ(d.read<uint16_t>(c.out, kHalves), expected);
+    EXPECT_EQ(d.read<uint16_t>(last, kHalves), want);
+  }
+}
+
 TEST_F(KernelSequenceTest, SymbolsAndTheDebugMapFollowTheCode) {
   EXPECT_EQ(joined.noteOf(ranges[0].entry), "add_one");
   EXPECT_EQ(joined.noteOf(ranges[1].entry), "double_plus_quarter");

@@ -21,7 +21,8 @@
 // block 0, in order, and the other blocks skip them to the next barrier (an unrolled LSTM's
 // steps are such parts).
 //
-// Each part keeps its own argument words and data section: `mfsr xN, args` is followed by
+// Each part keeps its own argument words and data section (parts with the same data bytes share
+// one copy: data sections are read-only): `mfsr xN, args` is followed by
 // `addi xN, xN, <the part's first argument byte>` and `mfsr xN, data_base` by `addi` of the
 // part's data offset (parts' data are 512-byte aligned, as the loader aligns a kernel's data).
 // An `end` inside a part becomes a jump to the part's end. Branch offsets, symbols (prefixed

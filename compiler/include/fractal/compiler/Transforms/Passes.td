@@ -126,8 +126,10 @@ def CancelDataMovement : Pass<"fractal-cancel-data-movement", "::mlir::func::Fun
   let description = [{
     `transpose(transpose(x, p), q)` becomes one transpose by the composed permutation, and
     disappears when that is the identity; `reshape(reshape(x))` becomes one reshape, and a
-    reshape or transpose that does not change its input disappears. Each removed op is a DMA pass
-    over the tensor that no longer runs. The surviving op's location fuses the ONNX nodes.
+    reshape or transpose that does not change its input disappears. A transpose whose one user is
+    an element-wise unary op (not a cast) moves below it when it then meets another transpose or
+    feeds only convolutions as an NHWC -> NCHW input, both of which absorb it. Each removed op is
+    a DMA pass over the tensor that no longer runs. The surviving op's location fuses the ONNX nodes.
   }];
 }
 

@@ -40,6 +40,22 @@ TEST(RuntimeCpp, GemmThroughRaiiOwners) {
   end.synchronize();
   EXPECT_GT(end.elapsedSince(start), 0.0f);
 
+  // A second stream waits for the first one's event: its own event lands no earlier in
+  // simulated time.
+  rt::Stream other;
+  rt::Event waited;
+  other.wait(end);
+  waited.record(&other);
+  other.synchronize();
+  EXPECT_EQ(waited.elapsedSince(start), end.elapsedSince(start));
+  rt::Event neverRecorded;
+  try {
+    other.wait(neverRecorded);
+    FAIL() << "waiting for an event never recorded succeeded";
+  } catch (const rt::Error &e) {
+    EXPECT_EQ(e.code(), FRT_ERROR_INVALID_HANDLE);
+  }
+
   try {
     rt::DeviceBuffer huge(size_t(1) << 40);
     FAIL() << "a 1 TiB allocation succeeded";

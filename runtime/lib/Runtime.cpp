@@ -439,7 +439,7 @@ frtError frtDestroyEvent(frtEvent event) {
   {
     // A pending record, or a stream's pending wait, still refers to the event: let them finish.
     std::unique_lock<std::mutex> lock(event->mutex);
-    event->changed.wait(lock, [&] { return event->done() && event->pendingWaits == 0; });
+    event->changed.wait(lock, [&] { return event->pendingRecords == 0 && event->pendingWaits == 0; });
   }
   r.events.erase(event);
   delete event;
@@ -464,6 +464,7 @@ frtError frtRecordEvent(frtEvent event, frtStream stream) {
   {
     std::lock_guard<std::mutex> lock(event->mutex);
     generation = ++event->recorded;
+    ++event->pendingRecords;
   }
   enqueue(s, [event, s, generation] {
     double now;
@@ -477,6 +478,7 @@ frtError frtRecordEvent(frtEvent event, frtStream stream) {
       event->completed = generation;
       event->simulatedUs = now;
     }
+    --event->pendingRecords;
     event->changed.notify_all();
   });
   return ok();

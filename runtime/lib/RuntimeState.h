@@ -68,6 +68,7 @@ struct frtEventImpl {
   std::mutex mutex;
   std::condition_variable changed;
   uint64_t recorded = 0, completed = 0;
+  int pendingRecords = 0; // queued records not run yet (they may complete out of order)
   int pendingWaits = 0;   // streams' queued waits that still refer to the event
   double simulatedUs = 0; // the device time of the stream at the completed record
   bool done() const { return completed == recorded; }

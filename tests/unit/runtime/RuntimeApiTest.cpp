@@ -315,6 +315,39 @@ TEST_F(Runtime, AStreamWaitsForAnotherStreamsEvent) {
     EXPECT_EQ(frtFree(p), FRT_SUCCESS);
 }
 
+TEST_F(Runtime, AnEventOutlivesItsRecordsThatCompleteOutOfOrder) {
+  // Record 1 of the event waits on stream 1 behind a slow kernel (a scalar loop) of stream 3;
+  // record 2, on stream 2, completes at once. Destroying the event must wait for record 1 too,
+  // which still refers to it (under `make asan-test` a use after free shows otherwise).
+  Expected<isa::KernelBinary> slow = isa::assemble("  li x5, 2000000\nloop:\n  dbnz x5, loop\n  end\n", "slow.s");
+  ASSERT_TRUE(slow.ok()) << slow.error().message;
+  std::vector<uint8_t> bytes = isa::serializeKernel(*slow);
+  frtKernel k;
+  ASSERT_EQ(frtLoadKernelFromMem(bytes.data(), bytes.size(), &k), FRT_SUCCESS);
+  frtStream s1, s2, s3;
+  for (frtStream *s : {&s1, &s2, &s3})
+    ASSERT_EQ(frtCreateStream(s), FRT_SUCCESS);
+  frtEvent gate, event;
+  ASSERT_EQ(frtCreateEvent(&gate), FRT_SUCCESS);
+  ASSERT_EQ(frtCreateEvent(&event), FRT_SUCCESS);
+  ASSERT_EQ(frtLaunchKernel(k, 1, nullptr, 0, s3), FRT_SUCCESS);
+  ASSERT_EQ(frtRecordEvent(gate, s3), FRT_SUCCESS);
+  ASSERT_EQ(frtStreamWaitEvent(s1, gate), FRT_SUCCESS);
+  ASSERT_EQ(frtRecordEvent(event, s1), FRT_SUCCESS); // record 1: behind the slow kernel
+  ASSERT_EQ(frtRecordEvent(event, s2), FRT_SUCCESS); // record 2: at once
+  ASSERT_EQ(frtSynchronizeStream(s2), FRT_SUCCESS);
+  EXPECT_EQ(frtDestroyEvent(event), FRT_SUCCESS); // waits for record 1, which waited for the gate
+  frtEventStatus status = FRT_EVENT_NOT_READY;
+  ASSERT_EQ(frtQueryEventStatus(gate, &status), FRT_SUCCESS);
+  EXPECT_EQ(status, FRT_EVENT_COMPLETE);
+  for (frtStream s : {s1, s2, s3})
+    EXPECT_EQ(frtSynchronizeStream(s), FRT_SUCCESS) << frtGetRecentErrMsg();
+  EXPECT_EQ(frtDestroyEvent(gate), FRT_SUCCESS);
+  for (frtStream s : {s1, s2, s3})
+    EXPECT_EQ(frtDestroyStream(s), FRT_SUCCESS);
+  EXPECT_EQ(frtUnloadKernel(k), FRT_SUCCESS);
+}
+
 TEST_F(Runtime, DeviceFaultSurfacesAtSynchronize) {
   Expected<isa::KernelBinary> k = isa::assemble("wait_flag mte2, mte1, 0\nload2d l0a[x0], l1[x0]\nend\n",
                                                 "deadlock.s");

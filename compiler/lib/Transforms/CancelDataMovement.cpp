@@ -112,8 +112,10 @@ struct SinkTransposeBelowUnary : mlir::RewritePattern {
         !absorbedBelow(op->getResult(0), transpose.getPerm()))
       return mlir::failure();
     mlir::Operation *moved = rewriter.clone(*op);
-    moved->setOperand(0, transpose.getInput());
-    moved->getResult(0).setType(mlir::RankedTensorType::get(sourceType.getShape(), resultType.getElementType()));
+    rewriter.modifyOpInPlace(moved, [&] {
+      moved->setOperand(0, transpose.getInput());
+      moved->getResult(0).setType(mlir::RankedTensorType::get(sourceType.getShape(), resultType.getElementType()));
+    });
     auto after = rewriter.create<g::TransposeOp>(transpose.getLoc(), resultType, moved->getResult(0),
                                                  rewriter.getDenseI64ArrayAttr(transpose.getPerm()));
     rewriter.replaceOp(op, after.getResult());

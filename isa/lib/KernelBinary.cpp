@@ -142,6 +142,15 @@ std::vector<uint8_t> serializeKernel(const KernelBinary &k) {
   return out;
 }
 
+EncodedCode KernelBinary::encodedCode() const {
+  if (!encoded.empty() || code.empty()) return encoded;
+  std::vector<uint8_t> words(code.size() * kInstructionBytes);
+  for (size_t pc = 0; pc < code.size(); ++pc) encodeInstruction(code[pc], &words[pc * kInstructionBytes]);
+  EncodedCode out;
+  out.assign(words.data(), code.size());
+  return out;
+}
+
 Instruction KernelBinary::instructionAt(size_t pc) const {
   if (pc >= instructionCount()) throw std::out_of_range("no instruction " + std::to_string(pc) + " in " + source);
   return code.empty() ? decodeValidInstruction(encoded.at(pc)) : code[pc];

@@ -476,10 +476,16 @@ std::string describePackage(const Package &p) {
     for (size_t i = 0; i < t.shape.size(); ++i) text += (i ? "," : "") + std::to_string(t.shape[i]);
     return text + "]";
   };
-  uint64_t weights = 0, code = 0;
+  uint64_t weights = 0, code = 0, distinct = 0, held = 0;
   for (const Tensor &t : p.tensors)
     if (t.kind == TensorKind::Constant) weights += t.data.size();
-  for (const Kernel &k : p.kernels) code += k.binary.instructionCount() * isa::kInstructionBytes;
+  for (const Kernel &k : p.kernels) {
+    code += k.binary.instructionCount() * isa::kInstructionBytes;
+    // What the runtime holds of it once loaded: each distinct instruction once, an index per pc.
+    const isa::EncodedCode encoded = k.binary.encodedCode();
+    distinct += encoded.distinctCount();
+    held += encoded.heldBytes();
+  }
   s << "package: " << p.sourceModel << " (" << p.producer << ")\n";
   s << "target: " << p.target << " (config digest " << std::hex << p.targetDigest << std::dec << ")\n";
   s << "inputs:\n";
@@ -508,8 +514,8 @@ std::string describePackage(const Package &p) {
     }
     s << "\n";
   }
-  s << "kernels: " << p.kernels.size() << " (" << code << " bytes of code), host tasks: " << hostTasks
-    << "\n";
+  s << "kernels: " << p.kernels.size() << " (" << code << " bytes of code; " << distinct
+    << " distinct instructions, " << held << " bytes once loaded), host tasks: " << hostTasks << "\n";
   s << "memory: " << p.gmBytes << " bytes of global memory, " << weights << " bytes of weights\n";
   const DeviceMemorySize dm = deviceMemoryOf(p);
   s << "device memory when loaded: " << dm.totalBytes() << " bytes = weights " << dm.weightBytes()

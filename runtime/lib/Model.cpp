@@ -5,7 +5,6 @@
 #include "HostKernels.h"
 #include "RuntimeState.h"
 
-#include "fractal/isa/Encoding.h"
 #include "fractal/package/Package.h"
 #include "fractal/runtime/ModelProfile.h"
 
@@ -98,11 +97,8 @@ frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtM
   // memory is allocated, so that the decoded code and the region are never held at once.
   for (pkg::Kernel &k : m->package.kernels) {
     if (k.binary.code.empty()) continue; // already encoded
-    std::vector<uint8_t> words(k.binary.code.size() * isa::kInstructionBytes);
-    for (size_t pc = 0; pc < k.binary.code.size(); ++pc)
-      isa::encodeInstruction(k.binary.code[pc], &words[pc * isa::kInstructionBytes]);
+    k.binary.encoded = k.binary.encodedCode();
     std::vector<isa::Instruction>().swap(k.binary.code);
-    k.binary.encoded.assign(words.data(), words.size() / isa::kInstructionBytes);
   }
   // Its labels are for disassembly: running, faults and profiles name pcs, instructions and ONNX
   // nodes (the debug map). BlazeFace back's 2,544 took 0.1 MB.

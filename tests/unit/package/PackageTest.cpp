@@ -118,6 +118,21 @@ TEST(Package, DeviceMemoryCountsEachConstantByteOnce) {
   EXPECT_EQ(m.weightBytes(), 868u);
 }
 
+TEST(Package, DescriptionSaysWhatTheCodeTakesOnceLoaded) {
+  // Three instructions, two distinct (nop twice): 48 bytes stored; loaded, two 16-byte words and
+  // a 16-bit index per pc, 38 bytes, in either form of the code.
+  Package p = samplePackage();
+  Expected<isa::KernelBinary> k = isa::assemble(".text\n  nop\n  nop\n  end\n", "k.s");
+  ASSERT_TRUE(k.ok());
+  p.kernels[0].binary = *k;
+  const std::string decoded = describePackage(p);
+  EXPECT_NE(decoded.find("kernels: 1 (48 bytes of code; 2 distinct instructions, 38 bytes once loaded)"),
+            std::string::npos) << decoded;
+  p.kernels[0].binary.encoded = p.kernels[0].binary.encodedCode();
+  p.kernels[0].binary.code.clear();
+  EXPECT_EQ(describePackage(p), decoded);
+}
+
 TEST(Package, CodeStaysEncodedWhenAskedTo) {
   const std::vector<uint8_t> bytes = serializePackage(samplePackage()); // one kernel, 2 instructions
   Expected<Package> decoded = parsePackage(bytes.data(), bytes.size(), "p.fpk");

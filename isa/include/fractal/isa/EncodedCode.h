@@ -23,6 +23,8 @@ public:
   // Which distinct word instruction `pc` is: equal for two pcs exactly when their bytes are.
   uint32_t wordOf(size_t pc) const { return narrow_.empty() ? wide_[pc] : narrow_[pc]; }
   size_t distinctCount() const { return distinct_.size() / kInstructionBytes; }
+  // The bytes it holds: the distinct words and the index (what a loaded kernel's code costs).
+  size_t heldBytes() const { return distinct_.size() + narrow_.size() * sizeof(uint16_t) + wide_.size() * sizeof(uint32_t); }
   // Appends the code as stored in a kernel binary: every instruction's bytes in pc order.
   void appendTo(std::vector<uint8_t> &out) const;
 

@@ -92,6 +92,8 @@ struct KernelBinary {
   std::vector<std::string> notes;
 
   size_t instructionCount() const { return encoded.empty() ? code.size() : encoded.size(); }
+  // The code in its encoded form: `encoded` itself, or `code` encoded.
+  EncodedCode encodedCode() const;
   // Instruction `pc` in either form (a copy: decoded when the code is kept encoded); throws
   // std::out_of_range past the end. For messages and reports: a simulator fetches through its
   // cores' sim::FetchCache.

@@ -128,6 +128,19 @@ struct Checker {
         if (t.offset < base.offset || t.offset + t.bytes > base.offset + base.bytes)
           return fail(where + ": view lies outside the tensor it aliases");
       }
+      if (t.isDataDependent() != (t.extentTensor != kNoAlias))
+        return fail(where + ": a data-dependent extent needs both its axis and the tensor holding it");
+      if (t.isDataDependent()) {
+        if (t.dynamicAxis >= t.shape.size())
+          return fail(where + ": data-dependent axis " + std::to_string(t.dynamicAxis) + " of a rank-" +
+                      std::to_string(t.shape.size()) + " tensor");
+        if (t.kind != TensorKind::Output) return fail(where + ": only a model output may have a data-dependent extent");
+        if (t.extentTensor >= p.tensors.size() || t.extentTensor == i)
+          return fail(where + ": its extent is in a tensor that does not exist");
+        const Tensor &e = p.tensors[t.extentTensor];
+        if (e.dtype != DType::I64 || e.elementCount() != 1 || e.kind == TensorKind::Constant || e.isDataDependent())
+          return fail(where + ": its extent tensor '" + e.name + "' is not one written int64");
+      }
     }
     return true;
   }
@@ -244,6 +257,12 @@ int64_t Tensor::elementCount() const {
   return n;
 }
 
+std::vector<int64_t> Tensor::shapeWithExtent(int64_t extent) const {
+  std::vector<int64_t> s = shape;
+  if (isDataDependent() && dynamicAxis < s.size()) s[dynamicAxis] = extent;
+  return s;
+}
+
 uint32_t targetDigest(const ChipConfig &config) {
   std::string yaml = chipConfigToYaml(config);
   return crc32(yaml.data(), yaml.size());
@@ -267,6 +286,8 @@ std::vector<uint8_t> serializePackage(const Package &package) {
     m->set_layout(t.layout);
     m->set_data(t.data.data(), t.data.size());
     m->set_alias_of(t.aliasOf == kNoAlias ? 0 : t.aliasOf + 1);
+    m->set_dynamic_axis(t.isDataDependent() ? t.dynamicAxis + 1 : 0);
+    m->set_extent(t.extentTensor == kNoAlias ? 0 : t.extentTensor + 1);
   }
   for (uint32_t i : package.inputs) msg.add_inputs(i);
   for (uint32_t i : package.outputs) msg.add_outputs(i);
@@ -379,6 +400,8 @@ Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name, i
     t.data.assign(m.data().begin(), m.data().end());
     std::string().swap(*msg.mutable_tensors(i)->mutable_data());
     t.aliasOf = m.alias_of() == 0 ? kNoAlias : m.alias_of() - 1;
+    t.dynamicAxis = m.dynamic_axis() == 0 ? kStaticShape : m.dynamic_axis() - 1;
+    t.extentTensor = m.extent() == 0 ? kNoAlias : m.extent() - 1;
     p.tensors.push_back(std::move(t));
   }
   p.inputs.assign(msg.inputs().begin(), msg.inputs().end());
@@ -473,7 +496,8 @@ std::string describePackage(const Package &p) {
   std::ostringstream s;
   auto shape = [](const Tensor &t) {
     std::string text = std::string(dtypeName(t.dtype)) + "[";
-    for (size_t i = 0; i < t.shape.size(); ++i) text += (i ? "," : "") + std::to_string(t.shape[i]);
+    for (size_t i = 0; i < t.shape.size(); ++i)
+      text += (i ? "," : "") + std::string(i == t.dynamicAxis ? "<=" : "") + std::to_string(t.shape[i]);
     return text + "]";
   };
   uint64_t weights = 0, code = 0, distinct = 0, held = 0;

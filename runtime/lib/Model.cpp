@@ -29,8 +29,18 @@ struct frtModelImpl {
   ModelProfile profile;             // of the last finished execution
 };
 
+// What the last execution that wrote a dataset's buffers found them to hold: each output's actual
+// shape (a data-dependent output's extent is known only then). Shared with queued executions, so
+// that one finishing after frtDestroyDataset writes into memory that is still there.
+struct WrittenOutputs {
+  std::mutex mutex;
+  bool written = false;
+  std::vector<frtTensorDesc> descs;
+};
+
 struct frtDatasetImpl {
   std::vector<std::pair<void *, size_t>> buffers;
+  std::shared_ptr<WrittenOutputs> written = std::make_shared<WrittenOutputs>();
 };
 
 namespace {
@@ -139,6 +149,19 @@ frtError loadModel(Expected<pkg::Package> package, const std::string &name, frtM
 
 bool liveModel(Runtime &r, frtModel m) { return m && r.models.count(m); }
 
+frtTensorDesc tensorDesc(const pkg::Tensor &t, const std::vector<int64_t> &shape) {
+  frtTensorDesc desc;
+  std::memset(&desc, 0, sizeof desc);
+  std::strncpy(desc.name, t.name.c_str(), sizeof desc.name - 1);
+  desc.dataType = toApi(t.dtype);
+  desc.numDims = uint32_t(std::min<size_t>(shape.size(), FRT_MAX_DIMS));
+  uint64_t elements = 1;
+  for (int64_t d : shape) elements *= uint64_t(d);
+  for (uint32_t i = 0; i < desc.numDims; ++i) desc.dims[i] = shape[i];
+  desc.size = size_t(elements * pkg::dtypeSize(t.dtype));
+  return desc;
+}
+
 frtError describe(frtModel model, size_t index, frtTensorDesc *desc, bool input) {
   FRT_LOCKED_INIT(r);
   const char *fn = input ? "frtModelGetInputDesc" : "frtModelGetOutputDesc";
@@ -149,12 +172,9 @@ frtError describe(frtModel model, size_t index, frtTensorDesc *desc, bool input)
               std::string(fn) + ": index " + std::to_string(index) + " out of range (the model has " +
                   std::to_string(list.size()) + ")");
   const pkg::Tensor &t = model->package.tensors[list[index]];
-  std::memset(desc, 0, sizeof *desc);
-  std::strncpy(desc->name, t.name.c_str(), sizeof desc->name - 1);
-  desc->dataType = toApi(t.dtype);
-  desc->numDims = uint32_t(std::min<size_t>(t.shape.size(), FRT_MAX_DIMS));
-  for (uint32_t i = 0; i < desc->numDims; ++i) desc->dims[i] = t.shape[i];
-  desc->size = size_t(t.dataBytes());
+  // A data-dependent extent is -1 (as AscendCL shows a dynamic dimension); size is the bound's.
+  *desc = tensorDesc(t, t.shape);
+  if (t.isDataDependent() && t.dynamicAxis < desc->numDims) desc->dims[t.dynamicAxis] = -1;
   return ok();
 }
 
@@ -299,8 +319,8 @@ std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const p
 }
 
 // One execution; returns a failure or fills `prof`. Runs with the model's run lock held.
-std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
-                               const std::vector<uint64_t> &out, ModelProfile &prof) {
+std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in, const std::vector<uint64_t> &out,
+                               ModelProfile &prof, std::vector<frtTensorDesc> &written) {
   const auto wallStart = std::chrono::steady_clock::now();
   Device &d = *m.device;
   const pkg::Package &p = m.package;
@@ -423,18 +443,35 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
   }
   for (size_t i = 0; i < p.outputs.size(); ++i) {
     const pkg::Tensor &t = p.tensors[p.outputs[i]];
-    gmCopy(gm, out[i], m.region + t.offset, t.dataBytes());
+    std::vector<int64_t> shape = t.shape;
+    if (t.isDataDependent()) { // the extent its kernel wrote, checked against the bound it was given
+      int64_t extent = -1;
+      gm.read(m.region + p.tensors[t.extentTensor].offset, &extent, sizeof extent);
+      if (extent < 0 || extent > t.shape[t.dynamicAxis])
+        return Failure{FRT_ERROR_DEVICE_FAULT, m.name + ": output '" + t.name + "': its kernel wrote the extent " +
+                                                   std::to_string(extent) + " along axis " + std::to_string(t.dynamicAxis) +
+                                                   ", outside 0.." + std::to_string(t.shape[t.dynamicAxis])};
+      shape = t.shapeWithExtent(extent);
+    }
+    written.push_back(tensorDesc(t, shape));
+    gmCopy(gm, out[i], m.region + t.offset, written.back().size); // the actual data: a prefix of the bound's
   }
   prof.wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
   return std::nullopt;
 }
 
 void executeAndRecord(frtModelImpl *m, const std::vector<uint64_t> &in, const std::vector<uint64_t> &out,
-                      std::optional<Failure> &failure) {
+                      WrittenOutputs &outputs, std::optional<Failure> &failure) {
   std::lock_guard<std::mutex> run(m->runMutex);
   ModelProfile prof;
-  failure = execute(*m, in, out, prof);
+  std::vector<frtTensorDesc> written;
+  failure = execute(*m, in, out, prof, written);
   if (!failure) {
+    {
+      std::lock_guard<std::mutex> lock(outputs.mutex);
+      outputs.descs = std::move(written);
+      outputs.written = true;
+    }
     m->profile = std::move(prof);
     m->hasProfile = true;
   }
@@ -606,6 +643,25 @@ frtError frtGetDatasetNumBuffers(frtDataset dataset, size_t *count) {
   return ok();
 }
 
+frtError frtGetDatasetTensorDesc(frtDataset dataset, size_t index, frtTensorDesc *desc) {
+  std::shared_ptr<WrittenOutputs> written;
+  {
+    FRT_LOCKED_INIT(r);
+    FRT_REQUIRE(dataset && r.datasets.count(dataset), FRT_ERROR_INVALID_HANDLE,
+                "frtGetDatasetTensorDesc: not a live dataset");
+    FRT_REQUIRE(desc, FRT_ERROR_INVALID_PARAM, "frtGetDatasetTensorDesc: desc is NULL");
+    written = dataset->written;
+  }
+  std::lock_guard<std::mutex> lock(written->mutex);
+  FRT_REQUIRE(written->written, FRT_ERROR_INVALID_PARAM,
+              "frtGetDatasetTensorDesc: no finished execution has written this dataset's outputs");
+  FRT_REQUIRE(index < written->descs.size(), FRT_ERROR_INVALID_PARAM,
+              "frtGetDatasetTensorDesc: index " + std::to_string(index) + " out of range (the execution wrote " +
+                  std::to_string(written->descs.size()) + " outputs)");
+  *desc = written->descs[index];
+  return ok();
+}
+
 frtError frtModelExecuteAsync(frtModel model, frtDataset inputs, frtDataset outputs, frtStream stream) {
   frtStreamImpl *s = nullptr;
   std::vector<uint64_t> in, out;
@@ -620,9 +676,10 @@ frtError frtModelExecuteAsync(frtModel model, frtDataset inputs, frtDataset outp
     if (frtError e = checkDataset(model, inputs, true, in)) return e;
     if (frtError e = checkDataset(model, outputs, false, out)) return e;
   }
-  enqueue(s, [model, in, out, s] {
+  std::shared_ptr<WrittenOutputs> written = outputs->written;
+  enqueue(s, [model, in, out, s, written] {
     std::optional<Failure> failure;
-    executeAndRecord(model, in, out, failure);
+    executeAndRecord(model, in, out, *written, failure);
     if (failure) {
       streamFailed(s, *failure);
       return;

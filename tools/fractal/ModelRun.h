@@ -38,4 +38,7 @@ Expected<NpyArray> readInputNpy(const std::string &path, const pkg::Tensor &t);
 // gives input k with seed k.
 NpyArray randomInput(const pkg::Tensor &t, uint32_t seed);
 
+// "[1,3,224,224]"
+std::string shapeText(const std::vector<int64_t> &shape);
+
 } // namespace fractal::cli

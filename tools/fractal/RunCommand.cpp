@@ -97,7 +97,10 @@ Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &t
   ModelRun run;
   for (size_t k = 0; k < package.outputs.size(); ++k) {
     const pkg::Tensor &t = package.tensors[package.outputs[k]];
-    NpyArray a{pkg::npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
+    frtTensorDesc written; // the shape the run wrote (a data-dependent output's extent is known only now)
+    if (frtError e = frtGetDatasetTensorDesc(out, k, &written)) return runtimeFailure(e, name);
+    NpyArray a{pkg::npyDescr(t.dtype), std::vector<int64_t>(written.dims, written.dims + written.numDims),
+               std::vector<uint8_t>(written.size)};
     if (!a.data.empty()) frtMemcpy(a.data.data(), a.data.size(), outPtrs[k], a.data.size(), FRT_MEMCPY_DEVICE_TO_HOST);
     run.outputs.push_back(std::move(a));
   }
@@ -446,7 +449,8 @@ int runRunCommand(const Args &args) {
     const pkg::Tensor &t = package.tensors[package.outputs[k]];
     std::string path = outputDir + "/" + fileNameFor(t.name) + ".npy";
     if (Status s = writeNpyFile(path, run->outputs[k]); !s) return reportError(s.error());
-    std::cout << "output " << t.name << ": " << pkg::npyDescr(t.dtype) << shapeText(t.shape) << " -> " << path << "\n";
+    std::cout << "output " << t.name << ": " << pkg::npyDescr(t.dtype) << shapeText(run->outputs[k].shape)
+              << (t.isDataDependent() ? " (of at most " + shapeText(t.shape) + ")" : "") << " -> " << path << "\n";
   }
   const runtime::ModelProfile &prof = run->profile;
   size_t host = 0;

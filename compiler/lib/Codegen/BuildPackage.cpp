@@ -87,6 +87,8 @@ public:
       lower(op);
     }
     if (problems_.empty()) finishConvKernels();
+    for (pkg::Tensor &t : p_.tensors) // a data-dependent result no output takes: nothing reads its extent
+      if (t.isDataDependent() && t.kind != TensorKind::Output) t.dynamicAxis = pkg::kStaticShape, t.extentTensor = pkg::kNoAlias;
     if (!problems_.empty()) {
       std::string message = source_ + ": " + std::to_string(problems_.size()) +
                             " op(s) have no NPU kernel or host fallback yet:";
@@ -454,6 +456,11 @@ private:
 
   void lower(mlir::Operation &op) {
     if (llvm::isa<g::ConstantOp>(op)) return; // materialised by first use
+    for (mlir::Value v : op.getOperands())
+      if (mlir::Operation *producer = v.getDefiningOp(); producer && g::dataDependentAxis(producer))
+        return unsupported(op, "reads " + opName(*producer) + ", whose extent is only known at run time: such a result "
+                               "can only be a model output");
+    if (llvm::isa<g::NonZeroOp, g::CompressOp>(op)) return compaction(op);
     if (!llvm::isa<g::AddOp>(op)) // (an Add may take a deferred scale into its upsample-add)
       for (mlir::Value v : op.getOperands()) materializeScale(v);
     if (llvm::isa<g::ReshapeOp>(op)) {
@@ -2401,6 +2408,52 @@ private:
     return true;
   }
 
+  // NonZero and Compress (CompactionKernel): the result reserves its bound; the kernel writes the
+  // actual extent into an int64 tensor that the result names (the runtime reads it with the
+  // output, which is the only place such a result may go).
+  void compaction(mlir::Operation &op) {
+    mlir::Value input = op.getOperand(0);
+    CompactionKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    mlir::Type element = elementOf(input);
+    k.elementBytes = std::max(1, int(element.getIntOrFloatBitWidth() / 8));
+    std::vector<uint32_t> args;
+    for (mlir::Value v : op.getOperands()) {
+      std::optional<uint32_t> t = tensor(v);
+      if (!t) return unsupported(op, "an operand is neither a tensor nor a readable constant");
+      args.push_back(*t);
+    }
+    if (auto c = llvm::dyn_cast<g::CompressOp>(op)) {
+      const std::vector<int64_t> shape = shapeOf(input);
+      const size_t axis = size_t(c.getAxis());
+      for (size_t d = 0; d < axis; ++d) k.outer *= shape[d];
+      for (size_t d = axis + 1; d < shape.size(); ++d) k.inner *= shape[d];
+      k.axisDim = shape[axis];
+      k.bound = shapeOf(op.getResult(0))[axis];
+    } else {
+      k.nonZero = true;
+      k.shape = shapeOf(input);
+      if (element.isF16() || element.isF32() || element.isF64()) k.floatBits = int(element.getIntOrFloatBitWidth());
+    }
+    Expected<GeneratedKernel> gen = generateCompaction(k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    const uint32_t out = result(op);
+    const uint32_t extent = scratch(opName(op) + "/extent", DType::I64, {});
+    p_.tensors[out].dynamicAxis = *g::dataDependentAxis(&op);
+    p_.tensors[out].extentTensor = extent;
+    args.push_back(out);
+    args.push_back(extent);
+    const std::string opType = k.nonZero ? "NonZero" : "Compress";
+    if (k.elementBytes < 4 || !k.nonZero) // booleans (the condition) and narrow elements: whole words
+      addSpillingKernelTask(op, opType, *gen, std::move(args));
+    else
+      addKernelTask(op, opType, *gen, std::move(args));
+  }
+
   static mlir::Type elementOf(mlir::Value v) { return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType(); }
   static IntegerElement integerElement(mlir::Value v) {
     mlir::Type t = llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType();
@@ -2841,6 +2894,10 @@ private:
         p_.outputs.push_back(*t);
         continue;
       }
+      if (tensor.isDataDependent()) {
+        problems_.push_back(outName + ": a data-dependent output (" + tensor.name + ") can be one model output only");
+        continue;
+      }
       // Inputs, constants, views and repeated outputs get their own copy, so each output owns
       // exactly its bytes.
       uint32_t copy = scratch(outName, tensor.dtype, tensor.shape);
@@ -3069,8 +3126,10 @@ private:
       p_.tensors = std::move(kept);
       return;
     }
-    for (pkg::Tensor &t : kept)
+    for (pkg::Tensor &t : kept) {
       if (t.aliasOf != pkg::kNoAlias) t.aliasOf = newIndex[t.aliasOf];
+      if (t.extentTensor != pkg::kNoAlias) t.extentTensor = newIndex[t.extentTensor];
+    }
     auto renumber = [&](std::vector<uint32_t> &list) {
       for (uint32_t &x : list) x = newIndex[x];
     };
@@ -3126,7 +3185,11 @@ private:
       for (uint32_t t : task.host.outputs) touch(t, i);
     }
     for (uint32_t t : p_.inputs) touch(t, -1);
-    for (uint32_t t : p_.outputs) touch(t, end);
+    for (uint32_t t : p_.outputs) {
+      touch(t, end);
+      // A data-dependent output's extent is read with it, after the last task.
+      if (p_.tensors[t].extentTensor != pkg::kNoAlias) touch(p_.tensors[t].extentTensor, end);
+    }
 
     uint64_t top = 0;
     std::set<uint32_t> slack; // by base tensor

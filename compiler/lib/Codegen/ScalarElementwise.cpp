@@ -6,6 +6,8 @@
 // to 7 bytes past a tensor's end, which the memory plan's tail slack covers).
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
+#include "EmitUtil.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -15,42 +17,8 @@ namespace fractal::codegen {
 
 namespace {
 
-// x`to` = the element at address x`at`, sign- or zero-extended (x22..x24 scratch).
-void loadElement(std::ostringstream &s, int to, int at, IntegerElement e) {
-  const std::string x = "x" + std::to_string(to), a = "x" + std::to_string(at);
-  if (e.bytes == 8) {
-    s << "  ld " << x << ", gm[" << a << "]\n";
-    return;
-  }
-  if (e.bytes == 4) {
-    s << "  ldw " << x << ", gm[" << a << "]\n"; // sign-extended
-    if (!e.isSigned) s << "  shli " << x << ", " << x << ", 32\n  shri " << x << ", " << x << ", 32\n";
-    return;
-  }
-  const int bits = 8 * e.bytes;
-  s << "  andi x22, " << a << ", -8\n  ld x23, gm[x22]\n  andi x24, " << a << ", 7\n  shli x24, x24, 3\n"
-    << "  shr x23, x23, x24\n";
-  if (e.isSigned) s << "  shli x23, x23, " << 64 - bits << "\n  srai " << x << ", x23, " << 64 - bits << "\n";
-  else s << "  andi " << x << ", x23, " << (1 << bits) - 1 << "\n";
-}
-
-// The element at address x`at` = the low bytes of x`from` (x22..x26 scratch); a 1- or 2-byte
-// element's word is read, the element replaced, the word written back.
-void storeElement(std::ostringstream &s, int from, int at, int bytes) {
-  const std::string x = "x" + std::to_string(from), a = "x" + std::to_string(at);
-  if (bytes == 8) {
-    s << "  st " << x << ", gm[" << a << "]\n";
-    return;
-  }
-  if (bytes == 4) {
-    s << "  stw " << x << ", gm[" << a << "]\n";
-    return;
-  }
-  const int mask = (1 << (8 * bytes)) - 1;
-  s << "  andi x22, " << a << ", -8\n  ld x23, gm[x22]\n  andi x24, " << a << ", 7\n  shli x24, x24, 3\n"
-    << "  li x25, " << mask << "\n  shl x25, x25, x24\n  xori x25, x25, -1\n  and x23, x23, x25\n  andi x26, " << x
-    << ", " << mask << "\n  shl x26, x26, x24\n  or x23, x23, x26\n  st x23, gm[x22]\n";
-}
+void loadElement(std::ostringstream &s, int to, int at, IntegerElement e) { emit::loadElement(s, to, at, e.bytes, e.isSigned); }
+using emit::storeElement;
 
 // x12 = the float32 bits of the integer in x9 (signed, or unsigned when `isUnsigned`), rounded
 // to nearest even as C's conversion: the magnitude normalised until its top bit is bit 63 (six

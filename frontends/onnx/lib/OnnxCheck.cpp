@@ -895,8 +895,10 @@ private:
     const auto &nodes = model_.graph().node();
     for (int i = 0; i < nodes.size(); ++i) {
       // Constants are typed by their value; an unknown operator is reported as such; an Einsum
-      // of static inputs has its shape unless its equation is wrong, which the check names.
-      if (nodes[i].op_type() == "Constant" || nodes[i].op_type() == "Einsum" ||
+      // of static inputs has its shape unless its equation is wrong, which the check names;
+      // NonZero's and Compress's extent is known at run time (bounded by their input's shape).
+      if (nodes[i].op_type() == "Constant" || nodes[i].op_type() == "Einsum" || nodes[i].op_type() == "NonZero" ||
+          nodes[i].op_type() == "Compress" ||
           nodes[i].domain() == "ai.onnx.ml" || !findOpRule(nodes[i].op_type())) continue;
       for (const auto &o : nodes[i].output())
         if (!o.empty() && !fixed.count(o)) {
@@ -1027,6 +1029,25 @@ private:
         } else if (integerBase && type != types_.end() && !((detail::kIntegers >> type->second) & 1u)) {
           problem(name, node.op_type(), "an integer base needs an integer exponent (ONNX Runtime computes a "
                                         "float exponent's power in double precision, which Fractal has not)");
+          ok = false;
+        }
+      }
+      // NonZero's and Compress's results have an extent known only at run time: the package
+      // carries it for a model output (package Tensor::dynamicAxis), which nothing may read.
+      // Compress keeps its data's type, which float16 and float64 (computed as float32) would not.
+      if ((node.op_type() == "NonZero" || node.op_type() == "Compress") && node.output_size() > 0) {
+        for (const auto &other : model_.graph().node())
+          if (std::find(other.input().begin(), other.input().end(), node.output(0)) != other.input().end()) {
+            problem(name, node.op_type(), "its output's extent is known only at run time, so it can only be a model "
+                                          "output; node '" + other.name() + "' (" + other.op_type() + ") reads it");
+            ok = false;
+            break;
+          }
+        const auto t = types_.find(node.input(0));
+        if (node.op_type() == "Compress" && t != types_.end() &&
+            (t->second == onnx::TensorProto::FLOAT16 || t->second == onnx::TensorProto::DOUBLE)) {
+          problem(name, node.op_type(), "input '" + node.input(0) + "' has type " + detail::elementTypeName(t->second) +
+                                            ", which is computed as float32: Compress keeps its data's type");
           ok = false;
         }
       }

@@ -33,6 +33,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <set>
 #include <numeric>
 
 namespace fractal::onnx_frontend {
@@ -165,8 +166,14 @@ public:
         inputTypes.push_back(declaredTypeOf(in.name(), "graph input"));
         inputNames.push_back(in.name());
       }
+    // A NonZero's or Compress's output has no static shape: its type is the bound the node gets
+    // (NoneType until then).
+    std::set<std::string> dataDependent;
+    for (const auto &n : graph.node())
+      if ((n.op_type() == "NonZero" || n.op_type() == "Compress") && n.output_size() > 0)
+        dataDependent.insert(n.output(0));
     for (const auto &out : graph.output())
-      outputTypes.push_back(declaredTypeOf(out.name(), "graph output"));
+      outputTypes.push_back(dataDependent.count(out.name()) ? Type(b_.getNoneType()) : Type(declaredTypeOf(out.name(), "graph output")));
     b_.setInsertionPointToEnd(module->getBody());
     auto func = b_.create<func::FuncOp>(module->getLoc(), "main",
                                         b_.getFunctionType(inputTypes, outputTypes));
@@ -187,11 +194,13 @@ public:
     for (const auto &out : graph.output()) {
       func.setResultAttr(results.size(), "onnx.name", b_.getStringAttr(out.name()));
       Value v = value(out.name(), "graph output");
-      const Type declared = outputTypes[results.size()];
+      Type &declared = outputTypes[results.size()];
+      if (llvm::isa<NoneType>(declared)) declared = v.getType();
       if (v.getType() != declared)
         v = b_.create<g::CastOp>(NameLoc::get(b_.getStringAttr(out.name())), declared, v);
       results.push_back(v);
     }
+    func.setFunctionType(b_.getFunctionType(inputTypes, outputTypes));
     b_.create<func::ReturnOp>(module->getLoc(), results);
     return module;
   }
@@ -2851,6 +2860,34 @@ private:
                                                 ops.reshape(in(0), {count}), b_.getI64IntegerAttr(0), b_.getBoolAttr(false),
                                                 b_.getStringAttr("none"));
       values_[n.output(0)] = ops.reshape(scattered, type.getShape());
+    } else if (op == "NonZero") {
+      // The result's second axis is known only at run time: typed with its bound (every element
+      // non-zero); the kernel writes the actual count (package Tensor::dynamicAxis).
+      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
+      bind(b_.create<g::NonZeroOp>(loc, RankedTensorType::get({xt.getRank(), xt.getNumElements()}, b_.getI64Type()),
+                                   in(0)));
+    } else if (op == "Compress") {
+      // Without an axis, over the flattened input. The result's axis is bounded by the condition's
+      // length and the input's extent; its actual extent is known only at run time.
+      Value x = in(0);
+      auto xt = llvm::cast<RankedTensorType>(x.getType());
+      int64_t axis = 0;
+      if (const onnx::AttributeProto *a = detail::attribute(n, "axis")) {
+        axis = a->i() < 0 ? a->i() + xt.getRank() : a->i();
+        if (axis < 0 || axis >= xt.getRank())
+          throw ImportError{"node '" + name + "' (Compress): axis " + std::to_string(a->i()) + " is outside the input's rank " +
+                            std::to_string(xt.getRank())};
+      } else if (xt.getRank() != 1) {
+        x = b_.create<g::ReshapeOp>(loc, RankedTensorType::get({xt.getNumElements()}, xt.getElementType()), x);
+        xt = llvm::cast<RankedTensorType>(x.getType());
+      }
+      auto ct = llvm::cast<RankedTensorType>(in(1).getType());
+      if (ct.getRank() != 1 || !ct.getElementType().isInteger(1))
+        throw ImportError{"node '" + name + "' (Compress): the condition must be a 1-D boolean tensor"};
+      SmallVector<int64_t> shape(xt.getShape());
+      shape[size_t(axis)] = std::min(shape[size_t(axis)], ct.getDimSize(0));
+      bind(b_.create<g::CompressOp>(loc, RankedTensorType::get(shape, xt.getElementType()), x, in(1),
+                                    b_.getI64IntegerAttr(axis)));
     } else if (op == "Trilu") {
       const int64_t k = hasInput(1) ? intsOf(needConstant(1, "k input")).at(0) : 0;
       bind(b_.create<g::TriluOp>(loc, out(), in(0), b_.getBoolAttr(intAttr(n, "upper", 1) != 0), b_.getI64IntegerAttr(k)));

@@ -186,6 +186,8 @@ std::vector<OpRule> buildRules() {
       {"DynamicQuantizeLinear", Placement::Vector,
        "quantization: scale and zero point from the tensor's min and max (reductions), then as QuantizeLinear", {},
        kFloat},
+      {"NonZero", Placement::Scalar, kCompactionReason, {}, kFloat | kIntegers | kBool},
+      {"Compress", Placement::Scalar, kCompactionReason, {any("axis")}, kFloat | kIntegers | kBool},
       {"BitShift", Placement::Scalar, "bit shift: element by element on the scalar unit (the vector unit has no shifts)",
        {only("direction", {"LEFT", "RIGHT"})}, kUint8 | kUint16 | kUint32 | kUint64},
       {"LRN", Placement::Vector, kVector, {any("alpha"), any("beta"), any("bias"), any("size")}, kFloat},

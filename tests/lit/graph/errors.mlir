@@ -258,3 +258,27 @@ func.func @slice_past_the_end(%t: tensor<2x4xf32>) -> tensor<2x3xf32> {
   %s = graph.slice %t {starts = array<i64: 0, 1>, ends = array<i64: 2, 6>, steps = array<i64: 1, 2>} : (tensor<2x4xf32>) -> tensor<2x3xf32>
   return %s : tensor<2x3xf32>
 }
+
+// -----
+
+func.func @non_zero_without_its_bound(%x: tensor<2x3xf32>) -> tensor<2x5xi64> {
+  // expected-error @+1 {{result must be int64 [rank, elements] of the input (the bound of its data-dependent axis 1)}}
+  %n = graph.non_zero %x : (tensor<2x3xf32>) -> tensor<2x5xi64>
+  return %n : tensor<2x5xi64>
+}
+
+// -----
+
+func.func @compress_past_its_condition(%x: tensor<2x3xf32>, %c: tensor<2xi1>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{result must be the input's type and shape with axis 1 bounded by the condition's length}}
+  %s = graph.compress %x, %c {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2xi1>) -> tensor<2x3xf32>
+  return %s : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @compress_by_floats(%x: tensor<2x3xf32>, %c: tensor<2xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{condition must be a 1-D boolean tensor}}
+  %s = graph.compress %x, %c {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2xf32>) -> tensor<2x2xf32>
+  return %s : tensor<2x2xf32>
+}

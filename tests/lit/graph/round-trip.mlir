@@ -98,6 +98,17 @@ func.func @gather(%d: tensor<5x4xf32>, %i: tensor<2x3xi64>) -> tensor<2x3x4xf32>
   return %g : tensor<2x3x4xf32>
 }
 
+// Data-dependent extents: the result types hold the bounds (every element non-zero; the
+// condition's length along the compressed axis).
+// CHECK-LABEL: func.func @compaction
+func.func @compaction(%x: tensor<2x3xf32>, %c: tensor<2xi1>) -> (tensor<2x6xi64>, tensor<2x2xf32>) {
+  // CHECK: graph.non_zero %{{.*}} : (tensor<2x3xf32>) -> tensor<2x6xi64>
+  %n = graph.non_zero %x : (tensor<2x3xf32>) -> tensor<2x6xi64>
+  // CHECK: graph.compress %{{.*}}, %{{.*}} {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2xi1>) -> tensor<2x2xf32>
+  %s = graph.compress %x, %c {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2xi1>) -> tensor<2x2xf32>
+  return %n, %s : tensor<2x6xi64>, tensor<2x2xf32>
+}
+
 // CHECK-LABEL: func.func @gather_nd
 func.func @gather_nd(%d: tensor<3x5x4xf32>, %i: tensor<3x2x1xi64>) -> tensor<3x2x4xf32> {
   // CHECK: graph.gather_nd %{{.*}}, %{{.*}} {batch_dims = 1 : i64} : (tensor<3x5x4xf32>, tensor<3x2x1xi64>) -> tensor<3x2x4xf32>

@@ -294,6 +294,57 @@ TEST(ScalarElementwiseKernel, IntegersOfEveryWidthAndSignedness) {
   EXPECT_EQ(dev.read<uint8_t>(out, 4), (std::vector<uint8_t>{64, 9, 255, 0xAB}));
 }
 
+// NonZero and Compress on the scalar unit, race-checked, against the definitions: the count in
+// the extent word, the selection dense in the actual shape (a later axis the data-dependent one),
+// the rest of the bound untouched; floats by value (-0 is zero, NaN and a subnormal are not);
+// narrow elements written into their words with the bytes around them kept; a condition shorter
+// than the axis drops the slices past it.
+TEST(CompactionKernel, NonZeroAndCompressAgainstTheirDefinitions) {
+  Device dev(edge());
+  const uint32_t negativeZero = 0x80000000u, nan = 0x7fc00000u, subnormal = 1u;
+  std::vector<uint32_t> bits = {0, 5, negativeZero, nan, 0, subnormal}; // float32 [2, 3]
+  CompactionKernel nz{"nz", "nz", true, {2, 3}, 32};
+  Expected<GeneratedKernel> gen = generateCompaction(nz);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  uint64_t in = dev.buffer(bits), out = dev.buffer(std::vector<int64_t>(12, -7)), extent = dev.buffer(std::vector<int64_t>{-1});
+  ASSERT_TRUE(runGenerated(dev, *gen, "nz", {in, out, extent}, true));
+  EXPECT_EQ(dev.read<int64_t>(extent, 1), (std::vector<int64_t>{3}));
+  // rows of [2, 3]: (0, 1), (1, 0), (1, 2); then the untouched rest of the bound [2, 6]
+  EXPECT_EQ(dev.read<int64_t>(out, 12), (std::vector<int64_t>{0, 1, 1, 1, 0, 2, -7, -7, -7, -7, -7, -7}));
+  // int8 [5]: all zero gives an extent of 0 and writes nothing
+  nz = {"nz8", "nz8", true, {5}, 0, 1, 1, 1, 1, 1};
+  gen = generateCompaction(nz);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  in = dev.buffer(std::vector<int8_t>(8, 0));
+  out = dev.buffer(std::vector<int64_t>(5, -7));
+  ASSERT_TRUE(runGenerated(dev, *gen, "nz8", {in, out, extent}, false));
+  EXPECT_EQ(dev.read<int64_t>(extent, 1), (std::vector<int64_t>{0}));
+  EXPECT_EQ(dev.read<int64_t>(out, 1), (std::vector<int64_t>{-7}));
+
+  // Compress uint16 [2, 4, 3] along axis 1 by a condition of 3 (the fourth slice dropped).
+  std::vector<uint16_t> data(24);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint16_t(1000 + i);
+  CompactionKernel c{"c", "c", false, {}, 0, 2, 4, 3, 3, 2};
+  gen = generateCompaction(c);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  in = dev.buffer(data);
+  const uint64_t condition = dev.buffer(std::vector<uint8_t>{1, 0, 1, 1, 0, 0, 0, 0});
+  out = dev.buffer(std::vector<uint16_t>(20, 0xABAB));
+  ASSERT_TRUE(runGenerated(dev, *gen, "c", {in, condition, out, extent}, true));
+  EXPECT_EQ(dev.read<int64_t>(extent, 1), (std::vector<int64_t>{2}));
+  EXPECT_EQ(dev.read<uint16_t>(out, 13), (std::vector<uint16_t>{1000, 1001, 1002, 1006, 1007, 1008, 1012, 1013, 1014,
+                                                                 1018, 1019, 1020, 0xABAB}));
+  c.bound = 5; // more than the axis holds
+  gen = generateCompaction(c);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_EQ(gen.error().message, "c: a Compress of no elements has no kernel");
+  nz = {"huge", "huge", true, {1 << 12, 1 << 13}, 0, 1, 1, 1, 1, 8};
+  gen = generateCompaction(nz);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_EQ(gen.error().message,
+            "huge: NonZero runs element by element on the scalar unit, up to 2^24 elements; this one has 33554432");
+}
+
 // Batched float32 2-D transposes on the vector unit, race-checked, against the definition: rows
 // that are not whole blocks, more columns than one tile holds (248), rows over several UB tiles
 // (whole blocks); -0, infinities and NaN come through. Rows over several tiles that are not whole

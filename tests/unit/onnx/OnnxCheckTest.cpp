@@ -782,6 +782,35 @@ TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {
             "w: input 'x' has type float16, which this operator does not support (float32 or integers)\n");
 }
 
+// NonZero and Compress run on the scalar unit; their output's extent is known only at run time,
+// so a node reading it is refused (naming it), as is Compress of float16 data (computed as
+// float32, its output would change type).
+TEST(OnnxCheck, DataDependentOutputsAreModelOutputsOnly) {
+  CheckReport nonZero = check(oneNodeModel("NonZero", "nz", {{"x", 1, {2, 3}}}, "i", 7));
+  EXPECT_EQ(problems(nonZero), "");
+  ASSERT_EQ(nonZero.nodes.size(), 1u);
+  EXPECT_EQ(nonZero.nodes[0].placement, Placement::Scalar);
+  onnx::ModelProto read = oneNodeModel("NonZero", "nz", {{"x", 1, {2, 3}}}, "i", 7);
+  onnx::NodeProto *cast = read.mutable_graph()->add_node();
+  cast->set_name("to_float");
+  cast->set_op_type("Cast");
+  cast->add_input("i");
+  cast->add_output("f");
+  onnx::AttributeProto *to = cast->add_attribute();
+  to->set_name("to");
+  to->set_type(onnx::AttributeProto::INT);
+  to->set_i(1);
+  read.mutable_graph()->mutable_output(0)->set_name("f");
+  read.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+  EXPECT_EQ(problems(check(read)), "to_float: output 'f' has no static shape after shape inference: shapes computed "
+                                   "from run-time data are not supported\n"
+                                   "nz: its output's extent is known only at run time, so it can only be a model "
+                                   "output; node 'to_float' (Cast) reads it\n");
+  EXPECT_EQ(problems(check(oneNodeModel("Compress", "c", {{"x", 7, {4, 2}}, {"b", 9, {3}}}, "y", 7))), "");
+  EXPECT_EQ(problems(check(oneNodeModel("Compress", "c", {{"x", 10, {4}}, {"b", 9, {3}}}, "y", 10))),
+            "c: input 'x' has type float16, which is computed as float32: Compress keeps its data's type\n");
+}
+
 // Dropout is the identity with an all-true mask in inference, and in training with a constant
 // ratio of 0; training with another ratio (random drops) is refused, and a training mode known
 // only at run time must be bound.

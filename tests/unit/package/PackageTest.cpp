@@ -94,6 +94,25 @@ TEST(Package, RoundTrip) {
   EXPECT_EQ(r->kernels[0].binary.noteOf(0), "Add_0");
 }
 
+// A data-dependent output (NonZero, Compress) keeps its axis and the tensor its extent is in;
+// the description marks the axis's extent as a bound.
+TEST(Package, DataDependentOutputRoundTrips) {
+  Package p = samplePackage();
+  p.tensors.push_back({"y/extent", DType::I64, {}, 1536, 512, TensorKind::Activation, "ND", {}, kNoAlias});
+  p.tensors[2].dynamicAxis = 1;
+  p.tensors[2].extentTensor = 4;
+  std::vector<uint8_t> bytes = serializePackage(p);
+  Expected<Package> r = parsePackage(bytes.data(), bytes.size(), "p.fpk");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->tensors[2].isDataDependent());
+  EXPECT_EQ(r->tensors[2].dynamicAxis, 1u);
+  EXPECT_EQ(r->tensors[2].extentTensor, 4u);
+  EXPECT_FALSE(r->tensors[0].isDataDependent());
+  EXPECT_EQ(r->tensors[0].extentTensor, kNoAlias);
+  EXPECT_EQ(r->tensors[2].shapeWithExtent(2), (std::vector<int64_t>{2, 2}));
+  EXPECT_NE(describePackage(*r).find("output y: float32[2,<=3]"), std::string::npos) << describePackage(*r);
+}
+
 // Asked for the encoded form (as a runtime asks), every kernel keeps its code as stored.
 TEST(Package, DeviceMemoryCountsEachConstantByteOnce) {
   Package p = samplePackage(); // w: [512, +512); plan 4096 bytes
@@ -206,6 +225,16 @@ TEST(Package, SemanticCorruptionBehindAValidChecksum) {
       {"task 0 'Add_0': barrier_flag_bytes 1048584 is not a multiple of 8",
        [](Package &p) { p.tasks[0].launch.barrierFlagBytes = (1u << 20) + 8; }},
       {"task 1 'copy': host op without an op type", [](Package &p) { p.tasks[1].host.opType.clear(); }},
+      {"tensor 2 'y': a data-dependent extent needs both its axis and the tensor holding it",
+       [](Package &p) { p.tensors[2].dynamicAxis = 0; }},
+      {"tensor 2 'y': data-dependent axis 2 of a rank-2 tensor",
+       [](Package &p) { p.tensors[2].dynamicAxis = 2, p.tensors[2].extentTensor = 3; }},
+      {"tensor 0 'x': only a model output may have a data-dependent extent",
+       [](Package &p) { p.tensors[0].dynamicAxis = 0, p.tensors[0].extentTensor = 3; }},
+      {"tensor 2 'y': its extent is in a tensor that does not exist",
+       [](Package &p) { p.tensors[2].dynamicAxis = 1, p.tensors[2].extentTensor = 9; }},
+      {"tensor 2 'y': its extent tensor 'y_flat' is not one written int64",
+       [](Package &p) { p.tensors[2].dynamicAxis = 1, p.tensors[2].extentTensor = 3; }},
   };
   for (const Case &c : cases) {
     Package p = samplePackage();

@@ -280,6 +280,110 @@ TEST_F(ModelApi, Misuse) {
   frtFree(small);
 }
 
+// A data-dependent output (as NonZero's): int64 y [<=8], whose kernel writes n = x[0] as its
+// extent and y[i] = i for i < n (past the bound too, for the fault case: y's slot has room).
+std::vector<uint8_t> dataDependentPackage() {
+  pkg::Package p;
+  p.target = "edge";
+  p.targetDigest = pkg::targetDigest(*loadChipConfig("edge"));
+  p.sourceModel = "nonzero.onnx";
+  p.gmBytes = 3 * 512;
+  pkg::Tensor x{"x", pkg::DType::I64, {1}, 0, 512, pkg::TensorKind::Input, "ND", {}, pkg::kNoAlias};
+  pkg::Tensor y{"y", pkg::DType::I64, {8}, 512, 512, pkg::TensorKind::Output, "ND", {}, pkg::kNoAlias};
+  y.dynamicAxis = 0;
+  y.extentTensor = 2;
+  pkg::Tensor n{"y/extent", pkg::DType::I64, {}, 1024, 512, pkg::TensorKind::Activation, "ND", {}, pkg::kNoAlias};
+  p.tensors = {x, y, n};
+  p.inputs = {0};
+  p.outputs = {1};
+  Expected<isa::KernelBinary> k = isa::assemble(R"(.node "NonZero_0"
+.text
+  mfsr x1, args
+  ld x2, gm[x1]
+  ld x3, gm[x1], offset=8
+  ld x4, gm[x1], offset=16
+  ld x5, gm[x2]
+  st x5, gm[x4]
+  li x6, 0
+next:
+  bge x6, x5, done
+  shli x7, x6, 3
+  add x7, x7, x3
+  st x6, gm[x7]
+  addi x6, x6, 1
+  jmp next
+done:
+  end
+)", "nonzero.s");
+  EXPECT_TRUE(k.ok()) << (k ? "" : k.error().message);
+  p.kernels.push_back({"nonzero", *k});
+  pkg::Task t;
+  t.name = t.opType = "NonZero";
+  t.onnxNodes = {"NonZero_0"};
+  t.launch = {0, 1, {0, 1, 2}, {}};
+  p.tasks = {t};
+  return pkg::serializePackage(p);
+}
+
+// The model's description shows the extent as -1 and the bound's size; an execution's output
+// dataset says what it wrote (none before one); an extent beyond the bound is a device fault; an
+// asynchronous execution may outlive its output dataset.
+TEST_F(ModelApi, DataDependentOutputsSayWhatTheyHold) {
+  frtModel m = load(dataDependentPackage());
+  frtTensorDesc d;
+  ASSERT_EQ(frtModelGetOutputDesc(m, 0, &d), FRT_SUCCESS);
+  EXPECT_EQ(d.numDims, 1u);
+  EXPECT_EQ(d.dims[0], -1);
+  EXPECT_EQ(d.size, 64u);
+  void *dx, *dy;
+  frtMalloc(&dx, 8, FRT_MEM_MALLOC_HUGE_FIRST);
+  frtMalloc(&dy, 64, FRT_MEM_MALLOC_HUGE_FIRST);
+  frtDataset in, out;
+  frtCreateDataset(&in);
+  frtCreateDataset(&out);
+  frtAddDatasetBuffer(in, dx, 8);
+  frtAddDatasetBuffer(out, dy, 64);
+  EXPECT_EQ(frtGetDatasetTensorDesc(out, 0, &d), FRT_ERROR_INVALID_PARAM);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "frtGetDatasetTensorDesc: no finished execution has written this dataset's outputs");
+  auto run = [&](int64_t n) {
+    frtMemcpy(dx, 8, &n, 8, FRT_MEMCPY_HOST_TO_DEVICE);
+    return frtModelExecute(m, in, out);
+  };
+  ASSERT_EQ(run(3), FRT_SUCCESS) << frtGetRecentErrMsg();
+  ASSERT_EQ(frtGetDatasetTensorDesc(out, 0, &d), FRT_SUCCESS);
+  EXPECT_STREQ(d.name, "y");
+  EXPECT_EQ(d.dataType, FRT_INT64);
+  EXPECT_EQ(d.numDims, 1u);
+  EXPECT_EQ(d.dims[0], 3);
+  EXPECT_EQ(d.size, 24u);
+  std::vector<int64_t> y(3);
+  frtMemcpy(y.data(), 24, dy, 24, FRT_MEMCPY_DEVICE_TO_HOST);
+  EXPECT_EQ(y, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(frtGetDatasetTensorDesc(out, 1, &d), FRT_ERROR_INVALID_PARAM);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "frtGetDatasetTensorDesc: index 1 out of range (the execution wrote 1 outputs)");
+  ASSERT_EQ(run(0), FRT_SUCCESS) << frtGetRecentErrMsg();
+  ASSERT_EQ(frtGetDatasetTensorDesc(out, 0, &d), FRT_SUCCESS);
+  EXPECT_EQ(d.dims[0], 0);
+  EXPECT_EQ(d.size, 0u);
+  EXPECT_EQ(run(9), FRT_ERROR_DEVICE_FAULT);
+  EXPECT_STREQ(frtGetRecentErrMsg(), "<memory>: output 'y': its kernel wrote the extent 9 along axis 0, outside 0..8");
+  EXPECT_EQ(frtGetDatasetTensorDesc(nullptr, 0, &d), FRT_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(frtGetDatasetTensorDesc(out, 0, nullptr), FRT_ERROR_INVALID_PARAM);
+
+  frtStream stream;
+  ASSERT_EQ(frtCreateStream(&stream), FRT_SUCCESS);
+  int64_t n = 5;
+  frtMemcpy(dx, 8, &n, 8, FRT_MEMCPY_HOST_TO_DEVICE);
+  ASSERT_EQ(frtModelExecuteAsync(m, in, out, stream), FRT_SUCCESS);
+  EXPECT_EQ(frtDestroyDataset(out), FRT_SUCCESS);
+  EXPECT_EQ(frtSynchronizeStream(stream), FRT_SUCCESS) << frtGetRecentErrMsg();
+  frtDestroyStream(stream);
+  frtDestroyDataset(in);
+  frtFree(dx);
+  frtFree(dy);
+  EXPECT_EQ(frtModelUnload(m), FRT_SUCCESS);
+}
+
 TEST_F(ModelApi, QuerySizeIsWhatLoadingTakesFromDeviceMemory) {
   // The package with a 40-byte data section in its kernel: weights = w's 512-byte slot + 40.
   Expected<pkg::Package> p0 = [] {
@@ -383,9 +487,24 @@ TEST(ModelCpp, RaiiModelRunsAndThrows) {
   rt::DeviceBuffer in(256), y(256), z(256);
   in.upload(x.data(), 256);
   rt::Stream stream;
-  model.execute({&in}, {&y, &z}, &stream);
+  const std::vector<frtTensorDesc> written = model.execute({&in}, {&y, &z}, &stream);
   std::vector<float> got = y.download<float>();
   for (int i = 0; i < 64; ++i) EXPECT_EQ(got[size_t(i)], 2.0f + 0.5f * float(i));
+  ASSERT_EQ(written.size(), 2u);
+  EXPECT_STREQ(written[1].name, "z");
+  EXPECT_EQ(written[1].numDims, 2u);
+  EXPECT_EQ(written[1].size, 256u);
+
+  // A data-dependent output: what the run wrote.
+  std::vector<uint8_t> nonZero = dataDependentPackage();
+  rt::Model counted(nonZero.data(), nonZero.size());
+  EXPECT_EQ(counted.output(0).dims[0], -1);
+  rt::DeviceBuffer n(8), indices(64);
+  const int64_t four = 4;
+  n.upload(&four, 8);
+  const std::vector<frtTensorDesc> wrote = counted.execute({&n}, {&indices});
+  EXPECT_EQ(wrote[0].dims[0], 4);
+  EXPECT_EQ(wrote[0].size, 32u);
   rt::DeviceBuffer small(128);
   try {
     model.execute({&small}, {&y, &z});

@@ -16,4 +16,8 @@ inline constexpr const char *kTopKVectorReason =
     "selection along the last axis (the importer moves another axis last): k rounds of max (or min) and take on "
     "the vector unit, which has no sort instruction";
 
+// NonZero and Compress (GraphOps.td's kCompaction says the same).
+inline constexpr const char *kCompactionReason =
+    "data-dependent compaction: the scalar unit counts the selected elements, then stores them densely";
+
 } // namespace fractal

@@ -296,6 +296,35 @@ LogicalResult GatherOp::verify() {
   return success();
 }
 
+LogicalResult NonZeroOp::verify() {
+  auto in = ranked(getInput()), out = ranked(getResult());
+  if (!out.getElementType().isInteger(64) || out.getRank() != 2 || out.getDimSize(0) != in.getRank() ||
+      out.getDimSize(1) != in.getNumElements())
+    return emitOpError("result must be int64 [rank, elements] of the input (the bound of its data-dependent axis 1)");
+  return success();
+}
+
+LogicalResult CompressOp::verify() {
+  auto in = ranked(getInput()), condition = ranked(getCondition()), out = ranked(getResult());
+  const int64_t axis = static_cast<int64_t>(getAxis());
+  if (!condition.getElementType().isInteger(1) || condition.getRank() != 1)
+    return emitOpError("condition must be a 1-D boolean tensor");
+  if (axis < 0 || axis >= in.getRank())
+    return emitOpError("axis ") << axis << " is outside the input's rank " << in.getRank();
+  SmallVector<int64_t> expected(in.getShape());
+  expected[size_t(axis)] = std::min(condition.getDimSize(0), in.getDimSize(axis));
+  if (out.getShape() != ArrayRef<int64_t>(expected) || out.getElementType() != in.getElementType())
+    return emitOpError("result must be the input's type and shape with axis ") << axis
+           << " bounded by the condition's length";
+  return success();
+}
+
+std::optional<unsigned> fractal::graph::dataDependentAxis(Operation *op) {
+  if (llvm::isa<NonZeroOp>(op)) return 1u;
+  if (auto c = llvm::dyn_cast<CompressOp>(op)) return unsigned(c.getAxis());
+  return std::nullopt;
+}
+
 LogicalResult GatherNdOp::verify() {
   auto data = ranked(getData()), indices = ranked(getIndices()), out = ranked(getResult());
   const int64_t b = static_cast<int64_t>(getBatchDims());

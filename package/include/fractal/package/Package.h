@@ -32,6 +32,7 @@ const char *npyDescr(DType type);  // the .npy header's descr: "<f4", "|u1", ...
 enum class TensorKind : uint8_t { Activation, Input, Output, Constant };
 
 constexpr uint32_t kNoAlias = UINT32_MAX;
+constexpr uint32_t kStaticShape = UINT32_MAX;
 
 struct Tensor {
   std::string name;
@@ -43,9 +44,17 @@ struct Tensor {
   std::string layout = "ND";
   std::vector<uint8_t> data;   // constants: the packed contents
   uint32_t aliasOf = kNoAlias; // views (Reshape, Flatten): the tensor whose memory this is
+  // A data-dependent output (NonZero, Compress): `shape` is its bound; the kernel writes the
+  // actual extent along `dynamicAxis` as an int64 into tensor `extentTensor`, and the data densely
+  // in the actual shape. kStaticShape: an ordinary tensor.
+  uint32_t dynamicAxis = kStaticShape;
+  uint32_t extentTensor = kNoAlias;
 
   int64_t elementCount() const;
   uint64_t dataBytes() const { return uint64_t(elementCount()) * dtypeSize(dtype); }
+  bool isDataDependent() const { return dynamicAxis != kStaticShape; }
+  // The shape with `extent` along the data-dependent axis (the shape itself for a static one).
+  std::vector<int64_t> shapeWithExtent(int64_t extent) const;
 };
 
 // One of the kernels a kernel sequence joined (compiler/Codegen/KernelSequences.h): its code is

@@ -194,9 +194,10 @@ public:
     check(frtModelGetOutputDesc(model_, i, &d), "frtModelGetOutputDesc");
     return d;
   }
-  // Runs the model on device buffers, one per input and output in order (sync, or on `stream`).
-  void execute(const std::vector<const DeviceBuffer *> &inputs, const std::vector<const DeviceBuffer *> &outputs,
-               const Stream *stream = nullptr) {
+  // Runs the model on device buffers, one per input and output in order (sync, or on `stream`);
+  // returns what it wrote to each output (a data-dependent output's actual shape and size).
+  std::vector<frtTensorDesc> execute(const std::vector<const DeviceBuffer *> &inputs,
+                                     const std::vector<const DeviceBuffer *> &outputs, const Stream *stream = nullptr) {
     Dataset in(inputs), out(outputs);
     if (stream) {
       check(frtModelExecuteAsync(model_, in.get(), out.get(), stream->get()), "frtModelExecuteAsync");
@@ -204,6 +205,10 @@ public:
     } else {
       check(frtModelExecute(model_, in.get(), out.get()), "frtModelExecute");
     }
+    std::vector<frtTensorDesc> written(outputs.size());
+    for (size_t i = 0; i < written.size(); ++i)
+      check(frtGetDatasetTensorDesc(out.get(), i, &written[i]), "frtGetDatasetTensorDesc");
+    return written;
   }
   frtModel get() const { return model_; }
 

@@ -164,6 +164,9 @@ frtError frtModelQuerySizeFromMem(const void *data, size_t size, size_t *workSiz
 frtError frtModelGetNumInputs(frtModel model, size_t *count);
 frtError frtModelGetNumOutputs(frtModel model, size_t *count);
 frtError frtModelGetInputDesc(frtModel model, size_t index, frtTensorDesc *desc);
+/* An output whose extent along one axis depends on the data (NonZero, Compress) shows -1 there;
+ * its size is the bound's (what a buffer for it needs). frtGetDatasetTensorDesc says what an
+ * execution wrote. */
 frtError frtModelGetOutputDesc(frtModel model, size_t index, frtTensorDesc *desc);
 
 /* A dataset lists device buffers (from frtMalloc), one per model input or output, in order. */
@@ -171,6 +174,10 @@ frtError frtCreateDataset(frtDataset *dataset);
 frtError frtDestroyDataset(frtDataset dataset);
 frtError frtAddDatasetBuffer(frtDataset dataset, void *devPtr, size_t size);
 frtError frtGetDatasetNumBuffers(frtDataset dataset, size_t *count);
+/* (aclmdlGetDatasetTensorDesc) The actual shape and size of output `index` as the last finished
+ * execution that used this dataset for its outputs wrote it: a data-dependent output holds that
+ * many elements, densely, at the start of its buffer. An error before any such execution. */
+frtError frtGetDatasetTensorDesc(frtDataset dataset, size_t index, frtTensorDesc *desc);
 
 /* Runs the model's task graph: kernels on the AI cores, host-fallback ops on the host. Execute
  * waits for the result; ExecuteAsync queues it on a stream (frtSynchronizeStream reports faults).

@@ -429,6 +429,28 @@ struct ScalarElementwiseKernel {
 };
 Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKernel &k);
 
+// Data-dependent compaction on the scalar unit, one block, in two passes: the first counts what
+// is selected and writes the count (an int64) to the extent tensor, the second stores the
+// selection densely in the result's actual shape (package Tensor::dynamicAxis), so a later axis
+// can be the data-dependent one.
+// - NonZero (`nonZero`): arguments input, result, extent. The result is int64 [rank, bound]
+//   holding the coordinates of the input's non-zero elements in row-major order. `floatBits`
+//   (16, 32, 64) compares a float's magnitude bits (-0 is zero, NaN is not); 0 for integers and
+//   booleans.
+// - Compress: arguments input, condition (booleans), result, extent. Of each of `outer` blocks
+//   [axisDim, inner], the slices i < `bound` whose condition is true, in order; `bound` =
+//   min(condition length, axisDim).
+// Elements of 1, 2, 4 or 8 bytes, up to 2^24 of them.
+struct CompactionKernel {
+  std::string name, node;
+  bool nonZero = false;
+  std::vector<int64_t> shape; // NonZero: the input's
+  int floatBits = 0;          // NonZero
+  int64_t outer = 1, axisDim = 1, inner = 1, bound = 1; // Compress
+  int elementBytes = 4;
+};
+Expected<GeneratedKernel> generateCompaction(const CompactionKernel &k);
+
 // ScatterElements / ScatterND (reduction none) with run-time indices, one block: the data copied
 // to the result through UB by DMA, `barrier all`, then the scalar unit stores each update
 // (ScatterND: each tuple's slice, element by element) where its index says. GatherND (`gatherNd`)

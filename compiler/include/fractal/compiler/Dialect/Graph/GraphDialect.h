@@ -16,6 +16,7 @@
 #define GET_OP_CLASSES
 #include "fractal/compiler/Dialect/Graph/GraphOps.h.inc"
 
+#include <optional>
 #include <vector>
 
 namespace fractal::graph {
@@ -77,5 +78,10 @@ inline bool topKAlongLastAxis(TopKOp op) {
     if (shape[d] != 1) return false;
   return true;
 }
+
+// The axis whose extent `op`'s result holds only at run time (NonZero, Compress: the result type
+// holds its bound), if any. Such a result can only be a model output (package
+// Tensor::dynamicAxis); code generation and the importer's checks ask this.
+std::optional<unsigned> dataDependentAxis(mlir::Operation *op);
 
 } // namespace fractal::graph

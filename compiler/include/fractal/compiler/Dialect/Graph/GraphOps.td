@@ -353,6 +353,36 @@ def Graph_TriluOp : Graph_Op<"trilu", [Pure], "dma", kDma> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
+// Ops whose result's extent along one axis depends on the data: the result type holds the bound
+// (what the memory plan reserves), and the kernel writes the actual extent beside the data
+// (package Tensor.dynamic_axis). Such a result can only be a model output.
+defvar kCompaction = "data-dependent compaction: the scalar unit counts the selected elements, then stores them densely";
+def Graph_NonZeroOp : Graph_Op<"non_zero", [Pure], "scalar", kCompaction> {
+  let summary = "NonZero: the int64 coordinates [rank, n] of the input's non-zero elements, in row-major order";
+  let description = [{
+    The result is [rank(input), bound] with bound = the input's element count; at run time the
+    kernel writes n (the non-zero elements, at most the bound) as the extent of axis 1.
+    Floats compare as values: -0 is zero, NaN is not.
+  }];
+  let arguments = (ins AnyRankedTensor:$input);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Graph_CompressOp : Graph_Op<"compress", [Pure], "scalar", kCompaction> {
+  let summary = "Compress: the slices along `axis` whose boolean condition is true, in order";
+  let description = [{
+    The result has the input's shape with axis `axis` bounded by min(len(condition), that axis's
+    extent); slices past the condition's length are dropped. At run time the kernel writes the
+    count of true conditions within the bound as the extent of `axis`.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$condition, I64Attr:$axis);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $condition attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Graph_GatherOp : Graph_Op<"gather", [Pure], "dma",
     "data movement: the scalar unit computes addresses from the run-time indices, DMA or scalar copies move the data"> {
   let summary = "Gather (rows along an axis) or GatherElements (`elements`) with run-time indices";

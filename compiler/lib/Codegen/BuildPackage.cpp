@@ -457,10 +457,11 @@ private:
   void lower(mlir::Operation &op) {
     if (llvm::isa<g::ConstantOp>(op)) return; // materialised by first use
     for (mlir::Value v : op.getOperands())
-      if (mlir::Operation *producer = v.getDefiningOp(); producer && g::dataDependentAxis(producer))
-        return unsupported(op, "reads " + opName(*producer) + ", whose extent is only known at run time: such a result "
-                               "can only be a model output");
+      if (g::dataDependentAxis(v))
+        return unsupported(op, "reads " + opName(*v.getDefiningOp()) + ", whose extent is only known at run time: such "
+                               "a result can only be a model output");
     if (llvm::isa<g::NonZeroOp, g::CompressOp>(op)) return compaction(op);
+    if (auto u = llvm::dyn_cast<g::UniqueOp>(op)) return unique(op, u);
     if (!llvm::isa<g::AddOp>(op)) // (an Add may take a deferred scale into its upsample-add)
       for (mlir::Value v : op.getOperands()) materializeScale(v);
     if (llvm::isa<g::ReshapeOp>(op)) {
@@ -2443,7 +2444,7 @@ private:
     }
     const uint32_t out = result(op);
     const uint32_t extent = scratch(opName(op) + "/extent", DType::I64, {});
-    p_.tensors[out].dynamicAxis = *g::dataDependentAxis(&op);
+    p_.tensors[out].dynamicAxis = *g::dataDependentAxis(op.getResult(0));
     p_.tensors[out].extentTensor = extent;
     args.push_back(out);
     args.push_back(extent);
@@ -2452,6 +2453,47 @@ private:
       addSpillingKernelTask(op, opType, *gen, std::move(args));
     else
       addKernelTask(op, opType, *gen, std::move(args));
+  }
+
+  // Unique (UniqueKernel): four results, three of them as long as the unique slices are many,
+  // which the kernel writes into one int64 extent tensor that all three name.
+  void unique(mlir::Operation &op, g::UniqueOp o) {
+    UniqueKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    const std::vector<int64_t> shape = shapeOf(o.getInput());
+    const size_t axis = size_t(o.getAxis());
+    for (size_t d = 0; d < axis; ++d) k.outer *= shape[d];
+    for (size_t d = axis + 1; d < shape.size(); ++d) k.inner *= shape[d];
+    k.slices = shape[axis];
+    k.sorted = o.getSorted();
+    mlir::Type element = elementOf(o.getInput());
+    k.isFloat = element.isF32();
+    k.elementBytes = std::max(1, int(element.getIntOrFloatBitWidth() / 8));
+    if (!k.isFloat && !element.isSignlessInteger() && !element.isSignedInteger() && k.elementBytes == 8)
+      return unsupported(op, "Unique of uint64 values has no kernel (its comparisons are signed)");
+    k.isSigned = !element.isUnsignedInteger();
+    std::optional<uint32_t> in = tensor(o.getInput());
+    if (!in) return unsupported(op, "its input is neither a tensor nor a readable constant");
+    Expected<GeneratedKernel> gen = generateUnique(k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    const uint32_t extent = scratch(opName(op) + "/extent", DType::I64, {});
+    std::vector<uint32_t> args = {*in};
+    for (mlir::Value r : op.getResults()) {
+      const uint32_t t = newTensor(r, opName(op) + "/" + std::to_string(args.size() - 1), TensorKind::Activation);
+      if (std::optional<unsigned> axisOf = g::dataDependentAxis(r)) {
+        p_.tensors[t].dynamicAxis = *axisOf;
+        p_.tensors[t].extentTensor = extent;
+      }
+      args.push_back(t);
+    }
+    args.push_back(extent);
+    args.push_back(scratch(opName(op) + "/first", DType::I64, {k.slices}));
+    args.push_back(scratch(opName(op) + "/rank", DType::I64, {k.slices}));
+    addSpillingKernelTask(op, "Unique", *gen, std::move(args));
   }
 
   static mlir::Type elementOf(mlir::Value v) { return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType(); }

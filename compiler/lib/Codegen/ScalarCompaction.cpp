@@ -1,7 +1,7 @@
-// NonZero and Compress on the scalar unit (CompactionKernel in KernelTemplates.h): results whose
-// extent along one axis depends on the data. The count comes first so that the selection can be
-// stored densely in the actual shape, which is what the runtime hands out (a prefix of the
-// reserved bound).
+// NonZero, Compress (CompactionKernel in KernelTemplates.h) and Unique (UniqueKernel) on the
+// scalar unit: results whose extent along one axis depends on the data. The count comes first so
+// that the selection can be stored densely in the actual shape, which is what the runtime hands
+// out (a prefix of the reserved bound).
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
 #include "EmitUtil.h"
@@ -71,6 +71,95 @@ std::string compress(const CompactionKernel &k) {
   return s.str();
 }
 
+// x`to` = the ordering key of the element at x21 (x22..x24 scratch): an integer's value; a
+// float32's bits made to order as the values do (a negative one's magnitude bits flipped, -0
+// and +0 both 0).
+void loadKey(std::ostringstream &s, const UniqueKernel &k, int to, const std::string &label) {
+  const std::string x = "x" + std::to_string(to);
+  emit::loadElement(s, to, 21, k.elementBytes, k.isFloat || k.isSigned);
+  if (!k.isFloat) return;
+  s << "  shli x22, " << x << ", 33\n  bne x22, x0, " << label << "\n  li " << x << ", 0\n" << label << ":\n"
+    << "  srai x22, " << x << ", 63\n  andi x22, x22, 2147483647\n  xor " << x << ", " << x << ", x22\n";
+}
+
+// x12 = -1, 0 or 1 as slice x`a` is before, equal to or after slice x`b` (x9, x10, x14..x17,
+// x21..x24 scratch; labels start with `p`).
+void compareSlices(std::ostringstream &s, const UniqueKernel &k, int a, int b, const std::string &p) {
+  auto address = [&](int slice) {
+    s << "  add x17, x16, x" << slice << "\n  muli x17, x17, " << k.inner << "\n  add x17, x17, x15\n  muli x21, x17, "
+      << k.elementBytes << "\n  add x21, x21, x2\n";
+  };
+  s << "  li x12, 0\n  li x14, 0\n" << p << "_o:\n  li x15, 0\n" << p << "_i:\n  muli x16, x14, " << k.slices << "\n";
+  address(a);
+  loadKey(s, k, 9, p + "_ka");
+  address(b);
+  loadKey(s, k, 10, p + "_kb");
+  s << "  beq x9, x10, " << p << "_same\n  li x12, -1\n  blt x9, x10, " << p << "_done\n  li x12, 1\n  jmp " << p
+    << "_done\n" << p << "_same:\n  addi x15, x15, 1\n  li x17, " << k.inner << "\n  blt x15, x17, " << p << "_i\n"
+    << "  addi x14, x14, 1\n  li x17, " << k.outer << "\n  blt x14, x17, " << p << "_o\n" << p << "_done:\n";
+}
+
+// x21 = the address of int64 element x`index` of the tensor at x`base`.
+void int64At(std::ostringstream &s, int base, int index) {
+  s << "  shli x21, x" << index << ", 3\n  add x21, x21, x" << base << "\n";
+}
+
+// Registers: x2 input, x3 unique slices, x4 indices, x5 inverse_indices, x6 counts, x7 extent,
+// x8 first (each slice's first equal slice), x11 rank (of each first one), x13 the unique count,
+// x18 and x19 slices, x20 a first slice, x30 a rank.
+std::string unique(const UniqueKernel &k) {
+  std::ostringstream s;
+  const int b = k.elementBytes;
+  s << "# " << k.name << ": Unique of " << k.slices << " slice(s) of " << k.outer << "x" << k.inner
+    << " element(s) on the scalar unit: first occurrences, " << (k.sorted ? "ranks by order" : "ranks by occurrence")
+    << ", then the results\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
+  const int argRegs[] = {2, 3, 4, 5, 6, 7, 8, 11};
+  for (int i = 0; i < 8; ++i) s << "  ld x" << argRegs[i] << ", gm[x1], offset=" << 8 * i << "\n";
+  // Each slice's first equal slice; a first one is the next unique one (its rank in occurrence order).
+  s << "  li x13, 0\n  li x18, 0\nfirst_loop:\n  mv x20, x18\n  li x19, 0\nfirst_scan:\n  bge x19, x18, first_found\n";
+  compareSlices(s, k, 19, 18, "eq");
+  s << "  beq x12, x0, first_equal\n  addi x19, x19, 1\n  jmp first_scan\nfirst_equal:\n  mv x20, x19\nfirst_found:\n";
+  int64At(s, 8, 18);
+  s << "  st x20, gm[x21]\n  bne x20, x18, first_next\n";
+  int64At(s, 11, 18);
+  s << "  st x13, gm[x21]\n  addi x13, x13, 1\nfirst_next:\n  addi x18, x18, 1\n  li x31, " << k.slices
+    << "\n  blt x18, x31, first_loop\n  st x13, gm[x7]\n";
+  if (k.sorted) { // a first slice's rank: how many first slices order before it
+    s << "  li x18, 0\nrank_loop:\n";
+    int64At(s, 8, 18);
+    s << "  ld x20, gm[x21]\n  bne x20, x18, rank_next\n  li x30, 0\n  li x19, 0\nrank_scan:\n";
+    int64At(s, 8, 19);
+    s << "  ld x20, gm[x21]\n  bne x20, x19, rank_skip\n";
+    compareSlices(s, k, 19, 18, "lt");
+    s << "  bge x12, x0, rank_skip\n  addi x30, x30, 1\nrank_skip:\n  addi x19, x19, 1\n  li x31, " << k.slices
+      << "\n  blt x19, x31, rank_scan\n";
+    int64At(s, 11, 18);
+    s << "  st x30, gm[x21]\nrank_next:\n  addi x18, x18, 1\n  li x31, " << k.slices << "\n  blt x18, x31, rank_loop\n";
+  }
+  s << "  li x18, 0\nzero_counts:\n  bge x18, x13, counted\n";
+  int64At(s, 6, 18);
+  s << "  st x0, gm[x21]\n  addi x18, x18, 1\n  jmp zero_counts\ncounted:\n  li x18, 0\nout_loop:\n";
+  int64At(s, 8, 18);
+  s << "  ld x20, gm[x21]\n";
+  int64At(s, 11, 20);
+  s << "  ld x30, gm[x21]\n";
+  int64At(s, 5, 18);
+  s << "  st x30, gm[x21]\n";
+  int64At(s, 6, 30);
+  s << "  ld x31, gm[x21]\n  addi x31, x31, 1\n  st x31, gm[x21]\n  bne x20, x18, out_next\n";
+  int64At(s, 4, 30);
+  // Slice x18 to unique slot x30: element (o, i) at (o * count + x30) * inner + i.
+  s << "  st x18, gm[x21]\n  li x27, 0\ncopy_o:\n  muli x29, x27, " << k.slices << "\n  add x29, x29, x18\n  muli x29, x29, "
+    << k.inner * b << "\n  add x29, x29, x2\n  mul x28, x27, x13\n  add x28, x28, x30\n  muli x28, x28, " << k.inner * b
+    << "\n  add x28, x28, x3\n  li x14, " << k.inner << "\ncopy_i:\n  mv x21, x29\n";
+  emit::loadElement(s, 9, 21, b, false);
+  emit::storeElement(s, 9, 28, b);
+  s << "  addi x29, x29, " << b << "\n  addi x28, x28, " << b << "\n  dbnz x14, copy_i\n  addi x27, x27, 1\n  li x31, "
+    << k.outer << "\n  blt x27, x31, copy_o\nout_next:\n  addi x18, x18, 1\n  li x31, " << k.slices
+    << "\n  blt x18, x31, out_loop\n  end\n";
+  return s.str();
+}
+
 } // namespace
 
 Expected<GeneratedKernel> generateCompaction(const CompactionKernel &k) {
@@ -88,6 +177,20 @@ Expected<GeneratedKernel> generateCompaction(const CompactionKernel &k) {
   if (k.outer < 1 || k.inner < 1 || k.bound < 1 || k.bound > k.axisDim)
     return Error::badInput(k.name + ": a Compress of no elements has no kernel");
   return GeneratedKernel{compress(k), 1};
+}
+
+Expected<GeneratedKernel> generateUnique(const UniqueKernel &k) {
+  if (k.elementBytes != 1 && k.elementBytes != 2 && k.elementBytes != 4 && k.elementBytes != 8)
+    return Error::internal(k.name + ": elements are 1, 2, 4 or 8 bytes");
+  if (k.isFloat && k.elementBytes != 4) return Error::internal(k.name + ": float Unique is float32");
+  if (k.outer < 1 || k.inner < 1 || k.slices < 1)
+    return Error::badInput(k.name + ": a Unique of no elements has no kernel");
+  const int64_t length = k.outer * k.inner;
+  if (k.slices > 4096 || length > (int64_t(1) << 20) || k.slices * k.slices > (int64_t(1) << 26) / length)
+    return Error::badInput(k.name + ": Unique compares every pair of slices on the scalar unit, up to 2^26 element "
+                           "comparisons (and 4096 slices); this one has " + std::to_string(k.slices) + " slices of " +
+                           std::to_string(length) + " element(s)");
+  return GeneratedKernel{unique(k), 1};
 }
 
 } // namespace fractal::codegen

@@ -896,9 +896,9 @@ private:
     for (int i = 0; i < nodes.size(); ++i) {
       // Constants are typed by their value; an unknown operator is reported as such; an Einsum
       // of static inputs has its shape unless its equation is wrong, which the check names;
-      // NonZero's and Compress's extent is known at run time (bounded by their input's shape).
+      // NonZero's, Compress's and Unique's extent is known at run time (bounded by their input's shape).
       if (nodes[i].op_type() == "Constant" || nodes[i].op_type() == "Einsum" || nodes[i].op_type() == "NonZero" ||
-          nodes[i].op_type() == "Compress" ||
+          nodes[i].op_type() == "Compress" || nodes[i].op_type() == "Unique" ||
           nodes[i].domain() == "ai.onnx.ml" || !findOpRule(nodes[i].op_type())) continue;
       for (const auto &o : nodes[i].output())
         if (!o.empty() && !fixed.count(o)) {
@@ -1032,22 +1032,27 @@ private:
           ok = false;
         }
       }
-      // NonZero's and Compress's results have an extent known only at run time: the package
-      // carries it for a model output (package Tensor::dynamicAxis), which nothing may read.
-      // Compress keeps its data's type, which float16 and float64 (computed as float32) would not.
-      if ((node.op_type() == "NonZero" || node.op_type() == "Compress") && node.output_size() > 0) {
-        for (const auto &other : model_.graph().node())
-          if (std::find(other.input().begin(), other.input().end(), node.output(0)) != other.input().end()) {
-            problem(name, node.op_type(), "its output's extent is known only at run time, so it can only be a model "
-                                          "output; node '" + other.name() + "' (" + other.op_type() + ") reads it");
-            ok = false;
-            break;
-          }
+      // NonZero's, Compress's and Unique's results (but Unique's inverse_indices) have an extent
+      // known only at run time: the package carries it for a model output (package
+      // Tensor::dynamicAxis), which nothing may read. Compress and Unique keep their data's type,
+      // which float16 and float64 (computed as float32) would not.
+      if (node.op_type() == "NonZero" || node.op_type() == "Compress" || node.op_type() == "Unique") {
+        for (int o = 0; o < node.output_size(); ++o) {
+          if (node.output(o).empty() || (node.op_type() == "Unique" && o == 2)) continue;
+          for (const auto &other : model_.graph().node())
+            if (std::find(other.input().begin(), other.input().end(), node.output(o)) != other.input().end()) {
+              problem(name, node.op_type(), "its output '" + node.output(o) + "' has an extent known only at run time, "
+                                            "so it can only be a model output; node '" + other.name() + "' (" +
+                                            other.op_type() + ") reads it");
+              ok = false;
+              break;
+            }
+        }
         const auto t = types_.find(node.input(0));
-        if (node.op_type() == "Compress" && t != types_.end() &&
+        if (node.op_type() != "NonZero" && t != types_.end() &&
             (t->second == onnx::TensorProto::FLOAT16 || t->second == onnx::TensorProto::DOUBLE)) {
           problem(name, node.op_type(), "input '" + node.input(0) + "' has type " + detail::elementTypeName(t->second) +
-                                            ", which is computed as float32: Compress keeps its data's type");
+                                            ", which is computed as float32: " + node.op_type() + " keeps its data's type");
           ok = false;
         }
       }

@@ -166,12 +166,12 @@ public:
         inputTypes.push_back(declaredTypeOf(in.name(), "graph input"));
         inputNames.push_back(in.name());
       }
-    // A NonZero's or Compress's output has no static shape: its type is the bound the node gets
+    // A NonZero's, Compress's or Unique's output has no static shape: its type is the bound the node gets
     // (NoneType until then).
     std::set<std::string> dataDependent;
     for (const auto &n : graph.node())
-      if ((n.op_type() == "NonZero" || n.op_type() == "Compress") && n.output_size() > 0)
-        dataDependent.insert(n.output(0));
+      if (n.op_type() == "NonZero" || n.op_type() == "Compress" || n.op_type() == "Unique")
+        for (const std::string &o : n.output()) dataDependent.insert(o);
     for (const auto &out : graph.output())
       outputTypes.push_back(dataDependent.count(out.name()) ? Type(b_.getNoneType()) : Type(declaredTypeOf(out.name(), "graph output")));
     b_.setInsertionPointToEnd(module->getBody());
@@ -2123,6 +2123,24 @@ private:
     return order;
   }
 
+  // Compress's and Unique's input along its `axis` attribute (negative from the end), or without
+  // one flattened, along axis 0.
+  std::pair<Value, int64_t> axisOrFlattened(const onnx::NodeProto &n, const std::string &name, Location loc) {
+    Value x = value(n.input(0), "node '" + name + "'");
+    auto xt = llvm::cast<RankedTensorType>(x.getType());
+    const onnx::AttributeProto *a = detail::attribute(n, "axis");
+    if (!a)
+      return {xt.getRank() == 1 ? x
+                                : Value(b_.create<g::ReshapeOp>(
+                                      loc, RankedTensorType::get({xt.getNumElements()}, xt.getElementType()), x)),
+              0};
+    const int64_t axis = a->i() < 0 ? a->i() + xt.getRank() : a->i();
+    if (axis < 0 || axis >= xt.getRank())
+      throw ImportError{"node '" + name + "' (" + n.op_type() + "): axis " + std::to_string(a->i()) +
+                        " is outside the input's rank " + std::to_string(xt.getRank())};
+    return {x, axis};
+  }
+
   void importNode(const onnx::NodeProto &n, int index) {
     const std::string name = n.name().empty() ? n.op_type() + "_" + std::to_string(index) : n.name();
     Location loc = NameLoc::get(b_.getStringAttr(name));
@@ -2866,21 +2884,22 @@ private:
       auto xt = llvm::cast<RankedTensorType>(in(0).getType());
       bind(b_.create<g::NonZeroOp>(loc, RankedTensorType::get({xt.getRank(), xt.getNumElements()}, b_.getI64Type()),
                                    in(0)));
+    } else if (op == "Unique") {
+      // Without an axis, over the flattened input. Results: the unique slices, their first
+      // indices, every slice's unique index (inverse_indices, static) and their counts; the
+      // unique count is known only at run time (the types hold the input's slices as the bound).
+      auto [x, axis] = axisOrFlattened(n, name, loc);
+      auto xt = llvm::cast<RankedTensorType>(x.getType());
+      auto index = RankedTensorType::get({xt.getDimSize(axis)}, b_.getI64Type());
+      auto u = b_.create<g::UniqueOp>(loc, TypeRange{xt, index, index, index}, x, b_.getI64IntegerAttr(axis),
+                                      b_.getBoolAttr(intAttr(n, "sorted", 1) != 0));
+      for (int i = 0; i < 4 && i < n.output_size(); ++i)
+        if (!n.output(i).empty()) values_[n.output(i)] = u.getResult(unsigned(i));
     } else if (op == "Compress") {
       // Without an axis, over the flattened input. The result's axis is bounded by the condition's
       // length and the input's extent; its actual extent is known only at run time.
-      Value x = in(0);
+      auto [x, axis] = axisOrFlattened(n, name, loc);
       auto xt = llvm::cast<RankedTensorType>(x.getType());
-      int64_t axis = 0;
-      if (const onnx::AttributeProto *a = detail::attribute(n, "axis")) {
-        axis = a->i() < 0 ? a->i() + xt.getRank() : a->i();
-        if (axis < 0 || axis >= xt.getRank())
-          throw ImportError{"node '" + name + "' (Compress): axis " + std::to_string(a->i()) + " is outside the input's rank " +
-                            std::to_string(xt.getRank())};
-      } else if (xt.getRank() != 1) {
-        x = b_.create<g::ReshapeOp>(loc, RankedTensorType::get({xt.getNumElements()}, xt.getElementType()), x);
-        xt = llvm::cast<RankedTensorType>(x.getType());
-      }
       auto ct = llvm::cast<RankedTensorType>(in(1).getType());
       if (ct.getRank() != 1 || !ct.getElementType().isInteger(1))
         throw ImportError{"node '" + name + "' (Compress): the condition must be a 1-D boolean tensor"};

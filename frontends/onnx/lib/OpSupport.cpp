@@ -188,6 +188,7 @@ std::vector<OpRule> buildRules() {
        kFloat},
       {"NonZero", Placement::Scalar, kCompactionReason, {}, kFloat | kIntegers | kBool},
       {"Compress", Placement::Scalar, kCompactionReason, {any("axis")}, kFloat | kIntegers | kBool},
+      {"Unique", Placement::Scalar, kCompactionReason, {any("axis"), any("sorted")}, kFloat | (kIntegers & ~kUint64)},
       {"BitShift", Placement::Scalar, "bit shift: element by element on the scalar unit (the vector unit has no shifts)",
        {only("direction", {"LEFT", "RIGHT"})}, kUint8 | kUint16 | kUint32 | kUint64},
       {"LRN", Placement::Vector, kVector, {any("alpha"), any("beta"), any("bias"), any("size")}, kFloat},

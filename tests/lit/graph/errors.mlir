@@ -282,3 +282,11 @@ func.func @compress_by_floats(%x: tensor<2x3xf32>, %c: tensor<2xf32>) -> tensor<
   %s = graph.compress %x, %c {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2xf32>) -> tensor<2x2xf32>
   return %s : tensor<2x2xf32>
 }
+
+// -----
+
+func.func @unique_indices_of_another_length(%x: tensor<2x3xf32>) -> tensor<2xi64> {
+  // expected-error @+1 {{results must be the input's type and int64 [3] (the bounds of the unique slices' count)}}
+  %y:4 = graph.unique %x {axis = 1 : i64, sorted = false} : (tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2xi64>, tensor<3xi64>, tensor<3xi64>)
+  return %y#1 : tensor<2xi64>
+}

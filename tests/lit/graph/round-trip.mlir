@@ -109,6 +109,13 @@ func.func @compaction(%x: tensor<2x3xf32>, %c: tensor<2xi1>) -> (tensor<2x6xi64>
   return %n, %s : tensor<2x6xi64>, tensor<2x2xf32>
 }
 
+// CHECK-LABEL: func.func @unique
+func.func @unique(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<3xi64>, tensor<3xi64>, tensor<3xi64>) {
+  // CHECK: graph.unique %{{.*}} {axis = 1 : i64, sorted = true} : (tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<3xi64>, tensor<3xi64>, tensor<3xi64>)
+  %y:4 = graph.unique %x {axis = 1 : i64, sorted = true} : (tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<3xi64>, tensor<3xi64>, tensor<3xi64>)
+  return %y#0, %y#1, %y#2, %y#3 : tensor<2x3xf32>, tensor<3xi64>, tensor<3xi64>, tensor<3xi64>
+}
+
 // CHECK-LABEL: func.func @gather_nd
 func.func @gather_nd(%d: tensor<3x5x4xf32>, %i: tensor<3x2x1xi64>) -> tensor<3x2x4xf32> {
   // CHECK: graph.gather_nd %{{.*}}, %{{.*}} {batch_dims = 1 : i64} : (tensor<3x5x4xf32>, tensor<3x2x1xi64>) -> tensor<3x2x4xf32>

@@ -345,6 +345,54 @@ TEST(CompactionKernel, NonZeroAndCompressAgainstTheirDefinitions) {
             "huge: NonZero runs element by element on the scalar unit, up to 2^24 elements; this one has 33554432");
 }
 
+// Unique on the scalar unit, race-checked, against numpy's definition: float32 values sorted
+// (-0 equals +0, negative values before positive ones), int8 values in first-occurrence order,
+// and int16 slices along the middle axis of [2, 4, 2] compared element by element in row-major
+// order; the unique count in the extent word, every result dense in its actual shape.
+TEST(UniqueKernel, ValuesAndSlicesAgainstTheirDefinition) {
+  Device dev(edge());
+  auto run = [&](const UniqueKernel &k, uint64_t input, int64_t slices, int resultBytes) {
+    Expected<GeneratedKernel> gen = generateUnique(k);
+    EXPECT_TRUE(gen.ok()) << gen.error().message;
+    std::vector<uint64_t> args = {input, dev.buffer(std::vector<uint8_t>(size_t(resultBytes) + 8, 0xAB))};
+    for (int i = 0; i < 3; ++i) args.push_back(dev.buffer(std::vector<int64_t>(size_t(slices), -7)));
+    args.push_back(dev.buffer(std::vector<int64_t>{-1}));
+    for (int i = 0; i < 2; ++i) args.push_back(dev.buffer(std::vector<int64_t>(size_t(slices), -7)));
+    EXPECT_TRUE(gen.ok() && runGenerated(dev, *gen, k.name, args, true));
+    return args;
+  };
+  const std::vector<float> values = {2.0f, -0.0f, -3.5f, 0.0f, 2.0f, 1e-3f, -3.5f};
+  std::vector<uint64_t> a = run({"f", "f", 1, 7, 1, true, true, true, 4}, dev.buffer(values), 7, 28);
+  EXPECT_EQ(dev.read<int64_t>(a[5], 1), (std::vector<int64_t>{4}));
+  EXPECT_EQ(dev.read<float>(a[1], 4), (std::vector<float>{-3.5f, -0.0f, 1e-3f, 2.0f})); // -0: the first of the zeros
+  EXPECT_EQ(dev.read<int64_t>(a[2], 4), (std::vector<int64_t>{2, 1, 5, 0}));
+  EXPECT_EQ(dev.read<int64_t>(a[3], 7), (std::vector<int64_t>{3, 1, 0, 1, 3, 2, 0}));
+  EXPECT_EQ(dev.read<int64_t>(a[4], 4), (std::vector<int64_t>{2, 2, 1, 2}));
+
+  const std::vector<int8_t> bytes = {5, -1, 5, 7, -1, 0, 0, 0};
+  a = run({"i8", "i8", 1, 5, 1, false, false, true, 1}, dev.buffer(bytes), 5, 5);
+  EXPECT_EQ(dev.read<int64_t>(a[5], 1), (std::vector<int64_t>{3}));
+  EXPECT_EQ(dev.read<int8_t>(a[1], 4), (std::vector<int8_t>{5, -1, 7, int8_t(0xAB)})); // the byte after kept
+  EXPECT_EQ(dev.read<int64_t>(a[2], 3), (std::vector<int64_t>{0, 1, 3}));
+  EXPECT_EQ(dev.read<int64_t>(a[3], 5), (std::vector<int64_t>{0, 1, 0, 2, 1}));
+  EXPECT_EQ(dev.read<int64_t>(a[4], 3), (std::vector<int64_t>{2, 2, 1}));
+
+  // [2, 4, 2] along axis 1: slices (o = 0, 1) x (i = 0, 1): s0 = {1,1, 9,9}, s1 = {0,5, 9,9},
+  // s2 = s0, s3 = {1,1, 2,2}; sorted: s1 < s3 < s0.
+  const std::vector<int16_t> x = {1, 1, 0, 5, 1, 1, 1, 1, /* o = 1 */ 9, 9, 9, 9, 9, 9, 2, 2};
+  a = run({"i16", "i16", 2, 4, 2, true, false, true, 2}, dev.buffer(x), 4, 32);
+  EXPECT_EQ(dev.read<int64_t>(a[5], 1), (std::vector<int64_t>{3}));
+  EXPECT_EQ(dev.read<int16_t>(a[1], 12), (std::vector<int16_t>{0, 5, 1, 1, 1, 1, /* o = 1 */ 9, 9, 2, 2, 9, 9}));
+  EXPECT_EQ(dev.read<int64_t>(a[2], 3), (std::vector<int64_t>{1, 3, 0}));
+  EXPECT_EQ(dev.read<int64_t>(a[3], 4), (std::vector<int64_t>{2, 0, 2, 1}));
+  EXPECT_EQ(dev.read<int64_t>(a[4], 3), (std::vector<int64_t>{1, 1, 2}));
+
+  Expected<GeneratedKernel> big = generateUnique({"big", "big", 1, 4096, 16, true, true, true, 4});
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().message, "big: Unique compares every pair of slices on the scalar unit, up to 2^26 element "
+                                 "comparisons (and 4096 slices); this one has 4096 slices of 16 element(s)");
+}
+
 // Batched float32 2-D transposes on the vector unit, race-checked, against the definition: rows
 // that are not whole blocks, more columns than one tile holds (248), rows over several UB tiles
 // (whole blocks); -0, infinities and NaN come through. Rows over several tiles that are not whole

@@ -155,7 +155,7 @@ TEST(OnnxCheck, UnknownOperatorAndAttributeAreNamed) {
   onnx::ModelProto m = convRelu();
   onnx::NodeProto *n = m.mutable_graph()->add_node();
   n->set_name("mystery");
-  n->set_op_type("Unique");
+  n->set_op_type("NonMaxSuppression");
   n->add_input("y");
   n->add_output("z");
   m.mutable_graph()->mutable_output(0)->set_name("z");
@@ -168,7 +168,7 @@ TEST(OnnxCheck, UnknownOperatorAndAttributeAreNamed) {
   bad->set_type(onnx::AttributeProto::FLOAT);
   bad->set_f(0.1f);
   CheckReport r = check(m);
-  EXPECT_NE(problems(r).find("mystery: operator Unique is not supported"), std::string::npos)
+  EXPECT_NE(problems(r).find("mystery: operator NonMaxSuppression is not supported"), std::string::npos)
       << problems(r);
 }
 
@@ -804,8 +804,8 @@ TEST(OnnxCheck, DataDependentOutputsAreModelOutputsOnly) {
   read.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(1);
   EXPECT_EQ(problems(check(read)), "to_float: output 'f' has no static shape after shape inference: shapes computed "
                                    "from run-time data are not supported\n"
-                                   "nz: its output's extent is known only at run time, so it can only be a model "
-                                   "output; node 'to_float' (Cast) reads it\n");
+                                   "nz: its output 'i' has an extent known only at run time, so it can only be a "
+                                   "model output; node 'to_float' (Cast) reads it\n");
   EXPECT_EQ(problems(check(oneNodeModel("Compress", "c", {{"x", 7, {4, 2}}, {"b", 9, {3}}}, "y", 7))), "");
   EXPECT_EQ(problems(check(oneNodeModel("Compress", "c", {{"x", 10, {4}}, {"b", 9, {3}}}, "y", 10))),
             "c: input 'x' has type float16, which is computed as float32: Compress keeps its data's type\n");

@@ -319,9 +319,32 @@ LogicalResult CompressOp::verify() {
   return success();
 }
 
-std::optional<unsigned> fractal::graph::dataDependentAxis(Operation *op) {
+LogicalResult UniqueOp::verify() {
+  auto in = ranked(getInput());
+  const int64_t axis = static_cast<int64_t>(getAxis());
+  if (axis < 0 || axis >= in.getRank())
+    return emitOpError("axis ") << axis << " is outside the input's rank " << in.getRank();
+  const int64_t slices = in.getDimSize(axis);
+  auto index = [&](Value v) {
+    auto t = ranked(v);
+    return t.getElementType().isInteger(64) && t.getShape() == ArrayRef<int64_t>{slices};
+  };
+  if (ranked(getUnique()) != in || !index(getIndices()) || !index(getInverseIndices()) || !index(getCounts()))
+    return emitOpError("results must be the input's type and int64 [") << slices
+           << "] (the bounds of the unique slices' count)";
+  return success();
+}
+
+std::optional<unsigned> fractal::graph::dataDependentAxis(Value v) {
+  auto result = llvm::dyn_cast<OpResult>(v);
+  if (!result) return std::nullopt;
+  Operation *op = result.getOwner();
   if (llvm::isa<NonZeroOp>(op)) return 1u;
   if (auto c = llvm::dyn_cast<CompressOp>(op)) return unsigned(c.getAxis());
+  if (auto u = llvm::dyn_cast<UniqueOp>(op)) {
+    if (result.getResultNumber() == 2) return std::nullopt; // inverse_indices: one per input slice
+    return result.getResultNumber() == 0 ? unsigned(u.getAxis()) : 0u;
+  }
   return std::nullopt;
 }
 

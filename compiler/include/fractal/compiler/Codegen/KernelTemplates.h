@@ -451,6 +451,20 @@ struct CompactionKernel {
 };
 Expected<GeneratedKernel> generateCompaction(const CompactionKernel &k);
 
+// Unique on the scalar unit, one block: `slices` slices of `outer` x `inner` elements (slice k's
+// element (o, i) at (o * slices + k) * inner + i), compared element by element in (o, i) order;
+// float32 by value (-0 equals +0; the bits ordered as the values are), integers signed or
+// zero-extended. Arguments: input, unique slices, indices, inverse_indices, counts, the extent
+// (the unique count, int64), and two int64 [slices] scratch tensors (each slice's first equal
+// slice; each first one's rank). O(slices^2) comparisons: up to 2^12 slices of up to 2^20 elements.
+struct UniqueKernel {
+  std::string name, node;
+  int64_t outer = 1, slices = 1, inner = 1;
+  bool sorted = true, isFloat = false, isSigned = true;
+  int elementBytes = 4;
+};
+Expected<GeneratedKernel> generateUnique(const UniqueKernel &k);
+
 // ScatterElements / ScatterND (reduction none) with run-time indices, one block: the data copied
 // to the result through UB by DMA, `barrier all`, then the scalar unit stores each update
 // (ScatterND: each tuple's slice, element by element) where its index says. GatherND (`gatherNd`)

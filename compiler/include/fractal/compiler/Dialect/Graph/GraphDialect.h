@@ -79,9 +79,9 @@ inline bool topKAlongLastAxis(TopKOp op) {
   return true;
 }
 
-// The axis whose extent `op`'s result holds only at run time (NonZero, Compress: the result type
-// holds its bound), if any. Such a result can only be a model output (package
-// Tensor::dynamicAxis); code generation and the importer's checks ask this.
-std::optional<unsigned> dataDependentAxis(mlir::Operation *op);
+// The axis whose extent value `v` holds only at run time (NonZero's, Compress's result, Unique's
+// but inverse_indices: the type holds the bound), if any. Such a value can only be a model output
+// (package Tensor::dynamicAxis); code generation asks this.
+std::optional<unsigned> dataDependentAxis(mlir::Value v);
 
 } // namespace fractal::graph

@@ -383,6 +383,23 @@ def Graph_CompressOp : Graph_Op<"compress", [Pure], "scalar", kCompaction> {
   let hasVerifier = 1;
 }
 
+def Graph_UniqueOp : Graph_Op<"unique", [Pure], "scalar", kCompaction> {
+  let summary = "Unique: the distinct slices along `axis` (elements of a 1-D input), sorted or in first-occurrence order";
+  let description = [{
+    Results: the unique slices (the input's shape with `axis` bounded by its extent), the index
+    of each one's first occurrence, for every input slice the index of its unique slice
+    (inverse_indices, static), and each unique slice's count; all int64 but the first. At run
+    time the kernel writes the number of unique slices as the extent of the first, second and
+    fourth results. Slices compare element by element in row-major order (as numpy's unique with
+    an axis); floats by value (-0 equals +0).
+  }];
+  let arguments = (ins AnyRankedTensor:$input, I64Attr:$axis, BoolAttr:$sorted);
+  let results = (outs AnyRankedTensor:$unique, AnyRankedTensor:$indices, AnyRankedTensor:$inverse_indices,
+                 AnyRankedTensor:$counts);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Graph_GatherOp : Graph_Op<"gather", [Pure], "dma",
     "data movement: the scalar unit computes addresses from the run-time indices, DMA or scalar copies move the data"> {
   let summary = "Gather (rows along an axis) or GatherElements (`elements`) with run-time indices";

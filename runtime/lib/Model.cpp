@@ -665,6 +665,7 @@ frtError frtGetDatasetTensorDesc(frtDataset dataset, size_t index, frtTensorDesc
 frtError frtModelExecuteAsync(frtModel model, frtDataset inputs, frtDataset outputs, frtStream stream) {
   frtStreamImpl *s = nullptr;
   std::vector<uint64_t> in, out;
+  std::shared_ptr<WrittenOutputs> written; // taken under the lock: the dataset may be destroyed after it
   {
     FRT_LOCKED_INIT(r);
     FRT_REQUIRE(liveModel(r, model), FRT_ERROR_INVALID_HANDLE, "frtModelExecute: not a loaded model");
@@ -675,8 +676,8 @@ frtError frtModelExecuteAsync(frtModel model, frtDataset inputs, frtDataset outp
                 "frtModelExecute: the model is loaded on another device than the stream's");
     if (frtError e = checkDataset(model, inputs, true, in)) return e;
     if (frtError e = checkDataset(model, outputs, false, out)) return e;
+    written = outputs->written;
   }
-  std::shared_ptr<WrittenOutputs> written = outputs->written;
   enqueue(s, [model, in, out, s, written] {
     std::optional<Failure> failure;
     executeAndRecord(model, in, out, *written, failure);

@@ -462,6 +462,7 @@ private:
                                "a result can only be a model output");
     if (llvm::isa<g::NonZeroOp, g::CompressOp>(op)) return compaction(op);
     if (auto u = llvm::dyn_cast<g::UniqueOp>(op)) return unique(op, u);
+    if (auto nms = llvm::dyn_cast<g::NmsSelectOp>(op)) return nmsSelect(op, nms);
     if (!llvm::isa<g::AddOp>(op)) // (an Add may take a deferred scale into its upsample-add)
       for (mlir::Value v : op.getOperands()) materializeScale(v);
     if (llvm::isa<g::ReshapeOp>(op)) {
@@ -2494,6 +2495,35 @@ private:
     args.push_back(scratch(opName(op) + "/first", DType::I64, {k.slices}));
     args.push_back(scratch(opName(op) + "/rank", DType::I64, {k.slices}));
     addSpillingKernelTask(op, "Unique", *gen, std::move(args));
+  }
+
+  // NonMaxSuppression's selection (NmsSelectKernel): its overlaps were composed from graph ops.
+  void nmsSelect(mlir::Operation &op, g::NmsSelectOp o) {
+    NmsSelectKernel k;
+    k.name = opName(op);
+    k.node = joined(onnxNodeNames(op.getLoc()));
+    const std::vector<int64_t> scores = shapeOf(o.getScores());
+    k.batches = scores[0];
+    k.classes = scores[1];
+    k.boxes = scores[2];
+    k.maxPerClass = int64_t(o.getMaxOutputBoxesPerClass());
+    if (std::optional<llvm::APFloat> t = o.getScoreThreshold()) {
+      k.hasScoreThreshold = true;
+      k.scoreThreshold = t->convertToFloat();
+    }
+    std::vector<uint32_t> args;
+    if (!require(op, {o.getScores(), o.getSuppress()}, args)) return;
+    Expected<GeneratedKernel> gen = generateNmsSelect(k);
+    if (!gen) {
+      problems_.push_back(gen.error().message);
+      return;
+    }
+    const uint32_t out = result(op), extent = scratch(opName(op) + "/extent", DType::I64, {});
+    p_.tensors[out].dynamicAxis = 0;
+    p_.tensors[out].extentTensor = extent;
+    args.insert(args.end(), {out, extent, scratch(opName(op) + "/state", DType::I64, {k.boxes}),
+                             scratch(opName(op) + "/selected", DType::I64, {k.boxes})});
+    addSpillingKernelTask(op, "NonMaxSuppression", *gen, std::move(args)); // the booleans: whole words
   }
 
   static mlir::Type elementOf(mlir::Value v) { return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType(); }

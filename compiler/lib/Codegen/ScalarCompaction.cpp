@@ -6,6 +6,7 @@
 
 #include "EmitUtil.h"
 
+#include <cmath>
 #include <sstream>
 
 namespace fractal::codegen {
@@ -71,13 +72,22 @@ std::string compress(const CompactionKernel &k) {
   return s.str();
 }
 
+void floatKey(std::ostringstream &s, int to, const std::string &label);
+
 // x`to` = the ordering key of the element at x21 (x22..x24 scratch): an integer's value; a
 // float32's bits made to order as the values do (a negative one's magnitude bits flipped, -0
 // and +0 both 0).
+void loadKey(std::ostringstream &s, int bytes, bool isFloat, bool isSigned, int to, const std::string &label) {
+  emit::loadElement(s, to, 21, bytes, isFloat || isSigned);
+  if (isFloat) floatKey(s, to, label);
+}
 void loadKey(std::ostringstream &s, const UniqueKernel &k, int to, const std::string &label) {
+  loadKey(s, k.elementBytes, k.isFloat, k.isSigned, to, label);
+}
+
+// x`to` (a float32's bits, sign-extended) = its ordering key (x22 scratch).
+void floatKey(std::ostringstream &s, int to, const std::string &label) {
   const std::string x = "x" + std::to_string(to);
-  emit::loadElement(s, to, 21, k.elementBytes, k.isFloat || k.isSigned);
-  if (!k.isFloat) return;
   s << "  shli x22, " << x << ", 33\n  bne x22, x0, " << label << "\n  li " << x << ", 0\n" << label << ":\n"
     << "  srai x22, " << x << ", 63\n  andi x22, x22, 2147483647\n  xor " << x << ", " << x << ", x22\n";
 }
@@ -160,6 +170,57 @@ std::string unique(const UniqueKernel &k) {
   return s.str();
 }
 
+// Registers: x2 scores, x3 suppress, x4 selected, x5 extent, x6 state (per box: 0 a candidate
+// not yet taken), x7 the class's selected boxes; x8 the rows written, x9 the batch, x10 the
+// class, x11 its scores, x12 its selected count, x13 the best candidate, x14 its key, x15 a box,
+// x16 its key, x17 a selected box's position.
+std::string nmsSelect(const NmsSelectKernel &k) {
+  std::ostringstream s;
+  const int64_t n = k.boxes;
+  // score > threshold as keys (a NaN threshold admits nothing)
+  int64_t thresholdKey = INT64_MIN;
+  if (k.hasScoreThreshold) {
+    const int32_t bits = int32_t(emit::floatBits(k.scoreThreshold));
+    const int64_t wide = bits;
+    thresholdKey = std::isnan(k.scoreThreshold) ? INT64_MAX
+                   : (wide & 0x7fffffff) == 0   ? 0
+                                                : wide ^ ((wide >> 63) & 0x7fffffff);
+  }
+  s << "# " << k.name << ": NonMaxSuppression's selection over " << k.batches << " batch(es) x " << k.classes
+    << " class(es) x " << n << " box(es), at most " << k.maxPerClass << " per class, on the scalar unit\n.node \""
+    << k.node << "\"\n.text\n  mfsr x1, args\n";
+  for (int i = 0; i < 6; ++i) s << "  ld x" << 2 + i << ", gm[x1], offset=" << 8 * i << "\n";
+  s << "  li x8, 0\n  li x9, 0\nbatch:\n  li x10, 0\nclass:\n  muli x11, x9, " << k.classes << "\n  add x11, x11, x10\n"
+    << "  muli x11, x11, " << n * 4 << "\n  add x11, x11, x2\n  li x15, 0\ninit:\n  shli x21, x15, 2\n  add x21, x21, x11\n"
+    << "  ldw x16, gm[x21]\n  li x18, 1\n  andi x19, x16, 2147483647\n  li x20, 2139095040\n  blt x20, x19, init_store\n";
+  floatKey(s, 16, "init_key");
+  if (k.hasScoreThreshold) s << "  li x19, " << thresholdKey << "\n  bge x19, x16, init_store\n";
+  s << "  li x18, 0\ninit_store:\n";
+  int64At(s, 6, 15);
+  s << "  st x18, gm[x21]\n  addi x15, x15, 1\n  li x19, " << n << "\n  blt x15, x19, init\n  li x12, 0\n"
+    << "pick:\n  li x19, " << k.maxPerClass << "\n  bge x12, x19, class_next\n  li x13, -1\n  li x15, 0\nscan:\n";
+  int64At(s, 6, 15);
+  s << "  ld x18, gm[x21]\n  bne x18, x0, scan_next\n  shli x21, x15, 2\n  add x21, x21, x11\n  ldw x16, gm[x21]\n";
+  floatKey(s, 16, "scan_key");
+  // the first candidate, or a higher score (an equal one keeps the lower index)
+  s << "  blt x13, x0, take\n  bge x14, x16, scan_next\ntake:\n  mv x13, x15\n  mv x14, x16\nscan_next:\n"
+    << "  addi x15, x15, 1\n  li x19, " << n << "\n  blt x15, x19, scan\n  blt x13, x0, class_next\n";
+  int64At(s, 6, 13);
+  s << "  li x18, 1\n  st x18, gm[x21]\n  li x17, 0\ncheck:\n  bge x17, x12, keep\n";
+  int64At(s, 7, 17);
+  // suppress[batch][selected][best]
+  s << "  ld x18, gm[x21]\n  muli x19, x9, " << n << "\n  add x19, x19, x18\n  muli x19, x19, " << n
+    << "\n  add x19, x19, x13\n  add x21, x19, x3\n";
+  emit::loadElement(s, 20, 21, 1, false);
+  s << "  bne x20, x0, pick\n  addi x17, x17, 1\n  jmp check\nkeep:\n";
+  int64At(s, 7, 12);
+  s << "  st x13, gm[x21]\n  addi x12, x12, 1\n  muli x21, x8, 24\n  add x21, x21, x4\n  st x9, gm[x21]\n"
+    << "  st x10, gm[x21], offset=8\n  st x13, gm[x21], offset=16\n  addi x8, x8, 1\n  jmp pick\nclass_next:\n"
+    << "  addi x10, x10, 1\n  li x19, " << k.classes << "\n  blt x10, x19, class\n  addi x9, x9, 1\n  li x19, " << k.batches
+    << "\n  blt x9, x19, batch\n  st x8, gm[x5]\n  end\n";
+  return s.str();
+}
+
 } // namespace
 
 Expected<GeneratedKernel> generateCompaction(const CompactionKernel &k) {
@@ -191,6 +252,17 @@ Expected<GeneratedKernel> generateUnique(const UniqueKernel &k) {
                            "comparisons (and 4096 slices); this one has " + std::to_string(k.slices) + " slices of " +
                            std::to_string(length) + " element(s)");
   return GeneratedKernel{unique(k), 1};
+}
+
+Expected<GeneratedKernel> generateNmsSelect(const NmsSelectKernel &k) {
+  if (k.batches < 1 || k.classes < 1 || k.boxes < 1 || k.maxPerClass < 0)
+    return Error::badInput(k.name + ": a NonMaxSuppression of no boxes has no kernel");
+  if (k.boxes > 4096 || k.batches * k.classes * k.boxes * k.boxes > (int64_t(1) << 26))
+    return Error::badInput(k.name + ": NonMaxSuppression's selection scans every box for every pick on the scalar unit, "
+                           "up to 2^26 box visits (and 4096 boxes); this one has " + std::to_string(k.batches) +
+                           " x " + std::to_string(k.classes) + " x " + std::to_string(k.boxes) + " x " +
+                           std::to_string(k.boxes));
+  return GeneratedKernel{nmsSelect(k), 1};
 }
 
 } // namespace fractal::codegen

@@ -82,7 +82,7 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"Split", {1}}, {"Trilu", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}},
       {"Tile", {1}}, {"TopK", {1}}, {"Range", {0, 1, 2}}, {"HannWindow", {0}}, {"HammingWindow", {0}},
       {"BlackmanWindow", {0}}, {"OneHot", {1, 2}}, {"If", {0}}, {"DFT", {1}}, {"STFT", {1, 3}}, {"MelWeightMatrix", {0, 1, 2, 3, 4}},
-      {"MaxUnpool", {2}}, {"CumSum", {1}}, {"Loop", {0, 1}}};
+      {"MaxUnpool", {2}}, {"CumSum", {1}}, {"Loop", {0, 1}}, {"NonMaxSuppression", {2, 3, 4}}};
   return slots;
 }
 
@@ -898,7 +898,7 @@ private:
       // of static inputs has its shape unless its equation is wrong, which the check names;
       // NonZero's, Compress's and Unique's extent is known at run time (bounded by their input's shape).
       if (nodes[i].op_type() == "Constant" || nodes[i].op_type() == "Einsum" || nodes[i].op_type() == "NonZero" ||
-          nodes[i].op_type() == "Compress" || nodes[i].op_type() == "Unique" ||
+          nodes[i].op_type() == "Compress" || nodes[i].op_type() == "Unique" || nodes[i].op_type() == "NonMaxSuppression" ||
           nodes[i].domain() == "ai.onnx.ml" || !findOpRule(nodes[i].op_type())) continue;
       for (const auto &o : nodes[i].output())
         if (!o.empty() && !fixed.count(o)) {
@@ -1036,7 +1036,8 @@ private:
       // known only at run time: the package carries it for a model output (package
       // Tensor::dynamicAxis), which nothing may read. Compress and Unique keep their data's type,
       // which float16 and float64 (computed as float32) would not.
-      if (node.op_type() == "NonZero" || node.op_type() == "Compress" || node.op_type() == "Unique") {
+      if (node.op_type() == "NonZero" || node.op_type() == "Compress" || node.op_type() == "Unique" ||
+          node.op_type() == "NonMaxSuppression") {
         for (int o = 0; o < node.output_size(); ++o) {
           if (node.output(o).empty() || (node.op_type() == "Unique" && o == 2)) continue;
           for (const auto &other : model_.graph().node())
@@ -1049,13 +1050,22 @@ private:
             }
         }
         const auto t = types_.find(node.input(0));
-        if (node.op_type() != "NonZero" && t != types_.end() &&
+        if ((node.op_type() == "Compress" || node.op_type() == "Unique") && t != types_.end() &&
             (t->second == onnx::TensorProto::FLOAT16 || t->second == onnx::TensorProto::DOUBLE)) {
           problem(name, node.op_type(), "input '" + node.input(0) + "' has type " + detail::elementTypeName(t->second) +
                                             ", which is computed as float32: " + node.op_type() + " keeps its data's type");
           ok = false;
         }
       }
+      // ONNX Runtime refuses an IoU threshold outside [0, 1].
+      if (node.op_type() == "NonMaxSuppression" && node.input_size() > 3 && !node.input(3).empty())
+        if (const onnx::TensorProto *t = constantValue(node.input(3))) {
+          const std::optional<std::vector<float>> v = tensorFloats(*t);
+          if (!v || v->size() != 1 || !((*v)[0] >= 0.0f && (*v)[0] <= 1.0f)) {
+            problem(name, node.op_type(), "iou_threshold must be one value in [0, 1]");
+            ok = false;
+          }
+        }
       // RoiAlign samples each bin on a fixed grid; sampling_ratio 0 (the default) would size it from
       // each run-time region (ceil(region / output)), a shape no static compile can give.
       if (node.op_type() == "RoiAlign") {

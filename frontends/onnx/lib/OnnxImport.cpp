@@ -170,7 +170,8 @@ public:
     // (NoneType until then).
     std::set<std::string> dataDependent;
     for (const auto &n : graph.node())
-      if (n.op_type() == "NonZero" || n.op_type() == "Compress" || n.op_type() == "Unique")
+      if (n.op_type() == "NonZero" || n.op_type() == "Compress" || n.op_type() == "Unique" ||
+          n.op_type() == "NonMaxSuppression")
         for (const std::string &o : n.output()) dataDependent.insert(o);
     for (const auto &out : graph.output())
       outputTypes.push_back(dataDependent.count(out.name()) ? Type(b_.getNoneType()) : Type(declaredTypeOf(out.name(), "graph output")));
@@ -2884,6 +2885,45 @@ private:
       auto xt = llvm::cast<RankedTensorType>(in(0).getType());
       bind(b_.create<g::NonZeroOp>(loc, RankedTensorType::get({xt.getRank(), xt.getNumElements()}, b_.getI64Type()),
                                    in(0)));
+    } else if (op == "NonMaxSuppression") {
+      // The overlaps as graph ops on [batches, boxes, boxes], in ONNX Runtime's arithmetic (each
+      // box's extent from its corners' min and max, or from its centre -/+ half its size): box j
+      // is suppressed by box i when their intersection is positive along x and y and in area and
+      // intersection / union exceeds the threshold. Then the greedy selection (graph.nms_select).
+      Composer ops{b_, loc, b_.getF32Type()};
+      Value boxes = in(0), scores = in(1);
+      const SmallVector<int64_t> bs = Composer::shapeOf(boxes);
+      const int64_t batches = bs[0], count = bs[1];
+      const int64_t most = hasInput(2) ? std::max<int64_t>(0, intsOf(needConstant(2, "max_output_boxes_per_class input")).at(0)) : 0;
+      const float threshold = hasInput(3) ? floatsOf(needConstant(3, "iou_threshold input")).at(0) : 0.0f;
+      auto column = [&](int64_t k) { return ops.slice(boxes, {0, 0, k}, {batches, count, k + 1}); }; // [B, N, 1]
+      auto max = [&](Value x, Value y) { return ops.binary<g::MaxOp>(x, y); };
+      auto min = [&](Value x, Value y) { return ops.binary<g::MinOp>(x, y); };
+      Value xMin, xMax, yMin, yMax;
+      if (intAttr(n, "center_point_box", 0) == 0) { // [y1, x1, y2, x2], any two opposite corners
+        xMin = min(column(1), column(3)), xMax = max(column(1), column(3));
+        yMin = min(column(0), column(2)), yMax = max(column(0), column(2));
+      } else { // [x_center, y_center, width, height]; halving is exact, as / 2 is
+        Value half = ops.constant(0.5), w = ops.mul(column(2), half), h = ops.mul(column(3), half);
+        xMin = ops.sub(column(0), w), xMax = ops.add(column(0), w);
+        yMin = ops.sub(column(1), h), yMax = ops.add(column(1), h);
+      }
+      auto other = [&](Value v) { return ops.reshape(v, {batches, 1, count}); }; // box j along the last axis
+      Value ix = ops.sub(min(xMax, other(xMax)), max(xMin, other(xMin)));
+      Value iy = ops.sub(min(yMax, other(yMax)), max(yMin, other(yMin)));
+      Value intersection = ops.mul(ix, iy);
+      Value area = ops.mul(ops.sub(xMax, xMin), ops.sub(yMax, yMin));
+      Value unionArea = ops.sub(ops.add(area, other(area)), intersection);
+      Value iou = ops.div(intersection, unionArea), zero = ops.constant(0.0);
+      Value suppress = ops.logicalAnd(ops.logicalAnd(ops.compare("gt", ix, zero), ops.compare("gt", iy, zero)),
+                                      ops.logicalAnd(ops.compare("gt", intersection, zero),
+                                                     ops.compare("gt", iou, ops.constant(threshold))));
+      const int64_t classes = Composer::shapeOf(scores)[1];
+      FloatAttr scoreThreshold;
+      if (hasInput(4)) scoreThreshold = b_.getF32FloatAttr(floatsOf(needConstant(4, "score_threshold input")).at(0));
+      bind(b_.create<g::NmsSelectOp>(
+          loc, RankedTensorType::get({batches * classes * std::min(most, count), 3}, b_.getI64Type()), scores, suppress,
+          b_.getI64IntegerAttr(most), scoreThreshold));
     } else if (op == "Unique") {
       // Without an axis, over the flattened input. Results: the unique slices, their first
       // indices, every slice's unique index (inverse_indices, static) and their counts; the

@@ -290,3 +290,12 @@ func.func @unique_indices_of_another_length(%x: tensor<2x3xf32>) -> tensor<2xi64
   %y:4 = graph.unique %x {axis = 1 : i64, sorted = false} : (tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2xi64>, tensor<3xi64>, tensor<3xi64>)
   return %y#1 : tensor<2xi64>
 }
+
+// -----
+
+// 1 batch x 2 classes x min(3, 6) boxes = 6 rows at most.
+func.func @nms_select_of_another_bound(%s: tensor<1x2x6xf32>, %o: tensor<1x6x6xi1>) -> tensor<12x3xi64> {
+  // expected-error @+1 {{result must be int64 [batches x classes x min(max_output_boxes_per_class, boxes), 3]}}
+  %n = graph.nms_select %s, %o {max_output_boxes_per_class = 3 : i64} : (tensor<1x2x6xf32>, tensor<1x6x6xi1>) -> tensor<12x3xi64>
+  return %n : tensor<12x3xi64>
+}

@@ -109,6 +109,13 @@ func.func @compaction(%x: tensor<2x3xf32>, %c: tensor<2xi1>) -> (tensor<2x6xi64>
   return %n, %s : tensor<2x6xi64>, tensor<2x2xf32>
 }
 
+// CHECK-LABEL: func.func @nms_select
+func.func @nms_select(%s: tensor<1x2x6xf32>, %o: tensor<1x6x6xi1>) -> tensor<6x3xi64> {
+  // CHECK: graph.nms_select %{{.*}}, %{{.*}} {max_output_boxes_per_class = 3 : i64, score_threshold = 0.000000e+00 : f32} : (tensor<1x2x6xf32>, tensor<1x6x6xi1>) -> tensor<6x3xi64>
+  %n = graph.nms_select %s, %o {max_output_boxes_per_class = 3 : i64, score_threshold = 0.0 : f32} : (tensor<1x2x6xf32>, tensor<1x6x6xi1>) -> tensor<6x3xi64>
+  return %n : tensor<6x3xi64>
+}
+
 // CHECK-LABEL: func.func @unique
 func.func @unique(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<3xi64>, tensor<3xi64>, tensor<3xi64>) {
   // CHECK: graph.unique %{{.*}} {axis = 1 : i64, sorted = true} : (tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<3xi64>, tensor<3xi64>, tensor<3xi64>)

@@ -5,6 +5,9 @@
 
 #include "CodegenTestUtil.h"
 
+#include <cmath>
+#include <tuple>
+
 using namespace fractal;
 using namespace fractal::codegen;
 using namespace fractal::sim::testing;
@@ -391,6 +394,53 @@ TEST(UniqueKernel, ValuesAndSlicesAgainstTheirDefinition) {
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.error().message, "big: Unique compares every pair of slices on the scalar unit, up to 2^26 element "
                                  "comparisons (and 4096 slices); this one has 4096 slices of 16 element(s)");
+}
+
+// NonMaxSuppression's selection on the scalar unit, race-checked, against the definition: per
+// class by descending score, the lower index first among equal scores, a NaN score never taken,
+// a box suppressed only by one already selected in its class (box 2 is suppressed by box 1, so
+// box 3, which only box 2 would suppress, stays), at most two per class; then a score threshold.
+TEST(NmsSelectKernel, GreedySelectionAgainstTheDefinition) {
+  Device dev(edge());
+  const float nan = std::nanf("");
+  // class 0: scores 0.5, 0.9, 0.7, 0.7; class 1: NaN, 0.2, -0.0, 0.2
+  const std::vector<float> scores = {0.5f, 0.9f, 0.7f, 0.7f, nan, 0.2f, -0.0f, 0.2f};
+  std::vector<uint8_t> suppress(16 + 8, 0);
+  auto pair = [&](int i, int j) { suppress[size_t(i * 4 + j)] = suppress[size_t(j * 4 + i)] = 1; };
+  pair(1, 2);
+  pair(2, 3);
+  pair(0, 1);
+  auto run = [&](NmsSelectKernel k, int64_t rows) {
+    Expected<GeneratedKernel> gen = generateNmsSelect(k);
+    EXPECT_TRUE(gen.ok()) << gen.error().message;
+    std::vector<uint64_t> args = {dev.buffer(scores), dev.buffer(suppress), dev.buffer(std::vector<int64_t>(size_t(rows * 3), -7)),
+                                  dev.buffer(std::vector<int64_t>{-1}), dev.buffer(std::vector<int64_t>(4, -7)),
+                                  dev.buffer(std::vector<int64_t>(4, -7))};
+    EXPECT_TRUE(gen.ok() && runGenerated(dev, *gen, "nms", args, true));
+    return std::make_pair(dev.read<int64_t>(args[3], 1)[0], dev.read<int64_t>(args[2], size_t(rows * 3)));
+  };
+  NmsSelectKernel k{"nms", "nms", 1, 2, 4, 2};
+  auto [count, rows] = run(k, 4);
+  EXPECT_EQ(count, 4);
+  // class 0: 1 (0.9), then 2 (0.7, suppressed by 1), 3 (0.7): two; class 1: 1 and 3 (0.2, the lower index first)
+  EXPECT_EQ(rows, (std::vector<int64_t>{0, 0, 1, 0, 0, 3, 0, 1, 1, 0, 1, 3}));
+  k.maxPerClass = 4;
+  k.hasScoreThreshold = true;
+  k.scoreThreshold = 0.0f; // -0 is not above it; NaN never is
+  std::tie(count, rows) = run(k, 8);
+  EXPECT_EQ(count, 4);
+  // class 0: 1, 3 (0 is suppressed by 1); class 1: 1, 3
+  EXPECT_EQ(std::vector<int64_t>(rows.begin(), rows.begin() + 12), (std::vector<int64_t>{0, 0, 1, 0, 0, 3, 0, 1, 1, 0, 1, 3}));
+  EXPECT_EQ(rows[12], -7);
+  k.scoreThreshold = 0.6f;
+  std::tie(count, rows) = run(k, 8);
+  EXPECT_EQ(count, 2);
+  EXPECT_EQ(std::vector<int64_t>(rows.begin(), rows.begin() + 6), (std::vector<int64_t>{0, 0, 1, 0, 0, 3}));
+
+  Expected<GeneratedKernel> big = generateNmsSelect({"big", "big", 8, 80, 2000, 100});
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().message, "big: NonMaxSuppression's selection scans every box for every pick on the scalar unit, "
+                                 "up to 2^26 box visits (and 4096 boxes); this one has 8 x 80 x 2000 x 2000");
 }
 
 // Batched float32 2-D transposes on the vector unit, race-checked, against the definition: rows

@@ -811,6 +811,38 @@ TEST(OnnxCheck, DataDependentOutputsAreModelOutputsOnly) {
             "c: input 'x' has type float16, which is computed as float32: Compress keeps its data's type\n");
 }
 
+// NonMaxSuppression: its limit and thresholds are constants (bound with --bind-input otherwise),
+// its IoU threshold in [0, 1] as ONNX Runtime requires; the overlaps run on the vector unit, the
+// selection on the scalar unit.
+TEST(OnnxCheck, NonMaxSuppressionNeedsConstantLimitsAndAThresholdInRange) {
+  auto nms = [](std::optional<float> iou) {
+    onnx::ModelProto m = oneNodeModel("NonMaxSuppression", "nms",
+                                      {{"boxes", 1, {1, 6, 4}}, {"scores", 1, {1, 2, 6}}, {"most", 7, {1}}, {"iou", 1, {1}}},
+                                      "selected", 7);
+    if (iou) {
+      onnx::TensorProto *most = m.mutable_graph()->add_initializer();
+      most->set_name("most");
+      most->set_data_type(7);
+      most->add_dims(1);
+      most->add_int64_data(3);
+      onnx::TensorProto *t = m.mutable_graph()->add_initializer();
+      t->set_name("iou");
+      t->set_data_type(1);
+      t->add_dims(1);
+      t->add_float_data(*iou);
+    }
+    return check(m);
+  };
+  CheckReport ok = nms(0.5f);
+  EXPECT_EQ(problems(ok), "");
+  ASSERT_EQ(ok.nodes.size(), 1u);
+  EXPECT_EQ(ok.nodes[0].placement, Placement::Scalar);
+  EXPECT_EQ(problems(nms(1.5f)), "nms: iou_threshold must be one value in [0, 1]\n");
+  EXPECT_EQ(problems(nms(std::nullopt)),
+            "nms: input 'most' must be a constant (an initializer or a Constant node), not runtime data\n"
+            "nms: input 'iou' must be a constant (an initializer or a Constant node), not runtime data\n");
+}
+
 // Dropout is the identity with an all-true mask in inference, and in training with a constant
 // ratio of 0; training with another ratio (random drops) is refused, and a training mode known
 // only at run time must be bound.

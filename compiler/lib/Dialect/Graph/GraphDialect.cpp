@@ -335,12 +335,28 @@ LogicalResult UniqueOp::verify() {
   return success();
 }
 
+LogicalResult NmsSelectOp::verify() {
+  auto scores = ranked(getScores()), suppress = ranked(getSuppress()), out = ranked(getSelected());
+  if (scores.getRank() != 3 || !scores.getElementType().isF32())
+    return emitOpError("scores must be float32 [batches, classes, boxes]");
+  const int64_t batches = scores.getDimSize(0), classes = scores.getDimSize(1), boxes = scores.getDimSize(2);
+  if (!suppress.getElementType().isInteger(1) || suppress.getShape() != ArrayRef<int64_t>{batches, boxes, boxes})
+    return emitOpError("suppress must be booleans [batches, boxes, boxes]");
+  const int64_t most = static_cast<int64_t>(getMaxOutputBoxesPerClass());
+  if (most < 0) return emitOpError("max_output_boxes_per_class must not be negative");
+  if (!out.getElementType().isInteger(64) ||
+      out.getShape() != ArrayRef<int64_t>{batches * classes * std::min(most, boxes), 3})
+    return emitOpError("result must be int64 [batches x classes x min(max_output_boxes_per_class, boxes), 3]");
+  return success();
+}
+
 std::optional<unsigned> fractal::graph::dataDependentAxis(Value v) {
   auto result = llvm::dyn_cast<OpResult>(v);
   if (!result) return std::nullopt;
   Operation *op = result.getOwner();
   if (llvm::isa<NonZeroOp>(op)) return 1u;
   if (auto c = llvm::dyn_cast<CompressOp>(op)) return unsigned(c.getAxis());
+  if (llvm::isa<NmsSelectOp>(op)) return 0u;
   if (auto u = llvm::dyn_cast<UniqueOp>(op)) {
     if (result.getResultNumber() == 2) return std::nullopt; // inverse_indices: one per input slice
     return result.getResultNumber() == 0 ? unsigned(u.getAxis()) : 0u;

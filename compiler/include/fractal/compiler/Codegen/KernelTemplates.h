@@ -465,6 +465,21 @@ struct UniqueKernel {
 };
 Expected<GeneratedKernel> generateUnique(const UniqueKernel &k);
 
+// NonMaxSuppression's greedy selection (graph.nms_select) on the scalar unit, one block: per batch
+// and class, the candidates (score above the threshold, if any; never NaN) taken by descending
+// score (float32 bits ordered as the values; the lower index first among equal ones), each
+// selected unless suppress[batch][selected][it] for a box already selected in its class, until
+// `maxPerClass` are. Arguments: scores [batches, classes, boxes] float32, suppress [batches,
+// boxes, boxes] booleans, the selected rows int64 [bound, 3], the extent (their count), two int64
+// [boxes] scratch tensors. Up to 4096 boxes and 2^26 box visits.
+struct NmsSelectKernel {
+  std::string name, node;
+  int64_t batches = 1, classes = 1, boxes = 1, maxPerClass = 0;
+  bool hasScoreThreshold = false;
+  float scoreThreshold = 0.0f;
+};
+Expected<GeneratedKernel> generateNmsSelect(const NmsSelectKernel &k);
+
 // ScatterElements / ScatterND (reduction none) with run-time indices, one block: the data copied
 // to the result through UB by DMA, `barrier all`, then the scalar unit stores each update
 // (ScatterND: each tuple's slice, element by element) where its index says. GatherND (`gatherNd`)

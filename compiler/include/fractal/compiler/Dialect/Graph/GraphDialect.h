@@ -79,8 +79,8 @@ inline bool topKAlongLastAxis(TopKOp op) {
   return true;
 }
 
-// The axis whose extent value `v` holds only at run time (NonZero's, Compress's result, Unique's
-// but inverse_indices: the type holds the bound), if any. Such a value can only be a model output
+// The axis whose extent value `v` holds only at run time (NonZero's, Compress's, NmsSelect's
+// result, Unique's but inverse_indices: the type holds the bound), if any. Such a value can only be a model output
 // (package Tensor::dynamicAxis); code generation asks this.
 std::optional<unsigned> dataDependentAxis(mlir::Value v);
 

@@ -400,6 +400,25 @@ def Graph_UniqueOp : Graph_Op<"unique", [Pure], "scalar", kCompaction> {
   let hasVerifier = 1;
 }
 
+def Graph_NmsSelectOp : Graph_Op<"nms_select", [Pure], "scalar",
+    "greedy selection: the scalar unit picks each class's boxes by score, skipping those a selected one suppresses"> {
+  let summary = "NonMaxSuppression's selection, after its overlaps: [batch, class, box] rows of the selected boxes";
+  let description = [{
+    `scores` [batches, classes, boxes]; `suppress` [batches, boxes, boxes] booleans (box i's IoU
+    with box j above the threshold, as the importer composes it). Per batch and class, in order:
+    the boxes whose score is above `score_threshold` (all but NaN ones without it) are taken by
+    descending score (the lower index first among equal scores); one is selected unless a box
+    already selected in its class suppresses it, until `max_output_boxes_per_class` are. The
+    result is int64 [bound, 3] with bound = batches x classes x min(max, boxes); the kernel writes
+    the number of selected boxes as the extent of axis 0.
+  }];
+  let arguments = (ins AnyRankedTensor:$scores, AnyRankedTensor:$suppress, I64Attr:$max_output_boxes_per_class,
+                   OptionalAttr<F32Attr>:$score_threshold);
+  let results = (outs AnyRankedTensor:$selected);
+  let assemblyFormat = "$scores `,` $suppress attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Graph_GatherOp : Graph_Op<"gather", [Pure], "dma",
     "data movement: the scalar unit computes addresses from the run-time indices, DMA or scalar copies move the data"> {
   let summary = "Gather (rows along an axis) or GatherElements (`elements`) with run-time indices";

@@ -2471,7 +2471,9 @@ private:
     mlir::Type element = elementOf(o.getInput());
     k.isFloat = element.isF32();
     k.elementBytes = std::max(1, int(element.getIntOrFloatBitWidth() / 8));
-    if (!k.isFloat && !element.isSignlessInteger() && !element.isSignedInteger() && k.elementBytes == 8)
+    if (llvm::isa<mlir::FloatType>(element) && !k.isFloat)
+      return unsupported(op, "Unique of floats other than float32 has no kernel");
+    if (element.isUnsignedInteger(64))
       return unsupported(op, "Unique of uint64 values has no kernel (its comparisons are signed)");
     k.isSigned = !element.isUnsignedInteger();
     std::optional<uint32_t> in = tensor(o.getInput());

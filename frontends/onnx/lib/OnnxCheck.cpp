@@ -896,7 +896,8 @@ private:
     for (int i = 0; i < nodes.size(); ++i) {
       // Constants are typed by their value; an unknown operator is reported as such; an Einsum
       // of static inputs has its shape unless its equation is wrong, which the check names;
-      // NonZero's, Compress's and Unique's extent is known at run time (bounded by their input's shape).
+      // NonZero's, Compress's, Unique's and NonMaxSuppression's extent is known at run time (bounded
+      // by their inputs' shapes).
       if (nodes[i].op_type() == "Constant" || nodes[i].op_type() == "Einsum" || nodes[i].op_type() == "NonZero" ||
           nodes[i].op_type() == "Compress" || nodes[i].op_type() == "Unique" || nodes[i].op_type() == "NonMaxSuppression" ||
           nodes[i].domain() == "ai.onnx.ml" || !findOpRule(nodes[i].op_type())) continue;
@@ -1032,8 +1033,8 @@ private:
           ok = false;
         }
       }
-      // NonZero's, Compress's and Unique's results (but Unique's inverse_indices) have an extent
-      // known only at run time: the package carries it for a model output (package
+      // NonZero's, Compress's, Unique's (but its inverse_indices) and NonMaxSuppression's results
+      // have an extent known only at run time: the package carries it for a model output (package
       // Tensor::dynamicAxis), which nothing may read. Compress and Unique keep their data's type,
       // which float16 and float64 (computed as float32) would not.
       if (node.op_type() == "NonZero" || node.op_type() == "Compress" || node.op_type() == "Unique" ||
@@ -1057,12 +1058,20 @@ private:
           ok = false;
         }
       }
-      // ONNX Runtime refuses an IoU threshold outside [0, 1].
-      if (node.op_type() == "NonMaxSuppression" && node.input_size() > 3 && !node.input(3).empty())
-        if (const onnx::TensorProto *t = constantValue(node.input(3))) {
-          const std::optional<std::vector<float>> v = tensorFloats(*t);
-          if (!v || v->size() != 1 || !((*v)[0] >= 0.0f && (*v)[0] <= 1.0f)) {
-            problem(name, node.op_type(), "iou_threshold must be one value in [0, 1]");
+      // Its limit and thresholds are one value each; ONNX Runtime refuses an IoU threshold outside [0, 1].
+      if (node.op_type() == "NonMaxSuppression")
+        for (int slot : {2, 3, 4}) {
+          const onnx::TensorProto *t =
+              node.input_size() > slot && !node.input(slot).empty() ? constantValue(node.input(slot)) : nullptr;
+          if (!t) continue;
+          const std::optional<std::vector<float>> v = slot == 2 ? std::nullopt : tensorFloats(*t);
+          const std::optional<std::vector<int64_t>> n = slot == 2 ? tensorInts(*t) : std::nullopt;
+          const char *what = slot == 2 ? "max_output_boxes_per_class must be one int64"
+                             : slot == 3 ? "iou_threshold must be one value in [0, 1]"
+                                         : "score_threshold must be one float32";
+          const bool one = slot == 2 ? n && n->size() == 1 : v && v->size() == 1;
+          if (!one || (slot == 3 && !((*v)[0] >= 0.0f && (*v)[0] <= 1.0f))) {
+            problem(name, node.op_type(), what);
             ok = false;
           }
         }

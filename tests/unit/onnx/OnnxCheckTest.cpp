@@ -815,16 +815,16 @@ TEST(OnnxCheck, DataDependentOutputsAreModelOutputsOnly) {
 // its IoU threshold in [0, 1] as ONNX Runtime requires; the overlaps run on the vector unit, the
 // selection on the scalar unit.
 TEST(OnnxCheck, NonMaxSuppressionNeedsConstantLimitsAndAThresholdInRange) {
-  auto nms = [](std::optional<float> iou) {
+  auto nms = [](std::optional<float> iou, int limits = 1) {
     onnx::ModelProto m = oneNodeModel("NonMaxSuppression", "nms",
-                                      {{"boxes", 1, {1, 6, 4}}, {"scores", 1, {1, 2, 6}}, {"most", 7, {1}}, {"iou", 1, {1}}},
+                                      {{"boxes", 1, {1, 6, 4}}, {"scores", 1, {1, 2, 6}}, {"most", 7, {int64_t(limits)}}, {"iou", 1, {1}}},
                                       "selected", 7);
     if (iou) {
       onnx::TensorProto *most = m.mutable_graph()->add_initializer();
       most->set_name("most");
       most->set_data_type(7);
-      most->add_dims(1);
-      most->add_int64_data(3);
+      most->add_dims(limits);
+      for (int i = 0; i < limits; ++i) most->add_int64_data(3);
       onnx::TensorProto *t = m.mutable_graph()->add_initializer();
       t->set_name("iou");
       t->set_data_type(1);
@@ -838,6 +838,7 @@ TEST(OnnxCheck, NonMaxSuppressionNeedsConstantLimitsAndAThresholdInRange) {
   ASSERT_EQ(ok.nodes.size(), 1u);
   EXPECT_EQ(ok.nodes[0].placement, Placement::Scalar);
   EXPECT_EQ(problems(nms(1.5f)), "nms: iou_threshold must be one value in [0, 1]\n");
+  EXPECT_EQ(problems(nms(0.5f, 2)), "nms: max_output_boxes_per_class must be one int64\n");
   EXPECT_EQ(problems(nms(std::nullopt)),
             "nms: input 'most' must be a constant (an initializer or a Constant node), not runtime data\n"
             "nms: input 'iou' must be a constant (an initializer or a Constant node), not runtime data\n");

@@ -2515,6 +2515,10 @@ private:
     }
     std::vector<uint32_t> args;
     if (!require(op, {o.getScores(), o.getSuppress()}, args)) return;
+    for (mlir::Value v : {o.getLimit(), o.getScoreLimit()})
+      if (v && !require(op, {v}, args)) return;
+    k.runtimeLimit = bool(o.getLimit());
+    k.runtimeScoreThreshold = bool(o.getScoreLimit());
     Expected<GeneratedKernel> gen = generateNmsSelect(k);
     if (!gen) {
       problems_.push_back(gen.error().message);

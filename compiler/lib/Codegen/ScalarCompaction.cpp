@@ -171,7 +171,8 @@ std::string unique(const UniqueKernel &k) {
 }
 
 // Registers: x2 scores, x3 suppress, x4 selected, x5 extent, x6 state (per box: 0 a candidate
-// not yet taken), x7 the class's selected boxes; x8 the rows written, x9 the batch, x10 the
+// not yet taken), x7 the class's selected boxes, x26 the limit per class, x27 the score
+// threshold's key; x8 the rows written, x9 the batch, x10 the
 // class, x11 its scores, x12 its selected count, x13 the best candidate, x14 its key, x15 a box,
 // x16 its key, x17 a selected box's position.
 std::string nmsSelect(const NmsSelectKernel &k) {
@@ -188,17 +189,32 @@ std::string nmsSelect(const NmsSelectKernel &k) {
   }
   s << "# " << k.name << ": NonMaxSuppression's selection over " << k.batches << " batch(es) x " << k.classes
     << " class(es) x " << n << " box(es), at most " << k.maxPerClass << " per class, on the scalar unit\n.node \""
-    << k.node << "\"\n.text\n  mfsr x1, args\n";
-  for (int i = 0; i < 6; ++i) s << "  ld x" << 2 + i << ", gm[x1], offset=" << 8 * i << "\n";
+    << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
+  int arg = 2;
+  // x26 = the limit per class: the bound, or no more than a run-time limit says (a negative one is 0)
+  s << "  li x26, " << k.maxPerClass << "\n";
+  if (k.runtimeLimit)
+    s << "  ld x19, gm[x1], offset=" << 8 * arg++ << "\n  ld x19, gm[x19]\n  max x19, x19, x0\n  min x26, x26, x19\n";
+  // x27 = the key a score must exceed (a NaN threshold admits nothing)
+  if (k.runtimeScoreThreshold) {
+    s << "  ld x19, gm[x1], offset=" << 8 * arg++ << "\n  ldw x27, gm[x19]\n  andi x19, x27, 2147483647\n"
+      << "  li x20, 2139095040\n  bge x20, x19, threshold_number\n  li x27, " << INT64_MAX << "\n  jmp threshold_keyed\n"
+      << "threshold_number:\n";
+    floatKey(s, 27, "threshold_key");
+    s << "threshold_keyed:\n";
+  } else {
+    s << "  li x27, " << thresholdKey << "\n";
+  }
+  for (int i = 4; i < 8; ++i) s << "  ld x" << i << ", gm[x1], offset=" << 8 * arg++ << "\n";
   s << "  li x8, 0\n  li x9, 0\nbatch:\n  li x10, 0\nclass:\n  muli x11, x9, " << k.classes << "\n  add x11, x11, x10\n"
     << "  muli x11, x11, " << n * 4 << "\n  add x11, x11, x2\n  li x15, 0\ninit:\n  shli x21, x15, 2\n  add x21, x21, x11\n"
     << "  ldw x16, gm[x21]\n  li x18, 1\n  andi x19, x16, 2147483647\n  li x20, 2139095040\n  blt x20, x19, init_store\n";
   floatKey(s, 16, "init_key");
-  if (k.hasScoreThreshold) s << "  li x19, " << thresholdKey << "\n  bge x19, x16, init_store\n";
+  if (k.hasScoreThreshold || k.runtimeScoreThreshold) s << "  bge x27, x16, init_store\n";
   s << "  li x18, 0\ninit_store:\n";
   int64At(s, 6, 15);
   s << "  st x18, gm[x21]\n  addi x15, x15, 1\n  li x19, " << n << "\n  blt x15, x19, init\n  li x12, 0\n"
-    << "pick:\n  li x19, " << k.maxPerClass << "\n  bge x12, x19, class_next\n  li x13, -1\n  li x15, 0\nscan:\n";
+    << "pick:\n  bge x12, x26, class_next\n  li x13, -1\n  li x15, 0\nscan:\n";
   int64At(s, 6, 15);
   s << "  ld x18, gm[x21]\n  bne x18, x0, scan_next\n  shli x21, x15, 2\n  add x21, x21, x11\n  ldw x16, gm[x21]\n";
   floatKey(s, 16, "scan_key");

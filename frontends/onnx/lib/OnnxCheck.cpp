@@ -82,7 +82,7 @@ const std::map<std::string, std::vector<int>> &constantInputSlots() {
       {"Split", {1}}, {"Trilu", {1}}, {"LSTM", {4}}, {"GRU", {4}}, {"RNN", {4}},
       {"Tile", {1}}, {"TopK", {1}}, {"Range", {0, 1, 2}}, {"HannWindow", {0}}, {"HammingWindow", {0}},
       {"BlackmanWindow", {0}}, {"OneHot", {1, 2}}, {"If", {0}}, {"DFT", {1}}, {"STFT", {1, 3}}, {"MelWeightMatrix", {0, 1, 2, 3, 4}},
-      {"MaxUnpool", {2}}, {"CumSum", {1}}, {"Loop", {0, 1}}, {"NonMaxSuppression", {2, 3, 4}}};
+      {"MaxUnpool", {2}}, {"CumSum", {1}}, {"Loop", {0, 1}}};
   return slots;
 }
 
@@ -1058,7 +1058,8 @@ private:
           ok = false;
         }
       }
-      // Its limit and thresholds are one value each; ONNX Runtime refuses an IoU threshold outside [0, 1].
+      // Its limit and thresholds, when constants, are one value each; ONNX Runtime refuses an IoU
+      // threshold outside [0, 1]. (Run-time ones are read as they come.)
       if (node.op_type() == "NonMaxSuppression")
         for (int slot : {2, 3, 4}) {
           const onnx::TensorProto *t =

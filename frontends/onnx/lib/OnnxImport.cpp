@@ -2894,8 +2894,20 @@ private:
       Value boxes = in(0), scores = in(1);
       const SmallVector<int64_t> bs = Composer::shapeOf(boxes);
       const int64_t batches = bs[0], count = bs[1];
-      const int64_t most = hasInput(2) ? std::max<int64_t>(0, intsOf(needConstant(2, "max_output_boxes_per_class input")).at(0)) : 0;
-      const float threshold = hasInput(3) ? floatsOf(needConstant(3, "iou_threshold input")).at(0) : 0.0f;
+      // The limit and thresholds: constants, or one-element tensors read at run time (a run-time
+      // limit leaves the bound at every box).
+      auto given = [&](int i) { return hasInput(i) ? constantInput(n.input(i)) : nullptr; };
+      auto single = [&](int i, const char *what) {
+        if (llvm::cast<RankedTensorType>(in(i).getType()).getNumElements() != 1)
+          throw ImportError{"node '" + name + "' (NonMaxSuppression): " + what + " must hold one value"};
+        return in(i);
+      };
+      const int64_t count0 = Composer::shapeOf(boxes)[1];
+      const int64_t most = !hasInput(2) ? 0 : given(2) ? std::max<int64_t>(0, intsOf(*given(2)).at(0)) : count0;
+      Value limit = hasInput(2) && !given(2) ? single(2, "max_output_boxes_per_class") : Value();
+      Value threshold = !hasInput(3) ? ops.constant(0.0)
+                        : given(3)   ? ops.constant(floatsOf(*given(3)).at(0))
+                                     : single(3, "iou_threshold");
       auto column = [&](int64_t k) { return ops.slice(boxes, {0, 0, k}, {batches, count, k + 1}); }; // [B, N, 1]
       auto max = [&](Value x, Value y) { return ops.binary<g::MaxOp>(x, y); };
       auto min = [&](Value x, Value y) { return ops.binary<g::MinOp>(x, y); };
@@ -2917,13 +2929,15 @@ private:
       Value iou = ops.div(intersection, unionArea), zero = ops.constant(0.0);
       Value suppress = ops.logicalAnd(ops.logicalAnd(ops.compare("gt", ix, zero), ops.compare("gt", iy, zero)),
                                       ops.logicalAnd(ops.compare("gt", intersection, zero),
-                                                     ops.compare("gt", iou, ops.constant(threshold))));
+                                                     ops.compare("gt", iou, threshold)));
       const int64_t classes = Composer::shapeOf(scores)[1];
       FloatAttr scoreThreshold;
-      if (hasInput(4)) scoreThreshold = b_.getF32FloatAttr(floatsOf(needConstant(4, "score_threshold input")).at(0));
+      Value scoreLimit;
+      if (hasInput(4) && given(4)) scoreThreshold = b_.getF32FloatAttr(floatsOf(*given(4)).at(0));
+      else if (hasInput(4)) scoreLimit = single(4, "score_threshold");
       bind(b_.create<g::NmsSelectOp>(
           loc, RankedTensorType::get({batches * classes * std::min(most, count), 3}, b_.getI64Type()), scores, suppress,
-          b_.getI64IntegerAttr(most), scoreThreshold));
+          limit, scoreLimit, b_.getI64IntegerAttr(most), scoreThreshold));
     } else if (op == "Unique") {
       // Without an axis, over the flattened input. Results: the unique slices, their first
       // indices, every slice's unique index (inverse_indices, static) and their counts; the

@@ -116,6 +116,14 @@ func.func @nms_select(%s: tensor<1x2x6xf32>, %o: tensor<1x6x6xi1>) -> tensor<6x3
   return %n : tensor<6x3xi64>
 }
 
+// A limit and a score threshold read at run time: the bound is every box.
+// CHECK-LABEL: func.func @nms_select_at_run_time
+func.func @nms_select_at_run_time(%s: tensor<1x2x6xf32>, %o: tensor<1x6x6xi1>, %k: tensor<1xi64>, %t: tensor<1xf32>) -> tensor<12x3xi64> {
+  // CHECK: graph.nms_select %{{.*}}, %{{.*}} limit(%{{.*}}) score_limit(%{{.*}}) {max_output_boxes_per_class = 6 : i64} : (tensor<1x2x6xf32>, tensor<1x6x6xi1>, tensor<1xi64>, tensor<1xf32>) -> tensor<12x3xi64>
+  %n = graph.nms_select %s, %o limit(%k) score_limit(%t) {max_output_boxes_per_class = 6 : i64} : (tensor<1x2x6xf32>, tensor<1x6x6xi1>, tensor<1xi64>, tensor<1xf32>) -> tensor<12x3xi64>
+  return %n : tensor<12x3xi64>
+}
+
 // CHECK-LABEL: func.func @unique
 func.func @unique(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<3xi64>, tensor<3xi64>, tensor<3xi64>) {
   // CHECK: graph.unique %{{.*}} {axis = 1 : i64, sorted = true} : (tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<3xi64>, tensor<3xi64>, tensor<3xi64>)

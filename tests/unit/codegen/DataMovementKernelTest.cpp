@@ -399,7 +399,8 @@ TEST(UniqueKernel, ValuesAndSlicesAgainstTheirDefinition) {
 // NonMaxSuppression's selection on the scalar unit, race-checked, against the definition: per
 // class by descending score, the lower index first among equal scores, a NaN score never taken,
 // a box suppressed only by one already selected in its class (box 2 is suppressed by box 1, so
-// box 3, which only box 2 would suppress, stays), at most two per class; then a score threshold.
+// box 3, which only box 2 would suppress, stays), at most two per class; then a score threshold;
+// then the limit and the threshold read at run time.
 TEST(NmsSelectKernel, GreedySelectionAgainstTheDefinition) {
   Device dev(edge());
   const float nan = std::nanf("");
@@ -436,6 +437,28 @@ TEST(NmsSelectKernel, GreedySelectionAgainstTheDefinition) {
   std::tie(count, rows) = run(k, 8);
   EXPECT_EQ(count, 2);
   EXPECT_EQ(std::vector<int64_t>(rows.begin(), rows.begin() + 6), (std::vector<int64_t>{0, 0, 1, 0, 0, 3}));
+
+  // A run-time limit (1: one per class; -3: none) and a run-time score threshold (0.6; NaN: none).
+  auto runtime = [&](int64_t limit, float threshold) {
+    NmsSelectKernel r{"nms_rt", "nms_rt", 1, 2, 4, 4};
+    r.runtimeLimit = r.runtimeScoreThreshold = true;
+    Expected<GeneratedKernel> gen = generateNmsSelect(r);
+    EXPECT_TRUE(gen.ok()) << gen.error().message;
+    std::vector<uint64_t> args = {dev.buffer(scores), dev.buffer(suppress), dev.buffer(std::vector<int64_t>{limit}),
+                                  dev.buffer(std::vector<float>{threshold, 0}), dev.buffer(std::vector<int64_t>(24, -7)),
+                                  dev.buffer(std::vector<int64_t>{-1}), dev.buffer(std::vector<int64_t>(4, -7)),
+                                  dev.buffer(std::vector<int64_t>(4, -7))};
+    EXPECT_TRUE(gen.ok() && runGenerated(dev, *gen, "nms_rt", args, true));
+    return std::make_pair(dev.read<int64_t>(args[5], 1)[0], dev.read<int64_t>(args[4], 6));
+  };
+  std::tie(count, rows) = runtime(1, -1.0f);
+  EXPECT_EQ(count, 2);
+  EXPECT_EQ(rows, (std::vector<int64_t>{0, 0, 1, 0, 1, 1}));
+  std::tie(count, rows) = runtime(4, 0.6f);
+  EXPECT_EQ(count, 2);
+  EXPECT_EQ(rows, (std::vector<int64_t>{0, 0, 1, 0, 0, 3}));
+  EXPECT_EQ(runtime(-3, 0.0f).first, 0);
+  EXPECT_EQ(runtime(4, nan).first, 0);
 
   Expected<GeneratedKernel> big = generateNmsSelect({"big", "big", 8, 80, 2000, 100});
   ASSERT_FALSE(big.ok());

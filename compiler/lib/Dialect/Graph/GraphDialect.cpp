@@ -344,6 +344,13 @@ LogicalResult NmsSelectOp::verify() {
     return emitOpError("suppress must be booleans [batches, boxes, boxes]");
   const int64_t most = static_cast<int64_t>(getMaxOutputBoxesPerClass());
   if (most < 0) return emitOpError("max_output_boxes_per_class must not be negative");
+  auto one = [](Value v, bool isInt) {
+    auto t = ranked(v);
+    return t.getNumElements() == 1 && (isInt ? t.getElementType().isInteger(64) : t.getElementType().isF32());
+  };
+  if (getLimit() && !one(getLimit(), true)) return emitOpError("limit must be one int64");
+  if (getScoreLimit() && (!one(getScoreLimit(), false) || getScoreThreshold()))
+    return emitOpError("score_limit must be one float32, instead of a score_threshold attribute");
   if (!out.getElementType().isInteger(64) ||
       out.getShape() != ArrayRef<int64_t>{batches * classes * std::min(most, boxes), 3})
     return emitOpError("result must be int64 [batches x classes x min(max_output_boxes_per_class, boxes), 3]");

@@ -469,14 +469,17 @@ Expected<GeneratedKernel> generateUnique(const UniqueKernel &k);
 // and class, the candidates (score above the threshold, if any; never NaN) taken by descending
 // score (float32 bits ordered as the values; the lower index first among equal ones), each
 // selected unless suppress[batch][selected][it] for a box already selected in its class, until
-// `maxPerClass` are. Arguments: scores [batches, classes, boxes] float32, suppress [batches,
-// boxes, boxes] booleans, the selected rows int64 [bound, 3], the extent (their count), two int64
-// [boxes] scratch tensors. Up to 4096 boxes and 2^26 box visits.
+// `maxPerClass` are (and no more than a run-time limit says, when `runtimeLimit`). Arguments:
+// scores [batches, classes, boxes] float32, suppress [batches, boxes, boxes] booleans, the
+// run-time limit (one int64) if any, the run-time score threshold (one float32) if any, the
+// selected rows int64 [bound, 3], the extent (their count), two int64 [boxes] scratch tensors.
+// Up to 4096 boxes and 2^26 box visits.
 struct NmsSelectKernel {
   std::string name, node;
   int64_t batches = 1, classes = 1, boxes = 1, maxPerClass = 0;
   bool hasScoreThreshold = false;
   float scoreThreshold = 0.0f;
+  bool runtimeLimit = false, runtimeScoreThreshold = false;
 };
 Expected<GeneratedKernel> generateNmsSelect(const NmsSelectKernel &k);
 

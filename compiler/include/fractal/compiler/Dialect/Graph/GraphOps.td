@@ -400,7 +400,7 @@ def Graph_UniqueOp : Graph_Op<"unique", [Pure], "scalar", kCompaction> {
   let hasVerifier = 1;
 }
 
-def Graph_NmsSelectOp : Graph_Op<"nms_select", [Pure], "scalar",
+def Graph_NmsSelectOp : Graph_Op<"nms_select", [Pure, AttrSizedOperandSegments], "scalar",
     "greedy selection: the scalar unit picks each class's boxes by score, skipping those a selected one suppresses"> {
   let summary = "NonMaxSuppression's selection, after its overlaps: [batch, class, box] rows of the selected boxes";
   let description = [{
@@ -408,14 +408,18 @@ def Graph_NmsSelectOp : Graph_Op<"nms_select", [Pure], "scalar",
     with box j above the threshold, as the importer composes it). Per batch and class, in order:
     the boxes whose score is above `score_threshold` (all but NaN ones without it) are taken by
     descending score (the lower index first among equal scores); one is selected unless a box
-    already selected in its class suppresses it, until `max_output_boxes_per_class` are. The
-    result is int64 [bound, 3] with bound = batches x classes x min(max, boxes); the kernel writes
-    the number of selected boxes as the extent of axis 0.
+    already selected in its class suppresses it, until `max_output_boxes_per_class` are (and, with
+    a `limit` operand, an int64 [1] known at run time, no more than it says; a negative one is 0).
+    The score threshold is the attribute, or a float32 [1] `score_limit` operand read at run time.
+    The result is int64 [bound, 3] with bound = batches x classes x min(max, boxes); the kernel
+    writes the number of selected boxes as the extent of axis 0.
   }];
-  let arguments = (ins AnyRankedTensor:$scores, AnyRankedTensor:$suppress, I64Attr:$max_output_boxes_per_class,
+  let arguments = (ins AnyRankedTensor:$scores, AnyRankedTensor:$suppress, Optional<AnyRankedTensor>:$limit,
+                   Optional<AnyRankedTensor>:$score_limit, I64Attr:$max_output_boxes_per_class,
                    OptionalAttr<F32Attr>:$score_threshold);
   let results = (outs AnyRankedTensor:$selected);
-  let assemblyFormat = "$scores `,` $suppress attr-dict `:` functional-type(operands, results)";
+  let assemblyFormat = "$scores `,` $suppress (`limit` `(` $limit^ `)`)? (`score_limit` `(` $score_limit^ `)`)? "
+                       "attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

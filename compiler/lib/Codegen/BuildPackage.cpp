@@ -2421,11 +2421,8 @@ private:
     mlir::Type element = elementOf(input);
     k.elementBytes = std::max(1, int(element.getIntOrFloatBitWidth() / 8));
     std::vector<uint32_t> args;
-    for (mlir::Value v : op.getOperands()) {
-      std::optional<uint32_t> t = tensor(v);
-      if (!t) return unsupported(op, "an operand is neither a tensor nor a readable constant");
-      args.push_back(*t);
-    }
+    for (mlir::Value v : op.getOperands())
+      if (!require(op, {v}, args)) return;
     if (auto c = llvm::dyn_cast<g::CompressOp>(op)) {
       const std::vector<int64_t> shape = shapeOf(input);
       const size_t axis = size_t(c.getAxis());
@@ -2476,15 +2473,14 @@ private:
     if (element.isUnsignedInteger(64))
       return unsupported(op, "Unique of uint64 values has no kernel (its comparisons are signed)");
     k.isSigned = !element.isUnsignedInteger();
-    std::optional<uint32_t> in = tensor(o.getInput());
-    if (!in) return unsupported(op, "its input is neither a tensor nor a readable constant");
+    std::vector<uint32_t> args;
+    if (!require(op, {o.getInput()}, args)) return;
     Expected<GeneratedKernel> gen = generateUnique(k);
     if (!gen) {
       problems_.push_back(gen.error().message);
       return;
     }
     const uint32_t extent = scratch(opName(op) + "/extent", DType::I64, {});
-    std::vector<uint32_t> args = {*in};
     for (mlir::Value r : op.getResults()) {
       const uint32_t t = newTensor(r, opName(op) + "/" + std::to_string(args.size() - 1), TensorKind::Activation);
       if (std::optional<unsigned> axisOf = g::dataDependentAxis(r)) {

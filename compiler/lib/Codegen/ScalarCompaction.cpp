@@ -55,10 +55,10 @@ std::string compress(const CompactionKernel &k) {
     << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n"
     << "  ld x7, gm[x1], offset=16\n  ld x4, gm[x1], offset=24\n  li x5, 0\n  li x10, 0\n  li x19, " << k.bound
     << "\ncount:\n  add x21, x3, x10\n";
-  emit::loadElement(s, 9, 21, 1, false);
-  s << "  sne x9, x9, x0\n  add x5, x5, x9\n  addi x10, x10, 1\n  blt x10, x19, count\n  st x5, gm[x4]\n"
+  loadNonZero(s, 1, 0);
+  s << "  add x5, x5, x9\n  addi x10, x10, 1\n  blt x10, x19, count\n  st x5, gm[x4]\n"
     << "  li x8, 0\nblock:\n  li x6, 0\n  li x10, 0\nslice:\n  add x21, x3, x10\n";
-  emit::loadElement(s, 9, 21, 1, false);
+  loadNonZero(s, 1, 0);
   // Source element (x8 * axisDim + x10) * inner + x11; destination (x8 * count + x6) * inner + x11.
   s << "  beq x9, x0, skipped\n  muli x14, x8, " << k.axisDim << "\n  add x14, x14, x10\n  muli x14, x14, "
     << k.inner * b << "\n  add x14, x14, x2\n  mul x15, x8, x5\n  add x15, x15, x6\n  muli x15, x15, " << k.inner * b
@@ -72,24 +72,19 @@ std::string compress(const CompactionKernel &k) {
   return s.str();
 }
 
-void floatKey(std::ostringstream &s, int to, const std::string &label);
-
-// x`to` = the ordering key of the element at x21 (x22..x24 scratch): an integer's value; a
-// float32's bits made to order as the values do (a negative one's magnitude bits flipped, -0
-// and +0 both 0).
-void loadKey(std::ostringstream &s, int bytes, bool isFloat, bool isSigned, int to, const std::string &label) {
-  emit::loadElement(s, to, 21, bytes, isFloat || isSigned);
-  if (isFloat) floatKey(s, to, label);
-}
-void loadKey(std::ostringstream &s, const UniqueKernel &k, int to, const std::string &label) {
-  loadKey(s, k.elementBytes, k.isFloat, k.isSigned, to, label);
-}
-
-// x`to` (a float32's bits, sign-extended) = its ordering key (x22 scratch).
+// x`to` (a float32's bits, sign-extended) = its ordering key (x22 scratch): the bits made to
+// order as the values do (a negative one's magnitude bits flipped, -0 and +0 both 0).
 void floatKey(std::ostringstream &s, int to, const std::string &label) {
   const std::string x = "x" + std::to_string(to);
   s << "  shli x22, " << x << ", 33\n  bne x22, x0, " << label << "\n  li " << x << ", 0\n" << label << ":\n"
     << "  srai x22, " << x << ", 63\n  andi x22, x22, 2147483647\n  xor " << x << ", " << x << ", x22\n";
+}
+
+// x`to` = the ordering key of Unique's element at x21 (x22..x24 scratch): an integer's value, a
+// float32's floatKey.
+void loadKey(std::ostringstream &s, const UniqueKernel &k, int to, const std::string &label) {
+  emit::loadElement(s, to, 21, k.elementBytes, k.isFloat || k.isSigned);
+  if (k.isFloat) floatKey(s, to, label);
 }
 
 // x12 = -1, 0 or 1 as slice x`a` is before, equal to or after slice x`b` (x9, x10, x14..x17,

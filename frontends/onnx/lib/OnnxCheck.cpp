@@ -898,8 +898,8 @@ private:
       // of static inputs has its shape unless its equation is wrong, which the check names;
       // NonZero's, Compress's, Unique's and NonMaxSuppression's extent is known at run time (bounded
       // by their inputs' shapes).
-      if (nodes[i].op_type() == "Constant" || nodes[i].op_type() == "Einsum" || nodes[i].op_type() == "NonZero" ||
-          nodes[i].op_type() == "Compress" || nodes[i].op_type() == "Unique" || nodes[i].op_type() == "NonMaxSuppression" ||
+      if (nodes[i].op_type() == "Constant" || nodes[i].op_type() == "Einsum" ||
+          detail::hasDataDependentExtent(nodes[i].op_type()) ||
           nodes[i].domain() == "ai.onnx.ml" || !findOpRule(nodes[i].op_type())) continue;
       for (const auto &o : nodes[i].output())
         if (!o.empty() && !fixed.count(o)) {
@@ -1037,8 +1037,7 @@ private:
       // have an extent known only at run time: the package carries it for a model output (package
       // Tensor::dynamicAxis), which nothing may read. Compress and Unique keep their data's type,
       // which float16 and float64 (computed as float32) would not.
-      if (node.op_type() == "NonZero" || node.op_type() == "Compress" || node.op_type() == "Unique" ||
-          node.op_type() == "NonMaxSuppression") {
+      if (detail::hasDataDependentExtent(node.op_type())) {
         for (int o = 0; o < node.output_size(); ++o) {
           if (node.output(o).empty() || (node.op_type() == "Unique" && o == 2)) continue;
           for (const auto &other : model_.graph().node())

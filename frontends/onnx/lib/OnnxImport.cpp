@@ -166,12 +166,11 @@ public:
         inputTypes.push_back(declaredTypeOf(in.name(), "graph input"));
         inputNames.push_back(in.name());
       }
-    // A NonZero's, Compress's or Unique's output has no static shape: its type is the bound the node gets
-    // (NoneType until then).
+    // The outputs of NonZero, Compress, Unique and NonMaxSuppression have no static shape: their
+    // types are the bounds the nodes get (NoneType until then).
     std::set<std::string> dataDependent;
     for (const auto &n : graph.node())
-      if (n.op_type() == "NonZero" || n.op_type() == "Compress" || n.op_type() == "Unique" ||
-          n.op_type() == "NonMaxSuppression")
+      if (detail::hasDataDependentExtent(n.op_type()))
         for (const std::string &o : n.output()) dataDependent.insert(o);
     for (const auto &out : graph.output())
       outputTypes.push_back(dataDependent.count(out.name()) ? Type(b_.getNoneType()) : Type(declaredTypeOf(out.name(), "graph output")));
@@ -2902,8 +2901,7 @@ private:
           throw ImportError{"node '" + name + "' (NonMaxSuppression): " + what + " must hold one value"};
         return in(i);
       };
-      const int64_t count0 = Composer::shapeOf(boxes)[1];
-      const int64_t most = !hasInput(2) ? 0 : given(2) ? std::max<int64_t>(0, intsOf(*given(2)).at(0)) : count0;
+      const int64_t most = !hasInput(2) ? 0 : given(2) ? std::max<int64_t>(0, intsOf(*given(2)).at(0)) : count;
       Value limit = hasInput(2) && !given(2) ? single(2, "max_output_boxes_per_class") : Value();
       Value threshold = !hasInput(3) ? ops.constant(0.0)
                         : given(3)   ? ops.constant(floatsOf(*given(3)).at(0))

@@ -352,6 +352,10 @@ std::variant<double, std::string> powerExponent(const onnx::TensorProto &exponen
   return y;
 }
 
+bool hasDataDependentExtent(const std::string &opType) {
+  return opType == "NonZero" || opType == "Compress" || opType == "Unique" || opType == "NonMaxSuppression";
+}
+
 const OpRule *findOpRule(const std::string &opType) {
   static const std::vector<OpRule> rules = buildRules();
   for (const OpRule &r : rules)

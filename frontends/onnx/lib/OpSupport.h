@@ -52,6 +52,10 @@ bool isMlOperator(const std::string &opType);
 // [rows, features] for both), or "".
 std::string mlOperatorProblem(const onnx::NodeProto &node, const std::vector<int64_t> &shape);
 
+// Whether `opType`'s outputs have an extent known only at run time (NonZero, Compress, Unique but
+// its inverse_indices, NonMaxSuppression): bounded by its inputs' shapes, model outputs only.
+bool hasDataDependentExtent(const std::string &opType);
+
 // nullptr for an operator Fractal does not support.
 const OpRule *findOpRule(const std::string &opType);
 std::string elementTypeName(int type);

@@ -443,18 +443,28 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
   }
   for (size_t i = 0; i < p.outputs.size(); ++i) {
     const pkg::Tensor &t = p.tensors[p.outputs[i]];
-    std::vector<int64_t> shape = t.shape;
-    if (t.isDataDependent()) { // the extent its kernel wrote, checked against the bound it was given
-      int64_t extent = -1;
-      gm.read(m.region + p.tensors[t.extentTensor].offset, &extent, sizeof extent);
-      if (extent < 0 || extent > t.shape[t.dynamicAxis])
-        return Failure{FRT_ERROR_DEVICE_FAULT, m.name + ": output '" + t.name + "': its kernel wrote the extent " +
-                                                   std::to_string(extent) + " along axis " + std::to_string(t.dynamicAxis) +
-                                                   ", outside 0.." + std::to_string(t.shape[t.dynamicAxis])};
-      shape = t.shapeWithExtent(extent);
+    if (!t.isDataDependent()) {
+      written.push_back(tensorDesc(t, t.shape));
+      gmCopy(gm, out[i], m.region + t.offset, written.back().size);
+      continue;
     }
-    written.push_back(tensorDesc(t, shape));
-    gmCopy(gm, out[i], m.region + t.offset, written.back().size); // the actual data: a prefix of the bound's
+    // The extent its kernel wrote, checked against the bound it was given; the data is in the
+    // bound's layout: each block before the axis holds `extent` of its `bound` slices.
+    int64_t extent = -1;
+    gm.read(m.region + p.tensors[t.extentTensor].offset, &extent, sizeof extent);
+    const int64_t bound = t.shape[t.dynamicAxis];
+    if (extent < 0 || extent > bound)
+      return Failure{FRT_ERROR_DEVICE_FAULT, m.name + ": output '" + t.name + "': its kernel wrote the extent " +
+                                                 std::to_string(extent) + " along axis " + std::to_string(t.dynamicAxis) +
+                                                 ", outside 0.." + std::to_string(bound)};
+    written.push_back(tensorDesc(t, t.shapeWithExtent(extent)));
+    uint64_t blocks = 1, sliceBytes = pkg::dtypeSize(t.dtype);
+    for (size_t d = 0; d < t.shape.size(); ++d)
+      if (d < t.dynamicAxis) blocks *= uint64_t(t.shape[d]);
+      else if (d > t.dynamicAxis) sliceBytes *= uint64_t(t.shape[d]);
+    const uint64_t kept = uint64_t(extent) * sliceBytes;
+    for (uint64_t b = 0; b < blocks && kept > 0; ++b)
+      gmCopy(gm, out[i] + b * kept, m.region + t.offset + b * uint64_t(bound) * sliceBytes, kept);
   }
   prof.wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
   return std::nullopt;

@@ -8,6 +8,7 @@
 #include "fractal/compiler/CompileReport.h"
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 #include "fractal/compiler/Dialect/Graph/Constants.h"
+#include "fractal/compiler/Dialect/Graph/DataDependence.h"
 
 #include "EmitUtil.h"
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
@@ -79,6 +80,7 @@ public:
                              TensorKind::Input);
       p_.inputs.push_back(t);
     }
+    dependences_ = g::dataDependences(func.getBody().front());
     for (mlir::Operation &op : func.getBody().front()) {
       if (auto ret = llvm::dyn_cast<mlir::func::ReturnOp>(op)) {
         outputs(func, ret);
@@ -87,8 +89,6 @@ public:
       lower(op);
     }
     if (problems_.empty()) finishConvKernels();
-    for (pkg::Tensor &t : p_.tensors) // a data-dependent result no output takes: nothing reads its extent
-      if (t.isDataDependent() && t.kind != TensorKind::Output) t.dynamicAxis = pkg::kStaticShape, t.extentTensor = pkg::kNoAlias;
     if (!problems_.empty()) {
       std::string message = source_ + ": " + std::to_string(problems_.size()) +
                             " op(s) have no NPU kernel or host fallback yet:";
@@ -447,6 +447,15 @@ private:
     addKernelTask(op, opType, *gen, std::move(args));
   }
 
+  // Whether ops other than the function's return read a result of `op` (a data-dependent root's
+  // slices past its extent must then be valid values).
+  static bool readByOps(mlir::Operation &op) {
+    for (mlir::Value r : op.getResults())
+      for (mlir::Operation *user : r.getUsers())
+        if (!llvm::isa<mlir::func::ReturnOp>(user)) return true;
+    return false;
+  }
+
   static bool isF32(mlir::Value v) {
     return llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType().isF32();
   }
@@ -456,10 +465,13 @@ private:
 
   void lower(mlir::Operation &op) {
     if (llvm::isa<g::ConstantOp>(op)) return; // materialised by first use
-    for (mlir::Value v : op.getOperands())
-      if (g::dataDependentAxis(v))
-        return unsupported(op, "reads " + opName(*v.getDefiningOp()) + ", whose extent is only known at run time: such "
-                               "a result can only be a model output");
+    // An op after a data-dependent extent runs over the bound (DataDependence.h), if it can.
+    if (op.getNumResults() > 0)
+      if (auto d = dependences_.find(op.getResult(0)); d != dependences_.end() && !d->second.unsupported.empty()) {
+        if (d->second.inherited) return; // the op that could not carry it is listed
+        return unsupported(op, "reads a result of " + opName(*d->second.root) + ", whose extent is known only at run "
+                               "time, and " + d->second.unsupported);
+      }
     if (llvm::isa<g::NonZeroOp, g::CompressOp>(op)) return compaction(op);
     if (auto u = llvm::dyn_cast<g::UniqueOp>(op)) return unique(op, u);
     if (auto nms = llvm::dyn_cast<g::NmsSelectOp>(op)) return nmsSelect(op, nms);
@@ -2411,8 +2423,7 @@ private:
   }
 
   // NonZero and Compress (CompactionKernel): the result reserves its bound; the kernel writes the
-  // actual extent into an int64 tensor that the result names (the runtime reads it with the
-  // output, which is the only place such a result may go).
+  // actual extent into an int64 tensor (extentOf_), which a model output after it names.
   void compaction(mlir::Operation &op) {
     mlir::Value input = op.getOperand(0);
     CompactionKernel k;
@@ -2435,6 +2446,7 @@ private:
       k.shape = shapeOf(input);
       if (element.isF16() || element.isF32() || element.isF64()) k.floatBits = int(element.getIntOrFloatBitWidth());
     }
+    k.fillRemainder = readByOps(op);
     Expected<GeneratedKernel> gen = generateCompaction(k);
     if (!gen) {
       problems_.push_back(gen.error().message);
@@ -2442,8 +2454,7 @@ private:
     }
     const uint32_t out = result(op);
     const uint32_t extent = scratch(opName(op) + "/extent", DType::I64, {});
-    p_.tensors[out].dynamicAxis = *g::dataDependentAxis(op.getResult(0));
-    p_.tensors[out].extentTensor = extent;
+    extentOf_[&op] = extent;
     args.push_back(out);
     args.push_back(extent);
     const std::string opType = k.nonZero ? "NonZero" : "Compress";
@@ -2475,20 +2486,16 @@ private:
     k.isSigned = !element.isUnsignedInteger();
     std::vector<uint32_t> args;
     if (!require(op, {o.getInput()}, args)) return;
+    k.fillRemainder = readByOps(op);
     Expected<GeneratedKernel> gen = generateUnique(k);
     if (!gen) {
       problems_.push_back(gen.error().message);
       return;
     }
     const uint32_t extent = scratch(opName(op) + "/extent", DType::I64, {});
-    for (mlir::Value r : op.getResults()) {
-      const uint32_t t = newTensor(r, opName(op) + "/" + std::to_string(args.size() - 1), TensorKind::Activation);
-      if (std::optional<unsigned> axisOf = g::dataDependentAxis(r)) {
-        p_.tensors[t].dynamicAxis = *axisOf;
-        p_.tensors[t].extentTensor = extent;
-      }
-      args.push_back(t);
-    }
+    extentOf_[&op] = extent;
+    for (mlir::Value r : op.getResults())
+      args.push_back(newTensor(r, opName(op) + "/" + std::to_string(args.size() - 1), TensorKind::Activation));
     args.push_back(extent);
     args.push_back(scratch(opName(op) + "/first", DType::I64, {k.slices}));
     args.push_back(scratch(opName(op) + "/rank", DType::I64, {k.slices}));
@@ -2515,14 +2522,15 @@ private:
       if (v && !require(op, {v}, args)) return;
     k.runtimeLimit = bool(o.getLimit());
     k.runtimeScoreThreshold = bool(o.getScoreLimit());
+    k.fillRemainder = readByOps(op);
+    k.bound = shapeOf(o.getResult())[0];
     Expected<GeneratedKernel> gen = generateNmsSelect(k);
     if (!gen) {
       problems_.push_back(gen.error().message);
       return;
     }
     const uint32_t out = result(op), extent = scratch(opName(op) + "/extent", DType::I64, {});
-    p_.tensors[out].dynamicAxis = 0;
-    p_.tensors[out].extentTensor = extent;
+    extentOf_[&op] = extent;
     args.insert(args.end(), {out, extent, scratch(opName(op) + "/state", DType::I64, {k.boxes}),
                              scratch(opName(op) + "/selected", DType::I64, {k.boxes})});
     addSpillingKernelTask(op, "NonMaxSuppression", *gen, std::move(args)); // the booleans: whole words
@@ -2960,15 +2968,26 @@ private:
       uint32_t base = *t;
       while (p_.tensors[base].aliasOf != pkg::kNoAlias) base = p_.tensors[base].aliasOf;
       // An activation, or a view (Reshape) of one, is the output as it is; the runtime copies it
-      // out of the region after the last task.
+      // out of the region after the last task (an extent known at run time: its actual shape).
       bool ownedActivation = tensor.kind == TensorKind::Activation && p_.tensors[base].kind == TensorKind::Activation;
+      const auto dependence = dependences_.find(ret.getOperand(i));
+      const bool dataDependent = dependence != dependences_.end() && dependence->second.unsupported.empty();
       if (ownedActivation) {
         tensor.kind = TensorKind::Output;
         tensor.name = outName;
+        if (dataDependent) {
+          auto extent = extentOf_.find(dependence->second.root);
+          if (extent == extentOf_.end()) { // (its root has no kernel: listed already)
+            if (problems_.empty()) problems_.push_back(outName + ": its extent has no kernel to write it");
+            continue;
+          }
+          tensor.dynamicAxis = dependence->second.axis;
+          tensor.extentTensor = extent->second;
+        }
         p_.outputs.push_back(*t);
         continue;
       }
-      if (tensor.isDataDependent()) {
+      if (dataDependent) {
         problems_.push_back(outName + ": a data-dependent output (" + tensor.name + ") can be one model output only");
         continue;
       }
@@ -3351,6 +3370,9 @@ private:
   std::vector<std::string> *kernelNpu_;
   pkg::Package p_;
   llvm::DenseMap<mlir::Value, uint32_t> tensorOf_;  // ONNX form (NCHW for feature maps)
+  // Values after an extent known only at run time, and the int64 tensor each root writes it to.
+  llvm::DenseMap<mlir::Value, g::DataDependence> dependences_;
+  std::map<mlir::Operation *, uint32_t> extentOf_;
   llvm::DenseMap<mlir::Value, uint32_t> nhwc16Of_;  // NHWC16 form, when made
   // NCHW views of a model's NHWC input with fewer than 16 channels: its f16 NHWC tensor and its
   // channels (the NHWC16 form is made only when a consumer asks for it).

@@ -1,7 +1,7 @@
-// NonZero, Compress (CompactionKernel in KernelTemplates.h) and Unique (UniqueKernel) on the
-// scalar unit: results whose extent along one axis depends on the data. The count comes first so
-// that the selection can be stored densely in the actual shape, which is what the runtime hands
-// out (a prefix of the reserved bound).
+// NonZero, Compress (CompactionKernel in KernelTemplates.h), Unique (UniqueKernel) and
+// NonMaxSuppression's selection (NmsSelectKernel) on the scalar unit: results whose extent along
+// one axis depends on the data. They are stored in their bounds' layout, so that later ops can
+// read them as any tensor of that shape; the runtime copies a model output's actual shape out.
 #include "fractal/compiler/Codegen/KernelTemplates.h"
 
 #include "EmitUtil.h"
@@ -23,6 +23,20 @@ void loadNonZero(std::ostringstream &s, int bytes, int floatBits) {
   s << "  sne x9, x9, x0\n";
 }
 
+// Zeroes, in each of `outer` rows of `rowBytes` from x`base`, slices x`from` (a register: the
+// count) up to `to` of `sliceBytes` each, element by element of `bytes` (x27..x31 and
+// storeElement's x22..x26 scratch; labels start with `p`): what ops reading the result over its
+// bound find there, zeros being valid indices.
+void zeroRemainder(std::ostringstream &s, int base, int from, int64_t outer, int64_t rowBytes, int64_t sliceBytes,
+                   int64_t to, int bytes, const std::string &p) {
+  s << "  li x27, 0\n" << p << "_row:\n  muli x28, x27, " << rowBytes << "\n  add x28, x28, x" << base
+    << "\n  muli x29, x" << from << ", " << sliceBytes << "\n  add x29, x29, x28\n  li x30, " << to * sliceBytes
+    << "\n  add x30, x30, x28\n  bge x29, x30, " << p << "_next\n" << p << "_element:\n";
+  emit::storeElement(s, 0, 29, bytes);
+  s << "  addi x29, x29, " << bytes << "\n  blt x29, x30, " << p << "_element\n" << p << "_next:\n  addi x27, x27, 1\n"
+    << "  li x31, " << outer << "\n  blt x27, x31, " << p << "_row\n";
+}
+
 // Registers: x2 input, x3 result, x4 extent, x5 the count, x6 the selected so far, x13 the
 // element, x19 the element count.
 std::string nonZero(const CompactionKernel &k, int64_t elements) {
@@ -37,11 +51,13 @@ std::string nonZero(const CompactionKernel &k, int64_t elements) {
     << "  li x6, 0\n  li x13, 0\nselect:\n  muli x21, x13, " << k.elementBytes << "\n  add x21, x21, x2\n";
   loadNonZero(s, k.elementBytes, k.floatBits);
   s << "  beq x9, x0, skipped\n  mv x18, x13\n";
-  // Coordinate d of element x13 goes to result[d][x6] = result + (d * count + x6) * 8.
+  // Coordinate d of element x13 goes to result[d][x6] = result + (d * bound + x6) * 8.
   for (int d = rank - 1; d >= 0; --d)
-    s << "  li x20, " << k.shape[size_t(d)] << "\n  rem x12, x18, x20\n  div x18, x18, x20\n  li x21, " << d
-      << "\n  mul x21, x21, x5\n  add x21, x21, x6\n  shli x21, x21, 3\n  add x21, x21, x3\n  st x12, gm[x21]\n";
-  s << "  addi x6, x6, 1\nskipped:\n  addi x13, x13, 1\n  blt x13, x19, select\n  end\n";
+    s << "  li x20, " << k.shape[size_t(d)] << "\n  rem x12, x18, x20\n  div x18, x18, x20\n  li x21, " << d * elements
+      << "\n  add x21, x21, x6\n  shli x21, x21, 3\n  add x21, x21, x3\n  st x12, gm[x21]\n";
+  s << "  addi x6, x6, 1\nskipped:\n  addi x13, x13, 1\n  blt x13, x19, select\n";
+  if (k.fillRemainder) zeroRemainder(s, 3, 5, rank, elements * 8, 8, elements, 8, "fill");
+  s << "  end\n";
   return s.str();
 }
 
@@ -59,16 +75,19 @@ std::string compress(const CompactionKernel &k) {
   s << "  add x5, x5, x9\n  addi x10, x10, 1\n  blt x10, x19, count\n  st x5, gm[x4]\n"
     << "  li x8, 0\nblock:\n  li x6, 0\n  li x10, 0\nslice:\n  add x21, x3, x10\n";
   loadNonZero(s, 1, 0);
-  // Source element (x8 * axisDim + x10) * inner + x11; destination (x8 * count + x6) * inner + x11.
+  // Source element (x8 * axisDim + x10) * inner + x11; destination (x8 * bound + x6) * inner + x11.
   s << "  beq x9, x0, skipped\n  muli x14, x8, " << k.axisDim << "\n  add x14, x14, x10\n  muli x14, x14, "
-    << k.inner * b << "\n  add x14, x14, x2\n  mul x15, x8, x5\n  add x15, x15, x6\n  muli x15, x15, " << k.inner * b
+    << k.inner * b << "\n  add x14, x14, x2\n  muli x15, x8, " << k.bound << "\n  add x15, x15, x6\n  muli x15, x15, "
+    << k.inner * b
     << "\n  add x15, x15, x7\n  li x11, " << k.inner << "\nelement:\n  mv x21, x14\n";
   emit::loadElement(s, 12, 21, b, false);
   s << "  mv x20, x15\n";
   emit::storeElement(s, 12, 20, b);
   s << "  addi x14, x14, " << b << "\n  addi x15, x15, " << b << "\n  dbnz x11, element\n  addi x6, x6, 1\n"
     << "skipped:\n  addi x10, x10, 1\n  blt x10, x19, slice\n  addi x8, x8, 1\n  li x20, " << k.outer
-    << "\n  blt x8, x20, block\n  end\n";
+    << "\n  blt x8, x20, block\n";
+  if (k.fillRemainder) zeroRemainder(s, 7, 5, k.outer, k.bound * k.inner * b, k.inner * b, k.bound, b, "fill");
+  s << "  end\n";
   return s.str();
 }
 
@@ -141,7 +160,9 @@ std::string unique(const UniqueKernel &k) {
     int64At(s, 11, 18);
     s << "  st x30, gm[x21]\nrank_next:\n  addi x18, x18, 1\n  li x31, " << k.slices << "\n  blt x18, x31, rank_loop\n";
   }
-  s << "  li x18, 0\nzero_counts:\n  bge x18, x13, counted\n";
+  // The counts from zero (with `fillRemainder`, the slots past the unique count too).
+  s << "  li x18, 0\n  " << (k.fillRemainder ? "li x19, " + std::to_string(k.slices) : std::string("mv x19, x13"))
+    << "\nzero_counts:\n  bge x18, x19, counted\n";
   int64At(s, 6, 18);
   s << "  st x0, gm[x21]\n  addi x18, x18, 1\n  jmp zero_counts\ncounted:\n  li x18, 0\nout_loop:\n";
   int64At(s, 8, 18);
@@ -153,15 +174,21 @@ std::string unique(const UniqueKernel &k) {
   int64At(s, 6, 30);
   s << "  ld x31, gm[x21]\n  addi x31, x31, 1\n  st x31, gm[x21]\n  bne x20, x18, out_next\n";
   int64At(s, 4, 30);
-  // Slice x18 to unique slot x30: element (o, i) at (o * count + x30) * inner + i.
+  // Slice x18 to unique slot x30: element (o, i) at (o * slices + x30) * inner + i.
   s << "  st x18, gm[x21]\n  li x27, 0\ncopy_o:\n  muli x29, x27, " << k.slices << "\n  add x29, x29, x18\n  muli x29, x29, "
-    << k.inner * b << "\n  add x29, x29, x2\n  mul x28, x27, x13\n  add x28, x28, x30\n  muli x28, x28, " << k.inner * b
+    << k.inner * b << "\n  add x29, x29, x2\n  muli x28, x27, " << k.slices << "\n  add x28, x28, x30\n  muli x28, x28, "
+    << k.inner * b
     << "\n  add x28, x28, x3\n  li x14, " << k.inner << "\ncopy_i:\n  mv x21, x29\n";
   emit::loadElement(s, 9, 21, b, false);
   emit::storeElement(s, 9, 28, b);
   s << "  addi x29, x29, " << b << "\n  addi x28, x28, " << b << "\n  dbnz x14, copy_i\n  addi x27, x27, 1\n  li x31, "
     << k.outer << "\n  blt x27, x31, copy_o\nout_next:\n  addi x18, x18, 1\n  li x31, " << k.slices
-    << "\n  blt x18, x31, out_loop\n  end\n";
+    << "\n  blt x18, x31, out_loop\n";
+  if (k.fillRemainder) {
+    zeroRemainder(s, 3, 13, k.outer, k.slices * k.inner * b, k.inner * b, k.slices, b, "fill_unique");
+    zeroRemainder(s, 4, 13, 1, k.slices * 8, 8, k.slices, 8, "fill_indices");
+  }
+  s << "  end\n";
   return s.str();
 }
 
@@ -228,7 +255,9 @@ std::string nmsSelect(const NmsSelectKernel &k) {
   s << "  st x13, gm[x21]\n  addi x12, x12, 1\n  muli x21, x8, 24\n  add x21, x21, x4\n  st x9, gm[x21]\n"
     << "  st x10, gm[x21], offset=8\n  st x13, gm[x21], offset=16\n  addi x8, x8, 1\n  jmp pick\nclass_next:\n"
     << "  addi x10, x10, 1\n  li x19, " << k.classes << "\n  blt x10, x19, class\n  addi x9, x9, 1\n  li x19, " << k.batches
-    << "\n  blt x9, x19, batch\n  st x8, gm[x5]\n  end\n";
+    << "\n  blt x9, x19, batch\n  st x8, gm[x5]\n";
+  if (k.fillRemainder) zeroRemainder(s, 4, 8, 1, k.bound * 24, 24, k.bound, 8, "fill");
+  s << "  end\n";
   return s.str();
 }
 

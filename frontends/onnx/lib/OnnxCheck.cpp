@@ -615,12 +615,77 @@ private:
     return std::nullopt;
   }
 
+  // The values whose extent along an axis is known only at run time: the outputs of NonZero,
+  // Compress, Unique (but its inverse_indices) and NonMaxSuppression, and everything computed
+  // from them. Their types hold bounds, which are not their shapes: nothing folds from them.
+  std::set<std::string> dataDependentValues() const {
+    std::set<std::string> values;
+    const auto &nodes = model_.graph().node();
+    for (const auto &n : nodes)
+      if (detail::hasDataDependentExtent(n.op_type()))
+        for (int o = 0; o < n.output_size(); ++o)
+          if (!n.output(o).empty() && !(n.op_type() == "Unique" && o == 2)) values.insert(n.output(o));
+    for (bool grew = !values.empty(); grew;) { // (the node list need not be in order)
+      grew = false;
+      for (const auto &n : nodes)
+        if (std::any_of(n.input().begin(), n.input().end(), [&](const std::string &i) { return values.count(i) > 0; }))
+          for (const std::string &o : n.output()) grew = values.insert(o).second || grew;
+    }
+    return values;
+  }
+
+  // Types the outputs of NonZero, Compress, Unique and NonMaxSuppression with their bounds, once
+  // their inputs' shapes are known, so that inference gives the nodes after them static shapes
+  // (they run over the bound); true when it typed one.
+  bool pinDataDependentBounds() {
+    const auto shapes = staticShapes();
+    auto shapeOf = [&](const std::string &name) -> std::optional<std::vector<int64_t>> {
+      auto it = shapes.find(name);
+      return it == shapes.end() ? std::nullopt : std::optional<std::vector<int64_t>>(it->second);
+    };
+    auto constantInts = [&](const std::string &name) -> std::optional<std::vector<int64_t>> {
+      const onnx::TensorProto *t = constantValue(name);
+      return t ? tensorInts(*t) : std::nullopt;
+    };
+    bool pinned = false;
+    for (const auto &n : model_.graph().node()) {
+      if (!detail::hasDataDependentExtent(n.op_type())) continue;
+      const auto bounds = detail::dataDependentBounds(n, shapeOf, constantInts);
+      if (!bounds) continue;
+      for (int o = 0; o < n.output_size() && o < int(bounds->size()); ++o) {
+        // (A declared shape is replaced: the bound is what the compiler reserves and runs over.)
+        const auto known = shapes.find(n.output(o));
+        if (n.output(o).empty() || (known != shapes.end() && known->second == (*bounds)[size_t(o)])) continue;
+        onnx::ValueInfoProto *v = nullptr;
+        for (auto &info : *model_.mutable_graph()->mutable_value_info())
+          if (info.name() == n.output(o)) v = &info;
+        for (auto &info : *model_.mutable_graph()->mutable_output())
+          if (info.name() == n.output(o)) v = &info;
+        if (!v) {
+          v = model_.mutable_graph()->add_value_info();
+          v->set_name(n.output(o));
+        }
+        auto *tensor = v->mutable_type()->mutable_tensor_type();
+        if (tensor->elem_type() == onnx::TensorProto::UNDEFINED) {
+          const auto input = types_.find(n.input(0)); // NonMaxSuppression's, NonZero's, Unique's indices: int64
+          const bool keepsType = (n.op_type() == "Compress" || n.op_type() == "Unique") && o == 0;
+          tensor->set_elem_type(keepsType && input != types_.end() ? input->second : onnx::TensorProto::INT64);
+        }
+        tensor->mutable_shape()->clear_dim();
+        for (int64_t d : (*bounds)[size_t(o)]) tensor->mutable_shape()->add_dim()->set_dim_value(d);
+        pinned = true;
+      }
+    }
+    return pinned;
+  }
+
   // Shape computations the compiler can do now become Constant nodes (same position, so unnamed
   // nodes keep their names): Shape and Size of values with static shapes, and small int64
   // arithmetic on constants. Shapes computed from them (Reshape(x, Shape(y))) then infer
   // statically. True when any node changed.
   bool foldStaticShapes() {
     const auto shapes = staticShapes();
+    const std::set<std::string> dataDependent = dataDependentValues();
     std::map<std::string, IntTensor> known;
     for (const auto &t : model_.graph().initializer())
       if (auto v = fromProto(t)) known[t.name()] = *v;
@@ -632,7 +697,9 @@ private:
             if (auto v = fromProto(a.t())) known[node.output(0)] = *v;
         continue;
       }
-      if (node.output_size() != 1 || (!node.domain().empty() && node.domain() != "ai.onnx")) continue;
+      if (node.output_size() != 1 || (!node.domain().empty() && node.domain() != "ai.onnx") ||
+          dataDependent.count(node.output(0)))
+        continue;
       std::optional<onnx::TensorProto> value = evaluate(node, shapes, known);
       if (!value) continue;
       if (auto v = fromProto(*value)) known[node.output(0)] = *v;
@@ -876,7 +943,7 @@ private:
           const auto shapes = staticShapes();
           for (const std::string &signal : stftWaiting_) stftSignalTyped = stftSignalTyped || shapes.count(signal);
         }
-        if (!foldStaticShapes() && !stftSignalTyped) break;
+        if (!pinDataDependentBounds() && !foldStaticShapes() && !stftSignalTyped) break;
       }
     } catch (const std::exception &e) {
       std::string what = e.what();
@@ -914,6 +981,7 @@ private:
   void checkNodes() {
     const auto &nodes = model_.graph().node();
     std::optional<std::map<std::string, std::vector<int64_t>>> shapes; // staticShapes(), when needed
+    const std::set<std::string> dataDependent = dataDependentValues();
     for (int i = 0; i < nodes.size(); ++i) {
       const onnx::NodeProto &node = nodes[i];
       const std::string name = nodeName(node, i);
@@ -1035,20 +1103,21 @@ private:
       }
       // NonZero's, Compress's, Unique's (but its inverse_indices) and NonMaxSuppression's results
       // have an extent known only at run time: the package carries it for a model output (package
-      // Tensor::dynamicAxis), which nothing may read. Compress and Unique keep their data's type,
-      // which float16 and float64 (computed as float32) would not.
+      // Tensor::dynamicAxis). The ops after them run over its bound; those that would read the
+      // bound as the extent cannot (detail::carriesDataDependentExtent; the compiler checks the
+      // axes). Compress and Unique keep their data's type, which float16 and float64 (computed as
+      // float32) would not.
+      if (!detail::carriesDataDependentExtent(node.op_type()) && !dataDependent.empty())
+        for (const std::string &in : node.input())
+          if (dataDependent.count(in)) {
+            problem(name, node.op_type(), "reads '" + in + "', whose extent is known only at run time (it comes from "
+                                          "NonZero, Compress, Unique or NonMaxSuppression), which a " + node.op_type() +
+                                          " cannot take: reshaping, transposing, slicing, gathering, casting and "
+                                          "element-wise ops can");
+            ok = false;
+            break;
+          }
       if (detail::hasDataDependentExtent(node.op_type())) {
-        for (int o = 0; o < node.output_size(); ++o) {
-          if (node.output(o).empty() || (node.op_type() == "Unique" && o == 2)) continue;
-          for (const auto &other : model_.graph().node())
-            if (std::find(other.input().begin(), other.input().end(), node.output(o)) != other.input().end()) {
-              problem(name, node.op_type(), "its output '" + node.output(o) + "' has an extent known only at run time, "
-                                            "so it can only be a model output; node '" + other.name() + "' (" +
-                                            other.op_type() + ") reads it");
-              ok = false;
-              break;
-            }
-        }
         const auto t = types_.find(node.input(0));
         if ((node.op_type() == "Compress" || node.op_type() == "Unique") && t != types_.end() &&
             (t->second == onnx::TensorProto::FLOAT16 || t->second == onnx::TensorProto::DOUBLE)) {

@@ -5,11 +5,13 @@
 // the host (no device work).
 #include "OpSupport.h"
 
+#include "NodeAttributes.h"
 #include "fractal/compiler/PlacementReasons.h"
 #include "fractal/onnx/OnnxTensor.h"
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 namespace fractal::onnx_frontend::detail {
 
@@ -354,6 +356,61 @@ std::variant<double, std::string> powerExponent(const onnx::TensorProto &exponen
 
 bool hasDataDependentExtent(const std::string &opType) {
   return opType == "NonZero" || opType == "Compress" || opType == "Unique" || opType == "NonMaxSuppression";
+}
+
+std::optional<std::vector<std::vector<int64_t>>> dataDependentBounds(
+    const onnx::NodeProto &node, const std::function<std::optional<std::vector<int64_t>>(const std::string &)> &shapeOf,
+    const std::function<std::optional<std::vector<int64_t>>(const std::string &)> &constantInts) {
+  const std::string &op = node.op_type();
+  if (node.input_size() < 1) return std::nullopt;
+  const std::optional<std::vector<int64_t>> x = shapeOf(node.input(0));
+  if (!x) return std::nullopt;
+  int64_t count = 1;
+  for (int64_t d : *x) count *= d;
+  if (op == "NonZero") return std::vector<std::vector<int64_t>>{{int64_t(x->size()), count}};
+  // Compress and Unique: along `axis`, or over the flattened input.
+  std::vector<int64_t> shape = {count};
+  size_t axis = 0;
+  if (const onnx::AttributeProto *a = attribute(node, "axis")) {
+    const int64_t at = a->i() < 0 ? a->i() + int64_t(x->size()) : a->i();
+    if (at < 0 || at >= int64_t(x->size())) return std::nullopt;
+    shape = *x, axis = size_t(at);
+  }
+  if (op == "Compress") {
+    const std::optional<std::vector<int64_t>> c = node.input_size() > 1 ? shapeOf(node.input(1)) : std::nullopt;
+    if (!c || c->size() != 1) return std::nullopt;
+    shape[axis] = std::min(shape[axis], (*c)[0]);
+    return std::vector<std::vector<int64_t>>{shape};
+  }
+  if (op == "Unique") {
+    const std::vector<int64_t> slices = {shape[axis]};
+    return std::vector<std::vector<int64_t>>{shape, slices, slices, slices};
+  }
+  if (op == "NonMaxSuppression") { // [batches x classes x min(limit, boxes), 3]; a run-time limit: every box
+    const std::optional<std::vector<int64_t>> scores = node.input_size() > 1 ? shapeOf(node.input(1)) : std::nullopt;
+    if (x->size() != 3 || !scores || scores->size() != 3) return std::nullopt;
+    int64_t most = 0;
+    if (node.input_size() > 2 && !node.input(2).empty()) {
+      if (std::optional<std::vector<int64_t>> limit = constantInts(node.input(2))) {
+        if (limit->size() != 1) return std::nullopt;
+        most = std::max<int64_t>(0, (*limit)[0]);
+      } else {
+        most = (*x)[1];
+      }
+    }
+    return std::vector<std::vector<int64_t>>{{(*x)[0] * (*scores)[1] * std::min(most, (*x)[1]), 3}};
+  }
+  return std::nullopt;
+}
+
+bool carriesDataDependentExtent(const std::string &opType) {
+  static const std::set<std::string> carriers = {
+      "Identity", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast", "CastLike", "Gather",
+      "GatherND", "Slice", "Concat", "Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Mod", "Equal", "Less",
+      "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Not", "Where", "BitShift", "Relu", "Sigmoid",
+      "Neg", "Abs", "Sqrt", "Reciprocal", "Exp", "Log", "Erf", "Sign", "Floor", "Ceil", "Round", "Clip",
+      "HardSigmoid", "Tanh"};
+  return carriers.count(opType) > 0;
 }
 
 const OpRule *findOpRule(const std::string &opType) {

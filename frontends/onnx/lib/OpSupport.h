@@ -5,6 +5,9 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <functional>
+#include <optional>
+
 #include <string>
 #include <variant>
 #include <vector>
@@ -53,8 +56,20 @@ bool isMlOperator(const std::string &opType);
 std::string mlOperatorProblem(const onnx::NodeProto &node, const std::vector<int64_t> &shape);
 
 // Whether `opType`'s outputs have an extent known only at run time (NonZero, Compress, Unique but
-// its inverse_indices, NonMaxSuppression): bounded by its inputs' shapes, model outputs only.
+// its inverse_indices, NonMaxSuppression): bounded by its inputs' shapes.
 bool hasDataDependentExtent(const std::string &opType);
+
+// The bounds of such a node's outputs, the shapes their types get (the importer's result types),
+// from its inputs' static shapes (`shapeOf`) and, for NonMaxSuppression's limit, a constant
+// input's values (`constantInts`); nullopt while an input's shape is unknown or malformed.
+std::optional<std::vector<std::vector<int64_t>>> dataDependentBounds(
+    const onnx::NodeProto &node, const std::function<std::optional<std::vector<int64_t>>(const std::string &)> &shapeOf,
+    const std::function<std::optional<std::vector<int64_t>>(const std::string &)> &constantInts);
+
+// Whether an `opType` node may read a value whose extent is known only at run time: ops that
+// run over its bound and map its axis to one of theirs (compiler: graph/DataDependence.h decides
+// per axis); anything else (Shape, reductions, another data-dependent op) would read the bound.
+bool carriesDataDependentExtent(const std::string &opType);
 
 // nullptr for an operator Fractal does not support.
 const OpRule *findOpRule(const std::string &opType);

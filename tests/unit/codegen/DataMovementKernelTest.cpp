@@ -312,8 +312,15 @@ TEST(CompactionKernel, NonZeroAndCompressAgainstTheirDefinitions) {
   uint64_t in = dev.buffer(bits), out = dev.buffer(std::vector<int64_t>(12, -7)), extent = dev.buffer(std::vector<int64_t>{-1});
   ASSERT_TRUE(runGenerated(dev, *gen, "nz", {in, out, extent}, true));
   EXPECT_EQ(dev.read<int64_t>(extent, 1), (std::vector<int64_t>{3}));
-  // rows of [2, 3]: (0, 1), (1, 0), (1, 2); then the untouched rest of the bound [2, 6]
-  EXPECT_EQ(dev.read<int64_t>(out, 12), (std::vector<int64_t>{0, 1, 1, 1, 0, 2, -7, -7, -7, -7, -7, -7}));
+  // rows of [2, 3]: (0, 1), (1, 0), (1, 2), in the bound [2, 6]'s layout, the rest untouched
+  EXPECT_EQ(dev.read<int64_t>(out, 12), (std::vector<int64_t>{0, 1, 1, -7, -7, -7, 1, 0, 2, -7, -7, -7}));
+  // ops read it over its bound: the rest zeroed (valid indices)
+  nz.fillRemainder = true;
+  gen = generateCompaction(nz);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  out = dev.buffer(std::vector<int64_t>(12, -7));
+  ASSERT_TRUE(runGenerated(dev, *gen, "nz", {in, out, extent}, true));
+  EXPECT_EQ(dev.read<int64_t>(out, 12), (std::vector<int64_t>{0, 1, 1, 0, 0, 0, 1, 0, 2, 0, 0, 0}));
   // int8 [5]: all zero gives an extent of 0 and writes nothing
   nz = {"nz8", "nz8", true, {5}, 0, 1, 1, 1, 1, 1};
   gen = generateCompaction(nz);
@@ -335,8 +342,18 @@ TEST(CompactionKernel, NonZeroAndCompressAgainstTheirDefinitions) {
   out = dev.buffer(std::vector<uint16_t>(20, 0xABAB));
   ASSERT_TRUE(runGenerated(dev, *gen, "c", {in, condition, out, extent}, true));
   EXPECT_EQ(dev.read<int64_t>(extent, 1), (std::vector<int64_t>{2}));
-  EXPECT_EQ(dev.read<uint16_t>(out, 13), (std::vector<uint16_t>{1000, 1001, 1002, 1006, 1007, 1008, 1012, 1013, 1014,
-                                                                 1018, 1019, 1020, 0xABAB}));
+  // each block's two slices at the bound's stride (3 slices), the third slot untouched
+  const uint16_t kept = 0xABAB;
+  EXPECT_EQ(dev.read<uint16_t>(out, 19), (std::vector<uint16_t>{1000, 1001, 1002, 1006, 1007, 1008, kept, kept, kept,
+                                                                 1012, 1013, 1014, 1018, 1019, 1020, kept, kept, kept, kept}));
+  c.fillRemainder = true; // the third slots zeroed, element by element (the bytes after kept)
+  gen = generateCompaction(c);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  out = dev.buffer(std::vector<uint16_t>(20, 0xABAB));
+  ASSERT_TRUE(runGenerated(dev, *gen, "c", {in, condition, out, extent}, true));
+  EXPECT_EQ(dev.read<uint16_t>(out, 19), (std::vector<uint16_t>{1000, 1001, 1002, 1006, 1007, 1008, 0, 0, 0, 1012, 1013,
+                                                                 1014, 1018, 1019, 1020, 0, 0, 0, kept}));
+  c.fillRemainder = false;
   c.bound = 5; // more than the axis holds
   gen = generateCompaction(c);
   ASSERT_FALSE(gen.ok());
@@ -351,7 +368,7 @@ TEST(CompactionKernel, NonZeroAndCompressAgainstTheirDefinitions) {
 // Unique on the scalar unit, race-checked, against numpy's definition: float32 values sorted
 // (-0 equals +0, negative values before positive ones), int8 values in first-occurrence order,
 // and int16 slices along the middle axis of [2, 4, 2] compared element by element in row-major
-// order; the unique count in the extent word, every result dense in its actual shape.
+// order; the unique count in the extent word, every result in its bound's layout.
 TEST(UniqueKernel, ValuesAndSlicesAgainstTheirDefinition) {
   Device dev(edge());
   auto run = [&](const UniqueKernel &k, uint64_t input, int64_t slices, int resultBytes) {
@@ -385,10 +402,19 @@ TEST(UniqueKernel, ValuesAndSlicesAgainstTheirDefinition) {
   const std::vector<int16_t> x = {1, 1, 0, 5, 1, 1, 1, 1, /* o = 1 */ 9, 9, 9, 9, 9, 9, 2, 2};
   a = run({"i16", "i16", 2, 4, 2, true, false, true, 2}, dev.buffer(x), 4, 32);
   EXPECT_EQ(dev.read<int64_t>(a[5], 1), (std::vector<int64_t>{3}));
-  EXPECT_EQ(dev.read<int16_t>(a[1], 12), (std::vector<int16_t>{0, 5, 1, 1, 1, 1, /* o = 1 */ 9, 9, 2, 2, 9, 9}));
-  EXPECT_EQ(dev.read<int64_t>(a[2], 3), (std::vector<int64_t>{1, 3, 0}));
+  // in the bound [2, 4, 2]'s layout: each o's fourth slot untouched
+  const int16_t kept = int16_t(0xABAB);
+  EXPECT_EQ(dev.read<int16_t>(a[1], 16),
+            (std::vector<int16_t>{0, 5, 1, 1, 1, 1, kept, kept, /* o = 1 */ 9, 9, 2, 2, 9, 9, kept, kept}));
+  EXPECT_EQ(dev.read<int64_t>(a[2], 4), (std::vector<int64_t>{1, 3, 0, -7}));
   EXPECT_EQ(dev.read<int64_t>(a[3], 4), (std::vector<int64_t>{2, 0, 2, 1}));
-  EXPECT_EQ(dev.read<int64_t>(a[4], 3), (std::vector<int64_t>{1, 1, 2}));
+  EXPECT_EQ(dev.read<int64_t>(a[4], 4), (std::vector<int64_t>{1, 1, 2, -7}));
+  // ops read them over their bounds: the fourth slots zeroed
+  UniqueKernel filled{"i16f", "i16f", 2, 4, 2, true, false, true, 2, true};
+  a = run(filled, dev.buffer(x), 4, 32);
+  EXPECT_EQ(dev.read<int16_t>(a[1], 17), (std::vector<int16_t>{0, 5, 1, 1, 1, 1, 0, 0, 9, 9, 2, 2, 9, 9, 0, 0, kept}));
+  EXPECT_EQ(dev.read<int64_t>(a[2], 4), (std::vector<int64_t>{1, 3, 0, 0}));
+  EXPECT_EQ(dev.read<int64_t>(a[4], 4), (std::vector<int64_t>{1, 1, 2, 0}));
 
   Expected<GeneratedKernel> big = generateUnique({"big", "big", 1, 4096, 16, true, true, true, 4});
   ASSERT_FALSE(big.ok());
@@ -437,6 +463,15 @@ TEST(NmsSelectKernel, GreedySelectionAgainstTheDefinition) {
   std::tie(count, rows) = run(k, 8);
   EXPECT_EQ(count, 2);
   EXPECT_EQ(std::vector<int64_t>(rows.begin(), rows.begin() + 6), (std::vector<int64_t>{0, 0, 1, 0, 0, 3}));
+  EXPECT_EQ(rows[6], -7);
+  k.fillRemainder = true; // ops read the rows over the bound (8): the six past the count zeroed
+  k.bound = 8;
+  std::tie(count, rows) = run(k, 8);
+  EXPECT_EQ(count, 2);
+  std::vector<int64_t> want(24, 0);
+  want[2] = 1, want[5] = 3;
+  EXPECT_EQ(rows, want);
+  k.fillRemainder = false;
 
   // A run-time limit (1: one per class; -3: none) and a run-time score threshold (0.6; NaN: none).
   auto runtime = [&](int64_t limit, float threshold) {

@@ -20,6 +20,9 @@
 
 #include "onnx/onnx_pb.h"
 
+#include "OnnxBuilder.h"
+#include "RunPackage.h"
+
 #include <gtest/gtest.h>
 
 #include <cfloat>
@@ -41,6 +44,7 @@
 namespace {
 
 using namespace fractal;
+using namespace fractal::test;
 
 std::string assets() {
   const char *dir = std::getenv("FRACTAL_ASSETS_DIR");
@@ -93,33 +97,12 @@ std::map<std::string, NpyArray> runFractal(const std::string &model, const std::
   EXPECT_TRUE(p.ok()) << (p ? "" : p.error().message);
   if (!p) return out;
   EXPECT_EQ(p->tensors[p->inputs[0]].name, inputName);
-  std::vector<uint8_t> bytes = pkg::serializePackage(*p);
-  EXPECT_EQ(frtInit((std::string("edge:") + mode).c_str()), FRT_SUCCESS);
-  frtSetDevice(0);
-  frtModel m = nullptr;
-  EXPECT_EQ(frtModelLoadFromMem(bytes.data(), bytes.size(), &m), FRT_SUCCESS) << frtGetRecentErrMsg();
-  frtDataset in, outs;
-  frtCreateDataset(&in);
-  frtCreateDataset(&outs);
-  void *x;
-  frtMalloc(&x, input.data.size(), FRT_MEM_MALLOC_HUGE_FIRST);
-  frtMemcpy(x, input.data.size(), input.data.data(), input.data.size(), FRT_MEMCPY_HOST_TO_DEVICE);
-  frtAddDatasetBuffer(in, x, input.data.size());
-  std::vector<void *> buffers;
-  for (uint32_t o : p->outputs) {
-    void *b;
-    frtMalloc(&b, p->tensors[o].dataBytes(), FRT_MEM_MALLOC_HUGE_FIRST);
-    frtAddDatasetBuffer(outs, b, p->tensors[o].dataBytes());
-    buffers.push_back(b);
+  for (auto &[name, w] : test::run(*p, {input.data}, mode)) {
+    const pkg::Tensor *t = nullptr;
+    for (uint32_t o : p->outputs)
+      if (p->tensors[o].name == name) t = &p->tensors[o];
+    out[name] = NpyArray{pkg::npyDescr(t->dtype), w.dims, std::move(w.bytes)};
   }
-  EXPECT_EQ(frtModelExecute(m, in, outs), FRT_SUCCESS) << frtGetRecentErrMsg();
-  for (size_t i = 0; i < buffers.size(); ++i) {
-    const pkg::Tensor &t = p->tensors[p->outputs[i]];
-    NpyArray a{pkg::npyDescr(t.dtype), t.shape, std::vector<uint8_t>(t.dataBytes())};
-    frtMemcpy(a.data.data(), a.data.size(), buffers[i], a.data.size(), FRT_MEMCPY_DEVICE_TO_HOST);
-    out[t.name] = std::move(a);
-  }
-  frtFinalize();
   return out;
 }
 
@@ -628,83 +611,6 @@ TEST(Models, PpOcrDetPage640x640) { ppocrDet(640, 640); }
 // Larger pages: the first convolution's bands of the 3-channel image must still fit one copy
 // into L1 (at 960x960 they did not, and the model did not compile).
 TEST(Models, PpOcrDetPage960x960) { ppocrDet(960, 960); }
-
-// A tensor's name, element type (onnx::TensorProto::DataType) and static shape (a graph input or
-// output).
-void declareTensor(onnx::ValueInfoProto *v, const char *name, const std::vector<int64_t> &dims, int type) {
-  v->set_name(name);
-  auto *t = v->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(type);
-  t->mutable_shape(); // (dims {}: a scalar, rank 0, not an unknown shape)
-  for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
-}
-void declareFloat(onnx::ValueInfoProto *v, const char *name, const std::vector<int64_t> &dims) {
-  declareTensor(v, name, dims, onnx::TensorProto::FLOAT);
-}
-
-onnx::TensorProto *floatInitializer(onnx::GraphProto *g, const char *name, const std::vector<int64_t> &dims,
-                                    const std::vector<float> &values) {
-  onnx::TensorProto *t = g->add_initializer();
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) t->add_dims(d);
-  for (float v : values) t->add_float_data(v);
-  return t;
-}
-
-// An integer initializer of `type` (any integer type; dims {} for a scalar; uint64 values as their
-// int64 bit patterns).
-onnx::TensorProto *intInitializer(onnx::GraphProto *g, const char *name, int type, const std::vector<int64_t> &dims,
-                                  const std::vector<int64_t> &values) {
-  onnx::TensorProto *t = g->add_initializer();
-  t->set_name(name);
-  t->set_data_type(type);
-  for (int64_t d : dims) t->add_dims(d);
-  for (int64_t v : values)
-    if (type == onnx::TensorProto::INT64) t->add_int64_data(v);
-    else if (type == onnx::TensorProto::UINT32 || type == onnx::TensorProto::UINT64) t->add_uint64_data(uint64_t(v));
-    else t->add_int32_data(int32_t(v));
-  return t;
-}
-
-onnx::NodeProto *addNode(onnx::GraphProto *g, const char *op, std::vector<std::string> inputs, const char *output) {
-  onnx::NodeProto *n = g->add_node();
-  n->set_op_type(op);
-  n->set_name(output);
-  for (const std::string &i : inputs) n->add_input(i);
-  n->add_output(output);
-  return n;
-}
-
-void setInts(onnx::NodeProto *n, const char *name, const std::vector<int64_t> &values) {
-  auto *a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t v : values) a->add_ints(v);
-}
-void setInt(onnx::NodeProto *n, const char *name, int64_t value) {
-  auto *a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(value);
-}
-void setString(onnx::NodeProto *n, const char *name, const std::string &value) {
-  auto *a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::STRING);
-  a->set_s(value);
-}
-
-// An IR-8 model of `opset` whose graph is called `graphName`, to be filled in.
-onnx::ModelProto newModel(int64_t opset, const char *graphName) {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(opset);
-  m.mutable_graph()->set_name(graphName);
-  return m;
-}
-
-
 
 // A model of opset 13 that also imports ai.onnx.ml at `mlVersion`.
 onnx::ModelProto newMlModel(const char *graphName, int64_t mlVersion) {

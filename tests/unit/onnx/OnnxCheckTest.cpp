@@ -782,30 +782,39 @@ TEST(OnnxCheck, WhereSelectsFloat32Int32OrInt64Values) {
             "w: input 'x' has type float16, which this operator does not support (float32 or integers)\n");
 }
 
-// NonZero and Compress run on the scalar unit; their output's extent is known only at run time,
-// so a node reading it is refused (naming it), as is Compress of float16 data (computed as
-// float32, its output would change type).
-TEST(OnnxCheck, DataDependentOutputsAreModelOutputsOnly) {
+// NonZero and Compress run on the scalar unit; their output's extent is known only at run time.
+// Ops after it run over its bound (the check types it with the bound, so theirs are static): a
+// Cast can, a Shape would give the bound (and is not folded to it) and is refused, naming it and
+// what it reads; Compress of float16 data is refused (computed as float32, its output would
+// change type).
+TEST(OnnxCheck, DataDependentValuesReachOnlyOpsThatRunOverTheirBound) {
   CheckReport nonZero = check(oneNodeModel("NonZero", "nz", {{"x", 1, {2, 3}}}, "i", 7));
   EXPECT_EQ(problems(nonZero), "");
   ASSERT_EQ(nonZero.nodes.size(), 1u);
   EXPECT_EQ(nonZero.nodes[0].placement, Placement::Scalar);
-  onnx::ModelProto read = oneNodeModel("NonZero", "nz", {{"x", 1, {2, 3}}}, "i", 7);
-  onnx::NodeProto *cast = read.mutable_graph()->add_node();
-  cast->set_name("to_float");
-  cast->set_op_type("Cast");
-  cast->add_input("i");
-  cast->add_output("f");
-  onnx::AttributeProto *to = cast->add_attribute();
-  to->set_name("to");
-  to->set_type(onnx::AttributeProto::INT);
-  to->set_i(1);
-  read.mutable_graph()->mutable_output(0)->set_name("f");
-  read.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(1);
-  EXPECT_EQ(problems(check(read)), "to_float: output 'f' has no static shape after shape inference: shapes computed "
-                                   "from run-time data are not supported\n"
-                                   "nz: its output 'i' has an extent known only at run time, so it can only be a "
-                                   "model output; node 'to_float' (Cast) reads it\n");
+  auto after = [](const char *op) {
+    onnx::ModelProto read = oneNodeModel("NonZero", "nz", {{"x", 1, {2, 3}}}, "i", 7);
+    onnx::NodeProto *n = read.mutable_graph()->add_node();
+    n->set_name("after");
+    n->set_op_type(op);
+    n->add_input("i");
+    n->add_output("f");
+    if (std::string(op) == "Cast") {
+      onnx::AttributeProto *to = n->add_attribute();
+      to->set_name("to");
+      to->set_type(onnx::AttributeProto::INT);
+      to->set_i(1);
+    }
+    read.mutable_graph()->mutable_output(0)->set_name("f");
+    read.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
+        std::string(op) == "Cast" ? 1 : 7);
+    return read;
+  };
+  EXPECT_EQ(problems(check(after("Cast"))), "");
+  EXPECT_EQ(problems(check(after("Shape"))),
+            "after: reads 'i', whose extent is known only at run time (it comes from NonZero, Compress, Unique or "
+            "NonMaxSuppression), which a Shape cannot take: reshaping, transposing, slicing, gathering, casting and "
+            "element-wise ops can\n");
   EXPECT_EQ(problems(check(oneNodeModel("Compress", "c", {{"x", 7, {4, 2}}, {"b", 9, {3}}}, "y", 7))), "");
   EXPECT_EQ(problems(check(oneNodeModel("Compress", "c", {{"x", 10, {4}}, {"b", 9, {3}}}, "y", 10))),
             "c: input 'x' has type float16, which is computed as float32: Compress keeps its data's type\n");

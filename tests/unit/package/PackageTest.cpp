@@ -254,7 +254,7 @@ TEST(Package, OtherFilesAndVersions) {
   bytes[8] = 9; // format version
   r = parsePackage(bytes.data(), bytes.size(), "v.fpk");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, "v.fpk: package format version 9, this build reads version 2; recompile the model");
+  EXPECT_EQ(r.error().message, "v.fpk: package format version 9, this build reads version 3; recompile the model");
 }
 
 TEST(Npy, RoundTripAndShapes) {

@@ -20,7 +20,7 @@ namespace fractal::pkg {
 // The most tensors one kernel launch may take (its argument table): the loader refuses more, so
 // the compiler stops joining kernels into a sequence before it.
 inline constexpr size_t kMaxLaunchArguments = 4096;
-constexpr uint32_t kFormatVersion = 2; // 2: barrier_flag_bytes (sequences on several cores)
+constexpr uint32_t kFormatVersion = 3; // 2: barrier_flag_bytes (sequences on several cores); 3: data-dependent outputs in their bounds' layout
 constexpr size_t kHeaderBytes = 24; // "FRACTPKG", u32 version, u32 crc32, u64 payload size
 
 // The integers other than int32 live in GM only: the scalar unit computes on them (docs/isa.md).

@@ -431,8 +431,9 @@ Expected<GeneratedKernel> generateScalarElementwise(const ScalarElementwiseKerne
 
 // Data-dependent compaction on the scalar unit, one block, in two passes: the first counts what
 // is selected and writes the count (an int64) to the extent tensor, the second stores the
-// selection densely in the result's actual shape (package Tensor::dynamicAxis), so a later axis
-// can be the data-dependent one.
+// selection in the layout of the result's bound (package Tensor::dynamicAxis: slices past the
+// extent are left out; the runtime copies an output's actual shape out). With `fillRemainder`
+// (ops read the result over its bound) those slices are zeroed, so that they are valid indices.
 // - NonZero (`nonZero`): arguments input, result, extent. The result is int64 [rank, bound]
 //   holding the coordinates of the input's non-zero elements in row-major order. `floatBits`
 //   (16, 32, 64) compares a float's magnitude bits (-0 is zero, NaN is not); 0 for integers and
@@ -448,6 +449,7 @@ struct CompactionKernel {
   int floatBits = 0;          // NonZero
   int64_t outer = 1, axisDim = 1, inner = 1, bound = 1; // Compress
   int elementBytes = 4;
+  bool fillRemainder = false;
 };
 Expected<GeneratedKernel> generateCompaction(const CompactionKernel &k);
 
@@ -457,11 +459,14 @@ Expected<GeneratedKernel> generateCompaction(const CompactionKernel &k);
 // zero-extended. Arguments: input, unique slices, indices, inverse_indices, counts, the extent
 // (the unique count, int64), and two int64 [slices] scratch tensors (each slice's first equal
 // slice; each first one's rank). O(slices^2) comparisons: up to 2^12 slices of up to 2^20 elements.
+// The results are in their bounds' layout (`slices` unique slots); `fillRemainder` zeroes the
+// slots past the unique count.
 struct UniqueKernel {
   std::string name, node;
   int64_t outer = 1, slices = 1, inner = 1;
   bool sorted = true, isFloat = false, isSigned = true;
   int elementBytes = 4;
+  bool fillRemainder = false;
 };
 Expected<GeneratedKernel> generateUnique(const UniqueKernel &k);
 
@@ -473,10 +478,12 @@ Expected<GeneratedKernel> generateUnique(const UniqueKernel &k);
 // scores [batches, classes, boxes] float32, suppress [batches, boxes, boxes] booleans, the
 // run-time limit (one int64) if any, the run-time score threshold (one float32) if any, the
 // selected rows int64 [bound, 3], the extent (their count), two int64 [boxes] scratch tensors.
-// Up to 4096 boxes and 2^26 box visits.
+// Up to 4096 boxes and 2^26 box visits. `fillRemainder` zeroes the rows past the count, up to `bound`.
 struct NmsSelectKernel {
   std::string name, node;
   int64_t batches = 1, classes = 1, boxes = 1, maxPerClass = 0;
+  bool fillRemainder = false;
+  int64_t bound = 0; // the result's rows
   bool hasScoreThreshold = false;
   float scoreThreshold = 0.0f;
   bool runtimeLimit = false, runtimeScoreThreshold = false;

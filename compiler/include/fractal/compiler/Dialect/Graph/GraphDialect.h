@@ -80,8 +80,8 @@ inline bool topKAlongLastAxis(TopKOp op) {
 }
 
 // The axis whose extent value `v` holds only at run time (NonZero's, Compress's, NmsSelect's
-// result, Unique's but inverse_indices: the type holds the bound), if any. Such a value can only be a model output
-// (package Tensor::dynamicAxis); code generation asks this.
+// result, Unique's but inverse_indices: the type holds the bound), if any; the ops after such a
+// root: DataDependence.h.
 std::optional<unsigned> dataDependentAxis(mlir::Value v);
 
 } // namespace fractal::graph

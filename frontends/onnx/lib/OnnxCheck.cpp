@@ -1112,8 +1112,8 @@ private:
           if (dataDependent.count(in)) {
             problem(name, node.op_type(), "reads '" + in + "', whose extent is known only at run time (it comes from "
                                           "NonZero, Compress, Unique or NonMaxSuppression), which a " + node.op_type() +
-                                          " cannot take: reshaping, transposing, slicing, gathering, casting and "
-                                          "element-wise ops can");
+                                          " cannot take: reshaping, transposing, slicing, gathering, casting, "
+                                          "element-wise ops and reductions and matrix products along other axes can");
             ok = false;
             break;
           }

@@ -409,7 +409,9 @@ bool carriesDataDependentExtent(const std::string &opType) {
       "GatherND", "Slice", "Concat", "Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Mod", "Equal", "Less",
       "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Not", "Where", "BitShift", "Relu", "Sigmoid",
       "Neg", "Abs", "Sqrt", "Reciprocal", "Exp", "Log", "Erf", "Sign", "Floor", "Ceil", "Round", "Clip",
-      "HardSigmoid", "Tanh"};
+      "HardSigmoid", "Tanh", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceL1", "ReduceL2",
+      "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp", "ArgMax", "ArgMin", "Softmax", "LogSoftmax", "Hardmax",
+      "MatMul", "Gemm"};
   return carriers.count(opType) > 0;
 }
 

@@ -67,8 +67,8 @@ std::optional<std::vector<std::vector<int64_t>>> dataDependentBounds(
     const std::function<std::optional<std::vector<int64_t>>(const std::string &)> &constantInts);
 
 // Whether an `opType` node may read a value whose extent is known only at run time: ops that
-// run over its bound and map its axis to one of theirs (compiler: graph/DataDependence.h decides
-// per axis); anything else (Shape, reductions, another data-dependent op) would read the bound.
+// run over its bound and may map its axis to one of theirs (compiler: graph/DataDependence.h
+// decides per axis); anything else (Shape, TopK, another data-dependent op) would read the bound.
 bool carriesDataDependentExtent(const std::string &opType);
 
 // nullptr for an operator Fractal does not support.

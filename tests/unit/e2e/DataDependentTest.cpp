@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <map>
 #include <unistd.h>
 
@@ -55,7 +56,8 @@ template <typename T> std::vector<T> valuesOf(const Written &w) {
 
 // NonMaxSuppression's selected rows -> their box indices (Gather along axis 1) -> the boxes and
 // scores at them (Gather along axis 0), the boxes scaled per coordinate (broadcast along the
-// static axis): every result as long as the selection, in selection order.
+// static axis), reduced and multiplied (on the cube) along the coordinates: every result as long
+// as the selection, in selection order.
 TEST(DataDependent, DetectionsGatherTheirBoxesAndScores) {
   onnx::ModelProto m = newModel(13, "data_dependent");
   onnx::GraphProto *g = m.mutable_graph();
@@ -75,9 +77,14 @@ TEST(DataDependent, DetectionsGatherTheirBoxesAndScores) {
   addNode(g, "Gather", {"all_boxes", "index"}, "picked");
   addNode(g, "Gather", {"all_scores", "index"}, "picked_scores");
   addNode(g, "Mul", {"picked", "scale"}, "scaled");
+  setInt(setInts(addNode(g, "ReduceMax", {"picked"}, "farthest"), "axes", {1}), "keepdims", 0);
+  floatInitializer(g, "sums", {4, 2}, {1, 0, 0, 1, 1, 0, 0, 1});
+  addNode(g, "MatMul", {"picked", "sums"}, "corner_sums");
   addValue(g->mutable_output(), "selected", onnx::TensorProto::INT64, {-1, 3});
   addValue(g->mutable_output(), "scaled", onnx::TensorProto::FLOAT, {-1, 4});
   addValue(g->mutable_output(), "picked_scores", onnx::TensorProto::FLOAT, {-1});
+  addValue(g->mutable_output(), "farthest", onnx::TensorProto::FLOAT, {-1});
+  addValue(g->mutable_output(), "corner_sums", onnx::TensorProto::FLOAT, {-1, 2});
   Expected<pkg::Package> p = compile(m);
   ASSERT_TRUE(p.ok()) << p.error().message;
   // Boxes [y1, x1, y2, x2]: 0 and 1 overlap (IoU 0.68), 2 and 3 overlap, 4 stands alone, 5's score
@@ -88,7 +95,7 @@ TEST(DataDependent, DetectionsGatherTheirBoxesAndScores) {
   for (const char *mode : {"functional", "timing"}) {
     SCOPED_TRACE(mode);
     std::map<std::string, Written> out = run(*p, {bytesOf(boxes), bytesOf(scores)}, mode);
-    ASSERT_EQ(out.size(), 3u);
+    ASSERT_EQ(out.size(), 5u);
     EXPECT_EQ(out["selected"].dims, (std::vector<int64_t>{3, 3}));
     EXPECT_EQ(valuesOf<int64_t>(out["selected"]), (std::vector<int64_t>{0, 0, 3, 0, 0, 0, 0, 0, 4}));
     EXPECT_EQ(out["scaled"].dims, (std::vector<int64_t>{3, 4}));
@@ -96,6 +103,10 @@ TEST(DataDependent, DetectionsGatherTheirBoxesAndScores) {
               (std::vector<float>{42, 42, 124, 124, 0, 0, 40, 40, 100, 100, 240, 240}));
     EXPECT_EQ(out["picked_scores"].dims, (std::vector<int64_t>{3}));
     EXPECT_EQ(valuesOf<float>(out["picked_scores"]), (std::vector<float>{0.9f, 0.8f, 0.6f}));
+    EXPECT_EQ(out["farthest"].dims, (std::vector<int64_t>{3}));
+    EXPECT_EQ(valuesOf<float>(out["farthest"]), (std::vector<float>{31, 10, 60}));
+    EXPECT_EQ(out["corner_sums"].dims, (std::vector<int64_t>{3, 2}));
+    EXPECT_EQ(valuesOf<float>(out["corner_sums"]), (std::vector<float>{52, 52, 10, 10, 110, 110}));
   }
   // Nothing above the threshold: every result empty.
   std::map<std::string, Written> none = run(*p, {bytesOf(boxes), bytesOf(std::vector<float>(6, 0.0f))}, "functional");
@@ -130,39 +141,43 @@ TEST(DataDependent, NonZeroCoordinatesIndexGatherNd) {
 }
 
 // Ops that would take the bound for the extent are refused, naming the node and why: gathering
-// along the data-dependent axis (code generation), a reduction over it, here after a Cast (the check).
+// along the data-dependent axis and reducing over it (code generation), a TopK of it, here after a
+// Cast (the check).
 TEST(DataDependent, OpsThatCannotCarryTheExtentAreNamed) {
-  {
+  auto refused = [](const char *op, const std::function<void(onnx::NodeProto *)> &attributes) {
     onnx::ModelProto m = newModel(13, "data_dependent");
     onnx::GraphProto *g = m.mutable_graph();
     addValue(g->mutable_input(), "x", onnx::TensorProto::FLOAT, {3, 4});
+    intInitializer(g, "one", onnx::TensorProto::INT64, {1}, {1});
     intInitializer(g, "first", onnx::TensorProto::INT64, {}, {0});
     addNode(g, "NonZero", {"x"}, "coordinates");
-    setInt(addNode(g, "Gather", {"coordinates", "first"}, "column"), "axis", 1);
-    addValue(g->mutable_output(), "column", onnx::TensorProto::INT64, {2});
-    Expected<pkg::Package> p = compile(m);
-    ASSERT_FALSE(p.ok());
-    EXPECT_NE(p.error().message.find("column (graph.gather): reads a result of coordinates, whose extent is known only at run time, "
-                                     "and gathers along the data-dependent axis"),
-              std::string::npos)
-        << p.error().message;
-  }
-  {
-    onnx::ModelProto m = newModel(13, "data_dependent");
-    onnx::GraphProto *g = m.mutable_graph();
-    addValue(g->mutable_input(), "x", onnx::TensorProto::FLOAT, {3, 4});
-    addNode(g, "NonZero", {"x"}, "coordinates");
     setInt(addNode(g, "Cast", {"coordinates"}, "floats"), "to", onnx::TensorProto::FLOAT);
-    addNode(g, "ReduceMax", {"floats"}, "largest");
-    addValue(g->mutable_output(), "largest", onnx::TensorProto::FLOAT, {1, 1});
+    const bool topK = std::string(op) == "TopK";
+    onnx::NodeProto *n = addNode(g, op, {"floats", topK ? "one" : "first"}, "after");
+    if (std::string(op) == "ReduceMax") n->mutable_input()->RemoveLast();
+    if (topK) n->add_output("indices");
+    attributes(n);
+    addValue(g->mutable_output(), "after", onnx::TensorProto::FLOAT, {});
+    g->mutable_output(0)->mutable_type()->mutable_tensor_type()->clear_shape();
     Expected<pkg::Package> p = compile(m);
-    ASSERT_FALSE(p.ok());
-    EXPECT_NE(p.error().message.find("node 'largest' (ReduceMax): reads 'floats', whose extent is known only at run "
-                                     "time (it comes from NonZero, Compress, Unique or NonMaxSuppression), which a "
-                                     "ReduceMax cannot take"),
-              std::string::npos)
-        << p.error().message;
-  }
+    EXPECT_FALSE(p.ok());
+    return p ? std::string() : p.error().message;
+  };
+  const std::string gather = refused("Gather", [](onnx::NodeProto *n) { setInt(n, "axis", 1); });
+  EXPECT_NE(gather.find("after (graph.gather): reads a result of coordinates, whose extent is known only at run time, "
+                        "and gathers along the data-dependent axis"),
+            std::string::npos)
+      << gather;
+  const std::string reduce = refused("ReduceMax", [](onnx::NodeProto *n) { setInt(n, "keepdims", 0); });
+  EXPECT_NE(reduce.find("after (graph.reduce): reads a result of coordinates, whose extent is known only at run time, "
+                        "and reduces along the data-dependent axis"),
+            std::string::npos)
+      << reduce;
+  const std::string topK = refused("TopK", [](onnx::NodeProto *n) { setInt(n, "axis", 0); });
+  EXPECT_NE(topK.find("node 'after' (TopK): reads 'floats', whose extent is known only at run time (it comes from "
+                      "NonZero, Compress, Unique or NonMaxSuppression), which a TopK cannot take"),
+            std::string::npos)
+      << topK;
 }
 
 } // namespace

@@ -56,23 +56,26 @@ inline onnx::NodeProto *addNode(onnx::GraphProto *g, const char *op, std::vector
   return n;
 }
 
-inline void setInts(onnx::NodeProto *n, const char *name, const std::vector<int64_t> &values) {
+inline onnx::NodeProto *setInts(onnx::NodeProto *n, const char *name, const std::vector<int64_t> &values) {
   auto *a = n->add_attribute();
   a->set_name(name);
   a->set_type(onnx::AttributeProto::INTS);
   for (int64_t v : values) a->add_ints(v);
+  return n;
 }
-inline void setInt(onnx::NodeProto *n, const char *name, int64_t value) {
+inline onnx::NodeProto *setInt(onnx::NodeProto *n, const char *name, int64_t value) {
   auto *a = n->add_attribute();
   a->set_name(name);
   a->set_type(onnx::AttributeProto::INT);
   a->set_i(value);
+  return n;
 }
-inline void setString(onnx::NodeProto *n, const char *name, const std::string &value) {
+inline onnx::NodeProto *setString(onnx::NodeProto *n, const char *name, const std::string &value) {
   auto *a = n->add_attribute();
   a->set_name(name);
   a->set_type(onnx::AttributeProto::STRING);
   a->set_s(value);
+  return n;
 }
 
 // An IR-8 model of `opset` whose graph is called `graphName`, to be filled in.

@@ -813,8 +813,8 @@ TEST(OnnxCheck, DataDependentValuesReachOnlyOpsThatRunOverTheirBound) {
   EXPECT_EQ(problems(check(after("Cast"))), "");
   EXPECT_EQ(problems(check(after("Shape"))),
             "after: reads 'i', whose extent is known only at run time (it comes from NonZero, Compress, Unique or "
-            "NonMaxSuppression), which a Shape cannot take: reshaping, transposing, slicing, gathering, casting and "
-            "element-wise ops can\n");
+            "NonMaxSuppression), which a Shape cannot take: reshaping, transposing, slicing, gathering, casting, "
+            "element-wise ops and reductions and matrix products along other axes can\n");
   EXPECT_EQ(problems(check(oneNodeModel("Compress", "c", {{"x", 7, {4, 2}}, {"b", 9, {3}}}, "y", 7))), "");
   EXPECT_EQ(problems(check(oneNodeModel("Compress", "c", {{"x", 10, {4}}, {"b", 9, {3}}}, "y", 10))),
             "c: input 'x' has type float16, which is computed as float32: Compress keeps its data's type\n");

@@ -18,6 +18,6 @@ inline constexpr const char *kTopKVectorReason =
 
 // NonZero and Compress (GraphOps.td's kCompaction says the same).
 inline constexpr const char *kCompactionReason =
-    "data-dependent compaction: the scalar unit counts the selected elements, then stores them densely";
+    "data-dependent compaction: the scalar unit counts the selected elements, then stores them in order";
 
 } // namespace fractal

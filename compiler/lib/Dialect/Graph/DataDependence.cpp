@@ -91,6 +91,51 @@ Mapped mapAxis(Operation *op, unsigned operand, unsigned axis,
     if (axis < uint64_t(g.getBatchDims())) return {std::nullopt, "(GatherND) takes it along a batch axis"};
     return {axis, ""};
   }
+  // Reductions, normalisations and matrix products along other axes: each slice along the
+  // data-dependent axis on its own.
+  if (auto r = llvm::dyn_cast<ReduceOp>(op)) {
+    unsigned before = 0;
+    for (int64_t a : r.getAxes()) {
+      if (a == int64_t(axis)) return {std::nullopt, "reduces along the data-dependent axis"};
+      before += a < int64_t(axis);
+    }
+    return {r.getKeepdims() ? axis : axis - before, ""};
+  }
+  if (auto r = llvm::dyn_cast<ArgReduceOp>(op)) {
+    const uint64_t along = r.getAxis();
+    if (along == axis) return {std::nullopt, "reduces along the data-dependent axis"};
+    return {r.getKeepdims() || axis < along ? axis : axis - 1, ""};
+  }
+  if (auto n = llvm::dyn_cast<SoftmaxOp>(op)) {
+    for (int64_t a : n.getAxes())
+      if (a == int64_t(axis)) return {std::nullopt, "normalises along the data-dependent axis"};
+    return {axis, ""};
+  }
+  if (llvm::isa<MatMulOp>(op)) {
+    // The left operand's rows (or a batch axis the right one does not span); never the right one.
+    if (operand != 0) return {std::nullopt, "(MatMul) takes a right-hand operand with a run-time extent"};
+    if (inShape.size() < 2 || axis + 1 == inShape.size())
+      return {std::nullopt, "(MatMul) contracts along the data-dependent axis"};
+    const llvm::ArrayRef<int64_t> rhs = shapeOf(op->getOperand(1));
+    if (rhs.size() == 1) return {axis, ""}; // a matrix-vector product drops the last axis only
+    const unsigned at = axis + unsigned(outShape.size() - inShape.size());
+    const int64_t rhsAt = int64_t(at) - int64_t(outShape.size() - std::max<size_t>(rhs.size(), 2));
+    if (axis + 2 < inShape.size() && rhsAt >= 0 && rhsAt + 2 < int64_t(rhs.size()) && rhs[size_t(rhsAt)] != 1)
+      return {std::nullopt, "(MatMul) pairs the data-dependent axis with the right operand's static batch axis"};
+    return {at, ""};
+  }
+  if (auto gemm = llvm::dyn_cast<GemmOp>(op)) {
+    if (operand == 1) return {std::nullopt, "(Gemm) takes a B operand with a run-time extent"};
+    if (operand == 0) {
+      if (axis != (gemm.getTransA() ? 1u : 0u)) return {std::nullopt, "(Gemm) contracts along the data-dependent axis"};
+    } else if (inShape.size() != 2 || axis != 0) {
+      return {std::nullopt, "(Gemm) takes a C whose run-time extent is not along the rows"};
+    }
+    if (Value c = gemm.getC(); c && !known.count(c) && shapeOf(c).size() == 2 && shapeOf(c)[0] != 1)
+      return {std::nullopt, "takes an operand with a static extent along the data-dependent axis, which would not "
+                            "match the run-time one"};
+    return {0u, ""};
+  }
   return {std::nullopt, "cannot take a value whose extent is known only at run time"};
 }
 

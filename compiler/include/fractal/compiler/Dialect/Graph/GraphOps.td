@@ -355,8 +355,9 @@ def Graph_TriluOp : Graph_Op<"trilu", [Pure], "dma", kDma> {
 
 // Ops whose result's extent along one axis depends on the data: the result type holds the bound
 // (what the memory plan reserves), and the kernel writes the actual extent beside the data
-// (package Tensor.dynamic_axis). Such a result can only be a model output.
-defvar kCompaction = "data-dependent compaction: the scalar unit counts the selected elements, then stores them densely";
+// (package Tensor.dynamic_axis). The ops after it run over the bound and keep the extent when they
+// can map its axis to one of theirs (DataDependence.h).
+defvar kCompaction = "data-dependent compaction: the scalar unit counts the selected elements, then stores them in order";
 def Graph_NonZeroOp : Graph_Op<"non_zero", [Pure], "scalar", kCompaction> {
   let summary = "NonZero: the int64 coordinates [rank, n] of the input's non-zero elements, in row-major order";
   let description = [{

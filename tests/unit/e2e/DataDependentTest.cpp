@@ -140,6 +140,23 @@ TEST(DataDependent, NonZeroCoordinatesIndexGatherNd) {
   }
 }
 
+// A view of such a value (Squeeze, a Reshape: same bytes, no task) is an output with the extent
+// along the axis it maps the root's to.
+TEST(DataDependent, ViewsKeepTheExtent) {
+  onnx::ModelProto m = newModel(13, "data_dependent");
+  onnx::GraphProto *g = m.mutable_graph();
+  addValue(g->mutable_input(), "x", onnx::TensorProto::INT32, {6});
+  intInitializer(g, "first", onnx::TensorProto::INT64, {1}, {0});
+  addNode(g, "NonZero", {"x"}, "coordinates");
+  addNode(g, "Squeeze", {"coordinates", "first"}, "positions");
+  addValue(g->mutable_output(), "positions", onnx::TensorProto::INT64, {-1});
+  Expected<pkg::Package> p = compile(m);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  std::map<std::string, Written> out = run(*p, {bytesOf(std::vector<int32_t>{0, 7, 0, -1, 0, 2})}, "functional");
+  EXPECT_EQ(out["positions"].dims, (std::vector<int64_t>{3}));
+  EXPECT_EQ(valuesOf<int64_t>(out["positions"]), (std::vector<int64_t>{1, 3, 5}));
+}
+
 // Ops that would take the bound for the extent are refused, naming the node and why: gathering
 // along the data-dependent axis and reducing over it (code generation), a TopK of it, here after a
 // Cast (the check).

@@ -274,12 +274,38 @@ std::string modelTrace(const runtime::ModelProfile &prof, const pkg::Package &pa
   return j.str();
 }
 
+// A model input or output as the run took or wrote it: its file and shape (an output's actual
+// shape; `bound` its reservation when the extent is known only at run time).
+struct RunTensor {
+  const pkg::Tensor *tensor;
+  std::string file;
+  std::vector<int64_t> shape;
+};
+
 std::string runReport(const std::string &model, const pkg::Package &p, const std::string &mode,
-                      const runtime::ModelProfile &prof, const runtime::WhereTimeGoes &where) {
+                      const runtime::ModelProfile &prof, const runtime::WhereTimeGoes &where,
+                      const std::vector<RunTensor> &inputs, const std::vector<RunTensor> &outputs) {
   JsonWriter j;
   j.beginObject().field("schema", "fractal.run/1").field("model", model).field("target", p.target)
       .field("mode", mode).field("cycles", prof.cycles).field("simulated_us", prof.simulatedUs)
       .field("wall_seconds", prof.wallSeconds);
+  auto tensors = [&](const char *key, const std::vector<RunTensor> &list) {
+    auto dims = [&](const char *name, const std::vector<int64_t> &shape) {
+      j.key(name).beginArray();
+      for (int64_t d : shape) j.value(d);
+      j.endArray();
+    };
+    j.key(key).beginArray();
+    for (const RunTensor &t : list) {
+      j.beginObject().field("name", t.tensor->name).field("dtype", pkg::dtypeName(t.tensor->dtype));
+      dims("shape", t.shape);
+      if (t.tensor->isDataDependent()) dims("bound", t.tensor->shape);
+      j.field("file", t.file).endObject();
+    }
+    j.endArray();
+  };
+  tensors("inputs", inputs);
+  tensors("outputs", outputs);
   if (mode == "timing") {
     j.key("roofline").beginObject().field("kernel_cycles", where.kernelCycles)
         .field("launch_cycles", where.launchCycles).field("bound_cycles", where.boundCycles)
@@ -418,6 +444,7 @@ int runRunCommand(const Args &args) {
   Expected<std::map<std::string, std::vector<std::string>>> given = inputFiles(inputs, package, "fractal run", "--input");
   if (!given) return reportError(given.error());
   std::vector<NpyArray> data;
+  std::vector<RunTensor> inputsRun, outputsRun;
   for (size_t k = 0; k < package.inputs.size(); ++k) {
     const pkg::Tensor &t = package.tensors[package.inputs[k]];
     auto it = given->find(t.name);
@@ -432,11 +459,13 @@ int runRunCommand(const Args &args) {
       data.push_back(randomInput(t, uint32_t(k)));
       if (Status s = createDirectories(outputDir); !s) return reportError(s.error());
       if (Status st = writeNpyFile(saved, data.back()); !st) return reportError(st.error());
+      inputsRun.push_back({&t, saved, t.shape});
       continue;
     }
     Expected<NpyArray> a = readInputNpy(it->second.back(), t); // the last --input of a name counts
     if (!a) return reportError(a.error());
     data.push_back(std::move(*a));
+    inputsRun.push_back({&t, it->second.back(), t.shape});
   }
 
   // The device: one simulator of the target, the model loaded from the file or the package.
@@ -449,6 +478,7 @@ int runRunCommand(const Args &args) {
     const pkg::Tensor &t = package.tensors[package.outputs[k]];
     std::string path = outputDir + "/" + fileNameFor(t.name) + ".npy";
     if (Status s = writeNpyFile(path, run->outputs[k]); !s) return reportError(s.error());
+    outputsRun.push_back({&t, path, run->outputs[k].shape});
     std::cout << "output " << t.name << ": " << pkg::npyDescr(t.dtype) << shapeText(run->outputs[k].shape)
               << (t.isDataDependent() ? " (of at most " + shapeText(t.shape) + ")" : "") << " -> " << path << "\n";
   }
@@ -463,7 +493,7 @@ int runRunCommand(const Args &args) {
   const runtime::WhereTimeGoes where = runtime::whereTimeGoes(prof, package, *config);
   if (mode == "timing") std::printf("%s", runtime::describe(where, prof).c_str());
   if (!report.empty())
-    if (Status s = writeFileAtomically(report, runReport(model, package, mode, prof, where)); !s)
+    if (Status s = writeFileAtomically(report, runReport(model, package, mode, prof, where, inputsRun, outputsRun)); !s)
       return reportError(s.error());
   if (!profileDir.empty()) {
     if (Status s = createDirectories(profileDir); !s) return reportError(s.error());

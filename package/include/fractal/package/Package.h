@@ -44,9 +44,10 @@ struct Tensor {
   std::string layout = "ND";
   std::vector<uint8_t> data;   // constants: the packed contents
   uint32_t aliasOf = kNoAlias; // views (Reshape, Flatten): the tensor whose memory this is
-  // A data-dependent output (NonZero, Compress): `shape` is its bound; the kernel writes the
-  // actual extent along `dynamicAxis` as an int64 into tensor `extentTensor`, and the data densely
-  // in the actual shape. kStaticShape: an ordinary tensor.
+  // A data-dependent output (NonZero, Compress, ... and what is computed from them): `shape` is
+  // its bound and its data's layout; a kernel writes the actual extent along `dynamicAxis` as an
+  // int64 into tensor `extentTensor` (the runtime copies that much of each block out).
+  // kStaticShape: an ordinary tensor.
   uint32_t dynamicAxis = kStaticShape;
   uint32_t extentTensor = kNoAlias;
 

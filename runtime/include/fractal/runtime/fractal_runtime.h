@@ -164,9 +164,9 @@ frtError frtModelQuerySizeFromMem(const void *data, size_t size, size_t *workSiz
 frtError frtModelGetNumInputs(frtModel model, size_t *count);
 frtError frtModelGetNumOutputs(frtModel model, size_t *count);
 frtError frtModelGetInputDesc(frtModel model, size_t index, frtTensorDesc *desc);
-/* An output whose extent along one axis depends on the data (NonZero, Compress) shows -1 there;
- * its size is the bound's (what a buffer for it needs). frtGetDatasetTensorDesc says what an
- * execution wrote. */
+/* An output whose extent along one axis depends on the data (NonZero, NonMaxSuppression, ...)
+ * shows -1 there; its size is the bound's (what a buffer for it needs). frtGetDatasetTensorDesc
+ * says what an execution wrote. */
 frtError frtModelGetOutputDesc(frtModel model, size_t index, frtTensorDesc *desc);
 
 /* A dataset lists device buffers (from frtMalloc), one per model input or output, in order. */

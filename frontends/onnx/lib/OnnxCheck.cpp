@@ -638,6 +638,10 @@ private:
   // their inputs' shapes are known, so that inference gives the nodes after them static shapes
   // (they run over the bound); true when it typed one.
   bool pinDataDependentBounds() {
+    const auto &nodes = model_.graph().node();
+    if (std::none_of(nodes.begin(), nodes.end(),
+                     [](const onnx::NodeProto &n) { return detail::hasDataDependentExtent(n.op_type()); }))
+      return false;
     const auto shapes = staticShapes();
     auto shapeOf = [&](const std::string &name) -> std::optional<std::vector<int64_t>> {
       auto it = shapes.find(name);

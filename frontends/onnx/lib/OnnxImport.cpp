@@ -2141,6 +2141,23 @@ private:
     return {x, axis};
   }
 
+  // The types of NonZero's, Compress's, Unique's or NonMaxSuppression's results: their bounds
+  // (detail::dataDependentBounds, with which the support check typed them for shape inference).
+  std::vector<std::vector<int64_t>> dataDependentBounds(const onnx::NodeProto &n, const std::string &name) {
+    auto shapeOf = [&](const std::string &v) -> std::optional<std::vector<int64_t>> {
+      ArrayRef<int64_t> shape = llvm::cast<RankedTensorType>(value(v, "node '" + name + "'").getType()).getShape();
+      return std::vector<int64_t>(shape.begin(), shape.end());
+    };
+    auto constantInts = [&](const std::string &v) -> std::optional<std::vector<int64_t>> {
+      const onnx::TensorProto *t = constantInput(v);
+      return t ? std::optional<std::vector<int64_t>>(intsOf(*t)) : std::nullopt;
+    };
+    std::optional<std::vector<std::vector<int64_t>>> bounds = detail::dataDependentBounds(n, shapeOf, constantInts);
+    if (!bounds)
+      throw ImportError{"node '" + name + "' (" + n.op_type() + "): its inputs' shapes bound none of its results"};
+    return std::move(*bounds);
+  }
+
   void importNode(const onnx::NodeProto &n, int index) {
     const std::string name = n.name().empty() ? n.op_type() + "_" + std::to_string(index) : n.name();
     Location loc = NameLoc::get(b_.getStringAttr(name));
@@ -2881,9 +2898,7 @@ private:
     } else if (op == "NonZero") {
       // The result's second axis is known only at run time: typed with its bound (every element
       // non-zero); the kernel writes the actual count (package Tensor::dynamicAxis).
-      auto xt = llvm::cast<RankedTensorType>(in(0).getType());
-      bind(b_.create<g::NonZeroOp>(loc, RankedTensorType::get({xt.getRank(), xt.getNumElements()}, b_.getI64Type()),
-                                   in(0)));
+      bind(b_.create<g::NonZeroOp>(loc, RankedTensorType::get(dataDependentBounds(n, name)[0], b_.getI64Type()), in(0)));
     } else if (op == "NonMaxSuppression") {
       // The overlaps as graph ops on [batches, boxes, boxes], in ONNX Runtime's arithmetic (each
       // box's extent from its corners' min and max, or from its centre -/+ half its size): box j
@@ -2928,23 +2943,23 @@ private:
       Value suppress = ops.logicalAnd(ops.logicalAnd(ops.compare("gt", ix, zero), ops.compare("gt", iy, zero)),
                                       ops.logicalAnd(ops.compare("gt", intersection, zero),
                                                      ops.compare("gt", iou, threshold)));
-      const int64_t classes = Composer::shapeOf(scores)[1];
       FloatAttr scoreThreshold;
       Value scoreLimit;
       if (hasInput(4) && given(4)) scoreThreshold = b_.getF32FloatAttr(floatsOf(*given(4)).at(0));
       else if (hasInput(4)) scoreLimit = single(4, "score_threshold");
-      bind(b_.create<g::NmsSelectOp>(
-          loc, RankedTensorType::get({batches * classes * std::min(most, count), 3}, b_.getI64Type()), scores, suppress,
-          limit, scoreLimit, b_.getI64IntegerAttr(most), scoreThreshold));
+      bind(b_.create<g::NmsSelectOp>(loc, RankedTensorType::get(dataDependentBounds(n, name)[0], b_.getI64Type()),
+                                     scores, suppress, limit, scoreLimit, b_.getI64IntegerAttr(most), scoreThreshold));
     } else if (op == "Unique") {
       // Without an axis, over the flattened input. Results: the unique slices, their first
       // indices, every slice's unique index (inverse_indices, static) and their counts; the
       // unique count is known only at run time (the types hold the input's slices as the bound).
       auto [x, axis] = axisOrFlattened(n, name, loc);
+      const std::vector<std::vector<int64_t>> bounds = dataDependentBounds(n, name);
       auto xt = llvm::cast<RankedTensorType>(x.getType());
-      auto index = RankedTensorType::get({xt.getDimSize(axis)}, b_.getI64Type());
-      auto u = b_.create<g::UniqueOp>(loc, TypeRange{xt, index, index, index}, x, b_.getI64IntegerAttr(axis),
-                                      b_.getBoolAttr(intAttr(n, "sorted", 1) != 0));
+      auto index = RankedTensorType::get(bounds[1], b_.getI64Type());
+      auto u = b_.create<g::UniqueOp>(loc, TypeRange{RankedTensorType::get(bounds[0], xt.getElementType()), index, index,
+                                                     index},
+                                      x, b_.getI64IntegerAttr(axis), b_.getBoolAttr(intAttr(n, "sorted", 1) != 0));
       for (int i = 0; i < 4 && i < n.output_size(); ++i)
         if (!n.output(i).empty()) values_[n.output(i)] = u.getResult(unsigned(i));
     } else if (op == "Compress") {
@@ -2955,10 +2970,8 @@ private:
       auto ct = llvm::cast<RankedTensorType>(in(1).getType());
       if (ct.getRank() != 1 || !ct.getElementType().isInteger(1))
         throw ImportError{"node '" + name + "' (Compress): the condition must be a 1-D boolean tensor"};
-      SmallVector<int64_t> shape(xt.getShape());
-      shape[size_t(axis)] = std::min(shape[size_t(axis)], ct.getDimSize(0));
-      bind(b_.create<g::CompressOp>(loc, RankedTensorType::get(shape, xt.getElementType()), x, in(1),
-                                    b_.getI64IntegerAttr(axis)));
+      bind(b_.create<g::CompressOp>(loc, RankedTensorType::get(dataDependentBounds(n, name)[0], xt.getElementType()), x,
+                                    in(1), b_.getI64IntegerAttr(axis)));
     } else if (op == "Trilu") {
       const int64_t k = hasInput(1) ? intsOf(needConstant(1, "k input")).at(0) : 0;
       bind(b_.create<g::TriluOp>(loc, out(), in(0), b_.getBoolAttr(intAttr(n, "upper", 1) != 0), b_.getI64IntegerAttr(k)));

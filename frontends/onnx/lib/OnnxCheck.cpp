@@ -173,12 +173,19 @@ public:
     checkOpset();
     if (!report_.ok())
       return;
+    // Before anything follows the graph's edges: ONNX's version converter (an old opset's
+    // upgrade) dereferences a value nothing defines and crashes.
+    checkStructure();
+    if (!report_.ok())
+      return;
     upgradeOldOpset();
     if (!report_.ok())
       return;
     checkTensors();
     checkInputs();
-    checkStructure();
+    if (report_.upgradedFrom)
+      checkStructure(); // the converter's own nodes
+    checkSchemas();
     if (!report_.ok())
       return; // shape inference needs a well-formed graph
     inferShapes();
@@ -231,7 +238,6 @@ private:
 
   void checkTensors() {
     for (const auto &t : model_.graph().initializer()) {
-      defined_.insert(t.name());
       types_[t.name()] = t.data_type();
       const int64_t count = elementCount(t.dims());
       if (count < 0) {
@@ -260,23 +266,24 @@ private:
   }
 
   void checkInputs() {
-    std::set<std::string> graphInputs;
+    std::set<std::string> graphInputs, initializers;
+    for (const auto &t : model_.graph().initializer()) initializers.insert(t.name());
     for (auto &input : *model_.mutable_graph()->mutable_input()) {
       graphInputs.insert(input.name());
-      if (defined_.count(input.name()))
+      if (initializers.count(input.name()))
         continue; // an initializer listed as an input (old exporters)
-      defined_.insert(input.name());
       if (!input.type().has_tensor_type()) {
         problem("", "", "graph input '" + input.name() + "' is not a tensor");
         continue;
       }
       auto *tensor = input.mutable_type()->mutable_tensor_type();
       types_[input.name()] = tensor->elem_type();
+      bool hasShape = tensor->has_shape();
       auto *shape = tensor->mutable_shape();
       for (const InputShape &s : shapes_) {
         if (s.name != input.name())
           continue;
-        if (tensor->has_shape() && shape->dim_size() != static_cast<int>(s.dims.size())) {
+        if (hasShape && shape->dim_size() != static_cast<int>(s.dims.size())) {
           problem("", "", "--input-shape gives input '" + s.name + "' " +
                               std::to_string(s.dims.size()) + " dimensions; the model says " +
                               std::to_string(shape->dim_size()));
@@ -285,6 +292,15 @@ private:
         shape->clear_dim();
         for (int64_t d : s.dims)
           shape->add_dim()->set_dim_value(d);
+        hasShape = true;
+      }
+      // No shape at all is an unknown rank (a scalar has a shape without dims); ONNX's shape
+      // inference would also crash on it in some operators (ConvTranspose).
+      if (!hasShape) {
+        tensor->clear_shape();
+        problem("", "", "input '" + input.name() + "' has no shape, not even a rank; give it with --input-shape " +
+                            input.name() + ":DIMS, e.g. " + input.name() + ":1,3,224,224");
+        continue;
       }
       std::string dims;
       for (int i = 0; i < shape->dim_size(); ++i) {
@@ -325,10 +341,13 @@ private:
     return false;
   }
 
-  // Every node input must come from a graph input, an initializer or another node, and the
-  // nodes must form an acyclic graph.
+  // Every node input and graph output must come from a graph input, an initializer or a node, and
+  // the nodes must form an acyclic graph.
   void checkStructure() {
     const auto &nodes = model_.graph().node();
+    std::set<std::string> defined; // graph inputs and initializers
+    for (const auto &t : model_.graph().initializer()) defined.insert(t.name());
+    for (const auto &input : model_.graph().input()) defined.insert(input.name());
     std::map<std::string, int> producer;
     for (int i = 0; i < nodes.size(); ++i)
       for (const auto &out : nodes[i].output()) {
@@ -339,15 +358,18 @@ private:
           problem(nodeName(nodes[i], i), nodes[i].op_type(),
                   "output '" + out + "' is also produced by node '" +
                       nodeName(nodes[it->second], it->second) + "'");
-        if (defined_.count(out))
+        if (defined.count(out))
           problem(nodeName(nodes[i], i), nodes[i].op_type(),
                   "output '" + out + "' has the name of a graph input or initializer");
       }
+    for (const auto &out : model_.graph().output())
+      if (!defined.count(out.name()) && !producer.count(out.name()))
+        problem("", "", "graph output '" + out.name() + "' is not a graph input, an initializer or any node's output");
     std::vector<int> pending(nodes.size(), 0);
     std::map<int, std::vector<int>> users;
     for (int i = 0; i < nodes.size(); ++i)
       for (const auto &in : nodes[i].input()) {
-        if (in.empty() || defined_.count(in))
+        if (in.empty() || defined.count(in))
           continue;
         auto it = producer.find(in);
         if (it == producer.end()) {
@@ -380,6 +402,51 @@ private:
       problem("", "", "the graph has a cycle through nodes " + cycle);
     }
     sorted_ = done == static_cast<size_t>(nodes.size());
+  }
+
+  // Every node of ONNX's own domains against its operator's definition at the model's opset: the
+  // number of inputs and outputs and the types of the attributes it defines. Shape inference and
+  // the importer read inputs and attributes by position and type, and would fail on a node with
+  // too few (an ONNX-internal check or a crash, not a message naming the node). Attributes the
+  // operator does not define and operators without a definition are left to checkNodes, which
+  // names them as unsupported.
+  void checkSchemas() {
+    std::map<std::string, int> opsets; // by domain, "" for ai.onnx
+    for (const auto &o : model_.opset_import())
+      opsets[o.domain() == "ai.onnx" ? "" : o.domain()] = int(o.version());
+    opsets[""] = int(report_.opset); // after an upgrade, the upgraded opset
+    const auto &nodes = model_.graph().node();
+    for (int i = 0; i < nodes.size(); ++i) {
+      const onnx::NodeProto &node = nodes[i];
+      const std::string domain = node.domain() == "ai.onnx" ? "" : node.domain();
+      auto opset = opsets.find(domain);
+      const onnx::OpSchema *schema =
+          opset == opsets.end() ? nullptr : onnx::OpSchemaRegistry::Schema(node.op_type(), opset->second, domain);
+      if (!schema)
+        continue;
+      auto range = [](int low, int high) {
+        return high == low ? std::to_string(low)
+               : high == std::numeric_limits<int>::max() ? std::to_string(low) + " or more"
+                                                          : std::to_string(low) + " to " + std::to_string(high);
+      };
+      const std::string at = " at opset " + std::to_string(opset->second);
+      if (node.input_size() < schema->min_input() || node.input_size() > schema->max_input())
+        problem(nodeName(node, i), node.op_type(),
+                "has " + std::to_string(node.input_size()) + " input(s); " + node.op_type() + at + " takes " +
+                    range(schema->min_input(), schema->max_input()));
+      if (node.output_size() < schema->min_output() || node.output_size() > schema->max_output())
+        problem(nodeName(node, i), node.op_type(),
+                "has " + std::to_string(node.output_size()) + " output(s); " + node.op_type() + at + " gives " +
+                    range(schema->min_output(), schema->max_output()));
+      for (const auto &a : node.attribute()) {
+        auto defined = schema->attributes().find(a.name());
+        if (defined != schema->attributes().end() && a.type() != defined->second.type)
+          problem(nodeName(node, i), node.op_type(),
+                  "attribute '" + a.name() + "' is of type " + onnx::AttributeProto_AttributeType_Name(a.type()) +
+                      "; " + node.op_type() + at + " defines it as " +
+                      onnx::AttributeProto_AttributeType_Name(defined->second.type));
+      }
+    }
   }
 
   // The static shapes of every input of `node`; nothing when one is not known.
@@ -1396,7 +1463,6 @@ private:
   std::map<std::string, std::string> stftProblems_; // by STFT output: why it cannot be computed (last round)
   std::vector<std::string> stftWaiting_; // STFT signals without a static shape before the last inference
   onnx::ModelProto model_;
-  std::set<std::string> defined_;
   std::map<std::string, int> types_;
   bool sorted_ = false;
 };

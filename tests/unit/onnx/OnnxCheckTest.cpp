@@ -151,6 +151,42 @@ TEST(OnnxCheck, CyclicGraph) {
   EXPECT_EQ(problems(r), "the graph has a cycle through nodes conv1, relu1\n");
 }
 
+// A graph output nothing defines, in a current model and in one old enough for ONNX's version
+// converter, which crashed on it (found by mutating the backend suite's models).
+TEST(OnnxCheck, GraphOutputNothingDefines) {
+  for (int64_t opset : {int64_t(13), int64_t(6)}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    onnx::ModelProto m = convRelu(opset);
+    m.mutable_graph()->mutable_node(1)->set_output(0, "r");
+    CheckReport r = check(m);
+    EXPECT_EQ(problems(r), "graph output 'y' is not a graph input, an initializer or any node's output\n");
+    EXPECT_EQ(r.upgradedFrom, 0);
+  }
+}
+
+// A node with fewer inputs than its operator takes, or an attribute of the wrong type, is named
+// before shape inference and the importer read them by position (a mutated Mul reached the
+// importer's input(1) and ended in protobuf's internal CHECK).
+TEST(OnnxCheck, NodesMatchTheirOnnxDefinition) {
+  onnx::ModelProto m = convRelu();
+  onnx::NodeProto *relu = m.mutable_graph()->mutable_node(1);
+  relu->set_op_type("Mul");
+  EXPECT_EQ(problems(check(m)), "relu1: has 1 input(s); Mul at opset 13 takes 2\n");
+  relu->set_op_type("Sum");
+  relu->add_output("extra");
+  EXPECT_EQ(problems(check(m)), "relu1: has 2 output(s); Sum at opset 13 gives 1\n");
+  relu->mutable_output()->RemoveLast();
+  relu->clear_input();
+  EXPECT_EQ(problems(check(m)), "relu1: has 0 input(s); Sum at opset 13 takes 1 or more\n");
+  relu->add_input("c");
+  relu->set_op_type("Relu");
+  auto *strides = m.mutable_graph()->mutable_node(0)->add_attribute();
+  strides->set_name("strides");
+  strides->set_type(onnx::AttributeProto::FLOAT);
+  strides->set_f(1);
+  EXPECT_EQ(problems(check(m)), "conv1: attribute 'strides' is of type FLOAT; Conv at opset 13 defines it as INTS\n");
+}
+
 TEST(OnnxCheck, UnknownOperatorAndAttributeAreNamed) {
   onnx::ModelProto m = convRelu();
   onnx::NodeProto *n = m.mutable_graph()->add_node();
@@ -1016,6 +1052,24 @@ TEST(OnnxCheck, DynamicDimsNeedInputShape) {
       << problems(wrong);
 }
 
+// No shape is an unknown rank, not a scalar; ONNX's ConvTranspose inference crashed on such a
+// weight input (found by mutating the backend suite's models).
+TEST(OnnxCheck, InputWithoutAShapeNeedsInputShape) {
+  onnx::ModelProto m = convRelu();
+  m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->clear_shape();
+  CheckReport r = check(m);
+  EXPECT_EQ(problems(r), "input 'x' has no shape, not even a rank; give it with --input-shape x:DIMS, e.g. "
+                         "x:1,3,224,224\n");
+  CheckReport fixed = check(m, {{"x", {1, 1, 4, 4}}});
+  EXPECT_TRUE(fixed.ok()) << problems(fixed);
+  m.mutable_graph()->mutable_node(0)->set_op_type("ConvTranspose");
+  onnx::ValueInfoProto *w = m.mutable_graph()->add_input();
+  w->set_name("w");
+  w->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  m.mutable_graph()->clear_initializer();
+  EXPECT_NE(problems(check(m, {{"x", {1, 1, 4, 4}}})).find("input 'w' has no shape"), std::string::npos);
+}
+
 TEST(OnnxCheck, EveryProblemIsReportedAtOnce) {
   onnx::ModelProto m = convRelu();
   m.mutable_graph()->mutable_node(1)->set_op_type("Mish");
@@ -1237,6 +1291,7 @@ TEST(OnnxCheck, SequencesResolvedOnlyAtConstantPositions) {
       auto *p = g->add_input();
       p->set_name("p");
       p->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+      p->mutable_type()->mutable_tensor_type()->mutable_shape(); // a scalar
     }
     return m;
   };

@@ -97,7 +97,8 @@ package fractal_isa_pkg;
     OP_LOAD3D_C04 = 8'd85,
     OP_SYNC_ALL = 8'd86,
     OP_DIVU = 8'd87,
-    OP_REMU = 8'd88
+    OP_REMU = 8'd88,
+    OP_TRAP = 8'd89
   } opcode_e;
 
   typedef enum logic [3:0] {
@@ -1034,6 +1035,12 @@ package fractal_isa_pkg;
   localparam int REMU_XA_BITS = 5;
   localparam int REMU_XB_LSB = 18;
   localparam int REMU_XB_BITS = 5;
+  localparam int TRAP_XA_LSB = 8;
+  localparam int TRAP_XA_BITS = 5;
+  localparam int TRAP_XB_LSB = 13;
+  localparam int TRAP_XB_BITS = 5;
+  localparam int TRAP_CODE_LSB = 18;
+  localparam int TRAP_CODE_BITS = 8;
   /* verilator lint_on UNUSEDPARAM */
 
   function automatic pipe_e opcode_pipe(opcode_e op);

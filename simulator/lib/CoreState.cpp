@@ -18,6 +18,7 @@ const char *faultKindName(FaultKind kind) {
   case FaultKind::Watchdog: return "watchdog";
   case FaultKind::BadBranch: return "bad-branch";
   case FaultKind::DataRace: return "data-race";
+  case FaultKind::Trap: return "trap";
   case FaultKind::Internal: return "internal-error";
   }
   return "?";

@@ -166,6 +166,14 @@ void stepScalar(CoreState &core, GlobalMemory &gm, const isa::KernelBinary &kern
     step.dcacheInvalidate = true;
     step.gmAddress = rd(0) + static_cast<uint64_t>(v[1]);
     break;
+  case Opcode::Trap: {
+    const int64_t a = asSigned(rd(0)), b = asSigned(rd(1));
+    throw FaultError(FaultKind::Trap, v[2] == 1 ? "index " + std::to_string(a) + " is out of range: the axis has " +
+                                                      std::to_string(b) + " entries (valid: " + std::to_string(-b) +
+                                                      " .. " + std::to_string(b - 1) + ")"
+                                                : "trap " + std::to_string(v[2]) + " with " + std::to_string(a) +
+                                                      ", " + std::to_string(b));
+  }
   case Opcode::Beq: branch(rd(0) == rd(1), 2); break;
   case Opcode::Bne: branch(rd(0) != rd(1), 2); break;
   case Opcode::Blt: branch(asSigned(rd(0)) < asSigned(rd(1)), 2); break;

@@ -44,10 +44,11 @@ Expected<GeneratedKernel> generateGather(const ChipConfig &config, const GatherK
   s << "# " << k.name << ": " << (k.elements ? "GatherElements" : "Gather") << " of " << k.count
     << " index(es), addresses on the scalar unit\n.node \"" << k.node << "\"\n.text\n  mfsr x1, args\n"
     << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n  ld x4, gm[x1], offset=16\n  li x9, " << k.axisDim << "\n";
-  // x14 = the index at x3 + x13 * indexBytes, made non-negative; out of range faults at address 0.
+  // x14 = the index at x3 + x13 * indexBytes, made non-negative; out of range traps (x28 keeps
+  // the index as read, for the trap's message).
   auto readIndex = [&]() {
     s << "  muli x15, x13, " << k.indexBytes << "\n  add x15, x15, x3\n  " << loadIndex << " x14, gm[x15]\n"
-      << "  bge x14, x0, nonneg\n  add x14, x14, x9\nnonneg:\n  blt x14, x0, bad\n  bge x14, x9, bad\n";
+      << "  mv x28, x14\n  bge x14, x0, nonneg\n  add x14, x14, x9\nnonneg:\n  blt x14, x0, bad\n  bge x14, x9, bad\n";
   };
   if (!k.elements) {
     const int64_t rowBytes = k.inner * k.elementBytes;
@@ -82,7 +83,7 @@ Expected<GeneratedKernel> generateGather(const ChipConfig &config, const GatherK
       << "  muli x17, x13, " << k.elementBytes << "\n  add x17, x17, x4\n  " << store << " x21, gm[x17]\n"
       << "  addi x13, x13, 1\n  li x17, " << k.count << "\n  blt x13, x17, element\n  end\n";
   }
-  s << "bad:\n  ld x16, gm[x0]\n  end\n"; // index out of range: a GM access fault at address 0
+  s << "bad:\n  trap x28, x9, code=1\n  end\n"; // index out of range (docs/isa.md)
   return GeneratedKernel{s.str(), 1};
 }
 
@@ -157,10 +158,12 @@ Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const Scatte
     s << "  " << store << " x21, gm[x16]\n";
   };
   int labels = 0;
-  // x14 = the index at byte address x15, made non-negative against `dim`; out of range faults.
+  // x14 = the index at byte address x15, made non-negative against `dim`; out of range traps
+  // (x28 keeps the index as read, for the trap's message).
   auto readIndex = [&](int64_t dim) {
     const std::string ok = "nonneg" + std::to_string(labels++);
-    s << "  " << loadIndex << " x14, gm[x15]\n  li x9, " << dim << "\n  bge x14, x0, " << ok << "\n  add x14, x14, x9\n"
+    s << "  " << loadIndex << " x14, gm[x15]\n  mv x28, x14\n  li x9, " << dim << "\n  bge x14, x0, " << ok
+      << "\n  add x14, x14, x9\n"
       << ok << ":\n  blt x14, x0, bad\n  bge x14, x9, bad\n";
   };
   if (indexElements > 0 && !k.nd && !k.gatherNd) {
@@ -212,7 +215,7 @@ Expected<GeneratedKernel> generateScatter(const ChipConfig &config, const Scatte
   if (inUb) // every lane again, then the combined data out once the vector unit is done
     s << "  li x24, -1\n  setmask x24, x24\n  set_flag v, mte3, 0\n  wait_flag v, mte3, 0\n  ub2gm gm[x5], ub[x0], len="
       << blocks << "\n";
-  s << "  end\nbad:\n  ld x16, gm[x0]\n  end\n"; // index out of range: a GM access fault at address 0
+  s << "  end\nbad:\n  trap x28, x9, code=1\n  end\n"; // index out of range (docs/isa.md)
   return GeneratedKernel{s.str(), 1};
 }
 

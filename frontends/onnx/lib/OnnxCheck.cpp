@@ -1396,14 +1396,39 @@ private:
         for (const std::string &f : a.strings())
           if (f != "Sigmoid" && f != "Tanh" && f != "Relu")
             return "activation " + f + " is not supported (Sigmoid, Tanh and Relu are)";
+    auto x = shapes.find(node.input(0));
+    if (x == shapes.end() || x->second.size() != 3) return "";
+    const int64_t layout = intAttribute(node, "layout", 0);
+    const int64_t seq = x->second[layout ? 1 : 0], batch = x->second[layout ? 0 : 1], features = x->second[2];
+    // The weights' and states' shapes follow from X, the gates, the direction and hidden_size
+    // (ONNX's inference does not compare them; the importer slices the gates out of them).
+    const int64_t gates = node.op_type() == "LSTM" ? 4 : node.op_type() == "GRU" ? 3 : 1;
+    int64_t dirs = 1, hidden = intAttribute(node, "hidden_size", -1);
+    for (const auto &a : node.attribute())
+      if (a.name() == "direction" && a.s() == "bidirectional") dirs = 2;
+    if (auto r = shapes.find(node.input_size() > 2 ? node.input(2) : ""); hidden < 0 && r != shapes.end() && r->second.size() == 3)
+      hidden = r->second[2];
+    if (hidden <= 0) return "";
+    const std::vector<int64_t> state = layout ? std::vector<int64_t>{batch, dirs, hidden} : std::vector<int64_t>{dirs, batch, hidden};
+    const std::vector<std::pair<int, std::vector<int64_t>>> expected = {
+        {1, {dirs, gates * hidden, features}}, {2, {dirs, gates * hidden, hidden}}, {3, {dirs, 2 * gates * hidden}},
+        {5, state}, {6, state}, {7, {dirs, 3 * hidden}}};
+    auto dims = [](const std::vector<int64_t> &v) {
+      std::string text;
+      for (int64_t d : v) text += (text.empty() ? "" : "x") + std::to_string(d);
+      return text;
+    };
+    for (const auto &[index, want] : expected) {
+      if (node.input_size() <= index || node.input(index).empty()) continue;
+      auto have = shapes.find(node.input(index));
+      if (have != shapes.end() && have->second != want)
+        return "input " + std::to_string(index) + " ('" + node.input(index) + "') is " + dims(have->second) + "; X " +
+               dims(x->second) + " with hidden_size " + std::to_string(hidden) + " and " + std::to_string(dirs) +
+               " direction(s) needs " + dims(want);
+    }
     if (node.input_size() <= 4 || node.input(4).empty()) return "";
     const onnx::TensorProto *lens = constantValue(node.input(4));
-    auto x = shapes.find(node.input(0));
-    if (!lens || x == shapes.end() || x->second.size() != 3) return "";
-    int64_t layout = 0;
-    for (const auto &a : node.attribute())
-      if (a.name() == "layout") layout = a.i();
-    const int64_t seq = x->second[layout ? 1 : 0];
+    if (!lens) return "";
     std::optional<std::vector<int64_t>> values = tensorInts(*lens);
     if (!values || std::any_of(values->begin(), values->end(), [&](int64_t v) { return v != seq; }))
       return "sequence_lens must give every batch entry the full sequence (" + std::to_string(seq) +

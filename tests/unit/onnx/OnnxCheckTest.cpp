@@ -996,6 +996,13 @@ TEST(OnnxCheck, RecurrentLayersNeedTheirWholeSequenceAndKnownActivations) {
             "not supported\n");
   EXPECT_EQ(problems(check(lstmModel(Lens::RunTime, nullptr))),
             "lstm1: input 'lens' must be a constant (an initializer or a Constant node), not runtime data\n");
+  // The weights' shapes follow from X and hidden_size (a mutated R reached the importer, whose
+  // gate slices then read past it).
+  onnx::ModelProto wrongR = lstmModel(Lens::None, nullptr);
+  wrongR.mutable_graph()->mutable_initializer(1)->set_dims(2, 5);
+  for (int i = 0; i < 8 * 3; ++i) wrongR.mutable_graph()->mutable_initializer(1)->add_float_data(0.1f);
+  EXPECT_EQ(problems(check(wrongR)), "lstm1: input 2 ('r') is 1x8x5; X 2x2x3 with hidden_size 2 and 1 direction(s) "
+                                     "needs 1x8x2\n");
 }
 
 TEST(OnnxCheck, DtypeMismatchIsFoundByShapeInference) {

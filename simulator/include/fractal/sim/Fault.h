@@ -19,6 +19,7 @@ enum class FaultKind {
   Watchdog,        // the cycle limit was reached
   BadBranch,       // branch target outside the program
   DataRace,        // two pipes touched the same bytes with no flag ordering them
+  Trap,            // the kernel stopped itself (`trap`), e.g. on an index out of range
   Internal,        // a bug in the simulator itself (reported, never a crash)
 };
 const char *faultKindName(FaultKind kind); // "out-of-bounds", ...

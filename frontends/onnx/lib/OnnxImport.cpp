@@ -3249,9 +3249,13 @@ Expected<OwningOpRef<ModuleOp>> importOnnxModel(MLIRContext &context, const std:
   });
   try {
     OwningOpRef<ModuleOp> module = Importer(context, model, path).run();
+    // The graph ops' verifiers check what ONNX's shape inference leaves out for some operators
+    // (a per-axis scale against its zero point, a LayerNormalization's scale against the
+    // normalised shape): a failure names the node, and is almost always such a model.
     if (failed(verify(*module)))
-      return Error::internal(path + ": the imported graph IR does not verify (a bug in the "
-                                    "importer):\n" + diagnostics);
+      return Error::badInput(path + ": a node's operands do not fit together (ONNX's shape inference does not "
+                                    "check this for its operator; if ONNX Runtime runs the model, this is a Fractal "
+                                    "bug: please report it):\n" + diagnostics);
     return module;
   } catch (const ImportError &e) {
     return Error::badInput(path + ": " + e.message);

@@ -267,6 +267,28 @@ TEST(OnnxImport, UnsupportedModelReturnsTheReport) {
   EXPECT_NE(module.error().message.find("operator StringNormalizer is not supported"), std::string::npos);
 }
 
+// Operand shapes that ONNX's shape inference leaves unchecked (a LayerNormalization's bias
+// against the normalised shape; found by mutating the backend suite's models) are bad input
+// named at the node, not an importer bug.
+TEST(OnnxImport, OperandsThatDoNotFitAreNamedAtTheirNode) {
+  onnx::ModelProto m = newModel();
+  m.mutable_opset_import(0)->set_version(17);
+  onnx::GraphProto *g = m.mutable_graph();
+  addFloatInput(g, "x", {2, 3, 5});
+  addFloatInput(g, "scale", {3, 5});
+  addFloatInput(g, "bias", {8, 5});
+  addInt(addNode(g, "norm", "LayerNormalization", {"x", "scale", "bias"}, "y"), "axis", -2);
+  g->add_output()->set_name("y");
+  Expected<pkg::Package> p = compileForEdge(m, "layer_norm_bias");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ExitCode::BadInput);
+  EXPECT_NE(p.error().message.find("a node's operands do not fit together"), std::string::npos) << p.error().message;
+  EXPECT_NE(p.error().message.find("loc(\"norm\"): 'graph.layer_norm' op scale and bias must hold one value per "
+                                   "normalised element (15)"),
+            std::string::npos)
+      << p.error().message;
+}
+
 // The kernel listings (--compile-to=kernel|npu) line up with the package's kernels after fusion
 // drops kernels: Conv -> Sigmoid -> Abs fuses Sigmoid and Abs into one element-wise kernel, then
 // that into the convolution's epilogue, and every listing is the text of the kernel at its index.

@@ -445,6 +445,17 @@ private:
                   "attribute '" + a.name() + "' is of type " + onnx::AttributeProto_AttributeType_Name(a.type()) +
                       "; " + node.op_type() + at + " defines it as " +
                       onnx::AttributeProto_AttributeType_Name(defined->second.type));
+        // Flags ONNX defines as 0 or 1: ONNX's inference and the importer read other values
+        // differently (keepdims 2 is "drop" to one, "keep" to the other).
+        static const std::set<std::string> kFlags = {
+            "keepdims", "select_last_index", "noop_with_empty_axes", "transA", "transB", "exclusive", "reverse",
+            "ceil_mode", "count_include_pad", "center_point_box", "sorted", "largest", "onesided", "training_mode",
+            "upper", "allowzero", "layout", "linear_before_reset", "input_forget", "storage_order", "detect_negative",
+            "detect_positive", "fmod", "saturate"};
+        if (kFlags.count(a.name()) && a.type() == onnx::AttributeProto::INT && a.i() != 0 && a.i() != 1 &&
+            defined != schema->attributes().end())
+          problem(nodeName(node, i), node.op_type(),
+                  "attribute '" + a.name() + "' is " + std::to_string(a.i()) + "; " + node.op_type() + " takes 0 or 1");
       }
     }
   }

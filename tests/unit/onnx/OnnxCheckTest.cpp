@@ -185,6 +185,13 @@ TEST(OnnxCheck, NodesMatchTheirOnnxDefinition) {
   strides->set_type(onnx::AttributeProto::FLOAT);
   strides->set_f(1);
   EXPECT_EQ(problems(check(m)), "conv1: attribute 'strides' is of type FLOAT; Conv at opset 13 defines it as INTS\n");
+  // A flag of 2: ONNX's inference reads keepdims 2 as "drop", the importer as "keep".
+  onnx::ModelProto argmin = oneNodeModel("ArgMin", "am", {{"x", 1, {2, 2}}}, "y", 7);
+  auto *keep = argmin.mutable_graph()->mutable_node(0)->add_attribute();
+  keep->set_name("keepdims");
+  keep->set_type(onnx::AttributeProto::INT);
+  keep->set_i(2);
+  EXPECT_EQ(problems(check(argmin)), "am: attribute 'keepdims' is 2; ArgMin takes 0 or 1\n");
 }
 
 TEST(OnnxCheck, UnknownOperatorAndAttributeAreNamed) {

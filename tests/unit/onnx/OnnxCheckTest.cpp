@@ -58,6 +58,14 @@ onnx::ModelProto convRelu(int64_t opset = 13) {
   return m;
 }
 
+// An INTS attribute on a node.
+void addInts(onnx::NodeProto *n, const char *name, const std::vector<int64_t> &values) {
+  auto *a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t v : values) a->add_ints(v);
+}
+
 // An IR-8 model of `opset` (graph "g") whose input is x, four float32 values.
 onnx::ModelProto vectorModel(int64_t opset) {
   onnx::ModelProto m;
@@ -192,6 +200,12 @@ TEST(OnnxCheck, NodesMatchTheirOnnxDefinition) {
   keep->set_type(onnx::AttributeProto::INT);
   keep->set_i(2);
   EXPECT_EQ(problems(check(argmin)), "am: attribute 'keepdims' is 2; ArgMin takes 0 or 1\n");
+  // A zero stride crashed ONNX's Conv inference (a division); negative pads are a Pad's only.
+  onnx::ModelProto conv = convRelu();
+  addInts(conv.mutable_graph()->mutable_node(0), "strides", {1, 0});
+  addInts(conv.mutable_graph()->mutable_node(0), "pads", {0, -1, 0, 0});
+  EXPECT_EQ(problems(check(conv)), "conv1: attribute 'strides' holds 0; Conv's strides must be positive\n"
+                                   "conv1: attribute 'pads' holds -1; Conv's pads must not be negative\n");
 }
 
 TEST(OnnxCheck, UnknownOperatorAndAttributeAreNamed) {

@@ -189,6 +189,7 @@ public:
     if (!report_.ok())
       return; // shape inference needs a well-formed graph
     inferShapes();
+    checkInferredShapes();
     checkNodes();
     for (const auto &[value, type] : types_)
       if (type == onnx::TensorProto::DOUBLE) {
@@ -505,6 +506,44 @@ private:
     for (const auto &t : model_.graph().initializer())
       shapes[t.name()] = std::vector<int64_t>(t.dims().begin(), t.dims().end());
     return shapes;
+  }
+
+  // What ONNX's shape inference lets through: a negative extent (a Pad that crops more than its
+  // axis holds) and a Squeeze axis outside the input's rank (it ignores the axis; ONNX Runtime
+  // refuses the model).
+  void checkInferredShapes() {
+    const std::map<std::string, std::vector<int64_t>> shapes = staticShapes();
+    auto dims = [](const std::vector<int64_t> &v) {
+      std::string text;
+      for (int64_t d : v) text += (text.empty() ? "" : "x") + std::to_string(d);
+      return text;
+    };
+    const auto &nodes = model_.graph().node();
+    for (int i = 0; i < nodes.size(); ++i) {
+      const onnx::NodeProto &node = nodes[i];
+      for (const std::string &out : node.output()) {
+        auto shape = shapes.find(out);
+        if (shape != shapes.end() && std::any_of(shape->second.begin(), shape->second.end(), [](int64_t d) { return d < 0; }))
+          problem(nodeName(node, i), node.op_type(), "its output '" + out + "' would have the shape " + dims(shape->second) +
+                                                         ": a negative extent");
+      }
+      if (node.op_type() != "Squeeze" || node.input_size() == 0) continue;
+      auto in = shapes.find(node.input(0));
+      if (in == shapes.end()) continue;
+      std::vector<int64_t> axes;
+      for (const auto &a : node.attribute())
+        if (a.name() == "axes") axes.assign(a.ints().begin(), a.ints().end());
+      if (node.input_size() > 1 && !node.input(1).empty())
+        if (const onnx::TensorProto *t = constantValue(node.input(1)))
+          if (std::optional<std::vector<int64_t>> v = tensorInts(*t)) axes = *v;
+      const int64_t rank = int64_t(in->second.size());
+      for (int64_t axis : axes)
+        if (axis < -rank || axis >= rank) {
+          problem(nodeName(node, i), node.op_type(), "axis " + std::to_string(axis) + " is outside the input's rank " +
+                                                         std::to_string(rank) + " (" + dims(in->second) + ")");
+          break;
+        }
+    }
   }
 
   // A small int64 tensor known at compile time (an initializer, a Constant node, a folded node).
@@ -940,6 +979,72 @@ private:
     ~HiddenFromInference() { restore(); }
   };
 
+  // ONNX's LayerNormalization inference indexes its input's dims at an axis below -rank (a
+  // crash, found by mutating the backend suite's models), and the rank of an input inside the
+  // graph is known only from inference. So inference sees -1 for an axis below -1 (Y's shape does
+  // not depend on it) until checkLayerNormAxes has compared each axis with its input's rank;
+  // Mean's and InvStdDev's shapes, which do, are left to a last round with the model's axes
+  // (their declared types put aside meanwhile, so that the guarded round does not contradict them).
+  class AxesFromInference {
+  public:
+    explicit AxesFromInference(onnx::GraphProto &graph) : graph_(graph) {
+      std::set<std::string> secondary;
+      for (auto &node : *graph.mutable_node())
+        if (node.op_type() == "LayerNormalization")
+          for (auto &a : *node.mutable_attribute())
+            if (a.name() == "axis" && a.i() < -1) {
+              attributes_.push_back({&a, a.i()});
+              a.set_i(-1);
+              for (int o = 1; o < node.output_size(); ++o) secondary.insert(node.output(o));
+            }
+      for (auto &out : *graph.mutable_output())
+        if (secondary.count(out.name())) {
+          declared_.push_back({&out, out.type()});
+          out.mutable_type()->mutable_tensor_type()->clear_shape();
+        }
+      secondary_ = std::move(secondary);
+    }
+    AxesFromInference(const AxesFromInference &) = delete;
+    AxesFromInference &operator=(const AxesFromInference &) = delete;
+    bool any() const { return !attributes_.empty(); }
+    void restore() {
+      for (auto &[attribute, value] : attributes_) attribute->set_i(value);
+      for (auto &[out, type] : declared_) *out->mutable_type() = type;
+      auto *infos = graph_.mutable_value_info();
+      for (int v = infos->size() - 1; v >= 0; --v)
+        if (secondary_.count(infos->Get(v).name())) infos->DeleteSubrange(v, 1);
+      attributes_.clear();
+      declared_.clear();
+      secondary_.clear();
+    }
+    ~AxesFromInference() { restore(); }
+
+  private:
+    onnx::GraphProto &graph_;
+    std::vector<std::pair<onnx::AttributeProto *, int64_t>> attributes_; // with the model's values
+    std::vector<std::pair<onnx::ValueInfoProto *, onnx::TypeProto>> declared_;
+    std::set<std::string> secondary_; // Mean and InvStdDev of the guarded nodes
+  };
+  // False (with a problem named at the node) when an axis lies outside its input's rank.
+  bool checkLayerNormAxes() {
+    bool ok = true;
+    std::optional<std::map<std::string, std::vector<int64_t>>> shapes;
+    const auto &nodes = model_.graph().node();
+    for (int i = 0; i < nodes.size(); ++i) {
+      if (nodes[i].op_type() != "LayerNormalization" || nodes[i].input_size() == 0) continue;
+      if (!shapes) shapes = staticShapes();
+      auto x = shapes->find(nodes[i].input(0));
+      if (x == shapes->end()) continue; // no static shape: inferShapes names it
+      const int64_t rank = int64_t(x->second.size()), axis = intAttribute(nodes[i], "axis", -1);
+      if (axis < -rank || axis >= rank) {
+        problem(nodeName(nodes[i], i), nodes[i].op_type(),
+                "axis " + std::to_string(axis) + " is outside its input's rank " + std::to_string(rank));
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
   // ONNX 1.12's STFT shape inference takes onesided's default as 0 (the operator's is 1) and counts
   // the frames from the bins rather than the frame length (onnx/onnx#4920), and models exported
   // with it declare those shapes. So the check types STFT outputs itself, [batch, (samples -
@@ -1031,10 +1136,14 @@ private:
       onnx::ShapeInferenceOptions options{/*check_type=*/true, /*error_mode=*/1,
                                           /*enable_data_propagation=*/true};
       // (An If that folds to one branch takes rounds of its own, nested ones one each.)
+      bool axesGuarded = false;
       for (int round = 0; round < 64; ++round) {
         HiddenFromInference hidden(typeStftOutputs());
+        AxesFromInference axes(*model_.mutable_graph());
+        axesGuarded = axesGuarded || axes.any();
         onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(), options);
         hidden.restore();
+        axes.restore();
         // (An STFT whose signal this inference typed is typed the next round.)
         bool stftSignalTyped = false;
         if (!stftWaiting_.empty()) {
@@ -1043,6 +1152,9 @@ private:
         }
         if (!pinDataDependentBounds() && !foldStaticShapes() && !stftSignalTyped) break;
       }
+      if (!checkLayerNormAxes()) return;
+      if (axesGuarded) // Mean's and InvStdDev's shapes, with the model's own axes (now in range)
+        onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(), options);
     } catch (const std::exception &e) {
       std::string what = e.what();
       problem("", "", "shape inference failed: " + what.substr(0, what.find('\n')));

@@ -208,6 +208,57 @@ TEST(OnnxCheck, NodesMatchTheirOnnxDefinition) {
                                    "conv1: attribute 'pads' holds -1; Conv's pads must not be negative\n");
 }
 
+// What ONNX's inference lets through: a Pad cropping more than the axis holds (a negative
+// extent) and a Squeeze of an axis outside the rank (which it ignores).
+TEST(OnnxCheck, NegativeExtentsAndSqueezeAxesOutsideTheRank) {
+  auto withInts = [](onnx::ModelProto m, const char *name, std::vector<int64_t> values) {
+    onnx::TensorProto *t = m.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_dims(int64_t(values.size()));
+    for (int64_t v : values) t->add_int64_data(v);
+    m.mutable_graph()->mutable_node(0)->add_input(name);
+    return m;
+  };
+  onnx::ModelProto pad = withInts(oneNodeModel("Pad", "crop", {{"x", 1, {2, 3}}}, "y", 1), "pads", {0, -5, 0, 0});
+  EXPECT_EQ(problems(check(pad)), "crop: its output 'y' would have the shape 2x-2: a negative extent\n");
+  onnx::ModelProto squeeze = withInts(oneNodeModel("Squeeze", "sq", {{"x", 1, {2, 1}}}, "y", 1), "axes", {-9});
+  EXPECT_EQ(problems(check(squeeze)), "sq: axis -9 is outside the input's rank 2 (2x1)\n");
+  EXPECT_TRUE(check(withInts(oneNodeModel("Squeeze", "sq", {{"x", 1, {2, 1}}}, "y", 1), "axes", {-1})).ok());
+  // ONNX's LayerNormalization inference crashed on an axis below -rank, whose input's rank it
+  // knows only from inference (here behind a Relu); -2 is in range and keeps Mean's shape.
+  for (int64_t axis : {int64_t(-3), int64_t(-2), int64_t(2)}) {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    onnx::ModelProto ln = oneNodeModel("Relu", "relu", {{"x", 1, {2, 3}}}, "r", 0);
+    ln.mutable_opset_import(0)->set_version(17);
+    onnx::GraphProto *g = ln.mutable_graph();
+    g->clear_output();
+    onnx::NodeProto *n = g->add_node();
+    n->set_name("ln");
+    n->set_op_type("LayerNormalization");
+    for (const char *in : {"r", "scale"}) n->add_input(in);
+    n->add_output("y");
+    n->add_output("mean");
+    auto *a = n->add_attribute();
+    a->set_name("axis");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(axis);
+    onnx::TensorProto *scale = g->add_initializer();
+    scale->set_name("scale");
+    scale->set_data_type(1);
+    if (axis == -2) scale->add_dims(2); // the normalised shape: 2x3 for -2, else 3
+    scale->add_dims(3);
+    for (int k = 0; k < (axis == -2 ? 6 : 3); ++k) scale->add_float_data(1.0f);
+    g->add_output()->set_name("y");
+    CheckReport r = check(ln);
+    if (axis == -2) {
+      EXPECT_EQ(problems(r), "");
+      continue;
+    }
+    EXPECT_EQ(problems(r), "ln: axis " + std::to_string(axis) + " is outside its input's rank 2\n");
+  }
+}
+
 TEST(OnnxCheck, UnknownOperatorAndAttributeAreNamed) {
   onnx::ModelProto m = convRelu();
   onnx::NodeProto *n = m.mutable_graph()->add_node();

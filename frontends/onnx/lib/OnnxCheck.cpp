@@ -527,6 +527,26 @@ private:
           problem(nodeName(node, i), node.op_type(), "its output '" + out + "' would have the shape " + dims(shape->second) +
                                                          ": a negative extent");
       }
+      // Indices known at compile time are checked here rather than by the kernel's trap at run time.
+      if ((node.op_type() == "Gather" || node.op_type() == "GatherElements") && node.input_size() == 2)
+        if (auto data = shapes.find(node.input(0)); data != shapes.end())
+          if (const onnx::TensorProto *t = constantValue(node.input(1))) {
+            int64_t axis = intAttribute(node, "axis", 0);
+            const int64_t rank = int64_t(data->second.size());
+            if (axis < 0) axis += rank;
+            std::optional<std::vector<int64_t>> indices = tensorInts(*t);
+            if (indices && axis >= 0 && axis < rank) {
+              const int64_t extent = data->second[size_t(axis)];
+              for (int64_t index : *indices)
+                if (index < -extent || index >= extent) {
+                  problem(nodeName(node, i), node.op_type(),
+                          "index " + std::to_string(index) + " in '" + node.input(1) + "' is out of range: axis " +
+                              std::to_string(axis) + " of '" + node.input(0) + "' has " + std::to_string(extent) +
+                              " entries");
+                  break;
+                }
+            }
+          }
       if (node.op_type() != "Squeeze" || node.input_size() == 0) continue;
       auto in = shapes.find(node.input(0));
       if (in == shapes.end()) continue;

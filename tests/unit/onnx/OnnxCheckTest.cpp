@@ -209,8 +209,9 @@ TEST(OnnxCheck, NodesMatchTheirOnnxDefinition) {
 }
 
 // What ONNX's inference lets through: a Pad cropping more than the axis holds (a negative
-// extent) and a Squeeze of an axis outside the rank (which it ignores).
-TEST(OnnxCheck, NegativeExtentsAndSqueezeAxesOutsideTheRank) {
+// extent), a Squeeze of an axis outside the rank (which it ignores), constant Gather indices out
+// of range.
+TEST(OnnxCheck, WhatShapeInferenceLetsThrough) {
   auto withInts = [](onnx::ModelProto m, const char *name, std::vector<int64_t> values) {
     onnx::TensorProto *t = m.mutable_graph()->add_initializer();
     t->set_name(name);
@@ -225,6 +226,10 @@ TEST(OnnxCheck, NegativeExtentsAndSqueezeAxesOutsideTheRank) {
   onnx::ModelProto squeeze = withInts(oneNodeModel("Squeeze", "sq", {{"x", 1, {2, 1}}}, "y", 1), "axes", {-9});
   EXPECT_EQ(problems(check(squeeze)), "sq: axis -9 is outside the input's rank 2 (2x1)\n");
   EXPECT_TRUE(check(withInts(oneNodeModel("Squeeze", "sq", {{"x", 1, {2, 1}}}, "y", 1), "axes", {-1})).ok());
+  // Gather indices known at compile time (at run time the kernel traps).
+  EXPECT_EQ(problems(check(withInts(oneNodeModel("Gather", "g", {{"x", 1, {2, 3}}}, "y", 1), "i", {1, -3}))),
+            "g: index -3 in 'i' is out of range: axis 0 of 'x' has 2 entries\n");
+  EXPECT_TRUE(check(withInts(oneNodeModel("Gather", "g", {{"x", 1, {2, 3}}}, "y", 1), "i", {1, -2})).ok());
   // ONNX's LayerNormalization inference crashed on an axis below -rank, whose input's rank it
   // knows only from inference (here behind a Relu); -2 is in range and keeps Mean's shape.
   for (int64_t axis : {int64_t(-3), int64_t(-2), int64_t(2)}) {

@@ -111,6 +111,13 @@ int64_t intAttribute(const onnx::NodeProto &node, const char *name, int64_t def)
   return a ? a->i() : def;
 }
 
+// A shape as the report writes it: 2x3x4.
+std::string dimsText(const std::vector<int64_t> &dims) {
+  std::string text;
+  for (int64_t d : dims) text += (text.empty() ? "" : "x") + std::to_string(d);
+  return text;
+}
+
 std::string attributeValue(const onnx::AttributeProto &a) {
   switch (a.type()) {
   case onnx::AttributeProto::INT: return std::to_string(a.i());
@@ -509,22 +516,17 @@ private:
   }
 
   // What ONNX's shape inference lets through: a negative extent (a Pad that crops more than its
-  // axis holds) and a Squeeze axis outside the input's rank (it ignores the axis; ONNX Runtime
-  // refuses the model).
+  // axis holds), a Squeeze axis outside the input's rank (it ignores the axis; ONNX Runtime
+  // refuses the model), Gather indices known at compile time out of range.
   void checkInferredShapes() {
     const std::map<std::string, std::vector<int64_t>> shapes = staticShapes();
-    auto dims = [](const std::vector<int64_t> &v) {
-      std::string text;
-      for (int64_t d : v) text += (text.empty() ? "" : "x") + std::to_string(d);
-      return text;
-    };
     const auto &nodes = model_.graph().node();
     for (int i = 0; i < nodes.size(); ++i) {
       const onnx::NodeProto &node = nodes[i];
       for (const std::string &out : node.output()) {
         auto shape = shapes.find(out);
         if (shape != shapes.end() && std::any_of(shape->second.begin(), shape->second.end(), [](int64_t d) { return d < 0; }))
-          problem(nodeName(node, i), node.op_type(), "its output '" + out + "' would have the shape " + dims(shape->second) +
+          problem(nodeName(node, i), node.op_type(), "its output '" + out + "' would have the shape " + dimsText(shape->second) +
                                                          ": a negative extent");
       }
       // Indices known at compile time are checked here rather than by the kernel's trap at run time.
@@ -560,7 +562,7 @@ private:
       for (int64_t axis : axes)
         if (axis < -rank || axis >= rank) {
           problem(nodeName(node, i), node.op_type(), "axis " + std::to_string(axis) + " is outside the input's rank " +
-                                                         std::to_string(rank) + " (" + dims(in->second) + ")");
+                                                         std::to_string(rank) + " (" + dimsText(in->second) + ")");
           break;
         }
     }
@@ -1572,18 +1574,13 @@ private:
     const std::vector<std::pair<int, std::vector<int64_t>>> expected = {
         {1, {dirs, gates * hidden, features}}, {2, {dirs, gates * hidden, hidden}}, {3, {dirs, 2 * gates * hidden}},
         {5, state}, {6, state}, {7, {dirs, 3 * hidden}}};
-    auto dims = [](const std::vector<int64_t> &v) {
-      std::string text;
-      for (int64_t d : v) text += (text.empty() ? "" : "x") + std::to_string(d);
-      return text;
-    };
     for (const auto &[index, want] : expected) {
       if (node.input_size() <= index || node.input(index).empty()) continue;
       auto have = shapes.find(node.input(index));
       if (have != shapes.end() && have->second != want)
-        return "input " + std::to_string(index) + " ('" + node.input(index) + "') is " + dims(have->second) + "; X " +
-               dims(x->second) + " with hidden_size " + std::to_string(hidden) + " and " + std::to_string(dirs) +
-               " direction(s) needs " + dims(want);
+        return "input " + std::to_string(index) + " ('" + node.input(index) + "') is " + dimsText(have->second) + "; X " +
+               dimsText(x->second) + " with hidden_size " + std::to_string(hidden) + " and " + std::to_string(dirs) +
+               " direction(s) needs " + dimsText(want);
     }
     if (node.input_size() <= 4 || node.input(4).empty()) return "";
     const onnx::TensorProto *lens = constantValue(node.input(4));

@@ -180,21 +180,28 @@ public:
     checkOpset();
     if (!report_.ok())
       return;
-    // Before anything follows the graph's edges: ONNX's version converter (an old opset's
-    // upgrade) dereferences a value nothing defines and crashes.
-    checkStructure();
-    if (!report_.ok())
-      return;
-    upgradeOldOpset();
-    if (!report_.ok())
-      return;
+    // Before anything follows the graph's edges or infers shapes: ONNX's version converter (an
+    // old opset's upgrade, which infers shapes first) dereferences a value nothing defines, and
+    // its inference divides by a zero stride.
     checkTensors();
     checkInputs();
-    if (report_.upgradedFrom)
-      checkStructure(); // the converter's own nodes
+    checkStructure();
     checkSchemas();
     if (!report_.ok())
       return; // shape inference needs a well-formed graph
+    upgradeOldOpset();
+    if (!report_.ok())
+      return;
+    if (report_.upgradedFrom) { // again, with the converter's own nodes and initializers
+      types_.clear();
+      report_.inputs.clear();
+      checkTensors();
+      checkInputs();
+      checkStructure();
+      checkSchemas();
+      if (!report_.ok())
+        return;
+    }
     inferShapes();
     checkInferredShapes();
     checkNodes();

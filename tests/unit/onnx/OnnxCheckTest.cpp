@@ -206,6 +206,10 @@ TEST(OnnxCheck, NodesMatchTheirOnnxDefinition) {
   addInts(conv.mutable_graph()->mutable_node(0), "pads", {0, -1, 0, 0});
   EXPECT_EQ(problems(check(conv)), "conv1: attribute 'strides' holds 0; Conv's strides must be positive\n"
                                    "conv1: attribute 'pads' holds -1; Conv's pads must not be negative\n");
+  // The same in a model old enough to be upgraded first (the converter infers shapes too).
+  onnx::ModelProto old = convRelu(6);
+  addInts(old.mutable_graph()->mutable_node(0), "strides", {1, 0});
+  EXPECT_EQ(problems(check(old)), "conv1: attribute 'strides' holds 0; Conv's strides must be positive\n");
 }
 
 // What ONNX's inference lets through: a Pad cropping more than the axis holds (a negative

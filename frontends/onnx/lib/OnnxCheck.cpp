@@ -524,7 +524,8 @@ private:
 
   // What ONNX's shape inference lets through: a negative extent (a Pad that crops more than its
   // axis holds), a Squeeze axis outside the input's rank (it ignores the axis; ONNX Runtime
-  // refuses the model), Gather indices known at compile time out of range.
+  // refuses the model), Gather indices known at compile time out of range, GatherElements'
+  // indices larger than the data.
   void checkInferredShapes() {
     const std::map<std::string, std::vector<int64_t>> shapes = staticShapes();
     const auto &nodes = model_.graph().node();
@@ -556,6 +557,25 @@ private:
                 }
             }
           }
+      // GatherElements' and ScatterElements' indices address the data at their own coordinates
+      // on every other axis, so they must not be larger there (ONNX Runtime checks this too).
+      if ((node.op_type() == "GatherElements" || node.op_type() == "ScatterElements" || node.op_type() == "Scatter") &&
+          node.input_size() >= 2) {
+        auto data = shapes.find(node.input(0)), indices = shapes.find(node.input(1));
+        if (data != shapes.end() && indices != shapes.end()) {
+          const int64_t rank = int64_t(data->second.size());
+          int64_t axis = intAttribute(node, "axis", 0);
+          if (axis < 0) axis += rank;
+          bool fits = indices->second.size() == data->second.size();
+          for (int64_t d = 0; fits && d < rank; ++d)
+            fits = d == axis || indices->second[size_t(d)] <= data->second[size_t(d)];
+          if (!fits)
+            problem(nodeName(node, i), node.op_type(),
+                    "indices '" + node.input(1) + "' (" + dimsText(indices->second) + ") must have the rank of '" +
+                        node.input(0) + "' (" + dimsText(data->second) + ") and no larger extent on any axis but " +
+                        std::to_string(axis));
+        }
+      }
       if (node.op_type() != "Squeeze" || node.input_size() == 0) continue;
       auto in = shapes.find(node.input(0));
       if (in == shapes.end()) continue;

@@ -234,6 +234,15 @@ TEST(OnnxCheck, WhatShapeInferenceLetsThrough) {
   EXPECT_EQ(problems(check(withInts(oneNodeModel("Gather", "g", {{"x", 1, {2, 3}}}, "y", 1), "i", {1, -3}))),
             "g: index -3 in 'i' is out of range: axis 0 of 'x' has 2 entries\n");
   EXPECT_TRUE(check(withInts(oneNodeModel("Gather", "g", {{"x", 1, {2, 3}}}, "y", 1), "i", {1, -2})).ok());
+  // GatherElements' indices larger than the data on another axis than `axis` read past it (a
+  // mutated NLL loss's target reached the kernel).
+  onnx::ModelProto elements = oneNodeModel("GatherElements", "ge", {{"x", 1, {2, 3}}, {"i", 7, {1, 5}}}, "y", 1);
+  EXPECT_EQ(problems(check(elements)), "ge: indices 'i' (1x5) must have the rank of 'x' (2x3) and no larger extent on "
+                                       "any axis but 0\n");
+  auto *dims = elements.mutable_graph()->mutable_input(1)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  dims->mutable_dim(0)->set_dim_value(5); // 5 indices along the gathered axis: fine
+  dims->mutable_dim(1)->set_dim_value(3);
+  EXPECT_EQ(problems(check(elements)), "");
   // ONNX's LayerNormalization inference crashed on an axis below -rank, whose input's rank it
   // knows only from inference (here behind a Relu); -2 is in range and keeps Mean's shape.
   for (int64_t axis : {int64_t(-3), int64_t(-2), int64_t(2)}) {

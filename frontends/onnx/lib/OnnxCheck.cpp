@@ -471,19 +471,20 @@ private:
             defined != schema->attributes().end())
           problem(nodeName(node, i), node.op_type(),
                   "attribute '" + a.name() + "' is " + std::to_string(a.i()) + "; " + node.op_type() + " takes 0 or 1");
-        // Window geometry: ONNX's inference divides by strides and dilations (a zero stride
-        // crashed it) and does not check the signs.
+        // Window geometry: ONNX's inference divides by strides, dilations and squared block
+        // sizes (a zero stride and a block size of 2^62 crashed it) and checks neither signs nor
+        // overflow; the extents of real tensors stay far below 2^31.
         const bool positive = a.name() == "strides" || a.name() == "dilations" || a.name() == "kernel_shape" ||
-                              a.name() == "group";
+                              a.name() == "group" || a.name() == "blocksize";
         const bool nonNegative = (a.name() == "pads" && node.op_type() != "Pad") || a.name() == "output_padding";
         if ((positive || nonNegative) && defined != schema->attributes().end()) {
           std::vector<int64_t> values(a.ints().begin(), a.ints().end());
           if (a.type() == onnx::AttributeProto::INT) values = {a.i()};
           for (int64_t v : values)
-            if (v < (positive ? 1 : 0)) {
+            if (v < (positive ? 1 : 0) || v > INT32_MAX) {
               problem(nodeName(node, i), node.op_type(),
                       "attribute '" + a.name() + "' holds " + std::to_string(v) + "; " + node.op_type() + "'s " +
-                          a.name() + (positive ? " must be positive" : " must not be negative"));
+                          a.name() + (positive ? " must be in 1 .. 2^31-1" : " must be in 0 .. 2^31-1"));
               break;
             }
         }

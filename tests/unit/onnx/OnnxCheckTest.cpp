@@ -204,12 +204,20 @@ TEST(OnnxCheck, NodesMatchTheirOnnxDefinition) {
   onnx::ModelProto conv = convRelu();
   addInts(conv.mutable_graph()->mutable_node(0), "strides", {1, 0});
   addInts(conv.mutable_graph()->mutable_node(0), "pads", {0, -1, 0, 0});
-  EXPECT_EQ(problems(check(conv)), "conv1: attribute 'strides' holds 0; Conv's strides must be positive\n"
-                                   "conv1: attribute 'pads' holds -1; Conv's pads must not be negative\n");
+  EXPECT_EQ(problems(check(conv)), "conv1: attribute 'strides' holds 0; Conv's strides must be in 1 .. 2^31-1\n"
+                                   "conv1: attribute 'pads' holds -1; Conv's pads must be in 0 .. 2^31-1\n");
   // The same in a model old enough to be upgraded first (the converter infers shapes too).
   onnx::ModelProto old = convRelu(6);
   addInts(old.mutable_graph()->mutable_node(0), "strides", {1, 0});
-  EXPECT_EQ(problems(check(old)), "conv1: attribute 'strides' holds 0; Conv's strides must be positive\n");
+  EXPECT_EQ(problems(check(old)), "conv1: attribute 'strides' holds 0; Conv's strides must be in 1 .. 2^31-1\n");
+  // A block size of 2^62, squared, overflowed to 0 in ONNX's DepthToSpace inference (a division).
+  onnx::ModelProto d2s = oneNodeModel("DepthToSpace", "d2s", {{"x", 1, {1, 4, 2, 2}}}, "y", 1);
+  auto *block = d2s.mutable_graph()->mutable_node(0)->add_attribute();
+  block->set_name("blocksize");
+  block->set_type(onnx::AttributeProto::INT);
+  block->set_i(int64_t(1) << 62);
+  EXPECT_EQ(problems(check(d2s)), "d2s: attribute 'blocksize' holds 4611686018427387904; DepthToSpace's blocksize must be in "
+                                  "1 .. 2^31-1\n");
 }
 
 // What ONNX's inference lets through: a Pad cropping more than the axis holds (a negative

@@ -1598,6 +1598,12 @@ private:
     if (auto r = shapes.find(node.input_size() > 2 ? node.input(2) : ""); hidden < 0 && r != shapes.end() && r->second.size() == 3)
       hidden = r->second[2];
     if (hidden <= 0) return "";
+    // Unrolled per step and direction into about 4 ops a gate and 6 more (slices, products,
+    // activations, the state update).
+    const int64_t perStep = 4 * gates + 6;
+    if (seq > detail::kMaxUnrolledNodes / (dirs * perStep))
+      return "its " + std::to_string(seq) + " steps would unroll into more than " + std::to_string(detail::kMaxUnrolledNodes) +
+             " nodes (about " + std::to_string(perStep) + " a step and direction)";
     const std::vector<int64_t> state = layout ? std::vector<int64_t>{batch, dirs, hidden} : std::vector<int64_t>{dirs, batch, hidden};
     const std::vector<std::pair<int, std::vector<int64_t>>> expected = {
         {1, {dirs, gates * hidden, features}}, {2, {dirs, gates * hidden, hidden}}, {3, {dirs, 2 * gates * hidden}},

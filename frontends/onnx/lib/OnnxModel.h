@@ -22,6 +22,10 @@ std::string upgradeLegacyOpset(onnx::ModelProto &model);
 // could not (the graph is then unchanged).
 std::string inlineStaticIf(onnx::GraphProto &graph, int index, const std::string &name, bool condition);
 
+// The most nodes a Scan, a Loop or a recurrent layer (LSTM, GRU, RNN) may unroll into: each
+// step becomes graph ops, so compile time and package size grow with the steps.
+constexpr int64_t kMaxUnrolledNodes = 20000;
+
 // Replaces graph.node(index), a Scan (called `name`) whose scan inputs have static shapes in
 // `shapes`, by its body once per step (StaticScan.cpp); empty, or why it could not (the graph is
 // then unchanged).

@@ -90,8 +90,8 @@ std::string unrollStaticScan(onnx::GraphProto &graph, int index, const std::stri
     if (batched) batch = shape->second[0];
   }
   if (steps < 1 || batch < 1) return "its sequence is empty";
-  if (steps * batch * (body->node_size() + 2) > 20000)
-    return std::to_string(steps) + " steps of its body make more than 20000 nodes";
+  if (steps * batch * (body->node_size() + 2) > kMaxUnrolledNodes)
+    return std::to_string(steps) + " steps of its body make more than " + std::to_string(kMaxUnrolledNodes) + " nodes";
   if (batched) // the body sees a step without the batch axis
     for (int64_t &a : inAxes) --a;
 
@@ -179,8 +179,9 @@ std::string unrollStaticLoop(onnx::GraphProto &graph, int index, const std::stri
   if (condition != body->input(1).name())
     return "its body computes whether to go on (only loops that run their whole trip count are unrolled)";
   if (trips < 1) return "it runs no iteration";
-  if (trips * (body->node_size() + 2) > 20000)
-    return std::to_string(trips) + " iterations of its body make more than 20000 nodes";
+  if (trips * (body->node_size() + 2) > kMaxUnrolledNodes)
+    return std::to_string(trips) + " iterations of its body make more than " + std::to_string(kMaxUnrolledNodes) +
+           " nodes";
 
   std::set<std::string> taken;
   collectValueNames(graph, taken);

@@ -1101,6 +1101,13 @@ TEST(OnnxCheck, RecurrentLayersNeedTheirWholeSequenceAndKnownActivations) {
   for (int i = 0; i < 8 * 3; ++i) wrongR.mutable_graph()->mutable_initializer(1)->add_float_data(0.1f);
   EXPECT_EQ(problems(check(wrongR)), "lstm1: input 2 ('r') is 1x8x5; X 2x2x3 with hidden_size 2 and 1 direction(s) "
                                      "needs 1x8x2\n");
+  // A sequence too long to unroll (a mutated GRU's 2^31 steps ran the importer for minutes).
+  onnx::ModelProto longX = lstmModel(Lens::None, nullptr);
+  longX.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_value(
+      int64_t(1) << 31);
+  longX.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->clear_shape();
+  EXPECT_EQ(problems(check(longX)), "lstm1: its 2147483648 steps would unroll into more than 20000 nodes (about 22 a "
+                                    "step and direction)\n");
 }
 
 TEST(OnnxCheck, DtypeMismatchIsFoundByShapeInference) {

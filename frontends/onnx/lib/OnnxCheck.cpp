@@ -580,9 +580,7 @@ private:
       if (node.op_type() != "Squeeze" || node.input_size() == 0) continue;
       auto in = shapes.find(node.input(0));
       if (in == shapes.end()) continue;
-      std::vector<int64_t> axes;
-      for (const auto &a : node.attribute())
-        if (a.name() == "axes") axes.assign(a.ints().begin(), a.ints().end());
+      std::vector<int64_t> axes = detail::intsOf(node, "axes");
       if (node.input_size() > 1 && !node.input(1).empty())
         if (const onnx::TensorProto *t = constantValue(node.input(1)))
           if (std::optional<std::vector<int64_t>> v = tensorInts(*t)) axes = *v;

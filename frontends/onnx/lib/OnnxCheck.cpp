@@ -503,6 +503,12 @@ private:
     }
     return operands;
   }
+  // The static shapes once inference is over (staticShapes(), built once): the checks after
+  // inference read them and change nothing in the model.
+  const std::map<std::string, std::vector<int64_t>> &inferredShapes() {
+    if (!inferred_) inferred_ = staticShapes();
+    return *inferred_;
+  }
   // Static shapes known so far (inputs, initializers, inferred values), by value name.
   std::map<std::string, std::vector<int64_t>> staticShapes() const {
     std::map<std::string, std::vector<int64_t>> shapes;
@@ -528,7 +534,7 @@ private:
   // refuses the model), Gather indices known at compile time out of range, GatherElements'
   // indices larger than the data.
   void checkInferredShapes() {
-    const std::map<std::string, std::vector<int64_t>> shapes = staticShapes();
+    const std::map<std::string, std::vector<int64_t>> &shapes = inferredShapes();
     const auto &nodes = model_.graph().node();
     for (int i = 0; i < nodes.size(); ++i) {
       const onnx::NodeProto &node = nodes[i];
@@ -1216,7 +1222,7 @@ private:
         types_[v.name()] = v.type().tensor_type().elem_type();
     // Every node result needs a static shape (the compiler plans memory and tiles from it); one
     // that inference could not fix depends on run-time data (e.g. a Reshape to a computed shape).
-    const auto fixed = staticShapes();
+    const auto &fixed = inferredShapes();
     const auto &nodes = model_.graph().node();
     for (int i = 0; i < nodes.size(); ++i) {
       // Constants are typed by their value; an unknown operator is reported as such; an Einsum
@@ -1238,7 +1244,7 @@ private:
 
   void checkNodes() {
     const auto &nodes = model_.graph().node();
-    std::optional<std::map<std::string, std::vector<int64_t>>> shapes; // staticShapes(), when needed
+    const std::map<std::string, std::vector<int64_t>> &shapes = inferredShapes();
     const std::set<std::string> dataDependent = dataDependentValues();
     for (int i = 0; i < nodes.size(); ++i) {
       const onnx::NodeProto &node = nodes[i];
@@ -1426,17 +1432,15 @@ private:
         }
       const bool treeEnsemble = node.op_type() == "TreeEnsembleRegressor" || node.op_type() == "TreeEnsembleClassifier";
       if (node.domain() == "ai.onnx.ml" && !treeEnsemble) {
-        if (!shapes) shapes = staticShapes();
-        auto x = shapes->find(node.input(0));
-        if (std::string why = x == shapes->end() ? "" : detail::mlOperatorProblem(node, x->second); !why.empty()) {
+        auto x = shapes.find(node.input(0));
+        if (std::string why = x == shapes.end() ? "" : detail::mlOperatorProblem(node, x->second); !why.empty()) {
           problem(name, node.op_type(), why);
           ok = false;
         }
       }
       if (treeEnsemble) {
-        if (!shapes) shapes = staticShapes();
-        auto x = shapes->find(node.input(0));
-        const auto parsed = x == shapes->end() || x->second.size() != 2
+        auto x = shapes.find(node.input(0));
+        const auto parsed = x == shapes.end() || x->second.size() != 2
                                 ? std::variant<detail::TreeTables, std::string>("the input must be a matrix [rows, features]")
                                 : detail::readTreeEnsemble(node, x->second[1]);
         if (auto *why = std::get_if<std::string>(&parsed)) {
@@ -1445,9 +1449,8 @@ private:
         }
       }
       if (node.op_type() == "Einsum") {
-        if (!shapes) shapes = staticShapes();
         const std::string equation = stringAttribute(node, "equation");
-        const auto operands = inputShapes(node, *shapes);
+        const auto operands = inputShapes(node, shapes);
         const auto parsed = operands ? detail::parseEinsum(equation, *operands)
                                      : std::variant<detail::EinsumLabels, std::string>("an input has no static shape");
         if (auto *why = std::get_if<std::string>(&parsed)) {
@@ -1456,9 +1459,8 @@ private:
         }
       }
       if (node.op_type() == "TfIdfVectorizer") {
-        if (!shapes) shapes = staticShapes();
-        auto x = shapes->find(node.input(0));
-        const auto parsed = x != shapes->end() && (x->second.size() == 1 || x->second.size() == 2)
+        auto x = shapes.find(node.input(0));
+        const auto parsed = x != shapes.end() && (x->second.size() == 1 || x->second.size() == 2)
                                 ? detail::readTfIdf(node)
                                 : std::variant<detail::TfIdfTables, std::string>("its input must be [tokens] or [rows, tokens]");
         if (auto *why = std::get_if<std::string>(&parsed)) {
@@ -1473,10 +1475,9 @@ private:
         }
       }
       if (node.op_type() == "Det") { // a cofactor expansion: M! products, composed for small M
-        if (!shapes) shapes = staticShapes();
-        auto x = shapes->find(node.input(0));
+        auto x = shapes.find(node.input(0));
         std::string why;
-        if (x == shapes->end() || x->second.size() < 2) why = "its input needs a static shape [..., M, M]";
+        if (x == shapes.end() || x->second.size() < 2) why = "its input needs a static shape [..., M, M]";
         else if (x->second.back() != x->second[x->second.size() - 2]) why = "its matrices are not square";
         else if (x->second.back() < 1 || x->second.back() > detail::kMaxDetOrder)
           why = "its matrices are " + std::to_string(x->second.back()) + "x" + std::to_string(x->second.back()) +
@@ -1488,8 +1489,7 @@ private:
         }
       }
       if (node.op_type() == "LSTM" || node.op_type() == "GRU" || node.op_type() == "RNN") {
-        if (!shapes) shapes = staticShapes(); // once per model, at its first recurrent layer
-        if (std::string why = recurrentProblem(node, *shapes); !why.empty()) {
+        if (std::string why = recurrentProblem(node, shapes); !why.empty()) {
           problem(name, node.op_type(), why);
           ok = false;
         }
@@ -1508,15 +1508,14 @@ private:
         ok = false;
       }
       if (usedOutputs > 1 && node.op_type() == "MaxPool") {
-        if (!shapes) shapes = staticShapes();
-        auto x = shapes->find(node.input(0));
+        auto x = shapes.find(node.input(0));
         auto t = types_.find(node.input(0));
         int64_t elements = 1;
-        if (x != shapes->end())
+        if (x != shapes.end())
           for (int64_t d : x->second) elements *= d;
         const bool floats = t != types_.end() && (t->second == onnx::TensorProto::FLOAT || t->second == onnx::TensorProto::FLOAT16 ||
                                                   t->second == onnx::TensorProto::DOUBLE);
-        if (x == shapes->end() || x->second.size() != 4 || !floats || elements >= (int64_t(1) << 24)) {
+        if (x == shapes.end() || x->second.size() != 4 || !floats || elements >= (int64_t(1) << 24)) {
           problem(name, node.op_type(), "the Indices output is supported for 2-D float pooling (float32, float16, "
                                         "float64) of fewer than 2^24 elements only");
           ok = false;
@@ -1677,6 +1676,7 @@ private:
   std::vector<std::string> stftWaiting_; // STFT signals without a static shape before the last inference
   onnx::ModelProto model_;
   std::map<std::string, int> types_;
+  std::optional<std::map<std::string, std::vector<int64_t>>> inferred_; // inferredShapes()
   bool sorted_ = false;
 };
 

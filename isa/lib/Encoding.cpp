@@ -135,9 +135,12 @@ std::string checkInstructionRules(const Instruction &inst) {
     if (inst.operand("dst_rows") < inst.operand("rows"))
       return "dst_rows (" + std::to_string(inst.operand("dst_rows")) + ") is smaller than rows (" +
              std::to_string(inst.operand("rows")) + ")";
-    if (inst.operand("src_stride") < inst.operand("cols"))
-      return "src_stride (" + std::to_string(inst.operand("src_stride")) +
-             ") is smaller than cols (" + std::to_string(inst.operand("cols")) + ")";
+    // Rows (ND) or planes (planar) must not overlap: the stride spans a row's cols or a plane's rows.
+    if (const char *spanned = inst.operand("planar") ? "rows" : "cols"; inst.operand("src_stride") < inst.operand(spanned))
+      return "src_stride (" + std::to_string(inst.operand("src_stride")) + ") is smaller than " + spanned + " (" +
+             std::to_string(inst.operand(spanned)) + ")" + (inst.operand("planar") ? ", the plane's length" : "");
+    if (inst.operand("from_f32") && static_cast<DataType>(inst.operand("type")) != DataType::F16)
+      return "from_f32=1 converts float32 to f16: the type must be .f16";
     return "";
   case Opcode::Fixp:
     if (inst.operand("src_rows") < inst.operand("m"))

@@ -1,6 +1,8 @@
 // DMA semantics: burst copies, ND->NZ, load2d, load3d (img2col). Layouts as in docs/isa.md.
 #include "ExecUtil.h"
 
+#include "fractal/isa/Numerics.h"
+
 #include <cstring>
 
 namespace fractal::sim::detail {
@@ -51,30 +53,48 @@ void ndToNz(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
   uint64_t size = isa::dataTypeBytes(type), c0 = kBlock / size;
   uint64_t rows = operand(op, slot::rows), cols = operand(op, slot::cols);
   uint64_t stride = operand(op, slot::src_stride), dstRows = operand(op, slot::dst_rows);
+  const bool planar = operand(op, slot::planar), fromF32 = operand(op, slot::from_f32);
   if (operand(op, slot::c04))
     c0 = 4; // small-channel blocks: 4 elements
+  const uint64_t srcSize = fromF32 ? 4 : size;
+  // Element (r, c) in GM: row r of column c, rows stride elements apart (ND), or columns stride
+  // elements apart with consecutive rows (planar).
+  const uint64_t rowStep = planar ? 1 : stride, colStep = planar ? stride : 1;
   const uint64_t rowBytes = c0 * size; // a column block's row in L1
   uint64_t colBlocks = ceilDiv(cols, c0);
-  uint64_t srcSpan = ((rows - 1) * stride + cols) * size;
+  uint64_t srcSpan = ((rows - 1) * rowStep + (cols - 1) * colStep + 1) * srcSize;
   const uint8_t *src = operandMemory(core, gm, op, slot::src, srcSpan, &fx, false);
   uint8_t *dst = operandMemory(core, gm, op, slot::dst, colBlocks * dstRows * rowBytes, &fx, true);
   for (uint64_t cb = 0; cb < colBlocks; ++cb) {
-    uint64_t width = std::min(c0, cols - cb * c0) * size;
+    const uint64_t width = std::min(c0, cols - cb * c0);
     for (uint64_t r = 0; r < dstRows; ++r) {
       uint8_t *row = dst + (cb * dstRows + r) * rowBytes;
-      if (r < rows) {
-        std::memcpy(row, src + (r * stride + cb * c0) * size, width);
-        std::memset(row + width, 0, rowBytes - width);
-      } else {
-        std::memset(row, 0, rowBytes);
+      std::memset(row, 0, rowBytes);
+      if (r >= rows) continue;
+      const uint8_t *from = src + (r * rowStep + cb * c0 * colStep) * srcSize;
+      if (!planar && !fromF32) {
+        std::memcpy(row, from, width * size);
+        continue;
+      }
+      for (uint64_t c = 0; c < width; ++c) {
+        const uint8_t *e = from + c * colStep * srcSize;
+        if (fromF32) {
+          float v;
+          std::memcpy(&v, e, 4);
+          const uint16_t h = isa::floatToHalf(v);
+          std::memcpy(row + c * 2, &h, 2);
+        } else {
+          std::memcpy(row + c * size, e, size);
+        }
       }
     }
   }
   fx.bytes = colBlocks * dstRows * rowBytes;
+  // What the memory system reads: per row (ND) or per plane (planar), one run of bytes.
   fx.gmAddress = op.address(slot::src.index(op.inst));
-  fx.gmRows = rows;
-  fx.gmRowBytes = cols * size;
-  fx.gmRowStride = stride * size;
+  fx.gmRows = planar ? cols : rows;
+  fx.gmRowBytes = (planar ? rows : cols) * srcSize;
+  fx.gmRowStride = stride * srcSize;
 }
 
 void load2d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {

@@ -102,6 +102,14 @@ public:
   }
 
 private:
+  // A feature map with fewer than 16 channels as a convolution's band loads read it
+  // (ConvKernel::inputChannels): its tensor, channels, whether it holds f32 (converted by the
+  // load) and whether it is NCHW planes rather than NHWC pixels.
+  struct UnpaddedInput {
+    uint32_t tensor = 0;
+    int64_t channels = 0;
+    bool f32 = false, planar = false;
+  };
   // Channel concatenations held gapped (each input on its own 16-channel boundary): the gapped
   // NHWC tensor, where each input's channels landed (gapped offset, count), whether its padding
   // channels are zero. A convolution reads it with zero weights for the gaps; the compacted
@@ -266,9 +274,10 @@ private:
     if (auto it = slottedOf_.find(value); it != slottedOf_.end()) return compacted(value, it->second);
     if (auto it = unpaddedNhwcOf_.find(value); it != unpaddedNhwcOf_.end()) { // pad its channels now
       const std::vector<int64_t> shape = shapeOf(value); // NCHW
-      const auto [half, c] = it->second;
-      const int64_t cp = pad16(c);
+      const UnpaddedInput in = it->second;
+      const int64_t c = in.channels, cp = pad16(c);
       mlir::Operation &op = ownerOf(value);
+      const uint32_t half = in.f32 ? castToHalf(op, in.tensor) : in.tensor;
       uint32_t out = scratch(opName(op), DType::F16, {shape[0], shape[2], shape[3], cp});
       p_.tensors[out].layout = "NHWC16";
       if (!layoutKernel(op, "pad channels", 1, shape[0] * shape[2] * shape[3], c, cp, false, false, true,
@@ -293,23 +302,35 @@ private:
     return out;
   }
 
-  // An f32 NCHW feature map with fewer than 16 channels as NHWC f16 with only those channels
-  // (with its channel count), for a convolution that pads them band by band: a model's NHWC
-  // input cast to f16 (transpose()), else cast and transposed by a layout kernel (per image,
-  // out[HW, C] = X^T x I[C, C]), which writes C channels per pixel where NHWC16 has 16.
-  std::optional<std::pair<uint32_t, int64_t>> unpaddedNhwc(mlir::Value value) {
+  // An f32 NCHW feature map with fewer than 16 channels as a convolution reads it, padding the
+  // channels band by band: a model's NHWC input as it is (transpose()); else the map itself, whose
+  // bands load plane by plane (`gm2l1_nz planar=1 from_f32=1`, AIPP's conversion of an NCHW
+  // image), or, for a constant or planes too far apart for the load's stride, an NHWC f16 copy
+  // made by a layout kernel (per image, out[HW, C] = X^T x I[C, C]).
+  std::optional<UnpaddedInput> unpaddedNhwc(mlir::Value value) {
     if (auto it = unpaddedNhwcOf_.find(value); it != unpaddedNhwcOf_.end()) return it->second;
     const std::vector<int64_t> shape = shapeOf(value);
     if (shape.size() != 4 || !isF32(value) || shape[1] >= 16) return std::nullopt;
+    const int64_t c = shape[1], hw = shape[2] * shape[3];
+    if (hw <= kMaxPlaneStride && !g::readF32Constant(value))
+      if (std::optional<uint32_t> planes = tensor(value)) return UnpaddedInput{*planes, c, true, true};
     mlir::Operation &op = ownerOf(value);
     std::optional<uint32_t> half = halfOperand(op, value);
     if (!half) return std::nullopt;
-    const int64_t c = shape[1], hw = shape[2] * shape[3];
     uint32_t out = scratch(opName(op) + "/nhwc", DType::F16, {shape[0], shape[2], shape[3], c});
     if (!layoutKernel(op, "to NHWC", shape[0], hw, c, c, true, false, true, {*half, identity(c, c), out}))
       return std::nullopt;
-    unpaddedNhwcOf_[value] = {out, c};
-    return std::make_pair(out, c);
+    return unpaddedNhwcOf_[value] = UnpaddedInput{out, c};
+  }
+  // The largest plane stride (in elements) of a planar band load (gm2l1_nz's src_stride).
+  static constexpr int64_t kMaxPlaneStride = 16777215;
+
+  // An f16 copy of an f32 tensor, by a Cast kernel.
+  uint32_t castToHalf(mlir::Operation &op, uint32_t f32) {
+    const std::vector<int64_t> shape = p_.tensors[f32].shape;
+    uint32_t half = scratch(opName(op) + "/f16_" + std::to_string(p_.tensors.size()), DType::F16, shape);
+    elementwise(op, "Cast", castKernel(true, p_.tensors[f32].elementCount()), {f32, half});
+    return half;
   }
 
   // True when v exists only as NHWC16 (made by a convolution), so consumers should stay in it.
@@ -684,15 +705,19 @@ private:
       k.cip = p_.tensors[slotted->gapped].shape[3];
     }
     const int64_t cinHeld = slotted ? k.cip : cin; // input channels as the kernel reads them
-    // An input with fewer than 16 channels (a model's image): read as NHWC f16 with only its
-    // channels, padded band by band.
+    // An input with fewer than 16 channels (a model's image): read with only its channels (NHWC
+    // pixels or NCHW planes, f32 or f16), padded band by band.
     std::optional<uint32_t> input;
-    std::optional<std::pair<uint32_t, int64_t>> unpadded;
+    std::optional<UnpaddedInput> unpadded;
     if (!k.depthwise && k.cip == 16 && !nhwc16Of_.count(o.getInput()) && !slotted) unpadded = unpaddedNhwc(o.getInput());
-    if (unpadded) k.inputChannels = unpadded->second;
+    if (unpadded) {
+      k.inputChannels = unpadded->channels;
+      k.inputF32 = unpadded->f32;
+      k.inputPlanar = unpadded->planar;
+    }
     // At most 4 of them, with the weights known now: the small-channel (C04) form, 4 channels a
     // pixel in L1 and K = taps x 4 (ATC's --enable_small_channel), not 16 channels with zeros.
-    k.c04 = unpadded && unpadded->second <= 4 && weights;
+    k.c04 = unpadded && unpadded->channels <= 4 && weights;
     Expected<ConvTiling> tiling = planConv(config_, k);
     if (!tiling) {
       problems_.push_back(tiling.error().message);
@@ -701,7 +726,7 @@ private:
     if (slotted) {
       input = slotted->gapped;
     } else if (unpadded) {
-      input = unpadded->first;
+      input = unpadded->tensor;
     } else {
       input = nhwc16(o.getInput());
     }
@@ -827,16 +852,20 @@ private:
         onlyConvolutionsRead(o.getResult())) {
       // NHWC -> NCHW into convolutions (a model's NHWC image): the result's NHWC16 form is the
       // input in f16 with channels padded. Fewer than 16 channels are padded by a layout kernel
-      // only when a consumer needs that form (nhwc16()): a convolution reads the f16 NHWC tensor
-      // itself (ConvKernel::inputChannels). Any other reader gets the f32 transpose below (it
-      // would have read the f16 form back: a RoiAlign's result rounded to 11 bits).
-      std::optional<uint32_t> half = halfOperand(op, o.getInput());
-      if (!half) return unsupported(op, "input is not a tensor");
+      // only when a consumer needs that form (nhwc16()): a convolution reads the NHWC tensor
+      // itself (ConvKernel::inputChannels), converting the f32 on the way (ConvKernel::inputF32)
+      // unless it is a constant. Any other reader gets the f32 transpose below (it would have
+      // read the f16 form back: a RoiAlign's result rounded to 11 bits).
       const int64_t c = in[3], cp = pad16(c);
       if (c != cp) {
-        unpaddedNhwcOf_[o.getResult()] = {*half, c};
+        const bool constant = bool(g::readF32Constant(o.getInput()));
+        std::optional<uint32_t> source = constant ? halfOperand(op, o.getInput()) : tensor(o.getInput());
+        if (!source) return unsupported(op, "input is not a tensor");
+        unpaddedNhwcOf_[o.getResult()] = UnpaddedInput{*source, c, !constant};
         return;
       }
+      std::optional<uint32_t> half = halfOperand(op, o.getInput());
+      if (!half) return unsupported(op, "input is not a tensor");
       uint32_t out = scratch(opName(op), DType::F16, {in[0], in[1], in[2], cp});
       p_.tensors[out].layout = "NHWC16";
       p_.tensors[out].aliasOf = *half;
@@ -3374,9 +3403,10 @@ private:
   llvm::DenseMap<mlir::Value, g::DataDependence> dependences_;
   std::map<mlir::Operation *, uint32_t> extentOf_;
   llvm::DenseMap<mlir::Value, uint32_t> nhwc16Of_;  // NHWC16 form, when made
-  // NCHW views of a model's NHWC input with fewer than 16 channels: its f16 NHWC tensor and its
-  // channels (the NHWC16 form is made only when a consumer asks for it).
-  llvm::DenseMap<mlir::Value, std::pair<uint32_t, int64_t>> unpaddedNhwcOf_;
+  // NCHW views of a model's NHWC input with fewer than 16 channels: the NHWC tensor (f32 as the
+  // model hands it in, or f16) and its channels (the NHWC16 form is made only when a consumer asks
+  // for it).
+  llvm::DenseMap<mlir::Value, UnpaddedInput> unpaddedNhwcOf_;
   llvm::DenseMap<mlir::Value, Slotted> slottedOf_; // (see Slotted)
   std::map<std::pair<int64_t, int64_t>, uint32_t> identities_;
   std::set<uint32_t> zeroPadded_; // NHWC16 tensors whose padding channels are known to be 0

@@ -274,7 +274,11 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
 
   NpuKernelBuilder kb(config, k.name, k.node);
   mlir::OpBuilder &b = kb.builder();
-  std::vector<std::pair<mlir::Type, int64_t>> args = {{kb.f16(), k.n * k.h * k.w * (k.inputChannels ? k.inputChannels : k.cip)},
+  if ((k.inputF32 || k.inputPlanar) && !k.inputChannels)
+    return Error::internal(k.name + ": an f32 or planar input is read with only its channels (inputChannels)");
+  if (k.inputPlanar && k.h * k.w > 16777215)
+    return Error::internal(k.name + ": the input's planes are further apart than a planar load's stride reaches");
+  std::vector<std::pair<mlir::Type, int64_t>> args = {{k.inputF32 ? kb.f32() : kb.f16(), k.n * k.h * k.w * (k.inputChannels ? k.inputChannels : k.cip)},
                                                       {kb.f16(), weightTotal},
                                                       {kb.f32(), k.cop}};
   if (dw) {
@@ -497,12 +501,18 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     return branchOn(kb, at.band, groupEnds, 0, [&](size_t gi) -> Status {
       const BandGroup &g = groups[gi];
       if (k.inputChannels) { // ND (pixels x channels) -> NZ: the channels padded to 16 (C04: 4) with zeros
-        const int64_t pixels = g.hl * k.w, ic = k.inputChannels;
+        const int64_t pixels = g.hl * k.w, ic = k.inputChannels, plane = k.h * k.w;
+        // NHWC: the band's pixels are consecutive, ic elements each; NCHW planes: the band is
+        // the same pixels of each of the image's ic planes.
         std::vector<std::pair<std::string, int64_t>> params = {
-            {"rows", pixels}, {"cols", ic}, {"src_stride", ic}, {"dst_rows", roundUp(pixels, 16)}};
+            {"rows", pixels}, {"cols", ic}, {"src_stride", k.inputPlanar ? plane : ic}, {"dst_rows", roundUp(pixels, 16)}};
         if (k.c04) params.push_back({"c04", 1});
-        kb.instruction<npu::CopyOp>("gm2l1_nz.f16", {kb.view(band[s], kb.index(0), roundUp(pixels, 16) * (k.c04 ? 4 : 16)),
-                                                     kb.view(input, kb.mul(inputBase(at, g), ic), pixels * ic)},
+        if (k.inputPlanar) params.push_back({"planar", 1});
+        if (k.inputF32) params.push_back({"from_f32", 1});
+        mlir::Value source = k.inputPlanar ? kb.view(input, kb.add(inputBase(at, g), kb.mul(at.image, (ic - 1) * plane)),
+                                                     (ic - 1) * plane + pixels)
+                                           : kb.view(input, kb.mul(inputBase(at, g), ic), pixels * ic);
+        kb.instruction<npu::CopyOp>("gm2l1_nz.f16", {kb.view(band[s], kb.index(0), roundUp(pixels, 16) * (k.c04 ? 4 : 16)), source},
                                     params);
       } else if (allSlices && !dw) {
         loadSlices(inputBase(at, g), kb.index(0), c1, s, g);
@@ -888,6 +898,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   };
   if (Status s = kb.loadsThenCompute(items, loads, compute, dw ? std::function<Status()>(firstTurn) : nullptr); !s)
     return s.error();
+  const std::string image = std::string(k.inputPlanar ? "an NCHW" : "an NHWC") +
+                            (k.inputF32 ? " f32 image (f16 by its load)" : " image");
   std::string header = (dw ? dw->name + ": depthwise conv " + std::to_string(dw->kh) + "x" + std::to_string(dw->kw) +
                                    " s" + std::to_string(dw->sh) + "x" + std::to_string(dw->sw) + " on NHWC16 " +
                                    std::to_string(dw->h) + "x" + std::to_string(dw->w) + " first, band by band into L1 (" +
@@ -895,9 +907,9 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
                                  : std::string()) +
                        k.name + ": conv " + std::to_string(k.kh) + "x" + std::to_string(k.kw) + " s" +
                        std::to_string(k.sh) + "x" + std::to_string(k.sw) +
-                       (k.c04             ? " on an NHWC image, C04 in L1 (K " + std::to_string(kTotal) + ", not " +
+                       (k.c04             ? " on " + image + ", C04 in L1 (K " + std::to_string(kTotal) + ", not " +
                                                  std::to_string(taps * 16) + ") "
-                        : k.inputChannels ? " on an NHWC image, padded to 16 channels in L1 "
+                        : k.inputChannels ? " on " + image + ", padded to 16 channels in L1 "
                                           : " on NHWC16 ") +
                        std::to_string(k.n) + "x" + std::to_string(k.h) + "x" + std::to_string(k.w) + "x" +
                        std::to_string(k.inputChannels ? k.inputChannels : k.cip) + " -> " +

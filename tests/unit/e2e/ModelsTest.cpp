@@ -767,6 +767,65 @@ TEST(CompiledOps, StridedOneChannelConvolutionFoldsIntoChannels) {
   expectOutputY(saved.path, {1, 1, len}, x, want, 2e-3 * largest + 1e-3);
 }
 
+// A float32 image of few channels goes into its convolution as the model hands it in: NCHW
+// planes (two images of 3 channels: the C04 form; of 7: padded to 16) or NHWC pixels behind a
+// Transpose, each band's load converting to f16 and gathering the planes (gm2l1_nz from_f32,
+// planar), with no Cast or layout kernel first (OnnxImport.SmallChannelImagesAreNotPaddedInGlobalMemory).
+// 37x29 images at stride 2 cut into bands of several rows; against sums computed here: a
+// misplaced plane, image or row is far outside the tolerance.
+TEST(CompiledOps, FewChannelFloatImagesLoadStraightIntoTheConvolution) {
+  const int64_t n = 2, h = 37, w = 29, co = 16, k = 3, ho = (h + 2 - k) / 2 + 1, wo = (w + 2 - k) / 2 + 1;
+  for (const auto &[ci, nhwc] : std::vector<std::pair<int64_t, bool>>{{3, false}, {7, false}, {3, true}}) {
+    SCOPED_TRACE(std::to_string(ci) + (nhwc ? " channels, NHWC" : " channels, NCHW"));
+    onnx::ModelProto m = newModel(13, "image");
+    onnx::GraphProto *g = m.mutable_graph();
+    std::vector<float> x(size_t(n * ci * h * w)), wt(size_t(co * ci * k * k)), bias(static_cast<size_t>(co));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 31 % 47) - 23) * 0.043f + 0x1p-13f; // not all f16
+    for (size_t i = 0; i < wt.size(); ++i) wt[i] = float(int(i * 13 % 19) - 9) * 0.05f;
+    for (size_t i = 0; i < bias.size(); ++i) bias[i] = float(i) * 0.1f - 0.7f;
+    // x in NCHW order; the NHWC model's input is its transpose.
+    auto at = [&](int64_t b, int64_t c, int64_t y, int64_t xx) { return x[size_t(((b * ci + c) * h + y) * w + xx)]; };
+    std::vector<float> input = x;
+    if (nhwc) {
+      declareFloat(g->add_input(), "x", {n, h, w, ci});
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t y = 0; y < h; ++y)
+          for (int64_t xx = 0; xx < w; ++xx)
+            for (int64_t c = 0; c < ci; ++c) input[size_t(((b * h + y) * w + xx) * ci + c)] = at(b, c, y, xx);
+      setInts(addNode(g, "Transpose", {"x"}, "image"), "perm", {0, 3, 1, 2});
+    } else {
+      declareFloat(g->add_input(), "x", {n, ci, h, w});
+    }
+    floatInitializer(g, "w", {co, ci, k, k}, wt);
+    floatInitializer(g, "b", {co}, bias);
+    onnx::NodeProto *conv = addNode(g, "Conv", {nhwc ? "image" : "x", "w", "b"}, "y");
+    setInts(conv, "pads", {1, 1, 1, 1});
+    setInts(conv, "strides", {2, 2});
+    declareFloat(g->add_output(), "y", {n, co, ho, wo});
+    const SavedModel saved(m);
+    ASSERT_FALSE(saved.path.empty());
+    std::vector<double> want(size_t(n * co * ho * wo));
+    double largest = 0;
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t o = 0; o < co; ++o)
+        for (int64_t oy = 0; oy < ho; ++oy)
+          for (int64_t ox = 0; ox < wo; ++ox) {
+            double acc = bias[size_t(o)];
+            for (int64_t c = 0; c < ci; ++c)
+              for (int64_t dy = 0; dy < k; ++dy)
+                for (int64_t dx = 0; dx < k; ++dx) {
+                  const int64_t y = oy * 2 - 1 + dy, xx = ox * 2 - 1 + dx;
+                  if (y >= 0 && y < h && xx >= 0 && xx < w)
+                    acc += double(half(at(b, c, y, xx))) * half(wt[size_t(((o * ci + c) * k + dy) * k + dx)]);
+                }
+            want[size_t(((b * co + o) * ho + oy) * wo + ox)] = acc;
+            largest = std::max(largest, std::abs(acc));
+          }
+    expectOutputY(saved.path, nhwc ? std::vector<int64_t>{n, h, w, ci} : std::vector<int64_t>{n, ci, h, w}, input, want,
+                  2e-3 * largest + 1e-3);
+  }
+}
+
 // Softmax and LogSoftmax over short rows (33 values, 80 rows: fractal-short-row-softmax runs them
 // across the rows of the transposed tensor), against values computed here in double.
 TEST(CompiledOps, SoftmaxOfShortRows) {

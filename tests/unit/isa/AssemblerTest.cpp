@@ -129,6 +129,21 @@ TEST(AssemblerErrors, OperandShapeProblems) {
             "'repeat' given twice");
 }
 
+// gm2l1_nz's rows (ND) or planes (planar=1) must not overlap; from_f32=1 converts to f16 only.
+TEST(AssemblerErrors, LayoutCopyGeometry) {
+  auto says = [](const std::string &source, const std::string &what) {
+    const std::string error = errorOf(source);
+    EXPECT_NE(error.find(what), std::string::npos) << error;
+  };
+  says("gm2l1_nz.f16 l1[x1], gm[x2], rows=16, cols=4, src_stride=3, dst_rows=16\n", "src_stride (3) is smaller than cols (4)");
+  says("gm2l1_nz.f16 l1[x1], gm[x2], rows=16, cols=4, src_stride=10, dst_rows=16, planar=1\n",
+       "src_stride (10) is smaller than rows (16), the plane's length");
+  says("gm2l1_nz.f32 l1[x1], gm[x2], rows=16, cols=4, src_stride=4, dst_rows=16, from_f32=1\n",
+       "from_f32=1 converts float32 to f16: the type must be .f16");
+  EXPECT_EQ(errorOf("gm2l1_nz.f16 l1[x1], gm[x2], rows=16, cols=4, src_stride=16, dst_rows=16, planar=1, from_f32=1\n"),
+            "(assembled without error)");
+}
+
 TEST(AssemblerErrors, Suffixes) {
   EXPECT_EQ(errorOf("vadd ub[x1], ub[x2], ub[x3]\n"),
             "t.s:1:1: error: in 'vadd ub[x1], ub[x2], ub[x3]': vadd is written vadd.<type>");

@@ -419,9 +419,9 @@ TEST(OnnxImport, TwoHeadsOnOneInputAreOneKernel) {
   }
 }
 
-// A convolution on an NCHW image with fewer than 16 channels reads it as NHWC f16 with only
-// those channels (the layout kernel writes 3 channels per pixel, not 16; the convolution pads
-// band by band); an NHWC image (transposed to NCHW in the model) needs only the cast.
+// A convolution on an image with fewer than 16 channels, NCHW or NHWC (transposed to NCHW in the
+// model), reads the float32 image itself with only those channels, padding them band by band:
+// nothing pads, casts or transposes the whole image first.
 TEST(OnnxImport, SmallChannelImagesAreNotPaddedInGlobalMemory) {
   for (bool nhwcModel : {false, true}) {
     onnx::ModelProto m = newModel();
@@ -444,13 +444,13 @@ TEST(OnnxImport, SmallChannelImagesAreNotPaddedInGlobalMemory) {
       if (t.opType == "Conv") conv = &t;
     }
     ASSERT_NE(conv, nullptr);
+    // The convolution reads the model's float32 input itself: its band loads convert it and
+    // gather NCHW planes (gm2l1_nz from_f32, planar), so no Cast or layout kernel comes first.
     const pkg::Tensor &in = p->tensors[conv->launch.tensors[0]];
-    EXPECT_EQ(in.shape, (std::vector<int64_t>{1, 16, 16, 3})) << in.name;
-    EXPECT_EQ(in.dtype, pkg::DType::F16);
-    if (nhwcModel)
-      EXPECT_EQ(types, (std::vector<std::string>{"Cast", "Conv", "TransData"})); // the last: NHWC16 -> NCHW output
-    else
-      EXPECT_EQ(types, (std::vector<std::string>{"Cast", "TransData", "Conv", "TransData"}));
+    EXPECT_EQ(in.name, "x");
+    EXPECT_EQ(in.shape, nhwcModel ? (std::vector<int64_t>{1, 16, 16, 3}) : (std::vector<int64_t>{1, 3, 16, 16}));
+    EXPECT_EQ(in.dtype, pkg::DType::F32);
+    EXPECT_EQ(types, (std::vector<std::string>{"Conv", "TransData"})); // the last: NHWC16 -> NCHW output
   }
 }
 

@@ -57,6 +57,31 @@ TEST_P(Kernels, GemmFp16MatchesReferenceBitForBit) {
   EXPECT_EQ(r->cores[0].macs, M * N * K);
 }
 
+// gm2l1_nz planar=1 from_f32=1 (AIPP's conversion of an NCHW float32 image): each pixel's
+// channels come from their planes, rounded to f16 (to nearest even), the rest of its 16 zero.
+TEST_P(Kernels, PlanarFloat32ImageLoadsAsHalfPixels) {
+  const size_t M = 32, P = 40, C = 3;
+  std::vector<float> image(C * P);
+  for (size_t i = 0; i < image.size(); ++i) image[i] = float(int(i * 37 % 101) - 50) * 0.0371f + 0x1p-14f;
+  image[P + 5] = 1.0f + 0x1p-11f;                 // halfway: to even, 1
+  image[2 * P + 7] = 1.0f + 0x1p-11f + 0x1p-20f; // above halfway: 1 + 2^-10
+  std::vector<uint16_t> identity(256, 0);
+  for (size_t i = 0; i < 16; ++i) identity[i * 17] = isa::floatToHalfReference(1.0f);
+  Device dev;
+  uint64_t pi = dev.buffer(image), pid = dev.buffer(identity), pc = dev.buffer(std::vector<float>(M * 16));
+  SimOptions options;
+  options.mode = GetParam().mode;
+  options.checkRaces = GetParam().checkRaces;
+  Expected<RunResult> r = dev.run(assembleFile("tests/sim/kernels/planar_f32_image.s"), {pi, pid, pc}, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  std::vector<float> c = dev.read<float>(pc, M * 16);
+  for (size_t p = 0; p < M; ++p)
+    for (size_t ch = 0; ch < 16; ++ch) {
+      const float want = ch < C ? isa::halfToFloatReference(isa::floatToHalfReference(image[ch * P + p])) : 0.0f;
+      EXPECT_EQ(isa::floatBits(c[p * 16 + ch]), isa::floatBits(want)) << "pixel " << p << " channel " << ch;
+    }
+}
+
 TEST_P(Kernels, GemmInt8IsExact) {
   const size_t M = 64, K = 64, N = 64;
   std::mt19937 rng(3);

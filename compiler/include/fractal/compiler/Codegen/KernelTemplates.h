@@ -123,6 +123,10 @@ struct ConvKernel {
   // model's NHWC image arrives: each band's load pads them to 16 on the way into L1 (gm2l1_nz,
   // ND -> NZ), so no layout kernel pads the whole image first. 0: NHWC16.
   int64_t inputChannels = 0;
+  // That input as the model hands it in: f32 (the band's load converts it to f16, `from_f32=1`),
+  // and NCHW planes rather than NHWC pixels (the load gathers the band's rows from each channel's
+  // plane, `planar=1`; an NCHW image needs no layout kernel first). AIPP does both on Ascend.
+  bool inputF32 = false, inputPlanar = false;
   // With inputChannels <= 4: the small-channel (C04) form. The band's load writes 4 channels a
   // pixel into L1 (gm2l1_nz c04=1) and img2col (load3d_c04) packs K as taps x 4, padded to 16,
   // instead of taps x 16 with 12 or more zeros each: a fourth of the L0A traffic and cube steps

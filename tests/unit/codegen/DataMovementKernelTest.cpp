@@ -766,8 +766,9 @@ TEST(ChannelOpKernel, PerImageAndSharedVectors) {
 }
 
 // Global average pooling through the npu dialect: one image's channels split over both cores
-// (channel groups), chunks of pixels alternating between two buffer sets, a short last chunk.
-// Inputs are multiples of 1/4 small enough that every f32 sum is exact in any order, so the
+// (channel groups), chunks of pixels alternating between two buffer sets, a short last chunk
+// (2051 pixels: two chunks of 1024 and 3 pixels in the first set again, whose 64-lane repeats
+// reach past them into the first chunk's values). Inputs are multiples of 1/4 small enough that every f32 sum is exact in any order, so the
 // result is the exact mean rounded as the kernel does (times 1/pixels in f32, then to f16).
 TEST(GlobalAvgPoolKernel, ChannelGroupsAndChunks) {
   struct Case {
@@ -775,7 +776,7 @@ TEST(GlobalAvgPoolKernel, ChannelGroupsAndChunks) {
     const char *groups;
   };
   for (const Case &c : {Case{1, 1000, 96, "2 channel group(s)"}, Case{2, 37, 48, "1 channel group(s)"},
-                        Case{1, 3, 32, "2 channel group(s)"}}) {
+                        Case{1, 3, 32, "2 channel group(s)"}, Case{1, 2051, 32, "chunks of 1024"}}) {
     GlobalAvgPoolKernel k;
     k.name = k.node = "gap";
     k.n = c.n;

@@ -69,13 +69,17 @@ void ndToNz(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
     const uint64_t width = std::min(c0, cols - cb * c0);
     for (uint64_t r = 0; r < dstRows; ++r) {
       uint8_t *row = dst + (cb * dstRows + r) * rowBytes;
-      std::memset(row, 0, rowBytes);
-      if (r >= rows) continue;
-      const uint8_t *from = src + (r * rowStep + cb * c0 * colStep) * srcSize;
-      if (!planar && !fromF32) {
-        std::memcpy(row, from, width * size);
+      if (r >= rows) {
+        std::memset(row, 0, rowBytes);
         continue;
       }
+      const uint8_t *from = src + (r * rowStep + cb * c0 * colStep) * srcSize;
+      if (!planar && !fromF32) { // the row's elements are consecutive, as stored
+        std::memcpy(row, from, width * size);
+        std::memset(row + width * size, 0, rowBytes - width * size);
+        continue;
+      }
+      std::memset(row, 0, rowBytes);
       for (uint64_t c = 0; c < width; ++c) {
         const uint8_t *e = from + c * colStep * srcSize;
         if (fromF32) {

@@ -312,7 +312,7 @@ private:
     const std::vector<int64_t> shape = shapeOf(value);
     if (shape.size() != 4 || !isF32(value) || shape[1] >= 16) return std::nullopt;
     const int64_t c = shape[1], hw = shape[2] * shape[3];
-    if (hw <= kMaxPlaneStride && !g::readF32Constant(value))
+    if (hw <= ConvKernel::kMaxPlaneStride && !g::readF32Constant(value))
       if (std::optional<uint32_t> planes = tensor(value)) return UnpaddedInput{*planes, c, true, true};
     mlir::Operation &op = ownerOf(value);
     std::optional<uint32_t> half = halfOperand(op, value);
@@ -322,8 +322,6 @@ private:
       return std::nullopt;
     return unpaddedNhwcOf_[value] = UnpaddedInput{out, c};
   }
-  // The largest plane stride (in elements) of a planar band load (gm2l1_nz's src_stride).
-  static constexpr int64_t kMaxPlaneStride = 16777215;
 
   // An f16 copy of an f32 tensor, by a Cast kernel.
   uint32_t castToHalf(mlir::Operation &op, uint32_t f32) {
@@ -2844,9 +2842,7 @@ private:
     }
     std::optional<uint32_t> in = tensor(v);
     if (!in) return std::nullopt;
-    uint32_t half = scratch(opName(op) + "/f16_" + std::to_string(p_.tensors.size()), DType::F16, shape);
-    elementwise(op, "Cast", castKernel(true, type.getNumElements()), {*in, half});
-    return half;
+    return castToHalf(op, *in);
   }
 
   // One cube kernel for op: `spec` has the shapes and options; a and b are the operands as stored.

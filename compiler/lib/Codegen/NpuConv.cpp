@@ -276,7 +276,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   mlir::OpBuilder &b = kb.builder();
   if ((k.inputF32 || k.inputPlanar) && !k.inputChannels)
     return Error::internal(k.name + ": an f32 or planar input is read with only its channels (inputChannels)");
-  if (k.inputPlanar && k.h * k.w > 16777215)
+  if (k.inputPlanar && k.h * k.w > ConvKernel::kMaxPlaneStride)
     return Error::internal(k.name + ": the input's planes are further apart than a planar load's stride reaches");
   std::vector<std::pair<mlir::Type, int64_t>> args = {{k.inputF32 ? kb.f32() : kb.f16(), k.n * k.h * k.w * (k.inputChannels ? k.inputChannels : k.cip)},
                                                       {kb.f16(), weightTotal},

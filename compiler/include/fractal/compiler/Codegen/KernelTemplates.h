@@ -127,6 +127,8 @@ struct ConvKernel {
   // and NCHW planes rather than NHWC pixels (the load gathers the band's rows from each channel's
   // plane, `planar=1`; an NCHW image needs no layout kernel first). AIPP does both on Ascend.
   bool inputF32 = false, inputPlanar = false;
+  // The planes of a planar input are at most this many elements apart (gm2l1_nz's src_stride).
+  static constexpr int64_t kMaxPlaneStride = 16777215;
   // With inputChannels <= 4: the small-channel (C04) form. The band's load writes 4 channels a
   // pixel into L1 (gm2l1_nz c04=1) and img2col (load3d_c04) packs K as taps x 4, padded to 16,
   // instead of taps x 16 with 12 or more zeros each: a fourth of the L0A traffic and cube steps

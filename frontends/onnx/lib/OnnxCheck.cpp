@@ -127,6 +127,10 @@ std::string attributeValue(const onnx::AttributeProto &a) {
   }
 }
 
+// The largest tensor a model may hold, in bytes: beyond any device's memory (the edge chip has
+// 8 GiB); only a corrupt model's dims reach it.
+constexpr int64_t kMaxTensorBytes = int64_t(1) << 40;
+
 // Product of dims, or -1 on overflow or a negative dim.
 int64_t elementCount(const google::protobuf::RepeatedField<int64_t> &dims) {
   int64_t n = 1;
@@ -535,14 +539,39 @@ private:
   // indices larger than the data.
   void checkInferredShapes() {
     const std::map<std::string, std::vector<int64_t>> &shapes = inferredShapes();
+    // What no device could hold: dims whose product overflows, or more than kMaxTensorBytes (a
+    // corrupt model's input axis of 2^62 made code generation emit instructions for hours).
+    auto tooLarge = [&](const std::string &value, const std::vector<int64_t> &dims) -> std::string {
+      google::protobuf::RepeatedField<int64_t> field(dims.begin(), dims.end());
+      const int64_t count = elementCount(field);
+      auto type = types_.find(value);
+      const int64_t size = std::max(1, type == types_.end() ? 4 : elementBytes(type->second));
+      if (count >= 0 && count <= kMaxTensorBytes / size) return "";
+      return "'" + value + "' would have the shape " + dimsText(dims) + ": " +
+             (count < 0 ? std::string("its element count overflows") : "more than 2^40 bytes, larger than any device memory");
+    };
+    std::set<std::string> huge; // named where they start, not again at each node after them
+    for (const auto &input : model_.graph().input())
+      if (auto shape = shapes.find(input.name()); shape != shapes.end())
+        if (std::string why = tooLarge(input.name(), shape->second); !why.empty()) {
+          problem("", "", "input " + why);
+          huge.insert(input.name());
+        }
     const auto &nodes = model_.graph().node();
     for (int i = 0; i < nodes.size(); ++i) {
       const onnx::NodeProto &node = nodes[i];
+      const bool fromHuge = std::any_of(node.input().begin(), node.input().end(),
+                                        [&](const std::string &in) { return huge.count(in) > 0; });
       for (const std::string &out : node.output()) {
         auto shape = shapes.find(out);
-        if (shape != shapes.end() && std::any_of(shape->second.begin(), shape->second.end(), [](int64_t d) { return d < 0; }))
+        if (shape == shapes.end()) continue;
+        if (std::any_of(shape->second.begin(), shape->second.end(), [](int64_t d) { return d < 0; })) {
           problem(nodeName(node, i), node.op_type(), "its output '" + out + "' would have the shape " + dimsText(shape->second) +
                                                          ": a negative extent");
+        } else if (std::string why = tooLarge(out, shape->second); !why.empty()) {
+          if (!fromHuge) problem(nodeName(node, i), node.op_type(), "its output " + why);
+          huge.insert(out);
+        }
       }
       // Indices known at compile time are checked here rather than by the kernel's trap at run time.
       if ((node.op_type() == "Gather" || node.op_type() == "GatherElements") && node.input_size() == 2)

@@ -238,6 +238,14 @@ TEST(OnnxCheck, WhatShapeInferenceLetsThrough) {
   onnx::ModelProto squeeze = withInts(oneNodeModel("Squeeze", "sq", {{"x", 1, {2, 1}}}, "y", 1), "axes", {-9});
   EXPECT_EQ(problems(check(squeeze)), "sq: axis -9 is outside the input's rank 2 (2x1)\n");
   EXPECT_TRUE(check(withInts(oneNodeModel("Squeeze", "sq", {{"x", 1, {2, 1}}}, "y", 1), "axes", {-1})).ok());
+  // Tensors no device could hold: an input whose dims overflow (a mutated ArgMax model's axis of
+  // 2^62 made code generation emit instructions for hours) or a result over 2^40 bytes.
+  EXPECT_EQ(problems(check(oneNodeModel("Relu", "r", {{"x", 1, {2, 3, int64_t(1) << 62}}}, "y", 0))),
+            "input 'x' would have the shape 2x3x4611686018427387904: its element count overflows\n");
+  onnx::ModelProto expand = withInts(oneNodeModel("Expand", "big", {{"x", 1, {1, 1}}}, "y", 1), "to", {int64_t(1) << 20, int64_t(1) << 19});
+  EXPECT_EQ(problems(check(expand)), "big: its output 'y' would have the shape 1048576x524288: more than 2^40 bytes, larger "
+                                     "than any device memory\n");
+  EXPECT_TRUE(check(withInts(oneNodeModel("Expand", "big", {{"x", 1, {1, 1}}}, "y", 1), "to", {1 << 10, 1 << 10})).ok());
   // Gather indices known at compile time (at run time the kernel traps).
   EXPECT_EQ(problems(check(withInts(oneNodeModel("Gather", "g", {{"x", 1, {2, 3}}}, "y", 1), "i", {1, -3}))),
             "g: index -3 in 'i' is out of range: axis 0 of 'x' has 2 entries\n");

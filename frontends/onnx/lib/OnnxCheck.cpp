@@ -131,8 +131,8 @@ std::string attributeValue(const onnx::AttributeProto &a) {
 // 8 GiB); only a corrupt model's dims reach it.
 constexpr int64_t kMaxTensorBytes = int64_t(1) << 40;
 
-// Product of dims, or -1 on overflow or a negative dim.
-int64_t elementCount(const google::protobuf::RepeatedField<int64_t> &dims) {
+// Product of dims (a TensorProto's or an inferred shape), or -1 on overflow or a negative dim.
+template <typename Dims> int64_t elementCount(const Dims &dims) {
   int64_t n = 1;
   for (int64_t d : dims) {
     if (d < 0 || (d > 0 && n > INT64_MAX / d))
@@ -542,8 +542,7 @@ private:
     // What no device could hold: dims whose product overflows, or more than kMaxTensorBytes (a
     // corrupt model's input axis of 2^62 made code generation emit instructions for hours).
     auto tooLarge = [&](const std::string &value, const std::vector<int64_t> &dims) -> std::string {
-      google::protobuf::RepeatedField<int64_t> field(dims.begin(), dims.end());
-      const int64_t count = elementCount(field);
+      const int64_t count = elementCount(dims);
       auto type = types_.find(value);
       const int64_t size = std::max(1, type == types_.end() ? 4 : elementBytes(type->second));
       if (count >= 0 && count <= kMaxTensorBytes / size) return "";

@@ -1,7 +1,8 @@
 // Model API (frtModel*, frtDataset*): loading packages onto a device and running their task graphs.
 // A loaded model owns one GM region (the package's memory plan: weights, activations, inputs and
-// outputs at planned offsets) and its kernels' data sections. An execution copies the dataset's
-// inputs into the region, runs every task in order, and copies the outputs out.
+// outputs at planned offsets) and its kernels' data sections. An execution runs every task in
+// order on the dataset's input and output buffers in place where they can stand in for their
+// planned places (placeInputsAndOutputs), copying the others into and out of the region.
 #include "HostKernels.h"
 #include "RuntimeState.h"
 
@@ -36,6 +37,12 @@ struct WrittenOutputs {
   std::mutex mutex;
   bool written = false;
   std::vector<frtTensorDesc> descs;
+};
+
+// A dataset buffer as an execution sees it: its GM address and the size it was added with.
+struct IoBuffer {
+  uint64_t address = 0;
+  uint64_t size = 0;
 };
 
 struct frtDatasetImpl {
@@ -179,7 +186,7 @@ frtError describe(frtModel model, size_t index, frtTensorDesc *desc, bool input)
 }
 
 // Checks a dataset against the model's inputs or outputs; collects the GM addresses.
-frtError checkDataset(frtModel model, frtDataset ds, bool input, std::vector<uint64_t> &addresses) {
+frtError checkDataset(frtModel model, frtDataset ds, bool input, std::vector<IoBuffer> &buffers) {
   const char *what = input ? "inputs" : "outputs";
   const std::vector<uint32_t> &list = input ? model->package.inputs : model->package.outputs;
   FRT_REQUIRE(ds->buffers.size() == list.size(), FRT_ERROR_INVALID_PARAM,
@@ -198,7 +205,7 @@ frtError checkDataset(frtModel model, frtDataset ds, bool input, std::vector<uin
     if (frtError e = checkDeviceRange(ds->buffers[i].first, need, d, address, t.name.c_str())) return e;
     FRT_REQUIRE(d == model->device, FRT_ERROR_INVALID_POINTER,
                 "frtModelExecute: buffer for '" + t.name + "' is on another device than the model");
-    addresses.push_back(address);
+    buffers.push_back({address, ds->buffers[i].second});
   }
   return ok();
 }
@@ -318,8 +325,96 @@ std::vector<SegmentProfile> segmentProfiles(const pkg::Package &package, const p
   return out;
 }
 
+// Where each tensor of a model is during one execution, and which inputs and outputs are their
+// dataset buffers themselves.
+struct TensorPlacement {
+  std::vector<uint64_t> address;          // per tensor
+  std::vector<bool> inputInPlace, outputInPlace; // per input / output: no copy
+};
+
+// The tensor whose memory `t` is (following views); kNoAlias for a chain that does not end (the
+// loader checks that a view lies inside what it aliases, not that the chain ends).
+uint32_t memoryOwner(const pkg::Package &p, uint32_t t) {
+  for (size_t steps = 0; steps <= p.tensors.size(); ++steps) {
+    if (p.tensors[t].aliasOf == pkg::kNoAlias) return t;
+    t = p.tensors[t].aliasOf;
+  }
+  return pkg::kNoAlias;
+}
+
+// Zero-copy inputs and outputs, as AscendCL's model execution reads and writes the dataset's
+// buffers: an input or output (static shape, owning its memory or the one view of an activation)
+// runs on its dataset buffer instead of its place in the region when that buffer can stand in for
+// it: aligned like the plan, and the tensor's whole reservation (kernels read and write whole
+// repeats past the data) inside the buffer, or past it only into the unaddressable tail of its
+// frtMalloc allocation, and overlapping no other buffer of the execution. Kernels never write an
+// input's memory (the compiler plans none in place). The rest are copied in and out as before.
+// Besides the copies, this spares the region's pages for inputs and outputs (peak RSS, issue 6).
+// Call with the device lock held.
+TensorPlacement placeInputsAndOutputs(const frtModelImpl &m, const sim::GlobalMemory &gm,
+                                      const std::vector<IoBuffer> &in, const std::vector<IoBuffer> &out) {
+  const pkg::Package &p = m.package;
+  TensorPlacement place;
+  place.address.resize(p.tensors.size());
+  for (size_t t = 0; t < p.tensors.size(); ++t) place.address[t] = m.region + p.tensors[t].offset;
+  place.inputInPlace.assign(in.size(), false);
+  place.outputInPlace.assign(out.size(), false);
+
+  // Every buffer of the execution, inputs then outputs, by the size it was given.
+  std::vector<IoBuffer> all(in);
+  all.insert(all.end(), out.begin(), out.end());
+  struct Candidate {
+    size_t slot;       // in `all`
+    uint32_t owner;    // the tensor whose memory the buffer would be
+    uint64_t reserved; // bytes the kernels may touch from the buffer's address
+  };
+  std::vector<Candidate> candidates;
+  std::map<uint32_t, int> claims; // by owner: how many inputs and outputs are its memory
+  const Device &d = *m.device;
+  for (size_t slot = 0; slot < all.size(); ++slot) {
+    const uint32_t index = slot < in.size() ? p.inputs[slot] : p.outputs[slot - in.size()];
+    const IoBuffer &b = all[slot];
+    const uint32_t owner = memoryOwner(p, index);
+    if (owner == pkg::kNoAlias) continue;
+    ++claims[owner];
+    const pkg::Tensor &o = p.tensors[owner];
+    if (p.tensors[index].isDataDependent() || o.kind == pkg::TensorKind::Constant ||
+        p.tensors[index].offset != o.offset || b.address % pkg::kTensorAlignment != 0)
+      continue;
+    const sim::Allocation *a = gm.find(b.address);
+    auto user = d.allocations.upper_bound(b.address); // the frtMalloc allocation holding it
+    if (!a || user == d.allocations.begin()) continue;
+    --user;
+    const uint64_t end = b.address + o.bytes;
+    const bool intoTailOnly = o.bytes <= b.size || b.address + b.size >= user->first + user->second;
+    if (end < b.address || end > a->address + a->size || !intoTailOnly) continue;
+    candidates.push_back({slot, owner, o.bytes});
+  }
+  auto overlap = [](uint64_t a, uint64_t an, uint64_t b, uint64_t bn) { return a < b + bn && b < a + an; };
+  std::vector<uint64_t> ownerAddress(p.tensors.size(), 0);
+  for (const Candidate &c : candidates) {
+    const uint64_t at = all[c.slot].address;
+    bool alone = claims[c.owner] == 1;
+    for (size_t other = 0; other < all.size(); ++other)
+      if (other != c.slot)
+        alone = alone && !overlap(at, c.reserved, all[other].address, std::max<uint64_t>(all[other].size, 1));
+    for (const Candidate &e : candidates)
+      if (e.slot != c.slot) alone = alone && !overlap(at, c.reserved, all[e.slot].address, e.reserved);
+    if (!alone) continue;
+    ownerAddress[c.owner] = at;
+    if (c.slot < in.size()) place.inputInPlace[c.slot] = true;
+    else place.outputInPlace[c.slot - in.size()] = true;
+  }
+  for (uint32_t t = 0; t < p.tensors.size(); ++t) {
+    const uint32_t owner = memoryOwner(p, t);
+    if (owner != pkg::kNoAlias && ownerAddress[owner])
+      place.address[t] = ownerAddress[owner] + (p.tensors[t].offset - p.tensors[owner].offset);
+  }
+  return place;
+}
+
 // One execution; returns a failure or fills `prof`. Runs with the model's run lock held.
-std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in, const std::vector<uint64_t> &out,
+std::optional<Failure> execute(frtModelImpl &m, const std::vector<IoBuffer> &in, const std::vector<IoBuffer> &out,
                                ModelProfile &prof, std::vector<frtTensorDesc> &written) {
   const auto wallStart = std::chrono::steady_clock::now();
   Device &d = *m.device;
@@ -328,10 +423,14 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
   sim::Simulator &sim = simulatorOf(d);
   sim::GlobalMemory &gm = sim.gm();
   prof.clockMhz = d.config.chip.clockMhz;
-  for (size_t i = 0; i < p.inputs.size(); ++i) {
-    const pkg::Tensor &t = p.tensors[p.inputs[i]];
-    gmCopy(gm, m.region + t.offset, in[i], t.dataBytes());
-  }
+  const TensorPlacement place = placeInputsAndOutputs(m, gm, in, out);
+  const std::vector<uint64_t> &at = place.address;
+  for (size_t i = 0; i < p.inputs.size(); ++i)
+    if (!place.inputInPlace[i]) {
+      const uint64_t bytes = p.tensors[p.inputs[i]].dataBytes();
+      gmCopy(gm, at[p.inputs[i]], in[i].address, bytes);
+      prof.copiedIoBytes += bytes;
+    }
   bool afterKernel = false;
   for (const pkg::Task &task : p.tasks) {
     TaskProfile tp;
@@ -346,14 +445,14 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
       std::vector<HostTensor> ins, outs;
       for (uint32_t x : task.host.inputs) {
         HostTensor h{&p.tensors[x], std::vector<uint8_t>(p.tensors[x].dataBytes())};
-        gm.read(m.region + p.tensors[x].offset, h.bytes.data(), h.bytes.size());
+        gm.read(at[x], h.bytes.data(), h.bytes.size());
         ins.push_back(std::move(h));
       }
       for (uint32_t x : task.host.outputs)
         outs.push_back({&p.tensors[x], std::vector<uint8_t>(p.tensors[x].dataBytes())});
       if (Status s = runHostOp(task, ins, outs); !s)
         return Failure{FRT_ERROR_INVALID_FILE, m.name + ": " + s.error().message};
-      for (const HostTensor &h : outs) gm.write(m.region + h.desc->offset, h.bytes.data(), h.bytes.size());
+      for (size_t o = 0; o < outs.size(); ++o) gm.write(at[task.host.outputs[o]], outs[o].bytes.data(), outs[o].bytes.size());
       tp.host = true;
       tp.hostReason = task.host.reason;
       tp.deviceUs = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
@@ -363,7 +462,7 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     }
     std::vector<uint64_t> words;
     for (uint32_t x : task.launch.tensors) {
-      words.push_back(m.region + p.tensors[x].offset);
+      words.push_back(at[x]);
       tp.tensorBytes += p.tensors[x].dataBytes();
     }
     // A sequence on several cores finds its barrier flags zeroed after its argument words.
@@ -445,13 +544,16 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
     const pkg::Tensor &t = p.tensors[p.outputs[i]];
     if (!t.isDataDependent()) {
       written.push_back(tensorDesc(t, t.shape));
-      gmCopy(gm, out[i], m.region + t.offset, written.back().size);
+      if (!place.outputInPlace[i]) {
+        gmCopy(gm, out[i].address, at[p.outputs[i]], written.back().size);
+        prof.copiedIoBytes += written.back().size;
+      }
       continue;
     }
     // The extent its kernel wrote, checked against the bound it was given; the data is in the
     // bound's layout: each block before the axis holds `extent` of its `bound` slices.
     int64_t extent = -1;
-    gm.read(m.region + p.tensors[t.extentTensor].offset, &extent, sizeof extent);
+    gm.read(at[t.extentTensor], &extent, sizeof extent);
     const int64_t bound = t.shape[t.dynamicAxis];
     if (extent < 0 || extent > bound)
       return Failure{FRT_ERROR_DEVICE_FAULT, m.name + ": output '" + t.name + "': its kernel wrote the extent " +
@@ -464,13 +566,14 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<uint64_t> &in,
       else if (d > t.dynamicAxis) sliceBytes *= uint64_t(t.shape[d]);
     const uint64_t kept = uint64_t(extent) * sliceBytes;
     for (uint64_t b = 0; b < blocks && kept > 0; ++b)
-      gmCopy(gm, out[i] + b * kept, m.region + t.offset + b * uint64_t(bound) * sliceBytes, kept);
+      gmCopy(gm, out[i].address + b * kept, at[p.outputs[i]] + b * uint64_t(bound) * sliceBytes, kept);
+    prof.copiedIoBytes += blocks * kept;
   }
   prof.wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
   return std::nullopt;
 }
 
-void executeAndRecord(frtModelImpl *m, const std::vector<uint64_t> &in, const std::vector<uint64_t> &out,
+void executeAndRecord(frtModelImpl *m, const std::vector<IoBuffer> &in, const std::vector<IoBuffer> &out,
                       WrittenOutputs &outputs, std::optional<Failure> &failure) {
   std::lock_guard<std::mutex> run(m->runMutex);
   ModelProfile prof;
@@ -674,7 +777,7 @@ frtError frtGetDatasetTensorDesc(frtDataset dataset, size_t index, frtTensorDesc
 
 frtError frtModelExecuteAsync(frtModel model, frtDataset inputs, frtDataset outputs, frtStream stream) {
   frtStreamImpl *s = nullptr;
-  std::vector<uint64_t> in, out;
+  std::vector<IoBuffer> in, out;
   std::shared_ptr<WrittenOutputs> written; // taken under the lock: the dataset may be destroyed after it
   {
     FRT_LOCKED_INIT(r);

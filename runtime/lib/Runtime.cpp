@@ -2,6 +2,7 @@
 // records the message for frtGetRecentErrMsg and returns the error code.
 #include "RuntimeState.h"
 
+#include "fractal/package/Package.h"
 #include "fractal/sim/Simulator.h"
 #include "RtlBackend.h"
 
@@ -110,9 +111,15 @@ Device *deviceById(int32_t id) {
   return r.devices[id].get();
 }
 
+// Whole multiples of the memory plan's alignment at aligned addresses: a dataset buffer from
+// frtMalloc can then stand in for a model's input or output (Model.cpp, placeInputsAndOutputs).
+// The tail past the size asked for is never addressable through the API.
 uint64_t allocateLocked(Device &d, uint64_t size, const std::string &name) {
+  constexpr uint64_t kAlign = pkg::kTensorAlignment;
+  if (size > UINT64_MAX - kAlign) return 0;
+  size = (size + kAlign - 1) / kAlign * kAlign;
   sim::GlobalMemory &gm = simulatorOf(d).gm();
-  const uint64_t address = gm.findFree(size, 512, 0x100000);
+  const uint64_t address = gm.findFree(size, kAlign, 0x100000);
   if (address == 0 || !gm.allocate(address, size, name))
     return 0;
   return address;

@@ -288,7 +288,7 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
   JsonWriter j;
   j.beginObject().field("schema", "fractal.run/1").field("model", model).field("target", p.target)
       .field("mode", mode).field("cycles", prof.cycles).field("simulated_us", prof.simulatedUs)
-      .field("wall_seconds", prof.wallSeconds);
+      .field("wall_seconds", prof.wallSeconds).field("copied_io_bytes", prof.copiedIoBytes);
   auto tensors = [&](const char *key, const std::vector<RunTensor> &list) {
     auto dims = [&](const char *name, const std::vector<int64_t> &shape) {
       j.key(name).beginArray();

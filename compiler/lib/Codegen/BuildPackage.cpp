@@ -38,8 +38,6 @@ using pkg::DType;
 using pkg::TensorKind;
 using namespace fractal::codegen;
 
-constexpr uint64_t kGmAlignment = 512; // one fractal; also covers a vector kernel's whole repeats
-
 std::optional<DType> dtypeOf(mlir::Type type) {
   if (type.isF32()) return DType::F32;
   if (type.isF16()) return DType::F16;
@@ -3315,7 +3313,7 @@ private:
     auto reserve = [&](const pkg::Tensor &t) {
       const uint32_t index = uint32_t(&t - p_.tensors.data());
       uint64_t bytes = std::max<uint64_t>(t.dataBytes(), 1) + (slack.count(index) ? uint64_t(kTailSlackBytes) : 0);
-      return (bytes + kGmAlignment - 1) / kGmAlignment * kGmAlignment;
+      return (bytes + pkg::kTensorAlignment - 1) / pkg::kTensorAlignment * pkg::kTensorAlignment;
     };
     for (pkg::Tensor &t : p_.tensors)
       if (t.kind == TensorKind::Constant) {

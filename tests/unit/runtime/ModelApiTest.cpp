@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <atomic>
@@ -384,6 +385,86 @@ TEST_F(ModelApi, DataDependentOutputsSayWhatTheyHold) {
   EXPECT_EQ(frtModelUnload(m), FRT_SUCCESS);
 }
 
+// Zero copy: a dataset buffer that can stand in for its tensor's place in the memory plan is that
+// place during the execution (kernel and host task alike); one that cannot (unaligned, too small
+// for the 512-byte reservation with user memory behind it, overlapping another buffer) is copied.
+// Either way the results are right and no user byte outside the output buffers changes.
+TEST_F(ModelApi, InputsAndOutputsRunInPlaceWhereTheirBuffersCan) {
+  frtModel m = load(package());
+  runtime::ModelProfile prof;
+  ASSERT_EQ(runAndCheck(m), FRT_SUCCESS) << frtGetRecentErrMsg(); // three frtMalloc(256) buffers
+  ASSERT_TRUE(runtime::lastModelProfile(m, prof));
+  EXPECT_EQ(prof.copiedIoBytes, 0u);
+
+  std::vector<float> x(64);
+  for (int i = 0; i < 64; ++i) x[size_t(i)] = float(i) - 10;
+  auto check = [&](void *dy, void *dz) {
+    std::vector<float> y(64), z(64);
+    ASSERT_EQ(frtMemcpy(y.data(), 256, dy, 256, FRT_MEMCPY_DEVICE_TO_HOST), FRT_SUCCESS);
+    ASSERT_EQ(frtMemcpy(z.data(), 256, dz, 256, FRT_MEMCPY_DEVICE_TO_HOST), FRT_SUCCESS);
+    for (int i = 0; i < 64; ++i) {
+      EXPECT_EQ(y[size_t(i)], x[size_t(i)] + 0.5f * float(i)) << i;
+      EXPECT_EQ(z[size_t(i)], y[size_t(i)] + x[size_t(i)]) << i;
+    }
+  };
+  auto run = [&](void *dx, void *dy, void *dz, size_t xBytes = 256) {
+    frtDataset in, out;
+    frtCreateDataset(&in);
+    frtCreateDataset(&out);
+    frtAddDatasetBuffer(in, dx, xBytes);
+    frtAddDatasetBuffer(out, dy, 256);
+    frtAddDatasetBuffer(out, dz, 256);
+    EXPECT_EQ(frtModelExecute(m, in, out), FRT_SUCCESS) << frtGetRecentErrMsg();
+    frtDestroyDataset(in);
+    frtDestroyDataset(out);
+    EXPECT_TRUE(runtime::lastModelProfile(m, prof));
+  };
+
+  // One 4 KiB allocation filled with a pattern: x at 0 (its reservation would reach y), y at 256
+  // (unaligned), z at 1024 (its reservation would reach user bytes at 1280): all three copied.
+  void *block;
+  ASSERT_EQ(frtMalloc(&block, 4096, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
+  auto *b = static_cast<uint8_t *>(block);
+  std::vector<uint8_t> pattern(4096);
+  for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = uint8_t(i * 7 + 1);
+  ASSERT_EQ(frtMemcpy(block, 4096, pattern.data(), 4096, FRT_MEMCPY_HOST_TO_DEVICE), FRT_SUCCESS);
+  ASSERT_EQ(frtMemcpy(block, 256, x.data(), 256, FRT_MEMCPY_HOST_TO_DEVICE), FRT_SUCCESS);
+  run(b, b + 256, b + 1024);
+  EXPECT_EQ(prof.copiedIoBytes, 3u * 256u);
+  check(b + 256, b + 1024);
+  std::vector<uint8_t> after(4096);
+  ASSERT_EQ(frtMemcpy(after.data(), 4096, block, 4096, FRT_MEMCPY_DEVICE_TO_HOST), FRT_SUCCESS);
+  EXPECT_TRUE(std::equal(after.begin() + 512, after.begin() + 1024, pattern.begin() + 512));
+  EXPECT_TRUE(std::equal(after.begin() + 1280, after.end(), pattern.begin() + 1280));
+  EXPECT_TRUE(std::equal(after.begin(), after.begin() + 256, reinterpret_cast<const uint8_t *>(x.data())));
+
+  // In one allocation of 3840 bytes (4096 on the device): x at 0 given as 512 bytes holds its
+  // reservation, z at 3584 ends where the allocation's addressable bytes do (its reservation
+  // reaches only the tail): both in place; y at 2048 has user bytes behind its 256: copied.
+  void *tailed;
+  ASSERT_EQ(frtMalloc(&tailed, 3840, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
+  auto *t = static_cast<uint8_t *>(tailed);
+  ASSERT_EQ(frtMemcpy(tailed, 3840, pattern.data(), 3840, FRT_MEMCPY_HOST_TO_DEVICE), FRT_SUCCESS);
+  ASSERT_EQ(frtMemcpy(tailed, 256, x.data(), 256, FRT_MEMCPY_HOST_TO_DEVICE), FRT_SUCCESS);
+  run(t, t + 2048, t + 3584, 512);
+  EXPECT_EQ(prof.copiedIoBytes, 256u);
+  check(t + 2048, t + 3584);
+  ASSERT_EQ(frtMemcpy(after.data(), 3840, tailed, 3840, FRT_MEMCPY_DEVICE_TO_HOST), FRT_SUCCESS);
+  EXPECT_TRUE(std::equal(after.begin() + 256, after.begin() + 2048, pattern.begin() + 256));
+  EXPECT_TRUE(std::equal(after.begin() + 2304, after.begin() + 3584, pattern.begin() + 2304));
+
+  // The input's buffer is also an output's: copied in before the first task, out after the last.
+  void *shared, *dz;
+  ASSERT_EQ(frtMalloc(&shared, 256, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
+  ASSERT_EQ(frtMalloc(&dz, 256, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
+  ASSERT_EQ(frtMemcpy(shared, 256, x.data(), 256, FRT_MEMCPY_HOST_TO_DEVICE), FRT_SUCCESS);
+  run(shared, shared, dz);
+  EXPECT_EQ(prof.copiedIoBytes, 2u * 256u); // x in, y out; z in place
+  check(shared, dz);
+  for (void *p : {block, tailed, shared, dz}) EXPECT_EQ(frtFree(p), FRT_SUCCESS);
+  EXPECT_EQ(frtModelUnload(m), FRT_SUCCESS);
+}
+
 TEST_F(ModelApi, QuerySizeIsWhatLoadingTakesFromDeviceMemory) {
   // The package with a 40-byte data section in its kernel: weights = w's 512-byte slot + 40.
   Expected<pkg::Package> p0 = [] {
@@ -408,7 +489,7 @@ TEST_F(ModelApi, QuerySizeIsWhatLoadingTakesFromDeviceMemory) {
   void *buffer;
   ASSERT_EQ(frtMalloc(&buffer, 1000, FRT_MEM_MALLOC_HUGE_FIRST), FRT_SUCCESS);
   ASSERT_EQ(frtGetMemInfo(&freeAfter, &total), FRT_SUCCESS);
-  EXPECT_EQ(freeBefore - freeAfter, work + weight + 1000);
+  EXPECT_EQ(freeBefore - freeAfter, work + weight + 1024); // whole 512-byte units
   ASSERT_EQ(runAndCheck(m), FRT_SUCCESS) << frtGetRecentErrMsg(); // the data section is harmless
   EXPECT_EQ(frtFree(buffer), FRT_SUCCESS);
   EXPECT_EQ(frtModelUnload(m), FRT_SUCCESS);

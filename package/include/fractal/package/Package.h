@@ -33,6 +33,10 @@ enum class TensorKind : uint8_t { Activation, Input, Output, Constant };
 
 constexpr uint32_t kNoAlias = UINT32_MAX;
 constexpr uint32_t kStaticShape = UINT32_MAX;
+// The memory plan's: every tensor's offset in the model's region, and its reserved bytes, are
+// multiples of it (one fractal; also a vector kernel's whole repeats). The runtime runs a model on
+// a dataset's buffer in place of its planned one only at such an address.
+constexpr uint64_t kTensorAlignment = 512;
 
 struct Tensor {
   std::string name;

@@ -72,6 +72,9 @@ struct ModelProfile {
   double simulatedUs = 0;  // kernels' simulated time + launch overheads + host ops' wall time
   double wallSeconds = 0;  // host time the execution took
   double clockMhz = 0;
+  // Input and output bytes copied between the dataset's buffers and the model's region: 0 when
+  // every one ran in place (Model.cpp, placeInputsAndOutputs).
+  uint64_t copiedIoBytes = 0;
 };
 
 // The profile of the model's last finished execution; false (and frtGetRecentErrMsg) if none.

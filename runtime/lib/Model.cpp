@@ -349,7 +349,6 @@ uint32_t memoryOwner(const pkg::Package &p, uint32_t t) {
 // repeats past the data) inside the buffer, or past it only into the unaddressable tail of its
 // frtMalloc allocation, and overlapping no other buffer of the execution. Kernels never write an
 // input's memory (the compiler plans none in place). The rest are copied in and out as before.
-// Besides the copies, this spares the region's pages for inputs and outputs (peak RSS, issue 6).
 // Call with the device lock held.
 TensorPlacement placeInputsAndOutputs(const frtModelImpl &m, const sim::GlobalMemory &gm,
                                       const std::vector<IoBuffer> &in, const std::vector<IoBuffer> &out) {

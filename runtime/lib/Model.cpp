@@ -391,6 +391,7 @@ TensorPlacement placeInputsAndOutputs(const frtModelImpl &m, const sim::GlobalMe
   }
   auto overlap = [](uint64_t a, uint64_t an, uint64_t b, uint64_t bn) { return a < b + bn && b < a + an; };
   std::vector<uint64_t> ownerAddress(p.tensors.size(), 0);
+  bool any = false;
   for (const Candidate &c : candidates) {
     const uint64_t at = all[c.slot].address;
     bool alone = claims[c.owner] == 1;
@@ -401,10 +402,11 @@ TensorPlacement placeInputsAndOutputs(const frtModelImpl &m, const sim::GlobalMe
       if (e.slot != c.slot) alone = alone && !overlap(at, c.reserved, all[e.slot].address, e.reserved);
     if (!alone) continue;
     ownerAddress[c.owner] = at;
+    any = true;
     if (c.slot < in.size()) place.inputInPlace[c.slot] = true;
     else place.outputInPlace[c.slot - in.size()] = true;
   }
-  for (uint32_t t = 0; t < p.tensors.size(); ++t) {
+  for (uint32_t t = 0; any && t < p.tensors.size(); ++t) {
     const uint32_t owner = memoryOwner(p, t);
     if (owner != pkg::kNoAlias && ownerAddress[owner])
       place.address[t] = ownerAddress[owner] + (p.tensors[t].offset - p.tensors[owner].offset);

@@ -2,9 +2,9 @@
 //
 //   Compile/<model>            compile time; counters: peak RSS of the process, kernels, code bytes
 //   Infer/<model>/<mode>       per-inference wall time with the model loaded once, next to ONNX
-//                              Runtime's single-thread median measured in the same run
-//                              (ort_ms; ratio_vs_ort = our mean wall time per inference / ORT's
-//                              median), simulated latency and cycles,
+//                              Runtime's single-thread median measured in the same run, right
+//                              before and right after ours (ort_ms: their mean; ratio_vs_ort =
+//                              our median wall time per inference / ort_ms), simulated latency and cycles,
 //                              cube utilization, and the ratio to the roofline bound
 //   MatMul1024/<mode>          a 1024^3 MatMul compiled from ONNX: cube utilization and roofline
 //   rss/<model>                peak RSS of the model example (runtime/examples/model.c: load, run
@@ -48,13 +48,13 @@ const std::string kAssets = FRACTAL_ASSETS_DIR;
 
 struct Model {
   const char *name, *path, *shapes;
-  int64_t inputBytesHint;
+  int ortRuns; // ONNX Runtime's timed runs each time it is measured: about a second's worth
 };
 
-const Model kBlazeFront{"blazeface_front", "/blazeface/ONNX/face_detection_front_128x128_barracuda.onnx", "", 0};
-const Model kBlazeBack{"blazeface_back", "/blazeface/ONNX/face_detection_back_256x256_barracuda.onnx", "", 0};
-const Model kPpOcrDet{"ppocr_det_640", "/ocr/assets/ch_PP-OCRv4_det_infer.onnx", "x:1,3,640,640", 0};
-const Model kPpOcrRec{"ppocr_rec_320", "/ocr/assets/ch_PP-OCRv4_rec_infer.onnx", "x:1,3,48,320", 0};
+const Model kBlazeFront{"blazeface_front", "/blazeface/ONNX/face_detection_front_128x128_barracuda.onnx", "", 300};
+const Model kBlazeBack{"blazeface_back", "/blazeface/ONNX/face_detection_back_256x256_barracuda.onnx", "", 100};
+const Model kPpOcrDet{"ppocr_det_640", "/ocr/assets/ch_PP-OCRv4_det_infer.onnx", "x:1,3,640,640", 10};
+const Model kPpOcrRec{"ppocr_rec_320", "/ocr/assets/ch_PP-OCRv4_rec_infer.onnx", "x:1,3,48,320", 40};
 
 double peakRssMiB() {
   rusage u{};
@@ -90,12 +90,12 @@ void compile(benchmark::State &state, const Model &m) {
   state.counters["peak_rss_MiB"] = peakRssMiB();
 }
 
-// ONNX Runtime's median single-thread latency for `model` on `input`, measured by the reference
-// script (10 runs).
-double ortMillis(const std::string &model, const std::string &inputName, const std::string &inputFile) {
+// ONNX Runtime's median single-thread latency for `model` on `input` over `runs` runs after a
+// warm-up one, measured by the reference script.
+double ortMillis(const std::string &model, const std::string &inputName, const std::string &inputFile, int runs) {
   const std::string out = "/tmp/fractal-bench-ort";
   const std::string cmd = "NODE_PATH='" + kAssets + "/ort/node_modules' node '" FRACTAL_SOURCE_DIR "/scripts/ort-run.mjs' '" +
-                          model + "' " + out + " '" + inputName + "=" + inputFile + "' --time 10";
+                          model + "' " + out + " '" + inputName + "=" + inputFile + "' --time " + std::to_string(runs);
   FILE *p = popen(cmd.c_str(), "r");
   if (!p) return 0;
   char line[256];
@@ -150,8 +150,14 @@ bool load(benchmark::State &state, const std::string &path, const std::string &s
   return true;
 }
 
-// `wallMs`: our mean wall time per inference over the benchmark's iterations (0: unknown).
-void reportRun(benchmark::State &state, Loaded &l, double ortMs, double wallMs) {
+// Our wall time per inference over the benchmark's iterations, and ONNX Runtime's median measured
+// right before and right after them (all 0: not measured).
+struct WallTimes {
+  double meanMs = 0, medianMs = 0;
+  double ortBeforeMs = 0, ortAfterMs = 0;
+};
+
+void reportRun(benchmark::State &state, Loaded &l, const WallTimes &wall) {
   runtime::ModelProfile prof;
   if (!runtime::lastModelProfile(l.model, prof)) return;
   double macs = 0, modelMacs = 0, cube = 0;
@@ -178,11 +184,17 @@ void reportRun(benchmark::State &state, Loaded &l, double ortMs, double wallMs) 
   }
   state.counters["macs"] = macs;             // issued by the cube
   state.counters["model_macs"] = modelMacs;  // the model's own: what the roofline counts
-  if (ortMs > 0 && wallMs > 0) {
-    // Our mean over the benchmark's iterations against ONNX Runtime's median of 10, not the last
-    // inference's wall time alone, which one stall of this shared machine skews.
+  if (wall.ortBeforeMs > 0 && wall.ortAfterMs > 0 && wall.medianMs > 0) {
+    // Median against median, ONNX Runtime's measured on both sides of ours so that a change in
+    // this shared machine's load during the run shows in both (ort_ms is their mean; the two
+    // apart say how steady the machine was).
+    const double ortMs = (wall.ortBeforeMs + wall.ortAfterMs) / 2;
     state.counters["ort_ms"] = ortMs;
-    state.counters["ratio_vs_ort"] = wallMs / ortMs;
+    state.counters["ort_ms_before"] = wall.ortBeforeMs;
+    state.counters["ort_ms_after"] = wall.ortAfterMs;
+    state.counters["wall_ms_median"] = wall.medianMs;
+    state.counters["wall_ms_mean"] = wall.meanMs;
+    state.counters["ratio_vs_ort"] = wall.medianMs / ortMs;
   }
   // The model's device memory: weights (and kernel data sections) plus the planned, reused
   // activations, as frtModelQuerySize reports them.
@@ -196,16 +208,24 @@ void infer(benchmark::State &state, const Model &m, const char *mode) {
   Loaded l;
   if (!load(state, path, m.shapes, mode, l)) return;
   const pkg::Tensor &x = l.package.tensors[l.package.inputs[0]];
-  const double ort = ortMillis(path, x.name, l.inputFile);
-  const auto start = std::chrono::steady_clock::now();
-  for (auto _ : state)
+  WallTimes wall;
+  wall.ortBeforeMs = ortMillis(path, x.name, l.inputFile, m.ortRuns);
+  std::vector<double> ms;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
     if (frtModelExecute(l.model, l.in, l.out) != FRT_SUCCESS) {
       state.SkipWithError(frtGetRecentErrMsg());
       break;
     }
-  const double wallMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
-                        double(std::max<benchmark::IterationCount>(state.iterations(), 1));
-  reportRun(state, l, ort, wallMs);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  wall.ortAfterMs = ortMillis(path, x.name, l.inputFile, m.ortRuns);
+  if (!ms.empty()) {
+    for (double v : ms) wall.meanMs += v / double(ms.size());
+    std::nth_element(ms.begin(), ms.begin() + std::ptrdiff_t(ms.size() / 2), ms.end());
+    wall.medianMs = ms[ms.size() / 2];
+  }
+  reportRun(state, l, wall);
   frtFinalize();
 }
 
@@ -255,7 +275,7 @@ void matmul1024(benchmark::State &state, const char *mode) {
       state.SkipWithError(frtGetRecentErrMsg());
       break;
     }
-  reportRun(state, l, 0, 0);
+  reportRun(state, l, WallTimes{});
   // The matmul kernel alone, without the input's f32 -> f16 cast.
   runtime::ModelProfile prof;
   auto matmul = [&](const std::string &opType, uint64_t cycles, const std::vector<runtime::PipeUse> &pipes) {

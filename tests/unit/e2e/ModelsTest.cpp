@@ -826,6 +826,91 @@ TEST(CompiledOps, FewChannelFloatImagesLoadStraightIntoTheConvolution) {
   }
 }
 
+// A feature pyramid's top-down step, y = up(a) + b (PP-OCRv4 det's FPN): one kernel upsamples a
+// into UB and adds b, and writes the sum over b itself when nothing reads b after it
+// (BuildPackage's upsampleAddsInPlace); with b also returned (`keepB`), the sum has its own
+// memory. Both against values computed here: a sum written over rows of b not yet read, or b
+// returned after being overwritten, falls far outside the tolerance.
+TEST(CompiledOps, UpsampledSumWrittenOverItsAddend) {
+  const int64_t c = 16, h = 16, w = 24;
+  std::vector<float> x(size_t(c * h * w)), wa(size_t(c * c)), wb(size_t(c * c));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 37 % 61) - 30) * 0.031f;
+  for (size_t i = 0; i < wa.size(); ++i) wa[i] = float(int(i * 11 % 17) - 8) * 0.045f;
+  for (size_t i = 0; i < wb.size(); ++i) wb[i] = float(int(i * 7 % 23) - 11) * 0.035f;
+  // conv 1x1 on f16 operands, its result stored as f16 (NHWC16), then max pooling by `k`.
+  auto convPool = [&](const std::vector<float> &wt, int64_t k) {
+    std::vector<double> out(size_t(c * (h / k) * (w / k)), -1e300);
+    for (int64_t o = 0; o < c; ++o)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t xx = 0; xx < w; ++xx) {
+          float acc = 0;
+          for (int64_t i = 0; i < c; ++i) acc += half(x[size_t((i * h + y) * w + xx)]) * half(wt[size_t(o * c + i)]);
+          double &cell = out[size_t((o * (h / k) + y / k) * (w / k) + xx / k)];
+          cell = std::max(cell, double(half(acc)));
+        }
+    return out;
+  };
+  const std::vector<double> b = convPool(wb, 2), a = convPool(wa, 4);
+  std::vector<double> sum(b.size());
+  double largest = 0;
+  for (int64_t o = 0; o < c; ++o)
+    for (int64_t y = 0; y < h / 2; ++y)
+      for (int64_t xx = 0; xx < w / 2; ++xx) {
+        const size_t at = size_t((o * (h / 2) + y) * (w / 2) + xx);
+        sum[at] = half(float(b[at] + a[size_t((o * (h / 4) + y / 2) * (w / 4) + xx / 2)]));
+        largest = std::max(largest, std::abs(sum[at]));
+      }
+  for (bool keepB : {false, true}) {
+    SCOPED_TRACE(keepB ? "b returned too" : "b read only by the sum");
+    onnx::ModelProto m = newModel(13, "pyramid_step");
+    onnx::GraphProto *g = m.mutable_graph();
+    declareFloat(g->add_input(), "x", {1, c, h, w});
+    floatInitializer(g, "wa", {c, c, 1, 1}, wa);
+    floatInitializer(g, "wb", {c, c, 1, 1}, wb);
+    addNode(g, "Conv", {"x", "wb"}, "b0");
+    onnx::NodeProto *poolB = addNode(g, "MaxPool", {"b0"}, "b");
+    setInts(poolB, "kernel_shape", {2, 2});
+    setInts(poolB, "strides", {2, 2});
+    addNode(g, "Conv", {"x", "wa"}, "a0");
+    onnx::NodeProto *poolA = addNode(g, "MaxPool", {"a0"}, "a");
+    setInts(poolA, "kernel_shape", {4, 4});
+    setInts(poolA, "strides", {4, 4});
+    floatInitializer(g, "scales", {4}, {1.0f, 1.0f, 2.0f, 2.0f});
+    onnx::NodeProto *up = addNode(g, "Resize", {"a", "", "scales"}, "au");
+    setString(up, "mode", "nearest");
+    setString(up, "coordinate_transformation_mode", "asymmetric");
+    setString(up, "nearest_mode", "floor");
+    addNode(g, "Add", {"au", "b"}, "y");
+    declareFloat(g->add_output(), "y", {1, c, h / 2, w / 2});
+    if (keepB) declareFloat(g->add_output(), "b", {1, c, h / 2, w / 2});
+    const SavedModel saved(m);
+    ASSERT_FALSE(saved.path.empty());
+    Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(saved.path, "", *loadChipConfig("edge"), "");
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    // The fused kernel's arguments (a part of the model's kernel sequence, or a task of its own):
+    // the addend b, the map to upsample, the sum.
+    std::vector<uint32_t> args;
+    for (const pkg::Task &t : p->tasks) {
+      if (t.opType == "Resize+Add") args = t.launch.tensors;
+      size_t first = 0;
+      for (const pkg::KernelSegment &part : t.launch.segments) {
+        if (part.opType == "Resize+Add")
+          args.assign(t.launch.tensors.begin() + std::ptrdiff_t(first),
+                      t.launch.tensors.begin() + std::ptrdiff_t(first + part.tensors));
+        first += part.tensors;
+      }
+    }
+    ASSERT_EQ(args.size(), 3u) << "the upsampling and the Add in one kernel";
+    uint32_t addend = args[0];
+    while (p->tensors[addend].aliasOf != pkg::kNoAlias) addend = p->tensors[addend].aliasOf;
+    EXPECT_EQ(p->tensors[args[2]].aliasOf, keepB ? pkg::kNoAlias : addend);
+    EXPECT_EQ(p->tensors[args[2]].offset == p->tensors[addend].offset, !keepB);
+    std::map<std::string, std::vector<double>> want{{"y", sum}};
+    if (keepB) want["b"] = b;
+    expectOutputs(saved.path, {1, c, h, w}, x, want, [&](const std::string &, double) { return 2e-3 * largest + 1e-3; });
+  }
+}
+
 // Softmax and LogSoftmax over short rows (33 values, 80 rows: fractal-short-row-softmax runs them
 // across the rows of the transposed tensor), against values computed here in double.
 TEST(CompiledOps, SoftmaxOfShortRows) {

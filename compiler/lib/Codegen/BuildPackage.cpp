@@ -87,7 +87,7 @@ public:
       lower(op);
     }
     if (problems_.empty()) finishConvKernels();
-    if (problems_.empty()) upsampleAddsInPlace();
+    if (problems_.empty()) writeResultsInPlace();
     if (!problems_.empty()) {
       std::string message = source_ + ": " + std::to_string(problems_.size()) +
                             " op(s) have no NPU kernel or host fallback yet:";
@@ -1149,7 +1149,7 @@ private:
         resizeOfTask_.erase(it);
         nhwc16Of_[op.getResult(0)] = out;
         if (zeroPadded_.count(xTensor) && zeroPadded_.count(yTensor)) zeroPadded_.insert(out);
-        upsampleAdds_.push_back({xTensor, out});
+        inPlaceCandidates_.push_back({xTensor, out});
         return true;
       }
     }
@@ -1276,7 +1276,10 @@ private:
     const bool zeros = keepsZeros && zeroPadded_.count(x);
     const size_t tasks = p_.tasks.size();
     addKernelTask(op, opType, *gen, std::move(args));
-    if (p_.tasks.size() > tasks) channelOpOfTask_[tasks] = k;
+    if (p_.tasks.size() > tasks) {
+      channelOpOfTask_[tasks] = k;
+      inPlaceCandidates_.push_back({x, out});
+    }
     nhwc16Of_[op.getResult(0)] = out;
     if (zeros) zeroPadded_.insert(out);
   }
@@ -3198,18 +3201,18 @@ private:
     return true;
   }
 
-  // An upsample-add's result takes the memory of its x operand when nothing after it reads that
-  // memory: each item loads its rows of x before it stores the same rows of the result, and items
-  // are disjoint (generateUpsampleAdd), so the kernel runs in place. The L2 then holds one
-  // feature map where it held two (PP-OCRv4 det's 160x160x96 level is 4.9 MB in an 8 MB L2),
-  // and the memory plan needs one fewer. Never a model input's memory (the runtime reads inputs
-  // from the caller's buffers in place: runtime.md).
-  void upsampleAddsInPlace() {
+  // A kernel's result takes the memory of its first operand when nothing after it reads that
+  // memory and the kernel can run in place (inPlaceCandidates_: each of its items loads its part
+  // of the operand before it stores the same part of the result, and items are disjoint). The L2
+  // then holds one feature map where it held two (PP-OCRv4 det's 160x160x96 level is 4.9 MB in an
+  // 8 MB L2), and the memory plan needs one fewer. Never a model input's memory (the runtime
+  // reads inputs from the caller's buffers in place: runtime.md).
+  void writeResultsInPlace() {
     auto baseOf = [&](uint32_t t) {
       while (p_.tensors[t].aliasOf != pkg::kNoAlias) t = p_.tensors[t].aliasOf;
       return t;
     };
-    for (auto [x, out] : upsampleAdds_) {
+    for (auto [x, out] : inPlaceCandidates_) {
       size_t j = 0;
       while (j < p_.tasks.size() && (p_.tasks[j].isHost || p_.tasks[j].launch.tensors.back() != out)) ++j;
       const uint32_t memory = baseOf(x);
@@ -3444,7 +3447,10 @@ private:
   std::map<std::pair<int64_t, int64_t>, uint32_t> identities_;
   std::set<uint32_t> zeroPadded_; // NHWC16 tensors whose padding channels are known to be 0
   std::set<uint32_t> tailSlack_;  // tensors that kernels read or write up to kTailSlackBytes past the end
-  std::vector<std::pair<uint32_t, uint32_t>> upsampleAdds_; // (x, result) of each upsample-add kernel
+  // (first operand, result) of kernels that may run in place: upsample-adds (generateUpsampleAdd)
+  // and per-channel ops (generateChannelOp) whose result has the operand's layout; their task is
+  // the one whose last argument is the result (one writing a concatenation's slot instead is not).
+  std::vector<std::pair<uint32_t, uint32_t>> inPlaceCandidates_;
   std::map<std::string, uint32_t> kernelOf_;
   std::vector<std::string> problems_;
 };

@@ -911,6 +911,57 @@ TEST(CompiledOps, UpsampledSumWrittenOverItsAddend) {
   }
 }
 
+// Squeeze-excitation's scaling, y = c * sigmoid(mean(c)) per channel: the per-channel kernel
+// writes y over c, which nothing reads after it (with `keepC`, c is returned too and y has its
+// own memory). Against values computed here.
+TEST(CompiledOps, PerChannelProductWrittenOverItsOperand) {
+  const int64_t c = 32, h = 12, w = 20;
+  std::vector<float> x(size_t(16 * h * w)), wt(size_t(c * 16));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 41 % 53) - 26) * 0.027f;
+  for (size_t i = 0; i < wt.size(); ++i) wt[i] = float(int(i * 13 % 29) - 14) * 0.031f;
+  std::vector<double> conv(size_t(c * h * w)), y(conv.size());
+  double largest = 0;
+  for (int64_t o = 0; o < c; ++o) {
+    double mean = 0;
+    for (int64_t p = 0; p < h * w; ++p) {
+      float acc = 0;
+      for (int64_t i = 0; i < 16; ++i) acc += half(x[size_t(i * h * w + p)]) * half(wt[size_t(o * 16 + i)]);
+      conv[size_t(o * h * w + p)] = half(acc);
+      mean += half(acc) / double(h * w);
+    }
+    const double scale = 1 / (1 + std::exp(-mean));
+    for (int64_t p = 0; p < h * w; ++p) {
+      y[size_t(o * h * w + p)] = conv[size_t(o * h * w + p)] * scale;
+      largest = std::max(largest, std::abs(y[size_t(o * h * w + p)]));
+    }
+  }
+  for (bool keepC : {false, true}) {
+    SCOPED_TRACE(keepC ? "c returned too" : "c read only by the product");
+    onnx::ModelProto m = newModel(13, "squeeze_excite");
+    onnx::GraphProto *g = m.mutable_graph();
+    declareFloat(g->add_input(), "x", {1, 16, h, w});
+    floatInitializer(g, "w", {c, 16, 1, 1}, wt);
+    addNode(g, "Conv", {"x", "w"}, "c");
+    addNode(g, "GlobalAveragePool", {"c"}, "m");
+    addNode(g, "Sigmoid", {"m"}, "s");
+    addNode(g, "Mul", {"c", "s"}, "y");
+    declareFloat(g->add_output(), "y", {1, c, h, w});
+    if (keepC) declareFloat(g->add_output(), "c", {1, c, h, w});
+    const SavedModel saved(m);
+    ASSERT_FALSE(saved.path.empty());
+    Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(saved.path, "", *loadChipConfig("edge"), "");
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    const pkg::Tensor *product = nullptr;
+    for (const pkg::Tensor &t : p->tensors)
+      if (t.name == "y" && t.layout == "NHWC16") product = &t;
+    ASSERT_NE(product, nullptr) << "the per-channel kernel's NHWC16 result";
+    EXPECT_EQ(product->aliasOf != pkg::kNoAlias, !keepC);
+    std::map<std::string, std::vector<double>> want{{"y", y}};
+    if (keepC) want["c"] = conv;
+    expectOutputs(saved.path, {1, 16, h, w}, x, want, [&](const std::string &, double) { return 2e-3 * largest + 1e-3; });
+  }
+}
+
 // Softmax and LogSoftmax over short rows (33 values, 80 rows: fractal-short-row-softmax runs them
 // across the rows of the transposed tensor), against values computed here in double.
 TEST(CompiledOps, SoftmaxOfShortRows) {

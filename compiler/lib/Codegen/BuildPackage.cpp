@@ -3214,9 +3214,11 @@ private:
     };
     for (auto [x, out] : inPlaceCandidates_) {
       size_t j = 0;
-      while (j < p_.tasks.size() && (p_.tasks[j].isHost || p_.tasks[j].launch.tensors.back() != out)) ++j;
+      while (j < p_.tasks.size() && (p_.tasks[j].isHost || p_.tasks[j].launch.tensors.empty() ||
+                                     p_.tasks[j].launch.tensors.back() != out))
+        ++j;
       const uint32_t memory = baseOf(x);
-      if (j == p_.tasks.size() || p_.tensors[memory].kind != TensorKind::Activation ||
+      if (j == p_.tasks.size() || memory == out || p_.tensors[memory].kind != TensorKind::Activation ||
           p_.tensors[out].aliasOf != pkg::kNoAlias || p_.tensors[out].isDataDependent() ||
           p_.tensors[x].dataBytes() != p_.tensors[out].dataBytes() ||
           p_.tensors[memory].dataBytes() < p_.tensors[out].dataBytes())

@@ -2993,8 +2993,7 @@ private:
         continue;
       }
       pkg::Tensor &tensor = p_.tensors[*t];
-      uint32_t base = *t;
-      while (p_.tensors[base].aliasOf != pkg::kNoAlias) base = p_.tensors[base].aliasOf;
+      const uint32_t base = memoryOf(*t);
       // An activation, or a view (Reshape) of one, is the output as it is; the runtime copies it
       // out of the region after the last task (an extent known at run time: its actual shape).
       bool ownedActivation = tensor.kind == TensorKind::Activation && p_.tensors[base].kind == TensorKind::Activation;
@@ -3208,16 +3207,12 @@ private:
   // 8 MB L2), and the memory plan needs one fewer. Never a model input's memory (the runtime
   // reads inputs from the caller's buffers in place: runtime.md).
   void writeResultsInPlace() {
-    auto baseOf = [&](uint32_t t) {
-      while (p_.tensors[t].aliasOf != pkg::kNoAlias) t = p_.tensors[t].aliasOf;
-      return t;
-    };
     for (auto [x, out] : inPlaceCandidates_) {
       size_t j = 0;
       while (j < p_.tasks.size() && (p_.tasks[j].isHost || p_.tasks[j].launch.tensors.empty() ||
                                      p_.tasks[j].launch.tensors.back() != out))
         ++j;
-      const uint32_t memory = baseOf(x);
+      const uint32_t memory = memoryOf(x);
       if (j == p_.tasks.size() || memory == out || p_.tensors[memory].kind != TensorKind::Activation ||
           p_.tensors[out].aliasOf != pkg::kNoAlias || p_.tensors[out].isDataDependent() ||
           p_.tensors[x].dataBytes() != p_.tensors[out].dataBytes() ||
@@ -3226,18 +3221,24 @@ private:
       // Read (or written) by nothing after task j, returned by nothing, and no other argument of
       // task j (the upsampled map, the scales) in the same memory.
       bool alone = true;
-      for (uint32_t o : p_.outputs) alone = alone && baseOf(o) != memory;
+      for (uint32_t o : p_.outputs) alone = alone && memoryOf(o) != memory;
       const std::vector<uint32_t> &args = p_.tasks[j].launch.tensors;
-      for (size_t a = 1; a + 1 < args.size(); ++a) alone = alone && baseOf(args[a]) != memory;
+      for (size_t a = 1; a + 1 < args.size(); ++a) alone = alone && memoryOf(args[a]) != memory;
       for (size_t k = j + 1; k < p_.tasks.size() && alone; ++k) {
         const pkg::Task &t = p_.tasks[k];
         for (const std::vector<uint32_t> *list : {&t.launch.tensors, &t.host.inputs, &t.host.outputs})
-          for (uint32_t v : *list) alone = alone && baseOf(v) != memory;
+          for (uint32_t v : *list) alone = alone && memoryOf(v) != memory;
       }
       if (!alone) continue;
       p_.tensors[out].aliasOf = memory;
       if (tailSlack_.count(out)) tailSlack_.insert(memory);
     }
+  }
+
+  // The tensor whose memory `t` is: itself, or the end of its chain of views.
+  uint32_t memoryOf(uint32_t t) const {
+    while (p_.tensors[t].aliasOf != pkg::kNoAlias) t = p_.tensors[t].aliasOf;
+    return t;
   }
 
   // Whether any task but `a` and `b` reads tensor `t` (or a view of it), or the model returns it.
@@ -3327,15 +3328,11 @@ private:
   // ---- memory plan ----
   Status planMemory() {
     const size_t n = p_.tensors.size();
-    auto base = [&](uint32_t t) {
-      while (p_.tensors[t].aliasOf != pkg::kNoAlias) t = p_.tensors[t].aliasOf;
-      return t;
-    };
     // Live range [first, last] in task indices; inputs live from the start, outputs to the end.
     const int end = int(p_.tasks.size());
     std::vector<int> first(n, std::numeric_limits<int>::max()), last(n, -1);
     auto touch = [&](uint32_t t, int at) {
-      t = base(t);
+      t = memoryOf(t);
       first[t] = std::min(first[t], at);
       last[t] = std::max(last[t], at);
     };
@@ -3353,7 +3350,7 @@ private:
 
     uint64_t top = 0;
     std::set<uint32_t> slack; // by base tensor
-    for (uint32_t t : tailSlack_) slack.insert(base(t));
+    for (uint32_t t : tailSlack_) slack.insert(memoryOf(t));
     auto reserve = [&](const pkg::Tensor &t) {
       const uint32_t index = uint32_t(&t - p_.tensors.data());
       uint64_t bytes = std::max<uint64_t>(t.dataBytes(), 1) + (slack.count(index) ? uint64_t(kTailSlackBytes) : 0);
@@ -3394,7 +3391,7 @@ private:
     }
     for (uint32_t i = 0; i < n; ++i)
       if (p_.tensors[i].aliasOf != pkg::kNoAlias) {
-        const pkg::Tensor &b = p_.tensors[base(i)];
+        const pkg::Tensor &b = p_.tensors[memoryOf(i)];
         p_.tensors[i].offset = b.offset;
         p_.tensors[i].bytes = b.bytes;
       }

@@ -43,6 +43,7 @@ int runDetectCommand(const Args &args);
 int runVadCommand(const Args &args);
 int runAnalyticsCommand(const Args &args);
 int runQuantizeCommand(const Args &args); // MLIR builds only
+int runVerifyCommand(const Args &args);   // MLIR builds only
 int runNlpCommand(const Args &args);
 int runConformanceCommand(const Args &args);
 int runNpuCommand(const Args &args);

@@ -38,6 +38,19 @@ Expected<NpyArray> readInputNpy(const std::string &path, const pkg::Tensor &t);
 // gives input k with seed k.
 NpyArray randomInput(const pkg::Tensor &t, uint32_t seed);
 
+// A model input as a run takes it, and the .npy file it came from or was saved to.
+struct RunInput {
+  NpyArray data;
+  std::string file;
+};
+// Every input of `package`, in its order: from the `--input` `items` (NAME=FILE.npy; the last of a
+// name counts), or, with `random`, randomInput data (seed k for input k), said on stderr and saved
+// as `dir`/NAME.input.npy so that a reference can run on it (`sayWhere`: the message names that
+// file). An input without data is an error naming it, its dtype and shape, and both flags.
+Expected<std::vector<RunInput>> collectInputs(const pkg::Package &package, const std::vector<std::string> &items,
+                                              bool random, const std::string &command, const std::string &dir,
+                                              bool sayWhere);
+
 // "[1,3,224,224]"
 std::string shapeText(const std::vector<int64_t> &shape);
 

@@ -166,6 +166,35 @@ NpyArray randomInput(const pkg::Tensor &t, uint32_t seed) {
   return a;
 }
 
+Expected<std::vector<RunInput>> collectInputs(const pkg::Package &package, const std::vector<std::string> &items,
+                                              bool random, const std::string &command, const std::string &dir,
+                                              bool sayWhere) {
+  Expected<std::map<std::string, std::vector<std::string>>> given = inputFiles(items, package, command, "--input");
+  if (!given) return given.takeError();
+  std::vector<RunInput> inputs;
+  for (size_t k = 0; k < package.inputs.size(); ++k) {
+    const pkg::Tensor &t = package.tensors[package.inputs[k]];
+    auto it = given->find(t.name);
+    if (it != given->end()) {
+      Expected<NpyArray> a = readInputNpy(it->second.back(), t);
+      if (!a) return a.takeError();
+      inputs.push_back({std::move(*a), it->second.back()});
+      continue;
+    }
+    if (!random)
+      return Error::badInput(command + ": no data for input '" + t.name + "' (" + pkg::npyDescr(t.dtype) +
+                             shapeText(t.shape) + "): give --input " + t.name + "=FILE.npy, or --random-inputs");
+    const std::string saved = dir + "/" + fileNameFor(t.name) + ".input.npy";
+    std::cerr << "fractal: warning: input '" << t.name << "' not given: using seeded random data "
+              << "(uniform [-1, 1), seed " << k << ") because of --random-inputs"
+              << (sayWhere ? "; saved as " + saved : "") << "\n";
+    inputs.push_back({randomInput(t, uint32_t(k)), saved});
+    if (Status s = createDirectories(dir); !s) return s.error();
+    if (Status s = writeNpyFile(saved, inputs.back().data); !s) return s.error();
+  }
+  return inputs;
+}
+
 namespace {
 
 std::string opSummaryCsv(const runtime::ModelProfile &prof) {
@@ -441,31 +470,14 @@ int runRunCommand(const Args &args) {
   }
 
   // Inputs: every NAME=FILE must name a model input; every model input needs data.
-  Expected<std::map<std::string, std::vector<std::string>>> given = inputFiles(inputs, package, "fractal run", "--input");
+  Expected<std::vector<RunInput>> given = collectInputs(package, inputs, randomInputs, "fractal run", outputDir, true);
   if (!given) return reportError(given.error());
   std::vector<NpyArray> data;
   std::vector<RunTensor> inputsRun, outputsRun;
-  for (size_t k = 0; k < package.inputs.size(); ++k) {
+  for (size_t k = 0; k < given->size(); ++k) {
     const pkg::Tensor &t = package.tensors[package.inputs[k]];
-    auto it = given->find(t.name);
-    if (it == given->end()) {
-      if (!randomInputs)
-        return reportError(Error::badInput("fractal run: no data for input '" + t.name + "' (" +
-                                           pkg::npyDescr(t.dtype) + shapeText(t.shape) +
-                                           "): give --input " + t.name + "=FILE.npy, or --random-inputs"));
-      const std::string saved = outputDir + "/" + fileNameFor(t.name) + ".input.npy";
-      std::cerr << "fractal: warning: input '" << t.name << "' not given: using seeded random data "
-                << "(uniform [-1, 1), seed " << k << ") because of --random-inputs; saved as " << saved << "\n";
-      data.push_back(randomInput(t, uint32_t(k)));
-      if (Status s = createDirectories(outputDir); !s) return reportError(s.error());
-      if (Status st = writeNpyFile(saved, data.back()); !st) return reportError(st.error());
-      inputsRun.push_back({&t, saved, t.shape});
-      continue;
-    }
-    Expected<NpyArray> a = readInputNpy(it->second.back(), t); // the last --input of a name counts
-    if (!a) return reportError(a.error());
-    data.push_back(std::move(*a));
-    inputsRun.push_back({&t, it->second.back(), t.shape});
+    inputsRun.push_back({&t, (*given)[k].file, t.shape});
+    data.push_back(std::move((*given)[k].data));
   }
 
   // The device: one simulator of the target, the model loaded from the file or the package.

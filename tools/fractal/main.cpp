@@ -65,6 +65,7 @@ const Subcommand kSubcommands[] = {
 #ifdef FRACTAL_HAS_MLIR
     {"npu", "lower a kernel written in the npu dialect (MLIR) to assembly: plan memory, inject sync, emit", runNpuCommand},
     {"sweep", "compile and time a model on every combination of chip-config values", runSweepCommand},
+    {"verify", "compare a model's results on the NPU with ONNX Runtime's, output by output or layer by layer", runVerifyCommand},
     {"quantize", "quantize a model to uint8 activations and int8 weights (QDQ ONNX), calibrated on the NPU", runQuantizeCommand},
 #endif
 #ifdef FRACTAL_HAS_CONFORMANCE
@@ -84,7 +85,8 @@ void printHelp() {
     std::printf("  %-14s%s\n", c.name, c.summary);
   std::cout << "\nRun 'fractal <command> --help' for a command's options.\n\n"
                "EXIT CODES: 0 ok, 1 internal error, 2 bad input or usage, "
-               "3 simulated-device fault\n";
+               "3 simulated-device fault, 4 results differ beyond a tolerance (compare, verify),\n"
+               "5 the reference (ONNX Runtime) could not run (verify)\n";
 }
 
 } // namespace

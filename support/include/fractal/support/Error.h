@@ -16,7 +16,8 @@ enum class ExitCode : int {
   Internal = 1,    // a bug in Fractal
   BadInput = 2,    // malformed file, bad flag, unsupported model, invalid config
   DeviceFault = 3, // the simulated device stopped on a fault
-  Mismatch = 4,    // `fractal compare`: the tensors differ beyond the tolerance
+  Mismatch = 4,    // `fractal compare`, `fractal verify`: the tensors differ beyond the tolerance
+  Unavailable = 5, // `fractal verify`: the reference (ONNX Runtime through Node.js) could not run
 };
 
 struct Error {

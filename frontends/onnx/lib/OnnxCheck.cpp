@@ -339,6 +339,13 @@ private:
         }
         dims += (i ? "x" : "") + std::to_string(d.dim_value());
       }
+      // Before shape inference, which would try to hold such an input's values (a shape input
+      // of 2^62 elements: ONNX's data propagation allocated until the process was killed).
+      if (!dims.empty()) {
+        std::vector<int64_t> values;
+        for (const auto &d : shape->dim()) values.push_back(d.dim_value());
+        if (std::string why = tooLarge(input.name(), values); !why.empty()) problem("", "", "input " + why);
+      }
       report_.inputs.push_back(input.name() + ": " + (dims.empty() ? "?" : dims) + " " +
                                detail::elementTypeName(tensor->elem_type()));
     }
@@ -537,18 +544,20 @@ private:
   // axis holds), a Squeeze axis outside the input's rank (it ignores the axis; ONNX Runtime
   // refuses the model), Gather indices known at compile time out of range, GatherElements'
   // indices larger than the data.
+  // What no device could hold: dims whose product overflows, or more than kMaxTensorBytes (a
+  // corrupt model's input axis of 2^62 made code generation emit instructions for hours); "" when
+  // `value` of those dims fits.
+  std::string tooLarge(const std::string &value, const std::vector<int64_t> &dims) const {
+    const int64_t count = elementCount(dims);
+    auto type = types_.find(value);
+    const int64_t size = std::max(1, type == types_.end() ? 4 : elementBytes(type->second));
+    if (count >= 0 && count <= kMaxTensorBytes / size) return "";
+    return "'" + value + "' would have the shape " + dimsText(dims) + ": " +
+           (count < 0 ? std::string("its element count overflows") : "more than 2^40 bytes, larger than any device memory");
+  }
+
   void checkInferredShapes() {
     const std::map<std::string, std::vector<int64_t>> &shapes = inferredShapes();
-    // What no device could hold: dims whose product overflows, or more than kMaxTensorBytes (a
-    // corrupt model's input axis of 2^62 made code generation emit instructions for hours).
-    auto tooLarge = [&](const std::string &value, const std::vector<int64_t> &dims) -> std::string {
-      const int64_t count = elementCount(dims);
-      auto type = types_.find(value);
-      const int64_t size = std::max(1, type == types_.end() ? 4 : elementBytes(type->second));
-      if (count >= 0 && count <= kMaxTensorBytes / size) return "";
-      return "'" + value + "' would have the shape " + dimsText(dims) + ": " +
-             (count < 0 ? std::string("its element count overflows") : "more than 2^40 bytes, larger than any device memory");
-    };
     std::set<std::string> huge; // named where they start, not again at each node after them
     for (const auto &input : model_.graph().input())
       if (auto shape = shapes.find(input.name()); shape != shapes.end())

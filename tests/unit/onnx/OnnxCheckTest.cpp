@@ -242,6 +242,10 @@ TEST(OnnxCheck, WhatShapeInferenceLetsThrough) {
   // 2^62 made code generation emit instructions for hours) or a result over 2^40 bytes.
   EXPECT_EQ(problems(check(oneNodeModel("Relu", "r", {{"x", 1, {2, 3, int64_t(1) << 62}}}, "y", 0))),
             "input 'x' would have the shape 2x3x4611686018427387904: its element count overflows\n");
+  // Said before shape inference runs: with a shape input of 2^62 int64 values (a mutated Expand
+  // model), ONNX's data propagation allocated until the process was killed.
+  EXPECT_EQ(problems(check(oneNodeModel("Expand", "e", {{"x", 1, {3, 1}}, {"to", 7, {int64_t(1) << 62}}}, "y", 1))),
+            "input 'to' would have the shape 4611686018427387904: more than 2^40 bytes, larger than any device memory\n");
   onnx::ModelProto expand = withInts(oneNodeModel("Expand", "big", {{"x", 1, {1, 1}}}, "y", 1), "to", {int64_t(1) << 20, int64_t(1) << 19});
   EXPECT_EQ(problems(check(expand)), "big: its output 'y' would have the shape 1048576x524288: more than 2^40 bytes, larger "
                                      "than any device memory\n");

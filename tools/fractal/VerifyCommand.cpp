@@ -8,6 +8,7 @@
 #include "ModelRun.h"
 
 #include "fractal/isa/Numerics.h"
+#include "fractal/onnx/OnnxCheck.h"
 #include "fractal/onnx/OnnxCompile.h"
 #include "fractal/support/File.h"
 #include "fractal/support/Json.h"
@@ -345,6 +346,13 @@ int runVerifyCommand(const Args &args) {
   onnx::ModelProto proto;
   if (!proto.ParseFromString(*bytes))
     return reportError(Error::badInput(model + ": not a valid ONNX model (protobuf parse failed)"));
+  // The model as it is must pass the check first: ONNX's own shape inference, which types the
+  // intermediates below, is safe only on a model the check has found well-formed.
+  Expected<std::vector<onnx_frontend::InputShape>> inputShapes = onnx_frontend::parseInputShapes(shapes);
+  if (!inputShapes) return reportError(inputShapes.error());
+  if (onnx_frontend::CheckReport check = onnx_frontend::checkOnnxBytes(*bytes, model, *inputShapes); !check.ok())
+    return reportError(Error::badInput(check.text() + model + " is not supported: " +
+                                       std::to_string(check.problems.size()) + " problem(s), listed above"));
   std::vector<std::string> picked;
   for (std::stringstream list(tensors); list.good();) {
     std::string name;

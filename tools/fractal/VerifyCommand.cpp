@@ -215,10 +215,11 @@ void compare(Compared &c, const NpyArray &npu, const NpyArray &ref, double minCo
   c.ok = c.isFloat ? c.differing == 0 && c.cosine >= minCosine : c.differing == 0;
 }
 
-// Runs ONNX Runtime through Node.js on `model` with `feeds` (NAME=FILE.npy), writing output k as
-// `outDir`/k.npy. Node's own messages go to stderr.
-Status runReference(const std::string &ortModules, const std::string &model, const std::string &outDir,
-                    const std::vector<std::string> &feeds) {
+// Runs ONNX Runtime through Node.js on `model` (the copy with the compared tensors as outputs; the
+// user's is `named`) with `feeds` (NAME=FILE.npy), writing output k as `outDir`/k.npy. Node's own
+// messages go to stderr.
+Status runReference(const std::string &ortModules, const std::string &model, const std::string &named,
+                    const std::string &outDir, const std::vector<std::string> &feeds) {
   const std::string script = std::string(FRACTAL_SCRIPTS_DIR) + "/ort-run.mjs";
   const std::string hint = ": install it with `npm install --ignore-scripts --prefix DIR onnxruntime-node@1.30.0` "
                            "and give --ort DIR/node_modules (or run `make assets`)";
@@ -245,7 +246,7 @@ Status runReference(const std::string &ortModules, const std::string &model, con
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return Error{ExitCode::Unavailable, "fractal verify: lost the ONNX Runtime process"};
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return Error{ExitCode::Unavailable, "fractal verify: ONNX Runtime failed on " + model + " (" +
+    return Error{ExitCode::Unavailable, "fractal verify: ONNX Runtime failed on " + named + " (" +
                                             (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
                                                                : "signal " + std::to_string(WTERMSIG(status))) +
                                             "; its message is above)"};
@@ -381,6 +382,7 @@ int runVerifyCommand(const Args &args) {
       e.message.replace(at, verifiedModel.size(), model);
     return reportError(e);
   }
+  package->sourceModel = model; // device faults name the user's model, not the copy
   warnAboutFloat64(*package, model);
 
   // Inputs: given, or seeded random ones written for the reference too.
@@ -403,7 +405,7 @@ int runVerifyCommand(const Args &args) {
     if (Status s = writeNpyFile(dir.path + "/npu/" + std::to_string(k) + ".npy", run->outputs[k]); !s)
       return reportError(s.error());
 
-  if (Status s = runReference(ortModules, verifiedModel, dir.path + "/ort", feeds); !s) return reportError(s.error());
+  if (Status s = runReference(ortModules, verifiedModel, model, dir.path + "/ort", feeds); !s) return reportError(s.error());
   std::map<std::string, size_t> refIndex; // the graph's outputs by name, as ONNX Runtime lists them
   for (int k = 0; k < proto.graph().output_size(); ++k) refIndex.emplace(proto.graph().output(k).name(), size_t(k));
 

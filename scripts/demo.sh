@@ -30,9 +30,15 @@ for o in "$OUT"/ref/*.npy; do
   "$F" compare "$OUT/out/$(basename "$o")" "$o"
 done
 "$F" detect blazeface "$OUT/ref" --size 128
+echo "-- 6. every layer against ONNX Runtime (fractal verify --layers; the table in verify.txt)"
+"$F" verify "$MODEL" --input "input:0=$OUT/face.npy" --layers --report "$OUT/verify.json" > "$OUT/verify.txt"
+awk '/^(ok|DIFF|FIRST) / && $2 != "exact" && (low == "" || $2 < low) { low = $2; at = $6 }
+     END { print "lowest cosine: " low " (" at ")" }' "$OUT/verify.txt"
+tail -1 "$OUT/verify.txt"
 echo
 echo "-- the slowest tasks (profile/op_summary.csv, msprof columns):"
-sort -t, -k6 -g -r "$OUT/profile/op_summary.csv" | head -5 | cut -d, -f1-7
+sort -t, -k6 -g -r "$OUT/profile/op_summary.csv" | awk "NR <= 5" | cut -d, -f1-7
 echo
 echo "Kept in $OUT/: face.fpk (fractal info), ir/ (IR of every phase, kernels' assembly),"
-echo "profile/trace.json (open in ui.perfetto.dev), run.json (the run report)."
+echo "profile/trace.json (open in ui.perfetto.dev), run.json (the run report), verify.txt/.json (every layer"
+echo "against ONNX Runtime)."

@@ -400,10 +400,12 @@ int runVerifyCommand(const Args &args) {
   if (!run) return reportError(run.error());
   std::map<std::string, size_t> npuIndex; // the package's outputs by name
   for (size_t k = 0; k < package->outputs.size(); ++k) npuIndex[package->tensors[package->outputs[k]].name] = k;
-  if (Status s = createDirectories(dir.path + "/npu"); !s) return reportError(s.error());
-  for (size_t k = 0; k < run->outputs.size(); ++k)
-    if (Status s = writeNpyFile(dir.path + "/npu/" + std::to_string(k) + ".npy", run->outputs[k]); !s)
-      return reportError(s.error());
+  if (dir.keep) { // beside ONNX Runtime's, for the user (compared from memory either way)
+    if (Status s = createDirectories(dir.path + "/npu"); !s) return reportError(s.error());
+    for (size_t k = 0; k < run->outputs.size(); ++k)
+      if (Status s = writeNpyFile(dir.path + "/npu/" + std::to_string(k) + ".npy", run->outputs[k]); !s)
+        return reportError(s.error());
+  }
 
   if (Status s = runReference(ortModules, verifiedModel, model, dir.path + "/ort", feeds); !s) return reportError(s.error());
   std::map<std::string, size_t> refIndex; // the graph's outputs by name, as ONNX Runtime lists them

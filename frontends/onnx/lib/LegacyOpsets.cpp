@@ -38,7 +38,7 @@ std::map<std::string, int> knownRanks(const onnx::GraphProto &g) {
 
 void inferLeniently(onnx::ModelProto &model) {
   onnx::ShapeInferenceOptions lenient{/*check_type=*/false, /*error_mode=*/0, /*enable_data_propagation=*/false};
-  onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), lenient);
+  onnx::shape_inference::InferShapes(model, guardedSchemas(), lenient);
 }
 
 // Gives input `slot` of node `index` `count` trailing unit axes.

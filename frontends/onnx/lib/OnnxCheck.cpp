@@ -1232,7 +1232,7 @@ private:
         HiddenFromInference hidden(typeStftOutputs());
         AxesFromInference axes(*model_.mutable_graph());
         axesGuarded = axesGuarded || axes.any();
-        onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(), options);
+        onnx::shape_inference::InferShapes(model_, detail::guardedSchemas(), options);
         hidden.restore();
         axes.restore();
         // (An STFT whose signal this inference typed is typed the next round.)
@@ -1245,7 +1245,7 @@ private:
       }
       if (!checkLayerNormAxes()) return;
       if (axesGuarded) // Mean's and InvStdDev's shapes, with the model's own axes (now in range)
-        onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(), options);
+        onnx::shape_inference::InferShapes(model_, detail::guardedSchemas(), options);
     } catch (const std::exception &e) {
       std::string what = e.what();
       problem("", "", "shape inference failed: " + what.substr(0, what.find('\n')));

@@ -5,6 +5,10 @@
 
 #include <onnx/onnx_pb.h>
 
+namespace onnx {
+class ISchemaRegistry;
+}
+
 #include <map>
 #include <set>
 #include <string>
@@ -13,6 +17,13 @@
 namespace fractal::onnx_frontend::detail {
 CheckReport checkAndInfer(const std::string &bytes, const std::string &name,
                           const std::vector<InputShape> &shapes, onnx::ModelProto &model);
+
+// ONNX's operator schemas for onnx::shape_inference::InferShapes, with guards (SchemaGuards.cpp)
+// in front of the inference functions of Debian's ONNX that read past the end of their own arrays
+// on an ill-formed node (a convolution whose data and weight ranks differ): such a node is a
+// shape-inference error naming it, not a crash. Every inference over a model the check has not
+// passed yet goes through it.
+const onnx::ISchemaRegistry *guardedSchemas();
 
 // Rewrites a model of opset 1-6 to kLegacyUpgradeOpset (LegacyOpsets.cpp); empty, or why it could not.
 std::string upgradeLegacyOpset(onnx::ModelProto &model);

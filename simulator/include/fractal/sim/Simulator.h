@@ -156,7 +156,7 @@ private:
   std::vector<std::unique_ptr<CoreState>> cores_;
   std::string configKey_; // which SystemC elaboration serves this config
   std::unique_ptr<detail::L2Lines> l2Lines_; // what this device's L2 holds between runs
-  std::vector<std::unique_ptr<detail::FunctionalCore>> functionalCores_;
+  std::vector<std::unique_ptr<detail::FunctionalCore>> functionalCores_; // made on the first functional run
   std::unique_ptr<detail::HostThreads> hostThreads_; // made on the first multi-threaded run
 };
 

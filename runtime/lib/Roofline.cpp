@@ -53,7 +53,8 @@ TaskBound workBound(uint64_t modelMacs, uint64_t tensorBytes, const std::vector<
     b.busiest = dram;
     busiest = "dram";
   }
-  b.limitedBy = b.busiest > 0.5 ? limiterName(busiest) : "latency and sync";
+  b.busiestUnit = busiest.empty() ? "" : limiterName(busiest);
+  b.limitedBy = b.busiest > 0.5 ? b.busiestUnit : "latency and sync";
   return b;
 }
 
@@ -72,7 +73,7 @@ WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &pac
   WhereTimeGoes w;
   const double launch = config.kernelLaunchCycles();
   double macs = 0;
-  std::map<std::string, double> byLimiter, alone;
+  std::map<std::string, double> byLimiter, alone, busiestWork;
   std::vector<TimedWork> work;
   double hits = 0, lookups = 0;
   for (const TaskProfile &t : profile.tasks) {
@@ -101,6 +102,9 @@ WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &pac
   for (const TimedWork &x : work) {
     byLimiter[x.bound.limitedBy] += double(x.cycles);
     w.sumOfKernelBounds += x.bound.cycles();
+    if (x.bound.busiestUnit.empty()) continue;
+    w.busiestWorkCycles += x.bound.busiest * double(x.cycles);
+    busiestWork[x.bound.busiestUnit] += x.bound.busiest * double(x.cycles);
   }
   w.boundCycles = modelRooflineCycles(package, config, macs);
   w.dramCycles = w.dramBytes / config.dramBytesPerCycle();
@@ -108,6 +112,8 @@ WhereTimeGoes whereTimeGoes(const ModelProfile &profile, const pkg::Package &pac
   auto largestFirst = [](const auto &a, const auto &b) { return a.second > b.second; };
   w.byLimiter.assign(byLimiter.begin(), byLimiter.end());
   std::sort(w.byLimiter.begin(), w.byLimiter.end(), largestFirst);
+  w.busiestWork.assign(busiestWork.begin(), busiestWork.end());
+  std::sort(w.busiestWork.begin(), w.busiestWork.end(), largestFirst);
   for (const auto &[pipe, cycles] : alone)
     if (cycles > 0) w.aloneCycles.push_back({pipe, cycles});
   std::sort(w.aloneCycles.begin(), w.aloneCycles.end(), largestFirst);
@@ -134,6 +140,22 @@ std::string describe(const WhereTimeGoes &w, const ModelProfile &profile) {
                   "  kernels' own bounds (intermediate tensors through DRAM too): %.0f cycles = %.3f of the kernel cycles\n",
                   w.sumOfKernelBounds, w.sumOfKernelBounds / w.kernelCycles);
     s += line;
+    if (w.busiestWorkCycles > 0) {
+      std::snprintf(line, sizeof line,
+                    "  the busiest unit's own work, kernel by kernel (a traced sequence's parts each): %.0f cycles = "
+                    "%.3f of the kernel cycles (",
+                    w.busiestWorkCycles, w.busiestWorkCycles / w.kernelCycles);
+      s += line;
+      for (size_t i = 0; i < w.busiestWork.size() && i < 4; ++i) {
+        std::snprintf(line, sizeof line, "%s%s %.0f", i ? ", " : "", w.busiestWork[i].first.c_str(), w.busiestWork[i].second);
+        s += line;
+      }
+      std::snprintf(line, sizeof line,
+                    "): however well their pipes overlapped, these kernels would take that long, %.3f of the "
+                    "roofline at best\n",
+                    w.boundCycles / w.busiestWorkCycles);
+      s += line;
+    }
     std::snprintf(line, sizeof line,
                   "  DRAM moved %.1f %s during the kernels: %.0f cycles at its bandwidth = %.3f of the kernel cycles; "
                   "L2 hit rate %.1f%%\n",

@@ -341,7 +341,12 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
         .field("ratio_to_roofline", where.kernelCycles > 0 ? where.boundCycles / where.kernelCycles : 0.0)
         .field("sum_of_kernel_bounds", where.sumOfKernelBounds).field("dram_bytes", where.dramBytes)
         .field("dram_cycles", where.dramCycles).field("l2_hit_rate", where.l2HitRate)
-        .field("barrier_wait_cycles", where.barrierWaitCycles);
+        .field("barrier_wait_cycles", where.barrierWaitCycles)
+        .field("busiest_work_cycles", where.busiestWorkCycles)
+        .field("ratio_to_roofline_at_best", where.busiestWorkCycles > 0 ? where.boundCycles / where.busiestWorkCycles : 0.0);
+    j.key("busiest_work").beginObject();
+    for (const auto &[unit, cycles] : where.busiestWork) j.field(unit, cycles);
+    j.endObject();
     j.key("kernel_cycles_by_limiter").beginObject();
     for (const auto &[limiter, cycles] : where.byLimiter) j.field(limiter, cycles);
     j.endObject();

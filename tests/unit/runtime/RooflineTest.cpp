@@ -91,6 +91,21 @@ TEST(Roofline, WhereTimeGoesSplitsLaunchesLimitersAndGaps) {
   EXPECT_DOUBLE_EQ(g.sumOfKernelBounds, 900);
   EXPECT_NE(text.find("kernels' own bounds (intermediate tensors through DRAM too): 900 cycles = 0.180 of the kernel cycles"),
             std::string::npos) << text;
+  // No kernel ends before its busiest unit's work: conv's mte2 0.8 x 3000, near's cube 0.95 x
+  // 1000, pool's DRAM (busier than its vector) for what it moved.
+  const double poolDram = 70000 / c.dramBytesPerCycle();
+  EXPECT_DOUBLE_EQ(g.busiestWorkCycles, 2400 + 950 + poolDram);
+  ASSERT_EQ(g.busiestWork.size(), 3u);
+  EXPECT_EQ(g.busiestWork[0], (std::pair<std::string, double>{"GM loads (mte2)", 2400}));
+  EXPECT_EQ(g.busiestWork[1], (std::pair<std::string, double>{"cube", 950}));
+  EXPECT_EQ(g.busiestWork[2].first, "DRAM bandwidth");
+  char work[320];
+  std::snprintf(work, sizeof work,
+                "  the busiest unit's own work, kernel by kernel (a traced sequence's parts each): %.0f cycles = %.3f of "
+                "the kernel cycles (GM loads (mte2) 2400, cube 950, DRAM bandwidth %.0f): however well their pipes "
+                "overlapped, these kernels would take that long, %.3f of the roofline at best\n",
+                g.busiestWorkCycles, g.busiestWorkCycles / 5000, poolDram, 900 / g.busiestWorkCycles);
+  EXPECT_NE(text.find(work), std::string::npos) << text;
   EXPECT_DOUBLE_EQ(g.dramBytes, 170000);
   EXPECT_DOUBLE_EQ(g.dramCycles, 170000 / c.dramBytesPerCycle());
   EXPECT_DOUBLE_EQ(g.l2HitRate, 30.0 / 80.0);
@@ -132,6 +147,8 @@ TEST(Roofline, ASequenceIsSplitIntoItsParts) {
   EXPECT_EQ(g.furthestAboveBound[1].name, "a");
   EXPECT_DOUBLE_EQ(g.furthestAboveBound[1].bound.cycles(), 1000);
   EXPECT_DOUBLE_EQ(g.sumOfKernelBounds, 1000 + 7530 / c.dramBytesPerCycle());
+  // Part by part (the sequence's scalar 0.9 over all of it is not a part's work).
+  EXPECT_DOUBLE_EQ(g.busiestWorkCycles, 0.8 * 1500 + 0.6 * 3500);
   EXPECT_EQ(describe(g, prof).find("--profile DIR"), std::string::npos);
   prof.tasks[0].segments.clear();
   const WhereTimeGoes whole = whereTimeGoes(prof, p, c);

@@ -22,6 +22,7 @@ struct TaskBound {
   // busier; "latency and sync" when none is busier than 50%.
   std::string limitedBy;
   double busiest = 0;       // its busy ratio
+  std::string busiestUnit;  // which one, by name (e.g. "L1 -> L0 loads (mte1)"), even below 50%
 };
 
 // A kernel task, or one part of a kernel sequence (when the run was traced), with its bound.
@@ -39,6 +40,14 @@ struct WhereTimeGoes {
   // touches, intermediate feature maps included, through DRAM once. Above the model's bound by
   // what the intermediates cost; below the kernel cycles by what the kernels lose to their bounds.
   double sumOfKernelBounds = 0;
+  // The busiest unit's own work added up, task by task (a traced sequence: part by part): what the
+  // same instructions would take however well their pipes overlapped, since no part can end before
+  // its busiest pipe (or DRAM) has done its work. Between the roofline (which counts only the cube
+  // and DRAM) and the kernel cycles: img2col, FixPipe, vector and DMA bandwidths the roofline
+  // leaves out. boundCycles / busiestWorkCycles is the best ratio to the roofline these kernels
+  // could reach. Per unit, largest first.
+  double busiestWorkCycles = 0;
+  std::vector<std::pair<std::string, double>> busiestWork;
   // What the shared DRAM moved during the kernels, as cycles at its bandwidth; the L2's hits over
   // its lookups (lines).
   double dramBytes = 0, dramCycles = 0, l2HitRate = 0;

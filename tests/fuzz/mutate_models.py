@@ -9,6 +9,7 @@ or, at run time, 3 for a kernel's own index check (`trap`); anything else (a sig
 error, a timeout) is printed with the mutant kept in the work directory to reproduce it.
 
     tests/fuzz/mutate_models.py --fractal build/bin/fractal --count 2000 --seed 1 --work /tmp/fuzz
+    tests/fuzz/mutate_models.py --filter 'conv|pool' ...   # only models whose test name matches
 
 Not part of ctest (minutes to hours, random); what it found became unit tests (OnnxCheckTest).
 Needs protoc (protobuf-compiler) for the field mutations.
@@ -77,11 +78,13 @@ def main():
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--work', default='/tmp/fractal-fuzz')
     ap.add_argument('--timeout', type=int, default=120, help='seconds per command')
+    ap.add_argument('--filter', default='', help='only source models whose test directory matches this regex')
     a = ap.parse_args()
     rng = random.Random(a.seed)
     models = sorted(glob.glob(f'{SUITE}/node/*/model.onnx') + glob.glob(f'{SUITE}/pytorch-*/*/model.onnx'))
+    models = [m for m in models if re.search(a.filter, os.path.basename(os.path.dirname(m)))]
     if not models:
-        sys.exit(f'no models under {SUITE} (install libonnx-testdata)')
+        sys.exit(f'no models under {SUITE} (install libonnx-testdata)' + (f' matching {a.filter!r}' if a.filter else ''))
     os.makedirs(a.work, exist_ok=True)
     failures = compiled = 0
     for i in range(a.count):

@@ -5,14 +5,14 @@
 
 #include <onnx/onnx_pb.h>
 
-namespace onnx {
-class ISchemaRegistry;
-}
-
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
+
+namespace onnx {
+class ISchemaRegistry;
+}
 
 namespace fractal::onnx_frontend::detail {
 CheckReport checkAndInfer(const std::string &bytes, const std::string &name,

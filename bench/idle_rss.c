@@ -29,9 +29,9 @@ static int runOnce(const char *path) {
   for (size_t i = 0; ok && i < nin + nout; ++i) {
     frtTensorDesc d;
     ok = (i < nin ? frtModelGetInputDesc(model, i, &d) : frtModelGetOutputDesc(model, i - nin, &d)) == FRT_SUCCESS &&
-         frtMalloc(&buffers[count], d.size, FRT_MEM_MALLOC_HUGE_FIRST) == FRT_SUCCESS;
+         frtMalloc(&buffers[i], d.size, FRT_MEM_MALLOC_HUGE_FIRST) == FRT_SUCCESS;
     if (!ok) break;
-    ++count;
+    count = i + 1; /* buffers to free */
     ok = frtMemset(buffers[i], d.size, 0, d.size) == FRT_SUCCESS &&
          frtAddDatasetBuffer(sets[i < nin ? 0 : 1], buffers[i], d.size) == FRT_SUCCESS;
   }

@@ -395,8 +395,13 @@ void rss(benchmark::State &state, const Model &m) {
     baseline = idleRssMiB();
     device = tiny.empty() ? 0 : idleRssMiB(tiny);
   }
-  if (peak == 0 || baseline == 0 || device == 0) {
+  if (peak == 0 || baseline == 0) {
     state.SkipWithError("frt_example_model did not run as expected");
+    return;
+  }
+  if (device == 0) {
+    state.SkipWithError(tiny.empty() ? "the tiny model (a Conv and a Sigmoid) did not compile"
+                                     : "idle_rss did not run the tiny model");
     return;
   }
   const pkg::DeviceMemorySize memory = pkg::deviceMemoryOf(*p);

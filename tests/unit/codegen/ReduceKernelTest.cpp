@@ -104,7 +104,8 @@ TEST(ReduceKernel, AcrossRows) {
 
 // Slices split over the cores, each core a contiguous run, only when no store spills into another
 // slice (stores write whole 32-byte blocks): softmax rows of 16 values, per-column sums of 16
-// columns; not rows of 5 values, nor a per-row result (one value, one block).
+// columns; not softmax rows of 5 values. Per-row results (the npu dialect's row reduction) leave in
+// chunks of 8 rows and more, whole blocks, so they split too: over one chunk only when there is one.
 TEST(ReduceKernel, SlicesSplitOverTheCoresOnlyWhenStoresStayInside) {
   auto cores = [](Kind kind, int64_t outer, int64_t r, int64_t inner) {
     ReduceKernel k;
@@ -119,10 +120,42 @@ TEST(ReduceKernel, SlicesSplitOverTheCoresOnlyWhenStoresStayInside) {
   EXPECT_EQ(cores(Kind::Softmax, 37, 16, 1), 2);
   EXPECT_EQ(cores(Kind::Sum, 37, 3, 16), 2);
   EXPECT_EQ(cores(Kind::Softmax, 37, 5, 1), 1);
-  EXPECT_EQ(cores(Kind::Sum, 37, 16, 1), 1);
+  EXPECT_EQ(cores(Kind::Sum, 37, 16, 1), 2);
+  EXPECT_EQ(cores(Kind::Sum, 8, 16, 1), 1);
   EXPECT_EQ(cores(Kind::Softmax, 1, 16, 1), 1);
   runCase(Kind::Softmax, 37, 16, 1, true); // 18 and 19 slices
   runCase(Kind::Sum, 37, 3, 16, true);
+}
+
+// Row reductions (inner == 1) of the simple kinds go through the npu dialect: chunks of rows,
+// double-buffered, on both cores, with flags from the sync pass. Exact against the reference, no
+// race between pipes or cores, for aligned rows (one strided DMA a chunk) and unaligned ones (a DMA
+// a row), a short last chunk, many chunks per core, and the longest row it takes; a row of one
+// more repeat goes to the one-row-at-a-time kernel.
+TEST(ReduceKernel, RowReductionsThroughTheNpuDialect) {
+  auto generated = [](Kind kind, int64_t outer, int64_t r) {
+    ReduceKernel k;
+    k.name = k.node = "rows";
+    k.kind = kind;
+    k.outer = outer;
+    k.r = r;
+    Expected<GeneratedKernel> gen = generateReduce(edge(), k);
+    EXPECT_TRUE(gen.ok()) << gen.error().message;
+    return gen ? *gen : GeneratedKernel{};
+  };
+  const GeneratedKernel rec = generated(Kind::Mean, 40, 120); // PP-OCRv4 rec's layer-norm means
+  EXPECT_NE(rec.assembly.find("40 rows of 120 values, 3 chunk(s) of 16 rows on 2 block(s) (via the npu dialect)"),
+            std::string::npos) << rec.assembly.substr(0, 300);
+  EXPECT_EQ(rec.blockDim, 2);
+  EXPECT_NE(generated(Kind::Sum, 3, 31 * 64).assembly.find("via the npu dialect"), std::string::npos);
+  EXPECT_EQ(generated(Kind::Sum, 3, 31 * 64 + 1).assembly.find("via the npu dialect"), std::string::npos);
+  for (Kind kind : {Kind::Sum, Kind::Mean, Kind::Max, Kind::Min, Kind::L1, Kind::L2, Kind::SumSquare, Kind::LogSum}) {
+    runCase(kind, 40, 120, 1, true); // aligned rows, two repeats each
+    runCase(kind, 37, 15, 1, true);  // unaligned rows, a short last chunk
+  }
+  runCase(Kind::Mean, 1000, 7, 1, true);     // many chunks per core
+  runCase(Kind::Max, 5, 31 * 64, 1, true);   // the longest row: 31 repeats, a 5-level tree
+  runCase(Kind::Sum, 2, 31 * 64 - 3, 1, true);
 }
 
 TEST(ReduceKernel, NoDataRacesBetweenPipes) {

@@ -270,7 +270,8 @@ Expected<GeneratedKernel> generateUpsampleAdd(const ChipConfig &config, const Up
 // 32-byte aligned in GM: a DMA writes whole 32-byte blocks, so each store spills up to 28 bytes of
 // scratch past its row, which the next (ascending) store overwrites; the kernel therefore runs on
 // one core, and the memory plan gives its input and output `kTailSlackBytes` beyond their end.
-// Arguments: input, output.
+// Arguments: input, output. (Sums, means, maxima, minima and norms of rows, inner == 1, go through
+// the npu dialect instead, several rows at a time on every core: generateRowReduction below.)
 //
 // LayerNorm (inner == 1): y = (x - mean) / sqrt(var + epsilon) * scale + bias per row of r values,
 // scale and bias [r] f32 read once; the row's mean and 1/sqrt(var + epsilon) are written too when
@@ -296,6 +297,11 @@ struct ReduceKernel {
 };
 constexpr int64_t kTailSlackBytes = 32;
 Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceKernel &k);
+// Sums, means, maxima, minima and norms of rows (inner == 1, rows of up to 1,984 values) go through
+// the npu dialect (NpuReduceRows.cpp): chunks of rows, double-buffered, over the cores.
+// generateReduce hands them over itself.
+bool reducesRowsThroughNpu(const ReduceKernel &k);
+Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const ReduceKernel &k);
 
 // TopK along the last axis: the input viewed as [outer, r] (ND f32); for each row, the k largest
 // (or smallest) values in sorted order and their indices, equal values keeping their order (the

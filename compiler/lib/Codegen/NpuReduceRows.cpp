@@ -1,0 +1,143 @@
+// Reductions of rows to one value each, through the npu dialect (KernelTemplates.h,
+// generateRowReduction): ReduceKernel's Sum/Mean/Max/Min/L1/L2/SumSquare/LogSum with inner == 1.
+//
+// A work item is a chunk of rows: one DMA brings them into UB (each row padded to whole repeats of
+// 64 lanes), the lanes past a row's end are set to the operation's identity under a lane mask,
+// each row's repeats are combined pairwise (one instruction per level and repeat pair, over all
+// the chunk's rows), then one lane reduction per row (vcadd/vcmax/vcmin, a repeat each) writes the
+// chunk's results side by side, and one DMA stores them. Chunks alternate between two UB buffer
+// sets (NpuKernelBuilder::itemLoop), so one chunk's loads overlap the other's work, and are shared
+// out over the cores: chunks of a multiple of 8 rows store whole 32-byte blocks, so no core's store
+// reaches another's results (only the last chunk's spills, into the tail slack the memory plan
+// leaves after every tensor). The previous kernel (ReduceKernels.cpp) took one row at a time on
+// one core and waited for its GM round trip each time: PP-OCRv4 rec's layer-norm means, 40 rows
+// of 120 values, took ~21k cycles each.
+#include "NpuBuilder.h"
+
+#include "EmitUtil.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+#include <limits>
+
+namespace fractal::codegen {
+namespace {
+
+using emit::ceilDiv;
+using emit::roundUp;
+using Kind = ReduceKernel::Kind;
+
+constexpr int64_t kLanes = 64;     // f32 lanes of one vector repeat
+constexpr int64_t kMaxRowRepeats = 31; // a row's repeats as a repeat stride in blocks (8 each) fit 255
+
+} // namespace
+
+bool reducesRowsThroughNpu(const ReduceKernel &k) {
+  switch (k.kind) {
+  case Kind::Sum:
+  case Kind::Mean:
+  case Kind::Max:
+  case Kind::Min:
+  case Kind::L1:
+  case Kind::L2:
+  case Kind::SumSquare:
+  case Kind::LogSum: return k.inner == 1 && k.outer >= 1 && k.r >= 1 && ceilDiv(k.r, kLanes) <= kMaxRowRepeats;
+  default: return false;
+  }
+}
+
+Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const ReduceKernel &k) {
+  if (!reducesRowsThroughNpu(k))
+    return Error::internal(k.name + ": the row reduction kernel takes sums, means, maxima, minima and norms of rows "
+                                    "of at most " + std::to_string(kMaxRowRepeats * kLanes) + " values");
+  const int64_t rowRepeats = ceilDiv(k.r, kLanes), rowElements = rowRepeats * kLanes;
+  const int64_t rowBlocks = ceilDiv(k.r * 4, 32);
+  const bool alignedRows = (k.r * 4) % 32 == 0; // rows start on blocks in GM: one strided DMA per chunk
+  // Rows per chunk: enough chunks for two per core where there are rows for it, in multiples of 8
+  // (whole blocks of results), at most 255 (one lane-reduction repeat each) and what two buffer
+  // sets of UB hold.
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
+  const int64_t perRow = rowElements * 4 + 4;
+  const int64_t cap = std::min<int64_t>(248, (ub / 2 - 2 * 256) / perRow / 8 * 8);
+  if (cap < 8)
+    return Error::badInput(k.name + ": UB overflow: 8 rows of " + std::to_string(k.r) + " values need " +
+                           std::to_string(2 * 8 * perRow) + " bytes of UB in two buffer sets, UB has " + std::to_string(ub));
+  const int64_t spread = roundUp(ceilDiv(k.outer, 2 * int64_t(config.chip.cores)), 8);
+  const int64_t rows = std::min(cap, std::max<int64_t>(8, spread));
+  const int64_t chunks = ceilDiv(k.outer, rows), tailRows = k.outer - (chunks - 1) * rows;
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, chunks));
+
+  NpuKernelBuilder kb(config, k.name, k.node);
+  kb.begin({{kb.f32(), k.outer * k.r + 8}, {kb.f32(), roundUp(k.outer, 8) + 8}}, blockDim);
+  mlir::OpBuilder &b = kb.builder();
+  mlir::Value tile[2], results[2];
+  for (int set = 0; set < 2; ++set) {
+    tile[set] = kb.alloc(npu::Space::ub, kb.f32(), rows * rowElements);
+    results[set] = kb.alloc(npu::Space::ub, kb.f32(), roundUp(rows, kLanes));
+  }
+  auto f32 = [&](float v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), kb.f32(), b.getF32FloatAttr(v)); };
+  auto i64 = [&](int64_t v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), b.getI64IntegerAttr(v)); };
+  auto at = [&](mlir::Value buffer, int64_t offset) {
+    return kb.view(buffer, kb.index(offset), llvm::cast<mlir::MemRefType>(buffer.getType()).getNumElements() - offset);
+  };
+  const float inf = std::numeric_limits<float>::infinity();
+  const float identity = k.kind == Kind::Max ? -inf : k.kind == Kind::Min ? inf : 0.0f;
+  const char *combine = k.kind == Kind::Max ? "vmax.f32" : k.kind == Kind::Min ? "vmin.f32" : "vadd.f32";
+  const char *acrossLanes = k.kind == Kind::Max ? "vcmax.f32" : k.kind == Kind::Min ? "vcmin.f32" : "vcadd.f32";
+  const int64_t rowStride = rowRepeats * 8; // blocks from one row to the next
+
+  auto chunk = [&](mlir::Value c, int set, bool last) -> Status {
+    const int64_t n = last ? tailRows : rows;
+    mlir::Value first = kb.mul(c, rows); // the chunk's first row
+    // The rows into UB, rowElements apart.
+    if (alignedRows) {
+      kb.instruction<npu::CopyOp>("gm2ub", {tile[set], kb.view(kb.arg(0), kb.mul(c, rows * k.r), n * k.r)},
+                                  {{"nburst", n}, {"len", rowBlocks}, {"dst_gap", rowStride - rowBlocks}});
+    } else {
+      for (int64_t row = 0; row < n; ++row) // a row's last block reads past it: the next row, or the tail slack
+        kb.instruction<npu::CopyOp>("gm2ub", {at(tile[set], row * rowElements),
+                                              kb.view(kb.arg(0), kb.add(kb.mul(c, rows * k.r), row * k.r), rowBlocks * 8)},
+                                    {{"len", rowBlocks}});
+    }
+    mlir::Value rowsIn = tile[set];
+    // Lanes past each row's end: the identity (what the DMA left there, or an earlier chunk's).
+    if (k.r % kLanes) {
+      const uint64_t tailLanes = ~((uint64_t(1) << (k.r % kLanes)) - 1);
+      b.create<npu::SetMaskOp>(kb.loc(), i64(0), i64(int64_t(tailLanes)));
+      kb.vector("vdup.f32", {at(rowsIn, (rowRepeats - 1) * kLanes), f32(identity)}, n, {{"dst_rep", rowStride}});
+      b.create<npu::SetMaskOp>(kb.loc(), i64(-1), i64(-1));
+    }
+    // |x| or x*x first (the identity 0 stays 0).
+    for (int64_t done = 0; done < n * rowRepeats && (k.kind == Kind::L1 || k.kind == Kind::L2 || k.kind == Kind::SumSquare);
+         done += 255) {
+      const int64_t repeats = std::min<int64_t>(255, n * rowRepeats - done);
+      mlir::Value part = at(rowsIn, done * kLanes);
+      if (k.kind == Kind::L1)
+        kb.vector("vabs.f32", {part, part}, repeats, {});
+      else
+        kb.vector("vmul.f32", {part, part, part}, repeats, {});
+    }
+    // Each row's repeats pairwise into its first: repeat j takes repeat j + keep, in every row.
+    for (int64_t count = rowRepeats; count > 1;) {
+      const int64_t half = count / 2, keep = count - half;
+      for (int64_t j = 0; j < half; ++j)
+        kb.vector(combine, {at(rowsIn, j * kLanes), at(rowsIn, j * kLanes), at(rowsIn, (j + keep) * kLanes)}, n,
+                  {{"dst_rep", rowStride}, {"src0_rep", rowStride}, {"src1_rep", rowStride}});
+      count = keep;
+    }
+    // One value per row, side by side.
+    kb.vector(acrossLanes, {results[set], rowsIn}, n, {{"src_rep", rowStride}});
+    const int64_t resultRepeats = ceilDiv(n, kLanes);
+    if (k.kind == Kind::Mean) kb.vector("vmuls.f32", {results[set], results[set], f32(1.0f / float(k.r))}, resultRepeats, {});
+    if (k.kind == Kind::L2) kb.vector("vsqrt.f32", {results[set], results[set]}, resultRepeats, {});
+    if (k.kind == Kind::LogSum) kb.vector("vln.f32", {results[set], results[set]}, resultRepeats, {});
+    kb.dma(results[set], kb.index(0), kb.arg(1), first, roundUp(n, 8));
+    return Status::success();
+  };
+  if (Status s = kb.itemLoop(chunks, tailRows != rows, chunk); !s) return s.error();
+  return kb.finish(k.name + ": reduction " + std::to_string(int(k.kind)) + " of " + std::to_string(k.outer) + " rows of " +
+                   std::to_string(k.r) + " values, " + std::to_string(chunks) + " chunk(s) of " + std::to_string(rows) +
+                   " rows on " + std::to_string(blockDim) + " block(s)");
+}
+
+} // namespace fractal::codegen

@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
+#include <algorithm>
 #include <functional>
 #include <numeric>
 #include <map>
@@ -262,7 +263,33 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
         return Error::badInput(kk->name + ": padding too large for the feature-map register (bands " +
                                std::to_string(g.first) + ".." + std::to_string(g.end - 1) + ")");
   // Fewer (image, band) items than cores: the N tiles are shared out too, in chunks.
-  const emit::NChunks chunking = emit::shareOutNTiles(nTiles, k.n * bands, cores);
+  emit::NChunks chunking = emit::shareOutNTiles(nTiles, k.n * bands, cores);
+  // A depthwise convolution's N chunks cost nothing but an item's latency (an item loads only its
+  // tiles' channels): with bands that do not share out evenly (3 on 2 cores, or a short last band),
+  // chunks of N tiles balance the cores. The chunk count (up to 4) whose busiest core has the least
+  // work, items dealt round-robin as the loop deals them, each costing its img2col (rows x tiles)
+  // and about two rows' worth of latency. (PP-OCRv4 rec's 5x5 depthwise on 12x80 maps: 3 bands of
+  // 4 rows, 2 on one core.)
+  if (k.depthwise && chunking.count == 1 && nTiles > 1) {
+    auto busiest = [&](int64_t count) {
+      const int64_t perChunk = ceilDiv(nTiles, count), chunks = ceilDiv(nTiles, perChunk);
+      std::vector<int64_t> work(size_t(cores), 0);
+      int64_t item = 0;
+      for (int64_t image = 0; image < k.n; ++image)
+        for (int64_t band = 0; band < bands; ++band)
+          for (int64_t chunk = 0; chunk < chunks; ++chunk, ++item) {
+            const int64_t rows = std::min(ohb, k.ho - band * ohb);
+            const int64_t tiles = std::min(perChunk, nTiles - chunk * perChunk);
+            work[size_t(item % cores)] += rows * tiles + 2;
+          }
+      return *std::max_element(work.begin(), work.end());
+    };
+    for (int64_t count = 2; count <= std::min<int64_t>(4, nTiles); ++count)
+      if (busiest(count) < busiest(chunking.count)) {
+        chunking.tilesPerChunk = ceilDiv(nTiles, count);
+        chunking.count = ceilDiv(nTiles, chunking.tilesPerChunk);
+      }
+  }
   const int64_t nChunks = chunking.count, chunkTiles = chunking.tilesPerChunk;
   const int64_t lastChunkTiles = nTiles - (nChunks - 1) * chunkTiles;
   const int64_t items = k.n * bands * nChunks;

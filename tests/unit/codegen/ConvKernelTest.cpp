@@ -118,7 +118,7 @@ void runCase(const Case &c, bool checkRaces, const char *headerHas = nullptr, co
         for (int64_t o = 0; o < outStride; ++o) {
           double sum = o < c.cout ? bias[size_t(o)] : 0.0, magnitude = std::fabs(sum);
           for (int64_t ci = 0; ci < c.cin && o < c.cout; ++ci)
-            for (int64_t y = 0; y < c.kh; ++y)
+            for (int64_t y = 0; y < c.kh && (!c.depthwise || ci == o); ++y) // depthwise: the other weights are 0
               for (int64_t x = 0; x < c.kw; ++x) {
                 const int64_t ih = oh * c.s - c.pad + y * c.d, iw = ow * c.s - c.pad + x * c.d;
                 if (ih < 0 || ih >= c.h || iw < 0 || iw >= c.w) continue;
@@ -219,6 +219,25 @@ TEST(ConvKernel, NChunksKeepBothCoresBusyOnSmallMaps) {
     ASSERT_TRUE(gen.ok()) << gen.error().message;
     EXPECT_EQ(gen->blockDim, 2) << gen->assembly.substr(0, 300);
     EXPECT_NE(gen->assembly.find("N chunks"), std::string::npos) << c.name;
+    runCase(c, true);
+  }
+}
+
+// A depthwise convolution whose bands do not share out evenly (3 bands of 4 rows on 2 cores, or
+// bands of 4 and 2 rows) splits its N tiles into chunks too, so that both cores get the same
+// work; the result is unchanged and race-free. (PP-OCRv4 rec's 5x5 depthwise convolutions.)
+TEST(ConvKernel, DepthwiseBandsThatDoNotShareOutEvenlyAreSplitIntoNChunks) {
+  for (const Case &c : {Case{"dw_three_bands", 1, 12, 80, 240, 240, 5, 5, 1, 1, 2, true},
+                        Case{"dw_short_last_band", 1, 6, 80, 480, 480, 5, 5, 1, 1, 2, true}}) {
+    ConvKernel k;
+    k.name = k.node = c.name;
+    k.h = k.ho = c.h, k.w = k.wo = c.w, k.cip = k.cop = c.cin;
+    k.kh = c.kh, k.kw = c.kw, k.pt = k.pl = k.pb = k.pr = c.pad, k.depthwise = true;
+    Expected<GeneratedKernel> gen = generateConv(edge(), k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    EXPECT_EQ(gen->blockDim, 2);
+    EXPECT_NE(gen->assembly.find("(bands x 2 N chunks) on 2 block(s)"), std::string::npos)
+        << c.name << ": " << gen->assembly.substr(0, 400);
     runCase(c, true);
   }
 }

@@ -35,6 +35,7 @@ Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandK
   const int64_t run = dims.front().first;
   const bool repeat = dims.front().second == 0; // the run is one element repeated
   constexpr int64_t kPiece = 8192;              // elements per DMA piece (32 KiB of UB)
+  constexpr int64_t kMaxChunkRuns = 64;         // short runs per item: 2 vector instructions and a DMA each
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, need = 2 * (kPiece * 4 + 512);
   if (ub < need)
     return Error::badInput(k.name + ": UB overflow: the expand kernel needs " + std::to_string(need) +
@@ -49,8 +50,67 @@ Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandK
   const int blockDim = aligned ? int(std::min<int64_t>(config.chip.cores, items)) : 1;
 
   NpuKernelBuilder kb(config, k.name, k.node);
-  kb.begin({{kb.f32(), roundUp(sourceElements, 8) + 8}, {kb.f32(), roundUp(runs * run, 8) + 8}}, blockDim);
   mlir::OpBuilder &b = kb.builder();
+  auto constant = [&](int64_t v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), b.getI64IntegerAttr(v)); };
+  // Run r's source offset, from r's digits over the outer axes.
+  auto sourceOf = [&](mlir::Value r) {
+    mlir::Value src = kb.index(0), rest = r;
+    for (size_t d = 1; d < dims.size(); ++d) {
+      mlir::Value digit = b.create<mlir::arith::RemSIOp>(kb.loc(), rest, kb.index(dims[d].first));
+      rest = b.create<mlir::arith::DivSIOp>(kb.loc(), rest, kb.index(dims[d].first));
+      src = kb.add(src, kb.mul(digit, dims[d].second));
+    }
+    return src;
+  };
+
+  // Short runs in whole blocks (a [rows, 1] or [cols] operand against [rows, cols]: PP-OCRv4 rec's
+  // layer-norm statistics and scales, 40 runs of 120): a run per item paid a GM round trip for a
+  // few hundred bytes. Instead an item is a chunk of runs: every run's source comes in by its own
+  // small DMA, back to back (a repeated element is then spread to 8 copies by a one-lane vcmax and
+  // over its run by a stride-0 vmov), and the chunk leaves in one store (runs are whole blocks, so
+  // the chunks may run on every core).
+  if (aligned && runs > 1 && run <= kPiece / 2) {
+    const int64_t perItem = std::min<int64_t>({kMaxChunkRuns, kPiece / run,
+                                               std::max<int64_t>(1, ceilDiv(runs, 2 * int64_t(config.chip.cores)))});
+    const int64_t chunks = ceilDiv(runs, perItem), tailRuns = runs - (chunks - 1) * perItem;
+    kb.begin({{kb.f32(), roundUp(sourceElements, 8) + 8}, {kb.f32(), runs * run + 8}},
+             int(std::min<int64_t>(config.chip.cores, chunks)));
+    mlir::Value elements[2], copies[2], out[2];
+    for (int set = 0; set < 2; ++set) {
+      out[set] = kb.alloc(npu::Space::ub, kb.f32(), perItem * run + 64); // a run's last repeat may pass its end
+      if (!repeat) continue;
+      elements[set] = kb.alloc(npu::Space::ub, kb.f32(), perItem * 8 + 56); // vcmax reads a repeat (one lane on)
+      copies[set] = kb.alloc(npu::Space::ub, kb.f32(), perItem * 8);
+    }
+    auto chunk = [&](mlir::Value c, int set, bool last) -> Status {
+      const int64_t n = last ? tailRuns : perItem;
+      mlir::Value first = kb.mul(c, perItem);
+      if (!repeat) {
+        for (int64_t j = 0; j < n; ++j) kb.dma(kb.arg(0), sourceOf(kb.add(first, j)), out[set], kb.index(j * run), run);
+        kb.dma(out[set], kb.index(0), kb.arg(1), kb.mul(first, run), n * run);
+        return Status::success();
+      }
+      for (int64_t j = 0; j < n; ++j)
+        kb.dma(kb.arg(0), sourceOf(kb.add(first, j)), elements[set], kb.index(j * 8), 8);
+      b.create<npu::SetMaskOp>(kb.loc(), constant(0), constant(1));
+      for (int64_t j = 0; j < n; ++j)
+        kb.vector("vcmax.f32", {kb.view(copies[set], kb.index(j * 8), 8), kb.view(elements[set], kb.index(j * 8), 64)}, 8,
+                  {{"src_rep", 0}});
+      b.create<npu::SetMaskOp>(kb.loc(), constant(-1), constant(-1));
+      // In run order: each run's last repeat spills into the next run, which its own vmov rewrites.
+      for (int64_t j = 0; j < n; ++j)
+        kb.vector("vmov.f32", {kb.view(out[set], kb.index(j * run), roundUp(run, 64)), kb.view(copies[set], kb.index(j * 8), 8)},
+                  ceilDiv(run, 64), {{"src_blk", 0}, {"src_rep", 0}});
+      kb.dma(out[set], kb.index(0), kb.arg(1), kb.mul(first, run), n * run);
+      return Status::success();
+    };
+    if (Status s = kb.itemLoop(chunks, tailRuns != perItem, chunk); !s) return s.error();
+    return kb.finish(k.name + ": broadcast, " + std::to_string(runs) + " run(s) of " + std::to_string(run) +
+                     (repeat ? " copies of one element, " : " elements, ") + std::to_string(chunks) + " chunk(s) of " +
+                     std::to_string(perItem) + " run(s)");
+  }
+
+  kb.begin({{kb.f32(), roundUp(sourceElements, 8) + 8}, {kb.f32(), roundUp(runs * run, 8) + 8}}, blockDim);
   mlir::Value pieceBuffer[2], element[2], copies[2];
   for (int set = 0; set < 2; ++set) {
     pieceBuffer[set] = kb.alloc(npu::Space::ub, kb.f32(), kPiece);
@@ -59,18 +119,11 @@ Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandK
       copies[set] = kb.alloc(npu::Space::ub, kb.f32(), 64);
     }
   }
-  auto constant = [&](int64_t v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), b.getI64IntegerAttr(v)); };
   auto piece = [&](mlir::Value item, int set, bool) -> Status {
-    // item = run r * piecesPerRun + piece j; the run's source offset from r's digits over the
-    // outer axes.
+    // item = run r * piecesPerRun + piece j.
     mlir::Value r = b.create<mlir::arith::DivSIOp>(kb.loc(), item, kb.index(piecesPerRun));
     mlir::Value j = b.create<mlir::arith::RemSIOp>(kb.loc(), item, kb.index(piecesPerRun));
-    mlir::Value src = kb.index(0), rest = r;
-    for (size_t d = 1; d < dims.size(); ++d) {
-      mlir::Value digit = b.create<mlir::arith::RemSIOp>(kb.loc(), rest, kb.index(dims[d].first));
-      rest = b.create<mlir::arith::DivSIOp>(kb.loc(), rest, kb.index(dims[d].first));
-      src = kb.add(src, kb.mul(digit, dims[d].second));
-    }
+    mlir::Value src = sourceOf(r);
     mlir::Value dst = kb.add(kb.mul(r, run), kb.mul(j, kPiece));
     if (!repeat) src = kb.add(src, kb.mul(j, kPiece));
     // The last piece of a run may be short: a copy of the body for it.

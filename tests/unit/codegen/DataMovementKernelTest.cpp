@@ -49,6 +49,18 @@ void runExpand(std::vector<int64_t> in, std::vector<int64_t> out) {
   }
 }
 
+TEST(ExpandKernel, ShortRepeatedRunsGoInChunks) {
+  ExpandKernel k;
+  k.name = k.node = "expand";
+  k.shape = {40, 120};
+  k.strides = {1, 0};
+  Expected<GeneratedKernel> gen = generateExpand(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  EXPECT_NE(gen->assembly.find("40 run(s) of 120 copies of one element, 4 chunk(s) of 10 run(s)"), std::string::npos)
+      << gen->assembly.substr(0, 300);
+  EXPECT_EQ(gen->blockDim, 2);
+}
+
 TEST(ExpandKernel, BroadcastPatterns) {
   runExpand({3, 1}, {3, 5});          // each element repeated along the last axis
   runExpand({1, 5}, {3, 5});          // a row repeated
@@ -58,6 +70,15 @@ TEST(ExpandKernel, BroadcastPatterns) {
   runExpand({1}, {9000});             // one element, more than one DMA piece
   runExpand({4096, 1}, {4096, 2});    // 4096 short runs: a loop, not unrolled code
   runExpand({1, 64}, {100, 64});      // whole-block runs: items over both cores
+  // Short whole-block runs of one element, chunks of runs per item (each run's element by its own
+  // DMA) on both cores: PP-OCRv4 rec's [40, 1] layer-norm statistics against [40, 120], a short
+  // last chunk, runs whose source elements are not adjacent, a run of one repeat.
+  runExpand({40, 1}, {40, 120});
+  runExpand({37, 1}, {37, 8});
+  runExpand({3, 1, 5, 1}, {3, 4, 5, 16});
+  runExpand({300, 1}, {300, 64});
+  runExpand({120}, {40, 120});        // a row repeated: chunks of runs, a DMA each
+  runExpand({2, 1, 24}, {2, 7, 24});
   runExpand({20000}, {2, 20000});     // long runs in pieces, the last one short, over both cores
 }
 

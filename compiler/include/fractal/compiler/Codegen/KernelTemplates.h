@@ -328,7 +328,8 @@ Expected<GeneratedKernel> generateTopK(const ChipConfig &config, const TopKKerne
 // elements, 0 along broadcast axes). Work items are pieces of the output's contiguous runs, the
 // source offset of each computed at run time; a piece of a contiguous source run is copied
 // GM -> UB -> GM, a run that repeats one element is built in UB (the element picked by a
-// one-lane vcmax, then read with stride 0). Items alternate between two UB buffer sets; when
+// one-lane vcmax, then read with stride 0); short runs of whole blocks go in chunks of runs per
+// item, each run's source by its own DMA and the chunk stored at once. Items alternate between two UB buffer sets; when
 // runs are not whole 32-byte blocks, stores spill up to 28 bytes (see ReduceKernel) and the
 // items run in ascending order on one core. Arguments: source, output.
 struct ExpandKernel {

@@ -1,5 +1,6 @@
 // Reductions of rows to one value each, through the npu dialect (KernelTemplates.h,
 // generateRowReduction): ReduceKernel's Sum/Mean/Max/Min/L1/L2/SumSquare/LogSum with inner == 1.
+// (Softmax of long rows, generateSoftmaxRows, is at the end.)
 //
 // A work item is a chunk of rows: one DMA brings them into UB (each row padded to whole repeats of
 // 64 lanes), the lanes past a row's end are set to the operation's identity under a lane mask,
@@ -29,6 +30,8 @@ using Kind = ReduceKernel::Kind;
 
 constexpr int64_t kLanes = 64;     // f32 lanes of one vector repeat
 constexpr int64_t kMaxRowRepeats = 31; // a row's repeats as a repeat stride in blocks (8 each) fit 255
+// Softmax rows from this long take a work item each (a row's latency is then small beside its work).
+constexpr int64_t kMinSoftmaxRow = 256;
 
 } // namespace
 
@@ -138,6 +141,109 @@ Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const R
   return kb.finish(k.name + ": reduction " + std::to_string(int(k.kind)) + " of " + std::to_string(k.outer) + " rows of " +
                    std::to_string(k.r) + " values, " + std::to_string(chunks) + " chunk(s) of " + std::to_string(rows) +
                    " rows on " + std::to_string(blockDim) + " block(s)");
+}
+
+bool softmaxRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k) {
+  const int64_t rowElements = ceilDiv(k.r, kLanes) * kLanes;
+  // Two buffer sets of the row, its copy and three one-repeat buffers.
+  const bool fits = 2 * (2 * rowElements + 3 * kLanes) * 4 <= config.buffer(BufferKind::UB).sizeBytes;
+  return (k.kind == Kind::Softmax || k.kind == Kind::LogSoftmax) && k.inner == 1 && k.r >= kMinSoftmaxRow && fits;
+}
+
+// Softmax and LogSoftmax of long rows: a work item is one row, on two buffer sets and every core.
+// The one-row-at-a-time kernel kept to one core because a row that is not whole 32-byte blocks
+// spills past its end when stored (a DMA writes whole blocks) and only the next row's later store
+// on the same core mended that. Here a row leaves in two stores that both end inside it: its whole
+// blocks from the start, then one block that ends at the row's end, made from the row's last 8
+// values loaded on their own (a GM address need not be aligned, a UB one must) and put through the
+// same operations with the row's max and sum; the two overlap, with the same values. No store
+// leaves the row, so rows go round-robin over the cores. (PP-OCRv4 rec's output softmax, 40 rows
+// of 6625 values: one core, ~100k cycles.)
+Expected<GeneratedKernel> generateSoftmaxRows(const ChipConfig &config, const ReduceKernel &k) {
+  if (!softmaxRowsThroughNpu(config, k))
+    return Error::internal(k.name + ": the softmax row kernel takes rows of " + std::to_string(kMinSoftmaxRow) +
+                           " values and more that fit UB twice in two buffer sets");
+  const int64_t rowRepeats = ceilDiv(k.r, kLanes), rowElements = rowRepeats * kLanes;
+  const int64_t headElements = k.r / 8 * 8; // the row's whole blocks
+  const bool log = k.kind == Kind::LogSoftmax;
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, k.outer));
+
+  NpuKernelBuilder kb(config, k.name, k.node);
+  kb.begin({{kb.f32(), k.outer * k.r + 8}, {kb.f32(), k.outer * k.r + 8}}, blockDim);
+  mlir::OpBuilder &b = kb.builder();
+  mlir::Value row[2], work[2], maxima[2], sums[2], tail[2];
+  for (int set = 0; set < 2; ++set) {
+    row[set] = kb.alloc(npu::Space::ub, kb.f32(), rowElements);
+    work[set] = kb.alloc(npu::Space::ub, kb.f32(), rowElements);
+    maxima[set] = kb.alloc(npu::Space::ub, kb.f32(), kLanes); // 8 copies of the row's max
+    sums[set] = kb.alloc(npu::Space::ub, kb.f32(), kLanes);   // 8 copies of 1 / its sum (LogSoftmax: its log)
+    tail[set] = kb.alloc(npu::Space::ub, kb.f32(), kLanes);   // the row's last 8 values
+  }
+  auto f32 = [&](float v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), kb.f32(), b.getF32FloatAttr(v)); };
+  auto i64 = [&](int64_t v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), b.getI64IntegerAttr(v)); };
+  auto at = [&](mlir::Value buffer, int64_t offset) {
+    return kb.view(buffer, kb.index(offset), llvm::cast<mlir::MemRefType>(buffer.getType()).getNumElements() - offset);
+  };
+  // `mnemonic` over `repeats` repeats of the given buffers from the start, 255 at a time; a block of
+  // 8 copies (`block`) is read again for every block of the others.
+  auto over = [&](const char *mnemonic, std::vector<mlir::Value> buffers, int64_t repeats, mlir::Value block = {}) {
+    for (int64_t done = 0; done < repeats; done += 255) {
+      std::vector<mlir::Value> operands;
+      for (mlir::Value v : buffers) operands.push_back(at(v, done * kLanes));
+      std::vector<std::pair<std::string, int64_t>> params;
+      if (block) operands.push_back(block), params = {{"src1_blk", 0}, {"src1_rep", 0}};
+      kb.vector(mnemonic, operands, std::min<int64_t>(255, repeats - done), params);
+    }
+  };
+  // 8 copies of the `combine` reduction of the row in `work` (destroyed) into `block`.
+  auto reduce = [&](const char *combine, const char *acrossLanes, mlir::Value w, mlir::Value block) {
+    for (int64_t count = rowRepeats; count > 1;) {
+      const int64_t half = count / 2, keep = count - half;
+      over(combine, {w, w, at(w, keep * kLanes)}, half);
+      count = keep;
+    }
+    kb.vector(acrossLanes, {block, w}, 8, {{"src_rep", 0}});
+  };
+
+  auto item = [&](mlir::Value r, int set, bool) -> Status {
+    mlir::Value start = kb.mul(r, k.r);
+    kb.dma(kb.arg(0), start, row[set], kb.index(0), roundUp(k.r, 8)); // past the row: the next, or the tail slack
+    kb.dma(kb.arg(0), kb.add(start, k.r - 8), tail[set], kb.index(0), 8);
+    if (k.r % kLanes) { // lanes past the row: -inf, which neither the max nor the sum of exp sees
+      const uint64_t lanes = ~((uint64_t(1) << (k.r % kLanes)) - 1);
+      b.create<npu::SetMaskOp>(kb.loc(), i64(0), i64(int64_t(lanes)));
+      kb.vector("vdup.f32", {at(row[set], (rowRepeats - 1) * kLanes), f32(-std::numeric_limits<float>::infinity())}, 1, {});
+      b.create<npu::SetMaskOp>(kb.loc(), i64(-1), i64(-1));
+    }
+    over("vmov.f32", {work[set], row[set]}, rowRepeats);
+    reduce("vmax.f32", "vcmax.f32", work[set], maxima[set]);
+    over("vsub.f32", {row[set], row[set]}, rowRepeats, maxima[set]);
+    over("vsub.f32", {tail[set], tail[set]}, 1, maxima[set]);
+    if (log) {
+      over("vexp.f32", {work[set], row[set]}, rowRepeats);
+      reduce("vadd.f32", "vcadd.f32", work[set], sums[set]);
+      kb.vector("vln.f32", {sums[set], sums[set]}, 1, {});
+      over("vsub.f32", {row[set], row[set]}, rowRepeats, sums[set]);
+      over("vsub.f32", {tail[set], tail[set]}, 1, sums[set]);
+    } else {
+      // exp once (a slow op: a quarter of vmov's rate), its copy summed; then times 1 / sum, since
+      // a division runs at the rate of exp too.
+      over("vexp.f32", {row[set], row[set]}, rowRepeats);
+      over("vmov.f32", {work[set], row[set]}, rowRepeats);
+      reduce("vadd.f32", "vcadd.f32", work[set], sums[set]);
+      kb.vector("vrec.f32", {sums[set], sums[set]}, 1, {});
+      over("vmul.f32", {row[set], row[set]}, rowRepeats, sums[set]);
+      over("vexp.f32", {tail[set], tail[set]}, 1);
+      over("vmul.f32", {tail[set], tail[set]}, 1, sums[set]);
+    }
+    if (headElements) kb.dma(row[set], kb.index(0), kb.arg(1), start, headElements);
+    if (headElements < k.r) kb.dma(tail[set], kb.index(0), kb.arg(1), kb.add(start, k.r - 8), 8);
+    return Status::success();
+  };
+  if (Status s = kb.itemLoop(k.outer, false, item); !s) return s.error();
+  return kb.finish(k.name + ": " + (log ? "log-softmax" : "softmax") + " of " + std::to_string(k.outer) + " rows of " +
+                   std::to_string(k.r) + " values, a row per item on " + std::to_string(blockDim) + " block(s)" +
+                   (headElements < k.r ? ", each stored as its whole blocks and a last block ending at its end" : ""));
 }
 
 } // namespace fractal::codegen

@@ -7,6 +7,7 @@
 #include "CodegenTestUtil.h"
 
 #include <cmath>
+#include <set>
 
 namespace {
 
@@ -127,22 +128,24 @@ TEST(ReduceKernel, SlicesSplitOverTheCoresOnlyWhenStoresStayInside) {
   runCase(Kind::Sum, 37, 3, 16, true);
 }
 
+// The kernel for rows of r values (inner == 1), or an empty one after a failure.
+GeneratedKernel generated(Kind kind, int64_t outer, int64_t r) {
+  ReduceKernel k;
+  k.name = k.node = "rows";
+  k.kind = kind;
+  k.outer = outer;
+  k.r = r;
+  Expected<GeneratedKernel> gen = generateReduce(edge(), k);
+  EXPECT_TRUE(gen.ok()) << gen.error().message;
+  return gen ? *gen : GeneratedKernel{};
+}
+
 // Row reductions (inner == 1) of the simple kinds go through the npu dialect: chunks of rows,
 // double-buffered, on both cores, with flags from the sync pass. Exact against the reference, no
 // race between pipes or cores, for aligned rows (one strided DMA a chunk) and unaligned ones (a DMA
 // a row), a short last chunk, many chunks per core, and the longest row it takes; a row of one
 // more repeat goes to the one-row-at-a-time kernel.
 TEST(ReduceKernel, RowReductionsThroughTheNpuDialect) {
-  auto generated = [](Kind kind, int64_t outer, int64_t r) {
-    ReduceKernel k;
-    k.name = k.node = "rows";
-    k.kind = kind;
-    k.outer = outer;
-    k.r = r;
-    Expected<GeneratedKernel> gen = generateReduce(edge(), k);
-    EXPECT_TRUE(gen.ok()) << gen.error().message;
-    return gen ? *gen : GeneratedKernel{};
-  };
   const GeneratedKernel rec = generated(Kind::Mean, 40, 120); // PP-OCRv4 rec's layer-norm means
   EXPECT_NE(rec.assembly.find("40 rows of 120 values, 3 chunk(s) of 16 rows on 2 block(s) (via the npu dialect)"),
             std::string::npos) << rec.assembly.substr(0, 300);
@@ -156,6 +159,30 @@ TEST(ReduceKernel, RowReductionsThroughTheNpuDialect) {
   runCase(Kind::Mean, 1000, 7, 1, true);     // many chunks per core
   runCase(Kind::Max, 5, 31 * 64, 1, true);   // the longest row: 31 repeats, a 5-level tree
   runCase(Kind::Sum, 2, 31 * 64 - 3, 1, true);
+}
+
+// Softmax and LogSoftmax of long rows go through the npu dialect, a row per item on both cores:
+// a row that is not whole blocks leaves as its whole blocks plus one block ending at its end, so
+// no store reaches the next row (whose core may have stored it already). Exact against the
+// reference, no race, for PP-OCRv4 rec's output (40 rows of 6625), whole-block rows, and a row
+// just long enough; shorter rows stay with the one-core kernel.
+TEST(ReduceKernel, LongSoftmaxRowsThroughTheNpuDialect) {
+  const GeneratedKernel rec = generated(Kind::Softmax, 40, 6625);
+  EXPECT_NE(rec.assembly.find("softmax of 40 rows of 6625 values, a row per item on 2 block(s), each stored as its whole "
+                              "blocks and a last block ending at its end (via the npu dialect)"),
+            std::string::npos) << rec.assembly.substr(0, 300);
+  EXPECT_EQ(rec.blockDim, 2);
+  // No store is longer than a row's whole blocks (828 of 6625 values' 828.1), so none reaches the next row.
+  std::vector<int64_t> storeBlocks;
+  for (size_t at = rec.assembly.find("ub2gm"); at != std::string::npos; at = rec.assembly.find("ub2gm", at + 1))
+    storeBlocks.push_back(std::stoll(rec.assembly.substr(rec.assembly.find("len=", at) + 4)));
+  EXPECT_EQ(std::set<int64_t>(storeBlocks.begin(), storeBlocks.end()), (std::set<int64_t>{828, 1}));
+  EXPECT_EQ(generated(Kind::Softmax, 4, 255).assembly.find("via the npu dialect"), std::string::npos);
+  for (Kind kind : {Kind::Softmax, Kind::LogSoftmax}) {
+    runCase(kind, 40, 6625, 1, true);
+    runCase(kind, 3, 512, 1, true);
+    runCase(kind, 5, 257, 1, true);
+  }
 }
 
 TEST(ReduceKernel, NoDataRacesBetweenPipes) {

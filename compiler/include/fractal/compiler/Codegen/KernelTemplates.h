@@ -270,8 +270,9 @@ Expected<GeneratedKernel> generateUpsampleAdd(const ChipConfig &config, const Up
 // 32-byte aligned in GM: a DMA writes whole 32-byte blocks, so each store spills up to 28 bytes of
 // scratch past its row, which the next (ascending) store overwrites; the kernel therefore runs on
 // one core, and the memory plan gives its input and output `kTailSlackBytes` beyond their end.
-// Arguments: input, output. (Sums, means, maxima, minima and norms of rows, inner == 1, go through
-// the npu dialect instead, several rows at a time on every core: generateRowReduction below.)
+// Arguments: input, output. (Sums, means, maxima, minima and norms of rows, inner == 1, and the
+// softmax of long rows go through the npu dialect instead, on every core: generateRowReduction and
+// generateSoftmaxRows below.)
 //
 // LayerNorm (inner == 1): y = (x - mean) / sqrt(var + epsilon) * scale + bias per row of r values,
 // scale and bias [r] f32 read once; the row's mean and 1/sqrt(var + epsilon) are written too when
@@ -302,6 +303,9 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
 // generateReduce hands them over itself.
 bool reducesRowsThroughNpu(const ReduceKernel &k);
 Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const ReduceKernel &k);
+// So do Softmax and LogSoftmax of rows of 256 values and more (a row per item, over the cores).
+bool softmaxRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);
+Expected<GeneratedKernel> generateSoftmaxRows(const ChipConfig &config, const ReduceKernel &k);
 
 // TopK along the last axis: the input viewed as [outer, r] (ND f32); for each row, the k largest
 // (or smallest) values in sorted order and their indices, equal values keeping their order (the

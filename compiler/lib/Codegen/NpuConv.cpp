@@ -84,11 +84,16 @@ Status branchOn(NpuKernelBuilder &kb, mlir::Value selector, const std::vector<in
   return branchOn(kb, selector, ends, from + 1, body);
 }
 
-// `hideLatency`: whether M tiles may leave L0C in groups (fixGroup), N tiles alternate two L0B
-// buffers (twoTileWeights) and K steps run in a peeled loop; each keeps more flags live.
-// `*hid` is set when the kernel uses any of them (then, and only then, generating it without
-// could succeed where this failed).
-Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const ConvKernel &k, bool hideLatency, bool *hid) {
+// Ways of hiding latency, each of which keeps more flags live: M tiles leave L0C in groups
+// (fixGroup), N tiles alternate two L0B buffers (twoTileWeights), K steps run in a peeled loop.
+struct LatencyHiding {
+  bool groups, twoTileWeights, peeledSteps;
+};
+
+// `*hid` is set when the kernel uses any of `hide` (then, and only then, generating it with
+// fewer could succeed where this failed).
+Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const ConvKernel &k, const LatencyHiding &hide,
+                                             bool *hid) {
   Expected<ConvTiling> planned = planConv(config, k);
   if (!planned) return planned.takeError();
   const ConvTiling t = *planned;
@@ -366,8 +371,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // With one K step and several N tiles, two when they fit: the next N tile's weights move in
   // while this one's last M tiles are on the cube, instead of after them (a 40x40 5x5 depthwise
   // of 12 channel tiles spent a few hundred cycles per tile draining and refilling its pipes).
-  const bool twoTileWeights = hideLatency && oneKStep && nTiles > 1 && l0bNeed + stageWeightsMax * 2 <= l0bBytes;
-  *hid = twoTileWeights || (hideLatency && kSteps > 1);
+  const bool twoTileWeights = hide.twoTileWeights && oneKStep && nTiles > 1 && l0bNeed + stageWeightsMax * 2 <= l0bBytes;
+  *hid = twoTileWeights || (hide.peeledSteps && kSteps > 1);
   mlir::Value l0b[2];
   l0b[0] = l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
   if (!oneKStep || twoTileWeights) l0b[1] = kb.alloc(npu::Space::l0b, kb.f16(), stageWeightsMax);
@@ -426,7 +431,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   const int64_t writeLatency = config.dma.gmWritePathLatencyCycles + config.l2.hitLatencyCycles;
   const bool smallStores = 4 * mt * ntPad * 2 <= writeLatency * config.dma.gmWriteBytesPerCycle;
   int64_t fixGroup = 1;
-  if (hideLatency && oneKStep && !k.maxPool2x2 && (!k.epilogue || smallStores)) {
+  if (hide.groups && oneKStep && !k.maxPool2x2 && (!k.epilogue || smallStores)) {
     const int64_t tilesPerBand = ceilDiv(ohb * k.wo, mt);
     // (Groups of 4 only for a depthwise first's 1x1, whose FixPipe is its bottleneck: elsewhere 2
     // measured better, the group's first FixPipe waiting for fewer mmads.)
@@ -820,7 +825,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
           });
         };
         // (Peeled: the second step's body, in a branch, waited for every mmad of the step before.)
-        Status st = hideLatency ? kb.pairLoopPeeled(kSteps, slicesLast != t.kc1, stepBody)
+        Status st = hide.peeledSteps ? kb.pairLoopPeeled(kSteps, slicesLast != t.kc1, stepBody)
                                 : kb.pairLoop(kb.index(0), kSteps, kb.index(1), slicesLast != t.kc1, stepBody);
         if (!st) return st;
         (void)q;
@@ -966,15 +971,21 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
 } // namespace
 
 Expected<GeneratedKernel> generateConv(const ChipConfig &config, const ConvKernel &k) {
-  // Hiding latency keeps more flags live at once; a kernel that runs out of event ids with it is
-  // generated without (tile by tile, one L0B weight buffer, K steps in a plain pair loop).
-  // (A kernel that failed before using any, e.g. a tiling that does not fit, fails the same way
-  // without: not generated twice.)
+  // Hiding latency keeps more flags live at once; a kernel that runs out of event ids with all of
+  // it is generated with the groups alone (their own UB tiles per epilogue tile, so the vector
+  // unit need not wait for the store two tiles back: PP-OCRv4 rec's 5x5 depthwise convolutions,
+  // whose N chunks and two L0B buffers took more than 8 flags of a pipe pair), then without any
+  // (tile by tile, one L0B weight buffer, K steps in a plain pair loop). (A kernel that failed
+  // before using any, e.g. a tiling that does not fit, fails the same way without: not generated
+  // again.)
   bool hid = false;
-  Expected<GeneratedKernel> grouped = generateConvKernel(config, k, true, &hid);
-  if (grouped || !hid) return grouped;
-  Expected<GeneratedKernel> single = generateConvKernel(config, k, false, &hid);
-  return single ? std::move(single) : std::move(grouped);
+  Expected<GeneratedKernel> all = generateConvKernel(config, k, {true, true, true}, &hid);
+  if (all || !hid) return all;
+  bool groups = false; // (without groups, the second try is the third)
+  Expected<GeneratedKernel> grouped = generateConvKernel(config, k, {true, false, false}, &groups);
+  if (grouped || !groups) return grouped ? std::move(grouped) : std::move(all);
+  Expected<GeneratedKernel> single = generateConvKernel(config, k, {false, false, false}, &hid);
+  return single ? std::move(single) : std::move(all);
 }
 
 } // namespace fractal::codegen

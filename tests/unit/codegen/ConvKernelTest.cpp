@@ -274,14 +274,18 @@ TEST(ConvKernel, TilesLeaveL0CInGroups) {
           "tiles leave L0C one by one");
 }
 
-// Groups keep more flags live at once: a kernel that runs out of event ids with them (here a
-// depthwise convolution with an epilogue, grouped because this chip's GM writes take 1000
-// cycles to land) is generated without them (tile by tile) instead.
-TEST(ConvKernel, GroupsThatRunOutOfFlagsFallBackToSingleTiles) {
+// Hiding latency keeps more flags (and registers) live at once: a kernel that runs out of event
+// ids with all of it (here a depthwise convolution with an epilogue, grouped because this chip's
+// GM writes take 1000 cycles to land, whose N tiles would also alternate two L0B buffers) is
+// generated with the groups alone; one that runs out of registers with the groups too (PP-OCRv4
+// rec's 5x5 depthwise on 3x80 maps, in two N chunks) tile by tile.
+TEST(ConvKernel, KernelsThatRunOutOfFlagsHideLessLatency) {
   ChipConfig slowWrites = edge();
   slowWrites.dma.gmWritePathLatencyCycles = 1000;
-  runCase({"out_of_flags", 1, 64, 64, 48, 48, 3, 3, 1, 1, 1, true, false, 0, false, true}, false,
-          "tiles leave L0C one by one", slowWrites);
+  runCase({"out_of_flags", 1, 64, 64, 48, 48, 3, 3, 1, 1, 1, true, false, 0, false, true}, true,
+          "tiles leave L0C in groups of 2", slowWrites);
+  runCase({"out_of_registers", 1, 3, 80, 480, 480, 5, 5, 1, 1, 2, true, false, 0, false, true}, true,
+          "tiles leave L0C one by one");
 }
 
 // A depthwise convolution run first inside a 1x1 convolution's kernel (ConvKernel::

@@ -1070,10 +1070,11 @@ private:
     ~HiddenFromInference() { restore(); }
   };
 
-  // ONNX's LayerNormalization inference indexes its input's dims at an axis below -rank (a
-  // crash, found by mutating the backend suite's models), and the rank of an input inside the
-  // graph is known only from inference. So inference sees -1 for an axis below -1 (Y's shape does
-  // not depend on it) until checkLayerNormAxes has compared each axis with its input's rank;
+  // ONNX's LayerNormalization inference indexes its input's dims at an axis outside the rank
+  // without checking it (crashes, found by mutating the backend suite's models: an axis below
+  // -rank, and one of 2^31), and the rank of an input inside the graph is known only from
+  // inference. So inference sees -1 for any other axis (Y's shape does not depend on it) until
+  // checkLayerNormAxes has compared each axis with its input's rank;
   // Mean's and InvStdDev's shapes, which do, are left to a last round with the model's axes
   // (their declared types put aside meanwhile, so that the guarded round does not contradict them).
   class AxesFromInference {
@@ -1083,7 +1084,7 @@ private:
       for (auto &node : *graph.mutable_node())
         if (node.op_type() == "LayerNormalization")
           for (auto &a : *node.mutable_attribute())
-            if (a.name() == "axis" && a.i() < -1) {
+            if (a.name() == "axis" && a.i() != -1) {
               attributes_.push_back({&a, a.i()});
               a.set_i(-1);
               for (int o = 1; o < node.output_size(); ++o) secondary.insert(node.output(o));

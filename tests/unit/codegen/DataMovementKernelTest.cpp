@@ -528,11 +528,15 @@ TEST(NmsSelectKernel, GreedySelectionAgainstTheDefinition) {
 // blocks are refused with the reason.
 TEST(VectorTransposeKernel, TilesOfRowsAndColumns) {
   struct Case { int64_t batch, rows, cols; };
-  for (const Case &c : {Case{2, 13, 21}, Case{1, 40, 300}, Case{1, 2048, 16}, Case{3, 8, 8}}) {
+  // Rows of 13 (result rows spill: one core), several column tiles, several row tiles, both short
+  // at the end, and PP-OCRv4 rec's attention keys (8 x [40, 15], a matrix per item over both cores).
+  for (const Case &c : {Case{2, 13, 21}, Case{1, 40, 300}, Case{1, 2048, 16}, Case{3, 8, 8}, Case{1, 1000, 260},
+                        Case{8, 40, 15}}) {
     SCOPED_TRACE(std::to_string(c.batch) + "x" + std::to_string(c.rows) + "x" + std::to_string(c.cols));
     VectorTransposeKernel k{"t", "t", c.batch, c.rows, c.cols};
     Expected<GeneratedKernel> gen = generateVectorTranspose(edge(), k);
     ASSERT_TRUE(gen.ok()) << gen.error().message;
+    EXPECT_EQ(gen->blockDim, c.rows % 8 ? 1 : 2);
     const size_t n = size_t(c.batch * c.rows * c.cols);
     std::vector<float> x(n + 8); // (+ the plan's tail slack: a row's last block reads past it)
     for (size_t i = 0; i < n; ++i) x[i] = float(int64_t(i % 977) - 400) * 0.25f;

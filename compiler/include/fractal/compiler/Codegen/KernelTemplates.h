@@ -404,13 +404,14 @@ struct ScalarPermuteKernel {
 };
 Expected<GeneratedKernel> generateScalarPermute(const ScalarPermuteKernel &k);
 
-// A float32 [batch, rows, cols] -> [batch, cols, rows] transpose on the vector unit, one block:
+// A float32 [batch, rows, cols] -> [batch, cols, rows] transpose on the vector unit (through the npu dialect):
 // tiles of rows x (up to 248) columns loaded into UB; each result row is one `vcgmax` that takes,
 // under a mask enabling one lane per 32-byte block, one element from each of 8 rows per repeat
 // (the block stride stepping a row): max with the disabled lanes' -inf is the element itself,
 // -0 and infinities included. Rows need one tile (rows <= 2040 and the tile fits UB) unless they
-// are whole 32-byte blocks. Result rows are stored in ascending order, each spilling up to 28
-// bytes past its end (overwritten by the next; the plan's tail slack after the last).
+// are whole 32-byte blocks. Result rows that are not whole blocks are stored in ascending order
+// on one core, each spilling up to 28 bytes past its end (overwritten by the next; the plan's tail
+// slack after the last); whole-block ones leave in one strided DMA a tile, tiles over the cores.
 struct VectorTransposeKernel {
   std::string name, node;
   int64_t batch = 1, rows = 0, cols = 0;

@@ -82,6 +82,20 @@ mlir::Value NpuKernelBuilder::view(mlir::Value buffer, mlir::Value offset, int64
                                 buffer, offset);
 }
 
+mlir::Value NpuKernelBuilder::from(mlir::Value buffer, int64_t offset) {
+  return view(buffer, index(offset), llvm::cast<mlir::MemRefType>(buffer.getType()).getNumElements() - offset);
+}
+
+mlir::Value NpuKernelBuilder::f32Value(float v) {
+  return b_.create<mlir::arith::ConstantOp>(loc_, f32(), b_.getF32FloatAttr(v));
+}
+
+mlir::Value NpuKernelBuilder::i64Value(int64_t v) {
+  return b_.create<mlir::arith::ConstantOp>(loc_, b_.getI64IntegerAttr(v));
+}
+
+void NpuKernelBuilder::setMask(int64_t hi, int64_t lo) { b_.create<npu::SetMaskOp>(loc_, i64Value(hi), i64Value(lo)); }
+
 void NpuKernelBuilder::dma(mlir::Value from, mlir::Value fromOffset, mlir::Value to, mlir::Value toOffset, int64_t elements) {
   b_.create<npu::DmaOp>(loc_, from, fromOffset, to, toOffset, elements);
 }

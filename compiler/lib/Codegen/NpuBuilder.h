@@ -44,6 +44,14 @@ public:
   mlir::Value alloc(npu::Space space, mlir::Type element, int64_t elements);
   // `elements` elements of `buffer` from element `offset`.
   mlir::Value view(mlir::Value buffer, mlir::Value offset, int64_t elements);
+  // `buffer` from element `offset` to its end.
+  mlir::Value from(mlir::Value buffer, int64_t offset);
+  // Scalar operands: an f32 (a vector instruction's scalar) and an i64 (a mask word).
+  mlir::Value f32Value(float v);
+  mlir::Value i64Value(int64_t v);
+  // The vector lane mask, captured by each later vector instruction: lanes 64.. in `hi`, 0..63 in
+  // `lo` (all lanes: -1, -1).
+  void setMask(int64_t hi, int64_t lo);
   void dma(mlir::Value from, mlir::Value fromOffset, mlir::Value to, mlir::Value toOffset, int64_t elements);
   // One vector instruction with `repeat` repeats and keyed parameters.
   void vector(const std::string &mnemonic, std::vector<mlir::Value> operands, int64_t repeat,

@@ -51,7 +51,6 @@ Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandK
 
   NpuKernelBuilder kb(config, k.name, k.node);
   mlir::OpBuilder &b = kb.builder();
-  auto constant = [&](int64_t v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), b.getI64IntegerAttr(v)); };
   // Run r's source offset, from r's digits over the outer axes.
   auto sourceOf = [&](mlir::Value r) {
     mlir::Value src = kb.index(0), rest = r;
@@ -92,11 +91,11 @@ Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandK
       }
       for (int64_t j = 0; j < n; ++j)
         kb.dma(kb.arg(0), sourceOf(kb.add(first, j)), elements[set], kb.index(j * 8), 8);
-      b.create<npu::SetMaskOp>(kb.loc(), constant(0), constant(1));
+      kb.setMask(0, 1);
       for (int64_t j = 0; j < n; ++j)
         kb.vector("vcmax.f32", {kb.view(copies[set], kb.index(j * 8), 8), kb.view(elements[set], kb.index(j * 8), 64)}, 8,
                   {{"src_rep", 0}});
-      b.create<npu::SetMaskOp>(kb.loc(), constant(-1), constant(-1));
+      kb.setMask(-1, -1);
       // In run order: each run's last repeat spills into the next run, which its own vmov rewrites.
       for (int64_t j = 0; j < n; ++j)
         kb.vector("vmov.f32", {kb.view(out[set], kb.index(j * run), roundUp(run, 64)), kb.view(copies[set], kb.index(j * 8), 8)},
@@ -134,9 +133,9 @@ Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandK
         kb.dma(kb.arg(0), src, pieceBuffer[set], kb.index(0), rounded);
       } else {
         kb.dma(kb.arg(0), src, element[set], kb.index(0), 8);
-        b.create<npu::SetMaskOp>(kb.loc(), constant(0), constant(1));
+        kb.setMask(0, 1);
         kb.vector("vcmax.f32", {copies[set], element[set]}, 8, {{"src_rep", 0}});
-        b.create<npu::SetMaskOp>(kb.loc(), constant(-1), constant(-1));
+        kb.setMask(-1, -1);
         kb.vector("vmov.f32", {pieceBuffer[set], copies[set]}, ceilDiv(n, 64), {{"src_blk", 0}, {"src_rep", 0}});
       }
       kb.dma(pieceBuffer[set], kb.index(0), kb.arg(1), dst, rounded);

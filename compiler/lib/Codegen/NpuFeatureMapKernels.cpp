@@ -26,15 +26,10 @@ mlir::Value halfConstant(NpuKernelBuilder &kb, float value) {
   return b.create<mlir::arith::ConstantOp>(kb.loc(), kb.f16(), b.getFloatAttr(kb.f16(), bits));
 }
 
-// The rest of `buffer` from element `offset` on, as an instruction operand.
-mlir::Value from(NpuKernelBuilder &kb, mlir::Value buffer, int64_t offset) {
-  return kb.view(buffer, kb.index(offset), llvm::cast<mlir::MemRefType>(buffer.getType()).getNumElements() - offset);
-}
-
 // Fills `elements` f16 elements of `buffer` from `offset` with `value` (vdup, 255 repeats at most).
 void fill(NpuKernelBuilder &kb, mlir::Value buffer, int64_t offset, int64_t elements, mlir::Value value) {
   for (int64_t off = 0; off < elements; off += 255 * 128)
-    kb.vector("vdup.f16", {from(kb, buffer, offset + off), value}, std::min<int64_t>(255, emit::ceilDiv(elements - off, 128)), {});
+    kb.vector("vdup.f16", {kb.from(buffer, offset + off), value}, std::min<int64_t>(255, emit::ceilDiv(elements - off, 128)), {});
 }
 
 // `instr` between NHWC16 pixels (cb 16-channel blocks each) and a per-channel vector, over
@@ -47,7 +42,7 @@ void perChannel(NpuKernelBuilder &kb, const std::string &instr, mlir::Value dst,
   for (int64_t blk = 0; blk < cb; ++blk)
     for (int64_t g = 0; g < groups; g += 255) {
       const int64_t at = offset + (g * 8 * cb + blk) * 16;
-      mlir::Value d = from(kb, dst, at), src = from(kb, x, at), v = from(kb, vec, blk * 16);
+      mlir::Value d = kb.from(dst, at), src = kb.from(x, at), v = kb.from(vec, blk * 16);
       kb.vector(instr, vectorFirst ? std::vector<mlir::Value>{d, v, src} : std::vector<mlir::Value>{d, src, v},
                 std::min<int64_t>(255, groups - g),
                 {{"dst_blk", cb}, {"dst_rep", 8 * cb}, {xs + "_blk", cb}, {xs + "_rep", 8 * cb}, {vs + "_blk", 0}, {vs + "_rep", 0}});
@@ -181,7 +176,7 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
           kb.dma(kb.arg(0), pixels, window[set], kb.index(at), cc.count * gcp);
         } else { // the group's blocks of each pixel
           mlir::Value src = kb.view(kb.arg(0), kb.add(pixels, kb.mul(group, gcp)), ((cc.count - 1) * blocks + cb) * 16);
-          kb.instruction<npu::CopyOp>("gm2ub", {from(kb, window[set], at), src},
+          kb.instruction<npu::CopyOp>("gm2ub", {kb.from(window[set], at), src},
                                       {{"nburst", cc.count}, {"len", cb}, {"src_gap", blocks - cb}});
         }
       });
@@ -197,15 +192,15 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
             if (first) {
               strides.push_back({"src_blk", k.sw * cb});
               if (strided) strides.push_back({"src_rep", 8 * k.sw * cb});
-              kb.vector("vadds.f16", {from(kb, out[set], dstAt), from(kb, window[set], srcAt), zero}, repeats, strides);
+              kb.vector("vadds.f16", {kb.from(out[set], dstAt), kb.from(window[set], srcAt), zero}, repeats, strides);
               return;
             }
             strides.push_back({"src0_blk", cb});
             if (strided) strides.push_back({"src0_rep", 8 * cb});
             strides.push_back({"src1_blk", k.sw * cb});
             if (strided) strides.push_back({"src1_rep", 8 * k.sw * cb});
-            mlir::Value acc = from(kb, out[set], dstAt);
-            kb.vector(k.max ? "vmax.f16" : "vadd.f16", {acc, acc, from(kb, window[set], srcAt)}, repeats, strides);
+            mlir::Value acc = kb.from(out[set], dstAt);
+            kb.vector(k.max ? "vmax.f16" : "vadd.f16", {acc, acc, kb.from(window[set], srcAt)}, repeats, strides);
           };
           if (!wide) {
             for (int64_t g = 0; g < columns / 8; g += 255)
@@ -217,7 +212,7 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
     if (!k.max)
       for (int64_t c = 0; c < cb; ++c)
         for (int64_t g = 0; g < columns / 8; ++g) {
-          mlir::Value acc = from(kb, out[set], (g * 8 * cb + c) * 16);
+          mlir::Value acc = kb.from(out[set], (g * 8 * cb + c) * 16);
           kb.vector("vmuls.f16", {acc, acc, scale}, 1, {{"dst_blk", cb}, {"src_blk", cb}});
         }
     // The chunk's outputs: all its columns, but those of the last chunk past the row.
@@ -342,8 +337,8 @@ Expected<GeneratedKernel> generateGlobalAvgPool(const ChipConfig &config, const 
   }
   mlir::Value acc = kb.alloc(npu::Space::ub, kb.f32(), accElements);
   mlir::Value out = kb.alloc(npu::Space::ub, kb.f16(), outElements);
-  mlir::Value zero = b.create<mlir::arith::ConstantOp>(kb.loc(), kb.f32(), b.getF32FloatAttr(0.0f));
-  mlir::Value scale = b.create<mlir::arith::ConstantOp>(kb.loc(), kb.f32(), b.getF32FloatAttr(1.0f / float(k.pixels)));
+  mlir::Value zero = kb.f32Value(0.0f);
+  mlir::Value scale = kb.f32Value(1.0f / float(k.pixels));
   // `f32 elements` of `buffer` from `offset` through `mnemonic` in steps of 255 repeats of 64.
   auto over = [&](int64_t elements, const std::function<void(int64_t offset, int64_t repeats)> &emitOne) {
     for (int64_t off = 0; off < elements; off += 255 * 64) emitOne(off, std::min<int64_t>(255, emit::ceilDiv(elements - off, 64)));
@@ -352,36 +347,36 @@ Expected<GeneratedKernel> generateGlobalAvgPool(const ChipConfig &config, const 
     mlir::Value image = b.create<mlir::arith::DivSIOp>(kb.loc(), it, kb.index(groups));
     mlir::Value group = b.create<mlir::arith::RemSIOp>(kb.loc(), it, kb.index(groups));
     mlir::Value first = kb.add(kb.mul(image, k.pixels * k.cp), kb.mul(group, gcp)); // element of pixel 0
-    over(accElements, [&](int64_t off, int64_t r) { kb.vector("vdup.f32", {from(kb, acc, off), zero}, r, {}); });
+    over(accElements, [&](int64_t off, int64_t r) { kb.vector("vdup.f32", {kb.from(acc, off), zero}, r, {}); });
     auto chunk = [&](mlir::Value c, int set, bool last) -> Status {
       const int64_t pc = last ? tail : p;
       mlir::Value src = kb.view(kb.arg(0), kb.add(first, kb.mul(c, p * k.cp)), ((pc - 1) * cb + gb) * 16);
       kb.instruction<npu::CopyOp>("gm2ub", {halves[set], src}, {{"nburst", pc}, {"len", gb}, {"src_gap", cb - gb}});
       for (int64_t off = 0; off < pc * gcp; off += 255 * 64)
-        kb.vector("vconv.f16.f32", {from(kb, floats[set], off), from(kb, halves[set], off)},
+        kb.vector("vconv.f16.f32", {kb.from(floats[set], off), kb.from(halves[set], off)},
                   std::min<int64_t>(255, emit::ceilDiv(pc * gcp - off, 64)), {{"src_rep", 4}});
       if (pc < p)
         over((p - pc) * gcp, [&](int64_t off, int64_t r) {
-          kb.vector("vdup.f32", {from(kb, floats[set], pc * gcp + off), zero}, r, {});
+          kb.vector("vdup.f32", {kb.from(floats[set], pc * gcp + off), zero}, r, {});
         });
       for (int64_t half = p / 2; half >= 1; half /= 2)
         over(half * gcp, [&](int64_t off, int64_t r) {
-          mlir::Value sum = from(kb, floats[set], off);
-          kb.vector("vadd.f32", {sum, sum, from(kb, floats[set], half * gcp + off)}, r, {});
+          mlir::Value sum = kb.from(floats[set], off);
+          kb.vector("vadd.f32", {sum, sum, kb.from(floats[set], half * gcp + off)}, r, {});
         });
       over(gcp, [&](int64_t off, int64_t r) {
-        mlir::Value total = from(kb, acc, off);
-        kb.vector("vadd.f32", {total, total, from(kb, floats[set], off)}, r, {});
+        mlir::Value total = kb.from(acc, off);
+        kb.vector("vadd.f32", {total, total, kb.from(floats[set], off)}, r, {});
       });
       return Status::success();
     };
     if (Status s = kb.pairLoop(kb.index(0), chunks, kb.index(1), tail != p, chunk); !s) return s;
     over(gcp, [&](int64_t off, int64_t r) {
-      mlir::Value total = from(kb, acc, off);
+      mlir::Value total = kb.from(acc, off);
       kb.vector("vmuls.f32", {total, total, scale}, r, {});
     });
     over(gcp, [&](int64_t off, int64_t r) {
-      kb.vector("vconv.f32.f16", {from(kb, out, off), from(kb, acc, off)}, r, {{"dst_rep", 4}});
+      kb.vector("vconv.f32.f16", {kb.from(out, off), kb.from(acc, off)}, r, {{"dst_rep", 4}});
     });
     kb.dma(out, kb.index(0), kb.arg(1), kb.add(kb.mul(image, k.cp), kb.mul(group, gcp)), gcp);
     return Status::success();
@@ -569,8 +564,8 @@ Expected<GeneratedKernel> generateUpsampleAdd(const ChipConfig &config, const Up
     for (int64_t dy = 0; dy < k.fy; ++dy) {
       if (k.scaled) perChannel(kb, "vmul.f16", rows[set], rows[set], vec[set], dy * stride, roundUp(wo, 8) / 8, cb);
       for (int64_t r = 0; r < stride / 128; r += 255) {
-        mlir::Value row = from(kb, rows[set], dy * stride + r * 128);
-        kb.vector("vadd.f16", {row, row, from(kb, up[set], r * 128)}, std::min<int64_t>(255, stride / 128 - r), {});
+        mlir::Value row = kb.from(rows[set], dy * stride + r * 128);
+        kb.vector("vadd.f16", {row, row, kb.from(up[set], r * 128)}, std::min<int64_t>(255, stride / 128 - r), {});
       }
     }
     kb.instruction<npu::CopyOp>("ub2gm", {kb.view(output, at, k.fy * rowElements), rows[set]},

@@ -72,17 +72,11 @@ Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const R
 
   NpuKernelBuilder kb(config, k.name, k.node);
   kb.begin({{kb.f32(), k.outer * k.r + 8}, {kb.f32(), roundUp(k.outer, 8) + 8}}, blockDim);
-  mlir::OpBuilder &b = kb.builder();
   mlir::Value tile[2], results[2];
   for (int set = 0; set < 2; ++set) {
     tile[set] = kb.alloc(npu::Space::ub, kb.f32(), rows * rowElements);
     results[set] = kb.alloc(npu::Space::ub, kb.f32(), roundUp(rows, kLanes));
   }
-  auto f32 = [&](float v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), kb.f32(), b.getF32FloatAttr(v)); };
-  auto i64 = [&](int64_t v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), b.getI64IntegerAttr(v)); };
-  auto at = [&](mlir::Value buffer, int64_t offset) {
-    return kb.view(buffer, kb.index(offset), llvm::cast<mlir::MemRefType>(buffer.getType()).getNumElements() - offset);
-  };
   const float inf = std::numeric_limits<float>::infinity();
   const float identity = k.kind == Kind::Max ? -inf : k.kind == Kind::Min ? inf : 0.0f;
   const char *combine = k.kind == Kind::Max ? "vmax.f32" : k.kind == Kind::Min ? "vmin.f32" : "vadd.f32";
@@ -98,7 +92,7 @@ Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const R
                                   {{"nburst", n}, {"len", rowBlocks}, {"dst_gap", rowStride - rowBlocks}});
     } else {
       for (int64_t row = 0; row < n; ++row) // a row's last block reads past it: the next row, or the tail slack
-        kb.instruction<npu::CopyOp>("gm2ub", {at(tile[set], row * rowElements),
+        kb.instruction<npu::CopyOp>("gm2ub", {kb.from(tile[set], row * rowElements),
                                               kb.view(kb.arg(0), kb.add(kb.mul(c, rows * k.r), row * k.r), rowBlocks * 8)},
                                     {{"len", rowBlocks}});
     }
@@ -106,15 +100,15 @@ Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const R
     // Lanes past each row's end: the identity (what the DMA left there, or an earlier chunk's).
     if (k.r % kLanes) {
       const uint64_t tailLanes = ~((uint64_t(1) << (k.r % kLanes)) - 1);
-      b.create<npu::SetMaskOp>(kb.loc(), i64(0), i64(int64_t(tailLanes)));
-      kb.vector("vdup.f32", {at(rowsIn, (rowRepeats - 1) * kLanes), f32(identity)}, n, {{"dst_rep", rowStride}});
-      b.create<npu::SetMaskOp>(kb.loc(), i64(-1), i64(-1));
+      kb.setMask(0, int64_t(tailLanes));
+      kb.vector("vdup.f32", {kb.from(rowsIn, (rowRepeats - 1) * kLanes), kb.f32Value(identity)}, n, {{"dst_rep", rowStride}});
+      kb.setMask(-1, -1);
     }
     // |x| or x*x first (the identity 0 stays 0).
     for (int64_t done = 0; done < n * rowRepeats && (k.kind == Kind::L1 || k.kind == Kind::L2 || k.kind == Kind::SumSquare);
          done += 255) {
       const int64_t repeats = std::min<int64_t>(255, n * rowRepeats - done);
-      mlir::Value part = at(rowsIn, done * kLanes);
+      mlir::Value part = kb.from(rowsIn, done * kLanes);
       if (k.kind == Kind::L1)
         kb.vector("vabs.f32", {part, part}, repeats, {});
       else
@@ -124,14 +118,14 @@ Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const R
     for (int64_t count = rowRepeats; count > 1;) {
       const int64_t half = count / 2, keep = count - half;
       for (int64_t j = 0; j < half; ++j)
-        kb.vector(combine, {at(rowsIn, j * kLanes), at(rowsIn, j * kLanes), at(rowsIn, (j + keep) * kLanes)}, n,
+        kb.vector(combine, {kb.from(rowsIn, j * kLanes), kb.from(rowsIn, j * kLanes), kb.from(rowsIn, (j + keep) * kLanes)}, n,
                   {{"dst_rep", rowStride}, {"src0_rep", rowStride}, {"src1_rep", rowStride}});
       count = keep;
     }
     // One value per row, side by side.
     kb.vector(acrossLanes, {results[set], rowsIn}, n, {{"src_rep", rowStride}});
     const int64_t resultRepeats = ceilDiv(n, kLanes);
-    if (k.kind == Kind::Mean) kb.vector("vmuls.f32", {results[set], results[set], f32(1.0f / float(k.r))}, resultRepeats, {});
+    if (k.kind == Kind::Mean) kb.vector("vmuls.f32", {results[set], results[set], kb.f32Value(1.0f / float(k.r))}, resultRepeats, {});
     if (k.kind == Kind::L2) kb.vector("vsqrt.f32", {results[set], results[set]}, resultRepeats, {});
     if (k.kind == Kind::LogSum) kb.vector("vln.f32", {results[set], results[set]}, resultRepeats, {});
     kb.dma(results[set], kb.index(0), kb.arg(1), first, roundUp(n, 8));
@@ -170,7 +164,6 @@ Expected<GeneratedKernel> generateSoftmaxRows(const ChipConfig &config, const Re
 
   NpuKernelBuilder kb(config, k.name, k.node);
   kb.begin({{kb.f32(), k.outer * k.r + 8}, {kb.f32(), k.outer * k.r + 8}}, blockDim);
-  mlir::OpBuilder &b = kb.builder();
   mlir::Value row[2], work[2], maxima[2], sums[2], tail[2];
   for (int set = 0; set < 2; ++set) {
     row[set] = kb.alloc(npu::Space::ub, kb.f32(), rowElements);
@@ -179,17 +172,12 @@ Expected<GeneratedKernel> generateSoftmaxRows(const ChipConfig &config, const Re
     sums[set] = kb.alloc(npu::Space::ub, kb.f32(), kLanes);   // 8 copies of 1 / its sum (LogSoftmax: its log)
     tail[set] = kb.alloc(npu::Space::ub, kb.f32(), kLanes);   // the row's last 8 values
   }
-  auto f32 = [&](float v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), kb.f32(), b.getF32FloatAttr(v)); };
-  auto i64 = [&](int64_t v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), b.getI64IntegerAttr(v)); };
-  auto at = [&](mlir::Value buffer, int64_t offset) {
-    return kb.view(buffer, kb.index(offset), llvm::cast<mlir::MemRefType>(buffer.getType()).getNumElements() - offset);
-  };
   // `mnemonic` over `repeats` repeats of the given buffers from the start, 255 at a time; a block of
   // 8 copies (`block`) is read again for every block of the others.
   auto over = [&](const char *mnemonic, std::vector<mlir::Value> buffers, int64_t repeats, mlir::Value block = {}) {
     for (int64_t done = 0; done < repeats; done += 255) {
       std::vector<mlir::Value> operands;
-      for (mlir::Value v : buffers) operands.push_back(at(v, done * kLanes));
+      for (mlir::Value v : buffers) operands.push_back(kb.from(v, done * kLanes));
       std::vector<std::pair<std::string, int64_t>> params;
       if (block) operands.push_back(block), params = {{"src1_blk", 0}, {"src1_rep", 0}};
       kb.vector(mnemonic, operands, std::min<int64_t>(255, repeats - done), params);
@@ -199,7 +187,7 @@ Expected<GeneratedKernel> generateSoftmaxRows(const ChipConfig &config, const Re
   auto reduce = [&](const char *combine, const char *acrossLanes, mlir::Value w, mlir::Value block) {
     for (int64_t count = rowRepeats; count > 1;) {
       const int64_t half = count / 2, keep = count - half;
-      over(combine, {w, w, at(w, keep * kLanes)}, half);
+      over(combine, {w, w, kb.from(w, keep * kLanes)}, half);
       count = keep;
     }
     kb.vector(acrossLanes, {block, w}, 8, {{"src_rep", 0}});
@@ -211,9 +199,9 @@ Expected<GeneratedKernel> generateSoftmaxRows(const ChipConfig &config, const Re
     kb.dma(kb.arg(0), kb.add(start, k.r - 8), tail[set], kb.index(0), 8);
     if (k.r % kLanes) { // lanes past the row: -inf, which neither the max nor the sum of exp sees
       const uint64_t lanes = ~((uint64_t(1) << (k.r % kLanes)) - 1);
-      b.create<npu::SetMaskOp>(kb.loc(), i64(0), i64(int64_t(lanes)));
-      kb.vector("vdup.f32", {at(row[set], (rowRepeats - 1) * kLanes), f32(-std::numeric_limits<float>::infinity())}, 1, {});
-      b.create<npu::SetMaskOp>(kb.loc(), i64(-1), i64(-1));
+      kb.setMask(0, int64_t(lanes));
+      kb.vector("vdup.f32", {kb.from(row[set], (rowRepeats - 1) * kLanes), kb.f32Value(-std::numeric_limits<float>::infinity())}, 1, {});
+      kb.setMask(-1, -1);
     }
     over("vmov.f32", {work[set], row[set]}, rowRepeats);
     reduce("vmax.f32", "vcmax.f32", work[set], maxima[set]);

@@ -52,7 +52,6 @@ Expected<GeneratedKernel> generateVectorTranspose(const ChipConfig &config, cons
     tile[set] = kb.alloc(npu::Space::ub, kb.f32(), roundUp(tileRows, 8) * rowBlocks * 8); // whole repeats of 8 rows
     result[set] = kb.alloc(npu::Space::ub, kb.f32(), tileCols * resultBlocks * 8);
   }
-  auto i64 = [&](int64_t v) { return b.create<mlir::arith::ConstantOp>(kb.loc(), b.getI64IntegerAttr(v)); };
   auto at = [&](mlir::Value buffer, int64_t offset, int64_t count) { return kb.view(buffer, kb.index(offset), count); };
 
   // One tile: matrix `m`, rows from r0, columns from c0; `rows` x `cols` of them.
@@ -69,14 +68,14 @@ Expected<GeneratedKernel> generateVectorTranspose(const ChipConfig &config, cons
     }
     // Result row c: lane c % 8 of block c / 8 of every row.
     for (int64_t lane = 0; lane < 8 && lane < cols; ++lane) {
-      b.create<npu::SetMaskOp>(kb.loc(), i64(0), i64(int64_t(0x0101010101010101ull << lane)));
+      kb.setMask(0, int64_t(0x0101010101010101ull << lane));
       for (int64_t j = 0; 8 * j + lane < cols; ++j)
         kb.vector("vcgmax.f32",
                   {at(result[set], (8 * j + lane) * resultBlocks * 8, repeats * 8),
                    at(tile[set], j * 8, roundUp(rows, 8) * rowBlocks * 8 - j * 8)},
                   repeats, {{"src_blk", rowBlocks}, {"src_rep", 8 * rowBlocks}});
     }
-    b.create<npu::SetMaskOp>(kb.loc(), i64(-1), i64(-1));
+    kb.setMask(-1, -1);
     mlir::Value to = kb.add(kb.add(kb.mul(m, k.rows * k.cols), kb.mul(c0, k.rows)), r0);
     if (wholeResultRows) {
       kb.instruction<npu::CopyOp>("ub2gm", {kb.view(kb.arg(1), to, (cols - 1) * k.rows + repeats * 8), result[set]},

@@ -855,7 +855,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
       if (!narrowLast) return body(j, 0, false);
       return kb.splitLast(j, count - 1, [&](bool last) { return body(j, 0, last); });
     };
-    if (nChunks == 1) return chunk(true);
+    // (Chunks all alike, the last one included: one copy of the body for all of them.)
+    if (nChunks == 1 || (lastChunkTiles == chunkTiles && ntLast == t.nt)) return chunk(true);
     return kb.splitLast(at.chunk, nChunks - 1, chunk);
   };
   // With every slice loaded by the loads, a band's geometry comes from its index at run time and

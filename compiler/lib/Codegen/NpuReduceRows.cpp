@@ -33,6 +33,31 @@ constexpr int64_t kMaxRowRepeats = 31; // a row's repeats as a repeat stride in 
 // Softmax rows from this long take a work item each (a row's latency is then small beside its work).
 constexpr int64_t kMinSoftmaxRow = 256;
 
+// `mnemonic` over `repeats` repeats of `buffers` from their starts, 255 at a time; a block of 8
+// copies (`block`, when given) is the last operand, read again for every block of the others.
+void overRepeats(NpuKernelBuilder &kb, const char *mnemonic, const std::vector<mlir::Value> &buffers, int64_t repeats,
+                 mlir::Value block = {}) {
+  for (int64_t done = 0; done < repeats; done += 255) {
+    std::vector<mlir::Value> operands;
+    for (mlir::Value v : buffers) operands.push_back(kb.from(v, done * kLanes));
+    std::vector<std::pair<std::string, int64_t>> params;
+    if (block) operands.push_back(block), params = {{"src1_blk", 0}, {"src1_rep", 0}};
+    kb.vector(mnemonic, operands, std::min<int64_t>(255, repeats - done), params);
+  }
+}
+
+// The lanes past the end of each of `count` rows of `r` values (rows `rowStride` blocks apart from
+// the start of `rows`, each padded to whole repeats; one row: no stride) set to `value`, under a
+// lane mask.
+void fillPastRows(NpuKernelBuilder &kb, mlir::Value rows, int64_t r, float value, int64_t count = 1, int64_t rowStride = 0) {
+  if (r % kLanes == 0) return;
+  kb.setMask(0, int64_t(~((uint64_t(1) << (r % kLanes)) - 1)));
+  kb.vector("vdup.f32", {kb.from(rows, (ceilDiv(r, kLanes) - 1) * kLanes), kb.f32Value(value)}, count,
+            count > 1 ? std::vector<std::pair<std::string, int64_t>>{{"dst_rep", rowStride}}
+                      : std::vector<std::pair<std::string, int64_t>>{});
+  kb.setMask(-1, -1);
+}
+
 } // namespace
 
 bool reducesRowsThroughNpu(const ReduceKernel &k) {
@@ -98,22 +123,10 @@ Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const R
     }
     mlir::Value rowsIn = tile[set];
     // Lanes past each row's end: the identity (what the DMA left there, or an earlier chunk's).
-    if (k.r % kLanes) {
-      const uint64_t tailLanes = ~((uint64_t(1) << (k.r % kLanes)) - 1);
-      kb.setMask(0, int64_t(tailLanes));
-      kb.vector("vdup.f32", {kb.from(rowsIn, (rowRepeats - 1) * kLanes), kb.f32Value(identity)}, n, {{"dst_rep", rowStride}});
-      kb.setMask(-1, -1);
-    }
+    fillPastRows(kb, rowsIn, k.r, identity, n, rowStride);
     // |x| or x*x first (the identity 0 stays 0).
-    for (int64_t done = 0; done < n * rowRepeats && (k.kind == Kind::L1 || k.kind == Kind::L2 || k.kind == Kind::SumSquare);
-         done += 255) {
-      const int64_t repeats = std::min<int64_t>(255, n * rowRepeats - done);
-      mlir::Value part = kb.from(rowsIn, done * kLanes);
-      if (k.kind == Kind::L1)
-        kb.vector("vabs.f32", {part, part}, repeats, {});
-      else
-        kb.vector("vmul.f32", {part, part, part}, repeats, {});
-    }
+    if (k.kind == Kind::L1) overRepeats(kb, "vabs.f32", {rowsIn, rowsIn}, n * rowRepeats);
+    if (k.kind == Kind::L2 || k.kind == Kind::SumSquare) overRepeats(kb, "vmul.f32", {rowsIn, rowsIn, rowsIn}, n * rowRepeats);
     // Each row's repeats pairwise into its first: repeat j takes repeat j + keep, in every row.
     for (int64_t count = rowRepeats; count > 1;) {
       const int64_t half = count / 2, keep = count - half;
@@ -172,22 +185,11 @@ Expected<GeneratedKernel> generateSoftmaxRows(const ChipConfig &config, const Re
     sums[set] = kb.alloc(npu::Space::ub, kb.f32(), kLanes);   // 8 copies of 1 / its sum (LogSoftmax: its log)
     tail[set] = kb.alloc(npu::Space::ub, kb.f32(), kLanes);   // the row's last 8 values
   }
-  // `mnemonic` over `repeats` repeats of the given buffers from the start, 255 at a time; a block of
-  // 8 copies (`block`) is read again for every block of the others.
-  auto over = [&](const char *mnemonic, std::vector<mlir::Value> buffers, int64_t repeats, mlir::Value block = {}) {
-    for (int64_t done = 0; done < repeats; done += 255) {
-      std::vector<mlir::Value> operands;
-      for (mlir::Value v : buffers) operands.push_back(kb.from(v, done * kLanes));
-      std::vector<std::pair<std::string, int64_t>> params;
-      if (block) operands.push_back(block), params = {{"src1_blk", 0}, {"src1_rep", 0}};
-      kb.vector(mnemonic, operands, std::min<int64_t>(255, repeats - done), params);
-    }
-  };
   // 8 copies of the `combine` reduction of the row in `work` (destroyed) into `block`.
   auto reduce = [&](const char *combine, const char *acrossLanes, mlir::Value w, mlir::Value block) {
     for (int64_t count = rowRepeats; count > 1;) {
       const int64_t half = count / 2, keep = count - half;
-      over(combine, {w, w, kb.from(w, keep * kLanes)}, half);
+      overRepeats(kb, combine, {w, w, kb.from(w, keep * kLanes)}, half);
       count = keep;
     }
     kb.vector(acrossLanes, {block, w}, 8, {{"src_rep", 0}});
@@ -197,32 +199,28 @@ Expected<GeneratedKernel> generateSoftmaxRows(const ChipConfig &config, const Re
     mlir::Value start = kb.mul(r, k.r);
     kb.dma(kb.arg(0), start, row[set], kb.index(0), roundUp(k.r, 8)); // past the row: the next, or the tail slack
     kb.dma(kb.arg(0), kb.add(start, k.r - 8), tail[set], kb.index(0), 8);
-    if (k.r % kLanes) { // lanes past the row: -inf, which neither the max nor the sum of exp sees
-      const uint64_t lanes = ~((uint64_t(1) << (k.r % kLanes)) - 1);
-      kb.setMask(0, int64_t(lanes));
-      kb.vector("vdup.f32", {kb.from(row[set], (rowRepeats - 1) * kLanes), kb.f32Value(-std::numeric_limits<float>::infinity())}, 1, {});
-      kb.setMask(-1, -1);
-    }
-    over("vmov.f32", {work[set], row[set]}, rowRepeats);
+    // Lanes past the row: -inf, which neither the max nor the sum of exp sees.
+    fillPastRows(kb, row[set], k.r, -std::numeric_limits<float>::infinity());
+    overRepeats(kb, "vmov.f32", {work[set], row[set]}, rowRepeats);
     reduce("vmax.f32", "vcmax.f32", work[set], maxima[set]);
-    over("vsub.f32", {row[set], row[set]}, rowRepeats, maxima[set]);
-    over("vsub.f32", {tail[set], tail[set]}, 1, maxima[set]);
+    overRepeats(kb, "vsub.f32", {row[set], row[set]}, rowRepeats, maxima[set]);
+    overRepeats(kb, "vsub.f32", {tail[set], tail[set]}, 1, maxima[set]);
     if (log) {
-      over("vexp.f32", {work[set], row[set]}, rowRepeats);
+      overRepeats(kb, "vexp.f32", {work[set], row[set]}, rowRepeats);
       reduce("vadd.f32", "vcadd.f32", work[set], sums[set]);
       kb.vector("vln.f32", {sums[set], sums[set]}, 1, {});
-      over("vsub.f32", {row[set], row[set]}, rowRepeats, sums[set]);
-      over("vsub.f32", {tail[set], tail[set]}, 1, sums[set]);
+      overRepeats(kb, "vsub.f32", {row[set], row[set]}, rowRepeats, sums[set]);
+      overRepeats(kb, "vsub.f32", {tail[set], tail[set]}, 1, sums[set]);
     } else {
       // exp once (a slow op: a quarter of vmov's rate), its copy summed; then times 1 / sum, since
       // a division runs at the rate of exp too.
-      over("vexp.f32", {row[set], row[set]}, rowRepeats);
-      over("vmov.f32", {work[set], row[set]}, rowRepeats);
+      overRepeats(kb, "vexp.f32", {row[set], row[set]}, rowRepeats);
+      overRepeats(kb, "vmov.f32", {work[set], row[set]}, rowRepeats);
       reduce("vadd.f32", "vcadd.f32", work[set], sums[set]);
       kb.vector("vrec.f32", {sums[set], sums[set]}, 1, {});
-      over("vmul.f32", {row[set], row[set]}, rowRepeats, sums[set]);
-      over("vexp.f32", {tail[set], tail[set]}, 1);
-      over("vmul.f32", {tail[set], tail[set]}, 1, sums[set]);
+      overRepeats(kb, "vmul.f32", {row[set], row[set]}, rowRepeats, sums[set]);
+      overRepeats(kb, "vexp.f32", {tail[set], tail[set]}, 1);
+      overRepeats(kb, "vmul.f32", {tail[set], tail[set]}, 1, sums[set]);
     }
     if (headElements) kb.dma(row[set], kb.index(0), kb.arg(1), start, headElements);
     if (headElements < k.r) kb.dma(tail[set], kb.index(0), kb.arg(1), kb.add(start, k.r - 8), 8);

@@ -86,6 +86,22 @@ TEST(ExpandKernel, BroadcastPatterns) {
 
 namespace {
 
+// Runs a one-source segment copy of `srcBytes` three times (functional mode: the cores are host
+// threads, in any order each time), race detector on, and checks every segment byte for byte.
+void expectCopiedOnEveryRun(const SegmentCopyKernel &k, const GeneratedKernel &gen, size_t srcBytes) {
+  std::vector<uint8_t> src(srcBytes + kTailSlackBytes);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = uint8_t(i * 13 + 5);
+  for (int run = 0; run < 3; ++run) {
+    Device dev(edge());
+    uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<uint8_t>(size_t(k.totalBytes + kTailSlackBytes), 0xee));
+    ASSERT_TRUE(runGenerated(dev, gen, k.name, {ps, po}, true));
+    std::vector<uint8_t> got = dev.read<uint8_t>(po, size_t(k.totalBytes));
+    for (const auto &sg : k.segments)
+      for (int64_t b = 0; b < sg.bytes; ++b)
+        ASSERT_EQ(got[size_t(sg.dst + b)], src[size_t(sg.src + b)]) << "byte " << sg.dst + b << ", run " << run;
+  }
+}
+
 // Segment copies and fills of unaligned lengths tiling the output, with the race detector on.
 TEST(SegmentCopyKernel, CopiesAndFillsTileTheOutput) {
   SegmentCopyKernel k;
@@ -134,17 +150,30 @@ TEST(SegmentCopyKernel, SmallRunsSplitOverCoresWhereNoStoreSpillsAcross) {
   // Core 1 starts at a run right after a 64-byte one: its first destination is a multiple of 96.
   const size_t li = gen->assembly.find("li x9, ", split);
   EXPECT_EQ(std::stoll(gen->assembly.substr(li + 7)) % 96, 0) << gen->assembly.substr(split, 80);
-  std::vector<uint8_t> src(size_t(n * 64 + kTailSlackBytes));
-  for (size_t i = 0; i < src.size(); ++i) src[i] = uint8_t(i * 13 + 5);
-  for (int run = 0; run < 3; ++run) { // functional mode: the cores are host threads, any order
-    Device dev(edge());
-    uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<uint8_t>(size_t(k.totalBytes + kTailSlackBytes), 0xee));
-    ASSERT_TRUE(runGenerated(dev, *gen, "scatter", {ps, po}, true));
-    std::vector<uint8_t> got = dev.read<uint8_t>(po, size_t(k.totalBytes));
-    for (const auto &sg : k.segments)
-      for (int64_t b = 0; b < sg.bytes; ++b)
-        ASSERT_EQ(got[size_t(sg.dst + b)], src[size_t(sg.src + b)]) << "byte " << sg.dst + b << ", run " << run;
-  }
+  expectCopiedOnEveryRun(k, *gen, size_t(n * 64));
+}
+
+// PP-OCRv4 rec's attention transpose, [40][24][15] f32 -> [24][40][15]: 960 pieces of 60 bytes,
+// each store spilling 4 bytes into the next piece. The last piece of core 0's half is stored as
+// its whole block plus a block ending at its end, so core 1 can start right after it; each
+// output row's 40 pieces come in with one strided load (source stride 1440 bytes = 45 blocks).
+// Byte for byte, race detector on, several runs (the cores are host threads, any order).
+TEST(SegmentCopyKernel, UnalignedPiecesOfAStridedSourceSplitOverCores) {
+  SegmentCopyKernel k;
+  k.name = k.node = "attention";
+  const int64_t rows = 40, groups = 24, piece = 15 * 4;
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t r = 0; r < rows; ++r) k.segments.push_back({(r * groups + g) * piece, (g * rows + r) * piece, piece});
+  k.totalBytes = rows * groups * piece;
+  Expected<GeneratedKernel> gen = generateSegmentCopy(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  EXPECT_EQ(gen->blockDim, 2);
+  EXPECT_NE(gen->assembly.find("len=2, nburst=40, src_gap=43"), std::string::npos) << gen->assembly.substr(0, 600);
+  // Core 0's last piece (479) ends at byte 480 * 60: its last block is stored from 28800 - 32.
+  const size_t split = gen->assembly.find("part1:");
+  ASSERT_NE(split, std::string::npos);
+  EXPECT_NE(gen->assembly.rfind("li x9, " + std::to_string(480 * piece - 32) + "\n", split), std::string::npos);
+  expectCopiedOnEveryRun(k, *gen, size_t(k.totalBytes));
 }
 
 TEST(SegmentCopyKernel, SegmentsThatLeaveAGapAreRejected) {

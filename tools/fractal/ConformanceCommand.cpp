@@ -7,7 +7,8 @@
 // Tolerances (docs/conformance.md): integers and booleans exactly; float32 outputs
 // |got - want| <= rtol * |want| + atol * max|want| with rtol 1e-5, atol 1e-6 when the package
 // computes in fp32, and rtol 2e-3 (4 fp16 ulps), atol 2e-3 when any of its tensors is fp16 (cube
-// operands, NHWC16 feature maps): fp16 rounds inputs and outputs and accumulation errors scale
+// operands, NHWC16 feature maps) or a kernel multiplies matrices (the cube's operands are fp16
+// even where a small float32 one is converted by the kernel's own loads): fp16 rounds inputs and outputs and accumulation errors scale
 // with the magnitudes involved, not with each output; reference outputs printed to 4 decimals
 // (printedReferenceTolerance) also within 1e-4 of them.
 #include "ArgParser.h"
@@ -182,6 +183,10 @@ std::string runTest(const std::string &dir, const ChipConfig &config, const std:
       return "unsupported\t" + t.opType + " '" + t.name + "' runs on the host: " + t.host.reason;
   bool half = false;
   for (const pkg::Tensor &t : p->tensors) half |= t.dtype == pkg::DType::F16;
+  for (const pkg::Task &t : p->tasks) { // the cube multiplies in fp16 (modelMacs: a matrix op's kernel)
+    half |= !t.isHost && t.modelMacs > 0;
+    for (const pkg::KernelSegment &s : t.launch.segments) half |= s.modelMacs > 0;
+  }
   const double rtol = half ? 2e-3 : 1e-5, atol = half ? 2e-3 : 1e-6, printed = printedReferenceTolerance(dir);
 
   const std::string device = target + ":" + mode;
@@ -501,7 +506,8 @@ int runConformanceCommand(const Args &args) {
         << "itself, as Fractal does).\n\n"
         << "Tolerances: integers and booleans exactly. float32: `|got - want| <= rtol * |want| + atol * max|want|`, "
         << "rtol 1e-5 and atol 1e-6 when the package computes in fp32; rtol 2e-3 (about 4 fp16 ulps) and atol 2e-3 "
-        << "when any of its tensors is fp16 (cube operands, NHWC16 feature maps), since fp16 rounds every input and "
+        << "when any of its tensors is fp16 (cube operands, NHWC16 feature maps) or a kernel multiplies matrices (the "
+        << "cube's operands are fp16, also where the kernel's loads convert a small float32 one), since fp16 rounds every input and "
         << "output and accumulation errors scale with the magnitudes summed. float64 outputs, which Fractal computes "
         << "in float32 (the NPU has no float64 arithmetic), as float32; a test whose float64 reference holds a value "
         << "beyond float32's range (above 3.4e38, or non-zero below 1.2e-38) counts as unsupported, naming the value. "

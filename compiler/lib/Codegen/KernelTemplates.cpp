@@ -39,6 +39,9 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   const int64_t mp = roundUp(k.m, 16), kp = roundUp(k.k, 16), np = roundUp(k.n, 16);
   const int64_t ldc = k.ldc ? k.ldc : k.n;
   const int outBytes = k.outHalf ? 2 : 4;
+  // Operands stored as float32 are converted on their way into L1 (`from_f32=1`).
+  const int64_t aBytes = k.aF32 ? 4 : 2, bBytes = k.bF32 ? 4 : 2;
+  const std::string aFrom = k.aF32 ? ", from_f32=1" : "", bFrom = k.bF32 ? ", from_f32=1" : "";
   const int64_t phaseWidth = k.phases > 1 ? k.n / k.phases : k.n; // a row phase's columns
   if (k.phases < 1 || (k.phases > 1 && (k.n % k.phases || phaseWidth % 16 || k.phaseCols < 1 || k.phaseCols > phaseWidth)))
     return Error::internal(k.name + ": " + std::to_string(k.phases) + " output row phases of " + std::to_string(k.n) +
@@ -185,21 +188,21 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   auto panelSlice = [&](int base, int64_t slot, int64_t t) {
     const int64_t k0 = t * kt;
     ringOffset(9, 8, slot);
-    s << "  addi x9, x9, " << l1Panel << "\n  li x8, " << k0 * 2 << "\n  add x8, x" << base
+    s << "  addi x9, x9, " << l1Panel << "\n  li x8, " << k0 * aBytes << "\n  add x8, x" << base
       << ", x8\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << mt << ", cols=" << std::min(kt, k.k - k0) << ", src_stride="
-      << k.k << ", dst_rows=" << mt << "\n";
+      << k.k << ", dst_rows=" << mt << aFrom << "\n";
   };
 
   // B's [k0, k0 + kc) x [n0, n0 + nc) (from the B at x18) into L1 slot p, NZ.
   auto fetchB = [&](int64_t p, int64_t n0, int64_t k0, int64_t nc, int64_t kc) {
     if (!k.transB)
-      s << "  li x8, " << (k0 * k.n + n0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
+      s << "  li x8, " << (k0 * k.n + n0) * bBytes << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
         << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << kc << ", cols=" << nc << ", src_stride=" << k.n
-        << ", dst_rows=" << roundUp(kc, 16) << "\n";
+        << ", dst_rows=" << roundUp(kc, 16) << bFrom << "\n";
     else
-      s << "  li x8, " << (n0 * k.k + k0) * 2 << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
+      s << "  li x8, " << (n0 * k.k + k0) * bBytes << "\n  add x8, x18, x8\n  li x9, " << l1B(p)
         << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << nc << ", cols=" << kc << ", src_stride=" << k.k
-        << ", dst_rows=" << roundUp(nc, 16) << "\n";
+        << ", dst_rows=" << roundUp(nc, 16) << bFrom << "\n";
   };
   // Slot p's B step (kcp x ncp) into L0B half h (ZN).
   auto loadB = [&](int64_t h, int64_t p, int64_t kcp, int64_t ncp) {
@@ -221,13 +224,13 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // whether this item loads the next one's (base in x22), x25 where its slices start in the ring.
   auto item = [&](int64_t mc, int64_t nLen, int parity) {
     const int64_t panelAt = l1Panel + parity * panelArea; // this item's panel
-    s << "  muli x17, x16, " << k.strideA * 2 << "\n  add x17, x17, x2\n";
-    s << "  muli x8, x15, " << (k.transA ? 2 : k.k * 2) << "\n  add x17, x17, x8\n";
-    s << "  muli x18, x16, " << k.strideB * 2 << "\n  add x18, x18, x3\n";
+    s << "  muli x17, x16, " << k.strideA * aBytes << "\n  add x17, x17, x2\n";
+    s << "  muli x8, x15, " << (k.transA ? 1 : k.k) * aBytes << "\n  add x17, x17, x8\n";
+    s << "  muli x18, x16, " << k.strideB * bBytes << "\n  add x18, x18, x3\n";
     s << "  muli x19, x16, " << k.strideC * outBytes << "\n  add x19, x19, x5\n";
     s << "  muli x8, x15, " << ldc * outBytes << "\n  add x19, x19, x8\n";
     if (nChunks > 1)
-      s << "  muli x8, x28, " << (k.transB ? k.k * 2 : 2) << "\n  add x18, x18, x8\n  muli x8, x28, " << outBytes
+      s << "  muli x8, x28, " << (k.transB ? k.k : 1) * bBytes << "\n  add x18, x18, x8\n  muli x8, x28, " << outBytes
         << "\n  add x19, x19, x8\n  muli x29, x28, 4\n";
     const int64_t mcp = roundUp(mc, 16);
     const bool ringed = prefetch && mc == mt; // a short tile neither is nor loads a prefetched panel
@@ -236,7 +239,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
       s << "  li x24, 0\n  add x21, x6, x7\n  bge x21, x14, " << none << "\n  li x8, " << mTiles
         << "\n  div x9, x21, x8\n  rem x10, x21, x8\n";
       if (tailRows != mt) s << "  li x8, " << mTiles - 1 << "\n  beq x10, x8, " << none << "\n";
-      s << "  muli x22, x9, " << k.strideA * 2 << "\n  add x22, x22, x2\n  muli x8, x10, " << mt * k.k * 2
+      s << "  muli x22, x9, " << k.strideA * aBytes << "\n  add x22, x22, x2\n  muli x8, x10, " << mt * k.k * aBytes
         << "\n  add x22, x22, x8\n  li x24, 1\n" << none << ":\n";
     }
     if (ringed) { // a panel not prefetched arrives slice by slice with the first N tile's groups
@@ -248,10 +251,10 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
       s << "  wait_flag mte1, mte2, " << 4 + parity << "\n  li x9, " << panelAt << "\n";
       if (!k.transA)
         s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << mc << ", cols=" << k.k << ", src_stride=" << k.k
-          << ", dst_rows=" << mcp << "\n";
+          << ", dst_rows=" << mcp << aFrom << "\n";
       else
         s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << k.k << ", cols=" << mc << ", src_stride=" << k.m
-          << ", dst_rows=" << kp << "\n";
+          << ", dst_rows=" << kp << aFrom << "\n";
     }
     struct Step { int64_t n0, k0, nc, kc; };
     std::vector<Step> steps;
@@ -284,12 +287,12 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
         const int64_t p = gp * group + i % group, kcp = roundUp(st.kc, 16);
         if (!panel) {
           if (!k.transA)
-            s << "  li x8, " << st.k0 * 2 << "\n  add x8, x17, x8\n  li x9, " << l1A(p) << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows="
-              << mc << ", cols=" << st.kc << ", src_stride=" << k.k << ", dst_rows=" << mcp << "\n";
+            s << "  li x8, " << st.k0 * aBytes << "\n  add x8, x17, x8\n  li x9, " << l1A(p) << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows="
+              << mc << ", cols=" << st.kc << ", src_stride=" << k.k << ", dst_rows=" << mcp << aFrom << "\n";
           else
-            s << "  li x8, " << st.k0 * k.m * 2 << "\n  add x8, x17, x8\n  li x9, " << l1A(p)
+            s << "  li x8, " << st.k0 * k.m * aBytes << "\n  add x8, x17, x8\n  li x9, " << l1A(p)
               << "\n  gm2l1_nz.f16 l1[x9], gm[x8], rows=" << st.kc << ", cols=" << mc << ", src_stride=" << k.m
-              << ", dst_rows=" << kcp << "\n";
+              << ", dst_rows=" << kcp << aFrom << "\n";
         }
         if (!bOnce) fetchB(p, st.n0, st.k0, st.nc, st.kc);
       }

@@ -723,9 +723,12 @@ namespace {
 // the last M tile short, with and without the A panel in L1: results against a double-precision
 // reference on the same fp16 inputs, and no races between pipes.
 // `sharedB`: one B for every product of the batch (strideB 0). `bOnce`: whether B must be moved
-// into L0B once for the whole kernel (-1: not checked).
+// into L0B once for the whole kernel (-1: not checked). `f32Operands`: A and B stored as float32,
+// converted by the kernel's loads (the floats sit just off the halves, so only round-to-nearest
+// gives the reference's operands).
 void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, bool bias, bool prefetched = false,
-               bool transA = false, bool alternating = false, bool sharedB = false, int bOnce = -1) {
+               bool transA = false, bool alternating = false, bool sharedB = false, int bOnce = -1,
+               bool f32Operands = false) {
   MatMulKernel k;
   k.name = k.node = "matmul_" + std::to_string(m) + "x" + std::to_string(kk) + "x" + std::to_string(n);
   k.m = m;
@@ -738,6 +741,7 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
   k.strideB = sharedB ? 0 : kk * n;
   k.strideC = m * n;
   k.hasBias = bias;
+  k.aF32 = k.bF32 = f32Operands;
   const ChipConfig config = edge();
   Expected<GeneratedKernel> gen = generateMatMul(config, k);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
@@ -752,8 +756,14 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
   std::vector<uint16_t> a = randomHalves(size_t(batch * m * kk), 3), b = randomHalves(size_t((sharedB ? 1 : batch) * kk * n), 4);
   std::vector<float> biasValues(size_t((n + 15) / 16 * 16), 0.0f);
   for (int64_t j = 0; j < n; ++j) biasValues[size_t(j)] = 0.25f * float(j % 9) - 1.0f;
+  auto nearHalves = [](const std::vector<uint16_t> &h) { // 1.0001 x each half: rounds back to it
+    std::vector<float> f(h.size());
+    for (size_t i = 0; i < h.size(); ++i) f[i] = isa::halfToFloat(h[i]) * 1.0001f;
+    return f;
+  };
   Device dev(config);
-  uint64_t pa = dev.buffer(a), pb = dev.buffer(b), pbias = dev.buffer(biasValues);
+  uint64_t pa = f32Operands ? dev.buffer(nearHalves(a)) : dev.buffer(a);
+  uint64_t pb = f32Operands ? dev.buffer(nearHalves(b)) : dev.buffer(b), pbias = dev.buffer(biasValues);
   uint64_t pc = dev.buffer(std::vector<float>(size_t(batch * m * n), -5.0f));
   std::vector<uint64_t> args = {pa, pb};
   if (bias) args.push_back(pbias);
@@ -823,6 +833,16 @@ TEST(MatMulKernel, PrefetchedPanelsMatchTheReferenceWithoutRaces) {
   runMatMul(1, 1024, 500, 100, false, false, true); // 8 K slices, one N tile, short last slice
   runMatMul(1, 1100, 512, 200, false, false, true); // short tail item (loads its whole panel)
   runMatMul(3, 256, 512, 64, false, true, true);    // across products of a batch, with bias
+}
+
+// Small float32 operands (attention's Q, K and V) read as they are, no Cast kernel first: every
+// address of A and B counts 4 bytes an element, in each way the kernel loads them.
+TEST(MatMulKernel, Float32OperandsAreConvertedByTheLoads) {
+  runMatMul(2, 100, 96, 40, true, true, false, false, true, false, -1, true);    // batched, B^T, bias
+  runMatMul(1, 1024, 500, 100, false, false, true, false, false, false, -1, true); // prefetched panels
+  runMatMul(1, 40, 64, 200, true, false, false, false, true, false, -1, true);   // N chunks
+  runMatMul(1, 5000, 3, 3, false, false, false, true, true, false, 1, true);     // A^T, B once
+  runMatMul(1, 600, 200, 300, false, false, false, false, false, false, -1, true); // panel, short tile
 }
 
 } // namespace

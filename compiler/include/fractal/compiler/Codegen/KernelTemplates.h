@@ -83,6 +83,9 @@ struct MatMulKernel {
   float alpha = 1.0f;
   bool relu = false;
   bool outHalf = false; // C as f16 instead of f32
+  // A or B stored as float32 in GM: its loads convert to f16 on the way into L1 (`gm2l1_nz
+  // from_f32=1`, round to nearest even like the vector unit's vconv), so no Cast kernel runs first.
+  bool aF32 = false, bF32 = false;
   // Output row phases (a transposed convolution's, kernel == stride): the n columns are `phases`
   // groups of n / phases (a multiple of 16); group g's first phaseCols columns go to
   // C + g * phaseOffset (elements) + column - g * n / phases, its other columns nowhere.

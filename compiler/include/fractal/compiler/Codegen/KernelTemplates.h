@@ -309,6 +309,9 @@ Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const R
 // So do Softmax and LogSoftmax of rows of 256 values and more (a row per item, over the cores).
 bool softmaxRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);
 Expected<GeneratedKernel> generateSoftmaxRows(const ChipConfig &config, const ReduceKernel &k);
+// And LayerNorm of rows of whole 32-byte blocks (chunks of rows over the cores).
+bool layerNormRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);
+Expected<GeneratedKernel> generateLayerNormRows(const ChipConfig &config, const ReduceKernel &k);
 
 // TopK along the last axis: the input viewed as [outer, r] (ND f32); for each row, the k largest
 // (or smallest) values in sorted order and their indices, equal values keeping their order (the

@@ -16,6 +16,7 @@ bool addPhasePasses(mlir::OpPassManager &pm, llvm::StringRef phase) {
     pm.addNestedPass<mlir::func::FuncOp>(createFoldConstants());
     pm.addNestedPass<mlir::func::FuncOp>(createStrideToChannels());
     pm.addNestedPass<mlir::func::FuncOp>(createShortRowSoftmax());
+    pm.addNestedPass<mlir::func::FuncOp>(createFuseLayerNorm());
     pm.addNestedPass<mlir::func::FuncOp>(createCancelDataMovement());
     pm.addNestedPass<mlir::func::FuncOp>(createFoldBatchNorm());
     pm.addNestedPass<mlir::func::FuncOp>(createFuseEpilogue());

@@ -121,6 +121,17 @@ def ShortRowSoftmax : Pass<"fractal-short-row-softmax", "::mlir::func::FuncOp"> 
     with every row in its own lane (4.9k), and the two transposes run on the vector unit (7k each).
   }];
 }
+def FuseLayerNorm : Pass<"fractal-fuse-layer-norm", "::mlir::func::FuncOp"> {
+  let summary = "Layer normalisation written out as arithmetic becomes one graph.layer_norm";
+  let description = [{
+    `(x - mean(x)) / sqrt(mean((x - mean(x))^2) + epsilon) * scale [+ bias]`, the means over the
+    same trailing axes with keepdims, epsilon a one-element constant, scale and bias one value per
+    normalised element, and every intermediate read only inside the pattern: how exporters write
+    a layer norm without ONNX's LayerNormalization (opset 17), PP-OCRv4 rec's five among them.
+    Nine kernels (two reductions, seven element-wise) become one layer-norm kernel that keeps each
+    chunk of rows in UB. x * (1 / std) rather than x / std: the result may differ by an ulp.
+  }];
+}
 def CancelDataMovement : Pass<"fractal-cancel-data-movement", "::mlir::func::FuncOp"> {
   let summary = "Compose chained transposes and reshapes; drop the ones that do nothing";
   let description = [{

@@ -115,6 +115,7 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   if (reducesRowsThroughNpu(k)) return generateRowReduction(config, k);
   if (softmaxRowsThroughNpu(config, k)) return generateSoftmaxRows(config, k);
   if (layerNormRowsThroughNpu(config, k)) return generateLayerNormRows(config, k);
+  if (shortSoftmaxRowsThroughNpu(config, k)) return generateShortSoftmaxRows(config, k);
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
   const bool rowwise = k.inner == 1; // one row of r values per slice, reduced across lanes
   // Rows: r rows of `inner` values (rowwise: one row of r values), each padded to whole repeats.

@@ -34,6 +34,9 @@ struct SoftmaxAcrossRows : mlir::OpRewritePattern<g::SoftmaxOp> {
         rows < kShortRow || type.getNumElements() > kMaxElements)
       return rewriter.notifyMatchFailure(op, "not a softmax over the last axis of at most 64 with 64 rows or more, "
                                              "16K values at most");
+    // Rows of whole 32-byte blocks have a kernel of their own that keeps them as they are
+    // (generateShortSoftmaxRows: each row's max and sum applied to chunks of rows at once).
+    if (row % 8 == 0) return rewriter.notifyMatchFailure(op, "rows of whole 32-byte blocks stay rows");
     // The normalised axis first: the kernel then works on all rows at once, a row per lane.
     llvm::SmallVector<int64_t> perm = {rank - 1}, back, shape = {row};
     for (int64_t d = 0; d < rank - 1; ++d) perm.push_back(d), shape.push_back(type.getDimSize(d));

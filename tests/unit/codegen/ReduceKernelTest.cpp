@@ -185,6 +185,25 @@ TEST(ReduceKernel, LongSoftmaxRowsThroughTheNpuDialect) {
   }
 }
 
+// Softmax and LogSoftmax of short rows of whole blocks go through the npu dialect in chunks of
+// rows over both cores, each row's max and sum applied to the whole chunk from blocks of copies:
+// PP-OCRv4 rec's attention rows (320 of 40), rows of one block, of 31 blocks (four repeats), a
+// short last chunk and many chunks per core; rows that are not whole blocks, or of 256 values and
+// more, take the other kernels.
+TEST(ReduceKernel, ShortSoftmaxRowsThroughTheNpuDialect) {
+  const GeneratedKernel rec = generated(Kind::Softmax, 320, 40);
+  EXPECT_NE(rec.assembly.find("softmax of 320 rows of 40 values, 4 chunk(s) of 80 rows on 2 block(s) (via the npu dialect)"),
+            std::string::npos) << rec.assembly.substr(0, 300);
+  EXPECT_EQ(generated(Kind::Softmax, 320, 44).assembly.find("via the npu dialect"), std::string::npos);
+  EXPECT_EQ(generated(Kind::LogSoftmax, 64, 256).assembly.find("chunk(s)"), std::string::npos);
+  for (Kind kind : {Kind::Softmax, Kind::LogSoftmax}) {
+    runCase(kind, 320, 40, 1, true);
+    runCase(kind, 13, 8, 1, true);
+    runCase(kind, 9, 248, 1, true);
+    runCase(kind, 1000, 16, 1, true);
+  }
+}
+
 TEST(ReduceKernel, NoDataRacesBetweenPipes) {
   runCase(Kind::Softmax, 4, 70, 1, true);
   runCase(Kind::LogSumExp, 3, 5, 9, true);

@@ -962,33 +962,37 @@ TEST(CompiledOps, PerChannelProductWrittenOverItsOperand) {
   }
 }
 
-// Softmax and LogSoftmax over short rows (33 values, 80 rows: fractal-short-row-softmax runs them
-// across the rows of the transposed tensor), against values computed here in double.
+// Softmax and LogSoftmax over short rows, against values computed here in double: 33 values, 80
+// rows (fractal-short-row-softmax runs them across the rows of the transposed tensor), and 40
+// values (whole 32-byte blocks: chunks of rows as they are, generateShortSoftmaxRows).
 TEST(CompiledOps, SoftmaxOfShortRows) {
-  const int64_t batch = 2, rows = 40, row = 33;
-  onnx::ModelProto m = newModel(13, "short_rows");
-  onnx::GraphProto *g = m.mutable_graph();
-  declareFloat(g->add_input(), "x", {batch, rows, row});
-  addNode(g, "Softmax", {"x"}, "y");
-  addNode(g, "LogSoftmax", {"x"}, "l");
-  declareFloat(g->add_output(), "y", {batch, rows, row});
-  declareFloat(g->add_output(), "l", {batch, rows, row});
-  const SavedModel saved(m);
-  ASSERT_FALSE(saved.path.empty());
-  std::vector<float> x(static_cast<size_t>(batch * rows * row));
-  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 53 % 97) - 48) * 0.125f;
-  std::map<std::string, std::vector<double>> want;
-  for (int64_t r = 0; r < batch * rows; ++r) {
-    double top = -1e300, sum = 0;
-    for (int64_t j = 0; j < row; ++j) top = std::max(top, double(x[size_t(r * row + j)]));
-    for (int64_t j = 0; j < row; ++j) sum += std::exp(double(x[size_t(r * row + j)]) - top);
-    for (int64_t j = 0; j < row; ++j) {
-      const double d = double(x[size_t(r * row + j)]) - top;
-      want["y"].push_back(std::exp(d) / sum);
-      want["l"].push_back(d - std::log(sum));
+  for (const int64_t row : {33, 40}) {
+    SCOPED_TRACE("rows of " + std::to_string(row));
+    const int64_t batch = 2, rows = 40;
+    onnx::ModelProto m = newModel(13, "short_rows");
+    onnx::GraphProto *g = m.mutable_graph();
+    declareFloat(g->add_input(), "x", {batch, rows, row});
+    addNode(g, "Softmax", {"x"}, "y");
+    addNode(g, "LogSoftmax", {"x"}, "l");
+    declareFloat(g->add_output(), "y", {batch, rows, row});
+    declareFloat(g->add_output(), "l", {batch, rows, row});
+    const SavedModel saved(m);
+    ASSERT_FALSE(saved.path.empty());
+    std::vector<float> x(static_cast<size_t>(batch * rows * row));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 53 % 97) - 48) * 0.125f;
+    std::map<std::string, std::vector<double>> want;
+    for (int64_t r = 0; r < batch * rows; ++r) {
+      double top = -1e300, sum = 0;
+      for (int64_t j = 0; j < row; ++j) top = std::max(top, double(x[size_t(r * row + j)]));
+      for (int64_t j = 0; j < row; ++j) sum += std::exp(double(x[size_t(r * row + j)]) - top);
+      for (int64_t j = 0; j < row; ++j) {
+        const double d = double(x[size_t(r * row + j)]) - top;
+        want["y"].push_back(std::exp(d) / sum);
+        want["l"].push_back(d - std::log(sum));
+      }
     }
+    expectOutputs(saved.path, {batch, rows, row}, x, want, [](const std::string &, double e) { return 2e-6 * std::fabs(e) + 1e-7; });
   }
-  expectOutputs(saved.path, {batch, rows, row}, x, want, [](const std::string &, double e) { return 2e-6 * std::fabs(e) + 1e-7; });
 }
 
 // Pow by constant exponents (3: products; 1.5: exp(y * log x); -0.5: a reciprocal square root),

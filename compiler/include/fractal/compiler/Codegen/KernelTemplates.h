@@ -312,6 +312,9 @@ Expected<GeneratedKernel> generateSoftmaxRows(const ChipConfig &config, const Re
 // And LayerNorm of rows of whole 32-byte blocks (chunks of rows over the cores).
 bool layerNormRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);
 Expected<GeneratedKernel> generateLayerNormRows(const ChipConfig &config, const ReduceKernel &k);
+// And Softmax/LogSoftmax of short rows of whole blocks (under 256 values, a multiple of 8).
+bool shortSoftmaxRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);
+Expected<GeneratedKernel> generateShortSoftmaxRows(const ChipConfig &config, const ReduceKernel &k);
 
 // TopK along the last axis: the input viewed as [outer, r] (ND f32); for each row, the k largest
 // (or smallest) values in sorted order and their indices, equal values keeping their order (the

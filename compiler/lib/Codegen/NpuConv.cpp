@@ -297,6 +297,12 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   }
   const int64_t nChunks = chunking.count, chunkTiles = chunking.tilesPerChunk;
   const int64_t lastChunkTiles = nTiles - (nChunks - 1) * chunkTiles;
+  // A depthwise item in N chunks reads only its chunk's input slices (a slice per 16-channel N
+  // tile): the band holds those, and the room left may take the weights for the whole kernel
+  // (PP-OCRv4 rec's 5x5 depthwise on 6x80x480: 30 slices and the weights per stage before).
+  const bool chunkBand = k.depthwise && allSlices && nChunks > 1 && t.nt == 16;
+  const int64_t bandBufferSlices = chunkBand ? chunkTiles : bandSlices;
+  if (chunkBand && !resident && l1Need(ohb, chunkTiles, true) <= l1Bytes) resident = true;
   const int64_t items = k.n * bands * nChunks;
   const int blockDim = int(std::min<int64_t>(cores, items));
   const int64_t hlMax = std::min(k.h, inputRows(k, ohb));
@@ -413,7 +419,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     if (dw) dwBand[s] = kb.alloc(npu::Space::l1, kb.f16(), c1 * dwHlMax * dw->w * 16);
     // (An unpadded input's load writes whole 16-row fractal rows.)
     band[s] = kb.alloc(npu::Space::l1, kb.f16(),
-                       bandSlices * (k.inputChannels ? roundUp(hlMax * k.w, 16) : hlMax * k.w) * (k.c04 ? 4 : 16));
+                       bandBufferSlices * (k.inputChannels ? roundUp(hlMax * k.w, 16) : hlMax * k.w) * (k.c04 ? 4 : 16));
     if (k.residual) residualBand[s] = kb.alloc(npu::Space::l1, kb.f16(), (rk / 16) * ohb * k.wo * 16);
     if (!oneKStep) l0cBand[s] = kb.alloc(npu::Space::l0c, kb.f32(), roundUp(ohb * k.wo, 16) * ntPad);
   }
@@ -546,6 +552,14 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
                                            : kb.view(input, kb.mul(inputBase(at, g), ic), pixels * ic);
         kb.instruction<npu::CopyOp>("gm2l1_nz.f16", {kb.view(band[s], kb.index(0), roundUp(pixels, 16) * (k.c04 ? 4 : 16)), source},
                                     params);
+      } else if (chunkBand) {
+        mlir::Value first = kb.mul(at.chunk, chunkTiles);
+        auto chunkSlices = [&](bool last) {
+          loadSlices(inputBase(at, g), first, last ? lastChunkTiles : chunkTiles, s, g);
+          return Status::success();
+        };
+        if (lastChunkTiles == chunkTiles) chunkSlices(false);
+        else if (Status st = kb.splitLast(at.chunk, nChunks - 1, chunkSlices); !st) return st;
       } else if (allSlices && !dw) {
         loadSlices(inputBase(at, g), kb.index(0), c1, s, g);
       }
@@ -714,7 +728,10 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
       mlir::Value n0 = kb.mul(tile, t.nt), weightBase = kb.mul(tile, kTotal * t.nt);
       if (oneKStep) {
         const int64_t slices = k.depthwise ? 1 : c1, kst = k.c04 ? kTotal : slices * taps * 16;
-        mlir::Value slice = k.depthwise ? tile : kb.index(0);
+        // (The band's slices: all of them, or from the chunk's first.)
+        mlir::Value slice = !k.depthwise ? kb.index(0)
+                            : chunkBand ? b.create<mlir::arith::SubIOp>(kb.loc(), tile, kb.mul(at.chunk, chunkTiles)).getResult()
+                                        : tile;
         if (!allSlices) loadSlices(inPixel, slice, slices, s, *g.group);
         if (!weightsOnce) loadWeights(weightBase, kst * ntc, q);
         mlir::Value src = kb.view(band[s], allSlices ? b.create<mlir::arith::MulIOp>(kb.loc(), slice, sliceElements) : kb.index(0),

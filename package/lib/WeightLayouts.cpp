@@ -26,6 +26,12 @@ int64_t packedConvWeightCount(const ConvWeightLayout &l) {
 }
 
 std::vector<uint16_t> packConvWeights(const ConvWeightLayout &l, const float *w) {
+  const int64_t taps = l.kh * l.kw;
+  return packConvWeights(l, [&](int64_t o, int64_t channel, int64_t tap) { return w[(o * l.cin + channel) * taps + tap]; });
+}
+
+std::vector<uint16_t> packConvWeights(const ConvWeightLayout &l,
+                                      const std::function<float(int64_t o, int64_t channel, int64_t tap)> &weight) {
   std::vector<uint16_t> out;
   out.reserve(size_t(packedConvWeightCount(l)));
   const int64_t c1 = l.cip / 16, taps = l.kh * l.kw;
@@ -37,11 +43,11 @@ std::vector<uint16_t> packConvWeights(const ConvWeightLayout &l, const float *w)
       for (int64_t kk = 0; kk < kst; ++kk) {
         // K order: (slice, tap, 16 channels); C04: (tap, 4 channels), past the last tap zero.
         const int64_t tap = l.c04 ? kk / 4 : (kk / 16) % taps, c = l.c04 ? kk % 4 : kk % 16;
-        const int64_t ci = l.c04 ? 0 : kk / 16 / taps, y = tap / l.kw, x = tap % l.kw;
+        const int64_t ci = l.c04 ? 0 : kk / 16 / taps;
         const int64_t channel = (s0 + ci) * 16 + c;
         for (int64_t j = 0; j < ntc; ++j) {
           const int64_t o = n0 + j;
-          const float v = o < l.cout && channel < l.cin && tap < taps ? w[((o * l.cin + channel) * l.kh + y) * l.kw + x] : 0.0f;
+          const float v = o < l.cout && channel < l.cin && tap < taps ? weight(o, channel, tap) : 0.0f;
           // ZN: fractal (k / 16, j / 16), stored transposed inside.
           block[size_t(((kk / 16) * nf + j / 16) * 256 + (j % 16) * 16 + kk % 16)] = isa::floatToHalf(v);
         }

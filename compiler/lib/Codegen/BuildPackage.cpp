@@ -735,16 +735,16 @@ private:
     uint32_t wt, bt;
     if (weights) {
       // Grouped (incl. depthwise) convolutions run as one dense convolution whose weights are zero
-      // outside each group's block: exact, at the cost of cube work for the zeros.
-      std::vector<float> dense(size_t(cout * cinHeld * taps), 0.0f);
-      for (int64_t oc = 0; oc < cout; ++oc)
-        for (int64_t ic = 0; ic < cinPerGroup; ++ic) {
-          const int64_t channel = (oc / coutPerGroup) * cinPerGroup + ic;
-          const int64_t held = slotted ? channelOf[size_t(channel)] : channel;
-          for (int64_t t = 0; t < taps; ++t)
-            dense[size_t((oc * cinHeld + held) * taps + t)] = (*weights)[size_t((oc * cinPerGroup + ic) * taps + t)];
-        }
-      wt = halfConstant(opName(op) + "/weight", pkg::packConvWeights(layout, dense.data()));
+      // outside each group's block: exact, at the cost of cube work for the zeros. (Read from the
+      // ONNX weights by the packer, the dense form is never built.)
+      std::vector<int64_t> channelHeldAt(size_t(cinHeld), -1); // held slot -> input channel
+      for (int64_t channel = 0; channel < cin; ++channel)
+        channelHeldAt[size_t(slotted ? channelOf[size_t(channel)] : channel)] = channel;
+      auto weight = [&](int64_t oc, int64_t held, int64_t t) {
+        const int64_t channel = channelHeldAt[size_t(held)], ic = channel - (oc / coutPerGroup) * cinPerGroup;
+        return channel < 0 || ic < 0 || ic >= cinPerGroup ? 0.0f : (*weights)[size_t((oc * cinPerGroup + ic) * taps + t)];
+      };
+      wt = halfConstant(opName(op) + "/weight", pkg::packConvWeights(layout, weight));
     } else {
       // Weights given at run time: the host packs them (a layout change, like CANN's TransData
       // for weights) before the kernel runs.

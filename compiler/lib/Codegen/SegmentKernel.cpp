@@ -123,11 +123,12 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
     for (int64_t p = 1; p < parts; ++p) s << "  li x6, " << p << "\n  beq x5, x6, part" << p << "\n";
   }
   // Whether piece j + 1's source follows piece j's as the next burst of one strided gm2ub: the
-  // same source and length, and a source stride of whole blocks no shorter than the piece.
+  // same source and length, and a source stride of whole blocks no shorter than the piece (the
+  // gap in blocks within the instruction's 16-bit field).
   auto continuesBurst = [&](size_t j, int64_t stride) {
     const Piece &a = all[j], &b = all[j + 1];
     return a.copies() && b.copies() && a.sg->source == b.sg->source && a.blocks() == b.blocks() &&
-           b.src() - a.src() == stride && stride % 32 == 0 && stride >= a.blocks() * 32;
+           b.src() - a.src() == stride && stride % 32 == 0 && stride >= a.blocks() * 32 && stride / 32 - a.blocks() <= 65535;
   };
   for (int64_t p = 0; p < parts; ++p) {
     if (p > 0) s << "part" << p << ":\n";

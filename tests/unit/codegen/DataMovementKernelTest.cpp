@@ -176,6 +176,23 @@ TEST(SegmentCopyKernel, UnalignedPiecesOfAStridedSourceSplitOverCores) {
   expectCopiedOnEveryRun(k, *gen, size_t(k.totalBytes));
 }
 
+// Pieces of 2 blocks whose sources are 65535 blocks apart past their ends come in with one
+// strided load (the gap's 16-bit field holds that); one block further, one load each.
+TEST(SegmentCopyKernel, SourcesTooFarApartForOneStridedLoad) {
+  for (const int64_t gap : {65535, 65536}) {
+    SegmentCopyKernel k;
+    k.name = k.node = "far";
+    const int64_t stride = (gap + 2) * 32;
+    for (int64_t i = 0; i < 4; ++i) k.segments.push_back({i * stride, i * 64, 64});
+    k.totalBytes = 4 * 64;
+    Expected<GeneratedKernel> gen = generateSegmentCopy(edge(), k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    EXPECT_EQ(gen->assembly.find("nburst=4, src_gap=65535") != std::string::npos, gap == 65535) << gen->assembly;
+    EXPECT_EQ(gen->assembly.find("nburst") != std::string::npos, gap == 65535) << gen->assembly;
+    expectCopiedOnEveryRun(k, *gen, size_t(3 * stride + 64));
+  }
+}
+
 TEST(SegmentCopyKernel, SegmentsThatLeaveAGapAreRejected) {
   SegmentCopyKernel k;
   k.name = "gap";

@@ -8,9 +8,9 @@
 // |got - want| <= rtol * |want| + atol * max|want| with rtol 1e-5, atol 1e-6 when the package
 // computes in fp32, and rtol 2e-3 (4 fp16 ulps), atol 2e-3 when any of its tensors is fp16 (cube
 // operands, NHWC16 feature maps) or a kernel multiplies matrices (the cube's operands are fp16
-// even where a small float32 one is converted by the kernel's own loads): fp16 rounds inputs and outputs and accumulation errors scale
-// with the magnitudes involved, not with each output; reference outputs printed to 4 decimals
-// (printedReferenceTolerance) also within 1e-4 of them.
+// even where a small float32 one is converted by the kernel's own loads): fp16 rounds inputs and
+// outputs and accumulation errors scale with the magnitudes involved, not with each output;
+// reference outputs printed to 4 decimals (printedReferenceTolerance) also within 1e-4 of them.
 #include "ArgParser.h"
 #include "Commands.h"
 #include "ModelRun.h"
@@ -507,8 +507,9 @@ int runConformanceCommand(const Args &args) {
         << "Tolerances: integers and booleans exactly. float32: `|got - want| <= rtol * |want| + atol * max|want|`, "
         << "rtol 1e-5 and atol 1e-6 when the package computes in fp32; rtol 2e-3 (about 4 fp16 ulps) and atol 2e-3 "
         << "when any of its tensors is fp16 (cube operands, NHWC16 feature maps) or a kernel multiplies matrices (the "
-        << "cube's operands are fp16, also where the kernel's loads convert a small float32 one), since fp16 rounds every input and "
-        << "output and accumulation errors scale with the magnitudes summed. float64 outputs, which Fractal computes "
+        << "cube's operands are fp16, also where the kernel's loads convert a small float32 one), since fp16 rounds "
+        << "every input and output and accumulation errors scale with the magnitudes summed. float64 outputs, which "
+        << "Fractal computes "
         << "in float32 (the NPU has no float64 arithmetic), as float32; a test whose float64 reference holds a value "
         << "beyond float32's range (above 3.4e38, or non-zero below 1.2e-38) counts as unsupported, naming the value. "
         << "float16 outputs exactly. test_gridsample_bicubic's and "

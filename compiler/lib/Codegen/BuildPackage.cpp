@@ -150,13 +150,13 @@ private:
     return t;
   }
 
-  // A 1-D f32 constant tensor holding `values`.
   // A 1-D f16 constant of raw half bits (packed weights).
   uint32_t halfConstant(const std::string &name, const std::vector<uint16_t> &halves) {
     std::vector<uint8_t> bytes(halves.size() * 2);
     std::memcpy(bytes.data(), halves.data(), bytes.size());
     return constant(name, DType::F16, {int64_t(halves.size())}, std::move(bytes));
   }
+  // A 1-D f32 constant tensor holding `values`.
   uint32_t f32Constant(const std::string &name, const std::vector<float> &values) {
     std::vector<uint8_t> bytes(values.size() * 4);
     std::memcpy(bytes.data(), values.data(), bytes.size());
@@ -1676,9 +1676,26 @@ private:
     k.n = in[0];
     k.pixels = in[2] * in[3];
     k.cp = pad16(in[1]);
-    nhwc16Task(op, "GlobalAveragePool", generateGlobalAvgPool(config_, k), {*x}, {k.n, 1, 1, k.cp},
-               zeroPadded_.count(*x) > 0);
+    const bool zeros = zeroPadded_.count(*x) > 0;
+    if (k.pixels >= kCubeGlobalPoolPixels) {
+      // A large map on the cube: each image's mean is ones[1, HW] x X[HW, C] (the NHWC16 map as
+      // it is) times 1 / HW in FixPipe, the products exact and the sums in fp32 as the vector
+      // kernel's; MTE2 streams the map where the vector unit converted and added every value.
+      MatMulKernel mm;
+      mm.name = k.name;
+      mm.node = k.node;
+      mm.m = 1, mm.k = k.pixels, mm.n = k.cp;
+      mm.batch = k.n, mm.strideA = 0, mm.strideB = k.pixels * k.cp, mm.strideC = k.cp;
+      mm.alpha = 1.0f / float(k.pixels);
+      mm.outHalf = true;
+      auto [ones, fresh] = onesOf_.try_emplace(k.pixels, 0);
+      if (fresh) ones->second = halfConstant("ones" + std::to_string(k.pixels), std::vector<uint16_t>(size_t(k.pixels), 0x3c00));
+      return nhwc16Task(op, "GlobalAveragePool", generateMatMul(config_, mm), {ones->second, *x}, {k.n, 1, 1, k.cp}, zeros);
+    }
+    nhwc16Task(op, "GlobalAveragePool", generateGlobalAvgPool(config_, k), {*x}, {k.n, 1, 1, k.cp}, zeros);
   }
+  // Maps of this many pixels and more are averaged on the cube (globalAvgPool).
+  static constexpr int64_t kCubeGlobalPoolPixels = 4096;
 
   // Inference batch norm that was not folded into a convolution: x * s + t per channel.
   void batchNorm(mlir::Operation &op, g::BatchNormOp o) {
@@ -3455,6 +3472,7 @@ private:
   llvm::DenseMap<mlir::Value, Slotted> slottedOf_; // (see Slotted)
   std::map<std::pair<int64_t, int64_t>, uint32_t> identities_;
   std::set<uint32_t> zeroPadded_; // NHWC16 tensors whose padding channels are known to be 0
+  std::map<int64_t, uint32_t> onesOf_; // f16 rows of ones by length (cube global pooling)
   std::set<uint32_t> tailSlack_;  // tensors that kernels read or write up to kTailSlackBytes past the end
   // (first operand, result) of kernels that may run in place: upsample-adds (generateUpsampleAdd)
   // and per-channel ops (generateChannelOp) whose result has the operand's layout; their task is

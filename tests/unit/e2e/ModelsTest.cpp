@@ -3570,7 +3570,7 @@ TEST(CompiledOps, AveragePoolExcludingPaddingWithCeilMode) {
 }
 
 // GlobalAveragePool of [2, channels, 13, 11] (an image per core; 143 pixels, under one chunk),
-// and of maps of 4096 pixels and more, which the cube averages (ones x the map, 1 / HW in
+// and of maps of 256 pixels and more, which the cube averages (ones x the map, 1 / HW in
 // FixPipe): every mean against the exact mean of the f16-rounded inputs (the NPU reads them in
 // f16), within an f16 rounding of the result (the vector kernel's tree sums and the cube's are f32).
 TEST(CompiledOps, GlobalAveragePoolAgainstExactMeans) {

@@ -1688,9 +1688,11 @@ private:
       mm.batch = k.n, mm.strideA = 0, mm.strideB = k.pixels * k.cp, mm.strideC = k.cp;
       mm.alpha = 1.0f / float(k.pixels);
       mm.outHalf = true;
-      auto [ones, fresh] = onesOf_.try_emplace(k.pixels, 0);
-      if (fresh) ones->second = halfConstant("ones" + std::to_string(k.pixels), std::vector<uint16_t>(size_t(k.pixels), 0x3c00));
-      return nhwc16Task(op, "GlobalAveragePool", generateMatMul(config_, mm), {ones->second, *x}, {k.n, 1, 1, k.cp}, zeros);
+      if (Expected<GeneratedKernel> gen = generateMatMul(config_, mm)) { // (else the vector kernel below)
+        auto [ones, fresh] = onesOf_.try_emplace(k.pixels, 0);
+        if (fresh) ones->second = halfConstant("ones" + std::to_string(k.pixels), std::vector<uint16_t>(size_t(k.pixels), 0x3c00));
+        return nhwc16Task(op, "GlobalAveragePool", std::move(gen), {ones->second, *x}, {k.n, 1, 1, k.cp}, zeros);
+      }
     }
     nhwc16Task(op, "GlobalAveragePool", generateGlobalAvgPool(config_, k), {*x}, {k.n, 1, 1, k.cp}, zeros);
   }

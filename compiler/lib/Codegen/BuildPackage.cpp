@@ -2874,7 +2874,7 @@ private:
   // a large operand is cast once rather than read at twice the bytes by every tile that loads it.
   std::optional<uint32_t> cubeOperand(mlir::Operation &op, mlir::Value v, bool &f32) {
     constexpr int64_t kDirectF32Elements = 1 << 16;
-    f32 = isF32(v) && elements(v) <= kDirectF32Elements && !g::readF32Constant(v);
+    f32 = isF32(v) && elements(v) <= kDirectF32Elements && !v.getDefiningOp<g::ConstantOp>(); // (constants: halfOperand reads them once)
     return f32 ? tensor(v) : halfOperand(op, v);
   }
 

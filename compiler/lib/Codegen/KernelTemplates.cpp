@@ -153,7 +153,14 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // halves once, before the first item. Through the slots, each item waited for its own copy of
   // B from GM, whose latency (~450 cycles) paced a layout change's 1024-row items.
   const bool bOnce = stepsPerItem == 1 && nChunks == 1 && (k.batch == 1 || k.strideB == 0);
-  const int64_t l1Panel = biasBytes, l1Slots = biasBytes + (panel ? panelArea * (alternate ? 2 : 1) : 0);
+  // Such items in pairs (one M tile per product): a pair's two A panels come in back to back under
+  // one "loaded" flag. A set_flag waits for its pipe's transfers to complete, GM latency included,
+  // so a flag per one-step item paid that latency once per item (a transposed convolution's
+  // 320-row items: ~300 of each item's ~550 cycles). Four panels: the next pair loads while this
+  // one computes.
+  const bool paired = bOnce && panel && alternate && mTiles == 1 && items > blockDim &&
+                      l1Need(kt, int(slots)) + 3 * panelBytes <= l1;
+  const int64_t l1Panel = biasBytes, l1Slots = biasBytes + (panel ? panelArea * (paired ? 4 : alternate ? 2 : 1) : 0);
   auto l1A = [&](int64_t p) { return l1Slots + p * (aSlotBytes + bSlotBytes); };
   auto l1B = [&](int64_t p) { return l1A(p) + aSlotBytes; };
   std::ostringstream s;
@@ -161,7 +168,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     << k.k << "]" << (k.transA ? "^T" : "") << " x B[" << k.k << "," << k.n << "]"
     << (k.transB ? "^T" : "") << ", tiles " << mt << "x" << kt << "x" << nt
     << (panel ? prefetch ? ", A panel in L1 (next one prefetched, ring of " + std::to_string(ring) + " K slices)" : ", A panel in L1" : "") << ", loads in groups of "
-    << group << " steps; " << items << " work item(s)" << (nChunks > 1 ? " (" + std::to_string(nChunks) + " N chunks per M tile)" : "")
+    << group << " steps; " << items << " work item(s)" << (paired ? " in pairs" : "") << (nChunks > 1 ? " (" + std::to_string(nChunks) + " N chunks per M tile)" : "")
     << " on " << blockDim << " block(s)\n";
   s << "# flags: mte2->mte1 #g group g's slots loaded; mte1->mte2 #2+g group g's slots free; mte1->m #h\n"
     << "# L0 half h loaded; m->mte1 #2+h L0 half h free; m->fix #q tile q done; fix->m #2+q L0C half q\n"
@@ -217,13 +224,28 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     }
   };
 
+  // The whole A panel of `mc` rows (from the A at x`base`) into L1 at `at`, NZ (transA: NZ of A^T).
+  auto loadPanel = [&](int base, int64_t at, int64_t mc) {
+    s << "  li x9, " << at << "\n";
+    if (!k.transA)
+      s << "  gm2l1_nz.f16 l1[x9], gm[x" << base << "], rows=" << mc << ", cols=" << k.k << ", src_stride=" << k.k
+        << ", dst_rows=" << roundUp(mc, 16) << aFrom << "\n";
+    else
+      s << "  gm2l1_nz.f16 l1[x9], gm[x" << base << "], rows=" << k.k << ", cols=" << mc << ", src_stride=" << k.m
+        << ", dst_rows=" << kp << aFrom << "\n";
+  };
+
   // One work item: x16 = product index, x15 = first row of the M tile, x28 = first column of the
   // N chunk (x29 = its byte offset in the f32 bias); bases in x17 (A), x18 (B), x19 (C). `mc`
   // rows (the last tile may be short), `nLen` columns (the last chunk may be narrower). With
   // prefetching, x23 says whether this item's panel was (mostly) loaded by the previous item, x24
   // whether this item loads the next one's (base in x22), x25 where its slices start in the ring.
-  auto item = [&](int64_t mc, int64_t nLen, int parity) {
-    const int64_t panelAt = l1Panel + parity * panelArea; // this item's panel
+  // Paired items (`pos` 0 and 1 of pair parity `parity`; -1 when unpaired): the first loads both
+  // panels (the second's, item x6 + x7, when it exists) and raises the pair's one "loaded" flag;
+  // the second frees the slots and both panels. Each takes its own L0 and L0C halves.
+  auto item = [&](int64_t mc, int64_t nLen, int parity, int pos) {
+    const int64_t panelAt = l1Panel + (pos < 0 ? parity : 2 * parity + pos) * panelArea; // this item's panel
+    const int hq = pos < 0 ? parity : pos; // the parity of its L0 and L0C halves
     s << "  muli x17, x16, " << k.strideA * aBytes << "\n  add x17, x17, x2\n";
     s << "  muli x8, x15, " << (k.transA ? 1 : k.k) * aBytes << "\n  add x17, x17, x8\n";
     s << "  muli x18, x16, " << k.strideB * bBytes << "\n  add x18, x18, x3\n";
@@ -245,16 +267,18 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     if (ringed) { // a panel not prefetched arrives slice by slice with the first N tile's groups
       const std::string loaded = label();
       s << "  bne x23, x0, " << loaded << "\n  li x25, 0\n  wait_flag mte1, mte2, 4\n" << loaded << ":\n";
-    } else if (panel) { // the whole A panel, NZ (transA: NZ of A^T), once per item, after MTE1 has
-                        // read the previous item's; group 0's "loaded" flag, set by MTE2 after it,
-                        // covers it too (one MTE2 queue, in order).
-      s << "  wait_flag mte1, mte2, " << 4 + parity << "\n  li x9, " << panelAt << "\n";
-      if (!k.transA)
-        s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << mc << ", cols=" << k.k << ", src_stride=" << k.k
-          << ", dst_rows=" << mcp << aFrom << "\n";
-      else
-        s << "  gm2l1_nz.f16 l1[x9], gm[x17], rows=" << k.k << ", cols=" << mc << ", src_stride=" << k.m
-          << ", dst_rows=" << kp << aFrom << "\n";
+    } else if (panel && pos < 1) { // the whole A panel once per item, after MTE1 has read the
+                                   // previous item's; group 0's "loaded" flag, set by MTE2 after
+                                   // it, covers it too (one MTE2 queue, in order)
+      s << "  wait_flag mte1, mte2, " << 4 + parity << "\n";
+      loadPanel(17, panelAt, mc);
+      if (pos == 0) { // the pair's second item (one M tile per product: item = product)
+        const std::string alone = label();
+        s << "  add x21, x6, x7\n  bge x21, x14, " << alone << "\n  muli x22, x21, " << k.strideA * aBytes
+          << "\n  add x22, x22, x2\n";
+        loadPanel(22, panelAt + panelArea, mc);
+        s << alone << ":\n";
+      }
     }
     struct Step { int64_t n0, k0, nc, kc; };
     std::vector<Step> steps;
@@ -302,13 +326,13 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     auto compute = [&](int64_t i) {
       const Step &st = steps[size_t(i)];
       const int64_t g = i / group, gp = (g + parity) % 2, p = gp * group + i % group;
-      const int64_t h = (i + parity) % 2, q = (st.n0 / nt + parity) % 2;
+      const int64_t h = (i + hq) % 2, q = (st.n0 / nt + hq) % 2;
       const bool firstK = st.k0 == 0, lastK = st.k0 + st.kc >= k.k;
       const bool groupStart = i % group == 0, groupEnd = (i + 1) % group == 0 || i + 1 == itemSteps;
       const int64_t ncp = roundUp(st.nc, 16), kcp = roundUp(st.kc, 16);
       s << "  # step " << i << ": n0=" << st.n0 << " k0=" << st.k0 << ", slot " << p << ", L0 half " << h
         << ", L0C " << q << "\n";
-      if (groupStart) s << "  wait_flag mte2, mte1, " << gp << "\n";
+      if (groupStart && pos < 1) s << "  wait_flag mte2, mte1, " << gp << "\n";
       s << "  wait_flag m, mte1, " << 2 + h << "\n";
       if (ringed) ringOffset(26, 27, st.k0 / kt); // x26 = this step's K slice in the ring
       // A's step into L0A half h (ZZ: fractal (r, kk) at r * kf + kk). Its L1 copy has fractal
@@ -347,7 +371,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
         for (int64_t r = 0; r < mf; ++r) loadA(r * kf, srcBase + r * sr, kf, sk, 0);
       }
       if (!bOnce) loadB(h, p, kcp, ncp);
-      if (groupEnd) s << "  set_flag mte1, mte2, " << 2 + gp << "\n";
+      if (groupEnd && pos != 0) s << "  set_flag mte1, mte2, " << 2 + gp << "\n";
       s << "  set_flag mte1, m, " << h << "\n";
       // M: L0 half h into L0C half q.
       s << "  wait_flag mte1, m, " << h << "\n";
@@ -391,7 +415,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     // group g's compute. Dispatch is in order and a step's MTE1 work alone is more than a pipe
     // queue holds, so with a group's loads right before its own compute the scalar unit would
     // stall on MTE1 before it could queue the next loads, and MTE2 would never run ahead.
-    loadGroup(0);
+    if (pos < 1) loadGroup(0);
     for (int64_t g = 0; g < itemGroups; ++g) {
       if (g + 1 < itemGroups) loadGroup(g + 1);
       for (int64_t i = g * group; i < std::min((g + 1) * group, itemSteps); ++i) compute(i);
@@ -399,7 +423,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     // No drain between items: the next item's first steps load while this one's last tiles are
     // still in the cube and FixPipe (the per-buffer flags order every hand-over); a whole-panel
     // load waits until MTE1 is done with this item's panel.
-    if (panel) {
+    if (panel && pos != 0) {
       const std::string skip = label();
       if (ringed) s << "  bne x24, x0, " << skip << "\n";
       s << "  set_flag mte1, mte2, " << 4 + parity << "\n";
@@ -427,7 +451,15 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // The item variants: full or short M tile x full or narrower last N chunk; with alternating
   // buffers, the whole dispatch twice (loop0 for even turns, loop1 for odd).
   const bool shortM = tailRows != mt, narrowN = lastChunkCols != chunkCols;
-  for (int parity = 0; parity < (alternate ? 2 : 1); ++parity) {
+  for (int parity = 0; paired && parity < 2; ++parity) { // one M tile per product: item x6 = product x6
+    s << "loop" << parity << ":\n  bge x6, x14, done\n  mv x16, x6\n  li x15, 0\n";
+    item(tailRows, k.n, parity, 0);
+    s << "  add x6, x6, x7\n  bge x6, x14, alone" << parity << "\n  mv x16, x6\n";
+    item(tailRows, k.n, parity, 1);
+    s << "  add x6, x6, x7\n  jmp loop" << 1 - parity << "\nalone" << parity << ":  # no second item: its flags\n"
+      << "  set_flag mte1, mte2, " << 2 + parity << "\n  set_flag mte1, mte2, " << 4 + parity << "\n  jmp done\n";
+  }
+  for (int parity = 0; !paired && parity < (alternate ? 2 : 1); ++parity) {
     const std::string suffix = alternate ? std::to_string(parity) : "";
     const std::string next = "loop" + (alternate ? std::to_string(1 - parity) : "");
     s << "loop" << suffix << ":\n  bge x6, x14, done\n";
@@ -443,11 +475,11 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
         if (narrowN) s << "  li x9, " << nChunks - 1 << "\n  beq x28, x9, " << name << "_lastn\n";
         s << "  muli x28, x28, " << chunkCols << "\n";
       }
-      item(mc, chunkCols < k.n ? chunkCols : k.n, parity);
+      item(mc, chunkCols < k.n ? chunkCols : k.n, parity, -1);
       s << "  add x6, x6, x7\n  jmp " << next << "\n";
       if (nChunks > 1 && narrowN) {
         s << name << "_lastn:\n  muli x28, x28, " << chunkCols << "\n";
-        item(mc, lastChunkCols, parity);
+        item(mc, lastChunkCols, parity, -1);
         s << "  add x6, x6, x7\n  jmp " << next << "\n";
       }
     };

@@ -153,14 +153,19 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // halves once, before the first item. Through the slots, each item waited for its own copy of
   // B from GM, whose latency (~450 cycles) paced a layout change's 1024-row items.
   const bool bOnce = stepsPerItem == 1 && nChunks == 1 && (k.batch == 1 || k.strideB == 0);
-  // Such items in pairs (one M tile per product): a pair's two A panels come in back to back under
+  // Such items in runs of 2 (one M tile per product): a run's A panels come in back to back under
   // one "loaded" flag. A set_flag waits for its pipe's transfers to complete, GM latency included,
   // so a flag per one-step item paid that latency once per item (a transposed convolution's
-  // 320-row items: ~300 of each item's ~550 cycles). Four panels: the next pair loads while this
-  // one computes.
-  const bool paired = bOnce && panel && alternate && mTiles == 1 && items > blockDim &&
-                      l1Need(kt, int(slots)) + 3 * panelBytes <= l1;
-  const int64_t l1Panel = biasBytes, l1Slots = biasBytes + (panel ? panelArea * (paired ? 4 : alternate ? 2 : 1) : 0);
+  // 320-row items: ~300 of each item's ~550 cycles; in pairs 65.3k cycles instead of 89.6k). Two
+  // runs of panels: the next run loads while this one computes. Runs of 4 measured slower
+  // (76.7k): the scalar unit dispatches a run's compute before the next run's loads, and four
+  // items' FixPipe bands fill its queue, so the next loads wait for most of the run to finish.
+  // (An even run, so that the L0 and L0C halves keep alternating.)
+  const int64_t run = bOnce && panel && alternate && mTiles == 1 && items > blockDim &&
+                              l1Need(kt, int(slots)) + 3 * panelBytes <= l1
+                          ? 2
+                          : 1;
+  const int64_t l1Panel = biasBytes, l1Slots = biasBytes + (panel ? panelArea * (run > 1 ? 2 * run : alternate ? 2 : 1) : 0);
   auto l1A = [&](int64_t p) { return l1Slots + p * (aSlotBytes + bSlotBytes); };
   auto l1B = [&](int64_t p) { return l1A(p) + aSlotBytes; };
   std::ostringstream s;
@@ -168,7 +173,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     << k.k << "]" << (k.transA ? "^T" : "") << " x B[" << k.k << "," << k.n << "]"
     << (k.transB ? "^T" : "") << ", tiles " << mt << "x" << kt << "x" << nt
     << (panel ? prefetch ? ", A panel in L1 (next one prefetched, ring of " + std::to_string(ring) + " K slices)" : ", A panel in L1" : "") << ", loads in groups of "
-    << group << " steps; " << items << " work item(s)" << (paired ? " in pairs" : "") << (nChunks > 1 ? " (" + std::to_string(nChunks) + " N chunks per M tile)" : "")
+    << group << " steps; " << items << " work item(s)" << (run > 1 ? " in runs of " + std::to_string(run) : "") << (nChunks > 1 ? " (" + std::to_string(nChunks) + " N chunks per M tile)" : "")
     << " on " << blockDim << " block(s)\n";
   s << "# flags: mte2->mte1 #g group g's slots loaded; mte1->mte2 #2+g group g's slots free; mte1->m #h\n"
     << "# L0 half h loaded; m->mte1 #2+h L0 half h free; m->fix #q tile q done; fix->m #2+q L0C half q\n"
@@ -240,12 +245,13 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // rows (the last tile may be short), `nLen` columns (the last chunk may be narrower). With
   // prefetching, x23 says whether this item's panel was (mostly) loaded by the previous item, x24
   // whether this item loads the next one's (base in x22), x25 where its slices start in the ring.
-  // Paired items (`pos` 0 and 1 of pair parity `parity`; -1 when unpaired): the first loads both
-  // panels (the second's, item x6 + x7, when it exists) and raises the pair's one "loaded" flag;
-  // the second frees the slots and both panels. Each takes its own L0 and L0C halves.
+  // Items in runs (`pos` 0.. of a run of parity `parity`; -1 when not in runs): the first loads
+  // every panel of the run (item x6 + j * x7's, while it exists) and raises the run's one "loaded"
+  // flag; the last frees the slots and the panels. L0 and L0C halves alternate item by item.
   auto item = [&](int64_t mc, int64_t nLen, int parity, int pos) {
-    const int64_t panelAt = l1Panel + (pos < 0 ? parity : 2 * parity + pos) * panelArea; // this item's panel
-    const int hq = pos < 0 ? parity : pos; // the parity of its L0 and L0C halves
+    const int64_t panelAt = l1Panel + (pos < 0 ? parity : run * parity + pos) * panelArea; // this item's panel
+    const int hq = pos < 0 ? parity : pos % 2; // the parity of its L0 and L0C halves
+    const bool lastOfRun = pos < 0 || pos == run - 1;
     s << "  muli x17, x16, " << k.strideA * aBytes << "\n  add x17, x17, x2\n";
     s << "  muli x8, x15, " << (k.transA ? 1 : k.k) * aBytes << "\n  add x17, x17, x8\n";
     s << "  muli x18, x16, " << k.strideB * bBytes << "\n  add x18, x18, x3\n";
@@ -272,12 +278,15 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
                                    // it, covers it too (one MTE2 queue, in order)
       s << "  wait_flag mte1, mte2, " << 4 + parity << "\n";
       loadPanel(17, panelAt, mc);
-      if (pos == 0) { // the pair's second item (one M tile per product: item = product)
-        const std::string alone = label();
-        s << "  add x21, x6, x7\n  bge x21, x14, " << alone << "\n  muli x22, x21, " << k.strideA * aBytes
-          << "\n  add x22, x22, x2\n";
-        loadPanel(22, panelAt + panelArea, mc);
-        s << alone << ":\n";
+      if (pos == 0) { // the run's other items (one M tile per product: item = product)
+        const std::string ended = label();
+        s << "  mv x21, x6\n";
+        for (int64_t j = 1; j < run; ++j) {
+          s << "  add x21, x21, x7\n  bge x21, x14, " << ended << "\n  muli x22, x21, " << k.strideA * aBytes
+            << "\n  add x22, x22, x2\n";
+          loadPanel(22, panelAt + j * panelArea, mc);
+        }
+        s << ended << ":\n";
       }
     }
     struct Step { int64_t n0, k0, nc, kc; };
@@ -371,7 +380,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
         for (int64_t r = 0; r < mf; ++r) loadA(r * kf, srcBase + r * sr, kf, sk, 0);
       }
       if (!bOnce) loadB(h, p, kcp, ncp);
-      if (groupEnd && pos != 0) s << "  set_flag mte1, mte2, " << 2 + gp << "\n";
+      if (groupEnd && lastOfRun) s << "  set_flag mte1, mte2, " << 2 + gp << "\n";
       s << "  set_flag mte1, m, " << h << "\n";
       // M: L0 half h into L0C half q.
       s << "  wait_flag mte1, m, " << h << "\n";
@@ -423,7 +432,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     // No drain between items: the next item's first steps load while this one's last tiles are
     // still in the cube and FixPipe (the per-buffer flags order every hand-over); a whole-panel
     // load waits until MTE1 is done with this item's panel.
-    if (panel && pos != 0) {
+    if (panel && lastOfRun) {
       const std::string skip = label();
       if (ringed) s << "  bne x24, x0, " << skip << "\n";
       s << "  set_flag mte1, mte2, " << 4 + parity << "\n";
@@ -451,15 +460,16 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // The item variants: full or short M tile x full or narrower last N chunk; with alternating
   // buffers, the whole dispatch twice (loop0 for even turns, loop1 for odd).
   const bool shortM = tailRows != mt, narrowN = lastChunkCols != chunkCols;
-  for (int parity = 0; paired && parity < 2; ++parity) { // one M tile per product: item x6 = product x6
+  for (int parity = 0; run > 1 && parity < 2; ++parity) { // one M tile per product: item x6 = product x6
     s << "loop" << parity << ":\n  bge x6, x14, done\n  mv x16, x6\n  li x15, 0\n";
-    item(tailRows, k.n, parity, 0);
-    s << "  add x6, x6, x7\n  bge x6, x14, alone" << parity << "\n  mv x16, x6\n";
-    item(tailRows, k.n, parity, 1);
-    s << "  add x6, x6, x7\n  jmp loop" << 1 - parity << "\nalone" << parity << ":  # no second item: its flags\n"
+    for (int pos = 0; pos < run; ++pos) {
+      if (pos > 0) s << "  add x6, x6, x7\n  bge x6, x14, ended" << parity << "\n  mv x16, x6\n";
+      item(tailRows, k.n, parity, pos);
+    }
+    s << "  add x6, x6, x7\n  jmp loop" << 1 - parity << "\nended" << parity << ":  # a short run: its last item's flags\n"
       << "  set_flag mte1, mte2, " << 2 + parity << "\n  set_flag mte1, mte2, " << 4 + parity << "\n  jmp done\n";
   }
-  for (int parity = 0; !paired && parity < (alternate ? 2 : 1); ++parity) {
+  for (int parity = 0; run == 1 && parity < (alternate ? 2 : 1); ++parity) {
     const std::string suffix = alternate ? std::to_string(parity) : "";
     const std::string next = "loop" + (alternate ? std::to_string(1 - parity) : "");
     s << "loop" << suffix << ":\n  bge x6, x14, done\n";

@@ -728,11 +728,11 @@ namespace {
 // `sharedB`: one B for every product of the batch (strideB 0). `bOnce`: whether B must be moved
 // into L0B once for the whole kernel (-1: not checked). `f32Operands`: A and B stored as float32,
 // converted by the kernel's loads (the floats sit just off the halves, so only round-to-nearest
-// gives the reference's operands). `paired`: whether one-step items must come in pairs (-1: not
-// checked).
+// gives the reference's operands). `run`: how many one-step items must share a "loaded" flag (-1:
+// not checked); `l1Bytes`: the chip's L1 instead of the edge chip's.
 void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, bool bias, bool prefetched = false,
                bool transA = false, bool alternating = false, bool sharedB = false, int bOnce = -1,
-               bool f32Operands = false, int paired = -1) {
+               bool f32Operands = false, int run = -1, int64_t l1Bytes = 0) {
   MatMulKernel k;
   k.name = k.node = "matmul_" + std::to_string(m) + "x" + std::to_string(kk) + "x" + std::to_string(n);
   k.m = m;
@@ -746,7 +746,8 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
   k.strideC = m * n;
   k.hasBias = bias;
   k.aF32 = k.bF32 = f32Operands;
-  const ChipConfig config = edge();
+  ChipConfig config = edge();
+  if (l1Bytes) config.buffers[static_cast<int>(BufferKind::L1)].sizeBytes = l1Bytes;
   Expected<GeneratedKernel> gen = generateMatMul(config, k);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   EXPECT_EQ(gen->assembly.find("next one prefetched") != std::string::npos, prefetched) << gen->assembly.substr(0, 300);
@@ -754,8 +755,9 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
   if (bOnce >= 0) {
     EXPECT_EQ(gen->assembly.find("# B, once") != std::string::npos, bOnce == 1) << k.name;
   }
-  if (paired >= 0) {
-    EXPECT_EQ(gen->assembly.find("in pairs") != std::string::npos, paired == 1) << gen->assembly.substr(0, 300);
+  if (run >= 0) {
+    const size_t at = gen->assembly.find(" in runs of ");
+    EXPECT_EQ(at == std::string::npos ? 1 : std::stoi(gen->assembly.substr(at + 12)), run) << gen->assembly.substr(0, 300);
   }
   // Every core has work: items >= cores, or N too narrow to share out.
   EXPECT_EQ(gen->blockDim, std::min<int64_t>(edge().chip.cores, batch * ((m + 255) / 256) * ((n + 15) / 16)))
@@ -825,16 +827,19 @@ TEST(MatMulKernel, OneBForEveryItemIsLoadedOnce) {
   runMatMul(1, 600, 200, 256, false, false, false, false, false, false, 0); // two steps per item: per item
 }
 
-// One-step items of one M tile each, B the same for all (a transposed convolution's rows): two
-// items' A panels under one "loaded" flag, four panels in L1. A block with an odd number of items
-// ends on a pair without its second item (7 items on 2 blocks: 4 and 3), whose flags must still
-// balance; A transposed and float32 operands load both panels the same way.
-TEST(MatMulKernel, OneStepItemsComeInPairs) {
-  runMatMul(7, 100, 32, 32, false, true, false, false, true, true, 1, false, 1);
-  runMatMul(6, 200, 16, 16, false, false, false, true, true, true, 1, false, 1);   // A^T, even
-  runMatMul(5, 40, 15, 40, true, false, false, false, true, true, 1, true, 1);     // f32, B^T
-  runMatMul(2, 100, 32, 32, false, true, false, false, true, true, 1, false, 0);   // one item a block
-  runMatMul(3, 700, 32, 48, false, true, false, false, true, true, 1, false, 0);   // 3 M tiles a product
+// One-step items of one M tile each, B the same for all (a transposed convolution's rows): a run
+// of items' A panels under one "loaded" flag, two runs of panels in L1. A block whose items do not
+// fill its last run (7 items on 2 blocks: 4 and 3; 5: 3 and 2) ends it early, and the flags must
+// still balance; A transposed and float32 operands load the panels the same way; an L1 without
+// room for three more panels keeps one item per flag.
+TEST(MatMulKernel, OneStepItemsComeInRuns) {
+  runMatMul(7, 100, 32, 32, false, true, false, false, true, true, 1, false, 2);
+  runMatMul(6, 200, 16, 16, false, false, false, true, true, true, 1, false, 2);   // A^T
+  runMatMul(5, 40, 15, 40, true, false, false, false, true, true, 1, true, 2);     // f32, B^T
+  runMatMul(7, 250, 64, 32, false, true, false, false, true, true, 1, false, 2, 200 << 10); // 32 KiB panels
+  runMatMul(7, 250, 64, 32, false, true, false, false, true, true, 1, false, 1, 120 << 10);
+  runMatMul(2, 100, 32, 32, false, true, false, false, true, true, 1, false, 1);   // one item a block
+  runMatMul(3, 700, 32, 48, false, true, false, false, true, true, 1, false, 1);   // 3 M tiles a product
 }
 
 // Fewer M tiles than cores: the N tiles are shared out in chunks (the last one narrower), each

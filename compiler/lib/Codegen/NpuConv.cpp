@@ -267,15 +267,19 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
       if (g.hl < 1 || g.pt > 255 || g.pb > 255 || kk->pl > 255 || kk->pr > 255)
         return Error::badInput(kk->name + ": padding too large for the feature-map register (bands " +
                                std::to_string(g.first) + ".." + std::to_string(g.end - 1) + ")");
+  constexpr int64_t kItemLatency = 250; // cycles an item costs beyond its cube work
   // Fewer (image, band) items than cores: the N tiles are shared out too, in chunks.
   emit::NChunks chunking = emit::shareOutNTiles(nTiles, k.n * bands, cores);
-  // A depthwise convolution's N chunks cost nothing but an item's latency (an item loads only its
-  // tiles' channels): with bands that do not share out evenly (3 on 2 cores, or a short last band),
-  // chunks of N tiles balance the cores. The chunk count (up to 4) whose busiest core has the least
-  // work, items dealt round-robin as the loop deals them, each costing its img2col (rows x tiles)
-  // and about two rows' worth of latency. (PP-OCRv4 rec's 5x5 depthwise on 12x80 maps: 3 bands of
-  // 4 rows, 2 on one core.)
-  if (k.depthwise && chunking.count == 1 && nTiles > 1) {
+  // With bands that do not share out evenly (3 on 2 cores, or a short last band), chunks of N
+  // tiles balance the cores: the chunk count (up to 4) whose busiest core has the least work, items
+  // dealt round-robin as the loop deals them, each costing its cube cycles (rows x tiles) and an
+  // item's latency. A depthwise item loads only its chunk's channels; a dense one loads the band's
+  // input again per chunk, which pays where rows are long in cube work. (PP-OCRv4 rec's 5x5
+  // depthwise on 12x80 maps: 3 bands of 4 rows, 2 on one core; its 1x1 convolutions on 3x80x480
+  // maps: bands of 2 and 1 rows, 24.3k -> 21.8k cycles each in 2 chunks.)
+  if (chunking.count == 1 && nTiles > 1) {
+    // Cube cycles of an output row for one N tile, and an item's latency in them.
+    const int64_t rowTile = ceilDiv(k.wo, 16) * (kTotal / 16) * (t.nt / 16);
     auto busiest = [&](int64_t count) {
       const int64_t perChunk = ceilDiv(nTiles, count), chunks = ceilDiv(nTiles, perChunk);
       std::vector<int64_t> work(size_t(cores), 0);
@@ -285,7 +289,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
           for (int64_t chunk = 0; chunk < chunks; ++chunk, ++item) {
             const int64_t rows = std::min(ohb, k.ho - band * ohb);
             const int64_t tiles = std::min(perChunk, nTiles - chunk * perChunk);
-            work[size_t(item % cores)] += rows * tiles + 2;
+            work[size_t(item % cores)] += rows * tiles * rowTile + kItemLatency;
           }
       return *std::max_element(work.begin(), work.end());
     };

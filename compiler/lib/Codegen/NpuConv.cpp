@@ -260,6 +260,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
                            (dw ? " and a 16-channel tile of the depthwise convolution before it" : "") + " need " +
                            std::to_string(l0bNeed) + " bytes, L0B has " + std::to_string(l0bBytes));
   const int64_t bands = ceilDiv(k.ho, ohb);
+  // Every band's M tiles an odd number (the K-step loop then alternates L0A by step too).
+  const bool oddTileBands = ceilDiv(ohb * k.wo, mt) % 2 == 1 && ceilDiv((k.ho - (bands - 1) * ohb) * k.wo, mt) % 2 == 1;
   const std::vector<BandGroup> groups = bandGroups(k, ohb, bands);
   const std::vector<BandGroup> dwGroups = dw ? bandGroups(*dw, ohb, bands) : std::vector<BandGroup>{};
   for (const auto &[kk, gs] : {std::pair{&k, &groups}, std::pair{dw, &dwGroups}})
@@ -516,8 +518,21 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     return kb.mul(kb.add(kb.mul(at.image, kk.h), firstRow), kk.w);
   };
   auto inputBase = [&](const Where &at, const BandGroup &g) { return inputBaseOf(k, at, g); };
-  // `count` input slices from slice `first` (runtime) into the band buffer.
+  // `count` input slices from slice `first` (runtime) into the band buffer. When a slice is whole
+  // fractal rows (pixels a multiple of 16), one ND -> NZ copy of the band's pixels x the slices'
+  // channels: its column blocks are the slices, where the gathers put them. A gather per slice
+  // cost the scalar unit a dispatch each, and 30 of them (a 480-channel band) filled MTE2's
+  // queue, so the scalar unit stalled before it could dispatch the cube's work.
   auto loadSlices = [&](mlir::Value inPixel, mlir::Value first, int64_t count, int s, const BandGroup &g) {
+    const int64_t pixels = g.hl * k.w;
+    if (count > 1 && pixels % 16 == 0 && pixels <= 65520) {
+      kb.instruction<npu::CopyOp>("gm2l1_nz.f16",
+                                  {kb.view(band[s], kb.index(0), count * pixels * 16),
+                                   kb.view(input, kb.add(kb.mul(inPixel, k.cip), kb.mul(first, 16)),
+                                           (pixels - 1) * k.cip + count * 16)},
+                                  {{"rows", pixels}, {"cols", count * 16}, {"src_stride", k.cip}, {"dst_rows", pixels}});
+      return;
+    }
     for (int64_t sl = 0; sl < count; ++sl)
       gatherRows(input, kb.add(kb.mul(inPixel, k.cip), kb.mul(kb.add(first, sl), 16)), c1, band[s],
                  kb.index(sl * g.hl * k.w * 16), g.hl * k.w);
@@ -826,20 +841,27 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
           return kb.pairLoop(kb.index(0), tiles, kb.index(1), lastMc != mt, [&](mlir::Value m, int p, bool last) -> Status {
             const int64_t mc = last ? lastMc : mt, mcp = roundUp(mc, 16);
             mlir::Value acc = accumulators(m, p, ntc, mcp);
+            // L0A by tile parity, and when every band has an odd number of tiles by step parity
+            // too, so that the next step's first img2col does not wait for this step's last
+            // product (bands of one M tile had one L0A buffer for all their steps: PP-OCRv4 rec's
+            // 1x1 convolution on 6x80x480, 30.7k -> 27.4k cycles). (With bands of both parities,
+            // as its 3x80x480 ones, of 2 and 1 tiles, the flags placed for the two kinds of band
+            // measured slower: 21.0k -> 22.5k.)
+            const int pa = oddTileBands ? (p + q2) % 2 : p;
             // Loads and products nested (residual load, input load, input product, residual
             // product): one flag hands both loads to the cube, one both buffers back.
             if (rkTile > 0) when(isLast, [&] { loadResidual(m, p, n0, rkTile, mcp); });
-            kb.instruction<npu::LoadOp>("load3d.f16", {l0a[p], src, kb.mul(m, mt)},
+            kb.instruction<npu::LoadOp>("load3d.f16", {l0a[pa], src, kb.mul(m, mt)},
                                         {{"mcount", mcp / 16}, {"kh", k.kh}, {"kw", k.kw}, {"sh", k.sh}, {"sw", k.sw},
                                          {"dh", k.dh}, {"dw", k.dw}, {"c1", slices}});
             auto branch = b.create<mlir::scf::IfOp>(kb.loc(), isFirst, /*withElseRegion=*/true);
             {
               mlir::OpBuilder::InsertionGuard guard(b);
               b.setInsertionPoint(branch.thenBlock()->getTerminator());
-              kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[p], l0b[q2], kb.view(bias, n0, ntc)},
+              kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[pa], l0b[q2], kb.view(bias, n0, ntc)},
                                           {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 1}}, {"bias"});
               b.setInsertionPoint(branch.elseBlock()->getTerminator());
-              kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[p], l0b[q2]}, {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 0}});
+              kb.instruction<npu::CubeOp>("mmad.f16", {acc, l0a[pa], l0b[q2]}, {{"m", mcp}, {"k", kst}, {"n", ntc}, {"init", 0}});
             }
             if (rkTile > 0) when(isLast, [&] { mmadResidual(p, n0, ntc, rkTile, mcp, acc, false); });
             return Status::success();

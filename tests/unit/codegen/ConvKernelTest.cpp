@@ -262,6 +262,14 @@ TEST(ConvKernel, DenseBandsThatDoNotShareOutEvenlyAreSplitIntoNChunks) {
   }
 }
 
+// Bands of one M tile (80-pixel rows) through several K steps: L0A alternates by step, so the
+// next step's img2col goes into the buffer the cube is not reading; values and race-freedom as
+// before (PP-OCRv4 rec's 1x1 convolution on 6x80x480, and a 3x3 one with padding).
+TEST(ConvKernel, OneTileBandsAlternateL0AByKStep) {
+  runCase({"one_tile_bands_1x1", 1, 6, 80, 480, 480, 1, 1, 1, 1, 0}, true, "a band's accumulators stay in L0C");
+  runCase({"one_tile_bands_3x3", 1, 4, 40, 256, 64, 3, 3, 1, 1, 1}, true, "a band's accumulators stay in L0C");
+}
+
 TEST(ConvKernel, NoDataRacesBetweenPipes) {
   runCase({"race_check", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0}, true);
   runCase({"race_check_residual", 1, 12, 24, 192, 160, 1, 1, 1, 1, 0, false, true}, true);

@@ -22,6 +22,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <functional>
 #include <numeric>
 #include <map>
@@ -92,6 +94,69 @@ struct LatencyHiding {
 
 // `*hid` is set when the kernel uses any of `hide` (then, and only then, generating it with
 // fewer could succeed where this failed).
+// The scalar register N of `line` when it is `head` + "{sN}, repeat={rep}", else -1.
+int scalarOperand(const std::string &line, const std::string &head) {
+  const std::string tail = "}, repeat={rep}";
+  if (line.size() <= head.size() + 2 + tail.size() || line.compare(0, head.size(), head) != 0 ||
+      line.compare(head.size(), 2, "{s") != 0 || line.compare(line.size() - tail.size(), tail.size(), tail) != 0)
+    return -1;
+  const std::string digits = line.substr(head.size() + 2, line.size() - tail.size() - head.size() - 2);
+  if (digits.empty() || digits.size() > 2 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return -1;
+  return std::stoi(digits);
+}
+
+// The first multiplication of a convolution's epilogue moved into FixPipe's scale, which applies
+// it in fp32 on the way from L0C into UB, before the one rounding to fp16: a vector instruction
+// fewer per tile. Two forms (the epilogue's inputs {in0} and {in1} are both the tile):
+// - HardSigmoid, `vmuls {out}, {in0}, s` first: FixPipe scales by s, the next instruction reads
+//   {in0} instead of {out};
+// - hardswish times a scale, x * clip(x + a, lo, hi) * s (PP-OCRv4's hardswish and learnable
+//   scale, whose "/ 6" fractal-factor-scale folded into s): for s > 0 and q = sqrt(s),
+//   q*x * clip(q*x + q*a, q*lo, q*hi) is the same product, so FixPipe scales by q, the clip's
+//   constants are q times theirs, and the multiplication by s goes (6 instructions to 5).
+// Nothing after the folded instruction may read the tile again (it is scaled now), nor may
+// FixPipe's ReLU, which follows its scale, meet a negative one. Returns the scale for FixPipe (1:
+// the body unchanged).
+float foldScaleIntoFixPipe(ElementwiseKernel &e, bool relu) {
+  std::vector<std::string> &body = e.body;
+  auto readsTile = [&](size_t from) {
+    for (size_t i = from; i < body.size(); ++i)
+      if (body[i].find("{in0}") != std::string::npos || body[i].find("{in1}") != std::string::npos) return true;
+    return false;
+  };
+  auto usesOf = [&](int scalar) {
+    int n = 0;
+    for (const std::string &line : body) n += line.find("{s" + std::to_string(scalar) + "}") != std::string::npos;
+    return n;
+  };
+  auto scalar = [&](int index) { return index >= 0 && size_t(index) < e.scalars.size() ? e.scalars[size_t(index)] : 0.0f; };
+  if (!e.halfScalars || !e.prologue.empty() || body.size() < 2) return 1.0f;
+  // HardSigmoid.
+  const std::string outOut = "{out}, {out}, ";
+  if (const int s0 = scalarOperand(body[0], "vmuls.f16 {out}, {in0}, "); s0 >= 0) {
+    const float scale = scalar(s0);
+    const size_t dst = body[1].find(' ');
+    if (!(std::isfinite(scale) && scale != 0.0f) || (relu && scale < 0.0f) || readsTile(1) || dst == std::string::npos ||
+        body[1].compare(dst + 1, outOut.size(), outOut) != 0)
+      return 1.0f;
+    body[1].replace(dst + 1, outOut.size(), "{out}, {in0}, ");
+    body.erase(body.begin());
+    return scale;
+  }
+  // Hardswish times a scale.
+  if (body.size() < 5) return 1.0f;
+  const int a = scalarOperand(body[0], "vadds.f16 {out}, {in0}, "), lo = scalarOperand(body[1], "vmaxs.f16 {out}, {out}, "),
+            hi = scalarOperand(body[2], "vmins.f16 {out}, {out}, "), s = scalarOperand(body[4], "vmuls.f16 {out}, {out}, ");
+  if (a < 0 || lo < 0 || hi < 0 || s < 0 || (body[3] != "vmul.f16 {out}, {in1}, {out}, repeat={rep}" && body[3] != "vmul.f16 {out}, {out}, {in1}, repeat={rep}") || readsTile(4) ||
+      usesOf(a) != 1 || usesOf(lo) != 1 || usesOf(hi) != 1)
+    return 1.0f;
+  const float q = std::sqrt(scalar(s)); // (NaN for s < 0)
+  if (!(q >= 1.0f / 128 && q <= 128.0f)) return 1.0f; // the scaled tile and constants stay well inside fp16
+  for (int index : {a, lo, hi}) e.scalars[size_t(index)] *= q;
+  body.erase(body.begin() + 4);
+  return q;
+}
+
 Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const ConvKernel &k, const LatencyHiding &hide,
                                              bool *hid) {
   Expected<ConvTiling> planned = planConv(config, k);
@@ -461,6 +526,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   std::vector<std::map<std::string, mlir::Value>> epilogueTiles[2];
   int64_t epilogueRows = 0; // rows (pixels) of a tile per pass through UB
   std::optional<VectorTemplates> templates;
+  std::optional<ElementwiseKernel> epilogue = k.epilogue; // its first multiplication maybe in FixPipe
+  const float fixScale = epilogue ? foldScaleIntoFixPipe(*epilogue, k.relu) : 1.0f;
   if (k.epilogue || k.maxPool2x2) {
     if (k.outF32) return Error::internal(k.name + ": an epilogue needs the NHWC16 f16 output");
     // Four tiles (per tile of a group) and the four one-repeat constants in UB: a tile too big
@@ -475,8 +542,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
         group.push_back({{"{in0}", in}, {"{in1}", in}, {"{out}", kb.alloc(npu::Space::ub, kb.f16(), tileElements)}});
       }
     if (k.epilogue) {
-      templates.emplace(kb, *k.epilogue);
-      if (Status st = templates->lower(k.epilogue->prologue, 1, epilogueTiles[0][0]); !st) return st.error();
+      templates.emplace(kb, *epilogue);
+      if (Status st = templates->lower(epilogue->prologue, 1, epilogueTiles[0][0]); !st) return st.error();
     }
   }
   // (A depthwise first has L0A and L0C tiles of its own.)
@@ -638,11 +705,13 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     // Rows r0.. (`rows` of them) of a tile's accumulators (NZ: src_rows rows of 16 per block) into
     // UB as rows of ntc channels, and the output pixel of the tile's row r0.
     auto fixToUb = [&](mlir::Value ub, mlir::Value acc, int64_t r0, int64_t rows, int64_t mcp, int64_t ntc) {
-      kb.instruction<npu::FixpipeOp>("fixp.f32.f16",
-                                     {kb.view(ub, kb.index(0), rows * ntc),
-                                      kb.view(acc, kb.index(r0 * 16), mcp * roundUp(ntc, 16) - r0 * 16)},
+      std::vector<mlir::Value> operands = {kb.view(ub, kb.index(0), rows * ntc),
+                                           kb.view(acc, kb.index(r0 * 16), mcp * roundUp(ntc, 16) - r0 * 16)};
+      if (fixScale != 1.0f) operands.push_back(kb.index(int64_t(emit::floatBits(fixScale))));
+      kb.instruction<npu::FixpipeOp>("fixp.f32.f16", operands,
                                      {{"m", rows}, {"n", ntc}, {"src_rows", mcp}, {"dst_stride", ntc},
-                                      {"relu", k.relu ? 1 : 0}});
+                                      {"relu", k.relu ? 1 : 0}},
+                                     fixScale != 1.0f ? std::vector<llvm::StringRef>{"scale"} : std::vector<llvm::StringRef>{});
     };
     auto pixelOf = [&](mlir::Value m, int64_t r0) { return kb.add(kb.add(outPixel, kb.mul(m, mt)), r0); };
     // (p: the L0C buffer's parity, slot: the tile's place in its group.)
@@ -689,7 +758,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
             mlir::Value in = kb.view(tiles["{in0}"], kb.index(from), count);
             const std::map<std::string, mlir::Value> piece = {
                 {"{in0}", in}, {"{in1}", in}, {"{out}", kb.view(tiles["{out}"], kb.index(from), count)}};
-            if (Status st = templates->lower(k.epilogue->body, ceilDiv(count, kRepeatHalves), piece); !st) return st;
+            if (Status st = templates->lower(epilogue->body, ceilDiv(count, kRepeatHalves), piece); !st) return st;
           }
           mlir::Value out = kb.view(output, kb.add(kb.mul(pixelOf(m, r0), k.cop), n0), (rows - 1) * k.cop + ntc);
           kb.instruction<npu::CopyOp>("ub2gm", {out, kb.view(tiles["{out}"], kb.index(0), elements)},
@@ -1005,9 +1074,10 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
                        (k.secondFrom ? ", channels " + std::to_string(k.secondFrom) + ".. to a second one of " +
                                            std::to_string(k.secondChannels)
                                      : "") +
-                       (k.epilogue ? "; epilogue: " + std::to_string(k.epilogue->body.size()) +
-                                         " vector instruction(s) per tile in UB, in bands of " +
-                                         std::to_string(epilogueRows) + " rows at most"
+                       (k.epilogue ? "; epilogue: " + std::to_string(epilogue->body.size()) +
+                                         " vector instruction(s) per tile in UB" +
+                                         (fixScale != 1.0f ? " (FixPipe scales by " + std::to_string(fixScale) + ")" : "") +
+                                         ", in bands of " + std::to_string(epilogueRows) + " rows at most"
                                    : "");
   return kb.finish(header);
 }

@@ -19,25 +19,39 @@ struct Case {
   bool residual = false;  // a skip connection added before the ReLU
   int64_t residualChannels = 0; // the residual's channels when fewer than cout (the rest read as 0)
   bool outF32 = false;          // NHWC f32 output (FixPipe converts) instead of NHWC16 f16
-  bool epilogue = false;        // hardswish on each tile in UB: x * min(max(x + 3, 0), 6) / 6
+  // On each tile in UB: 1 hardswish, x * min(max(x + 3, 0), 6) / 6; 2 the same times -1 (a
+  // negative scale, which FixPipe cannot take); 3 HardSigmoid, min(max(x / 5 + 1/2, 0), 1).
+  int epilogue = 0;
 };
 
-// The hardswish body as the graph's element-wise fusion writes it on NHWC16 (f16, scalars as f16).
-ElementwiseKernel hardswish() {
+// The hardswish body (times `scale`) and HardSigmoid's as the graph's element-wise fusion writes
+// them on NHWC16 (f16, scalars as f16).
+ElementwiseKernel hardswish(float scale) {
   ElementwiseKernel e;
   e.name = e.node = "hardswish";
   e.numInputs = 2;
   e.inBytes = e.outBytes = 2;
   e.halfScalars = true;
-  e.scalars = {3.0f, 0.0f, 6.0f, 1.0f / 6.0f};
+  e.scalars = {3.0f, 0.0f, 6.0f, scale};
   e.body = {"vadds.f16 {out}, {in0}, {s0}, repeat={rep}", "vmaxs.f16 {out}, {out}, {s1}, repeat={rep}",
             "vmins.f16 {out}, {out}, {s2}, repeat={rep}", "vmul.f16 {out}, {out}, {in1}, repeat={rep}",
             "vmuls.f16 {out}, {out}, {s3}, repeat={rep}"};
   return e;
 }
+ElementwiseKernel hardSigmoid() {
+  ElementwiseKernel e;
+  e.name = e.node = "hard_sigmoid";
+  e.inBytes = e.outBytes = 2;
+  e.halfScalars = true;
+  e.scalars = {0.2f, 0.5f, 0.0f, 1.0f};
+  e.body = {"vmuls.f16 {out}, {in0}, {s0}, repeat={rep}", "vadds.f16 {out}, {out}, {s1}, repeat={rep}",
+            "vmaxs.f16 {out}, {out}, {s2}, repeat={rep}", "vmins.f16 {out}, {out}, {s3}, repeat={rep}"};
+  return e;
+}
 
-// `headerHas`: text the kernel's header (its tiling) must contain.
-void runCase(const Case &c, bool checkRaces, const char *headerHas = nullptr, const ChipConfig &config = edge()) {
+// `headerHas` / `headerLacks`: text the kernel's header (its tiling) must / must not contain.
+void runCase(const Case &c, bool checkRaces, const char *headerHas = nullptr, const ChipConfig &config = edge(),
+             const char *headerLacks = nullptr) {
   ConvKernel k;
   k.name = c.name;
   k.node = c.name;
@@ -59,7 +73,7 @@ void runCase(const Case &c, bool checkRaces, const char *headerHas = nullptr, co
   // An f32 output holds the real channels only when there are fewer than 16 (cop otherwise).
   const int64_t outStride = c.outF32 && c.cout < 16 ? c.cout : k.cop;
   if (c.outF32) k.outChannels = outStride;
-  if (c.epilogue) k.epilogue = hardswish();
+  if (c.epilogue) k.epilogue = c.epilogue == 3 ? hardSigmoid() : hardswish(c.epilogue == 2 ? -1.0f / 6 : 1.0f / 6);
   k.ho = (c.h + 2 * c.pad - c.d * (c.kh - 1) - 1) / c.s + 1;
   k.wo = (c.w + 2 * c.pad - c.d * (c.kw - 1) - 1) / c.s + 1;
   Expected<ConvTiling> tiling = planConv(config, k);
@@ -68,6 +82,10 @@ void runCase(const Case &c, bool checkRaces, const char *headerHas = nullptr, co
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   if (headerHas) {
     EXPECT_NE(gen->assembly.substr(0, gen->assembly.find('\n')).find(headerHas), std::string::npos)
+        << c.name << ": " << gen->assembly.substr(0, 600);
+  }
+  if (headerLacks) {
+    EXPECT_EQ(gen->assembly.substr(0, gen->assembly.find('\n')).find(headerLacks), std::string::npos)
         << c.name << ": " << gen->assembly.substr(0, 600);
   }
   if (std::string(c.name) == "epilogue_tiles_fit_ub") {
@@ -138,9 +156,12 @@ void runCase(const Case &c, bool checkRaces, const char *headerHas = nullptr, co
           // fp32 accumulation of exact products, one rounding to fp16 at the end (none for f32);
           // the epilogue's f16 steps round a few times more (its slope is at most 1.5).
           double tolerance = 1e-3 * magnitude + std::fabs(sum) * 1e-3 + 1e-4;
-          if (c.epilogue) {
-            sum = sum * std::min(std::max(sum + 3.0, 0.0), 6.0) / 6.0;
+          if (c.epilogue == 1 || c.epilogue == 2) {
+            sum = sum * std::min(std::max(sum + 3.0, 0.0), 6.0) / (c.epilogue == 1 ? 6.0 : -6.0);
             tolerance = 1.5 * tolerance + 4e-3 * std::fabs(sum) + 1e-3;
+          } else if (c.epilogue == 3) {
+            sum = std::min(std::max(sum * 0.2 + 0.5, 0.0), 1.0);
+            tolerance = 0.2 * tolerance + 2e-3;
           }
           if (!(std::fabs(value - sum) <= tolerance) && bad++ < 5)
             ADD_FAILURE() << c.name << ": image " << b << " pixel (" << oh << "," << ow << ") channel " << o
@@ -268,6 +289,21 @@ TEST(ConvKernel, DenseBandsThatDoNotShareOutEvenlyAreSplitIntoNChunks) {
 TEST(ConvKernel, OneTileBandsAlternateL0AByKStep) {
   runCase({"one_tile_bands_1x1", 1, 6, 80, 480, 480, 1, 1, 1, 1, 0}, true, "a band's accumulators stay in L0C");
   runCase({"one_tile_bands_3x3", 1, 4, 40, 256, 64, 3, 3, 1, 1, 1}, true, "a band's accumulators stay in L0C");
+}
+
+// The epilogue's first multiplication goes into FixPipe's scale: hardswish times 1/6 as
+// sqrt(1/6) * x * clip(sqrt(1/6) * (x + 3), 0, sqrt(1/6) * 6) (one vector instruction fewer),
+// HardSigmoid's x / 5 as FixPipe's; a negative scale stays on the vector unit. Values against the
+// reference, with and without K steps (the tile through UB in one band or several).
+TEST(ConvKernel, EpilogueMultiplicationInFixPipe) {
+  runCase({"fold_hardswish", 1, 12, 24, 64, 48, 3, 3, 1, 1, 1, false, false, 0, false, 1}, true,
+          "epilogue: 4 vector instruction(s) per tile in UB (FixPipe scales by 0.408248)");
+  runCase({"fold_hardswish_k_steps", 1, 9, 7, 256, 32, 5, 5, 1, 1, 2, false, false, 0, false, 1}, true,
+          "(FixPipe scales by 0.408248)");
+  runCase({"fold_hard_sigmoid", 1, 12, 24, 64, 48, 1, 1, 1, 1, 0, false, false, 0, false, 3}, true,
+          "epilogue: 3 vector instruction(s) per tile in UB (FixPipe scales by 0.2");
+  runCase({"negative_scale_stays", 1, 12, 24, 64, 48, 3, 3, 1, 1, 1, false, false, 0, false, 2}, true,
+          "epilogue: 5 vector instruction(s)", edge(), "FixPipe scales");
 }
 
 TEST(ConvKernel, NoDataRacesBetweenPipes) {

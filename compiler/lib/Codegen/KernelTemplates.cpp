@@ -177,7 +177,8 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     << " on " << blockDim << " block(s)\n";
   s << "# flags: mte2->mte1 #g group g's slots loaded; mte1->mte2 #2+g group g's slots free; mte1->m #h\n"
     << "# L0 half h loaded; m->mte1 #2+h L0 half h free; m->fix #q tile q done; fix->m #2+q L0C half q\n"
-    << "# free (g, h, q = 0/1); mte1->mte2 #4 the A panel is free (read by the previous item).\n";
+    << "# free (g, h, q = 0/1); mte1->mte2 #4 the A panel is free (read by the previous item; #4/#5 by turn\n"
+    << "# parity when items alternate, their panels or runs' panels).\n";
   s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n";
   s << "  ld x2, gm[x1]\n  ld x3, gm[x1], offset=8\n";
   int argC = 2;

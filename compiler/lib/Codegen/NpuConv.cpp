@@ -92,8 +92,6 @@ struct LatencyHiding {
   bool groups, twoTileWeights, peeledSteps;
 };
 
-// `*hid` is set when the kernel uses any of `hide` (then, and only then, generating it with
-// fewer could succeed where this failed).
 // The scalar register N of `line` when it is `head` + "{sN}, repeat={rep}", else -1.
 int scalarOperand(const std::string &line, const std::string &head) {
   const std::string tail = "}, repeat={rep}";
@@ -147,8 +145,10 @@ float foldScaleIntoFixPipe(ElementwiseKernel &e, bool relu) {
   if (body.size() < 5) return 1.0f;
   const int a = scalarOperand(body[0], "vadds.f16 {out}, {in0}, "), lo = scalarOperand(body[1], "vmaxs.f16 {out}, {out}, "),
             hi = scalarOperand(body[2], "vmins.f16 {out}, {out}, "), s = scalarOperand(body[4], "vmuls.f16 {out}, {out}, ");
-  if (a < 0 || lo < 0 || hi < 0 || s < 0 || (body[3] != "vmul.f16 {out}, {in1}, {out}, repeat={rep}" && body[3] != "vmul.f16 {out}, {out}, {in1}, repeat={rep}") || readsTile(4) ||
-      usesOf(a) != 1 || usesOf(lo) != 1 || usesOf(hi) != 1)
+  const bool timesTile = body[3] == "vmul.f16 {out}, {in1}, {out}, repeat={rep}" ||
+                         body[3] == "vmul.f16 {out}, {out}, {in1}, repeat={rep}";
+  if (a < 0 || lo < 0 || hi < 0 || s < 0 || !timesTile || readsTile(4) || usesOf(a) != 1 || usesOf(lo) != 1 ||
+      usesOf(hi) != 1)
     return 1.0f;
   const float q = std::sqrt(scalar(s)); // (NaN for s < 0)
   if (!(q >= 1.0f / 128 && q <= 128.0f)) return 1.0f; // the scaled tile and constants stay well inside fp16
@@ -157,6 +157,8 @@ float foldScaleIntoFixPipe(ElementwiseKernel &e, bool relu) {
   return q;
 }
 
+// `*hid` is set when the kernel uses any of `hide` (then, and only then, generating it with
+// fewer could succeed where this failed).
 Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const ConvKernel &k, const LatencyHiding &hide,
                                              bool *hid) {
   Expected<ConvTiling> planned = planConv(config, k);
@@ -345,7 +347,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // depthwise on 12x80 maps: 3 bands of 4 rows, 2 on one core; its 1x1 convolutions on 3x80x480
   // maps: bands of 2 and 1 rows, 24.3k -> 21.8k cycles each in 2 chunks.)
   if (chunking.count == 1 && nTiles > 1) {
-    // Cube cycles of an output row for one N tile, and an item's latency in them.
+    // Cube cycles of an output row for one N tile.
     const int64_t rowTile = ceilDiv(k.wo, 16) * (kTotal / 16) * (t.nt / 16);
     auto busiest = [&](int64_t count) {
       const int64_t perChunk = ceilDiv(nTiles, count), chunks = ceilDiv(nTiles, perChunk);

@@ -289,6 +289,33 @@ TEST(OnnxImport, OperandsThatDoNotFitAreNamedAtTheirNode) {
       << p.error().message;
 }
 
+// A Gemm whose op(A) and op(B) do not share K, or whose C does not broadcast to M x N (ONNX 1.12's
+// inference takes M from A and N from B unchecked; a mutated backend-suite Gemm of A 3x100 and
+// B 5x4 compiled, and its kernel read B past its end): bad input named at the node.
+TEST(OnnxImport, GemmOperandsThatDoNotFitAreNamedAtTheirNode) {
+  struct Case { std::vector<int64_t> a, b, c; int transA; const char *message; };
+  for (const Case &c : {Case{{3, 100}, {5, 4}, {1, 4}, 0, "'graph.gemm' op inner dimensions differ: op(A) is 3x100, op(B) 5x4"},
+                        Case{{5, 3}, {4, 4}, {}, 1, "'graph.gemm' op inner dimensions differ: op(A) is 3x5, op(B) 4x4"},
+                        Case{{3, 5}, {5, 4}, {3, 2}, 0, "'graph.gemm' op C of shape 'tensor<3x2xf32>' does not broadcast to 3x4"}}) {
+    onnx::ModelProto m = newModel();
+    m.mutable_opset_import(0)->set_version(13);
+    onnx::GraphProto *g = m.mutable_graph();
+    addFloatInput(g, "a", c.a);
+    addFloatInput(g, "b", c.b);
+    std::vector<std::string> inputs = {"a", "b"};
+    if (!c.c.empty()) {
+      addFloatInput(g, "c", c.c);
+      inputs.push_back("c");
+    }
+    addInt(addNode(g, "gemm", "Gemm", inputs, "y"), "transA", c.transA);
+    g->add_output()->set_name("y");
+    Expected<pkg::Package> p = compileForEdge(m, "gemm_shapes");
+    ASSERT_FALSE(p.ok()) << c.message;
+    EXPECT_EQ(p.error().code, ExitCode::BadInput);
+    EXPECT_NE(p.error().message.find(std::string("loc(\"gemm\"): ") + c.message), std::string::npos) << p.error().message;
+  }
+}
+
 // The kernel listings (--compile-to=kernel|npu) line up with the package's kernels after fusion
 // drops kernels: Conv -> Sigmoid -> Abs fuses Sigmoid and Abs into one element-wise kernel, then
 // that into the convolution's epilogue, and every listing is the text of the kernel at its index.

@@ -4,6 +4,7 @@
 // are the only guard against malformed IR.
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 
+#include "mlir/Dialect/Traits.h"
 #include "mlir/IR/Builders.h"
 
 #include <algorithm>
@@ -475,7 +476,28 @@ LogicalResult MatMulOp::verify() {
   return verifyClamp(*this);
 }
 
-LogicalResult GemmOp::verify() { return verifyClamp(*this); }
+// ONNX's shape inference (1.12) takes M from A and N from B without comparing their K, and C
+// need only be broadcastable: both checked here (a mutated backend-suite Gemm of A 3x100 and B 5x4
+// compiled, and its kernel read B past its end).
+LogicalResult GemmOp::verify() {
+  auto a = ranked(getA()), b = ranked(getB()), out = ranked(getResult());
+  if (a.getRank() != 2 || b.getRank() != 2 || out.getRank() != 2)
+    return emitOpError("A, B and the result must be matrices (rank 2)");
+  const int64_t m = a.getDimSize(getTransA() ? 1 : 0), ka = a.getDimSize(getTransA() ? 0 : 1);
+  const int64_t kb = b.getDimSize(getTransB() ? 1 : 0), n = b.getDimSize(getTransB() ? 0 : 1);
+  auto differ = [](int64_t x, int64_t y) { return x != y && !ShapedType::isDynamic(x) && !ShapedType::isDynamic(y); };
+  if (differ(ka, kb))
+    return emitOpError("inner dimensions differ: op(A) is ") << m << "x" << ka << ", op(B) " << kb << "x" << n;
+  if (differ(out.getDimSize(0), m) || differ(out.getDimSize(1), n))
+    return emitOpError("the result must be ") << m << "x" << n << ", got " << Type(out);
+  if (getC() && out.hasStaticShape()) {
+    SmallVector<int64_t> shape;
+    if (!OpTrait::util::getBroadcastedShape(ranked(getC()).getShape(), out.getShape(), shape) ||
+        ArrayRef<int64_t>(shape) != out.getShape())
+      return emitOpError("C of shape ") << Type(ranked(getC())) << " does not broadcast to " << m << "x" << n;
+  }
+  return verifyClamp(*this);
+}
 
 LogicalResult ConcatOp::verify() {
   if (getInputs().empty())

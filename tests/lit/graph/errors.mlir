@@ -58,6 +58,22 @@ func.func @bad_matmul(%a: tensor<4x5xf32>, %b: tensor<6x7xf32>) -> tensor<4x7xf3
 
 // -----
 
+func.func @bad_gemm_k(%a: tensor<5x3xf32>, %b: tensor<4x7xf32>) -> tensor<3x7xf32> {
+  // expected-error @+1 {{inner dimensions differ: op(A) is 3x5, op(B) 4x7}}
+  %r = graph.gemm %a, %b {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = true, trans_b = false} : (tensor<5x3xf32>, tensor<4x7xf32>) -> tensor<3x7xf32>
+  return %r : tensor<3x7xf32>
+}
+
+// -----
+
+func.func @bad_gemm_c(%a: tensor<3x4xf32>, %b: tensor<4x7xf32>, %c: tensor<3x2xf32>) -> tensor<3x7xf32> {
+  // expected-error @+1 {{C of shape 'tensor<3x2xf32>' does not broadcast to 3x7}}
+  %r = graph.gemm %a, %b, %c {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = false} : (tensor<3x4xf32>, tensor<4x7xf32>, tensor<3x2xf32>) -> tensor<3x7xf32>
+  return %r : tensor<3x7xf32>
+}
+
+// -----
+
 func.func @bad_concat(%a: tensor<2x3xf32>, %b: tensor<2x4xf32>) -> tensor<2x8xf32> {
   // expected-error @+1 {{result axis size must be the sum of the inputs'}}
   %r = graph.concat %a, %b {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2x4xf32>) -> tensor<2x8xf32>

@@ -4,7 +4,6 @@
 // are the only guard against malformed IR.
 #include "fractal/compiler/Dialect/Graph/GraphDialect.h"
 
-#include "mlir/Dialect/Traits.h"
 #include "mlir/IR/Builders.h"
 
 #include <algorithm>
@@ -492,7 +491,7 @@ LogicalResult GemmOp::verify() {
     return emitOpError("the result must be ") << m << "x" << n << ", got " << Type(out);
   if (getC() && out.hasStaticShape()) {
     SmallVector<int64_t> shape;
-    if (!OpTrait::util::getBroadcastedShape(ranked(getC()).getShape(), out.getShape(), shape) ||
+    if (!broadcastShapes(ranked(getC()).getShape(), out.getShape(), shape) ||
         ArrayRef<int64_t>(shape) != out.getShape())
       return emitOpError("C of shape ") << Type(ranked(getC())) << " does not broadcast to " << m << "x" << n;
   }

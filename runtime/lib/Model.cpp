@@ -479,6 +479,7 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<IoBuffer> &in,
     options.blockDim = task.launch.blockDim;
     options.backend = d.rtl.get();
     options.trace = m.tracing;
+    options.watchdog = launchWatchdog(d);
     // A kernel after a kernel finds the L2 as that one left it (ATC's l2_optimize); the first
     // kernel, and one after a host task (whose writes bypass the L2), start cold.
     options.warmL2 = afterKernel;
@@ -509,7 +510,7 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<IoBuffer> &in,
                                                                          : FRT_ERROR_INTERNAL;
       return Failure{code, m.name + ": task '" + task.name + "' (" + task.opType + ", ONNX nodes: " +
                                nodesOf(task) + "), kernel " + p.kernels[task.launch.kernel].name +
-                               ": " + result.error().message};
+                               ": " + withTimeoutHint(d, result.error().message)};
     }
     tp.blockDim = task.launch.blockDim;
     tp.cycles = result->cycles;

@@ -173,6 +173,16 @@ frtError checkDeviceRange(const void *ptr, size_t count, Device *&device, uint64
   return ok();
 }
 
+uint64_t launchWatchdog(const Device &d) {
+  return std::max<uint64_t>(1, static_cast<uint64_t>(double(d.opTimeoutMs) * 1000.0 * d.config.chip.clockMhz));
+}
+
+std::string withTimeoutHint(const Device &d, const std::string &message) {
+  if (message.find("watchdog:") == std::string::npos) return message;
+  return message + " (the op execute timeout, " + std::to_string(d.opTimeoutMs) +
+         " simulated ms: frtSetOpExecuteTimeOut, `fractal run --op-timeout MS`)";
+}
+
 } // namespace fractal::runtime
 
 namespace {
@@ -350,6 +360,16 @@ frtError frtGetMemInfo(size_t *freeBytes, size_t *totalBytes) {
     for (const auto &a : d.simulator->gm().allocations()) used += a.second.size;
   *totalBytes = static_cast<size_t>(total);
   *freeBytes = static_cast<size_t>(total - std::min(used, total));
+  return ok();
+}
+
+frtError frtSetOpExecuteTimeOut(uint32_t milliseconds) {
+  FRT_LOCKED_INIT(r);
+  FRT_REQUIRE(hasLiveCurrentContext(r), FRT_ERROR_NO_CONTEXT,
+              "frtSetOpExecuteTimeOut: no current context on this thread: call frtSetDevice first");
+  Device &d = *currentContext->device;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  d.opTimeoutMs = milliseconds ? milliseconds : FRT_DEFAULT_OP_TIMEOUT_MS;
   return ok();
 }
 
@@ -848,6 +868,7 @@ frtError frtLaunchKernel(frtKernel kernel, uint32_t blockDim, const uint64_t *ar
     options.mode = d.mode;
     options.blockDim = blockDim;
     options.backend = d.rtl.get();
+    options.watchdog = launchWatchdog(d);
     Expected<sim::RunResult> result = device.run(kernel->binary, launch, options);
     if (launch.args)
       device.gm().release(launch.args);
@@ -855,7 +876,7 @@ frtError frtLaunchKernel(frtKernel kernel, uint32_t blockDim, const uint64_t *ar
       const frtError code = result.error().code == ExitCode::DeviceFault ? FRT_ERROR_DEVICE_FAULT
                             : result.error().code == ExitCode::Internal  ? FRT_ERROR_INTERNAL
                                                                          : FRT_ERROR_INVALID_FILE;
-      streamFailed(s, {code, "kernel " + kernel->binary.source + ": " + result.error().message});
+      streamFailed(s, {code, "kernel " + kernel->binary.source + ": " + withTimeoutHint(d, result.error().message)});
       return;
     }
     std::lock_guard<std::mutex> streamLock(s->mutex);

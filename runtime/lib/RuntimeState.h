@@ -37,7 +37,14 @@ struct Device {
   std::unique_ptr<sim::Simulator> simulator;
   std::unique_ptr<sim::TileBackend> rtl;
   std::map<uint64_t, uint64_t> allocations; // GM address -> size
+  uint32_t opTimeoutMs = FRT_DEFAULT_OP_TIMEOUT_MS; // frtSetOpExecuteTimeOut
 };
+
+// A launch's watchdog on `d` (SimOptions::watchdog): its op execute timeout in cycles (timing and
+// RTL modes) or scalar instructions per core (functional). Call with d.mutex held.
+uint64_t launchWatchdog(const Device &d);
+// `message` of a failed launch, with what to change when it is the watchdog's.
+std::string withTimeoutHint(const Device &d, const std::string &message);
 
 struct frtStreamImplBase;
 

@@ -1,5 +1,7 @@
 #include "ArgParser.h"
 
+#include <cerrno>
+#include <cstdlib>
 #include <sstream>
 
 namespace fractal::cli {
@@ -117,6 +119,18 @@ std::string ArgParser::helpText() const {
   if (!epilog_.empty())
     os << "\n" << epilog_ << "\n";
   return os.str();
+}
+
+bool parseUnsigned(const std::string &text, uint64_t &out) {
+  if (text.empty())
+    return false;
+  errno = 0;
+  char *end = nullptr;
+  unsigned long long v = std::strtoull(text.c_str(), &end, 0);
+  if (*end != '\0' || errno == ERANGE || text[0] == '-')
+    return false;
+  out = v;
+  return true;
 }
 
 } // namespace fractal::cli

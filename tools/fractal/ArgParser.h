@@ -5,6 +5,7 @@
 
 #include "fractal/support/Error.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -54,5 +55,8 @@ private:
   std::vector<Positional> positionals_;
   bool help_ = false;
 };
+
+// A decimal (or 0x hex) unsigned integer that fits 64 bits, nothing else around it.
+bool parseUnsigned(const std::string &text, uint64_t &out);
 
 } // namespace fractal::cli

@@ -21,9 +21,11 @@ struct ModelRun {
 // Runs `package` once on a device of `target` (a preset name or a config file) in `mode`
 // (functional or timing) with `inputs` (the package's input order, already checked against it).
 // `file`: load the model from this package file rather than from `package` serialized again.
-// A device fault is an error with ExitCode::DeviceFault.
+// `opTimeoutMs`: the device's kernel launch timeout in simulated ms (frtSetOpExecuteTimeOut; 0:
+// the default). A device fault is an error with ExitCode::DeviceFault.
 Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &target, const std::string &mode,
-                               const std::vector<NpyArray> &inputs, bool trace, const std::string &file = "");
+                               const std::vector<NpyArray> &inputs, bool trace, const std::string &file = "",
+                               uint32_t opTimeoutMs = 0);
 
 // `flag NAME=FILE.npy` items of `command` by input name, each name's files in the order given
 // (split at the last '=', since ONNX names may contain ':'): an error names an item that is not

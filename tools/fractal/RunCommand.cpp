@@ -48,16 +48,20 @@ std::string fileNameFor(const std::string &name) {
 // Deterministic data for an input nobody gave: uniform in [-1, 1) (0/1 for bool, small integers).
 namespace {
 
+// The runtime's message about `what` (once: a model's failures already start with its name).
 Error runtimeFailure(frtError code, const std::string &what) {
-  return code == FRT_ERROR_DEVICE_FAULT ? Error::deviceFault(what + ": " + frtGetRecentErrMsg())
-         : code == FRT_ERROR_INTERNAL   ? Error::internal(what + ": " + frtGetRecentErrMsg())
-                                        : Error::badInput(what + ": " + frtGetRecentErrMsg());
+  const std::string said = frtGetRecentErrMsg();
+  const std::string message = said.rfind(what + ": ", 0) == 0 ? said : what + ": " + said;
+  return code == FRT_ERROR_DEVICE_FAULT ? Error::deviceFault(message)
+         : code == FRT_ERROR_INTERNAL   ? Error::internal(message)
+                                        : Error::badInput(message);
 }
 
 } // namespace
 
 Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &target, const std::string &mode,
-                               const std::vector<NpyArray> &inputs, bool trace, const std::string &file) {
+                               const std::vector<NpyArray> &inputs, bool trace, const std::string &file,
+                               uint32_t opTimeoutMs) {
   struct Session {
     bool up = false;
     ~Session() { if (up) frtFinalize(); }
@@ -66,6 +70,7 @@ Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &t
   if (frtError e = frtInit(device.c_str())) return runtimeFailure(e, "device " + device);
   session.up = true;
   if (frtError e = frtSetDevice(0)) return runtimeFailure(e, "device " + device);
+  if (frtError e = frtSetOpExecuteTimeOut(opTimeoutMs)) return runtimeFailure(e, "device " + device);
   frtModel handle = nullptr;
   if (file.empty()) {
     std::vector<uint8_t> bytes = pkg::serializePackage(package);
@@ -409,7 +414,7 @@ std::string runReport(const std::string &model, const pkg::Package &p, const std
 } // namespace
 
 int runRunCommand(const Args &args) {
-  std::string model, target, mode = "timing", outputDir = ".", report, profileDir, shapes, sync = "flags";
+  std::string model, target, mode = "timing", outputDir = ".", report, profileDir, shapes, sync = "flags", opTimeout;
   std::vector<std::string> inputs, binds;
   bool randomInputs = false;
   ArgParser parser("fractal run", "run a model package (or an ONNX model) on the simulated NPU");
@@ -429,10 +434,17 @@ int runRunCommand(const Args &args) {
                 "replaced by a barrier after each pipe instruction (the fractal compile debug mode)", &sync);
   parser.flag("--random-inputs", "fill inputs not given with deterministic seeded random data "
               "(said on stderr)", &randomInputs);
-  parser.epilog("EXIT CODES: 0 ok, 2 bad model, input or flag, 3 the device faulted.");
+  parser.option("--op-timeout", "MS", "stop a kernel launch still running after MS simulated milliseconds "
+                "(functional mode: as many scalar instructions per core as cycles; default " +
+                std::to_string(FRT_DEFAULT_OP_TIMEOUT_MS) + ")", &opTimeout);
+  parser.epilog("EXIT CODES: 0 ok, 2 bad model, input or flag, 3 the device faulted (or a launch timed out).");
   if (std::optional<int> exit = parseArguments(parser, args)) return *exit;
   if (mode != "functional" && mode != "timing")
     return reportError(Error::badInput("fractal run: --mode must be functional or timing, got '" + mode + "'"));
+  uint64_t opTimeoutMs = 0;
+  if (!opTimeout.empty() && (!parseUnsigned(opTimeout, opTimeoutMs) || opTimeoutMs == 0 || opTimeoutMs > UINT32_MAX))
+    return reportError(Error::badInput("fractal run: --op-timeout must be a number of milliseconds from 1 to " +
+                                       std::to_string(UINT32_MAX) + ", got '" + opTimeout + "'"));
 
   // The package: read (fully validated) or compiled now.
   pkg::Package package;
@@ -488,7 +500,8 @@ int runRunCommand(const Args &args) {
   // The device: one simulator of the target, the model loaded from the file or the package.
   // (A package with its flags replaced, --sync barrier-all, runs as changed, not from its file.)
   const bool asFile = !isOnnx && sync == "flags";
-  Expected<ModelRun> run = runOnDevice(package, target, mode, data, !profileDir.empty(), asFile ? model : "");
+  Expected<ModelRun> run =
+      runOnDevice(package, target, mode, data, !profileDir.empty(), asFile ? model : "", uint32_t(opTimeoutMs));
   if (!run) return reportError(run.error());
   if (Status s = createDirectories(outputDir); !s) return reportError(s.error());
   for (size_t k = 0; k < package.outputs.size(); ++k) {

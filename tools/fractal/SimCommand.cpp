@@ -15,18 +15,6 @@ namespace fractal::cli {
 
 namespace {
 
-bool parseUnsigned(const std::string &text, uint64_t &out) {
-  if (text.empty())
-    return false;
-  errno = 0;
-  char *end = nullptr;
-  unsigned long long v = std::strtoull(text.c_str(), &end, 0);
-  if (*end != '\0' || errno == ERANGE || text[0] == '-')
-    return false;
-  out = v;
-  return true;
-}
-
 Expected<isa::KernelBinary> loadKernel(const std::string &path, const isa::Defines &defines) {
   if (path.size() > 2 && path.compare(path.size() - 2, 2, ".s") == 0) {
     Expected<std::string> text = readTextFile(path);

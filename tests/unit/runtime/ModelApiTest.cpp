@@ -20,15 +20,16 @@ using namespace fractal;
 
 namespace {
 
-// y = x + w over 64 floats (one vector repeat); args x, w, y. With `fault`, y's address is bogus.
-isa::KernelBinary addKernel(bool fault) {
+// y = x + w over 64 floats (one vector repeat); args x, w, y. With `fault`, y's address is bogus;
+// with `spin`, a scalar loop of that many turns comes first (3 cycles a turn on the edge chip).
+isa::KernelBinary addKernel(bool fault, int64_t spin = 0) {
   std::string text = std::string(R"(.node "Add_0"
 .text
-  mfsr x1, args
+)") + (spin ? "  li x7, " + std::to_string(spin) + "\nspin:\n  dbnz x7, spin\n" : "") + R"(  mfsr x1, args
   ld x2, gm[x1]
   ld x3, gm[x1], offset=8
   ld x4, gm[x1], offset=16
-)") + (fault ? "  li x4, 0x7ffffff00\n" : "") + R"(  li x5, 256
+)" + (fault ? "  li x4, 0x7ffffff00\n" : "") + R"(  li x5, 256
   li x6, 512
   gm2ub ub[x0], gm[x2], len=8
   gm2ub ub[x5], gm[x3], len=8
@@ -48,7 +49,8 @@ isa::KernelBinary addKernel(bool fault) {
 // Inputs x [64]; constant w = 0.5 * i; task 0: kernel y = x + w; task 1: host Add z = y + x
 // (the broadcast fallback); outputs y and z. With `asSequence`, the kernel is a one-part kernel
 // sequence (as the compiler's whole-model launches are), which traced timing runs profile by part.
-std::vector<uint8_t> package(const std::string &target = "edge", bool fault = false, bool asSequence = false) {
+std::vector<uint8_t> package(const std::string &target = "edge", bool fault = false, bool asSequence = false,
+                             int64_t spin = 0) {
   pkg::Package p;
   p.target = target;
   p.targetDigest = pkg::targetDigest(*loadChipConfig(target));
@@ -66,7 +68,7 @@ std::vector<uint8_t> package(const std::string &target = "edge", bool fault = fa
   p.tensors = {x, w, y, z};
   p.inputs = {0};
   p.outputs = {2, 3};
-  p.kernels.push_back({"add", addKernel(fault)});
+  p.kernels.push_back({"add", addKernel(fault, spin)});
   pkg::Task add;
   add.name = "Add_0";
   add.opType = "Add";
@@ -526,6 +528,23 @@ TEST_F(ModelApi, DeviceFaultNamesTheTaskAndNode) {
   EXPECT_NE(message.find("task 'Add_0' (Add, ONNX nodes: Add_0), kernel add"), std::string::npos) << message;
   EXPECT_NE(message.find("ub2gm"), std::string::npos) << message;
   EXPECT_NE(message.find("Add_0"), std::string::npos) << message;
+}
+
+TEST_F(ModelApi, ALaunchPastTheOpExecuteTimeoutNamesTheTask) {
+  // 10^6 turns of a scalar loop: ~3 * 10^6 cycles, past 1 simulated ms (680,000 cycles at 680 MHz).
+  ASSERT_EQ(frtSetDevice(1), FRT_SUCCESS); // edge, timing
+  frtModel m = load(package("edge", false, false, 1000000));
+  ASSERT_EQ(frtSetOpExecuteTimeOut(1), FRT_SUCCESS);
+  EXPECT_EQ(runAndCheck(m), FRT_ERROR_DEVICE_FAULT);
+  const std::string message = frtGetRecentErrMsg();
+  EXPECT_NE(message.find("task 'Add_0' (Add, ONNX nodes: Add_0), kernel add: watchdog: core 0"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("no end after 680000 cycles"), std::string::npos) << message;
+  EXPECT_NE(message.find("(the op execute timeout, 1 simulated ms: frtSetOpExecuteTimeOut"), std::string::npos)
+      << message;
+  ASSERT_EQ(frtSetOpExecuteTimeOut(10), FRT_SUCCESS);
+  EXPECT_EQ(runAndCheck(m), FRT_SUCCESS) << frtGetRecentErrMsg(); // and right
+  EXPECT_EQ(frtModelUnload(m), FRT_SUCCESS);
 }
 
 TEST_F(ModelApi, ThreadsStreamsAndModelsAtOnce) {

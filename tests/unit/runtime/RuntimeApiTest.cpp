@@ -348,6 +348,43 @@ TEST_F(Runtime, AnEventOutlivesItsRecordsThatCompleteOutOfOrder) {
   EXPECT_EQ(frtUnloadKernel(k), FRT_SUCCESS);
 }
 
+TEST_F(Runtime, OpExecuteTimeoutPerDevice) {
+  // 10^6 turns of a scalar loop: 3 * 10^6 cycles (a taken branch costs 2 more) and 10^6 scalar
+  // instructions, both past 1 simulated ms of the edge chip (680,000) and within 10 ms.
+  Expected<isa::KernelBinary> slow = isa::assemble("  li x5, 1000000\nloop:\n  dbnz x5, loop\n  end\n", "slow.s");
+  ASSERT_TRUE(slow.ok()) << slow.error().message;
+  std::vector<uint8_t> bytes = isa::serializeKernel(*slow);
+  frtKernel k[2];
+  auto launch = [&](int device) {
+    EXPECT_EQ(frtSetDevice(device), FRT_SUCCESS);
+    EXPECT_EQ(frtLaunchKernel(k[device], 1, nullptr, 0, nullptr), FRT_SUCCESS);
+    return frtSynchronizeStream(nullptr);
+  };
+  for (int device : {0, 1}) {
+    ASSERT_EQ(frtSetDevice(device), FRT_SUCCESS);
+    ASSERT_EQ(frtLoadKernelFromMem(bytes.data(), bytes.size(), &k[device]), FRT_SUCCESS);
+    ASSERT_EQ(frtSetOpExecuteTimeOut(1), FRT_SUCCESS);
+  }
+  ASSERT_EQ(launch(0), FRT_ERROR_DEVICE_FAULT); // timing: cycles
+  std::string message = frtGetRecentErrMsg();
+  EXPECT_EQ(message.rfind("kernel slow.s: watchdog: core 0", 0), 0u) << message;
+  EXPECT_NE(message.find("no end after 680000 cycles"), std::string::npos) << message;
+  EXPECT_NE(message.find("(the op execute timeout, 1 simulated ms: frtSetOpExecuteTimeOut, `fractal run "
+                         "--op-timeout MS`)"),
+            std::string::npos)
+      << message;
+  ASSERT_EQ(launch(1), FRT_ERROR_DEVICE_FAULT); // functional: scalar instructions
+  message = frtGetRecentErrMsg();
+  EXPECT_NE(message.find("watchdog: more than 680000 scalar instructions"), std::string::npos) << message;
+  ASSERT_EQ(frtSetOpExecuteTimeOut(10), FRT_SUCCESS); // device 1's only
+  EXPECT_EQ(launch(1), FRT_SUCCESS) << frtGetRecentErrMsg();
+  EXPECT_EQ(launch(0), FRT_ERROR_DEVICE_FAULT);
+  ASSERT_EQ(frtSetOpExecuteTimeOut(0), FRT_SUCCESS); // the default, 200 ms
+  EXPECT_EQ(launch(0), FRT_SUCCESS) << frtGetRecentErrMsg();
+  for (frtKernel kernel : k) EXPECT_EQ(frtUnloadKernel(kernel), FRT_SUCCESS);
+  std::thread([] { EXPECT_EQ(frtSetOpExecuteTimeOut(5), FRT_ERROR_NO_CONTEXT); }).join();
+}
+
 TEST_F(Runtime, DeviceFaultSurfacesAtSynchronize) {
   Expected<isa::KernelBinary> k = isa::assemble("wait_flag mte2, mte1, 0\nload2d l0a[x0], l1[x0]\nend\n",
                                                 "deadlock.s");

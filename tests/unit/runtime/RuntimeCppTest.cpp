@@ -63,4 +63,23 @@ TEST(RuntimeCpp, GemmThroughRaiiOwners) {
     EXPECT_EQ(e.code(), FRT_ERROR_OUT_OF_MEMORY);
     EXPECT_EQ(std::string(e.what()).rfind("frtMalloc: frtMalloc: no room for", 0), 0u) << e.what();
   }
+
+  // A launch past the device's op execute timeout (10^6 turns of a loop, ~3 * 10^6 cycles; 1 ms
+  // is 680,000) faults at the synchronisation.
+  Expected<isa::KernelBinary> slow = isa::assemble("  li x5, 1000000\nloop:\n  dbnz x5, loop\n  end\n", "slow.s");
+  ASSERT_TRUE(slow.ok());
+  std::vector<uint8_t> slowBytes = isa::serializeKernel(*slow);
+  rt::Kernel spinning(slowBytes.data(), slowBytes.size());
+  rt::setOpExecuteTimeOut(1);
+  spinning.launch(1, {}, &stream);
+  try {
+    stream.synchronize();
+    FAIL() << "a launch past the op execute timeout ended";
+  } catch (const rt::Error &e) {
+    EXPECT_EQ(e.code(), FRT_ERROR_DEVICE_FAULT);
+    EXPECT_NE(std::string(e.what()).find("(the op execute timeout, 1 simulated ms"), std::string::npos) << e.what();
+  }
+  rt::setOpExecuteTimeOut(0);
+  spinning.launch(1, {}, &stream);
+  stream.synchronize();
 }

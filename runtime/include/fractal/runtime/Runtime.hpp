@@ -45,6 +45,8 @@ public:
 };
 
 inline void setDevice(int32_t id) { check(frtSetDevice(id), "frtSetDevice"); }
+// The current device's kernel launch timeout in simulated milliseconds (0: the default).
+inline void setOpExecuteTimeOut(uint32_t ms) { check(frtSetOpExecuteTimeOut(ms), "frtSetOpExecuteTimeOut"); }
 
 class Event;
 

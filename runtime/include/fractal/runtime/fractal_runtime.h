@@ -73,6 +73,14 @@ frtError frtGetDeviceInfo(int32_t deviceId, frtDeviceInfo *info);
 /* Device memory of the current context's device (aclrtGetMemInfo): its size, and what no live
  * allocation holds (frtMalloc's, loaded models' and kernels'). */
 frtError frtGetMemInfo(size_t *freeBytes, size_t *totalBytes);
+/* How long a kernel launch may run on the current context's device, in simulated milliseconds
+ * (aclrtSetOpExecuteTimeOut); 0 restores the default, FRT_DEFAULT_OP_TIMEOUT_MS. A launch still
+ * running then stops with FRT_ERROR_DEVICE_FAULT naming the kernel and where each core stood. In
+ * functional mode, which keeps no time, the bound is as many scalar instructions per core as the
+ * chip has cycles in that time (a scalar instruction takes a cycle at least). Applies to launches
+ * that start after the call, models' and frtLaunchKernel's. */
+#define FRT_DEFAULT_OP_TIMEOUT_MS 200
+frtError frtSetOpExecuteTimeOut(uint32_t milliseconds);
 
 frtError frtCreateContext(frtContext *context, int32_t deviceId);
 frtError frtDestroyContext(frtContext context);

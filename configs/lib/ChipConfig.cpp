@@ -56,6 +56,13 @@ struct Position {
   int line = 0, column = 0; // 1-based; 0 = unknown
 };
 
+std::string formatNumber(double v) {
+  std::ostringstream os;
+  os.precision(15);
+  os << v;
+  return os.str();
+}
+
 class Diagnostics {
 public:
   explicit Diagnostics(std::string source) : source_(std::move(source)) {}
@@ -261,6 +268,10 @@ private:
       }
       if (v <= 0)
         diags_.report(pos, f.path, "must be positive, got " + text);
+      else if (v < f.minNumber)
+        diags_.report(pos, f.path, "must be at least " + formatNumber(f.minNumber) + ", got " + text);
+      else if (f.maxValue && v > double(f.maxValue))
+        diags_.report(pos, f.path, "must be at most " + std::to_string(f.maxValue) + ", got " + text);
       f.number(config_) = v;
       return;
     }
@@ -313,6 +324,11 @@ private:
                         std::to_string(c.vector.bytesPerRepeat / 2) + ")");
     if (c.l2.lineBytes > c.l2.sizeBytes)
       diags_.report(positions_["l2.line_bytes"], "l2.line_bytes", "larger than l2.size_bytes");
+    else if (c.l2.sizeBytes / c.l2.lineBytes > config_detail::kMaxL2Lines)
+      diags_.report(positions_["l2.size_bytes"], "l2.size_bytes",
+                    std::to_string(c.l2.sizeBytes / c.l2.lineBytes) + " lines of " + std::to_string(c.l2.lineBytes) +
+                        " bytes, at most " + std::to_string(config_detail::kMaxL2Lines) +
+                        " (the simulator keeps each line's tag in host memory): make l2.line_bytes larger or l2.size_bytes smaller");
     else if (c.l2.lineBytes > 0 && c.chip.gmSizeBytes / c.l2.lineBytes / c.l2Sets() > int64_t(UINT32_MAX))
       // The simulator's L2 keeps a 32-bit tag per line (the line's number within its set).
       diags_.report(positions_["chip.gm_size_bytes"], "chip.gm_size_bytes",
@@ -344,13 +360,6 @@ private:
   std::map<std::string, Position> positions_;
   std::map<std::string, Position> sectionPos_;
 };
-
-std::string formatNumber(double v) {
-  std::ostringstream os;
-  os.precision(15);
-  os << v;
-  return os.str();
-}
 
 bool isPresetName(const std::string &target) {
   return !target.empty() && target.find('/') == std::string::npos &&
@@ -476,6 +485,8 @@ std::string chipConfigSchemaMarkdown() {
       constraints = "non-empty";
     else if (f.flags & config_detail::kAllowZero)
       constraints = "≥ 0";
+    else if (f.minNumber > 0)
+      constraints = "≥ " + formatNumber(f.minNumber);
     else
       constraints = "> 0";
     if (f.flags & config_detail::kPowerOfTwo)

@@ -27,7 +27,16 @@ struct FieldSpec {
   int64_t &(*integer)(ChipConfig &) = nullptr;
   double &(*number)(ChipConfig &) = nullptr;
   std::string &(*string)(ChipConfig &) = nullptr;
+  double minNumber = 0; // a number's lower bound (0: only positive)
 };
+
+// Upper bounds that keep the simulator's arithmetic and host memory sane: a latency or a fixed
+// cost of 10^6 cycles is already absurd (sums of them stay far from 2^63), and every core holds
+// its on-chip buffers in host memory.
+constexpr int64_t kMaxCycles = 1'000'000;
+constexpr int64_t kMaxBufferBytes = int64_t(256) << 20;
+// The simulator keeps 9 bytes of tags and ages per L2 line, touched when a device is made.
+constexpr int64_t kMaxL2Lines = int64_t(1) << 22;
 
 const std::vector<FieldSpec> &chipConfigSchema();
 

@@ -412,6 +412,9 @@ Expected<Package> fromMessage(pkgproto::Package &msg, const std::string &name, i
         isa::parseKernel(reinterpret_cast<const uint8_t *>(m.binary().data()), m.binary().size(),
                          name + ": kernel '" + m.name() + "'", form);
     if (!kernel) return Error::badInput(kernel.error().message);
+    if (!kernel->target.empty() && kernel->target != p.target)
+      return Error::badInput(name + ": kernel '" + m.name() + "' was built for target '" + kernel->target +
+                             "', the package is for '" + p.target + "'");
     std::string().swap(*msg.mutable_kernels(i)->mutable_binary());
     p.kernels.push_back({m.name(), std::move(*kernel)});
   }

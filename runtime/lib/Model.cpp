@@ -507,7 +507,8 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<IoBuffer> &in,
     gm.release(launch.args);
     if (!result) {
       const frtError code = result.error().code == ExitCode::DeviceFault ? FRT_ERROR_DEVICE_FAULT
-                                                                         : FRT_ERROR_INTERNAL;
+                            : result.error().code == ExitCode::Internal  ? FRT_ERROR_INTERNAL
+                                                                         : FRT_ERROR_INVALID_FILE;
       return Failure{code, m.name + ": task '" + task.name + "' (" + task.opType + ", ONNX nodes: " +
                                nodesOf(task) + "), kernel " + p.kernels[task.launch.kernel].name +
                                ": " + withTimeoutHint(d, result.error().message)};

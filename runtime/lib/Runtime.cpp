@@ -61,7 +61,14 @@ void streamLoop(frtStreamImpl *s) {
       s->tasks.pop_front();
       s->busy = true;
     }
-    task();
+    // An exception must not leave the thread (std::terminate): it fails the stream instead.
+    try {
+      task();
+    } catch (const std::bad_alloc &) {
+      streamFailed(s, {FRT_ERROR_OUT_OF_MEMORY, "out of host memory in a task of the stream"});
+    } catch (const std::exception &e) {
+      streamFailed(s, {FRT_ERROR_INTERNAL, std::string("internal error in a task of the stream: ") + e.what()});
+    }
     std::lock_guard<std::mutex> lock(s->mutex);
     s->busy = false;
     s->changed.notify_all();

@@ -225,6 +225,32 @@ TEST(ChipConfig, RangeLimits) {
   EXPECT_NE(err.find("is out of range"), std::string::npos) << err;
 }
 
+TEST(ChipConfig, BoundsThatKeepTheSimulatorSane) {
+  // A latency of 2^63 cycles wrapped the simulator's sums (a Gemm ran in fewer cycles than with
+  // 20); a 1 TiB L1 or a 1 PiB L2 was a bad_alloc (exit 1; the L2's aborted the process); a clock
+  // of 10^300 MHz overflowed the op execute timeout's cycles.
+  auto at = [](const std::string &from, const std::string &to) { return errorOf(replaceOnce(edgeYaml(), from, to)); };
+  EXPECT_NE(at("  mmad_latency_cycles: 20", "  mmad_latency_cycles: 1000001")
+                .find("key 'cube.mmad_latency_cycles': must be at most 1000000, got 1000001"),
+            std::string::npos);
+  EXPECT_EQ(at("  mmad_latency_cycles: 20", "  mmad_latency_cycles: 1000000"), "");
+  EXPECT_NE(at("\n  latency_cycles: 150", "\n  latency_cycles: 9223372036854775807")
+                .find("key 'dram.latency_cycles': must be at most 1000000"),
+            std::string::npos);
+  std::string err = at("    size_bytes: 1048576", "    size_bytes: 512 MiB");
+  EXPECT_NE(err.find("key 'buffers.l1.size_bytes': must be at most 268435456, got 512 MiB"), std::string::npos) << err;
+  err = at("  clock_mhz: 680", "  clock_mhz: 1e300");
+  EXPECT_NE(err.find("key 'chip.clock_mhz': must be at most 100000, got 1e300"), std::string::npos) << err;
+  err = at("  clock_mhz: 680", "  clock_mhz: 0.5");
+  EXPECT_NE(err.find("key 'chip.clock_mhz': must be at least 1, got 0.5"), std::string::npos) << err;
+  err = at("  bandwidth_gbs: 51.2", "  bandwidth_gbs: 0.001");
+  EXPECT_NE(err.find("key 'dram.bandwidth_gbs': must be at least 0.01, got 0.001"), std::string::npos) << err;
+  // 2^22 lines of the simulator's L2 tags at most: 2 GiB of 512-byte lines, not 4.
+  err = at("  size_bytes: 8388608", "  size_bytes: 4 GiB");
+  EXPECT_NE(err.find("key 'l2.size_bytes': 8388608 lines of 512 bytes, at most 4194304"), std::string::npos) << err;
+  EXPECT_EQ(at("  size_bytes: 8388608", "  size_bytes: 2 GiB"), "");
+}
+
 TEST(ChipConfig, SizeSuffixes) {
   Expected<ChipConfig> c = parseChipConfig(
       replaceOnce(edgeYaml(), "    size_bytes: 65536", "    size_bytes: 64 KiB"), "t.yaml");

@@ -225,6 +225,9 @@ TEST(Package, SemanticCorruptionBehindAValidChecksum) {
       {"task 0 'Add_0': barrier_flag_bytes 1048584 is not a multiple of 8",
        [](Package &p) { p.tasks[0].launch.barrierFlagBytes = (1u << 20) + 8; }},
       {"task 1 'copy': host op without an op type", [](Package &p) { p.tasks[1].host.opType.clear(); }},
+      // (Found by tests/fuzz/mutate_packages.py: it loaded, and the run failed as an internal error.)
+      {"kernel 'add' was built for target 'edgd', the package is for 'edge'",
+       [](Package &p) { p.kernels[0].binary.target = "edgd"; }},
       {"tensor 2 'y': a data-dependent extent needs both its axis and the tensor holding it",
        [](Package &p) { p.tensors[2].dynamicAxis = 0; }},
       {"tensor 2 'y': data-dependent axis 2 of a rank-2 tensor",

@@ -506,10 +506,7 @@ std::optional<Failure> execute(frtModelImpl &m, const std::vector<IoBuffer> &in,
     }
     gm.release(launch.args);
     if (!result) {
-      const frtError code = result.error().code == ExitCode::DeviceFault ? FRT_ERROR_DEVICE_FAULT
-                            : result.error().code == ExitCode::Internal  ? FRT_ERROR_INTERNAL
-                                                                         : FRT_ERROR_INVALID_FILE;
-      return Failure{code, m.name + ": task '" + task.name + "' (" + task.opType + ", ONNX nodes: " +
+      return Failure{launchErrorCode(result.error().code), m.name + ": task '" + task.name + "' (" + task.opType + ", ONNX nodes: " +
                                nodesOf(task) + "), kernel " + p.kernels[task.launch.kernel].name +
                                ": " + withTimeoutHint(d, result.error().message)};
     }

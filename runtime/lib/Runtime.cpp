@@ -185,9 +185,15 @@ uint64_t launchWatchdog(const Device &d) {
 }
 
 std::string withTimeoutHint(const Device &d, const std::string &message) {
-  if (message.find("watchdog:") == std::string::npos) return message;
+  if (message.find("watchdog:") == std::string::npos) return message; // (how the simulator says it)
   return message + " (the op execute timeout, " + std::to_string(d.opTimeoutMs) +
          " simulated ms: frtSetOpExecuteTimeOut, `fractal run --op-timeout MS`)";
+}
+
+frtError launchErrorCode(ExitCode code) {
+  return code == ExitCode::DeviceFault ? FRT_ERROR_DEVICE_FAULT
+         : code == ExitCode::Internal  ? FRT_ERROR_INTERNAL
+                                       : FRT_ERROR_INVALID_FILE;
 }
 
 } // namespace fractal::runtime
@@ -880,10 +886,8 @@ frtError frtLaunchKernel(frtKernel kernel, uint32_t blockDim, const uint64_t *ar
     if (launch.args)
       device.gm().release(launch.args);
     if (!result) {
-      const frtError code = result.error().code == ExitCode::DeviceFault ? FRT_ERROR_DEVICE_FAULT
-                            : result.error().code == ExitCode::Internal  ? FRT_ERROR_INTERNAL
-                                                                         : FRT_ERROR_INVALID_FILE;
-      streamFailed(s, {code, "kernel " + kernel->binary.source + ": " + withTimeoutHint(d, result.error().message)});
+      streamFailed(s, {launchErrorCode(result.error().code),
+                       "kernel " + kernel->binary.source + ": " + withTimeoutHint(d, result.error().message)});
       return;
     }
     std::lock_guard<std::mutex> streamLock(s->mutex);

@@ -45,6 +45,8 @@ struct Device {
 uint64_t launchWatchdog(const Device &d);
 // `message` of a failed launch, with what to change when it is the watchdog's.
 std::string withTimeoutHint(const Device &d, const std::string &message);
+// The error code of a failed launch: a device fault, a bug, or a kernel the device cannot run.
+frtError launchErrorCode(ExitCode code);
 
 struct frtStreamImplBase;
 

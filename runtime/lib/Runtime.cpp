@@ -187,7 +187,7 @@ uint64_t launchWatchdog(const Device &d) {
 std::string withTimeoutHint(const Device &d, const std::string &message) {
   if (message.find("watchdog:") == std::string::npos) return message; // (how the simulator says it)
   return message + " (the op execute timeout, " + std::to_string(d.opTimeoutMs) +
-         " simulated ms: frtSetOpExecuteTimeOut, `fractal run --op-timeout MS`)";
+         " simulated ms: frtSetOpExecuteTimeOut, or `--op-timeout MS` of fractal run and fractal sweep)";
 }
 
 frtError launchErrorCode(ExitCode code) {

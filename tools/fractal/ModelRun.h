@@ -27,6 +27,11 @@ Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &t
                                const std::vector<NpyArray> &inputs, bool trace, const std::string &file = "",
                                uint32_t opTimeoutMs = 0);
 
+// The `--op-timeout MS` of `command` (fractal run, fractal sweep): 0 when not given.
+Expected<uint32_t> parseOpTimeout(const std::string &command, const std::string &text);
+// Its help text.
+std::string opTimeoutHelp();
+
 // `flag NAME=FILE.npy` items of `command` by input name, each name's files in the order given
 // (split at the last '=', since ONNX names may contain ':'): an error names an item that is not
 // NAME=FILE or a name that is not one of `package`'s inputs.

@@ -59,6 +59,20 @@ Error runtimeFailure(frtError code, const std::string &what) {
 
 } // namespace
 
+Expected<uint32_t> parseOpTimeout(const std::string &command, const std::string &text) {
+  uint64_t ms = 0;
+  if (!text.empty() && (!parseUnsigned(text, ms) || ms == 0 || ms > UINT32_MAX))
+    return Error::badInput(command + ": --op-timeout must be a number of milliseconds from 1 to " +
+                           std::to_string(UINT32_MAX) + ", got '" + text + "'");
+  return uint32_t(ms);
+}
+
+std::string opTimeoutHelp() {
+  return "stop a kernel launch still running after MS simulated milliseconds (functional mode: as many "
+         "scalar instructions per core as cycles; default " +
+         std::to_string(FRT_DEFAULT_OP_TIMEOUT_MS) + ")";
+}
+
 Expected<ModelRun> runOnDevice(const pkg::Package &package, const std::string &target, const std::string &mode,
                                const std::vector<NpyArray> &inputs, bool trace, const std::string &file,
                                uint32_t opTimeoutMs) {
@@ -434,17 +448,13 @@ int runRunCommand(const Args &args) {
                 "replaced by a barrier after each pipe instruction (the fractal compile debug mode)", &sync);
   parser.flag("--random-inputs", "fill inputs not given with deterministic seeded random data "
               "(said on stderr)", &randomInputs);
-  parser.option("--op-timeout", "MS", "stop a kernel launch still running after MS simulated milliseconds "
-                "(functional mode: as many scalar instructions per core as cycles; default " +
-                std::to_string(FRT_DEFAULT_OP_TIMEOUT_MS) + ")", &opTimeout);
+  parser.option("--op-timeout", "MS", opTimeoutHelp(), &opTimeout);
   parser.epilog("EXIT CODES: 0 ok, 2 bad model, input or flag, 3 the device faulted (or a launch timed out).");
   if (std::optional<int> exit = parseArguments(parser, args)) return *exit;
   if (mode != "functional" && mode != "timing")
     return reportError(Error::badInput("fractal run: --mode must be functional or timing, got '" + mode + "'"));
-  uint64_t opTimeoutMs = 0;
-  if (!opTimeout.empty() && (!parseUnsigned(opTimeout, opTimeoutMs) || opTimeoutMs == 0 || opTimeoutMs > UINT32_MAX))
-    return reportError(Error::badInput("fractal run: --op-timeout must be a number of milliseconds from 1 to " +
-                                       std::to_string(UINT32_MAX) + ", got '" + opTimeout + "'"));
+  Expected<uint32_t> opTimeoutMs = parseOpTimeout("fractal run", opTimeout);
+  if (!opTimeoutMs) return reportError(opTimeoutMs.error());
 
   // The package: read (fully validated) or compiled now.
   pkg::Package package;
@@ -501,7 +511,7 @@ int runRunCommand(const Args &args) {
   // (A package with its flags replaced, --sync barrier-all, runs as changed, not from its file.)
   const bool asFile = !isOnnx && sync == "flags";
   Expected<ModelRun> run =
-      runOnDevice(package, target, mode, data, !profileDir.empty(), asFile ? model : "", uint32_t(opTimeoutMs));
+      runOnDevice(package, target, mode, data, !profileDir.empty(), asFile ? model : "", *opTimeoutMs);
   if (!run) return reportError(run.error());
   if (Status s = createDirectories(outputDir); !s) return reportError(s.error());
   for (size_t k = 0; k < package.outputs.size(); ++k) {

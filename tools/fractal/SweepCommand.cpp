@@ -47,7 +47,7 @@ std::string csvField(const std::string &s) {
 } // namespace
 
 int runSweepCommand(const Args &args) {
-  std::string model, target = "edge", shapes, outputDir = "sweep";
+  std::string model, target = "edge", shapes, outputDir = "sweep", opTimeout;
   std::vector<std::string> sets;
   ArgParser parser("fractal sweep", "compile and time a model on every combination of chip-config values");
   parser.positional("MODEL.onnx", "the model", &model);
@@ -57,12 +57,15 @@ int runSweepCommand(const Args &args) {
   parser.option("--input-shape", "SHAPES", "fix input dims as fractal compile does", &shapes);
   parser.option("--output-dir", "DIR", "where each point's config (point-N.yaml) and sweep.csv go (default: sweep)",
                 &outputDir);
+  parser.option("--op-timeout", "MS", opTimeoutHelp() + "; a slow config's kernels may need more", &opTimeout);
   parser.epilog("Inputs are the seeded random data of `fractal run --random-inputs`. Each row: the values, the\n"
                 "simulated latency, kernel and launch cycles, the ratio to the roofline, DRAM's busy share and\n"
                 "the L2 hit rate, and what limited most kernel cycles.\n\n"
                 "EXIT CODES: 0 ok, 2 bad model, key, value or flag, 3 the device faulted.");
   if (std::optional<int> exit = parseArguments(parser, args)) return *exit;
   if (sets.empty()) return reportError(Error::badInput("fractal sweep: give at least one --set KEY=V1,V2"));
+  Expected<uint32_t> opTimeoutMs = parseOpTimeout("fractal sweep", opTimeout);
+  if (!opTimeoutMs) return reportError(opTimeoutMs.error());
   std::vector<Axis> axes;
   size_t points = 1;
   for (const std::string &item : sets) {
@@ -106,7 +109,7 @@ int runSweepCommand(const Args &args) {
     for (size_t k = 0; k < package->inputs.size(); ++k)
       inputs.push_back(randomInput(package->tensors[package->inputs[k]], uint32_t(k)));
     // Traced, so that a kernel sequence's parts each count under their own limiter.
-    Expected<ModelRun> run = runOnDevice(*package, configFile, "timing", inputs, true);
+    Expected<ModelRun> run = runOnDevice(*package, configFile, "timing", inputs, true, "", *opTimeoutMs);
     if (!run) return reportError(run.error());
     const runtime::WhereTimeGoes w = runtime::whereTimeGoes(run->profile, *package, configs[p]);
     const double dramBusy = w.kernelCycles > 0 ? w.dramCycles / w.kernelCycles : 0.0;

@@ -369,8 +369,8 @@ TEST_F(Runtime, OpExecuteTimeoutPerDevice) {
   std::string message = frtGetRecentErrMsg();
   EXPECT_EQ(message.rfind("kernel slow.s: watchdog: core 0", 0), 0u) << message;
   EXPECT_NE(message.find("no end after 680000 cycles"), std::string::npos) << message;
-  EXPECT_NE(message.find("(the op execute timeout, 1 simulated ms: frtSetOpExecuteTimeOut, `fractal run "
-                         "--op-timeout MS`)"),
+  EXPECT_NE(message.find("(the op execute timeout, 1 simulated ms: frtSetOpExecuteTimeOut, or `--op-timeout MS` "
+                         "of fractal run and fractal sweep)"),
             std::string::npos)
       << message;
   ASSERT_EQ(launch(1), FRT_ERROR_DEVICE_FAULT); // functional: scalar instructions

@@ -180,9 +180,9 @@ frtError checkDeviceRange(const void *ptr, size_t count, Device *&device, uint64
   return ok();
 }
 
-uint64_t launchWatchdog(const Device &d) {
-  return std::max<uint64_t>(1, static_cast<uint64_t>(double(d.opTimeoutMs) * 1000.0 * d.config.chip.clockMhz));
-}
+static_assert(FRT_DEFAULT_OP_TIMEOUT_MS == sim::kDefaultWatchdogMs, "one default for kernel launches");
+
+uint64_t launchWatchdog(const Device &d) { return sim::watchdogCycles(d.config, d.opTimeoutMs); }
 
 std::string withTimeoutHint(const Device &d, const std::string &message) {
   if (message.find("watchdog:") == std::string::npos) return message; // (how the simulator says it)

@@ -10,6 +10,7 @@
 #include "HostThreads.h"
 #include "MemorySystem.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -48,8 +49,6 @@ int pipeIndexOf(isa::Pipe pipe) {
 }
 
 namespace {
-
-constexpr uint64_t kDefaultWatchdog = 10'000'000'000ull;
 
 struct Elaboration {
   explicit Elaboration(const ChipConfig &c) : config(c) {
@@ -110,6 +109,11 @@ private:
 
 } // namespace
 
+uint64_t watchdogCycles(const ChipConfig &config, uint32_t milliseconds) {
+  // (At most 4.3e9 ms x 1000 x 100,000 MHz, the config's largest clock: 4.3e17 cycles.)
+  return std::max<uint64_t>(1, static_cast<uint64_t>(double(milliseconds) * 1000.0 * config.chip.clockMhz));
+}
+
 Simulator::Simulator(ChipConfig config)
     : config_(std::move(config)), gm_(static_cast<uint64_t>(config_.chip.gmSizeBytes)),
       configKey_(chipConfigToYaml(config_)), l2Lines_(std::make_unique<L2Lines>()) {
@@ -136,7 +140,7 @@ void Simulator::setUp(detail::RunSetup &run, const isa::KernelBinary &kernel, co
   run.launch.blockDim = options.blockDim;
   run.blockDim = options.blockDim;
   run.numCores = static_cast<int>(cores_.size());
-  run.instructionBudget = options.watchdog ? options.watchdog : kDefaultWatchdog;
+  run.instructionBudget = options.watchdog ? options.watchdog : watchdogCycles(config_, kDefaultWatchdogMs);
 }
 
 Expected<uint64_t> Simulator::loadKernelData(const isa::KernelBinary &kernel,

@@ -40,11 +40,18 @@ constexpr int kNumPipes = 7;
 const char *pipeLabel(int pipeIndex);
 int pipeIndexOf(isa::Pipe pipe);
 
+// The watchdog when a run sets none: 200 ms of simulated time at the chip's clock (136,000,000
+// cycles on the edge chip), ~70 times PP-OCRv4 det's whole-model launch at 640x640; a kernel
+// caught in an endless loop stops within seconds of host time, not minutes.
+constexpr uint32_t kDefaultWatchdogMs = 200;
+uint64_t watchdogCycles(const ChipConfig &config, uint32_t milliseconds);
+
 struct SimOptions {
   SimMode mode = SimMode::Timing;
   int64_t blockDim = 1;
   // Timing mode: stop after this many cycles; functional mode: after this many scalar
-  // instructions per core. 0 = the default (10^10).
+  // instructions per core (a scalar instruction takes a cycle at least). 0 = the default,
+  // watchdogCycles(config, kDefaultWatchdogMs).
   uint64_t watchdog = 0;
   bool trace = false;
   // Stop with a data-race fault when two pipes touch the same bytes (one writing) with no flag or

@@ -13,7 +13,7 @@ using sc_core::SC_NS;
 using sc_core::SC_ZERO_TIME;
 
 AiCore::AiCore(sc_core::sc_module_name name, const ChipConfig &config, int id)
-    : sc_module(name), gmSocket("gm"), config_(config), id_(id) {
+    : sc_module(name), gmSocket("gm"), config_(config), id_(id), pipeWork_(config) {
   sc_core::sc_spawn_options scalarOptions;
   sc_core::sc_spawn([this] { scalarThread(); }, "scalar", &scalarOptions);
   for (int p = 1; p < kNumPipes; ++p) {
@@ -42,6 +42,7 @@ void AiCore::launch(RunContext *run, CoreState *state, CoreStats *stats) {
   flags_.fill(Flag{});
   waits_.clearAll();
   scalarSteps_ = 0;
+  pipeWork_.reset();
   state->fetch.forget();
   syncCount_ = 0;
   scalarLines_.clear();
@@ -419,8 +420,11 @@ void AiCore::executePipeOp(int pipe, const DispatchedOp &op) {
   stats_->macs += fx.macs;
   if (fx.path != DataPath::None)
     stats_->bytes[static_cast<int>(fx.path)] += fx.bytes;
-  if (!run_->timed)
+  if (!run_->timed) {
+    if (std::optional<FaultError> stop = pipeWork_.charge(pipe, fx, run_->instructionBudget))
+      fault(*stop, pipe, &op);
     return;
+  }
   OpTiming t;
   try {
     t = pipeTiming(config_, op, fx);

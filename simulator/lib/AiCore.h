@@ -107,6 +107,7 @@ private:
   UnitWaits waits_; // what each unit (index 0 = scalar) is blocked on, for diagnostics
 
   uint64_t scalarSteps_ = 0;
+  PipeWork pipeWork_; // functional mode's watchdog beside scalarSteps_
   std::vector<uint64_t> scalarLines_; // the scalar data cache's lines, most recently used first
   bool scalarCacheHit(uint64_t address);
   void scalarCacheDrop(uint64_t address); // dcci

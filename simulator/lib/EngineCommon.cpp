@@ -6,6 +6,23 @@
 
 namespace fractal::sim::detail {
 
+PipeWork::PipeWork(const ChipConfig &config) {
+  int64_t vector = 1, port = std::max<int64_t>({1, config.dma.gmReadBytesPerCycle, config.dma.gmWriteBytesPerCycle});
+  for (const VectorTiming &t : config.vector.timing)
+    vector = std::max(vector, t.bytesPerCycle);
+  for (const BufferSpec &b : config.buffers)
+    port = std::max({port, b.readBytesPerCycle, b.writeBytesPerCycle});
+  bytesPerCycle_.fill(uint64_t(port));
+  bytesPerCycle_[size_t(pipeIndexOf(isa::Pipe::V))] = uint64_t(vector);
+}
+
+std::optional<FaultError> PipeWork::charge(int pipe, const OpEffects &fx, uint64_t budget) {
+  work_[size_t(pipe)] += fx.fractalCycles + fx.bytes / bytesPerCycle_[size_t(pipe)];
+  if (work_[size_t(pipe)] <= budget) return std::nullopt;
+  return FaultError(FaultKind::Watchdog, "watchdog: more than " + std::to_string(budget) + " cycles of work for pipe " +
+                                             pipeLabel(pipe) + " (an endless loop?)");
+}
+
 std::string describeWait(const UnitWait &wait) {
   switch (wait.kind) {
   case UnitWait::None: break;

@@ -42,6 +42,23 @@ struct UnitWaits {
   void clearAll() { what.fill(UnitWait{}); }
 };
 
+// The watchdog of functional mode, which keeps no time: besides the scalar instructions, each
+// pipe's work in the cycles it takes at least in timing mode (cube fractals; bytes at the vector
+// unit's fastest rate, or a transfer's at the chip's widest port), so that a loop of long vector
+// instructions stops about as soon as in timing mode (the scalar count alone let one run for
+// minutes of host time).
+class PipeWork {
+public:
+  explicit PipeWork(const ChipConfig &config);
+  void reset() { work_.fill(0); }
+  // Counts `fx` to `pipe`; the watchdog's message once the pipe's work passes `budget` cycles.
+  std::optional<FaultError> charge(int pipe, const OpEffects &fx, uint64_t budget);
+
+private:
+  std::array<uint64_t, kNumPipes> work_{};
+  std::array<uint64_t, kNumPipes> bytesPerCycle_{};
+};
+
 // "room in the v queue", "flag mte2->mte1 #0", ...
 std::string describeWait(const UnitWait &wait);
 

@@ -3,7 +3,7 @@
 namespace fractal::sim::detail {
 
 FunctionalCore::FunctionalCore(const ChipConfig &config, int id)
-    : config_(config), id_(id), flags_(kNumFlags, 0) {
+    : config_(config), id_(id), pipeWork_(config), flags_(kNumFlags, 0) {
   // One slot more than the depth: the executing entry stays at the front of its ring.
   const size_t depth = static_cast<size_t>(std::max<int64_t>(config.core.pipeQueueDepth, 1));
   for (Queue &q : queues_)
@@ -22,6 +22,7 @@ std::optional<Fault> FunctionalCore::run(Run &run, CoreState &state, CoreStats &
   std::fill(flags_.begin(), flags_.end(), 0);
   waits_.clearAll();
   scalarSteps_ = 0;
+  pipeWork_.reset();
   state.fetch.forget();
   block_ = -1;
   try {
@@ -193,6 +194,8 @@ bool FunctionalCore::runPipe(int pipe) {
       stats_->macs += fx.macs;
       if (fx.path != DataPath::None)
         stats_->bytes[static_cast<int>(fx.path)] += fx.bytes;
+      if (std::optional<FaultError> stop = pipeWork_.charge(pipe, fx, run_->instructionBudget))
+        fault(*stop, pipe, &op);
       break;
     }
     }

@@ -77,6 +77,7 @@ private:
   int64_t block_ = -1;
   int64_t scalarPc_ = 0;
   uint64_t scalarSteps_ = 0;
+  PipeWork pipeWork_; // the watchdog beside scalarSteps_
   std::array<Queue, kNumPipes> queues_;
   std::vector<uint8_t> flags_;
   UnitWaits waits_;

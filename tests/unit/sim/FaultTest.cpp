@@ -175,6 +175,21 @@ TEST(FaultsFunctional, WatchdogCountsInstructionsOnBothEngines) {
   }
 }
 
+TEST(FaultsFunctional, WatchdogCountsThePipesWorkToo) {
+  // An endless loop of 255-repeat vector instructions: 2 scalar instructions a turn, but 255
+  // cycles of the vector unit's work (256 bytes a cycle at most on the edge chip). With a budget
+  // of 10,000, the scalar count would allow 5,000 turns; the vector unit's work stops the 40th.
+  const isa::KernelBinary kernel = assembleText("spin:\n"
+                                                "  vadds.f16 ub[x0], ub[x0], x0, repeat=255\n"
+                                                "  jmp spin\n");
+  for (Engine e : {Engine::SystemCFunctional, Engine::Functional}) {
+    std::string f = faultOf(kernel, optionsFor(e, 10000));
+    EXPECT_EQ(f.rfind("watchdog: core 0 (block 0), pipe v, pc 0 `vadds.f16 ub[x0], ub[x0], x0, repeat=255`", 0), 0u)
+        << engineName(e) << ": " << f;
+    EXPECT_NE(f.find("more than 10000 cycles of work for pipe v"), std::string::npos) << f;
+  }
+}
+
 // Several cores: a fault in one block names that block's core; when every block faults, the
 // lowest core's fault is the one reported, whichever host thread got there first.
 TEST_P(Faults, OnlyTheFaultingBlockIsNamed) {

@@ -69,7 +69,7 @@ Expected<uint32_t> parseOpTimeout(const std::string &command, const std::string 
 
 std::string opTimeoutHelp() {
   return "stop a kernel launch still running after MS simulated milliseconds (functional mode: as many "
-         "scalar instructions per core as cycles; default " +
+         "scalar instructions per core, or cycles of a pipe's work; default " +
          std::to_string(FRT_DEFAULT_OP_TIMEOUT_MS) + ")";
 }
 

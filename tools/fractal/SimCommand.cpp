@@ -54,8 +54,9 @@ int runSimCommand(const Args &args) {
   bool checkRaces = false;
   parser.flag("--check-races", "stop on a data race: two pipes touching the same bytes (one "
               "writing) with no flag or barrier between them", &checkRaces);
-  parser.option("--watchdog", "N", "stop after N cycles (timing) or N scalar instructions per core "
-                "(functional); default: 200 simulated ms of the chip's clock (136000000 on edge)", &watchdog);
+  parser.option("--watchdog", "N", "stop after N cycles (timing) or N scalar instructions or cycles of a "
+                "pipe's work per core (functional); default: 200 simulated ms of the chip's clock (136000000 on "
+                "edge)", &watchdog);
   parser.epilog("EXIT CODES: 0 ok, 2 bad input, 3 the device faulted (the message names core, pipe,\n"
                 "pc and instruction)\n\nEXAMPLE:\n  fractal sim tests/sim/kernels/gemm_fp16.s "
                 "--gm-init a.bin@0x100000 --gm-init b.bin@0x200000 \\\n"

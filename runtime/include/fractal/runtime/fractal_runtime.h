@@ -77,7 +77,8 @@ frtError frtGetMemInfo(size_t *freeBytes, size_t *totalBytes);
  * (aclrtSetOpExecuteTimeOut); 0 restores the default, FRT_DEFAULT_OP_TIMEOUT_MS. A launch still
  * running then stops with FRT_ERROR_DEVICE_FAULT naming the kernel and where each core stood. In
  * functional mode, which keeps no time, the bound is as many scalar instructions per core as the
- * chip has cycles in that time (a scalar instruction takes a cycle at least). Applies to launches
+ * chip has cycles in that time (a scalar instruction takes a cycle at least), and as many cycles
+ * of any pipe's work (cube fractals, bytes at the unit's fastest rate). Applies to launches
  * that start after the call, models' and frtLaunchKernel's. */
 #define FRT_DEFAULT_OP_TIMEOUT_MS 200
 frtError frtSetOpExecuteTimeOut(uint32_t milliseconds);

@@ -28,12 +28,12 @@ test: build assets
 
 # Every test under AddressSanitizer + UndefinedBehaviorSanitizer, in a separate build directory.
 # SystemC switches stacks, so ASan's stack-use-after-return check is off; scripts/lsan.supp lists
-# the deliberate leaks (a simulation context abandoned after a device fault). Two fault tests are
+# the deliberate leaks (a simulation context abandoned after a device fault). Three fault tests are
 # left out: they throw after SystemC's coroutines have switched stacks, which ASan cannot follow
 # (Debian's libsystemc has no fiber annotations): it warns "ASan is ignoring requested
 # __asan_handle_no_return ... False positive error reports may follow" and reports a
 # stack-buffer-overflow inside its own sigaltstack interceptor (google/sanitizers#189).
-ASAN_SKIP = FaultsFunctional.WatchdogCountsInstructionsOnBothEngines|Faults.EveryBlockFaultingReportsTheLowestCore/timing
+ASAN_SKIP = FaultsFunctional.WatchdogCounts|Faults.EveryBlockFaultingReportsTheLowestCore/timing
 asan-test: setup
 	@if [ ! -f build-asan/build.ninja ]; then cmake -S . -B build-asan -G Ninja \
 	  -DFRACTAL_SANITIZE=address,undefined -DFRACTAL_ENABLE_MLIR=OFF; fi

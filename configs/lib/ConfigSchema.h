@@ -35,7 +35,8 @@ struct FieldSpec {
 // its on-chip buffers in host memory.
 constexpr int64_t kMaxCycles = 1'000'000;
 constexpr int64_t kMaxBufferBytes = int64_t(256) << 20;
-// The simulator keeps 9 bytes of tags and ages per L2 line, touched when a device is made.
+// The simulator keeps 9 bytes of tag, age and dirty bit per L2 line, all touched at a device's
+// first timed run.
 constexpr int64_t kMaxL2Lines = int64_t(1) << 22;
 
 const std::vector<FieldSpec> &chipConfigSchema();

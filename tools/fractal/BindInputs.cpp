@@ -1,5 +1,9 @@
 #include "BindInputs.h"
 
+#ifdef FRACTAL_HAS_MLIR
+#include "fractal/onnx/OnnxCompile.h"
+#endif
+#include "fractal/config/ChipConfig.h"
 #include "fractal/support/File.h"
 #include "fractal/support/Npy.h"
 
@@ -111,5 +115,34 @@ std::string aboutModel(std::string text, const onnx_frontend::TemporaryModelFile
   return text;
 }
 
+bool isOnnxModel(const std::string &path) {
+  return path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
+}
+
+Expected<pkg::Package> modelPackage(const std::string &command, const std::string &model, const std::string &target,
+                                    const std::string &shapes, const std::vector<std::string> &binds) {
+  if (!isOnnxModel(model)) {
+    if (!binds.empty())
+      return Error::badInput(command + ": --bind-input is for an .onnx model; " + model +
+                             " was compiled with its inputs as they are");
+    return pkg::readPackageFile(model);
+  }
+#ifdef FRACTAL_HAS_MLIR
+  Expected<ChipConfig> config = loadChipConfig(target.empty() ? "edge" : target);
+  if (!config) return config.error();
+  onnx_frontend::TemporaryModelFile bound;
+  if (!binds.empty())
+    if (Status s = bindModelInputs(model, binds, bound); !s) return s.error();
+  Expected<pkg::Package> compiled = onnx_frontend::compileOnnxModel(binds.empty() ? model : bound.path, shapes, *config, "");
+  if (!compiled) return aboutModel(compiled.error(), bound, model);
+  compiled->sourceModel = model;
+  return compiled;
+#else
+  (void)target;
+  (void)shapes;
+  return Error::badInput(command + ": this build has no MLIR compiler (FRACTAL_ENABLE_MLIR=OFF): compile " + model +
+                         " with a full build first");
+#endif
+}
 
 } // namespace fractal::cli

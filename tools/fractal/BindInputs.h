@@ -1,8 +1,10 @@
 // `--bind-input NAME=FILE.npy|NAME=NUMBER` of `fractal compile` and `fractal run model.onnx`:
-// graph inputs fixed to values at compile time.
+// graph inputs fixed to values at compile time; and the package a command's MODEL argument names,
+// an .onnx file compiled in memory or a package file.
 #pragma once
 
 #include "fractal/onnx/OnnxTensor.h"
+#include "fractal/package/Package.h"
 #include "fractal/support/Error.h"
 
 #include <string>
@@ -23,5 +25,15 @@ inline Error aboutModel(Error e, const onnx_frontend::TemporaryModelFile &bound,
   e.message = aboutModel(std::move(e.message), bound, model);
   return e;
 }
+
+// Whether `path` names an ONNX model (its extension), which commands compile in memory.
+bool isOnnxModel(const std::string &path);
+
+// The package of `command`'s MODEL argument (`fractal run`, `fractal info`): an .onnx file
+// compiled in memory for `target` (edge when empty) with `shapes` (--input-shape) and `binds`
+// (--bind-input) as fractal compile takes them, errors naming `model` and never the bound copy;
+// else a package file, read and fully validated.
+Expected<pkg::Package> modelPackage(const std::string &command, const std::string &model, const std::string &target,
+                                    const std::string &shapes, const std::vector<std::string> &binds);
 
 } // namespace fractal::cli

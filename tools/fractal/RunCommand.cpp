@@ -6,9 +6,6 @@
 #include "Commands.h"
 #include "ModelRun.h"
 
-#ifdef FRACTAL_HAS_MLIR
-#include "fractal/onnx/OnnxCompile.h"
-#endif
 #include "fractal/isa/Disassembler.h"
 #include "fractal/isa/Encoding.h"
 #include "fractal/isa/Numerics.h"
@@ -457,33 +454,10 @@ int runRunCommand(const Args &args) {
   if (!opTimeoutMs) return reportError(opTimeoutMs.error());
 
   // The package: read (fully validated) or compiled now.
-  pkg::Package package;
-  const bool isOnnx = model.size() > 5 && model.compare(model.size() - 5, 5, ".onnx") == 0;
-  if (!isOnnx && !binds.empty())
-    return reportError(Error::badInput("fractal run: --bind-input is for an .onnx model; " + model +
-                                       " was compiled with its inputs as they are"));
-  if (isOnnx) {
-    Expected<ChipConfig> config = loadChipConfig(target.empty() ? "edge" : target);
-    if (!config) return reportError(config.error());
-#ifdef FRACTAL_HAS_MLIR
-    onnx_frontend::TemporaryModelFile bound;
-    if (!binds.empty())
-      if (Status s = bindModelInputs(model, binds, bound); !s) return reportError(s.error());
-    Expected<pkg::Package> compiled = onnx_frontend::compileOnnxModel(binds.empty() ? model : bound.path, shapes, *config, "");
-    if (!compiled) return reportError(aboutModel(compiled.error(), bound, model));
-    compiled->sourceModel = model;
-#else
-    Expected<pkg::Package> compiled = Error::badInput(
-        "fractal run: this build has no MLIR compiler (FRACTAL_ENABLE_MLIR=OFF): compile " + model +
-        " with a full build first");
-#endif
-    if (!compiled) return reportError(compiled.error());
-    package = std::move(*compiled);
-  } else {
-    Expected<pkg::Package> read = pkg::readPackageFile(model);
-    if (!read) return reportError(read.error());
-    package = std::move(*read);
-  }
+  const bool isOnnx = isOnnxModel(model);
+  Expected<pkg::Package> loaded = modelPackage("fractal run", model, target, shapes, binds);
+  if (!loaded) return reportError(loaded.error());
+  pkg::Package package = std::move(*loaded);
   if (Status s = pkg::applySyncMode(package, sync); !s) return reportError(s.error());
   warnAboutFloat64(package, model);
   if (target.empty()) target = package.target;
@@ -589,12 +563,18 @@ int runCompareCommand(const Args &args) {
 }
 
 int runInfoCommand(const Args &args) {
-  std::string model;
+  std::string model, target, shapes;
   ArgParser parser("fractal info", "describe a model package: target, inputs/outputs, tasks, kernels, memory plan");
-  parser.positional("MODEL.fpk", "the package", &model);
-  parser.epilog("EXIT CODES: 0 ok, 2 not a valid package.");
+  parser.positional("MODEL.fpk|MODEL.onnx", "the package; an .onnx file is compiled in memory first (as fractal run "
+                    "does: what it would deploy, without writing a package)", &model);
+  parser.option("--target", "NAME|FILE", "for .onnx: chip config (default: edge)", &target);
+  parser.option("--input-shape", "SHAPES", "for .onnx: fix input dims as fractal compile does", &shapes);
+  parser.epilog("EXIT CODES: 0 ok, 2 not a valid package, or a model that does not compile.");
   if (std::optional<int> exit = parseArguments(parser, args)) return *exit;
-  Expected<pkg::Package> p = pkg::readPackageFile(model);
+  if (!isOnnxModel(model) && !(target.empty() && shapes.empty()))
+    return reportError(Error::badInput("fractal info: --target and --input-shape are for an .onnx model; " + model +
+                                       " is described as it was compiled"));
+  Expected<pkg::Package> p = modelPackage("fractal info", model, target, shapes, {});
   if (!p) return reportError(p.error());
   std::cout << pkg::describePackage(*p);
   return 0;

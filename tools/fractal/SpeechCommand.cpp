@@ -91,7 +91,7 @@ int runVadCommand(const Args &args) {
     return reportError(Error::badInput("fractal vad: --threshold must be a number in (0.15, 1)"));
 
   Expected<pkg::Package> package = Error::badInput("");
-  const bool isOnnx = model.size() > 5 && model.compare(model.size() - 5, 5, ".onnx") == 0;
+  const bool isOnnx = isOnnxModel(model);
   if (isOnnx) {
 #ifdef FRACTAL_HAS_MLIR
     onnx_frontend::TemporaryModelFile bound;

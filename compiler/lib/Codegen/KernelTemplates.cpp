@@ -61,6 +61,10 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   // (two tiles) and a 16-deep L0B half allow, so each step does more than a sliver of work.
   if (mt <= 64) nt = std::min({np, (l0c / (2 * mt * 4)) / 16 * 16, (l0b / 2 / (16 * 2)) / 16 * 16, int64_t(1024)});
   while (2 * mt * nt * 4 > l0c && (mt > 16 || nt > 16)) (mt >= nt ? mt : nt) -= 16;
+  // And at least a 16-deep K step in each half of L0A and of L0B (the tall tiles above fill the
+  // edge chip's 64 KiB L0A exactly; a smaller L0A takes shorter ones).
+  while (mt > 16 && 2 * mt * 16 * 2 > l0a) mt -= 16;
+  while (nt > 16 && 2 * 16 * nt * 2 > l0b) nt -= 16;
   // Fewer (product, M tile) items than cores: the N tiles are also shared out, in chunks, so that
   // every core gets work (N tiles narrowed to give at least one per core where N allows).
   const int64_t mItems = k.batch * ceilDiv(k.m, mt);

@@ -34,11 +34,15 @@ Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandK
   if (dims.empty()) dims.push_back({1, 1});
   const int64_t run = dims.front().first;
   const bool repeat = dims.front().second == 0; // the run is one element repeated
-  constexpr int64_t kPiece = 8192;              // elements per DMA piece (32 KiB of UB)
-  constexpr int64_t kMaxChunkRuns = 64;         // short runs per item: 2 vector instructions and a DMA each
-  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, need = 2 * (kPiece * 4 + 512);
-  if (ub < need)
-    return Error::badInput(k.name + ": UB overflow: the expand kernel needs " + std::to_string(need) +
+  constexpr int64_t kMaxChunkRuns = 64; // short runs per item: 2 vector instructions and a DMA each
+  // Elements per DMA piece: 8192 (32 KiB) where UB holds two pieces and the chunks' element
+  // buffers below with room to spare (edge, cloud); a smaller UB (a config being swept) takes
+  // shorter pieces, in whole repeats, rather than no kernel at all.
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
+  const int64_t kPiece = std::min<int64_t>(8192, (ub / 2 / 4 - 64 - (kMaxChunkRuns * 8 + 56) - kMaxChunkRuns * 8) / 64 * 64);
+  if (kPiece < 64)
+    return Error::badInput(k.name + ": UB overflow: the expand kernel needs " +
+                           std::to_string(2 * 4 * (64 + 64 + kMaxChunkRuns * 8 + 56 + kMaxChunkRuns * 8)) +
                            " bytes of UB, UB has " + std::to_string(ub));
   int64_t runs = 1;
   for (size_t d = 1; d < dims.size(); ++d) runs *= dims[d].first;

@@ -790,10 +790,10 @@ namespace {
 // into L0B once for the whole kernel (-1: not checked). `f32Operands`: A and B stored as float32,
 // converted by the kernel's loads (the floats sit just off the halves, so only round-to-nearest
 // gives the reference's operands). `run`: how many one-step items must share a "loaded" flag (-1:
-// not checked); `l1Bytes`: the chip's L1 instead of the edge chip's.
+// not checked); `l1Bytes`, `l0aBytes`: the chip's L1, L0A instead of the edge chip's.
 void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, bool bias, bool prefetched = false,
                bool transA = false, bool alternating = false, bool sharedB = false, int bOnce = -1,
-               bool f32Operands = false, int run = -1, int64_t l1Bytes = 0) {
+               bool f32Operands = false, int run = -1, int64_t l1Bytes = 0, int64_t l0aBytes = 0) {
   MatMulKernel k;
   k.name = k.node = "matmul_" + std::to_string(m) + "x" + std::to_string(kk) + "x" + std::to_string(n);
   k.m = m;
@@ -809,6 +809,7 @@ void runMatMul(int64_t batch, int64_t m, int64_t kk, int64_t n, bool transB, boo
   k.aF32 = k.bF32 = f32Operands;
   ChipConfig config = edge();
   if (l1Bytes) config.buffers[static_cast<int>(BufferKind::L1)].sizeBytes = l1Bytes;
+  if (l0aBytes) config.buffers[static_cast<int>(BufferKind::L0A)].sizeBytes = l0aBytes;
   Expected<GeneratedKernel> gen = generateMatMul(config, k);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   EXPECT_EQ(gen->assembly.find("next one prefetched") != std::string::npos, prefetched) << gen->assembly.substr(0, 300);
@@ -877,6 +878,14 @@ TEST(MatMulKernel, AlternatingOneStepItemsMatchTheReferenceWithoutRaces) {
   runMatMul(1, 5000, 3, 3, false, false, false, true, true, false, 1);  // 5 items of 1024 pixels, short last
   runMatMul(2, 2100, 16, 16, false, true, false, true, true, false, 0); // batched, bias: a B per product
   runMatMul(1, 600, 200, 256, false, false);                           // two N tiles per item: not alternating
+}
+
+// On an L0A smaller than the edge chip's (a config being swept), the tall one-step tiles of a
+// layout change (1024 pixels, which fill a 64 KiB L0A's halves) shrink to what a half holds; they
+// were an "L0/L1 overflow" error instead, and with them every NCHW -> NHWC16 conversion.
+TEST(MatMulKernel, TallTilesShrinkToASmallerL0A) {
+  runMatMul(1, 5000, 3, 3, false, false, false, true, true, false, 1, false, -1, 0, 32 << 10);
+  runMatMul(2, 2100, 16, 16, false, true, false, true, true, false, 0, false, -1, 0, 16 << 10);
 }
 
 // One step per item and the same B for all of them (a layout change's identity, a transposed

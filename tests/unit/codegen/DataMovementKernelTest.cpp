@@ -17,7 +17,8 @@ using namespace fractal::codegen::testing;
 namespace {
 
 // Broadcasting by DMA against index arithmetic, with the race detector on.
-void runExpand(std::vector<int64_t> in, std::vector<int64_t> out) {
+// `ubBytes`: the chip's UB instead of the edge chip's.
+void runExpand(std::vector<int64_t> in, std::vector<int64_t> out, int64_t ubBytes = 0) {
   ExpandKernel k;
   k.name = k.node = "expand";
   k.shape = out;
@@ -30,12 +31,14 @@ void runExpand(std::vector<int64_t> in, std::vector<int64_t> out) {
   }
   for (int64_t d : in) inCount *= d;
   for (int64_t d : out) outCount *= d;
-  Expected<GeneratedKernel> gen = generateExpand(edge(), k);
+  ChipConfig config = edge();
+  if (ubBytes) config.buffer(BufferKind::UB).sizeBytes = ubBytes;
+  Expected<GeneratedKernel> gen = generateExpand(config, k);
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   const size_t slack = size_t(kTailSlackBytes / 4);
   std::vector<float> src(size_t(inCount) + slack);
   for (size_t i = 0; i < src.size(); ++i) src[i] = float(i) * 1.5f - 7.0f;
-  Device dev(edge());
+  Device dev(config);
   uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<float>(size_t(outCount) + slack, -99.0f));
   ASSERT_TRUE(runGenerated(dev, *gen, "expand", {ps, po}, true));
   std::vector<float> got = dev.read<float>(po, size_t(outCount));
@@ -80,6 +83,15 @@ TEST(ExpandKernel, BroadcastPatterns) {
   runExpand({120}, {40, 120});        // a row repeated: chunks of runs, a DMA each
   runExpand({2, 1, 24}, {2, 7, 24});
   runExpand({20000}, {2, 20000});     // long runs in pieces, the last one short, over both cores
+}
+
+// On a 64 KiB UB (a config being swept; the edge chip's is 256 KiB), which cannot hold two pieces
+// of 8192 elements: shorter pieces (it had no kernel at all, and every broadcast Add, Sub, Mul, Div
+// ran on the host), in every form above.
+TEST(ExpandKernel, ASmallUbTakesShorterPieces) {
+  for (auto [in, out] : std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>>{
+           {{1}, {9000}}, {{20000}, {2, 20000}}, {{40, 1}, {40, 120}}, {{120}, {40, 120}}, {{3, 1}, {3, 5}}})
+    runExpand(in, out, 64 << 10);
 }
 
 } // namespace

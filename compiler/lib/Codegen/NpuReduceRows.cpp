@@ -73,10 +73,27 @@ void combineRowRepeats(NpuKernelBuilder &kb, const char *combine, mlir::Value ro
   }
 }
 
-} // namespace
+// `repeats` repeats of `w` combined pairwise into its first (destroying the rest): one
+// instruction per level.
+void combineIntoFirstRepeat(NpuKernelBuilder &kb, const char *combine, mlir::Value w, int64_t repeats) {
+  for (int64_t count = repeats; count > 1;) {
+    const int64_t half = count / 2, keep = count - half;
+    overRepeats(kb, combine, {w, w, kb.from(w, keep * kLanes)}, half);
+    count = keep;
+  }
+}
 
-bool reducesRowsThroughNpu(const ReduceKernel &k) {
-  switch (k.kind) {
+// Values per piece of a row too long for UB (the long-row kernels at the end): whole repeats, at
+// most 255 of them (16,320 values: 64 KiB), two pieces (two buffer sets) in UB beside 8 KiB for
+// the kernels' one-repeat buffers.
+int64_t rowPieceElements(const ChipConfig &config) {
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
+  return std::min<int64_t>(255 * kLanes, std::max<int64_t>(0, ub - (8 << 10)) / 2 / 4 / kLanes * kLanes);
+}
+
+// The kinds that fold a row into one value: sums, means, extremes and norms.
+bool sumLikeKind(Kind kind) {
+  switch (kind) {
   case Kind::Sum:
   case Kind::Mean:
   case Kind::Max:
@@ -84,9 +101,27 @@ bool reducesRowsThroughNpu(const ReduceKernel &k) {
   case Kind::L1:
   case Kind::L2:
   case Kind::SumSquare:
-  case Kind::LogSum: return k.inner == 1 && k.outer >= 1 && k.r >= 1 && ceilDiv(k.r, kLanes) <= kMaxRowRepeats;
+  case Kind::LogSum: return true;
   default: return false;
   }
+}
+
+// How such a kind folds: its identity, the element-wise combination and the lane reduction.
+struct Fold {
+  float identity;
+  const char *combine, *acrossLanes;
+};
+Fold foldOf(Kind kind) {
+  const float inf = std::numeric_limits<float>::infinity();
+  if (kind == Kind::Max) return {-inf, "vmax.f32", "vcmax.f32"};
+  if (kind == Kind::Min) return {inf, "vmin.f32", "vcmin.f32"};
+  return {0.0f, "vadd.f32", "vcadd.f32"};
+}
+
+} // namespace
+
+bool reducesRowsThroughNpu(const ReduceKernel &k) {
+  return sumLikeKind(k.kind) && k.inner == 1 && k.outer >= 1 && k.r >= 1 && ceilDiv(k.r, kLanes) <= kMaxRowRepeats;
 }
 
 Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const ReduceKernel &k) {
@@ -117,10 +152,9 @@ Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const R
     tile[set] = kb.alloc(npu::Space::ub, kb.f32(), rows * rowElements);
     results[set] = kb.alloc(npu::Space::ub, kb.f32(), roundUp(rows, kLanes));
   }
-  const float inf = std::numeric_limits<float>::infinity();
-  const float identity = k.kind == Kind::Max ? -inf : k.kind == Kind::Min ? inf : 0.0f;
-  const char *combine = k.kind == Kind::Max ? "vmax.f32" : k.kind == Kind::Min ? "vmin.f32" : "vadd.f32";
-  const char *acrossLanes = k.kind == Kind::Max ? "vcmax.f32" : k.kind == Kind::Min ? "vcmin.f32" : "vcadd.f32";
+  const Fold fold = foldOf(k.kind);
+  const float identity = fold.identity;
+  const char *combine = fold.combine, *acrossLanes = fold.acrossLanes;
   const int64_t rowStride = rowRepeats * 8; // blocks from one row to the next
 
   auto chunk = [&](mlir::Value c, int set, bool last) -> Status {
@@ -195,11 +229,7 @@ Expected<GeneratedKernel> generateSoftmaxRows(const ChipConfig &config, const Re
   }
   // 8 copies of the `combine` reduction of the row in `work` (destroyed) into `block`.
   auto reduce = [&](const char *combine, const char *acrossLanes, mlir::Value w, mlir::Value block) {
-    for (int64_t count = rowRepeats; count > 1;) {
-      const int64_t half = count / 2, keep = count - half;
-      overRepeats(kb, combine, {w, w, kb.from(w, keep * kLanes)}, half);
-      count = keep;
-    }
+    combineIntoFirstRepeat(kb, combine, w, rowRepeats);
     kb.vector(acrossLanes, {block, w}, 8, {{"src_rep", 0}});
   };
 
@@ -464,6 +494,178 @@ Expected<GeneratedKernel> generateShortSoftmaxRows(const ChipConfig &config, con
   return kb.finish(k.name + ": " + (log ? "log-softmax" : "softmax") + " of " + std::to_string(k.outer) + " rows of " +
                    std::to_string(k.r) + " values, " + std::to_string(plan.chunks) + " chunk(s) of " + std::to_string(rows) +
                    " rows on " + std::to_string(plan.blockDim) + " block(s)");
+}
+
+// ---- rows longer than UB holds: a row in pieces ----
+
+namespace {
+
+// The pieces of a row of `r` values: how many, and how long the last one is.
+struct RowPieces {
+  int64_t piece, count, last;
+  RowPieces(const ChipConfig &config, int64_t r)
+      : piece(rowPieceElements(config)), count(ceilDiv(r, std::max<int64_t>(1, piece))), last(r - (count - 1) * piece) {}
+};
+
+} // namespace
+
+bool reducesLongRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k) {
+  return sumLikeKind(k.kind) && k.inner == 1 && k.outer >= 1 && !reducesRowsThroughNpu(k) &&
+         rowPieceElements(config) >= kLanes;
+}
+
+// Sums, means, extremes and norms of rows longer than generateRowReduction takes (a chunk of
+// whole rows in UB): a work item is 8 rows (their results are one 32-byte block, so no core's
+// store reaches another's), each row read in pieces (rowPieceElements: whole repeats, the last
+// one's lanes past the row set to the identity) on two buffer sets, so one piece loads while the
+// other is folded: its repeats combined pairwise into one, then into the row's accumulator repeat;
+// one lane reduction then gives the 8 rows' results side by side. Rows of any length: a row that
+// did not fit UB (~20k values on the edge chip) had no kernel at all, and rows of 2k..20k took the
+// one-row-at-a-time kernel on one core.
+Expected<GeneratedKernel> generateLongRowReduction(const ChipConfig &config, const ReduceKernel &k) {
+  if (!reducesLongRowsThroughNpu(config, k))
+    return Error::internal(k.name + ": the long-row reduction kernel takes sums, means, maxima, minima and norms of rows "
+                                    "longer than " + std::to_string(kMaxRowRepeats * kLanes) + " values");
+  const RowPieces pieces(config, k.r);
+  const int64_t groups = ceilDiv(k.outer, 8), tailRows = k.outer - (groups - 1) * 8;
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, groups));
+  const Fold fold = foldOf(k.kind);
+  const float identity = fold.identity;
+  const char *combine = fold.combine, *acrossLanes = fold.acrossLanes;
+
+  NpuKernelBuilder kb(config, k.name, k.node);
+  kb.begin({{kb.f32(), k.outer * k.r + 8}, {kb.f32(), roundUp(k.outer, 8) + 8}}, blockDim);
+  mlir::Value piece[2];
+  for (mlir::Value &p : piece) p = kb.alloc(npu::Space::ub, kb.f32(), pieces.piece);
+  mlir::Value accumulators = kb.alloc(npu::Space::ub, kb.f32(), 8 * kLanes); // a repeat per row of the group
+  mlir::Value results = kb.alloc(npu::Space::ub, kb.f32(), kLanes);
+
+  auto group = [&](mlir::Value g) -> Status {
+    return kb.splitLast(g, groups - 1, [&](bool lastGroup) -> Status {
+      const int64_t rows = lastGroup ? tailRows : 8;
+      kb.vector("vdup.f32", {accumulators, kb.f32Value(identity)}, rows, {});
+      for (int64_t j = 0; j < rows; ++j) {
+        mlir::Value rowStart = kb.add(kb.mul(g, 8 * k.r), j * k.r);
+        mlir::Value accumulator = kb.view(accumulators, kb.index(j * kLanes), kLanes);
+        auto fold = [&](mlir::Value p, int set, bool lastPiece) -> Status {
+          const int64_t n = lastPiece ? pieces.last : pieces.piece, repeats = ceilDiv(n, kLanes);
+          // (Past the row's end the DMA reads the next row, or the tail slack after the tensor.)
+          kb.dma(kb.arg(0), kb.add(rowStart, kb.mul(p, pieces.piece)), piece[set], kb.index(0), roundUp(n, 8));
+          fillPastRows(kb, piece[set], n, identity);
+          if (k.kind == Kind::L1) overRepeats(kb, "vabs.f32", {piece[set], piece[set]}, repeats);
+          if (k.kind == Kind::L2 || k.kind == Kind::SumSquare)
+            overRepeats(kb, "vmul.f32", {piece[set], piece[set], piece[set]}, repeats);
+          combineIntoFirstRepeat(kb, combine, piece[set], repeats);
+          kb.vector(combine, {accumulator, accumulator, piece[set]}, 1, {});
+          return Status::success();
+        };
+        if (Status s = kb.pairLoop(kb.index(0), pieces.count, kb.index(1), pieces.last != pieces.piece, fold); !s)
+          return s;
+      }
+      kb.vector(acrossLanes, {results, accumulators}, rows, {});
+      if (k.kind == Kind::Mean) kb.vector("vmuls.f32", {results, results, kb.f32Value(1.0f / float(k.r))}, 1, {});
+      if (k.kind == Kind::L2) kb.vector("vsqrt.f32", {results, results}, 1, {});
+      if (k.kind == Kind::LogSum) kb.vector("vln.f32", {results, results}, 1, {});
+      // A whole block: the last group's spills into the tail slack after the output.
+      kb.dma(results, kb.index(0), kb.arg(1), kb.mul(g, 8), 8);
+      return Status::success();
+    });
+  };
+  if (Status s = kb.forEachItem(groups, group); !s) return s.error();
+  return kb.finish(k.name + ": reduction " + std::to_string(int(k.kind)) + " of " + std::to_string(k.outer) + " rows of " +
+                   std::to_string(k.r) + " values, 8 rows per item on " + std::to_string(blockDim) + " block(s), each row in " +
+                   std::to_string(pieces.count) + " piece(s) of up to " + std::to_string(pieces.piece) + " values");
+}
+
+bool softmaxLongRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k) {
+  return (k.kind == Kind::Softmax || k.kind == Kind::LogSoftmax) && k.inner == 1 && k.outer >= 1 &&
+         k.r >= kMinSoftmaxRow && !softmaxRowsThroughNpu(config, k) && rowPieceElements(config) >= kLanes;
+}
+
+// Softmax and LogSoftmax of rows longer than generateSoftmaxRows holds in UB (~16k values on the
+// edge chip; a vocabulary's logits are longer): a work item is a row, on every core, read in pieces
+// three times, each pass double-buffered: its maximum, then the sum of exp(x - max), then
+// exp(x - max) / sum (LogSoftmax: x - max - ln sum) stored piece by piece. As in
+// generateSoftmaxRows, no store leaves the row: the last piece stores its whole blocks and the
+// row's last 8 values go out as one block ending at the row's end, loaded on their own.
+Expected<GeneratedKernel> generateLongSoftmaxRows(const ChipConfig &config, const ReduceKernel &k) {
+  if (!softmaxLongRowsThroughNpu(config, k))
+    return Error::internal(k.name + ": the long softmax row kernel takes rows that generateSoftmaxRows cannot hold");
+  const RowPieces pieces(config, k.r);
+  const bool log = k.kind == Kind::LogSoftmax;
+  const int64_t lastHead = pieces.last / 8 * 8; // the last piece's whole blocks
+  const int blockDim = int(std::min<int64_t>(config.chip.cores, k.outer));
+  const float inf = std::numeric_limits<float>::infinity();
+
+  NpuKernelBuilder kb(config, k.name, k.node);
+  kb.begin({{kb.f32(), k.outer * k.r + 8}, {kb.f32(), k.outer * k.r + 8}}, blockDim);
+  mlir::Value piece[2];
+  for (mlir::Value &p : piece) p = kb.alloc(npu::Space::ub, kb.f32(), pieces.piece);
+  mlir::Value accumulator = kb.alloc(npu::Space::ub, kb.f32(), kLanes);
+  mlir::Value maxima = kb.alloc(npu::Space::ub, kb.f32(), kLanes); // 8 copies of the row's max
+  mlir::Value sums = kb.alloc(npu::Space::ub, kb.f32(), kLanes);   // 8 copies of 1 / its sum (LogSoftmax: its log)
+  mlir::Value tail = kb.alloc(npu::Space::ub, kb.f32(), kLanes);   // the row's last 8 values
+
+  // x - max, then exp(.) / sum, or . - ln sum, over `repeats` repeats of `w`.
+  auto normalise = [&](mlir::Value w, int64_t repeats) {
+    overRepeats(kb, "vsub.f32", {w, w}, repeats, maxima);
+    if (log) {
+      overRepeats(kb, "vsub.f32", {w, w}, repeats, sums);
+    } else {
+      overRepeats(kb, "vexp.f32", {w, w}, repeats);
+      overRepeats(kb, "vmul.f32", {w, w}, repeats, sums);
+    }
+  };
+  auto row = [&](mlir::Value r) -> Status {
+    mlir::Value start = kb.mul(r, k.r);
+    const bool split = pieces.last != pieces.piece;
+    // A piece into `set`, the lanes past the row -inf (neither the max nor the sum of exp sees them).
+    auto load = [&](mlir::Value p, int set, bool lastPiece) {
+      const int64_t n = lastPiece ? pieces.last : pieces.piece;
+      kb.dma(kb.arg(0), kb.add(start, kb.mul(p, pieces.piece)), piece[set], kb.index(0), roundUp(n, 8));
+      fillPastRows(kb, piece[set], n, -inf);
+      return ceilDiv(n, kLanes);
+    };
+    kb.vector("vdup.f32", {accumulator, kb.f32Value(-inf)}, 1, {});
+    auto maxPass = [&](mlir::Value p, int set, bool lastPiece) -> Status {
+      const int64_t repeats = load(p, set, lastPiece);
+      combineIntoFirstRepeat(kb, "vmax.f32", piece[set], repeats);
+      kb.vector("vmax.f32", {accumulator, accumulator, piece[set]}, 1, {});
+      return Status::success();
+    };
+    if (Status s = kb.pairLoop(kb.index(0), pieces.count, kb.index(1), split, maxPass); !s) return s;
+    kb.vector("vcmax.f32", {maxima, accumulator}, 8, {{"src_rep", 0}});
+    kb.vector("vdup.f32", {accumulator, kb.f32Value(0.0f)}, 1, {});
+    auto sumPass = [&](mlir::Value p, int set, bool lastPiece) -> Status {
+      const int64_t repeats = load(p, set, lastPiece);
+      overRepeats(kb, "vsub.f32", {piece[set], piece[set]}, repeats, maxima);
+      overRepeats(kb, "vexp.f32", {piece[set], piece[set]}, repeats);
+      combineIntoFirstRepeat(kb, "vadd.f32", piece[set], repeats);
+      kb.vector("vadd.f32", {accumulator, accumulator, piece[set]}, 1, {});
+      return Status::success();
+    };
+    if (Status s = kb.pairLoop(kb.index(0), pieces.count, kb.index(1), split, sumPass); !s) return s;
+    kb.vector("vcadd.f32", {sums, accumulator}, 8, {{"src_rep", 0}});
+    kb.vector(log ? "vln.f32" : "vrec.f32", {sums, sums}, 1, {});
+    auto writePass = [&](mlir::Value p, int set, bool lastPiece) -> Status {
+      normalise(piece[set], load(p, set, lastPiece));
+      const int64_t stored = lastPiece ? lastHead : pieces.piece;
+      if (stored) kb.dma(piece[set], kb.index(0), kb.arg(1), kb.add(start, kb.mul(p, pieces.piece)), stored);
+      return Status::success();
+    };
+    if (Status s = kb.pairLoop(kb.index(0), pieces.count, kb.index(1), split, writePass); !s) return s;
+    if (k.r % 8) {
+      kb.dma(kb.arg(0), kb.add(start, k.r - 8), tail, kb.index(0), 8);
+      normalise(tail, 1);
+      kb.dma(tail, kb.index(0), kb.arg(1), kb.add(start, k.r - 8), 8);
+    }
+    return Status::success();
+  };
+  if (Status s = kb.forEachItem(k.outer, row); !s) return s.error();
+  return kb.finish(k.name + ": " + (log ? "log-softmax" : "softmax") + " of " + std::to_string(k.outer) + " rows of " +
+                   std::to_string(k.r) + " values, a row per item on " + std::to_string(blockDim) +
+                   " block(s), each read three times in " + std::to_string(pieces.count) + " piece(s) of up to " +
+                   std::to_string(pieces.piece) + " values");
 }
 
 } // namespace fractal::codegen

@@ -116,6 +116,8 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   if (softmaxRowsThroughNpu(config, k)) return generateSoftmaxRows(config, k);
   if (layerNormRowsThroughNpu(config, k)) return generateLayerNormRows(config, k);
   if (shortSoftmaxRowsThroughNpu(config, k)) return generateShortSoftmaxRows(config, k);
+  if (reducesLongRowsThroughNpu(config, k)) return generateLongRowReduction(config, k);
+  if (softmaxLongRowsThroughNpu(config, k)) return generateLongSoftmaxRows(config, k);
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
   const bool rowwise = k.inner == 1; // one row of r values per slice, reduced across lanes
   // Rows: r rows of `inner` values (rowwise: one row of r values), each padded to whole repeats.

@@ -55,7 +55,7 @@ struct Subcommand {
 const Subcommand kSubcommands[] = {
     {"compile", "compile an ONNX model into a model package (.fpk), or check it (--check-only)", runCompileCommand},
     {"run", "run a model package (or an ONNX model) on the simulated NPU with .npy inputs", runRunCommand},
-    {"info", "describe a model package", runInfoCommand},
+    {"info", "describe a model package (or an ONNX model, compiled in memory)", runInfoCommand},
     {"compare", "compare two .npy tensors (cosine similarity, max error)", runCompareCommand},
     {"prep", "turn an image into a model input tensor (.npy)", runPrepCommand},
     {"detect", "decode face or text detections from a model's output tensors", runDetectCommand},

@@ -547,7 +547,7 @@ Expected<GeneratedKernel> generateLongRowReduction(const ChipConfig &config, con
       for (int64_t j = 0; j < rows; ++j) {
         mlir::Value rowStart = kb.add(kb.mul(g, 8 * k.r), j * k.r);
         mlir::Value accumulator = kb.view(accumulators, kb.index(j * kLanes), kLanes);
-        auto fold = [&](mlir::Value p, int set, bool lastPiece) -> Status {
+        auto foldPiece = [&](mlir::Value p, int set, bool lastPiece) -> Status {
           const int64_t n = lastPiece ? pieces.last : pieces.piece, repeats = ceilDiv(n, kLanes);
           // (Past the row's end the DMA reads the next row, or the tail slack after the tensor.)
           kb.dma(kb.arg(0), kb.add(rowStart, kb.mul(p, pieces.piece)), piece[set], kb.index(0), roundUp(n, 8));
@@ -559,7 +559,7 @@ Expected<GeneratedKernel> generateLongRowReduction(const ChipConfig &config, con
           kb.vector(combine, {accumulator, accumulator, piece[set]}, 1, {});
           return Status::success();
         };
-        if (Status s = kb.pairLoop(kb.index(0), pieces.count, kb.index(1), pieces.last != pieces.piece, fold); !s)
+        if (Status s = kb.pairLoop(kb.index(0), pieces.count, kb.index(1), pieces.last != pieces.piece, foldPiece); !s)
           return s;
       }
       kb.vector(acrossLanes, {results, accumulators}, rows, {});

@@ -510,26 +510,28 @@ struct RowPieces {
 } // namespace
 
 bool reducesLongRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k) {
-  return sumLikeKind(k.kind) && k.inner == 1 && k.outer >= 1 && !reducesRowsThroughNpu(k) &&
-         rowPieceElements(config) >= kLanes;
+  return (sumLikeKind(k.kind) || k.kind == Kind::LogSumExp) && k.inner == 1 && k.outer >= 1 &&
+         ceilDiv(k.r, kLanes) > kMaxRowRepeats && rowPieceElements(config) >= kLanes;
 }
 
-// Sums, means, extremes and norms of rows longer than generateRowReduction takes (a chunk of
-// whole rows in UB): a work item is 8 rows (their results are one 32-byte block, so no core's
-// store reaches another's), each row read in pieces (rowPieceElements: whole repeats, the last
-// one's lanes past the row set to the identity) on two buffer sets, so one piece loads while the
-// other is folded: its repeats combined pairwise into one, then into the row's accumulator repeat;
-// one lane reduction then gives the 8 rows' results side by side. Rows of any length: a row that
-// did not fit UB (~20k values on the edge chip) had no kernel at all, and rows of 2k..20k took the
-// one-row-at-a-time kernel on one core.
+// Sums, means, extremes, norms and log-sum-exps of rows longer than generateRowReduction takes (a
+// chunk of whole rows in UB): a work item is 8 rows (their results are one 32-byte block, so no
+// core's store reaches another's), each row read in pieces (rowPieceElements: whole repeats, the
+// last one's lanes past the row set to the identity) on two buffer sets, so one piece loads while
+// the other is folded: its repeats combined pairwise into one, then into the row's accumulator
+// repeat; one lane reduction then gives the 8 rows' results side by side. LogSumExp reads each row
+// twice: its max, then the sum of exp(x - max); the result is max + ln sum. Rows of any length: a
+// row that did not fit UB (~20k values on the edge chip) had no kernel at all, and rows of 2k..20k
+// took the one-row-at-a-time kernel on one core.
 Expected<GeneratedKernel> generateLongRowReduction(const ChipConfig &config, const ReduceKernel &k) {
   if (!reducesLongRowsThroughNpu(config, k))
-    return Error::internal(k.name + ": the long-row reduction kernel takes sums, means, maxima, minima and norms of rows "
-                                    "longer than " + std::to_string(kMaxRowRepeats * kLanes) + " values");
+    return Error::internal(k.name + ": the long-row reduction kernel takes sums, means, maxima, minima, norms and "
+                                    "log-sum-exps of rows longer than " + std::to_string(kMaxRowRepeats * kLanes) + " values");
   const RowPieces pieces(config, k.r);
   const int64_t groups = ceilDiv(k.outer, 8), tailRows = k.outer - (groups - 1) * 8;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, groups));
-  const Fold fold = foldOf(k.kind);
+  const bool logSumExp = k.kind == Kind::LogSumExp;
+  const Fold fold = foldOf(logSumExp ? Kind::Max : k.kind); // LogSumExp's first pass: the max
   const float identity = fold.identity;
   const char *combine = fold.combine, *acrossLanes = fold.acrossLanes;
 
@@ -539,30 +541,64 @@ Expected<GeneratedKernel> generateLongRowReduction(const ChipConfig &config, con
   for (mlir::Value &p : piece) p = kb.alloc(npu::Space::ub, kb.f32(), pieces.piece);
   mlir::Value accumulators = kb.alloc(npu::Space::ub, kb.f32(), 8 * kLanes); // a repeat per row of the group
   mlir::Value results = kb.alloc(npu::Space::ub, kb.f32(), kLanes);
+  // LogSumExp: the sums of exp(x - max) a repeat per row, 8 copies of a row's max, the rows' maxima.
+  mlir::Value sums, maxCopies, maxima;
+  if (logSumExp) {
+    sums = kb.alloc(npu::Space::ub, kb.f32(), 8 * kLanes);
+    maxCopies = kb.alloc(npu::Space::ub, kb.f32(), kLanes);
+    maxima = kb.alloc(npu::Space::ub, kb.f32(), kLanes);
+  }
 
   auto group = [&](mlir::Value g) -> Status {
     return kb.splitLast(g, groups - 1, [&](bool lastGroup) -> Status {
       const int64_t rows = lastGroup ? tailRows : 8;
       kb.vector("vdup.f32", {accumulators, kb.f32Value(identity)}, rows, {});
+      if (logSumExp) kb.vector("vdup.f32", {sums, kb.f32Value(0.0f)}, rows, {});
       for (int64_t j = 0; j < rows; ++j) {
         mlir::Value rowStart = kb.add(kb.mul(g, 8 * k.r), j * k.r);
-        mlir::Value accumulator = kb.view(accumulators, kb.index(j * kLanes), kLanes);
-        auto foldPiece = [&](mlir::Value p, int set, bool lastPiece) -> Status {
-          const int64_t n = lastPiece ? pieces.last : pieces.piece, repeats = ceilDiv(n, kLanes);
-          // (Past the row's end the DMA reads the next row, or the tail slack after the tensor.)
-          kb.dma(kb.arg(0), kb.add(rowStart, kb.mul(p, pieces.piece)), piece[set], kb.index(0), roundUp(n, 8));
-          fillPastRows(kb, piece[set], n, identity);
-          if (k.kind == Kind::L1) overRepeats(kb, "vabs.f32", {piece[set], piece[set]}, repeats);
-          if (k.kind == Kind::L2 || k.kind == Kind::SumSquare)
-            overRepeats(kb, "vmul.f32", {piece[set], piece[set], piece[set]}, repeats);
-          combineIntoFirstRepeat(kb, combine, piece[set], repeats);
-          kb.vector(combine, {accumulator, accumulator, piece[set]}, 1, {});
-          return Status::success();
+        // One pass over the row: each piece loaded (lanes past the row: the identity), `fold`ed.
+        auto pass = [&](const std::function<void(mlir::Value piece, int64_t repeats)> &foldPiece) {
+          return kb.pairLoop(kb.index(0), pieces.count, kb.index(1), pieces.last != pieces.piece,
+                             [&](mlir::Value p, int set, bool lastPiece) -> Status {
+                               const int64_t n = lastPiece ? pieces.last : pieces.piece;
+                               // (Past the row's end the DMA reads the next row, or the tail slack.)
+                               kb.dma(kb.arg(0), kb.add(rowStart, kb.mul(p, pieces.piece)), piece[set], kb.index(0),
+                                      roundUp(n, 8));
+                               fillPastRows(kb, piece[set], n, identity);
+                               foldPiece(piece[set], ceilDiv(n, kLanes));
+                               return Status::success();
+                             });
         };
-        if (Status s = kb.pairLoop(kb.index(0), pieces.count, kb.index(1), pieces.last != pieces.piece, foldPiece); !s)
-          return s;
+        mlir::Value accumulator = kb.view(accumulators, kb.index(j * kLanes), kLanes);
+        Status first = pass([&](mlir::Value w, int64_t repeats) {
+          if (k.kind == Kind::L1) overRepeats(kb, "vabs.f32", {w, w}, repeats);
+          if (k.kind == Kind::L2 || k.kind == Kind::SumSquare) overRepeats(kb, "vmul.f32", {w, w, w}, repeats);
+          combineIntoFirstRepeat(kb, combine, w, repeats);
+          kb.vector(combine, {accumulator, accumulator, w}, 1, {});
+        });
+        if (!first || !logSumExp) {
+          if (!first) return first;
+          continue;
+        }
+        kb.vector("vcmax.f32", {maxCopies, accumulator}, 8, {{"src_rep", 0}});
+        mlir::Value sum = kb.view(sums, kb.index(j * kLanes), kLanes);
+        if (Status second = pass([&](mlir::Value w, int64_t repeats) {
+              overRepeats(kb, "vsub.f32", {w, w}, repeats, maxCopies);
+              overRepeats(kb, "vexp.f32", {w, w}, repeats); // exp(-inf) = 0 past the row
+              combineIntoFirstRepeat(kb, "vadd.f32", w, repeats);
+              kb.vector("vadd.f32", {sum, sum, w}, 1, {});
+            });
+            !second)
+          return second;
       }
-      kb.vector(acrossLanes, {results, accumulators}, rows, {});
+      if (logSumExp) {
+        kb.vector("vcmax.f32", {maxima, accumulators}, rows, {});
+        kb.vector("vcadd.f32", {results, sums}, rows, {});
+        kb.vector("vln.f32", {results, results}, 1, {});
+        kb.vector("vadd.f32", {results, results, maxima}, 1, {});
+      } else {
+        kb.vector(acrossLanes, {results, accumulators}, rows, {});
+      }
       if (k.kind == Kind::Mean) kb.vector("vmuls.f32", {results, results, kb.f32Value(1.0f / float(k.r))}, 1, {});
       if (k.kind == Kind::L2) kb.vector("vsqrt.f32", {results, results}, 1, {});
       if (k.kind == Kind::LogSum) kb.vector("vln.f32", {results, results}, 1, {});
@@ -574,7 +610,8 @@ Expected<GeneratedKernel> generateLongRowReduction(const ChipConfig &config, con
   if (Status s = kb.forEachItem(groups, group); !s) return s.error();
   return kb.finish(k.name + ": reduction " + std::to_string(int(k.kind)) + " of " + std::to_string(k.outer) + " rows of " +
                    std::to_string(k.r) + " values, 8 rows per item on " + std::to_string(blockDim) + " block(s), each row in " +
-                   std::to_string(pieces.count) + " piece(s) of up to " + std::to_string(pieces.piece) + " values");
+                   std::to_string(pieces.count) + " piece(s) of up to " + std::to_string(pieces.piece) + " values" +
+                   (logSumExp ? ", read twice" : ""));
 }
 
 bool softmaxLongRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k) {

@@ -187,7 +187,7 @@ TEST(ReduceKernel, LongSoftmaxRowsThroughTheNpuDialect) {
 }
 
 // Rows longer than UB holds (a vocabulary's logits, a long signal's statistics) are read in pieces:
-// sums, means, extremes and norms 8 rows per item (a block of results), Softmax and LogSoftmax a
+// sums, means, extremes, norms and log-sum-exps 8 rows per item (a block of results), Softmax and LogSoftmax a
 // row per item in three passes. They had no kernel at all (UB overflow) past ~20k (~16k) values
 // on the edge chip. Against the reference with the race detector on: a short last piece and a
 // short last group of rows, rows just past the short-row kernel's (one piece), rows of whole
@@ -202,7 +202,8 @@ TEST(ReduceKernel, LongRowsInPiecesThroughTheNpuDialect) {
   EXPECT_NE(softmax.assembly.find("softmax of 3 rows of 100000 values, a row per item on 2 block(s), each read three "
                                   "times in 7 piece(s) of up to 16320 values (via the npu dialect)"),
             std::string::npos) << softmax.assembly.substr(0, 300);
-  for (Kind kind : {Kind::Sum, Kind::Mean, Kind::Max, Kind::Min, Kind::L1, Kind::L2, Kind::SumSquare, Kind::LogSum}) {
+  for (Kind kind : {Kind::Sum, Kind::Mean, Kind::Max, Kind::Min, Kind::L1, Kind::L2, Kind::SumSquare, Kind::LogSum,
+                    Kind::LogSumExp}) {
     runCase(kind, 9, 20001, 1, true);
     runCase(kind, 3, 31 * 64 + 1, 1, true);
   }

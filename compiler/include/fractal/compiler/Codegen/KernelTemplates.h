@@ -315,9 +315,9 @@ Expected<GeneratedKernel> generateLayerNormRows(const ChipConfig &config, const 
 // And Softmax/LogSoftmax of short rows of whole blocks (under 256 values, a multiple of 8).
 bool shortSoftmaxRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);
 Expected<GeneratedKernel> generateShortSoftmaxRows(const ChipConfig &config, const ReduceKernel &k);
-// And rows longer than those kernels hold in UB, read in pieces: sums, means, extremes and norms
-// of rows of more than 1,984 values (8 rows per item), Softmax/LogSoftmax of rows of more than
-// UB's ~16k values (a row per item, three passes).
+// And rows longer than those kernels hold in UB, read in pieces: sums, means, extremes, norms and
+// log-sum-exps of rows of more than 1,984 values (8 rows per item), Softmax/LogSoftmax of rows of
+// more than UB's ~16k values (a row per item, three passes).
 bool reducesLongRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);
 Expected<GeneratedKernel> generateLongRowReduction(const ChipConfig &config, const ReduceKernel &k);
 bool softmaxLongRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);

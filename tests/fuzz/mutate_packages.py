@@ -31,7 +31,7 @@ import subprocess
 import sys
 import zlib
 
-from mutate_models import SUITE, run
+from mutate_models import SUITE, run, run_in_both_modes
 from mutate_models import mutate_bytes as damage  # 1..4 bytes replaced, bits flipped or deleted
 
 PROTO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'package', 'proto')
@@ -181,12 +181,9 @@ def main():
         bad = rc not in (0, 2)
         if rc == 0:
             loaded += 1
-            for mode in ('functional', 'timing'):
-                rc, err = run([a.fractal, 'run', package, '--random-inputs', '--mode', mode,
-                               '--output-dir', f'{a.work}/out'], a.timeout)
-                if rc not in (0, 2, 3):
-                    bad = True
-                    break
+            refused = run_in_both_modes(a.fractal, package, f'{a.work}/out', a.timeout, lambda rc, err: rc in (0, 2, 3))
+            if refused:
+                bad, (rc, err) = True, refused
         if bad:
             failures += 1
             print(f'{package} (from {source}, {model}): exit {rc}\n  {err.strip()[-400:]}', flush=True)

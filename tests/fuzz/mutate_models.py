@@ -81,20 +81,33 @@ def run_in_both_modes(fractal, package, out, timeout, allowed):
     return None
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def fuzz_arguments(doc, work, timeout, extra=lambda ap: None):
+    """The options both fuzzers take (`extra` adds a fuzzer's own), parsed."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--fractal', default='build/bin/fractal')
     ap.add_argument('--count', type=int, default=500)
     ap.add_argument('--seed', type=int, default=1)
-    ap.add_argument('--work', default='/tmp/fractal-fuzz')
-    ap.add_argument('--timeout', type=int, default=120, help='seconds per command')
+    extra(ap)
+    ap.add_argument('--work', default=work)
+    ap.add_argument('--timeout', type=int, default=timeout, help='seconds per command')
     ap.add_argument('--filter', default='', help='only source models whose test directory matches this regex')
-    a = ap.parse_args()
-    rng = random.Random(a.seed)
+    return ap.parse_args()
+
+
+def suite_models(pattern):
+    """The backend suite's node and PyTorch models whose test directory matches `pattern`; exits
+    when there are none."""
     models = sorted(glob.glob(f'{SUITE}/node/*/model.onnx') + glob.glob(f'{SUITE}/pytorch-*/*/model.onnx'))
-    models = [m for m in models if re.search(a.filter, os.path.basename(os.path.dirname(m)))]
+    models = [m for m in models if re.search(pattern, os.path.basename(os.path.dirname(m)))]
     if not models:
-        sys.exit(f'no models under {SUITE} (install libonnx-testdata)' + (f' matching {a.filter!r}' if a.filter else ''))
+        sys.exit(f'no models under {SUITE} (install libonnx-testdata)' + (f' matching {pattern!r}' if pattern else ''))
+    return models
+
+
+def main():
+    a = fuzz_arguments(__doc__, '/tmp/fractal-fuzz', 120)
+    rng = random.Random(a.seed)
+    models = suite_models(a.filter)
     os.makedirs(a.work, exist_ok=True)
     failures = compiled = 0
     for i in range(a.count):

@@ -21,8 +21,6 @@ the work directory to reproduce it.
 Not part of ctest (minutes, random); what it finds becomes unit tests (PackageTest, RuntimeTest).
 Needs protoc (protobuf-compiler).
 """
-import argparse
-import glob
 import os
 import random
 import re
@@ -31,7 +29,7 @@ import subprocess
 import sys
 import zlib
 
-from mutate_models import SUITE, run, run_in_both_modes
+from mutate_models import fuzz_arguments, run, run_in_both_modes, suite_models
 from mutate_models import mutate_bytes as damage  # 1..4 bytes replaced, bits flipped or deleted
 
 PROTO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'package', 'proto')
@@ -139,10 +137,7 @@ def sealed_package(header, payload):
 
 def source_packages(a, rng):
     """Packages compiled from up to --sources backend-suite models that compile."""
-    models = sorted(glob.glob(f'{SUITE}/node/*/model.onnx') + glob.glob(f'{SUITE}/pytorch-*/*/model.onnx'))
-    models = [m for m in models if re.search(a.filter, os.path.basename(os.path.dirname(m)))]
-    if not models:
-        sys.exit(f'no models under {SUITE} (install libonnx-testdata)' + (f' matching {a.filter!r}' if a.filter else ''))
+    models = suite_models(a.filter)
     rng.shuffle(models)
     packages = []
     for model in models:
@@ -155,15 +150,8 @@ def source_packages(a, rng):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--fractal', default='build/bin/fractal')
-    ap.add_argument('--count', type=int, default=500)
-    ap.add_argument('--seed', type=int, default=1)
-    ap.add_argument('--sources', type=int, default=60, help='how many compiled models to mutate')
-    ap.add_argument('--work', default='/tmp/fractal-pkgfuzz')
-    ap.add_argument('--timeout', type=int, default=60, help='seconds per command')
-    ap.add_argument('--filter', default='', help='only source models whose test directory matches this regex')
-    a = ap.parse_args()
+    a = fuzz_arguments(__doc__, '/tmp/fractal-pkgfuzz', 60,
+                       lambda ap: ap.add_argument('--sources', type=int, default=60, help='how many compiled models to mutate'))
     rng = random.Random(a.seed)
     os.makedirs(a.work, exist_ok=True)
     sources = source_packages(a, rng)

@@ -3,6 +3,12 @@
 //   (numbers, and the addresses of planned buffers and of their views at constant offsets);
 //   every other register holds one SSA value (a GM base, a buffer address, an index) from its
 //   definition to its last use, a use inside a loop keeping it for the whole loop.
+// A kernel whose live values outnumber the registers (a fused kernel with small L0 tiles: more
+// buffers and indices at once) is emitted again with the values that are cheap to recompute --
+// kernel arguments (a load from the argument block, which the scalar cache keeps), the block
+// index and count, the data section's base, and those plus or times a constant -- recomputed
+// into a scratch register at each use instead of held (Emitter::Recompute). Kernels that fit are
+// emitted as before: recomputing costs an instruction or two per use.
 #include "fractal/compiler/Codegen/NpuKernel.h"
 
 #include "fractal/compiler/Dialect/Npu/NpuDialect.h"
@@ -35,9 +41,16 @@ std::string locationText(mlir::Location loc) {
 
 class Emitter {
   static constexpr int kScratch = 15, kScratchCount = 5;
+  static constexpr int kRegisters = 32 - 4 - kScratchCount; // x0, x1, x8 and x9 are taken too
 
 public:
-  explicit Emitter(mlir::func::FuncOp func) : func_(func), order_(func) {}
+  // Which values are recomputed at each use rather than held in a register.
+  enum class Recompute { none, cheap };
+
+  Emitter(mlir::func::FuncOp func, Recompute recompute) : func_(func), order_(func), recompute_(recompute) {}
+
+  // True when emission failed only for want of registers (the caller may try Recompute::cheap).
+  bool outOfRegisters() const { return outOfRegisters_; }
 
   Expected<std::string> run(const std::string &header) {
     std::istringstream lines(header);
@@ -50,7 +63,7 @@ public:
     s_ << "  mfsr x1, args\n";
     for (mlir::BlockArgument arg : func_.getArguments()) {
       if (npu::spaceOf(arg.getType()) != npu::Space::gm) return fail(func_, "kernel arguments must be GM memrefs");
-      if (arg.use_empty()) continue;
+      if (arg.use_empty() || recomputed(arg)) continue;
       Expected<int> r = define(arg);
       if (!r) return r.error();
       s_ << "  ld x" << *r << ", gm[x1], offset=" << 8 * arg.getArgNumber() << "\n";
@@ -80,6 +93,8 @@ private:
   llvm::DenseMap<mlir::Value, int> reg_;
   std::vector<int> free_;
   int labels_ = 0, scratch_ = 0;
+  Recompute recompute_;
+  bool outOfRegisters_ = false;
 
   Error fail(mlir::Operation *op, const std::string &what) {
     return Error::internal("npu kernel '" + func_.getSymName().str() + "': " + what + " (" +
@@ -97,9 +112,14 @@ private:
   }
 
   Expected<int> define(mlir::Value v) {
-    if (free_.empty())
-      return Error::internal("npu kernel '" + func_.getSymName().str() +
-                             "': more live scalar values than registers");
+    if (free_.empty()) {
+      outOfRegisters_ = true;
+      return Error::internal("npu kernel '" + func_.getSymName().str() + "': more live scalar values than registers (" +
+                             std::to_string(kRegisters) +
+                             (recompute_ == Recompute::cheap
+                                  ? ", with kernel arguments and block indices recomputed at each use)"
+                                  : ")"));
+    }
     const int r = free_.back();
     free_.pop_back();
     reg_[v] = r;
@@ -138,12 +158,62 @@ private:
     return std::nullopt;
   }
 
-  // A scratch register loaded with `bits` here (instructions have at most five operands).
-  int scratch(int64_t bits) {
+  // The next scratch register (instructions have at most five operands).
+  int nextScratch() {
     const int r = kScratch + scratch_;
     scratch_ = (scratch_ + 1) % kScratchCount;
+    return r;
+  }
+
+  // A scratch register loaded with `bits` here.
+  int scratch(int64_t bits) {
+    const int r = nextScratch();
     s_ << "  li x" << r << ", " << bits << "\n";
     return r;
+  }
+
+  // `v` plus or times a constant that fits an immediate: (v, immediate, is a product).
+  struct ImmediateOp {
+    mlir::Value operand;
+    int64_t immediate;
+    bool product;
+  };
+  static std::optional<ImmediateOp> immediateOp(mlir::Value v) {
+    mlir::Operation *op = v.getDefiningOp();
+    if (!op || !llvm::isa<mlir::arith::AddIOp, mlir::arith::SubIOp, mlir::arith::MulIOp>(op)) return std::nullopt;
+    const std::optional<int64_t> imm = constantInt(op->getOperand(1));
+    if (!imm || *imm <= INT32_MIN || *imm > INT32_MAX) return std::nullopt;
+    const bool sub = llvm::isa<mlir::arith::SubIOp>(op);
+    return ImmediateOp{op->getOperand(0), sub ? -*imm : *imm, llvm::isa<mlir::arith::MulIOp>(op)};
+  }
+
+  // Under Recompute::cheap: a value computed again at each use (into one scratch register) and
+  // never held: a kernel argument, the block index or count, the data section's base, or one of
+  // those plus or times constants (a short chain).
+  bool recomputed(mlir::Value v, int depth = 0) {
+    if (recompute_ == Recompute::none || depth > 3) return false;
+    if (auto arg = llvm::dyn_cast<mlir::BlockArgument>(v)) return arg.getOwner()->getParentOp() == func_.getOperation();
+    if (v.getDefiningOp<npu::BlockIdxOp>() || v.getDefiningOp<npu::BlockDimOp>()) return true;
+    if (auto data = v.getDefiningOp<npu::KernelDataOp>()) return data.getData() == v;
+    if (std::optional<ImmediateOp> chain = immediateOp(v)) return recomputed(chain->operand, depth + 1);
+    return false;
+  }
+
+  // Computes a recomputed value into scratch register r.
+  void recompute(mlir::Value v, int r) {
+    if (auto arg = llvm::dyn_cast<mlir::BlockArgument>(v)) {
+      s_ << "  ld x" << r << ", gm[x1], offset=" << 8 * arg.getArgNumber() << "\n";
+    } else if (v.getDefiningOp<npu::BlockIdxOp>()) {
+      s_ << "  mfsr x" << r << ", block_idx\n";
+    } else if (v.getDefiningOp<npu::BlockDimOp>()) {
+      s_ << "  mfsr x" << r << ", block_dim\n";
+    } else if (auto data = v.getDefiningOp<npu::KernelDataOp>()) {
+      s_ << "  mfsr x" << r << ", data_base\n  addi x" << r << ", x" << r << ", " << data.getName().str() << "\n";
+    } else {
+      const ImmediateOp chain = *immediateOp(v);
+      recompute(chain.operand, r);
+      s_ << "  " << (chain.product ? "muli" : "addi") << " x" << r << ", x" << r << ", " << chain.immediate << "\n";
+    }
   }
 
   // The register holding v; constants and static buffer addresses are loaded into a scratch
@@ -156,6 +226,11 @@ private:
       return fail(c, "constant of an unsupported type");
     }
     if (std::optional<int64_t> address = staticAddress(v)) return scratch(*address);
+    if (recomputed(v)) {
+      const int r = nextScratch();
+      recompute(v, r);
+      return r;
+    }
     auto it = reg_.find(v);
     if (it == reg_.end()) {
       std::string text;
@@ -177,6 +252,8 @@ private:
   Status operation(mlir::Operation &op) {
     if (llvm::isa<mlir::arith::ConstantOp, mlir::scf::YieldOp, mlir::func::ReturnOp>(op)) return Status::success();
     if (op.getNumResults() == 1 && op.getResult(0).use_empty() && mlir::isPure(&op)) return Status::success();
+    for (mlir::Value result : op.getResults())
+      if (recomputed(result)) return Status::success(); // computed where it is used
     if (auto x = llvm::dyn_cast<npu::BlockIdxOp>(op)) return special(x.getResult(), "block_idx");
     if (auto x = llvm::dyn_cast<npu::BlockDimOp>(op)) return special(x.getResult(), "block_dim");
     if (auto x = llvm::dyn_cast<npu::KernelDataOp>(op)) { // the data section's base + the label's offset
@@ -313,11 +390,13 @@ private:
     Expected<int> ub = use(loop.getUpperBound());
     if (!ub) return ub.error();
     s_ << "  bge x" << *iv << ", x" << *ub << ", for" << id << "_end\n";
-    // The step's register is looked up before the body, whose end releases it.
+    // The step's register is looked up before the body, whose end releases it (a recomputed
+    // step after the body, which reuses the scratch registers).
     const std::optional<int64_t> constantStep = constantInt(loop.getStep());
     const bool immediateStep = constantStep && *constantStep >= INT32_MIN && *constantStep <= INT32_MAX;
+    const bool recomputedStep = !immediateStep && recomputed(loop.getStep());
     int stepReg = 0;
-    if (!immediateStep) {
+    if (!immediateStep && !recomputedStep) {
       if (loop.getStep().getDefiningOp<mlir::arith::ConstantOp>())
         return fail(loop, "a loop step beyond 32 bits");
       Expected<int> st = use(loop.getStep());
@@ -325,6 +404,10 @@ private:
       stepReg = *st;
     }
     if (Status st = block(*loop.getBody()); !st) return st;
+    if (recomputedStep) {
+      stepReg = nextScratch();
+      recompute(loop.getStep(), stepReg);
+    }
     if (immediateStep)
       s_ << "  addi x" << *iv << ", x" << *iv << ", " << *constantStep << "\n";
     else
@@ -427,7 +510,10 @@ Status finishNpuKernel(mlir::func::FuncOp kernel, const std::string &sync) {
 }
 
 Expected<std::string> emitNpuAssembly(mlir::func::FuncOp kernel, const std::string &header) {
-  return Emitter(kernel).run(header);
+  Emitter first(kernel, Emitter::Recompute::none);
+  Expected<std::string> assembly = first.run(header);
+  if (assembly || !first.outOfRegisters()) return assembly;
+  return Emitter(kernel, Emitter::Recompute::cheap).run(header);
 }
 
 std::string printNpuKernel(mlir::func::FuncOp kernel) {

@@ -13,9 +13,19 @@ namespace fractal {
 
 namespace {
 std::string systemError() { return std::strerror(errno); }
+
+// A directory opens as a stream on Linux, reads as empty and seeks to a size of 2^63 - 1 (a
+// std::bad_alloc for its buffer, or an empty "model"): refused by name first.
+Status notADirectory(const std::string &path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    return Error::badInput(path + ": is a directory, not a file");
+  return Status::success();
+}
 } // namespace
 
 Expected<std::string> readTextFile(const std::string &path) {
+  if (Status st = notADirectory(path); !st) return st.error();
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return Error::badInput(path + ": cannot open: " + systemError());
@@ -27,6 +37,7 @@ Expected<std::string> readTextFile(const std::string &path) {
 }
 
 Expected<std::vector<uint8_t>> readBinaryFile(const std::string &path) {
+  if (Status st = notADirectory(path); !st) return st.error();
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return Error::badInput(path + ": cannot open: " + systemError());

@@ -46,15 +46,18 @@ Expected<ConvTiling> planConvWithin(const ChipConfig &config, const ConvKernel &
   // 160x160: 201k -> 132k cycles; a floor of 32 pixels saved less, of 128 pixels too.)
   while (t.kc1 > 1 && l0a / 2 / (t.kc1 * taps * 16 * 2) < kMinTilePixels) --t.kc1;
   const int64_t kst = k.c04 ? convC04Depth(k) : t.kc1 * taps * 16;
-  if (16 * kst * 2 > l0a / 2 || l0bNeed(k, t) > l0b)
+  // One M tile at a time when two of 16 pixels do not fit (not beside a residual's tile, which
+  // has L0A buffers of its own, or a depthwise convolution run first, which has its own too).
+  if (16 * kst * 2 > l0a / 2 && 16 * kst * 2 <= l0a && !k.residual && !k.depthwiseFirst) t.l0aTiles = 1;
+  if (16 * kst * 2 > l0a / t.l0aTiles || l0bNeed(k, t) > l0b)
     return Error::badInput(k.name + ": L0 overflow: one K step of the " + std::to_string(k.kh) + "x" +
-                           std::to_string(k.kw) + " kernel needs L0A " + std::to_string(2 * 16 * kst * 2) +
-                           " and L0B " + std::to_string(l0bNeed(k, t)) + " bytes; the config has L0A " +
+                           std::to_string(k.kw) + " kernel needs L0A " + std::to_string(16 * kst * 2) +
+                           " (16 pixels) and L0B " + std::to_string(l0bNeed(k, t)) + " bytes; the config has L0A " +
                            std::to_string(l0a) + ", L0B " + std::to_string(l0b));
   // M tiles fill half of L0A: img2col of tile t+1 runs while the cube works on tile t. (A
   // residual's K step is one N tile deep.)
   const int64_t deepest = k.residual ? std::max(kst, roundUp(std::min(t.nt, k.cop), 16)) : kst;
-  t.mt = std::max<int64_t>(16, std::min<int64_t>(l0a / 2 / (deepest * 2) / 16 * 16, 4080));
+  t.mt = std::max<int64_t>(16, std::min<int64_t>(l0a / t.l0aTiles / (deepest * 2) / 16 * 16, 4080));
   return t;
 }
 
@@ -65,6 +68,16 @@ int64_t convC04Depth(const ConvKernel &k) { return roundUp(k.kh * k.kw * 4, 16);
 Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
   Expected<ConvTiling> t = planConvWithin(config, k, 128);
   if (!t) return t;
+  // Over K steps a band's accumulators stay in L0C, two bands' of an N tile (NpuConv): N tiles
+  // narrow enough for a band of one output row where L0C is small (PP-OCRv4 rec's 1x1 convolutions
+  // on 160-pixel rows in 128-channel tiles need 160 KiB; a 64 KiB L0C takes 48-channel tiles).
+  const int64_t l0c = config.buffer(BufferKind::L0C).sizeBytes;
+  const int64_t rowAccumulators = 2 * roundUp(k.wo, 16) * 4; // bytes per output channel
+  if (!k.depthwise && !k.c04 && t->kc1 < k.cip / 16 && rowAccumulators * t->nt > l0c) {
+    const int64_t cap = l0c / rowAccumulators / 16 * 16;
+    if (cap >= 16)
+      if (Expected<ConvTiling> narrower = planConvWithin(config, k, cap)) t = std::move(narrower);
+  }
   // Fewer output rows than cores (bands are at least a row): the N tiles are shared out too
   // (generateConv), so narrow them until there is one per core where the channels allow.
   const int64_t items = k.n * k.ho, cores = config.chip.cores;

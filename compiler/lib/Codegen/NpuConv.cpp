@@ -166,6 +166,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   const ConvTiling t = *planned;
   const int64_t l1Bytes = config.buffer(BufferKind::L1).sizeBytes, l0aBytes = config.buffer(BufferKind::L0A).sizeBytes;
   const int64_t l0bBytes = config.buffer(BufferKind::L0B).sizeBytes, l0cBytes = config.buffer(BufferKind::L0C).sizeBytes;
+  const int64_t l0aTileBytes = l0aBytes / t.l0aTiles; // an M tile's room in L0A (ConvTiling::l0aTiles)
   const int64_t c1 = k.cip / 16, taps = k.kh * k.kw, cores = config.chip.cores;
   const int64_t rc = k.residualChannels ? k.residualChannels : k.cop; // the residual's channels
   // A depthwise convolution run first, band by band, into this one's input band in L1
@@ -203,7 +204,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // loaded before the two mmads, so one flag hands both over): they share half of L0A.
   const int64_t kMain = k.c04 ? kTotal : std::min(t.kc1, k.depthwise ? int64_t(1) : c1) * taps * 16;
   const int64_t kTile = kMain + (k.residual ? ntPad : 0); // a pixel's depth in L0A (input and residual)
-  if (k.residual) mt = std::min(mt, l0aBytes / 2 / (kTile * 2) / 16 * 16);
+  if (k.residual) mt = std::min(mt, l0aTileBytes / (kTile * 2) / 16 * 16);
   // Two depthwise tiles of (up to) 80 pixels, this convolution's tiles in the rest: the depthwise's
   // img2col moves taps times its input and pays a flag's latency per tile, so it gets the larger
   // share (BlazeFace's 3x3 blocks: 80 + 64 pixels instead of 64 + 112, back 751k -> 733k kernel
@@ -226,7 +227,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
                                       "channels), even rows, rows of a multiple of 16 pixels");
     mt = mt / poolUnit * poolUnit;
     // (With a depthwise first, whose tiles shrink to make room, when L0A and L0C allow it.)
-    if (mt < poolUnit && dw && poolUnit * kTile * 2 + 16 * dwTaps * 16 * 2 <= l0aBytes / 2 &&
+    if (mt < poolUnit && dw && poolUnit * kTile * 2 + 16 * dwTaps * 16 * 2 <= l0aTileBytes &&
         (!oneKStep || 2 * poolUnit * ntPad * 4 + 2 * mtDwCap * 16 * 4 <= l0cBytes))
       mt = poolUnit;
   }
@@ -235,14 +236,15 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     // pairs of rows): L0C for the accumulators, or L0A for the img2col (beside the depthwise's
     // smallest tiles when one runs first).
     const int64_t l0cNeedTiles = 2 * poolUnit * ntPad * 4;
-    const int64_t l0aNeedTiles = 2 * poolUnit * kTile * 2 + (dw ? 2 * 16 * dwTaps * 16 * 2 : 0);
+    const int64_t l0aNeedTiles = t.l0aTiles * poolUnit * kTile * 2 + (dw ? 2 * 16 * dwTaps * 16 * 2 : 0);
     const bool l0cShort = l0cNeedTiles > l0cBytes;
-    return Error::badInput(k.name + ": " + (l0cShort ? "L0C" : "L0A") + " overflow: two " + std::to_string(poolUnit) +
-                           "-pixel tiles" + (k.maxPool2x2 ? " (whole pairs of output rows, for the pooled output)" : "") +
+    return Error::badInput(k.name + ": " + (l0cShort ? "L0C" : "L0A") + " overflow: " +
+                           (l0cShort || t.l0aTiles == 2 ? "two " : "one ") + std::to_string(poolUnit) + "-pixel tile" +
+                           (l0cShort || t.l0aTiles == 2 ? "s" : "") + (k.maxPool2x2 ? " (whole pairs of output rows, for the pooled output)" : "") +
                            " need " + std::to_string(l0cShort ? l0cNeedTiles : l0aNeedTiles) + " bytes, " +
                            (l0cShort ? "L0C has " + std::to_string(l0cBytes) : "L0A has " + std::to_string(l0aBytes)));
   }
-  const int64_t mtDw = dw ? std::min(mtDwCap, (l0aBytes / 2 - mt * kTile * 2) / (dwTaps * 16 * 2) / 16 * 16) : 0;
+  const int64_t mtDw = dw ? std::min(mtDwCap, (l0aTileBytes - mt * kTile * 2) / (dwTaps * 16 * 2) / 16 * 16) : 0;
   if (dw && mtDw < 16)
     return Error::badInput(k.name + ": L0A overflow: 16 pixels of the depthwise " + std::to_string(dw->kh) + "x" +
                            std::to_string(dw->kw) + " convolution before it do not fit beside its own tiles");
@@ -380,8 +382,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   const int blockDim = int(std::min<int64_t>(cores, items));
   const int64_t hlMax = std::min(k.h, inputRows(k, ohb));
   const int64_t kMax = kMain;
-  if (mt * (kMax + (k.residual ? ntPad : 0)) * 2 > l0aBytes / 2)
-    return Error::internal(k.name + ": an M tile of " + std::to_string(mt) + " pixels overflows half of L0A");
+  if (mt * (kMax + (k.residual ? ntPad : 0)) * 2 > l0aTileBytes)
+    return Error::internal(k.name + ": an M tile of " + std::to_string(mt) + " pixels overflows its share of L0A");
 
   NpuKernelBuilder kb(config, k.name, k.node);
   mlir::OpBuilder &b = kb.builder();
@@ -557,7 +559,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // (A depthwise first has L0A and L0C tiles of its own.)
   mlir::Value l0a[2], l0aResidual[2], l0cTile[2], l0aDw[2], l0cDw[2];
   for (int p = 0; p < 2; ++p) {
-    l0a[p] = kb.alloc(npu::Space::l0a, kb.f16(), mt * kMax);
+    l0a[p] = p == 1 && t.l0aTiles == 1 ? l0a[0] : kb.alloc(npu::Space::l0a, kb.f16(), mt * kMax);
     if (dw) {
       l0aDw[p] = kb.alloc(npu::Space::l0a, kb.f16(), mtDw * dwTaps * 16);
       l0cDw[p] = kb.alloc(npu::Space::l0c, kb.f32(), mtDw * 16);
@@ -1067,7 +1069,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
                        std::to_string(k.inputChannels ? k.inputChannels : k.cip) + " -> " +
                        std::to_string(k.ho) + "x" + std::to_string(k.wo) + "x" + std::to_string(k.cop) + "; tiles: " +
                        std::to_string(t.nt) + " channels, " + std::to_string(t.kc1) + " slice(s) per K step, " +
-                       std::to_string(mt) + " pixels, " + std::to_string(ohb) + " row(s) per band; " +
+                       std::to_string(mt) + " pixels" + (t.l0aTiles == 1 ? " (one at a time in L0A)" : "") + ", " +
+                       std::to_string(ohb) + " row(s) per band; " +
                        std::to_string(items) + " item(s)" +
                        (nChunks > 1 ? " (bands x " + std::to_string(nChunks) + " N chunks)" : " (bands)") + " on " +
                        std::to_string(blockDim) + " block(s); weights " + (resident ? "resident in L1" : "per stage") +

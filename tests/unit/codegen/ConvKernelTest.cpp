@@ -341,15 +341,16 @@ TEST(ConvKernel, TilesLeaveL0CInGroups) {
 // Hiding latency keeps more flags (and registers) live at once: a kernel that runs out of event
 // ids with all of it (here a depthwise convolution with an epilogue, grouped because this chip's
 // GM writes take 1000 cycles to land, whose N tiles would also alternate two L0B buffers) is
-// generated with the groups alone; one that runs out of registers with the groups too (PP-OCRv4
-// rec's 5x5 depthwise on 3x80 maps, in two N chunks) tile by tile.
+// generated with the groups alone. One whose live values outnumber the registers with the groups
+// (PP-OCRv4 rec's 5x5 depthwise on 3x80 maps, in two N chunks) keeps them, its kernel arguments
+// recomputed at each use (NpuToAsm.cpp; it was generated tile by tile before).
 TEST(ConvKernel, KernelsThatRunOutOfFlagsHideLessLatency) {
   ChipConfig slowWrites = edge();
   slowWrites.dma.gmWritePathLatencyCycles = 1000;
   runCase({"out_of_flags", 1, 64, 64, 48, 48, 3, 3, 1, 1, 1, true, false, 0, false, true}, true,
           "tiles leave L0C in groups of 2", slowWrites);
   runCase({"out_of_registers", 1, 3, 80, 480, 480, 5, 5, 1, 1, 2, true, false, 0, false, true}, true,
-          "tiles leave L0C one by one");
+          "tiles leave L0C in groups of 2");
 }
 
 // A depthwise convolution run first inside a 1x1 convolution's kernel (ConvKernel::
@@ -362,8 +363,7 @@ struct PairCase {
   bool dwRelu = false, residual = false;
 };
 
-void runDepthwiseFirst(const PairCase &c) {
-  const ChipConfig config = edge();
+void runDepthwiseFirst(const PairCase &c, const ChipConfig &config = edge()) {
   auto pad16 = [](int64_t v) { return (v + 15) / 16 * 16; };
   ConvKernel dw;
   dw.name = dw.node = std::string(c.name) + "_dw";
@@ -444,6 +444,28 @@ TEST(ConvKernel, DepthwiseFirstGivesTheTwoKernelsBits) {
       {"pair_n_tiles", 1, 8, 10, 128, 160, 3, 1, 1, false, false},          // the 1x1 has several N tiles
   };
   for (const PairCase &c : cases) runDepthwiseFirst(c);
+}
+
+// L0A and L0B of 16 KiB and L0C of 64 KiB (a sweep over buffer sizes, down from the edge chip's 64,
+// 64 and 256): a 5x5 depthwise convolution's K step (400 deep) takes 12.5 KiB for 16 pixels, so
+// its M tiles are in L0A one at a time (img2col waits for the cube); a 1x1 convolution with K steps
+// on rows of 160 pixels keeps a band's accumulators in L0C in tiles of 48 channels, not 128 (two
+// bands of a row in 128 channels are 160 KiB); a 1x1 convolution with a residual of fewer
+// channels (BlazeFace's 72 -> 80 on 16x16) has more live values than registers with tiles this
+// small and recomputes its arguments (NpuToAsm.cpp). Each against the reference, race-checked.
+// (None had a kernel before: "L0 overflow", "L1/L0C overflow", "more live scalar values than
+// registers".)
+TEST(ConvKernel, SmallL0BuffersTakeOneTileAtATimeAndNarrowerTiles) {
+  ChipConfig config = edge();
+  config.buffer(BufferKind::L0A).sizeBytes = 16 << 10;
+  config.buffer(BufferKind::L0B).sizeBytes = 16 << 10;
+  config.buffer(BufferKind::L0C).sizeBytes = 64 << 10;
+  const Case depthwise = {"depthwise_5x5_small_l0a", 1, 12, 30, 48, 48, 5, 5, 1, 1, 2, true};
+  const Case rows = {"k_steps_small_l0c", 1, 4, 160, 128, 256, 1, 1, 1, 1, 0};
+  runCase(depthwise, true, "16 pixels (one at a time in L0A)", config);
+  runCase(rows, true, "tiles: 48 channels", config);
+  runCase(depthwise, false, nullptr, edge(), "one at a time"); // both tiles where they fit
+  runCase({"residual_small_l0", 1, 16, 16, 72, 80, 1, 1, 1, 1, 0, false, true, 72}, true, nullptr, config);
 }
 
 // Two detection heads on the same input as one convolution with two NHWC f32 outputs

@@ -167,6 +167,10 @@ struct ConvTiling {
   int64_t nt = 0;   // output channels per N tile
   int64_t kc1 = 0;  // input-channel slices (16 channels) per K step
   int64_t mt = 0;   // pixels per mmad (multiple of 16); the kernel may take fewer (L0C)
+  // M tiles in L0A at once: 2 (img2col of the next while the cube reads this one), or 1 when 16
+  // pixels of a K step need more than half of L0A (a 5x5 depthwise's 400-deep K step at a 16 KiB
+  // L0A): img2col then waits for the cube, but the convolution still has a kernel.
+  int64_t l0aTiles = 2;
 };
 
 Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k);

@@ -973,6 +973,7 @@ private:
     for (mlir::Value v : o.getInputs())
       if (!require(op, {v}, args)) return;
     // Any axis by DMA segments: each result row over the axis is the inputs' rows in turn.
+    std::string why = "concatenation of more than 12 inputs: no NPU kernel yet";
     if (args.size() <= 12) {
       SegmentCopyKernel k;
       k.name = opName(op);
@@ -990,13 +991,15 @@ private:
           at += rowBytes[i];
         }
       k.totalBytes = at;
-      if (Expected<GeneratedKernel> gen = generateSegmentCopy(config_, k); gen && at > 0) {
+      Expected<GeneratedKernel> gen = generateSegmentCopy(config_, k);
+      if (gen && at > 0) {
         args.push_back(result(op));
         addSpillingKernelTask(op, "Concat", *gen, std::move(args));
         return;
       }
+      why = gen ? "an empty concatenation" : gen.error().message;
     }
-    addHostTask(op, "Concat", args, {result(op)}, "concatenation with more than 2048 DMA pieces or 12 inputs: no NPU kernel yet");
+    addHostTask(op, "Concat", args, {result(op)}, why);
     p_.tasks.back().host.ints["axis"] = {axis};
   }
 

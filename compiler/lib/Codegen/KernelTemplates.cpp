@@ -70,7 +70,8 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   const int64_t mItems = k.batch * ceilDiv(k.m, mt);
   if (mItems < config.chip.cores)
     nt = std::min(nt, std::max<int64_t>(16, roundUp(ceilDiv(np, ceilDiv(config.chip.cores, mItems)), 16)));
-  int64_t kt = std::min({kp, (l0a / 2 / (mt * 2)) / 16 * 16, (l0b / 2 / (nt * 2)) / 16 * 16, int64_t(4080)});
+  auto deepestStep = [&] { return std::min({kp, (l0a / 2 / (mt * 2)) / 16 * 16, (l0b / 2 / (nt * 2)) / 16 * 16, int64_t(4080)}); };
+  int64_t kt = deepestStep();
   // The A panel (mt rows x all of K) stays in L1 for the whole item when it fits in half of it.
   const int64_t panelBytes = roundUp(mt * kp * 2, kFractalBytes);
   const bool panel = biasBytes + panelBytes <= l1 / 2;
@@ -85,6 +86,13 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     return biasBytes + (panel ? panelBytes : 0) + slots * (aSlotFor(kt) + bSlotFor(kt));
   };
   while (kt > 16 && l1Need(kt, 2) > l1) kt -= 16;
+  // Narrower N tiles where two 16-deep steps' B tiles do not fit L1 beside A (a 64 KiB L1: a
+  // layout change to NCHW's 1024-wide tiles take all of it).
+  while (nt > 16 && l1Need(16, 2) > l1) {
+    nt -= 16;
+    kt = deepestStep();
+    while (kt > 16 && l1Need(kt, 2) > l1) kt -= 16;
+  }
   if (2 * mt * nt * 4 > l0c || kt < 16 || l1Need(kt, 2) > l1)
     return Error::badInput(k.name + ": L0/L1 overflow: the smallest double-buffered matmul tile needs L0A " +
                            std::to_string(2 * mt * 16 * 2) + ", L0B " + std::to_string(2 * 16 * nt * 2) + ", L0C " +

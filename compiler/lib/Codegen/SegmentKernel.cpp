@@ -13,10 +13,13 @@ namespace fractal::codegen {
 using emit::ceilDiv;
 
 Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const SegmentCopyKernel &k) {
-  static constexpr int64_t kPiece = 32 * 1024; // bytes per DMA piece
-  if (config.buffer(BufferKind::UB).sizeBytes < 2 * kPiece)
-    return Error::badInput(k.name + ": UB overflow: the segment copy kernel needs " + std::to_string(2 * kPiece) +
-                           " bytes of UB");
+  // Bytes per DMA piece: 32 KiB, or half of a smaller UB (a piece buffer beside the fill
+  // buffer, whose vdup writes 256-byte repeats).
+  const int64_t ubBytes = config.buffer(BufferKind::UB).sizeBytes;
+  const int64_t piece = std::min<int64_t>(32 * 1024, ubBytes / 2 / 256 * 256);
+  if (piece < 256)
+    return Error::badInput(k.name + ": UB overflow: the segment copy kernel needs 512 bytes of UB, the target has " +
+                           std::to_string(ubBytes));
   // Merge neighbours (a copy continuing a copy, a fill after a fill) and check the tiling.
   std::vector<SegmentCopyKernel::Segment> merged;
   int64_t at = 0;
@@ -45,14 +48,15 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
   if (at != k.totalBytes)
     return Error::internal(k.name + ": segments cover " + std::to_string(at) + " of " + std::to_string(k.totalBytes) +
                            " output bytes");
-  // The DMA pieces: segments in runs of at most kPiece bytes.
+  // The DMA pieces: segments in runs of at most `piece` bytes.
   struct Piece {
     const SegmentCopyKernel::Segment *sg;
     int64_t done;
+    int64_t piece; // the kernel's piece size
     // Stored as its whole blocks plus one block ending at its end (loaded on its own), so that
     // nothing is written past it: set on the last piece before another core's part.
     bool endAligned = false;
-    int64_t bytes() const { return std::min(kPiece, sg->bytes - done); }
+    int64_t bytes() const { return std::min(piece, sg->bytes - done); }
     int64_t blocks() const { return ceilDiv(bytes(), 32); }
     int64_t src() const { return sg->src + done; }
     int64_t dst() const { return sg->dst + done; }
@@ -62,7 +66,7 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
   std::vector<Piece> all;
   bool fills = false;
   for (const auto &sg : merged) {
-    for (int64_t done = 0; done < sg.bytes; done += kPiece) all.push_back({&sg, done});
+    for (int64_t done = 0; done < sg.bytes; done += piece) all.push_back({&sg, done, piece});
     fills |= sg.src < 0;
   }
   const int64_t pieces = int64_t(all.size());
@@ -74,9 +78,8 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
   // load overlaps the previous pieces' stores (one buffer serialised every piece on the GM round
   // trip: ~480 cycles for PP-OCRv4 rec's 60-byte attention rows). The pieces are split between
   // the cores in contiguous runs (at least 16 pieces each), every core with its own buffers.
-  const int64_t ubBytes = config.buffer(BufferKind::UB).sizeBytes;
-  const int64_t slots = std::min<int64_t>(4, ubBytes / kPiece - (fills ? 1 : 0));
-  const int64_t fillAt = slots * kPiece;
+  const int64_t slots = std::min<int64_t>(4, ubBytes / piece - (fills ? 1 : 0));
+  const int64_t fillAt = slots * piece;
   // Stores write whole 32-byte blocks, spilling past an unaligned piece's end into the following
   // pieces' bytes (several, when they are small), which their later, in-order stores overwrite.
   // So a core's run may only start at a piece that no earlier piece's store reaches into: another
@@ -91,7 +94,7 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
   auto startsClean = [&](size_t i) { return reach[i - 1] <= all[i].dst(); };
   auto canEndAlign = [&](size_t i) { // piece i - 1 stored end-aligned makes i a clean start
     const Piece &q = all[i - 1];
-    return q.copies() && q.bytes() >= 32 && (q.blocks() + 1) * 32 <= kPiece && (i < 2 || reach[i - 2] <= all[i].dst());
+    return q.copies() && q.bytes() >= 32 && (q.blocks() + 1) * 32 <= piece && (i < 2 || reach[i - 2] <= all[i].dst());
   };
   const int64_t wanted = std::max<int64_t>(1, std::min<int64_t>(config.chip.cores, int64_t(all.size()) / 16));
   std::vector<size_t> starts{0};
@@ -116,7 +119,7 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
   for (int i = 0; i < k.numSources; ++i) s << "  ld x" << 17 + i << ", gm[x1], offset=" << 8 * i << "\n";
   s << "  ld x3, gm[x1], offset=" << 8 * k.numSources << "\n  li x11, " << fillAt << "\n";
   if (fills)
-    s << "  li x16, " << k.fillWord << "\n  vdup.s32 ub[x11], x16, repeat=" << kPiece / 256
+    s << "  li x16, " << k.fillWord << "\n  vdup.s32 ub[x11], x16, repeat=" << piece / 256
       << "\n  set_flag v, mte3, 0\n  wait_flag v, mte3, 0\n";
   if (parts > 1) {
     s << "  mfsr x5, block_idx\n";
@@ -146,7 +149,7 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
       while (end < last && end - i < batchPieces) {
         const Piece &q = all[end];
         const int64_t bytes = q.copies() ? (q.blocks() + (q.endAligned ? 1 : 0)) * 32 : 0;
-        if (end > i && used + bytes > kPiece) break;
+        if (end > i && used + bytes > piece) break;
         used += bytes;
         ++end;
       }
@@ -154,7 +157,7 @@ Expected<GeneratedKernel> generateSegmentCopy(const ChipConfig &config, const Se
       const bool copies = used > 0;
       // UB offsets: the pieces' blocks in order, then the end-aligned pieces' last blocks.
       std::vector<int64_t> at(end - i), tailAt(end - i);
-      int64_t offset = slot * kPiece;
+      int64_t offset = slot * piece;
       for (size_t j = i; j < end; ++j)
         if (all[j].copies()) at[j - i] = offset, offset += all[j].blocks() * 32;
       for (size_t j = i; j < end; ++j)

@@ -910,6 +910,14 @@ TEST(MatMulKernel, TallTilesShrinkToASmallerL0A) {
   runMatMul(2, 2100, 16, 16, false, true, false, true, true, false, 0, false, -1, 0, 16 << 10);
 }
 
+// On a 64 KiB L1, the wide N tiles of a product with few rows (a layout change to NCHW: a row per
+// channel, 1024 pixels a tile) narrow until two 16-deep steps' B tiles fit beside A; they were an
+// "L0/L1 overflow" error, and with them pooling and convolutions of 1-D and 3-D maps.
+TEST(MatMulKernel, WideTilesNarrowToASmallerL1) {
+  runMatMul(1, 16, 16, 3000, false, false, false, false, false, false, -1, false, -1, 64 << 10);
+  runMatMul(2, 40, 32, 2000, false, true, false, false, false, false, -1, false, -1, 64 << 10);
+}
+
 // One step per item and the same B for all of them (a layout change's identity, a transposed
 // convolution's weights): B is moved into both L0B halves once, before the first item, and no
 // item loads it again. Across the products of a batch that share B too; B transposed.

@@ -114,27 +114,36 @@ void expectCopiedOnEveryRun(const SegmentCopyKernel &k, const GeneratedKernel &g
   }
 }
 
-// Segment copies and fills of unaligned lengths tiling the output, with the race detector on.
+// Segment copies and fills of unaligned lengths tiling the output, with the race detector on: on
+// the edge chip in 32 KiB pieces, with a UB of 32 or 8 KiB (a sweep's) in pieces of half of it
+// (the kernel needed 64 KiB of UB: Slice, Split, Pad, Concat and Trilu had no kernel there).
 TEST(SegmentCopyKernel, CopiesAndFillsTileTheOutput) {
   SegmentCopyKernel k;
   k.name = k.node = "segments";
   k.fillWord = 0x3f800000; // 1.0f
   // dst ranges: [0,12) copy from 40, [12,20) fill, [20,64) copy from 4 (merges with the next),
-  // [64,100) copy from 48, [100,140) fill, and a 40 KiB copy (two pieces).
+  // [64,100) copy from 48, [100,140) fill, and a 40 KiB copy.
   k.segments = {{40, 0, 12}, {-1, 12, 8}, {4, 20, 44}, {48, 64, 36}, {-1, 100, 40}, {0, 140, 40960}};
   k.totalBytes = 140 + 40960;
-  Expected<GeneratedKernel> gen = generateSegmentCopy(edge(), k);
-  ASSERT_TRUE(gen.ok()) << gen.error().message;
-  std::vector<uint8_t> src(41000 + kTailSlackBytes);
-  for (size_t i = 0; i < src.size(); ++i) src[i] = uint8_t(i * 37 + 11);
-  Device dev(edge());
-  uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<uint8_t>(size_t(k.totalBytes + kTailSlackBytes), 0xee));
-  ASSERT_TRUE(runGenerated(dev, *gen, "segments", {ps, po}, true));
-  std::vector<uint8_t> got = dev.read<uint8_t>(po, size_t(k.totalBytes));
-  const uint8_t one[4] = {0x00, 0x00, 0x80, 0x3f};
-  for (const auto &sg : k.segments)
-    for (int64_t b = 0; b < sg.bytes; ++b)
-      ASSERT_EQ(got[size_t(sg.dst + b)], sg.src < 0 ? one[(sg.dst + b) % 4] : src[size_t(sg.src + b)]) << "byte " << sg.dst + b;
+  for (const auto &[ubBytes, pieces] : {std::pair{int64_t(0), 6}, {int64_t(32 << 10), 7}, {int64_t(8 << 10), 14}}) {
+    ChipConfig config = edge();
+    if (ubBytes) config.buffer(BufferKind::UB).sizeBytes = ubBytes;
+    Expected<GeneratedKernel> gen = generateSegmentCopy(config, k);
+    ASSERT_TRUE(gen.ok()) << gen.error().message;
+    EXPECT_NE(gen->assembly.find(", " + std::to_string(pieces) + " DMA piece(s)"), std::string::npos)
+        << gen->assembly.substr(0, 200);
+    std::vector<uint8_t> src(41000 + kTailSlackBytes);
+    for (size_t i = 0; i < src.size(); ++i) src[i] = uint8_t(i * 37 + 11);
+    Device dev(config);
+    uint64_t ps = dev.buffer(src), po = dev.buffer(std::vector<uint8_t>(size_t(k.totalBytes + kTailSlackBytes), 0xee));
+    ASSERT_TRUE(runGenerated(dev, *gen, "segments", {ps, po}, true));
+    std::vector<uint8_t> got = dev.read<uint8_t>(po, size_t(k.totalBytes));
+    const uint8_t one[4] = {0x00, 0x00, 0x80, 0x3f};
+    for (const auto &sg : k.segments)
+      for (int64_t b = 0; b < sg.bytes; ++b)
+        ASSERT_EQ(got[size_t(sg.dst + b)], sg.src < 0 ? one[(sg.dst + b) % 4] : src[size_t(sg.src + b)])
+            << "byte " << sg.dst + b << ", UB " << ubBytes;
+  }
 }
 
 // Runs from scattered sources (a permutation's): eight 4-byte runs, then a 64-byte one, over and

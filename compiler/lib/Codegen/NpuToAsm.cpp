@@ -172,7 +172,8 @@ private:
     return r;
   }
 
-  // `v` plus or times a constant that fits an immediate: (v, immediate, is a product).
+  // `v` as an operand plus or times a constant that fits an immediate (`addi`, `muli`; a
+  // subtraction adds the negated constant).
   struct ImmediateOp {
     mlir::Value operand;
     int64_t immediate;
@@ -182,8 +183,8 @@ private:
     mlir::Operation *op = v.getDefiningOp();
     if (!op || !llvm::isa<mlir::arith::AddIOp, mlir::arith::SubIOp, mlir::arith::MulIOp>(op)) return std::nullopt;
     const std::optional<int64_t> imm = constantInt(op->getOperand(1));
-    if (!imm || *imm <= INT32_MIN || *imm > INT32_MAX) return std::nullopt;
     const bool sub = llvm::isa<mlir::arith::SubIOp>(op);
+    if (!imm || *imm < (sub ? INT32_MIN + int64_t(1) : INT32_MIN) || *imm > INT32_MAX) return std::nullopt;
     return ImmediateOp{op->getOperand(0), sub ? -*imm : *imm, llvm::isa<mlir::arith::MulIOp>(op)};
   }
 
@@ -333,10 +334,7 @@ private:
       if (op.getName().getStringRef() == opName) name = instr;
     Expected<int> a = use(op.getOperand(0));
     if (!a) return a.error();
-    const std::optional<int64_t> imm = constantInt(op.getOperand(1));
-    const bool immediate = imm && *imm >= INT32_MIN && *imm <= INT32_MAX &&
-                           (llvm::isa<mlir::arith::AddIOp, mlir::arith::MulIOp>(op) ||
-                            (llvm::isa<mlir::arith::SubIOp>(op) && *imm > INT32_MIN));
+    const std::optional<ImmediateOp> immediate = immediateOp(op.getResult(0));
     int b = 0;
     if (!immediate) {
       Expected<int> rb = use(op.getOperand(1));
@@ -346,9 +344,8 @@ private:
     Expected<int> d = define(op.getResult(0));
     if (!d) return d.error();
     if (immediate) {
-      const bool sub = llvm::isa<mlir::arith::SubIOp>(op);
-      s_ << "  " << (llvm::isa<mlir::arith::MulIOp>(op) ? "muli" : "addi") << " x" << *d << ", x" << *a << ", "
-         << (sub ? -*imm : *imm) << "\n";
+      s_ << "  " << (immediate->product ? "muli" : "addi") << " x" << *d << ", x" << *a << ", " << immediate->immediate
+         << "\n";
     } else {
       s_ << "  " << name << " x" << *d << ", x" << *a << ", x" << b << "\n";
     }

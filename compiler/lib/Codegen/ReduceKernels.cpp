@@ -120,32 +120,67 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   if (softmaxLongRowsThroughNpu(config, k)) return generateLongSoftmaxRows(config, k);
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
   const bool rowwise = k.inner == 1; // one row of r values per slice, reduced across lanes
-  // Rows: r rows of `inner` values (rowwise: one row of r values), each padded to whole repeats.
-  const int64_t rows = rowwise ? 1 : k.r, rowValues = rowwise ? k.r : k.inner;
-  const int64_t rowRepeats = ceilDiv(rowValues, kLanes), rowBytes = rowRepeats * kRepeat;
-  const int64_t tileBytes = rows * rowBytes;
-  // UB: tile | copy of the tile (for trees that must not destroy it) | the max row (across rows) |
-  // blocks of 8 copies of the max and the sum (across lanes).
-  const int64_t copyBase = tileBytes, maxRow = 2 * tileBytes, blockBase = maxRow + rowBytes;
-  // LayerNorm also keeps the scale and bias rows.
-  const int64_t scaleRow = blockBase + 2 * kRepeat, biasRow = scaleRow + rowBytes;
-  // Arg kinds and Hardmax: index row | selection bits | best values | best indices | constant
-  // blocks (the fill for unselected lanes, 1.0, 0.0).
   const bool argKind = k.kind == Kind::ArgMax || k.kind == Kind::ArgMin || k.kind == Kind::Hardmax;
   // ArgMax/ArgMin write int32 indices to the scratch argument, widened to the int64 output at the end.
   const bool toScratch = k.kind == Kind::ArgMax || k.kind == Kind::ArgMin;
-  const int64_t iotaRow = blockBase + 2 * kRepeat, selRow = iotaRow + rowBytes, bestRow = selRow + rowBytes,
-                indexRow = bestRow + rowBytes, fillBlock = indexRow + rowBytes, oneBlock = fillBlock + kRepeat,
-                zeroBlock = oneBlock + kRepeat;
-  const int64_t needed = k.kind == Kind::LayerNorm ? biasRow + rowBytes
-                         : argKind                ? zeroBlock + kRepeat
-                                                  : blockBase + 2 * kRepeat;
+  const int64_t rows = rowwise ? 1 : k.r;
+  // UB for a tile of rows of `values` (each padded to whole repeats): tile | copy of the tile (for
+  // trees that must not destroy it) | the max row (across rows) | blocks of 8 copies of the max and
+  // the sum (across lanes); LayerNorm also keeps the scale and bias rows; arg kinds and Hardmax an
+  // index row | selection bits | best values | best indices | constant blocks (the fill for
+  // unselected lanes, 1.0, 0.0).
+  struct Layout {
+    int64_t rowRepeats, rowBytes, tileBytes, copyBase, maxRow, blockBase, scaleRow, biasRow, iotaRow, selRow, bestRow,
+        indexRow, fillBlock, oneBlock, zeroBlock, needed;
+  };
+  auto layoutFor = [&](int64_t values) {
+    Layout l;
+    l.rowRepeats = ceilDiv(values, kLanes);
+    l.rowBytes = l.rowRepeats * kRepeat;
+    l.tileBytes = rows * l.rowBytes;
+    l.copyBase = l.tileBytes;
+    l.maxRow = 2 * l.tileBytes;
+    l.blockBase = l.maxRow + l.rowBytes;
+    l.scaleRow = l.blockBase + 2 * kRepeat;
+    l.biasRow = l.scaleRow + l.rowBytes;
+    l.iotaRow = l.blockBase + 2 * kRepeat;
+    l.selRow = l.iotaRow + l.rowBytes;
+    l.bestRow = l.selRow + l.rowBytes;
+    l.indexRow = l.bestRow + l.rowBytes;
+    l.fillBlock = l.indexRow + l.rowBytes;
+    l.oneBlock = l.fillBlock + kRepeat;
+    l.zeroBlock = l.oneBlock + kRepeat;
+    l.needed = k.kind == Kind::LayerNorm ? l.biasRow + l.rowBytes : argKind ? l.zeroBlock + kRepeat : l.blockBase + 2 * kRepeat;
+    return l;
+  };
   if (k.kind == Kind::LayerNorm && !rowwise)
     return Error::internal(k.name + ": LayerNorm normalises the trailing axes (inner must be 1)");
+  // Across rows, a slice that UB cannot hold is taken in column blocks: items are (slice, block of
+  // `width` columns), `width` the widest multiple of 8 dividing `inner` that fits, so every block
+  // is whole 32-byte blocks in GM and no store reaches another block (a softmax over 21 classes of
+  // a 128x128 map, or its arg max: 2.8 MB a slice, which had no kernel at all).
+  int64_t width = k.inner;
+  if (!rowwise && layoutFor(k.inner).needed > ub && k.inner % 8 == 0)
+    for (int64_t w = k.inner / 8 * 8 - 8; w >= 8; w -= 8)
+      if (k.inner % w == 0 && layoutFor(w).needed <= ub) {
+        width = w;
+        break;
+      }
+  const int64_t blocksPerSlice = k.inner / width, items = k.outer * blocksPerSlice;
+  // Rows: r rows of `width` values (rowwise: one row of r values).
+  const int64_t rowValues = rowwise ? k.r : width;
+  const Layout layout = layoutFor(rowValues);
+  const int64_t rowRepeats = layout.rowRepeats, rowBytes = layout.rowBytes;
+  const int64_t copyBase = layout.copyBase, maxRow = layout.maxRow, blockBase = layout.blockBase;
+  const int64_t scaleRow = layout.scaleRow, biasRow = layout.biasRow;
+  const int64_t iotaRow = layout.iotaRow, selRow = layout.selRow, bestRow = layout.bestRow, indexRow = layout.indexRow,
+                fillBlock = layout.fillBlock, oneBlock = layout.oneBlock, zeroBlock = layout.zeroBlock;
+  const int64_t needed = layout.needed;
   if (needed > ub)
     return Error::badInput(k.name + ": UB overflow: one slice of the reduction (" + std::to_string(k.r) + " x " +
                            std::to_string(k.inner) + " values) needs " + std::to_string(needed) +
-                           " bytes of UB, the target has " + std::to_string(ub));
+                           " bytes of UB, the target has " + std::to_string(ub) +
+                           (rowwise ? std::string() : k.inner % 8 ? "; its columns are not whole 32-byte blocks, so not taken in blocks" : "; so do 8 of its columns"));
   const int64_t maxBlock = blockBase, sumBlock = blockBase + kRepeat;
   const int64_t rowBlocks = ceilDiv(rowValues * 4, 32);
   if (rowBlocks > 65535 || rows > 65535)
@@ -154,7 +189,8 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   std::ostringstream s;
   ReduceEmitter e(s);
   s << "# " << k.name << ": reduction " << int(k.kind) << " of [" << k.outer << ", " << k.r << ", " << k.inner
-    << "] over the middle axis, " << (rowwise ? "across lanes" : "across rows") << "\n";
+    << "] over the middle axis, " << (rowwise ? "across lanes" : "across rows")
+    << (blocksPerSlice > 1 ? ", in column blocks of " + std::to_string(width) : std::string()) << "\n";
   s << ".node \"" << k.node << "\"\n.text\n  mfsr x1, args\n  ld x2, gm[x1]\n";
   // Arguments in order: input; LayerNorm: [scale -> x17], [bias -> x18]; arg kinds and Hardmax: the
   // index row -> x17; output -> x3; ArgMax/ArgMin: int32 scratch -> x18; LayerNorm: [mean -> x19],
@@ -189,8 +225,17 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   const int64_t sliceIn = k.r * k.inner * 4, sliceOut = keepsShape(k.kind) ? k.r * k.inner * 4 : k.inner * 4;
   const bool wholeBlocks = keepsShape(k.kind) ? (rowwise ? (k.r * 4) % 32 == 0 : (k.inner * 4) % 32 == 0)
                                               : !rowwise && (k.inner * 4) % 32 == 0;
-  const int64_t cores = k.kind == Kind::LayerNorm || argKind || !wholeBlocks ? 1 : std::min<int64_t>(config.chip.cores, k.outer);
-  if (cores > 1) {
+  const bool inBlocks = blocksPerSlice > 1;
+  const int64_t cores = k.kind == Kind::LayerNorm || argKind || !wholeBlocks ? 1 : std::min<int64_t>(config.chip.cores, items);
+  if (inBlocks) {
+    // This core's items [items * idx / cores, items * (idx + 1) / cores) (x22 the first): slice
+    // o = x22 / blocks, block b = x22 % blocks; x24 blocks left in the slice.
+    s << "  mfsr x6, block_idx\n  li x7, " << cores << "\n  li x14, " << items << "\n  mul x22, x14, x6\n  div x22, x22, x7\n"
+      << "  addi x6, x6, 1\n  mul x14, x14, x6\n  div x14, x14, x7\n  sub x5, x14, x22\n  beq x5, x0, finish\n"
+      << "  li x14, " << blocksPerSlice << "\n  div x6, x22, x14\n  rem x7, x22, x14\n  sub x24, x14, x7\n"
+      << "  muli x7, x7, " << width * 4 << "\n  muli x14, x6, " << sliceIn << "\n  add x8, x2, x14\n  add x8, x8, x7\n"
+      << "  muli x14, x6, " << sliceOut << "\n  add x9, x" << (toScratch ? 18 : 3) << ", x14\n  add x9, x9, x7\n";
+  } else if (cores > 1) {
     // This core's slices [outer * idx / cores, outer * (idx + 1) / cores).
     s << "  mfsr x6, block_idx\n  li x7, " << cores << "\n  li x14, " << k.outer << "\n  mul x22, x14, x6\n  div x22, x22, x7\n"
       << "  addi x6, x6, 1\n  mul x14, x14, x6\n  div x14, x14, x7\n  sub x5, x14, x22\n  beq x5, x0, finish\n"
@@ -200,10 +245,13 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
     s << "  li x5, " << k.outer << "\n  mv x8, x2\n  mv x9, x" << (toScratch ? 18 : 3) << "\n  li x23, 0\n";
   }
   s << "slice:\n";
-  // Load the slice: rows of `inner` values `inner * 4` bytes apart in GM, `rowBytes` apart in UB.
-  if (rowwise || (k.inner * 4) % 32 == 0) {
+  // Load the slice (or its block): rows of `width` values `inner * 4` bytes apart in GM, `rowBytes`
+  // apart in UB.
+  const int64_t srcGap = rowwise ? 0 : (k.inner - width) * 4 / 32;
+  if (rowwise || ((k.inner * 4) % 32 == 0 && srcGap <= 65535)) {
     const int64_t gap = (rowBytes - rowBlocks * 32) / 32;
-    s << "  gm2ub ub[x0], gm[x8], nburst=" << rows << ", len=" << rowBlocks << ", dst_gap=" << gap << "\n";
+    s << "  gm2ub ub[x0], gm[x8], nburst=" << rows << ", len=" << rowBlocks << ", dst_gap=" << gap
+      << (srcGap ? ", src_gap=" + std::to_string(srcGap) : std::string()) << "\n";
   } else {
     s << "  li x10, 0\n  mv x11, x8\n  li x12, " << rows << "\nload:\n  gm2ub ub[x10], gm[x11], len=" << rowBlocks
       << "\n  addi x10, x10, " << rowBytes << "\n  addi x11, x11, " << k.inner * 4 << "\n  dbnz x12, load\n";
@@ -374,14 +422,21 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   } else {
     s << "  li x10, " << result << "\n  ub2gm gm[x9], ub[x10], len=" << (rowwise ? 1 : rowBlocks) << "\n";
   }
-  // The next slice reuses every buffer: drain all pipes first.
-  s << "  barrier all\n  addi x8, x8, " << k.r * k.inner * 4 << "\n  addi x9, x9, "
-    << (keepsShape(kind) ? k.r * k.inner * 4 : k.inner * 4) << "\n  dbnz x5, slice\n";
+  // The next slice reuses every buffer: drain all pipes first. (In blocks: the next block, or
+  // after a slice's last one, the next slice's first.)
+  if (inBlocks) {
+    s << "  barrier all\n  addi x8, x8, " << width * 4 << "\n  addi x9, x9, " << width * 4
+      << "\n  addi x24, x24, -1\n  bne x24, x0, sameslice\n  addi x8, x8, " << sliceIn - k.inner * 4
+      << "\n  addi x9, x9, " << sliceOut - k.inner * 4 << "\n  li x24, " << blocksPerSlice << "\nsameslice:\n  dbnz x5, slice\n";
+  } else {
+    s << "  barrier all\n  addi x8, x8, " << k.r * k.inner * 4 << "\n  addi x9, x9, "
+      << (keepsShape(kind) ? k.r * k.inner * 4 : k.inner * 4) << "\n  dbnz x5, slice\n";
+  }
   if (toScratch) {
     s << "  barrier all\n";
     e.widenIndices(k.outer * k.inner, 18, 3);
   }
-  if (cores > 1) s << "finish:\n";
+  if (cores > 1 || inBlocks) s << "finish:\n";
   s << "  end\n";
   return GeneratedKernel{s.str(), int(cores)};
 }

@@ -237,6 +237,27 @@ TEST(ReduceKernel, NoDataRacesBetweenPipes) {
   runCase(Kind::LogSumExp, 3, 5, 9, true);
 }
 
+// Across rows, a slice UB cannot hold (21 rows of 2000 or 4096 columns: 2 and 4 column blocks of
+// 1000 and 1024) is taken in blocks of its columns, the items (slice, block) split over the cores
+// mid-slice (12 and 6 items on 2 cores), race detector on; each kind against the reference. (A
+// softmax or arg max over 21 classes of a 128x128 map had no kernel at all.)
+TEST(ReduceKernel, SlicesTooLargeForUbGoInColumnBlocks) {
+  for (Kind kind : kAllKinds) {
+    runCase(kind, 3, 21, 4096, true);
+    runCase(kind, 3, 21, 2000, true); // blocks of 1000: the last repeat of each row partly unused
+  }
+  ReduceKernel k;
+  k.name = "blocks";
+  k.kind = Kind::Softmax;
+  k.outer = 3;
+  k.r = 21;
+  k.inner = 2000;
+  Expected<GeneratedKernel> gen = generateReduce(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  EXPECT_NE(gen->assembly.find("in column blocks of 1000"), std::string::npos) << gen->assembly.substr(0, 200);
+  EXPECT_EQ(gen->blockDim, 2);
+}
+
 TEST(ReduceKernel, SliceTooLargeForUbIsAnError) {
   ReduceKernel k;
   k.name = "huge";
@@ -372,6 +393,7 @@ TEST(ReduceKernel, ArgMaxArgMinHardmax) {
       runArg(kind, 2, 130, 1, last);  // across lanes, several repeats
       runArg(kind, 3, 4, 5, last);    // across rows, unaligned
       runArg(kind, 2, 3, 70, last);   // across rows, two repeats
+      runArg(kind, 2, 21, 4096, last); // across rows in column blocks (a slice UB cannot hold)
     }
 }
 

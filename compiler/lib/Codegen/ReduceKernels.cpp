@@ -156,17 +156,21 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   if (k.kind == Kind::LayerNorm && !rowwise)
     return Error::internal(k.name + ": LayerNorm normalises the trailing axes (inner must be 1)");
   // Across rows, a slice that UB cannot hold is taken in column blocks: items are (slice, block of
-  // `width` columns), `width` the widest multiple of 8 dividing `inner` that fits, so every block
-  // is whole 32-byte blocks in GM and no store reaches another block (a softmax over 21 classes of
-  // a 128x128 map, or its arg max: 2.8 MB a slice, which had no kernel at all).
+  // `width` columns), `width` a multiple of 8, so a block's stores are whole 32-byte blocks and
+  // reach no other block's bytes (a softmax over 21 classes of a 128x128 map, or its arg max: 2.8
+  // MB a slice, which had no kernel at all). Where `inner` is a multiple of 8, `width` is the
+  // widest that divides it and fits (the blocks tile the slice, also over the cores); otherwise
+  // the widest that fits, and the last block ends at the row's end, overlapping the one before
+  // (its columns computed twice, the same values stored twice, on one core: DeepLab's 513x513).
   int64_t width = k.inner;
-  if (!rowwise && layoutFor(k.inner).needed > ub && k.inner % 8 == 0)
-    for (int64_t w = k.inner / 8 * 8 - 8; w >= 8; w -= 8)
-      if (k.inner % w == 0 && layoutFor(w).needed <= ub) {
+  if (!rowwise && layoutFor(k.inner).needed > ub)
+    for (int64_t w = (k.inner - 1) / 8 * 8; w >= 8; w -= 8)
+      if ((k.inner % 8 != 0 || k.inner % w == 0) && layoutFor(w).needed <= ub) {
         width = w;
         break;
       }
-  const int64_t blocksPerSlice = k.inner / width, items = k.outer * blocksPerSlice;
+  const int64_t blocksPerSlice = ceilDiv(k.inner, width), items = k.outer * blocksPerSlice;
+  const int64_t lastStep = k.inner - (blocksPerSlice - 1) * width; // into the last block: width when they tile
   // Rows: r rows of `width` values (rowwise: one row of r values).
   const int64_t rowValues = rowwise ? k.r : width;
   const Layout layout = layoutFor(rowValues);
@@ -180,7 +184,7 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
     return Error::badInput(k.name + ": UB overflow: one slice of the reduction (" + std::to_string(k.r) + " x " +
                            std::to_string(k.inner) + " values) needs " + std::to_string(needed) +
                            " bytes of UB, the target has " + std::to_string(ub) +
-                           (rowwise ? std::string() : k.inner % 8 ? "; its columns are not whole 32-byte blocks, so not taken in blocks" : "; so do 8 of its columns"));
+                           (rowwise ? std::string() : "; so do 8 of its columns"));
   const int64_t maxBlock = blockBase, sumBlock = blockBase + kRepeat;
   const int64_t rowBlocks = ceilDiv(rowValues * 4, 32);
   if (rowBlocks > 65535 || rows > 65535)
@@ -233,7 +237,8 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
     s << "  mfsr x6, block_idx\n  li x7, " << cores << "\n  li x14, " << items << "\n  mul x22, x14, x6\n  div x22, x22, x7\n"
       << "  addi x6, x6, 1\n  mul x14, x14, x6\n  div x14, x14, x7\n  sub x5, x14, x22\n  beq x5, x0, finish\n"
       << "  li x14, " << blocksPerSlice << "\n  div x6, x22, x14\n  rem x7, x22, x14\n  sub x24, x14, x7\n"
-      << "  muli x7, x7, " << width * 4 << "\n  muli x14, x6, " << sliceIn << "\n  add x8, x2, x14\n  add x8, x8, x7\n"
+      << "  muli x7, x7, " << width * 4 << "\n  li x14, " << (k.inner - width) * 4 << "\n  min x7, x7, x14\n"
+      << "  muli x14, x6, " << sliceIn << "\n  add x8, x2, x14\n  add x8, x8, x7\n"
       << "  muli x14, x6, " << sliceOut << "\n  add x9, x" << (toScratch ? 18 : 3) << ", x14\n  add x9, x9, x7\n";
   } else if (cores > 1) {
     // This core's slices [outer * idx / cores, outer * (idx + 1) / cores).
@@ -425,9 +430,15 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
   // The next slice reuses every buffer: drain all pipes first. (In blocks: the next block, or
   // after a slice's last one, the next slice's first.)
   if (inBlocks) {
-    s << "  barrier all\n  addi x8, x8, " << width * 4 << "\n  addi x9, x9, " << width * 4
-      << "\n  addi x24, x24, -1\n  bne x24, x0, sameslice\n  addi x8, x8, " << sliceIn - k.inner * 4
-      << "\n  addi x9, x9, " << sliceOut - k.inner * 4 << "\n  li x24, " << blocksPerSlice << "\nsameslice:\n  dbnz x5, slice\n";
+    // x24 blocks left in the slice after this one: none, the next slice's first (this block
+    // started at inner - width); one, the last block (lastStep on); else the next (width on).
+    s << "  barrier all\n  addi x24, x24, -1\n  beq x24, x0, nextslice\n";
+    if (lastStep != width) s << "  li x14, 1\n  beq x24, x14, laststep\n";
+    s << "  addi x8, x8, " << width * 4 << "\n  addi x9, x9, " << width * 4 << "\n  jmp stepped\n";
+    if (lastStep != width)
+      s << "laststep:\n  addi x8, x8, " << lastStep * 4 << "\n  addi x9, x9, " << lastStep * 4 << "\n  jmp stepped\n";
+    s << "nextslice:\n  addi x8, x8, " << sliceIn - (k.inner - width) * 4 << "\n  addi x9, x9, "
+      << sliceOut - (k.inner - width) * 4 << "\n  li x24, " << blocksPerSlice << "\nstepped:\n  dbnz x5, slice\n";
   } else {
     s << "  barrier all\n  addi x8, x8, " << k.r * k.inner * 4 << "\n  addi x9, x9, "
       << (keepsShape(kind) ? k.r * k.inner * 4 : k.inner * 4) << "\n  dbnz x5, slice\n";

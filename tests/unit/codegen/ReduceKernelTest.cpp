@@ -239,12 +239,15 @@ TEST(ReduceKernel, NoDataRacesBetweenPipes) {
 
 // Across rows, a slice UB cannot hold (21 rows of 2000 or 4096 columns: 2 and 4 column blocks of
 // 1000 and 1024) is taken in blocks of its columns, the items (slice, block) split over the cores
-// mid-slice (12 and 6 items on 2 cores), race detector on; each kind against the reference. (A
-// softmax or arg max over 21 classes of a 128x128 map had no kernel at all.)
+// mid-slice (12 and 6 items on 2 cores), race detector on; each kind against the reference. Rows
+// of 3001 columns (not whole 32-byte blocks): 3 blocks of 1472 on one core, the last ending at
+// the row's end (columns 1529..2943 computed twice). (A softmax or arg max over 21 classes of a
+// 128x128 map had no kernel at all.)
 TEST(ReduceKernel, SlicesTooLargeForUbGoInColumnBlocks) {
   for (Kind kind : kAllKinds) {
     runCase(kind, 3, 21, 4096, true);
     runCase(kind, 3, 21, 2000, true); // blocks of 1000: the last repeat of each row partly unused
+    runCase(kind, 3, 21, 3001, true); // overlapping last blocks
   }
   ReduceKernel k;
   k.name = "blocks";
@@ -256,6 +259,11 @@ TEST(ReduceKernel, SlicesTooLargeForUbGoInColumnBlocks) {
   ASSERT_TRUE(gen.ok()) << gen.error().message;
   EXPECT_NE(gen->assembly.find("in column blocks of 1000"), std::string::npos) << gen->assembly.substr(0, 200);
   EXPECT_EQ(gen->blockDim, 2);
+  k.inner = 3001;
+  gen = generateReduce(edge(), k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  EXPECT_NE(gen->assembly.find("in column blocks of 1472"), std::string::npos) << gen->assembly.substr(0, 200);
+  EXPECT_EQ(gen->blockDim, 1);
 }
 
 TEST(ReduceKernel, SliceTooLargeForUbIsAnError) {
@@ -394,6 +402,7 @@ TEST(ReduceKernel, ArgMaxArgMinHardmax) {
       runArg(kind, 3, 4, 5, last);    // across rows, unaligned
       runArg(kind, 2, 3, 70, last);   // across rows, two repeats
       runArg(kind, 2, 21, 4096, last); // across rows in column blocks (a slice UB cannot hold)
+      runArg(kind, 2, 21, 3001, last); // the same, the last block overlapping the one before
     }
 }
 

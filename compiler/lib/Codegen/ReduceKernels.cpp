@@ -231,20 +231,22 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
                                               : !rowwise && (k.inner * 4) % 32 == 0;
   const bool inBlocks = blocksPerSlice > 1;
   const int64_t cores = k.kind == Kind::LayerNorm || argKind || !wholeBlocks ? 1 : std::min<int64_t>(config.chip.cores, items);
+  // This core's run of `count` items (slices, or slices x blocks): [count * idx / cores,
+  // count * (idx + 1) / cores), x22 its first, x5 its length.
+  auto coreRun = [&](int64_t count) {
+    s << "  mfsr x6, block_idx\n  li x7, " << cores << "\n  li x14, " << count << "\n  mul x22, x14, x6\n  div x22, x22, x7\n"
+      << "  addi x6, x6, 1\n  mul x14, x14, x6\n  div x14, x14, x7\n  sub x5, x14, x22\n  beq x5, x0, finish\n";
+  };
   if (inBlocks) {
-    // This core's items [items * idx / cores, items * (idx + 1) / cores) (x22 the first): slice
-    // o = x22 / blocks, block b = x22 % blocks; x24 blocks left in the slice.
-    s << "  mfsr x6, block_idx\n  li x7, " << cores << "\n  li x14, " << items << "\n  mul x22, x14, x6\n  div x22, x22, x7\n"
-      << "  addi x6, x6, 1\n  mul x14, x14, x6\n  div x14, x14, x7\n  sub x5, x14, x22\n  beq x5, x0, finish\n"
-      << "  li x14, " << blocksPerSlice << "\n  div x6, x22, x14\n  rem x7, x22, x14\n  sub x24, x14, x7\n"
+    // Slice o = x22 / blocks, block b = x22 % blocks; x24 blocks left in the slice.
+    coreRun(items);
+    s << "  li x14, " << blocksPerSlice << "\n  div x6, x22, x14\n  rem x7, x22, x14\n  sub x24, x14, x7\n"
       << "  muli x7, x7, " << width * 4 << "\n  li x14, " << (k.inner - width) * 4 << "\n  min x7, x7, x14\n"
       << "  muli x14, x6, " << sliceIn << "\n  add x8, x2, x14\n  add x8, x8, x7\n"
       << "  muli x14, x6, " << sliceOut << "\n  add x9, x" << (toScratch ? 18 : 3) << ", x14\n  add x9, x9, x7\n";
   } else if (cores > 1) {
-    // This core's slices [outer * idx / cores, outer * (idx + 1) / cores).
-    s << "  mfsr x6, block_idx\n  li x7, " << cores << "\n  li x14, " << k.outer << "\n  mul x22, x14, x6\n  div x22, x22, x7\n"
-      << "  addi x6, x6, 1\n  mul x14, x14, x6\n  div x14, x14, x7\n  sub x5, x14, x22\n  beq x5, x0, finish\n"
-      << "  li x14, " << sliceIn << "\n  mul x14, x14, x22\n  add x8, x2, x14\n"
+    coreRun(k.outer);
+    s << "  li x14, " << sliceIn << "\n  mul x14, x14, x22\n  add x8, x2, x14\n"
       << "  li x14, " << sliceOut << "\n  mul x14, x14, x22\n  add x9, x3, x14\n";
   } else {
     s << "  li x5, " << k.outer << "\n  mv x8, x2\n  mv x9, x" << (toScratch ? 18 : 3) << "\n  li x23, 0\n";

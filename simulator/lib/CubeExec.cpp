@@ -253,7 +253,7 @@ FRACTAL_TARGET_CLONES void fillCubeB(CubeOperandCache &cache, const uint8_t *b, 
   cache.signs.resize(nf * kf * 16);
   cache.zeroTail.resize(nf * kf);
   uint16_t half[256], rows[256];
-  bool anyDiagonal = false, anyZeroTail = false;
+  bool anyDiagonal = false, allDiagonal = true, anyZeroTail = false;
   for (uint64_t kb = 0; kb < kf; ++kb) {
     const int depth = static_cast<int>(std::min<uint64_t>(16, k - std::min(k, kb * 16))); // real rows
     for (uint64_t jb = 0; jb < nf; ++jb) {
@@ -288,9 +288,11 @@ FRACTAL_TARGET_CLONES void fillCubeB(CubeOperandCache &cache, const uint8_t *b, 
       cache.zeroTail[blk] = (rowsNonzero >> 4) == 0 ? 4 : (rowsNonzero >> 8) == 0 ? 8 : 0;
       anyZeroTail = anyZeroTail || cache.zeroTail[blk] != 0;
       anyDiagonal = anyDiagonal || cache.diagonal[blk];
+      allDiagonal = allDiagonal && cache.diagonal[blk];
     }
   }
   cache.anyDiagonal = anyDiagonal;
+  cache.allDiagonal = allDiagonal;
   cache.anyZeroTail = anyZeroTail;
 }
 
@@ -303,6 +305,50 @@ FRACTAL_TARGET_CLONES void mmadBlockS8(const int32_t *a,
       sum[j] += static_cast<uint32_t>(a[t]) * static_cast<uint32_t>(b[t * 16 + j]);
   for (int j = 0; j < 16; ++j)
     acc[j] = static_cast<int32_t>(static_cast<uint32_t>(acc[j]) + sum[j]);
+}
+
+// The B operand of an f16 mmad as fillCubeB makes it: from the core's cache when the same bytes
+// were converted before, else converted into a new entry. Entries beyond two are kept while the
+// cache's bytes stay under kCubeBBudgetBytes (and at most kCubeBMaxEntries of them); the least
+// recently used go first, their memory freed. A B whose blocks are all diagonal (a depthwise
+// convolution's) is multiplied through its diagonals alone while A is finite, so its fp32 columns,
+// two thirds of an entry, are not kept (executeCube makes them again for an A that is not).
+constexpr size_t kCubeBMaxEntries = 8, kCubeBMinEntries = 2;
+constexpr size_t kCubeBBudgetBytes = 128 << 10;
+
+CubeOperandCache &cachedCubeB(CoreState &core, const uint8_t *b, uint64_t k, uint64_t n, uint64_t kf,
+                              uint64_t nf) {
+  const uint64_t bBytes = kf * nf * 512;
+  const uint64_t now = ++core.cubeBClock;
+  std::vector<CubeOperandCache> &cache = core.cubeB;
+  for (CubeOperandCache &entry : cache)
+    if (entry.k == k && entry.n == n && entry.source.size() == bBytes &&
+        std::memcmp(entry.source.data(), b, bBytes) == 0) {
+      entry.lastUse = now;
+      return entry;
+    }
+  // fillCubeB's sizes: source, fp32 columns, and per 16x16 block a flag, 16 diagonals, 16 signs, a tail.
+  const size_t blocks = kf * nf;
+  size_t bytes = bBytes * 3 + blocks * (1 + 64 + 32 + 1);
+  for (const CubeOperandCache &entry : cache)
+    bytes += entry.heapBytes();
+  while (cache.size() >= kCubeBMaxEntries ||
+         (cache.size() >= kCubeBMinEntries && bytes > kCubeBBudgetBytes)) {
+    auto oldest = std::min_element(cache.begin(), cache.end(), [](const CubeOperandCache &x, const CubeOperandCache &y) {
+      return x.lastUse < y.lastUse;
+    });
+    bytes -= oldest->heapBytes();
+    cache.erase(oldest);
+  }
+  CubeOperandCache &entry = cache.emplace_back();
+  fillCubeB(entry, b, k, kf, nf);
+  entry.source.assign(b, b + bBytes);
+  entry.k = k;
+  entry.n = n;
+  entry.lastUse = now;
+  if (entry.allDiagonal)
+    std::vector<float>().swap(entry.columns);
+  return entry;
 }
 
 } // namespace
@@ -329,25 +375,11 @@ void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEf
 
   const uint64_t kp = kf * k0; // padded depth
   if (type == DataType::F16) {
-    // B from the cache when the same bytes were converted before (on this core).
-    const uint64_t bBytes = kf * nf * 512;
-    CubeOperandCache *found = nullptr;
-    for (CubeOperandCache &entry : core.cubeB)
-      if (entry.k == k && entry.n == n && entry.source.size() == bBytes &&
-          std::memcmp(entry.source.data(), b, bBytes) == 0) {
-        found = &entry;
-        break;
-      }
-    CubeOperandCache &cb = found ? *found : core.cubeB[core.cubeBNext];
-    if (!found) {
-      core.cubeBNext = (core.cubeBNext + 1) % core.cubeB.size();
-      fillCubeB(cb, b, k, kf, nf);
-      cb.source.assign(b, b + bBytes);
-      cb.k = k;
-      cb.n = n;
-    }
+    CubeOperandCache &cb = cachedCubeB(core, b, k, n, kf, nf);
     const bool finiteA =
         cb.anyDiagonal && allFiniteHalf(reinterpret_cast<const uint16_t *>(a), mf * kf * 256);
+    if (!finiteA && cb.columns.empty())
+      fillCubeB(cb, b, k, kf, nf); // the dropped columns of an all-diagonal B: this A needs them
     // A as floats a 16-row block at a time, in its NZ order (fractal (i/16, kb) holds rows i%16 of
     // 16 halves each: a block's k-blocks are consecutive), depth >= k read as zero. Converting all
     // of A at once held a float copy of L0A (up to 128 KiB a core; peak RSS, issue 6).

@@ -50,7 +50,14 @@ struct CubeOperandCache {
   // to 16: a 3-channel image's convolution has 3 real rows per k-block)
   std::vector<uint8_t> zeroTail;
   bool anyDiagonal = false;
+  bool allDiagonal = false; // then `columns` is dropped until an A with an Inf or NaN needs it
   bool anyZeroTail = false;
+  uint64_t lastUse = 0;
+
+  size_t heapBytes() const {
+    return source.capacity() + columns.capacity() * sizeof(float) + diagonal.capacity() +
+           diagonals.capacity() * sizeof(float) + signs.capacity() * sizeof(uint16_t) + zeroTail.capacity();
+  }
 };
 
 // The decoded form of the instructions a core fetches from a kernel kept encoded
@@ -101,12 +108,15 @@ public:
   // checks; throws FaultError naming `what` (the operand) otherwise.
   uint8_t *local(isa::Space space, uint64_t address, uint64_t length, const char *what);
   LocalBuffer &buffer(BufferKind kind) { return buffers_[static_cast<int>(kind)]; }
-  // Two B operands at once: a kernel may alternate between two (weights and a residual's
-  // identity), and one entry would convert each again at every mmad. An entry holds three times
-  // its operand's bytes (the source and fp32 columns); four entries ran the models no faster
-  // and cost BlazeFace front 0.2 MB of resident memory (issue 6).
-  std::array<CubeOperandCache, 2> cubeB;
-  size_t cubeBNext = 0; // the entry to replace next (round robin)
+  // B operands converted before, least recently used first out (CubeExec.cpp: cachedCubeB). At
+  // least two: a kernel may alternate between two (weights and a residual's identity), and one
+  // entry would convert each again at every mmad. More while they fit a byte budget: a depthwise
+  // convolution cycles through its channel groups' small diagonal B tiles, and two entries made
+  // BlazeFace front convert 42% of those again; an entry holds three times its operand's bytes
+  // (the source and fp32 columns), so a fixed count of large ones would cost resident memory
+  // (issue 6).
+  std::vector<CubeOperandCache> cubeB;
+  uint64_t cubeBClock = 0; // counts lookups; CubeOperandCache::lastUse is its value at the last hit
   std::vector<float> cubeA; // scratch: a 16-row block of the A operand being multiplied, as floats
 
   uint64_t maskHi = ~0ull, maskLo = ~0ull;

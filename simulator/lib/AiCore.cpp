@@ -14,6 +14,8 @@ using sc_core::SC_ZERO_TIME;
 
 AiCore::AiCore(sc_core::sc_module_name name, const ChipConfig &config, int id)
     : sc_module(name), gmSocket("gm"), config_(config), id_(id), pipeWork_(config) {
+  for (OpRing &q : queues_)
+    q.setCapacity(static_cast<size_t>(std::max<int64_t>(config.core.pipeQueueDepth, 1)));
   sc_core::sc_spawn_options scalarOptions;
   sc_core::sc_spawn([this] { scalarThread(); }, "scalar", &scalarOptions);
   for (int p = 1; p < kNumPipes; ++p) {
@@ -176,7 +178,7 @@ void AiCore::runOneBlock(int64_t block) {
         if (run_->trace && stalled > 0)
           run_->traceOut->push_back({id_, 0, now() - stalled, stalled, pc});
       }
-      queues_[p].push_back(step.op);
+      queues_[p].push(step.op);
       pushed_[p].notify();
       break;
     }
@@ -346,8 +348,8 @@ void AiCore::pipeLoop(int pipe) {
       activity_.notify();
       wait(pushed_[pipe]);
     }
-    DispatchedOp op = std::move(queues_[pipe].front());
-    queues_[pipe].pop_front();
+    DispatchedOp op = queues_[pipe].front();
+    queues_[pipe].pop();
     popped_[pipe].notify();
     executing_[pipe] = true;
     ++stats_->pipes[pipe].instructions;
@@ -365,7 +367,7 @@ void AiCore::pipeLoop(int pipe) {
 }
 
 uint64_t AiCore::gmTransfer(const OpEffects &fx, uint64_t &latency, TraceSlice &memory) {
-  tlm::tlm_generic_payload trans;
+  tlm::tlm_generic_payload &trans = gmPayload_;
   static unsigned char noData; // timing-only transaction: the bytes were moved functionally
   trans.set_command(fx.gmWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
   trans.set_address(fx.gmAddress);
@@ -376,10 +378,16 @@ uint64_t AiCore::gmTransfer(const OpEffects &fx, uint64_t &latency, TraceSlice &
   GmTiming timing;
   timing.rows = fx.gmRows;
   timing.rowStride = fx.gmRowStride;
-  trans.set_extension(&timing);
+  // Cleared however b_transport ends: the payload outlives `timing`, and its destructor frees
+  // every extension it still holds.
+  struct Attached {
+    tlm::tlm_generic_payload &trans;
+    GmTiming &timing;
+    Attached(tlm::tlm_generic_payload &p, GmTiming &t) : trans(p), timing(t) { trans.set_extension(&timing); }
+    ~Attached() { trans.clear_extension(&timing); }
+  } attached(trans, timing);
   sc_time delay = SC_ZERO_TIME;
   gmSocket->b_transport(trans, delay);
-  trans.clear_extension(&timing);
   latency = timing.latencyCycles;
   stats_->l2Hits += timing.lineHits;
   stats_->l2Misses += timing.lineMisses;

@@ -22,7 +22,6 @@
 #include <tlm_utils/simple_initiator_socket.h>
 
 #include <array>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,7 +93,10 @@ private:
   bool finished_ = true;
   int64_t block_ = -1;
 
-  std::array<std::deque<DispatchedOp>, kNumPipes> queues_;
+  std::array<OpRing, kNumPipes> queues_; // capacity core.pipe_queue_depth
+  // Reused by every GM transfer (gmTransfer sets each field it reads): a payload allocates its
+  // extension array when made, a thousand times a BlazeFace inference.
+  tlm::tlm_generic_payload gmPayload_;
   std::array<sc_core::sc_event, kNumPipes> pushed_, popped_;
   std::array<bool, kNumPipes> executing_{};
   std::array<sc_core::sc_time, kNumPipes> lastCompletion_;

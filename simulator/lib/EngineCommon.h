@@ -4,11 +4,14 @@
 // in every mode.
 #pragma once
 
+#include "fractal/sim/Execute.h"
 #include "fractal/sim/Simulator.h"
 
 #include <array>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace fractal::sim::detail {
 
@@ -20,6 +23,35 @@ struct RunSetup {
   int64_t blockDim = 1;
   int numCores = 1;
   uint64_t instructionBudget = 0; // functional-mode watchdog, per core
+};
+
+// A pipe's queue of dispatched instructions: a ring whose capacity is set once (the scalar unit
+// waits for room, so it never needs to grow). A std::deque allocated and freed a 512-byte node
+// every few instructions: 2% of a timing run's time in malloc and free.
+class OpRing {
+public:
+  void setCapacity(size_t capacity) {
+    slots_.assign(capacity, DispatchedOp{});
+    clear();
+  }
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  DispatchedOp &front() { return slots_[head_]; }
+  void push(const DispatchedOp &op) {
+    if (count_ == slots_.size())
+      throw std::logic_error("pipe queue pushed beyond its capacity");
+    slots_[(head_ + count_) % slots_.size()] = op;
+    ++count_;
+  }
+  void pop() {
+    head_ = (head_ + 1) % slots_.size();
+    --count_;
+  }
+  void clear() { head_ = count_ = 0; }
+
+private:
+  std::vector<DispatchedOp> slots_;
+  size_t head_ = 0, count_ = 0;
 };
 
 // Kept as data (a unit starts waiting at every dispatch) and put into words only for a report.

@@ -7,7 +7,7 @@ FunctionalCore::FunctionalCore(const ChipConfig &config, int id)
   // One slot more than the depth: the executing entry stays at the front of its ring.
   const size_t depth = static_cast<size_t>(std::max<int64_t>(config.core.pipeQueueDepth, 1));
   for (Queue &q : queues_)
-    q.slots.resize(depth + 1);
+    q.ops.setCapacity(depth + 1);
 }
 
 std::optional<Fault> FunctionalCore::run(Run &run, CoreState &state, CoreStats &stats) {
@@ -16,7 +16,7 @@ std::optional<Fault> FunctionalCore::run(Run &run, CoreState &state, CoreStats &
   stats_ = &stats;
   fault_.reset();
   for (Queue &q : queues_) {
-    q.head = q.count = 0;
+    q.ops.clear();
     q.current = false;
   }
   std::fill(flags_.begin(), flags_.end(), 0);
@@ -92,7 +92,7 @@ void FunctionalCore::runOneBlock(int64_t block) {
             deadlock();
         waits_.clear(0);
       }
-      q.push(step.op);
+      q.ops.push(step.op);
       break;
     }
     case ScalarStep::Kind::SetFlag:
@@ -132,7 +132,7 @@ void FunctionalCore::runOneBlock(int64_t block) {
 void FunctionalCore::drainPipes(UnitWait::Kind why, int64_t pc) {
   auto drained = [&] {
     for (int p = 1; p < kNumPipes; ++p)
-      if (queues_[p].count)
+      if (!queues_[p].ops.empty())
         return false;
     return true;
   };
@@ -160,8 +160,8 @@ bool FunctionalCore::runPipes() {
 bool FunctionalCore::runPipe(int pipe) {
   Queue &q = queues_[pipe];
   bool moved = false;
-  while (q.count) {
-    DispatchedOp &op = q.front();
+  while (!q.ops.empty()) {
+    DispatchedOp &op = q.ops.front();
     if (!q.current) { // popped: its slot is free for the scalar unit
       q.current = true;
       ++stats_->pipes[pipe].instructions;

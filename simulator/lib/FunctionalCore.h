@@ -42,19 +42,12 @@ private:
   // A pipe's in-order queue as a ring; `current` marks the front entry as popped and executing
   // (a wait_flag that blocks keeps its place there without taking room from the scalar unit).
   struct Queue {
-    std::vector<DispatchedOp> slots;
-    size_t head = 0, count = 0;
-    bool current = false;
-    size_t waiting() const { return count - (current ? 1 : 0); }
-    DispatchedOp &front() { return slots[head]; }
+    OpRing ops;
+    bool current = false; // ops.front() is executing (popped, as the scalar unit sees it)
+    size_t waiting() const { return ops.size() - (current ? 1 : 0); }
     void pop() {
-      head = (head + 1) % slots.size();
-      --count;
+      ops.pop();
       current = false;
-    }
-    void push(const DispatchedOp &op) {
-      slots[(head + count) % slots.size()] = op;
-      ++count;
     }
   };
 

@@ -177,10 +177,21 @@ void load3d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
       top[t] = valid ? (p / wo) * sh - pt : -(int64_t(1) << 40);
       left[t] = valid ? (p % wo) * sw - pl : -(int64_t(1) << 40);
     }
+    // Sixteen pixels of one output row at stride 1 read sixteen consecutive input blocks for
+    // each window position: one 512-byte copy where all of them are inside the input.
+    bool oneRow = true;
+    for (int64_t t = 1; t < 16; ++t)
+      oneRow = oneRow && top[t] == top[0] && left[t] == left[0] + t;
     uint8_t *out = dst + f * kf * 16 * kBlock;
     for (int64_t ci = 0; ci < c1; ++ci)
       for (int64_t y = 0; y < kh; ++y)
-        for (int64_t x = 0; x < kw; ++x)
+        for (int64_t x = 0; x < kw; ++x) {
+          const int64_t ih0 = top[0] + y * dh, iw0 = left[0] + x * dw;
+          if (oneRow && ih0 >= 0 && ih0 < H && iw0 >= 0 && iw0 + 15 < W) {
+            std::memcpy(out, src + ((ci * H + ih0) * W + iw0) * c0 * size, 16 * kBlock);
+            out += 16 * kBlock;
+            continue;
+          }
           for (int64_t t = 0; t < 16; ++t, out += kBlock) {
             const int64_t ih = top[t] + y * dh, iw = left[t] + x * dw;
             if (ih >= 0 && ih < H && iw >= 0 && iw < W)
@@ -188,6 +199,7 @@ void load3d(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
             else
               std::memset(out, 0, kBlock);
           }
+        }
   }
   fx.bytes = mcount * kf * kFractal;
 }

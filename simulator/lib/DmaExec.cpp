@@ -80,17 +80,15 @@ void ndToNz(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects
         continue;
       }
       std::memset(row, 0, rowBytes);
-      for (uint64_t c = 0; c < width; ++c) {
-        const uint8_t *e = from + c * colStep * srcSize;
-        if (fromF32) {
-          float v;
-          std::memcpy(&v, e, 4);
-          const uint16_t h = isa::floatToHalf(v);
-          std::memcpy(row + c * 2, &h, 2);
-        } else {
-          std::memcpy(row + c * size, e, size);
-        }
+      if (fromF32) { // gathered, then converted in one call (a model's f32 input: every element)
+        float values[kBlock / 2]; // width <= 16: from_f32 only converts to f16 (the encoder checks)
+        for (uint64_t c = 0; c < width; ++c)
+          std::memcpy(&values[c], from + c * colStep * 4, 4);
+        isa::floatToHalfArray(values, reinterpret_cast<uint16_t *>(row), width);
+        continue;
       }
+      for (uint64_t c = 0; c < width; ++c)
+        std::memcpy(row + c * size, from + c * colStep * srcSize, size);
     }
   }
   fx.bytes = colBlocks * dstRows * rowBytes;

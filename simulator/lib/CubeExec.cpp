@@ -351,6 +351,18 @@ CubeOperandCache &cachedCubeB(CoreState &core, const uint8_t *b, uint64_t k, uin
   return entry;
 }
 
+// FixPipe's float path on `count` consecutive L0C values: the scale, then ReLU keeping NaN.
+// Cloned like the cube's loops: the AVX versions do 8 or 16 values at a time.
+FRACTAL_TARGET_CLONES void scaleAndReluF32(const uint8_t *from, float *values, uint64_t count, bool hasScale,
+                                           float scale, bool relu) {
+  for (uint64_t j = 0; j < count; ++j) {
+    float v;
+    std::memcpy(&v, from + j * 4, 4);
+    v = hasScale ? v * scale : v;
+    values[j] = relu && !(v > 0.0f || v != v) ? 0.0f : v; // v != v: NaN (std::isnan, vectorizable)
+  }
+}
+
 } // namespace
 
 void executeCube(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, OpEffects &fx) {
@@ -444,12 +456,7 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
     // The values are read from L0C in the loop (a memcpy of a variable count into a buffer first
     // is stored in 8-byte pieces that the loop's 16-byte loads then wait for).
     auto scaleAndRelu = [&](const uint8_t *from, float *values, uint64_t count) {
-      for (uint64_t j = 0; j < count; ++j) {
-        float v;
-        std::memcpy(&v, from + j * 4, 4);
-        v = hasScale ? v * scale : v;
-        values[j] = relu && !(v > 0.0f || std::isnan(v)) ? 0.0f : v;
-      }
+      scaleAndReluF32(from, values, count, hasScale, scale, relu);
     };
     // The row loop does the rest: every block of an ND output, and an NZ output's partial last
     // block (which writes `count` of each row's 16).

@@ -162,7 +162,9 @@ template <bool Shortcuts>
                                                uint64_t i0, uint64_t rows, uint64_t mf, uint64_t kf, uint64_t nf,
                                                uint64_t n, bool init, const uint8_t *bias, bool finiteA) {
   for (uint64_t jb = 0; jb < nf; ++jb) {
-    const float *bcol = &cb.columns[jb * kf * 16 * kF];
+    // (None for an all-diagonal B whose columns were dropped: its blocks all take the diagonal
+    // paths, which read only the diagonals.)
+    const float *bcol = cb.columns.empty() ? nullptr : cb.columns.data() + jb * kf * 16 * kF;
     for (uint64_t r = 0; r < rows; ++r) {
       const uint64_t i = i0 + r;
       const float *arow = &af[r * 16];

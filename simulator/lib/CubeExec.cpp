@@ -329,28 +329,26 @@ CubeOperandCache &cachedCubeB(CoreState &core, const uint8_t *b, uint64_t k, uin
       entry.lastUse = now;
       return entry;
     }
-  // fillCubeB's sizes: source, fp32 columns, and per 16x16 block a flag, 16 diagonals, 16 signs, a tail.
-  const size_t blocks = kf * nf;
-  size_t bytes = bBytes * 3 + blocks * (1 + 64 + 32 + 1);
+  CubeOperandCache &added = cache.emplace_back();
+  fillCubeB(added, b, k, kf, nf);
+  added.source.assign(b, b + bBytes);
+  added.k = k;
+  added.n = n;
+  added.lastUse = now;
+  if (added.allDiagonal)
+    std::vector<float>().swap(added.columns);
+  // Then the least recently used others go (the new entry is the most recent).
+  size_t bytes = 0;
   for (const CubeOperandCache &entry : cache)
     bytes += entry.heapBytes();
-  while (cache.size() >= kCubeBMaxEntries ||
-         (cache.size() >= kCubeBMinEntries && bytes > kCubeBBudgetBytes)) {
+  while (cache.size() > kCubeBMaxEntries || (cache.size() > kCubeBMinEntries && bytes > kCubeBBudgetBytes)) {
     auto oldest = std::min_element(cache.begin(), cache.end(), [](const CubeOperandCache &x, const CubeOperandCache &y) {
       return x.lastUse < y.lastUse;
     });
     bytes -= oldest->heapBytes();
     cache.erase(oldest);
   }
-  CubeOperandCache &entry = cache.emplace_back();
-  fillCubeB(entry, b, k, kf, nf);
-  entry.source.assign(b, b + bBytes);
-  entry.k = k;
-  entry.n = n;
-  entry.lastUse = now;
-  if (entry.allDiagonal)
-    std::vector<float>().swap(entry.columns);
-  return entry;
+  return *std::find_if(cache.begin(), cache.end(), [&](const CubeOperandCache &e) { return e.lastUse == now; });
 }
 
 // FixPipe's float path on `count` consecutive L0C values: the scale, then ReLU keeping NaN.
@@ -457,9 +455,6 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
     // in the destination alike: converted in runs of up to 256 rather than a row of 16 at a time.
     // The values are read from L0C in the loop (a memcpy of a variable count into a buffer first
     // is stored in 8-byte pieces that the loop's 16-byte loads then wait for).
-    auto scaleAndRelu = [&](const uint8_t *from, float *values, uint64_t count) {
-      scaleAndReluF32(from, values, count, hasScale, scale, relu);
-    };
     // The row loop does the rest: every block of an ND output, and an NZ output's partial last
     // block (which writes `count` of each row's 16).
     const uint64_t firstRowBlock = nz2nd ? 0 : n / kF;
@@ -468,7 +463,7 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
       for (uint64_t jb = 0; jb < firstRowBlock; ++jb)
         for (uint64_t e = 0; e < m * kF; e += 256) {
           const uint64_t count = std::min<uint64_t>(256, m * kF - e);
-          scaleAndRelu(src + (jb * srcRows * kF + e) * 4, run, count);
+          scaleAndReluF32(src + (jb * srcRows * kF + e) * 4, run, count, hasScale, scale, relu);
           uint8_t *out = dst + (jb * dstStride * kF + e) * outSize;
           if (to == DataType::F16)
             isa::floatToHalfArray(run, reinterpret_cast<uint16_t *>(out), count);
@@ -480,7 +475,7 @@ void executeFixPipe(CoreState &core, GlobalMemory &gm, const DispatchedOp &op, O
     for (uint64_t i = 0; i < m; ++i)
       for (uint64_t jb = firstRowBlock; jb < nf; ++jb) {
         const uint64_t count = std::min<uint64_t>(kF, n - jb * kF);
-        scaleAndRelu(src + ((jb * srcRows + i) * kF) * 4, row, count);
+        scaleAndReluF32(src + ((jb * srcRows + i) * kF) * 4, row, count, hasScale, scale, relu);
         uint8_t *out = dst + (nz2nd ? (i * dstStride + jb * kF) * outSize : ((jb * dstStride + i) * kF) * outSize);
         if (to == DataType::F16)
           isa::floatToHalfArray(row, reinterpret_cast<uint16_t *>(out), count);

@@ -442,8 +442,7 @@ Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceK
     s << "nextslice:\n  addi x8, x8, " << sliceIn - (k.inner - width) * 4 << "\n  addi x9, x9, "
       << sliceOut - (k.inner - width) * 4 << "\n  li x24, " << blocksPerSlice << "\nstepped:\n  dbnz x5, slice\n";
   } else {
-    s << "  barrier all\n  addi x8, x8, " << k.r * k.inner * 4 << "\n  addi x9, x9, "
-      << (keepsShape(kind) ? k.r * k.inner * 4 : k.inner * 4) << "\n  dbnz x5, slice\n";
+    s << "  barrier all\n  addi x8, x8, " << sliceIn << "\n  addi x9, x9, " << sliceOut << "\n  dbnz x5, slice\n";
   }
   if (toScratch) {
     s << "  barrier all\n";

@@ -30,14 +30,15 @@ int64_t l0bNeed(const ConvKernel &k, const ConvTiling &t) {
   return (oneStage ? 1 : 2) * roundUp(kst * t.nt * 2, kFractal) + identities;
 }
 
-// The tiling with N tiles of at most ntCap channels.
-Expected<ConvTiling> planConvWithin(const ChipConfig &config, const ConvKernel &k, int64_t ntCap) {
+// The tiling with N tiles of at most ntCap channels and K steps of at most kc1Cap input slices.
+Expected<ConvTiling> planConvWithin(const ChipConfig &config, const ConvKernel &k, int64_t ntCap,
+                                    int64_t kc1Cap = INT64_MAX) {
   const int64_t l0a = config.buffer(BufferKind::L0A).sizeBytes;
   const int64_t l0b = config.buffer(BufferKind::L0B).sizeBytes;
   const int64_t c1 = k.cip / 16, taps = k.kh * k.kw;
   ConvTiling t;
   t.nt = k.depthwise ? 16 : std::min<int64_t>(k.cop, ntCap);
-  t.kc1 = k.depthwise ? 1 : c1;
+  t.kc1 = k.depthwise ? 1 : std::min(c1, kc1Cap);
   while (t.kc1 > 1 && (16 * t.kc1 * taps * 16 * 2 > l0a / 2 || l0bNeed(k, t) > l0b)) --t.kc1;
   while (t.nt > 16 && l0bNeed(k, t) > l0b) t.nt -= 16;
   // Fewer input slices per K step (so more K steps, accumulating in L0C) where that gives M
@@ -84,9 +85,64 @@ Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
   if (items < cores && !k.depthwise && ceilDiv(k.cop, t->nt) < cores) {
     const int64_t cap = std::max<int64_t>(16, roundUp(ceilDiv(k.cop, ceilDiv(cores, items)), 16));
     if (cap < t->nt)
-      if (Expected<ConvTiling> narrower = planConvWithin(config, k, cap)) return narrower;
+      if (Expected<ConvTiling> narrower = planConvWithin(config, k, cap)) t = std::move(narrower);
   }
+  // A band of one output row must fit L1 beside the weights. Where it does not, stage the weights
+  // in shallower K steps (a band then holds fewer input slices too), down to one slice, and only
+  // then in narrower N tiles (each re-reads the input band): PP-OCRv4 det's 1x1 192 -> 192 on
+  // 40-pixel rows stages 12 slices x 128 channels twice, 96 KiB, at a 64 KiB L1. Last, the same
+  // with one item set (no overlap of an item's loads with the previous item's compute). Where
+  // nothing fits, generateConv reports the first plan's needs.
+  const int64_t l1 = config.buffer(BufferKind::L1).sizeBytes;
+  auto fitsL1 = [&](const ConvTiling &c) { return convL1Bytes(k, c, 1, convL1Use(config, k, c)) <= l1; };
+  if (fitsL1(*t)) return t;
+  for (int64_t sets : {2, 1})
+    for (int64_t nt = t->nt; nt >= 16; nt -= 16)
+      for (int64_t kc1 = t->kc1; kc1 >= 1; --kc1) {
+        Expected<ConvTiling> narrower = planConvWithin(config, k, nt, kc1);
+        if (!narrower) continue;
+        narrower->itemSets = sets;
+        if (fitsL1(*narrower)) return narrower;
+      }
   return t;
+}
+
+int64_t convInputRows(const ConvKernel &k, int64_t rows) { return (rows - 1) * k.sh + (k.kh - 1) * k.dh + 1; }
+
+ConvL1Use convL1Use(const ChipConfig &config, const ConvKernel &k, const ConvTiling &t) {
+  const int64_t l1 = config.buffer(BufferKind::L1).sizeBytes, c1 = k.cip / 16;
+  ConvL1Use use{true, c1, true};
+  use.resident = convL1Bytes(k, t, 1, use) <= l1;
+  if (convL1Bytes(k, t, 1, use) <= l1) return use; // every slice with the band
+  use.allSlices = false;
+  use.bandSlices = k.depthwise ? 1 : t.kc1;
+  use.resident = convL1Bytes(k, t, 1, ConvL1Use{true, use.bandSlices}) <= l1;
+  return use;
+}
+
+int64_t convL1Bytes(const ConvKernel &k, const ConvTiling &t, int64_t rows, const ConvL1Use &use) {
+  const int64_t c1 = k.cip / 16, taps = k.kh * k.kw;
+  const ConvKernel *dw = k.depthwiseFirst.get();
+  // The depthwise's bias, resident weights (16-channel tiles) and input bands (every slice).
+  const int64_t dwBytes = dw ? k.cip * 4 + c1 * dw->kh * dw->kw * 256 * 2 +
+                                   t.itemSets * c1 * std::min(dw->h, convInputRows(*dw, rows)) * dw->w * 32
+                             : 0;
+  // Weights: all N tiles (the last may be narrower), or two stages of a K step x N tile.
+  const int64_t nTiles = ceilDiv(k.cop, t.nt), ntLast = k.cop - (nTiles - 1) * t.nt;
+  const int64_t kTotal = k.c04 ? convC04Depth(k) : (k.depthwise ? 1 : c1) * taps * 16;
+  const int64_t weightTotal = (nTiles - 1) * kTotal * t.nt + kTotal * ntLast;
+  const int64_t stageWeightsMax =
+      (k.c04 ? kTotal : std::min(t.kc1, k.depthwise ? int64_t(1) : c1) * taps * 16) * std::min(t.nt, k.cop);
+  // The residual: a band of all its channels, and an identity per N-tile width.
+  const int64_t rk = k.residual ? (k.residualChannels ? k.residualChannels : k.cop) : 0;
+  int64_t identityElements = 0;
+  if (k.residual) {
+    identityElements = std::min(t.nt, k.cop) * std::min(t.nt, k.cop);
+    if (ntLast != std::min(t.nt, k.cop)) identityElements += ntLast * ntLast;
+  }
+  return dwBytes + (k.inputChannels ? 2 * 15 * 32 : 0) + k.cop * 4 + (use.resident ? weightTotal : 2 * stageWeightsMax) * 2 +
+         t.itemSets * use.bandSlices * std::min(k.h, convInputRows(k, rows)) * k.w * (k.c04 ? 8 : 32) +
+         t.itemSets * (rk / 16) * rows * k.wo * 32 + identityElements * 2;
 }
 
 std::vector<uint16_t> packConvWeights(const ConvKernel &k, const ConvTiling &t, const std::vector<float> &w,

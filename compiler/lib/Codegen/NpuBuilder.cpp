@@ -187,9 +187,9 @@ Status NpuKernelBuilder::firstLoadsAhead(const SetBody &loads) {
 }
 
 Status NpuKernelBuilder::loadsThenCompute(int64_t items, const SetBody &loads, const SetBody &compute,
-                                          const std::function<Status()> &firstTurn) {
+                                          const std::function<Status()> &firstTurn, int sets) {
   mlir::Value twice = b_.create<mlir::arith::MulIOp>(loc_, blockDim_, index(2));
-  auto loop = b_.create<mlir::scf::ForOp>(loc_, blockIdx_, index(items), twice);
+  auto loop = b_.create<mlir::scf::ForOp>(loc_, blockIdx_, index(items), sets == 1 ? blockDim_ : twice);
   mlir::OpBuilder::InsertionGuard guard(b_);
   b_.setInsertionPoint(loop.getBody()->getTerminator());
   mlir::Value first = loop.getInductionVar(), second = add(first, blockDim_);
@@ -210,6 +210,10 @@ Status NpuKernelBuilder::loadsThenCompute(int64_t items, const SetBody &loads, c
   };
   if (!firstLoadsAhead_)
     if (Status s = loads(first, 0); !s) return s;
+  if (sets == 1) {
+    if (Status s = compute(first, 0); !s) return s;
+    return firstLoadsAhead_ ? ifItem(second, 0, loads) : Status::success();
+  }
   if (Status s = ifItem(second, 1, loads); !s) return s;
   if (Status s = compute(first, 0); !s) return s;
   // The next turn's first item, loaded while this turn's second computes.

@@ -97,9 +97,12 @@ public:
   // second item's loads): loads that only the first compute needs and that should not delay the
   // flags the loop waits for before it starts (a kernel-wide load before the loop would: the
   // loop's first wait covers every load before it).
+  // With `sets` 1 (buffers too small for two items' inputs), one item per turn on set 0: its
+  // compute, then (after firstLoadsAhead) the next item's loads, which wait for the compute's
+  // reads of the set's buffers.
   using SetBody = std::function<Status(mlir::Value item, int set)>;
   Status loadsThenCompute(int64_t items, const SetBody &loads, const SetBody &compute,
-                          const std::function<Status()> &firstTurn = {});
+                          const std::function<Status()> &firstTurn = {}, int sets = 2);
   // The block's first item's `loads` (set 0) here, ahead of the loop, which then loads each
   // turn's first item at the end of the turn before (after the first item's compute): the first
   // loads share a memory drain with the kernel-wide loads before them instead of waiting for

@@ -39,9 +39,6 @@ namespace {
 constexpr int64_t kFractal = 512; // bytes of a 16x16 f16 fractal
 constexpr int64_t kRepeatHalves = emit::kRepeatBytes / 2; // f16 elements of one vector repeat
 
-// Input rows that `rows` output rows read.
-int64_t inputRows(const ConvKernel &k, int64_t rows) { return (rows - 1) * k.sh + (k.kh - 1) * k.dh + 1; }
-
 // Bands of the same shape (rows, loaded input rows, pads) share code; their first input row
 // advances linearly with the band index.
 struct BandGroup {
@@ -55,9 +52,9 @@ std::vector<BandGroup> bandGroups(const ConvKernel &k, int64_t ohb, int64_t band
   for (int64_t b = 0; b < bands; ++b) {
     const int64_t rows = std::min(ohb, k.ho - b * ohb);
     const int64_t ih0 = b * ohb * k.sh - k.pt, ihs = std::max<int64_t>(ih0, 0);
-    const int64_t ihe = std::min(ih0 + inputRows(k, rows) - 1, k.h - 1);
+    const int64_t ihe = std::min(ih0 + convInputRows(k, rows) - 1, k.h - 1);
     const int64_t hl = ihe - ihs + 1, pt = ihs - ih0;
-    const int64_t pb = std::max<int64_t>(0, inputRows(k, rows) - hl - pt);
+    const int64_t pb = std::max<int64_t>(0, convInputRows(k, rows) - hl - pt);
     if (!groups.empty()) {
       BandGroup &g = groups.back();
       if (std::tie(rows, hl, pt, pb) == std::tie(g.rows, g.hl, g.pt, g.pb) &&
@@ -255,16 +252,12 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   if (ntLast != widths[0]) widths.push_back(ntLast);
   int64_t identityElements = 0;
   for (int64_t w : widths) identityElements += k.residual ? w * w : 0;
-  // The depthwise's bias, resident weights and input bands (every slice, two item sets).
-  auto dwL1Need = [&](int64_t ohb) {
-    return dw ? k.cip * 4 + c1 * dwTile * 2 + 2 * c1 * std::min(dw->h, inputRows(*dw, ohb)) * dw->w * 32 : 0;
-  };
   auto l1Need = [&](int64_t ohb, int64_t bandSlices, bool resident) {
-    return dwL1Need(ohb) + (k.inputChannels ? 2 * 15 * 32 : 0) + k.cop * 4 + (resident ? weightTotal : 2 * stageWeightsMax) * 2 +
-           2 * bandSlices * std::min(k.h, inputRows(k, ohb)) * k.w * (k.c04 ? 8 : 32) + 2 * (rk / 16) * ohb * k.wo * 32 +
-           identityElements * 2;
+    return convL1Bytes(k, t, ohb, ConvL1Use{resident, bandSlices, false});
   };
-  auto l0cNeed = [&](int64_t ohb) { return 2 * mtDw * 16 * 4 + (oneKStep ? 2 * mt * ntPad * 4 : 2 * roundUp(ohb * k.wo, 16) * ntPad * 4); };
+  auto l0cNeed = [&](int64_t ohb) {
+    return 2 * mtDw * 16 * 4 + (oneKStep ? 2 * mt * ntPad * 4 : t.itemSets * roundUp(ohb * k.wo, 16) * ntPad * 4);
+  };
   // Bands: enough items for every core and, when there is work enough, up to four per core so
   // that the two buffer sets overlap (an item costs a few hundred cycles of latency however small
   // it is: below about 6000 cycles of cube work per item, fewer and larger items win; with tile
@@ -284,22 +277,22 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   const int64_t wantedBands = std::max<int64_t>(1, ceilDiv(wantedItems, k.n));
   const ConvKernel &reach = dw ? *dw : k; // whose halo rows a band loads
   int64_t ohb = std::max(ceilDiv(k.ho, wantedBands), std::min(k.ho, (reach.kh - 1) * reach.dh));
-  bool resident = l1Need(1, c1, true) <= l1Bytes;
-  const bool allSlices = l1Need(1, c1, resident) <= l1Bytes;
+  const ConvL1Use l1Use = convL1Use(config, k, t);
+  bool resident = l1Use.resident;
+  const bool allSlices = l1Use.allSlices;
   if (dw && !allSlices)
     return Error::badInput(k.name + ": L1 overflow: a band of the depthwise convolution before it and its output need " +
-                           std::to_string(l1Need(1, c1, resident)) + " bytes, L1 has " + std::to_string(l1Bytes));
-  const int64_t bandSlices = allSlices ? c1 : k.depthwise ? 1 : t.kc1;
+                           std::to_string(l1Need(1, c1, false)) + " bytes, L1 has " + std::to_string(l1Bytes));
+  const int64_t bandSlices = l1Use.bandSlices;
   if (k.inputChannels && !(k.inputChannels < 16 && k.cip == 16 && allSlices && !dw && !k.depthwise))
     return Error::internal(k.name + ": an unpadded NHWC input needs fewer than 16 channels, all loaded with the band");
   // An unpadded input's band is one ND -> NZ copy of at most 65505 pixels (its rows operand).
   constexpr int64_t kMaxNdPixels = 65520 - 15;
-  auto ndBandPixels = [&](int64_t rows) { return std::min(k.h, inputRows(k, rows)) * k.w; };
+  auto ndBandPixels = [&](int64_t rows) { return std::min(k.h, convInputRows(k, rows)) * k.w; };
   auto ndBandFits = [&](int64_t rows) { return !k.inputChannels || ndBandPixels(rows) <= kMaxNdPixels; };
   if (!ndBandFits(1))
     return Error::badInput(k.name + ": an unpadded NHWC input's band of one output row loads " +
                            std::to_string(ndBandPixels(1)) + " pixels at once, at most " + std::to_string(kMaxNdPixels));
-  if (!allSlices) resident = l1Need(1, bandSlices, true) <= l1Bytes;
   // (PP-OCRv4 det at 960x960 and larger: its first convolution's bands were too tall for the copy.)
   while (ohb > 1 && (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes || !ndBandFits(ohb))) --ohb;
   // The kernel takes as long as its busiest core: with at least one band per core, the band
@@ -380,7 +373,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   if (chunkBand && !resident && l1Need(ohb, chunkTiles, true) <= l1Bytes) resident = true;
   const int64_t items = k.n * bands * nChunks;
   const int blockDim = int(std::min<int64_t>(cores, items));
-  const int64_t hlMax = std::min(k.h, inputRows(k, ohb));
+  const int64_t hlMax = std::min(k.h, convInputRows(k, ohb));
   const int64_t kMax = kMain;
   if (mt * (kMax + (k.residual ? ntPad : 0)) * 2 > l0aTileBytes)
     return Error::internal(k.name + ": an M tile of " + std::to_string(mt) + " pixels overflows its share of L0A");
@@ -495,8 +488,12 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   // Per item set: the band's input slices and residual channels in L1; L0C for a band.
   // (With a depthwise first: its input band, and `band` receives its output.)
   mlir::Value band[2], residualBand[2], l0cBand[2], dwBand[2];
-  const int64_t dwHlMax = dw ? std::min(dw->h, inputRows(*dw, ohb)) : 0;
+  const int64_t dwHlMax = dw ? std::min(dw->h, convInputRows(*dw, ohb)) : 0;
   for (int s = 0; s < 2; ++s) {
+    if (s >= t.itemSets) { // one item set: set 1 is never used
+      band[s] = band[0], residualBand[s] = residualBand[0], l0cBand[s] = l0cBand[0], dwBand[s] = dwBand[0];
+      continue;
+    }
     if (dw) dwBand[s] = kb.alloc(npu::Space::l1, kb.f16(), c1 * dwHlMax * dw->w * 16);
     // (An unpadded input's load writes whole 16-row fractal rows.)
     band[s] = kb.alloc(npu::Space::l1, kb.f16(),
@@ -686,11 +683,11 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
   auto runtimeBand = [&](const Where &at, int64_t rows) {
     mlir::Value ih0 = kb.add(kb.mul(at.band, ohb * k.sh), -k.pt);
     mlir::Value ihs = b.create<mlir::arith::MaxSIOp>(kb.loc(), ih0, kb.index(0));
-    mlir::Value ihe = b.create<mlir::arith::MinSIOp>(kb.loc(), kb.add(ih0, inputRows(k, rows) - 1), kb.index(k.h - 1));
+    mlir::Value ihe = b.create<mlir::arith::MinSIOp>(kb.loc(), kb.add(ih0, convInputRows(k, rows) - 1), kb.index(k.h - 1));
     mlir::Value hl = kb.add(b.create<mlir::arith::SubIOp>(kb.loc(), ihe, ihs), 1);
     mlir::Value top = b.create<mlir::arith::SubIOp>(kb.loc(), ihs, ih0);
     mlir::Value bottom = b.create<mlir::arith::MaxSIOp>(
-        kb.loc(), b.create<mlir::arith::SubIOp>(kb.loc(), kb.index(inputRows(k, rows)), kb.add(hl, top)), kb.index(0));
+        kb.loc(), b.create<mlir::arith::SubIOp>(kb.loc(), kb.index(convInputRows(k, rows)), kb.add(hl, top)), kb.index(0));
     mlir::Value fmap = kb.add(kb.add(kb.mul(hl, int64_t(1) << 16), kb.mul(top, int64_t(1) << 48)),
                               kb.add(kb.mul(bottom, int64_t(1) << 56),
                                      kb.index(int64_t(uint64_t(k.w) | (uint64_t(k.pl) << 32) | (uint64_t(k.pr) << 40)))));
@@ -1050,7 +1047,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     for (const std::function<void()> &load : lateLoads) load();
     return Status::success();
   };
-  if (Status s = kb.loadsThenCompute(items, loads, compute, dw ? std::function<Status()>(firstTurn) : nullptr); !s)
+  if (Status s = kb.loadsThenCompute(items, loads, compute, dw ? std::function<Status()>(firstTurn) : nullptr, int(t.itemSets));
+      !s)
     return s.error();
   const std::string image = std::string(k.inputPlanar ? "an NCHW" : "an NHWC") +
                             (k.inputF32 ? " f32 image (f16 by its load)" : " image");
@@ -1073,7 +1071,8 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
                        std::to_string(ohb) + " row(s) per band; " +
                        std::to_string(items) + " item(s)" +
                        (nChunks > 1 ? " (bands x " + std::to_string(nChunks) + " N chunks)" : " (bands)") + " on " +
-                       std::to_string(blockDim) + " block(s); weights " + (resident ? "resident in L1" : "per stage") +
+                       std::to_string(blockDim) + " block(s)" + (t.itemSets == 1 ? ", one item's band at a time in L1" : "") +
+                       "; weights " + (resident ? "resident in L1" : "per stage") +
                        (!oneKStep ? ", a band's accumulators stay in L0C"
                         : fixGroup > 1 ? ", tiles leave L0C in groups of " + std::to_string(fixGroup)
                                        : ", tiles leave L0C one by one") +

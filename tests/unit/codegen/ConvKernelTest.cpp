@@ -468,6 +468,36 @@ TEST(ConvKernel, SmallL0BuffersTakeOneTileAtATimeAndNarrowerTiles) {
   runCase({"residual_small_l0", 1, 16, 16, 72, 80, 1, 1, 1, 1, 0, false, true, 72}, true, nullptr, config);
 }
 
+// L1 of 64 KiB (a sweep down from the edge chip's 1 MiB), where a band of one output row does not
+// fit with the first plan: PP-OCRv4 det's 1x1 192 -> 192 on 40-pixel rows stages its weights in
+// shallower K steps (12 slices x 128 channels, twice, were 96 KiB); its 3x3 16 -> 16 on 320-pixel
+// rows holds one item's band at a time (two are 60 KiB), with and without a residual. Each
+// against the reference, race-checked. At 32 KiB even one band of the 3x3 does not fit: the
+// error names the node and both buffers. (Before: "L1/L0C overflow" for all three.)
+TEST(ConvKernel, SmallL1StagesShallowerKStepsThenOneBandAtATime) {
+  ChipConfig config = edge();
+  config.buffer(BufferKind::L1).sizeBytes = 64 << 10;
+  const Case deep = {"k_steps_small_l1", 1, 4, 40, 192, 192, 1, 1, 1, 1, 0};
+  const Case wide = {"one_band_small_l1", 1, 4, 320, 16, 16, 3, 3, 1, 1, 1};
+  runCase(deep, true, "tiles: 128 channels, 6 slice(s) per K step", config, "one item's band");
+  runCase(wide, true, "one item's band at a time in L1", config);
+  runCase({"one_band_residual_small_l1", 1, 3, 320, 16, 16, 3, 3, 1, 1, 1, false, true}, true,
+          "one item's band at a time in L1", config);
+  runCase(deep, false, "tiles: 128 channels, 12 slice(s) per K step", edge(), "one item's band"); // where it fits
+
+  config.buffer(BufferKind::L1).sizeBytes = 32 << 10;
+  ConvKernel k;
+  k.name = k.node = "too_wide";
+  k.n = 1, k.h = k.ho = 4, k.w = k.wo = 320, k.cip = k.cop = 16, k.kh = k.kw = 3;
+  k.pt = k.pl = k.pb = k.pr = 1;
+  Expected<GeneratedKernel> gen = generateConv(config, k);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_EQ(gen.error().code, ExitCode::BadInput);
+  EXPECT_EQ(gen.error().message.rfind("too_wide: L1/L0C overflow: one output row (320 pixels, input width 320) needs L1 ", 0),
+            0u) << gen.error().message;
+  EXPECT_NE(gen.error().message.find("the config has L1 32768"), std::string::npos) << gen.error().message;
+}
+
 // Two detection heads on the same input as one convolution with two NHWC f32 outputs
 // (ConvKernel::secondFrom): the same bits as the two convolutions, each output only its real
 // channels; race-checked, both modes.

@@ -171,9 +171,32 @@ struct ConvTiling {
   // pixels of a K step need more than half of L0A (a 5x5 depthwise's 400-deep K step at a 16 KiB
   // L0A): img2col then waits for the cube, but the convolution still has a kernel.
   int64_t l0aTiles = 2;
+  // Items whose input bands are in L1 at once: 2 (one loads while the other computes), or 1 when
+  // two bands of one output row do not fit (PP-OCRv4 det's 3x3 convolutions on 320-pixel rows at
+  // a 64 KiB L1): each item's loads then wait for the previous item's compute.
+  int64_t itemSets = 2;
 };
 
+// The tiling from the config's buffers: N tiles and K steps that fit L0A, L0B and L0C, narrowed
+// further (fewer input slices per K step, then fewer channels per N tile, then one item set) when
+// a band of one output row would not fit L1 with them.
 Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k);
+
+// How a convolution's bands hold their input in L1 (NpuConv.cpp's layout): `resident` weights
+// stay in L1 for the whole kernel (else a K step's are staged, two at once); a band holds
+// `bandSlices` 16-channel input slices: every slice (`allSlices`) when that fits with a one-row
+// band, so each is loaded once per band; else a K step's.
+struct ConvL1Use {
+  bool resident = false;
+  int64_t bandSlices = 0;
+  bool allSlices = false;
+};
+ConvL1Use convL1Use(const ChipConfig &config, const ConvKernel &k, const ConvTiling &t);
+// L1 bytes for bands of `rows` output rows: the weights, a band of input per item set (and of the
+// residual, of a depthwise convolution run first), the bias and the residual's identities.
+int64_t convL1Bytes(const ConvKernel &k, const ConvTiling &t, int64_t rows, const ConvL1Use &use);
+// Input rows a band of `rows` output rows reads (its halo included, padding not excluded).
+int64_t convInputRows(const ConvKernel &k, int64_t rows);
 // K of a small-channel (C04) convolution: its taps x 4 channels, in whole 16-element fractals.
 int64_t convC04Depth(const ConvKernel &k);
 

@@ -44,6 +44,22 @@ std::string csvField(const std::string &s) {
   return q + "\"";
 }
 
+// One line for a refused point's row: the compile error without the model's path, its first
+// problem after the count ("3 op(s) have no NPU kernel ...: conv_1: L1/L0C overflow: ...").
+std::string refusalSummary(std::string message, const std::string &model) {
+  if (message.rfind(model + ": ", 0) == 0) message.erase(0, model.size() + 2);
+  const size_t firstLine = message.find('\n');
+  if (firstLine == std::string::npos) return message;
+  std::string head = message.substr(0, firstLine);
+  const size_t start = message.find_first_not_of(' ', firstLine + 1);
+  const size_t end = message.find('\n', firstLine + 1);
+  if (start != std::string::npos && start < end) {
+    if (!head.empty() && head.back() == ':') head.pop_back();
+    head += ": " + message.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  }
+  return head;
+}
+
 } // namespace
 
 int runSweepCommand(const Args &args) {
@@ -60,8 +76,11 @@ int runSweepCommand(const Args &args) {
   parser.option("--op-timeout", "MS", opTimeoutHelp() + "; a slow config's kernels may need more", &opTimeout);
   parser.epilog("Inputs are the seeded random data of `fractal run --random-inputs`. Each row: the values, the\n"
                 "simulated latency, kernel and launch cycles, the ratio to the roofline, DRAM's busy share and\n"
-                "the L2 hit rate, and what limited most kernel cycles.\n\n"
-                "EXIT CODES: 0 ok, 2 bad model, key, value or flag, 3 the device faulted.");
+                "the L2 hit rate, and what limited most kernel cycles. A point whose config the model does not\n"
+                "compile for (a buffer too small for some op) is a row marked refused, its reasons on stderr, and\n"
+                "the sweep goes on.\n\n"
+                "EXIT CODES: 0 every point ran, 2 bad model, key, value or flag, or some point refused (the others\n"
+                "ran and are in sweep.csv), 3 the device faulted.");
   if (std::optional<int> exit = parseArguments(parser, args)) return *exit;
   if (sets.empty()) return reportError(Error::badInput("fractal sweep: give at least one --set KEY=V1,V2"));
   Expected<uint32_t> opTimeoutMs = parseOpTimeout("fractal sweep", opTimeout);
@@ -91,12 +110,16 @@ int runSweepCommand(const Args &args) {
     configs.push_back(std::move(*c));
     settings.push_back(std::move(s));
   }
+  // The model's own errors (unreadable, unsupported ops, unfixed dims) stop the sweep here; past
+  // this, a point whose compile fails has a config too small for some kernel.
+  if (Status s = onnx_frontend::checkOnnxModelGraph(model, shapes); !s) return reportError(s.error());
   if (Status s = createDirectories(outputDir); !s) return reportError(s.error());
 
   std::string header;
   for (const Axis &a : axes) header += csvField(a.key) + ",";
   std::string csv = header + "latency_us,kernel_cycles,launch_cycles,ratio_to_roofline,dram_busy,l2_hit_rate,"
-                             "limited_by,limited_share,config\n";
+                             "limited_by,limited_share,config,status,reason\n";
+  size_t refused = 0;
   std::printf("%-8s", "point");
   for (const Axis &a : axes) std::printf(" %-24s", a.key.c_str());
   std::printf(" %12s %12s %9s %9s %7s  %s\n", "latency_us", "kernel_cyc", "roofline", "dram_busy", "l2_hit", "limited by");
@@ -104,6 +127,19 @@ int runSweepCommand(const Args &args) {
     const std::string configFile = outputDir + "/point-" + std::to_string(p) + ".yaml";
     if (Status s = writeFileAtomically(configFile, chipConfigToYaml(configs[p])); !s) return reportError(s.error());
     Expected<pkg::Package> package = onnx_frontend::compileOnnxModel(model, shapes, configs[p], "");
+    if (!package && package.error().code == ExitCode::BadInput) {
+      // The model does not compile for this point's config: a row saying why, and on to the next.
+      const std::string reason = refusalSummary(package.error().message, model);
+      std::fprintf(stderr, "fractal: sweep point %zu refused: %s\n", p, package.error().message.c_str());
+      std::printf("%-8zu", p);
+      for (const auto &[key, value] : settings[p]) std::printf(" %-24s", value.c_str());
+      std::printf(" refused: %s\n", reason.c_str());
+      std::fflush(stdout);
+      for (const auto &[key, value] : settings[p]) csv += csvField(value) + ",";
+      csv += ",,,,,,,," + csvField(configFile) + ",refused," + csvField(reason) + "\n";
+      ++refused;
+      continue;
+    }
     if (!package) return reportError(package.error());
     std::vector<NpyArray> inputs;
     for (size_t k = 0; k < package->inputs.size(); ++k)
@@ -127,11 +163,13 @@ int runSweepCommand(const Args &args) {
     char shareText[32];
     std::snprintf(shareText, sizeof shareText, "%.4f", share);
     for (const auto &[key, value] : settings[p]) csv += csvField(value) + ",";
-    csv += line + csvField(limiter) + "," + shareText + "," + csvField(configFile) + "\n";
+    csv += line + csvField(limiter) + "," + shareText + "," + csvField(configFile) + ",ok,\n";
   }
   if (Status s = writeFileAtomically(outputDir + "/sweep.csv", csv); !s) return reportError(s.error());
-  std::printf("%zu point(s); configs and sweep.csv in %s\n", points, outputDir.c_str());
-  return 0;
+  std::printf("%zu point(s)", points);
+  if (refused) std::printf(", %zu refused (the model does not compile for their configs: reasons above)", refused);
+  std::printf("; configs and sweep.csv in %s\n", outputDir.c_str());
+  return refused ? int(ExitCode::BadInput) : 0;
 }
 
 } // namespace fractal::cli

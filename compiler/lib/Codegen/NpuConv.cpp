@@ -284,7 +284,17 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     return Error::badInput(k.name + ": L1 overflow: a band of the depthwise convolution before it and its output need " +
                            std::to_string(l1Need(1, c1, false)) + " bytes, L1 has " + std::to_string(l1Bytes));
   const int64_t bandSlices = l1Use.bandSlices;
-  if (k.inputChannels && !(k.inputChannels < 16 && k.cip == 16 && allSlices && !dw && !k.depthwise))
+  // Where a band of one output row does not fit L1 (beside the weights, or alone).
+  auto rowOverflow = [&] {
+    return Error::badInput(k.name + ": L1/L0C overflow: one output row (" + std::to_string(k.wo) +
+                           " pixels, input width " + std::to_string(k.w) + ") needs L1 " +
+                           std::to_string(l1Need(1, bandSlices, resident)) + " and L0C " +
+                           std::to_string(l0cNeed(1)) + " bytes; the config has L1 " + std::to_string(l1Bytes) +
+                           ", L0C " + std::to_string(l0cBytes));
+  };
+  // (An unpadded input's band holds its only slice: not even that fits.)
+  if (k.inputChannels && !allSlices) return rowOverflow();
+  if (k.inputChannels && !(k.inputChannels < 16 && k.cip == 16 && !dw && !k.depthwise))
     return Error::internal(k.name + ": an unpadded NHWC input needs fewer than 16 channels, all loaded with the band");
   // An unpadded input's band is one ND -> NZ copy of at most 65505 pixels (its rows operand).
   constexpr int64_t kMaxNdPixels = 65520 - 15;
@@ -307,12 +317,7 @@ Expected<GeneratedKernel> generateConvKernel(const ChipConfig &config, const Con
     for (int64_t rows = ohb - step; rows >= lowest; rows -= step)
       if (busiest(rows) < busiest(ohb)) ohb = rows;
   }
-  if (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes)
-    return Error::badInput(k.name + ": L1/L0C overflow: one output row (" + std::to_string(k.wo) +
-                           " pixels, input width " + std::to_string(k.w) + ") needs L1 " +
-                           std::to_string(l1Need(1, bandSlices, resident)) + " and L0C " +
-                           std::to_string(l0cNeed(1)) + " bytes; the config has L1 " + std::to_string(l1Bytes) +
-                           ", L0C " + std::to_string(l0cBytes));
+  if (l1Need(ohb, bandSlices, resident) > l1Bytes || l0cNeed(ohb) > l0cBytes) return rowOverflow();
   const int64_t l0bOwn = (oneKStep ? 1 : 2) * stageWeightsMax * 2 + identityElements * 2;
   // The depthwise's weights: a tile's in L0B, two alternating when they fit.
   const int dwL0bCount = dw ? (l0bOwn + 2 * dwTile * 2 <= l0bBytes ? 2 : 1) : 0;

@@ -53,6 +53,14 @@ Status runGraphPhases(mlir::MLIRContext &context, mlir::OwningOpRef<mlir::Module
   return Status::success();
 }
 
+Status checkOnnxModelGraph(const std::string &input, const std::string &shapes) {
+  Expected<std::vector<InputShape>> parsed = parseInputShapes(shapes);
+  if (!parsed) return parsed.takeError();
+  mlir::MLIRContext context;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  return runGraphPhases(context, module, input, *parsed, long(std::size(kCompilePhases)) - 1, "");
+}
+
 Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::string &shapes,
                                         const ChipConfig &config, const std::string &dumpIr,
                                         std::vector<std::string> *kernelAssembly,

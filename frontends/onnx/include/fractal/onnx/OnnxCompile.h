@@ -39,6 +39,11 @@ Expected<pkg::Package> compileOnnxModel(const std::string &input, const std::str
                                         std::vector<std::string> *kernelNpu = nullptr,
                                         bool kernelSequences = true, std::string *compileReport = nullptr);
 
+// The graph phases alone (import, support check, optimization, placement), which no chip config
+// changes: `fractal sweep` runs them once, so that a model that cannot compile anywhere stops it
+// before its first point, while a point whose config is too small for some kernel is a row.
+Status checkOnnxModelGraph(const std::string &input, const std::string &shapes);
+
 #ifdef FRACTAL_HAS_MLIR
 // Imports `input` and runs phases 0..lastPhase (indices into kCompilePhases).
 Status runGraphPhases(mlir::MLIRContext &context, mlir::OwningOpRef<mlir::ModuleOp> &module,

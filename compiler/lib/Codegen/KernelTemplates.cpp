@@ -67,14 +67,14 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   while (nt > 16 && 2 * 16 * nt * 2 > l0b) nt -= 16;
   // Fewer (product, M tile) items than cores: the N tiles are also shared out, in chunks, so that
   // every core gets work (N tiles narrowed to give at least one per core where N allows).
-  const int64_t mItems = k.batch * ceilDiv(k.m, mt);
+  int64_t mItems = k.batch * ceilDiv(k.m, mt);
   if (mItems < config.chip.cores)
     nt = std::min(nt, std::max<int64_t>(16, roundUp(ceilDiv(np, ceilDiv(config.chip.cores, mItems)), 16)));
   auto deepestStep = [&] { return std::min({kp, (l0a / 2 / (mt * 2)) / 16 * 16, (l0b / 2 / (nt * 2)) / 16 * 16, int64_t(4080)}); };
   int64_t kt = deepestStep();
   // The A panel (mt rows x all of K) stays in L1 for the whole item when it fits in half of it.
-  const int64_t panelBytes = roundUp(mt * kp * 2, kFractalBytes);
-  const bool panel = biasBytes + panelBytes <= l1 / 2;
+  int64_t panelBytes = roundUp(mt * kp * 2, kFractalBytes);
+  bool panel = biasBytes + panelBytes <= l1 / 2;
   // Per L1 slot: an A tile (unless the panel holds A) and a B tile, for a K step of kt. The
   // slots form two groups of `group` steps, double-buffered: MTE2 loads a whole group, then sets
   // one flag. A set_flag waits until the pipe's earlier transfers have completed (GM latency
@@ -93,11 +93,22 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
     kt = deepestStep();
     while (kt > 16 && l1Need(kt, 2) > l1) kt -= 16;
   }
+  // Then shorter M tiles (a small L1: a layout change to NHWC16's 1024-row tiles take 64 KiB
+  // for two 16-deep steps), the A panel chosen again for them.
+  while (mt > 16 && l1Need(16, 2) > l1) {
+    mt -= 16;
+    mItems = k.batch * ceilDiv(k.m, mt);
+    panelBytes = roundUp(mt * kp * 2, kFractalBytes);
+    panel = biasBytes + panelBytes <= l1 / 2;
+    kt = deepestStep();
+    while (kt > 16 && l1Need(kt, 2) > l1) kt -= 16;
+  }
   if (2 * mt * nt * 4 > l0c || kt < 16 || l1Need(kt, 2) > l1)
     return Error::badInput(k.name + ": L0/L1 overflow: the smallest double-buffered matmul tile needs L0A " +
                            std::to_string(2 * mt * 16 * 2) + ", L0B " + std::to_string(2 * 16 * nt * 2) + ", L0C " +
-                           std::to_string(2 * mt * nt * 4) + " bytes; the config has L0A " + std::to_string(l0a) +
-                           ", L0B " + std::to_string(l0b) + ", L0C " + std::to_string(l0c) + ", L1 " + std::to_string(l1));
+                           std::to_string(2 * mt * nt * 4) + ", L1 " + std::to_string(l1Need(16, 2)) +
+                           " bytes; the config has L0A " + std::to_string(l0a) + ", L0B " + std::to_string(l0b) +
+                           ", L0C " + std::to_string(l0c) + ", L1 " + std::to_string(l1));
   const int64_t kSteps = ceilDiv(k.k, kt), nTiles = ceilDiv(k.n, nt), stepsPerItem = kSteps * nTiles;
   int64_t group = 1;
   for (int64_t g : {4, 2})

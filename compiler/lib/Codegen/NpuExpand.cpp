@@ -34,15 +34,21 @@ Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandK
   if (dims.empty()) dims.push_back({1, 1});
   const int64_t run = dims.front().first;
   const bool repeat = dims.front().second == 0; // the run is one element repeated
-  constexpr int64_t kMaxChunkRuns = 64; // short runs per item: 2 vector instructions and a DMA each
   // Elements per DMA piece: 8192 (32 KiB) where UB holds two pieces and the chunks' element
-  // buffers below with room to spare (edge, cloud); a smaller UB (a config being swept) takes
-  // shorter pieces, in whole repeats, rather than no kernel at all.
+  // buffers below (for up to `chunkRuns` short runs per item, 2 vector instructions and a DMA
+  // each) with room to spare (edge, cloud); a smaller UB (a config being swept) takes shorter
+  // pieces, in whole repeats, and below 512 elements fewer runs per chunk (an 8 KiB UB: 16),
+  // rather than no kernel at all.
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
-  const int64_t kPiece = std::min<int64_t>(8192, (ub / 2 / 4 - 64 - (kMaxChunkRuns * 8 + 56) - kMaxChunkRuns * 8) / 64 * 64);
+  auto pieceFor = [&](int64_t chunkRuns) {
+    return std::min<int64_t>(8192, (ub / 2 / 4 - 64 - (chunkRuns * 8 + 56) - chunkRuns * 8) / 64 * 64);
+  };
+  int64_t maxChunkRuns = 64;
+  while (maxChunkRuns > 1 && pieceFor(maxChunkRuns) < 512) maxChunkRuns /= 2;
+  const int64_t kPiece = pieceFor(maxChunkRuns);
   if (kPiece < 64)
     return Error::badInput(k.name + ": UB overflow: the expand kernel needs " +
-                           std::to_string(2 * 4 * (64 + 64 + kMaxChunkRuns * 8 + 56 + kMaxChunkRuns * 8)) +
+                           std::to_string(2 * 4 * (64 + 64 + maxChunkRuns * 8 + 56 + maxChunkRuns * 8)) +
                            " bytes of UB, UB has " + std::to_string(ub));
   int64_t runs = 1;
   for (size_t d = 1; d < dims.size(); ++d) runs *= dims[d].first;
@@ -73,7 +79,7 @@ Expected<GeneratedKernel> generateExpand(const ChipConfig &config, const ExpandK
   // over its run by a stride-0 vmov), and the chunk leaves in one store (runs are whole blocks, so
   // the chunks may run on every core).
   if (aligned && runs > 1 && run <= kPiece / 2) {
-    const int64_t perItem = std::min<int64_t>({kMaxChunkRuns, kPiece / run,
+    const int64_t perItem = std::min<int64_t>({maxChunkRuns, kPiece / run,
                                                std::max<int64_t>(1, ceilDiv(runs, 2 * int64_t(config.chip.cores)))});
     const int64_t chunks = ceilDiv(runs, perItem), tailRuns = runs - (chunks - 1) * perItem;
     kb.begin({{kb.f32(), roundUp(sourceElements, 8) + 8}, {kb.f32(), runs * run + 8}},

@@ -948,6 +948,16 @@ TEST(MatMulKernel, WideTilesNarrowToASmallerL1) {
   runMatMul(2, 40, 32, 2000, false, true, false, false, false, false, -1, false, -1, 64 << 10);
 }
 
+// On a 16 KiB L1, the tall one-step tiles of a layout change to NHWC16 (1024 pixels: 32 KiB of A
+// for each of two 16-deep steps) shorten until two steps fit; they were an "L0/L1 overflow" error,
+// and with them every pooling of an NCHW input (the backend tests' 13 max and average pools).
+TEST(MatMulKernel, TallTilesShortenToASmallerL1) {
+  // (Not alternating L0A by item there: one panel is all L1 holds beside the slots.)
+  runMatMul(1, 5000, 3, 3, false, false, false, true, false, false, 1, false, -1, 16 << 10);
+  runMatMul(2, 2100, 16, 16, false, true, false, true, false, false, 0, false, -1, 16 << 10);
+  runMatMul(1, 16, 16, 3000, false, false, false, false, false, false, -1, false, -1, 16 << 10);
+}
+
 // One step per item and the same B for all of them (a layout change's identity, a transposed
 // convolution's weights): B is moved into both L0B halves once, before the first item, and no
 // item loads it again. Across the products of a batch that share B too; B transposed.

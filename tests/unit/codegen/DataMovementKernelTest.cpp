@@ -87,11 +87,25 @@ TEST(ExpandKernel, BroadcastPatterns) {
 
 // On a 64 KiB UB (a config being swept; the edge chip's is 256 KiB), which cannot hold two pieces
 // of 8192 elements: shorter pieces (it had no kernel at all, and every broadcast Add, Sub, Mul, Div
-// ran on the host), in every form above.
+// ran on the host), in every form above. On an 8 KiB UB, whose two sets could not hold the
+// buffers of 64 short runs a chunk beside a piece, chunks of 16 runs and pieces of 640 elements
+// (it had no kernel: 153 of the backend tests' broadcasts ran on the host or had none).
 TEST(ExpandKernel, ASmallUbTakesShorterPieces) {
-  for (auto [in, out] : std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>>{
-           {{1}, {9000}}, {{20000}, {2, 20000}}, {{40, 1}, {40, 120}}, {{120}, {40, 120}}, {{3, 1}, {3, 5}}})
-    runExpand(in, out, 64 << 10);
+  for (int64_t ub : {64 << 10, 8 << 10})
+    for (auto [in, out] : std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>>{
+             {{1}, {9000}}, {{20000}, {2, 20000}}, {{40, 1}, {40, 120}}, {{120}, {40, 120}}, {{3, 1}, {3, 5}},
+             {{300, 1}, {300, 64}}, {{300, 1}, {300, 8}}})
+      runExpand(in, out, ub);
+  ExpandKernel k;
+  k.name = k.node = "expand";
+  k.shape = {300, 8};
+  k.strides = {1, 0};
+  ChipConfig config = edge();
+  config.buffer(BufferKind::UB).sizeBytes = 8 << 10;
+  Expected<GeneratedKernel> gen = generateExpand(config, k);
+  ASSERT_TRUE(gen.ok()) << gen.error().message;
+  EXPECT_NE(gen->assembly.find("300 run(s) of 8 copies of one element, 19 chunk(s) of 16 run(s)"), std::string::npos)
+      << gen->assembly.substr(0, 300);
 }
 
 } // namespace

@@ -35,14 +35,14 @@ void fill(NpuKernelBuilder &kb, mlir::Value buffer, int64_t offset, int64_t elem
 // `instr` between NHWC16 pixels (cb 16-channel blocks each) and a per-channel vector, over
 // `groups` groups of 8 pixels: dst = x op vec (vec op x when vectorFirst), from element `offset`
 // of dst and x, one strided instruction per channel block (a repeat: 8 pixels of one block), the
-// vector's block read at stride 0.
+// vector's block read at stride 0 (from element `vecOffset` of vec).
 void perChannel(NpuKernelBuilder &kb, const std::string &instr, mlir::Value dst, mlir::Value x, mlir::Value vec,
-                int64_t offset, int64_t groups, int64_t cb, bool vectorFirst = false) {
+                int64_t offset, int64_t groups, int64_t cb, bool vectorFirst = false, int64_t vecOffset = 0) {
   const std::string xs = vectorFirst ? "src1" : "src0", vs = vectorFirst ? "src0" : "src1";
   for (int64_t blk = 0; blk < cb; ++blk)
     for (int64_t g = 0; g < groups; g += 255) {
       const int64_t at = offset + (g * 8 * cb + blk) * 16;
-      mlir::Value d = kb.from(dst, at), src = kb.from(x, at), v = kb.from(vec, blk * 16);
+      mlir::Value d = kb.from(dst, at), src = kb.from(x, at), v = kb.from(vec, vecOffset + blk * 16);
       kb.vector(instr, vectorFirst ? std::vector<mlir::Value>{d, v, src} : std::vector<mlir::Value>{d, src, v},
                 std::min<int64_t>(255, groups - g),
                 {{"dst_blk", cb}, {"dst_rep", 8 * cb}, {xs + "_blk", cb}, {xs + "_rep", 8 * cb}, {vs + "_blk", 0}, {vs + "_rep", 0}});
@@ -409,17 +409,34 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
   const int64_t vecElements = roundUp(k.cp, 16);
   int64_t shared = 0, perImage = 0;
   for (const ChannelOpKernel::Step &step : k.steps) (step.perImage ? perImage : shared) += 1;
-  // Two sets of (per-image vectors, chunk in, chunk out); chunks of whole 8-pixel repeats.
+  // Two sets of (per-image vectors, chunk in, chunk out); chunks of whole 8-pixel repeats. Where 8
+  // pixels do not fit so (a small UB: PP-OCRv4's 384-channel squeeze-excitation scales at 16 KiB),
+  // the steps run in place on the chunk, one buffer a set: the next load into a set then also
+  // waits for its store; where not even that fits (8 KiB), each chunk goes through in the fewest
+  // equal groups of channel blocks that do, one after the other, gathered and scattered by
+  // strided DMA.
   const int64_t free = ub - (shared + 2 * perImage) * vecElements * 2;
-  const int64_t p = std::min<int64_t>({k.pixels, free / (2 * 2 * k.cp * 2) / 8 * 8, 65535 / cb, 255 * 8 * 255});
+  auto pixelsWith = [&](int64_t buffersPerSet, int64_t channels) {
+    return std::min<int64_t>({k.pixels, free / (2 * buffersPerSet * channels * 2) / 8 * 8, 65535 / cb, 255 * 8 * 255});
+  };
+  const bool inPlace = pixelsWith(2, k.cp) < 1;
+  int64_t gb = cb; // channel blocks per group
+  if (inPlace)
+    for (int64_t groups = 1; groups <= cb; ++groups)
+      if (cb % groups == 0 && pixelsWith(1, cb / groups * 16) >= 1) {
+        gb = cb / groups;
+        break;
+      }
+  const int64_t groups = cb / gb, gcp = gb * 16;
+  const int64_t p = pixelsWith(inPlace ? 1 : 2, gcp);
   if (p < 1)
     return Error::badInput(k.name + ": UB overflow: a per-channel operation on " + std::to_string(k.cp) +
-                           " channels needs " + std::to_string((shared + 2 * perImage) * vecElements * 2 + 64 * k.cp) +
-                           " bytes, UB has " + std::to_string(ub));
+                           " channels needs " + std::to_string((shared + 2 * perImage) * vecElements * 2 + 32 * 16) +
+                           " bytes (8 pixels of one channel block, in place), UB has " + std::to_string(ub));
   const int64_t outCp = k.outCp ? k.outCp : k.cp;
   if (Status slot = checkOutputSlot(k.name, k.cp, outCp, k.outOffset); !slot) return slot.error();
   const int64_t chunks = emit::ceilDiv(k.pixels, p), tail = k.pixels - (chunks - 1) * p;
-  const int64_t items = k.n * chunks, chunkElements = roundUp(p, 8) * k.cp;
+  const int64_t items = k.n * chunks, chunkElements = roundUp(p, 8) * gcp;
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   NpuKernelBuilder kb(config, k.name, k.node);
   std::vector<std::pair<mlir::Type, int64_t>> args = {{kb.f16(), k.n * k.pixels * k.cp}};
@@ -442,7 +459,7 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
   mlir::Value x[2], out[2];
   for (int set = 0; set < 2; ++set) {
     x[set] = kb.alloc(npu::Space::ub, kb.f16(), chunkElements);
-    out[set] = kb.alloc(npu::Space::ub, kb.f16(), chunkElements);
+    out[set] = inPlace ? x[set] : kb.alloc(npu::Space::ub, kb.f16(), chunkElements);
   }
   mlir::Value output = kb.arg(1 + k.steps.size());
   auto chunk = [&](mlir::Value item, int set, bool) -> Status {
@@ -454,16 +471,22 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
       for (size_t i = 0; i < k.steps.size(); ++i)
         if (k.steps[i].perImage) kb.dma(kb.arg(1 + i), kb.mul(image, k.cp), vectors[set][i], kb.index(0), k.cp);
       mlir::Value at = kb.add(kb.mul(image, k.pixels * k.cp), kb.mul(c, p * k.cp));
-      kb.dma(kb.arg(0), at, x[set], kb.index(0), pc * k.cp);
-      for (size_t i = 0; i < k.steps.size(); ++i)
-        perChannel(kb, k.steps[i].instr, out[set], i == 0 ? x[set] : out[set], vectors[set][i], 0, p8 / 8, cb,
-                   k.steps[i].vectorFirst);
-      if (outCp == k.cp) {
-        kb.dma(out[set], kb.index(0), output, at, pc * k.cp);
-      } else { // each pixel's cp channels into its slot: one burst per pixel
-        mlir::Value slot = kb.add(kb.add(kb.mul(image, k.pixels * outCp), kb.mul(c, p * outCp)), k.outOffset);
-        kb.instruction<npu::CopyOp>("ub2gm", {kb.view(output, slot, (pc - 1) * outCp + k.cp), out[set]},
-                                    {{"nburst", pc}, {"len", cb}, {"dst_gap", (outCp - k.cp) / 16}});
+      for (int64_t g = 0; g < groups; ++g) {
+        if (groups == 1)
+          kb.dma(kb.arg(0), at, x[set], kb.index(0), pc * k.cp);
+        else // the group's blocks of each pixel: one burst per pixel
+          kb.instruction<npu::CopyOp>("gm2ub", {x[set], kb.view(kb.arg(0), kb.add(at, g * gcp), (pc - 1) * k.cp + gcp)},
+                                      {{"nburst", pc}, {"len", gb}, {"src_gap", cb - gb}});
+        for (size_t i = 0; i < k.steps.size(); ++i)
+          perChannel(kb, k.steps[i].instr, out[set], i == 0 ? x[set] : out[set], vectors[set][i], 0, p8 / 8, gb,
+                     k.steps[i].vectorFirst, g * gcp);
+        if (outCp == gcp) {
+          kb.dma(out[set], kb.index(0), output, at, pc * k.cp);
+        } else { // each pixel's channels into its slot (and group): one burst per pixel
+          mlir::Value slot = kb.add(kb.add(kb.mul(image, k.pixels * outCp), kb.mul(c, p * outCp)), k.outOffset + g * gcp);
+          kb.instruction<npu::CopyOp>("ub2gm", {kb.view(output, slot, (pc - 1) * outCp + gcp), out[set]},
+                                      {{"nburst", pc}, {"len", gb}, {"dst_gap", (outCp - gcp) / 16}});
+        }
       }
       return Status::success();
     };
@@ -472,6 +495,8 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
   if (Status s = kb.itemLoop(items, false, chunk); !s) return s.error();
   return kb.finish(k.name + ": per-channel ops on " + std::to_string(k.n) + " x " + std::to_string(k.pixels) +
                    " pixels x " + std::to_string(k.cp) + " channels, chunks of " + std::to_string(p) +
+                   (inPlace ? " (in place)" : "") +
+                   (groups > 1 ? " in " + std::to_string(groups) + " groups of " + std::to_string(gcp) + " channels" : "") +
                    (k.outCp ? ", into channels " + std::to_string(k.outOffset) + ".. of " + std::to_string(outCp) : ""));
 }
 

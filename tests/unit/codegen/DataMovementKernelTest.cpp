@@ -820,23 +820,32 @@ TEST(UpsampleAddKernel, RowsThroughTwoBuffers) {
 // Per-channel operations through the npu dialect: a per-image scale, a shared shift and a
 // vector-first subtraction over chunks of pixels (the last chunk of each image short), every
 // output against the same fp16 steps computed here, with the race detector on; also into a slot
-// of a wider tensor (the channels around it untouched).
+// of a wider tensor (the channels around it untouched). On a UB too small for two buffers of 8
+// pixels a set (4 KiB, 96 channels) the steps run in place; too small for one (2 KiB), in groups
+// of channel blocks (PP-OCRv4's squeeze-excitation scales at a 16 or 8 KiB UB had no kernel).
 TEST(ChannelOpKernel, PerImageAndSharedVectors) {
-  struct Case { int64_t outCp, outOffset; };
-  for (auto [outCp, outOffset] : {Case{0, 0}, Case{128, 64}, Case{64, 0}}) {
+  struct Case { int64_t cp, outCp, outOffset, ubBytes; const char *header; };
+  for (auto [cp, outCp, outOffset, ubBytes, header] :
+       {Case{48, 0, 0, 0, nullptr}, Case{48, 128, 64, 0, nullptr}, Case{48, 64, 0, 0, nullptr},
+        Case{96, 0, 0, 4 << 10, "chunks of 8 (in place)"}, Case{96, 0, 0, 2 << 10, "(in place) in 3 groups of 32 channels"},
+        Case{96, 160, 32, 2 << 10, "(in place) in 3 groups of 32 channels, into channels 32.. of 160"}}) {
+    ChipConfig config = edge();
+    if (ubBytes) config.buffer(BufferKind::UB).sizeBytes = ubBytes;
     ChannelOpKernel k;
     k.name = k.node = "channel_op";
     k.n = 2;
-    k.cp = 48;
+    k.cp = cp;
     k.steps = {{"vmul.f16", true, false}, {"vadd.f16", false, false}, {"vsub.f16", false, true}};
     k.outCp = outCp;
     k.outOffset = outOffset;
     k.pixels = 1 << 20; // learn the chunk size, then use 2.5 chunks per image
-    Expected<GeneratedKernel> gen = generateChannelOp(edge(), k);
+    Expected<GeneratedKernel> gen = generateChannelOp(config, k);
     ASSERT_TRUE(gen.ok()) << gen.error().message;
+    if (header) EXPECT_NE(gen->assembly.find(header), std::string::npos) << gen->assembly.substr(0, 200);
+    if (!header) EXPECT_EQ(gen->assembly.find("in place"), std::string::npos) << gen->assembly.substr(0, 200);
     const int64_t chunk = std::stoll(gen->assembly.substr(gen->assembly.find("chunks of ") + 10));
     k.pixels = chunk * 5 / 2;
-    gen = generateChannelOp(edge(), k);
+    gen = generateChannelOp(config, k);
     ASSERT_TRUE(gen.ok()) << gen.error().message;
     auto half = [](float v) { return isa::floatToHalf(v); };
     std::vector<uint16_t> x(static_cast<size_t>(k.n * k.pixels * k.cp)), scale(size_t(k.n * k.cp)), shift(size_t(k.cp)),
@@ -847,7 +856,7 @@ TEST(ChannelOpKernel, PerImageAndSharedVectors) {
     for (size_t i = 0; i < minuend.size(); ++i) minuend[i] = half(float(i % 3));
     const int64_t cw = outCp ? outCp : k.cp; // the output's channels per pixel
     const size_t outCount = size_t(k.n * k.pixels * cw);
-    Device dev(edge());
+    Device dev(config);
     uint64_t px = dev.buffer(x), ps = dev.buffer(scale), pt = dev.buffer(shift), pm = dev.buffer(minuend);
     uint64_t po = dev.buffer(std::vector<uint16_t>(outCount + 16 * size_t(cw), 0x7e00));
     ASSERT_TRUE(runGenerated(dev, *gen, "channel_op", {px, ps, pt, pm, po}, true));

@@ -504,35 +504,54 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
 // each a strided DMA writing every fx-th pixel of one output row.
 Expected<GeneratedKernel> generateResizeNearest(const ChipConfig &config, const ResizeNearestKernel &k) {
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes, cb = k.cp / 16;
-  const int64_t rowElements = k.w * k.cp, rowBytes = rowElements * 2;
-  if (rowBytes > ub)
-    return Error::badInput(k.name + ": UB overflow: one input row needs " + std::to_string(rowBytes) + " bytes, UB has " +
-                           std::to_string(ub));
-  const int64_t items = k.n * k.h, wo = k.w * k.fx, outCp = k.outCp ? k.outCp : k.cp;
+  const int64_t rowElements = k.w * k.cp;
+  // A row too long for UB goes in chunks of whole pixels, an item each (PP-OCRv4 det's 80-pixel
+  // rows of 96 channels at an 8 KiB UB).
+  const int64_t chunkPixels = std::min(k.w, ub / (k.cp * 2));
+  if (chunkPixels < 1)
+    return Error::badInput(k.name + ": UB overflow: one pixel's " + std::to_string(k.cp) + " channels need " +
+                           std::to_string(k.cp * 2) + " bytes, UB has " + std::to_string(ub));
+  const int64_t chunks = emit::ceilDiv(k.w, chunkPixels), lastPixels = k.w - (chunks - 1) * chunkPixels;
+  const int64_t chunkElements = chunkPixels * k.cp;
+  const int64_t items = k.n * k.h * chunks, wo = k.w * k.fx, outCp = k.outCp ? k.outCp : k.cp;
   if (Status slot = checkOutputSlot(k.name, k.cp, outCp, k.outOffset); !slot) return slot.error();
   const int blockDim = int(std::min<int64_t>(config.chip.cores, items));
   NpuKernelBuilder kb(config, k.name, k.node);
-  kb.begin({{kb.f16(), items * rowElements}, {kb.f16(), items * k.fy * wo * outCp}}, blockDim);
+  mlir::OpBuilder &b = kb.builder();
+  kb.begin({{kb.f16(), k.n * k.h * rowElements}, {kb.f16(), k.n * k.h * k.fy * wo * outCp}}, blockDim);
   mlir::Value rows[2];
-  rows[0] = kb.alloc(npu::Space::ub, kb.f16(), rowElements);
-  rows[1] = 2 * rowBytes <= ub ? kb.alloc(npu::Space::ub, kb.f16(), rowElements) : rows[0];
+  rows[0] = kb.alloc(npu::Space::ub, kb.f16(), chunkElements);
+  rows[1] = 2 * chunkElements * 2 <= ub ? kb.alloc(npu::Space::ub, kb.f16(), chunkElements) : rows[0];
   const int64_t pixelBlocks = outCp / 16; // 32-byte blocks per output pixel
-  const int64_t storeSpan = ((k.w - 1) * k.fx * pixelBlocks + cb) * 16; // elements a strided store writes
-  // Item = (image, input row) = input row index over all images; output row ih * fy + dy.
+  // Item = (image, input row[, chunk]); output row ih * fy + dy.
   auto row = [&](mlir::Value item, int set, bool) -> Status {
-    kb.dma(kb.arg(0), kb.mul(item, rowElements), rows[set], kb.index(0), rowElements);
-    mlir::Value outRows = kb.mul(item, k.fy * wo * outCp);
-    for (int64_t dy = 0; dy < k.fy; ++dy)
-      for (int64_t dx = 0; dx < k.fx; ++dx)
-        kb.instruction<npu::CopyOp>(
-            "ub2gm", {kb.view(kb.arg(1), kb.add(outRows, (dy * wo + dx) * outCp + k.outOffset), storeSpan), rows[set]},
-            {{"nburst", k.w}, {"len", cb}, {"dst_gap", k.fx * pixelBlocks - cb}});
-    return Status::success();
+    mlir::Value r = item, c;
+    if (chunks > 1) {
+      r = b.create<mlir::arith::DivSIOp>(kb.loc(), item, kb.index(chunks));
+      c = b.create<mlir::arith::RemSIOp>(kb.loc(), item, kb.index(chunks));
+    }
+    auto body = [&](bool last) -> Status {
+      const int64_t pixels = last ? lastPixels : chunkPixels;
+      const int64_t storeSpan = ((pixels - 1) * k.fx * pixelBlocks + cb) * 16; // elements a strided store writes
+      mlir::Value in = kb.mul(r, rowElements);
+      if (chunks > 1) in = kb.add(in, kb.mul(c, chunkElements));
+      kb.dma(kb.arg(0), in, rows[set], kb.index(0), pixels * k.cp);
+      mlir::Value outRows = kb.mul(r, k.fy * wo * outCp);
+      if (chunks > 1) outRows = kb.add(outRows, kb.mul(c, chunkPixels * k.fx * outCp));
+      for (int64_t dy = 0; dy < k.fy; ++dy)
+        for (int64_t dx = 0; dx < k.fx; ++dx)
+          kb.instruction<npu::CopyOp>(
+              "ub2gm", {kb.view(kb.arg(1), kb.add(outRows, (dy * wo + dx) * outCp + k.outOffset), storeSpan), rows[set]},
+              {{"nburst", pixels}, {"len", cb}, {"dst_gap", k.fx * pixelBlocks - cb}});
+      return Status::success();
+    };
+    return chunks == 1 || lastPixels == chunkPixels ? body(false) : kb.splitLast(c, chunks - 1, body);
   };
   if (Status s = kb.itemLoop(items, false, row); !s) return s.error();
   return kb.finish(k.name + ": nearest upsampling x" + std::to_string(k.fy) + " x" + std::to_string(k.fx) +
                    " of NHWC16 " + std::to_string(k.n) + "x" + std::to_string(k.h) + "x" + std::to_string(k.w) + "x" +
                    std::to_string(k.cp) +
+                   (chunks > 1 ? " in chunks of " + std::to_string(chunkPixels) + " pixels" : "") +
                    (k.outCp ? " into channels " + std::to_string(k.outOffset) + ".. of " + std::to_string(outCp) : ""));
 }
 

@@ -85,10 +85,12 @@ void combineIntoFirstRepeat(NpuKernelBuilder &kb, const char *combine, mlir::Val
 
 // Values per piece of a row too long for UB (the long-row kernels at the end): whole repeats, at
 // most 255 of them (16,320 values: 64 KiB), two pieces (two buffer sets) in UB beside 8 KiB for
-// the kernels' one-repeat buffers.
+// the kernels' one-repeat buffers; a UB too small for that (a sweep's 8 KiB) keeps 5 KiB, what
+// they take at most (the reduction's two 8-repeat groups and three repeats, 4.75 KiB).
 int64_t rowPieceElements(const ChipConfig &config) {
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
-  return std::min<int64_t>(255 * kLanes, std::max<int64_t>(0, ub - (8 << 10)) / 2 / 4 / kLanes * kLanes);
+  const int64_t reserve = ub - (8 << 10) >= 2 * 4 * kLanes ? (8 << 10) : (5 << 10);
+  return std::min<int64_t>(255 * kLanes, std::max<int64_t>(0, ub - reserve) / 2 / 4 / kLanes * kLanes);
 }
 
 // The kinds that fold a row into one value: sums, means, extremes and norms.
@@ -120,23 +122,31 @@ Fold foldOf(Kind kind) {
 
 } // namespace
 
-bool reducesRowsThroughNpu(const ReduceKernel &k) {
-  return sumLikeKind(k.kind) && k.inner == 1 && k.outer >= 1 && k.r >= 1 && ceilDiv(k.r, kLanes) <= kMaxRowRepeats;
+// Rows per chunk of the row reduction at most: in multiples of 8 (whole blocks of results), at
+// most 248 (one lane-reduction repeat each) and what two buffer sets of UB hold (a row of whole
+// repeats and its result each, beside a results repeat).
+static int64_t rowChunkCap(const ChipConfig &config, int64_t r) {
+  const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
+  const int64_t perRow = ceilDiv(r, kLanes) * kLanes * 4 + 4;
+  return std::min<int64_t>(248, (ub / 2 - 2 * 256) / perRow / 8 * 8);
+}
+
+bool reducesRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k) {
+  return sumLikeKind(k.kind) && k.inner == 1 && k.outer >= 1 && k.r >= 1 && ceilDiv(k.r, kLanes) <= kMaxRowRepeats &&
+         rowChunkCap(config, k.r) >= 8;
 }
 
 Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const ReduceKernel &k) {
-  if (!reducesRowsThroughNpu(k))
-    return Error::internal(k.name + ": the row reduction kernel takes sums, means, maxima, minima and norms of rows "
-                                    "of at most " + std::to_string(kMaxRowRepeats * kLanes) + " values");
   const int64_t rowRepeats = ceilDiv(k.r, kLanes), rowElements = rowRepeats * kLanes;
   const int64_t rowBlocks = ceilDiv(k.r * 4, 32);
   const bool alignedRows = (k.r * 4) % 32 == 0; // rows start on blocks in GM: one strided DMA per chunk
-  // Rows per chunk: enough chunks for two per core where there are rows for it, in multiples of 8
-  // (whole blocks of results), at most 255 (one lane-reduction repeat each) and what two buffer
-  // sets of UB hold.
+  // Rows per chunk: enough chunks for two per core where there are rows for it, up to the cap.
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
   const int64_t perRow = rowElements * 4 + 4;
-  const int64_t cap = std::min<int64_t>(248, (ub / 2 - 2 * 256) / perRow / 8 * 8);
+  const int64_t cap = rowChunkCap(config, k.r);
+  if (!reducesRowsThroughNpu(config, k) && cap >= 8)
+    return Error::internal(k.name + ": the row reduction kernel takes sums, means, maxima, minima and norms of rows "
+                                    "of at most " + std::to_string(kMaxRowRepeats * kLanes) + " values");
   if (cap < 8)
     return Error::badInput(k.name + ": UB overflow: 8 rows of " + std::to_string(k.r) + " values need " +
                            std::to_string(2 * 8 * perRow) + " bytes of UB in two buffer sets, UB has " + std::to_string(ub));
@@ -511,7 +521,8 @@ struct RowPieces {
 
 bool reducesLongRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k) {
   return (sumLikeKind(k.kind) || k.kind == Kind::LogSumExp) && k.inner == 1 && k.outer >= 1 &&
-         ceilDiv(k.r, kLanes) > kMaxRowRepeats && rowPieceElements(config) >= kLanes;
+         (ceilDiv(k.r, kLanes) > kMaxRowRepeats || (k.kind != Kind::LogSumExp && !reducesRowsThroughNpu(config, k))) &&
+         rowPieceElements(config) >= kLanes;
 }
 
 // Sums, means, extremes, norms and log-sum-exps of rows longer than generateRowReduction takes (a

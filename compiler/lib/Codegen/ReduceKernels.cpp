@@ -112,7 +112,7 @@ bool keepsShape(Kind kind) {
 Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceKernel &k) {
   if (k.outer < 1 || k.r < 1 || k.inner < 1)
     return Error::badInput(k.name + ": reduction over an empty tensor has no kernel");
-  if (reducesRowsThroughNpu(k)) return generateRowReduction(config, k);
+  if (reducesRowsThroughNpu(config, k)) return generateRowReduction(config, k);
   if (softmaxRowsThroughNpu(config, k)) return generateSoftmaxRows(config, k);
   if (layerNormRowsThroughNpu(config, k)) return generateLayerNormRows(config, k);
   if (shortSoftmaxRowsThroughNpu(config, k)) return generateShortSoftmaxRows(config, k);

@@ -328,10 +328,10 @@ struct ReduceKernel {
 };
 constexpr int64_t kTailSlackBytes = 32;
 Expected<GeneratedKernel> generateReduce(const ChipConfig &config, const ReduceKernel &k);
-// Sums, means, maxima, minima and norms of rows (inner == 1, rows of up to 1,984 values) go through
-// the npu dialect (NpuReduceRows.cpp): chunks of rows, double-buffered, over the cores.
-// generateReduce hands them over itself.
-bool reducesRowsThroughNpu(const ReduceKernel &k);
+// Sums, means, maxima, minima and norms of rows (inner == 1, rows of up to 1,984 values, 8 of
+// them in each of two UB buffer sets) go through the npu dialect (NpuReduceRows.cpp): chunks of
+// rows, double-buffered, over the cores. generateReduce hands them over itself.
+bool reducesRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);
 Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const ReduceKernel &k);
 // So do Softmax and LogSoftmax of rows of 256 values and more (a row per item, over the cores).
 bool softmaxRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);
@@ -343,8 +343,8 @@ Expected<GeneratedKernel> generateLayerNormRows(const ChipConfig &config, const 
 bool shortSoftmaxRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);
 Expected<GeneratedKernel> generateShortSoftmaxRows(const ChipConfig &config, const ReduceKernel &k);
 // And rows longer than those kernels hold in UB, read in pieces: sums, means, extremes, norms and
-// log-sum-exps of rows of more than 1,984 values (8 rows per item), Softmax/LogSoftmax of rows of
-// more than UB's ~16k values (a row per item, three passes).
+// log-sum-exps of rows of more than 1,984 values, or of 8 rows too wide for UB (8 rows per item),
+// Softmax/LogSoftmax of rows of more than UB's ~16k values (a row per item, three passes).
 bool reducesLongRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);
 Expected<GeneratedKernel> generateLongRowReduction(const ChipConfig &config, const ReduceKernel &k);
 bool softmaxLongRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k);

@@ -111,12 +111,12 @@ int64_t convInputRows(const ConvKernel &k, int64_t rows) { return (rows - 1) * k
 
 ConvL1Use convL1Use(const ChipConfig &config, const ConvKernel &k, const ConvTiling &t) {
   const int64_t l1 = config.buffer(BufferKind::L1).sizeBytes, c1 = k.cip / 16;
-  ConvL1Use use{true, c1, true};
+  ConvL1Use use{true, c1, true}; // every slice with the band: weights resident if they fit too
+  if (convL1Bytes(k, t, 1, use) <= l1) return use;
+  use.resident = false;
+  if (convL1Bytes(k, t, 1, use) <= l1) return use;
+  use = ConvL1Use{true, k.depthwise ? 1 : t.kc1, false}; // a K step's slices
   use.resident = convL1Bytes(k, t, 1, use) <= l1;
-  if (convL1Bytes(k, t, 1, use) <= l1) return use; // every slice with the band
-  use.allSlices = false;
-  use.bandSlices = k.depthwise ? 1 : t.kc1;
-  use.resident = convL1Bytes(k, t, 1, ConvL1Use{true, use.bandSlices}) <= l1;
   return use;
 }
 

@@ -73,8 +73,13 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   auto deepestStep = [&] { return std::min({kp, (l0a / 2 / (mt * 2)) / 16 * 16, (l0b / 2 / (nt * 2)) / 16 * 16, int64_t(4080)}); };
   int64_t kt = deepestStep();
   // The A panel (mt rows x all of K) stays in L1 for the whole item when it fits in half of it.
-  int64_t panelBytes = roundUp(mt * kp * 2, kFractalBytes);
-  bool panel = biasBytes + panelBytes <= l1 / 2;
+  int64_t panelBytes = 0;
+  bool panel = false;
+  auto choosePanel = [&] {
+    panelBytes = roundUp(mt * kp * 2, kFractalBytes);
+    panel = biasBytes + panelBytes <= l1 / 2;
+  };
+  choosePanel();
   // Per L1 slot: an A tile (unless the panel holds A) and a B tile, for a K step of kt. The
   // slots form two groups of `group` steps, double-buffered: MTE2 loads a whole group, then sets
   // one flag. A set_flag waits until the pipe's earlier transfers have completed (GM latency
@@ -98,8 +103,7 @@ Expected<GeneratedKernel> generateMatMul(const ChipConfig &config, const MatMulK
   while (mt > 16 && l1Need(16, 2) > l1) {
     mt -= 16;
     mItems = k.batch * ceilDiv(k.m, mt);
-    panelBytes = roundUp(mt * kp * 2, kFractalBytes);
-    panel = biasBytes + panelBytes <= l1 / 2;
+    choosePanel();
     kt = deepestStep();
     while (kt > 16 && l1Need(kt, 2) > l1) kt -= 16;
   }

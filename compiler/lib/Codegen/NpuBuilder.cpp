@@ -188,8 +188,8 @@ Status NpuKernelBuilder::firstLoadsAhead(const SetBody &loads) {
 
 Status NpuKernelBuilder::loadsThenCompute(int64_t items, const SetBody &loads, const SetBody &compute,
                                           const std::function<Status()> &firstTurn, int sets) {
-  mlir::Value twice = b_.create<mlir::arith::MulIOp>(loc_, blockDim_, index(2));
-  auto loop = b_.create<mlir::scf::ForOp>(loc_, blockIdx_, index(items), sets == 1 ? blockDim_ : twice);
+  mlir::Value twice = sets == 1 ? blockDim_ : b_.create<mlir::arith::MulIOp>(loc_, blockDim_, index(2)).getResult();
+  auto loop = b_.create<mlir::scf::ForOp>(loc_, blockIdx_, index(items), twice); // a turn: `sets` items
   mlir::OpBuilder::InsertionGuard guard(b_);
   b_.setInsertionPoint(loop.getBody()->getTerminator());
   mlir::Value first = loop.getInductionVar(), second = add(first, blockDim_);

@@ -131,12 +131,19 @@ static int64_t rowChunkCap(const ChipConfig &config, int64_t r) {
   return std::min<int64_t>(248, (ub / 2 - 2 * 256) / perRow / 8 * 8);
 }
 
+// The kinds and shapes the row reduction takes (UB aside).
+static bool rowReductionShape(const ReduceKernel &k) {
+  return sumLikeKind(k.kind) && k.inner == 1 && k.outer >= 1 && k.r >= 1 && ceilDiv(k.r, kLanes) <= kMaxRowRepeats;
+}
+
 bool reducesRowsThroughNpu(const ChipConfig &config, const ReduceKernel &k) {
-  return sumLikeKind(k.kind) && k.inner == 1 && k.outer >= 1 && k.r >= 1 && ceilDiv(k.r, kLanes) <= kMaxRowRepeats &&
-         rowChunkCap(config, k.r) >= 8;
+  return rowReductionShape(k) && rowChunkCap(config, k.r) >= 8;
 }
 
 Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const ReduceKernel &k) {
+  if (!rowReductionShape(k))
+    return Error::internal(k.name + ": the row reduction kernel takes sums, means, maxima, minima and norms of rows "
+                                    "of at most " + std::to_string(kMaxRowRepeats * kLanes) + " values");
   const int64_t rowRepeats = ceilDiv(k.r, kLanes), rowElements = rowRepeats * kLanes;
   const int64_t rowBlocks = ceilDiv(k.r * 4, 32);
   const bool alignedRows = (k.r * 4) % 32 == 0; // rows start on blocks in GM: one strided DMA per chunk
@@ -144,9 +151,6 @@ Expected<GeneratedKernel> generateRowReduction(const ChipConfig &config, const R
   const int64_t ub = config.buffer(BufferKind::UB).sizeBytes;
   const int64_t perRow = rowElements * 4 + 4;
   const int64_t cap = rowChunkCap(config, k.r);
-  if (!reducesRowsThroughNpu(config, k) && cap >= 8)
-    return Error::internal(k.name + ": the row reduction kernel takes sums, means, maxima, minima and norms of rows "
-                                    "of at most " + std::to_string(kMaxRowRepeats * kLanes) + " values");
   if (cap < 8)
     return Error::badInput(k.name + ": UB overflow: 8 rows of " + std::to_string(k.r) + " values need " +
                            std::to_string(2 * 8 * perRow) + " bytes of UB in two buffer sets, UB has " + std::to_string(ub));

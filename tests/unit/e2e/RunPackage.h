@@ -18,12 +18,13 @@ struct Written {
   std::vector<uint8_t> bytes;
 };
 
-// Runs `p` on `inputs` (bytes, in the model's input order) on edge in `mode`.
+// Runs `p` on `inputs` (bytes, in the model's input order) on `target` (a preset or a config
+// file; the package's) in `mode`.
 inline std::map<std::string, Written> run(const pkg::Package &p, const std::vector<std::vector<uint8_t>> &inputs,
-                                          const char *mode) {
+                                          const char *mode, const std::string &target = "edge") {
   std::map<std::string, Written> out;
   const std::vector<uint8_t> bytes = pkg::serializePackage(p);
-  EXPECT_EQ(frtInit((std::string("edge:") + mode).c_str()), FRT_SUCCESS);
+  EXPECT_EQ(frtInit((target + ":" + mode).c_str()), FRT_SUCCESS) << frtGetRecentErrMsg();
   frtSetDevice(0);
   frtModel m = nullptr;
   EXPECT_EQ(frtModelLoadFromMem(bytes.data(), bytes.size(), &m), FRT_SUCCESS) << frtGetRecentErrMsg();

@@ -336,7 +336,7 @@ CubeOperandCache &cachedCubeB(CoreState &core, const uint8_t *b, uint64_t k, uin
   added.n = n;
   added.lastUse = now;
   if (added.allDiagonal)
-    std::vector<float>().swap(added.columns);
+    decltype(added.columns)().swap(added.columns);
   // Then the least recently used others go (the new entry is the most recent).
   size_t bytes = 0;
   for (const CubeOperandCache &entry : cache)

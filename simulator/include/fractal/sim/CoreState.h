@@ -12,6 +12,7 @@
 #include <memory>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fractal::sim {
@@ -35,6 +36,19 @@ struct DispatchedOp {
   uint64_t address(size_t operand) const { return regs[operand]; }
 };
 
+// An allocator whose value-initialising construct (what vector::resize calls) leaves the element
+// unwritten: for buffers their filler writes whole, such as a B operand's fp32 columns (zeroing a
+// fresh cache entry's first was 1% of a functional BlazeFace inference).
+template <typename T> struct UninitializedAllocator : std::allocator<T> {
+  template <typename U> struct rebind { using other = UninitializedAllocator<U>; };
+  UninitializedAllocator() = default;
+  template <typename U> UninitializedAllocator(const UninitializedAllocator<U> &) noexcept {}
+  template <typename U> void construct(U *p) noexcept { ::new (static_cast<void *>(p)) U; }
+  template <typename U, typename... Args> void construct(U *p, Args &&...args) {
+    ::new (static_cast<void *>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 // The cube's B operand as the mmad semantics use it (fp32 columns, which 16x16 blocks are
 // diagonal), kept with the bytes it was made from: a convolution's K step feeds every tile of a
 // band from one L0B load, and a kernel that reloads the same weights into L0B item after item
@@ -42,7 +56,7 @@ struct DispatchedOp {
 struct CubeOperandCache {
   uint64_t k = 0, n = 0;
   std::vector<uint8_t> source;     // the B bytes (ZN fractals) these were made from
-  std::vector<float> columns;      // per 16-column block jb: kp x 16 floats
+  std::vector<float, UninitializedAllocator<float>> columns; // per 16-column block jb: kp x 16 floats (fillCubeB writes all)
   std::vector<uint8_t> diagonal;   // per (jb, kb): every off-diagonal b is +-0, the diagonal finite
   std::vector<float> diagonals;    // per (jb, kb): the 16 diagonal values
   std::vector<uint16_t> signs;     // per (jb, kb, column): sign bits of the column's 16 b's

@@ -116,7 +116,8 @@ int runCompileCommand(const Args &args) {
                 "NPU kernels exist for convolutions (grouped, depthwise, transposed), MatMul and Gemm, element-wise\n"
                 "ops and activations, pooling, normalization, Resize, softmax and the data-movement ops (LSTM, GRU\n"
                 "and RNN unroll into them); shape\n"
-                "bookkeeping runs on the host. An op with neither is listed with the reason and the command exits 2\n"
+                "bookkeeping runs on the host. An op with neither is listed with the reason (the ops after it that read its\n"
+                "result are counted, not listed) and the command exits 2\n"
                 "(docs/compiler.md has the kernels and their limits, docs/conformance.md the ONNX test suite's results).");
   if (std::optional<int> exit = parseArguments(parser, args))
     return *exit;

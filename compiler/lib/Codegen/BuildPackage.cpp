@@ -79,12 +79,27 @@ public:
       p_.inputs.push_back(t);
     }
     dependences_ = g::dataDependences(func.getBody().front());
+    // Ops that recorded a problem, and how many of the problems say only that an operand has no
+    // tensor because the op producing it failed: those are not listed (a convolution too large
+    // for L1 would otherwise bury its own message under every op downstream of it).
+    std::set<mlir::Operation *> failed;
+    size_t consequences = 0;
     for (mlir::Operation &op : func.getBody().front()) {
       if (auto ret = llvm::dyn_cast<mlir::func::ReturnOp>(op)) {
         outputs(func, ret);
         continue;
       }
+      const size_t before = problems_.size();
       lower(op);
+      if (problems_.size() == before) continue;
+      failed.insert(&op);
+      const bool afterFailure = llvm::any_of(op.getOperands(), [&](mlir::Value v) { return failed.count(v.getDefiningOp()) > 0; });
+      if (!afterFailure) continue;
+      const size_t kept = size_t(std::remove_if(problems_.begin() + std::ptrdiff_t(before), problems_.end(),
+                                                [](const std::string &p) { return missingOperand(p); }) -
+                                 problems_.begin());
+      consequences += problems_.size() - kept;
+      problems_.resize(kept);
     }
     if (problems_.empty()) finishConvKernels();
     if (problems_.empty()) writeResultsInPlace();
@@ -92,6 +107,9 @@ public:
       std::string message = source_ + ": " + std::to_string(problems_.size()) +
                             " op(s) have no NPU kernel or host fallback yet:";
       for (const std::string &p : problems_) message += "\n  " + p;
+      if (consequences)
+        message += "\n  (and " + std::to_string(consequences) +
+                   " op(s) after them, which read what those would have produced)";
       return Error::badInput(message);
     }
     dropUnusedKernels();
@@ -438,13 +456,20 @@ private:
   void unsupported(mlir::Operation &op, const std::string &why) {
     problems_.push_back(opName(op) + " (" + op.getName().getStringRef().str() + "): " + why);
   }
+  // The problems that only say an operand has no tensor (or no NHWC16 form): an op after a failed
+  // one records these when it finds nothing to read.
+  static constexpr const char *kNoOperand = "an operand is neither a tensor nor a readable constant";
+  static constexpr const char *kNoNhwc16 = "cannot be converted to NHWC16";
+  static bool missingOperand(const std::string &problem) {
+    return problem.find(kNoOperand) != std::string::npos || problem.find(kNoNhwc16) != std::string::npos;
+  }
 
   bool require(mlir::Operation &op, std::initializer_list<mlir::Value> values,
                std::vector<uint32_t> &out) {
     for (mlir::Value v : values) {
       std::optional<uint32_t> t = tensor(v);
       if (!t) {
-        unsupported(op, "an operand is neither a tensor nor a readable constant");
+        unsupported(op, kNoOperand);
         return false;
       }
       out.push_back(*t);
@@ -2465,7 +2490,7 @@ private:
       k.inputs.push_back(integerElement(v));
       std::optional<uint32_t> t = tensor(v);
       if (!t) {
-        unsupported(op, "an operand is neither a tensor nor a readable constant");
+        unsupported(op, kNoOperand);
         return true;
       }
       args.push_back(*t);

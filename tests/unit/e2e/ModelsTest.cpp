@@ -788,6 +788,36 @@ TEST(CompiledOps, StridedOneChannelConvolutionFoldsIntoChannels) {
   expectOutputY(saved.path, {1, 1, len}, x, want, 2e-3 * largest + 1e-3);
 }
 
+// A convolution a chip's buffers cannot hold (a 3x3 of 32 input channels, whose two K steps of
+// weights need 9 KiB of L0B, at 8 KiB) fails to compile with that convolution's own message; the
+// ops after it, which find no tensor to read, are counted on one line rather than each listed
+// (they buried it: 146 of PP-OCRv4 det's 159 problems on such a chip).
+TEST(CompiledOps, OpsAfterAFailedOneAreCountedNotListed) {
+  onnx::ModelProto m = newModel(13, "cascade");
+  onnx::GraphProto *g = m.mutable_graph();
+  declareFloat(g->add_input(), "x", {1, 32, 8, 8});
+  floatInitializer(g, "w", {16, 32, 3, 3}, std::vector<float>(16 * 32 * 9, 0.01f));
+  setInts(addNode(g, "Conv", {"x", "w"}, "c"), "pads", {1, 1, 1, 1});
+  addNode(g, "Sigmoid", {"c"}, "s");
+  addNode(g, "Transpose", {"s"}, "y");
+  declareFloat(g->add_output(), "y", {8, 8, 16, 1});
+  const SavedModel saved(m);
+  ASSERT_FALSE(saved.path.empty());
+  Expected<ChipConfig> small = loadChipConfig("edge");
+  ASSERT_TRUE(small.ok());
+  small->buffer(BufferKind::L0B).sizeBytes = 8 << 10;
+  Expected<pkg::Package> p = onnx_frontend::compileOnnxModel(saved.path, "", *small, "");
+  ASSERT_FALSE(p.ok());
+  const std::string &message = p.error().message;
+  EXPECT_EQ(p.error().code, ExitCode::BadInput);
+  EXPECT_NE(message.find(": 1 op(s) have no NPU kernel or host fallback yet:\n  c: L0 overflow: one K step of the 3x3 "
+                         "kernel needs L0A 4608 (16 pixels) and L0B 9216 bytes; the config has L0A 65536, L0B 8192\n  "
+                         "(and 2 op(s) after them, which read what those would have produced)"),
+            std::string::npos) << message;
+  EXPECT_EQ(message.find("neither a tensor"), std::string::npos) << message;
+  EXPECT_TRUE(onnx_frontend::compileOnnxModel(saved.path, "", *loadChipConfig("edge"), "").ok()); // edge holds it
+}
+
 // A float32 image of few channels goes into its convolution as the model hands it in: NCHW
 // planes (two images of 3 channels: the C04 form; of 7: padded to 16) or NHWC pixels behind a
 // Transpose, each band's load converting to f16 and gathering the planes (gm2l1_nz from_f32,

@@ -91,10 +91,17 @@ Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
   // in shallower K steps (a band then holds fewer input slices too), down to one slice, and only
   // then in narrower N tiles (each re-reads the input band): PP-OCRv4 det's 1x1 192 -> 192 on
   // 40-pixel rows stages 12 slices x 128 channels twice, 96 KiB, at a 64 KiB L1. Last, the same
-  // with one item set (no overlap of an item's loads with the previous item's compute). Where
-  // nothing fits, generateConv reports the first plan's needs.
+  // with one item set (no overlap of an item's loads with the previous item's compute). A plan
+  // with K steps keeps a band's accumulators in L0C (one row's, per item set, at least), so those
+  // must fit too (at L1 128 KiB and L0C 32 KiB, PP-OCRv4 det's 1x1 192 -> 192 took K steps of 128
+  // channels: 48 KiB of accumulators). Where nothing fits, generateConv reports the first plan's
+  // needs.
   const int64_t l1 = config.buffer(BufferKind::L1).sizeBytes;
-  auto fitsL1 = [&](const ConvTiling &c) { return convL1Bytes(k, c, 1, convL1Use(config, k, c)) <= l1; };
+  auto fitsL1 = [&](const ConvTiling &c) {
+    const bool kSteps = !k.depthwise && !k.c04 && c.kc1 < k.cip / 16;
+    return convL1Bytes(k, c, 1, convL1Use(config, k, c)) <= l1 &&
+           (!kSteps || c.itemSets * roundUp(k.wo, 16) * roundUp(std::min(c.nt, k.cop), 16) * 4 <= l0c);
+  };
   if (fitsL1(*t)) return t;
   for (int64_t sets : {2, 1})
     for (int64_t nt = t->nt; nt >= 16; nt -= 16)

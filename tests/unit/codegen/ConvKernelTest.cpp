@@ -484,6 +484,18 @@ TEST(ConvKernel, SmallL1StagesShallowerKStepsThenOneBandAtATime) {
   runCase({"one_band_residual_small_l1", 1, 3, 320, 16, 16, 3, 3, 1, 1, 1, false, true}, true,
           "one item's band at a time in L1", config);
   runCase(deep, false, "tiles: 128 channels, 12 slice(s) per K step", edge(), "one item's band"); // where it fits
+  // K steps keep a band's accumulators in L0C: at L1 128 KiB, L0A and L0C 32 KiB (K steps of 8
+  // slices for 64-pixel tiles) the staged plan's N tiles narrow until a row of them fits L0C too
+  // (its 128-channel tiles needed 48 KiB of it).
+  ChipConfig smallL0c = edge();
+  smallL0c.buffer(BufferKind::L1).sizeBytes = 128 << 10;
+  smallL0c.buffer(BufferKind::L0A).sizeBytes = 32 << 10;
+  smallL0c.buffer(BufferKind::L0B).sizeBytes = 32 << 10;
+  smallL0c.buffer(BufferKind::L0C).sizeBytes = 32 << 10;
+  smallL0c.buffer(BufferKind::UB).sizeBytes = 16 << 10;
+  smallL0c.chip.cores = 1;
+  runCase({"k_steps_small_l0c", 1, 40, 40, 192, 192, 1, 1, 1, 1, 0, false, false, 0, false, 1}, true,
+          "tiles: 80 channels", smallL0c, "one item's band");
 
   config.buffer(BufferKind::L1).sizeBytes = 32 << 10;
   ConvKernel k;

@@ -459,9 +459,12 @@ private:
   // The problems that only say an operand has no tensor (or no NHWC16 form): an op after a failed
   // one records these when it finds nothing to read.
   static constexpr const char *kNoOperand = "an operand is neither a tensor nor a readable constant";
+  static constexpr const char *kNoInput = "input is not a tensor";
   static constexpr const char *kNoNhwc16 = "cannot be converted to NHWC16";
   static bool missingOperand(const std::string &problem) {
-    return problem.find(kNoOperand) != std::string::npos || problem.find(kNoNhwc16) != std::string::npos;
+    for (const char *why : {kNoOperand, kNoInput, kNoNhwc16})
+      if (problem.find(why) != std::string::npos) return true;
+    return false;
   }
 
   bool require(mlir::Operation &op, std::initializer_list<mlir::Value> values,
@@ -522,7 +525,7 @@ private:
       for (mlir::Value v : op.getOperands()) materializeScale(v);
     if (llvm::isa<g::ReshapeOp>(op)) {
       std::optional<uint32_t> in = tensor(op.getOperand(0));
-      if (!in) return unsupported(op, "input is not a tensor");
+      if (!in) return unsupported(op, kNoInput);
       uint32_t out = result(op);
       p_.tensors[out].aliasOf = *in; // same bytes, new shape: no task
       return;
@@ -882,12 +885,12 @@ private:
       if (c != cp) {
         const bool constant = bool(g::readF32Constant(o.getInput()));
         std::optional<uint32_t> source = constant ? halfOperand(op, o.getInput()) : tensor(o.getInput());
-        if (!source) return unsupported(op, "input is not a tensor");
+        if (!source) return unsupported(op, kNoInput);
         unpaddedNhwcOf_[o.getResult()] = UnpaddedInput{*source, c, !constant};
         return;
       }
       std::optional<uint32_t> half = halfOperand(op, o.getInput());
-      if (!half) return unsupported(op, "input is not a tensor");
+      if (!half) return unsupported(op, kNoInput);
       uint32_t out = scratch(opName(op), DType::F16, {in[0], in[1], in[2], cp});
       p_.tensors[out].layout = "NHWC16";
       p_.tensors[out].aliasOf = *half;

@@ -46,6 +46,10 @@ Expected<ConvTiling> planConvWithin(const ChipConfig &config, const ConvKernel &
   // FixPipe issue, the flags) for 16 pixels. (PP-OCRv4 det's 3x3 96 -> 24 convolution at
   // 160x160: 201k -> 132k cycles; a floor of 32 pixels saved less, of 128 pixels too.)
   while (t.kc1 > 1 && l0a / 2 / (t.kc1 * taps * 16 * 2) < kMinTilePixels) --t.kc1;
+  // (Fewer slices can mean two K steps where there was one, and two stages of weights in L0B:
+  // narrower N tiles then. BlazeFace front's 1x1 80 -> 96 with a residual at L0A 16 KiB and L0B
+  // 32 KiB: K steps of 4 slices, 80-channel tiles and their identity were 33,280 bytes.)
+  while (t.nt > 16 && l0bNeed(k, t) > l0b) t.nt -= 16;
   const int64_t kst = k.c04 ? convC04Depth(k) : t.kc1 * taps * 16;
   // One M tile at a time when two of 16 pixels do not fit (not beside a residual's tile, which
   // has L0A buffers of its own, or a depthwise convolution run first, which has its own too).

@@ -466,6 +466,14 @@ TEST(ConvKernel, SmallL0BuffersTakeOneTileAtATimeAndNarrowerTiles) {
   runCase(rows, true, "tiles: 48 channels", config);
   runCase(depthwise, false, nullptr, edge(), "one at a time"); // both tiles where they fit
   runCase({"residual_small_l0", 1, 16, 16, 72, 80, 1, 1, 1, 1, 0, false, true, 72}, true, nullptr, config);
+  // L0A 16 KiB and L0B 32 KiB: K steps of 4 of a 1x1's 5 slices (for 64-pixel tiles) are two
+  // stages of weights in L0B, which with 80-channel tiles and their identity did not fit (BlazeFace
+  // front's 80 -> 80 with a residual had no kernel): 64-channel tiles.
+  ChipConfig twoStages = edge();
+  twoStages.buffer(BufferKind::L0A).sizeBytes = 16 << 10;
+  twoStages.buffer(BufferKind::L0B).sizeBytes = 32 << 10;
+  runCase({"residual_two_stages", 1, 16, 16, 80, 80, 1, 1, 1, 1, 0, false, true}, true,
+          "tiles: 64 channels, 4 slice(s) per K step", twoStages);
 }
 
 // L1 of 64 KiB (a sweep down from the edge chip's 1 MiB), where a band of one output row does not
@@ -495,7 +503,7 @@ TEST(ConvKernel, SmallL1StagesShallowerKStepsThenOneBandAtATime) {
   smallL0c.buffer(BufferKind::UB).sizeBytes = 16 << 10;
   smallL0c.chip.cores = 1;
   runCase({"k_steps_small_l0c", 1, 40, 40, 192, 192, 1, 1, 1, 1, 0, false, false, 0, false, 1}, true,
-          "tiles: 80 channels", smallL0c, "one item's band");
+          "tiles: 64 channels, 8 slice(s) per K step", smallL0c, "one item's band");
 
   config.buffer(BufferKind::L1).sizeBytes = 32 << 10;
   ConvKernel k;

@@ -101,19 +101,19 @@ Expected<ConvTiling> planConv(const ChipConfig &config, const ConvKernel &k) {
   // channels: 48 KiB of accumulators). Where nothing fits, generateConv reports the first plan's
   // needs.
   const int64_t l1 = config.buffer(BufferKind::L1).sizeBytes;
-  auto fitsL1 = [&](const ConvTiling &c) {
+  auto fits = [&](const ConvTiling &c) {
     const bool kSteps = !k.depthwise && !k.c04 && c.kc1 < k.cip / 16;
     return convL1Bytes(k, c, 1, convL1Use(config, k, c)) <= l1 &&
            (!kSteps || c.itemSets * roundUp(k.wo, 16) * roundUp(std::min(c.nt, k.cop), 16) * 4 <= l0c);
   };
-  if (fitsL1(*t)) return t;
+  if (fits(*t)) return t;
   for (int64_t sets : {2, 1})
     for (int64_t nt = t->nt; nt >= 16; nt -= 16)
       for (int64_t kc1 = t->kc1; kc1 >= 1; --kc1) {
         Expected<ConvTiling> narrower = planConvWithin(config, k, nt, kc1);
         if (!narrower) continue;
         narrower->itemSets = sets;
-        if (fitsL1(*narrower)) return narrower;
+        if (fits(*narrower)) return narrower;
       }
   return t;
 }

@@ -51,6 +51,14 @@ void perChannel(NpuKernelBuilder &kb, const std::string &instr, mlir::Value dst,
 
 } // namespace
 
+// The fewest equal groups of a pixel's `blocks` channel blocks whose size `fits` (one group when
+// all fit; `blocks` groups of one block when no larger group does).
+static int64_t fewestEqualGroups(int64_t blocks, const std::function<bool(int64_t groupBlocks)> &fits) {
+  int64_t groups = 1;
+  while (groups < blocks && (blocks % groups != 0 || !fits(blocks / groups))) ++groups;
+  return groups;
+}
+
 // Max or average pooling, one output row per item: the window's input rows (padding filled with
 // -inf or 0, rows outside the map skipped) into the item's UB rows buffer, one vector op per tap
 // and channel block with strided addressing into its output row buffer, then one store. When a
@@ -68,8 +76,7 @@ Expected<GeneratedKernel> generatePool(const ChipConfig &config, const PoolKerne
   auto bytesFor = [&](int64_t groupBlocks, int64_t rowPixels, int64_t outPixels) {
     return (roundUp(k.kh * rowPixels * groupBlocks * 16, 128) + outPixels * groupBlocks * 16) * 2;
   };
-  int64_t groups = 1;
-  while (groups < blocks && (blocks % groups != 0 || bytesFor(blocks / groups, wp, wo8) > ub)) ++groups;
+  const int64_t groups = fewestEqualGroups(blocks, [&](int64_t gb) { return bytesFor(gb, wp, wo8) <= ub; });
   // Output columns per item (whole repeats of 8) and the window's pixels per row for them.
   int64_t columns = wo8, windowPixels = wp;
   if (bytesFor(blocks / groups, wp, wo8) > ub) {
@@ -420,14 +427,8 @@ Expected<GeneratedKernel> generateChannelOp(const ChipConfig &config, const Chan
     return std::min<int64_t>({k.pixels, free / (2 * buffersPerSet * channels * 2) / 8 * 8, 65535 / cb, 255 * 8 * 255});
   };
   const bool inPlace = pixelsWith(2, k.cp) < 1;
-  int64_t gb = cb; // channel blocks per group
-  if (inPlace)
-    for (int64_t groups = 1; groups <= cb; ++groups)
-      if (cb % groups == 0 && pixelsWith(1, cb / groups * 16) >= 1) {
-        gb = cb / groups;
-        break;
-      }
-  const int64_t groups = cb / gb, gcp = gb * 16;
+  const int64_t groups = inPlace ? fewestEqualGroups(cb, [&](int64_t gb) { return pixelsWith(1, gb * 16) >= 1; }) : 1;
+  const int64_t gb = cb / groups, gcp = gb * 16; // channel blocks and channels per group
   const int64_t p = pixelsWith(inPlace ? 1 : 2, gcp);
   if (p < 1)
     return Error::badInput(k.name + ": UB overflow: a per-channel operation on " + std::to_string(k.cp) +
